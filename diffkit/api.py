@@ -1,0 +1,217 @@
+"""The one API over all engines: grad, value_and_grad, derivative, jacobian, hessian, jvp, vjp.
+
+Every function takes ``method=`` — "reverse" (default), "forward", "symbolic", "fd" (with
+``scheme=`` and ``step=``), "fd-forward", "fd-central", "fd-complex", "fd-richardson", "auto" — and
+accepts a :class:`Function`, math text, a SymPy expression or a Python callable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .engines import get_engine
+from .errors import ArityError, NonDifferentiableError
+from .function import STRICT, Function, as_function, as_input, to_python
+from .ir import Tensor
+
+
+def _wrt(fn: Function, wrt: int | str | Sequence[int | str] | None) -> list[int]:
+    if wrt is None:
+        return list(range(fn.arity))
+    items = [wrt] if isinstance(wrt, int | str) else list(wrt)
+    out = []
+    for w in items:
+        if isinstance(w, str):
+            if w not in fn.inputs:
+                raise ArityError(f"wrt={w!r} is not an input of {fn.name}; its inputs are {fn.inputs}")
+            out.append(fn.inputs.index(w))
+        else:
+            if not -fn.arity <= w < fn.arity:
+                raise ArityError(f"wrt={w} is out of range for {fn.name}, which has {fn.arity} input(s)")
+            out.append(w % fn.arity)
+    return out
+
+
+def _prepare(fn: Function, args: Sequence[Any]) -> list[Any]:
+    fn.check_arity(args)
+    return [as_input(a) for a in args]
+
+
+def _plain(x: Any) -> Any:
+    return x if type(x) is Tensor else to_python(x)
+
+
+def _finite(result: Any, out: Any, what: str, method: str) -> None:
+    """A finite function with a non-finite derivative is not differentiable there: say so."""
+    if type(result) is Tensor or type(out) is Tensor:
+        return
+    try:
+        ok_out = bool(np.all(np.isfinite(out)))
+        ok_res = bool(np.all(np.isfinite(result)))
+    except TypeError:
+        return
+    if ok_out and not ok_res:
+        raise NonDifferentiableError(
+            f"{what} is not finite at this point (method={method!r}): the function is not "
+            "differentiable there (e.g. sqrt at 0) or the derivative overflows"
+        )
+
+
+def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., Any]:
+    """``value_and_grad(f)(*args)`` -> (f(args), gradients): one gradient per selected input.
+
+    Example:
+        >>> import diffkit as dk
+        >>> dk.value_and_grad("x**2 * y")(3.0, 2.0)
+        (18.0, (12.0, 9.0))
+    """
+    fn = as_function(f)
+    engine = get_engine(method, **options)
+    idx = _wrt(fn, wrt)
+
+    def run(*args: Any) -> tuple[Any, tuple[Any, ...]]:
+        xs = _prepare(fn, args)
+        with np.errstate(**STRICT):
+            out, grads = engine.value_and_grad(fn, xs, idx)
+        for g in grads:
+            _finite(g, out, "the gradient", str(method))
+        return _plain(out), tuple(_plain(g) for g in grads)
+
+    run.engine = engine  # type: ignore[attr-defined]
+    run.function = fn  # type: ignore[attr-defined]
+    return run
+
+
+def grad(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., tuple[Any, ...]]:
+    """``grad(f, method=m)(*args)`` -> a tuple with one gradient per input (shaped like it).
+
+    Example:
+        >>> import diffkit as dk
+        >>> f = dk.parse("ln(x1) + x1*x2 - sin(x2)")
+        >>> dk.grad(f, method="forward")(2.0, 5.0)
+        (5.5, 1.7163378145367738)
+    """
+    vg = value_and_grad(f, method, wrt, **options)
+
+    def run(*args: Any) -> tuple[Any, ...]:
+        return vg(*args)[1]
+
+    run.engine = vg.engine  # type: ignore[attr-defined]
+    run.function = vg.function  # type: ignore[attr-defined]
+    return run
+
+
+def jacobian(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., Any]:
+    """``jacobian(f)(*args)`` -> J of shape (m, n): m output elements, n = all input elements.
+
+    Example:
+        >>> import diffkit as dk, numpy as np
+        >>> dk.jacobian(lambda x: dk.sin(x), method="forward")(np.zeros(2))
+        array([[1., 0.],
+               [0., 1.]])
+    """
+    fn = as_function(f)
+    engine = get_engine(method, **options)
+    idx = _wrt(fn, wrt)
+
+    def run(*args: Any) -> Any:
+        xs = _prepare(fn, args)
+        with np.errstate(**STRICT):
+            out, jac = engine.jacobian(fn, xs, idx)
+        _finite(jac, out, "the Jacobian", str(method))
+        return jac
+
+    run.engine = engine  # type: ignore[attr-defined]
+    run.function = fn  # type: ignore[attr-defined]
+    return run
+
+
+def hessian(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., Any]:
+    """``hessian(f)(*args)`` -> the (n, n) matrix of second derivatives of a scalar f.
+
+    Example:
+        >>> import diffkit as dk
+        >>> dk.hessian("x**2 * y")(3.0, 2.0)
+        array([[4., 6.],
+               [6., 0.]])
+    """
+    fn = as_function(f)
+    engine = get_engine(method, **options)
+    idx = _wrt(fn, wrt)
+
+    def run(*args: Any) -> Any:
+        xs = _prepare(fn, args)
+        with np.errstate(**STRICT):
+            H = engine.hessian(fn, xs, idx)
+        return H
+
+    run.engine = engine  # type: ignore[attr-defined]
+    return run
+
+
+def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> Callable[..., Any]:
+    """``derivative(f, n)(x)`` -> dⁿf/dxⁿ for a function of one input.
+
+    Example:
+        >>> import diffkit as dk
+        >>> dk.derivative("x**3", n=2)(2.0)
+        12.0
+    """
+    fn = as_function(f)
+    if fn.arity != 1:
+        raise ArityError(f"derivative needs a function of one input; {fn.name} has {fn.arity}: use grad")
+    if n < 0 or int(n) != n:
+        raise ValueError(f"the derivative order must be a whole number >= 0, got {n}")
+    engine = get_engine(method, **options)
+
+    def run(x: Any) -> Any:
+        (x,) = _prepare(fn, [x])
+        with np.errstate(**STRICT):
+            return _plain(engine.derivative(fn, x, int(n)))
+
+    run.engine = engine  # type: ignore[attr-defined]
+    return run
+
+
+def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "reverse",
+        **options: Any) -> tuple[Any, Any]:
+    """Forward product: (f(primals), J·tangents), one tangent per input.
+
+    Example:
+        >>> import diffkit as dk
+        >>> dk.jvp("x*y", (2.0, 3.0), (1.0, 0.0), method="forward")
+        (6.0, 3.0)
+    """
+    fn = as_function(f)
+    engine = get_engine(method, **options)
+    xs = _prepare(fn, primals)
+    if len(tangents) != len(xs):
+        raise ArityError(f"jvp needs one tangent per input ({len(xs)}), got {len(tangents)}")
+    with np.errstate(**STRICT):
+        out, t = engine.jvp(fn, xs, [as_input(t) for t in tangents])
+    return _plain(out), _plain(t)
+
+
+def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
+    """Reverse product: (f(primals), pullback) with pullback(ct) = ctᵀ·J, one cotangent per input.
+
+    Example:
+        >>> import diffkit as dk
+        >>> out, pullback = dk.vjp("x*y", 2.0, 3.0)
+        >>> pullback(1.0)
+        (3.0, 2.0)
+    """
+    fn = as_function(f)
+    engine = get_engine(method, **options)
+    xs = _prepare(fn, primals)
+    with np.errstate(**STRICT):
+        out, pull = engine.vjp(fn, xs, _wrt(fn, wrt))
+
+    def pullback(ct: Any) -> tuple[Any, ...]:
+        with np.errstate(**STRICT):
+            return tuple(_plain(c) for c in pull(as_input(ct)))
+
+    return _plain(out), pullback

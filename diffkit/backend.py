@@ -1,0 +1,101 @@
+"""Array-module selection: NumPy on the CPU, CuPy on a GPU. The only module that imports CuPy."""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .errors import BackendError
+
+_cupy: ModuleType | None = None
+
+
+def cupy_module() -> ModuleType:
+    """Import CuPy and check that a GPU answers; raise BackendError saying what is missing."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+        except ImportError as exc:
+            raise BackendError(
+                "device='cuda' needs CuPy: pip install 'diffkit[gpu]' (cupy-cuda12x) on a machine "
+                "with an NVIDIA GPU; use device='cpu' otherwise"
+            ) from exc
+        try:
+            if cupy.cuda.runtime.getDeviceCount() < 1:
+                raise BackendError("CuPy is installed but sees no GPU; use device='cpu'")
+        except Exception as exc:  # CUDA driver errors come in several types
+            if isinstance(exc, BackendError):
+                raise
+            raise BackendError(f"CuPy is installed but no GPU is usable ({exc}); use device='cpu'") from exc
+        _cupy = cupy
+    return _cupy
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    try:
+        cupy_module()
+    except BackendError:
+        return False
+    return True
+
+
+def _is_cupy(x: Any) -> bool:
+    return type(x).__module__.startswith("cupy")
+
+
+def array_namespace(*values: Any) -> ModuleType:
+    """The array module (numpy or cupy) of `values`; mixing the two is an error that says so."""
+    if "cupy" not in sys.modules:
+        return np
+    found = None
+    for v in values:
+        if _is_cupy(v):
+            found = sys.modules["cupy"]
+        elif isinstance(v, np.ndarray) and v.ndim > 0 and found is not None:
+            raise BackendError("cannot mix NumPy and CuPy arrays in one operation; move both to one device")
+    if found is not None:
+        for v in values:
+            if isinstance(v, np.ndarray) and v.ndim > 0:
+                raise BackendError(
+                    "cannot mix NumPy and CuPy arrays in one operation; move both to one device"
+                )
+        return found
+    return np
+
+
+def device_module(device: str) -> ModuleType:
+    """The array module for a device name: 'cpu' -> numpy, 'cuda'/'gpu' -> cupy."""
+    if device in ("cpu", "numpy"):
+        return np
+    if device in ("cuda", "gpu", "cupy"):
+        return cupy_module()
+    raise BackendError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+
+
+def to_device(x: Any, device: str) -> Any:
+    """Copy an array to `device` ('cpu' or 'cuda')."""
+    xp = device_module(device)
+    if xp is np:
+        return x.get() if _is_cupy(x) else np.asarray(x)
+    return xp.asarray(x)
+
+
+def to_numpy(x: Any) -> Any:
+    """A NumPy copy of a NumPy or CuPy array (scalars pass through)."""
+    return x.get() if _is_cupy(x) else x
+
+
+def scatter_add(xp: ModuleType, z: Any, index: Any, values: Any) -> Any:
+    """z[index] += values, accumulating repeated indices; returns z."""
+    if xp is np:
+        np.add.at(z, index, values)
+    else:
+        import cupyx  # noqa: PLC0415 - GPU only
+
+        cupyx.scatter_add(z, index, values)
+    return z

@@ -1,0 +1,134 @@
+"""What every differentiation engine provides, and helpers for flattening inputs and outputs.
+
+An engine answers six questions about a :class:`~diffkit.function.Function` at a point: value and
+gradient, JVP, VJP, Jacobian, Hessian and n-th derivative. The base class derives what it can from
+the engine's primitives (a Jacobian from VJPs or JVPs, a Hessian as the Jacobian of the gradient).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..function import Function, as_input
+
+Pullback = Callable[[Any], tuple[Any, ...]]
+
+
+def shape_of(v: Any) -> tuple[int, ...]:
+    return tuple(getattr(v, "shape", ()))
+
+
+def size_of(v: Any) -> int:
+    return int(np.prod(shape_of(v), dtype=np.int64))
+
+
+def xp_of(v: Any) -> Any:
+    from ..backend import array_namespace  # noqa: PLC0415
+
+    return array_namespace(getattr(v, "value", v))
+
+
+def flatten_all(values: Sequence[Any]) -> Any:
+    """Concatenate values into one 1-D array (recording when they are Tensors)."""
+    from .. import ops  # noqa: PLC0415
+
+    parts = [ops.reshape(v, (size_of(v),)) if shape_of(v) else ops.reshape(v, (1,)) for v in values]
+    return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=0)
+
+
+def split_flat(vec: Any, like: Sequence[Any]) -> tuple[Any, ...]:
+    """Inverse of :func:`flatten_all`: cut a 1-D array into pieces shaped like `like`."""
+    out, start = [], 0
+    for v in like:
+        n = size_of(v)
+        piece = vec[start:start + n]
+        out.append(piece.reshape(shape_of(v)) if shape_of(v) else piece.reshape(()))
+        start += n
+    return tuple(out)
+
+
+class Engine:
+    """Base class: subclasses implement at least `vjp` or `jvp`/`jacobian`."""
+
+    name = "engine"
+    traceable = True  # its computations can be traced again (for higher derivatives)
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    # -- the primitives an engine must provide (at least one family) --
+    def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
+        out, jac = self.jacobian(fn, args, wrt)
+
+        def pullback(ct: Any) -> tuple[Any, ...]:
+            ct = np.reshape(np.asarray(ct, dtype=float), (-1,))
+            return split_flat(ct @ jac, [args[i] for i in wrt])
+
+        return out, pullback
+
+    def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+        wrt = list(range(len(args)))
+        out, jac = self.jacobian(fn, args, wrt)
+        t = np.concatenate([np.reshape(np.asarray(t, dtype=float), (-1,)) for t in tangents])
+        return out, np.reshape(jac @ t, shape_of(out))
+
+    def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
+        """(out, J) with J of shape (out.size, total size of the wrt inputs): one VJP per row."""
+        out, pullback = self.vjp(fn, args, wrt)
+        m = size_of(out)
+        xp = xp_of(out)
+        rows = []
+        for i in range(m):
+            ct = xp.zeros(m)
+            ct[i] = 1.0
+            rows.append(flatten_all(pullback(ct.reshape(shape_of(out)) if shape_of(out) else 1.0)))
+        return out, _stack_rows(rows, m, sum(size_of(args[i]) for i in wrt))
+
+    # -- derived --
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, tuple[Any, ...]]:
+        out, pullback = self.vjp(fn, args, wrt)
+        require_scalar(out, "grad")
+        return out, pullback(1.0)
+
+    def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
+        """The Jacobian of the gradient, both taken with this engine."""
+        grad_fn = gradient_function(self, fn, wrt)
+        return self.jacobian(grad_fn, args, wrt)[1]
+
+    def derivative(self, fn: Function, x: Any, n: int) -> Any:
+        """n-th derivative of a function of one input, by nesting this engine's gradient."""
+        g = fn
+        for _ in range(n):
+            g = gradient_function(self, g, [0])
+        return g.evaluate(x) if n else fn.evaluate(x)
+
+
+def _stack_rows(rows: list[Any], m: int, n: int) -> Any:
+    if rows and any(type(r).__name__ == "Tensor" for r in rows):
+        from .. import ops  # noqa: PLC0415
+
+        return ops.reshape(ops.concatenate(rows, axis=0), (m, n))
+    xp = xp_of(rows[0]) if rows else np
+    return xp.stack(rows).reshape(m, n) if rows else np.zeros((0, n))
+
+
+def require_scalar(out: Any, what: str) -> None:
+    if size_of(out) != 1 or shape_of(out) not in ((), (1,)):
+        raise ShapeError(
+            f"{what} needs a function with a scalar output; this one returns shape {shape_of(out)}: "
+            "use dk.jacobian or dk.vjp"
+        )
+
+
+def gradient_function(engine: Engine, fn: Function, wrt: Sequence[int]) -> Function:
+    """A Function computing the flattened gradient of `fn` with `engine` (traceable: for Hessians)."""
+
+    def body(*xs: Any) -> Any:
+        _, grads = engine.value_and_grad(fn, [as_input(x) for x in xs], wrt)
+        return grads[0] if len(grads) == 1 and not shape_of(grads[0]) else flatten_all(grads)
+
+    return Function(body, fn.inputs, name=f"grad_{fn.name}")

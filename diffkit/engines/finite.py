@@ -1,0 +1,176 @@
+"""Finite differences: forward, central, complex step and Richardson extrapolation.
+
+The function is a black box evaluated at perturbed points. Default steps balance truncation
+against rounding (ε = machine epsilon, scaled by max(1, |xᵢ|)):
+
+* forward  (f(x+h) − f(x))/h,              error O(h),  h = √ε
+* central  (f(x+h) − f(x−h))/2h,           error O(h²), h = ε^(1/3)
+* complex  Im f(x + ih)/h,                 error O(h²) with no cancellation, h = 1e-20
+* richardson: central differences at h, h/2, h/4, … combined to cancel h², h⁴, … (error estimate
+  from the last two columns of the tableau)
+
+The complex step needs a complex-analytic function: it refuses abs, relu, maximum, … by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from math import comb
+from typing import Any
+
+import numpy as np
+
+from ..errors import DomainError, MissingRuleError
+from ..function import Function, as_input, stack_outputs
+from .base import Engine, Pullback, size_of, split_flat
+
+EPS = float(np.finfo(float).eps)
+SCHEMES = ("forward", "central", "complex", "richardson")
+
+
+class FiniteDifferenceEngine(Engine):
+    """Finite differences. Options: ``scheme`` (default "central"), ``step`` (absolute step h)."""
+
+    name = "fd"
+    traceable = False
+
+    def __init__(self, scheme: str = "central", step: float | None = None, levels: int = 4) -> None:
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown finite-difference scheme {scheme!r}: choose from {', '.join(SCHEMES)}")
+        if step is not None and not step > 0:
+            raise ValueError(f"the finite-difference step must be positive, got {step}")
+        super().__init__(scheme=scheme, step=step)
+        self.scheme = scheme
+        self.step = step
+        self.levels = levels
+        self.evaluations = 0  # how many times the function was evaluated (for comparisons)
+        self.error_estimate: Any = None
+
+    # ----- the black box -----------------------------------------------------------------------
+
+    def _flat_function(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
+                       ) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray, Any]:
+        """f as a map from the flat vector of the wrt inputs to a flat output vector."""
+        args = [as_input(a) for a in args]
+        shapes = [np.shape(args[i]) for i in wrt]
+        x0 = np.concatenate([np.reshape(np.asarray(args[i], dtype=float), (-1,)) for i in wrt]) if wrt else np.zeros(0)
+
+        def flat(x: np.ndarray) -> np.ndarray:
+            full = list(args)
+            for i, piece in zip(wrt, split_flat(x, [np.empty(s) for s in shapes])):
+                full[i] = piece if shapes[wrt.index(i)] else piece.reshape(()).item()
+            self.evaluations += 1
+            try:
+                y = stack_outputs(fn.body(*full))
+            except DomainError as exc:
+                raise DomainError(
+                    f"finite differences ({self.scheme}) stepped outside the domain: {exc}; use a "
+                    "smaller step=, a one-sided scheme, or an AD method (method='reverse')"
+                ) from None
+            return np.reshape(np.asarray(y), (-1,))
+
+        out = stack_outputs(fn.body(*args))
+        return flat, x0, out
+
+    def _check_holomorphic(self, fn: Function, args: Sequence[Any]) -> None:
+        graph, _ = fn.graph_at(*args)
+        for node in graph.nodes:
+            if node.prim is not None and not node.prim.holomorphic:
+                raise MissingRuleError(
+                    f"the complex-step method cannot pass through {node.prim.name!r} (not "
+                    "complex-analytic): use method='fd-central' or an AD method (method='reverse')"
+                )
+
+    # ----- first derivatives -------------------------------------------------------------------
+
+    def default_step(self, x: np.ndarray) -> np.ndarray:
+        scale = np.maximum(1.0, np.abs(x))
+        if self.step is not None:
+            return np.full_like(x, self.step)
+        power = {"forward": 0.5, "central": 1.0 / 3.0, "richardson": 0.0}.get(self.scheme)
+        if self.scheme == "complex":
+            return np.full_like(x, 1e-20)
+        if self.scheme == "richardson":
+            return 0.125 * scale
+        return EPS**power * scale
+
+    def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
+        if self.scheme == "complex":
+            self._check_holomorphic(fn, args)
+        flat, x0, out = self._flat_function(fn, args, wrt)
+        h = self.default_step(x0)
+        cols = [self._column(flat, x0, i, h[i]) for i in range(x0.size)]
+        jac = np.stack(cols, axis=1) if cols else np.zeros((size_of(out), 0))
+        return out, jac
+
+    def _column(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, i: int, h: float) -> np.ndarray:
+        e = np.zeros_like(x0)
+        e[i] = 1.0
+        if self.scheme == "forward":
+            return (flat(x0 + h * e) - flat(x0)) / h
+        if self.scheme == "central":
+            return (flat(x0 + h * e) - flat(x0 - h * e)) / (2 * h)
+        if self.scheme == "complex":
+            return np.imag(flat(x0 + 1j * h * e)) / h
+        return self._richardson(lambda hh: (flat(x0 + hh * e) - flat(x0 - hh * e)) / (2 * hh), h)
+
+    def _richardson(self, central: Callable[[float], np.ndarray], h: float) -> np.ndarray:
+        """Neville–Richardson tableau over central differences with steps h, h/2, h/4, …"""
+        table = [central(h)]
+        for level in range(1, self.levels):
+            row = [central(h / 2**level)]
+            for j in range(1, level + 1):
+                row.append(row[j - 1] + (row[j - 1] - table[j - 1]) / (4**j - 1))
+            previous, table = table, row
+        self.error_estimate = np.max(np.abs(table[-1] - previous[-1])) if self.levels > 1 else None
+        return table[-1]
+
+    def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+        """Directional derivative along the tangents: two evaluations (central)."""
+        wrt = list(range(len(args)))
+        flat, x0, out = self._flat_function(fn, args, wrt)
+        t = np.concatenate([np.reshape(np.asarray(v, dtype=float), (-1,)) for v in tangents])
+        norm = np.linalg.norm(t)
+        if norm == 0:
+            return out, np.zeros(np.shape(out))
+        if self.scheme == "complex":
+            self._check_holomorphic(fn, args)
+        h = float(np.max(self.default_step(x0))) / norm if x0.size else 1e-6
+        col = self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1), 0, h)
+        return out, np.reshape(col, np.shape(out))
+
+    def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
+        return Engine.vjp(self, fn, args, wrt)
+
+    # ----- higher derivatives ------------------------------------------------------------------
+
+    def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
+        """Central second differences with h = ε^(1/4)·max(1, |x|)."""
+        flat, x0, out = self._flat_function(fn, args, wrt)
+        from .base import require_scalar  # noqa: PLC0415
+
+        require_scalar(out, "hessian")
+        n = x0.size
+        h = self.step or EPS**0.25
+        hs = h * np.maximum(1.0, np.abs(x0))
+        H = np.empty((n, n))
+        f = lambda x: float(flat(x)[0])  # noqa: E731
+        for i in range(n):
+            for j in range(i, n):
+                ei = np.zeros(n)
+                ej = np.zeros(n)
+                ei[i] = hs[i]
+                ej[j] = hs[j]
+                val = (f(x0 + ei + ej) - f(x0 + ei - ej) - f(x0 - ei + ej) + f(x0 - ei - ej)) / (4 * hs[i] * hs[j])
+                H[i, j] = H[j, i] = val
+        return H
+
+    def derivative(self, fn: Function, x: Any, n: int) -> Any:
+        """n-th central difference Σₖ (−1)ᵏ C(n,k) f(x + (n/2 − k)h) / hⁿ, h = ε^(1/(n+2))."""
+        if n == 0:
+            return fn.evaluate(x)
+        flat, x0, _ = self._flat_function(fn, [x], [0])
+        h = (self.step or EPS ** (1.0 / (n + 2))) * max(1.0, float(np.max(np.abs(x0))) if x0.size else 1.0)
+        total = sum((-1) ** k * comb(n, k) * flat(x0 + (n / 2 - k) * h) for k in range(n + 1))
+        res = total / h**n
+        return res.reshape(np.shape(x)) if np.shape(x) else float(res[0])

@@ -1,0 +1,165 @@
+"""Reverse mode: a forward sweep that memoizes local partials, then an adjoint sweep backward.
+
+Forward sweep (in topological order): mark the nodes that depend on the inputs we differentiate
+with respect to ("active"), and store for each active element-wise node its local partials
+∂vᵢ/∂vⱼ. Adjoint sweep (in reverse order): v̄ⱼ += v̄ᵢ · ∂vᵢ/∂vⱼ, summed where paths merge, with
+adjoints kept in a side table keyed by node. Both sweeps are loops: no recursion, any depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .. import ops
+from ..errors import DomainError, NonDifferentiableError, ShapeError
+from ..function import Function, STRICT
+from ..ir import Node, Tensor, toposort
+from ..primitives import MINUS_ONE, ONE
+from .base import Engine, Pullback, shape_of
+
+Recorder = Callable[[Node, Node, Any, Any], None]
+
+
+def memoize_partials(nodes: Sequence[Node], values: Mapping[Node, Any], wrt: Sequence[Node]
+                     ) -> tuple[set[Node], dict[Node, tuple[Any, ...] | None]]:
+    """Forward sweep: the active nodes, and each active element-wise node's local partials."""
+    active = set(wrt)
+    memo: dict[Node, tuple[Any, ...] | None] = {}
+    for node in nodes:
+        prim = node.prim
+        if prim is None or not prim.differentiable:
+            continue
+        ins = node.inputs
+        for i in ins:
+            if i in active:
+                break
+        else:
+            continue
+        active.add(node)
+        if prim.kind != "elementwise":
+            memo[node] = None
+            continue
+        xs = [values[i] for i in ins]
+        xs.append(values[node])
+        try:
+            memo[node] = tuple(p(*xs) if p is not None and i in active else None
+                               for p, i in zip(prim.partials, ins))
+        except DomainError as exc:
+            raise NonDifferentiableError(
+                f"{prim.name} is not differentiable at {_point(xs[:-1])}: its local derivative is "
+                f"not finite ({exc})"
+            ) from None
+    return active, memo
+
+
+def _point(xs: Sequence[Any]) -> str:
+    from ..display import format_value  # noqa: PLC0415
+
+    return ", ".join(format_value(getattr(x, "value", x)) for x in xs)
+
+
+def adjoint_sweep(nodes: Sequence[Node], values: Mapping[Node, Any], active: set[Node],
+                  memo: Mapping[Node, Any], output: Node, ct: Any, keep: Sequence[Node],
+                  record: Recorder | None = None) -> dict[Node, Any]:
+    """Backward sweep from ``output`` with cotangent ``ct``; returns the adjoints of `keep`."""
+    adj: dict[Node, Any] = {output: ct}
+    kept = set(keep)
+    for node in reversed(nodes):
+        if node not in active or node.prim is None:
+            continue
+        g = adj.get(node) if node in kept else adj.pop(node, None)
+        if g is None:
+            continue
+        ins = node.inputs
+        partials = memo[node]
+        if partials is not None:
+            cts = [None if p is None else g if p is ONE else ops.neg(g) if p is MINUS_ONE
+                   else ops.mul(g, p) for p in partials]
+        else:
+            cts = node.prim.vjp(g, [values[i] for i in ins], values[node], **node.params)
+        for j, (inp, c) in enumerate(zip(ins, cts)):
+            if c is None or inp not in active:
+                continue
+            if shape_of(c) != inp.shape:
+                c = ops.sum_to(c, inp.shape)
+            if record is not None:
+                record(node, inp, partials[j] if partials is not None else None, c)
+            prev = adj.get(inp)
+            adj[inp] = c if prev is None else ops.add(prev, c)
+    return {n: adj[n] for n in keep if n in adj}
+
+
+class ReverseEngine(Engine):
+    """Reverse-mode AD: one backward sweep per output; memoized partials shared by all sweeps."""
+
+    name = "reverse"
+
+    def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
+        graph, values = fn.graph_at(*args)
+        wrt_nodes = [graph.inputs[i] for i in wrt]
+        active, memo = memoize_partials(graph.nodes, values, wrt_nodes)
+        out = values[graph.output]
+
+        def pullback(ct: Any) -> tuple[Any, ...]:
+            if shape_of(ct) != graph.output.shape and not (shape_of(ct) == () and graph.output.size == 1):
+                raise ShapeError(f"cotangent of shape {shape_of(ct)} for an output of shape {graph.output.shape}")
+            if shape_of(ct) != graph.output.shape:
+                ct = ops.reshape(ct, graph.output.shape) if type(ct) is Tensor else _full(out, ct)
+            adj = adjoint_sweep(graph.nodes, values, active, memo, graph.output, ct, wrt_nodes)
+            return tuple(adj[n] if n in adj else _zeros_like(values[n]) for n in wrt_nodes)
+
+        return out, pullback
+
+
+def _full(like: Any, c: Any) -> Any:
+    xp = _xp(like)
+    return xp.full(shape_of(like), c, dtype=getattr(like, "dtype", float))
+
+
+def _xp(v: Any) -> Any:
+    from ..backend import array_namespace  # noqa: PLC0415
+
+    return array_namespace(getattr(v, "value", v))
+
+
+def _zeros_like(v: Any) -> Any:
+    if type(v) is Tensor:
+        return ops.mul(v, 0.0)
+    if not shape_of(v):
+        return 0.0
+    return _xp(v).zeros_like(v)
+
+
+def backward_to_leaves(root: Tensor, gradient: Any = None) -> None:
+    """``tensor.backward()``: accumulate d(root)/d(leaf) into ``.grad`` of leaves requiring it."""
+    from ..ir import leaf_tensors  # noqa: PLC0415
+
+    nodes = toposort([root.node])
+    leaves = {n: t for n in nodes if n.prim is None and (t := leaf_tensors.get(n.id)) is not None
+              and t.requires_grad}
+    if not leaves:
+        raise ShapeError("backward(): nothing in this graph requires a gradient")
+    if gradient is None:
+        if root.size != 1:
+            raise ShapeError(f"backward() needs a gradient argument for an output of shape {root.shape}")
+        gradient = _full(root.value, 1.0) if root.shape else 1.0
+    values = _Recorded()
+    active, memo = memoize_partials(nodes, values, list(leaves))
+    adj = adjoint_sweep(nodes, values, active, memo, root.node, gradient, list(leaves))
+    for node, t in leaves.items():
+        if node in adj:
+            g = adj[node]
+            t.grad = g if t.grad is None else t.grad + g
+
+
+class _Recorded:
+    """The values recorded on nodes, as a mapping (eager graphs need no side table)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, node: Node) -> Any:
+        return node.value
+
+
+__all__ = ["ReverseEngine", "memoize_partials", "adjoint_sweep", "backward_to_leaves", "STRICT"]

@@ -1,0 +1,47 @@
+"""The diffkit error hierarchy: one base class, concrete classes that are also builtin errors."""
+
+from __future__ import annotations
+
+
+class DiffkitError(Exception):
+    """Base class of every error diffkit raises on purpose."""
+
+
+class ParseError(DiffkitError, ValueError):
+    """Math text that diffkit will not parse (syntax, forbidden construct, unknown name)."""
+
+    def __init__(self, message: str, *, token: str | None = None, column: int | None = None):
+        where = ""
+        if token is not None:
+            where = f" (at {token!r}" + (f", column {column})" if column is not None else ")")
+        super().__init__(message + where)
+        self.token = token
+        self.column = column
+
+
+class ShapeError(DiffkitError, ValueError):
+    """Arrays whose shapes do not fit the operation."""
+
+
+class ArityError(DiffkitError, TypeError):
+    """A function called with the wrong number of arguments."""
+
+
+class DomainError(DiffkitError, ValueError):
+    """A point outside the domain of a primitive (log of a negative number, ...)."""
+
+
+class NonDifferentiableError(DiffkitError, ValueError):
+    """A point where the derivative does not exist or is infinite (sqrt at 0, ...)."""
+
+
+class MissingRuleError(DiffkitError, NotImplementedError):
+    """An engine cannot differentiate through a primitive or a case; the message names the alternative."""
+
+
+class TracingError(DiffkitError, TypeError):
+    """A traced Python function did something tracing cannot record."""
+
+
+class BackendError(DiffkitError, RuntimeError):
+    """An array backend that is missing or mixed (NumPy with CuPy)."""

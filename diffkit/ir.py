@@ -1,0 +1,364 @@
+"""The expression IR: immutable nodes, graphs in topological order, and the tracing Tensor.
+
+A graph is a DAG of primitive applications. Nodes are created once and never changed: engines keep
+their own side tables (values, memoized partials, tangents, adjoints) keyed by node. A node may carry
+the primal value it had when it was traced (``node.value``); engines read it, never write it.
+
+Every primitive application goes through :func:`bind`. With plain arrays it evaluates at once; with a
+:class:`Tensor` among the arguments it records a node on that tensor's tape. Tapes nest (a tape's
+values may themselves be tensors of an outer tape), which is how derivatives of derivatives work.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .backend import array_namespace
+from .errors import ArityError, DomainError, TracingError
+
+if TYPE_CHECKING:
+    from .primitives import Primitive
+
+_ids = itertools.count()
+
+
+class Node:
+    """One vertex of the IR: an input, a constant, or a primitive applied to earlier nodes.
+
+    Attributes:
+        id: unique, increasing in creation order (so sorting by id is a topological order).
+        prim: the :class:`~diffkit.primitives.Primitive` applied, or None for inputs and constants.
+        inputs: the argument nodes, in argument order.
+        params: static parameters of the primitive (axis, shape, index, ...).
+        shape, dtype: of the value.
+        value: the primal value recorded when the node was traced (None in abstract graphs).
+        name: the input's name (inputs only).
+    """
+
+    __slots__ = ("id", "prim", "inputs", "params", "shape", "dtype", "value", "name")
+
+    def __init__(
+        self,
+        prim: Primitive | None,
+        inputs: tuple[Node, ...],
+        params: dict[str, Any],
+        value: Any,
+        name: str | None = None,
+        shape: tuple[int, ...] | None = None,
+        dtype: Any = None,
+    ) -> None:
+        self.id = next(_ids)
+        self.prim = prim
+        self.inputs = inputs
+        self.params = params
+        self.value = value
+        self.name = name
+        self.shape = shape if shape is not None else _shape_of(value)
+        self.dtype = dtype if dtype is not None else getattr(value, "dtype", np.dtype(float))
+
+    @property
+    def op(self) -> str:
+        """The primitive's name, or 'input' / 'const'."""
+        if self.prim is not None:
+            return self.prim.name
+        return "input" if self.name is not None else "const"
+
+    @property
+    def is_input(self) -> bool:
+        return self.prim is None and self.name is not None
+
+    @property
+    def is_const(self) -> bool:
+        return self.prim is None and self.name is None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"Node(#{self.id} {self.op} shape={self.shape})"
+
+
+def _shape_of(value: Any) -> tuple[int, ...]:
+    shape = getattr(value, "shape", None)
+    return tuple(shape) if shape is not None else ()
+
+
+def toposort(outputs: Sequence[Node]) -> list[Node]:
+    """All nodes reachable from `outputs`, each after its inputs. Iterative: deep graphs are fine."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    for root in outputs:
+        if root.id in seen:
+            continue
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        seen.add(root.id)
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.inputs):
+                stack[-1] = (node, i + 1)
+                child = node.inputs[i]
+                if child.id not in seen:
+                    seen.add(child.id)
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def level_order(nodes: Iterable[Node]) -> list[Node]:
+    """Nodes (given in a topological order) sorted by depth, then creation: the schedule the seeds
+    print (every operation on inputs first, then what uses them, ...). Still topological."""
+    depth: dict[int, int] = {}
+    nodes = list(nodes)
+    for n in nodes:
+        depth[n.id] = 1 + max((depth.get(i.id, 0) for i in n.inputs), default=-1) if n.prim else 0
+    return sorted(nodes, key=lambda n: (depth[n.id], n.id))
+
+
+class Graph:
+    """A traced function: input nodes, one output node, and every node it needs in topological order.
+
+    ``value_dependent`` is True when the traced Python code branched on a traced value (``if x > 0``),
+    so the graph is only valid at the point it was traced at.
+    """
+
+    __slots__ = ("inputs", "output", "nodes", "value_dependent", "_index")
+
+    def __init__(self, inputs: Sequence[Node], output: Node, value_dependent: bool = False) -> None:
+        self.inputs = tuple(inputs)
+        self.output = output
+        reachable = toposort([output])
+        input_ids = {n.id for n in self.inputs}
+        self.nodes = tuple(self.inputs) + tuple(level_order(n for n in reachable if n.id not in input_ids))
+        self.value_dependent = value_dependent
+        self._index: dict[int, str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def operations(self) -> list[Node]:
+        """The nodes that apply a primitive (no inputs, no constants)."""
+        return [n for n in self.nodes if n.prim is not None]
+
+    def names(self) -> dict[int, str]:
+        """Node id -> the seeds' variable name: inputs v₋ₙ₊₁…v₀, operations v1, v2, …"""
+        if self._index is None:
+            k = len(self.inputs)
+            index = {n.id: f"v{i - k + 1}" for i, n in enumerate(self.inputs)}
+            count = 0
+            for n in self.nodes:
+                if n.prim is not None:
+                    count += 1
+                    index[n.id] = f"v{count}"
+            self._index = index
+        return self._index
+
+    def listing(self, values: bool = True) -> str:
+        """A readable listing in the seeds' notation, one line per variable (like a jaxpr)."""
+        from .display import describe_node, format_value  # noqa: PLC0415 - display imports ir
+
+        names = self.names()
+        lines = []
+        for n in self.nodes:
+            if n.is_const:
+                continue
+            lhs = names[n.id]
+            rhs = n.name if n.is_input else describe_node(n, names)
+            line = f"{lhs} = {rhs}"
+            if values and n.value is not None and not isinstance(n.value, Tensor):
+                line = f"{line:<34} = {format_value(n.value)}"
+            lines.append(line)
+        out = names.get(self.output.id)
+        if out is None:  # output is a constant or an input used directly
+            out = describe_node(self.output, names) if self.output.prim else format_value(self.output.value)
+        lines.append(f"y = {out}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.listing()
+
+
+# --------------------------------------------------------------------------------------------
+# Tracing
+
+
+class Tape:
+    """A tracing context. Tensors of a deeper tape may hold tensors of shallower tapes as values."""
+
+    __slots__ = ("level", "value_dependent")
+    _depth = 0
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.value_dependent = False
+
+    def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
+        nodes = []
+        vals = []
+        for a in args:
+            if type(a) is Tensor and a.tape is self:
+                nodes.append(a.node)
+                vals.append(a.node.value)
+            else:
+                nodes.append(Node(None, (), {}, a))
+                vals.append(a)
+        value = bind(prim, *vals, **params)
+        return Tensor(Node(prim, tuple(nodes), params, value), self)
+
+
+class new_tape:
+    """Context manager handing out a tape one level deeper than any active one."""
+
+    _active = 0
+
+    def __enter__(self) -> Tape:
+        new_tape._active += 1
+        self.tape = Tape(new_tape._active)
+        return self.tape
+
+    def __exit__(self, *exc: object) -> None:
+        new_tape._active -= 1
+
+
+# The tape of eagerly recorded tensors (neural-net parameters and what is computed from them).
+EAGER_TAPE = Tape(0)
+
+
+class Tensor:
+    """A traced value: a node of the IR plus the tape it was recorded on.
+
+    Inside a function diffkit traces, every argument is a Tensor; operators and ``dk.*`` functions
+    on Tensors record nodes. Neural-net parameters are Tensors on the eager tape, and
+    :meth:`backward` runs the reverse engine from them.
+    """
+
+    __slots__ = ("node", "tape", "grad", "requires_grad", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, node: Node, tape: Tape = EAGER_TAPE, requires_grad: bool = False) -> None:
+        self.node = node
+        self.tape = tape
+        self.grad: Any = None
+        self.requires_grad = requires_grad
+
+    @property
+    def value(self) -> Any:
+        """The primal value (a NumPy/CuPy array or scalar; a Tensor of an outer tape when nested)."""
+        return self.node.value
+
+    data = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.node.shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.node.shape)
+
+    @property
+    def size(self) -> int:
+        return self.node.size
+
+    @property
+    def dtype(self) -> Any:
+        return self.node.dtype
+
+    def __len__(self) -> int:
+        if not self.node.shape:
+            raise TypeError("len() of a 0-d Tensor")
+        return self.node.shape[0]
+
+    def __bool__(self) -> bool:
+        self.tape.value_dependent = True
+        return bool(self.node.value)
+
+    def __float__(self) -> float:
+        self.tape.value_dependent = True
+        return float(self.node.value)
+
+    def __int__(self) -> int:
+        self.tape.value_dependent = True
+        return int(self.node.value)
+
+    def __index__(self) -> int:
+        self.tape.value_dependent = True
+        return int(self.node.value)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TracingError(
+            "a diffkit Tensor was turned into a NumPy array inside a traced function, which would "
+            "cut it out of the graph; use diffkit's operations (dk.sin, dk.sum, @, ...) on it, or "
+            "take .value for a plain array"
+        )
+
+    def __repr__(self) -> str:
+        return f"Tensor({self.node.value!r}, shape={self.shape})"
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python float."""
+        return float(np.asarray(self.node.value).reshape(()))
+
+    def numpy(self) -> Any:
+        """The value as a NumPy array (copied from the GPU if needed)."""
+        from .backend import to_numpy  # noqa: PLC0415
+
+        return to_numpy(self.node.value)
+
+    def backward(self, gradient: Any = None) -> None:
+        """Reverse sweep from this tensor; adds d(self)/d(leaf) to ``.grad`` of leaves that require it."""
+        from .engines.reverse import backward_to_leaves  # noqa: PLC0415 - engines import ir
+
+        backward_to_leaves(self, gradient)
+
+
+#: Leaf tensors by node id, so that backward() can hand gradients to them.
+leaf_tensors: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+
+
+def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tensor:
+    """An eager Tensor (a leaf of the eager tape), e.g. a parameter of a model."""
+    node = Node(None, (), {}, value, name=name)
+    t = Tensor(node, EAGER_TAPE, requires_grad)
+    leaf_tensors[node.id] = t
+    return t
+
+
+def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
+    """Apply `prim`: evaluate plain arrays now, or record on the innermost tape among the arguments."""
+    top = None
+    for a in args:
+        if type(a) is Tensor and (top is None or a.tape.level > top.tape.level):
+            top = a
+    if top is None:
+        if prim.nargs is not None and len(args) != prim.nargs:
+            raise ArityError(f"{prim.name} takes {prim.nargs} argument(s), got {len(args)}")
+        try:
+            return prim.impl(array_namespace(*args), *args, **params)
+        except FloatingPointError as exc:
+            raise DomainError(_domain_message(prim, args, exc)) from None
+    return top.tape.record(prim, args, params)
+
+
+def _domain_message(prim: Primitive, args: Iterable[Any], exc: Exception) -> str:
+    shown = ", ".join(_short(a) for a in args)
+    hint = f" ({prim.domain_text})" if prim.domain_text else ""
+    return f"point outside the domain: {prim.name}({shown}) is not finite ({exc}){hint}"
+
+
+def _short(a: Any) -> str:
+    arr = np.asarray(a) if not hasattr(a, "get") else a
+    if getattr(arr, "size", 1) <= 4:
+        return np.array2string(np.asarray(arr), precision=6) if np.ndim(arr) else repr(float(arr))
+    return f"array{tuple(arr.shape)}"
