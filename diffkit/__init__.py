@@ -5,6 +5,9 @@ from .errors import (ArityError, BackendError, DiffkitError, DomainError, Missin
                      NonDifferentiableError, ParseError, ShapeError, TracingError)
 from .function import Function, function
 from .ir import Graph, Node, Tensor, tensor
+from .parse import parse
+from .sympy_bridge import from_sympy
+from .testing import check_grads
 from .ops import *  # noqa: F403
 from .ops import __all__ as _ops_all
 
@@ -12,7 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "derivative", "grad", "hessian", "jacobian", "jvp", "value_and_grad", "vjp",
-    "Function", "function", "Graph", "Node", "Tensor", "tensor",
+    "parse", "from_sympy", "check_grads", "Function", "function", "Graph", "Node", "Tensor", "tensor",
     "DiffkitError", "ArityError", "BackendError", "DomainError", "MissingRuleError",
     "NonDifferentiableError", "ParseError", "ShapeError", "TracingError",
     *_ops_all,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import math
+
 import numpy as np
 
 from .engines import get_engine
@@ -48,16 +50,21 @@ def _finite(result: Any, out: Any, what: str, method: str) -> None:
     """A finite function with a non-finite derivative is not differentiable there: say so."""
     if type(result) is Tensor or type(out) is Tensor:
         return
+    if isinstance(result, float) and isinstance(out, float):  # Python and NumPy float scalars
+        if math.isfinite(out) and not math.isfinite(result):
+            raise NonDifferentiableError(_NOT_FINITE.format(what=what, method=method))
+        return
     try:
         ok_out = bool(np.all(np.isfinite(out)))
         ok_res = bool(np.all(np.isfinite(result)))
     except TypeError:
         return
     if ok_out and not ok_res:
-        raise NonDifferentiableError(
-            f"{what} is not finite at this point (method={method!r}): the function is not "
-            "differentiable there (e.g. sqrt at 0) or the derivative overflows"
-        )
+        raise NonDifferentiableError(_NOT_FINITE.format(what=what, method=method))
+
+
+_NOT_FINITE = ("{what} is not finite at this point (method={method!r}): the function is not "
+               "differentiable there (e.g. sqrt at 0) or the derivative overflows")
 
 
 def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., Any]:

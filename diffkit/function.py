@@ -18,7 +18,7 @@ from .evaluate import evaluate, recorded_values
 from .ir import Graph, Node, Tensor, new_tape
 
 #: numpy error handling inside diffkit's API: a NaN or a division by zero is an error, not a value.
-STRICT = {"divide": "raise", "invalid": "raise"}
+STRICT = {"divide": "raise", "invalid": "raise", "over": "ignore"}
 
 
 def as_input(x: Any) -> Any:
@@ -26,9 +26,9 @@ def as_input(x: Any) -> Any:
     if type(x) is Tensor:
         return x
     if isinstance(x, bool | int | float | np.integer | np.floating | np.bool_):
-        return float(x)
+        return np.float64(x)  # a NumPy scalar, so NumPy's error handling applies (not ZeroDivisionError)
     if isinstance(x, complex | np.complexfloating):
-        return complex(x)
+        return np.complex128(x)
     if isinstance(x, list | tuple):
         return np.asarray(x, dtype=float)
     if isinstance(x, np.ndarray):

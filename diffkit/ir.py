@@ -11,6 +11,7 @@ values may themselves be tensors of an outer tape), which is how derivatives of 
 
 from __future__ import annotations
 
+import math
 import itertools
 import weakref
 from collections.abc import Iterable, Sequence
@@ -78,7 +79,7 @@ class Node:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __repr__(self) -> str:
         return f"Node(#{self.id} {self.op} shape={self.shape})"

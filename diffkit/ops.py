@@ -12,6 +12,7 @@ tracing), and on Python scalars::
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -87,17 +88,19 @@ def amax(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False
 def reshape(x: Any, shape: int | Sequence[int]) -> Any:
     """Same elements, new shape (one entry may be -1)."""
     old = shape_of(x)
-    size = int(np.prod(old, dtype=np.int64))
     new = [shape] if isinstance(shape, int | np.integer) else [int(s) for s in shape]
+    if tuple(new) == old:
+        return x
+    size = math.prod(old)
     if new.count(-1) > 1:
         raise ShapeError(f"reshape: at most one -1 in the shape, got {tuple(new)}")
     if -1 in new:
-        known = int(np.prod([s for s in new if s != -1], dtype=np.int64))
+        known = math.prod(s for s in new if s != -1)
         new[new.index(-1)] = size // known if known else 0
-    if int(np.prod(new, dtype=np.int64)) != size:
+    if math.prod(new) != size:
         raise ShapeError(f"cannot reshape an array of shape {old} (size {size}) into {tuple(new)}")
     new_t = tuple(new)
-    return x if new_t == old and not isinstance(x, Tensor) else bind(REGISTRY["reshape"], x, shape=new_t)
+    return x if new_t == old else bind(REGISTRY["reshape"], x, shape=new_t)
 
 
 @_export

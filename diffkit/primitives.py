@@ -10,8 +10,9 @@ work), the derivative rules, the SymPy translation, the display symbols and the 
 * **Other** primitives (linear and structural ops, matmul, reductions) declare a batched JVP (tangents
   carry a leading axis of k directions, so a Jacobian takes one pass) and a VJP.
 
-Rules are written with diffkit's own operations (``op.cos(x)``), so they can be traced and
-differentiated again: that is how second derivatives work in every engine.
+Rules are written with Python operators and diffkit's own operations (``-op.sin(x)``, ``1.0 / x``):
+on arrays they run at NumPy speed, on traced Tensors they record nodes, so rules can be differentiated
+again. That is how second derivatives work in every engine.
 
 Values at kinks (documented convention, also the SymPy one): relu'(0) = 0, abs'(0) = sign(0) = 0,
 maximum/minimum split the derivative equally at ties (½, ½), ∂(x**y)/∂y = 0 where x = 0.
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import math
 import numpy as np
 import sympy as sp
 
@@ -170,18 +172,18 @@ def _sigmoid(xp: Any, x: Any) -> Any:
 
 def _step(x: Any) -> Any:
     """1 where x > 0, else 0 (the documented relu'(0) = 0)."""
-    return op.where(op.greater(x, 0.0), 1.0, 0.0)
+    return (x > 0.0) * 1.0
 
 
 def _tie_split(a: Any, b: Any) -> Any:
     """∂max(a, b)/∂a: 1 where a > b, ½ at ties, 0 elsewhere."""
-    return op.add(op.where(op.greater(a, b), 1.0, 0.0), op.where(op.equal(a, b), 0.5, 0.0))
+    return (a > b) * 1.0 + op.equal(a, b) * 0.5
 
 
 def _pow_dexp(x: Any, y: Any, out: Any) -> Any:
     """∂(x**y)/∂y = x**y · ln x, taken as 0 where x = 0."""
     safe = op.where(op.equal(x, 0.0), 1.0, x)
-    return op.mul(out, op.log(safe))
+    return out * op.log(safe)
 
 
 # ----- element-wise arithmetic ----------------------------------------------------------------
@@ -192,13 +194,13 @@ elementwise("sub", lambda xp, a, b: xp.subtract(a, b), (lambda a, b, o: ONE, lam
 elementwise("mul", lambda xp, a, b: xp.multiply(a, b), (lambda a, b, o: b, lambda a, b, o: a),
             lambda a, b: a * b, symbol="*", latex=r"\times")
 elementwise("div", lambda xp, a, b: xp.divide(a, b),
-            (lambda a, b, o: op.div(1.0, b), lambda a, b, o: op.neg(op.div(o, b))),
+            (lambda a, b, o: 1.0 / b, lambda a, b, o: -(o / b)),
             lambda a, b: a / b, symbol="/", latex="/",
             domain=((-2.0, 2.0), (0.5, 2.0)), domain_text="the divisor must not be 0")
 elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,), lambda a: -a,
             symbol="-", latex="-")
 elementwise("pow", lambda xp, a, b: xp.power(a, b),
-            (lambda a, b, o: op.mul(b, op.power(a, op.sub(b, 1.0))), _pow_dexp),
+            (lambda a, b, o: b * a ** (b - 1.0), _pow_dexp),
             lambda a, b: a**b, symbol="**", latex="^",
             domain=((0.5, 2.0), (-2.0, 2.0)),
             domain_text="a negative base needs an integer exponent",
@@ -206,30 +208,30 @@ elementwise("pow", lambda xp, a, b: xp.power(a, b),
 
 # ----- element-wise functions ------------------------------------------------------------------
 elementwise("exp", lambda xp, x: xp.exp(x), (lambda x, o: o,), sp.exp, latex=r"\exp")
-elementwise("log", lambda xp, x: xp.log(x), (lambda x, o: op.div(1.0, x),), sp.log, latex=r"\ln",
+elementwise("log", lambda xp, x: xp.log(x), (lambda x, o: 1.0 / x,), sp.log, latex=r"\ln",
             domain=((0.2, 4.0),), domain_text="log needs x > 0")
-elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: op.div(1.0, op.add(x, 1.0)),),
+elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / (x + 1.0),),
             lambda x: sp.log(1 + x), domain=((-0.5, 3.0),), domain_text="log1p needs x > -1")
-elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: op.div(0.5, o),), sp.sqrt, latex=r"\sqrt",
+elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: 0.5 / o,), sp.sqrt, latex=r"\sqrt",
             domain=((0.2, 4.0),), domain_text="sqrt needs x >= 0",
             special=(((0.0,), "nondifferentiable"),))
 elementwise("sin", lambda xp, x: xp.sin(x), (lambda x, o: op.cos(x),), sp.sin, latex=r"\sin")
-elementwise("cos", lambda xp, x: xp.cos(x), (lambda x, o: op.neg(op.sin(x)),), sp.cos, latex=r"\cos")
-elementwise("tan", lambda xp, x: xp.tan(x), (lambda x, o: op.add(1.0, op.mul(o, o)),), sp.tan,
+elementwise("cos", lambda xp, x: xp.cos(x), (lambda x, o: -op.sin(x),), sp.cos, latex=r"\cos")
+elementwise("tan", lambda xp, x: xp.tan(x), (lambda x, o: 1.0 + o * o,), sp.tan,
             latex=r"\tan", domain=((-1.2, 1.2),))
 elementwise("sinh", lambda xp, x: xp.sinh(x), (lambda x, o: op.cosh(x),), sp.sinh, latex=r"\sinh")
 elementwise("cosh", lambda xp, x: xp.cosh(x), (lambda x, o: op.sinh(x),), sp.cosh, latex=r"\cosh")
-elementwise("tanh", lambda xp, x: xp.tanh(x), (lambda x, o: op.sub(1.0, op.mul(o, o)),), sp.tanh,
+elementwise("tanh", lambda xp, x: xp.tanh(x), (lambda x, o: 1.0 - o * o,), sp.tanh,
             latex=r"\tanh")
 elementwise("arcsin", lambda xp, x: xp.arcsin(x),
-            (lambda x, o: op.div(1.0, op.sqrt(op.sub(1.0, op.mul(x, x)))),), sp.asin,
+            (lambda x, o: 1.0 / op.sqrt(1.0 - x * x),), sp.asin,
             latex=r"\arcsin", domain=((-0.9, 0.9),), domain_text="arcsin needs -1 <= x <= 1")
 elementwise("arccos", lambda xp, x: xp.arccos(x),
-            (lambda x, o: op.neg(op.div(1.0, op.sqrt(op.sub(1.0, op.mul(x, x))))),), sp.acos,
+            (lambda x, o: -1.0 / op.sqrt(1.0 - x * x),), sp.acos,
             latex=r"\arccos", domain=((-0.9, 0.9),), domain_text="arccos needs -1 <= x <= 1")
-elementwise("arctan", lambda xp, x: xp.arctan(x), (lambda x, o: op.div(1.0, op.add(1.0, op.mul(x, x))),),
+elementwise("arctan", lambda xp, x: xp.arctan(x), (lambda x, o: 1.0 / (1.0 + x * x),),
             sp.atan, latex=r"\arctan")
-elementwise("sigmoid", _sigmoid, (lambda x, o: op.mul(o, op.sub(1.0, o)),),
+elementwise("sigmoid", _sigmoid, (lambda x, o: o * (1.0 - o),),
             lambda x: 1 / (1 + sp.exp(-x)), latex=r"\sigma")
 elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x, o: op.sigmoid(x),),
             lambda x: sp.log(1 + sp.exp(x)), holomorphic=False)
@@ -284,7 +286,7 @@ def _kept_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[i
 
 def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
     sizes = shape if axis is None else [shape[a] for a in axis]
-    return int(np.prod(sizes, dtype=np.int64))
+    return math.prod(sizes)
 
 
 def _expand_back(ct: Any, x: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
@@ -449,7 +451,7 @@ structural(
 
 def _roll_jvp(ts: Any, k: int, xs: Any, out: Any, shift: Any, axis: Any) -> Any:
     if axis is None:
-        flat = op.reshape(ts[0], (k, int(np.prod(shape_of(xs[0]), dtype=np.int64))))
+        flat = op.reshape(ts[0], (k, math.prod(shape_of(xs[0]))))
         return op.reshape(op.roll(flat, shift, (1,)), (k, *shape_of(xs[0])))
     return op.roll(ts[0], shift, tuple(a + 1 for a in axis))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import math
 import numpy as np
 
 from ..errors import ShapeError
@@ -23,7 +24,7 @@ def shape_of(v: Any) -> tuple[int, ...]:
 
 
 def size_of(v: Any) -> int:
-    return int(np.prod(shape_of(v), dtype=np.int64))
+    return math.prod(shape_of(v))
 
 
 def xp_of(v: Any) -> Any:

@@ -50,14 +50,18 @@ def _elementwise_tangent(node: Node, partials: Sequence[Any], xs: list[Any], out
             continue
         try:
             p = p_fn(*xs, out)
-        except DomainError as exc:
+        except (DomainError, FloatingPointError):
+            from ..display import format_value  # noqa: PLC0415
+
+            point = ", ".join(format_value(getattr(x, "value", x)) for x in xs)
             raise NonDifferentiableError(
-                f"{node.prim.name} is not differentiable here: its local derivative is not finite ({exc})"
+                f"{node.prim.name} is not differentiable at {point}: its local derivative is not "
+                "finite there (forward engine)"
             ) from None
         if len(inp.shape) < nd:  # line the input's axes up with the output's, after the k axis
             t = ops.reshape(t, (k,) + (1,) * (nd - len(inp.shape)) + inp.shape)
-        term = t if p is ONE else ops.neg(t) if p is MINUS_ONE else ops.mul(p, t)
-        total = term if total is None else ops.add(total, term)
+        term = t if p is ONE else -t if p is MINUS_ONE else p * t
+        total = term if total is None else total + term
     if shape_of(total) != (k, *node.shape):
         total = ops.broadcast_to(total, (k, *node.shape))
     return total

@@ -45,10 +45,10 @@ def memoize_partials(nodes: Sequence[Node], values: Mapping[Node, Any], wrt: Seq
         try:
             memo[node] = tuple(p(*xs) if p is not None and i in active else None
                                for p, i in zip(prim.partials, ins))
-        except DomainError as exc:
+        except (DomainError, FloatingPointError):
             raise NonDifferentiableError(
                 f"{prim.name} is not differentiable at {_point(xs[:-1])}: its local derivative is "
-                f"not finite ({exc})"
+                "not finite there (reverse engine)"
             ) from None
     return active, memo
 
@@ -73,9 +73,9 @@ def adjoint_sweep(nodes: Sequence[Node], values: Mapping[Node, Any], active: set
             continue
         ins = node.inputs
         partials = memo[node]
-        if partials is not None:
-            cts = [None if p is None else g if p is ONE else ops.neg(g) if p is MINUS_ONE
-                   else ops.mul(g, p) for p in partials]
+        if partials is not None:  # operators: C speed on arrays, recorded on Tensors
+            cts = [None if p is None else g if p is ONE else -g if p is MINUS_ONE else g * p
+                   for p in partials]
         else:
             cts = node.prim.vjp(g, [values[i] for i in ins], values[node], **node.params)
         for j, (inp, c) in enumerate(zip(ins, cts)):
@@ -86,7 +86,7 @@ def adjoint_sweep(nodes: Sequence[Node], values: Mapping[Node, Any], active: set
             if record is not None:
                 record(node, inp, partials[j] if partials is not None else None, c)
             prev = adj.get(inp)
-            adj[inp] = c if prev is None else ops.add(prev, c)
+            adj[inp] = c if prev is None else prev + c
     return {n: adj[n] for n in keep if n in adj}
 
 

@@ -1,0 +1,258 @@
+"""Between the IR and SymPy: graphs to (shared) SymPy programs, and SymPy expressions to Functions.
+
+:func:`scalar_program` turns a graph into a straight-line program of scalar SymPy assignments, one
+symbol per element of every intermediate array (``v3`` or ``v3_0_1``), so that shared nodes stay
+shared instead of being copied into one huge tree. Arrays are scalarized, so the program is limited
+in size (:data:`MAX_ELEMENTS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from . import ops
+from .errors import MissingRuleError, ParseError
+from .expression import Instruction, program_function
+from .function import Function
+from .ir import Graph, Node
+from .primitives import REGISTRY
+
+MAX_ELEMENTS = 20_000
+
+
+def sympy_number(v: Any) -> sp.Expr:
+    """A float as a SymPy number: integers stay integers, others become exact binary Floats."""
+    v = float(v)
+    if v.is_integer() and abs(v) < 1e15:
+        return sp.Integer(int(v))
+    if not np.isfinite(v):
+        return sp.oo if v > 0 else (-sp.oo if v < 0 else sp.nan)
+    return sp.Float(v, 17)
+
+
+def _objects(value: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        return arr
+    out = np.empty(arr.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, v in enumerate(arr.reshape(-1)):
+        flat[i] = sp.true if v is True or v is np.True_ else sp.false if v is False or v is np.False_ else sympy_number(v)
+    return out
+
+
+def input_symbols(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Real symbols for an input: ``x`` for a scalar, ``x_0``, ``x_1_2`` … for array elements."""
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        out[idx] = sp.Symbol("_".join([name, *map(str, idx)]), real=True)
+    return out
+
+
+def _apply(node: Node, args: list[np.ndarray]) -> np.ndarray:
+    prim = node.prim
+    if prim.kind == "elementwise":
+        b = np.broadcast_arrays(*args)
+        fn = np.frompyfunc(prim.sympy, len(args), 1)
+        return np.asarray(fn(*b), dtype=object).reshape(b[0].shape) if b else np.empty(())
+    return np.asarray(prim.sympy(*args, **node.params), dtype=object)
+
+
+@dataclass
+class ScalarProgram:
+    """Scalar SymPy assignments ``symbol = expression`` in evaluation order.
+
+    Attributes:
+        inputs: the input symbols, flattened in input order.
+        assignments: (symbol, expression) pairs; expressions refer to inputs and earlier symbols.
+        output: the output as an object array of expressions (usually symbols).
+    """
+
+    inputs: list[sp.Symbol]
+    input_arrays: list[np.ndarray]
+    assignments: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
+    output: np.ndarray | None = None
+
+    def definitions(self) -> dict[sp.Symbol, sp.Expr]:
+        return dict(self.assignments)
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """Substitute every program symbol away: the plain expression tree (may be large)."""
+        defs: dict[sp.Symbol, sp.Expr] = {}
+        for sym, e in self.assignments:
+            defs[sym] = e.xreplace(defs) if e.free_symbols & defs.keys() else e
+        return expr.xreplace(defs) if expr.free_symbols & defs.keys() else expr
+
+
+def element_count(graph: Graph) -> int:
+    return int(sum(max(n.size, 1) for n in graph.nodes))
+
+
+def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool = True,
+                   limit: int = MAX_ELEMENTS, prefix: str = "v") -> ScalarProgram:
+    """Translate `graph` to a :class:`ScalarProgram` (one symbol per intermediate element)."""
+    total = element_count(graph)
+    if total > limit:
+        raise MissingRuleError(
+            f"symbolic differentiation works element by element; this graph has {total} array "
+            f"elements (limit {limit}): use method='reverse' (or 'forward'), or pass max_elements="
+        )
+    labels = graph.names()
+    names = list(names) if names is not None else [n.name for n in graph.inputs]
+    arrays = [input_symbols(nm, node.shape) for nm, node in zip(names, graph.inputs)]
+    prog = ScalarProgram(inputs=[s for a in arrays for s in a.reshape(-1)], input_arrays=arrays)
+    exprs: dict[Node, np.ndarray] = dict(zip(graph.inputs, arrays))
+    taken = {str(s) for s in prog.inputs} | set(names)
+    for node in graph.nodes:
+        if node in exprs:
+            continue
+        if node.prim is None:
+            exprs[node] = _objects(node.value)
+            continue
+        for i in node.inputs:
+            if i not in exprs:
+                exprs[i] = _objects(i.value)
+        try:
+            out = _apply(node, [exprs[i] for i in node.inputs])
+        except TypeError as exc:
+            raise MissingRuleError(f"no SymPy translation of {node.prim.name} for these arguments ({exc}): "
+                                   "use method='reverse'") from None
+        if share:
+            out = _name_elements(out, labels[node.id].replace("-", "m"), prefix, prog, taken)
+        exprs[node] = out
+    prog.output = exprs[graph.output]
+    return prog
+
+
+def _name_elements(out: np.ndarray, label: str, prefix: str, prog: ScalarProgram, taken: set[str]) -> np.ndarray:
+    """Give every non-atomic element a symbol of its own and record its assignment."""
+    base = prefix + label[1:] if label.startswith("v") else label
+    while base in taken:
+        base = "_" + base
+    named = np.empty(out.shape, dtype=object)
+    for idx in np.ndindex(*out.shape):
+        e = out[idx]
+        if not isinstance(e, sp.Expr) or e.is_Atom or isinstance(e, sp.logic.boolalg.Boolean):
+            named[idx] = e
+            continue
+        sym = sp.Symbol("_".join([base, *map(str, idx)]), real=True)
+        prog.assignments.append((sym, e))
+        named[idx] = sym
+    taken.add(base)
+    return named
+
+
+def to_sympy(fn: Function, *args: Any) -> Any:
+    """The whole function as one SymPy expression (a Matrix/Array for array outputs)."""
+    graph = fn.graph(*args)
+    prog = scalar_program(graph, fn.inputs, share=False)
+    out = prog.output
+    if out.ndim == 0:
+        return out.item()
+    return sp.Array(out.tolist())
+
+
+# ----- SymPy -> Function ----------------------------------------------------------------------
+
+
+def _function_map() -> dict[type, tuple[Any, int]]:
+    """SymPy function class -> (diffkit op, arity), read off the table's translations."""
+    table: dict[type, tuple[Any, int]] = {}
+    dummies = sp.symbols("d0:3", real=True)
+    for name, p in REGISTRY.items():
+        if p.kind != "elementwise" or not p.differentiable or p.nargs > 2:
+            continue
+        try:
+            e = p.sympy(*dummies[: p.nargs])
+        except TypeError:
+            continue
+        if isinstance(e, sp.Function) and tuple(e.args) == tuple(dummies[: p.nargs]) or (
+                type(e) in (sp.Max, sp.Min) and set(e.args) == set(dummies[: p.nargs])):
+            table.setdefault(type(e), (getattr(ops, name), p.nargs))
+    return table
+
+
+_SYMPY_FUNCTIONS: dict[type, tuple[Any, int]] | None = None
+
+
+def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") -> Function:
+    """A :class:`Function` from a SymPy expression (inputs: its symbols sorted by name by default).
+
+    Example:
+        >>> import sympy as sp, diffkit as dk
+        >>> x, y = sp.symbols("x y")
+        >>> f = dk.from_sympy(x**2 * y + y + 2)
+        >>> f.inputs, dk.grad(f)(3.0, 4.0)
+        (('x', 'y'), (24.0, 10.0))
+    """
+    global _SYMPY_FUNCTIONS
+    if _SYMPY_FUNCTIONS is None:
+        _SYMPY_FUNCTIONS = _function_map()
+    if isinstance(expr, str):  # never sympify text: that would evaluate it
+        raise ParseError("from_sympy takes a SymPy expression; use dk.parse for text")
+    if isinstance(expr, int | float):
+        expr = sp.Float(expr)
+    if not isinstance(expr, sp.Basic):
+        raise TypeError(f"from_sympy takes a SymPy expression, got {type(expr).__name__}")
+    symbols = list(inputs) if inputs is not None else sorted(expr.free_symbols, key=lambda s: s.name)
+    symbols = [sp.Symbol(s) if isinstance(s, str) else s for s in symbols]
+    missing = expr.free_symbols - set(symbols)
+    if missing:
+        raise ParseError(f"from_sympy: symbol(s) {sorted(map(str, missing))} are not among the inputs")
+    index = {s: i for i, s in enumerate(symbols)}
+    code: list[Instruction] = []
+    stack: list[tuple[Any, bool]] = [(expr, False)]
+    while stack:
+        e, done = stack.pop()
+        if done:
+            code.append(_sympy_call(e))
+            continue
+        if e in index:
+            code.append(("input", index[e]))
+        elif e.is_Number or e in (sp.pi, sp.E) or e.is_NumberSymbol:
+            if not e.is_real:
+                raise ParseError(f"from_sympy: {e} is not a real number")
+            code.append(("const", float(e)))
+        else:
+            args = _sympy_args(e)
+            stack.append((e, True))
+            stack += [(a, False) for a in reversed(args)]
+    return program_function([s.name for s in symbols], code, name=name, text=str(expr))
+
+
+def _sympy_args(e: Any) -> tuple[Any, ...]:
+    if isinstance(e, sp.Pow) and e.exp == sp.Rational(1, 2):
+        return (e.base,)
+    return tuple(e.args)
+
+
+def _sympy_call(e: Any) -> Instruction:
+    n = len(_sympy_args(e))
+    if isinstance(e, sp.Add):
+        return ("call", _fold(ops.add), n)
+    if isinstance(e, sp.Mul):
+        return ("call", _fold(ops.mul), n)
+    if isinstance(e, sp.Pow):
+        return ("call", ops.sqrt, 1) if e.exp == sp.Rational(1, 2) else ("call", ops.pow, 2)
+    if isinstance(e, sp.Max | sp.Min):
+        return ("call", _fold(ops.maximum if isinstance(e, sp.Max) else ops.minimum), n)
+    entry = _SYMPY_FUNCTIONS.get(type(e)) if _SYMPY_FUNCTIONS else None
+    if entry is None or entry[1] != n:
+        raise MissingRuleError(f"from_sympy: no diffkit primitive for the SymPy function {type(e).__name__!r}")
+    return ("call", entry[0], n)
+
+
+def _fold(op: Any) -> Any:
+    def folded(*args: Any) -> Any:
+        acc = args[0]
+        for a in args[1:]:
+            acc = op(acc, a)
+        return acc
+
+    folded.__name__ = op.__name__
+    return folded
