@@ -20,3 +20,18 @@ __all__ = [
     "NonDifferentiableError", "ParseError", "ShapeError", "TracingError",
     *_ops_all,
 ]
+
+#: Public names provided by modules loaded on first use (they pull in Graphviz, matplotlib, …).
+_LAZY = {
+    "trace": "traces", "Trace": "traces", "draw": "render", "render": "render",
+    "compare": "compare", "Comparison": "compare", "nn": None,
+}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - module-level lazy attribute hook (PEP 562)
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+        return module if _LAZY[name] is None else getattr(module, name)
+    raise AttributeError(f"module 'diffkit' has no attribute {name!r}")
