@@ -16,8 +16,9 @@ import numpy as np
 
 from .engines import get_engine
 from .errors import ArityError, NonDifferentiableError
+from .evaluate import Unevaluated
 from .function import STRICT, Function, as_function, as_input, to_python
-from .ir import Tensor
+from .ir import Tensor, paused_gc
 
 
 def _wrt(fn: Function, wrt: int | str | Sequence[int | str] | None) -> list[int]:
@@ -46,6 +47,15 @@ def _plain(x: Any) -> Any:
     return x if type(x) is Tensor else to_python(x)
 
 
+def _all_finite(x: Any) -> bool:
+    if isinstance(x, float):
+        return math.isfinite(x)
+    try:
+        return type(x) is Tensor or bool(np.all(np.isfinite(x)))
+    except TypeError:
+        return True
+
+
 def _finite(result: Any, out: Any, what: str, method: str) -> None:
     """A finite function with a non-finite derivative is not differentiable there: say so."""
     if type(result) is Tensor or type(out) is Tensor:
@@ -67,7 +77,8 @@ _NOT_FINITE = ("{what} is not finite at this point (method={method!r}): the func
                "differentiable there (e.g. sqrt at 0) or the derivative overflows")
 
 
-def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., Any]:
+def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, _need_value: bool = True,
+                   **options: Any) -> Callable[..., Any]:
     """``value_and_grad(f)(*args)`` -> (f(args), gradients): one gradient per selected input.
 
     Example:
@@ -81,10 +92,13 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, **options: 
 
     def run(*args: Any) -> tuple[Any, tuple[Any, ...]]:
         xs = _prepare(fn, args)
-        with np.errstate(**STRICT):
-            out, grads = engine.value_and_grad(fn, xs, idx)
-        for g in grads:
-            _finite(g, out, "the gradient", str(method))
+        with np.errstate(**STRICT), paused_gc():
+            out, grads = engine.value_and_grad(fn, xs, idx, need_value=_need_value)
+            if isinstance(out, Unevaluated) and not all(_all_finite(g) for g in grads):
+                out = fn.evaluate(*xs)  # only needed to tell overflow from non-differentiability
+        if not isinstance(out, Unevaluated):
+            for g in grads:
+                _finite(g, out, "the gradient", str(method))
         return _plain(out), tuple(_plain(g) for g in grads)
 
     run.engine = engine  # type: ignore[attr-defined]
@@ -101,7 +115,7 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Ca
         >>> dk.grad(f, method="forward")(2.0, 5.0)
         (5.5, 1.7163378145367738)
     """
-    vg = value_and_grad(f, method, wrt, **options)
+    vg = value_and_grad(f, method, wrt, _need_value=False, **options)
 
     def run(*args: Any) -> tuple[Any, ...]:
         return vg(*args)[1]
@@ -126,7 +140,7 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -
 
     def run(*args: Any) -> Any:
         xs = _prepare(fn, args)
-        with np.errstate(**STRICT):
+        with np.errstate(**STRICT), paused_gc():
             out, jac = engine.jacobian(fn, xs, idx)
         _finite(jac, out, "the Jacobian", str(method))
         return jac
@@ -151,7 +165,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) ->
 
     def run(*args: Any) -> Any:
         xs = _prepare(fn, args)
-        with np.errstate(**STRICT):
+        with np.errstate(**STRICT), paused_gc():
             H = engine.hessian(fn, xs, idx)
         return H
 
@@ -176,7 +190,7 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
 
     def run(x: Any) -> Any:
         (x,) = _prepare(fn, [x])
-        with np.errstate(**STRICT):
+        with np.errstate(**STRICT), paused_gc():
             return _plain(engine.derivative(fn, x, int(n)))
 
     run.engine = engine  # type: ignore[attr-defined]
@@ -197,7 +211,7 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     xs = _prepare(fn, primals)
     if len(tangents) != len(xs):
         raise ArityError(f"jvp needs one tangent per input ({len(xs)}), got {len(tangents)}")
-    with np.errstate(**STRICT):
+    with np.errstate(**STRICT), paused_gc():
         out, t = engine.jvp(fn, xs, [as_input(t) for t in tangents])
     return _plain(out), _plain(t)
 
@@ -214,11 +228,11 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, **optio
     fn = as_function(f)
     engine = get_engine(method, **options)
     xs = _prepare(fn, primals)
-    with np.errstate(**STRICT):
+    with np.errstate(**STRICT), paused_gc():
         out, pull = engine.vjp(fn, xs, _wrt(fn, wrt))
 
     def pullback(ct: Any) -> tuple[Any, ...]:
-        with np.errstate(**STRICT):
+        with np.errstate(**STRICT), paused_gc():
             return tuple(_plain(c) for c in pull(as_input(ct)))
 
     return _plain(out), pullback

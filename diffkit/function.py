@@ -23,7 +23,8 @@ STRICT = {"divide": "raise", "invalid": "raise", "over": "ignore"}
 
 def as_input(x: Any) -> Any:
     """Coerce one argument: Python numbers and lists to float64, integer arrays to float64."""
-    if type(x) is Tensor:
+    t = type(x)
+    if t is Tensor or t is np.float64 or t is np.ndarray and x.dtype.kind in "fc":
         return x
     if isinstance(x, bool | int | float | np.integer | np.floating | np.bool_):
         return np.float64(x)  # a NumPy scalar, so NumPy's error handling applies (not ZeroDivisionError)
@@ -39,8 +40,7 @@ def as_input(x: Any) -> Any:
 
 
 def _signature(args: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple((np.shape(a) if type(a) is not Tensor else a.shape, type(a).__name__,
-                  str(getattr(a, "dtype", "f"))) for a in args)
+    return tuple((getattr(a, "shape", ()), type(a), getattr(a, "dtype", None)) for a in args)
 
 
 class Function:
@@ -112,14 +112,18 @@ class Function:
                                 if not np.isscalar(out) else float(out))
             return Graph([t.node for t in ins], out_node, tape.value_dependent)
 
-    def graph_at(self, *args: Any) -> tuple[Graph, dict[Node, Any]]:
-        """A graph valid at `args` and the values of its nodes there (cached per input shapes)."""
+    def graph_at(self, *args: Any, prune: Callable[[Graph], set[Node]] | None = None
+                 ) -> tuple[Graph, dict[Node, Any]]:
+        """A graph valid at `args` and the values of its nodes there (cached per input shapes).
+
+        A cached graph is replayed; ``prune(graph)`` may name the only nodes worth computing.
+        """
         args = tuple(as_input(a) for a in args)
         self.check_arity(args)
         key = _signature(args)
         graph = self._graphs.get(key)
         if graph is not None:
-            return graph, evaluate(graph, args)
+            return graph, evaluate(graph, args, None if prune is None else prune(graph))
         graph = self.trace(*args)
         if not graph.value_dependent:
             self._graphs[key] = graph

@@ -12,7 +12,9 @@ values may themselves be tensors of an outer tape), which is how derivatives of 
 from __future__ import annotations
 
 import math
+import gc
 import itertools
+import operator
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .backend import array_namespace
-from .errors import ArityError, DomainError, TracingError
+from .errors import ArityError, DomainError, ShapeError, TracingError
 
 if TYPE_CHECKING:
     from .primitives import Primitive
 
 _ids = itertools.count()
+_FLOAT = np.dtype(float)
 
 
 class Node:
@@ -59,8 +62,13 @@ class Node:
         self.params = params
         self.value = value
         self.name = name
-        self.shape = shape if shape is not None else _shape_of(value)
-        self.dtype = dtype if dtype is not None else getattr(value, "dtype", np.dtype(float))
+        if shape is None:
+            try:
+                shape = value.shape
+            except AttributeError:
+                shape = ()
+        self.shape = shape if type(shape) is tuple else tuple(shape)
+        self.dtype = dtype if dtype is not None else getattr(value, "dtype", _FLOAT)
 
     @property
     def op(self) -> str:
@@ -91,36 +99,41 @@ def _shape_of(value: Any) -> tuple[int, ...]:
 
 
 def toposort(outputs: Sequence[Node]) -> list[Node]:
-    """All nodes reachable from `outputs`, each after its inputs. Iterative: deep graphs are fine."""
-    order: list[Node] = []
-    seen: set[int] = set()
-    for root in outputs:
-        if root.id in seen:
-            continue
-        stack: list[tuple[Node, int]] = [(root, 0)]
-        seen.add(root.id)
-        while stack:
-            node, i = stack[-1]
-            if i < len(node.inputs):
-                stack[-1] = (node, i + 1)
-                child = node.inputs[i]
-                if child.id not in seen:
-                    seen.add(child.id)
-                    stack.append((child, 0))
-            else:
-                stack.pop()
-                order.append(node)
-    return order
+    """All nodes reachable from `outputs`, each after its inputs. Iterative: deep graphs are fine.
+
+    A node is always created after its inputs, so increasing ids are a topological order: collect
+    what is reachable, then sort by id.
+    """
+    seen = set(outputs)
+    stack = list(seen)
+    while stack:
+        for child in stack.pop().inputs:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return sorted(seen, key=_by_id)
+
+
+_by_id = operator.attrgetter("id")
 
 
 def level_order(nodes: Iterable[Node]) -> list[Node]:
     """Nodes (given in a topological order) sorted by depth, then creation: the schedule the seeds
     print (every operation on inputs first, then what uses them, ...). Still topological."""
-    depth: dict[int, int] = {}
-    nodes = list(nodes)
+    depth: dict[Node, int] = {}
+    levels: list[list[Node]] = []
     for n in nodes:
-        depth[n.id] = 1 + max((depth.get(i.id, 0) for i in n.inputs), default=-1) if n.prim else 0
-    return sorted(nodes, key=lambda n: (depth[n.id], n.id))
+        d = 0
+        if n.prim is not None:
+            for i in n.inputs:
+                di = depth.get(i, 0)
+                if di >= d:
+                    d = di + 1
+        depth[n] = d
+        while d >= len(levels):
+            levels.append([])
+        levels[d].append(n)
+    return [n for level in levels for n in level]
 
 
 class Graph:
@@ -130,7 +143,7 @@ class Graph:
     so the graph is only valid at the point it was traced at.
     """
 
-    __slots__ = ("inputs", "output", "nodes", "value_dependent", "_index")
+    __slots__ = ("inputs", "output", "nodes", "value_dependent", "_index", "plans")
 
     def __init__(self, inputs: Sequence[Node], output: Node, value_dependent: bool = False) -> None:
         self.inputs = tuple(inputs)
@@ -140,6 +153,7 @@ class Graph:
         self.nodes = tuple(self.inputs) + tuple(level_order(n for n in reachable if n.id not in input_ids))
         self.value_dependent = value_dependent
         self._index: dict[int, str] | None = None
+        self.plans: dict[Any, Any] = {}  # engines' per-graph plans (e.g. what a replay must compute)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -194,25 +208,49 @@ class Graph:
 class Tape:
     """A tracing context. Tensors of a deeper tape may hold tensors of shallower tapes as values."""
 
-    __slots__ = ("level", "value_dependent")
-    _depth = 0
+    __slots__ = ("level", "value_dependent", "consts")
 
     def __init__(self, level: int) -> None:
         self.level = level
         self.value_dependent = False
+        self.consts: dict[int, tuple[Any, Node]] = {}  # id(value) -> (value, its const node)
+
+    def const(self, value: Any) -> Node:
+        """The constant node for `value` (one per distinct object on this tape)."""
+        hit = self.consts.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        node = Node(None, (), _NO_PARAMS, value)
+        if self.level > 0:  # the eager tape lives forever: do not pin its constants
+            self.consts[id(value)] = (value, node)
+        return node
 
     def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
         nodes = []
         vals = []
         for a in args:
             if type(a) is Tensor and a.tape is self:
-                nodes.append(a.node)
-                vals.append(a.node.value)
+                node = a.node
+                nodes.append(node)
+                vals.append(node.value)
             else:
-                nodes.append(Node(None, (), {}, a))
+                nodes.append(self.const(a))
                 vals.append(a)
-        value = bind(prim, *vals, **params)
+        for v in vals:
+            if type(v) is Tensor:  # nested tracing: the value is itself traced on an outer tape
+                value = bind(prim, *vals, **params)
+                break
+        else:
+            try:
+                value = prim.impl(array_namespace(*vals), *vals, **params)
+            except FloatingPointError as exc:
+                raise DomainError(_domain_message(prim, vals, exc)) from None
+            except ValueError as exc:
+                raise _shape_error(prim, vals, exc) from None
         return Tensor(Node(prim, tuple(nodes), params, value), self)
+
+
+_NO_PARAMS: dict[str, Any] = {}
 
 
 class new_tape:
@@ -223,10 +261,30 @@ class new_tape:
     def __enter__(self) -> Tape:
         new_tape._active += 1
         self.tape = Tape(new_tape._active)
+        # Tracing allocates many small acyclic objects; the cyclic collector would rescan them
+        # over and over (quadratic on long traces), so it pauses while the outermost tape records.
+        self.gc_was_enabled = gc.isenabled() and new_tape._active == 1
+        if self.gc_was_enabled:
+            gc.disable()
         return self.tape
 
     def __exit__(self, *exc: object) -> None:
         new_tape._active -= 1
+        if self.gc_was_enabled:
+            gc.enable()
+
+
+class paused_gc:
+    """Pause the cyclic garbage collector (graphs are acyclic; rescanning them is wasted time)."""
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        if self.was_enabled:
+            gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
+            gc.enable()
 
 
 # The tape of eagerly recorded tensors (neural-net parameters and what is computed from them).
@@ -342,14 +400,21 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
     for a in args:
         if type(a) is Tensor and (top is None or a.tape.level > top.tape.level):
             top = a
+    if prim.nargs is not None and len(args) != prim.nargs:
+        raise ArityError(f"{prim.name} takes {prim.nargs} argument(s), got {len(args)}")
     if top is None:
-        if prim.nargs is not None and len(args) != prim.nargs:
-            raise ArityError(f"{prim.name} takes {prim.nargs} argument(s), got {len(args)}")
         try:
             return prim.impl(array_namespace(*args), *args, **params)
         except FloatingPointError as exc:
             raise DomainError(_domain_message(prim, args, exc)) from None
+        except ValueError as exc:
+            raise _shape_error(prim, args, exc) from None
     return top.tape.record(prim, args, params)
+
+
+def _shape_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> Exception:
+    shapes = ", ".join(str(tuple(getattr(a, "shape", None) or np.shape(a))) for a in args)
+    return ShapeError(f"{prim.name}: arguments of shapes {shapes} do not fit ({exc})")
 
 
 def _domain_message(prim: Primitive, args: Iterable[Any], exc: Exception) -> str:

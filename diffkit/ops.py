@@ -245,17 +245,89 @@ def softmax(x: Any, axis: int = -1) -> Any:
     return exp(log_softmax(x, axis=axis))  # noqa: F821
 
 
+# ----- neural-net operations (diffkit.nn builds on these) -----------------------------------
+
+
+@_export
+def linear(x: Any, weight: Any, bias: Any) -> Any:
+    """x @ weight.T + bias, PyTorch's layout: weight (out_features, in_features), bias (out,).
+
+    Example:
+        >>> import diffkit as dk, numpy as np
+        >>> dk.linear(np.ones((2, 3)), np.ones((4, 3)), np.zeros(4)).shape
+        (2, 4)
+    """
+    sx, sw, sb = shape_of(x), shape_of(weight), shape_of(bias)
+    if len(sw) != 2 or not sx or sx[-1] != sw[1] or sb != (sw[0],):
+        raise ShapeError(f"linear: input {sx}, weight {sw} and bias {sb} do not fit "
+                         "(need input (..., in), weight (out, in), bias (out,))")
+    return bind(REGISTRY["linear"], x, weight, bias)
+
+
+def _pair(k: int | Sequence[int]) -> tuple[int, int]:
+    return (int(k), int(k)) if isinstance(k, int | np.integer) else (int(k[0]), int(k[1]))
+
+
+@_export
+def im2col(x: Any, kernel_size: int | Sequence[int], stride: int = 1, padding: int = 0) -> Any:
+    """Patches of an (N, C, H, W) batch as rows: (N, OH, OW, C·kh·kw). Linear; adjoint col2im.
+
+    Example:
+        >>> import diffkit as dk, numpy as np
+        >>> dk.im2col(np.zeros((2, 3, 8, 8)), 3).shape
+        (2, 6, 6, 27)
+    """
+    ks = _pair(kernel_size)
+    s = shape_of(x)
+    if len(s) != 4 or s[2] + 2 * padding < ks[0] or s[3] + 2 * padding < ks[1] or stride < 1:
+        raise ShapeError(f"im2col: input {s} does not fit kernel {ks}, stride {stride}, "
+                         f"padding {padding} (need an (N, C, H, W) batch)")
+    return bind(REGISTRY["im2col"], x, kernel_size=ks, stride=int(stride), padding=int(padding))
+
+
+@_export
+def col2im(cols: Any, kernel_size: int | Sequence[int], stride: int, padding: int,
+           shape: Sequence[int]) -> Any:
+    """Sum patches (N, OH, OW, C·kh·kw) back into an image batch of `shape`: im2col's adjoint.
+
+    Example:
+        >>> import diffkit as dk, numpy as np
+        >>> dk.col2im(np.ones((1, 2, 2, 4)), 2, 1, 0, (1, 1, 3, 3))[0, 0, 1, 1]
+        4.0
+    """
+    return bind(REGISTRY["col2im"], cols, kernel_size=_pair(kernel_size), stride=int(stride),
+                padding=int(padding), shape=tuple(int(n) for n in shape))
+
+
+@_export
+def softmax_cross_entropy(logits: Any, target: Any) -> Any:
+    """−Σ target · log_softmax(logits) over the last axis (stable); target: probabilities/one-hot.
+
+    Example:
+        >>> import diffkit as dk, numpy as np
+        >>> round(float(dk.softmax_cross_entropy(np.zeros(4), np.eye(4)[0])), 6)
+        1.386294
+    """
+    if shape_of(logits) != shape_of(target) or not shape_of(logits):
+        raise ShapeError(f"softmax_cross_entropy: logits {shape_of(logits)} and target "
+                         f"{shape_of(target)} must have the same (non-scalar) shape")
+    return bind(REGISTRY["softmax_cross_entropy"], logits, target)
+
+
 # ----- Tensor operators and methods -----------------------------------------------------------
 
 
 def _install_tensor_methods() -> None:
     g = globals()
-    binary = {"add": "add", "sub": "sub", "mul": "mul", "truediv": "div", "pow": "pow", "matmul": "matmul"}
-    for dunder, name in binary.items():
-        fn = g[name]
-        setattr(Tensor, f"__{dunder}__", lambda a, b, fn=fn: fn(a, b))
-        setattr(Tensor, f"__r{dunder}__", lambda a, b, fn=fn: fn(b, a))
-    Tensor.__neg__ = lambda a: g["neg"](a)
+    binary = {"add": "add", "sub": "sub", "mul": "mul", "truediv": "div", "pow": "pow"}
+    for dunder, name in binary.items():  # straight to bind: operators are the hot path of tracing
+        prim = REGISTRY[name]
+        setattr(Tensor, f"__{dunder}__", lambda a, b, prim=prim: bind(prim, a, b))
+        setattr(Tensor, f"__r{dunder}__", lambda a, b, prim=prim: bind(prim, b, a))
+    Tensor.__matmul__ = lambda a, b: matmul(a, b)
+    Tensor.__rmatmul__ = lambda a, b: matmul(b, a)
+    neg_prim = REGISTRY["neg"]
+    Tensor.__neg__ = lambda a: bind(neg_prim, a)
     Tensor.__pos__ = lambda a: a
     Tensor.__abs__ = lambda a: g["abs"](a)
     Tensor.__gt__ = lambda a, b: g["greater"](a, b)

@@ -61,6 +61,8 @@ class Primitive:
         holomorphic: complex-analytic, so the complex-step method may pass through it.
         special: documented values at special points: ``(point, expected partials)``, or
             ``(point, "nondifferentiable")``.
+        vjp_needs_values: structural only: False when the VJP reads only the shapes of its
+            inputs (sums, reshapes, indexing), so a replay may skip computing them.
     """
 
     name: str
@@ -78,6 +80,7 @@ class Primitive:
     domain_text: str = ""
     holomorphic: bool = True
     special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
+    vjp_needs_values: bool = True
 
     @property
     def infix(self) -> bool:
@@ -142,6 +145,7 @@ def structural(
     sympy: Rule | None = None,
     symbol: str | None = None,
     latex: str | None = None,
+    vjp_needs_values: bool = True,
 ) -> Primitive:
     """Declare a non-element-wise primitive from its batched JVP and its VJP.
 
@@ -159,6 +163,7 @@ def structural(
             latex=latex if latex is not None else rf"\operatorname{{{name}}}",
             jvp=jvp,
             vjp=vjp,
+            vjp_needs_values=vjp_needs_values,
         )
     )
 
@@ -301,7 +306,7 @@ structural(
         ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (
         op.broadcast_to(_expand_back(ct, xs[0], axis, keepdims), shape_of(xs[0])),),
-    symbol="sum", latex=r"\sum",
+    symbol="sum", latex=r"\sum", vjp_needs_values=False,
 )
 structural(
     "mean",
@@ -311,7 +316,7 @@ structural(
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (op.broadcast_to(
         op.mul(_expand_back(ct, xs[0], axis, keepdims), 1.0 / _count(shape_of(xs[0]), axis)),
         shape_of(xs[0])),),
-    symbol="mean", latex=r"\operatorname{mean}",
+    symbol="mean", latex=r"\operatorname{mean}", vjp_needs_values=False,
 )
 
 
@@ -344,13 +349,14 @@ structural(
     lambda xp, x, shape: xp.reshape(x, shape),
     jvp=lambda ts, k, xs, out, shape: op.reshape(ts[0], (k, *shape)),
     vjp=lambda ct, xs, out, shape: (op.reshape(ct, shape_of(xs[0])),),
+    vjp_needs_values=False,
 )
 structural(
     "transpose",
     lambda xp, x, axes: xp.transpose(x, axes),
     jvp=lambda ts, k, xs, out, axes: op.transpose(ts[0], (0, *(a + 1 for a in axes))),
     vjp=lambda ct, xs, out, axes: (op.transpose(ct, tuple(int(i) for i in np.argsort(axes))),),
-    latex=r"^\top",
+    latex=r"^\top", vjp_needs_values=False,
 )
 
 
@@ -365,6 +371,7 @@ structural(
     lambda xp, x, shape: xp.broadcast_to(x, shape),
     jvp=_broadcast_jvp,
     vjp=lambda ct, xs, out, shape: (op.sum_to(ct, shape_of(xs[0])),),
+    vjp_needs_values=False,
 )
 
 
@@ -397,7 +404,7 @@ structural(
     lambda xp, x, index: x[index],
     jvp=_getitem_jvp,
     vjp=lambda ct, xs, out, index: (op.index_add(ct, index, shape_of(xs[0])),),
-    sympy=_getitem_sympy, symbol="[]", latex="[]",
+    sympy=_getitem_sympy, symbol="[]", latex="[]", vjp_needs_values=False,
 )
 
 
@@ -422,6 +429,7 @@ structural(
     jvp=_index_add_jvp,
     vjp=lambda ct, xs, out, index, shape: (op.getitem(ct, index),),
     sympy=lambda v, index, shape: _index_add_impl(np, np.asarray(v, dtype=object), index, shape),
+    vjp_needs_values=False,
 )
 
 
@@ -446,6 +454,7 @@ structural(
     vjp=_concat_vjp,
     nargs=None,
     sympy=lambda *xs, axis=0: np.concatenate([np.asarray(x, dtype=object) for x in xs], axis=axis),
+    vjp_needs_values=False,
 )
 
 
@@ -465,6 +474,7 @@ structural(
     lambda xp, x, shift, axis=None: xp.roll(x, shift, axis=axis),
     jvp=_roll_jvp,
     vjp=lambda ct, xs, out, shift, axis=None: (op.roll(ct, _negate_shift(shift), axis),),
+    vjp_needs_values=False,
 )
 
 
@@ -514,6 +524,168 @@ structural(
     nargs=2,
     symbol="@",
     latex=r"\cdot",
+)
+
+# ----- neural-net primitives ------------------------------------------------------------------
+# Fused operations that diffkit.nn builds layers and losses from: one node instead of many keeps
+# the eager tape short, and their rules stay in float32 when the inputs are float32.
+
+
+def _linear_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
+    x, w, _ = xs
+    n_in, n_out = shape_of(w)[1], shape_of(w)[0]
+    total = None
+    if ts[0] is not None:
+        total = op.matmul(ts[0], op.transpose(w))
+    if ts[1] is not None:
+        x2 = op.reshape(x, (-1, n_in))
+        term = op.reshape(op.matmul(x2, op.transpose(ts[1], (0, 2, 1))), (k, *shape_of(out)))
+        total = term if total is None else op.add(total, term)
+    if ts[2] is not None:
+        term = op.reshape(ts[2], (k,) + (1,) * (len(shape_of(out)) - 1) + (n_out,))
+        total = term if total is None else op.add(total, term)
+    return op.broadcast_to(total, (k, *shape_of(out)))
+
+
+def _linear_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any, Any]:
+    x, w, _ = xs
+    ct2 = op.reshape(ct, (-1, shape_of(w)[0]))
+    dw = op.matmul(op.transpose(ct2), op.reshape(x, (-1, shape_of(w)[1])))
+    return op.matmul(ct, w), dw, op.sum(ct2, axis=0)
+
+
+structural(
+    "linear",
+    lambda xp, x, weight, bias: xp.matmul(x, weight.T) + bias,
+    jvp=_linear_jvp,
+    vjp=_linear_vjp,
+    nargs=3,
+    latex=r"\operatorname{linear}",
+)
+
+
+def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - k) // stride + 1
+
+
+def _im2col_impl(xp: Any, x: Any, kernel_size: tuple[int, int], stride: int, padding: int) -> Any:
+    n, c, h, w = x.shape
+    kh, kw = kernel_size
+    oh, ow = _conv_out(h, kh, stride, padding), _conv_out(w, kw, stride, padding)
+    if padding:
+        x = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    cols = xp.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            window = x[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+            cols[:, :, :, :, i, j] = window.transpose(0, 2, 3, 1)
+    return cols.reshape(n, oh, ow, c * kh * kw)
+
+
+def _col2im_impl(xp: Any, cols: Any, kernel_size: tuple[int, int], stride: int, padding: int,
+                 shape: tuple[int, int, int, int]) -> Any:
+    n, c, h, w = shape
+    kh, kw = kernel_size
+    oh, ow = cols.shape[1], cols.shape[2]
+    out = xp.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
+    c6 = cols.reshape(n, oh, ow, c, kh, kw)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += (
+                c6[:, :, :, :, i, j].transpose(0, 3, 1, 2))
+    return out[:, :, padding:padding + h, padding:padding + w] if padding else out
+
+
+def _merge_k(t: Any, k: int) -> Any:
+    """(k, n, ...) -> (k*n, ...): the tangent directions become extra batch rows."""
+    s = shape_of(t)
+    return op.reshape(t, (k * s[1], *s[2:]))
+
+
+structural(
+    "im2col",
+    _im2col_impl,
+    jvp=lambda ts, k, xs, out, kernel_size, stride, padding: op.reshape(
+        op.im2col(_merge_k(ts[0], k), kernel_size, stride, padding), (k, *shape_of(out))),
+    vjp=lambda ct, xs, out, kernel_size, stride, padding: (
+        op.col2im(ct, kernel_size, stride, padding, shape_of(xs[0])),),
+    latex=r"\operatorname{im2col}",
+)
+structural(
+    "col2im",
+    _col2im_impl,
+    jvp=lambda ts, k, xs, out, kernel_size, stride, padding, shape: op.reshape(
+        op.col2im(_merge_k(ts[0], k), kernel_size, stride, padding,
+                  (k * shape[0], *shape[1:])), (k, *shape)),
+    vjp=lambda ct, xs, out, kernel_size, stride, padding, shape: (
+        op.im2col(ct, kernel_size, stride, padding),),
+    latex=r"\operatorname{col2im}",
+)
+
+
+def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
+    m = xp.max(z, axis=-1, keepdims=True)
+    log_p = z - (m + xp.log(xp.sum(xp.exp(z - m), axis=-1, keepdims=True)))
+    return -xp.sum(t * log_p, axis=-1)
+
+
+def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
+    z, t = xs
+    log_p = op.log_softmax(z, axis=-1)
+    ct1 = op.reshape(ct, (*shape_of(ct), 1))
+    dz = op.mul(ct1, op.sub(op.mul(op.exp(log_p), op.sum(t, axis=-1, keepdims=True)), t))
+    return dz, op.mul(ct1, op.neg(log_p))
+
+
+def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
+    dz, dt = _xent_vjp(op.broadcast_to(1.0, shape_of(out)), xs, out)
+    total = None
+    for tan, d in zip(ts, (dz, dt)):
+        if tan is not None:
+            term = op.sum(op.mul(tan, d), axis=-1)
+            total = term if total is None else op.add(total, term)
+    return total
+
+
+def _xent_sympy(z: Any, t: Any) -> Any:
+    z, t = np.asarray(z, dtype=object), np.asarray(t, dtype=object)
+    lse = np.frompyfunc(lambda *row: sp.log(sum(sp.exp(v) for v in row)), z.shape[-1], 1)
+    lse_z = lse(*np.moveaxis(z, -1, 0))
+    return np.sum(t * (lse_z[..., None] - z), axis=-1)
+
+
+structural(
+    "softmax_cross_entropy",
+    _xent_impl,
+    jvp=_xent_jvp,
+    vjp=_xent_vjp,
+    nargs=2,
+    sympy=_xent_sympy,
+    latex=r"\operatorname{CE}",
+)
+
+#: log(max(p, e^-100)) = max(log p, -100): the clamp PyTorch's binary cross-entropy applies.
+_BCE_FLOOR = math.exp(-100.0)
+
+
+def _bce_dp(p: Any, y: Any, o: Any) -> Any:
+    return (p - y) / op.maximum(p * (1.0 - p), 1e-12)
+
+
+def _bce_dy(p: Any, y: Any, o: Any) -> Any:
+    return op.log(op.maximum(1.0 - p, _BCE_FLOOR)) - op.log(op.maximum(p, _BCE_FLOOR))
+
+
+elementwise(
+    "binary_cross_entropy",
+    lambda xp, p, y: -(y * xp.log(xp.maximum(p, _BCE_FLOOR))
+                       + (1.0 - y) * xp.log(xp.maximum(1.0 - p, _BCE_FLOOR))),
+    (_bce_dp, _bce_dy),
+    lambda p, y: -(y * sp.log(p) + (1 - y) * sp.log(1 - p)),
+    latex=r"\operatorname{BCE}",
+    domain=((0.05, 0.95), (0.0, 1.0)),
+    domain_text="binary_cross_entropy needs 0 <= p <= 1 (logs are clamped at -100)",
+    holomorphic=False,
 )
 
 from . import ops as op  # noqa: E402 - rules above call the ops at run time, after both modules load

@@ -34,6 +34,7 @@ METHODS: dict[str, Callable[..., Engine]] = {
     "fd-complex": lambda **o: FiniteDifferenceEngine(scheme="complex", **o),
     "fd-richardson": lambda **o: FiniteDifferenceEngine(scheme="richardson", **o),
     "auto": _auto,
+    "compiled": lambda **o: __import__("diffkit.engines.compiled", fromlist=["_"]).CompiledEngine(**o),
 }
 
 #: The four engines, one name each (what "all" means on the command line).

@@ -90,7 +90,9 @@ class Engine:
         return out, _stack_rows(rows, m, sum(size_of(args[i]) for i in wrt))
 
     # -- derived --
-    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, tuple[Any, ...]]:
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
+                       need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
+        """(f(args), gradients); with ``need_value=False`` an engine may skip computing f itself."""
         out, pullback = self.vjp(fn, args, wrt)
         require_scalar(out, "grad")
         return out, pullback(1.0)

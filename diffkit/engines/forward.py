@@ -110,7 +110,8 @@ class ForwardEngine(Engine):
             return out, xp_of(out).zeros(shape_of(out)) if shape_of(out) else 0.0
         return out, ops.reshape(t, shape_of(out))
 
-    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, tuple[Any, ...]]:
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
+                       need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
         from .base import require_scalar  # noqa: PLC0415
 
         out, jac = self.jacobian(fn, args, wrt)

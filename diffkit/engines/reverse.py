@@ -14,37 +14,49 @@ from typing import Any
 from .. import ops
 from ..errors import DomainError, NonDifferentiableError, ShapeError
 from ..function import Function, STRICT
-from ..ir import Node, Tensor, toposort
+from ..evaluate import needed_for_gradient
+from ..ir import Graph, Node, Tensor, toposort
 from ..primitives import MINUS_ONE, ONE
-from .base import Engine, Pullback, shape_of
+from .base import Engine, Pullback, require_scalar, shape_of
 
 Recorder = Callable[[Node, Node, Any, Any], None]
 
 
-def memoize_partials(nodes: Sequence[Node], values: Mapping[Node, Any], wrt: Sequence[Node]
-                     ) -> tuple[set[Node], dict[Node, tuple[Any, ...] | None]]:
-    """Forward sweep: the active nodes, and each active element-wise node's local partials."""
+def active_nodes(nodes: Sequence[Node], wrt: Sequence[Node]) -> set[Node]:
+    """The nodes that depend on `wrt` through differentiable primitives."""
     active = set(wrt)
-    memo: dict[Node, tuple[Any, ...] | None] = {}
     for node in nodes:
         prim = node.prim
         if prim is None or not prim.differentiable:
             continue
-        ins = node.inputs
-        for i in ins:
+        for i in node.inputs:
             if i in active:
+                active.add(node)
                 break
-        else:
+    return active
+
+
+def memoize_partials(nodes: Sequence[Node], values: Mapping[Node, Any], wrt: Sequence[Node],
+                     active: set[Node] | None = None
+                     ) -> tuple[set[Node], dict[Node, list[Any] | None]]:
+    """Forward sweep: the active nodes, and each active element-wise node's local partials
+    ∂vᵢ/∂vⱼ (None for an input that is not active, and for structural nodes)."""
+    if active is None:
+        active = active_nodes(nodes, wrt)
+    memo: dict[Node, list[Any] | None] = {}
+    for node in nodes:
+        if node not in active or node.prim is None:
             continue
-        active.add(node)
+        prim = node.prim
         if prim.kind != "elementwise":
             memo[node] = None
             continue
+        ins = node.inputs
         xs = [values[i] for i in ins]
         xs.append(values[node])
         try:
-            memo[node] = tuple(p(*xs) if p is not None and i in active else None
-                               for p, i in zip(prim.partials, ins))
+            memo[node] = [p(*xs) if p is not None and i in active else None
+                          for p, i in zip(prim.partials, ins)]
         except (DomainError, FloatingPointError):
             raise NonDifferentiableError(
                 f"{prim.name} is not differentiable at {_point(xs[:-1])}: its local derivative is "
@@ -62,7 +74,11 @@ def _point(xs: Sequence[Any]) -> str:
 def adjoint_sweep(nodes: Sequence[Node], values: Mapping[Node, Any], active: set[Node],
                   memo: Mapping[Node, Any], output: Node, ct: Any, keep: Sequence[Node],
                   record: Recorder | None = None) -> dict[Node, Any]:
-    """Backward sweep from ``output`` with cotangent ``ct``; returns the adjoints of `keep`."""
+    """Backward sweep from ``output`` with cotangent ``ct``; returns the adjoints of `keep`.
+
+    v̄ⱼ += v̄ᵢ · ∂vᵢ/∂vⱼ with the memoized partials (Python operators: C speed on arrays, recorded
+    on Tensors); structural nodes use their VJP rule; broadcasting is undone here, once.
+    """
     adj: dict[Node, Any] = {output: ct}
     kept = set(keep)
     for node in reversed(nodes):
@@ -73,15 +89,21 @@ def adjoint_sweep(nodes: Sequence[Node], values: Mapping[Node, Any], active: set
             continue
         ins = node.inputs
         partials = memo[node]
-        if partials is not None:  # operators: C speed on arrays, recorded on Tensors
-            cts = [None if p is None else g if p is ONE else -g if p is MINUS_ONE else g * p
-                   for p in partials]
-        else:
+        if partials is None:
             cts = node.prim.vjp(g, [values[i] for i in ins], values[node], **node.params)
-        for j, (inp, c) in enumerate(zip(ins, cts)):
-            if c is None or inp not in active:
+        for j, inp in enumerate(ins):
+            if inp not in active:
                 continue
-            if shape_of(c) != inp.shape:
+            if partials is None:
+                c = cts[j]
+                if c is None:
+                    continue
+            else:
+                p = partials[j]
+                if p is None:
+                    continue
+                c = g if p is ONE else -g if p is MINUS_ONE else g * p
+            if inp.shape != node.shape and shape_of(c) != inp.shape:
                 c = ops.sum_to(c, inp.shape)
             if record is not None:
                 record(node, inp, partials[j] if partials is not None else None, c)
@@ -95,10 +117,12 @@ class ReverseEngine(Engine):
 
     name = "reverse"
 
-    def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
-        graph, values = fn.graph_at(*args)
+    def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], need_value: bool = True
+            ) -> tuple[Any, Pullback]:
+        graph, values = fn.graph_at(*args, prune=lambda g: self._plan(g, wrt, need_value)[1])
         wrt_nodes = [graph.inputs[i] for i in wrt]
-        active, memo = memoize_partials(graph.nodes, values, wrt_nodes)
+        active, _ = self._plan(graph, wrt, need_value)
+        active, memo = memoize_partials(graph.nodes, values, wrt_nodes, active)
         out = values[graph.output]
 
         def pullback(ct: Any) -> tuple[Any, ...]:
@@ -110,6 +134,22 @@ class ReverseEngine(Engine):
             return tuple(adj[n] if n in adj else _zeros_like(values[n]) for n in wrt_nodes)
 
         return out, pullback
+
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
+                       need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
+        out, pullback = self.vjp(fn, args, wrt, need_value)
+        require_scalar(out, "grad")
+        return out, pullback(1.0)
+
+    @staticmethod
+    def _plan(graph: Graph, wrt: Sequence[int], need_value: bool) -> tuple[set[Node], set[Node]]:
+        """(active nodes, nodes a replay must compute) for this gradient, cached per graph."""
+        key = ("reverse", tuple(wrt), need_value)
+        plan = graph.plans.get(key)
+        if plan is None:
+            active = active_nodes(graph.nodes, [graph.inputs[i] for i in wrt])
+            plan = graph.plans[key] = (active, needed_for_gradient(graph, active, need_value))
+        return plan
 
 
 def _full(like: Any, c: Any) -> Any:

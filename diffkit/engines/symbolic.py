@@ -29,25 +29,66 @@ from .base import Engine, require_scalar, size_of, split_flat
 SIMPLIFY_LIMIT = 400
 
 
+class NonZero(sp.Function):
+    """x where x ≠ 0, else 1: ``ln(NonZero(x))`` is the table's safe logarithm in ∂(x**y)/∂y, and
+    its derivative (0 at x = 0) never divides by zero, even after CSE hoists it out of a branch."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_zero:
+            return sp.S.One
+        if x.is_zero is False:
+            return x
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.Piecewise((0, sp.Eq(self.args[0], 0)), (1, True))
+
+
+class _Pow(sp.Function):
+    """x**y while differentiating: the power rule as y·xʸ⁻¹ (SymPy's y·xʸ/x cannot be evaluated at
+    x = 0), and ∂(x**y)/∂y = xʸ·ln x taken as 0 where x = 0 (the table's convention)."""
+
+    nargs = 2
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        base, exp = self.args
+        if argindex == 1:
+            return exp * _Pow(base, exp - 1)
+        return _Pow(base, exp) * sp.log(NonZero(base))
+
+
 def local_diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
-    """∂expr/∂var with diffkit's conventions: ∂(a**b)/∂b = 0 where a = 0."""
-    if isinstance(expr, sp.Pow) and var not in expr.exp.free_symbols:
-        # the power rule as n·aⁿ⁻¹ (SymPy's n·aⁿ/a cannot be evaluated at a = 0)
-        return sp.Mul(expr.exp, sp.Pow(expr.base, expr.exp - 1), sp.diff(expr.base, var))
-    d = sp.diff(expr, var)
-    if isinstance(expr, sp.Pow) and var in expr.exp.free_symbols and d.has(sp.log):
-        base = expr.base
-        d = sp.Piecewise((0, sp.Eq(base, 0)), (d, True))
+    """∂expr/∂var with diffkit's conventions.
+
+    * powers differentiate as :class:`_Pow` says (also inside products, for second derivatives);
+    * derivatives of sign and of step functions (DiracDelta) are 0, as in the AD engines;
+    * a comparison (a Boolean) is a constant.
+    """
+    if isinstance(expr, sp.logic.boolalg.Boolean) and not isinstance(expr, sp.Expr):
+        return sp.S.Zero  # (a Symbol is both an Expr and a Boolean)
+    if expr.has(sp.Pow):
+        d = sp.diff(expr.replace(sp.Pow, _Pow), var).replace(_Pow, sp.Pow)
+    else:
+        d = sp.diff(expr, var)
+    if d.has(sp.DiracDelta):
+        d = d.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
     return d
 
 
 def accumulate(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], output: sp.Expr,
-               wrt: Sequence[sp.Symbol], prefix: str) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
-    """Reverse accumulation over a scalar program: new adjoint assignments and d(output)/d(wrt)."""
+               wrt: Sequence[sp.Symbol], prefix: str, constants: frozenset[sp.Symbol] = frozenset()
+               ) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """Reverse accumulation over a scalar program: new adjoint assignments and d(output)/d(wrt).
+
+    Symbols in `constants` (outputs of non-differentiable primitives) pass no derivative on.
+    """
     wanted = set(wrt)
     depends: set[sp.Symbol] = set(wanted)
     for sym, e in assignments:
-        if e.free_symbols & depends:
+        if sym not in constants and e.free_symbols & depends:
             depends.add(sym)
     defined = {s for s, _ in assignments}
     adj: dict[sp.Symbol, list[sp.Expr]] = defaultdict(list)
@@ -155,6 +196,10 @@ class _Printer(PythonCodePrinter):
     def _print_Heaviside(self, e: Any) -> str:
         return self._print(e.rewrite(sp.Piecewise))
 
+    def _print_NonZero(self, e: Any) -> str:
+        x = self._print(e.args[0])
+        return f"(1.0 if {x} == 0 else {x})"
+
 
 def compile_program(deriv: SymbolicDerivative, name: str) -> None:
     """Generate Python source for the program and the results, and compile it.
@@ -211,7 +256,9 @@ class SymbolicEngine(Engine):
         adjoints: list[tuple[sp.Symbol, sp.Expr]] = []
         rows: list[sp.Expr] = []
         for j, out in enumerate(outputs):
-            new, grads = accumulate(prog.assignments, out, wrt_syms, prefix=f"d{j}_" if len(outputs) > 1 else "d_")
+            new, grads = accumulate(prog.assignments, out, wrt_syms,
+                                    prefix=f"d{j}_" if len(outputs) > 1 else "d_",
+                                    constants=prog.constants)
             adjoints += new
             rows += grads
         shape: tuple[int, ...] = (len(outputs), len(wrt_syms))
@@ -221,7 +268,8 @@ class SymbolicEngine(Engine):
             base = prog.assignments + adjoints
             second_rows: list[sp.Expr] = []
             for i, g in enumerate(rows):
-                new, grads = accumulate(base, g, wrt_syms, prefix=f"h{i}_")
+                new, grads = accumulate(base, g, wrt_syms, prefix=f"h{i}_",
+                                        constants=prog.constants)
                 adjoints += new
                 base = base + new
                 second_rows += grads
@@ -241,7 +289,8 @@ class SymbolicEngine(Engine):
         deriv = self.derive(fn, args, wrt)
         return fn.evaluate(*args), deriv(self._flat(args))
 
-    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, tuple[Any, ...]]:
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
+                       need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
         out, jac = self.jacobian(fn, args, wrt)
         require_scalar(out, "grad")
         return out, split_flat(jac.reshape(-1), [args[i] for i in wrt])
@@ -259,7 +308,8 @@ class SymbolicEngine(Engine):
         (var,) = prog.inputs
         base, expr, adjoints = list(prog.assignments), prog.output.reshape(-1)[0], []
         for k in range(n):
-            new, (expr,) = accumulate(base, expr, [var], prefix=f"n{k}_")
+            new, (expr,) = accumulate(base, expr, [var], prefix=f"n{k}_",
+                                      constants=prog.constants)
             base += new
             adjoints += new
         deriv = SymbolicDerivative(prog, adjoints, [expr], ())
