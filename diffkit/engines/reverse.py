@@ -119,10 +119,9 @@ class ReverseEngine(Engine):
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], need_value: bool = True
             ) -> tuple[Any, Pullback]:
-        graph, values = fn.graph_at(*args, prune=lambda g: self._plan(g, wrt, need_value)[1])
+        graph, values = fn.graph_at(*args, prune=lambda g: self._needed(g, wrt, need_value))
         wrt_nodes = [graph.inputs[i] for i in wrt]
-        active, _ = self._plan(graph, wrt, need_value)
-        active, memo = memoize_partials(graph.nodes, values, wrt_nodes, active)
+        active, memo = memoize_partials(graph.nodes, values, wrt_nodes, self._active(graph, wrt))
         out = values[graph.output]
 
         def pullback(ct: Any) -> tuple[Any, ...]:
@@ -142,14 +141,22 @@ class ReverseEngine(Engine):
         return out, pullback(1.0)
 
     @staticmethod
-    def _plan(graph: Graph, wrt: Sequence[int], need_value: bool) -> tuple[set[Node], set[Node]]:
-        """(active nodes, nodes a replay must compute) for this gradient, cached per graph."""
-        key = ("reverse", tuple(wrt), need_value)
-        plan = graph.plans.get(key)
-        if plan is None:
-            active = active_nodes(graph.nodes, [graph.inputs[i] for i in wrt])
-            plan = graph.plans[key] = (active, needed_for_gradient(graph, active, need_value))
-        return plan
+    def _active(graph: Graph, wrt: Sequence[int]) -> set[Node]:
+        """The nodes that depend on the wrt inputs (cached per graph)."""
+        key = ("active", tuple(wrt))
+        active = graph.plans.get(key)
+        if active is None:
+            active = graph.plans[key] = active_nodes(graph.nodes, [graph.inputs[i] for i in wrt])
+        return active
+
+    @classmethod
+    def _needed(cls, graph: Graph, wrt: Sequence[int], need_value: bool) -> set[Node]:
+        """The nodes a replay of this cached graph must compute for the gradient (cached)."""
+        key = ("needed", tuple(wrt), need_value)
+        need = graph.plans.get(key)
+        if need is None:
+            need = graph.plans[key] = needed_for_gradient(graph, cls._active(graph, wrt), need_value)
+        return need
 
 
 def _full(like: Any, c: Any) -> Any:
