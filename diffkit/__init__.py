@@ -1,6 +1,6 @@
 """diffkit: differentiate functions four ways over one expression IR, and train neural networks."""
 
-from .api import derivative, grad, hessian, jacobian, jvp, value_and_grad, vjp
+from .api import derivative, grad, hessian, jacobian, jvp, symbolic, value_and_grad, vjp
 from .errors import (ArityError, BackendError, DiffkitError, DomainError, MissingRuleError,
                      NonDifferentiableError, ParseError, ShapeError, TracingError)
 from .function import Function, function
@@ -14,7 +14,7 @@ from .ops import __all__ as _ops_all
 __version__ = "0.1.0"
 
 __all__ = [
-    "derivative", "grad", "hessian", "jacobian", "jvp", "value_and_grad", "vjp",
+    "derivative", "grad", "hessian", "jacobian", "jvp", "symbolic", "value_and_grad", "vjp",
     "parse", "from_sympy", "check_grads", "Function", "function", "Graph", "Node", "Tensor", "tensor",
     "DiffkitError", "ArityError", "BackendError", "DomainError", "MissingRuleError",
     "NonDifferentiableError", "ParseError", "ShapeError", "TracingError",

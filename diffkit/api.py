@@ -236,3 +236,30 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, **optio
             return tuple(_plain(c) for c in pull(as_input(ct)))
 
     return _plain(out), pullback
+
+
+def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: Any) -> Any:
+    """The exact derivative of f as SymPy objects: a :class:`SymbolicDerivative`.
+
+    It has ``.expressions`` (simplified when small), ``.latex()``, ``.expanded()`` (every
+    intermediate substituted), ``.replacements``/``.reduced`` (its CSE form), ``.sizes()`` (the
+    expression swell: tree, shared DAG, after CSE) and ``.source`` (the generated Python code).
+    Without a point, the inputs are taken to be scalars.
+
+    Example:
+        >>> import diffkit as dk
+        >>> dk.symbolic("ln(x1) + x1*x2 - sin(x2)").expressions
+        [x2 + 1/x1, x1 - cos(x2)]
+    """
+    from .engines.symbolic import SymbolicEngine  # noqa: PLC0415 - SymPy work on first use
+
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 (gradient/Jacobian) or 2 (Hessian), got {order}")
+    fn = as_function(f)
+    if point:
+        args = _prepare(fn, point)
+        settings: dict[str, str] = STRICT
+    else:
+        args, settings = [np.float64(0.5)] * fn.arity, {"all": "ignore"}
+    with np.errstate(**settings):
+        return SymbolicEngine(**options).derive(fn, args, _wrt(fn, wrt), order=order)

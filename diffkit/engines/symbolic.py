@@ -179,6 +179,10 @@ class SymbolicDerivative:
             self._sizes = {"tree": tree_size(self.assignments, self.results), "dag": dag, "cse": after}
         return self._sizes
 
+    def __repr__(self) -> str:
+        shown = self.expressions if self.sizes()["tree"] <= SIMPLIFY_LIMIT else "(large: see .results)"
+        return f"<SymbolicDerivative shape={self.shape} {shown}>"
+
     def __call__(self, flat_inputs: Sequence[float]) -> np.ndarray:
         try:
             values = self._compiled(*flat_inputs)
