@@ -23,7 +23,7 @@ __all__ = [
 
 #: Public names provided by modules loaded on first use (they pull in Graphviz, matplotlib, …).
 _LAZY = {
-    "trace": "traces", "Trace": "traces", "draw": "render", "render": "render",
+    "trace": "traces", "Trace": "traces", "draw": "drawing", "render": "drawing",
     "compare": "compare", "Comparison": "compare", "nn": None,
 }
 

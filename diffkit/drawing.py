@@ -1,0 +1,499 @@
+"""Graphviz drawings of traces and symbolic derivatives, and writing them as SVG, PNG or DOT.
+
+:func:`draw` returns a ``graphviz.Digraph`` (nothing is laid out until asked): one record per
+variable with its operation, primal value vᵢ, tangent v̇ᵢ and/or adjoint v̄ᵢ; forward edges carry
+the memoized local partial ∂vᵢ/∂vⱼ (red), and in reverse mode dashed edges carry the adjoint
+contribution v̄ᵢ · ∂vᵢ/∂vⱼ back to vⱼ (blue), where contributions are summed. Node names come from
+the graph's variable names (``v_m1``, ``v0``, ``v1``, …), so the DOT text is the same on every run.
+
+:func:`render` lays a drawing out with the system Graphviz ``dot`` when there is one, else with
+``graphviz-pure`` (``pip install 'diffkit[viz]'``); DOT files need neither.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import subprocess
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import trace_format as tf
+from .errors import DiffkitError
+from .ir import Node
+from .traces import Trace, _numeric, trace
+
+#: Drawings with more nodes than this are refused (pass ``max_nodes=`` to raise the limit).
+MAX_NODES = 200
+RED, BLUE, GREEN, GRAY = "#c0392b", "#1f5fbf", "#1e8449", "#7f8c8d"
+FONT = "Helvetica"
+SHOW = ("value", "tangent", "adjoint", "partial", "contribution")
+FORMATS = {
+    ".svg": "svg",
+    ".png": "png",
+    ".pdf": "pdf",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".dot": "dot",
+    ".gv": "dot",
+}
+
+
+class DrawingTooLargeError(DiffkitError, ValueError):
+    """A graph with more nodes than a readable drawing allows."""
+
+
+class GraphvizMissingError(DiffkitError, FileNotFoundError):
+    """Neither the system Graphviz ``dot`` nor ``graphviz-pure`` is installed."""
+
+
+# ----- graphviz, lazily ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _digraph_class() -> type:
+    """``graphviz.Digraph`` whose notebook display lays out with :func:`pipe`."""
+    try:
+        import graphviz
+    except ImportError:
+        raise GraphvizMissingError(
+            "drawing needs the Python package 'graphviz': pip install 'diffkit[viz]'"
+        ) from None
+
+    class Drawing(graphviz.Digraph):
+        """A Digraph that renders in notebooks even without the system ``dot``."""
+
+        def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict:
+            return {"image/svg+xml": pipe(self.source, "svg").decode("utf-8")}
+
+    return Drawing
+
+
+def _new_graph(name: str, **graph_attr: str) -> Any:
+    g = _digraph_class()(name=name)
+    g.attr("graph", fontname=FONT, fontsize="12", **graph_attr)
+    g.attr("node", fontname=FONT, fontsize="12")
+    g.attr("edge", fontname=FONT, fontsize="11")
+    return g
+
+
+def _check_size(n: int, max_nodes: int | None, what: str) -> None:
+    if max_nodes is not None and n > max_nodes:
+        raise DrawingTooLargeError(
+            f"{what} has {n} nodes, more than max_nodes={max_nodes}: a drawing that large "
+            "cannot be read, and laying it out would take long. Draw a smaller function, print "
+            "the trace as a "
+            f"table instead (dk.trace(f, ...).to_text() has no size limit), or pass max_nodes={n} "
+            "to draw it anyway."
+        )
+
+
+# ----- labels -------------------------------------------------------------------------------
+
+
+def _esc(s: str) -> str:
+    return html.escape(s, quote=False)
+
+
+def _name(key: str, accent: str = "") -> str:
+    """A variable in an HTML label: v₋₁, v̇₋₁, or an overlined v for adjoints (renders cleanly)."""
+    if accent == "bar":
+        plain = tf.unicode_var(key)
+        return f"<O>{_esc(plain[0])}</O>{_esc(plain[1:])}"
+    return _esc(tf.unicode_var(key, accent))
+
+
+def node_id(key: str) -> str:
+    """A stable DOT name from a variable key: ``v-1`` -> ``v_m1``."""
+    return key.replace("-", "_m")
+
+
+def _row(text: str, color: str | None = None, bold: bool = False, bg: str | None = None) -> str:
+    body = f"<B>{text}</B>" if bold else text
+    if color:
+        body = f'<FONT COLOR="{color}">{body}</FONT>'
+    attr = f' BGCOLOR="{bg}"' if bg else ""
+    return f"<TR><TD{attr}>{body}</TD></TR>"
+
+
+def _table(rows: Iterable[str], border: int = 1) -> str:
+    return (
+        f'<<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">'
+        + "".join(rows)
+        + "</TABLE>>"
+    )
+
+
+def _show(t: Trace, show: Any) -> set[str]:
+    if show is None:
+        return {"value", "partial"} | (
+            {"tangent"} if t.mode == "forward" else {"adjoint", "contribution"}
+        )
+    items = set(SHOW) if show == "all" else {show} if isinstance(show, str) else set(show)
+    unknown = items - set(SHOW)
+    if unknown:
+        raise ValueError(f"show takes some of {', '.join(SHOW)} (or 'all'), not {sorted(unknown)}")
+    return items
+
+
+# ----- trace drawings -----------------------------------------------------------------------
+
+
+def draw_trace(
+    t: Trace,
+    show: Any = None,
+    digits: int = 3,
+    max_nodes: int | None = MAX_NODES,
+    rankdir: str = "LR",
+    legend: bool = True,
+) -> Any:
+    """The computational graph of a trace as a ``graphviz.Digraph`` (see :func:`draw`)."""
+    g_ir = t.graph
+    _check_size(len(g_ir.nodes), max_nodes, "this graph")
+    items = _show(t, show)
+
+    def num(v: Any) -> str:
+        return _esc(tf.fmt_number(v, digits))
+
+    g = _new_graph(
+        "diffkit",
+        rankdir=rankdir,
+        nodesep="0.35",
+        ranksep="0.9",
+        label=_esc(t.title()),
+        labelloc="t",
+    )
+    steps_into: dict[Node, list[Any]] = {}
+    for _node, inp, _p, c in t.steps:
+        steps_into.setdefault(inp, []).append(c)
+    consts: dict[Node, str] = {}
+    for node in g_ir.nodes:
+        if node.is_const:
+            consts[node] = f"c{len(consts)}"
+            g.node(
+                consts[node],
+                label=_esc(tf.fmt_number(node.value, digits))
+                if np.ndim(node.value) == 0
+                else _esc(f"const{tuple(node.shape)}"),
+                shape="box",
+                style="rounded,dashed",
+                color=GRAY,
+                fontcolor=GRAY,
+                fontsize="10",
+            )
+            continue
+        key = t.names[node.id]
+        head = f"{_name(key)} = {_esc(tf.UNICODE.render(t.definition(node)))}"
+        rows = [_row(head, bold=True, bg="#e8f4e8" if node.is_input else "#eeeeee")]
+        if node.shape:
+            rows.append(_row(_esc(f"shape {node.shape}"), color=GRAY))
+        if "value" in items:
+            rows.append(_row(f"{_name(key)} = {num(t.values[node])}"))
+        if "tangent" in items and t.mode == "forward":
+            tan = t.tangents.get(node, np.zeros(node.shape) if node.shape else 0.0)
+            rows.append(_row(f"{_name(key, 'dot')} = {num(tan)}", color=GREEN))
+        if "adjoint" in items and t.mode == "reverse":
+            parts = steps_into.get(node, [])
+            final = t.adjoints.get(node, t.seed if node is g_ir.output else 0.0)
+            sums = " + ".join(num(c) for c in parts) + " = " if len(parts) > 1 else ""
+            rows.append(_row(f"{_name(key, 'bar')} = {sums}{num(final)}", color=BLUE, bold=True))
+        g.node(node_id(key), label=_table(rows), shape="plain")
+    _draw_edges(g, t, items, consts, num)
+    _draw_output(g, t, items, num)
+    if legend:
+        _draw_legend(g, t, items)
+    return g
+
+
+def _draw_edges(g: Any, t: Trace, items: set[str], consts: dict[Node, str], num: Any) -> None:
+    """Red forward edges labelled ∂vᵢ/∂vⱼ; blue dashed edges carrying v̄ᵢ·∂vᵢ/∂vⱼ back."""
+    for node in t.graph.operations:
+        key = t.names[node.id]
+        partials = {p.wrt: p for p in t.node_partials(node)}
+        for inp in node.inputs:
+            if inp in consts:
+                g.edge(consts[inp], node_id(key), color=GRAY, arrowsize="0.6")
+                continue
+            p = partials.get(t.names[inp.id])
+            label = ""
+            if "partial" in items and p is not None:
+                form = tf.UNICODE.expr(p.expr) if p.expr is not None else f"{node.prim.name} rule"
+                value = (
+                    "" if p.value is None or p.expr.is_Number else f" = {tf.fmt_number(p.value, 3)}"
+                )
+                text = f"{tf.UNICODE.partial(p.of, p.wrt)} = {form}{value}"
+                label = f'<<FONT COLOR="{RED}">{_esc(text)}</FONT>>'
+            g.edge(node_id(t.names[inp.id]), node_id(key), label=label, color=RED, fontcolor=RED)
+    if "contribution" not in items or t.mode != "reverse":
+        return
+    for node, inp, partial, c in t.steps:
+        src, dst = t.names[node.id], t.names[inp.id]
+        if partial is None:
+            how = f"VJP[{node.prim.name}]({_name(src, 'bar')}) = "
+        else:
+            how = (
+                f"{_name(src, 'bar')}·∂{_esc(tf.unicode_var(src))}/∂{_esc(tf.unicode_var(dst))} = "
+            )
+            bar = t.adjoints.get(node, t.seed if node is t.graph.output else None)
+            if np.ndim(c) == 0 and bar is not None:
+                how += f"{num(bar)} × {num(_numeric(partial))} = "
+        label = f'<<FONT COLOR="{BLUE}">{how}{num(c)}</FONT>>'
+        g.edge(
+            node_id(src),
+            node_id(dst),
+            label=label,
+            color=BLUE,
+            fontcolor=BLUE,
+            style="dashed",
+            constraint="false",
+            penwidth="1.3",
+        )
+
+
+def _draw_output(g: Any, t: Trace, items: set[str], num: Any) -> None:
+    """The output y: where the adjoint sweep starts (ȳ = 1)."""
+    out = t.graph.output
+    rows = [
+        _row(
+            f"{_name(t.out_key)} = f({_esc(', '.join(t.function.inputs))})", bold=True, bg="#fdf2d0"
+        )
+    ]
+    if "value" in items:
+        rows.append(_row(f"{_name(t.out_key)} = {num(t.value)}"))
+    if "tangent" in items and t.mode == "forward":
+        rows.append(_row(f"{_name(t.out_key, 'dot')} = {num(t.derivative)}", color=GREEN))
+    if "adjoint" in items and t.mode == "reverse":
+        rows.append(
+            _row(f"{_name(t.out_key, 'bar')} = {num(t.seed)} (seed)", color=BLUE, bold=True)
+        )
+    g.node("output", label=_table(rows), shape="plain")
+    src = node_id(t.names[out.id]) if out.id in t.names else None
+    if src is not None:
+        g.edge(src, "output", color="black")
+        if "contribution" in items and t.mode == "reverse":
+            g.edge(
+                "output",
+                src,
+                label=f'<<FONT COLOR="{BLUE}">{num(t.seed)}</FONT>>',
+                color=BLUE,
+                fontcolor=BLUE,
+                style="dashed",
+                constraint="false",
+                penwidth="1.3",
+            )
+
+
+def _draw_legend(g: Any, t: Trace, items: set[str]) -> None:
+    """A boxed key to the colours, line styles and fields of the drawing."""
+    rows = [
+        _row("<B>Legend</B>"),
+        _row(f"{_name('v1')} = φ(…): a variable of the primal trace, with its value"),
+    ]
+    if "partial" in items:
+        rows.append(_row("——→  ∂vᵢ/∂vⱼ: local partial, memoized in the forward pass", color=RED))
+    if t.mode == "forward" and "tangent" in items:
+        rows.append(
+            _row(f"{_name('v1', 'dot')}: tangent, v̇ᵢ = Σⱼ ∂vᵢ/∂vⱼ · v̇ⱼ for the seed ẋ", color=GREEN)
+        )
+    if t.mode == "reverse" and "contribution" in items:
+        rows.append(
+            _row("- - →  <O>v</O>ᵢ·∂vᵢ/∂vⱼ: adjoint contribution flowing back to vⱼ", color=BLUE)
+        )
+    if t.mode == "reverse" and "adjoint" in items:
+        rows.append(
+            _row("<O>v</O>ⱼ = ∂y/∂vⱼ: the sum of the contributions arriving at vⱼ", color=BLUE)
+        )
+    with g.subgraph(name="cluster_legend") as sub:
+        sub.attr(label="", style="rounded", color=GRAY)
+        sub.node("legend", label=_table(rows, border=0), shape="plain")
+
+
+# ----- symbolic expression trees ------------------------------------------------------------
+
+
+def _sympy_label(e: Any) -> str:
+    import sympy as sp
+
+    if e.is_Symbol:
+        return tf.unicode_var(e.name)
+    if e.is_Number:
+        return tf.UNICODE.expr(e)
+    if isinstance(e, sp.Add):
+        return "+"
+    if isinstance(e, sp.Mul):
+        return "×"
+    if isinstance(e, sp.Pow):
+        return "^"
+    name = type(e).__name__
+    return {"log": "ln"}.get(name, name)
+
+
+def draw_symbolic(
+    f: Any, *point: Any, share: bool = False, max_nodes: int | None = MAX_NODES, rankdir: str = "TB"
+) -> Any:
+    """The symbolic gradient as expression trees (``share=True``: as a DAG of shared subterms).
+
+    The trees are the fully substituted derivatives, so their size shows expression swell; the
+    caption gives the operation counts as a tree, as a DAG and after CSE.
+    """
+    from .engines.symbolic import SymbolicEngine
+    from .function import as_function
+
+    fn = as_function(f)
+    deriv = SymbolicEngine().derive(fn, point, list(range(fn.arity)))
+    exprs = deriv.expanded()
+    sizes = deriv.sizes()
+    nodes: list[tuple[str, Any]] = []
+    edges: list[tuple[str, str]] = []
+    seen: dict[Any, str] = {}
+    labels = [f"∂{fn.name}/∂{tf.unicode_var(str(s))}" for s in deriv.program.inputs]
+    for k, (root, e) in enumerate(zip(labels, exprs, strict=False)):
+        nodes.append((f"d{k}", root))
+        stack = [(e, f"d{k}")]
+        while stack:
+            sub, parent = stack.pop()
+            if share and sub in seen:
+                edges.append((parent, seen[sub]))
+                continue
+            name = f"s{len(nodes)}"
+            nodes.append((name, sub))
+            edges.append((parent, name))
+            seen[sub] = name
+            _check_size(len(nodes), max_nodes, "the symbolic derivative's expression tree")
+            stack += [(a, name) for a in reversed(sub.args) if not _is_leafy(sub)]
+    caption = (
+        f"symbolic gradient of {fn.text or fn.name}: {sizes['tree']} operations as trees, "
+        f"{sizes['dag']} as a shared program (DAG), {sizes['cse']} after CSE"
+    )
+    g = _new_graph("diffkit_symbolic", rankdir=rankdir, label=_esc(caption), labelloc="t")
+    for name, e in nodes:
+        if isinstance(e, str):
+            g.node(name, label=_esc(e), shape="box", style="filled", fillcolor="#fdf2d0")
+        else:
+            leaf = not e.args or _is_leafy(e)
+            g.node(
+                name,
+                label=_esc(_sympy_label(e) if not _is_leafy(e) else tf.UNICODE.expr(e)),
+                shape="box" if leaf else "ellipse",
+                color=GRAY if leaf else "black",
+            )
+    for a, b in edges:
+        g.edge(a, b, arrowsize="0.6")
+    return g
+
+
+def _is_leafy(e: Any) -> bool:
+    """Numbers (including rationals like 1/2) are drawn as one leaf."""
+    return bool(e.is_Number)
+
+
+# ----- public API ---------------------------------------------------------------------------
+
+
+def draw(
+    f: Any,
+    *point: Any,
+    mode: str = "reverse",
+    seed: Any = None,
+    show: Any = None,
+    method: str | None = None,
+    digits: int = 3,
+    max_nodes: int | None = MAX_NODES,
+) -> Any:
+    """Draw the computational graph of `f` at `point` as a ``graphviz.Digraph``.
+
+    Args:
+        f: a Function, math text, SymPy expression or callable; or a :class:`Trace`.
+        mode: "reverse" (adjoints v̄ flowing back, in blue) or "forward" (tangents v̇).
+        show: what to put on the drawing: some of "value", "tangent", "adjoint", "partial",
+            "contribution" (or "all"); by default what the mode computes.
+        method: "symbolic" draws the symbolic gradient's expression trees instead.
+        max_nodes: larger graphs are refused with :class:`DrawingTooLargeError` (None: no limit).
+
+    Example:
+        >>> import diffkit as dk
+        >>> g = dk.draw("ln(x1) + x1*x2 - sin(x2)", 2, 5)
+        >>> "v_m1 -> v1" in g.source
+        True
+    """
+    if method == "symbolic":
+        return draw_symbolic(f, *point, max_nodes=max_nodes)
+    if method not in (None, "reverse", "forward"):
+        raise ValueError(f"draw: method must be 'symbolic' or None, got {method!r}")
+    if isinstance(f, Trace):
+        return draw_trace(f, show=show, digits=digits, max_nodes=max_nodes)
+    t = trace(f, *point, mode=method or mode, seed=seed)
+    return draw_trace(t, show=show, digits=digits, max_nodes=max_nodes)
+
+
+def layout_program() -> str | None:
+    """The program that lays drawings out: the system ``dot``, else ``graphviz-pure``, else None."""
+    return shutil.which("dot") or shutil.which("graphviz-pure")
+
+
+def pipe(source: str, fmt: str = "svg", timeout: float = 120.0) -> bytes:
+    """Lay out DOT `source` and return the bytes of format `fmt` (svg, png, …)."""
+    prog = layout_program()
+    if prog is None:
+        raise GraphvizMissingError(
+            "no Graphviz program found to lay out the drawing: pip install 'diffkit[viz]' (it "
+            "brings graphviz-pure) or install the system Graphviz (apt-get install graphviz, "
+            "brew install graphviz). The DOT source needs neither: render(g, 'out.dot') or "
+            "g.source."
+        )
+    done = subprocess.run(
+        [prog, f"-T{fmt}"],
+        input=source.encode("utf-8"),
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise DiffkitError(
+            f"{Path(prog).name} failed (exit {done.returncode}): "
+            f"{done.stderr.decode('utf-8', 'replace').strip()}"
+        )
+    return done.stdout
+
+
+def render(drawing: Any, path: str | Path) -> Path:
+    """Write a drawing (a Digraph, a :class:`Trace` or DOT text) as SVG, PNG, PDF or DOT by suffix.
+
+    Example:
+        >>> import diffkit as dk, tempfile, os
+        >>> out = dk.render(dk.trace("x*y", 2, 3), os.path.join(tempfile.mkdtemp(), "t.dot"))
+        >>> out.read_text().startswith("digraph")
+        True
+    """
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"render: unknown file type {path.suffix!r}; use one of {', '.join(FORMATS)}"
+        )
+    if isinstance(drawing, Trace):
+        drawing = drawing.draw()
+    source = drawing if isinstance(drawing, str) else drawing.source
+    if fmt == "dot":
+        path.write_text(source, encoding="utf-8")
+    else:
+        path.write_bytes(pipe(source, fmt))
+    return path
+
+
+__all__ = [
+    "MAX_NODES",
+    "DrawingTooLargeError",
+    "GraphvizMissingError",
+    "draw",
+    "draw_symbolic",
+    "draw_trace",
+    "layout_program",
+    "node_id",
+    "pipe",
+    "render",
+]

@@ -1,0 +1,359 @@
+"""How trace rows read in each output format: Unicode text, Markdown, LaTeX and HTML tables.
+
+A row's pieces are format-neutral (variable keys such as ``"v-1"``, SymPy expressions, tokens);
+a :class:`Notation` turns them into one format's strings (``v₋₁`` or ``v_{-1}``, ``×`` or
+``\\times``). The renderers lay rows out as aligned columns: variable, defining expression, local
+derivative ∂vᵢ/∂vⱼ used, and value rounded for display (the exact value stays in the row).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+from .display import format_value
+
+if TYPE_CHECKING:
+    from .traces import Partial, Row, Trace
+
+_SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
+_ACCENT = {"": "", "dot": "\u0307", "bar": "\u0304"}
+_LATEX_ACCENT = {"": "{}", "dot": r"\dot{{{}}}", "bar": r"\bar{{{}}}"}
+_VAR = re.compile(r"^v(-?\d+)$")
+
+#: Section titles, as the seeds name the three traces.
+TITLES = {
+    "primal": "Forward primal trace",
+    "tangent": "Forward tangent (derivative) trace",
+    "adjoint": "Reverse adjoint (derivative) trace",
+}
+HEADER = ("Variable", "Expression", "Local derivative", "Value")
+
+
+def unicode_var(key: str, accent: str = "") -> str:
+    """``v-1`` -> ``v₋₁``, ``x1`` -> ``x₁``; accent "dot" (v̇) or "bar" (v̄) on the letter."""
+    m = _VAR.match(key)
+    if m:
+        return "v" + _ACCENT[accent] + m.group(1).translate(_SUB)
+    base, digits = _split_name(key)
+    return base + _ACCENT[accent] + digits.translate(_SUB)
+
+
+def latex_var(key: str, accent: str = "") -> str:
+    """``v-1`` -> ``v_{-1}``, ``x1`` -> ``x_{1}``, ``alpha`` -> ``\\alpha``; with \\dot or \\bar."""
+    m = _VAR.match(key)
+    if m:
+        base, sub = "v", m.group(1)
+    else:
+        base, sub = _split_name(key)
+        base = sp.latex(sp.Symbol(base)) if base else key
+    head = _LATEX_ACCENT[accent].format(base)
+    return f"{head}_{{{sub}}}" if sub else head
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """``x12`` -> (``x``, ``12``): trailing digits become a subscript."""
+    m = re.match(r"^(.*?[^\d_])_?(\d+)$", name)
+    return (m.group(1), m.group(2)) if m else (name, "")
+
+
+_LATEX_NAMES: dict[sp.Symbol, str] = {}
+
+
+@lru_cache(maxsize=65536)
+def symbol(key: str, accent: str = "") -> sp.Symbol:
+    """The SymPy symbol of a trace variable (named in Unicode, so ``str`` prints ``v₋₁``)."""
+    s = sp.Symbol(unicode_var(key, accent), real=True)
+    _LATEX_NAMES[s] = latex_var(key, accent)
+    return s
+
+
+class _UnicodePrinter(StrPrinter):
+    """SymPy's one-line printer with ``ln`` for log, ``×`` for products and ``^`` for powers."""
+
+    def _print_log(self, expr: Any) -> str:
+        return f"ln({self._print(expr.args[0])})"
+
+    def _print_Mul(self, expr: Any) -> str:
+        return super()._print_Mul(expr).replace("**", "^").replace("*", " × ")
+
+    def _print_Pow(self, expr: Any, rational: bool = False) -> str:
+        return super()._print_Pow(expr, rational).replace("**", "^")
+
+
+_PRINTER = _UnicodePrinter({"order": "none"})
+
+# ----- numbers ---------------------------------------------------------------------------------
+
+
+def fmt_number(v: Any, digits: int = 3) -> str:
+    """A value rounded for display: ``0.693``; small arrays listed, large ones summarized."""
+    if hasattr(v, "get") and not isinstance(v, np.ndarray):  # CuPy
+        v = v.get()
+    arr = np.asarray(v)
+    if arr.ndim == 0:
+        x = arr.item()
+        if isinstance(x, bool | np.bool_):
+            return str(x)
+        if isinstance(x, complex):
+            return f"{x:.{digits}f}"
+        text = f"{float(x):.{digits}f}"
+        return text[1:] if re.fullmatch(r"-0\.?0*", text) else text
+    if arr.size <= 4:
+        return "[" + ", ".join(fmt_number(a, digits) for a in arr.reshape(-1)) + "]"
+    if arr.dtype.kind in "fc":
+        lo, hi = fmt_number(arr.real.min(), digits), fmt_number(arr.real.max(), digits)
+        return f"array{arr.shape} in [{lo}, {hi}]"
+    return f"array{arr.shape}"
+
+
+# ----- notations -------------------------------------------------------------------------------
+
+_INFIX_UNICODE = {"+": "+", "-": "-", "*": "×", "/": "/", "**": "^", "@": "@"}
+_INFIX_LATEX = {"+": "+", "-": "-", "*": r"\times", "/": "/", "**": "^", "@": r"\cdot"}
+
+
+def function_name(prim: Any) -> str:
+    """A primitive's function name for Unicode text, read from its LaTeX symbol (``\\ln`` -> ln)."""
+    tex = prim.latex
+    m = re.fullmatch(r"\\operatorname\{(\w+)\}", tex)
+    if m:
+        return m.group(1)
+    if re.fullmatch(r"\\[a-z]+", tex) and tex != r"\sigma":
+        return tex[1:]
+    return {r"\sigma": "σ", r"\sqrt": "√"}.get(tex, prim.symbol)
+
+
+class Notation:
+    """Unicode notation (text, Markdown, HTML): ``v̄₀ + v̄₂ × v₋₁``."""
+
+    def var(self, key: str, accent: str = "") -> str:
+        return unicode_var(key, accent)
+
+    def expr(self, e: Any) -> str:
+        return _PRINTER.doprint(e)
+
+    def infix(self, symbol: str) -> str:
+        return _INFIX_UNICODE.get(symbol, symbol)
+
+    def fn(self, prim: Any) -> str:
+        return function_name(prim)
+
+    def text(self, s: str) -> str:
+        return s
+
+    def partial(self, of: str, wrt: str) -> str:
+        return f"∂{self.var(of)}/∂{self.var(wrt)}"
+
+    def number(self, v: Any, digits: int) -> str:
+        return fmt_number(v, digits)
+
+    def apply(self, name: str, args: Sequence[str], bare: bool) -> str:
+        """``ln v₋₁`` (one bare variable, as the seeds write it) or ``sum(v₃, axis=(0,))``."""
+        if bare and len(args) == 1:
+            return f"{name} {args[0]}"
+        return f"{name}({', '.join(args)})"
+
+    def power(self, base: str, exp: str) -> str:
+        return f"{base}^{exp}"
+
+    def render(self, tokens: Sequence[tuple[Any, ...]]) -> str:
+        """Join a row's tokens: ("var", key, accent), ("sym", expr), ("infix", s), ("fn", prim,
+        args, bare), ("pow", base, exp), ("text", s), ("num", value)."""
+        parts = []
+        for tok in tokens:
+            kind = tok[0]
+            if kind == "var":
+                parts.append(self.var(tok[1], tok[2]))
+            elif kind == "sym":
+                parts.append(self.expr(tok[1]))
+            elif kind == "infix":
+                parts.append(f" {self.infix(tok[1])} ")
+            elif kind == "fn":
+                parts.append(self.apply(self.fn(tok[1]), [self.render(a) for a in tok[2]], tok[3]))
+            elif kind == "pow":
+                parts.append(self.power(self.render(tok[1]), self.render(tok[2])))
+            elif kind == "num":
+                parts.append(self.text(format_value(tok[1])))
+            else:
+                parts.append(self.text(tok[1]))
+        return "".join(parts)
+
+
+class LatexNotation(Notation):
+    """LaTeX notation (inside ``$…$``): ``\\bar{v}_{0} + \\bar{v}_{2} v_{-1}``."""
+
+    def var(self, key: str, accent: str = "") -> str:
+        return latex_var(key, accent)
+
+    def expr(self, e: Any) -> str:
+        return sp.latex(
+            e, symbol_names=_LATEX_NAMES, ln_notation=True, mul_symbol="times", order="none"
+        )
+
+    def infix(self, symbol: str) -> str:
+        return _INFIX_LATEX.get(symbol, symbol)
+
+    def fn(self, prim: Any) -> str:
+        tex = prim.latex
+        return tex if tex.startswith("\\") else rf"\operatorname{{{prim.name}}}"
+
+    def text(self, s: str) -> str:
+        return latex_escape(s)
+
+    def partial(self, of: str, wrt: str) -> str:
+        return rf"\partial {self.var(of)} / \partial {self.var(wrt)}"
+
+    def number(self, v: Any, digits: int) -> str:
+        return latex_escape(fmt_number(v, digits))
+
+    def apply(self, name: str, args: Sequence[str], bare: bool) -> str:
+        if bare and len(args) == 1:
+            return f"{name} {args[0]}"
+        return rf"{name}\left({', '.join(args)}\right)"
+
+    def power(self, base: str, exp: str) -> str:
+        return f"{{{base}}}^{{{exp}}}"
+
+
+def latex_escape(s: str) -> str:
+    """Escape LaTeX's special characters in plain text."""
+    table = {
+        "\\": r"\backslash ",
+        "{": r"\{",
+        "}": r"\}",
+        "_": r"\_",
+        "%": r"\%",
+        "&": r"\&",
+        "#": r"\#",
+        "$": r"\$",
+        "~": r"\sim ",
+        "^": r"\hat{}",
+    }
+    return "".join(table.get(c, c) for c in s)
+
+
+UNICODE = Notation()
+LATEX = LatexNotation()
+
+# ----- cells and tables ------------------------------------------------------------------------
+
+
+def derivative_cell(partials: Sequence[Partial], n: Notation, digits: int) -> str:
+    """``∂v₂/∂v₋₁ = v₀ = 5.000; ∂v₂/∂v₀ = v₋₁ = 2.000`` (symbolic form, then value)."""
+    cells = []
+    for p in partials:
+        form = n.expr(p.expr) if p.expr is not None else n.text(f"{p.rule} rule")
+        exact = p.expr is None or p.value is None or p.expr.is_Number
+        cells.append(
+            f"{n.partial(p.of, p.wrt)} = {form}"
+            if exact
+            else f"{n.partial(p.of, p.wrt)} = {form} = {n.number(p.value, digits)}"
+        )
+    return "; ".join(cells)
+
+
+def cells(row: Row, n: Notation, digits: int) -> tuple[str, str, str, str]:
+    """The four cells of a row: variable, defining expression, local derivative, value."""
+    return (
+        n.render(row.lhs),
+        n.render(row.formula),
+        derivative_cell(row.partials, n, digits),
+        n.number(row.value, digits),
+    )
+
+
+def _width(s: str) -> int:
+    return sum(0 if unicodedata.combining(c) else 1 for c in s)
+
+
+def _pad(s: str, width: int, right: bool = False) -> str:
+    fill = " " * (width - _width(s))
+    return fill + s if right else s + fill
+
+
+def sections(trace: Trace) -> list[tuple[str, list[Row]]]:
+    """(title, rows) of each trace the mode produced, in reading order."""
+    out = [("primal", trace.primal)]
+    if trace.mode == "forward":
+        out.append(("tangent", trace.tangent))
+    else:
+        out.append(("adjoint", trace.adjoint))
+    return [(TITLES[k], rows) for k, rows in out]
+
+
+def to_text(trace: Trace, digits: int = 3) -> str:
+    """Aligned columns for a terminal: ``v₁ = ln v₋₁   ∂v₁/∂v₋₁ = 1/v₋₁ = 0.500   0.693``."""
+    blocks = [(title, [cells(r, UNICODE, digits) for r in rows]) for title, rows in sections(trace)]
+    table = [c for _, rows in blocks for c in rows]
+    w = [max((_width(c[i]) for c in table), default=0) for i in range(4)]
+    lines = [trace.title()]
+    for title, rows in blocks:
+        lines += ["", title, "-" * _width(title)]
+        for var, expr, deriv, value in rows:
+            line = (f"{_pad(var, w[0])} = {_pad(expr, w[1])}   {_pad(deriv, w[2])}   "
+                    f"= {_pad(value, w[3], True)}")
+            lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def _md(s: str) -> str:
+    return s.replace("|", r"\|").replace("*", r"\*").replace("_", r"\_")
+
+
+def to_markdown(trace: Trace, digits: int = 3) -> str:
+    """One Markdown table per trace (primal, then tangent or adjoint)."""
+    lines = [f"**{_md(trace.title())}**"]
+    for title, rows in sections(trace):
+        lines += ["", f"*{title}*", "", "| " + " | ".join(HEADER) + " |", "|:--|:--|:--|--:|"]
+        for var, expr, deriv, value in (cells(r, UNICODE, digits) for r in rows):
+            lines.append(f"| {_md(var)} | = {_md(expr)} | {_md(deriv)} | {_md(value)} |")
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(trace: Trace, digits: int = 3) -> str:
+    """A ``tabular`` to paste into a paper (needs only amsmath for \\dot and \\bar)."""
+    lines = [r"\begin{tabular}{lllr}", r"\hline", " & ".join(HEADER) + r" \\", r"\hline"]
+    for title, rows in sections(trace):
+        lines.append(rf"\multicolumn{{4}}{{l}}{{\textit{{{title}}}}} \\")
+        lines.append(r"\hline")
+        for row in rows:
+            var, expr, deriv, value = cells(row, LATEX, digits)
+            deriv_cell = f"${deriv}$" if deriv else ""
+            lines.append(f"${var}$ & $= {expr}$ & {deriv_cell} & ${value}$ " + r"\\")
+        lines.append(r"\hline")
+    lines.append(r"\end{tabular}")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(trace: Trace, digits: int = 3) -> str:
+    """An HTML table (for notebooks and web pages)."""
+    style = "border-collapse:collapse;font-family:monospace"
+    out = [
+        f'<table class="diffkit-trace" style="{style}">',
+        f'<caption style="text-align:left">{html.escape(trace.title())}</caption>',
+    ]
+    for title, rows in sections(trace):
+        out.append(
+            f'<tr><th colspan="4" style="text-align:left;padding-top:0.6em">'
+            f"{html.escape(title)}</th></tr>"
+        )
+        out.append(
+            "<tr>" + "".join(f'<th style="text-align:left">{h}</th>' for h in HEADER) + "</tr>"
+        )
+        for var, expr, deriv, value in (cells(r, UNICODE, digits) for r in rows):
+            out.append(
+                f"<tr><td>{html.escape(var)}</td><td>= {html.escape(expr)}</td>"
+                f"<td>{html.escape(deriv)}</td>"
+                f'<td style="text-align:right">{html.escape(value)}</td></tr>'
+            )
+    out.append("</table>")
+    return "\n".join(out)
