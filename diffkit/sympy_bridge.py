@@ -60,7 +60,12 @@ def _apply(node: Node, args: list[np.ndarray]) -> np.ndarray:
         b = np.broadcast_arrays(*args)
         fn = np.frompyfunc(prim.sympy, len(args), 1)
         return np.asarray(fn(*b), dtype=object).reshape(b[0].shape) if b else np.empty(())
-    return np.asarray(prim.sympy(*args, **node.params), dtype=object)
+    out = np.asarray(prim.sympy(*args, **node.params), dtype=object)
+    flat = out.reshape(-1)
+    for i, e in enumerate(flat):  # e.g. the integer zeros index_add starts from
+        if not isinstance(e, sp.Basic):
+            flat[i] = sp.sympify(e)
+    return out
 
 
 @dataclass
@@ -71,12 +76,15 @@ class ScalarProgram:
         inputs: the input symbols, flattened in input order.
         assignments: (symbol, expression) pairs; expressions refer to inputs and earlier symbols.
         output: the output as an object array of expressions (usually symbols).
+        constants: symbols holding outputs of non-differentiable primitives (sign, stop_gradient):
+            differentiation treats them as constants, as every other engine does.
     """
 
     inputs: list[sp.Symbol]
     input_arrays: list[np.ndarray]
     assignments: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
     output: np.ndarray | None = None
+    constants: frozenset[sp.Symbol] = frozenset()
 
     def definitions(self) -> dict[sp.Symbol, sp.Expr]:
         return dict(self.assignments)
@@ -123,21 +131,28 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
             raise MissingRuleError(f"no SymPy translation of {node.prim.name} for these arguments ({exc}): "
                                    "use method='reverse'") from None
         if share:
-            out = _name_elements(out, labels[node.id].replace("-", "m"), prefix, prog, taken)
+            constant = not node.prim.differentiable
+            out = _name_elements(out, labels[node.id].replace("-", "m"), prefix, prog, taken,
+                                 name_atoms=constant)
+            if constant:
+                prog.constants = prog.constants | {
+                    e for e in out.reshape(-1) if isinstance(e, sp.Symbol) and e not in prog.inputs}
         exprs[node] = out
     prog.output = exprs[graph.output]
     return prog
 
 
-def _name_elements(out: np.ndarray, label: str, prefix: str, prog: ScalarProgram, taken: set[str]) -> np.ndarray:
-    """Give every non-atomic element a symbol of its own and record its assignment."""
+def _name_elements(out: np.ndarray, label: str, prefix: str, prog: ScalarProgram, taken: set[str],
+                   name_atoms: bool = False) -> np.ndarray:
+    """Give every non-atomic element (every element, with `name_atoms`) a symbol of its own and
+    record its assignment. Booleans are never named (they stay usable as conditions)."""
     base = prefix + label[1:] if label.startswith("v") else label
     while base in taken:
         base = "_" + base
     named = np.empty(out.shape, dtype=object)
     for idx in np.ndindex(*out.shape):
         e = out[idx]
-        if not isinstance(e, sp.Expr) or e.is_Atom or isinstance(e, sp.logic.boolalg.Boolean):
+        if not isinstance(e, sp.Expr) or (e.is_Atom and not name_atoms):
             named[idx] = e
             continue
         sym = sp.Symbol("_".join([base, *map(str, idx)]), real=True)
