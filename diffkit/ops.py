@@ -32,8 +32,16 @@ def _export(fn: Any, name: str | None = None) -> Any:
 
 
 def _elementwise_op(prim: Primitive) -> Any:
-    def op(*args: Any) -> Any:
-        return bind(prim, *args)
+    """``dk.<name>`` for an element-wise primitive, with named parameters (so it can be traced)."""
+    if prim.nargs == 1:
+        def op(x: Any) -> Any:
+            return bind(prim, x)
+    elif prim.nargs == 2:
+        def op(a: Any, b: Any) -> Any:  # type: ignore[misc]
+            return bind(prim, a, b)
+    else:
+        def op(*args: Any) -> Any:  # type: ignore[misc]
+            return bind(prim, *args)
 
     op.__name__ = op.__qualname__ = prim.name
     kind = "non-differentiable " if not prim.differentiable else ""

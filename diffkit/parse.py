@@ -207,8 +207,11 @@ def _check_call(node: ast.Call, col_map: list[int]) -> None:
                          token=_token(node.func), column=col)
     fname = node.func.id
     if fname not in FUNCTIONS:
-        close = difflib.get_close_matches(fname, FUNCTIONS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known functions: {', '.join(sorted(FUNCTIONS))}"
+        close = difflib.get_close_matches(fname, FUNCTIONS, n=3, cutoff=0.6)
+        if close:
+            hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+        else:
+            hint = f"; known functions: {', '.join(sorted(FUNCTIONS))}"
         raise ParseError(f"unknown function {fname!r}{hint}", token=fname, column=col)
     if node.keywords:
         raise ParseError(f"keyword arguments are not allowed (in the call of {fname})",

@@ -505,13 +505,20 @@ def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _matmul_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
+    """(a + ȧ)(b + ḃ) − ab = ȧb + aḃ, with the k tangent axis kept in front of every batch axis."""
     a, b = xs
     sa, sb = _as_matrices(a, b)
+    nb = max(len(sa), len(sb)) - 2  # batch axes of the product
+
+    def lead(shape: tuple[int, ...], tangent: bool) -> tuple[int, ...]:
+        pad = (1,) * (nb - (len(shape) - 2))
+        return (k, *pad, *shape) if tangent else (1, *pad, *shape)
+
     total = None
     if ts[0] is not None:
-        total = op.matmul(op.reshape(ts[0], (k, *sa)), op.reshape(b, sb))
+        total = op.matmul(op.reshape(ts[0], lead(sa, True)), op.reshape(b, lead(sb, False)))
     if ts[1] is not None:
-        term = op.matmul(op.reshape(a, sa), op.reshape(ts[1], (k, *sb)))
+        term = op.matmul(op.reshape(a, lead(sa, False)), op.reshape(ts[1], lead(sb, True)))
         total = term if total is None else op.add(total, term)
     return op.reshape(total, (k, *shape_of(out)))
 

@@ -225,15 +225,8 @@ def test_check_grads_rejects_bad_order() -> None:
 # ----- the corpus -----------------------------------------------------------------------------
 
 
-MATMUL_JVP_BUG = pytest.mark.xfail(
-    reason="core bug: primitives._matmul_jvp under nested forward mode (forward Hessian through "
-    "matmul) mixes the k tangent axis with the batch axes", strict=True)
-
-
 @pytest.mark.parametrize(("entry", "method"), [
-    pytest.param(e, m, id=f"{e.name}-{m}",
-                 marks=MATMUL_JVP_BUG if (e.name, m) == ("quadratic-form", "forward") else ())
-    for e in CORPUS for m in ENGINES])
+    pytest.param(e, m, id=f"{e.name}-{m}") for e in CORPUS for m in ENGINES])
 def test_corpus(entry: Entry, method: str) -> None:
     if method == "fd" and not entry.black_box:
         pytest.skip("finite differences treat the function as a black box (stop_gradient)")

@@ -135,11 +135,6 @@ CASES += [
 ]
 CASES_BY_ID = {c.id: c for c in CASES}
 
-#: forward-over-forward through matmul (every Hessian of a matmul case), and the first-order
-#: JVP of a batched matmul whose other operand broadcasts, fail in the core (see the report)
-MATMUL_JVP_BUG = pytest.mark.xfail(
-    reason="core bug: primitives._matmul_jvp does not line the k tangent axis up with the other "
-    "operand's batch axes (batched/broadcast operands, and nested forward mode)", strict=True)
 XENT_SYMPY_BUG = pytest.mark.xfail(
     reason="core bug: primitives._xent_sympy fails on 1-D logits ('log' object is not "
     "subscriptable: np.frompyfunc returns a scalar, then lse_z[..., None])", strict=True)
@@ -377,7 +372,7 @@ def _params(cases: list[Case], methods: tuple[str, ...], bug: Any) -> list[Any]:
     def marks(c: Case, m: str) -> Any:
         if c.id == "softmax_cross_entropy" and m == "symbolic":
             return XENT_SYMPY_BUG
-        return MATMUL_JVP_BUG if bug(c, m) else ()
+        return ()
 
     return [pytest.param(c, m, id=f"{c.id}-{m}", marks=marks(c, m))
             for c in cases for m in methods]
