@@ -24,7 +24,7 @@ __all__ = [
 #: Public names provided by modules loaded on first use (they pull in Graphviz, matplotlib, …).
 _LAZY = {
     "trace": "traces", "Trace": "traces", "draw": "drawing", "render": "drawing",
-    "compare": "compare", "Comparison": "compare", "nn": None,
+    "compare": "comparison", "Comparison": "comparison", "nn": None,
 }
 
 
@@ -33,5 +33,7 @@ def __getattr__(name: str):  # noqa: ANN202 - module-level lazy attribute hook (
         import importlib
 
         module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
-        return module if _LAZY[name] is None else getattr(module, name)
+        value = module if _LAZY[name] is None else getattr(module, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'diffkit' has no attribute {name!r}")

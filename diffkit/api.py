@@ -77,6 +77,51 @@ _NOT_FINITE = ("{what} is not finite at this point (method={method!r}): the func
                "differentiable there (e.g. sqrt at 0) or the derivative overflows")
 
 
+#: calls per input shape that the default reverse mode interprets before compiling: compiling
+#: costs ~1-25 ms, which a shape seen once or twice never earns back
+COMPILE_AFTER = 2
+
+
+def _gradient_engine(method: str, options: dict[str, Any]) -> Any:
+    """The engine for grad/value_and_grad: the default reverse mode compiles where it pays."""
+    if method == "reverse" and not options:
+        return get_engine("compiled", after=COMPILE_AFTER)
+    return get_engine(method, **options)
+
+
+class GradientFunction:
+    """What ``dk.grad`` and ``dk.value_and_grad`` return: call it with a point.
+
+    Attributes:
+        function: the :class:`Function` differentiated.
+        engine: the engine doing the work.
+        source: the generated Python/NumPy code of the gradient (reverse mode), at the last
+            point's shapes (scalars if it was never called).
+    """
+
+    def __init__(self, run: Callable[..., Any], engine: Any, function: Function, wrt: list[int]) -> None:
+        self._run = run
+        self.engine = engine
+        self.function = function
+        self.wrt = wrt
+        self._last_args: tuple[Any, ...] | None = None
+        self.__doc__ = run.__doc__
+
+    def __call__(self, *args: Any) -> Any:
+        self._last_args = args
+        return self._run(*args)
+
+    @property
+    def source(self) -> str:
+        from .engines.compiled import CompiledEngine  # noqa: PLC0415
+
+        args = None if self._last_args is None else _prepare(self.function, self._last_args)
+        return CompiledEngine().source(self.function, args, self.wrt)
+
+    def __repr__(self) -> str:
+        return f"<gradient of {self.function!r} by {self.engine.name}>"
+
+
 def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, _need_value: bool = True,
                    **options: Any) -> Callable[..., Any]:
     """``value_and_grad(f)(*args)`` -> (f(args), gradients): one gradient per selected input.
@@ -87,7 +132,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, _need_value
         (18.0, (12.0, 9.0))
     """
     fn = as_function(f)
-    engine = get_engine(method, **options)
+    engine = _gradient_engine(method, options)
     idx = _wrt(fn, wrt)
 
     def run(*args: Any) -> tuple[Any, tuple[Any, ...]]:
@@ -101,9 +146,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, _need_value
                 _finite(g, out, "the gradient", str(method))
         return _plain(out), tuple(_plain(g) for g in grads)
 
-    run.engine = engine  # type: ignore[attr-defined]
-    run.function = fn  # type: ignore[attr-defined]
-    return run
+    return GradientFunction(run, engine, fn, idx)
 
 
 def grad(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., tuple[Any, ...]]:
@@ -120,9 +163,7 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Ca
     def run(*args: Any) -> tuple[Any, ...]:
         return vg(*args)[1]
 
-    run.engine = vg.engine  # type: ignore[attr-defined]
-    run.function = vg.function  # type: ignore[attr-defined]
-    return run
+    return GradientFunction(run, vg.engine, vg.function, vg.wrt)
 
 
 def jacobian(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., Any]:

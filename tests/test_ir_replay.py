@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import diffkit as dk
+from diffkit.engines.reverse import ReverseEngine
 from diffkit.evaluate import Unevaluated, evaluate, reads
 from diffkit.primitives import REGISTRY
 
@@ -28,7 +29,8 @@ def test_replayed_gradient_equals_hand_formula_at_new_points():
     for _ in range(3):  # first call traces, the others replay the cached graph
         x = rng.uniform(0.5, 2.0, 50)
         np.testing.assert_allclose(g(x)[0], vector_grad(x), rtol=1e-13)
-    assert len(f._graphs) == 1
+    # one graph for arrays of this shape (compiling the gradient may add one traced on Tensors)
+    assert sum(1 for key in f._graphs if key[0][1] is np.ndarray) == 1
 
 
 def test_pruned_replay_skips_sin_but_keeps_log_for_its_domain():
@@ -37,7 +39,7 @@ def test_pruned_replay_skips_sin_but_keeps_log_for_its_domain():
     x = np.linspace(0.5, 2.0, 8)
     g(x)
     graph = next(iter(f._graphs.values()))
-    need = g.engine._needed(graph, [0], False)
+    need = ReverseEngine._needed(graph, [0], False)
     computed = {n.op for n in graph.nodes if n in need and n.prim is not None}
     assert computed == {"log", "roll"}
     values = evaluate(graph, [x], need)
@@ -46,16 +48,17 @@ def test_pruned_replay_skips_sin_but_keeps_log_for_its_domain():
 
 def test_replay_still_reports_domain_errors():
     g = dk.grad(dk.function(vector_f))
-    g(np.ones(4))
-    with pytest.raises(dk.DomainError, match="log"):
-        g(np.array([1.0, -1.0, 2.0, 3.0]))
+    for _ in range(4):  # interpreted replays, then compiled code
+        g(np.ones(4))
+        with pytest.raises(dk.DomainError, match="log"):
+            g(np.array([1.0, -1.0, 2.0, 3.0]))
 
 
 def test_value_and_grad_on_replay_computes_the_value():
-    vg = dk.value_and_grad(dk.function(vector_f))
+    vg = dk.value_and_grad(dk.function(vector_f), method="reverse")
     x = np.linspace(0.5, 2.0, 6)
-    vg(x)
-    val, (grad,) = vg(x)
+    for _ in range(4):  # interpreted replays, then compiled code
+        val, (grad,) = vg(x)
     assert val == pytest.approx(float(np.sum(np.log(x) + x * np.roll(x, 1) - np.sin(x))))
     np.testing.assert_allclose(grad, vector_grad(x))
 
@@ -68,8 +71,9 @@ def test_value_dependent_branches_are_traced_again():
         return -(x**3)
 
     g = dk.grad(f)
-    assert g(3.0) == (6.0,)
-    assert g(-2.0) == (-12.0,)  # a cached graph of the first branch would give -4
+    for _ in range(4):  # never cached, never compiled
+        assert g(3.0) == (6.0,)
+        assert g(-2.0) == (-12.0,)  # a cached graph of the first branch would give -4
     assert not f._graphs
 
 

@@ -1,18 +1,44 @@
-"""The "auto" method: forward mode when inputs are fewer than outputs, reverse mode otherwise."""
+"""The "auto" method: forward or reverse mode, whichever a small cost model says is cheaper.
+
+A Jacobian costs forward mode one pass carrying n tangents, and reverse mode one memoizing pass
+plus m adjoint sweeps. In diffkit a pass costs a fixed interpreter overhead per operation (the
+tangents of all n directions ride along as one array, at NumPy speed) plus the array work:
+
+    forward ≈ c_pass + N·c_fwd + n·W·c_el      reverse ≈ N·c_rev + m·(c_pass + N·c_rev + W·c_el)
+
+with N the operations that depend on the inputs, W the array work of one tangent through them
+(elements, or multiply-adds for matmul). So the textbook rule "forward when n ≤ m" holds for
+large arrays, while for small ones forward mode wins more often. The estimate is computed once
+per Function and input shapes (one trace), so choosing costs nothing afterwards.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..function import Function
 from .base import Engine, Pullback, size_of
+
+#: seconds: per pass or sweep, per operation in a forward pass / a reverse sweep, per element of
+#: array work (measured on a 2-core x86 machine with NumPy 2; the ratios are what matter)
+C_PASS, C_FWD, C_REV, C_EL = 30e-6, 8e-6, 3e-6, 0.3e-9
 from .forward import ForwardEngine
 from .reverse import ReverseEngine
 
 
 class AutoEngine(Engine):
-    """Picks forward (n ≤ m: one pass with n tangents) or reverse (n > m: m adjoint sweeps)."""
+    """Picks forward or reverse mode from n, m and the graph's work; ``explain()`` says why.
+
+    Example:
+        >>> import diffkit as dk, numpy as np
+        >>> jac = dk.jacobian(lambda x: dk.sin(x) * 2.0, method="auto")
+        >>> _ = jac(np.zeros(3))
+        >>> jac.engine.last_choice
+        'forward'
+    """
 
     name = "auto"
 
@@ -23,16 +49,47 @@ class AutoEngine(Engine):
         self.last_choice: str | None = None
         self.last_reason: str | None = None
 
+    def estimate(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[int, int, float, float]:
+        """(n, m, forward seconds, reverse seconds) from the cost model (cached per shapes)."""
+        n = sum(size_of(args[i]) for i in wrt)
+        key = ("auto", tuple(np.shape(getattr(a, "value", a)) for a in args), tuple(wrt))
+        found = fn.cache.get(key)
+        if found is None:
+            graph, _ = fn.graph_at(*args)
+            active = {graph.inputs[i] for i in wrt}
+            ops, work = 0, 0
+            for node in graph.nodes:
+                if node.prim is None or not node.prim.differentiable:
+                    continue
+                if not any(i in active for i in node.inputs):
+                    continue
+                active.add(node)
+                ops += 1
+                if node.prim.name == "matmul":
+                    work += node.size * (node.inputs[0].shape or (1,))[-1]
+                else:
+                    work += node.size + sum(i.size for i in node.inputs)
+            found = (graph.output.size, ops, work)
+            if not graph.value_dependent:
+                fn.cache[key] = found
+        m, ops, work = found
+        forward = C_PASS + ops * C_FWD + n * work * C_EL
+        reverse = ops * C_REV + m * (C_PASS + ops * C_REV + work * C_EL)
+        return n, m, forward, reverse
+
     def choose(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Engine:
-        graph, values = fn.graph_at(*args)
-        n = sum(size_of(values[graph.inputs[i]]) for i in wrt)
-        m = graph.output.size
-        if n <= m:
+        n, m, fwd, rev = self.estimate(fn, args, wrt)
+        costs = f"estimated forward {fwd * 1e6:.3g} µs vs reverse {rev * 1e6:.3g} µs"
+        if fwd <= rev:
             self.last_choice, eng = "forward", self.forward
-            self.last_reason = f"n = {n} inputs <= m = {m} outputs: one forward pass with {n} tangents"
+            self.last_reason = (f"n = {n} input{'s' if n != 1 else ''}, m = {m} output"
+                                f"{'s' if m != 1 else ''}: forward (one pass, {n} tangent{'s' if n != 1 else ''}); "
+                                f"{costs}")
         else:
             self.last_choice, eng = "reverse", self.reverse
-            self.last_reason = f"n = {n} inputs > m = {m} outputs: {m} reverse sweep(s)"
+            self.last_reason = (f"n = {n} input{'s' if n != 1 else ''}, m = {m} output"
+                                f"{'s' if m != 1 else ''}: reverse ({m} sweep{'s' if m != 1 else ''}); "
+                                f"{costs}")
         return eng
 
     def explain(self) -> str:
@@ -50,5 +107,6 @@ class AutoEngine(Engine):
         self.last_choice, self.last_reason = "forward", "a JVP is one forward pass"
         return self.forward.jvp(fn, args, tangents)
 
-    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, tuple[Any, ...]]:
-        return self.choose(fn, args, wrt).value_and_grad(fn, args, wrt)
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
+                       need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
+        return self.choose(fn, args, wrt).value_and_grad(fn, args, wrt, need_value=need_value)

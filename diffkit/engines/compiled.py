@@ -19,7 +19,6 @@ from ..ir import Tensor
 from .base import Engine, Pullback
 from .reverse import ReverseEngine
 
-
 try:  # the placeholder api.grad accepts for a value it did not ask for
     from ..evaluate import Unevaluated as _Unevaluated
 except ImportError:  # pragma: no cover - older core
@@ -27,7 +26,7 @@ except ImportError:  # pragma: no cover - older core
 
 
 class _Shape:
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("dtype", "shape")
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape, self.dtype = shape, np.dtype(float)
@@ -51,7 +50,7 @@ class CompiledEngine(Engine):
 
     def compiled(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
         """The CompiledGradient for this call, or None where it must (or should) be interpreted."""
-        from ..compile import compile_gradient, signature  # noqa: PLC0415
+        from ..compile import compile_gradient, signature
 
         if any(type(a) is Tensor or not isinstance(a, np.ndarray | np.generic | float)
                or np.asarray(a).dtype.kind != "f" for a in args):
@@ -98,7 +97,7 @@ class CompiledEngine(Engine):
 
     def source(self, fn: Function, args: Sequence[Any] | None = None, wrt: Sequence[int] | None = None) -> str:
         """The generated source for `fn` at the shapes of `args` (scalars 0.5 when not given)."""
-        from ..compile import compile_gradient  # noqa: PLC0415
+        from ..compile import compile_gradient
 
         args = list(args) if args is not None else [0.5] * fn.arity
         return compile_gradient(fn, *args, wrt=wrt).source

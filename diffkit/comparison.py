@@ -1,0 +1,398 @@
+"""Every differentiation method side by side at one point: value, error, time, evaluations, memory.
+
+The reference is exact where the graph has a SymPy form: the symbolic engine's derivative program
+evaluated with mpmath at 50 digits, at the exact binary values of the point. Elsewhere the
+reference is the reverse engine (float64), and the table says so.
+
+Example:
+    >>> import diffkit as dk
+    >>> cmp = dk.compare("ln(x1) + x1*x2 - sin(x2)", 2.0, 5.0)
+    >>> cmp.row("reverse").abs_error < 1e-12
+    True
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import DiffkitError
+from .function import STRICT, Function, as_function, as_input
+
+#: The methods compared by default, in table order.
+DEFAULT_METHODS = ("fd-forward", "fd-central", "fd-complex", "fd-richardson", "symbolic", "forward",
+                   "reverse", "auto", "compiled")
+REFERENCE_DIGITS = 50
+
+
+@dataclass
+class MethodResult:
+    """One row: what a method returned at the point and what it cost.
+
+    Attributes:
+        method: the ``method=`` name.
+        value: the gradient (flattened over all inputs) or the (m, n) Jacobian; None if skipped.
+        abs_error: max |value − reference| over all elements.
+        rel_error: abs_error / max |reference| (normwise).
+        time: seconds per call, median of repeats (after the first call).
+        setup: one-time seconds spent by the first call beyond a normal call (tracing,
+            symbolic derivation, code generation).
+        evaluations: function evaluations (finite differences).
+        sweeps: derivative sweeps: forward passes counted per tangent (n), reverse sweeps (m).
+        memory: peak bytes allocated during one call (tracemalloc).
+        notes: the step chosen, the mode auto picked and why, expression sizes, why it was skipped.
+        skipped: the reason the method could not run here (then value is None).
+    """
+
+    method: str
+    value: Any = None
+    abs_error: float | None = None
+    rel_error: float | None = None
+    time: float | None = None
+    setup: float | None = None
+    evaluations: int | None = None
+    sweeps: int | None = None
+    memory: int | None = None
+    notes: str = ""
+    skipped: str | None = None
+
+    def cost(self) -> str:
+        """Evaluations or sweeps in words ("9 evals", "2 sweeps")."""
+        if self.evaluations is not None:
+            return f"{self.evaluations} evals"
+        if self.sweeps is not None:
+            return f"{self.sweeps} sweep{'s' if self.sweeps != 1 else ''}"
+        return "—"
+
+
+@dataclass
+class Comparison:
+    """The methods compared at one point. Render with str(), to_markdown(), to_html(), to_json()."""
+
+    function: Function
+    point: tuple[Any, ...]
+    reference: Any
+    reference_kind: str
+    rows: list[MethodResult] = field(default_factory=list)
+    shape: tuple[int, ...] = ()  # (n,) for a gradient, (m, n) for a Jacobian
+
+    def row(self, method: str) -> MethodResult:
+        """The row of one method."""
+        for r in self.rows:
+            if r.method == method:
+                return r
+        raise KeyError(f"no row for method {method!r}; rows: {[r.method for r in self.rows]}")
+
+    # ----- rendering ---------------------------------------------------------------------------
+    COLUMNS = ("method", "value", "abs error", "rel error", "time/call", "setup", "evals/sweeps",
+               "peak mem", "notes")
+
+    def _cells(self, r: MethodResult) -> list[str]:
+        if r.skipped:
+            return [r.method, "skipped", "", "", "", "", "", "", r.skipped]
+        return [r.method, _short(r.value), _err(r.abs_error), _err(r.rel_error), _secs(r.time),
+                _secs(r.setup), r.cost(), _bytes(r.memory), r.notes]
+
+    def title(self) -> str:
+        where = ", ".join(f"{n}={_short(v)}" for n, v in zip(self.function.inputs, self.point))
+        what = "gradient" if len(self.shape) == 1 else "Jacobian"
+        return f"{what} of {self.function.text or self.function.name} at {where}"
+
+    def to_text(self) -> str:
+        """A plain fixed-width table."""
+        cells = [list(self.COLUMNS)] + [self._cells(r) for r in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(self.COLUMNS) - 1)]
+        lines = [self.title(), f"reference: {self.reference_kind} = {_short(self.reference)}", ""]
+        for k, row in enumerate(cells):
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+            if k == 0:
+                lines.append("  ".join("-" * w for w in widths) + "  -----")
+        return "\n".join(lines)
+
+    __str__ = to_text
+
+    def __rich__(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title(), caption=f"reference: {self.reference_kind}")
+        for c in self.COLUMNS:
+            table.add_column(c, justify="right" if c in ("abs error", "rel error", "time/call",
+                                                         "setup", "peak mem") else "left")
+        for r in self.rows:
+            style = "dim" if r.skipped else ("red" if (r.rel_error or 0) > 1e-6 else None)
+            table.add_row(*self._cells(r), style=style)
+        return table
+
+    def to_markdown(self) -> str:
+        """A GitHub-flavoured Markdown table."""
+        def esc(s: str) -> str:
+            return s.replace("|", "\\|")
+
+        lines = [f"**{esc(self.title())}** (reference: {esc(self.reference_kind)})", "",
+                 "| " + " | ".join(self.COLUMNS) + " |",
+                 "|" + "|".join("---" for _ in self.COLUMNS) + "|"]
+        lines += ["| " + " | ".join(esc(c) for c in self._cells(r)) + " |" for r in self.rows]
+        return "\n".join(lines) + "\n"
+
+    def to_html(self) -> str:
+        """An HTML table (also what Jupyter shows)."""
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in self._cells(r)) + "</tr>"
+                       for r in self.rows)
+        return (f"<table><caption>{html.escape(self.title())} (reference: "
+                f"{html.escape(self.reference_kind)})</caption><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table>")
+
+    _repr_html_ = to_html
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists and numbers), ready for json.dumps."""
+        rows = []
+        for r in self.rows:
+            d = asdict(r)
+            d["value"] = None if r.value is None else np.asarray(r.value).tolist()
+            rows.append(d)
+        return {"function": self.function.text or self.function.name, "inputs": list(self.function.inputs),
+                "point": [np.asarray(p).tolist() for p in self.point],
+                "reference": np.asarray(self.reference).tolist(), "reference_kind": self.reference_kind,
+                "rows": rows}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The comparison as JSON."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame, one row per method (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("to_pandas needs pandas: pip install pandas") from exc
+        return pd.DataFrame([asdict(r) for r in self.rows]).set_index("method")
+
+
+# ----- measuring ---------------------------------------------------------------------------------
+
+
+def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: int = 5,
+            budget: float = 0.05) -> Comparison:
+    """Differentiate `f` at `point` with every method; measure error, time, evaluations and memory.
+
+    Args:
+        f: a Function, math text, a SymPy expression or a Python callable.
+        point: one value per input.
+        methods: method names (default: :data:`DEFAULT_METHODS`).
+        repeat: timing repeats (the median is reported).
+        budget: about how many seconds one repeat of one method may take.
+
+    Example:
+        >>> import diffkit as dk
+        >>> cmp = dk.compare("x**2 * y", 3.0, 2.0, methods=["forward", "reverse"])
+        >>> [r.sweeps for r in cmp.rows]
+        [2, 1]
+    """
+    fn = as_function(f)
+    fn.check_arity(point)
+    xs = [as_input(p) for p in point]
+    with np.errstate(**STRICT):
+        out = fn.evaluate(*xs)
+    scalar = np.size(out) == 1 and np.ndim(out) == 0
+    n = int(sum(np.size(x) for x in xs))
+    m = int(np.size(out))
+    reference, kind = _reference(fn, xs, scalar)
+    cmp = Comparison(fn, tuple(point), reference, kind, shape=(n,) if scalar else (m, n))
+    for method in methods or DEFAULT_METHODS:
+        cmp.rows.append(_measure(fn, xs, method, scalar, reference, n, m, repeat, budget))
+    return cmp
+
+
+def _fresh(fn: Function) -> Function:
+    """A copy with empty caches, so one method's setup is not paid by another."""
+    return Function(fn.body, fn.inputs, name=fn.name, text=fn.text)
+
+
+def _measure(fn: Function, xs: list[Any], method: str, scalar: bool, reference: Any, n: int,
+             m: int, repeat: int, budget: float) -> MethodResult:
+    from . import api
+
+    row = MethodResult(method)
+    g = _fresh(fn)
+    call = api.grad(g, method=method) if scalar else api.jacobian(g, method=method)
+    engine = call.engine
+    try:
+        t0 = time.perf_counter()
+        value = call(*xs)
+        first = time.perf_counter() - t0
+    except (DiffkitError, ValueError, NotImplementedError, TypeError) as exc:
+        row.skipped = str(exc)
+        return row
+    row.value = _flat(value, scalar)
+    if hasattr(engine, "evaluations"):
+        engine.evaluations = 0
+        call(*xs)
+        row.evaluations = engine.evaluations
+    row.time = _median_time(lambda: call(*xs), repeat, budget)
+    row.setup = max(first - row.time, 0.0)
+    row.memory = _peak_memory(lambda: call(*xs))
+    err = np.abs(np.asarray(row.value, dtype=float) - np.asarray(reference, dtype=float))
+    scale = float(np.max(np.abs(reference))) if np.size(reference) else 0.0
+    row.abs_error = float(np.max(err)) if err.size else 0.0
+    row.rel_error = row.abs_error / scale if scale > 0 else row.abs_error
+    row.sweeps, row.notes = _explain(engine, method, xs, n, m)
+    return row
+
+
+def _explain(engine: Any, method: str, xs: list[Any], n: int, m: int) -> tuple[int | None, str]:
+    """Sweeps and the note for a row."""
+    name = getattr(engine, "name", method)
+    if name == "fd":
+        x0 = np.concatenate([np.reshape(np.asarray(x, dtype=float), -1) for x in xs])
+        h = engine.default_step(x0)
+        step = _steps(h)
+        if engine.scheme == "richardson":
+            est = engine.error_estimate
+            extra = f", error estimate {est:.1e}" if est is not None else ""
+            return None, f"h0 = {step}, {engine.levels} levels{extra}"
+        return None, f"h = {step}"
+    if name == "forward":
+        return n, f"one pass carrying {n} tangent{'s' if n != 1 else ''} (one per input)"
+    if name == "reverse":
+        return m, f"{m} adjoint sweep{'s' if m != 1 else ''} (one per output)"
+    if name == "auto":
+        chosen = engine.last_choice or "reverse"
+        return (n if chosen == "forward" else m), f"chose {chosen}: {engine.explain()}"
+    if name == "symbolic" and engine.last is not None:
+        s = engine.last.sizes()
+        return None, f"ops: tree {s['tree']}, DAG {s['dag']}, after CSE {s['cse']}"
+    if name == "compiled":
+        cg = engine.last
+        if cg is None:
+            return m, "ran on the reverse engine (not compilable here)"
+        lines = max(cg.stats.values())
+        return m, f"generated code, {lines} lines (see .source)"
+    return None, ""
+
+
+def _steps(h: np.ndarray) -> str:
+    lo, hi = float(np.min(h)), float(np.max(h))
+    return f"{lo:.2g}" if np.isclose(lo, hi) else f"{lo:.2g}…{hi:.2g}"
+
+
+def _median_time(call: Callable[[], Any], repeat: int, budget: float) -> float:
+    t0 = time.perf_counter()
+    call()
+    once = max(time.perf_counter() - t0, 1e-7)
+    number = max(1, min(10_000, int(budget / once)))
+    times = []
+    for _ in range(max(repeat, 1)):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            call()
+        times.append((time.perf_counter() - t0) / number)
+    return statistics.median(times)
+
+
+def _peak_memory(call: Callable[[], Any]) -> int:
+    started = tracemalloc.is_tracing()
+    if not started:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    call()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    if not started:
+        tracemalloc.stop()
+    return max(int(peak), 0)
+
+
+def _flat(value: Any, scalar: bool) -> np.ndarray:
+    if scalar:
+        return np.concatenate([np.reshape(np.asarray(v, dtype=float), -1) for v in value])
+    return np.asarray(value, dtype=float)
+
+
+# ----- the reference -----------------------------------------------------------------------------
+
+
+def _reference(fn: Function, xs: list[Any], scalar: bool) -> tuple[np.ndarray, str]:
+    """The exact derivative (SymPy + mpmath at 50 digits), or reverse mode where there is none."""
+    try:
+        values = exact_derivative(fn, xs)
+        return (values.reshape(-1) if scalar else values), (
+            f"exact (SymPy program evaluated with mpmath at {REFERENCE_DIGITS} digits)")
+    except (DiffkitError, ValueError, TypeError, NotImplementedError, ZeroDivisionError) as exc:
+        from . import api
+
+        with np.errstate(**STRICT):
+            ref = api.jacobian(fn, method="reverse")(*xs)
+        why = str(exc).split(":")[0]
+        return (np.reshape(ref, -1) if scalar else np.asarray(ref)), (
+            f"reverse mode in float64 (no exact reference: {why})")
+
+
+def exact_derivative(fn: Function, xs: Sequence[Any], digits: int = REFERENCE_DIGITS) -> np.ndarray:
+    """The (m, n) Jacobian from the symbolic engine's program, evaluated with mpmath at `digits`.
+
+    Inputs enter at their exact binary values; each assignment is evaluated in order, so shared
+    subexpressions are evaluated once (no expression swell).
+    """
+    import sympy as sp
+
+    from .engines.symbolic import SymbolicEngine
+
+    deriv = SymbolicEngine().derive(_fresh(fn), list(xs), list(range(fn.arity)))
+    flat = [float(v) for x in xs for v in np.reshape(np.asarray(x, dtype=float), -1)]
+    env: dict[Any, Any] = {s: sp.Float(v, digits + 10) for s, v in zip(deriv.program.inputs, flat)}
+    for sym, e in deriv.assignments:
+        env[sym] = e.xreplace(env).evalf(digits + 10)
+    out = []
+    for r in deriv.results:
+        v = r.xreplace(env).evalf(digits)
+        if not v.is_number or not v.is_real:
+            raise ValueError(f"the exact derivative is not a real number here ({v})")
+        out.append(float(v))
+    return np.asarray(out, dtype=float).reshape(deriv.shape)
+
+
+# ----- formatting ----------------------------------------------------------------------------------
+
+
+def _short(v: Any) -> str:
+    arr = np.asarray(v)
+    if arr.ndim == 0:
+        return f"{float(arr):.10g}"
+    flat = [f"{float(x):.10g}" for x in arr.reshape(-1)[:3]]
+    more = ", …" if arr.size > 3 else ""
+    return f"[{', '.join(flat)}{more}]" + (f" {arr.shape}" if arr.ndim > 1 else "")
+
+
+def _err(e: float | None) -> str:
+    return "" if e is None else ("0" if e == 0 else f"{e:.1e}")
+
+
+def _secs(t: float | None) -> str:
+    if t is None:
+        return ""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if t >= scale:
+            return f"{t / scale:.3g} {unit}"
+    return f"{t / 1e-9:.3g} ns"
+
+
+def _bytes(b: int | None) -> str:
+    if b is None:
+        return ""
+    for unit, scale in (("MB", 1 << 20), ("kB", 1 << 10)):
+        if b >= scale:
+            return f"{b / scale:.3g} {unit}"
+    return f"{b} B"
+
+
+__all__ = ["DEFAULT_METHODS", "Comparison", "MethodResult", "compare", "exact_derivative"]
