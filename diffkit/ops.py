@@ -300,7 +300,7 @@ def col2im(cols: Any, kernel_size: int | Sequence[int], stride: int, padding: in
 
     Example:
         >>> import diffkit as dk, numpy as np
-        >>> dk.col2im(np.ones((1, 2, 2, 4)), 2, 1, 0, (1, 1, 3, 3))[0, 0, 1, 1]
+        >>> float(dk.col2im(np.ones((1, 2, 2, 4)), 2, 1, 0, (1, 1, 3, 3))[0, 0, 1, 1])
         4.0
     """
     return bind(REGISTRY["col2im"], cols, kernel_size=_pair(kernel_size), stride=int(stride),

@@ -1,0 +1,408 @@
+"""Layers (PyTorch names and arguments), each a forward pass written with diffkit operations.
+
+Every layer works on eager Tensors (recorded for ``backward()``), on Tensors of a traced function
+(so the forward engine and finite differences can check it), and on plain arrays under
+:func:`~diffkit.nn.no_grad`. Piecewise-constant factors (ReLU's mask, max-pool's arg-max weights,
+dropout masks) are computed from values and enter the graph as constants, in the input's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import ops as dk
+from ..backend import array_namespace, to_device
+from . import init
+from .module import Module, Parameter, get_rng, value_of
+
+DType = Any
+
+
+def _host_to(like: Any, host: np.ndarray) -> Any:
+    """A host array moved to the device of `like`, in its dtype."""
+    value = host.astype(getattr(like, "dtype", np.float32))
+    return value if array_namespace(value_of(like)) is np else to_device(value, "cuda")
+
+
+class Identity(Module):
+    """Returns its input. Example: ``nn.Identity()(x) is x``."""
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Linear(Module):
+    """y = x Wᵀ + b with W of shape (out_features, in_features); PyTorch's default init.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.Linear(3, 2)(np.ones((4, 3), np.float32)).shape
+        (4, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype: DType = np.float32) -> None:
+        super().__init__()
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(f"Invalid features: in={in_features}, out={out_features}")
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = init.kaiming_uniform_(
+            Parameter(np.empty((out_features, in_features), dtype), name="weight"), a=math.sqrt(5))
+        self.bias = None
+        if bias:
+            bound = 1 / math.sqrt(in_features)
+            self.bias = init.uniform_(Parameter(np.empty(out_features, dtype), name="bias"), -bound, bound)
+
+    def _weight(self) -> Any:
+        return self.weight
+
+    def forward(self, x: Any) -> Any:
+        w = self._weight()
+        if self.bias is None:
+            return dk.matmul(x, dk.transpose(w))
+        return dk.linear(x, w, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class DropConnect(Linear):
+    """A Linear layer whose weights (not outputs) are zeroed with probability `p` in training,
+    the kept ones scaled by 1/(1−p) (Wan et al. 2013); all weights are used in eval mode.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.DropConnect(3, 2, p=0.5).eval()(np.ones((1, 3), np.float32)).shape
+        (1, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, p: float = 0.5,
+                 dtype: DType = np.float32) -> None:
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropconnect probability has to be in [0, 1), but got {p}")
+        super().__init__(in_features, out_features, bias, dtype)
+        self.p = p
+
+    def _weight(self) -> Any:
+        if not self.training or self.p == 0.0:
+            return self.weight
+        keep = (get_rng().random(self.weight.shape) >= self.p) / (1.0 - self.p)
+        return dk.mul(self.weight, _host_to(value_of(self.weight), keep))
+
+
+class Sequential(Module):
+    """Modules applied in order. Example: ``nn.Sequential(nn.Linear(2, 8), nn.ReLU())``."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def append(self, module: Module) -> Sequential:
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Any:
+        return iter(self._modules.values())
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+class Flatten(Module):
+    """(N, d1, d2, …) → (N, d1·d2·…). Example: ``nn.Flatten()(np.zeros((2, 3, 4))).shape == (2, 12)``."""
+
+    def forward(self, x: Any) -> Any:
+        return dk.reshape(x, (x.shape[0], -1))
+
+
+class ReLU(Module):
+    """max(x, 0), as x · [x > 0] (derivative 0 at 0). Example: ``nn.ReLU()(np.array([-1., 2.]))``."""
+
+    def forward(self, x: Any) -> Any:
+        return dk.mul(x, dk.greater(x, 0.0))
+
+
+class LeakyReLU(Module):
+    """x where x > 0, else negative_slope · x. Example: ``nn.LeakyReLU(0.1)(np.array([-1., 2.]))``."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Any) -> Any:
+        v = value_of(x)
+        xp = array_namespace(v)
+        return dk.mul(x, xp.where(v > 0, 1.0, self.negative_slope).astype(v.dtype))
+
+
+class Sigmoid(Module):
+    """1 / (1 + e⁻ˣ) (stable). Example: ``nn.Sigmoid()(np.zeros(2))`` is [0.5, 0.5]."""
+
+    def forward(self, x: Any) -> Any:
+        return dk.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh x. Example: ``nn.Tanh()(np.zeros(2))``."""
+
+    def forward(self, x: Any) -> Any:
+        return dk.tanh(x)
+
+
+class Softmax(Module):
+    """exp(x) / Σ exp(x) along `dim` (stable). Example: ``nn.Softmax(dim=1)(np.zeros((1, 4)))``."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> Any:
+        return dk.softmax(x, axis=self.dim)
+
+
+class LogSoftmax(Softmax):
+    """x − logsumexp(x) along `dim`. Example: ``nn.LogSoftmax(dim=1)(np.zeros((1, 4)))``."""
+
+    def forward(self, x: Any) -> Any:
+        return dk.log_softmax(x, axis=self.dim)
+
+
+class Dropout(Module):
+    """Inverted dropout: in training, zero each element with probability `p` and scale the rest by
+    1/(1−p), so E[output] = input and eval mode is the identity (the seeds' "scale by the keep
+    probability at test time", moved to training time).
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.Dropout(0.5).eval()(np.ones(3))
+        array([1., 1., 1.])
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability has to be in [0, 1), but got {p}")
+        self.p = p
+
+    def forward(self, x: Any) -> Any:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = (get_rng().random(x.shape) >= self.p) / (1.0 - self.p)
+        return dk.mul(x, _host_to(value_of(x), keep))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def _pair(k: int | Sequence[int]) -> tuple[int, int]:
+    return (k, k) if isinstance(k, int) else (int(k[0]), int(k[1]))
+
+
+class Conv2d(Module):
+    """2-D cross-correlation of (N, C, H, W) batches: im2col, then one matrix product.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.Conv2d(1, 6, 3)(np.zeros((2, 1, 8, 8), np.float32)).shape
+        (2, 6, 6, 6)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                 stride: int = 1, padding: int = 0, bias: bool = True,
+                 dtype: DType = np.float32) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = _pair(kernel_size), stride, padding
+        shape = (out_channels, in_channels, *self.kernel_size)
+        self.weight = init.kaiming_uniform_(Parameter(np.empty(shape, dtype), name="weight"),
+                                            a=math.sqrt(5))
+        self.bias = None
+        if bias:
+            bound = 1 / math.sqrt(in_channels * math.prod(self.kernel_size))
+            self.bias = init.uniform_(Parameter(np.empty(out_channels, dtype), name="bias"), -bound, bound)
+
+    def forward(self, x: Any) -> Any:
+        cols = dk.im2col(x, self.kernel_size, self.stride, self.padding)  # (N, OH, OW, C·kh·kw)
+        w = dk.reshape(self.weight, (self.out_channels, -1))
+        y = dk.matmul(cols, dk.transpose(w)) if self.bias is None else dk.linear(cols, w, self.bias)
+        return dk.transpose(y, (0, 3, 1, 2))
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")
+
+
+class MaxPool2d(Module):
+    """Maximum over windows of (N, C, H, W); the gradient goes to the arg-max (shared at ties).
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.MaxPool2d(2)(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+        array([[ 5.,  7.],
+               [13., 15.]])
+    """
+
+    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride or kernel_size
+
+    def forward(self, x: Any) -> Any:
+        n, c, h, w = x.shape
+        k, s = self.kernel_size, self.stride
+        if s == k and h % k == 0 and w % k == 0:
+            windows, axes = dk.reshape(x, (n, c, h // k, k, w // k, k)), (3, 5)
+        else:
+            cols = dk.im2col(dk.reshape(x, (n * c, 1, h, w)), k, s, 0)
+            windows, axes = dk.reshape(cols, (n, c, cols.shape[1], cols.shape[2], k * k)), (4,)
+        v = value_of(windows)
+        hit = (v == v.max(axis=axes, keepdims=True)).astype(v.dtype)
+        hit /= hit.sum(axis=axes, keepdims=True)
+        return dk.sum(dk.mul(windows, hit), axis=axes)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+def _normalize(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any, Any]:
+    mu = dk.mean(x, axis=axes, keepdims=True)
+    d = dk.sub(x, mu)
+    var = dk.mean(dk.mul(d, d), axis=axes, keepdims=True)
+    return dk.mul(d, dk.pow(dk.add(var, eps), -0.5)), mu, var
+
+
+class _BatchNorm(Module):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 dtype: DType = np.float32) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype), name="weight")
+            self.bias = Parameter(np.zeros(num_features, dtype), name="bias")
+        self.register_buffer("running_mean", np.zeros(num_features, dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype))
+
+    def _check(self, x: Any) -> None:
+        raise NotImplementedError
+
+    def forward(self, x: Any) -> Any:
+        self._check(x)
+        axes = (0, *range(2, len(x.shape)))
+        bshape = (1, self.num_features) + (1,) * (len(x.shape) - 2)
+        if self.training or not self.track_running_stats:
+            y, mu, var = _normalize(x, axes, self.eps)
+            if self.training and self.track_running_stats:
+                m = self.momentum
+                count = x.size // self.num_features
+                mu_v, var_v = value_of(mu).reshape(-1), value_of(var).reshape(-1)
+                self.running_mean = (1 - m) * self.running_mean + m * mu_v
+                self.running_var = (1 - m) * self.running_var + m * var_v * (count / max(count - 1, 1))
+        else:
+            mean = self.running_mean.reshape(bshape)
+            inv = ((self.running_var + self.eps) ** -0.5).reshape(bshape)
+            y = dk.mul(dk.sub(x, mean), inv)
+        if self.affine:
+            y = dk.add(dk.mul(y, dk.reshape(self.weight, bshape)), dk.reshape(self.bias, bshape))
+        return y
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """The seeds' Algorithm 1 over the batch of (N, C) or (N, C, L) inputs: x̂ = (x − μ_B)/√(σ²_B + ε),
+    y = γ x̂ + β; running statistics (unbiased variance) are used in eval mode.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> y = nn.BatchNorm1d(2)(np.array([[1.0, 2.0], [3.0, 6.0]], np.float32))
+        >>> np.round(y.value, 3).tolist()
+        [[-1.0, -1.0], [1.0, 1.0]]
+    """
+
+    def _check(self, x: Any) -> None:
+        if len(x.shape) not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d({self.num_features}) expects (N, C) or (N, C, L), got {x.shape}")
+
+
+class BatchNorm2d(_BatchNorm):
+    """Algorithm 1 per channel of (N, C, H, W) inputs. Example: ``nn.BatchNorm2d(6)(x)``."""
+
+    def _check(self, x: Any) -> None:
+        if len(x.shape) != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm2d({self.num_features}) expects (N, C, H, W), got {x.shape}")
+
+
+class LayerNorm(Module):
+    """Normalize over the last dims (`normalized_shape`) of each sample; per-element affine.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.LayerNorm(4)(np.arange(8.0, dtype=np.float32).reshape(2, 4)).shape
+        (2, 4)
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
+                 elementwise_affine: bool = True, dtype: DType = np.float32) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(shape, dtype), name="weight")
+            self.bias = Parameter(np.zeros(shape, dtype), name="bias")
+
+    def forward(self, x: Any) -> Any:
+        nd = len(self.normalized_shape)
+        if tuple(x.shape[-nd:]) != self.normalized_shape:
+            raise ValueError(f"LayerNorm{self.normalized_shape} got input of shape {x.shape}")
+        y, _, _ = _normalize(x, tuple(range(len(x.shape) - nd, len(x.shape))), self.eps)
+        if self.elementwise_affine:
+            y = dk.add(dk.mul(y, self.weight), self.bias)
+        return y
+
+
+class GroupNorm(Module):
+    """Normalize each sample over groups of channels; per-channel affine.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.GroupNorm(2, 4)(np.random.rand(3, 4, 5, 5).astype(np.float32)).shape
+        (3, 4, 5, 5)
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, dtype: DType = np.float32) -> None:
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError("num_channels must be divisible by num_groups")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype), name="weight")
+            self.bias = Parameter(np.zeros(num_channels, dtype), name="bias")
+
+    def forward(self, x: Any) -> Any:
+        shape = tuple(x.shape)
+        y, _, _ = _normalize(dk.reshape(x, (shape[0], self.num_groups, -1)), (2,), self.eps)
+        y = dk.reshape(y, shape)
+        if self.affine:
+            bshape = (1, self.num_channels) + (1,) * (len(shape) - 2)
+            y = dk.add(dk.mul(y, dk.reshape(self.weight, bshape)), dk.reshape(self.bias, bshape))
+        return y
+
+
+ACTIVATIONS: dict[str, type[Module]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh,
+                                        "leaky_relu": LeakyReLU, "identity": Identity}

@@ -1,0 +1,279 @@
+"""Module and Parameter: containers of trainable Tensors on the eager tape, PyTorch-style.
+
+A parameter is an ordinary leaf :class:`~diffkit.ir.Tensor` with ``requires_grad=True``; assigning one
+to a module attribute registers it. ``loss.backward()`` runs diffkit's reverse engine and fills
+``p.grad``. Parameter values are never written in place: :func:`assign_` gives the tensor a fresh
+leaf node (IR nodes stay immutable), which is what optimizers and initialisers use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_namespace, device_module, to_device, to_numpy
+from ..ir import EAGER_TAPE, Node, Tensor, leaf_tensors, tensor
+
+_GRAD = {"enabled": True}
+_RNG = {"gen": np.random.default_rng(0)}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator that initialisers, dropout and DropConnect draw from.
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> nn.manual_seed(0)
+    """
+    _RNG["gen"] = np.random.default_rng(seed)
+
+
+def get_rng() -> np.random.Generator:
+    """The module-wide NumPy generator (host side, so CPU and GPU runs draw the same numbers)."""
+    return _RNG["gen"]
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Run modules on plain arrays: parameters read as their values, nothing is recorded.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> with nn.no_grad():
+        ...     type(nn.Linear(2, 1)(np.ones((1, 2), np.float32))).__name__
+        'ndarray'
+    """
+    old = _GRAD["enabled"]
+    _GRAD["enabled"] = False
+    try:
+        yield
+    finally:
+        _GRAD["enabled"] = old
+
+
+def is_grad_enabled() -> bool:
+    """False inside :func:`no_grad`."""
+    return _GRAD["enabled"]
+
+
+def Parameter(data: Any, requires_grad: bool = True, name: str = "param") -> Tensor:
+    """A trainable leaf Tensor (PyTorch's ``nn.Parameter``); assigning it to a Module registers it.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.Parameter(np.zeros(3, np.float32)).requires_grad
+        True
+    """
+    value = data.value if type(data) is Tensor else data
+    if not hasattr(value, "shape"):
+        value = np.asarray(value, dtype=np.float32)
+    return tensor(value, requires_grad=requires_grad, name=name)
+
+
+def assign_(t: Tensor, value: Any) -> Tensor:
+    """Give leaf tensor `t` a new value (a fresh immutable leaf node); keeps ``.grad``."""
+    old = t.node
+    t.node = Node(None, (), {}, value, name=old.name)
+    leaf_tensors[t.node.id] = t
+    return t
+
+
+def value_of(x: Any) -> Any:
+    """The array inside a Tensor (the argument itself otherwise)."""
+    return x.value if type(x) is Tensor else x
+
+
+class Module:
+    """Base class of layers and models: parameters, buffers, sub-modules, train/eval mode.
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+        >>> sum(p.size for p in model.parameters())
+        23
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    # ----- attribute registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        if "_parameters" not in d:
+            raise AttributeError("call super().__init__() before assigning attributes of a Module")
+        for table in ("_parameters", "_buffers", "_modules"):
+            if name in d[table] and not (table == "_buffers" and not isinstance(value, Module)):
+                del d[table][name]
+        if isinstance(value, Module):
+            d.pop(name, None)
+            d["_modules"][name] = value
+        elif type(value) is Tensor and value.requires_grad and value.node.prim is None:
+            d.pop(name, None)
+            d["_parameters"][name] = value
+        elif name in d["_buffers"]:
+            d["_buffers"][name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        params = d.get("_parameters", {})
+        if name in params:
+            p = params[name]
+            if not _GRAD["enabled"] and type(p) is Tensor and p.tape is EAGER_TAPE:
+                return p.value
+            return p
+        if name in d.get("_buffers", {}):
+            return d["_buffers"][name]
+        if name in d.get("_modules", {}):
+            return d["_modules"][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        """A non-trainable array saved in state_dict (e.g. BatchNorm's running mean)."""
+        self._buffers[name] = value
+
+    # ----- traversal
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(qualified name, module) for this module and every descendant, depth first."""
+        stack = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            yield name, m
+            children = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        return (m for _, m in self.named_modules())
+
+    def children(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        """(qualified name, parameter) pairs, e.g. ``('0.weight', Tensor)``."""
+        for mname, m in self.named_modules():
+            for k, p in m._parameters.items():
+                yield (f"{mname}.{k}" if mname else k), p
+
+    def parameters(self) -> list[Tensor]:
+        """All trainable tensors (what an optimizer takes)."""
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self) -> Iterator[tuple[str, Any]]:
+        for mname, m in self.named_modules():
+            for k, b in m._buffers.items():
+                yield (f"{mname}.{k}" if mname else k), b
+
+    # ----- modes, gradients, devices
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active, batch statistics); returns self."""
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (dropout off, running statistics); returns self."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget accumulated gradients (``p.grad = None``)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, device: str) -> Module:
+        """Move parameters and buffers to 'cpu' or 'cuda' (BackendError without CuPy/GPU)."""
+        device_module(device)
+        for m in self.modules():
+            for p in m._parameters.values():
+                assign_(p, to_device(p.value, device))
+                p.grad = None
+            for k, b in m._buffers.items():
+                if b is not None:
+                    m._buffers[k] = to_device(b, device)
+        return self
+
+    @property
+    def device(self) -> str:
+        """'cuda' when the parameters live on a GPU, else 'cpu'."""
+        for p in self.parameters():
+            return "cpu" if array_namespace(p.value) is np else "cuda"
+        return "cpu"
+
+    # ----- state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """NumPy copies of every parameter and buffer, by qualified name."""
+        out = {k: np.array(to_numpy(p.value)) for k, p in self.named_parameters()}
+        out.update({k: np.array(to_numpy(b)) for k, b in self.named_buffers() if b is not None})
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Load values saved by :meth:`state_dict` (shapes must match; keeps the device)."""
+        device = self.device
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state]
+        if missing:
+            raise KeyError(f"load_state_dict: missing {', '.join(missing)}")
+        for k, p in own.items():
+            if tuple(state[k].shape) != p.shape:
+                raise ValueError(f"load_state_dict: {k} has shape {state[k].shape}, expected {p.shape}")
+            assign_(p, to_device(np.array(state[k]), device))
+        for mname, m in self.named_modules():
+            for k in m._buffers:
+                key = f"{mname}.{k}" if mname else k
+                if key in state:
+                    m._buffers[k] = to_device(np.array(state[key]), device)
+
+    # ----- calling
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for k, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({k}): {sub}")
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+
+def functional_call(module: Module, params: Mapping[str, Any], *args: Any) -> Any:
+    """Run `module` with some parameters replaced by `params` (by qualified name), like
+    ``torch.func.functional_call``: lets any engine (forward, fd, …) differentiate a module.
+
+    Example:
+        >>> import diffkit as dk, diffkit.nn as nn, numpy as np
+        >>> lin = nn.Linear(2, 1)
+        >>> f = lambda w: dk.sum(nn.functional_call(lin, {"weight": w}, np.ones((1, 2))))
+        >>> dk.grad(f, method="forward")(np.zeros((1, 2)))[0]
+        array([[1., 1.]])
+    """
+    owners = {}
+    for name in params:
+        mname, _, pname = name.rpartition(".")
+        owner = dict(module.named_modules())[mname]
+        if pname not in owner._parameters:
+            raise KeyError(f"functional_call: {name!r} is not a parameter of {type(module).__name__}")
+        owners[name] = (owner, pname, owner._parameters[pname])
+    try:
+        for name, value in params.items():
+            owner, pname, _ = owners[name]
+            owner._parameters[pname] = value
+        return module(*args)
+    finally:
+        for owner, pname, old in owners.values():
+            owner._parameters[pname] = old
+
+
+__all__ = ["Module", "Parameter", "assign_", "functional_call", "get_rng", "is_grad_enabled",
+           "manual_seed", "no_grad", "value_of"]

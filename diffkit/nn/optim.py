@@ -1,0 +1,342 @@
+"""Optimizers with PyTorch's arguments and update rules, plus gradient clipping.
+
+``step()`` reads each parameter's ``.grad`` and gives the parameter a new value through
+:func:`~diffkit.nn.module.assign_` (a fresh immutable leaf node). All arithmetic runs in the
+parameter's array module (NumPy or CuPy) and dtype, so a step never leaves the device.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_namespace, to_device, to_numpy
+from ..ir import Tensor
+from .module import assign_
+
+
+def _check(name: str, value: float, low: float = 0.0, high: float | None = None) -> None:
+    if value < low or (high is not None and value >= high):
+        raise ValueError(f"Invalid {name}: {value}")
+
+
+class Optimizer:
+    """Base class: parameter groups (lists of dicts with hyper-parameters), state, zero_grad.
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> opt = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+        >>> opt.param_groups[0]["lr"]
+        0.1
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.defaults = defaults
+        self.param_groups: list[dict[str, Any]] = []
+        for g in groups:
+            group = {**defaults, **g, "params": list(g["params"])}
+            for p in group["params"]:
+                if type(p) is not Tensor or not p.requires_grad:
+                    raise TypeError("optimizer can only optimize Tensors with requires_grad=True")
+            self.param_groups.append(group)
+        self.state: dict[int, dict[str, Any]] = {}  # by position in param_groups order
+
+    def _params(self) -> Iterable[tuple[int, dict[str, Any], Tensor]]:
+        i = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                yield i, group, p
+                i += 1
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of all parameters (set to None, or to zeros)."""
+        for _, _, p in self._params():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = array_namespace(p.value).zeros_like(p.value)
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        for i, group, p in self._params():
+            g = p.grad
+            if g is None:
+                continue
+            v = p.value
+            if getattr(g, "dtype", None) != v.dtype or getattr(g, "shape", None) != v.shape:
+                g = array_namespace(v).broadcast_to(g, v.shape).astype(v.dtype)
+            state = self.state.setdefault(i, {})
+            assign_(p, self._update(array_namespace(v), v, g, state, group))
+
+    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Hyper-parameters and per-parameter state (NumPy copies), for checkpoints."""
+        hyper = [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]
+        state = {i: {k: (np.array(to_numpy(v)) if hasattr(v, "shape") else v) for k, v in s.items()}
+                 for i, s in self.state.items()}
+        return {"param_groups": hyper, "state": state}
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (onto the parameters' device)."""
+        for g, saved in zip(self.param_groups, sd["param_groups"]):
+            g.update(saved)
+        device = "cpu"
+        for _, _, p in self._params():
+            device = "cpu" if array_namespace(p.value) is np else "cuda"
+            break
+        self.state = {int(i): {k: (to_device(v, device) if hasattr(v, "shape") else v)
+                               for k, v in s.items()} for i, s in sd["state"].items()}
+
+
+class SGD(Optimizer):
+    """SGD with momentum, dampening, Nesterov and weight decay (PyTorch's formulation):
+    b ← μ b + (1 − τ) g,  then θ ← θ − η (g + μ b) with Nesterov, θ ← θ − η b without.
+    Under a constant gradient the step tends to η g / (1 − μ): the seeds' terminal velocity.
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> opt = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
+        _check("learning rate", lr)
+        _check("momentum value", momentum)
+        _check("weight_decay value", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
+                                  "weight_decay": weight_decay, "nesterov": nesterov})
+
+    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        mu = group["momentum"]
+        if mu:
+            buf = state.get("momentum_buffer")
+            buf = g.copy() if buf is None else mu * buf + (1 - group["dampening"]) * g
+            state["momentum_buffer"] = buf
+            g = g + mu * buf if group["nesterov"] else buf
+        return p - group["lr"] * g
+
+
+class RMSprop(Optimizer):
+    """s ← α s + (1 − α) g²;  θ ← θ − η g / (√s + ε) (optionally centered, with momentum).
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> opt = nn.RMSprop(nn.Linear(2, 1).parameters(), lr=0.01, alpha=0.99)
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False) -> None:
+        _check("learning rate", lr)
+        _check("alpha value", alpha)
+        _check("epsilon value", eps)
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+                                  "momentum": momentum, "centered": centered})
+
+    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        a = group["alpha"]
+        sq = a * state.get("square_avg", 0.0) + (1 - a) * g * g
+        state["square_avg"] = sq
+        if group["centered"]:
+            ga = a * state.get("grad_avg", 0.0) + (1 - a) * g
+            state["grad_avg"] = ga
+            sq = sq - ga * ga
+        step = g / (xp.sqrt(sq) + group["eps"])
+        if group["momentum"]:
+            step = group["momentum"] * state.get("momentum_buffer", 0.0) + step
+            state["momentum_buffer"] = step
+        return p - group["lr"] * step
+
+
+class Adagrad(Optimizer):
+    """G ← G + g²;  θ ← θ − η_t g / (√G + ε) with η_t = η / (1 + (t − 1)·lr_decay).
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> opt = nn.Adagrad(nn.Linear(2, 1).parameters(), lr=0.01)
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10) -> None:
+        _check("learning rate", lr)
+        _check("lr_decay value", lr_decay)
+        super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps})
+
+    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        t = state["step"] = state.get("step", 0) + 1
+        acc = state.get("sum", group["initial_accumulator_value"]) + g * g
+        state["sum"] = acc
+        clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+        return p - clr * g / (xp.sqrt(acc) + group["eps"])
+
+
+class Adadelta(Optimizer):
+    """Zeiler's Adadelta: Δ = √(u + ε)/√(s + ε) · g with running averages s of g² and u of Δ².
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> opt = nn.Adadelta(nn.Linear(2, 1).parameters(), rho=0.9)
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1.0, rho: float = 0.9,
+                 eps: float = 1e-6, weight_decay: float = 0.0) -> None:
+        _check("learning rate", lr)
+        _check("rho value", rho, 0.0, 1.0 + 1e-12)
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
+
+    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        rho, eps = group["rho"], group["eps"]
+        sq = rho * state.get("square_avg", 0.0) + (1 - rho) * g * g
+        delta = xp.sqrt(state.get("acc_delta", 0.0) + eps) / xp.sqrt(sq + eps) * g
+        state["square_avg"] = sq
+        state["acc_delta"] = rho * state.get("acc_delta", 0.0) + (1 - rho) * delta * delta
+        return p - group["lr"] * delta
+
+
+class Adam(Optimizer):
+    """m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η m̂ / (√v̂ + ε) with bias corrections
+    m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ) (momentum + RMSprop).
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> opt = nn.Adam(nn.Linear(2, 1).parameters(), lr=1e-3, betas=(0.9, 0.999))
+    """
+
+    decoupled = False
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+        _check("learning rate", lr)
+        _check("epsilon value", eps)
+        _check("beta parameter at index 0", betas[0], 0.0, 1.0)
+        _check("beta parameter at index 1", betas[1], 0.0, 1.0)
+        _check("weight_decay value", weight_decay)
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
+                                  "weight_decay": weight_decay, "amsgrad": amsgrad})
+
+    def _moments(self, g: Any, state: dict[str, Any], group: dict[str, Any]) -> tuple[Any, Any, int]:
+        b1, b2 = group["betas"]
+        t = state["step"] = state.get("step", 0) + 1
+        m = state["exp_avg"] = b1 * state.get("exp_avg", 0.0) + (1 - b1) * g
+        v = state["exp_avg_sq"] = b2 * state.get("exp_avg_sq", 0.0) + (1 - b2) * g * g
+        return m, v, t
+
+    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+        lr, wd = group["lr"], group["weight_decay"]
+        if wd and self.decoupled:
+            p = p * (1 - lr * wd)
+        elif wd:
+            g = g + wd * p
+        m, v, t = self._moments(g, state, group)
+        b1, b2 = group["betas"]
+        if group["amsgrad"]:
+            v = state["max_exp_avg_sq"] = xp.maximum(state.get("max_exp_avg_sq", v), v)
+        denom = xp.sqrt(v / (1 - b2**t)) + group["eps"]
+        return p - (lr / (1 - b1**t)) * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: θ ← θ(1 − η λ) before the Adam step (Loshchilov & Hutter).
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> opt = nn.AdamW(nn.Linear(2, 1).parameters(), lr=1e-3, weight_decay=1e-2)
+    """
+
+    decoupled = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+class NAdam(Adam):
+    """Adam with Nesterov momentum (Dozat), PyTorch's schedule μₜ = β₁(1 − ½·0.96^(t·ψ)).
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> opt = nn.NAdam(nn.Linear(2, 1).parameters(), lr=2e-3)
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 2e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay)
+        for g in self.param_groups:
+            g.setdefault("momentum_decay", momentum_decay)
+
+    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p
+        m, v, t = self._moments(g, state, group)
+        b1, b2 = group["betas"]
+        psi = group["momentum_decay"]
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+        prod = state["mu_product"] = state.get("mu_product", 1.0) * mu
+        denom = xp.sqrt(v / (1 - b2**t)) + group["eps"]
+        lr = group["lr"]
+        return (p - (lr * (1 - mu) / (1 - prod)) * g / denom
+                - (lr * mu_next / (1 - prod * mu_next)) * m / denom)
+
+
+def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:
+    """Scale all gradients together so their joint norm is at most `max_norm`; returns the norm
+    before clipping (the remedy for exploding gradients).
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> p = nn.Parameter(np.zeros(2, np.float32)); p.grad = np.array([3.0, 4.0], np.float32)
+        >>> nn.clip_grad_norm_([p], 1.0), [round(g, 4) for g in p.grad.tolist()]
+        (5.0, [0.6, 0.8])
+    """
+    params = [p for p in parameters if p.grad is not None]
+    if not params:
+        return 0.0
+    xp = array_namespace(params[0].grad)
+    if math.isinf(norm_type):
+        total = max(float(xp.abs(p.grad).max()) for p in params)
+    else:
+        total = float(sum(float((xp.abs(p.grad) ** norm_type).sum()) for p in params)) ** (1 / norm_type)
+    scale = max_norm / (total + 1e-6)
+    if scale < 1:
+        for p in params:
+            p.grad = p.grad * xp.asarray(scale, dtype=p.grad.dtype)
+    return total
+
+
+def clip_grad_value_(parameters: Iterable[Tensor], clip_value: float) -> None:
+    """Clamp every gradient element to [−clip_value, clip_value].
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> p = nn.Parameter(np.zeros(2, np.float32)); p.grad = np.array([3.0, -0.5], np.float32)
+        >>> nn.clip_grad_value_([p], 1.0); p.grad.tolist()
+        [1.0, -0.5]
+    """
+    for p in parameters:
+        if p.grad is not None:
+            p.grad = array_namespace(p.grad).clip(p.grad, -clip_value, clip_value)
