@@ -175,14 +175,16 @@ def _sigmoid(xp: Any, x: Any) -> Any:
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _step(x: Any) -> Any:
-    """1 where x > 0, else 0 (the documented relu'(0) = 0)."""
-    return (x > 0.0) * 1.0
+def _step(out: Any) -> Any:
+    """relu'(x) from relu's output: 1 where x > 0, else 0 (the documented relu'(0) = 0).
+
+    sign(relu(x)) is exactly that, and keeps the array's dtype (float32 stays float32)."""
+    return op.sign(out)
 
 
 def _tie_split(a: Any, b: Any) -> Any:
-    """∂max(a, b)/∂a: 1 where a > b, ½ at ties, 0 elsewhere."""
-    return (a > b) * 1.0 + op.equal(a, b) * 0.5
+    """∂max(a, b)/∂a: 1 where a > b, ½ at ties, 0 elsewhere — as ½(1 + sign(a − b)), in a's dtype."""
+    return 0.5 + 0.5 * op.sign(a - b)
 
 
 def _pow_dexp(x: Any, y: Any, out: Any) -> Any:
@@ -240,7 +242,7 @@ elementwise("sigmoid", _sigmoid, (lambda x, o: o * (1.0 - o),),
             lambda x: 1 / (1 + sp.exp(-x)), latex=r"\sigma")
 elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x, o: op.sigmoid(x),),
             lambda x: sp.log(1 + sp.exp(x)), holomorphic=False)
-elementwise("relu", lambda xp, x: xp.maximum(x, 0.0), (lambda x, o: _step(x),),
+elementwise("relu", lambda xp, x: xp.maximum(x, 0.0), (lambda x, o: _step(o),),
             lambda x: sp.Piecewise((x, x > 0), (0, True)), holomorphic=False,
             special=(((0.0,), (0.0,)),))
 elementwise("abs", lambda xp, x: xp.abs(x), (lambda x, o: op.sign(x),), sp.Abs, latex=r"\operatorname{abs}",
@@ -252,7 +254,8 @@ elementwise("minimum", lambda xp, a, b: xp.minimum(a, b),
             (lambda a, b, o: _tie_split(b, a), lambda a, b, o: _tie_split(a, b)), sp.Min,
             latex=r"\min", holomorphic=False, special=(((1.0, 1.0), (0.5, 0.5)),))
 elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
-            (None, lambda c, a, b, o: op.where(c, 1.0, 0.0), lambda c, a, b, o: op.where(c, 0.0, 1.0)),
+            (None, lambda c, a, b, o: c, lambda c, a, b, o: op.equal(c, False)),  # boolean masks:
+            # ȳ·mask keeps ȳ's dtype
             lambda c, a, b: sp.Piecewise((a, c), (b, True)), holomorphic=False,
             domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
 
@@ -321,8 +324,8 @@ structural(
 
 
 def _max_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
-    """Where x attains the maximum, 1/(number of ties); elsewhere 0."""
-    hit = op.where(op.equal(x, _expand_back(out, x, axis, keepdims)), 1.0, 0.0)
+    """Where x attains the maximum, 1/(number of ties); elsewhere 0 (in x's dtype)."""
+    hit = 1.0 - op.sign(_expand_back(out, x, axis, keepdims) - x)
     return op.div(hit, op.sum(hit, axis=axis, keepdims=True))
 
 
@@ -657,7 +660,7 @@ def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
 def _xent_sympy(z: Any, t: Any) -> Any:
     z, t = np.asarray(z, dtype=object), np.asarray(t, dtype=object)
     lse = np.frompyfunc(lambda *row: sp.log(sum(sp.exp(v) for v in row)), z.shape[-1], 1)
-    lse_z = lse(*np.moveaxis(z, -1, 0))
+    lse_z = np.asarray(lse(*np.moveaxis(z, -1, 0)), dtype=object)  # 0-d for 1-D logits
     return np.sum(t * (lse_z[..., None] - z), axis=-1)
 
 

@@ -42,21 +42,13 @@ def test_wrong_wrt_and_derivative_arity() -> None:
         dk.jvp("x*y", (1.0, 2.0), (1.0,))
 
 
-SHAPE_FD_BUG = pytest.mark.xfail(
-    reason="core bug: the FD engine calls a traced Python function's body on plain NumPy arrays, "
-    "so `a * b` / `A @ x` are NumPy's operators and NumPy's ValueError escapes instead of a "
-    "ShapeError naming the shapes", strict=True)
-
-
-@pytest.mark.parametrize("method", [pytest.param(m, marks=SHAPE_FD_BUG if m == "fd" else ())
-                                    for m in ENGINES])
+@pytest.mark.parametrize("method", ENGINES)
 def test_shape_mismatch_names_the_shapes(method: str) -> None:
     with pytest.raises(dk.ShapeError, match=r"\(3,\).*\(4,\)"):
         dk.grad(lambda a, b: dk.sum(a * b), method=method)(np.ones(3), np.ones(4))
 
 
-@pytest.mark.parametrize("method", [pytest.param(m, marks=SHAPE_FD_BUG if m == "fd" else ())
-                                    for m in ENGINES])
+@pytest.mark.parametrize("method", ENGINES)
 def test_matmul_shape_mismatch(method: str) -> None:
     with pytest.raises(dk.ShapeError, match=r"\(2, 3\) and \(4,\)"):
         dk.grad(lambda A, x: dk.sum(A @ x), method=method)(np.ones((2, 3)), np.ones(4))

@@ -135,9 +135,6 @@ CASES += [
 ]
 CASES_BY_ID = {c.id: c for c in CASES}
 
-XENT_SYMPY_BUG = pytest.mark.xfail(
-    reason="core bug: primitives._xent_sympy fails on 1-D logits ('log' object is not "
-    "subscriptable: np.frompyfunc returns a scalar, then lse_z[..., None])", strict=True)
 
 
 def case_function(case: Case) -> dk.Function:
@@ -155,9 +152,7 @@ def _sympy_probe(p: Primitive) -> Any:
     return dk.Function(case.fn, [f"a{i}" for i in range(len(case.args))]).to_sympy(*case.args)
 
 
-@pytest.mark.parametrize("p", [
-    pytest.param(p, id=p.name, marks=XENT_SYMPY_BUG if p.name == "softmax_cross_entropy" else ())
-    for p in REGISTRY.values()])
+@pytest.mark.parametrize("p", [pytest.param(p, id=p.name) for p in REGISTRY.values()])
 def test_every_primitive_is_complete(p: Primitive) -> None:
     missing = []
     if p.kind == "elementwise":
@@ -253,25 +248,10 @@ def _skip_reason(p: Primitive, method: str) -> str | None:
 
 
 COMPARISONS = ("greater", "less", "equal", "greater_equal", "less_equal")
-FD_BOOL_BUG = pytest.mark.xfail(
-    reason="core bug: finite differences of a boolean-valued function raise numpy TypeError "
-    "(boolean subtract) instead of giving 0", strict=True)
-RICHARDSON_BUG = pytest.mark.xfail(
-    reason="core bug: fd-richardson starts at a large step (h0 = 0.05·max(1, |x|)), so it steps "
-    "across a kink closer than that (maximum with |a − b| < h0) and silently returns a wrong "
-    "derivative", strict=True)
 
 
 def _elementwise_params(methods: tuple[str, ...], order: int) -> list[Any]:
-    def marks(p: Primitive, m: str) -> Any:
-        if order == 1 and m.startswith("fd") and m != "fd-complex" and p.name in COMPARISONS:
-            return FD_BOOL_BUG
-        if m == "fd-richardson" and p.name == "maximum":
-            return RICHARDSON_BUG
-        return ()
-
-    return [pytest.param(p, m, id=f"{p.name}-{m}", marks=marks(p, m))
-            for p in ELEMENTWISE for m in methods]
+    return [pytest.param(p, m, id=f"{p.name}-{m}") for p in ELEMENTWISE for m in methods]
 
 
 @pytest.mark.parametrize(("p", "method"), _elementwise_params(METHODS, 1))
@@ -369,13 +349,7 @@ def test_special_value_hand_checks() -> None:
 
 
 def _params(cases: list[Case], methods: tuple[str, ...], bug: Any) -> list[Any]:
-    def marks(c: Case, m: str) -> Any:
-        if c.id == "softmax_cross_entropy" and m == "symbolic":
-            return XENT_SYMPY_BUG
-        return ()
-
-    return [pytest.param(c, m, id=f"{c.id}-{m}", marks=marks(c, m))
-            for c in cases for m in methods]
+    return [pytest.param(c, m, id=f"{c.id}-{m}") for c in cases for m in methods]
 
 
 

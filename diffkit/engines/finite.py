@@ -23,12 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DomainError, MissingRuleError
+from ..errors import DomainError, MissingRuleError, ShapeError
 from ..function import Function, as_input, stack_outputs
 from .base import Engine, Pullback, size_of, split_flat
 
 EPS = float(np.finfo(float).eps)
 SCHEMES = ("forward", "central", "complex", "richardson")
+
+
+def _numeric(y: Any) -> np.ndarray:
+    """A flat float (or complex) vector of f's output; booleans count as 0/1."""
+    y = np.asarray(y)
+    return np.reshape(y.astype(float) if y.dtype == bool else y, (-1,))
 
 
 class FiniteDifferenceEngine(Engine):
@@ -70,9 +76,13 @@ class FiniteDifferenceEngine(Engine):
                     f"finite differences ({self.scheme}) stepped outside the domain: {exc}; use a "
                     "smaller step=, a one-sided scheme, or an AD method (method='reverse')"
                 ) from None
-            return np.reshape(np.asarray(y), (-1,))
+            return _numeric(y)
 
-        out = stack_outputs(fn.body(*args))
+        try:
+            out = stack_outputs(fn.body(*args))
+        except ValueError as exc:  # NumPy's own operators on the plain arrays FD passes in
+            shapes = " and ".join(str(np.shape(a)) for a in args)
+            raise ShapeError(f"{fn.name}: inputs of shapes {shapes} do not fit ({exc})") from None
         return flat, x0, out
 
     def _check_holomorphic(self, fn: Function, args: Sequence[Any]) -> None:
@@ -103,11 +113,33 @@ class FiniteDifferenceEngine(Engine):
         batch = self._batched(fn, args, wrt)
         flat, x0, out = self._flat_function(fn, args, wrt)
         h = self.default_step(x0)
-        if batch is not None and x0.size:
-            return out, self._batched_jacobian(batch, x0, h)
-        cols = [self._column(flat, x0, i, h[i]) for i in range(x0.size)]
-        jac = np.stack(cols, axis=1) if cols else np.zeros((size_of(out), 0))
+
+        def at(h: np.ndarray) -> np.ndarray:
+            self.error_estimate = None
+            if batch is not None and x0.size:
+                return self._batched_jacobian(batch, x0, h)
+            cols = [self._column(flat, x0, i, h[i]) for i in range(x0.size)]
+            return np.stack(cols, axis=1) if cols else np.zeros((size_of(out), 0))
+
+        jac = at(h)
+        if self.scheme == "richardson" and self.step is None:
+            jac = self._refine(at, h, jac)
         return out, jac
+
+    def _refine(self, at: Callable[[np.ndarray], np.ndarray], h: np.ndarray, jac: np.ndarray) -> np.ndarray:
+        """Richardson starts from a large step; when its own error estimate says the tableau did
+        not converge (a kink or a fast feature within h), start again from smaller steps and keep
+        the estimate that is best."""
+        best, best_err = jac, self.error_estimate
+        for shrink in (16.0, 256.0, 4096.0):
+            scale = max(1.0, float(np.max(np.abs(best)))) if best.size else 1.0
+            if best_err is None or best_err <= 1e-9 * scale:
+                break
+            candidate = at(h / shrink)
+            if self.error_estimate is not None and self.error_estimate < best_err:
+                best, best_err = candidate, self.error_estimate
+        self.error_estimate = best_err
+        return best
 
     # ----- many perturbed points in one evaluation ----------------------------------------------
 
@@ -136,7 +168,7 @@ class FiniteDifferenceEngine(Engine):
                     f"finite differences ({self.scheme}) stepped outside the domain: {exc}; use a "
                     "smaller step=, a one-sided scheme, or an AD method (method='reverse')"
                 ) from None
-            return np.broadcast_to(values[graph.output], (X.shape[0],))
+            return np.broadcast_to(_numeric(values[graph.output]), (X.shape[0],))
 
         return many
 
@@ -186,7 +218,9 @@ class FiniteDifferenceEngine(Engine):
             for j in range(1, level + 1):
                 row.append(row[j - 1] + (row[j - 1] - table[j - 1]) / (4**j - 1))
             previous, table = table, row
-        self.error_estimate = np.max(np.abs(table[-1] - previous[-1])) if len(rows) > 1 else None
+        if len(rows) > 1:  # the worst column of this Jacobian so far
+            est = float(np.max(np.abs(table[-1] - previous[-1])))
+            self.error_estimate = est if self.error_estimate is None else max(self.error_estimate, est)
         return table[-1]
 
     def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:

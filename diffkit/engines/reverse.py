@@ -190,7 +190,7 @@ def backward_to_leaves(root: Tensor, gradient: Any = None) -> None:
     if gradient is None:
         if root.size != 1:
             raise ShapeError(f"backward() needs a gradient argument for an output of shape {root.shape}")
-        gradient = _full(root.value, 1.0) if root.shape else 1.0
+        gradient = _full(root.value, 1.0)  # in the root's dtype and array module
     values = _Recorded()
     active, memo = memoize_partials(nodes, values, list(leaves))
     adj = adjoint_sweep(nodes, values, active, memo, root.node, gradient, list(leaves))
