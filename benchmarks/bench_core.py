@@ -103,10 +103,10 @@ def vector(quick: bool) -> None:
         x = np.random.default_rng(0).uniform(0.5, 2.0, n)
         f = dk.function(lambda x: dk.sum(dk.log(x) + x * dk.roll(x, 1) - dk.sin(x)))
 
-        def numpy_f() -> float:
+        def numpy_f(x: np.ndarray = x) -> float:
             return float(np.sum(np.log(x) + x * np.roll(x, 1) - np.sin(x)))
 
-        def numpy_grad() -> np.ndarray:
+        def numpy_grad(x: np.ndarray = x) -> np.ndarray:
             return 1.0 / x + np.roll(x, 1) + np.roll(x, -1) - np.cos(x)
 
         rep = 3 if n > 10**4 else 20
@@ -116,7 +116,7 @@ def vector(quick: bool) -> None:
         for method in ("reverse", "forward") if n <= 10**3 else ("reverse",):
             g = dk.grad(f, method=method)
             g(x)
-            t_g = best(lambda g=g: g(x), repeat=rep, number=1 if n > 10**4 else 20)
+            t_g = best(lambda g=g, x=x: g(x), repeat=rep, number=1 if n > 10**4 else 20)
             row(f"dk.grad(method={method!r})", t_g, "ms", 1e3, base=t_f)
             if method == "reverse":
                 print(f"  {'time(grad)/time(f)':<44} {t_g / t_f:10.2f}        goal <= {1.7 if n > 10**4 else 2.0}")

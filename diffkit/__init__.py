@@ -1,25 +1,56 @@
 """diffkit: differentiate functions four ways over one expression IR, and train neural networks."""
 
+from . import ops
 from .api import derivative, grad, hessian, jacobian, jvp, symbolic, value_and_grad, vjp
-from .errors import (ArityError, BackendError, DiffkitError, DomainError, MissingRuleError,
-                     NonDifferentiableError, ParseError, ShapeError, TracingError)
+from .errors import (
+    ArityError,
+    BackendError,
+    DiffkitError,
+    DomainError,
+    MissingRuleError,
+    NonDifferentiableError,
+    ParseError,
+    ShapeError,
+    TracingError,
+)
 from .function import Function, function
 from .ir import Graph, Node, Tensor, tensor
+from .ops import *
 from .parse import parse
 from .sympy_bridge import from_sympy
 from .testing import check_grads
-from .ops import *  # noqa: F403
-from .ops import __all__ as _ops_all
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "derivative", "grad", "hessian", "jacobian", "jvp", "symbolic", "value_and_grad", "vjp",
-    "parse", "from_sympy", "check_grads", "Function", "function", "Graph", "Node", "Tensor", "tensor",
-    "DiffkitError", "ArityError", "BackendError", "DomainError", "MissingRuleError",
-    "NonDifferentiableError", "ParseError", "ShapeError", "TracingError",
-    *_ops_all,
+    "ArityError",
+    "BackendError",
+    "DiffkitError",
+    "DomainError",
+    "Function",
+    "Graph",
+    "MissingRuleError",
+    "Node",
+    "NonDifferentiableError",
+    "ParseError",
+    "ShapeError",
+    "Tensor",
+    "TracingError",
+    "check_grads",
+    "derivative",
+    "from_sympy",
+    "function",
+    "grad",
+    "hessian",
+    "jacobian",
+    "jvp",
+    "parse",
+    "symbolic",
+    "tensor",
+    "value_and_grad",
+    "vjp",
 ]
+__all__ += ops.__all__
 
 #: Public names provided by modules loaded on first use (they pull in Graphviz, matplotlib, …).
 _LAZY = {
@@ -28,7 +59,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):  # noqa: ANN202 - module-level lazy attribute hook (PEP 562)
+def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 

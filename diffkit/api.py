@@ -7,10 +7,9 @@ accepts a :class:`Function`, math text, a SymPy expression or a Python callable.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import math
 
 import numpy as np
 
@@ -113,7 +112,7 @@ class GradientFunction:
 
     @property
     def source(self) -> str:
-        from .engines.compiled import CompiledEngine  # noqa: PLC0415
+        from .engines.compiled import CompiledEngine
 
         args = None if self._last_args is None else _prepare(self.function, self._last_args)
         return CompiledEngine().source(self.function, args, self.wrt)
@@ -292,7 +291,7 @@ def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: An
         >>> dk.symbolic("ln(x1) + x1*x2 - sin(x2)").expressions
         [x2 + 1/x1, x1 - cos(x2)]
     """
-    from .engines.symbolic import SymbolicEngine  # noqa: PLC0415 - SymPy work on first use
+    from .engines.symbolic import SymbolicEngine
 
     if order not in (1, 2):
         raise ValueError(f"order must be 1 (gradient/Jacobian) or 2 (Hessian), got {order}")

@@ -18,7 +18,7 @@ def cupy_module() -> ModuleType:
     global _cupy
     if _cupy is None:
         try:
-            import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+            import cupy
         except ImportError as exc:
             raise BackendError(
                 "device='cuda' needs CuPy: pip install 'diffkit[gpu]' (cupy-cuda12x) on a machine "
@@ -95,7 +95,7 @@ def scatter_add(xp: ModuleType, z: Any, index: Any, values: Any) -> Any:
     if xp is np:
         np.add.at(z, index, values)
     else:
-        import cupyx  # noqa: PLC0415 - GPU only
+        import cupyx
 
         cupyx.scatter_add(z, index, values)
     return z

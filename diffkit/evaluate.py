@@ -14,7 +14,7 @@ from .ir import Graph, Node, Tensor, _domain_message, bind
 class Unevaluated:
     """Stands in for a value a pruned replay did not compute: only its shape and dtype are known."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("dtype", "shape")
 
     def __init__(self, node: Node) -> None:
         self.shape = node.shape

@@ -143,7 +143,7 @@ class Function:
 
     def to_sympy(self, *args: Any) -> Any:
         """The function as a SymPy expression in symbols named like its inputs (scalars)."""
-        from .sympy_bridge import to_sympy  # noqa: PLC0415 - sympy translation is its own module
+        from .sympy_bridge import to_sympy
 
         return to_sympy(self, *args)
 
@@ -158,7 +158,7 @@ class Function:
 def stack_outputs(out: Any) -> Any:
     """A tuple/list of outputs becomes one 1-D array (so Jacobians are (m, n))."""
     if isinstance(out, list | tuple):
-        from . import ops  # noqa: PLC0415
+        from . import ops
 
         if not out:
             raise TracingError("the function returned an empty sequence")
@@ -210,11 +210,11 @@ def as_function(f: Any) -> Function:
     if isinstance(f, Function):
         return f
     if isinstance(f, str):
-        from .parse import parse  # noqa: PLC0415
+        from .parse import parse
 
         return parse(f)
     if type(f).__module__.startswith("sympy"):
-        from .sympy_bridge import from_sympy  # noqa: PLC0415
+        from .sympy_bridge import from_sympy
 
         return from_sympy(f)
     if callable(f):

@@ -11,9 +11,9 @@ values may themselves be tensors of an outer tape), which is how derivatives of 
 
 from __future__ import annotations
 
-import math
 import gc
 import itertools
+import math
 import operator
 import weakref
 from collections.abc import Iterable, Sequence
@@ -44,7 +44,7 @@ class Node:
         name: the input's name (inputs only).
     """
 
-    __slots__ = ("id", "prim", "inputs", "params", "shape", "dtype", "value", "name")
+    __slots__ = ("dtype", "id", "inputs", "name", "params", "prim", "shape", "value")
 
     def __init__(
         self,
@@ -143,7 +143,7 @@ class Graph:
     so the graph is only valid at the point it was traced at.
     """
 
-    __slots__ = ("inputs", "output", "nodes", "value_dependent", "_index", "plans")
+    __slots__ = ("_index", "inputs", "nodes", "output", "plans", "value_dependent")
 
     def __init__(self, inputs: Sequence[Node], output: Node, value_dependent: bool = False) -> None:
         self.inputs = tuple(inputs)
@@ -178,7 +178,7 @@ class Graph:
 
     def listing(self, values: bool = True) -> str:
         """A readable listing in the seeds' notation, one line per variable (like a jaxpr)."""
-        from .display import describe_node, format_value  # noqa: PLC0415 - display imports ir
+        from .display import describe_node, format_value
 
         names = self.names()
         lines = []
@@ -208,7 +208,7 @@ class Graph:
 class Tape:
     """A tracing context. Tensors of a deeper tape may hold tensors of shallower tapes as values."""
 
-    __slots__ = ("level", "value_dependent", "consts")
+    __slots__ = ("consts", "level", "value_dependent")
 
     def __init__(self, level: int) -> None:
         self.level = level
@@ -299,7 +299,7 @@ class Tensor:
     :meth:`backward` runs the reverse engine from them.
     """
 
-    __slots__ = ("node", "tape", "grad", "requires_grad", "__weakref__")
+    __slots__ = ("__weakref__", "grad", "node", "requires_grad", "tape")
     __array_priority__ = 1000
 
     def __init__(self, node: Node, tape: Tape = EAGER_TAPE, requires_grad: bool = False) -> None:
@@ -371,13 +371,13 @@ class Tensor:
 
     def numpy(self) -> Any:
         """The value as a NumPy array (copied from the GPU if needed)."""
-        from .backend import to_numpy  # noqa: PLC0415
+        from .backend import to_numpy
 
         return to_numpy(self.node.value)
 
     def backward(self, gradient: Any = None) -> None:
         """Reverse sweep from this tensor; adds d(self)/d(leaf) to ``.grad`` of leaves that require it."""
-        from .engines.reverse import backward_to_leaves  # noqa: PLC0415 - engines import ir
+        from .engines.reverse import backward_to_leaves
 
         backward_to_leaves(self, gradient)
 

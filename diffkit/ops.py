@@ -54,7 +54,7 @@ for _prim in REGISTRY.values():
     if _prim.kind == "elementwise":
         globals()[_prim.name] = _export(_elementwise_op(_prim))
 
-power = pow  # noqa: F821 - generated above
+power = pow
 __all__.append("power")
 
 
@@ -75,7 +75,7 @@ def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | None
 
 
 @_export
-def sum(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:  # noqa: A001
+def sum(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
     """Σ over `axis` (all axes when None)."""
     return bind(REGISTRY["sum"], x, axis=_axes(axis, len(shape_of(x))), keepdims=keepdims)
 

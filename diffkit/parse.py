@@ -127,7 +127,7 @@ def _where(node: ast.AST, col_map: list[int]) -> int | None:
 def _token(node: ast.AST) -> str:
     try:
         return ast.unparse(node)[:40]
-    except Exception:  # ast.unparse fails on some malformed trees; the type name still helps
+    except (ValueError, TypeError, AttributeError, RecursionError):  # unparse can fail on odd trees
         return type(node).__name__
 
 

@@ -20,11 +20,11 @@ maximum/minimum split the derivative equally at ties (½, ½), ∂(x**y)/∂y = 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import math
 import numpy as np
 import sympy as sp
 
@@ -412,7 +412,7 @@ structural(
 
 
 def _index_add_impl(xp: Any, v: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
-    from .backend import scatter_add  # noqa: PLC0415 - backend knows how each xp scatters
+    from .backend import scatter_add
 
     z = xp.zeros(shape, dtype=getattr(v, "dtype", float))
     return scatter_add(xp, z, index, v)
@@ -698,4 +698,4 @@ elementwise(
     holomorphic=False,
 )
 
-from . import ops as op  # noqa: E402 - rules above call the ops at run time, after both modules load
+from . import ops as op

@@ -26,7 +26,7 @@ def _heading(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import diffkit as dk  # noqa: PLC0415 - keep `diffkit --help` fast
+    import diffkit as dk
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _draw(dk: object, trace: object, out: Path) -> None:
-    from ..drawing import GraphvizMissingError, render  # noqa: PLC0415
+    from ..drawing import GraphvizMissingError, render
 
     drawing = trace.draw()  # type: ignore[attr-defined]
     for suffix in (".svg", ".png"):
@@ -71,7 +71,7 @@ def _draw(dk: object, trace: object, out: Path) -> None:
 
 
 def _train(epochs: int) -> None:
-    from .. import nn  # noqa: PLC0415
+    from .. import nn
 
     nn.manual_seed(0)
     X, y = nn.load_digits()

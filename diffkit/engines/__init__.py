@@ -12,13 +12,13 @@ from .reverse import ReverseEngine
 
 
 def _symbolic(**options: Any) -> Engine:
-    from .symbolic import SymbolicEngine  # noqa: PLC0415 - SymPy work is imported on first use
+    from .symbolic import SymbolicEngine
 
     return SymbolicEngine(**options)
 
 
 def _auto(**options: Any) -> Engine:
-    from .auto import AutoEngine  # noqa: PLC0415
+    from .auto import AutoEngine
 
     return AutoEngine(**options)
 
@@ -47,7 +47,7 @@ def get_engine(method: str | Engine, **options: Any) -> Engine:
         return method
     factory = METHODS.get(method)
     if factory is None:
-        import difflib  # noqa: PLC0415
+        import difflib
 
         close = difflib.get_close_matches(str(method), METHODS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -58,5 +58,12 @@ def get_engine(method: str | Engine, **options: Any) -> Engine:
         raise TypeError(f"method {method!r} does not take these options: {sorted(options)} ({exc})") from None
 
 
-__all__ = ["Engine", "METHODS", "BASE_METHODS", "get_engine", "ReverseEngine", "ForwardEngine",
-           "FiniteDifferenceEngine"]
+__all__ = [
+    "BASE_METHODS",
+    "METHODS",
+    "Engine",
+    "FiniteDifferenceEngine",
+    "ForwardEngine",
+    "ReverseEngine",
+    "get_engine",
+]

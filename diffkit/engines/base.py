@@ -7,10 +7,10 @@ the engine's primitives (a Jacobian from VJPs or JVPs, a Hessian as the Jacobian
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import math
 import numpy as np
 
 from ..errors import ShapeError
@@ -28,14 +28,14 @@ def size_of(v: Any) -> int:
 
 
 def xp_of(v: Any) -> Any:
-    from ..backend import array_namespace  # noqa: PLC0415
+    from ..backend import array_namespace
 
     return array_namespace(getattr(v, "value", v))
 
 
 def flatten_all(values: Sequence[Any]) -> Any:
     """Concatenate values into one 1-D array (recording when they are Tensors)."""
-    from .. import ops  # noqa: PLC0415
+    from .. import ops
 
     parts = [ops.reshape(v, (size_of(v),)) if shape_of(v) else ops.reshape(v, (1,)) for v in values]
     return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=0)
@@ -112,7 +112,7 @@ class Engine:
 
 def _stack_rows(rows: list[Any], m: int, n: int) -> Any:
     if rows and any(type(r).__name__ == "Tensor" for r in rows):
-        from .. import ops  # noqa: PLC0415
+        from .. import ops
 
         return ops.reshape(ops.concatenate(rows, axis=0), (m, n))
     xp = xp_of(rows[0]) if rows else np

@@ -51,7 +51,7 @@ def _elementwise_tangent(node: Node, partials: Sequence[Any], xs: list[Any], out
         try:
             p = p_fn(*xs, out)
         except (DomainError, FloatingPointError):
-            from ..display import format_value  # noqa: PLC0415
+            from ..display import format_value
 
             point = ", ".join(format_value(getattr(x, "value", x)) for x in xs)
             raise NonDifferentiableError(
@@ -112,7 +112,7 @@ class ForwardEngine(Engine):
 
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
                        need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
-        from .base import require_scalar  # noqa: PLC0415
+        from .base import require_scalar
 
         out, jac = self.jacobian(fn, args, wrt)
         require_scalar(out, "grad")
@@ -121,7 +121,7 @@ class ForwardEngine(Engine):
 
 
 def _as_float(t: Any, node: Node) -> Any:
-    from ..errors import ShapeError  # noqa: PLC0415
+    from ..errors import ShapeError
 
     if shape_of(t) != node.shape and np.size(t) != node.size:
         raise ShapeError(f"tangent of shape {shape_of(t)} for input {node.name!r} of shape {node.shape}")

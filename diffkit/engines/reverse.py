@@ -13,8 +13,8 @@ from typing import Any
 
 from .. import ops
 from ..errors import DomainError, NonDifferentiableError, ShapeError
-from ..function import Function, STRICT
 from ..evaluate import needed_for_gradient
+from ..function import STRICT, Function
 from ..ir import Graph, Node, Tensor, toposort
 from ..primitives import MINUS_ONE, ONE
 from .base import Engine, Pullback, require_scalar, shape_of
@@ -66,7 +66,7 @@ def memoize_partials(nodes: Sequence[Node], values: Mapping[Node, Any], wrt: Seq
 
 
 def _point(xs: Sequence[Any]) -> str:
-    from ..display import format_value  # noqa: PLC0415
+    from ..display import format_value
 
     return ", ".join(format_value(getattr(x, "value", x)) for x in xs)
 
@@ -165,7 +165,7 @@ def _full(like: Any, c: Any) -> Any:
 
 
 def _xp(v: Any) -> Any:
-    from ..backend import array_namespace  # noqa: PLC0415
+    from ..backend import array_namespace
 
     return array_namespace(getattr(v, "value", v))
 
@@ -180,7 +180,7 @@ def _zeros_like(v: Any) -> Any:
 
 def backward_to_leaves(root: Tensor, gradient: Any = None) -> None:
     """``tensor.backward()``: accumulate d(root)/d(leaf) into ``.grad`` of leaves requiring it."""
-    from ..ir import leaf_tensors  # noqa: PLC0415
+    from ..ir import leaf_tensors
 
     nodes = toposort([root.node])
     leaves = {n: t for n in nodes if n.prim is None and (t := leaf_tensors.get(n.id)) is not None
@@ -209,4 +209,4 @@ class _Recorded:
         return node.value
 
 
-__all__ = ["ReverseEngine", "memoize_partials", "adjoint_sweep", "backward_to_leaves", "STRICT"]
+__all__ = ["STRICT", "ReverseEngine", "adjoint_sweep", "backward_to_leaves", "memoize_partials"]
