@@ -50,7 +50,8 @@ class Primitive:
             input is not differentiable, e.g. where's condition).
         jvp: structural only: ``jvp(tangents, k, inputs, out, **params)``; each tangent has a
             leading axis of k directions or is None (zero).
-        vjp: structural only: ``vjp(ct, inputs, out, **params)`` -> one cotangent per input.
+        vjp: structural only: ``vjp(ct, inputs, out, **params)`` -> one cotangent per input;
+            a cotangent may be a zero-argument function, called only if that input needs one.
         differentiable: False for comparisons, sign, stop_gradient: their outputs are constants.
         sympy: the SymPy translation: element-wise, a function of scalar expressions; structural,
             a function of NumPy object arrays of expressions.
@@ -560,8 +561,9 @@ def _linear_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
 def _linear_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any, Any]:
     x, w, _ = xs
     ct2 = op.reshape(ct, (-1, shape_of(w)[0]))
-    dw = op.matmul(op.transpose(ct2), op.reshape(x, (-1, shape_of(w)[1])))
-    return op.matmul(ct, w), dw, op.sum(ct2, axis=0)
+    return (lambda: op.matmul(ct, w),  # x̄ (not needed for a network's data input)
+            lambda: op.matmul(op.transpose(ct2), op.reshape(x, (-1, shape_of(w)[1]))),
+            lambda: op.sum(ct2, axis=0))
 
 
 structural(
@@ -643,16 +645,16 @@ def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     z, t = xs
     log_p = op.log_softmax(z, axis=-1)
     ct1 = op.reshape(ct, (*shape_of(ct), 1))
-    dz = op.mul(ct1, op.sub(op.mul(op.exp(log_p), op.sum(t, axis=-1, keepdims=True)), t))
-    return dz, op.mul(ct1, op.neg(log_p))
+    return (lambda: op.mul(ct1, op.sub(op.mul(op.exp(log_p), op.sum(t, axis=-1, keepdims=True)), t)),
+            lambda: op.mul(ct1, op.neg(log_p)))  # t̄: only for learned targets
 
 
 def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
-    dz, dt = _xent_vjp(op.broadcast_to(1.0, shape_of(out)), xs, out)
+    rules = _xent_vjp(op.broadcast_to(1.0, shape_of(out)), xs, out)
     total = None
-    for tan, d in zip(ts, (dz, dt)):
+    for tan, d in zip(ts, rules):
         if tan is not None:
-            term = op.sum(op.mul(tan, d), axis=-1)
+            term = op.sum(op.mul(tan, d()), axis=-1)
             total = term if total is None else op.add(total, term)
     return total
 

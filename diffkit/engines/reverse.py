@@ -15,7 +15,7 @@ from .. import ops
 from ..errors import DomainError, NonDifferentiableError, ShapeError
 from ..evaluate import needed_for_gradient
 from ..function import STRICT, Function
-from ..ir import Graph, Node, Tensor, toposort
+from ..ir import Graph, Node, Tensor, paused_gc, toposort
 from ..primitives import MINUS_ONE, ONE
 from .base import Engine, Pullback, require_scalar, shape_of
 
@@ -98,6 +98,8 @@ def adjoint_sweep(nodes: Sequence[Node], values: Mapping[Node, Any], active: set
                 c = cts[j]
                 if c is None:
                     continue
+                if callable(c):  # a cotangent the rule computes only on demand
+                    c = c()
             else:
                 p = partials[j]
                 if p is None:
@@ -192,8 +194,9 @@ def backward_to_leaves(root: Tensor, gradient: Any = None) -> None:
             raise ShapeError(f"backward() needs a gradient argument for an output of shape {root.shape}")
         gradient = _full(root.value, 1.0)  # in the root's dtype and array module
     values = _Recorded()
-    active, memo = memoize_partials(nodes, values, list(leaves))
-    adj = adjoint_sweep(nodes, values, active, memo, root.node, gradient, list(leaves))
+    with paused_gc():  # acyclic graph: reference counting frees it; the cyclic GC would only rescan
+        active, memo = memoize_partials(nodes, values, list(leaves))
+        adj = adjoint_sweep(nodes, values, active, memo, root.node, gradient, list(leaves))
     for node, t in leaves.items():
         if node in adj:
             g = adj[node]

@@ -18,6 +18,7 @@ from typing import Any, Self
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
+from ..ir import paused_gc
 from .data import DataLoader
 from .losses import cross_entropy, l1_penalty, l2_penalty
 from .module import Module, get_rng, no_grad, value_of
@@ -90,6 +91,10 @@ class Trainer:
     # ----- one step
     def train_step(self, xb: Any, yb: Any) -> tuple[float, float]:
         """Forward, backward, clip, update; returns (loss, accuracy) of the batch."""
+        with paused_gc():  # a step's graph is acyclic: reference counting frees it
+            return self._train_step(xb, yb)
+
+    def _train_step(self, xb: Any, yb: Any) -> tuple[float, float]:
         self.optimizer.zero_grad()
         out = self.model(xb)
         loss = self.loss_fn(out, yb)
