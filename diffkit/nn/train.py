@@ -35,6 +35,14 @@ class History(dict):
                          grad_norms={})
 
 
+def _correct(logits: Any, y: Any) -> Any:
+    """How many rows are classified right, as a scalar on the logits' device."""
+    z = value_of(logits)
+    xp = array_namespace(z)
+    pred = (z.reshape(-1) > 0).astype(int) if z.ndim == 1 or z.shape[-1] == 1 else z.argmax(-1)
+    return xp.sum(pred == xp.asarray(value_of(y)).reshape(pred.shape))
+
+
 def accuracy(logits: Any, y: Any) -> float:
     """Fraction of rows whose arg-max (or, for one output, sign) matches the label.
 
@@ -91,10 +99,15 @@ class Trainer:
     # ----- one step
     def train_step(self, xb: Any, yb: Any) -> tuple[float, float]:
         """Forward, backward, clip, update; returns (loss, accuracy) of the batch."""
+        loss, correct = self._device_step(xb, yb)
+        return float(loss), float(correct) / len(yb)
+
+    def _device_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        """One step; (loss, number correct) stay on the device, so a GPU is never waited for."""
         with paused_gc():  # a step's graph is acyclic: reference counting frees it
             return self._train_step(xb, yb)
 
-    def _train_step(self, xb: Any, yb: Any) -> tuple[float, float]:
+    def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         self.optimizer.zero_grad()
         out = self.model(xb)
         loss = self.loss_fn(out, yb)
@@ -115,7 +128,7 @@ class Trainer:
                 if p.grad is not None:
                     self._norms[k] = self._norms.get(k, 0.0) + xp.sqrt(xp.vdot(p.grad, p.grad))
         self.optimizer.step()
-        return float(v), accuracy(out, yb) if _is_classification(out, yb) else float("nan")
+        return v, _correct(out, yb) if _is_classification(out, yb) else float("nan")
 
     # ----- loops
     def fit(self, train_loader: DataLoader, val_data: tuple[Any, Any] | None = None,
@@ -141,14 +154,17 @@ class Trainer:
         self._norms: dict[str, Any] = {}
         total = correct = 0.0
         n = 0
-        for xb, yb in loader:
-            loss, acc = self.train_step(xb, yb)
+        steps = len(loader)
+        for i, (xb, yb) in enumerate(loader):
+            loss, hits = self._device_step(xb, yb)
             m = len(yb)
-            total, correct, n = total + loss * m, correct + acc * m, n + m
-            bar.advance(f"epoch {self.epoch + 1}: loss {total / n:.4f}")
+            total, correct, n = total + loss * m, correct + hits, n + m
+            # reading the running loss waits for the device: only now and then, and only if shown
+            show = bar.bar is not None and (i % 25 == 0 or i == steps - 1)
+            bar.advance(f"epoch {self.epoch + 1}: loss {float(total) / n:.4f}" if show else None)
         h = self.history
-        h["loss"].append(total / n)
-        h["accuracy"].append(correct / n)
+        h["loss"].append(float(total) / n)
+        h["accuracy"].append(float(correct) / n)
         h["lr"].append(self.optimizer.param_groups[0]["lr"])
         for k, s in self._norms.items():
             h["grad_norms"].setdefault(k, []).append(float(s) / len(loader))
@@ -291,9 +307,12 @@ class _Progress:
             self.task = self.bar.add_task("training", total=self.total)
         return self
 
-    def advance(self, text: str) -> None:
+    def advance(self, text: str | None) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=text)
+            if text is None:
+                self.bar.update(self.task, advance=1)
+            else:
+                self.bar.update(self.task, advance=1, description=text)
 
     def epoch_done(self, epoch: int, h: History) -> None:
         if self.bar is None:
