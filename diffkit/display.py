@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -9,8 +10,10 @@ import numpy as np
 from .ir import Node
 
 
-def format_value(v: Any, digits: int = 6) -> str:
-    """A short text for a value: scalars with `digits` significant digits, arrays summarized."""
+def format_value(v: Any, digits: int = 6, fixed: bool = False) -> str:
+    """A short text for a value: scalars with `digits` significant digits (or, with ``fixed``,
+    `digits` decimals as the course notes print them: 0.693), small arrays listed, large ones
+    summarized by shape and range."""
     if hasattr(v, "get") and not isinstance(v, np.ndarray):  # CuPy
         v = v.get()
     arr = np.asarray(v)
@@ -18,13 +21,21 @@ def format_value(v: Any, digits: int = 6) -> str:
         x = arr.item()
         if isinstance(x, bool | np.bool_):
             return str(x)
+        spec = f".{digits}{'f' if fixed else 'g'}"
         if isinstance(x, complex):
-            return f"{x:.{digits}g}"
-        return f"{float(x):.{digits}g}"
-    if arr.size <= 6:
+            return format(x, spec)
+        text = format(float(x), spec)
+        return text[1:] if fixed and re.fullmatch(r"-0\.?0*", text) else text  # no "-0.000"
+    if arr.size <= (4 if fixed else 6):
+        if fixed:
+            return "[" + ", ".join(format_value(a, digits, fixed) for a in arr.reshape(-1)) + "]"
         return np.array2string(arr, precision=min(digits, 4), separator=", ")
     if arr.dtype.kind in "fc":
-        return f"array{arr.shape} in [{arr.min():.3g}, {arr.max():.3g}]"
+        if fixed:
+            lo, hi = format_value(arr.real.min(), digits, fixed), format_value(arr.real.max(), digits, fixed)
+        else:
+            lo, hi = f"{arr.min():.3g}", f"{arr.max():.3g}"
+        return f"array{arr.shape} in [{lo}, {hi}]"
     return f"array{arr.shape}"
 
 

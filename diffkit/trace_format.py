@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
@@ -96,23 +95,7 @@ _PRINTER = _UnicodePrinter({"order": "none"})
 
 def fmt_number(v: Any, digits: int = 3) -> str:
     """A value rounded for display: ``0.693``; small arrays listed, large ones summarized."""
-    if hasattr(v, "get") and not isinstance(v, np.ndarray):  # CuPy
-        v = v.get()
-    arr = np.asarray(v)
-    if arr.ndim == 0:
-        x = arr.item()
-        if isinstance(x, bool | np.bool_):
-            return str(x)
-        if isinstance(x, complex):
-            return f"{x:.{digits}f}"
-        text = f"{float(x):.{digits}f}"
-        return text[1:] if re.fullmatch(r"-0\.?0*", text) else text
-    if arr.size <= 4:
-        return "[" + ", ".join(fmt_number(a, digits) for a in arr.reshape(-1)) + "]"
-    if arr.dtype.kind in "fc":
-        lo, hi = fmt_number(arr.real.min(), digits), fmt_number(arr.real.max(), digits)
-        return f"array{arr.shape} in [{lo}, {hi}]"
-    return f"array{arr.shape}"
+    return format_value(v, digits, fixed=True)
 
 
 # ----- notations -------------------------------------------------------------------------------
