@@ -62,9 +62,9 @@ def _apply(node: Node, args: list[np.ndarray]) -> np.ndarray:
         return np.asarray(fn(*b), dtype=object).reshape(b[0].shape) if b else np.empty(())
     out = np.asarray(prim.sympy(*args, **node.params), dtype=object)
     flat = out.reshape(-1)
-    for i, e in enumerate(flat):  # e.g. the integer zeros index_add starts from
+    for i, e in enumerate(flat):  # e.g. the integer zeros index_add starts from (numbers only)
         if not isinstance(e, sp.Basic):
-            flat[i] = sp.sympify(e)
+            flat[i] = sympy_number(e)
     return out
 
 
