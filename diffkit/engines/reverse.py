@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .. import ops
 from ..errors import DomainError, NonDifferentiableError, ShapeError
 from ..evaluate import needed_for_gradient
@@ -65,6 +67,29 @@ def memoize_partials(nodes: Sequence[Node], values: Mapping[Node, Any], wrt: Seq
     return active, memo
 
 
+def _uniform(g: Any) -> Any:
+    """The number a zero-stride NumPy broadcast holds (None for anything else)."""
+    if type(g) is np.ndarray and g.ndim and g.size and not any(g.strides):
+        return g.reshape(-1)[0]
+    return None
+
+
+def _scaled(u: Any, p: Any, shape: tuple[int, ...]) -> Any:
+    """u·p broadcast to `shape` without a pass over memory when u is ±1."""
+    if p is MINUS_ONE:
+        return np.broadcast_to(-u, shape)
+    c = p if u == 1 else -p if u == -1 else u * p
+    return c if shape_of(c) == shape else np.broadcast_to(c, shape)
+
+
+def _owned(g: Any, values: Mapping[Node, Any], node: Node) -> Any:
+    """A gradient the caller may keep and change: never a view, a broadcast or a primal value."""
+    if type(g) is np.ndarray and (g.base is not None or not g.flags.writeable
+                                  or any(g is v for v in values.values())):
+        return np.array(g)
+    return g
+
+
 def _point(xs: Sequence[Any]) -> str:
     from ..display import format_value
 
@@ -89,6 +114,7 @@ def adjoint_sweep(nodes: Sequence[Node], values: Mapping[Node, Any], active: set
             continue
         ins = node.inputs
         partials = memo[node]
+        uniform = _uniform(g) if partials is not None else None
         if partials is None:
             cts = node.prim.vjp(g, [values[i] for i in ins], values[node], **node.params)
         for j, inp in enumerate(ins):
@@ -104,7 +130,10 @@ def adjoint_sweep(nodes: Sequence[Node], values: Mapping[Node, Any], active: set
                 p = partials[j]
                 if p is None:
                     continue
-                c = g if p is ONE else -g if p is MINUS_ONE else g * p
+                if uniform is None:
+                    c = g if p is ONE else -g if p is MINUS_ONE else g * p
+                else:  # ȳ is one number broadcast (the adjoint of a sum): scale, don't multiply
+                    c = g if p is ONE else _scaled(uniform, p, g.shape)
             if inp.shape != node.shape and shape_of(c) != inp.shape:
                 c = ops.sum_to(c, inp.shape)
             if record is not None:
@@ -132,7 +161,8 @@ class ReverseEngine(Engine):
             if shape_of(ct) != graph.output.shape:
                 ct = ops.reshape(ct, graph.output.shape) if type(ct) is Tensor else _full(out, ct)
             adj = adjoint_sweep(graph.nodes, values, active, memo, graph.output, ct, wrt_nodes)
-            return tuple(adj[n] if n in adj else _zeros_like(values[n]) for n in wrt_nodes)
+            return tuple(_owned(adj[n], values, n) if n in adj else _zeros_like(values[n])
+                         for n in wrt_nodes)
 
         return out, pullback
 
