@@ -128,11 +128,13 @@ def vector(quick: bool) -> None:
                 g(x)
             t_g = best(lambda g=g, x=x: g(x), repeat=rep, number=1 if n > 10**4 else 20)
             row(f"dk.grad: {label}", t_g, "ms", 1e3, base=t_f)
-            if method is not INTERPRETED[0][1] and label.startswith("default"):
-                print(f"  {'  time(grad)/time(f), compiled':<44} {t_g / t_f:10.2f}        goal <= 1.0")
+            # issue goals: n = 10^6: eager <= 1.7, compiled <= 1.0; n = 10^3: <= 2 (default path)
+            if label.startswith("default"):
+                goal = "<= 1.0" if n > 10**4 else "<= 2.0"
+                print(f"  {'  time(grad)/time(f), compiled':<44} {t_g / t_f:10.2f}        goal {goal}")
             elif method is INTERPRETED[0][1]:
-                goal = 1.7 if n > 10**4 else 2.0
-                print(f"  {'  time(grad)/time(f), eager':<44} {t_g / t_f:10.2f}        goal <= {goal}")
+                goal = "goal <= 1.7" if n > 10**4 else "(no goal)"
+                print(f"  {'  time(grad)/time(f), eager':<44} {t_g / t_f:10.2f}        {goal}")
 
 
 def symbolic_swell(quick: bool) -> None:
