@@ -152,11 +152,19 @@ def plot_trajectories(function: str = "rosenbrock", steps: int = 300, **kwargs: 
     levels = np.logspace(-1, 3.5, 25) if function == "rosenbrock" else 25
     ax.contour(gx, gy, z, levels=levels, cmap="gray", linewidths=0.5)
     for name, path in paths.items():
-        ax.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=1, label=name)
+        end = float(np.asarray(fn(path[-1])))
+        (line,) = ax.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=1, label=f"{name} (f = {end:.3g})")
+        ax.plot(*path[-1], "o", color=line.get_color(), ms=5)
+    start = next(iter(paths.values()))[0]
+    ax.plot(*start, "ks", ms=6, label="start")
+    if function == "rosenbrock":
+        ax.plot(1.0, 1.0, "k*", ms=12, label="minimum (1, 1)")
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
-    ax.set_title(f"{function}: {steps} steps")
-    ax.legend()
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(f"{function}: {steps} steps of each optimizer (dots: where each ended)")
+    ax.legend(fontsize=8)
     return fig
 
 
