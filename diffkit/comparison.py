@@ -222,9 +222,13 @@ def _measure(fn: Function, xs: list[Any], method: str, scalar: bool, reference: 
              m: int, repeat: int, budget: float) -> MethodResult:
     from . import api
 
+    from .engines import get_engine
+
     row = MethodResult(method)
     g = _fresh(fn)
-    call = api.grad(g, method=method) if scalar else api.jacobian(g, method=method)
+    # the engine itself, never dk.grad's default policy (which compiles "reverse" after 2 calls)
+    eng = get_engine(method)
+    call = api.grad(g, method=eng) if scalar else api.jacobian(g, method=eng)
     engine = call.engine
     try:
         t0 = time.perf_counter()

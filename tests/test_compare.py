@@ -98,3 +98,9 @@ def test_plots_are_images(tmp_path) -> None:
         fig.savefig(tmp_path / name)
     assert (tmp_path / "swell.png").read_bytes()[:4] == b"\x89PNG"
     assert b"<svg" in (tmp_path / "cost.svg").read_bytes()[:500]
+
+
+def test_reverse_row_times_the_reverse_engine_itself() -> None:
+    cmp = dk.compare("ln(x1) + x1*x2 - sin(x2)", 2.0, 5.0, methods=["reverse", "compiled"])
+    assert "generated code" not in cmp.row("reverse").notes
+    assert "generated code" in cmp.row("compiled").notes
