@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import re
 import sys
 from typing import Any
 
@@ -22,6 +23,9 @@ from .function import Function
 from .primitives import REGISTRY
 
 MAX_LENGTH = 10_000
+
+#: "2x", "x y", "sin x", ")(": products written without *
+_IMPLICIT_PRODUCT = re.compile(r"\d[A-Za-z_(]|[\w)]\s+[A-Za-z_(\d]|\)\s*[\w(]")
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
@@ -112,7 +116,10 @@ def _syntax_tree(source: str, col_map: list[int]) -> ast.Expression:
         offset = max((exc.offset or 1) - 1, 0)
         col = col_map[min(offset, len(col_map) - 1)]
         token = source[offset:offset + 1] or "end of text"
-        raise ParseError(f"syntax error: {exc.msg}", token=token, column=col + 1) from None
+        hint = ""
+        if _IMPLICIT_PRODUCT.search(source):
+            hint = "; write products with * (2*x, x*y, sin(x)*cos(x)): there is no implicit multiplication"
+        raise ParseError(f"syntax error: {exc.msg}{hint}", token=token, column=col + 1) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ParseError(f"expression too deeply nested or too large to parse ({type(exc).__name__})") from None
     finally:
@@ -203,8 +210,8 @@ def _name(node: ast.Name, names: list[str], col_map: list[int]) -> Instruction:
 def _check_call(node: ast.Call, col_map: list[int]) -> None:
     col = _where(node, col_map)
     if not isinstance(node.func, ast.Name):
-        raise ParseError("only named functions can be called (no attributes or expressions)",
-                         token=_token(node.func), column=col)
+        raise ParseError("only named functions can be called (no attributes or expressions; "
+                         "a product needs *, as in (x+1)*(x-1))", token=_token(node.func), column=col)
     fname = node.func.id
     if fname not in FUNCTIONS:
         close = difflib.get_close_matches(fname, FUNCTIONS, n=3, cutoff=0.6)

@@ -223,3 +223,9 @@ def test_listing_of_arrays_and_names() -> None:
     text = f.listing(np.ones((4, 3)), np.ones(3))
     assert "v-1 = A" in text and "v0 = x" in text
     assert "v1 = v-1 @ v0" in text and "v2 = tanh(v1)" in text
+
+
+@pytest.mark.parametrize("text", ["2x", "x y", "sin x", "(x+1)(x-1)"])
+def test_implicit_products_get_a_hint(text: str) -> None:
+    with pytest.raises(dk.ParseError, match=r"\*"):
+        dk.parse(text)
