@@ -221,7 +221,6 @@ def _fresh(fn: Function) -> Function:
 def _measure(fn: Function, xs: list[Any], method: str, scalar: bool, reference: Any, n: int,
              m: int, repeat: int, budget: float) -> MethodResult:
     from . import api
-
     from .engines import get_engine
 
     row = MethodResult(method)

@@ -19,163 +19,17 @@ Example:
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .codegen import NotRenderable, literal, render
 from .errors import DomainError, ShapeError, TracingError
 from .function import Function, as_function, as_input
 from .ir import Node, Tensor, new_tape, toposort
 from .primitives import REGISTRY, Primitive
-
-#: numpy function names that print as operators (same meaning for arrays and Python floats)
-_INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**",
-          "matmul": "@", "greater": ">", "less": "<", "equal": "==", "greater_equal": ">=",
-          "less_equal": "<="}
-#: where every operand is a scalar: numpy names → Python builtins / math (others stay numpy)
-_SCALAR = {"maximum": "max", "minimum": "min", "abs": "abs", "power": "math.pow",
-           "arcsin": "math.asin", "arccos": "math.acos", "arctan": "math.atan"}
-
-
-class _NotRenderable(Exception):
-    """An impl looked at its arguments (a branch, an attribute): call it instead of printing it."""
-
-
-class _Code:
-    """Source text standing in for a value while an impl is rendered; operators write code."""
-
-    __slots__ = ("atom", "text", "uses")
-
-    def __init__(self, text: str, atom: bool = True) -> None:
-        self.text, self.atom, self.uses = text, atom, 0
-        _MADE.append(self)
-
-    def __bool__(self) -> bool:
-        raise _NotRenderable
-
-    def __getattr__(self, name: str) -> Any:
-        raise _NotRenderable
-
-    def __getitem__(self, index: Any) -> _Code:
-        return _Code(f"{_wrap(self)}[{_lit(index, bare=True)}]")
-
-    def __neg__(self) -> _Code:
-        return _Code(f"-{_wrap(self)}", atom=False)
-
-
-def _binary(symbol: str, reflected: bool = False) -> Any:
-    def method(self: _Code, other: Any) -> _Code:
-        a, b = (other, self) if reflected else (self, other)
-        return _Code(f"{_wrap(a)} {symbol} {_wrap(b)}", atom=False)
-
-    return method
-
-
-for _name, _sym in [("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/"), ("pow", "**"),
-                    ("matmul", "@")]:
-    setattr(_Code, f"__{_name}__", _binary(_sym))
-    setattr(_Code, f"__r{_name}__", _binary(_sym, reflected=True))
-for _name, _sym in [("gt", ">"), ("lt", "<"), ("ge", ">="), ("le", "<="), ("eq", "==")]:
-    setattr(_Code, f"__{_name}__", _binary(_sym))
-
-
-_MADE: list[_Code] = []  # codes made while rendering one impl (to find repeated subexpressions)
-
-
-def _wrap(v: Any) -> str:
-    if isinstance(v, _Code):
-        v.uses += 1
-        return v.text if v.atom else f"({v.text})"
-    text = _lit(v)
-    return f"({text})" if text.startswith("-") else text
-
-
-def _lit(v: Any, bare: bool = False) -> str:
-    """A Python literal for a parameter or a constant (only plain data: numbers, tuples, slices)."""
-    if isinstance(v, _Code):
-        v.uses += 1
-        return v.text
-    if isinstance(v, bool | np.bool_) or v is None or v is Ellipsis:
-        return repr(v if not isinstance(v, np.bool_) else bool(v))
-    if isinstance(v, int | np.integer):
-        return repr(int(v))
-    if isinstance(v, float | np.floating):
-        return repr(float(v)) if math.isfinite(v) else f"float('{float(v)!r}')"
-    if isinstance(v, slice):
-        return ":".join("" if p is None else _lit(p) for p in (v.start, v.stop, v.step)).rstrip(":") \
-            if bare else f"slice({_lit(v.start)}, {_lit(v.stop)}, {_lit(v.step)})"
-    if isinstance(v, tuple | list):
-        items = [_lit(x, bare) for x in v]
-        if bare and isinstance(v, tuple):
-            return ", ".join(items) + ("," if len(items) == 1 else "")
-        body = ", ".join(items) + ("," if len(items) == 1 and isinstance(v, tuple) else "")
-        return f"({body})" if isinstance(v, tuple) else f"[{body}]"
-    raise _NotRenderable
-
-
-class _Module:
-    """An ``xp`` that writes calls: ``xp.log(x)`` → ``np.log(x)`` (or ``math.log`` for scalars)."""
-
-    def __init__(self, scalar: bool) -> None:
-        self.scalar = scalar
-
-    def __getattr__(self, name: str) -> Any:
-        def call(*args: Any, **kwargs: Any) -> _Code:
-            if self.scalar and name == "where" and len(args) == 3 and not kwargs:
-                return _Code(f"{_wrap(args[1])} if {_wrap(args[0])} else {_wrap(args[2])}", False)
-            if name == "negative" and len(args) == 1 and not kwargs:
-                return -_as_code(args[0])
-            if name in _INFIX and len(args) == 2 and not kwargs and not (self.scalar and name == "power"):
-                return _binary(_INFIX[name])(_as_code(args[0]), args[1])
-            fn = f"np.{name}"
-            if self.scalar:
-                fn = _SCALAR.get(name) or (f"math.{name}" if hasattr(math, name) else fn)
-            kwargs = {k: v for k, v in kwargs.items() if not _is_default(name, k, v)}
-            parts = [_lit(a) for a in args] + [f"{k}={_lit(v)}" for k, v in kwargs.items()]
-            return _Code(f"{fn}({', '.join(parts)})")
-
-        if not hasattr(np, name):
-            raise _NotRenderable
-        return call
-
-
-@functools.cache
-def _defaults(name: str) -> dict[str, Any]:
-    try:
-        sig = inspect.signature(getattr(np, name))
-    except (TypeError, ValueError):
-        return {}
-    return {k: p.default for k, p in sig.parameters.items() if p.default is not p.empty}
-
-
-def _is_default(name: str, key: str, value: Any) -> bool:
-    """Leave out keywords that repeat numpy's default (``axis=None``): the source reads better."""
-    default = _defaults(name).get(key, inspect.Parameter.empty)
-    return isinstance(value, bool | type(None)) and value is default
-
-
-def _as_code(v: Any) -> _Code:
-    return v if isinstance(v, _Code) else _Code(_wrap(v))
-
-
-def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar: bool) -> str | None:
-    """One primitive application as a Python expression, from its impl; None if not renderable
-    (or if the expression would compute a part of the impl twice)."""
-    _MADE.clear()
-    stand_ins = [_Code(a) for a in args]
-    try:
-        out = prim.impl(_Module(scalar), *stand_ins, **params)
-    except (_NotRenderable, TypeError, ValueError, AttributeError):
-        return None
-    made = _MADE[len(stand_ins):]
-    _MADE.clear()
-    if not isinstance(out, _Code) or any(c.uses > 1 and c is not out for c in made):
-        return None
-    return out.text
-
 
 # ----- the program: a small SSA list simplified before printing ----------------------------------
 
@@ -545,15 +399,15 @@ def _ref(v: _Val, names: dict[int, str], ns: dict[str, Any]) -> str:
         raise TracingError("internal: a value was used before it was computed")
     c = v.scalar_const()
     if c is not None and not np.shape(v.const):
-        return _lit(c) if np.asarray(v.const).dtype.kind == "f" else _lit(v.const.item()
+        return literal(c) if np.asarray(v.const).dtype.kind == "f" else literal(v.const.item()
                                                                           if hasattr(v.const, "item") else v.const)
     return _ref_param(v.const, ns)
 
 
 def _ref_param(p: Any, ns: dict[str, Any]) -> str:
     try:
-        return _lit(p)
-    except _NotRenderable:
+        return literal(p)
+    except NotRenderable:
         name = f"k{sum(1 for k in ns if k.startswith('k') and k[1:].isdigit())}"
         ns[name] = p
         return name
