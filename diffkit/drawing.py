@@ -25,7 +25,8 @@ import numpy as np
 from . import trace_format as tf
 from .errors import DiffkitError
 from .ir import Node
-from .traces import Trace, _numeric, trace
+from .trace_rows import numeric
+from .traces import Trace, trace
 
 #: Drawings with more nodes than this are refused (pass ``max_nodes=`` to raise the limit).
 MAX_NODES = 200
@@ -240,7 +241,7 @@ def _draw_edges(g: Any, t: Trace, items: set[str], consts: dict[Node, str], num:
             )
             bar = t.adjoints.get(node, t.seed if node is t.graph.output else None)
             if np.ndim(c) == 0 and bar is not None:
-                how += f"{num(bar)} × {num(_numeric(partial))} = "
+                how += f"{num(bar)} × {num(numeric(partial))} = "
         label = f'<<FONT COLOR="{BLUE}">{how}{num(c)}</FONT>>'
         g.edge(
             node_id(src),

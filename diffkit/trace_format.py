@@ -21,7 +21,8 @@ from sympy.printing.str import StrPrinter
 from .display import format_value
 
 if TYPE_CHECKING:
-    from .traces import Partial, Row, Trace
+    from .trace_rows import Partial, Row
+    from .traces import Trace
 
 _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _ACCENT = {"": "", "dot": "\u0307", "bar": "\u0304"}

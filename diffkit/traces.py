@@ -14,9 +14,8 @@ symbols named after the variables (∂v₃/∂v₀ = cos v₀); the numbers are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -26,116 +25,21 @@ from . import trace_format as tf
 from .display import format_value, index_text
 from .engines.forward import tangent_sweep
 from .engines.reverse import adjoint_sweep, memoize_partials
-from .errors import ShapeError
 from .function import STRICT, Function, as_function, to_python
 from .ir import Graph, Node
-from .primitives import MINUS_ONE, ONE, REGISTRY
+from .trace_rows import (
+    Partial,
+    Row,
+    Token,
+    forward_seed,
+    is_scalar_const,
+    local_derivative,
+    numeric,
+    reverse_seed,
+    var,
+)
 
-Token = tuple[Any, ...]
 MODES = ("reverse", "forward")
-
-
-@dataclass(frozen=True)
-class Partial:
-    """A local partial derivative ∂`of`/∂`wrt` (variable keys such as ``"v2"``, ``"v-1"``).
-
-    Attributes:
-        expr: its symbolic form in the variables (None for structural ops, which use a rule).
-        value: its exact value at the point (None for structural ops).
-        rule: "JVP" or "VJP" where a structural op's rule replaces the partial.
-    """
-
-    of: str
-    wrt: str
-    expr: sp.Expr | None
-    value: Any
-    rule: str = ""
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of a trace: ``lhs = formula``, the local derivatives used, and the exact value.
-
-    Attributes:
-        section: "primal", "tangent" or "adjoint".
-        role: "input", "op", "output" (primal, tangent); "seed", "set", "accumulate", "result"
-            (adjoint: ȳ = 1, first contribution, later contributions, x̄ = v̄).
-        lhs, formula: format-neutral tokens (see :class:`diffkit.trace_format.Notation`).
-        partials: the local partials the row uses.
-        value: the exact value (display rounds it, the row never does).
-        node: the IR node the row is about (None for ȳ and y of a constant output).
-        source: for adjoint steps, the node whose adjoint flows back (vᵢ in v̄ⱼ += v̄ᵢ ∂vᵢ/∂vⱼ).
-    """
-
-    section: str
-    role: str
-    lhs: tuple[Token, ...]
-    formula: tuple[Token, ...]
-    value: Any
-    partials: tuple[Partial, ...] = ()
-    node: Node | None = None
-    source: Node | None = None
-
-    @property
-    def name(self) -> str:
-        """The variable as text: ``v̄₋₁``."""
-        return tf.UNICODE.render(self.lhs)
-
-    @property
-    def expression(self) -> str:
-        """The defining expression as text: ``v̄₋₁ + v̄₁/v₋₁``."""
-        return tf.UNICODE.render(self.formula)
-
-    @property
-    def derivative(self) -> str:
-        """The local derivatives as text: ``∂v₁/∂v₋₁ = 1/v₋₁ = 0.500``."""
-        return tf.derivative_cell(self.partials, tf.UNICODE, 3)
-
-    def __str__(self) -> str:
-        return f"{self.name} = {self.expression} = {tf.fmt_number(self.value)}"
-
-
-def _var(key: str, accent: str = "") -> Token:
-    return ("var", key, accent)
-
-
-def _is_scalar_const(node: Node) -> bool:
-    return node.is_const and node.value is not None and np.ndim(node.value) == 0
-
-
-@lru_cache(maxsize=1024)
-def _template(
-    prim_name: str, consts: tuple[float | None, ...], j: int
-) -> tuple[sp.Expr | None, tuple[sp.Dummy, ...]]:
-    """∂φ/∂(argument j) of a primitive's SymPy translation, on dummies (constants filled in)."""
-    from .engines.symbolic import local_diff
-    from .sympy_bridge import sympy_number
-
-    prim = REGISTRY[prim_name]
-    dummies = tuple(sp.Dummy(f"a{i}", real=True) for i in range(len(consts)))
-    args = [d if c is None else sympy_number(c) for d, c in zip(dummies, consts, strict=False)]
-    try:
-        return local_diff(prim.sympy(*args), dummies[j]), dummies
-    except (TypeError, ValueError, AttributeError):
-        return None, dummies
-
-
-def local_derivative(node: Node, j: int, names: Mapping[int, str]) -> sp.Expr | None:
-    """The symbolic ∂node/∂(input j) in the trace's variables, e.g. cos(v₀) for v₃ = sin v₀."""
-    consts = tuple(float(i.value) if _is_scalar_const(i) else None for i in node.inputs)
-    expr, dummies = _template(node.prim.name, consts, j)
-    if expr is None:
-        return None
-    subs = {
-        d: tf.symbol(names[i.id]) if i.id in names else sp.Symbol("const", real=True)
-        for d, i in zip(dummies, node.inputs, strict=False)
-        if i.id in names or not _is_scalar_const(i)
-    }
-    return expr.xreplace(subs)
-
-
-def _numeric(p: Any) -> Any:
-    return 1.0 if p is ONE else -1.0 if p is MINUS_ONE else p
 
 
 class Trace:
@@ -214,8 +118,8 @@ class Trace:
     def operand(self, node: Node, accent: str = "") -> list[Token]:
         """Tokens for a node used as an argument: its variable, or a constant's value."""
         if node.id in self.names:
-            return [_var(self.names[node.id], accent)]
-        if _is_scalar_const(node):
+            return [var(self.names[node.id], accent)]
+        if is_scalar_const(node):
             return [("num", node.value)]
         return [("text", f"const{tuple(node.shape)}")]
 
@@ -237,7 +141,7 @@ class Trace:
                         self.names[node.id],
                         self.names[inp.id],
                         local_derivative(node, j, self.names),
-                        _numeric(memo[j]),
+                        numeric(memo[j]),
                     )
                 )
         result = tuple(out)
@@ -250,7 +154,7 @@ class Trace:
         """The right-hand side of a primal row: ``ln v₋₁``, ``v₋₁ × v₀``, ``sum(v₃, axis=(0,))``."""
         prim = node.prim
         if prim is None:
-            return [_var(node.name)] if node.is_input else self.operand(node)
+            return [var(node.name)] if node.is_input else self.operand(node)
         args = [self.operand(i) for i in node.inputs]
         if prim.name == "neg":
             return [("text", "-"), *args[0]]
@@ -279,7 +183,7 @@ class Trace:
                 Row(
                     "primal",
                     role,
-                    (_var(self.names[node.id]),),
+                    (var(self.names[node.id]),),
                     tuple(self.definition(node)),
                     self.values[node],
                     partials,
@@ -291,7 +195,7 @@ class Trace:
             Row(
                 "primal",
                 "output",
-                (_var(self.out_key),),
+                (var(self.out_key),),
                 tuple(self.operand(out)),
                 self.values[out],
                 (),
@@ -311,8 +215,8 @@ class Trace:
                 Row(
                     "tangent",
                     "input",
-                    (_var(self.names[node.id], "dot"),),
-                    (_var(node.name, "dot"),),
+                    (var(self.names[node.id], "dot"),),
+                    (var(node.name, "dot"),),
                     s,
                     (),
                     node,
@@ -324,7 +228,7 @@ class Trace:
                 Row(
                     "tangent",
                     "op",
-                    (_var(self.names[node.id], "dot"),),
+                    (var(self.names[node.id], "dot"),),
                     tuple(self._tangent_formula(node)),
                     value,
                     self.node_partials(node),
@@ -336,7 +240,7 @@ class Trace:
             Row(
                 "tangent",
                 "output",
-                (_var(self.out_key, "dot"),),
+                (var(self.out_key, "dot"),),
                 tuple(self.operand(out, "dot")) if out.id in self.names else (("num", 0.0),),
                 self.derivative,
                 (),
@@ -371,8 +275,8 @@ class Trace:
                 Row(
                     "adjoint",
                     "seed",
-                    (_var(self.names[out.id], "bar"),),
-                    (_var(self.out_key, "bar"),),
+                    (var(self.names[out.id], "bar"),),
+                    (var(self.out_key, "bar"),),
                     self.seed,
                     (),
                     out,
@@ -380,7 +284,7 @@ class Trace:
             )
         else:
             rows.append(
-                Row("adjoint", "seed", (_var(self.out_key, "bar"),), (("num", 1.0),), self.seed)
+                Row("adjoint", "seed", (var(self.out_key, "bar"),), (("num", 1.0),), self.seed)
             )
         running: dict[Node, Any] = {}
         for node, inp, _partial, c in self.steps:
@@ -392,18 +296,18 @@ class Trace:
             if node.prim.kind == "elementwise" and partials and partials[0].expr is not None:
                 term: list[Token] = [("sym", bar_i * partials[0].expr)]
             else:
-                term = [("text", f"VJP[{node.prim.name}]("), _var(i_key, "bar"), ("text", ")")]
+                term = [("text", f"VJP[{node.prim.name}]("), var(i_key, "bar"), ("text", ")")]
             if prev is None:
                 formula, role = term, "set"
             elif term[0][0] == "sym":
                 formula, role = [("sym", sp.Add(bar_j, term[0][1], evaluate=False))], "accumulate"
             else:
-                formula, role = [_var(j_key, "bar"), ("infix", "+"), *term], "accumulate"
+                formula, role = [var(j_key, "bar"), ("infix", "+"), *term], "accumulate"
             rows.append(
                 Row(
                     "adjoint",
                     role,
-                    (_var(j_key, "bar"),),
+                    (var(j_key, "bar"),),
                     tuple(formula),
                     running[inp],
                     partials,
@@ -416,8 +320,8 @@ class Trace:
                 Row(
                     "adjoint",
                     "result",
-                    (_var(node.name, "bar"),),
-                    (_var(self.names[node.id], "bar"),)
+                    (var(node.name, "bar"),),
+                    (var(self.names[node.id], "bar"),)
                     if node in self.adjoints
                     else (("num", 0.0),),
                     g,
@@ -495,51 +399,6 @@ def _join(args: Sequence[list[Token]]) -> list[Token]:
     return out
 
 
-def _forward_seed(fn: Function, graph: Graph, seed: Any) -> list[Any]:
-    """ẋ per input: e₁ by default; a sequence (one per input) or a dict {name: tangent}."""
-    shapes = [n.shape for n in graph.inputs]
-    if seed is None:
-        out = [np.zeros(s) if s else 0.0 for s in shapes]
-        if shapes and shapes[0]:
-            out[0] = np.zeros(shapes[0])
-            out[0].reshape(-1)[0] = 1.0
-        elif shapes:
-            out[0] = 1.0
-        return out
-    if isinstance(seed, Mapping):
-        unknown = set(seed) - set(fn.inputs)
-        if unknown:
-            raise ValueError(f"seed names {sorted(unknown)}, which are not inputs of {fn.name}")
-        seed = [seed.get(n, 0.0) for n in fn.inputs]
-    elif np.ndim(seed) == 0 and len(shapes) == 1:
-        seed = [seed]
-    if len(seed) != len(shapes):
-        raise ShapeError(
-            f"seed has {len(seed)} entries for {len(shapes)} inputs: pass one tangent per input"
-        )
-    out = []
-    for name, s, shape in zip(fn.inputs, seed, shapes, strict=False):
-        arr = (
-            np.broadcast_to(np.asarray(s, dtype=float), shape) if np.ndim(s) <= len(shape) else None
-        )
-        if arr is None or (np.ndim(s) and np.shape(s) != shape):
-            raise ShapeError(
-                f"seed for {name!r} has shape {np.shape(s)}, the input has shape {shape}"
-            )
-        out.append(float(arr) if not shape else np.array(arr))
-    return out
-
-
-def _reverse_seed(graph: Graph, seed: Any) -> Any:
-    """ȳ: 1 by default (ones for an array output: the gradient of the sum of its elements)."""
-    shape = graph.output.shape
-    if seed is None:
-        return np.ones(shape) if shape else 1.0
-    if np.ndim(seed) and np.shape(seed) != shape:
-        raise ShapeError(f"seed ȳ has shape {np.shape(seed)}, the output has shape {shape}")
-    return np.broadcast_to(np.asarray(seed, dtype=float), shape).copy() if shape else float(seed)
-
-
 def trace(f: Any, *point: Any, mode: str = "reverse", seed: Any = None) -> Trace:
     """The evaluation trace of `f` at `point`: primal rows, then tangent or adjoint rows.
 
@@ -565,7 +424,7 @@ def trace(f: Any, *point: Any, mode: str = "reverse", seed: Any = None) -> Trace
     values = dict(values)
     for node in graph.nodes:  # constants folded into the graph keep their recorded value
         values.setdefault(node, node.value)
-    seed_value = _forward_seed(fn, graph, seed) if mode == "forward" else _reverse_seed(graph, seed)
+    seed_value = forward_seed(fn, graph, seed) if mode == "forward" else reverse_seed(graph, seed)
     return Trace(fn, graph, values, tuple(point), mode, seed_value)
 
 

@@ -1,0 +1,172 @@
+"""The rows of an evaluation trace, the symbolic local derivatives on them, and trace seeds.
+
+A :class:`Row` is one line of a primal, tangent or adjoint table; a :class:`Partial` is a local
+derivative ∂vᵢ/∂vⱼ on it, both as SymPy (``sympy.diff`` of the primitive's translation on symbols
+named after the variables: ∂v₃/∂v₀ = cos v₀) and as the number the engines memoized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from . import trace_format as tf
+from .errors import ShapeError
+from .function import Function
+from .ir import Graph, Node
+from .primitives import MINUS_ONE, ONE, REGISTRY
+
+Token = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A local partial derivative ∂`of`/∂`wrt` (variable keys such as ``"v2"``, ``"v-1"``).
+
+    Attributes:
+        expr: its symbolic form in the variables (None for structural ops, which use a rule).
+        value: its exact value at the point (None for structural ops).
+        rule: "JVP" or "VJP" where a structural op's rule replaces the partial.
+    """
+
+    of: str
+    wrt: str
+    expr: sp.Expr | None
+    value: Any
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a trace: ``lhs = formula``, the local derivatives used, and the exact value.
+
+    Attributes:
+        section: "primal", "tangent" or "adjoint".
+        role: "input", "op", "output" (primal, tangent); "seed", "set", "accumulate", "result"
+            (adjoint: ȳ = 1, first contribution, later contributions, x̄ = v̄).
+        lhs, formula: format-neutral tokens (see :class:`diffkit.trace_format.Notation`).
+        partials: the local partials the row uses.
+        value: the exact value (display rounds it, the row never does).
+        node: the IR node the row is about (None for ȳ and y of a constant output).
+        source: for adjoint steps, the node whose adjoint flows back (vᵢ in v̄ⱼ += v̄ᵢ ∂vᵢ/∂vⱼ).
+    """
+
+    section: str
+    role: str
+    lhs: tuple[Token, ...]
+    formula: tuple[Token, ...]
+    value: Any
+    partials: tuple[Partial, ...] = ()
+    node: Node | None = None
+    source: Node | None = None
+
+    @property
+    def name(self) -> str:
+        """The variable as text: ``v̄₋₁``."""
+        return tf.UNICODE.render(self.lhs)
+
+    @property
+    def expression(self) -> str:
+        """The defining expression as text: ``v̄₋₁ + v̄₁/v₋₁``."""
+        return tf.UNICODE.render(self.formula)
+
+    @property
+    def derivative(self) -> str:
+        """The local derivatives as text: ``∂v₁/∂v₋₁ = 1/v₋₁ = 0.500``."""
+        return tf.derivative_cell(self.partials, tf.UNICODE, 3)
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.expression} = {tf.fmt_number(self.value)}"
+
+
+def var(key: str, accent: str = "") -> Token:
+    return ("var", key, accent)
+
+
+def is_scalar_const(node: Node) -> bool:
+    return node.is_const and node.value is not None and np.ndim(node.value) == 0
+
+
+@lru_cache(maxsize=1024)
+def _template(
+    prim_name: str, consts: tuple[float | None, ...], j: int
+) -> tuple[sp.Expr | None, tuple[sp.Dummy, ...]]:
+    """∂φ/∂(argument j) of a primitive's SymPy translation, on dummies (constants filled in)."""
+    from .engines.symbolic import local_diff
+    from .sympy_bridge import sympy_number
+
+    prim = REGISTRY[prim_name]
+    dummies = tuple(sp.Dummy(f"a{i}", real=True) for i in range(len(consts)))
+    args = [d if c is None else sympy_number(c) for d, c in zip(dummies, consts, strict=False)]
+    try:
+        return local_diff(prim.sympy(*args), dummies[j]), dummies
+    except (TypeError, ValueError, AttributeError):
+        return None, dummies
+
+
+def local_derivative(node: Node, j: int, names: Mapping[int, str]) -> sp.Expr | None:
+    """The symbolic ∂node/∂(input j) in the trace's variables, e.g. cos(v₀) for v₃ = sin v₀."""
+    consts = tuple(float(i.value) if is_scalar_const(i) else None for i in node.inputs)
+    expr, dummies = _template(node.prim.name, consts, j)
+    if expr is None:
+        return None
+    subs = {
+        d: tf.symbol(names[i.id]) if i.id in names else sp.Symbol("const", real=True)
+        for d, i in zip(dummies, node.inputs, strict=False)
+        if i.id in names or not is_scalar_const(i)
+    }
+    return expr.xreplace(subs)
+
+
+def numeric(p: Any) -> Any:
+    return 1.0 if p is ONE else -1.0 if p is MINUS_ONE else p
+
+
+def forward_seed(fn: Function, graph: Graph, seed: Any) -> list[Any]:
+    """ẋ per input: e₁ by default; a sequence (one per input) or a dict {name: tangent}."""
+    shapes = [n.shape for n in graph.inputs]
+    if seed is None:
+        out = [np.zeros(s) if s else 0.0 for s in shapes]
+        if shapes and shapes[0]:
+            out[0] = np.zeros(shapes[0])
+            out[0].reshape(-1)[0] = 1.0
+        elif shapes:
+            out[0] = 1.0
+        return out
+    if isinstance(seed, Mapping):
+        unknown = set(seed) - set(fn.inputs)
+        if unknown:
+            raise ValueError(f"seed names {sorted(unknown)}, which are not inputs of {fn.name}")
+        seed = [seed.get(n, 0.0) for n in fn.inputs]
+    elif np.ndim(seed) == 0 and len(shapes) == 1:
+        seed = [seed]
+    if len(seed) != len(shapes):
+        raise ShapeError(
+            f"seed has {len(seed)} entries for {len(shapes)} inputs: pass one tangent per input"
+        )
+    out = []
+    for name, s, shape in zip(fn.inputs, seed, shapes, strict=False):
+        arr = (
+            np.broadcast_to(np.asarray(s, dtype=float), shape) if np.ndim(s) <= len(shape) else None
+        )
+        if arr is None or (np.ndim(s) and np.shape(s) != shape):
+            raise ShapeError(
+                f"seed for {name!r} has shape {np.shape(s)}, the input has shape {shape}"
+            )
+        out.append(float(arr) if not shape else np.array(arr))
+    return out
+
+
+def reverse_seed(graph: Graph, seed: Any) -> Any:
+    """ȳ: 1 by default (ones for an array output: the gradient of the sum of its elements)."""
+    shape = graph.output.shape
+    if seed is None:
+        return np.ones(shape) if shape else 1.0
+    if np.ndim(seed) and np.shape(seed) != shape:
+        raise ShapeError(f"seed ȳ has shape {np.shape(seed)}, the output has shape {shape}")
+    return np.broadcast_to(np.asarray(seed, dtype=float), shape).copy() if shape else float(seed)
