@@ -129,10 +129,10 @@ class Flatten(Module):
 
 
 class ReLU(Module):
-    """max(x, 0), as x · [x > 0] (derivative 0 at 0). Example: ``nn.ReLU()(np.array([-1., 2.]))``."""
+    """max(x, 0) (derivative 0 at 0, in x's dtype). Example: ``nn.ReLU()(np.array([-1., 2.]))``."""
 
     def forward(self, x: Any) -> Any:
-        return dk.mul(x, dk.greater(x, 0.0))
+        return dk.relu(x)
 
 
 class LeakyReLU(Module):
