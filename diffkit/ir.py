@@ -93,9 +93,6 @@ class Node:
         return f"Node(#{self.id} {self.op} shape={self.shape})"
 
 
-def _shape_of(value: Any) -> tuple[int, ...]:
-    shape = getattr(value, "shape", None)
-    return tuple(shape) if shape is not None else ()
 
 
 def toposort(outputs: Sequence[Node]) -> list[Node]:

@@ -86,9 +86,6 @@ class ScalarProgram:
     output: np.ndarray | None = None
     constants: frozenset[sp.Symbol] = frozenset()
 
-    def definitions(self) -> dict[sp.Symbol, sp.Expr]:
-        return dict(self.assignments)
-
     def expand(self, expr: sp.Expr) -> sp.Expr:
         """Substitute every program symbol away: the plain expression tree (may be large)."""
         defs: dict[sp.Symbol, sp.Expr] = {}

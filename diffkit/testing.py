@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from .api import hessian, jacobian
-from .engines.base import flatten_all
 from .function import as_function, as_input
 
 EXACT_METHODS = ("reverse", "forward", "symbolic")
@@ -74,4 +73,4 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
     return {m: float(np.asarray(val).reshape(-1)[0]) for m, val in results.items()}
 
 
-__all__ = ["check_grads", "flatten_all"]
+__all__ = ["check_grads"]

@@ -56,7 +56,6 @@ class Engine:
     """Base class: subclasses implement at least `vjp` or `jvp`/`jacobian`."""
 
     name = "engine"
-    traceable = True  # its computations can be traced again (for higher derivatives)
 
     def __init__(self, **options: Any) -> None:
         self.options = options

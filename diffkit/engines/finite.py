@@ -41,7 +41,6 @@ class FiniteDifferenceEngine(Engine):
     """Finite differences. Options: ``scheme`` (default "central"), ``step`` (absolute step h)."""
 
     name = "fd"
-    traceable = False
 
     def __init__(self, scheme: str = "central", step: float | None = None, levels: int = 5) -> None:
         if scheme not in SCHEMES:

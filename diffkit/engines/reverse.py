@@ -16,7 +16,7 @@ import numpy as np
 from .. import ops
 from ..errors import DomainError, NonDifferentiableError, ShapeError
 from ..evaluate import needed_for_gradient
-from ..function import STRICT, Function
+from ..function import Function
 from ..ir import Graph, Node, Tensor, paused_gc, toposort
 from ..primitives import MINUS_ONE, ONE
 from .base import Engine, Pullback, require_scalar, shape_of
@@ -242,4 +242,4 @@ class _Recorded:
         return node.value
 
 
-__all__ = ["STRICT", "ReverseEngine", "adjoint_sweep", "backward_to_leaves", "memoize_partials"]
+__all__ = ["ReverseEngine", "adjoint_sweep", "backward_to_leaves", "memoize_partials"]

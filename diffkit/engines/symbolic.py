@@ -239,7 +239,6 @@ class SymbolicEngine(Engine):
     """Exact derivatives from SymPy, derived once per function and input shapes, then compiled."""
 
     name = "symbolic"
-    traceable = False
 
     def __init__(self, simplify: bool = True, max_elements: int = MAX_ELEMENTS) -> None:
         super().__init__(simplify=simplify, max_elements=max_elements)
