@@ -172,7 +172,7 @@ def draw_trace(
     for _node, inp, _p, c in t.steps:
         steps_into.setdefault(inp, []).append(c)
     consts: dict[Node, str] = {}
-    for node in g_ir.nodes:
+    for node in g_ir.schedule:
         if node.is_const:
             consts[node] = f"c{len(consts)}"
             g.node(

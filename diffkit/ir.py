@@ -134,31 +134,43 @@ def level_order(nodes: Iterable[Node]) -> list[Node]:
 
 
 class Graph:
-    """A traced function: input nodes, one output node, and every node it needs in topological order.
+    """A traced function: input nodes, one output node, and every node it needs.
 
+    ``nodes`` is in creation order (topological: what the engines need); ``schedule`` is the same
+    nodes in the seeds' level order (what listings, traces and drawings number and print).
     ``value_dependent`` is True when the traced Python code branched on a traced value (``if x > 0``),
     so the graph is only valid at the point it was traced at.
     """
 
-    __slots__ = ("_index", "inputs", "nodes", "output", "plans", "value_dependent")
+    __slots__ = ("_index", "_schedule", "inputs", "nodes", "output", "plans", "value_dependent")
 
     def __init__(self, inputs: Sequence[Node], output: Node, value_dependent: bool = False) -> None:
         self.inputs = tuple(inputs)
         self.output = output
         reachable = toposort([output])
         input_ids = {n.id for n in self.inputs}
-        self.nodes = tuple(self.inputs) + tuple(level_order(n for n in reachable if n.id not in input_ids))
+        self.nodes = tuple(self.inputs) + tuple(n for n in reachable if n.id not in input_ids)
         self.value_dependent = value_dependent
         self._index: dict[int, str] | None = None
+        self._schedule: tuple[Node, ...] | None = None
         self.plans: dict[Any, Any] = {}  # engines' per-graph plans (e.g. what a replay must compute)
 
     def __len__(self) -> int:
         return len(self.nodes)
 
     @property
+    def schedule(self) -> tuple[Node, ...]:
+        """The nodes in level order (inputs, then v1, v2, … as the seeds number them); lazy, since
+        only display needs it."""
+        if self._schedule is None:
+            k = len(self.inputs)
+            self._schedule = self.nodes[:k] + tuple(level_order(self.nodes[k:]))
+        return self._schedule
+
+    @property
     def operations(self) -> list[Node]:
-        """The nodes that apply a primitive (no inputs, no constants)."""
-        return [n for n in self.nodes if n.prim is not None]
+        """The nodes that apply a primitive (no inputs, no constants), in level order."""
+        return [n for n in self.schedule if n.prim is not None]
 
     def names(self) -> dict[int, str]:
         """Node id -> the seeds' variable name: inputs v₋ₙ₊₁…v₀, operations v1, v2, …"""
@@ -166,7 +178,7 @@ class Graph:
             k = len(self.inputs)
             index = {n.id: f"v{i - k + 1}" for i, n in enumerate(self.inputs)}
             count = 0
-            for n in self.nodes:
+            for n in self.schedule:
                 if n.prim is not None:
                     count += 1
                     index[n.id] = f"v{count}"
@@ -179,7 +191,7 @@ class Graph:
 
         names = self.names()
         lines = []
-        for n in self.nodes:
+        for n in self.schedule:
             if n.is_const:
                 continue
             lhs = names[n.id]

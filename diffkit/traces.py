@@ -73,24 +73,24 @@ class Trace:
         #: the output's name in the tables: y, unless an input is already called y
         self.out_key = next(k for k in ("y", "f", "out", "_y") if k not in fn.inputs)
         with np.errstate(**STRICT):
-            self.active, self.partials = memoize_partials(graph.nodes, values, graph.inputs)
+            self.active, self.partials = memoize_partials(graph.schedule, values, graph.inputs)
             self.tangents: dict[Node, Any] = {}
             self.adjoints: dict[Node, Any] = {}
             self.steps: list[tuple[Node, Node, Any, Any]] = []
             if mode == "forward":
                 pairs = zip(graph.inputs, seed, strict=True)
                 seeds = {n: np.reshape(t, (1, *n.shape)) for n, t in pairs}
-                tan = tangent_sweep(graph.nodes, values, seeds, 1)
+                tan = tangent_sweep(graph.schedule, values, seeds, 1)
                 self.tangents = {n: t[0] for n, t in tan.items()}
             else:
                 self.adjoints = adjoint_sweep(
-                    graph.nodes,
+                    graph.schedule,
                     values,
                     self.active,
                     self.partials,
                     graph.output,
                     seed,
-                    graph.nodes,
+                    graph.schedule,
                     record=lambda *s: self.steps.append(s),
                 )
 
@@ -174,7 +174,7 @@ class Trace:
     def primal(self) -> list[Row]:
         """v₋ₙ₊₁ … v₀ = inputs, vᵢ = φᵢ(…) with their memoized partials, y = output."""
         rows = []
-        for node in self.graph.nodes:
+        for node in self.graph.schedule:
             if node.is_const:
                 continue
             role = "input" if node.is_input else "op"
@@ -422,7 +422,7 @@ def trace(f: Any, *point: Any, mode: str = "reverse", seed: Any = None) -> Trace
     with np.errstate(**STRICT):
         graph, values = fn.graph_at(*point)
     values = dict(values)
-    for node in graph.nodes:  # constants folded into the graph keep their recorded value
+    for node in graph.schedule:  # constants folded into the graph keep their recorded value
         values.setdefault(node, node.value)
     seed_value = forward_seed(fn, graph, seed) if mode == "forward" else reverse_seed(graph, seed)
     return Trace(fn, graph, values, tuple(point), mode, seed_value)
