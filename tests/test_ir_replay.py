@@ -153,3 +153,20 @@ def test_uniform_cotangent_fast_path_matches_hand_formula():
     g = dk.grad(dk.function(vector_f), method=ReverseEngine())
     for _ in range(3):
         np.testing.assert_allclose(g(x)[0], vector_grad(x), rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(
+    n for n, p in REGISTRY.items() if p.kind == "elementwise" and p.differentiable
+    and n not in ("where", "binary_cross_entropy")))
+def test_float32_gradients_stay_float32(name):
+    """Through every element-wise rule, and through the broadcast-cotangent fast path."""
+    prim = REGISTRY[name]
+    lo, hi = prim.domain[0]
+    vals = np.linspace(lo, hi, 5)[1:-1].astype(np.float32)
+    x = dk.tensor(vals, requires_grad=True)
+    args = [x] + [np.float32(0.7)] * (prim.nargs - 1)
+    dk.sum(prim(*args) * 0.5).backward()
+    assert x.grad.dtype == np.float32, name
+    y = dk.tensor(vals, requires_grad=True)
+    dk.sum(dk.leaky_relu(y, 0.1) + 2.0 * y).backward()
+    assert y.grad.dtype == np.float32

@@ -75,10 +75,16 @@ def _uniform(g: Any) -> Any:
 
 
 def _scaled(u: Any, p: Any, shape: tuple[int, ...]) -> Any:
-    """u·p broadcast to `shape` without a pass over memory when u is ±1."""
+    """u·p broadcast to `shape`, without a pass over memory when p is an array and u is 1.
+
+    u is a NumPy scalar, so u·p follows NumPy's type rules (float32 stays float32); only an
+    array p of that same type may be handed back as it is."""
     if p is MINUS_ONE:
         return np.broadcast_to(-u, shape)
-    c = p if u == 1 else -p if u == -1 else u * p
+    if u == 1 and type(p) is np.ndarray and p.dtype == np.result_type(u, p):
+        c = p
+    else:
+        c = u * p
     return c if shape_of(c) == shape else np.broadcast_to(c, shape)
 
 
