@@ -6,6 +6,8 @@ import dis
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+import numpy as np
+
 from .backend import array_namespace
 from .errors import DomainError
 from .ir import Graph, Node, Tensor, _domain_message, bind
@@ -16,9 +18,9 @@ class Unevaluated:
 
     __slots__ = ("dtype", "shape")
 
-    def __init__(self, node: Node) -> None:
-        self.shape = node.shape
-        self.dtype = node.dtype
+    def __init__(self, shape: tuple[int, ...], dtype: Any = float) -> None:
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
 
     @property
     def ndim(self) -> int:
@@ -49,7 +51,7 @@ def evaluate(graph: Graph, args: Sequence[Any], only: Collection[Node] | None = 
             values[node] = node.value
             continue
         if only is not None and node not in only:
-            values[node] = Unevaluated(node)
+            values[node] = Unevaluated(node.shape, node.dtype)
             continue
         ins = [values[i] for i in node.inputs]
         try:

@@ -14,22 +14,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import TracingError
+from ..evaluate import Unevaluated
 from ..function import Function
 from ..ir import Tensor
 from .base import Engine, Pullback
 from .reverse import ReverseEngine
-
-try:  # the placeholder api.grad accepts for a value it did not ask for
-    from ..evaluate import Unevaluated as _Unevaluated
-except ImportError:  # pragma: no cover - older core
-    _Unevaluated = None
-
-
-class _Shape:
-    __slots__ = ("dtype", "shape")
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape, self.dtype = shape, np.dtype(float)
 
 
 class CompiledEngine(Engine):
@@ -78,9 +67,9 @@ class CompiledEngine(Engine):
         if cg is None or cg._vg is None:
             self.last = None
             return self.reverse.value_and_grad(fn, args, wrt)
-        if need_value or _Unevaluated is None:
+        if need_value:
             return cg(*args)
-        return _Unevaluated(_Shape(cg.out_shape)), cg.grad(*args)
+        return Unevaluated(cg.out_shape), cg.grad(*args)  # the value was not asked for
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
         cg = self.compiled(fn, args, wrt)

@@ -116,8 +116,7 @@ class Trainer:
         if self.l1:
             loss = loss + l1_penalty(self.model, self.l1)
         v = loss.value
-        # seed in the loss's dtype (a Python 1.0 seed would promote float32 adjoints to float64)
-        loss.backward(array_namespace(v).ones((), dtype=v.dtype))
+        loss.backward()  # seeded with 1 in the loss's dtype and array module
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         if self.clip_grad_value is not None:
