@@ -1,26 +1,38 @@
 """diffkit: differentiate functions four ways over one expression IR, and train neural networks."""
 
-from . import ops
-from .api import derivative, grad, hessian, jacobian, jvp, symbolic, value_and_grad, vjp
+from .api import (
+    derivative,
+    grad,
+    hessian,
+    jacobian,
+    jvp,
+    symbolic,
+    value_and_grad,
+    vjp,
+)
+from .engines.compiler import compile_gradient
 from .errors import (
     ArityError,
     BackendError,
     DiffkitError,
     DomainError,
+    InvalidNameError,
     MissingRuleError,
     NonDifferentiableError,
+    NumericOverflowError,
     ParseError,
     ShapeError,
     TracingError,
 )
-from .function import Function, function
-from .ir import Graph, Node, Tensor, tensor
-from .ops import *
+from .function import Function, function, jit
+from .ir import Graph, Node
+from .ops import *  # noqa: F403 - every primitive (dk.sin, ...) and composite (dk.softmax, ...)
+from .ops import __all__ as _ops_all
 from .parse import parse
-from .sympy_bridge import from_sympy
+from .tensor import Tensor, tensor
 from .testing import check_grads
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ArityError",
@@ -29,33 +41,37 @@ __all__ = [
     "DomainError",
     "Function",
     "Graph",
+    "InvalidNameError",
     "MissingRuleError",
     "Node",
     "NonDifferentiableError",
+    "NumericOverflowError",
     "ParseError",
     "ShapeError",
     "Tensor",
     "TracingError",
     "check_grads",
+    "compile_gradient",
     "derivative",
     "from_sympy",
     "function",
     "grad",
     "hessian",
     "jacobian",
+    "jit",
     "jvp",
     "parse",
     "symbolic",
     "tensor",
     "value_and_grad",
     "vjp",
+    *_ops_all,
 ]
-__all__ += ops.__all__
 
-#: Public names provided by modules loaded on first use (they pull in Graphviz, matplotlib, …).
+#: Public names provided by modules loaded on first use (SymPy, Graphviz, matplotlib, …).
 _LAZY = {
-    "trace": "traces", "Trace": "traces", "draw": "drawing", "render": "drawing",
-    "compare": "comparison", "Comparison": "comparison", "nn": None,
+    "from_sympy": "sympy_bridge", "trace": "traces", "Trace": "traces", "draw": "traces",
+    "render": "traces", "compare": "comparison", "Comparison": "comparison", "nn": None,
 }
 
 

@@ -1,26 +1,46 @@
 """The one API over all engines: grad, value_and_grad, derivative, jacobian, hessian, jvp, vjp.
 
 Every function takes ``method=`` — "reverse" (default), "forward", "symbolic", "fd" (with
-``scheme=`` and ``step=``), "fd-forward", "fd-central", "fd-complex", "fd-richardson", "auto" — and
-accepts a :class:`Function`, math text, a SymPy expression or a Python callable.
+``scheme=`` and ``step=``), "fd-forward", "fd-central", "fd-complex", "fd-richardson", "auto",
+"compiled" — and accepts a :class:`Function`, math text, a SymPy expression or a Python callable.
+
+The conventions every engine shares are applied here, once (docs/design.md states them):
+
+* inputs: Python numbers and integer arrays become float64; float32/float16/complex are kept; a
+  NaN or infinite input is a :class:`DomainError` naming it;
+* results: each gradient has its input's floating dtype and kind (a Python float for a Python
+  number, a NumPy scalar for a NumPy scalar, an array for an array), on every call and for every
+  method; complex inputs get complex gradients (JAX's convention), real inputs real ones;
+* errors: NumPy's floating-point errors become named ones (DomainError, NumericOverflowError,
+  NonDifferentiableError) — never a silent inf or NaN.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from .engines import get_engine
-from .errors import ArityError, NonDifferentiableError
-from .evaluate import Unevaluated
-from .function import STRICT, Function, as_function, as_input, to_python
-from .ir import Tensor, paused_gc
+from .errors import (
+    ArityError,
+    DomainError,
+    NonDifferentiableError,
+    NumericOverflowError,
+)
+from .function import STRICT, Function, as_function, as_input, jit, to_python
+from .ir import Traced
+from .tensor import paused_gc
 
 
-def _wrt(fn: Function, wrt: int | str | Sequence[int | str] | None) -> list[int]:
+def _wrt(fn: Function, wrt: Any, argnums: Any = None) -> list[int]:
+    if argnums is not None:
+        if wrt is not None:
+            raise ArityError("pass wrt= or its alias argnums=, not both")
+        wrt = argnums
     if wrt is None:
         return list(range(fn.arity))
     items = [wrt] if isinstance(wrt, int | str) else list(wrt)
@@ -38,54 +58,82 @@ def _wrt(fn: Function, wrt: int | str | Sequence[int | str] | None) -> list[int]
 
 
 def _prepare(fn: Function, args: Sequence[Any]) -> list[Any]:
+    """Coerced inputs; a NaN or infinite input is an error that names it."""
     fn.check_arity(args)
-    return [as_input(a) for a in args]
+    xs = [as_input(a) for a in args]
+    for name, x in zip(fn.inputs, xs):
+        if isinstance(x, Traced):
+            continue
+        if type(x) is np.float64:
+            ok = math.isfinite(x)
+        else:
+            xp = _module(x)
+            ok = bool(xp.all(xp.isfinite(x)))
+        if not ok:
+            raise DomainError(f"input {name!r} of {fn.name} is not finite (NaN or infinite): "
+                              "diffkit differentiates at finite points only")
+    return xs
 
 
-def _plain(x: Any) -> Any:
-    return x if type(x) is Tensor else to_python(x)
+def _module(x: Any) -> Any:
+    from .backend import array_namespace
+
+    return array_namespace(x)
 
 
-def _all_finite(x: Any) -> bool:
-    if isinstance(x, float):
-        return math.isfinite(x)
+@contextlib.contextmanager
+def _strict(method: str) -> Iterator[None]:
+    """NumPy errors raise; those that escape an engine (in derivative arithmetic) get names."""
     try:
-        return type(x) is Tensor or bool(np.all(np.isfinite(x)))
-    except TypeError:
-        return True
+        with np.errstate(**STRICT), paused_gc():
+            yield
+    except FloatingPointError as exc:
+        if "overflow" in str(exc):
+            raise NumericOverflowError(f"the derivative overflows its floating-point type "
+                                       f"(method={method!r}): {exc}") from None
+        raise NonDifferentiableError(f"the derivative is not finite at this point "
+                                     f"(method={method!r}): {exc}") from None
 
 
-def _finite(result: Any, out: Any, what: str, method: str) -> None:
-    """A finite function with a non-finite derivative is not differentiable there: say so."""
-    if type(result) is Tensor or type(out) is Tensor:
-        return
-    if isinstance(result, float) and isinstance(out, float):  # Python and NumPy float scalars
-        if math.isfinite(out) and not math.isfinite(result):
-            raise NonDifferentiableError(_NOT_FINITE.format(what=what, method=method))
-        return
-    try:
-        ok_out = bool(np.all(np.isfinite(out)))
-        ok_res = bool(np.all(np.isfinite(result)))
-    except TypeError:
-        return
-    if ok_out and not ok_res:
-        raise NonDifferentiableError(_NOT_FINITE.format(what=what, method=method))
+def float_dtype(x: Any) -> np.dtype:
+    """The dtype a derivative with respect to `x` has: x's floating dtype, float64 otherwise."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return np.dtype(complex) if isinstance(x, complex) else np.dtype(float)
+    dt = np.dtype(dt)
+    return dt if dt.kind in "fc" else np.dtype(float)
 
 
-_NOT_FINITE = ("{what} is not finite at this point (method={method!r}): the function is not "
-               "differentiable there (e.g. sqrt at 0) or the derivative overflows")
+def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
+    """A derivative `g` in the form of the argument it belongs to (the dtype convention)."""
+    if isinstance(g, Traced) or isinstance(arg, Traced):
+        return g
+    dt = dtype if dtype is not None else float_dtype(arg)
+    if dt.kind != "c" and np.iscomplexobj(g):
+        g = g.real  # a real input's cotangent space is real: the projection of a complex adjoint
+    if isinstance(arg, bool | int | float | complex):
+        return dt.type(g).item() if np.ndim(g) == 0 else np.asarray(g, dtype=dt)
+    if isinstance(arg, np.generic):
+        return dt.type(g)
+    xp = _module(g) if hasattr(g, "dtype") else np
+    out = xp.asarray(g)
+    if out.dtype != dt:
+        out = out.astype(dt)
+    return out.reshape(getattr(arg, "shape", out.shape))
 
 
-#: calls per input shape that the default reverse mode interprets before compiling: compiling
-#: costs ~1-25 ms, which a shape seen once or twice never earns back
-COMPILE_AFTER = 2
+def _check_finite(results: Sequence[Any], what: str, method: str) -> None:
+    for r in results:
+        if isinstance(r, Traced) or r is None:
+            continue
+        if not bool(_module(r).all(_module(r).isfinite(r))):
+            raise NonDifferentiableError(
+                f"{what} is not finite at this point (method={method!r}): the function is not "
+                "differentiable there (e.g. sqrt at 0) or the derivative overflows")
 
 
-def _gradient_engine(method: str, options: dict[str, Any]) -> Any:
-    """The engine for grad/value_and_grad: the default reverse mode compiles where it pays."""
-    if method == "reverse" and not options:
-        return get_engine("compiled", after=COMPILE_AFTER)
-    return get_engine(method, **options)
+def _value(out: Any) -> Any:
+    return out if isinstance(out, Traced) else to_python(out)
 
 
 class GradientFunction:
@@ -94,8 +142,9 @@ class GradientFunction:
     Attributes:
         function: the :class:`Function` differentiated.
         engine: the engine doing the work.
+        wrt: the indices of the inputs differentiated.
         source: the generated Python/NumPy code of the gradient (reverse mode), at the last
-            point's shapes (scalars if it was never called).
+            point's signature (scalars if it was never called).
     """
 
     def __init__(self, run: Callable[..., Any], engine: Any, function: Function, wrt: list[int]) -> None:
@@ -115,15 +164,31 @@ class GradientFunction:
         from .engines.compiled import CompiledEngine
 
         args = None if self._last_args is None else _prepare(self.function, self._last_args)
-        return CompiledEngine().source(self.function, args, self.wrt)
+        fn = self.function if self.function.reusable else jit(self.function)
+        return CompiledEngine().source(fn, args, self.wrt)
 
     def __repr__(self) -> str:
         return f"<gradient of {self.function!r} by {self.engine.name}>"
 
 
-def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, _need_value: bool = True,
-                   **options: Any) -> Callable[..., Any]:
+#: calls per signature that the default reverse mode interprets before compiling: compiling
+#: costs ~1-25 ms, which a signature seen once or twice never earns back
+COMPILE_AFTER = 2
+
+
+def _gradient_engine(method: str, options: dict[str, Any]) -> Any:
+    """The engine for grad/value_and_grad: the default reverse mode compiles where that is sound
+    (pure and jit functions) and pays."""
+    if method == "reverse" and not options:
+        return get_engine("compiled", after=COMPILE_AFTER)
+    return get_engine(method, **options)
+
+
+def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = None,
+                   **options: Any) -> GradientFunction:
     """``value_and_grad(f)(*args)`` -> (f(args), gradients): one gradient per selected input.
+
+    ``argnums=`` is an alias of ``wrt=`` (JAX's name).
 
     Example:
         >>> import diffkit as dk
@@ -132,24 +197,23 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, _need_value
     """
     fn = as_function(f)
     engine = _gradient_engine(method, options)
-    idx = _wrt(fn, wrt)
+    idx = _wrt(fn, wrt, argnums)
 
     def run(*args: Any) -> tuple[Any, tuple[Any, ...]]:
         xs = _prepare(fn, args)
-        with np.errstate(**STRICT), paused_gc():
-            out, grads = engine.value_and_grad(fn, xs, idx, need_value=_need_value)
-            if isinstance(out, Unevaluated) and not all(_all_finite(g) for g in grads):
-                out = fn.evaluate(*xs)  # only needed to tell overflow from non-differentiability
-        if not isinstance(out, Unevaluated):
-            for g in grads:
-                _finite(g, out, "the gradient", str(method))
-        return _plain(out), tuple(_plain(g) for g in grads)
+        with _strict(method):
+            out, grads = engine.value_and_grad(fn, xs, idx)
+        _check_finite(grads, "the gradient", method)
+        return _value(out), tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
     return GradientFunction(run, engine, fn, idx)
 
 
-def grad(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., tuple[Any, ...]]:
+def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = None,
+         **options: Any) -> GradientFunction:
     """``grad(f, method=m)(*args)`` -> a tuple with one gradient per input (shaped like it).
+
+    ``argnums=`` is an alias of ``wrt=`` (JAX's name).
 
     Example:
         >>> import diffkit as dk
@@ -157,15 +221,30 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Ca
         >>> dk.grad(f, method="forward")(2.0, 5.0)
         (5.5, 1.7163378145367738)
     """
-    vg = value_and_grad(f, method, wrt, _need_value=False, **options)
+    fn = as_function(f)
+    engine = _gradient_engine(method, options)
+    idx = _wrt(fn, wrt, argnums)
 
     def run(*args: Any) -> tuple[Any, ...]:
-        return vg(*args)[1]
+        xs = _prepare(fn, args)
+        with _strict(method):
+            grads = engine.grad(fn, xs, idx)
+        _check_finite(grads, "the gradient", method)
+        return tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
-    return GradientFunction(run, vg.engine, vg.function, vg.wrt)
+    return GradientFunction(run, engine, fn, idx)
 
 
-def jacobian(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., Any]:
+def _jacobian_dtype(args: Sequence[Any], idx: Sequence[int], out: Any) -> np.dtype:
+    dts = [float_dtype(args[i]) for i in idx]
+    out_dt = getattr(out, "dtype", None)
+    if out_dt is not None and np.dtype(out_dt).kind == "c":
+        dts.append(np.dtype(out_dt))
+    return np.result_type(*dts) if dts else np.dtype(float)
+
+
+def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = None,
+             **options: Any) -> Callable[..., Any]:
     """``jacobian(f)(*args)`` -> J of shape (m, n): m output elements, n = all input elements.
 
     Example:
@@ -176,21 +255,24 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
-    idx = _wrt(fn, wrt)
+    idx = _wrt(fn, wrt, argnums)
 
     def run(*args: Any) -> Any:
         xs = _prepare(fn, args)
-        with np.errstate(**STRICT), paused_gc():
+        with _strict(method):
             out, jac = engine.jacobian(fn, xs, idx)
-        _finite(jac, out, "the Jacobian", str(method))
-        return jac
+        _check_finite([jac], "the Jacobian", method)
+        if isinstance(jac, Traced):
+            return jac
+        return like(jac, jac, _jacobian_dtype(xs, idx, out))
 
     run.engine = engine  # type: ignore[attr-defined]
     run.function = fn  # type: ignore[attr-defined]
     return run
 
 
-def hessian(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> Callable[..., Any]:
+def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = None,
+            **options: Any) -> Callable[..., Any]:
     """``hessian(f)(*args)`` -> the (n, n) matrix of second derivatives of a scalar f.
 
     Example:
@@ -201,13 +283,14 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, **options: Any) ->
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
-    idx = _wrt(fn, wrt)
+    idx = _wrt(fn, wrt, argnums)
 
     def run(*args: Any) -> Any:
         xs = _prepare(fn, args)
-        with np.errstate(**STRICT), paused_gc():
+        with _strict(method):
             H = engine.hessian(fn, xs, idx)
-        return H
+        _check_finite([H], "the Hessian", method)
+        return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, idx, None))
 
     run.engine = engine  # type: ignore[attr-defined]
     return run
@@ -224,14 +307,19 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
     fn = as_function(f)
     if fn.arity != 1:
         raise ArityError(f"derivative needs a function of one input; {fn.name} has {fn.arity}: use grad")
-    if n < 0 or int(n) != n:
-        raise ValueError(f"the derivative order must be a whole number >= 0, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"the derivative order must be a whole number >= 0, got {n!r}")
     engine = get_engine(method, **options)
 
     def run(x: Any) -> Any:
-        (x,) = _prepare(fn, [x])
-        with np.errstate(**STRICT), paused_gc():
-            return _plain(engine.derivative(fn, x, int(n)))
+        (xa,) = _prepare(fn, [x])
+        with _strict(method):
+            d = engine.derivative(fn, xa, int(n))
+        _check_finite([d], f"the derivative of order {n}", method)
+        if isinstance(d, Traced):
+            return d
+        dt = np.result_type(float_dtype(xa), getattr(d, "dtype", float_dtype(xa)))
+        return like(d, x, dt)
 
     run.engine = engine  # type: ignore[attr-defined]
     return run
@@ -251,12 +339,14 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     xs = _prepare(fn, primals)
     if len(tangents) != len(xs):
         raise ArityError(f"jvp needs one tangent per input ({len(xs)}), got {len(tangents)}")
-    with np.errstate(**STRICT), paused_gc():
+    with _strict(method):
         out, t = engine.jvp(fn, xs, [as_input(t) for t in tangents])
-    return _plain(out), _plain(t)
+    _check_finite([t], "the JVP", method)
+    return _value(out), _value(t)
 
 
-def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, **options: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
+def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums: Any = None,
+        **options: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
     """Reverse product: (f(primals), pullback) with pullback(ct) = ctᵀ·J, one cotangent per input.
 
     Example:
@@ -268,14 +358,17 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, **optio
     fn = as_function(f)
     engine = get_engine(method, **options)
     xs = _prepare(fn, primals)
-    with np.errstate(**STRICT), paused_gc():
-        out, pull = engine.vjp(fn, xs, _wrt(fn, wrt))
+    idx = _wrt(fn, wrt, argnums)
+    with _strict(method):
+        out, pull = engine.vjp(fn, xs, idx)
 
     def pullback(ct: Any) -> tuple[Any, ...]:
-        with np.errstate(**STRICT), paused_gc():
-            return tuple(_plain(c) for c in pull(as_input(ct)))
+        with _strict(method):
+            cts = pull(as_input(ct))
+        _check_finite(cts, "the VJP", method)
+        return tuple(like(c, primals[i]) for c, i in zip(cts, idx))
 
-    return _plain(out), pullback
+    return _value(out), pullback
 
 
 def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: Any) -> Any:

@@ -215,7 +215,7 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
 
 def _fresh(fn: Function) -> Function:
     """A copy with empty caches, so one method's setup is not paid by another."""
-    return Function(fn.body, fn.inputs, name=fn.name, text=fn.text)
+    return Function(fn.body, fn.inputs, name=fn.name, text=fn.text, pure=fn.pure, jit=fn.jit)
 
 
 def _measure(fn: Function, xs: list[Any], method: str, scalar: bool, reference: Any, n: int,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .ir import Node
+if TYPE_CHECKING:
+    from .ir import Node
 
 
 def format_value(v: Any, digits: int = 6, fixed: bool = False) -> str:

@@ -40,8 +40,17 @@ class MissingRuleError(DiffkitError, NotImplementedError):
 
 
 class TracingError(DiffkitError, TypeError):
-    """A traced Python function did something tracing cannot record."""
+    """A traced Python function did something tracing cannot record (float() of a traced value,
+    math.sin on it, ...): the value would silently leave the graph."""
 
 
 class BackendError(DiffkitError, RuntimeError):
     """An array backend that is missing or mixed (NumPy with CuPy)."""
+
+
+class NumericOverflowError(DiffkitError, OverflowError):
+    """A value or a derivative that overflows its floating-point type (exp(710) in float64, ...)."""
+
+
+class InvalidNameError(DiffkitError, ValueError):
+    """An input or function name diffkit will not use (not an identifier, a keyword, ...)."""

@@ -41,6 +41,6 @@ class Program:
 
 
 def program_function(inputs: Sequence[str], code: Sequence[Instruction], name: str, text: str | None) -> Function:
-    """A :class:`Function` whose body runs the postfix `code`."""
+    """A pure :class:`Function` whose body runs the postfix `code` (so traces may be reused)."""
     prog = Program(tuple(inputs), tuple(code))
-    return Function(prog, prog.inputs, name=name, text=text)
+    return Function(prog, prog.inputs, name=name, text=text, pure=True)

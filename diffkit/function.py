@@ -1,50 +1,90 @@
 """`Function`: a differentiable function with named inputs, built by parsing, tracing or SymPy.
 
-A Function wraps a body written with diffkit operations. Called with numbers it evaluates them;
-asked for its graph at a point it traces the body into the IR (cached per input shapes unless the
-body branched on a traced value).
+Tracing semantics (the rule that keeps answers right; docs/design.md has the full contract):
+
+* A Python function (``dk.function``) is traced afresh at every call, as PyTorch and ``jax.grad``
+  do, so whatever it reads — closures, globals, attributes, random state — is read again.
+* Functions built from text (``dk.parse``) or SymPy (``dk.from_sympy``) are pure by construction:
+  engines may keep what they derived from one trace (compiled code, symbolic derivatives) and use
+  it for every call with the same signature (shapes and dtypes).
+* ``dk.jit(f)`` opts a Python function in to the same reuse, with JAX's contract: values it does
+  not take as arguments are constants frozen at its first trace for each signature. A Python
+  branch on a traced value (or a number read out of one) makes that trace valid at its point
+  only, so a jit function that does so is traced again at every call.
 """
 
 from __future__ import annotations
 
 import inspect
+import keyword
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .errors import ArityError, DomainError, TracingError
-from .evaluate import evaluate, recorded_values
-from .ir import Graph, Node, Tensor, new_tape
+from .errors import (
+    ArityError,
+    DiffkitError,
+    DomainError,
+    InvalidNameError,
+    NumericOverflowError,
+    ShapeError,
+    TracingError,
+)
+from .ir import Graph, Node
+from .tensor import Tensor, new_tape
 
-#: numpy error handling inside diffkit's API: a NaN or a division by zero is an error, not a value.
-STRICT = {"divide": "raise", "invalid": "raise", "over": "ignore"}
+#: NumPy's floating-point errors inside diffkit's API: a NaN, a division by zero or an overflow is
+#: a named error, never a value.
+STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "ignore"}
 
 
 def as_input(x: Any) -> Any:
-    """Coerce one argument: Python numbers and lists to float64, integer arrays to float64."""
+    """Coerce one argument: Python numbers to NumPy scalars, lists and integer arrays to float64.
+
+    Floating and complex dtypes are kept (float32 stays float32)."""
     t = type(x)
     if t is Tensor or t is np.float64 or t is np.ndarray and x.dtype.kind in "fc":
         return x
-    if isinstance(x, bool | int | float | np.integer | np.floating | np.bool_):
-        return np.float64(x)  # a NumPy scalar, so NumPy's error handling applies (not ZeroDivisionError)
-    if isinstance(x, complex | np.complexfloating):
+    if isinstance(x, bool | int | float | np.integer | np.bool_):
+        return np.float64(x)  # a NumPy scalar, so NumPy's error handling applies
+    if isinstance(x, np.floating | np.complexfloating):
+        return x
+    if isinstance(x, complex):
         return np.complex128(x)
     if isinstance(x, list | tuple):
-        return np.asarray(x, dtype=float)
-    if isinstance(x, np.ndarray):
-        return x if x.dtype.kind in "fc" else x.astype(float)
-    if hasattr(x, "dtype") and hasattr(x, "shape"):  # CuPy and other array types
+        arr = np.asarray(x)
+        return arr if arr.dtype.kind in "fc" else arr.astype(float)
+    if hasattr(x, "dtype") and hasattr(x, "shape"):  # NumPy and CuPy arrays
         return x if x.dtype.kind in "fc" else x.astype(float)
     raise TypeError(f"cannot differentiate with respect to a {type(x).__name__}: pass numbers or arrays")
 
 
-def _signature(args: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple((getattr(a, "shape", ()), type(a), getattr(a, "dtype", None)) for a in args)
+def signature(args: Sequence[Any]) -> tuple[Any, ...]:
+    """What a reused trace must match: every argument's shape, dtype and kind of container."""
+    return tuple((type(a), getattr(a, "shape", ()), getattr(a, "dtype", None)) for a in args)
+
+
+def check_names(inputs: Sequence[Any], what: str) -> tuple[str, ...]:
+    """Input names must be distinct Python identifiers (they name symbols and appear in listings)."""
+    names = tuple(inputs)
+    for n in names:
+        if not isinstance(n, str) or not n.isidentifier() or keyword.iskeyword(n) or n.startswith("__"):
+            raise InvalidNameError(f"{what}: input name {n!r} is not allowed: names must be "
+                                   "identifiers (letters, digits, _) that are not Python keywords")
+    if len(set(names)) != len(names):
+        raise InvalidNameError(f"{what}: input names must be distinct, got {list(names)}")
+    return names
 
 
 class Function:
     """A function of named inputs, differentiable by every engine.
+
+    Attributes:
+        body: the Python callable (diffkit operations on its arguments).
+        inputs: the input names. name: for listings and messages. text: the source text, if any.
+        pure: built from text or SymPy: no state outside its arguments, so traces may be reused.
+        jit: opted in to reuse with JAX's contract (see :func:`jit`).
 
     Example:
         >>> import diffkit as dk
@@ -56,13 +96,21 @@ class Function:
     """
 
     def __init__(self, body: Callable[..., Any], inputs: Sequence[str], name: str | None = None,
-                 text: str | None = None) -> None:
+                 text: str | None = None, *, pure: bool = False, jit: bool = False) -> None:
         self.body = body
-        self.inputs = tuple(inputs)
-        self.name = name or getattr(body, "__name__", "f")
+        self.inputs = check_names(inputs, "Function")
+        self.name = str(name or getattr(body, "__name__", "f"))
         self.text = text
-        self._graphs: dict[tuple[Any, ...], Graph] = {}
-        self.cache: dict[Any, Any] = {}  # engines keep derived artefacts here, keyed by their own keys
+        self.pure = pure
+        self.jit = jit
+        #: what engines derived from one trace (compiled code, symbolic derivatives, cost
+        #: estimates), keyed by their own keys including the signature; only used when reusable
+        self.cache: dict[Any, Any] = {}
+
+    @property
+    def reusable(self) -> bool:
+        """May engines reuse what they derived from one trace for other points (same signature)?"""
+        return self.pure or self.jit
 
     @property
     def arity(self) -> int:
@@ -71,71 +119,58 @@ class Function:
     def check_arity(self, args: Sequence[Any]) -> None:
         if len(args) != len(self.inputs):
             names = ", ".join(self.inputs)
-            raise ArityError(
-                f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}"
-            )
+            raise ArityError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
 
     def __call__(self, *args: Any) -> Any:
-        """Evaluate at `args`; a 0-d result comes back as a Python float."""
+        """Evaluate at `args`; a 0-d result comes back as a Python number."""
         self.check_arity(args)
         args = tuple(as_input(a) for a in args)
         if any(type(a) is Tensor for a in args):
-            return self.body(*args)
+            return stack_outputs(self.body(*args))
         with np.errstate(**STRICT):
-            out = self._call_body(args)
-        return to_python(out)
-
-    def _call_body(self, args: Sequence[Any]) -> Any:
-        try:
-            out = self.body(*args)
-        except FloatingPointError as exc:
-            raise DomainError(f"{self.name}: point outside the domain ({exc})") from None
-        return stack_outputs(out)
+            return to_python(self.evaluate(*args))
 
     def evaluate(self, *args: Any) -> Any:
-        """Evaluate without the float conversion (complex and array results kept as they are)."""
-        return self._call_body(tuple(as_input(a) for a in args))
+        """Evaluate without converting the result (complex and array results kept as they are)."""
+        args = tuple(as_input(a) for a in args)
+        try:
+            return stack_outputs(self.body(*args))
+        except DiffkitError:
+            raise
+        except ValueError as exc:  # NumPy's own operators on plain arrays: shapes that do not fit
+            shapes = " and ".join(str(getattr(a, "shape", ())) for a in args)
+            raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit ({exc})") from None
+        except FloatingPointError as exc:  # NumPy's own operators in the body
+            if "overflow" in str(exc):
+                raise NumericOverflowError(f"{self.name}: a value overflows ({exc})") from None
+            raise DomainError(f"{self.name}: point outside the domain ({exc})") from None
 
     # ----- tracing ----------------------------------------------------------------------------
 
-    def trace(self, *args: Any) -> Graph:
-        """The graph of this function at `args` (values recorded on its nodes)."""
+    def trace(self, *args: Any, wrt: Sequence[int] | None = None) -> Graph:
+        """The graph of this function at `args`, with values recorded on its nodes.
+
+        Inputs in `wrt` (all by default) are the ones being differentiated: reading a number out
+        of them (``float(x)``) is a TracingError, since their derivative would be lost."""
         self.check_arity(args)
         args = tuple(as_input(a) for a in args)
+        diff = set(range(len(args))) if wrt is None else set(wrt)
         with new_tape() as tape:
-            ins = [Tensor(Node(None, (), {}, a, name=n), tape) for n, a in zip(self.inputs, args, strict=True)]
+            ins = [Tensor(Node(None, (), {}, a, name=n), tape, i in diff)
+                   for i, (n, a) in enumerate(zip(self.inputs, args, strict=True))]
             out = stack_outputs(self.body(*ins))
             if type(out) is Tensor and out.tape is tape:
                 out_node = out.node
-            else:
-                out_node = Node(None, (), {}, out if type(out) is Tensor else np.asarray(out, dtype=float)
-                                if not np.isscalar(out) else float(out))
+            else:  # the output does not depend on the inputs
+                out_node = Node(None, (), {}, _constant_output(out))
             return Graph([t.node for t in ins], out_node, tape.value_dependent)
 
-    def graph_at(self, *args: Any, prune: Callable[[Graph], set[Node]] | None = None
-                 ) -> tuple[Graph, dict[Node, Any]]:
-        """A graph valid at `args` and the values of its nodes there (cached per input shapes).
-
-        A cached graph is replayed; ``prune(graph)`` may name the only nodes worth computing.
-        """
-        args = tuple(as_input(a) for a in args)
-        self.check_arity(args)
-        key = _signature(args)
-        graph = self._graphs.get(key)
-        if graph is not None:
-            return graph, evaluate(graph, args, None if prune is None else prune(graph))
-        graph = self.trace(*args)
-        if not graph.value_dependent:
-            self._graphs[key] = graph
-        return graph, recorded_values(graph)
-
     def graph(self, *args: Any) -> Graph:
-        """The graph at `args`, or at scalar inputs (values not shown) when no point is given."""
+        """The graph at `args`, or at scalar inputs 0.5 (for display) when no point is given."""
         if args:
             return self.trace(*args)
         with np.errstate(all="ignore"):
-            g = self.trace(*([0.5] * self.arity))
-        return Graph(g.inputs, g.output, g.value_dependent)
+            return self.trace(*([0.5] * self.arity))
 
     def listing(self, *args: Any) -> str:
         """The seeds-notation listing: ``v1 = log(v-1)`` … (with values when a point is given)."""
@@ -149,34 +184,42 @@ class Function:
 
     def __repr__(self) -> str:
         what = f" {self.text!r}" if self.text else ""
-        return f"<diffkit.Function {self.name}({', '.join(self.inputs)}){what}>"
+        kind = " jit" if self.jit else ""
+        return f"<diffkit{kind} Function {self.name}({', '.join(self.inputs)}){what}>"
 
     def __str__(self) -> str:
         return self.listing()
 
 
+def _constant_output(out: Any) -> Any:
+    if type(out) is Tensor:  # a Tensor of an outer tape (nested tracing): a constant here
+        return out
+    return out if hasattr(out, "shape") else np.float64(out) if not isinstance(out, complex) else out
+
+
 def stack_outputs(out: Any) -> Any:
     """A tuple/list of outputs becomes one 1-D array (so Jacobians are (m, n))."""
     if isinstance(out, list | tuple):
-        from . import ops
+        from .primitives import concatenate, reshape
 
         if not out:
             raise TracingError("the function returned an empty sequence")
-        return ops.concatenate([ops.reshape(o, (-1,)) for o in out], axis=0)
+        return concatenate([reshape(o, (-1,)) for o in out], axis=0)
     return out
 
 
 def to_python(out: Any) -> Any:
-    """0-d arrays and NumPy scalars become Python floats; arrays stay arrays."""
+    """0-d arrays and NumPy scalars become Python numbers; arrays stay arrays."""
     if isinstance(out, np.ndarray | np.generic) and np.ndim(out) == 0:
         return out.item()
     return out
 
 
 def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | None = None) -> Any:
-    """Decorator: make a Python function (written with diffkit ops) a :class:`Function`.
+    """Decorator: make a Python function (written with diffkit or NumPy operations) a Function.
 
-    Its positional parameters are the inputs.
+    Its positional parameters are the inputs. It is traced afresh at every call, so it may read
+    anything (closures, globals, random numbers); see :func:`jit` to reuse traces.
 
     Example:
         >>> import diffkit as dk
@@ -189,6 +232,32 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
 
     def wrap(f: Callable[..., Any]) -> Function:
         return Function(f, inputs or _positional_names(f), name=getattr(f, "__name__", "f"))
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
+    """Opt a function in to trace reuse: ``dk.grad(dk.jit(f))`` compiles once per signature.
+
+    The contract (JAX's): every value `fn` does not take as an argument — closures, globals,
+    attributes, random numbers — is a constant, frozen when `fn` is first traced for a signature
+    (argument shapes and dtypes). Pass whatever changes as an argument. A Python branch on a
+    traced value (``if x > 0``), or a number read out of one, makes a trace valid at its point
+    only: such a function is traced again at every call (correct, but not faster).
+
+    Example:
+        >>> import diffkit as dk
+        >>> @dk.jit
+        ... def f(x, y):
+        ...     return dk.sin(x) * y
+        >>> dk.grad(f)(0.0, 2.0)
+        (2.0, 0.0)
+    """
+
+    def wrap(f: Any) -> Function:
+        if isinstance(f, Function):
+            return Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
+        return Function(f, inputs or _positional_names(f), name=getattr(f, "__name__", "f"), jit=True)
 
     return wrap(fn) if fn is not None else wrap
 
@@ -220,3 +289,7 @@ def as_function(f: Any) -> Function:
     if callable(f):
         return function(f)
     raise TypeError(f"cannot differentiate a {type(f).__name__}: pass a Function, text, SymPy or a callable")
+
+
+__all__ = ["STRICT", "Function", "as_function", "as_input", "function", "jit", "signature",
+           "stack_outputs", "to_python"]

@@ -16,7 +16,7 @@ import re
 import sys
 from typing import Any
 
-from . import ops
+from .ops import square
 from .errors import ParseError
 from .expression import Instruction, program_function
 from .function import Function
@@ -29,20 +29,18 @@ _IMPLICIT_PRODUCT = re.compile(r"\d[A-Za-z_(]|[\w)]\s+[A-Za-z_(\d]|\)\s*[\w(]")
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
-#: Other spellings accepted in text.
-ALIASES = {"ln": "log", "asin": "arcsin", "acos": "arccos", "atan": "arctan", "max": "maximum",
-           "min": "minimum", "power": "pow"}
-
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 
 
 def _function_table() -> dict[str, tuple[Any, int]]:
-    """name -> (operation, number of arguments): every differentiable element-wise primitive."""
-    table = {name: (getattr(ops, name), p.nargs) for name, p in REGISTRY.items()
-             if p.kind == "elementwise" and p.differentiable and name != "where"}
-    table["square"] = (ops.square, 1)
-    for alias, target in ALIASES.items():
-        table[alias] = table[target]
+    """name -> (operation, number of arguments): every parseable primitive, by its names and
+    aliases as the table declares them, plus the composites that read as functions."""
+    table: dict[str, tuple[Any, int]] = {}
+    for p in REGISTRY.values():
+        if p.parseable:
+            for name in (p.name, *p.aliases):
+                table[name] = (p, p.nargs)
+    table["square"] = (square, 1)
     return table
 
 
@@ -151,7 +149,7 @@ def _compile(root: ast.AST, col_map: list[int]) -> tuple[list[str], list[Instruc
             code.append(_name(node, names, col_map))
         elif isinstance(node, ast.BinOp):
             if children_done:
-                code.append(("call", getattr(ops, _BINOPS[type(node.op)]), 2))
+                code.append(("call", REGISTRY[_BINOPS[type(node.op)]], 2))
             else:
                 if type(node.op) not in _BINOPS:
                     raise ParseError(f"operator {type(node.op).__name__} is not allowed",
@@ -163,7 +161,7 @@ def _compile(root: ast.AST, col_map: list[int]) -> tuple[list[str], list[Instruc
                                  token=_token(node), column=_where(node, col_map))
             if children_done:
                 if isinstance(node.op, ast.USub):
-                    code.append(("call", ops.neg, 1))
+                    code.append(("call", REGISTRY["neg"], 1))
             else:
                 stack += [(node, True), (node.operand, False)]
         elif isinstance(node, ast.Call):

@@ -185,7 +185,7 @@ def swell_sizes(depths: Sequence[int] = tuple(range(1, 11))) -> dict[str, list[i
     """Symbolic derivative sizes for f_k: k nested steps x ← sin(x)·x + x (trace length 3k)."""
     from .engines.symbolic import SymbolicEngine
     from .function import Function
-    from .ops import sin
+    from .primitives import sin
 
     out: dict[str, list[int]] = {"trace": [], "tree": [], "dag": [], "cse": []}
     for k in depths:

@@ -1,172 +1,157 @@
-"""THE rule table: one record per primitive, read by every engine, the printer and the tests.
+"""THE rule table: one record per primitive, read by every engine, the parser, the printers and tests.
 
-A record declares together: evaluation (through the array module ``xp``, so NumPy and CuPy both
-work), the derivative rules, the SymPy translation, the display symbols and the test domain.
+Each record (a :class:`~diffkit.primitive.Primitive`) declares in one place how the operation is
+evaluated (through the array module ``xp``, so NumPy and CuPy both work), its derivative rules,
+its SymPy translation, its names (NumPy, math text, scalar code, listings, LaTeX), its algebraic
+unit, its test domain and its values at special points. The record is also the public function:
+``dk.sin`` *is* the ``sin`` record below. Adding a primitive means adding one record here; the
+engines, the parser, ``from_sympy``, the code generator, the docs and the registry tests read it.
 
-* **Element-wise** primitives declare only their local partials ``∂out/∂input_i`` as functions of
-  the inputs and the output. The forward engine forms ``ṫ = Σ ∂out/∂xᵢ · ẋᵢ``; the reverse engine
-  memoizes the partials in its forward sweep and forms ``x̄ᵢ += ȳ · ∂out/∂xᵢ``; the trace printer
-  shows them on edges. Broadcasting is undone once, in the reverse driver.
-* **Other** primitives (linear and structural ops, matmul, reductions) declare a batched JVP (tangents
-  carry a leading axis of k directions, so a Jacobian takes one pass) and a VJP.
+Rules are written with these records and Python operators (``-sin(x)``, ``1.0 / x``): on arrays
+they run at NumPy speed, on traced values they record nodes, so rules can be differentiated again.
+That is how second derivatives work in every engine.
 
-Rules are written with Python operators and diffkit's own operations (``-op.sin(x)``, ``1.0 / x``):
-on arrays they run at NumPy speed, on traced Tensors they record nodes, so rules can be differentiated
-again. That is how second derivatives work in every engine.
-
-Values at kinks (documented convention, also the SymPy one): relu'(0) = 0, abs'(0) = sign(0) = 0,
-maximum/minimum split the derivative equally at ties (½, ½), ∂(x**y)/∂y = 0 where x = 0.
+Values at kinks (the documented convention, shared by every engine): relu′(0) = 0, abs′(0) = 0,
+maximum/minimum split the derivative equally at ties (½, ½), ∂(x**y)/∂y = 0 where x = 0,
+∂(x**y)/∂x = 0 where y = 0; sqrt′(0) is infinite (an error, unless the incoming derivative is 0).
 """
 
 from __future__ import annotations
 
+import builtins
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import operator
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
-from .ir import bind
+from .errors import DomainError, ShapeError
+from .ir import Traced
+from .primitive import IDENTITY, MINUS_ONE, ONE, REGISTRY, Primitive, Rule, bind, register
 
-#: Marker partials that the engines apply without multiplying.
-ONE = 1
-MINUS_ONE = -1
-
-Rule = Callable[..., Any]
+__all__: list[str] = []  # every record's name, added by _declare
 
 
-@dataclass(frozen=True, eq=False)
-class Primitive:
-    """One primitive operation and everything every engine needs to know about it.
-
-    Attributes:
-        name: the operation's name (also its ``dk.<name>`` function and its parser name).
-        nargs: number of array arguments (None: any number, e.g. concatenate).
-        impl: ``impl(xp, *values, **params)`` evaluates it with array module ``xp``.
-        kind: "elementwise" (rules from ``partials``) or "structural" (``jvp``/``vjp`` given).
-        partials: element-wise only: one ``(*inputs, out) -> ∂out/∂input_i`` per input (None: the
-            input is not differentiable, e.g. where's condition).
-        jvp: structural only: ``jvp(tangents, k, inputs, out, **params)``; each tangent has a
-            leading axis of k directions or is None (zero).
-        vjp: structural only: ``vjp(ct, inputs, out, **params)`` -> one cotangent per input;
-            a cotangent may be a zero-argument function, called only if that input needs one.
-        differentiable: False for comparisons, sign, stop_gradient: their outputs are constants.
-        sympy: the SymPy translation: element-wise, a function of scalar expressions; structural,
-            a function of NumPy object arrays of expressions.
-        symbol: how listings print it: an infix operator ("+") or a function name.
-        latex: its LaTeX symbol.
-        domain: per input, the interval (lo, hi) tests sample from.
-        domain_text: the domain in words, for error messages.
-        holomorphic: complex-analytic, so the complex-step method may pass through it.
-        special: documented values at special points: ``(point, expected partials)``, or
-            ``(point, "nondifferentiable")``.
-        vjp_needs_values: structural only: False when the VJP reads only the shapes of its
-            inputs (sums, reshapes, indexing), so a replay may skip computing them.
-    """
-
-    name: str
-    nargs: int | None
-    impl: Rule
-    kind: str
-    sympy: Rule
-    symbol: str
-    latex: str
-    partials: tuple[Rule | None, ...] | None = None
-    jvp: Rule | None = None
-    vjp: Rule | None = None
-    differentiable: bool = True
-    domain: tuple[tuple[float, float], ...] = ()
-    domain_text: str = ""
-    holomorphic: bool = True
-    special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
-    vjp_needs_values: bool = True
-
-    @property
-    def infix(self) -> bool:
-        return self.symbol in ("+", "-", "*", "/", "**", "@")
-
-    def __call__(self, *args: Any, **params: Any) -> Any:
-        return bind(self, *args, **params)
-
-    def __repr__(self) -> str:
-        return f"<primitive {self.name}>"
+def _declare(p: Primitive) -> Primitive:
+    __all__.append(p.name)
+    return register(p)
 
 
-REGISTRY: dict[str, Primitive] = {}
-
-
-def _register(p: Primitive) -> Primitive:
-    REGISTRY[p.name] = p
-    return p
-
-
-def elementwise(
-    name: str,
-    impl: Rule,
-    partials: tuple[Rule | None, ...] | None,
-    sympy: Rule,
-    *,
-    symbol: str | None = None,
-    latex: str | None = None,
-    domain: tuple[tuple[float, float], ...] | None = None,
-    domain_text: str = "",
-    holomorphic: bool = True,
-    special: tuple = (),
-) -> Primitive:
+def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None, sympy: Any, *,
+                nargs: int | None = None, symbol: str | None = None, unicode: str | None = None,
+                latex: str | None = None, numpy: tuple[str, ...] | None = None,
+                aliases: tuple[str, ...] = (),
+                parseable: bool = True, scalar: str | None = None,
+                unit: tuple[float | None, ...] = (), wirtinger: Rule | None = None,
+                domain: tuple[tuple[float, float], ...] | None = None, domain_text: str = "",
+                holomorphic: bool = True, special: tuple = (), doc: str = "") -> Primitive:
     """Declare an element-wise primitive from its local partial derivatives."""
-    nargs = len(partials) if partials is not None else (domain and len(domain)) or 1
-    return _register(
-        Primitive(
-            name=name,
-            nargs=nargs,
-            impl=impl,
-            kind="elementwise",
-            sympy=sympy,
-            symbol=symbol or name,
-            latex=latex if latex is not None else rf"\operatorname{{{name}}}",
-            partials=partials,
-            differentiable=partials is not None,
-            domain=domain or ((-2.0, 2.0),) * nargs,
-            domain_text=domain_text,
-            holomorphic=holomorphic,
-            special=special,
-        )
-    )
+    n = nargs or (len(partials) if partials is not None else 1)
+    return _declare(Primitive(
+        name=name, nargs=n, impl=impl, kind="elementwise", partials=partials, wirtinger=wirtinger,
+        differentiable=partials is not None, sympy=sympy,
+        numpy=(name,) if numpy is None else numpy, aliases=aliases,
+        parseable=parseable and partials is not None, scalar=scalar, symbol=symbol or name,
+        unicode=unicode or symbol or name,
+        latex=latex if latex is not None else rf"\operatorname{{{name}}}", unit=unit,
+        domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, holomorphic=holomorphic,
+        special=special, doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
 
 
-def structural(
-    name: str,
-    impl: Rule,
-    jvp: Rule,
-    vjp: Rule,
-    *,
-    nargs: int | None = 1,
-    sympy: Rule | None = None,
-    symbol: str | None = None,
-    latex: str | None = None,
-    vjp_needs_values: bool = True,
-) -> Primitive:
-    """Declare a non-element-wise primitive from its batched JVP and its VJP.
+def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, linear: bool = False,
+               batch: Rule | None = None, nargs: int | None = 1, prepare: Rule | None = None,
+               sympy: Any = None, numpy: tuple[str, ...] = (), symbol: str | None = None,
+               unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
+               doc: str = "") -> Primitive:
+    """Declare a non-element-wise primitive: linear (its transpose as ``vjp``, and a ``batch`` rule)
+    or not (a batched ``jvp`` and a ``vjp``). Without ``sympy``, the SymPy translation is ``impl``
+    run on NumPy object arrays of SymPy expressions."""
+    return _declare(Primitive(
+        name=name, nargs=nargs, impl=impl, kind="structural", linear=linear, batch=batch, jvp=jvp,
+        vjp=vjp, prepare=prepare, sympy=sympy, numpy=numpy, symbol=symbol or name,
+        unicode=unicode or symbol or name,
+        latex=latex if latex is not None else rf"\operatorname{{{name}}}", cost=cost,
+        doc=doc or f"{name} (a primitive: see diffkit.primitives)."))
 
-    Without an explicit ``sympy`` rule, the NumPy implementation is applied to object arrays of
-    SymPy expressions (sums, reshapes, matmul and indexing all work that way).
-    """
-    return _register(
-        Primitive(
-            name=name,
-            nargs=nargs,
-            impl=impl,
-            kind="structural",
-            sympy=sympy or (lambda *a, **p: impl(np, *a, **p)),
-            symbol=symbol or name,
-            latex=latex if latex is not None else rf"\operatorname{{{name}}}",
-            jvp=jvp,
-            vjp=vjp,
-            vjp_needs_values=vjp_needs_values,
-        )
-    )
+
+def shape_of(v: Any) -> tuple[int, ...]:
+    return tuple(getattr(v, "shape", ()))
+
+
+# ----- element-wise arithmetic ----------------------------------------------------------------
+
+
+def _pow_dbase(a: Any, b: Any, o: Any) -> Any:
+    """∂(a**b)/∂a = b·a**(b−1), taken as 0 where b = 0 (a**0 = 1 is constant, also at a = 0)."""
+    if np.isscalar(b):  # a constant exponent, the common case
+        return 0.0 if b == 0 else b * a ** (b - 1.0)
+    origin = where(equal(a, 0.0), equal(b, 0.0), False)  # 0**0: the only point to override
+    return where(origin, 0.0, b * where(origin, 1.0, a) ** (b - 1.0))
+
+
+def _pow_dexp(a: Any, b: Any, o: Any) -> Any:
+    """∂(a**b)/∂b = a**b · ln a, taken as 0 where a = 0."""
+    zero = equal(a, 0.0)
+    return where(zero, 0.0, o * log(where(zero, 1.0, a)))
+
+
+add = elementwise("add", lambda xp, a, b: xp.add(a, b), (lambda a, b, o: ONE, lambda a, b, o: ONE),
+                  lambda sp, a, b: a + b, symbol="+", latex="+", parseable=False, unit=(0.0, 0.0))
+sub = elementwise("sub", lambda xp, a, b: xp.subtract(a, b),
+                  (lambda a, b, o: ONE, lambda a, b, o: MINUS_ONE), lambda sp, a, b: a - b,
+                  symbol="-", latex="-", numpy=("subtract",), parseable=False, unit=(None, 0.0))
+mul = elementwise("mul", lambda xp, a, b: xp.multiply(a, b), (lambda a, b, o: b, lambda a, b, o: a),
+                  lambda sp, a, b: a * b, symbol="*", unicode="×", latex=r"\times",
+                  numpy=("multiply",), parseable=False, unit=(1.0, 1.0))
+div = elementwise("div", lambda xp, a, b: xp.divide(a, b),
+                  (lambda a, b, o: 1.0 / b, lambda a, b, o: -(o / b)), lambda sp, a, b: a / b,
+                  symbol="/", latex="/", numpy=("divide", "true_divide"), parseable=False,
+                  unit=(None, 1.0), domain=((-2.0, 2.0), (0.5, 2.0)),
+                  domain_text="the divisor must not be 0")
+neg = elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,), lambda sp, a: -a,
+                  symbol="-", latex="-", numpy=("negative",), parseable=False)
+pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp),
+                  lambda sp, a, b: a**b, symbol="**", unicode="^", latex="^", numpy=("power",),
+                  aliases=("power",), scalar="math.pow({0}, {1})", unit=(None, 1.0),
+                  domain=((0.5, 2.0), (-2.0, 2.0)),
+                  domain_text="a negative base needs an integer exponent",
+                  special=(((0.0, 2.0), (0.0, 0.0)), ((0.0, 3.0), (0.0, 0.0)),
+                           ((2.0, 0.0), (0.0, np.log(2.0))), ((0.0, 0.0), (0.0, 0.0))))
+
+# ----- element-wise functions ------------------------------------------------------------------
+exp = elementwise("exp", lambda xp, x: xp.exp(x), (lambda x, o: o,), "exp", latex=r"\exp",
+                  scalar="math.exp({0})")
+log = elementwise("log", lambda xp, x: xp.log(x), (lambda x, o: 1.0 / x,), "log", unicode="ln",
+                  latex=r"\ln", aliases=("ln",), scalar="math.log({0})", domain=((0.2, 4.0),),
+                  domain_text="log needs x > 0")
+log1p = elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / (x + 1.0),),
+                    lambda sp, x: sp.log(1 + x), scalar="math.log1p({0})", domain=((-0.5, 3.0),),
+                    domain_text="log1p needs x > -1")
+sqrt = elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: 0.5 / o,), "sqrt", unicode="√",
+                   latex=r"\sqrt", scalar="math.sqrt({0})", domain=((0.2, 4.0),),
+                   domain_text="sqrt needs x >= 0", special=(((0.0,), "nondifferentiable"),))
+sin = elementwise("sin", lambda xp, x: xp.sin(x), (lambda x, o: cos(x),), "sin", latex=r"\sin",
+                  scalar="math.sin({0})")
+cos = elementwise("cos", lambda xp, x: xp.cos(x), (lambda x, o: -sin(x),), "cos", latex=r"\cos",
+                  scalar="math.cos({0})")
+tan = elementwise("tan", lambda xp, x: xp.tan(x), (lambda x, o: 1.0 + o * o,), "tan",
+                  latex=r"\tan", scalar="math.tan({0})", domain=((-1.2, 1.2),))
+sinh = elementwise("sinh", lambda xp, x: xp.sinh(x), (lambda x, o: cosh(x),), "sinh",
+                   latex=r"\sinh", scalar="math.sinh({0})")
+cosh = elementwise("cosh", lambda xp, x: xp.cosh(x), (lambda x, o: sinh(x),), "cosh",
+                   latex=r"\cosh", scalar="math.cosh({0})")
+tanh = elementwise("tanh", lambda xp, x: xp.tanh(x), (lambda x, o: 1.0 - o * o,), "tanh",
+                   latex=r"\tanh", scalar="math.tanh({0})")
+arcsin = elementwise("arcsin", lambda xp, x: xp.arcsin(x), (lambda x, o: 1.0 / sqrt(1.0 - x * x),),
+                     "asin", latex=r"\arcsin", aliases=("asin",), scalar="math.asin({0})",
+                     domain=((-0.9, 0.9),), domain_text="arcsin needs -1 <= x <= 1")
+arccos = elementwise("arccos", lambda xp, x: xp.arccos(x),
+                     (lambda x, o: -1.0 / sqrt(1.0 - x * x),), "acos", latex=r"\arccos",
+                     aliases=("acos",), scalar="math.acos({0})", domain=((-0.9, 0.9),),
+                     domain_text="arccos needs -1 <= x <= 1")
+arctan = elementwise("arctan", lambda xp, x: xp.arctan(x), (lambda x, o: 1.0 / (1.0 + x * x),),
+                     "atan", latex=r"\arctan", aliases=("atan",), scalar="math.atan({0})")
 
 
 def _sigmoid(xp: Any, x: Any) -> Any:
@@ -176,116 +161,97 @@ def _sigmoid(xp: Any, x: Any) -> Any:
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _step(out: Any) -> Any:
-    """relu'(x) from relu's output: 1 where x > 0, else 0 (the documented relu'(0) = 0).
+sigmoid = elementwise("sigmoid", _sigmoid, (lambda x, o: o * (1.0 - o),),
+                      lambda sp, x: 1 / (1 + sp.exp(-x)), unicode="σ", latex=r"\sigma", numpy=())
+softplus = elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x, o: sigmoid(x),),
+                       lambda sp, x: sp.log(1 + sp.exp(x)), numpy=(), holomorphic=False)
+relu = elementwise("relu", lambda xp, x: xp.maximum(x, 0.0),
+                   (lambda x, o: sign(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype
+                   lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), numpy=(),
+                   scalar="max({0}, 0.0)", holomorphic=False, special=(((0.0,), (0.0,)),))
 
-    sign(relu(x)) is exactly that, and keeps the array's dtype (float32 stays float32)."""
-    return op.sign(out)
+
+def _abs_wirtinger(z: Any, o: Any) -> tuple[Any, Any]:
+    """|z| = √(z z̄): ∂/∂z = z̄/(2|z|), ∂/∂z̄ = z/(2|z|); both 0 at z = 0 (the kink convention)."""
+    half = where(equal(o, 0.0), 0.0, 0.5 / where(equal(o, 0.0), 1.0, o))
+    return conj(z) * half, z * half
+
+
+abs = elementwise("abs", lambda xp, x: xp.abs(x), (lambda x, o: sign(x),), "Abs",
+                  latex=r"\operatorname{abs}", numpy=("absolute", "fabs"), scalar="abs({0})",
+                  wirtinger=_abs_wirtinger, holomorphic=False, special=(((0.0,), (0.0,)),))
 
 
 def _tie_split(a: Any, b: Any) -> Any:
     """∂max(a, b)/∂a: 1 where a > b, ½ at ties, 0 elsewhere — as ½(1 + sign(a − b)), in a's dtype."""
-    return 0.5 + 0.5 * op.sign(a - b)
+    return 0.5 + 0.5 * sign(a - b)
 
 
-def _pow_dexp(x: Any, y: Any, out: Any) -> Any:
-    """∂(x**y)/∂y = x**y · ln x, taken as 0 where x = 0."""
-    safe = op.where(op.equal(x, 0.0), 1.0, x)
-    return out * op.log(safe)
+maximum = elementwise("maximum", lambda xp, a, b: xp.maximum(a, b),
+                      (lambda a, b, o: _tie_split(a, b), lambda a, b, o: _tie_split(b, a)), "Max",
+                      latex=r"\max", aliases=("max",), scalar="max({0}, {1})", holomorphic=False,
+                      special=(((1.0, 1.0), (0.5, 0.5)),))
+minimum = elementwise("minimum", lambda xp, a, b: xp.minimum(a, b),
+                      (lambda a, b, o: _tie_split(b, a), lambda a, b, o: _tie_split(a, b)), "Min",
+                      latex=r"\min", aliases=("min",), scalar="min({0}, {1})", holomorphic=False,
+                      special=(((1.0, 1.0), (0.5, 0.5)),))
+where = elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
+                    (None, lambda c, a, b, o: c, lambda c, a, b, o: equal(c, False)),
+                    lambda sp, c, a, b: sp.Piecewise((a, c), (b, True)), parseable=False,
+                    scalar="{1} if {0} else {2}", holomorphic=False,
+                    domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
 
-
-# ----- element-wise arithmetic ----------------------------------------------------------------
-elementwise("add", lambda xp, a, b: xp.add(a, b), (lambda a, b, o: ONE, lambda a, b, o: ONE),
-            lambda a, b: a + b, symbol="+", latex="+")
-elementwise("sub", lambda xp, a, b: xp.subtract(a, b), (lambda a, b, o: ONE, lambda a, b, o: MINUS_ONE),
-            lambda a, b: a - b, symbol="-", latex="-")
-elementwise("mul", lambda xp, a, b: xp.multiply(a, b), (lambda a, b, o: b, lambda a, b, o: a),
-            lambda a, b: a * b, symbol="*", latex=r"\times")
-elementwise("div", lambda xp, a, b: xp.divide(a, b),
-            (lambda a, b, o: 1.0 / b, lambda a, b, o: -(o / b)),
-            lambda a, b: a / b, symbol="/", latex="/",
-            domain=((-2.0, 2.0), (0.5, 2.0)), domain_text="the divisor must not be 0")
-elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,), lambda a: -a,
-            symbol="-", latex="-")
-elementwise("pow", lambda xp, a, b: xp.power(a, b),
-            (lambda a, b, o: b * a ** (b - 1.0), _pow_dexp),
-            lambda a, b: a**b, symbol="**", latex="^",
-            domain=((0.5, 2.0), (-2.0, 2.0)),
-            domain_text="a negative base needs an integer exponent",
-            special=(((0.0, 2.0), (0.0, 0.0)), ((0.0, 3.0), (0.0, 0.0)), ((2.0, 0.0), (0.0, np.log(2.0)))))
-
-# ----- element-wise functions ------------------------------------------------------------------
-elementwise("exp", lambda xp, x: xp.exp(x), (lambda x, o: o,), sp.exp, latex=r"\exp")
-elementwise("log", lambda xp, x: xp.log(x), (lambda x, o: 1.0 / x,), sp.log, latex=r"\ln",
-            domain=((0.2, 4.0),), domain_text="log needs x > 0")
-elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / (x + 1.0),),
-            lambda x: sp.log(1 + x), domain=((-0.5, 3.0),), domain_text="log1p needs x > -1")
-elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: 0.5 / o,), sp.sqrt, latex=r"\sqrt",
-            domain=((0.2, 4.0),), domain_text="sqrt needs x >= 0",
-            special=(((0.0,), "nondifferentiable"),))
-elementwise("sin", lambda xp, x: xp.sin(x), (lambda x, o: op.cos(x),), sp.sin, latex=r"\sin")
-elementwise("cos", lambda xp, x: xp.cos(x), (lambda x, o: -op.sin(x),), sp.cos, latex=r"\cos")
-elementwise("tan", lambda xp, x: xp.tan(x), (lambda x, o: 1.0 + o * o,), sp.tan,
-            latex=r"\tan", domain=((-1.2, 1.2),))
-elementwise("sinh", lambda xp, x: xp.sinh(x), (lambda x, o: op.cosh(x),), sp.sinh, latex=r"\sinh")
-elementwise("cosh", lambda xp, x: xp.cosh(x), (lambda x, o: op.sinh(x),), sp.cosh, latex=r"\cosh")
-elementwise("tanh", lambda xp, x: xp.tanh(x), (lambda x, o: 1.0 - o * o,), sp.tanh,
-            latex=r"\tanh")
-elementwise("arcsin", lambda xp, x: xp.arcsin(x),
-            (lambda x, o: 1.0 / op.sqrt(1.0 - x * x),), sp.asin,
-            latex=r"\arcsin", domain=((-0.9, 0.9),), domain_text="arcsin needs -1 <= x <= 1")
-elementwise("arccos", lambda xp, x: xp.arccos(x),
-            (lambda x, o: -1.0 / op.sqrt(1.0 - x * x),), sp.acos,
-            latex=r"\arccos", domain=((-0.9, 0.9),), domain_text="arccos needs -1 <= x <= 1")
-elementwise("arctan", lambda xp, x: xp.arctan(x), (lambda x, o: 1.0 / (1.0 + x * x),),
-            sp.atan, latex=r"\arctan")
-elementwise("sigmoid", _sigmoid, (lambda x, o: o * (1.0 - o),),
-            lambda x: 1 / (1 + sp.exp(-x)), latex=r"\sigma")
-elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x, o: op.sigmoid(x),),
-            lambda x: sp.log(1 + sp.exp(x)), holomorphic=False)
-elementwise("relu", lambda xp, x: xp.maximum(x, 0.0), (lambda x, o: _step(o),),
-            lambda x: sp.Piecewise((x, x > 0), (0, True)), holomorphic=False,
-            special=(((0.0,), (0.0,)),))
-elementwise("abs", lambda xp, x: xp.abs(x), (lambda x, o: op.sign(x),), sp.Abs, latex=r"\operatorname{abs}",
-            holomorphic=False, special=(((0.0,), (0.0,)),))
-elementwise("maximum", lambda xp, a, b: xp.maximum(a, b),
-            (lambda a, b, o: _tie_split(a, b), lambda a, b, o: _tie_split(b, a)), sp.Max,
-            latex=r"\max", holomorphic=False, special=(((1.0, 1.0), (0.5, 0.5)),))
-elementwise("minimum", lambda xp, a, b: xp.minimum(a, b),
-            (lambda a, b, o: _tie_split(b, a), lambda a, b, o: _tie_split(a, b)), sp.Min,
-            latex=r"\min", holomorphic=False, special=(((1.0, 1.0), (0.5, 0.5)),))
-elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
-            (None, lambda c, a, b, o: c, lambda c, a, b, o: op.equal(c, False)),  # boolean masks:
-            # ȳ·mask keeps ȳ's dtype
-            lambda c, a, b: sp.Piecewise((a, c), (b, True)), holomorphic=False,
-            domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
+# ----- complex numbers (JAX's convention: see docs/design.md) ----------------------------------
+conj = elementwise("conj", lambda xp, x: xp.conj(x), (lambda x, o: ONE,), "conjugate",
+                   latex=r"\overline", numpy=("conjugate", "conj"),
+                   wirtinger=lambda z, o: (0.0, 1.0), holomorphic=False)
+real = elementwise("real", lambda xp, x: xp.real(x), (lambda x, o: ONE,), "re", numpy=("real",),
+                   wirtinger=lambda z, o: (0.5, 0.5), holomorphic=False)
+imag = elementwise("imag", lambda xp, x: xp.imag(x), (lambda x, o: 0.0 * x,), "im",
+                   numpy=("imag",), wirtinger=lambda z, o: (-0.5j, 0.5j), holomorphic=False)
 
 # ----- non-differentiable element-wise (outputs are constants to every engine) ------------------
-elementwise("greater", lambda xp, a, b: xp.greater(a, b), None, sp.StrictGreaterThan, symbol=">",
-            latex=">", domain=((-2.0, 2.0),) * 2, holomorphic=False)
-elementwise("less", lambda xp, a, b: xp.less(a, b), None, sp.StrictLessThan, symbol="<", latex="<",
-            domain=((-2.0, 2.0),) * 2, holomorphic=False)
-elementwise("equal", lambda xp, a, b: xp.equal(a, b), None, sp.Eq, symbol="==", latex="=",
-            domain=((-2.0, 2.0),) * 2, holomorphic=False)
-elementwise("greater_equal", lambda xp, a, b: xp.greater_equal(a, b), None, sp.GreaterThan,
-            symbol=">=", latex=r"\geq", domain=((-2.0, 2.0),) * 2, holomorphic=False)
-elementwise("less_equal", lambda xp, a, b: xp.less_equal(a, b), None, sp.LessThan, symbol="<=",
-            latex=r"\leq", domain=((-2.0, 2.0),) * 2, holomorphic=False)
-elementwise("sign", lambda xp, x: xp.sign(x), None, sp.sign, holomorphic=False)
-elementwise("stop_gradient", lambda xp, x: x, None, lambda x: x, holomorphic=True)
+_CMP = {"domain": ((-2.0, 2.0),) * 2, "holomorphic": False, "nargs": 2}
+greater = elementwise("greater", lambda xp, a, b: xp.greater(a, b), None, "StrictGreaterThan",
+                      symbol=">", latex=">", **_CMP)
+less = elementwise("less", lambda xp, a, b: xp.less(a, b), None, "StrictLessThan", symbol="<",
+                   latex="<", **_CMP)
+equal = elementwise("equal", lambda xp, a, b: xp.equal(a, b), None, "Eq", symbol="==", latex="=",
+                    **_CMP)
+not_equal = elementwise("not_equal", lambda xp, a, b: xp.not_equal(a, b), None, "Ne", symbol="!=",
+                        unicode="≠", latex=r"\neq", **_CMP)
+greater_equal = elementwise("greater_equal", lambda xp, a, b: xp.greater_equal(a, b), None,
+                            "GreaterThan", symbol=">=", unicode="≥", latex=r"\geq", **_CMP)
+less_equal = elementwise("less_equal", lambda xp, a, b: xp.less_equal(a, b), None, "LessThan",
+                         symbol="<=", unicode="≤", latex=r"\leq", **_CMP)
+sign = elementwise("sign", lambda xp, x: xp.sign(x), None, "sign", holomorphic=False)
+stop_gradient = elementwise("stop_gradient", lambda xp, x: x, None, lambda sp, x: x, numpy=())
 
 
-# ----- structural primitives: reductions, shape ops, indexing, matmul --------------------------
-# Parameters arrive normalized by diffkit.ops: axes are tuples of non-negative ints (or None),
-# shapes are concrete tuples, indices are tuples.
+# ----- structural primitives: reductions, shape ops, indexing, products --------------------------
+# ``prepare`` normalizes what users pass: axes become sorted tuples of non-negative ints (or None),
+# shapes concrete tuples, indices tuples of slices, ints and integer/boolean arrays.
 
 
-def shape_of(v: Any) -> tuple[int, ...]:
-    return tuple(getattr(v, "shape", ()))
+def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | None:
+    if axis is None:
+        return None
+    items = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in items:
+        a = operator.index(a)
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ShapeError(f"axis {a} is out of bounds for an array with {ndim} dimension(s)")
+        out.append(a % builtins.max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def _prepare_reduction(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return (x,), {"axis": _axes(axis, len(shape_of(x))), "keepdims": bool(keepdims)}
 
 
 def _batch_axes(axis: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
-    """Axes of a reduction moved past the leading tangent axis."""
+    """Axes of a reduction moved past the leading batch axis."""
     return tuple(range(1, ndim + 1)) if axis is None else tuple(a + 1 for a in axis)
 
 
@@ -293,44 +259,53 @@ def _kept_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[i
     return tuple(1 if axis is None or i in axis else s for i, s in enumerate(shape))
 
 
-def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
-    sizes = shape if axis is None else [shape[a] for a in axis]
-    return math.prod(sizes)
-
-
 def _expand_back(ct: Any, x: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     """Reshape a reduction's cotangent to broadcast against its input."""
-    return ct if keepdims else op.reshape(ct, _kept_shape(shape_of(x), axis))
+    return ct if keepdims else reshape(ct, _kept_shape(shape_of(x), axis))
 
 
-structural(
-    "sum",
-    lambda xp, x, axis=None, keepdims=False: xp.sum(x, axis=axis, keepdims=keepdims),
-    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: op.sum(
-        ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
+def sum_to(x: Any, shape: Sequence[int]) -> Any:
+    """Sum a broadcast array back down to `shape` (the transpose of broadcasting)."""
+    shape = tuple(shape)
+    xs = shape_of(x)
+    if xs == shape:
+        return x
+    lead = len(xs) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and xs[lead + i] != 1)
+    return reshape(bind(sum, x, axis=axes, keepdims=True), shape)
+
+
+def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
+    return math.prod(shape if axis is None else [shape[a] for a in axis])
+
+
+sum = structural(
+    "sum", lambda xp, x, axis=None, keepdims=False: xp.sum(x, axis=axis, keepdims=keepdims),
+    linear=True, prepare=_prepare_reduction, numpy=("sum",), latex=r"\sum", unicode="Σ",
+    batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
+        sum, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (
-        op.broadcast_to(_expand_back(ct, xs[0], axis, keepdims), shape_of(xs[0])),),
-    symbol="sum", latex=r"\sum", vjp_needs_values=False,
-)
-structural(
-    "mean",
-    lambda xp, x, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
-    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: op.mean(
-        ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
-    vjp=lambda ct, xs, out, axis=None, keepdims=False: (op.broadcast_to(
-        op.mul(_expand_back(ct, xs[0], axis, keepdims), 1.0 / _count(shape_of(xs[0]), axis)),
+        broadcast_to(_expand_back(ct, xs[0], axis, keepdims), shape_of(xs[0])),),
+    doc="Σ over `axis` (all axes when None).")
+mean = structural(
+    "mean", lambda xp, x, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
+    linear=True, prepare=_prepare_reduction, numpy=("mean",), latex=r"\operatorname{mean}",
+    batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
+        mean, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
+    vjp=lambda ct, xs, out, axis=None, keepdims=False: (broadcast_to(
+        _expand_back(ct, xs[0], axis, keepdims) * (1.0 / _count(shape_of(xs[0]), axis)),
         shape_of(xs[0])),),
-    symbol="mean", latex=r"\operatorname{mean}", vjp_needs_values=False,
-)
+    doc="Arithmetic mean over `axis` (all axes when None).")
 
 
 def _max_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     """Where x attains the maximum, 1/(number of ties); elsewhere 0 (in x's dtype)."""
-    hit = 1.0 - op.sign(_expand_back(out, x, axis, keepdims) - x)
-    return op.div(hit, op.sum(hit, axis=axis, keepdims=True))
+    hit = 1.0 - sign(_expand_back(out, x, axis, keepdims) - x)
+    return hit / bind(sum, hit, axis=axis, keepdims=True)
 
 
-def _amax_sympy(x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
+def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
     reduce = np.frompyfunc(lambda a, b: sp.Max(a, b), 2, 1).reduce
     out = x
     for a in sorted(axis if axis is not None else range(x.ndim), reverse=True):
@@ -338,148 +313,199 @@ def _amax_sympy(x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = Fa
     return out
 
 
-structural(
-    "amax",
-    lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
-    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: op.sum(
-        op.mul(ts[0], _max_weights(xs[0], out, axis, keepdims)),
+amax = structural(
+    "amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
+    prepare=_prepare_reduction, numpy=("amax", "max"), symbol="max", latex=r"\max",
+    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
+        sum, ts[0] * _max_weights(xs[0], out, axis, keepdims),
         axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
-    vjp=lambda ct, xs, out, axis=None, keepdims=False: (op.mul(
-        _expand_back(ct, xs[0], axis, keepdims), _max_weights(xs[0], out, axis, keepdims)),),
-    sympy=_amax_sympy, symbol="max", latex=r"\max",
-)
-structural(
-    "reshape",
-    lambda xp, x, shape: xp.reshape(x, shape),
-    jvp=lambda ts, k, xs, out, shape: op.reshape(ts[0], (k, *shape)),
-    vjp=lambda ct, xs, out, shape: (op.reshape(ct, shape_of(xs[0])),),
-    vjp_needs_values=False,
-)
-structural(
-    "transpose",
-    lambda xp, x, axes: xp.transpose(x, axes),
-    jvp=lambda ts, k, xs, out, axes: op.transpose(ts[0], (0, *(a + 1 for a in axes))),
-    vjp=lambda ct, xs, out, axes: (op.transpose(ct, tuple(int(i) for i in np.argsort(axes))),),
-    latex=r"^\top", vjp_needs_values=False,
-)
+    vjp=lambda ct, xs, out, axis=None, keepdims=False: (
+        _expand_back(ct, xs[0], axis, keepdims) * _max_weights(xs[0], out, axis, keepdims),),
+    sympy=_amax_sympy, doc="Maximum over `axis`; the derivative is shared equally among ties.")
 
 
-def _broadcast_jvp(ts: Any, k: int, xs: Any, out: Any, shape: tuple[int, ...]) -> Any:
+def _prepare_reshape(x: Any, shape: int | Sequence[int]) -> Any:
+    old = shape_of(x)
+    new = [shape] if isinstance(shape, int | np.integer) else [int(s) for s in shape]
+    size = math.prod(old)
+    if new.count(-1) > 1:
+        raise ShapeError(f"reshape: at most one -1 in the shape, got {tuple(new)}")
+    if -1 in new:
+        known = math.prod(s for s in new if s != -1)
+        new[new.index(-1)] = size // known if known else 0
+    if math.prod(new) != size or builtins.any(s < 0 for s in new):
+        raise ShapeError(f"cannot reshape an array of shape {old} (size {size}) into {tuple(new)}")
+    return IDENTITY if tuple(new) == old else ((x,), {"shape": tuple(new)})
+
+
+reshape = structural(
+    "reshape", lambda xp, x, shape: xp.reshape(x, shape), linear=True, prepare=_prepare_reshape,
+    numpy=("reshape",), batch=lambda ts, k, xs, out, shape: reshape(ts[0], (k, *shape)),
+    vjp=lambda ct, xs, out, shape: (reshape(ct, shape_of(xs[0])),),
+    doc="Same elements, new shape (one entry may be -1).")
+
+
+def _prepare_transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
+    ndim = len(shape_of(x))
+    perm = tuple(range(ndim))[::-1] if axes is None else tuple(
+        operator.index(a) % builtins.max(ndim, 1) for a in axes)
+    if sorted(perm) != list(range(ndim)):
+        raise ShapeError(f"transpose: {tuple(axes or ())} is not a permutation of {ndim} axes")
+    return IDENTITY if perm == tuple(range(ndim)) else ((x,), {"axes": perm})
+
+
+transpose = structural(
+    "transpose", lambda xp, x, axes: xp.transpose(x, axes), linear=True,
+    prepare=_prepare_transpose, numpy=("transpose",), latex=r"^\top",
+    batch=lambda ts, k, xs, out, axes: transpose(ts[0], (0, *(a + 1 for a in axes))),
+    vjp=lambda ct, xs, out, axes: (transpose(ct, tuple(int(i) for i in np.argsort(axes))),),
+    doc="Permute axes (reverse them when None).")
+
+
+def _prepare_broadcast(x: Any, shape: Sequence[int]) -> Any:
+    shape = tuple(int(s) for s in shape)
+    try:
+        if np.broadcast_shapes(shape_of(x), shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"cannot broadcast shape {shape_of(x)} to {shape}") from None
+    return IDENTITY if shape_of(x) == shape else ((x,), {"shape": shape})
+
+
+def _broadcast_batch(ts: Any, k: int, xs: Any, out: Any, shape: tuple[int, ...]) -> Any:
     xshape = shape_of(xs[0])
-    t = op.reshape(ts[0], (k,) + (1,) * (len(shape) - len(xshape)) + xshape)
-    return op.broadcast_to(t, (k, *shape))
+    t = reshape(ts[0], (k,) + (1,) * (len(shape) - len(xshape)) + xshape)
+    return broadcast_to(t, (k, *shape))
 
 
-structural(
-    "broadcast_to",
-    lambda xp, x, shape: xp.broadcast_to(x, shape),
-    jvp=_broadcast_jvp,
-    vjp=lambda ct, xs, out, shape: (op.sum_to(ct, shape_of(xs[0])),),
-    vjp_needs_values=False,
-)
+broadcast_to = structural(
+    "broadcast_to", lambda xp, x, shape: xp.broadcast_to(x, shape), linear=True,
+    prepare=_prepare_broadcast, numpy=("broadcast_to",), batch=_broadcast_batch,
+    vjp=lambda ct, xs, out, shape: (sum_to(ct, shape_of(xs[0])),),
+    doc="Broadcast to `shape` (NumPy rules).")
 
 
-def _is_advanced(i: Any) -> bool:
-    return hasattr(i, "shape") or isinstance(i, list)
+def _index(index: Any) -> tuple[Any, ...]:
+    """An index as a tuple of slices, ints, None, Ellipsis and integer/boolean arrays."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    for i in items:
+        if isinstance(i, Traced):
+            i = i.concrete("an index")
+        if isinstance(i, list):
+            i = np.asarray(i)
+        out.append(i)
+    return tuple(out)
 
 
-def _batched_index(index: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """The index with a leading full slice, or None where NumPy would move the advanced axes."""
-    adv = [j for j, i in enumerate(index) if _is_advanced(i)]
-    if len(adv) > 1 and adv[-1] - adv[0] != len(adv) - 1:
-        return None
-    return (slice(None), *index)
+def _expand_ellipsis(index: tuple[Any, ...], ndim: int) -> tuple[Any, ...]:
+    """The index with ``...`` replaced by full slices (so an extra trailing axis stays last)."""
+    pos = [j for j, i in enumerate(index) if i is Ellipsis]
+    if not pos:
+        return index
+    used = builtins.sum(0 if i is None or i is Ellipsis else
+                        np.ndim(i) if getattr(i, "dtype", None) == np.bool_ else 1 for i in index)
+    return index[:pos[0]] + (slice(None),) * (ndim - used) + index[pos[0] + 1:]
 
 
-def _getitem_jvp(ts: Any, k: int, xs: Any, out: Any, index: tuple[Any, ...]) -> Any:
-    batched = _batched_index(index)
-    if batched is not None:
-        return op.getitem(ts[0], batched)
-    rows = [op.reshape(op.getitem(op.getitem(ts[0], (i,)), index), (1, *shape_of(out))) for i in range(k)]
-    return op.concatenate(rows, axis=0)
+def _last_to_first(t: Any) -> Any:
+    n = len(shape_of(t))
+    return transpose(t, (n - 1, *range(n - 1)))
 
 
-def _getitem_sympy(x: Any, index: tuple[Any, ...]) -> Any:
-    return np.asarray(x[index], dtype=object)
+def _first_to_last(t: Any) -> Any:
+    n = len(shape_of(t))
+    return transpose(t, (*range(1, n), 0))
 
 
-structural(
-    "getitem",
-    lambda xp, x, index: x[index],
-    jvp=_getitem_jvp,
-    vjp=lambda ct, xs, out, index: (op.index_add(ct, index, shape_of(xs[0])),),
-    sympy=_getitem_sympy, symbol="[]", latex="[]", vjp_needs_values=False,
-)
+def _prepare_getitem(x: Any, index: Any) -> Any:
+    idx = _index(index)
+    try:
+        np.empty(shape_of(x), dtype=np.bool_)[idx]
+    except IndexError as exc:
+        raise ShapeError(f"index {index!r} does not fit shape {shape_of(x)}: {exc}") from None
+    return (x,), {"index": idx}
+
+
+def _getitem_batch(ts: Any, k: int, xs: Any, out: Any, index: tuple[Any, ...]) -> Any:
+    """x[index] for k stacked x: the stack axis goes last, where indexing leaves it in place."""
+    moved = _first_to_last(ts[0])
+    return _last_to_first(getitem(moved, _expand_ellipsis(index, len(shape_of(xs[0])))))
+
+
+getitem = structural(
+    "getitem", lambda xp, x, index: x[index], linear=True, prepare=_prepare_getitem,
+    batch=_getitem_batch, vjp=lambda ct, xs, out, index: (index_add(ct, index, shape_of(xs[0])),),
+    sympy=lambda sp, x, index: np.asarray(x[index], dtype=object), symbol="[]", latex="[]",
+    doc="x[index]: basic slicing and integer/boolean array indexing.")
 
 
 def _index_add_impl(xp: Any, v: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
     from .backend import scatter_add
 
-    z = xp.zeros(shape, dtype=getattr(v, "dtype", float))
+    z = xp.zeros(shape, dtype=getattr(v, "dtype", None) or np.result_type(v))
     return scatter_add(xp, z, index, v)
 
 
-def _index_add_jvp(ts: Any, k: int, xs: Any, out: Any, index: Any, shape: Any) -> Any:
-    batched = _batched_index(index)
-    if batched is not None:
-        return op.index_add(ts[0], batched, (k, *shape))
-    rows = [op.reshape(op.index_add(op.getitem(ts[0], (i,)), index, shape), (1, *shape)) for i in range(k)]
-    return op.concatenate(rows, axis=0)
+def _index_add_batch(ts: Any, k: int, xs: Any, out: Any, index: Any, shape: Any) -> Any:
+    moved = _first_to_last(ts[0]) if len(shape_of(ts[0])) > 1 else ts[0]
+    return _last_to_first(index_add(moved, _expand_ellipsis(index, len(shape)), (*shape, k)))
 
 
-structural(
-    "index_add",
-    _index_add_impl,
-    jvp=_index_add_jvp,
-    vjp=lambda ct, xs, out, index, shape: (op.getitem(ct, index),),
-    sympy=lambda v, index, shape: _index_add_impl(np, np.asarray(v, dtype=object), index, shape),
-    vjp_needs_values=False,
-)
+index_add = structural(
+    "index_add", _index_add_impl, linear=True, batch=_index_add_batch,
+    prepare=lambda v, index, shape: ((v,), {"index": _index(index), "shape": tuple(shape)}),
+    vjp=lambda ct, xs, out, index, shape: (getitem(ct, index),),
+    sympy=lambda sp, v, index, shape: _index_add_impl(np, np.asarray(v, dtype=object), index, shape),
+    doc="zeros(shape) with `v` added at `index` (repeated indices accumulate): getitem's transpose.")
 
 
-def _concat_jvp(ts: Any, k: int, xs: Any, out: Any, axis: int) -> Any:
-    parts = [t if t is not None else np.zeros((k, *shape_of(x))) for t, x in zip(ts, xs, strict=True)]
-    return op.concatenate(parts, axis=axis + 1)
+def _prepare_concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
+    arrays = tuple(arrays)
+    if not arrays:
+        raise ShapeError("concatenate needs at least one array")
+    ax = _axes(axis, len(shape_of(arrays[0])))
+    return arrays, {"axis": ax[0] if ax else 0}
 
 
 def _concat_vjp(ct: Any, xs: Any, out: Any, axis: int) -> tuple[Any, ...]:
     cts, start = [], 0
     for x in xs:
         stop = start + shape_of(x)[axis]
-        cts.append(op.getitem(ct, (slice(None),) * axis + (slice(start, stop),)))
+        cts.append(getitem(ct, (slice(None),) * axis + (slice(start, stop),)))
         start = stop
     return tuple(cts)
 
 
-structural(
-    "concatenate",
-    lambda xp, *xs, axis=0: xp.concatenate(xs, axis=axis),
-    jvp=_concat_jvp,
-    vjp=_concat_vjp,
-    nargs=None,
-    sympy=lambda *xs, axis=0: np.concatenate([np.asarray(x, dtype=object) for x in xs], axis=axis),
-    vjp_needs_values=False,
-)
+concatenate = structural(
+    "concatenate", lambda xp, *xs, axis=0: xp.concatenate(xs, axis=axis), linear=True, nargs=None,
+    prepare=_prepare_concatenate, numpy=("concatenate",),
+    batch=lambda ts, k, xs, out, axis: bind(concatenate, *ts, axis=axis + 1), vjp=_concat_vjp,
+    sympy=lambda sp, *xs, axis=0: np.concatenate([np.asarray(x, dtype=object) for x in xs], axis),
+    doc="Join arrays along an existing axis.")
 
 
-def _roll_jvp(ts: Any, k: int, xs: Any, out: Any, shift: Any, axis: Any) -> Any:
+def _roll_batch(ts: Any, k: int, xs: Any, out: Any, shift: Any, axis: Any) -> Any:
     if axis is None:
-        flat = op.reshape(ts[0], (k, math.prod(shape_of(xs[0]))))
-        return op.reshape(op.roll(flat, shift, (1,)), (k, *shape_of(xs[0])))
-    return op.roll(ts[0], shift, tuple(a + 1 for a in axis))
+        flat = reshape(ts[0], (k, math.prod(shape_of(xs[0]))))
+        return reshape(roll(flat, shift, 1), (k, *shape_of(xs[0])))
+    return roll(ts[0], shift, tuple(a + 1 for a in axis))
+
+
+def _prepare_roll(x: Any, shift: int | Sequence[int], axis: Any = None) -> Any:
+    sh = tuple(int(s) for s in shift) if isinstance(shift, Sequence) else int(shift)
+    return (x,), {"shift": sh, "axis": _axes(axis, len(shape_of(x)))}
 
 
 def _negate_shift(shift: Any) -> Any:
     return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
 
 
-structural(
-    "roll",
-    lambda xp, x, shift, axis=None: xp.roll(x, shift, axis=axis),
-    jvp=_roll_jvp,
-    vjp=lambda ct, xs, out, shift, axis=None: (op.roll(ct, _negate_shift(shift), axis),),
-    vjp_needs_values=False,
-)
+roll = structural(
+    "roll", lambda xp, x, shift, axis=None: xp.roll(x, shift, axis=axis), linear=True,
+    prepare=_prepare_roll, numpy=("roll",), batch=_roll_batch,
+    vjp=lambda ct, xs, out, shift, axis=None: (roll(ct, _negate_shift(shift), axis),),
+    doc="Shift elements cyclically along `axis` (of the flattened array when None).")
 
 
 def _as_matrices(a: Any, b: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -490,29 +516,27 @@ def _as_matrices(a: Any, b: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 def _swap_last(x: Any) -> Any:
     n = len(shape_of(x))
-    return op.transpose(x, (*range(n - 2), n - 1, n - 2))
+    return transpose(x, (*range(n - 2), n - 1, n - 2))
+
+
+def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...]:
+    return (*np.broadcast_shapes(sa[:-2], sb[:-2]), sa[-2], sb[-1])
 
 
 def _matmul_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     a, b = xs
     sa, sb = _as_matrices(a, b)
-    a2, b2 = op.reshape(a, sa), op.reshape(b, sb)
-    ct2 = op.reshape(ct, _matmul_shape(sa, sb))
-    da = op.matmul(ct2, _swap_last(b2))
-    db = op.matmul(_swap_last(a2), ct2)
-    return (op.reshape(op.sum_to(da, sa), shape_of(a)), op.reshape(op.sum_to(db, sb), shape_of(b)))
-
-
-def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...]:
-    batch = np.broadcast_shapes(sa[:-2], sb[:-2])
-    return (*batch, sa[-2], sb[-1])
+    a2, b2 = reshape(a, sa), reshape(b, sb)
+    ct2 = reshape(ct, _matmul_shape(sa, sb))
+    return (lambda: reshape(sum_to(matmul(ct2, _swap_last(b2)), sa), shape_of(a)),
+            lambda: reshape(sum_to(matmul(_swap_last(a2), ct2), sb), shape_of(b)))
 
 
 def _matmul_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
     """(a + ȧ)(b + ḃ) − ab = ȧb + aḃ, with the k tangent axis kept in front of every batch axis."""
     a, b = xs
     sa, sb = _as_matrices(a, b)
-    nb = max(len(sa), len(sb)) - 2  # batch axes of the product
+    nb = builtins.max(len(sa), len(sb)) - 2  # batch axes of the product
 
     def lead(shape: tuple[int, ...], tangent: bool) -> tuple[int, ...]:
         pad = (1,) * (nb - (len(shape) - 2))
@@ -520,22 +544,28 @@ def _matmul_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
 
     total = None
     if ts[0] is not None:
-        total = op.matmul(op.reshape(ts[0], lead(sa, True)), op.reshape(b, lead(sb, False)))
+        total = matmul(reshape(ts[0], lead(sa, True)), reshape(b, lead(sb, False)))
     if ts[1] is not None:
-        term = op.matmul(op.reshape(a, lead(sa, False)), op.reshape(ts[1], lead(sb, True)))
-        total = term if total is None else op.add(total, term)
-    return op.reshape(total, (k, *shape_of(out)))
+        term = matmul(reshape(a, lead(sa, False)), reshape(ts[1], lead(sb, True)))
+        total = term if total is None else total + term
+    return reshape(total, (k, *shape_of(out)))
 
 
-structural(
-    "matmul",
-    lambda xp, a, b: xp.matmul(a, b),
-    jvp=_matmul_jvp,
-    vjp=_matmul_vjp,
-    nargs=2,
-    symbol="@",
-    latex=r"\cdot",
-)
+def _prepare_matmul(a: Any, b: Any) -> Any:
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        raise ShapeError(f"matmul needs arrays of at least 1 dimension, got shapes {sa} and {sb}")
+    inner = sb[-2 if len(sb) > 1 else 0]
+    if sa[-1] != inner:
+        raise ShapeError(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {inner})")
+    return (a, b), {}
+
+
+matmul = structural(
+    "matmul", lambda xp, a, b: xp.matmul(a, b), jvp=_matmul_jvp, vjp=_matmul_vjp, nargs=2,
+    prepare=_prepare_matmul, numpy=("matmul",), symbol="@", unicode="@", latex=r"\cdot",
+    cost=lambda ins, out: math.prod(out) * (ins[0][-1] if ins[0] else 1),
+    doc="Matrix product a @ b (NumPy rules for 1-D and batched operands).")
 
 # ----- neural-net primitives ------------------------------------------------------------------
 # Fused operations that diffkit.nn builds layers and losses from: one node instead of many keeps
@@ -547,33 +577,42 @@ def _linear_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
     n_in, n_out = shape_of(w)[1], shape_of(w)[0]
     total = None
     if ts[0] is not None:
-        total = op.matmul(ts[0], op.transpose(w))
+        total = matmul(ts[0], transpose(w))
     if ts[1] is not None:
-        x2 = op.reshape(x, (-1, n_in))
-        term = op.reshape(op.matmul(x2, op.transpose(ts[1], (0, 2, 1))), (k, *shape_of(out)))
-        total = term if total is None else op.add(total, term)
+        x2 = reshape(x, (-1, n_in))
+        term = reshape(matmul(x2, transpose(ts[1], (0, 2, 1))), (k, *shape_of(out)))
+        total = term if total is None else total + term
     if ts[2] is not None:
-        term = op.reshape(ts[2], (k,) + (1,) * (len(shape_of(out)) - 1) + (n_out,))
-        total = term if total is None else op.add(total, term)
-    return op.broadcast_to(total, (k, *shape_of(out)))
+        term = reshape(ts[2], (k,) + (1,) * (len(shape_of(out)) - 1) + (n_out,))
+        total = term if total is None else total + term
+    return broadcast_to(total, (k, *shape_of(out)))
 
 
 def _linear_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any, Any]:
     x, w, _ = xs
-    ct2 = op.reshape(ct, (-1, shape_of(w)[0]))
-    return (lambda: op.matmul(ct, w),  # x̄ (not needed for a network's data input)
-            lambda: op.matmul(op.transpose(ct2), op.reshape(x, (-1, shape_of(w)[1]))),
-            lambda: op.sum(ct2, axis=0))
+    ct2 = reshape(ct, (-1, shape_of(w)[0]))
+    return (lambda: matmul(ct, w),  # x̄ (not needed for a network's data input)
+            lambda: matmul(transpose(ct2), reshape(x, (-1, shape_of(w)[1]))),
+            lambda: bind(sum, ct2, axis=(0,), keepdims=False))
 
 
-structural(
-    "linear",
-    lambda xp, x, weight, bias: xp.matmul(x, weight.T) + bias,
-    jvp=_linear_jvp,
-    vjp=_linear_vjp,
-    nargs=3,
-    latex=r"\operatorname{linear}",
-)
+def _prepare_linear(x: Any, weight: Any, bias: Any) -> Any:
+    sx, sw, sb = shape_of(x), shape_of(weight), shape_of(bias)
+    if len(sw) != 2 or not sx or sx[-1] != sw[1] or sb != (sw[0],):
+        raise ShapeError(f"linear: input {sx}, weight {sw} and bias {sb} do not fit "
+                         "(need input (..., in), weight (out, in), bias (out,))")
+    return (x, weight, bias), {}
+
+
+linear = structural(
+    "linear", lambda xp, x, weight, bias: xp.matmul(x, weight.T) + bias, jvp=_linear_jvp,
+    vjp=_linear_vjp, nargs=3, prepare=_prepare_linear, latex=r"\operatorname{linear}",
+    cost=lambda ins, out: math.prod(out) * ins[1][1],
+    doc="x @ weight.T + bias, PyTorch's layout: weight (out_features, in_features), bias (out,).")
+
+
+def _pair(k: int | Sequence[int]) -> tuple[int, int]:
+    return (int(k), int(k)) if isinstance(k, int | np.integer) else (int(k[0]), int(k[1]))
 
 
 def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
@@ -609,30 +648,47 @@ def _col2im_impl(xp: Any, cols: Any, kernel_size: tuple[int, int], stride: int, 
 
 
 def _merge_k(t: Any, k: int) -> Any:
-    """(k, n, ...) -> (k*n, ...): the tangent directions become extra batch rows."""
+    """(k, n, ...) -> (k*n, ...): the k directions become extra batch rows."""
     s = shape_of(t)
-    return op.reshape(t, (k * s[1], *s[2:]))
+    return reshape(t, (k * s[1], *s[2:]))
 
 
-structural(
-    "im2col",
-    _im2col_impl,
-    jvp=lambda ts, k, xs, out, kernel_size, stride, padding: op.reshape(
-        op.im2col(_merge_k(ts[0], k), kernel_size, stride, padding), (k, *shape_of(out))),
+def _prepare_im2col(x: Any, kernel_size: int | Sequence[int], stride: int = 1,
+                    padding: int = 0) -> Any:
+    ks = _pair(kernel_size)
+    s = shape_of(x)
+    if len(s) != 4 or s[2] + 2 * padding < ks[0] or s[3] + 2 * padding < ks[1] or stride < 1:
+        raise ShapeError(f"im2col: input {s} does not fit kernel {ks}, stride {stride}, "
+                         f"padding {padding} (need an (N, C, H, W) batch)")
+    return (x,), {"kernel_size": ks, "stride": int(stride), "padding": int(padding)}
+
+
+im2col = structural(
+    "im2col", _im2col_impl, linear=True, prepare=_prepare_im2col,
+    batch=lambda ts, k, xs, out, kernel_size, stride, padding: reshape(
+        im2col(_merge_k(ts[0], k), kernel_size, stride, padding), (k, *shape_of(out))),
     vjp=lambda ct, xs, out, kernel_size, stride, padding: (
-        op.col2im(ct, kernel_size, stride, padding, shape_of(xs[0])),),
+        col2im(ct, kernel_size, stride, padding, shape_of(xs[0])),),
     latex=r"\operatorname{im2col}",
-)
-structural(
-    "col2im",
-    _col2im_impl,
-    jvp=lambda ts, k, xs, out, kernel_size, stride, padding, shape: op.reshape(
-        op.col2im(_merge_k(ts[0], k), kernel_size, stride, padding,
-                  (k * shape[0], *shape[1:])), (k, *shape)),
+    doc="Patches of an (N, C, H, W) batch as rows: (N, OH, OW, C·kh·kw). Linear; transpose col2im.")
+col2im = structural(
+    "col2im", _col2im_impl, linear=True,
+    prepare=lambda cols, kernel_size, stride, padding, shape: ((cols,), {
+        "kernel_size": _pair(kernel_size), "stride": int(stride), "padding": int(padding),
+        "shape": tuple(int(n) for n in shape)}),
+    batch=lambda ts, k, xs, out, kernel_size, stride, padding, shape: reshape(
+        col2im(_merge_k(ts[0], k), kernel_size, stride, padding, (k * shape[0], *shape[1:])),
+        (k, *shape)),
     vjp=lambda ct, xs, out, kernel_size, stride, padding, shape: (
-        op.im2col(ct, kernel_size, stride, padding),),
+        im2col(ct, kernel_size, stride, padding),),
     latex=r"\operatorname{col2im}",
-)
+    doc="Sum patches (N, OH, OW, C·kh·kw) back into an image batch of `shape`: im2col's transpose.")
+
+
+def _log_softmax(z: Any) -> Any:
+    """z − logsumexp(z) over the last axis, stably."""
+    m = stop_gradient(bind(amax, z, axis=(len(shape_of(z)) - 1,), keepdims=True))
+    return z - (m + log(bind(sum, exp(z - m), axis=(len(shape_of(z)) - 1,), keepdims=True)))
 
 
 def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
@@ -643,61 +699,74 @@ def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
 
 def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     z, t = xs
-    log_p = op.log_softmax(z, axis=-1)
-    ct1 = op.reshape(ct, (*shape_of(ct), 1))
-    return (lambda: op.mul(ct1, op.sub(op.mul(op.exp(log_p), op.sum(t, axis=-1, keepdims=True)), t)),
-            lambda: op.mul(ct1, op.neg(log_p)))  # t̄: only for learned targets
+    last = (len(shape_of(z)) - 1,)
+    log_p = _log_softmax(z)
+    ct1 = reshape(ct, (*shape_of(ct), 1))
+    return (lambda: ct1 * (exp(log_p) * bind(sum, t, axis=last, keepdims=True) - t),
+            lambda: ct1 * -log_p)  # t̄: only for learned targets
 
 
 def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
-    rules = _xent_vjp(op.broadcast_to(1.0, shape_of(out)), xs, out)
+    rules = _xent_vjp(broadcast_to(1.0, shape_of(out)), xs, out)
+    last = (len(shape_of(xs[0])),)
     total = None
     for tan, d in zip(ts, rules):
         if tan is not None:
-            term = op.sum(op.mul(tan, d()), axis=-1)
-            total = term if total is None else op.add(total, term)
+            term = bind(sum, tan * d(), axis=last, keepdims=False)
+            total = term if total is None else total + term
     return total
 
 
-def _xent_sympy(z: Any, t: Any) -> Any:
+def _xent_sympy(sp: Any, z: Any, t: Any) -> Any:
     z, t = np.asarray(z, dtype=object), np.asarray(t, dtype=object)
-    lse = np.frompyfunc(lambda *row: sp.log(sum(sp.exp(v) for v in row)), z.shape[-1], 1)
+    lse = np.frompyfunc(lambda *row: sp.log(builtins.sum(sp.exp(v) for v in row)), z.shape[-1], 1)
     lse_z = np.asarray(lse(*np.moveaxis(z, -1, 0)), dtype=object)  # 0-d for 1-D logits
     return np.sum(t * (lse_z[..., None] - z), axis=-1)
 
 
-structural(
-    "softmax_cross_entropy",
-    _xent_impl,
-    jvp=_xent_jvp,
-    vjp=_xent_vjp,
-    nargs=2,
-    sympy=_xent_sympy,
-    latex=r"\operatorname{CE}",
-)
+def _prepare_xent(logits: Any, target: Any) -> Any:
+    if shape_of(logits) != shape_of(target) or not shape_of(logits):
+        raise ShapeError(f"softmax_cross_entropy: logits {shape_of(logits)} and target "
+                         f"{shape_of(target)} must have the same (non-scalar) shape")
+    return (logits, target), {}
+
+
+softmax_cross_entropy = structural(
+    "softmax_cross_entropy", _xent_impl, jvp=_xent_jvp, vjp=_xent_vjp, nargs=2,
+    prepare=_prepare_xent, sympy=_xent_sympy, latex=r"\operatorname{CE}",
+    doc="−Σ target · log_softmax(logits) over the last axis (stable); target: probabilities.")
 
 #: log(max(p, e^-100)) = max(log p, -100): the clamp PyTorch's binary cross-entropy applies.
 _BCE_FLOOR = math.exp(-100.0)
 
 
+def _bce_impl(xp: Any, p: Any, y: Any) -> Any:
+    if bool(xp.any((p < 0) | (p > 1))):
+        raise DomainError("binary_cross_entropy needs probabilities 0 <= p <= 1 (apply "
+                          "dk.sigmoid to logits, or use binary_cross_entropy_with_logits)")
+    return -(y * xp.log(xp.maximum(p, _BCE_FLOOR))
+             + (1.0 - y) * xp.log(xp.maximum(1.0 - p, _BCE_FLOOR)))
+
+
 def _bce_dp(p: Any, y: Any, o: Any) -> Any:
-    return (p - y) / op.maximum(p * (1.0 - p), 1e-12)
+    """∂/∂p = −y/p + (1 − y)/(1 − p), each term 0 where its log is clamped (p or 1 − p ≤ e⁻¹⁰⁰)."""
+    lo, hi = greater(p, _BCE_FLOOR), greater(1.0 - p, _BCE_FLOOR)
+    return (where(hi, (1.0 - y) / where(hi, 1.0 - p, 1.0), 0.0)
+            - where(lo, y / where(lo, p, 1.0), 0.0))
 
 
 def _bce_dy(p: Any, y: Any, o: Any) -> Any:
-    return op.log(op.maximum(1.0 - p, _BCE_FLOOR)) - op.log(op.maximum(p, _BCE_FLOOR))
+    return log(maximum(1.0 - p, _BCE_FLOOR)) - log(maximum(p, _BCE_FLOOR))
 
 
-elementwise(
-    "binary_cross_entropy",
-    lambda xp, p, y: -(y * xp.log(xp.maximum(p, _BCE_FLOOR))
-                       + (1.0 - y) * xp.log(xp.maximum(1.0 - p, _BCE_FLOOR))),
-    (_bce_dp, _bce_dy),
-    lambda p, y: -(y * sp.log(p) + (1 - y) * sp.log(1 - p)),
-    latex=r"\operatorname{BCE}",
-    domain=((0.05, 0.95), (0.0, 1.0)),
+def _bce_sympy(sp: Any, p: Any, y: Any) -> Any:
+    floor = sp.Float(_BCE_FLOOR, 17)
+    return -(y * sp.Piecewise((sp.log(p), p > floor), (-100, True))
+             + (1 - y) * sp.Piecewise((sp.log(1 - p), 1 - p > floor), (-100, True)))
+
+
+binary_cross_entropy = elementwise(
+    "binary_cross_entropy", _bce_impl, (_bce_dp, _bce_dy), _bce_sympy,
+    latex=r"\operatorname{BCE}", numpy=(), domain=((0.05, 0.95), (0.0, 1.0)),
     domain_text="binary_cross_entropy needs 0 <= p <= 1 (logs are clamped at -100)",
-    holomorphic=False,
-)
-
-from . import ops as op
+    holomorphic=False)

@@ -15,18 +15,20 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import ops
 from .errors import MissingRuleError, ParseError
 from .expression import Instruction, program_function
 from .function import Function
 from .ir import Graph, Node
-from .primitives import REGISTRY
+from .primitive import REGISTRY
 
 MAX_ELEMENTS = 20_000
 
 
 def sympy_number(v: Any) -> sp.Expr:
-    """A float as a SymPy number: integers stay integers, others become exact binary Floats."""
+    """A number as a SymPy number: integers stay integers, others become exact binary Floats;
+    complex numbers keep their imaginary part."""
+    if isinstance(v, complex | np.complexfloating):
+        return sympy_number(v.real) + sp.I * sympy_number(v.imag)
     v = float(v)
     if v.is_integer() and abs(v) < 1e15:
         return sp.Integer(int(v))
@@ -46,11 +48,12 @@ def _objects(value: Any) -> np.ndarray:
     return out
 
 
-def input_symbols(name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Real symbols for an input: ``x`` for a scalar, ``x_0``, ``x_1_2`` … for array elements."""
+def input_symbols(name: str, shape: tuple[int, ...], real: bool = True) -> np.ndarray:
+    """Symbols for an input: ``x`` for a scalar, ``x_0``, ``x_1_2`` … for array elements (real,
+    or complex for a complex input)."""
     out = np.empty(shape, dtype=object)
     for idx in np.ndindex(*shape):
-        out[idx] = sp.Symbol("_".join([name, *map(str, idx)]), real=True)
+        out[idx] = sp.Symbol("_".join([name, *map(str, idx)]), real=real or None)
     return out
 
 
@@ -58,9 +61,9 @@ def _apply(node: Node, args: list[np.ndarray]) -> np.ndarray:
     prim = node.prim
     if prim.kind == "elementwise":
         b = np.broadcast_arrays(*args)
-        fn = np.frompyfunc(prim.sympy, len(args), 1)
+        fn = np.frompyfunc(prim.to_sympy, len(args), 1)
         return np.asarray(fn(*b), dtype=object).reshape(b[0].shape) if b else np.empty(())
-    out = np.asarray(prim.sympy(*args, **node.params), dtype=object)
+    out = np.asarray(prim.to_sympy(*args, **node.params), dtype=object)
     flat = out.reshape(-1)
     for i, e in enumerate(flat):  # e.g. the integer zeros index_add starts from (numbers only)
         if not isinstance(e, sp.Basic):
@@ -85,6 +88,7 @@ class ScalarProgram:
     assignments: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
     output: np.ndarray | None = None
     constants: frozenset[sp.Symbol] = frozenset()
+    real: bool = True
 
     def expand(self, expr: sp.Expr) -> sp.Expr:
         """Substitute every program symbol away: the plain expression tree (may be large)."""
@@ -109,8 +113,10 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
         )
     labels = graph.names()
     names = list(names) if names is not None else [n.name for n in graph.inputs]
-    arrays = [input_symbols(nm, node.shape) for nm, node in zip(names, graph.inputs)]
-    prog = ScalarProgram(inputs=[s for a in arrays for s in a.reshape(-1)], input_arrays=arrays)
+    arrays = [input_symbols(nm, node.shape, node.dtype.kind != "c")
+              for nm, node in zip(names, graph.inputs)]
+    prog = ScalarProgram(inputs=[s for a in arrays for s in a.reshape(-1)], input_arrays=arrays,
+                         real=all(n.dtype.kind != "c" for n in graph.nodes))
     exprs: dict[Node, np.ndarray] = dict(zip(graph.inputs, arrays))
     taken = {str(s) for s in prog.inputs} | set(names)
     for node in graph.nodes:
@@ -152,7 +158,7 @@ def _name_elements(out: np.ndarray, label: str, prefix: str, prog: ScalarProgram
         if not isinstance(e, sp.Expr) or (e.is_Atom and not name_atoms):
             named[idx] = e
             continue
-        sym = sp.Symbol("_".join([base, *map(str, idx)]), real=True)
+        sym = sp.Symbol("_".join([base, *map(str, idx)]), real=prog.real or None)
         prog.assignments.append((sym, e))
         named[idx] = sym
     taken.add(base)
@@ -180,12 +186,12 @@ def _function_map() -> dict[type, tuple[Any, int]]:
         if p.kind != "elementwise" or not p.differentiable or p.nargs > 2:
             continue
         try:
-            e = p.sympy(*dummies[: p.nargs])
-        except TypeError:
+            e = p.to_sympy(*dummies[: p.nargs])
+        except (TypeError, NotImplementedError):
             continue
         if isinstance(e, sp.Function) and tuple(e.args) == tuple(dummies[: p.nargs]) or (
                 type(e) in (sp.Max, sp.Min) and set(e.args) == set(dummies[: p.nargs])):
-            table.setdefault(type(e), (getattr(ops, name), p.nargs))
+            table.setdefault(type(e), (p, p.nargs))
     return table
 
 
@@ -227,9 +233,9 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
         if e in index:
             code.append(("input", index[e]))
         elif e.is_Number or e in (sp.pi, sp.E) or e.is_NumberSymbol:
-            if not e.is_real:
-                raise ParseError(f"from_sympy: {e} is not a real number")
-            code.append(("const", float(e)))
+            if e.is_real is False and not e.is_complex:
+                raise ParseError(f"from_sympy: {e} is not a number")
+            code.append(("const", float(e) if e.is_real else complex(e)))
         else:
             args = _sympy_args(e)
             stack.append((e, True))
@@ -246,13 +252,15 @@ def _sympy_args(e: Any) -> tuple[Any, ...]:
 def _sympy_call(e: Any) -> Instruction:
     n = len(_sympy_args(e))
     if isinstance(e, sp.Add):
-        return ("call", _fold(ops.add), n)
+        return ("call", _fold(REGISTRY["add"]), n)
     if isinstance(e, sp.Mul):
-        return ("call", _fold(ops.mul), n)
+        return ("call", _fold(REGISTRY["mul"]), n)
     if isinstance(e, sp.Pow):
-        return ("call", ops.sqrt, 1) if e.exp == sp.Rational(1, 2) else ("call", ops.pow, 2)
+        if e.exp == sp.Rational(1, 2):
+            return ("call", REGISTRY["sqrt"], 1)
+        return ("call", REGISTRY["pow"], 2)
     if isinstance(e, sp.Max | sp.Min):
-        return ("call", _fold(ops.maximum if isinstance(e, sp.Max) else ops.minimum), n)
+        return ("call", _fold(REGISTRY["maximum" if isinstance(e, sp.Max) else "minimum"]), n)
     entry = _SYMPY_FUNCTIONS.get(type(e)) if _SYMPY_FUNCTIONS else None
     if entry is None or entry[1] != n:
         raise MissingRuleError(f"from_sympy: no diffkit primitive for the SymPy function {type(e).__name__!r}")
@@ -266,5 +274,5 @@ def _fold(op: Any) -> Any:
             acc = op(acc, a)
         return acc
 
-    folded.__name__ = op.__name__
+    folded.__name__ = getattr(op, "name", "op")
     return folded

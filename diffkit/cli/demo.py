@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _draw(dk: object, trace: object, out: Path) -> None:
-    from ..drawing import GraphvizMissingError, render
+    from ..traces import GraphvizMissingError, render
 
     drawing = trace.draw()  # type: ignore[attr-defined]
     for suffix in (".svg", ".png"):

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..traces import trace
 
     if args.graph:
-        from ..drawing import FORMATS as GRAPH_FORMATS
+        from ..traces import FORMATS as GRAPH_FORMATS
 
         suffix = Path(args.graph).suffix.lower()
         if suffix not in GRAPH_FORMATS:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     }[args.format]
     print(render_table(digits=args.digits).rstrip("\n"))
     if args.graph:
-        from ..drawing import render
+        from ..traces import render
 
         path = render(t.draw(digits=args.digits), args.graph)
         print(f"\ngraph written to {path}")

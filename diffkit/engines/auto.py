@@ -17,16 +17,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 
-from ..function import Function
-from .base import Engine, Pullback, size_of
+from ..function import Function, signature
+from ..ir import Node
+from .base import Engine, Pullback, gradient_function, size_of
+from .forward import ForwardEngine
+from .reverse import ReverseEngine
 
 #: seconds: per pass or sweep, per operation in a forward pass / a reverse sweep, per element of
 #: array work (measured on a 2-core x86 machine with NumPy 2; the ratios are what matter)
 C_PASS, C_FWD, C_REV, C_EL = 30e-6, 8e-6, 3e-6, 0.3e-9
-from .forward import ForwardEngine
-from .reverse import ReverseEngine
+
+
+def work(node: Node) -> int:
+    """Array work of one application, from the record's cost rule (default: every element read
+    or written once)."""
+    cost = node.prim.cost
+    if cost is not None:
+        return int(cost([i.shape for i in node.inputs], node.shape))
+    return node.size + sum(i.size for i in node.inputs)
 
 
 class AutoEngine(Engine):
@@ -42,8 +51,8 @@ class AutoEngine(Engine):
 
     name = "auto"
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self) -> None:
+        super().__init__()
         self.forward = ForwardEngine()
         self.reverse = ReverseEngine()
         self.last_choice: str | None = None
@@ -52,12 +61,12 @@ class AutoEngine(Engine):
     def estimate(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[int, int, float, float]:
         """(n, m, forward seconds, reverse seconds) from the cost model (cached per shapes)."""
         n = sum(size_of(args[i]) for i in wrt)
-        key = ("auto", tuple(np.shape(getattr(a, "value", a)) for a in args), tuple(wrt))
+        key = ("auto", signature(args), tuple(wrt))
         found = fn.cache.get(key)
         if found is None:
-            graph, _ = fn.graph_at(*args)
+            graph = fn.trace(*args, wrt=wrt)
             active = {graph.inputs[i] for i in wrt}
-            ops, work = 0, 0
+            ops, elements = 0, 0
             for node in graph.nodes:
                 if node.prim is None or not node.prim.differentiable:
                     continue
@@ -65,16 +74,13 @@ class AutoEngine(Engine):
                     continue
                 active.add(node)
                 ops += 1
-                if node.prim.name == "matmul":
-                    work += node.size * (node.inputs[0].shape or (1,))[-1]
-                else:
-                    work += node.size + sum(i.size for i in node.inputs)
-            found = (graph.output.size, ops, work)
-            if not graph.value_dependent:
+                elements += work(node)
+            found = (graph.output.size, ops, elements)
+            if fn.reusable and not graph.value_dependent:
                 fn.cache[key] = found
-        m, ops, work = found
-        forward = C_PASS + ops * C_FWD + n * work * C_EL
-        reverse = ops * C_REV + m * (C_PASS + ops * C_REV + work * C_EL)
+        m, ops, elements = found
+        forward = C_PASS + ops * C_FWD + n * elements * C_EL
+        reverse = ops * C_REV + m * (C_PASS + ops * C_REV + elements * C_EL)
         return n, m, forward, reverse
 
     def choose(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Engine:
@@ -107,6 +113,16 @@ class AutoEngine(Engine):
         self.last_choice, self.last_reason = "forward", "a JVP is one forward pass"
         return self.forward.jvp(fn, args, tangents)
 
-    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
-                       need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
-        return self.choose(fn, args, wrt).value_and_grad(fn, args, wrt, need_value=need_value)
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
+                       ) -> tuple[Any, tuple[Any, ...]]:
+        return self.choose(fn, args, wrt).value_and_grad(fn, args, wrt)
+
+    def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
+        self.last_choice, self.last_reason = "forward", (
+            "a Hessian is forward over reverse: one reverse sweep per forward direction")
+        return self.forward.jacobian(gradient_function(self.reverse, fn, wrt), args, wrt)[1]
+
+    def derivative(self, fn: Function, x: Any, n: int) -> Any:
+        self.last_choice, self.last_reason = "forward", (
+            "one input and one output: forward mode (nested dual numbers) costs least")
+        return self.forward.derivative(fn, x, n)

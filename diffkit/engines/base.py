@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import MissingRuleError, ShapeError
 from ..function import Function, as_input
+from ..ir import Graph, Traced
+from ..primitives import concatenate, reshape
 
 Pullback = Callable[[Any], tuple[Any, ...]]
 
@@ -27,18 +29,28 @@ def size_of(v: Any) -> int:
     return math.prod(shape_of(v))
 
 
+def plain_value(v: Any) -> Any:
+    """The innermost plain value of a (possibly nested) traced value."""
+    while isinstance(v, Traced):
+        v = v.node.value
+    return v
+
+
 def xp_of(v: Any) -> Any:
     from ..backend import array_namespace
 
-    return array_namespace(getattr(v, "value", v))
+    return array_namespace(plain_value(v))
+
+
+def dtype_of(v: Any) -> np.dtype:
+    dt = getattr(v, "dtype", None)
+    return np.dtype(dt) if dt is not None else np.result_type(v)
 
 
 def flatten_all(values: Sequence[Any]) -> Any:
-    """Concatenate values into one 1-D array (recording when they are Tensors)."""
-    from .. import ops
-
-    parts = [ops.reshape(v, (size_of(v),)) if shape_of(v) else ops.reshape(v, (1,)) for v in values]
-    return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=0)
+    """Concatenate values into one 1-D array (recording when they are traced)."""
+    parts = [reshape(v, (size_of(v),)) for v in values]
+    return parts[0] if len(parts) == 1 else concatenate(parts, axis=0)
 
 
 def split_flat(vec: Any, like: Sequence[Any]) -> tuple[Any, ...]:
@@ -46,10 +58,27 @@ def split_flat(vec: Any, like: Sequence[Any]) -> tuple[Any, ...]:
     out, start = [], 0
     for v in like:
         n = size_of(v)
-        piece = vec[start:start + n]
-        out.append(piece.reshape(shape_of(v)) if shape_of(v) else piece.reshape(()))
+        out.append(reshape(vec[start:start + n], shape_of(v)))
         start += n
     return tuple(out)
+
+
+def is_complex(v: Any) -> bool:
+    return dtype_of(v).kind == "c"
+
+
+def require_holomorphic(graph: Graph, what: str, engine: str) -> None:
+    """A complex-valued output needs a complex-analytic path from the inputs (see docs/design.md)."""
+    if graph.output.dtype.kind != "c":
+        return
+    for node in graph.nodes:
+        prim = node.prim
+        if prim is not None and prim.differentiable and not prim.holomorphic and any(
+                i.dtype.kind == "c" for i in node.inputs):
+            raise MissingRuleError(
+                f"{what} of a complex-valued function needs it holomorphic, but it applies "
+                f"{prim.name!r} to a complex value ({engine} engine): differentiate its real and "
+                "imaginary parts separately (dk.real, dk.imag), or use dk.vjp")
 
 
 class Engine:
@@ -57,15 +86,15 @@ class Engine:
 
     name = "engine"
 
-    def __init__(self, **options: Any) -> None:
-        self.options = options
+    def __init__(self) -> None:
+        self.options: dict[str, Any] = {}
 
     # -- the primitives an engine must provide (at least one family) --
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
         out, jac = self.jacobian(fn, args, wrt)
 
         def pullback(ct: Any) -> tuple[Any, ...]:
-            ct = np.reshape(np.asarray(ct, dtype=float), (-1,))
+            ct = np.reshape(np.asarray(ct), (-1,))
             return split_flat(ct @ jac, [args[i] for i in wrt])
 
         return out, pullback
@@ -73,7 +102,7 @@ class Engine:
     def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
         wrt = list(range(len(args)))
         out, jac = self.jacobian(fn, args, wrt)
-        t = np.concatenate([np.reshape(np.asarray(t, dtype=float), (-1,)) for t in tangents])
+        t = np.concatenate([np.reshape(np.asarray(t), (-1,)) for t in tangents])
         return out, np.reshape(jac @ t, shape_of(out))
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
@@ -83,18 +112,22 @@ class Engine:
         xp = xp_of(out)
         rows = []
         for i in range(m):
-            ct = xp.zeros(m)
+            ct = xp.zeros(m, dtype=dtype_of(plain_value(out)))
             ct[i] = 1.0
-            rows.append(flatten_all(pullback(ct.reshape(shape_of(out)) if shape_of(out) else 1.0)))
+            rows.append(flatten_all(pullback(ct.reshape(shape_of(out)))))
         return out, _stack_rows(rows, m, sum(size_of(args[i]) for i in wrt))
 
     # -- derived --
-    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
-                       need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
-        """(f(args), gradients); with ``need_value=False`` an engine may skip computing f itself."""
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
+                       ) -> tuple[Any, tuple[Any, ...]]:
+        """(f(args), gradients): the VJP with cotangent 1."""
         out, pullback = self.vjp(fn, args, wrt)
         require_scalar(out, "grad")
         return out, pullback(1.0)
+
+    def grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, ...]:
+        """The gradients only (an engine may skip computing f itself)."""
+        return self.value_and_grad(fn, args, wrt)[1]
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
         """The Jacobian of the gradient, both taken with this engine."""
@@ -106,14 +139,12 @@ class Engine:
         g = fn
         for _ in range(n):
             g = gradient_function(self, g, [0])
-        return g.evaluate(x) if n else fn.evaluate(x)
+        return g.evaluate(x)
 
 
 def _stack_rows(rows: list[Any], m: int, n: int) -> Any:
-    if rows and any(type(r).__name__ == "Tensor" for r in rows):
-        from .. import ops
-
-        return ops.reshape(ops.concatenate(rows, axis=0), (m, n))
+    if any(isinstance(r, Traced) for r in rows):
+        return reshape(concatenate(rows, axis=0), (m, n))
     xp = xp_of(rows[0]) if rows else np
     return xp.stack(rows).reshape(m, n) if rows else np.zeros((0, n))
 
@@ -127,10 +158,11 @@ def require_scalar(out: Any, what: str) -> None:
 
 
 def gradient_function(engine: Engine, fn: Function, wrt: Sequence[int]) -> Function:
-    """A Function computing the flattened gradient of `fn` with `engine` (traceable: for Hessians)."""
+    """A Function computing the flattened gradient of `fn` with `engine` (traceable: for Hessians
+    and higher derivatives). Reusable exactly when `fn` is."""
 
     def body(*xs: Any) -> Any:
         _, grads = engine.value_and_grad(fn, [as_input(x) for x in xs], wrt)
         return grads[0] if len(grads) == 1 and not shape_of(grads[0]) else flatten_all(grads)
 
-    return Function(body, fn.inputs, name=f"grad_{fn.name}")
+    return Function(body, fn.inputs, name=f"grad_{fn.name}", pure=fn.pure, jit=fn.jit)

@@ -1,9 +1,11 @@
-"""The "compiled" method: reverse mode run as generated straight-line code (see diffkit.compile).
+"""The "compiled" method: reverse mode run as generated straight-line code (see .compiler).
 
-The first call at new input shapes traces the reverse engine and compiles it (the one-time setup);
-later calls at those shapes run the generated Python/NumPy function. Anything the generator does
-not take (Tensors while nesting derivatives, complex or CuPy arrays, value-dependent branches)
-runs on the reverse engine instead, so every call still gets an answer.
+Compiled code is a snapshot of one trace, so it is used only where a snapshot gives the same
+answer as tracing afresh: pure functions (parsed text, SymPy) and ``dk.jit`` ones, whose traces did
+not branch on their inputs. The first call at a new signature (argument shapes and dtypes) traces
+the reverse engine and compiles it; later calls run the generated Python/NumPy function. Anything
+else — other Python functions, traced arguments while nesting derivatives, complex or CuPy arrays,
+value-dependent traces — runs on the reverse engine, so every call still gets an answer.
 """
 
 from __future__ import annotations
@@ -14,79 +16,87 @@ from typing import Any
 import numpy as np
 
 from ..errors import TracingError
-from ..evaluate import Unevaluated
-from ..function import Function
-from ..ir import Tensor
+from ..function import Function, signature
+from ..primitive import finite
+from ..tensor import Tensor
 from .base import Engine, Pullback
+from .compiler import CompiledGradient, compile_gradient
 from .reverse import ReverseEngine
 
 
 class CompiledEngine(Engine):
-    """Reverse mode as generated code. Option ``after``: interpret this many calls per shape first.
-
-    ``after=0`` (the default for ``method="compiled"``) compiles on the first call; ``after=2``
-    is the "where it pays" policy: a shape seen only once or twice never pays for compilation.
+    """Reverse mode as generated code. Option ``after``: interpret this many calls per signature
+    first (``after=2`` is the default gradient's "where it pays" policy: a signature seen only
+    once or twice never pays for compiling).
     """
 
     name = "compiled"
 
     def __init__(self, after: int = 0) -> None:
-        super().__init__(after=after)
-        self.after = after
+        super().__init__()
+        if int(after) != after or after < 0:
+            raise ValueError(f"after must be a whole number >= 0, got {after}")
+        self.options = {"after": after}
+        self.after = int(after)
         self.reverse = ReverseEngine()
-        self.last: Any = None  # the CompiledGradient used by the last call (None: interpreted)
-        self._seen: dict[Any, int] = {}
+        self.last: CompiledGradient | None = None  # what the last call ran (None: interpreted)
 
-    def compiled(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
+    def compiled(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> CompiledGradient | None:
         """The CompiledGradient for this call, or None where it must (or should) be interpreted."""
-        from ..compile import compile_gradient, signature
-
-        if any(type(a) is Tensor or not isinstance(a, np.ndarray | np.generic | float)
-               or np.asarray(a).dtype.kind != "f" for a in args):
+        if not fn.reusable or any(type(a) is Tensor or not isinstance(a, np.ndarray | np.generic)
+                                  or a.dtype.kind != "f" for a in args):
             return None
         key = ("compiled", signature(args), tuple(wrt))
         cg = fn.cache.get(key)
         if cg is None:
-            if key in fn.cache.get("compiled-refused", ()):
+            if fn.cache.get(("compiled-refused", key)):
                 return None
-            seen = self._seen[(id(fn), key)] = self._seen.get((id(fn), key), 0) + 1
+            seen = fn.cache[("seen", key)] = fn.cache.get(("seen", key), 0) + 1
             if seen <= self.after:
                 return None
             try:
                 cg = compile_gradient(fn, *args, wrt=wrt)
-            except TracingError:
-                fn.cache.setdefault("compiled-refused", set()).add(key)
+            except TracingError:  # the trace branched on its inputs: interpret every call
+                fn.cache[("compiled-refused", key)] = True
                 return None
-        self.last = cg
         return cg
 
-    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
-                       need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
-        """(f(args), grads); with ``need_value=False`` the pruned gradient-only code runs."""
-        cg = self.compiled(fn, args, wrt)
-        if cg is None or cg._vg is None:
-            self.last = None
-            return self.reverse.value_and_grad(fn, args, wrt)
-        if need_value:
-            return cg(*args)
-        return Unevaluated(cg.out_shape), cg.grad(*args)  # the value was not asked for
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
+                       ) -> tuple[Any, tuple[Any, ...]]:
+        cg = self.last = self.compiled(fn, args, wrt)
+        if cg is not None and cg._vg is not None:
+            out, grads = cg(*args)
+            if finite(out) and all(finite(g) for g in grads):
+                return out, grads
+        self.last = None  # interpreted (also to name the error behind a non-finite result)
+        return self.reverse.value_and_grad(fn, args, wrt)
+
+    def grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, ...]:
+        """The gradients only: the pruned gradient-only code runs where compiled."""
+        cg = self.last = self.compiled(fn, args, wrt)
+        if cg is not None and cg._g is not None:
+            grads = cg.grad(*args)
+            if all(finite(g) for g in grads):
+                return grads
+        self.last = None
+        return self.reverse.value_and_grad(fn, args, wrt)[1]
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
-        cg = self.compiled(fn, args, wrt)
+        cg = self.last = self.compiled(fn, args, wrt)
         if cg is None:
-            self.last = None
             return self.reverse.vjp(fn, args, wrt)
         out = fn.evaluate(*args)
 
         def pullback(ct: Any) -> tuple[Any, ...]:
             ct = np.broadcast_to(np.asarray(ct, dtype=float), cg.out_shape)
-            return cg.vjp(*args, ct if cg.out_shape else float(ct))[1]
+            grads = cg.vjp(*args, ct if cg.out_shape else float(ct))[1]
+            if not all(finite(g) for g in grads):
+                return self.reverse.vjp(fn, args, wrt)[1](ct)
+            return grads
 
         return out, pullback
 
     def source(self, fn: Function, args: Sequence[Any] | None = None, wrt: Sequence[int] | None = None) -> str:
-        """The generated source for `fn` at the shapes of `args` (scalars 0.5 when not given)."""
-        from ..compile import compile_gradient
-
-        args = list(args) if args is not None else [0.5] * fn.arity
+        """The generated source for `fn` at the signature of `args` (scalars 0.5 when not given)."""
+        args = list(args) if args is not None else [np.float64(0.5)] * fn.arity
         return compile_gradient(fn, *args, wrt=wrt).source

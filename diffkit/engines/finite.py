@@ -1,7 +1,7 @@
 """Finite differences: forward, central, complex step and Richardson extrapolation.
 
-The function is a black box evaluated at perturbed points. Default steps balance truncation
-against rounding (ε = machine epsilon, scaled by max(1, |xᵢ|)):
+The function is a black box evaluated at perturbed points, in the inputs' own dtype. Default steps
+balance truncation against rounding (ε = that dtype's machine epsilon, scaled by max(1, |xᵢ|)):
 
 * forward  (f(x+h) − f(x))/h,              error O(h),  h = √ε
 * central  (f(x+h) − f(x−h))/2h,           error O(h²), h = ε^(1/3)
@@ -9,10 +9,13 @@ against rounding (ε = machine epsilon, scaled by max(1, |xᵢ|)):
 * richardson: central differences at h, h/2, h/4, h/8, h/16 (h = 0.05·max(1, |xᵢ|)) combined to
   cancel h², h⁴, …, h⁸ (error estimate from the last two diagonals of the tableau)
 
-Where the inputs are scalars and the graph is element-wise, all perturbed points are evaluated in
-one vectorized replay of the graph (``evaluations`` still counts points).
+Where the function is pure (parsed text, SymPy) with scalar inputs and element-wise operations, all
+perturbed points are evaluated in one vectorized call (``evaluations`` still counts points).
 
-The complex step needs a complex-analytic function: it refuses abs, relu, maximum, … by name.
+A complex input is stepped along its real and imaginary axes, giving ∂f/∂x and ∂f/∂y; the result
+follows JAX's convention like every engine (f′(z) for holomorphic f, ∂f/∂x − i·∂f/∂y for a
+real-valued f). The complex step needs a complex-analytic function of real inputs: it refuses abs,
+relu, maximum, … and complex inputs by name.
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DomainError, MissingRuleError, ShapeError
+from ..errors import DomainError, MissingRuleError, NumericOverflowError, ShapeError
 from ..function import Function, as_input, stack_outputs
-from .base import Engine, Pullback, size_of, split_flat
+from .base import Engine, Pullback, require_scalar, size_of, split_flat
 
-EPS = float(np.finfo(float).eps)
 SCHEMES = ("forward", "central", "complex", "richardson")
 
 
@@ -37,8 +39,13 @@ def _numeric(y: Any) -> np.ndarray:
     return np.reshape(y.astype(float) if y.dtype == bool else y, (-1,))
 
 
+def _eps(dtype: np.dtype) -> float:
+    return float(np.finfo(dtype).eps)
+
+
 class FiniteDifferenceEngine(Engine):
-    """Finite differences. Options: ``scheme`` (default "central"), ``step`` (absolute step h)."""
+    """Finite differences. Options: ``scheme`` (default "central"), ``step`` (absolute step h),
+    ``levels`` (Richardson tableau size)."""
 
     name = "fd"
 
@@ -47,10 +54,13 @@ class FiniteDifferenceEngine(Engine):
             raise ValueError(f"unknown finite-difference scheme {scheme!r}: choose from {', '.join(SCHEMES)}")
         if step is not None and not step > 0:
             raise ValueError(f"the finite-difference step must be positive, got {step}")
-        super().__init__(scheme=scheme, step=step)
+        if int(levels) != levels or levels < 1:
+            raise ValueError(f"levels must be a whole number >= 1, got {levels}")
+        super().__init__()
+        self.options = {"scheme": scheme, "step": step, "levels": levels}
         self.scheme = scheme
         self.step = step
-        self.levels = levels
+        self.levels = int(levels)
         self.evaluations = 0  # how many times the function was evaluated (for comparisons)
         self.error_estimate: Any = None
 
@@ -61,69 +71,101 @@ class FiniteDifferenceEngine(Engine):
         """f as a map from the flat vector of the wrt inputs to a flat output vector."""
         args = [as_input(a) for a in args]
         shapes = [np.shape(args[i]) for i in wrt]
-        x0 = np.concatenate([np.reshape(np.asarray(args[i], dtype=float), (-1,)) for i in wrt]) if wrt else np.zeros(0)
+        scalar = [not np.ndim(args[i]) for i in wrt]
+        dtype = np.result_type(*[np.asarray(args[i]).dtype for i in wrt]) if wrt else np.float64
+        x0 = (np.concatenate([np.reshape(np.asarray(args[i], dtype=dtype), (-1,)) for i in wrt])
+              if wrt else np.zeros(0))
+        like = [np.empty(s) for s in shapes]
 
         def flat(x: np.ndarray) -> np.ndarray:
             full = list(args)
-            for i, piece in zip(wrt, split_flat(x, [np.empty(s) for s in shapes])):
-                full[i] = piece if shapes[wrt.index(i)] else piece.reshape(()).item()
+            for i, piece, is_scalar in zip(wrt, split_flat(x, like), scalar):
+                full[i] = piece.reshape(()) if is_scalar else piece
             self.evaluations += 1
-            try:
-                y = stack_outputs(fn.body(*full))
-            except DomainError as exc:
-                raise DomainError(
-                    f"finite differences ({self.scheme}) stepped outside the domain: {exc}; use a "
-                    "smaller step=, a one-sided scheme, or an AD method (method='reverse')"
-                ) from None
-            return _numeric(y)
+            return _numeric(self._call(fn, full))
 
         try:
             out = stack_outputs(fn.body(*args))
         except ValueError as exc:  # NumPy's own operators on the plain arrays FD passes in
-            shapes = " and ".join(str(np.shape(a)) for a in args)
-            raise ShapeError(f"{fn.name}: inputs of shapes {shapes} do not fit ({exc})") from None
+            if isinstance(exc, DomainError | ShapeError):
+                raise
+            shapes_txt = " and ".join(str(np.shape(a)) for a in args)
+            raise ShapeError(f"{fn.name}: inputs of shapes {shapes_txt} do not fit ({exc})") from None
         return flat, x0, out
 
-    def _check_holomorphic(self, fn: Function, args: Sequence[Any]) -> None:
-        graph, _ = fn.graph_at(*args)
+    def _call(self, fn: Function, args: Sequence[Any]) -> Any:
+        try:
+            return stack_outputs(fn.body(*args))
+        except (DomainError, NumericOverflowError) as exc:
+            raise type(exc)(
+                f"finite differences ({self.scheme}) stepped outside the domain: {exc}; use a "
+                "smaller step=, a one-sided scheme, or an AD method (method='reverse')") from None
+
+    def _check_complex_step(self, fn: Function, args: Sequence[Any]) -> None:
+        if any(np.iscomplexobj(a) for a in args):
+            raise MissingRuleError("the complex-step method needs real inputs: use "
+                                   "method='fd-central' or an AD method for complex inputs")
+        graph = fn.trace(*args)
         for node in graph.nodes:
             if node.prim is not None and not node.prim.holomorphic:
                 raise MissingRuleError(
                     f"the complex-step method cannot pass through {node.prim.name!r} (not "
-                    "complex-analytic): use method='fd-central' or an AD method (method='reverse')"
-                )
+                    "complex-analytic): use method='fd-central' or an AD method (method='reverse')")
 
     # ----- first derivatives -------------------------------------------------------------------
 
     def default_step(self, x: np.ndarray) -> np.ndarray:
+        """The step per element of x: scaled to max(1, |xᵢ|) and to the dtype's precision."""
         scale = np.maximum(1.0, np.abs(x))
         if self.step is not None:
-            return np.full_like(x, self.step)
-        power = {"forward": 0.5, "central": 1.0 / 3.0, "richardson": 0.0}.get(self.scheme)
+            return np.full(x.shape, self.step)
         if self.scheme == "complex":
-            return np.full_like(x, 1e-20)
+            return np.full(x.shape, 1e-20)
         if self.scheme == "richardson":  # tuned: 5 levels from h0 = 0.05 reach ~1e-14 on smooth f
             return 0.05 * scale
-        return EPS**power * scale
+        eps = _eps(x.dtype if x.dtype.kind in "fc" else np.dtype(float))
+        return eps ** (0.5 if self.scheme == "forward" else 1.0 / 3.0) * scale
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
+        args = [as_input(a) for a in args]
         if self.scheme == "complex":
-            self._check_holomorphic(fn, args)
-        batch = self._batched(fn, args, wrt)
+            self._check_complex_step(fn, args)
         flat, x0, out = self._flat_function(fn, args, wrt)
-        h = self.default_step(x0)
+        h = self.default_step(x0.real if np.iscomplexobj(x0) else x0)
+        if np.iscomplexobj(x0):
+            return out, self._complex_jacobian(flat, x0, h, out)
+        batch = self._batched(fn, args, wrt)
+        return out, self._real_jacobian(flat, x0, h, out, batch)
 
+    def _real_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
+                       h: np.ndarray, out: Any, batch: Any = None, axis: complex = 1.0) -> np.ndarray:
+        """Columns ∂f/∂(axis·xᵢ): the derivative along real (axis 1) or imaginary (axis i) steps."""
         def at(h: np.ndarray) -> np.ndarray:
             self.error_estimate = None
             if batch is not None and x0.size:
                 return self._batched_jacobian(batch, x0, h)
-            cols = [self._column(flat, x0, i, h[i]) for i in range(x0.size)]
+            cols = [self._column(flat, x0, i, h[i], axis) for i in range(x0.size)]
             return np.stack(cols, axis=1) if cols else np.zeros((size_of(out), 0))
 
         jac = at(h)
         if self.scheme == "richardson" and self.step is None:
             jac = self._refine(at, h, jac)
-        return out, jac
+        return jac
+
+    def _complex_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
+                          h: np.ndarray, out: Any) -> np.ndarray:
+        """∂f/∂x and ∂f/∂y combined by the convention; a complex output must be holomorphic."""
+        jx = self._real_jacobian(flat, x0, h, out)
+        jy = self._real_jacobian(flat, x0, h, out, axis=1j)
+        if not np.iscomplexobj(_numeric(out)):
+            return jx - 1j * jy
+        scale = max(1.0, float(np.max(np.abs(jx)))) if jx.size else 1.0
+        if np.max(np.abs(jy - 1j * jx), initial=0.0) > 1e-5 * scale:
+            raise MissingRuleError(
+                "the Jacobian of a complex-valued function needs it holomorphic, and this one "
+                "breaks the Cauchy–Riemann equations (fd engine): differentiate its real and "
+                "imaginary parts separately, or use dk.vjp")
+        return jx
 
     def _refine(self, at: Callable[[np.ndarray], np.ndarray], h: np.ndarray, jac: np.ndarray) -> np.ndarray:
         """Richardson starts from a large step; when its own error estimate says the tableau did
@@ -144,30 +186,22 @@ class FiniteDifferenceEngine(Engine):
 
     def _batched(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                  ) -> Callable[[np.ndarray], np.ndarray] | None:
-        """f at many points at once, X (K, n) -> (K,), where that is exact: scalar inputs, a
-        scalar output and only element-wise operations (then arrays of points just broadcast)."""
-        args = [as_input(a) for a in args]
-        if any(np.ndim(a) or type(a).__name__ == "Tensor" for a in args):
+        """f at many points at once, X (K, n) -> (K,), where that is exact: a pure function of
+        scalar inputs with a scalar output and only element-wise operations (then arrays of points
+        just broadcast through the same code)."""
+        if not fn.pure or self.scheme == "complex" or any(np.ndim(a) for a in args):
             return None
-        graph, _ = fn.graph_at(*args)
-        if graph.value_dependent or graph.output.shape or any(
-                n.prim is not None and n.prim.kind != "elementwise" for n in graph.nodes):
+        graph = fn.trace(*args)
+        if graph.output.shape or any(n.prim is not None and n.prim.kind != "elementwise"
+                                     for n in graph.nodes):
             return None
-        from ..evaluate import evaluate
 
         def many(X: np.ndarray) -> np.ndarray:
             full: list[Any] = list(args)
             for col, i in enumerate(wrt):
                 full[i] = X[:, col]
             self.evaluations += X.shape[0]
-            try:
-                values = evaluate(graph, full)
-            except DomainError as exc:
-                raise DomainError(
-                    f"finite differences ({self.scheme}) stepped outside the domain: {exc}; use a "
-                    "smaller step=, a one-sided scheme, or an AD method (method='reverse')"
-                ) from None
-            return np.broadcast_to(_numeric(values[graph.output]), (X.shape[0],))
+            return np.broadcast_to(_numeric(self._call(fn, full)), (X.shape[0],))
 
         return many
 
@@ -175,33 +209,46 @@ class FiniteDifferenceEngine(Engine):
                           h: np.ndarray) -> np.ndarray:
         """The (1, n) Jacobian from one batched evaluation of every perturbed point."""
         n = x0.size
-        eye = np.eye(n)
+        eye = np.eye(n, dtype=x0.dtype)
         if self.scheme == "forward":
             f = many(np.vstack([x0, x0 + h[:, None] * eye]))
             return ((f[1:] - f[0]) / h)[None, :]
-        if self.scheme == "complex":
-            f = many(x0 + 1j * h[:, None] * eye)
-            return (np.imag(f) / h)[None, :]
         levels = self.levels if self.scheme == "richardson" else 1
         hs = h[None, :] / 2.0 ** np.arange(levels)[:, None]  # (levels, n)
         steps = hs[:, :, None] * eye[None]  # (levels, n, n): row i perturbs input i
         pts = np.concatenate([(x0 + steps).reshape(-1, n), (x0 - steps).reshape(-1, n)])
-        f = many(pts).reshape(2, levels, n)
+        f = many(pts.astype(x0.dtype)).reshape(2, levels, n)
         central = (f[0] - f[1]) / (2 * hs)  # (levels, n)
         if self.scheme == "central":
             return central[:1]
         return self._tableau(list(central))[None, :]
 
-    def _column(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, i: int, h: float) -> np.ndarray:
+    def _column(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, i: int, h: float,
+                axis: complex = 1.0) -> np.ndarray:
+        """One Jacobian column ∂f/∂(axis·xᵢ). Points are rounded to the input's dtype first and the
+        step actually taken is divided by (the standard trick that keeps the rounding out)."""
         e = np.zeros_like(x0)
-        e[i] = 1.0
+        e[i] = axis
+
+        def point(s: float) -> tuple[np.ndarray, float]:
+            x = (x0 + s * e).astype(x0.dtype)
+            return x, float(((x - x0)[i] / axis).real)
+
         if self.scheme == "forward":
-            return (flat(x0 + h * e) - flat(x0)) / h
+            xp, hp = point(h)
+            return (flat(xp) - flat(x0)) / hp
         if self.scheme == "central":
-            return (flat(x0 + h * e) - flat(x0 - h * e)) / (2 * h)
+            (xp, hp), (xm, hm) = point(h), point(-h)
+            return (flat(xp) - flat(xm)) / (hp - hm)
         if self.scheme == "complex":
-            return np.imag(flat(x0 + 1j * h * e)) / h
-        return self._richardson(lambda hh: (flat(x0 + hh * e) - flat(x0 - hh * e)) / (2 * hh), h)
+            cdt = np.result_type(x0.dtype, np.complex64)
+            return np.imag(flat(x0.astype(cdt) + 1j * h * e)) / h
+
+        def central(hh: float) -> np.ndarray:
+            (xp, hp), (xm, hm) = point(hh), point(-hh)
+            return (flat(xp) - flat(xm)) / (hp - hm)
+
+        return self._richardson(central, h)
 
     def _richardson(self, central: Callable[[float], np.ndarray], h: float) -> np.ndarray:
         """Neville–Richardson tableau over central differences with steps h, h/2, h/4, …"""
@@ -224,16 +271,17 @@ class FiniteDifferenceEngine(Engine):
 
     def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
         """Directional derivative along the tangents: two evaluations (central)."""
+        args = [as_input(a) for a in args]
         wrt = list(range(len(args)))
         flat, x0, out = self._flat_function(fn, args, wrt)
-        t = np.concatenate([np.reshape(np.asarray(v, dtype=float), (-1,)) for v in tangents])
+        t = np.concatenate([np.reshape(np.asarray(v, dtype=x0.dtype), (-1,)) for v in tangents])
         norm = np.linalg.norm(t)
         if norm == 0:
-            return out, np.zeros(np.shape(out))
+            return out, np.zeros(np.shape(out), dtype=_numeric(out).dtype)
         if self.scheme == "complex":
-            self._check_holomorphic(fn, args)
-        h = float(np.max(self.default_step(x0))) / norm if x0.size else 1e-6
-        col = self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1), 0, h)
+            self._check_complex_step(fn, args)
+        h = float(np.max(self.default_step(np.abs(x0)))) / norm if x0.size else 1e-6
+        col = self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1, dtype=x0.dtype), 0, h)
         return out, np.reshape(col, np.shape(out))
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
@@ -243,31 +291,41 @@ class FiniteDifferenceEngine(Engine):
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
         """Central second differences with h = ε^(1/4)·max(1, |x|)."""
+        args = [as_input(a) for a in args]
         flat, x0, out = self._flat_function(fn, args, wrt)
-        from .base import require_scalar
-
         require_scalar(out, "hessian")
+        if np.iscomplexobj(x0) or np.iscomplexobj(_numeric(out)):
+            raise MissingRuleError("finite-difference Hessians need real inputs and outputs")
         n = x0.size
-        h = self.step or EPS**0.25
+        h = self.step or _eps(x0.dtype) ** 0.25
         hs = h * np.maximum(1.0, np.abs(x0))
-        H = np.empty((n, n))
-        f = lambda x: float(flat(x)[0])
+        H = np.empty((n, n), dtype=x0.dtype)
+
+        def f(x: np.ndarray) -> float:
+            return float(flat(x)[0])
+
         for i in range(n):
             for j in range(i, n):
-                ei = np.zeros(n)
-                ej = np.zeros(n)
+                ei = np.zeros_like(x0)
+                ej = np.zeros_like(x0)
                 ei[i] = hs[i]
                 ej[j] = hs[j]
-                val = (f(x0 + ei + ej) - f(x0 + ei - ej) - f(x0 - ei + ej) + f(x0 - ei - ej)) / (4 * hs[i] * hs[j])
+                val = (f(x0 + ei + ej) - f(x0 + ei - ej) - f(x0 - ei + ej) + f(x0 - ei - ej)) / (
+                    4 * hs[i] * hs[j])
                 H[i, j] = H[j, i] = val
         return H
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
         """n-th central difference Σₖ (−1)ᵏ C(n,k) f(x + (n/2 − k)h) / hⁿ, h = ε^(1/(n+2))."""
+        x = as_input(x)
         if n == 0:
             return fn.evaluate(x)
         flat, x0, _ = self._flat_function(fn, [x], [0])
-        h = (self.step or EPS ** (1.0 / (n + 2))) * max(1.0, float(np.max(np.abs(x0))) if x0.size else 1.0)
+        if np.iscomplexobj(x0):
+            raise MissingRuleError("finite-difference derivatives of order n need a real input: "
+                                   "use an AD method")
+        scale = max(1.0, float(np.max(np.abs(x0))) if x0.size else 1.0)
+        h = (self.step or _eps(x0.dtype) ** (1.0 / (n + 2))) * scale
         total = sum((-1) ** k * comb(n, k) * flat(x0 + (n / 2 - k) * h) for k in range(n + 1))
         res = total / h**n
-        return res.reshape(np.shape(x)) if np.shape(x) else float(res[0])
+        return res.reshape(np.shape(x)) if np.shape(x) else res[0]

@@ -10,7 +10,7 @@ substituted and simplified expressions are available when they are small enough 
 
 from __future__ import annotations
 
-import math
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import MissingRuleError, NonDifferentiableError
-from ..function import Function
+from ..function import Function, signature
+from ..ir import Graph
 from ..sympy_bridge import MAX_ELEMENTS, ScalarProgram, scalar_program
 from .base import Engine, require_scalar, size_of, split_flat
 
@@ -55,9 +57,37 @@ class _Pow(sp.Function):
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         base, exp = self.args
-        if argindex == 1:
-            return exp * _Pow(base, exp - 1)
+        if argindex == 1:  # 0 at 0**0, as the table's rule (x**0 = 1 is constant)
+            return sp.Piecewise((0, sp.And(sp.Eq(base, 0), sp.Eq(exp, 0))),
+                                (exp * _Pow(base, exp - 1), True))
         return _Pow(base, exp) * sp.log(NonZero(base))
+
+
+class StrongMul(sp.Function):
+    """a·b with 0·∞ = 0: an adjoint contribution v̄ᵢ·∂vᵢ/∂vⱼ, where an exactly zero factor wins over
+    an infinite one (relu(x)**0.5 at x = −1 has derivative 0), as in the AD engines."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, a: sp.Expr, b: sp.Expr) -> sp.Expr | None:
+        if a.is_zero or b.is_zero:
+            return sp.S.Zero
+        if a == 1:
+            return b
+        if b == 1:
+            return a
+        if a.is_number and b.is_number:
+            return a * b
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return self.args[2 - argindex]
+
+
+def plain(expr: sp.Expr) -> sp.Expr:
+    """The expression with strong products as ordinary ones (for display and simplification)."""
+    return expr.replace(StrongMul, sp.Mul) if expr.has(StrongMul) else expr
 
 
 def local_diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
@@ -79,11 +109,12 @@ def local_diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
 
 
 def accumulate(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], output: sp.Expr,
-               wrt: Sequence[sp.Symbol], prefix: str, constants: frozenset[sp.Symbol] = frozenset()
-               ) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+               wrt: Sequence[sp.Symbol], prefix: str, constants: frozenset[sp.Symbol] = frozenset(),
+               real: bool = True) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
     """Reverse accumulation over a scalar program: new adjoint assignments and d(output)/d(wrt).
 
     Symbols in `constants` (outputs of non-differentiable primitives) pass no derivative on.
+    Each contribution v̄ᵢ·∂vᵢ/∂vⱼ is a :class:`StrongMul` (0·∞ = 0).
     """
     wanted = set(wrt)
     depends: set[sp.Symbol] = set(wanted)
@@ -94,7 +125,7 @@ def accumulate(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], output: sp.Expr
     adj: dict[sp.Symbol, list[sp.Expr]] = defaultdict(list)
     new: list[tuple[sp.Symbol, sp.Expr]] = []
     # the output may be an expression rather than one symbol: treat it as a last assignment
-    out_sym = sp.Symbol(f"{prefix}out", real=True)
+    out_sym = sp.Symbol(f"{prefix}out", real=real or None)
     steps = [*assignments, (out_sym, output)]
     adj[out_sym].append(sp.Integer(1))
     for sym, e in reversed(steps):
@@ -107,13 +138,13 @@ def accumulate(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], output: sp.Expr
         if total == 0:
             continue
         if not total.is_Atom:
-            bar = sp.Symbol(f"{prefix}{sym}", real=True)
+            bar = sp.Symbol(f"{prefix}{sym}", real=real or None)
             new.append((bar, total))
             total = bar
         for t in e.free_symbols & depends:
             d = local_diff(e, t)
             if d != 0:
-                adj[t].append(total * d)
+                adj[t].append(StrongMul(total, d))
     return new, [sp.Add(*adj.get(w, [])) for w in wrt]
 
 
@@ -159,13 +190,13 @@ class SymbolicDerivative:
     def expanded(self) -> list[sp.Expr]:
         """The derivatives with every intermediate substituted (can be very large)."""
         expand = ScalarProgram(self.program.inputs, self.program.input_arrays, self.assignments).expand
-        return [expand(r) for r in self.results]
+        return [plain(expand(r)) for r in self.results]
 
     @property
     def expressions(self) -> list[sp.Expr]:
         """Exact derivative expressions: simplified when small, else in terms of the program's symbols."""
         if self.sizes()["tree"] > SIMPLIFY_LIMIT:
-            return list(self.results)
+            return [plain(r) for r in self.results]
         return [sp.simplify(e) for e in self.expanded()]
 
     def latex(self) -> list[str]:
@@ -174,53 +205,78 @@ class SymbolicDerivative:
     def sizes(self) -> dict[str, int]:
         """Expression swell: operations as a tree, in the shared program (DAG), and after CSE."""
         if not hasattr(self, "_sizes"):
-            dag = sum(int(sp.count_ops(e)) for _, e in self.assignments) + sum(int(sp.count_ops(r)) for r in self.results)
-            after = sum(int(sp.count_ops(e)) for _, e in self.replacements) + sum(int(sp.count_ops(r)) for r in self.reduced)
-            self._sizes = {"tree": tree_size(self.assignments, self.results), "dag": dag, "cse": after}
+            def ops(e: sp.Expr) -> int:
+                return int(sp.count_ops(plain(e)))
+
+            dag = sum(ops(e) for _, e in self.assignments) + sum(ops(r) for r in self.results)
+            after = sum(ops(e) for _, e in self.replacements) + sum(ops(r) for r in self.reduced)
+            plain_assign = [(s, plain(e)) for s, e in self.assignments]
+            self._sizes = {"tree": tree_size(plain_assign, [plain(r) for r in self.results]),
+                           "dag": dag, "cse": after}
         return self._sizes
 
     def __repr__(self) -> str:
         shown = self.expressions if self.sizes()["tree"] <= SIMPLIFY_LIMIT else "(large: see .results)"
         return f"<SymbolicDerivative shape={self.shape} {shown}>"
 
-    def __call__(self, flat_inputs: Sequence[float]) -> np.ndarray:
-        try:
-            values = self._compiled(*flat_inputs)
-        except (ZeroDivisionError, ValueError, OverflowError) as exc:
-            raise NonDifferentiableError(
-                f"the symbolic derivative cannot be evaluated at this point ({exc}): the function is "
-                "not differentiable there, or a point is outside a domain (symbolic engine)"
-            ) from None
-        return np.asarray(values, dtype=float).reshape(self.shape)
+    def __call__(self, flat_inputs: Sequence[Any]) -> np.ndarray:
+        """The derivative at the flat input values (NumPy scalars: 0·∞ is decided by StrongMul,
+        and a result that is still not finite means the derivative does not exist there)."""
+        with np.errstate(all="ignore"):
+            try:
+                values = self._compiled(*flat_inputs)
+            except (ZeroDivisionError, ValueError, OverflowError) as exc:
+                raise NonDifferentiableError(self._not_differentiable(str(exc))) from None
+        result = np.asarray(values).reshape(self.shape)
+        if not np.all(np.isfinite(result)):
+            raise NonDifferentiableError(self._not_differentiable("a local derivative is infinite"))
+        return result
+
+    @staticmethod
+    def _not_differentiable(why: str) -> str:
+        return (f"the symbolic derivative is not finite at this point ({why}): the function is not "
+                "differentiable there, or a point is outside a domain (symbolic engine)")
 
 
-class _Printer(PythonCodePrinter):
-    """Python source over the math module; piecewise and sign as conditional expressions."""
+class _Printer(NumPyPrinter):
+    """NumPy source over NumPy scalars; piecewise functions as conditional expressions (only the
+    branch taken is evaluated); strong products and the safe logarithm as helpers."""
 
-    def _print_Heaviside(self, e: Any) -> str:
-        return self._print(e.rewrite(sp.Piecewise))
+    _print_Piecewise = PythonCodePrinter._print_Piecewise
+
+    def _print_StrongMul(self, e: Any) -> str:
+        return f"_smul({self._print(e.args[0])}, {self._print(e.args[1])})"
 
     def _print_NonZero(self, e: Any) -> str:
         x = self._print(e.args[0])
-        return f"(1.0 if {x} == 0 else {x})"
+        return f"numpy.where({x} == 0, 1.0, {x})"
 
 
-def compile_program(deriv: SymbolicDerivative, name: str) -> None:
-    """Generate Python source for the program and the results, and compile it.
+def _smul(a: Any, b: Any) -> Any:
+    """a·b with 0·∞ = 0 (the generated code works on NumPy scalars)."""
+    return 0.0 if a == 0 or b == 0 else a * b
 
-    Only diffkit-made identifiers appear in the source (inputs are renamed a0, a1, …).
+
+def compile_program(deriv: SymbolicDerivative) -> None:
+    """Generate NumPy source for the program and the results, and compile it.
+
+    Every identifier in the source is generated here (inputs a0, a1, …, intermediates t0, t1, …):
+    no name a user chose (inputs, the function's name) ever reaches the source.
     """
     printer = _Printer({"fully_qualified_modules": True})
-    rename = {s: sp.Symbol(f"a{i}", real=True) for i, s in enumerate(deriv.program.inputs)}
-    lines = [f"def {name}({', '.join(str(rename[s]) for s in deriv.program.inputs)}):"]
-    for sym, e in _live(deriv.replacements, deriv.reduced):
-        lines.append(f"    {sym} = {printer.doprint(e.xreplace(rename))}")
+    rename = {s: sp.Symbol(f"a{i}") for i, s in enumerate(deriv.program.inputs)}
+    live = _live(deriv.replacements, deriv.reduced)
+    for i, (sym, _) in enumerate(live):
+        rename[sym] = sp.Symbol(f"t{i}")
+    lines = [f"def derivative({', '.join(str(rename[s]) for s in deriv.program.inputs)}):"]
+    for sym, e in live:
+        lines.append(f"    {rename[sym]} = {printer.doprint(e.xreplace(rename))}")
     outs = ", ".join(printer.doprint(r.xreplace(rename)) for r in deriv.reduced)
     lines.append(f"    return ({outs},)")
     deriv.source = "\n".join(lines) + "\n"
-    namespace: dict[str, Any] = {"math": math}
-    exec(compile(deriv.source, f"<diffkit symbolic {name}>", "exec"), namespace)  # noqa: S102 - generated code
-    deriv._compiled = namespace[name]
+    namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul}
+    exec(compile(deriv.source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
+    deriv._compiled = namespace["derivative"]
 
 
 def _live(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
@@ -235,24 +291,38 @@ def _live(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
     return keep[::-1]
 
 
+def check_complex(graph: Graph) -> None:
+    """Complex values: only holomorphic functions (complex symbols, f′(z)); refuse the rest."""
+    for node in graph.nodes:
+        prim = node.prim
+        if prim is not None and prim.differentiable and not prim.holomorphic and any(
+                i.dtype.kind == "c" for i in node.inputs):
+            raise MissingRuleError(
+                f"the symbolic engine differentiates holomorphic functions of complex numbers "
+                f"only, and this one applies {prim.name!r} to a complex value: use "
+                "method='reverse', 'forward' or 'fd'")
+
+
 class SymbolicEngine(Engine):
-    """Exact derivatives from SymPy, derived once per function and input shapes, then compiled."""
+    """Exact derivatives from SymPy, derived per trace (once per signature for pure and jit
+    functions), then compiled."""
 
     name = "symbolic"
 
     def __init__(self, simplify: bool = True, max_elements: int = MAX_ELEMENTS) -> None:
-        super().__init__(simplify=simplify, max_elements=max_elements)
+        super().__init__()
+        self.options = {"simplify": simplify, "max_elements": max_elements}
         self.max_elements = max_elements
         self.last: SymbolicDerivative | None = None
 
     def derive(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], order: int = 1) -> SymbolicDerivative:
-        """The symbolic Jacobian (order 1) or Hessian (order 2) of `fn` at the shapes of `args`."""
-        graph, _ = fn.graph_at(*args)
-        key = ("symbolic", tuple(n.shape for n in graph.inputs), tuple(wrt), order, self.max_elements)
-        cached = fn.cache.get(key)
-        if cached is not None and not graph.value_dependent:
-            self.last = cached
-            return cached
+        """The symbolic Jacobian (order 1) or Hessian (order 2) of `fn` at the signature of `args`."""
+        key = ("symbolic", signature(args), tuple(wrt), order, self.max_elements)
+        if fn.reusable and key in fn.cache:
+            self.last = fn.cache[key]
+            return self.last
+        graph = fn.trace(*args, wrt=wrt)
+        check_complex(graph)
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
         wrt_syms = [s for i in wrt for s in prog.input_arrays[i].reshape(-1)]
         outputs = list(prog.output.reshape(-1))
@@ -261,7 +331,7 @@ class SymbolicEngine(Engine):
         for j, out in enumerate(outputs):
             new, grads = accumulate(prog.assignments, out, wrt_syms,
                                     prefix=f"d{j}_" if len(outputs) > 1 else "d_",
-                                    constants=prog.constants)
+                                    constants=prog.constants, real=prog.real)
             adjoints += new
             rows += grads
         shape: tuple[int, ...] = (len(outputs), len(wrt_syms))
@@ -272,28 +342,30 @@ class SymbolicEngine(Engine):
             second_rows: list[sp.Expr] = []
             for i, g in enumerate(rows):
                 new, grads = accumulate(base, g, wrt_syms, prefix=f"h{i}_",
-                                        constants=prog.constants)
+                                        constants=prog.constants, real=prog.real)
                 adjoints += new
                 base = base + new
                 second_rows += grads
             rows, shape = second_rows, (len(wrt_syms), len(wrt_syms))
         deriv = SymbolicDerivative(prog, adjoints, rows, shape)
-        deriv.replacements, deriv.reduced = _cse(deriv.assignments, rows)
-        compile_program(deriv, f"d{order}_{_safe(fn.name)}")
-        if not graph.value_dependent:
+        deriv.replacements, deriv.reduced = _cse(deriv.assignments, rows, prog.real)
+        compile_program(deriv)
+        if fn.reusable and not graph.value_dependent:
             fn.cache[key] = deriv
         self.last = deriv
         return deriv
 
-    def _flat(self, args: Sequence[Any]) -> list[float]:
-        return [float(v) for a in args for v in np.reshape(np.asarray(a, dtype=float), (-1,))]
+    @staticmethod
+    def _flat(args: Sequence[Any]) -> list[Any]:
+        return [v for a in args for v in np.reshape(np.asarray(a), (-1,))]
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
+        out = fn.evaluate(*args)
         deriv = self.derive(fn, args, wrt)
-        return fn.evaluate(*args), deriv(self._flat(args))
+        return out, deriv(self._flat(args))
 
-    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
-                       need_value: bool = True) -> tuple[Any, tuple[Any, ...]]:
+    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
+                       ) -> tuple[Any, tuple[Any, ...]]:
         out, jac = self.jacobian(fn, args, wrt)
         require_scalar(out, "grad")
         return out, split_flat(jac.reshape(-1), [args[i] for i in wrt])
@@ -306,28 +378,29 @@ class SymbolicEngine(Engine):
             return fn.evaluate(x)
         if size_of(x) != 1:
             raise MissingRuleError("symbolic derivative(n) needs a scalar input: use jacobian/hessian")
-        graph, _ = fn.graph_at(x)
+        graph = fn.trace(x)
+        check_complex(graph)
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
         (var,) = prog.inputs
         base, expr, adjoints = list(prog.assignments), prog.output.reshape(-1)[0], []
         for k in range(n):
             new, (expr,) = accumulate(base, expr, [var], prefix=f"n{k}_",
-                                      constants=prog.constants)
+                                      constants=prog.constants, real=prog.real)
             base += new
             adjoints += new
         deriv = SymbolicDerivative(prog, adjoints, [expr], ())
-        deriv.replacements, deriv.reduced = _cse(deriv.assignments, [expr])
-        compile_program(deriv, f"dn_{_safe(fn.name)}")
+        deriv.replacements, deriv.reduced = _cse(deriv.assignments, [expr], prog.real)
+        compile_program(deriv)
         self.last = deriv
-        return float(deriv(self._flat([x])))
+        return deriv(self._flat([x]))
 
 
-def _cse(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
+def _cse(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr], real: bool = True
          ) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
     """Common subexpressions across the program's right-hand sides and the results."""
     rhs = [e for _, e in assignments] + list(results)
     taken = {str(s) for s, _ in assignments}
-    symbols = (sp.Symbol(f"c{i}", real=True) for i in range(10**9) if f"c{i}" not in taken)
+    symbols = (sp.Symbol(f"c{i}", real=real or None) for i in range(10**9) if f"c{i}" not in taken)
     reps, reduced = sp.cse(rhs, symbols=symbols, order="none")
     k = len(assignments)
     # CSE temporaries come first; they only use inputs and earlier program symbols, so interleave
@@ -366,7 +439,3 @@ def _schedule(temps: list[tuple[sp.Symbol, sp.Expr]], program: list[tuple[sp.Sym
         if t not in defined:
             emit(t)
     return out
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name) or "f"

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..backend import array_namespace, to_device
-from ..ir import Tensor
+from ..tensor import Tensor
 from .module import assign_, get_rng
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid", "identity")

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import ops as dk
 from ..backend import array_namespace
-from ..ir import Tensor
+from ..tensor import Tensor
 from .module import Module, value_of
 
 _REDUCTIONS = ("mean", "sum", "none")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace, device_module, to_device, to_numpy
-from ..ir import EAGER_TAPE, Node, Tensor, leaf_tensors, tensor
+from ..tensor import EAGER_TAPE, Tensor, set_leaf_value, tensor
 
 _GRAD = {"enabled": True}
 _RNG = {"gen": np.random.default_rng(0)}
@@ -75,10 +75,7 @@ def Parameter(data: Any, requires_grad: bool = True, name: str = "param") -> Ten
 
 def assign_(t: Tensor, value: Any) -> Tensor:
     """Give leaf tensor `t` a new value (a fresh immutable leaf node); keeps ``.grad``."""
-    old = t.node
-    t.node = Node(None, (), {}, value, name=old.name)
-    leaf_tensors[t.node.id] = t
-    return t
+    return set_leaf_value(t, value)
 
 
 def value_of(x: Any) -> Any:

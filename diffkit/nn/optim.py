@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
-from ..ir import Tensor
+from ..tensor import Tensor
 from .module import assign_
 
 

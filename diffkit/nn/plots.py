@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import to_numpy
-from ..ir import Tensor
+from ..tensor import Tensor
 from .module import Module, Parameter
 from .optim import SGD, Adam, Optimizer, RMSprop
 from .train import History, predict

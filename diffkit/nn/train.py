@@ -18,7 +18,7 @@ from typing import Any, Self
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
-from ..ir import paused_gc
+from ..tensor import paused_gc
 from .data import DataLoader
 from .losses import cross_entropy, l1_penalty, l2_penalty
 from .module import Module, get_rng, no_grad, value_of

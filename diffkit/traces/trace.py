@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import trace_format as tf
-from .display import format_value, index_text
-from .engines.forward import tangent_sweep
-from .engines.reverse import adjoint_sweep, memoize_partials
-from .function import STRICT, Function, as_function, to_python
-from .ir import Graph, Node
-from .trace_rows import (
+from ..display import format_value, index_text
+from ..function import STRICT, Function, as_function, to_python
+from ..ir import Graph, Node
+from ..sweeps import adjoint_sweep, linearize_all, tangent_sweep
+from . import formats as tf
+from .drawing import draw_trace
+from .rows import (
     Partial,
     Row,
     Token,
@@ -73,21 +73,21 @@ class Trace:
         #: the output's name in the tables: y, unless an input is already called y
         self.out_key = next(k for k in ("y", "f", "out", "_y") if k not in fn.inputs)
         with np.errstate(**STRICT):
-            self.active, self.partials = memoize_partials(graph.schedule, values, graph.inputs)
+            self.active, lins = linearize_all(graph.schedule, graph.inputs)
+            #: node -> its memoized local partials (None for structural ops, which use rules)
+            self.partials = {n: lin.partials for n, lin in lins.items()}
             self.tangents: dict[Node, Any] = {}
             self.adjoints: dict[Node, Any] = {}
             self.steps: list[tuple[Node, Node, Any, Any]] = []
             if mode == "forward":
                 pairs = zip(graph.inputs, seed, strict=True)
                 seeds = {n: np.reshape(t, (1, *n.shape)) for n, t in pairs}
-                tan = tangent_sweep(graph.schedule, values, seeds, 1)
+                tan = tangent_sweep(graph.schedule, seeds, 1)
                 self.tangents = {n: t[0] for n, t in tan.items()}
             else:
                 self.adjoints = adjoint_sweep(
                     graph.schedule,
-                    values,
-                    self.active,
-                    self.partials,
+                    lins,
                     graph.output,
                     seed,
                     graph.schedule,
@@ -369,9 +369,7 @@ class Trace:
         return self.to_html()
 
     def draw(self, **options: Any) -> Any:
-        """The computational graph as a ``graphviz.Digraph`` (see :func:`diffkit.drawing.draw`)."""
-        from .drawing import draw_trace
-
+        """The computational graph as a ``graphviz.Digraph`` (see :func:`diffkit.draw`)."""
         return draw_trace(self, **options)
 
     def __str__(self) -> str:
@@ -420,10 +418,8 @@ def trace(f: Any, *point: Any, mode: str = "reverse", seed: Any = None) -> Trace
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
     fn = as_function(f)
     with np.errstate(**STRICT):
-        graph, values = fn.graph_at(*point)
-    values = dict(values)
-    for node in graph.schedule:  # constants folded into the graph keep their recorded value
-        values.setdefault(node, node.value)
+        graph = fn.trace(*point)
+    values = {node: node.value for node in graph.schedule}
     seed_value = forward_seed(fn, graph, seed) if mode == "forward" else reverse_seed(graph, seed)
     return Trace(fn, graph, values, tuple(point), mode, seed_value)
 

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import trace_format as tf
-from .errors import ShapeError
-from .function import Function
-from .ir import Graph, Node
-from .primitives import MINUS_ONE, ONE, REGISTRY
+from ..errors import ShapeError
+from ..function import Function
+from ..ir import Graph, Node
+from ..primitive import MINUS_ONE, ONE, REGISTRY
+from . import formats as tf
 
 Token = tuple[Any, ...]
 
@@ -97,14 +97,14 @@ def _template(
     prim_name: str, consts: tuple[float | None, ...], j: int
 ) -> tuple[sp.Expr | None, tuple[sp.Dummy, ...]]:
     """∂φ/∂(argument j) of a primitive's SymPy translation, on dummies (constants filled in)."""
-    from .engines.symbolic import local_diff
-    from .sympy_bridge import sympy_number
+    from ..engines.symbolic import local_diff
+    from ..sympy_bridge import sympy_number
 
     prim = REGISTRY[prim_name]
     dummies = tuple(sp.Dummy(f"a{i}", real=True) for i in range(len(consts)))
     args = [d if c is None else sympy_number(c) for d, c in zip(dummies, consts, strict=False)]
     try:
-        return local_diff(prim.sympy(*args), dummies[j]), dummies
+        return local_diff(prim.to_sympy(*args), dummies[j]), dummies
     except (TypeError, ValueError, AttributeError):
         return None, dummies
 

@@ -13,16 +13,12 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from .display import format_value
-
-if TYPE_CHECKING:
-    from .trace_rows import Partial, Row
-    from .traces import Trace
+from ..display import format_value
 
 _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _ACCENT = {"": "", "dot": "\u0307", "bar": "\u0304"}
@@ -231,7 +227,7 @@ LATEX = LatexNotation()
 # ----- cells and tables ------------------------------------------------------------------------
 
 
-def derivative_cell(partials: Sequence[Partial], n: Notation, digits: int) -> str:
+def derivative_cell(partials: Sequence[Any], n: Notation, digits: int) -> str:
     """``∂v₂/∂v₋₁ = v₀ = 5.000; ∂v₂/∂v₀ = v₋₁ = 2.000`` (symbolic form, then value)."""
     cells = []
     for p in partials:
@@ -245,7 +241,7 @@ def derivative_cell(partials: Sequence[Partial], n: Notation, digits: int) -> st
     return "; ".join(cells)
 
 
-def cells(row: Row, n: Notation, digits: int) -> tuple[str, str, str, str]:
+def cells(row: Any, n: Notation, digits: int) -> tuple[str, str, str, str]:
     """The four cells of a row: variable, defining expression, local derivative, value."""
     return (
         n.render(row.lhs),
@@ -264,7 +260,7 @@ def _pad(s: str, width: int, right: bool = False) -> str:
     return fill + s if right else s + fill
 
 
-def sections(trace: Trace) -> list[tuple[str, list[Row]]]:
+def sections(trace: Any) -> list[tuple[str, list[Any]]]:
     """(title, rows) of each trace the mode produced, in reading order."""
     out = [("primal", trace.primal)]
     if trace.mode == "forward":
@@ -274,7 +270,7 @@ def sections(trace: Trace) -> list[tuple[str, list[Row]]]:
     return [(TITLES[k], rows) for k, rows in out]
 
 
-def to_text(trace: Trace, digits: int = 3) -> str:
+def to_text(trace: Any, digits: int = 3) -> str:
     """Aligned columns for a terminal: ``v₁ = ln v₋₁   ∂v₁/∂v₋₁ = 1/v₋₁ = 0.500   0.693``."""
     blocks = [(title, [cells(r, UNICODE, digits) for r in rows]) for title, rows in sections(trace)]
     table = [c for _, rows in blocks for c in rows]
@@ -293,7 +289,7 @@ def _md(s: str) -> str:
     return s.replace("|", r"\|").replace("*", r"\*").replace("_", r"\_")
 
 
-def to_markdown(trace: Trace, digits: int = 3) -> str:
+def to_markdown(trace: Any, digits: int = 3) -> str:
     """One Markdown table per trace (primal, then tangent or adjoint)."""
     lines = [f"**{_md(trace.title())}**"]
     for title, rows in sections(trace):
@@ -303,7 +299,7 @@ def to_markdown(trace: Trace, digits: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_latex(trace: Trace, digits: int = 3) -> str:
+def to_latex(trace: Any, digits: int = 3) -> str:
     """A ``tabular`` to paste into a paper (needs only amsmath for \\dot and \\bar)."""
     lines = [r"\begin{tabular}{lllr}", r"\hline", " & ".join(HEADER) + r" \\", r"\hline"]
     for title, rows in sections(trace):
@@ -318,7 +314,7 @@ def to_latex(trace: Trace, digits: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_html(trace: Trace, digits: int = 3) -> str:
+def to_html(trace: Any, digits: int = 3) -> str:
     """An HTML table (for notebooks and web pages)."""
     style = "border-collapse:collapse;font-family:monospace"
     out = [

@@ -1,10 +1,11 @@
-"""Print one primitive application as Python source: the table's own ``impl`` run on stand-ins.
+"""Print one primitive application as Python source, from the record's own fields.
 
-``render(prim, ["v1", "a0"], params, scalar)`` calls ``prim.impl`` with a fake array module whose
-functions and operators write code instead of computing (``np.log(v1)``, ``v1 * a0``, or
-``math.log(v1)`` when every operand is a scalar), so adding a primitive needs no code template.
-Impls that branch on their arguments, or would repeat a subexpression, cannot be printed this way
-(``NotRenderable``): the compiler then calls the impl itself.
+``render(prim, ["v1", "a0"], params, scalar)`` uses, in order: the record's scalar code template
+where every operand is a scalar (``math.log({0})``), its infix symbol (``v1 * a0``), or its
+``impl`` called with a fake array module whose functions and operators write code instead of
+computing (``np.log(v1)``), so adding a primitive needs no code template. Impls that branch on their
+arguments, or would repeat a subexpression, cannot be printed this way (``NotRenderable``): the
+compiler then calls the impl itself.
 """
 
 from __future__ import annotations
@@ -12,20 +13,13 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .primitives import Primitive
-
-#: numpy function names that print as operators (same meaning for arrays and Python floats)
-_INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**",
-          "matmul": "@", "greater": ">", "less": "<", "equal": "==", "greater_equal": ">=",
-          "less_equal": "<="}
-#: where every operand is a scalar: numpy names → Python builtins / math (others stay numpy)
-_SCALAR = {"maximum": "max", "minimum": "min", "abs": "abs", "power": "math.pow",
-           "arcsin": "math.asin", "arccos": "math.acos", "arctan": "math.atan"}
+from ..primitive import Primitive
 
 
 class NotRenderable(Exception):
@@ -116,11 +110,7 @@ class _Module:
                 return _Code(f"{_wrap(args[1])} if {_wrap(args[0])} else {_wrap(args[2])}", False)
             if name == "negative" and len(args) == 1 and not kwargs:
                 return -_as_code(args[0])
-            if name in _INFIX and len(args) == 2 and not kwargs and not (self.scalar and name == "power"):
-                return _binary(_INFIX[name])(_as_code(args[0]), args[1])
-            fn = f"np.{name}"
-            if self.scalar:
-                fn = _SCALAR.get(name) or (f"math.{name}" if hasattr(math, name) else fn)
+            fn = f"math.{name}" if self.scalar and hasattr(math, name) else f"np.{name}"
             kwargs = {k: v for k, v in kwargs.items() if not _is_default(name, k, v)}
             parts = [literal(a) for a in args] + [f"{k}={literal(v)}" for k, v in kwargs.items()]
             return _Code(f"{fn}({', '.join(parts)})")
@@ -150,8 +140,14 @@ def _as_code(v: Any) -> _Code:
 
 
 def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar: bool) -> str | None:
-    """One primitive application as a Python expression, from its impl; None if not renderable
-    (or if the expression would compute a part of the impl twice)."""
+    """One primitive application as a Python expression; None if not renderable (or if the
+    expression would compute a part of the impl twice)."""
+    if scalar and prim.scalar is not None and not params:
+        return prim.scalar.format(*args)
+    if prim.infix and len(args) == 2 and not params and not (scalar and prim.scalar):
+        return f"{_operand(args[0])} {prim.symbol} {_operand(args[1])}"
+    if prim.symbol == "-" and len(args) == 1:
+        return f"-{_operand(args[0])}"
     _MADE.clear()
     stand_ins = [_Code(a) for a in args]
     try:
@@ -163,3 +159,11 @@ def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar:
     if not isinstance(out, _Code) or any(c.uses > 1 and c is not out for c in made):
         return None
     return out.text
+
+
+def _operand(text: str) -> str:
+    """An operand of an infix operator: names and plain numbers as they are, others parenthesized."""
+    return text if text.isidentifier() or _NUMBER.fullmatch(text) else f"({text})"
+
+
+_NUMBER = re.compile(r"\d+(\.\d*)?(e[+-]?\d+)?")

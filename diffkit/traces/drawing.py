@@ -1,6 +1,6 @@
 """Graphviz drawings of traces and symbolic derivatives, and writing them as SVG, PNG or DOT.
 
-:func:`draw` returns a ``graphviz.Digraph`` (nothing is laid out until asked): one record per
+:func:`draw_trace` returns a ``graphviz.Digraph`` (nothing is laid out until asked): one record per
 variable with its operation, primal value vᵢ, tangent v̇ᵢ and/or adjoint v̄ᵢ; forward edges carry
 the memoized local partial ∂vᵢ/∂vⱼ (red), and in reverse mode dashed edges carry the adjoint
 contribution v̄ᵢ · ∂vᵢ/∂vⱼ back to vⱼ (blue), where contributions are summed. Node names come from
@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from . import trace_format as tf
-from .errors import DiffkitError
-from .ir import Node
-from .trace_rows import numeric
-from .traces import Trace, trace
+from ..errors import DiffkitError
+from ..ir import Node
+from . import formats as tf
+from .rows import numeric
 
 #: Drawings with more nodes than this are refused (pass ``max_nodes=`` to raise the limit).
 MAX_NODES = 200
@@ -129,7 +128,7 @@ def _table(rows: Iterable[str], border: int = 1) -> str:
     )
 
 
-def _show(t: Trace, show: Any) -> set[str]:
+def _show(t: Any, show: Any) -> set[str]:
     if show is None:
         return {"value", "partial"} | (
             {"tangent"} if t.mode == "forward" else {"adjoint", "contribution"}
@@ -145,7 +144,7 @@ def _show(t: Trace, show: Any) -> set[str]:
 
 
 def draw_trace(
-    t: Trace,
+    t: Any,
     show: Any = None,
     digits: int = 3,
     max_nodes: int | None = MAX_NODES,
@@ -210,7 +209,7 @@ def draw_trace(
     return g
 
 
-def _draw_edges(g: Any, t: Trace, items: set[str], consts: dict[Node, str], num: Any) -> None:
+def _draw_edges(g: Any, t: Any, items: set[str], consts: dict[Node, str], num: Any) -> None:
     """Red forward edges labelled ∂vᵢ/∂vⱼ; blue dashed edges carrying v̄ᵢ·∂vᵢ/∂vⱼ back."""
     for node in t.graph.operations:
         key = t.names[node.id]
@@ -255,7 +254,7 @@ def _draw_edges(g: Any, t: Trace, items: set[str], consts: dict[Node, str], num:
         )
 
 
-def _draw_output(g: Any, t: Trace, items: set[str], num: Any) -> None:
+def _draw_output(g: Any, t: Any, items: set[str], num: Any) -> None:
     """The output y: where the adjoint sweep starts (ȳ = 1)."""
     out = t.graph.output
     rows = [
@@ -288,7 +287,7 @@ def _draw_output(g: Any, t: Trace, items: set[str], num: Any) -> None:
             )
 
 
-def _draw_legend(g: Any, t: Trace, items: set[str]) -> None:
+def _draw_legend(g: Any, t: Any, items: set[str]) -> None:
     """A boxed key to the colours, line styles and fields of the drawing."""
     rows = [
         _row("<B>Legend</B>"),
@@ -341,8 +340,8 @@ def draw_symbolic(
     The trees are the fully substituted derivatives, so their size shows expression swell; the
     caption gives the operation counts as a tree, as a DAG and after CSE.
     """
-    from .engines.symbolic import SymbolicEngine
-    from .function import as_function
+    from ..engines.symbolic import SymbolicEngine
+    from ..function import as_function
 
     fn = as_function(f)
     deriv = SymbolicEngine().derive(fn, point, list(range(fn.arity)))
@@ -395,42 +394,6 @@ def _is_leafy(e: Any) -> bool:
 # ----- public API ---------------------------------------------------------------------------
 
 
-def draw(
-    f: Any,
-    *point: Any,
-    mode: str = "reverse",
-    seed: Any = None,
-    show: Any = None,
-    method: str | None = None,
-    digits: int = 3,
-    max_nodes: int | None = MAX_NODES,
-) -> Any:
-    """Draw the computational graph of `f` at `point` as a ``graphviz.Digraph``.
-
-    Args:
-        f: a Function, math text, SymPy expression or callable; or a :class:`Trace`.
-        mode: "reverse" (adjoints v̄ flowing back, in blue) or "forward" (tangents v̇).
-        show: what to put on the drawing: some of "value", "tangent", "adjoint", "partial",
-            "contribution" (or "all"); by default what the mode computes.
-        method: "symbolic" draws the symbolic gradient's expression trees instead.
-        max_nodes: larger graphs are refused with :class:`DrawingTooLargeError` (None: no limit).
-
-    Example:
-        >>> import diffkit as dk
-        >>> g = dk.draw("ln(x1) + x1*x2 - sin(x2)", 2, 5)
-        >>> "v_m1 -> v1" in g.source
-        True
-    """
-    if method == "symbolic":
-        return draw_symbolic(f, *point, max_nodes=max_nodes)
-    if method not in (None, "reverse", "forward"):
-        raise ValueError(f"draw: method must be 'symbolic' or None, got {method!r}")
-    if isinstance(f, Trace):
-        return draw_trace(f, show=show, digits=digits, max_nodes=max_nodes)
-    t = trace(f, *point, mode=method or mode, seed=seed)
-    return draw_trace(t, show=show, digits=digits, max_nodes=max_nodes)
-
-
 def layout_program() -> str | None:
     """The program that lays drawings out: the system ``dot``, else ``graphviz-pure``, else None."""
     return shutil.which("dot") or shutil.which("graphviz-pure")
@@ -476,7 +439,7 @@ def render(drawing: Any, path: str | Path) -> Path:
         raise ValueError(
             f"render: unknown file type {path.suffix!r}; use one of {', '.join(FORMATS)}"
         )
-    if isinstance(drawing, Trace):
+    if hasattr(drawing, "draw") and hasattr(drawing, "rows"):  # a Trace
         drawing = drawing.draw()
     source = drawing if isinstance(drawing, str) else drawing.source
     if fmt == "dot":
@@ -490,7 +453,6 @@ __all__ = [
     "MAX_NODES",
     "DrawingTooLargeError",
     "GraphvizMissingError",
-    "draw",
     "draw_symbolic",
     "draw_trace",
     "layout_program",

@@ -1,0 +1,430 @@
+"""Compile a traced Function into straight-line Python/NumPy source for its value and gradient.
+
+The reverse engine is run once on traced Tensors, so its memoized partials and adjoint sweep are
+recorded as ordinary primitive nodes (the same rule table, nothing hand-written per primitive).
+That joint primal + adjoint graph is simplified (x·1 → x, x + (−y) → x − y, constants folded,
+uniform constant arrays turned into scalars, dead code removed) and printed one assignment per
+node. Each primitive's line is rendered from its record (:mod:`diffkit.engines.codegen`).
+
+Only identifiers diffkit makes appear in the source (inputs a0, a1, …, values v1, v2, …); the
+function's own name and input names appear only inside an escaped string literal.
+
+The compiled code is a snapshot of one trace: for a pure function (parsed text, SymPy) or a
+``dk.jit`` one it is cached per signature (input shapes and dtypes) and ``wrt``; a function whose
+trace branched on its inputs is refused (the engines then interpret it).
+
+Example:
+    >>> import diffkit as dk
+    >>> cg = dk.compile_gradient(dk.parse("ln(x1) + x1*x2 - sin(x2)"), 2.0, 5.0)
+    >>> cg(2.0, 5.0)
+    (11.652071455223084, (5.5, 1.7163378145367738))
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import DomainError, NumericOverflowError, ShapeError, TracingError
+from ..function import Function, as_function, as_input, signature
+from ..ir import Node, toposort
+from ..primitive import Primitive
+from ..primitives import add, mul, neg, sub
+from ..tensor import Tensor, new_tape
+from .codegen import NotRenderable, literal, render
+
+# ----- the program: a small SSA list simplified before printing ----------------------------------
+
+
+_UNKNOWN = object()
+
+
+class _Val:
+    """A value of the generated program: an input, a constant, or a primitive applied to values."""
+
+    __slots__ = ("_uniform", "alias", "args", "const", "dtype", "name", "params", "prim", "shape")
+
+    def __init__(self, prim: Primitive | None, args: list[_Val], params: dict[str, Any],
+                 shape: tuple[int, ...], dtype: Any, const: Any = None, name: str | None = None):
+        self.prim, self.args, self.params = prim, args, params
+        self.shape, self.dtype, self.const, self.name = shape, np.dtype(dtype), const, name
+        self.alias: _Val | None = None
+        self._uniform: Any = _UNKNOWN
+
+    @property
+    def is_const(self) -> bool:
+        return self.prim is None and self.name is None
+
+    def scalar_const(self) -> float | None:
+        """The number every element equals, for a constant that is uniform (else None)."""
+        if not self.is_const:
+            return None
+        if self._uniform is _UNKNOWN:
+            self._uniform = self._find_uniform()
+        return self._uniform
+
+    def _find_uniform(self) -> float | None:
+        if type(self.const) is float:
+            return self.const
+        arr = np.asarray(self.const)
+        if arr.size == 0 or arr.dtype.kind not in "fiu" or not np.all(arr == arr.reshape(-1)[0]):
+            return None
+        return float(arr.reshape(-1)[0])
+
+
+def _resolve(v: _Val) -> _Val:
+    while v.alias is not None:
+        v = v.alias
+    return v
+
+
+def _is(v: _Val, c: float) -> bool:
+    return v.scalar_const() == c
+
+
+def _simplify(v: _Val) -> None:
+    """Peephole rules that are exact in floating point; `v.alias` is set when v is replaced."""
+    v.args = [_resolve(a) for a in v.args]
+    p = v.prim
+    if p is None or p.kind != "elementwise":
+        return
+    for i, a in enumerate(v.args):  # uniform constant arrays become scalars where shapes allow
+        c = a.scalar_const()
+        if c is not None and a.shape:
+            rest = [b.shape for j, b in enumerate(v.args) if j != i]
+            if np.broadcast_shapes((), *rest) == v.shape:
+                v.args[i] = _Val(None, [], {}, (), a.dtype, const=c)
+    if all(a.is_const for a in v.args) and p.differentiable:
+        with np.errstate(all="ignore"):
+            value = p.impl(np, *[a.const for a in v.args], **v.params)
+        if np.all(np.isfinite(value)):
+            v.prim, v.args, v.const = None, [], value
+        return
+    if v.dtype.kind != "f":
+        return
+    same = [a.shape == v.shape and a.dtype.kind == "f" for a in v.args]
+    a = v.args
+    for i, unit in enumerate(p.unit):  # the record's units: x·1 = x, x + 0 = x, x / 1 = x, …
+        if unit is not None and len(a) == 2 and _is(a[i], unit) and same[1 - i]:
+            v.alias = a[1 - i]
+            return
+    # signs (exact): −1·x → −x, x + (−y) → x − y, x − (−y) → x + y, (−x) + y → y − x, −(−x) → x
+    if p is mul:
+        for i in (0, 1):
+            if _is(a[i], -1.0):
+                v.prim, v.args = neg, [a[1 - i]]
+                _simplify(v)
+                return
+    elif p is add or p is sub:
+        if a[1].prim is neg:
+            v.prim, v.args = (sub if p is add else add), [a[0], a[1].args[0]]
+        elif p is add and a[0].prim is neg:
+            v.prim, v.args = sub, [a[1], a[0].args[0]]
+    elif p is neg and a[0].prim is neg and same[0]:
+        v.alias = a[0].args[0]
+
+
+class CompiledGradient:
+    """Generated value-and-gradient code for one Function, input shapes and ``wrt``.
+
+    ``cg(*args)`` → ``(value, grads)``; ``cg.grad(*args)`` → grads only (primal work the gradient
+    does not need is pruned); ``cg.vjp(*args, ct)`` → (value, ctᵀJ) for any output shape.
+    ``cg.source`` is the generated module. Calls are not checked: pass the shapes it was compiled
+    for (the "compiled" engine dispatches on shapes for you).
+    """
+
+    def __init__(self, fn: Function, shapes: tuple[tuple[int, ...], ...], wrt: tuple[int, ...],
+                 source: str, namespace: dict[str, Any], stats: dict[str, int]) -> None:
+        self.function, self.shapes, self.wrt = fn, shapes, wrt
+        self.source, self.stats = source, stats
+        self.out_shape: tuple[int, ...] = ()
+        self._vg = namespace.get("value_and_grad")
+        self._g = namespace.get("grad")
+        self._vjp = namespace.get("vjp") or self._scaled
+
+    def _scaled(self, *args_and_ct: Any) -> tuple[Any, tuple[Any, ...]]:
+        """A scalar output's pullback: the gradient times the cotangent."""
+        *args, ct = args_and_ct
+        value, grads = self._vg(*args)
+        ct = float(np.reshape(ct, ()))
+        return value, tuple(g * ct for g in grads)
+
+    def __call__(self, *args: Any) -> tuple[Any, tuple[Any, ...]]:
+        try:
+            return self._vg(*args)
+        except (ZeroDivisionError, ValueError, FloatingPointError, OverflowError) as exc:
+            raise _domain(exc) from None
+        except TypeError:
+            if self._vg is None:
+                raise ShapeError("grad needs a scalar output: use .vjp") from None
+            raise
+
+    def grad(self, *args: Any) -> tuple[Any, ...]:
+        """The gradients only (one per wrt input)."""
+        try:
+            return self._g(*args)
+        except (ZeroDivisionError, ValueError, FloatingPointError, OverflowError) as exc:
+            raise _domain(exc) from None
+
+    def vjp(self, *args_and_ct: Any) -> tuple[Any, tuple[Any, ...]]:
+        """(f(args), ctᵀ·J): the last argument is the cotangent, shaped like the output."""
+        try:
+            return self._vjp(*args_and_ct)
+        except (ZeroDivisionError, ValueError, FloatingPointError, OverflowError) as exc:
+            raise _domain(exc) from None
+
+    def __repr__(self) -> str:
+        return f"<CompiledGradient of {self.function.name} at shapes {self.shapes}: {self.stats}>"
+
+
+def _domain(exc: Exception) -> DomainError:
+    if isinstance(exc, OverflowError) or "overflow" in str(exc):
+        return NumericOverflowError(f"compiled gradient: a value overflows ({exc}); use "
+                                    "method='reverse' to see which operation")
+    return DomainError(f"compiled gradient: point outside the domain ({exc}); use "
+                       "method='reverse' to see which operation")
+
+
+def compile_gradient(f: Any, *args: Any, wrt: Sequence[int] | None = None) -> CompiledGradient:
+    """Compile value+gradient of `f` at the signature of `args` (shapes and dtypes).
+
+    The code is a snapshot of `f` traced at `args`: values `f` reads that are not its arguments
+    are frozen in it (``dk.jit``'s contract). It is cached for pure and jit functions.
+
+    Example:
+        >>> import diffkit as dk
+        >>> cg = dk.compile_gradient("x**2 * y", 3.0, 2.0)
+        >>> cg.grad(3.0, 2.0)
+        (12.0, 9.0)
+    """
+    fn = as_function(f)
+    fn.check_arity(args)
+    xs = [as_input(a) for a in args]
+    if any(type(x) is Tensor or np.asarray(x).dtype.kind != "f" for x in xs):
+        raise TracingError("compile_gradient takes real float arrays or numbers (not Tensors or "
+                           "complex values): use method='reverse'")
+    wrt_t = tuple(range(fn.arity)) if wrt is None else tuple(wrt)
+    key = ("compiled", signature(xs), wrt_t)
+    cached = fn.cache.get(key)
+    if cached is None:
+        cached = _build(fn, xs, wrt_t)
+        if fn.reusable:
+            fn.cache[key] = cached
+    return cached
+
+
+def _trace(fn: Function, xs: list[Any], wrt: tuple[int, ...], ct: Any
+           ) -> tuple[list[Node], Any, tuple[Any, ...], Node | None]:
+    """The reverse engine run on Tensors: input nodes, output, gradients (Tensors or constants)."""
+    from .reverse import ReverseEngine
+
+    with new_tape() as tape:
+        ins = [Tensor(Node(None, (), {}, x, name=f"a{i}"), tape) for i, x in enumerate(xs)]
+        out, pull = ReverseEngine().vjp(fn, ins, list(wrt))
+        ct_node = None
+        if ct is None:
+            ct_t = Tensor(Node(None, (), {}, np.ones(np.shape(out.value if type(out) is Tensor else out)),
+                               name="ct"), tape)
+            ct_node = ct_t.node
+            grads = pull(ct_t)
+        else:
+            grads = pull(ct)
+        if tape.value_dependent:
+            raise TracingError(f"{fn.name} branches on its input values, so one compiled program "
+                               "cannot serve every point: use method='reverse'")
+    return [t.node for t in ins], out, tuple(grads), ct_node
+
+
+def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradient:
+    ns: dict[str, Any] = {"np": np, "math": math}
+    about = (f"{fn.name}({', '.join(fn.inputs)}): "
+             + ", ".join(f"a{i} = {n}" for i, n in enumerate(fn.inputs)))
+    header = f"# generated by diffkit\nABOUT = {about!r}"  # user text only as an escaped literal
+    params = [f"a{i}" for i in range(len(xs))]
+    shape = np.shape(fn.evaluate(*xs))
+    parts, stats = [], {}
+    scalar_out = math.prod(shape) == 1 and shape in ((), (1,))
+    if scalar_out:  # the gradient: cotangent 1, which the simplifier then folds away
+        ins1, out1, grads1, _ = _trace(fn, xs, wrt, 1.0)
+        checks = _domain_checks(out1)
+        for kind, roots in (("value_and_grad", [out1, *grads1]), ("grad", list(grads1))):
+            lines, stats[kind] = _emit(kind, ins1, params, roots, len(roots) - len(grads1), ns,
+                                       checks=checks if kind == "grad" else ())
+            parts.append("\n".join(lines))
+    else:  # a vector output: the pullback, with the cotangent as an argument
+        ins, out, grads, ct_node = _trace(fn, xs, wrt, None)
+        lines, stats["vjp"] = _emit("vjp", [*ins, ct_node], [*params, "ct"], [out, *grads], 1, ns)
+        parts.append("\n".join(lines))
+    source = header + "\n\n\n" + "\n\n\n".join(parts) + "\n"
+    code = compile(source, "<diffkit compiled gradient>", "exec")
+    exec(code, ns)  # noqa: S102 - our own generated source, identifiers are ours
+    cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt, source, ns, stats)
+    cg.out_shape = tuple(shape)
+    if scalar_out:
+        _check(cg, xs, out1, grads1)
+    return cg
+
+
+def _domain_checks(out: Any) -> list[Tensor]:
+    """The primal values with a restricted domain (log, sqrt, …): gradient-only code computes them
+    too, so that a point outside the domain is an error there as well, never a silent number."""
+    if type(out) is not Tensor:
+        return []
+    return [Tensor(n, out.tape) for n in toposort([out.node])
+            if n.prim is not None and n.prim.domain_text]
+
+
+def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_value: int,
+          ns: dict[str, Any], checks: Sequence[Tensor] = ()) -> tuple[list[str], int]:
+    """Simplify the traced graph and print it as one function (`checks` are computed, not
+    returned)."""
+    vals: dict[int, _Val] = {}
+    for node, name in zip(inputs, params):
+        vals[node.id] = _Val(None, [], {}, node.shape, node.dtype, name=name)
+    root_nodes = [r.node for r in [*roots, *checks] if type(r) is Tensor]
+    for node in toposort(root_nodes):
+        if node.id in vals:
+            continue
+        if node.prim is None:
+            vals[node.id] = _Val(None, [], {}, node.shape, node.dtype, const=node.value)
+            continue
+        v = _Val(node.prim, [vals[i.id] for i in node.inputs], node.params, node.shape, node.dtype)
+        _simplify(v)
+        vals[node.id] = v
+
+    def val_of(r: Any) -> _Val:
+        if type(r) is Tensor:
+            return _resolve(vals[r.node.id])
+        return _Val(None, [], {}, np.shape(r), getattr(r, "dtype", float), const=r)
+
+    root_vals = [val_of(r) for r in roots]
+    order = _live(root_vals + [val_of(c) for c in checks])
+    names: dict[int, str] = {id(v): v.name for v in vals.values() if v.name}
+    lines = [f"def {kind}({', '.join(params)}):"]
+    count = 0
+    last = _last_uses(order, root_vals)
+    fresh: set[int] = set()  # arrays this function allocated and nothing else views
+    for i, v in enumerate(order):
+        args = [_ref(a, names, ns) for a in v.args]
+        scalar = not v.shape and all(not a.shape for a in v.args)
+        text = render(v.prim, args, v.params, scalar)
+        if text is None:  # call the table's impl itself
+            fname = v.prim.name
+            ns.setdefault(fname, functools.partial(v.prim.impl, np))
+            extra = [f"{k}={_ref_param(p, ns)}" for k, p in v.params.items()]
+            text = f"{fname}({', '.join(args + extra)})"
+        if v.prim.kind != "elementwise" or text.isidentifier():  # may be a view of its arguments
+            fresh.difference_update(id(a) for a in v.args)
+        target = _in_place(v, i, args, text, fresh, last)
+        if target is not None:  # the operand dies here: write into its buffer (v3 -= v4)
+            k, sym = target
+            names[id(v)] = args[k]
+            if k == 0 or sym in "+*":
+                lines.append(f"    {args[k]} {sym}= {args[1 - k]}")
+            else:
+                ufunc = "subtract" if sym == "-" else "divide"
+                lines.append(f"    np.{ufunc}({args[0]}, {args[1]}, out={args[1]})")
+        else:
+            count += 1
+            names[id(v)] = f"v{count}"
+            lines.append(f"    v{count} = {text}")
+        if v.shape and v.prim.kind == "elementwise" and not text.isidentifier():
+            fresh.add(id(v))
+    refs = []
+    for r in root_vals:
+        ref = _ref(r, names, ns)
+        if r.shape and (r.name is not None or r.is_const):  # never hand out an input or a constant
+            ref = f"np.array({ref}, dtype=float)" if r.is_const else f"{ref}.copy()"
+        refs.append(ref)
+    value, grads = refs[:n_value], refs[n_value:]
+    tup = ", ".join(grads) + ("," if len(grads) == 1 else "")
+    lines.append(f"    return {value[0]}, ({tup})" if value else f"    return ({tup})")
+    return lines, count
+
+
+def _last_uses(order: list[_Val], roots: list[_Val]) -> dict[int, int]:
+    """For every value, the position of the last operation that reads it (roots: the end)."""
+    last: dict[int, int] = {}
+    for i, v in enumerate(order):
+        for a in v.args:
+            last[id(a)] = i
+    for r in roots:
+        last[id(r)] = len(order)
+    return last
+
+
+def _in_place(v: _Val, i: int, args: list[str], text: str, fresh: set[int], last: dict[int, int]
+              ) -> tuple[int, str] | None:
+    """(operand, operator) when ``a ∘ b`` may overwrite a fresh operand that is read no more."""
+    if len(v.args) != 2 or not v.shape:
+        return None
+    for sym in "+-*/":
+        if text != f"{args[0]} {sym} {args[1]}":
+            continue
+        for k in (0, 1):
+            a = v.args[k]
+            if id(a) in fresh and last.get(id(a)) == i and a.shape == v.shape and a.dtype == v.dtype:
+                return k, sym
+    return None
+
+
+def _live(roots: list[_Val]) -> list[_Val]:
+    """Operations the roots need, each after its arguments (iterative, any depth)."""
+    order: list[_Val] = []
+    seen: set[int] = set()
+    for root in roots:
+        if root.prim is None or id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, 0)]
+        while stack:
+            v, i = stack[-1]
+            if i < len(v.args):
+                stack[-1] = (v, i + 1)
+                a = v.args[i]
+                if a.prim is not None and id(a) not in seen:
+                    seen.add(id(a))
+                    stack.append((a, 0))
+            else:
+                stack.pop()
+                order.append(v)
+    return order
+
+
+def _ref(v: _Val, names: dict[int, str], ns: dict[str, Any]) -> str:
+    if id(v) in names:
+        return names[id(v)]
+    if not v.is_const:
+        raise TracingError("internal: a value was used before it was computed")
+    c = v.scalar_const()
+    if c is not None and not np.shape(v.const):
+        return literal(c) if np.asarray(v.const).dtype.kind == "f" else literal(v.const.item()
+                                                                          if hasattr(v.const, "item") else v.const)
+    return _ref_param(v.const, ns)
+
+
+def _ref_param(p: Any, ns: dict[str, Any]) -> str:
+    try:
+        return literal(p)
+    except NotRenderable:
+        name = f"k{sum(1 for k in ns if k.startswith('k') and k[1:].isdigit())}"
+        ns[name] = p
+        return name
+
+
+def _check(cg: CompiledGradient, xs: list[Any], out: Any, grads: tuple[Any, ...]) -> None:
+    """Run the generated code once at the trace point and compare with the traced values."""
+    def plain(v: Any) -> Any:
+        return np.asarray(v.value if type(v) is Tensor else v, dtype=float)
+
+    with np.errstate(all="ignore"):
+        value, got = cg._vg(*xs)
+    want = [plain(out), *map(plain, grads)]
+    for w, g in zip(want, [value, *got]):
+        if np.shape(g) != np.shape(w) or not np.allclose(g, w, rtol=1e-9, atol=1e-12, equal_nan=True):
+            raise TracingError(f"internal: compiled code for {cg.function.name} disagrees with the "
+                               f"reverse engine ({g!r} != {w!r}); use method='reverse'")

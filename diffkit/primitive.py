@@ -1,0 +1,474 @@
+"""The primitive record and how its rules are applied: binding (evaluate or record) and linearizing.
+
+A :class:`Primitive` declares one operation once: evaluation through an array module ``xp``, its
+derivative rules, its SymPy translation, its names (NumPy, math text, scalar code, listings) and
+its test domain. The table of every primitive is :mod:`diffkit.primitives`; this module is the
+machinery every engine shares:
+
+* :func:`bind` applies a primitive: plain arrays are evaluated at once; a traced value
+  (:class:`~diffkit.ir.Traced`) among the arguments records a node on its tape instead.
+* :meth:`Primitive.linearize` gives the linear map of one application at a point, as a
+  :class:`Linearization` with ``jvp`` (tangents forward, k directions at once) and ``vjp``
+  (cotangent backward). Forward mode, reverse mode, traces and the compiler all go through it.
+
+Three kinds of rule sets produce a linearization:
+
+* **element-wise**: the local partials ``∂out/∂xᵢ`` (memoized; the reverse sweep multiplies,
+  the forward sweep sums products; broadcasting is undone by the driver);
+* **linear** structural ops (sum, reshape, getitem, …): the map itself is its JVP, applied to the
+  k stacked tangents by a ``batch`` rule, and a ``vjp`` rule (its transpose);
+* **other** structural ops (matmul, amax, …): a batched ``jvp`` rule and a ``vjp`` rule.
+
+Complex numbers follow JAX's convention (see docs/design.md): for holomorphic primitives the
+partial is the complex derivative f′(z) and x̄ = ȳ·f′(z); non-holomorphic ones that accept complex
+inputs declare Wirtinger derivatives (∂f/∂z, ∂f/∂z̄), giving ż ↦ ∂ż + ∂̄·conj(ż) forward and
+ȳ ↦ ȳ·∂ + conj(ȳ·∂̄) backward; the rest refuse complex inputs by name.
+
+An infinite local partial is a named error where it is used, except that an exactly zero tangent
+or cotangent times it gives zero ("strong zero": relu(x)**0.5 at x = −1 has derivative 0).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .backend import array_namespace
+from .display import format_value
+from .errors import (
+    ArityError,
+    DiffkitError,
+    DomainError,
+    MissingRuleError,
+    NonDifferentiableError,
+    NumericOverflowError,
+    ShapeError,
+)
+from .ir import Traced
+
+Rule = Callable[..., Any]
+
+#: Marker partials that the engines apply without multiplying.
+ONE = 1
+MINUS_ONE = -1
+
+#: What a ``prepare`` rule returns when the application is the identity (reshape to the same shape).
+IDENTITY = object()
+
+
+@dataclass(frozen=True, eq=False)
+class Primitive:
+    """One primitive operation and everything every engine, printer and test needs to know.
+
+    Evaluation and rules:
+        name: the operation's name (``dk.<name>``, its name in math text and listings).
+        nargs: number of array arguments (None: any number, e.g. concatenate).
+        impl: ``impl(xp, *values, **params)`` evaluates it with array module ``xp``.
+        kind: "elementwise" or "structural".
+        partials: element-wise: one ``(*inputs, out) -> ∂out/∂input_i`` per input (None: that
+            input is not differentiable, e.g. where's condition); ``ONE``/``MINUS_ONE`` markers.
+        wirtinger: element-wise, non-holomorphic ops defined on complex numbers: ``(x, out) ->
+            (∂f/∂z, ∂f/∂z̄)``.
+        linear: structural ops that are linear in their inputs: the JVP is the op applied to the
+            tangents (by ``batch``), the ``vjp`` is its transpose.
+        batch: ``batch(ts, k, xs, out, **params)`` applies the op to inputs with a leading axis
+            of k directions (linear ops; without it, one direction at a time).
+        jvp: non-linear structural ops: ``jvp(tangents, k, xs, out, **params)``; tangents have a
+            leading axis of k directions or are None (zero).
+        vjp: structural ops: ``vjp(ct, xs, out, **params)`` -> one cotangent per input; a
+            cotangent may be a zero-argument function, called only if that input needs one.
+        differentiable: False for comparisons, sign, stop_gradient: outputs are constants.
+        prepare: ``prepare(*args, **params) -> (args, params)`` checks and normalizes a call of
+            ``dk.<name>`` (axes, shapes, indices) before binding; may return ``IDENTITY``.
+
+    Translations and names:
+        sympy: the SymPy translation: a SymPy function name ("sin"), or
+            ``(sympy_module, *args, **params) -> expr``; element-wise ones map scalars,
+            structural ones NumPy object arrays (default: ``impl`` run on object arrays).
+            ``False``: no translation (the symbolic engine refuses by name).
+        numpy: NumPy ufuncs and functions (names) that dispatch here from traced values.
+        aliases: other names accepted in math text (``ln`` for log).
+        parseable: callable by name in ``dk.parse``.
+        scalar: Python code for an application to scalars, a format string over the operands
+            (``"math.sin({0})"``, ``"max({0}, {1})"``); None: rendered from ``impl``.
+        symbol: the listing symbol: an infix operator ("+") or a function name.
+        unicode, latex: how traces write it.
+        unit: per argument, the value that makes the op return the other argument (x·1 = x).
+        cost: array work of one application in element operations, ``cost(in_shapes,
+            out_shape)`` (default: every element read or written once), for ``method="auto"``.
+
+    Test and documentation data:
+        domain: per input, the interval (lo, hi) tests sample from; domain_text: in words.
+        holomorphic: complex-analytic (the complex-step method may pass through it).
+        special: documented values at special points: ``(point, expected partials)`` or
+            ``(point, "nondifferentiable")``.
+        doc: one line for ``help(dk.<name>)``.
+    """
+
+    name: str
+    nargs: int | None
+    impl: Rule
+    kind: str
+    partials: tuple[Rule | None, ...] | None = None
+    wirtinger: Rule | None = None
+    linear: bool = False
+    batch: Rule | None = None
+    jvp: Rule | None = None
+    vjp: Rule | None = None
+    differentiable: bool = True
+    prepare: Rule | None = None
+    sympy: Any = None
+    numpy: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    parseable: bool = False
+    scalar: str | None = None
+    symbol: str = ""
+    unicode: str = ""
+    latex: str = ""
+    unit: tuple[float | None, ...] = ()
+    cost: Rule | None = None
+    domain: tuple[tuple[float, float], ...] = ()
+    domain_text: str = ""
+    holomorphic: bool = True
+    special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
+    doc: str = ""
+
+    @property
+    def infix(self) -> bool:
+        return self.symbol in INFIX
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        if self.prepare is not None:
+            prepared = self.prepare(*args, **params)
+            if prepared is IDENTITY:
+                return args[0]
+            args, params = prepared
+        return bind(self, *args, **params)
+
+    @property
+    def __signature__(self) -> inspect.Signature:  # what help() and IDEs show for dk.<name>
+        fn = self.prepare or self.impl
+        sig = inspect.signature(fn)
+        params = list(sig.parameters.values())
+        return sig.replace(parameters=params if self.prepare else params[1:])
+
+    def evaluate(self, xp: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        """``impl`` on plain arrays, with NumPy's floating-point errors turned into named ones."""
+        try:
+            return self.impl(xp, *args, **params)
+        except DiffkitError:
+            raise
+        except FloatingPointError as exc:
+            raise numeric_error(self, args, exc) from None
+        except ValueError as exc:  # NumPy: operands that do not broadcast
+            raise _shape_error(self, args, exc) from None
+
+    def linearize(self, xs: Sequence[Any], out: Any, params: dict[str, Any],
+                  active: Sequence[bool]) -> Linearization:
+        """The linear map of this application at the point (`xs`, `out`); only the `active`
+        inputs get tangents and cotangents."""
+        if self.partials is not None:
+            if not self.holomorphic and any(a and _is_complex(x) for x, a in zip(xs, active)):
+                if self.wirtinger is None:
+                    raise MissingRuleError(
+                        f"{self.name} is not differentiable for complex inputs (it is not "
+                        "complex-analytic and has no Wirtinger rule): split the number with "
+                        "dk.real and dk.imag, or use real inputs")
+                return WirtingerLinearization(self, xs, out, active)
+            return ElementwiseLinearization(self, xs, out, active)
+        return StructuralLinearization(self, xs, out, params, active)
+
+    def to_sympy(self, *args: Any, **params: Any) -> Any:
+        """The SymPy translation applied to `args` (scalars or object arrays)."""
+        import sympy
+
+        if self.sympy is False:
+            raise MissingRuleError(f"{self.name} has no SymPy translation: use method='reverse'")
+        if isinstance(self.sympy, str):
+            return getattr(sympy, self.sympy)(*args)
+        if self.sympy is None:
+            return self.impl(np, *args, **params)
+        return self.sympy(sympy, *args, **params)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+#: infix listing symbols (``a + b``)
+INFIX = ("+", "-", "*", "/", "**", "@", ">", "<", ">=", "<=", "==", "!=")
+
+#: every primitive by name (filled by :mod:`diffkit.primitives`)
+REGISTRY: dict[str, Primitive] = {}
+
+#: public names of primitives and composites, and the NumPy names that dispatch to them
+PUBLIC: dict[str, Callable[..., Any]] = {}
+NUMPY_NAMES: dict[str, Callable[..., Any]] = {}
+
+
+def register(p: Primitive) -> Primitive:
+    """Add a record to the registry (its public function and NumPy names with it)."""
+    REGISTRY[p.name] = p
+    PUBLIC[p.name] = p
+    for np_name in p.numpy:
+        NUMPY_NAMES[np_name] = p
+    if p.__doc__ is not p.doc and p.doc:
+        object.__setattr__(p, "__doc__", p.doc)
+    return p
+
+
+def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
+    """Apply `prim`: evaluate plain arrays now, or record on the innermost tape among the arguments."""
+    top = None
+    for a in args:
+        if isinstance(a, Traced) and (top is None or a.tape.level > top.tape.level):
+            top = a
+    if prim.nargs is not None and len(args) != prim.nargs:
+        raise ArityError(f"{prim.name} takes {prim.nargs} argument(s), got {len(args)}")
+    if top is None:
+        return prim.evaluate(array_namespace(*args), args, params)
+    return top.tape.record(prim, args, params)
+
+
+# ----- linearizations ---------------------------------------------------------------------------
+
+
+class Linearization:
+    """The linear map of one primitive application at a point.
+
+    ``jvp(ts, k)``: the output tangent (leading axis k) from input tangents (None: zero).
+    ``vjp(ct)``: one cotangent per input (None where inactive or zero), shaped like the inputs or
+    broadcastable to them (the driver sums broadcast axes away).
+    ``partials``: the local partials for element-wise ops (what traces and drawings show), else
+    None.
+    """
+
+    __slots__ = ()
+    partials: Any = None
+
+    def jvp(self, ts: Sequence[Any], k: int) -> Any:
+        raise NotImplementedError
+
+    def vjp(self, ct: Any) -> list[Any]:
+        raise NotImplementedError
+
+
+class ElementwiseLinearization(Linearization):
+    """Memoized local partials: x̄ᵢ = ȳ·∂out/∂xᵢ, ṫ = Σᵢ ∂out/∂xᵢ·ẋᵢ.
+
+    A partial that is infinite here (sqrt′ at 0) marks the linearization ``singular``; products
+    with it take 0·∞ = 0, and an infinity that survives reaches the result, where the engine
+    names the primitive (see :meth:`message`)."""
+
+    __slots__ = ("partials", "prim", "shape", "singular", "xs")
+
+    def __init__(self, prim: Primitive, xs: Sequence[Any], out: Any, active: Sequence[bool]) -> None:
+        self.prim, self.xs, self.shape = prim, xs, _shape(out)
+        args = (*xs, out)
+        rules = prim.partials
+        try:
+            self.partials = [r(*args) if a and r is not None else None for r, a in zip(rules, active)]
+            self.singular = False
+        except FloatingPointError:  # an infinite local partial: decided where it is used
+            with np.errstate(all="ignore"):
+                self.partials = [r(*args) if a and r is not None else None
+                                 for r, a in zip(rules, active)]
+            self.singular = True
+        except (DomainError, NumericOverflowError):  # the same, while tracing derivatives
+            raise NonDifferentiableError(self.message()) from None
+
+    def vjp(self, ct: Any) -> list[Any]:
+        uniform = _uniform(ct)
+        out = []
+        for p in self.partials:
+            if p is None:
+                out.append(None)
+            elif p is ONE:
+                out.append(ct)
+            elif p is MINUS_ONE:
+                out.append(-ct if uniform is None else np.broadcast_to(-uniform, ct.shape))
+            elif self.singular:
+                out.append(strong_product(ct, p))
+            elif uniform is None:
+                out.append(_product(ct, p))
+            else:  # ȳ is one number broadcast (the adjoint of a sum): scale, don't multiply
+                out.append(_scaled(uniform, p, ct.shape))
+        return out
+
+    def jvp(self, ts: Sequence[Any], k: int) -> Any:
+        total = None
+        nd = len(self.shape)
+        for p, x, t in zip(self.partials, self.xs, ts):
+            if t is None or p is None:
+                continue
+            t = _lead(t, k, _shape(x), nd)
+            term = t if p is ONE else -t if p is MINUS_ONE else (
+                strong_product(t, p) if self.singular else _product(p, t))
+            total = term if total is None else total + term
+        if total is not None and _shape(total) != (k, *self.shape):
+            total = REGISTRY["broadcast_to"](total, (k, *self.shape))
+        return total
+
+    def message(self) -> str:
+        point = ", ".join(format_value(getattr(x, "value", x)) for x in self.xs)
+        return (f"{self.prim.name} is not differentiable at {point}: its local derivative is not "
+                "finite there")
+
+
+def _product(a: Any, b: Any) -> Any:
+    """a·b; where an infinite factor meets an exact zero (NumPy raises 'invalid'), 0·∞ = 0."""
+    try:
+        return a * b
+    except FloatingPointError:
+        return strong_product(a, b)
+
+
+def strong_product(a: Any, b: Any) -> Any:
+    """a·b with 0·∞ = 0: a derivative that is exactly zero upstream wins over an infinite local
+    partial (relu(x)**0.5 at x = −1 has derivative 0)."""
+    with np.errstate(all="ignore"):
+        c = a * b
+    if isinstance(c, Traced):
+        return c
+    xp = array_namespace(c)
+    zero = (a == 0) | (b == 0)
+    if not bool(xp.any(zero)):
+        return c
+    return xp.where(zero, xp.zeros((), dtype=xp.result_type(c)), c)
+
+
+class WirtingerLinearization(Linearization):
+    """A non-holomorphic op on complex numbers: ż ↦ ∂·ż + ∂̄·conj(ż), ȳ ↦ ȳ·∂ + conj(ȳ·∂̄)."""
+
+    __slots__ = ("pair", "real_out")
+
+    def __init__(self, prim: Primitive, xs: Sequence[Any], out: Any, active: Sequence[bool]) -> None:
+        self.pair = prim.wirtinger(*xs, out)
+        self.real_out = not _is_complex(out)
+
+    def vjp(self, ct: Any) -> list[Any]:
+        d, dbar = self.pair
+        return [ct * d + REGISTRY["conj"](ct * dbar)]
+
+    def jvp(self, ts: Sequence[Any], k: int) -> Any:
+        d, dbar = self.pair
+        t = ts[0]
+        out = d * t + dbar * REGISTRY["conj"](t)
+        return REGISTRY["real"](out) if self.real_out else out
+
+
+class StructuralLinearization(Linearization):
+    """A structural op's rules at a point: its (batched) JVP and its VJP."""
+
+    __slots__ = ("active", "out", "params", "prim", "xs")
+
+    def __init__(self, prim: Primitive, xs: Sequence[Any], out: Any, params: dict[str, Any],
+                 active: Sequence[bool]) -> None:
+        self.prim, self.xs, self.out, self.params, self.active = prim, xs, out, params, active
+
+    def jvp(self, ts: Sequence[Any], k: int) -> Any:
+        prim = self.prim
+        if not prim.linear:
+            return prim.jvp(ts, k, self.xs, self.out, **self.params)
+        filled = [t if t is not None else _zeros((k, *_shape(x)), x) for t, x in zip(ts, self.xs)]
+        if prim.batch is not None:
+            return prim.batch(filled, k, self.xs, self.out, **self.params)
+        return _one_at_a_time(prim, filled, k, self.params, _shape(self.out))
+
+    def vjp(self, ct: Any) -> list[Any]:
+        cts = self.prim.vjp(ct, self.xs, self.out, **self.params)
+        return [(c() if callable(c) else c) if a else None for c, a in zip(cts, self.active)]
+
+
+def _one_at_a_time(prim: Primitive, ts: Sequence[Any], k: int, params: dict[str, Any],
+                   out_shape: tuple[int, ...]) -> Any:
+    """A linear op applied to k stacked directions by applying it to each (the generic batch)."""
+    concatenate, reshape = REGISTRY["concatenate"], REGISTRY["reshape"]
+    rows = [reshape(prim(*[t[i] for t in ts], **params), (1, *out_shape)) for i in range(k)]
+    return rows[0] if k == 1 else concatenate(*rows, axis=0)
+
+
+# ----- helpers shared by the rules ---------------------------------------------------------------
+
+
+def _shape(v: Any) -> tuple[int, ...]:
+    return tuple(getattr(v, "shape", ()))
+
+
+def _is_complex(v: Any) -> bool:
+    dt = getattr(v, "dtype", None)
+    return (dt.kind == "c") if dt is not None else isinstance(v, complex)
+
+
+def _lead(t: Any, k: int, shape: tuple[int, ...], nd: int) -> Any:
+    """A tangent (k, *shape) with its axes lined up with an output of `nd` dimensions."""
+    if len(shape) < nd:
+        return REGISTRY["reshape"](t, (k,) + (1,) * (nd - len(shape)) + shape)
+    return t
+
+
+def _zeros(shape: tuple[int, ...], like: Any) -> Any:
+    value = like
+    while isinstance(value, Traced):
+        value = value.node.value
+    xp = array_namespace(value)
+    return xp.zeros(shape, dtype=getattr(like, "dtype", None) or np.asarray(value).dtype)
+
+
+def _uniform(g: Any) -> Any:
+    """The number a zero-stride NumPy broadcast holds (None for anything else)."""
+    if type(g) is np.ndarray and g.ndim and g.size and not any(g.strides):
+        return g.reshape(-1)[0]
+    return None
+
+
+def _scaled(u: Any, p: Any, shape: tuple[int, ...]) -> Any:
+    """u·p broadcast to `shape`, without a pass over memory when p is an array and u is 1.
+
+    u is a NumPy scalar, so u·p follows NumPy's type rules (float32 stays float32); only an
+    array p of that same type may be handed back as it is."""
+    if u == 1 and type(p) is np.ndarray and p.dtype == np.result_type(u, p):
+        c = p
+    else:
+        c = u * p
+    return c if _shape(c) == shape else np.broadcast_to(c, shape)
+
+
+def numeric_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> DiffkitError:
+    """NumPy's FloatingPointError as diffkit's named error: overflow, or a point outside the domain."""
+    shown = ", ".join(_short(a) for a in args)
+    if "overflow" in str(exc):
+        return NumericOverflowError(
+            f"{prim.name}({shown}) overflows its floating-point type ({exc}): rescale the "
+            "inputs or compute in a stabler form (e.g. logsumexp, log1p)")
+    hint = f" ({prim.domain_text})" if prim.domain_text else ""
+    return DomainError(f"point outside the domain: {prim.name}({shown}) is not finite ({exc}){hint}")
+
+
+def _shape_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> ShapeError:
+    shapes = ", ".join(str(_shape(a)) for a in args)
+    return ShapeError(f"{prim.name}: arguments of shapes {shapes} do not fit ({exc})")
+
+
+def _short(a: Any) -> str:
+    if isinstance(a, Traced):
+        a = a.node.value
+    arr = a if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+    if getattr(arr, "size", 1) <= 4:
+        arr = np.asarray(arr if not hasattr(arr, "get") else arr.get())
+        if arr.ndim:
+            return np.array2string(arr, precision=6)
+        return repr(arr.item())
+    return f"array{tuple(arr.shape)}"
+
+
+def finite(x: Any) -> bool:
+    """True when every element of a plain number or array is finite."""
+    if type(x) is float:
+        return math.isfinite(x)
+    xp = array_namespace(x)
+    return bool(xp.all(xp.isfinite(x)))

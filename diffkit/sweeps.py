@@ -1,0 +1,118 @@
+"""The two interpreters of differentiation over a graph: the tangent sweep and the adjoint sweep.
+
+Both read the primal values recorded on the nodes and go through each primitive's linearization
+(:meth:`~diffkit.primitive.Primitive.linearize`), so forward mode, reverse mode, evaluation traces,
+the code generator and ``Tensor.backward`` share them. Both are loops (no recursion: any depth),
+and both keep their results in side tables keyed by node (nodes are never changed).
+
+* :func:`tangent_sweep` (forward mode): v̇ = Σⱼ ∂v/∂vⱼ·v̇ⱼ in topological order, with a leading
+  axis of k directions on every tangent, so a Jacobian takes one pass.
+* :func:`linearize_all` + :func:`adjoint_sweep` (reverse mode): the forward sweep memoizes each
+  active node's linearization (the local partials); the adjoint sweep goes backward accumulating
+  v̄ⱼ += v̄ᵢ·∂vᵢ/∂vⱼ, summed where paths merge. Broadcasting is undone here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import NonDifferentiableError
+from .ir import Node, Traced
+from .primitive import ElementwiseLinearization, Linearization, finite
+from .primitives import sum_to
+
+Recorder = Callable[[Node, Node, Any, Any], None]
+
+
+def active_nodes(nodes: Sequence[Node], wrt: Sequence[Node]) -> set[Node]:
+    """The nodes that depend on `wrt` through differentiable primitives."""
+    active = set(wrt)
+    for node in nodes:
+        prim = node.prim
+        if prim is None or not prim.differentiable:
+            continue
+        for i in node.inputs:
+            if i in active:
+                active.add(node)
+                break
+    return active
+
+
+def linearize_all(nodes: Sequence[Node], wrt: Sequence[Node], active: set[Node] | None = None
+                  ) -> tuple[set[Node], dict[Node, Linearization]]:
+    """Forward sweep of reverse mode: the active nodes and each one's linearization."""
+    if active is None:
+        active = active_nodes(nodes, wrt)
+    lins: dict[Node, Linearization] = {}
+    for node in nodes:
+        if node.prim is None or node not in active:
+            continue
+        ins = node.inputs
+        lins[node] = node.prim.linearize([i.value for i in ins], node.value, node.params,
+                                         [i in active for i in ins])
+    return active, lins
+
+
+def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output: Node, ct: Any,
+                  keep: Sequence[Node], record: Recorder | None = None) -> dict[Node, Any]:
+    """Backward sweep from `output` with cotangent `ct`; returns the adjoints of `keep`.
+
+    `record(node, input, partial, contribution)` sees every accumulation step (for traces)."""
+    adj: dict[Node, Any] = {output: ct}
+    kept = set(keep)
+    for node in reversed(nodes):
+        lin = lins.get(node)
+        if lin is None:
+            continue
+        g = adj.get(node) if node in kept else adj.pop(node, None)
+        if g is None:
+            continue
+        for j, (inp, c) in enumerate(zip(node.inputs, lin.vjp(g))):
+            if c is None:
+                continue
+            if inp.shape != node.shape and tuple(getattr(c, "shape", ())) != inp.shape:
+                c = sum_to(c, inp.shape)
+            if record is not None:
+                record(node, inp, lin.partials[j] if lin.partials is not None else None, c)
+            prev = adj.get(inp)
+            adj[inp] = c if prev is None else prev + c
+    return {n: adj[n] for n in keep if n in adj}
+
+
+def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
+                  singular: list[Linearization] | None = None) -> dict[Node, Any]:
+    """Tangents (leading axis k) of every node reached from the seeded inputs (linearizations with
+    an infinite partial are added to `singular`, for the error message if one reaches a result)."""
+    tan: dict[Node, Any] = dict(seeds)
+    for node in nodes:
+        prim = node.prim
+        if prim is None or not prim.differentiable:
+            continue
+        ts = [tan.get(i) for i in node.inputs]
+        if all(t is None for t in ts):
+            continue
+        lin = prim.linearize([i.value for i in node.inputs], node.value, node.params,
+                             [t is not None for t in ts])
+        t = lin.jvp(ts, k)
+        if singular is not None and getattr(lin, "singular", False):
+            singular.append(lin)
+        if t is not None:
+            tan[node] = t
+    return tan
+
+
+def require_finite(results: Sequence[Any], lins: Any, what: str = "the derivative") -> None:
+    """A derivative that is not finite at a finite point: name the primitive responsible.
+
+    Infinite local partials (sqrt′ at 0) propagate through the sweeps with 0·∞ = 0; one that
+    reaches a result means the function is not differentiable there."""
+    for r in results:
+        if r is None or isinstance(r, Traced) or finite(r):
+            continue
+        for lin in (lins.values() if isinstance(lins, dict) else lins):
+            if isinstance(lin, ElementwiseLinearization) and lin.singular:
+                raise NonDifferentiableError(lin.message())
+        raise NonDifferentiableError(
+            f"{what} is not finite at this point: the function is not differentiable there, "
+            "or the derivative overflows")

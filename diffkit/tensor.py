@@ -1,0 +1,495 @@
+"""Tracing: tapes that record primitive applications, and Tensor, the traced value users touch.
+
+Inside a function diffkit differentiates, every input is a :class:`Tensor` on a fresh tape;
+operators, ``dk.*`` functions and NumPy functions on Tensors record nodes of the IR. Tapes nest (a
+tape's values may be Tensors of an outer tape), which is how derivatives of derivatives work.
+Neural-net parameters are Tensors on the eager tape, and :meth:`Tensor.backward` runs the reverse
+sweep from them, as in PyTorch.
+
+A Tensor knows whether it depends on a value being differentiated (``requires_grad``). Turning
+such a Tensor into a Python number (``float()``, ``int()``, ``math.sin``, ``.item()`` while
+tracing) would cut it out of the graph and freeze its derivative without a word, so it raises
+:class:`~diffkit.errors.TracingError` naming the line. Branching on a traced value (``if x > 0``)
+is allowed: the trace then holds at this point only, and is marked value-dependent.
+"""
+
+from __future__ import annotations
+
+import gc
+import linecache
+import os
+import sys
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from . import primitives as P
+from .backend import array_namespace
+from .errors import MissingRuleError, ShapeError, TracingError
+from .ir import Node, Traced, toposort
+from .primitive import NUMPY_NAMES, Primitive, bind
+from .sweeps import adjoint_sweep, linearize_all
+
+
+class Tape:
+    """A tracing context. Tensors of a deeper tape may hold Tensors of shallower tapes as values.
+
+    Attributes:
+        level: 0 for the eager tape, 1, 2, … for nested traces.
+        value_dependent: set when the traced code read a number out of a traced value.
+        closed: set when the trace ends; a Tensor of a closed tape used later is an error.
+    """
+
+    __slots__ = ("closed", "consts", "level", "value_dependent")
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.value_dependent = False
+        self.closed = False
+        self.consts: dict[int, tuple[Any, Node]] = {}  # id(value) -> (value, its const node)
+
+    def const(self, value: Any) -> Node:
+        """The constant node for `value` (one per distinct object on this tape)."""
+        hit = self.consts.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        node = Node(None, (), {}, value)
+        if self.level > 0:  # the eager tape lives forever: do not pin its constants
+            self.consts[id(value)] = (value, node)
+        return node
+
+    def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
+        if self.closed:
+            raise TracingError(_ESCAPED)
+        nodes = []
+        vals = []
+        active = nested = False
+        for a in args:
+            if type(a) is Tensor and a.tape is self:
+                node = a.node
+                v = node.value
+                active = active or a.requires_grad
+            else:
+                node = self.const(a)
+                v = a
+            nodes.append(node)
+            vals.append(v)
+            if type(v) is Tensor:
+                nested = True
+        if nested:  # the values are themselves traced on an outer tape
+            value = bind(prim, *vals, **params)
+        else:
+            value = prim.evaluate(array_namespace(*vals), vals, params)
+        out = Tensor(Node(prim, tuple(nodes), params, value), self)
+        out.requires_grad = active and prim.differentiable
+        return out
+
+
+_ESCAPED = ("a traced value from a trace that has ended was used (was it kept in a global, a "
+            "closure or an attribute during an earlier call?): pass it as an argument instead")
+
+
+class new_tape:
+    """Context manager handing out a tape one level deeper than any active one."""
+
+    _active = 0
+
+    def __enter__(self) -> Tape:
+        new_tape._active += 1
+        self.tape = Tape(new_tape._active)
+        # Tracing allocates many small acyclic objects; the cyclic collector would rescan them
+        # over and over (quadratic on long traces), so it pauses while the outermost tape records.
+        self.gc_was_enabled = gc.isenabled() and new_tape._active == 1
+        if self.gc_was_enabled:
+            gc.disable()
+        return self.tape
+
+    def __exit__(self, *exc: object) -> None:
+        new_tape._active -= 1
+        self.tape.closed = True
+        if self.gc_was_enabled:
+            gc.enable()
+
+
+class paused_gc:
+    """Pause the cyclic garbage collector (graphs are acyclic; rescanning them is wasted time)."""
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        if self.was_enabled:
+            gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
+            gc.enable()
+
+
+#: The tape of eagerly recorded tensors (neural-net parameters and what is computed from them).
+EAGER_TAPE = Tape(0)
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def call_site() -> str:
+    """'file:line: source' of the innermost caller outside diffkit (for error messages)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame = frame.f_back
+    if frame is None:
+        return "an unknown place"
+    code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    return f"{where} ({code})" if code else where
+
+
+class Tensor(Traced):
+    """A traced value: a node of the IR plus the tape it was recorded on.
+
+    Attributes:
+        node: the IR node (its ``value`` is the primal value).
+        tape: the tape it belongs to.
+        requires_grad: True when it depends on a value being differentiated (a leaf that
+            requires a gradient, or an input of the function being traced).
+        grad: the gradient ``backward()`` accumulated (leaves of the eager tape).
+    """
+
+    __slots__ = ("__weakref__", "grad", "node", "requires_grad", "tape")
+    __array_priority__ = 1000
+
+    def __init__(self, node: Node, tape: Tape = EAGER_TAPE, requires_grad: bool = False) -> None:
+        self.node = node
+        self.tape = tape
+        self.grad: Any = None
+        self.requires_grad = requires_grad
+
+    # ----- what it holds ------------------------------------------------------------------------
+    @property
+    def value(self) -> Any:
+        """The primal value (a NumPy/CuPy array or scalar; a Tensor of an outer tape when nested)."""
+        return self.node.value
+
+    data = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.node.shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.node.shape)
+
+    @property
+    def size(self) -> int:
+        return self.node.size
+
+    @property
+    def dtype(self) -> Any:
+        return self.node.dtype
+
+    def __len__(self) -> int:
+        if not self.node.shape:
+            raise TypeError("len() of a 0-d Tensor")
+        return self.node.shape[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        if not self.node.shape:
+            raise TypeError("iteration over a 0-d Tensor")
+        return (self[i] for i in range(self.node.shape[0]))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"Tensor({self.node.value!r}, shape={self.shape})"
+
+    # ----- leaving the graph ----------------------------------------------------------------
+    def concrete(self, what: str) -> Any:
+        """The plain value, for a use that leaves the graph (`what`: "float()", "an index", …).
+
+        A Tensor that depends on a value being differentiated raises TracingError: its derivative
+        would be lost. Otherwise the trace is marked value-dependent and the value returned."""
+        if self.requires_grad:
+            raise TracingError(
+                f"{what} of a traced value at {call_site()} would cut it out of the graph and "
+                "silently freeze its derivative: use diffkit's operations instead (dk.sin or "
+                "np.sin, not math.sin; no float(), int() or .item() on values being "
+                "differentiated), or dk.stop_gradient(x) if a constant is meant")
+        self.tape.value_dependent = True
+        v = self.node.value
+        return v.concrete(what) if type(v) is Tensor else v
+
+    def __bool__(self) -> bool:
+        self.tape.value_dependent = True  # a branch: the trace holds at this point only
+        v = self.node.value
+        return bool(v) if type(v) is not Tensor else v.__bool__()
+
+    def __float__(self) -> float:
+        return float(self.concrete("float() (or math.*)"))
+
+    def __int__(self) -> int:
+        return int(self.concrete("int()"))
+
+    def __index__(self) -> int:
+        return int(self.concrete("using it as an integer"))
+
+    def __complex__(self) -> complex:
+        return complex(self.concrete("complex() (or cmath.*)"))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        v = np.asarray(self.concrete("np.asarray()/np.array()"))
+        return v if dtype is None else v.astype(dtype)
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number.
+
+        On the eager tape this detaches (as PyTorch's ``.item()``); inside a traced function it
+        raises TracingError for values being differentiated."""
+        return _item(self._read(".item()"))
+
+    def tolist(self) -> Any:
+        """The value as nested Python lists (detaches on the eager tape, like ``.item()``)."""
+        v = self._read(".tolist()")
+        return v.tolist() if hasattr(v, "tolist") else v
+
+    def numpy(self) -> Any:
+        """The value as a NumPy array (copied from the GPU if needed; detaches like ``.item()``)."""
+        from .backend import to_numpy
+
+        return to_numpy(self._read(".numpy()"))
+
+    def _read(self, what: str) -> Any:
+        if self.tape.level == 0:
+            return self.node.value
+        return self.concrete(what)
+
+    def detach(self) -> Tensor:
+        """The same value as a constant: no derivative flows through it (dk.stop_gradient)."""
+        return P.stop_gradient(self)
+
+    def backward(self, gradient: Any = None) -> None:
+        """Reverse sweep from this tensor; adds d(self)/d(leaf) to ``.grad`` of leaves that require it."""
+        backward(self, gradient)
+
+    # ----- operators (NumPy's meaning) ----------------------------------------------------------
+    def __add__(self, other: Any) -> Any:
+        return bind(P.add, self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return bind(P.add, other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return bind(P.sub, self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return bind(P.sub, other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return bind(P.mul, self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return bind(P.mul, other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return bind(P.div, self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return bind(P.div, other, self)
+
+    def __pow__(self, other: Any) -> Any:
+        return bind(P.pow, self, other)
+
+    def __rpow__(self, other: Any) -> Any:
+        return bind(P.pow, other, self)
+
+    def __matmul__(self, other: Any) -> Any:
+        return P.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return P.matmul(other, self)
+
+    def __neg__(self) -> Any:
+        return bind(P.neg, self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Any:
+        return bind(P.abs, self)
+
+    def __gt__(self, other: Any) -> Any:
+        return bind(P.greater, self, other)
+
+    def __lt__(self, other: Any) -> Any:
+        return bind(P.less, self, other)
+
+    def __ge__(self, other: Any) -> Any:
+        return bind(P.greater_equal, self, other)
+
+    def __le__(self, other: Any) -> Any:
+        return bind(P.less_equal, self, other)
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return bind(P.equal, self, other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return bind(P.not_equal, self, other)
+
+    def __getitem__(self, index: Any) -> Any:
+        return P.getitem(self, index)
+
+    # ----- array methods ----------------------------------------------------------------------
+    @property
+    def T(self) -> Any:
+        return P.transpose(self)
+
+    @property
+    def real(self) -> Any:
+        return bind(P.real, self)
+
+    @property
+    def imag(self) -> Any:
+        return bind(P.imag, self)
+
+    def conj(self) -> Any:
+        return bind(P.conj, self)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return P.sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return P.mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return P.amax(self, axis, keepdims)
+
+    def reshape(self, *shape: Any) -> Any:
+        return P.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes: Any) -> Any:
+        return P.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int)
+                           else axes or None)
+
+    def dot(self, other: Any) -> Any:
+        return ops.dot(self, other)
+
+    def exp(self) -> Any:
+        return P.exp(self)
+
+    def log(self) -> Any:
+        return P.log(self)
+
+    def sqrt(self) -> Any:
+        return P.sqrt(self)
+
+    def sin(self) -> Any:
+        return P.sin(self)
+
+    def cos(self) -> Any:
+        return P.cos(self)
+
+    def tanh(self) -> Any:
+        return P.tanh(self)
+
+    def sigmoid(self) -> Any:
+        return P.sigmoid(self)
+
+    def relu(self) -> Any:
+        return P.relu(self)
+
+    def abs(self) -> Any:
+        return P.abs(self)
+
+    # ----- NumPy's protocols: np.sin(t), np.sum(t), ... record diffkit operations ---------------
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        fn = _numpy_target(ufunc)
+        if method != "__call__" or fn is None:
+            raise MissingRuleError(_unsupported(f"numpy.{ufunc.__name__}"
+                                                + ("" if method == "__call__" else f".{method}")))
+        if kwargs:
+            raise TracingError(f"numpy.{ufunc.__name__} with {', '.join(kwargs)}= is not supported "
+                               "on traced values (no out=, where= or dtype=)")
+        return fn(*inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        fn = _numpy_target(func)
+        if fn is None:
+            raise MissingRuleError(_unsupported(f"numpy.{getattr(func, '__name__', func)}"))
+        return fn(*args, **kwargs)
+
+
+def _unsupported(what: str) -> str:
+    return (f"diffkit cannot differentiate {what} yet: use diffkit's operations (dk.*), or "
+            "method='fd', which treats the function as a black box")
+
+
+_NUMPY_OBJECTS: dict[Any, Any] = {}
+
+
+def _numpy_target(obj: Any) -> Any:
+    """The diffkit function a NumPy ufunc or function dispatches to (None if there is none)."""
+    if len(_NUMPY_OBJECTS) < len(NUMPY_NAMES):  # the table grew (or first use): rebuild
+        _NUMPY_OBJECTS.clear()
+        for name, fn in NUMPY_NAMES.items():
+            target = getattr(np, name, None)
+            if target is not None:
+                _NUMPY_OBJECTS[target] = fn
+        _NUMPY_OBJECTS[None] = None  # never empty again, even if nothing resolved
+    try:
+        return _NUMPY_OBJECTS.get(obj)
+    except TypeError:  # unhashable
+        return None
+
+
+def _item(v: Any) -> Any:
+    if hasattr(v, "item"):
+        if getattr(v, "size", 1) != 1:
+            raise ShapeError(f".item() needs a one-element tensor, this one has shape {v.shape}")
+        return v.item()
+    return v
+
+
+# ----- leaves of the eager tape and backward() ----------------------------------------------------
+
+#: Leaf tensors by node id, so that backward() can hand gradients to them.
+leaf_tensors: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+
+
+def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tensor:
+    """An eager Tensor (a leaf of the eager tape), e.g. a parameter of a model."""
+    node = Node(None, (), {}, value, name=name)
+    t = Tensor(node, EAGER_TAPE, requires_grad)
+    leaf_tensors[node.id] = t
+    return t
+
+
+def set_leaf_value(t: Tensor, value: Any) -> Tensor:
+    """Give leaf tensor `t` a new value: a fresh immutable leaf node (its old one is forgotten)."""
+    old = t.node
+    leaf_tensors.pop(old.id, None)
+    t.node = Node(None, (), {}, value, name=old.name)
+    leaf_tensors[t.node.id] = t
+    return t
+
+
+def backward(root: Tensor, gradient: Any = None) -> None:
+    """``tensor.backward()``: accumulate d(root)/d(leaf) into ``.grad`` of leaves requiring it."""
+    nodes = toposort([root.node])
+    leaves = {n: t for n in nodes if n.prim is None and (t := leaf_tensors.get(n.id)) is not None
+              and t.requires_grad}
+    if not leaves:
+        raise ShapeError("backward(): nothing in this graph requires a gradient")
+    if gradient is None:
+        if root.size != 1:
+            raise ShapeError(f"backward() needs a gradient argument for an output of shape {root.shape}")
+        v = root.value
+        gradient = array_namespace(v).ones(root.shape, dtype=getattr(v, "dtype", float))
+    with paused_gc():  # acyclic graph: reference counting frees it; the cyclic GC would only rescan
+        _, lins = linearize_all(nodes, list(leaves))
+        adj = adjoint_sweep(nodes, lins, root.node, gradient, list(leaves))
+    for node, t in leaves.items():
+        if node in adj:
+            g = adj[node]
+            t.grad = g if t.grad is None else t.grad + g
