@@ -1,63 +1,78 @@
-"""A safe parser for math text: Python's ``ast`` with a whitelist, compiled to diffkit operations.
+"""A safe parser for math text: a tokenizer and an operator-precedence parser emitting diffkit ops.
 
-Allowed: numbers, names, ``+ - * / ** ^``, unary minus, parentheses, calls of diffkit's functions by
-name (sin, log/ln, sigmoid, relu, maximum/max, …) and the constants pi and e. Nothing the user wrote
-is ever evaluated by Python: the syntax tree is checked node by node and translated into a postfix
+Grammar, loosest binding first: ``+ -`` (left-associative), then ``* /`` (left-associative), then
+unary ``+ -``, then ``**`` or ``^`` (right-associative; ``-x**2`` is ``-(x**2)``, ``2**-1`` is
+allowed). Operands are numbers (``3``, ``2.5``, ``.5``, ``1e-3``), names (the inputs), the constants
+pi and e, parenthesized expressions and calls of diffkit's functions by name (sin, log/ln, sigmoid,
+relu, maximum/max, …). Both stages are loops over explicit stacks, so no input can exhaust the
+Python stack, and nothing the user wrote is ever evaluated by Python: the text becomes a postfix
 program of diffkit operations. Anything else raises :class:`~diffkit.errors.ParseError` naming the
-offending token and its column.
+offending token and its 1-based column.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
+import keyword
 import math
 import re
-import sys
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .ops import square
+from . import ops
 from .errors import ParseError
 from .expression import Instruction, program_function
 from .function import Function
 from .primitives import REGISTRY
 
 MAX_LENGTH = 10_000
-
-#: "2x", "x y", "sin x", ")(": products written without *
-_IMPLICIT_PRODUCT = re.compile(r"\d[A-Za-z_(]|[\w)]\s+[A-Za-z_(\d]|\)\s*[\w(]")
+#: levels of open parentheses, call arguments, unary signs and pending powers
+MAX_DEPTH = 256
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
-_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 
 
 def _function_table() -> dict[str, tuple[Any, int]]:
-    """name -> (operation, number of arguments): every parseable primitive, by its names and
-    aliases as the table declares them, plus the composites that read as functions."""
+    """name -> (operation, number of arguments): every parseable primitive under its name and the
+    aliases its record declares, plus the composites that read as functions."""
     table: dict[str, tuple[Any, int]] = {}
     for p in REGISTRY.values():
         if p.parseable:
             for name in (p.name, *p.aliases):
                 table[name] = (p, p.nargs)
-    table["square"] = (square, 1)
+    table["square"] = (ops.square, 1)
     return table
 
 
 FUNCTIONS = _function_table()
+#: Other spellings accepted in text (read from the records)
+ALIASES = {a: p.name for p in REGISTRY.values() if p.parseable for a in p.aliases}
 
-_FORBIDDEN = {
-    ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambdas",
-    ast.ListComp: "comprehensions", ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
-    ast.GeneratorExp: "generator expressions", ast.List: "lists", ast.Tuple: "tuples",
-    ast.Dict: "dicts", ast.Set: "sets", ast.Compare: "comparisons", ast.BoolOp: "boolean operators",
-    ast.IfExp: "conditional expressions", ast.NamedExpr: "assignments", ast.Starred: "starred arguments",
-    ast.JoinedStr: "f-strings", ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
-    ast.Slice: "slices",
-}
+_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_OPERATORS = ("**", "+", "-", "*", "/", "^")  # longest first
+#: binary operator -> (precedence, diffkit operation name); powers alone are right-associative
+_UNARY, _POWER = 3, 4
+_BINARY = {"+": (1, "add"), "-": (1, "sub"), "*": (2, "mul"), "/": (2, "div"),
+           "**": (_POWER, "pow"), "^": (_POWER, "pow")}
+_PRODUCT = "write products with * (2*x, x*y, sin(x)*cos(x)): there is no implicit multiplication"
+#: characters that are never math text, and why (or what to write instead)
+_REFUSED = {ch: why for chars, why in [
+    ("#", "comments are not math"), (";", "write one expression (no statements)"),
+    ("\n\r", "write one expression on one line (no newlines)"),
+    ("·\u0387×⋅∙", "write products with *, as in x*y"), ("÷", "write division with /, as in x/y"),
+    ("−", "write minus with -"), ("²³", "write powers with ^, as in x^2"),
+    (".", "no attribute access (decimals look like 2.5)"), ("'\"", "no strings"),
+    ("%", "no remainder operator"), ("@", "no matrix products"),
+    ("<>!", "no comparisons or shifts"),
+    ("~&|", "no bitwise operators"), ("[]", "no lists or subscripts"), ("{}", "no sets or dicts"),
+    (":", "no slices, lambdas or assignments")] for ch in chars}
+
+Token = tuple[str, str, int]  # (kind, text, column): kind is num, name, op, (, ), ",", = or end
 
 
-def parse(text: str, inputs: list[str] | None = None, name: str = "f") -> Function:
+def parse(text: str, inputs: Sequence[str] | None = None, name: str = "f") -> Function:
     """Parse math text into a :class:`~diffkit.function.Function`.
 
     Args:
@@ -73,156 +88,277 @@ def parse(text: str, inputs: list[str] | None = None, name: str = "f") -> Functi
     """
     if not isinstance(text, str):
         raise ParseError(f"parse needs a string, got {type(text).__name__}")
+    if not isinstance(name, str) or not name.isprintable():
+        raise ParseError("the function name must be a printable string (no newlines)",
+                         token=repr(name)[:40])
     if len(text) > MAX_LENGTH:
-        raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    if not text.strip():
-        raise ParseError("empty expression")
-    source, col_map = _caret_to_pow(text)
-    tree = _syntax_tree(source, col_map)
-    order, code = _compile(tree.body, col_map)
+        raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}",
+                         token=text[MAX_LENGTH:MAX_LENGTH + 10], column=MAX_LENGTH + 1)
     if inputs is not None:
-        unknown = [n for n in order if n not in inputs]
-        if unknown:
-            raise ParseError(f"the expression uses {unknown[0]!r}, which is not among inputs {inputs}",
-                             token=unknown[0])
-        code = [(k, inputs.index(order[v])) if k == "input" else (k, v, *rest)
-                for (k, v, *rest) in code]
-        order = list(inputs)
-    return program_function(order, code, name=name, text=text)
+        inputs = _check_inputs(inputs)
+    if not text.strip(" \t"):
+        raise ParseError("empty expression", token="end of text", column=len(text) + 1)
+    names, first, code = _compile(_tokens(text), inputs or ())
+    if inputs is not None:
+        for n in names:
+            if n not in inputs:
+                raise ParseError(f"the expression uses {n!r}, which is not among inputs "
+                                 f"{list(inputs)}", token=n, column=first[n])
+        where = {n: i for i, n in enumerate(inputs)}
+        code = [(k, where[names[v]]) if k == "input" else (k, v, *rest) for (k, v, *rest) in code]
+        names = list(inputs)
+    return program_function(names, code, name=name, text=text)
 
 
-def _caret_to_pow(text: str) -> tuple[str, list[int]]:
-    """Replace ^ by ** and remember, for each column of the new text, the original column."""
-    out, cols = [], []
-    for i, ch in enumerate(text):
-        if ch == "^":
-            out.append("**")
-            cols += [i, i]
+def _check_inputs(inputs: Iterable[str]) -> list[str]:
+    """Input names end up in listings and generated code: plain identifiers only, each once."""
+    if isinstance(inputs, str) or not isinstance(inputs, Iterable):
+        raise ParseError(f"inputs must be a list of names, got {type(inputs).__name__}",
+                         token=repr(inputs)[:40])
+    names, seen = list(inputs), set()
+    for n in names:
+        if not isinstance(n, str):
+            raise ParseError(f"input names must be strings, got {type(n).__name__}",
+                             token=repr(n)[:40])
+        why = _bad_name(n)
+        if why is None and (n in FUNCTIONS or n in CONSTANTS):
+            why = "it names a function or constant in math text"
+        if why is None and n in seen:
+            why = "it appears twice in inputs"
+        if why is not None:
+            raise ParseError(f"input name {n!r} is not allowed: {why}", token=n)
+        seen.add(n)
+    return names
+
+
+def _bad_name(n: str) -> str | None:
+    """Why `n` cannot be a name (None when it can)."""
+    if not n.isidentifier():
+        return "names are letters, digits and _ and do not start with a digit"
+    if unicodedata.normalize("NFKC", n) != n:
+        return f"write it as {unicodedata.normalize('NFKC', n)!r}"
+    if keyword.iskeyword(n):
+        return "it is a Python keyword; math text has no keywords"
+    if n.startswith("__"):
+        return "names starting with '__' are not allowed"
+    return None
+
+
+def _tokens(text: str) -> Iterator[Token]:
+    """Yield the tokens of `text` left to right, then ("end", "", len+1); refuse odd characters."""
+    i, n = 0, len(text)
+    while i < n:
+        ch, col = text[i], i + 1
+        if ch in " \t":
+            i += 1
+        elif ch in "0123456789." and (m := _NUMBER.match(text, i)):
+            end = m.end()
+            tail = end
+            while tail < n and ("a" + text[tail]).isidentifier():
+                tail += 1
+            word, ident = text[i:tail], text[end:tail]
+            if ident in ("j", "J"):
+                raise ParseError("complex numbers are not allowed", token=word, column=col)
+            if ident.startswith("_"):
+                raise ParseError("underscores in numbers are not allowed (write 1000, not 1_000)",
+                                 token=word, column=col)
+            if text[i:end] == "0" and ident[:1] in ("x", "X", "o", "O", "b", "B"):
+                raise ParseError("hexadecimal, octal and binary numbers are not allowed; write "
+                                 "decimal numbers", token=word, column=col)
+            if text[end:end + 1] == ".":
+                raise ParseError("a number has at most one decimal point", token=".",
+                                 column=end + 1)
+            yield "num", text[i:end], col
+            i = end
+        elif ch.isidentifier():
+            j = i + 1
+            while j < n and text[j] not in _REFUSED and ("a" + text[j]).isidentifier():
+                j += 1
+            word = unicodedata.normalize("NFKC", text[i:j])
+            why = _bad_name(word)
+            if why is not None:
+                if text[j:].lstrip(" \t").startswith("("):
+                    why += "; only named functions can be called, such as sin(x)"
+                raise ParseError(f"{text[i:j]!r} cannot be a name: {why}", token=text[i:j],
+                                 column=col)
+            yield "name", word, col
+            i = j
+        elif text.startswith(("//", "=="), i):
+            what = "floor division" if ch == "/" else "comparisons"
+            raise ParseError(f"{what} ({text[i:i + 2]}) are not allowed in math text",
+                             token=text[i:i + 2], column=col)
+        elif ch in "(),=":
+            yield ch, ch, col
+            i += 1
+        elif text.startswith(_OPERATORS, i):
+            op = "**" if text.startswith("**", i) else ch
+            yield "op", op, col
+            i += len(op)
         else:
-            out.append(ch)
-            cols.append(i)
-    cols.append(len(text))
-    return "".join(out), cols
+            why = _REFUSED.get(ch, "not part of math text")
+            raise ParseError(f"{ch!r} is not allowed: {why}", token=ch, column=col)
+    yield "end", "", n + 1
 
 
-def _syntax_tree(source: str, col_map: list[int]) -> ast.Expression:
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 4 * MAX_LENGTH))  # long flat sums build deep syntax trees
-    try:
-        return ast.parse(source.strip() if "\n" in source else source, mode="eval")
-    except SyntaxError as exc:
-        offset = max((exc.offset or 1) - 1, 0)
-        col = col_map[min(offset, len(col_map) - 1)]
-        token = source[offset:offset + 1] or "end of text"
-        hint = ""
-        if _IMPLICIT_PRODUCT.search(source):
-            hint = "; write products with * (2*x, x*y, sin(x)*cos(x)): there is no implicit multiplication"
-        raise ParseError(f"syntax error: {exc.msg}{hint}", token=token, column=col + 1) from None
-    except (RecursionError, MemoryError, ValueError) as exc:
-        raise ParseError(f"expression too deeply nested or too large to parse ({type(exc).__name__})") from None
-    finally:
-        sys.setrecursionlimit(limit)
+def _compile(tokens: Iterator[Token], inputs: Sequence[str]
+             ) -> tuple[list[str], dict[str, int], list[Instruction]]:
+    """Shunting-yard over `tokens`: (input names by first appearance, their columns, postfix code).
 
-
-def _where(node: ast.AST, col_map: list[int]) -> int | None:
-    off = getattr(node, "col_offset", None)
-    return None if off is None else col_map[min(off, len(col_map) - 1)] + 1
-
-
-def _token(node: ast.AST) -> str:
-    try:
-        return ast.unparse(node)[:40]
-    except (ValueError, TypeError, AttributeError, RecursionError):  # unparse can fail on odd trees
-        return type(node).__name__
-
-
-def _compile(root: ast.AST, col_map: list[int]) -> tuple[list[str], list[Instruction]]:
-    """Check every node against the whitelist and emit postfix code (iteratively)."""
+    Operator-stack entries are lists [kind, text, column, precedence or name column, argument
+    count], kind one of "bin", "unary", "(" and "call" (text: the function; column: its '(').
+    """
     names: list[str] = []
+    first: dict[str, int] = {}  # name -> column of its first use
+    slot: dict[str, int] = {}  # name -> index in names
     code: list[Instruction] = []
-    stack: list[tuple[ast.AST, bool]] = [(root, False)]
+    stack: list[list[Any]] = []
+    depth = 0
+    operand = True  # an operand comes next (else an operator, ')', ',' or the end)
+    prev: Token = ("start", "", 0)
+    pending: Token | None = None  # a function name, which must be followed by '('
+
+    def push(entry: list[Any]) -> None:
+        nonlocal depth
+        depth += entry[0] != "bin" or entry[3] == _POWER
+        if depth > MAX_DEPTH:
+            raise ParseError(f"nested too deeply: more than {MAX_DEPTH} levels of parentheses, "
+                             "calls, signs and powers", token=entry[1] if entry[0] != "call"
+                             else "(", column=entry[2])
+        stack.append(entry)
+
+    def pop() -> list[Any]:
+        nonlocal depth
+        entry = stack.pop()
+        depth -= entry[0] != "bin" or entry[3] == _POWER
+        if entry[0] == "bin":
+            code.append(("call", REGISTRY[_BINARY[entry[1]][1]], 2))
+        elif entry[1] == "-":
+            code.append(("call", REGISTRY["neg"], 1))
+        return entry
+
+    def close(tok: Token) -> list[Any]:
+        """Emit the operators back to the innermost '(' or call, and return that entry."""
+        while stack and stack[-1][0] in ("bin", "unary"):
+            pop()
+        if not stack and tok[0] == ",":
+            raise ParseError("',' is only allowed between a function's arguments (there are no "
+                             "tuples)", token=",", column=tok[2])
+        if not stack:
+            raise ParseError("')' has no matching '('", token=")", column=tok[2])
+        return stack[-1]
+
+    for tok in tokens:
+        kind, word, col = tok
+        if pending is not None:
+            fname = pending[1]
+            if kind != "(":
+                hint = f"; {_PRODUCT}" if kind in ("num", "name") else ""
+                raise ParseError(f"{fname!r} is a function: call it with parentheses, as in "
+                                 f"{fname}(x){hint}", token=fname, column=pending[2])
+            push(["call", fname, col, pending[2], 0])
+            pending = None
+        elif operand:
+            if kind == "num":
+                value = float(word)
+                if math.isinf(value):
+                    raise ParseError(f"the number {word} is too large for a float (the largest is "
+                                     "about 1.8e308)", token=word, column=col)
+                code.append(("const", value))
+                operand = False
+            elif kind == "name" and word in FUNCTIONS:
+                pending = tok
+            elif kind == "name":
+                if word in CONSTANTS:
+                    code.append(("const", CONSTANTS[word]))
+                else:
+                    if word not in first:
+                        first[word], slot[word] = col, len(names)
+                        names.append(word)
+                    code.append(("input", slot[word]))
+                operand = False
+            elif kind == "(":
+                push(["(", "(", col, 0, 0])
+            elif word in ("+", "-"):
+                push(["unary", word, col, _UNARY, 0])
+            elif prev[0] == "op" and kind == "end":
+                raise ParseError(f"{prev[1]!r} needs something after it", token=prev[1],
+                                 column=prev[2])
+            elif prev[0] == "op" and kind in (")", ","):
+                raise ParseError(f"{prev[1]!r} needs something after it, before {word!r}",
+                                 token=word, column=col)
+            elif kind == "end":
+                pass  # the '(' or ',' left open is reported below
+            elif kind == ")" and not stack:
+                close(tok)
+            elif kind == ")" and prev[0] == "(" and stack[-1][0] == "(":
+                raise ParseError("empty parentheses '()' are not allowed", token=")", column=col)
+            elif kind == ")" and prev[0] == "(":
+                fname = stack[-1][1]
+                raise ParseError(f"{fname} takes {FUNCTIONS[fname][1]} argument(s), got 0",
+                                 token=fname, column=stack[-1][3])
+            elif kind in (",", ")") and stack and stack[-1][0] == "call":
+                raise ParseError(f"empty argument in the call of {stack[-1][1]}", token=word,
+                                 column=col)
+            else:
+                raise ParseError(f"{word!r} needs something on its left", token=word, column=col)
+        elif kind in ("num", "name"):
+            raise ParseError(_PRODUCT, token=word, column=col)
+        elif kind == "(":
+            _refuse_call(col, prev, inputs, first)
+        elif kind == "op":
+            prec = _BINARY[word][0]
+            while stack and stack[-1][0] in ("bin", "unary") and (
+                    stack[-1][3] > prec or stack[-1][3] == prec and prec != _POWER):
+                pop()
+            push(["bin", word, col, prec, 0])
+            operand = True
+        elif kind == ")":
+            entry = close(tok)
+            stack.pop()
+            depth -= 1
+            if entry[0] == "call":
+                fname, got = entry[1], entry[4] + 1
+                fn, arity = FUNCTIONS[fname]
+                if got != arity:
+                    raise ParseError(f"{fname} takes {arity} argument(s), got {got}", token=fname,
+                                     column=entry[3])
+                code.append(("call", fn, arity))
+        elif kind == ",":
+            entry = close(tok)
+            if entry[0] != "call":
+                raise ParseError("',' is only allowed between a function's arguments (there are "
+                                 "no tuples)", token=",", column=col)
+            entry[4] += 1
+            operand = True
+        elif kind == "=":
+            inner = next((e for e in reversed(stack) if e[0] in ("(", "call")), None)
+            if prev[0] == "name" and inner is not None and inner[0] == "call":
+                raise ParseError(f"keyword arguments are not allowed (in the call of {inner[1]})",
+                                 token="=", column=col)
+            raise ParseError("'=' is not allowed: write an expression, not an equation or "
+                             "assignment", token="=", column=col)
+        prev = tok
     while stack:
-        node, children_done = stack.pop()
-        if isinstance(node, ast.Constant):
-            code.append(("const", _number(node, col_map)))
-        elif isinstance(node, ast.Name):
-            code.append(_name(node, names, col_map))
-        elif isinstance(node, ast.BinOp):
-            if children_done:
-                code.append(("call", REGISTRY[_BINOPS[type(node.op)]], 2))
-            else:
-                if type(node.op) not in _BINOPS:
-                    raise ParseError(f"operator {type(node.op).__name__} is not allowed",
-                                     token=_token(node), column=_where(node, col_map))
-                stack += [(node, True), (node.right, False), (node.left, False)]
-        elif isinstance(node, ast.UnaryOp):
-            if not isinstance(node.op, ast.USub | ast.UAdd):
-                raise ParseError(f"operator {type(node.op).__name__} is not allowed",
-                                 token=_token(node), column=_where(node, col_map))
-            if children_done:
-                if isinstance(node.op, ast.USub):
-                    code.append(("call", REGISTRY["neg"], 1))
-            else:
-                stack += [(node, True), (node.operand, False)]
-        elif isinstance(node, ast.Call):
-            if children_done:
-                fn, _ = FUNCTIONS[node.func.id]  # type: ignore[attr-defined]
-                code.append(("call", fn, len(node.args)))
-            else:
-                _check_call(node, col_map)
-                stack.append((node, True))
-                stack += [(a, False) for a in reversed(node.args)]
-        else:
-            what = _FORBIDDEN.get(type(node), f"{type(node).__name__} expressions")
-            raise ParseError(f"{what} are not allowed in math text", token=_token(node),
-                             column=_where(node, col_map))
-    return names, code
+        if stack[-1][0] in ("(", "call"):
+            raise ParseError("'(' is never closed", token="(", column=stack[-1][2])
+        pop()
+    return names, first, code
 
 
-def _number(node: ast.Constant, col_map: list[int]) -> float:
-    v = node.value
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        kind = "strings" if isinstance(v, str) else f"{type(v).__name__} constants"
-        raise ParseError(f"{kind} are not allowed in math text", token=repr(v)[:40],
-                         column=_where(node, col_map))
-    try:
-        return float(v)
-    except OverflowError:
-        return math.inf
-
-
-def _name(node: ast.Name, names: list[str], col_map: list[int]) -> Instruction:
-    ident = node.id
-    if ident in CONSTANTS:
-        return ("const", CONSTANTS[ident])
-    if ident in FUNCTIONS:
-        raise ParseError(f"{ident!r} is a function: call it, as in {ident}(x)", token=ident,
-                         column=_where(node, col_map))
-    if ident.startswith("__"):
-        raise ParseError("names starting with '__' are not allowed", token=ident, column=_where(node, col_map))
-    if ident not in names:
-        names.append(ident)
-    return ("input", names.index(ident))
-
-
-def _check_call(node: ast.Call, col_map: list[int]) -> None:
-    col = _where(node, col_map)
-    if not isinstance(node.func, ast.Name):
-        raise ParseError("only named functions can be called (no attributes or expressions; "
-                         "a product needs *, as in (x+1)*(x-1))", token=_token(node.func), column=col)
-    fname = node.func.id
-    if fname not in FUNCTIONS:
-        close = difflib.get_close_matches(fname, FUNCTIONS, n=3, cutoff=0.6)
+def _refuse_call(paren: int, prev: Token, inputs: Sequence[str], first: dict[str, int]) -> None:
+    """'(' at column `paren` right after an operand: a product, or a call of a non-function."""
+    who, col = prev[1], prev[2]
+    if prev[0] != "name":
+        raise ParseError(_PRODUCT, token="(", column=paren)
+    if who in CONSTANTS:
+        what = f"{who!r} is a constant"
+    elif who in inputs or first[who] < col:
+        what = f"{who!r} is an input"
+    else:
+        close = difflib.get_close_matches(who, FUNCTIONS, n=3, cutoff=0.6)
         if close:
-            hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?"
-        else:
-            hint = f"; known functions: {', '.join(sorted(FUNCTIONS))}"
-        raise ParseError(f"unknown function {fname!r}{hint}", token=fname, column=col)
-    if node.keywords:
-        raise ParseError(f"keyword arguments are not allowed (in the call of {fname})",
-                         token=_token(node), column=col)
-    _, arity = FUNCTIONS[fname]
-    if len(node.args) != arity:
-        raise ParseError(f"{fname} takes {arity} argument(s), got {len(node.args)}", token=_token(node),
-                         column=col)
-
+            raise ParseError(f"unknown function {who!r}; did you mean "
+                             + " or ".join(repr(c) for c in close) + "?", token=who, column=col)
+        what = f"unknown function {who!r} (known functions: {', '.join(sorted(FUNCTIONS))})"
+    raise ParseError(f"{what}: only named functions can be called (a product needs *, as in "
+                     f"{who}*(...))", token=who, column=col)

@@ -77,10 +77,10 @@ def test_sympy_translations_agree():
     sym = REGISTRY["softmax_cross_entropy"].to_sympy(z.astype(object), t.astype(object))
     assert float(sym[0]) == pytest.approx(float(dk.softmax_cross_entropy(z, t)[0]))
     x = np.arange(16.0).reshape(1, 1, 4, 4)
-    sym = REGISTRY["im2col"].sympy(x.astype(object), kernel_size=(2, 2), stride=1, padding=0)
+    sym = REGISTRY["im2col"].to_sympy(x.astype(object), kernel_size=(2, 2), stride=1, padding=0)
     np.testing.assert_array_equal(sym.astype(float), dk.im2col(x, 2))
     sym = REGISTRY["linear"].to_sympy(np.ones((1, 2), dtype=object), np.ones((3, 2), dtype=object),
-                                   np.zeros(3, dtype=object))
+                                      np.zeros(3, dtype=object))
     np.testing.assert_array_equal(sym.astype(float), np.full((1, 3), 2.0))
     import sympy as sp
 
