@@ -13,6 +13,7 @@ Example:
 """
 
 from . import init, plots
+from .checkpoint import CheckpointError
 from .data import (
                    DATASETS,
                    AddGaussianNoise,
@@ -108,6 +109,7 @@ __all__ = [
                    "BCEWithLogitsLoss",
                    "BatchNorm1d",
                    "BatchNorm2d",
+                   "CheckpointError",
                    "Compose",
                    "Conv2d",
                    "CosineAnnealingLR",

@@ -2,15 +2,13 @@
 
 One step is the seeds' recipe: ``zero_grad`` → forward → loss → ``backward`` (diffkit's reverse
 engine) → optional clipping → ``optimizer.step()``. Checkpoints hold the model, optimizer,
-scheduler, early-stopping and every random generator, written atomically, so a resumed run
-continues bit-identically.
+scheduler, early-stopping and every random generator, written atomically in a checksummed format
+that loading never unpickles (:mod:`diffkit.nn.checkpoint`), so a resumed run continues
+bit-identically.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any, Self
@@ -19,6 +17,7 @@ import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
 from ..ir import paused_gc
+from .checkpoint import CheckpointError, load_state, save_state
 from .data import DataLoader
 from .losses import cross_entropy, l1_penalty, l2_penalty
 from .module import Module, get_rng, no_grad, value_of
@@ -204,9 +203,10 @@ class Trainer:
 
     # ----- checkpoints
     def save_checkpoint(self, path: str) -> None:
-        """Write everything needed to resume, atomically (temp file + rename)."""
+        """Write everything needed to resume, atomically (see :mod:`diffkit.nn.checkpoint`:
+        a checksummed, versioned NumPy zip that loading never unpickles)."""
         state = {
-            "epoch": self.epoch, "history": self.history, "model": self.model.state_dict(),
+            "epoch": self.epoch, "history": dict(self.history), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "rng": get_rng().bit_generator.state,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "early_stopping": (self.early_stopping.state_dict()
@@ -214,24 +214,22 @@ class Trainer:
             "loader": self._loader.state_dict() if getattr(self, "_loader", None) else None,
             "best_state": self.best_state,
         }
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ckpt-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        save_state(path, state)
 
     def load_checkpoint(self, path: str) -> None:
-        """Restore a checkpoint (only load files you trust: it is a pickle)."""
-        with open(path, "rb") as f:
-            state = pickle.load(f)
-        self.epoch, self.history = state["epoch"], state["history"]
+        """Restore a checkpoint written by :meth:`save_checkpoint`.
+
+        Raises:
+            CheckpointError: the file is not a diffkit checkpoint, is truncated or corrupted
+                (checksum mismatch), or comes from a newer format version.
+        """
+        state = load_state(path)
+        missing = [k for k in _CHECKPOINT_KEYS if k not in state]
+        if missing:
+            raise CheckpointError(f"{path}: not a Trainer checkpoint (no {', '.join(missing)})")
+        self.epoch = state["epoch"]
+        self.history = History()
+        self.history.update(state["history"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         get_rng().bit_generator.state = state["rng"]
@@ -240,6 +238,10 @@ class Trainer:
         if self.early_stopping is not None and state["early_stopping"] is not None:
             self.early_stopping.load_state_dict(state["early_stopping"])
         self._loader_state, self.best_state = state["loader"], state["best_state"]
+
+
+_CHECKPOINT_KEYS = ("epoch", "history", "model", "optimizer", "rng", "scheduler",
+                    "early_stopping", "loader", "best_state")
 
 
 def _is_classification(out: Any, y: Any) -> bool:
