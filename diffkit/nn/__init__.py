@@ -94,7 +94,7 @@ from .schedulers import (
                    ReduceLROnPlateau,
                    StepLR,
 )
-from .train import History, Trainer, accuracy, fit, predict
+from .train import DivergenceError, History, Trainer, accuracy, fit, predict
 
 __all__ = [
                    "DATASETS",
@@ -115,6 +115,7 @@ __all__ = [
                    "CosineAnnealingLR",
                    "CrossEntropyLoss",
                    "DataLoader",
+                   "DivergenceError",
                    "DropConnect",
                    "Dropout",
                    "EarlyStopping",
