@@ -213,7 +213,8 @@ def test_single_byte_flips_are_refused_or_harmless(tmp_path, real_checkpoint):
 
 
 @pytest.mark.parametrize("garbage", [b"\x00", b"junk" * 100, b"PK\x05\x06" + b"\x00" * 18,
-                                     b"PK\x03\x04" + bytes(range(256)), "copy"])
+                                     b"PK\x03\x04" + bytes(range(256)), "copy"],
+                         ids=["nul", "text", "empty-zip-end", "local-header", "second-copy"])
 def test_appended_garbage_is_refused_or_harmless(tmp_path, real_checkpoint, garbage):
     data, original = real_checkpoint
     path = tmp_path / "tail.ckpt"
