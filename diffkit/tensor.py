@@ -6,11 +6,12 @@ tape's values may be Tensors of an outer tape), which is how derivatives of deri
 Neural-net parameters are Tensors on the eager tape, and :meth:`Tensor.backward` runs the reverse
 sweep from them, as in PyTorch.
 
-A Tensor knows whether it depends on a value being differentiated (``requires_grad``). Turning
-such a Tensor into a Python number (``float()``, ``int()``, ``math.sin``, ``.item()`` while
-tracing) would cut it out of the graph and freeze its derivative without a word, so it raises
-:class:`~diffkit.errors.TracingError` naming the line. Branching on a traced value (``if x > 0``)
-is allowed: the trace then holds at this point only, and is marked value-dependent.
+A Tensor knows whether it depends on a value being differentiated (``requires_grad``). Inside a
+traced function, turning such a Tensor into a Python number (``float()``, ``int()``,
+``math.sin``, ``.item()``) would cut it out of the graph and freeze its derivative without a word,
+so it raises :class:`~diffkit.errors.TracingError` naming the line. Branching on a traced value
+(``if x > 0``) is allowed: the trace then holds at this point only, and is marked value-dependent.
+The eager tape follows PyTorch: reading a number out of a Tensor there detaches it.
 """
 
 from __future__ import annotations
@@ -209,9 +210,11 @@ class Tensor(Traced):
     def concrete(self, what: str) -> Any:
         """The plain value, for a use that leaves the graph (`what`: "float()", "an index", …).
 
-        A Tensor that depends on a value being differentiated raises TracingError: its derivative
-        would be lost. Otherwise the trace is marked value-dependent and the value returned."""
-        if self.requires_grad:
+        Inside a traced function, a Tensor that depends on a value being differentiated raises
+        TracingError: its derivative would be lost. Otherwise the trace is marked value-dependent
+        and the value returned. On the eager tape (diffkit.nn) reading a number detaches it, as in
+        PyTorch (``float(loss)``, ``loss.item()``)."""
+        if self.requires_grad and self.tape.level > 0:
             raise TracingError(
                 f"{what} of a traced value at {call_site()} would cut it out of the graph and "
                 "silently freeze its derivative: use diffkit's operations instead (dk.sin or "
@@ -247,23 +250,18 @@ class Tensor(Traced):
 
         On the eager tape this detaches (as PyTorch's ``.item()``); inside a traced function it
         raises TracingError for values being differentiated."""
-        return _item(self._read(".item()"))
+        return _item(self.concrete(".item()"))
 
     def tolist(self) -> Any:
         """The value as nested Python lists (detaches on the eager tape, like ``.item()``)."""
-        v = self._read(".tolist()")
+        v = self.concrete(".tolist()")
         return v.tolist() if hasattr(v, "tolist") else v
 
     def numpy(self) -> Any:
         """The value as a NumPy array (copied from the GPU if needed; detaches like ``.item()``)."""
         from .backend import to_numpy
 
-        return to_numpy(self._read(".numpy()"))
-
-    def _read(self, what: str) -> Any:
-        if self.tape.level == 0:
-            return self.node.value
-        return self.concrete(what)
+        return to_numpy(self.concrete(".numpy()"))
 
     def detach(self) -> Tensor:
         """The same value as a constant: no derivative flows through it (dk.stop_gradient)."""

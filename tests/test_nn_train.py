@@ -54,7 +54,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
     val = nn.make_moons(64, noise=0.2, seed=1)
     straight = _trainer()
     straight.fit(nn.DataLoader(X, y, 16, seed=3, transform=nn.AddGaussianNoise(0.01)), val, epochs=4)
-    path = tmp_path / "ckpt.pkl"
+    path = tmp_path / "run.ckpt"
     first = _trainer(str(path))
     first.fit(nn.DataLoader(X, y, 16, seed=3, transform=nn.AddGaussianNoise(0.01)), val, epochs=2)
     nn.manual_seed(123)  # disturb the global generator: the checkpoint must restore it
@@ -64,7 +64,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
     for (k, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
         np.testing.assert_array_equal(a, b, err_msg=k)
     assert straight.history["loss"] == resumed.history["loss"]
-    assert not list(tmp_path.glob(".ckpt-*"))  # the atomic write left no temp file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt"]  # no temp file left
 
 
 def test_early_stopping_and_plateau():

@@ -13,6 +13,7 @@ Example:
 """
 
 from . import init, plots
+from .checkpoint import CheckpointError
 from .data import (
                    DATASETS,
                    AddGaussianNoise,
@@ -93,7 +94,7 @@ from .schedulers import (
                    ReduceLROnPlateau,
                    StepLR,
 )
-from .train import History, Trainer, accuracy, fit, predict
+from .train import DivergenceError, History, Trainer, accuracy, fit, predict
 
 __all__ = [
                    "DATASETS",
@@ -108,11 +109,13 @@ __all__ = [
                    "BCEWithLogitsLoss",
                    "BatchNorm1d",
                    "BatchNorm2d",
+                   "CheckpointError",
                    "Compose",
                    "Conv2d",
                    "CosineAnnealingLR",
                    "CrossEntropyLoss",
                    "DataLoader",
+                   "DivergenceError",
                    "DropConnect",
                    "Dropout",
                    "EarlyStopping",

@@ -12,11 +12,35 @@ from ..backend import device_module, to_device
 Batch = tuple[Any, Any]
 
 
+def check_finite(name: str, values: Any, original: Any = None) -> None:
+    """ValueError when a float array holds NaN or ±inf (a host-side check, once per data set).
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.data.check_finite("X", np.array([1.0, np.nan, np.inf]))
+        Traceback (most recent call last):
+        ...
+        ValueError: X has 2 entries that are not finite (NaN or ±inf) out of 3; clean or impute the data first
+    """
+    a = np.asarray(values)
+    if a.dtype.kind not in "fc":
+        return
+    bad = a.size - int(np.count_nonzero(np.isfinite(a)))
+    if bad:
+        note = ""
+        o = None if original is None else np.asarray(original)
+        if o is not None and o.dtype.kind in "iufc" and bool(np.isfinite(o).all()):
+            note = f" (values beyond the range of {a.dtype} became inf)"
+        what = "entry that is" if bad == 1 else "entries that are"
+        raise ValueError(f"{name} has {bad} {what} not finite (NaN or ±inf) out of "
+                         f"{a.size}{note}; clean or impute the data first")
+
+
 class DataLoader:
     """Mini-batches of (X, y) on a device, reshuffled each epoch by its own seeded generator.
 
     Args:
-        X, y: NumPy arrays with the same first dimension.
+        X, y: NumPy arrays with the same first dimension; NaN or ±inf in them is a ValueError.
         batch_size: rows per batch; shuffle: new order every epoch; seed: the generator's seed.
         drop_last: skip a final short batch; device: 'cpu' or 'cuda' (batches are moved there).
         transform: optional augmentation ``(X_batch, rng) -> X_batch`` applied on the host.
@@ -37,7 +61,10 @@ class DataLoader:
         if batch_size <= 0:
             raise ValueError(f"Invalid batch_size: {batch_size}")
         device_module(device)
-        self.X, self.y = np.asarray(X, dtype=dtype), np.asarray(y)
+        with np.errstate(over="ignore"):  # values too big for dtype: check_finite explains
+            self.X, self.y = np.asarray(X, dtype=dtype), np.asarray(y)
+        check_finite("DataLoader: X", self.X, X)
+        check_finite("DataLoader: y", self.y)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.device, self.transform = device, transform
         self.rng = np.random.default_rng(seed)

@@ -7,6 +7,7 @@ logits is softplus(z) − y·z, finite at |z| = 1000.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from .. import ops as dk
 from ..backend import array_namespace
+from ..errors import ShapeError
 from ..tensor import Tensor
 from .module import Module, value_of
 
@@ -28,6 +30,58 @@ def _reduce(x: Any, reduction: str) -> Any:
     if reduction == "none":
         return x
     raise ValueError(f"{reduction} is not a valid value for reduction: use {', '.join(_REDUCTIONS)}")
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    v = value_of(x)
+    return tuple(v.shape) if hasattr(v, "shape") else np.shape(v)
+
+
+def _check_same_shape(fn: str, input: Any, target: Any) -> None:
+    """Input and target must have the same shape: broadcasting a (N, 1) prediction against a (N,)
+    target would silently compare every prediction with every target (an N × N loss)."""
+    a, b = _shape(input), _shape(target)
+    if a != b:
+        hint = f"; reshape the target with .reshape{a}" if math.prod(a) == math.prod(b) else ""
+        raise ShapeError(f"{fn}: input shape {a} and target shape {b} differ (they must be the "
+                         f"same: broadcasting would compare every pair of rows){hint}")
+
+
+def check_class_labels(fn: str, labels: Any, num_classes: int, where: str = "") -> None:
+    """Class-index labels must be integers in [0, num_classes): a host (NumPy) check.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.losses.check_class_labels("cross_entropy", np.array([0, 3]), 3)
+        Traceback (most recent call last):
+        ...
+        ValueError: cross_entropy: label 3 (at index 1) is out of range for 3 classes: labels must be 0 ... 2
+    """
+    labels = np.asarray(labels)
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if bad.size:
+        i = int(bad[0])
+        more = f", and {bad.size - 1} more" if bad.size > 1 else ""
+        raise ValueError(f"{fn}: label {labels.reshape(-1)[i]} (at index {i}{where}{more}) is out "
+                         f"of range for {num_classes} classes: labels must be 0 ... "
+                         f"{num_classes - 1}")
+
+
+def _labels(fn: str, input: Any, labels: Any) -> None:
+    """Class labels: one per row of the input, each in [0, C). The range is checked for NumPy
+    labels; labels on a GPU are not read back here (that would wait for the device every step):
+    Trainer checks a DataLoader's labels once per fit instead."""
+    shape, rows = _shape(labels), _shape(input)[:-1]
+    if shape != rows:
+        raise ShapeError(f"{fn}: class labels must have shape {rows}, one per row of the input "
+                         f"of shape {_shape(input)}; got shape {shape}")
+    if isinstance(labels, np.ndarray | np.generic):
+        check_class_labels(fn, labels, _shape(input)[-1])
+
+
+def uses_class_labels(loss_fn: Any) -> bool:
+    """Whether `loss_fn` reads integer targets as class indices (cross-entropy, NLL)."""
+    return loss_fn in (cross_entropy, nll_loss) or isinstance(loss_fn, CrossEntropyLoss | NLLLoss)
 
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Any:
@@ -54,7 +108,10 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
     z = value_of(input)
     t = value_of(target)
     if getattr(t, "dtype", np.dtype(float)).kind in "iu":
+        _labels("cross_entropy", input, t)
         t = one_hot(t, input.shape[-1], z.dtype)
+    else:
+        _check_same_shape("cross_entropy", input, target)
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + label_smoothing / input.shape[-1]
     if type(target) is Tensor and target.requires_grad:
@@ -64,6 +121,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
 
 def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     """−log-probability of the target class, for log-softmax outputs. Example: see cross_entropy."""
+    _labels("nll_loss", input, value_of(target))
     t = one_hot(value_of(target), input.shape[-1], value_of(input).dtype)
     return _reduce(dk.neg(dk.sum(dk.mul(input, t), axis=-1)), reduction)
 
@@ -76,6 +134,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
         >>> float(nn.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 0.0])))
         2.5
     """
+    _check_same_shape("mse_loss", input, target)
     d = dk.sub(input, target)
     return _reduce(dk.mul(d, d), reduction)
 
@@ -88,6 +147,7 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> An
         >>> round(float(nn.binary_cross_entropy(np.array([0.5]), np.array([1.0]))), 4)
         0.6931
     """
+    _check_same_shape("binary_cross_entropy", input, target)
     return _reduce(dk.binary_cross_entropy(input, target), reduction)
 
 
@@ -100,6 +160,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any,
         >>> float(nn.binary_cross_entropy_with_logits(np.array([1000.0]), np.array([0.0])))
         1000.0
     """
+    _check_same_shape("binary_cross_entropy_with_logits", input, target)
     return _reduce(dk.sub(dk.softplus(input), dk.mul(target, input)), reduction)
 
 

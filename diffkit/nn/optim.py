@@ -19,7 +19,8 @@ from .module import assign_
 
 
 def _check(name: str, value: float, low: float = 0.0, high: float | None = None) -> None:
-    if value < low or (high is not None and value >= high):
+    """PyTorch's messages: ``Invalid learning rate: nan``. NaN and ±inf are never valid."""
+    if not math.isfinite(value) or value < low or (high is not None and value >= high):
         raise ValueError(f"Invalid {name}: {value}")
 
 
@@ -42,6 +43,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         for g in groups:
             group = {**defaults, **g, "params": list(g["params"])}
+            _check("learning rate", group["lr"])  # a group's own lr too
             for p in group["params"]:
                 if type(p) is not Tensor or not p.requires_grad:
                     raise TypeError("optimizer can only optimize Tensors with requires_grad=True")
@@ -111,6 +113,7 @@ class SGD(Optimizer):
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
         _check("learning rate", lr)
         _check("momentum value", momentum)
+        _check("dampening value", dampening)
         _check("weight_decay value", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -143,6 +146,8 @@ class RMSprop(Optimizer):
         _check("learning rate", lr)
         _check("alpha value", alpha)
         _check("epsilon value", eps)
+        _check("momentum value", momentum)
+        _check("weight_decay value", weight_decay)
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
                                   "momentum": momentum, "centered": centered})
 
@@ -176,6 +181,9 @@ class Adagrad(Optimizer):
                  eps: float = 1e-10) -> None:
         _check("learning rate", lr)
         _check("lr_decay value", lr_decay)
+        _check("weight_decay value", weight_decay)
+        _check("initial_accumulator_value", initial_accumulator_value)
+        _check("epsilon value", eps)
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value, "eps": eps})
 
@@ -201,6 +209,8 @@ class Adadelta(Optimizer):
                  eps: float = 1e-6, weight_decay: float = 0.0) -> None:
         _check("learning rate", lr)
         _check("rho value", rho, 0.0, 1.0 + 1e-12)
+        _check("epsilon value", eps)
+        _check("weight_decay value", weight_decay)
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
 
     def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
@@ -230,6 +240,8 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         _check("learning rate", lr)
         _check("epsilon value", eps)
+        if len(betas) != 2:
+            raise ValueError(f"Invalid betas: {betas} (expected two coefficients)")
         _check("beta parameter at index 0", betas[0], 0.0, 1.0)
         _check("beta parameter at index 1", betas[1], 0.0, 1.0)
         _check("weight_decay value", weight_decay)
@@ -284,6 +296,7 @@ class NAdam(Adam):
     def __init__(self, params: Iterable[Any], lr: float = 2e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3) -> None:
+        _check("momentum_decay value", momentum_decay)
         super().__init__(params, lr, betas, eps, weight_decay)
         for g in self.param_groups:
             g.setdefault("momentum_decay", momentum_decay)

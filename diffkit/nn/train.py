@@ -2,28 +2,40 @@
 
 One step is the seeds' recipe: ``zero_grad`` → forward → loss → ``backward`` (diffkit's reverse
 engine) → optional clipping → ``optimizer.step()``. Checkpoints hold the model, optimizer,
-scheduler, early-stopping and every random generator, written atomically, so a resumed run
-continues bit-identically.
+scheduler, early-stopping and every random generator, written atomically in a checksummed format
+that loading never unpickles (:mod:`diffkit.nn.checkpoint`), so a resumed run continues
+bit-identically.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
-import tempfile
+import math
+import numbers
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, final
 
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
+from ..errors import DiffkitError
 from ..tensor import paused_gc
-from .data import DataLoader
-from .losses import cross_entropy, l1_penalty, l2_penalty
+from .checkpoint import CheckpointError, load_state, save_state
+from .data import DataLoader, check_finite
+from .losses import check_class_labels, cross_entropy, l1_penalty, l2_penalty, uses_class_labels
 from .module import Module, get_rng, no_grad, value_of
 from .optim import Adam, Optimizer, clip_grad_norm_, clip_grad_value_
 from .schedulers import EarlyStopping, ReduceLROnPlateau
+
+
+class DivergenceError(DiffkitError, FloatingPointError):
+    """The training loss became NaN or infinite; the message names the epoch, the step and the
+    loss. The usual cure is a lower learning rate (or gradient clipping)."""
+
+    def __init__(self, message: str, *, epoch: int | None = None, step: int | None = None,
+                 loss: float | None = None) -> None:
+        super().__init__(message)
+        self.epoch, self.step, self.loss = epoch, step, loss
 
 
 class History(dict):
@@ -94,22 +106,24 @@ class Trainer:
         self.epoch = 0
         self.best_state: dict[str, np.ndarray] | None = None
         self._loader_state: dict[str, Any] | None = None
+        self._labels_to_check: np.ndarray | None = None
         self._named = [(k, p) for k, p in model.named_parameters() if len(p.shape) >= 2]
 
     # ----- one step
-    def train_step(self, xb: Any, yb: Any) -> tuple[float, float]:
-        """Forward, backward, clip, update; returns (loss, accuracy) of the batch."""
-        loss, correct = self._device_step(xb, yb)
-        return float(loss), float(correct) / len(yb)
-
     def _device_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
-        """One step; (loss, number correct) stay on the device, so a GPU is never waited for."""
-        with paused_gc():  # a step's graph is acyclic: reference counting frees it
+        """One step; (loss, number correct) stay on the device, so a GPU is never waited for.
+        NaN and overflow raise no NumPy warnings here: fit checks the loss once per epoch."""
+        with paused_gc(), np.errstate(all="ignore"):  # a step's graph is acyclic: refcounts free it
             return self._train_step(xb, yb)
 
     def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         self.optimizer.zero_grad()
         out = self.model(xb)
+        if self._labels_to_check is not None:  # once per fit, on the host: no device sync
+            labels, self._labels_to_check = self._labels_to_check, None
+            if len(out.shape) >= 2:
+                check_class_labels(_name(self.loss_fn), labels, out.shape[-1],
+                                   " of the DataLoader's y")
         loss = self.loss_fn(out, yb)
         if self.l2:
             loss = loss + l2_penalty(self.model, self.l2)
@@ -132,7 +146,28 @@ class Trainer:
     # ----- loops
     def fit(self, train_loader: DataLoader, val_data: tuple[Any, Any] | None = None,
             epochs: int = 10) -> History:
-        """Train until `epochs` in total (a resumed trainer continues where it stopped)."""
+        """Train until `epochs` in total (a resumed trainer continues where it stopped).
+
+        Raises:
+            ValueError: `epochs` is negative, the DataLoader is empty, val_data holds NaN or
+                ±inf, or a class label is out of range.
+            DivergenceError: the training loss became NaN or infinite (checked once per epoch).
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+            raise TypeError(f"fit: epochs must be an int, got {epochs!r}")
+        if epochs < 0:
+            raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+        if self.epoch < epochs and len(train_loader) == 0:
+            rows = len(getattr(train_loader, "X", ()))
+            raise ValueError(
+                f"fit: the DataLoader is empty (0 batches from {rows} rows with batch_size="
+                f"{getattr(train_loader, 'batch_size', '?')}, drop_last="
+                f"{getattr(train_loader, 'drop_last', '?')}): there is nothing to train on")
+        if val_data is not None:
+            _check_data("val_data", *val_data)
+        y = getattr(train_loader, "y", None)
+        self._labels_to_check = (y if uses_class_labels(self.loss_fn) and isinstance(y, np.ndarray)
+                                 and y.dtype.kind in "iu" else None)
         if self._loader_state is not None:
             train_loader.load_state_dict(self._loader_state)
             self._loader_state = None
@@ -154,15 +189,22 @@ class Trainer:
         total = correct = 0.0
         n = 0
         steps = len(loader)
+        losses = []  # per-step losses, left on the device: read only if the epoch diverged
         for i, (xb, yb) in enumerate(loader):
             loss, hits = self._device_step(xb, yb)
+            losses.append(loss)
             m = len(yb)
-            total, correct, n = total + loss * m, correct + hits, n + m
+            with np.errstate(all="ignore"):  # inf + -inf, float32 overflow: checked below
+                total, correct, n = total + loss * m, correct + hits, n + m
             # reading the running loss waits for the device: only now and then, and only if shown
             show = bar.bar is not None and (i % 25 == 0 or i == steps - 1)
             bar.advance(f"epoch {self.epoch + 1}: loss {float(total) / n:.4f}" if show else None)
+        with np.errstate(all="ignore"):
+            mean = float(total) / n
+        if not math.isfinite(mean):
+            self._diverged(losses, mean, steps)
         h = self.history
-        h["loss"].append(float(total) / n)
+        h["loss"].append(mean)
         h["accuracy"].append(float(correct) / n)
         h["lr"].append(self.optimizer.param_groups[0]["lr"])
         for k, s in self._norms.items():
@@ -178,6 +220,19 @@ class Trainer:
         if self.checkpoint:
             self.save_checkpoint(self.checkpoint)
 
+    def _diverged(self, losses: list[Any], mean: float, steps: int) -> None:
+        """Raise DivergenceError naming the first step whose loss is not finite."""
+        first = next(((i, float(v)) for i, v in enumerate(losses) if not math.isfinite(float(v))),
+                     None)
+        step, value = first if first is not None else (None, mean)
+        where = (f"at step {step + 1} of {steps}" if step is not None
+                 else "(the sum of its finite step losses overflowed)")
+        lr = self.optimizer.param_groups[0]["lr"]
+        raise DivergenceError(
+            f"training diverged in epoch {self.epoch + 1} {where}: the loss is {value}. "
+            f"Lower the learning rate (lr={lr:g}), or clip gradients (clip_grad_norm=1.0)",
+            epoch=self.epoch + 1, step=None if step is None else step + 1, loss=value)
+
     def _after_epoch(self, h: History) -> None:
         monitor = h["val_loss"][-1] if h["val_loss"] else h["loss"][-1]
         if isinstance(self.scheduler, ReduceLROnPlateau):
@@ -192,9 +247,17 @@ class Trainer:
                 self.best_state = self.model.state_dict()
 
     def evaluate(self, X: Any, y: Any, batch_size: int = 1024) -> tuple[float, float]:
-        """(mean loss, accuracy) over a data set, in eval mode without recording."""
+        """(mean loss, accuracy) over a data set, in eval mode without recording.
+
+        Raises:
+            ValueError: X or y holds NaN or ±inf, or a class label is out of range.
+        """
+        _check_data("evaluate", X, y)
         out = self.predict(X, batch_size)
-        yd = to_device(np.asarray(to_numpy(y)), self.model.device)
+        y_host = np.asarray(to_numpy(value_of(y)))
+        if uses_class_labels(self.loss_fn) and y_host.dtype.kind in "iu" and len(out.shape) >= 2:
+            check_class_labels(_name(self.loss_fn), y_host, out.shape[-1], " of y")
+        yd = to_device(y_host, self.model.device)
         loss = float(value_of(self.loss_fn(out, yd)))
         return loss, accuracy(out, y) if _is_classification(out, y) else float("nan")
 
@@ -204,9 +267,10 @@ class Trainer:
 
     # ----- checkpoints
     def save_checkpoint(self, path: str) -> None:
-        """Write everything needed to resume, atomically (temp file + rename)."""
+        """Write everything needed to resume, atomically (see :mod:`diffkit.nn.checkpoint`:
+        a checksummed, versioned NumPy zip that loading never unpickles)."""
         state = {
-            "epoch": self.epoch, "history": self.history, "model": self.model.state_dict(),
+            "epoch": self.epoch, "history": dict(self.history), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "rng": get_rng().bit_generator.state,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "early_stopping": (self.early_stopping.state_dict()
@@ -214,24 +278,22 @@ class Trainer:
             "loader": self._loader.state_dict() if getattr(self, "_loader", None) else None,
             "best_state": self.best_state,
         }
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ckpt-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        save_state(path, state)
 
     def load_checkpoint(self, path: str) -> None:
-        """Restore a checkpoint (only load files you trust: it is a pickle)."""
-        with open(path, "rb") as f:
-            state = pickle.load(f)
-        self.epoch, self.history = state["epoch"], state["history"]
+        """Restore a checkpoint written by :meth:`save_checkpoint`.
+
+        Raises:
+            CheckpointError: the file is not a diffkit checkpoint, is truncated or corrupted
+                (checksum mismatch), or comes from a newer format version.
+        """
+        state = load_state(path)
+        missing = [k for k in _CHECKPOINT_KEYS if k not in state]
+        if missing:
+            raise CheckpointError(f"{path}: not a Trainer checkpoint (no {', '.join(missing)})")
+        self.epoch = state["epoch"]
+        self.history = History()
+        self.history.update(state["history"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         get_rng().bit_generator.state = state["rng"]
@@ -240,6 +302,19 @@ class Trainer:
         if self.early_stopping is not None and state["early_stopping"] is not None:
             self.early_stopping.load_state_dict(state["early_stopping"])
         self._loader_state, self.best_state = state["loader"], state["best_state"]
+
+
+_CHECKPOINT_KEYS = ("epoch", "history", "model", "optimizer", "rng", "scheduler",
+                    "early_stopping", "loader", "best_state")
+
+
+def _check_data(what: str, X: Any, y: Any) -> None:
+    check_finite(f"{what}: X", np.asarray(to_numpy(value_of(X))))
+    check_finite(f"{what}: y", np.asarray(to_numpy(value_of(y))))
+
+
+def _name(loss_fn: Any) -> str:
+    return getattr(loss_fn, "__name__", type(loss_fn).__name__)
 
 
 def _is_classification(out: Any, y: Any) -> bool:
@@ -283,6 +358,7 @@ def fit(model: Module, train_loader: DataLoader, epochs: int = 10,
     return Trainer(model, **trainer_args).fit(train_loader, val_data, epochs)
 
 
+@final  # not subclassed, so __enter__ returns exactly a _Progress (typing.Self is 3.11+)
 class _Progress:
     """A rich progress bar over all steps, plus one printed line per epoch (or nothing)."""
 
@@ -290,7 +366,7 @@ class _Progress:
         self.enabled, self.total = enabled, max(epochs, 0) * steps
         self.bar: Any = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> _Progress:
         if self.enabled:
             from rich.progress import (
                 BarColumn,
@@ -326,4 +402,4 @@ class _Progress:
             self.bar.__exit__(*exc)
 
 
-__all__ = ["History", "Trainer", "accuracy", "fit", "predict"]
+__all__ = ["DivergenceError", "History", "Trainer", "accuracy", "fit", "predict"]
