@@ -1,5 +1,6 @@
 """diffkit: differentiate functions four ways over one expression IR, and train neural networks."""
 
+from . import ops as _ops
 from .api import (
     derivative,
     grad,
@@ -26,8 +27,7 @@ from .errors import (
 )
 from .function import Function, function, jit
 from .ir import Graph, Node
-from .ops import *  # noqa: F403 - every primitive (dk.sin, ...) and composite (dk.softmax, ...)
-from .ops import __all__ as _ops_all
+from .ops import *
 from .parse import parse
 from .tensor import Tensor, tensor
 from .testing import check_grads
@@ -65,8 +65,8 @@ __all__ = [
     "tensor",
     "value_and_grad",
     "vjp",
-    *_ops_all,
 ]
+__all__ += _ops.__all__
 
 #: Public names provided by modules loaded on first use (SymPy, Graphviz, matplotlib, …).
 _LAZY = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import primitives as _primitives
 from .primitive import NUMPY_NAMES, PUBLIC
-from .primitives import *  # noqa: F403 - every primitive record is a public operation
+from .primitives import *
 from .primitives import (
     amax,
     exp,
@@ -39,8 +39,8 @@ from .primitives import (
     pow as _pow,
 )
 
-__all__ = ["dot", "leaky_relu", "log_softmax", "logsumexp", "power", "softmax", "square", "sum_to",
-           *_primitives.__all__]
+__all__ = ["dot", "leaky_relu", "log_softmax", "logsumexp", "power", "softmax", "square", "sum_to"]
+__all__ += _primitives.__all__
 
 
 def _composite(*numpy: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

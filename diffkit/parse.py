@@ -24,7 +24,7 @@ from . import ops
 from .errors import ParseError
 from .expression import Instruction, program_function
 from .function import Function
-from .primitives import REGISTRY
+from .primitive import REGISTRY
 
 MAX_LENGTH = 10_000
 #: levels of open parentheses, call arguments, unary signs and pending powers

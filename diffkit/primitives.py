@@ -34,6 +34,8 @@ __all__: list[str] = []  # every record's name, added by _declare
 
 
 def _declare(p: Primitive) -> Primitive:
+    if p.name in REGISTRY:
+        raise ValueError(f"primitive {p.name!r} is declared twice")
     __all__.append(p.name)
     return register(p)
 

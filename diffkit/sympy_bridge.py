@@ -182,7 +182,7 @@ def _function_map() -> dict[type, tuple[Any, int]]:
     """SymPy function class -> (diffkit op, arity), read off the table's translations."""
     table: dict[type, tuple[Any, int]] = {}
     dummies = sp.symbols("d0:3", real=True)
-    for name, p in REGISTRY.items():
+    for p in REGISTRY.values():
         if p.kind != "elementwise" or not p.differentiable or p.nargs > 2:
             continue
         try:

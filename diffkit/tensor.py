@@ -329,10 +329,10 @@ class Tensor(Traced):
     def __le__(self, other: Any) -> Any:
         return bind(P.less_equal, self, other)
 
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+    def __eq__(self, other: object) -> Any:  # type: ignore[override]
         return bind(P.equal, self, other)
 
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+    def __ne__(self, other: object) -> Any:  # type: ignore[override]
         return bind(P.not_equal, self, other)
 
     def __getitem__(self, index: Any) -> Any:

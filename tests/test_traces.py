@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import diffkit as dk
-from diffkit.traces import drawing as render_module
 from diffkit.cli import main as cli_main
 from diffkit.traces import DrawingTooLargeError, GraphvizMissingError
+from diffkit.traces import drawing as render_module
 
 BAYDIN = "ln(x1) + x1*x2 - sin(x2)"
 

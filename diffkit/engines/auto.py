@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-
 from ..function import Function, signature
 from ..ir import Node
 from .base import Engine, Pullback, gradient_function, size_of
