@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .build import as_function
 from .engines import get_engine
 from .errors import (
     ArityError,
@@ -31,7 +32,7 @@ from .errors import (
     NonDifferentiableError,
     NumericOverflowError,
 )
-from .function import STRICT, Function, as_function, as_input, jit, to_python
+from .function import STRICT, Function, as_input, jit, to_python
 from .ir import Traced
 from .tensor import paused_gc
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from .build import as_function
 from .errors import DiffkitError
-from .function import STRICT, Function, as_function, as_input
+from .function import STRICT, Function, as_input
 
 #: The methods compared by default, in table order.
 DEFAULT_METHODS = ("fd-forward", "fd-central", "fd-complex", "fd-richardson", "symbolic", "forward",

@@ -178,9 +178,9 @@ class Function:
 
     def to_sympy(self, *args: Any) -> Any:
         """The function as a SymPy expression in symbols named like its inputs (scalars)."""
-        from .sympy_bridge import to_sympy
+        from .sympy_program import graph_to_sympy  # imports SymPy: only when asked for
 
-        return to_sympy(self, *args)
+        return graph_to_sympy(self.graph(*args), self.inputs)
 
     def __repr__(self) -> str:
         what = f" {self.text!r}" if self.text else ""
@@ -274,22 +274,5 @@ def _positional_names(f: Callable[..., Any]) -> list[str]:
     return names
 
 
-def as_function(f: Any) -> Function:
-    """A Function from a Function, math text, a SymPy expression or a Python callable."""
-    if isinstance(f, Function):
-        return f
-    if isinstance(f, str):
-        from .parse import parse
-
-        return parse(f)
-    if type(f).__module__.startswith("sympy"):
-        from .sympy_bridge import from_sympy
-
-        return from_sympy(f)
-    if callable(f):
-        return function(f)
-    raise TypeError(f"cannot differentiate a {type(f).__name__}: pass a Function, text, SymPy or a callable")
-
-
-__all__ = ["STRICT", "Function", "as_function", "as_input", "function", "jit", "signature",
-           "stack_outputs", "to_python"]
+__all__ = ["STRICT", "Function", "as_input", "function", "jit", "signature", "stack_outputs",
+           "to_python"]

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .function import STRICT, as_function, as_input
+from .build import as_function
+from .function import STRICT, as_input
 
 FD_SCHEMES = ("forward", "central", "complex", "richardson")
 _COLORS = {"forward": "#d62728", "central": "#1f77b4", "complex": "#2ca02c", "richardson": "#9467bd",

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from .api import hessian, jacobian
-from .function import as_function, as_input
+from .build import as_function
+from .function import as_input
 
 EXACT_METHODS = ("reverse", "forward", "symbolic")
 #: tolerance (relative) each finite-difference scheme is held to, for first and second order

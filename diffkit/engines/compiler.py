@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from ..build import as_function
 from ..errors import DomainError, NumericOverflowError, ShapeError, TracingError
-from ..function import Function, as_function, as_input, signature
+from ..function import Function, as_input, signature
 from ..ir import Node, toposort
 from ..primitive import Primitive
 from ..primitives import add, mul, neg, sub

@@ -24,7 +24,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import MissingRuleError, NonDifferentiableError
 from ..function import Function, signature
 from ..ir import Graph
-from ..sympy_bridge import MAX_ELEMENTS, ScalarProgram, scalar_program
+from ..sympy_program import MAX_ELEMENTS, ScalarProgram, scalar_program
 from .base import Engine, require_scalar, size_of, split_flat
 
 #: substituted expressions above this many operations are not simplified (nor shown by default)

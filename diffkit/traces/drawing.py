@@ -340,8 +340,8 @@ def draw_symbolic(
     The trees are the fully substituted derivatives, so their size shows expression swell; the
     caption gives the operation counts as a tree, as a DAG and after CSE.
     """
+    from ..build import as_function
     from ..engines.symbolic import SymbolicEngine
-    from ..function import as_function
 
     fn = as_function(f)
     deriv = SymbolicEngine().derive(fn, point, list(range(fn.arity)))

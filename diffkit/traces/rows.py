@@ -98,7 +98,7 @@ def _template(
 ) -> tuple[sp.Expr | None, tuple[sp.Dummy, ...]]:
     """∂φ/∂(argument j) of a primitive's SymPy translation, on dummies (constants filled in)."""
     from ..engines.symbolic import local_diff
-    from ..sympy_bridge import sympy_number
+    from ..sympy_program import sympy_number
 
     prim = REGISTRY[prim_name]
     dummies = tuple(sp.Dummy(f"a{i}", real=True) for i in range(len(consts)))

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..build import as_function
 from ..display import format_value, index_text
-from ..function import STRICT, Function, as_function, to_python
+from ..function import STRICT, Function, to_python
 from ..ir import Graph, Node
 from ..sweeps import adjoint_sweep, linearize_all, tangent_sweep
 from . import formats as tf

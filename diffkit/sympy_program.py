@@ -1,0 +1,172 @@
+"""From the IR to SymPy: graphs as (shared) scalar SymPy programs.
+
+:func:`scalar_program` turns a graph into a straight-line program of scalar SymPy assignments, one
+symbol per element of every intermediate array (``v3`` or ``v3_0_1``), so that shared nodes stay
+shared instead of being copied into one huge tree. Arrays are scalarized, so the program is limited
+in size (:data:`MAX_ELEMENTS`). The symbolic engine differentiates these programs; traces and
+``Function.to_sympy`` print them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .errors import MissingRuleError
+from .ir import Graph, Node
+
+MAX_ELEMENTS = 20_000
+
+
+def sympy_number(v: Any) -> sp.Expr:
+    """A number as a SymPy number: integers stay integers, others become exact binary Floats;
+    complex numbers keep their imaginary part."""
+    if isinstance(v, complex | np.complexfloating):
+        return sympy_number(v.real) + sp.I * sympy_number(v.imag)
+    v = float(v)
+    if v.is_integer() and abs(v) < 1e15:
+        return sp.Integer(int(v))
+    if not np.isfinite(v):
+        return sp.oo if v > 0 else (-sp.oo if v < 0 else sp.nan)
+    return sp.Float(v, 17)
+
+
+def _objects(value: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        return arr
+    out = np.empty(arr.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, v in enumerate(arr.reshape(-1)):
+        flat[i] = sp.true if v is True or v is np.True_ else sp.false if v is False or v is np.False_ else sympy_number(v)
+    return out
+
+
+def input_symbols(name: str, shape: tuple[int, ...], real: bool = True) -> np.ndarray:
+    """Symbols for an input: ``x`` for a scalar, ``x_0``, ``x_1_2`` … for array elements (real,
+    or complex for a complex input)."""
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        out[idx] = sp.Symbol("_".join([name, *map(str, idx)]), real=real or None)
+    return out
+
+
+def _apply(node: Node, args: list[np.ndarray]) -> np.ndarray:
+    prim = node.prim
+    if prim.kind == "elementwise":
+        b = np.broadcast_arrays(*args)
+        fn = np.frompyfunc(prim.to_sympy, len(args), 1)
+        return np.asarray(fn(*b), dtype=object).reshape(b[0].shape) if b else np.empty(())
+    out = np.asarray(prim.to_sympy(*args, **node.params), dtype=object)
+    flat = out.reshape(-1)
+    for i, e in enumerate(flat):  # e.g. the integer zeros index_add starts from (numbers only)
+        if not isinstance(e, sp.Basic):
+            flat[i] = sympy_number(e)
+    return out
+
+
+@dataclass
+class ScalarProgram:
+    """Scalar SymPy assignments ``symbol = expression`` in evaluation order.
+
+    Attributes:
+        inputs: the input symbols, flattened in input order.
+        assignments: (symbol, expression) pairs; expressions refer to inputs and earlier symbols.
+        output: the output as an object array of expressions (usually symbols).
+        constants: symbols holding outputs of non-differentiable primitives (sign, stop_gradient):
+            differentiation treats them as constants, as every other engine does.
+    """
+
+    inputs: list[sp.Symbol]
+    input_arrays: list[np.ndarray]
+    assignments: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
+    output: np.ndarray | None = None
+    constants: frozenset[sp.Symbol] = frozenset()
+    real: bool = True
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """Substitute every program symbol away: the plain expression tree (may be large)."""
+        defs: dict[sp.Symbol, sp.Expr] = {}
+        for sym, e in self.assignments:
+            defs[sym] = e.xreplace(defs) if e.free_symbols & defs.keys() else e
+        return expr.xreplace(defs) if expr.free_symbols & defs.keys() else expr
+
+
+def element_count(graph: Graph) -> int:
+    return int(sum(max(n.size, 1) for n in graph.nodes))
+
+
+def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool = True,
+                   limit: int = MAX_ELEMENTS, prefix: str = "v") -> ScalarProgram:
+    """Translate `graph` to a :class:`ScalarProgram` (one symbol per intermediate element)."""
+    total = element_count(graph)
+    if total > limit:
+        raise MissingRuleError(
+            f"symbolic differentiation works element by element; this graph has {total} array "
+            f"elements (limit {limit}): use method='reverse' (or 'forward'), or pass max_elements="
+        )
+    labels = graph.names()
+    names = list(names) if names is not None else [n.name for n in graph.inputs]
+    arrays = [input_symbols(nm, node.shape, node.dtype.kind != "c")
+              for nm, node in zip(names, graph.inputs)]
+    prog = ScalarProgram(inputs=[s for a in arrays for s in a.reshape(-1)], input_arrays=arrays,
+                         real=all(n.dtype.kind != "c" for n in graph.nodes))
+    exprs: dict[Node, np.ndarray] = dict(zip(graph.inputs, arrays))
+    taken = {str(s) for s in prog.inputs} | set(names)
+    for node in graph.nodes:
+        if node in exprs:
+            continue
+        if node.prim is None:
+            exprs[node] = _objects(node.value)
+            continue
+        for i in node.inputs:
+            if i not in exprs:
+                exprs[i] = _objects(i.value)
+        try:
+            out = _apply(node, [exprs[i] for i in node.inputs])
+        except TypeError as exc:
+            raise MissingRuleError(f"no SymPy translation of {node.prim.name} for these arguments ({exc}): "
+                                   "use method='reverse'") from None
+        if share:
+            constant = not node.prim.differentiable
+            out = _name_elements(out, labels[node.id].replace("-", "m"), prefix, prog, taken,
+                                 name_atoms=constant)
+            if constant:
+                prog.constants = prog.constants | {
+                    e for e in out.reshape(-1) if isinstance(e, sp.Symbol) and e not in prog.inputs}
+        exprs[node] = out
+    prog.output = exprs[graph.output]
+    return prog
+
+
+def _name_elements(out: np.ndarray, label: str, prefix: str, prog: ScalarProgram, taken: set[str],
+                   name_atoms: bool = False) -> np.ndarray:
+    """Give every non-atomic element (every element, with `name_atoms`) a symbol of its own and
+    record its assignment. Booleans are never named (they stay usable as conditions)."""
+    base = prefix + label[1:] if label.startswith("v") else label
+    while base in taken:
+        base = "_" + base
+    named = np.empty(out.shape, dtype=object)
+    for idx in np.ndindex(*out.shape):
+        e = out[idx]
+        if not isinstance(e, sp.Expr) or (e.is_Atom and not name_atoms):
+            named[idx] = e
+            continue
+        sym = sp.Symbol("_".join([base, *map(str, idx)]), real=prog.real or None)
+        prog.assignments.append((sym, e))
+        named[idx] = sym
+    taken.add(base)
+    return named
+
+
+def graph_to_sympy(graph: Graph, names: Sequence[str]) -> Any:
+    """The whole graph as one SymPy expression (an Array for array outputs)."""
+    prog = scalar_program(graph, names, share=False)
+    out = prog.output
+    if out.ndim == 0:
+        return out.item()
+    return sp.Array(out.tolist())
