@@ -71,10 +71,12 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
             continue
         if e in index:
             code.append(("input", index[e]))
-        elif e.is_Number or e in (sp.pi, sp.E) or e.is_NumberSymbol:
-            if e.is_real is False and not e.is_complex:
-                raise ParseError(f"from_sympy: {e} is not a number")
-            code.append(("const", float(e) if e.is_real else complex(e)))
+        elif e.is_number:  # a constant: 2, pi, sqrt(2), I, 2 + 3*I
+            try:
+                value = float(e) if e.is_real else complex(e)
+            except (TypeError, ValueError):
+                raise ParseError(f"from_sympy: {e} is not a finite number") from None
+            code.append(("const", value))
         else:
             args = _sympy_args(e)
             stack.append((e, True))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TracingError
+from ..errors import DiffkitError, TracingError
 from ..function import Function, signature
 from ..primitive import finite
 from ..tensor import Tensor
@@ -52,22 +52,36 @@ class CompiledEngine(Engine):
             if fn.cache.get(("compiled-refused", key)):
                 return None
             seen = fn.cache[("seen", key)] = fn.cache.get(("seen", key), 0) + 1
-            if seen <= self.after:
+            if seen <= self.after and not fn.jit:  # jit: frozen at the first trace, as promised
                 return None
             try:
                 cg = compile_gradient(fn, *args, wrt=wrt)
             except TracingError:  # the trace branched on its inputs: interpret every call
                 fn.cache[("compiled-refused", key)] = True
                 return None
+            except DiffkitError:  # this point is singular for the traced rules: interpret it
+                return None
         return cg
+
+    @staticmethod
+    def _run(call: Any, *args: Any, with_value: bool = True) -> Any:
+        """The generated code's answer — (value, grads), or grads — or None where it raised or is
+        not finite: the interpreter then gives the answer (0·∞ = 0 at removable points) or the
+        named error."""
+        try:
+            result = call(*args)
+        except DiffkitError:
+            return None
+        values = (result[0], *result[1]) if with_value else result
+        return result if all(finite(v) for v in values) else None
 
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                        ) -> tuple[Any, tuple[Any, ...]]:
         cg = self.last = self.compiled(fn, args, wrt)
         if cg is not None and cg._vg is not None:
-            out, grads = cg(*args)
-            if finite(out) and all(finite(g) for g in grads):
-                return out, grads
+            result = self._run(cg, *args)
+            if result is not None:
+                return result
         self.last = None  # interpreted (also to name the error behind a non-finite result)
         return self.reverse.value_and_grad(fn, args, wrt)
 
@@ -75,8 +89,8 @@ class CompiledEngine(Engine):
         """The gradients only: the pruned gradient-only code runs where compiled."""
         cg = self.last = self.compiled(fn, args, wrt)
         if cg is not None and cg._g is not None:
-            grads = cg.grad(*args)
-            if all(finite(g) for g in grads):
+            grads = self._run(cg.grad, *args, with_value=False)
+            if grads is not None:
                 return grads
         self.last = None
         return self.reverse.value_and_grad(fn, args, wrt)[1]
@@ -89,10 +103,10 @@ class CompiledEngine(Engine):
 
         def pullback(ct: Any) -> tuple[Any, ...]:
             ct = np.broadcast_to(np.asarray(ct, dtype=float), cg.out_shape)
-            grads = cg.vjp(*args, ct if cg.out_shape else float(ct))[1]
-            if not all(finite(g) for g in grads):
+            result = self._run(cg.vjp, *args, ct if cg.out_shape else float(ct))
+            if result is None:
                 return self.reverse.vjp(fn, args, wrt)[1](ct)
-            return grads
+            return result[1]
 
         return out, pullback
 

@@ -244,6 +244,10 @@ class _Printer(NumPyPrinter):
 
     _print_Piecewise = PythonCodePrinter._print_Piecewise
 
+    def _print_Pow(self, e: Any, rational: bool = False) -> str:
+        """float_power: 0**-0.5 is inf (decided later), never a ZeroDivisionError."""
+        return f"numpy.float_power({self._print(e.base)}, {self._print(e.exp)})"
+
     def _print_StrongMul(self, e: Any) -> str:
         return f"_smul({self._print(e.args[0])}, {self._print(e.args[1])})"
 
