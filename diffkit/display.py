@@ -84,11 +84,11 @@ def describe_node(node: Node, names: dict[int, str]) -> str:
     args = [operand(i, names) for i in node.inputs]
     if prim is None:
         return operand(node, names)
-    if prim.name == "neg":
+    if prim.symbol == "-" and len(args) == 1:  # a prefix operator
         return f"-{args[0]}"
     if prim.infix and len(args) == 2:
         return f"{args[0]} {prim.symbol} {args[1]}"
-    if prim.name == "getitem":
+    if prim.symbol == "[]":  # an index
         return f"{args[0]}[{index_text(node.params['index'])}]"
     extra = _params_text(node.params)
     return f"{prim.symbol}({', '.join(args)}{', ' + extra if extra else ''})"

@@ -284,7 +284,7 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
 
 sum = structural(
     "sum", lambda xp, x, axis=None, keepdims=False: xp.sum(x, axis=axis, keepdims=keepdims),
-    linear=True, prepare=_prepare_reduction, numpy=("sum",), latex=r"\sum", unicode="Σ",
+    linear=True, prepare=_prepare_reduction, numpy=("sum",), latex=r"\sum",
     batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
         sum, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (

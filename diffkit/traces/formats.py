@@ -97,20 +97,6 @@ def fmt_number(v: Any, digits: int = 3) -> str:
 
 # ----- notations -------------------------------------------------------------------------------
 
-_INFIX_UNICODE = {"+": "+", "-": "-", "*": "×", "/": "/", "**": "^", "@": "@"}
-_INFIX_LATEX = {"+": "+", "-": "-", "*": r"\times", "/": "/", "**": "^", "@": r"\cdot"}
-
-
-def function_name(prim: Any) -> str:
-    """A primitive's function name for Unicode text, read from its LaTeX symbol (``\\ln`` -> ln)."""
-    tex = prim.latex
-    m = re.fullmatch(r"\\operatorname\{(\w+)\}", tex)
-    if m:
-        return m.group(1)
-    if re.fullmatch(r"\\[a-z]+", tex) and tex != r"\sigma":
-        return tex[1:]
-    return {r"\sigma": "σ", r"\sqrt": "√"}.get(tex, prim.symbol)
-
 
 class Notation:
     """Unicode notation (text, Markdown, HTML): ``v̄₀ + v̄₂ × v₋₁``."""
@@ -121,11 +107,11 @@ class Notation:
     def expr(self, e: Any) -> str:
         return _PRINTER.doprint(e)
 
-    def infix(self, symbol: str) -> str:
-        return _INFIX_UNICODE.get(symbol, symbol)
+    def infix(self, prim: Any) -> str:
+        return prim.unicode
 
     def fn(self, prim: Any) -> str:
-        return function_name(prim)
+        return prim.unicode
 
     def text(self, s: str) -> str:
         return s
@@ -146,7 +132,7 @@ class Notation:
         return f"{base}^{exp}"
 
     def render(self, tokens: Sequence[tuple[Any, ...]]) -> str:
-        """Join a row's tokens: ("var", key, accent), ("sym", expr), ("infix", s), ("fn", prim,
+        """Join a row's tokens: ("var", key, accent), ("sym", expr), ("infix", prim), ("fn", prim,
         args, bare), ("pow", base, exp), ("text", s), ("num", value)."""
         parts = []
         for tok in tokens:
@@ -179,8 +165,8 @@ class LatexNotation(Notation):
             e, symbol_names=_LATEX_NAMES, ln_notation=True, mul_symbol="times", order="none"
         )
 
-    def infix(self, symbol: str) -> str:
-        return _INFIX_LATEX.get(symbol, symbol)
+    def infix(self, prim: Any) -> str:
+        return prim.latex
 
     def fn(self, prim: Any) -> str:
         tex = prim.latex

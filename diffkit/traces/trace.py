@@ -25,6 +25,7 @@ from ..build import as_function
 from ..display import format_value, index_text
 from ..function import STRICT, Function, to_python
 from ..ir import Graph, Node
+from ..primitive import REGISTRY
 from ..sweeps import adjoint_sweep, linearize_all, tangent_sweep
 from . import formats as tf
 from .drawing import draw_trace
@@ -157,13 +158,13 @@ class Trace:
         if prim is None:
             return [var(node.name)] if node.is_input else self.operand(node)
         args = [self.operand(i) for i in node.inputs]
-        if prim.name == "neg":
+        if prim.symbol == "-" and len(args) == 1:  # a prefix operator
             return [("text", "-"), *args[0]]
-        if prim.name == "pow":
+        if prim.symbol == "**":  # written as a superscript
             return [("pow", tuple(args[0]), tuple(args[1]))]
         if prim.infix and len(args) == 2:
-            return [*args[0], ("infix", prim.symbol), *args[1]]
-        if prim.name == "getitem":
+            return [*args[0], ("infix", prim), *args[1]]
+        if prim.symbol == "[]":  # an index
             return [*args[0], ("text", f"[{index_text(node.params['index'])}]")]
         params = [
             ("text", f"{k}={v}") for k, v in node.params.items() if v is not None and v is not False
@@ -303,7 +304,7 @@ class Trace:
             elif term[0][0] == "sym":
                 formula, role = [("sym", sp.Add(bar_j, term[0][1], evaluate=False))], "accumulate"
             else:
-                formula, role = [var(j_key, "bar"), ("infix", "+"), *term], "accumulate"
+                formula, role = [var(j_key, "bar"), ("infix", REGISTRY["add"]), *term], "accumulate"
             rows.append(
                 Row(
                     "adjoint",

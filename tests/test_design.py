@@ -1,0 +1,128 @@
+"""The design's promises that keep bugs out: one-way imports, lazy heavy imports, the registry
+declaring every name, explicit engine options, no leaks in the eager tape."""
+
+from __future__ import annotations
+
+import ast
+import gc
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import diffkit as dk
+import diffkit.nn as nn
+from diffkit.primitive import NUMPY_NAMES, PUBLIC, REGISTRY
+from diffkit.tensor import leaf_tensors
+
+PACKAGE = Path(dk.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """module -> diffkit modules it imports anywhere (functions included; TYPE_CHECKING excluded)."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for mod, path in modules.items():
+        tree = ast.parse(path.read_text())
+        typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                       and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        for node in ast.walk(tree):
+            if id(node) in typing_only or not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            elif (node.module or "").startswith("diffkit"):
+                target = node.module
+            else:
+                continue
+            for alias in node.names:
+                name = f"{target}.{alias.name}"
+                hit = name if name in modules else target
+                if hit in modules and hit != mod:
+                    graph[mod].add(hit)
+    return graph
+
+
+def test_imports_flow_one_way():
+    graph = _import_graph()
+    index, low, stack, on, cycles, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components, small graph
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not cycles, f"import cycles: {cycles}"
+    outside = [k for k, deps in graph.items() for m in deps if m.startswith("diffkit.cli")
+               and not k.startswith(("diffkit.cli", "diffkit.__main__"))]
+    assert not outside, f"nothing imports the command line: {outside}"
+
+
+def test_importing_diffkit_loads_no_heavy_dependency():
+    code = ("import sys, diffkit; print([m for m in ('sympy', 'scipy', 'matplotlib', 'graphviz', "
+            "'cupy', 'mpi4py') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_primitive_is_its_own_public_function_and_declares_its_names():
+    for name, p in REGISTRY.items():
+        assert getattr(dk, name) is p and PUBLIC[name] is p
+        for np_name in p.numpy:
+            assert NUMPY_NAMES[np_name] is p
+    assert dk.sin.__doc__ and "sin" in repr(dk.sin)
+    assert "axis" in str(dk.sum.__signature__)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic", "fd", "auto", "compiled"])
+def test_unknown_engine_options_are_rejected_by_name(method):
+    with pytest.raises(TypeError, match="does not take the option"):
+        dk.grad("x*x", method=method, colour="red")
+
+
+def test_assigning_parameters_does_not_grow_the_leaf_registry():
+    model = nn.Linear(4, 3)
+    opt = nn.SGD(model.parameters(), lr=0.1)
+    x = np.ones((2, 4), np.float32)
+    gc.collect()
+    for _ in range(20):  # warm up
+        opt.zero_grad()
+        dk.sum(model(x)).backward()
+        opt.step()
+    before = len(leaf_tensors)
+    for _ in range(200):
+        opt.zero_grad()
+        dk.sum(model(x)).backward()
+        opt.step()
+    assert len(leaf_tensors) <= before
