@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import array_namespace
 from .build import as_function
 from .engines import get_engine
 from .errors import (
@@ -34,6 +35,7 @@ from .errors import (
 )
 from .function import STRICT, Function, as_input, jit, to_python
 from .ir import Traced
+from .primitive import finite
 from .tensor import paused_gc
 
 
@@ -77,8 +79,6 @@ def _prepare(fn: Function, args: Sequence[Any]) -> list[Any]:
 
 
 def _module(x: Any) -> Any:
-    from .backend import array_namespace
-
     return array_namespace(x)
 
 
@@ -107,6 +107,8 @@ def float_dtype(x: Any) -> np.dtype:
 
 def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
     """A derivative `g` in the form of the argument it belongs to (the dtype convention)."""
+    if type(arg) is float and dtype is None and isinstance(g, float):
+        return float(g)  # the common scalar case
     if isinstance(g, Traced) or isinstance(arg, Traced):
         return g
     dt = dtype if dtype is not None else float_dtype(arg)
@@ -125,9 +127,9 @@ def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
 
 def _check_finite(results: Sequence[Any], what: str, method: str) -> None:
     for r in results:
-        if isinstance(r, Traced) or r is None:
+        if r is None or isinstance(r, Traced):
             continue
-        if not bool(_module(r).all(_module(r).isfinite(r))):
+        if not finite(r):
             raise NonDifferentiableError(
                 f"{what} is not finite at this point (method={method!r}): the function is not "
                 "differentiable there (e.g. sqrt at 0) or the derivative overflows")

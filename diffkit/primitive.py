@@ -468,7 +468,9 @@ def _short(a: Any) -> str:
 
 def finite(x: Any) -> bool:
     """True when every element of a plain number or array is finite."""
-    if type(x) is float:
+    if isinstance(x, float):  # Python floats and NumPy float64 scalars: the common scalar case
         return math.isfinite(x)
+    if isinstance(x, np.ndarray | np.generic):
+        return bool(np.isfinite(x).all())
     xp = array_namespace(x)
     return bool(xp.all(xp.isfinite(x)))

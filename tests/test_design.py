@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import diffkit as dk
-import diffkit.nn as nn
+from diffkit import nn
 from diffkit.primitive import NUMPY_NAMES, PUBLIC, REGISTRY
 from diffkit.tensor import leaf_tensors
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DomainError, MissingRuleError, NumericOverflowError, ShapeError
-from ..function import Function, as_input, stack_outputs
+from ..function import Function, as_input, signature, stack_outputs
 from .base import Engine, Pullback, require_scalar, size_of, split_flat
 
 SCHEMES = ("forward", "central", "complex", "richardson")
@@ -191,9 +191,12 @@ class FiniteDifferenceEngine(Engine):
         just broadcast through the same code)."""
         if not fn.pure or self.scheme == "complex" or any(np.ndim(a) for a in args):
             return None
-        graph = fn.trace(*args)
-        if graph.output.shape or any(n.prim is not None and n.prim.kind != "elementwise"
-                                     for n in graph.nodes):
+        key = ("fd-batchable", signature(args))
+        if key not in fn.cache:  # pure: one trace per signature tells
+            graph = fn.trace(*args)
+            fn.cache[key] = not graph.output.shape and all(
+                n.prim is None or n.prim.kind == "elementwise" for n in graph.nodes)
+        if not fn.cache[key]:
             return None
 
         def many(X: np.ndarray) -> np.ndarray:

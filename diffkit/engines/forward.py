@@ -73,7 +73,10 @@ class ForwardEngine(Engine):
         if t is None:
             dt = np.result_type(dtype_of(plain_value(out)), *[n.dtype for n in ins])
             return out, xp_of(out).zeros((m, sum(s for _, s, _ in blocks)), dtype=dt)
-        cols = transpose(reshape(t, (k, m)), (1, 0))  # (m, k)
+        if isinstance(t, Traced):
+            cols = transpose(reshape(t, (k, m)), (1, 0))  # (m, k), recorded while nesting
+        else:
+            cols = t.reshape(k, m).T
         if not any(c for _, _, c in blocks):
             return out, cols
         real_out = graph.output.dtype.kind != "c"

@@ -11,6 +11,7 @@ substituted and simplified expressions are available when they are small enough 
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -182,6 +183,7 @@ class SymbolicDerivative:
     reduced: list[sp.Expr] = field(default_factory=list)
     source: str = ""
     _compiled: Any = None
+    _fast: Any = None
 
     @property
     def assignments(self) -> list[tuple[sp.Symbol, sp.Expr]]:
@@ -220,13 +222,26 @@ class SymbolicDerivative:
         return f"<SymbolicDerivative shape={self.shape} {shown}>"
 
     def __call__(self, flat_inputs: Sequence[Any]) -> np.ndarray:
-        """The derivative at the flat input values (NumPy scalars: 0·∞ is decided by StrongMul,
-        and a result that is still not finite means the derivative does not exist there)."""
-        with np.errstate(all="ignore"):
+        """The derivative at the flat input values.
+
+        The fast code runs on Python floats (``math``); where it raises (0**-0.5, 1/0, log of a
+        negative number), the same program runs on NumPy scalars, where infinities are values and
+        StrongMul decides 0·∞ = 0. A result that is still not finite means the derivative does
+        not exist there."""
+        values = None
+        if self._fast is not None:
             try:
-                values = self._compiled(*flat_inputs)
-            except (ZeroDivisionError, ValueError, OverflowError) as exc:
-                raise NonDifferentiableError(self._not_differentiable(str(exc))) from None
+                values = self._fast(*[float(v) for v in flat_inputs])
+            except (ZeroDivisionError, ValueError, OverflowError):
+                values = None
+            if values is not None and not all(map(math.isfinite, values)):
+                values = None  # an infinity met a zero: the NumPy program decides 0·∞ = 0
+        if values is None:
+            with np.errstate(all="ignore"):
+                try:
+                    values = self._compiled(*flat_inputs)
+                except (ZeroDivisionError, ValueError, OverflowError) as exc:
+                    raise NonDifferentiableError(self._not_differentiable(str(exc))) from None
         result = np.asarray(values).reshape(self.shape)
         if not np.all(np.isfinite(result)):
             raise NonDifferentiableError(self._not_differentiable("a local derivative is infinite"))
@@ -261,13 +276,24 @@ def _smul(a: Any, b: Any) -> Any:
     return 0.0 if a == 0 or b == 0 else a * b
 
 
-def compile_program(deriv: SymbolicDerivative) -> None:
-    """Generate NumPy source for the program and the results, and compile it.
+class _MathPrinter(PythonCodePrinter):
+    """Python source over the math module (the fast path, for real programs: where an infinity
+    would appear, Python raises or the result is not finite, and the NumPy program runs)."""
 
-    Every identifier in the source is generated here (inputs a0, a1, …, intermediates t0, t1, …):
-    no name a user chose (inputs, the function's name) ever reaches the source.
-    """
-    printer = _Printer({"fully_qualified_modules": True})
+    def _print_StrongMul(self, e: Any) -> str:
+        return self._print(sp.Mul(*e.args))
+
+    def _print_NonZero(self, e: Any) -> str:
+        x = self._print(e.args[0])
+        return f"(1.0 if {x} == 0 else {x})"
+
+    def _print_Heaviside(self, e: Any) -> str:
+        return self._print(e.rewrite(sp.Piecewise))
+
+
+def _source(deriv: SymbolicDerivative, printer: Any) -> str:
+    """The program and its results as one function; every identifier is generated here (inputs
+    a0, a1, …, intermediates t0, t1, …): no name a user chose ever reaches the source."""
     rename = {s: sp.Symbol(f"a{i}") for i, s in enumerate(deriv.program.inputs)}
     live = _live(deriv.replacements, deriv.reduced)
     for i, (sym, _) in enumerate(live):
@@ -277,10 +303,21 @@ def compile_program(deriv: SymbolicDerivative) -> None:
         lines.append(f"    {rename[sym]} = {printer.doprint(e.xreplace(rename))}")
     outs = ", ".join(printer.doprint(r.xreplace(rename)) for r in deriv.reduced)
     lines.append(f"    return ({outs},)")
-    deriv.source = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def compile_program(deriv: SymbolicDerivative) -> None:
+    """Generate and compile the derivative program: NumPy-scalar code (``.source``, exact
+    semantics at singular points) and, for real programs, a fast math-module version."""
+    deriv.source = _source(deriv, _Printer({"fully_qualified_modules": True}))
     namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul}
     exec(compile(deriv.source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
     deriv._compiled = namespace["derivative"]
+    if deriv.program.real:
+        fast = _source(deriv, _MathPrinter({"fully_qualified_modules": True}))
+        namespace = {"math": math, "_smul": _smul}
+        exec(compile(fast, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
+        deriv._fast = namespace["derivative"]
 
 
 def _live(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
