@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import diffkit as dk
-from diffkit.compile import compile_gradient
+from diffkit import compile_gradient
 from diffkit.function import Function
 
 X1, X2 = 2.0, 5.0

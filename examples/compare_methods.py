@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import diffkit as dk
 from diffkit import plots
-from diffkit.compile import compile_gradient
+from diffkit import compile_gradient
 
 f = dk.parse("ln(x1) + x1*x2 - sin(x2)")
 

@@ -74,12 +74,8 @@ class StrongMul(sp.Function):
     def eval(cls, a: sp.Expr, b: sp.Expr) -> sp.Expr | None:
         if a.is_zero or b.is_zero:
             return sp.S.Zero
-        if a == 1:
-            return b
-        if b == 1:
-            return a
-        if a.is_number and b.is_number:
-            return a * b
+        if a.is_number and a.is_finite or b.is_number and b.is_finite:  # a nonzero constant
+            return a * b  # cannot meet 0·∞ as a factor
         return None
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
@@ -261,6 +257,10 @@ class _Printer(NumPyPrinter):
 
     def _print_Pow(self, e: Any, rational: bool = False) -> str:
         """float_power: 0**-0.5 is inf (decided later), never a ZeroDivisionError."""
+        if e.exp == -1:
+            return f"1/{self.parenthesize(e.base, 100)}"
+        if e.exp == 2:
+            return f"{self.parenthesize(e.base, 100)}**2"
         return f"numpy.float_power({self._print(e.base)}, {self._print(e.exp)})"
 
     def _print_StrongMul(self, e: Any) -> str:
