@@ -49,16 +49,22 @@ def dtype_of(v: Any) -> np.dtype:
 
 def flatten_all(values: Sequence[Any]) -> Any:
     """Concatenate values into one 1-D array (recording when they are traced)."""
+    if not any(isinstance(v, Traced) for v in values):
+        xp = xp_of(values[0]) if values else np
+        return xp.concatenate([xp.reshape(xp.asarray(v), (-1,)) for v in values]) if values else (
+            np.zeros(0))
     parts = [reshape(v, (size_of(v),)) for v in values]
     return parts[0] if len(parts) == 1 else concatenate(parts, axis=0)
 
 
 def split_flat(vec: Any, like: Sequence[Any]) -> tuple[Any, ...]:
     """Inverse of :func:`flatten_all`: cut a 1-D array into pieces shaped like `like`."""
+    cut = (lambda piece, shape: reshape(piece, shape)) if isinstance(vec, Traced) else (
+        lambda piece, shape: piece.reshape(shape))
     out, start = [], 0
     for v in like:
         n = size_of(v)
-        out.append(reshape(vec[start:start + n], shape_of(v)))
+        out.append(cut(vec[start:start + n], shape_of(v)))
         start += n
     return tuple(out)
 
