@@ -99,20 +99,19 @@ def _pow_dexp(a: Any, b: Any, o: Any) -> Any:
 
 
 add = elementwise("add", lambda xp, a, b: xp.add(a, b), (lambda a, b, o: ONE, lambda a, b, o: ONE),
-                  lambda sp, a, b: a + b, symbol="+", latex="+", parseable=False, unit=(0.0, 0.0))
+                  lambda sp, a, b: a + b, symbol="+", latex="+", unit=(0.0, 0.0))
 sub = elementwise("sub", lambda xp, a, b: xp.subtract(a, b),
                   (lambda a, b, o: ONE, lambda a, b, o: MINUS_ONE), lambda sp, a, b: a - b,
-                  symbol="-", latex="-", numpy=("subtract",), parseable=False, unit=(None, 0.0))
+                  symbol="-", latex="-", numpy=("subtract",), unit=(None, 0.0))
 mul = elementwise("mul", lambda xp, a, b: xp.multiply(a, b), (lambda a, b, o: b, lambda a, b, o: a),
                   lambda sp, a, b: a * b, symbol="*", unicode="×", latex=r"\times",
-                  numpy=("multiply",), parseable=False, unit=(1.0, 1.0))
+                  numpy=("multiply",), unit=(1.0, 1.0))
 div = elementwise("div", lambda xp, a, b: xp.divide(a, b),
                   (lambda a, b, o: 1.0 / b, lambda a, b, o: -(o / b)), lambda sp, a, b: a / b,
-                  symbol="/", latex="/", numpy=("divide", "true_divide"), parseable=False,
-                  unit=(None, 1.0), domain=((-2.0, 2.0), (0.5, 2.0)),
+                  symbol="/", latex="/", numpy=("divide", "true_divide"), unit=(None, 1.0), domain=((-2.0, 2.0), (0.5, 2.0)),
                   domain_text="the divisor must not be 0")
 neg = elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,), lambda sp, a: -a,
-                  symbol="-", latex="-", numpy=("negative",), parseable=False)
+                  symbol="-", latex="-", numpy=("negative",))
 pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp),
                   lambda sp, a, b: a**b, symbol="**", unicode="^", latex="^", numpy=("power",),
                   aliases=("power",), scalar="math.pow({0}, {1})", unit=(None, 1.0),
@@ -143,13 +142,21 @@ sinh = elementwise("sinh", lambda xp, x: xp.sinh(x), (lambda x, o: cosh(x),), "s
                    latex=r"\sinh", scalar="math.sinh({0})")
 cosh = elementwise("cosh", lambda xp, x: xp.cosh(x), (lambda x, o: sinh(x),), "cosh",
                    latex=r"\cosh", scalar="math.cosh({0})")
-tanh = elementwise("tanh", lambda xp, x: xp.tanh(x), (lambda x, o: 1.0 - o * o,), "tanh",
-                   latex=r"\tanh", scalar="math.tanh({0})")
-arcsin = elementwise("arcsin", lambda xp, x: xp.arcsin(x), (lambda x, o: 1.0 / sqrt(1.0 - x * x),),
+def _sech2(x: Any, o: Any) -> Any:
+    """tanh′ = sech²x = 4e/(1 + e)² with e = exp(−2|x|): no cancellation (1 − tanh² loses every
+    digit for |x| > 18) and no overflow."""
+    e = exp(-2.0 * abs(x))
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+tanh = elementwise("tanh", lambda xp, x: xp.tanh(x), (_sech2,), "tanh", latex=r"\tanh",
+                   scalar="math.tanh({0})")
+arcsin = elementwise("arcsin", lambda xp, x: xp.arcsin(x),
+                     (lambda x, o: 1.0 / sqrt((1.0 - x) * (1.0 + x)),),  # no cancellation near ±1
                      "asin", latex=r"\arcsin", aliases=("asin",), scalar="math.asin({0})",
                      domain=((-0.9, 0.9),), domain_text="arcsin needs -1 <= x <= 1")
 arccos = elementwise("arccos", lambda xp, x: xp.arccos(x),
-                     (lambda x, o: -1.0 / sqrt(1.0 - x * x),), "acos", latex=r"\arccos",
+                     (lambda x, o: -1.0 / sqrt((1.0 - x) * (1.0 + x)),), "acos", latex=r"\arccos",
                      aliases=("acos",), scalar="math.acos({0})", domain=((-0.9, 0.9),),
                      domain_text="arccos needs -1 <= x <= 1")
 arctan = elementwise("arctan", lambda xp, x: xp.arctan(x), (lambda x, o: 1.0 / (1.0 + x * x),),
@@ -163,10 +170,20 @@ def _sigmoid(xp: Any, x: Any) -> Any:
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-sigmoid = elementwise("sigmoid", _sigmoid, (lambda x, o: o * (1.0 - o),),
-                      lambda sp, x: 1 / (1 + sp.exp(-x)), unicode="σ", latex=r"\sigma", numpy=())
+def _sigmoid_prime(x: Any, o: Any) -> Any:
+    """σ′ = σ(x)σ(−x) = e/(1 + e)² with e = exp(−|x|): exact also where σ(x) rounds to 1."""
+    e = exp(-abs(x))
+    return e / ((1.0 + e) * (1.0 + e))
+
+
+sigmoid = elementwise("sigmoid", _sigmoid, (_sigmoid_prime,),
+                      lambda sp, x: sp.Piecewise((1 / (1 + sp.exp(-x)), x >= 0),  # no overflow
+                                                 (sp.exp(x) / (1 + sp.exp(x)), True)),
+                      unicode="σ", latex=r"\sigma", numpy=())
 softplus = elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x, o: sigmoid(x),),
-                       lambda sp, x: sp.log(1 + sp.exp(x)), numpy=(), holomorphic=False)
+                       lambda sp, x: sp.Piecewise((x + sp.log(1 + sp.exp(-x)), x > 0),  # stable
+                                                  (sp.log(1 + sp.exp(x)), True)),
+                       numpy=(), holomorphic=False)
 relu = elementwise("relu", lambda xp, x: xp.maximum(x, 0.0),
                    (lambda x, o: sign(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype
                    lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), numpy=(),
@@ -197,11 +214,16 @@ minimum = elementwise("minimum", lambda xp, a, b: xp.minimum(a, b),
                       (lambda a, b, o: _tie_split(b, a), lambda a, b, o: _tie_split(a, b)), "Min",
                       latex=r"\min", aliases=("min",), scalar="min({0}, {1})", holomorphic=False,
                       special=(((1.0, 1.0), (0.5, 0.5)),))
+def _where_sympy(sp: Any, c: Any, a: Any, b: Any) -> Any:
+    cond = c if isinstance(c, sp.logic.boolalg.Boolean) and not isinstance(c, sp.Expr) else sp.Ne(c, 0)
+    return sp.Piecewise((a, cond), (b, True))
+
+
 where = elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
-                    (None, lambda c, a, b, o: c, lambda c, a, b, o: equal(c, False)),
-                    lambda sp, c, a, b: sp.Piecewise((a, c), (b, True)), parseable=False,
-                    scalar="{1} if {0} else {2}", holomorphic=False,
-                    domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
+                    # boolean masks (a condition is true where it is nonzero): ȳ·mask keeps ȳ's dtype
+                    (None, lambda c, a, b, o: not_equal(c, 0), lambda c, a, b, o: equal(c, 0)),
+                    _where_sympy, parseable=False, scalar="{1} if {0} else {2}",
+                    holomorphic=False, domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
 
 # ----- complex numbers (JAX's convention: see docs/design.md) ----------------------------------
 conj = elementwise("conj", lambda xp, x: xp.conj(x), (lambda x, o: ONE,), "conjugate",
@@ -308,10 +330,19 @@ def _max_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool)
 
 
 def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
-    reduce = np.frompyfunc(lambda a, b: sp.Max(a, b), 2, 1).reduce
-    out = x
-    for a in sorted(axis if axis is not None else range(x.ndim), reverse=True):
-        out = reduce(out, axis=a, keepdims=keepdims)
+    """The maximum of each reduced group as one SymPy function whose derivative shares 1 equally
+    among the tied entries (the table's convention), not nested two-way maxima."""
+    from .sympy_program import TieMax
+
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    moved = np.moveaxis(np.asarray(x, dtype=object), axes, tuple(range(-len(axes), 0)))
+    kept = moved.shape[:moved.ndim - len(axes)]
+    groups = moved.reshape(kept + (-1,))
+    out = np.empty(kept, dtype=object)
+    for idx in np.ndindex(*kept):
+        out[idx] = TieMax(*groups[idx])
+    if keepdims:
+        out = out.reshape(_kept_shape(x.shape, axis))
     return out
 
 
@@ -495,8 +526,23 @@ def _roll_batch(ts: Any, k: int, xs: Any, out: Any, shift: Any, axis: Any) -> An
 
 
 def _prepare_roll(x: Any, shift: int | Sequence[int], axis: Any = None) -> Any:
+    """Shifts pair with axes in the order given (not sorted, unlike a reduction's axes)."""
+    ndim = len(shape_of(x))
     sh = tuple(int(s) for s in shift) if isinstance(shift, Sequence) else int(shift)
-    return (x,), {"shift": sh, "axis": _axes(axis, len(shape_of(x)))}
+    if axis is None:
+        if isinstance(sh, tuple):
+            raise ShapeError("roll: a tuple of shifts needs a matching tuple of axes")
+        return (x,), {"shift": sh, "axis": None}
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    norm = []
+    for a in axes:
+        a = operator.index(a)
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ShapeError(f"axis {a} is out of bounds for an array with {ndim} dimension(s)")
+        norm.append(a % builtins.max(ndim, 1))
+    if isinstance(sh, tuple) and len(sh) != len(norm):
+        raise ShapeError(f"roll: {len(sh)} shifts for {len(norm)} axes")
+    return (x,), {"shift": sh, "axis": tuple(norm)}
 
 
 def _negate_shift(shift: Any) -> Any:
@@ -720,8 +766,15 @@ def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
 
 
 def _xent_sympy(sp: Any, z: Any, t: Any) -> Any:
+    """Σ t·(logsumexp(z) − z), with logsumexp as m + log Σ exp(z − m), m = max z (no overflow; the
+    derivative through m cancels, so its ties do not matter)."""
     z, t = np.asarray(z, dtype=object), np.asarray(t, dtype=object)
-    lse = np.frompyfunc(lambda *row: sp.log(builtins.sum(sp.exp(v) for v in row)), z.shape[-1], 1)
+
+    def logsumexp(*row: Any) -> Any:
+        m = sp.Max(*row)
+        return m + sp.log(builtins.sum(sp.exp(v - m) for v in row))
+
+    lse = np.frompyfunc(logsumexp, z.shape[-1], 1)
     lse_z = np.asarray(lse(*np.moveaxis(z, -1, 0)), dtype=object)  # 0-d for 1-D logits
     return np.sum(t * (lse_z[..., None] - z), axis=-1)
 

@@ -22,6 +22,33 @@ from .ir import Graph, Node
 MAX_ELEMENTS = 20_000
 
 
+class TieMax(sp.Function):
+    """max(a₁, …, aₙ) whose derivative shares 1 equally among the entries equal to the maximum
+    (``dk.amax``'s convention): ∂/∂aᵢ = [aᵢ = M] / #{j: aⱼ = M}."""
+
+    @classmethod
+    def eval(cls, *args: sp.Expr) -> sp.Expr | None:
+        if len(args) == 1:
+            return args[0]
+        if all(a.is_number for a in args):
+            return sp.Max(*args)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        def hit(a: sp.Expr) -> sp.Expr:
+            return sp.Piecewise((1, sp.Eq(a, self)), (0, True))
+
+        return hit(self.args[argindex - 1]) / sp.Add(*[hit(a) for a in self.args])
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return sp.Max(*self.args).evalf(prec)
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"max({', '.join(printer._print(a) for a in self.args)})"
+
+    _pythoncode = _numpycode
+
+
 def sympy_number(v: Any) -> sp.Expr:
     """A number as a SymPy number: integers stay integers, others become exact binary Floats;
     complex numbers keep their imaginary part."""
@@ -56,6 +83,11 @@ def input_symbols(name: str, shape: tuple[int, ...], real: bool = True) -> np.nd
 
 
 def _apply(node: Node, args: list[np.ndarray]) -> np.ndarray:
+    with np.errstate(all="ignore"):  # SymPy numbers handle their own range; NumPy's flags are noise
+        return _translate(node, args)
+
+
+def _translate(node: Node, args: list[np.ndarray]) -> np.ndarray:
     prim = node.prim
     if prim.kind == "elementwise":
         b = np.broadcast_arrays(*args)

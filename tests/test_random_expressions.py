@@ -368,6 +368,10 @@ REFERENCE: dict[str, Callable[..., Any]] = {
     "equal": lambda a, b: bool(a == b),
     "greater_equal": lambda a, b: bool(a >= b),
     "less_equal": lambda a, b: bool(a <= b),
+    "not_equal": lambda a, b: bool(a != b),
+    "conj": lambda x: x,  # real arguments: the conjugate is the number itself
+    "real": lambda x: x,
+    "imag": lambda x: ZERO,
     "sign": lambda x: MP.mpf(1) if x > 0 else (MP.mpf(-1) if x < 0 else ZERO),
     "stop_gradient": lambda x: x,  # the evaluator freezes it at the unperturbed point
     "binary_cross_entropy": _ref_bce,
@@ -392,7 +396,7 @@ REFERENCE: dict[str, Callable[..., Any]] = {
 #: references too and appear in trees as where-conditions, sign factors and stop_gradient).
 EXCLUDED: dict[str, str] = {}
 
-COMPARISONS = ("greater", "less", "equal", "greater_equal", "less_equal")
+COMPARISONS = ("greater", "less", "equal", "greater_equal", "less_equal", "not_equal")
 
 
 def _rel_gap(a: Any, b: Any) -> Any:
@@ -848,26 +852,8 @@ UNGUARDED_OK = {("exp", 0), ("sinh", 0), ("cosh", 0), ("tan", 0)}
 
 #: known bugs in the current diffkit: variant -> reason. Each variant is an xfail(strict) test of
 #: its own, and the other tests stay clear of it (see AVOID). Delete an entry once it is fixed.
-KNOWN_BUGS: dict[str, str] = {
-    "where[float-cond]": "bug: where's partials multiply by the condition itself, so a float "
-                         "condition c != 0, 1 scales the chosen branch's derivative by c (and "
-                         "method='symbolic' raises MissingRuleError)",
-    "where[negated]": "bug: the compiled reverse code (dk.grad from its third call) rewrites "
-                      "mul(-1, mask) as neg(mask) and raises TypeError on where's boolean mask",
-    "roll[unsorted-axes]": "bug: dk.roll sorts a tuple of axes but not the matching shifts",
-    "compiled[slices]": "bug: the compiled reverse code (dk.grad from its third call) renders "
-                        "slice(None) as '' and slice(a, None) as 'a' (codegen.literal strips "
-                        "every ':'): x[:, j], index_add(v, (slice(None), j)) and concatenate "
-                        "along axis >= 1 raise SyntaxError",
-    "amax[exact-ties]": "bug: method='symbolic' gives amax a derivative of k/2 instead of 1 at a "
-                        "k-fold exact tie of equal, separately computed entries (SymPy's Max: "
-                        "Heaviside(0) = 1/2 per entry), e.g. amax(concatenate([x, x, x]) + 1)",
-    "exp-overflow[symbolic]": "bug: method='symbolic' evaluates sigmoid, softplus and "
-                              "softmax_cross_entropy through plain exp, which overflows for "
-                              "|argument| > 709 where the function and derivative are finite "
-                              "(NonDifferentiableError 'math range error')",
-}
-#: variants of a primitive with a test of their own (each is also a known bug at present)
+KNOWN_BUGS: dict[str, str] = {}  # all six found so far are fixed (their variants still run)
+#: variants of a primitive with a test of their own (each found a bug, since fixed)
 VARIANTS = ("where[float-cond]", "where[negated]", "roll[unsorted-axes]", "compiled[slices]",
             "amax[exact-ties]", "exp-overflow[symbolic]")
 #: how the other tests stay clear of each variant while it is a known bug: "generate" keeps it

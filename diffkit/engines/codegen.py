@@ -87,8 +87,10 @@ def literal(v: Any, bare: bool = False) -> str:
     if isinstance(v, float | np.floating):
         return repr(float(v)) if math.isfinite(v) else f"float('{float(v)!r}')"
     if isinstance(v, slice):
-        return ":".join("" if p is None else literal(p) for p in (v.start, v.stop, v.step)).rstrip(":") \
-            if bare else f"slice({literal(v.start)}, {literal(v.stop)}, {literal(v.step)})"
+        if not bare:
+            return f"slice({literal(v.start)}, {literal(v.stop)}, {literal(v.step)})"
+        start, stop = ("" if p is None else literal(p) for p in (v.start, v.stop))
+        return f"{start}:{stop}" + ("" if v.step is None else f":{literal(v.step)}")
     if isinstance(v, tuple | list):
         items = [literal(x, bare) for x in v]
         if bare and isinstance(v, tuple):

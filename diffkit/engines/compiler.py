@@ -116,7 +116,7 @@ def _simplify(v: _Val) -> None:
     # signs (exact): −1·x → −x, x + (−y) → x − y, x − (−y) → x + y, (−x) + y → y − x, −(−x) → x
     if p is mul:
         for i in (0, 1):
-            if _is(a[i], -1.0):
+            if _is(a[i], -1.0) and same[1 - i]:  # (never on a boolean mask: -mask is an error)
                 v.prim, v.args = neg, [a[1 - i]]
                 _simplify(v)
                 return
