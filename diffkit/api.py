@@ -17,9 +17,8 @@ The conventions every engine shares are applied here, once (docs/design.md state
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ from .build import as_function
 from .engines import get_engine
 from .errors import (
     ArityError,
+    DiffkitError,
     DomainError,
     NonDifferentiableError,
     NumericOverflowError,
@@ -82,18 +82,33 @@ def _module(x: Any) -> Any:
     return array_namespace(x)
 
 
-@contextlib.contextmanager
-def _strict(method: str) -> Iterator[None]:
-    """NumPy errors raise; those that escape an engine (in derivative arithmetic) get names."""
-    try:
-        with np.errstate(**STRICT), paused_gc():
-            yield
-    except FloatingPointError as exc:
-        if "overflow" in str(exc):
-            raise NumericOverflowError(f"the derivative overflows its floating-point type "
-                                       f"(method={method!r}): {exc}") from None
-        raise NonDifferentiableError(f"the derivative is not finite at this point "
-                                     f"(method={method!r}): {exc}") from None
+class _strict:
+    """NumPy errors raise; those that escape an engine (in derivative arithmetic) get names.
+    The cyclic garbage collector pauses meanwhile (graphs are acyclic)."""
+
+    __slots__ = ("errstate", "gc", "method")
+
+    def __init__(self, method: Any) -> None:
+        self.method = method
+        self.errstate = np.errstate(**STRICT)
+        self.gc = paused_gc()
+
+    def __enter__(self) -> None:
+        self.errstate.__enter__()
+        self.gc.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> bool:
+        self.gc.__exit__()
+        self.errstate.__exit__(kind, exc, tb)
+        if kind is not None and issubclass(kind, FloatingPointError) and not isinstance(
+                exc, DiffkitError):
+            if "overflow" in str(exc):
+                raise NumericOverflowError(f"the derivative overflows its floating-point type "
+                                           f"(method={self.method!r}): {exc}") from None
+            raise NonDifferentiableError(f"the derivative is not finite at this point "
+                                         f"(method={self.method!r}): {exc}") from None
+        return False
 
 
 def float_dtype(x: Any) -> np.dtype:
@@ -107,7 +122,8 @@ def float_dtype(x: Any) -> np.dtype:
 
 def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
     """A derivative `g` in the form of the argument it belongs to (the dtype convention)."""
-    if type(arg) is float and dtype is None and isinstance(g, float):
+    if type(arg) is float and dtype is None and (isinstance(g, float) or type(g) is np.ndarray
+                                                 and g.shape == () and g.dtype.kind == "f"):
         return float(g)  # the common scalar case
     if isinstance(g, Traced) or isinstance(arg, Traced):
         return g

@@ -330,3 +330,9 @@ def test_a_hostile_function_name_never_reaches_generated_code(name, no_pwned):
         dk.grad(f, method=method)(2.0)
     dk.trace(f, 2.0).to_text()
     assert "digraph" in dk.draw(f, 2.0).source
+
+
+def test_finite_differences_treat_any_python_function_as_a_black_box():
+    """fd never traces: math.*, float() and Python control flow are fine there."""
+    g = dk.grad(lambda x: x * math.sin(float(x)), method="fd")(2.0)[0]
+    assert g == pytest.approx(math.sin(2.0) + 2.0 * math.cos(2.0), rel=1e-9)

@@ -44,6 +44,9 @@ def identity_seeds(inputs: Sequence[Node]) -> tuple[dict[Node, Any], int, list[t
         blocks.append((k, node.size, cplx))
         k += node.size * (2 if cplx else 1)
     xp = xp_of(inputs[0].value) if inputs else np
+    if k == len(inputs) and all(n.shape == () and n.dtype == inputs[0].dtype for n in inputs):
+        eye = xp.eye(k, dtype=inputs[0].dtype)  # real scalars: the seeds are the identity's columns
+        return {node: eye[:, i] for i, node in enumerate(inputs)}, k, blocks
     seeds = {}
     for node, (start, s, cplx) in zip(inputs, blocks):
         block = xp.zeros((k, s), dtype=node.dtype)
@@ -107,7 +110,7 @@ class ForwardEngine(Engine):
                        ) -> tuple[Any, tuple[Any, ...]]:
         out, jac = self.jacobian(fn, args, wrt)
         require_scalar(out, "grad")
-        row = reshape(jac, (shape_of(jac)[1],))
+        row = reshape(jac, (shape_of(jac)[1],)) if isinstance(jac, Traced) else jac.reshape(-1)
         return out, split_flat(row, [args[i] for i in wrt])
 
 
