@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import MissingRuleError, ShapeError
 from ..function import Function, as_input
-from ..ir import Graph, Traced
+from ..ir import Graph, Node, Traced
 from ..primitives import concatenate, reshape
 
 Pullback = Callable[[Any], tuple[Any, ...]]
@@ -73,18 +73,26 @@ def is_complex(v: Any) -> bool:
     return dtype_of(v).kind == "c"
 
 
-def require_holomorphic(graph: Graph, what: str, engine: str) -> None:
-    """A complex-valued output needs a complex-analytic path from the inputs (see docs/design.md)."""
-    if graph.output.dtype.kind != "c":
-        return
+def nonholomorphic(graph: Graph) -> Node | None:
+    """The first node that applies a non-holomorphic primitive to a complex value (None if none)."""
     for node in graph.nodes:
         prim = node.prim
         if prim is not None and prim.differentiable and not prim.holomorphic and any(
                 i.dtype.kind == "c" for i in node.inputs):
-            raise MissingRuleError(
-                f"{what} of a complex-valued function needs it holomorphic, but it applies "
-                f"{prim.name!r} to a complex value ({engine} engine): differentiate its real and "
-                "imaginary parts separately (dk.real, dk.imag), or use dk.vjp")
+            return node
+    return None
+
+
+def require_holomorphic(graph: Graph, what: str, engine: str) -> None:
+    """A complex-valued output needs a complex-analytic path from the inputs (see docs/design.md)."""
+    if graph.output.dtype.kind != "c":
+        return
+    node = nonholomorphic(graph)
+    if node is not None:
+        raise MissingRuleError(
+            f"{what} of a complex-valued function needs it holomorphic, but it applies "
+            f"{node.prim.name!r} to a complex value ({engine} engine): differentiate its real "
+            "and imaginary parts separately (dk.real, dk.imag), or use dk.vjp")
 
 
 class Engine:

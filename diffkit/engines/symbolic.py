@@ -26,7 +26,7 @@ from ..errors import MissingRuleError, NonDifferentiableError
 from ..function import Function, signature
 from ..ir import Graph
 from ..sympy_program import MAX_ELEMENTS, ScalarProgram, scalar_program
-from .base import Engine, require_scalar, size_of, split_flat
+from .base import Engine, nonholomorphic, require_scalar, size_of, split_flat
 
 #: substituted expressions above this many operations are not simplified (nor shown by default)
 SIMPLIFY_LIMIT = 400
@@ -334,14 +334,12 @@ def _live(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
 
 def check_complex(graph: Graph) -> None:
     """Complex values: only holomorphic functions (complex symbols, f′(z)); refuse the rest."""
-    for node in graph.nodes:
-        prim = node.prim
-        if prim is not None and prim.differentiable and not prim.holomorphic and any(
-                i.dtype.kind == "c" for i in node.inputs):
-            raise MissingRuleError(
-                f"the symbolic engine differentiates holomorphic functions of complex numbers "
-                f"only, and this one applies {prim.name!r} to a complex value: use "
-                "method='reverse', 'forward' or 'fd'")
+    node = nonholomorphic(graph)
+    if node is not None:
+        raise MissingRuleError(
+            f"the symbolic engine differentiates holomorphic functions of complex numbers only, "
+            f"and this one applies {node.prim.name!r} to a complex value: use method='reverse', "
+            "'forward' or 'fd'")
 
 
 class SymbolicEngine(Engine):
