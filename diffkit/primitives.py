@@ -65,13 +65,14 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
                batch: Rule | None = None, nargs: int | None = 1, prepare: Rule | None = None,
                sympy: Any = None, numpy: tuple[str, ...] = (), symbol: str | None = None,
                unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
-               doc: str = "") -> Primitive:
+               parseable: bool = False, doc: str = "") -> Primitive:
     """Declare a non-element-wise primitive: linear (its transpose as ``vjp``, and a ``batch`` rule)
     or not (a batched ``jvp`` and a ``vjp``). Without ``sympy``, the SymPy translation is ``impl``
     run on NumPy object arrays of SymPy expressions."""
     return _declare(Primitive(
         name=name, nargs=nargs, impl=impl, kind="structural", linear=linear, batch=batch, jvp=jvp,
-        vjp=vjp, prepare=prepare, sympy=sympy, numpy=numpy, symbol=symbol or name,
+        vjp=vjp, prepare=prepare, sympy=sympy, numpy=numpy, parseable=parseable,
+        symbol=symbol or name,
         unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", cost=cost,
         doc=doc or f"{name} (a primitive: see diffkit.primitives)."))
@@ -306,7 +307,7 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
 
 sum = structural(
     "sum", lambda xp, x, axis=None, keepdims=False: xp.sum(x, axis=axis, keepdims=keepdims),
-    linear=True, prepare=_prepare_reduction, numpy=("sum",), latex=r"\sum",
+    linear=True, prepare=_prepare_reduction, numpy=("sum",), latex=r"\sum", parseable=True,
     batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
         sum, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (
@@ -315,6 +316,7 @@ sum = structural(
 mean = structural(
     "mean", lambda xp, x, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
     linear=True, prepare=_prepare_reduction, numpy=("mean",), latex=r"\operatorname{mean}",
+    parseable=True,
     batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
         mean, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (broadcast_to(

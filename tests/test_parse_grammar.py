@@ -348,3 +348,13 @@ def test_a_literal_too_large_for_a_float_is_refused() -> None:
     with pytest.raises(dk.ParseError, match="too large") as info:
         dk.parse("2 * 1e400")
     assert info.value.column == 5
+
+
+def test_sum_and_mean_read_as_functions_of_a_vector() -> None:
+    """`diffkit grad "sum(x^2)" --at x=1,2,3` needs reductions in math text."""
+    import numpy as np
+
+    f = dk.parse("sum(x^2) + mean(x)")
+    x = np.array([1.0, 2.0, 3.0])
+    assert f(x) == 14.0 + 2.0
+    np.testing.assert_allclose(dk.grad(f)(x)[0], 2 * x + 1 / 3)
