@@ -20,11 +20,10 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from . import ops
 from .errors import ParseError
 from .expression import Instruction, program_function
 from .function import Function
-from .primitive import REGISTRY
+from .primitives import COMPOSITES, REGISTRY  # importing the table fills the registries
 
 MAX_LENGTH = 10_000
 #: levels of open parentheses, call arguments, unary signs and pending powers
@@ -35,14 +34,13 @@ CONSTANTS = {"pi": math.pi, "e": math.e}
 
 
 def _function_table() -> dict[str, tuple[Any, int]]:
-    """name -> (operation, number of arguments): every parseable primitive under its name and the
-    aliases its record declares, plus the composites that read as functions."""
+    """name -> (operation, number of arguments): every parseable primitive and composite, under its
+    name and the aliases its record declares."""
     table: dict[str, tuple[Any, int]] = {}
-    for p in REGISTRY.values():
-        if p.parseable:
+    for p in (*REGISTRY.values(), *COMPOSITES.values()):
+        if p.parseable and p.nargs:
             for name in (p.name, *p.aliases):
                 table[name] = (p, p.nargs)
-    table["square"] = (ops.square, 1)
     return table
 
 

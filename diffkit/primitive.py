@@ -202,17 +202,55 @@ class Primitive:
 #: infix listing symbols (``a + b``)
 INFIX = ("+", "-", "*", "/", "**", "@", ">", "<", ">=", "<=", "==", "!=")
 
+@dataclass(frozen=True, eq=False)
+class Composite:
+    """A function of the table that is an exact composition of primitives (``logaddexp``, ``dot``,
+    ``softmax``): engines differentiate it through the primitives it records, so it has no rules of
+    its own. It is declared like a primitive — public name, NumPy names, math-text names — and the
+    registry tests and the coverage page read it.
+
+    Attributes:
+        name, fn: its public name and the function.
+        numpy, aliases, parseable: names that dispatch here (NumPy, math text).
+        nargs: array arguments taken by name in math text (None: not fixed).
+        domain: per input, the interval tests sample from (empty: (-2, 2) each).
+        doc: one line for ``help(dk.<name>)``.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    numpy: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    parseable: bool = False
+    nargs: int | None = None
+    domain: tuple[tuple[float, float], ...] = ()
+    doc: str = ""
+    kind: str = "composite"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self.fn)
+
+    def __repr__(self) -> str:
+        return f"<composite {self.name}>"
+
+
 #: every primitive by name (filled by :mod:`diffkit.primitives`)
 REGISTRY: dict[str, Primitive] = {}
+#: every composite by name
+COMPOSITES: dict[str, Composite] = {}
 
 #: public names of primitives and composites, and the NumPy names that dispatch to them
 PUBLIC: dict[str, Callable[..., Any]] = {}
 NUMPY_NAMES: dict[str, Callable[..., Any]] = {}
 
 
-def register(p: Primitive) -> Primitive:
-    """Add a record to the registry (its public function and NumPy names with it)."""
-    REGISTRY[p.name] = p
+def register(p: Any) -> Any:
+    """Add a record (primitive or composite) to its registry, with its public and NumPy names."""
+    (COMPOSITES if isinstance(p, Composite) else REGISTRY)[p.name] = p
     PUBLIC[p.name] = p
     for np_name in p.numpy:
         NUMPY_NAMES[np_name] = p

@@ -1,0 +1,111 @@
+"""How a record of the table is declared: element-wise and structural primitives, and composites.
+
+Every declaration registers its record in :data:`diffkit.primitive.REGISTRY` (primitives) or
+:data:`diffkit.primitive.COMPOSITES` (functions composed of primitives), with its public name and
+the NumPy names that dispatch to it. The family modules of this package call these.
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..primitive import COMPOSITES, REGISTRY, Composite, Primitive, Rule, register
+
+#: every public name declared, in declaration order, and the family module declaring it
+NAMES: dict[str, str] = {}
+
+
+def _caller_module() -> str:
+    """The module whose code declared the record (the first frame outside this module)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "") if frame is not None else ""
+
+
+def _declare(p: Any) -> Any:
+    if p.name in REGISTRY or p.name in COMPOSITES:
+        raise ValueError(f"{p.name!r} is declared twice")
+    NAMES[p.name] = _caller_module()
+    return register(p)
+
+
+def declared_in(module: str) -> list[str]:
+    """The public names a family module declared (its ``__all__``)."""
+    return [n for n, m in NAMES.items() if m == module]
+
+
+def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None, sympy: Any, *,
+                nargs: int | None = None, symbol: str | None = None, unicode: str | None = None,
+                latex: str | None = None, numpy: tuple[str, ...] | None = None,
+                aliases: tuple[str, ...] = (),
+                parseable: bool = True, scalar: str | None = None,
+                unit: tuple[float | None, ...] = (), wirtinger: Rule | None = None,
+                domain: tuple[tuple[float, float], ...] | None = None, domain_text: str = "",
+                holomorphic: bool = True, special: tuple = (), doc: str = "") -> Primitive:
+    """Declare an element-wise primitive from its local partial derivatives."""
+    n = nargs or (len(partials) if partials is not None else 1)
+    return _declare(Primitive(
+        name=name, nargs=n, impl=impl, kind="elementwise", partials=partials, wirtinger=wirtinger,
+        differentiable=partials is not None, sympy=sympy,
+        numpy=(name,) if numpy is None else numpy, aliases=aliases,
+        parseable=parseable and partials is not None, scalar=scalar, symbol=symbol or name,
+        unicode=unicode or symbol or name,
+        latex=latex if latex is not None else rf"\operatorname{{{name}}}", unit=unit,
+        domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, holomorphic=holomorphic,
+        special=special, doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
+
+
+def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, linear: bool = False,
+               batch: Rule | None = None, nargs: int | None = 1, prepare: Rule | None = None,
+               sympy: Any = None, numpy: tuple[str, ...] = (), symbol: str | None = None,
+               unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
+               parseable: bool = False, differentiable: bool = True, doc: str = "") -> Primitive:
+    """Declare a non-element-wise primitive: linear (its transpose as ``vjp``, and a ``batch`` rule)
+    or not (a batched ``jvp`` and a ``vjp``). Without ``sympy``, the SymPy translation is ``impl``
+    run on NumPy object arrays of SymPy expressions."""
+    return _declare(Primitive(
+        name=name, nargs=nargs, impl=impl, kind="structural", linear=linear, batch=batch, jvp=jvp,
+        vjp=vjp, prepare=prepare, sympy=sympy, numpy=numpy, parseable=parseable,
+        differentiable=differentiable, symbol=symbol or name, unicode=unicode or symbol or name,
+        latex=latex if latex is not None else rf"\operatorname{{{name}}}", cost=cost,
+        doc=doc or f"{name} (a primitive: see diffkit.primitives)."))
+
+
+def composite(fn: Callable[..., Any] | None = None, *, name: str | None = None,
+              numpy: tuple[str, ...] = (), aliases: tuple[str, ...] = (), parseable: bool = False,
+              nargs: int | None = None, domain: tuple[tuple[float, float], ...] = ()) -> Any:
+    """Declare a function composed of primitives (exactly: no approximation): every engine
+    differentiates it through the primitives it records. Use as a decorator."""
+
+    def wrap(f: Callable[..., Any]) -> Composite:
+        c = Composite(name=name or f.__name__, fn=f, numpy=numpy, aliases=aliases,
+                      parseable=parseable, nargs=nargs, domain=domain, doc=f.__doc__ or "")
+        return _declare(c)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def shape_of(v: Any) -> tuple[int, ...]:
+    return tuple(getattr(v, "shape", ()))
+
+
+def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | None:
+    """Axes as a sorted tuple of non-negative ints (None: all axes)."""
+    if axis is None:
+        return None
+    items = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in items:
+        a = operator.index(a)
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ShapeError(f"axis {a} is out of bounds for an array with {ndim} dimension(s)")
+        out.append(a % builtins.max(ndim, 1))
+    return tuple(sorted(set(out)))

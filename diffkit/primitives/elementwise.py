@@ -1,0 +1,196 @@
+"""Element-wise primitives: arithmetic, the elementary functions, complex parts, comparisons.
+
+Values at kinks (the documented convention, shared by every engine): relu′(0) = 0, abs′(0) = 0,
+maximum/minimum split the derivative equally at ties (½, ½), ∂(x**y)/∂y = 0 where x = 0,
+∂(x**y)/∂x = 0 where y = 0; sqrt′(0) is infinite (an error, unless the incoming derivative is 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..primitive import MINUS_ONE, ONE
+from .declare import composite, declared_in, elementwise
+
+# ----- element-wise arithmetic ----------------------------------------------------------------
+
+
+def _pow_dbase(a: Any, b: Any, o: Any) -> Any:
+    """∂(a**b)/∂a = b·a**(b−1), taken as 0 where b = 0 (a**0 = 1 is constant, also at a = 0)."""
+    if np.isscalar(b):  # a constant exponent, the common case
+        return 0.0 if b == 0 else b * a ** (b - 1.0)
+    origin = where(equal(a, 0.0), equal(b, 0.0), False)  # 0**0: the only point to override
+    return where(origin, 0.0, b * where(origin, 1.0, a) ** (b - 1.0))
+
+
+def _pow_dexp(a: Any, b: Any, o: Any) -> Any:
+    """∂(a**b)/∂b = a**b · ln a, taken as 0 where a = 0."""
+    zero = equal(a, 0.0)
+    return where(zero, 0.0, o * log(where(zero, 1.0, a)))
+
+
+add = elementwise("add", lambda xp, a, b: xp.add(a, b), (lambda a, b, o: ONE, lambda a, b, o: ONE),
+                  lambda sp, a, b: a + b, symbol="+", latex="+", unit=(0.0, 0.0))
+sub = elementwise("sub", lambda xp, a, b: xp.subtract(a, b),
+                  (lambda a, b, o: ONE, lambda a, b, o: MINUS_ONE), lambda sp, a, b: a - b,
+                  symbol="-", latex="-", numpy=("subtract",), unit=(None, 0.0))
+mul = elementwise("mul", lambda xp, a, b: xp.multiply(a, b), (lambda a, b, o: b, lambda a, b, o: a),
+                  lambda sp, a, b: a * b, symbol="*", unicode="×", latex=r"\times",
+                  numpy=("multiply",), unit=(1.0, 1.0))
+div = elementwise("div", lambda xp, a, b: xp.divide(a, b),
+                  (lambda a, b, o: 1.0 / b, lambda a, b, o: -(o / b)), lambda sp, a, b: a / b,
+                  symbol="/", latex="/", numpy=("divide", "true_divide"), unit=(None, 1.0), domain=((-2.0, 2.0), (0.5, 2.0)),
+                  domain_text="the divisor must not be 0")
+neg = elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,), lambda sp, a: -a,
+                  symbol="-", latex="-", numpy=("negative",))
+pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp),
+                  lambda sp, a, b: a**b, symbol="**", unicode="^", latex="^", numpy=("power",),
+                  aliases=("power",), scalar="math.pow({0}, {1})", unit=(None, 1.0),
+                  domain=((0.5, 2.0), (-2.0, 2.0)),
+                  domain_text="a negative base needs an integer exponent",
+                  special=(((0.0, 2.0), (0.0, 0.0)), ((0.0, 3.0), (0.0, 0.0)),
+                           ((2.0, 0.0), (0.0, np.log(2.0))), ((0.0, 0.0), (0.0, 0.0))))
+
+# ----- element-wise functions ------------------------------------------------------------------
+exp = elementwise("exp", lambda xp, x: xp.exp(x), (lambda x, o: o,), "exp", latex=r"\exp",
+                  scalar="math.exp({0})")
+log = elementwise("log", lambda xp, x: xp.log(x), (lambda x, o: 1.0 / x,), "log", unicode="ln",
+                  latex=r"\ln", aliases=("ln",), scalar="math.log({0})", domain=((0.2, 4.0),),
+                  domain_text="log needs x > 0")
+log1p = elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / (x + 1.0),),
+                    lambda sp, x: sp.log(1 + x), scalar="math.log1p({0})", domain=((-0.5, 3.0),),
+                    domain_text="log1p needs x > -1")
+sqrt = elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: 0.5 / o,), "sqrt", unicode="√",
+                   latex=r"\sqrt", scalar="math.sqrt({0})", domain=((0.2, 4.0),),
+                   domain_text="sqrt needs x >= 0", special=(((0.0,), "nondifferentiable"),))
+sin = elementwise("sin", lambda xp, x: xp.sin(x), (lambda x, o: cos(x),), "sin", latex=r"\sin",
+                  scalar="math.sin({0})")
+cos = elementwise("cos", lambda xp, x: xp.cos(x), (lambda x, o: -sin(x),), "cos", latex=r"\cos",
+                  scalar="math.cos({0})")
+tan = elementwise("tan", lambda xp, x: xp.tan(x), (lambda x, o: 1.0 + o * o,), "tan",
+                  latex=r"\tan", scalar="math.tan({0})", domain=((-1.2, 1.2),))
+sinh = elementwise("sinh", lambda xp, x: xp.sinh(x), (lambda x, o: cosh(x),), "sinh",
+                   latex=r"\sinh", scalar="math.sinh({0})")
+cosh = elementwise("cosh", lambda xp, x: xp.cosh(x), (lambda x, o: sinh(x),), "cosh",
+                   latex=r"\cosh", scalar="math.cosh({0})")
+def _sech2(x: Any, o: Any) -> Any:
+    """tanh′ = sech²x = 4e/(1 + e)² with e = exp(−2|x|): no cancellation (1 − tanh² loses every
+    digit for |x| > 18) and no overflow."""
+    e = exp(-2.0 * abs(x))
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+tanh = elementwise("tanh", lambda xp, x: xp.tanh(x), (_sech2,), "tanh", latex=r"\tanh",
+                   scalar="math.tanh({0})")
+arcsin = elementwise("arcsin", lambda xp, x: xp.arcsin(x),
+                     (lambda x, o: 1.0 / sqrt((1.0 - x) * (1.0 + x)),),  # no cancellation near ±1
+                     "asin", latex=r"\arcsin", aliases=("asin",), scalar="math.asin({0})",
+                     domain=((-0.9, 0.9),), domain_text="arcsin needs -1 <= x <= 1")
+arccos = elementwise("arccos", lambda xp, x: xp.arccos(x),
+                     (lambda x, o: -1.0 / sqrt((1.0 - x) * (1.0 + x)),), "acos", latex=r"\arccos",
+                     aliases=("acos",), scalar="math.acos({0})", domain=((-0.9, 0.9),),
+                     domain_text="arccos needs -1 <= x <= 1")
+arctan = elementwise("arctan", lambda xp, x: xp.arctan(x), (lambda x, o: 1.0 / (1.0 + x * x),),
+                     "atan", latex=r"\arctan", aliases=("atan",), scalar="math.atan({0})")
+
+
+def _sigmoid(xp: Any, x: Any) -> Any:
+    if xp.iscomplexobj(x):  # the complex-step method needs the analytic formula
+        return 1.0 / (1.0 + xp.exp(-x))
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _sigmoid_prime(x: Any, o: Any) -> Any:
+    """σ′ = σ(x)σ(−x) = e/(1 + e)² with e = exp(−|x|): exact also where σ(x) rounds to 1."""
+    e = exp(-abs(x))
+    return e / ((1.0 + e) * (1.0 + e))
+
+
+sigmoid = elementwise("sigmoid", _sigmoid, (_sigmoid_prime,),
+                      lambda sp, x: sp.Piecewise((1 / (1 + sp.exp(-x)), x >= 0),  # no overflow
+                                                 (sp.exp(x) / (1 + sp.exp(x)), True)),
+                      unicode="σ", latex=r"\sigma", numpy=())
+softplus = elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x, o: sigmoid(x),),
+                       lambda sp, x: sp.Piecewise((x + sp.log(1 + sp.exp(-x)), x > 0),  # stable
+                                                  (sp.log(1 + sp.exp(x)), True)),
+                       numpy=(), holomorphic=False)
+relu = elementwise("relu", lambda xp, x: xp.maximum(x, 0.0),
+                   (lambda x, o: sign(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype
+                   lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), numpy=(),
+                   scalar="max({0}, 0.0)", holomorphic=False, special=(((0.0,), (0.0,)),))
+
+
+def _abs_wirtinger(z: Any, o: Any) -> tuple[Any, Any]:
+    """|z| = √(z z̄): ∂/∂z = z̄/(2|z|), ∂/∂z̄ = z/(2|z|); both 0 at z = 0 (the kink convention)."""
+    half = where(equal(o, 0.0), 0.0, 0.5 / where(equal(o, 0.0), 1.0, o))
+    return conj(z) * half, z * half
+
+
+abs = elementwise("abs", lambda xp, x: xp.abs(x), (lambda x, o: sign(x),), "Abs",
+                  latex=r"\operatorname{abs}", numpy=("absolute", "fabs"), scalar="abs({0})",
+                  wirtinger=_abs_wirtinger, holomorphic=False, special=(((0.0,), (0.0,)),))
+
+
+def _tie_split(a: Any, b: Any) -> Any:
+    """∂max(a, b)/∂a: 1 where a > b, ½ at ties, 0 elsewhere — as ½(1 + sign(a − b)), in a's dtype."""
+    return 0.5 + 0.5 * sign(a - b)
+
+
+maximum = elementwise("maximum", lambda xp, a, b: xp.maximum(a, b),
+                      (lambda a, b, o: _tie_split(a, b), lambda a, b, o: _tie_split(b, a)), "Max",
+                      latex=r"\max", aliases=("max",), scalar="max({0}, {1})", holomorphic=False,
+                      special=(((1.0, 1.0), (0.5, 0.5)),))
+minimum = elementwise("minimum", lambda xp, a, b: xp.minimum(a, b),
+                      (lambda a, b, o: _tie_split(b, a), lambda a, b, o: _tie_split(a, b)), "Min",
+                      latex=r"\min", aliases=("min",), scalar="min({0}, {1})", holomorphic=False,
+                      special=(((1.0, 1.0), (0.5, 0.5)),))
+def _where_sympy(sp: Any, c: Any, a: Any, b: Any) -> Any:
+    cond = c if isinstance(c, sp.logic.boolalg.Boolean) and not isinstance(c, sp.Expr) else sp.Ne(c, 0)
+    return sp.Piecewise((a, cond), (b, True))
+
+
+where = elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
+                    # boolean masks (a condition is true where it is nonzero): ȳ·mask keeps ȳ's dtype
+                    (None, lambda c, a, b, o: not_equal(c, 0), lambda c, a, b, o: equal(c, 0)),
+                    _where_sympy, parseable=False, scalar="{1} if {0} else {2}",
+                    holomorphic=False, domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
+
+# ----- complex numbers (JAX's convention: see docs/design.md) ----------------------------------
+conj = elementwise("conj", lambda xp, x: xp.conj(x), (lambda x, o: ONE,), "conjugate",
+                   latex=r"\overline", numpy=("conjugate", "conj"),
+                   wirtinger=lambda z, o: (0.0, 1.0), holomorphic=False)
+real = elementwise("real", lambda xp, x: xp.real(x), (lambda x, o: ONE,), "re", numpy=("real",),
+                   wirtinger=lambda z, o: (0.5, 0.5), holomorphic=False)
+imag = elementwise("imag", lambda xp, x: xp.imag(x), (lambda x, o: 0.0 * x,), "im",
+                   numpy=("imag",), wirtinger=lambda z, o: (-0.5j, 0.5j), holomorphic=False)
+
+# ----- non-differentiable element-wise (outputs are constants to every engine) ------------------
+_CMP = {"domain": ((-2.0, 2.0),) * 2, "holomorphic": False, "nargs": 2}
+greater = elementwise("greater", lambda xp, a, b: xp.greater(a, b), None, "StrictGreaterThan",
+                      symbol=">", latex=">", **_CMP)
+less = elementwise("less", lambda xp, a, b: xp.less(a, b), None, "StrictLessThan", symbol="<",
+                   latex="<", **_CMP)
+equal = elementwise("equal", lambda xp, a, b: xp.equal(a, b), None, "Eq", symbol="==", latex="=",
+                    **_CMP)
+not_equal = elementwise("not_equal", lambda xp, a, b: xp.not_equal(a, b), None, "Ne", symbol="!=",
+                        unicode="≠", latex=r"\neq", **_CMP)
+greater_equal = elementwise("greater_equal", lambda xp, a, b: xp.greater_equal(a, b), None,
+                            "GreaterThan", symbol=">=", unicode="≥", latex=r"\geq", **_CMP)
+less_equal = elementwise("less_equal", lambda xp, a, b: xp.less_equal(a, b), None, "LessThan",
+                         symbol="<=", unicode="≤", latex=r"\leq", **_CMP)
+sign = elementwise("sign", lambda xp, x: xp.sign(x), None, "sign", holomorphic=False)
+stop_gradient = elementwise("stop_gradient", lambda xp, x: x, None, lambda sp, x: x, numpy=())
+
+
+@composite(numpy=("square",), parseable=True, nargs=1)
+def square(x: Any) -> Any:
+    """x² (a composite: mul(x, x))."""
+    return mul(x, x)
+
+
+power = pow  # NumPy's name for the same record
+
+__all__ = [*declared_in(__name__), "power"]

@@ -1,0 +1,237 @@
+"""Neural-net primitives: fused operations diffkit.nn builds layers and losses from.
+
+One node instead of many keeps the eager tape short, and their rules stay in float32 when the
+inputs are float32.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import DomainError, ShapeError
+from ..primitive import bind
+from .declare import composite, declared_in, elementwise, shape_of, structural
+from .elementwise import exp, greater, log, maximum, mul, stop_gradient, where
+from .products import matmul
+from .structure import amax, broadcast_to, reshape, sum, transpose
+
+
+def _linear_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
+    x, w, _ = xs
+    n_in, n_out = shape_of(w)[1], shape_of(w)[0]
+    total = None
+    if ts[0] is not None:
+        total = matmul(ts[0], transpose(w))
+    if ts[1] is not None:
+        x2 = reshape(x, (-1, n_in))
+        term = reshape(matmul(x2, transpose(ts[1], (0, 2, 1))), (k, *shape_of(out)))
+        total = term if total is None else total + term
+    if ts[2] is not None:
+        term = reshape(ts[2], (k,) + (1,) * (len(shape_of(out)) - 1) + (n_out,))
+        total = term if total is None else total + term
+    return broadcast_to(total, (k, *shape_of(out)))
+
+
+def _linear_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any, Any]:
+    x, w, _ = xs
+    ct2 = reshape(ct, (-1, shape_of(w)[0]))
+    return (lambda: matmul(ct, w),  # x̄ (not needed for a network's data input)
+            lambda: matmul(transpose(ct2), reshape(x, (-1, shape_of(w)[1]))),
+            lambda: bind(sum, ct2, axis=(0,), keepdims=False))
+
+
+def _prepare_linear(x: Any, weight: Any, bias: Any) -> Any:
+    sx, sw, sb = shape_of(x), shape_of(weight), shape_of(bias)
+    if len(sw) != 2 or not sx or sx[-1] != sw[1] or sb != (sw[0],):
+        raise ShapeError(f"linear: input {sx}, weight {sw} and bias {sb} do not fit "
+                         "(need input (..., in), weight (out, in), bias (out,))")
+    return (x, weight, bias), {}
+
+
+linear = structural(
+    "linear", lambda xp, x, weight, bias: xp.matmul(x, weight.T) + bias, jvp=_linear_jvp,
+    vjp=_linear_vjp, nargs=3, prepare=_prepare_linear, latex=r"\operatorname{linear}",
+    cost=lambda ins, out: math.prod(out) * ins[1][1],
+    doc="x @ weight.T + bias, PyTorch's layout: weight (out_features, in_features), bias (out,).")
+
+
+def _pair(k: int | Sequence[int]) -> tuple[int, int]:
+    return (int(k), int(k)) if isinstance(k, int | np.integer) else (int(k[0]), int(k[1]))
+
+
+def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - k) // stride + 1
+
+
+def _im2col_impl(xp: Any, x: Any, kernel_size: tuple[int, int], stride: int, padding: int) -> Any:
+    n, c, h, w = x.shape
+    kh, kw = kernel_size
+    oh, ow = _conv_out(h, kh, stride, padding), _conv_out(w, kw, stride, padding)
+    if padding:
+        x = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    cols = xp.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            window = x[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+            cols[:, :, :, :, i, j] = window.transpose(0, 2, 3, 1)
+    return cols.reshape(n, oh, ow, c * kh * kw)
+
+
+def _col2im_impl(xp: Any, cols: Any, kernel_size: tuple[int, int], stride: int, padding: int,
+                 shape: tuple[int, int, int, int]) -> Any:
+    n, c, h, w = shape
+    kh, kw = kernel_size
+    oh, ow = cols.shape[1], cols.shape[2]
+    out = xp.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
+    c6 = cols.reshape(n, oh, ow, c, kh, kw)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += (
+                c6[:, :, :, :, i, j].transpose(0, 3, 1, 2))
+    return out[:, :, padding:padding + h, padding:padding + w] if padding else out
+
+
+def _merge_k(t: Any, k: int) -> Any:
+    """(k, n, ...) -> (k*n, ...): the k directions become extra batch rows."""
+    s = shape_of(t)
+    return reshape(t, (k * s[1], *s[2:]))
+
+
+def _prepare_im2col(x: Any, kernel_size: int | Sequence[int], stride: int = 1,
+                    padding: int = 0) -> Any:
+    ks = _pair(kernel_size)
+    s = shape_of(x)
+    if len(s) != 4 or s[2] + 2 * padding < ks[0] or s[3] + 2 * padding < ks[1] or stride < 1:
+        raise ShapeError(f"im2col: input {s} does not fit kernel {ks}, stride {stride}, "
+                         f"padding {padding} (need an (N, C, H, W) batch)")
+    return (x,), {"kernel_size": ks, "stride": int(stride), "padding": int(padding)}
+
+
+im2col = structural(
+    "im2col", _im2col_impl, linear=True, prepare=_prepare_im2col,
+    batch=lambda ts, k, xs, out, kernel_size, stride, padding: reshape(
+        im2col(_merge_k(ts[0], k), kernel_size, stride, padding), (k, *shape_of(out))),
+    vjp=lambda ct, xs, out, kernel_size, stride, padding: (
+        col2im(ct, kernel_size, stride, padding, shape_of(xs[0])),),
+    latex=r"\operatorname{im2col}",
+    doc="Patches of an (N, C, H, W) batch as rows: (N, OH, OW, C·kh·kw). Linear; transpose col2im.")
+col2im = structural(
+    "col2im", _col2im_impl, linear=True,
+    prepare=lambda cols, kernel_size, stride, padding, shape: ((cols,), {
+        "kernel_size": _pair(kernel_size), "stride": int(stride), "padding": int(padding),
+        "shape": tuple(int(n) for n in shape)}),
+    batch=lambda ts, k, xs, out, kernel_size, stride, padding, shape: reshape(
+        col2im(_merge_k(ts[0], k), kernel_size, stride, padding, (k * shape[0], *shape[1:])),
+        (k, *shape)),
+    vjp=lambda ct, xs, out, kernel_size, stride, padding, shape: (
+        im2col(ct, kernel_size, stride, padding),),
+    latex=r"\operatorname{col2im}",
+    doc="Sum patches (N, OH, OW, C·kh·kw) back into an image batch of `shape`: im2col's transpose.")
+
+
+def _log_softmax(z: Any) -> Any:
+    """z − logsumexp(z) over the last axis, stably."""
+    m = stop_gradient(bind(amax, z, axis=(len(shape_of(z)) - 1,), keepdims=True))
+    return z - (m + log(bind(sum, exp(z - m), axis=(len(shape_of(z)) - 1,), keepdims=True)))
+
+
+def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
+    m = xp.max(z, axis=-1, keepdims=True)
+    log_p = z - (m + xp.log(xp.sum(xp.exp(z - m), axis=-1, keepdims=True)))
+    return -xp.sum(t * log_p, axis=-1)
+
+
+def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
+    z, t = xs
+    last = (len(shape_of(z)) - 1,)
+    log_p = _log_softmax(z)
+    ct1 = reshape(ct, (*shape_of(ct), 1))
+    return (lambda: ct1 * (exp(log_p) * bind(sum, t, axis=last, keepdims=True) - t),
+            lambda: ct1 * -log_p)  # t̄: only for learned targets
+
+
+def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
+    rules = _xent_vjp(broadcast_to(1.0, shape_of(out)), xs, out)
+    last = (len(shape_of(xs[0])),)
+    total = None
+    for tan, d in zip(ts, rules):
+        if tan is not None:
+            term = bind(sum, tan * d(), axis=last, keepdims=False)
+            total = term if total is None else total + term
+    return total
+
+
+def _xent_sympy(sp: Any, z: Any, t: Any) -> Any:
+    """Σ t·(logsumexp(z) − z), with logsumexp as m + log Σ exp(z − m), m = max z (no overflow; the
+    derivative through m cancels, so its ties do not matter)."""
+    z, t = np.asarray(z, dtype=object), np.asarray(t, dtype=object)
+
+    def logsumexp(*row: Any) -> Any:
+        m = sp.Max(*row)
+        return m + sp.log(builtins.sum(sp.exp(v - m) for v in row))
+
+    lse = np.frompyfunc(logsumexp, z.shape[-1], 1)
+    lse_z = np.asarray(lse(*np.moveaxis(z, -1, 0)), dtype=object)  # 0-d for 1-D logits
+    return np.sum(t * (lse_z[..., None] - z), axis=-1)
+
+
+def _prepare_xent(logits: Any, target: Any) -> Any:
+    if shape_of(logits) != shape_of(target) or not shape_of(logits):
+        raise ShapeError(f"softmax_cross_entropy: logits {shape_of(logits)} and target "
+                         f"{shape_of(target)} must have the same (non-scalar) shape")
+    return (logits, target), {}
+
+
+softmax_cross_entropy = structural(
+    "softmax_cross_entropy", _xent_impl, jvp=_xent_jvp, vjp=_xent_vjp, nargs=2,
+    prepare=_prepare_xent, sympy=_xent_sympy, latex=r"\operatorname{CE}",
+    doc="−Σ target · log_softmax(logits) over the last axis (stable); target: probabilities.")
+
+#: log(max(p, e^-100)) = max(log p, -100): the clamp PyTorch's binary cross-entropy applies.
+_BCE_FLOOR = math.exp(-100.0)
+
+
+def _bce_impl(xp: Any, p: Any, y: Any) -> Any:
+    if bool(xp.any((p < 0) | (p > 1))):
+        raise DomainError("binary_cross_entropy needs probabilities 0 <= p <= 1 (apply "
+                          "dk.sigmoid to logits, or use binary_cross_entropy_with_logits)")
+    return -(y * xp.log(xp.maximum(p, _BCE_FLOOR))
+             + (1.0 - y) * xp.log(xp.maximum(1.0 - p, _BCE_FLOOR)))
+
+
+def _bce_dp(p: Any, y: Any, o: Any) -> Any:
+    """∂/∂p = −y/p + (1 − y)/(1 − p), each term 0 where its log is clamped (p or 1 − p ≤ e⁻¹⁰⁰)."""
+    lo, hi = greater(p, _BCE_FLOOR), greater(1.0 - p, _BCE_FLOOR)
+    return (where(hi, (1.0 - y) / where(hi, 1.0 - p, 1.0), 0.0)
+            - where(lo, y / where(lo, p, 1.0), 0.0))
+
+
+def _bce_dy(p: Any, y: Any, o: Any) -> Any:
+    return log(maximum(1.0 - p, _BCE_FLOOR)) - log(maximum(p, _BCE_FLOOR))
+
+
+def _bce_sympy(sp: Any, p: Any, y: Any) -> Any:
+    floor = sp.Float(_BCE_FLOOR, 17)
+    return -(y * sp.Piecewise((sp.log(p), p > floor), (-100, True))
+             + (1 - y) * sp.Piecewise((sp.log(1 - p), 1 - p > floor), (-100, True)))
+
+
+binary_cross_entropy = elementwise(
+    "binary_cross_entropy", _bce_impl, (_bce_dp, _bce_dy), _bce_sympy,
+    latex=r"\operatorname{BCE}", numpy=(), domain=((0.05, 0.95), (0.0, 1.0)),
+    domain_text="binary_cross_entropy needs 0 <= p <= 1 (logs are clamped at -100)",
+    holomorphic=False)
+
+
+@composite
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    """x where x > 0, else negative_slope·x (derivative at 0: negative_slope)."""
+    return where(greater(x, 0.0), x, mul(negative_slope, x))
+
+
+__all__ = declared_in(__name__)

@@ -1,0 +1,311 @@
+"""Structural primitives: reductions, reshapes, broadcasting, indexing, concatenation, roll.
+
+``prepare`` normalizes what users pass: axes become sorted tuples of non-negative ints (or None),
+shapes concrete tuples, indices tuples of slices, ints and integer/boolean arrays.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..ir import Traced
+from ..primitive import IDENTITY, bind
+from .declare import declared_in, shape_of, structural
+from .declare import normalize_axes as _axes
+from .elementwise import sign
+
+
+def _prepare_reduction(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return (x,), {"axis": _axes(axis, len(shape_of(x))), "keepdims": bool(keepdims)}
+
+
+def _batch_axes(axis: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    """Axes of a reduction moved past the leading batch axis."""
+    return tuple(range(1, ndim + 1)) if axis is None else tuple(a + 1 for a in axis)
+
+
+def _kept_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
+    return tuple(1 if axis is None or i in axis else s for i, s in enumerate(shape))
+
+
+def _expand_back(ct: Any, x: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    """Reshape a reduction's cotangent to broadcast against its input."""
+    return ct if keepdims else reshape(ct, _kept_shape(shape_of(x), axis))
+
+
+def sum_to(x: Any, shape: Sequence[int]) -> Any:
+    """Sum a broadcast array back down to `shape` (the transpose of broadcasting)."""
+    shape = tuple(shape)
+    xs = shape_of(x)
+    if xs == shape:
+        return x
+    lead = len(xs) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and xs[lead + i] != 1)
+    return reshape(bind(sum, x, axis=axes, keepdims=True), shape)
+
+
+def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
+    return math.prod(shape if axis is None else [shape[a] for a in axis])
+
+
+sum = structural(
+    "sum", lambda xp, x, axis=None, keepdims=False: xp.sum(x, axis=axis, keepdims=keepdims),
+    linear=True, prepare=_prepare_reduction, numpy=("sum",), latex=r"\sum", parseable=True,
+    batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
+        sum, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
+    vjp=lambda ct, xs, out, axis=None, keepdims=False: (
+        broadcast_to(_expand_back(ct, xs[0], axis, keepdims), shape_of(xs[0])),),
+    doc="Σ over `axis` (all axes when None).")
+mean = structural(
+    "mean", lambda xp, x, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
+    linear=True, prepare=_prepare_reduction, numpy=("mean",), latex=r"\operatorname{mean}",
+    parseable=True,
+    batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
+        mean, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
+    vjp=lambda ct, xs, out, axis=None, keepdims=False: (broadcast_to(
+        _expand_back(ct, xs[0], axis, keepdims) * (1.0 / _count(shape_of(xs[0]), axis)),
+        shape_of(xs[0])),),
+    doc="Arithmetic mean over `axis` (all axes when None).")
+
+
+def _max_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    """Where x attains the maximum, 1/(number of ties); elsewhere 0 (in x's dtype)."""
+    hit = 1.0 - sign(_expand_back(out, x, axis, keepdims) - x)
+    return hit / bind(sum, hit, axis=axis, keepdims=True)
+
+
+def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
+    """The maximum of each reduced group as one SymPy function whose derivative shares 1 equally
+    among the tied entries (the table's convention), not nested two-way maxima."""
+    from ..sympy_program import TieMax
+
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    moved = np.moveaxis(np.asarray(x, dtype=object), axes, tuple(range(-len(axes), 0)))
+    kept = moved.shape[:moved.ndim - len(axes)]
+    groups = moved.reshape(kept + (-1,))
+    out = np.empty(kept, dtype=object)
+    for idx in np.ndindex(*kept):
+        out[idx] = TieMax(*groups[idx])
+    if keepdims:
+        out = out.reshape(_kept_shape(x.shape, axis))
+    return out
+
+
+amax = structural(
+    "amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
+    prepare=_prepare_reduction, numpy=("amax", "max"), symbol="max", latex=r"\max",
+    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
+        sum, ts[0] * _max_weights(xs[0], out, axis, keepdims),
+        axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
+    vjp=lambda ct, xs, out, axis=None, keepdims=False: (
+        _expand_back(ct, xs[0], axis, keepdims) * _max_weights(xs[0], out, axis, keepdims),),
+    sympy=_amax_sympy, doc="Maximum over `axis`; the derivative is shared equally among ties.")
+
+
+def _prepare_reshape(x: Any, shape: int | Sequence[int]) -> Any:
+    old = shape_of(x)
+    new = [shape] if isinstance(shape, int | np.integer) else [int(s) for s in shape]
+    size = math.prod(old)
+    if new.count(-1) > 1:
+        raise ShapeError(f"reshape: at most one -1 in the shape, got {tuple(new)}")
+    if -1 in new:
+        known = math.prod(s for s in new if s != -1)
+        new[new.index(-1)] = size // known if known else 0
+    if math.prod(new) != size or builtins.any(s < 0 for s in new):
+        raise ShapeError(f"cannot reshape an array of shape {old} (size {size}) into {tuple(new)}")
+    return IDENTITY if tuple(new) == old else ((x,), {"shape": tuple(new)})
+
+
+reshape = structural(
+    "reshape", lambda xp, x, shape: xp.reshape(x, shape), linear=True, prepare=_prepare_reshape,
+    numpy=("reshape",), batch=lambda ts, k, xs, out, shape: reshape(ts[0], (k, *shape)),
+    vjp=lambda ct, xs, out, shape: (reshape(ct, shape_of(xs[0])),),
+    doc="Same elements, new shape (one entry may be -1).")
+
+
+def _prepare_transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
+    ndim = len(shape_of(x))
+    perm = tuple(range(ndim))[::-1] if axes is None else tuple(
+        operator.index(a) % builtins.max(ndim, 1) for a in axes)
+    if sorted(perm) != list(range(ndim)):
+        raise ShapeError(f"transpose: {tuple(axes or ())} is not a permutation of {ndim} axes")
+    return IDENTITY if perm == tuple(range(ndim)) else ((x,), {"axes": perm})
+
+
+transpose = structural(
+    "transpose", lambda xp, x, axes: xp.transpose(x, axes), linear=True,
+    prepare=_prepare_transpose, numpy=("transpose",), latex=r"^\top",
+    batch=lambda ts, k, xs, out, axes: transpose(ts[0], (0, *(a + 1 for a in axes))),
+    vjp=lambda ct, xs, out, axes: (transpose(ct, tuple(int(i) for i in np.argsort(axes))),),
+    doc="Permute axes (reverse them when None).")
+
+
+def _prepare_broadcast(x: Any, shape: Sequence[int]) -> Any:
+    shape = tuple(int(s) for s in shape)
+    try:
+        if np.broadcast_shapes(shape_of(x), shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"cannot broadcast shape {shape_of(x)} to {shape}") from None
+    return IDENTITY if shape_of(x) == shape else ((x,), {"shape": shape})
+
+
+def _broadcast_batch(ts: Any, k: int, xs: Any, out: Any, shape: tuple[int, ...]) -> Any:
+    xshape = shape_of(xs[0])
+    t = reshape(ts[0], (k,) + (1,) * (len(shape) - len(xshape)) + xshape)
+    return broadcast_to(t, (k, *shape))
+
+
+broadcast_to = structural(
+    "broadcast_to", lambda xp, x, shape: xp.broadcast_to(x, shape), linear=True,
+    prepare=_prepare_broadcast, numpy=("broadcast_to",), batch=_broadcast_batch,
+    vjp=lambda ct, xs, out, shape: (sum_to(ct, shape_of(xs[0])),),
+    doc="Broadcast to `shape` (NumPy rules).")
+
+
+def _index(index: Any) -> tuple[Any, ...]:
+    """An index as a tuple of slices, ints, None, Ellipsis and integer/boolean arrays."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    for i in items:
+        if isinstance(i, Traced):
+            i = i.concrete("an index")
+        if isinstance(i, list):
+            i = np.asarray(i)
+        out.append(i)
+    return tuple(out)
+
+
+def _expand_ellipsis(index: tuple[Any, ...], ndim: int) -> tuple[Any, ...]:
+    """The index with ``...`` replaced by full slices (so an extra trailing axis stays last)."""
+    pos = [j for j, i in enumerate(index) if i is Ellipsis]
+    if not pos:
+        return index
+    used = builtins.sum(0 if i is None or i is Ellipsis else
+                        np.ndim(i) if getattr(i, "dtype", None) == np.bool_ else 1 for i in index)
+    return index[:pos[0]] + (slice(None),) * (ndim - used) + index[pos[0] + 1:]
+
+
+def _last_to_first(t: Any) -> Any:
+    n = len(shape_of(t))
+    return transpose(t, (n - 1, *range(n - 1)))
+
+
+def _first_to_last(t: Any) -> Any:
+    n = len(shape_of(t))
+    return transpose(t, (*range(1, n), 0))
+
+
+def _prepare_getitem(x: Any, index: Any) -> Any:
+    idx = _index(index)
+    try:
+        np.empty(shape_of(x), dtype=np.bool_)[idx]
+    except IndexError as exc:
+        raise ShapeError(f"index {index!r} does not fit shape {shape_of(x)}: {exc}") from None
+    return (x,), {"index": idx}
+
+
+def _getitem_batch(ts: Any, k: int, xs: Any, out: Any, index: tuple[Any, ...]) -> Any:
+    """x[index] for k stacked x: the stack axis goes last, where indexing leaves it in place."""
+    moved = _first_to_last(ts[0])
+    return _last_to_first(getitem(moved, _expand_ellipsis(index, len(shape_of(xs[0])))))
+
+
+getitem = structural(
+    "getitem", lambda xp, x, index: x[index], linear=True, prepare=_prepare_getitem,
+    batch=_getitem_batch, vjp=lambda ct, xs, out, index: (index_add(ct, index, shape_of(xs[0])),),
+    sympy=lambda sp, x, index: np.asarray(x[index], dtype=object), symbol="[]", latex="[]",
+    doc="x[index]: basic slicing and integer/boolean array indexing.")
+
+
+def _index_add_impl(xp: Any, v: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
+    from ..backend import scatter_add
+
+    z = xp.zeros(shape, dtype=getattr(v, "dtype", None) or np.result_type(v))
+    return scatter_add(xp, z, index, v)
+
+
+def _index_add_batch(ts: Any, k: int, xs: Any, out: Any, index: Any, shape: Any) -> Any:
+    moved = _first_to_last(ts[0]) if len(shape_of(ts[0])) > 1 else ts[0]
+    return _last_to_first(index_add(moved, _expand_ellipsis(index, len(shape)), (*shape, k)))
+
+
+index_add = structural(
+    "index_add", _index_add_impl, linear=True, batch=_index_add_batch,
+    prepare=lambda v, index, shape: ((v,), {"index": _index(index), "shape": tuple(shape)}),
+    vjp=lambda ct, xs, out, index, shape: (getitem(ct, index),),
+    sympy=lambda sp, v, index, shape: _index_add_impl(np, np.asarray(v, dtype=object), index, shape),
+    doc="zeros(shape) with `v` added at `index` (repeated indices accumulate): getitem's transpose.")
+
+
+def _prepare_concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
+    arrays = tuple(arrays)
+    if not arrays:
+        raise ShapeError("concatenate needs at least one array")
+    ax = _axes(axis, len(shape_of(arrays[0])))
+    return arrays, {"axis": ax[0] if ax else 0}
+
+
+def _concat_vjp(ct: Any, xs: Any, out: Any, axis: int) -> tuple[Any, ...]:
+    cts, start = [], 0
+    for x in xs:
+        stop = start + shape_of(x)[axis]
+        cts.append(getitem(ct, (slice(None),) * axis + (slice(start, stop),)))
+        start = stop
+    return tuple(cts)
+
+
+concatenate = structural(
+    "concatenate", lambda xp, *xs, axis=0: xp.concatenate(xs, axis=axis), linear=True, nargs=None,
+    prepare=_prepare_concatenate, numpy=("concatenate",),
+    batch=lambda ts, k, xs, out, axis: bind(concatenate, *ts, axis=axis + 1), vjp=_concat_vjp,
+    sympy=lambda sp, *xs, axis=0: np.concatenate([np.asarray(x, dtype=object) for x in xs], axis),
+    doc="Join arrays along an existing axis.")
+
+
+def _roll_batch(ts: Any, k: int, xs: Any, out: Any, shift: Any, axis: Any) -> Any:
+    if axis is None:
+        flat = reshape(ts[0], (k, math.prod(shape_of(xs[0]))))
+        return reshape(roll(flat, shift, 1), (k, *shape_of(xs[0])))
+    return roll(ts[0], shift, tuple(a + 1 for a in axis))
+
+
+def _prepare_roll(x: Any, shift: int | Sequence[int], axis: Any = None) -> Any:
+    """Shifts pair with axes in the order given (not sorted, unlike a reduction's axes)."""
+    ndim = len(shape_of(x))
+    sh = tuple(int(s) for s in shift) if isinstance(shift, Sequence) else int(shift)
+    if axis is None:
+        if isinstance(sh, tuple):
+            raise ShapeError("roll: a tuple of shifts needs a matching tuple of axes")
+        return (x,), {"shift": sh, "axis": None}
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    norm = []
+    for a in axes:
+        a = operator.index(a)
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ShapeError(f"axis {a} is out of bounds for an array with {ndim} dimension(s)")
+        norm.append(a % builtins.max(ndim, 1))
+    if isinstance(sh, tuple) and len(sh) != len(norm):
+        raise ShapeError(f"roll: {len(sh)} shifts for {len(norm)} axes")
+    return (x,), {"shift": sh, "axis": tuple(norm)}
+
+
+def _negate_shift(shift: Any) -> Any:
+    return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
+
+
+roll = structural(
+    "roll", lambda xp, x, shift, axis=None: xp.roll(x, shift, axis=axis), linear=True,
+    prepare=_prepare_roll, numpy=("roll",), batch=_roll_batch,
+    vjp=lambda ct, xs, out, shift, axis=None: (roll(ct, _negate_shift(shift), axis),),
+    doc="Shift elements cyclically along `axis` (of the flattened array when None).")
+
+__all__ = declared_in(__name__)
