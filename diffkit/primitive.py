@@ -92,6 +92,7 @@ class Primitive:
             structural ones NumPy object arrays (default: ``impl`` run on object arrays).
             ``False``: no translation (the symbolic engine refuses by name).
         numpy: NumPy ufuncs and functions (names) that dispatch here from traced values.
+        scipy: ``scipy.special`` ufuncs (names) that dispatch here.
         aliases: other names accepted in math text (``ln`` for log).
         parseable: callable by name in ``dk.parse``.
         scalar: Python code for an application to scalars, a format string over the operands
@@ -124,6 +125,7 @@ class Primitive:
     prepare: Rule | None = None
     sympy: Any = None
     numpy: tuple[str, ...] = ()
+    scipy: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     parseable: bool = False
     scalar: str | None = None
@@ -220,6 +222,7 @@ class Composite:
     name: str
     fn: Callable[..., Any]
     numpy: tuple[str, ...] = ()
+    scipy: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     parseable: bool = False
     nargs: int | None = None
@@ -243,9 +246,11 @@ REGISTRY: dict[str, Primitive] = {}
 #: every composite by name
 COMPOSITES: dict[str, Composite] = {}
 
-#: public names of primitives and composites, and the NumPy names that dispatch to them
+#: public names of primitives and composites, and the NumPy / scipy.special names that dispatch
+#: to them
 PUBLIC: dict[str, Callable[..., Any]] = {}
 NUMPY_NAMES: dict[str, Callable[..., Any]] = {}
+SCIPY_NAMES: dict[str, Callable[..., Any]] = {}
 
 
 def register(p: Any) -> Any:
@@ -254,6 +259,8 @@ def register(p: Any) -> Any:
     PUBLIC[p.name] = p
     for np_name in p.numpy:
         NUMPY_NAMES[np_name] = p
+    for sp_name in p.scipy:
+        SCIPY_NAMES[sp_name] = p
     if p.__doc__ is not p.doc and p.doc:
         object.__setattr__(p, "__doc__", p.doc)
     return p

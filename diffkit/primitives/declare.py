@@ -45,7 +45,7 @@ def declared_in(module: str) -> list[str]:
 def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None, sympy: Any, *,
                 nargs: int | None = None, symbol: str | None = None, unicode: str | None = None,
                 latex: str | None = None, numpy: tuple[str, ...] | None = None,
-                aliases: tuple[str, ...] = (),
+                scipy: tuple[str, ...] = (), aliases: tuple[str, ...] = (),
                 parseable: bool = True, scalar: str | None = None,
                 unit: tuple[float | None, ...] = (), wirtinger: Rule | None = None,
                 domain: tuple[tuple[float, float], ...] | None = None, domain_text: str = "",
@@ -55,7 +55,7 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
     return _declare(Primitive(
         name=name, nargs=n, impl=impl, kind="elementwise", partials=partials, wirtinger=wirtinger,
         differentiable=partials is not None, sympy=sympy,
-        numpy=(name,) if numpy is None else numpy, aliases=aliases,
+        numpy=(name,) if numpy is None else numpy, scipy=scipy, aliases=aliases,
         parseable=parseable and partials is not None, scalar=scalar, symbol=symbol or name,
         unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", unit=unit,
@@ -65,7 +65,8 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
 
 def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, linear: bool = False,
                batch: Rule | None = None, nargs: int | None = 1, prepare: Rule | None = None,
-               sympy: Any = None, numpy: tuple[str, ...] = (), symbol: str | None = None,
+               sympy: Any = None, numpy: tuple[str, ...] = (), scipy: tuple[str, ...] = (),
+               symbol: str | None = None,
                unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
                parseable: bool = False, differentiable: bool = True, doc: str = "") -> Primitive:
     """Declare a non-element-wise primitive: linear (its transpose as ``vjp``, and a ``batch`` rule)
@@ -73,20 +74,21 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
     run on NumPy object arrays of SymPy expressions."""
     return _declare(Primitive(
         name=name, nargs=nargs, impl=impl, kind="structural", linear=linear, batch=batch, jvp=jvp,
-        vjp=vjp, prepare=prepare, sympy=sympy, numpy=numpy, parseable=parseable,
+        vjp=vjp, prepare=prepare, sympy=sympy, numpy=numpy, scipy=scipy, parseable=parseable,
         differentiable=differentiable, symbol=symbol or name, unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", cost=cost,
         doc=doc or f"{name} (a primitive: see diffkit.primitives)."))
 
 
 def composite(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-              numpy: tuple[str, ...] = (), aliases: tuple[str, ...] = (), parseable: bool = False,
+              numpy: tuple[str, ...] = (), scipy: tuple[str, ...] = (),
+              aliases: tuple[str, ...] = (), parseable: bool = False,
               nargs: int | None = None, domain: tuple[tuple[float, float], ...] = ()) -> Any:
     """Declare a function composed of primitives (exactly: no approximation): every engine
     differentiates it through the primitives it records. Use as a decorator."""
 
     def wrap(f: Callable[..., Any]) -> Composite:
-        c = Composite(name=name or f.__name__, fn=f, numpy=numpy, aliases=aliases,
+        c = Composite(name=name or f.__name__, fn=f, numpy=numpy, scipy=scipy, aliases=aliases,
                       parseable=parseable, nargs=nargs, domain=domain, doc=f.__doc__ or "")
         return _declare(c)
 
