@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import math
 import numbers
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, final
@@ -397,14 +398,17 @@ def fit(model: Module, train_loader: DataLoader, epochs: int = 10,
 
 @final  # not subclassed, so __enter__ returns exactly a _Progress (typing.Self is 3.11+)
 class _Progress:
-    """A rich progress bar over all steps, plus one printed line per epoch (or nothing)."""
+    """What fit shows: on a terminal, a rich progress bar over all steps with one line per epoch
+    above it; anywhere else (a notebook, a pipe, a CI log) one plain line per epoch and no bar,
+    so nothing is redrawn, cut at 80 columns, or asks for ipywidgets. Nothing when disabled."""
 
     def __init__(self, enabled: bool, epochs: int, steps: int) -> None:
         self.enabled, self.total = enabled, max(epochs, 0) * steps
         self.bar: Any = None
 
     def __enter__(self) -> _Progress:
-        if self.enabled:
+        console = _terminal_console() if self.enabled else None
+        if console is not None:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -414,7 +418,7 @@ class _Progress:
             )
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeRemainingColumn())
+                                TimeRemainingColumn(), console=console)
             self.bar.__enter__()
             self.task = self.bar.add_task("training", total=self.total)
         return self
@@ -427,16 +431,32 @@ class _Progress:
                 self.bar.update(self.task, advance=1, description=text)
 
     def epoch_done(self, epoch: int, h: History) -> None:
-        if self.bar is None:
+        if not self.enabled:
             return
         line = f"epoch {epoch:3d}  loss {h['loss'][-1]:.4f}  acc {h['accuracy'][-1]:.3f}"
         if h["val_loss"]:
             line += f"  val_loss {h['val_loss'][-1]:.4f}  val_acc {h['val_accuracy'][-1]:.3f}"
-        self.bar.console.print(line + f"  lr {h['lr'][-1]:.3g}  {h['time'][-1] * 1000:.0f} ms")
+        line += f"  lr {h['lr'][-1]:.3g}  {h['time'][-1] * 1000:.0f} ms"
+        if self.bar is not None:
+            self.bar.console.print(line, soft_wrap=True)  # the terminal folds it, rich does not
+        else:
+            print(line, file=sys.stdout, flush=True)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
+
+
+def _terminal_console() -> Any:
+    """A rich Console when output goes to a terminal, else None: Jupyter (whose live display
+    needs ipywidgets), pipes and CI logs get plain lines. rich decides what a terminal is
+    (``FORCE_COLOR`` and ``TTY_COMPATIBLE`` included); without rich there is no bar."""
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    console = Console()
+    return console if console.is_terminal and not console.is_jupyter else None
 
 
 __all__ = ["DivergenceError", "History", "Trainer", "accuracy", "fit", "predict"]
