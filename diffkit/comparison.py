@@ -120,6 +120,22 @@ class Comparison:
 
     __str__ = to_text
 
+    def __repr__(self) -> str:
+        """One line per method (error, time, cost); ``str()`` or a notebook shows the table."""
+        if not self.rows:
+            return _fit(f"<diffkit.Comparison: {self.title()} (no methods)") + ">"
+        lines = [_fit(f"<diffkit.Comparison: {self.title()}")]
+        width = max(len(r.method) for r in self.rows)
+        for r in self.rows:
+            if r.skipped:
+                detail = f"skipped: {r.skipped}"
+            else:
+                cost = r.cost()
+                detail = (f"rel error {_err(r.rel_error):<8} {_secs(r.time):>9}/call"
+                          + (f"  {cost}" if cost != "—" else ""))
+            lines.append(_fit(f"  {r.method:<{width}}  {detail}"))
+        return "\n".join(lines) + ">"
+
     def __rich__(self) -> Any:
         from rich.table import Table
 
@@ -375,6 +391,11 @@ def _short(v: Any) -> str:
     flat = [f"{float(x):.10g}" for x in arr.reshape(-1)[:3]]
     more = ", …" if arr.size > 3 else ""
     return f"[{', '.join(flat)}{more}]" + (f" {arr.shape}" if arr.ndim > 1 else "")
+
+
+def _fit(line: str, width: int = 99) -> str:
+    """A line cut to `width` characters (with an ellipsis), for reprs."""
+    return line if len(line) <= width else line[:width - 1] + "…"
 
 
 def _err(e: float | None) -> str:

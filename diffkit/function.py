@@ -15,6 +15,7 @@ Tracing semantics (the rule that keeps answers right; docs/design.md has the ful
 
 from __future__ import annotations
 
+import html
 import inspect
 import keyword
 from collections.abc import Callable, Sequence
@@ -37,6 +38,8 @@ from .tensor import Tensor, new_tape
 #: NumPy's floating-point errors inside diffkit's API: a NaN, a division by zero or an overflow is
 #: a named error, never a value.
 STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "ignore"}
+#: notebooks show a function's formula only up to this many graph nodes and SymPy operations
+DISPLAY_NODES, DISPLAY_OPS = 200, 400
 
 
 def as_input(x: Any) -> Any:
@@ -186,6 +189,61 @@ class Function:
         what = f" {self.text!r}" if self.text else ""
         kind = " jit" if self.jit else ""
         return f"<diffkit{kind} Function {self.name}({', '.join(self.inputs)}){what}>"
+
+    # ----- notebooks --------------------------------------------------------------------------
+
+    def _repr_latex_(self) -> str | None:
+        """The function as a formula, ``$f(x_1, x_2) = …$`` (None when it has no scalar form)."""
+        formula = self._formula(self._display_graph()[0])
+        return None if formula is None else f"${formula}$"
+
+    def _repr_html_(self) -> str:
+        """Name, inputs, kind, text, formula and listing (at scalar inputs) for notebooks."""
+        graph, failure = self._display_graph()
+        if self.pure:
+            kind = "pure: built from text or SymPy, so engines reuse what they derive"
+        elif self.jit:
+            kind = "jit: traced once per signature (values it does not take are frozen)"
+        else:
+            kind = "Python function, traced afresh at every call"
+        head = f"<b>{html.escape(self.name)}</b>({html.escape(', '.join(self.inputs))})"
+        parts = [f"<p>{head} &mdash; {kind}</p>"]
+        if self.text:
+            parts.append(f"<p><code>{html.escape(self.text)}</code></p>")
+        formula = self._formula(graph)
+        if formula is not None:
+            parts.append(f"<p>${html.escape(formula)}$</p>")
+        if graph is not None:
+            parts.append(f"<pre>{html.escape(graph.listing(values=False))}</pre>")
+        else:
+            parts.append(f"<p><i>no listing at scalar inputs ({html.escape(failure)}): give it a "
+                         f"point, {html.escape(self.name)}.listing(...)</i></p>")
+        return "<div>" + "".join(parts) + "</div>"
+
+    def _display_graph(self) -> tuple[Graph | None, str]:
+        """The graph at scalar inputs (as ``listing()`` draws it), or None and why not."""
+        try:
+            return self.graph(), ""
+        except Exception as exc:  # noqa: BLE001 - a display must not raise: it says what failed
+            return None, f"{type(exc).__name__}: {exc}"
+
+    def _formula(self, graph: Graph | None) -> str | None:
+        """LaTeX of ``name(inputs) = expression``, if the graph has a readable SymPy form."""
+        if graph is None or len(graph) > DISPLAY_NODES:
+            return None
+        import sympy as sp
+
+        from .sympy_program import graph_to_sympy  # imports SymPy: only when displayed
+
+        try:
+            expr = graph_to_sympy(graph, self.inputs)
+        except Exception:  # noqa: BLE001 - array-valued, or no SymPy form: no formula
+            return None
+        if not isinstance(expr, sp.Basic) or sp.count_ops(expr) > DISPLAY_OPS:
+            return None
+        name = self.name if self.name.isidentifier() else "f"
+        head = sp.Function(name)(*[sp.Symbol(n) for n in self.inputs])
+        return f"{sp.latex(head)} = {sp.latex(expr)}"
 
     def __str__(self) -> str:
         return self.listing()

@@ -267,6 +267,27 @@ class Tensor(Traced):
         """The same value as a constant: no derivative flows through it (dk.stop_gradient)."""
         return P.stop_gradient(self)
 
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Indices of the largest values along `axis` (all elements, flattened, by default), as a
+        plain integer array: PyTorch's ``logits.argmax(1)``, NumPy's ``argmax``.
+
+        An index has no derivative, so nothing is lost by reading it, even out of a value being
+        differentiated: ``x[x.argmax()]`` keeps its derivative. As with a branch on a traced value,
+        the trace then holds at this point only (a jit function that reads an index is traced
+        again at every call)."""
+        return self._indices("argmax", axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Indices of the smallest values along `axis`, as a plain integer array (see argmax)."""
+        return self._indices("argmin", axis, keepdims)
+
+    def _indices(self, name: str, axis: int | None, keepdims: bool) -> Any:
+        self.tape.value_dependent = True  # the indices come from the values: a branch
+        v = self.node.value
+        if type(v) is Tensor:  # nested tracing: the outer trace reads the values too
+            return v._indices(name, axis, keepdims)
+        return getattr(array_namespace(v), name)(v, axis=axis, keepdims=keepdims)
+
     def backward(self, gradient: Any = None) -> None:
         """Reverse sweep from this tensor; adds d(self)/d(leaf) to ``.grad`` of leaves that require it."""
         backward(self, gradient)

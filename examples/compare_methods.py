@@ -6,8 +6,7 @@ Run: ``python examples/compare_methods.py`` (writes compare_*.png next to where 
 from __future__ import annotations
 
 import diffkit as dk
-from diffkit import plots
-from diffkit import compile_gradient
+from diffkit import compile_gradient, plots
 
 f = dk.parse("ln(x1) + x1*x2 - sin(x2)")
 

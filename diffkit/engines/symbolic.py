@@ -180,6 +180,10 @@ class SymbolicDerivative:
     source: str = ""
     _compiled: Any = None
     _fast: Any = None
+    #: for display: the function's name, the symbols differentiated by, 1 (Jacobian) or 2 (Hessian)
+    name: str = "f"
+    wrt: list[sp.Symbol] = field(default_factory=list)
+    order: int = 1
 
     @property
     def assignments(self) -> list[tuple[sp.Symbol, sp.Expr]]:
@@ -216,6 +220,27 @@ class SymbolicDerivative:
     def __repr__(self) -> str:
         shown = self.expressions if self.sizes()["tree"] <= SIMPLIFY_LIMIT else "(large: see .results)"
         return f"<SymbolicDerivative shape={self.shape} {shown}>"
+
+    def _repr_latex_(self) -> str:
+        """The derivatives as LaTeX for notebooks: each ∂f/∂xᵢ of a gradient, the matrix of a
+        Jacobian or Hessian; a large derivative by its size only."""
+        sizes = self.sizes()
+        if sizes["tree"] > SIMPLIFY_LIMIT:
+            return (rf"$\text{{large: {sizes['tree']} operations as a tree, {sizes['dag']} as a "
+                    rf"shared program, {sizes['cse']} after CSE (see .results, .source)}}$")
+        exprs = self.expressions
+        f = sp.latex(sp.Symbol(self.name if self.name.isidentifier() else "f"))
+        wrt = [sp.latex(w) for w in self.wrt]
+        if not self.shape:  # n-th derivative of a one-input function
+            return f"${sp.latex(exprs[0])}$"
+        if self.order == 2:
+            return rf"$\nabla^{{2}} {f} = {sp.latex(sp.Matrix(*self.shape, exprs))}$"
+        if self.shape[0] == 1 and len(wrt) == len(exprs):  # a gradient: one line per input
+            return "$" + r",\quad ".join(rf"\frac{{\partial {f}}}{{\partial {w}}} = {sp.latex(e)}"
+                                          for w, e in zip(wrt, exprs)) + "$"
+        by = rf"\left({', '.join(wrt)}\right)" if len(wrt) > 1 else (wrt[0] if wrt else "x")
+        matrix = sp.latex(sp.Matrix(*self.shape, exprs))
+        return rf"$\frac{{\partial {f}}}{{\partial {by}}} = {matrix}$"
 
     def __call__(self, flat_inputs: Sequence[Any]) -> np.ndarray:
         """The derivative at the flat input values.
@@ -386,7 +411,8 @@ class SymbolicEngine(Engine):
                 base = base + new
                 second_rows += grads
             rows, shape = second_rows, (len(wrt_syms), len(wrt_syms))
-        deriv = SymbolicDerivative(prog, adjoints, rows, shape)
+        deriv = SymbolicDerivative(prog, adjoints, rows, shape, name=fn.name, wrt=wrt_syms,
+                                   order=order)
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, rows, prog.real)
         compile_program(deriv)
         if fn.reusable and not graph.value_dependent:
@@ -427,7 +453,7 @@ class SymbolicEngine(Engine):
                                       constants=prog.constants, real=prog.real)
             base += new
             adjoints += new
-        deriv = SymbolicDerivative(prog, adjoints, [expr], ())
+        deriv = SymbolicDerivative(prog, adjoints, [expr], (), name=fn.name, wrt=[var])
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, [expr], prog.real)
         compile_program(deriv)
         self.last = deriv

@@ -4,15 +4,18 @@ trajectories on 2-D test functions (matplotlib is imported only when a plot is d
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..backend import to_numpy
 from ..tensor import Tensor
+from .inference import predict
 from .module import Module, Parameter
 from .optim import SGD, Adam, Optimizer, RMSprop
-from .train import History, predict
+
+if TYPE_CHECKING:  # History.plot() calls plot_history: train imports this module, not back
+    from .train import History
 
 
 def _plt() -> Any:

@@ -9,8 +9,10 @@ bit-identically.
 
 from __future__ import annotations
 
+import html
 import math
 import numbers
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, final
@@ -22,8 +24,9 @@ from ..errors import DiffkitError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
 from .data import DataLoader, check_finite
+from .inference import predict
 from .losses import check_class_labels, cross_entropy, l1_penalty, l2_penalty, uses_class_labels
-from .module import Module, get_rng, no_grad, value_of
+from .module import Module, get_rng, value_of
 from .optim import Adam, Optimizer, clip_grad_norm_, clip_grad_value_
 from .schedulers import EarlyStopping, ReduceLROnPlateau
 
@@ -40,11 +43,67 @@ class DivergenceError(DiffkitError, FloatingPointError):
 
 class History(dict):
     """Per-epoch lists: loss, accuracy, val_loss, val_accuracy, lr, time, and ``grad_norms``
-    (parameter name → list of mean gradient norms: watch for vanishing or exploding layers)."""
+    (parameter name → list of mean gradient norms: watch for vanishing or exploding layers).
+
+    A dict (``history["loss"][-1]``), with ``.plot()`` for the curves, ``.to_dict()`` for plain
+    data, and a table of the last epochs in notebooks."""
+
+    #: how many of the last epochs a notebook's table shows
+    SHOWN = 5
 
     def __init__(self) -> None:
         super().__init__(loss=[], accuracy=[], val_loss=[], val_accuracy=[], lr=[], time=[],
                          grad_norms={})
+
+    @property
+    def epochs(self) -> int:
+        """How many epochs are recorded."""
+        return len(self.get("loss", ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain ``dict`` of new lists (ready for json.dumps); changing it leaves this alone."""
+        return _plain(self)
+
+    def plot(self) -> Any:
+        """Loss and accuracy per epoch, training and validation (:func:`diffkit.nn.plots.
+        plot_history`); returns the matplotlib Figure. In a notebook, ``history.plot();``."""
+        from .plots import plot_history  # imports matplotlib: only when a plot is drawn
+
+        return plot_history(self)
+
+    def _repr_html_(self) -> str:
+        """A table of the last epochs, for notebooks."""
+        n = self.epochs
+        if not n:
+            return "<p>History: no epochs yet</p>"
+        columns = [(k, fmt) for k, fmt in _HISTORY_COLUMNS if len(self.get(k, ())) == n]
+        first = max(n - self.SHOWN, 0)
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in ["epoch", *(k for k, _ in columns)])
+        rows = "".join(
+            f"<tr><td>{e + 1}</td>"
+            + "".join(f"<td>{html.escape(fmt(self[k][e]))}</td>" for k, fmt in columns) + "</tr>"
+            for e in range(first, n))
+        shown = f"last {n - first} shown; " if first else ""
+        return (f"<table><caption>History: {n} epoch{'s' if n != 1 else ''} ({shown}.plot() "
+                f"draws the curves)</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
+                "</table>")
+
+
+def _number(spec: str) -> Callable[[Any], str]:
+    return lambda v: "—" if isinstance(v, float) and math.isnan(v) else format(v, spec)
+
+
+_HISTORY_COLUMNS = (("loss", _number(".4f")), ("accuracy", _number(".3f")),
+                    ("val_loss", _number(".4f")), ("val_accuracy", _number(".3f")),
+                    ("lr", _number(".3g")), ("time", lambda t: f"{t * 1000:.0f} ms"))
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
 
 
 def _correct(logits: Any, y: Any) -> Any:
@@ -323,27 +382,6 @@ def _is_classification(out: Any, y: Any) -> bool:
                                                     and out.shape[-1] == 1))
 
 
-def predict(model: Module, X: Any, batch_size: int = 1024) -> Any:
-    """Outputs of `model` for X (eval mode, no recording), on the model's device.
-
-    Example:
-        >>> import diffkit.nn as nn, numpy as np
-        >>> nn.predict(nn.Linear(2, 3), np.zeros((5, 2), np.float32)).shape
-        (5, 3)
-    """
-    was = model.training
-    model.eval()
-    device = model.device
-    xp = array_namespace(to_device(np.zeros(1), device))
-    X = np.asarray(to_numpy(value_of(X)), dtype=np.float32)
-    try:
-        with no_grad():
-            outs = [model(to_device(X[i:i + batch_size], device)) for i in range(0, len(X), batch_size)]
-    finally:
-        model.train(was)
-    return xp.concatenate([value_of(o) for o in outs]) if outs else xp.zeros((0,))
-
-
 def fit(model: Module, train_loader: DataLoader, epochs: int = 10,
         val_data: tuple[Any, Any] | None = None, **trainer_args: Any) -> History:
     """Shortcut for ``Trainer(model, **trainer_args).fit(train_loader, val_data, epochs)``.
@@ -360,14 +398,17 @@ def fit(model: Module, train_loader: DataLoader, epochs: int = 10,
 
 @final  # not subclassed, so __enter__ returns exactly a _Progress (typing.Self is 3.11+)
 class _Progress:
-    """A rich progress bar over all steps, plus one printed line per epoch (or nothing)."""
+    """What fit shows: on a terminal, a rich progress bar over all steps with one line per epoch
+    above it; anywhere else (a notebook, a pipe, a CI log) one plain line per epoch and no bar,
+    so nothing is redrawn, cut at 80 columns, or asks for ipywidgets. Nothing when disabled."""
 
     def __init__(self, enabled: bool, epochs: int, steps: int) -> None:
         self.enabled, self.total = enabled, max(epochs, 0) * steps
         self.bar: Any = None
 
     def __enter__(self) -> _Progress:
-        if self.enabled:
+        console = _terminal_console() if self.enabled else None
+        if console is not None:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -377,7 +418,7 @@ class _Progress:
             )
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeRemainingColumn())
+                                TimeRemainingColumn(), console=console)
             self.bar.__enter__()
             self.task = self.bar.add_task("training", total=self.total)
         return self
@@ -390,16 +431,32 @@ class _Progress:
                 self.bar.update(self.task, advance=1, description=text)
 
     def epoch_done(self, epoch: int, h: History) -> None:
-        if self.bar is None:
+        if not self.enabled:
             return
         line = f"epoch {epoch:3d}  loss {h['loss'][-1]:.4f}  acc {h['accuracy'][-1]:.3f}"
         if h["val_loss"]:
             line += f"  val_loss {h['val_loss'][-1]:.4f}  val_acc {h['val_accuracy'][-1]:.3f}"
-        self.bar.console.print(line + f"  lr {h['lr'][-1]:.3g}  {h['time'][-1] * 1000:.0f} ms")
+        line += f"  lr {h['lr'][-1]:.3g}  {h['time'][-1] * 1000:.0f} ms"
+        if self.bar is not None:
+            self.bar.console.print(line, soft_wrap=True)  # the terminal folds it, rich does not
+        else:
+            print(line, file=sys.stdout, flush=True)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
+
+
+def _terminal_console() -> Any:
+    """A rich Console when output goes to a terminal, else None: Jupyter (whose live display
+    needs ipywidgets), pipes and CI logs get plain lines. rich decides what a terminal is
+    (``FORCE_COLOR`` and ``TTY_COMPATIBLE`` included); without rich there is no bar."""
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    console = Console()
+    return console if console.is_terminal and not console.is_jupyter else None
 
 
 __all__ = ["DivergenceError", "History", "Trainer", "accuracy", "fit", "predict"]

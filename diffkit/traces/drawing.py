@@ -67,8 +67,30 @@ def _digraph_class() -> type:
     class Drawing(graphviz.Digraph):
         """A Digraph that renders in notebooks even without the system ``dot``."""
 
+        #: what the drawing shows, for its repr ("7 nodes, reverse mode"; set by the drawers)
+        summary = "a graph"
+
+        def __repr__(self) -> str:
+            return f"<diffkit drawing: {self.summary}; display in a notebook or dk.render(...)>"
+
+        def _repr_svg_(self) -> str | None:
+            """SVG laid out by diffkit's :func:`pipe` (``dot`` or graphviz-pure); None if neither
+            is installed."""
+            try:
+                return pipe(self.source, "svg").decode("utf-8")
+            except GraphvizMissingError:
+                return None
+
         def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict:
-            return {"image/svg+xml": pipe(self.source, "svg").decode("utf-8")}
+            """The notebook display: SVG through :func:`pipe`, never the graphviz package's own
+            rendering (which runs a ``dot`` executable that may not be there)."""
+            svg = "image/svg+xml"
+            if (include is not None and svg not in include) or (exclude and svg in exclude):
+                return {}
+            try:
+                return {svg: pipe(self.source, "svg").decode("utf-8")}
+            except GraphvizMissingError as exc:
+                return {"text/plain": f"{self!r}\n{exc}"}
 
     return Drawing
 
@@ -206,6 +228,8 @@ def draw_trace(
     _draw_output(g, t, items, num)
     if legend:
         _draw_legend(g, t, items)
+    n = len(g_ir.nodes)
+    g.summary = f"{n} node{'s' if n != 1 else ''}, {t.mode} mode"
     return g
 
 
@@ -383,6 +407,7 @@ def draw_symbolic(
             )
     for a, b in edges:
         g.edge(a, b, arrowsize="0.6")
+    g.summary = f"symbolic gradient, {len(nodes)} nodes"
     return g
 
 

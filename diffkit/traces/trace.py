@@ -14,6 +14,8 @@ symbols named after the variables (∂v₃/∂v₀ = cos v₀); the numbers are 
 
 from __future__ import annotations
 
+import keyword
+import re
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -21,14 +23,16 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..backend import to_numpy
 from ..build import as_function
 from ..display import format_value, index_text
 from ..function import STRICT, Function, to_python
-from ..ir import Graph, Node
+from ..ir import Graph, Node, toposort
 from ..primitive import REGISTRY
 from ..sweeps import adjoint_sweep, linearize_all, tangent_sweep
+from ..tensor import Tensor, leaf_tensors
 from . import formats as tf
-from .drawing import draw_trace
+from .drawing import _check_size, draw_trace
 from .rows import (
     Partial,
     Row,
@@ -403,7 +407,9 @@ def trace(f: Any, *point: Any, mode: str = "reverse", seed: Any = None) -> Trace
     """The evaluation trace of `f` at `point`: primal rows, then tangent or adjoint rows.
 
     Args:
-        f: a Function, math text, a SymPy expression or a callable written with diffkit ops.
+        f: a Function, math text, a SymPy expression or a callable written with diffkit ops; or
+            a Tensor computed eagerly (with diffkit.nn or dk.tensor), without a point: its
+            recorded graph, as :func:`tensor_trace` builds it.
         *point: one value per input.
         mode: "reverse" (adjoint trace, ȳ = `seed` or 1) or "forward" (tangent trace, ẋ = `seed`
             or e₁; `seed` may be one tangent per input or a dict {name: tangent}).
@@ -418,6 +424,11 @@ def trace(f: Any, *point: Any, mode: str = "reverse", seed: Any = None) -> Trace
     """
     if mode not in MODES:
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
+    if type(f) is Tensor:
+        if point:
+            raise TypeError("a Tensor's graph was recorded at its values: pass no point "
+                            "(dk.trace(loss), dk.draw(loss))")
+        return tensor_trace(f, mode=mode, seed=seed)
     fn = as_function(f)
     with np.errstate(**STRICT):
         graph = fn.trace(*point)
@@ -426,4 +437,64 @@ def trace(f: Any, *point: Any, mode: str = "reverse", seed: Any = None) -> Trace
     return Trace(fn, graph, values, tuple(point), mode, seed_value)
 
 
-__all__ = ["Partial", "Row", "Trace", "local_derivative", "trace"]
+def tensor_trace(t: Tensor, mode: str = "reverse", seed: Any = None,
+                 max_nodes: int | None = None) -> Trace:
+    """The trace of the graph recorded behind an eager Tensor (torchviz's ``make_dot(loss)``).
+
+    The leaves that require a gradient (parameters, ``dk.tensor(…, requires_grad=True)``) are the
+    inputs, named after their names (``weight``, ``bias``, ``weight_2``, …); every other leaf —
+    the data, a detached value — is a constant. In reverse mode ȳ = `seed` or 1 (ones for an
+    array: the gradient of the sum), so the adjoints of the inputs are what ``backward()`` adds
+    to their ``.grad``. A graph of more than `max_nodes` nodes is refused
+    (:class:`DrawingTooLargeError`) before anything is computed.
+    """
+    if t.tape.level > 0:
+        raise TypeError("this Tensor belongs to a function being traced: trace or draw the "
+                        "function instead, dk.trace(f, *point) or dk.draw(f, *point)")
+    nodes = toposort([t.node])
+    _check_size(len(nodes), max_nodes, "this graph")
+    leaves = [n for n in nodes if n.prim is None
+              and (leaf := leaf_tensors.get(n.id)) is not None and leaf.requires_grad]
+    if not leaves:
+        raise ValueError("nothing in this tensor's graph requires a gradient: make the leaves "
+                         "to differentiate with dk.tensor(value, requires_grad=True) or "
+                         "nn.Parameter")
+    names = _input_names(leaves)
+    copies: dict[Node, Node] = {}  # the graph again, with inputs named and other leaves constant
+    for n in nodes:
+        value = to_numpy(n.value)
+        if n.prim is None:
+            copies[n] = Node(None, (), {}, value, name=names.get(n))
+        else:
+            copies[n] = Node(n.prim, tuple(copies[i] for i in n.inputs), n.params, value)
+    graph = Graph([copies[n] for n in leaves], copies[t.node])
+    fn = Function(_recorded, [names[n] for n in leaves], name="f")
+    values = {node: node.value for node in graph.schedule}
+    point = tuple(node.value for node in graph.inputs)
+    seed_value = forward_seed(fn, graph, seed) if mode == "forward" else reverse_seed(graph, seed)
+    return Trace(fn, graph, values, point, mode, seed_value)
+
+
+def _input_names(leaves: Sequence[Node]) -> dict[Node, str]:
+    """Distinct identifiers from the leaves' names: weight, bias, weight_2, bias_2, …"""
+    names: dict[Node, str] = {}
+    taken: set[str] = set()
+    for n in leaves:
+        base = re.sub(r"\W", "_", n.name or "x")
+        if not base.isidentifier() or keyword.iskeyword(base) or base.startswith("__"):
+            base = f"x_{base.strip('_')}" if base.strip("_").isidentifier() else "x"
+        name, k = base, 1
+        while name in taken:
+            k += 1
+            name = f"{base}_{k}"
+        taken.add(name)
+        names[n] = name
+    return names
+
+
+def _recorded(*_: Any) -> Any:
+    raise TypeError("this Function stands for a graph recorded eagerly (dk.trace(tensor)): it has "
+                    "no Python body to call again")
+
+
+__all__ = ["Partial", "Row", "Trace", "local_derivative", "tensor_trace", "trace"]
