@@ -23,6 +23,10 @@ class ShapeError(DiffkitError, ValueError):
     """Arrays whose shapes do not fit the operation."""
 
 
+class IndexOutOfRangeError(ShapeError, IndexError):
+    """An index outside the array (also an IndexError, so iteration and ``for`` loops end there)."""
+
+
 class ArityError(DiffkitError, TypeError):
     """A function called with the wrong number of arguments."""
 
@@ -39,7 +43,7 @@ class MissingRuleError(DiffkitError, NotImplementedError):
     """An engine cannot differentiate through a primitive or a case; the message names the alternative."""
 
 
-class TracingError(DiffkitError, TypeError):
+class TracingError(DiffkitError, RuntimeError):
     """A traced Python function did something tracing cannot record (float() of a traced value,
     math.sin on it, ...): the value would silently leave the graph."""
 

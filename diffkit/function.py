@@ -256,7 +256,12 @@ def _constant_output(out: Any) -> Any:
 
 
 def stack_outputs(out: Any) -> Any:
-    """A tuple/list of outputs becomes one 1-D array (so Jacobians are (m, n))."""
+    """A tuple/list of outputs becomes one 1-D array (so Jacobians are (m, n)); a NumPy object
+    array of traced values (``np.array([x[0]**2, x[1]])``) one traced array."""
+    if type(out) is np.ndarray and out.dtype.kind == "O":
+        from .primitive import from_objects
+
+        return from_objects(out)
     if isinstance(out, list | tuple):
         from .primitives import concatenate, reshape
 

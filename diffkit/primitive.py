@@ -270,13 +270,31 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
     """Apply `prim`: evaluate plain arrays now, or record on the innermost tape among the arguments."""
     top = None
     for a in args:
-        if isinstance(a, Traced) and (top is None or a.tape.level > top.tape.level):
-            top = a
+        if isinstance(a, Traced):
+            if top is None or a.tape.level > top.tape.level:
+                top = a
+        elif type(a) is np.ndarray and a.dtype.kind == "O" and a.size:
+            args = tuple(from_objects(b) for b in args)  # np.array([traced, …]) of traced values
+            return bind(prim, *args, **params)
     if prim.nargs is not None and len(args) != prim.nargs:
         raise ArityError(f"{prim.name} takes {prim.nargs} argument(s), got {len(args)}")
     if top is None:
         return prim.evaluate(array_namespace(*args), args, params)
     return top.tape.record(prim, args, params)
+
+
+def from_objects(a: Any) -> Any:
+    """A NumPy object array of numbers and traced values as one traced array (stacked elements);
+    anything else as it is."""
+    if not (type(a) is np.ndarray and a.dtype.kind == "O" and a.size):
+        return a
+    items = list(a.reshape(-1))
+    if not any(isinstance(v, Traced) for v in items):
+        return np.asarray(a.tolist())
+    reshape, concatenate = REGISTRY["reshape"], REGISTRY["concatenate"]
+    parts = [reshape(v, (1,)) if isinstance(v, Traced) else np.reshape(np.asarray(v, float), (1,))
+             for v in items]
+    return reshape(concatenate(parts, axis=0), a.shape)
 
 
 # ----- linearizations ---------------------------------------------------------------------------

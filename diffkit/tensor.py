@@ -31,7 +31,7 @@ from . import primitives as P
 from .backend import array_namespace
 from .errors import MissingRuleError, ShapeError, TracingError
 from .ir import Node, Traced, toposort
-from .primitive import NUMPY_NAMES, Primitive, bind
+from .primitive import NUMPY_NAMES, PUBLIC, SCIPY_NAMES, Primitive, bind
 from .sweeps import adjoint_sweep, linearize_all
 
 
@@ -242,7 +242,21 @@ class Tensor(Traced):
         return complex(self.concrete("complex() (or cmath.*)"))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        v = np.asarray(self.concrete("np.asarray()/np.array()"))
+        """NumPy asks for an array (``np.array([x, y])``, ``np.asarray(x)``). A value being
+        differentiated inside a traced function becomes an object array of traced elements, so
+        NumPy's own code keeps the graph (diffkit stacks such arrays back into one traced array
+        when they reach an operation or the output); anything else gives its plain value."""
+        if self.requires_grad and self.tape.level > 0:
+            if dtype is not None and np.dtype(dtype) != object:  # numbers: the graph would be lost
+                self.concrete(f"np.asarray(..., dtype={np.dtype(dtype)})")
+            out = np.empty(self.shape, dtype=object)
+            if not self.shape:
+                out[()] = self
+            else:
+                for idx in np.ndindex(*self.shape):
+                    out[idx] = self[idx]
+            return out
+        v = np.asarray(self.concrete("np.asarray()/np.array() with a dtype"))
         return v if dtype is None else v.astype(dtype)
 
     def item(self) -> Any:
@@ -359,6 +373,36 @@ class Tensor(Traced):
     def __getitem__(self, index: Any) -> Any:
         return P.getitem(self, index)
 
+    def __mod__(self, other: Any) -> Any:
+        return _public("mod")(self, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return _public("mod")(other, self)
+
+    def __floordiv__(self, other: Any) -> Any:
+        return _public("floor_divide")(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return _public("floor_divide")(other, self)
+
+    def __and__(self, other: Any) -> Any:
+        return _public("logical_and")(self, other)
+
+    def __rand__(self, other: Any) -> Any:
+        return _public("logical_and")(other, self)
+
+    def __or__(self, other: Any) -> Any:
+        return _public("logical_or")(self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        return _public("logical_or")(other, self)
+
+    def __xor__(self, other: Any) -> Any:
+        return _public("logical_xor")(self, other)
+
+    def __invert__(self) -> Any:
+        return _public("logical_not")(self)
+
     # ----- array methods ----------------------------------------------------------------------
     @property
     def T(self) -> Any:
@@ -383,6 +427,76 @@ class Tensor(Traced):
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Any:
         return P.amax(self, axis, keepdims)
+
+    # NumPy's array methods, each the table's function of the same meaning
+    def min(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("amin")(self, *args, **kwargs)
+
+    def prod(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("prod")(self, *args, **kwargs)
+
+    def std(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("std")(self, *args, **kwargs)
+
+    def var(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("var")(self, *args, **kwargs)
+
+    def cumsum(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("cumsum")(self, *args, **kwargs)
+
+    def cumprod(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("cumprod")(self, *args, **kwargs)
+
+    def clip(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("clip")(self, *args, **kwargs)
+
+    def round(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("round")(self, *args, **kwargs)
+
+    def ravel(self) -> Any:
+        return P.reshape(self, (-1,))
+
+    def flatten(self) -> Any:
+        return P.reshape(self, (-1,))
+
+    def squeeze(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("squeeze")(self, *args, **kwargs)
+
+    def swapaxes(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("swapaxes")(self, *args, **kwargs)
+
+    def repeat(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("repeat")(self, *args, **kwargs)
+
+    def take(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("take")(self, *args, **kwargs)
+
+    def diagonal(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("diagonal")(self, *args, **kwargs)
+
+    def trace(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("trace")(self, *args, **kwargs)
+
+    def sort(self, *args: Any, **kwargs: Any) -> Any:
+        """NumPy sorts in place; a traced value cannot change: use np.sort(x) (a new node)."""
+        raise TracingError("x.sort() sorts in place, which a traced value cannot do: "
+                           "write x = np.sort(x)")
+
+    def all(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("all")(self, *args, **kwargs)
+
+    def any(self, *args: Any, **kwargs: Any) -> Any:
+        return _public("any")(self, *args, **kwargs)
+
+    def astype(self, dtype: Any, **kwargs: Any) -> Any:
+        return _public("astype")(self, dtype)
+
+    def __getattr__(self, name: str) -> Any:
+        """Other element-wise NumPy methods (``x.arcsinh()``: what NumPy's object loops call)."""
+        fn = NUMPY_NAMES.get(name) if not name.startswith("_") else None
+        if fn is None:
+            raise AttributeError(f"'Tensor' object has no attribute {name!r}")
+        return lambda *args, **kwargs: fn(self, *args, **kwargs)
 
     def reshape(self, *shape: Any) -> Any:
         return P.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -439,6 +553,14 @@ class Tensor(Traced):
         return fn(*args, **kwargs)
 
 
+def _public(name: str) -> Any:
+    """The table's public function `name`, or a MissingRuleError naming what to use."""
+    fn = PUBLIC.get(name)
+    if fn is None:
+        raise MissingRuleError(_unsupported(f"{name}"))
+    return fn
+
+
 def _unsupported(what: str) -> str:
     return (f"diffkit cannot differentiate {what} yet: use diffkit's operations (dk.*), or "
             "method='fd', which treats the function as a black box")
@@ -448,18 +570,26 @@ _NUMPY_OBJECTS: dict[Any, Any] = {}
 
 
 def _numpy_target(obj: Any) -> Any:
-    """The diffkit function a NumPy ufunc or function dispatches to (None if there is none)."""
+    """The diffkit function a NumPy ufunc or function (or a scipy.special ufunc) dispatches to
+    (None if there is none)."""
     if len(_NUMPY_OBJECTS) < len(NUMPY_NAMES):  # the table grew (or first use): rebuild
         _NUMPY_OBJECTS.clear()
         for name, fn in NUMPY_NAMES.items():
-            target = getattr(np, name, None)
+            target = np
+            for part in name.split("."):  # "linalg.norm"
+                target = getattr(target, part, None)
             if target is not None:
                 _NUMPY_OBJECTS[target] = fn
         _NUMPY_OBJECTS[None] = None  # never empty again, even if nothing resolved
     try:
-        return _NUMPY_OBJECTS.get(obj)
+        hit = _NUMPY_OBJECTS.get(obj)
     except TypeError:  # unhashable
         return None
+    if hit is None and isinstance(obj, np.ufunc) and obj.__name__ in SCIPY_NAMES:
+        special = sys.modules.get("scipy.special")  # only a caller of scipy can pass its ufuncs
+        if special is not None and getattr(special, obj.__name__, None) is obj:
+            hit = _NUMPY_OBJECTS[obj] = SCIPY_NAMES[obj.__name__]
+    return hit
 
 
 def _item(v: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import IndexOutOfRangeError, ShapeError
 from ..ir import Traced
 from ..primitive import IDENTITY, bind
 from .declare import declared_in, shape_of, structural
@@ -209,7 +209,8 @@ def _prepare_getitem(x: Any, index: Any) -> Any:
     try:
         np.empty(shape_of(x), dtype=np.bool_)[idx]
     except IndexError as exc:
-        raise ShapeError(f"index {index!r} does not fit shape {shape_of(x)}: {exc}") from None
+        raise IndexOutOfRangeError(f"index {index!r} does not fit shape {shape_of(x)}: {exc}"
+                                   ) from None
     return (x,), {"index": idx}
 
 
