@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -118,7 +117,7 @@ def test_svg_parses_and_contains_the_values(tmp_path: Path):
 
 
 def test_render_writes_dot_without_any_program(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(render_module, "layout_program", lambda: None)
     dot = dk.render(dk.draw("x*y", 2, 3), tmp_path / "g.dot")
     assert dot.read_text().startswith("digraph")
     with pytest.raises(GraphvizMissingError, match=r"pip install 'diffkit\[viz\]'"):

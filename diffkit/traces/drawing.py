@@ -13,8 +13,12 @@ the graph's variable names (``v_m1``, ``v0``, ``v1``, …), so the DOT text is t
 from __future__ import annotations
 
 import html
+import importlib.metadata
+import os
 import shutil
 import subprocess
+import sys
+import sysconfig
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -394,9 +398,66 @@ def _is_leafy(e: Any) -> bool:
 # ----- public API ---------------------------------------------------------------------------
 
 
+#: The pip package that brings a self-contained ``dot`` (a program only: no Python module).
+GRAPHVIZ_PURE = "graphviz-pure"
+
+
+def _exe(name: str) -> str:
+    return name + ".exe" if os.name == "nt" else name
+
+
+def _scripts_dirs() -> list[Path]:
+    """Where pip puts console scripts for *this* Python, whether or not its venv is activated."""
+    here = Path(sys.executable).parent
+    dirs = [here, here / "Scripts"]  # a venv or Unix install; a Windows base install
+    for scheme in (sysconfig.get_default_scheme(), f"{os.name}_user"):
+        try:
+            scripts = sysconfig.get_path("scripts", scheme)
+        except KeyError:  # no such scheme here
+            continue
+        if scripts:
+            dirs.append(Path(scripts))
+    return dirs
+
+
+def _installed_graphviz_pure() -> Path | None:
+    """The ``graphviz-pure`` program as its own distribution records it (``RECORD``).
+
+    graphviz-pure is a compiled program in a wheel: it has no Python module to import or run with
+    ``python -m`` and no entry points, so its file list is how the package says where it is. This
+    finds it after ``pip install --user``, ``--prefix`` or ``--target`` too.
+    """
+    try:
+        dist = importlib.metadata.distribution(GRAPHVIZ_PURE)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or ():
+        if file.name in (GRAPHVIZ_PURE, _exe(GRAPHVIZ_PURE)):
+            path = Path(dist.locate_file(file)).resolve()
+            if path.is_file() and os.access(path, os.X_OK):
+                return path
+    return None
+
+
 def layout_program() -> str | None:
-    """The program that lays drawings out: the system ``dot``, else ``graphviz-pure``, else None."""
-    return shutil.which("dot") or shutil.which("graphviz-pure")
+    """The program that lays drawings out, or None.
+
+    In order: the system Graphviz ``dot`` on the PATH; the ``graphviz-pure`` that pip installed for
+    the running Python (next to ``sys.executable``, in its scripts folder, or wherever the
+    package's file list says), so a venv works without being activated (IDEs, Jupyter kernels,
+    ``venv/bin/python script.py``); last, a ``graphviz-pure`` on the PATH (pipx, uv tool).
+    """
+    dot = shutil.which("dot")
+    if dot:
+        return dot
+    for folder in _scripts_dirs():
+        candidate = folder / _exe(GRAPHVIZ_PURE)
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    installed = _installed_graphviz_pure()
+    if installed is not None:
+        return str(installed)
+    return shutil.which(GRAPHVIZ_PURE)
 
 
 def pipe(source: str, fmt: str = "svg", timeout: float = 120.0) -> bytes:
@@ -404,10 +465,11 @@ def pipe(source: str, fmt: str = "svg", timeout: float = 120.0) -> bytes:
     prog = layout_program()
     if prog is None:
         raise GraphvizMissingError(
-            "no Graphviz program found to lay out the drawing: pip install 'diffkit[viz]' (it "
-            "brings graphviz-pure) or install the system Graphviz (apt-get install graphviz, "
-            "brew install graphviz). The DOT source needs neither: render(g, 'out.dot') or "
-            "g.source."
+            "no Graphviz program found to lay out the drawing: neither the system 'dot' on the "
+            f"PATH nor the pip package graphviz-pure for this Python ({sys.executable}). Install "
+            f"it into that Python with: {sys.executable} -m pip install 'diffkit[viz]' (it brings "
+            "graphviz-pure), or install the system Graphviz (apt-get install graphviz, brew "
+            "install graphviz). DOT output needs neither: render(g, 'out.dot') or g.source."
         )
     done = subprocess.run(
         [prog, f"-T{fmt}"],
