@@ -3,6 +3,7 @@ comparison plots and the training plots."""
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import shutil
@@ -11,6 +12,7 @@ import sys
 import sysconfig
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,3 +119,131 @@ def test_missing_layout_program_says_how_to_install(monkeypatch, tmp_path: Path)
     assert "pip install 'diffkit[viz]'" in message
     assert ".dot" in message and "needs neither" in message
     assert str(tmp_path / "python") in message  # which Python was searched
+
+
+# ----- how trace drawings look --------------------------------------------------------------
+
+needs_layout = pytest.mark.skipif(
+    drawing_module.layout_program() is None, reason="no dot / graphviz-pure"
+)
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _svg(drawing, tmp_path: Path, name: str = "g.svg") -> ET.Element:
+    return ET.parse(dk.render(drawing, tmp_path / name)).getroot()
+
+
+def _texts(root: ET.Element) -> list[ET.Element]:
+    return [e for e in root.iter(f"{SVG}text")]
+
+
+@functools.lru_cache(maxsize=4)
+def _dejavu(bold: bool) -> Any:
+    """DejaVu Sans (regular or bold) at 100 pt, from the copy matplotlib ships."""
+    font_manager = pytest.importorskip("matplotlib.font_manager")
+    image_font = pytest.importorskip("PIL.ImageFont")
+    props = font_manager.FontProperties(family="DejaVu Sans", weight="bold" if bold else "normal")
+    return image_font.truetype(font_manager.findfont(props, fallback_to_default=False), 100)
+
+
+def _text_box(e: ET.Element) -> tuple[float, float, float, float]:
+    """The box an SVG text takes in DejaVu Sans, the widest of the fonts the SVG lists."""
+    x, y, size = float(e.get("x")), float(e.get("y")), float(e.get("font-size"))
+    w = _dejavu(e.get("font-weight") == "bold").getlength(e.text or "") * size / 100
+    anchor = e.get("text-anchor", "start")
+    x0 = x - w / 2 if anchor == "middle" else x - w if anchor == "end" else x
+    return x0, y - 0.75 * size, x0 + w, y + 0.2 * size
+
+
+def _bezier_points(d: str, per_segment: int = 24) -> list[tuple[float, float]]:
+    """Points along a Graphviz edge path "M x,y C x,y x,y x,y …" (cubic segments)."""
+    import re
+
+    nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]
+    pts = list(zip(nums[::2], nums[1::2], strict=False))
+    out = [pts[0]]
+    for i in range(0, len(pts) - 3, 3):
+        p0, p1, p2, p3 = pts[i : i + 4]
+        for k in range(1, per_segment + 1):
+            t = k / per_segment
+            a, b, c, e = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t**3
+            out.append((a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0],
+                        a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1]))
+    return out
+
+
+def _labels_crossed_by_edges(root: ET.Element) -> list[str]:
+    """Edge label texts that some edge line runs through."""
+    paths, labels = [], []
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") != "edge":
+            continue
+        paths += [_bezier_points(p.get("d")) for p in g.iter(f"{SVG}path")]
+        labels += [t for t in g.iter(f"{SVG}text") if (t.text or "").strip()]
+    crossed = []
+    for t in labels:
+        x0, y0, x1, y1 = _text_box(t)
+        if any(x0 < x < x1 and y0 < y < y1 for pts in paths for x, y in pts):
+            crossed.append(t.text)
+    return crossed
+
+
+@needs_layout
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_edge_labels_keep_off_the_edges(tmp_path: Path, mode: str):
+    root = _svg(dk.draw(BAYDIN, 2, 5, mode=mode), tmp_path)
+    assert _labels_crossed_by_edges(root) == []
+
+
+@needs_layout
+def test_svg_draws_bars_as_characters_with_common_fonts(tmp_path: Path):
+    g = dk.draw(BAYDIN, 2, 5)
+    assert "<O>" not in g.source
+    root = _svg(g, tmp_path)
+    assert all(e.get("text-decoration") is None for e in root.iter())
+    text = " ".join(e.text or "" for e in _texts(root))
+    assert "v\u0304₀ = -0.284 + 2.000 = 1.716" in text  # v̄ with U+0304 COMBINING MACRON
+    assert "y\u0304 = 1.000" in text
+    families = {e.get("font-family") for e in _texts(root)}
+    assert families == {"DejaVu Sans,Helvetica,Arial,sans-serif"}
+    forward = " ".join(e.text or "" for e in _texts(_svg(dk.draw(BAYDIN, 2, 5, mode="forward"),
+                                                           tmp_path, "f.svg")))
+    assert "v\u0307₅ = 5.500" in forward  # v̇ with U+0307 COMBINING DOT ABOVE
+
+
+@needs_layout
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_boxes_fit_their_text_in_dejavu_sans(tmp_path: Path, mode: str):
+    """Every node's text fits its box with DejaVu Sans, the widest of the fonts listed."""
+    root = _svg(dk.draw(BAYDIN, 2, 5, mode=mode), tmp_path)
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") != "node":
+            continue
+        xs = [float(v.split(",")[0]) for p in g.iter(f"{SVG}polygon")
+              for v in p.get("points").split()]
+        if not xs:  # a borderless table (the legend, inside its cluster)
+            continue
+        for t in g.iter(f"{SVG}text"):
+            x0, _, x1, _ = _text_box(t)
+            assert min(xs) <= x0 and x1 <= max(xs), t.text
+
+
+def test_forward_legend_speaks_of_tangents():
+    forward = dk.draw(BAYDIN, 2, 5, mode="forward").source
+    assert "memoized" not in forward and "flowing back" not in forward
+    assert "tangent" in forward and "flowing forward" in forward
+    reverse = dk.draw(BAYDIN, 2, 5).source
+    assert "memoized in the forward pass" in reverse and "flowing back" in reverse
+
+
+@needs_layout
+def test_baydin_drawing_reads_at_readme_width(tmp_path: Path):
+    """Top to bottom and at most 800 pt wide: shown 900 px wide (a README), 11-pt labels stay
+    12 px or more. (Laid out left to right it was 1704 pt: labels of 6 px.)"""
+    g = dk.draw(BAYDIN, 2, 5)
+    assert "rankdir=TB" in g.source
+    root = _svg(g, tmp_path)
+    assert float(root.get("width").removesuffix("pt")) <= 800
+    png = dk.render(g, tmp_path / "g.png")
+    width = int.from_bytes(png.read_bytes()[16:20], "big")  # the IHDR chunk
+    assert 900 <= width <= 1600  # drawn at 144 dpi: sharp on dense screens, not huge
