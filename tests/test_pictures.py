@@ -247,3 +247,62 @@ def test_baydin_drawing_reads_at_readme_width(tmp_path: Path):
     png = dk.render(g, tmp_path / "g.png")
     width = int.from_bytes(png.read_bytes()[16:20], "big")  # the IHDR chunk
     assert 900 <= width <= 1600  # drawn at 144 dpi: sharp on dense screens, not huge
+
+
+# ----- examples write where they are told ---------------------------------------------------
+
+
+def _run_example(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _docs_img() -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((ROOT / "docs" / "img").iterdir())}
+
+
+@needs_layout
+def test_trace_example_writes_into_diffkit_output_not_the_docs(tmp_path: Path):
+    pytest.importorskip("graphviz")
+    before = _docs_img()
+    done = _run_example("trace_baydin.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _docs_img() == before  # the committed pictures are untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diffkit-output"]
+    out = tmp_path / "diffkit-output"
+    names = {p.name for p in out.iterdir()}
+    assert {"baydin_reverse.png", "baydin_reverse.svg", "baydin_forward.png"} <= names
+    chosen = tmp_path / "pictures" / "here"
+    done = _run_example("trace_baydin.py", str(chosen), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (chosen / "baydin_reverse.svg").is_file()
+    helped = _run_example("trace_baydin.py", "--help", cwd=tmp_path)
+    assert "--docs" in helped.stdout and "docs/img" in helped.stdout
+
+
+def test_trajectories_example_writes_into_diffkit_output(tmp_path: Path):
+    pytest.importorskip("matplotlib")
+    done = _run_example("optimizer_trajectories.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diffkit-output"]
+    written = sorted(p.name for p in (tmp_path / "diffkit-output").iterdir())
+    assert written == ["trajectories_rosenbrock.png", "trajectories_saddle.png"]
+
+
+def test_every_example_that_writes_takes_an_output_folder():
+    for script in sorted((ROOT / "examples").glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        if "savefig" in text or "render(" in text:
+            assert "diffkit-output" in text and "argparse" in text, script.name
+
+
+def test_output_folder_is_ignored_by_git():
+    assert "diffkit-output/" in (ROOT / ".gitignore").read_text().splitlines()
