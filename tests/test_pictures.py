@@ -306,3 +306,74 @@ def test_every_example_that_writes_takes_an_output_folder():
 
 def test_output_folder_is_ignored_by_git():
     assert "diffkit-output/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+# ----- comparison plots: whose function is drawn ---------------------------------------------
+
+
+def _agg():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    return plt
+
+
+def test_cost_plot_says_it_is_the_built_in_benchmark():
+    _agg()
+    from diffkit import plots
+
+    fig = plots.plot_cost(sizes=(1, 4), fixed=2)
+    title = fig._suptitle.get_text()
+    assert "Built-in benchmark" in title and "not your function" in title
+    assert "tanh(A·x)" in title
+
+
+def test_swell_plot_draws_the_given_function_next_to_the_built_in_family():
+    _agg()
+    from diffkit import plots
+    from diffkit.engines.symbolic import SymbolicEngine
+
+    expr = "sin(x)*exp(x)*cos(x*y)*tanh(x + y)"
+    fig = plots.plot_swell(expr, 1.0, 2.0, depths=(1, 2, 3))
+    family, mine = fig.axes
+    assert "built-in" in family.get_title() and "sin(x)·x + x" in family.get_title()
+    assert expr in mine.get_title()
+    fn = dk.parse(expr)
+    sizes = SymbolicEngine().derive(fn, [1.0, 2.0], [0, 1]).sizes()
+    trace = len(fn.graph(1.0, 2.0).operations)
+    heights = [round(bar.get_height()) for bar in mine.patches]
+    assert heights == [trace, sizes["tree"], sizes["dag"], sizes["cse"]] == [9, 66, 30, 28]
+    stars = [ln for ln in family.get_lines() if ln.get_marker() == "*" and len(ln.get_xdata())]
+    assert {float(ln.get_xdata()[0]) for ln in stars} == {float(trace)}
+    assert sorted(float(ln.get_ydata()[0]) for ln in stars) == [28, 30, 66]
+    # without a function it is the built-in family alone, and says so
+    (alone,) = plots.plot_swell(depths=(1, 2)).axes
+    assert "built-in" in alone.get_title()
+    with pytest.raises(TypeError, match="point"):
+        plots.plot_swell(expr)
+
+
+def test_cli_plots_say_which_function_they_draw(tmp_path: Path, capsys, monkeypatch):
+    _agg()
+    from diffkit import plots
+    from diffkit.cli import main
+
+    drawn = {}
+    real_swell, real_cost = plots.plot_swell, plots.plot_cost
+    monkeypatch.setattr(plots, "plot_swell",
+                        lambda *a, **k: drawn.setdefault("swell", real_swell(*a, depths=(1, 2))))
+    monkeypatch.setattr(plots, "plot_cost",
+                        lambda: drawn.setdefault("cost", real_cost(sizes=(1, 2), fixed=2)))
+    swell, cost = tmp_path / "swell.png", tmp_path / "cost.png"
+    code = main(["compare", "x*sin(y)", "--at", "x=1", "y=2", "--methods", "reverse", "--json",
+                 "--plot-swell", str(swell), "--plot-cost", str(cost)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert swell.read_bytes()[:4] == b"\x89PNG" and cost.read_bytes()[:4] == b"\x89PNG"
+    assert "x*sin(y)" in drawn["swell"].axes[1].get_title()  # the user's expression
+    cost_line = next(line for line in err.splitlines() if str(cost) in line)
+    assert "built-in benchmark" in cost_line and "tanh(A·x)" in cost_line
+    swell_line = next(line for line in err.splitlines() if str(swell) in line)
+    assert "x*sin(y)" in swell_line and "built-in" in swell_line
