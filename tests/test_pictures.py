@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import diffkit as dk
@@ -377,3 +378,80 @@ def test_cli_plots_say_which_function_they_draw(tmp_path: Path, capsys, monkeypa
     assert "built-in benchmark" in cost_line and "tanh(A·x)" in cost_line
     swell_line = next(line for line in err.splitlines() if str(swell) in line)
     assert "x*sin(y)" in swell_line and "built-in" in swell_line
+
+
+# ----- training plots -------------------------------------------------------------------------
+
+
+def _history(epochs: int = 3):
+    from diffkit import nn
+
+    X, y = nn.make_moons(80, seed=0)
+    nn.manual_seed(0)
+    model = nn.MLP([2, 8, 2])
+    h = nn.fit(model, nn.DataLoader(X, y, seed=0), epochs=epochs, val_data=(X, y),
+               progress=False)
+    return model, X, y, h
+
+
+def _visible_ticks(ax) -> list[float]:
+    lo, hi = ax.get_xlim()
+    return [float(t) for t in ax.get_xticks() if lo <= t <= hi]
+
+
+def _assert_epoch_axis(ax, epochs: int) -> None:
+    assert ax.get_xlabel() == "epoch"
+    for line in ax.get_lines():
+        assert list(line.get_xdata()) == list(range(1, epochs + 1))  # epoch 1 is the first
+    ticks = _visible_ticks(ax)
+    assert ticks and all(t == int(t) for t in ticks) and min(ticks) >= 1, ticks
+
+
+def test_history_plot_has_titles_and_whole_epochs():
+    _agg()
+    from diffkit.nn import plots
+
+    _, _, _, h = _history(epochs=3)
+    fig = plots.plot_history(h)
+    loss, acc = fig.axes[:2]
+    assert "loss" in loss.get_title().lower() and "accuracy" in acc.get_title().lower()
+    assert loss.get_ylabel() and acc.get_ylabel()
+    for ax in (loss, acc):
+        _assert_epoch_axis(ax, 3)
+    norms = plots.plot_grad_norms(h).axes[0]
+    assert norms.get_title() and norms.get_ylabel()
+    _assert_epoch_axis(norms, 3)
+
+
+def test_decision_boundary_has_a_title_and_axis_labels():
+    _agg()
+    from diffkit.nn import plots
+
+    model, X, y, _ = _history(epochs=1)
+    ax = plots.plot_decision_boundary(model, X, y).axes[0]
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert ax.get_legend() is not None  # which colour is which class
+
+
+@pytest.mark.parametrize("function", ["rosenbrock", "saddle"])
+def test_every_trajectory_is_visible_and_ends_inside_the_axes(function: str):
+    _agg()
+    from diffkit.nn import plots
+
+    paths = plots.trajectories(function, steps=300)
+    ax = plots.plot_trajectories(function, steps=300).axes[0]
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for name, path in paths.items():
+        ex, ey = path[-1]
+        assert x0 < ex < x1 and y0 < ey < y1, (name, path[-1], ax.get_xlim(), ax.get_ylim())
+    lines = {ln.get_label().split(" (")[0]: ln for ln in ax.get_lines()}
+    drawn = [lines[name] for name in paths]
+    styles = {(ln.get_color(), ln.get_linestyle(), ln.get_marker()) for ln in drawn}
+    assert len(styles) == len(paths)  # no two paths look alike
+    assert len({ln.get_linestyle() for ln in drawn}) >= 3  # not told apart by colour alone
+    # the path that covers the least ground is drawn on top, the one that covers most below
+    extent = {name: float(np.ptp(p, axis=0).sum()) for name, p in paths.items()}
+    order = sorted(paths, key=lambda n: extent[n])
+    assert lines[order[0]].get_zorder() > lines[order[-1]].get_zorder()
+    assert all(ln.get_alpha() is None or ln.get_alpha() >= 0.7 for ln in drawn)
