@@ -30,7 +30,7 @@ print(cmp)  # a table: value, error against the exact reference, time, setup, ev
 
 plots.plot_fd_error(f, 2.0, 5.0).savefig(out / "compare_fd_error.png", dpi=110)
 plots.plot_cost().savefig(out / "compare_cost.png", dpi=110)
-plots.plot_swell(f).savefig(out / "compare_swell.png", dpi=110)
+plots.plot_swell(f, 2.0, 5.0).savefig(out / "compare_swell.png", dpi=110)
 print("wrote", *(out / f"compare_{n}.png" for n in ("fd_error", "cost", "swell")))
 
 print(compile_gradient(f, 2.0, 5.0).source)  # the straight-line code the "compiled" method runs

@@ -455,3 +455,14 @@ def test_every_trajectory_is_visible_and_ends_inside_the_axes(function: str):
     order = sorted(paths, key=lambda n: extent[n])
     assert lines[order[0]].get_zorder() > lines[order[-1]].get_zorder()
     assert all(ln.get_alpha() is None or ln.get_alpha() >= 0.7 for ln in drawn)
+
+
+@pytest.mark.slow
+def test_compare_example_writes_its_three_plots_into_diffkit_output(tmp_path: Path):
+    pytest.importorskip("matplotlib")
+    before = _docs_img()
+    done = _run_example("compare_methods.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _docs_img() == before
+    written = sorted(p.name for p in (tmp_path / "diffkit-output").iterdir())
+    assert written == ["compare_cost.png", "compare_fd_error.png", "compare_swell.png"]
