@@ -19,6 +19,12 @@ from .function import STRICT, as_input
 FD_SCHEMES = ("forward", "central", "complex", "richardson")
 _COLORS = {"forward": "#d62728", "central": "#1f77b4", "complex": "#2ca02c", "richardson": "#9467bd",
            "reverse": "#ff7f0e", "auto": "#7f7f7f"}
+#: what the cost plot measures, whatever function a comparison is about
+COST_BENCHMARK = "tanh(A·x), A of shape (m, n)"
+COST_TITLE = (f"Built-in benchmark (not your function): Jacobian of {COST_BENCHMARK}, "
+              "forward against reverse mode")
+#: the built-in family of the swell plot
+SWELL_BENCHMARK = "f_k: k nested steps x ← sin(x)·x + x"
 #: errors below this are drawn on the floor (an exact 0 has no logarithm)
 FLOOR = 1e-17
 
@@ -133,7 +139,9 @@ def plot_cost(sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256), fixed: 
     """Forward against reverse: time per Jacobian of tanh(A @ x) as n, then m, grows (log–log).
 
     Forward mode's work grows with the number of inputs n, reverse mode's with the number of
-    outputs m; the dashed line is n = m, where the "auto" rule switches.
+    outputs m; the dashed line is n = m, where the "auto" rule switches. This is a built-in
+    benchmark, whatever function is being compared: scaling needs a family of functions with n
+    inputs and m outputs, which one fixed expression is not; the title says so.
 
     Example:
         >>> import diffkit as dk
@@ -163,7 +171,7 @@ def plot_cost(sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256), fixed: 
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("time per Jacobian (µs)")
     axes[0].legend()
-    fig.suptitle("Jacobian of tanh(A·x), A of shape (m, n): forward against reverse mode", fontsize=11)
+    fig.suptitle(COST_TITLE, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -204,31 +212,94 @@ def swell_sizes(depths: Sequence[int] = tuple(range(1, 11))) -> dict[str, list[i
     return out
 
 
-def plot_swell(depths: Sequence[int] = tuple(range(1, 11))) -> Any:
+def function_sizes(f: Any, *point: Any) -> dict[str, Any]:
+    """Operations in `f`'s trace and in its symbolic gradient (as trees, as a DAG, after CSE) at
+    `point`; ``{"error": …}`` instead of the sizes when SymPy cannot derive it."""
+    from .engines.symbolic import SymbolicEngine
+    from .errors import DiffkitError
+
+    fn = as_function(f)
+    xs = [as_input(p) for p in point]
+    out: dict[str, Any] = {"name": fn.text or fn.name,
+                           "trace": len(fn.graph(*xs).operations)}
+    try:
+        out.update(SymbolicEngine().derive(fn, xs, list(range(fn.arity))).sizes())
+    except (DiffkitError, NotImplementedError, ValueError, TypeError) as exc:
+        out["error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def plot_swell(f: Any = None, *point: Any, depths: Sequence[int] = tuple(range(1, 11))) -> Any:
     """Expression swell: operations in the symbolic derivative against the trace length.
 
-    The fully substituted tree doubles with each nesting (exponential), while the program that
-    keeps shared subexpressions (DAG) and its CSE grow linearly, like reverse mode itself.
+    On the built-in family f_k (k nested steps x ← sin(x)·x + x) the fully substituted tree
+    doubles with each nesting (exponential), while the program that keeps shared subexpressions
+    (DAG) and its CSE grow linearly, like reverse mode itself. Given a function `f` and a point,
+    its own sizes are drawn next to the family (stars at its trace length) and as bars.
 
     Example:
         >>> import diffkit as dk
         >>> fig = dk.plots.plot_swell(depths=(1, 2, 3))
+        >>> fig = dk.plots.plot_swell("sin(x)*exp(x)*cos(x*y)", 1.0, 2.0, depths=(1, 2, 3))
     """
+    if f is not None and not point:
+        raise TypeError("plot_swell(f, *point): give the point to trace f at, as for dk.grad")
     plt = _pyplot()
     s = swell_sizes(depths)
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    ax.semilogy(s["trace"], s["tree"], "o-", color="#d62728", label="expression tree (substituted)")
-    ax.semilogy(s["trace"], s["dag"], "s-", color="#1f77b4", label="shared program (DAG)")
-    ax.semilogy(s["trace"], s["cse"], "^-", color="#2ca02c", label="after CSE")
+    mine = function_sizes(f, *point) if f is not None else None
+    if mine is None:
+        fig, ax = plt.subplots(figsize=(7.5, 5))
+    else:
+        fig, (ax, bars) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [3, 2]})
+    series = (("tree", "o-", "#d62728", "expression tree (substituted)"),
+              ("dag", "s-", "#1f77b4", "shared program (DAG)"),
+              ("cse", "^-", "#2ca02c", "after CSE"))
+    for key, style, color, label in series:
+        ax.semilogy(s["trace"], s[key], style, color=color, label=f"f_k: {label}")
     ax.semilogy(s["trace"], s["trace"], ":", color="0.5", label="trace length (reference)")
+    if mine is not None and "error" not in mine:
+        # nested sizes, largest first, so that equal counts (DAG = CSE) stay visible
+        for (key, _, color, _label), size in zip(series, (20, 15, 10)):
+            ax.semilogy([mine["trace"]], [max(mine[key], 1)], "*", ms=size, color=color,
+                        mec="k", mew=0.8, zorder=5)
+        ax.plot([], [], "*", ms=12, color="w", mec="k", label="your f (★, colours as above)")
     ax.set_xlabel("trace length (operations in f)")
     ax.set_ylabel("operations in the derivative")
-    ax.set_title("Expression swell of symbolic derivatives\nf_k: k nested steps x ← sin(x)·x + x",
+    ax.set_title(f"Expression swell of symbolic derivatives\nbuilt-in {SWELL_BENCHMARK}",
                  fontsize=11)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=9)
+    if mine is not None:
+        _swell_bars(bars, mine)
     fig.tight_layout()
     return fig
 
 
-__all__ = ["cost_curves", "plot_cost", "plot_fd_error", "plot_swell", "swell_sizes"]
+def _swell_bars(ax: Any, mine: dict[str, Any]) -> None:
+    """The user's function: trace length and derivative sizes as labelled bars."""
+    name = mine["name"] if len(mine["name"]) <= 40 else mine["name"][:39] + "…"
+    ax.set_title(f"your function: {name}", fontsize=11)
+    ax.set_ylabel("operations")
+    if "error" in mine:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"no symbolic derivative:\n{mine['error'][:160]}", ha="center",
+                va="center", wrap=True, transform=ax.transAxes, fontsize=9)
+        return
+    keys = ("trace", "tree", "dag", "cse")
+    labels = ("trace of f", "derivative\nas trees", "shared\nprogram (DAG)", "after CSE")
+    colors = ("0.6", "#d62728", "#1f77b4", "#2ca02c")
+    heights = [mine[k] for k in keys]
+    drawn = ax.bar(labels, heights, color=colors)
+    ax.bar_label(drawn, fontsize=9)
+    ax.set_ylim(0, max(heights) * 1.15 + 1)
+    ax.grid(True, axis="y", alpha=0.3)
+
+
+__all__ = [
+    "cost_curves",
+    "function_sizes",
+    "plot_cost",
+    "plot_fd_error",
+    "plot_swell",
+    "swell_sizes",
+]

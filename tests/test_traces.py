@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -98,9 +97,10 @@ def test_dot_is_stable_and_named_from_the_graph():
     a = dk.draw(BAYDIN, 2, 5).source
     b = dk.draw(dk.parse(BAYDIN), 2.0, 5.0).source  # a new graph: other node ids, same text
     assert a == b
-    for line in ("v_m1 -> v1", "v0 -> v3", "v5 -> v4", "output"):
+    for line in ("v_m1 -> v1", "v0 -> v3", "v4 -> v5", "output"):
         assert line in a
     assert "#c0392b" in a and "#1f5fbf" in a and "cluster_legend" in a
+    assert 'color="#c0392b:#1f5fbf" dir=both' in a  # the adjoint flows back beside the partial
     assert "5.000 + 0.500 = 5.500" in a  # contributions summed where paths merge
     forward = dk.draw(BAYDIN, 2, 5, mode="forward").source
     assert "v̇₅ = 5.500" in forward and "style=dashed" not in forward
@@ -118,7 +118,7 @@ def test_svg_parses_and_contains_the_values(tmp_path: Path):
 
 
 def test_render_writes_dot_without_any_program(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(render_module, "layout_program", lambda: None)
     dot = dk.render(dk.draw("x*y", 2, 3), tmp_path / "g.dot")
     assert dot.read_text().startswith("digraph")
     with pytest.raises(GraphvizMissingError, match=r"pip install 'diffkit\[viz\]'"):

@@ -18,9 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON instead of a table")
     fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    p.add_argument("--plot-fd", metavar="FILE", help="write FD error against step h (PNG or SVG)")
-    p.add_argument("--plot-cost", metavar="FILE", help="write forward/reverse cost as n, m grow")
-    p.add_argument("--plot-swell", metavar="FILE", help="write symbolic expression swell")
+    p.add_argument("--plot-fd", metavar="FILE",
+                   help="write EXPR's FD error against step h (PNG or SVG)")
+    p.add_argument("--plot-cost", metavar="FILE",
+                   help="write forward/reverse cost as n and m grow, on the built-in benchmark "
+                   "tanh(A·x) (one expression has no n or m to scale; EXPR is not used)")
+    p.add_argument("--plot-swell", metavar="FILE",
+                   help="write the symbolic expression swell of EXPR next to the built-in "
+                   "nested sin(x)·x + x")
     p.set_defaults(run=run)
 
 
@@ -43,9 +48,17 @@ def run(args: argparse.Namespace) -> int:
     if args.plot_fd or args.plot_cost or args.plot_swell:
         from .. import plots
 
-        for path, make in ((args.plot_fd, lambda: plots.plot_fd_error(fn, *point)),
-                           (args.plot_cost, plots.plot_cost), (args.plot_swell, plots.plot_swell)):
+        cost = (f"forward against reverse cost on the built-in benchmark {plots.COST_BENCHMARK} "
+                "as n and m grow, not on EXPR (one expression has no n or m to scale)")
+        wanted = (
+            (args.plot_fd, lambda: plots.plot_fd_error(fn, *point),
+             f"finite-difference error against step for {args.expr}"),
+            (args.plot_cost, plots.plot_cost, cost),
+            (args.plot_swell, lambda: plots.plot_swell(fn, *point),
+             f"expression swell of {args.expr} next to the built-in {plots.SWELL_BENCHMARK}"),
+        )
+        for path, make, what in wanted:
             if path:
                 make().savefig(path, dpi=110)
-                print(f"wrote {path}", file=sys.stderr)
+                print(f"wrote {path}: {what}", file=sys.stderr)
     return 0

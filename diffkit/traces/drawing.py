@@ -1,20 +1,28 @@
 """Graphviz drawings of traces and symbolic derivatives, and writing them as SVG, PNG or DOT.
 
-:func:`draw_trace` returns a ``graphviz.Digraph`` (nothing is laid out until asked): one record per
-variable with its operation, primal value vᵢ, tangent v̇ᵢ and/or adjoint v̄ᵢ; forward edges carry
-the memoized local partial ∂vᵢ/∂vⱼ (red), and in reverse mode dashed edges carry the adjoint
-contribution v̄ᵢ · ∂vᵢ/∂vⱼ back to vⱼ (blue), where contributions are summed. Node names come from
-the graph's variable names (``v_m1``, ``v0``, ``v1``, …), so the DOT text is the same on every run.
+:func:`draw_trace` returns a ``graphviz.Digraph`` (nothing is laid out until asked), top to
+bottom: one box per variable with its operation, primal value vᵢ, tangent v̇ᵢ and/or adjoint v̄ᵢ;
+edges carry the memoized local partial ∂vᵢ/∂vⱼ (red), and in reverse mode a blue line beside each
+red one carries the adjoint contribution v̄ᵢ · ∂vᵢ/∂vⱼ back to vⱼ, where contributions are summed.
+Node names come from the graph's variable names (``v_m1``, ``v0``, ``v1``, …), so the DOT text is
+the same on every run. Text is measured with DejaVu Sans and SVGs name common fallbacks, so boxes
+fit whichever of those fonts a viewer has; accents (v̄, v̇) are combining characters.
 
-:func:`render` lays a drawing out with the system Graphviz ``dot`` when there is one, else with
-``graphviz-pure`` (``pip install 'diffkit[viz]'``); DOT files need neither.
+:func:`render` lays a drawing out with the system Graphviz ``dot`` when there is one, else with the
+``graphviz-pure`` installed for the running Python (``pip install 'diffkit[viz]'``; no activated
+venv or PATH entry needed); DOT files need neither.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.metadata
+import os
+import re
 import shutil
 import subprocess
+import sys
+import sysconfig
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +38,14 @@ from .rows import numeric
 #: Drawings with more nodes than this are refused (pass ``max_nodes=`` to raise the limit).
 MAX_NODES = 200
 RED, BLUE, GREEN, GRAY = "#c0392b", "#1f5fbf", "#1e8449", "#7f8c8d"
-FONT = "Helvetica"
+#: Layout measures text with DejaVu Sans, the widest of the common sans fonts, so boxes are big
+#: enough whichever of SVG_FONTS a viewer has; SVG text names the whole list.
+FONT = "DejaVu Sans"
+SVG_FONTS = "DejaVu Sans,Helvetica,Arial,sans-serif"
+#: graphviz-pure draws PNG/JPEG with its bundled fonts: Arimo (metrics of Arial) for this name.
+RASTER_FONT = "Arial"
+#: Raster pictures are drawn at this resolution (sharp on high-density screens).
+RASTER_DPI = "144"
 SHOW = ("value", "tangent", "adjoint", "partial", "contribution")
 FORMATS = {
     ".svg": "svg",
@@ -122,10 +137,8 @@ def _esc(s: str) -> str:
 
 
 def _name(key: str, accent: str = "") -> str:
-    """A variable in an HTML label: v₋₁, v̇₋₁, or an overlined v for adjoints (renders cleanly)."""
-    if accent == "bar":
-        plain = tf.unicode_var(key)
-        return f"<O>{_esc(plain[0])}</O>{_esc(plain[1:])}"
+    """A variable in an HTML label: v₋₁, v̇₋₁, v̄₋₁ — accents are combining characters (U+0307,
+    U+0304) in the text, so they survive any font and renderer (no SVG text decoration)."""
     return _esc(tf.unicode_var(key, accent))
 
 
@@ -134,11 +147,19 @@ def node_id(key: str) -> str:
     return key.replace("-", "_m")
 
 
-def _row(text: str, color: str | None = None, bold: bool = False, bg: str | None = None) -> str:
+def _row(
+    text: str,
+    color: str | None = None,
+    bold: bool = False,
+    bg: str | None = None,
+    align: str = "LEFT",
+) -> str:
+    """One row of a box, left-aligned: text narrower than the layout's estimate (another font) then
+    leaves room on the right instead of shifting off centre."""
     body = f"<B>{text}</B>" if bold else text
     if color:
         body = f'<FONT COLOR="{color}">{body}</FONT>'
-    attr = f' BGCOLOR="{bg}"' if bg else ""
+    attr = (f' BGCOLOR="{bg}"' if bg else "") + (f' ALIGN="{align}"' if align else "")
     return f"<TR><TD{attr}>{body}</TD></TR>"
 
 
@@ -170,7 +191,7 @@ def draw_trace(
     show: Any = None,
     digits: int = 3,
     max_nodes: int | None = MAX_NODES,
-    rankdir: str = "LR",
+    rankdir: str = "TB",
     legend: bool = True,
 ) -> Any:
     """The computational graph of a trace as a ``graphviz.Digraph`` (see :func:`draw`)."""
@@ -184,9 +205,9 @@ def draw_trace(
     g = _new_graph(
         "diffkit",
         rankdir=rankdir,
-        nodesep="0.35",
-        ranksep="0.9",
-        label=_esc(t.title()),
+        nodesep="0.3",
+        ranksep="0.35",
+        label=f'<<TABLE BORDER="0" CELLPADDING="6"><TR><TD>{_esc(t.title())}</TD></TR></TABLE>>',
         labelloc="t",
     )
     steps_into: dict[Node, list[Any]] = {}
@@ -233,8 +254,27 @@ def draw_trace(
     return g
 
 
+def _label(lines: Iterable[tuple[str, str]]) -> str:
+    """An HTML edge label: one line per (colour, text), left-aligned, with a margin all round so
+    that the edge it labels passes beside the text, not through it."""
+    body = "".join(
+        f'<TR><TD ALIGN="LEFT"><FONT COLOR="{c}">{text}</FONT></TD></TR>' for c, text in lines
+    )
+    inner = f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{body}</TABLE>'
+    return f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="5"><TR><TD>{inner}</TD></TR></TABLE>>'
+
+
 def _draw_edges(g: Any, t: Any, items: set[str], consts: dict[Node, str], num: Any) -> None:
-    """Red forward edges labelled ∂vᵢ/∂vⱼ; blue dashed edges carrying v̄ᵢ·∂vᵢ/∂vⱼ back."""
+    """Red edges vⱼ → vᵢ carrying the local partial ∂vᵢ/∂vⱼ. In reverse mode each is drawn as a
+    pair of parallel lines (one edge, ``color="red:blue"``, ``dir=both``): red with its arrow at
+    vᵢ, blue with its arrow back at vⱼ carrying the adjoint contribution v̄ᵢ·∂vᵢ/∂vⱼ. One edge and
+    one label (partial, then contribution) per pair keep the back flow beside the forward flow,
+    with no adjoint edges looping around the graph, and the drawing narrow.
+    """
+    back: dict[tuple[int, int], list[Any]] = {}
+    if "contribution" in items and t.mode == "reverse":
+        for node, inp, partial, c in t.steps:
+            back.setdefault((node.id, inp.id), []).append((partial, c))
     for node in t.graph.operations:
         key = t.names[node.id]
         partials = {p.wrt: p for p in t.node_partials(node)}
@@ -242,40 +282,39 @@ def _draw_edges(g: Any, t: Any, items: set[str], consts: dict[Node, str], num: A
             if inp in consts:
                 g.edge(consts[inp], node_id(key), color=GRAY, arrowsize="0.6")
                 continue
+            lines: list[tuple[str, str]] = []
             p = partials.get(t.names[inp.id])
-            label = ""
             if "partial" in items and p is not None:
-                form = tf.UNICODE.expr(p.expr) if p.expr is not None else f"{node.prim.name} rule"
-                value = (
-                    "" if p.value is None or p.expr.is_Number else f" = {tf.fmt_number(p.value, 3)}"
-                )
-                text = f"{tf.UNICODE.partial(p.of, p.wrt)} = {form}{value}"
-                label = f'<<FONT COLOR="{RED}">{_esc(text)}</FONT>>'
-            g.edge(node_id(t.names[inp.id]), node_id(key), label=label, color=RED, fontcolor=RED)
-    if "contribution" not in items or t.mode != "reverse":
-        return
-    for node, inp, partial, c in t.steps:
-        src, dst = t.names[node.id], t.names[inp.id]
-        if partial is None:
-            how = f"VJP[{node.prim.name}]({_name(src, 'bar')}) = "
-        else:
-            how = (
-                f"{_name(src, 'bar')}·∂{_esc(tf.unicode_var(src))}/∂{_esc(tf.unicode_var(dst))} = "
-            )
-            bar = t.adjoints.get(node, t.seed if node is t.graph.output else None)
-            if np.ndim(c) == 0 and bar is not None:
-                how += f"{num(bar)} × {num(numeric(partial))} = "
-        label = f'<<FONT COLOR="{BLUE}">{how}{num(c)}</FONT>>'
-        g.edge(
-            node_id(src),
-            node_id(dst),
-            label=label,
-            color=BLUE,
-            fontcolor=BLUE,
-            style="dashed",
-            constraint="false",
-            penwidth="1.3",
-        )
+                lines.append((RED, _esc(_partial_text(node, p))))
+            steps = back.get((node.id, inp.id))
+            step = steps.pop(0) if steps else None
+            if step is not None:
+                lines += [(BLUE, line) for line in _contribution_lines(t, node, inp, *step, num)]
+            attrs = {"label": _label(lines)} if lines else {}
+            if step is not None:  # two parallel lines: red forward to vᵢ, blue back to vⱼ
+                attrs.update(color=f"{RED}:{BLUE}", dir="both")
+            else:
+                attrs.update(color=RED)
+            g.edge(node_id(t.names[inp.id]), node_id(key), **attrs)
+
+
+def _partial_text(node: Node, p: Any) -> str:
+    """``∂v₂/∂v₋₁ = v₀ = 5.000`` (the symbolic form, then its value unless it is a number)."""
+    form = tf.UNICODE.expr(p.expr) if p.expr is not None else f"{node.prim.name} rule"
+    value = "" if p.value is None or p.expr.is_Number else f" = {tf.fmt_number(p.value, 3)}"
+    return f"{tf.UNICODE.partial(p.of, p.wrt)} = {form}{value}"
+
+
+def _contribution_lines(t: Any, node: Node, inp: Node, partial: Any, c: Any, num: Any) -> list[str]:
+    """``v̄₂·∂v₂/∂v₋₁ = 1.000 × 5.000 = 5.000`` (HTML), on two lines when it has the numbers."""
+    src, dst = t.names[node.id], t.names[inp.id]
+    if partial is None:
+        return [f"VJP[{node.prim.name}]({_name(src, 'bar')}) = {num(c)}"]
+    first = f"{_name(src, 'bar')}·∂{_esc(tf.unicode_var(src))}/∂{_esc(tf.unicode_var(dst))}"
+    bar = t.adjoints.get(node, t.seed if node is t.graph.output else None)
+    if np.ndim(c) == 0 and bar is not None:
+        return [f"{first} =", f"{num(bar)} × {num(numeric(partial))} = {num(c)}"]
+    return [f"{first} = {num(c)}"]
 
 
 def _draw_output(g: Any, t: Any, items: set[str], num: Any) -> None:
@@ -297,43 +336,38 @@ def _draw_output(g: Any, t: Any, items: set[str], num: Any) -> None:
     g.node("output", label=_table(rows), shape="plain")
     src = node_id(t.names[out.id]) if out.id in t.names else None
     if src is not None:
-        g.edge(src, "output", color="black")
-        if "contribution" in items and t.mode == "reverse":
-            g.edge(
-                "output",
-                src,
-                label=f'<<FONT COLOR="{BLUE}">{num(t.seed)}</FONT>>',
-                color=BLUE,
-                fontcolor=BLUE,
-                style="dashed",
-                constraint="false",
-                penwidth="1.3",
-            )
+        if "contribution" in items and t.mode == "reverse":  # the seed ȳ flows back
+            g.edge(src, "output", color=f"black:{BLUE}", dir="both",
+                   label=_label([(BLUE, f"{_name(t.out_key, 'bar')} = {num(t.seed)}")]))
+        else:
+            g.edge(src, "output", color="black")
 
 
 def _draw_legend(g: Any, t: Any, items: set[str]) -> None:
-    """A boxed key to the colours, line styles and fields of the drawing."""
-    rows = [
-        _row("<B>Legend</B>"),
-        _row(f"{_name('v1')} = φ(…): a variable of the primal trace, with its value"),
-    ]
-    if "partial" in items:
-        rows.append(_row("——→  ∂vᵢ/∂vⱼ: local partial, memoized in the forward pass", color=RED))
-    if t.mode == "forward" and "tangent" in items:
-        rows.append(
-            _row(f"{_name('v1', 'dot')}: tangent, v̇ᵢ = Σⱼ ∂vᵢ/∂vⱼ · v̇ⱼ for the seed ẋ", color=GREEN)
-        )
-    if t.mode == "reverse" and "contribution" in items:
-        rows.append(
-            _row("- - →  <O>v</O>ᵢ·∂vᵢ/∂vⱼ: adjoint contribution flowing back to vⱼ", color=BLUE)
-        )
-    if t.mode == "reverse" and "adjoint" in items:
-        rows.append(
-            _row("<O>v</O>ⱼ = ∂y/∂vⱼ: the sum of the contributions arriving at vⱼ", color=BLUE)
-        )
+    """A boxed key to the colours, line styles and fields of the drawing, in the mode's words,
+    below the output."""
+    dot, bar = "v\u0307", "v\u0304"  # v̇, v̄ (combining accents)
+    lines = [(None, f"{_name('v1')} = φ(…): a variable of the primal trace, with its value")]
+    if t.mode == "forward":
+        if "partial" in items:
+            lines.append((RED, "——→  ∂vᵢ/∂vⱼ: local partial of the step from vⱼ to vᵢ"))
+        if "tangent" in items:
+            tangent = f"{dot}ᵢ: tangent, flowing forward with the primal from the seed ẋ,"
+            lines.append((GREEN, tangent))
+            lines.append((GREEN, f"       {dot}ᵢ = Σⱼ ∂vᵢ/∂vⱼ · {dot}ⱼ over the arrows into vᵢ"))
+    else:
+        if "partial" in items:
+            lines.append((RED, "——→  ∂vᵢ/∂vⱼ: local partial, memoized in the forward pass"))
+        if "contribution" in items:
+            back = f"←——  {bar}ᵢ·∂vᵢ/∂vⱼ: adjoint contribution flowing back to vⱼ"
+            lines.append((BLUE, back))
+        if "adjoint" in items:
+            lines.append((BLUE, f"{bar}ⱼ = ∂y/∂vⱼ: the sum of the contributions arriving at vⱼ"))
+    rows = [_row("<B>Legend</B>", align="CENTER")] + [_row(text, color=c) for c, text in lines]
     with g.subgraph(name="cluster_legend") as sub:
         sub.attr(label="", style="rounded", color=GRAY)
         sub.node("legend", label=_table(rows, border=0), shape="plain")
+    g.edge("output", "legend", style="invis")  # below the output, not beside the inputs
 
 
 # ----- symbolic expression trees ------------------------------------------------------------
@@ -419,9 +453,66 @@ def _is_leafy(e: Any) -> bool:
 # ----- public API ---------------------------------------------------------------------------
 
 
+#: The pip package that brings a self-contained ``dot`` (a program only: no Python module).
+GRAPHVIZ_PURE = "graphviz-pure"
+
+
+def _exe(name: str) -> str:
+    return name + ".exe" if os.name == "nt" else name
+
+
+def _scripts_dirs() -> list[Path]:
+    """Where pip puts console scripts for *this* Python, whether or not its venv is activated."""
+    here = Path(sys.executable).parent
+    dirs = [here, here / "Scripts"]  # a venv or Unix install; a Windows base install
+    for scheme in (sysconfig.get_default_scheme(), f"{os.name}_user"):
+        try:
+            scripts = sysconfig.get_path("scripts", scheme)
+        except KeyError:  # no such scheme here
+            continue
+        if scripts:
+            dirs.append(Path(scripts))
+    return dirs
+
+
+def _installed_graphviz_pure() -> Path | None:
+    """The ``graphviz-pure`` program as its own distribution records it (``RECORD``).
+
+    graphviz-pure is a compiled program in a wheel: it has no Python module to import or run with
+    ``python -m`` and no entry points, so its file list is how the package says where it is. This
+    finds it after ``pip install --user``, ``--prefix`` or ``--target`` too.
+    """
+    try:
+        dist = importlib.metadata.distribution(GRAPHVIZ_PURE)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or ():
+        if file.name in (GRAPHVIZ_PURE, _exe(GRAPHVIZ_PURE)):
+            path = Path(dist.locate_file(file)).resolve()
+            if path.is_file() and os.access(path, os.X_OK):
+                return path
+    return None
+
+
 def layout_program() -> str | None:
-    """The program that lays drawings out: the system ``dot``, else ``graphviz-pure``, else None."""
-    return shutil.which("dot") or shutil.which("graphviz-pure")
+    """The program that lays drawings out, or None.
+
+    In order: the system Graphviz ``dot`` on the PATH; the ``graphviz-pure`` that pip installed for
+    the running Python (next to ``sys.executable``, in its scripts folder, or wherever the
+    package's file list says), so a venv works without being activated (IDEs, Jupyter kernels,
+    ``venv/bin/python script.py``); last, a ``graphviz-pure`` on the PATH (pipx, uv tool).
+    """
+    dot = shutil.which("dot")
+    if dot:
+        return dot
+    for folder in _scripts_dirs():
+        candidate = folder / _exe(GRAPHVIZ_PURE)
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    installed = _installed_graphviz_pure()
+    if installed is not None:
+        return str(installed)
+    return shutil.which(GRAPHVIZ_PURE)
 
 
 def pipe(source: str, fmt: str = "svg", timeout: float = 120.0) -> bytes:
@@ -429,13 +520,19 @@ def pipe(source: str, fmt: str = "svg", timeout: float = 120.0) -> bytes:
     prog = layout_program()
     if prog is None:
         raise GraphvizMissingError(
-            "no Graphviz program found to lay out the drawing: pip install 'diffkit[viz]' (it "
-            "brings graphviz-pure) or install the system Graphviz (apt-get install graphviz, "
-            "brew install graphviz). The DOT source needs neither: render(g, 'out.dot') or "
-            "g.source."
+            "no Graphviz program found to lay out the drawing: neither the system 'dot' on the "
+            f"PATH nor the pip package graphviz-pure for this Python ({sys.executable}). Install "
+            f"it into that Python with: {sys.executable} -m pip install 'diffkit[viz]' (it brings "
+            "graphviz-pure), or install the system Graphviz (apt-get install graphviz, brew "
+            "install graphviz). DOT output needs neither: render(g, 'out.dot') or g.source."
         )
+    args = [prog, f"-T{fmt}"]
+    if fmt in RASTER:
+        args.append(f"-Gdpi={RASTER_DPI}")  # a default: a dpi set in the source wins
+        if Path(prog).name.startswith(GRAPHVIZ_PURE):
+            source = source.replace(f'fontname="{FONT}"', f'fontname="{RASTER_FONT}"')
     done = subprocess.run(
-        [prog, f"-T{fmt}"],
+        args,
         input=source.encode("utf-8"),
         capture_output=True,
         timeout=timeout,
@@ -446,7 +543,14 @@ def pipe(source: str, fmt: str = "svg", timeout: float = 120.0) -> bytes:
             f"{Path(prog).name} failed (exit {done.returncode}): "
             f"{done.stderr.decode('utf-8', 'replace').strip()}"
         )
+    if fmt == "svg":
+        return _SVG_FONT.sub(f'font-family="{SVG_FONTS}"'.encode(), done.stdout)
     return done.stdout
+
+
+#: The font the layout measured with, as the SVG names it (``dot`` may append a generic family).
+_SVG_FONT = re.compile(rb'font-family="' + re.escape(FONT.encode()) + rb'(?:,[^"]*)?"')
+RASTER = ("png", "jpeg", "jpg", "gif", "bmp", "tif", "tiff", "webp")
 
 
 def render(drawing: Any, path: str | Path) -> Path:
