@@ -10,8 +10,10 @@ registry tests read it. Functions that are exact compositions of primitives are 
 as composites (:func:`~diffkit.primitives.declare.composite`).
 
 Families, each a module (imports flow down this list): ``elementwise`` (arithmetic, elementary
-functions, complex parts, comparisons), ``structure`` (reductions, shapes, indexing), ``products``
-(matmul, dot), ``special`` (logsumexp, softmax), ``neural`` (the fused operations of diffkit.nn).
+functions, complex parts, comparisons), ``structure`` (the core reductions, shapes, indexing),
+``products`` (matmul, dot, einsum, …), ``special`` (logsumexp, softmax), ``neural`` (the fused
+operations of diffkit.nn), ``ufuncs`` (more NumPy ufuncs), ``reductions`` (more reductions,
+sorting), ``assembly`` (stacking, splitting, padding, …), ``linalg``, ``scipy_special``.
 
 Rules are written with the records and Python operators (``-sin(x)``, ``1.0 / x``): on arrays
 they run at NumPy speed, on traced values they record nodes, so rules can be differentiated again.
@@ -21,13 +23,18 @@ That is how second derivatives work in every engine.
 from __future__ import annotations
 
 from ..primitive import COMPOSITES, REGISTRY, Composite, Primitive
+from .assembly import *
 from .declare import NAMES, composite, elementwise, shape_of, structural
 from .elementwise import *
+from .linalg import *
 from .neural import *
 from .products import *
+from .reductions import *
+from .scipy_special import *
 from .special import *
 from .structure import *
 from .structure import sum_to
+from .ufuncs import *
 
 __all__ = [*NAMES, "power", "sum_to"]
 
