@@ -24,12 +24,17 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import MissingRuleError, NonDifferentiableError
 from ..function import Function, signature
-from ..ir import Graph
+from ..ir import Graph, Node
 from ..sympy_program import MAX_ELEMENTS, ScalarProgram, scalar_program
 from .base import Engine, nonholomorphic, require_scalar, size_of, split_flat
 
 #: substituted expressions above this many operations are not simplified (nor shown by default)
 SIMPLIFY_LIMIT = 400
+
+#: a value used by more operations than this is refused before SymPy runs: its derivative is one
+#: sum with a term per use, and Python's compiler cannot nest the generated sum that deep (3.11
+#: fails near 3,000 terms, after SymPy has worked for seconds)
+MAX_USES = 2500
 
 
 class NonZero(sp.Function):
@@ -357,6 +362,33 @@ def _live(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
     return keep[::-1]
 
 
+def check_depth(graph: Graph) -> None:
+    """Refuse, before SymPy runs, a graph whose derivative code would be nested too deep to
+    compile: a node used by more than :data:`MAX_USES` operations (x*x*…*x with 3,000 factors)."""
+    active: set[Node] = set(graph.inputs)
+    uses: Counter[Node] = Counter()
+    for node in graph.nodes:
+        used = [i for i in set(node.inputs) if i in active]
+        if used:  # only values that depend on the inputs have adjoints
+            active.add(node)
+            uses.update(used)
+    if not uses:
+        return
+    node, count = max(uses.items(), key=lambda item: item[1])
+    if count > MAX_USES:
+        what = node.name if node in graph.inputs else f"an intermediate value ({node.prim.name})"
+        raise MissingRuleError(_too_deep(f"{what} is used by {count} operations, so its derivative "
+                                         f"is one sum of {count} terms; the limit is {MAX_USES}"))
+
+
+#: why a derivation that hit Python's recursion limit (in SymPy or in compiling its code) failed
+RECURSION = "Python's recursion limit was reached deriving or compiling the derivative"
+
+
+def _too_deep(why: str) -> str:
+    return f"this function is too deep for SymPy's symbolic engine: {why}; use method='reverse'"
+
+
 def check_complex(graph: Graph) -> None:
     """Complex values: only holomorphic functions (complex symbols, f′(z)); refuse the rest."""
     node = nonholomorphic(graph)
@@ -387,6 +419,18 @@ class SymbolicEngine(Engine):
             return self.last
         graph = fn.trace(*args, wrt=wrt)
         check_complex(graph)
+        check_depth(graph)
+        try:
+            deriv = self._derive(graph, fn, wrt, order)
+        except RecursionError:
+            raise MissingRuleError(_too_deep(RECURSION)) from None
+        if fn.reusable and not graph.value_dependent:
+            fn.cache[key] = deriv
+        self.last = deriv
+        return deriv
+
+    def _derive(self, graph: Graph, fn: Function, wrt: Sequence[int], order: int
+                ) -> SymbolicDerivative:
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
         wrt_syms = [s for i in wrt for s in prog.input_arrays[i].reshape(-1)]
         outputs = list(prog.output.reshape(-1))
@@ -415,9 +459,6 @@ class SymbolicEngine(Engine):
                                    order=order)
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, rows, prog.real)
         compile_program(deriv)
-        if fn.reusable and not graph.value_dependent:
-            fn.cache[key] = deriv
-        self.last = deriv
         return deriv
 
     @staticmethod
@@ -445,6 +486,15 @@ class SymbolicEngine(Engine):
             raise MissingRuleError("symbolic derivative(n) needs a scalar input: use jacobian/hessian")
         graph = fn.trace(x)
         check_complex(graph)
+        check_depth(graph)
+        try:
+            deriv = self._nth(graph, fn, n)
+        except RecursionError:
+            raise MissingRuleError(_too_deep(RECURSION)) from None
+        self.last = deriv
+        return deriv(self._flat([x]))
+
+    def _nth(self, graph: Graph, fn: Function, n: int) -> SymbolicDerivative:
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
         (var,) = prog.inputs
         base, expr, adjoints = list(prog.assignments), prog.output.reshape(-1)[0], []
@@ -456,8 +506,7 @@ class SymbolicEngine(Engine):
         deriv = SymbolicDerivative(prog, adjoints, [expr], (), name=fn.name, wrt=[var])
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, [expr], prog.real)
         compile_program(deriv)
-        self.last = deriv
-        return deriv(self._flat([x]))
+        return deriv
 
 
 def _cse(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr], real: bool = True
