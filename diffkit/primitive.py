@@ -105,6 +105,9 @@ class Primitive:
 
     Test and documentation data:
         domain: per input, the interval (lo, hi) tests sample from; domain_text: in words.
+        valid: ``valid(*inputs) -> bool`` (or a bool array), written with Python operators:
+            where the op is defined (log: ``x > 0``). Generated gradient code that does not
+            need the op's value checks this comparison instead of computing the op.
         holomorphic: complex-analytic (the complex-step method may pass through it).
         special: documented values at special points: ``(point, expected partials)`` or
             ``(point, "nondifferentiable")``.
@@ -136,6 +139,7 @@ class Primitive:
     cost: Rule | None = None
     domain: tuple[tuple[float, float], ...] = ()
     domain_text: str = ""
+    valid: Rule | None = None
     holomorphic: bool = True
     special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
     doc: str = ""
