@@ -182,13 +182,19 @@ class SymbolicDerivative:
     shape: tuple[int, ...]
     replacements: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
     reduced: list[sp.Expr] = field(default_factory=list)
-    source: str = ""
+    _source: str = ""
     _compiled: Any = None
     _fast: Any = None
     #: for display: the function's name, the symbols differentiated by, 1 (Jacobian) or 2 (Hessian)
     name: str = "f"
     wrt: list[sp.Symbol] = field(default_factory=list)
     order: int = 1
+
+    @property
+    def source(self) -> str:
+        """The generated NumPy-scalar program (Python source)."""
+        compile_numpy_program(self)
+        return self._source
 
     @property
     def assignments(self) -> list[tuple[sp.Symbol, sp.Expr]]:
@@ -265,7 +271,7 @@ class SymbolicDerivative:
         if values is None:
             with np.errstate(all="ignore"):
                 try:
-                    values = self._compiled(*flat_inputs)
+                    values = compile_numpy_program(self)(*flat_inputs)
                 except (ZeroDivisionError, ValueError, OverflowError) as exc:
                     raise NonDifferentiableError(self._not_differentiable(str(exc))) from None
         result = np.asarray(values).reshape(self.shape)
@@ -321,33 +327,133 @@ class _MathPrinter(PythonCodePrinter):
         return self._print(e.rewrite(sp.Piecewise))
 
 
-def _source(deriv: SymbolicDerivative, printer: Any) -> str:
+#: SymPy functions printed directly: name in the math module / in NumPy
+_FUNCTIONS = {
+    "sin": ("math.sin", "numpy.sin"), "cos": ("math.cos", "numpy.cos"),
+    "tan": ("math.tan", "numpy.tan"), "exp": ("math.exp", "numpy.exp"),
+    "log": ("math.log", "numpy.log"), "tanh": ("math.tanh", "numpy.tanh"),
+    "sinh": ("math.sinh", "numpy.sinh"), "cosh": ("math.cosh", "numpy.cosh"),
+    "asin": ("math.asin", "numpy.arcsin"), "acos": ("math.acos", "numpy.arccos"),
+    "atan": ("math.atan", "numpy.arctan"),
+}
+_RELATIONS = {"StrictGreaterThan": ">", "StrictLessThan": "<", "GreaterThan": ">=",
+              "LessThan": "<=", "Equality": "==", "Unequality": "!="}
+
+
+class _Writer:
+    """Python source for the program's expressions, written directly from their trees.
+
+    SymPy's printers ask the assumption system about every product and sum they print (signs,
+    ordering), which dominated the symbolic engine's setup; the program's expressions need none
+    of that. Everything is parenthesized, so no precedence is guessed; symbols are printed under
+    their generated names (no ``xreplace``); subexpressions of kinds not handled here go to the
+    SymPy printer (`fallback`), so the output means what SymPy's would. ``fast=True`` writes the
+    math-module version (strong products as plain ones), else the NumPy-scalar version."""
+
+    def __init__(self, names: dict[sp.Symbol, str], fast: bool, fallback: Any) -> None:
+        self.names, self.fast, self.fallback = names, fast, fallback
+        self.memo: dict[sp.Basic, str] = {}
+
+    def __call__(self, e: sp.Basic) -> str:
+        text = self.memo.get(e)
+        if text is None:
+            text = self.memo[e] = self._write(e)
+        return text
+
+    def _write(self, e: sp.Basic) -> str:  # noqa: PLR0911, C901 - one case per kind of node
+        w, fast = self, self.fast
+        if e.is_Symbol:
+            return self.names[e] if e in self.names else str(e)
+        if e.is_Integer:
+            return f"({int(e)})"
+        if e.is_Rational:
+            return f"({int(e.p)}/{int(e.q)})"
+        if e.is_Float:
+            value = float(e)
+            return f"({value!r})" if math.isfinite(value) else self._other(e)
+        if e.is_Add:
+            return "(" + " + ".join(map(w, e.args)) + ")"
+        if e.is_Mul:
+            return "(" + "*".join(map(w, e.args)) + ")"
+        if e.is_Pow:
+            base, exp = e.args
+            if exp == -1:
+                return f"(1/{w(base)})"
+            if exp == sp.S.Half:
+                return f"{'math' if fast else 'numpy'}.sqrt({w(base)})"
+            if exp.is_Integer and (fast or exp == 2):
+                return f"({w(base)}**{int(exp)})"
+            if fast:
+                return self._other(e)
+            return f"numpy.float_power({w(base)}, {w(exp)})"
+        if isinstance(e, StrongMul):
+            a, b = e.args
+            return f"({w(a)}*{w(b)})" if fast else f"_smul({w(a)}, {w(b)})"
+        if isinstance(e, NonZero):
+            x = w(e.args[0])
+            return f"(1.0 if {x} == 0 else {x})" if fast else f"numpy.where({x} == 0, 1.0, {x})"
+        if isinstance(e, sp.Piecewise):
+            text = None
+            for value, cond in reversed(e.args):
+                if text is None:
+                    if cond != sp.true:
+                        return self._other(e)
+                    text = w(value)
+                else:
+                    text = f"({w(value)} if {w(cond)} else {text})"
+            return text
+        name = type(e).__name__
+        if name in _RELATIONS:
+            return f"({w(e.args[0])} {_RELATIONS[name]} {w(e.args[1])})"
+        if e is sp.true or e is sp.false:
+            return repr(bool(e))
+        if isinstance(e, sp.Function) and name in _FUNCTIONS and len(e.args) == 1:
+            return f"{_FUNCTIONS[name][0 if fast else 1]}({w(e.args[0])})"
+        return self._other(e)
+
+    def _other(self, e: sp.Basic) -> str:
+        rename = {s: sp.Symbol(n) for s, n in self.names.items() if s in e.free_symbols}
+        return f"({self.fallback.doprint(e.xreplace(rename))})"
+
+
+def _source(deriv: SymbolicDerivative, fast: bool) -> str:
     """The program and its results as one function; every identifier is generated here (inputs
     a0, a1, …, intermediates t0, t1, …): no name a user chose ever reaches the source."""
-    rename = {s: sp.Symbol(f"a{i}") for i, s in enumerate(deriv.program.inputs)}
+    names = {s: f"a{i}" for i, s in enumerate(deriv.program.inputs)}
     live = _live(deriv.replacements, deriv.reduced)
     for i, (sym, _) in enumerate(live):
-        rename[sym] = sp.Symbol(f"t{i}")
-    lines = [f"def derivative({', '.join(str(rename[s]) for s in deriv.program.inputs)}):"]
+        names[sym] = f"t{i}"
+    printer = (_MathPrinter if fast else _Printer)({"fully_qualified_modules": True})
+    write = _Writer(names, fast, printer)
+    lines = [f"def derivative({', '.join(names[s] for s in deriv.program.inputs)}):"]
     for sym, e in live:
-        lines.append(f"    {rename[sym]} = {printer.doprint(e.xreplace(rename))}")
-    outs = ", ".join(printer.doprint(r.xreplace(rename)) for r in deriv.reduced)
+        lines.append(f"    {names[sym]} = {write(e)}")
+    outs = ", ".join(write(r) for r in deriv.reduced)
     lines.append(f"    return ({outs},)")
     return "\n".join(lines) + "\n"
 
 
 def compile_program(deriv: SymbolicDerivative) -> None:
-    """Generate and compile the derivative program: NumPy-scalar code (``.source``, exact
-    semantics at singular points) and, for real programs, a fast math-module version."""
-    deriv.source = _source(deriv, _Printer({"fully_qualified_modules": True}))
-    namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul}
-    exec(compile(deriv.source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
-    deriv._compiled = namespace["derivative"]
+    """Generate and compile the derivative program: for real programs a math-module version (the
+    fast path), and the NumPy-scalar one (exact semantics at singular points: ``.source``) when
+    first needed."""
     if deriv.program.real:
-        fast = _source(deriv, _MathPrinter({"fully_qualified_modules": True}))
-        namespace = {"math": math, "_smul": _smul}
+        fast = _source(deriv, fast=True)
+        namespace: dict[str, Any] = {"math": math, "_smul": _smul}
         exec(compile(fast, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
         deriv._fast = namespace["derivative"]
+    else:
+        compile_numpy_program(deriv)
+
+
+def compile_numpy_program(deriv: SymbolicDerivative) -> Any:
+    """The NumPy-scalar program (made once, on first use)."""
+    if deriv._compiled is None:
+        deriv._source = _source(deriv, fast=False)
+        namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul}
+        exec(compile(deriv._source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
+        deriv._compiled = namespace["derivative"]
+    return deriv._compiled
 
 
 def _live(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
