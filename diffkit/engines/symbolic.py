@@ -360,7 +360,7 @@ class _Writer:
             text = self.memo[e] = self._write(e)
         return text
 
-    def _write(self, e: sp.Basic) -> str:  # noqa: PLR0911, C901 - one case per kind of node
+    def _write(self, e: sp.Basic) -> str:  # one case per kind of node
         w, fast = self, self.fast
         if e.is_Symbol:
             return self.names[e] if e in self.names else str(e)
