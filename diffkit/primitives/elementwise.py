@@ -156,6 +156,7 @@ where = elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
                     # boolean masks (a condition is true where it is nonzero): ȳ·mask keeps ȳ's dtype
                     (None, lambda c, a, b, o: not_equal(c, 0), lambda c, a, b, o: equal(c, 0)),
                     _where_sympy, parseable=False, scalar="{1} if {0} else {2}",
+                    numpy=(),  # np.where dispatches through assembly.py (one-argument form too)
                     holomorphic=False, domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
 
 # ----- complex numbers (JAX's convention: see docs/design.md) ----------------------------------
