@@ -188,7 +188,9 @@ def _sympy_probe(p: Primitive) -> Any:
     if p.kind == "elementwise":
         syms = sp.symbols(f"s0:{p.nargs}", real=True)
         return p.to_sympy(*syms)
-    case = next(c for c in CASES if c.prim == p.name)
+    case = next((c for c in CASES if c.prim == p.name), None)
+    if case is None:  # a family's test module (COVERS) checks its translation with every engine
+        return "covered elsewhere" if p.name in covered_elsewhere() else None
     return dk.Function(case.fn, [f"a{i}" for i in range(len(case.args))]).to_sympy(*case.args)
 
 
