@@ -190,6 +190,12 @@ class CompiledGradient:
             self._function(kind)
         return self._header + "\n\n\n" + "\n\n\n".join(self._parts[k] for k in self._order) + "\n"
 
+    def source_of(self, kind: str) -> str:
+        """The source of one generated function: "grad", "value_and_grad" or "vjp"."""
+        if self._function(kind) is None:
+            raise ValueError(f"no generated function {kind!r} here (made: {', '.join(self._order)})")
+        return self._parts[kind]
+
     def _scaled(self, *args_and_ct: Any) -> tuple[Any, tuple[Any, ...]]:
         """A scalar output's pullback: the gradient times the cotangent."""
         *args, ct = args_and_ct

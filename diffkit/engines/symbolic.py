@@ -77,9 +77,10 @@ class StrongMul(sp.Function):
 
     @classmethod
     def eval(cls, a: sp.Expr, b: sp.Expr) -> sp.Expr | None:
-        if a.is_zero or b.is_zero:
+        # structural tests only (no assumption queries: they dominated the derivation's time)
+        if a is sp.S.Zero or b is sp.S.Zero:
             return sp.S.Zero
-        if a.is_number and a.is_finite or b.is_number and b.is_finite:  # a nonzero constant
+        if a.is_Number and a.is_finite or b.is_Number and b.is_finite:  # a nonzero constant
             return a * b  # cannot meet 0·∞ as a factor
         return None
 
@@ -143,11 +144,41 @@ def accumulate(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], output: sp.Expr
             bar = sp.Symbol(f"{prefix}{sym}", real=real or None)
             new.append((bar, total))
             total = bar
-        for t in e.free_symbols & depends:
-            d = local_diff(e, t)
+        for t, d in local_grads(e, e.free_symbols & depends).items():
             if d != 0:
                 adj[t].append(StrongMul(total, d))
     return new, [sp.Add(*adj.get(w, [])) for w in wrt]
+
+
+def local_grads(expr: sp.Expr, symbols: set[sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
+    """∂expr/∂s for each s in `symbols`. A sum's linear terms (c·s, s, constants) give their
+    coefficients directly — d(Σ cᵢsᵢ + rest)/dt = Σ_{sᵢ = t} cᵢ + d(rest)/dt, exactly — and
+    everything else goes through :func:`local_diff` (sympy.diff), term by term."""
+    if not isinstance(expr, sp.Add):
+        return {s: local_diff(expr, s) for s in symbols}
+    parts: dict[sp.Symbol, list[sp.Expr]] = defaultdict(list)
+    for term in expr.args:
+        if term.is_Number:
+            continue
+        coeff, sym = _linear_term(term)
+        if sym is not None:
+            if sym in symbols:
+                parts[sym].append(coeff)
+            continue
+        for s in term.free_symbols & symbols:
+            parts[s].append(local_diff(term, s))
+    return {s: sp.Add(*ds) for s, ds in parts.items()}
+
+
+def _linear_term(term: sp.Expr) -> tuple[sp.Expr, sp.Symbol | None]:
+    """(c, s) for a term c·s (c a number) or s; (None, None) for any other term."""
+    if term.is_Symbol:
+        return sp.S.One, term
+    if term.is_Mul and len(term.args) == 2:
+        c, s = term.args
+        if c.is_Number and s.is_Symbol:
+            return c, s
+    return None, None
 
 
 def tree_size(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], exprs: Sequence[sp.Expr]) -> int:
@@ -621,12 +652,71 @@ def _cse(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr], r
     rhs = [e for _, e in assignments] + list(results)
     taken = {str(s) for s, _ in assignments}
     symbols = (sp.Symbol(f"c{i}", real=real or None) for i in range(10**9) if f"c{i}" not in taken)
-    reps, reduced = sp.cse(rhs, symbols=symbols, order="none")
+    reps, reduced = common_subexpressions(rhs, symbols)
     k = len(assignments)
     # CSE temporaries come first; they only use inputs and earlier program symbols, so interleave
     # them by placing each right after the last assignment it needs.
     program = [(s, reduced[i]) for i, (s, _) in enumerate(assignments)]
     return _schedule(reps, program), reduced[k:]
+
+
+def common_subexpressions(exprs: Sequence[sp.Expr], symbols: Any
+                          ) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """Each subtree that occurs more than once in `exprs` is computed once, as a temporary.
+
+    Exact repeated subtrees only (SymPy's ``cse`` also looks for common subsets of the arguments
+    of sums and products, which costs more than it saves on a program that is already a DAG).
+    Trees are rebuilt without evaluation, so the operations are the ones differentiation made.
+    Returns (temporaries in dependency order, the expressions in terms of them). Iterative."""
+    seen: set[sp.Basic] = set()
+    repeated: set[sp.Basic] = set()
+    for root in exprs:
+        stack = [root]
+        while stack:
+            e = stack.pop()
+            if e.is_Atom:
+                continue
+            if e in seen:
+                if isinstance(e, sp.Expr) and not isinstance(e, sp.Tuple):  # (not a condition)
+                    repeated.add(e)
+                continue
+            seen.add(e)
+            stack.extend(e.args)
+    temps: list[tuple[sp.Symbol, sp.Expr]] = []
+    done: dict[sp.Basic, sp.Basic] = {}
+
+    def rebuild(root: sp.Basic) -> sp.Basic:
+        stack = [(root, False)]
+        while stack:
+            e, ready = stack.pop()
+            if e in done:
+                continue
+            if e.is_Atom or not e.args:
+                done[e] = e
+                continue
+            if not ready:
+                stack.append((e, True))
+                stack.extend((a, False) for a in e.args if a not in done)
+                continue
+            args = [done[a] for a in e.args]
+            new = e if all(a is b for a, b in zip(args, e.args)) else _unevaluated(e, args)
+            if e in repeated:
+                sym = next(symbols)
+                temps.append((sym, new))
+                new = sym
+            done[e] = new
+        return done[root]
+
+    reduced = [rebuild(e) for e in exprs]
+    return temps, reduced
+
+
+def _unevaluated(e: sp.Basic, args: list[sp.Basic]) -> sp.Basic:
+    """`e`'s operation on new arguments, without SymPy re-evaluating (reordering, folding) it."""
+    try:
+        return e.func(*args, evaluate=False)
+    except TypeError:
+        return e.func(*args)
 
 
 def _schedule(temps: list[tuple[sp.Symbol, sp.Expr]], program: list[tuple[sp.Symbol, sp.Expr]]
