@@ -501,7 +501,10 @@ def _scaled(u: Any, p: Any, shape: tuple[int, ...]) -> Any:
     if u == 1 and type(p) is np.ndarray and p.dtype == np.result_type(u, p):
         c = p
     else:
-        c = u * p
+        try:
+            c = u * p
+        except FloatingPointError:  # an infinite ȳ meets an exact zero: 0·∞ = 0, as elsewhere
+            c = strong_product(u, p)
     return c if _shape(c) == shape else np.broadcast_to(c, shape)
 
 
