@@ -280,6 +280,9 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
         elif type(a) is np.ndarray and a.dtype.kind == "O" and a.size:
             args = tuple(from_objects(b) for b in args)  # np.array([traced, …]) of traced values
             return bind(prim, *args, **params)
+        elif type(a) is list or type(a) is tuple:  # NumPy reads a sequence as an array
+            args = tuple(np.asarray(b) if type(b) is list or type(b) is tuple else b for b in args)
+            return bind(prim, *args, **params)
     if prim.nargs is not None and len(args) != prim.nargs:
         raise ArityError(f"{prim.name} takes {prim.nargs} argument(s), got {len(args)}")
     if top is None:
