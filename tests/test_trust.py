@@ -355,3 +355,10 @@ def test_a_python_list_operand_is_an_array_as_in_numpy() -> None:
     want = np.array([1.0, 3.0]) + 2 * np.array([2.0, -1.0]) * x  # by hand
     for method in ("reverse", "forward", "symbolic", "fd"):
         np.testing.assert_allclose(dk.grad(f, method=method)(x)[0], want, rtol=1e-9)
+
+
+def test_an_empty_output_has_an_empty_jacobian_in_every_engine() -> None:
+    """The symbolic engine generated `return (,)` for a function with no output elements."""
+    f = dk.function(lambda x: x[:0] * 2.0)
+    for method in ("reverse", "forward", "symbolic", "fd"):
+        assert dk.jacobian(f, method=method)(np.array([1.0, 2.0])).shape == (0, 2)

@@ -460,7 +460,7 @@ def _source(deriv: SymbolicDerivative, fast: bool) -> str:
     for sym, e in live:
         lines.append(f"    {names[sym]} = {write(e)}")
     outs = ", ".join(write(r) for r in deriv.reduced)
-    lines.append(f"    return ({outs},)")
+    lines.append(f"    return ({outs},)" if outs else "    return ()")
     return "\n".join(lines) + "\n"
 
 
