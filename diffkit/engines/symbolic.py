@@ -151,34 +151,51 @@ def accumulate(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], output: sp.Expr
 
 
 def local_grads(expr: sp.Expr, symbols: set[sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
-    """∂expr/∂s for each s in `symbols`. A sum's linear terms (c·s, s, constants) give their
-    coefficients directly — d(Σ cᵢsᵢ + rest)/dt = Σ_{sᵢ = t} cᵢ + d(rest)/dt, exactly — and
-    everything else goes through :func:`local_diff` (sympy.diff), term by term."""
-    if not isinstance(expr, sp.Add):
-        return {s: local_diff(expr, s) for s in symbols}
+    """∂expr/∂s for each s in `symbols`. The terms of a sum that are monomials in distinct
+    symbols (c, c·s, c·s·t, …: what products of arrays make) are differentiated directly —
+    ∂(c·s·t)/∂s = c·t, exactly — and everything else goes through :func:`local_diff`
+    (sympy.diff), term by term."""
+    if isinstance(expr, sp.Function) and len(expr.args) == 1 and not isinstance(expr, sp.Piecewise):
+        outer = _outer_derivative(expr)
+        if outer is not None:  # the chain rule with SymPy's own F′ (fdiff): no Derivative object
+            return {s: outer * d for s, d in local_grads(expr.args[0], symbols).items()}
+    terms = expr.args if isinstance(expr, sp.Add) else (expr,)
     parts: dict[sp.Symbol, list[sp.Expr]] = defaultdict(list)
-    for term in expr.args:
+    for term in terms:
         if term.is_Number:
             continue
-        coeff, sym = _linear_term(term)
-        if sym is not None:
-            if sym in symbols:
-                parts[sym].append(coeff)
+        factors = _monomial(term)
+        if factors is None:
+            for s in term.free_symbols & symbols:
+                parts[s].append(local_diff(term, s))
             continue
-        for s in term.free_symbols & symbols:
-            parts[s].append(local_diff(term, s))
-    return {s: sp.Add(*ds) for s, ds in parts.items()}
+        for i, s in enumerate(factors):
+            if s in symbols:
+                parts[s].append(sp.Mul(*factors[:i], *factors[i + 1:]))
+    return {s: ds[0] if len(ds) == 1 else sp.Add(*ds) for s, ds in parts.items()}
 
 
-def _linear_term(term: sp.Expr) -> tuple[sp.Expr, sp.Symbol | None]:
-    """(c, s) for a term c·s (c a number) or s; (None, None) for any other term."""
+def _outer_derivative(expr: sp.Expr) -> sp.Expr | None:
+    """F′(u) for expr = F(u), from SymPy's rule for F; None where F has none in closed form (or
+    its derivative involves DiracDelta, which :func:`local_diff` turns into 0)."""
+    try:
+        outer = expr.fdiff(1)
+    except (sp.core.function.ArgumentIndexError, NotImplementedError, TypeError):
+        return None
+    return None if outer.has(sp.Derivative, sp.Subs, sp.DiracDelta) else outer
+
+
+def _monomial(term: sp.Expr) -> tuple[sp.Expr, ...] | None:
+    """The factors of a term that is a number times distinct symbols (or one symbol), else None."""
     if term.is_Symbol:
-        return sp.S.One, term
-    if term.is_Mul and len(term.args) == 2:
-        c, s = term.args
-        if c.is_Number and s.is_Symbol:
-            return c, s
-    return None, None
+        return (term,)
+    if not term.is_Mul:
+        return None
+    factors = term.args
+    symbols = [f for f in factors if f.is_Symbol]
+    if len(symbols) + sum(1 for f in factors if f.is_Number) != len(factors):
+        return None
+    return factors if len(set(symbols)) == len(symbols) else None
 
 
 def tree_size(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], exprs: Sequence[sp.Expr]) -> int:
