@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from . import primitives
-from .primitive import COMPOSITES, REGISTRY, Composite, Primitive
+from .primitive import COMPOSITES, NUMPY_NAMES, REGISTRY, SCIPY_NAMES, Composite, Primitive
 from .primitives.declare import NAMES
 
 FAMILIES = {
@@ -108,6 +108,18 @@ def coverage_markdown() -> str:
             lines.append(f"| {_names(rec)} | `dk.{rec.name}` | {kind} | {_engines(rec)} | "
                          f"{_symbolic(rec)} | {_complex(rec)} | {_notes(rec)} |")
             total += 1
+        lines.append("")
+    records = {id(r) for r in (*REGISTRY.values(), *COMPOSITES.values())}
+    extra = [(f"`np.{n}`", fn) for n, fn in NUMPY_NAMES.items() if id(fn) not in records]
+    extra += [(f"`scipy.special.{n}`", fn) for n, fn in SCIPY_NAMES.items() if id(fn) not in records]
+    if extra:
+        lines += ["## Other NumPy spellings", "",
+                  "Functions whose NumPy spelling needs a dispatcher of its own (a name taken by a",
+                  "diffkit tool, or a form with another meaning); they call the records above.", "",
+                  "| NumPy / SciPy | what it does |", "|---|---|"]
+        for spelled, fn in sorted(extra, key=lambda item: item[0]):
+            doc = (getattr(fn, "doc", "") or fn.__doc__ or "").strip().splitlines()
+            lines.append(f"| {spelled} | {(doc[0] if doc else '').replace('|', chr(92) + '|')} |")
         lines.append("")
     lines += [f"{total} functions: {len(REGISTRY)} primitives, {len(COMPOSITES)} composites.", ""]
     return "\n".join(lines)

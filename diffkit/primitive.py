@@ -82,6 +82,10 @@ class Primitive:
             leading axis of k directions or are None (zero).
         vjp: structural ops: ``vjp(ct, xs, out, **params)`` -> one cotangent per input; a
             cotangent may be a zero-argument function, called only if that input needs one.
+        vjp_rows: optional, structural ops: ``vjp_rows(cts, k, xs, out, **params)``, the VJP of
+            k stacked cotangents (leading axis k) at once — reverse mode's Jacobian in one
+            sweep; without it, one row at a time. (For a linear op this is its transpose's
+            ``batch`` rule.)
         differentiable: False for comparisons, sign, stop_gradient: outputs are constants.
         prepare: ``prepare(*args, **params) -> (args, params)`` checks and normalizes a call of
             ``dk.<name>`` (axes, shapes, indices) before binding; may return ``IDENTITY``.
@@ -124,6 +128,7 @@ class Primitive:
     batch: Rule | None = None
     jvp: Rule | None = None
     vjp: Rule | None = None
+    vjp_rows: Rule | None = None
     differentiable: bool = True
     prepare: Rule | None = None
     sympy: Any = None
@@ -326,6 +331,11 @@ class Linearization:
     def vjp(self, ct: Any) -> list[Any]:
         raise NotImplementedError
 
+    def vjp_rows(self, cts: Any, k: int) -> list[Any]:
+        """The VJP of k cotangents stacked on a leading axis (results keep that axis). Element-wise
+        rules broadcast over it as they are."""
+        return self.vjp(cts)
+
 
 class ElementwiseLinearization(Linearization):
     """Memoized local partials: x̄ᵢ = ȳ·∂out/∂xᵢ, ṫ = Σᵢ ∂out/∂xᵢ·ẋᵢ.
@@ -452,6 +462,33 @@ class StructuralLinearization(Linearization):
     def vjp(self, ct: Any) -> list[Any]:
         cts = self.prim.vjp(ct, self.xs, self.out, **self.params)
         return [(c() if callable(c) else c) if a else None for c, a in zip(cts, self.active)]
+
+    def vjp_rows(self, cts: Any, k: int) -> list[Any]:
+        prim = self.prim
+        if prim.vjp_rows is not None:
+            got = prim.vjp_rows(cts, k, self.xs, self.out, **self.params)
+            return [(c() if callable(c) else c) if a else None for c, a in zip(got, self.active)]
+        rows = [self.vjp(cts[i]) for i in range(k)]  # the generic rule: one row at a time
+        out: list[Any] = []
+        for j, (x, a) in enumerate(zip(self.xs, self.active)):
+            if not a:
+                out.append(None)
+                continue
+            column = [r[j] if r[j] is not None else _zeros(_shape(x), x) for r in rows]
+            out.append(_stack(column, _shape(x)))
+        return out
+
+
+def _stack(items: Sequence[Any], like: tuple[int, ...]) -> Any:
+    """k cotangents of one input (each shaped like it, or like a broadcast of it), stacked on a
+    new leading axis (recorded if traced); the sweep sums broadcast axes away afterwards."""
+    concatenate, reshape, broadcast_to = (REGISTRY[n] for n in ("concatenate", "reshape",
+                                                                "broadcast_to"))
+    shape = np.broadcast_shapes(like, *(_shape(i) for i in items))
+    if not any(isinstance(i, Traced) for i in items):
+        xp = array_namespace(*items)
+        return xp.stack([xp.broadcast_to(i, shape) for i in items])
+    return concatenate(*[reshape(broadcast_to(i, shape), (1, *shape)) for i in items], axis=0)
 
 
 def _one_at_a_time(prim: Primitive, ts: Sequence[Any], k: int, params: dict[str, Any],

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ShapeError
 from .declare import composite, declared_in, shape_of, structural
 from .elementwise import mul
-from .structure import reshape, sum_to, transpose
+from .structure import _sum_rows_to, reshape, sum_to, transpose
 
 
 def _as_matrices(a: Any, b: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -36,6 +36,16 @@ def _matmul_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     ct2 = reshape(ct, _matmul_shape(sa, sb))
     return (lambda: reshape(sum_to(matmul(ct2, _swap_last(b2)), sa), shape_of(a)),
             lambda: reshape(sum_to(matmul(_swap_last(a2), ct2), sb), shape_of(b)))
+
+
+def _matmul_vjp_rows(cts: Any, k: int, xs: Any, out: Any) -> tuple[Any, Any]:
+    """k stacked cotangents at once: matmul broadcasts over the leading axis."""
+    a, b = xs
+    sa, sb = _as_matrices(a, b)
+    a2, b2 = reshape(a, sa), reshape(b, sb)
+    ct2 = reshape(cts, (k, *_matmul_shape(sa, sb)))
+    return (lambda: reshape(_sum_rows_to(matmul(ct2, _swap_last(b2)), k, sa), (k, *shape_of(a))),
+            lambda: reshape(_sum_rows_to(matmul(_swap_last(a2), ct2), k, sb), (k, *shape_of(b))))
 
 
 def _matmul_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
@@ -69,6 +79,7 @@ def _prepare_matmul(a: Any, b: Any) -> Any:
 
 matmul = structural(
     "matmul", lambda xp, a, b: xp.matmul(a, b), jvp=_matmul_jvp, vjp=_matmul_vjp, nargs=2,
+    vjp_rows=_matmul_vjp_rows,
     prepare=_prepare_matmul, numpy=("matmul",), symbol="@", unicode="@", latex=r"\cdot",
     cost=lambda ins, out: math.prod(out) * (ins[0][-1] if ins[0] else 1),
     doc="Matrix product a @ b (NumPy rules for 1-D and batched operands).")
