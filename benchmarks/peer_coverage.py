@@ -15,10 +15,14 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+ROOT = Path(__file__).resolve().parent.parent
+# this checkout's diffkit (not an installed one) and the cases, which live with the tests
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from peer_cases import CASES, FILES, Case  # the cases live with the tests
+from peer_cases import CASES, FILES, Case
 from peer_check import STATUSES, CaseError, classify
+
+import diffkit
 
 
 def run(cases: list[Case]) -> dict[str, tuple[str, str]]:
@@ -77,7 +81,8 @@ def main() -> None:
     cases = [c for c in CASES if args.k in c.id]
     start = time.perf_counter()
     results = run(cases)
-    print(f"peer suite: {len(cases)} cases from HIPS autograd's tests "
+    print(f"peer suite: {len(cases)} cases from HIPS autograd's tests, diffkit "
+          f"{diffkit.__version__} at {Path(diffkit.__file__).parent} "
           f"({time.perf_counter() - start:.1f} s)\n")
     table(cases, results)
     wrong = [(cid, detail) for cid, (s, detail) in results.items() if s == "wrong"]
