@@ -362,3 +362,30 @@ def test_an_empty_output_has_an_empty_jacobian_in_every_engine() -> None:
     f = dk.function(lambda x: x[:0] * 2.0)
     for method in ("reverse", "forward", "symbolic", "fd"):
         assert dk.jacobian(f, method=method)(np.array([1.0, 2.0])).shape == (0, 2)
+
+
+def test_tanh_derivative_of_a_complex_number_is_sech_squared() -> None:
+    """tanh′ used exp(−2|z|), the modulus of z: 0.786 instead of 0.8995−0.2144j at 0.4+0.3j."""
+    import mpmath
+
+    z = np.array([0.4 + 0.3j, -1.5 + 2.0j, 20.0 - 0.5j])
+    want = np.array([complex(mpmath.sech(mpmath.mpc(v.real, v.imag)) ** 2) for v in z])
+    for method in ("reverse", "forward"):
+        J = dk.jacobian(dk.function(lambda z: dk.tanh(z)), method=method)(z)
+        np.testing.assert_allclose(np.diag(J), want, rtol=1e-13, atol=1e-300)
+    # tanh″ = −2 tanh sech²: the rule's sign of Re z feeds only constants, so it stays holomorphic
+    z0 = mpmath.mpc(0.4, 0.3)
+    second = complex(-2 * mpmath.tanh(z0) * mpmath.sech(z0) ** 2)
+    for method in ("reverse", "forward"):
+        assert dk.derivative(dk.tanh, n=2, method=method)(0.4 + 0.3j) == pytest.approx(second,
+                                                                                      rel=1e-13)
+
+
+def test_max_of_complex_numbers_has_no_derivative_it_is_refused_by_name() -> None:
+    """np.max on complex arrays spread the gradient over every element (sign(z) = z/|z|)."""
+    f = dk.function(lambda z: dk.real(np.max(z)))
+    z = np.array([1.0 + 1.0j, 2.0 + 0.0j, 0.5 - 3.0j])
+    assert f(z) == 2.0  # the value is NumPy's (lexicographic order)
+    for method in ("reverse", "forward"):
+        with pytest.raises(dk.MissingRuleError, match="orders its inputs"):
+            dk.grad(f, method=method)(z)

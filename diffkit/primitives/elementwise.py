@@ -77,7 +77,12 @@ cosh = elementwise("cosh", lambda xp, x: xp.cosh(x), (lambda x, o: sinh(x),), "c
                    latex=r"\cosh", scalar="math.cosh({0})")
 def _sech2(x: Any, o: Any) -> Any:
     """tanh′ = sech²x = 4e/(1 + e)² with e = exp(−2|x|): no cancellation (1 − tanh² loses every
-    digit for |x| > 18) and no overflow."""
+    digit for |x| > 18) and no overflow. Complex z: e = exp(−2sz) with s = ±1 the sign of Re z
+    (sech² is even; |z| would not be)."""
+    if np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c":
+        re = real(x)
+        e = exp(-2.0 * x * (sign(re) + equal(re, 0.0)))
+        return 4.0 * e / ((1.0 + e) * (1.0 + e))
     e = exp(-2.0 * abs(x))
     return 4.0 * e / ((1.0 + e) * (1.0 + e))
 

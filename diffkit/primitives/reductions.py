@@ -44,6 +44,7 @@ from .declare import _declare, composite, declared_in, shape_of, structural
 from .declare import normalize_axes as _axes
 from .elementwise import conj, real, sign, sqrt
 from .structure import (
+    _real_only,
     _amax_sympy,
     _batch_axes,
     _count,
@@ -137,13 +138,6 @@ def _one_axis(name: str, axis: Any, ndim: int) -> int:
             raise ShapeError(f"{name} takes one axis (an int), got {axis!r}") from None
     ax = _axes(axis, ndim)
     return ax[0] if ax else 0
-
-
-def _real_only(name: str, x: Any) -> None:
-    if _dtype(x).kind == "c":
-        raise MissingRuleError(
-            f"{name} orders its inputs, which complex numbers do not have: differentiate "
-            "dk.real(z) or dk.abs(z) instead, or use method='fd'")
 
 
 def _flip(v: Any, axis: int) -> Any:

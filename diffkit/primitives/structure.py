@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import IndexOutOfRangeError, ShapeError
+from ..errors import IndexOutOfRangeError, MissingRuleError, ShapeError
 from ..ir import Traced
 from ..primitive import IDENTITY, bind
 from .declare import declared_in, shape_of, structural
@@ -95,8 +95,18 @@ mean = structural(
     doc="Arithmetic mean over `axis` (all axes when None).")
 
 
+def _real_only(name: str, x: Any) -> None:
+    """Orderings (max, min, sort) have derivatives for real numbers only: NumPy orders complex
+    numbers lexicographically, which no complex derivative follows."""
+    if np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c":
+        raise MissingRuleError(
+            f"{name} orders its inputs, which complex numbers do not have: differentiate "
+            "dk.real(z) or dk.abs(z) instead, or use method='fd'")
+
+
 def _max_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     """Where x attains the maximum, 1/(number of ties); elsewhere 0 (in x's dtype)."""
+    _real_only("amax", x)
     hit = 1.0 - sign(_expand_back(out, x, axis, keepdims) - x)
     return hit / bind(sum, hit, axis=axis, keepdims=True)
 
