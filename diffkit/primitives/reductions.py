@@ -37,19 +37,19 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace, to_numpy
-from ..errors import DomainError, MissingRuleError, ShapeError, TracingError
+from ..errors import DomainError, ShapeError, TracingError
 from ..ir import Traced
 from ..primitive import Primitive, bind, from_objects
 from .declare import _declare, composite, declared_in, shape_of, structural
 from .declare import normalize_axes as _axes
 from .elementwise import conj, real, sign, sqrt
 from .structure import (
-    _real_only,
     _amax_sympy,
     _batch_axes,
     _count,
     _expand_back,
     _kept_shape,
+    _real_only,
     amax,
     broadcast_to,
     concatenate,
