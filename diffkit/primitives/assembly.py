@@ -963,4 +963,50 @@ numpy_where = Composite(name="where", fn=_numpy_where, numpy=("where",),
 PUBLIC["trace"] = NUMPY_NAMES["trace"] = trace
 NUMPY_NAMES["where"] = numpy_where
 
+# ----- queries and ranges --------------------------------------------------------------------------
+
+
+@composite(numpy=("ndim",))
+def ndim(a: Any) -> int:
+    """The number of axes (a plain int: shapes are never traced)."""
+    return len(shape_of(a)) if hasattr(a, "shape") else int(np.ndim(a))
+
+
+@composite(numpy=("shape",))
+def shape(a: Any) -> tuple[int, ...]:
+    """The shape (a plain tuple)."""
+    return tuple(shape_of(a)) if hasattr(a, "shape") else np.shape(a)
+
+
+@composite(numpy=("size",))
+def size(a: Any, axis: int | None = None) -> int:
+    """The number of elements (along `axis`), a plain int."""
+    s = tuple(shape_of(a)) if hasattr(a, "shape") else np.shape(a)
+    return int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
+
+
+@composite(numpy=("linspace",))
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False,
+             dtype: Any = None, axis: int = 0) -> Any:
+    """`num` evenly spaced values from `start` to `stop` (NumPy's arithmetic: i·step + start,
+    the last one set to `stop`); differentiable in `start` and `stop`."""
+    num = operator.index(num)
+    if num < 0:
+        raise ShapeError(f"linspace: the number of samples must be non-negative, got {num}")
+    if dtype is not None or axis != 0:
+        raise MissingRuleError("linspace with dtype= or axis= on traced values: diffkit cannot "
+                               "differentiate it yet; use method='fd'")
+    start, stop = from_objects(start), from_objects(stop)
+    div = num - 1 if endpoint else num
+    shape = np.broadcast_shapes(shape_of(start), shape_of(stop))
+    steps = np.arange(num, dtype=float).reshape((num,) + (1,) * len(shape))
+    delta = stop - start
+    step = delta / div if div > 0 else delta * np.nan
+    y = steps * step + start if div > 0 else steps * delta + start
+    if endpoint and num > 1:
+        y = concatenate([getitem(y, (slice(0, num - 1),)),
+                         reshape(broadcast_to(stop, shape), (1, *shape))], axis=0)
+    return (y, step) if retstep else y
+
+
 __all__ = declared_in(__name__)

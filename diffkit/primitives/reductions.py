@@ -711,4 +711,160 @@ def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = Fa
     return out_
 
 
+# ----- differences ---------------------------------------------------------------------------------
+
+
+def _along(axis: int, nd: int, index: Any) -> tuple[Any, ...]:
+    return (slice(None),) * axis + (index,) + (slice(None),) * (nd - axis - 1)
+
+
+def _plain_number(v: Any, what: str) -> Any:
+    """A spacing or coordinate argument: plain numbers (differences are not differentiated by
+    their spacing here)."""
+    if isinstance(v, Traced):
+        return v.concrete(what)
+    return v
+
+
+@composite(numpy=("diff",))
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NOVALUE,
+         append: Any = _NOVALUE) -> Any:
+    """n-th differences along `axis`: out[i] = a[i+1] − a[i], n times (NumPy's values); `prepend`
+    and `append` are joined first (scalars broadcast to one slice)."""
+    a = _array(a)
+    nd = len(shape_of(a))
+    if nd == 0:
+        raise ShapeError("diff requires an input that is at least one dimensional")
+    n = operator.index(n)
+    if n < 0:
+        raise ShapeError(f"diff: the order n must be non-negative, got {n}")
+    (ax,) = _axes(axis, nd)
+    parts = []
+    for extra in (prepend, append):
+        if extra is _NOVALUE:
+            parts.append(None)
+            continue
+        e = _array(extra)
+        if not shape_of(e):
+            shape = list(shape_of(a))
+            shape[ax] = 1
+            e = broadcast_to(e, tuple(shape))
+        parts.append(e)
+    if parts[0] is not None or parts[1] is not None:
+        a = concatenate([p for p in (parts[0], a, parts[1]) if p is not None], axis=ax)
+    for _ in range(n):
+        a = getitem(a, _along(ax, nd, slice(1, None))) - getitem(a, _along(ax, nd, slice(None, -1)))
+    return a
+
+
+@composite(numpy=("ediff1d",))
+def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
+    """Differences of the flattened array, with optional values before and after."""
+    flat = reshape(_array(ary), (-1,))
+    out = getitem(flat, (slice(1, None),)) - getitem(flat, (slice(None, -1),))
+    parts = [reshape(_array(v), (-1,)) for v in (to_begin,) if v is not None]
+    parts += [out] + [reshape(_array(v), (-1,)) for v in (to_end,) if v is not None]
+    return concatenate(parts, axis=0) if len(parts) > 1 else out
+
+
+def _gradient_axis(f: Any, ax: int, spacing: Any, edge_order: int) -> Any:
+    """NumPy's second-order central differences along one axis (one-sided at the edges)."""
+    nd = len(shape_of(f))
+    n = shape_of(f)[ax]
+    if n < edge_order + 1:
+        raise ShapeError("gradient: the shape of the array should be at least edge_order + 1 "
+                         f"along each axis, got {n}")
+
+    def at(index: Any) -> Any:
+        return getitem(f, _along(ax, nd, index))
+
+    coords = np.asarray(_plain_number(spacing, "a gradient spacing"), dtype=float)
+    uniform = coords.ndim == 0
+    if not uniform:
+        if coords.shape != (n,):
+            raise ShapeError(f"gradient: coordinates of length {coords.size} for an axis of "
+                             f"length {n}")
+        dx = np.diff(coords)
+        if np.all(dx == dx[0]):
+            uniform, coords = True, dx[0]
+    if uniform:
+        h = float(coords)
+        interior = (at(slice(2, None)) - at(slice(None, -2))) / (2.0 * h)
+        if edge_order == 1:
+            first = (at(slice(1, 2)) - at(slice(0, 1))) / h
+            last = (at(slice(n - 1, n)) - at(slice(n - 2, n - 1))) / h
+        else:
+            first = (-1.5 / h * at(slice(0, 1)) + 2.0 / h * at(slice(1, 2))
+                     - 0.5 / h * at(slice(2, 3)))
+            last = (0.5 / h * at(slice(n - 3, n - 2)) - 2.0 / h * at(slice(n - 2, n - 1))
+                    + 1.5 / h * at(slice(n - 1, n)))
+        return concatenate([first, interior, last], axis=ax)
+    shape = [1] * nd
+    shape[ax] = -1
+    dx1, dx2 = dx[:-1], dx[1:]
+    a = (-dx2 / (dx1 * (dx1 + dx2))).reshape(shape)
+    b = ((dx2 - dx1) / (dx1 * dx2)).reshape(shape)
+    c = (dx1 / (dx2 * (dx1 + dx2))).reshape(shape)
+    interior = a * at(slice(None, -2)) + b * at(slice(1, -1)) + c * at(slice(2, None))
+    if edge_order == 1:
+        first = (at(slice(1, 2)) - at(slice(0, 1))) / dx[0]
+        last = (at(slice(n - 1, n)) - at(slice(n - 2, n - 1))) / dx[-1]
+    else:
+        d1, d2 = dx[0], dx[1]
+        first = (-(2.0 * d1 + d2) / (d1 * (d1 + d2)) * at(slice(0, 1))
+                 + (d1 + d2) / (d1 * d2) * at(slice(1, 2))
+                 - d1 / (d2 * (d1 + d2)) * at(slice(2, 3)))
+        d1, d2 = dx[-2], dx[-1]
+        last = (d2 / (d1 * (d1 + d2)) * at(slice(n - 3, n - 2))
+                - (d2 + d1) / (d1 * d2) * at(slice(n - 2, n - 1))
+                + (2.0 * d2 + d1) / (d2 * (d1 + d2)) * at(slice(n - 1, n)))
+    return concatenate([first, interior, last], axis=ax)
+
+
+@composite(numpy=("gradient",))
+def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> Any:
+    """NumPy's gradient: second-order central differences inside, first- or second-order
+    one-sided differences at the edges; spacing by scalars or coordinate arrays per axis. One
+    array for one axis, else a tuple (NumPy's return)."""
+    f = _array(f)
+    nd = len(shape_of(f))
+    if edge_order not in (1, 2):
+        raise ShapeError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    if axis is None:
+        given = tuple(range(nd))
+    elif isinstance(axis, int | np.integer):
+        given = (operator.index(axis) % builtins.max(nd, 1),)
+    else:
+        given = tuple(operator.index(a) % builtins.max(nd, 1) for a in axis)
+    if not varargs:
+        spacings = [1.0] * len(given)
+    elif len(varargs) == 1 and np.ndim(_plain_number(varargs[0], "a gradient spacing")) == 0:
+        spacings = [varargs[0]] * len(given)
+    elif len(varargs) == len(given):
+        spacings = list(varargs)
+    else:
+        raise ShapeError(f"gradient: {len(varargs)} spacings for {len(given)} axes")
+    out = tuple(_gradient_axis(f, ax, h, edge_order) for ax, h in zip(given, spacings))
+    return out[0] if len(out) == 1 else out
+
+
+@composite(numpy=("trapezoid", "trapz"))
+def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:
+    """∫ y by the trapezoidal rule along `axis` (sample points `x`, or spacing `dx`)."""
+    y = _array(y)
+    nd = len(shape_of(y))
+    (ax,) = _axes(axis, nd)
+    lo, hi = getitem(y, _along(ax, nd, slice(None, -1))), getitem(y, _along(ax, nd, slice(1, None)))
+    if x is None:
+        d: Any = dx
+    else:
+        x = _array(x)
+        d = diff(x, axis=-1) if len(shape_of(x)) == 1 else diff(x, axis=ax)
+        if len(shape_of(x)) == 1 and nd > 1:
+            shape = [1] * nd
+            shape[ax] = -1
+            d = reshape(d, tuple(shape))
+    return _sum(d * (hi + lo) / 2.0, axis=ax)
+
+
 __all__ = declared_in(__name__)
