@@ -177,8 +177,32 @@ def render_rule(rule: Any, args: Sequence[str]) -> str | None:
 
 
 def _operand(text: str) -> str:
-    """An operand of an infix operator: names and plain numbers as they are, others parenthesized."""
-    return text if text.isidentifier() or _NUMBER.fullmatch(text) else f"({text})"
+    """An operand of an infix operator: names, plain numbers, calls and parenthesized text as they
+    are, others parenthesized."""
+    return text if atomic(text) else f"({text})"
+
+
+#: texts the compiler made atomic itself (parenthesized expressions), known without a scan
+KNOWN_ATOMIC: set[str] = set()
+
+
+def atomic(text: str) -> bool:
+    """True for source text that binds tighter than any operator: a name, a plain number, a call
+    ``math.sin(v1)`` or a parenthesized expression."""
+    if text in KNOWN_ATOMIC or text.isidentifier() or _NUMBER.fullmatch(text):
+        return True
+    head = text.split("(", 1)[0]
+    if head and not all(part.isidentifier() for part in head.split(".")):
+        return False
+    if not text.endswith(")") or "(" not in text:
+        return False
+    depth = 0
+    for i, ch in enumerate(text[len(head):], start=len(head)):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i != len(text) - 1:
+            return False  # the first parenthesis closes before the end: "(a) + (b)"
+    return depth == 0
 
 
 _NUMBER = re.compile(r"\d+(\.\d*)?(e[+-]?\d+)?")

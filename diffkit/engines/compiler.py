@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ from ..ir import Node, toposort
 from ..primitive import Primitive
 from ..primitives import add, mul, neg, sub
 from ..tensor import Tensor, new_tape
-from .codegen import NotRenderable, literal, render, render_rule
+from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render, render_rule
 
 # ----- the program: a small SSA list simplified before printing ----------------------------------
 
@@ -288,6 +289,9 @@ def _trace(fn: Function, xs: list[Any], wrt: tuple[int, ...], ct: Any
     return [t.node for t in ins], out, tuple(grads), ct_node
 
 
+#: scalar expressions read once are written into their use, nested at most this deep
+MAX_INLINE = 6
+
 #: Graphs with more primitive applications than this are not compiled (the generated source and
 #: Python's compiler need memory and time in proportion; the interpreter runs them).
 MAX_COMPILED_NODES = 50_000
@@ -383,6 +387,10 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     count = 0
     last = _last_uses(order, root_vals)
     fresh: set[int] = set()  # arrays this function allocated and nothing else views
+    uses = Counter(id(a) for v in order for a in v.args)
+    uses.update(id(a) for c in tests for a in c.args)
+    uses.update({id(r): 2 for r in root_vals})
+    depth: dict[int, int] = {}  # how deeply an inlined scalar expression nests
     for i, v in enumerate(order):
         args = [_ref(a, names, ns) for a in v.args]
         scalar = not v.shape and all(not a.shape for a in v.args)
@@ -403,6 +411,14 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             else:
                 ufunc = "subtract" if sym == "-" else "divide"
                 lines.append(f"    np.{ufunc}({args[0]}, {args[1]}, out={args[1]})")
+        elif not v.shape and uses[id(v)] == 1 and (
+                d := 1 + max((depth.get(id(a), 0) for a in v.args), default=0)) <= MAX_INLINE:
+            # a scalar read once: written into its one use (fewer lines for Python to compile)
+            depth[id(v)] = d
+            if not atomic(text):
+                text = f"({text})"
+                KNOWN_ATOMIC.add(text)
+            names[id(v)] = text
         else:
             count += 1
             names[id(v)] = f"v{count}"
@@ -414,6 +430,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
         scalar = not c.shape and all(not a.shape for a in c.args)
         test = f"not ({cond})" if scalar else f"not np.all({cond})"
         lines.append(f"    if {test}:\n        _outside({c.prim.name!r})")
+    KNOWN_ATOMIC.clear()
     refs = []
     for r in root_vals:
         ref = _ref(r, names, ns)
