@@ -105,6 +105,9 @@ class Primitive:
 
     Test and documentation data:
         domain: per input, the interval (lo, hi) tests sample from; domain_text: in words.
+        valid: ``valid(*inputs) -> bool`` (or a bool array), written with Python operators:
+            where the op is defined (log: ``x > 0``). Generated gradient code that does not
+            need the op's value checks this comparison instead of computing the op.
         holomorphic: complex-analytic (the complex-step method may pass through it).
         special: documented values at special points: ``(point, expected partials)`` or
             ``(point, "nondifferentiable")``.
@@ -136,6 +139,7 @@ class Primitive:
     cost: Rule | None = None
     domain: tuple[tuple[float, float], ...] = ()
     domain_text: str = ""
+    valid: Rule | None = None
     holomorphic: bool = True
     special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
     doc: str = ""
@@ -275,6 +279,9 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
                 top = a
         elif type(a) is np.ndarray and a.dtype.kind == "O" and a.size:
             args = tuple(from_objects(b) for b in args)  # np.array([traced, …]) of traced values
+            return bind(prim, *args, **params)
+        elif type(a) is list or type(a) is tuple:  # NumPy reads a sequence as an array
+            args = tuple(np.asarray(b) if type(b) is list or type(b) is tuple else b for b in args)
             return bind(prim, *args, **params)
     if prim.nargs is not None and len(args) != prim.nargs:
         raise ArityError(f"{prim.name} takes {prim.nargs} argument(s), got {len(args)}")
@@ -497,7 +504,10 @@ def _scaled(u: Any, p: Any, shape: tuple[int, ...]) -> Any:
     if u == 1 and type(p) is np.ndarray and p.dtype == np.result_type(u, p):
         c = p
     else:
-        c = u * p
+        try:
+            c = u * p
+        except FloatingPointError:  # an infinite ȳ meets an exact zero: 0·∞ = 0, as elsewhere
+            c = strong_product(u, p)
     return c if _shape(c) == shape else np.broadcast_to(c, shape)
 
 

@@ -90,6 +90,7 @@ checked there).
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from collections import Counter
@@ -254,6 +255,58 @@ def _ref_amax(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return out
 
 
+def _ref_reduce(fn: Callable[[list[Any]], Any]) -> Callable[..., Any]:
+    """A reduction by `fn` of each reduced group (a list of mpf), as _ref_amax."""
+
+    def ref(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        rows, out_shape = _amax_groups(x, axis)
+        out = np.empty(len(rows), dtype=object)
+        out[:] = [fn(list(row)) for row in rows]
+        out = out.reshape(out_shape)
+        if keepdims:
+            x = _obj(x)
+            red = _axes_of(axis, x.ndim)
+            out = out.reshape(tuple(1 if a in red else n for a, n in enumerate(x.shape)))
+        return out
+
+    return ref
+
+
+def _ref_along(fn: Callable[[list[Any]], list[Any]]) -> Callable[..., Any]:
+    """`fn` (a list of mpf to a list as long) along one axis; the flattened array for None."""
+
+    def ref(x: Any, axis: Any = -1, **params: Any) -> Any:
+        x = _obj(x)
+        if axis is None or x.ndim == 0:
+            x, axis = x.reshape(-1), 0
+        moved = np.moveaxis(x, axis, -1)
+        out = np.empty(moved.shape, dtype=object)
+        for idx in np.ndindex(*moved.shape[:-1]):
+            out[idx] = fn(list(moved[idx]), **params)
+        return np.moveaxis(out, -1, axis)
+
+    return ref
+
+
+def _running(row: list[Any], op: Callable[[Any, Any], Any]) -> list[Any]:
+    out = [row[0]]
+    for v in row[1:]:
+        out.append(op(out[-1], v))
+    return out
+
+
+def _partitioned(row: list[Any], kth: Any) -> list[Any]:
+    """NumPy's arrangement (its partition of the float values, an order that is piecewise
+    constant in the values), filled with the mpf elements of those values."""
+    floats = [float(v) for v in row]
+    return [row[floats.index(float(v))] for v in np.partition(np.array(floats), kth)]
+
+
+def _ref_cumulative(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    along = _ref_along(lambda row: _running(row, op))
+    return lambda x, axis=None: along(x, axis)
+
+
 def _ref_index_add(v: Any, index: Any, shape: Sequence[int]) -> Any:
     """zeros(shape), then v[k] added at the k-th position that `index` selects (repeats add up)."""
     out = np.empty(math.prod(shape), dtype=object)
@@ -390,11 +443,27 @@ REFERENCE: dict[str, Callable[..., Any]] = {
     "im2col": _ref_im2col,
     "col2im": _ref_col2im,
     "softmax_cross_entropy": _ref_softmax_cross_entropy,
+    # reductions, sorting and selection
+    "amin": _ref_reduce(min),
+    "prod": _ref_reduce(MP.fprod),
+    "cumsum": _ref_cumulative(lambda a, b: a + b),
+    "cumprod": _ref_cumulative(lambda a, b: a * b),
+    "sort": _ref_along(sorted),
+    "partition": lambda x, kth, axis=-1: _ref_along(_partitioned)(x, axis, kth=kth),
 }
 
-#: primitives without a reference, and why (none at present: the non-differentiable ones have
-#: references too and appear in trees as where-conditions, sign factors and stop_gradient).
-EXCLUDED: dict[str, str] = {}
+#: primitives without a reference, and why (the non-differentiable element-wise ones have
+#: references and appear in trees as where-conditions, sign factors and stop_gradient).
+EXCLUDED: dict[str, str] = {
+    **{name: "its values are indices, plain integers that never enter a graph (checked in "
+             "tests/test_numpy_reductions.py)"
+       for name in ("argmax", "argmin", "argsort", "argpartition")},
+    **{name: "a constant (boolean or integer) reduction, never differentiated (checked in "
+             "tests/test_numpy_reductions.py)" for name in ("all", "any", "count_nonzero")},
+}
+#: primitives the symbolic engine refuses by name (no SymPy translation): their trees are
+#: checked in reverse and forward mode only
+NO_SYMBOLIC = {"sort", "partition"}
 
 COMPARISONS = ("greater", "less", "equal", "greater_equal", "less_equal", "not_equal")
 
@@ -539,6 +608,8 @@ def build_dk(root: Node, xs: Sequence[Any]) -> Any:
                 v = a[0] @ a[1]
             elif node.op == "concatenate":
                 v = dk.concatenate(a, **node.params)
+            elif node.style == "numpy":  # NumPy's function, dispatching to dk's on traced values
+                v = getattr(np, node.op)(*a, **node.params)
             else:
                 v = getattr(dk, node.op)(*a, **node.params)
         vals[id(node)] = v
@@ -672,6 +743,22 @@ class Watch:
             if fn is not None:
                 for d in flat(_elementwise(fn, args)):
                     self._note(kind, d)
+        if node.op == "amin":
+            rows, _ = _amax_groups(args[0], node.params.get("axis"))
+            for row in rows:
+                low = min(row)
+                above = [v for v in row if v != low]
+                if above:
+                    self._note("kink", _rel_gap(low, min(above)))
+        if node.op in ("sort", "partition"):  # any two values of a lane swapping places
+            x = _obj(args[0])
+            axis = node.params.get("axis", -1)
+            lanes = x.reshape(1, -1) if axis is None else np.moveaxis(x, axis, -1).reshape(
+                -1, x.shape[axis])
+            for lane in lanes:
+                ordered = sorted(lane)
+                for a, b in itertools.pairwise(ordered):
+                    self._note("kink", _rel_gap(a, b))
         if node.op == "amax":
             rows, _ = _amax_groups(args[0], node.params.get("axis"))
             for row in rows:
@@ -1291,7 +1378,54 @@ class ArrayGenerator(Generator):
         if axis is not None or self.chance(0.5):
             params["axis"] = axis
         shape = np.sum(np.zeros(x.shape), axis=axis, keepdims=keepdims).shape
-        return self.S(op, [x], shape, **params)
+        style = "numpy" if op in ("amin", "prod") and self.chance(0.5) else "call"
+        return self.S(op, [x], shape, style=style, **params)
+
+    def _one_axis(self, x: Node, none_ok: bool = True) -> dict[str, Any]:
+        """{"axis": a} for an operation along one axis (None: the flattened array), or {}."""
+        r = self.rng.random()
+        if r < 0.25 and none_ok:
+            return {"axis": None}
+        if r < 0.4 or x.ndim == 0:
+            return {}
+        return {"axis": int(self.rng.integers(-x.ndim, x.ndim))}
+
+    def step_cumulative(self, op: str) -> Node | None:
+        x = self.take()
+        params = self._one_axis(x)
+        if x.ndim == 0 or "axis" not in params:
+            params = {"axis": params.get("axis")} if x.ndim <= 1 else {"axis": None}
+        shape = getattr(np, op)(np.zeros(x.shape), **params).shape
+        style = "numpy" if self.chance(0.5) else "call"
+        return self.S(op, [x], shape, style=style, **params)
+
+    def step_cumsum(self) -> Node | None:
+        return self.step_cumulative("cumsum")
+
+    def step_cumprod(self) -> Node | None:
+        return self.step_cumulative("cumprod")
+
+    def step_sort(self) -> Node | None:
+        x = self.take(lambda n: n.ndim >= 1)
+        if x is None:
+            return None
+        params = self._one_axis(x)
+        shape = np.sort(np.zeros(x.shape), **params).shape
+        style = "numpy" if self.chance(0.5) else "call"
+        return self.S("sort", [x], shape, style=style, **params)
+
+    def step_partition(self) -> Node | None:
+        x = self.take(lambda n: n.ndim >= 1)
+        if x is None:
+            return None
+        params = self._one_axis(x)
+        n = x.size if params.get("axis", -1) is None else x.shape[params.get("axis", -1)]
+        kth: Any = int(self.rng.integers(-n, n))
+        if n >= 3 and self.chance(0.3):
+            kth = (0, int(self.rng.integers(1, n)))
+        shape = np.partition(np.zeros(x.shape), kth, **params).shape
+        style = "numpy" if self.chance(0.5) else "call"
+        return self.S("partition", [x], shape, style=style, kth=kth, **params)
 
     def step_open_slice(self) -> Node | None:
         """x[:, j] or a concatenation along the last axis of a matrix."""
@@ -1583,7 +1717,7 @@ class ArrayGenerator(Generator):
         }
         if op in special:
             return special[op]()
-        if op in ("sum", "mean", "amax"):
+        if op in ("sum", "mean", "amax", "amin", "prod"):
             return self.step_reduce(op)
         return getattr(self, f"step_{op}")()
 
@@ -1764,6 +1898,8 @@ def run_trees(test: str, make: Callable[[np.random.Generator, int], tuple[Node, 
         # (t % 4 == 3 are the Jacobian ones), as it costs ~0.1 s per array tree
         every = all(s == () for s in gen.shapes) or test.split(":", 1)[1] in VARIANTS
         symbolic_door = doors[t % len(doors)][0] if every or t % 4 in (0, 3) else ""
+        if any(n.op in NO_SYMBOLIC for n in nodes_of(root)):
+            symbolic_door = ""  # refused by name: checked in tests/test_numpy_reductions.py
         checker = Checker(f"{test} tree {t}", root, gen, doors, symbolic_door, vector)
         nodes = nodes_of(root)
         stats["trees"] += 1

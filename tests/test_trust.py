@@ -346,3 +346,19 @@ def test_finite_differences_treat_any_python_function_as_a_black_box():
     """fd never traces: math.*, float() and Python control flow are fine there."""
     g = dk.grad(lambda x: x * math.sin(float(x)), method="fd")(2.0)[0]
     assert g == pytest.approx(math.sin(2.0) + 2.0 * math.cos(2.0), rel=1e-9)
+
+
+def test_a_python_list_operand_is_an_array_as_in_numpy() -> None:
+    """t * [1.0, 3.0] failed in the reverse sweep (list times a float) before lists were arrays."""
+    f = dk.function(lambda t: dk.sum(t * [1.0, 3.0] + (2.0, -1.0) * t * t))
+    x = np.array([1.5, -2.0])
+    want = np.array([1.0, 3.0]) + 2 * np.array([2.0, -1.0]) * x  # by hand
+    for method in ("reverse", "forward", "symbolic", "fd"):
+        np.testing.assert_allclose(dk.grad(f, method=method)(x)[0], want, rtol=1e-9)
+
+
+def test_an_empty_output_has_an_empty_jacobian_in_every_engine() -> None:
+    """The symbolic engine generated `return (,)` for a function with no output elements."""
+    f = dk.function(lambda x: x[:0] * 2.0)
+    for method in ("reverse", "forward", "symbolic", "fd"):
+        assert dk.jacobian(f, method=method)(np.array([1.0, 2.0])).shape == (0, 2)

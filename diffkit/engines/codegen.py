@@ -60,7 +60,8 @@ for _name, _sym in [("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/"), 
                     ("matmul", "@")]:
     setattr(_Code, f"__{_name}__", _binary(_sym))
     setattr(_Code, f"__r{_name}__", _binary(_sym, reflected=True))
-for _name, _sym in [("gt", ">"), ("lt", "<"), ("ge", ">="), ("le", "<="), ("eq", "==")]:
+for _name, _sym in [("gt", ">"), ("lt", "<"), ("ge", ">="), ("le", "<="), ("eq", "=="),
+                    ("ne", "!="), ("and", "&"), ("or", "|")]:
     setattr(_Code, f"__{_name}__", _binary(_sym))
 
 
@@ -161,6 +162,18 @@ def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar:
     if not isinstance(out, _Code) or any(c.uses > 1 and c is not out for c in made):
         return None
     return out.text
+
+
+def render_rule(rule: Any, args: Sequence[str]) -> str | None:
+    """A rule written with Python operators (a record's ``valid``) as an expression on `args`."""
+    _MADE.clear()
+    try:
+        out = rule(*[_Code(a) for a in args])
+    except (NotRenderable, TypeError, ValueError, AttributeError):
+        return None
+    finally:
+        _MADE.clear()
+    return out.text if isinstance(out, _Code) else None
 
 
 def _operand(text: str) -> str:

@@ -49,7 +49,8 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
                 parseable: bool = True, scalar: str | None = None,
                 unit: tuple[float | None, ...] = (), wirtinger: Rule | None = None,
                 domain: tuple[tuple[float, float], ...] | None = None, domain_text: str = "",
-                holomorphic: bool = True, special: tuple = (), doc: str = "") -> Primitive:
+                valid: Rule | None = None, holomorphic: bool = True, special: tuple = (),
+                doc: str = "") -> Primitive:
     """Declare an element-wise primitive from its local partial derivatives."""
     n = nargs or (len(partials) if partials is not None else 1)
     return _declare(Primitive(
@@ -59,7 +60,8 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
         parseable=parseable and partials is not None, scalar=scalar, symbol=symbol or name,
         unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", unit=unit,
-        domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, holomorphic=holomorphic,
+        domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, valid=valid,
+        holomorphic=holomorphic,
         special=special, doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
 
 

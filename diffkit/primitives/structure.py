@@ -231,6 +231,10 @@ def _index_add_impl(xp: Any, v: Any, index: tuple[Any, ...], shape: tuple[int, .
     from ..backend import scatter_add
 
     z = xp.zeros(shape, dtype=getattr(v, "dtype", None) or np.result_type(v))
+    if z.dtype != object and not builtins.any(getattr(i, "ndim", 0) and i.dtype.kind in "iu"
+                                              for i in index):
+        z[index] = v  # slices, ints and masks name each element once: no accumulation needed
+        return z
     return scatter_add(xp, z, index, v)
 
 
@@ -251,6 +255,8 @@ def _prepare_concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
     arrays = tuple(arrays)
     if not arrays:
         raise ShapeError("concatenate needs at least one array")
+    if axis is None:  # NumPy: the arrays are flattened first
+        return tuple(reshape(a, (-1,)) for a in arrays), {"axis": 0}
     ax = _axes(axis, len(shape_of(arrays[0])))
     return arrays, {"axis": ax[0] if ax else 0}
 
