@@ -20,7 +20,7 @@ import diffkit as dk
 from diffkit.primitives.linalg import NotPositiveDefiniteError, SingularMatrixError
 
 COVERS = {
-    "inv", "solve", "det", "slogdet", "slogdet_packed", "logabsdet", "cholesky", "eigh",
+    "inv", "solve", "det", "slogdet", "slogdet_packed", "slogdet_sign", "logabsdet", "cholesky", "eigh",
     "eigh_packed", "eigh_values", "eigh_vectors", "eigvalsh", "svd", "svd_packed", "svd_u",
     "svd_s", "svd_vh", "svdvals", "qr", "qr_packed", "qr_q", "qr_r", "pinv", "matrix_power",
     "multi_dot", "norm", "vector_norm", "matrix_norm", "euclidean_norm",
@@ -537,14 +537,16 @@ def test_complex_norm_follows_jax_convention() -> None:
                                    want, atol=1e-8)
 
 
-@pytest.mark.parametrize("fn", [lambda a: np.sum(np.linalg.eigvalsh(a)),
+@pytest.mark.parametrize("fn", [lambda a: np.linalg.slogdet(a)[1],
+                                lambda a: np.real(np.linalg.slogdet(a)[0]),
+                                lambda a: np.sum(np.linalg.eigvalsh(a)),
                                 lambda a: np.sum(np.linalg.cholesky(a)).real,
                                 lambda a: np.linalg.svd(a, compute_uv=False)[0],
                                 lambda a: np.sum(np.linalg.qr(a)[1]).real],
-                         ids=["eigvalsh", "cholesky", "svd", "qr"])
+                         ids=["logabsdet", "sign", "eigvalsh", "cholesky", "svd", "qr"])
 def test_complex_decompositions_are_refused_by_name(fn) -> None:
     a = np.array([[2.0 + 0.0j, 0.5 - 0.1j], [0.5 + 0.1j, 3.0 + 0.0j]])
-    with pytest.raises(dk.MissingRuleError, match="complex matrices"):
+    with pytest.raises(dk.MissingRuleError, match="complex"):
         dk.grad(fn)(a)
 
 

@@ -442,6 +442,8 @@ def _svd_adjugate(a: Any) -> Any:
     others = concatenate([b if c is None else c if b is None else b * c
                           for b, c in zip(before, after)], axis=-1)
     sign = stop_gradient(det(u) * det(vh))
+    if is_complex(a):  # U⁻¹ = Uᴴ
+        u, vh = conj(u), conj(vh)
     return _mm(_scale_columns(_mT(vh), others), _mT(u)) * _col(_col(sign))
 
 
@@ -509,13 +511,32 @@ logabsdet = structural(
     doc="log|det a| read out of slogdet_packed(a) = p (the second output of dk.slogdet); "
         "d log|det A| = tr(A⁻¹·dA).")
 
+def _sign_rule(xs: Any) -> None:
+    """The sign of a real determinant is locally constant (derivative 0); a complex one's is not
+    and has no rule here."""
+    if is_complex(xs[0]):
+        raise MissingRuleError("slogdet: the derivative of the sign of a complex determinant is "
+                               "not supported: use real matrices, or method='fd'")
+
+
+slogdet_sign = structural(
+    "slogdet_sign", lambda xp, a, p: p[..., 0],
+    jvp=lambda ts, k, xs, out: _sign_rule(xs),
+    vjp=lambda ct, xs, out: (_sign_rule(xs), None),
+    nargs=2, latex=r"\operatorname{sign}\det",
+    sympy=lambda sp, a, p: _per_matrix(lambda m: sp.sign(m.det(method="berkowitz")), [a], [2], ()),
+    doc="The sign of det a read out of slogdet_packed(a) = p (the first output of dk.slogdet); "
+        "a constant for real matrices (derivative 0).")
+
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 
 
 @composite(numpy=("linalg.slogdet",))
 def slogdet(a: Any) -> Any:
-    """(sign, log|det a|) of a square matrix or a stack, as NumPy's slogdet (one LU
-    factorization); the sign is a constant, log|det| differentiable (tr(A⁻¹·dA)).
+    """(sign, log|det a|) of a square matrix or a stack, as NumPy's slogdet.
+
+    One LU factorization (slogdet_packed); the sign is a constant, log|det| differentiable
+    (tr(A⁻¹·dA)).
 
     Example:
         >>> import diffkit as dk, numpy as np
@@ -525,10 +546,7 @@ def slogdet(a: Any) -> Any:
     """
     a = _as_array(a)
     p = slogdet_packed(a)
-    sign = getitem(p, (Ellipsis, 0))
-    if is_complex(a):
-        return SlogdetResult(sign, real(getitem(p, (Ellipsis, 1))))
-    return SlogdetResult(sign, logabsdet(a, p))
+    return SlogdetResult(slogdet_sign(a, p), logabsdet(a, p))
 
 
 # ----- cholesky -----------------------------------------------------------------------------------
@@ -714,10 +732,11 @@ EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 
 @composite(numpy=("linalg.eigh",))
 def eigh(a: Any, UPLO: str = "L") -> Any:
-    """(eigenvalues, eigenvectors) of a symmetric matrix or a stack, from its lower (UPLO='L')
-    or upper triangle, as NumPy's eigh: one decomposition (eigh_packed), two differentiable
-    outputs. Equal eigenvalues share their derivative; eigenvectors of a repeated eigenvalue are
-    not differentiable (NonDifferentiableError naming the eigenvalue).
+    """(eigenvalues, eigenvectors) of a symmetric matrix or a stack, as NumPy's eigh.
+
+    From its lower (UPLO='L') or upper triangle: one decomposition (eigh_packed), two
+    differentiable outputs. Equal eigenvalues share their derivative; eigenvectors of a repeated
+    eigenvalue are not differentiable (NonDifferentiableError naming the eigenvalue).
 
     Example:
         >>> import diffkit as dk, numpy as np
@@ -1016,8 +1035,9 @@ SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 @composite(numpy=("linalg.svd",))
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False
         ) -> Any:
-    """NumPy's svd: (U, S, Vh) of a matrix or a stack from one decomposition (svd_packed), or
-    the singular values alone (compute_uv=False: svdvals). Equal singular values share their
+    """(U, S, Vh) of a matrix or a stack, as NumPy's svd (S alone with compute_uv=False).
+
+    One decomposition (svd_packed); compute_uv=False is svdvals. Equal singular values share their
     derivative; U and Vh are not differentiable where a singular value repeats or is zero, nor
     (for a non-square matrix) with full_matrices=True: named errors.
 
@@ -1187,8 +1207,9 @@ QRResult = namedtuple("QRResult", ["Q", "R"])
 
 @composite(numpy=("linalg.qr",))
 def qr(a: Any, mode: str = "reduced") -> Any:
-    """NumPy's QR decomposition of a matrix or a stack: (Q, R) from one factorization
-    (qr_packed), or R alone (mode='r'). Derivatives (Walter & Lehmann; Seeger et al. 2017) need
+    """(Q, R) of a matrix or a stack, as NumPy's qr (R alone with mode='r').
+
+    One factorization (qr_packed). Derivatives (Walter & Lehmann; Seeger et al. 2017) need
     independent columns (rows, for a wide matrix): else a NonDifferentiableError.
 
     Example:
@@ -1456,10 +1477,12 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any
 
 @composite(numpy=("linalg.norm",))
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
-    """NumPy's norm: vector norms (ord None/2, 1, inf, -inf, 0, any p) over one axis, matrix
-    norms (None/'fro', 'nuc', 1, -1, 2, -2, inf, -inf) over two, computed as NumPy does (same
-    values). At a zero vector (matrix) the 2-norm's derivative is the subgradient 0 — not NaN as
-    sqrt(sum(x**2)) would give — and so are the other norms' (|x|′ = 0 at 0); ties of a max/min
+    """Vector and matrix norms, as NumPy's norm (every ord, axis and keepdims).
+
+    Vector norms (ord None/2, 1, inf, -inf, 0, any p) over one axis, matrix norms (None/'fro',
+    'nuc', 1, -1, 2, -2, inf, -inf) over two, computed as NumPy does (same values). At a zero
+    vector (matrix) the 2-norm's derivative is the subgradient 0 — not NaN, as sqrt(sum(x**2))
+    gives in PyTorch and JAX — and so are the other norms' (|x|′ = 0 at 0); ties of a max/min
     share the derivative equally; a matrix 2-norm or nuclear norm differentiates through the
     singular values.
 
@@ -1513,8 +1536,10 @@ def matrix_norm(x: Any, keepdims: bool = False, ord: Any = "fro") -> Any:
 
 @composite(numpy=("linalg.matrix_power",))
 def matrix_power(a: Any, n: int) -> Any:
-    """a raised to the integer power n (of each matrix of a stack), by repeated squaring as
-    NumPy does (same products, same values); n < 0 inverts first, n = 0 gives the identity.
+    """a raised to the integer power n (of each matrix of a stack), as NumPy's matrix_power.
+
+    By repeated squaring as NumPy does (same products, same values); n < 0 inverts first, n = 0
+    gives the identity.
 
     Example:
         >>> import diffkit as dk, numpy as np
@@ -1572,8 +1597,9 @@ def _chain(arrays: list[Any], split: list[list[int]], i: int, j: int) -> Any:
 
 @composite(numpy=("linalg.multi_dot",))
 def multi_dot(arrays: Sequence[Any]) -> Any:
-    """The product of a chain of matrices in the cheapest order (NumPy's multi_dot: the first
-    may be a row vector, the last a column vector).
+    """The product of a chain of matrices in the cheapest order, as NumPy's multi_dot.
+
+    The first may be a 1-D row vector, the last a 1-D column vector.
 
     Example:
         >>> import diffkit as dk, numpy as np
