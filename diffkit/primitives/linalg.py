@@ -1492,6 +1492,8 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         5.0
     """
     x = _as_array(x)
+    if not isinstance(x, Traced) and getattr(x, "dtype", np.dtype(float)).kind not in "fc":
+        x = x.astype(float)  # as NumPy's norm does
     nd = len(shape_of(x))
     if axis is None and (ord is None or (ord in ("f", "fro") and nd == 2)
                          or (ord == 2 and nd == 1)):
@@ -1552,8 +1554,10 @@ def matrix_power(a: Any, n: int) -> Any:
         n = operator.index(n)
     except TypeError:
         raise ShapeError(f"matrix_power: the exponent must be an integer, got {n!r}") from None
-    if n == 0:
-        return a * _const(a, 0.0) + _eye(shape_of(a)[-1], a)
+    if n == 0:  # the identity, in a's dtype (a constant: derivative 0)
+        dt = getattr(plain(a), "dtype", np.dtype(float))
+        return a * namespace_of(a).zeros((), dtype=dt) + namespace_of(a).eye(shape_of(a)[-1],
+                                                                             dtype=dt)
     if n < 0:
         a, n = inv(a), -n
     if n == 1:
