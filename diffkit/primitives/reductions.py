@@ -42,14 +42,14 @@ from ..ir import Traced
 from ..primitive import Primitive, bind, from_objects
 from .declare import _declare, composite, declared_in, shape_of, structural
 from .declare import normalize_axes as _axes
-from .elementwise import conj, real, sign, sqrt
+from .elementwise import conj, real, sqrt
 from .structure import (
     _amax_sympy,
     _batch_axes,
     _count,
     _expand_back,
     _kept_shape,
-    _real_only,
+    _tie_weights,
     amax,
     broadcast_to,
     concatenate,
@@ -212,9 +212,7 @@ def _prepare_amin(x: Any, axis: Any = None, out: Any = None, keepdims: Any = Fal
 
 def _min_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     """Where x attains the minimum, 1/(number of ties); elsewhere 0 (in x's dtype)."""
-    _real_only("amin", x)
-    hit = 1.0 - sign(x - _expand_back(out, x, axis, keepdims))
-    return hit / bind(_sum, hit, axis=axis, keepdims=True)
+    return _tie_weights(x, out, axis, keepdims)
 
 
 def _amin_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:

@@ -19,7 +19,7 @@ from ..ir import Traced
 from ..primitive import IDENTITY, bind
 from .declare import declared_in, shape_of, structural
 from .declare import normalize_axes as _axes
-from .elementwise import sign
+from .elementwise import equal, where
 
 
 def _prepare_reduction(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -104,11 +104,18 @@ def _real_only(name: str, x: Any) -> None:
             "dk.real(z) or dk.abs(z) instead, or use method='fd'")
 
 
-def _max_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
-    """Where x attains the maximum, 1/(number of ties); elsewhere 0 (in x's dtype)."""
-    _real_only("amax", x)
-    hit = 1.0 - sign(_expand_back(out, x, axis, keepdims) - x)
+def _tie_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    """Where x equals the reduction's value (max, min), 1/(number of ties); elsewhere 0, in x's
+    real dtype. Complex x (NumPy orders complex numbers lexicographically): the selected element
+    carries the derivative — near the point the reduction is that element, a holomorphic map."""
+    dt = np.dtype(getattr(x, "dtype", None) or np.result_type(x))
+    real = np.finfo(dt).dtype if dt.kind in "fc" else np.dtype(np.float64)
+    hit = where(equal(_expand_back(out, x, axis, keepdims), x), np.ones((), real),
+                np.zeros((), real))
     return hit / bind(sum, hit, axis=axis, keepdims=True)
+
+
+_max_weights = _tie_weights
 
 
 def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
