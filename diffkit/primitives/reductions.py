@@ -846,7 +846,7 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
     return out[0] if len(out) == 1 else out
 
 
-@composite(numpy=("trapezoid", "trapz"))
+@composite(numpy=("trapezoid",))
 def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:
     """∫ y by the trapezoidal rule along `axis` (sample points `x`, or spacing `dx`)."""
     y = _array(y)
