@@ -52,6 +52,8 @@ from .errors import (
 from .ir import Traced
 
 Rule = Callable[..., Any]
+_F64 = np.float64
+_NO_PARAMS: dict[str, Any] = {}
 
 #: Marker partials that the engines apply without multiplying.
 ONE = 1
@@ -154,6 +156,13 @@ class Primitive:
         return self.symbol in INFIX
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        if self.prepare is None and not params:
+            for a in args:  # plain scalars (the rules of scalar code): NumPy directly
+                t = type(a)
+                if t is not _F64 and t is not float:
+                    break
+            else:
+                return self.evaluate(np, args, _NO_PARAMS)
         if self.prepare is not None:
             prepared = self.prepare(*args, **params)
             if prepared is IDENTITY:
@@ -279,6 +288,9 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
     """Apply `prim`: evaluate plain arrays now, or record on the innermost tape among the arguments."""
     top = None
     for a in args:
+        t = type(a)
+        if t is _F64 or t is float or t is int:
+            continue
         if isinstance(a, Traced):
             if top is None or a.tape.level > top.tape.level:
                 top = a
@@ -347,7 +359,8 @@ class ElementwiseLinearization(Linearization):
     __slots__ = ("partials", "prim", "shape", "singular", "xs")
 
     def __init__(self, prim: Primitive, xs: Sequence[Any], out: Any, active: Sequence[bool]) -> None:
-        self.prim, self.xs, self.shape = prim, xs, _shape(out)
+        self.prim, self.xs = prim, xs
+        self.shape = () if type(out) is _F64 else _shape(out)
         args = (*xs, out)
         rules = prim.partials
         try:
@@ -362,6 +375,9 @@ class ElementwiseLinearization(Linearization):
             raise NonDifferentiableError(self.message()) from None
 
     def vjp(self, ct: Any) -> list[Any]:
+        if type(ct) is _F64 and not self.singular:  # scalar code: plain products
+            return [None if p is None else ct if p is ONE else -ct if p is MINUS_ONE
+                    else _product(ct, p) for p in self.partials]
         uniform = _uniform(ct)
         out = []
         for p in self.partials:
