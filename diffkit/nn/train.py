@@ -23,6 +23,7 @@ from ..backend import array_namespace, to_device, to_numpy
 from ..errors import DiffkitError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
+from .compiled_step import CompiledStep, why_not_compiled
 from .data import DataLoader, check_finite
 from .inference import predict
 from .losses import check_class_labels, cross_entropy, l1_penalty, l2_penalty, uses_class_labels
@@ -137,6 +138,10 @@ class Trainer:
         l1, l2: weight penalties added to the loss (biases excluded).
         clip_grad_norm, clip_grad_value: gradient clipping before each step.
         progress: show a rich progress bar. checkpoint: path written after every epoch.
+        compile: None (default): run each step as generated NumPy code where that is sound
+            (built-in pure layers and losses, NumPy arrays: see :mod:`diffkit.nn.compiled_step`),
+            else eagerly; False: always eagerly (dynamic models, debugging); True: compiled or
+            a ValueError saying why not. ``trainer.compiled`` says which path ran and why.
 
     Example:
         >>> import diffkit.nn as nn
@@ -153,7 +158,7 @@ class Trainer:
                  early_stopping: EarlyStopping | None = None, l1: float = 0.0, l2: float = 0.0,
                  clip_grad_norm: float | None = None, clip_grad_value: float | None = None,
                  progress: bool = True, checkpoint: str | None = None,
-                 track_grad_norms: bool = True) -> None:
+                 track_grad_norms: bool = True, compile: bool | None = None) -> None:
         self.model = model
         self.loss_fn = loss_fn or cross_entropy
         self.optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
@@ -167,6 +172,12 @@ class Trainer:
         self._loader_state: dict[str, Any] | None = None
         self._labels_to_check: np.ndarray | None = None
         self._named = [(k, p) for k, p in model.named_parameters() if len(p.shape) >= 2]
+        if compile not in (None, True, False):
+            raise TypeError(f"compile must be None, True or False, got {compile!r}")
+        self.compile = compile
+        self._step: CompiledStep | None = None
+        #: which path the last step took: "compiled", or "eager: <why>"
+        self.compiled = "not run yet"
 
     # ----- one step
     def _device_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
@@ -175,7 +186,18 @@ class Trainer:
         with paused_gc(), np.errstate(all="ignore"):  # a step's graph is acyclic: refcounts free it
             return self._train_step(xb, yb)
 
-    def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+    def _gradients(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        """Forward, loss and backward: (loss value, model output), with ``.grad`` of every
+        parameter set — by the generated step where it is sound, else eagerly. The first step
+        of a fit runs eagerly: it checks the class labels before the loss reads them."""
+        if self._step is not None and self._labels_to_check is None:
+            result = self._step(xb, yb)
+            if result is not None:
+                self.compiled = "compiled"
+                return result
+            if self.compile:
+                raise ValueError(f"Trainer(compile=True): {self._step.reason}")
+            self.compiled = f"eager: {self._step.reason}"
         self.optimizer.zero_grad()
         out = self.model(xb)
         if self._labels_to_check is not None:  # once per fit, on the host: no device sync
@@ -183,6 +205,8 @@ class Trainer:
             if len(out.shape) >= 2:
                 check_class_labels(_name(self.loss_fn), labels, out.shape[-1],
                                    " of the DataLoader's y")
+        if self._step is not None:
+            self._step.output = (out.shape[-1], value_of(out).dtype) if len(out.shape) else None
         loss = self.loss_fn(out, yb)
         if self.l2:
             loss = loss + l2_penalty(self.model, self.l2)
@@ -190,6 +214,10 @@ class Trainer:
             loss = loss + l1_penalty(self.model, self.l1)
         v = loss.value
         loss.backward()  # seeded with 1 in the loss's dtype and array module
+        return v, out
+
+    def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        v, out = self._gradients(xb, yb)
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         if self.clip_grad_value is not None:
@@ -231,6 +259,7 @@ class Trainer:
             train_loader.load_state_dict(self._loader_state)
             self._loader_state = None
         self._loader = train_loader
+        self._choose_path()
         bar = _Progress(self.progress, epochs - self.epoch, len(train_loader))
         with bar:
             while self.epoch < epochs:
@@ -240,6 +269,20 @@ class Trainer:
         if self.early_stopping is not None and self.early_stopping.restore_best and self.best_state:
             self.model.load_state_dict(self.best_state)
         return self.history
+
+    def _choose_path(self) -> None:
+        """Compile the step where that is sound (see :mod:`diffkit.nn.compiled_step`)."""
+        if self.compile is False:
+            self._step, self.compiled = None, "eager: Trainer(compile=False)"
+            return
+        why = why_not_compiled(self.model, self.loss_fn)
+        if why is not None:
+            if self.compile:
+                raise ValueError(f"Trainer(compile=True): {why}")
+            self._step, self.compiled = None, f"eager: {why}"
+            return
+        if self._step is None:
+            self._step = CompiledStep(self.model, self.loss_fn, self.l1, self.l2)
 
     def _run_epoch(self, loader: DataLoader, val_data: tuple[Any, Any] | None, bar: Any) -> None:
         t0 = time.perf_counter()

@@ -1,0 +1,132 @@
+"""Whole training steps as generated code: forward, loss and backward in one NumPy function.
+
+The Trainer's eager step records every layer on the tape and sweeps it back, about a thousand
+Python calls for a small MLP; the generated step is the same computation printed once as straight
+NumPy (:func:`diffkit.engines.compiler.compile_step`), a few dozen lines. The optimizer's update,
+clipping and the gradient norms then run exactly as in the eager step, on the gradients the code
+returns, so the two paths share everything after the gradients.
+
+A generated step is a snapshot of one trace, so it is used only where a snapshot gives the same
+answer as tracing afresh:
+
+* every module is of a built-in kind whose forward pass is a pure function of its parameters and
+  input (no random numbers, no running statistics, no Python state): see :data:`PURE_MODULES`;
+  a ``Dropout`` counts only when it drops nothing (p = 0) or the model is in eval mode;
+* the loss is one of diffkit.nn's losses;
+* the trace did not read numbers out of the values (a branch on the data);
+* NumPy arrays (CuPy runs eagerly), and one compiled step per batch signature (shapes, dtypes).
+
+Anything else trains eagerly, and ``Trainer(compile=False)`` always does; ``trainer.compiled``
+says which path ran and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import DiffkitError
+from ..function import signature
+from . import layers, losses, models
+from .module import Module, functional_call, value_of
+
+#: modules whose forward pass is a pure function of parameters and input (exact types)
+PURE_MODULES: tuple[type, ...] = (
+    layers.Identity, layers.Linear, layers.Sequential, layers.Flatten, layers.ReLU,
+    layers.LeakyReLU, layers.Sigmoid, layers.Tanh, layers.Softmax, layers.LogSoftmax,
+    layers.Conv2d, layers.MaxPool2d, layers.LayerNorm, layers.GroupNorm, models.MLP, models.Net,
+)
+#: losses that are pure functions of (output, target)
+PURE_LOSSES: tuple[Any, ...] = (
+    losses.cross_entropy, losses.nll_loss, losses.mse_loss, losses.binary_cross_entropy,
+    losses.binary_cross_entropy_with_logits,
+)
+PURE_LOSS_MODULES: tuple[type, ...] = (
+    losses.CrossEntropyLoss, losses.NLLLoss, losses.MSELoss, losses.BCELoss,
+    losses.BCEWithLogitsLoss,
+)
+
+
+def why_not_compiled(model: Module, loss_fn: Any) -> str | None:
+    """Why a step of this model and loss cannot be compiled soundly (None if it can)."""
+    for name, m in model.named_modules():
+        kind = type(m)
+        if kind is layers.Dropout:
+            if m.training and m.p > 0:
+                return f"{name or 'the model'} is a Dropout in training mode (random masks)"
+            continue
+        if kind not in PURE_MODULES:
+            return (f"{name or 'the model'} is a {kind.__name__}, whose forward pass may use "
+                    "random numbers, running statistics or Python state")
+    if not (loss_fn in PURE_LOSSES or type(loss_fn) in PURE_LOSS_MODULES):
+        return f"the loss {getattr(loss_fn, '__name__', type(loss_fn).__name__)} is not one of diffkit.nn's"
+    return None
+
+
+class CompiledStep:
+    """Forward, loss and backward of one model as generated code, per batch signature.
+
+    ``step(xb, yb)`` returns ``(loss, logits)`` and sets each parameter's ``.grad``, or returns
+    None where the step must run eagerly (then nothing was changed)."""
+
+    def __init__(self, model: Module, loss_fn: Callable[[Any, Any], Any], l1: float = 0.0,
+                 l2: float = 0.0) -> None:
+        self.model, self.loss_fn, self.l1, self.l2 = model, loss_fn, l1, l2
+        self.named = list(model.named_parameters())
+        self.codes: dict[Any, Any] = {}  # signature -> CompiledGradient, or the reason it is not
+        self.reason: str | None = None
+        #: (number of classes, dtype) of the model's output, seen by an eager step: integer
+        #: labels enter the generated code as one-hot rows (an index cannot be traced)
+        self.output: tuple[int, Any] | None = None
+
+    def _body(self, *args: Any) -> tuple[Any, Any]:
+        k = len(self.named)
+        params = dict(zip((n for n, _ in self.named), args[:k], strict=True))
+        out = functional_call(self.model, params, args[k])
+        loss = self.loss_fn(out, args[k + 1])
+        weights = [p for p in args[:k] if len(p.shape) >= 2]
+        if self.l2:
+            loss = loss + losses.l2_penalty(weights, self.l2)
+        if self.l1:
+            loss = loss + losses.l1_penalty(weights, self.l1)
+        return loss, out
+
+    def __call__(self, xb: Any, yb: Any) -> tuple[Any, Any] | None:
+        from ..engines.compiler import compile_step
+
+        values = [p.value for _, p in self.named]
+        target = value_of(yb)
+        if getattr(target, "dtype", np.dtype(float)).kind in "iu":  # class labels
+            if not _one_hot_equivalent(self.loss_fn) or self.output is None:
+                self.reason = "the loss reads integer class labels"
+                return None
+            classes, dtype = self.output
+            target = losses.one_hot(target, classes, dtype)  # what cross_entropy does with them
+        args = [*values, value_of(xb), target]
+        if any(type(a) is not np.ndarray for a in args):
+            self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
+            return None
+        key = (signature(args), self.model.training)
+        code = self.codes.get(key)
+        if code is None:
+            try:
+                code = compile_step(self._body, args, range(len(values)),
+                                    [f"p{i}" for i in range(len(values))] + ["x", "y"])
+            except DiffkitError as exc:  # a value-dependent trace, a graph too large, …
+                code = f"the step could not be compiled: {exc}"
+            self.codes[key] = code
+        if isinstance(code, str):
+            self.reason = code
+            return None
+        (loss, out), grads = code(*args)
+        for (_, p), g in zip(self.named, grads, strict=True):
+            p.grad = g
+        self.reason = None
+        return loss, out
+
+
+def _one_hot_equivalent(loss_fn: Any) -> bool:
+    """Losses that turn class labels into one-hot rows first (so the rows can be passed)."""
+    return loss_fn is losses.cross_entropy or type(loss_fn) is losses.CrossEntropyLoss
