@@ -236,10 +236,11 @@ expm1 = elementwise("expm1", lambda xp, x: xp.expm1(x), (lambda x, o: exp(x),),
                     doc="exp(x) − 1, exact for small x (NumPy's expm1).")
 log2 = elementwise("log2", lambda xp, x: xp.log2(x), (lambda x, o: 1.0 / (x * _LN2),),
                    lambda sp, x: sp.log(x, 2), scalar="math.log2({0})", domain=((0.2, 4.0),),
-                   domain_text="log2 needs x > 0", latex=r"\log_2", doc="Base-2 logarithm.")
+                   domain_text="log2 needs x > 0", valid=lambda x: x > 0.0, latex=r"\log_2",
+                   doc="Base-2 logarithm.")
 log10 = elementwise("log10", lambda xp, x: xp.log10(x), (lambda x, o: 1.0 / (x * _LN10),),
                     lambda sp, x: sp.log(x, 10), scalar="math.log10({0})", domain=((0.2, 4.0),),
-                    domain_text="log10 needs x > 0", latex=r"\log_{10}",
+                    domain_text="log10 needs x > 0", valid=lambda x: x > 0.0, latex=r"\log_{10}",
                     doc="Base-10 logarithm.")
 def _arcsinh_prime(x: Any, o: Any) -> Any:
     """1/√(1 + x²): as 1/hypot(x, 1) for real x (no overflow of x² for |x| > 1e154)."""
@@ -409,8 +410,10 @@ def _plain(v: Any, what: str) -> Any:
 
 @composite(numpy=("real_if_close",))
 def real_if_close(a: Any, tol: float = 100) -> Any:
-    """NumPy's real_if_close: the real part if every imaginary part is within `tol` machine
-    epsilons of 0 (a branch on the values), else `a`; real input is returned as it is."""
+    """NumPy's real_if_close: the real part where all imaginary parts are ~0, else a (as it is).
+
+    "~0" is within `tol` machine epsilons (a branch on the values); real input is returned as it
+    is."""
     dt = _dtype_of(a)
     if dt.kind != "c":
         return a
@@ -493,8 +496,10 @@ clip = elementwise(
 @composite(numpy=("nan_to_num",))
 def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Any:
-    """NumPy's nan_to_num: NaN → `nan`, ±inf → `posinf`/`neginf` (default: the largest finite
-    numbers of the type); derivative 1 where x is finite, 0 where a value is replaced."""
+    """NumPy's nan_to_num; derivative 1 where x is finite, 0 where a value is replaced.
+
+    NaN becomes `nan`, ±inf `posinf`/`neginf` (by default the largest finite numbers of the
+    type)."""
     dt = _dtype_of(x)
     if dt.kind == "c":
         parts = [nan_to_num(p, copy, nan, posinf, neginf) for p in (real(x), imag(x))]
@@ -520,8 +525,9 @@ def fix(x: Any) -> Any:
 
 @composite(numpy=_np("round", "around"), aliases=("around",), parseable=True, nargs=1)
 def round(a: Any, decimals: int = 0, out: Any = None) -> Any:
-    """NumPy's round/around to `decimals` places (ties to even), computed as NumPy does:
-    rint(a·10^d)/10^d (rint(a/10^−d)·10^−d for d < 0); derivative 0."""
+    """NumPy's round/around to `decimals` places (ties to even); derivative 0.
+
+    Computed as NumPy does: rint(a·10^d)/10^d (rint(a/10^−d)·10^−d for d < 0)."""
     if out is not None:
         raise TracingError("round with out= is not supported on traced values")
     d = operator.index(decimals)
