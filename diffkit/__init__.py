@@ -83,4 +83,8 @@ def __getattr__(name: str):
         value = module if _LAZY[name] is None else getattr(module, name)
         globals()[name] = value
         return value
+    from .primitive import PUBLIC  # a record declared after import (docs/adding-a-primitive.md)
+
+    if name in PUBLIC:
+        return PUBLIC[name]
     raise AttributeError(f"module 'diffkit' has no attribute {name!r}")

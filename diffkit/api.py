@@ -33,7 +33,7 @@ from .errors import (
     NonDifferentiableError,
     NumericOverflowError,
 )
-from .function import STRICT, Function, as_input, jit, to_python
+from .function import STRICT, Function, as_input, jit, signature, to_python
 from .ir import Traced
 from .primitive import finite
 from .tensor import paused_gc
@@ -166,17 +166,46 @@ class GradientFunction:
             point's signature (scalars if it was never called).
     """
 
-    def __init__(self, run: Callable[..., Any], engine: Any, function: Function, wrt: list[int]) -> None:
+    def __init__(self, run: Callable[..., Any], engine: Any, function: Function, wrt: list[int],
+                 with_value: bool = False) -> None:
         self._run = run
         self.engine = engine
         self.function = function
         self.wrt = wrt
+        self.with_value = with_value
         self._last_args: tuple[Any, ...] | None = None
+        #: Python-float signatures whose generated code answers directly (see _learn)
+        self._fast: dict[int, Callable[..., Any]] = {}
         self.__doc__ = run.__doc__
 
     def __call__(self, *args: Any) -> Any:
         self._last_args = args
-        return self._run(*args)
+        fast = self._fast.get(len(args)) if self._fast else None
+        if fast is not None:
+            result = fast(args)
+            if result is not None:
+                return result
+        result = self._run(*args)
+        self._learn(args)
+        return result
+
+    def _learn(self, args: tuple[Any, ...]) -> None:
+        """Once the compiled engine has code for an all-Python-float signature of a pure or jit
+        function, later calls go straight to it: the signature is proved by the argument types
+        alone, the code runs on Python floats with the math module (errors are exceptions), and
+        any exception, non-finite input or non-finite result falls back to the full path, which
+        gives the answer or the named error. Same code, same answer, fewer layers."""
+        from .engines.compiled import CompiledEngine
+
+        fn = self.function
+        if not (isinstance(self.engine, CompiledEngine) and fn.reusable and args
+                and all(type(a) is float for a in args) and len(self._fast) < 8):
+            return
+        xs = [np.float64(a) for a in args]
+        cg = fn.cache.get(("compiled", signature(xs), tuple(self.wrt)))
+        code = None if cg is None else (cg._vg if self.with_value else cg._g)
+        if code is not None and len(args) == fn.arity:
+            self._fast[len(args)] = _fast_call(code, self.with_value)
 
     @property
     def source(self) -> str:
@@ -188,6 +217,29 @@ class GradientFunction:
 
     def __repr__(self) -> str:
         return f"<gradient of {self.function!r} by {self.engine.name}>"
+
+
+def _fast_call(code: Callable[..., Any], with_value: bool) -> Callable[[tuple[Any, ...]], Any]:
+    """A call of generated code on Python floats; None where the full path must answer."""
+    isfinite = math.isfinite
+
+    def call(args: tuple[Any, ...]) -> Any:
+        for a in args:
+            if type(a) is not float or not isfinite(a):
+                return None
+        try:
+            result = code(*args)
+        except (ArithmeticError, ValueError):
+            return None
+        grads = result[1] if with_value else result
+        for g in grads:
+            if type(g) is not float or not isfinite(g):
+                return None
+        if with_value and not (type(result[0]) is float and isfinite(result[0])):
+            return None
+        return result
+
+    return call
 
 
 #: calls per signature that the default reverse mode interprets before compiling: compiling
@@ -225,7 +277,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
         _check_finite(grads, "the gradient", method)
         return _value(out), tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
-    return GradientFunction(run, engine, fn, idx)
+    return GradientFunction(run, engine, fn, idx, with_value=True)
 
 
 def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = None,

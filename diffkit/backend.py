@@ -90,6 +90,21 @@ def to_numpy(x: Any) -> Any:
     return x.get() if _is_cupy(x) else x
 
 
+def special_module(xp: ModuleType) -> ModuleType:
+    """The special-functions module for array module `xp`: ``scipy.special`` for NumPy,
+    ``cupyx.scipy.special`` for CuPy, imported on first use (``import diffkit`` loads no SciPy).
+    Any other module is a TypeError (the code generator's stand-in module is one)."""
+    if xp is np:
+        import scipy.special
+
+        return scipy.special
+    if xp is _cupy or getattr(xp, "__name__", None) == "cupy":
+        import cupyx.scipy.special
+
+        return cupyx.scipy.special
+    raise TypeError(f"no special-functions module for the array module {xp!r}")
+
+
 def scatter_add(xp: ModuleType, z: Any, index: Any, values: Any) -> Any:
     """z[index] += values, accumulating repeated indices; returns z."""
     if xp is np:

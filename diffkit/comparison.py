@@ -47,7 +47,8 @@ class MethodResult:
         setup: one-time seconds spent by the first call beyond a normal call (tracing,
             symbolic derivation, code generation).
         evaluations: function evaluations (finite differences).
-        sweeps: derivative sweeps: forward passes counted per tangent (n), reverse sweeps (m).
+        sweeps: directions carried: forward mode's tangents (n, in one pass), reverse mode's
+            cotangent rows (m, in one sweep).
         memory: peak bytes allocated during one call (tracemalloc).
         notes: the step chosen, the mode auto picked and why, expression sizes, why it was skipped.
         skipped: the reason the method could not run here (then value is None).
@@ -284,7 +285,8 @@ def _explain(engine: Any, method: str, xs: list[Any], n: int, m: int) -> tuple[i
     if name == "forward":
         return n, f"one pass carrying {n} tangent{'s' if n != 1 else ''} (one per input)"
     if name == "reverse":
-        return m, f"{m} adjoint sweep{'s' if m != 1 else ''} (one per output)"
+        rows = f" carrying {m} cotangent rows (one per output)" if m != 1 else ""
+        return m, f"1 adjoint sweep{rows}"
     if name == "auto":
         chosen = engine.last_choice or "reverse"
         return (n if chosen == "forward" else m), f"chose {chosen}: {engine.explain()}"

@@ -33,6 +33,7 @@ from .errors import (
     TracingError,
 )
 from .ir import Graph, Node
+from .primitives.linalg import linalg_error
 from .tensor import Tensor, new_tape
 
 #: NumPy's floating-point errors inside diffkit's API: a NaN, a division by zero or an overflow is
@@ -140,6 +141,8 @@ class Function:
             return stack_outputs(self.body(*args))
         except DiffkitError:
             raise
+        except np.linalg.LinAlgError as exc:  # numpy.linalg on plain arrays: a singular matrix, …
+            raise linalg_error(self.name, exc) from None
         except ValueError as exc:  # NumPy's own operators on plain arrays: shapes that do not fit
             shapes = " and ".join(str(getattr(a, "shape", ())) for a in args)
             raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit ({exc})") from None

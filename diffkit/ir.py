@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 _ids = itertools.count()
 _FLOAT = np.dtype(float)
+_F64 = np.float64
 _NO_PARAMS: dict[str, Any] = {}
 
 
@@ -49,6 +50,10 @@ class Node:
         self.params = params
         self.value = value
         self.name = name
+        kind = type(value)
+        if kind is float or kind is _F64:  # scalars: the common case of scalar code, no lookups
+            self.shape, self.dtype = (), _FLOAT
+            return
         shape = getattr(value, "shape", ())
         self.shape = shape if type(shape) is tuple else tuple(shape)
         self.dtype = getattr(value, "dtype", None) or _scalar_dtype(value)

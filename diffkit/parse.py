@@ -44,9 +44,20 @@ def _function_table() -> dict[str, tuple[Any, int]]:
     return table
 
 
-FUNCTIONS = _function_table()
-#: Other spellings accepted in text (read from the records)
-ALIASES = {a: p.name for p in REGISTRY.values() if p.parseable for a in p.aliases}
+_TABLE: tuple[int, dict[str, tuple[Any, int]]] = (-1, {})
+
+
+def functions() -> dict[str, tuple[Any, int]]:
+    """The parseable names now: rebuilt when a record has been declared since (records are never
+    removed or replaced, so the number of records identifies the table's content)."""
+    global _TABLE
+    size = len(REGISTRY) + len(COMPOSITES)
+    if _TABLE[0] != size:
+        _TABLE = (size, _function_table())
+    return _TABLE[1]
+
+
+FUNCTIONS = functions()  # the table at import (kept for callers that read it; see functions())
 
 _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _OPERATORS = ("**", "+", "-", "*", "/", "^")  # longest first
@@ -119,7 +130,7 @@ def _check_inputs(inputs: Iterable[str]) -> list[str]:
             raise ParseError(f"input names must be strings, got {type(n).__name__}",
                              token=repr(n)[:40])
         why = _bad_name(n)
-        if why is None and (n in FUNCTIONS or n in CONSTANTS):
+        if why is None and (n in functions() or n in CONSTANTS):
             why = "it names a function or constant in math text"
         if why is None and n in seen:
             why = "it appears twice in inputs"
@@ -263,7 +274,7 @@ def _compile(tokens: Iterator[Token], inputs: Sequence[str]
                                      "about 1.8e308)", token=word, column=col)
                 code.append(("const", value))
                 operand = False
-            elif kind == "name" and word in FUNCTIONS:
+            elif kind == "name" and word in functions():
                 pending = tok
             elif kind == "name":
                 if word in CONSTANTS:
@@ -292,7 +303,7 @@ def _compile(tokens: Iterator[Token], inputs: Sequence[str]
                 raise ParseError("empty parentheses '()' are not allowed", token=")", column=col)
             elif kind == ")" and prev[0] == "(":
                 fname = stack[-1][1]
-                raise ParseError(f"{fname} takes {FUNCTIONS[fname][1]} argument(s), got 0",
+                raise ParseError(f"{fname} takes {functions()[fname][1]} argument(s), got 0",
                                  token=fname, column=stack[-1][3])
             elif kind in (",", ")") and stack and stack[-1][0] == "call":
                 raise ParseError(f"empty argument in the call of {stack[-1][1]}", token=word,
@@ -316,7 +327,7 @@ def _compile(tokens: Iterator[Token], inputs: Sequence[str]
             depth -= 1
             if entry[0] == "call":
                 fname, got = entry[1], entry[4] + 1
-                fn, arity = FUNCTIONS[fname]
+                fn, arity = functions()[fname]
                 if got != arity:
                     raise ParseError(f"{fname} takes {arity} argument(s), got {got}", token=fname,
                                      column=entry[3])
@@ -353,10 +364,10 @@ def _refuse_call(paren: int, prev: Token, inputs: Sequence[str], first: dict[str
     elif who in inputs or first[who] < col:
         what = f"{who!r} is an input"
     else:
-        close = difflib.get_close_matches(who, FUNCTIONS, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(who, functions(), n=3, cutoff=0.6)
         if close:
             raise ParseError(f"unknown function {who!r}; did you mean "
                              + " or ".join(repr(c) for c in close) + "?", token=who, column=col)
-        what = f"unknown function {who!r} (known functions: {', '.join(sorted(FUNCTIONS))})"
+        what = f"unknown function {who!r} (known functions: {', '.join(sorted(functions()))})"
     raise ParseError(f"{what}: only named functions can be called (a product needs *, as in "
                      f"{who}*(...))", token=who, column=col)

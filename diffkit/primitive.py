@@ -52,6 +52,8 @@ from .errors import (
 from .ir import Traced
 
 Rule = Callable[..., Any]
+_F64 = np.float64
+_NO_PARAMS: dict[str, Any] = {}
 
 #: Marker partials that the engines apply without multiplying.
 ONE = 1
@@ -82,6 +84,10 @@ class Primitive:
             leading axis of k directions or are None (zero).
         vjp: structural ops: ``vjp(ct, xs, out, **params)`` -> one cotangent per input; a
             cotangent may be a zero-argument function, called only if that input needs one.
+        vjp_rows: optional, structural ops: ``vjp_rows(cts, k, xs, out, **params)``, the VJP of
+            k stacked cotangents (leading axis k) at once — reverse mode's Jacobian in one
+            sweep; without it, one row at a time. (For a linear op this is its transpose's
+            ``batch`` rule.)
         differentiable: False for comparisons, sign, stop_gradient: outputs are constants.
         prepare: ``prepare(*args, **params) -> (args, params)`` checks and normalizes a call of
             ``dk.<name>`` (axes, shapes, indices) before binding; may return ``IDENTITY``.
@@ -105,6 +111,9 @@ class Primitive:
 
     Test and documentation data:
         domain: per input, the interval (lo, hi) tests sample from; domain_text: in words.
+        valid: ``valid(*inputs) -> bool`` (or a bool array), written with Python operators:
+            where the op is defined (log: ``x > 0``). Generated gradient code that does not
+            need the op's value checks this comparison instead of computing the op.
         holomorphic: complex-analytic (the complex-step method may pass through it).
         special: documented values at special points: ``(point, expected partials)`` or
             ``(point, "nondifferentiable")``.
@@ -121,6 +130,7 @@ class Primitive:
     batch: Rule | None = None
     jvp: Rule | None = None
     vjp: Rule | None = None
+    vjp_rows: Rule | None = None
     differentiable: bool = True
     prepare: Rule | None = None
     sympy: Any = None
@@ -136,6 +146,7 @@ class Primitive:
     cost: Rule | None = None
     domain: tuple[tuple[float, float], ...] = ()
     domain_text: str = ""
+    valid: Rule | None = None
     holomorphic: bool = True
     special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
     doc: str = ""
@@ -145,6 +156,13 @@ class Primitive:
         return self.symbol in INFIX
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        if self.prepare is None and not params:
+            for a in args:  # plain scalars (the rules of scalar code): NumPy directly
+                t = type(a)
+                if t is not _F64 and t is not float:
+                    break
+            else:
+                return self.evaluate(np, args, _NO_PARAMS)
         if self.prepare is not None:
             prepared = self.prepare(*args, **params)
             if prepared is IDENTITY:
@@ -270,11 +288,17 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
     """Apply `prim`: evaluate plain arrays now, or record on the innermost tape among the arguments."""
     top = None
     for a in args:
+        t = type(a)
+        if t is _F64 or t is float or t is int:
+            continue
         if isinstance(a, Traced):
             if top is None or a.tape.level > top.tape.level:
                 top = a
         elif type(a) is np.ndarray and a.dtype.kind == "O" and a.size:
             args = tuple(from_objects(b) for b in args)  # np.array([traced, …]) of traced values
+            return bind(prim, *args, **params)
+        elif type(a) is list or type(a) is tuple:  # NumPy reads a sequence as an array
+            args = tuple(np.asarray(b) if type(b) is list or type(b) is tuple else b for b in args)
             return bind(prim, *args, **params)
     if prim.nargs is not None and len(args) != prim.nargs:
         raise ArityError(f"{prim.name} takes {prim.nargs} argument(s), got {len(args)}")
@@ -319,6 +343,11 @@ class Linearization:
     def vjp(self, ct: Any) -> list[Any]:
         raise NotImplementedError
 
+    def vjp_rows(self, cts: Any, k: int) -> list[Any]:
+        """The VJP of k cotangents stacked on a leading axis (results keep that axis). Element-wise
+        rules broadcast over it as they are."""
+        return self.vjp(cts)
+
 
 class ElementwiseLinearization(Linearization):
     """Memoized local partials: x̄ᵢ = ȳ·∂out/∂xᵢ, ṫ = Σᵢ ∂out/∂xᵢ·ẋᵢ.
@@ -330,7 +359,8 @@ class ElementwiseLinearization(Linearization):
     __slots__ = ("partials", "prim", "shape", "singular", "xs")
 
     def __init__(self, prim: Primitive, xs: Sequence[Any], out: Any, active: Sequence[bool]) -> None:
-        self.prim, self.xs, self.shape = prim, xs, _shape(out)
+        self.prim, self.xs = prim, xs
+        self.shape = () if type(out) is _F64 else _shape(out)
         args = (*xs, out)
         rules = prim.partials
         try:
@@ -345,6 +375,9 @@ class ElementwiseLinearization(Linearization):
             raise NonDifferentiableError(self.message()) from None
 
     def vjp(self, ct: Any) -> list[Any]:
+        if type(ct) is _F64 and not self.singular:  # scalar code: plain products
+            return [None if p is None else ct if p is ONE else -ct if p is MINUS_ONE
+                    else _product(ct, p) for p in self.partials]
         uniform = _uniform(ct)
         out = []
         for p in self.partials:
@@ -446,6 +479,33 @@ class StructuralLinearization(Linearization):
         cts = self.prim.vjp(ct, self.xs, self.out, **self.params)
         return [(c() if callable(c) else c) if a else None for c, a in zip(cts, self.active)]
 
+    def vjp_rows(self, cts: Any, k: int) -> list[Any]:
+        prim = self.prim
+        if prim.vjp_rows is not None:
+            got = prim.vjp_rows(cts, k, self.xs, self.out, **self.params)
+            return [(c() if callable(c) else c) if a else None for c, a in zip(got, self.active)]
+        rows = [self.vjp(cts[i]) for i in range(k)]  # the generic rule: one row at a time
+        out: list[Any] = []
+        for j, (x, a) in enumerate(zip(self.xs, self.active)):
+            if not a:
+                out.append(None)
+                continue
+            column = [r[j] if r[j] is not None else _zeros(_shape(x), x) for r in rows]
+            out.append(_stack(column, _shape(x)))
+        return out
+
+
+def _stack(items: Sequence[Any], like: tuple[int, ...]) -> Any:
+    """k cotangents of one input (each shaped like it, or like a broadcast of it), stacked on a
+    new leading axis (recorded if traced); the sweep sums broadcast axes away afterwards."""
+    concatenate, reshape, broadcast_to = (REGISTRY[n] for n in ("concatenate", "reshape",
+                                                                "broadcast_to"))
+    shape = np.broadcast_shapes(like, *(_shape(i) for i in items))
+    if not any(isinstance(i, Traced) for i in items):
+        xp = array_namespace(*items)
+        return xp.stack([xp.broadcast_to(i, shape) for i in items])
+    return concatenate(*[reshape(broadcast_to(i, shape), (1, *shape)) for i in items], axis=0)
+
 
 def _one_at_a_time(prim: Primitive, ts: Sequence[Any], k: int, params: dict[str, Any],
                    out_shape: tuple[int, ...]) -> Any:
@@ -497,7 +557,10 @@ def _scaled(u: Any, p: Any, shape: tuple[int, ...]) -> Any:
     if u == 1 and type(p) is np.ndarray and p.dtype == np.result_type(u, p):
         c = p
     else:
-        c = u * p
+        try:
+            c = u * p
+        except FloatingPointError:  # an infinite ȳ meets an exact zero: 0·∞ = 0, as elsewhere
+            c = strong_product(u, p)
     return c if _shape(c) == shape else np.broadcast_to(c, shape)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from .errors import NonDifferentiableError
 from .ir import Node, Traced
 from .primitive import ElementwiseLinearization, Linearization, finite
-from .primitives import sum_to
+from .primitives import broadcast_to, reshape, sum, sum_to
 
 Recorder = Callable[[Node, Node, Any, Any], None]
 
@@ -55,9 +55,12 @@ def linearize_all(nodes: Sequence[Node], wrt: Sequence[Node], active: set[Node] 
 
 
 def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output: Node, ct: Any,
-                  keep: Sequence[Node], record: Recorder | None = None) -> dict[Node, Any]:
+                  keep: Sequence[Node], record: Recorder | None = None, rows: int | None = None
+                  ) -> dict[Node, Any]:
     """Backward sweep from `output` with cotangent `ct`; returns the adjoints of `keep`.
 
+    With ``rows=k``, `ct` holds k cotangents stacked on a leading axis and every adjoint keeps
+    that axis: k rows of a Jacobian in one sweep (the dual of forward mode's k tangents).
     `record(node, input, partial, contribution)` sees every accumulation step (for traces)."""
     adj: dict[Node, Any] = {output: ct}
     kept = set(keep)
@@ -68,16 +71,34 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
         g = adj.get(node) if node in kept else adj.pop(node, None)
         if g is None:
             continue
-        for j, (inp, c) in enumerate(zip(node.inputs, lin.vjp(g))):
+        cts = lin.vjp(g) if rows is None else lin.vjp_rows(g, rows)
+        for j, (inp, c) in enumerate(zip(node.inputs, cts)):
             if c is None:
                 continue
-            if inp.shape != node.shape and tuple(getattr(c, "shape", ())) != inp.shape:
+            if rows is not None:
+                if tuple(getattr(c, "shape", ())) != (rows, *inp.shape):
+                    c = sum_to_rows(c, rows, inp.shape)
+            elif inp.shape != node.shape and tuple(getattr(c, "shape", ())) != inp.shape:
                 c = sum_to(c, inp.shape)
             if record is not None:
                 record(node, inp, lin.partials[j] if lin.partials is not None else None, c)
             prev = adj.get(inp)
             adj[inp] = c if prev is None else prev + c
     return {n: adj[n] for n in keep if n in adj}
+
+
+def sum_to_rows(c: Any, k: int, shape: tuple[int, ...]) -> Any:
+    """k stacked cotangents (leading axis k) summed down to k × `shape` (undoing broadcasting)."""
+    cs = tuple(getattr(c, "shape", ()))
+    if len(cs) < 1 + len(shape) or cs[:1] != (k,):  # a row-independent cotangent
+        return broadcast_to(c, (k, *shape)) if cs == shape else broadcast_to(
+            sum_to(c, shape), (k, *shape))
+    lead = len(cs) - 1 - len(shape)
+    axes = tuple(range(1, 1 + lead)) + tuple(1 + lead + i for i, s in enumerate(shape)
+                                             if s == 1 and cs[1 + lead + i] != 1)
+    if not axes:
+        return c if cs == (k, *shape) else broadcast_to(c, (k, *shape))
+    return reshape(sum(c, axis=axes, keepdims=True), (k, *shape))
 
 
 def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,

@@ -249,6 +249,9 @@ class Tensor(Traced):
         if self.requires_grad and self.tape.level > 0:
             if dtype is not None and np.dtype(dtype) != object:  # numbers: the graph would be lost
                 self.concrete(f"np.asarray(..., dtype={np.dtype(dtype)})")
+            library = _library_caller()
+            if library is not None:  # SciPy's Python code on object arrays gives wrong types
+                raise TracingError(_library_message(*library))
             out = np.empty(self.shape, dtype=object)
             if not self.shape:
                 out[()] = self
@@ -557,6 +560,30 @@ class Tensor(Traced):
         if fn is None:
             raise MissingRuleError(_unsupported(f"numpy.{getattr(func, '__name__', func)}"))
         return fn(*args, **kwargs)
+
+
+def _library_caller() -> tuple[str, str] | None:
+    """(module, function) of the SciPy function converting a traced value with np.asarray, seen
+    from its outermost frame (what the user called), or None when the caller is not SciPy."""
+    frame = sys._getframe(2)
+    found = None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("scipy.") or module == "scipy":
+            found = (module, frame.f_code.co_name)
+        elif not module.startswith(("numpy", "array_api_compat", "array_api_extra")):
+            break
+        frame = frame.f_back
+    return found
+
+
+def _library_message(module: str, function: str) -> str:
+    public = ".".join(part for part in module.split(".") if not part.startswith("_"))
+    what = f"{public}.{function}"
+    alternative = f"dk.{function}, or " if function in PUBLIC else ""
+    return (f"{what} converts its input to a NumPy array, which would cut a traced value out of "
+            f"the graph (it is SciPy code, not a ufunc diffkit can dispatch): use {alternative}"
+            "method='fd', which treats the function as a black box")
 
 
 def _public(name: str) -> Any:

@@ -15,7 +15,8 @@ def test_source_is_readable_and_pruned() -> None:
     assert "math.log(a0)" in cg.source and "def grad(a0, a1):" in cg.source
     grad_src = cg.source.split("def grad")[1]
     assert "math.sin" not in grad_src  # primal work the gradient does not need is pruned
-    assert "math.log(a0)" in grad_src  # ...but a restricted domain is still checked
+    assert "math.log" not in grad_src  # ...and log's domain is checked by a comparison
+    assert "if not (a0 > 0.0):" in grad_src
     value, grads = cg(2.0, 5.0)
     assert value == pytest.approx(11.652071455223084)
     assert grads == (5.5, 1.7163378145367738)
@@ -93,3 +94,51 @@ def test_auto_explains_its_choice() -> None:
     jac = dk.jacobian(lambda x: dk.tanh(x * np.arange(50.0)), method="auto")
     jac(0.5)
     assert jac.engine.last_choice == "forward" and "estimated" in jac.engine.explain()
+
+
+def test_each_generated_function_is_made_when_first_used() -> None:
+    cg = compile_gradient(dk.parse("x * sin(y)"), 1.0, 2.0)
+    assert cg.stats == {}
+    assert cg.grad(1.0, 2.0) == (np.sin(2.0), np.cos(2.0))
+    assert set(cg.stats) == {"grad"}
+    assert cg(1.0, 2.0)[0] == np.sin(2.0)
+    assert set(cg.stats) == {"grad", "value_and_grad"}
+
+
+def test_domain_checks_are_comparisons_on_arrays_too() -> None:
+    f = dk.jit(lambda x: dk.sum(dk.log(x) + dk.log1p(x) + x * x))
+    x = np.linspace(0.5, 2.0, 5)
+    cg = compile_gradient(f, x)
+    grad_src = cg.source.split("def grad")[1]
+    assert "np.log(" not in grad_src and "np.log1p(" not in grad_src
+    assert "np.all(a0 > 0.0)" in grad_src and "np.all(a0 > (-1.0))" in grad_src
+    np.testing.assert_allclose(cg.grad(x)[0], 1 / x + 1 / (1 + x) + 2 * x, rtol=1e-15)
+    with pytest.raises(dk.DomainError):
+        cg.grad(np.array([0.5, -0.5, 1.0, 2.0, 3.0]))
+    g = dk.grad(f)  # the default gradient: compiled code, the interpreter names the error
+    for _ in range(3):
+        g(x)
+    with pytest.raises(dk.DomainError, match="log"):
+        g(np.array([0.5, 0.0, 1.0, 2.0, 3.0]))
+
+
+def test_graphs_above_the_size_limit_run_interpreted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffkit.engines import compiler
+
+    def chain(x):
+        for _ in range(40):
+            x = x + 0.25 * dk.sin(x)
+        return x
+
+    x, want = 0.3, 1.0
+    for _ in range(40):  # by hand: d/dx of x + 0.25 sin x is 1 + 0.25 cos x, chained
+        want *= 1 + 0.25 * np.cos(x)
+        x = x + 0.25 * np.sin(x)
+    monkeypatch.setattr(compiler, "MAX_COMPILED_NODES", 50)
+    f = dk.jit(chain)
+    with pytest.raises(compiler.TooLargeToCompile, match="120 operations"):
+        compile_gradient(f, 0.3)
+    g = dk.grad(f)
+    for _ in range(4):
+        assert g(0.3)[0] == pytest.approx(want, rel=1e-14)
+    assert not any(isinstance(v, compiler.CompiledGradient) for v in f.cache.values())

@@ -90,6 +90,7 @@ checked there).
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from collections import Counter
@@ -254,6 +255,58 @@ def _ref_amax(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return out
 
 
+def _ref_reduce(fn: Callable[[list[Any]], Any]) -> Callable[..., Any]:
+    """A reduction by `fn` of each reduced group (a list of mpf), as _ref_amax."""
+
+    def ref(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        rows, out_shape = _amax_groups(x, axis)
+        out = np.empty(len(rows), dtype=object)
+        out[:] = [fn(list(row)) for row in rows]
+        out = out.reshape(out_shape)
+        if keepdims:
+            x = _obj(x)
+            red = _axes_of(axis, x.ndim)
+            out = out.reshape(tuple(1 if a in red else n for a, n in enumerate(x.shape)))
+        return out
+
+    return ref
+
+
+def _ref_along(fn: Callable[[list[Any]], list[Any]]) -> Callable[..., Any]:
+    """`fn` (a list of mpf to a list as long) along one axis; the flattened array for None."""
+
+    def ref(x: Any, axis: Any = -1, **params: Any) -> Any:
+        x = _obj(x)
+        if axis is None or x.ndim == 0:
+            x, axis = x.reshape(-1), 0
+        moved = np.moveaxis(x, axis, -1)
+        out = np.empty(moved.shape, dtype=object)
+        for idx in np.ndindex(*moved.shape[:-1]):
+            out[idx] = fn(list(moved[idx]), **params)
+        return np.moveaxis(out, -1, axis)
+
+    return ref
+
+
+def _running(row: list[Any], op: Callable[[Any, Any], Any]) -> list[Any]:
+    out = [row[0]]
+    for v in row[1:]:
+        out.append(op(out[-1], v))
+    return out
+
+
+def _partitioned(row: list[Any], kth: Any) -> list[Any]:
+    """NumPy's arrangement (its partition of the float values, an order that is piecewise
+    constant in the values), filled with the mpf elements of those values."""
+    floats = [float(v) for v in row]
+    return [row[floats.index(float(v))] for v in np.partition(np.array(floats), kth)]
+
+
+def _ref_cumulative(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    along = _ref_along(lambda row: _running(row, op))
+    return lambda x, axis=None: along(x, axis)
+
+
 def _ref_index_add(v: Any, index: Any, shape: Sequence[int]) -> Any:
     """zeros(shape), then v[k] added at the k-th position that `index` selects (repeats add up)."""
     out = np.empty(math.prod(shape), dtype=object)
@@ -390,6 +443,13 @@ REFERENCE: dict[str, Callable[..., Any]] = {
     "im2col": _ref_im2col,
     "col2im": _ref_col2im,
     "softmax_cross_entropy": _ref_softmax_cross_entropy,
+    # reductions, sorting and selection
+    "amin": _ref_reduce(min),
+    "prod": _ref_reduce(MP.fprod),
+    "cumsum": _ref_cumulative(lambda a, b: a + b),
+    "cumprod": _ref_cumulative(lambda a, b: a * b),
+    "sort": _ref_along(sorted),
+    "partition": lambda x, kth, axis=-1: _ref_along(_partitioned)(x, axis, kth=kth),
 }
 
 
@@ -504,11 +564,30 @@ BOOLEAN = ("logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_a
 NUMERIC_BOOLEAN = ("logical_and", "logical_or", "logical_xor", "logical_not", "isfinite", "isnan",
                    "isinf", "signbit")
 
-#: primitives without a reference, and why (none at present: the non-differentiable ones have
-#: references too and appear in trees as where-conditions, sign factors and stop_gradient).
-EXCLUDED: dict[str, str] = {}
+#: primitives without a reference, and why (the non-differentiable element-wise ones have
+#: references and appear in trees as where-conditions, sign factors and stop_gradient).
+EXCLUDED: dict[str, str] = {
+    **{name: "its values are indices, plain integers that never enter a graph (checked in "
+             "tests/test_numpy_reductions.py)"
+       for name in ("argmax", "argmin", "argsort", "argpartition")},
+    **{name: "a constant (boolean or integer) reduction, never differentiated (checked in "
+             "tests/test_numpy_reductions.py)" for name in ("all", "any", "count_nonzero")},
+}
+#: primitives the symbolic engine refuses by name (no SymPy translation): their trees are
+#: checked in reverse and forward mode only
+NO_SYMBOLIC = {"sort", "partition"}
 
 COMPARISONS = ("greater", "less", "equal", "greater_equal", "less_equal", "not_equal")
+
+#: products and linear algebra are checked against mpmath in tests/test_numpy_products.py and
+#: tests/test_numpy_linalg.py: they need operands of matching shapes, square, symmetric or
+#: well-conditioned matrices, and decompositions defined up to the signs of their vectors
+EXCLUDED.update({name: "checked against mpmath in tests/test_numpy_products.py" for name in (
+    "einsum", "inner", "outer", "vdot", "tensordot", "kron", "cross")})
+EXCLUDED.update({name: "checked against mpmath in tests/test_numpy_linalg.py" for name in (
+    "inv", "solve", "det", "slogdet_packed", "slogdet_sign", "logabsdet", "cholesky",
+    "eigh_packed", "eigh_values", "eigh_vectors", "eigvalsh", "svd_packed", "svd_s", "svd_u",
+    "svd_vh", "svdvals", "qr_packed", "qr_q", "qr_r", "pinv", "euclidean_norm")})
 
 
 def _rel_gap(a: Any, b: Any) -> Any:
@@ -677,6 +756,8 @@ def build_dk(root: Node, xs: Sequence[Any]) -> Any:
                 v = a[0] @ a[1]
             elif node.op == "concatenate":
                 v = dk.concatenate(a, **node.params)
+            elif node.style == "numpy":  # NumPy's function, dispatching to dk's on traced values
+                v = getattr(np, node.op)(*a, **node.params)
             else:
                 v = getattr(dk, node.op)(*a, **node.params)
         vals[id(node)] = v
@@ -814,6 +895,22 @@ class Watch:
             for v in flat(args[0]):
                 if not isinstance(v, bool | np.bool_):
                     self._note("kink", abs(v - MP.nint(v)))
+        if node.op == "amin":
+            rows, _ = _amax_groups(args[0], node.params.get("axis"))
+            for row in rows:
+                low = min(row)
+                above = [v for v in row if v != low]
+                if above:
+                    self._note("kink", _rel_gap(low, min(above)))
+        if node.op in ("sort", "partition"):  # any two values of a lane swapping places
+            x = _obj(args[0])
+            axis = node.params.get("axis", -1)
+            lanes = x.reshape(1, -1) if axis is None else np.moveaxis(x, axis, -1).reshape(
+                -1, x.shape[axis])
+            for lane in lanes:
+                ordered = sorted(lane)
+                for a, b in itertools.pairwise(ordered):
+                    self._note("kink", _rel_gap(a, b))
         if node.op == "amax":
             rows, _ = _amax_groups(args[0], node.params.get("axis"))
             for row in rows:
@@ -963,7 +1060,7 @@ UNARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 1]
 BINARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 2]
 TERNARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 3 and n != "where"]
 NONDIFF = [n for n, p in REGISTRY.items() if p.kind == "elementwise" and not p.differentiable]
-STRUCTURAL = [n for n, p in REGISTRY.items() if p.kind == "structural"]
+STRUCTURAL = [n for n, p in REGISTRY.items() if p.kind == "structural" and n not in EXCLUDED]
 ALIASES = {"log": "ln", "maximum": "max", "minimum": "min", "arcsin": "asin", "arccos": "acos",
            "arctan": "atan", "pow": "power"}
 
@@ -1457,16 +1554,16 @@ class ArrayGenerator(Generator):
         return self.elementwise("mul", [E("stop_gradient", b), a])
 
     def step_astype(self) -> Node | None:
-        """x·mask with the mask a comparison cast to floats, x·n with n = x cast to integers
-        (both constants), or a cast to the same type (no node at all)."""
+        """x·mask with the mask a comparison with a constant cast to floats, x·n with n a multiple
+        of x cast to integers (both constants to the derivative), or a cast to the same type (no
+        node at all)."""
         a = self.take()
-        b = self.partner(a)
         r = self.rng.random()
         if r < 0.5:
-            cmp = E(self.pick(COMPARISONS), a, b)
+            cmp = E(self.pick(COMPARISONS), a, self.const(a.shape if self.chance(0.5) else ()))
             cast = self.S("astype", [cmp], cmp.shape, dtype="float64")
         elif r < 0.8:
-            cast = self.S("astype", [b], b.shape, dtype="int64")
+            cast = self.S("astype", [E("mul", C(2.5), a)], a.shape, dtype="int64")
         else:
             return self.S("astype", [a], a.shape, dtype="float64")
         return self.elementwise("mul", [cast, a])
@@ -1495,7 +1592,54 @@ class ArrayGenerator(Generator):
         if axis is not None or self.chance(0.5):
             params["axis"] = axis
         shape = np.sum(np.zeros(x.shape), axis=axis, keepdims=keepdims).shape
-        return self.S(op, [x], shape, **params)
+        style = "numpy" if op in ("amin", "prod") and self.chance(0.5) else "call"
+        return self.S(op, [x], shape, style=style, **params)
+
+    def _one_axis(self, x: Node, none_ok: bool = True) -> dict[str, Any]:
+        """{"axis": a} for an operation along one axis (None: the flattened array), or {}."""
+        r = self.rng.random()
+        if r < 0.25 and none_ok:
+            return {"axis": None}
+        if r < 0.4 or x.ndim == 0:
+            return {}
+        return {"axis": int(self.rng.integers(-x.ndim, x.ndim))}
+
+    def step_cumulative(self, op: str) -> Node | None:
+        x = self.take()
+        params = self._one_axis(x)
+        if x.ndim == 0 or "axis" not in params:
+            params = {"axis": params.get("axis")} if x.ndim <= 1 else {"axis": None}
+        shape = getattr(np, op)(np.zeros(x.shape), **params).shape
+        style = "numpy" if self.chance(0.5) else "call"
+        return self.S(op, [x], shape, style=style, **params)
+
+    def step_cumsum(self) -> Node | None:
+        return self.step_cumulative("cumsum")
+
+    def step_cumprod(self) -> Node | None:
+        return self.step_cumulative("cumprod")
+
+    def step_sort(self) -> Node | None:
+        x = self.take(lambda n: n.ndim >= 1)
+        if x is None:
+            return None
+        params = self._one_axis(x)
+        shape = np.sort(np.zeros(x.shape), **params).shape
+        style = "numpy" if self.chance(0.5) else "call"
+        return self.S("sort", [x], shape, style=style, **params)
+
+    def step_partition(self) -> Node | None:
+        x = self.take(lambda n: n.ndim >= 1)
+        if x is None:
+            return None
+        params = self._one_axis(x)
+        n = x.size if params.get("axis", -1) is None else x.shape[params.get("axis", -1)]
+        kth: Any = int(self.rng.integers(-n, n))
+        if n >= 3 and self.chance(0.3):
+            kth = (0, int(self.rng.integers(1, n)))
+        shape = np.partition(np.zeros(x.shape), kth, **params).shape
+        style = "numpy" if self.chance(0.5) else "call"
+        return self.S("partition", [x], shape, style=style, kth=kth, **params)
 
     def step_open_slice(self) -> Node | None:
         """x[:, j] or a concatenation along the last axis of a matrix."""
@@ -1787,7 +1931,7 @@ class ArrayGenerator(Generator):
         }
         if op in special:
             return special[op]()
-        if op in ("sum", "mean", "amax"):
+        if op in ("sum", "mean", "amax", "amin", "prod"):
             return self.step_reduce(op)
         return getattr(self, f"step_{op}")()
 
@@ -1968,6 +2112,8 @@ def run_trees(test: str, make: Callable[[np.random.Generator, int], tuple[Node, 
         # (t % 4 == 3 are the Jacobian ones), as it costs ~0.1 s per array tree
         every = all(s == () for s in gen.shapes) or test.split(":", 1)[1] in VARIANTS
         symbolic_door = doors[t % len(doors)][0] if every or t % 4 in (0, 3) else ""
+        if any(n.op in NO_SYMBOLIC for n in nodes_of(root)):
+            symbolic_door = ""  # refused by name: checked in tests/test_numpy_reductions.py
         checker = Checker(f"{test} tree {t}", root, gen, doors, symbolic_door, vector)
         nodes = nodes_of(root)
         stats["trees"] += 1

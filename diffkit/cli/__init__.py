@@ -1,25 +1,59 @@
-"""The ``diffkit`` command: one subcommand per module of this package (grad, trace, compare, …)."""
+"""The ``diffkit`` command: one subcommand per module of this package (grad, trace, compare, …).
+
+Every failure is one line on stderr, ``diffkit <command>: error: <message>``, and a non-zero exit
+status: 1 for an error, 2 for a bad command line, 130 when interrupted. Output cut short by a
+closed pipe (``diffkit trace … | head``) ends quietly with 141, as if killed by SIGPIPE. An
+unexpected internal error is one line too, asking for a report; ``DIFFKIT_DEBUG=1`` adds the
+traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ..errors import DiffkitError
+from .common import CLIError, HelpFormatter, one_line
 
 #: Subcommand modules, in the order ``diffkit --help`` lists them. Each has ``register(subparsers)``.
 COMMANDS = ("demo", "grad", "trace", "compare", "train")
 
+#: exit statuses
+ERROR, USAGE, INTERRUPTED, BROKEN_PIPE = 1, 2, 130, 141
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+EPILOG = """\
+exit status: 0 done, 1 error, 2 bad command line, 130 interrupted, 141 output pipe closed.
+Every error is one line on stderr; DIFFKIT_DEBUG=1 adds the traceback.
+'diffkit COMMAND --help' shows a command's options and examples."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line: ``diffkit grad: error: … (see … --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        _say(f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')")
+        raise SystemExit(USAGE)
+
+
+def build_parser() -> tuple[Parser, dict[str, Parser]]:
+    """The top-level parser and each subcommand's parser, by name."""
+    from .. import __version__
+
+    parser = Parser(
         prog="diffkit",
         description="Differentiate functions four ways, draw evaluation traces, compare methods, "
         "train neural networks.",
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"diffkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands: dict[str, Parser] = {}
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"{__name__}.{name}")
@@ -28,20 +62,85 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
-    return parser
+        commands[name] = sub.choices[name]
+    return parser, commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line and return its exit status. Nothing escapes as an exception: usage
+    errors, --help and --version return their status too, instead of raising SystemExit."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as SIGPIPE would
+        _quiet_stdout()
+        return BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser, commands = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            (commands.get(args.command) or parser).error(
+                f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        sys.stdout.flush()
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else USAGE)
     if not getattr(args, "run", None):
         parser.print_help()
-        return 2
+        return USAGE
+    command = f"diffkit {args.command}"
+    debug = os.environ.get("DIFFKIT_DEBUG", "") not in ("", "0")
     try:
-        return int(args.run(args) or 0)
-    except (DiffkitError, ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"diffkit {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside main, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        raise
+    except KeyboardInterrupt:
+        _say(f"{command}: error: interrupted")
+        return INTERRUPTED
+    except (CLIError, DiffkitError, OSError) as exc:
+        if debug:
+            traceback.print_exc()
+        _say(f"{command}: error: {message(exc)}")
+        return ERROR
+    except MemoryError:
+        if debug:
+            traceback.print_exc()
+        _say(f"{command}: error: out of memory (try smaller inputs)")
+        return ERROR
+    except Exception as exc:  # noqa: BLE001 (a bug: one line, and the traceback on request)
+        if debug:
+            traceback.print_exc()
+        how = "" if debug else " (DIFFKIT_DEBUG=1 shows the traceback)"
+        _say(f"{command}: error: internal error, {type(exc).__name__}: {message(exc)}; "
+             f"please report this{how}")
+        return ERROR
+
+
+def message(exc: BaseException) -> str:
+    """An exception as one line of text for the user."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return one_line(str(exc)) or type(exc).__name__
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr)
+    except (OSError, ValueError):  # stderr is gone too: nothing left to tell
+        pass
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that Python's own flush at exit finds no broken pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # in-process stdout without a file descriptor
+        pass
 
 
 if __name__ == "__main__":

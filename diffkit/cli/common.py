@@ -1,38 +1,162 @@
-"""Helpers shared by subcommands: reading ``--at x1=2 x2=5`` points."""
+"""Helpers shared by subcommands: argument types, ``--at x1=2 x2=5`` points, JSON output, errors."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..function import Function
 
 
+class CLIError(Exception):
+    """A bad command line found by a subcommand itself: printed as one ``error:`` line, exit 1."""
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Descriptions wrapped to the terminal; text with line breaks of its own (examples) kept."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+# ----- argument types (argparse reports their ArgumentTypeError as a usage error) ----------------
+
+
+def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high] (no upper bound when high is None)."""
+    want = f"an integer from {low} to {high}" if high is not None else (
+        "a positive integer" if low == 1 else f"an integer >= {low}")
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{want} is needed, not {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{want} is needed, not {value}")
+        return value
+
+    return convert
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a positive number is needed, not {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"a positive number is needed, not {text}")
+    return value
+
+
+# ----- points --------------------------------------------------------------------------------------
+
+
 def add_point_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("expr", help="math text, e.g. 'ln(x1) + x1*x2 - sin(x2)'")
-    p.add_argument("--at", nargs="+", required=True, metavar="NAME=VALUE",
-                   help="the point: one NAME=VALUE per input (a value may be a comma list: x=1,2,3)")
+    p.add_argument("expr", metavar="EXPR", help="math text, e.g. 'ln(x1) + x1*x2 - sin(x2)'")
+    p.add_argument("--at", nargs="+", action="extend", required=True, metavar="NAME=VALUE",
+                   help="the point: one NAME=VALUE per input; a comma list is a vector "
+                   "(x=1,2,3); --at may be repeated")
 
 
-def parse_point(fn: Function, items: Sequence[str]) -> list[object]:
-    """Values for fn's inputs from NAME=VALUE strings; every input must be given exactly once."""
+def add_json_argument(p: argparse.ArgumentParser | Any, what: str) -> None:
+    p.add_argument("--json", action="store_true",
+                   help=f"print {what} as JSON on stdout (and nothing else there)")
+
+
+def parse_point(fn: Function, items: Sequence[str], option: str = "--at") -> list[object]:
+    """Values for fn's inputs from NAME=VALUE strings; every input must be given exactly once,
+    as a finite number or a comma list of finite numbers (a vector)."""
     given: dict[str, object] = {}
     for item in items:
-        if "=" not in item:
-            raise ValueError(f"--at takes NAME=VALUE pairs, got {item!r}")
-        name, _, text = item.partition("=")
+        name, sep, text = item.partition("=")
         name = name.strip()
+        if not sep or not name:
+            raise CLIError(f"{option} takes NAME=VALUE pairs, got {item!r}")
+        if name in given:
+            raise CLIError(f"{option} gives {name} twice")
         try:
             values = [float(v) for v in text.split(",")]
         except ValueError:
-            raise ValueError(f"--at {name}: {text!r} is not a number (or comma-separated numbers)") from None
-        given[name] = values[0] if len(values) == 1 and "," not in text else np.array(values)
+            raise CLIError(f"{option} {name}: {text!r} is not a number (or comma-separated "
+                           "numbers, x=1,2,3)") from None
+        if not all(map(math.isfinite, values)):
+            raise CLIError(f"{option} {name}={text}: not a finite number (diffkit differentiates "
+                           "at finite points only)")
+        given[name] = values[0] if len(values) == 1 else np.array(values)
     unknown = [n for n in given if n not in fn.inputs]
     if unknown:
-        raise ValueError(f"--at names {unknown[0]!r}, which is not an input; inputs: {', '.join(fn.inputs)}")
+        inputs = ", ".join(fn.inputs) if fn.inputs else "none"
+        raise CLIError(f"{option} names {unknown[0]!r}, which is not an input; inputs: {inputs}")
     missing = [n for n in fn.inputs if n not in given]
     if missing:
-        raise ValueError(f"--at is missing a value for {', '.join(missing)}")
+        raise CLIError(f"{option} is missing a value for {', '.join(missing)}")
     return [given[n] for n in fn.inputs]
+
+
+def load(expr: str, at: Sequence[str]) -> tuple[Function, list[object]]:
+    """The function of math text `expr` and the point `--at` gives."""
+    from ..parse import parse
+
+    fn = parse(expr)
+    if not fn.inputs:
+        raise CLIError(f"{expr!r} has no inputs: there is nothing to differentiate")
+    return fn, parse_point(fn, at)
+
+
+def output_path(option: str, path: str, suffixes: Sequence[str]) -> Path:
+    """Check an output file before any work is done: a known suffix, an existing folder."""
+    out = Path(path)
+    if out.is_dir():
+        raise CLIError(f"{option} {path}: is a folder; give a file name")
+    if out.suffix.lower() not in suffixes:
+        what = f"unknown file type {out.suffix!r}" if out.suffix else "no file type"
+        raise CLIError(f"{option} {path}: {what}; use {', '.join(suffixes)}")
+    if not out.parent.is_dir():
+        raise CLIError(f"{option} {path}: no folder {str(out.parent)!r} to write into")
+    return out
+
+
+# ----- output --------------------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready data: arrays as (nested) lists, NumPy numbers as Python numbers, and NaN or
+    infinities as null (JSON has no such numbers)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.generic):
+        return plain(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, complex):
+        return {"real": plain(value.real), "imag": plain(value.imag)}
+    return value
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(plain(data), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def one_line(text: str) -> str:
+    """A message on one line (a multi-line message joined with spaces)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def note(text: str) -> None:
+    """A message for the user on stderr (stdout may be JSON)."""
+    print(text, file=sys.stderr)

@@ -1,34 +1,62 @@
-"""``diffkit train digits|moons|circles|xor|spirals [--model mlp|cnn] [--optimizer adam] ...``."""
+"""``diffkit train digits|moons|circles|xor|spirals [--model mlp|cnn] [--optimizer adam] [--json] …``."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 
+from .common import (
+    CLIError,
+    HelpFormatter,
+    add_json_argument,
+    int_range,
+    positive_float,
+    print_json,
+)
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta", "adam", "adamw", "nadam")
 DATA = ("digits", "moons", "circles", "xor", "spirals")
+#: the learning rate each optimizer gets when --lr is not given
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3, "adagrad": 0.05,
+              "adadelta": 1.0, "adam": 3e-3, "adamw": 3e-3, "nadam": 3e-3}
+
+EXAMPLES = """\
+examples:
+  diffkit train moons --epochs 15
+  diffkit train digits --model cnn --optimizer adam --epochs 5
+  diffkit train xor --optimizer sgd --lr 0.05 --epochs 10 --json"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a neural network with the reverse engine",
-                       description="Train an MLP or the small CNN and report test accuracy.")
-    p.add_argument("dataset", choices=DATA)
-    p.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
-    p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: per optimizer)")
-    p.add_argument("--epochs", type=int, default=None, help="default 30 (mlp) / 20 (cnn)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--seed", type=int, default=0)
+                       description="Train an MLP or the small CNN and report test accuracy "
+                       "(20% of the data is held out for testing).",
+                       epilog=EXAMPLES, formatter_class=HelpFormatter)
+    p.add_argument("dataset", choices=DATA, metavar="DATASET",
+                   help=f"one of {', '.join(DATA)} (digits: scikit-learn's 8x8 digits; the "
+                   "others: 600 points in 2-D)")
+    p.add_argument("--model", default="mlp", choices=["mlp", "cnn"],
+                   help="mlp (default) or cnn (digits only)")
+    p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, metavar="OPTIMIZER",
+                   help=f"one of {', '.join(OPTIMIZERS)} (default: adam)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="learning rate (default: per optimizer, e.g. 0.003 for adam, 0.1 for sgd)")
+    p.add_argument("--epochs", type=int_range(0), default=None,
+                   help="epochs, 0 or more (default 30 for mlp, 20 for cnn; 0 only evaluates)")
+    p.add_argument("--batch-size", type=int_range(1), default=32, help="default 32")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="cpu (default) or cuda (needs CuPy and a GPU)")
+    p.add_argument("--seed", type=int_range(0), default=0,
+                   help="seed of the data split, the initial weights and the shuffling (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_json_argument(p, "the settings, the per-epoch history and the test accuracy (no progress "
+                      "bar)")
     p.set_defaults(run=run)
 
 
-def _optimizer(nn, name: str, params: list, lr: float | None):
-    default = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3, "adagrad": 0.05,
-               "adadelta": 1.0, "adam": 3e-3, "adamw": 3e-3, "nadam": 3e-3}[name]
-    lr = default if lr is None else lr
+def _optimizer(nn: Any, name: str, params: list, lr: float) -> Any:
     if name in ("sgd", "momentum", "nesterov"):
         return nn.SGD(params, lr=lr, momentum=0.0 if name == "sgd" else 0.9,
                       nesterov=name == "nesterov")
@@ -40,13 +68,13 @@ def _optimizer(nn, name: str, params: list, lr: float | None):
 def run(args: argparse.Namespace) -> int:
     from .. import nn
 
-    nn.manual_seed(args.seed)
     cnn = args.model == "cnn"
+    if cnn and args.dataset != "digits":
+        raise CLIError("--model cnn needs image data: use the digits dataset")
+    nn.manual_seed(args.seed)
     if args.dataset == "digits":
         X, y = nn.load_digits(images=cnn)
     else:
-        if cnn:
-            raise ValueError("--model cnn needs image data: use the digits dataset")
         X, y = nn.DATASETS[args.dataset](n_samples=600, seed=args.seed)
     Xtr, Xte, ytr, yte = nn.train_test_split(X, y, test_size=0.2, seed=args.seed)
     n_classes = int(y.max()) + 1
@@ -58,14 +86,31 @@ def run(args: argparse.Namespace) -> int:
         sizes = [64, 128, 64, 10] if args.dataset == "digits" else [2, 64, 64, n_classes]
         model = nn.MLP(sizes)
     model.to(args.device)
-    epochs = args.epochs or (20 if cnn else 30)
-    opt = _optimizer(nn, args.optimizer, model.parameters(), args.lr)
-    trainer = nn.Trainer(model, optimizer=opt, scheduler=nn.CosineAnnealingLR(opt, epochs),
-                         progress=not args.no_progress)
+    epochs = (20 if cnn else 30) if args.epochs is None else args.epochs
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    opt = _optimizer(nn, args.optimizer, model.parameters(), lr)
+    trainer = nn.Trainer(model, optimizer=opt, scheduler=nn.CosineAnnealingLR(opt, max(epochs, 1)),
+                         progress=not (args.no_progress or args.json))
     loader = nn.DataLoader(Xtr, ytr, args.batch_size, seed=args.seed, device=args.device)
-    trainer.fit(loader, val_data=(Xte, yte), epochs=epochs)
-    _, acc = trainer.evaluate(Xte, yte)
-    print(f"model: {args.model}  optimizer: {args.optimizer}  device: {args.device}  "
-          f"parameters: {sum(int(np.prod(p.shape)) for p in model.parameters())}")
+    try:
+        trainer.fit(loader, val_data=(Xte, yte), epochs=epochs)
+    except nn.DivergenceError as exc:
+        where = f" at step {exc.step}" if exc.step is not None else ""
+        raise CLIError(f"training diverged in epoch {exc.epoch}{where}: the loss is {exc.loss}; "
+                       f"lower --lr (it was {lr:g}; {args.optimizer}'s default is "
+                       f"{DEFAULT_LR[args.optimizer]:g})") from None
+    test_loss, acc = trainer.evaluate(Xte, yte)
+    parameters = sum(int(np.prod(p.shape)) for p in model.parameters())
+    if args.json:
+        print_json({
+            "command": "train", "dataset": args.dataset, "model": args.model,
+            "optimizer": args.optimizer, "lr": lr, "epochs": epochs,
+            "batch_size": args.batch_size, "device": args.device, "seed": args.seed,
+            "parameters": parameters, "history": dict(trainer.history),
+            "test_loss": test_loss, "test_accuracy": acc,
+        })
+        return 0
+    print(f"model: {args.model}  optimizer: {args.optimizer}  lr: {lr:g}  epochs: {epochs}  "
+          f"device: {args.device}  parameters: {parameters}")
     print(f"test accuracy: {acc:.3f}")
     return 0

@@ -1,15 +1,17 @@
 """The "auto" method: forward or reverse mode, whichever a small cost model says is cheaper.
 
 A Jacobian costs forward mode one pass carrying n tangents, and reverse mode one memoizing pass
-plus m adjoint sweeps. In diffkit a pass costs a fixed interpreter overhead per operation (the
-tangents of all n directions ride along as one array, at NumPy speed) plus the array work:
+plus one adjoint sweep carrying m cotangent rows. In diffkit a pass costs a fixed interpreter
+overhead per operation (the n tangents, or the m cotangent rows, ride along as one array at NumPy
+speed) plus the array work:
 
-    forward ≈ c_pass + N·c_fwd + n·W·c_el      reverse ≈ N·c_rev + m·(c_pass + N·c_rev + W·c_el)
+    forward ≈ c_pass + N·c_fwd + n·W·c_el      reverse ≈ c_pass + 2·N·c_rev + m·W·c_el
 
 with N the operations that depend on the inputs, W the array work of one tangent through them
-(elements, or multiply-adds for matmul). So the textbook rule "forward when n ≤ m" holds for
-large arrays, while for small ones forward mode wins more often. The estimate is computed once
-per Function and input shapes (one trace), so choosing costs nothing afterwards.
+(elements, or multiply-adds for matmul). The two are mirror images, so the textbook rule
+"forward when n ≤ m, reverse when n > m" is what the model gives, up to the per-operation
+overheads. The estimate is computed once per Function and input shapes (one trace), so choosing
+costs nothing afterwards.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .reverse import ReverseEngine
 
 #: seconds: per pass or sweep, per operation in a forward pass / a reverse sweep, per element of
 #: array work (measured on a 2-core x86 machine with NumPy 2; the ratios are what matter)
-C_PASS, C_FWD, C_REV, C_EL = 30e-6, 8e-6, 3e-6, 0.3e-9
+C_PASS, C_FWD, C_REV, C_EL = 30e-6, 8e-6, 4e-6, 0.3e-9
 
 
 def work(node: Node) -> int:
@@ -79,7 +81,7 @@ class AutoEngine(Engine):
                 fn.cache[key] = found
         m, ops, elements = found
         forward = C_PASS + ops * C_FWD + n * elements * C_EL
-        reverse = ops * C_REV + m * (C_PASS + ops * C_REV + elements * C_EL)
+        reverse = C_PASS + 2 * ops * C_REV + m * elements * C_EL
         return n, m, forward, reverse
 
     def choose(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Engine:
@@ -93,7 +95,8 @@ class AutoEngine(Engine):
         else:
             self.last_choice, eng = "reverse", self.reverse
             self.last_reason = (f"n = {n} input{'s' if n != 1 else ''}, m = {m} output"
-                                f"{'s' if m != 1 else ''}: reverse ({m} sweep{'s' if m != 1 else ''}); "
+                                f"{'s' if m != 1 else ''}: reverse (one sweep, {m} cotangent row"
+                                f"{'s' if m != 1 else ''}); "
                                 f"{costs}")
         return eng
 
@@ -118,7 +121,7 @@ class AutoEngine(Engine):
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
         self.last_choice, self.last_reason = "forward", (
-            "a Hessian is forward over reverse: one reverse sweep per forward direction")
+            "a Hessian is forward over reverse: one forward pass through the reverse gradient")
         return self.forward.jacobian(gradient_function(self.reverse, fn, wrt), args, wrt)[1]
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:

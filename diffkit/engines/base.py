@@ -74,11 +74,17 @@ def is_complex(v: Any) -> bool:
 
 
 def nonholomorphic(graph: Graph) -> Node | None:
-    """The first node that applies a non-holomorphic primitive to a complex value (None if none)."""
+    """The first node that applies a non-holomorphic primitive to a complex value on a path that
+    carries derivatives to the output (None if none). A value that only feeds a constant — a
+    comparison, a sign — cannot make the derivative non-holomorphic."""
+    carries = {graph.output}
+    for node in reversed(graph.nodes):
+        if node in carries and node.prim is not None and node.prim.differentiable:
+            carries.update(node.inputs)
     for node in graph.nodes:
         prim = node.prim
-        if prim is not None and prim.differentiable and not prim.holomorphic and any(
-                i.dtype.kind == "c" for i in node.inputs):
+        if prim is not None and prim.differentiable and not prim.holomorphic and node in carries \
+                and any(i.dtype.kind == "c" for i in node.inputs):
             return node
     return None
 

@@ -60,7 +60,8 @@ for _name, _sym in [("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/"), 
                     ("matmul", "@")]:
     setattr(_Code, f"__{_name}__", _binary(_sym))
     setattr(_Code, f"__r{_name}__", _binary(_sym, reflected=True))
-for _name, _sym in [("gt", ">"), ("lt", "<"), ("ge", ">="), ("le", "<="), ("eq", "==")]:
+for _name, _sym in [("gt", ">"), ("lt", "<"), ("ge", ">="), ("le", "<="), ("eq", "=="),
+                    ("ne", "!="), ("and", "&"), ("or", "|")]:
     setattr(_Code, f"__{_name}__", _binary(_sym))
 
 
@@ -163,9 +164,45 @@ def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar:
     return out.text
 
 
+def render_rule(rule: Any, args: Sequence[str]) -> str | None:
+    """A rule written with Python operators (a record's ``valid``) as an expression on `args`."""
+    _MADE.clear()
+    try:
+        out = rule(*[_Code(a) for a in args])
+    except (NotRenderable, TypeError, ValueError, AttributeError):
+        return None
+    finally:
+        _MADE.clear()
+    return out.text if isinstance(out, _Code) else None
+
+
 def _operand(text: str) -> str:
-    """An operand of an infix operator: names and plain numbers as they are, others parenthesized."""
-    return text if text.isidentifier() or _NUMBER.fullmatch(text) else f"({text})"
+    """An operand of an infix operator: names, plain numbers, calls and parenthesized text as they
+    are, others parenthesized."""
+    return text if atomic(text) else f"({text})"
+
+
+#: texts the compiler made atomic itself (parenthesized expressions), known without a scan
+KNOWN_ATOMIC: set[str] = set()
+
+
+def atomic(text: str) -> bool:
+    """True for source text that binds tighter than any operator: a name, a plain number, a call
+    ``math.sin(v1)`` or a parenthesized expression."""
+    if text in KNOWN_ATOMIC or text.isidentifier() or _NUMBER.fullmatch(text):
+        return True
+    head = text.split("(", 1)[0]
+    if head and not all(part.isidentifier() for part in head.split(".")):
+        return False
+    if not text.endswith(")") or "(" not in text:
+        return False
+    depth = 0
+    for i, ch in enumerate(text[len(head):], start=len(head)):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i != len(text) - 1:
+            return False  # the first parenthesis closes before the end: "(a) + (b)"
+    return depth == 0
 
 
 _NUMBER = re.compile(r"\d+(\.\d*)?(e[+-]?\d+)?")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ from ..ir import Node, toposort
 from ..primitive import Primitive
 from ..primitives import add, mul, neg, sub
 from ..tensor import Tensor, new_tape
-from .codegen import NotRenderable, literal, render
+from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render, render_rule
 
 # ----- the program: a small SSA list simplified before printing ----------------------------------
 
@@ -136,16 +137,65 @@ class CompiledGradient:
     does not need is pruned); ``cg.vjp(*args, ct)`` → (value, ctᵀJ) for any output shape.
     ``cg.source`` is the generated module. Calls are not checked: pass the shapes it was compiled
     for (the "compiled" engine dispatches on shapes for you).
+
+    Each function (``value_and_grad``, ``grad``, ``vjp``) is generated from the one recorded
+    trace the first time it is used, so a caller that wants only gradients never pays for
+    printing and compiling the value-and-gradient code; the trace is dropped once all are made.
     """
 
     def __init__(self, fn: Function, shapes: tuple[tuple[int, ...], ...], wrt: tuple[int, ...],
-                 source: str, namespace: dict[str, Any], stats: dict[str, int]) -> None:
+                 header: str, makers: dict[str, Any], ns: dict[str, Any]) -> None:
         self.function, self.shapes, self.wrt = fn, shapes, wrt
-        self.source, self.stats = source, stats
         self.out_shape: tuple[int, ...] = ()
-        self._vg = namespace.get("value_and_grad")
-        self._g = namespace.get("grad")
-        self._vjp = namespace.get("vjp") or self._scaled
+        self.stats: dict[str, int] = {}
+        self._header, self._makers, self._ns = header, dict(makers), ns
+        self._parts: dict[str, str] = {}
+        self._order = list(makers)
+        self._functions: dict[str, Any] = {}
+        self._expected: tuple[list[Any], list[Any]] | None = None  # (point, [value, *grads])
+
+    def _function(self, kind: str) -> Any:
+        """The generated function `kind`, printed and compiled on first use (None: not made for
+        this output shape)."""
+        made = self._functions.get(kind)
+        if made is not None or kind not in self._makers:
+            return made
+        lines, self.stats[kind] = self._makers.pop(kind)()
+        text = "\n".join(lines)
+        code = compile(self._header + "\n\n\n" + text + "\n", f"<diffkit compiled {kind}>", "exec")
+        exec(code, self._ns)  # noqa: S102 - our own generated source, identifiers are ours
+        self._parts[kind] = text
+        made = self._functions[kind] = self._ns[kind]
+        if self._expected is not None and kind in ("value_and_grad", "grad"):
+            _check(self, kind, made, *self._expected)
+        if not self._makers:
+            self._expected = None  # every function is made: let the trace go
+        return made
+
+    @property
+    def _vg(self) -> Any:
+        return self._function("value_and_grad")
+
+    @property
+    def _g(self) -> Any:
+        return self._function("grad")
+
+    @property
+    def _vjp(self) -> Any:
+        return self._function("vjp") or self._scaled
+
+    @property
+    def source(self) -> str:
+        """The generated module: every function (made now if not made yet)."""
+        for kind in list(self._makers):
+            self._function(kind)
+        return self._header + "\n\n\n" + "\n\n\n".join(self._parts[k] for k in self._order) + "\n"
+
+    def source_of(self, kind: str) -> str:
+        """The source of one generated function: "grad", "value_and_grad" or "vjp"."""
+        if self._function(kind) is None:
+            raise ValueError(f"no generated function {kind!r} here (made: {', '.join(self._order)})")
+        return self._parts[kind]
 
     def _scaled(self, *args_and_ct: Any) -> tuple[Any, tuple[Any, ...]]:
         """A scalar output's pullback: the gradient times the cotangent."""
@@ -155,14 +205,13 @@ class CompiledGradient:
         return value, tuple(g * ct for g in grads)
 
     def __call__(self, *args: Any) -> tuple[Any, tuple[Any, ...]]:
+        vg = self._vg
+        if vg is None:
+            raise ShapeError("grad needs a scalar output: use .vjp")
         try:
-            return self._vg(*args)
+            return vg(*args)
         except (ZeroDivisionError, ValueError, FloatingPointError, OverflowError) as exc:
             raise _domain(exc) from None
-        except TypeError:
-            if self._vg is None:
-                raise ShapeError("grad needs a scalar output: use .vjp") from None
-            raise
 
     def grad(self, *args: Any) -> tuple[Any, ...]:
         """The gradients only (one per wrt input)."""
@@ -179,7 +228,7 @@ class CompiledGradient:
             raise _domain(exc) from None
 
     def __repr__(self) -> str:
-        return f"<CompiledGradient of {self.function.name} at shapes {self.shapes}: {self.stats}>"
+        return f"<CompiledGradient of {self.function.name} at shapes {self.shapes}>"
 
 
 def _domain(exc: Exception) -> DomainError:
@@ -240,43 +289,64 @@ def _trace(fn: Function, xs: list[Any], wrt: tuple[int, ...], ct: Any
     return [t.node for t in ins], out, tuple(grads), ct_node
 
 
+#: scalar expressions read once are written into their use, nested at most this deep
+MAX_INLINE = 6
+
+#: Graphs with more primitive applications than this are not compiled (the generated source and
+#: Python's compiler need memory and time in proportion; the interpreter runs them).
+MAX_COMPILED_NODES = 50_000
+
+
+class TooLargeToCompile(TracingError):
+    """The function's graph is above :data:`MAX_COMPILED_NODES`: interpret it."""
+
+
 def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradient:
-    ns: dict[str, Any] = {"np": np, "math": math}
+    graph = fn.trace(*xs)
+    size = sum(1 for n in graph.nodes if n.prim is not None)
+    if size > MAX_COMPILED_NODES:
+        raise TooLargeToCompile(f"{fn.name} has {size} operations, above the {MAX_COMPILED_NODES} "
+                                "that are compiled: it runs interpreted")
+    ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside}
     about = (f"{fn.name}({', '.join(fn.inputs)}): "
              + ", ".join(f"a{i} = {n}" for i, n in enumerate(fn.inputs)))
     header = f"# generated by diffkit\nABOUT = {about!r}"  # user text only as an escaped literal
     params = [f"a{i}" for i in range(len(xs))]
-    shape = np.shape(fn.evaluate(*xs))
-    parts, stats = [], {}
+    shape = graph.output.shape
     scalar_out = math.prod(shape) == 1 and shape in ((), (1,))
     if scalar_out:  # the gradient: cotangent 1, which the simplifier then folds away
         ins1, out1, grads1, _ = _trace(fn, xs, wrt, 1.0)
         checks = _domain_checks(out1)
-        for kind, roots in (("value_and_grad", [out1, *grads1]), ("grad", list(grads1))):
-            lines, stats[kind] = _emit(kind, ins1, params, roots, len(roots) - len(grads1), ns,
-                                       checks=checks if kind == "grad" else ())
-            parts.append("\n".join(lines))
+        makers = {
+            "value_and_grad": functools.partial(_emit, "value_and_grad", ins1, params,
+                                                [out1, *grads1], 1, ns),
+            "grad": functools.partial(_emit, "grad", ins1, params, list(grads1), 0, ns,
+                                      checks=checks),
+        }
     else:  # a vector output: the pullback, with the cotangent as an argument
         ins, out, grads, ct_node = _trace(fn, xs, wrt, None)
-        lines, stats["vjp"] = _emit("vjp", [*ins, ct_node], [*params, "ct"], [out, *grads], 1, ns)
-        parts.append("\n".join(lines))
-    source = header + "\n\n\n" + "\n\n\n".join(parts) + "\n"
-    code = compile(source, "<diffkit compiled gradient>", "exec")
-    exec(code, ns)  # noqa: S102 - our own generated source, identifiers are ours
-    cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt, source, ns, stats)
+        makers = {"vjp": functools.partial(_emit, "vjp", [*ins, ct_node], [*params, "ct"],
+                                           [out, *grads], 1, ns)}
+    cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt, header, makers, ns)
     cg.out_shape = tuple(shape)
     if scalar_out:
-        _check(cg, xs, out1, grads1)
+        cg._expected = (xs, [_plain(v) for v in (out1, *grads1)])
     return cg
 
 
 def _domain_checks(out: Any) -> list[Tensor]:
-    """The primal values with a restricted domain (log, sqrt, …): gradient-only code computes them
-    too, so that a point outside the domain is an error there as well, never a silent number."""
+    """The primal values with a restricted domain (log, sqrt, …): gradient-only code checks them
+    too (by the record's ``valid`` comparison, else by computing them), so that a point outside
+    the domain is an error there as well, never a silent number."""
     if type(out) is not Tensor:
         return []
     return [Tensor(n, out.tape) for n in toposort([out.node])
             if n.prim is not None and n.prim.domain_text]
+
+
+def _outside(name: str) -> None:
+    """Raised by generated code whose domain check (the record's ``valid``) failed."""
+    raise ValueError(f"{name} outside its domain")
 
 
 def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_value: int,
@@ -303,12 +373,24 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
         return _Val(None, [], {}, np.shape(r), getattr(r, "dtype", float), const=r)
 
     root_vals = [val_of(r) for r in roots]
-    order = _live(root_vals + [val_of(c) for c in checks])
+    needed = {id(v) for v in _live(root_vals)}
+    tests: list[_Val] = []  # domain checks done as the record's comparison (log: x > 0)
+    computed: list[_Val] = []  # domain checks done by computing the value (no `valid` rule)
+    for c in (val_of(c) for c in checks):
+        if c.prim is None or id(c) in needed:
+            continue
+        (tests if c.prim.valid is not None and _test_text(c, ["x"] * len(c.args)) else
+         computed).append(c)
+    order = _live(root_vals + computed + [a for c in tests for a in c.args])
     names: dict[int, str] = {id(v): v.name for v in vals.values() if v.name}
     lines = [f"def {kind}({', '.join(params)}):"]
     count = 0
     last = _last_uses(order, root_vals)
     fresh: set[int] = set()  # arrays this function allocated and nothing else views
+    uses = Counter(id(a) for v in order for a in v.args)
+    uses.update(id(a) for c in tests for a in c.args)
+    uses.update({id(r): 2 for r in root_vals})
+    depth: dict[int, int] = {}  # how deeply an inlined scalar expression nests
     for i, v in enumerate(order):
         args = [_ref(a, names, ns) for a in v.args]
         scalar = not v.shape and all(not a.shape for a in v.args)
@@ -329,12 +411,26 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             else:
                 ufunc = "subtract" if sym == "-" else "divide"
                 lines.append(f"    np.{ufunc}({args[0]}, {args[1]}, out={args[1]})")
+        elif not v.shape and uses[id(v)] == 1 and (
+                d := 1 + max((depth.get(id(a), 0) for a in v.args), default=0)) <= MAX_INLINE:
+            # a scalar read once: written into its one use (fewer lines for Python to compile)
+            depth[id(v)] = d
+            if not atomic(text):
+                text = f"({text})"
+                KNOWN_ATOMIC.add(text)
+            names[id(v)] = text
         else:
             count += 1
             names[id(v)] = f"v{count}"
             lines.append(f"    v{count} = {text}")
         if v.shape and v.prim.kind == "elementwise" and not text.isidentifier():
             fresh.add(id(v))
+    for c in tests:
+        cond = _test_text(c, [_ref(a, names, ns) for a in c.args])
+        scalar = not c.shape and all(not a.shape for a in c.args)
+        test = f"not ({cond})" if scalar else f"not np.all({cond})"
+        lines.append(f"    if {test}:\n        _outside({c.prim.name!r})")
+    KNOWN_ATOMIC.clear()
     refs = []
     for r in root_vals:
         ref = _ref(r, names, ns)
@@ -345,6 +441,11 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     tup = ", ".join(grads) + ("," if len(grads) == 1 else "")
     lines.append(f"    return {value[0]}, ({tup})" if value else f"    return ({tup})")
     return lines, count
+
+
+def _test_text(v: _Val, args: list[str]) -> str | None:
+    """The record's domain condition on `args` as source text (None if it cannot be printed)."""
+    return render_rule(v.prim.valid, args)
 
 
 def _last_uses(order: list[_Val], roots: list[_Val]) -> dict[int, int]:
@@ -417,15 +518,16 @@ def _ref_param(p: Any, ns: dict[str, Any]) -> str:
         return name
 
 
-def _check(cg: CompiledGradient, xs: list[Any], out: Any, grads: tuple[Any, ...]) -> None:
-    """Run the generated code once at the trace point and compare with the traced values."""
-    def plain(v: Any) -> Any:
-        return np.asarray(v.value if type(v) is Tensor else v, dtype=float)
+def _plain(v: Any) -> Any:
+    return np.asarray(v.value if type(v) is Tensor else v, dtype=float)
 
+
+def _check(cg: CompiledGradient, kind: str, code: Any, xs: list[Any], want: list[Any]) -> None:
+    """Run newly generated code once at the trace point and compare with the traced values."""
     with np.errstate(all="ignore"):
-        value, got = cg._vg(*xs)
-    want = [plain(out), *map(plain, grads)]
-    for w, g in zip(want, [value, *got]):
+        result = code(*xs)
+    got = [result[0], *result[1]] if kind == "value_and_grad" else list(result)
+    for w, g in zip(want if kind == "value_and_grad" else want[1:], got):
         if np.shape(g) != np.shape(w) or not np.allclose(g, w, rtol=1e-9, atol=1e-12, equal_nan=True):
             raise TracingError(f"internal: compiled code for {cg.function.name} disagrees with the "
                                f"reverse engine ({g!r} != {w!r}); use method='reverse'")

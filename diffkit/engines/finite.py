@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import DomainError, MissingRuleError, NumericOverflowError, ShapeError
 from ..function import Function, as_input, signature, stack_outputs
+from ..primitives.linalg import linalg_error
 from .base import Engine, Pullback, require_scalar, size_of, split_flat
 
 SCHEMES = ("forward", "central", "complex", "richardson")
@@ -89,6 +90,8 @@ class FiniteDifferenceEngine(Engine):
         except ValueError as exc:  # NumPy's own operators on the plain arrays FD passes in
             if isinstance(exc, DomainError | ShapeError):
                 raise
+            if isinstance(exc, np.linalg.LinAlgError):  # numpy.linalg: a singular matrix, …
+                raise linalg_error(fn.name, exc) from None
             shapes_txt = " and ".join(str(np.shape(a)) for a in args)
             raise ShapeError(f"{fn.name}: inputs of shapes {shapes_txt} do not fit ({exc})") from None
         return flat, x0, out

@@ -19,9 +19,19 @@ import numpy as np
 from ..errors import ShapeError
 from ..function import Function
 from ..ir import Traced
-from ..primitives import broadcast_to, reshape
+from ..primitives import broadcast_to, concatenate, reshape
 from ..sweeps import adjoint_sweep, linearize_all, require_finite
-from .base import Engine, Pullback, require_holomorphic, require_scalar, shape_of, xp_of
+from .base import (
+    Engine,
+    Pullback,
+    dtype_of,
+    gradient_function,
+    plain_value,
+    require_holomorphic,
+    require_scalar,
+    shape_of,
+    xp_of,
+)
 
 
 class ReverseEngine(Engine):
@@ -58,23 +68,37 @@ class ReverseEngine(Engine):
         return out, pullback(1.0)
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
-        out, pullback = self.vjp(fn, args, wrt)
-        require_holomorphic(pullback.graph, "the Jacobian", self.name)  # type: ignore[attr-defined]
-        return _rows(self, out, pullback, args, wrt)
+        """All m rows of the Jacobian in one adjoint sweep: the cotangents are the rows of the
+        identity, stacked on a leading axis that every adjoint carries."""
+        graph = fn.trace(*args, wrt=wrt)
+        require_holomorphic(graph, "the Jacobian", self.name)
+        wrt_nodes = [graph.inputs[i] for i in wrt]
+        _, lins = linearize_all(graph.nodes, wrt_nodes)
+        out = graph.output.value
+        m = graph.output.size
+        n = sum(node.size for node in wrt_nodes)
+        xp = xp_of(out)
+        dtype = dtype_of(plain_value(out))
+        if m == 0:
+            return out, xp.zeros((0, n), dtype=dtype)
+        seeds = xp.eye(m, dtype=dtype).reshape((m, *graph.output.shape))
+        adj = adjoint_sweep(graph.nodes, lins, graph.output, seeds, wrt_nodes, rows=m)
+        require_finite([adj.get(node) for node in wrt_nodes], lins)
+        blocks = [reshape(adj[node], (m, node.size)) if node in adj
+                  else xp.zeros((m, node.size), dtype=dtype_of(plain_value(node.value)))
+                  for node in wrt_nodes]
+        if len(blocks) == 1:
+            return out, _owned(blocks[0], graph.nodes)
+        if any(isinstance(b, Traced) for b in blocks):
+            return out, concatenate(*blocks, axis=1)
+        return out, xp.concatenate(blocks, axis=1)
 
+    def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
+        """Forward over reverse: the Jacobian of the reverse-mode gradient, by one forward pass
+        carrying n tangents through the recorded adjoint computation (as JAX's hessian)."""
+        from .forward import ForwardEngine
 
-def _rows(engine: Engine, out: Any, pullback: Pullback, args: Sequence[Any], wrt: Sequence[int]
-          ) -> tuple[Any, Any]:
-    """The Jacobian one row (one adjoint sweep) at a time."""
-    from .base import _stack_rows, dtype_of, flatten_all, plain_value, size_of
-
-    m = size_of(out)
-    rows = []
-    for i in range(m):
-        ct = xp_of(out).zeros(m, dtype=dtype_of(plain_value(out)))
-        ct[i] = 1.0
-        rows.append(flatten_all(pullback(ct.reshape(shape_of(out)))))
-    return out, _stack_rows(rows, m, sum(size_of(args[i]) for i in wrt))
+        return ForwardEngine().jacobian(gradient_function(self, fn, wrt), args, wrt)[1]
 
 
 def _full(like: Any, c: Any) -> Any:

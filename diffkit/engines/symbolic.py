@@ -24,12 +24,17 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import MissingRuleError, NonDifferentiableError
 from ..function import Function, signature
-from ..ir import Graph
+from ..ir import Graph, Node
 from ..sympy_program import MAX_ELEMENTS, ScalarProgram, scalar_program
 from .base import Engine, nonholomorphic, require_scalar, size_of, split_flat
 
 #: substituted expressions above this many operations are not simplified (nor shown by default)
 SIMPLIFY_LIMIT = 400
+
+#: a value used by more operations than this is refused before SymPy runs: its derivative is one
+#: sum with a term per use, and Python's compiler cannot nest the generated sum that deep (3.11
+#: fails near 3,000 terms, after SymPy has worked for seconds)
+MAX_USES = 2500
 
 
 class NonZero(sp.Function):
@@ -72,9 +77,10 @@ class StrongMul(sp.Function):
 
     @classmethod
     def eval(cls, a: sp.Expr, b: sp.Expr) -> sp.Expr | None:
-        if a.is_zero or b.is_zero:
+        # structural tests only (no assumption queries: they dominated the derivation's time)
+        if a is sp.S.Zero or b is sp.S.Zero:
             return sp.S.Zero
-        if a.is_number and a.is_finite or b.is_number and b.is_finite:  # a nonzero constant
+        if a.is_Number and a.is_finite or b.is_Number and b.is_finite:  # a nonzero constant
             return a * b  # cannot meet 0·∞ as a factor
         return None
 
@@ -138,11 +144,58 @@ def accumulate(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], output: sp.Expr
             bar = sp.Symbol(f"{prefix}{sym}", real=real or None)
             new.append((bar, total))
             total = bar
-        for t in e.free_symbols & depends:
-            d = local_diff(e, t)
+        for t, d in local_grads(e, e.free_symbols & depends).items():
             if d != 0:
                 adj[t].append(StrongMul(total, d))
     return new, [sp.Add(*adj.get(w, [])) for w in wrt]
+
+
+def local_grads(expr: sp.Expr, symbols: set[sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
+    """∂expr/∂s for each s in `symbols`. The terms of a sum that are monomials in distinct
+    symbols (c, c·s, c·s·t, …: what products of arrays make) are differentiated directly —
+    ∂(c·s·t)/∂s = c·t, exactly — and everything else goes through :func:`local_diff`
+    (sympy.diff), term by term."""
+    if isinstance(expr, sp.Function) and len(expr.args) == 1 and not isinstance(expr, sp.Piecewise):
+        outer = _outer_derivative(expr)
+        if outer is not None:  # the chain rule with SymPy's own F′ (fdiff): no Derivative object
+            return {s: outer * d for s, d in local_grads(expr.args[0], symbols).items()}
+    terms = expr.args if isinstance(expr, sp.Add) else (expr,)
+    parts: dict[sp.Symbol, list[sp.Expr]] = defaultdict(list)
+    for term in terms:
+        if term.is_Number:
+            continue
+        factors = _monomial(term)
+        if factors is None:
+            for s in term.free_symbols & symbols:
+                parts[s].append(local_diff(term, s))
+            continue
+        for i, s in enumerate(factors):
+            if s in symbols:
+                parts[s].append(sp.Mul(*factors[:i], *factors[i + 1:]))
+    return {s: ds[0] if len(ds) == 1 else sp.Add(*ds) for s, ds in parts.items()}
+
+
+def _outer_derivative(expr: sp.Expr) -> sp.Expr | None:
+    """F′(u) for expr = F(u), from SymPy's rule for F; None where F has none in closed form (or
+    its derivative involves DiracDelta, which :func:`local_diff` turns into 0)."""
+    try:
+        outer = expr.fdiff(1)
+    except (sp.core.function.ArgumentIndexError, NotImplementedError, TypeError):
+        return None
+    return None if outer.has(sp.Derivative, sp.Subs, sp.DiracDelta) else outer
+
+
+def _monomial(term: sp.Expr) -> tuple[sp.Expr, ...] | None:
+    """The factors of a term that is a number times distinct symbols (or one symbol), else None."""
+    if term.is_Symbol:
+        return (term,)
+    if not term.is_Mul:
+        return None
+    factors = term.args
+    symbols = [f for f in factors if f.is_Symbol]
+    if len(symbols) + sum(1 for f in factors if f.is_Number) != len(factors):
+        return None
+    return factors if len(set(symbols)) == len(symbols) else None
 
 
 def tree_size(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], exprs: Sequence[sp.Expr]) -> int:
@@ -177,13 +230,19 @@ class SymbolicDerivative:
     shape: tuple[int, ...]
     replacements: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
     reduced: list[sp.Expr] = field(default_factory=list)
-    source: str = ""
+    _source: str = ""
     _compiled: Any = None
     _fast: Any = None
     #: for display: the function's name, the symbols differentiated by, 1 (Jacobian) or 2 (Hessian)
     name: str = "f"
     wrt: list[sp.Symbol] = field(default_factory=list)
     order: int = 1
+
+    @property
+    def source(self) -> str:
+        """The generated NumPy-scalar program (Python source)."""
+        compile_numpy_program(self)
+        return self._source
 
     @property
     def assignments(self) -> list[tuple[sp.Symbol, sp.Expr]]:
@@ -260,7 +319,7 @@ class SymbolicDerivative:
         if values is None:
             with np.errstate(all="ignore"):
                 try:
-                    values = self._compiled(*flat_inputs)
+                    values = compile_numpy_program(self)(*flat_inputs)
                 except (ZeroDivisionError, ValueError, OverflowError) as exc:
                     raise NonDifferentiableError(self._not_differentiable(str(exc))) from None
         result = np.asarray(values).reshape(self.shape)
@@ -316,33 +375,133 @@ class _MathPrinter(PythonCodePrinter):
         return self._print(e.rewrite(sp.Piecewise))
 
 
-def _source(deriv: SymbolicDerivative, printer: Any) -> str:
+#: SymPy functions printed directly: name in the math module / in NumPy
+_FUNCTIONS = {
+    "sin": ("math.sin", "numpy.sin"), "cos": ("math.cos", "numpy.cos"),
+    "tan": ("math.tan", "numpy.tan"), "exp": ("math.exp", "numpy.exp"),
+    "log": ("math.log", "numpy.log"), "tanh": ("math.tanh", "numpy.tanh"),
+    "sinh": ("math.sinh", "numpy.sinh"), "cosh": ("math.cosh", "numpy.cosh"),
+    "asin": ("math.asin", "numpy.arcsin"), "acos": ("math.acos", "numpy.arccos"),
+    "atan": ("math.atan", "numpy.arctan"),
+}
+_RELATIONS = {"StrictGreaterThan": ">", "StrictLessThan": "<", "GreaterThan": ">=",
+              "LessThan": "<=", "Equality": "==", "Unequality": "!="}
+
+
+class _Writer:
+    """Python source for the program's expressions, written directly from their trees.
+
+    SymPy's printers ask the assumption system about every product and sum they print (signs,
+    ordering), which dominated the symbolic engine's setup; the program's expressions need none
+    of that. Everything is parenthesized, so no precedence is guessed; symbols are printed under
+    their generated names (no ``xreplace``); subexpressions of kinds not handled here go to the
+    SymPy printer (`fallback`), so the output means what SymPy's would. ``fast=True`` writes the
+    math-module version (strong products as plain ones), else the NumPy-scalar version."""
+
+    def __init__(self, names: dict[sp.Symbol, str], fast: bool, fallback: Any) -> None:
+        self.names, self.fast, self.fallback = names, fast, fallback
+        self.memo: dict[sp.Basic, str] = {}
+
+    def __call__(self, e: sp.Basic) -> str:
+        text = self.memo.get(e)
+        if text is None:
+            text = self.memo[e] = self._write(e)
+        return text
+
+    def _write(self, e: sp.Basic) -> str:  # one case per kind of node
+        w, fast = self, self.fast
+        if e.is_Symbol:
+            return self.names[e] if e in self.names else str(e)
+        if e.is_Integer:
+            return f"({int(e)})"
+        if e.is_Rational:
+            return f"({int(e.p)}/{int(e.q)})"
+        if e.is_Float:
+            value = float(e)
+            return f"({value!r})" if math.isfinite(value) else self._other(e)
+        if e.is_Add:
+            return "(" + " + ".join(map(w, e.args)) + ")"
+        if e.is_Mul:
+            return "(" + "*".join(map(w, e.args)) + ")"
+        if e.is_Pow:
+            base, exp = e.args
+            if exp == -1:
+                return f"(1/{w(base)})"
+            if exp == sp.S.Half:
+                return f"{'math' if fast else 'numpy'}.sqrt({w(base)})"
+            if exp.is_Integer and (fast or exp == 2):
+                return f"({w(base)}**{int(exp)})"
+            if fast:
+                return self._other(e)
+            return f"numpy.float_power({w(base)}, {w(exp)})"
+        if isinstance(e, StrongMul):
+            a, b = e.args
+            return f"({w(a)}*{w(b)})" if fast else f"_smul({w(a)}, {w(b)})"
+        if isinstance(e, NonZero):
+            x = w(e.args[0])
+            return f"(1.0 if {x} == 0 else {x})" if fast else f"numpy.where({x} == 0, 1.0, {x})"
+        if isinstance(e, sp.Piecewise):
+            text = None
+            for value, cond in reversed(e.args):
+                if text is None:
+                    if cond != sp.true:
+                        return self._other(e)
+                    text = w(value)
+                else:
+                    text = f"({w(value)} if {w(cond)} else {text})"
+            return text
+        name = type(e).__name__
+        if name in _RELATIONS:
+            return f"({w(e.args[0])} {_RELATIONS[name]} {w(e.args[1])})"
+        if e is sp.true or e is sp.false:
+            return repr(bool(e))
+        if isinstance(e, sp.Function) and name in _FUNCTIONS and len(e.args) == 1:
+            return f"{_FUNCTIONS[name][0 if fast else 1]}({w(e.args[0])})"
+        return self._other(e)
+
+    def _other(self, e: sp.Basic) -> str:
+        rename = {s: sp.Symbol(n) for s, n in self.names.items() if s in e.free_symbols}
+        return f"({self.fallback.doprint(e.xreplace(rename))})"
+
+
+def _source(deriv: SymbolicDerivative, fast: bool) -> str:
     """The program and its results as one function; every identifier is generated here (inputs
     a0, a1, …, intermediates t0, t1, …): no name a user chose ever reaches the source."""
-    rename = {s: sp.Symbol(f"a{i}") for i, s in enumerate(deriv.program.inputs)}
+    names = {s: f"a{i}" for i, s in enumerate(deriv.program.inputs)}
     live = _live(deriv.replacements, deriv.reduced)
     for i, (sym, _) in enumerate(live):
-        rename[sym] = sp.Symbol(f"t{i}")
-    lines = [f"def derivative({', '.join(str(rename[s]) for s in deriv.program.inputs)}):"]
+        names[sym] = f"t{i}"
+    printer = (_MathPrinter if fast else _Printer)({"fully_qualified_modules": True})
+    write = _Writer(names, fast, printer)
+    lines = [f"def derivative({', '.join(names[s] for s in deriv.program.inputs)}):"]
     for sym, e in live:
-        lines.append(f"    {rename[sym]} = {printer.doprint(e.xreplace(rename))}")
-    outs = ", ".join(printer.doprint(r.xreplace(rename)) for r in deriv.reduced)
-    lines.append(f"    return ({outs},)")
+        lines.append(f"    {names[sym]} = {write(e)}")
+    outs = ", ".join(write(r) for r in deriv.reduced)
+    lines.append(f"    return ({outs},)" if outs else "    return ()")
     return "\n".join(lines) + "\n"
 
 
 def compile_program(deriv: SymbolicDerivative) -> None:
-    """Generate and compile the derivative program: NumPy-scalar code (``.source``, exact
-    semantics at singular points) and, for real programs, a fast math-module version."""
-    deriv.source = _source(deriv, _Printer({"fully_qualified_modules": True}))
-    namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul}
-    exec(compile(deriv.source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
-    deriv._compiled = namespace["derivative"]
+    """Generate and compile the derivative program: for real programs a math-module version (the
+    fast path), and the NumPy-scalar one (exact semantics at singular points: ``.source``) when
+    first needed."""
     if deriv.program.real:
-        fast = _source(deriv, _MathPrinter({"fully_qualified_modules": True}))
-        namespace = {"math": math, "_smul": _smul}
+        fast = _source(deriv, fast=True)
+        namespace: dict[str, Any] = {"math": math, "_smul": _smul}
         exec(compile(fast, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
         deriv._fast = namespace["derivative"]
+    else:
+        compile_numpy_program(deriv)
+
+
+def compile_numpy_program(deriv: SymbolicDerivative) -> Any:
+    """The NumPy-scalar program (made once, on first use)."""
+    if deriv._compiled is None:
+        deriv._source = _source(deriv, fast=False)
+        namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul}
+        exec(compile(deriv._source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
+        deriv._compiled = namespace["derivative"]
+    return deriv._compiled
 
 
 def _live(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
@@ -355,6 +514,33 @@ def _live(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
             keep.append((sym, e))
             needed |= e.free_symbols
     return keep[::-1]
+
+
+def check_depth(graph: Graph) -> None:
+    """Refuse, before SymPy runs, a graph whose derivative code would be nested too deep to
+    compile: a node used by more than :data:`MAX_USES` operations (x*x*…*x with 3,000 factors)."""
+    active: set[Node] = set(graph.inputs)
+    uses: Counter[Node] = Counter()
+    for node in graph.nodes:
+        used = [i for i in set(node.inputs) if i in active]
+        if used:  # only values that depend on the inputs have adjoints
+            active.add(node)
+            uses.update(used)
+    if not uses:
+        return
+    node, count = max(uses.items(), key=lambda item: item[1])
+    if count > MAX_USES:
+        what = node.name if node in graph.inputs else f"an intermediate value ({node.prim.name})"
+        raise MissingRuleError(_too_deep(f"{what} is used by {count} operations, so its derivative "
+                                         f"is one sum of {count} terms; the limit is {MAX_USES}"))
+
+
+#: why a derivation that hit Python's recursion limit (in SymPy or in compiling its code) failed
+RECURSION = "Python's recursion limit was reached deriving or compiling the derivative"
+
+
+def _too_deep(why: str) -> str:
+    return f"this function is too deep for SymPy's symbolic engine: {why}; use method='reverse'"
 
 
 def check_complex(graph: Graph) -> None:
@@ -387,6 +573,18 @@ class SymbolicEngine(Engine):
             return self.last
         graph = fn.trace(*args, wrt=wrt)
         check_complex(graph)
+        check_depth(graph)
+        try:
+            deriv = self._derive(graph, fn, wrt, order)
+        except RecursionError:
+            raise MissingRuleError(_too_deep(RECURSION)) from None
+        if fn.reusable and not graph.value_dependent:
+            fn.cache[key] = deriv
+        self.last = deriv
+        return deriv
+
+    def _derive(self, graph: Graph, fn: Function, wrt: Sequence[int], order: int
+                ) -> SymbolicDerivative:
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
         wrt_syms = [s for i in wrt for s in prog.input_arrays[i].reshape(-1)]
         outputs = list(prog.output.reshape(-1))
@@ -415,9 +613,6 @@ class SymbolicEngine(Engine):
                                    order=order)
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, rows, prog.real)
         compile_program(deriv)
-        if fn.reusable and not graph.value_dependent:
-            fn.cache[key] = deriv
-        self.last = deriv
         return deriv
 
     @staticmethod
@@ -445,6 +640,15 @@ class SymbolicEngine(Engine):
             raise MissingRuleError("symbolic derivative(n) needs a scalar input: use jacobian/hessian")
         graph = fn.trace(x)
         check_complex(graph)
+        check_depth(graph)
+        try:
+            deriv = self._nth(graph, fn, n)
+        except RecursionError:
+            raise MissingRuleError(_too_deep(RECURSION)) from None
+        self.last = deriv
+        return deriv(self._flat([x]))
+
+    def _nth(self, graph: Graph, fn: Function, n: int) -> SymbolicDerivative:
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
         (var,) = prog.inputs
         base, expr, adjoints = list(prog.assignments), prog.output.reshape(-1)[0], []
@@ -456,8 +660,7 @@ class SymbolicEngine(Engine):
         deriv = SymbolicDerivative(prog, adjoints, [expr], (), name=fn.name, wrt=[var])
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, [expr], prog.real)
         compile_program(deriv)
-        self.last = deriv
-        return deriv(self._flat([x]))
+        return deriv
 
 
 def _cse(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr], real: bool = True
@@ -466,12 +669,71 @@ def _cse(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr], r
     rhs = [e for _, e in assignments] + list(results)
     taken = {str(s) for s, _ in assignments}
     symbols = (sp.Symbol(f"c{i}", real=real or None) for i in range(10**9) if f"c{i}" not in taken)
-    reps, reduced = sp.cse(rhs, symbols=symbols, order="none")
+    reps, reduced = common_subexpressions(rhs, symbols)
     k = len(assignments)
     # CSE temporaries come first; they only use inputs and earlier program symbols, so interleave
     # them by placing each right after the last assignment it needs.
     program = [(s, reduced[i]) for i, (s, _) in enumerate(assignments)]
     return _schedule(reps, program), reduced[k:]
+
+
+def common_subexpressions(exprs: Sequence[sp.Expr], symbols: Any
+                          ) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """Each subtree that occurs more than once in `exprs` is computed once, as a temporary.
+
+    Exact repeated subtrees only (SymPy's ``cse`` also looks for common subsets of the arguments
+    of sums and products, which costs more than it saves on a program that is already a DAG).
+    Trees are rebuilt without evaluation, so the operations are the ones differentiation made.
+    Returns (temporaries in dependency order, the expressions in terms of them). Iterative."""
+    seen: set[sp.Basic] = set()
+    repeated: set[sp.Basic] = set()
+    for root in exprs:
+        stack = [root]
+        while stack:
+            e = stack.pop()
+            if e.is_Atom:
+                continue
+            if e in seen:
+                if isinstance(e, sp.Expr) and not isinstance(e, sp.Tuple):  # (not a condition)
+                    repeated.add(e)
+                continue
+            seen.add(e)
+            stack.extend(e.args)
+    temps: list[tuple[sp.Symbol, sp.Expr]] = []
+    done: dict[sp.Basic, sp.Basic] = {}
+
+    def rebuild(root: sp.Basic) -> sp.Basic:
+        stack = [(root, False)]
+        while stack:
+            e, ready = stack.pop()
+            if e in done:
+                continue
+            if e.is_Atom or not e.args:
+                done[e] = e
+                continue
+            if not ready:
+                stack.append((e, True))
+                stack.extend((a, False) for a in e.args if a not in done)
+                continue
+            args = [done[a] for a in e.args]
+            new = e if all(a is b for a, b in zip(args, e.args)) else _unevaluated(e, args)
+            if e in repeated:
+                sym = next(symbols)
+                temps.append((sym, new))
+                new = sym
+            done[e] = new
+        return done[root]
+
+    reduced = [rebuild(e) for e in exprs]
+    return temps, reduced
+
+
+def _unevaluated(e: sp.Basic, args: list[sp.Basic]) -> sp.Basic:
+    """`e`'s operation on new arguments, without SymPy re-evaluating (reordering, folding) it."""
+    try:
+        return e.func(*args, evaluate=False)
+    except TypeError:
+        return e.func(*args)
 
 
 def _schedule(temps: list[tuple[sp.Symbol, sp.Expr]], program: list[tuple[sp.Symbol, sp.Expr]]

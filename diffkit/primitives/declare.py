@@ -49,8 +49,8 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
                 parseable: bool = True, scalar: str | None = None,
                 unit: tuple[float | None, ...] = (), wirtinger: Rule | None = None,
                 domain: tuple[tuple[float, float], ...] | None = None, domain_text: str = "",
-                holomorphic: bool = True, special: tuple = (), prepare: Rule | None = None,
-                doc: str = "") -> Primitive:
+                valid: Rule | None = None, holomorphic: bool = True, special: tuple = (),
+                prepare: Rule | None = None, doc: str = "") -> Primitive:
     """Declare an element-wise primitive from its local partial derivatives (`prepare`, as for
     structural ones: normalizes a call of ``dk.<name>`` before binding, e.g. casts)."""
     n = nargs or (len(partials) if partials is not None else 1)
@@ -61,13 +61,13 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
         parseable=parseable and partials is not None, scalar=scalar, symbol=symbol or name,
         unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", unit=unit,
-        domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, holomorphic=holomorphic,
-        special=special, prepare=prepare,
+        domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, valid=valid,
+        holomorphic=holomorphic, special=special, prepare=prepare,
         doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
 
 
 def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, linear: bool = False,
-               batch: Rule | None = None, nargs: int | None = 1, prepare: Rule | None = None,
+               batch: Rule | None = None, vjp_rows: Rule | None = None, nargs: int | None = 1, prepare: Rule | None = None,
                sympy: Any = None, numpy: tuple[str, ...] = (), scipy: tuple[str, ...] = (),
                symbol: str | None = None,
                unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
@@ -77,7 +77,7 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
     run on NumPy object arrays of SymPy expressions."""
     return _declare(Primitive(
         name=name, nargs=nargs, impl=impl, kind="structural", linear=linear, batch=batch, jvp=jvp,
-        vjp=vjp, prepare=prepare, sympy=sympy, numpy=numpy, scipy=scipy, parseable=parseable,
+        vjp=vjp, vjp_rows=vjp_rows, prepare=prepare, sympy=sympy, numpy=numpy, scipy=scipy, parseable=parseable,
         differentiable=differentiable, symbol=symbol or name, unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", cost=cost,
         doc=doc or f"{name} (a primitive: see diffkit.primitives)."))

@@ -58,10 +58,10 @@ exp = elementwise("exp", lambda xp, x: xp.exp(x), (lambda x, o: o,), "exp", late
                   scalar="math.exp({0})")
 log = elementwise("log", lambda xp, x: xp.log(x), (lambda x, o: 1.0 / x,), "log", unicode="ln",
                   latex=r"\ln", aliases=("ln",), scalar="math.log({0})", domain=((0.2, 4.0),),
-                  domain_text="log needs x > 0")
+                  domain_text="log needs x > 0", valid=lambda x: x > 0.0)
 log1p = elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / (x + 1.0),),
                     lambda sp, x: sp.log(1 + x), scalar="math.log1p({0})", domain=((-0.5, 3.0),),
-                    domain_text="log1p needs x > -1")
+                    domain_text="log1p needs x > -1", valid=lambda x: x > -1.0)
 sqrt = elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: 0.5 / o,), "sqrt", unicode="√",
                    latex=r"\sqrt", scalar="math.sqrt({0})", domain=((0.2, 4.0),),
                    domain_text="sqrt needs x >= 0", special=(((0.0,), "nondifferentiable"),))
@@ -77,7 +77,12 @@ cosh = elementwise("cosh", lambda xp, x: xp.cosh(x), (lambda x, o: sinh(x),), "c
                    latex=r"\cosh", scalar="math.cosh({0})")
 def _sech2(x: Any, o: Any) -> Any:
     """tanh′ = sech²x = 4e/(1 + e)² with e = exp(−2|x|): no cancellation (1 − tanh² loses every
-    digit for |x| > 18) and no overflow."""
+    digit for |x| > 18) and no overflow. Complex z: e = exp(−2sz) with s = ±1 the sign of Re z
+    (sech² is even; |z| would not be)."""
+    if np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c":
+        re = real(x)
+        e = exp(-2.0 * x * (sign(re) + equal(re, 0.0)))
+        return 4.0 * e / ((1.0 + e) * (1.0 + e))
     e = exp(-2.0 * abs(x))
     return 4.0 * e / ((1.0 + e) * (1.0 + e))
 
@@ -156,6 +161,7 @@ where = elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
                     # boolean masks (a condition is true where it is nonzero): ȳ·mask keeps ȳ's dtype
                     (None, lambda c, a, b, o: not_equal(c, 0), lambda c, a, b, o: equal(c, 0)),
                     _where_sympy, parseable=False, scalar="{1} if {0} else {2}",
+                    numpy=(),  # np.where dispatches through assembly.py (one-argument form too)
                     holomorphic=False, domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
 
 # ----- complex numbers (JAX's convention: see docs/design.md) ----------------------------------

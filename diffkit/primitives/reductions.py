@@ -1,7 +1,868 @@
-"""Reductions with axis and keepdims (prod, var, std, cumsum, …), sorting and selection."""
+"""Reductions with axis and keepdims (min, prod, var, std, cumsum, …), sorting and selection.
+
+Conventions (shared by every engine; the tests check each):
+
+* **Ties share the derivative equally**, as for ``amax``: ``amin`` gives each tied minimum
+  1/(number of ties); ``sort`` and ``partition`` give an output element the mean of the tangents of
+  the input elements of equal value in its lane, so ``sort(x)[-1]`` has ``amax``'s derivative and
+  ``median`` of ``[1, 2, 2]`` shares its derivative ½–½ between the two 2s. Without ties this is
+  the permutation applied to the tangent.
+* **Products are exact at zeros**, at every order: ∂prod/∂xᵢ is the product of the others (exclusive
+  cumulative products from both sides, never prod/xᵢ), so with one zero factor the zero's partial
+  is the product of the rest and with two zeros every partial is 0. ``cumprod`` differentiates
+  by a division-free scan (a polynomial in the inputs), so its second derivatives are exact there
+  too.
+* **std at zero variance** (all elements of a group equal): std is a norm of the deviations, and 0
+  is its smallest subgradient there; every engine returns 0 (the strong zero 0·∞ = 0 of sqrt′(0)
+  meeting a derivative of the variance that is exactly 0), as abs′(0) = 0.
+* **Indices have no derivative.** ``argmax``, ``argmin``, ``argsort``, ``argpartition`` return plain
+  integer arrays, also for traced values, and the trace then holds at this point only, exactly as
+  ``Tensor.argmax`` (``x[np.argmax(x)]`` keeps its derivative). ``all``, ``any`` and
+  ``count_nonzero`` are recorded, with constant (boolean, integer) values.
+* ``sort``, ``partition`` (and ``median``, built on ``sort``) have no SymPy translation: the order
+  of symbols is unknown, so the symbolic engine refuses them by name.
+
+NumPy's values exactly: each record evaluates with NumPy's own function, and the composites
+(``var``, ``std``, ``average``, ``ptp``, ``median``) repeat NumPy's arithmetic step by step.
+"""
 
 from __future__ import annotations
 
-from .declare import declared_in
+import builtins
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_namespace, to_numpy
+from ..errors import DomainError, ShapeError, TracingError
+from ..ir import Traced
+from ..primitive import Primitive, bind, from_objects
+from .declare import _declare, composite, declared_in, shape_of, structural
+from .declare import normalize_axes as _axes
+from .elementwise import conj, real, sqrt
+from .structure import (
+    _amax_sympy,
+    _batch_axes,
+    _count,
+    _expand_back,
+    _kept_shape,
+    _tie_weights,
+    amax,
+    broadcast_to,
+    concatenate,
+    getitem,
+    index_add,
+    mean,
+    reshape,
+    transpose,
+)
+from .structure import sum as _sum
+
+_NOVALUE = np._NoValue  # NumPy's "argument not given"
+
+# ----- helpers -----------------------------------------------------------------------------------
+
+
+def _peek(v: Any) -> Any:
+    """The plain value under traced values (nothing is marked: for checks that only raise)."""
+    while isinstance(v, Traced):
+        v = v.node.value
+    return v
+
+
+def _plain(v: Any) -> Any:
+    """The plain value of `v`, read out of traced values like ``Tensor.argmax`` does: what is
+    computed from it (indices, an order, tie groups) holds at this point only, so each trace it
+    passes through is marked value-dependent (a branch on the values)."""
+    while isinstance(v, Traced):
+        v.tape.value_dependent = True
+        v = v.node.value
+    return v
+
+
+def _xp(v: Any) -> Any:
+    return array_namespace(_peek(v))
+
+
+def _dtype(v: Any) -> np.dtype:
+    dt = getattr(v, "dtype", None)
+    return np.dtype(dt) if dt is not None else np.result_type(v)
+
+
+def _const(values: Any, like: Any) -> Any:
+    """A constant array in `like`'s array module and floating dtype."""
+    return _xp(like).asarray(values, dtype=_dtype(like))
+
+
+def _array(a: Any) -> Any:
+    """A composite's array argument: traced values and arrays as they are, the rest via NumPy."""
+    if isinstance(a, Traced) or hasattr(a, "shape") and hasattr(a, "dtype"):
+        return from_objects(a)
+    return np.asarray(a)
+
+
+def _flag(v: Any) -> bool:
+    """keepdims as NumPy passes it (np._NoValue: not given)."""
+    return False if v is _NOVALUE else builtins.bool(v)
+
+
+def _given(v: Any) -> bool:
+    return v is not None and v is not _NOVALUE
+
+
+def _refuse(name: str, **keywords: Any) -> None:
+    """NumPy keywords diffkit does not support with a value (out=, where=, initial=, …)."""
+    bad = [k for k, v in keywords.items() if _given(v) and not (k == "where" and v is True)]
+    if bad:
+        raise TracingError(
+            f"numpy.{name} with {', '.join(k + '=' for k in bad)} is not supported by diffkit: "
+            "leave it out (write the result to a new variable; mask with np.where)")
+
+
+def _check_dtype(name: str, x: Any, dtype: Any) -> None:
+    if _given(dtype) and np.dtype(dtype) != _dtype(x):
+        raise TracingError(
+            f"numpy.{name} with dtype={np.dtype(dtype)} on {_dtype(x)} values is not supported by "
+            "diffkit: convert the input instead (x.astype(...))")
+
+
+def _one_axis(name: str, axis: Any, ndim: int) -> int:
+    """A single axis (cumsum, sort, argmax take one), normalized to be non-negative."""
+    if not isinstance(axis, int | np.integer):
+        try:
+            axis = operator.index(axis)
+        except TypeError:
+            raise ShapeError(f"{name} takes one axis (an int), got {axis!r}") from None
+    ax = _axes(axis, ndim)
+    return ax[0] if ax else 0
+
+
+def _flip(v: Any, axis: int) -> Any:
+    return getitem(v, (slice(None),) * axis + (slice(None, None, -1),))
+
+
+def _shift(v: Any, d: int, axis: int, reverse: bool = False, fill: float = 0.0) -> Any:
+    """`v` moved by `d` places along `axis` (towards the end, or the start when `reverse`), with
+    `fill` coming in: v[j−d] (or v[j+d]) at j."""
+    shape = shape_of(v)
+    n = shape[axis]
+    d = builtins.min(d, n)
+    pad = _xp(v).full(shape[:axis] + (d,) + shape[axis + 1:], fill, dtype=_dtype(v))
+    lead = (slice(None),) * axis
+    if reverse:
+        return concatenate([getitem(v, lead + (slice(d, None),)), pad], axis=axis)
+    return concatenate([pad, getitem(v, lead + (slice(0, n - d),))], axis=axis)
+
+
+def _scan(a: Any, b: Any, axis: int, reverse: bool = False) -> Any:
+    """h with h_j = b_j + a_j·h_{j−1} along `axis` (h_{−1} = 0), or h_j = b_j + a_j·h_{j+1} when
+    `reverse`; `a` broadcasts against `b`, which may have extra leading axes (k directions).
+
+    Recursive doubling (Hillis–Steele): ⌈log₂ n⌉ rounds of shifted products and sums. The result is
+    a polynomial in `a` and `b` — no division — so it and its derivatives are exact everywhere,
+    at zeros of `a` included."""
+    bax = axis + len(shape_of(b)) - len(shape_of(a))
+    n = shape_of(b)[bax]
+    d = 1
+    while d < n:
+        b = b + a * _shift(b, d, bax, reverse)
+        if 2 * d < n:
+            a = a * _shift(a, d, axis, reverse)
+        d *= 2
+    return b
+
+
+def _reduce_groups(x: Any, axis: tuple[int, ...] | None, keepdims: bool, fn: Any) -> np.ndarray:
+    """A SymPy translation of a reduction: `fn` applied to each reduced group of the object array."""
+    x = np.asarray(x, dtype=object)
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
+    kept = moved.shape[:moved.ndim - len(axes)]
+    groups = moved.reshape(kept + (-1,))
+    out = np.empty(kept, dtype=object)
+    for idx in np.ndindex(*kept):
+        out[idx] = fn(list(groups[idx]))
+    return out.reshape(_kept_shape(x.shape, axis)) if keepdims else out
+
+
+def _truth(sp: Any, e: Any) -> Any:
+    """An element as a SymPy condition (numbers: ≠ 0), as NumPy's truth value of it."""
+    if isinstance(e, sp.logic.boolalg.Boolean) and not isinstance(e, sp.Expr):
+        return e
+    if isinstance(e, bool | np.bool_):
+        return sp.true if e else sp.false
+    return sp.Ne(e, 0)
+
+
+def _prepare_reduce(name: str, x: Any, axis: Any, keepdims: Any, **unsupported: Any) -> Any:
+    _refuse(name, **unsupported)
+    return (x,), {"axis": _axes(axis, len(shape_of(x))), "keepdims": _flag(keepdims)}
+
+
+# ----- min ----------------------------------------------------------------------------------------
+
+
+def _prepare_amin(x: Any, axis: Any = None, out: Any = None, keepdims: Any = False,
+                  initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
+    return _prepare_reduce("min", x, axis, keepdims, out=out, initial=initial, where=where)
+
+
+def _min_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    """Where x attains the minimum, 1/(number of ties); elsewhere 0 (in x's dtype)."""
+    return _tie_weights(x, out, axis, keepdims)
+
+
+def _amin_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
+    """min = −max(−x): a TieMax, whose derivative shares 1 equally among the tied entries."""
+    return -_amax_sympy(sp, -np.asarray(x, dtype=object), axis, keepdims)
+
+
+amin = structural(
+    "amin", lambda xp, x, axis=None, keepdims=False: xp.min(x, axis=axis, keepdims=keepdims),
+    prepare=_prepare_amin, numpy=("amin", "min"), symbol="min", latex=r"\min",
+    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
+        _sum, ts[0] * _min_weights(xs[0], out, axis, keepdims),
+        axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
+    vjp=lambda ct, xs, out, axis=None, keepdims=False: (
+        _expand_back(ct, xs[0], axis, keepdims) * _min_weights(xs[0], out, axis, keepdims),),
+    sympy=_amin_sympy,
+    doc="Minimum over `axis` (np.min, x.min()); the derivative is shared equally among ties.")
+
+# ----- prod, cumsum, cumprod ---------------------------------------------------------------------
+
+
+def _prepare_prod(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+                  keepdims: Any = False, initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
+    _check_dtype("prod", x, dtype)
+    return _prepare_reduce("prod", x, axis, keepdims, out=out, initial=initial, where=where)
+
+
+def _others_product(x: Any, axis: tuple[int, ...] | None) -> Any:
+    """∂prod/∂x: for each element the product of the other elements of its reduced group, as
+    (exclusive cumulative product from the left) × (from the right): no division, so one zero
+    factor leaves the product of the rest and two zeros give 0 — exactly, at every order."""
+    nd = len(shape_of(x))
+    axes = tuple(range(nd)) if axis is None else axis
+    kept = tuple(i for i in range(nd) if i not in axes)
+    perm = kept + axes
+    xt = transpose(x, perm)
+    tshape = shape_of(xt)
+    lead = tshape[:len(kept)]
+    n = math.prod(tshape[len(kept):])
+    if n == 0:
+        return x * 0.0
+    x2 = reshape(xt, (*lead, n))
+    last = len(lead)
+    left = _shift(bind(cumprod, x2, axis=last), 1, last, fill=1.0)
+    right = _shift(_flip(bind(cumprod, _flip(x2, last), axis=last), last), 1, last, reverse=True,
+                   fill=1.0)
+    w = reshape(left * right, tshape)
+    return transpose(w, tuple(int(i) for i in np.argsort(perm)))
+
+
+prod = structural(
+    "prod", lambda xp, x, axis=None, keepdims=False: xp.prod(x, axis=axis, keepdims=keepdims),
+    prepare=_prepare_prod, numpy=("prod",), symbol="prod", unicode="∏", latex=r"\prod",
+    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
+        _sum, ts[0] * _others_product(xs[0], axis),
+        axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
+    vjp=lambda ct, xs, out, axis=None, keepdims=False: (
+        _expand_back(ct, xs[0], axis, keepdims) * _others_product(xs[0], axis),),
+    doc="Product over `axis` (all axes when None); exact derivatives at zero factors.")
+
+
+def _prepare_cumulative(name: str) -> Any:
+    def prepare(x: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+        _refuse(name, out=out)
+        _check_dtype(name, x, dtype)
+        nd = len(shape_of(x))
+        if axis is None or nd == 0:  # NumPy works on the flattened array
+            if axis is not None:
+                _one_axis(name, axis, nd)
+            return (reshape(x, (-1,)),), {"axis": 0}
+        return (x,), {"axis": _one_axis(name, axis, nd)}
+
+    return prepare
+
+
+cumsum = structural(
+    "cumsum", lambda xp, x, axis: xp.cumsum(x, axis=axis), linear=True,
+    prepare=_prepare_cumulative("cumsum"), numpy=("cumsum",), unicode="cumΣ",
+    batch=lambda ts, k, xs, out, axis: bind(cumsum, ts[0], axis=axis + 1),
+    vjp=lambda ct, xs, out, axis: (_flip(bind(cumsum, _flip(ct, axis), axis=axis), axis),),
+    doc="Cumulative sums along `axis` (of the flattened array when None).")
+
+
+def _cumprod_jvp(ts: Any, k: int, xs: Any, out: Any, axis: int) -> Any:
+    """ẏ_j = x_j·ẏ_{j−1} + y_{j−1}·ẋ_j (y_{−1} = 1): a linear recurrence, solved by a scan."""
+    before = _shift(out, 1, axis, fill=1.0)  # y_{j−1}: the exclusive cumulative product
+    return _scan(xs[0], ts[0] * before, axis)
+
+
+def _cumprod_vjp(ct: Any, xs: Any, out: Any, axis: int) -> tuple[Any]:
+    """x̄_i = y_{i−1}·g_i with g_i = ȳ_i + x_{i+1}·g_{i+1} (a scan from the end)."""
+    x = xs[0]
+    before = _shift(out, 1, axis, fill=1.0)
+    return (before * _scan(_shift(x, 1, axis, reverse=True), ct, axis, reverse=True),)
+
+
+cumprod = structural(
+    "cumprod", lambda xp, x, axis: xp.cumprod(x, axis=axis),
+    prepare=_prepare_cumulative("cumprod"), numpy=("cumprod",), unicode="cum∏",
+    jvp=_cumprod_jvp, vjp=_cumprod_vjp,
+    doc="Cumulative products along `axis` (of the flattened array when None); exact derivatives "
+        "at zeros, at every order.")
+
+# ----- sorting and selection ---------------------------------------------------------------------
+
+
+def _value_groups(v: np.ndarray, axis: int) -> tuple[np.ndarray, bool]:
+    """For each element of `v` (flattened, in `v`'s own order), a label shared by the elements of
+    equal value in the same lane along `axis` (lane·n + rank of the value within the lane), and
+    whether all values of every lane are distinct."""
+    moved = np.moveaxis(v, axis, -1)
+    n = moved.shape[-1]
+    flat = moved.reshape(-1, n)
+    order = np.argsort(flat, axis=-1, kind="stable")
+    ordered = np.take_along_axis(flat, order, axis=-1)
+    new = np.ones(flat.shape, dtype=bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    rank = np.cumsum(new, axis=-1) - 1 + (np.arange(flat.shape[0]) * n)[:, None]
+    labels = np.empty_like(rank)
+    np.put_along_axis(labels, order, rank, axis=-1)
+    return np.moveaxis(labels.reshape(moved.shape), -1, axis).reshape(-1), builtins.bool(new.all())
+
+
+class _Reorder:
+    """The derivative of an output that reorders its input along one axis (sort, partition): the
+    output's tangent at each element is the mean of the input tangents of equal value in its lane
+    (the permutation itself where the values are distinct). Read from the values, like an index;
+    complex values are ordered as NumPy orders them (lexicographically), and the map is complex
+    linear."""
+
+    def __init__(self, x: Any, out: Any, axis: int) -> None:
+        xv = np.asarray(to_numpy(_plain(x)))
+        ov = np.asarray(to_numpy(_plain(out)))
+        self.shape = xv.shape
+        self.size = xv.size
+        self.groups = self.size  # labels run over lanes × n
+        self.lab_in, self.distinct = _value_groups(xv, axis)
+        self.lab_out, _ = _value_groups(ov, axis)
+        if self.distinct:
+            where_in = np.empty(self.groups, dtype=np.intp)
+            where_in[self.lab_in] = np.arange(self.size)
+            self.src = where_in[self.lab_out]  # the input element each output element is
+            where_out = np.empty(self.groups, dtype=np.intp)
+            where_out[self.lab_out] = np.arange(self.size)
+            self.dst = where_out[self.lab_in]  # where each input element went
+        else:
+            counts = np.bincount(self.lab_in, minlength=self.groups)
+            self.share = 1.0 / counts[self.lab_out]
+
+    def jvp(self, t: Any, k: int, like: Any) -> Any:
+        t2 = reshape(t, (k, self.size))
+        if self.distinct:
+            moved = getitem(t2, (slice(None), self.src))
+        else:
+            sums = index_add(t2, (slice(None), self.lab_in), (k, self.groups))
+            moved = getitem(sums, (slice(None), self.lab_out)) * _const(self.share, like)
+        return reshape(moved, (k, *self.shape))
+
+    def vjp(self, ct: Any, like: Any) -> Any:
+        c = reshape(ct, (self.size,))
+        if self.distinct:
+            return reshape(getitem(c, (self.dst,)), self.shape)
+        sums = index_add(c * _const(self.share, like), (self.lab_out,), (self.groups,))
+        return reshape(getitem(sums, (self.lab_in,)), self.shape)
+
+
+def _reorder_jvp(ts: Any, k: int, xs: Any, out: Any, axis: int, **_: Any) -> Any:
+    return _Reorder(xs[0], out, axis).jvp(ts[0], k, xs[0])
+
+
+def _reorder_vjp(ct: Any, xs: Any, out: Any, axis: int, **_: Any) -> tuple[Any]:
+    return (lambda: _Reorder(xs[0], out, axis).vjp(ct, xs[0]),)
+
+
+def _sortable(name: str, x: Any, axis: Any, order: Any) -> tuple[Any, int]:
+    """(x, axis) with axis=None as NumPy's flattened array along axis 0."""
+    _refuse(name, order=order)
+    nd = len(shape_of(x))
+    if axis is None:
+        return reshape(x, (-1,)), 0
+    if nd == 0:
+        raise ShapeError(f"{name}: axis {axis} is out of bounds for an array with 0 dimensions")
+    return x, _one_axis(name, axis, nd)
+
+
+def _prepare_sort(x: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
+                  stable: Any = None) -> Any:
+    x, ax = _sortable("sort", x, axis, order)  # kind and stable cannot change sorted values
+    return (x,), {"axis": ax}
+
+
+sort = structural(
+    "sort", lambda xp, x, axis: xp.sort(x, axis=axis), prepare=_prepare_sort, numpy=("sort",),
+    jvp=_reorder_jvp, vjp=_reorder_vjp, sympy=False,
+    doc="Sorted copy along `axis` (flattened when None). Derivative: the permutation; tied values "
+        "share their tangents equally.")
+
+
+def _prepare_partition(x: Any, kth: Any, axis: Any = -1, kind: str = "introselect",
+                       order: Any = None) -> Any:
+    x, ax = _sortable("partition", x, axis, order)
+    if kind != "introselect":
+        raise TracingError(f"numpy.partition with kind={kind!r} is not supported")
+    n = shape_of(x)[ax]
+    ks = (kth,) if isinstance(kth, int | np.integer) else tuple(np.asarray(kth).reshape(-1))
+    for k in ks:
+        if not -n <= int(k) < n:
+            raise ShapeError(f"partition: kth={int(k)} is out of bounds for length {n}")
+    kth = int(kth) if isinstance(kth, int | np.integer) else tuple(int(k) for k in ks)
+    return (x,), {"kth": kth, "axis": ax}
+
+
+partition = structural(
+    "partition", lambda xp, x, kth, axis: xp.partition(x, kth, axis=axis),
+    prepare=_prepare_partition, numpy=("partition",), jvp=_reorder_jvp, vjp=_reorder_vjp,
+    sympy=False,
+    doc="NumPy's partition (the k-th smallest at position k, smaller before, larger after). "
+        "Derivative: the permutation; tied values share their tangents equally.")
+
+
+@dataclass(frozen=True, eq=False)
+class IndexRecord(Primitive):
+    """A record whose values are indices (argmax, argsort): integers, with no derivative.
+
+    On traced values it returns the plain integer array and marks the trace value-dependent, as
+    ``Tensor.argmax`` does: reading an index loses no derivative (``x[np.argmax(x)]`` keeps its
+    derivative), so it is allowed even on values being differentiated, and the trace holds at this
+    point only (a jit function that reads one is traced again at every call)."""
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        args = tuple(from_objects(a) for a in args)
+        args, params = self.prepare(*args, **params)
+        if builtins.any(isinstance(a, Traced) for a in args):
+            values = [_plain(a) for a in args]
+            return self.evaluate(array_namespace(*values), values, params)
+        return bind(self, *args, **params)
+
+
+def _index_record(name: str, impl: Any, prepare: Any, doc: str) -> IndexRecord:
+    return _declare(IndexRecord(
+        name=name, nargs=1, impl=impl, kind="structural", vjp=lambda ct, xs, out, **p: (None,),
+        differentiable=False, prepare=prepare, sympy=False, numpy=(name,), symbol=name,
+        unicode=name, latex=rf"\operatorname{{{name}}}", doc=doc))
+
+
+def _prepare_argext(name: str) -> Any:
+    def prepare(x: Any, axis: Any = None, out: Any = None, *, keepdims: Any = False) -> Any:
+        _refuse(name, out=out)
+        nd = len(shape_of(x))
+        return (x,), {"axis": None if axis is None else _one_axis(name, axis, nd),
+                      "keepdims": _flag(keepdims)}
+
+    return prepare
+
+
+argmax = _index_record(
+    "argmax", lambda xp, x, axis=None, keepdims=False: xp.argmax(x, axis=axis, keepdims=keepdims),
+    _prepare_argext("argmax"),
+    "Indices of the largest values along `axis` (of the flattened array when None): plain "
+    "integers, no derivative; on a traced value the trace holds at this point only.")
+argmin = _index_record(
+    "argmin", lambda xp, x, axis=None, keepdims=False: xp.argmin(x, axis=axis, keepdims=keepdims),
+    _prepare_argext("argmin"),
+    "Indices of the smallest values along `axis` (see argmax).")
+
+
+def _sort_keywords(kind: Any, stable: Any) -> dict[str, Any]:
+    return {k: v for k, v in (("kind", kind), ("stable", stable)) if v is not None}
+
+
+def _prepare_argsort(x: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
+                     stable: Any = None) -> Any:
+    _refuse("argsort", order=order)
+    nd = len(shape_of(x))
+    if axis is not None and nd == 0:
+        raise ShapeError(f"argsort: axis {axis} is out of bounds for an array with 0 dimensions")
+    return (x,), {"axis": None if axis is None else _one_axis("argsort", axis, nd),
+                  **_sort_keywords(kind, stable)}
+
+
+argsort = _index_record(
+    "argsort", lambda xp, x, axis=-1, **kw: xp.argsort(x, axis=axis, **kw), _prepare_argsort,
+    "Indices that sort along `axis` (NumPy's, ties included): plain integers, no derivative.")
+
+
+def _prepare_argpartition(x: Any, kth: Any, axis: Any = -1, kind: str = "introselect",
+                          order: Any = None) -> Any:
+    _refuse("argpartition", order=order)
+    if kind != "introselect":
+        raise TracingError(f"numpy.argpartition with kind={kind!r} is not supported")
+    nd = len(shape_of(x))
+    kth = int(kth) if isinstance(kth, int | np.integer) else tuple(
+        int(k) for k in np.asarray(kth).reshape(-1))
+    return (x,), {"kth": kth, "axis": None if axis is None else _one_axis("argpartition", axis, nd)}
+
+
+argpartition = _index_record(
+    "argpartition", lambda xp, x, kth, axis=-1: xp.argpartition(x, kth, axis=axis),
+    _prepare_argpartition,
+    "Indices that partition along `axis` (NumPy's): plain integers, no derivative.")
+
+# ----- truth values and counts (constants) -------------------------------------------------------
+
+
+def _prepare_logical(name: str) -> Any:
+    def prepare(x: Any, axis: Any = None, out: Any = None, keepdims: Any = False, *,
+                where: Any = _NOVALUE) -> Any:
+        return _prepare_reduce(name, x, axis, keepdims, out=out, where=where)
+
+    return prepare
+
+
+def _logical_sympy(combine: str) -> Any:
+    def translate(sp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return _reduce_groups(x, axis, keepdims,
+                              lambda g: getattr(sp, combine)(*[_truth(sp, e) for e in g]))
+
+    return translate
+
+
+def _no_derivative(ct: Any, xs: Any, out: Any, **params: Any) -> tuple[None]:
+    return (None,)
+
+
+all = structural(
+    "all", lambda xp, x, axis=None, keepdims=False: xp.all(x, axis=axis, keepdims=keepdims),
+    prepare=_prepare_logical("all"), numpy=("all",), vjp=_no_derivative, differentiable=False,
+    sympy=_logical_sympy("And"), unicode="∀", latex=r"\forall",
+    doc="True where every element along `axis` is nonzero (a constant: no derivative).")
+any = structural(
+    "any", lambda xp, x, axis=None, keepdims=False: xp.any(x, axis=axis, keepdims=keepdims),
+    prepare=_prepare_logical("any"), numpy=("any",), vjp=_no_derivative, differentiable=False,
+    sympy=_logical_sympy("Or"), unicode="∃", latex=r"\exists",
+    doc="True where some element along `axis` is nonzero (a constant: no derivative).")
+
+
+def _count_nonzero_impl(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    out = xp.count_nonzero(x, axis=axis)  # (CuPy's has no keepdims)
+    if keepdims:
+        out = xp.reshape(out, _kept_shape(tuple(x.shape), axis))
+    return out if hasattr(out, "dtype") else np.intp(out)
+
+
+def _count_nonzero_sympy(sp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return _reduce_groups(x, axis, keepdims, lambda g: sp.Add(
+        *[sp.Piecewise((1, _truth(sp, e)), (0, True)) for e in g]))
+
+
+count_nonzero = structural(
+    "count_nonzero", _count_nonzero_impl,
+    prepare=lambda x, axis=None, *, keepdims=False: _prepare_reduce(
+        "count_nonzero", x, axis, keepdims),
+    numpy=("count_nonzero",), vjp=_no_derivative, differentiable=False,
+    sympy=_count_nonzero_sympy, unicode="#≠0", latex=r"\#_{\neq 0}",
+    doc="The number of nonzero elements along `axis` (an integer constant: no derivative).")
+
+# ----- composites: statistics --------------------------------------------------------------------
+
+
+def _ddof(ddof: Any, correction: Any) -> Any:
+    if _given(correction):
+        if ddof != 0:
+            raise TypeError("ddof and correction can't be provided simultaneously.")
+        return correction
+    return ddof
+
+
+@composite(numpy=("var",))
+def var(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+        keepdims: Any = False, *, where: Any = _NOVALUE, mean: Any = _NOVALUE,
+        correction: Any = _NOVALUE) -> Any:
+    """Variance over `axis`: Σ|x − mean|² / (n − ddof), NumPy's arithmetic step by step (its exact
+    values). ``ddof`` (or ``correction``) ≥ n is a DomainError (NumPy warns and returns inf/nan)."""
+    x = _array(x)
+    _refuse("var", out=out, where=where, mean=mean)
+    _check_dtype("var", x, dtype)
+    ddof = _ddof(ddof, correction)
+    axes = _axes(axis, len(shape_of(x)))
+    n = _count(shape_of(x), axes)
+    if ddof >= n:
+        raise DomainError(f"var/std: ddof={ddof} leaves no degrees of freedom for groups of {n} "
+                          "element(s)")
+    d = x - _mean(x, axes, True)
+    sq = real(d * conj(d)) if _dtype(x).kind == "c" else d * d
+    return _sum(sq, axes, _flag(keepdims)) / (n - ddof)
+
+
+_mean = mean  # the record (var's keyword `mean` is NumPy's)
+
+
+@composite(numpy=("std",))
+def std(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+        keepdims: Any = False, *, where: Any = _NOVALUE, mean: Any = _NOVALUE,
+        correction: Any = _NOVALUE) -> Any:
+    """Standard deviation: sqrt(var). Where a group's variance is 0 (its elements are equal) the
+    derivative is 0, the smallest subgradient of this norm of the deviations (as abs′(0) = 0)."""
+    return sqrt(var(x, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+                    correction=correction))
+
+
+def _given_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
+    """Axes in the order given (np.average pairs the weights' axes with them)."""
+    if axis is None:
+        return None
+    items = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    _axes(items, ndim)  # checks the range
+    return tuple(operator.index(a) % builtins.max(ndim, 1) for a in items)
+
+
+@composite(numpy=("average",))
+def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *,
+            keepdims: Any = _NOVALUE) -> Any:
+    """Weighted average Σ a·w / Σ w over `axis` (NumPy's steps and values; the plain mean without
+    weights), differentiable in `a` and in `weights`. Weights summing to 0 are a DomainError."""
+    a = _array(a)
+    nd = len(shape_of(a))
+    order = _given_axes(axis, nd)
+    axes = _axes(order, nd) if order is not None else None
+    keep = _flag(keepdims)
+    if weights is None:
+        avg = _mean(a, axes, keep)
+        if not returned:
+            return avg
+        scale = math.prod(shape_of(a)) / builtins.max(math.prod(shape_of(avg)), 1)
+        return avg, _xp(avg).full(shape_of(avg), scale, dtype=_dtype(avg))[()]
+    w = _array(weights)
+    if shape_of(w) != shape_of(a):
+        if order is None:
+            raise ShapeError("average: give axis= when the shapes of a and weights differ "
+                             f"({shape_of(a)} and {shape_of(w)})")
+        if shape_of(w) != tuple(shape_of(a)[i] for i in order):
+            raise ShapeError(f"average: weights of shape {shape_of(w)} do not fit a of shape "
+                             f"{shape_of(a)} along axes {order}")
+        w = transpose(w, tuple(int(i) for i in np.argsort(order)))
+        w = reshape(w, tuple(s if i in order else 1 for i, s in enumerate(shape_of(a))))
+    a_kind = _dtype(a).kind
+    result = np.result_type(_dtype(a), _dtype(w), *(["f8"] if a_kind in "biu" else []))
+    a, w = _as_dtype(a, result), _as_dtype(w, result)
+    scale = _sum(w, axes, keep)
+    if np.any(np.asarray(to_numpy(_peek(scale))) == 0):
+        raise DomainError("average: the weights sum to 0, so they cannot be normalized")
+    avg = _sum(a * w, axes, keep) / scale
+    if not returned:
+        return avg
+    if shape_of(scale) != shape_of(avg):
+        scale = broadcast_to(scale, shape_of(avg))
+    return avg, scale
+
+
+def _as_dtype(v: Any, dtype: np.dtype) -> Any:
+    """`v` in `dtype` (a float dtype at least as wide): exact, and differentiable for traced values."""
+    if _dtype(v) == dtype:
+        return v
+    if isinstance(v, Traced):
+        return v * _xp(v).ones((), dtype=dtype)
+    return v.astype(dtype)
+
+
+@composite(numpy=("ptp",))
+def ptp(x: Any, axis: Any = None, out: Any = None, keepdims: Any = False) -> Any:
+    """Peak to peak, max − min over `axis`; ties share the derivative equally (as amax, amin)."""
+    x = _array(x)
+    _refuse("ptp", out=out)
+    keep = _flag(keepdims)
+    return amax(x, axis=axis, keepdims=keep) - amin(x, axis=axis, keepdims=keep)
+
+
+@composite(numpy=("median",))
+def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+           keepdims: Any = False) -> Any:
+    """Median over `axis` (NumPy's values: the middle element, or the mean of the two middle
+    ones, of the sorted group). The derivative goes to the middle element(s); tied values share
+    it equally (``sort``'s convention). No SymPy translation (see sort)."""
+    a = _array(a)
+    _refuse("median", out=out)
+    nd = len(shape_of(a))
+    if nd == 0:
+        return a
+    axes = _axes(axis, nd)
+    axes = tuple(range(nd)) if axes is None else axes
+    kept = tuple(i for i in range(nd) if i not in axes)
+    n = _count(shape_of(a), axes)
+    if n == 0:
+        raise DomainError("median of an empty group")
+    lead = tuple(shape_of(a)[i] for i in kept)
+    lanes = reshape(transpose(a, kept + axes), (*lead, n))
+    last = len(lead)
+    ordered = sort(lanes, axis=last)
+    half = n // 2
+    middle = slice(half, half + 1) if n % 2 else slice(half - 1, half + 1)
+    out_ = _mean(getitem(ordered, (slice(None),) * last + (middle,)), last)
+    if _flag(keepdims):
+        out_ = reshape(out_, _kept_shape(shape_of(a), axes))
+    return out_
+
+
+# ----- differences ---------------------------------------------------------------------------------
+
+
+def _along(axis: int, nd: int, index: Any) -> tuple[Any, ...]:
+    return (slice(None),) * axis + (index,) + (slice(None),) * (nd - axis - 1)
+
+
+def _plain_number(v: Any, what: str) -> Any:
+    """A spacing or coordinate argument: plain numbers (differences are not differentiated by
+    their spacing here)."""
+    if isinstance(v, Traced):
+        return v.concrete(what)
+    return v
+
+
+@composite(numpy=("diff",))
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NOVALUE,
+         append: Any = _NOVALUE) -> Any:
+    """n-th differences along `axis`: out[i] = a[i+1] − a[i], n times (NumPy's values); `prepend`
+    and `append` are joined first (scalars broadcast to one slice)."""
+    a = _array(a)
+    nd = len(shape_of(a))
+    if nd == 0:
+        raise ShapeError("diff requires an input that is at least one dimensional")
+    n = operator.index(n)
+    if n < 0:
+        raise ShapeError(f"diff: the order n must be non-negative, got {n}")
+    (ax,) = _axes(axis, nd)
+    parts = []
+    for extra in (prepend, append):
+        if extra is _NOVALUE:
+            parts.append(None)
+            continue
+        e = _array(extra)
+        if not shape_of(e):
+            shape = list(shape_of(a))
+            shape[ax] = 1
+            e = broadcast_to(e, tuple(shape))
+        parts.append(e)
+    if parts[0] is not None or parts[1] is not None:
+        a = concatenate([p for p in (parts[0], a, parts[1]) if p is not None], axis=ax)
+    for _ in range(n):
+        a = getitem(a, _along(ax, nd, slice(1, None))) - getitem(a, _along(ax, nd, slice(None, -1)))
+    return a
+
+
+@composite(numpy=("ediff1d",))
+def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
+    """Differences of the flattened array, with optional values before and after."""
+    flat = reshape(_array(ary), (-1,))
+    out = getitem(flat, (slice(1, None),)) - getitem(flat, (slice(None, -1),))
+    parts = [reshape(_array(v), (-1,)) for v in (to_begin,) if v is not None]
+    parts += [out] + [reshape(_array(v), (-1,)) for v in (to_end,) if v is not None]
+    return concatenate(parts, axis=0) if len(parts) > 1 else out
+
+
+def _gradient_axis(f: Any, ax: int, spacing: Any, edge_order: int) -> Any:
+    """NumPy's second-order central differences along one axis (one-sided at the edges)."""
+    nd = len(shape_of(f))
+    n = shape_of(f)[ax]
+    if n < edge_order + 1:
+        raise ShapeError("gradient: the shape of the array should be at least edge_order + 1 "
+                         f"along each axis, got {n}")
+
+    def at(index: Any) -> Any:
+        return getitem(f, _along(ax, nd, index))
+
+    coords = np.asarray(_plain_number(spacing, "a gradient spacing"), dtype=float)
+    uniform = coords.ndim == 0
+    if not uniform:
+        if coords.shape != (n,):
+            raise ShapeError(f"gradient: coordinates of length {coords.size} for an axis of "
+                             f"length {n}")
+        dx = np.diff(coords)
+        if np.all(dx == dx[0]):
+            uniform, coords = True, dx[0]
+    if uniform:
+        h = float(coords)
+        interior = (at(slice(2, None)) - at(slice(None, -2))) / (2.0 * h)
+        if edge_order == 1:
+            first = (at(slice(1, 2)) - at(slice(0, 1))) / h
+            last = (at(slice(n - 1, n)) - at(slice(n - 2, n - 1))) / h
+        else:
+            first = (-1.5 / h * at(slice(0, 1)) + 2.0 / h * at(slice(1, 2))
+                     - 0.5 / h * at(slice(2, 3)))
+            last = (0.5 / h * at(slice(n - 3, n - 2)) - 2.0 / h * at(slice(n - 2, n - 1))
+                    + 1.5 / h * at(slice(n - 1, n)))
+        return concatenate([first, interior, last], axis=ax)
+    shape = [1] * nd
+    shape[ax] = -1
+    dx1, dx2 = dx[:-1], dx[1:]
+    a = (-dx2 / (dx1 * (dx1 + dx2))).reshape(shape)
+    b = ((dx2 - dx1) / (dx1 * dx2)).reshape(shape)
+    c = (dx1 / (dx2 * (dx1 + dx2))).reshape(shape)
+    interior = a * at(slice(None, -2)) + b * at(slice(1, -1)) + c * at(slice(2, None))
+    if edge_order == 1:
+        first = (at(slice(1, 2)) - at(slice(0, 1))) / dx[0]
+        last = (at(slice(n - 1, n)) - at(slice(n - 2, n - 1))) / dx[-1]
+    else:
+        d1, d2 = dx[0], dx[1]
+        first = (-(2.0 * d1 + d2) / (d1 * (d1 + d2)) * at(slice(0, 1))
+                 + (d1 + d2) / (d1 * d2) * at(slice(1, 2))
+                 - d1 / (d2 * (d1 + d2)) * at(slice(2, 3)))
+        d1, d2 = dx[-2], dx[-1]
+        last = (d2 / (d1 * (d1 + d2)) * at(slice(n - 3, n - 2))
+                - (d2 + d1) / (d1 * d2) * at(slice(n - 2, n - 1))
+                + (2.0 * d2 + d1) / (d2 * (d1 + d2)) * at(slice(n - 1, n)))
+    return concatenate([first, interior, last], axis=ax)
+
+
+@composite(numpy=("gradient",))
+def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> Any:
+    """NumPy's gradient: second-order central differences inside, first- or second-order
+    one-sided differences at the edges; spacing by scalars or coordinate arrays per axis. One
+    array for one axis, else a tuple (NumPy's return)."""
+    f = _array(f)
+    nd = len(shape_of(f))
+    if edge_order not in (1, 2):
+        raise ShapeError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    if axis is None:
+        given = tuple(range(nd))
+    elif isinstance(axis, int | np.integer):
+        given = (operator.index(axis) % builtins.max(nd, 1),)
+    else:
+        given = tuple(operator.index(a) % builtins.max(nd, 1) for a in axis)
+    if not varargs:
+        spacings = [1.0] * len(given)
+    elif len(varargs) == 1 and np.ndim(_plain_number(varargs[0], "a gradient spacing")) == 0:
+        spacings = [varargs[0]] * len(given)
+    elif len(varargs) == len(given):
+        spacings = list(varargs)
+    else:
+        raise ShapeError(f"gradient: {len(varargs)} spacings for {len(given)} axes")
+    out = tuple(_gradient_axis(f, ax, h, edge_order) for ax, h in zip(given, spacings))
+    return out[0] if len(out) == 1 else out
+
+
+@composite(numpy=("trapezoid",))
+def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:
+    """∫ y by the trapezoidal rule along `axis` (sample points `x`, or spacing `dx`)."""
+    y = _array(y)
+    nd = len(shape_of(y))
+    (ax,) = _axes(axis, nd)
+    lo, hi = getitem(y, _along(ax, nd, slice(None, -1))), getitem(y, _along(ax, nd, slice(1, None)))
+    if x is None:
+        d: Any = dx
+    else:
+        x = _array(x)
+        d = diff(x, axis=-1) if len(shape_of(x)) == 1 else diff(x, axis=ax)
+        if len(shape_of(x)) == 1 and nd > 1:
+            shape = [1] * nd
+            shape[ax] = -1
+            d = reshape(d, tuple(shape))
+    return _sum(d * (hi + lo) / 2.0, axis=ax)
+
 
 __all__ = declared_in(__name__)

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import IndexOutOfRangeError, ShapeError
+from ..errors import IndexOutOfRangeError, MissingRuleError, ShapeError
 from ..ir import Traced
 from ..primitive import IDENTITY, bind
 from .declare import declared_in, shape_of, structural
 from .declare import normalize_axes as _axes
-from .elementwise import sign
+from .elementwise import equal, where
 
 
 def _prepare_reduction(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -52,6 +52,20 @@ def sum_to(x: Any, shape: Sequence[int]) -> Any:
     return reshape(bind(sum, x, axis=axes, keepdims=True), shape)
 
 
+def _expand_rows(cts: Any, k: int, x: Any, axis: tuple[int, ...] | None) -> Any:
+    """k stacked cotangents of a reduction, shaped to broadcast against (k, *x.shape)."""
+    return reshape(cts, (k, *_kept_shape(shape_of(x), axis)))
+
+
+def _sum_rows_to(cts: Any, k: int, shape: tuple[int, ...]) -> Any:
+    """k stacked cotangents of a broadcast, summed back to k × `shape`."""
+    cs = shape_of(cts)
+    lead = len(cs) - 1 - len(shape)
+    axes = tuple(range(1, 1 + lead)) + tuple(1 + lead + i for i, s in enumerate(shape)
+                                             if s == 1 and cs[1 + lead + i] != 1)
+    return reshape(bind(sum, cts, axis=axes, keepdims=True), (k, *shape)) if axes else cts
+
+
 def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
     return math.prod(shape if axis is None else [shape[a] for a in axis])
 
@@ -63,6 +77,8 @@ sum = structural(
         sum, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (
         broadcast_to(_expand_back(ct, xs[0], axis, keepdims), shape_of(xs[0])),),
+    vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (
+        broadcast_to(_expand_rows(cts, k, xs[0], axis), (k, *shape_of(xs[0]))),),
     doc="Σ over `axis` (all axes when None).")
 mean = structural(
     "mean", lambda xp, x, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
@@ -73,13 +89,33 @@ mean = structural(
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (broadcast_to(
         _expand_back(ct, xs[0], axis, keepdims) * (1.0 / _count(shape_of(xs[0]), axis)),
         shape_of(xs[0])),),
+    vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (broadcast_to(
+        _expand_rows(cts, k, xs[0], axis) * (1.0 / _count(shape_of(xs[0]), axis)),
+        (k, *shape_of(xs[0]))),),
     doc="Arithmetic mean over `axis` (all axes when None).")
 
 
-def _max_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
-    """Where x attains the maximum, 1/(number of ties); elsewhere 0 (in x's dtype)."""
-    hit = 1.0 - sign(_expand_back(out, x, axis, keepdims) - x)
+def _real_only(name: str, x: Any) -> None:
+    """Orderings (max, min, sort) have derivatives for real numbers only: NumPy orders complex
+    numbers lexicographically, which no complex derivative follows."""
+    if np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c":
+        raise MissingRuleError(
+            f"{name} orders its inputs, which complex numbers do not have: differentiate "
+            "dk.real(z) or dk.abs(z) instead, or use method='fd'")
+
+
+def _tie_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    """Where x equals the reduction's value (max, min), 1/(number of ties); elsewhere 0, in x's
+    real dtype. Complex x (NumPy orders complex numbers lexicographically): the selected element
+    carries the derivative — near the point the reduction is that element, a holomorphic map."""
+    dt = np.dtype(getattr(x, "dtype", None) or np.result_type(x))
+    real = np.finfo(dt).dtype if dt.kind in "fc" else np.dtype(np.float64)
+    hit = where(equal(_expand_back(out, x, axis, keepdims), x), np.ones((), real),
+                np.zeros((), real))
     return hit / bind(sum, hit, axis=axis, keepdims=True)
+
+
+_max_weights = _tie_weights
 
 
 def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
@@ -107,6 +143,8 @@ amax = structural(
         axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (
         _expand_back(ct, xs[0], axis, keepdims) * _max_weights(xs[0], out, axis, keepdims),),
+    vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (
+        _expand_rows(cts, k, xs[0], axis) * _max_weights(xs[0], out, axis, keepdims),),
     sympy=_amax_sympy, doc="Maximum over `axis`; the derivative is shared equally among ties.")
 
 
@@ -128,6 +166,7 @@ reshape = structural(
     "reshape", lambda xp, x, shape: xp.reshape(x, shape), linear=True, prepare=_prepare_reshape,
     numpy=("reshape",), batch=lambda ts, k, xs, out, shape: reshape(ts[0], (k, *shape)),
     vjp=lambda ct, xs, out, shape: (reshape(ct, shape_of(xs[0])),),
+    vjp_rows=lambda cts, k, xs, out, shape: (reshape(cts, (k, *shape_of(xs[0]))),),
     doc="Same elements, new shape (one entry may be -1).")
 
 
@@ -145,6 +184,8 @@ transpose = structural(
     prepare=_prepare_transpose, numpy=("transpose",), latex=r"^\top",
     batch=lambda ts, k, xs, out, axes: transpose(ts[0], (0, *(a + 1 for a in axes))),
     vjp=lambda ct, xs, out, axes: (transpose(ct, tuple(int(i) for i in np.argsort(axes))),),
+    vjp_rows=lambda cts, k, xs, out, axes: (
+        transpose(cts, (0, *(int(i) + 1 for i in np.argsort(axes)))),),
     doc="Permute axes (reverse them when None).")
 
 
@@ -168,6 +209,7 @@ broadcast_to = structural(
     "broadcast_to", lambda xp, x, shape: xp.broadcast_to(x, shape), linear=True,
     prepare=_prepare_broadcast, numpy=("broadcast_to",), batch=_broadcast_batch,
     vjp=lambda ct, xs, out, shape: (sum_to(ct, shape_of(xs[0])),),
+    vjp_rows=lambda cts, k, xs, out, shape: (_sum_rows_to(cts, k, shape_of(xs[0])),),
     doc="Broadcast to `shape` (NumPy rules).")
 
 
@@ -223,6 +265,8 @@ def _getitem_batch(ts: Any, k: int, xs: Any, out: Any, index: tuple[Any, ...]) -
 getitem = structural(
     "getitem", lambda xp, x, index: x[index], linear=True, prepare=_prepare_getitem,
     batch=_getitem_batch, vjp=lambda ct, xs, out, index: (index_add(ct, index, shape_of(xs[0])),),
+    vjp_rows=lambda cts, k, xs, out, index: (
+        _index_add_batch([cts], k, None, None, index, shape_of(xs[0])),),
     sympy=lambda sp, x, index: np.asarray(x[index], dtype=object), symbol="[]", latex="[]",
     doc="x[index]: basic slicing and integer/boolean array indexing.")
 
@@ -231,6 +275,10 @@ def _index_add_impl(xp: Any, v: Any, index: tuple[Any, ...], shape: tuple[int, .
     from ..backend import scatter_add
 
     z = xp.zeros(shape, dtype=getattr(v, "dtype", None) or np.result_type(v))
+    if z.dtype != object and not builtins.any(getattr(i, "ndim", 0) and i.dtype.kind in "iu"
+                                              for i in index):
+        z[index] = v  # slices, ints and masks name each element once: no accumulation needed
+        return z
     return scatter_add(xp, z, index, v)
 
 
@@ -243,6 +291,8 @@ index_add = structural(
     "index_add", _index_add_impl, linear=True, batch=_index_add_batch,
     prepare=lambda v, index, shape: ((v,), {"index": _index(index), "shape": tuple(shape)}),
     vjp=lambda ct, xs, out, index, shape: (getitem(ct, index),),
+    vjp_rows=lambda cts, k, xs, out, index, shape: (
+        _last_to_first(getitem(_first_to_last(cts), _expand_ellipsis(index, len(shape)))),),
     sympy=lambda sp, v, index, shape: _index_add_impl(np, np.asarray(v, dtype=object), index, shape),
     doc="zeros(shape) with `v` added at `index` (repeated indices accumulate): getitem's transpose.")
 
@@ -251,15 +301,17 @@ def _prepare_concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
     arrays = tuple(arrays)
     if not arrays:
         raise ShapeError("concatenate needs at least one array")
+    if axis is None:  # NumPy: the arrays are flattened first
+        return tuple(reshape(a, (-1,)) for a in arrays), {"axis": 0}
     ax = _axes(axis, len(shape_of(arrays[0])))
     return arrays, {"axis": ax[0] if ax else 0}
 
 
-def _concat_vjp(ct: Any, xs: Any, out: Any, axis: int) -> tuple[Any, ...]:
+def _concat_vjp(ct: Any, xs: Any, out: Any, axis: int, lead: int = 0) -> tuple[Any, ...]:
     cts, start = [], 0
     for x in xs:
         stop = start + shape_of(x)[axis]
-        cts.append(getitem(ct, (slice(None),) * axis + (slice(start, stop),)))
+        cts.append(getitem(ct, (slice(None),) * (axis + lead) + (slice(start, stop),)))
         start = stop
     return tuple(cts)
 
@@ -268,6 +320,7 @@ concatenate = structural(
     "concatenate", lambda xp, *xs, axis=0: xp.concatenate(xs, axis=axis), linear=True, nargs=None,
     prepare=_prepare_concatenate, numpy=("concatenate",),
     batch=lambda ts, k, xs, out, axis: bind(concatenate, *ts, axis=axis + 1), vjp=_concat_vjp,
+    vjp_rows=lambda cts, k, xs, out, axis: _concat_vjp(cts, xs, out, axis, lead=1),
     sympy=lambda sp, *xs, axis=0: np.concatenate([np.asarray(x, dtype=object) for x in xs], axis),
     doc="Join arrays along an existing axis.")
 
@@ -307,6 +360,8 @@ roll = structural(
     "roll", lambda xp, x, shift, axis=None: xp.roll(x, shift, axis=axis), linear=True,
     prepare=_prepare_roll, numpy=("roll",), batch=_roll_batch,
     vjp=lambda ct, xs, out, shift, axis=None: (roll(ct, _negate_shift(shift), axis),),
+    vjp_rows=lambda cts, k, xs, out, shift, axis=None: (
+        _roll_batch([cts], k, xs, out, _negate_shift(shift), axis),),
     doc="Shift elements cyclically along `axis` (of the flattened array when None).")
 
 __all__ = declared_in(__name__)
