@@ -70,7 +70,7 @@ def _notes(rec: Any) -> str:
     doc = (rec.doc or "").strip().splitlines()
     first = doc[0] if doc and "(a primitive: see" not in doc[0] else ""
     if first:
-        parts.insert(0, first)
+        parts.insert(0, first.rstrip(".") if parts else first)
     return "; ".join(parts).replace("|", "\\|")
 
 

@@ -388,6 +388,12 @@ class Tensor(Traced):
     def __rfloordiv__(self, other: Any) -> Any:
         return _public("floor_divide")(other, self)
 
+    def __divmod__(self, other: Any) -> Any:
+        return _public("divmod")(self, other)
+
+    def __rdivmod__(self, other: Any) -> Any:
+        return _public("divmod")(other, self)
+
     def __and__(self, other: Any) -> Any:
         return _public("logical_and")(self, other)
 

@@ -96,6 +96,9 @@ CASES = [
          lambda a, b, c: dk.concatenate([a, b, c], axis=1), (_arr(2, 1), _arr(2, 2), _arr(2, 1))),
     Case("roll-flat", "roll", lambda x: dk.roll(x, 2), (_arr(2, 3),)),
     Case("roll-axes", "roll", lambda x: dk.roll(x, (1, -1), axis=(0, 1)), (_arr(2, 3),)),
+    # a mask cast to floats (astype of a comparison: a constant, x·mask is linear near the points)
+    Case("astype-mask", "astype", lambda x: x * dk.astype(dk.greater(x, 0.0), np.float64),
+         (np.array([-1.5, -0.5, 0.5, 2.0]),)),
     Case("matmul-2d", "matmul", lambda a, b: a @ b, (_arr(2, 3), _arr(3, 2, seed=5)), False),
     Case("matmul-1d-2d", "matmul", lambda a, b: a @ b, (_arr(3), _arr(3, 2, seed=5)), False),
     Case("matmul-2d-1d", "matmul", lambda a, b: a @ b, (_arr(2, 3), _arr(3, seed=5)), False),

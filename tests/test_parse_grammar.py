@@ -224,7 +224,7 @@ def test_long_sum_in_a_small_stack_thread_and_at_a_low_recursion_limit() -> None
     ("2 + sin", "sin", 5, "call it"),
     ("x + x(2)", "x", 5, "only named functions can be called"),
     ("pi(2)", "pi", 1, "only named functions can be called"),
-    ("foo(2)", "foo", 1, "known functions: "),
+    ("zzz(2)", "zzz", 1, "known functions: "),  # (foo is close to floor: "did you mean")
     ("__x + 1", "__x", 1, "'__'"),
     ("x − 1", "−", 3, "write minus with -"),
     ("x²", "²", 2, "write powers with ^"),

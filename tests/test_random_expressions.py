@@ -452,6 +452,118 @@ REFERENCE: dict[str, Callable[..., Any]] = {
     "partition": lambda x, kth, axis=-1: _ref_along(_partitioned)(x, axis, kth=kth),
 }
 
+
+
+# ----- the NumPy ufuncs of diffkit/primitives/ufuncs.py, from their definitions ----------------
+
+
+def _sgn(x: Any) -> Any:
+    return MP.mpf(1) if x > 0 else (MP.mpf(-1) if x < 0 else ZERO)
+
+
+def _trunc(x: Any) -> Any:
+    return MP.floor(x) if x >= 0 else MP.ceil(x)
+
+
+def _rint(x: Any) -> Any:
+    """The nearest integer, ties to even."""
+    f = MP.floor(x)
+    d = x - f
+    if d != MP.mpf(0.5):
+        return f + 1 if d > MP.mpf(0.5) else f
+    return f if f % 2 == 0 else f + 1
+
+
+def _divisor(b: Any) -> Any:
+    if b == 0:
+        raise OutOfDomain("a remainder or quotient by 0")
+    return b
+
+
+def _ref_log_base(base: int) -> Callable[[Any], Any]:
+    def f(x: Any) -> Any:
+        if x <= 0:
+            raise OutOfDomain(f"log{base} of x <= 0")
+        return MP.log(x, base)
+
+    return f
+
+
+def _ref_arccosh(x: Any) -> Any:
+    if x < 1:
+        raise OutOfDomain("arccosh of x < 1")
+    return MP.acosh(x)
+
+
+def _ref_arctanh(x: Any) -> Any:
+    if abs(x) >= 1:
+        raise OutOfDomain("arctanh of |x| >= 1")
+    return MP.atanh(x)
+
+
+def _ref_astype(x: Any, dtype: Any) -> Any:
+    kind = np.dtype(dtype).kind
+
+    def one(v: Any) -> Any:
+        if isinstance(v, bool | np.bool_):
+            return MP.mpf(int(v)) if kind != "b" else bool(v)
+        return _trunc(v) if kind in "iu" else (v != 0 if kind == "b" else v)
+
+    return _elementwise(one, [_obj(x)]) if np.ndim(x) else one(x)
+
+
+REFERENCE.update({
+    "exp2": lambda x: MP.power(2, x),
+    "expm1": MP.expm1,
+    "log2": _ref_log_base(2),
+    "log10": _ref_log_base(10),
+    "arcsinh": MP.asinh,
+    "arccosh": _ref_arccosh,
+    "arctanh": _ref_arctanh,
+    "reciprocal": lambda x: 1 / _divisor(x),
+    "cbrt": lambda x: _sgn(x) * MP.cbrt(abs(x)),
+    "sinc": lambda x: MP.mpf(1) if x == 0 else MP.sin(MP.pi * x) / (MP.pi * x),
+    "deg2rad": lambda x: x * MP.pi / 180,
+    "rad2deg": lambda x: x * 180 / MP.pi,
+    "positive": lambda x: x,
+    "arctan2": MP.atan2,
+    "hypot": MP.hypot,
+    "logaddexp": lambda a, b: MP.log(MP.exp(a) + MP.exp(b)),
+    "logaddexp2": lambda a, b: MP.log(MP.power(2, a) + MP.power(2, b), 2),
+    "copysign": lambda x, y: abs(x) if y >= 0 else -abs(x),
+    "float_power": _ref_pow,
+    "arg": lambda x: MP.pi if x < 0 else ZERO,
+    "fmax": max,
+    "fmin": min,
+    "clip": lambda x, lo, hi: min(max(x, lo), hi),
+    "floor": MP.floor,
+    "ceil": MP.ceil,
+    "rint": _rint,
+    "trunc": _trunc,
+    "floor_divide": lambda a, b: MP.floor(a / _divisor(b)),
+    "mod": lambda a, b: a - b * MP.floor(a / _divisor(b)),
+    "fmod": lambda a, b: a - b * _trunc(a / _divisor(b)),
+    "heaviside": lambda x, h: ZERO if x < 0 else (h if x == 0 else MP.mpf(1)),
+    "logical_and": lambda a, b: bool(a) and bool(b),
+    "logical_or": lambda a, b: bool(a) or bool(b),
+    "logical_xor": lambda a, b: bool(a) != bool(b),
+    "logical_not": lambda a: not a,
+    "bitwise_and": lambda a, b: bool(a) and bool(b),  # on conditions (booleans) only
+    "bitwise_or": lambda a, b: bool(a) or bool(b),
+    "bitwise_xor": lambda a, b: bool(a) != bool(b),
+    "invert": lambda a: not a,
+    "isfinite": lambda x: bool(MP.isfinite(x)),
+    "isnan": lambda x: bool(MP.isnan(x)),
+    "isinf": lambda x: bool(MP.isinf(x)),
+    "signbit": lambda x: bool(x < 0),
+    "astype": _ref_astype,
+})
+#: the non-differentiable ufuncs with a boolean value: conditions of where (NUMERIC: of numbers)
+BOOLEAN = ("logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
+           "bitwise_xor", "invert", "isfinite", "isnan", "isinf", "signbit")
+NUMERIC_BOOLEAN = ("logical_and", "logical_or", "logical_xor", "logical_not", "isfinite", "isnan",
+                   "isinf", "signbit")
+
 #: primitives without a reference, and why (the non-differentiable element-wise ones have
 #: references and appear in trees as where-conditions, sign factors and stop_gradient).
 EXCLUDED: dict[str, str] = {
@@ -482,6 +594,13 @@ def _rel_gap(a: Any, b: Any) -> Any:
     return abs(a - b) / max(MP.mpf(1), abs(a), abs(b))
 
 
+def _signed_zero(x: Any) -> Any:
+    """|x| as a kink distance where the sign of a zero decides (signbit, angle, copysign,
+    arctan2's cut): an exact zero counts as 1e-300, so it is excluded — mpmath has no −0.0, while
+    NumPy's trunc(−0.2), −1·0.0 or 0·(−1) are −0.0."""
+    return abs(x) if x != 0 else MP.mpf("1e-300")
+
+
 #: element-wise kinks: the distance of the arguments from a switching point
 KINKS: dict[str, Callable[..., Any]] = {
     "relu": lambda x: abs(x),
@@ -491,6 +610,23 @@ KINKS: dict[str, Callable[..., Any]] = {
     "minimum": _rel_gap,
     "where": lambda c, a, b: None if isinstance(c, bool | np.bool_) else abs(c),
     **{name: _rel_gap for name in COMPARISONS},
+    # the ufuncs: jumps, kinks and branch cuts
+    **{name: (lambda x: abs(x - MP.nint(x))) for name in ("floor", "ceil", "trunc")},
+    "rint": lambda x: abs(abs(x - MP.floor(x)) - MP.mpf(0.5)),
+    **{name: (lambda a, b: None if b == 0 else abs(a / b - MP.nint(a / b)))
+       for name in ("mod", "fmod", "floor_divide")},
+    "heaviside": lambda x, h: abs(x),
+    "copysign": lambda x, y: min(abs(x), _signed_zero(y)),
+    "hypot": lambda x, y: max(abs(x), abs(y)),
+    "arctan2": lambda y, x: _signed_zero(y) if x < 0 else None,  # the cut (the origin: B)
+    "arg": _signed_zero,
+    "signbit": _signed_zero,
+    "fmax": _rel_gap,
+    "fmin": _rel_gap,
+    "clip": lambda x, lo, hi: min(_rel_gap(x, lo), _rel_gap(max(x, lo), hi)),
+    **{name: (lambda *args: min((abs(a) for a in args if not isinstance(a, bool | np.bool_)),
+                                default=None))
+       for name in ("logical_and", "logical_or", "logical_xor", "logical_not")},
 }
 
 #: element-wise domain boundaries: the distance of the arguments from the edge of the domain
@@ -504,6 +640,18 @@ BOUNDARIES: dict[str, Callable[..., Any]] = {
     "tan": lambda x: abs(MP.cos(x)),
     "pow": lambda a, b: None if _is_integer(b) and b >= 0 else abs(a),
     "binary_cross_entropy": lambda p, y: min(p, 1 - p),
+    "log2": lambda x: x,
+    "log10": lambda x: x,
+    "arccosh": lambda x: x - 1,
+    "arctanh": lambda x: 1 - abs(x),
+    "reciprocal": lambda x: abs(x),
+    "cbrt": lambda x: abs(x),  # an infinite derivative at 0
+    **{name: (lambda a, b: abs(b)) for name in ("mod", "fmod", "floor_divide")},
+    "float_power": lambda a, b: None if _is_integer(b) and b >= 0 else abs(a),
+    "arctan2": lambda y, x: max(abs(x), abs(y)),  # not differentiable at the origin
+    # NumPy's sinc rounds πx: near its zeros (the nonzero integers) it is accurate to ~1e-17 only
+    # absolutely, which a constant argument (no rounding noise of its own) does not account for
+    "sinc": lambda x: None if MP.nint(x) == 0 else abs(x - MP.nint(x)),
 }
 
 
@@ -743,6 +891,10 @@ class Watch:
             if fn is not None:
                 for d in flat(_elementwise(fn, args)):
                     self._note(kind, d)
+        if node.op == "astype" and np.dtype(node.params["dtype"]).kind in "iu":
+            for v in flat(args[0]):
+                if not isinstance(v, bool | np.bool_):
+                    self._note("kink", abs(v - MP.nint(v)))
         if node.op == "amin":
             rows, _ = _amax_groups(args[0], node.params.get("axis"))
             for row in rows:
@@ -815,7 +967,7 @@ class MpTree:
         """
         out: dict[int, Any] = {}
         for node in self.order:
-            if node.op in ("const", "sign", *COMPARISONS):
+            if node.op in ("const", "sign", *COMPARISONS, *BOOLEAN):
                 continue
             v = vals[id(node)]
             w = rng.standard_normal(np.shape(v))
@@ -906,6 +1058,7 @@ DIFFERENTIABLE_ELEMENTWISE = [n for n, p in REGISTRY.items()
                               if p.kind == "elementwise" and p.differentiable]
 UNARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 1]
 BINARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 2]
+TERNARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 3 and n != "where"]
 NONDIFF = [n for n, p in REGISTRY.items() if p.kind == "elementwise" and not p.differentiable]
 STRUCTURAL = [n for n, p in REGISTRY.items() if p.kind == "structural" and n not in EXCLUDED]
 ALIASES = {"log": "ln", "maximum": "max", "minimum": "min", "arcsin": "asin", "arccos": "acos",
@@ -944,8 +1097,28 @@ GUARDS: dict[tuple[str, int], list[Callable[[Node], Node]]] = {
     ("binary_cross_entropy", 1): [lambda c: E("sigmoid", c), lambda c: C(0.0), lambda c: C(1.0),
                                   lambda c: E("mul", C(0.5), E("add", C(1.0), E("sin", c)))],
 }
+_POSITIVE = GUARDS[("log", 0)]
+_DIVISOR = GUARDS[("div", 1)]
+GUARDS.update({
+    ("log2", 0): _POSITIVE,
+    ("log10", 0): _POSITIVE,
+    ("reciprocal", 0): _DIVISOR,
+    ("mod", 1): _DIVISOR,
+    ("fmod", 1): _DIVISOR,
+    ("floor_divide", 1): _DIVISOR,
+    ("arccosh", 0): [lambda c: E("add", C(1.5), _sq(c)), lambda c: E("add", C(1.1), E("exp", c)),
+                     lambda c: E("add", C(0.5), E("cosh", c))],
+    ("arctanh", 0): GUARDS[("arcsin", 0)],
+    ("float_power", 0): GUARDS[("pow", 0)],
+    ("float_power", 1): GUARDS[("pow", 1)],
+    ("exp2", 0): GUARDS[("exp", 0)],
+    ("expm1", 0): GUARDS[("exp", 0)],
+    # (not a domain: keeps the sign's argument off exact zeros, trunc(−0.2) = −0.0 being common)
+    ("copysign", 1): [lambda c: E("add", c, C(0.25)), lambda c: E("sub", c, C(0.375))],
+})
+
 #: arguments that may also be left unguarded (an overflow then counts as a D exclusion)
-UNGUARDED_OK = {("exp", 0), ("sinh", 0), ("cosh", 0), ("tan", 0)}
+UNGUARDED_OK = {("exp", 0), ("sinh", 0), ("cosh", 0), ("tan", 0), ("exp2", 0), ("expm1", 0)}
 
 #: known bugs in the current diffkit: variant -> reason. Each variant is an xfail(strict) test of
 #: its own, and the other tests stay clear of it (see AVOID). Delete an entry once it is fixed.
@@ -1026,8 +1199,10 @@ class ScalarGenerator(Generator):
         n = int(rng.integers(1, 4))
         super().__init__(rng, [()] * n, disabled)
         self.focus = focus
-        self.ops = [o for o in (*UNARY, *BINARY, "where", *NONDIFF) if o not in disabled]
-        weights = np.array([1.0 if o in UNARY or o in BINARY else 0.4 for o in self.ops])
+        self.ops = [o for o in (*UNARY, *BINARY, *TERNARY, "where", *NONDIFF)
+                    if o not in disabled]
+        weights = np.array([1.0 if o in UNARY or o in BINARY or o in TERNARY else 0.4
+                            for o in self.ops])
         self.weights = weights / weights.sum()
 
     def tree(self) -> Node:
@@ -1041,6 +1216,20 @@ class ScalarGenerator(Generator):
                     and any(n.op == "input" for n in ops)):
                 return root
         raise RuntimeError(f"no tree with {self.focus}")
+
+    def boolean(self, op: str, sub: Callable[[int], Node], depth: int) -> Node:
+        """where(op(conditions), a, b): a boolean ufunc as a where-condition. Its arguments are
+        comparisons (always for the bitwise ones, which need booleans) or numbers (NumPy's
+        truth)."""
+        n = REGISTRY[op].nargs
+        args = []
+        for k in range(n):
+            u = sub(k)
+            if op not in NUMERIC_BOOLEAN or (op.startswith("logical") and self.chance(0.5)):
+                u = E(self.pick(COMPARISONS), u, self.const()) if self.chance(0.5) else E(
+                    self.pick(COMPARISONS), self.const(), u)
+            args.append(u)
+        return E("where", E(op, *args), sub(n), sub(n + 1))
 
     def leaf(self) -> Node:
         if self.chance(0.15):
@@ -1079,6 +1268,10 @@ class ScalarGenerator(Generator):
             n_children = 3
         elif op in UNARY or op == "stop_gradient":
             n_children = 1
+        elif op in BOOLEAN:  # the condition's arguments, then where's two branches
+            n_children = REGISTRY[op].nargs + 2
+        elif op in TERNARY:
+            n_children = 3
         else:
             n_children = 2
         carry: list[int | None] = [None] * n_children
@@ -1101,6 +1294,8 @@ class ScalarGenerator(Generator):
                 v = u if r < 0.15 else (self.const() if r < 0.45 else self.expr(depth - 1))
                 cond = E(cmp, u, v) if self.chance(0.5) else E(cmp, v, u)
             return E("where", cond, sub(1), sub(2))
+        if op in BOOLEAN:
+            return self.boolean(op, sub, depth)
         if op == "sign":
             return self.elementwise(self.pick(["mul", "add"]), [E("sign", sub(0)), sub(1)])
         if op == "stop_gradient":
@@ -1267,7 +1462,7 @@ class ArrayGenerator(Generator):
         self.pool: list[Node] = list(self.inputs)
         self.used: set[int] = set()
         self.unary = [o for o in UNARY if o not in disabled]
-        self.binary = [o for o in BINARY if o not in disabled]
+        self.binary = [o for o in (*BINARY, *TERNARY) if o not in disabled]
         self.structural = [o for o in STRUCTURAL if o not in disabled]
 
     # -- helpers
@@ -1335,6 +1530,10 @@ class ArrayGenerator(Generator):
         args = [a, b] if self.chance(0.6) else [b, a]
         if all(x.op == "const" for x in args):
             args[0] = a
+        if op in TERNARY:
+            c = self.partner(a)
+            args.append(c if self._broadcasts(np.broadcast_shapes(a.shape, b.shape), c.shape)
+                        else self.const())
         return self.elementwise(op, [self.guarded_arg(op, i, x) for i, x in enumerate(args)])
 
     def step_where(self, float_cond: bool = False) -> Node | None:
@@ -1353,6 +1552,21 @@ class ArrayGenerator(Generator):
         if not self._broadcasts(a.shape, b.shape):
             b = a
         return self.elementwise("mul", [E("stop_gradient", b), a])
+
+    def step_astype(self) -> Node | None:
+        """x·mask with the mask a comparison with a constant cast to floats, x·n with n a multiple
+        of x cast to integers (both constants to the derivative), or a cast to the same type (no
+        node at all)."""
+        a = self.take()
+        r = self.rng.random()
+        if r < 0.5:
+            cmp = E(self.pick(COMPARISONS), a, self.const(a.shape if self.chance(0.5) else ()))
+            cast = self.S("astype", [cmp], cmp.shape, dtype="float64")
+        elif r < 0.8:
+            cast = self.S("astype", [E("mul", C(2.5), a)], a.shape, dtype="int64")
+        else:
+            return self.S("astype", [a], a.shape, dtype="float64")
+        return self.elementwise("mul", [cast, a])
 
     def step_sign(self) -> Node | None:
         a, b = self.take(), self.take()
@@ -1944,7 +2158,8 @@ def _marks(name: str) -> Any:
     return name
 
 
-SCALAR_FOCUS = [*UNARY, *BINARY, "where", "where[float-cond]", "where[negated]", *NONDIFF]
+SCALAR_FOCUS = [*UNARY, *BINARY, *TERNARY, "where", "where[float-cond]", "where[negated]",
+                *NONDIFF]
 ARRAY_FOCUS = [*STRUCTURAL, "roll[unsorted-axes]", "compiled[slices]", "amax[exact-ties]",
                "exp-overflow[symbolic]"]
 

@@ -1,0 +1,272 @@
+"""SymPy functions behind the translations of :mod:`diffkit.primitives.ufuncs` (imported only when
+SymPy is used: the translations import this module when they run).
+
+SymPy leaves ``diff(floor(x), x)`` and ``diff(Mod(x, y), y)`` unevaluated, and its ``sinc`` has no
+value for its derivative at 0; the classes here carry the table's conventions instead, so that
+``sympy.diff`` of a translation (what the symbolic engine and the tests differentiate) agrees with
+the rules of the records:
+
+* ``floor``, ``ceiling``, ``rint`` and ``trunc``: derivative 0 (almost everywhere; the table's
+  value at the jumps too);
+* ``Mod`` (Python's and NumPy's sign: the sign of the divisor) and ``fmod`` (C's: the sign of the
+  dividend): ∂/∂x = 1, ∂/∂y = −floor(x/y) (fmod: −trunc(x/y));
+* ``hypot``: ∂/∂x = x/hypot(x, y), taken as 0 at the origin (as abs′(0) = 0);
+* ``copysign``: ∂/∂x = sign(x)·copysign(1, y), ∂/∂y = 0;
+* ``sinc`` (SymPy's unnormalized sin(u)/u, applied to πx): its derivative at the removable point
+  u = 0 is the one of its Taylor polynomial there, so derivatives of every order up to 8 are
+  right at 0 as well.
+
+Classes named like SymPy's own (``floor``, ``ceiling``, ``Mod``, ``sinc``) print as those do (code,
+LaTeX, text); the others print themselves (``numpy.hypot``/``math.hypot``, …).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+
+def _zero(self: Any, argindex: int = 1) -> sp.Expr:
+    return sp.S.Zero
+
+
+class floor(sp.floor):  # named as SymPy's: every printer prints it as floor
+    """SymPy's floor with the derivative 0 (the table's convention, also at the integers)."""
+
+    fdiff = _zero
+
+
+class ceiling(sp.ceiling):
+    """SymPy's ceiling with the derivative 0."""
+
+    fdiff = _zero
+
+
+def trunc(x: sp.Expr) -> sp.Expr:
+    """Rounding towards 0, with derivative 0."""
+    return sp.Piecewise((floor(x), x >= 0), (ceiling(x), True))
+
+
+class _Printed(sp.Function):
+    """A function that prints itself: ``numpy_name`` and ``python_name`` name the function called
+    in NumPy and in math-module code, ``latex_format`` formats the printed arguments."""
+
+    numpy_name = python_name = latex_format = ""
+
+    def _args_code(self, printer: Any) -> str:
+        return ", ".join(printer._print(a) for a in self.args)
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"{printer._module_format(self.numpy_name)}({self._args_code(printer)})"
+
+    def _pythoncode(self, printer: Any) -> str:
+        return f"{self.python_name}({self._args_code(printer)})"
+
+    def _latex(self, printer: Any) -> str:
+        return self.latex_format.format(*(printer._print(a) for a in self.args))
+
+    def _eval_evalf(self, prec: int) -> sp.Expr | None:
+        """Numerically through ``eval`` (not through mpmath's function of the same name: mpmath's
+        fmod has Python's sign convention); None where it has no value (fmod(x, 0))."""
+        args = [a.evalf(prec) for a in self.args]
+        if not all(a.is_Number for a in args):
+            return None
+        value = self.func.eval(*args)
+        return None if value is None else value.evalf(prec)
+
+
+def _rint_number(x: sp.Expr) -> sp.Expr:
+    f = sp.floor(x)
+    d = x - f
+    if d > sp.S.Half:
+        return f + 1
+    if d < sp.S.Half:
+        return f
+    return f if f % 2 == 0 else f + 1
+
+
+class rint(_Printed):
+    """Rounding to the nearest integer, ties to even (NumPy's rint), with derivative 0."""
+
+    nargs = 1
+    numpy_name, python_name, latex_format = "numpy.rint", "round", r"\operatorname{{rint}}\left({0}\right)"
+    fdiff = _zero
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_Number and x.is_finite:
+            return _rint_number(x)
+        if x.is_integer:
+            return x
+        return None
+
+
+class Mod(sp.Mod):
+    """x mod y with the sign of y (Python's %, NumPy's mod): ∂/∂x = 1, ∂/∂y = −q with q the
+    quotient of the value, rint((x − x mod y)/y) (what NumPy's floor_divide computes; floor(x/y)
+    in floating point can be one more: 1.0/0.1 rounds up to 10, 1.0 // 0.1 is 9)."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        p, q = self.args
+        return sp.S.One if argindex == 1 else -floor_divide(p, q)
+
+
+def floor_divide(p: sp.Expr, q: sp.Expr) -> sp.Expr:
+    """NumPy's floor_divide, the quotient of Mod: rint((x − x mod y)/y), derivative 0."""
+    return rint((p - Mod(p, q)) / q)
+
+
+class fmod(_Printed):
+    """x − y·trunc(x/y) (C's fmod: the sign of x): ∂/∂x = 1, ∂/∂y = −trunc(x/y), the quotient
+    read off the value."""
+
+    nargs = 2
+    numpy_name, python_name = "numpy.fmod", "math.fmod"
+    latex_format = r"\operatorname{{fmod}}\left({0}, {1}\right)"
+
+    @classmethod
+    def eval(cls, p: sp.Expr, q: sp.Expr) -> sp.Expr | None:
+        if p.is_Number and q.is_Number and q.is_finite and p.is_finite and not q.is_zero:
+            return p - q * sp.Integer(int(p / q))
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        p, q = self.args  # the quotient of the value (trunc(x/y) rounds up at fmod(1, 0.1))
+        return sp.S.One if argindex == 1 else -rint((p - fmod(p, q)) / q)
+
+
+class hypot(_Printed):
+    """√(x² + y²); its partials x/hypot and y/hypot are 0 at the origin (as abs′(0) = 0)."""
+
+    nargs = 2
+    numpy_name, python_name = "numpy.hypot", "math.hypot"
+    latex_format = r"\operatorname{{hypot}}\left({0}, {1}\right)"
+
+    @classmethod
+    def eval(cls, x: sp.Expr, y: sp.Expr) -> sp.Expr | None:
+        if x.is_Number and y.is_Number:
+            return sp.sqrt(x**2 + y**2)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        x, y = self.args
+        a = self.args[argindex - 1]
+        return sp.Piecewise((0, sp.And(sp.Eq(x, 0), sp.Eq(y, 0))), (a / self, True))
+
+
+class copysign(_Printed):
+    """|x| with the sign of y: ∂/∂x = sign(x)·copysign(1, y), ∂/∂y = 0."""
+
+    nargs = 2
+    numpy_name, python_name = "numpy.copysign", "math.copysign"
+    latex_format = r"\operatorname{{copysign}}\left({0}, {1}\right)"
+
+    @classmethod
+    def eval(cls, x: sp.Expr, y: sp.Expr) -> sp.Expr | None:
+        if x.is_Number and y.is_Number and y.is_extended_real:
+            return sp.Abs(x) if y >= 0 else -sp.Abs(x)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        x, y = self.args
+        return sp.sign(x) * copysign(sp.S.One, y) if argindex == 1 else sp.S.Zero
+
+
+#: Taylor coefficients of sinc′(u) = (u cos u − sin u)/u² at 0: Σₖ (−1)ᵏ 2k/(2k+1)! u²ᵏ⁻¹
+_SINC_PRIME_TAYLOR = [(-1) ** k * sp.Rational(2 * k, sp.factorial(2 * k + 1)) for k in range(1, 5)]
+
+
+class sinc(sp.sinc):  # named as SymPy's: NumPy code is numpy.sinc(u/π)
+    """sin(u)/u, 1 at u = 0, whose derivative at u = 0 is the one of its Taylor polynomial (0 for
+    the first, −1/3 for the second, …) instead of SymPy's (cos u)/u − (sin u)/u², which is not
+    defined there."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        u = self.args[0]
+        taylor = sp.Add(*[c * u ** (2 * k + 1) for k, c in enumerate(_SINC_PRIME_TAYLOR)])
+        return sp.Piecewise((taylor, sp.Eq(u, 0)), ((sp.cos(u) - sinc(u)) / u, True))
+
+    def _pythoncode(self, printer: Any) -> str:
+        u = self.args[0]
+        return printer._print(sp.Piecewise((sp.S.One, sp.Eq(u, 0)), (sp.sin(u) / u, True)))
+
+
+def logaddexp(x: sp.Expr, y: sp.Expr, base: Any = None) -> sp.Expr:
+    """log(eˣ + eʸ) (base 2: log₂(2ˣ + 2ʸ)), in the form that overflows nowhere: the larger argument
+    plus log(1 + e^−|x − y|); at a tie each partial is ½."""
+    if base is None:
+        return sp.Piecewise((x + sp.log(1 + sp.exp(y - x)), x >= y),
+                            (y + sp.log(1 + sp.exp(x - y)), True))
+    return sp.Piecewise((x + sp.log(1 + base ** (y - x)) / sp.log(base), x >= y),
+                        (y + sp.log(1 + base ** (x - y)) / sp.log(base), True))
+
+
+def nan_aware(extremum: Any, a: Any, b: Any) -> Any:
+    """fmax/fmin: the other argument where one is NaN (a constant of the data), else Max/Min."""
+    if b is sp.nan:
+        return a
+    if a is sp.nan:
+        return b
+    return extremum(a, b)
+
+
+def truth(v: Any) -> Any:
+    """A value as a condition: a Boolean as it is, a number as v ≠ 0 (NumPy's truthiness)."""
+    if isinstance(v, sp.logic.boolalg.Boolean) and not isinstance(v, sp.Expr):
+        return v
+    return sp.Ne(v, 0)
+
+
+def bitwise(op: str, *args: Any) -> Any:
+    """NumPy's & | ^ ~: on integers bit by bit, on conditions (and, as a fallback, on other
+    values by their truth) logical."""
+    if all(isinstance(a, sp.Integer) for a in args):
+        ints = [int(a) for a in args]
+        value = {"and": lambda: ints[0] & ints[1], "or": lambda: ints[0] | ints[1],
+                 "xor": lambda: ints[0] ^ ints[1], "not": lambda: ~ints[0]}[op]()
+        return sp.Integer(value)
+    conds = [truth(a) for a in args]
+    return {"and": sp.And, "or": sp.Or, "xor": sp.Xor, "not": sp.Not}[op](*conds)
+
+
+def isfinite(x: sp.Expr) -> Any:
+    if x is sp.nan or x.is_finite is False:
+        return sp.false
+    if x.is_finite:
+        return sp.true
+    return sp.Ne(sp.Abs(x), sp.oo)
+
+
+def isnan(x: sp.Expr) -> Any:
+    return sp.true if x is sp.nan else sp.false
+
+
+def isinf(x: sp.Expr) -> Any:
+    if x is sp.nan or x.is_finite:
+        return sp.false
+    if x.is_infinite:
+        return sp.true
+    return sp.Eq(sp.Abs(x), sp.oo)
+
+
+def cast(sp_: Any, x: Any, dtype: Any) -> Any:
+    """astype on an object array of SymPy expressions: a float or complex cast is the number
+    itself (a condition becomes 1 or 0), an integer cast truncates, a bool cast is x ≠ 0."""
+    import numpy as np
+
+    kind = np.dtype(dtype).kind
+
+    def one(e: Any) -> Any:
+        boolean = isinstance(e, sp.logic.boolalg.Boolean) and not isinstance(e, sp.Expr)
+        if kind == "b":
+            return truth(e)
+        if boolean:
+            return sp.Piecewise((sp.S.One, e), (sp.S.Zero, True))
+        return trunc(e) if kind in "iu" else e
+
+    arr = np.asarray(x, dtype=object)
+    out = np.empty(arr.shape, dtype=object)
+    for idx in np.ndindex(*arr.shape):
+        out[idx] = one(arr[idx])
+    return out
