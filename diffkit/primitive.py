@@ -63,6 +63,33 @@ MINUS_ONE = -1
 IDENTITY = object()
 
 
+class NoRule:
+    """An element-wise partial the table does not give, though the derivative exists (the order
+    v of a Bessel function, the shape a of gammainc): differentiating by that input raises
+    MissingRuleError with `message`, which names method='fd'. (A None partial means the input
+    is a constant: its derivative would be a silent zero.) The rule is called only where that
+    input carries a derivative, so the other inputs differentiate as usual; the tests read the
+    marker to differentiate by the other inputs and to check the refusal."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __call__(self, *args: Any) -> Any:
+        raise MissingRuleError(self.message)
+
+    def __repr__(self) -> str:
+        return f"NoRule({self.message!r})"
+
+
+def ruled_inputs(p: Any) -> list[int]:
+    """The inputs of an element-wise record that its partials differentiate: a rule that is
+    neither None (a constant) nor :class:`NoRule` (refused by name)."""
+    rules = p.partials or ()
+    return [i for i, r in enumerate(rules) if r is not None and not isinstance(r, NoRule)]
+
+
 @dataclass(frozen=True, eq=False)
 class Primitive:
     """One primitive operation and everything every engine, printer and test needs to know.

@@ -380,7 +380,7 @@ def compile_step(body: Any, xs: Sequence[Any], wrt: Sequence[int], names: Sequen
                                                   [out, aux, *grads], 2, ns,
                                                   checks=_domain_checks(out))}
     cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt_t, header, makers, ns)
-    cg._vg  # generate now: a step is compiled to be run
+    cg._function("value_and_grad")  # generate now: a step is compiled to be run
     return cg
 
 

@@ -1,5 +1,8 @@
 """scipy.special: erf, erfc, erfinv, erfcinv, gamma, gammaln, digamma, polygamma, beta, betaln,
-logit, expit, xlogy, xlog1py, ndtr, log_ndtr, and logsumexp with weights.
+logit, expit, xlogy, xlog1py, ndtr, log_ndtr, and logsumexp with weights; the Bessel functions
+j0, j1, y0, y1, i0, i1, i0e, i1e, jv, yv, iv, ive, kv, yn, kn (and NumPy's np.i0); gammasgn,
+rgamma, the regularized incomplete gamma and beta functions gammainc, gammaincc, betainc; and
+multigammaln.
 
 Values are SciPy's own (``scipy.special`` on NumPy arrays, ``cupyx.scipy.special`` on CuPy arrays,
 both through :func:`diffkit.backend.special_module`, imported on first use), with diffkit's
@@ -28,23 +31,47 @@ conventions on top:
 * **expit** is a record of its own, not the ``sigmoid`` record: sigmoid's values differ from
   SciPy's expit in the last bit at about a quarter of all points, and ``scipy.special.expit``
   on plain arrays must give SciPy's values. Both have the same derivative rule.
-* **polygamma(n, x)** is a structural record (its order n is an integer, not a differentiable
-  input: a number, checked by ``prepare``); every other function here is element-wise.
+* **polygamma(n, x)**, **yn(n, x)** and **kn(n, x)** are structural records (the order n is an
+  integer, not a differentiable input: a number, checked by ``prepare``; a fractional n is a
+  DomainError, where SciPy truncates it with a warning); every other function here is
+  element-wise.
+* **Bessel derivatives** come from the recurrences, written with the records: j0′ = −j1,
+  j1′ = (j0 − J₂)/2 (1/2 at 0, and every higher derivative exact there: no division by x),
+  y0′ = −y1, y1′ = (y0 − Y₂)/2, i0′ = i1, i1′ = (i0 + I₂)/2, jv′ = (J_{v−1} − J_{v+1})/2,
+  yv′ likewise, iv′ = (I_{v−1} + I_{v+1})/2, kv′ = −(K_{v−1} + K_{v+1})/2; the scaled
+  i0e = e^(−|x|)·I₀ and its kin add −sign(x)·itself (a kink at 0, derivative taken as 0 there,
+  as abs′(0)).
+* **orders and shape parameters are not differentiated**: the real order v of jv, yv, iv, ive
+  and kv, and the a (and b) of gammainc, gammaincc and betainc have partials that are
+  :class:`~diffkit.primitive.NoRule`: differentiating by them is a MissingRuleError naming
+  method='fd' (which gives it), never a silent zero. ∂/∂x of the incomplete functions is the
+  integrand: x^(a−1)·e^(−x)/Γ(a) and x^(a−1)(1 − x)^(b−1)/B(a, b).
+* **rgamma = 1/Γ is entire**: rgamma′ = −ψ·rgamma, written for x < 1/2 with the reflection
+  formula, Γ(1 − x)·cos(πx) − ψ(1 − x)·rgamma(x), which is finite at the poles of ψ:
+  (−1)ⁿ·n! at x = −n (and the higher derivatives there too). gammasgn is piecewise constant: a
+  constant, as sign.
+* **np.i0** dispatches to ``dk.numpy_i0``, NumPy's own values (they differ from SciPy's i0 in
+  the last bit at a few percent of points); its derivative is SciPy's i1.
+* **CuPy**: cupyx.scipy.special has j0, j1, y0, y1, yn, i0, i1, i0e, i1e, gammasgn, rgamma and
+  the incomplete gamma functions, not jv, yv, iv, ive, kv or kn: those, and the derivatives
+  written with them (j1′, i1′, i1e′), are a BackendError naming the missing function.
 * **math text**: every function is callable by name in ``dk.parse`` except ``gamma`` and
-  ``beta``, which stay free as variable names (``alpha*x + beta``); write ``gammaln``/``betaln``
-  or ``dk.gamma`` in Python.
+  ``beta``, and j0, j1, y0, y1, i0, i1, yn and kn, which stay free as variable names
+  (``alpha*x + beta``, ``y0 + y1``); write ``gammaln``/``betaln`` or ``dk.gamma`` in Python.
 
 scipy.special ufuncs given a traced value dispatch to these records (``scipy=`` names). SciPy's
-Python-level functions do not dispatch: ``scipy.special.softmax`` works through NumPy on object
-arrays of traced elements (one node per element), while ``scipy.special.logsumexp``,
-``log_softmax`` and ``polygamma`` fail inside SciPy (TypeError): write ``dk.logsumexp``,
-``dk.weighted_logsumexp`` (SciPy's ``b=`` and ``return_sign=``), ``dk.log_softmax(x, axis=None)``
-(SciPy's default axis) and ``dk.polygamma``.
+Python-level functions do not dispatch: ``scipy.special.softmax``, ``logsumexp``,
+``log_softmax``, ``polygamma`` and ``multigammaln`` refuse a traced value by name: write
+``dk.softmax``, ``dk.logsumexp``, ``dk.weighted_logsumexp`` (SciPy's ``b=`` and
+``return_sign=``), ``dk.log_softmax(x, axis=None)`` (SciPy's default axis), ``dk.polygamma`` and
+``dk.multigammaln`` (a composite of gammaln, SciPy's values bit for bit).
 
 SymPy translations use subclasses of SymPy's own functions (``erf``, ``erfinv``, ``gamma``,
-``loggamma``, ``polygamma``, ``beta``, …) that keep SymPy's derivatives and values and print as
-calls of scipy.special, so the symbolic engine can compile them; they are built on first use
-(``import diffkit`` loads no SymPy).
+``loggamma``, ``polygamma``, ``beta``, ``besselj``, ``bessely``, ``besseli``, ``besselk``, …) that
+keep SymPy's derivatives and values and print as calls of scipy.special, so the symbolic engine
+can compile them; ive, rgamma, gammasgn, gammainc, gammaincc and betainc, which SymPy lacks (or
+has only unregularized), are SymPy functions of their own with mpmath values. All are built on
+first use (``import diffkit`` loads no SymPy).
 """
 
 from __future__ import annotations
@@ -58,10 +85,26 @@ from typing import Any
 import numpy as np
 
 from ..backend import special_module
-from ..errors import DomainError, NonDifferentiableError
+from ..errors import BackendError, DomainError, MissingRuleError, NonDifferentiableError
 from ..ir import Traced
+from ..primitive import NoRule
+from .assembly import stack
 from .declare import composite, declared_in, elementwise, shape_of, structural
-from .elementwise import abs, equal, exp, log, log1p, sign, stop_gradient, where
+from .elementwise import (
+    abs,
+    cos,
+    equal,
+    exp,
+    greater,
+    less,
+    less_equal,
+    log,
+    log1p,
+    sign,
+    stop_gradient,
+    where,
+)
+from .reductions import any as any_
 from .special import logsumexp
 from .structure import amax, broadcast_to, reshape, sum
 
@@ -126,13 +169,26 @@ def _scipy(name: str, *params: str, overflow: Callable[..., Any] | None = None
     and ``dk.grad(dk.xlogy)`` names its inputs after them)."""
 
     def impl(xp: Any, *args: Any) -> Any:
-        return _finish(xp, name, getattr(special_module(xp), name)(*args), args, overflow)
+        return _finish(xp, name, _special(xp, name)(*args), args, overflow)
 
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     impl.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(p, kind) for p in ("xp", *params)])
     impl.__name__ = impl.__qualname__ = f"_{name}"
     return impl
+
+
+def _special(xp: Any, name: str) -> Callable[..., Any]:
+    """``scipy.special.<name>`` (CuPy: ``cupyx.scipy.special.<name>``), or a BackendError saying
+    that CuPy has no such function (cupyx has j0, …, i1e and the incomplete gammas, not jv, iv,
+    kv, …)."""
+    module = special_module(xp)
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise BackendError(f"{module.__name__} has no {name} (needed by {name} and by the "
+                           f"derivatives written with it, as j1′ = (j0 − jv(2, x))/2): compute "
+                           "it on NumPy arrays (cupy.asnumpy)")
+    return fn
 
 
 def _not_at_poles(*args: Any) -> Any:
@@ -231,6 +287,155 @@ def _build_sympy(sp: Any) -> None:
             return f"float({self._numpycode(printer)})"
 
     _SYMPY["log_ndtr"] = log_ndtr
+    _build_bessel_sympy(sp, scipy_call)
+    _build_gamma_sympy(sp, scipy_call)
+
+
+#: the SymPy Bessel functions -> (scipy.special names of orders 0 and 1, of an integer order, of
+#: a real order)
+_BESSEL_PRINTED = {"besselj": ("j0", "j1", "jv", "jv"), "bessely": ("y0", "y1", "yn", "yv"),
+                   "besseli": ("i0", "i1", "iv", "iv"), "besselk": ("k0", "k1", "kn", "kv")}
+
+
+def _order_call(names: tuple[str, str, str, str], args: Sequence[Any],
+                printed: Sequence[str]) -> tuple[str, list[str]]:
+    """The scipy.special call for an order and x: j0(x)/j1(x) for the integers 0 and 1, yn(n, x)
+    or kn(n, x) for other integers, jv(v, x)/yv/iv/kv otherwise."""
+    order = args[0]
+    if getattr(order, "is_Integer", False):
+        if int(order) in (0, 1):
+            return names[int(order)], list(printed[1:])
+        return names[2], list(printed)
+    return names[3], list(printed)
+
+
+def _build_bessel_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]) -> None:
+    """Subclasses of SymPy's besselj, bessely, besseli and besselk (SymPy's derivative in x and
+    mpmath values) that leave their arguments as written (no sign or order rewriting into the
+    base classes), refuse a derivative by the order by name, and print as scipy.special calls;
+    and ``ive(v, x) = e^(−|x|)·I_v(x)``, which SymPy lacks."""
+
+    def refuse_order(self: Any, argindex: int, base: Any, record: str) -> Any:
+        if argindex == 1:
+            raise MissingRuleError(_parameter_message(record, "order v"))
+        return base.fdiff(self, argindex)
+
+    def real_evalf(self: Any, prec: int) -> Any:
+        """mpmath's value; real for an integer order and a real x (mpmath gives I₋₁(−0.5) a
+        1e-26 imaginary part)."""
+        value = sp.Function._eval_evalf(self, prec)
+        order, x = self.args
+        if value is not None and order.is_Integer and x.is_extended_real:
+            return sp.re(value)
+        return value
+
+    for name, names in _BESSEL_PRINTED.items():
+        base = getattr(sp, name)
+
+        def numpycode(self: Any, printer: Any, _names: tuple[str, str, str, str] = names) -> str:
+            return scipy_call(*_order_call(_names, self.args,
+                                           [printer._print(a) for a in self.args]))
+
+        def pythoncode(self: Any, printer: Any, _numpy: Any = numpycode) -> str:
+            return f"float({_numpy(self, printer)})"
+
+        _SYMPY[name] = type(name, (base,), {
+            "eval": classmethod(lambda cls, *args: None), "_eval_evalf": real_evalf,
+            "fdiff": lambda self, argindex=2, _base=base, _record=names[3]: refuse_order(
+                self, argindex, _base, _record),
+            "_numpycode": numpycode, "_pythoncode": pythoncode, "__module__": __name__})
+
+    def ive_value(mp: Any, v: Any, x: Any) -> Any:
+        return mp.besseli(abs(v) if mp.isint(v) else v, x) * mp.exp(-abs(x))  # I₋ₙ = Iₙ
+
+    def ive_fdiff(self: Any, argindex: int = 2) -> Any:
+        if argindex == 1:
+            raise MissingRuleError(_parameter_message("ive", "order v"))
+        v, x = self.args
+        cls = type(self)
+        return (cls(v - 1, x) + cls(v + 1, x)) / 2 - sp.sign(x) * self
+
+    _SYMPY["ive"] = _mp_function(
+        sp, scipy_call, "ive", 2, ive_value, ive_fdiff,
+        lambda args, printed: _order_call(("i0e", "i1e", "ive", "ive"), args, printed))
+
+
+def _mp_function(sp: Any, scipy_call: Callable[[str, Sequence[str]], str], name: str, nargs: int,
+                 value: Callable[..., Any], fdiff: Callable[..., Any],
+                 printed: Callable[..., tuple[str, list[str]]] | None = None) -> Any:
+    """A SymPy function `name` of `nargs` arguments: values from mpmath (``value(mpmath, *mpf)``),
+    derivative `fdiff`, printed as a call of scipy.special.`name`, or of the function and
+    arguments ``printed(args, printed_args)`` gives."""
+
+    def _eval_evalf(self: Any, prec: int) -> Any:
+        import mpmath
+
+        args = [a._eval_evalf(prec) if not a.is_Float else a for a in self.args]
+        if any(a is None or not a.is_Number for a in args):
+            return None
+        with mpmath.workprec(prec + 20):
+            out = value(mpmath, *[a._to_mpmath(prec + 20) for a in args])
+        return sp.Float(out, precision=prec)
+
+    def numpycode(self: Any, printer: Any) -> str:
+        args = [printer._print(a) for a in self.args]
+        return scipy_call(*(printed(self.args, args) if printed is not None else (name, args)))
+
+    def pythoncode(self: Any, printer: Any) -> str:
+        return f"float({numpycode(self, printer)})"
+
+    return type(name, (sp.Function,), {
+        "nargs": nargs, "fdiff": fdiff, "_eval_evalf": _eval_evalf, "_numpycode": numpycode,
+        "_pythoncode": pythoncode, "__module__": __name__})
+
+
+def _build_gamma_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]) -> None:
+    """rgamma, gammasgn and the regularized incomplete gamma and beta functions as SymPy functions
+    with mpmath values, printed as scipy.special calls. Their derivatives in x are the integrands
+    (SymPy's lowergamma/uppergamma are not regularized, and their derivatives in a are Meijer G
+    functions): the derivative by a or b is refused by name."""
+    loggamma, polygamma = _SYMPY["loggamma"], _SYMPY["polygamma"]
+    gamma = _SYMPY["gamma"]
+
+    def rgamma_fdiff(self: Any, argindex: int = 1) -> Any:
+        """−ψ(x)/Γ(x), written for x < 1/2 with the reflection formula, finite at the poles."""
+        x = self.args[0]
+        return sp.Piecewise(
+            (gamma(1 - x) * sp.cos(sp.pi * x) - polygamma(0, 1 - x) * self, x < sp.S.Half),
+            (-polygamma(0, x) * self, True))
+
+    def gammasgn_value(mp: Any, x: Any) -> Any:
+        return mp.sign(mp.gamma(x))
+
+    def incomplete(sign: int) -> Callable[..., Any]:
+        def fdiff(self: Any, argindex: int = 2) -> Any:
+            if argindex == 1:
+                raise MissingRuleError(_parameter_message(type(self).__name__, "parameter a"))
+            a, x = self.args
+            return sign * sp.exp((a - 1) * sp.log(x) - x - loggamma(a))
+
+        return fdiff
+
+    def betainc_fdiff(self: Any, argindex: int = 3) -> Any:
+        if argindex in (1, 2):
+            raise MissingRuleError(_parameter_message("betainc", "parameter " + "ab"[argindex - 1]))
+        a, b, x = self.args
+        return sp.exp((a - 1) * sp.log(x) + (b - 1) * sp.log(1 - x) - loggamma(a) - loggamma(b)
+                      + loggamma(a + b))
+
+    _SYMPY["rgamma"] = _mp_function(sp, scipy_call, "rgamma", 1, lambda mp, x: mp.rgamma(x),
+                                    rgamma_fdiff)
+    _SYMPY["gammasgn"] = _mp_function(sp, scipy_call, "gammasgn", 1, gammasgn_value,
+                                      lambda self, argindex=1: sp.S.Zero)
+    _SYMPY["gammainc"] = _mp_function(
+        sp, scipy_call, "gammainc", 2,
+        lambda mp, a, x: mp.gammainc(a, 0, x, regularized=True), incomplete(1))
+    _SYMPY["gammaincc"] = _mp_function(
+        sp, scipy_call, "gammaincc", 2,
+        lambda mp, a, x: mp.gammainc(a, x, mp.inf, regularized=True), incomplete(-1))
+    _SYMPY["betainc"] = _mp_function(
+        sp, scipy_call, "betainc", 3,
+        lambda mp, a, b, x: mp.betainc(a, b, 0, x, regularized=True), betainc_fdiff)
 
 
 def _sympy_polygamma(sp: Any, n: Any, x: Any) -> Any:
@@ -456,6 +661,299 @@ def weighted_logsumexp(a: Any, b: Any = None, axis: int | Sequence[int] | None =
         kept = tuple(n for i, n in enumerate(shape) if i not in drop)
         out, sgn = reshape(out, kept), reshape(sgn, kept)
     return (out, sgn) if return_sign else out
+
+
+# ----- Bessel functions -------------------------------------------------------------------------
+
+
+def _parameter_message(function: str, argument: str) -> str:
+    return (f"{function} has no derivative rule for its {argument}: differentiate by the other "
+            "inputs only (leave it out of wrt=), or use method='fd', which treats the function "
+            "as a black box")
+
+
+def _off_zero(*args: Any) -> Any:
+    """An infinite value is an overflow where x (the last argument) is not 0; at x = 0 it is the
+    pole of y0, k0, … (a division by zero)."""
+    return np.asarray(args[-1]) != 0
+
+
+def _order_rule(function: str) -> NoRule:
+    return NoRule(_parameter_message(function, "order v"))
+
+
+_X_POSITIVE = "needs x > 0"
+_REAL_ORDER = "x >= 0 where the order v is not an integer"
+
+j0 = elementwise(
+    "j0", _scipy("j0", "x"), (lambda x, o: -j1(x),), lambda sp, x: _sym(sp, "besselj")(0, x),
+    numpy=(), scipy=("j0",), parseable=False, unicode="J₀", latex="J_0",
+    domain=((-10.0, 10.0),), holomorphic=False,
+    doc="The Bessel function of the first kind of order 0 (scipy.special.j0); j0′ = −j1.")
+j1 = elementwise(
+    "j1", _scipy("j1", "x"), (lambda x, o: (j0(x) - jv(2.0, x)) * 0.5,),
+    lambda sp, x: _sym(sp, "besselj")(1, x), numpy=(), scipy=("j1",), parseable=False,
+    unicode="J₁", latex="J_1", domain=((-10.0, 10.0),), holomorphic=False,
+    special=(((0.0,), (0.5,)),),
+    doc="The Bessel function of the first kind of order 1 (scipy.special.j1); "
+        "j1′ = (j0 − J₂)/2, 1/2 at x = 0.")
+y0 = elementwise(
+    "y0", _scipy("y0", "x", overflow=_off_zero), (lambda x, o: -y1(x),),
+    lambda sp, x: _sym(sp, "bessely")(0, x), numpy=(), scipy=("y0",), parseable=False,
+    unicode="Y₀", latex="Y_0", domain=((0.3, 10.0),), domain_text=f"y0 {_X_POSITIVE}",
+    holomorphic=False,
+    doc="The Bessel function of the second kind of order 0 (scipy.special.y0); y0′ = −y1.")
+y1 = elementwise(
+    "y1", _scipy("y1", "x", overflow=_off_zero), (lambda x, o: (y0(x) - yn(2, x)) * 0.5,),
+    lambda sp, x: _sym(sp, "bessely")(1, x), numpy=(), scipy=("y1",), parseable=False,
+    unicode="Y₁", latex="Y_1", domain=((0.3, 10.0),), domain_text=f"y1 {_X_POSITIVE}",
+    holomorphic=False,
+    doc="The Bessel function of the second kind of order 1 (scipy.special.y1); "
+        "y1′ = (y0 − Y₂)/2.")
+i0 = elementwise(
+    "i0", _scipy("i0", "x", overflow=_off_zero), (lambda x, o: i1(x),),
+    lambda sp, x: _sym(sp, "besseli")(0, x), numpy=(), scipy=("i0",), parseable=False,
+    unicode="I₀", latex="I_0", domain=((-4.0, 4.0),), domain_text="i0 overflows for |x| > 713",
+    holomorphic=False,
+    doc="The modified Bessel function of the first kind of order 0 (scipy.special.i0); "
+        "i0′ = i1. np.i0 is dk.numpy_i0 (NumPy's own values).")
+i1 = elementwise(
+    "i1", _scipy("i1", "x", overflow=_off_zero), (lambda x, o: (i0(x) + iv(2.0, x)) * 0.5,),
+    lambda sp, x: _sym(sp, "besseli")(1, x), numpy=(), scipy=("i1",), parseable=False,
+    unicode="I₁", latex="I_1", domain=((-4.0, 4.0),), domain_text="i1 overflows for |x| > 713",
+    holomorphic=False, special=(((0.0,), (0.5,)),),
+    doc="The modified Bessel function of the first kind of order 1 (scipy.special.i1); "
+        "i1′ = (i0 + I₂)/2, 1/2 at x = 0.")
+numpy_i0 = elementwise(
+    "numpy_i0", lambda xp, x: xp.i0(x), (lambda x, o: i1(x),),
+    lambda sp, x: _sym(sp, "besseli")(0, x), numpy=("i0",), parseable=False, unicode="I₀",
+    latex="I_0", domain=((-4.0, 4.0),), domain_text="np.i0 overflows for |x| > 713",
+    holomorphic=False,
+    doc="The modified Bessel function I₀ with NumPy's values (np.i0, bit for bit; SciPy's "
+        "dk.i0 differs from it in the last bit at a few percent of points); its derivative is "
+        "SciPy's i1.")
+i0e = elementwise(
+    "i0e", _scipy("i0e", "x"), (lambda x, o: i1e(x) - sign(x) * o,),
+    lambda sp, x: _sym(sp, "ive")(0, x), numpy=(), scipy=("i0e",), unicode="I₀ₑ",
+    latex=r"I_0^{e}", domain=((-6.0, 6.0),), holomorphic=False, special=(((0.0,), (0.0,)),),
+    doc="e^(−|x|)·I₀(x), the exponentially scaled i0 (scipy.special.i0e); "
+        "i0e′ = i1e − sign(x)·i0e: a kink at 0, where the derivative is taken as 0 (as abs′(0)).")
+i1e = elementwise(
+    "i1e", _scipy("i1e", "x"), (lambda x, o: (i0e(x) + ive(2.0, x)) * 0.5 - sign(x) * o,),
+    lambda sp, x: _sym(sp, "ive")(1, x), numpy=(), scipy=("i1e",), unicode="I₁ₑ",
+    latex=r"I_1^{e}", domain=((-6.0, 6.0),), holomorphic=False, special=(((0.0,), (0.5,)),),
+    doc="e^(−|x|)·I₁(x), the exponentially scaled i1 (scipy.special.i1e); "
+        "i1e′ = (i0e + ive(2, x))/2 − sign(x)·i1e, 1/2 at 0.")
+jv = elementwise(
+    "jv", _scipy("jv", "v", "x", overflow=_off_zero),
+    (_order_rule("jv"), lambda v, x, o: (jv(v - 1.0, x) - jv(v + 1.0, x)) * 0.5),
+    lambda sp, v, x: _sym(sp, "besselj")(v, x), numpy=(), scipy=("jv",), unicode="Jᵥ",
+    latex="J", domain=((-2.5, 3.0), (0.3, 10.0)), domain_text=f"jv needs {_REAL_ORDER}",
+    holomorphic=False,
+    doc="The Bessel function of the first kind of real order v (scipy.special.jv); "
+        "∂/∂x = (J_{v−1} − J_{v+1})/2; the order v is not differentiated (MissingRuleError).")
+yv = elementwise(
+    "yv", _scipy("yv", "v", "x", overflow=_off_zero),
+    (_order_rule("yv"), lambda v, x, o: (yv(v - 1.0, x) - yv(v + 1.0, x)) * 0.5),
+    lambda sp, v, x: _sym(sp, "bessely")(v, x), numpy=(), scipy=("yv",), unicode="Yᵥ",
+    latex="Y", domain=((-2.5, 3.0), (0.3, 10.0)), domain_text=f"yv {_X_POSITIVE}",
+    holomorphic=False,
+    doc="The Bessel function of the second kind of real order v (scipy.special.yv); "
+        "∂/∂x = (Y_{v−1} − Y_{v+1})/2; the order v is not differentiated (MissingRuleError).")
+iv = elementwise(
+    "iv", _scipy("iv", "v", "x", overflow=_off_zero),
+    (_order_rule("iv"), lambda v, x, o: (iv(v - 1.0, x) + iv(v + 1.0, x)) * 0.5),
+    lambda sp, v, x: _sym(sp, "besseli")(v, x), numpy=(), scipy=("iv",), unicode="Iᵥ",
+    latex="I", domain=((-2.5, 3.0), (0.2, 6.0)), domain_text=f"iv needs {_REAL_ORDER}",
+    holomorphic=False,
+    doc="The modified Bessel function of the first kind of real order v (scipy.special.iv); "
+        "∂/∂x = (I_{v−1} + I_{v+1})/2; the order v is not differentiated (MissingRuleError).")
+ive = elementwise(
+    "ive", _scipy("ive", "v", "x"),
+    (_order_rule("ive"),
+     lambda v, x, o: (ive(v - 1.0, x) + ive(v + 1.0, x)) * 0.5 - sign(x) * o),
+    lambda sp, v, x: _sym(sp, "ive")(v, x), numpy=(), scipy=("ive",), unicode="Iᵥₑ",
+    latex=r"I^{e}", domain=((-2.5, 3.0), (0.2, 8.0)), domain_text=f"ive needs {_REAL_ORDER}",
+    holomorphic=False,
+    doc="e^(−|x|)·I_v(x), the exponentially scaled iv (scipy.special.ive); ∂/∂x = "
+        "(ive(v − 1, x) + ive(v + 1, x))/2 − sign(x)·ive(v, x); the order v is not "
+        "differentiated (MissingRuleError).")
+kv = elementwise(
+    "kv", _scipy("kv", "v", "x", overflow=_off_zero),
+    (_order_rule("kv"), lambda v, x, o: (kv(v - 1.0, x) + kv(v + 1.0, x)) * -0.5),
+    lambda sp, v, x: _sym(sp, "besselk")(v, x), numpy=(), scipy=("kv",), unicode="Kᵥ",
+    latex="K", domain=((-2.5, 3.0), (0.2, 6.0)), domain_text=f"kv {_X_POSITIVE}",
+    holomorphic=False,
+    doc="The modified Bessel function of the second kind of real order v (scipy.special.kv); "
+        "∂/∂x = −(K_{v−1} + K_{v+1})/2; the order v is not differentiated (MissingRuleError).")
+
+
+def _prepare_integer_order(name: str) -> Callable[..., Any]:
+    """n: an integer (or an integer array broadcasting with x), never differentiated. SciPy
+    truncates a fractional n with a warning; here it is a DomainError, as for polygamma."""
+
+    def prepare(n: Any, x: Any) -> Any:
+        if isinstance(n, Traced):
+            if getattr(n, "requires_grad", False):
+                raise NonDifferentiableError(
+                    f"{name}(n, x) is not differentiable in its order n (an integer): pass n as "
+                    "a number, or leave it out of wrt=")
+            n = n.concrete(f"{name}'s order n")
+        values = np.asarray(getattr(n, "get", lambda: n)())
+        if values.dtype.kind not in "biuf" or not np.all(np.isfinite(values)) or np.any(
+                np.floor(values) != values):
+            raise DomainError(f"{name} needs an integer order n, got {n!r}")
+        order = int(values) if values.ndim == 0 else values.astype(np.int64)
+        return (order, x), {}
+
+    return prepare
+
+
+def _integer_order_impl(name: str) -> Callable[..., Any]:
+    def impl(xp: Any, n: Any, x: Any) -> Any:
+        return _finish(xp, name, _special(xp, name)(n, x), (x,), overflow=_off_zero,
+                       hint=f" ({name} {_X_POSITIVE})")
+
+    impl.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in ("xp", "n", "x")])
+    return impl
+
+
+def _integer_order_record(name: str, derivative: Callable[[Any, Any], Any], sympy_name: str,
+                          doc: str) -> Any:
+    """yn or kn: a structural record whose order n is prepared as a number (like polygamma's)."""
+
+    def jvp(ts: Sequence[Any], k: int, xs: Sequence[Any], out: Any) -> Any:
+        if ts[1] is None:
+            return None
+        t, sx, so = ts[1], shape_of(xs[1]), shape_of(out)
+        if len(sx) < len(so):
+            t = reshape(t, (k,) + (1,) * (len(so) - len(sx)) + sx)
+        return broadcast_to(t * derivative(xs[0], xs[1]), (k, *so))
+
+    def translate(sp: Any, n: Any, x: Any) -> Any:
+        fn = np.frompyfunc(lambda a, b: _sym(sp, sympy_name)(a, b), 2, 1)
+        return np.asarray(fn(np.asarray(n, dtype=object), np.asarray(x, dtype=object)),
+                          dtype=object)
+
+    return structural(
+        name, _integer_order_impl(name), nargs=2, prepare=_prepare_integer_order(name), jvp=jvp,
+        vjp=lambda ct, xs, out: (None, lambda: ct * derivative(xs[0], xs[1])),
+        sympy=translate, scipy=(name,), parseable=False, unicode=name, doc=doc)
+
+
+yn = _integer_order_record(
+    "yn", lambda n, x: (yn(n - 1, x) - yn(n + 1, x)) * 0.5, "bessely",
+    "The Bessel function of the second kind of integer order n (scipy.special.yn): n an "
+    "integer, not differentiated (a fractional n is a DomainError); ∂/∂x = (Y_{n−1} − Y_{n+1})/2.")
+kn = _integer_order_record(
+    "kn", lambda n, x: (kn(n - 1, x) + kn(n + 1, x)) * -0.5, "besselk",
+    "The modified Bessel function of the second kind of integer order n (scipy.special.kn): n "
+    "an integer, not differentiated (a fractional n is a DomainError); "
+    "∂/∂x = −(K_{n−1} + K_{n+1})/2.")
+
+# ----- more of the gamma function: its sign, its reciprocal, the incomplete functions ------------
+
+
+def _rgamma_prime(x: Any, o: Any) -> Any:
+    """rgamma′ = −ψ(x)·rgamma(x). 1/Γ is entire, but ψ has poles where rgamma = 0; for x < 1/2
+    the reflection formulas (1/Γ(x) = Γ(1 − x)·sin(πx)/π, ψ(x) = ψ(1 − x) − π·cot(πx)) give
+    Γ(1 − x)·cos(πx) − ψ(1 − x)·rgamma(x), finite there: (−1)ⁿ·n! at x = −n, and its own
+    derivatives at the poles too. Each branch is evaluated where it is finite (x → 0 or 1)."""
+    left = less(x, 0.5)
+    xl, xr = where(left, x, 0.0), where(left, 1.0, x)
+    reflected = gamma(1.0 - xl) * cos(math.pi * xl) - digamma(1.0 - xl) * o
+    return where(left, reflected, -digamma(xr) * o)
+
+
+gammasgn = elementwise(
+    "gammasgn", _scipy("gammasgn", "x"), None, lambda sp, x: _sym(sp, "gammasgn")(x), numpy=(),
+    scipy=("gammasgn",), unicode="sgn Γ", latex=r"\operatorname{sgn}\Gamma",
+    domain=((-3.5, 4.0),), domain_text="gammasgn is undefined at x = -1, -2, ... (poles of Γ)",
+    holomorphic=False,
+    doc="The sign of Γ(x), ±1 (scipy.special.gammasgn): piecewise constant, so its derivative "
+        "is 0 (a constant, as sign).")
+rgamma = elementwise(
+    "rgamma", _scipy("rgamma", "x", overflow=np.isfinite), (_rgamma_prime,),
+    lambda sp, x: _sym(sp, "rgamma")(x), numpy=(), scipy=("rgamma",), unicode="1/Γ",
+    latex=r"\frac{1}{\Gamma}", domain=((-3.5, 4.0),),
+    domain_text="rgamma overflows for x < -171.6 (between the poles of Γ)", holomorphic=False,
+    special=(((0.0,), (1.0,)), ((-1.0,), (-1.0,)), ((-2.0,), (2.0,)), ((-3.0,), (-6.0,))),
+    doc="1/Γ(x), entire (scipy.special.rgamma): 0 at the poles of Γ; rgamma′ = −ψ·rgamma, "
+        "(−1)ⁿ·n! at x = −n.")
+
+
+def _gammainc_dx(a: Any, x: Any) -> Any:
+    """x^(a−1)·e^(−x)/Γ(a), as exp((a − 1)·log x − x − ln Γ(a)) (neither x^(a−1) nor Γ(a)
+    overflows alone); 0 where a = 0, where the regularized functions are constant in x."""
+    positive = greater(a, 0.0)
+    safe = where(positive, a, 1.0)
+    return where(positive, exp(xlogy(safe - 1.0, x) - x - gammaln(safe)), 0.0)
+
+
+_INCOMPLETE = "needs a >= 0 and x >= 0 (not both 0)"
+
+gammainc = elementwise(
+    "gammainc", _scipy("gammainc", "a", "x"),
+    (NoRule(_parameter_message("gammainc", "parameter a")), lambda a, x, o: _gammainc_dx(a, x)),
+    lambda sp, a, x: _sym(sp, "gammainc")(a, x), numpy=(), scipy=("gammainc",), unicode="P",
+    latex="P", domain=((0.3, 6.0), (0.1, 8.0)), domain_text=f"gammainc {_INCOMPLETE}",
+    holomorphic=False,
+    doc="The regularized lower incomplete gamma function P(a, x) = γ(a, x)/Γ(a) "
+        "(scipy.special.gammainc); ∂/∂x = x^(a−1)·e^(−x)/Γ(a); a is not differentiated "
+        "(MissingRuleError).")
+gammaincc = elementwise(
+    "gammaincc", _scipy("gammaincc", "a", "x"),
+    (NoRule(_parameter_message("gammaincc", "parameter a")),
+     lambda a, x, o: -_gammainc_dx(a, x)),
+    lambda sp, a, x: _sym(sp, "gammaincc")(a, x), numpy=(), scipy=("gammaincc",), unicode="Q",
+    latex="Q", domain=((0.3, 6.0), (0.1, 8.0)), domain_text=f"gammaincc {_INCOMPLETE}",
+    holomorphic=False,
+    doc="The regularized upper incomplete gamma function Q(a, x) = Γ(a, x)/Γ(a) = 1 − P(a, x) "
+        "(scipy.special.gammaincc); ∂/∂x = −x^(a−1)·e^(−x)/Γ(a); a is not differentiated "
+        "(MissingRuleError).")
+betainc = elementwise(
+    "betainc", _scipy("betainc", "a", "b", "x"),
+    (NoRule(_parameter_message("betainc", "parameter a")),
+     NoRule(_parameter_message("betainc", "parameter b")),
+     lambda a, b, x, o: exp(xlogy(a - 1.0, x) + xlog1py(b - 1.0, -x) - betaln(a, b))),
+    lambda sp, a, b, x: _sym(sp, "betainc")(a, b, x), numpy=(), scipy=("betainc",),
+    unicode="Iₓ", latex="I", domain=((0.3, 5.0), (0.3, 5.0), (0.05, 0.95)),
+    domain_text="betainc needs a > 0, b > 0 and 0 <= x <= 1", holomorphic=False,
+    doc="The regularized incomplete beta function I_x(a, b) (scipy.special.betainc); "
+        "∂/∂x = x^(a−1)·(1 − x)^(b−1)/B(a, b); a and b are not differentiated "
+        "(MissingRuleError).")
+
+
+def _dimension(d: Any) -> int:
+    """multigammaln's d: a positive integer, never differentiated."""
+    if isinstance(d, Traced):
+        if getattr(d, "requires_grad", False):
+            raise NonDifferentiableError(
+                "multigammaln(a, d) is not differentiable in its dimension d (a positive "
+                "integer): pass d as a number")
+        d = d.concrete("multigammaln's dimension d")
+    value = np.asarray(getattr(d, "get", lambda: d)())
+    if (value.ndim or value.dtype.kind not in "biuf" or not np.isfinite(value)
+            or value != np.floor(value) or value < 1):
+        raise DomainError(f"multigammaln needs a positive integer dimension d, got {d!r}")
+    return int(value)
+
+
+@composite
+def multigammaln(a: Any, d: Any) -> Any:
+    """log Γ_d(a), the log of the multivariate gamma function (scipy.special.multigammaln).
+
+    d(d − 1)/4·log π + Σⱼ gammaln(a − (j − 1)/2), j = 1, …, d, for a > (d − 1)/2: SciPy's values
+    bit for bit. Composed of gammaln, so its derivative is Σⱼ digamma(a − (j − 1)/2); d, a
+    positive integer, is not differentiated. SciPy's multigammaln is Python code that refuses
+    traced values: write dk.multigammaln."""
+    d = _dimension(d)
+    if any_(less_equal(a, 0.5 * (d - 1))):  # reads the values: the trace holds at this point
+        raise DomainError(f"multigammaln needs a > (d - 1)/2 = {0.5 * (d - 1)} (d = {d})")
+    terms = [gammaln(a - (j - 1.0) / 2) for j in range(1, d + 1)]
+    constant = (d * (d - 1) * 0.25) * float(np.log(np.pi))  # SciPy's constant, bit for bit
+    return constant + sum(stack(terms), axis=0)
 
 
 __all__ = declared_in(__name__)
