@@ -622,6 +622,34 @@ REFERENCE.update({
 })
 EXCLUDED_SPECIAL = {"polygamma": "its order is an integer parameter, not an operand; checked "
                                  "against mpmath in tests/test_scipy_special.py"}
+EXCLUDED_SPECIAL.update({name: "an order or shape parameter that is never differentiated (a "
+                               "MissingRuleError names method='fd'); checked against mpmath in "
+                               "tests/test_scipy_special_more.py" for name in (
+    "jv", "yv", "iv", "ive", "kv", "yn", "kn", "gammainc", "gammaincc", "betainc")})
+EXCLUDED_SPECIAL["gammasgn"] = ("a constant (the sign of Γ, derivative 0 as sign's); checked in "
+                                "tests/test_scipy_special_more.py")
+
+
+def _bessel(kind: str, order: int, positive: bool = False) -> Callable[[Any], Any]:
+    def f(x: Any) -> Any:
+        if positive and x <= 0:
+            raise OutOfDomain(f"{kind}{order} needs x > 0")
+        return getattr(MP, kind)(order, x)
+
+    return f
+
+
+def _scaled_i(order: int) -> Callable[[Any], Any]:
+    return lambda x: MP.besseli(order, x) * MP.exp(-abs(x))
+
+
+REFERENCE.update({
+    "j0": _bessel("besselj", 0), "j1": _bessel("besselj", 1),
+    "y0": _bessel("bessely", 0, positive=True), "y1": _bessel("bessely", 1, positive=True),
+    "i0": _bessel("besseli", 0), "i1": _bessel("besseli", 1), "numpy_i0": _bessel("besseli", 0),
+    "i0e": _scaled_i(0), "i1e": _scaled_i(1),
+    "rgamma": MP.rgamma,
+})
 
 
 #: the non-differentiable ufuncs with a boolean value: conditions of where (NUMERIC: of numbers)
@@ -683,6 +711,7 @@ KINKS: dict[str, Callable[..., Any]] = {
     **{name: (lambda a, b: None if b == 0 else abs(a / b - MP.nint(a / b)))
        for name in ("mod", "fmod", "floor_divide")},
     "heaviside": lambda x, h: abs(x),
+    "i0e": lambda x: abs(x), "i1e": lambda x: abs(x),
     "copysign": lambda x, y: min(abs(x), _signed_zero(y)),
     "hypot": lambda x, y: max(abs(x), abs(y)),
     "arctan2": lambda y, x: _signed_zero(y) if x < 0 else None,  # the cut (the origin: B)
@@ -724,6 +753,7 @@ BOUNDARIES: dict[str, Callable[..., Any]] = {
     "logit": lambda p: min(p, 1 - p),
     **{name: _pole_distance for name in ("gamma", "gammaln", "digamma", "beta", "betaln")},
     "xlogy": lambda x, y: None if x == 0 else y,
+    "y0": lambda x: x, "y1": lambda x: x,
     "xlog1py": lambda x, y: None if x == 0 else 1 + y,
 }
 
@@ -1128,11 +1158,12 @@ class Reference:
 # ============================================================================================
 
 DIFFERENTIABLE_ELEMENTWISE = [n for n, p in REGISTRY.items()
-                              if p.kind == "elementwise" and p.differentiable]
+                              if p.kind == "elementwise" and p.differentiable and n not in EXCLUDED]
 UNARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 1]
 BINARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 2]
 TERNARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 3 and n != "where"]
-NONDIFF = [n for n, p in REGISTRY.items() if p.kind == "elementwise" and not p.differentiable]
+NONDIFF = [n for n, p in REGISTRY.items()
+           if p.kind == "elementwise" and not p.differentiable and n not in EXCLUDED]
 STRUCTURAL = [n for n, p in REGISTRY.items() if p.kind == "structural" and n not in EXCLUDED]
 ALIASES = {"log": "ln", "maximum": "max", "minimum": "min", "arcsin": "asin", "arccos": "acos",
            "arctan": "atan", "pow": "power"}
@@ -1199,6 +1230,10 @@ GUARDS.update({
     **{(name, i): _GAMMA_ARG for name, n in (("gamma", 1), ("gammaln", 1), ("digamma", 1),
                                              ("beta", 2), ("betaln", 2)) for i in range(n)},
     ("xlogy", 1): _POSITIVE,
+    ("y0", 0): _POSITIVE, ("y1", 0): _POSITIVE,
+    **{(name, 0): [lambda c: E("mul", C(3.0), E("tanh", c)), lambda c: E("sin", c)]
+       for name in ("i0", "i1", "numpy_i0")},
+    ("rgamma", 0): [lambda c: E("mul", C(3.0), E("tanh", c)), lambda c: E("sin", c)],
     ("xlog1py", 1): [lambda c: E("sub", E("exp", c), C(0.5)), lambda c: E("mul", C(0.9), E("tanh", c))],
 })
 
@@ -2023,7 +2058,7 @@ class ArrayGenerator(Generator):
     def tree(self) -> Node:
         choices = ["unary", "binary", "unary", "binary", "where", "sign", "stop_gradient",
                    *self.structural]
-        for _ in range(50):
+        for _ in range(200):  # (a focus that needs a matrix may wait for one in the pool)
             self.pool = list(self.inputs)
             self.used = set()
             self.intervals = [(-2.0, 2.0) for _ in self.inputs]
