@@ -11,8 +11,9 @@ that died or hangs stops the others with a :class:`~diffkit.errors.DistributedEr
 a silent hang:
 
 * a rank that fails (an exception) tells the others at once, on a communicator of its own;
-* a rank killed under ``mpiexec -disable-auto-cleanup`` (what ``--workers`` uses) is reported by
-  the launcher to the others (SIGUSR1); under a plain ``mpiexec`` the launcher ends them itself;
+* a rank that is killed or crashes: MPICH's launcher ends the others at once (``diffkit train
+  --workers`` then names the rank); under ``mpiexec -disable-auto-cleanup`` the launcher signals
+  SIGUSR1 instead, and the next wait raises;
 * a rank that hangs makes the others' wait run out: :class:`~diffkit.errors.
   DistributedTimeoutError` after ``timeout`` seconds.
 
@@ -181,10 +182,13 @@ class Context:
             mpi.Init()
         self.comm = mpi.COMM_WORLD.Dup()  # collectives
         self._ctl = mpi.COMM_WORLD.Dup()  # notices of failure, never blocking the collectives
+        for comm in (self.comm, self._ctl):  # a failed peer: an exception here, not an abort
+            comm.Set_errhandler(mpi.ERRORS_RETURN)
         self.rank, self.world_size = self.comm.Get_rank(), self.comm.Get_size()
         local = self.comm.Split_type(mpi.COMM_TYPE_SHARED)
         self.local_rank = local.Get_rank()
         local.Free()
+        self._write_pid()
         self.broken = False  # this rank failed: the job is ended at exit
         self._told_by_peer = False
         self._peer_lost = False
@@ -198,6 +202,14 @@ class Context:
         self._previous_hook = sys.excepthook
         sys.excepthook = self._excepthook
         atexit.register(self._at_exit)
+
+    def _write_pid(self) -> None:
+        """Under ``diffkit train --workers``: tell the launcher this rank's process id (so that it
+        can say which rank died)."""
+        folder = os.environ.get("DIFFKIT_LAUNCH_DIR")
+        if folder and os.path.isdir(folder):
+            with open(os.path.join(folder, f"rank-{self.rank}.pid"), "w") as f:
+                f.write(str(os.getpid()))
 
     @property
     def is_main(self) -> bool:
@@ -353,7 +365,7 @@ class Context:
                 self._nccl.abort()
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 2)  # MPI_Abort's own banner: the error was said already
-            self.comm.Abort(1)
+            self.MPI.COMM_WORLD.Abort(1)  # (a duplicate communicator would not end the job)
         if self._notice_req is not None:
             self._notice_req.Cancel()
             self._notice_req.Wait()
