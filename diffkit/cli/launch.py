@@ -18,8 +18,10 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from .common import CLIError
 
@@ -46,39 +48,71 @@ def find_mpiexec() -> str:
     return found
 
 
-def launch(workers: int, argv: Sequence[str], command: str = "train") -> int:
+def launch(workers: int, argv: Sequence[str]) -> int:
     """Run ``python -m diffkit <argv>`` as `workers` ranks; returns the exit status (0, or 1
     after an error, which the ranks or this launcher printed as one line)."""
     mpiexec = find_mpiexec()
     with tempfile.TemporaryDirectory(prefix="diffkit-ranks-") as folder:
         env = {**os.environ, "DIFFKIT_LAUNCH_DIR": folder, **_threads(workers)}
         cmd = [mpiexec, "-n", str(workers), sys.executable, "-m", "diffkit", *argv]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                                text=True, errors="replace")
-        seen: set[str] = set()
-        dead_pid, how = None, None
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, text=True, errors="replace")
+        report = _Report()
+        assert proc.stdout is not None and proc.stderr is not None
+        readers = [threading.Thread(target=report.relay, args=(src, dst, dedupe), daemon=True)
+                   for src, dst, dedupe in ((proc.stdout, sys.stdout, False),
+                                            (proc.stderr, sys.stderr, True))]
         try:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                if m := _PID.search(line):
-                    dead_pid = int(m.group(1))
-                elif m := _EXIT_STRING.search(line):
-                    how = m.group(1)
-                elif not _BANNER.match(line.rstrip("\n")) and line not in seen:
-                    seen.add(line)  # each rank says the same error: once is enough
-                    sys.stderr.write(line)
-                    sys.stderr.flush()
+            for t in readers:
+                t.start()
             status = proc.wait()
+            for t in readers:
+                t.join()
         except KeyboardInterrupt:
             proc.send_signal(signal.SIGINT)  # mpiexec passes it on to every rank
             proc.wait()
             raise
-        if status and how is not None:
-            rank = _rank_of(folder, dead_pid)
+        if status and report.how is not None:
+            rank = _rank_of(folder, report.pid)
             who = f"rank {rank}" if rank is not None else "a rank"
-            raise CLIError(f"{who} of {workers} ended abnormally ({how}); MPI stopped the other "
-                           "ranks")
+            raise CLIError(f"{who} of {workers} ended abnormally ({report.how}); MPI stopped "
+                           "the other ranks")
     return 1 if status else 0
+
+
+class _Report:
+    """Relays the ranks' output, keeping back MPICH's banner about a process that ended
+    abnormally (its process id and exit string are kept for the one error line)."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.how: str | None = None
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+    def relay(self, src: TextIO, dst: TextIO, dedupe: bool) -> None:
+        blank = ""  # a blank line is held back: MPICH's banner starts with one
+        for line in src:
+            with self.lock:
+                if not line.strip():
+                    blank += line
+                    continue
+                if _BANNER.match(line.rstrip("\n")) or _PID.search(line) or \
+                        _EXIT_STRING.search(line):
+                    blank = ""
+                dst.write(blank)
+                blank = ""
+                if m := _PID.search(line):
+                    self.pid = int(m.group(1))
+                elif m := _EXIT_STRING.search(line):
+                    self.how = m.group(1)
+                elif _BANNER.match(line.rstrip("\n")) and (self.how or self.pid or
+                                                           line.startswith("=")):
+                    continue
+                elif not (dedupe and line in self.seen):
+                    self.seen.add(line)  # the ranks all say the same error: once is enough
+                    dst.write(line)
+                    dst.flush()
 
 
 def _threads(workers: int) -> dict[str, str]:
