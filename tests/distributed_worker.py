@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from diffkit import nn  # noqa: E402
+from diffkit import nn
 
 CASES = ("mlp-sgd", "mlp-adam", "cnn-sgd", "cnn-adam", "mlp-syncbn", "mismatch", "checkpoint",
          "resume", "fail", "die", "hang")

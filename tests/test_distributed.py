@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import diffkit.nn as nn
+from diffkit import nn
 from diffkit.nn.parallel import shard_bounds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def test_shards_partition_every_global_batch() -> None:
     got = [[yb.tolist() for _, yb in nn.DataLoader(X, y, 4, seed=3, sampler=nn.DistributedSampler(
         rank=r, world_size=3))] for r in range(3)]
     whole = [yb.tolist() for _, yb in nn.DataLoader(X, y, 4, seed=3)]
-    assert [sum((g[i] for g in got), []) for i in range(3)] == whole
+    assert [[v for g in got for v in g[i]] for i in range(3)] == whole
 
 
 def test_sampler_and_init_errors_are_named() -> None:
@@ -214,8 +214,8 @@ def test_killed_rank_stops_the_job_and_the_run_resumes_on_one_process(tmp_path: 
         job.kill()
     assert time.monotonic() - killed < 10
     assert job.returncode == 1 and out == ""
-    assert err.splitlines() == ["diffkit train: error: rank 1 of 2 ended abnormally (Killed "
-                                "(signal 9)); MPI stopped the other ranks"]
+    assert err.splitlines() == [("diffkit train: error: rank 1 of 2 ended abnormally (Killed "
+                                 "(signal 9)); MPI stopped the other ranks")]
     assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]  # no temporary files left
     resumed = diffkit(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
