@@ -41,30 +41,25 @@ import numpy as np
 
 from ..backend import array_namespace
 from ..errors import DistributedError, DistributedTimeoutError, RankMismatchError
+from .parallel import (
+    DataParallel,
+    DistributedSampler,
+    SyncBatchNorm1d,
+    SyncBatchNorm2d,
+    all_reduce_gradients,
+    broadcast_parameters,
+    check_consistent,
+    convert_sync_batchnorm,
+)
+from .ranks import context, get_rank, get_world_size, launched, set_context
 
 #: seconds a rank waits for the others in one collective operation, unless init(timeout=) says
 DEFAULT_TIMEOUT = 60.0
 #: seconds a failed rank waits, after telling the others, before it ends the job
 GRACE = 1.0
-#: environment variables by which MPI launchers tell a process its rank and the number of ranks
-LAUNCHER_ENV = (("PMI_RANK", "PMI_SIZE"), ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
-                ("PMIX_RANK", "PMIX_SIZE"))
 INSTALL = 'pip install "diffkit[mpi]" (mpi4py and the MPICH wheel: no system MPI needed)'
 
 _NOTICE_TAG, _NOTICE_BYTES = 17, 1024
-_CONTEXT: dict[str, Context | None] = {"ctx": None}
-
-
-def launched() -> tuple[int, int] | None:
-    """(rank, world size) that an MPI launcher put in the environment, or None without one.
-    Reads the environment only: nothing is imported."""
-    for r, s in LAUNCHER_ENV:
-        if s in os.environ and r in os.environ:
-            try:
-                return int(os.environ[r]), int(os.environ[s])
-            except ValueError:
-                continue
-    return None
 
 
 def init(backend: str = "auto", timeout: float | None = None) -> Context:
@@ -81,43 +76,19 @@ def init(backend: str = "auto", timeout: float | None = None) -> Context:
     Raises:
         DistributedError: mpi4py or the MPI library is missing, or the backend is unknown.
     """
-    ctx = _CONTEXT["ctx"]
+    ctx = context()
     if ctx is not None:
         return ctx
     if backend not in ("auto", "mpi", "nccl"):
         raise DistributedError(f"unknown backend {backend!r}: use 'auto', 'mpi' or 'nccl'")
     ctx = Context(_import_mpi(), backend, _timeout(timeout))
-    _CONTEXT["ctx"] = ctx
+    set_context(ctx)
     return ctx
 
 
 def is_initialized() -> bool:
     """True after :func:`init`."""
-    return _CONTEXT["ctx"] is not None
-
-
-def context() -> Context | None:
-    """The context :func:`init` made, or None before."""
-    return _CONTEXT["ctx"]
-
-
-def get_rank() -> int:
-    """This process's rank: from the context after :func:`init`, else from the launcher's
-    environment, else 0."""
-    ctx = _CONTEXT["ctx"]
-    if ctx is not None:
-        return ctx.rank
-    found = launched()
-    return found[0] if found else 0
-
-
-def get_world_size() -> int:
-    """The number of ranks (1 without a launcher)."""
-    ctx = _CONTEXT["ctx"]
-    if ctx is not None:
-        return ctx.world_size
-    found = launched()
-    return found[1] if found else 1
+    return context() is not None
 
 
 def __getattr__(name: str) -> Any:
@@ -419,17 +390,24 @@ class Context:
         return lambda: done.done
 
 
-# the data-parallel API, from the module that builds it on this one (which imports this module:
-# hence here, at the end, when everything it uses is defined)
-from .parallel import (
-    DistributedSampler,
-    SyncBatchNorm1d,
-    SyncBatchNorm2d,
-    all_reduce_gradients,
-    broadcast_parameters,
-    check_consistent,
-    convert_sync_batchnorm,
-)
+def data_parallel(setting: Any, trainer: Any, loader: Any) -> DataParallel | None:
+    """What ``Trainer(distributed=...)`` means: False: one process; None: the context of
+    :func:`init` if one was made; True: init() now; a Context: that one."""
+    if setting is False:
+        return None
+    if setting is None:
+        ctx = context()
+        if ctx is None:
+            return None
+    elif setting is True:
+        ctx = init()
+    elif isinstance(setting, Context):
+        ctx = setting
+    else:
+        raise TypeError(f"Trainer: distributed must be None, True, False or a Context from "
+                        f"nn.distributed.init(), got {setting!r}")
+    return DataParallel(ctx, trainer, loader)
+
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -446,6 +424,7 @@ __all__ = [
     "check_consistent",
     "context",
     "convert_sync_batchnorm",
+    "data_parallel",
     "get_rank",
     "get_world_size",
     "init",

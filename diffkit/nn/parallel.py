@@ -10,7 +10,7 @@ gradient g_r of its mean loss. The one-process gradient of the mean loss is then
 which is what :func:`all_reduce_gradients` forms: each rank scales its gradients by its weight
 w_r = n_r/N and the ranks sum them in float64 (so the rounding of the reduction is far below
 float32's), then every rank casts back and takes the same optimizer step from the same
-parameters (broadcast from rank 0 at the start). Imports no MPI itself.
+parameters (broadcast from rank 0 at the start). Imports no MPI itself: the collectives are the Context's of :mod:`diffkit.nn.distributed`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..backend import array_namespace, to_numpy
 from ..errors import DistributedError, RankMismatchError
 from ..primitive import Primitive
 from ..tensor import Tensor
-from . import distributed
+from . import ranks
 from .layers import BatchNorm1d, BatchNorm2d
 from .module import Module, assign_, value_of
 
@@ -48,8 +48,8 @@ def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
     return lo, lo + base + (rank < extra)
 
 
-def _ctx() -> distributed.Context:
-    ctx = distributed.context()
+def _ctx() -> Any:
+    ctx = ranks.context()
     if ctx is None:
         raise DistributedError("call nn.distributed.init() first (in every rank)")
     return ctx
@@ -76,8 +76,8 @@ class DistributedSampler:
     """
 
     def __init__(self, rank: int | None = None, world_size: int | None = None) -> None:
-        self.rank = distributed.get_rank() if rank is None else int(rank)
-        self.world_size = distributed.get_world_size() if world_size is None else int(world_size)
+        self.rank = ranks.get_rank() if rank is None else int(rank)
+        self.world_size = ranks.get_world_size() if world_size is None else int(world_size)
         if self.world_size < 1 or not 0 <= self.rank < self.world_size:
             raise DistributedError(f"DistributedSampler: rank {self.rank} is not in "
                                    f"0..{self.world_size - 1}")
@@ -323,7 +323,7 @@ class _SyncStatistics:
     training: bool
 
     def forward(self, x: Any) -> Any:
-        ctx = distributed.context()
+        ctx = ranks.context()
         if not self.training or ctx is None or ctx.world_size == 1:
             return super().forward(x)  # type: ignore[misc]
         self._check(x)  # type: ignore[attr-defined]
@@ -400,7 +400,7 @@ class DataParallel:
     """A Trainer's link to the other ranks: set up once per fit (checks, broadcast, sharding),
     then the gradient reduction of every step and the sums of every epoch."""
 
-    def __init__(self, ctx: distributed.Context, trainer: Any, loader: Any) -> None:
+    def __init__(self, ctx: Any, trainer: Any, loader: Any) -> None:
         self.ctx = ctx
         if not hasattr(loader, "sampler"):
             raise DistributedError("distributed training needs a diffkit DataLoader (it shards "
@@ -442,25 +442,6 @@ class DataParallel:
                                            "metrics")
 
 
-def data_parallel(setting: Any, trainer: Any, loader: Any) -> DataParallel | None:
-    """What ``Trainer(distributed=...)`` means: False: one process; None: the context of
-    ``nn.distributed.init()`` if one was made; True: init() now; a Context: that one."""
-    if setting is False:
-        return None
-    if setting is None:
-        ctx = distributed.context()
-        if ctx is None:
-            return None
-    elif setting is True:
-        ctx = distributed.init()
-    elif isinstance(setting, distributed.Context):
-        ctx = setting
-    else:
-        raise TypeError(f"Trainer: distributed must be None, True, False or a Context from "
-                        f"nn.distributed.init(), got {setting!r}")
-    return DataParallel(ctx, trainer, loader)
-
-
 __all__ = ["DataParallel", "DistributedSampler", "GradientReducer", "SyncBatchNorm1d",
            "SyncBatchNorm2d", "all_reduce_gradients", "broadcast_parameters", "check_consistent",
-           "convert_sync_batchnorm", "data_parallel", "shard_bounds", "signature"]
+           "convert_sync_batchnorm", "shard_bounds", "signature"]

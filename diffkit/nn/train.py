@@ -24,11 +24,11 @@ from ..errors import DiffkitError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
 from .data import DataLoader, check_finite
+from .distributed import data_parallel
 from .inference import predict
 from .losses import check_class_labels, cross_entropy, l1_penalty, l2_penalty, uses_class_labels
 from .module import Module, get_rng, value_of
 from .optim import Adam, Optimizer, clip_grad_norm_, clip_grad_value_
-from .parallel import data_parallel
 from .schedulers import EarlyStopping, ReduceLROnPlateau
 
 
