@@ -58,3 +58,16 @@ class NumericOverflowError(DiffkitError, OverflowError):
 
 class InvalidNameError(DiffkitError, ValueError):
     """An input or function name diffkit will not use (not an identifier, a keyword, ...)."""
+
+
+class DistributedError(DiffkitError, RuntimeError):
+    """Data-parallel training that cannot go on: MPI missing, a rank that stopped or died."""
+
+
+class RankMismatchError(DistributedError, ValueError):
+    """Ranks that disagree at the start: model, data or loader differ (the message names what)."""
+
+
+class DistributedTimeoutError(DistributedError, TimeoutError):
+    """A collective operation that not every rank reached within the timeout (a rank hangs,
+    died without its launcher telling, or runs different code)."""

@@ -80,6 +80,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser, commands = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # train --workers re-runs it
         if extra:
             (commands.get(args.command) or parser).error(
                 f"unrecognized arguments: {' '.join(extra)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,10 @@ EXAMPLES = """\
 examples:
   diffkit train moons --epochs 15
   diffkit train digits --model cnn --optimizer adam --epochs 5
-  diffkit train xor --optimizer sgd --lr 0.05 --epochs 10 --json"""
+  diffkit train xor --optimizer sgd --lr 0.05 --epochs 10 --json
+  diffkit train digits --workers 4          (4 ranks, data parallel; needs diffkit[mpi])
+  mpiexec -n 4 python -m diffkit train digits   (the same, launched by hand)
+  diffkit train digits --checkpoint run.ckpt --resume   (continue an interrupted run)"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,12 +49,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="learning rate (default: per optimizer, e.g. 0.003 for adam, 0.1 for sgd)")
     p.add_argument("--epochs", type=int_range(0), default=None,
                    help="epochs, 0 or more (default 30 for mlp, 20 for cnn; 0 only evaluates)")
-    p.add_argument("--batch-size", type=int_range(1), default=32, help="default 32")
+    p.add_argument("--batch-size", type=int_range(1), default=32,
+                   help="rows per step, over all workers together (default 32)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                    help="cpu (default) or cuda (needs CuPy and a GPU)")
     p.add_argument("--seed", type=int_range(0), default=0,
                    help="seed of the data split, the initial weights and the shuffling (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--workers", type=int_range(1), default=1,
+                   help="processes training data parallel, started with the pip-installed "
+                   "mpiexec (needs diffkit[mpi]; default 1); the result equals one process's")
+    p.add_argument("--timeout", type=positive_float, default=60.0,
+                   help="seconds a worker waits for the others before it stops with an error "
+                   "(default 60)")
+    p.add_argument("--checkpoint", metavar="PATH", default=None,
+                   help="write a checkpoint after every epoch (rank 0, atomically)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint if it exists (any number of workers)")
     add_json_argument(p, "the settings, the per-epoch history and the test accuracy (no progress "
                       "bar)")
     p.set_defaults(run=run)
@@ -66,8 +81,37 @@ def _optimizer(nn: Any, name: str, params: list, lr: float) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..nn import DivergenceError, distributed
+
+    if args.resume and not args.checkpoint:
+        raise CLIError("--resume needs --checkpoint PATH")
+    under = distributed.launched()
+    if under is None and args.workers > 1:
+        from .launch import launch
+
+        return launch(args.workers, args.argv)
+    if under is None:
+        return _train(args, None)
+    try:
+        ctx = distributed.init(backend="auto", timeout=args.timeout)
+    except distributed.DistributedError as exc:
+        raise CLIError(str(exc)) from None
+    if args.workers > 1 and args.workers != ctx.world_size:
+        raise CLIError(f"--workers {args.workers}, but the launcher started {ctx.world_size} "
+                       "processes: leave --workers out under mpiexec")
+    try:
+        return _train(args, ctx)
+    except BaseException as exc:
+        if not isinstance(exc, distributed.RankMismatchError | DivergenceError):
+            ctx.fail(exc)  # an error of this rank alone: the others stop now, not at a timeout
+        raise
+
+
+def _train(args: argparse.Namespace, ctx: Any) -> int:
+    """One process's training (rank `ctx.rank` of a job when ctx is given)."""
     from .. import nn
 
+    main = ctx is None or ctx.is_main
     cnn = args.model == "cnn"
     if cnn and args.dataset != "digits":
         raise CLIError("--model cnn needs image data: use the digits dataset")
@@ -90,8 +134,11 @@ def run(args: argparse.Namespace) -> int:
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     opt = _optimizer(nn, args.optimizer, model.parameters(), lr)
     trainer = nn.Trainer(model, optimizer=opt, scheduler=nn.CosineAnnealingLR(opt, max(epochs, 1)),
-                         progress=not (args.no_progress or args.json))
+                         progress=not (args.no_progress or args.json), checkpoint=args.checkpoint,
+                         distributed=ctx if ctx is not None else False)
     loader = nn.DataLoader(Xtr, ytr, args.batch_size, seed=args.seed, device=args.device)
+    if args.resume and Path(args.checkpoint).is_file():
+        trainer.load_checkpoint(args.checkpoint)
     try:
         trainer.fit(loader, val_data=(Xte, yte), epochs=epochs)
     except nn.DivergenceError as exc:
@@ -101,16 +148,21 @@ def run(args: argparse.Namespace) -> int:
                        f"{DEFAULT_LR[args.optimizer]:g})") from None
     test_loss, acc = trainer.evaluate(Xte, yte)
     parameters = sum(int(np.prod(p.shape)) for p in model.parameters())
+    workers = 1 if ctx is None else ctx.world_size
+    if not main:
+        return 0
     if args.json:
         print_json({
             "command": "train", "dataset": args.dataset, "model": args.model,
             "optimizer": args.optimizer, "lr": lr, "epochs": epochs,
-            "batch_size": args.batch_size, "device": args.device, "seed": args.seed,
+            "batch_size": args.batch_size, "workers": workers, "device": args.device,
+            "seed": args.seed,
             "parameters": parameters, "history": dict(trainer.history),
             "test_loss": test_loss, "test_accuracy": acc,
         })
         return 0
+    ranks = f"  workers: {workers}" if workers > 1 else ""
     print(f"model: {args.model}  optimizer: {args.optimizer}  lr: {lr:g}  epochs: {epochs}  "
-          f"device: {args.device}  parameters: {parameters}")
+          f"device: {args.device}{ranks}  parameters: {parameters}")
     print(f"test accuracy: {acc:.3f}")
     return 0

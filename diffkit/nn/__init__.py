@@ -12,7 +12,8 @@ Example:
     ...     opt.step()
 """
 
-from . import init, plots
+from ..errors import DistributedError, DistributedTimeoutError, RankMismatchError
+from . import distributed, init, plots
 from .checkpoint import CheckpointError
 from .data import (
                    DATASETS,
@@ -85,6 +86,7 @@ from .optim import (
                    clip_grad_norm_,
                    clip_grad_value_,
 )
+from .parallel import DistributedSampler
 from .schedulers import (
                    CosineAnnealingLR,
                    EarlyStopping,
@@ -115,6 +117,9 @@ __all__ = [
                    "CosineAnnealingLR",
                    "CrossEntropyLoss",
                    "DataLoader",
+                   "DistributedError",
+                   "DistributedSampler",
+                   "DistributedTimeoutError",
                    "DivergenceError",
                    "DropConnect",
                    "Dropout",
@@ -140,6 +145,7 @@ __all__ = [
                    "Parameter",
                    "RMSprop",
                    "RandomShift",
+                   "RankMismatchError",
                    "ReLU",
                    "ReduceLROnPlateau",
                    "Sequential",
@@ -155,6 +161,7 @@ __all__ = [
                    "clip_grad_norm_",
                    "clip_grad_value_",
                    "cross_entropy",
+                   "distributed",
                    "fit",
                    "functional_call",
                    "get_rng",

@@ -44,6 +44,9 @@ class DataLoader:
         batch_size: rows per batch; shuffle: new order every epoch; seed: the generator's seed.
         drop_last: skip a final short batch; device: 'cpu' or 'cuda' (batches are moved there).
         transform: optional augmentation ``(X_batch, rng) -> X_batch`` applied on the host.
+        sampler: optional ``shard(global_batch_indices) -> indices`` keeping this process's part
+            of every batch (:class:`nn.distributed.DistributedSampler`): ``batch_size`` is then
+            the global batch, and the order the same in every process.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -55,7 +58,7 @@ class DataLoader:
     def __init__(self, X: Any, y: Any, batch_size: int = 32, shuffle: bool = True, seed: int = 0,
                  drop_last: bool = False, device: str = "cpu",
                  transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
-                 dtype: Any = np.float32) -> None:
+                 dtype: Any = np.float32, sampler: Any = None) -> None:
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
         if batch_size <= 0:
@@ -66,7 +69,7 @@ class DataLoader:
         check_finite("DataLoader: X", self.X, X)
         check_finite("DataLoader: y", self.y)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.device, self.transform = device, transform
+        self.device, self.transform, self.sampler = device, transform, sampler
         self.rng = np.random.default_rng(seed)
         self._dev_X = self._dev_y = None
 
@@ -83,6 +86,8 @@ class DataLoader:
             idx = order[start:start + self.batch_size]
             if self.drop_last and len(idx) < self.batch_size:
                 break
+            if self.sampler is not None:
+                idx = self.sampler.shard(idx)
             if self.transform is None:
                 d_idx = idx if self.device == "cpu" else to_device(idx, self.device)
                 yield self._dev_X[d_idx], self._dev_y[d_idx]

@@ -25,6 +25,7 @@ from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
 from .compiled_step import CompiledStep, why_not_compiled
 from .data import DataLoader, check_finite
+from .distributed import data_parallel
 from .inference import predict
 from .losses import check_class_labels, cross_entropy, l1_penalty, l2_penalty, uses_class_labels
 from .module import Module, get_rng, value_of
@@ -142,6 +143,10 @@ class Trainer:
             (built-in pure layers and losses, NumPy arrays: see :mod:`diffkit.nn.compiled_step`),
             else eagerly; False: always eagerly (dynamic models, debugging); True: compiled or
             a ValueError saying why not. ``trainer.compiled`` says which path ran and why.
+        distributed: data parallel over the ranks of :mod:`diffkit.nn.distributed` — None (the
+            default): when ``nn.distributed.init()`` was called; True: call it; False: never.
+            Each rank then trains on its shard of every global batch, gradients are averaged
+            over the ranks after backward, and only rank 0 shows progress and writes checkpoints.
 
     Example:
         >>> import diffkit.nn as nn
@@ -158,7 +163,8 @@ class Trainer:
                  early_stopping: EarlyStopping | None = None, l1: float = 0.0, l2: float = 0.0,
                  clip_grad_norm: float | None = None, clip_grad_value: float | None = None,
                  progress: bool = True, checkpoint: str | None = None,
-                 track_grad_norms: bool = True, compile: bool | None = None) -> None:
+                 track_grad_norms: bool = True, compile: bool | None = None,
+                 distributed: Any = None) -> None:
         self.model = model
         self.loss_fn = loss_fn or cross_entropy
         self.optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
@@ -178,12 +184,17 @@ class Trainer:
         self._step: CompiledStep | None = None
         #: which path the last step took: "compiled", or "eager: <why>"
         self.compiled = "not run yet"
+        self.distributed, self._dist = distributed, None
 
     # ----- one step
     def _device_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         """One step; (loss, number correct) stay on the device, so a GPU is never waited for.
         NaN and overflow raise no NumPy warnings here: fit checks the loss once per epoch."""
         with paused_gc(), np.errstate(all="ignore"):  # a step's graph is acyclic: refcounts free it
+            if self._dist is not None and len(yb) == 0:  # no rows of a short batch for this rank
+                self.optimizer.zero_grad()
+                self._update(0)
+                return 0.0, 0
             return self._train_step(xb, yb)
 
     def _gradients(self, xb: Any, yb: Any) -> tuple[Any, Any]:
@@ -218,17 +229,24 @@ class Trainer:
 
     def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         v, out = self._gradients(xb, yb)
+        self._update(len(yb))
+        return v, _correct(out, yb) if _is_classification(out, yb) else float("nan")
+
+    def _update(self, rows: int) -> None:
+        """After backward: gradients summed over the ranks (when distributed; this rank's mean
+        loss covered `rows` rows), clipped, their norms tracked, and the optimizer's step."""
+        if self._dist is not None:
+            self._dist.reduce_gradients(rows)
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         if self.clip_grad_value is not None:
             clip_grad_value_(self.model.parameters(), self.clip_grad_value)
         if self.track_grad_norms:
-            xp = array_namespace(v)
             for k, p in self._named:
                 if p.grad is not None:
+                    xp = array_namespace(p.grad)
                     self._norms[k] = self._norms.get(k, 0.0) + xp.sqrt(xp.vdot(p.grad, p.grad))
         self.optimizer.step()
-        return v, _correct(out, yb) if _is_classification(out, yb) else float("nan")
 
     # ----- loops
     def fit(self, train_loader: DataLoader, val_data: tuple[Any, Any] | None = None,
@@ -259,8 +277,10 @@ class Trainer:
             train_loader.load_state_dict(self._loader_state)
             self._loader_state = None
         self._loader = train_loader
+        self._dist = data_parallel(self.distributed, self, train_loader)
         self._choose_path()
-        bar = _Progress(self.progress, epochs - self.epoch, len(train_loader))
+        shown = self.progress and (self._dist is None or self._dist.is_main)
+        bar = _Progress(shown, epochs - self.epoch, len(train_loader))
         with bar:
             while self.epoch < epochs:
                 if self.early_stopping is not None and self.early_stopping.stopped:
@@ -301,6 +321,8 @@ class Trainer:
             # reading the running loss waits for the device: only now and then, and only if shown
             show = bar.bar is not None and (i % 25 == 0 or i == steps - 1)
             bar.advance(f"epoch {self.epoch + 1}: loss {float(total) / n:.4f}" if show else None)
+        if self._dist is not None:  # the sums over all ranks' shards
+            total, correct, n = self._dist.reduce_totals(total, correct, n)
         with np.errstate(all="ignore"):
             mean = float(total) / n
         if not math.isfinite(mean):
@@ -319,7 +341,7 @@ class Trainer:
         self._after_epoch(h)
         self.epoch += 1
         bar.epoch_done(self.epoch, h)
-        if self.checkpoint:
+        if self.checkpoint and (self._dist is None or self._dist.is_main):
             self.save_checkpoint(self.checkpoint)
 
     def _diverged(self, losses: list[Any], mean: float, steps: int) -> None:

@@ -1,0 +1,447 @@
+"""Data parallelism over the ranks of :mod:`diffkit.nn.distributed`: shards, gradient buckets,
+the start-up checks, synchronized batch norm, and what :class:`~diffkit.nn.Trainer` calls.
+
+Why one process's result comes out: for a global batch B of N rows, rank r gets a contiguous
+shard B_r of n_r rows (disjoint, Σ n_r = N, all cut from the same seeded order) and computes the
+gradient g_r of its mean loss. The one-process gradient of the mean loss is then
+
+    g = (1/N) Σ_{i∈B} ∇ℓ_i = Σ_r (n_r/N) g_r,
+
+which is what :func:`all_reduce_gradients` forms: each rank scales its gradients by its weight
+w_r = n_r/N and the ranks sum them in float64 (so the rounding of the reduction is far below
+float32's), then every rank casts back and takes the same optimizer step from the same
+parameters (broadcast from rank 0 at the start). Imports no MPI itself: the collectives are the Context's of :mod:`diffkit.nn.distributed`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import ops as dk
+from ..backend import array_namespace, to_numpy
+from ..errors import DistributedError, RankMismatchError
+from ..primitive import Primitive
+from ..tensor import Tensor
+from . import ranks
+from .layers import BatchNorm1d, BatchNorm2d
+from .module import Module, assign_, value_of
+
+#: gradients are summed in buckets of at most this many bytes (float64), last layers first
+BUCKET_BYTES = 25 * 2**20
+
+
+def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
+    """[lo, hi) of rank's contiguous share of n rows: the first n mod p ranks get one row more.
+
+    Example:
+        >>> [shard_bounds(10, r, 4) for r in range(4)]
+        [(0, 3), (3, 6), (6, 8), (8, 10)]
+    """
+    base, extra = divmod(n, world_size)
+    lo = rank * base + min(rank, extra)
+    return lo, lo + base + (rank < extra)
+
+
+def _ctx() -> Any:
+    ctx = ranks.context()
+    if ctx is None:
+        raise DistributedError("call nn.distributed.init() first (in every rank)")
+    return ctx
+
+
+class DistributedSampler:
+    """Each rank's disjoint share of every global batch (``DataLoader(sampler=...)``).
+
+    The loader draws the global order with its own seeded generator, the same on every rank, and
+    cuts global batches of ``batch_size`` rows; this keeps rank's contiguous part of each. So the
+    batch size is global, and the shards of a step together are exactly one process's batch.
+
+    Args:
+        rank, world_size: default from :func:`nn.distributed.init` (or the launcher's
+            environment).
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> s = nn.distributed.DistributedSampler(rank=1, world_size=2)
+        >>> loader = nn.DataLoader(np.zeros((10, 1)), np.arange(10), batch_size=4, shuffle=False,
+        ...                        sampler=s)
+        >>> [yb.tolist() for _, yb in loader]
+        [[2, 3], [6, 7], [9]]
+    """
+
+    def __init__(self, rank: int | None = None, world_size: int | None = None) -> None:
+        self.rank = ranks.get_rank() if rank is None else int(rank)
+        self.world_size = ranks.get_world_size() if world_size is None else int(world_size)
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise DistributedError(f"DistributedSampler: rank {self.rank} is not in "
+                                   f"0..{self.world_size - 1}")
+        #: rows of the last global batch cut (the denominator N of this rank's weight n_r/N)
+        self.batch_rows = 0
+
+    def shard(self, idx: np.ndarray) -> np.ndarray:
+        """This rank's part of the global batch `idx` (possibly empty for a short last batch)."""
+        self.batch_rows = len(idx)
+        lo, hi = shard_bounds(len(idx), self.rank, self.world_size)
+        return idx[lo:hi]
+
+    def __repr__(self) -> str:
+        return f"DistributedSampler(rank={self.rank}, world_size={self.world_size})"
+
+
+# ----- parameters and gradients
+
+
+def broadcast_parameters(model: Module, root: int = 0) -> None:
+    """Give every rank rank `root`'s parameters and buffers (float64 on the wire: exact)."""
+    ctx = _ctx()
+    if ctx.world_size == 1:
+        return
+    values = [p.value for p in model.parameters()]
+    buffers = [(m, k) for m in model.modules() for k, b in m._buffers.items() if b is not None]
+    values += [m._buffers[k] for m, k in buffers]
+    flat = _pack(values)
+    ctx.broadcast([flat], root, "broadcast of the parameters")
+    new = _unpack(flat, values)
+    for p, v in zip(model.parameters(), new):
+        assign_(p, v)
+    for (m, k), v in zip(buffers, new[len(new) - len(buffers):]):
+        m._buffers[k] = v
+
+
+def _pack(values: Sequence[Any]) -> Any:
+    xp = array_namespace(*values) if values else np
+    flat = xp.empty(sum(int(v.size) for v in values), xp.float64)
+    o = 0
+    for v in values:
+        flat[o:o + v.size] = v.reshape(-1)
+        o += v.size
+    return flat
+
+
+def _unpack(flat: Any, like: Sequence[Any]) -> list[Any]:
+    out, o = [], 0
+    for v in like:
+        out.append(flat[o:o + v.size].reshape(v.shape).astype(v.dtype))
+        o += v.size
+    return out
+
+
+class GradientReducer:
+    """Sums gradients over the ranks in float64 buckets of at most `bucket_bytes`, the last
+    parameters first (the order backward finishes them), each bucket started as soon as it is
+    packed so that packing the next overlaps with its transfer. One flag per parameter rides in
+    its bucket: a parameter no rank has a gradient for keeps ``grad = None``."""
+
+    def __init__(self, params: Sequence[Tensor], bucket_bytes: int = BUCKET_BYTES) -> None:
+        self.params = list(params)
+        for p in self.params:
+            if np.dtype(p.dtype).kind != "f":
+                raise DistributedError(f"all_reduce_gradients: a {p.dtype} parameter of shape "
+                                       f"{p.shape}: only real floating-point parameters")
+        cap = max(1, bucket_bytes // 8)
+        self.buckets: list[list[Tensor]] = []
+        size = cap
+        for p in reversed(self.params):
+            if size + p.size > cap:
+                self.buckets.append([])
+                size = 0
+            self.buckets[-1].append(p)
+            size += p.size
+
+    def reduce(self, weight: float) -> None:
+        """grad ← Σ_ranks weight·grad (each rank passes its own weight), for every parameter."""
+        ctx = _ctx()
+        pending = []
+        for bucket in self.buckets:
+            xp = array_namespace(bucket[0].value)
+            n = sum(p.size for p in bucket)
+            buf = xp.zeros(n + len(bucket), xp.float64)
+            o = 0
+            for k, p in enumerate(bucket):
+                if p.grad is not None:
+                    buf[o:o + p.size] = xp.broadcast_to(p.grad, p.shape).reshape(-1)
+                    buf[n + k] = 1.0
+                o += p.size
+            if weight != 1.0:
+                buf[:n] *= weight
+            pending.append((bucket, buf, ctx.start_all_reduce([buf], "all-reduce of the "
+                                                              "gradients")))
+        for bucket, buf, handle in pending:
+            handle.wait()
+            n = len(buf) - len(bucket)
+            flags = to_numpy(buf[n:])
+            o = 0
+            for k, p in enumerate(bucket):
+                p.grad = buf[o:o + p.size].reshape(p.shape).astype(p.value.dtype) \
+                    if flags[k] > 0 else None
+                o += p.size
+
+
+_REDUCERS: weakref.WeakKeyDictionary[Module, tuple[tuple[int, ...], GradientReducer]] = (
+    weakref.WeakKeyDictionary())
+
+
+def all_reduce_gradients(model: Module | Iterable[Tensor], weight: float | None = None) -> None:
+    """After ``loss.backward()`` in every rank: each parameter's ``grad`` becomes the same on
+    every rank, Σ_r w_r·grad_r, summed in float64 in buckets.
+
+    Args:
+        model: a Module (its buckets are kept) or the parameters.
+        weight: this rank's share of the global batch, n_r/N (what makes the one-process mean
+            gradient for unequal shards); default 1/world_size (the mean over ranks).
+    """
+    ctx = _ctx()
+    if isinstance(model, Module):
+        params = model.parameters()
+        key = tuple(id(p) for p in params)
+        cached = _REDUCERS.get(model)
+        if cached is None or cached[0] != key:
+            cached = _REDUCERS[model] = (key, GradientReducer(params))
+        reducer = cached[1]
+    else:
+        reducer = GradientReducer(list(model))
+    reducer.reduce(1.0 / ctx.world_size if weight is None else float(weight))
+
+
+# ----- start-up checks
+
+
+def _digest(arrays: Iterable[Any]) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(to_numpy(a))
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()[:16]
+
+
+def signature(model: Module, loader: Any, optimizer: Any = None) -> dict[str, Any]:
+    """What every rank must agree on before training, as JSON-ready data: the model's parameter
+    names, shapes and dtypes; the data's shape, dtype and a digest; the loader's settings and
+    generator; the optimizer's settings and a digest of its state."""
+    sig: dict[str, Any] = {
+        "model": [[k, list(p.shape), str(p.dtype)] for k, p in model.named_parameters()]
+        + [[k, list(b.shape), str(b.dtype)] for k, b in model.named_buffers() if b is not None],
+    }
+    X, y = getattr(loader, "X", None), getattr(loader, "y", None)
+    if X is not None and y is not None:
+        sig["data"] = {"rows": len(X), "X": [list(X.shape[1:]), str(X.dtype)],
+                       "y": [list(y.shape[1:]), str(y.dtype)], "digest": _digest([X, y])}
+        rng = getattr(loader, "rng", None)
+        state = json.dumps(rng.bit_generator.state, sort_keys=True, default=str) if rng else ""
+        sig["loader"] = {"batch_size": loader.batch_size, "shuffle": loader.shuffle,
+                         "drop_last": loader.drop_last,
+                         "generator": hashlib.sha256(state.encode()).hexdigest()[:16]}
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        arrays = [v for s in sd["state"].values() for v in s.values() if hasattr(v, "shape")]
+        sig["optimizer"] = {"type": type(optimizer).__name__,
+                            "settings": json.loads(json.dumps(sd["param_groups"], default=str)),
+                            "state": _digest(arrays)}
+    return sig
+
+
+def check_consistent(model: Module, loader: Any = None, optimizer: Any = None) -> None:
+    """Every rank compares its :func:`signature` with every other's: all raise the same
+    RankMismatchError, naming the first rank and the first thing that differs from rank 0."""
+    ctx = _ctx()
+    mine = json.dumps(signature(model, loader, optimizer), sort_keys=True).encode()
+    sigs = [json.loads(b) for b in ctx.all_gather_bytes(mine, "start-up check")]
+    for r, s in enumerate(sigs[1:], 1):
+        diff = _first_difference(sigs[0], s)
+        if diff is not None:
+            raise RankMismatchError(
+                f"rank {r} differs from rank 0 in {diff}: every rank must build the same model, "
+                "load the same data and use the same seed and settings")
+
+
+def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    if a.get("model") != b.get("model"):
+        ma, mb = {k: (s, d) for k, s, d in a["model"]}, {k: (s, d) for k, s, d in b["model"]}
+        for k in [*ma, *mb]:
+            if ma.get(k) != mb.get(k):
+                return (f"the model: {k} is {_describe(ma.get(k))} on rank 0 and "
+                        f"{_describe(mb.get(k))} there")
+        return "the model: the parameters come in another order"
+    for part in ("data", "loader", "optimizer"):
+        pa, pb = a.get(part, {}), b.get(part, {})
+        for k in sorted({*pa, *pb}):
+            if pa.get(k) != pb.get(k):
+                return f"the {part}'s {k}: {pa.get(k)} on rank 0, {pb.get(k)} there"
+    return None
+
+
+def _describe(entry: Any) -> str:
+    return "missing" if entry is None else f"shape {tuple(entry[0])} {entry[1]}"
+
+
+# ----- synchronized batch norm
+
+
+def _all_reduce_impl(xp: Any, x: Any, weight: float) -> Any:
+    buf = x.astype(xp.float64)
+    _ctx().all_reduce([buf], "all-reduce of the batch-norm statistics")
+    return buf.astype(x.dtype)
+
+
+def _all_reduce_vjp(ct: Any, xs: Any, out: Any, weight: float) -> tuple[Any]:
+    """Each rank's backward gives ∂L_r/∂S for the global sum S; the global objective Σ w_r L_r
+    needs Σ_r w_r ∂L_r/∂S in every rank, divided by w_r there (the gradient reduction multiplies
+    it back)."""
+    xp = array_namespace(ct)
+    buf = xp.asarray(ct, dtype=xp.float64) * weight
+    _ctx().all_reduce([buf], "all-reduce of the batch-norm gradients")
+    return ((buf / weight).astype(ct.dtype),)
+
+
+#: Σ over the ranks, differentiable (not in diffkit's table of primitives: training-only)
+all_reduce_sum = Primitive(
+    name="all_reduce_sum", nargs=1, impl=_all_reduce_impl, kind="structural", linear=True,
+    batch=None, jvp=None, vjp=_all_reduce_vjp, vjp_rows=None, prepare=None, sympy=None,
+    numpy=(), scipy=(), parseable=False, differentiable=True, symbol="all_reduce_sum",
+    unicode="Σ_ranks", latex=r"\sum_{\text{ranks}}", cost=None,
+    doc="Sum over the ranks of a data-parallel job (its derivative sums the weighted "
+        "cotangents).")
+
+
+class _SyncStatistics:
+    """Batch statistics over the global batch: μ = Σ_ranks Σ x / N, σ² = Σ_ranks Σ (x − μ)² / N,
+    each a differentiable all-reduce, so forward and backward equal one process's batch norm on
+    the whole global batch (two all-reduces forward, two backward, per layer)."""
+
+    num_features: int
+    eps: float
+    momentum: float
+    affine: bool
+    track_running_stats: bool
+    training: bool
+
+    def forward(self, x: Any) -> Any:
+        ctx = ranks.context()
+        if not self.training or ctx is None or ctx.world_size == 1:
+            return super().forward(x)  # type: ignore[misc]
+        self._check(x)  # type: ignore[attr-defined]
+        axes = (0, *range(2, len(x.shape)))
+        bshape = (1, self.num_features) + (1,) * (len(x.shape) - 2)
+        local = int(np.prod(x.shape)) // self.num_features
+        (total,) = ctx.all_reduce_numbers([local], "count of the batch-norm rows")
+        if local == 0:
+            raise DistributedError("synchronized batch norm got no rows on this rank: use a "
+                                   "batch size of at least the number of ranks")
+        w = local / total
+        mu = dk.mul(all_reduce_sum(dk.sum(x, axis=axes, keepdims=True), weight=w), 1.0 / total)
+        d = dk.sub(x, mu)
+        var = dk.mul(all_reduce_sum(dk.sum(dk.mul(d, d), axis=axes, keepdims=True), weight=w),
+                     1.0 / total)
+        y = dk.mul(d, dk.pow(dk.add(var, self.eps), -0.5))
+        if self.track_running_stats:
+            m, b = self.momentum, self._buffers  # type: ignore[attr-defined]
+            mu_v, var_v = value_of(mu).reshape(-1), value_of(var).reshape(-1)
+            b["running_mean"] = (1 - m) * b["running_mean"] + m * mu_v
+            b["running_var"] = (1 - m) * b["running_var"] + m * var_v * (total / max(total - 1,
+                                                                                       1))
+        if self.affine:
+            y = dk.add(dk.mul(y, dk.reshape(self.weight, bshape)),  # type: ignore[attr-defined]
+                       dk.reshape(self.bias, bshape))  # type: ignore[attr-defined]
+        return y
+
+
+class SyncBatchNorm1d(_SyncStatistics, BatchNorm1d):
+    """BatchNorm1d whose training statistics are those of the global batch (all ranks)."""
+
+
+class SyncBatchNorm2d(_SyncStatistics, BatchNorm2d):
+    """BatchNorm2d whose training statistics are those of the global batch (all ranks)."""
+
+
+_SYNC = {BatchNorm1d: SyncBatchNorm1d, BatchNorm2d: SyncBatchNorm2d}
+
+
+def convert_sync_batchnorm(model: Module) -> Module:
+    """Make every BatchNorm1d/2d of `model` synchronized (same parameters, buffers and names, so
+    checkpoints and optimizers are unaffected); returns the model. Without it each rank
+    normalizes with its own shard's statistics, as PyTorch's DDP does by default.
+
+    Example:
+        >>> import diffkit.nn as nn
+        >>> m = nn.distributed.convert_sync_batchnorm(nn.MLP([4, 8, 2], batch_norm=True))
+        >>> type(m[1]).__name__
+        'SyncBatchNorm1d'
+    """
+
+    def convert(m: Module) -> Module:
+        cls = _SYNC.get(type(m))
+        if cls is None:
+            return m
+        new = object.__new__(cls)
+        new.__dict__.update(m.__dict__)
+        return new
+
+    for m in list(model.modules()):
+        for k, child in list(m._modules.items()):
+            m._modules[k] = convert(child)
+    return convert(model)
+
+
+def has_sync_batchnorm(model: Module) -> bool:
+    return any(isinstance(m, _SyncStatistics) for m in model.modules())
+
+
+# ----- what Trainer uses
+
+
+class DataParallel:
+    """A Trainer's link to the other ranks: set up once per fit (checks, broadcast, sharding),
+    then the gradient reduction of every step and the sums of every epoch."""
+
+    def __init__(self, ctx: Any, trainer: Any, loader: Any) -> None:
+        self.ctx = ctx
+        if not hasattr(loader, "sampler"):
+            raise DistributedError("distributed training needs a diffkit DataLoader (it shards "
+                                   "each global batch over the ranks)")
+        if loader.sampler is None:
+            loader.sampler = DistributedSampler(ctx.rank, ctx.world_size)
+        sampler = loader.sampler
+        if (sampler.rank, sampler.world_size) != (ctx.rank, ctx.world_size):
+            raise DistributedError(f"the DataLoader's {sampler!r} is not this rank's (rank "
+                                   f"{ctx.rank} of {ctx.world_size})")
+        self.sampler = sampler
+        model = trainer.model
+        check_consistent(model, loader, trainer.optimizer)
+        if has_sync_batchnorm(model):
+            self._check_rows_for_sync_batchnorm(loader)
+        broadcast_parameters(model)
+        self.reducer = GradientReducer(model.parameters())
+
+    def _check_rows_for_sync_batchnorm(self, loader: Any) -> None:
+        n, b = len(loader.X), loader.batch_size
+        smallest = b if loader.drop_last or n % b == 0 else n % b
+        if min(smallest, n) < self.ctx.world_size:
+            raise DistributedError(
+                f"synchronized batch norm needs rows on every rank in every step, but a batch has "
+                f"{min(smallest, n)} rows for {self.ctx.world_size} ranks: use drop_last=True or "
+                "another batch size")
+
+    @property
+    def is_main(self) -> bool:
+        return self.ctx.is_main
+
+    def reduce_gradients(self, rows: int) -> None:
+        """This rank computed the mean loss of `rows` rows of the current global batch."""
+        n = self.sampler.batch_rows
+        self.reducer.reduce(rows / n if n else 0.0)
+
+    def reduce_totals(self, *values: Any) -> list[float]:
+        return self.ctx.all_reduce_numbers([float(v) for v in values], "sum of the epoch's "
+                                           "metrics")
+
+
+__all__ = ["DataParallel", "DistributedSampler", "GradientReducer", "SyncBatchNorm1d",
+           "SyncBatchNorm2d", "all_reduce_gradients", "broadcast_parameters", "check_consistent",
+           "convert_sync_batchnorm", "shard_bounds", "signature"]
