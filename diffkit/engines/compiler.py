@@ -99,7 +99,9 @@ def _simplify(v: _Val) -> None:
         if c is not None and a.shape:
             rest = [b.shape for j, b in enumerate(v.args) if j != i]
             if np.broadcast_shapes((), *rest) == v.shape:
-                v.args[i] = _Val(None, [], {}, (), a.dtype, const=c)
+                # a NumPy scalar of the array's dtype: typed like the array (NumPy 2 promotes a
+                # Python float weakly, a NumPy scalar or array by its dtype)
+                v.args[i] = _Val(None, [], {}, (), a.dtype, const=a.dtype.type(c))
     if all(a.is_const for a in v.args) and p.differentiable:
         with np.errstate(all="ignore"):
             value = p.impl(np, *[a.const for a in v.args], **v.params)
@@ -315,7 +317,7 @@ def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradien
     shape = graph.output.shape
     scalar_out = math.prod(shape) == 1 and shape in ((), (1,))
     if scalar_out:  # the gradient: cotangent 1, which the simplifier then folds away
-        ins1, out1, grads1, _ = _trace(fn, xs, wrt, 1.0)
+        ins1, out1, grads1, _ = _trace(fn, xs, wrt, _one(graph.output))
         checks = _domain_checks(out1)
         makers = {
             "value_and_grad": functools.partial(_emit, "value_and_grad", ins1, params,
@@ -370,7 +372,7 @@ def compile_step(body: Any, xs: Sequence[Any], wrt: Sequence[int], names: Sequen
     if math.prod(graph.output.shape) != 1:
         raise ShapeError(f"a training step needs a scalar loss, got shape {graph.output.shape}")
     captured.clear()
-    ins, out, grads, _ = _trace(fn, xs, wrt_t, 1.0)
+    ins, out, grads, _ = _trace(fn, xs, wrt_t, _one(graph.output))
     aux = captured[-1]
     aux = aux.value if type(aux) is Tensor and type(aux.value) is Tensor else aux
     ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside}
@@ -382,6 +384,12 @@ def compile_step(body: Any, xs: Sequence[Any], wrt: Sequence[int], names: Sequen
     cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt_t, header, makers, ns)
     cg._function("value_and_grad")  # generate now: a step is compiled to be run
     return cg
+
+
+def _one(output: Node) -> Any:
+    """The cotangent 1 in the output's dtype (as the reverse engine seeds it: float32 stays
+    float32 in the generated code)."""
+    return output.dtype.type(1.0) if output.dtype.kind in "fc" else 1.0
 
 
 def _outside(name: str) -> None:
@@ -547,9 +555,18 @@ def _ref(v: _Val, names: dict[int, str], ns: dict[str, Any]) -> str:
         raise TracingError("internal: a value was used before it was computed")
     c = v.scalar_const()
     if c is not None and not np.shape(v.const):
-        return literal(c) if np.asarray(v.const).dtype.kind == "f" else literal(v.const.item()
-                                                                          if hasattr(v.const, "item") else v.const)
+        kind = type(v.const)
+        if kind is float or kind is int or kind is bool:  # Python numbers promote weakly
+            return literal(v.const)
+        dtype = np.asarray(v.const).dtype
+        if dtype.kind in "fc" and dtype.name in _TYPED:  # a NumPy scalar keeps its dtype
+            return f"np.{dtype.name}({literal(v.const.item())})"
+        return literal(v.const.item() if hasattr(v.const, "item") else v.const)
     return _ref_param(v.const, ns)
+
+
+#: NumPy scalar types the generated code may name (np.float32(0.5))
+_TYPED = ("float16", "float32", "float64", "longdouble", "complex64", "complex128")
 
 
 def _ref_param(p: Any, ns: dict[str, Any]) -> str:
