@@ -175,16 +175,26 @@ class GradientFunction:
         self.with_value = with_value
         self._last_args: tuple[Any, ...] | None = None
         #: Python-float signatures whose generated code answers directly (see _learn)
-        self._fast: dict[int, Callable[..., Any]] = {}
+        self._fast: dict[int, Callable[..., Any]] = {}  # arity -> generated code
         self.__doc__ = run.__doc__
 
     def __call__(self, *args: Any) -> Any:
         self._last_args = args
-        fast = self._fast.get(len(args)) if self._fast else None
-        if fast is not None:
-            result = fast(args)
-            if result is not None:
-                return result
+        code = self._fast.get(len(args)) if self._fast else None
+        if code is not None:  # generated code on Python floats (see _learn); inlined: no frames
+            total = 0.0
+            for a in args:
+                if type(a) is not float:
+                    break
+                total += a
+            else:  # a non-finite input makes total − total NaN (an overflowing sum just falls back)
+                if total - total == 0.0:
+                    try:
+                        result = code(*args)
+                    except (ArithmeticError, ValueError):
+                        result = None
+                    if result is not None and _finite_floats(result, self.with_value):
+                        return result
         result = self._run(*args)
         self._learn(args)
         return result
@@ -205,7 +215,7 @@ class GradientFunction:
         cg = fn.cache.get(("compiled", signature(xs), tuple(self.wrt)))
         code = None if cg is None else (cg._vg if self.with_value else cg._g)
         if code is not None and len(args) == fn.arity:
-            self._fast[len(args)] = _fast_call(code, self.with_value)
+            self._fast[len(args)] = code
 
     @property
     def source(self) -> str:
@@ -219,27 +229,18 @@ class GradientFunction:
         return f"<gradient of {self.function!r} by {self.engine.name}>"
 
 
-def _fast_call(code: Callable[..., Any], with_value: bool) -> Callable[[tuple[Any, ...]], Any]:
-    """A call of generated code on Python floats; None where the full path must answer."""
-    isfinite = math.isfinite
-
-    def call(args: tuple[Any, ...]) -> Any:
-        for a in args:
-            if type(a) is not float or not isfinite(a):
-                return None
-        try:
-            result = code(*args)
-        except (ArithmeticError, ValueError):
-            return None
-        grads = result[1] if with_value else result
-        for g in grads:
-            if type(g) is not float or not isfinite(g):
-                return None
-        if with_value and not (type(result[0]) is float and isfinite(result[0])):
-            return None
-        return result
-
-    return call
+def _finite_floats(result: Any, with_value: bool) -> bool:
+    """True when generated code answered in finite Python floats (else the full path answers)."""
+    total = 0.0
+    for g in (result[1] if with_value else result):
+        if type(g) is not float:
+            return False
+        total += g
+    if with_value:
+        if type(result[0]) is not float:
+            return False
+        total += result[0]
+    return total - total == 0.0
 
 
 #: calls per signature that the default reverse mode interprets before compiling: compiling

@@ -14,12 +14,15 @@ and both keep their results in side tables keyed by node (nodes are never change
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import NonDifferentiableError
+import numpy as np
+
+from .errors import DiffkitError, NonDifferentiableError
 from .ir import Node, Traced
-from .primitive import ElementwiseLinearization, Linearization, finite
+from .primitive import MINUS_ONE, ONE, ElementwiseLinearization, Linearization, finite
 from .primitives import broadcast_to, reshape, sum, sum_to
 
 Recorder = Callable[[Node, Node, Any, Any], None]
@@ -85,6 +88,67 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
             prev = adj.get(inp)
             adj[inp] = c if prev is None else prev + c
     return {n: adj[n] for n in keep if n in adj}
+
+
+_F64 = np.float64
+_SCALARS = (float, np.float64)
+
+
+def scalar_adjoints(nodes: Sequence[Node], wrt: Sequence[Node], output: Node, ct: Any
+                    ) -> dict[Node, Any] | None:
+    """:func:`linearize_all` + :func:`adjoint_sweep` fused for graphs of real float64 scalars
+    (scalar code), or None where this graph is anything else or a partial is singular.
+
+    It computes exactly what the general sweeps compute — the same partials from the same rules,
+    multiplied and summed in the same order — without a linearization object per node, so the
+    answer is bit-for-bit the general one. Anything unusual (an array, a complex number, a
+    structural primitive, a floating-point error, a non-finite adjoint) returns None, and the
+    caller runs the general sweeps, which give the named error or the 0·∞ = 0 answer."""
+    if type(ct) is not _F64:
+        return None
+    active = set(wrt)
+    tape: list[tuple[Node, tuple[Node, ...], list[Any]]] = []
+    record, activate = tape.append, active.add
+    try:
+        for node in nodes:
+            prim = node.prim
+            if prim is None or not prim.differentiable:
+                continue
+            ins = node.inputs
+            flags = [i in active for i in ins]
+            if True not in flags:
+                continue
+            rules = prim.partials
+            if rules is None or type(node.value) is not _F64:
+                return None
+            xs = [i.value for i in ins]
+            for x in xs:
+                if type(x) is not _F64 and type(x) is not float:
+                    return None
+            xs.append(node.value)
+            record((node, ins, [r(*xs) if a and r is not None else None
+                                for r, a in zip(rules, flags)]))
+            activate(node)
+        adj: dict[Node, Any] = {output: ct}
+        kept = set(wrt)
+        pop, get = adj.pop, adj.get
+        for node, ins, partials in reversed(tape):
+            g = get(node) if node in kept else pop(node, None)
+            if g is None:
+                continue
+            for inp, p in zip(ins, partials):
+                if p is None:
+                    continue
+                c = g if p is ONE else -g if p is MINUS_ONE else g * p
+                prev = get(inp)
+                adj[inp] = c if prev is None else prev + c
+    except (FloatingPointError, DiffkitError):
+        return None
+    result = {n: adj[n] for n in wrt if n in adj}
+    for v in result.values():
+        if type(v) is not _F64 or not math.isfinite(v):
+            return None
+    return result
 
 
 def sum_to_rows(c: Any, k: int, shape: tuple[int, ...]) -> Any:

@@ -31,8 +31,11 @@ from . import primitives as P
 from .backend import array_namespace
 from .errors import MissingRuleError, ShapeError, TracingError
 from .ir import Node, Traced, toposort
+
+_F64 = np.float64
+_NO_PARAMS: dict[str, Any] = {}
 from .primitive import NUMPY_NAMES, PUBLIC, SCIPY_NAMES, Primitive, bind
-from .sweeps import adjoint_sweep, linearize_all
+from .sweeps import adjoint_sweep, linearize_all, scalar_adjoints
 
 
 class Tape:
@@ -67,26 +70,34 @@ class Tape:
             raise TracingError(_ESCAPED)
         nodes = []
         vals = []
-        active = nested = False
+        active = False
+        scalar = True  # every value a float64 scalar (scalar code)
         for a in args:
             if type(a) is Tensor and a.tape is self:
                 node = a.node
                 v = node.value
-                active = active or a.requires_grad
+                if a.requires_grad:
+                    active = True
             else:
                 node = self.const(a)
                 v = a
             nodes.append(node)
             vals.append(v)
-            if type(v) is Tensor:
-                nested = True
-        if nested:  # the values are themselves traced on an outer tape
+            if type(v) is not _F64 and type(v) is not float:
+                scalar = False
+        op = prim.scalar_operator
+        if scalar and op is not None and (type(vals[0]) is _F64 or type(vals[1]) is _F64):
+            try:
+                value = op(*vals)
+            except FloatingPointError:  # the named error, as the ufunc path gives it
+                value = prim.evaluate(np, vals, params)
+        elif scalar:
+            value = prim.evaluate(np, vals, params)
+        elif any(type(v) is Tensor for v in vals):  # the values are traced on an outer tape
             value = bind(prim, *vals, **params)
         else:
             value = prim.evaluate(array_namespace(*vals), vals, params)
-        out = Tensor(Node(prim, tuple(nodes), params, value), self)
-        out.requires_grad = active and prim.differentiable
-        return out
+        return Tensor(Node(prim, tuple(nodes), params, value), self, active and prim.differentiable)
 
 
 _ESCAPED = ("a traced value from a trace that has ended was used (was it kept in a global, a "
@@ -311,27 +322,43 @@ class Tensor(Traced):
 
     # ----- operators (NumPy's meaning) ----------------------------------------------------------
     def __add__(self, other: Any) -> Any:
+        if type(other) is float:  # scalar code: this tensor's tape, no search
+            return self.tape.record(P.add, (self, other), _NO_PARAMS)
         return bind(P.add, self, other)
 
     def __radd__(self, other: Any) -> Any:
+        if type(other) is float:  # scalar code: this tensor's tape, no search
+            return self.tape.record(P.add, (other, self), _NO_PARAMS)
         return bind(P.add, other, self)
 
     def __sub__(self, other: Any) -> Any:
+        if type(other) is float:  # scalar code: this tensor's tape, no search
+            return self.tape.record(P.sub, (self, other), _NO_PARAMS)
         return bind(P.sub, self, other)
 
     def __rsub__(self, other: Any) -> Any:
+        if type(other) is float:  # scalar code: this tensor's tape, no search
+            return self.tape.record(P.sub, (other, self), _NO_PARAMS)
         return bind(P.sub, other, self)
 
     def __mul__(self, other: Any) -> Any:
+        if type(other) is float:  # scalar code: this tensor's tape, no search
+            return self.tape.record(P.mul, (self, other), _NO_PARAMS)
         return bind(P.mul, self, other)
 
     def __rmul__(self, other: Any) -> Any:
+        if type(other) is float:  # scalar code: this tensor's tape, no search
+            return self.tape.record(P.mul, (other, self), _NO_PARAMS)
         return bind(P.mul, other, self)
 
     def __truediv__(self, other: Any) -> Any:
+        if type(other) is float:  # scalar code: this tensor's tape, no search
+            return self.tape.record(P.div, (self, other), _NO_PARAMS)
         return bind(P.div, self, other)
 
     def __rtruediv__(self, other: Any) -> Any:
+        if type(other) is float:  # scalar code: this tensor's tape, no search
+            return self.tape.record(P.div, (other, self), _NO_PARAMS)
         return bind(P.div, other, self)
 
     def __pow__(self, other: Any) -> Any:
@@ -667,10 +694,13 @@ def backward(root: Tensor, gradient: Any = None) -> None:
         if root.size != 1:
             raise ShapeError(f"backward() needs a gradient argument for an output of shape {root.shape}")
         v = root.value
-        gradient = array_namespace(v).ones(root.shape, dtype=getattr(v, "dtype", float))
+        gradient = v.dtype.type(1) if type(v) is _F64 else array_namespace(v).ones(
+            root.shape, dtype=getattr(v, "dtype", float))
     with paused_gc():  # acyclic graph: reference counting frees it; the cyclic GC would only rescan
-        _, lins = linearize_all(nodes, list(leaves))
-        adj = adjoint_sweep(nodes, lins, root.node, gradient, list(leaves))
+        adj = scalar_adjoints(nodes, list(leaves), root.node, gradient)  # scalar code, or None
+        if adj is None:
+            _, lins = linearize_all(nodes, list(leaves))
+            adj = adjoint_sweep(nodes, lins, root.node, gradient, list(leaves))
     for node, t in leaves.items():
         if node in adj:
             g = adj[node]

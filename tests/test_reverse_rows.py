@@ -102,3 +102,24 @@ def test_several_inputs_and_a_complex_holomorphic_output() -> None:
     J = dk.jacobian(f, method="reverse")(a, b)
     e = np.exp(a * b)
     np.testing.assert_allclose(J, np.hstack([np.diag(e * b), np.diag(e * a)]), rtol=1e-14)
+
+
+@pytest.mark.parametrize("n, m", [(3, 40), (40, 3)])
+def test_auto_runs_a_python_function_once_per_jacobian(n: int, m: int) -> None:
+    """auto traces the function to estimate the costs; the engine it picks reuses that trace."""
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(m, n))
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return dk.tanh(A @ x)
+
+    x = rng.normal(size=n)
+    jac = dk.jacobian(f, method="auto")
+    J = jac(x)
+    assert len(calls) == 1
+    np.testing.assert_allclose(J, (1 - np.tanh(A @ x) ** 2)[:, None] * A, rtol=1e-13, atol=1e-15)
+    assert jac.engine.last_choice == ("forward" if n < m else "reverse")
+    jac(x)
+    assert len(calls) == 2  # a Python function is traced afresh at every call

@@ -57,6 +57,7 @@ class AutoEngine(Engine):
         self.forward = ForwardEngine()
         self.reverse = ReverseEngine()
         self.last_choice: str | None = None
+        self._graph: _Pretraced | None = None
         self.last_reason: str | None = None
 
     def estimate(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[int, int, float, float]:
@@ -64,6 +65,7 @@ class AutoEngine(Engine):
         n = sum(size_of(args[i]) for i in wrt)
         key = ("auto", signature(args), tuple(wrt))
         found = fn.cache.get(key)
+        self._graph = None
         if found is None:
             graph = fn.trace(*args, wrt=wrt)
             active = {graph.inputs[i] for i in wrt}
@@ -79,6 +81,8 @@ class AutoEngine(Engine):
             found = (graph.output.size, ops, elements)
             if fn.reusable and not graph.value_dependent:
                 fn.cache[key] = found
+            else:  # a Python function: the chosen engine reuses this trace of this call
+                self._graph = _Pretraced(fn, graph, args, wrt)
         m, ops, elements = found
         forward = C_PASS + ops * C_FWD + n * elements * C_EL
         reverse = C_PASS + 2 * ops * C_REV + m * elements * C_EL
@@ -105,7 +109,9 @@ class AutoEngine(Engine):
         return self.last_reason or "auto has not been called yet"
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
-        return self.choose(fn, args, wrt).jacobian(fn, args, wrt)
+        engine = self.choose(fn, args, wrt)
+        pre, self._graph = self._graph, None
+        return engine.jacobian(pre or fn, args, wrt)
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
         self.last_choice, self.last_reason = "reverse", "a VJP is one reverse sweep"
@@ -117,7 +123,9 @@ class AutoEngine(Engine):
 
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                        ) -> tuple[Any, tuple[Any, ...]]:
-        return self.choose(fn, args, wrt).value_and_grad(fn, args, wrt)
+        engine = self.choose(fn, args, wrt)
+        pre, self._graph = self._graph, None
+        return engine.value_and_grad(pre or fn, args, wrt)
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
         self.last_choice, self.last_reason = "forward", (
@@ -128,3 +136,22 @@ class AutoEngine(Engine):
         self.last_choice, self.last_reason = "forward", (
             "one input and one output: forward mode (nested dual numbers) costs least")
         return self.forward.derivative(fn, x, n)
+
+
+class _Pretraced:
+    """A Python function whose trace at this call the cost estimate already made: the chosen
+    engine's ``trace`` with the same arguments (the same objects) and ``wrt`` gets that graph once
+    instead of running the function again; anything else goes to the function itself."""
+
+    def __init__(self, fn: Function, graph: Any, args: Sequence[Any], wrt: Sequence[int]) -> None:
+        self._fn, self._graph, self._args, self._wrt = fn, graph, tuple(args), tuple(wrt)
+
+    def trace(self, *args: Any, wrt: Sequence[int] | None = None) -> Any:
+        graph, self._graph = self._graph, None
+        if (graph is not None and wrt is not None and tuple(wrt) == self._wrt
+                and len(args) == len(self._args) and all(a is b for a, b in zip(args, self._args))):
+            return graph
+        return self._fn.trace(*args, wrt=wrt)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fn, name)

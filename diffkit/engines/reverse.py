@@ -20,7 +20,7 @@ from ..errors import ShapeError
 from ..function import Function
 from ..ir import Traced
 from ..primitives import broadcast_to, concatenate, reshape
-from ..sweeps import adjoint_sweep, linearize_all, require_finite
+from ..sweeps import adjoint_sweep, linearize_all, require_finite, scalar_adjoints
 from .base import (
     Engine,
     Pullback,
@@ -33,6 +33,8 @@ from .base import (
     xp_of,
 )
 
+_ONE = np.float64(1.0)
+
 
 class ReverseEngine(Engine):
     """Reverse-mode AD: one adjoint sweep per cotangent; memoized partials shared by all sweeps."""
@@ -40,7 +42,10 @@ class ReverseEngine(Engine):
     name = "reverse"
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
-        graph = fn.trace(*args, wrt=wrt)
+        return self._pullback(fn.trace(*args, wrt=wrt), wrt)
+
+    @staticmethod
+    def _pullback(graph: Any, wrt: Sequence[int]) -> tuple[Any, Pullback]:
         wrt_nodes = [graph.inputs[i] for i in wrt]
         _, lins = linearize_all(graph.nodes, wrt_nodes)
         out = graph.output.value
@@ -62,7 +67,14 @@ class ReverseEngine(Engine):
 
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                        ) -> tuple[Any, tuple[Any, ...]]:
-        out, pullback = self.vjp(fn, args, wrt)
+        graph = fn.trace(*args, wrt=wrt)
+        out = graph.output.value
+        if type(out) is np.float64:  # scalar code: the fused sweep (bit-identical, no objects)
+            wrt_nodes = [graph.inputs[i] for i in wrt]
+            adj = scalar_adjoints(graph.nodes, wrt_nodes, graph.output, _ONE)
+            if adj is not None:
+                return out, tuple(adj[n] if n in adj else _zeros_like(n.value) for n in wrt_nodes)
+        out, pullback = self._pullback(graph, wrt)
         require_scalar(out, "grad")
         require_holomorphic(pullback.graph, "grad", self.name)  # type: ignore[attr-defined]
         return out, pullback(1.0)

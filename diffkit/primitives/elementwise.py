@@ -105,7 +105,8 @@ def _sigmoid(xp: Any, x: Any) -> Any:
     if xp.iscomplexobj(x):  # the complex-step method needs the analytic formula
         return 1.0 / (1.0 + xp.exp(-x))
     e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    out = xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out[()] if out.ndim == 0 else out  # a scalar for a scalar, as NumPy's ufuncs
 
 
 def _sigmoid_prime(x: Any, o: Any) -> Any:
