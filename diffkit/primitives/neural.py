@@ -141,9 +141,10 @@ def _log_softmax(z: Any) -> Any:
 
 
 def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
-    m = xp.max(z, axis=-1, keepdims=True)
-    log_p = z - (m + xp.log(xp.sum(xp.exp(z - m), axis=-1, keepdims=True)))
-    return -xp.sum(t * log_p, axis=-1)
+    # array methods: what xp.max/xp.sum call, without NumPy's Python wrapper (~2 µs each)
+    m = z.max(axis=-1, keepdims=True)
+    log_p = z - (m + xp.log(xp.exp(z - m).sum(axis=-1, keepdims=True)))
+    return -(t * log_p).sum(axis=-1)
 
 
 def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
