@@ -113,7 +113,12 @@ def _time(call: Callable[[], Any], repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-def cost_curves(sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256), fixed: int = 16,
+#: n (or m) for the cost plot, the other fixed at COST_FIXED: wide enough that the array work,
+#: not the per-operation overhead, decides, so the curves cross where the theory says (n = m)
+COST_SIZES, COST_FIXED = (1, 4, 16, 64, 256, 1024), 256
+
+
+def cost_curves(sizes: Sequence[int] = COST_SIZES, fixed: int = COST_FIXED,
                 methods: Sequence[str] = ("forward", "reverse"), seed: int = 0
                 ) -> dict[str, dict[str, list[float]]]:
     """Seconds per Jacobian of tanh(A @ x), A of shape (m, n): n grows (m = fixed), then m grows."""
@@ -134,7 +139,7 @@ def cost_curves(sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256), fixed
     return out
 
 
-def plot_cost(sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256), fixed: int = 16,
+def plot_cost(sizes: Sequence[int] = COST_SIZES, fixed: int = COST_FIXED,
               methods: Sequence[str] = ("forward", "reverse", "auto")) -> Any:
     """Forward against reverse: time per Jacobian of tanh(A @ x) as n, then m, grows (log–log).
 
