@@ -68,6 +68,10 @@ class Tape:
     def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
         if self.closed:
             raise TracingError(_ESCAPED)
+        if not params:  # scalar code first: the same steps as below, unrolled
+            fast = self._record_scalar(prim, args)
+            if fast is not None:
+                return fast
         nodes = []
         vals = []
         active = False
@@ -98,6 +102,59 @@ class Tape:
         else:
             value = prim.evaluate(array_namespace(*vals), vals, params)
         return Tensor(Node(prim, tuple(nodes), params, value), self, active and prim.differentiable)
+
+
+    def _record_scalar(self, prim: Primitive, args: Sequence[Any]) -> Tensor | None:
+        """`record` for one or two float64 scalars — a Tensor of this tape and at most one plain
+        number — or None for anything else. Same value (Python operators on NumPy scalars are
+        the ufuncs; any floating-point error re-evaluates through ``evaluate`` for its named
+        error), same node, same flags."""
+        a = args[0]
+        if len(args) == 1:
+            if type(a) is not Tensor or a.tape is not self:
+                return None
+            node = a.node
+            v = node.value
+            if type(v) is not _F64:
+                return None
+            try:
+                value = prim.impl(np, v)
+            except Exception:  # noqa: BLE001 - evaluate raises the named error
+                value = prim.evaluate(np, (v,), _NO_PARAMS)
+            return Tensor(Node(prim, (node,), _NO_PARAMS, value), self,
+                          a.requires_grad and prim.differentiable)
+        op = prim.scalar_operator
+        if op is None or len(args) != 2:
+            return None
+        b = args[1]
+        if type(a) is Tensor:
+            if a.tape is not self:
+                return None
+            na, va, active = a.node, a.node.value, a.requires_grad
+            if type(b) is Tensor:
+                if b.tape is not self:
+                    return None
+                nb, vb = b.node, b.node.value
+                active = active or b.requires_grad
+            elif type(b) is float:
+                nb, vb = self.const(b), b
+            else:
+                return None
+        elif type(a) is float and type(b) is Tensor and b.tape is self:
+            na, va = self.const(a), a
+            nb, vb, active = b.node, b.node.value, b.requires_grad
+        else:
+            return None
+        if type(va) is not _F64 and type(vb) is not _F64:  # a NumPy scalar decides the type
+            return None
+        if (type(va) is not _F64 and type(va) is not float) or (
+                type(vb) is not _F64 and type(vb) is not float):
+            return None
+        try:
+            value = op(va, vb)
+        except FloatingPointError:
+            value = prim.evaluate(np, (va, vb), _NO_PARAMS)
+        return Tensor(Node(prim, (na, nb), _NO_PARAMS, value), self, active and prim.differentiable)
 
 
 _ESCAPED = ("a traced value from a trace that has ended was used (was it kept in a global, a "
