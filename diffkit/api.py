@@ -175,26 +175,10 @@ class GradientFunction:
         self.with_value = with_value
         self._last_args: tuple[Any, ...] | None = None
         #: Python-float signatures whose generated code answers directly (see _learn)
-        self._fast: dict[int, Callable[..., Any]] = {}  # arity -> generated code
         self.__doc__ = run.__doc__
 
     def __call__(self, *args: Any) -> Any:
         self._last_args = args
-        code = self._fast.get(len(args)) if self._fast else None
-        if code is not None:  # generated code on Python floats (see _learn); inlined: no frames
-            total = 0.0
-            for a in args:
-                if type(a) is not float:
-                    break
-                total += a
-            else:  # a non-finite input makes total − total NaN (an overflowing sum just falls back)
-                if total - total == 0.0:
-                    try:
-                        result = code(*args)
-                    except (ArithmeticError, ValueError):
-                        result = None
-                    if result is not None and _finite_floats(result, self.with_value):
-                        return result
         result = self._run(*args)
         self._learn(args)
         return result
@@ -209,13 +193,24 @@ class GradientFunction:
 
         fn = self.function
         if not (isinstance(self.engine, CompiledEngine) and fn.reusable and args
-                and all(type(a) is float for a in args) and len(self._fast) < 8):
+                and all(type(a) is float for a in args)
+                and type(self).__call__ is GradientFunction.__call__):
             return
         xs = [np.float64(a) for a in args]
         cg = fn.cache.get(("compiled", signature(xs), tuple(self.wrt)))
-        code = None if cg is None else (cg._vg if self.with_value else cg._g)
-        if code is not None and len(args) == fn.arity:
-            self._fast[len(args)] = code
+        kind = "value_and_grad" if self.with_value else "grad"
+        entry = None if cg is None else cg.float_entry(kind, self._full_call)
+        if entry is not None and len(args) == fn.arity:
+            # From now on calling this object is calling the generated entry: a class of its
+            # own whose __call__ is that function (special methods are looked up on the type).
+            # The entry answers finite floats itself and hands everything else to _full_call.
+            self.__class__ = type(type(self).__name__, (GradientFunction,),
+                                  {"__call__": staticmethod(entry), "__slots__": ()})
+
+    def _full_call(self, *args: Any) -> Any:
+        """The full path behind a learned float entry (other types, errors, non-finite)."""
+        self._last_args = args
+        return self._run(*args)
 
     @property
     def source(self) -> str:
@@ -227,20 +222,6 @@ class GradientFunction:
 
     def __repr__(self) -> str:
         return f"<gradient of {self.function!r} by {self.engine.name}>"
-
-
-def _finite_floats(result: Any, with_value: bool) -> bool:
-    """True when generated code answered in finite Python floats (else the full path answers)."""
-    total = 0.0
-    for g in (result[1] if with_value else result):
-        if type(g) is not float:
-            return False
-        total += g
-    if with_value:
-        if type(result[0]) is not float:
-            return False
-        total += result[0]
-    return total - total == 0.0
 
 
 #: calls per signature that the default reverse mode interprets before compiling: compiling

@@ -199,6 +199,42 @@ class CompiledGradient:
             raise ValueError(f"no generated function {kind!r} here (made: {', '.join(self._order)})")
         return self._parts[kind]
 
+    def float_entry(self, kind: str, otherwise: Any) -> Any:
+        """`kind` ("grad" or "value_and_grad") for Python floats with its guards printed in: it
+        answers only when every argument is a finite float, the code raised no arithmetic or
+        domain error and every result is a finite float; any other call — other types, other
+        arities, a non-finite value, an error — is handed to ``otherwise(*args)`` (the caller's
+        full path, which answers or names the error). None where the function was not generated
+        or takes arrays. Each caller gets its own function (its own `otherwise`)."""
+        if self._function(kind) is None or any(self.shapes):
+            return None
+        head, *body = self._parts[kind].split("\n")
+        names = [a.strip() for a in head[head.index("(") + 1:head.index(")")].split(",")
+                 if a.strip()]
+        *work, last = body
+        result = last.strip().removeprefix("return ")
+        grads = [f"_g{i}" for i in range(len(self.wrt))]
+        pack = "(" + ", ".join(grads) + ("," if len(grads) == 1 else "") + ")"
+        outs = ["_v", *grads] if kind == "value_and_grad" else grads
+        target = f"_v, {pack}" if kind == "value_and_grad" else pack
+        inputs = " and ".join(["not _rest", *(f"type({a}) is float" for a in names),
+                               *(f"{a} - {a} == 0.0" for a in names)])
+        results = " and ".join([f"type({o}) is float" for o in outs]
+                               + [f"{o} - {o} == 0.0" for o in outs]) or "True"
+        given = ", ".join(names)
+        fallback = f"_otherwise(*[_a for _a in ({given}{',' if len(names) == 1 else ''}) " \
+                   "if _a is not _MISSING], *_rest)" if names else "_otherwise(*_rest)"
+        params = ", ".join([f"{a}=_MISSING" for a in names] + ["*_rest"])
+        lines = [f"def entry({params}):", f"    if not ({inputs}):", f"        return {fallback}",
+                 "    try:", *("    " + w for w in work), f"        {target} = {result}",
+                 "    except (ArithmeticError, ValueError):", f"        return {fallback}",
+                 f"    return ({target}) if {results} else {fallback}"]
+        ns = dict(self._ns, _otherwise=otherwise, _MISSING=_MISSING)
+        code = compile(self._header + "\n\n\n" + "\n".join(lines) + "\n",
+                       f"<diffkit compiled {kind} for floats>", "exec")
+        exec(code, ns)  # noqa: S102 - our own generated source, identifiers are ours
+        return ns["entry"]
+
     def _scaled(self, *args_and_ct: Any) -> tuple[Any, tuple[Any, ...]]:
         """A scalar output's pullback: the gradient times the cotangent."""
         *args, ct = args_and_ct
@@ -231,6 +267,10 @@ class CompiledGradient:
 
     def __repr__(self) -> str:
         return f"<CompiledGradient of {self.function.name} at shapes {self.shapes}>"
+
+
+#: the default of a float entry's parameters: an argument the caller did not pass
+_MISSING = object()
 
 
 def _domain(exc: Exception) -> DomainError:
