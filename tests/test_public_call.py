@@ -73,3 +73,24 @@ def test_overflowing_result_goes_to_the_full_path_and_its_named_error() -> None:
     assert g(1.0)[0] == pytest.approx(math.e, rel=1e-15)
     with pytest.raises(dk.DiffkitError):
         g(710.0)
+
+
+def test_a_long_function_gets_an_entry_that_calls_its_code() -> None:
+    """Beyond a couple of hundred lines the entry calls the generated function instead of
+    copying its body (so compiling does not double); the answers are the same."""
+    def body(x):
+        for _ in range(400):
+            x = dk.sin(x) * 1.0001 + 0.01
+        return x
+
+    g = dk.grad(dk.jit(body))
+    for _ in range(3):
+        g(0.3)
+    assert type(g).__call__ is not dk.api.GradientFunction.__call__
+    v, d = 0.3, 1.0
+    for _ in range(400):
+        d *= math.cos(v) * 1.0001
+        v = math.sin(v) * 1.0001 + 0.01
+    assert g(0.3)[0] == pytest.approx(d, rel=1e-13)
+    with pytest.raises(dk.ArityError):
+        g(0.3, 0.4)

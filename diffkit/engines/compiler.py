@@ -225,11 +225,13 @@ class CompiledGradient:
         fallback = f"_otherwise(*[_a for _a in ({given}{',' if len(names) == 1 else ''}) " \
                    "if _a is not _MISSING], *_rest)" if names else "_otherwise(*_rest)"
         params = ", ".join([f"{a}=_MISSING" for a in names] + ["*_rest"])
+        if len(work) > _INLINE_ENTRY:  # a long body: call it (one frame) rather than compile
+            work, result = [], f"_code({given})"  # its text a second time
         lines = [f"def entry({params}):", f"    if not ({inputs}):", f"        return {fallback}",
                  "    try:", *("    " + w for w in work), f"        {target} = {result}",
                  "    except (ArithmeticError, ValueError):", f"        return {fallback}",
                  f"    return ({target}) if {results} else {fallback}"]
-        ns = dict(self._ns, _otherwise=otherwise, _MISSING=_MISSING)
+        ns = dict(self._ns, _otherwise=otherwise, _MISSING=_MISSING, _code=self._function(kind))
         code = compile(self._header + "\n\n\n" + "\n".join(lines) + "\n",
                        f"<diffkit compiled {kind} for floats>", "exec")
         exec(code, ns)  # noqa: S102 - our own generated source, identifiers are ours
@@ -271,6 +273,8 @@ class CompiledGradient:
 
 #: the default of a float entry's parameters: an argument the caller did not pass
 _MISSING = object()
+#: longest body a float entry copies in (beyond it, the entry calls the generated function)
+_INLINE_ENTRY = 200
 
 
 def _domain(exc: Exception) -> DomainError:
