@@ -20,9 +20,10 @@ FD_SCHEMES = ("forward", "central", "complex", "richardson")
 _COLORS = {"forward": "#d62728", "central": "#1f77b4", "complex": "#2ca02c", "richardson": "#9467bd",
            "reverse": "#ff7f0e", "auto": "#7f7f7f"}
 #: what the cost plot measures, whatever function a comparison is about
-COST_BENCHMARK = "tanh(A·x), A of shape (m, n)"
-COST_TITLE = (f"Built-in benchmark (not your function): Jacobian of {COST_BENCHMARK}, "
-              "forward against reverse mode")
+COST_BENCHMARK = ("a 3-layer tanh network tanh(C·tanh(B·tanh(A·x))) with n inputs, m outputs "
+                  "and 256 hidden units")
+COST_TITLE = ("Built-in benchmark (not your function): forward against reverse mode, Jacobian of\n"
+              "tanh(C·tanh(B·tanh(A·x))), A (256, n), B (256, 256), C (m, 256)")
 #: the built-in family of the swell plot
 SWELL_BENCHMARK = "f_k: k nested steps x ← sin(x)·x + x"
 #: errors below this are drawn on the floor (an exact 0 has no logarithm)
@@ -113,26 +114,36 @@ def _time(call: Callable[[], Any], repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-#: n (or m) for the cost plot, the other fixed at COST_FIXED: wide enough that the array work,
-#: not the per-operation overhead, decides, so the curves cross where the theory says (n = m)
-COST_SIZES, COST_FIXED = (1, 4, 16, 64, 256, 1024), 256
+#: n (or m) for the cost plot, the other fixed at COST_FIXED, and the hidden width: wide enough
+#: that the array work, not the per-operation overhead, decides. Both modes keep a Jacobian's
+#: identity seeds diagonal through the first (last) layer, so a one-layer map tanh(A·x) costs
+#: them the same; with a hidden layer between, forward pays n·h² and reverse m·h² on top of the
+#: shared n·h·m, and the curves cross at n = m
+COST_SIZES, COST_FIXED, COST_HIDDEN = (1, 4, 16, 64, 256, 1024), 64, 256
 
 
 def cost_curves(sizes: Sequence[int] = COST_SIZES, fixed: int = COST_FIXED,
-                methods: Sequence[str] = ("forward", "reverse"), seed: int = 0
-                ) -> dict[str, dict[str, list[float]]]:
-    """Seconds per Jacobian of tanh(A @ x), A of shape (m, n): n grows (m = fixed), then m grows."""
+                methods: Sequence[str] = ("forward", "reverse"), seed: int = 0,
+                hidden: int = COST_HIDDEN) -> dict[str, dict[str, list[float]]]:
+    """Seconds per Jacobian of tanh(C·tanh(B·tanh(A·x))), A (h, n), B (h, h), C (m, h): n grows
+    (m = fixed), then m grows."""
     from . import api, ops
     from .function import Function
 
     rng = np.random.default_rng(seed)
     out: dict[str, dict[str, list[float]]] = {"n": {m: [] for m in methods}, "m": {m: [] for m in methods}}
+    B = rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)
     for axis in ("n", "m"):
         for k in sizes:
             n, m = (k, fixed) if axis == "n" else (fixed, k)
-            A = rng.standard_normal((m, n)) / np.sqrt(n)
+            A = rng.standard_normal((hidden, n)) / np.sqrt(n)
+            C = rng.standard_normal((m, hidden)) / np.sqrt(hidden)
             x = rng.standard_normal(n)
-            fn = Function(lambda x, A=A: ops.tanh(A @ x), ("x",), name="tanh_Ax")
+
+            def net(x: Any, A: Any = A, C: Any = C) -> Any:
+                return ops.tanh(C @ ops.tanh(B @ ops.tanh(A @ x)))
+
+            fn = Function(net, ("x",), name="tanh_net")
             for method in methods:
                 jac = api.jacobian(fn, method=method)
                 out[axis][method].append(_time(lambda jac=jac, x=x: jac(x)))
@@ -141,7 +152,8 @@ def cost_curves(sizes: Sequence[int] = COST_SIZES, fixed: int = COST_FIXED,
 
 def plot_cost(sizes: Sequence[int] = COST_SIZES, fixed: int = COST_FIXED,
               methods: Sequence[str] = ("forward", "reverse", "auto")) -> Any:
-    """Forward against reverse: time per Jacobian of tanh(A @ x) as n, then m, grows (log–log).
+    """Forward against reverse: time per Jacobian of a 3-layer tanh network with n inputs and m
+    outputs as n, then m, grows (log–log).
 
     Forward mode's work grows with the number of inputs n, reverse mode's with the number of
     outputs m; the dashed line is n = m, where the "auto" rule switches. This is a built-in

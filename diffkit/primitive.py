@@ -116,6 +116,14 @@ class Primitive:
             k stacked cotangents (leading axis k) at once — reverse mode's Jacobian in one
             sweep; without it, one row at a time. (For a linear op this is its transpose's
             ``batch`` rule.)
+        vjp_diagonal: optional, structural ops: ``vjp_diagonal(d, xs, out, **params)``, the VJP
+            of the diagonal rows dᵢ·eᵢ (one per output element, d shaped like the output): the
+            seeds of a reverse-mode Jacobian kept diagonal through element-wise ops. One
+            cotangent stack (leading axis out.size) per input, None where it has no such rule
+            (the sweep then builds the dense rows).
+        jvp_diagonal: optional, structural ops: ``jvp_diagonal(ds, xs, out, **params)``, the
+            dual for forward mode: the output's k stacked tangents when each input's tangents are
+            diagonal rows dᵢ·eᵢ (``ds``: one d per input, None for no tangent), or None (dense).
         differentiable: False for comparisons, sign, stop_gradient: outputs are constants.
         prepare: ``prepare(*args, **params) -> (args, params)`` checks and normalizes a call of
             ``dk.<name>`` (axes, shapes, indices) before binding; may return ``IDENTITY``.
@@ -159,6 +167,8 @@ class Primitive:
     jvp: Rule | None = None
     vjp: Rule | None = None
     vjp_rows: Rule | None = None
+    vjp_diagonal: Rule | None = None
+    jvp_diagonal: Rule | None = None
     differentiable: bool = True
     prepare: Rule | None = None
     sympy: Any = None
@@ -398,6 +408,49 @@ class Linearization:
         rules broadcast over it as they are."""
         return self.vjp(cts)
 
+    def vjp_diagonal(self, rows: DiagonalRows) -> list[Any] | None:
+        """The VJP of diagonal rows without building them (see :class:`DiagonalRows`), or None
+        where this application has no such rule: the sweep then uses ``rows.dense()``."""
+        return None
+
+    def jvp_diagonal(self, ts: Sequence[Any]) -> Any:
+        """Forward mode's dual: the output tangents when the input tangents include diagonal
+        rows (a Jacobian's identity seeds), or None where this application has no such rule."""
+        return None
+
+
+class DiagonalRows:
+    """The k = size stacked cotangents dᵢ·eᵢ of a node shaped `d`: a k × k diagonal, kept as its
+    diagonal. A reverse-mode Jacobian's seeds are these rows with d = 1 (the identity); an
+    element-wise op with a same-shaped input maps them to the diagonal rows d·∂out/∂x — the same
+    products the dense rows would take, without their k² zeros — and a rule that knows the
+    structure (matmul against a matrix) makes its dense result from d directly."""
+
+    __slots__ = ("d",)
+
+    def __init__(self, d: Any) -> None:
+        self.d = d
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return _shape(self.d)
+
+    def dense(self) -> Any:
+        """The rows as one array of shape (k, *shape)."""
+        d = self.d
+        xp = array_namespace(d)
+        k = int(np.prod(_shape(d), dtype=np.int64))
+        out = xp.zeros(k * k, dtype=d.dtype)
+        out[::k + 1] = d.reshape(-1)
+        return out.reshape((k, *_shape(d)))
+
+    def __add__(self, other: Any) -> Any:
+        if type(other) is DiagonalRows:
+            return DiagonalRows(self.d + other.d)
+        return self.dense() + other
+
+    __radd__ = __add__
+
 
 class ElementwiseLinearization(Linearization):
     """Memoized local partials: x̄ᵢ = ȳ·∂out/∂xᵢ, ṫ = Σᵢ ∂out/∂xᵢ·ẋᵢ.
@@ -444,6 +497,40 @@ class ElementwiseLinearization(Linearization):
             else:  # ȳ is one number broadcast (the adjoint of a sum): scale, don't multiply
                 out.append(_scaled(uniform, p, ct.shape))
         return out
+
+    def vjp_diagonal(self, rows: DiagonalRows) -> list[Any] | None:
+        """Rows dᵢ·eᵢ through an element-wise op: the rows (d·∂out/∂x)ᵢ·eᵢ for every active input
+        shaped like the output (None when one is broadcast, or a partial is infinite)."""
+        if self.singular or rows.shape != self.shape:
+            return None
+        out: list[Any] = []
+        for p, x in zip(self.partials, self.xs):
+            if p is None:
+                out.append(None)
+            elif _shape(x) != self.shape or isinstance(p, Traced):
+                return None
+            else:
+                d = rows.d
+                out.append(DiagonalRows(d if p is ONE else -d if p is MINUS_ONE
+                                        else _product(d, p)))
+        return out
+
+    def jvp_diagonal(self, ts: Sequence[Any]) -> Any:
+        """Diagonal tangents dᵢ·eᵢ through an element-wise op: Σ ∂out/∂x·d, still diagonal,
+        when every tangent is diagonal and shaped like the output (else None: dense)."""
+        if self.singular:
+            return None
+        total = None
+        for p, x, t in zip(self.partials, self.xs, ts):
+            if t is None or p is None:
+                continue
+            if type(t) is not DiagonalRows or _shape(x) != self.shape or t.shape != self.shape \
+                    or isinstance(p, Traced):
+                return None
+            d = t.d
+            term = d if p is ONE else -d if p is MINUS_ONE else _product(p, d)
+            total = term if total is None else total + term
+        return None if total is None else DiagonalRows(total)
 
     def jvp(self, ts: Sequence[Any], k: int) -> Any:
         total = None
@@ -528,6 +615,27 @@ class StructuralLinearization(Linearization):
     def vjp(self, ct: Any) -> list[Any]:
         cts = self.prim.vjp(ct, self.xs, self.out, **self.params)
         return [(c() if callable(c) else c) if a else None for c, a in zip(cts, self.active)]
+
+    def jvp_diagonal(self, ts: Sequence[Any]) -> Any:
+        rule = self.prim.jvp_diagonal
+        if rule is None or any(t is not None and type(t) is not DiagonalRows for t in ts):
+            return None
+        return rule([None if t is None else t.d for t in ts], self.xs, self.out, **self.params)
+
+    def vjp_diagonal(self, rows: DiagonalRows) -> list[Any] | None:
+        rule = self.prim.vjp_diagonal
+        if rule is None:
+            return None
+        got = rule(rows.d, self.xs, self.out, **self.params)
+        out = []
+        for c, a in zip(got, self.active):
+            if not a:
+                out.append(None)
+            elif c is None:
+                return None
+            else:
+                out.append(c() if callable(c) else c)
+        return out
 
     def vjp_rows(self, cts: Any, k: int) -> list[Any]:
         prim = self.prim

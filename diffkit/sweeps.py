@@ -22,7 +22,14 @@ import numpy as np
 
 from .errors import DiffkitError, NonDifferentiableError
 from .ir import Node, Traced
-from .primitive import MINUS_ONE, ONE, ElementwiseLinearization, Linearization, finite
+from .primitive import (
+    MINUS_ONE,
+    ONE,
+    DiagonalRows,
+    ElementwiseLinearization,
+    Linearization,
+    finite,
+)
 from .primitives import broadcast_to, reshape, sum, sum_to
 
 Recorder = Callable[[Node, Node, Any, Any], None]
@@ -74,11 +81,21 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
         g = adj.get(node) if node in kept else adj.pop(node, None)
         if g is None:
             continue
-        cts = lin.vjp(g) if rows is None else lin.vjp_rows(g, rows)
+        if rows is None:
+            cts = lin.vjp(g)
+        elif type(g) is DiagonalRows:  # a Jacobian's identity seeds, still diagonal
+            cts = lin.vjp_diagonal(g)
+            if cts is None:
+                g = g.dense()
+                cts = lin.vjp_rows(g, rows)
+        else:
+            cts = lin.vjp_rows(g, rows)
         for j, (inp, c) in enumerate(zip(node.inputs, cts)):
             if c is None:
                 continue
-            if rows is not None:
+            if type(c) is DiagonalRows:
+                pass  # shaped like its input by construction
+            elif rows is not None:
                 if tuple(getattr(c, "shape", ())) != (rows, *inp.shape):
                     c = sum_to_rows(c, rows, inp.shape)
             elif inp.shape != node.shape and tuple(getattr(c, "shape", ())) != inp.shape:
@@ -87,7 +104,8 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
                 record(node, inp, lin.partials[j] if lin.partials is not None else None, c)
             prev = adj.get(inp)
             adj[inp] = c if prev is None else prev + c
-    return {n: adj[n] for n in keep if n in adj}
+    return {n: (adj[n].dense() if type(adj[n]) is DiagonalRows else adj[n])
+            for n in keep if n in adj}
 
 
 _F64 = np.float64
@@ -179,7 +197,13 @@ def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
             continue
         lin = prim.linearize([i.value for i in node.inputs], node.value, node.params,
                              [t is not None for t in ts])
-        t = lin.jvp(ts, k)
+        t = None
+        if any(type(t) is DiagonalRows for t in ts):  # a Jacobian's identity seeds, still diagonal
+            t = lin.jvp_diagonal(ts)
+            if t is None:
+                ts = [t.dense() if type(t) is DiagonalRows else t for t in ts]
+        if t is None:
+            t = lin.jvp(ts, k)
         if singular is not None and getattr(lin, "singular", False):
             singular.append(lin)
         if t is not None:

@@ -328,7 +328,7 @@ def test_cost_plot_says_it_is_the_built_in_benchmark():
     fig = plots.plot_cost(sizes=(1, 4), fixed=2)
     title = fig._suptitle.get_text()
     assert "Built-in benchmark" in title and "not your function" in title
-    assert "tanh(A·x)" in title
+    assert "tanh(C·tanh(B·tanh(A·x)))" in title
 
 
 def test_swell_plot_draws_the_given_function_next_to_the_built_in_family():
@@ -375,7 +375,7 @@ def test_cli_plots_say_which_function_they_draw(tmp_path: Path, capsys, monkeypa
     assert swell.read_bytes()[:4] == b"\x89PNG" and cost.read_bytes()[:4] == b"\x89PNG"
     assert "x*sin(y)" in drawn["swell"].axes[1].get_title()  # the user's expression
     cost_line = next(line for line in err.splitlines() if str(cost) in line)
-    assert "built-in benchmark" in cost_line and "tanh(A·x)" in cost_line
+    assert "built-in benchmark" in cost_line and "3-layer tanh network" in cost_line
     swell_line = next(line for line in err.splitlines() if str(swell) in line)
     assert "x*sin(y)" in swell_line and "built-in" in swell_line
 

@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write EXPR's FD error against step h (PNG or SVG)")
     p.add_argument("--plot-cost", metavar="FILE",
                    help="write forward/reverse cost as n and m grow, on the built-in benchmark "
-                   "tanh(A·x) (one expression has no n or m to scale; EXPR is not used)")
+                   "(a 3-layer tanh network; one expression has no n or m to scale: EXPR is not "
+                   "used)")
     p.add_argument("--plot-swell", metavar="FILE",
                    help="write the symbolic expression swell of EXPR next to the built-in "
                    "nested sin(x)·x + x")

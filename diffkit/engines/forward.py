@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..function import Function
-from ..ir import Node, Traced
+from ..ir import Node
+from ..primitive import DiagonalRows, Traced
 from ..primitives import concatenate, reshape, transpose
 from ..sweeps import require_finite, tangent_sweep
 from .base import (
@@ -66,12 +67,20 @@ class ForwardEngine(Engine):
         graph = fn.trace(*args, wrt=wrt)
         require_holomorphic(graph, "the Jacobian", self.name)
         ins = [graph.inputs[i] for i in wrt]
-        seeds, k, blocks = identity_seeds(ins)
+        if len(ins) == 1 and ins[0].shape and ins[0].dtype.kind == "f" \
+                and not isinstance(ins[0].value, Traced):  # the identity kept as its diagonal
+            node = ins[0]
+            seeds = {node: DiagonalRows(xp_of(node.value).ones(node.shape, dtype=node.dtype))}
+            k, blocks = node.size, [(0, node.size, False)]
+        else:
+            seeds, k, blocks = identity_seeds(ins)
         singular: list[Any] = []
         tan = tangent_sweep(graph.nodes, seeds, k, singular)
         out = graph.output.value
         m = size_of(out)
         t = tan.get(graph.output)
+        if type(t) is DiagonalRows:
+            t = t.dense()
         require_finite([t], singular)
         if t is None:
             dt = np.result_type(dtype_of(plain_value(out)), *[n.dtype for n in ins])

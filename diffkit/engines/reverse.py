@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..function import Function
 from ..ir import Traced
+from ..primitive import DiagonalRows
 from ..primitives import broadcast_to, concatenate, reshape
 from ..sweeps import adjoint_sweep, linearize_all, require_finite, scalar_adjoints
 from .base import (
@@ -93,7 +94,10 @@ class ReverseEngine(Engine):
         dtype = dtype_of(plain_value(out))
         if m == 0:
             return out, xp.zeros((0, n), dtype=dtype)
-        seeds = xp.eye(m, dtype=dtype).reshape((m, *graph.output.shape))
+        if isinstance(out, Traced):  # nested: the seeds are recorded like any value
+            seeds = xp.eye(m, dtype=dtype).reshape((m, *graph.output.shape))
+        else:  # the identity kept as its diagonal while element-wise ops scale it
+            seeds = DiagonalRows(xp.ones(graph.output.shape, dtype=dtype))
         adj = adjoint_sweep(graph.nodes, lins, graph.output, seeds, wrt_nodes, rows=m)
         require_finite([adj.get(node) for node in wrt_nodes], lins)
         blocks = [reshape(adj[node], (m, node.size)) if node in adj

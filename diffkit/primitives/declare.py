@@ -67,7 +67,8 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
 
 
 def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, linear: bool = False,
-               batch: Rule | None = None, vjp_rows: Rule | None = None, nargs: int | None = 1, prepare: Rule | None = None,
+               batch: Rule | None = None, vjp_rows: Rule | None = None,
+               vjp_diagonal: Rule | None = None, jvp_diagonal: Rule | None = None, nargs: int | None = 1, prepare: Rule | None = None,
                sympy: Any = None, numpy: tuple[str, ...] = (), scipy: tuple[str, ...] = (),
                symbol: str | None = None,
                unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
@@ -77,7 +78,8 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
     run on NumPy object arrays of SymPy expressions."""
     return _declare(Primitive(
         name=name, nargs=nargs, impl=impl, kind="structural", linear=linear, batch=batch, jvp=jvp,
-        vjp=vjp, vjp_rows=vjp_rows, prepare=prepare, sympy=sympy, numpy=numpy, scipy=scipy, parseable=parseable,
+        vjp=vjp, vjp_rows=vjp_rows, vjp_diagonal=vjp_diagonal,
+        jvp_diagonal=jvp_diagonal, prepare=prepare, sympy=sympy, numpy=numpy, scipy=scipy, parseable=parseable,
         differentiable=differentiable, symbol=symbol or name, unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", cost=cost,
         doc=doc or f"{name} (a primitive: see diffkit.primitives)."))

@@ -66,6 +66,32 @@ def _matmul_vjp_rows(cts: Any, k: int, xs: Any, out: Any) -> tuple[Any, Any]:
             lambda: reshape(_sum_rows_to(matmul(_swap_last(a2), ct2), k, sb), (k, *shape_of(b))))
 
 
+def _matmul_vjp_diagonal(d: Any, xs: Any, out: Any) -> tuple[Any, Any]:
+    """Diagonal rows dᵢ·eᵢ of a matrix–vector product's output: for out = A @ v (A m × n), row
+    i of v̄ is dᵢ·A[i] — the rows of d[:, None] * A; for out = v @ B (B n × m), of d[:, None] * Bᵀ.
+    Only the vector's rows (a matrix's would be m × m × n anyway: None, the dense rule)."""
+    a, b = xs
+    sa, sb = shape_of(a), shape_of(b)
+    if len(sa) == 2 and len(sb) == 1:
+        return None, lambda: reshape(d, (sa[0], 1)) * a
+    if len(sa) == 1 and len(sb) == 2:
+        return lambda: reshape(d, (sb[1], 1)) * transpose(b, (1, 0)), None
+    return None, None
+
+
+def _matmul_jvp_diagonal(ds: Any, xs: Any, out: Any) -> Any:
+    """Diagonal tangents dⱼ·eⱼ of the vector in a matrix–vector product: for out = A @ v
+    (A m × n), direction j gives dⱼ·A[:, j] — the rows of d[:, None] * Aᵀ; for out = v @ B, of
+    d[:, None] * B. None (dense) when the matrix has tangents too, or for other shapes."""
+    (da, db), (a, b) = ds, xs
+    sa, sb = shape_of(a), shape_of(b)
+    if da is None and len(sa) == 2 and len(sb) == 1:
+        return reshape(db, (sb[0], 1)) * transpose(a, (1, 0))
+    if db is None and len(sa) == 1 and len(sb) == 2:
+        return reshape(da, (sa[0], 1)) * b
+    return None
+
+
 def _matmul_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
     """(a + ȧ)(b + ḃ) − ab = ȧb + aḃ, with the k tangent axis kept in front of every batch axis."""
     a, b = xs
@@ -97,7 +123,8 @@ def _prepare_matmul(a: Any, b: Any) -> Any:
 
 matmul = structural(
     "matmul", lambda xp, a, b: xp.matmul(a, b), jvp=_matmul_jvp, vjp=_matmul_vjp, nargs=2,
-    vjp_rows=_matmul_vjp_rows,
+    vjp_rows=_matmul_vjp_rows, vjp_diagonal=_matmul_vjp_diagonal,
+    jvp_diagonal=_matmul_jvp_diagonal,
     prepare=_prepare_matmul, numpy=("matmul", "linalg.matmul"), symbol="@", unicode="@",
     latex=r"\cdot",
     cost=lambda ins, out: math.prod(out) * (ins[0][-1] if ins[0] else 1),
