@@ -249,7 +249,12 @@ class Function:
         return f"{sp.latex(head)} = {sp.latex(expr)}"
 
     def __str__(self) -> str:
-        return self.listing()
+        """The listing at scalar inputs; a function that needs arrays (or fails there) prints its
+        repr and why: printing never raises."""
+        graph, failure = self._display_graph()
+        if graph is None:
+            return f"{self!r} (no listing at scalar inputs: {failure})"
+        return graph.listing(values=False)
 
 
 def _constant_output(out: Any) -> Any:

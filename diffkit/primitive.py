@@ -427,6 +427,7 @@ class DiagonalRows:
     structure (matmul against a matrix) makes its dense result from d directly."""
 
     __slots__ = ("d",)
+    __array_ufunc__ = None  # ndarray + DiagonalRows: NumPy defers to __radd__ (never an object array)
 
     def __init__(self, d: Any) -> None:
         self.d = d

@@ -211,3 +211,12 @@ def test_history_plot_returns_the_figure(history):
         assert len(loss_ax.lines) == 2  # training and validation
     finally:
         plt.close(fig)
+
+
+def test_printing_a_function_that_needs_arrays_never_raises() -> None:
+    """str() of a Function lists it at scalar inputs; one that needs arrays there used to raise
+    the ShapeError out of print(f)."""
+    f = dk.function(lambda w, X: dk.sum(X @ w))
+    text = str(f)
+    assert "no listing at scalar inputs" in text and "ShapeError" in text and "<lambda>" in text
+    assert str(dk.parse("x*y")).splitlines()[-1] == "y = v1"

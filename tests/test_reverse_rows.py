@@ -192,3 +192,20 @@ def test_a_tall_jacobian_never_builds_the_identity(monkeypatch) -> None:
 def test_a_singular_partial_under_diagonal_seeds_is_still_named() -> None:
     with pytest.raises(dk.NonDifferentiableError, match="sqrt"):
         dk.jacobian(dk.function(lambda x: dk.sqrt(x * 1.0)), method="reverse")(np.array([0.0, 1.0]))
+
+
+def test_diagonal_and_dense_cotangents_meeting_at_a_node_add_up() -> None:
+    """x reaches the output through an element-wise path (diagonal rows) and a structural one
+    (cumsum: dense rows); the dense one arrives first in the sweep, and the two are summed as
+    arrays (NumPy once made an object array of ndarray + DiagonalRows)."""
+    x = np.arange(1.0, 7.0).reshape(2, 3) / 10
+
+    def f(x):
+        return dk.sin(x) + dk.cumsum(x, axis=1) * 2.0
+
+    J = dk.jacobian(dk.function(f), method="reverse")(x)
+    block = np.tril(np.ones((3, 3)))  # d cumsum_j / d x_k = [k <= j]
+    want = np.diag(np.cos(x).ravel()) + 2.0 * np.kron(np.eye(2), block)
+    assert J.dtype == np.float64
+    np.testing.assert_allclose(J, want, rtol=1e-15)
+    np.testing.assert_allclose(dk.jacobian(dk.function(f), method="forward")(x), want, rtol=1e-15)
