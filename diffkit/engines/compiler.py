@@ -509,7 +509,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             depth[id(v)] = d
             if not atomic(text):
                 text = f"({text})"
-                KNOWN_ATOMIC.add(text)
+            KNOWN_ATOMIC.add(text)  # atomic now: its uses need not scan it again
             names[id(v)] = text
         else:
             count += 1
