@@ -71,23 +71,11 @@ def chain(quick: bool) -> None:
     rep = 2 if quick else 5
     t_dk = best(lambda: dk.Function(body, ["x"]).trace(0.3) and dk.grad(dk.Function(body, ["x"]))(0.3), repeat=rep)
     try:
+        from bench_speed import micrograd_chain  # the same emulated-sin chain, 3 ops a step
         from micrograd.engine import Value
 
         def mg() -> float:
-            x = Value(0.3)
-            y = x
-            for _ in range(n_ops // 3):
-                s = Value(math.sin(y.data))  # micrograd has no sin: emulate one node with its local grad
-                s._prev = {y}
-                yy = y
-
-                def _back(s: Value = s, yy: Value = yy) -> None:
-                    yy.grad += math.cos(yy.data) * s.grad
-
-                s._backward = _back
-                y = s * 1.0001 + 0.01
-            y.backward()
-            return x.grad
+            return micrograd_chain(Value)
 
         sys.setrecursionlimit(100_000)
         t_mg = best(mg, repeat=rep)

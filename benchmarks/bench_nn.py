@@ -17,9 +17,13 @@ from diffkit import nn
 from diffkit.backend import device_module
 
 
-def numpy_mlp(sizes, X, y, batch, lr=0.01, seed=0):
+def numpy_mlp(sizes, X=None, y=None, batch=None, lr=0.01, seed=0):
+    """Hand-written float32 ReLU MLP step: forward, softmax cross-entropy, backward, SGD (also
+    bench_speed.py's hand-written row)."""
     rng = np.random.default_rng(seed)
-    Ws = [rng.uniform(-1, 1, (b, a)).astype(np.float32) / np.sqrt(a) for a, b in itertools.pairwise(sizes)]
+    # divided before the cast: a float32 array / np.float64 scalar would be float64 (NumPy 2)
+    Ws = [(rng.uniform(-1, 1, (b, a)) / np.sqrt(a)).astype(np.float32)
+          for a, b in itertools.pairwise(sizes)]
     bs = [np.zeros(b, np.float32) for b in sizes[1:]]
     eye = np.eye(sizes[-1], dtype=np.float32)
 

@@ -546,30 +546,11 @@ def shuffled(X: np.ndarray, y: np.ndarray, batch: int,
 
 
 def numpy_step(sizes: list[int], lr: float) -> Callable[[np.ndarray, np.ndarray], None]:
-    """Hand-written float32 ReLU MLP step: forward, softmax cross-entropy, backward, SGD."""
-    rng = np.random.default_rng(0)
-    Ws = [(rng.uniform(-1, 1, (b, a)) / np.sqrt(a)).astype(np.float32)
-          for a, b in itertools.pairwise(sizes)]
-    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
-    eye = np.eye(sizes[-1], dtype=np.float32)
+    """Hand-written float32 ReLU MLP step: forward, softmax cross-entropy, backward, SGD (the one
+    bench_nn.py times)."""
+    from bench_nn import numpy_mlp  # this folder is on sys.path when the script runs
 
-    def step(xb: np.ndarray, yb: np.ndarray) -> None:
-        acts, pre = [xb], []
-        for i, (W, b) in enumerate(zip(Ws, bs)):
-            z = acts[-1] @ W.T + b
-            pre.append(z)
-            acts.append(np.maximum(z, 0) if i < len(Ws) - 1 else z)
-        z = acts[-1]
-        e = np.exp(z - z.max(1, keepdims=True))
-        d = (e / e.sum(1, keepdims=True) - eye[yb]) / len(yb)
-        for i in reversed(range(len(Ws))):
-            gW, gb = d.T @ acts[i], d.sum(0)
-            if i:
-                d = (d @ Ws[i]) * (pre[i - 1] > 0)
-            Ws[i] -= lr * gW
-            bs[i] -= lr * gb
-
-    return step
+    return numpy_mlp(sizes, lr=lr)
 
 
 def torch_step(torch: Any, sizes: list[int], lr: float) -> Callable[[Any, Any], None]:
