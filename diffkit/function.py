@@ -125,13 +125,22 @@ class Function:
             names = ", ".join(self.inputs)
             raise ArityError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
 
+    #: runs a jit function's call as generated code where that is sound (installed by the
+    #: compiled engine, which sits above this module): ``(fn, args) -> value`` or NOT_COMPILED
+    jit_evaluator: Callable[[Function, tuple[Any, ...]], Any] | None = None
+
     def __call__(self, *args: Any) -> Any:
-        """Evaluate at `args`; a 0-d result comes back as a Python number."""
+        """Evaluate at `args`; a 0-d result comes back as a Python number. A ``dk.jit``
+        function runs generated code, once compiled for the arguments' signature."""
         self.check_arity(args)
         args = tuple(as_input(a) for a in args)
         if any(type(a) is Tensor for a in args):
             return stack_outputs(self.body(*args))
         with np.errstate(**STRICT):
+            if self.jit and Function.jit_evaluator is not None:
+                out = Function.jit_evaluator(self, args)
+                if out is not NOT_COMPILED:
+                    return to_python(out)
             return to_python(self.evaluate(*args))
 
     def evaluate(self, *args: Any) -> Any:
@@ -263,6 +272,10 @@ def _constant_output(out: Any) -> Any:
     return out if hasattr(out, "shape") else np.float64(out) if not isinstance(out, complex) else out
 
 
+#: what Function.jit_evaluator returns where the call must be evaluated by tracing
+NOT_COMPILED = object()
+
+
 def stack_outputs(out: Any) -> Any:
     """A tuple/list of outputs becomes one 1-D array (so Jacobians are (m, n)); a NumPy object
     array of traced values (``np.array([x[0]**2, x[1]])``) one traced array."""
@@ -308,7 +321,9 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
 
 
 def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
-    """Opt a function in to trace reuse: ``dk.grad(dk.jit(f))`` compiles once per signature.
+    """Opt a function in to trace reuse: ``dk.grad(dk.jit(f))`` compiles once per signature, and
+    so does calling it (a functional training step runs forward, backward and update as one
+    generated function).
 
     The contract (JAX's): every value `fn` does not take as an argument — closures, globals,
     attributes, random numbers — is a constant, frozen when `fn` is first traced for a signature

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiffkitError, TracingError
-from ..function import Function, signature
+from ..function import NOT_COMPILED, Function, signature
 from ..primitive import finite
 from ..tensor import Tensor
 from .base import Engine, Pullback
-from .compiler import CompiledGradient, compile_gradient
+from .compiler import CompiledGradient, compile_gradient, compile_value
 from .reverse import ReverseEngine
 
 
@@ -114,3 +114,33 @@ class CompiledEngine(Engine):
         """The generated source for `fn` at the signature of `args` (scalars 0.5 when not given)."""
         args = list(args) if args is not None else [np.float64(0.5)] * fn.arity
         return compile_gradient(fn, *args, wrt=wrt).source
+
+
+def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
+    """A ``dk.jit`` function's call as generated code (one per signature: shapes and dtypes of
+    real NumPy arguments), or NOT_COMPILED where it must be evaluated by running the function:
+    other argument types, a trace that branched on its inputs, a graph too large, or a call that
+    raised or gave a non-finite value (the function then gives its own answer or named error).
+    jit's contract makes this the same answer: what the function does not take as arguments is
+    frozen at its first trace for the signature."""
+    for a in args:
+        if not isinstance(a, np.ndarray | np.generic) or a.dtype.kind not in "fiub":
+            return NOT_COMPILED
+    key = ("evaluate", signature(args))
+    code = fn.cache.get(key)
+    if code is None:
+        try:
+            code = compile_value(fn, args)
+        except Exception:  # noqa: BLE001 - whatever tracing hit, running the function says it
+            code = False
+        fn.cache[key] = code
+    if code is False:
+        return NOT_COMPILED
+    try:
+        out = code(*args)
+    except (ArithmeticError, ValueError, DiffkitError):
+        return NOT_COMPILED
+    return out if finite(out) else NOT_COMPILED
+
+
+Function.jit_evaluator = evaluate_jit
