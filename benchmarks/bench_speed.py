@@ -629,6 +629,42 @@ def diffkit_epochs(sizes: list[int], X: np.ndarray, y: np.ndarray, batch: int, e
     return min(history["time"][1:]), trainer.compiled
 
 
+def jit_step(sizes: list[int], lr: float) -> Callable[[np.ndarray, np.ndarray], None]:
+    """The same step written functionally with dk.jit: flat float32 parameters in, updated ones
+    out; forward, softmax cross-entropy, backward and the SGD update run as one generated
+    function per batch shape."""
+    rng = np.random.default_rng(0)
+    layers = list(itertools.pairwise(sizes))
+    parts = []
+    for a, b in layers:
+        parts += [(rng.uniform(-1, 1, (b, a)) / np.sqrt(a)).astype(np.float32).ravel(),
+                  np.zeros(b, np.float32)]
+    eye = np.eye(sizes[-1], dtype=np.float32)
+
+    def loss(theta: Any, xb: Any, t: Any) -> Any:
+        h, k = xb, 0
+        for i, (a, b) in enumerate(layers):
+            weight = dk.reshape(theta[k:k + a * b], (b, a))
+            bias = theta[k + a * b:k + a * b + b]
+            k += a * b + b
+            h = dk.linear(h, weight, bias)
+            if i < len(layers) - 1:
+                h = dk.relu(h)
+        return dk.mean(dk.softmax_cross_entropy(h, t))
+
+    @dk.jit
+    def step(theta: Any, xb: Any, t: Any) -> Any:
+        (g,) = dk.grad(loss, wrt=0)(theta, xb, t)
+        return theta - lr * g
+
+    state = {"theta": np.concatenate(parts)}
+
+    def run(xb: np.ndarray, yb: np.ndarray) -> None:
+        state["theta"] = step(state["theta"], xb, eye[yb])
+
+    return run
+
+
 def mlp_rows(w: Workload, sizes: list[int], X: np.ndarray, y: np.ndarray, batch: int,
              epochs: int, per: float, torch_threads: int = 0) -> None:
     """Rows for hand NumPy, diffkit fit, PyTorch and JAX; each epoch time divided by `per`.
@@ -638,6 +674,9 @@ def mlp_rows(w: Workload, sizes: list[int], X: np.ndarray, y: np.ndarray, batch:
                                                         epochs) / per)
     t, path = diffkit_epochs(sizes, X, y, batch, epochs, lr)
     w.add("", "nn.Trainer(...).fit(DataLoader)", "diffkit", t / per, f"step path: {path}")
+    w.add("", "dk.jit functional step (flat parameters)", "diffkit",
+          time_epochs(jit_step(sizes, lr), X, y, batch, epochs) / per,
+          "one output array: each slice's gradient is scattered into the whole vector")
     torch = optional("torch", w)
     if torch is not None:
         threads, name = torch.get_num_threads(), "PyTorch CPU eager"
