@@ -17,6 +17,7 @@ from ..errors import MissingRuleError, ShapeError
 from ..function import Function, as_input
 from ..ir import Graph, Node, Traced
 from ..primitives import concatenate, reshape
+from ..primitives.declare import dtype_of, plain_value, xp_of
 
 Pullback = Callable[[Any], tuple[Any, ...]]
 
@@ -27,24 +28,6 @@ def shape_of(v: Any) -> tuple[int, ...]:
 
 def size_of(v: Any) -> int:
     return math.prod(shape_of(v))
-
-
-def plain_value(v: Any) -> Any:
-    """The innermost plain value of a (possibly nested) traced value."""
-    while isinstance(v, Traced):
-        v = v.node.value
-    return v
-
-
-def xp_of(v: Any) -> Any:
-    from ..backend import array_namespace
-
-    return array_namespace(plain_value(v))
-
-
-def dtype_of(v: Any) -> np.dtype:
-    dt = getattr(v, "dtype", None)
-    return np.dtype(dt) if dt is not None else np.result_type(v)
 
 
 def flatten_all(values: Sequence[Any]) -> Any:

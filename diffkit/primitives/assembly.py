@@ -37,6 +37,8 @@ from ..errors import IndexOutOfRangeError, MissingRuleError, ShapeError, Tracing
 from ..ir import Traced
 from ..primitive import NUMPY_NAMES, PUBLIC, Composite, from_objects
 from .declare import composite, declared_in, shape_of
+from .declare import dtype_of as _dtype
+from .declare import xp_of as _xp
 from .elementwise import where
 from .structure import broadcast_to, concatenate, getitem, reshape, transpose
 from .structure import sum as _sum
@@ -55,23 +57,6 @@ def _as_array(x: Any) -> Any:
         return x
     a = np.asarray(x)
     return from_objects(a) if a.dtype.kind == "O" else a
-
-
-def _value(x: Any) -> Any:
-    """The plain value under a traced value (through nested tapes)."""
-    while isinstance(x, Traced):
-        x = x.node.value
-    return x
-
-
-def _xp(x: Any) -> Any:
-    """The array module (NumPy or CuPy) of the data under `x`."""
-    return array_namespace(_value(x))
-
-
-def _dtype(x: Any) -> Any:
-    dt = getattr(x, "dtype", None)
-    return dt if dt is not None else np.asarray(x).dtype
 
 
 def _zeros(shape: tuple[int, ...], like: Any) -> Any:
@@ -630,26 +615,28 @@ def hsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
     return split(ary, indices_or_sections, 1 if n > 1 else 0)
 
 
+def _split_at_least(name: str, ary: Any, indices_or_sections: Any, ndim: int, axis: int
+                    ) -> list[Any]:
+    """NumPy's vsplit/dsplit: `split` along `axis` of an array of at least `ndim` dimensions."""
+    ary = _as_array(ary)
+    if len(shape_of(ary)) < ndim:
+        raise ShapeError(f"{name} only works on arrays of {ndim} or more dimensions, got shape "
+                         f"{shape_of(ary)}")
+    return split(ary, indices_or_sections, axis)
+
+
 @composite(numpy=("vsplit",))
 def vsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
     """Split along axis 0 an array of at least 2 dimensions (NumPy's ``vsplit``). A composite of
     getitem."""
-    ary = _as_array(ary)
-    if len(shape_of(ary)) < 2:
-        raise ShapeError(f"vsplit only works on arrays of 2 or more dimensions, got shape "
-                         f"{shape_of(ary)}")
-    return split(ary, indices_or_sections, 0)
+    return _split_at_least("vsplit", ary, indices_or_sections, 2, 0)
 
 
 @composite(numpy=("dsplit",))
 def dsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
     """Split along axis 2 an array of at least 3 dimensions (NumPy's ``dsplit``). A composite of
     getitem."""
-    ary = _as_array(ary)
-    if len(shape_of(ary)) < 3:
-        raise ShapeError(f"dsplit only works on arrays of 3 or more dimensions, got shape "
-                         f"{shape_of(ary)}")
-    return split(ary, indices_or_sections, 2)
+    return _split_at_least("dsplit", ary, indices_or_sections, 3, 2)
 
 
 # ----- diagonals and triangles --------------------------------------------------------------------

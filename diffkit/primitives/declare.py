@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_namespace
 from ..errors import ShapeError
+from ..ir import Traced
 from ..primitive import COMPOSITES, REGISTRY, Composite, Primitive, Rule, register
 
 #: every public name declared, in declaration order, and the family module declaring it
@@ -102,6 +104,24 @@ def composite(fn: Callable[..., Any] | None = None, *, name: str | None = None,
 
 def shape_of(v: Any) -> tuple[int, ...]:
     return tuple(getattr(v, "shape", ()))
+
+
+def plain_value(v: Any) -> Any:
+    """The innermost plain value under a (possibly nested) traced value."""
+    while isinstance(v, Traced):
+        v = v.node.value
+    return v
+
+
+def xp_of(*values: Any) -> Any:
+    """The array module (NumPy or CuPy) of the plain values under `values`."""
+    return array_namespace(*(plain_value(v) for v in values))
+
+
+def dtype_of(v: Any) -> np.dtype:
+    """The dtype of an array, a traced value or a Python number."""
+    dt = getattr(v, "dtype", None)
+    return np.dtype(dt) if dt is not None else np.asarray(v).dtype
 
 
 def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | None:

@@ -58,7 +58,17 @@ from .elementwise import (
     where,
 )
 from .products import dot, einsum, is_complex, matmul, namespace_of, plain, real_dtype
-from .structure import amax, concatenate, getitem, reshape, sum, sum_to, transpose
+from .reductions import _reduce_groups
+from .structure import (
+    _kept_shape,
+    amax,
+    concatenate,
+    getitem,
+    reshape,
+    sum,
+    sum_to,
+    transpose,
+)
 
 # ----- errors -------------------------------------------------------------------------------------
 
@@ -1332,13 +1342,9 @@ def _euclidean_impl(xp: Any, x: Any, axis: tuple[int, ...] | None = None,
     return xp.linalg.norm(x, None, ax, keepdims)
 
 
-def _kept(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
-    return tuple(1 if axis is None or i in axis else s for i, s in enumerate(shape))
-
-
 def _euclidean_direction(x: Any, out: Any, axis: Any, keepdims: bool) -> Any:
     """conj(x)/‖x‖ with the subgradient 0 where ‖x‖ = 0 (there its derivative is 0 too)."""
-    n = out if keepdims else reshape(out, _kept(shape_of(x), axis))
+    n = out if keepdims else reshape(out, _kept_shape(shape_of(x), axis))
     zero, one = _const(n, 0.0), _const(n, 1.0)
     nonzero = not_equal(n, zero)
     g = (conj(x) if is_complex(x) else x) / where(nonzero, n, one)
@@ -1357,7 +1363,7 @@ def _euclidean_jvp(ts: Any, k: int, xs: Any, out: Any, axis: Any = None,
 def _euclidean_vjp(ct: Any, xs: Any, out: Any, axis: Any = None, keepdims: bool = False
                    ) -> Any:
     def g() -> Any:
-        c = ct if keepdims else reshape(ct, _kept(shape_of(xs[0]), axis))
+        c = ct if keepdims else reshape(ct, _kept_shape(shape_of(xs[0]), axis))
         return c * _euclidean_direction(xs[0], out, axis, keepdims)
 
     return (g,)
@@ -1365,15 +1371,7 @@ def _euclidean_vjp(ct: Any, xs: Any, out: Any, axis: Any = None, keepdims: bool 
 
 def _euclidean_sympy(sp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     norm2 = _norm2_function()
-    x = np.asarray(x, dtype=object)
-    axes = tuple(range(x.ndim)) if axis is None else axis
-    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
-    kept = moved.shape[:moved.ndim - len(axes)]
-    groups = moved.reshape(kept + (-1,))
-    out = np.empty(kept, dtype=object)
-    for idx in np.ndindex(*kept):
-        out[idx] = norm2(*groups[idx])
-    return out.reshape(_kept(x.shape, axis)) if keepdims else out
+    return _reduce_groups(x, axis, keepdims, lambda group: norm2(*group))
 
 
 def _prepare_euclidean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -1471,7 +1469,7 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any
     else:
         raise ShapeError(f"norm: invalid norm order {ord!r} for matrices")
     if keepdims:
-        ret = reshape(ret, _kept(shape_of(x), axes))
+        ret = reshape(ret, _kept_shape(shape_of(x), axes))
     return ret
 
 
@@ -1523,7 +1521,7 @@ def vector_norm(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = 2) 
         y, inner_axis = x, axis
     res = norm(y, ord, inner_axis)
     if keepdims:
-        res = reshape(res, _kept(shape, None if axis is None else _norm_axes(axis, len(shape))))
+        res = reshape(res, _kept_shape(shape, None if axis is None else _norm_axes(axis, len(shape))))
     return res
 
 

@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_namespace
 from ..errors import MissingRuleError, ShapeError
 from ..ir import Traced
 from .declare import composite, declared_in, shape_of, structural
+from .declare import plain_value as plain
+from .declare import xp_of as namespace_of
 from .elementwise import conj, mul
 from .structure import _sum_rows_to, reshape, sum_to, transpose
 
@@ -157,18 +158,6 @@ def dot(a: Any, b: Any) -> Any:
 
 
 # ----- helpers shared with linalg ----------------------------------------------------------------
-
-
-def plain(v: Any) -> Any:
-    """The plain array under a possibly traced value (its primal value, through nested tapes)."""
-    while isinstance(v, Traced):
-        v = v.node.value
-    return v
-
-
-def namespace_of(*values: Any) -> Any:
-    """The array module (NumPy or CuPy) of the plain values under `values`."""
-    return array_namespace(*(plain(v) for v in values))
 
 
 def real_dtype(*values: Any) -> np.dtype:

@@ -41,7 +41,10 @@ from ..errors import DomainError, ShapeError, TracingError
 from ..ir import Traced
 from ..primitive import Primitive, bind, from_objects
 from .declare import _declare, composite, declared_in, shape_of, structural
+from .declare import dtype_of as _dtype
 from .declare import normalize_axes as _axes
+from .declare import plain_value as _peek  # nothing marked: for checks that only raise
+from .declare import xp_of as _xp
 from .elementwise import conj, real, sqrt
 from .structure import (
     _amax_sympy,
@@ -66,13 +69,6 @@ _NOVALUE = np._NoValue  # NumPy's "argument not given"
 # ----- helpers -----------------------------------------------------------------------------------
 
 
-def _peek(v: Any) -> Any:
-    """The plain value under traced values (nothing is marked: for checks that only raise)."""
-    while isinstance(v, Traced):
-        v = v.node.value
-    return v
-
-
 def _plain(v: Any) -> Any:
     """The plain value of `v`, read out of traced values like ``Tensor.argmax`` does: what is
     computed from it (indices, an order, tie groups) holds at this point only, so each trace it
@@ -81,15 +77,6 @@ def _plain(v: Any) -> Any:
         v.tape.value_dependent = True
         v = v.node.value
     return v
-
-
-def _xp(v: Any) -> Any:
-    return array_namespace(_peek(v))
-
-
-def _dtype(v: Any) -> np.dtype:
-    dt = getattr(v, "dtype", None)
-    return np.dtype(dt) if dt is not None else np.result_type(v)
 
 
 def _const(values: Any, like: Any) -> Any:

@@ -60,6 +60,7 @@ from ..errors import TracingError
 from ..ir import Traced
 from ..primitive import IDENTITY, ONE
 from .declare import composite, declared_in, elementwise, structural
+from .declare import dtype_of as _dtype_of
 from .elementwise import (
     _pow_dbase,
     _pow_dexp,
@@ -102,11 +103,6 @@ def _np(*names: str) -> tuple[str, ...]:
     """The NumPy names among `names` that this NumPy has (asinh, atan2, bitwise_invert and
     astype are NumPy 2's)."""
     return tuple(n for n in names if hasattr(np, n))
-
-
-def _dtype_of(v: Any) -> np.dtype:
-    dt = getattr(v, "dtype", None)
-    return np.dtype(dt) if dt is not None else np.asarray(v).dtype
 
 
 # ----- non-differentiable: the boolean ufuncs NumPy code uses around masks -----------------------
