@@ -57,15 +57,20 @@ class AutoEngine(Engine):
         self.forward = ForwardEngine()
         self.reverse = ReverseEngine()
         self.last_choice: str | None = None
-        self._graph: _Pretraced | None = None
         self.last_reason: str | None = None
 
     def estimate(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[int, int, float, float]:
         """(n, m, forward seconds, reverse seconds) from the cost model (cached per shapes)."""
+        return self._estimate(fn, args, wrt)[0]
+
+    def _estimate(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
+                  ) -> tuple[tuple[int, int, float, float], Any]:
+        """The estimate, and the function for the chosen engine: a Python function's trace made
+        here is handed on (:class:`_Pretraced`), so it runs once per call."""
         n = sum(size_of(args[i]) for i in wrt)
         key = ("auto", signature(args), tuple(wrt))
         found = fn.cache.get(key)
-        self._graph = None
+        target: Any = fn
         if found is None:
             graph = fn.trace(*args, wrt=wrt)
             active = {graph.inputs[i] for i in wrt}
@@ -82,14 +87,17 @@ class AutoEngine(Engine):
             if fn.reusable and not graph.value_dependent:
                 fn.cache[key] = found
             else:  # a Python function: the chosen engine reuses this trace of this call
-                self._graph = _Pretraced(fn, graph, args, wrt)
+                target = _Pretraced(fn, graph, args, wrt)
         m, ops, elements = found
         forward = C_PASS + ops * C_FWD + n * elements * C_EL
         reverse = C_PASS + 2 * ops * C_REV + m * elements * C_EL
-        return n, m, forward, reverse
+        return (n, m, forward, reverse), target
 
     def choose(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Engine:
-        n, m, fwd, rev = self.estimate(fn, args, wrt)
+        return self._choose(fn, args, wrt)[0]
+
+    def _choose(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Engine, Any]:
+        (n, m, fwd, rev), target = self._estimate(fn, args, wrt)
         costs = f"estimated forward {fwd * 1e6:.3g} µs vs reverse {rev * 1e6:.3g} µs"
         if fwd <= rev:
             self.last_choice, eng = "forward", self.forward
@@ -102,16 +110,15 @@ class AutoEngine(Engine):
                                 f"{'s' if m != 1 else ''}: reverse (one sweep, {m} cotangent row"
                                 f"{'s' if m != 1 else ''}); "
                                 f"{costs}")
-        return eng
+        return eng, target
 
     def explain(self) -> str:
         """Why the last call chose forward or reverse mode."""
         return self.last_reason or "auto has not been called yet"
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
-        engine = self.choose(fn, args, wrt)
-        pre, self._graph = self._graph, None
-        return engine.jacobian(pre or fn, args, wrt)
+        engine, target = self._choose(fn, args, wrt)
+        return engine.jacobian(target, args, wrt)
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
         self.last_choice, self.last_reason = "reverse", "a VJP is one reverse sweep"
@@ -123,9 +130,8 @@ class AutoEngine(Engine):
 
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                        ) -> tuple[Any, tuple[Any, ...]]:
-        engine = self.choose(fn, args, wrt)
-        pre, self._graph = self._graph, None
-        return engine.value_and_grad(pre or fn, args, wrt)
+        engine, target = self._choose(fn, args, wrt)
+        return engine.value_and_grad(target, args, wrt)
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
         self.last_choice, self.last_reason = "forward", (
