@@ -68,7 +68,7 @@ class Tape:
     def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
         if self.closed:
             raise TracingError(_ESCAPED)
-        if not params:  # scalar code first: the same steps as below, unrolled
+        if not params:  # scalar code first: the same steps as below, unrolled (Python operators)
             fast = self._record_scalar(prim, args)
             if fast is not None:
                 return fast
@@ -89,13 +89,7 @@ class Tape:
             vals.append(v)
             if type(v) is not _F64 and type(v) is not float:
                 scalar = False
-        op = prim.scalar_operator
-        if scalar and op is not None and (type(vals[0]) is _F64 or type(vals[1]) is _F64):
-            try:
-                value = op(*vals)
-            except FloatingPointError:  # the named error, as the ufunc path gives it
-                value = prim.evaluate(np, vals, params)
-        elif scalar:
+        if scalar:
             value = prim.evaluate(np, vals, params)
         elif any(type(v) is Tensor for v in vals):  # the values are traced on an outer tape
             value = bind(prim, *vals, **params)
