@@ -178,7 +178,7 @@ class Function:
                 out_node = out.node
             else:  # the output does not depend on the inputs
                 out_node = Node(None, (), {}, _constant_output(out))
-            return Graph([t.node for t in ins], out_node, tape.value_dependent)
+            return Graph([t.node for t in ins], out_node, tape.value_dependent, tape.recorded)
 
     def graph(self, *args: Any) -> Graph:
         """The graph at `args`, or at scalar inputs 0.5 (for display) when no point is given."""

@@ -38,9 +38,11 @@ class Node:
         shape, dtype: of the value.
         value: the primal value recorded when the node was traced.
         name: the input's name (inputs only).
+        partials: the local partials ∂value/∂inputᵢ (None for inactive inputs), memoized when
+            the tape recorded scalar code on Python floats; None otherwise (engines derive them).
     """
 
-    __slots__ = ("dtype", "id", "inputs", "name", "params", "prim", "shape", "value")
+    __slots__ = ("dtype", "id", "inputs", "name", "params", "partials", "prim", "shape", "value")
 
     def __init__(self, prim: Primitive | None, inputs: tuple[Node, ...], params: dict[str, Any],
                  value: Any, name: str | None = None) -> None:
@@ -50,6 +52,7 @@ class Node:
         self.params = params
         self.value = value
         self.name = name
+        self.partials = None
         kind = type(value)
         if kind is float or kind is _F64:  # scalars: the common case of scalar code, no lookups
             self.shape, self.dtype = (), _FLOAT
@@ -148,17 +151,30 @@ class Graph:
     number out of one (``if x > 0``, ``int(n)``): the graph then holds at this point only.
     """
 
-    __slots__ = ("_index", "_schedule", "inputs", "nodes", "output", "value_dependent")
+    __slots__ = ("_index", "_nodes", "_schedule", "inputs", "output", "recorded",
+                 "value_dependent")
 
-    def __init__(self, inputs: Sequence[Node], output: Node, value_dependent: bool = False) -> None:
+    def __init__(self, inputs: Sequence[Node], output: Node, value_dependent: bool = False,
+                 recorded: Sequence[Node] | None = None) -> None:
         self.inputs = tuple(inputs)
         self.output = output
-        reachable = toposort([output])
-        input_ids = {n.id for n in self.inputs}
-        self.nodes = tuple(self.inputs) + tuple(n for n in reachable if n.id not in input_ids)
         self.value_dependent = value_dependent
+        #: every operation the tape recorded, in order (a superset of ``nodes``; None if not
+        #: known): the scalar reverse sweep walks it and skips what the output does not reach
+        self.recorded = recorded
+        self._nodes: tuple[Node, ...] | None = None
         self._index: dict[int, str] | None = None
         self._schedule: tuple[Node, ...] | None = None
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """The inputs, then every node the output depends on, in creation order (lazy: the
+        scalar reverse sweep does not need it)."""
+        if self._nodes is None:
+            reachable = toposort([self.output])
+            input_ids = {n.id for n in self.inputs}
+            self._nodes = self.inputs + tuple(n for n in reachable if n.id not in input_ids)
+        return self._nodes
 
     def __len__(self) -> int:
         return len(self.nodes)

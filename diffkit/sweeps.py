@@ -117,56 +117,61 @@ def scalar_adjoints(nodes: Sequence[Node], wrt: Sequence[Node], output: Node, ct
     """:func:`linearize_all` + :func:`adjoint_sweep` fused for graphs of real float64 scalars
     (scalar code), or None where this graph is anything else or a partial is singular.
 
-    It computes exactly what the general sweeps compute — the same partials from the same rules,
-    multiplied and summed in the same order — without a linearization object per node, so the
-    answer is bit-for-bit the general one. Anything unusual (an array, a complex number, a
-    structural primitive, a floating-point error, a non-finite adjoint) returns None, and the
-    caller runs the general sweeps, which give the named error or the 0·∞ = 0 answer."""
-    if type(ct) is not _F64:
+    `wrt` must be inputs recorded as requiring a gradient (the tape's ``requires_grad``). It
+    computes what the general sweeps compute — the same partials from the same rules (memoized
+    by the tape, or derived here for the nodes the tape did not memoize), multiplied and summed
+    in the same order — with no linearization object per node. Anything unusual (an array, a
+    complex number, a structural primitive, a floating-point error, a non-finite adjoint)
+    returns None, and the caller runs the general sweeps, which give the named error or the
+    0·∞ = 0 answer."""
+    if type(ct) is not _F64 and type(ct) is not float:
         return None
-    active = set(wrt)
-    tape: list[tuple[Node, tuple[Node, ...], list[Any]]] = []
-    record, activate = tape.append, active.add
+    adj: dict[Node, Any] = {output: ct}
+    pop, get = adj.pop, adj.get
     try:
-        for node in nodes:
-            prim = node.prim
-            if prim is None or not prim.differentiable:
-                continue
-            ins = node.inputs
-            flags = [i in active for i in ins]
-            if True not in flags:
-                continue
-            rules = prim.partials
-            if rules is None or type(node.value) is not _F64:
-                return None
-            xs = [i.value for i in ins]
-            for x in xs:
-                if type(x) is not _F64 and type(x) is not float:
+        for node in reversed(nodes):
+            partials = node.partials
+            if partials is None:  # not memoized: derive the partials here (or leave the node)
+                prim = node.prim
+                if prim is None or not prim.differentiable:
+                    continue
+                g = pop(node, None)
+                if g is None:
+                    continue
+                partials = _derived_partials(node)
+                if partials is None:
                     return None
-            xs.append(node.value)
-            record((node, ins, [r(*xs) if a and r is not None else None
-                                for r, a in zip(rules, flags)]))
-            activate(node)
-        adj: dict[Node, Any] = {output: ct}
-        kept = set(wrt)
-        pop, get = adj.pop, adj.get
-        for node, ins, partials in reversed(tape):
-            g = get(node) if node in kept else pop(node, None)
-            if g is None:
-                continue
-            for inp, p in zip(ins, partials):
+            else:
+                g = pop(node, None)
+                if g is None:
+                    continue
+            for inp, p in zip(node.inputs, partials):
                 if p is None:
                     continue
                 c = g if p is ONE else -g if p is MINUS_ONE else g * p
                 prev = get(inp)
                 adj[inp] = c if prev is None else prev + c
-    except (FloatingPointError, DiffkitError):
+    except (ArithmeticError, ValueError, DiffkitError):
         return None
     result = {n: adj[n] for n in wrt if n in adj}
     for v in result.values():
-        if type(v) is not _F64 or not math.isfinite(v):
+        if (type(v) is not _F64 and type(v) is not float) or not math.isfinite(v):
             return None
     return result
+
+
+def _derived_partials(node: Node) -> list[Any] | None:
+    """A scalar node's local partials by its element-wise rules, or None where it is not one."""
+    rules = node.prim.partials
+    if rules is None or (type(node.value) is not _F64 and type(node.value) is not float):
+        return None
+    xs = [i.value for i in node.inputs]
+    for x in xs:
+        if type(x) is not _F64 and type(x) is not float:
+            return None
+    xs.append(node.value)
+    return [None if r is None or i.prim is None and i.name is None else r(*xs)
+            for r, i in zip(rules, node.inputs)]
 
 
 def sum_to_rows(c: Any, k: int, shape: tuple[int, ...]) -> Any:

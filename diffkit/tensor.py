@@ -34,7 +34,7 @@ from .ir import Node, Traced, toposort
 
 _F64 = np.float64
 _NO_PARAMS: dict[str, Any] = {}
-from .primitive import NUMPY_NAMES, PUBLIC, SCIPY_NAMES, Primitive, bind
+from .primitive import MINUS_ONE, NUMPY_NAMES, ONE, PUBLIC, SCIPY_NAMES, Primitive, bind
 from .sweeps import adjoint_sweep, linearize_all, scalar_adjoints
 
 
@@ -47,13 +47,16 @@ class Tape:
         closed: set when the trace ends; a Tensor of a closed tape used later is an error.
     """
 
-    __slots__ = ("closed", "consts", "level", "value_dependent")
+    __slots__ = ("closed", "consts", "level", "recorded", "value_dependent")
 
     def __init__(self, level: int) -> None:
         self.level = level
         self.value_dependent = False
         self.closed = False
         self.consts: dict[int, tuple[Any, Node]] = {}  # id(value) -> (value, its const node)
+        #: every node recorded, in order (a topological order); not kept by the eager tape,
+        #: whose graphs come and go
+        self.recorded: list[Node] = []
 
     def const(self, value: Any) -> Node:
         """The constant node for `value` (one per distinct object on this tape)."""
@@ -66,12 +69,12 @@ class Tape:
         return node
 
     def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
-        if self.closed:
-            raise TracingError(_ESCAPED)
         if not params:  # scalar code first: the same steps as below, unrolled (Python operators)
             fast = self._record_scalar(prim, args)
             if fast is not None:
                 return fast
+        if self.closed:
+            raise TracingError(_ESCAPED)
         nodes = []
         vals = []
         active = False
@@ -95,28 +98,57 @@ class Tape:
             value = bind(prim, *vals, **params)
         else:
             value = prim.evaluate(array_namespace(*vals), vals, params)
-        return Tensor(Node(prim, tuple(nodes), params, value), self, active and prim.differentiable)
+        node = Node(prim, tuple(nodes), params, value)
+        if self.level:
+            self.recorded.append(node)
+        return Tensor(node, self, active and prim.differentiable)
 
 
     def _record_scalar(self, prim: Primitive, args: Sequence[Any]) -> Tensor | None:
-        """`record` for one or two float64 scalars — a Tensor of this tape and at most one plain
-        number — or None for anything else. Same value (Python operators on NumPy scalars are
-        the ufuncs; any floating-point error re-evaluates through ``evaluate`` for its named
-        error), same node, same flags."""
+        """`record` for scalar code — one or two real float64 scalars, a Tensor of this tape and
+        at most one plain number — or None for anything else (the general path).
+
+        On a tracing tape (level ≥ 1), a primitive with a Python-float form
+        (:attr:`~diffkit.primitive.Primitive.on_floats`: ``+ − × ÷`` and the ``math``
+        functions) runs on Python floats, and a node that depends on a value being
+        differentiated memoizes its local partials, computed by the same rules on the same
+        floats: the reverse sweep then only multiplies and adds. An error or a non-finite value
+        goes the NumPy way below, which gives NumPy's value or the named error. The eager tape
+        and the other primitives use NumPy scalars (Python operators on them are the ufuncs)."""
+        if self.closed:
+            raise TracingError(_ESCAPED)
         a = args[0]
         if len(args) == 1:
             if type(a) is not Tensor or a.tape is not self:
                 return None
             node = a.node
             v = node.value
-            if type(v) is not _F64:
+            if type(v) is not _F64 and type(v) is not float:
                 return None
+            active = a.requires_grad and prim.differentiable
+            fn = prim.on_floats
+            if fn is not None and self.level:
+                try:
+                    value = fn(v)
+                except (ArithmeticError, ValueError):
+                    value = None
+                if type(value) is float and value - value == 0.0:
+                    out = Node(prim, (node,), _NO_PARAMS, value)
+                    if active:  # the local partial, memoized (a failing rule: derived later)
+                        try:
+                            out.partials = (prim.partials[0](v, value),)
+                        except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
+                            pass
+                    self.recorded.append(out)
+                    return Tensor(out, self, active)
             try:
                 value = prim.impl(np, v)
             except Exception:  # noqa: BLE001 - evaluate raises the named error
                 value = prim.evaluate(np, (v,), _NO_PARAMS)
-            return Tensor(Node(prim, (node,), _NO_PARAMS, value), self,
-                          a.requires_grad and prim.differentiable)
+            out = Node(prim, (node,), _NO_PARAMS, value)
+            if self.level:
+                self.recorded.append(out)
+            return Tensor(out, self, active)
         op = prim.scalar_operator
         if op is None or len(args) != 2:
             return None
@@ -131,24 +163,45 @@ class Tape:
                 nb, vb = b.node, b.node.value
                 active = active or b.requires_grad
             elif type(b) is float:
-                nb, vb = self.const(b), b
+                hit = self.consts.get(id(b))  # self.const(b), inlined
+                nb = hit[1] if hit is not None and hit[0] is b else self.const(b)
+                vb = b
             else:
                 return None
         elif type(a) is float and type(b) is Tensor and b.tape is self:
-            na, va = self.const(a), a
+            hit = self.consts.get(id(a))
+            na, va = hit[1] if hit is not None and hit[0] is a else self.const(a), a
             nb, vb, active = b.node, b.node.value, b.requires_grad
         else:
-            return None
-        if type(va) is not _F64 and type(vb) is not _F64:  # a NumPy scalar decides the type
             return None
         if (type(va) is not _F64 and type(va) is not float) or (
                 type(vb) is not _F64 and type(vb) is not float):
             return None
+        if self.level:
+            try:
+                value = prim.on_floats(va, vb)
+            except ArithmeticError:
+                value = None
+            if type(value) is float and value - value == 0.0:
+                out = Node(prim, (na, nb), _NO_PARAMS, value)
+                if active:  # the local partials, memoized (a failing rule: derived later)
+                    da, db = prim.partials
+                    try:
+                        out.partials = (da(va, vb, value), db(va, vb, value))
+                    except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
+                        pass
+                self.recorded.append(out)
+                return Tensor(out, self, active)
+        if type(va) is not _F64 and type(vb) is not _F64:  # a NumPy scalar decides the type
+            va = _F64(va)
         try:
             value = op(va, vb)
         except FloatingPointError:
             value = prim.evaluate(np, (va, vb), _NO_PARAMS)
-        return Tensor(Node(prim, (na, nb), _NO_PARAMS, value), self, active and prim.differentiable)
+        out = Node(prim, (na, nb), _NO_PARAMS, value)
+        if self.level:
+            self.recorded.append(out)
+        return Tensor(out, self, active and prim.differentiable)
 
 
 _ESCAPED = ("a traced value from a trace that has ended was used (was it kept in a global, a "

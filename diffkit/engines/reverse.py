@@ -70,9 +70,10 @@ class ReverseEngine(Engine):
                        ) -> tuple[Any, tuple[Any, ...]]:
         graph = fn.trace(*args, wrt=wrt)
         out = graph.output.value
-        if type(out) is np.float64:  # scalar code: the fused sweep (bit-identical, no objects)
+        if type(out) is float or type(out) is np.float64:  # scalar code: the fused sweep
             wrt_nodes = [graph.inputs[i] for i in wrt]
-            adj = scalar_adjoints(graph.nodes, wrt_nodes, graph.output, _ONE)
+            adj = scalar_adjoints(graph.recorded if graph.recorded is not None else graph.nodes,
+                                  wrt_nodes, graph.output, _ONE)
             if adj is not None:
                 return out, tuple(adj[n] if n in adj else _zeros_like(n.value) for n in wrt_nodes)
         out, pullback = self._pullback(graph, wrt)
