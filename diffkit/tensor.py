@@ -34,7 +34,7 @@ from .ir import Node, Traced, toposort
 
 _F64 = np.float64
 _NO_PARAMS: dict[str, Any] = {}
-from .primitive import MINUS_ONE, NUMPY_NAMES, ONE, PUBLIC, SCIPY_NAMES, Primitive, bind
+from .primitive import NUMPY_NAMES, PUBLIC, SCIPY_NAMES, Primitive, bind
 from .sweeps import adjoint_sweep, linearize_all, scalar_adjoints
 
 
@@ -168,10 +168,12 @@ class Tape:
                 vb = b
             else:
                 return None
+            constant = "b" if type(b) is float else ""  # the constant operand: no partial for it
         elif type(a) is float and type(b) is Tensor and b.tape is self:
             hit = self.consts.get(id(a))
             na, va = hit[1] if hit is not None and hit[0] is a else self.const(a), a
             nb, vb, active = b.node, b.node.value, b.requires_grad
+            constant = "a"
         else:
             return None
         if (type(va) is not _F64 and type(va) is not float) or (
@@ -187,7 +189,9 @@ class Tape:
                 if active:  # the local partials, memoized (a failing rule: derived later)
                     da, db = prim.partials
                     try:
-                        out.partials = (da(va, vb, value), db(va, vb, value))
+                        out.partials = ((da(va, vb, value), None) if constant == "b" else
+                                        (None, db(va, vb, value)) if constant == "a" else
+                                        (da(va, vb, value), db(va, vb, value)))
                     except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
                         pass
                 self.recorded.append(out)
