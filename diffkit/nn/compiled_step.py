@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiffkitError
-from ..function import signature
 from . import layers, losses, models
 from .module import Module, functional_call, value_of
 
@@ -76,6 +75,7 @@ class CompiledStep:
         self.model, self.loss_fn, self.l1, self.l2 = model, loss_fn, l1, l2
         self.named = list(model.named_parameters())
         self.codes: dict[Any, Any] = {}  # signature -> CompiledGradient, or the reason it is not
+        self.eye: Any = None  # the one-hot rows of the current (classes, dtype)
         self.reason: str | None = None
         #: (number of classes, dtype) of the model's output, seen by an eager step: integer
         #: labels enter the generated code as one-hot rows (an index cannot be traced)
@@ -94,23 +94,30 @@ class CompiledStep:
         return loss, out
 
     def __call__(self, xb: Any, yb: Any) -> tuple[Any, Any] | None:
-        from ..engines.compiler import compile_step
-
-        values = [p.value for _, p in self.named]
+        values = [p.node.value for _, p in self.named]
         target = value_of(yb)
         if getattr(target, "dtype", np.dtype(float)).kind in "iu":  # class labels
             if not _one_hot_equivalent(self.loss_fn) or self.output is None:
                 self.reason = "the loss reads integer class labels"
                 return None
             classes, dtype = self.output
-            target = losses.one_hot(target, classes, dtype)  # what cross_entropy does with them
+            eye = self.eye
+            if eye is None or eye.shape[0] != classes or eye.dtype != dtype:
+                eye = self.eye = np.eye(classes, dtype=dtype)
+            if type(target) is not np.ndarray:
+                self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
+                return None
+            target = eye[target]  # nn.one_hot: what cross_entropy does with class labels
         args = [*values, value_of(xb), target]
-        if any(type(a) is not np.ndarray for a in args):
-            self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
-            return None
-        key = (signature(args), self.model.training)
+        for a in args:
+            if type(a) is not np.ndarray:
+                self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
+                return None
+        key = (tuple([(a.shape, a.dtype) for a in args]), self.model.training)
         code = self.codes.get(key)
         if code is None:
+            from ..engines.compiler import compile_step  # the engines load when first needed
+
             try:
                 code = compile_step(self._body, args, range(len(values)),
                                     [f"p{i}" for i in range(len(values))] + ["x", "y"])

@@ -113,7 +113,7 @@ def _correct(logits: Any, y: Any) -> Any:
     z = value_of(logits)
     xp = array_namespace(z)
     pred = (z.reshape(-1) > 0).astype(int) if z.ndim == 1 or z.shape[-1] == 1 else z.argmax(-1)
-    return xp.sum(pred == xp.asarray(value_of(y)).reshape(pred.shape))
+    return xp.count_nonzero(pred == xp.asarray(value_of(y)).reshape(pred.shape))
 
 
 def accuracy(logits: Any, y: Any) -> float:
@@ -191,11 +191,15 @@ class Trainer:
         """One step; (loss, number correct) stay on the device, so a GPU is never waited for.
         NaN and overflow raise no NumPy warnings here: fit checks the loss once per epoch."""
         with paused_gc(), np.errstate(all="ignore"):  # a step's graph is acyclic: refcounts free it
-            if self._dist is not None and len(yb) == 0:  # no rows of a short batch for this rank
-                self.optimizer.zero_grad()
-                self._update(0)
-                return 0.0, 0
-            return self._train_step(xb, yb)
+            return self._step_unguarded(xb, yb)
+
+    def _step_unguarded(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        """:meth:`_device_step` inside its contexts (``fit`` enters them once per epoch)."""
+        if self._dist is not None and len(yb) == 0:  # no rows of a short batch for this rank
+            self.optimizer.zero_grad()
+            self._update(0)
+            return 0.0, 0
+        return self._train_step(xb, yb)
 
     def _gradients(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         """Forward, loss and backward: (loss value, model output), with ``.grad`` of every
@@ -312,15 +316,18 @@ class Trainer:
         n = 0
         steps = len(loader)
         losses = []  # per-step losses, left on the device: read only if the epoch diverged
-        for i, (xb, yb) in enumerate(loader):
-            loss, hits = self._device_step(xb, yb)
-            losses.append(loss)
-            m = len(yb)
-            with np.errstate(all="ignore"):  # inf + -inf, float32 overflow: checked below
+        # the steps' contexts, entered once: NumPy warnings off (inf + -inf, float32 overflow:
+        # the loss is checked below), the cyclic GC paused (a step's graph is acyclic)
+        with paused_gc(), np.errstate(all="ignore"):
+            for i, (xb, yb) in enumerate(loader):
+                loss, hits = self._step_unguarded(xb, yb)
+                losses.append(loss)
+                m = len(yb)
                 total, correct, n = total + loss * m, correct + hits, n + m
-            # reading the running loss waits for the device: only now and then, and only if shown
-            show = bar.bar is not None and (i % 25 == 0 or i == steps - 1)
-            bar.advance(f"epoch {self.epoch + 1}: loss {float(total) / n:.4f}" if show else None)
+                # reading the running loss waits for the device: now and then, only if shown
+                show = bar.bar is not None and (i % 25 == 0 or i == steps - 1)
+                bar.advance(f"epoch {self.epoch + 1}: loss {float(total) / n:.4f}" if show
+                            else None)
         if self._dist is not None:  # the sums over all ranks' shards
             total, correct, n = self._dist.reduce_totals(total, correct, n)
         with np.errstate(all="ignore"):
