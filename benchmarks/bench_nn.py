@@ -17,9 +17,10 @@ from diffkit import nn
 from diffkit.backend import device_module
 
 
-def numpy_mlp(sizes, X=None, y=None, batch=None, lr=0.01, seed=0):
+def numpy_mlp(sizes, X=None, y=None, batch=None, lr=0.01, seed=0, track=None):
     """Hand-written float32 ReLU MLP step: forward, softmax cross-entropy, backward, SGD (also
-    bench_speed.py's hand-written row)."""
+    bench_speed.py's hand-written row). `track`: a list that each step appends its
+    (mean loss, number of correct rows) to, as Trainer.fit keeps them."""
     rng = np.random.default_rng(seed)
     # divided before the cast: a float32 array / np.float64 scalar would be float64 (NumPy 2)
     Ws = [(rng.uniform(-1, 1, (b, a)) / np.sqrt(a)).astype(np.float32)
@@ -35,7 +36,12 @@ def numpy_mlp(sizes, X=None, y=None, batch=None, lr=0.01, seed=0):
             acts.append(np.maximum(z, 0) if i < len(Ws) - 1 else z)
         z = acts[-1]
         e = np.exp(z - z.max(1, keepdims=True))
-        d = (e / e.sum(1, keepdims=True) - eye[yb]) / len(yb)
+        s = e.sum(1, keepdims=True)
+        if track is not None:  # −log softmax at the label, averaged; hits of the arg-max
+            rows = np.arange(len(yb))
+            track.append((np.mean(np.log(s[:, 0]) - np.log(e[rows, yb])),
+                          np.count_nonzero(z.argmax(1) == yb)))
+        d = (e / s - eye[yb]) / len(yb)
         for i in reversed(range(len(Ws))):
             gW, gb = d.T @ acts[i], d.sum(0)
             if i:

@@ -545,12 +545,13 @@ def shuffled(X: np.ndarray, y: np.ndarray, batch: int,
         yield X[idx], y[idx]
 
 
-def numpy_step(sizes: list[int], lr: float) -> Callable[[np.ndarray, np.ndarray], None]:
+def numpy_step(sizes: list[int], lr: float, track: list[Any] | None = None
+               ) -> Callable[[np.ndarray, np.ndarray], None]:
     """Hand-written float32 ReLU MLP step: forward, softmax cross-entropy, backward, SGD (the one
     bench_nn.py times)."""
     from bench_nn import numpy_mlp  # this folder is on sys.path when the script runs
 
-    return numpy_mlp(sizes, lr=lr)
+    return numpy_mlp(sizes, lr=lr, track=track)
 
 
 def torch_step(torch: Any, sizes: list[int], lr: float) -> Callable[[Any, Any], None]:
@@ -672,6 +673,9 @@ def mlp_rows(w: Workload, sizes: list[int], X: np.ndarray, y: np.ndarray, batch:
     lr = 0.01
     w.add("", "hand-written NumPy", "hand", time_epochs(numpy_step(sizes, lr), X, y, batch,
                                                         epochs) / per)
+    w.add("", "hand-written NumPy + loss and hits (what fit reports)", "hand",
+          time_epochs(numpy_step(sizes, lr, []), X, y, batch, epochs) / per,
+          "the first hand row is the goals' reference")
     t, path = diffkit_epochs(sizes, X, y, batch, epochs, lr)
     w.add("", "nn.Trainer(...).fit(DataLoader)", "diffkit", t / per, f"step path: {path}")
     w.add("", "dk.jit functional step (flat parameters)", "diffkit",

@@ -148,18 +148,12 @@ def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
 
 
 def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
-    """z̄ = ȳ·(softmax(z)·Σt − t), with softmax = e/Σe, e = exp(z − max z) (stable; five array
-    operations, where exp(log_softmax) takes eight); t̄ = −ȳ·log_softmax(z)."""
     z, t = xs
     last = (len(shape_of(z)) - 1,)
+    log_p = _log_softmax(z)
     ct1 = reshape(ct, (*shape_of(ct), 1))
-
-    def z_bar() -> Any:
-        e = exp(z - stop_gradient(bind(amax, z, axis=last, keepdims=True)))
-        return ct1 * (e / bind(sum, e, axis=last, keepdims=True) * bind(sum, t, axis=last,
-                                                                          keepdims=True) - t)
-
-    return (z_bar, lambda: ct1 * -_log_softmax(z))  # t̄: only for learned targets
+    return (lambda: ct1 * (exp(log_p) * bind(sum, t, axis=last, keepdims=True) - t),
+            lambda: ct1 * -log_p)  # t̄: only for learned targets
 
 
 def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
