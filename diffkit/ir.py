@@ -40,9 +40,12 @@ class Node:
         name: the input's name (inputs only).
         partials: the local partials ∂value/∂inputᵢ (None for inactive inputs), memoized when
             the tape recorded scalar code on Python floats; None otherwise (engines derive them).
+        owner: leaves of the eager tape only (unset elsewhere): a weak reference to the Tensor
+            whose current value this node is, which ``backward()`` hands the gradient to.
     """
 
-    __slots__ = ("dtype", "id", "inputs", "name", "params", "partials", "prim", "shape", "value")
+    __slots__ = ("dtype", "id", "inputs", "name", "owner", "params", "partials", "prim", "shape",
+                 "value")
 
     def __init__(self, prim: Primitive | None, inputs: tuple[Node, ...], params: dict[str, Any],
                  value: Any, name: str | None = None) -> None:

@@ -770,31 +770,35 @@ def _item(v: Any) -> Any:
 
 # ----- leaves of the eager tape and backward() ----------------------------------------------------
 
-#: Leaf tensors by node id, so that backward() can hand gradients to them.
-leaf_tensors: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
-
-
 def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tensor:
     """An eager Tensor (a leaf of the eager tape), e.g. a parameter of a model."""
     node = Node(None, (), {}, value, name=name)
     t = Tensor(node, EAGER_TAPE, requires_grad)
-    leaf_tensors[node.id] = t
+    node.owner = weakref.ref(t)  # weak: no cycle, and the Tensor may die before its graphs
     return t
 
 
 def set_leaf_value(t: Tensor, value: Any) -> Tensor:
-    """Give leaf tensor `t` a new value: a fresh immutable leaf node (its old one is forgotten)."""
+    """Give leaf tensor `t` a new value: a fresh immutable leaf node. The old node stays in the
+    graphs that used it, but no longer belongs to `t` (backward through it reaches no Tensor)."""
     old = t.node
-    leaf_tensors.pop(old.id, None)
-    t.node = Node(None, (), {}, value, name=old.name)
-    leaf_tensors[t.node.id] = t
+    node = t.node = Node(None, (), {}, value, name=old.name)
+    owner = getattr(old, "owner", None)
+    node.owner = owner if owner is not None else weakref.ref(t)
+    old.owner = None
     return t
+
+
+def leaf_tensor(node: Node) -> Tensor | None:
+    """The Tensor whose current value leaf `node` is (None for anything else)."""
+    owner = getattr(node, "owner", None)
+    return None if owner is None else owner()
 
 
 def backward(root: Tensor, gradient: Any = None) -> None:
     """``tensor.backward()``: accumulate d(root)/d(leaf) into ``.grad`` of leaves requiring it."""
     nodes = toposort([root.node])
-    leaves = {n: t for n in nodes if n.prim is None and (t := leaf_tensors.get(n.id)) is not None
+    leaves = {n: t for n in nodes if n.prim is None and (t := leaf_tensor(n)) is not None
               and t.requires_grad}
     if not leaves:
         raise ShapeError("backward(): nothing in this graph requires a gradient")

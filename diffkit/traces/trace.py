@@ -30,7 +30,7 @@ from ..function import STRICT, Function, to_python
 from ..ir import Graph, Node, toposort
 from ..primitive import REGISTRY
 from ..sweeps import adjoint_sweep, linearize_all, tangent_sweep
-from ..tensor import Tensor, leaf_tensors
+from ..tensor import Tensor, leaf_tensor
 from . import formats as tf
 from .drawing import _check_size, draw_trace
 from .rows import (
@@ -454,7 +454,7 @@ def tensor_trace(t: Tensor, mode: str = "reverse", seed: Any = None,
     nodes = toposort([t.node])
     _check_size(len(nodes), max_nodes, "this graph")
     leaves = [n for n in nodes if n.prim is None
-              and (leaf := leaf_tensors.get(n.id)) is not None and leaf.requires_grad]
+              and (leaf := leaf_tensor(n)) is not None and leaf.requires_grad]
     if not leaves:
         raise ValueError("nothing in this tensor's graph requires a gradient: make the leaves "
                          "to differentiate with dk.tensor(value, requires_grad=True) or "
