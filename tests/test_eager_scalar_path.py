@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import diffkit as dk
+from diffkit.primitive import REGISTRY
 from diffkit.sweeps import adjoint_sweep, linearize_all, scalar_adjoints
 
 UNARY = [dk.sin, dk.cos, dk.exp, dk.tanh, dk.log1p, dk.sigmoid]
@@ -156,3 +157,28 @@ def test_arrays_take_the_general_sweep() -> None:
     x = np.array([0.1, 0.2, 0.3])
     (g,) = dk.grad(dk.function(lambda v: dk.sum(dk.sin(v) * 2.0)))(x)
     np.testing.assert_allclose(g, 2.0 * np.cos(x), rtol=1e-15)
+
+
+FLOAT_PRIMS = sorted((p for p in REGISTRY.values() if p.on_floats is not None),
+                     key=lambda p: p.name)
+
+
+@pytest.mark.parametrize("prim", FLOAT_PRIMS, ids=lambda p: p.name)
+def test_the_python_float_form_is_the_numpy_impl(prim) -> None:
+    # the Python-float path is read off the record's `scalar` code: it must compute the impl
+    rng = np.random.default_rng(0)
+    domain = prim.domain or ((-2.0, 2.0),) * prim.nargs
+    for _ in range(50):
+        xs = [float(rng.uniform(lo, hi)) for lo, hi in domain]
+        want = prim.impl(np, *(np.float64(x) for x in xs))
+        got = prim.on_floats(*xs)
+        assert type(got) is float
+        assert got == pytest.approx(float(want), rel=4e-16, abs=1e-300), (prim.name, xs)
+
+
+def test_python_floats_in_give_python_floats_out() -> None:
+    assert type(dk.sin(0.5)) is float and dk.sin(0.5) == math.sin(0.5)
+    assert type(dk.sin(np.float64(0.5))) is np.float64  # a NumPy scalar stays one
+    assert type(dk.sin(np.float32(0.5))) is np.float32
+    with np.errstate(all="ignore"):
+        assert dk.log(0.0) == -math.inf  # NumPy's value where math raises
