@@ -54,9 +54,10 @@ class Tape:
         self.value_dependent = False
         self.closed = False
         self.consts: dict[int, tuple[Any, Node]] = {}  # id(value) -> (value, its const node)
-        #: every node recorded, in order (a topological order); not kept by the eager tape,
-        #: whose graphs come and go
-        self.recorded: list[Node] = []
+        #: the nodes of scalar code, in the order recorded (a topological order): what the
+        #: fused scalar sweep walks. None on the eager tape (its graphs come and go) and once
+        #: array code is recorded (graph.nodes serves there; no dead arrays are kept alive).
+        self.recorded: list[Node] | None = [] if level else None
 
     def const(self, value: Any) -> Node:
         """The constant node for `value` (one per distinct object on this tape)."""
@@ -99,8 +100,11 @@ class Tape:
         else:
             value = prim.evaluate(array_namespace(*vals), vals, params)
         node = Node(prim, tuple(nodes), params, value)
-        if self.level:
-            self.recorded.append(node)
+        if self.recorded is not None:
+            if scalar:
+                self.recorded.append(node)
+            else:
+                self.recorded = None
         return Tensor(node, self, active and prim.differentiable)
 
 
@@ -139,14 +143,15 @@ class Tape:
                             out.partials = (prim.partials[0](v, value),)
                         except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
                             pass
-                    self.recorded.append(out)
+                    if self.recorded is not None:
+                        self.recorded.append(out)
                     return Tensor(out, self, active)
             try:
                 value = prim.impl(np, v)
             except Exception:  # noqa: BLE001 - evaluate raises the named error
                 value = prim.evaluate(np, (v,), _NO_PARAMS)
             out = Node(prim, (node,), _NO_PARAMS, value)
-            if self.level:
+            if self.recorded is not None:
                 self.recorded.append(out)
             return Tensor(out, self, active)
         op = prim.scalar_operator
@@ -194,7 +199,8 @@ class Tape:
                                         (da(va, vb, value), db(va, vb, value)))
                     except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
                         pass
-                self.recorded.append(out)
+                if self.recorded is not None:
+                    self.recorded.append(out)
                 return Tensor(out, self, active)
         if type(va) is not _F64 and type(vb) is not _F64:  # a NumPy scalar decides the type
             va = _F64(va)
@@ -203,7 +209,7 @@ class Tape:
         except FloatingPointError:
             value = prim.evaluate(np, (va, vb), _NO_PARAMS)
         out = Node(prim, (na, nb), _NO_PARAMS, value)
-        if self.level:
+        if self.recorded is not None:
             self.recorded.append(out)
         return Tensor(out, self, active and prim.differentiable)
 

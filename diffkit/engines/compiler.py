@@ -498,7 +498,8 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
         return _Val(None, [], {}, np.shape(r), getattr(r, "dtype", float), const=r)
 
     root_vals = [val_of(r) for r in roots]
-    needed = {id(v) for v in _live(root_vals)}
+    live = _live(root_vals)
+    needed = {id(v) for v in live}
     tests: list[_Val] = []  # domain checks done as the record's comparison (log: x > 0)
     computed: list[_Val] = []  # domain checks done by computing the value (no `valid` rule)
     for c in (val_of(c) for c in checks):
@@ -506,7 +507,8 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             continue
         (tests if c.prim.valid is not None and _test_text(c, ["x"] * len(c.args)) else
          computed).append(c)
-    order = _live(root_vals + computed + [a for c in tests for a in c.args])
+    extra = computed + [a for c in tests for a in c.args if id(a) not in needed]
+    order = _live(root_vals + extra) if extra else live  # the checks' operations, if any, too
     names: dict[int, str] = {id(v): v.name for v in vals.values() if v.name}
     lines = [f"def {kind}({', '.join(params)}):"]
     count = 0
