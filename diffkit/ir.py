@@ -38,8 +38,9 @@ class Node:
         shape, dtype: of the value.
         value: the primal value recorded when the node was traced.
         name: the input's name (inputs only).
-        partials: the local partials ∂value/∂inputᵢ (None for inactive inputs), memoized when
-            the tape recorded scalar code on Python floats; None otherwise (engines derive them).
+        partials: the local partials ∂value/∂inputᵢ (None for a constant operand), memoized
+            when a tracing tape recorded scalar code on Python floats for a value being
+            differentiated; None otherwise (the engines derive them).
         owner: leaves of the eager tape only (unset elsewhere): a weak reference to the Tensor
             whose current value this node is, which ``backward()`` hands the gradient to.
     """
@@ -162,8 +163,8 @@ class Graph:
         self.inputs = tuple(inputs)
         self.output = output
         self.value_dependent = value_dependent
-        #: every operation the tape recorded, in order (a superset of ``nodes``; None if not
-        #: known): the scalar reverse sweep walks it and skips what the output does not reach
+        #: the tape's record of scalar code, in order (a superset of ``nodes``; None for array
+        #: code): the scalar reverse sweep walks it and skips what the output does not reach
         self.recorded = recorded
         self._nodes: tuple[Node, ...] | None = None
         self._index: dict[int, str] | None = None

@@ -109,7 +109,6 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
 
 
 _F64 = np.float64
-_SCALARS = (float, np.float64)
 
 
 def scalar_adjoints(nodes: Sequence[Node], wrt: Sequence[Node], output: Node, ct: Any
@@ -117,13 +116,13 @@ def scalar_adjoints(nodes: Sequence[Node], wrt: Sequence[Node], output: Node, ct
     """:func:`linearize_all` + :func:`adjoint_sweep` fused for graphs of real float64 scalars
     (scalar code), or None where this graph is anything else or a partial is singular.
 
-    `wrt` must be inputs recorded as requiring a gradient (the tape's ``requires_grad``). It
-    computes what the general sweeps compute — the same partials from the same rules (memoized
-    by the tape, or derived here for the nodes the tape did not memoize), multiplied and summed
-    in the same order — with no linearization object per node. Anything unusual (an array, a
-    complex number, a structural primitive, a floating-point error, a non-finite adjoint)
-    returns None, and the caller runs the general sweeps, which give the named error or the
-    0·∞ = 0 answer."""
+    `nodes`: the graph's nodes in a topological order (a superset is fine: the tape's record);
+    `wrt`: input nodes. It computes what the general sweeps compute — the same partials from the
+    same rules (memoized by the tape, or derived here where the tape did not memoize them),
+    multiplied and summed in the same order — with no linearization object per node; a node the
+    output's adjoint does not reach costs nothing. Anything unusual (an array, a complex number,
+    a structural primitive, a failing rule, a non-finite adjoint) returns None, and the caller
+    runs the general sweeps, which give the named error or the 0·∞ = 0 answer."""
     if type(ct) is not _F64 and type(ct) is not float:
         return None
     adj: dict[Node, Any] = {output: ct}
