@@ -740,13 +740,17 @@ def _unsupported(what: str) -> str:
             "method='fd', which treats the function as a black box")
 
 
+#: NumPy objects (ufuncs, functions) -> the diffkit function they dispatch to, resolved from
+#: NUMPY_NAMES; and how many names it was resolved from (several names can be one object, and
+#: names this NumPy lacks resolve to nothing, so its own size says nothing about staleness)
 _NUMPY_OBJECTS: dict[Any, Any] = {}
+_NUMPY_RESOLVED = [-1]
 
 
 def _numpy_target(obj: Any) -> Any:
     """The diffkit function a NumPy ufunc or function (or a scipy.special ufunc) dispatches to
     (None if there is none)."""
-    if len(_NUMPY_OBJECTS) < len(NUMPY_NAMES):  # the table grew (or first use): rebuild
+    if _NUMPY_RESOLVED[0] != len(NUMPY_NAMES):  # first use, or the table grew: resolve again
         _NUMPY_OBJECTS.clear()
         for name, fn in NUMPY_NAMES.items():
             target = np
@@ -754,7 +758,7 @@ def _numpy_target(obj: Any) -> Any:
                 target = getattr(target, part, None)
             if target is not None:
                 _NUMPY_OBJECTS[target] = fn
-        _NUMPY_OBJECTS[None] = None  # never empty again, even if nothing resolved
+        _NUMPY_RESOLVED[0] = len(NUMPY_NAMES)
     try:
         hit = _NUMPY_OBJECTS.get(obj)
     except TypeError:  # unhashable

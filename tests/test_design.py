@@ -130,3 +130,17 @@ def test_a_leaf_belongs_to_its_tensor_only_while_it_is_the_current_value():
     del model, opt, loss
     gc.collect()
     assert ref() is None and leaf_tensor(node) is None  # the Tensor is free to go
+
+
+def test_numpy_dispatch_resolves_its_table_once():
+    # the NumPy-object table was rebuilt on every np.* call on a traced value (~140 µs each):
+    # its staleness test compared its own size, which aliases and missing names keep smaller
+    tensor_module = sys.modules["diffkit.tensor"]
+    f = dk.function(lambda v: np.sum(np.roll(v, 1) * v))
+    g = dk.grad(f)(np.arange(1.0, 4.0))
+    assert np.allclose(g, np.roll(np.arange(1.0, 4.0), 1) + np.roll(np.arange(1.0, 4.0), -1))
+    marker = object()
+    tensor_module._NUMPY_OBJECTS[marker] = None
+    dk.grad(f)(np.arange(1.0, 4.0))
+    assert marker in tensor_module._NUMPY_OBJECTS  # not resolved again
+    del tensor_module._NUMPY_OBJECTS[marker]
