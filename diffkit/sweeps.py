@@ -144,7 +144,29 @@ def scalar_adjoints(nodes: Sequence[Node], wrt: Sequence[Node], output: Node, ct
                 g = pop(node, None)
                 if g is None:
                     continue
-            for inp, p in zip(node.inputs, partials):
+            ins = node.inputs
+            if len(ins) == 1:  # unrolled for one and two inputs: the loop below, in its order
+                p = partials[0]
+                if p is not None:
+                    c = g if p is ONE else -g if p is MINUS_ONE else g * p
+                    inp = ins[0]
+                    prev = get(inp)
+                    adj[inp] = c if prev is None else prev + c
+                continue
+            if len(ins) == 2:
+                p, q = partials
+                if p is not None:
+                    c = g if p is ONE else -g if p is MINUS_ONE else g * p
+                    inp = ins[0]
+                    prev = get(inp)
+                    adj[inp] = c if prev is None else prev + c
+                if q is not None:
+                    c = g if q is ONE else -g if q is MINUS_ONE else g * q
+                    inp = ins[1]
+                    prev = get(inp)
+                    adj[inp] = c if prev is None else prev + c
+                continue
+            for inp, p in zip(ins, partials):
                 if p is None:
                     continue
                 c = g if p is ONE else -g if p is MINUS_ONE else g * p
