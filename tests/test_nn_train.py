@@ -141,3 +141,25 @@ def test_plots_and_trajectories(tmp_path):
     assert set(paths) == {"SGD", "Momentum", "Nesterov", "RMSprop", "Adam"}
     assert all(p.shape == (51, 2) for p in paths.values())
     plots.plot_trajectories("saddle", steps=30).savefig(tmp_path / "t.png")
+
+
+@pytest.mark.parametrize("lr", [0.05, 1e30])  # a normal fit, and one that diverges mid-epoch
+def test_fit_leaves_numpy_error_state_and_the_collector_as_it_found_them(lr):
+    import gc
+
+    X, y = nn.make_moons(64, noise=0.1, seed=0)
+    nn.manual_seed(0)
+    model = nn.MLP([2, 8, 2])
+    trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=lr), progress=False)
+    before = np.geterr()
+    assert gc.isenabled()
+    with np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"):
+        state = np.geterr()
+        loader = nn.DataLoader(X.astype(np.float32), y, batch_size=16, seed=0)
+        if lr > 1:
+            with pytest.raises(nn.DivergenceError):
+                trainer.fit(loader, epochs=2)
+        else:
+            trainer.fit(loader, epochs=2)
+        assert np.geterr() == state  # the epoch's "ignore" does not leak out
+    assert np.geterr() == before and gc.isenabled()
