@@ -173,7 +173,9 @@ def test_the_python_float_form_is_the_numpy_impl(prim) -> None:
         want = prim.impl(np, *(np.float64(x) for x in xs))
         got = prim.on_floats(*xs)
         assert type(got) is float
-        assert got == pytest.approx(float(want), rel=4e-16, abs=1e-300), (prim.name, xs)
+        # NumPy's SIMD loops are accurate to a few ulp (up to 4 where it uses SVML): a wrong
+        # function would be off by far more
+        assert got == pytest.approx(float(want), rel=2e-15, abs=1e-300), (prim.name, xs)
 
 
 def test_python_floats_in_give_python_floats_out() -> None:
