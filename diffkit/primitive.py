@@ -289,9 +289,10 @@ class Primitive:
 _SCALAR_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
-#: the same operators on Python floats (a ZeroDivisionError, not a NumPy error, at x/0)
+#: the same operators as Python float's methods (a Python float out, also for a NumPy float64
+#: operand; x/0 is a ZeroDivisionError, not a NumPy error)
 _FLOAT_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": float.__add__, "-": float.__sub__, "*": float.__mul__, "/": float.__truediv__}
+    symbol: getattr(float, f"__{op.__name__}__") for symbol, op in _SCALAR_OPERATORS.items()}
 
 
 def _float_function(prim: Primitive) -> Callable[..., Any] | None:
@@ -360,6 +361,20 @@ COMPOSITES: dict[str, Composite] = {}
 PUBLIC: dict[str, Callable[..., Any]] = {}
 NUMPY_NAMES: dict[str, Callable[..., Any]] = {}
 SCIPY_NAMES: dict[str, Callable[..., Any]] = {}
+#: the NumPy objects themselves (ufuncs, functions) -> what they dispatch to, resolved from the
+#: names as they are registered (what ``__array_function__``/``__array_ufunc__`` look up)
+NUMPY_OBJECTS: dict[Any, Callable[..., Any]] = {}
+
+
+def dispatch_numpy(np_name: str, fn: Callable[..., Any]) -> None:
+    """Make ``numpy.<np_name>`` ("linalg.norm" for a submodule) applied to traced values call
+    `fn`. Names this NumPy lacks are kept by name only (``x.<name>()`` methods)."""
+    NUMPY_NAMES[np_name] = fn
+    target: Any = np
+    for part in np_name.split("."):
+        target = getattr(target, part, None)
+    if target is not None:
+        NUMPY_OBJECTS[target] = fn
 
 
 def register(p: Any) -> Any:
@@ -367,7 +382,7 @@ def register(p: Any) -> Any:
     (COMPOSITES if isinstance(p, Composite) else REGISTRY)[p.name] = p
     PUBLIC[p.name] = p
     for np_name in p.numpy:
-        NUMPY_NAMES[np_name] = p
+        dispatch_numpy(np_name, p)
     for sp_name in p.scipy:
         SCIPY_NAMES[sp_name] = p
     if p.__doc__ is not p.doc and p.doc:

@@ -34,7 +34,7 @@ from .ir import Node, Traced, toposort
 
 _F64 = np.float64
 _NO_PARAMS: dict[str, Any] = {}
-from .primitive import NUMPY_NAMES, PUBLIC, SCIPY_NAMES, Primitive, bind
+from .primitive import NUMPY_NAMES, NUMPY_OBJECTS, PUBLIC, SCIPY_NAMES, Primitive, bind
 from .sweeps import adjoint_sweep, linearize_all, scalar_adjoints
 
 
@@ -740,33 +740,17 @@ def _unsupported(what: str) -> str:
             "method='fd', which treats the function as a black box")
 
 
-#: NumPy objects (ufuncs, functions) -> the diffkit function they dispatch to, resolved from
-#: NUMPY_NAMES; and how many names it was resolved from (several names can be one object, and
-#: names this NumPy lacks resolve to nothing, so its own size says nothing about staleness)
-_NUMPY_OBJECTS: dict[Any, Any] = {}
-_NUMPY_RESOLVED = [-1]
-
-
 def _numpy_target(obj: Any) -> Any:
     """The diffkit function a NumPy ufunc or function (or a scipy.special ufunc) dispatches to
     (None if there is none)."""
-    if _NUMPY_RESOLVED[0] != len(NUMPY_NAMES):  # first use, or the table grew: resolve again
-        _NUMPY_OBJECTS.clear()
-        for name, fn in NUMPY_NAMES.items():
-            target = np
-            for part in name.split("."):  # "linalg.norm"
-                target = getattr(target, part, None)
-            if target is not None:
-                _NUMPY_OBJECTS[target] = fn
-        _NUMPY_RESOLVED[0] = len(NUMPY_NAMES)
     try:
-        hit = _NUMPY_OBJECTS.get(obj)
+        hit = NUMPY_OBJECTS.get(obj)
     except TypeError:  # unhashable
         return None
     if hit is None and isinstance(obj, np.ufunc) and obj.__name__ in SCIPY_NAMES:
         special = sys.modules.get("scipy.special")  # only a caller of scipy can pass its ufuncs
         if special is not None and getattr(special, obj.__name__, None) is obj:
-            hit = _NUMPY_OBJECTS[obj] = SCIPY_NAMES[obj.__name__]
+            hit = NUMPY_OBJECTS[obj] = SCIPY_NAMES[obj.__name__]
     return hit
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import diffkit as dk
 from diffkit import nn
-from diffkit.primitive import NUMPY_NAMES, PUBLIC, REGISTRY
+from diffkit.primitive import NUMPY_NAMES, NUMPY_OBJECTS, PUBLIC, REGISTRY, dispatch_numpy
 from diffkit.tensor import leaf_tensor
 
 PACKAGE = Path(dk.__file__).parent
@@ -134,13 +134,27 @@ def test_a_leaf_belongs_to_its_tensor_only_while_it_is_the_current_value():
 
 def test_numpy_dispatch_resolves_its_table_once():
     # the NumPy-object table was rebuilt on every np.* call on a traced value (~140 µs each):
-    # its staleness test compared its own size, which aliases and missing names keep smaller
-    tensor_module = sys.modules["diffkit.tensor"]
+    # its staleness test compared its own size, which aliases and missing names keep smaller.
+    # Now the registry resolves each name once, when it is registered.
     f = dk.function(lambda v: np.sum(np.roll(v, 1) * v))
     g = dk.grad(f)(np.arange(1.0, 4.0))
     assert np.allclose(g, np.roll(np.arange(1.0, 4.0), 1) + np.roll(np.arange(1.0, 4.0), -1))
     marker = object()
-    tensor_module._NUMPY_OBJECTS[marker] = None
+    NUMPY_OBJECTS[marker] = None
     dk.grad(f)(np.arange(1.0, 4.0))
-    assert marker in tensor_module._NUMPY_OBJECTS  # not resolved again
-    del tensor_module._NUMPY_OBJECTS[marker]
+    assert marker in NUMPY_OBJECTS  # not resolved again
+    del NUMPY_OBJECTS[marker]
+
+
+def test_a_numpy_name_registered_again_dispatches_to_its_new_function():
+    # a size-keyed cache would keep the first function: the table's size does not change
+    old, size = NUMPY_NAMES["sin"], len(NUMPY_NAMES)
+    f = dk.function(lambda v: np.sin(v))
+    assert dk.grad(f)(0.5)[0] == pytest.approx(np.cos(0.5))
+    try:
+        dispatch_numpy("sin", lambda v: 3.0 * v)
+        assert len(NUMPY_NAMES) == size  # the table did not grow
+        assert dk.grad(f)(0.5)[0] == 3.0
+    finally:
+        dispatch_numpy("sin", old)
+    assert dk.grad(f)(0.5)[0] == pytest.approx(np.cos(0.5))

@@ -94,9 +94,12 @@ class CompiledStep:
         return loss, out
 
     def __call__(self, xb: Any, yb: Any) -> tuple[Any, Any] | None:
-        values = [p.node.value for _, p in self.named]
         target = value_of(yb)
-        if getattr(target, "dtype", np.dtype(float)).kind in "iu":  # class labels
+        args = [*(p.node.value for _, p in self.named), value_of(xb), target]
+        if any(type(a) is not np.ndarray for a in args):
+            self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
+            return None
+        if target.dtype.kind in "iu":  # class labels
             if not _one_hot_equivalent(self.loss_fn) or self.output is None:
                 self.reason = "the loss reads integer class labels"
                 return None
@@ -104,23 +107,16 @@ class CompiledStep:
             eye = self.eye
             if eye is None or eye.shape[0] != classes or eye.dtype != dtype:
                 eye = self.eye = np.eye(classes, dtype=dtype)
-            if type(target) is not np.ndarray:
-                self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
-                return None
-            target = eye[target]  # nn.one_hot: what cross_entropy does with class labels
-        args = [*values, value_of(xb), target]
-        for a in args:
-            if type(a) is not np.ndarray:
-                self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
-                return None
+            args[-1] = eye[target]  # nn.one_hot: what cross_entropy does with class labels
         key = (tuple([(a.shape, a.dtype) for a in args]), self.model.training)
         code = self.codes.get(key)
         if code is None:
             from ..engines.compiler import compile_step  # the engines load when first needed
 
             try:
-                code = compile_step(self._body, args, range(len(values)),
-                                    [f"p{i}" for i in range(len(values))] + ["x", "y"])
+                k = len(self.named)
+                code = compile_step(self._body, args, range(k),
+                                    [f"p{i}" for i in range(k)] + ["x", "y"])
             except DiffkitError as exc:  # a value-dependent trace, a graph too large, …
                 code = f"the step could not be compiled: {exc}"
             self.codes[key] = code

@@ -67,21 +67,15 @@ class Optimizer:
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
-        i = 0
-        states = self.state
-        for group in self.param_groups:
-            for p in group["params"]:
-                g = p.grad
-                if g is not None:
-                    v = p.node.value
-                    xp = array_namespace(v)
-                    if getattr(g, "dtype", None) != v.dtype or getattr(g, "shape", None) != v.shape:
-                        g = xp.broadcast_to(g, v.shape).astype(v.dtype)
-                    state = states.get(i)
-                    if state is None:
-                        state = states[i] = {}
-                    assign_(p, self._update(xp, v, g, state, group))
-                i += 1
+        for i, group, p in self._params():
+            g = p.grad
+            if g is None:
+                continue
+            v = p.node.value
+            xp = array_namespace(v)
+            if getattr(g, "dtype", None) != v.dtype or getattr(g, "shape", None) != v.shape:
+                g = xp.broadcast_to(g, v.shape).astype(v.dtype)
+            assign_(p, self._update(xp, v, g, self.state.setdefault(i, {}), group))
 
     def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         raise NotImplementedError

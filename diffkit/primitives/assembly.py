@@ -35,7 +35,7 @@ import numpy as np
 from ..backend import array_namespace
 from ..errors import IndexOutOfRangeError, MissingRuleError, ShapeError, TracingError
 from ..ir import Traced
-from ..primitive import NUMPY_NAMES, PUBLIC, Composite, from_objects
+from ..primitive import PUBLIC, Composite, dispatch_numpy, from_objects
 from .declare import composite, declared_in, shape_of
 from .declare import dtype_of as _dtype
 from .declare import xp_of as _xp
@@ -947,8 +947,9 @@ trace = Composite(name="trace", fn=_trace, numpy=("trace",), doc=_trace.__doc__ 
 #: ``np.where``: three arguments, the element-wise ``where`` record; one, nonzero indices
 numpy_where = Composite(name="where", fn=_numpy_where, numpy=("where",),
                         doc=_numpy_where.__doc__ or "")
-PUBLIC["trace"] = NUMPY_NAMES["trace"] = trace
-NUMPY_NAMES["where"] = numpy_where
+PUBLIC["trace"] = trace
+dispatch_numpy("trace", trace)
+dispatch_numpy("where", numpy_where)
 
 # ----- queries and ranges --------------------------------------------------------------------------
 
