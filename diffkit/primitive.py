@@ -128,6 +128,11 @@ class Primitive:
         differentiable: False for comparisons, sign, stop_gradient: outputs are constants.
         prepare: ``prepare(*args, **params) -> (args, params)`` checks and normalizes a call of
             ``dk.<name>`` (axes, shapes, indices) before binding; may return ``IDENTITY``.
+        expand: optional, fused ops: ``expand(*inputs, **params)``, the same value written with
+            other primitives, operation for operation as ``impl`` computes it (so bit for bit
+            the same). Generated code prints the expansion instead of calling ``impl``, so the
+            parts its ``vjp`` computes again (a log-softmax) are computed once; the eager tape
+            and the other engines keep the one fused node.
 
     Translations and names:
         sympy: the SymPy translation: a SymPy function name ("sin"), or
@@ -172,6 +177,7 @@ class Primitive:
     jvp_diagonal: Rule | None = None
     differentiable: bool = True
     prepare: Rule | None = None
+    expand: Rule | None = None
     sympy: Any = None
     numpy: tuple[str, ...] = ()
     scipy: tuple[str, ...] = ()

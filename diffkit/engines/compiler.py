@@ -482,15 +482,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     for node, name in zip(inputs, params):
         vals[node.id] = _Val(None, [], {}, node.shape, node.dtype, name=name)
     root_nodes = [r.node for r in [*roots, *checks] if type(r) is Tensor]
-    for node in toposort(root_nodes):
-        if node.id in vals:
-            continue
-        if node.prim is None:
-            vals[node.id] = _Val(None, [], {}, node.shape, node.dtype, const=node.value)
-            continue
-        v = _Val(node.prim, [vals[i.id] for i in node.inputs], node.params, node.shape, node.dtype)
-        _simplify(v)
-        vals[node.id] = v
+    _convert(toposort(root_nodes), vals, {})
 
     def val_of(r: Any) -> _Val:
         if type(r) is Tensor:
@@ -529,6 +521,10 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             text = f"{fname}({', '.join(args + extra)})"
         if v.prim.kind != "elementwise" or text.isidentifier():  # may be a view of its arguments
             fresh.difference_update(id(a) for a in v.args)
+        if text in args and (v.shape, v.dtype) == (v.args[args.index(text)].shape,
+                                                    v.args[args.index(text)].dtype):
+            names[id(v)] = text  # the identity (stop_gradient): the same array, no line
+            continue
         target = _in_place(v, i, args, text, fresh, last)
         if target is not None:  # the operand dies here: write into its buffer (v3 -= v4)
             k, sym = target
@@ -573,6 +569,71 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     else:
         lines.append(f"    return {value[0]}, ({tup})" if value else f"    return ({tup})")
     return lines, count
+
+
+def _convert(nodes: Sequence[Node], vals: dict[int, _Val], seen: dict[Any, _Val]) -> None:
+    """The program's values for `nodes` (in topological order), simplified; a fused primitive
+    with an ``expand`` rule becomes its expansion, and an operation already computed on the same
+    values with the same parameters is computed once (`seen`: common subexpressions; every
+    primitive is a pure function of its inputs and parameters)."""
+    for node in nodes:
+        if node.id in vals:
+            continue
+        if node.prim is None:
+            vals[node.id] = _Val(None, [], {}, node.shape, node.dtype, const=node.value)
+            continue
+        if node.prim.expand is not None:
+            out = _expansion(node)
+            if out is not None:
+                _convert(_new_nodes(out, node.id), vals, seen)
+                vals[node.id] = vals[out.id]
+                continue
+        v = _Val(node.prim, [vals[i.id] for i in node.inputs], node.params, node.shape, node.dtype)
+        _simplify(v)
+        if v.alias is None and v.prim is not None:
+            key = _key(v)
+            if key is not None:
+                v.alias = seen.setdefault(key, v)
+                if v.alias is v:
+                    v.alias = None
+        vals[node.id] = v
+
+
+def _key(v: _Val) -> Any:
+    """What identifies an operation's result: primitive, argument values and parameters (None
+    where a parameter is not plain data, e.g. an index array: such operations are not shared)."""
+    if not all(_plain_param(p) for p in v.params.values()):
+        return None
+    # repr tells -0.0 from 0.0 and 1 from True, which == and hash do not
+    return (v.prim, tuple(id(_resolve(a)) for a in v.args), repr(sorted(v.params.items())))
+
+
+def _plain_param(p: Any) -> bool:
+    if isinstance(p, tuple | list):
+        return all(_plain_param(x) for x in p)
+    return p is None or isinstance(p, bool | int | float | str | slice | np.integer | np.floating
+                                   | np.dtype)
+
+
+def _expansion(node: Node) -> Node | None:
+    """The output node of `node`'s expansion, recorded on a fresh tape over its input nodes."""
+    with new_tape() as tape:
+        out = node.prim.expand(*[Tensor(i, tape) for i in node.inputs], **node.params)
+    if type(out) is not Tensor or out.node.shape != node.shape or out.node.dtype != node.dtype:
+        return None  # not an expansion we can print in its place: call the impl
+    return out.node
+
+
+def _new_nodes(out: Node, first: int) -> list[Node]:
+    """The nodes of an expansion (ids after `first`, the expanded node's), in creation order."""
+    found = {out.id: out}
+    stack = [out]
+    while stack:
+        for i in stack.pop().inputs:
+            if i.id > first and i.id not in found:
+                found[i.id] = i
+                stack.append(i)
+    return [found[k] for k in sorted(found)]
 
 
 def _test_text(v: _Val, args: list[str]) -> str | None:

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import DomainError, ShapeError
 from ..primitive import bind
 from .declare import composite, declared_in, elementwise, shape_of, structural
-from .elementwise import exp, greater, log, maximum, mul, stop_gradient, where
+from .elementwise import exp, greater, log, maximum, mul, neg, stop_gradient, where
 from .products import matmul
 from .structure import amax, broadcast_to, reshape, sum, transpose
 
@@ -147,6 +147,12 @@ def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
     return -(t * log_p).sum(axis=-1)
 
 
+def _xent_expand(z: Any, t: Any) -> Any:
+    """``_xent_impl`` in primitives, the same operations in the same order: generated code
+    shares its log-softmax with the VJP's."""
+    return neg(bind(sum, mul(t, _log_softmax(z)), axis=(len(shape_of(z)) - 1,), keepdims=False))
+
+
 def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     z, t = xs
     last = (len(shape_of(z)) - 1,)
@@ -190,7 +196,7 @@ def _prepare_xent(logits: Any, target: Any) -> Any:
 
 softmax_cross_entropy = structural(
     "softmax_cross_entropy", _xent_impl, jvp=_xent_jvp, vjp=_xent_vjp, nargs=2,
-    prepare=_prepare_xent, sympy=_xent_sympy, latex=r"\operatorname{CE}",
+    prepare=_prepare_xent, sympy=_xent_sympy, expand=_xent_expand, latex=r"\operatorname{CE}",
     doc="−Σ target · log_softmax(logits) over the last axis (stable); target: probabilities.")
 
 #: log(max(p, e^-100)) = max(log p, -100): the clamp PyTorch's binary cross-entropy applies.
