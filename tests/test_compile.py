@@ -234,3 +234,22 @@ def test_common_subexpressions_are_computed_once() -> None:
     assert body.count("np.log(") == 1 and body.count("np.maximum.reduce(") == 1
     p = np.exp(z) / np.exp(z).sum(1, keepdims=True)  # softmax − one-hot, over the rows
     np.testing.assert_allclose(gz, (p - t) / 5, rtol=1e-13, atol=1e-16)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.complex128, np.int64])
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 2)])
+def test_compiled_mean_is_numpys_mean_bit_for_bit(dtype, axis) -> None:
+    """Generated code writes a float32/float64/complex mean as the sum over the count (what
+    np.mean computes for those, without its wrapper); other dtypes keep np.mean (integers and
+    float16 accumulate in a wider type there)."""
+    from diffkit.engines.compiler import compile_value
+
+    x = (np.random.default_rng(4).uniform(-3, 3, size=(3, 5, 4)) * 1000).astype(dtype)
+    for keepdims in (False, True):
+        fn = dk.function(lambda x, k=keepdims: dk.mean(x, axis=axis, keepdims=k))
+        code = compile_value(fn, [x])
+        got, want = code(x), np.mean(x, axis=axis, keepdims=keepdims)
+        assert np.shape(got) == np.shape(want) and np.result_type(got) == np.result_type(want)
+        assert np.array_equal(got, want)
+        wider = np.dtype(dtype).name in ("float16", "int64")
+        assert ("mean" in code.__code__.co_names) == wider

@@ -29,10 +29,12 @@ class NotRenderable(Exception):
 class _Code:
     """Source text standing in for a value while an impl is rendered; operators write code."""
 
-    __slots__ = ("atom", "text", "uses")
+    __slots__ = ("atom", "signature", "text", "uses")
 
-    def __init__(self, text: str, atom: bool = True) -> None:
+    def __init__(self, text: str, atom: bool = True,
+                 signature: tuple[tuple[int, ...], np.dtype] | None = None) -> None:
         self.text, self.atom, self.uses = text, atom, 0
+        self.signature = signature  # (shape, dtype) of an operand, None for what impls make
         _MADE.append(self)
 
     def __bool__(self) -> bool:
@@ -40,6 +42,10 @@ class _Code:
 
     def __getattr__(self, name: str) -> Any:
         raise NotRenderable
+
+    @property
+    def T(self) -> _Code:  # NumPy's name for the transpose
+        return _Code(f"{_wrap(self)}.T")
 
     def __getitem__(self, index: Any) -> _Code:
         return _Code(f"{_wrap(self)}[{literal(index, bare=True)}]")
@@ -124,6 +130,8 @@ class _Module:
                 # Python wrapper (~1 µs a call)
                 return _Code(f"{_wrap(args[0])}.transpose({literal(args[1])})")
             fn = f"math.{name}" if self.scalar and hasattr(math, name) else f"np.{name}"
+            if not self.scalar and name == "mean" and (text := _mean(args, kwargs)) is not None:
+                return _Code(text)
             if not self.scalar and name in _REDUCE and len(args) == 1 and set(kwargs) <= {
                     "axis", "keepdims"}:
                 # np.sum(x, axis=a, keepdims=k) is np.add.reduce(x, axis=a, keepdims=k) (the
@@ -140,6 +148,26 @@ class _Module:
         if not hasattr(np, name):
             raise NotRenderable
         return call
+
+
+def _mean(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """``np.mean(x, axis, keepdims)`` as the sum it computes divided by the count, for float32,
+    float64 and complex operands of known shape (NumPy sums those in their own dtype, then
+    divides: the same result, without its Python wrapper's ~3 µs). None for anything else."""
+    x = args[0] if len(args) == 1 else None
+    if not isinstance(x, _Code) or x.signature is None or set(kwargs) - {"axis", "keepdims"}:
+        return None
+    shape, dtype = x.signature
+    if dtype.name not in ("float32", "float64", "complex64", "complex128"):
+        return None  # integers sum in float64, float16 in float32: NumPy's own mean
+    axis = kwargs.get("axis")
+    axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else axis
+    count = math.prod(shape[a] for a in axes)
+    if count == 0:
+        return None
+    keep = {"keepdims": True} if kwargs.get("keepdims") else {}
+    parts = [x.text, *(f"{k}={literal(v)}" for k, v in ({"axis": axis} | keep).items())]
+    return f"np.add.reduce({', '.join(parts)}) / {count}"
 
 
 @functools.cache
@@ -161,9 +189,11 @@ def _as_code(v: Any) -> _Code:
     return v if isinstance(v, _Code) else _Code(_wrap(v))
 
 
-def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar: bool) -> str | None:
+def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar: bool,
+           signatures: Sequence[tuple[tuple[int, ...], Any]] | None = None) -> str | None:
     """One primitive application as a Python expression; None if not renderable (or if the
-    expression would compute a part of the impl twice)."""
+    expression would compute a part of the impl twice). `signatures`: the operands' (shape,
+    dtype), where the compiler knows them."""
     if scalar and prim.scalar is not None and not params:
         return prim.scalar.format(*args)
     if prim.infix and len(args) == 2 and not params and not (scalar and prim.scalar):
@@ -171,7 +201,8 @@ def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar:
     if prim.symbol == "-" and len(args) == 1:
         return f"-{_operand(args[0])}"
     _MADE.clear()
-    stand_ins = [_Code(a) for a in args]
+    sigs = signatures or [None] * len(args)
+    stand_ins = [_Code(a, signature=sig) for a, sig in zip(args, sigs, strict=True)]
     try:
         out = prim.impl(_Module(scalar), *stand_ins, **params)
     except (NotRenderable, TypeError, ValueError, AttributeError):

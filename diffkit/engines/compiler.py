@@ -513,7 +513,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     for i, v in enumerate(order):
         args = [_ref(a, names, ns) for a in v.args]
         scalar = not v.shape and all(not a.shape for a in v.args)
-        text = render(v.prim, args, v.params, scalar)
+        text = render(v.prim, args, v.params, scalar, [(a.shape, a.dtype) for a in v.args])
         if text is None:  # call the table's impl itself
             fname = v.prim.name
             ns.setdefault(fname, functools.partial(v.prim.impl, np))

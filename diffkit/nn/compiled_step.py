@@ -95,10 +95,12 @@ class CompiledStep:
 
     def __call__(self, xb: Any, yb: Any) -> tuple[Any, Any] | None:
         target = value_of(yb)
-        args = [*(p.node.value for _, p in self.named), value_of(xb), target]
-        if any(type(a) is not np.ndarray for a in args):
-            self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
-            return None
+        args = [p.node.value for _, p in self.named]
+        args += (value_of(xb), target)
+        for a in args:
+            if type(a) is not np.ndarray:
+                self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
+                return None
         if target.dtype.kind in "iu":  # class labels
             if not _one_hot_equivalent(self.loss_fn) or self.output is None:
                 self.reason = "the loss reads integer class labels"
@@ -124,7 +126,7 @@ class CompiledStep:
             self.reason = code
             return None
         (loss, out), grads = code(*args)
-        for (_, p), g in zip(self.named, grads, strict=True):
+        for (_, p), g in zip(self.named, grads):  # one gradient per parameter, by construction
             p.grad = g
         self.reason = None
         return loss, out

@@ -1,7 +1,7 @@
 """Optimizers with PyTorch's arguments and update rules, plus gradient clipping.
 
-``step()`` reads each parameter's ``.grad`` and gives the parameter a new value through
-:func:`~diffkit.nn.module.assign_` (a fresh immutable leaf node). All arithmetic runs in the
+``step()`` reads each parameter's ``.grad`` and gives the parameter a new value, a fresh
+immutable leaf node (:func:`~diffkit.nn.module.assign_`). All arithmetic runs in the
 parameter's array module (NumPy or CuPy) and dtype, so a step never leaves the device.
 """
 
@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
-from ..tensor import Tensor
-from .module import assign_
+from ..tensor import Tensor, set_leaf_value
 
 
 def _check(name: str, value: float, low: float = 0.0, high: float | None = None) -> None:
@@ -67,6 +66,7 @@ class Optimizer:
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
+        state = self.state
         for i, group, p in self._params():
             g = p.grad
             if g is None:
@@ -75,7 +75,10 @@ class Optimizer:
             xp = array_namespace(v)
             if getattr(g, "dtype", None) != v.dtype or getattr(g, "shape", None) != v.shape:
                 g = xp.broadcast_to(g, v.shape).astype(v.dtype)
-            assign_(p, self._update(xp, v, g, self.state.setdefault(i, {}), group))
+            s = state.get(i)
+            if s is None:
+                s = state[i] = {}
+            set_leaf_value(p, self._update(xp, v, g, s, group))
 
     def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         raise NotImplementedError
