@@ -84,51 +84,56 @@ def _resolve(v: _Val) -> _Val:
     return v
 
 
-def _is(v: _Val, c: float) -> bool:
-    return v.scalar_const() == c
-
-
 def _simplify(v: _Val) -> None:
     """Peephole rules that are exact in floating point; `v.alias` is set when v is replaced."""
-    v.args = [_resolve(a) for a in v.args]
+    v.args = a = [_resolve(a) for a in v.args]
     p = v.prim
     if p is None or p.kind != "elementwise":
         return
-    for i, a in enumerate(v.args):  # uniform constant arrays become scalars where shapes allow
-        c = a.scalar_const()
-        if c is not None and a.shape:
-            rest = [b.shape for j, b in enumerate(v.args) if j != i]
+    consts = [b.scalar_const() if b.prim is None else None for b in a]
+    for i, b in enumerate(a):  # uniform constant arrays become scalars where shapes allow
+        c = consts[i]
+        if c is not None and b.shape:
+            rest = [d.shape for j, d in enumerate(a) if j != i]
             if np.broadcast_shapes((), *rest) == v.shape:
                 # a NumPy scalar of the array's dtype: typed like the array (NumPy 2 promotes a
                 # Python float weakly, a NumPy scalar or array by its dtype)
-                v.args[i] = _Val(None, [], {}, (), a.dtype, const=a.dtype.type(c))
-    if all(a.is_const for a in v.args) and p.differentiable:
+                a[i] = _Val(None, [], {}, (), b.dtype, const=b.dtype.type(c))
+    if all(b.is_const for b in a) and p.differentiable:
         with np.errstate(all="ignore"):
-            value = p.impl(np, *[a.const for a in v.args], **v.params)
+            value = p.impl(np, *[b.const for b in a], **v.params)
         if np.all(np.isfinite(value)):
             v.prim, v.args, v.const = None, [], value
         return
-    if v.dtype.kind != "f":
+    if v.dtype.kind != "f" or len(a) != 2 or (consts[0] is None and consts[1] is None):
+        _signs(v)
         return
-    same = [a.shape == v.shape and a.dtype.kind == "f" for a in v.args]
-    a = v.args
+    same = [b.shape == v.shape and b.dtype.kind == "f" for b in a]
     for i, unit in enumerate(p.unit):  # the record's units: x·1 = x, x + 0 = x, x / 1 = x, …
-        if unit is not None and len(a) == 2 and _is(a[i], unit) and same[1 - i]:
+        if unit is not None and consts[i] == unit and same[1 - i]:
             v.alias = a[1 - i]
             return
-    # signs (exact): −1·x → −x, x + (−y) → x − y, x − (−y) → x + y, (−x) + y → y − x, −(−x) → x
+    # −1·x → −x (exact)
     if p is mul:
         for i in (0, 1):
-            if _is(a[i], -1.0) and same[1 - i]:  # (never on a boolean mask: -mask is an error)
+            if consts[i] == -1.0 and same[1 - i]:  # (never on a boolean mask: -mask is an error)
                 v.prim, v.args = neg, [a[1 - i]]
                 _simplify(v)
                 return
-    elif p is add or p is sub:
+    _signs(v)
+
+
+def _signs(v: _Val) -> None:
+    """Exact sign rules: x + (−y) → x − y, x − (−y) → x + y, (−x) + y → y − x, −(−x) → x."""
+    p, a = v.prim, v.args
+    if v.dtype.kind != "f":
+        return
+    if p is add or p is sub:
         if a[1].prim is neg:
             v.prim, v.args = (sub if p is add else add), [a[0], a[1].args[0]]
         elif p is add and a[0].prim is neg:
             v.prim, v.args = sub, [a[1], a[0].args[0]]
-    elif p is neg and a[0].prim is neg and same[0]:
+    elif p is neg and a[0].prim is neg and a[0].shape == v.shape and a[0].dtype.kind == "f":
         v.alias = a[0].args[0]
 
 
@@ -600,12 +605,16 @@ def _convert(nodes: Sequence[Node], vals: dict[int, _Val], seen: dict[Any, _Val]
 
 
 def _key(v: _Val) -> Any:
-    """What identifies an operation's result: primitive, argument values and parameters (None
-    where a parameter is not plain data, e.g. an index array: such operations are not shared)."""
+    """What identifies an operation's result: primitive, argument values (resolved by
+    `_simplify`) and parameters (None where a parameter is not plain data, e.g. an index array:
+    such operations are not shared)."""
+    args = tuple(map(id, v.args))
+    if not v.params:
+        return v.prim, args
     if not all(_plain_param(p) for p in v.params.values()):
         return None
     # repr tells -0.0 from 0.0 and 1 from True, which == and hash do not
-    return (v.prim, tuple(id(_resolve(a)) for a in v.args), repr(sorted(v.params.items())))
+    return v.prim, args, repr(sorted(v.params.items()))
 
 
 def _plain_param(p: Any) -> bool:
