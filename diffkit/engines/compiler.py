@@ -516,9 +516,10 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     uses.update({id(r): 2 for r in root_vals})
     depth: dict[int, int] = {}  # how deeply an inlined scalar expression nests
     for i, v in enumerate(order):
-        args = [_ref(a, names, ns) for a in v.args]
+        args = [names[id(a)] if id(a) in names else _ref(a, names, ns) for a in v.args]
         scalar = not v.shape and all(not a.shape for a in v.args)
-        text = render(v.prim, args, v.params, scalar, [(a.shape, a.dtype) for a in v.args])
+        text = render(v.prim, args, v.params, scalar,
+                      None if scalar else [(a.shape, a.dtype) for a in v.args])
         if text is None:  # call the table's impl itself
             fname = v.prim.name
             ns.setdefault(fname, functools.partial(v.prim.impl, np))
@@ -562,7 +563,8 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     refs = []
     for r in root_vals:
         ref = _ref(r, names, ns)
-        if r.shape and (r.name is not None or r.is_const):  # never hand out an input or a constant
+        if r.shape and (r.name is not None or r.is_const or ref in params):
+            # never hand out an input (or an identity of one) or a constant
             ref = f"np.array({ref}, dtype=float)" if r.is_const else f"{ref}.copy()"
         refs.append(ref)
     value, grads = refs[:n_value], refs[n_value:]
