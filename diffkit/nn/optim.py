@@ -66,19 +66,22 @@ class Optimizer:
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
-        state = self.state
-        for i, group, p in self._params():
-            g = p.grad
-            if g is None:
-                continue
-            v = p.node.value
-            xp = array_namespace(v)
-            if getattr(g, "dtype", None) != v.dtype or getattr(g, "shape", None) != v.shape:
-                g = xp.broadcast_to(g, v.shape).astype(v.dtype)
-            s = state.get(i)
-            if s is None:
-                s = state[i] = {}
-            set_leaf_value(p, self._update(xp, v, g, s, group))
+        state, update = self.state, self._update
+        i = -1
+        for group in self.param_groups:
+            for p in group["params"]:
+                i += 1
+                g = p.grad
+                if g is None:
+                    continue
+                v = p.node.value
+                xp = array_namespace(v)
+                if type(g) is not type(v) or g.dtype != v.dtype or g.shape != v.shape:
+                    g = xp.broadcast_to(xp.asarray(g), v.shape).astype(v.dtype)
+                s = state.get(i)
+                if s is None:
+                    s = state[i] = {}
+                set_leaf_value(p, update(xp, v, g, s, group))
 
     def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         raise NotImplementedError
