@@ -150,3 +150,29 @@ def test_draw_a_tensor_rejects_a_point_and_a_tensor_with_nothing_to_differentiat
         dk.draw(x * x, 3.0)
     with pytest.raises(ValueError, match="requires a gradient"):
         dk.draw(dk.tensor(2.0) * 3.0)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "auto"])
+def test_a_gradient_traced_inside_jit_keeps_float32(method: str) -> None:
+    """A functional float32 training step: dk.grad of the loss inside dk.jit is float32 as it is
+    outside (the pullback's seed 1 is in the loss's dtype), so the updated parameters stay
+    float32. It was float64: a Python 1.0 seed made cross-entropy's cotangent a float64 array."""
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=(3, 4)).astype(np.float32)
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    t = np.eye(3, dtype=np.float32)[[0, 2, 1, 1, 0]]
+
+    def loss(w, x, t):
+        return dk.mean(dk.softmax_cross_entropy(x @ dk.transpose(w), t)) + dk.mean(w**2)
+
+    def step(w, x, t):
+        return w - 0.1 * dk.grad(loss, wrt=0, method=method)(w, x, t)[0]
+
+    new = dk.jit(step)(w, x, t)
+    assert new.dtype == np.float32
+    assert dk.function(step)(w, x, t).dtype == np.float32
+    z = x.astype(np.float64) @ w.T.astype(np.float64)  # by hand, in float64
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    g = ((p - t) / len(x)).T @ x + 2 * w / w.size
+    np.testing.assert_allclose(new, w - 0.1 * g, rtol=2e-6)

@@ -17,7 +17,7 @@ from ..errors import MissingRuleError, ShapeError
 from ..function import Function, as_input
 from ..ir import Graph, Node, Traced
 from ..primitives import concatenate, reshape
-from ..primitives.declare import dtype_of, plain_value, xp_of
+from ..primitives.declare import dtype_of, plain_value, unit_cotangent, xp_of
 
 Pullback = Callable[[Any], tuple[Any, ...]]
 
@@ -126,7 +126,7 @@ class Engine:
         """(f(args), gradients): the VJP with cotangent 1."""
         out, pullback = self.vjp(fn, args, wrt)
         require_scalar(out, "grad")
-        return out, pullback(1.0)
+        return out, pullback(unit_cotangent(out))
 
     def grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, ...]:
         """The gradients only (an engine may skip computing f itself)."""

@@ -36,6 +36,7 @@ from ..function import Function, as_input, signature, stack_outputs
 from ..ir import Node, toposort
 from ..primitive import Primitive
 from ..primitives import add, mul, neg, sub
+from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
 from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render, render_rule
 
@@ -366,7 +367,7 @@ def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradien
     shape = graph.output.shape
     scalar_out = math.prod(shape) == 1 and shape in ((), (1,))
     if scalar_out:  # the gradient: cotangent 1, which the simplifier then folds away
-        ins1, out1, grads1, _ = _trace(fn, xs, wrt, _one(graph.output))
+        ins1, out1, grads1, _ = _trace(fn, xs, wrt, unit_cotangent(graph.output.value))
         checks = _domain_checks(out1)
         makers = {
             "value_and_grad": functools.partial(_emit, "value_and_grad", ins1, params,
@@ -421,7 +422,7 @@ def compile_step(body: Any, xs: Sequence[Any], wrt: Sequence[int], names: Sequen
     if math.prod(graph.output.shape) != 1:
         raise ShapeError(f"a training step needs a scalar loss, got shape {graph.output.shape}")
     captured.clear()
-    ins, out, grads, _ = _trace(fn, xs, wrt_t, _one(graph.output))
+    ins, out, grads, _ = _trace(fn, xs, wrt_t, unit_cotangent(graph.output.value))
     aux = captured[-1]
     aux = aux.value if type(aux) is Tensor and type(aux.value) is Tensor else aux
     ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside}
@@ -466,12 +467,6 @@ def compile_value(fn: Function, xs: Sequence[Any]) -> Any:
                                                           equal_nan=True):
         raise TracingError(f"internal: compiled evaluation of {fn.name} disagrees with its trace")
     return made
-
-
-def _one(output: Node) -> Any:
-    """The cotangent 1 in the output's dtype (as the reverse engine seeds it: float32 stays
-    float32 in the generated code)."""
-    return output.dtype.type(1.0) if output.dtype.kind in "fc" else 1.0
 
 
 def _outside(name: str) -> None:

@@ -31,6 +31,7 @@ from .base import (
     require_holomorphic,
     require_scalar,
     shape_of,
+    unit_cotangent,
     xp_of,
 )
 
@@ -79,7 +80,7 @@ class ReverseEngine(Engine):
         out, pullback = self._pullback(graph, wrt)
         require_scalar(out, "grad")
         require_holomorphic(pullback.graph, "grad", self.name)  # type: ignore[attr-defined]
-        return out, pullback(1.0)
+        return out, pullback(unit_cotangent(out))
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
         """All m rows of the Jacobian in one adjoint sweep: the cotangents are the rows of the

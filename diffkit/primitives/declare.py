@@ -125,6 +125,14 @@ def dtype_of(v: Any) -> np.dtype:
     return np.dtype(dt) if dt is not None else np.asarray(v).dtype
 
 
+def unit_cotangent(v: Any) -> Any:
+    """The seed 1 of a scalar output's pullback, in the output's floating dtype (a float32 loss
+    is differentiated in float32, also where it is traced inside ``dk.jit``); a Python 1.0 for
+    float64, complex128 and non-floating outputs."""
+    dt = dtype_of(plain_value(v))
+    return dt.type(1.0) if dt.kind in "fc" and dt.itemsize < 8 * (1 + (dt.kind == "c")) else 1.0
+
+
 def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | None:
     """Axes as a sorted tuple of non-negative ints (None: all axes)."""
     if axis is None:
