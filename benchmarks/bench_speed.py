@@ -602,32 +602,57 @@ def jax_step(jax: Any, sizes: list[int], lr: float) -> Callable[[Any, Any], None
     return step
 
 
-def time_epochs(step: Callable[[Any, Any], None], X: np.ndarray, y: np.ndarray, batch: int,
-                epochs: int, to: Callable[[np.ndarray], Any] = lambda a: a,
-                sync: Callable[[], object] = lambda: None) -> float:
-    """Best epoch time (s) of a hand-driven loop over shuffled batches, after one warm-up epoch.
+def epoch_runner(step: Callable[[Any, Any], None], X: np.ndarray, y: np.ndarray, batch: int,
+                 to: Callable[[np.ndarray], Any] = lambda a: a,
+                 sync: Callable[[], object] = lambda: None) -> Callable[[], float]:
+    """One epoch of a hand-driven loop over shuffled batches per call, returning its time (s).
     Batches are cut from the NumPy arrays (as nn.DataLoader does), then handed over by `to`."""
     rng = np.random.default_rng(0)
 
-    def epoch() -> None:
+    def epoch() -> float:
+        t = time.perf_counter()
         for xb, yb in shuffled(X, y, batch, rng):
             step(to(xb), to(yb))
         sync()
+        return time.perf_counter() - t
 
-    epoch()
-    return best(epoch, epochs)
+    return epoch
 
 
-def diffkit_epochs(sizes: list[int], X: np.ndarray, y: np.ndarray, batch: int, epochs: int,
-                   lr: float) -> tuple[float, str]:
-    """Best epoch time of the public path: nn.Trainer(...).fit(nn.DataLoader(...)), one warm-up
-    epoch; the epoch times are fit's own (history["time"]). Also which path ran."""
+def fit_runner(sizes: list[int], X: np.ndarray, y: np.ndarray, batch: int, lr: float
+               ) -> tuple[Callable[[], float], nn.Trainer]:
+    """The public path, one epoch per call: nn.Trainer(...).fit(nn.DataLoader(...)) continued
+    for one more epoch; the time is fit's own (history["time"])."""
     nn.manual_seed(0)
     model = nn.MLP(sizes)
     trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=lr), progress=False,
                          track_grad_norms=False)
-    history = trainer.fit(nn.DataLoader(X, y, batch_size=batch, seed=0), epochs=1 + epochs)
-    return min(history["time"][1:]), trainer.compiled
+    loader = nn.DataLoader(X, y, batch_size=batch, seed=0)
+
+    def epoch() -> float:
+        return trainer.fit(loader, epochs=trainer.epoch + 1)["time"][-1]
+
+    return epoch, trainer
+
+
+def interleaved(runners: dict[str, Callable[[], float]], epochs: int) -> dict[str, float]:
+    """Best epoch time of each runner after one warm-up epoch, the runners taking turns epoch by
+    epoch: a slow phase of a shared machine then falls on all of them alike, not on whichever
+    happened to run during it (collector off, as in :func:`best`)."""
+    times = {name: math.inf for name in runners}
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for name, run in runners.items():
+            run()
+        for _ in range(epochs):
+            for name, run in runners.items():
+                times[name] = min(times[name], run())
+    finally:
+        if enabled:
+            gc.enable()
+    gc.collect()
+    return times
 
 
 def jit_step(sizes: list[int], lr: float) -> Callable[[np.ndarray, np.ndarray], None]:
@@ -668,35 +693,46 @@ def jit_step(sizes: list[int], lr: float) -> Callable[[np.ndarray, np.ndarray], 
 
 def mlp_rows(w: Workload, sizes: list[int], X: np.ndarray, y: np.ndarray, batch: int,
              epochs: int, per: float, torch_threads: int = 0) -> None:
-    """Rows for hand NumPy, diffkit fit, PyTorch and JAX; each epoch time divided by `per`.
-    `torch_threads`: PyTorch's intra-op threads for this workload (0: its default)."""
+    """Rows for hand NumPy, diffkit fit, PyTorch and JAX, timed in turns (:func:`interleaved`);
+    each epoch time divided by `per`. `torch_threads`: PyTorch's intra-op threads for this
+    workload (0: its default), set only while its epochs run."""
     lr = 0.01
-    w.add("", "hand-written NumPy", "hand", time_epochs(numpy_step(sizes, lr), X, y, batch,
-                                                        epochs) / per)
-    w.add("", "hand-written NumPy + loss and hits (what fit reports)", "hand",
-          time_epochs(numpy_step(sizes, lr, []), X, y, batch, epochs) / per,
-          "the first hand row is the goals' reference")
-    t, path = diffkit_epochs(sizes, X, y, batch, epochs, lr)
-    w.add("", "nn.Trainer(...).fit(DataLoader)", "diffkit", t / per, f"step path: {path}")
-    w.add("", "dk.jit functional step (flat parameters)", "diffkit",
-          time_epochs(jit_step(sizes, lr), X, y, batch, epochs) / per,
-          "one output array: each slice's gradient is scattered into the whole vector")
+    hand, tracked = "hand-written NumPy", "hand-written NumPy + loss and hits (what fit reports)"
+    fit, jit = "nn.Trainer(...).fit(DataLoader)", "dk.jit functional step (flat parameters)"
+    fit_epoch, trainer = fit_runner(sizes, X, y, batch, lr)
+    runners = {hand: epoch_runner(numpy_step(sizes, lr), X, y, batch),
+               tracked: epoch_runner(numpy_step(sizes, lr, []), X, y, batch),
+               fit: fit_epoch, jit: epoch_runner(jit_step(sizes, lr), X, y, batch)}
+    peers = {}
     torch = optional("torch", w)
     if torch is not None:
-        threads, name = torch.get_num_threads(), "PyTorch CPU eager"
-        if torch_threads:
-            torch.set_num_threads(torch_threads)
-            name += f" ({torch_threads} thread{'s' * (torch_threads > 1)})"
-        try:
-            w.add("", name, "peer", time_epochs(torch_step(torch, sizes, lr), X, y, batch, epochs,
-                                                torch.from_numpy) / per)
-        finally:
-            torch.set_num_threads(threads)
+        name = "PyTorch CPU eager" + (f" ({torch_threads} thread{'s' * (torch_threads > 1)})"
+                                      if torch_threads else "")
+        torch_epoch = epoch_runner(torch_step(torch, sizes, lr), X, y, batch, torch.from_numpy)
+
+        def torch_run() -> float:
+            threads = torch.get_num_threads()
+            if torch_threads:
+                torch.set_num_threads(torch_threads)
+            try:
+                return torch_epoch()
+            finally:
+                torch.set_num_threads(threads)
+
+        runners[name] = peers[name] = torch_run
     jax = optional("jax", w)
     if jax is not None:
         step = jax_step(jax, sizes, lr)
-        w.add("", "JAX jit(step)", "peer",
-              time_epochs(step, X, y, batch, epochs, sync=step.sync) / per)
+        runners["JAX jit(step)"] = peers["JAX jit(step)"] = epoch_runner(step, X, y, batch,
+                                                                         sync=step.sync)
+    times = interleaved(runners, epochs)
+    w.add("", hand, "hand", times[hand] / per)
+    w.add("", tracked, "hand", times[tracked] / per, "the first hand row is the goals' reference")
+    w.add("", fit, "diffkit", times[fit] / per, f"step path: {trainer.compiled}")
+    w.add("", jit, "diffkit", times[jit] / per,
+          "one output array: each slice's gradient is scattered into the whole vector")
+    for name in peers:
+        w.add("", name, "peer", times[name] / per)
 
 
 def w6_digits(cfg: Config) -> Workload:

@@ -82,3 +82,73 @@ def test_a_float32_function_compiles_to_float32_gradients() -> None:
     (g,) = cg.grad(x)
     assert g.dtype == np.float32
     np.testing.assert_array_equal(g, dk.grad(f, method="reverse")(x)[0])
+
+
+def _change_head(trainer):
+    """A new last layer (and an optimizer over the new parameters)."""
+    nn.manual_seed(1)
+    setattr(trainer.model, "2", nn.Linear(32, 10))
+    trainer.optimizer = nn.SGD(trainer.model.parameters(), lr=0.05)
+
+
+def _freeze_first(trainer):
+    """Fine-tuning: the first layer frozen (the optimizer keeps it in its list)."""
+    for p in trainer.model[0].parameters():
+        p.requires_grad = False
+
+
+def _new_slope(trainer):
+    trainer.model[1].negative_slope = 0.3
+
+
+def _more_l2(trainer):
+    trainer.l2 = 1e-2
+
+
+@pytest.mark.parametrize("change", [_change_head, _freeze_first, _new_slope, _more_l2],
+                         ids=["new-layer", "frozen", "new-slope", "l2"])
+def test_a_model_changed_between_fits_is_compiled_afresh(change) -> None:
+    """The compiled step is a snapshot of the model, its settings and the penalties: a layer
+    replaced, a parameter frozen, a setting or the trainer's l2 changed between two fits give the
+    eager tape's history and parameters, bit for bit (before: the old snapshot kept training the
+    old layer, updated frozen weights, kept the old slope and penalty)."""
+    runs = []
+    for compile in (False, None):
+        loader = nn.DataLoader(X[:256], Y[:256], batch_size=32, seed=0)
+        nn.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 32), nn.LeakyReLU(0.1), nn.Linear(32, 10))
+        trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.05),
+                             progress=False, compile=compile)
+        trainer.fit(loader, epochs=1)
+        frozen = [p.value.copy() for p in model[0].parameters()]
+        change(trainer)
+        history = trainer.fit(loader, epochs=3)
+        if change is _freeze_first:
+            for before, p in zip(frozen, model[0].parameters(), strict=True):
+                np.testing.assert_array_equal(p.value, before)
+        runs.append((history["loss"], [p.value.copy() for p in model.parameters()],
+                     trainer.compiled))
+    (h_eager, p_eager, _), (h_comp, p_comp, path) = runs
+    assert path == "compiled"
+    assert h_comp == h_eager
+    for a, b in zip(p_comp, p_eager, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_resumed_fit_stays_compiled_and_still_checks_labels(monkeypatch) -> None:
+    """fit() again (a notebook's loop) knows the model's classes from the first fit: its first
+    step is compiled too (no eager step per call), and class labels are still checked."""
+    nn.manual_seed(0)
+    model = nn.MLP([64, 32, 10])
+    trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.05), progress=False)
+    loader = nn.DataLoader(X[:128], Y[:128], batch_size=32, seed=0)
+    trainer.fit(loader, epochs=1)
+    calls = []
+    monkeypatch.setattr(nn.MLP, "forward", lambda self, x: calls.append(1) or 1 / 0)
+    for epochs in (2, 3):
+        trainer.fit(loader, epochs=epochs)
+    assert calls == [] and trainer.compiled == "compiled"
+    bad = Y[:128].copy()
+    bad[5] = 10
+    with pytest.raises(ValueError, match="10"):
+        trainer.fit(nn.DataLoader(X[:128], bad, batch_size=32, seed=0), epochs=4)

@@ -14,7 +14,12 @@ answer as tracing afresh:
   a ``Dropout`` counts only when it drops nothing (p = 0) or the model is in eval mode;
 * the loss is one of diffkit.nn's losses;
 * the trace did not read numbers out of the values (a branch on the data);
-* NumPy arrays (CuPy runs eagerly), and one compiled step per batch signature (shapes, dtypes).
+* NumPy arrays (CuPy runs eagerly), and one compiled step per batch signature (shapes, dtypes);
+* the model, the loss and the penalties as they were when it was compiled: :func:`fingerprint`
+  (which Tensors are the parameters and which are trained, every module's kind and settings,
+  train/eval mode, the loss's settings, l1/l2), read by the Trainer at the start of every epoch
+  (no user code runs inside an epoch). A change — a layer replaced, a parameter frozen, a slope
+  or a mode changed — compiles afresh, as tracing afresh would.
 
 Anything else trains eagerly, and ``Trainer(compile=False)`` always does; ``trainer.compiled``
 says which path ran and why.
@@ -64,6 +69,38 @@ def why_not_compiled(model: Module, loss_fn: Any) -> str | None:
     return None
 
 
+#: a Module's tables, read through named_modules/named_parameters instead
+_TABLES = ("_parameters", "_buffers", "_modules")
+
+
+def fingerprint(model: Module, loss_fn: Any, l1: float = 0.0, l2: float = 0.0) -> tuple[Any, ...]:
+    """Everything a compiled step depends on besides the batch's signature and the parameters'
+    values: which Tensors the parameters are and whether each is trained, every module's kind
+    and settings (sizes, slopes, strides, p, training), the loss's settings, the penalties."""
+    modules = tuple((name, type(m), _settings(m)) for name, m in model.named_modules())
+    params = tuple((name, id(p), p.requires_grad) for name, p in model.named_parameters())
+    buffers = tuple((name, id(b)) for name, b in model.named_buffers())
+    loss = (id(loss_fn), _settings(loss_fn) if hasattr(loss_fn, "__dict__") and
+            not callable(getattr(loss_fn, "__code__", None)) else ())
+    return modules, params, buffers, loss, _plain(l1), _plain(l2)
+
+
+def _settings(obj: Any) -> tuple[Any, ...]:
+    return tuple(sorted((k, _plain(v)) for k, v in vars(obj).items() if k not in _TABLES))
+
+
+def _plain(v: Any) -> Any:
+    """A comparable stand-in for a setting: numbers by type and repr (-0.0 is not 0.0, True is
+    not 1), containers item by item, anything else (an array, an object) by identity."""
+    if v is None or isinstance(v, bool | int | float | complex | str | np.generic):
+        return type(v), repr(v)
+    if isinstance(v, tuple | list):
+        return type(v), tuple(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return dict, tuple(sorted((repr(k), _plain(x)) for k, x in v.items()))
+    return "object", id(v)
+
+
 class CompiledStep:
     """Forward, loss and backward of one model as generated code, per batch signature.
 
@@ -73,13 +110,17 @@ class CompiledStep:
     def __init__(self, model: Module, loss_fn: Callable[[Any, Any], Any], l1: float = 0.0,
                  l2: float = 0.0) -> None:
         self.model, self.loss_fn, self.l1, self.l2 = model, loss_fn, l1, l2
+        self.fingerprint = fingerprint(model, loss_fn, l1, l2)
         self.named = list(model.named_parameters())
+        #: positions of the parameters that are trained (requires_grad): only they get a .grad
+        self.trained = [i for i, (_, p) in enumerate(self.named) if p.requires_grad]
         self.codes: dict[Any, Any] = {}  # signature -> CompiledGradient, or the reason it is not
         self.eye: Any = None  # the one-hot rows of the current (classes, dtype)
         self.reason: str | None = None
         #: (number of classes, dtype) of the model's output, seen by an eager step: integer
         #: labels enter the generated code as one-hot rows (an index cannot be traced)
         self.output: tuple[int, Any] | None = None
+        self.output_ndim = 0
 
     def _body(self, *args: Any) -> tuple[Any, Any]:
         k = len(self.named)
@@ -117,7 +158,7 @@ class CompiledStep:
 
             try:
                 k = len(self.named)
-                code = compile_step(self._body, args, range(k),
+                code = compile_step(self._body, args, self.trained,
                                     [f"p{i}" for i in range(k)] + ["x", "y"])
             except DiffkitError as exc:  # a value-dependent trace, a graph too large, …
                 code = f"the step could not be compiled: {exc}"
@@ -126,8 +167,9 @@ class CompiledStep:
             self.reason = code
             return None
         (loss, out), grads = code(*args)
-        for (_, p), g in zip(self.named, grads):  # one gradient per parameter, by construction
-            p.grad = g
+        named = self.named
+        for i, g in zip(self.trained, grads):  # one gradient per trained parameter
+            named[i][1].grad = g
         self.reason = None
         return loss, out
 

@@ -23,7 +23,7 @@ from ..backend import array_namespace, to_device, to_numpy
 from ..errors import DiffkitError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
-from .compiled_step import CompiledStep, why_not_compiled
+from .compiled_step import CompiledStep, fingerprint, why_not_compiled
 from .data import DataLoader, check_finite
 from .distributed import data_parallel
 from .inference import predict
@@ -205,6 +205,14 @@ class Trainer:
         """Forward, loss and backward: (loss value, model output), with ``.grad`` of every
         parameter set — by the generated step where it is sound, else eagerly. The first step
         of a fit runs eagerly: it checks the class labels before the loss reads them."""
+        if self._step is not None and self._labels_to_check is not None and \
+                self._step.output is not None:
+            # the model's output is known from an earlier step of this compiled step (the same
+            # model: see fingerprint): the labels are checked as the eager step below does
+            labels, self._labels_to_check = self._labels_to_check, None
+            if self._step.output_ndim >= 2:
+                check_class_labels(_name(self.loss_fn), labels, self._step.output[0],
+                                   " of the DataLoader's y")
         if self._step is not None and self._labels_to_check is None:
             result = self._step(xb, yb)
             if result is not None:
@@ -222,6 +230,7 @@ class Trainer:
                                    " of the DataLoader's y")
         if self._step is not None:
             self._step.output = (out.shape[-1], value_of(out).dtype) if len(out.shape) else None
+            self._step.output_ndim = len(out.shape)
         loss = self.loss_fn(out, yb)
         if self.l2:
             loss = loss + l2_penalty(self.model, self.l2)
@@ -305,11 +314,13 @@ class Trainer:
                 raise ValueError(f"Trainer(compile=True): {why}")
             self._step, self.compiled = None, f"eager: {why}"
             return
-        if self._step is None:
+        if self._step is None or self._step.fingerprint != fingerprint(
+                self.model, self.loss_fn, self.l1, self.l2):
             self._step = CompiledStep(self.model, self.loss_fn, self.l1, self.l2)
 
     def _run_epoch(self, loader: DataLoader, val_data: tuple[Any, Any] | None, bar: Any) -> None:
         t0 = time.perf_counter()
+        self._choose_path()  # the model may have changed since the last epoch (a callback, …)
         self.model.train()
         self._norms: dict[str, Any] = {}
         total = correct = 0.0
