@@ -152,3 +152,25 @@ def test_a_resumed_fit_stays_compiled_and_still_checks_labels(monkeypatch) -> No
     bad[5] = 10
     with pytest.raises(ValueError, match="10"):
         trainer.fit(nn.DataLoader(X[:128], bad, batch_size=32, seed=0), epochs=4)
+
+
+@pytest.mark.parametrize("compile", [False, None])
+def test_a_parameter_frozen_between_fits_stays_put_in_regression(compile) -> None:
+    """Without class labels the compiled path runs from the first step of the second fit: a
+    parameter frozen in between keeps its value (it must not be updated with the gradient it
+    had when it was last trained), on both paths alike."""
+    rng = np.random.default_rng(0)
+    Xr = rng.normal(size=(96, 4)).astype(np.float32)
+    yr = (Xr @ np.arange(1, 5, dtype=np.float32))[:, None]
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    trainer = nn.Trainer(model, loss_fn=nn.mse_loss, progress=False, compile=compile,
+                         optimizer=nn.SGD(model.parameters(), lr=0.01))
+    loader = nn.DataLoader(Xr, yr, batch_size=32, seed=0)
+    trainer.fit(loader, epochs=1)
+    _freeze_first(trainer)
+    before = [p.value.copy() for p in model[0].parameters()]
+    trainer.fit(loader, epochs=3)
+    for b, p in zip(before, model[0].parameters(), strict=True):
+        np.testing.assert_array_equal(p.value, b)
+    assert trainer.compiled == ("compiled" if compile is None else "eager: Trainer(compile=False)")

@@ -214,6 +214,7 @@ class Trainer:
                 check_class_labels(_name(self.loss_fn), labels, self._step.output[0],
                                    " of the DataLoader's y")
         if self._step is not None and self._labels_to_check is None:
+            self.optimizer.zero_grad()  # as the eager step: parameters it does not train get None
             result = self._step(xb, yb)
             if result is not None:
                 self.compiled = "compiled"
