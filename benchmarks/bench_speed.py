@@ -741,7 +741,7 @@ def w6_digits(cfg: Config) -> Workload:
     Xtr, _, ytr, _ = nn.train_test_split(X, y, test_size=0.2, seed=0)
     w = Workload("6", f"digits MLP 64-128-64-10, batch 32, {len(Xtr)} rows, SGD lr 0.01",
                  "ms/epoch", 1e3)
-    mlp_rows(w, [64, 128, 64, 10], Xtr, ytr, 32, 3 if cfg.quick else 8, 1.0, torch_threads=1)
+    mlp_rows(w, [64, 128, 64, 10], Xtr, ytr, 32, 3 if cfg.quick else 40, 1.0, torch_threads=1)
     w.notes.append("PyTorch runs on 1 thread here: at batch 32 its threads only wait for each "
                    "other (on a busy 2-core machine 2 threads took ~125 ms a step, 1 thread 0.4 ms)")
     t_dk, t_h = w.time("", "nn.Trainer(...).fit(DataLoader)"), w.hand("")
