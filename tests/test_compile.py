@@ -253,3 +253,15 @@ def test_compiled_mean_is_numpys_mean_bit_for_bit(dtype, axis) -> None:
         assert np.array_equal(got, want)
         wider = np.dtype(dtype).name in ("float16", "int64")
         assert ("mean" in code.__code__.co_names) == wider
+
+
+def test_a_compiled_gradient_is_never_the_callers_array() -> None:
+    """d/dx Σ stop_gradient(x)·x = x: the generated code returns a copy (it returned the input
+    array itself, so changing the gradient changed the caller's x)."""
+    x = np.array([1.0, 2.0, 3.0])
+    vg = dk.value_and_grad(dk.jit(lambda x: dk.sum(dk.stop_gradient(x) * x)))
+    v, (g,) = vg(x)
+    assert v == 14.0 and not np.shares_memory(g, x)
+    np.testing.assert_array_equal(g, x)
+    g[0] = 99.0
+    assert x[0] == 1.0

@@ -623,8 +623,11 @@ def _plain_param(p: Any) -> bool:
 
 def _expansion(node: Node) -> Node | None:
     """The output node of `node`'s expansion, recorded on a fresh tape over its input nodes."""
-    with new_tape() as tape:
-        out = node.prim.expand(*[Tensor(i, tape) for i in node.inputs], **node.params)
+    try:
+        with new_tape() as tape:
+            out = node.prim.expand(*[Tensor(i, tape) for i in node.inputs], **node.params)
+    except Exception:  # noqa: BLE001 - an expansion that does not apply here: call the impl
+        return None
     if type(out) is not Tensor or out.node.shape != node.shape or out.node.dtype != node.dtype:
         return None  # not an expansion we can print in its place: call the impl
     return out.node

@@ -58,11 +58,12 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of all parameters (set to None, or to zeros)."""
-        for _, _, p in self._params():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = array_namespace(p.value).zeros_like(p.value)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = array_namespace(p.value).zeros_like(p.value)
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
