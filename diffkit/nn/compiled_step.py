@@ -80,8 +80,7 @@ def fingerprint(model: Module, loss_fn: Any, l1: float = 0.0, l2: float = 0.0) -
     modules = tuple((name, type(m), _settings(m)) for name, m in model.named_modules())
     params = tuple((name, id(p), p.requires_grad) for name, p in model.named_parameters())
     buffers = tuple((name, id(b)) for name, b in model.named_buffers())
-    loss = (id(loss_fn), _settings(loss_fn) if hasattr(loss_fn, "__dict__") and
-            not callable(getattr(loss_fn, "__code__", None)) else ())
+    loss = (id(loss_fn), _settings(loss_fn) if hasattr(loss_fn, "__dict__") else ())
     return modules, params, buffers, loss, _plain(l1), _plain(l2)
 
 

@@ -204,7 +204,8 @@ class Trainer:
     def _gradients(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         """Forward, loss and backward: (loss value, model output), with ``.grad`` of every
         parameter set — by the generated step where it is sound, else eagerly. The first step
-        of a fit runs eagerly: it checks the class labels before the loss reads them."""
+        of a trainer's first fit (or after the model changed) runs eagerly: it checks the class
+        labels before the loss reads them; later fits check them against the classes it saw."""
         if self._step is not None and self._labels_to_check is not None and \
                 self._step.output is not None:
             # the model's output is known from an earlier step of this compiled step (the same
