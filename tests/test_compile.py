@@ -265,3 +265,35 @@ def test_a_compiled_gradient_is_never_the_callers_array() -> None:
     np.testing.assert_array_equal(g, x)
     g[0] = 99.0
     assert x[0] == 1.0
+
+
+def test_slices_of_a_flat_vector_add_their_gradients_in_place() -> None:
+    """A function of slices of one parameter vector (a functional model's flat parameters): each
+    slice's adjoint is added into one gradient array in place (`g[a:b] += …`), not placed in
+    zeros and summed over the whole vector; the values are the interpreter's and a hand
+    formula's, for a fresh sum, a constant one and a sum of two slices alone."""
+    c = np.linspace(0.5, 2.0, 6)
+
+    def f(theta):
+        w, b = dk.reshape(theta[0:4], (2, 2)), theta[4:6]
+        return dk.sum(dk.tanh(w @ b) ** 2) + dk.sum(theta * theta) + dk.sum(theta[1:3] * c[:2])
+
+    def g_only_slices(theta):
+        return dk.sum(theta[0:3] ** 3) + dk.sum(dk.sin(theta[3:6]))
+
+    def g_constant(theta):
+        return dk.sum(theta * c) + theta[2] ** 2
+
+    theta = np.linspace(-1.0, 1.0, 6)
+    for fn in (f, g_only_slices, g_constant):
+        fast = dk.value_and_grad(dk.jit(fn))
+        v, (g,) = fast(theta)
+        body = fast.source.split("\ndef ")[1]
+        assert "index_add(" not in body and "] += " in body
+        want_v, (want_g,) = dk.value_and_grad(fn, method="reverse")(theta)
+        assert v == pytest.approx(want_v, rel=1e-14)
+        np.testing.assert_allclose(g, want_g, rtol=1e-14, atol=1e-15)
+    _, (g,) = dk.value_and_grad(dk.jit(g_only_slices))(theta)
+    np.testing.assert_allclose(g, np.r_[3 * theta[:3] ** 2, np.cos(theta[3:])], rtol=1e-14)
+    _, (g,) = dk.value_and_grad(dk.jit(g_constant))(theta)
+    np.testing.assert_allclose(g, c + np.r_[0, 0, 2 * theta[2], 0, 0, 0], rtol=1e-14)

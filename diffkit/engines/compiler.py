@@ -35,7 +35,7 @@ from ..errors import DomainError, NumericOverflowError, ShapeError, TracingError
 from ..function import Function, as_input, signature, stack_outputs
 from ..ir import Node, toposort
 from ..primitive import Primitive
-from ..primitives import add, mul, neg, sub
+from ..primitives import add, index_add, mul, neg, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
 from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render, render_rule
@@ -510,7 +510,19 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     uses.update(id(a) for c in tests for a in c.args)
     uses.update({id(r): 2 for r in root_vals})
     depth: dict[int, int] = {}  # how deeply an inlined scalar expression nests
+    scatters = _scatter_adds(order, uses)
+    for at, y in scatters.values():  # y is read where its sum is formed, not before
+        last[id(y)] = max(last.get(id(y), 0), at)
+    deferred: dict[int, tuple[str, str]] = {}  # scatter -> (its values, its index), not printed
     for i, v in enumerate(order):
+        if id(v) in scatters:
+            y = v.args[0]
+            deferred[id(v)] = (names[id(y)] if id(y) in names else _ref(y, names, ns),
+                               literal(v.params["index"], bare=True))
+            continue
+        if deferred and v.prim is add and any(id(a) in deferred for a in v.args):
+            count = _emit_scatter_add(v, i, deferred, names, fresh, last, lines, count, ns)
+            continue
         args = [names[id(a)] if id(a) in names else _ref(a, names, ns) for a in v.args]
         scalar = not v.shape and all(not a.shape for a in v.args)
         text = render(v.prim, args, v.params, scalar,
@@ -643,6 +655,47 @@ def _new_nodes(out: Node, first: int) -> list[Node]:
                 found[i.id] = i
                 stack.append(i)
     return [found[k] for k in sorted(found)]
+
+
+def _scatter_adds(order: list[_Val], uses: Counter) -> dict[int, tuple[int, _Val]]:
+    """``index_add`` values (a slice's values placed in zeros: a slicing's adjoint) that are read
+    once, by an ``add`` of same-shape arrays: that sum is written as ``a[index] += values``
+    instead of zeros, a copy and a whole-array add. Only slices and integers as index (each
+    element named once). Returns {id(scatter): (position of its add, its values)}."""
+    found: dict[int, tuple[int, _Val]] = {}
+    for i, v in enumerate(order):
+        if v.prim is not add or v.dtype.kind not in "fc" or len(v.args) != 2 or \
+                any(a.shape != v.shape or a.dtype != v.dtype for a in v.args):
+            continue
+        for a in v.args:
+            if a.prim is index_add and uses[id(a)] == 1 and id(a) not in found and \
+                    all(isinstance(k, slice | int | np.integer) for k in a.params["index"]):
+                found[id(a)] = (i, a.args[0])
+    return found
+
+
+def _emit_scatter_add(v: _Val, i: int, deferred: dict[int, tuple[str, str]],
+                      names: dict[int, str], fresh: set[int], last: dict[int, int],
+                      lines: list[str], count: int, ns: dict[str, Any]) -> int:
+    """Print ``a + index_add(y, index)`` (or the sum of two such) as in-place slice additions:
+    into `a`'s buffer when this function allocated it and nothing reads it later, else into a
+    copy (or zeros). Returns the updated line count."""
+    parts = [deferred.pop(id(a), None) for a in v.args]
+    arrays = [a for a, part in zip(v.args, parts) if part is None]
+    if arrays and id(arrays[0]) in fresh and last.get(id(arrays[0])) == i:
+        target = names[id(arrays[0])] if id(arrays[0]) in names else _ref(arrays[0], names, ns)
+    else:
+        count += 1
+        target = f"v{count}"
+        start = (f"{_ref(arrays[0], names, ns)}.copy()" if arrays else
+                 f"np.zeros({literal(v.shape)}, dtype=np.{v.dtype.name})")
+        lines.append(f"    {target} = {start}")
+    for part in parts:
+        if part is not None:
+            lines.append(f"    {target}[{part[1]}] += {part[0]}")
+    names[id(v)] = target
+    fresh.add(id(v))
+    return count
 
 
 def _test_text(v: _Val, args: list[str]) -> str | None:
