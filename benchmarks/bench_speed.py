@@ -730,7 +730,7 @@ def mlp_rows(w: Workload, sizes: list[int], X: np.ndarray, y: np.ndarray, batch:
     w.add("", tracked, "hand", times[tracked] / per, "the first hand row is the goals' reference")
     w.add("", fit, "diffkit", times[fit] / per, f"step path: {trainer.compiled}")
     w.add("", jit, "diffkit", times[jit] / per,
-          "one output array: each slice's gradient is scattered into the whole vector")
+          "the update inside the generated code; no loss value or hit count kept")
     for name in peers:
         w.add("", name, "peer", times[name] / per)
 
