@@ -11,6 +11,7 @@ from .api import (
     value_and_grad,
     vjp,
 )
+from .engines import compiled as _compiled  # noqa: F401 - registers dk.jit's evaluator
 from .engines.compiler import compile_gradient
 from .errors import (
     ArityError,

@@ -78,3 +78,27 @@ def test_other_arguments_and_constant_outputs_still_evaluate() -> None:
     assert c(np.float64(1.0)).tolist() == [1.0, 1.0]
     h = dk.jit(lambda x: x * 2.0)
     assert h([1.0, 2.0]).tolist() == [2.0, 4.0]  # a list is an array argument
+
+
+def test_a_jit_function_compiles_in_a_fresh_interpreter() -> None:
+    """Right after ``import diffkit``, calling a jit function that never asks for a derivative
+    runs generated code from its second call: the body is traced once per signature. (Before,
+    the evaluator was registered only when an engine was first imported, so such a function was
+    traced at every call: 3 traces here.)"""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, diffkit as dk\n"
+            "traces = []\n"
+            "def f(x):\n"
+            "    traces.append(1)\n"
+            "    return dk.sum(dk.sin(x) * 2.0)\n"
+            "g = dk.jit(f)\n"
+            "x = np.linspace(0.0, 1.0, 5)\n"
+            "values = [g(x) for _ in range(3)]\n"
+            # ×2 is exact in binary floating point, so Σ 2·sin x = 2·Σ sin x to the bit
+            "assert all(v == 2 * np.sin(x).sum() for v in values), values\n"
+            "print(len(traces))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split() == ["1"]
