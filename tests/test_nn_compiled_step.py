@@ -174,3 +174,20 @@ def test_a_parameter_frozen_between_fits_stays_put_in_regression(compile) -> Non
     for b, p in zip(before, model[0].parameters(), strict=True):
         np.testing.assert_array_equal(p.value, b)
     assert trainer.compiled == ("compiled" if compile is None else "eager: Trainer(compile=False)")
+
+
+def test_tied_weights_train_alike_compiled_and_eager() -> None:
+    """One weight Tensor in two layers: the compiled step feeds both uses from one input (its
+    gradient sums both paths) and the history is the eager tape's, bit for bit."""
+    runs = []
+    for compile in (False, None):
+        nn.manual_seed(0)
+        first, second = nn.Linear(64, 64), nn.Linear(64, 64)
+        second.weight = first.weight
+        model = nn.Sequential(first, nn.Tanh(), second, nn.Tanh(), nn.Linear(64, 10))
+        trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.05),
+                             progress=False, compile=compile)
+        history = trainer.fit(nn.DataLoader(X[:256], Y[:256], batch_size=32, seed=0), epochs=2)
+        runs.append((history["loss"], trainer.compiled, first.weight.value.copy()))
+    assert runs[1][1] == "compiled" and runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])

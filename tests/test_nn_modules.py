@@ -245,3 +245,42 @@ def test_module_api_and_no_grad():
     np.testing.assert_array_equal(other(np.ones((1, 4), np.float32)).value, model(np.ones((1, 4), np.float32)).value)
     assert "Linear(in_features=4" in repr(model)
     assert not model.eval()[1].training
+
+
+def _tied_model(across_modules: bool) -> nn.Module:
+    nn.manual_seed(0)
+    first = nn.Linear(4, 4)
+    second = first if not across_modules else nn.Linear(4, 4)
+    if across_modules:
+        second.weight = first.weight  # one Tensor in two modules (an embedding and its output)
+    return nn.Sequential(first, nn.Tanh(), second)
+
+
+@pytest.mark.parametrize("across_modules", [False, True], ids=["shared-module", "tied-tensor"])
+def test_tied_weights_are_listed_once_and_updated_once(across_modules: bool) -> None:
+    """A module used twice, or one weight Tensor in two modules, is one parameter (PyTorch's
+    rule): model.parameters() lists it once, so one SGD step moves it by lr times its whole
+    gradient — checked against forward mode through functional_call, another engine. (It was
+    listed twice and updated twice a step.) state_dict keeps it under each name."""
+    model = _tied_model(across_modules)
+    x = np.random.default_rng(1).normal(size=(5, 4))
+    n_unique = 3 if across_modules else 2
+    assert len(model.parameters()) == n_unique
+    assert sorted(model.state_dict()) == ['0.bias', '0.weight', '2.bias', '2.weight']
+    w = model[0].weight
+    w0 = w.value.copy()
+
+    def loss_of(weight):
+        return dk.sum(dk.tanh(nn.functional_call(model, {"0.weight": weight}, x)) ** 2)
+
+    (g,) = dk.grad(loss_of, method="forward")(w0)
+    opt = nn.SGD(model.parameters(), lr=0.1)
+    opt.zero_grad()
+    dk.sum(dk.tanh(model(x)) ** 2).backward()
+    opt.step()
+    np.testing.assert_allclose(w.value, w0 - 0.1 * g, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="same parameter more than once"):
+        nn.SGD([w, w], lr=0.1)
+    if across_modules:
+        with pytest.raises(ValueError, match="one parameter"):
+            nn.functional_call(model, {"0.weight": w0, "2.weight": w0.copy()}, x)

@@ -137,11 +137,19 @@ class Module:
         self._buffers[name] = value
 
     # ----- traversal
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """(qualified name, module) for this module and every descendant, depth first."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True
+                      ) -> Iterator[tuple[str, Module]]:
+        """(qualified name, module) for this module and every descendant, depth first. A module
+        reached by two paths (shared, tied) comes once, under its first name, unless
+        `remove_duplicate` is False (PyTorch's rule)."""
         stack = [(prefix, self)]
+        seen: set[int] = set()
         while stack:
             name, m = stack.pop()
+            if remove_duplicate:
+                if id(m) in seen:
+                    continue
+                seen.add(id(m))
             yield name, m
             children = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()]
             stack.extend(reversed(children))
@@ -152,19 +160,31 @@ class Module:
     def children(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
-        """(qualified name, parameter) pairs, e.g. ``('0.weight', Tensor)``."""
-        for mname, m in self.named_modules():
+    def named_parameters(self, remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(qualified name, parameter) pairs, e.g. ``('0.weight', Tensor)``. A parameter shared
+        by two modules (tied weights) comes once, under its first name — so an optimizer updates
+        it once per step with its whole gradient — unless `remove_duplicate` is False."""
+        seen: set[int] = set()
+        for mname, m in self.named_modules(remove_duplicate=remove_duplicate):
             for k, p in m._parameters.items():
+                if remove_duplicate:
+                    if id(p) in seen:
+                        continue
+                    seen.add(id(p))
                 yield (f"{mname}.{k}" if mname else k), p
 
     def parameters(self) -> list[Tensor]:
-        """All trainable tensors (what an optimizer takes)."""
+        """All trainable tensors (what an optimizer takes), each once."""
         return [p for _, p in self.named_parameters()]
 
-    def named_buffers(self) -> Iterator[tuple[str, Any]]:
-        for mname, m in self.named_modules():
+    def named_buffers(self, remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:
+        seen: set[int] = set()
+        for mname, m in self.named_modules(remove_duplicate=remove_duplicate):
             for k, b in m._buffers.items():
+                if remove_duplicate and b is not None:
+                    if id(b) in seen:
+                        continue
+                    seen.add(id(b))
                 yield (f"{mname}.{k}" if mname else k), b
 
     # ----- modes, gradients, devices
@@ -204,15 +224,18 @@ class Module:
 
     # ----- state
     def state_dict(self) -> dict[str, np.ndarray]:
-        """NumPy copies of every parameter and buffer, by qualified name."""
-        out = {k: np.array(to_numpy(p.value)) for k, p in self.named_parameters()}
-        out.update({k: np.array(to_numpy(b)) for k, b in self.named_buffers() if b is not None})
+        """NumPy copies of every parameter and buffer, by qualified name (a shared one under
+        each of its names, as PyTorch saves tied weights)."""
+        out = {k: np.array(to_numpy(p.value))
+               for k, p in self.named_parameters(remove_duplicate=False)}
+        out.update({k: np.array(to_numpy(b))
+                    for k, b in self.named_buffers(remove_duplicate=False) if b is not None})
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Load values saved by :meth:`state_dict` (shapes must match; keeps the device)."""
         device = self.device
-        own = dict(self.named_parameters())
+        own = dict(self.named_parameters(remove_duplicate=False))
         missing = [k for k in own if k not in state]
         if missing:
             raise KeyError(f"load_state_dict: missing {', '.join(missing)}")
@@ -220,7 +243,7 @@ class Module:
             if tuple(state[k].shape) != p.shape:
                 raise ValueError(f"load_state_dict: {k} has shape {state[k].shape}, expected {p.shape}")
             assign_(p, to_device(np.array(state[k]), device))
-        for mname, m in self.named_modules():
+        for mname, m in self.named_modules(remove_duplicate=False):
             for k in m._buffers:
                 key = f"{mname}.{k}" if mname else k
                 if key in state:
@@ -255,21 +278,25 @@ def functional_call(module: Module, params: Mapping[str, Any], *args: Any) -> An
         >>> dk.grad(f, method="forward")(np.zeros((1, 2)))[0]
         array([[1., 1.]])
     """
-    owners = {}
-    for name in params:
-        mname, _, pname = name.rpartition(".")
-        owner = dict(module.named_modules())[mname]
-        if pname not in owner._parameters:
+    table = dict(module.named_parameters(remove_duplicate=False))
+    swap: dict[int, tuple[str, Any]] = {}  # id(parameter) -> (the name given, its new value)
+    for name, value in params.items():
+        if name not in table:
             raise KeyError(f"functional_call: {name!r} is not a parameter of {type(module).__name__}")
-        owners[name] = (owner, pname, owner._parameters[pname])
+        first = swap.setdefault(id(table[name]), (name, value))
+        if first[1] is not value:
+            raise ValueError(f"functional_call: {first[0]!r} and {name!r} are one parameter (tied "
+                             "weights): give it one value, under one of its names")
+    # every place the parameter is used: a shared module, or one Tensor in two modules
+    owners = [(m, k, p) for _, m in module.named_modules() for k, p in m._parameters.items()
+              if id(p) in swap]
     try:
-        for name, value in params.items():
-            owner, pname, _ = owners[name]
-            owner._parameters[pname] = value
+        for m, k, p in owners:
+            m._parameters[k] = swap[id(p)][1]
         return module(*args)
     finally:
-        for owner, pname, old in owners.values():
-            owner._parameters[pname] = old
+        for m, k, p in owners:
+            m._parameters[k] = p
 
 
 __all__ = ["Module", "Parameter", "assign_", "functional_call", "get_rng", "is_grad_enabled",

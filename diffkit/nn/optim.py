@@ -47,6 +47,13 @@ class Optimizer:
                 if type(p) is not Tensor or not p.requires_grad:
                     raise TypeError("optimizer can only optimize Tensors with requires_grad=True")
             self.param_groups.append(group)
+        seen: set[int] = set()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if id(p) in seen:  # it would be updated twice per step
+                    raise ValueError("optimizer got the same parameter more than once (tied "
+                                     "weights?): list each once, e.g. model.parameters()")
+                seen.add(id(p))
         self.state: dict[int, dict[str, Any]] = {}  # by position in param_groups order
 
     def _params(self) -> Iterable[tuple[int, dict[str, Any], Tensor]]:
