@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import diffkit as dk
 from diffkit import nn
 
 
@@ -153,3 +154,27 @@ def test_optimizer_state_dict_round_trip():
         p.grad = np.array([0.3, -0.1])
         o.step()
     np.testing.assert_array_equal(a.value, b.value)
+
+
+def test_optimizer_state_that_does_not_fit_is_refused() -> None:
+    """Momentum saved for other parameters (another model, another order) is a named error,
+    not one parameter's momentum silently given to another (it loaded before)."""
+    def trained(sizes):
+        nn.manual_seed(0)
+        model = nn.MLP(sizes)
+        opt = nn.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        x = np.ones((2, sizes[0]), np.float32)
+        opt.zero_grad()
+        dk.sum(model(x) ** 2).backward()
+        opt.step()
+        return model, opt
+
+    _, saved = trained([4, 3, 2])
+    _, other = trained([4, 5, 2])
+    with pytest.raises(ValueError, match="momentum_buffer.*parameter 0 has shape"):
+        other.load_state_dict(saved.state_dict())
+    _, fewer = trained([4, 2])
+    with pytest.raises(ValueError, match="this optimizer has 2 parameters"):
+        fewer.load_state_dict(saved.state_dict())
+    _, same = trained([4, 3, 2])
+    same.load_state_dict(saved.state_dict())  # what fits still loads

@@ -102,7 +102,22 @@ class Optimizer:
         return {"param_groups": hyper, "state": state}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved (onto the parameters' device)."""
+        """Restore what :meth:`state_dict` saved (onto the parameters' device). The saved state
+        must fit these parameters (their number and each state array's shape): a ValueError
+        names the first one that does not, rather than giving one parameter another's momentum."""
+        params = [p for _, _, p in self._params()]
+        if len(sd["param_groups"]) != len(self.param_groups):
+            raise ValueError(f"optimizer state for {len(sd['param_groups'])} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        outside = [i for i in sd["state"] if not 0 <= int(i) < len(params)]
+        if outside:
+            raise ValueError(f"optimizer state for parameter {outside[0]}, this optimizer has "
+                             f"{len(params)} parameters")
+        for i, s in sd["state"].items():
+            for k, v in s.items():
+                if hasattr(v, "shape") and v.shape not in ((), params[int(i)].shape):
+                    raise ValueError(f"optimizer state {k!r} of parameter {i} has shape "
+                                     f"{tuple(v.shape)}, the parameter {params[int(i)].shape}")
         for g, saved in zip(self.param_groups, sd["param_groups"]):
             g.update(saved)
         device = "cpu"
