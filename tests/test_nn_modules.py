@@ -284,3 +284,18 @@ def test_tied_weights_are_listed_once_and_updated_once(across_modules: bool) -> 
     if across_modules:
         with pytest.raises(ValueError, match="one parameter"):
             nn.functional_call(model, {"0.weight": w0, "2.weight": w0.copy()}, x)
+
+
+def test_assigning_an_array_to_a_parameter_is_refused() -> None:
+    """`layer.weight = array` made the weight a constant (no longer trained, silently); as in
+    PyTorch it is a TypeError that says how to set the values. A Parameter, or None, is fine."""
+    lin = nn.Linear(3, 2)
+    with pytest.raises(TypeError, match=r"parameter 'weight' of Linear.*assign_"):
+        lin.weight = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="parameter 'bias'"):
+        lin.bias = dk.tensor(np.zeros(2, np.float32))  # a Tensor that is not trained
+    assert len(lin.parameters()) == 2
+    nn.assign_(lin.weight, np.ones((2, 3), np.float32))
+    lin.bias = nn.Parameter(np.full(2, 0.5, np.float32))
+    np.testing.assert_array_equal(lin(np.ones((1, 3), np.float32)).value, [[3.5, 3.5]])
+    assert len(lin.parameters()) == 2

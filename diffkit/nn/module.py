@@ -104,13 +104,20 @@ class Module:
         d = self.__dict__
         if "_parameters" not in d:
             raise AttributeError("call super().__init__() before assigning attributes of a Module")
+        is_parameter = type(value) is Tensor and value.requires_grad and value.node.prim is None
+        if name in d["_parameters"] and not is_parameter and value is not None:
+            # PyTorch's rule too: the layer would silently stop training this weight
+            raise TypeError(
+                f"cannot assign a {type(value).__name__} to parameter {name!r} of "
+                f"{type(self).__name__}: assign an nn.Parameter (or None to remove it); to set "
+                f"its values, nn.assign_(module.{name}, values) or load_state_dict")
         for table in ("_parameters", "_buffers", "_modules"):
             if name in d[table] and not (table == "_buffers" and not isinstance(value, Module)):
                 del d[table][name]
         if isinstance(value, Module):
             d.pop(name, None)
             d["_modules"][name] = value
-        elif type(value) is Tensor and value.requires_grad and value.node.prim is None:
+        elif is_parameter:
             d.pop(name, None)
             d["_parameters"][name] = value
         elif name in d["_buffers"]:
