@@ -534,8 +534,8 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             text = f"{fname}({', '.join(args + extra)})"
         if v.prim.kind != "elementwise" or text.isidentifier():  # may be a view of its arguments
             fresh.difference_update(id(a) for a in v.args)
-        if text in args and (v.shape, v.dtype) == (v.args[args.index(text)].shape,
-                                                    v.args[args.index(text)].dtype):
+        if text in args and (a := v.args[args.index(text)]).shape == v.shape and \
+                a.dtype == v.dtype:
             names[id(v)] = text  # the identity (stop_gradient): the same array, no line
             continue
         target = _in_place(v, i, args, text, fresh, last)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiffkitError
+from ..function import signature
 from . import layers, losses, models
 from .module import Module, functional_call, value_of
 
@@ -119,7 +120,8 @@ class CompiledStep:
         #: (number of classes, dtype) of the model's output, seen by an eager step: integer
         #: labels enter the generated code as one-hot rows (an index cannot be traced)
         self.output: tuple[int, Any] | None = None
-        self.output_ndim = 0
+        #: the output's shape at that step (None before one ran)
+        self.output_shape: tuple[int, ...] | None = None
 
     def _body(self, *args: Any) -> tuple[Any, Any]:
         k = len(self.named)
@@ -150,7 +152,7 @@ class CompiledStep:
             if eye is None or eye.shape[0] != classes or eye.dtype != dtype:
                 eye = self.eye = np.eye(classes, dtype=dtype)
             args[-1] = eye[target]  # nn.one_hot: what cross_entropy does with class labels
-        key = (tuple([(a.shape, a.dtype) for a in args]), self.model.training)
+        key = (signature(args), self.model.training)
         code = self.codes.get(key)
         if code is None:
             from ..engines.compiler import compile_step  # the engines load when first needed

@@ -47,13 +47,10 @@ class Optimizer:
                 if type(p) is not Tensor or not p.requires_grad:
                     raise TypeError("optimizer can only optimize Tensors with requires_grad=True")
             self.param_groups.append(group)
-        seen: set[int] = set()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if id(p) in seen:  # it would be updated twice per step
-                    raise ValueError("optimizer got the same parameter more than once (tied "
-                                     "weights?): list each once, e.g. model.parameters()")
-                seen.add(id(p))
+        if len({id(p) for g in self.param_groups for p in g["params"]}) < sum(
+                len(g["params"]) for g in self.param_groups):  # it would be updated twice a step
+            raise ValueError("optimizer got the same parameter more than once (tied weights?): "
+                             "list each once, e.g. model.parameters()")
         self.state: dict[int, dict[str, Any]] = {}  # by position in param_groups order
 
     def _params(self) -> Iterable[tuple[int, dict[str, Any], Tensor]]:
@@ -65,31 +62,23 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of all parameters (set to None, or to zeros)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                else:
-                    p.grad = array_namespace(p.value).zeros_like(p.value)
+        for _, _, p in self._params():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = array_namespace(p.value).zeros_like(p.value)
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
-        state, update = self.state, self._update
-        i = -1
-        for group in self.param_groups:
-            for p in group["params"]:
-                i += 1
-                g = p.grad
-                if g is None:
-                    continue
-                v = p.node.value
-                xp = array_namespace(v)
-                if type(g) is not type(v) or g.dtype != v.dtype or g.shape != v.shape:
-                    g = xp.broadcast_to(xp.asarray(g), v.shape).astype(v.dtype)
-                s = state.get(i)
-                if s is None:
-                    s = state[i] = {}
-                set_leaf_value(p, update(xp, v, g, s, group))
+        for i, group, p in self._params():
+            g = p.grad
+            if g is None:
+                continue
+            v = p.node.value
+            xp = array_namespace(v)
+            if type(g) is not type(v) or g.dtype != v.dtype or g.shape != v.shape:
+                g = xp.broadcast_to(xp.asarray(g), v.shape).astype(v.dtype)
+            set_leaf_value(p, self._update(xp, v, g, self.state.setdefault(i, {}), group))
 
     def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         raise NotImplementedError

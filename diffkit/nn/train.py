@@ -207,13 +207,10 @@ class Trainer:
         of a trainer's first fit (or after the model changed) runs eagerly: it checks the class
         labels before the loss reads them; later fits check them against the classes it saw."""
         if self._step is not None and self._labels_to_check is not None and \
-                self._step.output is not None:
+                self._step.output_shape is not None:
             # the model's output is known from an earlier step of this compiled step (the same
-            # model: see fingerprint): the labels are checked as the eager step below does
-            labels, self._labels_to_check = self._labels_to_check, None
-            if self._step.output_ndim >= 2:
-                check_class_labels(_name(self.loss_fn), labels, self._step.output[0],
-                                   " of the DataLoader's y")
+            # model: see fingerprint), so the labels need no eager step
+            self._check_labels(self._step.output_shape)
         if self._step is not None and self._labels_to_check is None:
             self.optimizer.zero_grad()  # as the eager step: parameters it does not train get None
             result = self._step(xb, yb)
@@ -225,14 +222,11 @@ class Trainer:
             self.compiled = f"eager: {self._step.reason}"
         self.optimizer.zero_grad()
         out = self.model(xb)
-        if self._labels_to_check is not None:  # once per fit, on the host: no device sync
-            labels, self._labels_to_check = self._labels_to_check, None
-            if len(out.shape) >= 2:
-                check_class_labels(_name(self.loss_fn), labels, out.shape[-1],
-                                   " of the DataLoader's y")
+        if self._labels_to_check is not None:
+            self._check_labels(out.shape)
         if self._step is not None:
             self._step.output = (out.shape[-1], value_of(out).dtype) if len(out.shape) else None
-            self._step.output_ndim = len(out.shape)
+            self._step.output_shape = tuple(out.shape)
         loss = self.loss_fn(out, yb)
         if self.l2:
             loss = loss + l2_penalty(self.model, self.l2)
@@ -241,6 +235,14 @@ class Trainer:
         v = loss.value
         loss.backward()  # seeded with 1 in the loss's dtype and array module
         return v, out
+
+    def _check_labels(self, output_shape: tuple[int, ...]) -> None:
+        """The DataLoader's class labels against the model's number of outputs: once per fit,
+        on the host (no device sync)."""
+        labels, self._labels_to_check = self._labels_to_check, None
+        if len(output_shape) >= 2:
+            check_class_labels(_name(self.loss_fn), labels, output_shape[-1],
+                               " of the DataLoader's y")
 
     def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         v, out = self._gradients(xb, yb)
@@ -293,7 +295,6 @@ class Trainer:
             self._loader_state = None
         self._loader = train_loader
         self._dist = data_parallel(self.distributed, self, train_loader)
-        self._choose_path()
         shown = self.progress and (self._dist is None or self._dist.is_main)
         bar = _Progress(shown, epochs - self.epoch, len(train_loader))
         with bar:
