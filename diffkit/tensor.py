@@ -783,6 +783,33 @@ def set_leaf_value(t: Tensor, value: Any) -> Tensor:
     return t
 
 
+def _refcounts(t: Tensor) -> tuple[int, int]:
+    """References to leaf `t`'s node and to its value array, as counted from here."""
+    node = t.node
+    return sys.getrefcount(node), sys.getrefcount(node.value)
+
+
+#: what :func:`_refcounts` reports for a leaf that nothing else holds (measured on this interpreter)
+_ALONE = _refcounts(Tensor(Node(None, (), {}, np.zeros(1)))) \
+    if sys.implementation.name == "cpython" else (-1, -1)
+
+
+def writable_alone(t: Tensor) -> bool:
+    """Whether leaf `t`'s value can be changed in place without anyone seeing it: nothing but
+    `t` holds its node (no graph recorded from it is alive), nothing but that node holds the
+    array (no variable, view or buffer of the caller's), and the array owns writeable memory.
+    Then ``θ −= Δ`` gives what a fresh leaf holding ``θ − Δ`` gives, to everything that can
+    look, which is what lets optimizers update in place (as PyTorch's do) without breaking
+    the immutability of IR nodes. On other interpreters: False (fresh leaves)."""
+    node_refs, value_refs = _refcounts(t)
+    if node_refs > _ALONE[0] or value_refs > _ALONE[1]:
+        return False
+    v = t.node.value
+    if type(v) is np.ndarray:
+        return v.base is None and v.flags.writeable
+    return type(v).__module__.startswith("cupy") and v.base is None
+
+
 def leaf_tensor(node: Node) -> Tensor | None:
     """The Tensor whose current value leaf `node` is (None for anything else)."""
     owner = getattr(node, "owner", None)

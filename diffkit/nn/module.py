@@ -2,8 +2,9 @@
 
 A parameter is an ordinary leaf :class:`~diffkit.ir.Tensor` with ``requires_grad=True``; assigning one
 to a module attribute registers it. ``loss.backward()`` runs diffkit's reverse engine and fills
-``p.grad``. Parameter values are never written in place: :func:`assign_` gives the tensor a fresh
-leaf node (IR nodes stay immutable), which is what optimizers and initialisers use.
+``p.grad``. :func:`assign_` gives the tensor a fresh leaf node (IR nodes stay immutable), which is
+what initialisers use; optimizers write their update into the value array instead only where no
+one else can see it (:func:`~diffkit.tensor.writable_alone`), which gives the same numbers.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """Optimizers with PyTorch's arguments and update rules, plus gradient clipping.
 
-``step()`` reads each parameter's ``.grad`` and gives the parameter a new value, a fresh
-immutable leaf node (:func:`~diffkit.nn.module.assign_`). All arithmetic runs in the
-parameter's array module (NumPy or CuPy) and dtype, so a step never leaves the device.
+Each optimizer states its rule once, as the step Δ in θ ← θ − Δ (:meth:`Optimizer._delta`).
+``step()`` reads each parameter's ``.grad`` and applies it: in place, as PyTorch's optimizers
+do, where nothing else can see the array (:func:`~diffkit.tensor.writable_alone`: no graph
+recorded from the parameter is alive, no variable or view holds its value), else as a fresh
+immutable leaf node (:func:`~diffkit.nn.module.assign_`) — the two give the same numbers. All
+arithmetic runs in the parameter's array module (NumPy or CuPy) and dtype, so a step never
+leaves the device.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
-from ..tensor import Tensor, set_leaf_value
+from ..tensor import Tensor, set_leaf_value, writable_alone
 
 
 def _check(name: str, value: float, low: float = 0.0, high: float | None = None) -> None:
@@ -69,18 +73,47 @@ class Optimizer:
                 p.grad = array_namespace(p.value).zeros_like(p.value)
 
     def step(self) -> None:
-        """One update of every parameter that has a gradient."""
-        for i, group, p in self._params():
-            g = p.grad
-            if g is None:
-                continue
-            v = p.node.value
-            xp = array_namespace(v)
-            if type(g) is not type(v) or g.dtype != v.dtype or g.shape != v.shape:
-                g = xp.broadcast_to(xp.asarray(g), v.shape).astype(v.dtype)
-            set_leaf_value(p, self._update(xp, v, g, self.state.setdefault(i, {}), group))
+        """One update θ ← s·θ − Δ of every parameter that has a gradient (s = 1 but for
+        AdamW's decoupled decay), written into θ where no one else can see it."""
+        state, delta, i = self.state, self._delta, -1
+        for group in self.param_groups:
+            shrink = self._shrink(group)
+            for p in group["params"]:
+                i += 1  # the state's key: the position in param_groups order (as _params)
+                g = p.grad
+                if g is None:
+                    continue
+                alone = writable_alone(p)  # asked before this frame holds the node or the array
+                v = p.node.value
+                xp = array_namespace(v)
+                if type(g) is not type(v) or g.dtype != v.dtype or g.shape != v.shape:
+                    g = xp.broadcast_to(xp.asarray(g), v.shape).astype(v.dtype)
+                s = state.get(i)
+                if s is None:
+                    s = state[i] = {}
+                d = delta(xp, v, g, s, group)
+                if alone:  # the same operations as below, written into θ
+                    if shrink != 1.0:
+                        v *= shrink
+                    if type(d) is tuple:
+                        for term in d:
+                            v -= term
+                    else:
+                        v -= d
+                    continue
+                new = v * shrink if shrink != 1.0 else v
+                for term in d if type(d) is tuple else (d,):
+                    new = new - term
+                set_leaf_value(p, new if new.dtype == v.dtype else new.astype(v.dtype))
 
-    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+    def _shrink(self, group: dict[str, Any]) -> float:
+        """s in θ ← s·θ − Δ: 1 but for decoupled weight decay."""
+        return 1.0
+
+    def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]
+               ) -> Any:
+        """Δ in θ ← s·θ − Δ for parameter value `p` and gradient `g` (a tuple of terms is
+        subtracted in its order); updates this parameter's `state` (not `p`)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -138,7 +171,7 @@ class SGD(Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "weight_decay": weight_decay, "nesterov": nesterov})
 
-    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+    def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         mu = group["momentum"]
@@ -147,7 +180,7 @@ class SGD(Optimizer):
             buf = g.copy() if buf is None else mu * buf + (1 - group["dampening"]) * g
             state["momentum_buffer"] = buf
             g = g + mu * buf if group["nesterov"] else buf
-        return p - group["lr"] * g
+        return group["lr"] * g
 
 
 class RMSprop(Optimizer):
@@ -169,7 +202,7 @@ class RMSprop(Optimizer):
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
                                   "momentum": momentum, "centered": centered})
 
-    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+    def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         a = group["alpha"]
@@ -183,7 +216,7 @@ class RMSprop(Optimizer):
         if group["momentum"]:
             step = group["momentum"] * state.get("momentum_buffer", 0.0) + step
             state["momentum_buffer"] = step
-        return p - group["lr"] * step
+        return group["lr"] * step
 
 
 class Adagrad(Optimizer):
@@ -205,14 +238,14 @@ class Adagrad(Optimizer):
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value, "eps": eps})
 
-    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+    def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         t = state["step"] = state.get("step", 0) + 1
         acc = state.get("sum", group["initial_accumulator_value"]) + g * g
         state["sum"] = acc
         clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
-        return p - clr * g / (xp.sqrt(acc) + group["eps"])
+        return clr * g / (xp.sqrt(acc) + group["eps"])
 
 
 class Adadelta(Optimizer):
@@ -231,7 +264,7 @@ class Adadelta(Optimizer):
         _check("weight_decay value", weight_decay)
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
 
-    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+    def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         rho, eps = group["rho"], group["eps"]
@@ -239,7 +272,7 @@ class Adadelta(Optimizer):
         delta = xp.sqrt(state.get("acc_delta", 0.0) + eps) / xp.sqrt(sq + eps) * g
         state["square_avg"] = sq
         state["acc_delta"] = rho * state.get("acc_delta", 0.0) + (1 - rho) * delta * delta
-        return p - group["lr"] * delta
+        return group["lr"] * delta
 
 
 class Adam(Optimizer):
@@ -273,18 +306,21 @@ class Adam(Optimizer):
         v = state["exp_avg_sq"] = b2 * state.get("exp_avg_sq", 0.0) + (1 - b2) * g * g
         return m, v, t
 
-    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+    def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         lr, wd = group["lr"], group["weight_decay"]
-        if wd and self.decoupled:
-            p = p * (1 - lr * wd)
-        elif wd:
+        if wd and not self.decoupled:
             g = g + wd * p
         m, v, t = self._moments(g, state, group)
         b1, b2 = group["betas"]
         if group["amsgrad"]:
             v = state["max_exp_avg_sq"] = xp.maximum(state.get("max_exp_avg_sq", v), v)
         denom = xp.sqrt(v / (1 - b2**t)) + group["eps"]
-        return p - (lr / (1 - b1**t)) * m / denom
+        return (lr / (1 - b1**t)) * m / denom
+
+    def _shrink(self, group: dict[str, Any]) -> float:
+        """AdamW's decoupled weight decay: θ ← θ·(1 − ηλ) before the Adam step."""
+        wd = group["weight_decay"]
+        return 1 - group["lr"] * wd if wd and self.decoupled else 1.0
 
 
 class AdamW(Adam):
@@ -319,7 +355,7 @@ class NAdam(Adam):
         for g in self.param_groups:
             g.setdefault("momentum_decay", momentum_decay)
 
-    def _update(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
+    def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         m, v, t = self._moments(g, state, group)
@@ -330,8 +366,8 @@ class NAdam(Adam):
         prod = state["mu_product"] = state.get("mu_product", 1.0) * mu
         denom = xp.sqrt(v / (1 - b2**t)) + group["eps"]
         lr = group["lr"]
-        return (p - (lr * (1 - mu) / (1 - prod)) * g / denom
-                - (lr * mu_next / (1 - prod * mu_next)) * m / denom)
+        return ((lr * (1 - mu) / (1 - prod)) * g / denom,
+                (lr * mu_next / (1 - prod * mu_next)) * m / denom)
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:

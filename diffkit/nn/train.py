@@ -246,8 +246,10 @@ class Trainer:
 
     def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         v, out = self._gradients(xb, yb)
+        hits = _correct(out, yb) if _is_classification(out, yb) else float("nan")
+        out = None  # the step's graph goes before the update, which may then write in place
         self._update(len(yb))
-        return v, _correct(out, yb) if _is_classification(out, yb) else float("nan")
+        return v, hits
 
     def _update(self, rows: int) -> None:
         """After backward: gradients summed over the ranks (when distributed; this rank's mean
