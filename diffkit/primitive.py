@@ -228,7 +228,8 @@ class Primitive:
                     except Exception:  # noqa: BLE001 - evaluate names the error
                         return self.evaluate(np, args, _NO_PARAMS)
                 if isinstance(a, Traced) and self.nargs == 1:
-                    return a.tape.record(self, args, _NO_PARAMS)
+                    out = a.tape.unary(self, a)  # scalar code first, then the general path
+                    return out if out is not None else a.tape.record(self, args, _NO_PARAMS)
             for a in args:  # plain scalars (the rules of scalar code): NumPy directly
                 t = type(a)
                 if t is not _F64 and t is not float:

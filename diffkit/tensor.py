@@ -119,66 +119,76 @@ class Tape:
         floats: the reverse sweep then only multiplies and adds. An error or a non-finite value
         goes the NumPy way below, which gives NumPy's value or the named error. The eager tape
         and the other primitives use NumPy scalars (Python operators on them are the ufuncs)."""
+        if len(args) == 1:
+            return self.unary(prim, args[0])
+        if len(args) == 2:
+            return self.binary(prim, args[0], args[1])
+        return None
+
+    def unary(self, prim: Primitive, a: Any) -> Tensor | None:
+        """:meth:`_record_scalar` for one argument (what ``dk.sin(x)`` calls directly)."""
         if self.closed:
             raise TracingError(_ESCAPED)
-        a = args[0]
-        if len(args) == 1:
-            if type(a) is not Tensor or a.tape is not self:
-                return None
-            node = a.node
-            v = node.value
-            if type(v) is not _F64 and type(v) is not float:
-                return None
-            active = a.requires_grad and prim.differentiable
-            fn = prim.on_floats
-            if fn is not None and self.level:
-                try:
-                    value = fn(v)
-                except (ArithmeticError, ValueError):
-                    value = None
-                if type(value) is float and value - value == 0.0:
-                    out = Node(prim, (node,), _NO_PARAMS, value)
-                    if active:  # the local partial, memoized (a failing rule: derived later)
-                        try:
-                            out.partials = (prim.partials[0](v, value),)
-                        except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
-                            pass
-                    if self.recorded is not None:
-                        self.recorded.append(out)
-                    return Tensor(out, self, active)
-            try:
-                value = prim.impl(np, v)
-            except Exception:  # noqa: BLE001 - evaluate raises the named error
-                value = prim.evaluate(np, (v,), _NO_PARAMS)
-            out = Node(prim, (node,), _NO_PARAMS, value)
-            if self.recorded is not None:
-                self.recorded.append(out)
-            return Tensor(out, self, active)
-        op = prim.scalar_operator
-        if op is None or len(args) != 2:
+        if type(a) is not Tensor or a.tape is not self:
             return None
-        b = args[1]
+        node = a.node
+        v = node.value
+        if type(v) is not _F64 and type(v) is not float:
+            return None
+        active = a.requires_grad and prim.differentiable
+        fn = prim.on_floats
+        if fn is not None and self.level:
+            try:
+                value = fn(v)
+            except (ArithmeticError, ValueError):
+                value = None
+            if type(value) is float and value - value == 0.0:
+                out = Node(prim, (node,), _NO_PARAMS, value)
+                if active:  # the local partial, memoized (a failing rule: derived later)
+                    try:
+                        out.partials = (prim.partials[0](v, value),)
+                    except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
+                        pass
+                if self.recorded is not None:
+                    self.recorded.append(out)
+                return Tensor(out, self, active)
+        try:
+            value = prim.impl(np, v)
+        except Exception:  # noqa: BLE001 - evaluate raises the named error
+            value = prim.evaluate(np, (v,), _NO_PARAMS)
+        out = Node(prim, (node,), _NO_PARAMS, value)
+        if self.recorded is not None:
+            self.recorded.append(out)
+        return Tensor(out, self, active)
+
+    def binary(self, prim: Primitive, a: Any, b: Any) -> Tensor | None:
+        """:meth:`_record_scalar` for two arguments (what ``x * 1.5`` calls directly)."""
+        if self.closed:
+            raise TracingError(_ESCAPED)
+        op = prim.scalar_operator
+        if op is None:
+            return None
+        # da, db: whether each operand gets a partial (a plain number is a constant: it does not)
         if type(a) is Tensor:
             if a.tape is not self:
                 return None
-            na, va, active = a.node, a.node.value, a.requires_grad
-            if type(b) is Tensor:
-                if b.tape is not self:
-                    return None
-                nb, vb = b.node, b.node.value
-                active = active or b.requires_grad
-            elif type(b) is float:
+            na = a.node
+            va = na.value
+            if type(b) is float:
                 hit = self.consts.get(id(b))  # self.const(b), inlined
                 nb = hit[1] if hit is not None and hit[0] is b else self.const(b)
-                vb = b
+                vb, active, da, db = b, a.requires_grad, True, False
+            elif type(b) is Tensor and b.tape is self:
+                nb = b.node
+                vb = nb.value
+                active, da, db = a.requires_grad or b.requires_grad, True, True
             else:
                 return None
-            constant = "b" if type(b) is float else ""  # the constant operand: no partial for it
         elif type(a) is float and type(b) is Tensor and b.tape is self:
             hit = self.consts.get(id(a))
-            na, va = hit[1] if hit is not None and hit[0] is a else self.const(a), a
-            nb, vb, active = b.node, b.node.value, b.requires_grad
-            constant = "a"
+            na = hit[1] if hit is not None and hit[0] is a else self.const(a)
+            nb = b.node
+            va, vb, active, da, db = a, nb.value, b.requires_grad, False, True
         else:
             return None
         if (type(va) is not _F64 and type(va) is not float) or (
@@ -192,11 +202,10 @@ class Tape:
             if type(value) is float and value - value == 0.0:
                 out = Node(prim, (na, nb), _NO_PARAMS, value)
                 if active:  # the local partials, memoized (a failing rule: derived later)
-                    da, db = prim.partials
+                    ra, rb = prim.partials
                     try:
-                        out.partials = ((da(va, vb, value), None) if constant == "b" else
-                                        (None, db(va, vb, value)) if constant == "a" else
-                                        (da(va, vb, value), db(va, vb, value)))
+                        out.partials = (ra(va, vb, value) if da else None,
+                                        rb(va, vb, value) if db else None)
                     except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
                         pass
                 if self.recorded is not None:
@@ -437,42 +446,50 @@ class Tensor(Traced):
     # ----- operators (NumPy's meaning) ----------------------------------------------------------
     def __add__(self, other: Any) -> Any:
         if type(other) is float:  # scalar code: this tensor's tape, no search
-            return self.tape.record(P.add, (self, other), _NO_PARAMS)
+            out = self.tape.binary(P.add, self, other)
+            return out if out is not None else self.tape.record(P.add, (self, other), _NO_PARAMS)
         return bind(P.add, self, other)
 
     def __radd__(self, other: Any) -> Any:
         if type(other) is float:  # scalar code: this tensor's tape, no search
-            return self.tape.record(P.add, (other, self), _NO_PARAMS)
+            out = self.tape.binary(P.add, other, self)
+            return out if out is not None else self.tape.record(P.add, (other, self), _NO_PARAMS)
         return bind(P.add, other, self)
 
     def __sub__(self, other: Any) -> Any:
         if type(other) is float:  # scalar code: this tensor's tape, no search
-            return self.tape.record(P.sub, (self, other), _NO_PARAMS)
+            out = self.tape.binary(P.sub, self, other)
+            return out if out is not None else self.tape.record(P.sub, (self, other), _NO_PARAMS)
         return bind(P.sub, self, other)
 
     def __rsub__(self, other: Any) -> Any:
         if type(other) is float:  # scalar code: this tensor's tape, no search
-            return self.tape.record(P.sub, (other, self), _NO_PARAMS)
+            out = self.tape.binary(P.sub, other, self)
+            return out if out is not None else self.tape.record(P.sub, (other, self), _NO_PARAMS)
         return bind(P.sub, other, self)
 
     def __mul__(self, other: Any) -> Any:
         if type(other) is float:  # scalar code: this tensor's tape, no search
-            return self.tape.record(P.mul, (self, other), _NO_PARAMS)
+            out = self.tape.binary(P.mul, self, other)
+            return out if out is not None else self.tape.record(P.mul, (self, other), _NO_PARAMS)
         return bind(P.mul, self, other)
 
     def __rmul__(self, other: Any) -> Any:
         if type(other) is float:  # scalar code: this tensor's tape, no search
-            return self.tape.record(P.mul, (other, self), _NO_PARAMS)
+            out = self.tape.binary(P.mul, other, self)
+            return out if out is not None else self.tape.record(P.mul, (other, self), _NO_PARAMS)
         return bind(P.mul, other, self)
 
     def __truediv__(self, other: Any) -> Any:
         if type(other) is float:  # scalar code: this tensor's tape, no search
-            return self.tape.record(P.div, (self, other), _NO_PARAMS)
+            out = self.tape.binary(P.div, self, other)
+            return out if out is not None else self.tape.record(P.div, (self, other), _NO_PARAMS)
         return bind(P.div, self, other)
 
     def __rtruediv__(self, other: Any) -> Any:
         if type(other) is float:  # scalar code: this tensor's tape, no search
-            return self.tape.record(P.div, (other, self), _NO_PARAMS)
+            out = self.tape.binary(P.div, other, self)
+            return out if out is not None else self.tape.record(P.div, (other, self), _NO_PARAMS)
         return bind(P.div, other, self)
 
     def __pow__(self, other: Any) -> Any:
