@@ -806,9 +806,12 @@ def _refcounts(t: Tensor) -> tuple[int, int]:
     return sys.getrefcount(node), sys.getrefcount(node.value)
 
 
-#: what :func:`_refcounts` reports for a leaf that nothing else holds (measured on this interpreter)
+#: what :func:`_refcounts` reports for a leaf that nothing else holds (measured on this
+#: interpreter); (-1, -1), never in place, where counts do not tell: not CPython, or a
+#: free-threaded build (other threads' references may be counted late there)
 _ALONE = _refcounts(Tensor(Node(None, (), {}, np.zeros(1)))) \
-    if sys.implementation.name == "cpython" else (-1, -1)
+    if sys.implementation.name == "cpython" and getattr(sys, "_is_gil_enabled", lambda: True)() \
+    else (-1, -1)
 
 
 def writable_alone(t: Tensor) -> bool:
