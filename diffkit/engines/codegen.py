@@ -247,12 +247,12 @@ def atomic(text: str) -> bool:
     if not text.endswith(")") or "(" not in text:
         return False
     depth = 0
-    for m in _PARENS.finditer(text, len(head)):  # only the parentheses, not every character
-        depth += 1 if m.group() == "(" else -1
-        if depth == 0:
-            return m.end() == len(text)  # else it closes before the end: "(a) + (b)"
-    return False
+    for i, ch in enumerate(text[len(head):], start=len(head)):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i != len(text) - 1:
+            return False  # the first parenthesis closes before the end: "(a) + (b)"
+    return depth == 0
 
 
 _NUMBER = re.compile(r"\d+(\.\d*)?(e[+-]?\d+)?")
-_PARENS = re.compile(r"[()]")

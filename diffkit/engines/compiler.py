@@ -753,17 +753,10 @@ def _live(roots: list[_Val]) -> list[_Val]:
 
 
 def _ref(v: _Val, names: dict[int, str], ns: dict[str, Any]) -> str:
-    """The source text of a computed value (its name) or of a constant (its literal, written
-    into `names` the first time: a constant read 10⁴ times is printed once)."""
     if id(v) in names:
         return names[id(v)]
     if not v.is_const:
         raise TracingError("internal: a value was used before it was computed")
-    text = names[id(v)] = _const_text(v, ns)
-    return text
-
-
-def _const_text(v: _Val, ns: dict[str, Any]) -> str:
     c = v.scalar_const()
     if c is not None and not np.shape(v.const):
         kind = type(v.const)
