@@ -1,5 +1,6 @@
 """diffkit's speed goals in one run: every workload through the public API, next to hand-written
-code and the installed peers (JAX, PyTorch, micrograd, SymPy; each optional).
+code and the installed peers (JAX, PyTorch, HIPS autograd, micrograd, SymPy, numdifftools; each
+optional).
 
 Run: ``python benchmarks/bench_speed.py [--quick] [--big] [--only 1,3] [--json PATH] [--plot PATH]``
 
@@ -210,6 +211,17 @@ def w1_baydin(cfg: Config) -> Workload:
         check(w, "JAX", jax.block_until_ready(jg(X1, X2)), EXACT)
         w.add("", "JAX jit(grad), x64", "peer",
               micro(lambda: jax.block_until_ready(jg(X1, X2)), cfg))
+    ag, anp = optional("autograd", w), optional("autograd.numpy", w)
+    point = np.array([X1, X2])
+    if ag is not None and anp is not None:  # its grad takes one argument: the point as a vector
+        agg = ag.grad(lambda v: anp.log(v[0]) + v[0] * v[1] - anp.sin(v[1]))
+        check(w, "autograd", agg(point), EXACT)
+        w.add("", "HIPS autograd grad (point as a vector)", "peer", micro(lambda: agg(point), cfg))
+    nd = optional("numdifftools", w)
+    if nd is not None:
+        ndg = nd.Gradient(lambda v: np.log(v[0]) + v[0] * v[1] - np.sin(v[1]))
+        check(w, "numdifftools", ndg(point), EXACT)
+        w.add("", "numdifftools Gradient (Richardson FD)", "peer", micro(lambda: ndg(point), cfg))
     g = dk.grad(dk.parse("ln(x1) + x1*x2 - sin(x2)"))
     for _ in range(3):
         g(X1, X2)
@@ -270,6 +282,17 @@ def micrograd_chain(value: type) -> float:
     return x.grad
 
 
+def autograd_chain(ag: Any, anp: Any) -> float:
+    """HIPS autograd: grad of the chain written with autograd.numpy on a Python float."""
+
+    def body(x: Any) -> Any:
+        for _ in range(CHAIN_STEPS):
+            x = anp.sin(x) * 1.0001 + 0.01
+        return x
+
+    return ag.grad(body)(0.3)
+
+
 def torch_chain(torch: Any) -> float:
     """PyTorch eager: a scalar tensor that requires grad, torch.sin, backward."""
     x0 = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
@@ -292,6 +315,10 @@ def w2_chain(cfg: Config) -> Workload:
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 100_000))  # its recursive topo sort
         check(w, "micrograd", micrograd_chain(mg.Value), want)
         w.add("", "micrograd (sin emulated)", "peer", best(lambda: micrograd_chain(mg.Value), rep))
+    ag, anp = optional("autograd", w), optional("autograd.numpy", w)
+    if ag is not None and anp is not None:
+        check(w, "autograd", autograd_chain(ag, anp), want)
+        w.add("", "HIPS autograd", "peer", best(lambda: autograd_chain(ag, anp), rep))
     torch = optional("torch", w)
     if torch is not None:
         check(w, "torch", torch_chain(torch), want)
@@ -370,6 +397,12 @@ def vector_case(w: Workload, n: int, cfg: Config) -> None:
         t_jf = w.add(case, "JAX jit(f)", "ref", timer(lambda: jf(xj).block_until_ready()))
         t_jg = w.add(case, "JAX jit(grad(f))", "peer", timer(lambda: jgrad(xj).block_until_ready()))
         w.rows[-1].note = f"grad/f = {t_jg / t_jf:.2f} (JAX's own f); {t_jg / t_f:.2f} vs NumPy f"
+    ag, anp = optional("autograd", w), optional("autograd.numpy", w)
+    if ag is not None and anp is not None:
+        agrad = ag.grad(lambda x: anp.sum(anp.log(x) + x * anp.roll(x, 1) - anp.sin(x)))
+        check(w, f"autograd {case}", agrad(x), want)
+        t_ag = w.add(case, "HIPS autograd grad(f)", "peer", timer(lambda: agrad(x)))
+        w.rows[-1].note = f"grad/f = {t_ag / t_f:.2f}"
 
 
 def w3_vector(cfg: Config) -> Workload:
@@ -423,6 +456,16 @@ def jacobian_case(w: Workload, n: int, m: int, cfg: Config) -> str:
             jj = jax.jit(jac(lambda x: jnp.tanh(Aj @ x)))
             check(w, f"{name} {case}", jj(xj).block_until_ready(), want)
             w.add(case, name, "peer", micro(lambda jj=jj: jj(xj).block_until_ready(), cfg))
+    ag, anp = optional("autograd", w), optional("autograd.numpy", w)
+    if ag is not None and anp is not None:  # reverse mode, one pullback per output row
+        aj = ag.jacobian(lambda x: anp.tanh(A @ x))
+        check(w, f"autograd {case}", aj(x), want)
+        w.add(case, "HIPS autograd jacobian", "peer", micro(lambda: aj(x), cfg))
+    nd = optional("numdifftools", w)
+    if nd is not None:  # finite differences with Richardson extrapolation
+        ndj = nd.Jacobian(lambda x: np.tanh(A @ x))
+        check(w, f"numdifftools {case}", np.reshape(ndj(x), want.shape), want)
+        w.add(case, "numdifftools Jacobian (Richardson FD)", "peer", micro(lambda: ndj(x), cfg))
     return case
 
 
@@ -567,6 +610,36 @@ def torch_step(torch: Any, sizes: list[int], lr: float) -> Callable[[Any, Any], 
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(xb), yb).backward()
         opt.step()
+
+    return step
+
+
+def autograd_step(ag: Any, anp: Any, sizes: list[int], lr: float
+                  ) -> Callable[[np.ndarray, np.ndarray], None]:
+    """The same step with HIPS autograd: grad of the loss over a list of float32 arrays, then
+    the SGD update in NumPy (in place, as the hand-written step)."""
+    rng = np.random.default_rng(0)
+    params: list[np.ndarray] = []
+    for a, b in itertools.pairwise(sizes):
+        params += [(rng.uniform(-1, 1, (b, a)) / np.sqrt(a)).astype(np.float32),
+                   np.zeros(b, np.float32)]
+    eye = np.eye(sizes[-1], dtype=np.float32)
+
+    def loss(ps: list[Any], xb: np.ndarray, t: np.ndarray) -> Any:
+        h = xb
+        for i in range(0, len(ps), 2):
+            h = anp.dot(h, ps[i].T) + ps[i + 1]
+            if i < len(ps) - 2:
+                h = anp.maximum(h, 0.0)
+        z = h - anp.max(h, axis=1, keepdims=True)
+        logp = z - anp.log(anp.sum(anp.exp(z), axis=1, keepdims=True))
+        return -anp.sum(t * logp) / len(t)
+
+    grad = ag.grad(loss)
+
+    def step(xb: np.ndarray, yb: np.ndarray) -> None:
+        for p, g in zip(params, grad(params, xb, eye[yb]), strict=True):
+            p -= np.float32(lr) * g
 
     return step
 
@@ -720,6 +793,11 @@ def mlp_rows(w: Workload, sizes: list[int], X: np.ndarray, y: np.ndarray, batch:
                 torch.set_num_threads(threads)
 
         runners[name] = peers[name] = torch_run
+    ag, anp = optional("autograd", w), optional("autograd.numpy", w)
+    if ag is not None and anp is not None:
+        runners["HIPS autograd (grad + NumPy update)"] = peers[
+            "HIPS autograd (grad + NumPy update)"] = epoch_runner(
+                autograd_step(ag, anp, sizes, lr), X, y, batch)
     jax = optional("jax", w)
     if jax is not None:
         step = jax_step(jax, sizes, lr)
