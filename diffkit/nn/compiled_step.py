@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiffkitError
+from ..function import signature
 from . import layers, losses, models
 from .module import Module, functional_call, value_of
 
@@ -153,8 +154,7 @@ class CompiledStep:
             if eye is None or eye.shape[0] != classes or eye.dtype != dtype:
                 eye = self.eye = np.eye(classes, dtype=dtype)
             args[-1] = eye.take(target, axis=0)  # eye[target] (nn.one_hot), 3× cheaper
-        # signature(args) for arrays only (checked above): their shapes and dtypes
-        key = (tuple([(a.shape, a.dtype) for a in args]), self.model.training)
+        key = (signature(args), self.model.training)
         code = self.codes.get(key)
         if code is None:
             from ..engines.compiler import compile_step  # the engines load when first needed
