@@ -6,9 +6,11 @@ Run: ``python benchmarks/bench_speed.py [--quick] [--big] [--only 1,3] [--json P
 
 Per workload it prints a table (time, ratio against the hand-written code, and each diffkit row's
 ratio against the best peer), then a summary "workload | goal | diffkit | hand | best peer | met?".
-Times are best-of-N with ``time.perf_counter``; the cyclic garbage collector is off while any
-implementation is timed (diffkit pauses it itself during traces and training steps, so every peer
-gets the same treatment). Workloads:
+Times are best-of-N with ``time.perf_counter``, the implementations of a workload taking turns
+round by round (a slow phase of a shared machine then falls on all of them alike, so the ratios
+hold within a run); the cyclic garbage collector is off while any implementation is timed
+(diffkit pauses it itself during traces and training steps, so every peer gets the same
+treatment). Workloads:
 
 1. Baydin gradient of ln(x1) + x1*x2 - sin(x2) at (2, 5) (µs/call)
 2. 10^4-operation scalar chain, traced and back-propagated each call (µs/op); dk.jit compile
@@ -155,6 +157,46 @@ def first_call(call: Callable[[], object]) -> float:
     return best(call, repeat=1)
 
 
+class Turns:
+    """The implementations of one workload timed in turns: every round runs each registered call
+    `number` times (chosen so that its share of a round lasts about `target` seconds) and keeps
+    each one's best round. A slow phase of a shared machine then falls on all of them alike, so
+    the ratios between rows hold within a run (timed one after another, this VM's phases moved
+    single ratios by ±40 %). Rows are added in the order they were registered."""
+
+    def __init__(self, w: Workload, cfg: Config) -> None:
+        self.w, self.cfg = w, cfg
+        self.items: list[tuple[str, str, str, Callable[[], object], str]] = []
+
+    def add(self, case: str, name: str, kind: str, call: Callable[[], object],
+            note: str = "") -> None:
+        self.items.append((case, name, kind, call, note))
+
+    def run(self) -> None:
+        numbers = []
+        for *_, call, _ in self.items:
+            t = time.perf_counter()
+            call()
+            numbers.append(max(1, int(self.cfg.target / max(time.perf_counter() - t, 1e-7))))
+        times = [math.inf] * len(self.items)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for _ in range(self.cfg.repeat):
+                for i, ((*_, call, _), number) in enumerate(zip(self.items, numbers)):
+                    t = time.perf_counter()
+                    for _ in range(number):
+                        call()
+                    times[i] = min(times[i], (time.perf_counter() - t) / number)
+        finally:
+            if enabled:
+                gc.enable()
+        gc.collect()  # outside the timing: cycles some peers leave (micrograd's closures)
+        for (case, name, kind, _, note), t in zip(self.items, times):
+            self.w.add(case, name, kind, t, note)
+        self.items = []
+
+
 def optional(name: str, w: Workload) -> Any:
     """Import a peer, or note in one line why it is skipped and return None."""
     try:
@@ -196,37 +238,37 @@ def hand_baydin(x1: float, x2: float) -> tuple[float, float]:
 def w1_baydin(cfg: Config) -> Workload:
     """Baydin gradient at (2, 5): dk.grad of a parsed and of a dk.jit function against peers."""
     w = Workload("1", "Baydin gradient of ln(x1) + x1*x2 - sin(x2) at (2, 5)", "µs/call", 1e6)
-    w.add("", "hand-written Python (math)", "hand", micro(lambda: hand_baydin(X1, X2), cfg))
+    turns = Turns(w, cfg)
+    turns.add("", "hand-written Python (math)", "hand", lambda: hand_baydin(X1, X2))
     sp = optional("sympy", w)
     if sp is not None:
         a, b = sp.symbols("x1 x2")
         e = sp.log(a) + a * b - sp.sin(b)
         lam = sp.lambdify((a, b), [sp.diff(e, a), sp.diff(e, b)], "math")
         check(w, "SymPy", lam(X1, X2), EXACT)
-        w.add("", "SymPy lambdify(diff), math", "peer", micro(lambda: lam(X1, X2), cfg))
+        turns.add("", "SymPy lambdify(diff), math", "peer", lambda: lam(X1, X2))
     jax = optional("jax", w)
     if jax is not None:
         jnp = jax.numpy
         jg = jax.jit(jax.grad(lambda a, b: jnp.log(a) + a * b - jnp.sin(b), argnums=(0, 1)))
         check(w, "JAX", jax.block_until_ready(jg(X1, X2)), EXACT)
-        w.add("", "JAX jit(grad), x64", "peer",
-              micro(lambda: jax.block_until_ready(jg(X1, X2)), cfg))
+        turns.add("", "JAX jit(grad), x64", "peer", lambda: jax.block_until_ready(jg(X1, X2)))
     ag, anp = optional("autograd", w), optional("autograd.numpy", w)
     point = np.array([X1, X2])
     if ag is not None and anp is not None:  # its grad takes one argument: the point as a vector
         agg = ag.grad(lambda v: anp.log(v[0]) + v[0] * v[1] - anp.sin(v[1]))
         check(w, "autograd", agg(point), EXACT)
-        w.add("", "HIPS autograd grad (point as a vector)", "peer", micro(lambda: agg(point), cfg))
+        turns.add("", "HIPS autograd grad (point as a vector)", "peer", lambda: agg(point))
     nd = optional("numdifftools", w)
     if nd is not None:
         ndg = nd.Gradient(lambda v: np.log(v[0]) + v[0] * v[1] - np.sin(v[1]))
         check(w, "numdifftools", ndg(point), EXACT)
-        w.add("", "numdifftools Gradient (Richardson FD)", "peer", micro(lambda: ndg(point), cfg))
+        turns.add("", "numdifftools Gradient (Richardson FD)", "peer", lambda: ndg(point))
     g = dk.grad(dk.parse("ln(x1) + x1*x2 - sin(x2)"))
     for _ in range(3):
         g(X1, X2)
     check(w, "dk.grad(dk.parse)", g(X1, X2), EXACT)
-    t_dk = w.add("", "dk.grad(dk.parse(text))", "diffkit", micro(lambda: g(X1, X2), cfg))
+    turns.add("", "dk.grad(dk.parse(text))", "diffkit", lambda: g(X1, X2))
 
     @dk.jit
     def baydin(x1: Any, x2: Any) -> Any:
@@ -236,7 +278,9 @@ def w1_baydin(cfg: Config) -> Workload:
     for _ in range(3):
         gj(X1, X2)
     check(w, "dk.grad(dk.jit)", gj(X1, X2), EXACT)
-    w.add("", "dk.grad(dk.jit Python function)", "diffkit", micro(lambda: gj(X1, X2), cfg))
+    turns.add("", "dk.grad(dk.jit Python function)", "diffkit", lambda: gj(X1, X2))
+    turns.run()
+    t_dk = w.time("", "dk.grad(dk.parse(text))")
     t_hand, peer = w.hand(""), w.best_peer("")
     goal(w, "diffkit <= 2.5x hand", "µs", (t_dk * 1e6, t_hand * 1e6, peer and peer.seconds * 1e6),
          t_dk <= 2.5 * t_hand, line=2.5 * t_hand, rows=("dk.grad(dk.parse(text))",))
@@ -307,34 +351,36 @@ def w2_chain(cfg: Config) -> Workload:
     """The chain built and differentiated at every call, plus dk.jit's compile and replay."""
     w = Workload("2", f"scalar chain of {CHAIN_OPS} operations (x = sin(x)*1.0001 + 0.01), "
                  "built and differentiated every call", "µs/op", 1e6 / CHAIN_OPS)
-    rep = 3 if cfg.quick else 5
     want = hand_chain(0.3)
-    w.add("", "hand-written reverse (plain Python)", "hand", best(lambda: hand_chain(0.3), rep))
+    turns = Turns(w, cfg)
+    turns.add("", "hand-written reverse (plain Python)", "hand", lambda: hand_chain(0.3))
     mg = optional("micrograd.engine", w)
     if mg is not None:
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 100_000))  # its recursive topo sort
         check(w, "micrograd", micrograd_chain(mg.Value), want)
-        w.add("", "micrograd (sin emulated)", "peer", best(lambda: micrograd_chain(mg.Value), rep))
+        turns.add("", "micrograd (sin emulated)", "peer", lambda: micrograd_chain(mg.Value))
     ag, anp = optional("autograd", w), optional("autograd.numpy", w)
     if ag is not None and anp is not None:
         check(w, "autograd", autograd_chain(ag, anp), want)
-        w.add("", "HIPS autograd", "peer", best(lambda: autograd_chain(ag, anp), rep))
+        turns.add("", "HIPS autograd", "peer", lambda: autograd_chain(ag, anp))
     torch = optional("torch", w)
     if torch is not None:
         check(w, "torch", torch_chain(torch), want)
-        w.add("", "PyTorch eager (float64)", "peer", best(lambda: torch_chain(torch), rep))
+        turns.add("", "PyTorch eager (float64)", "peer", lambda: torch_chain(torch))
     eager = "dk.grad(dk.function(body))(0.3)"
     check(w, "diffkit eager", dk.grad(dk.function(dk_chain))(0.3), (want,))
-    t_dk = w.add("", eager, "diffkit", best(lambda: dk.grad(dk.function(dk_chain))(0.3), rep))
+    turns.add("", eager, "diffkit", lambda: dk.grad(dk.function(dk_chain))(0.3))
+    gj = dk.grad(dk.jit(dk_chain))
+    gj(0.3)
+    check(w, "diffkit dk.jit", gj(0.3), (want,))
+    turns.add("", "dk.grad(dk.jit(body)): later calls", "diffkit", lambda: gj(0.3))
+    turns.run()
+    t_dk = w.time("", eager)
     compiles = [first_call(lambda: dk.grad(dk.jit(dk_chain))(0.3)) for _ in range(1 if cfg.quick
                                                                                  else 2)]
     compile_row = "dk.grad(dk.jit(body)): first call"
     t_compile = w.add("", compile_row, "setup", min(compiles),
                       "best of fresh dk.jit: " + ", ".join(f"{c:.2f} s" for c in compiles))
-    gj = dk.grad(dk.jit(dk_chain))
-    gj(0.3)
-    check(w, "diffkit dk.jit", gj(0.3), (want,))
-    w.add("", "dk.grad(dk.jit(body)): later calls", "diffkit", best(lambda: gj(0.3), rep))
     t_hand, us = w.hand(""), 1e6 / CHAIN_OPS
     peer = w.best_peer("")
     pv = peer and peer.seconds * us
@@ -367,25 +413,21 @@ def dk_f(x: Any) -> Any:
 
 
 def vector_case(w: Workload, n: int, cfg: Config) -> None:
-    """One size: time(grad) / time(f) for hand NumPy, diffkit eager and dk.jit, JAX jit."""
+    """One size: time(grad) / time(f) for hand NumPy, diffkit eager and dk.jit, JAX jit, autograd
+    (timed in turns; each row's note gives its grad/f)."""
     case = f"n={n:.0e}".replace("e+0", "e")
     x = np.random.default_rng(0).uniform(0.5, 2.0, n)
     want = np_grad(x)
-
-    def timer(call: Callable[[], object]) -> float:
-        return best(call, cfg.repeat) if n > 10**4 else micro(call, cfg)
-
-    t_f = w.add(case, "f in plain NumPy", "ref", timer(lambda: np_f(x)))
-    t_h = w.add(case, "hand-written NumPy gradient", "hand", timer(lambda: np_grad(x)))
-    w.rows[-1].note = f"grad/f = {t_h / t_f:.2f}"
+    turns = Turns(w, cfg)
+    turns.add(case, "f in plain NumPy", "ref", lambda: np_f(x))
+    turns.add(case, "hand-written NumPy gradient", "hand", lambda: np_grad(x))
     for name, f in (("dk.grad(dk.function(f))", dk.function(dk_f)), ("dk.grad(dk.jit(f))",
                                                                        dk.jit(dk_f))):
         g = dk.grad(f)
         for _ in range(3):
             g(x)
         check(w, f"{name} {case}", g(x)[0], want)
-        t = w.add(case, name, "diffkit", timer(lambda g=g: g(x)))
-        w.rows[-1].note = f"grad/f = {t / t_f:.2f}"
+        turns.add(case, name, "diffkit", lambda g=g: g(x))
     jax = optional("jax", w)
     if jax is not None:
         jnp = jax.numpy
@@ -394,15 +436,22 @@ def vector_case(w: Workload, n: int, cfg: Config) -> None:
         xj = jnp.asarray(x)
         check(w, f"JAX {case}", jgrad(xj).block_until_ready(), want)
         jf(xj).block_until_ready()
-        t_jf = w.add(case, "JAX jit(f)", "ref", timer(lambda: jf(xj).block_until_ready()))
-        t_jg = w.add(case, "JAX jit(grad(f))", "peer", timer(lambda: jgrad(xj).block_until_ready()))
-        w.rows[-1].note = f"grad/f = {t_jg / t_jf:.2f} (JAX's own f); {t_jg / t_f:.2f} vs NumPy f"
+        turns.add(case, "JAX jit(f)", "ref", lambda: jf(xj).block_until_ready())
+        turns.add(case, "JAX jit(grad(f))", "peer", lambda: jgrad(xj).block_until_ready())
     ag, anp = optional("autograd", w), optional("autograd.numpy", w)
     if ag is not None and anp is not None:
         agrad = ag.grad(lambda x: anp.sum(anp.log(x) + x * anp.roll(x, 1) - anp.sin(x)))
         check(w, f"autograd {case}", agrad(x), want)
-        t_ag = w.add(case, "HIPS autograd grad(f)", "peer", timer(lambda: agrad(x)))
-        w.rows[-1].note = f"grad/f = {t_ag / t_f:.2f}"
+        turns.add(case, "HIPS autograd grad(f)", "peer", lambda: agrad(x))
+    turns.run()
+    t_f = w.time(case, "f in plain NumPy")
+    t_jf = w.time(case, "JAX jit(f)")
+    for row in w.rows:
+        if row.case == case and row.kind in ("hand", "diffkit", "peer"):
+            row.note = f"grad/f = {row.seconds / t_f:.2f}"
+            if row.name == "JAX jit(grad(f))" and t_jf:
+                row.note = f"grad/f = {row.seconds / t_jf:.2f} (JAX's own f); " \
+                           f"{row.seconds / t_f:.2f} vs NumPy f"
 
 
 def w3_vector(cfg: Config) -> Workload:
@@ -432,7 +481,8 @@ def tanh_ax(A: np.ndarray) -> Callable[[Any], Any]:
 
 
 def jacobian_case(w: Workload, n: int, m: int, cfg: Config) -> str:
-    """One shape: hand, diffkit reverse / forward / auto, JAX jacrev and jacfwd (jitted)."""
+    """One shape: hand, diffkit reverse / forward / auto, JAX jacrev and jacfwd (jitted),
+    autograd, numdifftools, timed in turns."""
     case = f"(n,m)=({n},{m})"
     rng = np.random.default_rng(0)
     A, x = rng.standard_normal((m, n)), rng.standard_normal(n)
@@ -441,13 +491,14 @@ def jacobian_case(w: Workload, n: int, m: int, cfg: Config) -> str:
         return (1.0 - np.tanh(A @ x) ** 2)[:, None] * A
 
     want = hand()
-    w.add(case, "hand: diag(1 - tanh²) @ A", "hand", micro(hand, cfg))
+    turns = Turns(w, cfg)
+    turns.add(case, "hand: diag(1 - tanh²) @ A", "hand", hand)
     f = dk.function(tanh_ax(A))
     for method in ("reverse", "forward", "auto"):
         j = dk.jacobian(f, method=method)
         check(w, f"dk.jacobian {method} {case}", j(x), want)
         label = f'dk.jacobian(method="{method}")' + (" = default" if method == "reverse" else "")
-        w.add(case, label, "diffkit", micro(lambda j=j: j(x), cfg))
+        turns.add(case, label, "diffkit", lambda j=j: j(x))
     jax = optional("jax", w)
     if jax is not None:
         jnp = jax.numpy
@@ -455,17 +506,18 @@ def jacobian_case(w: Workload, n: int, m: int, cfg: Config) -> str:
         for name, jac in (("JAX jit(jacrev)", jax.jacrev), ("JAX jit(jacfwd)", jax.jacfwd)):
             jj = jax.jit(jac(lambda x: jnp.tanh(Aj @ x)))
             check(w, f"{name} {case}", jj(xj).block_until_ready(), want)
-            w.add(case, name, "peer", micro(lambda jj=jj: jj(xj).block_until_ready(), cfg))
+            turns.add(case, name, "peer", lambda jj=jj: jj(xj).block_until_ready())
     ag, anp = optional("autograd", w), optional("autograd.numpy", w)
     if ag is not None and anp is not None:  # reverse mode, one pullback per output row
         aj = ag.jacobian(lambda x: anp.tanh(A @ x))
         check(w, f"autograd {case}", aj(x), want)
-        w.add(case, "HIPS autograd jacobian", "peer", micro(lambda: aj(x), cfg))
+        turns.add(case, "HIPS autograd jacobian", "peer", lambda: aj(x))
     nd = optional("numdifftools", w)
     if nd is not None:  # finite differences with Richardson extrapolation
         ndj = nd.Jacobian(lambda x: np.tanh(A @ x))
         check(w, f"numdifftools {case}", np.reshape(ndj(x), want.shape), want)
-        w.add(case, "numdifftools Jacobian (Richardson FD)", "peer", micro(lambda: ndj(x), cfg))
+        turns.add(case, "numdifftools Jacobian (Richardson FD)", "peer", lambda: ndj(x))
+    turns.run()
     return case
 
 
