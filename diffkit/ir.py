@@ -3,7 +3,10 @@
 A graph is a DAG of primitive applications. Nodes are created once and never changed: engines keep
 their own side tables (memoized linearizations, tangents, adjoints) keyed by node. Every node
 carries the primal value it had when it was traced (``node.value``); engines read it, never write
-it. Node ids come from a counter, so creation order is a topological order.
+it. (One writer, outside the engines: an optimizer may update a parameter's leaf value in place,
+only where nothing but the parameter holds that node — no graph can see it; see
+:func:`~diffkit.tensor.writable_alone`.) Node ids come from a counter, so creation order is a
+topological order.
 """
 
 from __future__ import annotations
