@@ -159,10 +159,11 @@ def first_call(call: Callable[[], object]) -> float:
 
 class Turns:
     """The implementations of one workload timed in turns: every round runs each registered call
-    `number` times (chosen so that its share of a round lasts about `target` seconds) and keeps
-    each one's best round. A slow phase of a shared machine then falls on all of them alike, so
-    the ratios between rows hold within a run (timed one after another, this VM's phases moved
-    single ratios by ±40 %). Rows are added in the order they were registered."""
+    once untimed (its arrays back in the caches, as for a user calling it in a loop), then
+    `number` times timed (chosen so that its share of a round lasts about `target` seconds), and
+    keeps each one's best round. A slow phase of a shared machine then falls on all of them
+    alike, so the ratios between rows hold within a run (timed one after another, this VM's
+    phases moved single ratios by ±40 %). Rows are added in the order they were registered."""
 
     def __init__(self, w: Workload, cfg: Config) -> None:
         self.w, self.cfg = w, cfg
@@ -184,6 +185,7 @@ class Turns:
         try:
             for _ in range(self.cfg.repeat):
                 for i, ((*_, call, _), number) in enumerate(zip(self.items, numbers)):
+                    call()
                     t = time.perf_counter()
                     for _ in range(number):
                         call()

@@ -297,3 +297,45 @@ def test_slices_of_a_flat_vector_add_their_gradients_in_place() -> None:
     np.testing.assert_allclose(g, np.r_[3 * theta[:3] ** 2, np.cos(theta[3:])], rtol=1e-14)
     _, (g,) = dk.value_and_grad(dk.jit(g_constant))(theta)
     np.testing.assert_allclose(g, c + np.r_[0, 0, 2 * theta[2], 0, 0, 0], rtol=1e-14)
+
+
+def _grad_body(fast) -> str:
+    """The generated `grad` function's text (the pruned gradient-only code)."""
+    return next(part for part in fast.source.split("\ndef ") if part.startswith("grad("))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rolled_adjoints_are_added_in_place_bit_for_bit(order, dtype) -> None:
+    """A roll read once by a sum is printed as two slice additions into the sum's buffer
+    (`g[k:] += y[:-k]`, `g[:k] += y[-k:]`) instead of a rolled copy added whole: the same
+    additions of the same numbers, so the gradient is the interpreter's bit for bit — for shifts
+    past the length, negative and whole turns, an axis of a 2-D array (C and Fortran order),
+    `roll − a` and `a − roll`, two rolls in one sum, and a flattened 2-D roll (left to
+    np.roll). The 1-D case is checked against its hand formula too."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 2.0, 7).astype(dtype)
+    X = np.asarray(rng.uniform(0.5, 2.0, (4, 5)), dtype=dtype, order=order)
+    # (function, point, text the gradient's code must show, text it must not)
+    cases = [
+        (lambda x: dk.sum(dk.log(x) + x * dk.roll(x, 1) - dk.sin(x)), x, "v1[:1] += a0[6:]",
+         "np.roll("),
+        (lambda x: dk.sum(dk.exp(x)) - dk.sum(dk.roll(x, 9) * x), x, "] -= a0[", "np.roll("),
+        (lambda x: dk.sum(dk.roll(x, -3) * dk.sin(x)) - dk.sum(dk.cos(x)), x, "[3:] += v1[:4]",
+         "np.roll(v1"),
+        (lambda x: dk.sum(dk.roll(x, 7) * x + dk.roll(x, 14) * x), x, "+= a0", "np.roll("),
+        (lambda X: dk.sum(dk.sin(X) * dk.roll(X, 2, axis=1)) + dk.sum(X * dk.roll(X, -1, axis=0)),
+         X, "[:, 3:] += v2[:, :2]", "np.roll(v2"),
+        (lambda X: dk.sum(dk.tanh(X) * dk.roll(X, 3)), X, "np.roll(v1, -3)", "] += "),
+    ]
+    for fn, point, shown, absent in cases:
+        fast = dk.grad(dk.jit(fn))
+        (g,) = fast(point)
+        (want,) = dk.grad(fn, method="reverse")(point)
+        assert g.dtype == point.dtype
+        np.testing.assert_array_equal(g, want)
+        body = _grad_body(fast)
+        assert shown in body and absent not in body, body
+    (g,) = dk.grad(dk.jit(cases[0][0]))(x)
+    hand = 1 / x + np.roll(x, 1) + np.roll(x, -1) - np.cos(x)
+    np.testing.assert_allclose(g, hand, rtol=1e-6 if dtype == np.float32 else 1e-14)

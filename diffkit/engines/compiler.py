@@ -35,7 +35,7 @@ from ..errors import DomainError, NumericOverflowError, ShapeError, TracingError
 from ..function import Function, as_input, signature, stack_outputs
 from ..ir import Node, toposort
 from ..primitive import Primitive
-from ..primitives import add, index_add, mul, neg, sub
+from ..primitives import add, index_add, mul, neg, roll, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
 from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render, render_rule
@@ -510,18 +510,19 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     uses.update(id(a) for c in tests for a in c.args)
     uses.update({id(r): 2 for r in root_vals})
     depth: dict[int, int] = {}  # how deeply an inlined scalar expression nests
-    scatters = _scatter_adds(order, uses)
-    for at, y in scatters.values():  # y is read where its sum is formed, not before
+    placed = _placements(order, uses)
+    for at, y, _ in placed.values():  # y is read where its sum is formed, not before
         last[id(y)] = max(last.get(id(y), 0), at)
-    deferred: dict[int, tuple[str, str]] = {}  # scatter -> (its values, its index), not printed
+    deferred: dict[int, tuple[_Val, str, list[tuple[str, str]]]] = {}  # not printed: see below
     for i, v in enumerate(order):
-        if id(v) in scatters:
+        if id(v) in placed:
             y = v.args[0]
-            deferred[id(v)] = (names[id(y)] if id(y) in names else _ref(y, names, ns),
-                               literal(v.params["index"], bare=True))
+            deferred[id(v)] = (y, names[id(y)] if id(y) in names else _ref(y, names, ns),
+                               placed[id(v)][2])
             continue
-        if deferred and v.prim is add and any(id(a) in deferred for a in v.args):
-            count = _emit_scatter_add(v, i, deferred, names, fresh, last, lines, count, ns)
+        if deferred and (v.prim is add or v.prim is sub) and any(id(a) in deferred
+                                                                 for a in v.args):
+            count = _emit_placed_sum(v, i, deferred, names, fresh, last, lines, count, ns)
             continue
         args = [names[id(a)] if id(a) in names else _ref(a, names, ns) for a in v.args]
         scalar = not v.shape and all(not a.shape for a in v.args)
@@ -657,32 +658,70 @@ def _new_nodes(out: Node, first: int) -> list[Node]:
     return [found[k] for k in sorted(found)]
 
 
-def _scatter_adds(order: list[_Val], uses: Counter) -> dict[int, tuple[int, _Val]]:
-    """``index_add`` values (a slice's values placed in zeros: a slicing's adjoint) that are read
-    once, by an ``add`` of same-shape arrays: that sum is written as ``a[index] += values``
-    instead of zeros, a copy and a whole-array add. Only slices and integers as index (each
-    element named once). Returns {id(scatter): (position of its add, its values)}."""
-    found: dict[int, tuple[int, _Val]] = {}
+def _placements(order: list[_Val], uses: Counter) -> dict[int, tuple[int, _Val, list[tuple[str, str]]]]:
+    """Values that only place another array's elements — ``index_add(y, index)`` (a slice's
+    values in zeros: a slicing's adjoint) and ``roll(y, k)`` along one axis — read once, by an
+    ``add`` (``roll`` also by a ``sub``) of same-shape arrays. That sum is printed as slice
+    additions into one buffer (``a[index] += y``; for a roll, ``a[k:] += y[:-k]`` and
+    ``a[:k] += y[-k:]``) instead of materializing the placed array and adding it whole: the
+    same additions of the same numbers, without two allocations. Only slices and integers as
+    index (each element named once). Returns {id(value): (position of its sum, y,
+    [(target index, y's index)])}, indices as source text ("" for y whole)."""
+    found: dict[int, tuple[int, _Val, list[tuple[str, str]]]] = {}
     for i, v in enumerate(order):
-        if v.prim is not add or v.dtype.kind not in "fc" or len(v.args) != 2 or \
-                any(a.shape != v.shape or a.dtype != v.dtype for a in v.args):
+        if (v.prim is not add and v.prim is not sub) or v.dtype.kind not in "fc" or \
+                len(v.args) != 2 or any(a.shape != v.shape or a.dtype != v.dtype
+                                        for a in v.args):
             continue
         for a in v.args:
-            if a.prim is index_add and uses[id(a)] == 1 and id(a) not in found and \
+            if uses[id(a)] != 1 or id(a) in found:
+                continue
+            if a.prim is index_add and v.prim is add and \
                     all(isinstance(k, slice | int | np.integer) for k in a.params["index"]):
-                found[id(a)] = (i, a.args[0])
+                found[id(a)] = (i, a.args[0], [(literal(a.params["index"], bare=True), "")])
+            elif a.prim is roll and a.args[0].shape == a.shape and a.args[0].dtype == a.dtype:
+                pieces = _roll_slices(a.shape, a.params["shift"], a.params["axis"])
+                if pieces is not None:
+                    found[id(a)] = (i, a.args[0], pieces)
     return found
 
 
-def _emit_scatter_add(v: _Val, i: int, deferred: dict[int, tuple[str, str]],
-                      names: dict[int, str], fresh: set[int], last: dict[int, int],
-                      lines: list[str], count: int, ns: dict[str, Any]) -> int:
-    """Print ``a + index_add(y, index)`` (or the sum of two such) as in-place slice additions:
-    into `a`'s buffer when this function allocated it and nothing reads it later, else into a
-    copy (or zeros). Returns the updated line count."""
+def _roll_slices(shape: tuple[int, ...], shift: Any, axis: Any) -> list[tuple[str, str]] | None:
+    """np.roll(y, shift, axis) as (target slice, y's slice) pairs: result[k:] = y[:n-k] and
+    result[:k] = y[n-k:] along the axis (k = shift mod n). None for what slices on one axis
+    cannot say (several axes; a flattened roll of more than one dimension)."""
+    if isinstance(shift, tuple):
+        if len(shift) != 1:
+            return None
+        shift = shift[0]
+    if axis is None:
+        if len(shape) != 1:
+            return None
+        ax = 0
+    elif len(axis) == 1:
+        ax = axis[0]
+    else:
+        return None
+    n = shape[ax]
+    k = int(shift) % n if n else 0
+    if k == 0:
+        return [("", "")]
+    lead = ":, " * ax
+    return [(f"{lead}{k}:", f"{lead}:{n - k}"), (f"{lead}:{k}", f"{lead}{n - k}:")]
+
+
+def _emit_placed_sum(v: _Val, i: int, deferred: dict[int, tuple[_Val, str, list[tuple[str, str]]]],
+                     names: dict[int, str], fresh: set[int], last: dict[int, int],
+                     lines: list[str], count: int, ns: dict[str, Any]) -> int:
+    """Print ``a ± placed(y)`` (or the sum of two placements) as in-place slice additions: into
+    `a`'s buffer when this function allocated it and nothing reads it later (and it is not a
+    placed array's source), else into a copy (or zeros). ``placed(y) − a`` negates that buffer
+    first (r − a is r + (−a) exactly). Returns the updated line count."""
     parts = [deferred.pop(id(a), None) for a in v.args]
     arrays = [a for a, part in zip(v.args, parts) if part is None]
-    if arrays and id(arrays[0]) in fresh and last.get(id(arrays[0])) == i:
+    sources = {id(part[0]) for part in parts if part is not None}
+    if arrays and id(arrays[0]) in fresh and last.get(id(arrays[0])) == i and \
+            id(arrays[0]) not in sources:
         target = names[id(arrays[0])] if id(arrays[0]) in names else _ref(arrays[0], names, ns)
     else:
         count += 1
@@ -690,9 +729,16 @@ def _emit_scatter_add(v: _Val, i: int, deferred: dict[int, tuple[str, str]],
         start = (f"{_ref(arrays[0], names, ns)}.copy()" if arrays else
                  f"np.zeros({literal(v.shape)}, dtype=np.{v.dtype.name})")
         lines.append(f"    {target} = {start}")
-    for part in parts:
-        if part is not None:
-            lines.append(f"    {target}[{part[1]}] += {part[0]}")
+    if v.prim is sub and parts[0] is not None and parts[1] is None:
+        lines.append(f"    np.negative({target}, out={target})")
+    for k, part in enumerate(parts):
+        if part is None:
+            continue
+        op = "-=" if v.prim is sub and k == 1 else "+="
+        _, y, pieces = part
+        for into, of in pieces:
+            lines.append(f"    {f'{target}[{into}]' if into else target} {op} "
+                         f"{f'{y}[{of}]' if of else y}")
     names[id(v)] = target
     fresh.add(id(v))
     return count
