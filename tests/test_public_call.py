@@ -51,6 +51,10 @@ def test_learned_entry_still_names_every_error() -> None:
         g(float("nan"), 1.0)
     with pytest.raises(dk.DomainError, match="not finite"):
         g(float("inf"), 1.0)
+    for bad in (float("inf"), float("-inf"), float("nan")):  # the entry's one finiteness sum
+        with pytest.raises(dk.DomainError, match="not finite"):
+            g(2.0, bad)
+    assert g(1e308, 5.0) == pytest.approx(_hand(1e308, 5.0), rel=1e-14)  # large but finite
     assert g(2.0, 5.0) == pytest.approx(_hand(2.0, 5.0), rel=1e-14)  # and keeps answering
 
 
