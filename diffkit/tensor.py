@@ -820,14 +820,13 @@ def writable_alone(t: Tensor) -> bool:
     array (no variable, view or buffer of the caller's), and the array owns writeable memory.
     Then ``θ −= Δ`` gives what a fresh leaf holding ``θ − Δ`` gives, to everything that can
     look, which is what lets optimizers update in place (as PyTorch's do) without breaking
-    the immutability of IR nodes. On other interpreters: False (fresh leaves)."""
+    the immutability of IR nodes. NumPy arrays only (a CuPy array may wrap memory another
+    library owns without saying so: it gets a fresh array); on other interpreters: False."""
     node_refs, value_refs = _refcounts(t)
     if node_refs > _ALONE[0] or value_refs > _ALONE[1]:
         return False
     v = t.node.value
-    if type(v) is np.ndarray:
-        return v.base is None and v.flags.writeable
-    return type(v).__module__.startswith("cupy") and v.base is None
+    return type(v) is np.ndarray and v.flags.owndata and v.flags.writeable
 
 
 def leaf_tensor(node: Node) -> Tensor | None:
