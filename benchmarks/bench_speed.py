@@ -163,7 +163,9 @@ class Turns:
     `number` times timed (chosen so that its share of a round lasts about `target` seconds), and
     keeps each one's best round. A slow phase of a shared machine then falls on all of them
     alike, so the ratios between rows hold within a run (timed one after another, this VM's
-    phases moved single ratios by ±40 %). Rows are added in the order they were registered."""
+    phases moved single ratios by ±40 %). A short pause before each lets worker threads that
+    spin after a call (JAX's) settle first: on two cores they slowed whatever ran next by up to
+    70 %. Rows are added in the order they were registered."""
 
     def __init__(self, w: Workload, cfg: Config) -> None:
         self.w, self.cfg = w, cfg
@@ -185,6 +187,7 @@ class Turns:
         try:
             for _ in range(self.cfg.repeat):
                 for i, ((*_, call, _), number) in enumerate(zip(self.items, numbers)):
+                    time.sleep(0.005)  # a peer's worker threads spin after its calls (XLA's)
                     call()
                     t = time.perf_counter()
                     for _ in range(number):

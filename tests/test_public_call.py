@@ -98,3 +98,20 @@ def test_a_long_function_gets_an_entry_that_calls_its_code() -> None:
     assert g(0.3)[0] == pytest.approx(d, rel=1e-13)
     with pytest.raises(dk.ArityError):
         g(0.3, 0.4)
+
+
+@pytest.mark.parametrize(("text", "hand"), [
+    ("x1*x2", lambda x1, x2: (x2, x1)),  # the gradients are the inputs: no line of code
+    ("x1 + 2*x2", lambda x1, x2: (1.0, 2.0)),  # constants
+    ("x1*x1*x2", lambda x1, x2: (2 * x1 * x2, x1 * x1)),  # named values
+    ("x1/x2", lambda x1, x2: (1 / x2, -x1 / x2**2)),
+])
+def test_learned_entries_of_every_shape_of_code(text, hand) -> None:
+    """Gradient code with no lines, with constants, with named values: each learned entry
+    answers as the hand formula, and hands a bad point to the full path's named error."""
+    g = _learned(dk.grad(text))
+    for point in ((2.0, 5.0), (-1.5, 0.25)):
+        assert g(*point) == pytest.approx(hand(*point), rel=1e-15)
+        assert all(type(v) is float for v in g(*point))
+    with pytest.raises(dk.DomainError, match="not finite"):
+        g(2.0, float("nan"))

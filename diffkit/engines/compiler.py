@@ -233,8 +233,16 @@ class CompiledGradient:
         params = ", ".join([f"{a}=_MISSING" for a in names] + ["*_rest"])
         if len(work) > _INLINE_ENTRY:  # a long body: call it (one frame) rather than compile
             work, result = [], f"_code({given})"  # its text a second time
+        assign = [f"        {target} = {result}"]
+        named = result.strip("()").replace(" ", "").rstrip(",").split(",")
+        if kind == "grad" and work and result.startswith("(") and \
+                all(n.isidentifier() for n in named):
+            # the gradients are already names: test and return them (no repacking)
+            assign, target = [], result.strip("()")
+            results = " and ".join([f"type({o}) is float" for o in named]
+                                   + [f"{o} - {o} == 0.0" for o in named])
         lines = [f"def entry({params}):", f"    if not ({inputs}):", f"        return {fallback}",
-                 "    try:", *("    " + w for w in work), f"        {target} = {result}",
+                 "    try:", *("    " + w for w in work), *assign,
                  "    except (ArithmeticError, ValueError):", f"        return {fallback}",
                  f"    return ({target}) if {results} else {fallback}"]
         ns = dict(self._ns, _otherwise=otherwise, _MISSING=_MISSING, _code=self._function(kind))
