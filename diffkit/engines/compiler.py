@@ -521,12 +521,12 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     placed = _placements(order, uses)
     for at, y, _ in placed.values():  # y is read where its sum is formed, not before
         last[id(y)] = max(last.get(id(y), 0), at)
-    deferred: dict[int, tuple[_Val, str, list[tuple[str, str]]]] = {}  # not printed: see below
+    deferred: dict[int, tuple[_Val, str, list[tuple[str, str]], bool]] = {}  # not printed
     for i, v in enumerate(order):
         if id(v) in placed:
             y = v.args[0]
             deferred[id(v)] = (y, names[id(y)] if id(y) in names else _ref(y, names, ns),
-                               placed[id(v)][2])
+                               placed[id(v)][2], v.prim is roll)
             continue
         if deferred and (v.prim is add or v.prim is sub) and any(id(a) in deferred
                                                                  for a in v.args):
@@ -718,13 +718,16 @@ def _roll_slices(shape: tuple[int, ...], shift: Any, axis: Any) -> list[tuple[st
     return [(f"{lead}{k}:", f"{lead}:{n - k}"), (f"{lead}:{k}", f"{lead}{n - k}:")]
 
 
-def _emit_placed_sum(v: _Val, i: int, deferred: dict[int, tuple[_Val, str, list[tuple[str, str]]]],
+def _emit_placed_sum(v: _Val, i: int,
+                     deferred: dict[int, tuple[_Val, str, list[tuple[str, str]], bool]],
                      names: dict[int, str], fresh: set[int], last: dict[int, int],
                      lines: list[str], count: int, ns: dict[str, Any]) -> int:
     """Print ``a ± placed(y)`` (or the sum of two placements) as in-place slice additions: into
     `a`'s buffer when this function allocated it and nothing reads it later (and it is not a
-    placed array's source), else into a copy (or zeros). ``placed(y) − a`` negates that buffer
-    first (r − a is r + (−a) exactly). Returns the updated line count."""
+    placed array's source), else into a copy — or, for two placements, zeros (what a slice's
+    placement is) or the first roll's elements assigned (a roll covers every element: no
+    0 + r, which would turn −0.0 into 0.0). ``placed(y) − a`` negates that buffer first
+    (r − a is r + (−a) exactly). Returns the updated line count."""
     parts = [deferred.pop(id(a), None) for a in v.args]
     arrays = [a for a, part in zip(v.args, parts) if part is None]
     sources = {id(part[0]) for part in parts if part is not None}
@@ -734,7 +737,9 @@ def _emit_placed_sum(v: _Val, i: int, deferred: dict[int, tuple[_Val, str, list[
     else:
         count += 1
         target = f"v{count}"
+        assigned = not arrays and parts[0][3]  # two placements, the first a roll
         start = (f"{_ref(arrays[0], names, ns)}.copy()" if arrays else
+                 f"np.empty({literal(v.shape)}, dtype=np.{v.dtype.name})" if assigned else
                  f"np.zeros({literal(v.shape)}, dtype=np.{v.dtype.name})")
         lines.append(f"    {target} = {start}")
     if v.prim is sub and parts[0] is not None and parts[1] is None:
@@ -743,10 +748,12 @@ def _emit_placed_sum(v: _Val, i: int, deferred: dict[int, tuple[_Val, str, list[
         if part is None:
             continue
         op = "-=" if v.prim is sub and k == 1 else "+="
-        _, y, pieces = part
-        for into, of in pieces:
-            lines.append(f"    {f'{target}[{into}]' if into else target} {op} "
-                         f"{f'{y}[{of}]' if of else y}")
+        if k == 0 and not arrays and part[3]:
+            op = "="
+        _, y, pieces, _ = part
+        for into, of in pieces:  # (an assignment always into elements: never a rebinding)
+            lines.append(f"    {target}[{into or '...'}] {op} {f'{y}[{of}]' if of else y}"
+                         if into or op == "=" else f"    {target} {op} {y}")
     names[id(v)] = target
     fresh.add(id(v))
     return count
