@@ -133,6 +133,11 @@ class Primitive:
             the same). Generated code prints the expansion instead of calling ``impl``, so the
             parts its ``vjp`` computes again (a log-softmax) are computed once; the eager tape
             and the other engines keep the one fused node.
+        place: optional, linear ops that only move elements: ``place(in_shape, **params)``,
+            ``(pieces, covers)`` with ``out[o] = x[i]`` for each (o, i) in pieces (indices of
+            slices and integers; None for the whole array) and the rest of the output zero
+            unless ``covers``; None where the parameters do not say it with slices. Generated
+            code adds such a value into a sum in place (``a[o] += x[i]``).
 
     Translations and names:
         sympy: the SymPy translation: a SymPy function name ("sin"), or
@@ -178,6 +183,7 @@ class Primitive:
     differentiable: bool = True
     prepare: Rule | None = None
     expand: Rule | None = None
+    place: Rule | None = None
     sympy: Any = None
     numpy: tuple[str, ...] = ()
     scipy: tuple[str, ...] = ()

@@ -366,3 +366,33 @@ def test_rolled_sums_agree_with_the_interpreter_everywhere(n, m, s1, s2, axis, m
     (want,) = dk.grad(f, method="reverse")(x)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(x, kept)
+
+
+PLACE_CASES = {  # record -> (input, params) examples its `place` rule must describe exactly
+    "index_add": [(np.arange(1.0, 4.0), {"index": (slice(1, 4),), "shape": (6,)}),
+                  (np.arange(1.0, 7.0).reshape(2, 3), {"index": (slice(None), slice(0, 3)),
+                                                       "shape": (2, 5)}),
+                  (np.float64(2.5), {"index": (3,), "shape": (5,)})],
+    "roll": [(np.arange(1.0, 8.0), {"shift": 3, "axis": None}),
+             (np.arange(1.0, 8.0), {"shift": -9, "axis": None}),
+             (np.arange(1.0, 8.0), {"shift": 14, "axis": None}),
+             (np.arange(1.0, 13.0).reshape(3, 4), {"shift": (1,), "axis": (1,)}),
+             (np.arange(1.0, 13.0).reshape(3, 4), {"shift": -2, "axis": (0,)})],
+}
+
+
+def test_every_place_rule_describes_its_impl() -> None:
+    """A record's `place` pieces, assembled into zeros (or over the whole output when they say
+    they cover it), give exactly what its impl computes; every record with a rule is checked."""
+    with_rule = {p.name for p in REGISTRY.values() if getattr(p, "place", None) is not None}
+    assert with_rule == set(PLACE_CASES)
+    for name, examples in PLACE_CASES.items():
+        prim = REGISTRY[name]
+        for x, params in examples:
+            want = prim.impl(np, x, **params)
+            pieces, covers = prim.place(np.shape(x), **params)
+            got = np.full(want.shape, np.nan if covers else 0.0)
+            for out_index, in_index in pieces:
+                got[... if out_index is None else out_index] = \
+                    x if in_index is None else np.asarray(x)[in_index]
+            np.testing.assert_array_equal(got, want)

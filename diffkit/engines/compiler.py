@@ -35,7 +35,7 @@ from ..errors import DomainError, NumericOverflowError, ShapeError, TracingError
 from ..function import Function, as_input, signature, stack_outputs
 from ..ir import Node, toposort
 from ..primitive import Primitive
-from ..primitives import add, index_add, mul, neg, roll, sub
+from ..primitives import add, mul, neg, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
 from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render, render_rule
@@ -225,8 +225,6 @@ class CompiledGradient:
         target = f"_v, {pack}" if kind == "value_and_grad" else pack
         inputs = " and ".join(["not _rest", *(f"type({a}) is float" for a in names),
                                *(f"{a} - {a} == 0.0" for a in names)])
-        results = " and ".join([f"type({o}) is float" for o in outs]
-                               + [f"{o} - {o} == 0.0" for o in outs]) or "True"
         given = ", ".join(names)
         fallback = f"_otherwise(*[_a for _a in ({given}{',' if len(names) == 1 else ''}) " \
                    "if _a is not _MISSING], *_rest)" if names else "_otherwise(*_rest)"
@@ -238,9 +236,9 @@ class CompiledGradient:
         if kind == "grad" and work and result.startswith("(") and \
                 all(n.isidentifier() for n in named):
             # the gradients are already names: test and return them (no repacking)
-            assign, target = [], result.strip("()")
-            results = " and ".join([f"type({o}) is float" for o in named]
-                                   + [f"{o} - {o} == 0.0" for o in named])
+            assign, target, outs = [], result.strip("()"), named
+        results = " and ".join([f"type({o}) is float" for o in outs]
+                               + [f"{o} - {o} == 0.0" for o in outs]) or "True"
         lines = [f"def entry({params}):", f"    if not ({inputs}):", f"        return {fallback}",
                  "    try:", *("    " + w for w in work), *assign,
                  "    except (ArithmeticError, ValueError):", f"        return {fallback}",
@@ -519,14 +517,14 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     uses.update({id(r): 2 for r in root_vals})
     depth: dict[int, int] = {}  # how deeply an inlined scalar expression nests
     placed = _placements(order, uses)
-    for at, y, _ in placed.values():  # y is read where its sum is formed, not before
+    for at, y, _, _ in placed.values():  # y is read where its sum is formed, not before
         last[id(y)] = max(last.get(id(y), 0), at)
     deferred: dict[int, tuple[_Val, str, list[tuple[str, str]], bool]] = {}  # not printed
     for i, v in enumerate(order):
         if id(v) in placed:
             y = v.args[0]
             deferred[id(v)] = (y, names[id(y)] if id(y) in names else _ref(y, names, ns),
-                               placed[id(v)][2], v.prim is roll)
+                               placed[id(v)][2], placed[id(v)][3])
             continue
         if deferred and (v.prim is add or v.prim is sub) and any(id(a) in deferred
                                                                  for a in v.args):
@@ -666,56 +664,42 @@ def _new_nodes(out: Node, first: int) -> list[Node]:
     return [found[k] for k in sorted(found)]
 
 
-def _placements(order: list[_Val], uses: Counter) -> dict[int, tuple[int, _Val, list[tuple[str, str]]]]:
-    """Values that only place another array's elements — ``index_add(y, index)`` (a slice's
-    values in zeros: a slicing's adjoint) and ``roll(y, k)`` along one axis — read once, by an
-    ``add`` (``roll`` also by a ``sub``) of same-shape arrays. That sum is printed as slice
-    additions into one buffer (``a[index] += y``; for a roll, ``a[k:] += y[:-k]`` and
-    ``a[:k] += y[-k:]``) instead of materializing the placed array and adding it whole: the
-    same additions of the same numbers, without two allocations. Only slices and integers as
-    index (each element named once). Returns {id(value): (position of its sum, y,
-    [(target index, y's index)])}, indices as source text ("" for y whole)."""
-    found: dict[int, tuple[int, _Val, list[tuple[str, str]]]] = {}
+def _placements(order: list[_Val], uses: Counter
+                ) -> dict[int, tuple[int, _Val, list[tuple[str, str]], bool]]:
+    """Values whose record says they only move elements (its ``place`` rule: a slice's values in
+    zeros, a roll along one axis), read once, by an ``add`` or ``sub`` of same-shape arrays.
+    That sum is printed as slice additions into one buffer (``a[index] += y``; for a roll
+    ``a[k:] += y[:-k]`` and ``a[:k] += y[-k:]``) instead of materializing the placed array and
+    adding it whole: the same additions of the same numbers, without two allocations.
+    ``placed − a`` only where the placement covers the output (it is printed −a + placed, exact
+    there; 0 − a elsewhere would not be). Returns {id(value): (position of its sum, y,
+    [(target index, y's index)] as source text ("" for whole), covers)}."""
+    found: dict[int, tuple[int, _Val, list[tuple[str, str]], bool]] = {}
     for i, v in enumerate(order):
         if (v.prim is not add and v.prim is not sub) or v.dtype.kind not in "fc" or \
                 len(v.args) != 2 or any(a.shape != v.shape or a.dtype != v.dtype
                                         for a in v.args):
             continue
-        for a in v.args:
-            if uses[id(a)] != 1 or id(a) in found:
+        for k, a in enumerate(v.args):
+            if a.prim is None or a.prim.place is None or uses[id(a)] != 1 or id(a) in found or \
+                    a.args[0].dtype != a.dtype:
                 continue
-            if a.prim is index_add and v.prim is add and \
-                    all(isinstance(k, slice | int | np.integer) for k in a.params["index"]):
-                found[id(a)] = (i, a.args[0], [(literal(a.params["index"], bare=True), "")])
-            elif a.prim is roll and a.args[0].shape == a.shape and a.args[0].dtype == a.dtype:
-                pieces = _roll_slices(a.shape, a.params["shift"], a.params["axis"])
-                if pieces is not None:
-                    found[id(a)] = (i, a.args[0], pieces)
+            placed = a.prim.place(a.args[0].shape, **a.params)
+            if placed is None or (v.prim is sub and k == 0 and not placed[1]):
+                continue
+            pieces, covers = placed
+            found[id(a)] = (i, a.args[0], [(_index_text(o), _index_text(j)) for o, j in pieces],
+                            covers)
     return found
 
 
-def _roll_slices(shape: tuple[int, ...], shift: Any, axis: Any) -> list[tuple[str, str]] | None:
-    """np.roll(y, shift, axis) as (target slice, y's slice) pairs: result[k:] = y[:n-k] and
-    result[:k] = y[n-k:] along the axis (k = shift mod n). None for what slices on one axis
-    cannot say (several axes; a flattened roll of more than one dimension)."""
-    if isinstance(shift, tuple):
-        if len(shift) != 1:
-            return None
-        shift = shift[0]
-    if axis is None:
-        if len(shape) != 1:
-            return None
-        ax = 0
-    elif len(axis) == 1:
-        ax = axis[0]
-    else:
-        return None
-    n = shape[ax]
-    k = int(shift) % n if n else 0
-    if k == 0:
-        return [("", "")]
-    lead = ":, " * ax
-    return [(f"{lead}{k}:", f"{lead}:{n - k}"), (f"{lead}:{k}", f"{lead}{n - k}:")]
+def _index_text(index: Any) -> str:
+    """An index as the text inside brackets ("" for the whole array)."""
+    if index is None:
+        return ""
+    if isinstance(index, tuple) and len(index) == 1:
+        index = index[0]
+    return literal(index, bare=True)
 
 
 def _emit_placed_sum(v: _Val, i: int,
@@ -724,10 +708,11 @@ def _emit_placed_sum(v: _Val, i: int,
                      lines: list[str], count: int, ns: dict[str, Any]) -> int:
     """Print ``a ± placed(y)`` (or the sum of two placements) as in-place slice additions: into
     `a`'s buffer when this function allocated it and nothing reads it later (and it is not a
-    placed array's source), else into a copy — or, for two placements, zeros (what a slice's
-    placement is) or the first roll's elements assigned (a roll covers every element: no
-    0 + r, which would turn −0.0 into 0.0). ``placed(y) − a`` negates that buffer first
-    (r − a is r + (−a) exactly). Returns the updated line count."""
+    placed array's source), else into a copy — or, for two placements, zeros (what a
+    placement that does not cover the output has elsewhere) or the first placement's elements
+    assigned when it covers the output (no 0 + r, which would turn −0.0 into 0.0).
+    ``placed(y) − a`` (covering placements only) negates that buffer first (r − a is r + (−a)
+    exactly). Returns the updated line count."""
     parts = [deferred.pop(id(a), None) for a in v.args]
     arrays = [a for a, part in zip(v.args, parts) if part is None]
     sources = {id(part[0]) for part in parts if part is not None}
@@ -737,7 +722,7 @@ def _emit_placed_sum(v: _Val, i: int,
     else:
         count += 1
         target = f"v{count}"
-        assigned = not arrays and parts[0][3]  # two placements, the first a roll
+        assigned = not arrays and parts[0][3]  # two placements, the first covering the output
         start = (f"{_ref(arrays[0], names, ns)}.copy()" if arrays else
                  f"np.empty({literal(v.shape)}, dtype=np.{v.dtype.name})" if assigned else
                  f"np.zeros({literal(v.shape)}, dtype=np.{v.dtype.name})")

@@ -75,7 +75,7 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
                symbol: str | None = None,
                unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
                parseable: bool = False, differentiable: bool = True, expand: Rule | None = None,
-               doc: str = "") -> Primitive:
+               place: Rule | None = None, doc: str = "") -> Primitive:
     """Declare a non-element-wise primitive: linear (its transpose as ``vjp``, and a ``batch`` rule)
     or not (a batched ``jvp`` and a ``vjp``). Without ``sympy``, the SymPy translation is ``impl``
     run on NumPy object arrays of SymPy expressions."""
@@ -85,7 +85,7 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
         jvp_diagonal=jvp_diagonal, prepare=prepare, sympy=sympy, numpy=numpy, scipy=scipy, parseable=parseable,
         differentiable=differentiable, symbol=symbol or name, unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", cost=cost, expand=expand,
-        doc=doc or f"{name} (a primitive: see diffkit.primitives)."))
+        place=place, doc=doc or f"{name} (a primitive: see diffkit.primitives)."))
 
 
 def composite(fn: Callable[..., Any] | None = None, *, name: str | None = None,

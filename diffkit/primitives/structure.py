@@ -287,8 +287,16 @@ def _index_add_batch(ts: Any, k: int, xs: Any, out: Any, index: Any, shape: Any)
     return _last_to_first(index_add(moved, _expand_ellipsis(index, len(shape)), (*shape, k)))
 
 
+def _index_add_place(in_shape: tuple[int, ...], index: tuple[Any, ...], shape: tuple[int, ...]
+                     ) -> Any:
+    """Slices and integers name each element once: out[index] = v, zeros elsewhere."""
+    if not builtins.all(isinstance(k, slice | int | np.integer) for k in index):
+        return None
+    return [(index, None)], False
+
+
 index_add = structural(
-    "index_add", _index_add_impl, linear=True, batch=_index_add_batch,
+    "index_add", _index_add_impl, linear=True, batch=_index_add_batch, place=_index_add_place,
     prepare=lambda v, index, shape: ((v,), {"index": _index(index), "shape": tuple(shape)}),
     vjp=lambda ct, xs, out, index, shape: (getitem(ct, index),),
     vjp_rows=lambda cts, k, xs, out, index, shape: (
@@ -356,9 +364,28 @@ def _negate_shift(shift: Any) -> Any:
     return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
 
 
+def _roll_place(in_shape: tuple[int, ...], shift: Any, axis: Any = None) -> Any:
+    """Along one axis, k = shift mod n: out[k:] = x[:n-k] and out[:k] = x[n-k:], which cover
+    the output. None for several axes, or a flattened roll of more than one dimension."""
+    if isinstance(shift, tuple):
+        if len(shift) != 1:
+            return None
+        shift = shift[0]
+    if axis is None and len(in_shape) != 1 or axis is not None and len(axis) != 1:
+        return None
+    ax = 0 if axis is None else axis[0]
+    n = in_shape[ax]
+    k = int(shift) % n if n else 0
+    if k == 0:
+        return [(None, None)], True
+    lead = (slice(None),) * ax
+    return [(lead + (slice(k, None),), lead + (slice(None, n - k),)),
+            (lead + (slice(None, k),), lead + (slice(n - k, None),))], True
+
+
 roll = structural(
     "roll", lambda xp, x, shift, axis=None: xp.roll(x, shift, axis=axis), linear=True,
-    prepare=_prepare_roll, numpy=("roll",), batch=_roll_batch,
+    prepare=_prepare_roll, numpy=("roll",), batch=_roll_batch, place=_roll_place,
     vjp=lambda ct, xs, out, shift, axis=None: (roll(ct, _negate_shift(shift), axis),),
     vjp_rows=lambda cts, k, xs, out, shift, axis=None: (
         _roll_batch([cts], k, xs, out, _negate_shift(shift), axis),),
