@@ -22,6 +22,7 @@ import os
 import sys
 import weakref
 from collections.abc import Iterator, Sequence
+from sys import getrefcount
 from typing import Any
 
 import numpy as np
@@ -801,15 +802,17 @@ def set_leaf_value(t: Tensor, value: Any) -> Tensor:
 
 
 def _refcounts(t: Tensor) -> tuple[int, int]:
-    """References to leaf `t`'s node and to its value array, as counted from here."""
+    """References to leaf `t`'s node and to its value array, counted from a frame laid out as
+    :func:`writable_alone`'s (the same locals hold the same objects)."""
     node = t.node
-    return sys.getrefcount(node), sys.getrefcount(node.value)
+    v = node.value
+    return getrefcount(node), getrefcount(v)
 
 
 #: what :func:`_refcounts` reports for a leaf that nothing else holds (measured on this
 #: interpreter); (-1, -1), never in place, where counts do not tell: not CPython, or a
 #: free-threaded build (other threads' references may be counted late there)
-_ALONE = _refcounts(Tensor(Node(None, (), {}, np.zeros(1)))) \
+_ALONE_NODE, _ALONE_VALUE = _refcounts(Tensor(Node(None, (), {}, np.zeros(1)))) \
     if sys.implementation.name == "cpython" and getattr(sys, "_is_gil_enabled", lambda: True)() \
     else (-1, -1)
 
@@ -821,12 +824,15 @@ def writable_alone(t: Tensor) -> bool:
     Then ``θ −= Δ`` gives what a fresh leaf holding ``θ − Δ`` gives, to everything that can
     look, which is what lets optimizers update in place (as PyTorch's do) without breaking
     the immutability of IR nodes. NumPy arrays only (a CuPy array may wrap memory another
-    library owns without saying so: it gets a fresh array); on other interpreters: False."""
-    node_refs, value_refs = _refcounts(t)
-    if node_refs > _ALONE[0] or value_refs > _ALONE[1]:
+    library owns without saying so: it gets a fresh array); on other interpreters: False.
+    (The counts are taken here, in a frame laid out as :func:`_refcounts`'s, which measured
+    the lone leaf's at import.)"""
+    node = t.node
+    v = node.value
+    if getrefcount(node) > _ALONE_NODE or getrefcount(v) > _ALONE_VALUE or type(v) is not np.ndarray:
         return False
-    v = t.node.value
-    return type(v) is np.ndarray and v.flags.owndata and v.flags.writeable
+    flags = v.flags
+    return flags.owndata and flags.writeable
 
 
 def leaf_tensor(node: Node) -> Tensor | None:

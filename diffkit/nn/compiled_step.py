@@ -116,7 +116,10 @@ class CompiledStep:
         #: positions of the parameters that are trained (requires_grad): only they get a .grad
         self.trained = [i for i, (_, p) in enumerate(self.named) if p.requires_grad]
         self.codes: dict[Any, Any] = {}  # signature -> CompiledGradient, or the reason it is not
-        self.eye: Any = None  # the one-hot rows of the current (classes, dtype)
+        self.eye: Any = None  # the one-hot rows of (classes, dtype) = self.eye_for
+        self.eye_for: tuple[int, Any] | None = None
+        #: integer labels enter the generated code as one-hot rows (the loss takes either)
+        self.one_hot = _one_hot_equivalent(loss_fn)
         self.reason: str | None = None
         #: (number of classes, dtype) of the model's output, seen by an eager step: integer
         #: labels enter the generated code as one-hot rows (an index cannot be traced)
@@ -140,33 +143,21 @@ class CompiledStep:
         target = value_of(yb)
         args = [p.node.value for p in self.params]
         args.append(value_of(xb))
-        args.append(target)
-        for a in args:
-            if type(a) is not np.ndarray:
-                self.reason = "arrays are not NumPy arrays (CuPy runs eagerly)"
-                return None
-        if target.dtype.kind in "iu":  # class labels
-            if not _one_hot_equivalent(self.loss_fn) or self.output is None:
+        if getattr(target, "dtype", None) is not None and target.dtype.kind in "iu":
+            if not self.one_hot or self.output is None:  # class labels
                 self.reason = "the loss reads integer class labels"
                 return None
-            classes, dtype = self.output
-            eye = self.eye
-            if eye is None or eye.shape[0] != classes or eye.dtype != dtype:
-                eye = self.eye = np.eye(classes, dtype=dtype)
-            args[-1] = eye.take(target, axis=0)  # eye[target] (nn.one_hot), 3× cheaper
+            if self.eye_for is not self.output:
+                classes, dtype = self.eye_for = self.output
+                self.eye = np.eye(classes, dtype=dtype)
+            if type(target) is np.ndarray:
+                target = self.eye.take(target, axis=0)  # eye[target] (nn.one_hot), 3× cheaper
+        args.append(target)
         key = (signature(args), self.model.training)
         code = self.codes.get(key)
         if code is None:
-            from ..engines.compiler import compile_step  # the engines load when first needed
-
-            try:
-                k = len(self.named)
-                code = compile_step(self._body, args, self.trained,
-                                    [f"p{i}" for i in range(k)] + ["x", "y"])
-            except DiffkitError as exc:  # a value-dependent trace, a graph too large, …
-                code = f"the step could not be compiled: {exc}"
-            self.codes[key] = code
-        if isinstance(code, str):
+            code = self.codes[key] = self._compile(args)
+        if type(code) is str:
             self.reason = code
             return None
         (loss, out), grads = code(*args)
@@ -175,6 +166,19 @@ class CompiledStep:
             params[i].grad = g
         self.reason = None
         return loss, out
+
+    def _compile(self, args: list[Any]) -> Any:
+        """The generated step for these arguments' signature, or why there is none."""
+        if any(type(a) is not np.ndarray for a in args):
+            return "arrays are not NumPy arrays (CuPy runs eagerly)"
+        from ..engines.compiler import compile_step  # the engines load when first needed
+
+        try:
+            k = len(self.named)
+            return compile_step(self._body, args, self.trained,
+                                [f"p{i}" for i in range(k)] + ["x", "y"])
+        except DiffkitError as exc:  # a value-dependent trace, a graph too large, …
+            return f"the step could not be compiled: {exc}"
 
 
 def _one_hot_equivalent(loss_fn: Any) -> bool:

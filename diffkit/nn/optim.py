@@ -85,7 +85,7 @@ class Optimizer:
                     continue
                 alone = writable_alone(p)  # asked before this frame holds the node or the array
                 v = p.node.value
-                xp = array_namespace(v)
+                xp = np if type(v) is np.ndarray else array_namespace(v)
                 if type(g) is not type(v) or g.dtype != v.dtype or g.shape != v.shape:
                     g = xp.broadcast_to(xp.asarray(g), v.shape).astype(v.dtype)
                 s = state.get(i)
