@@ -163,3 +163,28 @@ def test_fit_leaves_numpy_error_state_and_the_collector_as_it_found_them(lr):
             trainer.fit(loader, epochs=2)
         assert np.geterr() == state  # the epoch's "ignore" does not leak out
     assert np.geterr() == before and gc.isenabled()
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("drop_last", [True, False])
+@pytest.mark.parametrize("shape", [(23, 3), (23, 1, 2, 3), (23,)])
+def test_dataloader_batches_are_the_rows_of_its_order(shuffle, drop_last, shape):
+    """Each batch is X's and y's rows at the next `batch_size` positions of the epoch's order
+    (the seeded permutation, or 0..n−1), every row with its own label, as fresh C-ordered copies
+    in the loader's dtype; the last short batch is dropped only when asked."""
+    n, bs, seed = shape[0], 5, 3
+    X = np.arange(np.prod(shape), dtype=np.float64).reshape(shape) * 0.5
+    y = np.arange(n) * 7
+    loader = nn.DataLoader(X, y, batch_size=bs, shuffle=shuffle, drop_last=drop_last, seed=seed)
+    for epoch_rng in [np.random.default_rng(seed)] * 2:  # two epochs: the order moves on
+        order = epoch_rng.permutation(n) if shuffle else np.arange(n)
+        stops = range(bs, (n // bs) * bs + 1, bs) if drop_last else range(bs, n + bs, bs)
+        batches = list(loader)
+        assert len(batches) == len(stops) == len(loader)
+        for (xb, yb), stop in zip(batches, stops, strict=True):
+            rows = order[stop - bs:stop]
+            assert xb.dtype == np.float32 and xb.flags.c_contiguous and not np.shares_memory(xb, X)
+            np.testing.assert_array_equal(xb, X[rows].astype(np.float32))
+            np.testing.assert_array_equal(yb, y[rows])
+            np.testing.assert_array_equal(yb // 7, (xb.reshape(len(xb), -1)[:, 0] * 2
+                                                    / np.prod(shape[1:])).astype(int))

@@ -90,7 +90,8 @@ class DataLoader:
                 idx = self.sampler.shard(idx)
             if self.transform is None:
                 d_idx = idx if self.device == "cpu" else to_device(idx, self.device)
-                yield self._dev_X[d_idx], self._dev_y[d_idx]
+                # rows by take: X[idx]'s copy without fancy indexing's set-up (~1 µs a batch)
+                yield self._dev_X.take(d_idx, axis=0), self._dev_y[d_idx]
             else:
                 xb = self.transform(self.X[idx], self.rng).astype(self.X.dtype)
                 yield to_device(xb, self.device), to_device(self.y[idx], self.device)
