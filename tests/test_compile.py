@@ -396,3 +396,104 @@ def test_every_place_rule_describes_its_impl() -> None:
                 got[... if out_index is None else out_index] = \
                     x if in_index is None else np.asarray(x)[in_index]
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(("dtype", "c"), [(np.float32, 1e-7), (np.float16, 1e-3)])
+def test_low_precision_scalars_keep_their_dtype_in_generated_code(dtype, c) -> None:
+    """Scalar code is written with Python's math (float64) only where NumPy computes in float64:
+    a float32 or float16 scalar keeps NumPy's arithmetic in its dtype. Before, the third call of
+    the default gradient (the first compiled one) raised an internal TracingError and every
+    later call silently answered in float64."""
+    text = f"sin(x) * ((cos(x) + {c!r}) - cos(x)) / {c!r}"
+    x = dtype(2.0)
+    g = dk.grad(dk.parse(text))
+    cc = dtype(c)
+    # d/dx sin(x)·((cos x + c) − cos x)/c in the input's dtype, by hand (the cancellation
+    # leaves a few of the dtype's bits); float64 arithmetic gives cos(2) instead
+    hand = np.cos(x) * ((np.cos(x) + cc) - np.cos(x)) / cc
+    assert abs(float(hand) - np.cos(2.0)) > 1e-3
+    first = g(x)[0]
+    for _ in range(5):  # interpreted twice, then compiled
+        (got,) = g(x)
+        assert type(got) is dtype and got == first
+        assert abs(float(got) - float(hand)) <= 4 * float(np.spacing(dtype(1.0)))
+    jf = dk.jit(lambda x: dk.sin(x) * ((dk.cos(x) + c) - dk.cos(x)) / c)
+    np.testing.assert_array_equal(dk.jacobian(jf, method="compiled")(x), [[first]])
+    np.testing.assert_array_equal(dk.jacobian(jf)(x), [[first]])
+
+
+def test_code_that_disagrees_with_its_trace_is_never_used(monkeypatch) -> None:
+    """Generated code is run once at its trace point and compared with the trace; code that
+    disagrees is refused for good: every later call is interpreted (it used to be kept after
+    the first refusal and answered unchecked from the next call on)."""
+    import diffkit.engines.compiler as compiler
+
+    real = compiler._emit
+
+    def off_by_one(*args, **kwargs):  # a deliberately wrong gradient line
+        lines, count = real(*args, **kwargs)
+        return [line.replace("return (", "return (1.0 + ", 1) if args[0] == "grad" else line
+                for line in lines], count
+
+    monkeypatch.setattr(compiler, "_emit", off_by_one)
+    g = dk.grad(dk.parse("x * x"))
+    assert [g(3.0)[0] for _ in range(6)] == [6.0] * 6
+    g = dk.grad(dk.parse("x * x"), method="compiled")
+    assert [g(3.0)[0] for _ in range(3)] == [6.0] * 3
+
+
+def test_a_0d_gradient_is_never_the_callers_array() -> None:
+    """d(x·y)/dx = y: for 0-d array arguments the compiled code returned y itself (shapes () were
+    not copied), so changing the gradient changed the caller's y."""
+    for f in (dk.parse("x*y"), dk.jit(lambda x, y: x * y)):
+        g = dk.grad(f)
+        for _ in range(3):  # the third call runs generated code
+            x, y = np.array(2.0), np.array(3.0)
+            gx, gy = g(x, y)
+            assert gx == 3.0 and gy == 2.0
+            assert not np.shares_memory(gx, y) and not np.shares_memory(gy, x)
+            gx += 100.0
+            assert y == 3.0 and x == 2.0
+
+
+@pytest.mark.parametrize("method", ["reverse", "compiled", "auto", "forward"])
+def test_a_pullback_never_returns_the_callers_cotangent(method) -> None:
+    """d(a + b) passes the cotangent through to both inputs: the reverse engine returned the
+    caller's cotangent array itself for both (changing one gradient changed the other and ct)."""
+    f = dk.jit(lambda a, b: a + b) if method == "compiled" else dk.function(lambda a, b: a + b)
+    _, pull = dk.vjp(f, np.ones(2), np.ones(2), method=method)
+    ct = np.array([5.0, 6.0])
+    ga, gb = pull(ct)
+    np.testing.assert_array_equal(ga, ct)
+    np.testing.assert_array_equal(gb, ct)
+    ga[0] = 99.0
+    assert gb[0] == 5.0 and ct[0] == 5.0
+
+
+def test_a_compiled_pullback_checks_the_cotangents_shape() -> None:
+    """A cotangent must have the output's shape (a scalar for a one-element output), as the
+    reverse engine requires; the compiled pullback broadcast any shape silently."""
+    jf = dk.jit(lambda x: dk.sin(x) * 2.0)
+    x = np.array([1.0, 2.0, 3.0])
+    _, pull = dk.vjp(jf, x, method="compiled")
+    (g,) = pull(np.array([1.0, 0.5, 2.0]))
+    np.testing.assert_allclose(g, 2 * np.cos(x) * [1.0, 0.5, 2.0], rtol=1e-15)
+    for bad in (1.0, np.array([1.0]), np.ones((1, 3)), np.ones(4)):
+        with pytest.raises(dk.ShapeError, match="cotangent of shape"):
+            pull(bad)
+
+
+def test_a_compiled_gradient_refuses_other_shapes() -> None:
+    """Sizes are printed into generated code (a mean's count): dk.compile_gradient's result
+    called at other shapes gave a wrong number (18.33 for mean(x²)'s value at 0..5, not 9.17);
+    now a ShapeError names both shapes. Its own shapes still work, checked by hand."""
+    cg = dk.compile_gradient("mean(x^2)", np.ones(3))
+    x = np.arange(3.0)
+    value, (g,) = cg(x)
+    assert value == pytest.approx(5 / 3) and np.allclose(g, 2 * x / 3)
+    np.testing.assert_allclose(cg.grad(x)[0], 2 * x / 3)
+    for call in (cg, cg.grad):
+        with pytest.raises(dk.ShapeError, match=r"shapes \(\(3,\),\), got \(\(6,\),\)"):
+            call(np.arange(6.0))
+    with pytest.raises(dk.ShapeError):
+        cg.vjp(np.arange(6.0), 1.0)

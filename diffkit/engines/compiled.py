@@ -10,12 +10,13 @@ value-dependent traces — runs on the reverse engine, so every call still gets 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import DiffkitError, TracingError
+from ..errors import DiffkitError, ShapeError, TracingError
 from ..function import NOT_COMPILED, Function, signature
 from ..primitive import finite
 from ..tensor import Tensor
@@ -78,8 +79,8 @@ class CompiledEngine(Engine):
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                        ) -> tuple[Any, tuple[Any, ...]]:
         cg = self.last = self.compiled(fn, args, wrt)
-        if cg is not None and cg._vg is not None:
-            result = self._run(cg, *args)
+        if _made(cg, "value_and_grad"):
+            result = self._run(cg.run, "value_and_grad", *args)
             if result is not None:
                 return result
         self.last = None  # interpreted (also to name the error behind a non-finite result)
@@ -88,8 +89,8 @@ class CompiledEngine(Engine):
     def grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, ...]:
         """The gradients only: the pruned gradient-only code runs where compiled."""
         cg = self.last = self.compiled(fn, args, wrt)
-        if cg is not None and cg._g is not None:
-            grads = self._run(cg.grad, *args, with_value=False)
+        if _made(cg, "grad"):
+            grads = self._run(cg.run, "grad", *args, with_value=False)
             if grads is not None:
                 return grads
         self.last = None
@@ -97,13 +98,20 @@ class CompiledEngine(Engine):
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
         cg = self.last = self.compiled(fn, args, wrt)
-        if cg is None:
+        if not _made(cg, "vjp"):
+            self.last = None
             return self.reverse.vjp(fn, args, wrt)
         out = fn.evaluate(*args)
 
         def pullback(ct: Any) -> tuple[Any, ...]:
+            shape = np.shape(ct)
+            if shape != cg.out_shape and (shape != () or math.prod(cg.out_shape) != 1):
+                raise ShapeError(f"cotangent of shape {shape} for an output of shape "
+                                 f"{cg.out_shape}")  # the reverse engine's rule and words
+            if np.iscomplexobj(ct):  # the interpreter's complex convention decides
+                return self.reverse.vjp(fn, args, wrt)[1](ct)
             ct = np.broadcast_to(np.asarray(ct, dtype=float), cg.out_shape)
-            result = self._run(cg.vjp, *args, ct if cg.out_shape else float(ct))
+            result = self._run(cg.run, "vjp", *args, ct if cg.out_shape else float(ct))
             if result is None:
                 return self.reverse.vjp(fn, args, wrt)[1](ct)
             return result[1]
@@ -114,6 +122,17 @@ class CompiledEngine(Engine):
         """The generated source for `fn` at the signature of `args` (scalars 0.5 when not given)."""
         args = list(args) if args is not None else [np.float64(0.5)] * fn.arity
         return compile_gradient(fn, *args, wrt=wrt).source
+
+
+def _made(cg: CompiledGradient | None, kind: str) -> bool:
+    """Whether `cg` has working code of this kind: generated code that disagreed with its own
+    trace when first run (a TracingError) is never used — the call is interpreted instead."""
+    if cg is None:
+        return False
+    try:
+        return cg._function(kind) is not None or kind == "vjp"  # vjp: else the scaled gradient
+    except TracingError:
+        return False
 
 
 def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:

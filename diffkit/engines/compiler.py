@@ -143,8 +143,9 @@ class CompiledGradient:
 
     ``cg(*args)`` → ``(value, grads)``; ``cg.grad(*args)`` → grads only (primal work the gradient
     does not need is pruned); ``cg.vjp(*args, ct)`` → (value, ctᵀJ) for any output shape.
-    ``cg.source`` is the generated module. Calls are not checked: pass the shapes it was compiled
-    for (the "compiled" engine dispatches on shapes for you).
+    ``cg.source`` is the generated module. Calls check the arguments' shapes (sizes are printed
+    into the code); the "compiled" engine, which looked the code up by signature, calls
+    :meth:`run` unchecked.
 
     Each function (``value_and_grad``, ``grad``, ``vjp``) is generated from the one recorded
     trace the first time it is used, so a caller that wants only gradients never pays for
@@ -168,14 +169,20 @@ class CompiledGradient:
         made = self._functions.get(kind)
         if made is not None or kind not in self._makers:
             return made
-        lines, self.stats[kind] = self._makers.pop(kind)()
+        lines, self.stats[kind] = self._makers[kind]()  # a refused function's maker raises
+        del self._makers[kind]
         text = "\n".join(lines)
         code = compile(self._header + "\n\n\n" + text + "\n", f"<diffkit compiled {kind}>", "exec")
         exec(code, self._ns)  # noqa: S102 - our own generated source, identifiers are ours
         self._parts[kind] = text
-        made = self._functions[kind] = self._ns[kind]
+        made = self._ns[kind]
         if self._expected is not None and kind in ("value_and_grad", "grad"):
-            _check(self, kind, made, *self._expected)
+            try:
+                _check(self, kind, made, *self._expected)
+            except TracingError as exc:  # never keep code that disagrees with its trace
+                self._makers[kind] = functools.partial(_refuse, exc)
+                raise
+        self._functions[kind] = made
         if not self._makers:
             self._expected = None  # every function is made: let the trace go
         return made
@@ -212,7 +219,10 @@ class CompiledGradient:
         arities, a non-finite value, an error — is handed to ``otherwise(*args)`` (the caller's
         full path, which answers or names the error). None where the function was not generated
         or takes arrays. Each caller gets its own function (its own `otherwise`)."""
-        if self._function(kind) is None or any(self.shapes):
+        try:
+            if self._function(kind) is None or any(self.shapes):
+                return None
+        except TracingError:  # the code disagreed with its trace: callers interpret
             return None
         head, *body = self._parts[kind].split("\n")
         names = [a.strip() for a in head[head.index("(") + 1:head.index(")")].split(",")
@@ -256,28 +266,44 @@ class CompiledGradient:
         ct = float(np.reshape(ct, ()))
         return value, tuple(g * ct for g in grads)
 
-    def __call__(self, *args: Any) -> tuple[Any, tuple[Any, ...]]:
-        vg = self._vg
-        if vg is None:
+    def run(self, kind: str, *args: Any) -> Any:
+        """Generated function `kind` ("value_and_grad", "grad" or "vjp") on `args` unchecked:
+        for callers that looked the code up by the arguments' signature."""
+        made = self._vjp if kind == "vjp" else self._function(kind)
+        if made is None:
             raise ShapeError("grad needs a scalar output: use .vjp")
         try:
-            return vg(*args)
+            return made(*args)
         except (ZeroDivisionError, ValueError, FloatingPointError, OverflowError) as exc:
             raise _domain(exc) from None
+
+    def _checked(self, args: Sequence[Any], extra: int = 0) -> None:
+        """The arguments must have the shapes the code was generated for (sizes are printed into
+        it: a mean's count, a reshape): a ShapeError, not a number for other shapes."""
+        given = args[:len(args) - extra]
+        shapes = tuple(np.shape(a) for a in given)
+        if shapes != self.shapes:
+            raise ShapeError(f"this compiled gradient of {self.function.name} was generated for "
+                             f"arguments of shapes {self.shapes}, got {shapes}: compile it for "
+                             "these shapes (dk.compile_gradient(f, *args)) or use dk.grad")
+
+    def __call__(self, *args: Any) -> tuple[Any, tuple[Any, ...]]:
+        """(value, gradients) at `args` (of the shapes it was generated for)."""
+        self._checked(args)
+        return self.run("value_and_grad", *args)
 
     def grad(self, *args: Any) -> tuple[Any, ...]:
         """The gradients only (one per wrt input)."""
-        try:
-            return self._g(*args)
-        except (ZeroDivisionError, ValueError, FloatingPointError, OverflowError) as exc:
-            raise _domain(exc) from None
+        self._checked(args)
+        return self.run("grad", *args)
 
     def vjp(self, *args_and_ct: Any) -> tuple[Any, tuple[Any, ...]]:
         """(f(args), ctᵀ·J): the last argument is the cotangent, shaped like the output."""
-        try:
-            return self._vjp(*args_and_ct)
-        except (ZeroDivisionError, ValueError, FloatingPointError, OverflowError) as exc:
-            raise _domain(exc) from None
+        self._checked(args_and_ct, extra=1)
+        if np.shape(args_and_ct[-1]) != self.out_shape:
+            raise ShapeError(f"cotangent of shape {np.shape(args_and_ct[-1])} for an output of "
+                             f"shape {self.out_shape}")
+        return self.run("vjp", *args_and_ct)
 
     def __repr__(self) -> str:
         return f"<CompiledGradient of {self.function.name} at shapes {self.shapes}>"
@@ -531,7 +557,10 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             count = _emit_placed_sum(v, i, deferred, names, fresh, last, lines, count, ns)
             continue
         args = [names[id(a)] if id(a) in names else _ref(a, names, ns) for a in v.args]
-        scalar = not v.shape and all(not a.shape for a in v.args)
+        # Python-float code (math.*) only where NumPy would compute in float64 too: a float32
+        # or float16 scalar keeps NumPy's own scalar arithmetic in its dtype
+        scalar = not v.shape and all(not a.shape for a in v.args) and (
+            v.dtype.kind != "f" or v.dtype == np.float64)
         text = render(v.prim, args, v.params, scalar,
                       None if scalar else [(a.shape, a.dtype) for a in v.args])
         if text is None:  # call the table's impl itself
@@ -577,9 +606,13 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     refs = []
     for r in root_vals:
         ref = _ref(r, names, ns)
-        if r.shape and (r.name is not None or r.is_const or ref in params):
-            # never hand out an input (or an identity of one) or a constant
-            ref = f"np.array({ref}, dtype=float)" if r.is_const else f"{ref}.copy()"
+        if r.name is not None or r.is_const or ref in params:
+            # never hand out an input (or an identity of one) or a constant: a copy, and for a
+            # 0-d one its value (+a is a new scalar for a float, a NumPy scalar or a 0-d array)
+            if not r.shape:
+                ref = f"(+{ref})" if not r.is_const else ref
+            else:
+                ref = f"np.array({ref}, dtype=float)" if r.is_const else f"{ref}.copy()"
         refs.append(ref)
     value, grads = refs[:n_value], refs[n_value:]
     tup = ", ".join(grads) + ("," if len(grads) == 1 else "")
@@ -830,6 +863,12 @@ def _ref_param(p: Any, ns: dict[str, Any]) -> str:
 
 def _plain(v: Any) -> Any:
     return np.asarray(v.value if type(v) is Tensor else v, dtype=float)
+
+
+def _refuse(exc: TracingError) -> Any:
+    """The maker of a function whose code disagreed with its trace: every use raises again, so
+    callers interpret (the compiled engine) or see the named error (direct calls)."""
+    raise exc
 
 
 def _check(cg: CompiledGradient, kind: str, code: Any, xs: list[Any], want: list[Any]) -> None:

@@ -61,8 +61,13 @@ class ReverseEngine(Engine):
                 ct = reshape(ct, out_shape) if isinstance(ct, Traced) else _full(out, ct)
             adj = adjoint_sweep(graph.nodes, lins, graph.output, ct, wrt_nodes)
             require_finite([adj.get(n) for n in wrt_nodes], lins)
-            return tuple(_owned(adj[n], graph.nodes) if n in adj else _zeros_like(n.value)
-                         for n in wrt_nodes)
+            grads: list[Any] = []
+            for n in wrt_nodes:  # each the caller's own: not the cotangent, not another's
+                g = _owned(adj[n], graph.nodes) if n in adj else _zeros_like(n.value)
+                if type(g) is np.ndarray and (g is ct or any(g is h for h in grads)):
+                    g = g.copy()
+                grads.append(g)
+            return tuple(grads)
 
         pullback.graph = graph  # type: ignore[attr-defined]
         return out, pullback
