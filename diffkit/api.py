@@ -371,8 +371,9 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         _check_finite([d], f"the derivative of order {n}", method)
         if isinstance(d, Traced):
             return d
-        dt = np.result_type(float_dtype(xa), getattr(d, "dtype", float_dtype(xa)))
-        return like(d, x, dt)
+        # the input's floating dtype (complex where the derivative is: a holomorphic f), as
+        # for grad and jacobian — not the engine's working dtype (SymPy's code runs in float64)
+        return like(d, x, _jacobian_dtype([xa], [0], d))
 
     run.engine = engine  # type: ignore[attr-defined]
     return run
