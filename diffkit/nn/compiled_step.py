@@ -105,7 +105,9 @@ class CompiledStep:
     """Forward, loss and backward of one model as generated code, per batch signature.
 
     ``step(xb, yb)`` returns ``(loss, logits)`` and sets each parameter's ``.grad``, or returns
-    None where the step must run eagerly (then nothing was changed)."""
+    None where the step must run eagerly (then nothing was changed). With ``check_labels``
+    (labels not already checked for this fit) integer labels outside 0 … C−1 raise the eager
+    loss's ValueError: as one-hot rows, a label −1 would silently become the last class."""
 
     def __init__(self, model: Module, loss_fn: Callable[[Any, Any], Any], l1: float = 0.0,
                  l2: float = 0.0) -> None:
@@ -139,7 +141,7 @@ class CompiledStep:
             loss = loss + losses.l1_penalty(weights, self.l1)
         return loss, out
 
-    def __call__(self, xb: Any, yb: Any) -> tuple[Any, Any] | None:
+    def __call__(self, xb: Any, yb: Any, check_labels: bool = True) -> tuple[Any, Any] | None:
         target = value_of(yb)
         args = [p.node.value for p in self.params]
         args.append(value_of(xb))
@@ -151,6 +153,10 @@ class CompiledStep:
                 classes, dtype = self.eye_for = self.output
                 self.eye = np.eye(classes, dtype=dtype)
             if type(target) is np.ndarray:
+                classes = self.output[0]
+                if check_labels and target.size and (target.min() < 0 or
+                                                     target.max() >= classes):
+                    losses.check_class_labels("cross_entropy", target, classes)
                 target = self.eye.take(target, axis=0)  # eye[target] (nn.one_hot), 3× cheaper
         args.append(target)
         key = (signature(args), self.model.training)
@@ -160,7 +166,7 @@ class CompiledStep:
         if type(code) is str:
             self.reason = code
             return None
-        (loss, out), grads = code(*args)
+        (loss, out), grads = code.run("value_and_grad", *args)
         params = self.params
         for i, g in zip(self.trained, grads):  # one gradient per trained parameter
             params[i].grad = g

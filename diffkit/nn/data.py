@@ -48,6 +48,9 @@ class DataLoader:
             of every batch (:class:`nn.distributed.DistributedSampler`): ``batch_size`` is then
             the global batch, and the order the same in every process.
 
+    ``loader.X`` and ``loader.y`` may be replaced between epochs (converted and checked as in
+    the constructor): the next epoch batches the arrays the loader holds then.
+
     Example:
         >>> import diffkit.nn as nn, numpy as np
         >>> loader = nn.DataLoader(np.zeros((10, 2)), np.arange(10), batch_size=4, seed=0)
@@ -64,24 +67,51 @@ class DataLoader:
         if batch_size <= 0:
             raise ValueError(f"Invalid batch_size: {batch_size}")
         device_module(device)
-        with np.errstate(over="ignore"):  # values too big for dtype: check_finite explains
-            self.X, self.y = np.asarray(X, dtype=dtype), np.asarray(y)
-        check_finite("DataLoader: X", self.X, X)
-        check_finite("DataLoader: y", self.y)
+        self._dtype = dtype
+        self._dev: tuple[Any, Any, Any, Any] | None = None  # (X, y, device X, device y)
+        self.X, self.y = X, y
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.device, self.transform, self.sampler = device, transform, sampler
         self.rng = np.random.default_rng(seed)
-        self._dev_X = self._dev_y = None
+
+    @property
+    def X(self) -> np.ndarray:
+        """The inputs, as an array of the loader's dtype (assigning one converts and checks it)."""
+        return self._X
+
+    @X.setter
+    def X(self, X: Any) -> None:
+        with np.errstate(over="ignore"):  # values too big for dtype: check_finite explains
+            a = np.asarray(X, dtype=self._dtype)
+        check_finite("DataLoader: X", a, X)
+        self._X = a
+
+    @property
+    def y(self) -> np.ndarray:
+        """The targets (assigning an array checks it for NaN and ±inf)."""
+        return self._y
+
+    @y.setter
+    def y(self, y: Any) -> None:
+        a = np.asarray(y)
+        check_finite("DataLoader: y", a)
+        self._y = a
 
     def __len__(self) -> int:
         n = len(self.X)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
-        n = len(self.X)
+        X, y = self._X, self._y
+        n = len(X)
+        if len(y) != n:
+            raise ValueError(f"DataLoader: X has {n} rows but y has {len(y)}")
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        if self.transform is None and self._dev_X is None:  # keep the data on the device
-            self._dev_X, self._dev_y = to_device(self.X, self.device), to_device(self.y, self.device)
+        dev = self._dev
+        if self.transform is None and (dev is None or dev[0] is not X or dev[1] is not y):
+            # the data stays on the device, copied again only when X or y is replaced
+            dev = self._dev = (X, y, to_device(X, self.device), to_device(y, self.device))
+        dev_X, dev_y = (dev[2], dev[3]) if dev is not None else (None, None)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             if self.drop_last and len(idx) < self.batch_size:
@@ -91,10 +121,10 @@ class DataLoader:
             if self.transform is None:
                 d_idx = idx if self.device == "cpu" else to_device(idx, self.device)
                 # rows by take: X[idx]'s copy without fancy indexing's set-up (~1 µs a batch)
-                yield self._dev_X.take(d_idx, axis=0), self._dev_y[d_idx]
+                yield dev_X.take(d_idx, axis=0), dev_y[d_idx]
             else:
-                xb = self.transform(self.X[idx], self.rng).astype(self.X.dtype)
-                yield to_device(xb, self.device), to_device(self.y[idx], self.device)
+                xb = self.transform(X[idx], self.rng).astype(X.dtype)
+                yield to_device(xb, self.device), to_device(y[idx], self.device)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state}

@@ -112,8 +112,12 @@ class Module:
                 f"cannot assign a {type(value).__name__} to parameter {name!r} of "
                 f"{type(self).__name__}: assign an nn.Parameter (or None to remove it); to set "
                 f"its values, nn.assign_(module.{name}, values) or load_state_dict")
+        # the table the value goes to keeps the name where it is (PyTorch's order: replacing
+        # the activation of a Sequential leaves it between its Linears); the others forget it
+        keep = ("_modules" if isinstance(value, Module) else "_parameters" if is_parameter
+                else "_buffers")
         for table in ("_parameters", "_buffers", "_modules"):
-            if name in d[table] and not (table == "_buffers" and not isinstance(value, Module)):
+            if name in d[table] and table != keep:
                 del d[table][name]
         if isinstance(value, Module):
             d.pop(name, None)

@@ -268,10 +268,13 @@ class Adadelta(Optimizer):
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         rho, eps = group["rho"], group["eps"]
+        acc = state.get("acc_delta")
+        if acc is None:  # zeros in the parameter's dtype: √(0.0 + ε) would be a float64 scalar
+            acc = xp.zeros_like(p)
         sq = rho * state.get("square_avg", 0.0) + (1 - rho) * g * g
-        delta = xp.sqrt(state.get("acc_delta", 0.0) + eps) / xp.sqrt(sq + eps) * g
+        delta = xp.sqrt(acc + eps) / xp.sqrt(sq + eps) * g
         state["square_avg"] = sq
-        state["acc_delta"] = rho * state.get("acc_delta", 0.0) + (1 - rho) * delta * delta
+        state["acc_delta"] = rho * acc + (1 - rho) * delta * delta
         return group["lr"] * delta
 
 

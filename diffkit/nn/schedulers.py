@@ -166,6 +166,12 @@ class EarlyStopping:
     """Stop when a validation metric has not improved by `min_delta` for `patience` epochs;
     remembers the best epoch (and, with ``restore_best=True``, the best weights via the Trainer).
 
+    `monitor` is the History entry the Trainer watches: ``"loss"``, ``"accuracy"``,
+    ``"val_loss"`` or ``"val_accuracy"`` (the val_* ones need ``fit(val_data=...)``); None (the
+    default) watches val_loss when fit has val_data, else the training loss. ``fit`` raises
+    ValueError at its start for a monitor it does not record, or for a mode against the
+    metric's direction (a loss needs mode='min', an accuracy mode='max').
+
     Example:
         >>> import diffkit.nn as nn
         >>> stop = nn.EarlyStopping(patience=2, mode="min")
@@ -174,7 +180,7 @@ class EarlyStopping:
     """
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0, mode: str = "min",
-                 monitor: str = "val_loss", restore_best: bool = True) -> None:
+                 monitor: str | None = None, restore_best: bool = True) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"invalid mode {mode!r}: use 'min' or 'max'")
         self.patience, self.min_delta, self.mode, self.monitor = patience, min_delta, mode, monitor

@@ -23,11 +23,23 @@ from ..backend import array_namespace, to_device, to_numpy
 from ..errors import DiffkitError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
-from .compiled_step import CompiledStep, fingerprint, why_not_compiled
+from .compiled_step import PURE_LOSS_MODULES, CompiledStep, fingerprint, why_not_compiled
 from .data import DataLoader, check_finite
 from .distributed import data_parallel
 from .inference import predict
-from .losses import check_class_labels, cross_entropy, l1_penalty, l2_penalty, uses_class_labels
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    MSELoss,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    check_class_labels,
+    cross_entropy,
+    l1_penalty,
+    l2_penalty,
+    mse_loss,
+    uses_class_labels,
+)
 from .module import Module, get_rng, value_of
 from .optim import Adam, Optimizer, clip_grad_norm_, clip_grad_value_
 from .schedulers import EarlyStopping, ReduceLROnPlateau
@@ -108,24 +120,44 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _correct(logits: Any, y: Any) -> Any:
-    """How many rows are classified right, as a scalar on the logits' device."""
+def _correct(logits: Any, y: Any, scorer: Any = "argmax") -> Any:
+    """How many rows are classified right, as a scalar on the logits' device. `scorer` is
+    "argmax" (class labels) or a float threshold t (one decision per output: output > t; the
+    target's side of 0.5 is its label); with several binary outputs per row a row counts as the
+    fraction of its outputs that are right."""
     z = value_of(logits)
     xp = array_namespace(z)
-    pred = (z.reshape(-1) > 0).astype(int) if z.ndim == 1 or z.shape[-1] == 1 else z.argmax(-1)
-    return xp.count_nonzero(pred == xp.asarray(value_of(y)).reshape(pred.shape))
+    t = value_of(y)
+    if scorer == "argmax":
+        pred = z.argmax(-1)
+        return xp.count_nonzero(pred == xp.asarray(t).reshape(pred.shape))
+    pred = z > scorer
+    right = pred == (xp.asarray(t).reshape(pred.shape) > 0.5)
+    per_row = max(pred.size // max(len(pred), 1), 1) if pred.ndim else 1
+    hits = xp.count_nonzero(right)
+    return hits if per_row == 1 else hits / per_row
 
 
-def accuracy(logits: Any, y: Any) -> float:
-    """Fraction of rows whose arg-max (or, for one output, sign) matches the label.
+def accuracy(logits: Any, y: Any, threshold: float = 0.0) -> float:
+    """Fraction of rows whose arg-max (or, for one output, ``output > threshold``) matches the
+    label.
+
+    Args:
+        logits: (N, C) scores, or (N,) / (N, 1) for one output.
+        y: (N,) labels (0 … C−1; 0/1 for one output).
+        threshold: the decision threshold for one output: 0 for logits (the default),
+            0.5 for probabilities (a model ending in Sigmoid).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
         >>> nn.accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]))
         0.5
+        >>> nn.accuracy(np.array([0.3, 0.8]), np.array([0, 1]), threshold=0.5)
+        1.0
     """
     z, y = to_numpy(value_of(logits)), to_numpy(value_of(y))
-    pred = (z.reshape(-1) > 0).astype(int) if z.ndim == 1 or z.shape[-1] == 1 else z.argmax(-1)
+    one = z.ndim <= 1 or z.shape[-1] == 1
+    pred = (z.reshape(-1) > threshold).astype(int) if one else z.argmax(-1)
     return float(np.mean(pred == y.reshape(pred.shape)))
 
 
@@ -177,7 +209,12 @@ class Trainer:
         self.best_state: dict[str, np.ndarray] | None = None
         self._loader_state: dict[str, Any] | None = None
         self._labels_to_check: np.ndarray | None = None
+        #: (labels, classes) the DataLoader's y was last checked against, in this fit
+        self._checked: tuple[np.ndarray, int] | None = None
         self._named = [(k, p) for k, p in model.named_parameters() if len(p.shape) >= 2]
+        self._scorer = scorer_for(self.loss_fn)
+        self._sum = _reduction(self.loss_fn) == "sum"
+        self._monitor: str | None = None
         if compile not in (None, True, False):
             raise TypeError(f"compile must be None, True or False, got {compile!r}")
         self.compile = compile
@@ -213,7 +250,7 @@ class Trainer:
             self._check_labels(self._step.output_shape)
         if self._step is not None and self._labels_to_check is None:
             self.optimizer.zero_grad()  # as the eager step: parameters it does not train get None
-            result = self._step(xb, yb)
+            result = self._step(xb, yb, check_labels=not self._labels_trusted())
             if result is not None:
                 self.compiled = "compiled"
                 return result
@@ -243,10 +280,23 @@ class Trainer:
         if len(output_shape) >= 2:
             check_class_labels(_name(self.loss_fn), labels, output_shape[-1],
                                " of the DataLoader's y")
+            self._checked = (labels, output_shape[-1])
+
+    def _labels_trusted(self) -> bool:
+        """Whether this batch's class labels are known to be in range: they come from a
+        DataLoader whose y (that very array) was checked in this fit against the number of
+        classes the compiled step now sees. Otherwise the compiled step checks each batch."""
+        checked, loader, step = self._checked, self._loader, self._step
+        return (checked is not None and isinstance(loader, DataLoader) and loader.y is checked[0]
+                and step is not None and step.output is not None
+                and step.output[0] == checked[1])
 
     def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         v, out = self._gradients(xb, yb)
-        hits = _correct(out, yb) if _is_classification(out, yb) else float("nan")
+        scorer = _scores(self._scorer, out, yb)
+        hits = float("nan") if scorer is None else _correct(out, yb, scorer)
+        if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
+            v = v / _terms(self.loss_fn, out.shape)
         out = None  # the step's graph goes before the update, which may then write in place
         self._update(len(yb))
         return v, hits
@@ -289,9 +339,15 @@ class Trainer:
                 f"{getattr(train_loader, 'drop_last', '?')}): there is nothing to train on")
         if val_data is not None:
             _check_data("val_data", *val_data)
-        y = getattr(train_loader, "y", None)
-        self._labels_to_check = (y if uses_class_labels(self.loss_fn) and isinstance(y, np.ndarray)
-                                 and y.dtype.kind in "iu" else None)
+        reduction = _reduction(self.loss_fn)
+        if reduction == "none":
+            raise ValueError(
+                f"fit: the loss {_name(self.loss_fn)} has reduction='none' (one loss per "
+                "sample), but a training step needs one number: use reduction='mean' or 'sum'")
+        self._sum = reduction == "sum"
+        self._scorer = scorer_for(self.loss_fn)
+        self._monitor = self._check_monitor(val_data is not None)
+        self._labels_to_check, self._checked = None, None  # checked again once per fit
         if self._loader_state is not None:
             train_loader.load_state_dict(self._loader_state)
             self._loader_state = None
@@ -323,10 +379,47 @@ class Trainer:
                 self.model, self.loss_fn, self.l1, self.l2):
             self._step = CompiledStep(self.model, self.loss_fn, self.l1, self.l2)
 
+    def _check_monitor(self, validating: bool) -> str | None:
+        """The history key early stopping watches, checked when fit starts: one that fit
+        records (val_* only with val_data; accuracy only for a loss it is scored for), watched
+        in its direction (a loss: mode='min'; an accuracy: mode='max'). Else ValueError."""
+        es = self.early_stopping
+        if es is None:
+            return None
+        scored = self._scorer is not None
+        available = ["loss", *(["accuracy"] if scored else [])]
+        if validating:
+            available += ["val_loss", *(["val_accuracy"] if scored else [])]
+        monitor = es.monitor
+        if monitor is None:  # the default: the validation loss, else the training loss
+            monitor = "val_loss" if validating else "loss"
+        if monitor not in available:
+            why = ""
+            if monitor.startswith("val_") and not validating:
+                why = "; the val_* entries are recorded only when fit gets val_data"
+            elif monitor.endswith("accuracy") and not scored:
+                why = (f"; {_name(self.loss_fn)} is a regression loss, so accuracy is not "
+                       "recorded (NaN)")
+            raise ValueError(f"EarlyStopping(monitor={monitor!r}): fit records "
+                             f"{', '.join(repr(k) for k in available)} here{why}")
+        want = "min" if monitor.endswith("loss") else "max"
+        if es.mode != want:
+            raise ValueError(f"EarlyStopping(monitor={monitor!r}, mode={es.mode!r}): a "
+                             f"{'loss' if want == 'min' else 'accuracy'} improves as it "
+                             f"{'falls' if want == 'min' else 'rises'}: use mode={want!r}")
+        return monitor
+
     def _run_epoch(self, loader: DataLoader, val_data: tuple[Any, Any] | None, bar: Any) -> None:
         t0 = time.perf_counter()
-        self._choose_path()  # the model may have changed since the last epoch (a callback, …)
+        # the mode first: the path (and a compiled step's fingerprint) is chosen for the mode
+        # this epoch trains in; the model may have changed since the last epoch
         self.model.train()
+        self._choose_path()
+        self._named = [(k, p) for k, p in self.model.named_parameters() if len(p.shape) >= 2]
+        y = getattr(loader, "y", None)
+        if uses_class_labels(self.loss_fn) and isinstance(y, np.ndarray) and \
+                y.dtype.kind in "iu" and (self._checked is None or self._checked[0] is not y):
+            self._labels_to_check = y  # a new y (or a new fit): checked at the first step
         self._norms: dict[str, Any] = {}
         total = correct = 0.0
         n = 0
@@ -388,8 +481,7 @@ class Trainer:
             self.scheduler.step()
         es = self.early_stopping
         if es is not None:
-            key = es.monitor if h.get(es.monitor) else "loss"
-            es.step(h[key][-1])
+            es.step(h[self._monitor or self._check_monitor(bool(h["val_loss"]))][-1])
             if es.best_epoch == es.epoch and es.restore_best:
                 self.best_state = self.model.state_dict()
 
@@ -405,8 +497,15 @@ class Trainer:
         if uses_class_labels(self.loss_fn) and y_host.dtype.kind in "iu" and len(out.shape) >= 2:
             check_class_labels(_name(self.loss_fn), y_host, out.shape[-1], " of y")
         yd = to_device(y_host, self.model.device)
-        loss = float(value_of(self.loss_fn(out, yd)))
-        return loss, accuracy(out, y) if _is_classification(out, y) else float("nan")
+        loss = value_of(self.loss_fn(out, yd))
+        reduction = _reduction(self.loss_fn)
+        if reduction == "none":  # one loss per term: their mean
+            loss = loss.mean()
+        loss = float(loss) / (_terms(self.loss_fn, out.shape) if reduction == "sum" else 1)
+        scorer = _scores(scorer_for(self.loss_fn), out, y_host)
+        if scorer is None:
+            return loss, float("nan")
+        return loss, float(_correct(out, yd, scorer)) / max(len(y_host), 1)
 
     def predict(self, X: Any, batch_size: int = 1024) -> Any:
         """Model outputs (arrays on the model's device) in eval mode; restores the mode after."""
@@ -464,10 +563,44 @@ def _name(loss_fn: Any) -> str:
     return getattr(loss_fn, "__name__", type(loss_fn).__name__)
 
 
-def _is_classification(out: Any, y: Any) -> bool:
-    dt = getattr(value_of(y), "dtype", None)
-    return dt is not None and (dt.kind in "iu" or (len(out.shape) == len(getattr(y, "shape", ()))
-                                                    and out.shape[-1] == 1))
+def scorer_for(loss_fn: Any) -> str | float | None:
+    """How the Trainer scores accuracy for this loss: "argmax" (class labels: cross_entropy,
+    nll_loss), a threshold on one output per decision (0.5 for binary_cross_entropy on
+    probabilities, 0 for binary_cross_entropy_with_logits), None for a regression loss (mse: no
+    accuracy, NaN), or "labels" for a loss of your own (arg-max where the targets are integer
+    labels and the model has two or more outputs; NaN otherwise)."""
+    if uses_class_labels(loss_fn):
+        return "argmax"
+    if loss_fn is binary_cross_entropy or isinstance(loss_fn, BCELoss):
+        return 0.5
+    if loss_fn is binary_cross_entropy_with_logits or isinstance(loss_fn, BCEWithLogitsLoss):
+        return 0.0
+    if loss_fn is mse_loss or isinstance(loss_fn, MSELoss):
+        return None
+    return "labels"
+
+
+def _scores(scorer: str | float | None, out: Any, y: Any) -> str | float | None:
+    """The scorer that applies to this output and target (None: accuracy is NaN)."""
+    if scorer is None or isinstance(scorer, float):
+        return scorer
+    kind = getattr(getattr(value_of(y), "dtype", None), "kind", "")
+    if kind not in ("i", "u") or len(out.shape) < 2:
+        return None  # class losses with probability targets, or one output of your own loss
+    return "argmax" if scorer == "argmax" or out.shape[-1] >= 2 else None
+
+
+def _reduction(loss_fn: Any) -> str:
+    """The built-in loss classes' `reduction`; loss functions (and your own) count as 'mean'."""
+    return getattr(loss_fn, "reduction", "mean") if isinstance(loss_fn, PURE_LOSS_MODULES) \
+        else "mean"
+
+
+def _terms(loss_fn: Any, out_shape: tuple[int, ...]) -> int:
+    """How many terms a built-in loss sums for an output of this shape: one per row for the
+    class losses (cross_entropy, nll_loss), one per entry for the others."""
+    shape = tuple(out_shape)
+    return max(math.prod(shape[:-1] if uses_class_labels(loss_fn) else shape), 1)
 
 
 def fit(model: Module, train_loader: DataLoader, epochs: int = 10,
