@@ -3,8 +3,8 @@
 Grammar, loosest binding first: ``+ -`` (left-associative), then ``* /`` (left-associative), then
 unary ``+ -``, then ``**`` or ``^`` (right-associative; ``-x**2`` is ``-(x**2)``, ``2**-1`` is
 allowed). Operands are numbers (``3``, ``2.5``, ``.5``, ``1e-3``), names (the inputs), the constants
-pi and e, parenthesized expressions and calls of diffkit's functions by name (sin, log/ln, sigmoid,
-relu, maximum/max, …). Both stages are loops over explicit stacks, so no input can exhaust the
+pi (or π) and e (or ℯ, ⅇ), parenthesized expressions and calls of diffkit's functions by name
+(sin, log/ln, sigmoid, relu, maximum/max, …). Both stages are loops over explicit stacks, so no input can exhaust the
 Python stack, and nothing the user wrote is ever evaluated by Python: the text becomes a postfix
 program of diffkit operations. Anything else raises :class:`~diffkit.errors.ParseError` naming the
 offending token and its 1-based column.
@@ -29,7 +29,8 @@ MAX_LENGTH = 10_000
 #: levels of open parentheses, call arguments, unary signs and pending powers
 MAX_DEPTH = 256
 
-CONSTANTS = {"pi": math.pi, "e": math.e}
+#: names of constants; ``ℯ`` and ``ⅇ`` are ``e`` after NFKC normalization, which names go through
+CONSTANTS = {"pi": math.pi, "π": math.pi, "e": math.e}
 
 
 

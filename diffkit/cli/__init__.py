@@ -2,7 +2,8 @@
 
 Every failure is one line on stderr, ``diffkit <command>: error: <message>``, and a non-zero exit
 status: 1 for an error, 2 for a bad command line, 130 when interrupted. Output cut short by a
-closed pipe (``diffkit trace … | head``) ends quietly with 141, as if killed by SIGPIPE. An
+closed pipe (``diffkit trace … | head``), or by a stdout closed from the start (``>&-``), ends
+quietly with 141, as if killed by SIGPIPE. An
 unexpected internal error is one line too, asking for a report; ``DIFFKIT_DEBUG=1`` adds the
 traceback.
 """
@@ -10,7 +11,9 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import io
 import os
 import sys
 import traceback
@@ -27,7 +30,7 @@ COMMANDS = ("demo", "grad", "trace", "compare", "train")
 ERROR, USAGE, INTERRUPTED, BROKEN_PIPE = 1, 2, 130, 141
 
 EPILOG = """\
-exit status: 0 done, 1 error, 2 bad command line, 130 interrupted, 141 output pipe closed.
+exit status: 0 done, 1 error, 2 bad command line, 130 interrupted, 141 stdout closed.
 Every error is one line on stderr; DIFFKIT_DEBUG=1 adds the traceback.
 'diffkit COMMAND --help' shows a command's options and examples."""
 
@@ -69,11 +72,36 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status. Nothing escapes as an exception: usage
     errors, --help and --version return their status too, instead of raising SystemExit."""
+    closed = sys.stdout is None  # started with stdout closed (>&-): Python leaves it None
+    if closed:
+        sys.stdout = _ClosedStdout()
     try:
         return _main(argv)
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as SIGPIPE would
         _quiet_stdout()
         return BROKEN_PIPE
+    finally:
+        if closed:
+            sys.stdout = None
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Stands in for a stdout that was closed before diffkit started: output to it is a closed
+    pipe, so the command stops as it would at ``| head`` (argparse, which ignores a failed write
+    of --help or --version, is caught by the flush that follows)."""
+
+    written = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.written = True
+        raise BrokenPipeError(errno.EPIPE, "stdout is closed")
+
+    def flush(self) -> None:
+        if self.written:
+            raise BrokenPipeError(errno.EPIPE, "stdout is closed")
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -128,6 +156,8 @@ def message(exc: BaseException) -> str:
 
 
 def _say(line: str) -> None:
+    if sys.stderr is None:  # closed (2>&-): print would fall back to stdout
+        return
     try:
         print(line, file=sys.stderr)
     except (OSError, ValueError):  # stderr is gone too: nothing left to tell

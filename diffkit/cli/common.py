@@ -158,5 +158,7 @@ def one_line(text: str) -> str:
 
 
 def note(text: str) -> None:
-    """A message for the user on stderr (stdout may be JSON)."""
-    print(text, file=sys.stderr)
+    """A message for the user on stderr (stdout may be JSON); nothing when stderr is closed
+    (print would fall back to stdout)."""
+    if sys.stderr is not None:
+        print(text, file=sys.stderr)

@@ -11,6 +11,7 @@ from .common import (
     HelpFormatter,
     add_point_arguments,
     load,
+    note,
     output_path,
     print_json,
 )
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         for path, make, what in wanted:
             if path:
                 make().savefig(path, dpi=110)
-                print(f"wrote {path}: {what}", file=sys.stderr)
+                note(f"wrote {path}: {what}")
     return 0
 
 

@@ -111,6 +111,13 @@ def _print_json(args: argparse.Namespace, inputs: tuple[str, ...], point: list[A
 
 
 def _fmt(v: object, digits: int) -> str:
+    """A derivative with `digits` significant digits (0 reads as 1, as in printf's %.0g), each
+    element of a vector like a number alone; 17, the default, keeps every digit (the shortest text
+    that reads back as the same float)."""
     if np.ndim(v) == 0:
         return repr(float(v)) if digits >= 17 else format_value(v, max(digits, 1))
-    return np.array2string(np.asarray(v), precision=min(digits, 8), separator=", ")
+    arr = np.asarray(v)
+    if digits >= 17:
+        return np.array2string(arr, separator=", ", floatmode="unique")
+    return np.array2string(arr, separator=", ",
+                           formatter={"float_kind": lambda x: format_value(x, max(digits, 1))})

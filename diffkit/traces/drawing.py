@@ -271,23 +271,24 @@ def _draw_edges(g: Any, t: Any, items: set[str], consts: dict[Node, str], num: A
     one label (partial, then contribution) per pair keep the back flow beside the forward flow,
     with no adjoint edges looping around the graph, and the drawing narrow.
     """
-    back: dict[tuple[int, int], list[Any]] = {}
+    # keyed by argument position, not by variable: v₁ = v₀ - v₀ has two edges v₀ → v₁, one with
+    # ∂v₁/∂v₀ = 1 (argument 0), one with -1 (argument 1), each with its own contribution
+    back: dict[tuple[int, int], tuple[Any, Any]] = {}
     if "contribution" in items and t.mode == "reverse":
-        for node, inp, partial, c in t.steps:
-            back.setdefault((node.id, inp.id), []).append((partial, c))
+        for (node, _inp, partial, c), j in zip(t.steps, t.step_positions, strict=True):
+            back[(node.id, j)] = (partial, c)
     for node in t.graph.operations:
         key = t.names[node.id]
-        partials = {p.wrt: p for p in t.node_partials(node)}
-        for inp in node.inputs:
+        partials = {p.position: p for p in t.node_partials(node)}
+        for j, inp in enumerate(node.inputs):
             if inp in consts:
                 g.edge(consts[inp], node_id(key), color=GRAY, arrowsize="0.6")
                 continue
             lines: list[tuple[str, str]] = []
-            p = partials.get(t.names[inp.id])
+            p = partials.get(j)
             if "partial" in items and p is not None:
                 lines.append((RED, _esc(_partial_text(node, p))))
-            steps = back.get((node.id, inp.id))
-            step = steps.pop(0) if steps else None
+            step = back.get((node.id, j))
             if step is not None:
                 lines += [(BLUE, line) for line in _contribution_lines(t, node, inp, *step, num)]
             attrs = {"label": _label(lines)} if lines else {}

@@ -32,6 +32,8 @@ class Partial:
         expr: its symbolic form in the variables (None for structural ops, which use a rule).
         value: its exact value at the point (None for structural ops).
         rule: "JVP" or "VJP" where a structural op's rule replaces the partial.
+        position: which argument of the operation `wrt` is (0-based): in ``v₁ = v₀ - v₀`` the
+            partials with respect to v₀ are 1 at position 0 and -1 at position 1.
     """
 
     of: str
@@ -39,6 +41,7 @@ class Partial:
     expr: sp.Expr | None
     value: Any
     rule: str = ""
+    position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,11 @@ def numeric(p: Any) -> Any:
 
 
 def forward_seed(fn: Function, graph: Graph, seed: Any) -> list[Any]:
-    """ẋ per input: e₁ by default; a sequence (one per input) or a dict {name: tangent}."""
+    """ẋ per input: e₁ by default; a sequence (one per input) or a dict {name: tangent}.
+
+    Each input's tangent is shaped like that input, or is one number for all of its elements, so
+    a seed may mix them (``[np.array([1., 0.]), 0.0]``). With one input, its tangent alone may be
+    given. Anything else is a :class:`ShapeError` naming the input."""
     shapes = [n.shape for n in graph.inputs]
     if seed is None:
         out = [np.zeros(s) if s else 0.0 for s in shapes]
@@ -143,23 +150,43 @@ def forward_seed(fn: Function, graph: Graph, seed: Any) -> list[Any]:
         if unknown:
             raise ValueError(f"seed names {sorted(unknown)}, which are not inputs of {fn.name}")
         seed = [seed.get(n, 0.0) for n in fn.inputs]
-    elif np.ndim(seed) == 0 and len(shapes) == 1:
-        seed = [seed]
+    elif len(shapes) == 1 and _shape(seed) in ((), shapes[0]):
+        seed = [seed]  # the one input's tangent
+    elif _shape(seed) == ():
+        raise ShapeError(f"seed is one number for {len(shapes)} inputs: pass one tangent per "
+                         f"input ({', '.join(fn.inputs)})")
+    else:
+        seed = list(seed)
     if len(seed) != len(shapes):
         raise ShapeError(
             f"seed has {len(seed)} entries for {len(shapes)} inputs: pass one tangent per input"
         )
     out = []
     for name, s, shape in zip(fn.inputs, seed, shapes, strict=False):
-        arr = (
-            np.broadcast_to(np.asarray(s, dtype=float), shape) if np.ndim(s) <= len(shape) else None
-        )
-        if arr is None or (np.ndim(s) and np.shape(s) != shape):
-            raise ShapeError(
-                f"seed for {name!r} has shape {np.shape(s)}, the input has shape {shape}"
-            )
+        got = _shape(s)
+        if got not in ((), shape):
+            what = "values of uneven lengths" if got is None else f"shape {got}"
+            raise ShapeError(f"seed for {name!r} has {what}, the input has shape {shape} (give "
+                             "a tangent of that shape, or one number for all of it)")
+        try:
+            arr = np.broadcast_to(np.asarray(s, dtype=float), shape)
+        except (TypeError, ValueError):
+            raise ShapeError(f"seed for {name!r} is not a number or an array of numbers: "
+                             f"{type(s).__name__}") from None
         out.append(float(arr) if not shape else np.array(arr))
     return out
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    """The shape of a number, array or nested list; None for a ragged one (``[1, [0]]``)."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.shape
+    if isinstance(value, list | tuple):
+        inner = {_shape(v) for v in value}
+        if len(inner) > 1 or None in inner:
+            return None
+        return (len(value), *(inner.pop() if inner else ()))
+    return () if np.ndim(value) == 0 else tuple(np.shape(value))
 
 
 def reverse_seed(graph: Graph, seed: Any) -> Any:

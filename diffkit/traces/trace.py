@@ -56,6 +56,8 @@ class Trace:
         values: node -> primal value; partials: node -> memoized local partials (None: structural).
         tangents: node -> tangent (forward mode); adjoints: node -> final adjoint (reverse mode).
         steps: the reverse sweep's accumulation steps ``(node, input, partial, contribution)``.
+        step_positions: for each step, which argument of `node` the contribution flows back
+            through (``v₀ - v₀`` has two steps into v₀, through arguments 0 and 1).
         seed: ẋ per input (forward mode) or ȳ (reverse mode).
     """
 
@@ -85,6 +87,7 @@ class Trace:
             self.tangents: dict[Node, Any] = {}
             self.adjoints: dict[Node, Any] = {}
             self.steps: list[tuple[Node, Node, Any, Any]] = []
+            self.step_positions: list[int] = []
             if mode == "forward":
                 pairs = zip(graph.inputs, seed, strict=True)
                 seeds = {n: np.reshape(t, (1, *n.shape)) for n, t in pairs}
@@ -97,8 +100,25 @@ class Trace:
                     graph.output,
                     seed,
                     graph.schedule,
-                    record=lambda *s: self.steps.append(s),
+                    record=self._record,
                 )
+
+    def _record(self, node: Node, inp: Node, partial: Any, c: Any) -> None:
+        """Keep one accumulation step and the argument position it went through. The sweep visits
+        a node's arguments in order, so the position is the next one after the node's previous
+        step that holds `inp` (and, where partials are memoized, this very partial)."""
+        last = self.steps[-1][0] if self.steps else None
+        start = self.step_positions[-1] + 1 if last is node else 0
+        memo = self.partials.get(node)
+        candidates = [j for j in range(start, len(node.inputs)) if node.inputs[j] is inp]
+        exact = [j for j in candidates if memo is not None and memo[j] is partial]
+        self.steps.append((node, inp, partial, c))
+        self.step_positions.append((exact or candidates or [start])[0])
+
+    def step_partial(self, k: int) -> Partial | None:
+        """The local partial used by accumulation step `k` (None where the row has none)."""
+        node, j = self.steps[k][0], self.step_positions[k]
+        return next((p for p in self.node_partials(node) if p.position == j), None)
 
     # ----- results --------------------------------------------------------------------------
 
@@ -140,7 +160,9 @@ class Trace:
             if inp.id not in self.names:
                 continue
             if node.prim.kind != "elementwise":
-                out.append(Partial(self.names[node.id], self.names[inp.id], None, None, "JVP/VJP"))
+                out.append(
+                    Partial(self.names[node.id], self.names[inp.id], None, None, "JVP/VJP", j)
+                )
             elif node.prim.partials is not None and node.prim.partials[j] is not None and memo:
                 out.append(
                     Partial(
@@ -148,6 +170,7 @@ class Trace:
                         self.names[inp.id],
                         local_derivative(node, j, self.names),
                         numeric(memo[j]),
+                        position=j,
                     )
                 )
         result = tuple(out)
@@ -293,11 +316,12 @@ class Trace:
                 Row("adjoint", "seed", (var(self.out_key, "bar"),), (("num", 1.0),), self.seed)
             )
         running: dict[Node, Any] = {}
-        for node, inp, _partial, c in self.steps:
+        for k, (node, inp, _partial, c) in enumerate(self.steps):
             j_key, i_key = self.names[inp.id], self.names[node.id]
             prev = running.get(inp)
             running[inp] = c if prev is None else prev + c
-            partials = tuple(p for p in self.node_partials(node) if p.wrt == j_key)[:1]
+            step_partial = self.step_partial(k)  # this argument's own ∂vᵢ/∂vⱼ (v₀ - v₀: 1, -1)
+            partials = () if step_partial is None else (step_partial,)
             bar_j, bar_i = tf.symbol(j_key, "bar"), tf.symbol(i_key, "bar")
             if node.prim.kind == "elementwise" and partials and partials[0].expr is not None:
                 term: list[Token] = [("sym", bar_i * partials[0].expr)]
