@@ -1,7 +1,9 @@
 """Finite differences: forward, central, complex step and Richardson extrapolation.
 
-The function is a black box evaluated at perturbed points, in the inputs' own dtype. Default steps
-balance truncation against rounding (ε = that dtype's machine epsilon, scaled by max(1, |xᵢ|)):
+The function is a black box evaluated at perturbed points, in the inputs' own dtype (float16, whose
+ε ≈ 1e-3 leaves a difference quotient no digits, in float32; the derivative is float16). Default
+steps balance truncation against rounding (ε = that dtype's machine epsilon, scaled by
+max(1, |xᵢ|)):
 
 * forward  (f(x+h) − f(x))/h,              error O(h),  h = √ε
 * central  (f(x+h) − f(x−h))/2h,           error O(h²), h = ε^(1/3)
@@ -14,20 +16,42 @@ perturbed points are evaluated in one vectorized call (``evaluations`` still cou
 
 A complex input is stepped along its real and imaginary axes, giving ∂f/∂x and ∂f/∂y; the result
 follows JAX's convention like every engine (f′(z) for holomorphic f, ∂f/∂x − i·∂f/∂y for a
-real-valued f). The complex step needs a complex-analytic function of real inputs: it refuses abs,
-relu, maximum, … and complex inputs by name.
+real-valued f).
+
+The complex step needs a complex-analytic function of real inputs, and NumPy is not one on complex
+numbers where it conjugates, takes a modulus or drops an imaginary part (norm, var, vdot, eigh,
+``astype(float)``: on real inputs these look analytic). So each complex-step evaluation is traced
+and its own graph checked: every operation on the derivative's path that sees a complex value must
+be a record the table declares holomorphic, complex in and complex out, and — a structural record,
+whose flag cannot know (cholesky reads a Hermitian matrix, vdot conjugates) — pass a Cauchy–Riemann
+check against a real central difference; one that does not, or an evaluation that cannot take
+complex numbers at all, is a MissingRuleError naming it. Where a
+perturbed value meets an infinite local partial (sqrt at 0: a branch point, where Im f(x+ih)/h is
+finite but meaningless) it is a NonDifferentiableError, as in the AD engines. The one-sided forward
+difference cannot see such a point either: where the trace at x shows an infinite local partial it
+also looks backward, and refuses unless both sides agree.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from math import comb
 from typing import Any
 
 import numpy as np
 
-from ..errors import DomainError, MissingRuleError, NumericOverflowError, ShapeError
+from ..errors import (
+    DiffkitError,
+    DomainError,
+    MissingRuleError,
+    NonDifferentiableError,
+    NumericOverflowError,
+    ShapeError,
+)
 from ..function import Function, as_input, signature, stack_outputs
+from ..ir import Graph, Node
+from ..primitive import NoRule, Primitive
 from ..primitives.linalg import linalg_error
 from .base import Engine, Pullback, require_scalar, size_of, split_flat
 
@@ -42,6 +66,110 @@ def _numeric(y: Any) -> np.ndarray:
 
 def _eps(dtype: np.dtype) -> float:
     return float(np.finfo(dtype).eps)
+
+
+def _common_dtype(args: Sequence[Any], wrt: Sequence[int]) -> np.dtype:
+    """The dtype of the derivative: the wrt inputs' common one (float64 for integers)."""
+    dtype = np.result_type(*[np.asarray(args[i]).dtype for i in wrt]) if wrt else np.dtype(float)
+    return dtype if dtype.kind in "fc" else np.dtype(float)
+
+
+def _working(dtype: np.dtype) -> np.dtype:
+    """The dtype the differences are taken in: float16 in float32 (its ε ≈ 1e-3 would leave a
+    central difference about two digits and Richardson's small steps none)."""
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def _narrow(value: Any, dtype: np.dtype) -> Any:
+    """A derivative taken in the working dtype, back in the inputs' dtype (docs/design.md)."""
+    if dtype == np.float16 and np.asarray(value).dtype.kind == "f":
+        return np.asarray(value).astype(dtype)
+    return value
+
+
+def _carrying(graph: Graph) -> set[Node]:
+    """The nodes on a path that carries derivatives to the output (through differentiable ops)."""
+    carries = {graph.output}
+    for node in reversed(graph.nodes):
+        if node in carries and node.prim is not None and node.prim.differentiable:
+            carries.update(node.inputs)
+    return carries
+
+
+def _infinite_partial(graph: Graph, moved: Callable[[Node], bool], real: bool = False
+                      ) -> Node | None:
+    """The first element-wise node on the derivative's path whose local partial, with respect to
+    an input the perturbation `moved`, is not finite at the traced values — with `real`, at the
+    real parts of its inputs (a complex step's trace) — (sqrt′ at 0, arcsin′ at 1): where the
+    derivative is infinite, not a number a difference quotient gives."""
+    carries = _carrying(graph)
+    for node in graph.nodes:
+        prim = node.prim
+        if prim is None or prim.partials is None or node not in carries:
+            continue
+        rules = [r if r is not None and not isinstance(r, NoRule) and moved(i) else None
+                 for r, i in zip(prim.partials, node.inputs)]
+        if not any(rules):
+            continue
+        with np.errstate(all="ignore"):
+            try:
+                args = [np.asarray(np.real(v.value) if real else v.value) for v in node.inputs]
+                out = prim.evaluate(np, args, node.params) if real else node.value
+                partials = [r(*args, np.asarray(out)) for r in rules if r is not None]
+            except (DiffkitError, ArithmeticError, ValueError, TypeError):
+                continue  # a rule that cannot say: the numbers stand
+        if not all(np.all(np.isfinite(np.asarray(p))) for p in partials):
+            return node
+    return None
+
+
+def _cauchy_riemann(node: Node) -> bool:
+    """Whether a structural record acts on its complex inputs a + ib (b: the tiny imaginary step)
+    as a complex-analytic map, Im f(a + ib) ≈ J·b, with J·b from a real central difference along
+    b. The table's ``holomorphic`` flag speaks for element-wise records; a structural one may
+    conjugate (vdot's first argument) or assume a Hermitian matrix (cholesky, eigh, svd, qr,
+    pinv), which only shows at complex inputs, so it is measured."""
+    imag = [np.imag(i.value) if i.dtype.kind == "c" else None for i in node.inputs]
+    size = max((float(np.max(np.abs(b), initial=0.0)) for b in imag if b is not None),
+               default=0.0)
+    if size == 0.0:
+        return True  # the step does not reach this node: it computes with real values
+    real = [np.real(i.value) if b is not None else i.value for i, b in zip(node.inputs, imag)]
+    scale = max((float(np.max(np.abs(a), initial=0.0)) for a, b in zip(real, imag)
+                 if b is not None), default=0.0)
+    step = 1e-6 * max(1.0, scale)
+
+    def at(sign: float) -> np.ndarray:
+        args = [a if b is None else a + sign * step * (b / size) for a, b in zip(real, imag)]
+        return np.asarray(node.prim.evaluate(np, args, node.params))
+
+    try:
+        with np.errstate(all="ignore"):
+            slope = (at(1.0) - at(-1.0)) / (2 * step)
+    except (DiffkitError, ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
+        return False  # no real neighbourhood to compare with: not shown analytic
+    got = np.imag(node.value) / size
+    tol = 1e-5 * max(1.0, float(np.max(np.abs(slope), initial=0.0)))
+    return bool(np.all(np.isfinite(slope)) and np.max(np.abs(got - slope), initial=0.0) <= tol)
+
+
+def _failing_primitive(exc: BaseException) -> Primitive | None:
+    """The innermost primitive being evaluated when `exc` was raised (to name it)."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        for name in ("prim", "self"):
+            if isinstance(tb.tb_frame.f_locals.get(name), Primitive):
+                found = tb.tb_frame.f_locals[name]
+        tb = tb.tb_next
+    return found
+
+
+def _not_analytic(what: str) -> MissingRuleError:
+    return MissingRuleError(
+        f"the complex-step method (fd-complex) needs a complex-analytic function, and at a "
+        f"complex point this one {what}: use method='fd-central' or an AD method "
+        "(method='reverse')")
 
 
 class FiniteDifferenceEngine(Engine):
@@ -73,7 +201,8 @@ class FiniteDifferenceEngine(Engine):
         args = [as_input(a) for a in args]
         shapes = [np.shape(args[i]) for i in wrt]
         scalar = [not np.ndim(args[i]) for i in wrt]
-        dtype = np.result_type(*[np.asarray(args[i]).dtype for i in wrt]) if wrt else np.float64
+        dtype = _working(np.result_type(*[np.asarray(args[i]).dtype for i in wrt])
+                         if wrt else np.dtype(np.float64))
         x0 = (np.concatenate([np.reshape(np.asarray(args[i], dtype=dtype), (-1,)) for i in wrt])
               if wrt else np.zeros(0))
         like = [np.empty(s) for s in shapes]
@@ -83,6 +212,8 @@ class FiniteDifferenceEngine(Engine):
             for i, piece, is_scalar in zip(wrt, split_flat(x, like), scalar):
                 full[i] = piece.reshape(()) if is_scalar else piece
             self.evaluations += 1
+            if self.scheme == "complex" and np.iscomplexobj(x):
+                return _numeric(self._complex_call(fn, full, wrt))
             return _numeric(self._call(fn, full))
 
         try:
@@ -103,6 +234,48 @@ class FiniteDifferenceEngine(Engine):
             raise type(exc)(
                 f"finite differences ({self.scheme}) stepped outside the domain: {exc}; use a "
                 "smaller step=, a one-sided scheme, or an AD method (method='reverse')") from None
+
+    def _complex_call(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
+        """f at a complex point, traced, and the trace checked: the complex step is exact only
+        if every operation on the derivative's path is complex-analytic there."""
+        try:
+            with warnings.catch_warnings():  # a cast that drops the imaginary part is refused below
+                warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+                graph = fn.trace(*args, wrt=wrt)
+        except (DomainError, NumericOverflowError) as exc:
+            raise type(exc)(f"finite differences (complex) stepped outside the domain: {exc}; "
+                            "use method='fd-central' or an AD method (method='reverse')") from None
+        except DiffkitError:
+            raise
+        except (TypeError, ValueError) as exc:  # an operation that takes no complex numbers
+            prim = _failing_primitive(exc)
+            name = f"{prim.name!r}" if prim is not None else "an operation"
+            raise _not_analytic(f"applies {name}, which is not defined for complex numbers "
+                                f"({exc})") from None
+        carries = _carrying(graph)
+        for node in graph.nodes:
+            prim = node.prim
+            if prim is None or node not in carries or not any(
+                    i.dtype.kind == "c" for i in node.inputs):
+                continue
+            if prim.differentiable and not prim.holomorphic:
+                raise _not_analytic(f"applies {prim.name!r}, which is not complex-analytic")
+            if prim.differentiable and node.dtype.kind != "c":
+                raise _not_analytic(f"applies {prim.name!r} with a complex input and a real "
+                                    "result (it drops the imaginary part: not analytic)")
+            # a decomposition's pack (eigh_packed, …) is not differentiable but carries the step
+            if prim.kind != "elementwise" and not prim.linear and node.dtype.kind == "c" \
+                    and not _cauchy_riemann(node):
+                raise _not_analytic(f"applies {prim.name!r}, which is not complex-analytic "
+                                    "on complex numbers (it conjugates, or reads a Hermitian "
+                                    "matrix: its complex step disagrees with a real one)")
+        node = _infinite_partial(graph, lambda v: bool(np.any(np.imag(v.value))), real=True)
+        if node is not None:
+            raise NonDifferentiableError(
+                f"the derivative is not finite at this point (method='fd-complex'): "
+                f"{node.prim.name!r} has an infinite local derivative here (e.g. sqrt at 0), so "
+                "the function is not differentiable there")
+        return graph.output.value
 
     def _check_complex_step(self, fn: Function, args: Sequence[Any]) -> None:
         if any(np.iscomplexobj(a) for a in args):
@@ -135,10 +308,46 @@ class FiniteDifferenceEngine(Engine):
             self._check_complex_step(fn, args)
         flat, x0, out = self._flat_function(fn, args, wrt)
         h = self.default_step(x0.real if np.iscomplexobj(x0) else x0)
+        dtype = _common_dtype(args, wrt)
         if np.iscomplexobj(x0):
-            return out, self._complex_jacobian(flat, x0, h, out)
+            return out, _narrow(self._complex_jacobian(flat, x0, h, out), dtype)
         batch = self._batched(fn, args, wrt)
-        return out, self._real_jacobian(flat, x0, h, out, batch)
+        jac = self._real_jacobian(flat, x0, h, out, batch)
+        if self.scheme == "forward" and x0.size:
+            self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
+                flat, x0, -h, out, batch))
+        return out, _narrow(jac, dtype)
+
+    def _check_one_sided(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
+                         forward: Callable[[], np.ndarray], backward: Callable[[], np.ndarray]
+                         ) -> None:
+        """A forward difference at a point where the derivative is infinite (sqrt at 0, the edge
+        of its domain) is a finite number. Where the trace at x has an infinite local partial on
+        the derivative's path, look backward too: a point outside the domain, or a backward
+        difference that disagrees, is a NonDifferentiableError (agreement — relu(x)**0.5 at −1,
+        whose infinite partial meets a zero derivative — keeps the answer)."""
+        graph = fn.trace(*args, wrt=wrt)
+        live = {graph.inputs[k] for k in wrt}
+        for node in graph.nodes:
+            if node.prim is not None and node.prim.differentiable and live.intersection(
+                    node.inputs):
+                live.add(node)
+        node = _infinite_partial(graph, live.__contains__)
+        if node is None:
+            return
+        why = (f"the derivative is not finite at this point (method='fd-forward'): "
+               f"{node.prim.name!r} has an infinite local derivative here (e.g. sqrt at 0)")
+        try:
+            back = backward()
+        except (DomainError, NumericOverflowError):
+            raise NonDifferentiableError(f"{why}, and the function is not defined just below "
+                                         "it") from None
+        fwd = forward()
+        tol = 1e-4 * max(1.0, float(np.max(np.abs(fwd), initial=0.0)),
+                         float(np.max(np.abs(back), initial=0.0)))
+        if not np.all(np.abs(fwd - back) <= tol):
+            raise NonDifferentiableError(f"{why}, and the differences from either side "
+                                         "disagree") from None
 
     def _real_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
                        h: np.ndarray, out: Any, batch: Any = None, axis: complex = 1.0) -> np.ndarray:
@@ -152,7 +361,7 @@ class FiniteDifferenceEngine(Engine):
 
         jac = at(h)
         if self.scheme == "richardson" and self.step is None:
-            jac = self._refine(at, h, jac)
+            jac = self._refine(at, x0, h, jac)
         return jac
 
     def _complex_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
@@ -170,14 +379,19 @@ class FiniteDifferenceEngine(Engine):
                 "imaginary parts separately, or use dk.vjp")
         return jx
 
-    def _refine(self, at: Callable[[np.ndarray], np.ndarray], h: np.ndarray, jac: np.ndarray) -> np.ndarray:
+    def _refine(self, at: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, h: np.ndarray,
+                jac: np.ndarray) -> np.ndarray:
         """Richardson starts from a large step; when its own error estimate says the tableau did
         not converge (a kink or a fast feature within h), start again from smaller steps and keep
-        the estimate that is best."""
+        the estimate that is best — never from steps that the input's dtype rounds away (their
+        differences are all 0, with an error estimate of 0)."""
         best, best_err = jac, self.error_estimate
         for shrink in (16.0, 256.0, 4096.0):
             scale = max(1.0, float(np.max(np.abs(best)))) if best.size else 1.0
             if best_err is None or best_err <= 1e-9 * scale:
+                break
+            smallest = h / shrink / 2.0 ** (self.levels - 1)
+            if np.any((x0 + smallest).astype(x0.dtype) == x0):
                 break
             candidate = at(h / shrink)
             if self.error_estimate is not None and self.error_estimate < best_err:
@@ -216,15 +430,18 @@ class FiniteDifferenceEngine(Engine):
         """The (1, n) Jacobian from one batched evaluation of every perturbed point."""
         n = x0.size
         eye = np.eye(n, dtype=x0.dtype)
-        if self.scheme == "forward":
-            f = many(np.vstack([x0, x0 + h[:, None] * eye]))
-            return ((f[1:] - f[0]) / h)[None, :]
+        if self.scheme == "forward":  # divided by the steps taken (points rounded to the dtype)
+            taken = (x0 + h).astype(x0.dtype) - x0
+            f = many(np.vstack([x0, x0 + taken[:, None] * eye]))
+            return ((f[1:] - f[0]) / taken)[None, :]
         levels = self.levels if self.scheme == "richardson" else 1
         hs = h[None, :] / 2.0 ** np.arange(levels)[:, None]  # (levels, n)
-        steps = hs[:, :, None] * eye[None]  # (levels, n, n): row i perturbs input i
-        pts = np.concatenate([(x0 + steps).reshape(-1, n), (x0 - steps).reshape(-1, n)])
+        up = (x0 + hs).astype(x0.dtype) - x0
+        down = x0 - (x0 - hs).astype(x0.dtype)
+        pts = np.concatenate([(x0 + up[:, :, None] * eye[None]).reshape(-1, n),
+                              (x0 - down[:, :, None] * eye[None]).reshape(-1, n)])
         f = many(pts.astype(x0.dtype)).reshape(2, levels, n)
-        central = (f[0] - f[1]) / (2 * hs)  # (levels, n)
+        central = (f[0] - f[1]) / (up + down)  # (levels, n)
         if self.scheme == "central":
             return central[:1]
         return self._tableau(list(central))[None, :]
@@ -279,6 +496,13 @@ class FiniteDifferenceEngine(Engine):
         """Directional derivative along the tangents: two evaluations (central)."""
         args = [as_input(a) for a in args]
         wrt = list(range(len(args)))
+        for name, a, v in zip(fn.inputs, args, tangents):  # as forward mode checks them
+            if np.shape(v) != np.shape(a) and np.size(v) != np.size(a):
+                raise ShapeError(f"tangent of shape {np.shape(v)} for input {name!r} of shape "
+                                 f"{np.shape(a)}")
+            if np.iscomplexobj(v) and not np.iscomplexobj(a):
+                raise ShapeError(f"the tangent for the real input {name!r} is complex: pass a "
+                                 "real tangent (or make the input complex)")
         flat, x0, out = self._flat_function(fn, args, wrt)
         t = np.concatenate([np.reshape(np.asarray(v, dtype=x0.dtype), (-1,)) for v in tangents])
         norm = np.linalg.norm(t)
@@ -287,11 +511,26 @@ class FiniteDifferenceEngine(Engine):
         if self.scheme == "complex":
             self._check_complex_step(fn, args)
         h = float(np.max(self.default_step(np.abs(x0)))) / norm if x0.size else 1e-6
-        col = self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1, dtype=x0.dtype), 0, h)
-        return out, np.reshape(col, np.shape(out))
+
+        def along(step: float) -> np.ndarray:
+            return self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1, dtype=x0.dtype), 0,
+                                step)
+
+        col = along(h)
+        if self.scheme == "forward":
+            self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h))
+        return out, _narrow(np.reshape(col, np.shape(out)), _common_dtype(args, wrt))
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
-        return Engine.vjp(self, fn, args, wrt)
+        out, pull = Engine.vjp(self, fn, args, wrt)
+
+        def pullback(ct: Any) -> tuple[Any, ...]:  # the cotangent checked as reverse mode does
+            if np.shape(ct) != np.shape(out) and (np.shape(ct) != () or np.size(out) != 1):
+                raise ShapeError(f"cotangent of shape {np.shape(ct)} for an output of shape "
+                                 f"{np.shape(out)}")
+            return pull(ct)
+
+        return out, pullback
 
     # ----- higher derivatives ------------------------------------------------------------------
 
@@ -319,7 +558,7 @@ class FiniteDifferenceEngine(Engine):
                 val = (f(x0 + ei + ej) - f(x0 + ei - ej) - f(x0 - ei + ej) + f(x0 - ei - ej)) / (
                     4 * hs[i] * hs[j])
                 H[i, j] = H[j, i] = val
-        return H
+        return _narrow(H, _common_dtype(args, wrt))
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
         """n-th central difference Σₖ (−1)ᵏ C(n,k) f(x + (n/2 − k)h) / hⁿ, h = ε^(1/(n+2))."""
@@ -333,5 +572,5 @@ class FiniteDifferenceEngine(Engine):
         scale = max(1.0, float(np.max(np.abs(x0))) if x0.size else 1.0)
         h = (self.step or _eps(x0.dtype) ** (1.0 / (n + 2))) * scale
         total = sum((-1) ** k * comb(n, k) * flat(x0 + (n / 2 - k) * h) for k in range(n + 1))
-        res = total / h**n
+        res = _narrow(total / h**n, _common_dtype([x], [0]))
         return res.reshape(np.shape(x)) if np.shape(x) else res[0]
