@@ -48,6 +48,11 @@ class TracingError(DiffkitError, RuntimeError):
     math.sin on it, ...): the value would silently leave the graph."""
 
 
+class TracedHashError(TracingError, TypeError):
+    """``hash()`` of a traced value (``x in {3.0}``, a dict key): sets and dicts would compare
+    identities, not numbers, and silently miss. Also a TypeError, Python's "unhashable"."""
+
+
 class BackendError(DiffkitError, RuntimeError):
     """An array backend that is missing or mixed (NumPy with CuPy)."""
 

@@ -30,7 +30,7 @@ import numpy as np
 from . import ops
 from . import primitives as P
 from .backend import array_namespace
-from .errors import MissingRuleError, ShapeError, TracingError
+from .errors import MissingRuleError, ShapeError, TracedHashError, TracingError
 from .ir import Node, Traced, toposort
 
 _F64 = np.float64
@@ -85,6 +85,8 @@ class Tape:
             if type(a) is Tensor and a.tape is self:
                 node = a.node
                 v = node.value
+                if type(v) is float:  # traced scalar code runs on Python floats, where NumPy
+                    v = _F64(v)  # holds a float64 (strong): float32 arrays promote to float64
                 if a.requires_grad:
                     active = True
             else:
@@ -304,10 +306,24 @@ class Tensor(Traced):
     # ----- what it holds ------------------------------------------------------------------------
     @property
     def value(self) -> Any:
-        """The primal value (a NumPy/CuPy array or scalar; a Tensor of an outer tape when nested)."""
+        """The primal value (a NumPy/CuPy array or scalar), for a parameter or an eager result.
+
+        Read by a traced function, it is a number read out of a traced value, as ``.item()``
+        or ``.numpy()``: a TracingError for a value being differentiated, otherwise a read that
+        makes the trace valid at this point only (a ``dk.jit`` function then traces each call)
+        — never a silent constant. diffkit's own code reads ``node.value``, which does neither."""
+        tape = self.tape
+        if tape.level and not tape.closed and not _internal(sys._getframe(1)):
+            return self.concrete(".value")
         return self.node.value
 
-    data = value
+    @property
+    def data(self) -> Any:
+        """The same as :attr:`value` (PyTorch's spelling)."""
+        tape = self.tape
+        if tape.level and not tape.closed and not _internal(sys._getframe(1)):
+            return self.concrete(".data")
+        return self.node.value
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -336,6 +352,14 @@ class Tensor(Traced):
         return (self[i] for i in range(self.node.shape[0]))
 
     def __hash__(self) -> int:
+        """By identity on the eager tape (parameters as set members and dict keys, as in
+        PyTorch). A traced value is unhashable: ``x in {3.0}`` would compare identities, not
+        numbers, and silently be False."""
+        if self.tape.level:
+            raise TracedHashError(
+                f"a traced value cannot be hashed (at {call_site()}): set or dict membership "
+                "would compare identities, not numbers; compare with == (x == 3.0, "
+                "np.isin(x, values)) or pass the value as a plain number")
         return id(self)
 
     def __repr__(self) -> str:
@@ -721,6 +745,12 @@ class Tensor(Traced):
         return fn(*args, **kwargs)
 
 
+def _internal(frame: Any) -> bool:
+    """Whether `frame` runs diffkit's own code, which reads the values of the traces it makes
+    (the engines, nn's shape and device checks) without reading numbers for the user."""
+    return frame.f_globals.get("__name__", "").startswith("diffkit.")
+
+
 def _library_caller() -> tuple[str, str] | None:
     """(module, function) of the SciPy function converting a traced value with np.asarray, seen
     from its outermost frame (what the user called), or None when the caller is not SciPy."""
@@ -851,7 +881,7 @@ def backward(root: Tensor, gradient: Any = None) -> None:
     if gradient is None:
         if root.size != 1:
             raise ShapeError(f"backward() needs a gradient argument for an output of shape {root.shape}")
-        v = root.value
+        v = root.node.value
         gradient = v.dtype.type(1) if type(v) is _F64 else array_namespace(v).ones(
             root.shape, dtype=getattr(v, "dtype", float))
     with paused_gc():  # acyclic graph: reference counting frees it; the cyclic GC would only rescan

@@ -426,7 +426,7 @@ def test_code_that_disagrees_with_its_trace_is_never_used(monkeypatch) -> None:
     """Generated code is run once at its trace point and compared with the trace; code that
     disagrees is refused for good: every later call is interpreted (it used to be kept after
     the first refusal and answered unchecked from the next call on)."""
-    import diffkit.engines.compiler as compiler
+    from diffkit.engines import compiler
 
     real = compiler._emit
 

@@ -589,8 +589,8 @@ def test_average_weights_are_differentiable_and_returned() -> None:
 
     def f(x: Any, w: Any) -> Any:
         a, s = np.average(x, axis=1, weights=w, returned=True)
-        np.testing.assert_array_equal(a.value, avg)
-        np.testing.assert_array_equal(s.value, scale)
+        np.testing.assert_array_equal(a.node.value, avg)
+        np.testing.assert_array_equal(s.node.value, scale)
         return np.sum(a * np.array([1.0, 2.0, 3.0])) + np.sum(s)
 
     gx, gw = dk.grad(f)(x, w)

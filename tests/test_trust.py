@@ -391,3 +391,40 @@ def test_max_of_complex_numbers_differentiates_the_selected_element() -> None:
     want = np.array([0.0, c, 1.0])  # max is z[1], min is z[2] (by real part)
     for method in ("reverse", "forward", "fd"):
         np.testing.assert_allclose(dk.grad(f, method=method)(z)[0], want, atol=1e-9)
+
+
+MIXED = {  # float32 array x, float64 scalar y: NumPy computes these in float64
+    "x + exp(y)": (lambda x, y: dk.sum(x + dk.exp(y)),
+                   lambda x, y: (np.ones_like(x), len(x) * np.exp(y))),
+    "x + y*2": (lambda x, y: dk.sum(x + y * 2.0), lambda x, y: (np.ones_like(x), 2.0 * len(x))),
+    "x * (exp(y)*2)": (lambda x, y: dk.sum(x * (dk.exp(y) * 2.0)),
+                       lambda x, y: (np.full_like(x, 2 * np.exp(y)), 2 * np.exp(y) * x.sum())),
+    "(x+e^y)-e^y-x": (lambda x, y: 1e6 * dk.sum((x + dk.exp(y)) - dk.exp(y) - x),
+                      lambda x, y: (np.zeros_like(x), 0.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIXED))
+@pytest.mark.parametrize("method", ["reverse", "forward", "compiled", "auto"])
+def test_scalars_traced_from_float64_inputs_promote_as_numpy_float64s(name, method) -> None:
+    """A float64 scalar argument and what is computed from it are NumPy float64s in NumPy's
+    promotion (strong): with a float32 array the result is float64. Traced scalar code ran on
+    Python floats (weak), so the traced value was float32 where the plain call's is float64
+    (0.0 against −0.29 after a cancellation), and the float64 input's gradient had float32
+    precision. Values against the plain call and NumPy float64 arithmetic; gradients against
+    hand formulas evaluated in float64."""
+    body, hand = MIXED[name]
+    x = np.array([0.1, 0.2, 0.7], np.float32)
+    y = 2.0
+    f = dk.jit(body) if method == "compiled" else dk.function(body)
+    plain = f(x, y)
+    xs = x.astype(np.float64)  # what NumPy computes in: float32 values, float64 arithmetic
+    assert np.result_type(plain) == np.float64
+    vg = dk.value_and_grad(f, method=method)
+    for _ in range(3):  # interpreted, then (compiled, auto) generated code
+        value, (gx, gy) = vg(x, y)
+        assert value == plain, (value, plain)
+        hx, hy = hand(xs, y)
+        assert gx.dtype == np.float32 and type(gy) is float
+        np.testing.assert_allclose(gx, hx.astype(np.float32), rtol=1e-7, atol=0)
+        assert gy == pytest.approx(hy, rel=1e-14, abs=1e-9)

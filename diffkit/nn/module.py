@@ -81,7 +81,7 @@ def assign_(t: Tensor, value: Any) -> Tensor:
 
 def value_of(x: Any) -> Any:
     """The array inside a Tensor (the argument itself otherwise)."""
-    return x.value if type(x) is Tensor else x
+    return x.node.value if type(x) is Tensor else x
 
 
 class Module:
