@@ -1,0 +1,103 @@
+"""What a difference quotient may trust, read from a trace of the function at the stepped point.
+
+The complex step Im f(x + ih)/h needs a complex-analytic function of real inputs, and NumPy is not
+one on complex numbers where it conjugates, takes a modulus or drops an imaginary part (norm, var,
+vdot, eigh, ``astype(float)``; on real inputs these look analytic). :func:`cauchy_riemann` measures
+a structural record at its complex inputs; :func:`infinite_partial` finds a point where the
+derivative is infinite (sqrt at 0, arcsin at 1), which no difference quotient can give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import DiffkitError, MissingRuleError
+from ..ir import Graph, Node
+from ..primitive import NoRule, Primitive
+
+
+def carrying(graph: Graph) -> set[Node]:
+    """The nodes on a path that carries derivatives to the output (through differentiable ops)."""
+    carries = {graph.output}
+    for node in reversed(graph.nodes):
+        if node in carries and node.prim is not None and node.prim.differentiable:
+            carries.update(node.inputs)
+    return carries
+
+
+def infinite_partial(graph: Graph, moved: Callable[[Node], bool], real: bool = False
+                      ) -> Node | None:
+    """The first element-wise node on the derivative's path whose local partial, with respect to
+    an input the perturbation `moved`, is not finite at the traced values — with `real`, at the
+    real parts of its inputs (a complex step's trace) — (sqrt′ at 0, arcsin′ at 1): where the
+    derivative is infinite, not a number a difference quotient gives."""
+    carries = carrying(graph)
+    for node in graph.nodes:
+        prim = node.prim
+        if prim is None or prim.partials is None or node not in carries:
+            continue
+        rules = [r if r is not None and not isinstance(r, NoRule) and moved(i) else None
+                 for r, i in zip(prim.partials, node.inputs)]
+        if not any(rules):
+            continue
+        with np.errstate(all="ignore"):
+            try:
+                args = [np.asarray(np.real(v.value) if real else v.value) for v in node.inputs]
+                out = prim.evaluate(np, args, node.params) if real else node.value
+                partials = [r(*args, np.asarray(out)) for r in rules if r is not None]
+            except (DiffkitError, ArithmeticError, ValueError, TypeError):
+                continue  # a rule that cannot say: the numbers stand
+        if not all(np.all(np.isfinite(np.asarray(p))) for p in partials):
+            return node
+    return None
+
+
+def cauchy_riemann(node: Node) -> bool:
+    """Whether a structural record acts on its complex inputs a + ib (b: the tiny imaginary step)
+    as a complex-analytic map, Im f(a + ib) ≈ J·b, with J·b from a real central difference along
+    b. The table's ``holomorphic`` flag speaks for element-wise records; a structural one may
+    conjugate (vdot's first argument) or assume a Hermitian matrix (cholesky, eigh, svd, qr,
+    pinv), which only shows at complex inputs, so it is measured."""
+    imag = [np.imag(i.value) if i.dtype.kind == "c" else None for i in node.inputs]
+    size = max((float(np.max(np.abs(b), initial=0.0)) for b in imag if b is not None),
+               default=0.0)
+    if size == 0.0:
+        return True  # the step does not reach this node: it computes with real values
+    real = [np.real(i.value) if b is not None else i.value for i, b in zip(node.inputs, imag)]
+    scale = max((float(np.max(np.abs(a), initial=0.0)) for a, b in zip(real, imag)
+                 if b is not None), default=0.0)
+    step = 1e-6 * max(1.0, scale)
+
+    def at(sign: float) -> np.ndarray:
+        args = [a if b is None else a + sign * step * (b / size) for a, b in zip(real, imag)]
+        return np.asarray(node.prim.evaluate(np, args, node.params))
+
+    try:
+        with np.errstate(all="ignore"):
+            slope = (at(1.0) - at(-1.0)) / (2 * step)
+    except (DiffkitError, ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
+        return False  # no real neighbourhood to compare with: not shown analytic
+    got = np.imag(node.value) / size
+    tol = 1e-5 * max(1.0, float(np.max(np.abs(slope), initial=0.0)))
+    return bool(np.all(np.isfinite(slope)) and np.max(np.abs(got - slope), initial=0.0) <= tol)
+
+
+def failing_primitive(exc: BaseException) -> Primitive | None:
+    """The innermost primitive being evaluated when `exc` was raised (to name it)."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        for name in ("prim", "self"):
+            if isinstance(tb.tb_frame.f_locals.get(name), Primitive):
+                found = tb.tb_frame.f_locals[name]
+        tb = tb.tb_next
+    return found
+
+
+def not_analytic(what: str) -> MissingRuleError:
+    return MissingRuleError(
+        f"the complex-step method (fd-complex) needs a complex-analytic function, and at a "
+        f"complex point this one {what}: use method='fd-central' or an AD method "
+        "(method='reverse')")
