@@ -619,7 +619,7 @@ class ElementwiseLinearization(Linearization):
         return total
 
     def message(self) -> str:
-        point = ", ".join(format_value(getattr(x, "value", x)) for x in self.xs)
+        point = ", ".join(format_value(_plain_value(x)) for x in self.xs)
         return (f"{self.prim.name} is not differentiable at {point}: its local derivative is not "
                 "finite there")
 
@@ -830,3 +830,10 @@ def finite(x: Any) -> bool:
         return bool(np.isfinite(x).all())
     xp = array_namespace(x)
     return bool(xp.all(xp.isfinite(x)))
+
+
+def _plain_value(x: Any) -> Any:
+    """The number behind an operand for a message: a Tensor's node value (its public ``.value``
+    would count as reading a traced number), a Node's value, or the operand itself."""
+    node = getattr(x, "node", None)
+    return node.value if node is not None else getattr(x, "value", x)

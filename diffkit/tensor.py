@@ -313,7 +313,7 @@ class Tensor(Traced):
         makes the trace valid at this point only (a ``dk.jit`` function then traces each call)
         — never a silent constant. diffkit's own code reads ``node.value``, which does neither."""
         tape = self.tape
-        if tape.level and not tape.closed and not _internal(sys._getframe(1)):
+        if tape.level and not tape.closed:
             return self.concrete(".value")
         return self.node.value
 
@@ -321,7 +321,7 @@ class Tensor(Traced):
     def data(self) -> Any:
         """The same as :attr:`value` (PyTorch's spelling)."""
         tape = self.tape
-        if tape.level and not tape.closed and not _internal(sys._getframe(1)):
+        if tape.level and not tape.closed:
             return self.concrete(".data")
         return self.node.value
 
@@ -743,12 +743,6 @@ class Tensor(Traced):
         if fn is None:
             raise MissingRuleError(_unsupported(f"numpy.{getattr(func, '__name__', func)}"))
         return fn(*args, **kwargs)
-
-
-def _internal(frame: Any) -> bool:
-    """Whether `frame` runs diffkit's own code, which reads the values of the traces it makes
-    (the engines, nn's shape and device checks) without reading numbers for the user."""
-    return frame.f_globals.get("__name__", "").startswith("diffkit.")
 
 
 def _library_caller() -> tuple[str, str] | None:
