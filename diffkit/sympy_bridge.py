@@ -6,6 +6,8 @@ to the primitive whose SymPy translation it is, read off the table.
 
 from __future__ import annotations
 
+import cmath
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,7 +59,8 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
     if not isinstance(expr, sp.Basic):
         raise TypeError(f"from_sympy takes a SymPy expression, got {type(expr).__name__}")
     symbols = list(inputs) if inputs is not None else sorted(expr.free_symbols, key=lambda s: s.name)
-    symbols = [sp.Symbol(s) if isinstance(s, str) else s for s in symbols]
+    by_name = {str(s): s for s in expr.free_symbols}  # a name given as text means that symbol
+    symbols = [by_name.get(s, sp.Symbol(s)) if isinstance(s, str) else s for s in symbols]
     missing = expr.free_symbols - set(symbols)
     if missing:
         raise ParseError(f"from_sympy: symbol(s) {sorted(map(str, missing))} are not among the inputs")
@@ -75,7 +78,9 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
             try:
                 value = float(e) if e.is_real else complex(e)
             except (TypeError, ValueError):
-                raise ParseError(f"from_sympy: {e} is not a finite number") from None
+                value = math.nan
+            if not cmath.isfinite(value):  # oo, zoo, nan, 10**400: never a silent inf or nan
+                raise ParseError(f"from_sympy: {e} is not a finite number")
             code.append(("const", value))
         else:
             args = _sympy_args(e)
