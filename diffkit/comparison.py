@@ -184,8 +184,9 @@ class Comparison:
                 "rows": rows}
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The comparison as JSON."""
-        return json.dumps(self.to_dict(), indent=indent)
+        """The comparison as JSON (an infinite relative error, against a zero reference, is
+        null: JSON has no infinity)."""
+        return json.dumps(_json_ready(self.to_dict()), indent=indent, allow_nan=False)
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame, one row per method (needs pandas)."""
@@ -194,6 +195,19 @@ class Comparison:
         except ImportError as exc:
             raise ImportError("to_pandas needs pandas: pip install pandas") from exc
         return pd.DataFrame([asdict(r) for r in self.rows]).set_index("method")
+
+
+def _json_ready(value: Any) -> Any:
+    """`value` with NaN and infinities as None, and complex numbers as {"real", "imag"}."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, complex):
+        return {"real": _json_ready(value.real), "imag": _json_ready(value.imag)}
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 # ----- measuring ---------------------------------------------------------------------------------
@@ -252,30 +266,44 @@ def _measure(fn: Function, xs: list[Any], method: str, scalar: bool, reference: 
         value = call(*xs)
         first = time.perf_counter() - t0
     except (DiffkitError, ValueError, NotImplementedError, TypeError) as exc:
-        row.skipped = str(exc)
+        # the error's name, and the method by its name (the engine object was passed as method=)
+        row.skipped = f"{type(exc).__name__}: {str(exc).replace(repr(eng), repr(method))}"
         return row
     row.value = _flat(value, scalar)
+    start = None
     if hasattr(engine, "evaluations"):
         engine.evaluations = 0
-        call(*xs)
+        start = _richardson_start(engine, lambda: call(*xs))
         row.evaluations = engine.evaluations
     row.time = _median_time(lambda: call(*xs), repeat, budget)
     row.setup = max(first - row.time, 0.0)
     row.memory = _peak_memory(lambda: call(*xs))
-    err = np.abs(np.asarray(row.value, dtype=float) - np.asarray(reference, dtype=float))
+    err = np.abs(row.value - np.asarray(reference))
     scale = float(np.max(np.abs(reference))) if np.size(reference) else 0.0
     row.abs_error = float(np.max(err)) if err.size else 0.0
-    row.rel_error = row.abs_error / scale if scale > 0 else row.abs_error
-    row.sweeps, row.notes = _explain(engine, method, xs, n, m)
+    # a zero reference has no relative error: 0 where the value is exact too, else infinite
+    row.rel_error = row.abs_error / scale if scale > 0 else (
+        0.0 if row.abs_error == 0 else float("inf"))
+    row.sweeps, row.notes = _explain(engine, method, xs, n, m, start)
     return row
 
 
-def _explain(engine: Any, method: str, xs: list[Any], n: int, m: int) -> tuple[int | None, str]:
-    """Sweeps and the note for a row."""
+def _richardson_start(engine: Any, run: Callable[[], Any]) -> np.ndarray | None:
+    """Run the engine once; for Richardson, the first step of the tableau its answer came from
+    (it restarts from smaller steps, ÷16, ÷256, …, when its own error estimate says the tableau
+    did not converge, and keeps the best: the default step is then not the one used)."""
+    run()
+    if getattr(engine, "scheme", None) != "richardson":
+        return None
+    return getattr(engine, "step_used", None)
+
+
+def _explain(engine: Any, method: str, xs: list[Any], n: int, m: int,
+             start: np.ndarray | None = None) -> tuple[int | None, str]:
+    """Sweeps and the note for a row (`start`: the step Richardson's answer started from)."""
     name = getattr(engine, "name", method)
     if name == "fd":
-        x0 = np.concatenate([np.reshape(np.asarray(x, dtype=float), -1) for x in xs])
-        h = engine.default_step(x0)
+        h = engine.default_step(_fd_point(xs)) if start is None else start
         step = _steps(h)
         if engine.scheme == "richardson":
             est = engine.error_estimate
@@ -300,6 +328,18 @@ def _explain(engine: Any, method: str, xs: list[Any], n: int, m: int) -> tuple[i
         lines = max(cg.stats.values())
         return m, f"generated code, {lines} lines (see .source)"
     return None, ""
+
+
+def _fd_point(xs: Sequence[Any]) -> np.ndarray:
+    """The flat point in the dtype the FD engine steps in (float32 inputs: float32 steps)."""
+    from .engines.finite import _working
+
+    if not xs:
+        return np.zeros(0)
+    dtype = _working(np.result_type(*[np.asarray(x).dtype for x in xs]))
+    x0 = np.concatenate([np.reshape(np.asarray(x).astype(dtype), -1) for x in xs])
+    x0 = x0.real if x0.dtype.kind == "c" else x0  # complex inputs: real steps, as the engine
+    return x0 if x0.dtype.kind == "f" else x0.astype(float)
 
 
 def _steps(h: np.ndarray) -> str:
@@ -335,9 +375,13 @@ def _peak_memory(call: Callable[[], Any]) -> int:
 
 
 def _flat(value: Any, scalar: bool) -> np.ndarray:
+    """The value as one float (or, for complex inputs, complex) array: never a dropped
+    imaginary part."""
+    parts = value if scalar else [value]
+    dtype = np.result_type(float, *[np.asarray(v).dtype for v in parts])
     if scalar:
-        return np.concatenate([np.reshape(np.asarray(v, dtype=float), -1) for v in value])
-    return np.asarray(value, dtype=float)
+        return np.concatenate([np.reshape(np.asarray(v, dtype=dtype), -1) for v in value])
+    return np.asarray(value, dtype=dtype)
 
 
 # ----- the reference -----------------------------------------------------------------------------
@@ -369,6 +413,9 @@ def exact_derivative(fn: Function, xs: Sequence[Any], digits: int = REFERENCE_DI
 
     from .engines.symbolic import SymbolicEngine
 
+    if any(np.iscomplexobj(x) for x in xs):  # its real part would be a different point
+        raise ValueError("complex inputs: SymPy's derivative is not diffkit's convention for "
+                         "them")
     deriv = SymbolicEngine().derive(_fresh(fn), list(xs), list(range(fn.arity)))
     flat = [float(v) for x in xs for v in np.reshape(np.asarray(x, dtype=float), -1)]
     env: dict[Any, Any] = {s: sp.Float(v, digits + 10) for s, v in zip(deriv.program.inputs, flat)}
@@ -388,9 +435,10 @@ def exact_derivative(fn: Function, xs: Sequence[Any], digits: int = REFERENCE_DI
 
 def _short(v: Any) -> str:
     arr = np.asarray(v)
+    num = complex if arr.dtype.kind == "c" else float  # never a dropped imaginary part
     if arr.ndim == 0:
-        return f"{float(arr):.10g}"
-    flat = [f"{float(x):.10g}" for x in arr.reshape(-1)[:3]]
+        return f"{num(arr):.10g}"
+    flat = [f"{num(x):.10g}" for x in arr.reshape(-1)[:3]]
     more = ", …" if arr.size > 3 else ""
     return f"[{', '.join(flat)}{more}]" + (f" {arr.shape}" if arr.ndim > 1 else "")
 

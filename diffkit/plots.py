@@ -51,7 +51,7 @@ def plot_fd_error(f: Any, *point: Any, steps: Sequence[float] | None = None,
         >>> import diffkit as dk
         >>> fig = dk.plots.plot_fd_error("ln(x1) + x1*x2 - sin(x2)", 2.0, 5.0)
     """
-    from .comparison import _reference
+    from .comparison import _fd_point, _reference
     from .engines.finite import FiniteDifferenceEngine
 
     plt = _pyplot()
@@ -68,8 +68,7 @@ def plot_fd_error(f: Any, *point: Any, steps: Sequence[float] | None = None,
         ax.loglog(hs, np.maximum(errors, FLOOR), color=_COLORS[scheme], label=scheme, lw=1.6,
                   ls="--" if scheme == "complex" else "-")
         auto = FiniteDifferenceEngine(scheme=scheme)
-        x0 = np.concatenate([np.reshape(np.asarray(x, dtype=float), -1) for x in xs])
-        h_auto = float(np.max(auto.default_step(x0)))
+        h_auto = float(np.max(auto.default_step(_fd_point(xs))))
         err = _fd_error(auto, fn, xs, wrt, ref)
         ax.loglog([h_auto], [max(err, FLOOR)], marker="o", ms=9, mfc="white", mew=2,
                   color=_COLORS[scheme], ls="none")

@@ -112,6 +112,8 @@ class FiniteDifferenceEngine(Engine):
         self.levels = int(levels)
         self.evaluations = 0  # how many times the function was evaluated (for comparisons)
         self.error_estimate: Any = None
+        #: the step the last answer's differences started from (Richardson may restart smaller)
+        self.step_used: np.ndarray | None = None
 
     # ----- the black box -----------------------------------------------------------------------
 
@@ -280,6 +282,7 @@ class FiniteDifferenceEngine(Engine):
             return np.stack(cols, axis=1) if cols else np.zeros((size_of(out), 0))
 
         jac = at(h)
+        self.step_used = h
         if self.scheme == "richardson" and self.step is None:
             jac = self._refine(at, x0, h, jac)
         return jac
@@ -316,6 +319,7 @@ class FiniteDifferenceEngine(Engine):
             candidate = at(h / shrink)
             if self.error_estimate is not None and self.error_estimate < best_err:
                 best, best_err = candidate, self.error_estimate
+                self.step_used = h / shrink
         self.error_estimate = best_err
         return best
 
