@@ -151,3 +151,25 @@ def test_vjp_refuses_a_cotangent_of_another_shape(method):
     np.testing.assert_allclose(pullback(np.array([1.0, 3.0]))[0], [2.0, 12.0], rtol=1e-5)
     _, pullback = dk.vjp(dk.parse("x^2"), 3.0, method=method)
     assert pullback(1.0)[0] == pytest.approx(6.0, rel=1e-5)  # a scalar output takes a number
+
+
+def test_a_forward_difference_evaluates_the_function_n_plus_one_times() -> None:
+    """f(x) is shared by the n columns of a forward difference: n + 1 difference evaluations of a
+    Python function of n inputs, as `evaluations` (the comparison's column) counts them — it
+    evaluated f(x) again for every column (2n)."""
+    from diffkit.engines.finite import FiniteDifferenceEngine
+
+    calls = []
+
+    def f(a, b, c):
+        calls.append(1)
+        return a * b + dk.sin(c)
+
+    engine = FiniteDifferenceEngine(scheme="forward")
+    fn = dk.function(f)
+    before = len(calls)
+    value, jac = engine.jacobian(fn, [1.0, 2.0, 3.0], [0, 1, 2])
+    assert engine.evaluations == 4  # f(x) and one step per input
+    assert len(calls) - before == 4 + 2  # and f's value, and the trace the one-sided check reads
+    assert value == 2.0 + np.sin(3.0)
+    np.testing.assert_allclose(np.ravel(jac), [2.0, 1.0, np.cos(3.0)], rtol=1e-6)
