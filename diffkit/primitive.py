@@ -51,7 +51,7 @@ from .errors import (
     NumericOverflowError,
     ShapeError,
 )
-from .ir import Traced
+from .ir import Node, Traced
 
 Rule = Callable[..., Any]
 _F64 = np.float64
@@ -833,7 +833,13 @@ def finite(x: Any) -> bool:
 
 
 def _plain_value(x: Any) -> Any:
-    """The number behind an operand for a message: a Tensor's node value (its public ``.value``
-    would count as reading a traced number), a Node's value, or the operand itself."""
-    node = getattr(x, "node", None)
-    return node.value if node is not None else getattr(x, "value", x)
+    """The number behind an operand for a message: a Node's value, a Tensor's node value (its
+    public ``.value`` would count as reading a traced number), through every nesting level (a
+    higher derivative's values are Tensors of the outer trace), or the operand itself."""
+    while True:
+        if isinstance(x, Node):
+            x = x.value
+        elif (node := getattr(x, "node", None)) is not None:
+            x = node.value
+        else:
+            return x

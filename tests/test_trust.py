@@ -428,3 +428,16 @@ def test_scalars_traced_from_float64_inputs_promote_as_numpy_float64s(name, meth
         assert gx.dtype == np.float32 and type(gy) is float
         np.testing.assert_allclose(gx, hx.astype(np.float32), rtol=1e-7, atol=0)
         assert gy == pytest.approx(hy, rel=1e-14, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", ["forward", "reverse"])
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_higher_derivative_at_a_singular_point_names_the_operation(method, n) -> None:
+    """relu(x)**0.5 at −1: the second and third derivatives meet pow's infinite partial at 0.
+    The third one's NonDifferentiableError failed while writing its own message (it formatted
+    the outer trace's values with float()) and surfaced as a TracingError blaming the user's
+    line; both orders now name pow and the point."""
+    f = dk.function(lambda x: dk.relu(x) ** 0.5)
+    assert dk.derivative(f, n=1, method=method)(-1.0) == 0.0  # f = 0 near −1
+    with pytest.raises(dk.NonDifferentiableError, match=r"pow is not differentiable at 0, 0\.5"):
+        dk.derivative(f, n=n, method=method)(-1.0)
