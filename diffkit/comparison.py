@@ -112,7 +112,8 @@ class Comparison:
         """A plain fixed-width table."""
         cells = [list(self.COLUMNS)] + [self._cells(r) for r in self.rows]
         widths = [max(len(row[i]) for row in cells) for i in range(len(self.COLUMNS) - 1)]
-        lines = [self.title(), f"reference: {self.reference_kind} = {_short(self.reference)}", ""]
+        ref = "" if self.reference is None else f" = {_short(self.reference)}"
+        lines = [self.title(), f"reference: {self.reference_kind}{ref}", ""]
         for k, row in enumerate(cells):
             lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
             if k == 0:
@@ -278,13 +279,15 @@ def _measure(fn: Function, xs: list[Any], method: str, scalar: bool, reference: 
     row.time = _median_time(lambda: call(*xs), repeat, budget)
     row.setup = max(first - row.time, 0.0)
     row.memory = _peak_memory(lambda: call(*xs))
+    row.sweeps, row.notes = _explain(engine, method, xs, n, m, start)
+    if reference is None:  # no finite derivative at the point: nothing to measure against
+        return row
     err = np.abs(row.value - np.asarray(reference))
     scale = float(np.max(np.abs(reference))) if np.size(reference) else 0.0
     row.abs_error = float(np.max(err)) if err.size else 0.0
     # a zero reference has no relative error: 0 where the value is exact too, else infinite
     row.rel_error = row.abs_error / scale if scale > 0 else (
         0.0 if row.abs_error == 0 else float("inf"))
-    row.sweeps, row.notes = _explain(engine, method, xs, n, m, start)
     return row
 
 
@@ -387,20 +390,28 @@ def _flat(value: Any, scalar: bool) -> np.ndarray:
 # ----- the reference -----------------------------------------------------------------------------
 
 
-def _reference(fn: Function, xs: list[Any], scalar: bool) -> tuple[np.ndarray, str]:
-    """The exact derivative (SymPy + mpmath at 50 digits), or reverse mode where there is none."""
+def _reference(fn: Function, xs: list[Any], scalar: bool) -> tuple[np.ndarray | None, str]:
+    """The exact derivative (SymPy + mpmath at 50 digits), or reverse mode where there is none;
+    (None, why) where no finite derivative exists at the point (sqrt at 0, an overflow): the rows
+    then show each method's own answer or named error, and no error columns."""
+    from . import api
+
     try:
         values = exact_derivative(fn, xs)
+        if not np.all(np.isfinite(values)):
+            raise ValueError("the exact derivative is not finite in float64 here")
         return (values.reshape(-1) if scalar else values), (
             f"exact (SymPy program evaluated with mpmath at {REFERENCE_DIGITS} digits)")
     except (DiffkitError, ValueError, TypeError, NotImplementedError, ZeroDivisionError) as exc:
-        from . import api
-
+        why = str(exc).split(":")[0]
+    try:
         with np.errstate(**STRICT):
             ref = api.jacobian(fn, method="reverse")(*xs)
-        why = str(exc).split(":")[0]
-        return (np.reshape(ref, -1) if scalar else np.asarray(ref)), (
-            f"reverse mode in float64 (no exact reference: {why})")
+    except DiffkitError as exc:
+        return None, (f"none: no finite derivative here ({type(exc).__name__} from reverse mode: "
+                      f"{str(exc).split(':')[0]}); rows show each method's own answer")
+    return (np.reshape(ref, -1) if scalar else np.asarray(ref)), (
+        f"reverse mode in float64 (no exact reference: {why})")
 
 
 def exact_derivative(fn: Function, xs: Sequence[Any], digits: int = REFERENCE_DIGITS) -> np.ndarray:
@@ -434,6 +445,8 @@ def exact_derivative(fn: Function, xs: Sequence[Any], digits: int = REFERENCE_DI
 
 
 def _short(v: Any) -> str:
+    if v is None:
+        return "—"
     arr = np.asarray(v)
     num = complex if arr.dtype.kind == "c" else float  # never a dropped imaginary part
     if arr.ndim == 0:

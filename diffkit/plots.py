@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .build import as_function
+from .errors import NonDifferentiableError
 from .function import STRICT, as_input
 
 FD_SCHEMES = ("forward", "central", "complex", "richardson")
@@ -58,6 +59,9 @@ def plot_fd_error(f: Any, *point: Any, steps: Sequence[float] | None = None,
     fn = as_function(f)
     xs = [as_input(p) for p in point]
     ref, kind = _reference(fn, xs, scalar=True)
+    if ref is None:
+        raise NonDifferentiableError(f"plot_fd_error: {kind.split(';')[0]}, so there is no error "
+                                     "to plot against")
     hs = np.logspace(-20, 0, 81) if steps is None else np.asarray(steps, dtype=float)
     fig, ax = plt.subplots(figsize=(7.5, 5))
     wrt = list(range(fn.arity))

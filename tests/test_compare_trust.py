@@ -114,3 +114,28 @@ def test_fd_plot_marks_the_float32_step() -> None:
     (marker,) = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
     h = float(np.finfo(np.float32).eps) ** (1 / 3)
     assert marker.get_xdata()[0] == pytest.approx(h)
+
+
+@pytest.mark.parametrize(("text", "x", "errors"), [
+    ("sqrt(x)", 0.0, ("NonDifferentiableError", "DomainError")),  # not differentiable at 0
+    ("exp(x^2)", 26.6, ("NonDifferentiableError", "NumericOverflowError")),  # overflows
+])
+def test_a_point_without_a_finite_derivative_still_compares_the_methods(text, x, errors):
+    """Where no finite derivative exists, the comparison used to stop with the reference's error
+    (sqrt at 0) or to call an infinite value "exact" (exp(x²) at 26.6, every row skipped): now the
+    reference is none, said in the header, and every row shows that method's own named error —
+    the comparison a user asks for at such a point. Its JSON says null; the FD-error plot, which
+    needs a reference, is a named error."""
+    from diffkit import plots
+
+    cmp = dk.compare(text, x)
+    assert cmp.reference is None and cmp.reference_kind.startswith("none: no finite derivative")
+    assert len(cmp.rows) >= 5
+    for row in cmp.rows:
+        assert row.value is None and row.abs_error is None and row.rel_error is None
+        assert row.skipped.split(":")[0] in errors, row.skipped
+    shown = str(cmp)
+    assert "reference: none" in shown and "=" not in shown.splitlines()[1]
+    assert json.loads(cmp.to_json())["reference"] is None
+    with pytest.raises(dk.NonDifferentiableError, match="no error to plot against"):
+        plots.plot_fd_error(text, x)
