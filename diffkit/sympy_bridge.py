@@ -33,7 +33,18 @@ def _function_map() -> dict[type, tuple[Any, int]]:
         if isinstance(e, sp.Function) and tuple(e.args) == tuple(dummies[: p.nargs]) or (
                 type(e) in (sp.Max, sp.Min) and set(e.args) == set(dummies[: p.nargs])):
             table.setdefault(type(e), (p, p.nargs))
+    for cls in list(table):  # SymPy's own class of a translation that subclasses it
+        for base in cls.__bases__:
+            if base.__module__.startswith("sympy.") and base.__name__ in _SAME_AS_PARENT:
+                table.setdefault(base, table[cls])
     return table
+
+
+#: SymPy classes that the table's translations subclass and that mean the same as the primitive on
+#: its whole real domain, so SymPy's own ``erf(x)``, ``gamma(x)``, ``Mod(x, y)``, … are accepted.
+#: Not loggamma: SymPy's is complex below 0, where gammaln is log|Γ|.
+_SAME_AS_PARENT = frozenset({"erf", "erfc", "erfinv", "erfcinv", "gamma", "beta", "besselj",
+                             "bessely", "besseli", "besselk", "floor", "ceiling", "Mod"})
 
 
 _SYMPY_FUNCTIONS: dict[type, tuple[Any, int]] | None = None
