@@ -30,6 +30,25 @@ def size_of(v: Any) -> int:
     return math.prod(shape_of(v))
 
 
+def check_tangent(t: Any, name: str, shape: tuple[int, ...], real: bool) -> None:
+    """A tangent for input `name` of `shape` has its shape or its size, and is not complex for a
+    real input (a real function's derivative would drop its imaginary part): else ShapeError."""
+    given = shape_of(t) if isinstance(t, Traced) else np.shape(t)
+    if given != shape and np.size(plain_value(t)) != math.prod(shape):
+        raise ShapeError(f"tangent of shape {given} for input {name!r} of shape {shape}")
+    if real and not isinstance(t, Traced) and np.iscomplexobj(t):
+        raise ShapeError(f"the tangent for the real input {name!r} is complex: pass a real "
+                         "tangent (or make the input complex)")
+
+
+def check_cotangent(ct: Any, out_shape: tuple[int, ...]) -> None:
+    """A cotangent has the output's shape (or is a scalar for a one-element output): else
+    ShapeError, never a broadcast."""
+    given = shape_of(ct) if isinstance(ct, Traced) else np.shape(ct)
+    if given != tuple(out_shape) and (given != () or math.prod(out_shape) != 1):
+        raise ShapeError(f"cotangent of shape {given} for an output of shape {tuple(out_shape)}")
+
+
 def flatten_all(values: Sequence[Any]) -> Any:
     """Concatenate values into one 1-D array (recording when they are traced)."""
     if not any(isinstance(v, Traced) for v in values):

@@ -10,17 +10,16 @@ value-dependent traces — runs on the reverse engine, so every call still gets 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import DiffkitError, ShapeError, TracingError
+from ..errors import DiffkitError, TracingError
 from ..function import NOT_COMPILED, Function, signature
 from ..primitive import finite
 from ..tensor import Tensor
-from .base import Engine, Pullback
+from .base import Engine, Pullback, check_cotangent
 from .compiler import CompiledGradient, compile_gradient, compile_value
 from .reverse import ReverseEngine
 
@@ -104,10 +103,7 @@ class CompiledEngine(Engine):
         out = fn.evaluate(*args)
 
         def pullback(ct: Any) -> tuple[Any, ...]:
-            shape = np.shape(ct)
-            if shape != cg.out_shape and (shape != () or math.prod(cg.out_shape) != 1):
-                raise ShapeError(f"cotangent of shape {shape} for an output of shape "
-                                 f"{cg.out_shape}")  # the reverse engine's rule and words
+            check_cotangent(ct, cg.out_shape)
             if np.iscomplexobj(ct):  # the interpreter's complex convention decides
                 return self.reverse.vjp(fn, args, wrt)[1](ct)
             ct = np.broadcast_to(np.asarray(ct, dtype=float), cg.out_shape)

@@ -38,6 +38,7 @@ from ..primitive import Primitive
 from ..primitives import add, mul, neg, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
+from .base import check_cotangent
 from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render, render_rule
 
 # ----- the program: a small SSA list simplified before printing ----------------------------------
@@ -300,10 +301,9 @@ class CompiledGradient:
     def vjp(self, *args_and_ct: Any) -> tuple[Any, tuple[Any, ...]]:
         """(f(args), ctᵀ·J): the last argument is the cotangent, shaped like the output."""
         self._checked(args_and_ct, extra=1)
-        if np.shape(args_and_ct[-1]) != self.out_shape:
-            raise ShapeError(f"cotangent of shape {np.shape(args_and_ct[-1])} for an output of "
-                             f"shape {self.out_shape}")
-        return self.run("vjp", *args_and_ct)
+        *args, ct = args_and_ct
+        check_cotangent(ct, self.out_shape)
+        return self.run("vjp", *args, np.reshape(ct, self.out_shape))
 
     def __repr__(self) -> str:
         return f"<CompiledGradient of {self.function.name} at shapes {self.shapes}>"

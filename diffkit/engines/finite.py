@@ -51,7 +51,15 @@ from ..errors import (
 )
 from ..function import Function, as_input, signature, stack_outputs
 from ..primitives.linalg import linalg_error
-from .base import Engine, Pullback, require_scalar, size_of, split_flat
+from .base import (
+    Engine,
+    Pullback,
+    check_cotangent,
+    check_tangent,
+    require_scalar,
+    size_of,
+    split_flat,
+)
 from .step_checks import (
     carrying,
     cauchy_riemann,
@@ -423,12 +431,7 @@ class FiniteDifferenceEngine(Engine):
         args = [as_input(a) for a in args]
         wrt = list(range(len(args)))
         for name, a, v in zip(fn.inputs, args, tangents):  # as forward mode checks them
-            if np.shape(v) != np.shape(a) and np.size(v) != np.size(a):
-                raise ShapeError(f"tangent of shape {np.shape(v)} for input {name!r} of shape "
-                                 f"{np.shape(a)}")
-            if np.iscomplexobj(v) and not np.iscomplexobj(a):
-                raise ShapeError(f"the tangent for the real input {name!r} is complex: pass a "
-                                 "real tangent (or make the input complex)")
+            check_tangent(v, name, np.shape(a), real=not np.iscomplexobj(a))
         flat, x0, out = self._flat_function(fn, args, wrt)
         t = np.concatenate([np.reshape(np.asarray(v, dtype=x0.dtype), (-1,)) for v in tangents])
         norm = np.linalg.norm(t)
@@ -451,9 +454,7 @@ class FiniteDifferenceEngine(Engine):
         out, pull = Engine.vjp(self, fn, args, wrt)
 
         def pullback(ct: Any) -> tuple[Any, ...]:  # the cotangent checked as reverse mode does
-            if np.shape(ct) != np.shape(out) and (np.shape(ct) != () or np.size(out) != 1):
-                raise ShapeError(f"cotangent of shape {np.shape(ct)} for an output of shape "
-                                 f"{np.shape(out)}")
+            check_cotangent(ct, np.shape(out))
             return pull(ct)
 
         return out, pullback

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
 from ..function import Function
 from ..ir import Node
 from ..primitive import DiagonalRows, Traced
@@ -24,6 +23,7 @@ from ..primitives import concatenate, reshape, transpose
 from ..sweeps import require_finite, tangent_sweep
 from .base import (
     Engine,
+    check_tangent,
     dtype_of,
     plain_value,
     require_holomorphic,
@@ -124,12 +124,8 @@ class ForwardEngine(Engine):
 
 
 def _tangent_for(t: Any, node: Node) -> Any:
-    if shape_of(t) != node.shape and np.size(plain_value(t)) != node.size:
-        raise ShapeError(f"tangent of shape {shape_of(t)} for input {node.name!r} of shape {node.shape}")
+    check_tangent(t, node.name, node.shape, real=node.dtype.kind != "c")
     if isinstance(t, Traced):
         return t
     t = np.asarray(t) if not hasattr(t, "dtype") else t
-    if t.dtype.kind == "c" and node.dtype.kind != "c":
-        raise ShapeError(f"the tangent for the real input {node.name!r} is complex: pass a real "
-                         "tangent (or make the input complex)")
     return t.astype(node.dtype) if t.dtype != node.dtype else t

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
 from ..function import Function
 from ..ir import Traced
 from ..primitive import DiagonalRows
@@ -25,6 +24,7 @@ from ..sweeps import adjoint_sweep, linearize_all, require_finite, scalar_adjoin
 from .base import (
     Engine,
     Pullback,
+    check_cotangent,
     dtype_of,
     gradient_function,
     plain_value,
@@ -54,10 +54,8 @@ class ReverseEngine(Engine):
         out_shape = graph.output.shape
 
         def pullback(ct: Any) -> tuple[Any, ...]:
-            if shape_of(ct) != out_shape:
-                if shape_of(ct) != () or graph.output.size != 1:
-                    raise ShapeError(f"cotangent of shape {shape_of(ct)} for an output of shape "
-                                     f"{out_shape}")
+            check_cotangent(ct, out_shape)
+            if shape_of(ct) != out_shape:  # a scalar for a one-element output
                 ct = reshape(ct, out_shape) if isinstance(ct, Traced) else _full(out, ct)
             adj = adjoint_sweep(graph.nodes, lins, graph.output, ct, wrt_nodes)
             require_finite([adj.get(n) for n in wrt_nodes], lins)
