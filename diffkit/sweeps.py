@@ -32,7 +32,7 @@ from .primitive import (
 )
 from .primitives import broadcast_to, reshape, sum, sum_to
 
-Recorder = Callable[[Node, Node, Any, Any], None]
+Recorder = Callable[[Node, int, Any, Any], None]
 
 
 def active_nodes(nodes: Sequence[Node], wrt: Sequence[Node]) -> set[Node]:
@@ -71,7 +71,8 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
 
     With ``rows=k``, `ct` holds k cotangents stacked on a leading axis and every adjoint keeps
     that axis: k rows of a Jacobian in one sweep (the dual of forward mode's k tangents).
-    `record(node, input, partial, contribution)` sees every accumulation step (for traces)."""
+    `record(node, j, partial, contribution)` sees every accumulation step into the node's
+    argument j (for traces)."""
     adj: dict[Node, Any] = {output: ct}
     kept = set(keep)
     for node in reversed(nodes):
@@ -101,7 +102,7 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
             elif inp.shape != node.shape and tuple(getattr(c, "shape", ())) != inp.shape:
                 c = sum_to(c, inp.shape)
             if record is not None:
-                record(node, inp, lin.partials[j] if lin.partials is not None else None, c)
+                record(node, j, lin.partials[j] if lin.partials is not None else None, c)
             prev = adj.get(inp)
             adj[inp] = c if prev is None else prev + c
     return {n: (adj[n].dense() if type(adj[n]) is DiagonalRows else adj[n])

@@ -103,17 +103,10 @@ class Trace:
                     record=self._record,
                 )
 
-    def _record(self, node: Node, inp: Node, partial: Any, c: Any) -> None:
-        """Keep one accumulation step and the argument position it went through. The sweep visits
-        a node's arguments in order, so the position is the next one after the node's previous
-        step that holds `inp` (and, where partials are memoized, this very partial)."""
-        last = self.steps[-1][0] if self.steps else None
-        start = self.step_positions[-1] + 1 if last is node else 0
-        memo = self.partials.get(node)
-        candidates = [j for j in range(start, len(node.inputs)) if node.inputs[j] is inp]
-        exact = [j for j in candidates if memo is not None and memo[j] is partial]
-        self.steps.append((node, inp, partial, c))
-        self.step_positions.append((exact or candidates or [start])[0])
+    def _record(self, node: Node, j: int, partial: Any, c: Any) -> None:
+        """Keep one accumulation step and the argument position it went through."""
+        self.steps.append((node, node.inputs[j], partial, c))
+        self.step_positions.append(j)
 
     def step_partial(self, k: int) -> Partial | None:
         """The local partial used by accumulation step `k` (None where the row has none)."""
