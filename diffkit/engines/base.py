@@ -122,10 +122,22 @@ class Engine:
         return out, pullback
 
     def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+        """J·t from the Jacobian. Each tangent is checked as forward mode checks it (its input's
+        shape or size; real for a real input) and the result has the output's dtype, as forward
+        mode's tangent does: every method answers a jvp in the same dtype."""
         wrt = list(range(len(args)))
+        names = getattr(fn, "inputs", None) or [f"x{i}" for i in range(len(args))]
+        for t, a, name in zip(tangents, args, names, strict=True):
+            a = plain_value(a)
+            check_tangent(t, name, shape_of(a), real=not np.iscomplexobj(a))
         out, jac = self.jacobian(fn, args, wrt)
         t = np.concatenate([np.reshape(np.asarray(t), (-1,)) for t in tangents])
-        return out, np.reshape(jac @ t, shape_of(out))
+        jt = np.reshape(jac @ t, shape_of(out))
+        kind = dtype_of(plain_value(out)).kind
+        if kind in "fc" and jt.dtype != dtype_of(plain_value(out)) and (
+                kind == "c" or jt.dtype.kind != "c"):
+            jt = jt.astype(dtype_of(plain_value(out)))
+        return out, jt
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
         """(out, J) with J of shape (out.size, total size of the wrt inputs): one VJP per row."""
