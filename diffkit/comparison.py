@@ -335,11 +335,11 @@ def _explain(engine: Any, method: str, xs: list[Any], n: int, m: int,
 
 def _fd_point(xs: Sequence[Any]) -> np.ndarray:
     """The flat point in the dtype the FD engine steps in (float32 inputs: float32 steps)."""
-    from .engines.finite import _working
+    from .engines.finite import working_dtype
 
     if not xs:
         return np.zeros(0)
-    dtype = _working(np.result_type(*[np.asarray(x).dtype for x in xs]))
+    dtype = working_dtype(np.result_type(*[np.asarray(x).dtype for x in xs]))
     x0 = np.concatenate([np.reshape(np.asarray(x).astype(dtype), -1) for x in xs])
     x0 = x0.real if x0.dtype.kind == "c" else x0  # complex inputs: real steps, as the engine
     return x0 if x0.dtype.kind == "f" else x0.astype(float)

@@ -87,7 +87,7 @@ def _common_dtype(args: Sequence[Any], wrt: Sequence[int]) -> np.dtype:
     return dtype if dtype.kind in "fc" else np.dtype(float)
 
 
-def _working(dtype: np.dtype) -> np.dtype:
+def working_dtype(dtype: np.dtype) -> np.dtype:
     """The dtype the differences are taken in: float16 in float32 (its ε ≈ 1e-3 would leave a
     central difference about two digits and Richardson's small steps none)."""
     return np.dtype(np.float32) if dtype == np.float16 else dtype
@@ -131,7 +131,7 @@ class FiniteDifferenceEngine(Engine):
         args = [as_input(a) for a in args]
         shapes = [np.shape(args[i]) for i in wrt]
         scalar = [not np.ndim(args[i]) for i in wrt]
-        dtype = _working(np.result_type(*[np.asarray(args[i]).dtype for i in wrt])
+        dtype = working_dtype(np.result_type(*[np.asarray(args[i]).dtype for i in wrt])
                          if wrt else np.dtype(np.float64))
         x0 = (np.concatenate([np.reshape(np.asarray(args[i], dtype=dtype), (-1,)) for i in wrt])
               if wrt else np.zeros(0))
