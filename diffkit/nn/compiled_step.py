@@ -43,17 +43,6 @@ PURE_MODULES: tuple[type, ...] = (
     layers.LeakyReLU, layers.Sigmoid, layers.Tanh, layers.Softmax, layers.LogSoftmax,
     layers.Conv2d, layers.MaxPool2d, layers.LayerNorm, layers.GroupNorm, models.MLP, models.Net,
 )
-#: losses that are pure functions of (output, target)
-PURE_LOSSES: tuple[Any, ...] = (
-    losses.cross_entropy, losses.nll_loss, losses.mse_loss, losses.binary_cross_entropy,
-    losses.binary_cross_entropy_with_logits,
-)
-PURE_LOSS_MODULES: tuple[type, ...] = (
-    losses.CrossEntropyLoss, losses.NLLLoss, losses.MSELoss, losses.BCELoss,
-    losses.BCEWithLogitsLoss,
-)
-
-
 def why_not_compiled(model: Module, loss_fn: Any) -> str | None:
     """Why a step of this model and loss cannot be compiled soundly (None if it can)."""
     for name, m in model.named_modules():
@@ -65,7 +54,7 @@ def why_not_compiled(model: Module, loss_fn: Any) -> str | None:
         if kind not in PURE_MODULES:
             return (f"{name or 'the model'} is a {kind.__name__}, whose forward pass may use "
                     "random numbers, running statistics or Python state")
-    if not (loss_fn in PURE_LOSSES or type(loss_fn) in PURE_LOSS_MODULES):
+    if losses.builtin_loss(loss_fn) is None:
         return f"the loss {getattr(loss_fn, '__name__', type(loss_fn).__name__)} is not one of diffkit.nn's"
     return None
 
@@ -121,7 +110,8 @@ class CompiledStep:
         self.eye: Any = None  # the one-hot rows of (classes, dtype) = self.eye_for
         self.eye_for: tuple[int, Any] | None = None
         #: integer labels enter the generated code as one-hot rows (the loss takes either)
-        self.one_hot = _one_hot_equivalent(loss_fn)
+        kind = losses.kind_of(loss_fn, exact=True)
+        self.one_hot = kind is not None and kind.one_hot
         self.reason: str | None = None
         #: (number of classes, dtype) of the model's output, seen by an eager step: integer
         #: labels enter the generated code as one-hot rows (an index cannot be traced)
@@ -185,8 +175,3 @@ class CompiledStep:
                                 [f"p{i}" for i in range(k)] + ["x", "y"])
         except DiffkitError as exc:  # a value-dependent trace, a graph too large, …
             return f"the step could not be compiled: {exc}"
-
-
-def _one_hot_equivalent(loss_fn: Any) -> bool:
-    """Losses that turn class labels into one-hot rows first (so the rows can be passed)."""
-    return loss_fn is losses.cross_entropy or type(loss_fn) is losses.CrossEntropyLoss

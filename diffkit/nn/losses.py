@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,8 @@ def _labels(fn: str, input: Any, labels: Any) -> None:
 
 def uses_class_labels(loss_fn: Any) -> bool:
     """Whether `loss_fn` reads integer targets as class indices (cross-entropy, NLL)."""
-    return loss_fn in (cross_entropy, nll_loss) or isinstance(loss_fn, CrossEntropyLoss | NLLLoss)
+    kind = kind_of(loss_fn)
+    return kind is not None and kind.class_labels
 
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Any:
@@ -200,6 +202,8 @@ def _sum_all(terms: list[Any]) -> Any:
 
 
 class _Loss(Module):
+    function: Any  # the loss function this class form calls (set with LOSS_KINDS below)
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         if reduction not in _REDUCTIONS:
@@ -244,3 +248,53 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, input: Any, target: Any) -> Any:
         return binary_cross_entropy_with_logits(input, target, self.reduction)
+
+
+@dataclass(frozen=True)
+class LossKind:
+    """What the Trainer and the compiled step know of a built-in loss, declared once below.
+
+    class_labels: integer targets are class indices (one loss term per row, not per entry);
+    one_hot: the loss of class labels equals the loss of their one-hot rows (a compiled step may
+    pass the rows); score: how accuracy is scored — "argmax", a threshold on one output per
+    decision (0.5 on probabilities, 0 on logits), or None (a regression: no accuracy).
+    """
+
+    class_labels: bool
+    one_hot: bool
+    score: str | float | None
+
+
+#: every built-in loss function, with what it is (the class forms name theirs in `function`)
+LOSS_KINDS: dict[Any, LossKind] = {
+    cross_entropy: LossKind(class_labels=True, one_hot=True, score="argmax"),
+    nll_loss: LossKind(class_labels=True, one_hot=False, score="argmax"),
+    mse_loss: LossKind(class_labels=False, one_hot=False, score=None),
+    binary_cross_entropy: LossKind(class_labels=False, one_hot=False, score=0.5),
+    binary_cross_entropy_with_logits: LossKind(class_labels=False, one_hot=False, score=0.0),
+}
+CrossEntropyLoss.function = cross_entropy
+NLLLoss.function = nll_loss
+MSELoss.function = mse_loss
+BCELoss.function = binary_cross_entropy
+BCEWithLogitsLoss.function = binary_cross_entropy_with_logits
+#: the class forms, each a pure function of (output, target) and its settings
+LOSS_MODULES: tuple[type, ...] = (CrossEntropyLoss, NLLLoss, MSELoss, BCELoss, BCEWithLogitsLoss)
+
+
+def builtin_loss(loss_fn: Any, exact: bool = True) -> Any:
+    """The built-in loss function `loss_fn` is or wraps (None for a loss of your own). exact:
+    a subclass of a built-in loss class does not count (its forward may be anything)."""
+    cls = type(loss_fn)
+    if cls in LOSS_MODULES or (not exact and isinstance(loss_fn, LOSS_MODULES)):
+        return cls.function
+    for fn in LOSS_KINDS:  # by identity: a loss of your own need not be hashable
+        if fn is loss_fn:
+            return fn
+    return None
+
+
+def kind_of(loss_fn: Any, exact: bool = False) -> LossKind | None:
+    """The declared :class:`LossKind` of a built-in loss (or its class form); None otherwise."""
+    fn = builtin_loss(loss_fn, exact)
+    return None if fn is None else LOSS_KINDS[fn]

@@ -23,21 +23,17 @@ from ..backend import array_namespace, to_device, to_numpy
 from ..errors import DiffkitError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
-from .compiled_step import PURE_LOSS_MODULES, CompiledStep, fingerprint, why_not_compiled
+from .compiled_step import CompiledStep, fingerprint, why_not_compiled
 from .data import DataLoader, check_finite
 from .distributed import data_parallel
 from .inference import predict
 from .losses import (
-    BCELoss,
-    BCEWithLogitsLoss,
-    MSELoss,
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
+    LOSS_MODULES,
     check_class_labels,
     cross_entropy,
+    kind_of,
     l1_penalty,
     l2_penalty,
-    mse_loss,
     uses_class_labels,
 )
 from .module import Module, get_rng, value_of
@@ -564,20 +560,13 @@ def _name(loss_fn: Any) -> str:
 
 
 def scorer_for(loss_fn: Any) -> str | float | None:
-    """How the Trainer scores accuracy for this loss: "argmax" (class labels: cross_entropy,
-    nll_loss), a threshold on one output per decision (0.5 for binary_cross_entropy on
-    probabilities, 0 for binary_cross_entropy_with_logits), None for a regression loss (mse: no
-    accuracy, NaN), or "labels" for a loss of your own (arg-max where the targets are integer
-    labels and the model has two or more outputs; NaN otherwise)."""
-    if uses_class_labels(loss_fn):
-        return "argmax"
-    if loss_fn is binary_cross_entropy or isinstance(loss_fn, BCELoss):
-        return 0.5
-    if loss_fn is binary_cross_entropy_with_logits or isinstance(loss_fn, BCEWithLogitsLoss):
-        return 0.0
-    if loss_fn is mse_loss or isinstance(loss_fn, MSELoss):
-        return None
-    return "labels"
+    """How the Trainer scores accuracy for this loss: the built-in loss's declared score
+    (:data:`~diffkit.nn.losses.LOSS_KINDS`: "argmax" for cross_entropy and nll_loss, 0.5 on the
+    probabilities of binary_cross_entropy, 0 on the logits of binary_cross_entropy_with_logits,
+    None for mse: no accuracy, NaN), or "labels" for a loss of your own (arg-max where the targets
+    are integer labels and the model has two or more outputs; NaN otherwise)."""
+    kind = kind_of(loss_fn)
+    return "labels" if kind is None else kind.score
 
 
 def _scores(scorer: str | float | None, out: Any, y: Any) -> str | float | None:
@@ -592,8 +581,7 @@ def _scores(scorer: str | float | None, out: Any, y: Any) -> str | float | None:
 
 def _reduction(loss_fn: Any) -> str:
     """The built-in loss classes' `reduction`; loss functions (and your own) count as 'mean'."""
-    return getattr(loss_fn, "reduction", "mean") if isinstance(loss_fn, PURE_LOSS_MODULES) \
-        else "mean"
+    return getattr(loss_fn, "reduction", "mean") if isinstance(loss_fn, LOSS_MODULES) else "mean"
 
 
 def _terms(loss_fn: Any, out_shape: tuple[int, ...]) -> int:
