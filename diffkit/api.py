@@ -18,6 +18,7 @@ The conventions every engine shares are applied here, once (docs/design.md state
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,17 +47,31 @@ def _wrt(fn: Function, wrt: Any, argnums: Any = None) -> list[int]:
         wrt = argnums
     if wrt is None:
         return list(range(fn.arity))
-    items = [wrt] if isinstance(wrt, int | str) else list(wrt)
+    if isinstance(wrt, str | numbers.Integral):
+        items = [wrt]
+    else:
+        try:
+            items = list(wrt)
+        except TypeError:
+            raise ArityError(f"wrt={wrt!r}: pass an input's position or name, or a sequence of "
+                             "them") from None
     out = []
     for w in items:
         if isinstance(w, str):
             if w not in fn.inputs:
                 raise ArityError(f"wrt={w!r} is not an input of {fn.name}; its inputs are {fn.inputs}")
-            out.append(fn.inputs.index(w))
-        else:
+            i = fn.inputs.index(w)
+        elif isinstance(w, numbers.Integral) and not isinstance(w, bool | np.bool_):
             if not -fn.arity <= w < fn.arity:
                 raise ArityError(f"wrt={w} is out of range for {fn.name}, which has {fn.arity} input(s)")
-            out.append(w % fn.arity)
+            i = int(w) % fn.arity
+        else:
+            raise ArityError(f"wrt={w!r}: an input is named by its position (an integer) or its "
+                             "name (a string)")
+        if i in out:  # the engines seed each input once: a second copy would get 0 or a mix
+            raise ArityError(f"wrt lists input {fn.inputs[i]!r} (position {i}) twice: list each "
+                             "input once")
+        out.append(i)
     return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import inspect
 import keyword
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -129,13 +130,26 @@ class Function:
     #: compiled engine, which sits above this module): ``(fn, args) -> value`` or NOT_COMPILED
     jit_evaluator: Callable[[Function, tuple[Any, ...]], Any] | None = None
 
+    def run_body(self, *args: Any) -> Any:
+        """The body at `args`, its outputs stacked (:func:`stack_outputs`). NumPy replaces an
+        error raised while it converts a value (``y[0] = x`` asks float(x), which is a
+        TracingError for a traced x) by its own ValueError ("setting an array element with a
+        sequence"): that TracingError is raised as itself, naming the problem."""
+        try:
+            return stack_outputs(self.body(*args))
+        except (ValueError, TypeError) as exc:
+            cause = exc.__cause__ or exc.__context__  # NumPy chains it as the cause
+            if isinstance(cause, TracingError) and not isinstance(exc, DiffkitError):
+                raise cause from None
+            raise
+
     def __call__(self, *args: Any) -> Any:
         """Evaluate at `args`; a 0-d result comes back as a Python number. A ``dk.jit``
         function runs generated code, once compiled for the arguments' signature."""
         self.check_arity(args)
         args = tuple(as_input(a) for a in args)
         if any(type(a) is Tensor for a in args):
-            return stack_outputs(self.body(*args))
+            return self.run_body(*args)
         with np.errstate(**STRICT):
             if self.jit and Function.jit_evaluator is not None:
                 out = Function.jit_evaluator(self, args)
@@ -147,7 +161,7 @@ class Function:
         """Evaluate without converting the result (complex and array results kept as they are)."""
         args = tuple(as_input(a) for a in args)
         try:
-            return stack_outputs(self.body(*args))
+            return self.run_body(*args)
         except DiffkitError:
             raise
         except np.linalg.LinAlgError as exc:  # numpy.linalg on plain arrays: a singular matrix, …
@@ -173,7 +187,7 @@ class Function:
         with new_tape() as tape:
             ins = [Tensor(Node(None, (), {}, a, name=n), tape, i in diff)
                    for i, (n, a) in enumerate(zip(self.inputs, args, strict=True))]
-            out = stack_outputs(self.body(*ins))
+            out = self.run_body(*ins)
             if type(out) is Tensor and out.tape is tape:
                 out_node = out.node
             else:  # the output does not depend on the inputs
@@ -288,8 +302,29 @@ def stack_outputs(out: Any) -> Any:
 
         if not out:
             raise TracingError("the function returned an empty sequence")
+        for o in out:
+            _check_output(o)
         return concatenate([reshape(o, (-1,)) for o in out], axis=0)
+    _check_output(out)
     return out
+
+
+def _check_output(out: Any) -> None:
+    """A function to differentiate returns numbers or arrays: anything else (None from a
+    forgotten ``return``, a dict, a string) is a TracingError, never a NaN or a zero gradient."""
+    if isinstance(out, numbers.Number | np.generic) and not isinstance(out, np.str_ | np.bytes_ |
+                                                                            np.void):
+        return
+    if hasattr(out, "shape") and hasattr(out, "dtype") and getattr(out.dtype, "kind", "O") in \
+            "biufcO":
+        return
+    if isinstance(out, list | tuple):
+        for o in out:
+            _check_output(o)
+        return
+    hint = " (did the function forget to `return` its result?)" if out is None else ""
+    raise TracingError(f"the function returned {type(out).__name__}{hint}: it must return a "
+                       "number, an array, or a tuple or list of them")
 
 
 def to_python(out: Any) -> Any:

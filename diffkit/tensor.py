@@ -397,6 +397,11 @@ class Tensor(Traced):
     def __index__(self) -> int:
         return int(self.concrete("using it as an integer"))
 
+    def __round__(self, ndigits: int | None = None) -> Any:
+        """Python's round() reads a number out (an int for ndigits=None), as int() does; for a
+        rounded value that stays in the graph use ``dk.round`` / ``np.round``."""
+        return round(_item(self.concrete("round()")), ndigits)
+
     def __complex__(self) -> complex:
         return complex(self.concrete("complex() (or cmath.*)"))
 

@@ -116,6 +116,7 @@ class Engine:
         out, jac = self.jacobian(fn, args, wrt)
 
         def pullback(ct: Any) -> tuple[Any, ...]:
+            check_cotangent(ct, shape_of(out))  # never reread as another shape of its size
             ct = np.reshape(np.asarray(ct), (-1,))
             return split_flat(ct @ jac, [args[i] for i in wrt])
 

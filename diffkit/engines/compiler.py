@@ -32,7 +32,7 @@ import numpy as np
 
 from ..build import as_function
 from ..errors import DomainError, NumericOverflowError, ShapeError, TracingError
-from ..function import Function, as_input, signature, stack_outputs
+from ..function import Function, as_input, signature
 from ..ir import Node, toposort
 from ..primitive import Primitive
 from ..primitives import add, mul, neg, sub
@@ -476,7 +476,7 @@ def compile_value(fn: Function, xs: Sequence[Any]) -> Any:
     (a branch), the output does not depend on them, or the graph is too large to compile."""
     with new_tape() as tape:
         ins = [Tensor(Node(None, (), {}, x, name=f"a{i}"), tape) for i, x in enumerate(xs)]
-        out = stack_outputs(fn.body(*ins))
+        out = fn.run_body(*ins)
         if tape.value_dependent:
             raise TracingError(f"{fn.name} branches on its input values: evaluated at each call")
     if type(out) is not Tensor or out.tape is not tape:

@@ -10,6 +10,7 @@ derivative is infinite (sqrt at 0, arcsin at 1), which no difference quotient ca
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,10 @@ def cauchy_riemann(node: Node) -> bool:
                default=0.0)
     if size == 0.0:
         return True  # the step does not reach this node: it computes with real values
-    real = [np.real(i.value) if b is not None else i.value for i, b in zip(node.inputs, imag)]
+    # the real neighbourhood is measured in float64 whatever the inputs' precision: a float32
+    # difference at this step would carry ~10 % rounding error and refuse analytic maps
+    real = [_wide(np.real(i.value)) if b is not None else i.value
+            for i, b in zip(node.inputs, imag)]
     scale = max((float(np.max(np.abs(a), initial=0.0)) for a, b in zip(real, imag)
                  if b is not None), default=0.0)
     step = 1e-6 * max(1.0, scale)
@@ -80,7 +84,8 @@ def cauchy_riemann(node: Node) -> bool:
     except (DiffkitError, ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
         return False  # no real neighbourhood to compare with: not shown analytic
     got = np.imag(node.value) / size
-    tol = 1e-5 * max(1.0, float(np.max(np.abs(slope), initial=0.0)))
+    eps = float(np.finfo(node.dtype).eps) if node.dtype.kind in "fc" else 0.0
+    tol = max(1e-5, 100 * eps) * max(1.0, float(np.max(np.abs(slope), initial=0.0)))
     return bool(np.all(np.isfinite(slope)) and np.max(np.abs(got - slope), initial=0.0) <= tol)
 
 
@@ -101,3 +106,9 @@ def not_analytic(what: str) -> MissingRuleError:
         f"the complex-step method (fd-complex) needs a complex-analytic function, and at a "
         f"complex point this one {what}: use method='fd-central' or an AD method "
         "(method='reverse')")
+
+
+def _wide(a: Any) -> Any:
+    """`a` in float64 if it is a lower-precision float array (else as it is)."""
+    a = np.asarray(a)
+    return a.astype(np.float64) if a.dtype.kind == "f" and a.dtype.itemsize < 8 else a

@@ -567,10 +567,16 @@ class SymbolicEngine(Engine):
 
     def derive(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], order: int = 1) -> SymbolicDerivative:
         """The symbolic Jacobian (order 1) or Hessian (order 2) of `fn` at the signature of `args`."""
+        return self._derived(fn, args, wrt, order)[0]
+
+    def _derived(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], order: int = 1
+                 ) -> tuple[SymbolicDerivative, Any]:
+        """(:meth:`derive`'s result, f(args) where this call traced f to get it — else None):
+        a caller that also needs the value runs f once, not once to trace and once more."""
         key = ("symbolic", signature(args), tuple(wrt), order, self.max_elements)
         if fn.reusable and key in fn.cache:
             self.last = fn.cache[key]
-            return self.last
+            return self.last, None
         graph = fn.trace(*args, wrt=wrt)
         check_complex(graph)
         check_depth(graph)
@@ -581,7 +587,7 @@ class SymbolicEngine(Engine):
         if fn.reusable and not graph.value_dependent:
             fn.cache[key] = deriv
         self.last = deriv
-        return deriv
+        return deriv, graph.output.value
 
     def _derive(self, graph: Graph, fn: Function, wrt: Sequence[int], order: int
                 ) -> SymbolicDerivative:
@@ -620,8 +626,9 @@ class SymbolicEngine(Engine):
         return [v for a in args for v in np.reshape(np.asarray(a), (-1,))]
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
-        out = fn.evaluate(*args)
-        deriv = self.derive(fn, args, wrt)
+        deriv, out = self._derived(fn, args, wrt)
+        if out is None:  # a cached derivative: f itself has not run in this call
+            out = fn.evaluate(*args)
         return out, deriv(self._flat(args))
 
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
