@@ -206,24 +206,53 @@ class Dropout(Module):
 
 
 def _pair(k: int | Sequence[int]) -> tuple[int, int]:
-    return (k, k) if isinstance(k, int) else (int(k[0]), int(k[1]))
+    if isinstance(k, int | np.integer):
+        return (int(k), int(k))
+    if len(k) != 2:
+        raise ValueError(f"expected one int or a pair of ints, got {k!r}")
+    return (int(k[0]), int(k[1]))
+
+
+def _sizes(layer: str, name: str, value: int | Sequence[int], low: int = 1) -> tuple[int, int]:
+    """An (h, w) pair from one int or a pair, each ≥ `low`; a ValueError names the argument."""
+    try:
+        pair = _pair(value)
+    except (TypeError, ValueError, IndexError) as e:
+        raise ValueError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}") from e
+    if min(pair) < low:
+        raise ValueError(f"{layer}: {name} must be >= {low}, got {value!r}")
+    return pair
+
+
+def _one(pair: tuple[int, int]) -> int | tuple[int, int]:
+    """One int where H and W agree (what im2col records), else the pair."""
+    return pair[0] if pair[0] == pair[1] else pair
 
 
 class Conv2d(Module):
     """2-D cross-correlation of (N, C, H, W) batches: im2col, then one matrix product.
+    kernel_size, stride and padding: one int, or an (h, w) pair as in PyTorch; the output is
+    OH = ⌊(H + 2p_h − k_h)/s_h⌋ + 1 (likewise OW).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
         >>> nn.Conv2d(1, 6, 3)(np.zeros((2, 1, 8, 8), np.float32)).shape
         (2, 6, 6, 6)
+        >>> nn.Conv2d(1, 6, 3, stride=(2, 1), padding=(1, 0))(np.zeros((2, 1, 8, 8), np.float32)).shape
+        (2, 6, 4, 6)
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 stride: int = 1, padding: int = 0, bias: bool = True,
-                 dtype: DType = np.float32) -> None:
+                 stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+                 bias: bool = True, dtype: DType = np.float32) -> None:
         super().__init__()
+        if in_channels <= 0 or out_channels <= 0:
+            raise ValueError(f"Conv2d: in_channels and out_channels must be positive, got "
+                             f"{in_channels} and {out_channels}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), stride, padding
+        self.kernel_size = _sizes("Conv2d", "kernel_size", kernel_size)
+        self.stride = _one(_sizes("Conv2d", "stride", stride))
+        self.padding = _one(_sizes("Conv2d", "padding", padding, low=0))
         shape = (out_channels, in_channels, *self.kernel_size)
         self.weight = init.kaiming_uniform_(Parameter(np.empty(shape, dtype), name="weight"),
                                             a=math.sqrt(5))
@@ -245,6 +274,7 @@ class Conv2d(Module):
 
 class MaxPool2d(Module):
     """Maximum over windows of (N, C, H, W); the gradient goes to the arg-max (shared at ties).
+    kernel_size and stride (default: kernel_size): one int or an (h, w) pair, each ≥ 1.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -253,18 +283,21 @@ class MaxPool2d(Module):
                [13., 15.]])
     """
 
-    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+    def __init__(self, kernel_size: int | Sequence[int],
+                 stride: int | Sequence[int] | None = None) -> None:
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride or kernel_size
+        k = _sizes("MaxPool2d", "kernel_size", kernel_size)
+        s = k if stride is None else _sizes("MaxPool2d", "stride", stride)
+        self.kernel_size, self.stride = _one(k), _one(s)
 
     def forward(self, x: Any) -> Any:
         n, c, h, w = x.shape
-        k, s = self.kernel_size, self.stride
-        if s == k and h % k == 0 and w % k == 0:
-            windows, axes = dk.reshape(x, (n, c, h // k, k, w // k, k)), (3, 5)
+        (kh, kw), (sh, sw) = _pair(self.kernel_size), _pair(self.stride)
+        if (sh, sw) == (kh, kw) and h % kh == 0 and w % kw == 0:
+            windows, axes = dk.reshape(x, (n, c, h // kh, kh, w // kw, kw)), (3, 5)
         else:
-            cols = dk.im2col(dk.reshape(x, (n * c, 1, h, w)), k, s, 0)
-            windows, axes = dk.reshape(cols, (n, c, cols.shape[1], cols.shape[2], k * k)), (4,)
+            cols = dk.im2col(dk.reshape(x, (n * c, 1, h, w)), (kh, kw), self.stride, 0)
+            windows, axes = dk.reshape(cols, (n, c, cols.shape[1], cols.shape[2], kh * kw)), (4,)
         return dk.amax(windows, axis=axes)  # ties share the derivative equally
 
     def extra_repr(self) -> str:
@@ -276,6 +309,14 @@ def _normalize(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any, Any
     d = dk.sub(x, mu)
     var = dk.mean(dk.mul(d, d), axis=axes, keepdims=True)
     return dk.mul(d, dk.pow(dk.add(var, eps), -0.5)), mu, var
+
+
+def _check_batch_values(x: Any, num_features: int) -> None:
+    """Batch statistics need two or more values per channel (N·L or N·H·W): with one, x − μ_B = 0
+    and the output would be β whatever the input (PyTorch's error)."""
+    if math.prod(x.shape) // num_features <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{tuple(x.shape)}")
 
 
 class _BatchNorm(Module):
@@ -299,6 +340,7 @@ class _BatchNorm(Module):
         axes = (0, *range(2, len(x.shape)))
         bshape = (1, self.num_features) + (1,) * (len(x.shape) - 2)
         if self.training or not self.track_running_stats:
+            _check_batch_values(x, self.num_features)
             y, mu, var = _normalize(x, axes, self.eps)
             if self.training and self.track_running_stats:
                 m = self.momentum
@@ -382,6 +424,9 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, dtype: DType = np.float32) -> None:
         super().__init__()
+        if num_groups <= 0 or num_channels <= 0:
+            raise ValueError(f"GroupNorm: num_groups and num_channels must be positive, got "
+                             f"num_groups={num_groups}, num_channels={num_channels}")
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine

@@ -100,7 +100,10 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Any:
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Any:
-    """−Σ t · log softmax(input): target holds class indices (N,) or probabilities (N, C).
+    """−Σ t · log softmax(input) over the LAST axis, the class axis: input (..., C); target holds
+    class indices (...) or probabilities (..., C). diffkit puts classes last, where PyTorch's
+    (N, C, d…) inputs have them at dim 1: move the class axis last (e.g. ``dk.transpose``) first.
+    With label smoothing ε the target is t·(1 − ε) + ε/C, also for a learned (Tensor) target.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -108,17 +111,24 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
         1.3863
     """
     z = value_of(input)
-    t = value_of(target)
-    if getattr(t, "dtype", np.dtype(float)).kind in "iu":
+    learned = type(target) is Tensor and target.requires_grad
+    t = target if learned else value_of(target)
+    if not learned and getattr(t, "dtype", np.dtype(float)).kind in "iu":
         _labels("cross_entropy", input, t)
         t = one_hot(t, input.shape[-1], z.dtype)
     else:
         _check_same_shape("cross_entropy", input, target)
     if label_smoothing:
-        t = t * (1.0 - label_smoothing) + label_smoothing / input.shape[-1]
-    if type(target) is Tensor and target.requires_grad:
-        t = target
+        t = _smooth(t, label_smoothing, input.shape[-1])
     return _reduce(dk.softmax_cross_entropy(input, t), reduction)
+
+
+def _smooth(t: Any, eps: float, num_classes: int) -> Any:
+    """t·(1 − ε) + ε/C: diffkit operations on a learned (Tensor) target, so its gradient is
+    (1 − ε)·∂L/∂t̃ as in PyTorch; array arithmetic otherwise."""
+    if type(t) is Tensor:
+        return dk.add(dk.mul(t, 1.0 - eps), eps / num_classes)
+    return t * (1.0 - eps) + eps / num_classes
 
 
 def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Any:

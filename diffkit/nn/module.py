@@ -245,21 +245,25 @@ class Module:
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Load values saved by :meth:`state_dict` (shapes must match; keeps the device)."""
+        """Load values saved by :meth:`state_dict` into the parameters and buffers as they are:
+        each keeps its dtype and device (PyTorch's ``copy_``: float64 or int64 values loaded into
+        a float32 Linear stay float32) and its shape must match. Everything is checked before
+        anything changes; a KeyError names a missing parameter, a ValueError a bad entry."""
         device = self.device
         own = dict(self.named_parameters(remove_duplicate=False))
         missing = [k for k in own if k not in state]
         if missing:
             raise KeyError(f"load_state_dict: missing {', '.join(missing)}")
+        buffers = [(m, k, f"{mname}.{k}" if mname else k)
+                   for mname, m in self.named_modules(remove_duplicate=False) for k in m._buffers]
+        params = {k: _loadable(k, state[k], p.value) for k, p in own.items()}
+        values = {key: _loadable(key, state[key], m._buffers[k])
+                  for m, k, key in buffers if key in state}
         for k, p in own.items():
-            if tuple(state[k].shape) != p.shape:
-                raise ValueError(f"load_state_dict: {k} has shape {state[k].shape}, expected {p.shape}")
-            assign_(p, to_device(np.array(state[k]), device))
-        for mname, m in self.named_modules(remove_duplicate=False):
-            for k in m._buffers:
-                key = f"{mname}.{k}" if mname else k
-                if key in state:
-                    m._buffers[k] = to_device(np.array(state[key]), device)
+            assign_(p, to_device(params[k], device))
+        for m, k, key in buffers:
+            if key in values:
+                m._buffers[k] = to_device(values[key], device)
 
     # ----- calling
     def forward(self, *args: Any) -> Any:
@@ -277,6 +281,23 @@ class Module:
             sub = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({k}): {sub}")
         return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+
+def _loadable(key: str, saved: Any, current: Any) -> np.ndarray:
+    """A host copy of the saved entry (a NumPy or CuPy array) in the dtype of the array it
+    replaces (`current`; None: the saved dtype), after checking it is numeric, of its shape."""
+    saved = to_numpy(saved)
+    kinds = "biufc" if getattr(current, "dtype", np.dtype(complex)).kind == "c" else "biuf"
+    if not isinstance(saved, np.ndarray | np.generic) or saved.dtype.kind not in kinds:
+        kind = f"an array of dtype {saved.dtype}" if hasattr(saved, "dtype") else (
+            f"a {type(saved).__name__}")
+        raise ValueError(f"load_state_dict: {key} is {kind}, not a numeric array")
+    if not hasattr(current, "shape"):
+        return np.array(saved)
+    if tuple(saved.shape) != tuple(current.shape):
+        raise ValueError(f"load_state_dict: {key} has shape {tuple(saved.shape)}, expected "
+                         f"{tuple(current.shape)}")
+    return np.array(saved, dtype=current.dtype)
 
 
 def functional_call(module: Module, params: Mapping[str, Any], *args: Any) -> Any:

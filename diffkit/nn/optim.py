@@ -12,8 +12,9 @@ leaves the device.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,9 +23,17 @@ from ..tensor import Tensor, set_leaf_value, writable_alone
 
 
 def _check(name: str, value: float, low: float = 0.0, high: float | None = None) -> None:
-    """PyTorch's messages: ``Invalid learning rate: nan``. NaN and ±inf are never valid."""
-    if not math.isfinite(value) or value < low or (high is not None and value >= high):
-        raise ValueError(f"Invalid {name}: {value}")
+    """PyTorch's messages: ``Invalid learning rate: nan``. NaN, ±inf and non-numbers are never
+    valid: low ≤ value (< high)."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+            or value < low or (high is not None and value >= high)):
+        raise ValueError(f"Invalid {name}: {value!r}" if isinstance(value, str)
+                         else f"Invalid {name}: {value}")
+
+
+#: a hyper-parameter's range: (its name in PyTorch's messages, lowest valid value, first invalid
+#: value above or None)
+Range = tuple[str, float, float | None]
 
 
 class Optimizer:
@@ -37,7 +46,13 @@ class Optimizer:
         0.1
     """
 
+    #: the checks a group's hyper-parameters must pass, in the constructor and on loading
+    RANGES: ClassVar[dict[str, Range]] = {"lr": ("learning rate", 0.0, None)}
+
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        if isinstance(params, Tensor):  # list(tensor) would be its rows: nothing trains
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {type(params).__name__}")
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -46,7 +61,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         for g in groups:
             group = {**defaults, **g, "params": list(g["params"])}
-            _check("learning rate", group["lr"])  # a group's own lr too
+            self.validate(group)  # a group's own values too
             for p in group["params"]:
                 if type(p) is not Tensor or not p.requires_grad:
                     raise TypeError("optimizer can only optimize Tensors with requires_grad=True")
@@ -56,6 +71,13 @@ class Optimizer:
             raise ValueError("optimizer got the same parameter more than once (tied weights?): "
                              "list each once, e.g. model.parameters()")
         self.state: dict[int, dict[str, Any]] = {}  # by position in param_groups order
+
+    def validate(self, group: dict[str, Any]) -> None:
+        """Refuse the hyper-parameters the constructor refuses (each in :attr:`RANGES`, where
+        `group` has it): ValueError ``Invalid learning rate: nan``."""
+        for key, (name, low, high) in self.RANGES.items():
+            if key in group:
+                _check(name, group[key], low, high)
 
     def _params(self) -> Iterable[tuple[int, dict[str, Any], Tensor]]:
         i = 0
@@ -140,14 +162,39 @@ class Optimizer:
                 if hasattr(v, "shape") and v.shape not in ((), params[int(i)].shape):
                     raise ValueError(f"optimizer state {k!r} of parameter {i} has shape "
                                      f"{tuple(v.shape)}, the parameter {params[int(i)].shape}")
-        for g, saved in zip(self.param_groups, sd["param_groups"]):
-            g.update(saved)
+        groups = [self._loaded_group(i, g, saved)
+                  for i, (g, saved) in enumerate(zip(self.param_groups, sd["param_groups"]))]
+        for g, new in zip(self.param_groups, groups):
+            g.update(new)
         device = "cpu"
         for _, _, p in self._params():
             device = "cpu" if array_namespace(p.value) is np else "cuda"
             break
         self.state = {int(i): {k: (to_device(v, device) if hasattr(v, "shape") else v)
                                for k, v in s.items()} for i, s in sd["state"].items()}
+
+
+    def _loaded_group(self, i: int, group: dict[str, Any], saved: Any) -> dict[str, Any]:
+        """The saved hyper-parameters of `group` (number `i`), checked as the constructor checks
+        them: a checkpoint with lr = NaN or without a momentum is refused before anything changes."""
+        if type(saved) is not dict:
+            raise ValueError(f"optimizer state: parameter group {i} is a {type(saved).__name__}, "
+                             "not a dict of hyper-parameters")
+        needed = [k for k in group if k in self.defaults or k in self.RANGES]
+        missing = [k for k in needed if k not in saved]
+        if missing or "params" in saved:
+            raise ValueError(f"optimizer state: parameter group {i} "
+                             + (f"lacks {', '.join(missing)}" if missing else "holds 'params'"))
+        flags = [k for k in needed if type(group[k]) is bool and type(saved[k]) is not bool]
+        if flags:
+            raise ValueError(f"optimizer state: parameter group {i}: {flags[0]} must be True or "
+                             f"False, got {saved[flags[0]]!r}")
+        merged = {**group, **saved}
+        try:
+            self.validate(merged)
+        except ValueError as e:
+            raise ValueError(f"optimizer state: parameter group {i}: {e}") from e
+        return saved
 
 
 class SGD(Optimizer):
@@ -160,16 +207,24 @@ class SGD(Optimizer):
         >>> opt = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.01, momentum=0.9, nesterov=True)
     """
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        **Optimizer.RANGES, "momentum": ("momentum value", 0.0, None),
+        "dampening": ("dampening value", 0.0, None),
+        "weight_decay": ("weight_decay value", 0.0, None)}
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("momentum value", momentum)
-        _check("dampening value", dampening)
-        _check("weight_decay value", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "weight_decay": weight_decay, "nesterov": nesterov}
+        self.validate(defaults)
+        super().__init__(params, defaults)
+
+    def validate(self, group: dict[str, Any]) -> None:
+        """The ranges, and Nesterov needs μ > 0 and zero dampening."""
+        super().validate(group)
+        if group.get("nesterov") and (group.get("momentum", 0.0) <= 0
+                                      or group.get("dampening", 0.0) != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov})
 
     def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
@@ -191,16 +246,18 @@ class RMSprop(Optimizer):
         >>> opt = nn.RMSprop(nn.Linear(2, 1).parameters(), lr=0.01, alpha=0.99)
     """
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        **Optimizer.RANGES, "alpha": ("alpha value", 0.0, None),
+        "eps": ("epsilon value", 0.0, None), "momentum": ("momentum value", 0.0, None),
+        "weight_decay": ("weight_decay value", 0.0, None)}
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("alpha value", alpha)
-        _check("epsilon value", eps)
-        _check("momentum value", momentum)
-        _check("weight_decay value", weight_decay)
-        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
-                                  "momentum": momentum, "centered": centered})
+        defaults = {"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum,
+                    "weight_decay": weight_decay, "centered": centered}
+        self.validate(defaults)
+        super().__init__(params, defaults)
 
     def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
@@ -227,16 +284,19 @@ class Adagrad(Optimizer):
         >>> opt = nn.Adagrad(nn.Linear(2, 1).parameters(), lr=0.01)
     """
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        **Optimizer.RANGES, "lr_decay": ("lr_decay value", 0.0, None),
+        "weight_decay": ("weight_decay value", 0.0, None),
+        "initial_accumulator_value": ("initial_accumulator_value", 0.0, None),
+        "eps": ("epsilon value", 0.0, None)}
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10) -> None:
-        _check("learning rate", lr)
-        _check("lr_decay value", lr_decay)
-        _check("weight_decay value", weight_decay)
-        _check("initial_accumulator_value", initial_accumulator_value)
-        _check("epsilon value", eps)
-        super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
-                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps})
+        defaults = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+                    "initial_accumulator_value": initial_accumulator_value, "eps": eps}
+        self.validate(defaults)
+        super().__init__(params, defaults)
 
     def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
@@ -256,13 +316,16 @@ class Adadelta(Optimizer):
         >>> opt = nn.Adadelta(nn.Linear(2, 1).parameters(), rho=0.9)
     """
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        **Optimizer.RANGES, "rho": ("rho value", 0.0, 1.0 + 1e-12),
+        "eps": ("epsilon value", 0.0, None),
+        "weight_decay": ("weight_decay value", 0.0, None)}
+
     def __init__(self, params: Iterable[Any], lr: float = 1.0, rho: float = 0.9,
                  eps: float = 1e-6, weight_decay: float = 0.0) -> None:
-        _check("learning rate", lr)
-        _check("rho value", rho, 0.0, 1.0 + 1e-12)
-        _check("epsilon value", eps)
-        _check("weight_decay value", weight_decay)
-        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
+        defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay}
+        self.validate(defaults)
+        super().__init__(params, defaults)
 
     def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
@@ -289,18 +352,26 @@ class Adam(Optimizer):
 
     decoupled = False
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        **Optimizer.RANGES, "eps": ("epsilon value", 0.0, None),
+        "weight_decay": ("weight_decay value", 0.0, None)}
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
-        if len(betas) != 2:
+        defaults = {"lr": lr, "eps": eps, "betas": betas, "weight_decay": weight_decay,
+                    "amsgrad": amsgrad}
+        self.validate(defaults)
+        super().__init__(params, {**defaults, "betas": tuple(betas)})
+
+    def validate(self, group: dict[str, Any]) -> None:
+        """The ranges, and betas: two coefficients in [0, 1)."""
+        super().validate(group)
+        betas = group.get("betas", (0.0, 0.0))
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise ValueError(f"Invalid betas: {betas} (expected two coefficients)")
         _check("beta parameter at index 0", betas[0], 0.0, 1.0)
         _check("beta parameter at index 1", betas[1], 0.0, 1.0)
-        _check("weight_decay value", weight_decay)
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
-                                  "weight_decay": weight_decay, "amsgrad": amsgrad})
 
     def _moments(self, g: Any, state: dict[str, Any], group: dict[str, Any]) -> tuple[Any, Any, int]:
         b1, b2 = group["betas"]
@@ -350,10 +421,13 @@ class NAdam(Adam):
         >>> opt = nn.NAdam(nn.Linear(2, 1).parameters(), lr=2e-3)
     """
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        **Adam.RANGES, "momentum_decay": ("momentum_decay value", 0.0, None)}
+
     def __init__(self, params: Iterable[Any], lr: float = 2e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3) -> None:
-        _check("momentum_decay value", momentum_decay)
+        self.validate({"momentum_decay": momentum_decay})
         super().__init__(params, lr, betas, eps, weight_decay)
         for g in self.param_groups:
             g.setdefault("momentum_decay", momentum_decay)
@@ -373,7 +447,12 @@ class NAdam(Adam):
                 (lr * mu_next / (1 - prod * mu_next)) * m / denom)
 
 
-def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:
+def _tensors(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    """One Tensor or an iterable of them (PyTorch's clip functions take both)."""
+    return [parameters] if type(parameters) is Tensor else list(parameters)
+
+
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:
     """Scale all gradients together so their joint norm is at most `max_norm`; returns the norm
     before clipping (the remedy for exploding gradients).
 
@@ -383,7 +462,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: fl
         >>> nn.clip_grad_norm_([p], 1.0), [round(g, 4) for g in p.grad.tolist()]
         (5.0, [0.6, 0.8])
     """
-    params = [p for p in parameters if p.grad is not None]
+    params = [p for p in _tensors(parameters) if p.grad is not None]
     if not params:
         return 0.0
     xp = array_namespace(params[0].grad)
@@ -398,7 +477,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: fl
     return total
 
 
-def clip_grad_value_(parameters: Iterable[Tensor], clip_value: float) -> None:
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element to [−clip_value, clip_value].
 
     Example:
@@ -407,6 +486,6 @@ def clip_grad_value_(parameters: Iterable[Tensor], clip_value: float) -> None:
         >>> nn.clip_grad_value_([p], 1.0); p.grad.tolist()
         [1.0, -0.5]
     """
-    for p in parameters:
+    for p in _tensors(parameters):
         if p.grad is not None:
             p.grad = array_namespace(p.grad).clip(p.grad, -clip_value, clip_value)

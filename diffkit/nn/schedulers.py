@@ -129,11 +129,13 @@ class ReduceLROnPlateau:
         self.last_epoch = 0
 
     def _better(self, a: float, best: float) -> bool:
+        """PyTorch's documented rule. rel: a < best·(1 − threshold) in mode min, a > best·(1 +
+        threshold) in mode max (for a negative best, the bar lies on the other side of it);
+        abs: a < best − threshold, a > best + threshold."""
+        t = self.threshold
         if self.threshold_mode == "rel":
-            delta = self.threshold * abs(best) if math.isfinite(best) else 0.0
-        else:
-            delta = self.threshold
-        return a < best - delta if self.mode == "min" else a > best + delta
+            return a < best * (1 - t) if self.mode == "min" else a > best * (1 + t)
+        return a < best - t if self.mode == "min" else a > best + t
 
     def step(self, metrics: float) -> None:
         self.last_epoch += 1

@@ -533,17 +533,44 @@ class Trainer:
         missing = [k for k in _CHECKPOINT_KEYS if k not in state]
         if missing:
             raise CheckpointError(f"{path}: not a Trainer checkpoint (no {', '.join(missing)})")
-        self.epoch = state["epoch"]
-        self.history = History()
-        self.history.update(state["history"])
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        get_rng().bit_generator.state = state["rng"]
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if self.early_stopping is not None and state["early_stopping"] is not None:
-            self.early_stopping.load_state_dict(state["early_stopping"])
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise CheckpointError(f"{path}: the epoch is {epoch!r}, not a whole number >= 0")
+        before = self._restorable()
+        try:  # all or nothing: a bad entry leaves the trainer as it was
+            self.epoch = int(epoch)
+            self.history = History()
+            self.history.update(state["history"])
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            get_rng().bit_generator.state = state["rng"]
+            if self.scheduler is not None and state["scheduler"] is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            if self.early_stopping is not None and state["early_stopping"] is not None:
+                self.early_stopping.load_state_dict(state["early_stopping"])
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            self._restore(before)
+            raise CheckpointError(f"{path}: {exc}") from None
         self._loader_state, self.best_state = state["loader"], state["best_state"]
+
+    def _restorable(self) -> dict[str, Any]:
+        """What :meth:`load_checkpoint` replaces, as it is now (for :meth:`_restore`)."""
+        return {"epoch": self.epoch, "history": self.history,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": get_rng().bit_generator.state,
+                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                "early_stopping": None if self.early_stopping is None
+                else self.early_stopping.state_dict()}
+
+    def _restore(self, before: dict[str, Any]) -> None:
+        self.epoch, self.history = before["epoch"], before["history"]
+        self.model.load_state_dict(before["model"])
+        self.optimizer.load_state_dict(before["optimizer"])
+        get_rng().bit_generator.state = before["rng"]
+        if before["scheduler"] is not None:
+            self.scheduler.load_state_dict(before["scheduler"])
+        if before["early_stopping"] is not None:
+            self.early_stopping.load_state_dict(before["early_stopping"])
 
 
 _CHECKPOINT_KEYS = ("epoch", "history", "model", "optimizer", "rng", "scheduler",

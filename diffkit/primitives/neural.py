@@ -64,36 +64,43 @@ def _pair(k: int | Sequence[int]) -> tuple[int, int]:
     return (int(k), int(k)) if isinstance(k, int | np.integer) else (int(k[0]), int(k[1]))
 
 
+def _int_or_pair(k: int | Sequence[int]) -> int | tuple[int, int]:
+    """A stride or padding as one int (the same along H and W) or an (h, w) pair of ints."""
+    kh, kw = _pair(k)
+    return kh if kh == kw else (kh, kw)
+
+
 def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - k) // stride + 1
 
 
-def _im2col_impl(xp: Any, x: Any, kernel_size: tuple[int, int], stride: int, padding: int) -> Any:
+def _im2col_impl(xp: Any, x: Any, kernel_size: tuple[int, int], stride: int | tuple[int, int],
+                 padding: int | tuple[int, int]) -> Any:
     n, c, h, w = x.shape
-    kh, kw = kernel_size
-    oh, ow = _conv_out(h, kh, stride, padding), _conv_out(w, kw, stride, padding)
-    if padding:
-        x = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, _pair(stride), _pair(padding)
+    oh, ow = _conv_out(h, kh, sh, ph), _conv_out(w, kw, sw, pw)
+    if ph or pw:
+        x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     cols = xp.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            window = x[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+            window = x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
             cols[:, :, :, :, i, j] = window.transpose(0, 2, 3, 1)
     return cols.reshape(n, oh, ow, c * kh * kw)
 
 
-def _col2im_impl(xp: Any, cols: Any, kernel_size: tuple[int, int], stride: int, padding: int,
-                 shape: tuple[int, int, int, int]) -> Any:
+def _col2im_impl(xp: Any, cols: Any, kernel_size: tuple[int, int], stride: int | tuple[int, int],
+                 padding: int | tuple[int, int], shape: tuple[int, int, int, int]) -> Any:
     n, c, h, w = shape
-    kh, kw = kernel_size
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, _pair(stride), _pair(padding)
     oh, ow = cols.shape[1], cols.shape[2]
-    out = xp.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
+    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     c6 = cols.reshape(n, oh, ow, c, kh, kw)
     for i in range(kh):
         for j in range(kw):
-            out[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += (
+            out[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += (
                 c6[:, :, :, :, i, j].transpose(0, 3, 1, 2))
-    return out[:, :, padding:padding + h, padding:padding + w] if padding else out
+    return out[:, :, ph:ph + h, pw:pw + w] if ph or pw else out
 
 
 def _merge_k(t: Any, k: int) -> Any:
@@ -102,14 +109,17 @@ def _merge_k(t: Any, k: int) -> Any:
     return reshape(t, (k * s[1], *s[2:]))
 
 
-def _prepare_im2col(x: Any, kernel_size: int | Sequence[int], stride: int = 1,
-                    padding: int = 0) -> Any:
-    ks = _pair(kernel_size)
+def _prepare_im2col(x: Any, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
+                    padding: int | Sequence[int] = 0) -> Any:
+    """stride and padding: one int, or an (h, w) pair (PyTorch's Conv2d arguments)."""
+    ks, (sh, sw), (ph, pw) = _pair(kernel_size), _pair(stride), _pair(padding)
     s = shape_of(x)
-    if len(s) != 4 or s[2] + 2 * padding < ks[0] or s[3] + 2 * padding < ks[1] or stride < 1:
+    if (len(s) != 4 or s[2] + 2 * ph < ks[0] or s[3] + 2 * pw < ks[1] or min(sh, sw) < 1
+            or min(ph, pw) < 0):
         raise ShapeError(f"im2col: input {s} does not fit kernel {ks}, stride {stride}, "
                          f"padding {padding} (need an (N, C, H, W) batch)")
-    return (x,), {"kernel_size": ks, "stride": int(stride), "padding": int(padding)}
+    return (x,), {"kernel_size": ks, "stride": _int_or_pair(stride),
+                  "padding": _int_or_pair(padding)}
 
 
 im2col = structural(
@@ -123,7 +133,8 @@ im2col = structural(
 col2im = structural(
     "col2im", _col2im_impl, linear=True,
     prepare=lambda cols, kernel_size, stride, padding, shape: ((cols,), {
-        "kernel_size": _pair(kernel_size), "stride": int(stride), "padding": int(padding),
+        "kernel_size": _pair(kernel_size), "stride": _int_or_pair(stride),
+        "padding": _int_or_pair(padding),
         "shape": tuple(int(n) for n in shape)}),
     batch=lambda ts, k, xs, out, kernel_size, stride, padding, shape: reshape(
         col2im(_merge_k(ts[0], k), kernel_size, stride, padding, (k * shape[0], *shape[1:])),
