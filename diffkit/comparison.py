@@ -46,7 +46,9 @@ class MethodResult:
         time: seconds per call, median of repeats (after the first call).
         setup: one-time seconds spent by the first call beyond a normal call (tracing,
             symbolic derivation, code generation).
-        evaluations: function evaluations (finite differences).
+        evaluations: calls of the function in one derivative (finite differences): the value,
+            the traced calls its checks read and every perturbed point (a pure function's
+            vectorized call counts its points), as the engine's ``evaluations`` counts them.
         sweeps: directions carried: forward mode's tangents (n, in one pass), reverse mode's
             cotangent rows (m, in one sweep).
         memory: peak bytes allocated during one call (tracemalloc).

@@ -57,13 +57,16 @@ class Node:
         self.prim = prim
         self.inputs = inputs
         self.params = params
-        self.value = value
         self.name = name
         self.partials = None
         kind = type(value)
         if kind is float or kind is _F64:  # scalars: the common case of scalar code, no lookups
+            self.value = value
             self.shape, self.dtype = (), _FLOAT
             return
+        if kind is list:  # a node holds arrays, never lists: NumPy's reading of the list
+            value = np.asarray(value)
+        self.value = value
         shape = getattr(value, "shape", ())
         self.shape = shape if type(shape) is tuple else tuple(shape)
         self.dtype = getattr(value, "dtype", None) or _scalar_dtype(value)

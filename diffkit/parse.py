@@ -141,8 +141,33 @@ def _check_inputs(inputs: Iterable[str]) -> list[str]:
     return names
 
 
+#: Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): characters that
+#: render as nothing, some of them identifier characters to Python (the Hangul fillers U+3164,
+#: U+115F, U+1160, U+FFA0, the variation selectors, the combining grapheme joiner)
+_INVISIBLE = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+              (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+              (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+              (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+              (0xE0000, 0xE0FFF))
+
+
+def _invisible(n: str) -> str | None:
+    """Why `n` cannot be a name because of a character that does not show (None if none does):
+    a default-ignorable code point, or a format, control, private-use or unassigned one."""
+    for ch in n:
+        code = ord(ch)
+        if (any(lo <= code <= hi for lo, hi in _INVISIBLE)
+                or unicodedata.category(ch) in ("Cf", "Cc", "Co", "Cn", "Zs")):
+            label = unicodedata.name(ch, unicodedata.category(ch))
+            return (f"it contains the invisible character U+{code:04X} ({label}); names are "
+                    "visible letters, digits and _")
+    return None
+
+
 def _bad_name(n: str) -> str | None:
     """Why `n` cannot be a name (None when it can)."""
+    if (why := _invisible(n)) is not None:
+        return why
     if not n.isidentifier():
         return "names are letters, digits and _ and do not start with a digit"
     if unicodedata.normalize("NFKC", n) != n:
@@ -185,7 +210,7 @@ def _tokens(text: str) -> Iterator[Token]:
             while j < n and text[j] not in _REFUSED and ("a" + text[j]).isidentifier():
                 j += 1
             word = unicodedata.normalize("NFKC", text[i:j])
-            why = _bad_name(word)
+            why = _invisible(text[i:j]) or _bad_name(word)
             if why is not None:
                 if text[j:].lstrip(" \t").startswith("("):
                     why += "; only named functions can be called, such as sin(x)"
@@ -205,7 +230,7 @@ def _tokens(text: str) -> Iterator[Token]:
             yield "op", op, col
             i += len(op)
         else:
-            why = _REFUSED.get(ch, "not part of math text")
+            why = _REFUSED.get(ch) or _invisible(ch) or "not part of math text"
             raise ParseError(f"{ch!r} is not allowed: {why}", token=ch, column=col)
     yield "end", "", n + 1
 

@@ -161,7 +161,10 @@ class Primitive:
         valid: ``valid(*inputs) -> bool`` (or a bool array), written with Python operators:
             where the op is defined (log: ``x > 0``). Generated gradient code that does not
             need the op's value checks this comparison instead of computing the op.
-        holomorphic: complex-analytic (the complex-step method may pass through it).
+        holomorphic: complex-analytic in every argument (the complex-step method may pass
+            through it; complex-valued derivatives and the symbolic engine may use f′(z)).
+            False by default — the safe answer for a record that does not say: it is then
+            refused where analyticity is needed, never differentiated as if z̄ were z.
         special: documented values at special points: ``(point, expected partials)`` or
             ``(point, "nondifferentiable")``.
         doc: one line for ``help(dk.<name>)``.
@@ -198,7 +201,7 @@ class Primitive:
     domain: tuple[tuple[float, float], ...] = ()
     domain_text: str = ""
     valid: Rule | None = None
-    holomorphic: bool = True
+    holomorphic: bool = False
     special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
     doc: str = ""
 
@@ -541,12 +544,17 @@ class ElementwiseLinearization(Linearization):
                 self.partials = [r(*args) if a and r is not None else None
                                  for r, a in zip(rules, active)]
             self.singular = False
-        except FloatingPointError:  # an infinite local partial: decided where it is used
-            with np.errstate(all="ignore"):
+        except FloatingPointError as exc:
+            with np.errstate(all="ignore"):  # an infinite local partial: decided where it is used
                 self.partials = [r(*args) if a and r is not None else None
                                  for r, a in zip(rules, active)]
             self.singular = True
-        except (DomainError, NumericOverflowError):  # the same, while tracing derivatives
+            if "overflow" in str(exc) and not self._finite():
+                # a derivative too large for its type (at a finite value of the function)
+                raise NumericOverflowError(self.overflow_message(exc)) from None
+        except NumericOverflowError as exc:  # the same, while tracing derivatives
+            raise NumericOverflowError(self.overflow_message(exc)) from None
+        except DomainError:
             raise NonDifferentiableError(self.message()) from None
 
     def vjp(self, ct: Any) -> list[Any]:
@@ -619,9 +627,22 @@ class ElementwiseLinearization(Linearization):
         return total
 
     def message(self) -> str:
-        point = ", ".join(format_value(_plain_value(x)) for x in self.xs)
-        return (f"{self.prim.name} is not differentiable at {point}: its local derivative is not "
-                "finite there")
+        return (f"{self.prim.name} is not differentiable at {self._point()}: its local derivative "
+                "is not finite there")
+
+    def overflow_message(self, exc: Exception) -> str:
+        """A local derivative that overflows where the function has a finite value (Γ′ at 171.5):
+        the function is differentiable, the derivative does not fit its floating-point type."""
+        return (f"the derivative of {self.prim.name} at {self._point()} overflows its "
+                f"floating-point type ({exc}): rescale the inputs or compute in a stabler form")
+
+    def _finite(self) -> bool:
+        """Whether every local partial is finite (an overflow on the way did no harm)."""
+        return all(p is None or isinstance(p, Traced) or bool(np.all(np.isfinite(p)))
+                   for p in self.partials)
+
+    def _point(self) -> str:
+        return ", ".join(format_value(_plain_value(x)) for x in self.xs)
 
 
 def _product(a: Any, b: Any) -> Any:

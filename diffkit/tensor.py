@@ -16,8 +16,10 @@ The eager tape follows PyTorch: reading a number out of a Tensor there detaches 
 
 from __future__ import annotations
 
+import copy
 import gc
 import linecache
+import operator
 import os
 import sys
 import weakref
@@ -325,6 +327,18 @@ class Tensor(Traced):
             return self.concrete(".data")
         return self.node.value
 
+    @data.setter
+    def data(self, value: Any) -> None:
+        """``t.data = v`` (PyTorch): `t` becomes a leaf holding `v`, outside any graph (nothing
+        is recorded; graphs recorded before keep the node they used). ``p.data -= d`` writes into
+        the array and then lands here, as in PyTorch; prefer ``with nn.no_grad(): p -= d``, which
+        never changes an array a recorded graph holds."""
+        if self.tape.level:
+            raise TracingError(f"assigning .data of a traced value at {call_site()} would change it "
+                               "outside the graph: compute a new value instead")
+        if value is not self.node.value:
+            set_leaf_value(self, _as_array(value))
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.node.shape
@@ -364,6 +378,44 @@ class Tensor(Traced):
 
     def __repr__(self) -> str:
         return f"Tensor({self.node.value!r}, shape={self.shape})"
+
+    # ----- copies and pickles: independent leaves ----------------------------------------------
+    def __copy__(self) -> Tensor:
+        """``copy.copy(t)``: a new leaf holding the same array (never written in place while both
+        hold it: see :func:`writable_alone`), with the same ``requires_grad`` and ``.grad``."""
+        value, requires_grad, name, grad = self._leaf_state("copy.copy()")
+        new = tensor(value, requires_grad, name)
+        new.grad = grad
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        """``copy.deepcopy(t)`` (and of a Module): an independent leaf with its own copy of the
+        value and of ``.grad`` — backward through the copy fills the copy's ``.grad`` only (as
+        PyTorch's deepcopy of a leaf)."""
+        value, requires_grad, name, grad = self._leaf_state("copy.deepcopy()")
+        new = tensor(copy.deepcopy(value, memo), requires_grad, name)
+        memo[id(self)] = new
+        new.grad = copy.deepcopy(grad, memo)
+        return new
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickling: a leaf is rebuilt from its value, ``requires_grad``, name and ``.grad``."""
+        return _rebuild_leaf, self._leaf_state("pickling")
+
+    def _leaf_state(self, what: str) -> tuple[Any, bool, str, Any]:
+        """(value, requires_grad, name, grad) of a leaf of the eager tape, or of an eager result
+        that needs no gradient (copied as a constant leaf). A traced value, or an eager result
+        that requires a gradient, carries a graph, which no copy can take along: TracingError
+        (PyTorch: only graph leaves support deepcopy)."""
+        node = self.node
+        if self.tape.level:
+            raise TracingError(f"{what} of a traced value at {call_site()}: a traced value only "
+                               "exists inside the function being traced")
+        if node.prim is not None and self.requires_grad:
+            raise TracingError(
+                f"{what} of a Tensor computed from tensors that require grad (not a leaf) at "
+                f"{call_site()}: its graph cannot be copied; copy t.detach(), or the leaves")
+        return node.value, self.requires_grad, node.name or "leaf", self.grad
 
     # ----- leaving the graph ----------------------------------------------------------------
     def concrete(self, what: str) -> Any:
@@ -423,6 +475,11 @@ class Tensor(Traced):
                 for idx in np.ndindex(*self.shape):
                     out[idx] = self[idx]
             return out
+        if self.requires_grad:  # the eager tape: the numbers would silently leave the graph
+            raise TracingError(
+                f"np.asarray()/np.array() of a Tensor that requires grad at {call_site()} would "
+                "silently drop its graph (PyTorch refuses too): use dk.stack([...]) or diffkit's "
+                "operations to keep it, or t.detach() / t.value / t.numpy() for the numbers")
         v = np.asarray(self.concrete("np.asarray()/np.array() with a dtype"))
         return v if dtype is None else v.astype(dtype)
 
@@ -445,8 +502,13 @@ class Tensor(Traced):
         return to_numpy(self.concrete(".numpy()"))
 
     def detach(self) -> Tensor:
-        """The same value as a constant: no derivative flows through it (dk.stop_gradient)."""
-        return P.stop_gradient(self)
+        """The same value as a constant: no derivative flows through it (dk.stop_gradient).
+
+        On the eager tape, as in PyTorch, a new leaf holding the same array: setting its
+        ``requires_grad`` makes it a leaf whose ``.grad`` backward fills."""
+        if self.tape.level:
+            return P.stop_gradient(self)
+        return tensor(self.node.value, name=self.node.name or "leaf")
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
         """Indices of the largest values along `axis` (all elements, flattened, by default), as a
@@ -523,16 +585,19 @@ class Tensor(Traced):
         return bind(P.div, other, self)
 
     def __pow__(self, other: Any) -> Any:
+        if type(other) is int and other == 2 and self.node.dtype == np.bool_:
+            # NumPy's ``a ** 2`` is np.square(a), which keeps bool's smallest integer type
+            return bind(P.pow, _public("astype")(self, np.int8), other)
         return bind(P.pow, self, other)
 
     def __rpow__(self, other: Any) -> Any:
         return bind(P.pow, other, self)
 
     def __matmul__(self, other: Any) -> Any:
-        return P.matmul(self, other)
+        return P.matmul(self, _as_array(other))
 
     def __rmatmul__(self, other: Any) -> Any:
-        return P.matmul(other, self)
+        return P.matmul(_as_array(other), self)
 
     def __neg__(self) -> Any:
         return bind(P.neg, self)
@@ -582,23 +647,49 @@ class Tensor(Traced):
     def __rdivmod__(self, other: Any) -> Any:
         return _public("divmod")(other, self)
 
+    # NumPy's & | ^ ~: bitwise on integers, logical on booleans (what bitwise_* compute)
     def __and__(self, other: Any) -> Any:
-        return _public("logical_and")(self, other)
+        return _public("bitwise_and")(self, other)
 
     def __rand__(self, other: Any) -> Any:
-        return _public("logical_and")(other, self)
+        return _public("bitwise_and")(other, self)
 
     def __or__(self, other: Any) -> Any:
-        return _public("logical_or")(self, other)
+        return _public("bitwise_or")(self, other)
 
     def __ror__(self, other: Any) -> Any:
-        return _public("logical_or")(other, self)
+        return _public("bitwise_or")(other, self)
 
     def __xor__(self, other: Any) -> Any:
-        return _public("logical_xor")(self, other)
+        return _public("bitwise_xor")(self, other)
+
+    def __rxor__(self, other: Any) -> Any:
+        return _public("bitwise_xor")(other, self)
 
     def __invert__(self) -> Any:
-        return _public("logical_not")(self)
+        return _public("invert")(self)
+
+    # ----- in-place operators (PyTorch's meaning) -----------------------------------------------
+    def __iadd__(self, other: Any) -> Any:
+        return _in_place(self, other, Tensor.__add__, operator.iadd, "+=")
+
+    def __isub__(self, other: Any) -> Any:
+        return _in_place(self, other, Tensor.__sub__, operator.isub, "-=")
+
+    def __imul__(self, other: Any) -> Any:
+        return _in_place(self, other, Tensor.__mul__, operator.imul, "*=")
+
+    def __itruediv__(self, other: Any) -> Any:
+        return _in_place(self, other, Tensor.__truediv__, operator.itruediv, "/=")
+
+    def __ipow__(self, other: Any) -> Any:
+        return _in_place(self, other, Tensor.__pow__, operator.ipow, "**=")
+
+    def __ifloordiv__(self, other: Any) -> Any:
+        return _in_place(self, other, Tensor.__floordiv__, operator.ifloordiv, "//=")
+
+    def __imod__(self, other: Any) -> Any:
+        return _in_place(self, other, Tensor.__mod__, operator.imod, "%=")
 
     # ----- array methods ----------------------------------------------------------------------
     @property
@@ -616,14 +707,15 @@ class Tensor(Traced):
     def conj(self) -> Any:
         return bind(P.conj, self)
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return P.sum(self, axis, keepdims)
+    # NumPy's signatures: sum/mean(axis, dtype, out, keepdims), max(axis, out, keepdims)
+    def sum(self, *args: Any, **kwargs: Any) -> Any:
+        return P.sum(self, *args, **kwargs)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return P.mean(self, axis, keepdims)
+    def mean(self, *args: Any, **kwargs: Any) -> Any:
+        return P.mean(self, *args, **kwargs)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return P.amax(self, axis, keepdims)
+    def max(self, *args: Any, **kwargs: Any) -> Any:
+        return P.amax(self, *args, **kwargs)
 
     # NumPy's array methods, each the table's function of the same meaning
     def min(self, *args: Any, **kwargs: Any) -> Any:
@@ -746,7 +838,8 @@ class Tensor(Traced):
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         fn = _numpy_target(func)
         if fn is None:
-            raise MissingRuleError(_unsupported(f"numpy.{getattr(func, '__name__', func)}"))
+            module = getattr(func, "__module__", None) or "numpy"
+            raise MissingRuleError(_unsupported(f"{module}.{getattr(func, '__name__', func)}"))
         return fn(*args, **kwargs)
 
 
@@ -811,11 +904,89 @@ def _item(v: Any) -> Any:
 
 # ----- leaves of the eager tape and backward() ----------------------------------------------------
 
+def _as_array(value: Any) -> Any:
+    """A list or tuple (nested) as the NumPy array NumPy reads it as; anything else as it is."""
+    return np.asarray(value) if type(value) is list or type(value) is tuple else value
+
+
 def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tensor:
-    """An eager Tensor (a leaf of the eager tape), e.g. a parameter of a model."""
-    node = Node(None, (), {}, value, name=name)
+    """An eager Tensor (a leaf of the eager tape), e.g. a parameter of a model. Lists and tuples
+    become arrays (``dk.tensor([1.0, 2.0])`` has shape (2,))."""
+    node = Node(None, (), {}, _as_array(value), name=name)
     t = Tensor(node, EAGER_TAPE, requires_grad)
     node.owner = weakref.ref(t)  # weak: no cycle, and the Tensor may die before its graphs
+    return t
+
+
+def _rebuild_leaf(value: Any, requires_grad: bool, name: str, grad: Any) -> Tensor:
+    """The leaf a pickle holds (see :meth:`Tensor.__reduce__`)."""
+    t = tensor(value, requires_grad, name)
+    t.grad = grad
+    return t
+
+
+def _grad_enabled() -> bool:
+    """False inside ``nn.no_grad()`` (which cannot be active before diffkit.nn is imported)."""
+    module = sys.modules.get("diffkit.nn.module")
+    return module is None or module.is_grad_enabled()
+
+
+def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
+    """``t op= other`` with PyTorch's meaning; never a silently wrong gradient.
+
+    * Traced code (and an operand traced deeper): Python's rebinding, ``t = t op other``.
+    * Nothing to differentiate (``nn.no_grad()``, or no operand requires grad): the value
+      changes, written into the array where no one else can see it (:func:`writable_alone`),
+      else a fresh leaf node; graphs recorded before keep the value they used.
+    * A leaf that requires grad, with gradients on: TracingError, as PyTorch.
+    * Otherwise (a computed tensor, or a constant leaf meeting a tensor that requires grad):
+      the operation is recorded out of place and `t` becomes its result."""
+    tape = t.tape
+    if tape.level or isinstance(other, Traced) and other.tape is not tape:
+        return op(t, other)
+    if not (_grad_enabled() and (t.requires_grad or isinstance(other, Tensor) and other.requires_grad)):
+        if t.node.prim is not None and t.requires_grad:
+            raise TracingError(
+                f"in-place {symbol} under no_grad at {call_site()} on a Tensor computed from "
+                "tensors that require grad would change a value its graph holds: write "
+                "t = t.detach(), then change it")
+        return _assign_in_place(t, other, iop, symbol)
+    if t.node.prim is None and t.requires_grad:
+        raise TracingError(
+            f"a leaf Tensor that requires grad is being used in an in-place operation ({symbol} "
+            f"at {call_site()}): update it under `with nn.no_grad():`, or write t = t {symbol[:-1]} "
+            "... for a new tensor")
+    out = op(t, other)
+    if out.node.shape != t.node.shape:
+        raise ShapeError(f"in-place {symbol}: the result has shape {out.node.shape}, which does "
+                         f"not fit the tensor's {t.node.shape}")
+    if out.node.dtype != t.node.dtype:  # NumPy's in-place rule: the tensor's dtype, same kind
+        if not np.can_cast(out.node.dtype, t.node.dtype, "same_kind"):
+            raise TypeError(f"in-place {symbol}: cannot cast the result from {out.node.dtype} to "
+                            f"the tensor's {t.node.dtype} with casting rule 'same_kind' (NumPy's)")
+        out = _public("astype")(out, t.node.dtype)
+    old = t.node
+    if getattr(old, "owner", None) is not None:
+        old.owner = None  # the old leaf node no longer names t (t is now the result)
+    t.node, t.requires_grad = out.node, out.requires_grad
+    return t
+
+
+def _assign_in_place(t: Tensor, other: Any, iop: Any, symbol: str) -> Tensor:
+    """``t op= other`` on the numbers only (see :func:`_in_place`); NumPy's rules of ``a op= b``
+    (the array's dtype and shape stay: its casting errors, a ShapeError for broadcasting)."""
+    alone = writable_alone(t)  # asked before this frame holds the node or the array
+    o = other.node.value if isinstance(other, Tensor) else _as_array(other)
+    v = t.node.value
+    try:
+        if alone:
+            iop(v, o)
+            return t
+        new = iop(array_namespace(v).array(v, copy=True), o)
+    except ValueError as exc:
+        raise ShapeError(f"in-place {symbol}: an operand of shape {getattr(o, 'shape', ())} does "
+                         f"not fit the tensor's {t.node.shape} ({exc})") from None
+    set_leaf_value(t, new if hasattr(v, "ndim") and type(v) is not _F64 else new[()])
     return t
 
 
@@ -877,12 +1048,7 @@ def backward(root: Tensor, gradient: Any = None) -> None:
               and t.requires_grad}
     if not leaves:
         raise ShapeError("backward(): nothing in this graph requires a gradient")
-    if gradient is None:
-        if root.size != 1:
-            raise ShapeError(f"backward() needs a gradient argument for an output of shape {root.shape}")
-        v = root.node.value
-        gradient = v.dtype.type(1) if type(v) is _F64 else array_namespace(v).ones(
-            root.shape, dtype=getattr(v, "dtype", float))
+    gradient = _seed(root, gradient)
     with paused_gc():  # acyclic graph: reference counting frees it; the cyclic GC would only rescan
         adj = scalar_adjoints(nodes, list(leaves), root.node, gradient)  # scalar code, or None
         if adj is None:
@@ -890,5 +1056,40 @@ def backward(root: Tensor, gradient: Any = None) -> None:
             adj = adjoint_sweep(nodes, lins, root.node, gradient, list(leaves))
     for node, t in leaves.items():
         if node in adj:
-            g = adj[node]
+            g = _owned_grad(adj[node], node.dtype)
             t.grad = g if t.grad is None else t.grad + g
+
+
+def _seed(root: Tensor, gradient: Any) -> Any:
+    """backward's ȳ: ones for a one-element output, else `gradient` (a list, array or Tensor) of
+    the output's shape (ShapeError otherwise, PyTorch's "Mismatch in shape"), in its dtype, as
+    a copy (``.grad`` never aliases the caller's array)."""
+    v = root.node.value
+    dtype = root.node.dtype
+    if gradient is None:
+        if root.size != 1:
+            raise ShapeError(f"backward() needs a gradient argument for an output of shape {root.shape}")
+        return v.dtype.type(1) if type(v) is _F64 else array_namespace(v).ones(
+            root.shape, dtype=getattr(v, "dtype", float))
+    if isinstance(gradient, Tensor):
+        gradient = gradient.node.value
+    xp = array_namespace(v)
+    g = xp.asarray(gradient)
+    if g.shape != root.shape:
+        raise ShapeError(f"backward(): mismatch in shape: the gradient has shape {g.shape}, the "
+                         f"output {root.shape} (they must be equal)")
+    if dtype.kind in "fc" and not (dtype.kind == "f" and g.dtype.kind == "c"):
+        g = g.astype(dtype, copy=True)
+    else:
+        g = g.copy()
+    return dtype.type(g) if type(v) is _F64 else g
+
+
+def _owned_grad(g: Any, dtype: np.dtype) -> Any:
+    """A leaf's gradient as its own writable array in the leaf's dtype (PyTorch and JAX: a
+    float32 leaf gets a float32 gradient); a complex gradient of a real leaf keeps its type."""
+    kind = getattr(g, "dtype", np.dtype(float)).kind
+    target = dtype if dtype.kind in "fc" and not (dtype.kind == "f" and kind == "c") else None
+    if getattr(g, "ndim", 0) == 0 and not hasattr(g, "__array_namespace__") or type(g) is _F64:
+        return g if target is None else target.type(g)
+    return array_namespace(g).array(g, dtype=target, copy=True)

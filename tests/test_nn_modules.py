@@ -278,7 +278,7 @@ def test_tied_weights_are_listed_once_and_updated_once(across_modules: bool) -> 
     opt.zero_grad()
     dk.sum(dk.tanh(model(x)) ** 2).backward()
     opt.step()
-    np.testing.assert_allclose(w.value, w0 - 0.1 * g, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(w.value, w0 - 0.1 * g.value, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="same parameter more than once"):
         nn.SGD([w, w], lr=0.1)
     if across_modules:

@@ -21,7 +21,7 @@ from scipy import special
 import diffkit as dk
 from diffkit.primitive import COMPOSITES, REGISTRY, SCIPY_NAMES
 
-COVERS = {"erf", "erfc", "erfinv", "erfcinv", "ndtr", "log_ndtr", "gamma", "gammaln", "digamma",
+COVERS = {"erf", "erfc", "erfinv", "erfcinv", "ndtr", "log_ndtr", "log_ndtr_derivative", "gamma", "gammaln", "digamma",
           "polygamma", "beta", "betaln", "logit", "expit", "xlogy", "xlog1py",
           "weighted_logsumexp", "logsumexp", "softmax", "log_softmax"}
 

@@ -13,6 +13,10 @@ max(1, |xᵢ|)):
 
 Where the function is pure (parsed text, SymPy) with scalar inputs and element-wise operations, all
 perturbed points are evaluated in one vectorized call (``evaluations`` still counts points).
+Otherwise ``evaluations`` counts every call of the function: the value (which a forward difference
+reuses as f(x)), the traced calls the complex-step and one-sided checks read (the complex step's
+serves as the value), and each perturbed point: fd-forward n + 2, fd-central 2n + 1, fd-complex
+n + 1, fd-richardson 2n·levels + 1.
 
 A complex input is stepped along its real and imaginary axes, giving ∂f/∂x and ∂f/∂y; the result
 follows JAX's convention like every engine (f′(z) for holomorphic f, ∂f/∂x − i·∂f/∂y for a
@@ -125,9 +129,11 @@ class FiniteDifferenceEngine(Engine):
 
     # ----- the black box -----------------------------------------------------------------------
 
-    def _flat_function(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
-                       ) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray, Any]:
-        """f as a map from the flat vector of the wrt inputs to a flat output vector."""
+    def _flat_function(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
+                       value: Any = None) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray,
+                                                   Any]:
+        """f as a map from the flat vector of the wrt inputs to a flat output vector, the point
+        x0, and f's value there (`value` when the caller has it already: no second call)."""
         args = [as_input(a) for a in args]
         shapes = [np.shape(args[i]) for i in wrt]
         scalar = [not np.ndim(args[i]) for i in wrt]
@@ -141,13 +147,14 @@ class FiniteDifferenceEngine(Engine):
             full = list(args)
             for i, piece, is_scalar in zip(wrt, split_flat(x, like), scalar):
                 full[i] = piece.reshape(()) if is_scalar else piece
-            self.evaluations += 1
             if self.scheme == "complex" and np.iscomplexobj(x):
                 return _numeric(self._complex_call(fn, full, wrt))
             return _numeric(self._call(fn, full))
 
+        if value is not None:
+            return flat, x0, value
         try:
-            out = fn.run_body(*args)
+            out = self._run(fn, args)
         except ValueError as exc:  # NumPy's own operators on the plain arrays FD passes in
             if isinstance(exc, DomainError | ShapeError):
                 raise
@@ -157,9 +164,20 @@ class FiniteDifferenceEngine(Engine):
             raise ShapeError(f"{fn.name}: inputs of shapes {shapes_txt} do not fit ({exc})") from None
         return flat, x0, out
 
-    def _call(self, fn: Function, args: Sequence[Any]) -> Any:
+    def _run(self, fn: Function, args: Sequence[Any], points: int = 1) -> Any:
+        """One call of the user's function, at `points` points at once (a vectorized call of a
+        pure function), counted in ``evaluations``."""
+        self.evaluations += points
+        return fn.run_body(*args)
+
+    def _trace(self, fn: Function, args: Sequence[Any], wrt: Sequence[int] | None = None) -> Any:
+        """One traced call of the user's function (counted in ``evaluations`` too)."""
+        self.evaluations += 1
+        return fn.trace(*args, wrt=wrt)
+
+    def _call(self, fn: Function, args: Sequence[Any], points: int = 1) -> Any:
         try:
-            return fn.run_body(*args)
+            return self._run(fn, args, points)
         except (DomainError, NumericOverflowError) as exc:
             raise type(exc)(
                 f"finite differences ({self.scheme}) stepped outside the domain: {exc}; use a "
@@ -171,7 +189,7 @@ class FiniteDifferenceEngine(Engine):
         try:
             with warnings.catch_warnings():  # a cast that drops the imaginary part is refused below
                 warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
-                graph = fn.trace(*args, wrt=wrt)
+                graph = self._trace(fn, args, wrt)
         except (DomainError, NumericOverflowError) as exc:
             raise type(exc)(f"finite differences (complex) stepped outside the domain: {exc}; "
                             "use method='fd-central' or an AD method (method='reverse')") from None
@@ -188,7 +206,7 @@ class FiniteDifferenceEngine(Engine):
             if prim is None or node not in carries or not any(
                     i.dtype.kind == "c" for i in node.inputs):
                 continue
-            if prim.differentiable and not prim.holomorphic:
+            if prim.differentiable and not prim.holomorphic and prim.kind == "elementwise":
                 raise not_analytic(f"applies {prim.name!r}, which is not complex-analytic")
             if prim.differentiable and node.dtype.kind != "c":
                 raise not_analytic(f"applies {prim.name!r} with a complex input and a real "
@@ -207,16 +225,22 @@ class FiniteDifferenceEngine(Engine):
                 "the function is not differentiable there")
         return graph.output.value
 
-    def _check_complex_step(self, fn: Function, args: Sequence[Any]) -> None:
+    def _check_complex_step(self, fn: Function, args: Sequence[Any]) -> Any:
+        """Refuse a function whose graph at the (real) point has an operation that is not
+        complex-analytic; returns f's value there (the traced call serves as the value call)."""
         if any(np.iscomplexobj(a) for a in args):
             raise MissingRuleError("the complex-step method needs real inputs: use "
                                    "method='fd-central' or an AD method for complex inputs")
-        graph = fn.trace(*args)
+        graph = self._trace(fn, args)
         for node in graph.nodes:
-            if node.prim is not None and not node.prim.holomorphic:
+            if node.prim is not None and not node.prim.holomorphic \
+                    and node.prim.kind == "elementwise":  # structural: measured per step
                 raise MissingRuleError(
-                    f"the complex-step method cannot pass through {node.prim.name!r} (not "
-                    "complex-analytic): use method='fd-central' or an AD method (method='reverse')")
+                    f"the complex-step method needs complex-analytic operations and cannot pass "
+                    f"through {node.prim.name!r}: use method='fd-central' or an AD method "
+                    "(method='reverse')")
+        value = graph.output.value
+        return np.asarray(value)[()] if not np.ndim(value) else value
 
     # ----- first derivatives -------------------------------------------------------------------
 
@@ -234,18 +258,19 @@ class FiniteDifferenceEngine(Engine):
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
         args = [as_input(a) for a in args]
-        if self.scheme == "complex":
-            self._check_complex_step(fn, args)
-        flat, x0, out = self._flat_function(fn, args, wrt)
+        value = self._check_complex_step(fn, args) if self.scheme == "complex" else None
+        flat, x0, out = self._flat_function(fn, args, wrt, value)
         h = self.default_step(x0.real if np.iscomplexobj(x0) else x0)
         dtype = _common_dtype(args, wrt)
         if np.iscomplexobj(x0):
             return out, _narrow(self._complex_jacobian(flat, x0, h, out), dtype)
         batch = self._batched(fn, args, wrt)
-        jac = self._real_jacobian(flat, x0, h, out, batch)
+        # f(x0) of a forward difference is the value call's, where x0 holds the inputs as they are
+        f0 = _numeric(out) if all(np.asarray(args[i]).dtype == x0.dtype for i in wrt) else None
+        jac = self._real_jacobian(flat, x0, h, out, batch, f0=f0)
         if self.scheme == "forward" and x0.size:
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
-                flat, x0, -h, out, batch))
+                flat, x0, -h, out, batch, f0=f0))
         return out, _narrow(jac, dtype)
 
     def _check_one_sided(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
@@ -256,7 +281,7 @@ class FiniteDifferenceEngine(Engine):
         the derivative's path, look backward too: a point outside the domain, or a backward
         difference that disagrees, is a NonDifferentiableError (agreement — relu(x)**0.5 at −1,
         whose infinite partial meets a zero derivative — keeps the answer)."""
-        graph = fn.trace(*args, wrt=wrt)
+        graph = self._trace(fn, args, wrt)
         live = {graph.inputs[k] for k in wrt}
         for node in graph.nodes:
             if node.prim is not None and node.prim.differentiable and live.intersection(
@@ -280,14 +305,18 @@ class FiniteDifferenceEngine(Engine):
                                          "disagree") from None
 
     def _real_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
-                       h: np.ndarray, out: Any, batch: Any = None, axis: complex = 1.0) -> np.ndarray:
-        """Columns ∂f/∂(axis·xᵢ): the derivative along real (axis 1) or imaginary (axis i) steps."""
+                       h: np.ndarray, out: Any, batch: Any = None, axis: complex = 1.0,
+                       f0: np.ndarray | None = None) -> np.ndarray:
+        """Columns ∂f/∂(axis·xᵢ): the derivative along real (axis 1) or imaginary (axis i) steps.
+        `f0`: f(x0) when the caller has it (a forward difference then costs n evaluations)."""
         def at(h: np.ndarray) -> np.ndarray:
             self.error_estimate = None
             if batch is not None and x0.size:
                 return self._batched_jacobian(batch, x0, h)
-            f0 = flat(x0) if self.scheme == "forward" and x0.size else None  # once, not per column
-            cols = [self._column(flat, x0, i, h[i], axis, f0) for i in range(x0.size)]
+            base = f0
+            if base is None and self.scheme == "forward" and x0.size:
+                base = flat(x0)  # once, not per column
+            cols = [self._column(flat, x0, i, h[i], axis, base) for i in range(x0.size)]
             return np.stack(cols, axis=1) if cols else np.zeros((size_of(out), 0))
 
         jac = at(h)
@@ -351,7 +380,7 @@ class FiniteDifferenceEngine(Engine):
             return None
         key = ("fd-batchable", signature(args))
         if key not in fn.cache:  # pure: one trace per signature tells
-            graph = fn.trace(*args)
+            graph = self._trace(fn, args)
             fn.cache[key] = not graph.output.shape and all(
                 n.prim is None or n.prim.kind == "elementwise" for n in graph.nodes)
         if not fn.cache[key]:
@@ -361,8 +390,7 @@ class FiniteDifferenceEngine(Engine):
             full: list[Any] = list(args)
             for col, i in enumerate(wrt):
                 full[i] = X[:, col]
-            self.evaluations += X.shape[0]
-            return np.broadcast_to(_numeric(self._call(fn, full)), (X.shape[0],))
+            return np.broadcast_to(_numeric(self._call(fn, full, X.shape[0])), (X.shape[0],))
 
         return many
 
@@ -448,10 +476,12 @@ class FiniteDifferenceEngine(Engine):
         if self.scheme == "complex":
             self._check_complex_step(fn, args)
         h = float(np.max(self.default_step(np.abs(x0)))) / norm if x0.size else 1e-6
+        # f(x0) of a forward difference is the value call's, where x0 holds the inputs as they are
+        f0 = _numeric(out) if all(np.asarray(a).dtype == x0.dtype for a in args) else None
 
         def along(step: float) -> np.ndarray:
             return self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1, dtype=x0.dtype), 0,
-                                step)
+                                step, f0=f0)
 
         col = along(h)
         if self.scheme == "forward":
@@ -496,16 +526,145 @@ class FiniteDifferenceEngine(Engine):
         return _narrow(H, _common_dtype(args, wrt))
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
-        """n-th central difference Σₖ (−1)ᵏ C(n,k) f(x + (n/2 − k)h) / hⁿ, h = ε^(1/(n+2))."""
+        """dⁿf/dxⁿ by this engine's scheme, along all of x at once (for an array x: the
+        derivative of an element-wise f).
+
+        * n = 1: the scheme's first derivative with its checks (the complex step's analyticity
+          and branch-point checks, the forward difference's one-sided check, Richardson's
+          restarts), as ``grad`` takes it.
+        * n ≥ 2, central: δⁿf(x)/hⁿ = Σₖ (−1)ᵏ C(n,k) f(x + (n/2 − k)h)/hⁿ, error O(h²),
+          h = ε^(1/(n+2))·max(1, |x|); forward: Σₖ (−1)ⁿ⁻ᵏ C(n,k) f(x + kh)/hⁿ, error O(h),
+          h = ε^(1/(n+1))·max(1, |x|). Each is also taken at h/2, and |D(h) − D(h/2)| gives the
+          error estimate (×4/3, ×2); above :data:`SETTLED` relative to max(1, |D|) the steps
+          restart 16×, 256×, 4096× smaller (the best estimate is kept).
+        * n ≥ 2, richardson: the central δⁿ/hⁿ at h, h/2, …, h/2^(levels−1) (its error is a
+          series in h², h⁴, …) combined by the same tableau as first derivatives, from
+          h = 0.05·2ⁿ⁻¹·max(1, |x|), restarted from smaller steps as for n = 1.
+        * n ≥ 2, complex: refused (the complex step gives first derivatives only).
+
+        ``error_estimate`` holds the estimate; one still above SETTLED is a RuntimeWarning
+        naming it (never a silently wrong digit count). An explicit ``step`` is used as given,
+        once."""
         x = as_input(x)
         if n == 0:
-            return fn.evaluate(x)
-        flat, x0, _ = self._flat_function(fn, [x], [0])
-        if np.iscomplexobj(x0):
+            return self._run(fn, [x])
+        if np.iscomplexobj(x):
             raise MissingRuleError("finite-difference derivatives of order n need a real input: "
                                    "use an AD method")
+        if n == 1:
+            return self._first_derivative(fn, x)
+        if self.scheme == "complex":
+            raise MissingRuleError(
+                f"the complex step Im f(x + ih)/h gives first derivatives only, not order {n}: "
+                "use method='fd-richardson' or 'fd-central', or an AD method (method='forward')")
+        flat, x0, _ = self._flat_function(fn, [x], [0])
         scale = max(1.0, float(np.max(np.abs(x0))) if x0.size else 1.0)
-        h = (self.step or _eps(x0.dtype) ** (1.0 / (n + 2))) * scale
-        total = sum((-1) ** k * comb(n, k) * flat(x0 + (n / 2 - k) * h) for k in range(n + 1))
-        res = _narrow(total / h**n, _common_dtype([x], [0]))
+        value = self._nth_derivative(lambda s: flat(x0 + s), n, scale, x0.dtype)
+        res = _narrow(value, _common_dtype([x], [0]))
         return res.reshape(np.shape(x)) if np.shape(x) else res[0]
+
+    def _first_derivative(self, fn: Function, x: Any) -> Any:
+        """f′ by the scheme: the 1×1 Jacobian for a scalar x (Richardson's restarts included),
+        the directional derivative along all of x (ones) for an array."""
+        if not np.ndim(x):
+            out, jac = self.jacobian(fn, [x], [0])
+            return np.reshape(jac, np.shape(out))
+        ones = np.ones(np.shape(x), dtype=x.dtype if x.dtype.kind == "f" else float)
+        return self.jvp(fn, [x], [ones])[1]
+
+    def _nth_derivative(self, g: Callable[[float], np.ndarray], n: int, scale: float,
+                        dtype: np.dtype) -> np.ndarray:
+        """The n-th derivative of g at 0 (n ≥ 2) by the scheme, with its error estimate."""
+        eps = _eps(dtype if dtype.kind == "f" else np.dtype(float))
+        if self.scheme == "richardson":
+            h = 0.05 * 2.0 ** (n - 1) * scale
+
+            def at(hh: float) -> tuple[np.ndarray, float]:
+                self.error_estimate = None
+                rows = [_nth_central(g, n, hh / 2**k, eps) for k in range(self.levels)]
+                d = self._tableau([r for r, _ in rows])
+                est = self.error_estimate if self.error_estimate is not None else 0.0
+                return d, float(est) + rows[-1][1]  # and the smallest step's rounding
+
+            return self._settle(at, self.step or h, 1e-9)
+        forward = self.scheme == "forward"
+        nth = _nth_forward if forward else _nth_central
+        factor = 2.0 if forward else 4.0 / 3.0  # D(h) − f ≈ a·hᵖ: error = |D(h) − D(h/2)|·2ᵖ/(2ᵖ−1)
+
+        def at(hh: float) -> tuple[np.ndarray, float]:
+            (d, noise), (half, _) = nth(g, n, hh, eps), nth(g, n, hh / 2, eps)
+            return d, factor * float(np.max(np.abs(d - half), initial=0.0)) + noise
+
+        h = eps ** (1.0 / (n + 1 if forward else n + 2)) * scale
+        return self._settle(at, self.step or h, SETTLED)
+
+    def _settle(self, at: Callable[[float], tuple[np.ndarray, float]], h: float,
+                good: float) -> np.ndarray:
+        """The difference `at(h)` with its error estimate; where that is above `good` relative to
+        max(1, |D|) (or a value is not finite, or a point is outside the domain), again from
+        16×, 256×, 4096× smaller steps, keeping the best. Still above SETTLED: a warning."""
+        best: np.ndarray | None = None
+        best_err, failure = float("inf"), None
+        for shrink in (1.0, 16.0, 256.0, 4096.0) if self.step is None else (1.0,):
+            try:
+                d, err = at(h / shrink)
+            except (DomainError, NumericOverflowError) as exc:  # a point outside the domain
+                failure = exc
+                continue
+            except FloatingPointError as exc:  # NumPy's own operators in f, or the arithmetic
+                failure = DomainError(
+                    f"finite differences ({self.scheme}) stepped outside the domain or "
+                    f"overflowed ({exc}); use a one-sided scheme (method='fd-forward'), a smaller "
+                    "step=, or an AD method")
+                continue
+            if not (np.all(np.isfinite(d)) and np.isfinite(err)):
+                continue
+            if best is None or err < best_err:
+                best, best_err = d, err
+                self.step_used = np.asarray(h / shrink)
+            if best_err <= good * max(1.0, float(np.max(np.abs(best), initial=0.0))):
+                break
+        if best is None:
+            if failure is not None:
+                raise failure
+            raise NumericOverflowError(f"finite differences ({self.scheme}): every step tried "
+                                       "gave a value that is not finite; use an AD method")
+        self.error_estimate = best_err
+        size = max(1.0, float(np.max(np.abs(best), initial=0.0)))
+        if best_err > SETTLED * size:
+            warnings.warn(
+                f"finite differences ({self.scheme}): the derivative did not settle; its error "
+                f"estimate is {best_err:.2g} (relative {best_err / size:.2g}): use "
+                "method='fd-richardson' or an AD method (method='forward')", RuntimeWarning,
+                stacklevel=4)
+        return best
+
+
+#: relative error estimate (to max(1, |D|)) below which an n-th difference is accepted; above it
+#: the steps restart smaller, and an answer still above it comes with a RuntimeWarning
+SETTLED = 1e-4
+
+
+def _difference(g: Callable[[float], np.ndarray], n: int, h: float, eps: float,
+                offsets: Sequence[float], signs: Sequence[int]) -> tuple[np.ndarray, float]:
+    """Σₖ signₖ C(n,k) g(offsetₖ·h)/hⁿ, and its rounding bound ε·Σₖ C(n,k)|g(offsetₖ·h)|/hⁿ
+    (which keeps a step the dtype rounds away — all differences 0 — from looking exact)."""
+    values = [g(o * h) for o in offsets]
+    d = sum(s * comb(n, k) * v for k, (s, v) in enumerate(zip(signs, values))) / h**n
+    noise = eps * sum(comb(n, k) * float(np.max(np.abs(v), initial=0.0))
+                      for k, v in enumerate(values)) / h**n
+    return d, noise
+
+
+def _nth_central(g: Callable[[float], np.ndarray], n: int, h: float, eps: float
+                 ) -> tuple[np.ndarray, float]:
+    """δⁿg(0)/hⁿ = Σₖ (−1)ᵏ C(n,k) g((n/2 − k)h)/hⁿ: error c₁h² + c₂h⁴ + … (a symmetric
+    stencil); with its rounding bound."""
+    return _difference(g, n, h, eps, [n / 2 - k for k in range(n + 1)],
+                       [(-1) ** k for k in range(n + 1)])
+
+
+def _nth_forward(g: Callable[[float], np.ndarray], n: int, h: float, eps: float
+                 ) -> tuple[np.ndarray, float]:
+    """Δⁿg(0)/hⁿ = Σₖ (−1)ⁿ⁻ᵏ C(n,k) g(kh)/hⁿ: error O(h); with its rounding bound."""
+    return _difference(g, n, h, eps, list(range(n + 1)), [(-1) ** (n - k) for k in range(n + 1)])

@@ -461,7 +461,21 @@ class _Writer:
 
     def _other(self, e: sp.Basic) -> str:
         rename = {s: sp.Symbol(n) for s, n in self.names.items() if s in e.free_symbols}
-        return f"({self.fallback.doprint(e.xreplace(rename))})"
+        try:
+            return f"({self.fallback.doprint(e.xreplace(rename))})"
+        except NotImplementedError as exc:  # SymPy's PrintMethodNotImplementedError
+            raise _unprintable(e) from exc
+
+
+def _unprintable(e: sp.Basic) -> MissingRuleError:
+    """A derivative SymPy left in a form with no code (an unevaluated Derivative, conjugate of a
+    complex symbol): the symbolic engine cannot run it, so it refuses by name."""
+    kinds = sorted({type(a).__name__ for a in sp.preorder_traversal(e)
+                    if isinstance(a, sp.Derivative | sp.conjugate | sp.Subs)}) or [type(e).__name__]
+    return MissingRuleError(
+        f"the symbolic engine cannot write code for SymPy's {', '.join(kinds)} in this "
+        "derivative (a derivative SymPy left unevaluated, or a conjugate of a complex value): "
+        "use method='reverse', 'forward' or 'fd'")
 
 
 def _source(deriv: SymbolicDerivative, fast: bool) -> str:

@@ -161,6 +161,8 @@ class Context:
         local.Free()
         self._write_pid()
         self.broken = False  # this rank failed: the job is ended at exit
+        #: set by a Trainer's DataParallel: its loss is a sum (ranks' gradients add, weight 1)
+        self.summed_loss = False
         self._told_by_peer = False
         self._peer_lost = False
         self._nccl: Any = None
@@ -206,7 +208,8 @@ class Context:
             return Pending(self, [], what)
         host = [a for a in arrays if array_namespace(a) is np]
         device = [a for a in arrays if array_namespace(a) is not np]
-        reqs = [self.comm.Iallreduce(self.MPI.IN_PLACE, a, op=self.MPI.SUM) for a in host]
+        reqs = [self._start(what, self.comm.Iallreduce, self.MPI.IN_PLACE, a, op=self.MPI.SUM)
+                for a in host]
         return Pending(self, reqs, what, self._nccl_all_reduce(device) if device else None)
 
     def all_reduce_numbers(self, values: Sequence[float], what: str = "sum") -> list[float]:
@@ -222,10 +225,10 @@ class Context:
         reqs = []
         for a in arrays:
             if array_namespace(a) is np:
-                reqs.append(self.comm.Ibcast(a, root=root))
+                reqs.append(self._start(what, self.comm.Ibcast, a, root=root))
             else:  # a CuPy array: through the host (used once, at the start)
                 host = a.get()
-                self._wait([self.comm.Ibcast(host, root=root)], what)
+                self._wait([self._start(what, self.comm.Ibcast, host, root=root)], what)
                 a.set(host)
         self._wait(reqs, what)
 
@@ -234,17 +237,19 @@ class Context:
         if self.world_size == 1:
             return [bytes(data)]
         sizes = np.zeros(self.world_size, np.int64)
-        self._wait([self.comm.Iallgather(np.array([len(data)], np.int64), sizes)], what)
+        self._wait([self._start(what, self.comm.Iallgather, np.array([len(data)], np.int64),
+                                sizes)], what)
         out = np.zeros(int(sizes.sum()), np.uint8)
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         mine = np.frombuffer(data, np.uint8) if data else np.zeros(0, np.uint8)
-        self._wait([self.comm.Iallgatherv(mine, [out, sizes, offsets, self.MPI.BYTE])], what)
+        self._wait([self._start(what, self.comm.Iallgatherv, mine,
+                                [out, sizes, offsets, self.MPI.BYTE])], what)
         return [out[o:o + s].tobytes() for o, s in zip(offsets, sizes)]
 
     def barrier(self, what: str = "barrier") -> None:
         """Wait until every rank got here (with the deadline)."""
         if self.world_size > 1:
-            self._wait([self.comm.Ibarrier()], what)
+            self._wait([self._start(what, self.comm.Ibarrier)], what)
 
     # ----- waiting with a deadline
 
@@ -257,7 +262,10 @@ class Context:
         deadline = time.monotonic() + self.timeout
         polls = 0
         while True:
-            mpi_done = self.MPI.Request.Testall(reqs) if reqs else True
+            try:
+                mpi_done = self.MPI.Request.Testall(reqs) if reqs else True
+            except self.MPI.Exception as exc:
+                raise self._mpi_error(what, exc) from None
             if mpi_done and (device_done is None or device_done()):
                 return
             polls += 1
@@ -270,6 +278,24 @@ class Context:
                         "with init(timeout=...) or --timeout if a rank is only slow)"))
             if polls > 256:
                 time.sleep(min(1e-3, 1e-6 * polls))
+
+    def _start(self, what: str, call: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Start a non-blocking MPI operation; an MPI error is a DistributedError naming it."""
+        try:
+            return call(*args, **kwargs)
+        except self.MPI.Exception as exc:
+            raise self._mpi_error(what, exc) from None
+
+    def _mpi_error(self, what: str, exc: Any) -> DistributedError:
+        """MPI's own error (buffers of other lengths on another rank, …) as a DistributedError
+        naming the operation; the other ranks are told, as for any failure."""
+        try:
+            text = exc.Get_error_string()
+        except Exception:  # noqa: BLE001 (the MPI library may not describe it)
+            text = str(exc)
+        return self._failed(DistributedError(
+            f"rank {self.rank}: the {what} failed in MPI ({text.strip()}): the ranks disagree on "
+            "what to send (different models or code?)"))
 
     def _check_peers(self, what: str) -> None:
         if self._notice_req is not None and self._notice_req.Test(status := self.MPI.Status()):

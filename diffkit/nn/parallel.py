@@ -8,7 +8,8 @@ gradient g_r of its mean loss. The one-process gradient of the mean loss is then
     g = (1/N) Σ_{i∈B} ∇ℓ_i = Σ_r (n_r/N) g_r,
 
 which is what :func:`all_reduce_gradients` forms: each rank scales its gradients by its weight
-w_r = n_r/N and the ranks sum them in float64 (so the rounding of the reduction is far below
+w_r = n_r/N and the ranks sum them in float64 (a summed loss, Σ_{i∈B} ℓ_i = Σ_r Σ_{i∈B_r} ℓ_i,
+needs weight 1: its ranks' gradients simply add) (so the rounding of the reduction is far below
 float32's), then every rank casts back and takes the same optimizer step from the same
 parameters (broadcast from rank 0 at the start). Imports no MPI itself: the collectives are the Context's of :mod:`diffkit.nn.distributed`.
 """
@@ -105,6 +106,7 @@ def broadcast_parameters(model: Module, root: int = 0) -> None:
     values = [p.value for p in model.parameters()]
     buffers = [(m, k) for m in model.modules() for k, b in m._buffers.items() if b is not None]
     values += [m._buffers[k] for m, k in buffers]
+    check_layout(ctx, values, "broadcast_parameters")
     flat = _pack(values)
     ctx.broadcast([flat], root, "broadcast of the parameters")
     new = _unpack(flat, values)
@@ -112,6 +114,34 @@ def broadcast_parameters(model: Module, root: int = 0) -> None:
         assign_(p, v)
     for (m, k), v in zip(buffers, new[len(new) - len(buffers):]):
         m._buffers[k] = v
+
+
+def _layout(arrays: Sequence[Any]) -> list[list[Any]]:
+    return [[list(a.shape), str(a.dtype)] for a in arrays]
+
+
+def check_layout(ctx: Any, arrays: Sequence[Any], what: str) -> None:
+    """Every rank must hold arrays of the same shapes and dtypes before their values travel in
+    one flat buffer (buffers of other lengths would be cut or padded by MPI: garbage, or a
+    bare MPI error). One all-gather of the layouts; every rank raises the same
+    RankMismatchError, naming the first rank and array that differ from rank 0's."""
+    if ctx.world_size == 1:
+        return
+    mine = json.dumps(_layout(arrays)).encode()
+    layouts = [json.loads(b) for b in ctx.all_gather_bytes(mine, f"layout check of {what}")]
+    for r, other in enumerate(layouts[1:], 1):
+        if other != layouts[0]:
+            raise RankMismatchError(f"{what}: rank {r} differs from rank 0 in "
+                                    f"{_layout_difference(layouts[0], other)}: every rank must "
+                                    "build the same model")
+
+
+def _layout_difference(a: list[list[Any]], b: list[list[Any]]) -> str:
+    for k, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return (f"array {k} (shape {tuple(x[0])} {x[1]} on rank 0, shape {tuple(y[0])} "
+                    f"{y[1]} there)")
+    return f"the number of arrays ({len(a)} on rank 0, {len(b)} there)"
 
 
 def _pack(values: Sequence[Any]) -> Any:
@@ -136,7 +166,9 @@ class GradientReducer:
     """Sums gradients over the ranks in float64 buckets of at most `bucket_bytes`, the last
     parameters first (the order backward finishes them), each bucket started as soon as it is
     packed so that packing the next overlaps with its transfer. One flag per parameter rides in
-    its bucket: a parameter no rank has a gradient for keeps ``grad = None``."""
+    its bucket: a parameter no rank has a gradient for keeps ``grad = None``. Built once per
+    model: every rank checks then that all hold parameters of the same shapes and dtypes
+    (RankMismatchError on every rank otherwise, never sums of buffers that do not match)."""
 
     def __init__(self, params: Sequence[Tensor], bucket_bytes: int = BUCKET_BYTES) -> None:
         self.params = list(params)
@@ -144,6 +176,7 @@ class GradientReducer:
             if np.dtype(p.dtype).kind != "f":
                 raise DistributedError(f"all_reduce_gradients: a {p.dtype} parameter of shape "
                                        f"{p.shape}: only real floating-point parameters")
+        check_layout(_ctx(), self.params, "all_reduce_gradients")
         cap = max(1, bucket_bytes // 8)
         self.buckets: list[list[Tensor]] = []
         size = cap
@@ -334,7 +367,8 @@ class _SyncStatistics:
         if local == 0:
             raise DistributedError("synchronized batch norm got no rows on this rank: use a "
                                    "batch size of at least the number of ranks")
-        w = local / total
+        # the weight the gradient reduction gives this rank: n_r/N for a mean loss, 1 for a sum
+        w = 1.0 if getattr(ctx, "summed_loss", False) else local / total
         mu = dk.mul(all_reduce_sum(dk.sum(x, axis=axes, keepdims=True), weight=w), 1.0 / total)
         d = dk.sub(x, mu)
         var = dk.mul(all_reduce_sum(dk.sum(dk.mul(d, d), axis=axes, keepdims=True), weight=w),
@@ -412,6 +446,9 @@ class DataParallel:
             raise DistributedError(f"the DataLoader's {sampler!r} is not this rank's (rank "
                                    f"{ctx.rank} of {ctx.world_size})")
         self.sampler = sampler
+        #: the loss is a sum over the rows: the ranks' gradients add with weight 1 (also read by
+        #: synchronized batch norm's backward)
+        self.summed = ctx.summed_loss = bool(getattr(trainer, "_sum", False))
         model = trainer.model
         check_consistent(model, loader, trainer.optimizer)
         if has_sync_batchnorm(model):
@@ -432,10 +469,17 @@ class DataParallel:
     def is_main(self) -> bool:
         return self.ctx.is_main
 
-    def reduce_gradients(self, rows: int) -> None:
-        """This rank computed the mean loss of `rows` rows of the current global batch."""
+    def reduce_gradients(self, rows: int, summed: bool = False) -> None:
+        """This rank computed the loss of `rows` rows of the current global batch: their mean
+        (weight n_r/N), or, `summed`, their sum (weight 1: Σ_r Σ_{i∈B_r} ∇ℓ_i is the global
+        batch's summed gradient)."""
         n = self.sampler.batch_rows
-        self.reducer.reduce(rows / n if n else 0.0)
+        self.reducer.reduce(1.0 if summed else rows / n if n else 0.0)
+
+    def ranks_with_rows(self) -> int:
+        """How many ranks got rows of the current global batch: min(N, p) (the first N mod p
+        ranks get one row more, so the empty shares are the last)."""
+        return min(self.sampler.batch_rows, self.ctx.world_size)
 
     def reduce_totals(self, *values: Any) -> list[float]:
         return self.ctx.all_reduce_numbers([float(v) for v in values], "sum of the epoch's "
@@ -444,4 +488,4 @@ class DataParallel:
 
 __all__ = ["DataParallel", "DistributedSampler", "GradientReducer", "SyncBatchNorm1d",
            "SyncBatchNorm2d", "all_reduce_gradients", "broadcast_parameters", "check_consistent",
-           "convert_sync_batchnorm", "shard_bounds", "signature"]
+           "check_layout", "convert_sync_batchnorm", "shard_bounds", "signature"]

@@ -292,16 +292,21 @@ class Trainer:
         scorer = _scores(self._scorer, out, yb)
         hits = float("nan") if scorer is None else _correct(out, yb, scorer)
         if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
+            if self._dist is not None and (self.l1 or self.l2):  # the penalty once, not per rank
+                v = v - self._penalty() * (1 - len(yb) / self._dist.sampler.batch_rows)
             v = v / _terms(self.loss_fn, out.shape)
         out = None  # the step's graph goes before the update, which may then write in place
         self._update(len(yb))
         return v, hits
 
     def _update(self, rows: int) -> None:
-        """After backward: gradients summed over the ranks (when distributed; this rank's mean
-        loss covered `rows` rows), clipped, their norms tracked, and the optimizer's step."""
+        """After backward: gradients summed over the ranks (when distributed; this rank's loss
+        covered `rows` rows: their mean, weighted n_r/N, or their sum, weighted 1), clipped,
+        their norms tracked, and the optimizer's step."""
         if self._dist is not None:
-            self._dist.reduce_gradients(rows)
+            self._dist.reduce_gradients(rows, summed=self._sum)
+            if self._sum and (self.l1 or self.l2):
+                self._drop_repeated_penalty(self._dist.ranks_with_rows() - 1)
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         if self.clip_grad_value is not None:
@@ -312,6 +317,30 @@ class Trainer:
                     xp = array_namespace(p.grad)
                     self._norms[k] = self._norms.get(k, 0.0) + xp.sqrt(xp.vdot(p.grad, p.grad))
         self.optimizer.step()
+
+    def _penalty(self) -> Any:
+        """The penalty's value, (λ₂/2)Σ‖W‖² + λ₁Σ|W| over the weights (≥ 2 dims)."""
+        total = 0.0
+        for p in self.model.parameters():
+            if len(p.shape) >= 2:
+                xp = array_namespace(p.value)
+                total = total + 0.5 * self.l2 * xp.sum(p.value * p.value) \
+                    + self.l1 * xp.sum(xp.abs(p.value))
+        return total
+
+    def _drop_repeated_penalty(self, extra: int) -> None:
+        """A summed loss adds its ranks' gradients with weight 1, so the penalty every rank with
+        rows added (l2: (λ/2)Σ‖W‖², gradient λW; l1: λΣ|W|, gradient λ·sign W) came `extra`
+        times too often: subtract extra·(λ₂W + λ₁ sign W) from each weight's gradient (the
+        parameters are the same on every rank, so is this)."""
+        if extra <= 0:
+            return
+        for p in self.model.parameters():
+            if len(p.shape) < 2 or p.grad is None:
+                continue
+            xp = array_namespace(p.value)
+            w = p.value
+            p.grad = (p.grad - extra * (self.l2 * w + self.l1 * xp.sign(w))).astype(w.dtype)
 
     # ----- loops
     def fit(self, train_loader: DataLoader, val_data: tuple[Any, Any] | None = None,

@@ -12,9 +12,9 @@ the rules of the records:
   dividend): ∂/∂x = 1, ∂/∂y = −floor(x/y) (fmod: −trunc(x/y));
 * ``hypot``: ∂/∂x = x/hypot(x, y), taken as 0 at the origin (as abs′(0) = 0);
 * ``copysign``: ∂/∂x = sign(x)·copysign(1, y), ∂/∂y = 0;
-* ``sinc`` (SymPy's unnormalized sin(u)/u, applied to πx): its derivative at the removable point
-  u = 0 is the one of its Taylor polynomial there, so derivatives of every order up to 8 are
-  right at 0 as well.
+* ``sinc`` (SymPy's unnormalized sin(u)/u, applied to πx): its derivative for |u| < ½ (around
+  the removable point u = 0, where (cos u − sinc u)/u cancels) is its Taylor series to u¹⁵, so
+  derivatives of every order up to 8 are right at and near 0 as well.
 
 Classes named like SymPy's own (``floor``, ``ceiling``, ``Mod``, ``sinc``) print as those do (code,
 LaTeX, text); the others print themselves (``numpy.hypot``/``math.hypot``, …).
@@ -173,19 +173,20 @@ class copysign(_Printed):
         return sp.sign(x) * copysign(sp.S.One, y) if argindex == 1 else sp.S.Zero
 
 
-#: Taylor coefficients of sinc′(u) = (u cos u − sin u)/u² at 0: Σₖ (−1)ᵏ 2k/(2k+1)! u²ᵏ⁻¹
-_SINC_PRIME_TAYLOR = [(-1) ** k * sp.Rational(2 * k, sp.factorial(2 * k + 1)) for k in range(1, 5)]
+#: Taylor coefficients of sinc′(u) = (u cos u − sin u)/u² at 0: Σₖ (−1)ᵏ 2k/(2k+1)! u²ᵏ⁻¹, to
+#: u¹⁵ (the AD rule's series: below 1e-20 relative for |u| < ½)
+_SINC_PRIME_TAYLOR = [(-1) ** k * sp.Rational(2 * k, sp.factorial(2 * k + 1)) for k in range(1, 9)]
 
 
 class sinc(sp.sinc):  # named as SymPy's: NumPy code is numpy.sinc(u/π)
-    """sin(u)/u, 1 at u = 0, whose derivative at u = 0 is the one of its Taylor polynomial (0 for
-    the first, −1/3 for the second, …) instead of SymPy's (cos u)/u − (sin u)/u², which is not
-    defined there."""
+    """sin(u)/u, 1 at u = 0, whose derivative for |u| < ½ is its Taylor series (as the AD rule:
+    (cos u − sinc u)/u cancels there, catastrophically in the higher derivatives, and is not
+    defined at 0) and (cos u − sinc u)/u elsewhere."""
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         u = self.args[0]
         taylor = sp.Add(*[c * u ** (2 * k + 1) for k, c in enumerate(_SINC_PRIME_TAYLOR)])
-        return sp.Piecewise((taylor, sp.Eq(u, 0)), ((sp.cos(u) - sinc(u)) / u, True))
+        return sp.Piecewise((taylor, sp.Abs(u) < sp.S.Half), ((sp.cos(u) - sinc(u)) / u, True))
 
     def _pythoncode(self, printer: Any) -> str:
         u = self.args[0]

@@ -75,17 +75,26 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
                symbol: str | None = None,
                unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
                parseable: bool = False, differentiable: bool = True, expand: Rule | None = None,
-               place: Rule | None = None, doc: str = "") -> Primitive:
+               place: Rule | None = None, holomorphic: bool = False, doc: str = "") -> Primitive:
     """Declare a non-element-wise primitive: linear (its transpose as ``vjp``, and a ``batch`` rule)
     or not (a batched ``jvp`` and a ``vjp``). Without ``sympy``, the SymPy translation is ``impl``
-    run on NumPy object arrays of SymPy expressions."""
+    run on NumPy object arrays of SymPy expressions.
+
+    ``holomorphic``: complex-analytic in every argument, everywhere it is defined (f(z + w) =
+    f(z) + J·w + o(w) with J complex-linear: sum, matmul, inv, det). The default is False, the
+    safe answer: a record that conjugates (vdot's first argument), takes a modulus (norms,
+    log|det|), reads a Hermitian matrix (cholesky, eigh, svd, qr, pinv) or drops an imaginary
+    part is refused for complex-valued derivatives and by the symbolic engine instead of being
+    differentiated as if z̄ were z. tests/test_complex_trust.py checks every record declared
+    holomorphic against the Cauchy–Riemann equations."""
     return _declare(Primitive(
         name=name, nargs=nargs, impl=impl, kind="structural", linear=linear, batch=batch, jvp=jvp,
         vjp=vjp, vjp_rows=vjp_rows, vjp_diagonal=vjp_diagonal,
         jvp_diagonal=jvp_diagonal, prepare=prepare, sympy=sympy, numpy=numpy, scipy=scipy, parseable=parseable,
         differentiable=differentiable, symbol=symbol or name, unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", cost=cost, expand=expand,
-        place=place, doc=doc or f"{name} (a primitive: see diffkit.primitives)."))
+        place=place, holomorphic=holomorphic,
+        doc=doc or f"{name} (a primitive: see diffkit.primitives)."))
 
 
 def composite(fn: Callable[..., Any] | None = None, *, name: str | None = None,

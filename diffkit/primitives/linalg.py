@@ -348,6 +348,7 @@ inv = structural(
     sympy=lambda sp, a: _per_matrix(lambda m: m.adjugate() / m.det(), [a], [2],
                                     shape_of(a)[-2:]),
     cost=lambda ins, out: 2 * ins[0][-1] * math.prod(ins[0]),
+    holomorphic=True,
     doc="Inverse of a square matrix (or of each of a stack); d(A⁻¹) = −A⁻¹·dA·A⁻¹.")
 
 
@@ -420,6 +421,7 @@ solve = structural(
     "solve", lambda xp, a, b: _call("solve", a, lambda: xp.linalg.solve(a, b)),
     jvp=_solve_jvp, vjp=_solve_vjp, nargs=2, prepare=_prepare_solve, numpy=("linalg.solve",),
     sympy=_solve_sympy, latex=r"\operatorname{solve}",
+    holomorphic=True,
     doc="x with a·x = b: b a vector (n,) or a stack of matrices (..., n, k) (NumPy 2's rules); "
         "stacks broadcast.")
 
@@ -478,6 +480,7 @@ det = structural(
     vjp=lambda ct, xs, out: (lambda: _col(_col(ct)) * _mT(_adjugate(xs[0], out)),),
     prepare=_prepare_det, numpy=("linalg.det",), latex=r"\det", symbol="det",
     sympy=lambda sp, a: _per_matrix(lambda m: m.det(method="berkowitz"), [a], [2], ()),
+    holomorphic=True,
     doc="Determinant; d det A = tr(adj(A)·dA), also at singular matrices (the adjugate).")
 
 
@@ -497,6 +500,7 @@ def _slogdet_packed_sympy(sp: Any, a: Any) -> Any:
 slogdet_packed = structural(
     "slogdet_packed", _slogdet_impl, vjp=lambda ct, xs, out: (None,), differentiable=False,
     prepare=_prepare_det, sympy=_slogdet_packed_sympy, latex=r"\operatorname{slogdet}",
+    holomorphic=False,
     doc="np.linalg.slogdet's (sign, log|det|) stacked on a last axis of 2 (the one computation "
         "behind dk.slogdet; not differentiable itself — logabsdet is).")
 
@@ -518,6 +522,7 @@ logabsdet = structural(
     nargs=2, latex=r"\log|\det|",
     sympy=lambda sp, a, p: _per_matrix(lambda m: sp.log(sp.Abs(m.det(method="berkowitz"))),
                                        [a], [2], ()),
+    holomorphic=False,
     doc="log|det a| read out of slogdet_packed(a) = p (the second output of dk.slogdet); "
         "d log|det A| = tr(A⁻¹·dA).")
 
@@ -535,6 +540,7 @@ slogdet_sign = structural(
     vjp=lambda ct, xs, out: (_sign_rule(xs), None),
     nargs=2, latex=r"\operatorname{sign}\det",
     sympy=lambda sp, a, p: _per_matrix(lambda m: sp.sign(m.det(method="berkowitz")), [a], [2], ()),
+    holomorphic=False,
     doc="The sign of det a read out of slogdet_packed(a) = p (the first output of dk.slogdet); "
         "a constant for real matrices (derivative 0).")
 
@@ -629,6 +635,7 @@ def _prepare_cholesky(a: Any, upper: bool = False) -> Any:
 cholesky = structural(
     "cholesky", _cholesky_impl, jvp=_cholesky_jvp, vjp=_cholesky_vjp, prepare=_prepare_cholesky,
     numpy=("linalg.cholesky",), sympy=_cholesky_sympy, latex=r"\operatorname{chol}",
+    holomorphic=False,
     doc="Cholesky factor L (A = L·Lᵀ; upper=True: U = Lᵀ), reading the lower (upper) triangle of "
         "a as NumPy does.")
 
@@ -652,6 +659,7 @@ def _eigh_packed_impl(xp: Any, a: Any, UPLO: str = "L") -> Any:
 eigh_packed = structural(
     "eigh_packed", _eigh_packed_impl, vjp=lambda ct, xs, out, UPLO="L": (None,),
     differentiable=False, prepare=_prepare_eigh, sympy=False, latex=r"\operatorname{eigh}",
+    holomorphic=False,
     doc="np.linalg.eigh's eigenvalues (row 0) and eigenvectors (rows 1…n) stacked (..., n+1, n): "
         "the one decomposition behind dk.eigh; not differentiable itself — its outputs are.")
 
@@ -692,6 +700,7 @@ def _eigh_values_vjp(ct: Any, xs: Any, out: Any, UPLO: str = "L") -> Any:
 eigh_values = structural(
     "eigh_values", _eigh_values_impl, jvp=_eigh_values_jvp, vjp=_eigh_values_vjp, nargs=2,
     sympy=False, latex=r"\lambda",
+    holomorphic=False,
     doc="The eigenvalues read out of eigh_packed(a) = p (the first output of dk.eigh); equal "
         "eigenvalues share their derivative equally.")
 
@@ -734,6 +743,7 @@ def _eigh_vectors_vjp(ct: Any, xs: Any, out: Any, UPLO: str = "L") -> Any:
 eigh_vectors = structural(
     "eigh_vectors", lambda xp, a, p, UPLO="L": p[..., 1:, :], jvp=_eigh_vectors_jvp,
     vjp=_eigh_vectors_vjp, nargs=2, sympy=False, latex=r"V",
+    holomorphic=False,
     doc="The eigenvectors (columns) read out of eigh_packed(a) = p (the second output of "
         "dk.eigh); not differentiable where their eigenvalue repeats (a named error).")
 
@@ -778,6 +788,7 @@ eigvalsh = structural(
         a, UPLO=UPLO)),
     jvp=_eigvalsh_jvp, vjp=_eigvalsh_vjp, prepare=_prepare_eigh, numpy=("linalg.eigvalsh",),
     sympy=False, latex=r"\operatorname{eigvalsh}",
+    holomorphic=False,
     doc="Eigenvalues of a symmetric matrix (ascending), from one triangle as NumPy reads it; "
         "equal eigenvalues share their derivative equally.")
 
@@ -808,6 +819,7 @@ def _svd_packed_impl(xp: Any, a: Any, full_matrices: bool = True) -> Any:
 svd_packed = structural(
     "svd_packed", _svd_packed_impl, vjp=lambda ct, xs, out, full_matrices=True: (None,),
     differentiable=False, prepare=_prepare_svd_packed, sympy=False, latex=r"\operatorname{svd}",
+    holomorphic=False,
     doc="np.linalg.svd's U, S and Vh flattened and stacked on the last axis: the one "
         "decomposition behind dk.svd; not differentiable itself — its outputs are.")
 
@@ -874,6 +886,7 @@ def _svd_s_vjp(ct: Any, xs: Any, out: Any, full_matrices: bool = True) -> Any:
 svd_s = structural(
     "svd_s", lambda xp, a, p, full_matrices=True: _svd_piece(xp, a, p, full_matrices, 1),
     jvp=_svd_s_jvp, vjp=_svd_s_vjp, nargs=2, sympy=False, latex=r"\sigma",
+    holomorphic=False,
     doc="The singular values read out of svd_packed(a) = p (the second output of dk.svd); equal "
         "ones share their derivative, a zero one has derivative 0.")
 
@@ -961,6 +974,7 @@ def _svd_u_vjp(ct: Any, xs: Any, out: Any, full_matrices: bool = True) -> Any:
 svd_u = structural(
     "svd_u", lambda xp, a, p, full_matrices=True: _svd_piece(xp, a, p, full_matrices, 0),
     jvp=_svd_u_jvp, vjp=_svd_u_vjp, nargs=2, sympy=False, latex="U",
+    holomorphic=False,
     doc="U read out of svd_packed(a) = p (the first output of dk.svd); not differentiable where "
         "a singular value repeats or is zero (a named error).")
 
@@ -1006,6 +1020,7 @@ def _svd_vh_vjp(ct: Any, xs: Any, out: Any, full_matrices: bool = True) -> Any:
 svd_vh = structural(
     "svd_vh", lambda xp, a, p, full_matrices=True: _svd_piece(xp, a, p, full_matrices, 2),
     jvp=_svd_vh_jvp, vjp=_svd_vh_vjp, nargs=2, sympy=False, latex=r"V^\top",
+    holomorphic=False,
     doc="Vh read out of svd_packed(a) = p (the third output of dk.svd); not differentiable where "
         "a singular value repeats or is zero (a named error).")
 
@@ -1030,6 +1045,7 @@ svdvals = structural(
     "svdvals", lambda xp, a: _call("svdvals", a, lambda: xp.linalg.svd(a, compute_uv=False)),
     jvp=_svdvals_jvp, vjp=_svdvals_vjp, prepare=_prepare_svdvals, numpy=("linalg.svdvals",),
     sympy=False, latex=r"\operatorname{svdvals}",
+    holomorphic=False,
     doc="Singular values (descending), as np.linalg.svd(a, compute_uv=False); equal ones share "
         "their derivative, a zero one has derivative 0.")
 
@@ -1094,6 +1110,7 @@ def _qr_packed_impl(xp: Any, a: Any, mode: str = "reduced") -> Any:
 qr_packed = structural(
     "qr_packed", _qr_packed_impl, vjp=lambda ct, xs, out, mode="reduced": (None,),
     differentiable=False, prepare=_prepare_qr_packed, sympy=False, latex=r"\operatorname{qr}",
+    holomorphic=False,
     doc="np.linalg.qr's Q and R flattened and stacked on the last axis: the one decomposition "
         "behind dk.qr; not differentiable itself — its outputs are.")
 
@@ -1203,6 +1220,7 @@ qr_q = structural(
     jvp=lambda ts, k, xs, out, mode="reduced": _qr_jvp(ts, k, xs, out, mode, 0),
     vjp=lambda ct, xs, out, mode="reduced": _qr_vjp(ct, xs, out, mode, 0), nargs=2,
     sympy=False, latex="Q",
+    holomorphic=False,
     doc="Q read out of qr_packed(a) = p (the first output of dk.qr); differentiable where a has "
         "independent columns (or rows, for a wide matrix).")
 qr_r = structural(
@@ -1210,6 +1228,7 @@ qr_r = structural(
     jvp=lambda ts, k, xs, out, mode="reduced": _qr_jvp(ts, k, xs, out, mode, 1),
     vjp=lambda ct, xs, out, mode="reduced": _qr_vjp(ct, xs, out, mode, 1), nargs=2,
     sympy=False, latex="R",
+    holomorphic=False,
     doc="R read out of qr_packed(a) = p (the second output of dk.qr).")
 
 QRResult = namedtuple("QRResult", ["Q", "R"])
@@ -1301,6 +1320,7 @@ def _pinv_vjp(ct: Any, xs: Any, out: Any, rcond: Any = None, rtol: Any = None,
 pinv = structural(
     "pinv", _pinv_impl, jvp=_pinv_jvp, vjp=_pinv_vjp, prepare=_prepare_pinv,
     numpy=("linalg.pinv",), sympy=False, latex=r"^{+}",
+    holomorphic=False,
     doc="Moore–Penrose pseudo-inverse (NumPy's cutoff rcond/rtol); its derivative keeps the rank "
         "(exact where the singular values kept stay above the cutoff).")
 
@@ -1386,6 +1406,7 @@ def _prepare_euclidean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 euclidean_norm = structural(
     "euclidean_norm", _euclidean_impl, jvp=_euclidean_jvp, vjp=_euclidean_vjp,
     prepare=_prepare_euclidean, sympy=_euclidean_sympy, latex=r"\|\cdot\|_2",
+    holomorphic=False,
     doc="The 2-norm of vectors or the Frobenius norm of matrices, computed as np.linalg.norm "
         "does (over all axes, one or two); at 0 its subgradient is 0, not NaN.")
 

@@ -129,6 +129,7 @@ matmul = structural(
     prepare=_prepare_matmul, numpy=("matmul", "linalg.matmul"), symbol="@", unicode="@",
     latex=r"\cdot",
     cost=lambda ins, out: math.prod(out) * (ins[0][-1] if ins[0] else 1),
+    holomorphic=True,
     doc="Matrix product a @ b (NumPy rules for 1-D and batched operands).")
 
 
@@ -407,6 +408,7 @@ einsum = structural(
         for i in range(len(xs))),
     nargs=None, prepare=_prepare_einsum, numpy=("einsum",), sympy=_einsum_sympy,
     latex=r"\operatorname{einsum}",
+    holomorphic=True,
     doc="Einstein summation (NumPy's einsum: explicit or implicit output, '...', repeated labels, "
         "any number of operands); its derivatives are einsums again.")
 
@@ -521,6 +523,7 @@ _inner_jvp, _inner_vjp = _lowered(_lower_inner)
 inner = structural(
     "inner", lambda xp, a, b: xp.inner(a, b), jvp=_inner_jvp, vjp=_inner_vjp, nargs=2,
     prepare=_prepare_inner, numpy=("inner",), latex=r"\operatorname{inner}",
+    holomorphic=True,
     doc="NumPy's inner: Σ over the last axes of a and b (a product if either is a scalar).")
 
 
@@ -534,7 +537,8 @@ outer = structural(
     "outer", lambda xp, a, b: xp.outer(a, b), jvp=_lowered(_lower_outer)[0],
     vjp=_lowered(_lower_outer)[1], nargs=2,
     prepare=lambda a, b: ((_as_operand(a), _as_operand(b)), {}), numpy=("outer",),
-    latex=r"\otimes", doc="Outer product of the flattened a and b: out[i, j] = a[i]·b[j].")
+    latex=r"\otimes", holomorphic=True,
+    doc="Outer product of the flattened a and b: out[i, j] = a[i]·b[j].")
 
 
 @functools.lru_cache(maxsize=256)
@@ -554,6 +558,7 @@ vdot = structural(
     "vdot", lambda xp, a, b: xp.vdot(a, b), jvp=_lowered(_lower_vdot)[0],
     vjp=_lowered(_lower_vdot)[1], nargs=2, prepare=_prepare_vdot, numpy=("vdot",),
     latex=r"\operatorname{vdot}",
+    holomorphic=False,
     doc="Σ conj(a)·b over the flattened arrays (the first argument is conjugated).")
 
 
@@ -614,6 +619,7 @@ tensordot = structural(
     vjp=_tensordot_vjp, nargs=2, prepare=_prepare_tensordot,
     numpy=("tensordot", "linalg.tensordot"),
     latex=r"\operatorname{tensordot}",
+    holomorphic=True,
     doc="Σ over the paired axes of a and b (axes: an int N — the last N of a with the first N of "
         "b — or a pair of sequences).")
 
@@ -634,7 +640,8 @@ kron = structural(
     "kron", lambda xp, a, b: xp.kron(a, b), jvp=_lowered(_lower_kron)[0],
     vjp=_lowered(_lower_kron)[1], nargs=2,
     prepare=lambda a, b: ((_as_operand(a), _as_operand(b)), {}), numpy=("kron",),
-    latex=r"\otimes", doc="Kronecker product (blocks a[i]·b), NumPy's rules for different ndims.")
+    latex=r"\otimes", holomorphic=True,
+    doc="Kronecker product (blocks a[i]·b), NumPy's rules for different ndims.")
 
 
 def _levi_civita(da: int, db: int) -> np.ndarray:
@@ -722,6 +729,7 @@ cross = structural(
     "cross", _cross_impl, jvp=_lowered(_lower_cross_params)[0],
     vjp=_lowered(_lower_cross_params)[1], nargs=2, prepare=_prepare_cross, numpy=("cross",),
     symbol="cross", unicode="×", latex=r"\times",
+    holomorphic=True,
     doc="Cross product of 3-vectors (or 2-vectors, whose third component is 0) along axisa, axisb "
         "(result along axisc; `axis` sets all three), broadcast over the other axes.")
 

@@ -216,6 +216,7 @@ amin = structural(
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (
         _expand_back(ct, xs[0], axis, keepdims) * _min_weights(xs[0], out, axis, keepdims),),
     sympy=_amin_sympy,
+    holomorphic=True,
     doc="Minimum over `axis` (np.min, x.min()); the derivative is shared equally among ties.")
 
 # ----- prod, cumsum, cumprod ---------------------------------------------------------------------
@@ -258,6 +259,7 @@ prod = structural(
         axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (
         _expand_back(ct, xs[0], axis, keepdims) * _others_product(xs[0], axis),),
+    holomorphic=True,
     doc="Product over `axis` (all axes when None); exact derivatives at zero factors.")
 
 
@@ -280,6 +282,7 @@ cumsum = structural(
     prepare=_prepare_cumulative("cumsum"), numpy=("cumsum",), unicode="cumΣ",
     batch=lambda ts, k, xs, out, axis: bind(cumsum, ts[0], axis=axis + 1),
     vjp=lambda ct, xs, out, axis: (_flip(bind(cumsum, _flip(ct, axis), axis=axis), axis),),
+    holomorphic=True,
     doc="Cumulative sums along `axis` (of the flattened array when None).")
 
 
@@ -300,6 +303,7 @@ cumprod = structural(
     "cumprod", lambda xp, x, axis: xp.cumprod(x, axis=axis),
     prepare=_prepare_cumulative("cumprod"), numpy=("cumprod",), unicode="cum∏",
     jvp=_cumprod_jvp, vjp=_cumprod_vjp,
+    holomorphic=True,
     doc="Cumulative products along `axis` (of the flattened array when None); exact derivatives "
         "at zeros, at every order.")
 
@@ -394,6 +398,7 @@ def _prepare_sort(x: Any, axis: Any = -1, kind: Any = None, order: Any = None, *
 sort = structural(
     "sort", lambda xp, x, axis: xp.sort(x, axis=axis), prepare=_prepare_sort, numpy=("sort",),
     jvp=_reorder_jvp, vjp=_reorder_vjp, sympy=False,
+    holomorphic=True,
     doc="Sorted copy along `axis` (flattened when None). Derivative: the permutation; tied values "
         "share their tangents equally.")
 
@@ -416,6 +421,7 @@ partition = structural(
     "partition", lambda xp, x, kth, axis: xp.partition(x, kth, axis=axis),
     prepare=_prepare_partition, numpy=("partition",), jvp=_reorder_jvp, vjp=_reorder_vjp,
     sympy=False,
+    holomorphic=True,
     doc="NumPy's partition (the k-th smallest at position k, smaller before, larger after). "
         "Derivative: the permutation; tied values share their tangents equally.")
 
@@ -528,11 +534,13 @@ all = structural(
     "all", lambda xp, x, axis=None, keepdims=False: xp.all(x, axis=axis, keepdims=keepdims),
     prepare=_prepare_logical("all"), numpy=("all",), vjp=_no_derivative, differentiable=False,
     sympy=_logical_sympy("And"), unicode="∀", latex=r"\forall",
+    holomorphic=True,
     doc="True where every element along `axis` is nonzero (a constant: no derivative).")
 any = structural(
     "any", lambda xp, x, axis=None, keepdims=False: xp.any(x, axis=axis, keepdims=keepdims),
     prepare=_prepare_logical("any"), numpy=("any",), vjp=_no_derivative, differentiable=False,
     sympy=_logical_sympy("Or"), unicode="∃", latex=r"\exists",
+    holomorphic=True,
     doc="True where some element along `axis` is nonzero (a constant: no derivative).")
 
 
@@ -554,6 +562,7 @@ count_nonzero = structural(
         "count_nonzero", x, axis, keepdims),
     numpy=("count_nonzero",), vjp=_no_derivative, differentiable=False,
     sympy=_count_nonzero_sympy, unicode="#≠0", latex=r"\#_{\neq 0}",
+    holomorphic=True,
     doc="The number of nonzero elements along `axis` (an integer constant: no derivative).")
 
 # ----- composites: statistics --------------------------------------------------------------------

@@ -19,8 +19,10 @@ conventions on top:
 * **derivatives** are written with the records, so every derivative of every order works in
   every engine: erf′ = 2/√π·e^(−x²), erfinv′ = √π/2·e^(erfinv(x)²), gammaln′ = digamma,
   digamma′ = polygamma(1, ·), polygamma(n, ·)′ = polygamma(n + 1, ·), Γ′ = Γ·ψ, B′ = B·(ψ(a) −
-  ψ(a + b)), ndtr′ = φ, log_ndtr′ = φ/Φ = e^(−x²/2 − log_ndtr(x))/√(2π) (no cancellation far in
-  the left tail).
+  ψ(a + b)), ndtr′ = φ, log_ndtr′ = φ/Φ = log_ndtr_derivative(1, x), a structural record of
+  integer order n whose ∂/∂x is order n + 1, each order computed without cancellation (far in
+  the left tail from the continued fraction of e^(z²)·iⁿerfc(z), z = −x/√2; the closed form
+  e^(−x²/2 − log_ndtr(x))/√(2π) cancels there, and each derivative of it again).
 * **xlogy(x, y) = x·log y with 0·log 0 = 0** (SciPy's convention): ∂/∂x = log y and
   ∂/∂y = x/y, taken as 0 at (0, 0), where xlogy(0, y) = 0 is constant in y; ∂/∂x at y = 0 is
   −∞: a ``NonDifferentiableError`` where x is differentiated. xlog1py likewise at y = −1.
@@ -30,11 +32,12 @@ conventions on top:
   complex points; the derivative is the complex one); the others refuse complex inputs by name.
 * **expit** is a record of its own, not the ``sigmoid`` record: sigmoid's values differ from
   SciPy's expit in the last bit at about a quarter of all points, and ``scipy.special.expit``
-  on plain arrays must give SciPy's values. Both have the same derivative rule.
-* **polygamma(n, x)**, **yn(n, x)** and **kn(n, x)** are structural records (the order n is an
-  integer, not a differentiable input: a number, checked by ``prepare``; a fractional n is a
-  DomainError, where SciPy truncates it with a warning); every other function here is
-  element-wise.
+  on plain arrays must give SciPy's values. Both have the same derivative rule, σ′ = σ(x)·σ(−x)
+  (exact where σ rounds to 1, and smooth at 0, so every higher derivative is right there).
+* **polygamma(n, x)**, **yn(n, x)**, **kn(n, x)** and **log_ndtr_derivative(n, x)** are
+  structural records (the order n is an integer, not a differentiable input: a number, checked
+  by ``prepare``; a fractional n is a DomainError, where SciPy truncates it with a warning);
+  every other function here is element-wise.
 * **Bessel derivatives** come from the recurrences, written with the records: j0′ = −j1,
   j1′ = (j0 − J₂)/2 (1/2 at 0, and every higher derivative exact there: no division by x),
   y0′ = −y1, y1′ = (y0 − Y₂)/2, i0′ = i1, i1′ = (i0 + I₂)/2, jv′ = (J_{v−1} − J_{v+1})/2,
@@ -112,6 +115,8 @@ _SQRT_PI = math.sqrt(math.pi)
 _TWO_OVER_SQRT_PI = 2.0 / _SQRT_PI
 _HALF_SQRT_PI = 0.5 * _SQRT_PI
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 # ----- evaluation: SciPy's values, NumPy's dtype rules and floating-point flags -----------------
 
@@ -258,14 +263,13 @@ def _build_sympy(sp: Any) -> None:
         _SYMPY[name] = ours[base]
 
     class log_ndtr(sp.Function):  # SymPy's naming: the class is the function
-        """log Φ(x), with the derivative e^(−x²/2 − log Φ(x))/√(2π) (no cancellation, no
-        underflow of Φ² in the second derivative far in the left tail)."""
+        """log Φ(x), whose derivatives are log_ndtr_derivative(n, x), as in the AD rules (accurate
+        far in the left tail, in every order)."""
 
         nargs = 1
 
         def fdiff(self, argindex: int = 1) -> Any:
-            x = self.args[0]
-            return sp.exp(-x * x / 2 - self) / sp.sqrt(2 * sp.pi)
+            return _SYMPY["log_ndtr_derivative"](sp.S.One, self.args[0])
 
         def _eval_evalf(self, prec: int) -> Any:
             import mpmath
@@ -287,6 +291,7 @@ def _build_sympy(sp: Any) -> None:
             return f"float({self._numpycode(printer)})"
 
     _SYMPY["log_ndtr"] = log_ndtr
+    _build_log_ndtr_derivative_sympy(sp, scipy_call)
     _build_bessel_sympy(sp, scipy_call)
     _build_gamma_sympy(sp, scipy_call)
 
@@ -438,6 +443,40 @@ def _build_gamma_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str])
         lambda mp, a, b, x: mp.betainc(a, b, 0, x, regularized=True), betainc_fdiff)
 
 
+def _build_log_ndtr_derivative_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]
+                                     ) -> None:
+    """log_ndtr_derivative(n, x) as a SymPy function: mpmath values (mpmath.diff of log Φ), the
+    derivative log_ndtr_derivative(n + 1, x), printed as a call of the record's evaluation."""
+
+    def value(mp: Any, n: Any, x: Any) -> Any:
+        if mp.im(x) == 0 and x > 0:  # log(1 − Φ(−x)): no cancellation where Φ(x) is near 1
+            return mp.diff(lambda t: mp.log1p(-mp.ncdf(-t)), x, int(n))
+        return mp.diff(lambda t: mp.log(mp.ncdf(t)), x, int(n))
+
+    def fdiff(self: Any, argindex: int = 2) -> Any:
+        if argindex == 1:
+            raise MissingRuleError(_parameter_message("log_ndtr_derivative", "order n"))
+        n, x = self.args
+        return type(self)(n + 1, x)
+
+    def numpycode(self: Any, printer: Any) -> str:
+        args = ", ".join(printer._print(a) for a in self.args)
+        return (f"__import__('{__name__}', fromlist=['log_ndtr_derivative_values'])"
+                f".log_ndtr_derivative_values({args})")
+
+    base = _mp_function(sp, scipy_call, "log_ndtr_derivative", 2, value, fdiff)
+    _SYMPY["log_ndtr_derivative"] = type("log_ndtr_derivative", (base,), {
+        "_numpycode": numpycode, "_pythoncode": lambda self, p: f"float({numpycode(self, p)})",
+        "__module__": __name__})
+
+
+def log_ndtr_derivative_values(n: Any, x: Any) -> Any:
+    """log_ndtr_derivative on NumPy values without floating-point flags (as scipy.special's own
+    functions: the code the symbolic engine compiles checks its results itself)."""
+    with np.errstate(all="ignore"):
+        return _log_ndtr_derivative(np, n, x)
+
+
 def _sympy_polygamma(sp: Any, n: Any, x: Any) -> Any:
     """polygamma on object arrays (a structural record's translation), element by element."""
     fn = np.frompyfunc(lambda a, b: _sym(sp, "polygamma")(a, b), 2, 1)
@@ -473,9 +512,20 @@ ndtr = elementwise(
     lambda sp, x: _sym(sp, "erfc")(-x / sp.sqrt(2)) / 2, numpy=(), scipy=("ndtr",),
     unicode="Φ", latex=r"\Phi", domain=((-3.0, 3.0),),
     doc="The standard normal CDF Φ(x) = erfc(−x/√2)/2 (scipy.special.ndtr).")
+
+
+def _log_ndtr_prime(x: Any, o: Any) -> Any:
+    """log_ndtr′ = φ/Φ: log_ndtr_derivative(1, x), whose own derivatives are the higher orders,
+    each computed without cancellation (e^(−x²/2 − log Φ)/√(2π) cancels two numbers of size x²/2
+    far in the left tail, and each derivative of it another); for complex z that formula."""
+    if np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c":
+        return _INV_SQRT_2PI * exp(-0.5 * (x * x) - o)
+    return log_ndtr_derivative(1, x)
+
+
 log_ndtr = elementwise(
     "log_ndtr", _scipy("log_ndtr", "x"),
-    (lambda x, o: _INV_SQRT_2PI * exp(-0.5 * (x * x) - o),),  # φ/Φ without cancellation
+    (_log_ndtr_prime,),
     lambda sp, x: _sym(sp, "log_ndtr")(x), numpy=(), scipy=("log_ndtr",),
     unicode="ln Φ", latex=r"\ln\Phi", domain=((-3.0, 3.0),),
     doc="log Φ(x), the log of the standard normal CDF, accurate far into the left tail "
@@ -583,9 +633,9 @@ betaln = elementwise(
 
 
 def _expit_prime(x: Any, o: Any) -> Any:
-    """expit′ = e/(1 + e)² with e = exp(−|x|): exact also where expit(x) rounds to 1."""
-    e = exp(-abs(x))
-    return e / ((1.0 + e) * (1.0 + e))
+    """expit′ = expit(x)·expit(−x): exact also where expit(x) rounds to 1, and smooth at 0 (every
+    higher derivative is right there)."""
+    return o * expit(-x)
 
 
 logit = elementwise(
@@ -680,6 +730,84 @@ def _off_zero(*args: Any) -> Any:
 
 def _order_rule(function: str) -> NoRule:
     return NoRule(_parameter_message(function, "order v"))
+
+
+# ----- the derivatives of log_ndtr ---------------------------------------------------------------
+
+
+def _log_ndtr_riccati(xp: Any, x: Any, orders: int) -> list[Any]:
+    """log Φ′, …, log Φ⁽ᵒʳᵈᵉʳˢ⁾ at x from the Taylor coefficients of r = log Φ′ = φ/Φ, which solves
+    r′ = −r·(x + r): c₀ = r, (k + 1)·cₖ₊₁ = −(x·cₖ + cₖ₋₁ + Σᵢ cᵢcₖ₋ᵢ). r is √(2/π)/erfcx(−x/√2)
+    for x < 0 and e^(−x²/2 − log Φ)/√(2π) for x ≥ 0 (and complex x). Accurate for x > −1; far in
+    the left tail x + r cancels (see _log_ndtr_tail)."""
+    special = special_module(xp)
+    if xp.iscomplexobj(x):
+        r = _INV_SQRT_2PI * xp.exp(-0.5 * (x * x) - special.log_ndtr(x))
+    else:
+        left = x < 0
+        xl, xr = xp.where(left, x, 0.0), xp.where(left, 0.0, x)
+        r = xp.where(left, _SQRT_2_OVER_PI / special.erfcx(-_SQRT_HALF * xl),
+                     _INV_SQRT_2PI * xp.exp(-0.5 * (xr * xr) - special.log_ndtr(xr)))
+    c = [r]
+    for k in range(orders - 1):
+        square = c[0] * c[k]
+        for i in range(1, k + 1):
+            square = square + c[i] * c[k - i]
+        c.append(-(x * c[k] + (c[k - 1] if k else 0.0) + square) / (k + 1))
+    return [math.factorial(k) * ck for k, ck in enumerate(c)]
+
+
+def _log_ndtr_tail(xp: Any, x: Any, orders: int) -> list[Any]:
+    """log Φ′, …, log Φ⁽ᵒʳᵈᵉʳˢ⁾ at x ≤ −1 (z = −x/√2 ≥ 1/√2), without cancellation at any order.
+
+    log Φ(x) = log E₀(z) − z² − log 2 with Eₖ(z) = e^(z²)·iᵏerfc(z) (E₀ = erfcx), and
+    Eₖ′ = −2(k + 1)·Eₖ₊₁, so E₀⁽ᵏ⁾/E₀ = (−2)ᵏ·k!·Eₖ/E₀ =: mₖ: moments, whose cumulants
+    Lₙ = mₙ − Σₖ C(n−1, k−1)·Lₖ·mₙ₋ₖ are the derivatives of log E₀. The ratios ρₖ = Eₖ/Eₖ₋₁ come
+    from the continued fraction ρₖ = 1/(2z + 2(k + 1)ρₖ₊₁) (all terms positive; started deep
+    enough, 200/z² levels, for 1e-16)."""
+    z = -_SQRT_HALF * x
+    depth = orders + 10 + math.ceil(200.0 / float(xp.min(z)) ** 2)
+    rho, rhos = xp.zeros_like(z), [None] * (orders + 1)
+    for k in range(depth, 0, -1):
+        rho = 1.0 / (2.0 * z + (2.0 * (k + 1)) * rho)
+        if k <= orders:
+            rhos[k] = rho
+    moments, ratio = [None], xp.ones_like(z)
+    for k in range(1, orders + 1):
+        ratio = ratio * rhos[k]
+        moments.append(((-2.0) ** k * math.factorial(k)) * ratio)
+    cumulants: list[Any] = [None]
+    for n in range(1, orders + 1):
+        value = moments[n]
+        for k in range(1, n):
+            value = value - math.comb(n - 1, k - 1) * cumulants[k] * moments[n - k]
+        cumulants.append(value)
+    cumulants[1] = cumulants[1] - 2.0 * z  # the −z² of log Φ: 2E₁/E₀ + 2z, both positive
+    if orders >= 2:
+        cumulants[2] = cumulants[2] - 2.0
+    return [(-_SQRT_HALF) ** n * cumulants[n] for n in range(1, orders + 1)]
+
+
+def _log_ndtr_derivative(xp: Any, n: Any, x: Any) -> Any:
+    """The n-th derivative of log Φ at x: _log_ndtr_tail for real x ≤ −1, _log_ndtr_riccati
+    elsewhere; NaN (a DomainError) where n is not an integer ≥ 1."""
+    order = xp.asarray(n)
+    x = xp.asarray(x)
+    dtype = _result_dtype((x,))
+    wide = x.astype(xp.complex128 if dtype.kind == "c" else xp.float64)
+    valid = (order >= 1) & (order == xp.floor(order))
+    orders = int(xp.max(xp.where(valid, order, 1)))
+    with np.errstate(all="ignore"):
+        tail = (wide <= -1.0) if dtype.kind != "c" else xp.zeros(wide.shape, bool)
+        values = _log_ndtr_riccati(xp, xp.where(tail, 0.0, wide), orders)
+        if bool(xp.any(tail)):
+            far = _log_ndtr_tail(xp, xp.where(tail, wide, -1.0), orders)
+            values = [xp.where(tail, f, v) for f, v in zip(far, values)]
+        out = xp.full(xp.broadcast_shapes(order.shape, wide.shape), xp.nan, dtype=wide.dtype)
+        for k, v in enumerate(values, start=1):
+            out = xp.where(valid & (order == k), v, out)
+    return _finish(xp, "log_ndtr_derivative", out[()] if out.ndim == 0 else out, (x,),
+                   overflow=np.isfinite, hint=" (log_ndtr_derivative needs an integer order n >= 1)")
 
 
 _X_POSITIVE = "needs x > 0"
@@ -820,8 +948,10 @@ def _integer_order_impl(name: str) -> Callable[..., Any]:
 
 
 def _integer_order_record(name: str, derivative: Callable[[Any, Any], Any], sympy_name: str,
-                          doc: str) -> Any:
-    """yn or kn: a structural record whose order n is prepared as a number (like polygamma's)."""
+                          doc: str, impl: Callable[..., Any] | None = None,
+                          scipy: tuple[str, ...] | None = None) -> Any:
+    """yn, kn or log_ndtr_derivative: a structural record whose order n is prepared as a number
+    (like polygamma's); `impl` (default: scipy.special.<name>) evaluates it."""
 
     def jvp(ts: Sequence[Any], k: int, xs: Sequence[Any], out: Any) -> Any:
         if ts[1] is None:
@@ -837,9 +967,10 @@ def _integer_order_record(name: str, derivative: Callable[[Any, Any], Any], symp
                           dtype=object)
 
     return structural(
-        name, _integer_order_impl(name), nargs=2, prepare=_prepare_integer_order(name), jvp=jvp,
-        vjp=lambda ct, xs, out: (None, lambda: ct * derivative(xs[0], xs[1])),
-        sympy=translate, scipy=(name,), parseable=False, unicode=name, doc=doc)
+        name, impl or _integer_order_impl(name), nargs=2, prepare=_prepare_integer_order(name),
+        jvp=jvp, vjp=lambda ct, xs, out: (None, lambda: ct * derivative(xs[0], xs[1])),
+        sympy=translate, scipy=(name,) if scipy is None else scipy, parseable=False,
+        unicode=name, doc=doc)
 
 
 yn = _integer_order_record(
@@ -851,6 +982,12 @@ kn = _integer_order_record(
     "The modified Bessel function of the second kind of integer order n (scipy.special.kn): n "
     "an integer, not differentiated (a fractional n is a DomainError); "
     "∂/∂x = −(K_{n−1} + K_{n+1})/2.")
+log_ndtr_derivative = _integer_order_record(
+    "log_ndtr_derivative", lambda n, x: log_ndtr_derivative(n + 1, x), "log_ndtr_derivative",
+    "The n-th derivative of log_ndtr, n = 1, 2, … (an integer, not differentiated; a fractional "
+    "n is a DomainError), accurate far into the left tail in every order; ∂/∂x = "
+    "log_ndtr_derivative(n + 1, x). The derivatives of log_ndtr are written with it.",
+    impl=_log_ndtr_derivative, scipy=())
 
 # ----- more of the gamma function: its sign, its reciprocal, the incomplete functions ------------
 
@@ -883,12 +1020,38 @@ rgamma = elementwise(
         "(−1)ⁿ·n! at x = −n.")
 
 
+def _edge_power(t: Any, p: Any) -> Any:
+    """t^p where t = 0 (0 for p > 0, 1 for p = 0, infinite for p < 0: a NonDifferentiableError,
+    and the power's own derivatives there), 0 elsewhere (where the log form is used instead)."""
+    zero = equal(t, 0.0)
+    return where(zero, t, 0.0) ** where(zero, p, 1.0)
+
+
 def _gammainc_dx(a: Any, x: Any) -> Any:
-    """x^(a−1)·e^(−x)/Γ(a), as exp((a − 1)·log x − x − ln Γ(a)) (neither x^(a−1) nor Γ(a)
-    overflows alone); 0 where a = 0, where the regularized functions are constant in x."""
+    """x^(a−1)·e^(−x)/Γ(a), as exp((a − 1)·log x − x − ln Γ(a)) for x > 0 (neither x^(a−1) nor Γ(a)
+    overflows alone) and as the power x^(a−1) at x = 0 (log 0 = −inf would make 0 for a > 1 an
+    error); 0 where a = 0, where the regularized functions are constant in x."""
     positive = greater(a, 0.0)
     safe = where(positive, a, 1.0)
-    return where(positive, exp(xlogy(safe - 1.0, x) - x - gammaln(safe)), 0.0)
+    zero = equal(x, 0.0)
+    inner = where(zero, 1.0, x)
+    interior = exp(xlogy(safe - 1.0, inner) - inner - gammaln(safe))
+    edge = _edge_power(x, safe - 1.0) * exp(-x - gammaln(safe))
+    return where(positive, where(zero, edge, interior), 0.0)
+
+
+def _betainc_dx(a: Any, b: Any, x: Any) -> Any:
+    """x^(a−1)·(1 − x)^(b−1)/B(a, b), as exp((a − 1)·log x + (b − 1)·log(1 − x) − ln B(a, b))
+    inside (0, 1) and with the powers x^(a−1) at x = 0 and (1 − x)^(b−1) at x = 1 (0 for a > 1,
+    resp. b > 1; a/B(a, 1)… finite for 1; infinite below)."""
+    at0, at1 = equal(x, 0.0), equal(x, 1.0)
+    inner = where(at0, 0.5, where(at1, 0.5, x))
+    lnb = betaln(a, b)
+    interior = exp(xlogy(a - 1.0, inner) + xlog1py(b - 1.0, -inner) - lnb)
+    x0, x1 = where(at0, x, 0.0), where(at1, x, 1.0)
+    left = _edge_power(x, a - 1.0) * exp(xlog1py(b - 1.0, -x0) - lnb)
+    right = exp(xlogy(a - 1.0, x1) - lnb) * _edge_power(1.0 - x, b - 1.0)
+    return where(at0, left, where(at1, right, interior))
 
 
 _INCOMPLETE = "needs a >= 0 and x >= 0 (not both 0)"
@@ -916,7 +1079,7 @@ betainc = elementwise(
     "betainc", _scipy("betainc", "a", "b", "x"),
     (NoRule(_parameter_message("betainc", "parameter a")),
      NoRule(_parameter_message("betainc", "parameter b")),
-     lambda a, b, x, o: exp(xlogy(a - 1.0, x) + xlog1py(b - 1.0, -x) - betaln(a, b))),
+     lambda a, b, x, o: _betainc_dx(a, b, x)),
     lambda sp, a, b, x: _sym(sp, "betainc")(a, b, x), numpy=(), scipy=("betainc",),
     unicode="Iₓ", latex="I", domain=((0.3, 5.0), (0.3, 5.0), (0.05, 0.95)),
     domain_text="betainc needs a > 0, b > 0 and 0 <= x <= 1", holomorphic=False,

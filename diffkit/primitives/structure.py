@@ -14,16 +14,74 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import IndexOutOfRangeError, MissingRuleError, ShapeError
+from ..errors import IndexOutOfRangeError, MissingRuleError, ShapeError, TracingError
 from ..ir import Traced
-from ..primitive import IDENTITY, bind
+from ..primitive import IDENTITY, PUBLIC, bind
 from .declare import declared_in, shape_of, structural
 from .declare import normalize_axes as _axes
 from .elementwise import equal, where
 
+_NOVALUE = np._NoValue  # NumPy's "argument not given"
 
-def _prepare_reduction(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    return (x,), {"axis": _axes(axis, len(shape_of(x))), "keepdims": bool(keepdims)}
+
+def _given(v: Any) -> bool:
+    return v is not None and v is not _NOVALUE
+
+
+def _refuse(name: str, **keywords: Any) -> None:
+    """NumPy keywords diffkit does not support with a value (out=, initial=, where=)."""
+    bad = [k for k, v in keywords.items() if _given(v) and not (k == "where" and v is True)]
+    if bad:
+        raise TracingError(
+            f"numpy.{name} with {', '.join(k + '=' for k in bad)} is not supported by diffkit: "
+            "leave it out (write the result to a new variable; mask with np.where)")
+
+
+def _reduce_in(x: Any, dtype: Any) -> Any:
+    """NumPy's ``dtype=`` of a reduction: accumulate in `dtype`, i.e. reduce ``x.astype(dtype)``
+    (exact for every dtype NumPy accepts; a cast of a traced value records ``astype``)."""
+    if dtype is None or np.dtype(dtype) == np.dtype(getattr(x, "dtype", None) or
+                                                      np.result_type(x)):
+        return x
+    if not isinstance(x, Traced):
+        return np.asarray(x).astype(dtype)
+    return PUBLIC["astype"](x, dtype)
+
+
+def _legacy_keepdims(dtype: Any, keepdims: Any) -> tuple[Any, Any]:
+    """diffkit's own ``sum(x, axis, keepdims)`` (reductions.py still calls so): a bool in the
+    dtype place, which NumPy refuses as a dtype, is keepdims; any other value is the dtype."""
+    if type(dtype) is bool or type(dtype) is np.bool_:
+        return None, dtype
+    return dtype, keepdims
+
+
+def _reduction_params(x: Any, axis: Any, keepdims: Any) -> Any:
+    keep = False if keepdims is _NOVALUE else builtins.bool(keepdims)
+    return (x,), {"axis": _axes(axis, len(shape_of(x))), "keepdims": keep}
+
+
+def _prepare_sum(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+                 keepdims: Any = False, initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
+    """NumPy's signature ``sum(a, axis, dtype, out, keepdims, initial, where)``."""
+    dtype, keepdims = _legacy_keepdims(dtype, keepdims)
+    _refuse("sum", out=out, initial=initial, where=where)
+    return _reduction_params(_reduce_in(x, dtype), axis, keepdims)
+
+
+def _prepare_mean(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+                  keepdims: Any = False, *, where: Any = _NOVALUE) -> Any:
+    """NumPy's signature ``mean(a, axis, dtype, out, keepdims, *, where)``."""
+    dtype, keepdims = _legacy_keepdims(dtype, keepdims)
+    _refuse("mean", out=out, where=where)
+    return _reduction_params(_reduce_in(x, dtype), axis, keepdims)
+
+
+def _prepare_amax(x: Any, axis: Any = None, out: Any = None, keepdims: Any = False,
+                  initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
+    """NumPy's signature ``max(a, axis, out, keepdims, initial, where)``."""
+    _refuse("max", out=out, initial=initial, where=where)
+    return _reduction_params(x, axis, keepdims)
 
 
 def _batch_axes(axis: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
@@ -72,17 +130,18 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
 
 sum = structural(
     "sum", lambda xp, x, axis=None, keepdims=False: xp.sum(x, axis=axis, keepdims=keepdims),
-    linear=True, prepare=_prepare_reduction, numpy=("sum",), latex=r"\sum", parseable=True,
+    linear=True, prepare=_prepare_sum, numpy=("sum",), latex=r"\sum", parseable=True,
     batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
         sum, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (
         broadcast_to(_expand_back(ct, xs[0], axis, keepdims), shape_of(xs[0])),),
     vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (
         broadcast_to(_expand_rows(cts, k, xs[0], axis), (k, *shape_of(xs[0]))),),
+    holomorphic=True,
     doc="Σ over `axis` (all axes when None).")
 mean = structural(
     "mean", lambda xp, x, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
-    linear=True, prepare=_prepare_reduction, numpy=("mean",), latex=r"\operatorname{mean}",
+    linear=True, prepare=_prepare_mean, numpy=("mean",), latex=r"\operatorname{mean}",
     parseable=True,
     batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
         mean, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
@@ -92,6 +151,7 @@ mean = structural(
     vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (broadcast_to(
         _expand_rows(cts, k, xs[0], axis) * (1.0 / _count(shape_of(xs[0]), axis)),
         (k, *shape_of(xs[0]))),),
+    holomorphic=True,
     doc="Arithmetic mean over `axis` (all axes when None).")
 
 
@@ -137,7 +197,7 @@ def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: 
 
 amax = structural(
     "amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
-    prepare=_prepare_reduction, numpy=("amax", "max"), symbol="max", latex=r"\max",
+    prepare=_prepare_amax, numpy=("amax", "max"), symbol="max", latex=r"\max",
     jvp=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
         sum, ts[0] * _max_weights(xs[0], out, axis, keepdims),
         axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
@@ -145,7 +205,8 @@ amax = structural(
         _expand_back(ct, xs[0], axis, keepdims) * _max_weights(xs[0], out, axis, keepdims),),
     vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (
         _expand_rows(cts, k, xs[0], axis) * _max_weights(xs[0], out, axis, keepdims),),
-    sympy=_amax_sympy, doc="Maximum over `axis`; the derivative is shared equally among ties.")
+    sympy=_amax_sympy, holomorphic=True,
+                       doc="Maximum over `axis`; the derivative is shared equally among ties.")
 
 
 def _prepare_reshape(x: Any, shape: int | Sequence[int]) -> Any:
@@ -167,6 +228,7 @@ reshape = structural(
     numpy=("reshape",), batch=lambda ts, k, xs, out, shape: reshape(ts[0], (k, *shape)),
     vjp=lambda ct, xs, out, shape: (reshape(ct, shape_of(xs[0])),),
     vjp_rows=lambda cts, k, xs, out, shape: (reshape(cts, (k, *shape_of(xs[0]))),),
+    holomorphic=True,
     doc="Same elements, new shape (one entry may be -1).")
 
 
@@ -186,6 +248,7 @@ transpose = structural(
     vjp=lambda ct, xs, out, axes: (transpose(ct, tuple(int(i) for i in np.argsort(axes))),),
     vjp_rows=lambda cts, k, xs, out, axes: (
         transpose(cts, (0, *(int(i) + 1 for i in np.argsort(axes)))),),
+    holomorphic=True,
     doc="Permute axes (reverse them when None).")
 
 
@@ -210,6 +273,7 @@ broadcast_to = structural(
     prepare=_prepare_broadcast, numpy=("broadcast_to",), batch=_broadcast_batch,
     vjp=lambda ct, xs, out, shape: (sum_to(ct, shape_of(xs[0])),),
     vjp_rows=lambda cts, k, xs, out, shape: (_sum_rows_to(cts, k, shape_of(xs[0])),),
+    holomorphic=True,
     doc="Broadcast to `shape` (NumPy rules).")
 
 
@@ -220,8 +284,8 @@ def _index(index: Any) -> tuple[Any, ...]:
     for i in items:
         if isinstance(i, Traced):
             i = i.concrete("an index")
-        if isinstance(i, list):
-            i = np.asarray(i)
+        if isinstance(i, list):  # NumPy: [] is an empty integer index, not a float array
+            i = np.asarray(i) if i else np.asarray(i, dtype=np.intp)
         out.append(i)
     return tuple(out)
 
@@ -268,6 +332,7 @@ getitem = structural(
     vjp_rows=lambda cts, k, xs, out, index: (
         _index_add_batch([cts], k, None, None, index, shape_of(xs[0])),),
     sympy=lambda sp, x, index: np.asarray(x[index], dtype=object), symbol="[]", latex="[]",
+    holomorphic=True,
     doc="x[index]: basic slicing and integer/boolean array indexing.")
 
 
@@ -302,6 +367,7 @@ index_add = structural(
     vjp_rows=lambda cts, k, xs, out, index, shape: (
         _last_to_first(getitem(_first_to_last(cts), _expand_ellipsis(index, len(shape)))),),
     sympy=lambda sp, v, index, shape: _index_add_impl(np, np.asarray(v, dtype=object), index, shape),
+    holomorphic=True,
     doc="zeros(shape) with `v` added at `index` (repeated indices accumulate): getitem's transpose.")
 
 
@@ -330,6 +396,7 @@ concatenate = structural(
     batch=lambda ts, k, xs, out, axis: bind(concatenate, *ts, axis=axis + 1), vjp=_concat_vjp,
     vjp_rows=lambda cts, k, xs, out, axis: _concat_vjp(cts, xs, out, axis, lead=1),
     sympy=lambda sp, *xs, axis=0: np.concatenate([np.asarray(x, dtype=object) for x in xs], axis),
+    holomorphic=True,
     doc="Join arrays along an existing axis.")
 
 
@@ -389,6 +456,7 @@ roll = structural(
     vjp=lambda ct, xs, out, shift, axis=None: (roll(ct, _negate_shift(shift), axis),),
     vjp_rows=lambda cts, k, xs, out, shift, axis=None: (
         _roll_batch([cts], k, xs, out, _negate_shift(shift), axis),),
+    holomorphic=True,
     doc="Shift elements cyclically along `axis` (of the flattened array when None).")
 
 __all__ = declared_in(__name__)
