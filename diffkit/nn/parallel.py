@@ -476,11 +476,6 @@ class DataParallel:
         n = self.sampler.batch_rows
         self.reducer.reduce(1.0 if summed else rows / n if n else 0.0)
 
-    def ranks_with_rows(self) -> int:
-        """How many ranks got rows of the current global batch: min(N, p) (the first N mod p
-        ranks get one row more, so the empty shares are the last)."""
-        return min(self.sampler.batch_rows, self.ctx.world_size)
-
     def reduce_totals(self, *values: Any) -> list[float]:
         return self.ctx.all_reduce_numbers([float(v) for v in values], "sum of the epoch's "
                                            "metrics")

@@ -261,10 +261,11 @@ class Trainer:
             self._step.output = (out.shape[-1], value_of(out).dtype) if len(out.shape) else None
             self._step.output_shape = tuple(out.shape)
         loss = self.loss_fn(out, yb)
-        if self.l2:
-            loss = loss + l2_penalty(self.model, self.l2)
-        if self.l1:
-            loss = loss + l1_penalty(self.model, self.l1)
+        l1, l2 = self._penalties()
+        if l2:
+            loss = loss + l2_penalty(self.model, l2)
+        if l1:
+            loss = loss + l1_penalty(self.model, l1)
         v = loss.value
         loss.backward()  # seeded with 1 in the loss's dtype and array module
         return v, out
@@ -292,8 +293,6 @@ class Trainer:
         scorer = _scores(self._scorer, out, yb)
         hits = float("nan") if scorer is None else _correct(out, yb, scorer)
         if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
-            if self._dist is not None and (self.l1 or self.l2):  # the penalty once, not per rank
-                v = v - self._penalty() * (1 - len(yb) / self._dist.sampler.batch_rows)
             v = v / _terms(self.loss_fn, out.shape)
         out = None  # the step's graph goes before the update, which may then write in place
         self._update(len(yb))
@@ -305,8 +304,6 @@ class Trainer:
         their norms tracked, and the optimizer's step."""
         if self._dist is not None:
             self._dist.reduce_gradients(rows, summed=self._sum)
-            if self._sum and (self.l1 or self.l2):
-                self._drop_repeated_penalty(self._dist.ranks_with_rows() - 1)
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         if self.clip_grad_value is not None:
@@ -318,29 +315,14 @@ class Trainer:
                     self._norms[k] = self._norms.get(k, 0.0) + xp.sqrt(xp.vdot(p.grad, p.grad))
         self.optimizer.step()
 
-    def _penalty(self) -> Any:
-        """The penalty's value, (λ₂/2)Σ‖W‖² + λ₁Σ|W| over the weights (≥ 2 dims)."""
-        total = 0.0
-        for p in self.model.parameters():
-            if len(p.shape) >= 2:
-                xp = array_namespace(p.value)
-                total = total + 0.5 * self.l2 * xp.sum(p.value * p.value) \
-                    + self.l1 * xp.sum(xp.abs(p.value))
-        return total
-
-    def _drop_repeated_penalty(self, extra: int) -> None:
-        """A summed loss adds its ranks' gradients with weight 1, so the penalty every rank with
-        rows added (l2: (λ/2)Σ‖W‖², gradient λW; l1: λΣ|W|, gradient λ·sign W) came `extra`
-        times too often: subtract extra·(λ₂W + λ₁ sign W) from each weight's gradient (the
-        parameters are the same on every rank, so is this)."""
-        if extra <= 0:
-            return
-        for p in self.model.parameters():
-            if len(p.shape) < 2 or p.grad is None:
-                continue
-            xp = array_namespace(p.value)
-            w = p.value
-            p.grad = (p.grad - extra * (self.l2 * w + self.l1 * xp.sign(w))).astype(w.dtype)
+    def _penalties(self) -> tuple[float, float]:
+        """(l1, l2) this rank adds to its loss. Ranks' gradients of a mean loss add with weights
+        n_r/N, which sum to 1, so every rank adds the penalty; those of a summed loss add with
+        weight 1, so the penalty is rank 0's alone (rank 0 always has rows of a batch) — else it
+        would count once per rank, in the gradients and in the reported loss."""
+        if self._dist is not None and self._sum and not self._dist.is_main:
+            return 0.0, 0.0
+        return self.l1, self.l2
 
     # ----- loops
     def fit(self, train_loader: DataLoader, val_data: tuple[Any, Any] | None = None,
@@ -400,9 +382,10 @@ class Trainer:
                 raise ValueError(f"Trainer(compile=True): {why}")
             self._step, self.compiled = None, f"eager: {why}"
             return
+        l1, l2 = self._penalties()
         if self._step is None or self._step.fingerprint != fingerprint(
-                self.model, self.loss_fn, self.l1, self.l2):
-            self._step = CompiledStep(self.model, self.loss_fn, self.l1, self.l2)
+                self.model, self.loss_fn, l1, l2):
+            self._step = CompiledStep(self.model, self.loss_fn, l1, l2)
 
     def _check_monitor(self, validating: bool) -> str | None:
         """The history key early stopping watches, checked when fit starts: one that fit
