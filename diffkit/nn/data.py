@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..backend import device_module, to_device
+from .inference import check_batch_size
 
 Batch = tuple[Any, Any]
 
@@ -64,8 +67,7 @@ class DataLoader:
                  dtype: Any = np.float32, sampler: Any = None) -> None:
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-        if batch_size <= 0:
-            raise ValueError(f"Invalid batch_size: {batch_size}")
+        check_batch_size("DataLoader", batch_size)
         device_module(device)
         self._dtype = dtype
         self._dev: tuple[Any, Any, Any, Any] | None = None  # (X, y, device X, device y)
@@ -133,9 +135,55 @@ class DataLoader:
         self.rng.bit_generator.state = state["rng"]
 
 
+def split_test_rows(test_size: Any, n: int) -> int:
+    """Rows in the test set, as scikit-learn counts them: ``ceil(test_size · n)`` for a float
+    in (0, 1), the int itself for an int in [1, n − 1]; anything else, or a split that leaves no
+    training row, is a ValueError naming `test_size` (a bool is refused)."""
+    if not isinstance(test_size, bool) and isinstance(test_size, numbers.Integral):
+        if 1 <= test_size <= n - 1:
+            return int(test_size)
+    elif not isinstance(test_size, bool) and isinstance(test_size, numbers.Real) \
+            and 0.0 < float(test_size) < 1.0:
+        n_test = math.ceil(float(test_size) * n)
+        if n_test < n:
+            return n_test
+    raise ValueError(f"train_test_split: test_size={test_size!r} with n_samples={n}: use a "
+                     f"fraction in (0, 1) that leaves training rows (ceil(test_size·n) < n) "
+                     f"or a row count in [1, {n - 1}]")
+
+
+def _class_ids(y: np.ndarray) -> np.ndarray:
+    """A class id per row: the label itself for 1-D y, the distinct row for 2-D y (one-hot or
+    multi-label rows: each distinct row is one class, as scikit-learn's ``stratify=y`` does)."""
+    if y.ndim <= 1:
+        return np.unique(y, return_inverse=True)[1].reshape(-1)
+    return np.unique(y.reshape(len(y), -1), axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def _stratified_counts(counts: np.ndarray, n_test: int, rng: np.random.Generator) -> np.ndarray:
+    """Test rows per class, proportional to the class sizes and summing to `n_test`: each class
+    gets ⌊n_test · count / n⌋, and the rows left over go one each to the classes with the
+    largest remainders (ties broken by `rng`), the largest-remainder method."""
+    quota = n_test * counts / counts.sum()
+    take = np.floor(quota).astype(int)
+    rest = quota - take
+    order = sorted(rng.permutation(len(counts)), key=lambda c: -rest[c])
+    take[order[:n_test - int(take.sum())]] += 1
+    return take
+
+
 def train_test_split(X: Any, y: Any, test_size: float = 0.2, seed: int = 0,
                      stratify: bool = False) -> tuple[Any, Any, Any, Any]:
     """Seeded split (optionally stratified by label) → X_train, X_test, y_train, y_test.
+
+    Args:
+        X, y: arrays with the same number of rows.
+        test_size: a float in (0, 1) is the test fraction, ``ceil(test_size · n)`` rows; an int
+            in [1, n − 1] is the test row count (scikit-learn's rules); other values are a
+            ValueError.
+        seed: the generator's seed. stratify: keep the class proportions in both parts; the
+            test set still has exactly the rows above (each class ⌊share⌋, the rest to the
+            largest remainders). A 2-D y (one-hot or multi-label) is stratified by its rows.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -145,15 +193,21 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.2, seed: int = 0,
     """
     rng = np.random.default_rng(seed)
     y = np.asarray(y)
+    X = X if hasattr(X, "shape") else np.asarray(X)
+    n = len(y)
+    if len(X) != n:
+        raise ValueError(f"train_test_split: X has {len(X)} rows but y has {n} "
+                         f"(the samples must match)")
+    n_test = split_test_rows(test_size, n)
     if stratify:
-        test = []
-        for c in np.unique(y):
-            idx = rng.permutation(np.flatnonzero(y == c))
-            test.extend(idx[:round(test_size * len(idx))])
-        test_idx = np.sort(np.array(test, dtype=int))
+        ids = _class_ids(y)
+        counts = np.bincount(ids)
+        take = _stratified_counts(counts, n_test, rng)
+        test_idx = np.concatenate([rng.permutation(np.flatnonzero(ids == c))[:k]
+                                   for c, k in enumerate(take)])
     else:
-        test_idx = np.sort(rng.permutation(len(y))[:round(test_size * len(y))])
-    mask = np.zeros(len(y), bool)
+        test_idx = rng.permutation(n)[:n_test]
+    mask = np.zeros(n, bool)
     mask[test_idx] = True
     return X[~mask], X[mask], y[~mask], y[mask]
 
@@ -208,11 +262,14 @@ def make_xor(n_samples: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[n
 
 def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Interleaved spiral arms, one per class (CS231n's toy problem). Example: ``nn.make_spirals()``."""
+    """Interleaved spiral arms, one per class (CS231n's toy problem), exactly `n_samples` rows:
+    each class gets ⌊n_samples / n_classes⌋ and the first ``n_samples % n_classes`` classes one
+    more. Example: ``nn.make_spirals()``."""
     rng = np.random.default_rng(seed)
-    per = n_samples // n_classes
+    base, extra = divmod(n_samples, n_classes)
     X, y = [], []
     for c in range(n_classes):
+        per = base + (c < extra)
         r = np.linspace(0.0, 1.0, per)
         t = np.linspace(c * 4.0, (c + 1) * 4.0, per) + rng.normal(0, noise, per)
         X.append(np.c_[r * np.sin(t), r * np.cos(t)])
@@ -246,6 +303,10 @@ class AddGaussianNoise:
 class RandomShift:
     """Shift each image by up to `max_shift` pixels (zero fill); flat rows need `image_shape`.
 
+    Images are the last two axes of X, or of each row reshaped to `image_shape`. A `max_shift`
+    that is not a non-negative int, flat rows without `image_shape`, or a shift as large as the
+    image (it would blank it) is a ValueError naming the argument.
+
     Example:
         >>> import diffkit.nn as nn, numpy as np
         >>> nn.RandomShift(1, image_shape=(8, 8))(np.ones((2, 64)), np.random.default_rng(0)).shape
@@ -253,11 +314,26 @@ class RandomShift:
     """
 
     def __init__(self, max_shift: int = 1, image_shape: Sequence[int] | None = None) -> None:
-        self.max_shift, self.image_shape = max_shift, image_shape
+        if isinstance(max_shift, bool) or not isinstance(max_shift, numbers.Integral) or max_shift < 0:
+            raise ValueError(f"RandomShift: max_shift must be an int >= 0, got {max_shift!r}")
+        self.max_shift, self.image_shape = int(max_shift), image_shape
+
+    def _images(self, X: np.ndarray) -> np.ndarray:
+        """X as (N, …, H, W) images, checked against `max_shift`."""
+        if self.image_shape:
+            X = X.reshape(len(X), *self.image_shape)
+        if X.ndim < 3:
+            raise ValueError(f"RandomShift: rows of shape {X.shape[1:]} are not images; pass "
+                             f"image_shape=(H, W) (or (C, H, W)) to reshape flat rows")
+        h, w = X.shape[-2:]
+        if self.max_shift >= min(h, w):
+            raise ValueError(f"RandomShift: max_shift={self.max_shift} must be smaller than the "
+                             f"{h}×{w} images (a shift that large leaves a blank image)")
+        return X
 
     def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         shape = X.shape
-        imgs = X.reshape(len(X), *self.image_shape) if self.image_shape else X
+        imgs = self._images(X)
         out = np.zeros_like(imgs)
         k = self.max_shift
         h, w = imgs.shape[-2:]

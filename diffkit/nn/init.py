@@ -14,7 +14,8 @@ from ..backend import array_namespace, to_device
 from ..tensor import Tensor
 from .module import assign_, get_rng
 
-_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid", "identity")
+_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "sigmoid", "identity")
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

@@ -11,7 +11,8 @@ import numpy as np
 from ..backend import to_numpy
 from ..tensor import Tensor
 from .inference import predict
-from .module import Module, Parameter
+from .layers import Sequential, Sigmoid
+from .module import Module, Parameter, value_of
 from .optim import SGD, Adam, Optimizer, RMSprop
 
 if TYPE_CHECKING:  # History.plot() calls plot_history: train imports this module, not back
@@ -83,9 +84,32 @@ def plot_grad_norms(history: History) -> Any:
     return fig
 
 
+def default_threshold(model: Module) -> float:
+    """The decision threshold for a model with one output: 0.5 when its last layer is a Sigmoid
+    (the output is a probability), else 0 (a logit), the Trainer's scores for
+    binary_cross_entropy and binary_cross_entropy_with_logits."""
+    last = model
+    while isinstance(last, Sequential) and len(last):
+        last = last[-1]
+    return 0.5 if isinstance(last, Sigmoid) else 0.0
+
+
+def predicted_class(out: Any, threshold: float) -> np.ndarray:
+    """Class per row: arg-max over two or more outputs, ``output > threshold`` for one output
+    ((N,) or (N, 1))."""
+    z = np.asarray(to_numpy(value_of(out)))
+    z = z.reshape(len(z), -1)
+    return (z[:, 0] > threshold).astype(int) if z.shape[1] == 1 else z.argmax(1)
+
+
 def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, resolution: int = 200,
-                           title: str = "Decision boundary: predicted class and the data") -> Any:
+                           title: str = "Decision boundary: predicted class and the data",
+                           threshold: float | None = None) -> Any:
     """Predicted class over the plane with the data on top (for 2-D datasets).
+
+    Several outputs are scored by arg-max; one output ((N,) or (N, 1)) as ``output > threshold``,
+    with `threshold` by default 0.5 when the model ends in a Sigmoid and 0 otherwise
+    (:func:`default_threshold`), as the Trainer scores the binary losses.
 
     Example:
         >>> fig = nn.plots.plot_decision_boundary(model, X, y)  # doctest: +SKIP
@@ -95,8 +119,8 @@ def plot_decision_boundary(model: Module, X: np.ndarray, y: np.ndarray, resoluti
     xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, resolution)
     ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, resolution)
     gx, gy = np.meshgrid(xs, ys)
-    out = to_numpy(predict(model, np.c_[gx.ravel(), gy.ravel()]))
-    cls = (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else out.argmax(1)
+    t = default_threshold(model) if threshold is None else threshold
+    cls = predicted_class(predict(model, np.c_[gx.ravel(), gy.ravel()]), t)
     labels = np.asarray(to_numpy(y)).reshape(-1)
     classes = np.unique(np.concatenate([labels, cls]))
     fig, ax = plt.subplots(figsize=(5.5, 5))

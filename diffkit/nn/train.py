@@ -20,7 +20,7 @@ from typing import Any, final
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
-from ..errors import DiffkitError
+from ..errors import DiffkitError, ShapeError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
 from .compiled_step import CompiledStep, fingerprint, why_not_compiled
@@ -151,9 +151,14 @@ def accuracy(logits: Any, y: Any, threshold: float = 0.0) -> float:
         >>> nn.accuracy(np.array([0.3, 0.8]), np.array([0, 1]), threshold=0.5)
         1.0
     """
-    z, y = to_numpy(value_of(logits)), to_numpy(value_of(y))
+    z, y = np.asarray(to_numpy(value_of(logits))), np.asarray(to_numpy(value_of(y)))
     one = z.ndim <= 1 or z.shape[-1] == 1
     pred = (z.reshape(-1) > threshold).astype(int) if one else z.argmax(-1)
+    if y.shape != pred.shape and y.size != pred.size:
+        hint = (": one-hot rows? pass their arg-max, y.argmax(-1)"
+                if y.ndim == 2 and z.ndim == 2 and y.shape == z.shape else "")
+        raise ShapeError(f"accuracy: {pred.size} predictions (outputs of shape {z.shape}) but "
+                         f"labels of shape {y.shape}{hint}")
     return float(np.mean(pred == y.reshape(pred.shape)))
 
 
