@@ -33,11 +33,12 @@ from .errors import (
     DomainError,
     NonDifferentiableError,
     NumericOverflowError,
+    TracingError,
 )
 from .function import STRICT, Function, as_input, jit, signature, to_python
 from .ir import Traced
 from .primitive import finite
-from .tensor import paused_gc
+from .tensor import Tensor, paused_gc
 
 
 def _wrt(fn: Function, wrt: Any, argnums: Any = None) -> list[int]:
@@ -75,12 +76,16 @@ def _wrt(fn: Function, wrt: Any, argnums: Any = None) -> list[int]:
     return out
 
 
-def _prepare(fn: Function, args: Sequence[Any]) -> list[Any]:
-    """Coerced inputs; a NaN or infinite input is an error that names it."""
+#: engines that answer numbers: they cannot carry the eager tape of an input that requires grad
+def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
+             method: Any = None) -> list[Any]:
+    """Coerced inputs; a NaN or infinite input is an error that names it, and so is an input on
+    the eager tape given to an engine that cannot carry it (see :func:`_check_eager`)."""
     fn.check_arity(args)
     xs = [as_input(a) for a in args]
     for name, x in zip(fn.inputs, xs):
         if isinstance(x, Traced):
+            _check_eager(name, x, engine, method)
             continue
         if type(x) is np.float64:
             ok = math.isfinite(x)
@@ -91,6 +96,20 @@ def _prepare(fn: Function, args: Sequence[Any]) -> list[Any]:
             raise DomainError(f"input {name!r} of {fn.name} is not finite (NaN or infinite): "
                               "diffkit differentiates at finite points only")
     return xs
+
+
+def _check_eager(name: str, x: Traced, engine: Any, method: Any) -> None:
+    """A Tensor that requires grad on the eager tape (level 0) reaches only engines that nest
+    (reverse, forward, auto, compiled): symbolic and finite differences answer numbers, which
+    would cut x out of that graph (loss = g.sum() + x.sum() would miss g's dependence on x)."""
+    if engine is None or engine.nests:
+        return
+    if type(x) is Tensor and x.requires_grad and x.tape.level == 0:
+        shown = method if isinstance(method, str) else engine.name
+        raise TracingError(
+            f"input {name!r} is a Tensor that requires grad on the eager tape: method={shown!r} "
+            "answers numbers that would cut it out of that graph; use method='reverse' or "
+            f"'forward' (which nest), or pass {name}.detach()")
 
 
 def _module(x: Any) -> Any:
@@ -268,7 +287,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
     idx = _wrt(fn, wrt, argnums)
 
     def run(*args: Any) -> tuple[Any, tuple[Any, ...]]:
-        xs = _prepare(fn, args)
+        xs = _prepare(fn, args, engine, method)
         with _strict(method):
             out, grads = engine.value_and_grad(fn, xs, idx)
         _check_finite(grads, "the gradient", method)
@@ -294,7 +313,7 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
     idx = _wrt(fn, wrt, argnums)
 
     def run(*args: Any) -> tuple[Any, ...]:
-        xs = _prepare(fn, args)
+        xs = _prepare(fn, args, engine, method)
         with _strict(method):
             grads = engine.grad(fn, xs, idx)
         _check_finite(grads, "the gradient", method)
@@ -326,7 +345,7 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
     idx = _wrt(fn, wrt, argnums)
 
     def run(*args: Any) -> Any:
-        xs = _prepare(fn, args)
+        xs = _prepare(fn, args, engine, method)
         with _strict(method):
             out, jac = engine.jacobian(fn, xs, idx)
         _check_finite([jac], "the Jacobian", method)
@@ -354,7 +373,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
     idx = _wrt(fn, wrt, argnums)
 
     def run(*args: Any) -> Any:
-        xs = _prepare(fn, args)
+        xs = _prepare(fn, args, engine, method)
         with _strict(method):
             H = engine.hessian(fn, xs, idx)
         _check_finite([H], "the Hessian", method)
@@ -380,7 +399,7 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
     engine = get_engine(method, **options)
 
     def run(x: Any) -> Any:
-        (xa,) = _prepare(fn, [x])
+        (xa,) = _prepare(fn, [x], engine, method)
         with _strict(method):
             d = engine.derivative(fn, xa, int(n))
         _check_finite([d], f"the derivative of order {n}", method)
@@ -405,7 +424,7 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
-    xs = _prepare(fn, primals)
+    xs = _prepare(fn, primals, engine, method)
     if len(tangents) != len(xs):
         raise ArityError(f"jvp needs one tangent per input ({len(xs)}), got {len(tangents)}")
     with _strict(method):
@@ -426,7 +445,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
-    xs = _prepare(fn, primals)
+    xs = _prepare(fn, primals, engine, method)
     idx = _wrt(fn, wrt, argnums)
     with _strict(method):
         out, pull = engine.vjp(fn, xs, idx)

@@ -27,6 +27,7 @@ import numpy as np
 from .build import as_function
 from .errors import DiffkitError
 from .function import STRICT, Function, as_input
+from .tensor import Tensor
 
 #: The methods compared by default, in table order.
 DEFAULT_METHODS = ("fd-forward", "fd-central", "fd-complex", "fd-richardson", "symbolic", "forward",
@@ -235,6 +236,7 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     """
     fn = as_function(f)
     fn.check_arity(point)
+    point = tuple(_detached(p) for p in point)
     xs = [as_input(p) for p in point]
     with np.errstate(**STRICT):
         out = fn.evaluate(*xs)
@@ -246,6 +248,15 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     for method in methods or DEFAULT_METHODS:
         cmp.rows.append(_measure(fn, xs, method, scalar, reference, n, m, repeat, budget))
     return cmp
+
+
+def _detached(p: Any) -> Any:
+    """A point's value: a Tensor of the eager tape (one that requires grad included) gives its
+    numbers — a comparison is a table of numbers, and methods that answer numbers (symbolic,
+    finite differences) refuse a Tensor that requires grad."""
+    if type(p) is Tensor and p.tape.level == 0:
+        return p.node.value
+    return p
 
 
 def _fresh(fn: Function) -> Function:

@@ -267,8 +267,8 @@ class Primitive:
             raise
         except FloatingPointError as exc:
             raise numeric_error(self, args, exc) from None
-        except ValueError as exc:  # NumPy: operands that do not broadcast
-            raise _shape_error(self, args, exc) from None
+        except ValueError as exc:  # NumPy: operands that do not broadcast, or values it refuses
+            raise _value_error(self, args, exc) from None
 
     def linearize(self, xs: Sequence[Any], out: Any, params: dict[str, Any],
                   active: Sequence[bool]) -> Linearization:
@@ -755,7 +755,7 @@ def _stack(items: Sequence[Any], like: tuple[int, ...]) -> Any:
     if not any(isinstance(i, Traced) for i in items):
         xp = array_namespace(*items)
         return xp.stack([xp.broadcast_to(i, shape) for i in items])
-    return concatenate(*[reshape(broadcast_to(i, shape), (1, *shape)) for i in items], axis=0)
+    return concatenate([reshape(broadcast_to(i, shape), (1, *shape)) for i in items], axis=0)
 
 
 def _one_at_a_time(prim: Primitive, ts: Sequence[Any], k: int, params: dict[str, Any],
@@ -763,7 +763,7 @@ def _one_at_a_time(prim: Primitive, ts: Sequence[Any], k: int, params: dict[str,
     """A linear op applied to k stacked directions by applying it to each (the generic batch)."""
     concatenate, reshape = REGISTRY["concatenate"], REGISTRY["reshape"]
     rows = [reshape(prim(*[t[i] for t in ts], **params), (1, *out_shape)) for i in range(k)]
-    return rows[0] if k == 1 else concatenate(*rows, axis=0)
+    return rows[0] if k == 1 else concatenate(rows, axis=0)
 
 
 # ----- helpers shared by the rules ---------------------------------------------------------------
@@ -826,9 +826,20 @@ def numeric_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> Diffk
     return DomainError(f"point outside the domain: {prim.name}({shown}) is not finite ({exc}){hint}")
 
 
-def _shape_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> ShapeError:
-    shapes = ", ".join(str(_shape(a)) for a in args)
-    return ShapeError(f"{prim.name}: arguments of shapes {shapes} do not fit ({exc})")
+def _value_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> ShapeError | DomainError:
+    """NumPy's ValueError as a named one: a ShapeError naming the shapes, or, where the operands
+    of an element-wise record do broadcast, a DomainError with NumPy's own message (integers to
+    negative integer powers)."""
+    shapes = [_shape(a) for a in args]
+    if prim.kind == "elementwise":
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            pass
+        else:
+            return DomainError(str(exc))
+    return ShapeError(f"{prim.name}: arguments of shapes {', '.join(map(str, shapes))} do not "
+                      f"fit ({exc})")
 
 
 def _short(a: Any) -> str:

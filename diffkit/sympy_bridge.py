@@ -44,7 +44,7 @@ def _function_map() -> dict[type, tuple[Any, int]]:
 #: its whole real domain, so SymPy's own ``erf(x)``, ``gamma(x)``, ``Mod(x, y)``, … are accepted.
 #: Not loggamma: SymPy's is complex below 0, where gammaln is log|Γ|.
 _SAME_AS_PARENT = frozenset({"erf", "erfc", "erfinv", "erfcinv", "gamma", "beta", "besselj",
-                             "bessely", "besseli", "besselk", "floor", "ceiling", "Mod"})
+                             "bessely", "besseli", "besselk", "floor", "ceiling", "Mod", "tanh"})
 
 
 _SYMPY_FUNCTIONS: dict[type, tuple[Any, int]] | None = None

@@ -742,11 +742,11 @@ class Tensor(Traced):
     def round(self, *args: Any, **kwargs: Any) -> Any:
         return _public("round")(self, *args, **kwargs)
 
-    def ravel(self) -> Any:
-        return P.reshape(self, (-1,))
+    def ravel(self, order: str = "C") -> Any:
+        return _public("ravel")(self, order)
 
-    def flatten(self) -> Any:
-        return P.reshape(self, (-1,))
+    def flatten(self, order: str = "C") -> Any:
+        return _public("flatten")(self, order)
 
     def squeeze(self, *args: Any, **kwargs: Any) -> Any:
         return _public("squeeze")(self, *args, **kwargs)
@@ -787,8 +787,10 @@ class Tensor(Traced):
             raise AttributeError(f"'Tensor' object has no attribute {name!r}")
         return lambda *args, **kwargs: fn(self, *args, **kwargs)
 
-    def reshape(self, *shape: Any) -> Any:
-        return P.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def reshape(self, *shape: Any, order: str = "C", copy: bool | None = None) -> Any:
+        """ndarray.reshape: the shape as one tuple or as separate ints; np.reshape's order=."""
+        return NUMPY_NAMES["reshape"](self, shape[0] if len(shape) == 1 else shape, order,
+                                      copy=copy)
 
     def transpose(self, *axes: Any) -> Any:
         return P.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int)
@@ -992,12 +994,13 @@ def _assign_in_place(t: Tensor, other: Any, iop: Any, symbol: str) -> Tensor:
 
 def set_leaf_value(t: Tensor, value: Any) -> Tensor:
     """Give leaf tensor `t` a new value: a fresh immutable leaf node. The old node stays in the
-    graphs that used it, but no longer belongs to `t` (backward through it reaches no Tensor)."""
+    graphs that used it, holding the old value, and still names `t` as its owner: backward
+    through such a graph adds to ``t.grad`` the gradient at the recorded value (see
+    :func:`backward`)."""
     old = t.node
     node = t.node = Node(None, (), {}, value, name=old.name)
     owner = getattr(old, "owner", None)
     node.owner = owner if owner is not None else weakref.ref(t)
-    old.owner = None
     return t
 
 
@@ -1036,16 +1039,36 @@ def writable_alone(t: Tensor) -> bool:
 
 
 def leaf_tensor(node: Node) -> Tensor | None:
-    """The Tensor whose current value leaf `node` is (None for anything else)."""
+    """The leaf Tensor whose value leaf `node` holds or held (set by :func:`set_leaf_value`);
+    None for anything else, and once the Tensor has become a computed one."""
     owner = getattr(node, "owner", None)
-    return None if owner is None else owner()
+    t = None if owner is None else owner()
+    return t if t is not None and t.node.prim is None else None
+
+
+def _gradient_target(node: Node) -> Tensor | None:
+    """The leaf requiring grad that backward fills for leaf `node`. A node `t` held before its
+    value was replaced (``with nn.no_grad(): p += 1``, an optimizer step) still gets its
+    gradient, at the recorded value, when it fits ``t`` (PyTorch would refuse the graph: "modified
+    by an inplace operation"); one of another shape, dtype or device is a TracingError."""
+    t = leaf_tensor(node)
+    if t is None or not t.requires_grad:
+        return None
+    now = t.node
+    if now is not node and (now.shape != node.shape or now.dtype != node.dtype
+                            or array_namespace(now.value) is not array_namespace(node.value)):
+        raise TracingError(
+            f"backward(): leaf {node.name!r} was given a value of shape {now.shape}, dtype "
+            f"{now.dtype} after this graph recorded it with shape {node.shape}, dtype "
+            f"{node.dtype} (or it moved device): its gradient would not fit .grad; run the "
+            "forward pass again")
+    return t
 
 
 def backward(root: Tensor, gradient: Any = None) -> None:
     """``tensor.backward()``: accumulate d(root)/d(leaf) into ``.grad`` of leaves requiring it."""
     nodes = toposort([root.node])
-    leaves = {n: t for n in nodes if n.prim is None and (t := leaf_tensor(n)) is not None
-              and t.requires_grad}
+    leaves = {n: t for n in nodes if n.prim is None and (t := _gradient_target(n)) is not None}
     if not leaves:
         raise ShapeError("backward(): nothing in this graph requires a gradient")
     gradient = _seed(root, gradient)

@@ -26,7 +26,7 @@ NOT_ANALYTIC = {
     "var": (lambda x: np.var(x), X, "conj"),
     "std": (lambda x: np.std(x), X, "conj"),
     "astype": (lambda x: np.sum(x.astype(np.float64) ** 2), X, "astype"),
-    "vdot": (lambda x: np.vdot(x, C), X, "vdot"),
+    "vdot": (lambda x: np.vdot(x, C), X, "conj"),  # vdot is inner(conj(a), b)
     "slogdet": (lambda a: np.linalg.slogdet(a)[1], M, "(logabsdet|slogdet)"),
     "cholesky": (lambda a: np.sum(np.linalg.cholesky(a)), M, "cholesky"),
     "eigvalsh": (lambda a: np.sum(np.linalg.eigvalsh(a) ** 2), M, "eigvalsh"),

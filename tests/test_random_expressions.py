@@ -681,7 +681,7 @@ COMPARISONS = ("greater", "less", "equal", "greater_equal", "less_equal", "not_e
 #: tests/test_numpy_linalg.py: they need operands of matching shapes, square, symmetric or
 #: well-conditioned matrices, and decompositions defined up to the signs of their vectors
 EXCLUDED.update({name: "checked against mpmath in tests/test_numpy_products.py" for name in (
-    "einsum", "inner", "outer", "vdot", "tensordot", "kron", "cross")})
+    "einsum", "inner", "outer", "tensordot", "kron", "cross")})
 EXCLUDED.update({name: "checked against mpmath in tests/test_numpy_linalg.py" for name in (
     "inv", "solve", "det", "slogdet_packed", "slogdet_sign", "logabsdet", "cholesky",
     "eigh_packed", "eigh_values", "eigh_vectors", "eigvalsh", "svd_packed", "svd_s", "svd_u",

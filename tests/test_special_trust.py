@@ -229,3 +229,9 @@ def test_invisible_identifier_characters_are_refused(ch):
     with pytest.raises(dk.ParseError, match="invisible"):
         dk.parse("x", inputs=["x", f"y{ch}"])
     assert dk.parse("é + x_1")(1.0, 2.0) == 3.0  # visible letters stay names
+
+
+# log_ndtr_derivative(0, x) was a NaN with a RuntimeWarning, while order 1.5 was a DomainError
+def test_log_ndtr_derivative_order_zero_is_a_domain_error():
+    with pytest.raises(dk.DomainError, match="n >= 1"):
+        dk.log_ndtr_derivative(0, 0.5)

@@ -107,6 +107,9 @@ class Engine:
     """Base class: subclasses implement at least `vjp` or `jvp`/`jacobian`."""
 
     name = "engine"
+    #: whether the engine differentiates through an outer tape (nesting: its answers stay
+    #: connected to Tensors that require grad); engines that answer plain numbers say False
+    nests = True
 
     def __init__(self) -> None:
         self.options: dict[str, Any] = {}

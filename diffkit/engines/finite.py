@@ -109,6 +109,7 @@ class FiniteDifferenceEngine(Engine):
     ``levels`` (Richardson tableau size)."""
 
     name = "fd"
+    nests = False  # answers numbers: an outer tape cannot see through them
 
     def __init__(self, scheme: str = "central", step: float | None = None, levels: int = 5) -> None:
         if scheme not in SCHEMES:
@@ -225,21 +226,31 @@ class FiniteDifferenceEngine(Engine):
                 "the function is not differentiable there")
         return graph.output.value
 
-    def _check_complex_step(self, fn: Function, args: Sequence[Any]) -> Any:
-        """Refuse a function whose graph at the (real) point has an operation that is not
-        complex-analytic; returns f's value there (the traced call serves as the value call)."""
-        if any(np.iscomplexobj(a) for a in args):
+    def _check_complex_step(self, fn: Function, args: Sequence[Any],
+                            wrt: Sequence[int] | None = None) -> Any:
+        """Refuse a function whose graph at the (real) point applies an operation that is not
+        complex-analytic to a value the step reaches (from the inputs in `wrt`, all by default);
+        returns f's value there (the traced call serves as the value call)."""
+        if any(_dtype_kind(a) == "c" for a in args):
             raise MissingRuleError("the complex-step method needs real inputs: use "
                                    "method='fd-central' or an AD method for complex inputs")
         graph = self._trace(fn, args)
+        stepped = {graph.inputs[i] for i in (range(len(args)) if wrt is None else wrt)}
         for node in graph.nodes:
-            if node.prim is not None and not node.prim.holomorphic \
+            if node.prim is not None and any(i in stepped for i in node.inputs):
+                stepped.add(node)
+            if node in stepped and node.prim is not None and not node.prim.holomorphic \
                     and node.prim.kind == "elementwise":  # structural: measured per step
                 raise MissingRuleError(
                     f"the complex-step method needs complex-analytic operations and cannot pass "
                     f"through {node.prim.name!r}: use method='fd-central' or an AD method "
                     "(method='reverse')")
         value = graph.output.value
+        if _dtype_kind(value) == "c":  # Im f(x + ih)/h would mix in f's own imaginary part
+            raise MissingRuleError(
+                f"the complex step needs a real-valued function of real inputs: {fn.name} has a "
+                "complex value at this real point, and Im f(x + ih)/h would divide its own "
+                "imaginary part by h; use method='fd-central' or an AD method (method='reverse')")
         return np.asarray(value)[()] if not np.ndim(value) else value
 
     # ----- first derivatives -------------------------------------------------------------------
@@ -258,7 +269,7 @@ class FiniteDifferenceEngine(Engine):
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
         args = [as_input(a) for a in args]
-        value = self._check_complex_step(fn, args) if self.scheme == "complex" else None
+        value = self._check_complex_step(fn, args, wrt) if self.scheme == "complex" else None
         flat, x0, out = self._flat_function(fn, args, wrt, value)
         h = self.default_step(x0.real if np.iscomplexobj(x0) else x0)
         dtype = _common_dtype(args, wrt)
@@ -500,15 +511,16 @@ class FiniteDifferenceEngine(Engine):
     # ----- higher derivatives ------------------------------------------------------------------
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
-        """Central second differences with h = ε^(1/4)·max(1, |x|)."""
+        """Central second differences with h = ε^(1/4)·max(1, |xᵢ|), or the explicit ``step``
+        as given (absolute, as for grad and derivative)."""
         args = [as_input(a) for a in args]
         flat, x0, out = self._flat_function(fn, args, wrt)
         require_scalar(out, "hessian")
         if np.iscomplexobj(x0) or np.iscomplexobj(_numeric(out)):
             raise MissingRuleError("finite-difference Hessians need real inputs and outputs")
         n = x0.size
-        h = self.step or _eps(x0.dtype) ** 0.25
-        hs = h * np.maximum(1.0, np.abs(x0))
+        hs = (np.full(x0.shape, float(self.step)) if self.step else
+              _eps(x0.dtype) ** 0.25 * np.maximum(1.0, np.abs(x0)))
         H = np.empty((n, n), dtype=x0.dtype)
 
         def f(x: np.ndarray) -> float:
@@ -668,3 +680,9 @@ def _nth_forward(g: Callable[[float], np.ndarray], n: int, h: float, eps: float
                  ) -> tuple[np.ndarray, float]:
     """Δⁿg(0)/hⁿ = Σₖ (−1)ⁿ⁻ᵏ C(n,k) g(kh)/hⁿ: error O(h); with its rounding bound."""
     return _difference(g, n, h, eps, list(range(n + 1)), [(-1) ** (n - k) for k in range(n + 1)])
+
+
+def _dtype_kind(v: Any) -> str:
+    """The dtype kind of a value, an array or a Tensor (read without converting it)."""
+    dtype = getattr(v, "dtype", None)
+    return np.dtype(dtype).kind if dtype is not None else np.asarray(v).dtype.kind

@@ -18,7 +18,7 @@ import numpy as np
 from ..backend import array_namespace, device_module, to_device, to_numpy
 from ..tensor import EAGER_TAPE, Tensor, set_leaf_value, tensor
 
-_GRAD = {"enabled": True}
+_GRAD = {"enabled": True, "running": 0}  # running: depth of Module.__call__ in progress
 _RNG = {"gen": np.random.default_rng(0)}
 
 
@@ -39,7 +39,10 @@ def get_rng() -> np.random.Generator:
 
 @contextmanager
 def no_grad() -> Iterator[None]:
-    """Run modules on plain arrays: parameters read as their values, nothing is recorded.
+    """Run modules on plain arrays: while a module runs, its parameters read as their values
+    (read-only views), so nothing is recorded. Read from outside a module (``lin.weight``) a
+    parameter is the Tensor itself, as in PyTorch, so ``lin.weight *= 0.5`` updates it through
+    the Tensor's in-place path (graphs recorded before keep their values).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -135,8 +138,8 @@ class Module:
         params = d.get("_parameters", {})
         if name in params:
             p = params[name]
-            if not _GRAD["enabled"] and type(p) is Tensor and p.tape is EAGER_TAPE:
-                return p.value
+            if not _GRAD["enabled"] and _GRAD["running"] and type(p) is Tensor and p.tape is EAGER_TAPE:
+                return _read_only(p.value)
             return p
         if name in d.get("_buffers", {}):
             return d["_buffers"][name]
@@ -270,7 +273,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        _GRAD["running"] += 1
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _GRAD["running"] -= 1
 
     def extra_repr(self) -> str:
         return ""
@@ -281,6 +288,16 @@ class Module:
             sub = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({k}): {sub}")
         return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+
+def _read_only(v: Any) -> Any:
+    """A parameter's value as a module reads it under :func:`no_grad`: a read-only view of a
+    NumPy array (writing into it would change a value recorded graphs hold), else the value."""
+    if type(v) is not np.ndarray:
+        return v
+    view = v.view()
+    view.flags.writeable = False
+    return view
 
 
 def _loadable(key: str, saved: Any, current: Any) -> np.ndarray:

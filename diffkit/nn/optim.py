@@ -31,6 +31,46 @@ def _check(name: str, value: float, low: float = 0.0, high: float | None = None)
                          else f"Invalid {name}: {value}")
 
 
+def _flag(name: str, value: Any) -> bool:
+    """An on/off hyper-parameter as a bool: PyTorch takes truthy ints (``amsgrad=1``); storing
+    the bool lets a saved state load back (loading checks flags are True or False)."""
+    if not isinstance(value, bool | np.bool_ | numbers.Integral):
+        raise TypeError(f"Invalid {name}: {value!r} (expected True or False)")
+    return bool(value)
+
+
+def _pair(name: str, value: Any) -> tuple[float, float]:
+    """Two coefficients given as any length-2 sequence (tuple, list, NumPy array), as floats."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"Invalid {name}: {value} (expected two coefficients)")
+    for j, b in enumerate(value):
+        _check(f"beta parameter at index {j}", b, 0.0, 1.0)
+    return (float(value[0]), float(value[1]))
+
+
+def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
+    """A saved state entry of parameter `p` (number `i`) as the optimizer uses it: a number as
+    it is, an array or a (JSON-style) nested list as an array of the parameter's dtype and
+    shape (a 0-d one as it is); anything else is a ValueError naming the entry."""
+    if isinstance(v, bool | numbers.Number) and not hasattr(v, "shape"):
+        return v
+    where = f"optimizer state {k!r} of parameter {i}"
+    if isinstance(v, list | tuple):
+        try:
+            v = np.asarray(v)
+        except ValueError as e:
+            raise ValueError(f"{where} is not a rectangular list of numbers ({e})") from None
+    if not hasattr(v, "shape") or getattr(v, "dtype", np.dtype(object)).kind not in "biufc":
+        raise ValueError(f"{where} is a {type(v).__name__}"
+                         + (f" of dtype {v.dtype}" if hasattr(v, "dtype") else "")
+                         + ", not a number or a numeric array")
+    if tuple(v.shape) not in ((), tuple(p.shape)):
+        raise ValueError(f"{where} has shape {tuple(v.shape)}, the parameter {p.shape}")
+    if v.shape == () or not np.can_cast(v.dtype, p.dtype, "same_kind"):
+        return v
+    return np.array(to_numpy(v), dtype=p.dtype)
+
+
 #: a hyper-parameter's range: (its name in PyTorch's messages, lowest valid value, first invalid
 #: value above or None)
 Range = tuple[str, float, float | None]
@@ -61,6 +101,8 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         for g in groups:
             group = {**defaults, **g, "params": list(g["params"])}
+            for k in [k for k, v in defaults.items() if type(v) is bool]:
+                group[k] = _flag(k, group[k])
             self.validate(group)  # a group's own values too
             for p in group["params"]:
                 if type(p) is not Tensor or not p.requires_grad:
@@ -157,11 +199,8 @@ class Optimizer:
         if outside:
             raise ValueError(f"optimizer state for parameter {outside[0]}, this optimizer has "
                              f"{len(params)} parameters")
-        for i, s in sd["state"].items():
-            for k, v in s.items():
-                if hasattr(v, "shape") and v.shape not in ((), params[int(i)].shape):
-                    raise ValueError(f"optimizer state {k!r} of parameter {i} has shape "
-                                     f"{tuple(v.shape)}, the parameter {params[int(i)].shape}")
+        loaded = {int(i): {k: _state_value(i, k, v, params[int(i)]) for k, v in s.items()}
+                  for i, s in sd["state"].items()}
         groups = [self._loaded_group(i, g, saved)
                   for i, (g, saved) in enumerate(zip(self.param_groups, sd["param_groups"]))]
         for g, new in zip(self.param_groups, groups):
@@ -170,8 +209,8 @@ class Optimizer:
         for _, _, p in self._params():
             device = "cpu" if array_namespace(p.value) is np else "cuda"
             break
-        self.state = {int(i): {k: (to_device(v, device) if hasattr(v, "shape") else v)
-                               for k, v in s.items()} for i, s in sd["state"].items()}
+        self.state = {i: {k: (to_device(v, device) if hasattr(v, "shape") else v)
+                          for k, v in s.items()} for i, s in loaded.items()}
 
 
     def _loaded_group(self, i: int, group: dict[str, Any], saved: Any) -> dict[str, Any]:
@@ -215,7 +254,7 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
-                    "weight_decay": weight_decay, "nesterov": nesterov}
+                    "weight_decay": weight_decay, "nesterov": _flag("nesterov", nesterov)}
         self.validate(defaults)
         super().__init__(params, defaults)
 
@@ -255,7 +294,7 @@ class RMSprop(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False) -> None:
         defaults = {"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum,
-                    "weight_decay": weight_decay, "centered": centered}
+                    "weight_decay": weight_decay, "centered": _flag("centered", centered)}
         self.validate(defaults)
         super().__init__(params, defaults)
 
@@ -359,19 +398,15 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        defaults = {"lr": lr, "eps": eps, "betas": betas, "weight_decay": weight_decay,
-                    "amsgrad": amsgrad}
+        defaults = {"lr": lr, "eps": eps, "betas": _pair("betas", betas),
+                    "weight_decay": weight_decay, "amsgrad": _flag("amsgrad", amsgrad)}
         self.validate(defaults)
-        super().__init__(params, {**defaults, "betas": tuple(betas)})
+        super().__init__(params, defaults)
 
     def validate(self, group: dict[str, Any]) -> None:
         """The ranges, and betas: two coefficients in [0, 1)."""
         super().validate(group)
-        betas = group.get("betas", (0.0, 0.0))
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ValueError(f"Invalid betas: {betas} (expected two coefficients)")
-        _check("beta parameter at index 0", betas[0], 0.0, 1.0)
-        _check("beta parameter at index 1", betas[1], 0.0, 1.0)
+        _pair("betas", group.get("betas", (0.0, 0.0)))
 
     def _moments(self, g: Any, state: dict[str, Any], group: dict[str, Any]) -> tuple[Any, Any, int]:
         b1, b2 = group["betas"]

@@ -12,11 +12,13 @@ the rules of the records:
   dividend): ∂/∂x = 1, ∂/∂y = −floor(x/y) (fmod: −trunc(x/y));
 * ``hypot``: ∂/∂x = x/hypot(x, y), taken as 0 at the origin (as abs′(0) = 0);
 * ``copysign``: ∂/∂x = sign(x)·copysign(1, y), ∂/∂y = 0;
+* ``tanh``: derivative sech²x (SymPy's 1 − tanh²x cancels for large |x|), and ``sech``'s
+  −tanh·sech with that tanh;
 * ``sinc`` (SymPy's unnormalized sin(u)/u, applied to πx): its derivative for |u| < ½ (around
   the removable point u = 0, where (cos u − sinc u)/u cancels) is its Taylor series to u¹⁵, so
   derivatives of every order up to 8 are right at and near 0 as well.
 
-Classes named like SymPy's own (``floor``, ``ceiling``, ``Mod``, ``sinc``) print as those do (code,
+Classes named like SymPy's own (``floor``, ``ceiling``, ``Mod``, ``sinc``, ``tanh``, ``sech``) print as those do (code,
 LaTeX, text); the others print themselves (``numpy.hypot``/``math.hypot``, …).
 """
 
@@ -191,6 +193,24 @@ class sinc(sp.sinc):  # named as SymPy's: NumPy code is numpy.sinc(u/π)
     def _pythoncode(self, printer: Any) -> str:
         u = self.args[0]
         return printer._print(sp.Piecewise((sp.S.One, sp.Eq(u, 0)), (sp.sin(u) / u, True)))
+
+
+class tanh(sp.tanh):  # named as SymPy's: every printer prints it as tanh
+    """SymPy's tanh whose derivative is sech²x, not SymPy's 1 − tanh²x (which cancels: 0 at
+    x = 20, where sech² = 1.7e-17): its derivatives of every order are then products of tanh and
+    sech, with no cancellation and nothing that overflows."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sech(self.args[0]) ** 2
+
+
+class sech(sp.sech):
+    """SymPy's sech = 1/cosh whose derivative −tanh·sech uses the :class:`tanh` above (so the
+    third and higher derivatives of tanh do not cancel either)."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        u = self.args[0]
+        return -tanh(u) * sech(u)
 
 
 def logaddexp(x: sp.Expr, y: sp.Expr, base: Any = None) -> sp.Expr:

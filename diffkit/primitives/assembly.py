@@ -98,7 +98,8 @@ def _along(axis: int, index: Any) -> tuple[Any, ...]:
 
 
 def _cast(x: Any, dtype: Any) -> Any:
-    """NumPy's ``dtype=`` of the stacking functions."""
+    """NumPy's ``dtype=`` of ``np.trace`` (the stacking functions pass theirs to concatenate,
+    which checks NumPy's ``casting=`` rule)."""
     if dtype is None or np.dtype(dtype) == _dtype(x):
         return x
     if not isinstance(x, Traced):
@@ -135,21 +136,23 @@ def stack(arrays: Sequence[Any], axis: int = 0, out: Any = None, *, dtype: Any =
     shape = shapes[0]
     ax = _axis(axis, len(shape) + 1)
     new = shape[:ax] + (1,) + shape[ax:]
-    return _cast(concatenate([reshape(a, new) for a in arrays], axis=ax), dtype)
+    return concatenate([reshape(a, new) for a in arrays], axis=ax, dtype=dtype, casting=casting)
 
 
-def _joined(arrays: Any, axis: int, name: str) -> Any:
+def _joined(arrays: Any, axis: int, name: str, dtype: Any = None, casting: str = "same_kind"
+            ) -> Any:
+    """concatenate of the arrays, cast to `dtype` under NumPy's `casting` rule."""
     arrays = arrays if isinstance(arrays, tuple) else (arrays,)
     if not arrays:
         raise ShapeError(f"{name}: need at least one array to concatenate")
-    return concatenate(list(arrays), axis=axis)
+    return concatenate(list(arrays), axis=axis, dtype=dtype, casting=casting)
 
 
 @composite(numpy=("vstack",))
 def vstack(tup: Sequence[Any], *, dtype: Any = None, casting: str = "same_kind") -> Any:
     """Stack arrays row-wise: concatenate along axis 0 after atleast_2d (NumPy's ``vstack``). A
     composite of reshape and concatenate."""
-    return _cast(_joined(atleast_2d(*tup), 0, "vstack"), dtype)
+    return _joined(atleast_2d(*tup), 0, "vstack", dtype, casting)
 
 
 @composite(numpy=("row_stack",) if hasattr(np, "row_stack") else ())
@@ -165,7 +168,7 @@ def hstack(tup: Sequence[Any], *, dtype: Any = None, casting: str = "same_kind")
     arrs = atleast_1d(*tup)
     arrs = arrs if isinstance(arrs, tuple) else (arrs,)
     axis = 0 if arrs and len(shape_of(arrs[0])) == 1 else 1
-    return _cast(_joined(arrs, axis, "hstack"), dtype)
+    return _joined(arrs, axis, "hstack", dtype, casting)
 
 
 @composite(numpy=("dstack",))
@@ -272,12 +275,30 @@ def squeeze(a: Any, axis: int | Sequence[int] | None = None) -> Any:
 def _flat(a: Any, order: str, name: str) -> Any:
     a = _as_array(a)
     if order not in ("C", "F", "A", "K"):
-        raise ValueError(f"{name}: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
+        raise ShapeError(f"{name}: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
     if order in ("A", "K") and not isinstance(a, Traced):  # a plain array's memory order
         return _xp(a).ravel(a, order)
     if order == "F":
         a = transpose(a)
     return reshape(a, (-1,))
+
+
+def _numpy_reshape(a: Any, shape: int | Sequence[int], order: str = "C", *,
+                   copy: bool | None = None) -> Any:
+    """NumPy's ``reshape(a, shape, order, *, copy)`` through the ``reshape`` record.
+
+    Order 'F' reads and writes the elements column-major: reshape(aᵀ, reversed shape)ᵀ; 'A' (the
+    memory order) reads a traced value in C order, as it is laid out; `copy` changes nothing (a
+    traced value is never written in place). A composite of reshape (and transpose for 'F')."""
+    if order not in ("C", "F", "A"):
+        raise ShapeError(f"reshape: order must be one of 'C', 'F', 'A', got {order!r}")
+    a = _as_array(a)
+    if order == "A" and not isinstance(a, Traced):  # a plain array's memory order
+        return _xp(a).reshape(a, shape, order="A")
+    if order != "F":
+        return reshape(a, shape)
+    dims = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+    return transpose(reshape(transpose(a), dims[::-1]))
 
 
 @composite(numpy=("ravel",))
@@ -947,8 +968,12 @@ trace = Composite(name="trace", fn=_trace, numpy=("trace",), doc=_trace.__doc__ 
 #: ``np.where``: three arguments, the element-wise ``where`` record; one, nonzero indices
 numpy_where = Composite(name="where", fn=_numpy_where, numpy=("where",),
                         doc=_numpy_where.__doc__ or "")
+#: ``np.reshape`` (and ``x.reshape``): NumPy's order= and copy= around the ``reshape`` record
+numpy_reshape = Composite(name="reshape", fn=_numpy_reshape, numpy=("reshape",),
+                          doc=_numpy_reshape.__doc__ or "")
 PUBLIC["trace"] = trace
 dispatch_numpy("trace", trace)
+dispatch_numpy("reshape", numpy_reshape)
 dispatch_numpy("where", numpy_where)
 
 # ----- queries and ranges --------------------------------------------------------------------------
@@ -967,10 +992,12 @@ def shape(a: Any) -> tuple[int, ...]:
 
 
 @composite(numpy=("size",))
-def size(a: Any, axis: int | None = None) -> int:
-    """The number of elements (along `axis`), a plain int."""
+def size(a: Any, axis: int | Sequence[int] | None = None) -> int:
+    """The number of elements (along `axis`: one axis or several, NumPy 2), a plain int."""
     s = tuple(shape_of(a)) if hasattr(a, "shape") else np.shape(a)
-    return int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
+    if axis is None:
+        return int(np.prod(s, dtype=np.int64))
+    return int(np.prod([s[i] for i in _axis_list(axis, len(s))], dtype=np.int64))
 
 
 @composite(numpy=("linspace",))

@@ -142,15 +142,39 @@ def unit_cotangent(v: Any) -> Any:
     return dt.type(1.0) if dt.kind in "fc" and dt.itemsize < 8 * (1 + (dt.kind == "c")) else 1.0
 
 
-def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | None:
-    """Axes as a sorted tuple of non-negative ints (None: all axes)."""
+def normalize_axes(axis: int | Sequence[int] | None, ndim: int, *, lists: bool = False
+                   ) -> tuple[int, ...] | None:
+    """Axes as a sorted tuple of non-negative ints (None: all axes), by NumPy's rules: an int or
+    a tuple (also a list where `lists`, as np.median and np.average take), each axis once."""
     if axis is None:
         return None
-    items = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    if isinstance(axis, tuple) or lists and isinstance(axis, list):
+        items = tuple(axis)
+    else:  # NumPy's TypeError for anything else ("'list' object cannot be interpreted ...")
+        items = (operator.index(axis),)
     out = []
     for a in items:
         a = operator.index(a)
         if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
             raise ShapeError(f"axis {a} is out of bounds for an array with {ndim} dimension(s)")
         out.append(a % builtins.max(ndim, 1))
-    return tuple(sorted(set(out)))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"duplicate value in 'axis': {axis!r}")
+    return tuple(sorted(out))
+
+
+_CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
+
+
+def check_casting(sources: Sequence[np.dtype], to: Any, casting: str) -> np.dtype:
+    """The dtype `to` (None: the sources' result type) after NumPy's casting check: every source
+    must cast to it under the rule `casting` (np.can_cast); NumPy's TypeError where one cannot."""
+    if casting not in _CASTINGS:
+        raise ValueError("casting must be one of 'no', 'equiv', 'safe', 'same_kind', 'unsafe' "
+                         f"(got {casting!r})")
+    target = np.result_type(*sources) if to is None else np.dtype(to)
+    for src in sources:
+        if not np.can_cast(src, target, casting):
+            raise TypeError(f"Cannot cast array data from {np.dtype(src)!r} to {target!r} "
+                            f"according to the rule {casting!r}")
+    return target

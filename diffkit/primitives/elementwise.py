@@ -86,7 +86,14 @@ def _sech2(x: Any, o: Any) -> Any:
     return 4.0 * e / ((1.0 + e) * (1.0 + e))
 
 
-tanh = elementwise("tanh", lambda xp, x: xp.tanh(x), (_sech2,), "tanh", latex=r"\tanh",
+def _sympy_tanh(sp: Any, x: Any) -> Any:
+    """SymPy's tanh with tanh′ = sech² (SymPy's own 1 − tanh² cancels for large |x|)."""
+    from ._ufunc_sympy import tanh as sympy_tanh  # imports SymPy: on first use only
+
+    return sympy_tanh(x)
+
+
+tanh = elementwise("tanh", lambda xp, x: xp.tanh(x), (_sech2,), _sympy_tanh, latex=r"\tanh",
                    scalar="math.tanh({0})")
 arcsin = elementwise("arcsin", lambda xp, x: xp.arcsin(x),
                      (lambda x, o: 1.0 / sqrt((1.0 - x) * (1.0 + x)),),  # no cancellation near ±1
@@ -162,7 +169,9 @@ where = elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
                     (None, lambda c, a, b, o: not_equal(c, 0), lambda c, a, b, o: equal(c, 0)),
                     _where_sympy, parseable=False, scalar="{1} if {0} else {2}",
                     numpy=(),  # np.where dispatches through assembly.py (one-argument form too)
-                    holomorphic=False, domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
+                    # holomorphic in a and b: its partials are the mask's constant 0s and 1s (the
+                    # condition has no derivative)
+                    holomorphic=True, domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
 
 # ----- complex numbers (JAX's convention: see docs/design.md) ----------------------------------
 conj = elementwise("conj", lambda xp, x: xp.conj(x), (lambda x, o: ONE,), "conjugate",

@@ -1448,6 +1448,8 @@ def _min(x: Any, axis: Any, keepdims: bool = False) -> Any:
 
 def _vector_norm(x: Any, ord: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
     if ord == np.inf:
+        if any(shape_of(x)[a] == 0 for a in axis):  # NumPy: the max of no |xᵢ| is 0 here
+            return sum(abs(x), axis=axis, keepdims=keepdims)
         return amax(abs(x), axis=axis, keepdims=keepdims)
     if ord == -np.inf:
         return _min(abs(x), axis, keepdims)

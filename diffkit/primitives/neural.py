@@ -56,7 +56,7 @@ def _prepare_linear(x: Any, weight: Any, bias: Any) -> Any:
 linear = structural(
     "linear", lambda xp, x, weight, bias: xp.matmul(x, weight.T) + bias, jvp=_linear_jvp,
     vjp=_linear_vjp, nargs=3, prepare=_prepare_linear, latex=r"\operatorname{linear}",
-    cost=lambda ins, out: math.prod(out) * ins[1][1],
+    cost=lambda ins, out: math.prod(out) * ins[1][1], holomorphic=True,
     doc="x @ weight.T + bias, PyTorch's layout: weight (out_features, in_features), bias (out,).")
 
 
@@ -128,7 +128,7 @@ im2col = structural(
         im2col(_merge_k(ts[0], k), kernel_size, stride, padding), (k, *shape_of(out))),
     vjp=lambda ct, xs, out, kernel_size, stride, padding: (
         col2im(ct, kernel_size, stride, padding, shape_of(xs[0])),),
-    latex=r"\operatorname{im2col}",
+    latex=r"\operatorname{im2col}", holomorphic=True,
     doc="Patches of an (N, C, H, W) batch as rows: (N, OH, OW, C·kh·kw). Linear; transpose col2im.")
 col2im = structural(
     "col2im", _col2im_impl, linear=True,
@@ -141,7 +141,7 @@ col2im = structural(
         (k, *shape)),
     vjp=lambda ct, xs, out, kernel_size, stride, padding, shape: (
         im2col(ct, kernel_size, stride, padding),),
-    latex=r"\operatorname{col2im}",
+    latex=r"\operatorname{col2im}", holomorphic=True,
     doc="Sum patches (N, OH, OW, C·kh·kw) back into an image batch of `shape`: im2col's transpose.")
 
 
@@ -208,6 +208,7 @@ def _prepare_xent(logits: Any, target: Any) -> Any:
 softmax_cross_entropy = structural(
     "softmax_cross_entropy", _xent_impl, jvp=_xent_jvp, vjp=_xent_vjp, nargs=2,
     prepare=_prepare_xent, sympy=_xent_sympy, expand=_xent_expand, latex=r"\operatorname{CE}",
+    holomorphic=False,
     doc="−Σ target · log_softmax(logits) over the last axis (stable); target: probabilities.")
 
 #: log(max(p, e^-100)) = max(log p, -100): the clamp PyTorch's binary cross-entropy applies.

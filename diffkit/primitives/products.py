@@ -30,7 +30,7 @@ from .declare import composite, declared_in, shape_of, structural
 from .declare import plain_value as plain
 from .declare import xp_of as namespace_of
 from .elementwise import conj, mul
-from .structure import _sum_rows_to, reshape, sum_to, transpose
+from .structure import _refuse, _sum_rows_to, reshape, sum_to, transpose
 
 
 def _as_matrices(a: Any, b: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -134,7 +134,7 @@ matmul = structural(
 
 
 @composite(numpy=("dot",))
-def dot(a: Any, b: Any) -> Any:
+def dot(a: Any, b: Any, out: Any = None) -> Any:
     """NumPy's dot: a product for scalars, matmul up to 2-D operands, and for N-D operands the sum
     over the last axis of `a` and the second-to-last of `b`
     (``dot(a, b)[i, j, k, m] = Σ a[i, j, :]·b[k, :, m]``). A composite of matmul, transpose and
@@ -145,6 +145,7 @@ def dot(a: Any, b: Any) -> Any:
         >>> dk.dot(np.ones((2, 3)), np.ones((4, 3, 5))).shape
         (2, 4, 5)
     """
+    _refuse("dot", out=out)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
         return mul(a, b)
@@ -533,33 +534,33 @@ def _lower_outer(shapes: tuple[tuple[int, ...], ...]) -> _Lowering:
     return _Lowering((None, None), ((m,), (n,)), "a,b->ab", (m, n))
 
 
+def _prepare_outer(a: Any, b: Any, out: Any = None) -> Any:
+    """NumPy's signature ``outer(a, b, out)``."""
+    _refuse("outer", out=out)
+    return (_as_operand(a), _as_operand(b)), {}
+
+
 outer = structural(
     "outer", lambda xp, a, b: xp.outer(a, b), jvp=_lowered(_lower_outer)[0],
     vjp=_lowered(_lower_outer)[1], nargs=2,
-    prepare=lambda a, b: ((_as_operand(a), _as_operand(b)), {}), numpy=("outer",),
+    prepare=_prepare_outer, numpy=("outer",),
     latex=r"\otimes", holomorphic=True,
     doc="Outer product of the flattened a and b: out[i, j] = a[i]·b[j].")
 
 
-@functools.lru_cache(maxsize=256)
-def _lower_vdot(shapes: tuple[tuple[int, ...], ...]) -> _Lowering:
-    n = math.prod(shapes[0])
-    return _Lowering((None, None), ((n,), (n,)), "a,a->", (), conj=(True, False))
-
-
-def _prepare_vdot(a: Any, b: Any) -> Any:
+@composite(numpy=("vdot",))
+def vdot(a: Any, b: Any) -> Any:
+    """Σ conj(a)·b over the flattened arrays (the first argument is conjugated): inner(conj(a),
+    b) of the flattened operands, so the table's conj decides what is holomorphic — vdot(c, z)
+    of a constant c is, vdot(z, c) is not (its real part is differentiable by the convention)."""
     a, b = _as_operand(a), _as_operand(b)
     if math.prod(shape_of(a)) != math.prod(shape_of(b)):
         raise ShapeError(f"vdot: shapes {shape_of(a)} and {shape_of(b)} have different sizes")
-    return (a, b), {}
-
-
-vdot = structural(
-    "vdot", lambda xp, a, b: xp.vdot(a, b), jvp=_lowered(_lower_vdot)[0],
-    vjp=_lowered(_lower_vdot)[1], nargs=2, prepare=_prepare_vdot, numpy=("vdot",),
-    latex=r"\operatorname{vdot}",
-    holomorphic=False,
-    doc="Σ conj(a)·b over the flattened arrays (the first argument is conjugated).")
+    n = math.prod(shape_of(a))
+    a, b = reshape(a, (n,)), reshape(b, (n,))
+    if np.iscomplexobj(plain(a)):
+        a = conj(a)
+    return inner(a, b)
 
 
 @functools.lru_cache(maxsize=256)

@@ -316,7 +316,7 @@ def _value_groups(v: np.ndarray, axis: int) -> tuple[np.ndarray, bool]:
     whether all values of every lane are distinct."""
     moved = np.moveaxis(v, axis, -1)
     n = moved.shape[-1]
-    flat = moved.reshape(-1, n)
+    flat = moved.reshape(math.prod(moved.shape[:-1]), n)  # (lanes, n), also when empty
     order = np.argsort(flat, axis=-1, kind="stable")
     ordered = np.take_along_axis(flat, order, axis=-1)
     new = np.ones(flat.shape, dtype=bool)
@@ -391,7 +391,8 @@ def _sortable(name: str, x: Any, axis: Any, order: Any) -> tuple[Any, int]:
 
 def _prepare_sort(x: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
                   stable: Any = None) -> Any:
-    x, ax = _sortable("sort", x, axis, order)  # kind and stable cannot change sorted values
+    _sort_keywords(kind, stable)  # checked: they cannot change the sorted values
+    x, ax = _sortable("sort", x, axis, order)
     return (x,), {"axis": ax}
 
 
@@ -447,7 +448,8 @@ class IndexRecord(Primitive):
 def _index_record(name: str, impl: Any, prepare: Any, doc: str) -> IndexRecord:
     return _declare(IndexRecord(
         name=name, nargs=1, impl=impl, kind="structural", vjp=lambda ct, xs, out, **p: (None,),
-        differentiable=False, prepare=prepare, sympy=False, numpy=(name,), symbol=name,
+        differentiable=False, holomorphic=False,  # integer indices: no derivative to promise
+        prepare=prepare, sympy=False, numpy=(name,), symbol=name,
         unicode=name, latex=rf"\operatorname{{{name}}}", doc=doc))
 
 
@@ -473,6 +475,10 @@ argmin = _index_record(
 
 
 def _sort_keywords(kind: Any, stable: Any) -> dict[str, Any]:
+    """NumPy's sorting keywords: `kind` or `stable`, not both (NumPy's ValueError)."""
+    if kind is not None and stable is not None:
+        raise ShapeError("`kind` and keyword parameters can't be provided at the same time. "
+                         "Use only one of them.")
     return {k: v for k, v in (("kind", kind), ("stable", stable)) if v is not None}
 
 
@@ -591,9 +597,9 @@ def var(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any 
     if ddof >= n:
         raise DomainError(f"var/std: ddof={ddof} leaves no degrees of freedom for groups of {n} "
                           "element(s)")
-    d = x - _mean(x, axes, True)
+    d = x - _mean(x, axes, keepdims=True)
     sq = real(d * conj(d)) if _dtype(x).kind == "c" else d * d
-    return _sum(sq, axes, _flag(keepdims)) / (n - ddof)
+    return _sum(sq, axes, keepdims=_flag(keepdims)) / (n - ddof)
 
 
 _mean = mean  # the record (var's keyword `mean` is NumPy's)
@@ -613,8 +619,8 @@ def _given_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
     """Axes in the order given (np.average pairs the weights' axes with them)."""
     if axis is None:
         return None
-    items = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    _axes(items, ndim)  # checks the range
+    _axes(axis, ndim, lists=True)  # checks the range and repeats
+    items = tuple(axis) if isinstance(axis, tuple | list) else (operator.index(axis),)
     return tuple(operator.index(a) % builtins.max(ndim, 1) for a in items)
 
 
@@ -629,7 +635,7 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     axes = _axes(order, nd) if order is not None else None
     keep = _flag(keepdims)
     if weights is None:
-        avg = _mean(a, axes, keep)
+        avg = _mean(a, axes, keepdims=keep)
         if not returned:
             return avg
         scale = math.prod(shape_of(a)) / builtins.max(math.prod(shape_of(avg)), 1)
@@ -647,10 +653,10 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     a_kind = _dtype(a).kind
     result = np.result_type(_dtype(a), _dtype(w), *(["f8"] if a_kind in "biu" else []))
     a, w = _as_dtype(a, result), _as_dtype(w, result)
-    scale = _sum(w, axes, keep)
+    scale = _sum(w, axes, keepdims=keep)
     if np.any(np.asarray(to_numpy(_peek(scale))) == 0):
         raise DomainError("average: the weights sum to 0, so they cannot be normalized")
-    avg = _sum(a * w, axes, keep) / scale
+    avg = _sum(a * w, axes, keepdims=keep) / scale
     if not returned:
         return avg
     if shape_of(scale) != shape_of(avg):
@@ -687,7 +693,7 @@ def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = Fa
     nd = len(shape_of(a))
     if nd == 0:
         return a
-    axes = _axes(axis, nd)
+    axes = _axes(axis, nd, lists=True)
     axes = tuple(range(nd)) if axes is None else axes
     kept = tuple(i for i in range(nd) if i not in axes)
     n = _count(shape_of(a), axes)

@@ -594,7 +594,7 @@ polygamma = structural(
                                 else _polygamma_tangent(ts[1], k, xs[0], xs[1], out)),
     vjp=lambda ct, xs, out: (None, lambda: ct * polygamma(xs[0] + 1, xs[1])),
     sympy=_sympy_polygamma, scipy=("polygamma",), parseable=True, unicode="ψ⁽ⁿ⁾",
-    latex=r"\psi^{(n)}",
+    latex=r"\psi^{(n)}", holomorphic=False,  # scipy's polygamma takes real x only
     doc="The polygamma function ψ⁽ⁿ⁾(x), the n-th derivative of digamma (scipy.special.polygamma): "
         "n is a non-negative integer (not differentiated); ∂/∂x = polygamma(n + 1, x).")
 
@@ -916,9 +916,10 @@ kv = elementwise(
         "∂/∂x = −(K_{v−1} + K_{v+1})/2; the order v is not differentiated (MissingRuleError).")
 
 
-def _prepare_integer_order(name: str) -> Callable[..., Any]:
-    """n: an integer (or an integer array broadcasting with x), never differentiated. SciPy
-    truncates a fractional n with a warning; here it is a DomainError, as for polygamma."""
+def _prepare_integer_order(name: str, least: int | None = None) -> Callable[..., Any]:
+    """n: an integer (or an integer array broadcasting with x), never differentiated, at least
+    `least` where given. SciPy truncates a fractional n with a warning; here it is a
+    DomainError, as for polygamma."""
 
     def prepare(n: Any, x: Any) -> Any:
         if isinstance(n, Traced):
@@ -931,6 +932,8 @@ def _prepare_integer_order(name: str) -> Callable[..., Any]:
         if values.dtype.kind not in "biuf" or not np.all(np.isfinite(values)) or np.any(
                 np.floor(values) != values):
             raise DomainError(f"{name} needs an integer order n, got {n!r}")
+        if least is not None and np.any(values < least):
+            raise DomainError(f"{name} needs an integer order n >= {least}, got {n!r}")
         order = int(values) if values.ndim == 0 else values.astype(np.int64)
         return (order, x), {}
 
@@ -949,7 +952,7 @@ def _integer_order_impl(name: str) -> Callable[..., Any]:
 
 def _integer_order_record(name: str, derivative: Callable[[Any, Any], Any], sympy_name: str,
                           doc: str, impl: Callable[..., Any] | None = None,
-                          scipy: tuple[str, ...] | None = None) -> Any:
+                          scipy: tuple[str, ...] | None = None, least: int | None = None) -> Any:
     """yn, kn or log_ndtr_derivative: a structural record whose order n is prepared as a number
     (like polygamma's); `impl` (default: scipy.special.<name>) evaluates it."""
 
@@ -967,10 +970,10 @@ def _integer_order_record(name: str, derivative: Callable[[Any, Any], Any], symp
                           dtype=object)
 
     return structural(
-        name, impl or _integer_order_impl(name), nargs=2, prepare=_prepare_integer_order(name),
+        name, impl or _integer_order_impl(name), nargs=2, prepare=_prepare_integer_order(name, least),
         jvp=jvp, vjp=lambda ct, xs, out: (None, lambda: ct * derivative(xs[0], xs[1])),
         sympy=translate, scipy=(name,) if scipy is None else scipy, parseable=False,
-        unicode=name, doc=doc)
+        unicode=name, doc=doc, holomorphic=False)  # real x only (scipy's yn, kn)
 
 
 yn = _integer_order_record(
@@ -987,7 +990,7 @@ log_ndtr_derivative = _integer_order_record(
     "The n-th derivative of log_ndtr, n = 1, 2, … (an integer, not differentiated; a fractional "
     "n is a DomainError), accurate far into the left tail in every order; ∂/∂x = "
     "log_ndtr_derivative(n + 1, x). The derivatives of log_ndtr are written with it.",
-    impl=_log_ndtr_derivative, scipy=())
+    impl=_log_ndtr_derivative, scipy=(), least=1)
 
 # ----- more of the gamma function: its sign, its reciprocal, the incomplete functions ------------
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import IndexOutOfRangeError, MissingRuleError, ShapeError, TracingError
 from ..ir import Traced
 from ..primitive import IDENTITY, PUBLIC, bind
-from .declare import declared_in, shape_of, structural
+from .declare import check_casting, declared_in, dtype_of, shape_of, structural
 from .declare import normalize_axes as _axes
 from .elementwise import equal, where
 
@@ -39,21 +39,13 @@ def _refuse(name: str, **keywords: Any) -> None:
 
 def _reduce_in(x: Any, dtype: Any) -> Any:
     """NumPy's ``dtype=`` of a reduction: accumulate in `dtype`, i.e. reduce ``x.astype(dtype)``
-    (exact for every dtype NumPy accepts; a cast of a traced value records ``astype``)."""
-    if dtype is None or np.dtype(dtype) == np.dtype(getattr(x, "dtype", None) or
-                                                      np.result_type(x)):
+    (exact for every dtype NumPy accepts; a cast of a traced value records ``astype``). Also
+    concatenate's ``dtype=``: each input cast first."""
+    if dtype is None or np.dtype(dtype) == dtype_of(x):
         return x
     if not isinstance(x, Traced):
         return np.asarray(x).astype(dtype)
     return PUBLIC["astype"](x, dtype)
-
-
-def _legacy_keepdims(dtype: Any, keepdims: Any) -> tuple[Any, Any]:
-    """diffkit's own ``sum(x, axis, keepdims)`` (reductions.py still calls so): a bool in the
-    dtype place, which NumPy refuses as a dtype, is keepdims; any other value is the dtype."""
-    if type(dtype) is bool or type(dtype) is np.bool_:
-        return None, dtype
-    return dtype, keepdims
 
 
 def _reduction_params(x: Any, axis: Any, keepdims: Any) -> Any:
@@ -64,7 +56,6 @@ def _reduction_params(x: Any, axis: Any, keepdims: Any) -> Any:
 def _prepare_sum(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
                  keepdims: Any = False, initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
     """NumPy's signature ``sum(a, axis, dtype, out, keepdims, initial, where)``."""
-    dtype, keepdims = _legacy_keepdims(dtype, keepdims)
     _refuse("sum", out=out, initial=initial, where=where)
     return _reduction_params(_reduce_in(x, dtype), axis, keepdims)
 
@@ -72,7 +63,6 @@ def _prepare_sum(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
 def _prepare_mean(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
                   keepdims: Any = False, *, where: Any = _NOVALUE) -> Any:
     """NumPy's signature ``mean(a, axis, dtype, out, keepdims, *, where)``."""
-    dtype, keepdims = _legacy_keepdims(dtype, keepdims)
     _refuse("mean", out=out, where=where)
     return _reduction_params(_reduce_in(x, dtype), axis, keepdims)
 
@@ -225,7 +215,7 @@ def _prepare_reshape(x: Any, shape: int | Sequence[int]) -> Any:
 
 reshape = structural(
     "reshape", lambda xp, x, shape: xp.reshape(x, shape), linear=True, prepare=_prepare_reshape,
-    numpy=("reshape",), batch=lambda ts, k, xs, out, shape: reshape(ts[0], (k, *shape)),
+    batch=lambda ts, k, xs, out, shape: reshape(ts[0], (k, *shape)),
     vjp=lambda ct, xs, out, shape: (reshape(ct, shape_of(xs[0])),),
     vjp_rows=lambda cts, k, xs, out, shape: (reshape(cts, (k, *shape_of(xs[0]))),),
     holomorphic=True,
@@ -252,8 +242,10 @@ transpose = structural(
     doc="Permute axes (reverse them when None).")
 
 
-def _prepare_broadcast(x: Any, shape: Sequence[int]) -> Any:
-    shape = tuple(int(s) for s in shape)
+def _prepare_broadcast(x: Any, shape: int | Sequence[int], subok: bool = False) -> Any:
+    """NumPy's signature ``broadcast_to(array, shape, subok)`` (`subok` keeps an ndarray
+    subclass, which a traced value is not: it changes nothing)."""
+    shape = (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(s) for s in shape)
     try:
         if np.broadcast_shapes(shape_of(x), shape) != shape:
             raise ValueError
@@ -371,10 +363,17 @@ index_add = structural(
     doc="zeros(shape) with `v` added at `index` (repeated indices accumulate): getitem's transpose.")
 
 
-def _prepare_concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
+def _prepare_concatenate(arrays: Sequence[Any], axis: int | None = 0, out: Any = None, *,
+                         dtype: Any = None, casting: str = "same_kind") -> Any:
+    """NumPy's signature ``concatenate(arrays, axis, out, *, dtype, casting)``: the arrays are
+    cast to `dtype` (their result type when None) if `casting` allows it (np.can_cast)."""
+    _refuse("concatenate", out=out)
     arrays = tuple(arrays)
     if not arrays:
         raise ShapeError("concatenate needs at least one array")
+    target = check_casting([dtype_of(a) for a in arrays], dtype, casting)
+    if dtype is not None:
+        arrays = tuple(_reduce_in(a, target) for a in arrays)
     if axis is None:  # NumPy: the arrays are flattened first
         return tuple(reshape(a, (-1,)) for a in arrays), {"axis": 0}
     ax = _axes(axis, len(shape_of(arrays[0])))

@@ -514,8 +514,10 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
 
 
 @composite(numpy=("fix",), parseable=True, nargs=1)
-def fix(x: Any) -> Any:
+def fix(x: Any, out: Any = None) -> Any:
     """NumPy's fix: rounding towards 0 (trunc); derivative 0."""
+    if out is not None:
+        raise TracingError("fix with out= is not supported on traced values")
     return trunc(x)
 
 
@@ -568,6 +570,7 @@ astype = structural(
     prepare=_prepare_astype, numpy=_np("astype"),
     batch=lambda ts, k, xs, out, dtype: astype(ts[0], dtype), vjp=_astype_vjp,
     sympy=lambda sp, x, dtype: _S().cast(sp, x, dtype),
+    holomorphic=False,  # complex to real drops the imaginary part
     doc="x cast to `dtype` (NumPy's astype): between floating types the cotangent is cast back; "
         "to or from an integer or bool type the result is a constant.")
 
