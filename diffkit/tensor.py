@@ -669,27 +669,7 @@ class Tensor(Traced):
     def __invert__(self) -> Any:
         return _public("invert")(self)
 
-    # ----- in-place operators (PyTorch's meaning) -----------------------------------------------
-    def __iadd__(self, other: Any) -> Any:
-        return _in_place(self, other, Tensor.__add__, operator.iadd, "+=")
-
-    def __isub__(self, other: Any) -> Any:
-        return _in_place(self, other, Tensor.__sub__, operator.isub, "-=")
-
-    def __imul__(self, other: Any) -> Any:
-        return _in_place(self, other, Tensor.__mul__, operator.imul, "*=")
-
-    def __itruediv__(self, other: Any) -> Any:
-        return _in_place(self, other, Tensor.__truediv__, operator.itruediv, "/=")
-
-    def __ipow__(self, other: Any) -> Any:
-        return _in_place(self, other, Tensor.__pow__, operator.ipow, "**=")
-
-    def __ifloordiv__(self, other: Any) -> Any:
-        return _in_place(self, other, Tensor.__floordiv__, operator.ifloordiv, "//=")
-
-    def __imod__(self, other: Any) -> Any:
-        return _in_place(self, other, Tensor.__mod__, operator.imod, "%=")
+    # ----- in-place operators (PyTorch's meaning): installed below the class, from one table
 
     # ----- array methods ----------------------------------------------------------------------
     @property
@@ -843,6 +823,25 @@ class Tensor(Traced):
             module = getattr(func, "__module__", None) or "numpy"
             raise MissingRuleError(_unsupported(f"{module}.{getattr(func, '__name__', func)}"))
         return fn(*args, **kwargs)
+
+
+def _install_in_place_operators() -> None:
+    """x += y, -=, *=, /=, **=, //=, %=: each through :func:`_in_place` with its out-of-place
+    operator (recorded) and its NumPy in-place one (a value written where nothing can see it)."""
+    def make(op: Any, iop: Any, symbol: str) -> Any:
+        def method(self: Tensor, other: Any) -> Any:
+            return _in_place(self, other, op, iop, symbol)
+
+        return method
+
+    for name, symbol in (("add", "+="), ("sub", "-="), ("mul", "*="), ("truediv", "/="),
+                         ("pow", "**="), ("floordiv", "//="), ("mod", "%=")):
+        method = make(getattr(Tensor, f"__{name}__"), getattr(operator, f"i{name}"), symbol)
+        method.__name__ = f"__i{name}__"
+        setattr(Tensor, method.__name__, method)
+
+
+_install_in_place_operators()
 
 
 def _library_caller() -> tuple[str, str] | None:

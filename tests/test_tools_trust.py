@@ -139,7 +139,7 @@ def test_compare_fd_evaluations_count_calls_of_user_function(method: str) -> Non
 
 
 # the summed loss over several steps, with a short last batch (shards 3+2, then 2+1) and an l2
-# penalty (added by every rank, but once in the one-process loss): parameters and loss history
+# penalty (once in the global sum: rank 0 adds it): parameters and loss history
 # equal PyTorch's one-process training on the full batches
 @needs_mpi
 def test_distributed_trainer_sum_loss_with_penalty_history(tmp_path: Path) -> None:

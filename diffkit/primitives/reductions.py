@@ -51,7 +51,9 @@ from .structure import (
     _batch_axes,
     _count,
     _expand_back,
+    _given,
     _kept_shape,
+    _refuse,
     _tie_weights,
     amax,
     broadcast_to,
@@ -94,19 +96,6 @@ def _array(a: Any) -> Any:
 def _flag(v: Any) -> bool:
     """keepdims as NumPy passes it (np._NoValue: not given)."""
     return False if v is _NOVALUE else builtins.bool(v)
-
-
-def _given(v: Any) -> bool:
-    return v is not None and v is not _NOVALUE
-
-
-def _refuse(name: str, **keywords: Any) -> None:
-    """NumPy keywords diffkit does not support with a value (out=, where=, initial=, …)."""
-    bad = [k for k, v in keywords.items() if _given(v) and not (k == "where" and v is True)]
-    if bad:
-        raise TracingError(
-            f"numpy.{name} with {', '.join(k + '=' for k in bad)} is not supported by diffkit: "
-            "leave it out (write the result to a new variable; mask with np.where)")
 
 
 def _check_dtype(name: str, x: Any, dtype: Any) -> None:
