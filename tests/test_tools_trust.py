@@ -48,7 +48,7 @@ def _ranks(tmp_path: Path, code: str, n: int = 2, timeout: float = 60):
 # the step is 1/world_size of one process's (PyTorch reference: one SGD step on the summed loss)
 @needs_mpi
 def test_distributed_trainer_sum_loss_matches_single_process(tmp_path: Path) -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     done = _ranks(tmp_path, """
         import sys, json, numpy as np
@@ -143,7 +143,7 @@ def test_compare_fd_evaluations_count_calls_of_user_function(method: str) -> Non
 # equal PyTorch's one-process training on the full batches
 @needs_mpi
 def test_distributed_trainer_sum_loss_with_penalty_history(tmp_path: Path) -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     done = _ranks(tmp_path, """
         import sys, json, numpy as np
@@ -307,7 +307,7 @@ def test_fd_derivative_forward_is_one_sided() -> None:
 # gradient reduction's weight, which is 1 for a sum (it was n_r/N, the mean loss's)
 @needs_mpi
 def test_distributed_sync_batchnorm_sum_loss_matches_single_process(tmp_path: Path) -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     done = _ranks(tmp_path, """
         import sys, json, numpy as np
