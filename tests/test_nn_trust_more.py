@@ -60,7 +60,6 @@ def test_clip_grad_value_single_tensor():
 
 
 # an optimizer given one Tensor (not a list) optimizes its element views: step() changes nothing
-@needs_torch
 def test_optimizer_single_tensor_is_refused_or_works():
     p = nn.Parameter(np.array([1.0, 2.0]))
     try:
@@ -233,7 +232,6 @@ def test_checkpoint_wrong_shape_buffer_refused(tmp_path):
 
 
 # ReduceLROnPlateau (threshold_mode='rel') differs from torch's documented best*(1-threshold) for negative metrics
-@needs_torch
 def test_reduce_lr_on_plateau_negative_metric_matches_torch():
     # torch.optim.lr_scheduler.ReduceLROnPlateau: "min"/"rel" improves when a < best*(1 - threshold);
     # for negative metrics every value below 0.9*best counts as better, so torch never reduces here

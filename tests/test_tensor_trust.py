@@ -19,7 +19,6 @@ try:  # the references; the tests that need them skip without them (CI has neith
     jax.config.update("jax_enable_x64", True)
 except ImportError:
     jax = jnp = torch = None
-needs_jax = pytest.mark.skipif(jax is None, reason="needs PyTorch and JAX (the references)")
 
 
 def _leaf(v):
@@ -27,7 +26,6 @@ def _leaf(v):
 
 
 # np.sum/np.mean (and Tensor.sum/.mean) take NumPy's 3rd positional argument (dtype) as keepdims: silently wrong numbers
-@needs_jax
 def test_np_sum_positional_dtype_is_not_keepdims():
     A = np.arange(6.0).reshape(2, 3)
 
@@ -36,8 +34,10 @@ def test_np_sum_positional_dtype_is_not_keepdims():
 
     assert float(f(A, np)) == 104.0  # NumPy reference
     (g,) = dk.grad(lambda x: f(x, np))(A)
-    gj = jax.grad(lambda x: f(x, jnp))(jnp.array(A))
-    np.testing.assert_allclose(g, np.asarray(gj))  # jax: [[4,4,4],[20,20,20]]
+    # by hand: 2(Σⱼ xᵢⱼ − cᵢ) in every column: [[4, 4, 4], [20, 20, 20]] (JAX x64 agrees)
+    np.testing.assert_allclose(g, np.repeat([[4.0], [20.0]], 3, axis=1))
+    if jax is not None:
+        np.testing.assert_allclose(g, np.asarray(jax.grad(lambda x: f(x, jnp))(jnp.array(A))))
 
 
 # Tensor.sum(axis, dtype) / np.mean(t, axis, dtype): shape must follow NumPy, not become keepdims=True
@@ -49,7 +49,6 @@ def test_tensor_sum_mean_positional_dtype_shape():
 
 
 # copy.deepcopy(model): the copy's backward() sends gradients to the ORIGINAL model's parameters
-@needs_jax
 def test_deepcopy_module_gradients_go_to_the_copy():
     m = nn.Linear(2, 1)
     m2 = copy.deepcopy(m)
@@ -59,7 +58,6 @@ def test_deepcopy_module_gradients_go_to_the_copy():
 
 
 # copy.deepcopy(leaf tensor): gradient lands on the original leaf, the copy's .grad stays None
-@needs_jax
 def test_deepcopy_leaf_tensor_gets_its_own_grad():
     x = _leaf([1.0, 2.0])
     xc = copy.deepcopy(x)
@@ -69,18 +67,14 @@ def test_deepcopy_leaf_tensor_gets_its_own_grad():
 
 
 # dk.tensor(list) records shape () and backward sums the per-element gradient into one number
-@needs_jax
 def test_tensor_from_list_gradient_shape():
     t = dk.tensor([1.0, 2.0], requires_grad=True)
     dk.sin(t).sum().backward()
-    tt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    torch.sin(tt).sum().backward()
     assert t.shape == (2,)
-    np.testing.assert_allclose(np.asarray(t.grad), tt.grad.numpy())  # [cos 1, cos 2]
+    np.testing.assert_allclose(np.asarray(t.grad), np.cos([1.0, 2.0]))  # as torch gives
 
 
 # `p -= lr * p.grad` (the PyTorch manual-SGD idiom) silently rebinds p: the model's parameter never changes
-@needs_jax
 def test_inplace_sub_on_parameter_updates_or_raises():
     m = nn.Linear(2, 1)
     w0 = m.weight.value.copy()
@@ -96,7 +90,6 @@ def test_inplace_sub_on_parameter_updates_or_raises():
 
 
 # x.detach() with requires_grad set afterwards is not a leaf: backward() silently leaves .grad None
-@needs_jax
 def test_detach_then_requires_grad_is_a_leaf():
     x = _leaf([1.0, 2.0])
     d = x.detach()
@@ -107,7 +100,6 @@ def test_detach_then_requires_grad_is_a_leaf():
 
 
 # backward(gradient) of the wrong shape is accepted silently and gives .grad of the wrong shape
-@needs_jax
 def test_backward_gradient_shape_mismatch_raises():
     x = _leaf([1.0, 2.0, 3.0])
     with pytest.raises(dk.ShapeError):  # torch: RuntimeError "Mismatch in shape"
@@ -144,16 +136,17 @@ def test_np_array_of_eager_tensors_keeps_graph_or_raises():
 
 
 # float32 parameter used with a float64 input gets a float64 .grad (torch/JAX: grad dtype = leaf dtype)
-@needs_jax
 def test_float32_leaf_grad_dtype():
     x = dk.tensor(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
     (x * np.array([1.0, 2.0, 3.0])).sum().backward()
-    xj = jax.grad(lambda v: (v * jnp.array([1.0, 2.0, 3.0])).sum())(jnp.array([1.0, 2.0, 3.0], jnp.float32))
-    assert x.grad.dtype == xj.dtype == np.float32
+    assert x.grad.dtype == np.float32  # the leaf's dtype, as JAX and PyTorch give
+    if jax is not None:
+        xj = jax.grad(lambda v: (v * jnp.array([1.0, 2.0, 3.0])).sum())(
+            jnp.array([1.0, 2.0, 3.0], jnp.float32))
+        assert xj.dtype == np.float32
 
 
 # .grad from x.sum()/x.mean() is a read-only stride-0 view (shared between leaves): p.grad *= c crashes
-@needs_jax
 def test_grad_is_writable_and_not_shared():
     x = _leaf([1.0, 2.0])
     z = _leaf([5.0, 6.0])
@@ -243,34 +236,27 @@ def test_matmul_with_list_operand():
 
 # ----- the decisions behind the fixes above, each against PyTorch float64 or NumPy ----------------
 
-@needs_jax
 def test_inplace_on_leaf_requiring_grad_is_refused_like_torch():
-    tt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-        tt += 1
+    if torch is not None:
+        tt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            tt += 1
     x = _leaf([1.0, 2.0])
     with pytest.raises(dk.TracingError, match="leaf Tensor that requires grad"):
         x += 1
     np.testing.assert_array_equal(x.value, [1.0, 2.0])  # nothing changed
 
 
-@needs_jax
 def test_inplace_under_no_grad_updates_the_leaf_like_torch():
     x = _leaf([1.0, 2.0])
-    tt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
     with nn.no_grad():
         x *= 3.0
         x -= np.array([0.5, 0.5])
-    with torch.no_grad():
-        tt *= 3.0
-        tt -= 0.5
-    np.testing.assert_array_equal(x.value, tt.detach().numpy())
+    np.testing.assert_array_equal(x.value, [2.5, 5.5])  # 3x − 0.5, as torch gives
     (x * x).sum().backward()  # still the same leaf: its .grad is filled
-    (tt * tt).sum().backward()
-    np.testing.assert_allclose(x.grad, tt.grad.numpy())
+    np.testing.assert_allclose(x.grad, [5.0, 11.0])  # 2x
 
 
-@needs_jax
 def test_inplace_on_computed_tensor_records_out_of_place():
     # torch: y = 2x; y += x; y *= x → d/dx Σ 3x² = 6x
     x = _leaf([1.0, 2.0])
@@ -278,15 +264,9 @@ def test_inplace_on_computed_tensor_records_out_of_place():
     y += x
     y *= x
     y.sum().backward()
-    tt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    yt = tt * 2.0
-    yt += tt
-    yt *= tt
-    yt.sum().backward()
-    np.testing.assert_allclose(x.grad, tt.grad.numpy())
+    np.testing.assert_allclose(x.grad, [6.0, 12.0])  # 6x, as torch gives
 
 
-@needs_jax
 def test_inplace_on_constant_leaf_with_grad_operand_joins_the_graph():
     x = _leaf([1.0, 2.0])
     c = dk.tensor(np.array([3.0, 4.0]))
@@ -317,7 +297,6 @@ def test_inplace_refusals_are_named():
         i += np.ones(3, dtype=np.int64)
 
 
-@needs_jax
 def test_inplace_in_traced_code_rebinds():
     def f(z, m):
         t = z * 1.0
@@ -326,7 +305,9 @@ def test_inplace_in_traced_code_rebinds():
         return m.sum(t)
 
     (g,) = dk.grad(lambda z: f(z, np))(np.array([1.0, 2.0]))
-    np.testing.assert_allclose(g, np.asarray(jax.grad(lambda z: f(z, jnp))(jnp.array([1.0, 2.0]))))
+    np.testing.assert_allclose(g, [4.0, 8.0])  # Σ 2z², by hand (JAX x64 agrees)
+    if jax is not None:
+        np.testing.assert_allclose(g, np.asarray(jax.grad(lambda z: f(z, jnp))(jnp.array([1.0, 2.0]))))
 
 
 def test_data_assignment_and_inplace_data():
@@ -357,10 +338,10 @@ def test_copy_and_pickle_module():
         pickle.dumps(x * 2.0)
 
 
-@needs_jax
 def test_np_asarray_of_tensor_requiring_grad_is_named():
-    with pytest.raises(RuntimeError):  # torch refuses too
-        np.asarray(torch.tensor([1.0], requires_grad=True))
+    if torch is not None:
+        with pytest.raises(RuntimeError):  # torch refuses too
+            np.asarray(torch.tensor([1.0], requires_grad=True))
     x = _leaf([1.0, 2.0])
     with pytest.raises(dk.TracingError, match="requires grad"):
         np.asarray(x)
