@@ -642,7 +642,7 @@ class ElementwiseLinearization(Linearization):
                    for p in self.partials)
 
     def _point(self) -> str:
-        return ", ".join(format_value(_plain_value(x)) for x in self.xs)
+        return ", ".join(format_value(plain_value(x)) for x in self.xs)
 
 
 def _product(a: Any, b: Any) -> Any:
@@ -864,14 +864,14 @@ def finite(x: Any) -> bool:
     return bool(xp.all(xp.isfinite(x)))
 
 
-def _plain_value(x: Any) -> Any:
-    """The number behind an operand for a message: a Node's value, a Tensor's node value (its
-    public ``.value`` would count as reading a traced number), through every nesting level (a
-    higher derivative's values are Tensors of the outer trace), or the operand itself."""
+def plain_value(v: Any) -> Any:
+    """The innermost plain value under a (possibly nested) traced value or a node: a Tensor's
+    node value (its public ``.value`` would count as reading a traced number), through every
+    nesting level (a higher derivative's values are Tensors of the outer trace)."""
     while True:
-        if isinstance(x, Node):
-            x = x.value
-        elif (node := getattr(x, "node", None)) is not None:
-            x = node.value
+        if isinstance(v, Node):
+            v = v.value
+        elif isinstance(v, Traced):
+            v = v.node.value
         else:
-            return x
+            return v

@@ -38,6 +38,7 @@ from .ir import Node, Traced, toposort
 _F64 = np.float64
 _NO_PARAMS: dict[str, Any] = {}
 from .primitive import NUMPY_NAMES, NUMPY_OBJECTS, PUBLIC, SCIPY_NAMES, Primitive, bind
+from .primitives.declare import check_casting
 from .sweeps import adjoint_sweep, linearize_all, scalar_adjoints
 
 
@@ -269,6 +270,9 @@ class paused_gc:
 
 #: The tape of eagerly recorded tensors (neural-net parameters and what is computed from them).
 EAGER_TAPE = Tape(0)
+#: the eager tape's gradient mode: ``enabled`` is False inside ``nn.no_grad()``; ``running``
+#: counts the Module calls in progress (diffkit.nn sets both; in-place operators read them)
+GRAD_MODE: dict[str, Any] = {"enabled": True, "running": 0}
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -927,9 +931,8 @@ def _rebuild_leaf(value: Any, requires_grad: bool, name: str, grad: Any) -> Tens
 
 
 def _grad_enabled() -> bool:
-    """False inside ``nn.no_grad()`` (which cannot be active before diffkit.nn is imported)."""
-    module = sys.modules.get("diffkit.nn.module")
-    return module is None or module.is_grad_enabled()
+    """False inside ``nn.no_grad()``."""
+    return GRAD_MODE["enabled"]
 
 
 def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
@@ -962,9 +965,7 @@ def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
         raise ShapeError(f"in-place {symbol}: the result has shape {out.node.shape}, which does "
                          f"not fit the tensor's {t.node.shape}")
     if out.node.dtype != t.node.dtype:  # NumPy's in-place rule: the tensor's dtype, same kind
-        if not np.can_cast(out.node.dtype, t.node.dtype, "same_kind"):
-            raise TypeError(f"in-place {symbol}: cannot cast the result from {out.node.dtype} to "
-                            f"the tensor's {t.node.dtype} with casting rule 'same_kind' (NumPy's)")
+        check_casting([out.node.dtype], t.node.dtype, "same_kind")
         out = _public("astype")(out, t.node.dtype)
     old = t.node
     if getattr(old, "owner", None) is not None:

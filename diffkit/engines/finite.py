@@ -54,6 +54,7 @@ from ..errors import (
     ShapeError,
 )
 from ..function import Function, as_input, signature
+from ..primitives.declare import dtype_of
 from ..primitives.linalg import linalg_error
 from .base import (
     Engine,
@@ -231,7 +232,7 @@ class FiniteDifferenceEngine(Engine):
         """Refuse a function whose graph at the (real) point applies an operation that is not
         complex-analytic to a value the step reaches (from the inputs in `wrt`, all by default);
         returns f's value there (the traced call serves as the value call)."""
-        if any(_dtype_kind(a) == "c" for a in args):
+        if any(dtype_of(a).kind == "c" for a in args):
             raise MissingRuleError("the complex-step method needs real inputs: use "
                                    "method='fd-central' or an AD method for complex inputs")
         graph = self._trace(fn, args)
@@ -246,7 +247,7 @@ class FiniteDifferenceEngine(Engine):
                     f"through {node.prim.name!r}: use method='fd-central' or an AD method "
                     "(method='reverse')")
         value = graph.output.value
-        if _dtype_kind(value) == "c":  # Im f(x + ih)/h would mix in f's own imaginary part
+        if dtype_of(value).kind == "c":  # Im f(x + ih)/h would mix in f's own imaginary part
             raise MissingRuleError(
                 f"the complex step needs a real-valued function of real inputs: {fn.name} has a "
                 "complex value at this real point, and Im f(x + ih)/h would divide its own "
@@ -680,9 +681,3 @@ def _nth_forward(g: Callable[[float], np.ndarray], n: int, h: float, eps: float
                  ) -> tuple[np.ndarray, float]:
     """Δⁿg(0)/hⁿ = Σₖ (−1)ⁿ⁻ᵏ C(n,k) g(kh)/hⁿ: error O(h); with its rounding bound."""
     return _difference(g, n, h, eps, list(range(n + 1)), [(-1) ** (n - k) for k in range(n + 1)])
-
-
-def _dtype_kind(v: Any) -> str:
-    """The dtype kind of a value, an array or a Tensor (read without converting it)."""
-    dtype = getattr(v, "dtype", None)
-    return np.dtype(dtype).kind if dtype is not None else np.asarray(v).dtype.kind

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace, device_module, to_device, to_numpy
-from ..tensor import EAGER_TAPE, Tensor, set_leaf_value, tensor
+from ..tensor import EAGER_TAPE, GRAD_MODE, Tensor, set_leaf_value, tensor
 
-_GRAD = {"enabled": True, "running": 0}  # running: depth of Module.__call__ in progress
+_GRAD = GRAD_MODE  # the tape's: running is the depth of Module.__call__ in progress
 _RNG = {"gen": np.random.default_rng(0)}
 
 

@@ -17,8 +17,7 @@ import numpy as np
 
 from ..backend import array_namespace
 from ..errors import ShapeError
-from ..ir import Traced
-from ..primitive import COMPOSITES, REGISTRY, Composite, Primitive, Rule, register
+from ..primitive import COMPOSITES, REGISTRY, Composite, Primitive, Rule, plain_value, register
 
 #: every public name declared, in declaration order, and the family module declaring it
 NAMES: dict[str, str] = {}
@@ -114,13 +113,6 @@ def composite(fn: Callable[..., Any] | None = None, *, name: str | None = None,
 
 def shape_of(v: Any) -> tuple[int, ...]:
     return tuple(getattr(v, "shape", ()))
-
-
-def plain_value(v: Any) -> Any:
-    """The innermost plain value under a (possibly nested) traced value."""
-    while isinstance(v, Traced):
-        v = v.node.value
-    return v
 
 
 def xp_of(*values: Any) -> Any:
