@@ -258,3 +258,17 @@ def test_accuracy_names_labels_that_do_not_fit():
     with pytest.raises(dk.ShapeError, match="labels of shape"):
         nn.accuracy(np.eye(3), np.arange(4))
     assert nn.accuracy(np.eye(3), np.array([0, 1, 0])) == pytest.approx(2 / 3)
+
+
+# a stratified split put a one-row class wholly in one part, and a test part smaller than the
+# number of classes silently lacked classes; scikit-learn refuses both (ValueError)
+def test_stratified_split_refuses_what_scikit_learn_refuses():
+    y = np.array([0, 0, 0, 1, 1, 1, 2])
+    with pytest.raises(ValueError, match="single row"):
+        nn.train_test_split(np.arange(7), y, test_size=0.3, stratify=True)
+    y = np.repeat([0, 1, 2], 5)
+    for test_size, part in ((2, "test"), (0.1, "test"), (13, "train"), (0.9, "train")):
+        with pytest.raises(ValueError, match=f"the {part} set would have"):
+            nn.train_test_split(np.arange(15), y, test_size=test_size, stratify=True)
+    _, _, _, yte = nn.train_test_split(np.arange(15), y, test_size=3, stratify=True)
+    assert sorted(yte) == [0, 1, 2]

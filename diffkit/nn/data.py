@@ -172,6 +172,23 @@ def _stratified_counts(counts: np.ndarray, n_test: int, rng: np.random.Generator
     return take
 
 
+def _check_strata(y: np.ndarray, ids: np.ndarray, counts: np.ndarray, n_test: int,
+                  n: int) -> None:
+    """scikit-learn's refusals for a stratified split: a class with one row cannot be in both
+    parts, and each part needs at least one row of every class (ValueError naming which)."""
+    few = np.flatnonzero(counts < 2)
+    if len(few):
+        first = y[np.flatnonzero(ids == few[0])[0]]
+        raise ValueError(f"train_test_split(stratify=True): {len(few)} class(es) of y have a "
+                         f"single row (the first: {first!r}); a stratified split needs at least "
+                         "2 rows of each class")
+    for part, rows in (("test", n_test), ("train", n - n_test)):
+        if rows < len(counts):
+            raise ValueError(f"train_test_split(stratify=True): the {part} set would have "
+                             f"{rows} rows for {len(counts)} classes; each part needs at least "
+                             "one row of every class")
+
+
 def train_test_split(X: Any, y: Any, test_size: float = 0.2, seed: int = 0,
                      stratify: bool = False) -> tuple[Any, Any, Any, Any]:
     """Seeded split (optionally stratified by label) → X_train, X_test, y_train, y_test.
@@ -184,6 +201,8 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.2, seed: int = 0,
         seed: the generator's seed. stratify: keep the class proportions in both parts; the
             test set still has exactly the rows above (each class ⌊share⌋, the rest to the
             largest remainders). A 2-D y (one-hot or multi-label) is stratified by its rows.
+            As in scikit-learn, each class needs two rows and each part at least one row per
+            class (else a ValueError).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -202,6 +221,7 @@ def train_test_split(X: Any, y: Any, test_size: float = 0.2, seed: int = 0,
     if stratify:
         ids = _class_ids(y)
         counts = np.bincount(ids)
+        _check_strata(y, ids, counts, n_test, n)
         take = _stratified_counts(counts, n_test, rng)
         test_idx = np.concatenate([rng.permutation(np.flatnonzero(ids == c))[:k]
                                    for c, k in enumerate(take)])
