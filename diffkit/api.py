@@ -18,7 +18,6 @@ The conventions every engine shares are applied here, once (docs/design.md state
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,7 +29,6 @@ from .engines import get_engine
 from .errors import (
     ArityError,
     DiffkitError,
-    DomainError,
     NonDifferentiableError,
     NumericOverflowError,
     TracingError,
@@ -39,41 +37,6 @@ from .function import STRICT, Function, as_input, jit, signature, to_python
 from .ir import Traced
 from .primitive import finite
 from .tensor import Tensor, paused_gc
-
-
-def _wrt(fn: Function, wrt: Any, argnums: Any = None) -> list[int]:
-    if argnums is not None:
-        if wrt is not None:
-            raise ArityError("pass wrt= or its alias argnums=, not both")
-        wrt = argnums
-    if wrt is None:
-        return list(range(fn.arity))
-    if isinstance(wrt, str | numbers.Integral):
-        items = [wrt]
-    else:
-        try:
-            items = list(wrt)
-        except TypeError:
-            raise ArityError(f"wrt={wrt!r}: pass an input's position or name, or a sequence of "
-                             "them") from None
-    out = []
-    for w in items:
-        if isinstance(w, str):
-            if w not in fn.inputs:
-                raise ArityError(f"wrt={w!r} is not an input of {fn.name}; its inputs are {fn.inputs}")
-            i = fn.inputs.index(w)
-        elif isinstance(w, numbers.Integral) and not isinstance(w, bool | np.bool_):
-            if not -fn.arity <= w < fn.arity:
-                raise ArityError(f"wrt={w} is out of range for {fn.name}, which has {fn.arity} input(s)")
-            i = int(w) % fn.arity
-        else:
-            raise ArityError(f"wrt={w!r}: an input is named by its position (an integer) or its "
-                             "name (a string)")
-        if i in out:  # the engines seed each input once: a second copy would get 0 or a mix
-            raise ArityError(f"wrt lists input {fn.inputs[i]!r} (position {i}) twice: list each "
-                             "input once")
-        out.append(i)
-    return out
 
 
 #: engines that answer numbers: they cannot carry the eager tape of an input that requires grad
@@ -92,9 +55,7 @@ def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
         else:
             xp = _module(x)
             ok = bool(xp.all(xp.isfinite(x)))
-        if not ok:
-            raise DomainError(f"input {name!r} of {fn.name} is not finite (NaN or infinite): "
-                              "diffkit differentiates at finite points only")
+        fn.check_finite(name, ok)
     return xs
 
 
@@ -164,10 +125,10 @@ def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
     dt = dtype if dtype is not None else float_dtype(arg)
     if dt.kind != "c" and np.iscomplexobj(g):
         g = g.real  # a real input's cotangent space is real: the projection of a complex adjoint
+    if isinstance(arg, np.generic):  # before Python's types: np.float64 is a float too
+        return dt.type(g)
     if isinstance(arg, bool | int | float | complex):
         return dt.type(g).item() if np.ndim(g) == 0 else np.asarray(g, dtype=dt)
-    if isinstance(arg, np.generic):
-        return dt.type(g)
     xp = _module(g) if hasattr(g, "dtype") else np
     out = xp.asarray(g)
     if out.dtype != dt:
@@ -284,7 +245,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
     """
     fn = as_function(f)
     engine = _gradient_engine(method, options)
-    idx = _wrt(fn, wrt, argnums)
+    idx = fn.positions(wrt, argnums)
 
     def run(*args: Any) -> tuple[Any, tuple[Any, ...]]:
         xs = _prepare(fn, args, engine, method)
@@ -310,7 +271,7 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
     """
     fn = as_function(f)
     engine = _gradient_engine(method, options)
-    idx = _wrt(fn, wrt, argnums)
+    idx = fn.positions(wrt, argnums)
 
     def run(*args: Any) -> tuple[Any, ...]:
         xs = _prepare(fn, args, engine, method)
@@ -342,7 +303,7 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
-    idx = _wrt(fn, wrt, argnums)
+    idx = fn.positions(wrt, argnums)
 
     def run(*args: Any) -> Any:
         xs = _prepare(fn, args, engine, method)
@@ -370,7 +331,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
-    idx = _wrt(fn, wrt, argnums)
+    idx = fn.positions(wrt, argnums)
 
     def run(*args: Any) -> Any:
         xs = _prepare(fn, args, engine, method)
@@ -446,7 +407,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     fn = as_function(f)
     engine = get_engine(method, **options)
     xs = _prepare(fn, primals, engine, method)
-    idx = _wrt(fn, wrt, argnums)
+    idx = fn.positions(wrt, argnums)
     with _strict(method):
         out, pull = engine.vjp(fn, xs, idx)
 
@@ -483,4 +444,4 @@ def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: An
     else:
         args, settings = [np.float64(0.5)] * fn.arity, {"all": "ignore"}
     with np.errstate(**settings):
-        return SymbolicEngine(**options).derive(fn, args, _wrt(fn, wrt), order=order)
+        return SymbolicEngine(**options).derive(fn, args, fn.positions(wrt), order=order)

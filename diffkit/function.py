@@ -126,6 +126,51 @@ class Function:
             names = ", ".join(self.inputs)
             raise ArityError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
 
+    def positions(self, wrt: Any, argnums: Any = None) -> list[int]:
+        """The inputs named by ``wrt=`` (or its alias ``argnums=``), as distinct positions: an
+        input's position (negative counts from the end) or its name, one or a sequence; None
+        is every input. Anything else, and an input listed twice, is an ArityError."""
+        if argnums is not None:
+            if wrt is not None:
+                raise ArityError("pass wrt= or its alias argnums=, not both")
+            wrt = argnums
+        if wrt is None:
+            return list(range(self.arity))
+        if isinstance(wrt, str | numbers.Integral):
+            items = [wrt]
+        else:
+            try:
+                items = list(wrt)
+            except TypeError:
+                raise ArityError(f"wrt={wrt!r}: pass an input's position or name, or a sequence "
+                                 "of them") from None
+        out: list[int] = []
+        for w in items:
+            if isinstance(w, str):
+                if w not in self.inputs:
+                    raise ArityError(f"wrt={w!r} is not an input of {self.name}; its inputs are "
+                                     f"{self.inputs}")
+                i = self.inputs.index(w)
+            elif isinstance(w, numbers.Integral) and not isinstance(w, bool | np.bool_):
+                if not -self.arity <= w < self.arity:
+                    raise ArityError(f"wrt={w} is out of range for {self.name}, which has "
+                                     f"{self.arity} input(s)")
+                i = int(w) % self.arity
+            else:
+                raise ArityError(f"wrt={w!r}: an input is named by its position (an integer) or "
+                                 "its name (a string)")
+            if i in out:  # the engines seed each input once: a second copy would get 0 or a mix
+                raise ArityError(f"wrt lists input {self.inputs[i]!r} (position {i}) twice: "
+                                 "list each input once")
+            out.append(i)
+        return out
+
+    def check_finite(self, name: str, ok: bool) -> None:
+        """DomainError naming input `name` where `ok` (its values are finite) is False."""
+        if not ok:
+            raise DomainError(f"input {name!r} of {self.name} is not finite (NaN or infinite): "
+                              "diffkit differentiates at finite points only")
+
     #: runs a jit function's call as generated code where that is sound (installed by the
     #: compiled engine, which sits above this module): ``(fn, args) -> value`` or NOT_COMPILED
     jit_evaluator: Callable[[Function, tuple[Any, ...]], Any] | None = None

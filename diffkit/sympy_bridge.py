@@ -65,6 +65,8 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
         _SYMPY_FUNCTIONS = _function_map()
     if isinstance(expr, str):  # never sympify text: that would evaluate it
         raise ParseError("from_sympy takes a SymPy expression; use dk.parse for text")
+    if isinstance(expr, bool):  # sp.Float(True) reads the text 'true'
+        raise TypeError("from_sympy takes a SymPy expression, got a bool")
     if isinstance(expr, int | float):
         expr = sp.Float(expr)
     if not isinstance(expr, sp.Basic):
@@ -87,7 +89,10 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
             code.append(("input", index[e]))
         elif e.is_number:  # a constant: 2, pi, sqrt(2), I, 2 + 3*I
             try:
-                value = float(e) if e.is_real else complex(e)
+                z = complex(e)
+                # is_real is None where SymPy cannot decide (besselj(0, 2), erfinv(1/2)):
+                # a constant whose value has no imaginary part is real
+                value = z.real if e.is_real or (e.is_real is None and z.imag == 0) else z
             except (TypeError, ValueError):
                 value = math.nan
             if not cmath.isfinite(value):  # oo, zoo, nan, 10**400: never a silent inf or nan

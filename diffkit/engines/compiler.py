@@ -31,10 +31,16 @@ from typing import Any
 import numpy as np
 
 from ..build import as_function
-from ..errors import DomainError, NumericOverflowError, ShapeError, TracingError
-from ..function import Function, as_input, signature
+from ..errors import (
+    DomainError,
+    NonDifferentiableError,
+    NumericOverflowError,
+    ShapeError,
+    TracingError,
+)
+from ..function import STRICT, Function, as_input, signature
 from ..ir import Node, toposort
-from ..primitive import Primitive
+from ..primitive import Primitive, finite
 from ..primitives import add, mul, neg, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
@@ -280,30 +286,45 @@ class CompiledGradient:
 
     def _checked(self, args: Sequence[Any], extra: int = 0) -> None:
         """The arguments must have the shapes the code was generated for (sizes are printed into
-        it: a mean's count, a reshape): a ShapeError, not a number for other shapes."""
+        it: a mean's count, a reshape): a ShapeError, not a number for other shapes. A NaN or
+        infinite argument is a DomainError naming it, as in ``dk.grad``."""
         given = args[:len(args) - extra]
         shapes = tuple(np.shape(a) for a in given)
         if shapes != self.shapes:
             raise ShapeError(f"this compiled gradient of {self.function.name} was generated for "
                              f"arguments of shapes {self.shapes}, got {shapes}: compile it for "
                              "these shapes (dk.compile_gradient(f, *args)) or use dk.grad")
+        for name, a in zip(self.function.inputs, given, strict=True):
+            self.function.check_finite(name, finite(a))
+
+    def _strict(self, kind: str, *args: Any) -> Any:
+        """:meth:`run` with NumPy's errors raised (a point outside the domain is a DomainError,
+        as in ``dk.grad``, not a NaN) and non-finite results refused."""
+        with np.errstate(**STRICT):
+            out = self.run(kind, *args)
+        values = (out[0], *out[1]) if kind != "grad" else out
+        if not all(finite(v) for v in values):
+            raise NonDifferentiableError(f"compiled gradient of {self.function.name}: the result "
+                                         "is not finite at this point; use method='reverse' to "
+                                         "see which operation")
+        return out
 
     def __call__(self, *args: Any) -> tuple[Any, tuple[Any, ...]]:
         """(value, gradients) at `args` (of the shapes it was generated for)."""
         self._checked(args)
-        return self.run("value_and_grad", *args)
+        return self._strict("value_and_grad", *args)
 
     def grad(self, *args: Any) -> tuple[Any, ...]:
         """The gradients only (one per wrt input)."""
         self._checked(args)
-        return self.run("grad", *args)
+        return self._strict("grad", *args)
 
     def vjp(self, *args_and_ct: Any) -> tuple[Any, tuple[Any, ...]]:
         """(f(args), ctᵀ·J): the last argument is the cotangent, shaped like the output."""
         self._checked(args_and_ct, extra=1)
         *args, ct = args_and_ct
         check_cotangent(ct, self.out_shape)
-        return self.run("vjp", *args, np.reshape(ct, self.out_shape))
+        return self._strict("vjp", *args, np.reshape(ct, self.out_shape))
 
     def __repr__(self) -> str:
         return f"<CompiledGradient of {self.function.name} at shapes {self.shapes}>"
@@ -341,7 +362,7 @@ def compile_gradient(f: Any, *args: Any, wrt: Sequence[int] | None = None) -> Co
     if any(type(x) is Tensor or np.asarray(x).dtype.kind != "f" for x in xs):
         raise TracingError("compile_gradient takes real float arrays or numbers (not Tensors or "
                            "complex values): use method='reverse'")
-    wrt_t = tuple(range(fn.arity)) if wrt is None else tuple(wrt)
+    wrt_t = tuple(fn.positions(wrt))
     key = ("compiled", signature(xs), wrt_t)
     cached = fn.cache.get(key)
     if cached is None:
@@ -391,6 +412,9 @@ def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradien
     if size > MAX_COMPILED_NODES:
         raise TooLargeToCompile(f"{fn.name} has {size} operations, above the {MAX_COMPILED_NODES} "
                                 "that are compiled: it runs interpreted")
+    if any(np.dtype(n.dtype).kind == "c" for n in graph.nodes):
+        # generated code is real (scalars through math.*): exp(1j·x) of a real x is interpreted
+        raise TracingError(f"{fn.name} computes complex values: it runs interpreted")
     ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside}
     about = (f"{fn.name}({', '.join(fn.inputs)}): "
              + ", ".join(f"a{i} = {n}" for i, n in enumerate(fn.inputs)))
