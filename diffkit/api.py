@@ -17,6 +17,7 @@ The conventions every engine shares are applied here, once (docs/design.md state
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -136,6 +137,13 @@ def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
     return out.reshape(getattr(arg, "shape", out.shape))
 
 
+def _signature(fn: Function) -> inspect.Signature:
+    """The parameters of what grad, jacobian, hessian and derivative return: `fn`'s inputs by
+    name, so that they can be differentiated in turn (``dk.jacobian(dk.grad(f))``)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return inspect.Signature([inspect.Parameter(n, kind) for n in fn.inputs])
+
+
 def _check_finite(results: Sequence[Any], what: str, method: str) -> None:
     for r in results:
         if r is None or isinstance(r, Traced):
@@ -171,6 +179,7 @@ class GradientFunction:
         self._last_args: tuple[Any, ...] | None = None
         #: Python-float signatures whose generated code answers directly (see _learn)
         self.__doc__ = run.__doc__
+        self.__signature__ = _signature(function)
 
     def __call__(self, *args: Any) -> Any:
         self._last_args = args
@@ -316,6 +325,7 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
 
     run.engine = engine  # type: ignore[attr-defined]
     run.function = fn  # type: ignore[attr-defined]
+    run.__signature__ = _signature(fn)  # type: ignore[attr-defined]
     return run
 
 
@@ -341,6 +351,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
         return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, idx, None))
 
     run.engine = engine  # type: ignore[attr-defined]
+    run.__signature__ = _signature(fn)  # type: ignore[attr-defined]
     return run
 
 
@@ -371,6 +382,7 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         return like(d, x, _jacobian_dtype([xa], [0], d))
 
     run.engine = engine  # type: ignore[attr-defined]
+    run.__signature__ = _signature(fn)  # type: ignore[attr-defined]
     return run
 
 

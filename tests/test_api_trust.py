@@ -5,6 +5,7 @@ PyTorch float64) and fails on the current code.
 """
 
 import cmath
+import math
 
 import numpy as np
 import pytest
@@ -158,3 +159,20 @@ def test_round_of_traced_value_is_tracing_error():
     assert dk.grad(lambda x, n: round(n) * x, argnums=0)(2.0, 3.4) == (3.0,)
     assert round(dk.tensor(2.567), 1) == 2.6  # the eager tape detaches, as .item() does
 
+
+
+# dk.grad(dk.grad(f)) and dk.jacobian(dk.grad(f)) raised "functions with *args cannot be
+# traced": what grad, jacobian, hessian and derivative return now carries f's input names
+def test_derivatives_of_what_the_api_returns():
+    assert dk.grad(dk.grad(dk.sin))(0.5)[0] == pytest.approx(-math.sin(0.5), rel=1e-15)
+    x, y = 0.5, 2.0  # f = x³y: Hessian [[6xy, 3x²], [3x², 0]]
+    np.testing.assert_allclose(dk.jacobian(dk.grad(lambda x, y: x**3 * y))(x, y),
+                               [[6 * x * y, 3 * x * x], [3 * x * x, 0.0]], rtol=1e-15)
+    assert dk.derivative(dk.derivative(lambda x: x**4))(2.0) == pytest.approx(48.0, rel=1e-15)
+    assert dk.grad(dk.derivative(lambda x: x**4), method="forward")(2.0)[0] == pytest.approx(48.0)
+    third = dk.jacobian(dk.hessian(lambda v: dk.sum(v**3)))(np.array([1.0, 2.0]))
+    want = np.zeros((4, 2))  # rows: the Hessian's entries (flattened), columns: v
+    want[0, 0], want[3, 1] = 6.0, 6.0  # ∂H₀₀/∂v₀ = 6, ∂H₁₁/∂v₁ = 6
+    np.testing.assert_allclose(third, want, atol=1e-14)
+    with pytest.raises(dk.ShapeError):  # (value, gradients) is not a scalar
+        dk.grad(dk.value_and_grad(dk.sin))(0.5)
