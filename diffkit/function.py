@@ -373,10 +373,18 @@ def _check_output(out: Any) -> None:
 
 
 def to_python(out: Any) -> Any:
-    """0-d arrays and NumPy scalars become Python numbers; arrays stay arrays."""
+    """0-d arrays and NumPy scalars become Python numbers where that keeps their dtype (float64,
+    complex128, integers, bools); others stay NumPy scalars (a float32 value is np.float32, as
+    NumPy gives it); arrays stay arrays."""
     if isinstance(out, np.ndarray | np.generic) and np.ndim(out) == 0:
-        return out.item()
+        if out.dtype.kind in "biu" or out.dtype in _PYTHON_EXACT:
+            return out.item()
+        return out[()]
     return out
+
+
+#: dtypes whose values a Python number holds exactly (float is float64, complex complex128)
+_PYTHON_EXACT = (np.dtype(np.float64), np.dtype(np.complex128))
 
 
 def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | None = None) -> Any:

@@ -106,3 +106,17 @@ def test_numpy_float64_scalar_gets_numpy_scalar_gradient(method):
 def test_numpy_complex128_scalar_gets_numpy_scalar_gradient():
     (d,) = dk.grad(lambda z: dk.real(z * z), method="forward")(np.complex128(1 + 2j))
     assert type(d) is np.complex128
+
+
+# a one-element value of a float32 function (its value, J·t, value_and_grad's value) became a
+# Python float, i.e. float64: design.md promises the primal output's dtype
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic", "fd-central"])
+def test_float32_scalar_values_stay_float32(method):
+    x = np.array([0.1, 0.7, 1.3], np.float32)
+    value, jt = dk.jvp(lambda v: dk.sum(dk.sin(v)), (x,), (np.ones(3, np.float32),), method=method)
+    assert type(value) is np.float32 and type(jt) is np.float32
+    assert jt == pytest.approx(float(np.sum(np.cos(x.astype(float)))), rel=1e-5)
+    v, _ = dk.value_and_grad(lambda v: dk.sum(v * v), method=method)(x)
+    assert type(v) is np.float32
+    assert type(dk.function(lambda v: dk.sum(v * v))(x)) is np.float32
+    assert type(dk.function(lambda v: dk.sum(v * v))(x.astype(np.float64))) is float
