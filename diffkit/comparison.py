@@ -440,7 +440,9 @@ def exact_derivative(fn: Function, xs: Sequence[Any], digits: int = REFERENCE_DI
     if any(np.iscomplexobj(x) for x in xs):  # its real part would be a different point
         raise ValueError("complex inputs: SymPy's derivative is not diffkit's convention for "
                          "them")
-    deriv = SymbolicEngine().derive(_fresh(fn), list(xs), list(range(fn.arity)))
+    with np.errstate(all="ignore"):  # only the program is used: the trace's float64 partials
+        # may overflow where the mpmath evaluation below does not (x/y at y = 1e-300)
+        deriv = SymbolicEngine().derive(_fresh(fn), list(xs), list(range(fn.arity)))
     flat = [float(v) for x in xs for v in np.reshape(np.asarray(x, dtype=float), -1)]
     env: dict[Any, Any] = {s: sp.Float(v, digits + 10) for s, v in zip(deriv.program.inputs, flat)}
     for sym, e in deriv.assignments:

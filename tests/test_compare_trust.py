@@ -141,3 +141,12 @@ def test_a_point_without_a_finite_derivative_still_compares_the_methods(text, x,
     assert json.loads(cmp.to_json())["reference"] is None
     with pytest.raises(dk.NonDifferentiableError, match="no error to plot against"):
         plots.plot_fd_error(text, x)
+
+
+# dk.compare printed NumPy's "overflow encountered in scalar divide" on stderr while building
+# its reference for x/y at y = 1e-300 (the symbolic trace's float64 partials overflow); the
+# table already says there is no finite reference
+def test_compare_reference_does_not_leak_numpy_warnings(recwarn):
+    cmp = dk.compare("x/y", 1.0, 1e-300, methods=["forward"])
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert cmp.reference is None  # ∂/∂y = -x/y² overflows float64

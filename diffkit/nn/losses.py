@@ -7,6 +7,7 @@ logits is softplus(z) − y·z, finite at |z| = 1000.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -294,7 +295,10 @@ LOSS_MODULES: tuple[type, ...] = (CrossEntropyLoss, NLLLoss, MSELoss, BCELoss, B
 
 def builtin_loss(loss_fn: Any, exact: bool = True) -> Any:
     """The built-in loss function `loss_fn` is or wraps (None for a loss of your own). exact:
-    a subclass of a built-in loss class does not count (its forward may be anything)."""
+    a subclass of a built-in loss class does not count (its forward may be anything). A
+    ``functools.partial`` of a built-in loss with keywords only (``reduction="sum"``) is that loss."""
+    if type(loss_fn) is functools.partial and not loss_fn.args:
+        return builtin_loss(loss_fn.func, exact)
     cls = type(loss_fn)
     if cls in LOSS_MODULES or (not exact and isinstance(loss_fn, LOSS_MODULES)):
         return cls.function

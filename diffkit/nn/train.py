@@ -9,6 +9,7 @@ bit-identically.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import numbers
@@ -29,6 +30,7 @@ from .distributed import data_parallel
 from .inference import predict
 from .losses import (
     LOSS_MODULES,
+    builtin_loss,
     check_class_labels,
     cross_entropy,
     kind_of,
@@ -624,8 +626,13 @@ def _scores(scorer: str | float | None, out: Any, y: Any) -> str | float | None:
 
 
 def _reduction(loss_fn: Any) -> str:
-    """The built-in loss classes' `reduction`; loss functions (and your own) count as 'mean'."""
-    return getattr(loss_fn, "reduction", "mean") if isinstance(loss_fn, LOSS_MODULES) else "mean"
+    """The built-in loss classes' `reduction`, or the one a ``functools.partial`` of a built-in
+    loss function passes; other loss functions (and your own) count as 'mean'."""
+    if isinstance(loss_fn, LOSS_MODULES):
+        return getattr(loss_fn, "reduction", "mean")
+    if type(loss_fn) is functools.partial and builtin_loss(loss_fn) is not None:
+        return loss_fn.keywords.get("reduction", "mean")
+    return "mean"
 
 
 def _terms(loss_fn: Any, out_shape: tuple[int, ...]) -> int:
