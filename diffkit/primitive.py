@@ -645,6 +645,14 @@ class ElementwiseLinearization(Linearization):
         return ", ".join(format_value(plain_value(x)) for x in self.xs)
 
 
+#: NumPy's error state that the strong zero needs: an infinite local partial (1/0: 'divide')
+#: marks its linearization singular, and a product 0·∞ ('invalid') is taken as 0. ``dk.grad``'s
+#: strict state includes it; ``Tensor.backward`` sets it around its sweeps, so that neither
+#: depends on the caller's ``np.errstate`` (under 'warn' or 'ignore' nothing would be raised, and
+#: 0·∞ would silently be NaN).
+STRONG_ZERO = {"divide": "raise", "invalid": "raise"}
+
+
 def _product(a: Any, b: Any) -> Any:
     """a·b; where an infinite factor meets an exact zero (NumPy raises 'invalid'), 0·∞ = 0."""
     try:

@@ -32,12 +32,27 @@ import numpy as np
 from . import ops
 from . import primitives as P
 from .backend import array_namespace
-from .errors import MissingRuleError, ShapeError, TracedHashError, TracingError
+from .errors import (
+    DomainError,
+    MissingRuleError,
+    NonDifferentiableError,
+    ShapeError,
+    TracedHashError,
+    TracingError,
+)
 from .ir import Node, Traced, toposort
 
 _F64 = np.float64
 _NO_PARAMS: dict[str, Any] = {}
-from .primitive import NUMPY_NAMES, NUMPY_OBJECTS, PUBLIC, SCIPY_NAMES, Primitive, bind
+from .primitive import (
+    NUMPY_NAMES,
+    NUMPY_OBJECTS,
+    PUBLIC,
+    SCIPY_NAMES,
+    STRONG_ZERO,
+    Primitive,
+    bind,
+)
 from .primitives.declare import check_casting
 from .sweeps import adjoint_sweep, linearize_all, scalar_adjoints
 
@@ -1072,15 +1087,34 @@ def backward(root: Tensor, gradient: Any = None) -> None:
     if not leaves:
         raise ShapeError("backward(): nothing in this graph requires a gradient")
     gradient = _seed(root, gradient)
+    wrt = list(leaves)
     with paused_gc():  # acyclic graph: reference counting frees it; the cyclic GC would only rescan
-        adj = scalar_adjoints(nodes, list(leaves), root.node, gradient)  # scalar code, or None
-        if adj is None:
-            _, lins = linearize_all(nodes, list(leaves))
-            adj = adjoint_sweep(nodes, lins, root.node, gradient, list(leaves))
+        try:
+            with np.errstate(**STRONG_ZERO):  # 0·∞ = 0 whatever the caller's errstate
+                adj = _adjoints(nodes, wrt, root.node, gradient)
+        except (ArithmeticError, DomainError, NonDifferentiableError):
+            # no finite answer (∞ − ∞ where paths merge, a rule's 1/0): NumPy's arithmetic as
+            # the caller set it gives its infinities and NaNs (PyTorch's), or its error
+            adj = _adjoints(nodes, wrt, root.node, gradient)
     for node, t in leaves.items():
         if node in adj:
             g = _owned_grad(adj[node], node.dtype)
-            t.grad = g if t.grad is None else t.grad + g
+            t.grad = g if t.grad is None else _accumulated(t.grad, g)
+
+
+def _adjoints(nodes: list[Node], wrt: list[Node], output: Node, gradient: Any) -> dict[Node, Any]:
+    """The leaves' adjoints: the fused scalar sweep, else the general sweeps."""
+    adj = scalar_adjoints(nodes, wrt, output, gradient)  # scalar code, or None
+    if adj is None:
+        _, lins = linearize_all(nodes, wrt)
+        adj = adjoint_sweep(nodes, lins, output, gradient, wrt)
+    return adj
+
+
+def _accumulated(old: Any, g: Any) -> Any:
+    """``.grad + g``, still an array (NumPy's 0-d sum is a scalar)."""
+    total = old + g
+    return np.asarray(total) if isinstance(total, np.generic) else total
 
 
 def _seed(root: Tensor, gradient: Any) -> Any:
@@ -1114,5 +1148,5 @@ def _owned_grad(g: Any, dtype: np.dtype) -> Any:
     kind = getattr(g, "dtype", np.dtype(float)).kind
     target = dtype if dtype.kind in "fc" and not (dtype.kind == "f" and kind == "c") else None
     if getattr(g, "ndim", 0) == 0 and not hasattr(g, "__array_namespace__") or type(g) is _F64:
-        return g if target is None else target.type(g)
+        return np.array(g, dtype=target)  # a 0-d array, never an immutable NumPy scalar
     return array_namespace(g).array(g, dtype=target, copy=True)

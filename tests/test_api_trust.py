@@ -176,3 +176,12 @@ def test_derivatives_of_what_the_api_returns():
     np.testing.assert_allclose(third, want, atol=1e-14)
     with pytest.raises(dk.ShapeError):  # (value, gradients) is not a scalar
         dk.grad(dk.value_and_grad(dk.sin))(0.5)
+
+
+# method="symbolic" answered the first element's derivative for a vector-valued f (1.0 for
+# [x, x², sin x] at 2): derivative needs one output in every method
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic"])
+@pytest.mark.parametrize("n", [1, 2])
+def test_derivative_of_a_vector_valued_function_is_refused(method, n):
+    with pytest.raises(ShapeError, match="scalar output"):
+        dk.derivative(lambda x: dk.stack([x, x**2, dk.sin(x)]), n, method=method)(2.0)

@@ -228,9 +228,11 @@ def test_check_grads_rejects_bad_order() -> None:
 @pytest.mark.parametrize(("entry", "method"), [
     pytest.param(e, m, id=f"{e.name}-{m}") for e in CORPUS for m in ENGINES])
 def test_corpus(entry: Entry, method: str) -> None:
-    if method == "fd" and not entry.black_box:
-        pytest.skip("finite differences treat the function as a black box (stop_gradient)")
     f = entry.function()
+    if method == "fd" and not entry.black_box:  # the steps would move what stop_gradient stops
+        with pytest.raises(dk.MissingRuleError, match="stop_gradient"):
+            dk.grad(f, method=method)(*entry.args)
+        return
     got = dk.grad(f, method=method)(*entry.args)
     reference = dk.grad(f, method="reverse")(*entry.args)
     for g, a in zip(got, entry.args, strict=True):

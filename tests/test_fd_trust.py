@@ -87,8 +87,14 @@ def test_float16_inputs_get_float16_derivatives_that_are_right(method):
     np.testing.assert_allclose(ga.astype(float), [3.0, 0.5], rtol=1e-3)
     d = dk.derivative(f, method=method)(x)
     assert type(d) is np.float16 and d == np.float16(3.0)
-    assert dk.hessian(f, method=method)(x).dtype == np.float16
-    np.testing.assert_allclose(dk.hessian(f, method=method)(x).astype(float), [[2.0]], rtol=1e-3)
+    if method == "fd-forward":  # its own O(h) second differences, as derivative(f, 2) takes
+        with pytest.warns(RuntimeWarning, match="did not settle"):  # them: ~ε^⅓ in float32
+            H = dk.hessian(f, method=method)(x)
+        np.testing.assert_allclose(H.astype(float), [[2.0]], rtol=1e-2)
+    else:
+        H = dk.hessian(f, method=method)(x)
+        np.testing.assert_allclose(H.astype(float), [[2.0]], rtol=1e-3)
+    assert H.dtype == np.float16
     _, t = dk.jvp(f, (x,), (np.float16(1.0),), method=method)
     assert t == 3.0
     _, t = dk.jvp(lambda x: x**2, (np.array([1.5], np.float16),), (np.ones(1, np.float16),),
@@ -174,3 +180,163 @@ def test_a_forward_difference_evaluates_the_function_n_plus_one_times() -> None:
     assert engine.evaluations == len(calls) - before == 5
     assert value == 2.0 + np.sin(3.0)
     np.testing.assert_allclose(np.ravel(jac), [2.0, 1.0, np.cos(3.0)], rtol=1e-6)
+
+
+# ----- 5. a real input beside a complex one is stepped along its real axis only ----------------
+
+Z0, X0 = 1.0 + 1.0j, 2.0
+
+
+def _real_partial(f, z, x, h=1e-6):
+    """∂f/∂x for the real input x by a plain NumPy central difference (x stays real)."""
+    return (f(z, x + h) - f(z, x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("method", ["fd-central", "fd-forward", "fd-richardson"])
+@pytest.mark.parametrize("case", ["abs", "real"])
+def test_a_real_input_beside_a_complex_one_is_not_stepped_along_the_imaginary_axis(method, case):
+    """f(z, x + ih) read the derivative in x twice where f is analytic in x: ∂/∂x of
+    x² + Re z came out 8, not 4."""
+    f = {"abs": lambda z, x: np.abs(z) * x**2, "real": lambda z, x: x**2 + np.real(z)}[case]
+    ref = {"abs": 2 * abs(Z0) * X0, "real": 2 * X0}[case]  # by hand
+    assert abs(_real_partial(f, Z0, X0) - ref) < 1e-6
+    tol = 1e-4 if method == "fd-forward" else 1e-6
+    gz, gx = dk.grad(f, method=method)(Z0, X0)
+    assert isinstance(gx, float) and abs(gx - ref) < tol * ref
+    gz_ref = {"abs": X0**2 * np.conj(Z0) / abs(Z0), "real": 1.0}[case]  # ∂u/∂x − i∂u/∂y
+    assert abs(gz - gz_ref) < tol * 4
+    _, pullback = dk.vjp(f, Z0, X0, method=method)
+    assert abs(pullback(1.0)[1] - ref) < tol * ref
+
+
+@pytest.mark.parametrize("method", ["fd-central", "fd-richardson"])
+def test_a_holomorphic_function_of_a_complex_and_a_real_input(method):
+    """z·x²: the Jacobian row (x², 2zx) — the real input's column is not checked against the
+    Cauchy–Riemann equations (it has no imaginary step)."""
+    jac = dk.jacobian(lambda z, x: z * x**2, method=method)(Z0, X0)
+    np.testing.assert_allclose(np.ravel(jac), [X0**2, 2 * Z0 * X0], rtol=1e-8)
+    with pytest.raises(dk.MissingRuleError, match="Cauchy"):
+        dk.jacobian(lambda z, x: np.conj(z) * x**2, method=method)(Z0, X0)
+
+
+# ----- 6. Hessians follow the scheme, as derivative(f, 2) does ---------------------------------
+
+
+def _hessian_by_hand(x):
+    """f = exp(a)·sin(b) + a²·b."""
+    a, b = x
+    return np.array([[np.exp(a) * np.sin(b) + 2 * b, np.exp(a) * np.cos(b) + 2 * a],
+                     [np.exp(a) * np.cos(b) + 2 * a, -np.exp(a) * np.sin(b)]])
+
+
+@pytest.mark.parametrize(("method", "rtol"), [("fd-richardson", 1e-9), ("fd-central", 1e-6),
+                                              ("fd", 1e-6), ("fd-complex", 1e-6),
+                                              ("fd-forward", 1e-4)])
+def test_hessians_have_their_schemes_accuracy(method, rtol):
+    """fd-richardson's Hessian was the plain central stencil (relative error 6e-8 on
+    (eˣ sin x)'' where derivative(f, 2) gave 5e-12); it extrapolates now, off the diagonal too."""
+    x0 = 1.3
+    ref = 2 * np.exp(x0) * np.cos(x0)  # (eˣ sin x)'' by hand
+    f = lambda x: dk.exp(x) * dk.sin(x)
+    H = dk.hessian(f, method=method)(x0)
+    assert abs(H[0, 0] - ref) < rtol * abs(ref)
+    if method != "fd-complex":  # the complex step has no second derivatives of its own
+        d2 = dk.derivative(f, 2, method=method)(x0)
+        assert abs(H[0, 0] - d2) < rtol * abs(ref)
+    x = np.array([0.4, -2.5])
+    g = lambda v: np.exp(v[0]) * np.sin(v[1]) + v[0] ** 2 * v[1]
+    np.testing.assert_allclose(dk.hessian(g, method=method)(x), _hessian_by_hand(x),
+                               rtol=rtol, atol=rtol)
+
+
+def test_a_hessian_that_does_not_settle_says_so():
+    """The same error-estimate policy as derivative(f, n): a noisy second difference warns."""
+    f = dk.parse("x^2")
+    with pytest.warns(RuntimeWarning, match="did not settle"):
+        H = dk.hessian(f, method="fd-forward")(np.float32(1.5))
+    assert H.dtype == np.float32 and H[0, 0] == pytest.approx(2.0, rel=2e-2)
+
+
+# ----- 7. what a black box cannot honour is refused by name ------------------------------------
+
+
+@pytest.mark.parametrize("method", FD)
+def test_stop_gradient_is_refused_where_the_steps_would_move_it(method):
+    """FD evaluates the plain function, where stop_gradient(x) is x: x·stop_gradient(x) gave 4
+    at 2, where every other method gives 2 (the stopped factor is a constant)."""
+    f = lambda x: x * dk.stop_gradient(x)
+    assert dk.grad(f, method="reverse")(2.0) == (2.0,)
+    with pytest.raises(dk.MissingRuleError, match="stop_gradient"):
+        dk.grad(f, method=method)(2.0)
+    with pytest.raises(dk.MissingRuleError, match="stop_gradient"):
+        dk.jacobian(lambda x: np.sin(x) * dk.stop_gradient(x), method=method)(X)
+    if method != "fd-complex":
+        with pytest.raises(dk.MissingRuleError, match="stop_gradient"):
+            dk.hessian(lambda x: x**2 * dk.stop_gradient(x), method=method)(2.0)
+
+
+@pytest.mark.parametrize("method", FD)
+def test_stops_the_value_does_not_depend_on_are_kept(method):
+    """logsumexp and softmax stop their max (the value does not depend on it), and a stopped
+    value that does not reach the derivative changes nothing: these keep their numbers."""
+    x = np.array([0.1, 1.2, -0.3])
+    soft = np.exp(x) / np.sum(np.exp(x))  # logsumexp′ by hand
+    (g,) = dk.grad(lambda v: dk.logsumexp(v), method=method)(x)
+    np.testing.assert_allclose(g, soft, rtol=1e-6)
+    (g,) = dk.grad(lambda v: dk.softmax(v)[0], method=method)(x)
+    np.testing.assert_allclose(g, soft[0] * (np.eye(3)[0] - soft), rtol=1e-6)
+    (g,) = dk.grad(lambda v: np.sum(v**2) + 0 * dk.stop_gradient(v[0]), method=method)(x)
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-6)
+    if method != "fd-complex":  # which refuses sign (not complex-analytic)
+        (g,) = dk.grad(lambda v: np.sum(v * np.sign(v)), method=method)(x)  # sign: a constant
+        np.testing.assert_allclose(g, np.sign(x), rtol=1e-6)
+
+
+def test_the_corpus_entries_fd_cannot_see_are_refused_by_name():
+    from corpus import CORPUS
+
+    for entry in CORPUS:
+        if not entry.black_box:
+            with pytest.raises(dk.MissingRuleError, match="black box"):
+                dk.grad(entry.function(), method="fd")(*entry.args)
+
+
+@pytest.mark.parametrize("method", ["fd-forward", "fd-central", "fd-richardson", "fd-complex"])
+def test_a_point_outside_the_domain_is_a_domain_error(method):
+    """np.log(x) at −1 in a Python function was a NonDifferentiableError from the real-step
+    methods (its value call ran outside the handler that names NumPy's errors)."""
+    for f, x in ((lambda x: np.log(x), -1.0), (lambda x: np.sqrt(x), -1.0),
+                 (lambda x: 1.0 / x, 0.0), (lambda x: np.arcsin(x), 2.0)):
+        with pytest.raises(dk.DomainError):
+            dk.grad(f, method=method)(x)
+    with pytest.raises(dk.DomainError):
+        dk.hessian(lambda x: np.log(x), method=method)(-1.0)
+
+
+def test_a_step_outside_the_domain_is_named():
+    """sqrt at 1e-12: the central difference steps to x − h < 0."""
+    with pytest.raises(dk.DomainError, match="stepped outside the domain"):
+        dk.grad(lambda x: np.sqrt(x), method="fd-central")(1e-12)
+
+
+@pytest.mark.parametrize("inner", FD)
+def test_finite_differences_inside_another_derivative_are_refused_by_name(inner):
+    """FD answers numbers and does not nest: a traced value of an outer derivative handed to it —
+    as its argument, a closure or an input not in wrt — was a bare TypeError (isfinite)."""
+    with pytest.raises(dk.TracingError, match="reverse"):
+        dk.grad(lambda x: dk.grad(dk.sin, method=inner)(x)[0])(0.5)
+
+    def closing(x):
+        return x * dk.grad(lambda y: x * y * y, method=inner)(1.0)[0]
+
+    with pytest.raises(dk.TracingError, match="enclosing derivative"):
+        dk.grad(closing)(1.0)
+    g = lambda x, k: np.sum(x**3) * k + k**2 * x[1]
+    with pytest.raises(dk.TracingError, match="enclosing derivative"):
+        dk.grad(lambda k: dk.grad(g, method=inner, wrt=0)(np.array([0.3, -0.5]), k)[0][1])(3.0)
+    with pytest.raises(dk.TracingError, match="enclosing derivative"):
+        dk.grad(lambda x: dk.derivative(lambda y: x * y**3, 2, method="fd-central")(1.0))(1.0)
+    # the inner AD methods nest (d/dx 2x² = 4x), and a plain eager Tensor is numbers to FD
+    assert dk.grad(lambda x: x * dk.grad(lambda y: x * y * y)(1.0)[0])(1.0) == (4.0,)
+    (ge,) = dk.grad(lambda x: np.sum(x**2), method=inner)(dk.tensor(np.array([1.0, 2.0])))
+    np.testing.assert_allclose(ge, [2.0, 4.0], rtol=1e-6)

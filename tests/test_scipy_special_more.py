@@ -327,10 +327,11 @@ def test_values_are_scipys_bit_for_bit(sp_name, rec, args) -> None:
 
 
 def test_numpy_i0_is_numpys_and_scipy_i0_is_scipys() -> None:
-    """np.i0 and scipy.special.i0 differ in the last bit at a few percent of points: np.i0 on a
-    traced value dispatches to dk.numpy_i0 (NumPy's values), scipy.special.i0 to dk.i0."""
+    """np.i0 and scipy.special.i0 may differ in the last bit (at a few percent of points with
+    the versions this test was first run on; NumPy 2.4.6 with SciPy 1.17.1 agree everywhere): np.i0 on a traced value dispatches
+    to dk.numpy_i0 (NumPy's values, bit for bit), scipy.special.i0 to dk.i0 (SciPy's)."""
     x = WIDE / 4
-    assert (np.i0(x) != special.i0(x)).any()
+    _same_bits(dk.i0(x), special.i0(x), "dk.i0")
     _same_bits(dk.numpy_i0(x), np.i0(x), "dk.numpy_i0")
     graph = dk.function(np.i0, inputs=["x"]).trace(x)
     assert graph.output.prim is REGISTRY["numpy_i0"]

@@ -2,7 +2,9 @@
 
 An engine answers six questions about a :class:`~diffkit.function.Function` at a point: value and
 gradient, JVP, VJP, Jacobian, Hessian and n-th derivative. The base class derives what it can from
-the engine's primitives (a Jacobian from VJPs or JVPs, a Hessian as the Jacobian of the gradient).
+the engine's primitives (a Jacobian from VJPs; a JVP and a VJP from the Jacobian of a derived
+Function, f(x + s·t) in s and Σ ȳ·f(x) in x, so that the seed enters the traced computation; a
+Hessian as the Jacobian of the gradient).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MissingRuleError, ShapeError
+from ..errors import MissingRuleError, ShapeError, TracingError
 from ..function import Function, as_input
 from ..ir import Graph, Node, Traced
 from ..primitives import concatenate, reshape
-from ..primitives.declare import dtype_of, plain_value, unit_cotangent, xp_of
+from ..primitives import sum as sum_
+from ..primitives.declare import dtype_of, plain_value, xp_of
 
 Pullback = Callable[[Any], tuple[Any, ...]]
 
@@ -31,11 +34,15 @@ def size_of(v: Any) -> int:
 
 
 def check_tangent(t: Any, name: str, shape: tuple[int, ...], real: bool) -> None:
-    """A tangent for input `name` of `shape` has its shape or its size, and is not complex for a
-    real input (a real function's derivative would drop its imaginary part): else ShapeError."""
+    """A tangent for input `name` of `shape` has its shape, or is the flat vector of its elements
+    (shape ``(size,)``), and is not complex for a real input (a real function's derivative would
+    drop its imaginary part): else ShapeError. Another shape of the same size (a transposed
+    direction) is refused, as JAX refuses it, never read reshaped."""
     given = shape_of(t) if isinstance(t, Traced) else np.shape(t)
-    if given != shape and np.size(plain_value(t)) != math.prod(shape):
-        raise ShapeError(f"tangent of shape {given} for input {name!r} of shape {shape}")
+    if given != tuple(shape) and given != (math.prod(shape),):
+        raise ShapeError(f"tangent of shape {given} for input {name!r} of shape {tuple(shape)}: "
+                         f"pass one of the input's shape (or a flat vector of its "
+                         f"{math.prod(shape)} elements)")
     if real and not isinstance(t, Traced) and np.iscomplexobj(t):
         raise ShapeError(f"the tangent for the real input {name!r} is complex: pass a real "
                          "tangent (or make the input complex)")
@@ -116,52 +123,77 @@ class Engine:
 
     # -- the primitives an engine must provide (at least one family) --
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
-        out, jac = self.jacobian(fn, args, wrt)
+        """cᵀ·J as the gradient of ⟨c, f(x)⟩ = Σ c·f(x) (:func:`pairing_function`), taken with
+        this engine's Jacobian: one row, whatever the output's size. The cotangent enters the
+        traced product, so an exactly zero entry times an infinite partial gives zero (0·∞ = 0,
+        the rows it zeroes are never formed), and a traced cotangent (a derivative of the
+        pullback) is differentiated through where the engine nests."""
+        out = fn.evaluate(*args)
+        h = pairing_function(fn)
+        like = [args[i] for i in wrt]
 
         def pullback(ct: Any) -> tuple[Any, ...]:
             check_cotangent(ct, shape_of(out))  # never reread as another shape of its size
-            ct = np.reshape(np.asarray(ct), (-1,))
-            return split_flat(ct @ jac, [args[i] for i in wrt])
+            self.refuse_traced(ct, "cotangent")
+            if shape_of(ct) != shape_of(out):  # a scalar for a one-element output
+                ct = reshape(ct, shape_of(out)) if isinstance(ct, Traced) else np.reshape(
+                    ct, shape_of(out))
+            _, row = self.jacobian(h, [*args, ct], wrt)
+            n = sum(size_of(a) for a in like)
+            return split_flat(reshape(row, (n,)) if isinstance(row, Traced) else
+                              xp_of(row).reshape(row, (n,)), like)
 
         return out, pullback
 
     def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-        """J·t from the Jacobian. Each tangent is checked as forward mode checks it (its input's
-        shape or size; real for a real input) and the result has the output's dtype, as forward
-        mode's tangent does: every method answers a jvp in the same dtype."""
-        wrt = list(range(len(args)))
+        """J·t as the derivative of f(x + s·t) in s at s = 0 (:func:`line_function`), taken with
+        this engine's Jacobian: one column. The tangent enters the traced product, so an exactly
+        zero entry times an infinite partial gives zero (0·∞ = 0: the columns it zeroes are
+        never formed), and the JVP of a real output is real, as the derivative of a real
+        function of the real s. Each tangent is checked as forward mode checks it (its input's
+        shape or the flat vector of its elements; real for a real input) and the result has the
+        output's dtype, as forward mode's tangent does: every method answers a jvp in the same
+        dtype."""
         names = getattr(fn, "inputs", None) or [f"x{i}" for i in range(len(args))]
+        ts = []
         for t, a, name in zip(tangents, args, names, strict=True):
-            a = plain_value(a)
-            check_tangent(t, name, shape_of(a), real=not np.iscomplexobj(a))
-        out, jac = self.jacobian(fn, args, wrt)
-        t = np.concatenate([np.reshape(np.asarray(t), (-1,)) for t in tangents])
-        jt = np.reshape(jac @ t, shape_of(out))
-        kind = dtype_of(plain_value(out)).kind
-        if kind in "fc" and jt.dtype != dtype_of(plain_value(out)) and (
-                kind == "c" or jt.dtype.kind != "c"):
-            jt = jt.astype(dtype_of(plain_value(out)))
+            check_tangent(t, name, shape_of(plain_value(a)),
+                          real=not np.iscomplexobj(plain_value(a)))
+            self.refuse_traced(t, "tangent")
+            ts.append(_along(t, a))
+        out, col = self.jacobian(line_function(fn), [*args, *ts, _START], [2 * len(args)])
+        if isinstance(col, Traced):
+            return out, reshape(col, shape_of(out))
+        jt = xp_of(col).reshape(col, shape_of(out))
+        dt = dtype_of(plain_value(out))
+        if dt.kind != "c" and jt.dtype.kind == "c":
+            jt = jt.real  # a real output's JVP: the engine's column of the real s, projected
+        if dt.kind in "fc" and jt.dtype != dt:
+            jt = jt.astype(dt)
         return out, jt
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
         """(out, J) with J of shape (out.size, total size of the wrt inputs): one VJP per row."""
         out, pullback = self.vjp(fn, args, wrt)
-        m = size_of(out)
-        xp = xp_of(out)
-        rows = []
-        for i in range(m):
-            ct = xp.zeros(m, dtype=dtype_of(plain_value(out)))
-            ct[i] = 1.0
-            rows.append(flatten_all(pullback(ct.reshape(shape_of(out)))))
-        return out, _stack_rows(rows, m, sum(size_of(args[i]) for i in wrt))
+        return out, jacobian_rows(out, pullback, sum(size_of(args[i]) for i in wrt))
+
+    def refuse_traced(self, seed: Any, what: str) -> None:
+        """A traced tangent or cotangent (a derivative of a JVP or a pullback, nested) reaches
+        only engines that nest: one that answers numbers would cut it out of the graph."""
+        if isinstance(seed, Traced) and not self.nests:
+            raise TracingError(
+                f"the {what} is a traced value (a derivative of this one is being taken): "
+                f"method={self.name!r} answers numbers that would cut it out of that graph; use "
+                "method='reverse' or 'forward' (which nest)")
 
     # -- derived --
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                        ) -> tuple[Any, tuple[Any, ...]]:
-        """(f(args), gradients): the VJP with cotangent 1."""
-        out, pullback = self.vjp(fn, args, wrt)
+        """(f(args), gradients): the one row of the Jacobian of a scalar output."""
+        out, jac = self.jacobian(fn, args, wrt)
         require_scalar(out, "grad")
-        return out, pullback(unit_cotangent(out))
+        row = reshape(jac, (shape_of(jac)[1],)) if isinstance(jac, Traced) else jac.reshape(-1)
+        return out, split_flat(row, [args[i] for i in wrt])
 
     def grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, ...]:
         """The gradients only (an engine may skip computing f itself)."""
@@ -185,6 +217,94 @@ def _stack_rows(rows: list[Any], m: int, n: int) -> Any:
         return reshape(concatenate(rows, axis=0), (m, n))
     xp = xp_of(rows[0]) if rows else np
     return xp.stack(rows).reshape(m, n) if rows else np.zeros((0, n))
+
+
+def jacobian_rows(out: Any, pullback: Pullback, n: int) -> Any:
+    """The (m, n) Jacobian of an output `out` from its pullback: one row per unit cotangent."""
+    m = size_of(out)
+    xp = xp_of(out)
+    rows = []
+    for i in range(m):
+        ct = xp.zeros(m, dtype=dtype_of(plain_value(out)))
+        ct[i] = 1.0
+        rows.append(flatten_all(pullback(ct.reshape(shape_of(out)))))
+    return _stack_rows(rows, m, n)
+
+
+#: where :func:`line_function` starts: x + (−0.0)·t is x itself, bit for bit (a negative zero
+#: included), wherever the tangent is 0 or positive
+_START = np.float64(-0.0)
+
+
+def _along(t: Any, x: Any) -> Any:
+    """Tangent `t` in the shape and dtype of input `x` (its negative zeros made positive, so
+    that −0.0·t is −0.0 there)."""
+    if isinstance(t, Traced):
+        return t if shape_of(t) == shape_of(x) else reshape(t, shape_of(x))
+    dt = dtype_of(plain_value(x))
+    xp = xp_of(plain_value(x))
+    t = xp.reshape(xp.asarray(t), shape_of(plain_value(x)))
+    return t.astype(dt if dt.kind in "fc" else np.dtype(float)) + 0.0
+
+
+def _seed_names(fn: Function, extra: Sequence[str]) -> list[str]:
+    """`fn`'s input names followed by `extra`, each made distinct from those before it."""
+    names = list(fn.inputs)
+    for e in extra:
+        while e in names:
+            e += "_"
+        names.append(e)
+    return names
+
+
+def line_function(fn: Function) -> Function:
+    """g(x…, t…, s) = f(x + s·t): its derivative in s at s = 0 is the JVP J·t. Tangents and s
+    are inputs, so g is reusable exactly when `fn` is (one per Function)."""
+    g = fn.cache.get(("jvp-line",)) if fn.reusable else None
+    if g is None:
+        n = fn.arity
+
+        def body(*a: Any) -> Any:
+            xs, ts, s = a[:n], a[n:2 * n], a[2 * n]
+            us = []
+            for x, t in zip(xs, ts):
+                d = s * t  # in x's floating dtype: a float32 function stays float32
+                if d.dtype != x.dtype and x.dtype.kind in "fc":
+                    d = d.astype(x.dtype)
+                us.append(x + d)
+            return fn.run_body(*us)
+
+        g = Function(body, _seed_names(fn, [*(f"{i}_dot" for i in fn.inputs), "s"]),
+                     name=fn.name, pure=fn.pure, jit=fn.jit)
+        if fn.reusable:
+            fn.cache[("jvp-line",)] = g
+    return g
+
+
+def pairing_function(fn: Function) -> Function:
+    """h(x…, c) = Σ c·f(x) (bilinear: c is not conjugated): its Jacobian in x is the VJP cᵀ·J —
+    for a real f and c the gradient c·∂f + conj(c·∂̄f) of the complex convention, for a
+    holomorphic f the complex derivative Σ c·f′ (a non-holomorphic complex-valued f is refused
+    by the engines' Jacobians). Reusable exactly when `fn` is."""
+    h = fn.cache.get(("vjp-pairing",)) if fn.reusable else None
+    if h is None:
+        n = fn.arity
+
+        def body(*a: Any) -> Any:
+            return sum_(a[n] * fn.run_body(*a[:n]))
+
+        h = Function(body, _seed_names(fn, ["ct"]), name=fn.name, pure=fn.pure,
+                     jit=fn.jit)
+        if fn.reusable:
+            fn.cache[("vjp-pairing",)] = h
+    return h
+
+
+def differentiated_outside(v: Any) -> bool:
+    """Whether `v` is a value an enclosing derivative differentiates (a Tensor that requires
+    grad: an outer trace's, or an eager leaf's): an engine that answers numbers would cut it out
+    of that derivative. A detached Tensor, or a plain number, is only numbers."""
+    return isinstance(v, Traced) and bool(getattr(v, "requires_grad", False))
 
 
 def require_scalar(out: Any, what: str) -> None:

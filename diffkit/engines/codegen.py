@@ -100,7 +100,7 @@ def literal(v: Any, bare: bool = False) -> str:
         return f"{start}:{stop}" + ("" if v.step is None else f":{literal(v.step)}")
     if isinstance(v, tuple | list):
         items = [literal(x, bare) for x in v]
-        if bare and isinstance(v, tuple):
+        if bare and isinstance(v, tuple) and items:  # x[()] keeps its parentheses: x[] is no code
             return ", ".join(items) + ("," if len(items) == 1 else "")
         body = ", ".join(items) + ("," if len(items) == 1 and isinstance(v, tuple) else "")
         return f"({body})" if isinstance(v, tuple) else f"[{body}]"

@@ -17,9 +17,10 @@ import numpy as np
 
 from ..errors import DiffkitError, TracingError
 from ..function import NOT_COMPILED, Function, signature
+from ..ir import Traced
 from ..primitive import finite
 from ..tensor import Tensor
-from .base import Engine, Pullback, check_cotangent
+from .base import Engine, Pullback, check_cotangent, jacobian_rows, size_of
 from .compiler import CompiledGradient, compile_gradient, compile_value
 from .reverse import ReverseEngine
 
@@ -100,12 +101,17 @@ class CompiledEngine(Engine):
         if not _made(cg, "vjp"):
             self.last = None
             return self.reverse.vjp(fn, args, wrt)
+        return self._vjp(cg, fn, args, wrt)
+
+    def _vjp(self, cg: CompiledGradient, fn: Function, args: Sequence[Any], wrt: Sequence[int]
+             ) -> tuple[Any, Pullback]:
+        """The pullback of generated code (the interpreter's where it raises or is not finite)."""
         out = fn.evaluate(*args)
 
         def pullback(ct: Any) -> tuple[Any, ...]:
             check_cotangent(ct, cg.out_shape)
-            if np.iscomplexobj(ct):  # the interpreter's complex convention decides
-                return self.reverse.vjp(fn, args, wrt)[1](ct)
+            if np.iscomplexobj(ct) or isinstance(ct, Traced):  # the interpreter's complex
+                return self.reverse.vjp(fn, args, wrt)[1](ct)  # convention; nesting
             ct = np.broadcast_to(np.asarray(ct, dtype=float), cg.out_shape)
             result = self._run(cg.run, "vjp", *args, ct if cg.out_shape else float(ct))
             if result is None:
@@ -113,6 +119,18 @@ class CompiledEngine(Engine):
             return result[1]
 
         return out, pullback
+
+    def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
+        """One generated VJP per row where the call compiles (real inputs, a trace of real
+        values); else the reverse engine's Jacobian, which refuses a non-holomorphic
+        complex-valued function by name and keeps a real input's columns of a real output real
+        (rows of complex VJPs would be neither)."""
+        cg = self.last = self.compiled(fn, args, wrt)
+        if not _made(cg, "vjp"):
+            self.last = None
+            return self.reverse.jacobian(fn, args, wrt)
+        out, pullback = self._vjp(cg, fn, args, wrt)
+        return out, jacobian_rows(out, pullback, sum(size_of(args[i]) for i in wrt))
 
     def source(self, fn: Function, args: Sequence[Any] | None = None, wrt: Sequence[int] | None = None) -> str:
         """The generated source for `fn` at the signature of `args` (scalars 0.5 when not given)."""

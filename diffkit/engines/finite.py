@@ -13,14 +13,19 @@ max(1, |xᵢ|)):
 
 Where the function is pure (parsed text, SymPy) with scalar inputs and element-wise operations, all
 perturbed points are evaluated in one vectorized call (``evaluations`` still counts points).
-Otherwise ``evaluations`` counts every call of the function: the value (which a forward difference
-reuses as f(x)), the traced calls the complex-step and one-sided checks read (the complex step's
-serves as the value), and each perturbed point: fd-forward n + 2, fd-central 2n + 1, fd-complex
-n + 1, fd-richardson 2n·levels + 1.
+Otherwise ``evaluations`` counts every call of the function: the value — a traced call wherever f
+can be traced, which the checks read (a plain one for a black box: float(x), math.*) —, a forward
+difference's plain f(x) beside a traced value, and each perturbed point: fd-forward n + 2,
+fd-central 2n + 1, fd-complex n + 1, fd-richardson 2n·levels + 1.
 
 A complex input is stepped along its real and imaginary axes, giving ∂f/∂x and ∂f/∂y; the result
 follows JAX's convention like every engine (f′(z) for holomorphic f, ∂f/∂x − i·∂f/∂y for a
-real-valued f).
+real-valued f). A real input beside it stays real: it is stepped along its real axis only.
+
+What a black box cannot honour is refused by name: an operation declared constant
+(dk.stop_gradient, x.detach()) that the steps move and the derivative reads (the plain function
+applies it as the identity; found in the value's trace), and a value an enclosing derivative is
+differentiating (finite differences answer numbers and do not nest: a TracingError).
 
 The complex step needs a complex-analytic function of real inputs, and NumPy is not one on complex
 numbers where it conjugates, takes a modulus or drops an imaginary part (norm, var, vdot, eigh,
@@ -51,16 +56,17 @@ from ..errors import (
     MissingRuleError,
     NonDifferentiableError,
     NumericOverflowError,
-    ShapeError,
+    TracingError,
 )
 from ..function import Function, as_input, signature
+from ..ir import Graph
 from ..primitives.declare import dtype_of
-from ..primitives.linalg import linalg_error
 from .base import (
     Engine,
     Pullback,
     check_cotangent,
     check_tangent,
+    differentiated_outside,
     require_scalar,
     size_of,
     split_flat,
@@ -70,6 +76,7 @@ from .step_checks import (
     cauchy_riemann,
     failing_primitive,
     infinite_partial,
+    moved_constant,
     not_analytic,
 )
 
@@ -133,44 +140,104 @@ class FiniteDifferenceEngine(Engine):
 
     def _flat_function(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
                        value: Any = None) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray,
-                                                   Any]:
+                                                   Any, Graph | None]:
         """f as a map from the flat vector of the wrt inputs to a flat output vector, the point
-        x0, and f's value there (`value` when the caller has it already: no second call)."""
+        x0, f's value there (`value` when the caller has it already: no second call) and f's
+        trace there (None where the caller checked one, or where f cannot be traced).
+
+        A complex input makes x0 complex; the real inputs beside it stay real in every call (a
+        step along the imaginary axis is a complex input's only: :meth:`_complex_jacobian`)."""
         args = [as_input(a) for a in args]
         shapes = [np.shape(args[i]) for i in wrt]
         scalar = [not np.ndim(args[i]) for i in wrt]
+        real = [dtype_of(args[i]).kind != "c" for i in wrt]
         dtype = working_dtype(np.result_type(*[np.asarray(args[i]).dtype for i in wrt])
                          if wrt else np.dtype(np.float64))
         x0 = (np.concatenate([np.reshape(np.asarray(args[i], dtype=dtype), (-1,)) for i in wrt])
               if wrt else np.zeros(0))
         like = [np.empty(s) for s in shapes]
+        mixed = dtype.kind == "c" and any(real)
 
         def flat(x: np.ndarray) -> np.ndarray:
             full = list(args)
-            for i, piece, is_scalar in zip(wrt, split_flat(x, like), scalar):
+            for i, piece, is_scalar, is_real in zip(wrt, split_flat(x, like), scalar, real):
+                if mixed and is_real and np.iscomplexobj(piece):
+                    piece = piece.real
                 full[i] = piece.reshape(()) if is_scalar else piece
             if self.scheme == "complex" and np.iscomplexobj(x):
                 return _numeric(self._complex_call(fn, full, wrt))
             return _numeric(self._call(fn, full))
 
         if value is not None:
-            return flat, x0, value
-        try:
-            out = self._run(fn, args)
-        except ValueError as exc:  # NumPy's own operators on the plain arrays FD passes in
-            if isinstance(exc, DomainError | ShapeError):
-                raise
-            if isinstance(exc, np.linalg.LinAlgError):  # numpy.linalg: a singular matrix, …
-                raise linalg_error(fn.name, exc) from None
-            shapes_txt = " and ".join(str(np.shape(a)) for a in args)
-            raise ShapeError(f"{fn.name}: inputs of shapes {shapes_txt} do not fit ({exc})") from None
-        return flat, x0, out
+            return flat, x0, value, None
+        graph = self._base_trace(fn, args, wrt)
+        if graph is None:
+            return flat, x0, self._numbers(self._run(fn, args), fn), None
+        out = self._numbers(graph.output.value, fn)
+        self._check_constants(fn, graph, wrt)
+        return flat, x0, (np.asarray(out)[()] if not np.ndim(out) else out), graph
 
     def _run(self, fn: Function, args: Sequence[Any], points: int = 1) -> Any:
         """One call of the user's function, at `points` points at once (a vectorized call of a
-        pure function), counted in ``evaluations``."""
+        pure function), counted in ``evaluations``. NumPy's errors in it are named as
+        :meth:`Function.evaluate` names them (log(−1): a DomainError)."""
         self.evaluations += points
-        return fn.run_body(*args)
+        return fn.evaluate(*args)
+
+    def _numbers(self, value: Any, fn: Function, what: str | None = None) -> Any:
+        """`value` (f's output, or an input with `what` naming it) if it holds numbers; a value
+        being differentiated by an enclosing derivative (a Tensor of an outer trace, passed in or
+        closed over) is a TracingError: finite differences answer numbers and do not nest."""
+        items = (np.ravel(value) if isinstance(value, np.ndarray) and value.dtype == object
+                 else (value,))
+        if any(differentiated_outside(v) for v in items):
+            shown = what or f"the value of {fn.name}, which depends on a closed-over value,"
+            raise TracingError(
+                f"{shown} is being differentiated by an enclosing derivative, and finite "
+                f"differences (method='fd-{self.scheme}') answer numbers that would cut it out of "
+                "that derivative: use method='reverse' or 'forward' for the inner derivative "
+                "(they nest)")
+        return value
+
+    def _inputs(self, fn: Function, args: Sequence[Any]) -> list[Any]:
+        """The coerced arguments, none of them a value an enclosing derivative differentiates."""
+        args = [as_input(a) for a in args]
+        for name, a in zip(fn.inputs, args):
+            self._numbers(a, fn, f"input {name!r}")
+        return args
+
+    def _base_trace(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
+                    ) -> Graph | None:
+        """f traced at x, which serves as the value call and as the trace the checks read
+        (:meth:`_check_constants`, fd-forward's one-sided check); None where f cannot be traced
+        (a black box only: float(x), math.*, NumPy functions with no rule — the plain call then
+        gives the value, or names the error at x) or where a pure function's trace for this
+        signature showed nothing to check."""
+        if fn.pure and ("fd-constants", signature(args), tuple(wrt)) in fn.cache:
+            return None
+        try:
+            return self._trace(fn, args, wrt)
+        except Exception:  # noqa: BLE001 — the checks need a trace; a black box has none
+            return None
+
+    def _check_constants(self, fn: Function, graph: Graph, wrt: Sequence[int]) -> None:
+        """Refuse a function that applies an operation declared constant (dk.stop_gradient,
+        x.detach()) whose output the steps would move and whose move reaches the derivative
+        (:func:`~.step_checks.moved_constant`): the black box evaluates the plain function, where
+        stop_gradient(x) is x, and would count the derivative the convention drops. A pure
+        function whose trace has no such operation is not traced again for its signature."""
+        node = moved_constant(graph, [graph.inputs[i] for i in wrt])
+        if node is not None:
+            raise MissingRuleError(
+                f"finite differences (method='fd-{self.scheme}') evaluate {fn.name} as a black "
+                f"box, where {node.prim.name!r} is the plain value: it is declared constant (no "
+                "derivative flows through it, as dk.stop_gradient and x.detach() say), but here "
+                "the steps move it and the derivative depends on it, so a difference quotient "
+                "would count what every other method drops; use an AD method (method='reverse')")
+        if fn.pure and not any(n.prim is not None and not n.prim.differentiable
+                               for n in graph.nodes):
+            fn.cache[("fd-constants", signature([i.value for i in graph.inputs]),
+                      tuple(wrt))] = True
 
     def _trace(self, fn: Function, args: Sequence[Any], wrt: Sequence[int] | None = None) -> Any:
         """One traced call of the user's function (counted in ``evaluations`` too)."""
@@ -178,6 +245,7 @@ class FiniteDifferenceEngine(Engine):
         return fn.trace(*args, wrt=wrt)
 
     def _call(self, fn: Function, args: Sequence[Any], points: int = 1) -> Any:
+        """f at a perturbed point: one outside the domain is named as such."""
         try:
             return self._run(fn, args, points)
         except (DomainError, NumericOverflowError) as exc:
@@ -246,7 +314,8 @@ class FiniteDifferenceEngine(Engine):
                     f"the complex-step method needs complex-analytic operations and cannot pass "
                     f"through {node.prim.name!r}: use method='fd-central' or an AD method "
                     "(method='reverse')")
-        value = graph.output.value
+        value = self._numbers(graph.output.value, fn)
+        self._check_constants(fn, graph, range(len(args)) if wrt is None else wrt)
         if dtype_of(value).kind == "c":  # Im f(x + ih)/h would mix in f's own imaginary part
             raise MissingRuleError(
                 f"the complex step needs a real-valued function of real inputs: {fn.name} has a "
@@ -269,31 +338,37 @@ class FiniteDifferenceEngine(Engine):
         return eps ** (0.5 if self.scheme == "forward" else 1.0 / 3.0) * scale
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
-        args = [as_input(a) for a in args]
+        args = self._inputs(fn, args)
         value = self._check_complex_step(fn, args, wrt) if self.scheme == "complex" else None
-        flat, x0, out = self._flat_function(fn, args, wrt, value)
+        flat, x0, out, graph = self._flat_function(fn, args, wrt, value)
         h = self.default_step(x0.real if np.iscomplexobj(x0) else x0)
+        # f(x0) of a forward difference is the value's, where a plain call at x0 as it is gave it
+        plain = value is None and graph is None
         dtype = _common_dtype(args, wrt)
         if np.iscomplexobj(x0):
-            return out, _narrow(self._complex_jacobian(flat, x0, h, out), dtype)
+            stepped = np.concatenate([np.full(np.size(args[i]), dtype_of(args[i]).kind == "c")
+                                      for i in wrt])
+            return out, _narrow(self._complex_jacobian(flat, x0, h, out, stepped), dtype)
         batch = self._batched(fn, args, wrt)
-        # f(x0) of a forward difference is the value call's, where x0 holds the inputs as they are
-        f0 = _numeric(out) if all(np.asarray(args[i]).dtype == x0.dtype for i in wrt) else None
+        f0 = _numeric(out) if plain and all(np.asarray(args[i]).dtype == x0.dtype
+                                             for i in wrt) else None
         jac = self._real_jacobian(flat, x0, h, out, batch, f0=f0)
         if self.scheme == "forward" and x0.size:
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
-                flat, x0, -h, out, batch, f0=f0))
+                flat, x0, -h, out, batch, f0=f0), graph)
         return out, _narrow(jac, dtype)
 
     def _check_one_sided(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
-                         forward: Callable[[], np.ndarray], backward: Callable[[], np.ndarray]
-                         ) -> None:
+                         forward: Callable[[], np.ndarray], backward: Callable[[], np.ndarray],
+                         graph: Graph | None = None) -> None:
         """A forward difference at a point where the derivative is infinite (sqrt at 0, the edge
         of its domain) is a finite number. Where the trace at x has an infinite local partial on
         the derivative's path, look backward too: a point outside the domain, or a backward
         difference that disagrees, is a NonDifferentiableError (agreement — relu(x)**0.5 at −1,
-        whose infinite partial meets a zero derivative — keeps the answer)."""
-        graph = self._trace(fn, args, wrt)
+        whose infinite partial meets a zero derivative — keeps the answer). `graph`: the trace at
+        x when the caller has it."""
+        if graph is None:
+            graph = self._trace(fn, args, wrt)
         live = {graph.inputs[k] for k in wrt}
         for node in graph.nodes:
             if node.prim is not None and node.prim.differentiable and live.intersection(
@@ -318,9 +393,11 @@ class FiniteDifferenceEngine(Engine):
 
     def _real_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
                        h: np.ndarray, out: Any, batch: Any = None, axis: complex = 1.0,
-                       f0: np.ndarray | None = None) -> np.ndarray:
+                       f0: np.ndarray | None = None, only: np.ndarray | None = None
+                       ) -> np.ndarray:
         """Columns ∂f/∂(axis·xᵢ): the derivative along real (axis 1) or imaginary (axis i) steps.
-        `f0`: f(x0) when the caller has it (a forward difference then costs n evaluations)."""
+        `f0`: f(x0) when the caller has it (a forward difference then costs n evaluations).
+        `only`: a mask of the columns to take (the others are 0, and cost nothing)."""
         def at(h: np.ndarray) -> np.ndarray:
             self.error_estimate = None
             if batch is not None and x0.size:
@@ -328,8 +405,12 @@ class FiniteDifferenceEngine(Engine):
             base = f0
             if base is None and self.scheme == "forward" and x0.size:
                 base = flat(x0)  # once, not per column
-            cols = [self._column(flat, x0, i, h[i], axis, base) for i in range(x0.size)]
-            return np.stack(cols, axis=1) if cols else np.zeros((size_of(out), 0))
+            cols = [self._column(flat, x0, i, h[i], axis, base) if only is None or only[i]
+                    else None for i in range(x0.size)]
+            if not cols:
+                return np.zeros((size_of(out), 0))
+            zero = np.zeros(size_of(out), dtype=x0.dtype)
+            return np.stack([zero if c is None else c for c in cols], axis=1)
 
         jac = at(h)
         self.step_used = h
@@ -338,14 +419,17 @@ class FiniteDifferenceEngine(Engine):
         return jac
 
     def _complex_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
-                          h: np.ndarray, out: Any) -> np.ndarray:
-        """∂f/∂x and ∂f/∂y combined by the convention; a complex output must be holomorphic."""
+                          h: np.ndarray, out: Any, stepped: np.ndarray) -> np.ndarray:
+        """∂f/∂x and ∂f/∂y combined by the convention; a complex output must be holomorphic.
+        Only the elements of complex inputs (`stepped`, a mask of x0) are stepped along the
+        imaginary axis: a real input's column is ∂f/∂x alone (its cotangent space is real)."""
         jx = self._real_jacobian(flat, x0, h, out)
-        jy = self._real_jacobian(flat, x0, h, out, axis=1j)
+        jy = self._real_jacobian(flat, x0, h, out, axis=1j, only=stepped)
         if not np.iscomplexobj(_numeric(out)):
             return jx - 1j * jy
         scale = max(1.0, float(np.max(np.abs(jx)))) if jx.size else 1.0
-        if np.max(np.abs(jy - 1j * jx), initial=0.0) > self._cr_tolerance(x0.dtype) * scale:
+        gap = np.abs(jy - 1j * jx)[:, stepped]
+        if np.max(gap, initial=0.0) > self._cr_tolerance(x0.dtype) * scale:
             raise MissingRuleError(
                 "the Jacobian of a complex-valued function needs it holomorphic, and this one "
                 "breaks the Cauchy–Riemann equations (fd engine): differentiate its real and "
@@ -476,11 +560,11 @@ class FiniteDifferenceEngine(Engine):
 
     def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
         """Directional derivative along the tangents: two evaluations (central)."""
-        args = [as_input(a) for a in args]
+        args = self._inputs(fn, args)
         wrt = list(range(len(args)))
         for name, a, v in zip(fn.inputs, args, tangents):  # as forward mode checks them
             check_tangent(v, name, np.shape(a), real=not np.iscomplexobj(a))
-        flat, x0, out = self._flat_function(fn, args, wrt)
+        flat, x0, out, graph = self._flat_function(fn, args, wrt)
         t = np.concatenate([np.reshape(np.asarray(v, dtype=x0.dtype), (-1,)) for v in tangents])
         norm = np.linalg.norm(t)
         if norm == 0:
@@ -488,8 +572,9 @@ class FiniteDifferenceEngine(Engine):
         if self.scheme == "complex":
             self._check_complex_step(fn, args)
         h = float(np.max(self.default_step(np.abs(x0)))) / norm if x0.size else 1e-6
-        # f(x0) of a forward difference is the value call's, where x0 holds the inputs as they are
-        f0 = _numeric(out) if all(np.asarray(a).dtype == x0.dtype for a in args) else None
+        # f(x0) of a forward difference is the value's, where a plain call at x0 as it is gave it
+        f0 = _numeric(out) if graph is None and all(np.asarray(a).dtype == x0.dtype
+                                                    for a in args) else None
 
         def along(step: float) -> np.ndarray:
             return self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1, dtype=x0.dtype), 0,
@@ -497,7 +582,7 @@ class FiniteDifferenceEngine(Engine):
 
         col = along(h)
         if self.scheme == "forward":
-            self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h))
+            self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h), graph)
         return out, _narrow(np.reshape(col, np.shape(out)), _common_dtype(args, wrt))
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
@@ -512,30 +597,49 @@ class FiniteDifferenceEngine(Engine):
     # ----- higher derivatives ------------------------------------------------------------------
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
-        """Central second differences with h = ε^(1/4)·max(1, |xᵢ|), or the explicit ``step``
-        as given (absolute, as for grad and derivative)."""
-        args = [as_input(a) for a in args]
-        flat, x0, out = self._flat_function(fn, args, wrt)
+        """Second differences by this engine's scheme, settled as :meth:`derivative` settles
+        them for n = 2 (the same error estimate, restarts and warning): each Hᵢⱼ from the
+        four-point stencil with steps hᵢ = h·max(1, |xᵢ|) (an explicit ``step``: h itself, the
+        absolute step, as for grad and derivative),
+
+        * central (and complex, whose step gives first derivatives only): (f(x+hᵢ+hⱼ) −
+          f(x+hᵢ−hⱼ) − f(x−hᵢ+hⱼ) + f(x−hᵢ−hⱼ))/(4hᵢhⱼ), error O(h²), h = ε^(1/4);
+        * forward: (f(x+hᵢ+hⱼ) − f(x+hᵢ) − f(x+hⱼ) + f(x))/(hᵢhⱼ), error O(h), h = ε^(1/3);
+        * richardson: the central stencil at h, h/2, … combined by the tableau, h = 0.05.
+
+        On the diagonal (i = j) these are the second differences with step 2hᵢ and hᵢ."""
+        args = self._inputs(fn, args)
+        flat, x0, out, _ = self._flat_function(fn, args, wrt)
         require_scalar(out, "hessian")
         if np.iscomplexobj(x0) or np.iscomplexobj(_numeric(out)):
             raise MissingRuleError("finite-difference Hessians need real inputs and outputs")
         n = x0.size
-        hs = (np.full(x0.shape, float(self.step)) if self.step else
-              _eps(x0.dtype) ** 0.25 * np.maximum(1.0, np.abs(x0)))
+        eps = _eps(x0.dtype)
+        scale = np.maximum(1.0, np.abs(x0))
+        forward = self.scheme == "forward"
+        signs = ((1, 1, 1), (1, 0, -1), (0, 1, -1), (0, 0, 1)) if forward else (
+            (1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1))
         H = np.empty((n, n), dtype=x0.dtype)
-
-        def f(x: np.ndarray) -> float:
-            return float(flat(x)[0])
-
+        worst = 0.0
         for i in range(n):
             for j in range(i, n):
-                ei = np.zeros_like(x0)
-                ej = np.zeros_like(x0)
-                ei[i] = hs[i]
-                ej[j] = hs[j]
-                val = (f(x0 + ei + ej) - f(x0 + ei - ej) - f(x0 - ei + ej) + f(x0 - ei - ej)) / (
-                    4 * hs[i] * hs[j])
-                H[i, j] = H[j, i] = val
+
+                def cross(hh: float, i: int = i, j: int = j) -> tuple[np.ndarray, float]:
+                    hi, hj = (hh, hh) if self.step else (hh * scale[i], hh * scale[j])
+                    values = []
+                    for si, sj, _ in signs:
+                        x = x0.copy()
+                        x[i] += si * hi
+                        x[j] += sj * hj
+                        values.append(flat(x)[0])
+                    denominator = hi * hj * (1.0 if forward else 4.0)
+                    d = sum(c * v for (_, _, c), v in zip(signs, values)) / denominator
+                    return np.asarray(d), eps * sum(abs(v) for v in values) / denominator
+
+                H[i, j] = H[j, i] = self._difference_by_scheme(
+                    cross, 0.05, eps ** (1.0 / 3.0 if forward else 0.25))
+                worst = max(worst, float(self.error_estimate or 0.0))
+        self.error_estimate = worst
         return _narrow(H, _common_dtype(args, wrt))
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
@@ -558,9 +662,9 @@ class FiniteDifferenceEngine(Engine):
         ``error_estimate`` holds the estimate; one still above SETTLED is a RuntimeWarning
         naming it (never a silently wrong digit count). An explicit ``step`` is used as given,
         once."""
-        x = as_input(x)
+        (x,) = self._inputs(fn, [x])
         if n == 0:
-            return self._run(fn, [x])
+            return self._numbers(self._run(fn, [x]), fn)
         if np.iscomplexobj(x):
             raise MissingRuleError("finite-difference derivatives of order n need a real input: "
                                    "use an AD method")
@@ -570,7 +674,7 @@ class FiniteDifferenceEngine(Engine):
             raise MissingRuleError(
                 f"the complex step Im f(x + ih)/h gives first derivatives only, not order {n}: "
                 "use method='fd-richardson' or 'fd-central', or an AD method (method='forward')")
-        flat, x0, _ = self._flat_function(fn, [x], [0])
+        flat, x0, _, _ = self._flat_function(fn, [x], [0])
         scale = max(1.0, float(np.max(np.abs(x0))) if x0.size else 1.0)
         value = self._nth_derivative(lambda s: flat(x0 + s), n, scale, x0.dtype)
         res = _narrow(value, _common_dtype([x], [0]))
@@ -589,26 +693,36 @@ class FiniteDifferenceEngine(Engine):
                         dtype: np.dtype) -> np.ndarray:
         """The n-th derivative of g at 0 (n ≥ 2) by the scheme, with its error estimate."""
         eps = _eps(dtype if dtype.kind == "f" else np.dtype(float))
-        if self.scheme == "richardson":
-            h = 0.05 * 2.0 ** (n - 1) * scale
+        nth = _nth_forward if self.scheme == "forward" else _nth_central
+        order = n + 1 if self.scheme == "forward" else n + 2
+        return self._difference_by_scheme(lambda hh: nth(g, n, hh, eps),
+                                          0.05 * 2.0 ** (n - 1) * scale,
+                                          eps ** (1.0 / order) * scale)
 
-            def at(hh: float) -> tuple[np.ndarray, float]:
+    def _difference_by_scheme(self, difference: Callable[[float], tuple[np.ndarray, float]],
+                              h_richardson: float, h: float) -> np.ndarray:
+        """A higher difference quotient (`difference(h)`: the quotient at step h and its rounding
+        bound) by the scheme, settled by :meth:`_settle`: Richardson's tableau over h, h/2, …,
+        h/2^(levels−1) from `h_richardson`; the others at `h` and h/2, whose gap ×4/3 (central,
+        error O(h²)) or ×2 (forward, O(h)) is the error estimate. An explicit ``step`` is used
+        as given, once."""
+        if self.scheme == "richardson":
+
+            def extrapolated(hh: float) -> tuple[np.ndarray, float]:
                 self.error_estimate = None
-                rows = [_nth_central(g, n, hh / 2**k, eps) for k in range(self.levels)]
+                rows = [difference(hh / 2**k) for k in range(self.levels)]
                 d = self._tableau([r for r, _ in rows])
                 est = self.error_estimate if self.error_estimate is not None else 0.0
                 return d, float(est) + rows[-1][1]  # and the smallest step's rounding
 
-            return self._settle(at, self.step or h, 1e-9)
-        forward = self.scheme == "forward"
-        nth = _nth_forward if forward else _nth_central
-        factor = 2.0 if forward else 4.0 / 3.0  # D(h) − f ≈ a·hᵖ: error = |D(h) − D(h/2)|·2ᵖ/(2ᵖ−1)
+            return self._settle(extrapolated, self.step or h_richardson, 1e-9)
+        factor = 2.0 if self.scheme == "forward" else 4.0 / 3.0  # D(h) − f ≈ a·hᵖ: error =
+        # |D(h) − D(h/2)|·2ᵖ/(2ᵖ−1)
 
         def at(hh: float) -> tuple[np.ndarray, float]:
-            (d, noise), (half, _) = nth(g, n, hh, eps), nth(g, n, hh / 2, eps)
+            (d, noise), (half, _) = difference(hh), difference(hh / 2)
             return d, factor * float(np.max(np.abs(d - half), initial=0.0)) + noise
 
-        h = eps ** (1.0 / (n + 1 if forward else n + 2)) * scale
         return self._settle(at, self.step or h, SETTLED)
 
     def _settle(self, at: Callable[[float], tuple[np.ndarray, float]], h: float,

@@ -27,10 +27,8 @@ from .base import (
     dtype_of,
     plain_value,
     require_holomorphic,
-    require_scalar,
     shape_of,
     size_of,
-    split_flat,
     xp_of,
 )
 
@@ -114,13 +112,6 @@ class ForwardEngine(Engine):
         if t is None:
             return out, xp_of(out).zeros(shape_of(out), dtype=dtype_of(plain_value(out)))
         return out, reshape(t, shape_of(out))
-
-    def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
-                       ) -> tuple[Any, tuple[Any, ...]]:
-        out, jac = self.jacobian(fn, args, wrt)
-        require_scalar(out, "grad")
-        row = reshape(jac, (shape_of(jac)[1],)) if isinstance(jac, Traced) else jac.reshape(-1)
-        return out, split_flat(row, [args[i] for i in wrt])
 
 
 def _tangent_for(t: Any, node: Node) -> Any:

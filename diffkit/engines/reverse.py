@@ -20,6 +20,7 @@ from ..function import Function
 from ..ir import Traced
 from ..primitive import DiagonalRows
 from ..primitives import broadcast_to, concatenate, reshape
+from ..primitives.declare import unit_cotangent
 from ..sweeps import adjoint_sweep, linearize_all, require_finite, scalar_adjoints
 from .base import (
     Engine,
@@ -31,7 +32,6 @@ from .base import (
     require_holomorphic,
     require_scalar,
     shape_of,
-    unit_cotangent,
     xp_of,
 )
 
@@ -108,6 +108,9 @@ class ReverseEngine(Engine):
         blocks = [reshape(adj[node], (m, node.size)) if node in adj
                   else xp.zeros((m, node.size), dtype=dtype_of(plain_value(node.value)))
                   for node in wrt_nodes]
+        if graph.output.dtype.kind != "c":  # a real input's column of a real output is real:
+            blocks = [b.real if node.dtype.kind != "c" and dtype_of(plain_value(b)).kind == "c"
+                      else b for b, node in zip(blocks, wrt_nodes)]  # the adjoint's real part
         if len(blocks) == 1:
             return out, _owned(blocks[0], graph.nodes)
         if any(isinstance(b, Traced) for b in blocks):

@@ -4,12 +4,14 @@ The complex step Im f(x + ih)/h needs a complex-analytic function of real inputs
 one on complex numbers where it conjugates, takes a modulus or drops an imaginary part (norm, var,
 vdot, eigh, ``astype(float)``; on real inputs these look analytic). :func:`cauchy_riemann` measures
 a structural record at its complex inputs; :func:`infinite_partial` finds a point where the
-derivative is infinite (sqrt at 0, arcsin at 1), which no difference quotient can give.
+derivative is infinite (sqrt at 0, arcsin at 1), which no difference quotient can give;
+:func:`moved_constant` finds an operation declared constant (stop_gradient) that a perturbation
+still moves, so that a difference quotient counts a derivative the convention drops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ import numpy as np
 from ..errors import DiffkitError, MissingRuleError
 from ..ir import Graph, Node
 from ..primitive import NoRule, Primitive
+from ..sweeps import active_nodes, tangent_sweep
 
 
 def carrying(graph: Graph) -> set[Node]:
@@ -87,6 +90,71 @@ def cauchy_riemann(node: Node) -> bool:
     eps = float(np.finfo(node.dtype).eps) if node.dtype.kind in "fc" else 0.0
     tol = max(1e-5, 100 * eps) * max(1.0, float(np.max(np.abs(slope), initial=0.0)))
     return bool(np.all(np.isfinite(slope)) and np.max(np.abs(got - slope), initial=0.0) <= tol)
+
+
+def moved_constant(graph: Graph, wrt: Sequence[Node]) -> Node | None:
+    """The first node the table declares constant (a primitive with no derivative: stop_gradient,
+    sign, comparisons) whose output a perturbation of `wrt` moves and whose move reaches the
+    output's derivative: there a difference quotient of the plain function — where
+    stop_gradient(x) is x — counts a derivative that every other method drops. (A structural
+    record with no derivative — a decomposition's pack, eigh_packed — feeds records whose own
+    rules account for it: the plain function and the rules agree there.)
+
+    Measured, as :func:`cauchy_riemann` measures: one direction's tangents (a fixed pseudo-random
+    one) are swept to each such node, the node is moved by a real central difference along its
+    inputs' tangents (sign and comparisons stay put away from their jumps, stop_gradient moves
+    as its input), and that move is swept to the output. A composite that stops a derivative
+    its value does not depend on (logsumexp's max) moves the output by rounding only. A sweep
+    that cannot say (a missing rule, a value that is not finite) leaves the numbers as they
+    are."""
+    active = active_nodes(graph.nodes, wrt)
+    frozen = [n for n in graph.nodes if n.prim is not None and not n.prim.differentiable
+              and n.prim.kind == "elementwise" and any(i in active for i in n.inputs)]
+    if not frozen:
+        return None
+    rng = np.random.default_rng(0)
+    seeds = {w: rng.standard_normal((1, *w.shape)) for w in wrt}
+    with np.errstate(all="ignore"):
+        try:
+            tan = tangent_sweep(graph.nodes, seeds, 1)
+            base = tan.get(graph.output)
+            size = max(1.0, float(np.max(np.abs(base), initial=0.0)) if base is not None
+                       else 1.0)
+            for node in frozen:
+                move = _moved(node, tan)
+                if move is None:
+                    continue
+                out = tangent_sweep(graph.nodes, {node: move}, 1).get(graph.output)
+                if out is not None and np.max(np.abs(out), initial=0.0) > 1e-6 * size:
+                    return node
+        except (DiffkitError, ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
+            return None
+    return None
+
+
+def _moved(node: Node, tan: dict[Node, Any]) -> np.ndarray | None:
+    """The black box's tangent (1, *shape) of a node declared constant: a real central
+    difference of its primitive along its inputs' tangents; None where it does not move."""
+    ts = [tan.get(i) for i in node.inputs]
+    if all(t is None for t in ts):
+        return None
+    values = [np.asarray(i.value) for i in node.inputs]
+    scale = max(float(np.max(np.abs(v), initial=0.0)) for v in values)
+    length = max(float(np.max(np.abs(t), initial=0.0)) for t in ts if t is not None)
+    if length == 0.0:
+        return None
+    step = 1e-6 * max(1.0, scale) / length
+
+    def at(sign: float) -> np.ndarray:
+        args = [v if t is None else v + sign * step * np.reshape(t, np.shape(t)[1:])
+                for v, t in zip(values, ts)]
+        out = np.asarray(node.prim.evaluate(np, args, node.params))
+        return out.astype(float) if out.dtype.kind in "biu" else out
+
+    slope = (at(1.0) - at(-1.0)) / (2 * step)
+    if not np.any(slope):
+        return None
+    return np.reshape(slope, (1, *np.shape(slope)))
 
 
 def failing_primitive(exc: BaseException) -> Primitive | None:

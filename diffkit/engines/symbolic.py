@@ -22,11 +22,18 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..errors import MissingRuleError, NonDifferentiableError
+from ..errors import MissingRuleError, NonDifferentiableError, TracingError
 from ..function import Function, signature
 from ..ir import Graph, Node
 from ..sympy_program import MAX_ELEMENTS, ScalarProgram, scalar_program
-from .base import Engine, nonholomorphic, require_scalar, size_of, split_flat
+from .base import (
+    Engine,
+    differentiated_outside,
+    nonholomorphic,
+    require_scalar,
+    size_of,
+    split_flat,
+)
 
 #: substituted expressions above this many operations are not simplified (nor shown by default)
 SIMPLIFY_LIMIT = 400
@@ -113,12 +120,19 @@ def local_diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
 
 def accumulate(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], output: sp.Expr,
                wrt: Sequence[sp.Symbol], prefix: str, constants: frozenset[sp.Symbol] = frozenset(),
-               real: bool = True) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+               real: bool = True, strong: bool = True
+               ) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
     """Reverse accumulation over a scalar program: new adjoint assignments and d(output)/d(wrt).
 
     Symbols in `constants` (outputs of non-differentiable primitives) pass no derivative on.
-    Each contribution v̄ᵢ·∂vᵢ/∂vⱼ is a :class:`StrongMul` (0·∞ = 0).
+    Each contribution v̄ᵢ·∂vᵢ/∂vⱼ is a :class:`StrongMul` (0·∞ = 0) — only where the derivative
+    is final (`strong`). One that will be differentiated again takes ordinary products, as the
+    AD engines' nested sweeps do: its adjoints are values of the next derivative, and a strong
+    zero there would be a wrong one (sqrt(x²)² at 0: v̄ = 2·sqrt(x²)·½/sqrt(x²) is 1, not 0), so
+    0·∞ stays NaN and reaches the result as a NonDifferentiableError unless a final strong
+    product drops it.
     """
+    product = StrongMul if strong else sp.Mul
     wanted = set(wrt)
     depends: set[sp.Symbol] = set(wanted)
     for sym, e in assignments:
@@ -146,7 +160,7 @@ def accumulate(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], output: sp.Expr
             total = bar
         for t, d in local_grads(e, e.free_symbols & depends).items():
             if d != 0:
-                adj[t].append(StrongMul(total, d))
+                adj[t].append(product(total, d))
     return new, [sp.Add(*adj.get(w, [])) for w in wrt]
 
 
@@ -559,6 +573,18 @@ def _too_deep(why: str) -> str:
     return f"this function is too deep for SymPy's symbolic engine: {why}; use method='reverse'"
 
 
+def check_numbers(graph: Graph) -> None:
+    """The symbolic engine answers numbers, so it does not nest: a value of an outer trace in this
+    graph (the inner function of a nested derivative closing over it, or given it) would be cut
+    out of that trace, and SymPy cannot read it. Refused by name."""
+    for node in graph.nodes:
+        if differentiated_outside(node.value):
+            raise TracingError(
+                "method='symbolic' answers numbers and does not nest: this function reads a value "
+                "being differentiated by an outer derivative (a closure over it, or an argument); "
+                "use method='reverse' or 'forward' for the inner derivative")
+
+
 def check_complex(graph: Graph) -> None:
     """Complex values: only holomorphic functions (complex symbols, f′(z)); refuse the rest."""
     node = nonholomorphic(graph)
@@ -595,6 +621,7 @@ class SymbolicEngine(Engine):
             self.last = fn.cache[key]
             return self.last, None
         graph = fn.trace(*args, wrt=wrt)
+        check_numbers(graph)
         check_complex(graph)
         check_depth(graph)
         try:
@@ -613,10 +640,11 @@ class SymbolicEngine(Engine):
         outputs = list(prog.output.reshape(-1))
         adjoints: list[tuple[sp.Symbol, sp.Expr]] = []
         rows: list[sp.Expr] = []
-        for j, out in enumerate(outputs):
+        for j, out in enumerate(outputs):  # a Hessian differentiates these again: not strong
             new, grads = accumulate(prog.assignments, out, wrt_syms,
                                     prefix=f"d{j}_" if len(outputs) > 1 else "d_",
-                                    constants=prog.constants, real=prog.real)
+                                    constants=prog.constants, real=prog.real,
+                                    strong=order == 1)
             adjoints += new
             rows += grads
         shape: tuple[int, ...] = (len(outputs), len(wrt_syms))
@@ -663,6 +691,8 @@ class SymbolicEngine(Engine):
         if size_of(x) != 1:
             raise MissingRuleError("symbolic derivative(n) needs a scalar input: use jacobian/hessian")
         graph = fn.trace(x)
+        require_scalar(graph.output.value, "derivative")  # one output: _nth reads one
+        check_numbers(graph)
         check_complex(graph)
         check_depth(graph)
         try:
@@ -676,9 +706,10 @@ class SymbolicEngine(Engine):
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
         (var,) = prog.inputs
         base, expr, adjoints = list(prog.assignments), prog.output.reshape(-1)[0], []
-        for k in range(n):
+        for k in range(n):  # strong products in the last derivative only (see accumulate)
             new, (expr,) = accumulate(base, expr, [var], prefix=f"n{k}_",
-                                      constants=prog.constants, real=prog.real)
+                                      constants=prog.constants, real=prog.real,
+                                      strong=k == n - 1)
             base += new
             adjoints += new
         deriv = SymbolicDerivative(prog, adjoints, [expr], (), name=fn.name, wrt=[var])

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MissingRuleError
 from ..primitive import MINUS_ONE, ONE
 from .declare import composite, declared_in, elementwise
 
@@ -196,7 +197,21 @@ greater_equal = elementwise("greater_equal", lambda xp, a, b: xp.greater_equal(a
                             "GreaterThan", symbol=">=", unicode="≥", latex=r"\geq", **_CMP)
 less_equal = elementwise("less_equal", lambda xp, a, b: xp.less_equal(a, b), None, "LessThan",
                          symbol="<=", unicode="≤", latex=r"\leq", **_CMP)
-sign = elementwise("sign", lambda xp, x: xp.sign(x), None, "sign", holomorphic=False)
+
+
+def _prepare_sign(x: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """sign is piecewise constant on real numbers (derivative 0, a constant to every engine); on
+    complex numbers it is z/|z| (NumPy 2), which is not complex-analytic: a complex value being
+    differentiated is refused by name, as round's is, rather than differentiated as a constant."""
+    if getattr(x, "requires_grad", False) and x.node.dtype.kind == "c":
+        raise MissingRuleError(
+            "sign of a complex value being differentiated (z/|z|) has no derivative rule: write "
+            "z / np.abs(z), which is differentiable, or dk.stop_gradient(z) if a constant is meant")
+    return (x,), {}
+
+
+sign = elementwise("sign", lambda xp, x: xp.sign(x), None, "sign", holomorphic=False,
+                   prepare=_prepare_sign)
 stop_gradient = elementwise("stop_gradient", lambda xp, x: x, None, lambda sp, x: x, numpy=())
 
 

@@ -176,7 +176,8 @@ def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: 
     axes = tuple(range(x.ndim)) if axis is None else axis
     moved = np.moveaxis(np.asarray(x, dtype=object), axes, tuple(range(-len(axes), 0)))
     kept = moved.shape[:moved.ndim - len(axes)]
-    groups = moved.reshape(kept + (-1,))
+    # the group size written out: reshape cannot infer a -1 when the kept axes hold no element
+    groups = moved.reshape(kept + (math.prod(moved.shape[len(kept):]),))
     out = np.empty(kept, dtype=object)
     for idx in np.ndindex(*kept):
         out[idx] = TieMax(*groups[idx])
@@ -270,16 +271,29 @@ broadcast_to = structural(
 
 
 def _index(index: Any) -> tuple[Any, ...]:
-    """An index as a tuple of slices, ints, None, Ellipsis and integer/boolean arrays."""
+    """An index as a tuple of slices, ints, None, Ellipsis, np.bool_ and integer/boolean arrays:
+    the one normalization of index items every rule reads. A Python bool becomes np.bool_ (it
+    adds an axis and uses none, as a 0-d mask: not the integer 0 or 1 that ``isinstance(True,
+    int)`` would say), and a list or tuple inside the index the array NumPy reads it as."""
     items = index if isinstance(index, tuple) else (index,)
     out = []
     for i in items:
         if isinstance(i, Traced):
             i = i.concrete("an index")
-        if isinstance(i, list):  # NumPy: [] is an empty integer index, not a float array
-            i = np.asarray(i) if i else np.asarray(i, dtype=np.intp)
+        if isinstance(i, bool):
+            i = np.bool_(i)
+        elif isinstance(i, list | tuple):  # NumPy: [] is an empty integer index, not floats
+            i = np.asarray(i) if len(i) else np.asarray(i, dtype=np.intp)
         out.append(i)
     return tuple(out)
+
+
+def _axes_used(item: Any) -> int:
+    """How many axes of x one normalized index item (`_index`) consumes: a boolean mask its
+    ndim (0 for np.bool_ and 0-d masks), None and Ellipsis none, anything else one."""
+    if item is None or item is Ellipsis:
+        return 0
+    return np.ndim(item) if getattr(item, "dtype", None) == np.bool_ else 1
 
 
 def _expand_ellipsis(index: tuple[Any, ...], ndim: int) -> tuple[Any, ...]:
@@ -287,8 +301,7 @@ def _expand_ellipsis(index: tuple[Any, ...], ndim: int) -> tuple[Any, ...]:
     pos = [j for j, i in enumerate(index) if i is Ellipsis]
     if not pos:
         return index
-    used = builtins.sum(0 if i is None or i is Ellipsis else
-                        np.ndim(i) if getattr(i, "dtype", None) == np.bool_ else 1 for i in index)
+    used = builtins.sum(_axes_used(i) for i in index)
     return index[:pos[0]] + (slice(None),) * (ndim - used) + index[pos[0] + 1:]
 
 
@@ -302,8 +315,15 @@ def _first_to_last(t: Any) -> Any:
     return transpose(t, (*range(1, n), 0))
 
 
+def _selects_all(index: tuple[Any, ...]) -> bool:
+    """x[()] and x[...] are x itself (the same elements in the same shape)."""
+    return len(index) == 0 or (len(index) == 1 and index[0] is Ellipsis)
+
+
 def _prepare_getitem(x: Any, index: Any) -> Any:
     idx = _index(index)
+    if _selects_all(idx):
+        return IDENTITY
     try:
         np.empty(shape_of(x), dtype=np.bool_)[idx]
     except IndexError as exc:
@@ -352,9 +372,16 @@ def _index_add_place(in_shape: tuple[int, ...], index: tuple[Any, ...], shape: t
     return [(index, None)], False
 
 
+def _prepare_index_add(v: Any, index: Any, shape: Sequence[int]) -> Any:
+    idx, shape = _index(index), tuple(shape)
+    if _selects_all(idx) and shape == shape_of(v):
+        return IDENTITY
+    return (v,), {"index": idx, "shape": shape}
+
+
 index_add = structural(
     "index_add", _index_add_impl, linear=True, batch=_index_add_batch, place=_index_add_place,
-    prepare=lambda v, index, shape: ((v,), {"index": _index(index), "shape": tuple(shape)}),
+    prepare=_prepare_index_add,
     vjp=lambda ct, xs, out, index, shape: (getitem(ct, index),),
     vjp_rows=lambda cts, k, xs, out, index, shape: (
         _last_to_first(getitem(_first_to_last(cts), _expand_ellipsis(index, len(shape)))),),
