@@ -4,6 +4,8 @@ shapes of tangents and cotangents. Values are checked against hand formulas."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -340,3 +342,23 @@ def test_finite_differences_inside_another_derivative_are_refused_by_name(inner)
     assert dk.grad(lambda x: x * dk.grad(lambda y: x * y * y)(1.0)[0])(1.0) == (4.0,)
     (ge,) = dk.grad(lambda x: np.sum(x**2), method=inner)(dk.tensor(np.array([1.0, 2.0])))
     np.testing.assert_allclose(ge, [2.0, 4.0], rtol=1e-6)
+
+
+# derivative(f, n ≥ 2) by finite differences answered the first output's derivative (0.0 for
+# [x, x², sin x] at 2, where f'' = [0, 2, −sin 2]) and a scalar f of an array x was a bare
+# ValueError: one output per point, as in every method, or an element-wise f of an array
+@pytest.mark.parametrize("method", ["fd-central", "fd-forward", "fd-richardson", "fd-complex"])
+@pytest.mark.parametrize("n", [1, 2])
+def test_fd_derivative_needs_one_output_per_point(method, n):
+    if method == "fd-complex" and n == 2:
+        pytest.skip("the complex step gives first derivatives only (refused by name)")
+    with pytest.raises(dk.ShapeError, match="scalar output"):
+        dk.derivative(lambda x: dk.stack([x, x**2, dk.sin(x)]), n, method=method)(2.0)
+    with pytest.raises(dk.ShapeError, match="element-wise"):
+        dk.derivative(lambda v: dk.sum(v**3), n, method=method)(np.array([1.0, 2.0, 3.0]))
+    x = np.array([1.0, 2.0, 3.0])
+    want = 3 * x**2 if n == 1 else 6 * x  # element-wise f = x³, by hand
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # fd-forward's estimate may not settle
+        got = dk.derivative(lambda v: v**3, n, method=method)(x)
+    np.testing.assert_allclose(got, want, rtol=1e-4)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from math import comb
+from math import comb, prod
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,7 @@ from ..errors import (
     MissingRuleError,
     NonDifferentiableError,
     NumericOverflowError,
+    ShapeError,
     TracingError,
 )
 from ..function import Function, as_input, signature
@@ -103,6 +104,19 @@ def working_dtype(dtype: np.dtype) -> np.dtype:
     """The dtype the differences are taken in: float16 in float32 (its ε ≈ 1e-3 would leave a
     central difference about two digits and Richardson's small steps none)."""
     return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def _check_pointwise(out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
+    """derivative(f, n) answers one number per point: f of a scalar x has one output (as in
+    every method), f of an array x is element-wise (its output has x's shape). Else ShapeError,
+    not the first element (or a directional derivative read as f′ of each element)."""
+    if not x_shape and prod(out_shape) != 1:
+        raise ShapeError(f"derivative needs a function with a scalar output; this one returns "
+                         f"shape {out_shape}: use dk.jacobian or dk.vjp")
+    if x_shape and tuple(out_shape) != tuple(x_shape):
+        raise ShapeError(f"a finite-difference derivative at an array x of shape {x_shape} is "
+                         f"that of an element-wise f, but f(x) has shape {out_shape}: use "
+                         "dk.grad or dk.jacobian")
 
 
 def _narrow(value: Any, dtype: np.dtype) -> Any:
@@ -163,7 +177,7 @@ class FiniteDifferenceEngine(Engine):
             for i, piece, is_scalar, is_real in zip(wrt, split_flat(x, like), scalar, real):
                 if mixed and is_real and np.iscomplexobj(piece):
                     piece = piece.real
-                full[i] = piece.reshape(()) if is_scalar else piece
+                full[i] = piece.reshape(())[()] if is_scalar else piece  # as as_input gives it
             if self.scheme == "complex" and np.iscomplexobj(x):
                 return _numeric(self._complex_call(fn, full, wrt))
             return _numeric(self._call(fn, full))
@@ -674,20 +688,24 @@ class FiniteDifferenceEngine(Engine):
             raise MissingRuleError(
                 f"the complex step Im f(x + ih)/h gives first derivatives only, not order {n}: "
                 "use method='fd-richardson' or 'fd-central', or an AD method (method='forward')")
-        flat, x0, _, _ = self._flat_function(fn, [x], [0])
+        flat, x0, out, _ = self._flat_function(fn, [x], [0])
+        _check_pointwise(np.shape(out), np.shape(x))
         scale = max(1.0, float(np.max(np.abs(x0))) if x0.size else 1.0)
         value = self._nth_derivative(lambda s: flat(x0 + s), n, scale, x0.dtype)
         res = _narrow(value, _common_dtype([x], [0]))
-        return res.reshape(np.shape(x)) if np.shape(x) else res[0]
+        return res.reshape(np.shape(x)) if np.shape(x) else res.reshape(np.shape(out))
 
     def _first_derivative(self, fn: Function, x: Any) -> Any:
         """f′ by the scheme: the 1×1 Jacobian for a scalar x (Richardson's restarts included),
         the directional derivative along all of x (ones) for an array."""
         if not np.ndim(x):
             out, jac = self.jacobian(fn, [x], [0])
+            _check_pointwise(np.shape(out), ())
             return np.reshape(jac, np.shape(out))
         ones = np.ones(np.shape(x), dtype=x.dtype if x.dtype.kind == "f" else float)
-        return self.jvp(fn, [x], [ones])[1]
+        out, d = self.jvp(fn, [x], [ones])
+        _check_pointwise(np.shape(out), np.shape(x))
+        return d
 
     def _nth_derivative(self, g: Callable[[float], np.ndarray], n: int, scale: float,
                         dtype: np.dtype) -> np.ndarray:
