@@ -139,8 +139,9 @@ def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
 
 def _signature(fn: Function) -> inspect.Signature:
     """The parameters of what grad, jacobian, hessian and derivative return: `fn`'s inputs by
-    name, so that they can be differentiated in turn (``dk.jacobian(dk.grad(f))``)."""
-    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    name, so that they can be differentiated in turn (``dk.jacobian(dk.grad(f))``); positional
+    only, as their calls take them."""
+    kind = inspect.Parameter.POSITIONAL_ONLY
     return inspect.Signature([inspect.Parameter(n, kind) for n in fn.inputs])
 
 

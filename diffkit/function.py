@@ -443,6 +443,8 @@ def _positional_names(f: Callable[..., Any]) -> list[str]:
         raise TracingError(f"cannot read the parameters of {f!r}: pass inputs=[...]") from exc
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     names = [p.name for p in params if p.kind in kinds]
+    if isinstance(f, np.ufunc):  # np.sin(x, /, out=None, ...): its nin operands, not `out`
+        names = names[:f.nin]
     if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
         raise TracingError("functions with *args cannot be traced: name the inputs, or pass inputs=[...]")
     return names

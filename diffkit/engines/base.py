@@ -268,7 +268,10 @@ def line_function(fn: Function) -> Function:
             xs, ts, s = a[:n], a[n:2 * n], a[2 * n]
             us = []
             for x, t in zip(xs, ts):
-                d = s * t  # in x's floating dtype: a float32 function stays float32
+                # (s + c)·t with s = −0.0 is c·t: −0.0 where t ≥ 0 and +0.0·t = −0.0 where t < 0,
+                # so x + it is x bit for bit, a negative zero included (c is a constant)
+                c = np.where(np.asarray(plain_value(t)) < 0, 0.0, -0.0)
+                d = (s + c) * t  # in x's floating dtype: a float32 function stays float32
                 if d.dtype != x.dtype and x.dtype.kind in "fc":
                     d = d.astype(x.dtype)
                 us.append(x + d)

@@ -284,11 +284,15 @@ class CompiledGradient:
         except (ZeroDivisionError, ValueError, FloatingPointError, OverflowError) as exc:
             raise _domain(exc) from None
 
-    def _checked(self, args: Sequence[Any], extra: int = 0) -> None:
+    def _checked(self, args: Sequence[Any], extra: int = 0) -> list[Any]:
         """The arguments must have the shapes the code was generated for (sizes are printed into
         it: a mean's count, a reshape): a ShapeError, not a number for other shapes. A NaN or
         infinite argument is a DomainError naming it, as in ``dk.grad``."""
-        given = args[:len(args) - extra]
+        given = [a if type(a) is float else as_input(a)  # integers as float64
+                 for a in args[:len(args) - extra]]
+        if any(np.asarray(a).dtype.kind != "f" for a in given):
+            raise TracingError("compiled gradients take real float arrays or numbers (an integer "
+                               "is read as float64), not complex values: use dk.grad")
         shapes = tuple(np.shape(a) for a in given)
         if shapes != self.shapes:
             raise ShapeError(f"this compiled gradient of {self.function.name} was generated for "
@@ -296,6 +300,7 @@ class CompiledGradient:
                              "these shapes (dk.compile_gradient(f, *args)) or use dk.grad")
         for name, a in zip(self.function.inputs, given, strict=True):
             self.function.check_finite(name, finite(a))
+        return [*given, *args[len(args) - extra:]]
 
     def _strict(self, kind: str, *args: Any) -> Any:
         """:meth:`run` with NumPy's errors raised (a point outside the domain is a DomainError,
@@ -311,18 +316,15 @@ class CompiledGradient:
 
     def __call__(self, *args: Any) -> tuple[Any, tuple[Any, ...]]:
         """(value, gradients) at `args` (of the shapes it was generated for)."""
-        self._checked(args)
-        return self._strict("value_and_grad", *args)
+        return self._strict("value_and_grad", *self._checked(args))
 
     def grad(self, *args: Any) -> tuple[Any, ...]:
         """The gradients only (one per wrt input)."""
-        self._checked(args)
-        return self._strict("grad", *args)
+        return self._strict("grad", *self._checked(args))
 
     def vjp(self, *args_and_ct: Any) -> tuple[Any, tuple[Any, ...]]:
         """(f(args), ctᵀ·J): the last argument is the cotangent, shaped like the output."""
-        self._checked(args_and_ct, extra=1)
-        *args, ct = args_and_ct
+        *args, ct = self._checked(args_and_ct, extra=1)
         check_cotangent(ct, self.out_shape)
         return self._strict("vjp", *args, np.reshape(ct, self.out_shape))
 

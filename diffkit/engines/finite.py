@@ -382,7 +382,10 @@ class FiniteDifferenceEngine(Engine):
         whose infinite partial meets a zero derivative — keeps the answer). `graph`: the trace at
         x when the caller has it."""
         if graph is None:
-            graph = self._trace(fn, args, wrt)
+            try:
+                graph = self._trace(fn, args, wrt)
+            except Exception:  # noqa: BLE001 — a black box (float(x), math.*) has no trace to
+                return  # read: answered as the other schemes answer it, unchecked
         live = {graph.inputs[k] for k in wrt}
         for node in graph.nodes:
             if node.prim is not None and node.prim.differentiable and live.intersection(

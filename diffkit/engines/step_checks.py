@@ -117,15 +117,16 @@ def moved_constant(graph: Graph, wrt: Sequence[Node]) -> Node | None:
     with np.errstate(all="ignore"):
         try:
             tan = tangent_sweep(graph.nodes, seeds, 1)
-            base = tan.get(graph.output)
-            size = max(1.0, float(np.max(np.abs(base), initial=0.0)) if base is not None
-                       else 1.0)
             for node in frozen:
                 move = _moved(node, tan)
                 if move is None:
                     continue
                 out = tangent_sweep(graph.nodes, {node: move}, 1).get(graph.output)
-                if out is not None and np.max(np.abs(out), initial=0.0) > 1e-6 * size:
+                # relative to the move itself, not to the derivative's size (a large partial
+                # of another input would hide it): a dependence cancelled on the way
+                # (logsumexp's max) reaches the output at rounding level only
+                if out is not None and np.max(np.abs(out), initial=0.0) > 1e-8 * float(
+                        np.max(np.abs(move), initial=0.0)):
                     return node
         except (DiffkitError, ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
             return None
@@ -139,19 +140,25 @@ def _moved(node: Node, tan: dict[Node, Any]) -> np.ndarray | None:
     if all(t is None for t in ts):
         return None
     values = [np.asarray(i.value) for i in node.inputs]
-    scale = max(float(np.max(np.abs(v), initial=0.0)) for v in values)
-    length = max(float(np.max(np.abs(t), initial=0.0)) for t in ts if t is not None)
-    if length == 0.0:
-        return None
-    step = 1e-6 * max(1.0, scale) / length
+    slope: Any = 0.0
+    for k, (v, t) in enumerate(zip(values, ts)):
+        if t is None:
+            continue
+        t = np.reshape(t, np.shape(t)[1:])
+        length = float(np.max(np.abs(t), initial=0.0))
+        if length == 0.0:
+            continue
+        # each element's own step (an element-wise primitive), small beside its own value: a
+        # small element next to a large one does not cross sign's or a comparison's jump
+        step = 1e-6 * np.maximum(1.0, np.abs(v)) / length
 
-    def at(sign: float) -> np.ndarray:
-        args = [v if t is None else v + sign * step * np.reshape(t, np.shape(t)[1:])
-                for v, t in zip(values, ts)]
-        out = np.asarray(node.prim.evaluate(np, args, node.params))
-        return out.astype(float) if out.dtype.kind in "biu" else out
+        def at(sign: float, k: int = k, t: Any = t, step: Any = step) -> np.ndarray:
+            args = list(values)
+            args[k] = values[k] + sign * step * t
+            out = np.asarray(node.prim.evaluate(np, args, node.params))
+            return out.astype(float) if out.dtype.kind in "biu" else out
 
-    slope = (at(1.0) - at(-1.0)) / (2 * step)
+        slope = slope + (at(1.0) - at(-1.0)) / (2 * step)
     if not np.any(slope):
         return None
     return np.reshape(slope, (1, *np.shape(slope)))

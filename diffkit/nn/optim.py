@@ -508,7 +508,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     scale = max_norm / (total + 1e-6)
     if scale < 1:
         for p in params:
-            p.grad = p.grad * xp.asarray(scale, dtype=p.grad.dtype)
+            p.grad = xp.asarray(p.grad * xp.asarray(scale, dtype=p.grad.dtype))  # 0-d stays an array
     return total
 
 
@@ -523,4 +523,5 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     """
     for p in _tensors(parameters):
         if p.grad is not None:
-            p.grad = array_namespace(p.grad).clip(p.grad, -clip_value, clip_value)
+            xp = array_namespace(p.grad)
+            p.grad = xp.asarray(xp.clip(p.grad, -clip_value, clip_value))  # 0-d stays an array
