@@ -558,6 +558,8 @@ class ElementwiseLinearization(Linearization):
             raise NonDifferentiableError(self.message()) from None
 
     def vjp(self, ct: Any) -> list[Any]:
+        if type(ct) is float:  # scalar code's Python float holds a float64: strong in NumPy's
+            ct = _F64(ct)  # promotion (times a float32 partial it stays float64, as in NumPy)
         if type(ct) is _F64 and not self.singular:  # scalar code: plain products
             return [None if p is None else ct if p is ONE else -ct if p is MINUS_ONE
                     else _product(ct, p) for p in self.partials]
@@ -619,6 +621,8 @@ class ElementwiseLinearization(Linearization):
             if t is None or p is None:
                 continue
             t = _lead(t, k, _shape(x), nd)
+            if type(p) is float:  # a float64 (see vjp): a float32 tangent times it is float64
+                p = _F64(p)
             term = t if p is ONE else -t if p is MINUS_ONE else (
                 strong_product(t, p) if self.singular else _product(p, t))
             total = term if total is None else total + term

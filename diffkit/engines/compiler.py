@@ -583,9 +583,10 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             count = _emit_placed_sum(v, i, deferred, names, fresh, last, lines, count, ns)
             continue
         args = [names[id(a)] if id(a) in names else _ref(a, names, ns) for a in v.args]
-        if v.shape and any(a.dtype in _WEAKLY_PROMOTED for a in v.args):
+        if any(a.dtype in _WEAKLY_PROMOTED for a in v.args):
             # a float64 scalar computed here may be a Python float at run time (math code),
-            # which NumPy promotes weakly: the trace's scalars are NumPy float64s (strong)
+            # which NumPy promotes weakly beside a float32 array or scalar: the trace's
+            # scalars are NumPy float64s (strong)
             args = [f"np.float64({t})" if not a.shape and a.dtype == np.float64 and not
                     a.is_const else t for a, t in zip(v.args, args, strict=True)]
         # Python-float code (math.*) only where NumPy would compute in float64 too: a float32
