@@ -522,11 +522,15 @@ class ElementwiseLinearization(Linearization):
     with it take 0·∞ = 0, and an infinity that survives reaches the result, where the engine
     names the primitive (see :meth:`message`)."""
 
-    __slots__ = ("partials", "prim", "shape", "singular", "xs")
+    __slots__ = ("dtype", "partials", "prim", "shape", "singular", "xs")
 
     def __init__(self, prim: Primitive, xs: Sequence[Any], out: Any, active: Sequence[bool]) -> None:
         self.prim, self.xs = prim, xs
         self.shape = () if type(out) is _F64 else _shape(out)
+        #: the output's dtype: a Python-float partial or cotangent of scalar code is a number of
+        #: it (a float64 output's is strong beside float32 values, as NumPy's float64 is)
+        self.dtype = _F64 if type(out) is float or type(out) is _F64 else getattr(
+            out, "dtype", np.dtype(type(out))).type
         args = (*xs, out)
         rules = prim.partials
         try:
@@ -558,8 +562,8 @@ class ElementwiseLinearization(Linearization):
             raise NonDifferentiableError(self.message()) from None
 
     def vjp(self, ct: Any) -> list[Any]:
-        if type(ct) is float:  # scalar code's Python float holds a float64: strong in NumPy's
-            ct = _F64(ct)  # promotion (times a float32 partial it stays float64, as in NumPy)
+        if type(ct) is float:  # scalar code's Python float: a number of the output's dtype
+            ct = self.dtype(ct)  # (a float64's times a float32 partial stays float64, as in NumPy)
         if type(ct) is _F64 and not self.singular:  # scalar code: plain products
             return [None if p is None else ct if p is ONE else -ct if p is MINUS_ONE
                     else _product(ct, p) for p in self.partials]
@@ -621,8 +625,8 @@ class ElementwiseLinearization(Linearization):
             if t is None or p is None:
                 continue
             t = _lead(t, k, _shape(x), nd)
-            if type(p) is float:  # a float64 (see vjp): a float32 tangent times it is float64
-                p = _F64(p)
+            if type(p) is float:  # a number of the output's dtype (see vjp)
+                p = self.dtype(p)
             term = t if p is ONE else -t if p is MINUS_ONE else (
                 strong_product(t, p) if self.singular else _product(p, t))
             total = term if total is None else total + term

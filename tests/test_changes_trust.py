@@ -112,3 +112,19 @@ def test_jit_code_keeps_float64_beside_a_float32_scalar():
     fj = dk.jit(lambda x, y: x * np.exp(y) - 1.0)
     assert fj(np.float32(1), 2.0) == pytest.approx(math.exp(2.0) - 1.0, rel=1e-14)
     assert fj(np.float32(1), 1e-6) == pytest.approx(math.expm1(1e-6), rel=1e-9)
+
+
+# finite-difference derivative(f) at an array x, and jvp, took one step sized for the largest
+# element: log at [1e4, 0.05] gave 29.88 for 20, and the Richardson jvp of exp(x0) + x1 along
+# (1, 0) at (1, 1000) gave 1.9e14 for e
+@pytest.mark.parametrize("method", ["fd-central", "fd-forward", "fd-richardson", "fd-complex"])
+def test_fd_steps_follow_each_elements_size(method):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        d = dk.derivative(np.log, method=method)(np.array([1e4, 0.05]))
+        _, jt = dk.jvp(lambda x: np.exp(x[0]) + x[1], (np.array([1.0, 1000.0]),),
+                       (np.array([1.0, 0.0]),), method=method)
+    np.testing.assert_allclose(d, [1e-4, 20.0], rtol=1e-4)
+    assert jt == pytest.approx(math.e, rel=1e-5)

@@ -588,7 +588,10 @@ class FiniteDifferenceEngine(Engine):
             return out, np.zeros(np.shape(out), dtype=_numeric(out).dtype)
         if self.scheme == "complex":
             self._check_complex_step(fn, args)
-        h = float(np.max(self.default_step(np.abs(x0)))) / norm if x0.size else 1e-6
+        # the step of the elements the direction moves (a large element it does not move must
+        # not size it), divided by the direction's length
+        moved = t != 0
+        h = float(np.max(self.default_step(np.abs(x0[moved])))) / norm
         # f(x0) of a forward difference is the value's, where a plain call at x0 as it is gave it
         f0 = _numeric(out) if graph is None and all(np.asarray(a).dtype == x0.dtype
                                                     for a in args) else None
@@ -598,6 +601,10 @@ class FiniteDifferenceEngine(Engine):
                                 step, f0=f0)
 
         col = along(h)
+        if self.scheme == "richardson" and self.step is None:  # restarts, as grad's columns
+            size = np.abs(t[moved])
+            col = self._refine(lambda hs: along(float(hs[0] / size[0])), x0[moved], h * size,
+                               col)
         if self.scheme == "forward":
             self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h), graph)
         return out, _narrow(np.reshape(col, np.shape(out)), _common_dtype(args, wrt))
@@ -693,8 +700,13 @@ class FiniteDifferenceEngine(Engine):
                 "use method='fd-richardson' or 'fd-central', or an AD method (method='forward')")
         flat, x0, out, _ = self._flat_function(fn, [x], [0])
         _check_pointwise(np.shape(out), np.shape(x))
-        scale = max(1.0, float(np.max(np.abs(x0))) if x0.size else 1.0)
-        value = self._nth_derivative(lambda s: flat(x0 + s), n, scale, x0.dtype)
+        # each element's own scale w = max(1, |x|) (see _first_derivative): the n-th derivative
+        # in s of f(x + s·w), divided by wⁿ (its error estimate too, at most by min(w)ⁿ)
+        w = np.maximum(1.0, np.abs(x0))
+        value = self._nth_derivative(lambda s: flat(x0 + s * w), n, 1.0, x0.dtype)
+        if self.error_estimate is not None:
+            self.error_estimate = self.error_estimate / float(np.min(w)) ** n
+        value = value / (w.reshape(np.shape(value)) if np.ndim(value) else w[0]) ** n
         res = _narrow(value, _common_dtype([x], [0]))
         return res.reshape(np.shape(x)) if np.shape(x) else res.reshape(np.shape(out))
 
@@ -705,10 +717,12 @@ class FiniteDifferenceEngine(Engine):
             out, jac = self.jacobian(fn, [x], [0])
             _check_pointwise(np.shape(out), ())
             return np.reshape(jac, np.shape(out))
-        ones = np.ones(np.shape(x), dtype=x.dtype if x.dtype.kind == "f" else float)
-        out, d = self.jvp(fn, [x], [ones])
+        # along w = max(1, |x|), divided by w: each element stepped in proportion to its own
+        # size (one step sized for the largest element was 50 % off for log at [1e4, 0.05])
+        w = np.maximum(1.0, np.abs(x)).astype(x.dtype if x.dtype.kind == "f" else float)
+        out, d = self.jvp(fn, [x], [w])
         _check_pointwise(np.shape(out), np.shape(x))
-        return d
+        return (d / w).astype(d.dtype)
 
     def _nth_derivative(self, g: Callable[[float], np.ndarray], n: int, scale: float,
                         dtype: np.dtype) -> np.ndarray:
