@@ -529,8 +529,8 @@ class ElementwiseLinearization(Linearization):
         self.shape = () if type(out) is _F64 else _shape(out)
         #: the output's dtype: a Python-float partial or cotangent of scalar code is a number of
         #: it (a float64 output's is strong beside float32 values, as NumPy's float64 is)
-        self.dtype = _F64 if type(out) is float or type(out) is _F64 else getattr(
-            out, "dtype", np.dtype(type(out))).type
+        self.dtype = out.dtype.type if type(out) is not float and hasattr(out, "dtype") \
+            else _F64 if type(out) is not complex else np.complex128  # (no dtype built per node)
         args = (*xs, out)
         rules = prim.partials
         try:
