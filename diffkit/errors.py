@@ -76,3 +76,15 @@ class RankMismatchError(DistributedError, ValueError):
 class DistributedTimeoutError(DistributedError, TimeoutError):
     """A collective operation that not every rank reached within the timeout (a rank hangs,
     died without its launcher telling, or runs different code)."""
+
+
+def warn_user(message: str, category: type[Warning] = RuntimeWarning) -> None:
+    """Warn, pointing at the first frame outside diffkit (the user's call), however deep in
+    diffkit the warning is raised."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(1), 2  # level 1 is this function
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "diffkit":
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

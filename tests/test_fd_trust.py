@@ -362,3 +362,45 @@ def test_fd_derivative_needs_one_output_per_point(method, n):
         warnings.simplefilter("ignore", RuntimeWarning)  # fd-forward's estimate may not settle
         got = dk.derivative(lambda v: v**3, n, method=method)(x)
     np.testing.assert_allclose(got, want, rtol=1e-4)
+
+
+# ----- Richardson's restarts, entry by entry ------------------------------------------------------
+
+def _fifty(t):
+    """sin(50 t): a fast feature at every point, so a step sized by |t| = 1000 is far too large."""
+    return np.sin(50 * t)
+
+
+def test_richardson_refines_each_element_of_a_derivative_at_an_array():
+    """One shared restart kept the large element's garbage (4.7e-3 for −0.894): each element's
+    tableau is its own limit and keeps its own best step. Reference: 50·cos(50t) by hand."""
+    x = np.array([1000.0, 0.1])
+    d = dk.derivative(_fifty, method="fd-richardson")(x)
+    np.testing.assert_allclose(d, 50 * np.cos(50 * x), rtol=1e-8)
+
+
+def test_richardson_jvp_refines_each_output_entry():
+    """A JVP's restarts never improved (the error estimate kept the worst of every earlier try),
+    so the answer was the first, unconverged tableau: −0.12 for 50·cos(5) = 14.18."""
+    x = np.array([1000.0, 0.1])
+    _, t = dk.jvp(_fifty, (x,), (np.ones(2),), method="fd-richardson")
+    np.testing.assert_allclose(t, 50 * np.cos(50 * x), rtol=1e-8)
+
+
+def test_richardson_gradient_keeps_each_columns_own_step():
+    """A smooth input's column beside a fast one keeps the digits of its own step."""
+    g = dk.grad(lambda a, b: np.sin(50 * a) + np.exp(b), argnums=(0, 1), method="fd-richardson")
+    da, db = g(1000.0, 0.1)
+    assert abs(da - 50 * np.cos(50_000.0)) <= 1e-8
+    assert abs(db - np.exp(0.1)) <= 1e-13
+
+
+def test_an_unsettled_richardson_derivative_warns_and_an_explicit_step_does_not():
+    """Restarts that cannot settle an entry say so (never a silently wrong digit count); an
+    explicit step is used as given, its estimate only recorded."""
+    x = np.array([1000.0, 0.1])
+    with pytest.warns(RuntimeWarning, match="did not settle.*1 of 2 entries"):
+        dk.derivative(lambda t: np.sin(5e3 * t), method="fd-richardson")(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dk.grad(lambda a: np.sin(50 * a), method="fd-richardson", step=1.0)(1000.0)

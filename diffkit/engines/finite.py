@@ -58,6 +58,7 @@ from ..errors import (
     NumericOverflowError,
     ShapeError,
     TracingError,
+    warn_user,
 )
 from ..function import Function, as_input, signature
 from ..ir import Graph
@@ -82,6 +83,9 @@ from .step_checks import (
 )
 
 SCHEMES = ("forward", "central", "complex", "richardson")
+
+#: a difference quotient and, for Richardson, the error estimate of each of its entries
+Estimate = tuple[np.ndarray, "np.ndarray | None"]
 
 
 def _numeric(y: Any) -> np.ndarray:
@@ -415,8 +419,7 @@ class FiniteDifferenceEngine(Engine):
         """Columns ∂f/∂(axis·xᵢ): the derivative along real (axis 1) or imaginary (axis i) steps.
         `f0`: f(x0) when the caller has it (a forward difference then costs n evaluations).
         `only`: a mask of the columns to take (the others are 0, and cost nothing)."""
-        def at(h: np.ndarray) -> np.ndarray:
-            self.error_estimate = None
+        def at(h: np.ndarray) -> Estimate:
             if batch is not None and x0.size:
                 return self._batched_jacobian(batch, x0, h)
             base = f0
@@ -425,15 +428,16 @@ class FiniteDifferenceEngine(Engine):
             cols = [self._column(flat, x0, i, h[i], axis, base) if only is None or only[i]
                     else None for i in range(x0.size)]
             if not cols:
-                return np.zeros((size_of(out), 0))
+                return np.zeros((size_of(out), 0)), None
             zero = np.zeros(size_of(out), dtype=x0.dtype)
-            return np.stack([zero if c is None else c for c in cols], axis=1)
+            jac = np.stack([zero if c is None else c[0] for c in cols], axis=1)
+            if self.scheme != "richardson":
+                return jac, None
+            err = np.stack([np.zeros(size_of(out)) if c is None else c[1] for c in cols], axis=1)
+            return jac, err
 
-        jac = at(h)
         self.step_used = h
-        if self.scheme == "richardson" and self.step is None:
-            jac = self._refine(at, x0, h, jac)
-        return jac
+        return self._refine(at, x0, h)
 
     def _complex_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
                           h: np.ndarray, out: Any, stepped: np.ndarray) -> np.ndarray:
@@ -441,7 +445,10 @@ class FiniteDifferenceEngine(Engine):
         Only the elements of complex inputs (`stepped`, a mask of x0) are stepped along the
         imaginary axis: a real input's column is ∂f/∂x alone (its cotangent space is real)."""
         jx = self._real_jacobian(flat, x0, h, out)
+        x_error = self.error_estimate
         jy = self._real_jacobian(flat, x0, h, out, axis=1j, only=stepped)
+        if x_error is not None:  # the worse of the two halves
+            self.error_estimate = max(x_error, self.error_estimate or 0.0)
         if not np.iscomplexobj(_numeric(out)):
             return jx - 1j * jy
         scale = max(1.0, float(np.max(np.abs(jx)))) if jx.size else 1.0
@@ -461,26 +468,33 @@ class FiniteDifferenceEngine(Engine):
         own = eps ** 0.5 if self.scheme == "forward" else eps ** (2 / 3)
         return max(1e-5, 30 * own)
 
-    def _refine(self, at: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, h: np.ndarray,
-                jac: np.ndarray) -> np.ndarray:
-        """Richardson starts from a large step; when its own error estimate says the tableau did
-        not converge (a kink or a fast feature within h), start again from smaller steps and keep
-        the estimate that is best — never from steps that the input's dtype rounds away (their
-        differences are all 0, with an error estimate of 0)."""
-        best, best_err = jac, self.error_estimate
+    def _refine(self, at: Callable[[np.ndarray], Estimate], x0: np.ndarray,
+                h: np.ndarray) -> np.ndarray:
+        """`at(h)`, and for Richardson (no explicit step) its restarts: where an entry's error
+        estimate says its tableau did not converge (a kink or a fast feature within h), start
+        again from smaller steps and keep, entry by entry, the estimate that is best (each entry
+        of a Jacobian or a directional derivative is its own limit, so its steps are its own:
+        one shared choice let a large element's garbage stand beside a small one's digits) —
+        never from steps that the input's dtype rounds away (their differences are all 0, with
+        an error estimate of 0). An entry still above :data:`SETTLED` (relative to max(1, |D|))
+        after the last restart is a RuntimeWarning naming its estimate (with an explicit
+        ``step``, used as given, the estimate is only recorded)."""
+        best, err = at(h)
+        if err is None or self.step is not None:  # an explicit step is used as given, once
+            self.error_estimate = None if err is None else float(np.max(err, initial=0.0))
+            return best
         for shrink in (16.0, 256.0, 4096.0):
-            scale = max(1.0, float(np.max(np.abs(best)))) if best.size else 1.0
-            if best_err is None or best_err <= 1e-9 * scale:
+            if np.all(err <= 1e-9 * np.maximum(1.0, np.abs(best))):
                 break
             smallest = h / shrink / 2.0 ** (self.levels - 1)
             if np.any((x0 + smallest).astype(x0.dtype) == x0):
                 break
-            candidate = at(h / shrink)
-            if self.error_estimate is not None and self.error_estimate < best_err:
-                best, best_err = candidate, self.error_estimate
+            candidate, cand_err = at(h / shrink)
+            better = cand_err < err
+            if np.any(better):
+                best, err = np.where(better, candidate, best), np.where(better, cand_err, err)
                 self.step_used = h / shrink
-        self.error_estimate = best_err
-        return best
+        return self._settled(best, err)
 
     # ----- many perturbed points in one evaluation ----------------------------------------------
 
@@ -508,14 +522,15 @@ class FiniteDifferenceEngine(Engine):
         return many
 
     def _batched_jacobian(self, many: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
-                          h: np.ndarray) -> np.ndarray:
-        """The (1, n) Jacobian from one batched evaluation of every perturbed point."""
+                          h: np.ndarray) -> Estimate:
+        """The (1, n) Jacobian from one batched evaluation of every perturbed point, with
+        Richardson's error estimate per entry (None for the other schemes)."""
         n = x0.size
         eye = np.eye(n, dtype=x0.dtype)
         if self.scheme == "forward":  # divided by the steps taken (points rounded to the dtype)
             taken = (x0 + h).astype(x0.dtype) - x0
             f = many(np.vstack([x0, x0 + taken[:, None] * eye]))
-            return ((f[1:] - f[0]) / taken)[None, :]
+            return ((f[1:] - f[0]) / taken)[None, :], None
         levels = self.levels if self.scheme == "richardson" else 1
         hs = h[None, :] / 2.0 ** np.arange(levels)[:, None]  # (levels, n)
         up = (x0 + hs).astype(x0.dtype) - x0
@@ -525,12 +540,14 @@ class FiniteDifferenceEngine(Engine):
         f = many(pts.astype(x0.dtype)).reshape(2, levels, n)
         central = (f[0] - f[1]) / (up + down)  # (levels, n)
         if self.scheme == "central":
-            return central[:1]
-        return self._tableau(list(central))[None, :]
+            return central[:1], None
+        value, err = self._tableau(list(central))
+        return value[None, :], None if err is None else err[None, :]
 
     def _column(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, i: int, h: float,
-                axis: complex = 1.0, f0: Any = None) -> np.ndarray:
-        """One Jacobian column ∂f/∂(axis·xᵢ). Points are rounded to the input's dtype first and the
+                axis: complex = 1.0, f0: Any = None) -> Estimate:
+        """One Jacobian column ∂f/∂(axis·xᵢ), with Richardson's error estimate per entry (None for
+        the other schemes). Points are rounded to the input's dtype first and the
         step actually taken is divided by (the standard trick that keeps the rounding out). `f0`:
         f(x0), shared by a forward difference's columns (n + 1 evaluations, not 2n)."""
         e = np.zeros_like(x0)
@@ -542,13 +559,13 @@ class FiniteDifferenceEngine(Engine):
 
         if self.scheme == "forward":
             xp, hp = point(h)
-            return (flat(xp) - (flat(x0) if f0 is None else f0)) / hp
+            return (flat(xp) - (flat(x0) if f0 is None else f0)) / hp, None
         if self.scheme == "central":
             (xp, hp), (xm, hm) = point(h), point(-h)
-            return (flat(xp) - flat(xm)) / (hp - hm)
+            return (flat(xp) - flat(xm)) / (hp - hm), None
         if self.scheme == "complex":
             cdt = np.result_type(x0.dtype, np.complex64)
-            return np.imag(flat(x0.astype(cdt) + 1j * h * e)) / h
+            return np.imag(flat(x0.astype(cdt) + 1j * h * e)) / h, None
 
         def central(hh: float) -> np.ndarray:
             (xp, hp), (xm, hm) = point(hh), point(-hh)
@@ -556,13 +573,14 @@ class FiniteDifferenceEngine(Engine):
 
         return self._richardson(central, h)
 
-    def _richardson(self, central: Callable[[float], np.ndarray], h: float) -> np.ndarray:
+    def _richardson(self, central: Callable[[float], np.ndarray], h: float) -> Estimate:
         """Neville–Richardson tableau over central differences with steps h, h/2, h/4, …"""
         return self._tableau([central(h / 2**level) for level in range(self.levels)])
 
-    def _tableau(self, rows: list[np.ndarray]) -> np.ndarray:
+    def _tableau(self, rows: list[np.ndarray]) -> Estimate:
         """Combine central differences at h, h/2, h/4, …: T[l][j] = T[l][j-1] + (T[l][j-1] −
-        T[l-1][j-1]) / (4ʲ − 1) cancels the h²ʲ error term."""
+        T[l-1][j-1]) / (4ʲ − 1) cancels the h²ʲ error term. With the error estimate of each
+        entry, |T[L][L] − T[L-1][L-1]| (None for a single row)."""
         table = [rows[0]]
         previous = table
         for level in range(1, len(rows)):
@@ -570,10 +588,9 @@ class FiniteDifferenceEngine(Engine):
             for j in range(1, level + 1):
                 row.append(row[j - 1] + (row[j - 1] - table[j - 1]) / (4**j - 1))
             previous, table = table, row
-        if len(rows) > 1:  # the worst column of this Jacobian so far
-            est = float(np.max(np.abs(table[-1] - previous[-1])))
-            self.error_estimate = est if self.error_estimate is None else max(self.error_estimate, est)
-        return table[-1]
+        if len(rows) == 1:
+            return table[-1], None
+        return table[-1], np.abs(table[-1] - previous[-1])
 
     def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
         """Directional derivative along the tangents: two evaluations (central)."""
@@ -596,17 +613,17 @@ class FiniteDifferenceEngine(Engine):
         f0 = _numeric(out) if graph is None and all(np.asarray(a).dtype == x0.dtype
                                                     for a in args) else None
 
-        def along(step: float) -> np.ndarray:
+        def along(step: float) -> Estimate:
             return self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1, dtype=x0.dtype), 0,
                                 step, f0=f0)
 
-        col = along(h)
-        if self.scheme == "richardson" and self.step is None:  # restarts, as grad's columns
-            size = np.abs(t[moved])
-            col = self._refine(lambda hs: along(float(hs[0] / size[0])), x0[moved], h * size,
-                               col)
+        # Richardson's restarts as grad's columns have them, the rounding test on the moved
+        # elements' own steps
+        size = np.abs(t[moved])
+        self.step_used = np.asarray(h)
+        col = self._refine(lambda hs: along(float(hs[0] / size[0])), x0[moved], h * size)
         if self.scheme == "forward":
-            self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h), graph)
+            self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h)[0], graph)
         return out, _narrow(np.reshape(col, np.shape(out)), _common_dtype(args, wrt))
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
@@ -648,7 +665,7 @@ class FiniteDifferenceEngine(Engine):
         for i in range(n):
             for j in range(i, n):
 
-                def cross(hh: float, i: int = i, j: int = j) -> tuple[np.ndarray, float]:
+                def cross(hh: float, i: int = i, j: int = j) -> tuple[np.ndarray, Any]:
                     hi, hj = (hh, hh) if self.step else (hh * scale[i], hh * scale[j])
                     values = []
                     for si, sj, _ in signs:
@@ -734,7 +751,7 @@ class FiniteDifferenceEngine(Engine):
                                           0.05 * 2.0 ** (n - 1) * scale,
                                           eps ** (1.0 / order) * scale)
 
-    def _difference_by_scheme(self, difference: Callable[[float], tuple[np.ndarray, float]],
+    def _difference_by_scheme(self, difference: Callable[[float], tuple[np.ndarray, Any]],
                               h_richardson: float, h: float) -> np.ndarray:
         """A higher difference quotient (`difference(h)`: the quotient at step h and its rounding
         bound) by the scheme, settled by :meth:`_settle`: Richardson's tableau over h, h/2, …,
@@ -743,33 +760,33 @@ class FiniteDifferenceEngine(Engine):
         as given, once."""
         if self.scheme == "richardson":
 
-            def extrapolated(hh: float) -> tuple[np.ndarray, float]:
-                self.error_estimate = None
+            def extrapolated(hh: float) -> tuple[np.ndarray, np.ndarray]:
                 rows = [difference(hh / 2**k) for k in range(self.levels)]
-                d = self._tableau([r for r, _ in rows])
-                est = self.error_estimate if self.error_estimate is not None else 0.0
-                return d, float(est) + rows[-1][1]  # and the smallest step's rounding
+                d, err = self._tableau([r for r, _ in rows])
+                return d, (0.0 if err is None else err) + rows[-1][1]  # and the rounding
 
             return self._settle(extrapolated, self.step or h_richardson, 1e-9)
         factor = 2.0 if self.scheme == "forward" else 4.0 / 3.0  # D(h) − f ≈ a·hᵖ: error =
         # |D(h) − D(h/2)|·2ᵖ/(2ᵖ−1)
 
-        def at(hh: float) -> tuple[np.ndarray, float]:
+        def at(hh: float) -> tuple[np.ndarray, np.ndarray]:
             (d, noise), (half, _) = difference(hh), difference(hh / 2)
-            return d, factor * float(np.max(np.abs(d - half), initial=0.0)) + noise
+            return d, factor * np.abs(d - half) + noise
 
         return self._settle(at, self.step or h, SETTLED)
 
-    def _settle(self, at: Callable[[float], tuple[np.ndarray, float]], h: float,
+    def _settle(self, at: Callable[[float], tuple[np.ndarray, np.ndarray]], h: float,
                 good: float) -> np.ndarray:
-        """The difference `at(h)` with its error estimate; where that is above `good` relative to
-        max(1, |D|) (or a value is not finite, or a point is outside the domain), again from
-        16×, 256×, 4096× smaller steps, keeping the best. Still above SETTLED: a warning."""
+        """The difference `at(h)` with its error estimate per entry; where an entry's is above
+        `good` relative to max(1, |D|) (or a value is not finite, or a point is outside the
+        domain), again from 16×, 256×, 4096× smaller steps, keeping each entry's best (each is
+        its own limit). Still above SETTLED: a warning."""
         best: np.ndarray | None = None
-        best_err, failure = float("inf"), None
+        err: np.ndarray | None = None
+        failure: Exception | None = None
         for shrink in (1.0, 16.0, 256.0, 4096.0) if self.step is None else (1.0,):
             try:
-                d, err = at(h / shrink)
+                d, e = at(h / shrink)
             except (DomainError, NumericOverflowError) as exc:  # a point outside the domain
                 failure = exc
                 continue
@@ -779,26 +796,36 @@ class FiniteDifferenceEngine(Engine):
                     f"overflowed ({exc}); use a one-sided scheme (method='fd-forward'), a smaller "
                     "step=, or an AD method")
                 continue
-            if not (np.all(np.isfinite(d)) and np.isfinite(err)):
-                continue
-            if best is None or err < best_err:
-                best, best_err = d, err
+            e = np.broadcast_to(e, np.shape(d))
+            ok = np.isfinite(d) & np.isfinite(e)
+            better = ok if err is None else ok & (e < err)
+            if np.any(better):
+                best = np.where(better, d, np.nan if best is None else best)
+                err = np.where(better, e, np.inf if err is None else err)
                 self.step_used = np.asarray(h / shrink)
-            if best_err <= good * max(1.0, float(np.max(np.abs(best), initial=0.0))):
+            if err is not None and np.all(err <= good * np.maximum(1.0, np.abs(best))):
                 break
-        if best is None:
+        if best is None or err is None or not np.all(np.isfinite(err)):
             if failure is not None:
                 raise failure
             raise NumericOverflowError(f"finite differences ({self.scheme}): every step tried "
                                        "gave a value that is not finite; use an AD method")
-        self.error_estimate = best_err
-        size = max(1.0, float(np.max(np.abs(best), initial=0.0)))
-        if best_err > SETTLED * size:
-            warnings.warn(
-                f"finite differences ({self.scheme}): the derivative did not settle; its error "
-                f"estimate is {best_err:.2g} (relative {best_err / size:.2g}): use "
-                "method='fd-richardson' or an AD method (method='forward')", RuntimeWarning,
-                stacklevel=4)
+        return self._settled(best, err)
+
+    def _settled(self, best: np.ndarray, err: np.ndarray) -> np.ndarray:
+        """Record the largest error estimate, and warn where an entry's is still above SETTLED
+        relative to max(1, |D|): never a silently wrong digit count."""
+        self.error_estimate = float(np.max(err, initial=0.0))
+        unsettled = err > SETTLED * np.maximum(1.0, np.abs(best))
+        if np.any(unsettled):
+            worst = float(np.max(np.where(unsettled, err, 0.0)))
+            size = float(np.max(np.where(unsettled, np.maximum(1.0, np.abs(best)), 0.0)))
+            advice = ("a smaller step= or an AD method" if self.scheme == "richardson"
+                      else "method='fd-richardson' or an AD method")
+            warn_user(f"finite differences ({self.scheme}): the derivative did not settle; its "
+                      f"error estimate is {worst:.2g} (relative {worst / size:.2g}) in "
+                      f"{int(np.count_nonzero(unsettled))} of {best.size} entries: use {advice} "
+                      "(method='forward')")
         return best
 
 
@@ -808,18 +835,17 @@ SETTLED = 1e-4
 
 
 def _difference(g: Callable[[float], np.ndarray], n: int, h: float, eps: float,
-                offsets: Sequence[float], signs: Sequence[int]) -> tuple[np.ndarray, float]:
-    """Σₖ signₖ C(n,k) g(offsetₖ·h)/hⁿ, and its rounding bound ε·Σₖ C(n,k)|g(offsetₖ·h)|/hⁿ
-    (which keeps a step the dtype rounds away — all differences 0 — from looking exact)."""
+                offsets: Sequence[float], signs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Σₖ signₖ C(n,k) g(offsetₖ·h)/hⁿ, and its rounding bound ε·Σₖ C(n,k)|g(offsetₖ·h)|/hⁿ per
+    entry (which keeps a step the dtype rounds away — all differences 0 — from looking exact)."""
     values = [g(o * h) for o in offsets]
     d = sum(s * comb(n, k) * v for k, (s, v) in enumerate(zip(signs, values))) / h**n
-    noise = eps * sum(comb(n, k) * float(np.max(np.abs(v), initial=0.0))
-                      for k, v in enumerate(values)) / h**n
+    noise = eps * sum(comb(n, k) * np.abs(v) for k, v in enumerate(values)) / h**n
     return d, noise
 
 
 def _nth_central(g: Callable[[float], np.ndarray], n: int, h: float, eps: float
-                 ) -> tuple[np.ndarray, float]:
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """δⁿg(0)/hⁿ = Σₖ (−1)ᵏ C(n,k) g((n/2 − k)h)/hⁿ: error c₁h² + c₂h⁴ + … (a symmetric
     stencil); with its rounding bound."""
     return _difference(g, n, h, eps, [n / 2 - k for k in range(n + 1)],
@@ -827,6 +853,6 @@ def _nth_central(g: Callable[[float], np.ndarray], n: int, h: float, eps: float
 
 
 def _nth_forward(g: Callable[[float], np.ndarray], n: int, h: float, eps: float
-                 ) -> tuple[np.ndarray, float]:
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Δⁿg(0)/hⁿ = Σₖ (−1)ⁿ⁻ᵏ C(n,k) g(kh)/hⁿ: error O(h); with its rounding bound."""
     return _difference(g, n, h, eps, list(range(n + 1)), [(-1) ** (n - k) for k in range(n + 1)])
