@@ -445,11 +445,16 @@ class Tensor(Traced):
         and the value returned. On the eager tape (diffkit.nn) reading a number detaches it, as in
         PyTorch (``float(loss)``, ``loss.item()``)."""
         if self.requires_grad and self.tape.level > 0:
+            node = self.node
+            argument = (f"; {node.name!r} is itself an argument being differentiated (dk.grad "
+                        "differentiates every argument unless argnums= or wrt= names the ones "
+                        "meant, e.g. dk.grad(f, argnums=0))"
+                        if node.prim is None and node.name is not None else "")
             raise TracingError(
                 f"{what} of a traced value at {call_site()} would cut it out of the graph and "
                 "silently freeze its derivative: use diffkit's operations instead (dk.sin or "
                 "np.sin, not math.sin; no float(), int() or .item() on values being "
-                "differentiated), or dk.stop_gradient(x) if a constant is meant")
+                f"differentiated), or dk.stop_gradient(x) if a constant is meant{argument}")
         self.tape.value_dependent = True
         v = self.node.value
         return v.concrete(what) if type(v) is Tensor else v

@@ -185,3 +185,13 @@ def test_derivatives_of_what_the_api_returns():
 def test_derivative_of_a_vector_valued_function_is_refused(method, n):
     with pytest.raises(ShapeError, match="scalar output"):
         dk.derivative(lambda x: dk.stack([x, x**2, dk.sin(x)]), n, method=method)(2.0)
+
+
+def test_an_argument_used_as_an_index_while_differentiated_names_argnums():
+    """x[k] with k differentiated (every argument is, by default) is a TracingError that says k is
+    an argument being differentiated and how to name the ones meant, not only "an index"."""
+    def h(x, k):
+        return x[k] ** 2
+
+    with pytest.raises(dk.errors.TracingError, match=r"'k' is itself an argument.*argnums="):
+        dk.grad(h)(np.arange(3.0), 1)
