@@ -34,6 +34,8 @@ import numpy as np
 
 from ..errors import DiffkitError
 from ..function import signature
+from ..ir import toposort
+from ..tensor import Tensor, _accumulated, _owned_grad  # backward's rule for filling .grad
 from . import layers, losses, models
 from .module import Module, functional_call, value_of
 
@@ -106,9 +108,13 @@ class CompiledStep:
         self.params = [p for _, p in self.named]
         #: positions of the parameters that are trained (requires_grad): only they get a .grad
         self.trained = [i for i, (_, p) in enumerate(self.named) if p.requires_grad]
-        self.codes: dict[Any, Any] = {}  # signature -> CompiledGradient, or the reason it is not
-        self.eye: Any = None  # the one-hot rows of (classes, dtype) = self.eye_for
-        self.eye_for: tuple[int, Any] | None = None
+        #: signature -> (CompiledGradient, the positions in self.params of the trained
+        #: parameters its loss reads, each with its gradient's index), or why there is none
+        self.codes: dict[Any, Any] = {}
+        self.eyes: dict[tuple[int, Any], Any] = {}  # (classes, dtype) -> one-hot rows
+        #: the output's dtype for a signature of (parameters, input) and a mode, where generated
+        #: code saw another than ``self.output``'s (a model fitted on float64, then on float32)
+        self.output_dtypes: dict[Any, Any] = {}
         #: integer labels enter the generated code as one-hot rows (the loss takes either)
         kind = losses.kind_of(loss_fn, exact=True)
         self.one_hot = kind is not None and kind.one_hot
@@ -135,43 +141,69 @@ class CompiledStep:
         target = value_of(yb)
         args = [p.node.value for p in self.params]
         args.append(value_of(xb))
+        inputs = (signature(args), self.model.training)
+        dtype = None
         if getattr(target, "dtype", None) is not None and target.dtype.kind in "iu":
             if not self.one_hot or self.output is None:  # class labels
                 self.reason = "the loss reads integer class labels"
                 return None
-            if self.eye_for is not self.output:
-                classes, dtype = self.eye_for = self.output
-                self.eye = np.eye(classes, dtype=dtype)
+            classes = self.output[0]
+            # one-hot rows in the output's dtype, as the eager loss makes them (nn.one_hot)
+            dtype = self.output_dtypes.get(inputs, self.output[1])
+            eye = self.eyes.get((classes, dtype))
+            if eye is None:
+                eye = self.eyes[classes, dtype] = np.eye(classes, dtype=dtype)
             if type(target) is np.ndarray:
-                classes = self.output[0]
                 if check_labels and target.size and (target.min() < 0 or
                                                      target.max() >= classes):
                     losses.check_class_labels("cross_entropy", target, classes)
-                target = self.eye.take(target, axis=0)  # eye[target] (nn.one_hot), 3× cheaper
+                target = eye.take(target, axis=0)  # eye[target] (nn.one_hot), 3× cheaper
         args.append(target)
-        key = (signature(args), self.model.training)
+        key = (inputs, signature(args[-1:]))
         code = self.codes.get(key)
         if code is None:
             code = self.codes[key] = self._compile(args)
         if type(code) is str:
             self.reason = code
             return None
+        code, reached = code
         (loss, out), grads = code.run("value_and_grad", *args)
+        if dtype is not None and getattr(out, "dtype", dtype) != dtype:
+            # the output's dtype for these inputs is not the one the one-hot rows were made
+            # in: make them in it and run again (once per signature: it is remembered)
+            self.output_dtypes[inputs] = out.dtype
+            return self(xb, yb, check_labels)
         params = self.params
-        for i, g in zip(self.trained, grads):  # one gradient per trained parameter
-            params[i].grad = g
+        for i, j in reached:  # backward's rule: add to .grad, in the parameter's dtype
+            p = params[i]
+            g = _owned_grad(grads[j], p.node.dtype)
+            p.grad = g if p.grad is None else _accumulated(p.grad, g)
         self.reason = None
         return loss, out
 
     def _compile(self, args: list[Any]) -> Any:
-        """The generated step for these arguments' signature, or why there is none."""
+        """The generated step for these arguments' signature and the trained parameters whose
+        gradient it fills, or why there is none. As the eager tape's ``backward``, a parameter
+        the loss does not read gets no gradient (its ``.grad`` stays as it was: None after
+        ``zero_grad``), not a zero one that weight decay or momentum would act on."""
         if any(type(a) is not np.ndarray for a in args):
             return "arrays are not NumPy arrays (CuPy runs eagerly)"
         from ..engines.compiler import compile_step  # the engines load when first needed
 
+        traced: list[tuple[Any, Any]] = []
+
+        def body(*xs: Any) -> tuple[Any, Any]:
+            loss, out = self._body(*xs)
+            traced.append((xs, loss))
+            return loss, out
+
         try:
             k = len(self.named)
-            return compile_step(self._body, args, self.trained,
-                                [f"p{i}" for i in range(k)] + ["x", "y"])
+            code = compile_step(body, args, self.trained, [f"p{i}" for i in range(k)] + ["x", "y"])
         except DiffkitError as exc:  # a value-dependent trace, a graph too large, …
             return f"the step could not be compiled: {exc}"
+        xs, loss = traced[0]  # the first trace: inputs and loss on one tape
+        traced.clear()  # the generated code keeps `body`: not the trace's graph with it
+        read = set(toposort([loss.node])) if isinstance(loss, Tensor) else set()
+        reached = tuple((i, j) for j, i in enumerate(self.trained) if xs[i].node in read)
+        return code, reached

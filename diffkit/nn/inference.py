@@ -36,8 +36,9 @@ def predict(model: Module, X: Any, batch_size: int = 1024) -> Any:
 
     X is converted to the model's floating dtype (:func:`model_dtype`: a float64 model sees
     float64 inputs) and run in batches of `batch_size` rows; zero rows still run the model once,
-    so the result keeps the output's trailing shape, e.g. (0, 3) for ``Linear(2, 3)``. The
-    model's train/eval mode is restored afterwards, also when the input cannot be converted.
+    so the result keeps the output's trailing shape, e.g. (0, 3) for ``Linear(2, 3)``. Every
+    module's own train/eval mode is restored afterwards (a layer frozen in eval mode inside a
+    training model stays so), also when the input cannot be converted.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -48,7 +49,7 @@ def predict(model: Module, X: Any, batch_size: int = 1024) -> Any:
     """
     batch_size = check_batch_size("predict", batch_size)
     X = np.asarray(to_numpy(value_of(X)), dtype=model_dtype(model))
-    was = model.training
+    modes = [(m, m.training) for m in model.modules()]  # each its own: a frozen Dropout stays off
     try:
         model.eval()
         device = model.device
@@ -56,7 +57,8 @@ def predict(model: Module, X: Any, batch_size: int = 1024) -> Any:
         with no_grad():
             outs = [value_of(model(to_device(X[i:i + batch_size], device))) for i in starts]
     finally:
-        model.train(was)
+        for m, training in modes:
+            m.training = training
     return array_namespace(outs[0]).concatenate(outs)  # a copy, also of a single batch
 
 

@@ -121,16 +121,18 @@ def _plain(v: Any) -> Any:
 def _correct(logits: Any, y: Any, scorer: Any = "argmax") -> Any:
     """How many rows are classified right, as a scalar on the logits' device. `scorer` is
     "argmax" (class labels) or a float threshold t (one decision per output: output > t; the
-    target's side of 0.5 is its label); with several binary outputs per row a row counts as the
-    fraction of its outputs that are right."""
+    target's side of 0.5 is its label). A row with several decisions — (N, T, C) outputs with
+    (N, T) labels, or several binary outputs — counts as the fraction of them that are right,
+    so hits over rows is :func:`accuracy`'s fraction of right decisions."""
     z = value_of(logits)
     xp = array_namespace(z)
-    t = value_of(y)
+    t = xp.asarray(value_of(y))
     if scorer == "argmax":
         pred = z.argmax(-1)
-        return xp.count_nonzero(pred == xp.asarray(t).reshape(pred.shape))
-    pred = z > scorer
-    right = pred == (xp.asarray(t).reshape(pred.shape) > 0.5)
+        right = pred == t.reshape(pred.shape)
+    else:
+        pred = z > scorer
+        right = pred == (t.reshape(pred.shape) > 0.5)
     per_row = max(pred.size // max(len(pred), 1), 1) if pred.ndim else 1
     hits = xp.count_nonzero(right)
     return hits if per_row == 1 else hits / per_row
@@ -210,6 +212,9 @@ class Trainer:
         self.history = History()
         self.epoch = 0
         self.best_state: dict[str, np.ndarray] | None = None
+        #: the last epoch's weights where fit ended by restoring the best ones: the state the
+        #: optimizer, scheduler and counters belong to, which the next fit continues from
+        self._last_state: dict[str, np.ndarray] | None = None
         self._loader_state: dict[str, Any] | None = None
         self._labels_to_check: np.ndarray | None = None
         #: (labels, classes) the DataLoader's y was last checked against, in this fit
@@ -366,6 +371,10 @@ class Trainer:
             train_loader.load_state_dict(self._loader_state)
             self._loader_state = None
         self._loader = train_loader
+        last = self._resumable()
+        if last is not None:  # continue the run from its last epoch, not the restored best
+            self.model.load_state_dict(last)
+        self._last_state = None
         self._dist = data_parallel(self.distributed, self, train_loader)
         shown = self.progress and (self._dist is None or self._dist.is_main)
         bar = _Progress(shown, epochs - self.epoch, len(train_loader))
@@ -375,8 +384,22 @@ class Trainer:
                     break
                 self._run_epoch(train_loader, val_data, bar)
         if self.early_stopping is not None and self.early_stopping.restore_best and self.best_state:
+            last = self.model.state_dict()
             self.model.load_state_dict(self.best_state)
+            self._last_state = last
         return self.history
+
+    def _resumable(self) -> dict[str, np.ndarray] | None:
+        """The last epoch's weights where the model still holds the best ones that fit restored
+        at its end (EarlyStopping(restore_best=True)): where the run continues from. None where
+        nothing was restored or the weights were changed since (then they are what trains)."""
+        last, best = self._last_state, self.best_state
+        if last is None or best is None:
+            return None
+        now = self.model.state_dict()
+        if now.keys() != best.keys() or not all(np.array_equal(now[k], best[k]) for k in now):
+            return None
+        return last
 
     def _choose_path(self) -> None:
         """Compile the step where that is sound (see :mod:`diffkit.nn.compiled_step`)."""
@@ -520,7 +543,7 @@ class Trainer:
         scorer = _scores(scorer_for(self.loss_fn), out, y_host)
         if scorer is None:
             return loss, float("nan")
-        return loss, float(_correct(out, yd, scorer)) / max(len(y_host), 1)
+        return loss, float(_correct(out, yd, scorer)) / max(len(out), 1)  # per row, as fit
 
     def predict(self, X: Any, batch_size: int = 1024) -> Any:
         """Model outputs (arrays on the model's device) in eval mode; restores the mode after."""
@@ -529,7 +552,10 @@ class Trainer:
     # ----- checkpoints
     def save_checkpoint(self, path: str) -> None:
         """Write everything needed to resume, atomically (see :mod:`diffkit.nn.checkpoint`:
-        a checksummed, versioned NumPy zip that loading never unpickles)."""
+        a checksummed, versioned NumPy zip that loading never unpickles). Where fit ended by
+        restoring the best weights, "model" holds them (what loading gives the model) and
+        "resume" the last epoch's, which the optimizer's state belongs to and a resumed fit
+        continues from, bit for bit."""
         state = {
             "epoch": self.epoch, "history": dict(self.history), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "rng": get_rng().bit_generator.state,
@@ -539,6 +565,9 @@ class Trainer:
             "loader": self._loader.state_dict() if getattr(self, "_loader", None) else None,
             "best_state": self.best_state,
         }
+        last = self._resumable()
+        if last is not None:
+            state["resume"] = last
         save_state(path, state)
 
     def load_checkpoint(self, path: str) -> None:
@@ -560,6 +589,9 @@ class Trainer:
             self.epoch = int(epoch)
             self.history = History()
             self.history.update(state["history"])
+            last = state.get("resume")
+            if last is not None:  # checked as the model's state: it is loaded by the next fit
+                self.model.load_state_dict(last)
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             get_rng().bit_generator.state = state["rng"]
@@ -571,6 +603,7 @@ class Trainer:
             self._restore(before)
             raise CheckpointError(f"{path}: {exc}") from None
         self._loader_state, self.best_state = state["loader"], state["best_state"]
+        self._last_state = state.get("resume")
 
     def _restorable(self) -> dict[str, Any]:
         """What :meth:`load_checkpoint` replaces, as it is now (for :meth:`_restore`)."""
