@@ -34,6 +34,7 @@ from .errors import (
     TracingError,
 )
 from .ir import Graph, Node
+from .primitive import bind
 from .primitives.linalg import linalg_error
 from .tensor import Tensor, new_tape
 
@@ -47,7 +48,9 @@ DISPLAY_NODES, DISPLAY_OPS = 200, 400
 def as_input(x: Any) -> Any:
     """Coerce one argument: Python numbers to NumPy scalars, lists and integer arrays to float64.
 
-    Floating and complex dtypes are kept (float32 stays float32)."""
+    Floating and complex dtypes are kept (float32 stays float32). An ndarray subclass other
+    than ``np.memmap`` (plain storage, read as an array) is a TracingError: a masked array's
+    or ``np.matrix``'s operators mean other things than the traced ones."""
     t = type(x)
     if t is Tensor or t is np.float64 or t is np.ndarray and x.dtype.kind in "fc":
         return x
@@ -60,6 +63,14 @@ def as_input(x: Any) -> Any:
     if isinstance(x, list | tuple):
         arr = np.asarray(x)
         return arr if arr.dtype.kind in "fc" else arr.astype(float)
+    if isinstance(x, np.ndarray):  # a subclass: its operators may mean other things
+        if isinstance(x, np.memmap):  # file-backed storage, ndarray's own semantics
+            return as_input(np.asarray(x))
+        raise TracingError(f"cannot differentiate with respect to a {type(x).__name__} (an "
+                           "ndarray subclass: masked arrays drop masked elements, np.matrix "
+                           "reads * as a matrix product, which tracing does not record): pass "
+                           "a plain array, np.asarray(x) (a masked array's x.filled(v) or "
+                           "x.compressed()), and write the operation you mean (x @ y)")
     if hasattr(x, "dtype") and hasattr(x, "shape"):  # NumPy and CuPy arrays
         return x if x.dtype.kind in "fc" else x.astype(float)
     raise TypeError(f"cannot differentiate with respect to a {type(x).__name__}: pass numbers or arrays")
@@ -221,6 +232,24 @@ class Function:
 
     # ----- tracing ----------------------------------------------------------------------------
 
+    def frozen(self, *args: Any) -> Function:
+        """What generated code is made from at the signature of `args`: for a ``dk.jit``
+        function, a pure Function replaying its *first* trace at this signature (jit's contract:
+        what the body does not take as arguments is frozen there), shared by its call's code and
+        its compiled gradients, so that both freeze the same values; the function itself where
+        that trace branched on its inputs (then every use traces afresh) and for any other
+        function. The first trace's errors are raised (and nothing is kept)."""
+        if not self.jit or self.pure:
+            return self
+        key = ("frozen", signature(args))
+        made = self.cache.get(key)
+        if made is None:
+            graph = self.trace(*args)
+            made = self if graph.value_dependent else Function(
+                _Replay(graph), self.inputs, self.name, pure=True)
+            self.cache[key] = made
+        return made
+
     def trace(self, *args: Any, wrt: Sequence[int] | None = None) -> Graph:
         """The graph of this function at `args`, with values recorded on its nodes.
 
@@ -323,6 +352,37 @@ class Function:
         if graph is None:
             return f"{self!r} (no listing at scalar inputs: {failure})"
         return graph.listing(values=False)
+
+
+class _Replay:
+    """A recorded graph as a body: its primitives applied again, in order, to new arguments
+    (only the operations and the constants are kept, not the traced values)."""
+
+    __slots__ = ("output", "steps")
+
+    def __init__(self, graph: Graph) -> None:
+        slot = {n.id: ("in", i) for i, n in enumerate(graph.inputs)}
+        self.steps: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+        for node in graph.nodes:
+            if node.id in slot:
+                continue
+            if node.prim is None:
+                slot[node.id] = ("const", node.value)
+                continue
+            self.steps.append((node.prim, tuple(slot[i.id] for i in node.inputs), node.params))
+            slot[node.id] = ("step", len(self.steps) - 1)
+        self.output = slot[graph.output.id]
+
+    def __call__(self, *args: Any) -> Any:
+        done: list[Any] = []
+
+        def get(ref: tuple[str, Any]) -> Any:
+            kind, v = ref
+            return args[v] if kind == "in" else v if kind == "const" else done[v]
+
+        for prim, refs, params in self.steps:  # a loop: graphs of any depth
+            done.append(bind(prim, *[get(r) for r in refs], **params))
+        return get(self.output)
 
 
 def _constant_output(out: Any) -> Any:

@@ -396,6 +396,10 @@ class Tensor(Traced):
         return id(self)
 
     def __repr__(self) -> str:
+        """Prints the number (also ``str(x)``, ``f"{x}"``): a read of the value, so the trace
+        holds at this point only, as for ``bool(x)`` (a jit function branching on the text is
+        traced again at every call)."""
+        self.tape.value_dependent = True
         return f"Tensor({self.node.value!r}, shape={self.shape})"
 
     # ----- copies and pickles: independent leaves ----------------------------------------------

@@ -6,6 +6,11 @@ where every operand is a scalar (``math.log({0})``), its infix symbol (``v1 * a0
 computing (``np.log(v1)``), so adding a primitive needs no code template. Impls that branch on their
 arguments, or would repeat a subexpression, cannot be printed this way (``NotRenderable``): the
 compiler then calls the impl itself.
+
+:func:`render_code` also says whether the expression allocates its result (an operator, a ufunc
+or a reduction: a new array) or may return an argument or a view of one (``np.real`` of a real
+array *is* that array; an index, ``.T``, ``np.reshape``, any other call): the compiler writes in
+place only into arrays the function allocated, and copies a borrowed result it hands out.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ class NotRenderable(Exception):
 class _Code:
     """Source text standing in for a value while an impl is rendered; operators write code."""
 
-    __slots__ = ("atom", "signature", "text", "uses")
+    __slots__ = ("atom", "fresh", "signature", "text", "uses")
 
     def __init__(self, text: str, atom: bool = True,
-                 signature: tuple[tuple[int, ...], np.dtype] | None = None) -> None:
+                 signature: tuple[tuple[int, ...], np.dtype] | None = None,
+                 fresh: bool = False) -> None:
         self.text, self.atom, self.uses = text, atom, 0
         self.signature = signature  # (shape, dtype) of an operand, None for what impls make
+        self.fresh = fresh  # a new array (operators, ufuncs, reductions), not maybe a view
         _MADE.append(self)
 
     def __bool__(self) -> bool:
@@ -51,13 +58,13 @@ class _Code:
         return _Code(f"{_wrap(self)}[{literal(index, bare=True)}]")
 
     def __neg__(self) -> _Code:
-        return _Code(f"-{_wrap(self)}", atom=False)
+        return _Code(f"-{_wrap(self)}", atom=False, fresh=True)
 
 
 def _binary(symbol: str, reflected: bool = False) -> Any:
     def method(self: _Code, other: Any) -> _Code:
         a, b = (other, self) if reflected else (self, other)
-        return _Code(f"{_wrap(a)} {symbol} {_wrap(b)}", atom=False)
+        return _Code(f"{_wrap(a)} {symbol} {_wrap(b)}", atom=False, fresh=True)
 
     return method
 
@@ -131,7 +138,7 @@ class _Module:
                 return _Code(f"{_wrap(args[0])}.transpose({literal(args[1])})")
             fn = f"math.{name}" if self.scalar and hasattr(math, name) else f"np.{name}"
             if not self.scalar and name == "mean" and (text := _mean(args, kwargs)) is not None:
-                return _Code(text)
+                return _Code(text, fresh=True)
             if not self.scalar and name in _REDUCE and len(args) == 1 and set(kwargs) <= {
                     "axis", "keepdims"}:
                 # np.sum(x, axis=a, keepdims=k) is np.add.reduce(x, axis=a, keepdims=k) (the
@@ -140,10 +147,14 @@ class _Module:
                 kwargs = {"axis": kwargs.get("axis")} | (
                     {"keepdims": True} if kwargs.get("keepdims") else {})
                 parts = [literal(args[0]), *(f"{k}={literal(v)}" for k, v in kwargs.items())]
-                return _Code(f"{fn}({', '.join(parts)})")
+                return _Code(f"{fn}({', '.join(parts)})", fresh=True)
             kwargs = {k: v for k, v in kwargs.items() if not _is_default(name, k, v)}
             parts = [literal(a) for a in args] + [f"{k}={literal(v)}" for k, v in kwargs.items()]
-            return _Code(f"{fn}({', '.join(parts)})")
+            # a ufunc called without out= writes a new array; any other function may hand
+            # back its argument or a view of it (np.real of a real array, np.reshape)
+            fresh = not self.scalar and isinstance(getattr(np, name), np.ufunc) and \
+                "out" not in kwargs
+            return _Code(f"{fn}({', '.join(parts)})", fresh=fresh)
 
         if not hasattr(np, name):
             raise NotRenderable
@@ -194,12 +205,22 @@ def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar:
     """One primitive application as a Python expression; None if not renderable (or if the
     expression would compute a part of the impl twice). `signatures`: the operands' (shape,
     dtype), where the compiler knows them."""
+    made = render_code(prim, args, params, scalar, signatures)
+    return None if made is None else made[0]
+
+
+def render_code(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar: bool,
+                signatures: Sequence[tuple[tuple[int, ...], Any]] | None = None
+                ) -> tuple[str, bool] | None:
+    """:func:`render`'s expression and whether it allocates its result: True only for an
+    operator, a ufunc or a reduction applied last (a new array); False where the value may be an
+    argument or share its memory (an index, a transpose, ``np.real``, any other call)."""
     if scalar and prim.scalar is not None and not params:
-        return prim.scalar.format(*args)
+        return prim.scalar.format(*args), False
     if prim.infix and len(args) == 2 and not params and not (scalar and prim.scalar):
-        return f"{_operand(args[0])} {prim.symbol} {_operand(args[1])}"
+        return f"{_operand(args[0])} {prim.symbol} {_operand(args[1])}", True
     if prim.symbol == "-" and len(args) == 1:
-        return f"-{_operand(args[0])}"
+        return f"-{_operand(args[0])}", True
     _MADE.clear()
     sigs = signatures or [None] * len(args)
     stand_ins = [_Code(a, signature=sig) for a, sig in zip(args, sigs, strict=True)]
@@ -211,7 +232,7 @@ def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar:
     _MADE.clear()
     if not isinstance(out, _Code) or any(c.uses > 1 and c is not out for c in made):
         return None
-    return out.text
+    return out.text, out.fresh
 
 
 def render_rule(rule: Any, args: Sequence[str]) -> str | None:

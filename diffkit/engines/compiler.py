@@ -45,7 +45,7 @@ from ..primitives import add, mul, neg, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
 from .base import check_cotangent
-from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render, render_rule
+from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render_code, render_rule
 
 # ----- the program: a small SSA list simplified before printing ----------------------------------
 
@@ -116,7 +116,8 @@ def _simplify(v: _Val) -> None:
     if v.dtype.kind != "f" or len(a) != 2 or (consts[0] is None and consts[1] is None):
         _signs(v)
         return
-    same = [b.shape == v.shape and b.dtype.kind == "f" for b in a]
+    # x's shape and dtype must be the result's: float32 x + a float64 zero is float64 in NumPy
+    same = [b.shape == v.shape and b.dtype == v.dtype for b in a]
     for i, unit in enumerate(p.unit):  # the record's units: x·1 = x, x + 0 = x, x / 1 = x, …
         if unit is not None and consts[i] == unit and same[1 - i]:
             v.alias = a[1 - i]
@@ -150,9 +151,9 @@ class CompiledGradient:
 
     ``cg(*args)`` → ``(value, grads)``; ``cg.grad(*args)`` → grads only (primal work the gradient
     does not need is pruned); ``cg.vjp(*args, ct)`` → (value, ctᵀJ) for any output shape.
-    ``cg.source`` is the generated module. Calls check the arguments' shapes (sizes are printed
-    into the code); the "compiled" engine, which looked the code up by signature, calls
-    :meth:`run` unchecked.
+    ``cg.source`` is the generated module. Calls check the arguments' shapes and dtypes (sizes
+    and casts are printed into the code); the "compiled" engine, which looked the code up by
+    signature, calls :meth:`run` unchecked.
 
     Each function (``value_and_grad``, ``grad``, ``vjp``) is generated from the one recorded
     trace the first time it is used, so a caller that wants only gradients never pays for
@@ -160,8 +161,9 @@ class CompiledGradient:
     """
 
     def __init__(self, fn: Function, shapes: tuple[tuple[int, ...], ...], wrt: tuple[int, ...],
-                 header: str, makers: dict[str, Any], ns: dict[str, Any]) -> None:
-        self.function, self.shapes, self.wrt = fn, shapes, wrt
+                 header: str, makers: dict[str, Any], ns: dict[str, Any],
+                 dtypes: tuple[np.dtype, ...] | None = None) -> None:
+        self.function, self.shapes, self.wrt, self.dtypes = fn, shapes, wrt, dtypes
         self.out_shape: tuple[int, ...] = ()
         self.stats: dict[str, int] = {}
         self._header, self._makers, self._ns = header, dict(makers), ns
@@ -286,7 +288,8 @@ class CompiledGradient:
 
     def _checked(self, args: Sequence[Any], extra: int = 0) -> list[Any]:
         """The arguments must have the shapes the code was generated for (sizes are printed into
-        it: a mean's count, a reshape): a ShapeError, not a number for other shapes. A NaN or
+        it: a mean's count, a reshape): a ShapeError, not a number for other shapes; and its
+        dtypes (a TracingError: float32 code would answer float64 arguments in float32). A NaN or
         infinite argument is a DomainError naming it, as in ``dk.grad``."""
         given = [a if type(a) is float else as_input(a)  # integers as float64
                  for a in args[:len(args) - extra]]
@@ -298,6 +301,14 @@ class CompiledGradient:
             raise ShapeError(f"this compiled gradient of {self.function.name} was generated for "
                              f"arguments of shapes {self.shapes}, got {shapes}: compile it for "
                              "these shapes (dk.compile_gradient(f, *args)) or use dk.grad")
+        dtypes = tuple(np.asarray(a).dtype for a in given)
+        if self.dtypes is not None and dtypes != self.dtypes:
+            # its constants and casts are printed for those dtypes: float32 code on float64
+            # arguments would answer float32 precision
+            raise TracingError(f"this compiled gradient of {self.function.name} was generated for "
+                               f"arguments of dtypes {tuple(d.name for d in self.dtypes)}, got "
+                               f"{tuple(d.name for d in dtypes)}: compile it for these dtypes "
+                               "(dk.compile_gradient(f, *args)) or use dk.grad")
         for name, a in zip(self.function.inputs, given, strict=True):
             self.function.check_finite(name, finite(a))
         return [*given, *args[len(args) - extra:]]
@@ -409,7 +420,8 @@ class TooLargeToCompile(TracingError):
 
 
 def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradient:
-    graph = fn.trace(*xs)
+    body = fn.frozen(*xs)  # a jit function's first trace at this signature, as its call's code
+    graph = body.trace(*xs)
     size = sum(1 for n in graph.nodes if n.prim is not None)
     if size > MAX_COMPILED_NODES:
         raise TooLargeToCompile(f"{fn.name} has {size} operations, above the {MAX_COMPILED_NODES} "
@@ -425,7 +437,7 @@ def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradien
     shape = graph.output.shape
     scalar_out = math.prod(shape) == 1 and shape in ((), (1,))
     if scalar_out:  # the gradient: cotangent 1, which the simplifier then folds away
-        ins1, out1, grads1, _ = _trace(fn, xs, wrt, unit_cotangent(graph.output.value))
+        ins1, out1, grads1, _ = _trace(body, xs, wrt, unit_cotangent(graph.output.value))
         checks = _domain_checks(out1)
         makers = {
             "value_and_grad": functools.partial(_emit, "value_and_grad", ins1, params,
@@ -434,10 +446,11 @@ def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradien
                                       checks=checks),
         }
     else:  # a vector output: the pullback, with the cotangent as an argument
-        ins, out, grads, ct_node = _trace(fn, xs, wrt, None)
+        ins, out, grads, ct_node = _trace(body, xs, wrt, None)
         makers = {"vjp": functools.partial(_emit, "vjp", [*ins, ct_node], [*params, "ct"],
                                            [out, *grads], 1, ns)}
-    cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt, header, makers, ns)
+    cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt, header, makers, ns,
+                          tuple(np.asarray(x).dtype for x in xs))
     cg.out_shape = tuple(shape)
     if scalar_out:
         cg._expected = (xs, [_plain(v) for v in (out1, *grads1)])
@@ -489,7 +502,8 @@ def compile_step(body: Any, xs: Sequence[Any], wrt: Sequence[int], names: Sequen
     makers = {"value_and_grad": functools.partial(_emit, "value_and_grad", ins, params,
                                                   [out, aux, *grads], 2, ns,
                                                   checks=_domain_checks(out))}
-    cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt_t, header, makers, ns)
+    cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt_t, header, makers, ns,
+                          tuple(np.asarray(x).dtype for x in xs))
     cg._function("value_and_grad")  # generate now: a step is compiled to be run
     return cg
 
@@ -500,9 +514,10 @@ def compile_value(fn: Function, xs: Sequence[Any]) -> Any:
     compiles forward, backward and update into one function — printed as straight-line code.
     Returns ``code(*xs) -> value``. TracingError where the trace read numbers out of its inputs
     (a branch), the output does not depend on them, or the graph is too large to compile."""
+    body = fn.frozen(*xs)  # a jit function's first trace at this signature, as its gradients'
     with new_tape() as tape:
         ins = [Tensor(Node(None, (), {}, x, name=f"a{i}"), tape) for i, x in enumerate(xs)]
-        out = fn.run_body(*ins)
+        out = body.run_body(*ins)
         if tape.value_dependent:
             raise TracingError(f"{fn.name} branches on its input values: evaluated at each call")
     if type(out) is not Tensor or out.tape is not tape:
@@ -564,6 +579,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     count = 0
     last = _last_uses(order, root_vals)
     fresh: set[int] = set()  # arrays this function allocated and nothing else views
+    borrowed: set[int] = set()  # values that may be (views of) an input or a constant
     uses = Counter(id(a) for v in order for a in v.args)
     uses.update(id(a) for c in tests for a in c.args)
     uses.update({id(r): 2 for r in root_vals})
@@ -593,15 +609,18 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
         # or float16 scalar keeps NumPy's own scalar arithmetic in its dtype
         scalar = not v.shape and all(not a.shape for a in v.args) and (
             v.dtype.kind != "f" or v.dtype == np.float64)
-        text = render(v.prim, args, v.params, scalar,
-                      None if scalar else [(a.shape, a.dtype) for a in v.args])
-        if text is None:  # call the table's impl itself
+        made = render_code(v.prim, args, v.params, scalar,
+                           None if scalar else [(a.shape, a.dtype) for a in v.args])
+        if made is None:  # call the table's impl itself (it may return an argument)
             fname = v.prim.name
             ns.setdefault(fname, functools.partial(v.prim.impl, np))
             extra = [f"{k}={_ref_param(p, ns)}" for k, p in v.params.items()]
-            text = f"{fname}({', '.join(args + extra)})"
-        if v.prim.kind != "elementwise" or text.isidentifier():  # may be a view of its arguments
+            made = f"{fname}({', '.join(args + extra)})", False
+        text, allocates = made
+        if not allocates:  # may be an argument or a view of one (np.real of a real array)
             fresh.difference_update(id(a) for a in v.args)
+            if any(id(a) in borrowed or a.name is not None or a.is_const for a in v.args):
+                borrowed.add(id(v))
         if text in args and (a := v.args[args.index(text)]).shape == v.shape and \
                 a.dtype == v.dtype:
             names[id(v)] = text  # the identity (stop_gradient): the same array, no line
@@ -627,7 +646,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             count += 1
             names[id(v)] = f"v{count}"
             lines.append(f"    v{count} = {text}")
-        if v.shape and v.prim.kind == "elementwise" and not text.isidentifier():
+        if v.shape and v.prim.kind == "elementwise" and allocates:
             fresh.add(id(v))
     for c in tests:
         cond = _test_text(c, [_ref(a, names, ns) for a in c.args])
@@ -638,9 +657,10 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     refs = []
     for r in root_vals:
         ref = _ref(r, names, ns)
-        if r.name is not None or r.is_const or ref in params:
-            # never hand out an input (or an identity of one) or a constant: a copy, and for a
-            # 0-d one its value (+a is a new scalar for a float, a NumPy scalar or a 0-d array)
+        if r.name is not None or r.is_const or ref in params or id(r) in borrowed:
+            # never hand out an input (or an identity or a view of one) or a constant: a copy,
+            # and for a 0-d one its value (+a is a new scalar for a float, a NumPy scalar or a
+            # 0-d array)
             if not r.shape:
                 ref = f"(+{ref})" if not r.is_const else ref
             else:

@@ -1,0 +1,196 @@
+"""Caches, replays and generated code against tracing afresh (6th bug hunt, h6_1): each test
+failed before its fix. References: plain NumPy, hand formulas and central differences."""
+
+import numpy as np
+import pytest
+
+import diffkit as dk
+
+X = np.array([0.3, 0.6, 0.9])
+Y = np.array([0.2, 0.5, 0.7])
+
+
+# ---- generated code wrote into the caller's array: np.real of a real array IS the array, and
+# the compiler took it for a buffer it had allocated (then `v1 += a1` wrote into x) ------------
+
+def test_jit_call_with_real_does_not_mutate_input_and_is_right():
+    f = dk.jit(lambda x, y: np.sum((np.real(x) + y) * y))
+    x = X.copy()
+    for _ in range(3):
+        got = f(x, Y)
+        assert np.array_equal(x, X), f"dk.jit call overwrote its input x: {x}"
+        assert got == pytest.approx(float(np.sum((X + Y) * Y)), rel=1e-12)  # NumPy: 1.77
+
+
+def test_compiled_grad_with_real_is_right_and_does_not_alias_input():
+    g = dk.grad(dk.jit(lambda x, y: np.sum((np.real(x) + y) * y)))
+    x = X.copy()
+    for _ in range(3):
+        gx, gy = g(x, Y)
+        np.testing.assert_allclose(gx, Y, rtol=1e-12)  # hand: d/dx = y, d/dy = x + 2y
+        np.testing.assert_allclose(gy, X + 2 * Y, rtol=1e-12)
+        assert np.array_equal(x, X), f"compiled gradient overwrote its input x: {x}"
+        assert not np.shares_memory(gy, x)
+
+
+def test_parsed_real_jit_array_call_is_right():
+    f = dk.jit(dk.parse("(real(x) + y)*y*x"))
+    x = X.copy()
+    for _ in range(2):
+        np.testing.assert_allclose(f(x, Y), (X + Y) * Y * X, rtol=1e-12)
+        assert np.array_equal(x, X)
+
+
+def test_default_grad_of_parsed_function_third_call_is_right():
+    """dk.grad of a parsed function compiles at its 3rd call for a signature."""
+    g = dk.grad(dk.parse("sum((real(x) + y)*y)"))
+    x = X.copy()
+    for _ in range(5):
+        gx, gy = g(x, Y)
+        np.testing.assert_allclose(gx, Y, rtol=1e-12)
+        np.testing.assert_allclose(gy, X + 2 * Y, rtol=1e-12)
+        assert np.array_equal(x, X)
+
+
+@pytest.mark.parametrize("view", [
+    lambda x: np.real(x),
+    lambda x: np.reshape(x, (3, 1))[:, 0],
+    lambda x: x[::1],
+    lambda x: np.squeeze(x[None]),
+    lambda x: dk.stop_gradient(np.real(x)),
+], ids=["real", "reshape", "slice", "squeeze", "stop_gradient"])
+def test_compiled_gradient_that_is_a_view_of_an_input_is_a_copy(view):
+    """A gradient that is (a view of) an input — d/dy of sum(view(x)·y) — must not be handed
+    out as that view: writing into the answer would change the caller's x (design.md:
+    gradients are never views of the caller's arrays)."""
+    g = dk.grad(dk.jit(lambda x, y: np.sum(view(x) * y)), wrt=[1])
+    x = X.copy()
+    for _ in range(3):
+        (gy,) = g(x, Y)
+        np.testing.assert_array_equal(gy, X)  # hand: d/dy = x
+        assert not np.shares_memory(gy, x)
+        gy[:] = 0.0
+        assert np.array_equal(x, X)
+
+
+# ---- the simplifier's x + 0 → x and x·1 → x dropped NumPy's promotion of float32 x ------------
+
+def test_jit_zero_bias_keeps_float64_promotion():
+    b = np.zeros(3)  # a float64 bias, still zero (a frozen constant: jit's contract)
+
+    def f(x):
+        return np.sum(np.sin(x + b))
+
+    jf = dk.jit(f)
+    jf(np.zeros(3, np.float32))  # first trace (and compile) at a point where float32 is exact
+    x = np.array([0.1, 0.2, 0.3], np.float32)
+    want = f(x)  # plain NumPy: float32 + float64 array -> float64 arithmetic
+    got = jf(x)
+    assert np.asarray(got).dtype == np.float64, f"{got!r} is not float64 (NumPy: {want!r})"
+    assert abs(float(got) - float(want)) <= 1e-14 * abs(float(want))
+
+
+def test_jit_value_and_grad_times_float64_one_keeps_promotion():
+    def f(x):
+        return np.sum(np.sin(x * np.float64(1.0)))  # NumPy 2: float32 * float64 scalar -> float64
+
+    vg = dk.value_and_grad(dk.jit(f))
+    vg(np.zeros(3, np.float32))
+    x = np.array([0.1, 0.2, 0.3], np.float32)
+    v, (g,) = vg(x)
+    xd = x.astype(np.float64)
+    assert abs(float(v) - float(np.sum(np.sin(xd)))) <= 1e-14
+    np.testing.assert_allclose(g, np.cos(xd), rtol=1e-6)  # the input's dtype: float32
+    assert g.dtype == np.float32
+
+
+# ---- CompiledGradient checked the shapes it was generated for, not the dtypes -----------------
+
+def test_compiled_gradient_float32_code_refuses_a_float64_point():
+    cg = dk.compile_gradient("sin(x)*0.1 + x*x/3", np.float32(0.5))
+    with pytest.raises(dk.errors.TracingError, match="dtypes"):
+        cg.grad(0.7)  # was 0.5431508885216407: float32 constants (exact 0.5431508853951155)
+    x = 0.7  # compiled for float64 it is the hand formula
+    (d,) = dk.compile_gradient("sin(x)*0.1 + x*x/3", x).grad(x)
+    assert abs(d - (np.cos(x) * 0.1 + 2 * x / 3)) <= 1e-15
+
+
+def test_compiled_gradient_float32_array_code_refuses_a_float64_array():
+    f = dk.jit(lambda x: dk.sum(dk.sin(x) * 0.1 + x * x / 3))
+    cg = dk.compile_gradient(f, np.zeros(3, np.float32))
+    x = np.array([0.7, 0.1, 0.2])
+    with pytest.raises(dk.errors.TracingError, match="dtypes"):
+        cg.grad(x)
+    (g,) = dk.compile_gradient(f, x).grad(x)
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, np.cos(x) * 0.1 + 2 * x / 3, rtol=1e-14)
+
+
+# ---- ndarray subclasses passed through as_input: masked semantics in values, not gradients -----
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "fd-central", "symbolic", "auto"])
+def test_masked_array_is_refused_by_name(method):
+    m = np.ma.array([1.0, 2.0, 3.0], mask=[False, True, False])
+    # was (10.0, [2, 2, 6]) or (10.0, [2, 4, 6]): NumPy's value 10 has differences [2, 0, 6]
+    with pytest.raises(dk.errors.TracingError, match="MaskedArray"):
+        dk.value_and_grad(lambda x: np.sum(x * x), method=method)(m)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+@pytest.mark.parametrize("method", ["reverse", "fd-central"])
+def test_matrix_is_refused_by_name(method):
+    A = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+    B = np.matrix([[0.5, -1.0], [2.0, 0.25]])
+    # np.matrix's * is the matrix product: fd answered 11.5 with the elementwise gradient B,
+    # reverse a bare TypeError (matrix.sum() got an unexpected keyword 'keepdims')
+    with pytest.raises(dk.errors.TracingError, match="matrix"):
+        dk.value_and_grad(lambda x, y: np.sum(x * y), method=method)(A, B)
+
+
+def test_memmap_is_read_as_a_plain_array(tmp_path):
+    mm = np.memmap(tmp_path / "x.dat", dtype=float, mode="w+", shape=(3,))
+    mm[:] = [1.0, 2.0, 3.0]
+    v, (g,) = dk.value_and_grad(lambda x: np.sum(x * x))(mm)
+    assert v == 14.0 and type(g) is np.ndarray
+    np.testing.assert_array_equal(g, [2.0, 4.0, 6.0])  # hand: 2x
+
+
+# ---- str()/repr() of a traced value read its number without marking the trace ------------------
+
+@pytest.mark.parametrize("read", [str, repr, lambda x: f"{x}"], ids=["str", "repr", "format"])
+def test_jit_branch_on_text_of_traced_value_is_retraced(read):
+    """design.md: a number read out of a traced value makes the trace valid at its point only."""
+    jf = dk.jit(lambda x: x * 2.0 if "-" not in read(x) else x * 3.0, inputs=["x"])
+    g = dk.grad(jf)
+    for _ in range(3):
+        assert g(0.5) == (2.0,)
+        assert jf(0.5) == 1.0
+    assert g(-0.7) == (3.0,)  # hand: the x*3 branch (was 2.0, the first trace's branch)
+    assert jf(-0.7) == pytest.approx(-2.1)
+
+
+# ---- a jit function's call and its compiled gradient froze closures at different traces -------
+
+_C = {"c": 1.0}
+
+
+def test_jit_value_and_grad_use_the_same_frozen_trace_as_the_call():
+    """design.md: values a jit function does not take are constants frozen at its first trace
+    for each signature — one trace, shared by its call and its compiled gradients."""
+    _C["c"] = 1.0
+    f = dk.jit(lambda x: _C["c"] * x * x)
+    assert f(3.0) == 9.0  # the first trace at this signature: c = 1
+    _C["c"] = 2.0
+    assert dk.value_and_grad(f)(3.0) == (9.0, (6.0,))  # hand: c·x², 2·c·x at c = 1 (was 18, 12)
+    assert f(3.0) == 9.0
+
+
+def test_jit_gradient_first_then_call_share_the_frozen_trace():
+    _C["c"] = 1.0
+    f = dk.jit(lambda x: _C["c"] * np.sum(x * x))
+    x = np.array([1.0, 2.0])
+    (g,) = dk.grad(f)(x)
+    np.testing.assert_array_equal(g, 2 * x)  # c = 1 at the first trace
+    _C["c"] = 5.0
+    assert f(x) == 5.0  # c = 1 still (was 25.0: the call traced afresh for its own code)
+    np.testing.assert_array_equal(dk.grad(f)(x)[0], 2 * x)
