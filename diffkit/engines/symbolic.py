@@ -22,7 +22,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..errors import MissingRuleError, NonDifferentiableError, TracingError
+from ..errors import MissingRuleError, NonDifferentiableError, NumericOverflowError, TracingError
 from ..function import Function, signature
 from ..ir import Graph, Node
 from ..sympy_program import MAX_ELEMENTS, ScalarProgram, scalar_program
@@ -319,21 +319,28 @@ class SymbolicDerivative:
         """The derivative at the flat input values.
 
         The fast code runs on Python floats (``math``); where it raises (0**-0.5, 1/0, log of a
-        negative number), the same program runs on NumPy scalars, where infinities are values and
-        StrongMul decides 0·∞ = 0. A result that is still not finite means the derivative does
-        not exist there."""
+        negative number, any value that is not finite), the same program runs on NumPy scalars,
+        where infinities from a division are values and StrongMul decides 0·∞ = 0, and an
+        overflow is a NumericOverflowError. A result that is still not finite means the
+        derivative does not exist there."""
         values = None
         if self._fast is not None:
             try:
                 values = self._fast(*[float(v) for v in flat_inputs])
-            except (ZeroDivisionError, ValueError, OverflowError):
-                values = None
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                values = None  # TypeError: a complex power in a Piecewise branch not taken
             if values is not None and not all(map(math.isfinite, values)):
                 values = None  # an infinity met a zero: the NumPy program decides 0·∞ = 0
-        if values is None:
-            with np.errstate(all="ignore"):
+        if values is None:  # an overflow is an error here, as in the other engines
+            with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="raise"):
                 try:
                     values = compile_numpy_program(self)(*flat_inputs)
+                except FloatingPointError as exc:
+                    raise NumericOverflowError(
+                        f"the symbolic derivative overflows at this point ({exc}): an "
+                        "intermediate value is too large for its floating-point type (symbolic "
+                        "engine); rescale the inputs, or use method='reverse' or 'forward', "
+                        "whose rules avoid some of these overflows") from None
                 except (ZeroDivisionError, ValueError, OverflowError) as exc:
                     raise NonDifferentiableError(self._not_differentiable(str(exc))) from None
         result = np.asarray(values).reshape(self.shape)
@@ -367,6 +374,24 @@ class _Printer(NumPyPrinter):
     def _print_NonZero(self, e: Any) -> str:
         x = self._print(e.args[0])
         return f"numpy.where({x} == 0, 1.0, {x})"
+
+
+class _Overflowed:
+    """The NumPy program's value of an assignment that overflowed: any use of it raises that
+    overflow again, so that one in a value no result uses (a Piecewise branch not taken whose
+    common subexpressions were computed before the branch) is no error."""
+
+    def __init__(self, exc: FloatingPointError) -> None:
+        self.exc = exc
+
+    def _raise(self, *args: Any, **kwargs: Any) -> Any:
+        raise FloatingPointError(str(self.exc))
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _raise
+    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = __pos__ = __abs__ = _raise
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __float__ = _raise
+    __array__ = __array_ufunc__ = __array_function__ = _raise
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _smul(a: Any, b: Any) -> Any:
@@ -415,12 +440,37 @@ class _Writer:
     def __init__(self, names: dict[sp.Symbol, str], fast: bool, fallback: Any) -> None:
         self.names, self.fast, self.fallback = names, fast, fallback
         self.memo: dict[sp.Basic, str] = {}
+        #: fast version: one assignment per operation (`flush` hands them out), and the names of
+        #: the numeric ones, which the program checks for infinities (`finite_check`)
+        self.lines: list[str] = []
+        self.temps: list[str] = []
 
     def __call__(self, e: sp.Basic) -> str:
         text = self.memo.get(e)
         if text is None:
-            text = self.memo[e] = self._write(e)
+            text = self._write(e)
+            if self.fast and not (e.is_Symbol or e.is_Number or e is sp.true or e is sp.false):
+                # Python floats overflow to inf silently in + - * and x/inf is 0: every
+                # operation gets its own variable, so that an infinity cannot vanish unseen
+                name = f"_v{len(self.memo)}"
+                self.lines.append(f"    {name} = {text}")
+                if not isinstance(e, sp.logic.boolalg.Boolean) or isinstance(e, sp.Expr):
+                    self.temps.append(name)
+                text = name
+            self.memo[e] = text
         return text
+
+    def flush(self) -> list[str]:
+        lines, self.lines = self.lines, []
+        return lines
+
+    def finite_check(self) -> list[str]:
+        """Fast version: an OverflowError (the NumPy program then decides) where a value was not
+        finite, also one the results no longer show (a Piecewise branch not taken included)."""
+        if not self.temps:
+            return []
+        return [f"    if not math.isfinite(math.fsum(({', '.join(self.temps)},))):",
+                "        raise OverflowError('a value is not finite')"]
 
     def _write(self, e: sp.Basic) -> str:  # one case per kind of node
         w, fast = self, self.fast
@@ -441,6 +491,8 @@ class _Writer:
             base, exp = e.args
             if exp == -1:
                 return f"(1/{w(base)})"
+            if exp.is_Integer and exp < 0:  # x**-n as 1/x**n: an overflow of x**n is seen,
+                return f"(1/{w(base ** -exp)})"  # where x**-n would underflow to 0 silently
             if exp == sp.S.Half:
                 return f"{'math' if fast else 'numpy'}.sqrt({w(base)})"
             if exp.is_Integer and (fast or exp == 2):
@@ -505,8 +557,15 @@ def _source(deriv: SymbolicDerivative, fast: bool) -> str:
     write = _Writer(names, fast, printer)
     lines = [f"def derivative({', '.join(names[s] for s in deriv.program.inputs)}):"]
     for sym, e in live:
-        lines.append(f"    {names[sym]} = {write(e)}")
+        text = write(e)
+        if fast:
+            lines += [*write.flush(), f"    {names[sym]} = {text}"]
+        else:  # an overflow is an error only where a result uses the value (_Overflowed)
+            lines += ["    try:", f"        {names[sym]} = {text}",
+                      "    except FloatingPointError as exc:",
+                      f"        {names[sym]} = _Overflowed(exc)"]
     outs = ", ".join(write(r) for r in deriv.reduced)
+    lines += [*write.flush(), *write.finite_check()]
     lines.append(f"    return ({outs},)" if outs else "    return ()")
     return "\n".join(lines) + "\n"
 
@@ -528,7 +587,8 @@ def compile_numpy_program(deriv: SymbolicDerivative) -> Any:
     """The NumPy-scalar program (made once, on first use)."""
     if deriv._compiled is None:
         deriv._source = _source(deriv, fast=False)
-        namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul}
+        namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul,
+                                     "_Overflowed": _Overflowed}
         exec(compile(deriv._source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
         deriv._compiled = namespace["derivative"]
     return deriv._compiled

@@ -76,15 +76,43 @@ sinh = elementwise("sinh", lambda xp, x: xp.sinh(x), (lambda x, o: cosh(x),), "s
                    latex=r"\sinh", scalar="math.sinh({0})")
 cosh = elementwise("cosh", lambda xp, x: xp.cosh(x), (lambda x, o: sinh(x),), "cosh",
                    latex=r"\cosh", scalar="math.cosh({0})")
+def _real_part(x: Any) -> Any:
+    """Re x for complex x, x itself otherwise: what the rules below branch on."""
+    return real(x) if np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c" else x
+
+
 def _sech2(x: Any, o: Any) -> Any:
-    """tanh′ = sech²x = 4e/(1 + e)² with e = exp(−sx)², s = ±1 the sign of x (of Re x for complex
-    x; +1 at 0), a constant to the derivative: the identity holds for either sign, so every higher
-    derivative is the analytic one, also at 0 (exp(−2|x|) has a kink there), with no cancellation
-    (1 − tanh² loses every digit for |x| > 18) and no overflow (|e| <= 1)."""
-    re = real(x) if np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c" else x
+    """tanh′ = sech²x: for |x| >= ½ as 4e/(1 + e)² with e = exp(−sx)², s = ±1 the sign of x (of Re x
+    for complex x), a constant to the derivative: the identity holds for either sign, so every
+    higher derivative is the analytic one, with no cancellation (1 − tanh² loses every digit for
+    |x| > 18) and no overflow (|e| <= 1); for |x| < ½ as 1 − tanh², whose derivative −2·tanh·tanh′
+    keeps its digits near 0 (that of 4e/(1 + e)² is a difference of two equal quotients there)."""
+    re = _real_part(x)
     h = exp(-x * (sign(re) + equal(re, 0.0)))  # e = h²: −2x would overflow for float32 3e38
     e = h * h
-    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+    return where(less(abs(re), 0.5), 1.0 - o * o, 4.0 * e / ((1.0 + e) * (1.0 + e)))
+
+
+def logistic_prime(x: Any) -> Any:
+    """σ′(x) = σ(x)·σ(−x) = ¼·sech²(x/2), with tanh's rule: exact also where σ(x) rounds to 1, and
+    its own derivative −¼·tanh(x/2)·sech²(x/2) has no σ(−x) − σ(x) to cancel near 0."""
+    h = 0.5 * x
+    return 0.25 * _sech2(h, tanh(h))
+
+
+def one_minus_square(x: Any) -> Any:
+    """1 − x²: as (1 − x)(1 + x) for |x| >= ½ (no cancellation near ±1), as 1 − x·x for |x| < ½,
+    whose derivative −2x keeps its digits (the product's, (1 − x) − (1 + x), loses them near 0)."""
+    return where(less(abs(_real_part(x)), 0.5), 1.0 - x * x, (1.0 - x) * (1.0 + x))
+
+
+def _arctan_prime(x: Any, o: Any) -> Any:
+    """1/(1 + x²); for |x| > 1 as (1/x)/(x + 1/x): no x² to overflow, and no 1/(1 + x²)² in its
+    derivative to underflow (at |x| = 1e100 it is 0 before the factor 2x)."""
+    big = greater(abs(_real_part(x)), 1.0)
+    small, large = where(big, 0.0, x), where(big, x, 1.0)  # each branch finite everywhere
+    r = 1.0 / large
+    return where(big, r / (large + r), 1.0 / (1.0 + small * small))
 
 
 def _sympy_tanh(sp: Any, x: Any) -> Any:
@@ -97,14 +125,14 @@ def _sympy_tanh(sp: Any, x: Any) -> Any:
 tanh = elementwise("tanh", lambda xp, x: xp.tanh(x), (_sech2,), _sympy_tanh, latex=r"\tanh",
                    scalar="math.tanh({0})")
 arcsin = elementwise("arcsin", lambda xp, x: xp.arcsin(x),
-                     (lambda x, o: 1.0 / sqrt((1.0 - x) * (1.0 + x)),),  # no cancellation near ±1
+                     (lambda x, o: 1.0 / sqrt(one_minus_square(x)),),
                      "asin", latex=r"\arcsin", aliases=("asin",), scalar="math.asin({0})",
                      domain=((-0.9, 0.9),), domain_text="arcsin needs -1 <= x <= 1")
 arccos = elementwise("arccos", lambda xp, x: xp.arccos(x),
-                     (lambda x, o: -1.0 / sqrt((1.0 - x) * (1.0 + x)),), "acos", latex=r"\arccos",
+                     (lambda x, o: -1.0 / sqrt(one_minus_square(x)),), "acos", latex=r"\arccos",
                      aliases=("acos",), scalar="math.acos({0})", domain=((-0.9, 0.9),),
                      domain_text="arccos needs -1 <= x <= 1")
-arctan = elementwise("arctan", lambda xp, x: xp.arctan(x), (lambda x, o: 1.0 / (1.0 + x * x),),
+arctan = elementwise("arctan", lambda xp, x: xp.arctan(x), (_arctan_prime,),
                      "atan", latex=r"\arctan", aliases=("atan",), scalar="math.atan({0})")
 
 
@@ -116,13 +144,7 @@ def _sigmoid(xp: Any, x: Any) -> Any:
     return out[()] if out.ndim == 0 else out  # a scalar for a scalar, as NumPy's ufuncs
 
 
-def _sigmoid_prime(x: Any, o: Any) -> Any:
-    """σ′ = σ(x)·σ(−x): exact also where σ(x) rounds to 1 (σ(x)(1 − σ(x)) is 0 there), and smooth
-    at 0, so that every higher derivative is right there too."""
-    return o * sigmoid(-x)
-
-
-sigmoid = elementwise("sigmoid", _sigmoid, (_sigmoid_prime,),
+sigmoid = elementwise("sigmoid", _sigmoid, (lambda x, o: logistic_prime(x),),
                       lambda sp, x: sp.Piecewise((1 / (1 + sp.exp(-x)), x >= 0),  # no overflow
                                                  (sp.exp(x) / (1 + sp.exp(x)), True)),
                       unicode="σ", latex=r"\sigma", numpy=())

@@ -49,10 +49,12 @@ from .declare import composite, declared_in, shape_of, structural
 from .elementwise import (
     abs,
     conj,
+    equal,
     greater,
     less_equal,
     not_equal,
     real,
+    sign,
     sqrt,
     stop_gradient,
     where,
@@ -1348,10 +1350,14 @@ def _norm2_function() -> Any:
         def _eval_evalf(self, prec: int) -> Any:
             return sp.sqrt(sp.Add(*[a ** 2 for a in self.args])).evalf(prec)
 
-        def _numpycode(self, printer: Any) -> str:
-            return "(" + " + ".join(f"({printer._print(a)})**2" for a in self.args) + ")**0.5"
+        def _numpycode(self, printer: Any) -> str:  # hypot: no x² to underflow or overflow
+            code = printer._print(self.args[0])
+            for a in self.args[1:]:
+                code = f"{printer._module_format('numpy.hypot')}({code}, {printer._print(a)})"
+            return code if len(self.args) > 1 else f"abs({code})"
 
-        _pythoncode = _numpycode
+        def _pythoncode(self, printer: Any) -> str:
+            return f"math.hypot({', '.join(printer._print(a) for a in self.args)})"
 
     return Norm2
 
@@ -1363,12 +1369,26 @@ def _euclidean_impl(xp: Any, x: Any, axis: tuple[int, ...] | None = None,
 
 
 def _euclidean_direction(x: Any, out: Any, axis: Any, keepdims: bool) -> Any:
-    """conj(x)/‖x‖ with the subgradient 0 where ‖x‖ = 0 (there its derivative is 0 too)."""
-    n = out if keepdims else reshape(out, _kept_shape(shape_of(x), axis))
-    zero, one = _const(n, 0.0), _const(n, 1.0)
-    nonzero = not_equal(n, zero)
-    g = (conj(x) if is_complex(x) else x) / where(nonzero, n, one)
-    return g * where(nonzero, one, zero)
+    """∂‖x‖/∂x = conj(x)/‖x‖, with the subgradient 0 where x = 0 (there its derivative is 0 too).
+
+    Computed from u = x/m, m = max|x| over the norm's axes, a constant to the derivative (the
+    quotient does not depend on it): ‖x‖ itself underflows for |x| < 1e-154 and would make x look
+    like the origin. For real x the dominant element (uᵢ² > ½‖u‖², at most one) is written as
+    sign(uᵢ)/√(1 + ρ/uᵢ²), ρ the sum of the other squares, as hypot's partial is: the Hessian's
+    ρ/‖x‖³ then is not the difference 1/‖x‖ − xᵢ²/‖x‖³ (all digits lost for ρ < 1e-16·xᵢ²)."""
+    m = stop_gradient(amax(abs(x), axis=axis, keepdims=True))
+    origin = equal(m, 0.0)
+    u = x / where(origin, 1.0, m)
+    if is_complex(x):
+        g = conj(u) / where(origin, 1.0, sqrt(sum(real(u * conj(u)), axis=axis, keepdims=True)))
+    else:
+        w = u * u
+        total = sum(w, axis=axis, keepdims=True)
+        dominant = greater(w, 0.5 * total)
+        rest = sum(where(dominant, 0.0, w), axis=axis, keepdims=True)
+        g = where(dominant, sign(u) / sqrt(1.0 + rest / where(dominant, w, 1.0)),
+                  u / where(origin, 1.0, sqrt(total)))
+    return where(origin, 0.0, g)  # 0 at the origin, with derivative 0 there
 
 
 def _euclidean_jvp(ts: Any, k: int, xs: Any, out: Any, axis: Any = None,

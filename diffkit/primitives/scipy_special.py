@@ -103,6 +103,7 @@ from .elementwise import (
     less_equal,
     log,
     log1p,
+    logistic_prime,
     sign,
     stop_gradient,
     where,
@@ -632,19 +633,13 @@ betaln = elementwise(
 # ----- logistic functions -----------------------------------------------------------------------
 
 
-def _expit_prime(x: Any, o: Any) -> Any:
-    """expit′ = expit(x)·expit(−x): exact also where expit(x) rounds to 1, and smooth at 0 (every
-    higher derivative is right there)."""
-    return o * expit(-x)
-
-
 logit = elementwise(
     "logit", _scipy("logit", "p"), (lambda x, o: 1.0 / (x * (1.0 - x)),),
     lambda sp, x: sp.log(x) - sp.log(1 - x), numpy=(), scipy=("logit",),
     latex=r"\operatorname{logit}", domain=((0.05, 0.95),), domain_text="logit needs 0 < p < 1",
     holomorphic=False, doc="log(p/(1 − p)), the inverse of expit (scipy.special.logit).")
 expit = elementwise(
-    "expit", _scipy("expit", "x"), (_expit_prime,),
+    "expit", _scipy("expit", "x"), (lambda x, o: logistic_prime(x),),  # σ(x)·σ(−x)
     lambda sp, x: sp.Piecewise((1 / (1 + sp.exp(-x)), x >= 0),  # no overflow either side
                                (sp.exp(x) / (1 + sp.exp(x)), True)),
     numpy=(), scipy=("expit",), latex=r"\operatorname{expit}", domain=((-4.0, 4.0),),

@@ -6,16 +6,37 @@ from collections.abc import Sequence
 from typing import Any
 
 from .declare import composite, declared_in, shape_of
-from .elementwise import exp, log, stop_gradient, sub
+from .elementwise import exp, greater, less, log, log1p, stop_gradient, sub, where
 from .structure import amax, reshape, sum
+
+
+def _log_normalizer(x: Any, axis: int | Sequence[int] | None) -> tuple[Any, Any, Any]:
+    """(c, r, dominant) with logsumexp(x) = c + r along `axis` (kept as length-1 axes), and no
+    cancellation of 1 − p in the derivatives (log_softmax = x − c − r, logsumexp's Hessian
+    diag(p) − ppᵀ); `dominant`: where pᵢ = softmax(x)ᵢ > ½ (at most one element of a group).
+
+    Usually c = max x, a constant to the derivative, and r = log Σ exp(x − c). Where one element
+    xₖ dominates (pₖ > ½: then Σ exp(x − max) < 2), c = xₖ itself and r = log1p(ρ), ρ =
+    Σ_{j≠k} exp(xⱼ − xₖ): 1 − pₖ = ρ/(1 + ρ) is then computed as such, never as 1 − e/Σ (0 for a
+    gap of 40 instead of 4e-18)."""
+    m = stop_gradient(amax(x, axis=axis, keepdims=True))
+    e = exp(sub(x, m))
+    total = sum(e, axis=axis, keepdims=True)
+    dominant = greater(e, 0.5 * total)
+    alone = less(total, 2.0)  # the group has one (its maximum's term is 1 > total/2)
+    c = where(alone, sum(where(dominant, x, 0.0), axis=axis, keepdims=True), m)
+    rest = sum(where(dominant, 0.0, exp(sub(x, c))), axis=axis, keepdims=True)
+    return c, where(alone, log1p(rest), log(total)), dominant
 
 
 @composite
 def logsumexp(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
     """log Σ exp(x), computed stably as m + log Σ exp(x − m) with m = max x (a constant to the
-    derivative, which then is softmax(x) exactly)."""
-    m = stop_gradient(amax(x, axis=axis, keepdims=True))
-    out = log(sum(exp(sub(x, m)), axis=axis, keepdims=True)) + m
+    derivative, which then is softmax(x) exactly).
+
+    Where one element dominates, as xₖ + log1p(Σ_{j≠k} exp(xⱼ − xₖ)) (`_log_normalizer`)."""
+    c, r, _ = _log_normalizer(x, axis)
+    out = c + r
     if keepdims:
         return out
     nd = len(shape_of(x))
@@ -26,8 +47,12 @@ def logsumexp(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = 
 
 @composite
 def log_softmax(x: Any, axis: int = -1) -> Any:
-    """x − logsumexp(x) along `axis` (stable)."""
-    return sub(x, logsumexp(x, axis=axis, keepdims=True))
+    """x − logsumexp(x) along `axis` (stable).
+
+    The dominant element's entry is −log1p(ρ) (`_log_normalizer`): its 1 − p is not cancelled."""
+    c, r, dominant = _log_normalizer(x, axis)
+    # the dominant xₖ − c is 0: without it c's adjoint is not −1 + (1 − pₖ), which rounds to −1
+    return sub(where(dominant, 0.0, sub(x, c)), r)
 
 
 @composite

@@ -70,9 +70,11 @@ from .elementwise import (
     cos,
     equal,
     exp,
+    greater_equal,
     imag,
     less,
     maximum,
+    one_minus_square,
     real,
     sigmoid,
     sign,
@@ -258,7 +260,7 @@ arccosh = elementwise("arccosh", lambda xp, x: xp.arccosh(x),
                       special=(((1.0,), "nondifferentiable"),),
                       doc="Inverse hyperbolic cosine (not differentiable at 1).")
 arctanh = elementwise("arctanh", lambda xp, x: xp.arctanh(x),
-                      (lambda x, o: 1.0 / ((1.0 - x) * (1.0 + x)),), "atanh",
+                      (lambda x, o: 1.0 / one_minus_square(x),), "atanh",
                       latex=r"\operatorname{artanh}", numpy=_np("arctanh", "atanh"),
                       aliases=("atanh",), scalar="math.atanh({0})", domain=((-0.9, 0.9),),
                       domain_text="arctanh needs -1 < x < 1", doc="Inverse hyperbolic tangent.")
@@ -297,14 +299,20 @@ logaddexp2 = elementwise("logaddexp2", lambda xp, x, y: xp.logaddexp2(x, y),
 # ----- trigonometric helpers ----------------------------------------------------------------------
 
 
-def _hypot_partial(a: Any, o: Any) -> Any:
-    """∂hypot/∂a = a/hypot, taken as 0 at the origin (a cone's apex, as abs′(0) = 0)."""
-    zero = equal(o, 0.0)
-    return where(zero, 0.0, a / where(zero, 1.0, o))
+def _hypot_partial(a: Any, b: Any, o: Any) -> Any:
+    """∂hypot(a, b)/∂a = a/r, taken as 0 at the origin (a cone's apex, as abs′(0) = 0). Written with
+    the ratio q of the shorter leg to the longer (|q| <= 1): sign(a)/hypot(1, q) where |a| >= |b|,
+    sign(b)·q/hypot(1, q) elsewhere, so that its derivatives b²/r³ and −ab/r³ come without the
+    difference 1/r − a²/r³ (all digits lost for |b| < 1e-8·|a|) and without underflow."""
+    origin = equal(o, 0.0)
+    longer_a = greater_equal(abs(a), abs(b))
+    q = where(longer_a, b, a) / where(origin, 1.0, where(longer_a, a, b))
+    h = hypot(1.0, q)
+    return where(origin, 0.0, where(longer_a, sign(a) / h, sign(b) * q / h))
 
 
 hypot = elementwise("hypot", lambda xp, x, y: xp.hypot(x, y),
-                    (lambda x, y, o: _hypot_partial(x, o), lambda x, y, o: _hypot_partial(y, o)),
+                    (lambda x, y, o: _hypot_partial(x, y, o), lambda x, y, o: _hypot_partial(y, x, o)),
                     lambda sp, x, y: _S().hypot(x, y), scalar="math.hypot({0}, {1})",
                     holomorphic=False, special=(((0.0, 0.0), (0.0, 0.0)),),
                     doc="√(x² + y²) without overflow; partials 0 at the origin.")
