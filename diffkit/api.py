@@ -34,7 +34,7 @@ from .errors import (
     NumericOverflowError,
     TracingError,
 )
-from .function import STRICT, Function, as_input, jit, signature, to_python
+from .function import STRICT, Function, as_input, given_as_is, jit, signature, to_python
 from .ir import Traced
 from .primitive import finite
 from .tensor import Tensor, paused_gc
@@ -42,12 +42,16 @@ from .tensor import Tensor, paused_gc
 
 #: engines that answer numbers: they cannot carry the eager tape of an input that requires grad
 def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
-             method: Any = None) -> list[Any]:
-    """Coerced inputs; a NaN or infinite input is an error that names it, and so is an input on
-    the eager tape given to an engine that cannot carry it (see :func:`_check_eager`)."""
+             method: Any = None, wrt: Sequence[int] | None = None) -> list[Any]:
+    """Coerced inputs (those in `wrt`, all by default, as floats; the others' integers and
+    booleans as given: :func:`~diffkit.function.given_as_is`); a NaN or infinite input is an
+    error that names it, and so is an input on the eager tape given to an engine that cannot
+    carry it (see :func:`_check_eager`)."""
     fn.check_arity(args)
-    xs = [as_input(a) for a in args]
+    xs = [as_input(a, fn.pure or wrt is None or i in wrt) for i, a in enumerate(args)]
     for name, x in zip(fn.inputs, xs):
+        if given_as_is(x):
+            continue
         if isinstance(x, Traced):
             _check_eager(name, x, engine, method)
             continue
@@ -258,7 +262,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
     idx = fn.positions(wrt, argnums)
 
     def run(*args: Any) -> tuple[Any, tuple[Any, ...]]:
-        xs = _prepare(fn, args, engine, method)
+        xs = _prepare(fn, args, engine, method, idx)
         with _strict(method):
             out, grads = engine.value_and_grad(fn, xs, idx)
         _check_finite(grads, "the gradient", method)
@@ -284,7 +288,7 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
     idx = fn.positions(wrt, argnums)
 
     def run(*args: Any) -> tuple[Any, ...]:
-        xs = _prepare(fn, args, engine, method)
+        xs = _prepare(fn, args, engine, method, idx)
         with _strict(method):
             grads = engine.grad(fn, xs, idx)
         _check_finite(grads, "the gradient", method)
@@ -316,7 +320,7 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
     idx = fn.positions(wrt, argnums)
 
     def run(*args: Any) -> Any:
-        xs = _prepare(fn, args, engine, method)
+        xs = _prepare(fn, args, engine, method, idx)
         with _strict(method):
             out, jac = engine.jacobian(fn, xs, idx)
         _check_finite([jac], "the Jacobian", method)
@@ -345,7 +349,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
     idx = fn.positions(wrt, argnums)
 
     def run(*args: Any) -> Any:
-        xs = _prepare(fn, args, engine, method)
+        xs = _prepare(fn, args, engine, method, idx)
         with _strict(method):
             H = engine.hessian(fn, xs, idx)
         _check_finite([H], "the Hessian", method)

@@ -53,6 +53,11 @@ class TracedHashError(TracingError, TypeError):
     identities, not numbers, and silently miss. Also a TypeError, Python's "unhashable"."""
 
 
+class InputTypeError(TracingError, TypeError):
+    """An argument of a kind diffkit does not take (a string, an ndarray subclass whose operators
+    mean other things: masked arrays, np.matrix)."""
+
+
 class BackendError(DiffkitError, RuntimeError):
     """An array backend that is missing or mixed (NumPy with CuPy)."""
 

@@ -28,6 +28,7 @@ from .errors import (
     ArityError,
     DiffkitError,
     DomainError,
+    InputTypeError,
     InvalidNameError,
     NumericOverflowError,
     ShapeError,
@@ -45,14 +46,18 @@ STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "igno
 DISPLAY_NODES, DISPLAY_OPS = 200, 400
 
 
-def as_input(x: Any) -> Any:
+def as_input(x: Any, differentiated: bool = True) -> Any:
     """Coerce one argument: Python numbers to NumPy scalars, lists and integer arrays to float64.
 
     Floating and complex dtypes are kept (float32 stays float32). An ndarray subclass other
-    than ``np.memmap`` (plain storage, read as an array) is a TracingError: a masked array's
-    or ``np.matrix``'s operators mean other things than the traced ones."""
+    than ``np.memmap`` (plain storage, read as an array) is an InputTypeError: a masked array's
+    or ``np.matrix``'s operators mean other things than the traced ones. An argument that is not
+    `differentiated` and holds integers or booleans (labels, indices, masks, counts, shapes) is
+    returned as the caller gave it (:func:`given_as_is`)."""
     t = type(x)
     if t is Tensor or t is np.float64 or t is np.ndarray and x.dtype.kind in "fc":
+        return x
+    if not differentiated and given_as_is(x):
         return x
     if isinstance(x, bool | int | float | np.integer | np.bool_):
         return np.float64(x)  # a NumPy scalar, so NumPy's error handling applies
@@ -63,17 +68,37 @@ def as_input(x: Any) -> Any:
     if isinstance(x, list | tuple):
         arr = np.asarray(x)
         return arr if arr.dtype.kind in "fc" else arr.astype(float)
-    if isinstance(x, np.ndarray):  # a subclass: its operators may mean other things
+    if t is not np.ndarray and isinstance(x, np.ndarray):  # a subclass: its operators may
+        # mean other things
         if isinstance(x, np.memmap):  # file-backed storage, ndarray's own semantics
             return as_input(np.asarray(x))
-        raise TracingError(f"cannot differentiate with respect to a {type(x).__name__} (an "
+        raise InputTypeError(f"cannot differentiate with respect to a {type(x).__name__} (an "
                            "ndarray subclass: masked arrays drop masked elements, np.matrix "
                            "reads * as a matrix product, which tracing does not record): pass "
                            "a plain array, np.asarray(x) (a masked array's x.filled(v) or "
                            "x.compressed()), and write the operation you mean (x @ y)")
     if hasattr(x, "dtype") and hasattr(x, "shape"):  # NumPy and CuPy arrays
         return x if x.dtype.kind in "fc" else x.astype(float)
-    raise TypeError(f"cannot differentiate with respect to a {type(x).__name__}: pass numbers or arrays")
+    raise InputTypeError(f"cannot differentiate with respect to a {type(x).__name__}: pass numbers "
+                         "or arrays")
+
+
+def given_as_is(x: Any) -> bool:
+    """Whether `x` holds integers or booleans only (a Python or NumPy integer or bool, a plain
+    integer or boolean array, a list or tuple of them): as an argument that is not
+    differentiated it reaches the function unchanged, as NumPy and JAX pass it (a label array
+    indexes, a count drives ``range``, ``2**k`` stays exact), and is a constant of its trace."""
+    t = type(x)
+    if t is bool or t is int or isinstance(x, np.integer | np.bool_):
+        return True
+    if t is np.ndarray:
+        return x.dtype.kind in "biu"
+    if t is list or t is tuple:
+        try:
+            return np.asarray(x).dtype.kind in "biu"
+        except ValueError:  # ragged
+            return False
+    return False
 
 
 def signature(args: Sequence[Any]) -> tuple[Any, ...]:
@@ -203,7 +228,7 @@ class Function:
         """Evaluate at `args`; a 0-d result comes back as a Python number. A ``dk.jit``
         function runs generated code, once compiled for the arguments' signature."""
         self.check_arity(args)
-        args = tuple(as_input(a) for a in args)
+        args = tuple(as_input(a, self.pure) for a in args)
         if any(type(a) is Tensor for a in args):
             return self.run_body(*args)
         with np.errstate(**STRICT):
@@ -214,8 +239,10 @@ class Function:
             return to_python(self.evaluate(*args))
 
     def evaluate(self, *args: Any) -> Any:
-        """Evaluate without converting the result (complex and array results kept as they are)."""
-        args = tuple(as_input(a) for a in args)
+        """Evaluate without converting the result (complex and array results kept as they are).
+        Nothing is differentiated: integer and boolean arguments of a Python function reach it
+        as given (a parsed or SymPy function's inputs are real variables: read as floats)."""
+        args = tuple(as_input(a, self.pure) for a in args)
         try:
             return self.run_body(*args)
         except DiffkitError:
@@ -256,12 +283,18 @@ class Function:
         Inputs in `wrt` (all by default) are the ones being differentiated: reading a number out
         of them (``float(x)``) is a TracingError, since their derivative would be lost."""
         self.check_arity(args)
-        args = tuple(as_input(a) for a in args)
         diff = set(range(len(args))) if wrt is None else set(wrt)
+        args = tuple(as_input(a, self.pure or i in diff) for i, a in enumerate(args))
         with new_tape() as tape:
-            ins = [Tensor(Node(None, (), {}, a, name=n), tape, i in diff)
+            ins = [Tensor(Node(None, (), {}, np.asarray(a) if given_as_is(a) else a, name=n),
+                          tape, i in diff)
                    for i, (n, a) in enumerate(zip(self.inputs, args, strict=True))]
-            out = self.run_body(*ins)
+            # an integer or boolean argument that is not differentiated reaches the body as
+            # given: a constant of this trace, which then holds at these values only
+            body_args = [a if given_as_is(a) else t for a, t in zip(args, ins, strict=True)]
+            if any(b is not t for b, t in zip(body_args, ins, strict=True)):
+                tape.value_dependent = True
+            out = self.run_body(*body_args)
             if type(out) is Tensor and out.tape is tape:
                 out_node = out.node
             else:  # the output does not depend on the inputs
@@ -510,5 +543,6 @@ def _positional_names(f: Callable[..., Any]) -> list[str]:
     return names
 
 
-__all__ = ["STRICT", "Function", "as_input", "function", "jit", "signature", "stack_outputs",
+__all__ = ["STRICT", "Function", "as_input", "function", "given_as_is", "jit", "signature",
+           "stack_outputs",
            "to_python"]

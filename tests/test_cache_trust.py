@@ -194,3 +194,76 @@ def test_jit_gradient_first_then_call_share_the_frozen_trace():
     _C["c"] = 5.0
     assert f(x) == 5.0  # c = 1 still (was 25.0: the call traced afresh for its own code)
     np.testing.assert_array_equal(dk.grad(f)(x)[0], 2 * x)
+
+
+# ---- h6_2: domain tests read buffers written in place; equal gradients shared one array -------
+
+def test_jit_grad_log_barrier_outside_domain_raises():
+    f = lambda x: (np.log(x - 1.0) + 3.0 * x).sum()       # log barrier + linear term
+    g = dk.grad(dk.jit(f))
+    for _ in range(3):
+        np.testing.assert_allclose(g(np.array([2.0, 3.0]))[0], 1 / (np.array([2.0, 3.0]) - 1) + 3)
+    with pytest.raises(dk.DomainError):                    # log(-0.5): snapshot answers [4., 1.]
+        g(np.array([2.0, 0.5]))
+
+
+def test_compile_gradient_grad_outside_domain_raises():
+    f = lambda x: (np.log(x - 1.0) + 3.0 * x).sum()
+    cg = dk.compile_gradient(f, np.array([2.0, 3.0]))
+    with pytest.raises(dk.DomainError):                    # cg(x) raises; cg.grad(x) answers [4, 1]
+        cg.grad(np.array([2.0, 0.5]))
+
+
+def test_jit_grad_binary_cross_entropy_at_valid_point_no_bare_valueerror():
+    # BCE written by hand, at a valid point (0 < p < 1): the first call of the jitted gradient
+    # raises a bare ValueError("log outside its domain") on the snapshot
+    y = np.array([1.0, 0.0, 1.0])
+    f = lambda p: -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
+    g = dk.grad(dk.jit(f))
+    p = np.array([0.3, 0.4, 0.8])
+    ref = (-(y / p) + (1 - y) / (1 - p)) / 3                # hand formula
+    for _ in range(3):
+        np.testing.assert_allclose(g(p)[0], ref, rtol=1e-13)
+
+
+def test_jit_grad_log2_of_square_negative_entries():
+    # log2(x**2): valid wherever x != 0; its gradient 2/(x ln 2) is negative for x < 0
+    f = lambda x: np.log2(x ** 2).sum()
+    g = dk.grad(dk.jit(f))
+    x = np.array([0.5, -1.2, 2.0, -0.3])
+    for _ in range(3):
+        np.testing.assert_allclose(g(x)[0], 2 / (x * np.log(2)), rtol=1e-13)
+
+
+# equal gradients of two inputs: two arrays (one, scaled in place, was scaled twice)
+
+def test_jit_grads_of_two_inputs_are_independent_arrays():
+    # loss of a sum a + b: both gradients are 2(a+b); the jitted gradient returns the SAME buffer
+    # twice, so clipping/scaling each gradient in place (g *= c for g in grads) scales it twice
+    a = np.array([0.1, 0.2]); b = np.array([0.3, 0.5])
+    g = dk.grad(dk.jit(lambda a, b: ((a + b) ** 2).sum()), wrt=(0, 1))
+    for _ in range(3):
+        ga, gb = g(a, b)
+    for gi in (ga, gb):
+        gi *= 0.5                                          # in-place gradient scaling
+    np.testing.assert_allclose(ga, a + b)                  # hand formula: 0.5 * 2(a+b)
+    np.testing.assert_allclose(gb, a + b)                  # snapshot: 0.25 * 2(a+b) in both
+
+
+def test_compile_gradient_grads_do_not_alias():
+    f = lambda x, y: np.sin(x + y).sum()
+    x = np.array([0.1, 0.2]); y = np.array([0.3, 0.5])
+    gx, gy = dk.compile_gradient(f, x, y).grad(x, y)
+    assert not np.shares_memory(gx, gy)
+    gx[0] = 99.0
+    np.testing.assert_allclose(gy, np.cos(x + y))          # hand formula
+
+
+def test_jit_value_and_grad_grads_do_not_alias():
+    a = np.array([0.1, 0.2]); b = np.array([0.3, 0.5])
+    vg = dk.value_and_grad(dk.jit(lambda a, b: np.sin(a + b).sum()), wrt=(0, 1))
+    for _ in range(3):
+        _, (ga, gb) = vg(a, b)
+    ga *= 2.0
+    np.testing.assert_allclose(gb, np.cos(a + b))          # snapshot: 2 cos(a+b)
+

@@ -193,3 +193,22 @@ def test_derivative_keeps_the_inputs_dtype_for_every_method(method: str, n: int)
         got = d(x)
         assert type(got) is type(x) and np.result_type(got) == np.result_type(x)
         assert got == pytest.approx(hand, rel=1e-6 if method != "fd" else 1e-2)
+
+
+def test_forward_mode_cross_entropy_keeps_float32_under_an_outer_derivative() -> None:
+    """Cross-entropy's JVP seeded its rows with a Python 1.0 broadcast to a float64 array, so a
+    forward-mode gradient of a float32 loss taken while an outer trace differentiates its inputs
+    came out float64 (the rows' unit cotangents are now in the output's dtype)."""
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=(3, 4)).astype(np.float32)
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    t = np.eye(3, dtype=np.float32)[[0, 2, 1, 1, 0]]
+
+    def loss(w, x, t):
+        return dk.mean(dk.softmax_cross_entropy(x @ dk.transpose(w), t))
+
+    def inner(w, x, t):
+        return dk.grad(loss, wrt=0, method="forward")(w, x, t)[0]
+
+    graph = dk.function(inner).trace(w, x, t)  # every input differentiated by the outer trace
+    assert graph.output.value.dtype == np.float32

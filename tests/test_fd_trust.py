@@ -404,3 +404,14 @@ def test_an_unsettled_richardson_derivative_warns_and_an_explicit_step_does_not(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dk.grad(lambda a: np.sin(50 * a), method="fd-richardson", step=1.0)(1000.0)
+
+
+def test_the_complex_step_passes_a_comparison_away_from_its_tie():
+    """NumPy orders complex numbers by their real parts first: x + ih compares as x wherever the
+    operands differ, so the step keeps the real point's branch (logsumexp's dominance mask, a
+    hand-written where); at a tie its imaginary part would pick a side: refused by name."""
+    g = dk.grad(lambda v: dk.where(v > 0, v * v, -v), method="fd-complex")
+    assert g(0.5) == (pytest.approx(1.0, rel=1e-14),)
+    assert g(-0.5) == (pytest.approx(-1.0, rel=1e-14),)
+    with pytest.raises(dk.errors.MissingRuleError, match="greater"):
+        g(0.0)

@@ -157,7 +157,7 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
     jit's contract makes this the same answer: what the function does not take as arguments is
     frozen at its first trace for the signature."""
     for a in args:
-        if not isinstance(a, np.ndarray | np.generic) or a.dtype.kind not in "fiub":
+        if not isinstance(a, np.ndarray | np.generic) or a.dtype.kind != "f":
             return NOT_COMPILED
     key = ("evaluate", signature(args))
     code = fn.cache.get(key)

@@ -587,8 +587,20 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     placed = _placements(order, uses)
     for at, y, _, _ in placed.values():  # y is read where its sum is formed, not before
         last[id(y)] = max(last.get(id(y), 0), at)
+    # each domain test right after its last operand is computed, before any later operation
+    # may write into an operand's buffer (a test printed at the end read 1/(x − 1) for x − 1)
+    position = {id(v): i for i, v in enumerate(order)}
+    tests_after: dict[int, list[_Val]] = {}
+    for c in tests:
+        at = max((position.get(id(a), -1) for a in c.args), default=-1)
+        tests_after.setdefault(at, []).append(c)
+        for a in c.args:
+            if id(a) in position:
+                last[id(a)] = max(last.get(id(a), 0), at + 1)
     deferred: dict[int, tuple[_Val, str, list[tuple[str, str]], bool]] = {}  # not printed
     for i, v in enumerate(order):
+        for c in tests_after.pop(i - 1, ()):
+            lines.append(_test_line(c, names, ns))
         if id(v) in placed:
             y = v.args[0]
             deferred[id(v)] = (y, names[id(y)] if id(y) in names else _ref(y, names, ns),
@@ -648,16 +660,16 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             lines.append(f"    v{count} = {text}")
         if v.shape and v.prim.kind == "elementwise" and allocates:
             fresh.add(id(v))
-    for c in tests:
-        cond = _test_text(c, [_ref(a, names, ns) for a in c.args])
-        scalar = not c.shape and all(not a.shape for a in c.args)
-        test = f"not ({cond})" if scalar else f"not np.all({cond})"
-        lines.append(f"    if {test}:\n        _outside({c.prim.name!r})")
+    for at in sorted(tests_after):  # those after the last operation (or of inputs alone)
+        lines.extend(_test_line(c, names, ns) for c in tests_after[at])
     KNOWN_ATOMIC.clear()
     refs = []
+    handed: set[int] = set()
     for r in root_vals:
         ref = _ref(r, names, ns)
-        if r.name is not None or r.is_const or ref in params or id(r) in borrowed:
+        again = id(r) in handed  # one array for two results (equal gradients): a copy
+        handed.add(id(r))
+        if r.name is not None or r.is_const or ref in params or id(r) in borrowed or again:
             # never hand out an input (or an identity or a view of one) or a constant: a copy,
             # and for a 0-d one its value (+a is a new scalar for a float, a NumPy scalar or a
             # 0-d array)
@@ -832,6 +844,14 @@ def _emit_placed_sum(v: _Val, i: int,
 def _test_text(v: _Val, args: list[str]) -> str | None:
     """The record's domain condition on `args` as source text (None if it cannot be printed)."""
     return render_rule(v.prim.valid, args)
+
+
+def _test_line(c: _Val, names: dict[int, str], ns: dict[str, Any]) -> str:
+    """The domain test of `c`'s record on its operands: ``_outside(name)`` where it fails."""
+    cond = _test_text(c, [_ref(a, names, ns) for a in c.args])
+    scalar = not c.shape and all(not a.shape for a in c.args)
+    test = f"not ({cond})" if scalar else f"not np.all({cond})"
+    return f"    if {test}:\n        _outside({c.prim.name!r})"
 
 
 def _last_uses(order: list[_Val], roots: list[_Val]) -> dict[int, int]:

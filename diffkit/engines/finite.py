@@ -165,7 +165,7 @@ class FiniteDifferenceEngine(Engine):
 
         A complex input makes x0 complex; the real inputs beside it stay real in every call (a
         step along the imaginary axis is a complex input's only: :meth:`_complex_jacobian`)."""
-        args = [as_input(a) for a in args]
+        args = self._coerced(fn, args, wrt)
         shapes = [np.shape(args[i]) for i in wrt]
         scalar = [not np.ndim(args[i]) for i in wrt]
         real = [dtype_of(args[i]).kind != "c" for i in wrt]
@@ -217,12 +217,19 @@ class FiniteDifferenceEngine(Engine):
                 "(they nest)")
         return value
 
-    def _inputs(self, fn: Function, args: Sequence[Any]) -> list[Any]:
+    def _inputs(self, fn: Function, args: Sequence[Any], wrt: Sequence[int] | None = None
+                ) -> list[Any]:
         """The coerced arguments, none of them a value an enclosing derivative differentiates."""
-        args = [as_input(a) for a in args]
+        args = self._coerced(fn, args, wrt)
         for name, a in zip(fn.inputs, args):
             self._numbers(a, fn, f"input {name!r}")
         return args
+
+    @staticmethod
+    def _coerced(fn: Function, args: Sequence[Any], wrt: Sequence[int] | None) -> list[Any]:
+        """The inputs in `wrt` (all by default) as floats; the others' integers and booleans as
+        the caller gave them (the black box is called as the function would be)."""
+        return [as_input(a, fn.pure or wrt is None or i in wrt) for i, a in enumerate(args)]
 
     def _base_trace(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                     ) -> Graph | None:
@@ -321,13 +328,14 @@ class FiniteDifferenceEngine(Engine):
         if any(dtype_of(a).kind == "c" for a in args):
             raise MissingRuleError("the complex-step method needs real inputs: use "
                                    "method='fd-central' or an AD method for complex inputs")
-        graph = self._trace(fn, args)
+        graph = self._trace(fn, args, wrt)
         stepped = {graph.inputs[i] for i in (range(len(args)) if wrt is None else wrt)}
         for node in graph.nodes:
             if node.prim is not None and any(i in stepped for i in node.inputs):
                 stepped.add(node)
             if node in stepped and node.prim is not None and not node.prim.holomorphic \
-                    and node.prim.kind == "elementwise":  # structural: measured per step
+                    and node.prim.kind == "elementwise" and not _decided_apart(node):
+                # structural operations are measured per step
                 raise MissingRuleError(
                     f"the complex-step method needs complex-analytic operations and cannot pass "
                     f"through {node.prim.name!r}: use method='fd-central' or an AD method "
@@ -356,7 +364,7 @@ class FiniteDifferenceEngine(Engine):
         return eps ** (0.5 if self.scheme == "forward" else 1.0 / 3.0) * scale
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
-        args = self._inputs(fn, args)
+        args = self._inputs(fn, args, wrt)
         value = self._check_complex_step(fn, args, wrt) if self.scheme == "complex" else None
         flat, x0, out, graph = self._flat_function(fn, args, wrt, value)
         h = self.default_step(x0.real if np.iscomplexobj(x0) else x0)
@@ -649,7 +657,7 @@ class FiniteDifferenceEngine(Engine):
         * richardson: the central stencil at h, h/2, … combined by the tableau, h = 0.05.
 
         On the diagonal (i = j) these are the second differences with step 2hᵢ and hᵢ."""
-        args = self._inputs(fn, args)
+        args = self._inputs(fn, args, wrt)
         flat, x0, out, _ = self._flat_function(fn, args, wrt)
         require_scalar(out, "hessian")
         if np.iscomplexobj(x0) or np.iscomplexobj(_numeric(out)):
@@ -827,6 +835,18 @@ class FiniteDifferenceEngine(Engine):
                       f"{int(np.count_nonzero(unsettled))} of {best.size} entries: use {advice} "
                       "(method='forward')")
         return best
+
+
+def _decided_apart(node: Any) -> bool:
+    """Whether the complex step passes through comparison `node` (a boolean of two real
+    operands) exactly: NumPy orders complex numbers by their real parts first, so x + ih
+    compares as x does wherever the operands differ at the point — the same branch, whose
+    imaginary part carries the derivative. At a tie the step's imaginary part would decide (a
+    one-sided branch): refused there, as every other operation that is not analytic."""
+    if node.dtype != np.bool_ or len(node.inputs) != 2:
+        return False
+    a, b = (np.asarray(i.value) for i in node.inputs)
+    return a.dtype.kind in "fiu" and b.dtype.kind in "fiu" and bool(np.all(a != b))
 
 
 #: relative error estimate (to max(1, |D|)) below which an n-th difference is accepted; above it

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DomainError, ShapeError
 from ..primitive import bind
-from .declare import composite, declared_in, elementwise, shape_of, structural
+from .declare import composite, declared_in, elementwise, shape_of, structural, unit_cotangent
 from .elementwise import exp, greater, log, maximum, mul, neg, stop_gradient, where
 from .products import matmul
 from .structure import amax, broadcast_to, reshape, sum, transpose
@@ -174,7 +174,8 @@ def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
 
 
 def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
-    rules = _xent_vjp(broadcast_to(1.0, shape_of(out)), xs, out)
+    # the rows' unit cotangents in the output's dtype (a Python 1.0 made float32 work float64)
+    rules = _xent_vjp(broadcast_to(unit_cotangent(out), shape_of(out)), xs, out)
     last = (len(shape_of(xs[0])),)
     total = None
     for tan, d in zip(ts, rules):
