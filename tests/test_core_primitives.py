@@ -316,7 +316,10 @@ def test_elementwise_first_derivative_matches_sympy(p: Primitive, method: str) -
     if reason:
         pytest.skip(reason)
     f = _sample_function(p)
-    if method == "fd-complex" and not p.holomorphic:
+    # a comparison (a boolean of two real operands) the complex step passes away from its ties,
+    # where x + ih compares as x does (NumPy orders complex numbers by real part first)
+    comparison = p.nargs == 2 and np.asarray(p.impl(np, *_points(p)[0])).dtype == bool
+    if method == "fd-complex" and not p.holomorphic and not comparison:
         with pytest.raises(dk.MissingRuleError, match="complex"):
             dk.grad(f, method=method)(*_points(p)[0])
         return
