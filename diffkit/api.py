@@ -423,8 +423,8 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
-    xs = _prepare(fn, primals, engine, method)
     idx = fn.positions(wrt, argnums)
+    xs = _prepare(fn, primals, engine, method, idx)
     with _strict(method):
         out, pull = engine.vjp(fn, xs, idx)
 
@@ -456,7 +456,7 @@ def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: An
         raise ValueError(f"order must be 1 (gradient/Jacobian) or 2 (Hessian), got {order}")
     fn = as_function(f)
     if point:
-        args = _prepare(fn, point)
+        args = _prepare(fn, point, wrt=fn.positions(wrt))
         settings: dict[str, str] = STRICT
     else:
         args, settings = [np.float64(0.5)] * fn.arity, {"all": "ignore"}

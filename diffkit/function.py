@@ -83,13 +83,18 @@ def as_input(x: Any, differentiated: bool = True) -> Any:
                          "or arrays")
 
 
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+
 def given_as_is(x: Any) -> bool:
     """Whether `x` holds integers or booleans only (a Python or NumPy integer or bool, a plain
     integer or boolean array, a list or tuple of them): as an argument that is not
     differentiated it reaches the function unchanged, as NumPy and JAX pass it (a label array
     indexes, a count drives ``range``, ``2**k`` stays exact), and is a constant of its trace."""
     t = type(x)
-    if t is bool or t is int or isinstance(x, np.integer | np.bool_):
+    if t is int:  # one NumPy holds (an object array beyond int64 is no number to NumPy)
+        return _INT64_MIN <= x <= _INT64_MAX
+    if t is bool or isinstance(x, np.integer | np.bool_):
         return True
     if t is np.ndarray:
         return x.dtype.kind in "biu"

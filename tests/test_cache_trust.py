@@ -1,6 +1,8 @@
 """Caches, replays and generated code against tracing afresh (6th bug hunt, h6_1): each test
 failed before its fix. References: plain NumPy, hand formulas and central differences."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -267,3 +269,37 @@ def test_jit_value_and_grad_grads_do_not_alias():
     ga *= 2.0
     np.testing.assert_allclose(gb, np.cos(a + b))          # snapshot: 2 cos(a+b)
 
+
+
+# a trace point outside the domain is a DomainError, not a broken CompiledGradient
+
+def test_compile_gradient_traced_outside_domain_is_a_domain_error_not_a_broken_object():
+    f = lambda x: np.log(x[0]) + x[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cg = dk.compile_gradient(f, np.array([-0.3, 0.6]))
+        except dk.errors.DomainError:
+            return  # refusing the point by name, as dk.grad does, is a correct answer
+        p = np.array([2.8, 3.6])
+        for _ in range(2):  # snapshot: ValueError('math domain error'), then a ShapeError
+            value, (g,) = cg(p)
+            np.testing.assert_allclose(value, np.log(2.8) + 3.6, rtol=1e-14)
+            np.testing.assert_allclose(g, [1 / 2.8, 1.0], rtol=1e-14)
+
+
+def test_compile_gradient_traced_outside_domain_array_grad_method():
+    """The array variant: a log barrier compiled at a point outside its domain; cg(p) works at
+    a valid point but cg.grad(p) raises the generated code's bare ValueError('log outside its
+    domain') (then, on the next call, a ShapeError 'grad needs a scalar output')."""
+    f = lambda x: np.sum(-np.log(1.0 - x * x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cg = dk.compile_gradient(f, np.array([2.0, 0.5]))
+        except dk.errors.DomainError:
+            return
+        p = np.array([0.1, 0.2])
+        for _ in range(2):
+            (g,) = cg.grad(p)
+            np.testing.assert_allclose(g, 2 * p / (1 - p * p), rtol=1e-14)  # hand formula

@@ -415,3 +415,42 @@ def test_the_complex_step_passes_a_comparison_away_from_its_tie():
     assert g(-0.5) == (pytest.approx(-1.0, rel=1e-14),)
     with pytest.raises(dk.errors.MissingRuleError, match="greater"):
         g(0.0)
+
+
+# logsumexp's dominance masks compare stopped values: the complex step passes them also at a tie
+
+def test_logsumexp_complex_step_at_equal_pair():
+    x = np.zeros(2)
+    (g,) = dk.grad(lambda x: dk.logsumexp(x), method="fd-complex")(x)  # MissingRuleError
+    np.testing.assert_allclose(g, [0.5, 0.5], rtol=1e-12)  # softmax of equal entries
+
+
+def _np_central_jvp(f, x, v):
+    """Plain NumPy central difference of g(t) = f(x + t v) at t = 0 (float64, standard step)."""
+    h = np.cbrt(np.finfo(float).eps)
+    return (f(x + h * v) - f(x - h * v)) / (2 * h)
+
+
+# an FD JVP's step is the most restrictive moved element's (the largest's was 0.885 for 1.54)
+
+@pytest.mark.parametrize("method", ["fd-central", "fd-richardson"])
+def test_fd_jvp_step_not_sized_by_the_largest_moved_element(method):
+    f = lambda x: np.sin(x[0]) + x[1]
+    x, v = np.array([1.0, 1e6]), np.array([1.0, 1.0])
+    exact = np.cos(1.0) + 1.0                          # hand formula
+    ref = _np_central_jvp(f, x, v)                     # plain NumPy central difference
+    assert abs(ref - exact) < 1e-4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unsettled Richardson answer must at least warn
+        got = dk.jvp(f, (x,), (v,), method=method)[1]
+    tol = 1e-4 if method == "fd-central" else 1e-6  # f is ~1e6: rounding allows no better
+    assert abs(got - exact) <= tol * max(1.0, abs(exact))  # snapshot: 0.885 / 0.9995 for 1.5403
+
+
+def test_fd_richardson_jvp_two_arguments_at_different_scales():
+    f = lambda a, b: 2.0 * np.sin(a) + b
+    exact = 2.0 * np.cos(1.0) + 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = dk.jvp(f, (1.0, 1e6), (1.0, 1.0), method="fd-richardson")[1]
+    assert abs(got - exact) <= 1e-6 * abs(exact)  # snapshot: 0.99904 for 2.0806, no warning

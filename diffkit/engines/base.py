@@ -323,7 +323,8 @@ def gradient_function(engine: Engine, fn: Function, wrt: Sequence[int]) -> Funct
     and higher derivatives). Reusable exactly when `fn` is."""
 
     def body(*xs: Any) -> Any:
-        _, grads = engine.value_and_grad(fn, [as_input(x) for x in xs], wrt)
+        xs = [as_input(x, fn.pure or i in wrt) for i, x in enumerate(xs)]  # as _prepare
+        _, grads = engine.value_and_grad(fn, xs, wrt)
         return grads[0] if len(grads) == 1 and not shape_of(grads[0]) else flatten_all(grads)
 
     return Function(body, fn.inputs, name=f"grad_{fn.name}", pure=fn.pure, jit=fn.jit)

@@ -379,7 +379,8 @@ def compile_gradient(f: Any, *args: Any, wrt: Sequence[int] | None = None) -> Co
     key = ("compiled", signature(xs), wrt_t)
     cached = fn.cache.get(key)
     if cached is None:
-        cached = _build(fn, xs, wrt_t)
+        with np.errstate(**STRICT):  # a point outside the domain is refused, as dk.grad does
+            cached = _build(fn, xs, wrt_t)
         if fn.reusable:
             fn.cache[key] = cached
     return cached

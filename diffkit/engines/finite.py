@@ -63,6 +63,7 @@ from ..errors import (
 from ..function import Function, as_input, signature
 from ..ir import Graph
 from ..primitives.declare import dtype_of
+from ..primitives.elementwise import stop_gradient
 from .base import (
     Engine,
     Pullback,
@@ -331,8 +332,9 @@ class FiniteDifferenceEngine(Engine):
         graph = self._trace(fn, args, wrt)
         stepped = {graph.inputs[i] for i in (range(len(args)) if wrt is None else wrt)}
         for node in graph.nodes:
-            if node.prim is not None and any(i in stepped for i in node.inputs):
-                stepped.add(node)
+            if node.prim is not None and node.prim is not stop_gradient and any(
+                    i in stepped for i in node.inputs):  # stop_gradient: a constant to the step
+                stepped.add(node)  # (whether stopping it matters: _check_constants below)
             if node in stepped and node.prim is not None and not node.prim.holomorphic \
                     and node.prim.kind == "elementwise" and not _decided_apart(node):
                 # structural operations are measured per step
@@ -616,7 +618,9 @@ class FiniteDifferenceEngine(Engine):
         # the step of the elements the direction moves (a large element it does not move must
         # not size it), divided by the direction's length
         moved = t != 0
-        h = float(np.max(self.default_step(np.abs(x0[moved])))) / norm
+        # the step along t that moves no element by more than its own step: the smallest
+        # element's (the largest's, divided by |t|, made sin(x0) + x1 at (1, 1e6) 0.885 for 1.54)
+        h = float(np.min(self.default_step(np.abs(x0[moved])) / np.abs(t[moved])))
         # f(x0) of a forward difference is the value's, where a plain call at x0 as it is gave it
         f0 = _numeric(out) if graph is None and all(np.asarray(a).dtype == x0.dtype
                                                     for a in args) else None

@@ -22,8 +22,10 @@ def _log_normalizer(x: Any, axis: int | Sequence[int] | None) -> tuple[Any, Any,
     m = stop_gradient(amax(x, axis=axis, keepdims=True))
     e = exp(sub(x, m))
     total = sum(e, axis=axis, keepdims=True)
-    dominant = greater(e, 0.5 * total)
-    alone = less(total, 2.0)  # the group has one (its maximum's term is 1 > total/2)
+    # the masks choose between two forms of one smooth function: constants to the derivative
+    # (a tie may go either way), compared on stopped values
+    dominant = greater(stop_gradient(e), stop_gradient(0.5 * total))
+    alone = less(stop_gradient(total), 2.0)  # one dominates (its term 1 > total/2)
     c = where(alone, sum(where(dominant, x, 0.0), axis=axis, keepdims=True), m)
     rest = sum(where(dominant, 0.0, exp(sub(x, c))), axis=axis, keepdims=True)
     return c, where(alone, log1p(rest), log(total)), dominant
