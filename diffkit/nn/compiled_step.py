@@ -176,7 +176,9 @@ class CompiledStep:
         params = self.params
         for i, j in reached:  # backward's rule: add to .grad, in the parameter's dtype
             p = params[i]
-            g = _owned_grad(grads[j], p.node.dtype)
+            g = grads[j]
+            if not (type(g) is np.ndarray and g.dtype == p.node.dtype and g.flags.owndata):
+                g = _owned_grad(g, p.node.dtype)  # an array the generated code made is its own
             p.grad = g if p.grad is None else _accumulated(p.grad, g)
         self.reason = None
         return loss, out
