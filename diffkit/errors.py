@@ -53,6 +53,11 @@ class TracedHashError(TracingError, TypeError):
     identities, not numbers, and silently miss. Also a TypeError, Python's "unhashable"."""
 
 
+class TracedMutationError(TracingError, TypeError):
+    """Item assignment on a Tensor (``x[i] = v``): a value in the graph never changes; the message
+    says how to write the new array."""
+
+
 class InputTypeError(TracingError, TypeError):
     """An argument of a kind diffkit does not take (a string, an ndarray subclass whose operators
     mean other things: masked arrays, np.matrix)."""

@@ -38,6 +38,7 @@ from .errors import (
     NonDifferentiableError,
     ShapeError,
     TracedHashError,
+    TracedMutationError,
     TracingError,
 )
 from .ir import Node, Traced, toposort
@@ -698,6 +699,14 @@ class Tensor(Traced):
         return _public("invert")(self)
 
     # ----- in-place operators (PyTorch's meaning): installed below the class, from one table
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``x[i] = v`` is not recorded (a value in the graph never changes): TracedMutationError
+        naming the functional forms that are."""
+        raise TracedMutationError(
+            f"item assignment x[...] = v on a Tensor at {call_site()} is not recorded (a value "
+            "in the graph never changes): write the new array instead, x = x + dk.index_add(v - "
+            "x[i], i, x.shape) for an index i, or x = dk.where(mask, v, x) for a mask")
 
     # ----- array methods ----------------------------------------------------------------------
     @property

@@ -195,3 +195,18 @@ def test_an_argument_used_as_an_index_while_differentiated_names_argnums():
 
     with pytest.raises(dk.errors.TracingError, match=r"'k' is itself an argument.*argnums="):
         dk.grad(h)(np.arange(3.0), 1)
+
+
+@pytest.mark.parametrize("where", ["traced", "eager"])
+def test_item_assignment_on_a_tensor_is_a_named_error(where):
+    """x[0] = v is not recorded: a TracedMutationError (also a TypeError) naming the functional
+    forms, not Python's bare "does not support item assignment"."""
+    def f(x):
+        x[0] = 1.0
+        return x.sum()
+
+    with pytest.raises(dk.errors.TracedMutationError, match="index_add"):
+        if where == "traced":
+            dk.grad(f)(np.ones(3))
+        else:
+            f(dk.tensor([1.0, 2.0], requires_grad=True))

@@ -454,3 +454,16 @@ def test_fd_richardson_jvp_two_arguments_at_different_scales():
         warnings.simplefilter("error")
         got = dk.jvp(f, (1.0, 1e6), (1.0, 1.0), method="fd-richardson")[1]
     assert abs(got - exact) <= 1e-6 * abs(exact)  # snapshot: 0.99904 for 2.0806, no warning
+
+
+def test_richardson_first_derivatives_restart_inside_the_domain_near_its_edge():
+    """Richardson's first steps (0.05·max(1, |x|)) leave log's domain at x = 0.01; its n ≥ 2
+    derivatives restarted from smaller steps, its first derivatives were a DomainError. Now
+    they restart the same way. Reference: cos(x)·log x + sin(x)/x by hand."""
+    x = 0.01
+    want = np.cos(x) * np.log(x) + np.sin(x) / x
+    (g,) = dk.grad(lambda t: np.sin(t) * np.log(t), method="fd-richardson")(x)
+    assert g == pytest.approx(want, rel=1e-9)
+    d = dk.derivative(lambda t: np.sin(t) * np.log(t), method="fd-richardson")(np.array([x, 2.0]))
+    np.testing.assert_allclose(d, np.cos([x, 2.0]) * np.log([x, 2.0]) + np.sin([x, 2.0]) /
+                               np.array([x, 2.0]), rtol=1e-9)

@@ -489,21 +489,38 @@ class FiniteDifferenceEngine(Engine):
         an error estimate of 0). An entry still above :data:`SETTLED` (relative to max(1, |D|))
         after the last restart is a RuntimeWarning naming its estimate (with an explicit
         ``step``, used as given, the estimate is only recorded)."""
-        best, err = at(h)
-        if err is None or self.step is not None:  # an explicit step is used as given, once
+        failure: Exception | None = None
+        try:
+            best, err = at(h)
+        except (DomainError, NumericOverflowError) as exc:  # Richardson's first steps are large:
+            if self.scheme != "richardson" or self.step is not None:  # near a domain edge they
+                raise  # may leave it, where smaller ones do not (as derivative(n ≥ 2) restarts)
+            best, err, failure = None, None, exc
+        if best is not None and (err is None or self.step is not None):  # a step as given
             self.error_estimate = None if err is None else float(np.max(err, initial=0.0))
             return best
         for shrink in (16.0, 256.0, 4096.0):
-            if np.all(err <= 1e-9 * np.maximum(1.0, np.abs(best))):
+            if best is not None and np.all(err <= 1e-9 * np.maximum(1.0, np.abs(best))):
                 break
             smallest = h / shrink / 2.0 ** (self.levels - 1)
             if np.any((x0 + smallest).astype(x0.dtype) == x0):
                 break
-            candidate, cand_err = at(h / shrink)
+            try:
+                candidate, cand_err = at(h / shrink)
+            except (DomainError, NumericOverflowError) as exc:
+                failure = exc
+                continue
+            if best is None:
+                best, err = candidate, cand_err
+                self.step_used = h / shrink
+                continue
             better = cand_err < err
             if np.any(better):
                 best, err = np.where(better, candidate, best), np.where(better, cand_err, err)
                 self.step_used = h / shrink
+        if best is None:
+            assert failure is not None
+            raise failure
         return self._settled(best, err)
 
     # ----- many perturbed points in one evaluation ----------------------------------------------
