@@ -185,6 +185,9 @@ class Function:
             except TypeError:
                 raise ArityError(f"wrt={wrt!r}: pass an input's position or name, or a sequence "
                                  "of them") from None
+            if not items:  # every method answered it differently (empty arrays, bare errors)
+                raise ArityError(f"wrt={wrt!r} names no input of {self.name}: there is nothing to "
+                                 "differentiate; name at least one (wrt=0), or None for all")
         out: list[int] = []
         for w in items:
             if isinstance(w, str):

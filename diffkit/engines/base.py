@@ -271,9 +271,13 @@ def line_function(fn: Function) -> Function:
                 # (s + c)·t with s = −0.0 is c·t: −0.0 where t ≥ 0 and +0.0·t = −0.0 where t < 0,
                 # so x + it is x bit for bit, a negative zero included (c is a constant)
                 c = np.where(np.asarray(plain_value(t)) < 0, 0.0, -0.0)
-                d = (s + c) * t  # in x's floating dtype: a float32 function stays float32
-                if d.dtype != x.dtype and x.dtype.kind in "fc":
-                    d = d.astype(x.dtype)
+                k = s + c  # real; in x's real dtype before it meets t (in x's dtype: _along),
+                real = np.finfo(x.dtype).dtype if x.dtype.kind in "fc" else k.dtype
+                if k.dtype != real:  # so that a float32 function stays float32 and a complex64
+                    k = k.astype(real)  # one needs no complex cast (astype is not holomorphic)
+                d = k * t
+                if d.dtype != x.dtype and x.dtype.kind in "fc":  # a traced tangent of another
+                    d = d.astype(x.dtype)  # dtype (nested derivatives)
                 us.append(x + d)
             return fn.run_body(*us)
 

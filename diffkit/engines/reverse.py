@@ -114,7 +114,7 @@ class ReverseEngine(Engine):
         if len(blocks) == 1:
             return out, _owned(blocks[0], graph.nodes)
         if any(isinstance(b, Traced) for b in blocks):
-            return out, concatenate(*blocks, axis=1)
+            return out, concatenate(blocks, axis=1)
         return out, xp.concatenate(blocks, axis=1)
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:

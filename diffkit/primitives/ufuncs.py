@@ -569,7 +569,10 @@ def _prepare_astype(x: Any, dtype: Any, order: str = "K", casting: str = "unsafe
 def _astype_vjp(ct: Any, xs: Any, out: Any, dtype: np.dtype) -> tuple[Any]:
     source = _dtype_of(xs[0])
     if source.kind != "c" and _dtype_of(ct).kind == "c":
-        ct = real(ct)  # a real input's cotangent is real: the projection (JAX's convention)
+        # a real value cast into complex keeps its complex adjoint, as one multiplied by a
+        # complex constant does: a complex output's Jacobian needs it (its rows were 0); a real
+        # input's cotangent is made real where it leaves (the API's projection), not here
+        return (astype(ct, np.result_type(source, np.complex64)),)
     return (astype(ct, source),)
 
 
