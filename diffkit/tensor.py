@@ -34,6 +34,7 @@ from . import primitives as P
 from .backend import array_namespace
 from .errors import (
     DomainError,
+    InputTypeError,
     MissingRuleError,
     NonDifferentiableError,
     ShapeError,
@@ -121,6 +122,8 @@ class Tape:
             value = bind(prim, *vals, **params)
         else:
             value = prim.evaluate(array_namespace(*vals), vals, params)
+        if not self.level and not GRAD_MODE["enabled"]:
+            return _constant(value)
         node = Node(prim, tuple(nodes), params, value)
         if self.recorded is not None:
             if scalar:
@@ -178,6 +181,8 @@ class Tape:
             value = prim.impl(np, v)
         except Exception:  # noqa: BLE001 - evaluate raises the named error
             value = prim.evaluate(np, (v,), _NO_PARAMS)
+        if not self.level and not GRAD_MODE["enabled"]:
+            return _constant(value)
         out = Node(prim, (node,), _NO_PARAMS, value)
         if self.recorded is not None:
             self.recorded.append(out)
@@ -239,10 +244,18 @@ class Tape:
             value = op(va, vb)
         except FloatingPointError:
             value = prim.evaluate(np, (va, vb), _NO_PARAMS)
+        if not self.level and not GRAD_MODE["enabled"]:
+            return _constant(value)
         out = Node(prim, (na, nb), _NO_PARAMS, value)
         if self.recorded is not None:
             self.recorded.append(out)
         return Tensor(out, self, active and prim.differentiable)
+
+
+def _constant(value: Any) -> Tensor:
+    """What the eager tape gives under ``nn.no_grad()`` (PyTorch's rule): the result as a new
+    leaf that requires no grad, holding no graph (backward never reaches through it)."""
+    return Tensor(Node(None, (), _NO_PARAMS, value), EAGER_TAPE, False)
 
 
 _ESCAPED = ("a traced value from a trace that has ended was used (was it kept in a global, a "
@@ -286,8 +299,9 @@ class paused_gc:
 
 #: The tape of eagerly recorded tensors (neural-net parameters and what is computed from them).
 EAGER_TAPE = Tape(0)
-#: the eager tape's gradient mode: ``enabled`` is False inside ``nn.no_grad()``; ``running``
-#: counts the Module calls in progress (diffkit.nn sets both; in-place operators read them)
+#: the eager tape's gradient mode: ``enabled`` is False inside ``nn.no_grad()`` (the eager tape
+#: then records nothing: results are new leaves that require no grad); ``running`` counts the
+#: Module calls in progress (diffkit.nn sets both)
 GRAD_MODE: dict[str, Any] = {"enabled": True, "running": 0}
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
@@ -538,6 +552,20 @@ class Tensor(Traced):
         if self.tape.level:
             return P.stop_gradient(self)
         return tensor(self.node.value, name=self.node.name or "leaf")
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` of a leaf of the eager tape in place and return it (PyTorch's
+        method): an integer or boolean leaf cannot require gradients (InputTypeError), and a
+        computed tensor's flag comes from its graph (TracingError when asked to change it)."""
+        requires_grad = bool(requires_grad)
+        if self.tape.level or (self.node.prim is not None and requires_grad != self.requires_grad):
+            raise TracingError(
+                f"requires_grad_({requires_grad}) at {call_site()}: only the flag of a leaf of the "
+                "eager tape can change (use t.detach().requires_grad_() for a new leaf)")
+        if requires_grad:
+            _check_can_require_grad(self.node.dtype)
+        self.requires_grad = requires_grad
+        return self
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
         """Indices of the largest values along `axis` (all elements, flattened, by default), as a
@@ -951,9 +979,21 @@ def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tenso
     """An eager Tensor (a leaf of the eager tape), e.g. a parameter of a model. Lists and tuples
     become arrays (``dk.tensor([1.0, 2.0])`` has shape (2,))."""
     node = Node(None, (), {}, _as_array(value), name=name)
+    if requires_grad:
+        _check_can_require_grad(node.dtype)
     t = Tensor(node, EAGER_TAPE, requires_grad)
     node.owner = weakref.ref(t)  # weak: no cycle, and the Tensor may die before its graphs
     return t
+
+
+def _check_can_require_grad(dtype: Any) -> None:
+    """PyTorch's rule for leaves that require grad: floating or complex values only (an integer
+    leaf would get a gradient on some paths and silently none through a cast to float)."""
+    if np.dtype(dtype).kind in "biu":
+        raise InputTypeError(
+            f"only floating point and complex Tensors can require gradients, this one has dtype "
+            f"{np.dtype(dtype)} (at {call_site()}): give it a float dtype, e.g. "
+            "dk.tensor(np.asarray(v, float), requires_grad=True)")
 
 
 def _rebuild_leaf(value: Any, requires_grad: bool, name: str, grad: Any) -> Tensor:

@@ -238,7 +238,7 @@ def test_module_api_and_no_grad():
     assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
     with nn.no_grad():
         out = model(np.ones((1, 4), np.float32))
-    assert isinstance(out, np.ndarray)
+    assert not out.requires_grad  # a Tensor that records nothing (PyTorch's no_grad)
     sd = model.state_dict()
     other = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     other.load_state_dict(sd)

@@ -286,10 +286,9 @@ def test_inplace_constant_leaf_and_graph_keeping_its_old_value():
 
 
 def test_inplace_refusals_are_named():
-    with nn.no_grad():
-        y = _leaf([1.0, 2.0]) * 2.0
-        with pytest.raises(dk.TracingError, match="no_grad"):
-            y += 1.0
+    y = _leaf([1.0, 2.0]) * 2.0  # computed from a leaf that requires grad, before no_grad
+    with nn.no_grad(), pytest.raises(dk.TracingError, match="no_grad"):
+        y += 1.0
     i = dk.tensor(np.array([1, 2]))
     with pytest.raises(TypeError):  # NumPy: int64 += 0.5 cannot cast
         i += 0.5

@@ -1,8 +1,8 @@
 """Layers (PyTorch names and arguments), each a forward pass written with diffkit operations.
 
-Every layer works on eager Tensors (recorded for ``backward()``), on Tensors of a traced function
-(so the forward engine and finite differences can check it), and on plain arrays under
-:func:`~diffkit.nn.no_grad`. Piecewise-constant factors (ReLU's mask, max-pool's arg-max weights,
+Every layer works on eager Tensors (recorded for ``backward()``, nothing recorded under
+:func:`~diffkit.nn.no_grad`) and on Tensors of a traced function (so the forward engine and finite
+differences can check it). Piecewise-constant factors (ReLU's mask, max-pool's arg-max weights,
 dropout masks) are computed from values and enter the graph as constants, in the input's dtype.
 """
 
@@ -106,8 +106,10 @@ class Sequential(Module):
         setattr(self, str(len(self._modules)), module)
         return self
 
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
+    def __getitem__(self, i: int | slice) -> Module:
+        """The i-th module; a slice is a Sequential of those modules (PyTorch's ``model[:-1]``)."""
+        modules = list(self._modules.values())
+        return Sequential(*modules[i]) if isinstance(i, slice) else modules[i]
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -320,7 +322,11 @@ def _check_batch_values(x: Any, num_features: int) -> None:
 
 
 class _BatchNorm(Module):
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    """BatchNorm1d/2d's common part. `momentum` weighs a training batch's statistics in the running
+    ones; None gives PyTorch's cumulative average (weight 1/k for the k-th training batch, counted
+    in the buffer ``num_batches_tracked``)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
                  dtype: DType = np.float32) -> None:
         super().__init__()
@@ -331,6 +337,7 @@ class _BatchNorm(Module):
             self.bias = Parameter(np.zeros(num_features, dtype), name="bias")
         self.register_buffer("running_mean", np.zeros(num_features, dtype))
         self.register_buffer("running_var", np.ones(num_features, dtype))
+        self.register_buffer("num_batches_tracked", np.array(0, np.int64))
 
     def _check(self, x: Any) -> None:
         raise NotImplementedError
@@ -343,7 +350,9 @@ class _BatchNorm(Module):
             _check_batch_values(x, self.num_features)
             y, mu, var = _normalize(x, axes, self.eps)
             if self.training and self.track_running_stats:
-                m = self.momentum
+                done = self.num_batches_tracked
+                self.num_batches_tracked = array_namespace(done).asarray(done + 1)
+                m = 1.0 / float(done + 1) if self.momentum is None else self.momentum
                 count = x.size // self.num_features
                 mu_v, var_v = value_of(mu).reshape(-1), value_of(var).reshape(-1)
                 self.running_mean = (1 - m) * self.running_mean + m * mu_v

@@ -1,14 +1,15 @@
 """Module and Parameter: containers of trainable Tensors on the eager tape, PyTorch-style.
 
-A parameter is an ordinary leaf :class:`~diffkit.ir.Tensor` with ``requires_grad=True``; assigning one
-to a module attribute registers it. ``loss.backward()`` runs diffkit's reverse engine and fills
-``p.grad``. :func:`assign_` gives the tensor a fresh leaf node (IR nodes stay immutable), which is
+A parameter is an ordinary leaf :class:`~diffkit.ir.Tensor` with ``requires_grad=True`` (or one
+made by :func:`Parameter`, frozen ones too); assigning one to a module attribute registers it.
+``loss.backward()`` runs diffkit's reverse engine and fills ``p.grad``. :func:`assign_` gives the tensor a fresh leaf node (IR nodes stay immutable), which is
 what initialisers use; optimizers write their update into the value array instead only where no
 one else can see it (:func:`~diffkit.tensor.writable_alone`), which gives the same numbers.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace, device_module, to_device, to_numpy
-from ..tensor import EAGER_TAPE, GRAD_MODE, Tensor, set_leaf_value, tensor
+from ..tensor import GRAD_MODE, Tensor, set_leaf_value, tensor
 
 _GRAD = GRAD_MODE  # the tape's: running is the depth of Module.__call__ in progress
 _RNG = {"gen": np.random.default_rng(0)}
@@ -39,16 +40,18 @@ def get_rng() -> np.random.Generator:
 
 @contextmanager
 def no_grad() -> Iterator[None]:
-    """Run modules on plain arrays: while a module runs, its parameters read as their values
-    (read-only views), so nothing is recorded. Read from outside a module (``lin.weight``) a
-    parameter is the Tensor itself, as in PyTorch, so ``lin.weight *= 0.5`` updates it through
-    the Tensor's in-place path (graphs recorded before keep their values).
+    """Record nothing on the eager tape (PyTorch's ``torch.no_grad``): inside the block every
+    result is a new leaf that requires no grad and holds no graph, in modules and outside them,
+    also when its operands require grad. Parameters stay Tensors (``p.exp()`` works in a
+    forward), and ``lin.weight *= 0.5`` updates the parameter through the Tensor's in-place
+    path (graphs recorded before keep their values). Traced functions are not affected: a
+    ``dk.grad`` inside the block still differentiates.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
         >>> with nn.no_grad():
-        ...     type(nn.Linear(2, 1)(np.ones((1, 2), np.float32))).__name__
-        'ndarray'
+        ...     nn.Linear(2, 1)(np.ones((1, 2), np.float32)).requires_grad
+        False
     """
     old = _GRAD["enabled"]
     _GRAD["enabled"] = False
@@ -64,7 +67,8 @@ def is_grad_enabled() -> bool:
 
 
 def Parameter(data: Any, requires_grad: bool = True, name: str = "param") -> Tensor:
-    """A trainable leaf Tensor (PyTorch's ``nn.Parameter``); assigning it to a Module registers it.
+    """A trainable leaf Tensor (PyTorch's ``nn.Parameter``); assigning it to a Module registers it,
+    also a frozen one (``requires_grad=False``: listed, saved and loaded, trained once unfrozen).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -74,7 +78,21 @@ def Parameter(data: Any, requires_grad: bool = True, name: str = "param") -> Ten
     value = data.value if type(data) is Tensor else data
     if not hasattr(value, "shape"):
         value = np.asarray(value, dtype=np.float32)
-    return tensor(value, requires_grad=requires_grad, name=name)
+    p = tensor(value, requires_grad=requires_grad, name=name)
+    _PARAMETERS[id(p)] = p
+    return p
+
+
+#: the Tensors made by :func:`Parameter`, by id (weak: a parameter dies with its last user), so
+#: that a frozen one registers as a parameter where a plain constant leaf does not
+_PARAMETERS: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+
+
+def _is_parameter(value: Any) -> bool:
+    """What assigning `value` to a Module attribute registers as a parameter: a leaf Tensor that
+    requires grad, or one made by :func:`Parameter` (frozen ones too, as in PyTorch)."""
+    return type(value) is Tensor and value.node.prim is None and (
+        value.requires_grad or _PARAMETERS.get(id(value)) is value)
 
 
 def assign_(t: Tensor, value: Any) -> Tensor:
@@ -108,7 +126,9 @@ class Module:
         d = self.__dict__
         if "_parameters" not in d:
             raise AttributeError("call super().__init__() before assigning attributes of a Module")
-        is_parameter = type(value) is Tensor and value.requires_grad and value.node.prim is None
+        is_parameter = _is_parameter(value) or (  # `m.p *= 2` assigns the same leaf back
+            type(value) is Tensor and d["_parameters"].get(name) is value
+            and value.node.prim is None)
         if name in d["_parameters"] and not is_parameter and value is not None:
             # PyTorch's rule too: the layer would silently stop training this weight
             raise TypeError(
@@ -137,15 +157,20 @@ class Module:
         d = self.__dict__
         params = d.get("_parameters", {})
         if name in params:
-            p = params[name]
-            if not _GRAD["enabled"] and _GRAD["running"] and type(p) is Tensor and p.tape is EAGER_TAPE:
-                return _read_only(p.value)
-            return p
+            return params[name]  # also under no_grad: the tape records nothing then
         if name in d.get("_buffers", {}):
             return d["_buffers"][name]
         if name in d.get("_modules", {}):
             return d["_modules"][name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling and ``copy.deepcopy``: the copied parameters are parameters too (frozen ones
+        included, see :func:`Parameter`)."""
+        self.__dict__.update(state)
+        for p in state.get("_parameters", {}).values():
+            if type(p) is Tensor:
+                _PARAMETERS[id(p)] = p
 
     def register_buffer(self, name: str, value: Any) -> None:
         """A non-trainable array saved in state_dict (e.g. BatchNorm's running mean)."""
@@ -219,12 +244,14 @@ class Module:
             p.grad = None
 
     def to(self, device: str) -> Module:
-        """Move parameters and buffers to 'cpu' or 'cuda' (BackendError without CuPy/GPU)."""
+        """Move parameters (with their ``.grad``, as PyTorch) and buffers to 'cpu' or 'cuda'
+        (BackendError without CuPy/GPU)."""
         device_module(device)
         for m in self.modules():
             for p in m._parameters.values():
                 assign_(p, to_device(p.value, device))
-                p.grad = None
+                if p.grad is not None:
+                    p.grad = to_device(p.grad, device)
             for k, b in m._buffers.items():
                 if b is not None:
                     m._buffers[k] = to_device(b, device)
@@ -288,16 +315,6 @@ class Module:
             sub = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({k}): {sub}")
         return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
-
-
-def _read_only(v: Any) -> Any:
-    """A parameter's value as a module reads it under :func:`no_grad`: a read-only view of a
-    NumPy array (writing into it would change a value recorded graphs hold), else the value."""
-    if type(v) is not np.ndarray:
-        return v
-    view = v.view()
-    view.flags.writeable = False
-    return view
 
 
 def _loadable(key: str, saved: Any, current: Any) -> np.ndarray:

@@ -104,9 +104,13 @@ class Optimizer:
             for k in [k for k, v in defaults.items() if type(v) is bool]:
                 group[k] = _flag(k, group[k])
             self.validate(group)  # a group's own values too
-            for p in group["params"]:
-                if type(p) is not Tensor or not p.requires_grad:
-                    raise TypeError("optimizer can only optimize Tensors with requires_grad=True")
+            for p in group["params"]:  # PyTorch's checks: a frozen leaf is fine (no .grad, no step)
+                if type(p) is not Tensor:
+                    raise TypeError("optimizer can only optimize Tensors, but one of the params "
+                                    f"is {type(p).__name__}")
+                if p.node.prim is not None:
+                    raise ValueError("can't optimize a non-leaf Tensor (one computed from others): "
+                                     "pass the leaves, e.g. model.parameters()")
             self.param_groups.append(group)
         if len({id(p) for g in self.param_groups for p in g["params"]}) < sum(
                 len(g["params"]) for g in self.param_groups):  # it would be updated twice a step
