@@ -48,7 +48,7 @@ def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
     error that names it, and so is an input on the eager tape given to an engine that cannot
     carry it (see :func:`_check_eager`)."""
     fn.check_arity(args)
-    xs = [as_input(a, fn.pure or wrt is None or i in wrt) for i, a in enumerate(args)]
+    xs = fn.coerce(args, wrt)
     for name, x in zip(fn.inputs, xs):
         if given_as_is(x):
             continue

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+from typing import Any
+
 
 class DiffkitError(Exception):
     """Base class of every error diffkit raises on purpose."""
@@ -88,13 +93,21 @@ class DistributedTimeoutError(DistributedError, TimeoutError):
     died without its launcher telling, or runs different code)."""
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_frame(skip: int) -> tuple[Any, int]:
+    """The innermost frame outside diffkit (the user's call), searched outwards from the frame
+    `skip` levels above this function, and how many frames further out it is (the frame None
+    where every one is diffkit's)."""
+    frame, further = sys._getframe(skip), 0
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, further = frame.f_back, further + 1
+    return frame, further
+
+
 def warn_user(message: str, category: type[Warning] = RuntimeWarning) -> None:
     """Warn, pointing at the first frame outside diffkit (the user's call), however deep in
     diffkit the warning is raised."""
-    import sys
-    import warnings
-
-    frame, level = sys._getframe(1), 2  # level 1 is this function
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "diffkit":
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
+    _, further = user_frame(2)  # from this function's caller, which is stacklevel 2
+    warnings.warn(message, category, stacklevel=2 + further)

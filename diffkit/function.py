@@ -73,10 +73,10 @@ def as_input(x: Any, differentiated: bool = True) -> Any:
         if isinstance(x, np.memmap):  # file-backed storage, ndarray's own semantics
             return as_input(np.asarray(x))
         raise InputTypeError(f"cannot differentiate with respect to a {type(x).__name__} (an "
-                           "ndarray subclass: masked arrays drop masked elements, np.matrix "
-                           "reads * as a matrix product, which tracing does not record): pass "
-                           "a plain array, np.asarray(x) (a masked array's x.filled(v) or "
-                           "x.compressed()), and write the operation you mean (x @ y)")
+                             "ndarray subclass: masked arrays drop masked elements, np.matrix "
+                             "reads * as a matrix product, which tracing does not record): pass "
+                             "a plain array, np.asarray(x) (a masked array's x.filled(v) or "
+                             "x.compressed()), and write the operation you mean (x @ y)")
     if hasattr(x, "dtype") and hasattr(x, "shape"):  # NumPy and CuPy arrays
         return x if x.dtype.kind in "fc" else x.astype(float)
     raise InputTypeError(f"cannot differentiate with respect to a {type(x).__name__}: pass numbers "
@@ -236,7 +236,7 @@ class Function:
         """Evaluate at `args`; a 0-d result comes back as a Python number. A ``dk.jit``
         function runs generated code, once compiled for the arguments' signature."""
         self.check_arity(args)
-        args = tuple(as_input(a, self.pure) for a in args)
+        args = tuple(self.coerce(args, ()))
         if any(type(a) is Tensor for a in args):
             return self.run_body(*args)
         with np.errstate(**STRICT):
@@ -250,7 +250,7 @@ class Function:
         """Evaluate without converting the result (complex and array results kept as they are).
         Nothing is differentiated: integer and boolean arguments of a Python function reach it
         as given (a parsed or SymPy function's inputs are real variables: read as floats)."""
-        args = tuple(as_input(a, self.pure) for a in args)
+        args = tuple(self.coerce(args, ()))
         try:
             return self.run_body(*args)
         except DiffkitError:
@@ -264,6 +264,13 @@ class Function:
             if "overflow" in str(exc):
                 raise NumericOverflowError(f"{self.name}: a value overflows ({exc})") from None
             raise DomainError(f"{self.name}: point outside the domain ({exc})") from None
+
+    def coerce(self, args: Sequence[Any], wrt: Sequence[int] | None = None) -> list[Any]:
+        """The arguments as this function reads them (:func:`as_input`): those in `wrt` (all
+        by default) are differentiated, read as floats; the others' integers and booleans as the
+        caller gave them, but a parsed or SymPy function's inputs are real variables, always
+        floats."""
+        return [as_input(a, self.pure or wrt is None or i in wrt) for i, a in enumerate(args)]
 
     # ----- tracing ----------------------------------------------------------------------------
 
@@ -292,7 +299,7 @@ class Function:
         of them (``float(x)``) is a TracingError, since their derivative would be lost."""
         self.check_arity(args)
         diff = set(range(len(args))) if wrt is None else set(wrt)
-        args = tuple(as_input(a, self.pure or i in diff) for i, a in enumerate(args))
+        args = tuple(self.coerce(args, diff))
         with new_tape() as tape:
             ins = [Tensor(Node(None, (), {}, np.asarray(a) if given_as_is(a) else a, name=n),
                           tape, i in diff)

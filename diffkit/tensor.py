@@ -41,6 +41,7 @@ from .errors import (
     TracedHashError,
     TracedMutationError,
     TracingError,
+    user_frame,
 )
 from .ir import Node, Traced, toposort
 
@@ -304,14 +305,10 @@ EAGER_TAPE = Tape(0)
 #: Module calls in progress (diffkit.nn sets both)
 GRAD_MODE: dict[str, Any] = {"enabled": True, "running": 0}
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
-
 
 def call_site() -> str:
     """'file:line: source' of the innermost caller outside diffkit (for error messages)."""
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-        frame = frame.f_back
+    frame, _ = user_frame(2)  # from this function's caller
     if frame is None:
         return "an unknown place"
     code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
@@ -1156,8 +1153,15 @@ def backward(root: Tensor, gradient: Any = None) -> None:
             adj = _adjoints(nodes, wrt, root.node, gradient)
     for node, t in leaves.items():
         if node in adj:
-            g = _owned_grad(adj[node], node.dtype)
-            t.grad = g if t.grad is None else _accumulated(t.grad, g)
+            add_grad(t, adj[node])
+
+
+def add_grad(t: Tensor, g: Any, owned: bool = False) -> None:
+    """Backward's rule for ``.grad``: `g` as the leaf's own writable array in its dtype (a copy,
+    unless `owned` says it already is one nothing else holds), added to what is there."""
+    if not owned:
+        g = _owned_grad(g, t.node.dtype)
+    t.grad = g if t.grad is None else _accumulated(t.grad, g)
 
 
 def _adjoints(nodes: list[Node], wrt: list[Node], output: Node, gradient: Any) -> dict[Node, Any]:

@@ -467,3 +467,11 @@ def test_richardson_first_derivatives_restart_inside_the_domain_near_its_edge():
     d = dk.derivative(lambda t: np.sin(t) * np.log(t), method="fd-richardson")(np.array([x, 2.0]))
     np.testing.assert_allclose(d, np.cos([x, 2.0]) * np.log([x, 2.0]) + np.sin([x, 2.0]) /
                                np.array([x, 2.0]), rtol=1e-9)
+
+
+def test_an_unsettled_derivative_warns_at_the_users_line():
+    """The warning points at the call in the user's file (errors.warn_user), however deep in
+    diffkit it is raised — not at a line of diffkit."""
+    with pytest.warns(RuntimeWarning, match="did not settle") as record:
+        dk.derivative(lambda t: np.sin(5e3 * t), method="fd-richardson")(np.array([1000.0, 0.1]))
+    assert record[0].filename == __file__

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingRuleError, ShapeError, TracingError
-from ..function import Function, as_input
+from ..function import Function
 from ..ir import Graph, Node, Traced
 from ..primitives import concatenate, reshape
 from ..primitives import sum as sum_
@@ -327,8 +327,7 @@ def gradient_function(engine: Engine, fn: Function, wrt: Sequence[int]) -> Funct
     and higher derivatives). Reusable exactly when `fn` is."""
 
     def body(*xs: Any) -> Any:
-        xs = [as_input(x, fn.pure or i in wrt) for i, x in enumerate(xs)]  # as _prepare
-        _, grads = engine.value_and_grad(fn, xs, wrt)
+        _, grads = engine.value_and_grad(fn, fn.coerce(xs, wrt), wrt)
         return grads[0] if len(grads) == 1 and not shape_of(grads[0]) else flatten_all(grads)
 
     return Function(body, fn.inputs, name=f"grad_{fn.name}", pure=fn.pure, jit=fn.jit)

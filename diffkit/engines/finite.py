@@ -60,7 +60,7 @@ from ..errors import (
     TracingError,
     warn_user,
 )
-from ..function import Function, as_input, signature
+from ..function import Function, signature
 from ..ir import Graph
 from ..primitives.declare import dtype_of
 from ..primitives.elementwise import stop_gradient
@@ -166,7 +166,7 @@ class FiniteDifferenceEngine(Engine):
 
         A complex input makes x0 complex; the real inputs beside it stay real in every call (a
         step along the imaginary axis is a complex input's only: :meth:`_complex_jacobian`)."""
-        args = self._coerced(fn, args, wrt)
+        args = fn.coerce(args, wrt)
         shapes = [np.shape(args[i]) for i in wrt]
         scalar = [not np.ndim(args[i]) for i in wrt]
         real = [dtype_of(args[i]).kind != "c" for i in wrt]
@@ -221,16 +221,10 @@ class FiniteDifferenceEngine(Engine):
     def _inputs(self, fn: Function, args: Sequence[Any], wrt: Sequence[int] | None = None
                 ) -> list[Any]:
         """The coerced arguments, none of them a value an enclosing derivative differentiates."""
-        args = self._coerced(fn, args, wrt)
+        args = fn.coerce(args, wrt)
         for name, a in zip(fn.inputs, args):
             self._numbers(a, fn, f"input {name!r}")
         return args
-
-    @staticmethod
-    def _coerced(fn: Function, args: Sequence[Any], wrt: Sequence[int] | None) -> list[Any]:
-        """The inputs in `wrt` (all by default) as floats; the others' integers and booleans as
-        the caller gave them (the black box is called as the function would be)."""
-        return [as_input(a, fn.pure or wrt is None or i in wrt) for i, a in enumerate(args)]
 
     def _base_trace(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                     ) -> Graph | None:

@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import DiffkitError
 from ..function import signature
 from ..ir import toposort
-from ..tensor import Tensor, _accumulated, _owned_grad  # backward's rule for filling .grad
+from ..tensor import Tensor, add_grad
 from . import layers, losses, models
 from .module import Module, functional_call, value_of
 
@@ -175,11 +175,8 @@ class CompiledStep:
             return self(xb, yb, check_labels)
         params = self.params
         for i, j in reached:  # backward's rule: add to .grad, in the parameter's dtype
-            p = params[i]
-            g = grads[j]
-            if not (type(g) is np.ndarray and g.dtype == p.node.dtype and g.flags.owndata):
-                g = _owned_grad(g, p.node.dtype)  # an array the generated code made is its own
-            p.grad = g if p.grad is None else _accumulated(p.grad, g)
+            p, g = params[i], grads[j]  # an array the generated code allocated is its own
+            add_grad(p, g, type(g) is np.ndarray and g.dtype == p.node.dtype and g.flags.owndata)
         self.reason = None
         return loss, out
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import MissingRuleError
 from ..primitive import MINUS_ONE, ONE
-from .declare import composite, declared_in, elementwise
+from .declare import composite, declared_in, dtype_of, elementwise
 
 # ----- element-wise arithmetic ----------------------------------------------------------------
 
@@ -78,7 +78,7 @@ cosh = elementwise("cosh", lambda xp, x: xp.cosh(x), (lambda x, o: sinh(x),), "c
                    latex=r"\cosh", scalar="math.cosh({0})")
 def _real_part(x: Any) -> Any:
     """Re x for complex x, x itself otherwise: what the rules below branch on."""
-    return real(x) if np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c" else x
+    return real(x) if dtype_of(x).kind == "c" else x
 
 
 def _sech2(x: Any, o: Any) -> Any:
