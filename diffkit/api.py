@@ -17,6 +17,7 @@ The conventions every engine shares are applied here, once (docs/design.md state
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 from collections.abc import Callable, Sequence
@@ -27,9 +28,11 @@ import numpy as np
 from .backend import array_namespace
 from .build import as_function
 from .engines import get_engine
+from .engines.base import check_tangent, flat_cotangent, output_pieces, shape_of, size_of
 from .errors import (
     ArityError,
     DiffkitError,
+    InputTypeError,
     NonDifferentiableError,
     NumericOverflowError,
     TracingError,
@@ -395,6 +398,15 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
         **options: Any) -> tuple[Any, Any]:
     """Forward product: (f(primals), J·tangents), one tangent per input.
 
+    A tangent has its input's shape or is the flat vector of its elements, real for a real
+    input. ``None`` holds an input constant (it is not differentiated). An integer or boolean
+    input of a Python function (labels, indices, masks, counts) reaches it as given, as ``grad``
+    passes one outside ``argnums``, when its tangent is ``None`` or zero (integer zeros are
+    JAX's float0); a non-zero tangent for it is an InputTypeError (give it as floats to
+    differentiate it). A parsed or SymPy function's inputs are real variables: all read as
+    floats. A function returning a tuple or list has one output, its pieces' elements in
+    order, and J·t has that flat shape.
+
     Example:
         >>> import diffkit as dk
         >>> dk.jvp("x*y", (2.0, 3.0), (1.0, 0.0), method="forward")
@@ -402,39 +414,116 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
+    fn.check_arity(primals)
+    if len(tangents) != len(primals):
+        raise ArityError(f"jvp needs one tangent per input ({len(primals)}), got {len(tangents)}")
+    held = _held(fn, primals, tangents)
+    keep = [i for i in range(fn.arity) if i not in held]
+    if not keep:  # nothing differentiated: J·t is zero
+        xs = _prepare(fn, primals, engine, method, keep)
+        with _strict(method):
+            out = fn.evaluate(*xs)
+        return _value(out), _value(_module(out).zeros(shape_of(out), dtype=float_dtype(out)))
+    if held:
+        fn = _holding(fn, primals, keep)
+        primals, tangents = [primals[i] for i in keep], [tangents[i] for i in keep]
     xs = _prepare(fn, primals, engine, method)
-    if len(tangents) != len(xs):
-        raise ArityError(f"jvp needs one tangent per input ({len(xs)}), got {len(tangents)}")
     with _strict(method):
         out, t = engine.jvp(fn, xs, [as_input(t) for t in tangents])
     _check_finite([t], "the JVP", method)
     return _value(out), _value(t)
 
 
+def _held(fn: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> list[int]:
+    """The inputs a JVP holds constant: those whose tangent is None, and a Python function's
+    integer or boolean inputs (:func:`~diffkit.function.given_as_is`) whose tangent is zero (of
+    their shape); a non-zero tangent for such an input is an InputTypeError."""
+    held = []
+    for i, (name, x, t) in enumerate(zip(fn.inputs, primals, tangents, strict=True)):
+        if t is None:
+            held.append(i)
+        elif not fn.pure and given_as_is(x):
+            check_tangent(t, name, np.shape(x), real=False)
+            if isinstance(t, Traced) or np.any(np.asarray(t) != 0):
+                raise InputTypeError(
+                    f"input {name!r} holds integers or booleans ({np.asarray(x).dtype}), which "
+                    "have no tangent: pass None (or zeros) as its tangent to hold it constant, "
+                    f"or give it as floats ({name} * 1.0) to differentiate it")
+            held.append(i)
+    return held
+
+
+def _holding(fn: Function, primals: Sequence[Any], keep: Sequence[int]) -> Function:
+    """`fn` of its inputs in `keep`, the others fixed at `primals` as `fn` reads an input it
+    does not differentiate (:meth:`Function.coerce`: integers and booleans as given). Its trace
+    holds at those values only, so it is never reused."""
+    values = fn.coerce(primals, keep)
+    body_of = fn.body
+
+    def body(*args: Any) -> Any:
+        full = list(values)
+        for i, a in zip(keep, args, strict=True):
+            full[i] = a
+        return body_of(*full)
+
+    return Function(body, [fn.inputs[i] for i in keep], name=fn.name)
+
+
 def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums: Any = None,
         **options: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
     """Reverse product: (f(primals), pullback) with pullback(ct) = ctᵀ·J, one cotangent per input.
+
+    The cotangent has the output's shape (a number for a one-element output). A function
+    returning a tuple or list has one output, its pieces' elements in order (as ``f(x)``,
+    ``jacobian`` and ``jvp`` give it), and its pullback takes either one flat cotangent of
+    that output or one cotangent per piece, in a tuple or list nested as the pieces are, each
+    of its piece's shape (a number for a one-element piece): JAX's ``jax.vjp`` form. Anything
+    else is a ShapeError naming the pieces' shapes.
 
     Example:
         >>> import diffkit as dk
         >>> out, pullback = dk.vjp("x*y", 2.0, 3.0)
         >>> pullback(1.0)
         (3.0, 2.0)
+        >>> out, pullback = dk.vjp(lambda x: (x * 2.0, x**2), 3.0)
+        >>> out, pullback((1.0, 1.0))
+        (array([6., 9.]), (8.0,))
     """
-    fn = as_function(f)
+    fn, seen = _recording(as_function(f))
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
     xs = _prepare(fn, primals, engine, method, idx)
     with _strict(method):
         out, pull = engine.vjp(fn, xs, idx)
+    outputs = seen[0]  # the pieces' shapes at these primals (a shape: one output)
 
     def pullback(ct: Any) -> tuple[Any, ...]:
+        if isinstance(outputs, list):
+            ct = flat_cotangent(ct, outputs, size_of(out))
         with _strict(method):
             cts = pull(as_input(ct))
         _check_finite(cts, "the VJP", method)
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))
 
     return _value(out), pullback
+
+
+def _recording(fn: Function) -> tuple[Function, list[Any]]:
+    """`fn` as a Function whose body also records the structure of what it returns, in
+    ``seen[0]`` (:func:`output_pieces`), and returns nested tuples or lists as one flat tuple of
+    pieces. A shallow copy: it shares `fn`'s cache (what engines derived for pure and jit
+    functions, a jit function's frozen first trace), since it computes the same output."""
+    seen: list[Any] = [None]
+    body_of = fn.body
+
+    def body(*args: Any) -> Any:
+        out = body_of(*args)
+        seen[0], pieces = output_pieces(out)
+        return tuple(pieces) if isinstance(seen[0], list) else out
+
+    view = copy.copy(fn)
+    view.body = body
+    return view, seen
 
 
 def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: Any) -> Any:

@@ -63,6 +63,11 @@ class TracedMutationError(TracingError, TypeError):
     says how to write the new array."""
 
 
+class MemoryOrderError(ShapeError):
+    """order='A' or 'K' (the memory order) of a traced value whose C and F orders differ: a
+    traced value has no memory layout (its trace serves C- and F-ordered arguments alike)."""
+
+
 class InputTypeError(TracingError, TypeError):
     """An argument of a kind diffkit does not take (a string, an ndarray subclass whose operators
     mean other things: masked arrays, np.matrix)."""

@@ -52,8 +52,14 @@ def check_cotangent(ct: Any, out_shape: tuple[int, ...]) -> None:
     """A cotangent has the output's shape (or is a scalar for a one-element output): else
     ShapeError, never a broadcast."""
     given = shape_of(ct) if isinstance(ct, Traced) else np.shape(ct)
-    if given != tuple(out_shape) and (given != () or math.prod(out_shape) != 1):
+    if not _fits(given, tuple(out_shape)):
         raise ShapeError(f"cotangent of shape {given} for an output of shape {tuple(out_shape)}")
+
+
+def _fits(given: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    """A cotangent of shape `given` fits an output of `shape`: the same, or a number for one
+    element."""
+    return given == shape or given == () and math.prod(shape) == 1
 
 
 def flatten_all(values: Sequence[Any]) -> Any:
@@ -76,6 +82,63 @@ def split_flat(vec: Any, like: Sequence[Any]) -> tuple[Any, ...]:
         out.append(cut(vec[start:start + n], shape_of(v)))
         start += n
     return tuple(out)
+
+
+def output_pieces(out: Any) -> tuple[Any, list[Any]]:
+    """(structure, pieces) of a function's return value: for a tuple or list, a list of its
+    elements' structures (nested as they are) and every piece in order; for one output, its
+    shape and itself."""
+    if not isinstance(out, list | tuple):
+        return shape_of(out), [out]
+    structure, pieces = [], []
+    for o in out:
+        s, p = output_pieces(o)
+        structure.append(s)
+        pieces.extend(p)
+    return structure, pieces
+
+
+def flat_cotangent(ct: Any, outputs: list[Any], n: int) -> Any:
+    """The cotangent of the flat output (`n` elements) of a function that returned pieces of
+    shapes `outputs` (:func:`output_pieces`): `ct` itself if it is that flat vector, else one
+    cotangent per piece, nested as `outputs`, each of its piece's shape (a number for a
+    one-element piece), concatenated. Anything else is a ShapeError naming the pieces' shapes."""
+
+    def misfit(what: str) -> ShapeError:
+        return ShapeError(
+            f"{what} does not fit the function's outputs, of shapes {outputs}: pass one "
+            "cotangent per output, each of its output's shape (a number for a one-element "
+            "output), in a tuple or list nested as the outputs are, or one flat vector of "
+            f"their {n} elements")
+
+    if not isinstance(ct, list | tuple) or len(ct) != len(outputs):  # the flat cotangent
+        try:
+            given = shape_of(ct) if isinstance(ct, Traced) else np.shape(ct)
+        except ValueError:  # a ragged sequence
+            raise misfit(f"a cotangent of {len(ct)} pieces") from None
+        if not _fits(given, (n,)):
+            raise misfit(f"a cotangent of shape {given}")
+        return ct
+    pieces: list[Any] = []
+    stack = [(ct, outputs)]
+    while stack:
+        c, o = stack.pop()
+        if isinstance(o, list):
+            if not isinstance(c, list | tuple) or len(c) != len(o):
+                given = f"{len(c)} pieces" if isinstance(c, list | tuple) else (
+                    f"shape {shape_of(c)}")
+                raise misfit(f"a cotangent of {given} for {len(o)} outputs {o}")
+            stack.extend(reversed(list(zip(c, o, strict=True))))
+            continue
+        if not isinstance(c, Traced) and not hasattr(c, "shape"):
+            try:
+                c = np.asarray(c)
+            except ValueError:
+                raise misfit(f"a ragged cotangent for an output of shape {o}") from None
+        if not _fits(shape_of(c), o):
+            raise misfit(f"a cotangent of shape {shape_of(c)} for an output of shape {o}")
+        pieces.append(c)
+    return flatten_all(pieces)
 
 
 def is_complex(v: Any) -> bool:

@@ -14,7 +14,8 @@ data (the ``getitem`` record accepts NumPy indices); constants (zero blocks, mas
 with the array module of the data. Where NumPy would raise, the composites raise the table's
 errors naming the shapes: ``ShapeError`` (a ``ValueError``) for shapes and bad parameters,
 ``IndexOutOfRangeError`` (a ``ShapeError`` and an ``IndexError``, as NumPy's ``AxisError``) for
-an axis or an index out of range.
+an axis or an index out of range, ``MemoryOrderError`` (a ``ShapeError``) for order 'A' or 'K' of
+a traced value whose C and F orders differ (it has no memory layout to read).
 
 Two NumPy names dispatch here without a ``dk.<name>`` of their own: ``np.trace`` and
 ``x.trace()`` (``dk.trace`` is diffkit's tracing tool, :mod:`diffkit.traces`), and ``np.where``
@@ -33,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace
-from ..errors import IndexOutOfRangeError, MissingRuleError, ShapeError, TracingError
+from ..errors import (
+    IndexOutOfRangeError,
+    MemoryOrderError,
+    MissingRuleError,
+    ShapeError,
+    TracingError,
+)
 from ..ir import Traced
 from ..primitive import PUBLIC, Composite, dispatch_numpy, from_objects
 from .declare import composite, declared_in, shape_of
@@ -272,12 +279,29 @@ def squeeze(a: Any, axis: int | Sequence[int] | None = None) -> Any:
     return reshape(a, tuple(n for i, n in enumerate(s) if i not in axes))
 
 
+def _memory_order(a: Any, order: str, name: str) -> str:
+    """The order NumPy's 'A' or 'K' means for traced `a`: 'C' where C and F order read the same
+    elements (at most one axis longer than 1, so any layout reads them in index order), else a
+    MemoryOrderError. A traced value has no memory layout diffkit could trust: its trace is
+    replayed and compiled for every argument of the same shape and dtype, C- or F-ordered (x.T,
+    np.asfortranarray(x)), and reading it in C order would silently permute the elements."""
+    s = shape_of(a)
+    if builtins.sum(n > 1 for n in s) > 1:
+        raise MemoryOrderError(
+            f"{name}(order={order!r}) of a traced value of shape {tuple(s)}: the memory order of "
+            "a traced value is not defined (NumPy reads how the array is laid out: F order for "
+            "x.T or np.asfortranarray(x)); pass order='C' or order='F'")
+    return "C"
+
+
 def _flat(a: Any, order: str, name: str) -> Any:
     a = _as_array(a)
     if order not in ("C", "F", "A", "K"):
         raise ShapeError(f"{name}: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
-    if order in ("A", "K") and not isinstance(a, Traced):  # a plain array's memory order
-        return _xp(a).ravel(a, order)
+    if order in ("A", "K"):
+        if not isinstance(a, Traced):  # a plain array's memory order
+            return _xp(a).ravel(a, order)
+        order = _memory_order(a, order, name)
     if order == "F":
         a = transpose(a)
     return reshape(a, (-1,))
@@ -288,13 +312,16 @@ def _numpy_reshape(a: Any, shape: int | Sequence[int], order: str = "C", *,
     """NumPy's ``reshape(a, shape, order, *, copy)`` through the ``reshape`` record.
 
     Order 'F' reads and writes the elements column-major: reshape(aᵀ, reversed shape)ᵀ; 'A' (the
-    memory order) reads a traced value in C order, as it is laid out; `copy` changes nothing (a
-    traced value is never written in place). A composite of reshape (and transpose for 'F')."""
+    memory order) is 'C' for a traced value with at most one axis longer than 1 and a
+    MemoryOrderError otherwise (:func:`_memory_order`); `copy` changes nothing (a traced value
+    is never written in place). A composite of reshape (and transpose for 'F')."""
     if order not in ("C", "F", "A"):
         raise ShapeError(f"reshape: order must be one of 'C', 'F', 'A', got {order!r}")
     a = _as_array(a)
-    if order == "A" and not isinstance(a, Traced):  # a plain array's memory order
-        return _xp(a).reshape(a, shape, order="A")
+    if order == "A":
+        if not isinstance(a, Traced):  # a plain array's memory order
+            return _xp(a).reshape(a, shape, order="A")
+        order = _memory_order(a, order, "reshape")
     if order != "F":
         return reshape(a, shape)
     dims = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
@@ -304,8 +331,9 @@ def _numpy_reshape(a: Any, shape: int | Sequence[int], order: str = "C", *,
 @composite(numpy=("ravel",))
 def ravel(a: Any, order: str = "C") -> Any:
     """The elements as a 1-D array, in C order (row-major) or 'F' (column-major) (NumPy's
-    ``ravel``; 'A' and 'K', the memory order, read a traced value in C order, as it is laid out).
-    A composite of reshape (and transpose for 'F')."""
+    ``ravel``; 'A' and 'K', the memory order: NumPy's for a plain array; for a traced value, C
+    where C and F agree, else a MemoryOrderError). A composite of reshape (and transpose for
+    'F')."""
     return _flat(a, order, "ravel")
 
 
