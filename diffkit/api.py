@@ -35,6 +35,7 @@ from .errors import (
     InputTypeError,
     NonDifferentiableError,
     NumericOverflowError,
+    ShapeError,
     TracingError,
 )
 from .function import STRICT, Function, as_input, given_as_is, jit, signature, to_python
@@ -385,9 +386,13 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         _check_finite([d], f"the derivative of order {n}", method)
         if isinstance(d, Traced):
             return d
-        # the input's floating dtype (complex where the derivative is: a holomorphic f), as
-        # for grad and jacobian — not the engine's working dtype (SymPy's code runs in float64)
-        return like(d, x, _jacobian_dtype([xa], [0], d))
+        # the input's form — its shape, whichever form an engine returned for a one-element
+        # output (fd gave [12.] for (x³,) at 2.0), and a list's shape — and its floating dtype
+        # (complex where the derivative is: a holomorphic f), as for grad and jacobian — not
+        # the engine's working dtype (SymPy's code runs in float64)
+        if np.size(d) == size_of(xa):
+            d = _module(d).reshape(d, shape_of(xa))
+        return like(d, xa if isinstance(x, list | tuple) else x, _jacobian_dtype([xa], [0], d))
 
     run.engine = engine  # type: ignore[attr-defined]
     run.__signature__ = _signature(fn)  # type: ignore[attr-defined]
@@ -500,8 +505,15 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     def pullback(ct: Any) -> tuple[Any, ...]:
         if isinstance(outputs, list):
             ct = flat_cotangent(ct, outputs, size_of(out))
+        ct = as_input(ct)
+        if float_dtype(ct).kind == "c" and float_dtype(out).kind != "c":
+            # a real output's cotangent space is real (JAX refuses this too): the real part
+            # alone would silently drop what a user meaning the holomorphic extension asked
+            raise ShapeError(f"a complex cotangent ({float_dtype(ct)}) for a real output "
+                             f"({float_dtype(out)}): pass a real cotangent (its real and imaginary "
+                             "parts separately, if both are meant)")
         with _strict(method):
-            cts = pull(as_input(ct))
+            cts = pull(ct)
         _check_finite(cts, "the VJP", method)
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))
 

@@ -1,0 +1,49 @@
+"""What the public calls take and give back, the same in every method (ninth hunt, h9d).
+
+References are hand formulas: d²(x³)/dx² = 6x; the VJP of x² is 2x·ct.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import diffkit as dk
+
+METHODS = ["reverse", "forward", "symbolic", "compiled", "fd", "fd-central", "fd-complex"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_vjp_complex_cotangent_for_a_real_output_is_refused(method):
+    """A complex cotangent for a real output was silently projected: the pullback of x² with
+    ct = 1j·[1, 1] gave [0, 0] in every method (JAX refuses it; a user meaning the holomorphic
+    extension, 2j·x, got 0)."""
+    _, pullback = dk.vjp(lambda x: x**2, np.array([1.0, 2.0]), method=method)
+    with pytest.raises(dk.ShapeError, match="complex cotangent"):
+        pullback(1j * np.ones(2))
+    np.testing.assert_allclose(pullback(np.array([1.0, 3.0]))[0], [2.0, 12.0])
+
+
+def test_vjp_complex_cotangent_for_a_complex_output_is_taken():
+    """The refusal is for real outputs only: z² at complex z takes a complex cotangent
+    (JAX's convention: ct·f'(z) for a holomorphic f, so 1j·2z)."""
+    z = np.array([1.0 + 1.0j, 2.0])
+    _, pullback = dk.vjp(lambda z: z**2, z)
+    np.testing.assert_allclose(pullback(1j * np.ones(2))[0], 1j * 2 * z)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic", "compiled", "fd"])
+def test_derivative_of_a_one_element_output_at_a_float_is_a_float(method):
+    """fd's derivative of (x³,) at the Python float 2 was array([12.]) where the other methods
+    gave 12.0: the result has the input's form in every method."""
+    d = dk.derivative(lambda x: (x**3,), n=2, method=method)(2.0)
+    assert type(d) is float
+    assert d == pytest.approx(12.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic", "compiled"])
+def test_derivative_at_a_list_has_the_lists_shape(method):
+    """symbolic's derivative of sum(x³) at the list [2.0] was a 0-d array where the others gave
+    shape (1,): a list's form is its array's."""
+    d = dk.derivative(lambda x: np.sum(x**3), n=2, method=method)([2.0])
+    assert np.shape(d) == (1,)
+    np.testing.assert_allclose(d, [12.0], rtol=1e-6)
