@@ -153,6 +153,14 @@ def _signature(fn: Function) -> inspect.Signature:
     return inspect.Signature([inspect.Parameter(n, kind) for n in fn.inputs])
 
 
+def _keywords_refused(fn: Function, keywords: dict[str, Any]) -> ArityError:
+    """The error for a derivative called with keywords: its inputs are positional only (its
+    ``__signature__`` says so), in `fn`'s order."""
+    return ArityError(f"the derivative of {fn.name} takes its inputs positionally, in the order "
+                      f"({', '.join(fn.inputs)}); got keyword arguments "
+                      f"{', '.join(map(repr, keywords))}")
+
+
 def _check_finite(results: Sequence[Any], what: str, method: str) -> None:
     for r in results:
         if r is None or isinstance(r, Traced):
@@ -190,7 +198,9 @@ class GradientFunction:
         self.__doc__ = run.__doc__
         self.__signature__ = _signature(function)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **keywords: Any) -> Any:
+        if keywords:
+            raise _keywords_refused(self.function, keywords)
         self._last_args = args
         result = self._run(*args)
         self._learn(args)
@@ -265,7 +275,9 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
     engine = _gradient_engine(method, options)
     idx = fn.positions(wrt, argnums)
 
-    def run(*args: Any) -> tuple[Any, tuple[Any, ...]]:
+    def run(*args: Any, **keywords: Any) -> tuple[Any, tuple[Any, ...]]:
+        if keywords:
+            raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
         with _strict(method):
             out, grads = engine.value_and_grad(fn, xs, idx)
@@ -291,7 +303,9 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
     engine = _gradient_engine(method, options)
     idx = fn.positions(wrt, argnums)
 
-    def run(*args: Any) -> tuple[Any, ...]:
+    def run(*args: Any, **keywords: Any) -> tuple[Any, ...]:
+        if keywords:
+            raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
         with _strict(method):
             grads = engine.grad(fn, xs, idx)
@@ -323,7 +337,9 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
 
-    def run(*args: Any) -> Any:
+    def run(*args: Any, **keywords: Any) -> Any:
+        if keywords:
+            raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
         with _strict(method):
             out, jac = engine.jacobian(fn, xs, idx)
@@ -352,7 +368,9 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
 
-    def run(*args: Any) -> Any:
+    def run(*args: Any, **keywords: Any) -> Any:
+        if keywords:
+            raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
         with _strict(method):
             H = engine.hessian(fn, xs, idx)
@@ -379,7 +397,11 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         raise ValueError(f"the derivative order must be a whole number >= 0, got {n!r}")
     engine = get_engine(method, **options)
 
-    def run(x: Any) -> Any:
+    def run(*args: Any, **keywords: Any) -> Any:
+        if keywords:
+            raise _keywords_refused(fn, keywords)
+        fn.check_arity(args)
+        (x,) = args
         (xa,) = _prepare(fn, [x], engine, method)
         with _strict(method):
             d = engine.derivative(fn, xa, int(n))

@@ -4,6 +4,8 @@ References are hand formulas: d²(x³)/dx² = 6x; the VJP of x² is 2x·ct.
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,20 @@ def test_derivative_at_a_list_has_the_lists_shape(method):
     d = dk.derivative(lambda x: np.sum(x**3), n=2, method=method)([2.0])
     assert np.shape(d) == (1,)
     np.testing.assert_allclose(d, [12.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [dk.grad, dk.value_and_grad, dk.jacobian, dk.hessian])
+def test_a_derivative_called_with_keywords_is_a_named_arity_error(make):
+    """dk.grad(f)(x=2.0, y=3.0) was a bare TypeError naming internals ('GradientFunction.__call__()
+    got an unexpected keyword argument', for jacobian/hessian 'run()'): a derivative takes its
+    inputs positionally (its signature says so), and the error names the order."""
+    g = make(lambda x, y: x**2 * y)
+    with pytest.raises(dk.ArityError, match=r"positionally, in the order \(x, y\)"):
+        g(x=2.0, y=3.0)
+    assert inspect.signature(g).parameters["x"].kind is inspect.Parameter.POSITIONAL_ONLY
+
+
+def test_derivative_called_with_a_keyword_is_a_named_arity_error():
+    with pytest.raises(dk.ArityError, match=r"positionally, in the order \(t\)"):
+        dk.derivative(lambda t: t**2)(t=2.0)
+    assert dk.derivative(lambda t: t**2)(2.0) == 4.0
