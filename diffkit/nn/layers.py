@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ops as dk
 from ..backend import array_namespace, to_device
+from ..primitives.neural import working_dtype
 from . import init
 from .module import Module, Parameter, get_rng, value_of
 
@@ -306,11 +307,39 @@ class MaxPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
-def _normalize(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any, Any]:
+def _widened(*values: Any) -> tuple[list[Any], Any]:
+    """Each value (an array, a Tensor or None) cast to its working dtype (float32 for float16:
+    (x − μ)² overflows from |x − μ| = 256 on; PyTorch's half-precision norms accumulate in
+    float32; the cast's cotangent is cast back, so gradients keep the values' dtypes), and the
+    dtype NumPy gives the values together, to cast the result back to — None where none was
+    widened (nothing to undo)."""
+    dtypes = [v.dtype for v in values if v is not None]
+    if all(working_dtype(dt) == dt for dt in dtypes):
+        return list(values), None
+    return ([v if v is None else dk.astype(v, working_dtype(v.dtype)) for v in values],
+            np.result_type(*dtypes))
+
+
+def _normalized(x: Any, axes: tuple[int, ...], eps: float, weight: Any = None, bias: Any = None,
+                shape: tuple[int, ...] | None = None) -> tuple[Any, Any, Any]:
+    """y = x̂·γ + β with x̂ = (x − μ)/√(σ² + ε), μ and σ² (biased) over `axes`; γ and β (None:
+    none) reshaped to `shape` where given. Float16 values are computed in float32 and y rounded
+    once back to float16 (μ and σ² are returned in float32); others as written, in their dtype."""
+    (x, weight, bias), out = _widened(x, weight, bias)
     mu = dk.mean(x, axis=axes, keepdims=True)
     d = dk.sub(x, mu)
     var = dk.mean(dk.mul(d, d), axis=axes, keepdims=True)
-    return dk.mul(d, dk.pow(dk.add(var, eps), -0.5)), mu, var
+    y = dk.mul(d, dk.pow(dk.add(var, eps), -0.5))
+    return _affine(y, weight, bias, shape, out), mu, var
+
+
+def _affine(y: Any, weight: Any, bias: Any, shape: tuple[int, ...] | None, out: Any) -> Any:
+    """y·γ + β (γ, β reshaped to `shape` where given; no γ: y), cast to `out` (None: as is)."""
+    if weight is not None:
+        w, b = (weight, bias) if shape is None else (dk.reshape(weight, shape),
+                                                     dk.reshape(bias, shape))
+        y = dk.add(dk.mul(y, w), b)
+    return y if out is None else dk.astype(y, out)
 
 
 def _check_batch_values(x: Any, num_features: int) -> None:
@@ -335,8 +364,9 @@ class _BatchNorm(Module):
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype), name="weight")
             self.bias = Parameter(np.zeros(num_features, dtype), name="bias")
-        self.register_buffer("running_mean", np.zeros(num_features, dtype))
-        self.register_buffer("running_var", np.ones(num_features, dtype))
+        stats = working_dtype(dtype)  # a float16 running σ² overflows from σ = 256 on
+        self.register_buffer("running_mean", np.zeros(num_features, stats))
+        self.register_buffer("running_var", np.ones(num_features, stats))
         self.register_buffer("num_batches_tracked", np.array(0, np.int64))
 
     def _check(self, x: Any) -> None:
@@ -346,9 +376,10 @@ class _BatchNorm(Module):
         self._check(x)
         axes = (0, *range(2, len(x.shape)))
         bshape = (1, self.num_features) + (1,) * (len(x.shape) - 2)
+        weight, bias = (self.weight, self.bias) if self.affine else (None, None)
         if self.training or not self.track_running_stats:
             _check_batch_values(x, self.num_features)
-            y, mu, var = _normalize(x, axes, self.eps)
+            y, mu, var = _normalized(x, axes, self.eps, weight, bias, bshape)
             if self.training and self.track_running_stats:
                 done = self.num_batches_tracked
                 self.num_batches_tracked = array_namespace(done).asarray(done + 1)
@@ -357,13 +388,11 @@ class _BatchNorm(Module):
                 mu_v, var_v = value_of(mu).reshape(-1), value_of(var).reshape(-1)
                 self.running_mean = (1 - m) * self.running_mean + m * mu_v
                 self.running_var = (1 - m) * self.running_var + m * var_v * (count / max(count - 1, 1))
-        else:
-            mean = self.running_mean.reshape(bshape)
-            inv = ((self.running_var + self.eps) ** -0.5).reshape(bshape)
-            y = dk.mul(dk.sub(x, mean), inv)
-        if self.affine:
-            y = dk.add(dk.mul(y, dk.reshape(self.weight, bshape)), dk.reshape(self.bias, bshape))
-        return y
+            return y
+        (x, weight, bias), out = _widened(x, weight, bias)
+        mean = self.running_mean.reshape(bshape)
+        inv = ((self.running_var + self.eps) ** -0.5).reshape(bshape)
+        return _affine(dk.mul(dk.sub(x, mean), inv), weight, bias, bshape, out)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
@@ -415,10 +444,9 @@ class LayerNorm(Module):
         nd = len(self.normalized_shape)
         if tuple(x.shape[-nd:]) != self.normalized_shape:
             raise ValueError(f"LayerNorm{self.normalized_shape} got input of shape {x.shape}")
-        y, _, _ = _normalize(x, tuple(range(len(x.shape) - nd, len(x.shape))), self.eps)
-        if self.elementwise_affine:
-            y = dk.add(dk.mul(y, self.weight), self.bias)
-        return y
+        weight, bias = (self.weight, self.bias) if self.elementwise_affine else (None, None)
+        axes = tuple(range(len(x.shape) - nd, len(x.shape)))
+        return _normalized(x, axes, self.eps, weight, bias)[0]
 
 
 class GroupNorm(Module):
@@ -445,12 +473,11 @@ class GroupNorm(Module):
 
     def forward(self, x: Any) -> Any:
         shape = tuple(x.shape)
-        y, _, _ = _normalize(dk.reshape(x, (shape[0], self.num_groups, -1)), (2,), self.eps)
-        y = dk.reshape(y, shape)
-        if self.affine:
-            bshape = (1, self.num_channels) + (1,) * (len(shape) - 2)
-            y = dk.add(dk.mul(y, dk.reshape(self.weight, bshape)), dk.reshape(self.bias, bshape))
-        return y
+        (x, weight, bias), out = _widened(x, *((self.weight, self.bias) if self.affine
+                                               else (None, None)))
+        y, _, _ = _normalized(dk.reshape(x, (shape[0], self.num_groups, -1)), (2,), self.eps)
+        bshape = (1, self.num_channels) + (1,) * (len(shape) - 2)
+        return _affine(dk.reshape(y, shape), weight, bias, bshape, out)
 
 
 ACTIVATIONS: dict[str, type[Module]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh,

@@ -6,7 +6,7 @@ do, where nothing else can see the array (:func:`~diffkit.tensor.writable_alone`
 recorded from the parameter is alive, no variable or view holds its value), else as a fresh
 immutable leaf node (:func:`~diffkit.nn.module.assign_`) — the two give the same numbers. All
 arithmetic runs in the parameter's array module (NumPy or CuPy) and dtype, so a step never
-leaves the device.
+leaves the device — but for float16, updated in float32 (state included) and rounded once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
+from ..primitives.neural import working_dtype
 from ..tensor import Tensor, set_leaf_value, writable_alone
 
 
@@ -50,8 +51,9 @@ def _pair(name: str, value: Any) -> tuple[float, float]:
 
 def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
     """A saved state entry of parameter `p` (number `i`) as the optimizer uses it: a number as
-    it is, an array or a (JSON-style) nested list as an array of the parameter's dtype and
-    shape (a 0-d one as it is); anything else is a ValueError naming the entry."""
+    it is, an array or a (JSON-style) nested list as an array of the parameter's working dtype
+    (float32 for float16, else its own) and shape (a 0-d one as it is); anything else is a
+    ValueError naming the entry."""
     if isinstance(v, bool | numbers.Number) and not hasattr(v, "shape"):
         return v
     where = f"optimizer state {k!r} of parameter {i}"
@@ -66,9 +68,10 @@ def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
                          + ", not a number or a numeric array")
     if tuple(v.shape) not in ((), tuple(p.shape)):
         raise ValueError(f"{where} has shape {tuple(v.shape)}, the parameter {p.shape}")
-    if v.shape == () or not np.can_cast(v.dtype, p.dtype, "same_kind"):
+    work = working_dtype(p.dtype)  # float32 for a float16 parameter: its state is kept so
+    if v.shape == () or not np.can_cast(v.dtype, work, "same_kind"):
         return v
-    return np.array(to_numpy(v), dtype=p.dtype)
+    return np.array(to_numpy(v), dtype=work)
 
 
 #: a hyper-parameter's range: (its name in PyTorch's messages, lowest valid value, first invalid
@@ -142,7 +145,9 @@ class Optimizer:
 
     def step(self) -> None:
         """One update θ ← s·θ − Δ of every parameter that has a gradient (s = 1 but for
-        AdamW's decoupled decay), written into θ where no one else can see it."""
+        AdamW's decoupled decay), written into θ where no one else can see it. A float16 θ is
+        updated in float32 (its state too) and rounded once: ε = 1e-8 is 0 in float16, and
+        m/(√v + ε) of a zero gradient was 0/0."""
         state, delta, i = self.state, self._delta, -1
         for group in self.param_groups:
             shrink = self._shrink(group)
@@ -159,15 +164,20 @@ class Optimizer:
                 s = state.get(i)
                 if s is None:
                     s = state[i] = {}
-                d = delta(xp, v, g, s, group)
-                if alone:  # the same operations as below, written into θ
+                work = working_dtype(v.dtype)
+                w = v if work == v.dtype else v.astype(work)  # a float32 copy: ours alone
+                d = delta(xp, w, g if w is v else g.astype(work), s, group)
+                if alone or w is not v:  # the same operations as below, written into w
                     if shrink != 1.0:
-                        v *= shrink
-                    if type(d) is tuple:
-                        for term in d:
-                            v -= term
+                        w *= shrink
+                    for term in d if type(d) is tuple else (d,):
+                        w -= term
+                    if w is v:
+                        continue
+                    if alone:
+                        v[...] = w  # the float32 θ rounded once to float16
                     else:
-                        v -= d
+                        set_leaf_value(p, w.astype(v.dtype))
                     continue
                 new = v * shrink if shrink != 1.0 else v
                 for term in d if type(d) is tuple else (d,):

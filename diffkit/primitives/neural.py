@@ -1,12 +1,14 @@
 """Neural-net primitives: fused operations diffkit.nn builds layers and losses from.
 
 One node instead of many keeps the eager tape short, and their rules stay in float32 when the
-inputs are float32.
+inputs are float32. diffkit.nn computes float16 statistics and updates in float32
+(:func:`working_dtype`).
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -15,10 +17,26 @@ import numpy as np
 
 from ..errors import DomainError, ShapeError
 from ..primitive import bind
-from .declare import composite, declared_in, elementwise, shape_of, structural, unit_cotangent
-from .elementwise import exp, greater, log, maximum, mul, neg, stop_gradient, where
+from .declare import (
+    composite,
+    declared_in,
+    dtype_of,
+    elementwise,
+    shape_of,
+    structural,
+    unit_cotangent,
+)
+from .elementwise import exp, greater, greater_equal, log, maximum, mul, neg, stop_gradient, where
 from .products import matmul
 from .structure import amax, broadcast_to, reshape, sum, transpose
+
+
+def working_dtype(dtype: Any) -> np.dtype:
+    """The dtype diffkit.nn accumulates a dtype's statistics and optimizer updates in: float32
+    for float16 (PyTorch's rule for half-precision norms: (x − μ)² overflows from |x − μ| = 256
+    on, and Adam's ε = 1e-8 rounds to 0), else the dtype itself."""
+    dt = np.dtype(dtype)
+    return np.dtype(np.float32) if dt == np.float16 else dt
 
 
 def _linear_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
@@ -212,27 +230,46 @@ softmax_cross_entropy = structural(
     holomorphic=False,
     doc="−Σ target · log_softmax(logits) over the last axis (stable); target: probabilities.")
 
-#: log(max(p, e^-100)) = max(log p, -100): the clamp PyTorch's binary cross-entropy applies.
+#: e⁻¹⁰⁰ in float64 (above the exact value: e⁻¹⁰⁰ is irrational); the binary cross-entropy's logs
+#: are clamped at −100, PyTorch's rule: L(q) = max(log q, −100)
 _BCE_FLOOR = math.exp(-100.0)
+
+
+@functools.cache
+def _log_floor(dtype: np.dtype) -> Any:
+    """The least number of `dtype` above e⁻¹⁰⁰: log q > −100 exactly where q ≥ it. The floor
+    must not be e⁻¹⁰⁰ rounded to nearest: that is 0 in float16 (log 0 = −inf, so 0·log 0 = NaN)
+    and in float32 the subnormal 3.8e-44, which clamped p = 0 at log 3.8e-44 = −99.98."""
+    real = dtype if dtype.kind == "f" else np.dtype(np.float64)
+    f = real.type(_BCE_FLOOR)
+    return f if float(f) >= _BCE_FLOOR else np.nextafter(f, real.type(np.inf))
+
+
+def _log_clamped(q: Any) -> Any:
+    """L(q) = max(log q, −100) in q's dtype: log q from the floor on, −100 below (0 included)."""
+    floor = _log_floor(dtype_of(q))
+    return where(greater_equal(q, floor), log(maximum(q, floor)), -100.0)
 
 
 def _bce_impl(xp: Any, p: Any, y: Any) -> Any:
     if bool(xp.any((p < 0) | (p > 1))):
         raise DomainError("binary_cross_entropy needs probabilities 0 <= p <= 1 (apply "
                           "dk.sigmoid to logits, or use binary_cross_entropy_with_logits)")
-    return -(y * xp.log(xp.maximum(p, _BCE_FLOOR))
-             + (1.0 - y) * xp.log(xp.maximum(1.0 - p, _BCE_FLOOR)))
+    return -(y * _log_clamped(p) + (1.0 - y) * _log_clamped(1.0 - p))
 
 
 def _bce_dp(p: Any, y: Any, o: Any) -> Any:
-    """∂/∂p = −y/p + (1 − y)/(1 − p), each term 0 where its log is clamped (p or 1 − p ≤ e⁻¹⁰⁰)."""
-    lo, hi = greater(p, _BCE_FLOOR), greater(1.0 - p, _BCE_FLOOR)
-    return (where(hi, (1.0 - y) / where(hi, 1.0 - p, 1.0), 0.0)
+    """∂/∂p = −y/p + (1 − y)/(1 − p), each term 0 where its log is clamped (p or 1 − p below
+    e⁻¹⁰⁰: below its floor in p's dtype)."""
+    floor = _log_floor(dtype_of(p))
+    q = 1.0 - p
+    lo, hi = greater_equal(p, floor), greater_equal(q, floor)
+    return (where(hi, (1.0 - y) / where(hi, q, 1.0), 0.0)
             - where(lo, y / where(lo, p, 1.0), 0.0))
 
 
 def _bce_dy(p: Any, y: Any, o: Any) -> Any:
-    return log(maximum(1.0 - p, _BCE_FLOOR)) - log(maximum(p, _BCE_FLOOR))
+    return _log_clamped(1.0 - p) - _log_clamped(p)
 
 
 def _bce_sympy(sp: Any, p: Any, y: Any) -> Any:
