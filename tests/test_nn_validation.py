@@ -250,3 +250,17 @@ def test_trainer_has_no_dead_train_step_and_nn_runs_on_python_3_10():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module == "typing":
                 assert "Self" not in [a.name for a in node.names], f"{path.name} imports typing.Self"
+
+
+def test_a_diverging_float16_model_is_told_about_float16():
+    """A float16 model whose loss overflows was told only to lower the learning rate; the
+    message names float16's range and float32 as the way out (ninth hunt, h9c)."""
+    X, y = nn.make_moons(200, noise=0.2)
+    nn.manual_seed(0)
+    model = nn.MLP([2, 16, 2], dtype=np.float16)
+    trainer = nn.Trainer(model, progress=False, optimizer=nn.SGD(model.parameters(), lr=1e4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(nn.DivergenceError, match=r"float16 holds numbers up to 65504 only: "
+                           r"train in float32 \(build the model with dtype=np\.float32\)"):
+            trainer.fit(nn.DataLoader(X.astype(np.float16), y, 16), epochs=3)

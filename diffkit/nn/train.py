@@ -506,9 +506,14 @@ class Trainer:
         where = (f"at step {step + 1} of {steps}" if step is not None
                  else "(the sum of its finite step losses overflowed)")
         lr = self.optimizer.param_groups[0]["lr"]
+        half = any(p.dtype == np.float16 for p in self.model.parameters())
+        advice = ("float16 holds numbers up to 65504 only: train in float32 (build the model "
+                  "with dtype=np.float32), lower the learning rate (lr={lr:g}) or clip "
+                  "gradients (clip_grad_norm=1.0)" if half else
+                  "Lower the learning rate (lr={lr:g}), or clip gradients (clip_grad_norm=1.0)")
         raise DivergenceError(
             f"training diverged in epoch {self.epoch + 1} {where}: the loss is {value}. "
-            f"Lower the learning rate (lr={lr:g}), or clip gradients (clip_grad_norm=1.0)",
+            + advice.format(lr=lr),
             epoch=self.epoch + 1, step=None if step is None else step + 1, loss=value)
 
     def _after_epoch(self, h: History) -> None:
