@@ -44,9 +44,9 @@ __all__ = [
     "BackendError",
     "DiffkitError",
     "DomainError",
-    "InputTypeError",
     "Function",
     "Graph",
+    "InputTypeError",
     "InvalidNameError",
     "MemoryOrderError",
     "MissingRuleError",
@@ -77,10 +77,12 @@ __all__ = [
 ]
 __all__ += _ops.__all__
 
-#: Public names provided by modules loaded on first use (SymPy, Graphviz, matplotlib, …).
+#: Public names provided by modules loaded on first use (SymPy, Graphviz, matplotlib, …); None:
+#: the module itself (dk.nn, dk.plots — which imports matplotlib only when it draws).
 _LAZY = {
     "from_sympy": "sympy_bridge", "trace": "traces", "Trace": "traces", "draw": "traces",
     "render": "traces", "compare": "comparison", "Comparison": "comparison", "nn": None,
+    "plots": None,
 }
 
 

@@ -46,13 +46,15 @@ def plot_fd_error(f: Any, *point: Any, steps: Sequence[float] | None = None,
 
     Truncation error falls as hᵖ (p = 1 forward, 2 central and complex step, higher for
     Richardson) until rounding error, which grows as ε/h, takes over; the complex step has no
-    subtraction, so it has no rounding branch. A marker shows each scheme's automatic step.
+    subtraction, so it has no rounding branch. A marker shows each scheme's automatic answer at
+    the step it came from (Richardson's: the first step of the tableau it kept, as the table's
+    note says).
 
     Example:
         >>> import diffkit as dk
         >>> fig = dk.plots.plot_fd_error("ln(x1) + x1*x2 - sin(x2)", 2.0, 5.0)
     """
-    from .comparison import _fd_point, _reference
+    from .comparison import _reference, step_taken
     from .engines.finite import FiniteDifferenceEngine
 
     plt = _pyplot()
@@ -72,8 +74,8 @@ def plot_fd_error(f: Any, *point: Any, steps: Sequence[float] | None = None,
         ax.loglog(hs, np.maximum(errors, FLOOR), color=_COLORS[scheme], label=scheme, lw=1.6,
                   ls="--" if scheme == "complex" else "-")
         auto = FiniteDifferenceEngine(scheme=scheme)
-        h_auto = float(np.max(auto.default_step(_fd_point(xs))))
-        err = _fd_error(auto, fn, xs, wrt, ref)
+        err = _fd_error(auto, fn, xs, wrt, ref)  # then the step its answer came from (Richardson
+        h_auto = float(np.max(step_taken(auto, xs)))  # may restart from smaller ones)
         ax.loglog([h_auto], [max(err, FLOOR)], marker="o", ms=9, mfc="white", mew=2,
                   color=_COLORS[scheme], ls="none")
         ax.annotate(f"auto h={h_auto:.0e}", (h_auto, max(err, FLOOR)), textcoords="offset points",

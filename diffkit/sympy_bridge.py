@@ -42,9 +42,11 @@ def _function_map() -> dict[type, tuple[Any, int]]:
 
 #: SymPy classes that the table's translations subclass and that mean the same as the primitive on
 #: its whole real domain, so SymPy's own ``erf(x)``, ``gamma(x)``, ``Mod(x, y)``, … are accepted.
-#: Not loggamma: SymPy's is complex below 0, where gammaln is log|Γ|.
+#: Not loggamma: SymPy's is complex below 0, where gammaln is log|Γ|. expm1 and log1p are
+#: ``sympy.codegen.cfunctions``'.
 _SAME_AS_PARENT = frozenset({"erf", "erfc", "erfinv", "erfcinv", "gamma", "beta", "besselj",
-                             "bessely", "besseli", "besselk", "floor", "ceiling", "Mod", "tanh"})
+                             "bessely", "besseli", "besselk", "floor", "ceiling", "Mod", "tanh",
+                             "expm1", "log1p"})
 
 
 _SYMPY_FUNCTIONS: dict[type, tuple[Any, int]] | None = None

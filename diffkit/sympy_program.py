@@ -9,7 +9,9 @@ in size (:data:`MAX_ELEMENTS`). The symbolic engine differentiates these program
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,9 +51,27 @@ class TieMax(sp.Function):
     _pythoncode = _numpycode
 
 
+_EXACT_CONSTANTS: ContextVar[bool] = ContextVar("exact_constants", default=False)
+
+
+@contextmanager
+def exact_constants() -> Iterator[None]:
+    """Inside, :func:`sympy_number` gives non-integers as exact Rationals (their binary values),
+    not 17-digit Floats: SymPy then keeps log(0.1), exp(0.3), … as symbols that mpmath
+    evaluates at whatever precision is asked for, where a Float's function is evaluated at once
+    at the Float's own 18 digits (the exact reference of ``dk.compare``). Outside, Floats: they
+    print as the decimals a user wrote."""
+    token = _EXACT_CONSTANTS.set(True)
+    try:
+        yield
+    finally:
+        _EXACT_CONSTANTS.reset(token)
+
+
 def sympy_number(v: Any) -> sp.Expr:
-    """A number as a SymPy number: integers stay integers, others become exact binary Floats;
-    complex numbers keep their imaginary part."""
+    """A number as a SymPy number: integers stay integers, others become exact binary Floats
+    (exact Rationals inside :func:`exact_constants`); complex numbers keep their imaginary
+    part."""
     if isinstance(v, complex | np.complexfloating):
         return sympy_number(v.real) + sp.I * sympy_number(v.imag)
     v = float(v)
@@ -59,7 +79,7 @@ def sympy_number(v: Any) -> sp.Expr:
         return sp.Integer(int(v))
     if not np.isfinite(v):
         return sp.oo if v > 0 else (-sp.oo if v < 0 else sp.nan)
-    return sp.Float(v, 17)
+    return sp.Rational(v) if _EXACT_CONSTANTS.get() else sp.Float(v, 17)
 
 
 def _objects(value: Any) -> np.ndarray:

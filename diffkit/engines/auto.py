@@ -16,6 +16,7 @@ costs nothing afterwards.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,7 +99,7 @@ class AutoEngine(Engine):
 
     def _choose(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Engine, Any]:
         (n, m, fwd, rev), target = self._estimate(fn, args, wrt)
-        costs = f"estimated forward {fwd * 1e6:.3g} µs vs reverse {rev * 1e6:.3g} µs"
+        costs = compared(fwd, rev)
         if fwd <= rev:
             self.last_choice, eng = "forward", self.forward
             self.last_reason = (f"n = {n} input{'s' if n != 1 else ''}, m = {m} output"
@@ -142,6 +143,18 @@ class AutoEngine(Engine):
         self.last_choice, self.last_reason = "forward", (
             "one input and one output: forward mode (nested dual numbers) costs least")
         return self.forward.derivative(fn, x, n)
+
+
+def compared(fwd: float, rev: float) -> str:
+    """The two estimates in µs with as many decimals as show which is smaller (the model's
+    difference, (n − m)·W·c_el, is often nanoseconds in tens of µs), or that they tie."""
+    a, b = fwd * 1e6, rev * 1e6
+    if a == b:
+        return f"estimated forward {a:.3g} µs = reverse {b:.3g} µs (a tie: forward)"
+    decimals = max(0, 2 - math.floor(math.log10(max(abs(a), abs(b)))))  # 3 significant digits
+    while f"{a:.{decimals}f}" == f"{b:.{decimals}f}" and decimals < 30:
+        decimals += 1
+    return f"estimated forward {a:.{decimals}f} µs vs reverse {b:.{decimals}f} µs"
 
 
 class _Pretraced:

@@ -17,6 +17,10 @@ the rules of the records:
 * ``sinc`` (SymPy's unnormalized sin(u)/u, applied to πx): its derivative for |u| < ½ (around
   the removable point u = 0, where (cos u − sinc u)/u cancels) is its Taylor series to u¹⁵, so
   derivatives of every order up to 8 are right at and near 0 as well.
+* ``expm1`` and ``log1p`` (SymPy's ``sympy.codegen.cfunctions`` classes): stay functions —
+  never ``exp(x) − 1`` or ``log(1 + x)``, which cancel near 0 — whose derivatives are eˣ and
+  1/(1 + x), printed as ``numpy.expm1``/``math.expm1`` (``log1p`` likewise) and evaluated by
+  mpmath's expm1/log1p at any precision (numbers are not rewritten on construction).
 
 Classes named like SymPy's own (``floor``, ``ceiling``, ``Mod``, ``sinc``, ``tanh``, ``sech``) print as those do (code,
 LaTeX, text); the others print themselves (``numpy.hypot``/``math.hypot``, …).
@@ -27,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 import sympy as sp
+from sympy.codegen import cfunctions
 
 
 def _zero(self: Any, argindex: int = 1) -> sp.Expr:
@@ -213,14 +218,46 @@ class sech(sp.sech):
         return -tanh(u) * sech(u)
 
 
+class _Exact(sp.Function):
+    """A function kept as written on numbers (SymPy's classes rewrite ``expm1(Float)`` as
+    ``exp(Float) − 1`` at the Float's precision): its value comes from ``mpmath_name`` at the
+    precision evalf asks for; printers print it by name (``numpy.<name>``, ``math.<name>``)."""
+
+    mpmath_name = ""
+    latex_name = ""
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        return sp.S.Zero if x.is_zero else None  # both vanish at 0
+
+    def _eval_mpmath(self) -> tuple[Any, tuple[sp.Expr, ...]]:
+        import mpmath
+
+        return getattr(mpmath, self.mpmath_name), self.args
+
+    def _latex(self, printer: Any) -> str:
+        return rf"\operatorname{{{self.latex_name}}}\left({printer._print(self.args[0])}\right)"
+
+
+class expm1(_Exact, cfunctions.expm1):  # named as SymPy's: printed as numpy.expm1, math.expm1
+    """eˣ − 1 without cancellation near 0; derivative eˣ."""
+
+    mpmath_name = latex_name = "expm1"
+
+
+class log1p(_Exact, cfunctions.log1p):
+    """log(1 + x) without cancellation near 0; derivative 1/(1 + x)."""
+
+    mpmath_name = latex_name = "log1p"
+
+
 def logaddexp(x: sp.Expr, y: sp.Expr, base: Any = None) -> sp.Expr:
     """log(eˣ + eʸ) (base 2: log₂(2ˣ + 2ʸ)), in the form that overflows nowhere: the larger argument
-    plus log(1 + e^−|x − y|); at a tie each partial is ½."""
+    plus log1p(e^−|x − y|); at a tie each partial is ½."""
     if base is None:
-        return sp.Piecewise((x + sp.log(1 + sp.exp(y - x)), x >= y),
-                            (y + sp.log(1 + sp.exp(x - y)), True))
-    return sp.Piecewise((x + sp.log(1 + base ** (y - x)) / sp.log(base), x >= y),
-                        (y + sp.log(1 + base ** (x - y)) / sp.log(base), True))
+        return sp.Piecewise((x + log1p(sp.exp(y - x)), x >= y), (y + log1p(sp.exp(x - y)), True))
+    return sp.Piecewise((x + log1p(base ** (y - x)) / sp.log(base), x >= y),
+                        (y + log1p(base ** (x - y)) / sp.log(base), True))
 
 
 def nan_aware(extremum: Any, a: Any, b: Any) -> Any:

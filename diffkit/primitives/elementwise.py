@@ -60,8 +60,15 @@ exp = elementwise("exp", lambda xp, x: xp.exp(x), (lambda x, o: o,), "exp", late
 log = elementwise("log", lambda xp, x: xp.log(x), (lambda x, o: 1.0 / x,), "log", unicode="ln",
                   latex=r"\ln", aliases=("ln",), scalar="math.log({0})", domain=((0.2, 4.0),),
                   domain_text="log needs x > 0", valid=lambda x: x > 0.0)
+def _sympy_log1p(sp: Any, x: Any) -> Any:
+    """SymPy's log1p, kept a function (log(1 + x) cancels near 0; derivative 1/(1 + x))."""
+    from ._ufunc_sympy import log1p as sympy_log1p  # imports SymPy: on first use only
+
+    return sympy_log1p(x)
+
+
 log1p = elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / (x + 1.0),),
-                    lambda sp, x: sp.log(1 + x), scalar="math.log1p({0})", domain=((-0.5, 3.0),),
+                    _sympy_log1p, scalar="math.log1p({0})", domain=((-0.5, 3.0),),
                     domain_text="log1p needs x > -1", valid=lambda x: x > -1.0)
 sqrt = elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: 0.5 / o,), "sqrt", unicode="√",
                    latex=r"\sqrt", scalar="math.sqrt({0})", domain=((0.2, 4.0),),
@@ -149,8 +156,8 @@ sigmoid = elementwise("sigmoid", _sigmoid, (lambda x, o: logistic_prime(x),),
                                                  (sp.exp(x) / (1 + sp.exp(x)), True)),
                       unicode="σ", latex=r"\sigma", numpy=())
 softplus = elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x, o: sigmoid(x),),
-                       lambda sp, x: sp.Piecewise((x + sp.log(1 + sp.exp(-x)), x > 0),  # stable
-                                                  (sp.log(1 + sp.exp(x)), True)),
+                       lambda sp, x: sp.Piecewise((x + _sympy_log1p(sp, sp.exp(-x)), x > 0),
+                                                  (_sympy_log1p(sp, sp.exp(x)), True)),  # stable
                        numpy=(), holomorphic=False)
 relu = elementwise("relu", lambda xp, x: xp.maximum(x, 0.0),
                    (lambda x, o: sign(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype

@@ -230,7 +230,7 @@ def divmod(x: Any, y: Any) -> tuple[Any, Any]:
 exp2 = elementwise("exp2", lambda xp, x: xp.exp2(x), (lambda x, o: o * _LN2,),
                    lambda sp, x: 2**x, doc="2**x (NumPy's exp2).")
 expm1 = elementwise("expm1", lambda xp, x: xp.expm1(x), (lambda x, o: exp(x),),
-                    lambda sp, x: sp.exp(x) - 1, scalar="math.expm1({0})",
+                    lambda sp, x: _S().expm1(x), scalar="math.expm1({0})",
                     doc="exp(x) − 1, exact for small x (NumPy's expm1).")
 log2 = elementwise("log2", lambda xp, x: xp.log2(x), (lambda x, o: 1.0 / (x * _LN2),),
                    lambda sp, x: sp.log(x, 2), scalar="math.log2({0})", domain=((0.2, 4.0),),

@@ -26,10 +26,11 @@ import sympy as sp
 from ..backend import to_numpy
 from ..build import as_function
 from ..display import format_value, index_text
+from ..errors import NumericOverflowError
 from ..function import STRICT, Function, to_python
 from ..ir import Graph, Node, toposort
 from ..primitive import REGISTRY
-from ..sweeps import adjoint_sweep, linearize_all, tangent_sweep
+from ..sweeps import adjoint_sweep, linearize_all, require_finite, tangent_sweep
 from ..tensor import Tensor, leaf_tensor
 from . import formats as tf
 from .drawing import _check_size, draw_trace
@@ -80,28 +81,37 @@ class Trace:
         self._partial_cache: dict[Node, tuple[Partial, ...]] = {}
         #: the output's name in the tables: y, unless an input is already called y
         self.out_key = next(k for k in ("y", "f", "out", "_y") if k not in fn.inputs)
+        self.tangents: dict[Node, Any] = {}
+        self.adjoints: dict[Node, Any] = {}
+        self.steps: list[tuple[Node, Node, Any, Any]] = []
+        self.step_positions: list[int] = []
         with np.errstate(**STRICT):
-            self.active, lins = linearize_all(graph.schedule, graph.inputs)
-            #: node -> its memoized local partials (None for structural ops, which use rules)
-            self.partials = {n: lin.partials for n, lin in lins.items()}
-            self.tangents: dict[Node, Any] = {}
-            self.adjoints: dict[Node, Any] = {}
-            self.steps: list[tuple[Node, Node, Any, Any]] = []
-            self.step_positions: list[int] = []
+            self._sweep(graph, mode, seed)
+
+    def _sweep(self, graph: Graph, mode: str, seed: Any) -> None:
+        """The engines' sweeps, keeping what they compute. A derivative that is not finite is
+        the engines' error, not a table of infinities: NonDifferentiableError naming the
+        primitive (sqrt at 0), also where infinities meet (∞ − ∞ in sqrt(x) − sqrt(x) at 0)."""
+        self.active, lins = linearize_all(graph.schedule, graph.inputs)
+        #: node -> its memoized local partials (None for structural ops, which use rules)
+        self.partials = {n: lin.partials for n, lin in lins.items()}
+        try:
             if mode == "forward":
                 pairs = zip(graph.inputs, seed, strict=True)
                 seeds = {n: np.reshape(t, (1, *n.shape)) for n, t in pairs}
                 tan = tangent_sweep(graph.schedule, seeds, 1)
                 self.tangents = {n: t[0] for n, t in tan.items()}
+                results = [self.tangents.get(graph.output)]
             else:
-                self.adjoints = adjoint_sweep(
-                    graph.schedule,
-                    lins,
-                    graph.output,
-                    seed,
-                    graph.schedule,
-                    record=self._record,
-                )
+                self.adjoints = adjoint_sweep(graph.schedule, lins, graph.output, seed,
+                                              graph.schedule, record=self._record)
+                results = [self.adjoints.get(n) for n in graph.inputs]
+        except FloatingPointError as exc:
+            if "overflow" in str(exc):
+                raise NumericOverflowError(f"the derivative overflows its floating-point type "
+                                           f"({mode}-mode trace: {exc})") from None
+            results = [np.nan]  # not finite: named below, as the engines name it
+        require_finite(results, lins)
 
     def _record(self, node: Node, j: int, partial: Any, c: Any) -> None:
         """Keep one accumulation step and the argument position it went through."""
