@@ -38,7 +38,16 @@ from .errors import (
     ShapeError,
     TracingError,
 )
-from .function import STRICT, Function, as_input, given_as_is, jit, signature, to_python
+from .function import (
+    STRICT,
+    Function,
+    as_input,
+    given_as_is,
+    jit,
+    passed_as_given,
+    signature,
+    to_python,
+)
 from .ir import Traced
 from .primitive import finite
 from .tensor import Tensor, paused_gc
@@ -445,6 +454,10 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     if len(tangents) != len(primals):
         raise ArityError(f"jvp needs one tangent per input ({len(primals)}), got {len(tangents)}")
     held = _held(fn, primals, tangents)
+    # a float input's None tangent is a zero one: it stays a constant of the trace, as grad
+    # reads a float outside argnums (an in-place `y += x` on it rebinds)
+    tangents = [np.zeros(np.shape(x), dtype=float_dtype(x)) if t is None and i not in held
+                else t for i, (x, t) in enumerate(zip(primals, tangents, strict=True))]
     keep = [i for i in range(fn.arity) if i not in held]
     if not keep:  # nothing differentiated: J·t is zero
         xs = _prepare(fn, primals, engine, method, keep)
@@ -462,36 +475,64 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
 
 
 def _held(fn: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> list[int]:
-    """The inputs a JVP holds constant: those whose tangent is None, and a Python function's
-    integer or boolean inputs (:func:`~diffkit.function.given_as_is`) whose tangent is zero (of
-    their shape); a non-zero tangent for such an input is an InputTypeError."""
-    held = []
+    """The inputs a JVP holds: a Python function's inputs that ``grad`` passes as given when it
+    does not differentiate them (:func:`~diffkit.function.passed_as_given`: integers and
+    booleans, lists, values that hold no numbers) whose tangent is None or zero. A non-zero
+    tangent for integers or booleans, or any tangent for a value with no numbers, is an
+    InputTypeError; a list of floats with a non-zero tangent is differentiated (the array NumPy
+    reads from it), as ``grad`` differentiates one. Every input of a parsed or SymPy function
+    is a real variable: none is held."""
+    held: list[int] = []
+    if fn.pure:
+        return held
     for i, (name, x, t) in enumerate(zip(fn.inputs, primals, tangents, strict=True)):
+        if not passed_as_given(x):
+            continue
         if t is None:
             held.append(i)
-        elif not fn.pure and given_as_is(x):
-            check_tangent(t, name, np.shape(x), real=False)
-            if isinstance(t, Traced) or np.any(np.asarray(t) != 0):
-                raise InputTypeError(
-                    f"input {name!r} holds integers or booleans ({np.asarray(x).dtype}), which "
-                    "have no tangent: pass None (or zeros) as its tangent to hold it constant, "
-                    f"or give it as floats ({name} * 1.0) to differentiate it")
-            held.append(i)
+            continue
+        try:
+            kind = np.asarray(x).dtype.kind
+        except ValueError:  # a ragged list
+            kind = "O"
+        if kind in "fc":  # a list of numbers: held where its tangent is zero
+            if _is_zero(t):
+                held.append(i)
+            continue
+        if kind not in "iub":
+            raise InputTypeError(f"input {name!r} is a {type(x).__name__}, which has no "
+                                 "tangent: pass None as its tangent")
+        check_tangent(t, name, np.shape(x), real=False)
+        if not _is_zero(t):
+            raise InputTypeError(
+                f"input {name!r} holds integers or booleans ({np.asarray(x).dtype}), which "
+                "have no tangent: pass None (or zeros) as its tangent to hold it constant, "
+                f"or give it as floats ({name} * 1.0) to differentiate it")
+        held.append(i)
     return held
 
 
+def _is_zero(t: Any) -> bool:
+    """Whether a tangent is all zeros (a traced one never is: its value may change)."""
+    if isinstance(t, Traced):
+        return False
+    try:
+        return not np.any(np.asarray(t) != 0)
+    except ValueError:  # a ragged tangent: not zeros
+        return False
+
+
 def _holding(fn: Function, primals: Sequence[Any], keep: Sequence[int]) -> Function:
-    """`fn` of its inputs in `keep`, the others fixed at `primals` as `fn` reads an input it
-    does not differentiate (:meth:`Function.coerce`: integers and booleans as given). Its trace
-    holds at those values only, so it is never reused."""
-    values = fn.coerce(primals, keep)
-    body_of = fn.body
+    """`fn` of its inputs in `keep`, the others passed as given at `primals` (through
+    :meth:`Function.run_body`: the body gets its own copies). Its trace holds at those values
+    only, so it is never reused."""
+    values = list(primals)
 
     def body(*args: Any) -> Any:
         full = list(values)
         for i, a in zip(keep, args, strict=True):
             full[i] = a
-        return body_of(*full)
+        return fn.run_body(*full)
 
     return Function(body, [fn.inputs[i] for i in keep], name=fn.name)
 

@@ -46,18 +46,22 @@ STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "igno
 DISPLAY_NODES, DISPLAY_OPS = 200, 400
 
 
-def as_input(x: Any, differentiated: bool = True) -> Any:
-    """Coerce one argument: Python numbers to NumPy scalars, lists and integer arrays to float64.
+def as_input(x: Any, differentiated: bool = True, name: str | None = None) -> Any:
+    """Coerce one argument (input `name`, for messages): Python numbers to NumPy scalars, lists
+    and integer arrays to float64 arrays.
 
-    Floating and complex dtypes are kept (float32 stays float32). An ndarray subclass other
-    than ``np.memmap`` (plain storage, read as an array) is an InputTypeError: a masked array's
-    or ``np.matrix``'s operators mean other things than the traced ones. An argument that is not
-    `differentiated` and holds integers or booleans (labels, indices, masks, counts, shapes) is
-    returned as the caller gave it (:func:`given_as_is`)."""
+    Floating and complex dtypes are kept (float32 stays float32). An argument that is not
+    `differentiated` is read as numbers only where it is a float or complex number or array:
+    anything else — integers and booleans (labels, indices, masks, counts), lists and tuples,
+    strings, None, dicts, any other object — is returned as the caller gave it
+    (:func:`given_as_is`), as NumPy and JAX pass it. An ndarray subclass other than
+    ``np.memmap`` (plain storage, read as an array) is an InputTypeError: a masked array's or
+    ``np.matrix``'s operators mean other things than the traced ones; so is a differentiated
+    argument that holds no numbers NumPy reads as one array (a str, a ragged list)."""
     t = type(x)
     if t is Tensor or t is np.float64 or t is np.ndarray and x.dtype.kind in "fc":
         return x
-    if not differentiated and given_as_is(x):
+    if not differentiated and (given_as_is(x) or isinstance(x, list | tuple)):
         return x
     if isinstance(x, bool | int | float | np.integer | np.bool_):
         return np.float64(x)  # a NumPy scalar, so NumPy's error handling applies
@@ -65,45 +69,126 @@ def as_input(x: Any, differentiated: bool = True) -> Any:
         return x
     if isinstance(x, complex):
         return np.complex128(x)
+    what = f"input {name!r}" if name else "an input"
     if isinstance(x, list | tuple):
-        arr = np.asarray(x)
-        return arr if arr.dtype.kind in "fc" else arr.astype(float)
+        try:
+            arr = np.asarray(x)
+        except ValueError:  # ragged: NumPy reads no one array from it
+            raise InputTypeError(
+                f"{what} is a {t.__name__} of pieces of different shapes "
+                f"({_piece_shapes(x)}), which is no array to differentiate: pass each piece as "
+                "an input of its own (f(a, b)), or one array (np.concatenate of the pieces), or "
+                "leave it out of wrt=/argnums= to pass it to the function as given") from None
+        return arr if arr.dtype.kind in "fc" else _floats(arr, what, t.__name__)
     if t is not np.ndarray and isinstance(x, np.ndarray):  # a subclass: its operators may
         # mean other things
         if isinstance(x, np.memmap):  # file-backed storage, ndarray's own semantics
-            return as_input(np.asarray(x))
-        raise InputTypeError(f"cannot differentiate with respect to a {type(x).__name__} (an "
-                             "ndarray subclass: masked arrays drop masked elements, np.matrix "
-                             "reads * as a matrix product, which tracing does not record): pass "
-                             "a plain array, np.asarray(x) (a masked array's x.filled(v) or "
-                             "x.compressed()), and write the operation you mean (x @ y)")
+            return as_input(np.asarray(x), differentiated, name)
+        raise InputTypeError(f"{what} is a {t.__name__} (an ndarray subclass: masked arrays "
+                             "drop masked elements, np.matrix reads * as a matrix product, which "
+                             "tracing does not record): pass a plain array, np.asarray(x) (a "
+                             "masked array's x.filled(v) or x.compressed()), and write the "
+                             "operation you mean (x @ y)")
     if hasattr(x, "dtype") and hasattr(x, "shape"):  # NumPy and CuPy arrays
-        return x if x.dtype.kind in "fc" else x.astype(float)
-    raise InputTypeError(f"cannot differentiate with respect to a {type(x).__name__}: pass numbers "
-                         "or arrays")
+        return x if x.dtype.kind in "fc" else _floats(x, what, f"{x.dtype} array")
+    raise InputTypeError(f"{what} is a {t.__name__}, which cannot be differentiated: {_HOW}")
+
+
+#: what to do with an argument that holds no numbers to differentiate
+_HOW = ("pass numbers or arrays for the inputs being differentiated, or leave it out of "
+        "wrt=/argnums= to pass it to the function as given")
+
+
+def _floats(arr: Any, what: str, kind: str) -> Any:
+    """`arr` (the array a differentiated input reads as) as float64; one that holds no numbers
+    (strings, None) is an InputTypeError naming the input."""
+    try:
+        return arr.astype(float)
+    except DiffkitError:  # a traced value read as a number (nested derivatives): named there
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"{what} is a {kind} that holds no numbers ({exc}), which cannot be "
+                             f"differentiated: {_HOW}") from None
+
+
+def _piece_shapes(x: Sequence[Any]) -> str:
+    shown = ", ".join(str(np.shape(p)) if not isinstance(p, list | tuple) else
+                      f"a {type(p).__name__} of {len(p)}" for p in list(x)[:4])
+    return shown + (", …" if len(x) > 4 else "")
 
 
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 
 def given_as_is(x: Any) -> bool:
-    """Whether `x` holds integers or booleans only (a Python or NumPy integer or bool, a plain
-    integer or boolean array, a list or tuple of them): as an argument that is not
-    differentiated it reaches the function unchanged, as NumPy and JAX pass it (a label array
-    indexes, a count drives ``range``, ``2**k`` stays exact), and is a constant of its trace."""
+    """Whether `x`, as an argument that is not differentiated, reaches the function unchanged
+    and is no number diffkit reads: integers or booleans (a Python or NumPy integer or bool, an
+    integer or boolean array, a list or tuple of them: a label array indexes, a count drives
+    ``range``, ``2**k`` stays exact), or no numbers at all (a str, None, a dict, a callable, any
+    other object; an array of strings or dates; a list or tuple NumPy reads as no float array:
+    a ragged one). Such a value is a constant of its trace, as NumPy and JAX pass it. A list of
+    floats reaches the function as given too (:func:`as_input`), but holds numbers."""
     t = type(x)
     if t is int:  # one NumPy holds (an object array beyond int64 is no number to NumPy)
         return _INT64_MIN <= x <= _INT64_MAX
     if t is bool or isinstance(x, np.integer | np.bool_):
         return True
     if t is np.ndarray:
-        return x.dtype.kind in "biu"
-    if t is list or t is tuple:
+        return x.dtype.kind not in "fcO"
+    if isinstance(x, list | tuple):
         try:
-            return np.asarray(x).dtype.kind in "biu"
-        except ValueError:  # ragged
-            return False
-    return False
+            return np.asarray(x).dtype.kind not in "fc"
+        except Exception:  # noqa: BLE001 - ragged, or pieces NumPy cannot read: not numbers
+            return True
+    if isinstance(x, int | float | complex | np.number | Tensor):
+        return False
+    return isinstance(x, np.generic) or not (hasattr(x, "dtype") and hasattr(x, "shape"))
+
+
+def passed_as_given(x: Any) -> bool:
+    """Whether :meth:`Function.coerce` passed `x` (an argument not differentiated) to the
+    function as the caller gave it, rather than reading it as numbers (a traced input)."""
+    return given_as_is(x) or isinstance(x, list | tuple)
+
+
+def input_value(x: Any) -> Any:
+    """The value an input node records for an argument passed as given: the array NumPy reads
+    from it, or a 0-d object array holding it (None, a dict, a ragged list)."""
+    try:
+        value = np.asarray(x)
+    except Exception:  # noqa: BLE001 - pieces NumPy cannot read as one array
+        value = None
+    if value is None or value.dtype.kind == "O":
+        value = np.empty((), dtype=object)
+        value[()] = x
+    return value
+
+
+#: what NumPy's ValueErrors about shapes say (operators, matmul, reshape, concatenation):
+#: :meth:`Function.evaluate` names those a ShapeError and lets every other ValueError through
+_NUMPY_SHAPE_MESSAGES = ("could not be broadcast", "not aligned", "core dimension",
+                         "cannot reshape", "shape mismatch", "must match exactly",
+                         "dimensions must match", "must have the same shape",
+                         "input operand has more dimensions")
+
+
+def own_copy(x: Any) -> Any:
+    """`x` as a Python body gets it (:meth:`Function.run_body`): its own copy of every array (in
+    lists, tuples and dicts too; traced values are not copied), so that an in-place update in
+    the body (``x -= 1``, ``y += x``: a rebinding, as in traced code) never moves the caller's
+    data or an engine's point."""
+    t = type(x)
+    if t is np.ndarray:
+        return x.copy(order="K")  # its memory order kept (ravel("K") reads it)
+    if t is list:
+        return [own_copy(v) for v in x]
+    if t is tuple:
+        return tuple(own_copy(v) for v in x)
+    if t is dict:
+        return {k: own_copy(v) for k, v in x.items()}
+    if hasattr(t, "__cuda_array_interface__"):  # a GPU array (CuPy's: a class attribute)
+        return x.copy()
+    return x
 
 
 def signature(args: Sequence[Any]) -> tuple[Any, ...]:
@@ -220,12 +305,14 @@ class Function:
     jit_evaluator: Callable[[Function, tuple[Any, ...]], Any] | None = None
 
     def run_body(self, *args: Any) -> Any:
-        """The body at `args`, its outputs stacked (:func:`stack_outputs`). NumPy replaces an
+        """The body at `args`, its outputs stacked (:func:`stack_outputs`). The body gets its own
+        copy of every array argument (:func:`own_copy`): an in-place update in it rebinds, as in
+        traced code, and moves neither the caller's data nor an engine's point. NumPy replaces an
         error raised while it converts a value (``y[0] = x`` asks float(x), which is a
         TracingError for a traced x) by its own ValueError ("setting an array element with a
         sequence"): that TracingError is raised as itself, naming the problem."""
         try:
-            return stack_outputs(self.body(*args))
+            return stack_outputs(self.body(*[own_copy(a) for a in args]))
         except (ValueError, TypeError) as exc:
             cause = exc.__cause__ or exc.__context__  # NumPy chains it as the cause
             if isinstance(cause, TracingError) and not isinstance(exc, DiffkitError):
@@ -248,8 +335,10 @@ class Function:
 
     def evaluate(self, *args: Any) -> Any:
         """Evaluate without converting the result (complex and array results kept as they are).
-        Nothing is differentiated: integer and boolean arguments of a Python function reach it
-        as given (a parsed or SymPy function's inputs are real variables: read as floats)."""
+        Nothing is differentiated: every argument of a Python function that is no float number
+        or array (integers, lists, strings, objects) reaches it as given, and the body gets its
+        own copy of each array (a parsed or SymPy function's inputs are real variables: read as
+        floats)."""
         args = tuple(self.coerce(args, ()))
         try:
             return self.run_body(*args)
@@ -258,19 +347,25 @@ class Function:
         except np.linalg.LinAlgError as exc:  # numpy.linalg on plain arrays: a singular matrix, …
             raise linalg_error(self.name, exc) from None
         except ValueError as exc:  # NumPy's own operators on plain arrays: shapes that do not fit
+            if not any(m in str(exc) for m in _NUMPY_SHAPE_MESSAGES):
+                raise  # the body's own ValueError ("radius must be positive"), as it is
             shapes = " and ".join(str(getattr(a, "shape", ())) for a in args)
             raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit ({exc})") from None
         except FloatingPointError as exc:  # NumPy's own operators in the body
+            if "encountered in" not in str(exc):
+                raise  # the body's own FloatingPointError, as it is
             if "overflow" in str(exc):
                 raise NumericOverflowError(f"{self.name}: a value overflows ({exc})") from None
             raise DomainError(f"{self.name}: point outside the domain ({exc})") from None
 
     def coerce(self, args: Sequence[Any], wrt: Sequence[int] | None = None) -> list[Any]:
         """The arguments as this function reads them (:func:`as_input`): those in `wrt` (all
-        by default) are differentiated, read as floats; the others' integers and booleans as the
-        caller gave them, but a parsed or SymPy function's inputs are real variables, always
-        floats."""
-        return [as_input(a, self.pure or wrt is None or i in wrt) for i, a in enumerate(args)]
+        by default) are differentiated, read as floats; the others as the caller gave them
+        unless they are float numbers or arrays (:func:`given_as_is`), but a parsed or SymPy
+        function's inputs are real variables, always floats."""
+        names = self.inputs
+        return [as_input(a, self.pure or wrt is None or i in wrt,
+                         names[i] if i < len(names) else None) for i, a in enumerate(args)]
 
     # ----- tracing ----------------------------------------------------------------------------
 
@@ -301,12 +396,13 @@ class Function:
         diff = set(range(len(args))) if wrt is None else set(wrt)
         args = tuple(self.coerce(args, diff))
         with new_tape() as tape:
-            ins = [Tensor(Node(None, (), {}, np.asarray(a) if given_as_is(a) else a, name=n),
-                          tape, i in diff)
+            ins = [Tensor(Node(None, (), {}, input_value(a) if passed_as_given(a) else a,
+                               name=n), tape, i in diff)
                    for i, (n, a) in enumerate(zip(self.inputs, args, strict=True))]
-            # an integer or boolean argument that is not differentiated reaches the body as
-            # given: a constant of this trace, which then holds at these values only
-            body_args = [a if given_as_is(a) else t for a, t in zip(args, ins, strict=True)]
+            # an argument that is not differentiated and is no float number or array (integers,
+            # lists, strings, objects) reaches the body as given: a constant of this trace,
+            # which then holds at these values only
+            body_args = [a if passed_as_given(a) else t for a, t in zip(args, ins, strict=True)]
             if any(b is not t for b, t in zip(body_args, ins, strict=True)):
                 tape.value_dependent = True
             out = self.run_body(*body_args)
@@ -558,6 +654,5 @@ def _positional_names(f: Callable[..., Any]) -> list[str]:
     return names
 
 
-__all__ = ["STRICT", "Function", "as_input", "function", "given_as_is", "jit", "signature",
-           "stack_outputs",
-           "to_python"]
+__all__ = ["STRICT", "Function", "as_input", "function", "given_as_is", "input_value", "jit",
+           "own_copy", "passed_as_given", "signature", "stack_outputs", "to_python"]

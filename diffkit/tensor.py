@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import itertools
 import linecache
 import operator
 import os
@@ -25,6 +26,7 @@ import sys
 import weakref
 from collections.abc import Iterator, Sequence
 from sys import getrefcount
+from threading import get_ident
 from typing import Any
 
 import numpy as np
@@ -64,7 +66,8 @@ class Tape:
     """A tracing context. Tensors of a deeper tape may hold Tensors of shallower tapes as values.
 
     Attributes:
-        level: 0 for the eager tape, 1, 2, … for nested traces.
+        level: 0 for the eager tape; a tracing tape's place in creation order (1, 2, …, for
+            the whole process: see :class:`new_tape`).
         value_dependent: set when the traced code read a number out of a traced value.
         closed: set when the trace ends; a Tensor of a closed tape used later is an error.
     """
@@ -123,7 +126,7 @@ class Tape:
             value = bind(prim, *vals, **params)
         else:
             value = prim.evaluate(array_namespace(*vals), vals, params)
-        if not self.level and not GRAD_MODE["enabled"]:
+        if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
         node = Node(prim, tuple(nodes), params, value)
         if self.recorded is not None:
@@ -182,7 +185,7 @@ class Tape:
             value = prim.impl(np, v)
         except Exception:  # noqa: BLE001 - evaluate raises the named error
             value = prim.evaluate(np, (v,), _NO_PARAMS)
-        if not self.level and not GRAD_MODE["enabled"]:
+        if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
         out = Node(prim, (node,), _NO_PARAMS, value)
         if self.recorded is not None:
@@ -245,7 +248,7 @@ class Tape:
             value = op(va, vb)
         except FloatingPointError:
             value = prim.evaluate(np, (va, vb), _NO_PARAMS)
-        if not self.level and not GRAD_MODE["enabled"]:
+        if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
         out = Node(prim, (na, nb), _NO_PARAMS, value)
         if self.recorded is not None:
@@ -264,22 +267,29 @@ _ESCAPED = ("a traced value from a trace that has ended was used (was it kept in
 
 
 class new_tape:
-    """Context manager handing out a tape one level deeper than any active one."""
+    """Context manager handing out a fresh tracing tape, newer than every tape made before it.
 
-    _active = 0
+    A tape's level is its place in creation order, counted for the whole process:
+    :func:`~diffkit.primitive.bind` records an application on the newest tape among its
+    arguments, which is the innermost trace — in one thread, tapes open and close nested; a
+    trace another thread starts inside a traced function (a thread pool) is newer than the
+    values it closes over; and tapes of independent threads never share values. (A count of
+    the tapes open, as levels once were, mixes threads up: while another thread traces, an inner
+    tape could get its outer tape's level, and ``x·y`` went to the outer one: a silent 0.)"""
+
+    _created = itertools.count(1)
 
     def __enter__(self) -> Tape:
-        new_tape._active += 1
-        self.tape = Tape(new_tape._active)
+        self.tape = Tape(next(new_tape._created))
         # Tracing allocates many small acyclic objects; the cyclic collector would rescan them
-        # over and over (quadratic on long traces), so it pauses while the outermost tape records.
-        self.gc_was_enabled = gc.isenabled() and new_tape._active == 1
+        # over and over (quadratic on long traces), so it pauses while this thread's outermost
+        # tape records (a nested tape finds it paused; whoever paused it resumes it).
+        self.gc_was_enabled = gc.isenabled()
         if self.gc_was_enabled:
             gc.disable()
         return self.tape
 
     def __exit__(self, *exc: object) -> None:
-        new_tape._active -= 1
         self.tape.closed = True
         if self.gc_was_enabled:
             gc.enable()
@@ -300,10 +310,10 @@ class paused_gc:
 
 #: The tape of eagerly recorded tensors (neural-net parameters and what is computed from them).
 EAGER_TAPE = Tape(0)
-#: the eager tape's gradient mode: ``enabled`` is False inside ``nn.no_grad()`` (the eager tape
-#: then records nothing: results are new leaves that require no grad); ``running`` counts the
-#: Module calls in progress (diffkit.nn sets both)
-GRAD_MODE: dict[str, Any] = {"enabled": True, "running": 0}
+#: the eager tape's gradient mode, per thread as PyTorch's: the threads (``get_ident()``) inside
+#: ``nn.no_grad()``, for which the eager tape records nothing (results are new leaves that require
+#: no grad). Empty unless some thread is in such a block: the eager tape's cost is one truth test.
+NO_GRAD_THREADS: set[int] = set()
 
 
 def call_site() -> str:
@@ -1000,15 +1010,16 @@ def _rebuild_leaf(value: Any, requires_grad: bool, name: str, grad: Any) -> Tens
     return t
 
 
-def _grad_enabled() -> bool:
-    """False inside ``nn.no_grad()``."""
-    return GRAD_MODE["enabled"]
+def grad_enabled() -> bool:
+    """False inside ``nn.no_grad()`` in this thread."""
+    return not NO_GRAD_THREADS or get_ident() not in NO_GRAD_THREADS
 
 
 def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
     """``t op= other`` with PyTorch's meaning; never a silently wrong gradient.
 
-    * Traced code (and an operand traced deeper): Python's rebinding, ``t = t op other``.
+    * Traced code (and an operand traced deeper): Python's rebinding, ``t = t op other`` —
+      except on a leaf that requires grad (a parameter): a TracingError (:func:`_traced_into_leaf`).
     * Nothing to differentiate (``nn.no_grad()``, or no operand requires grad): the value
       changes, written into the array where no one else can see it (:func:`writable_alone`),
       else a fresh leaf node; graphs recorded before keep the value they used.
@@ -1016,9 +1027,13 @@ def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
     * Otherwise (a computed tensor, or a constant leaf meeting a tensor that requires grad):
       the operation is recorded out of place and `t` becomes its result."""
     tape = t.tape
-    if tape.level or isinstance(other, Traced) and other.tape is not tape:
+    if tape.level:
         return op(t, other)
-    if not (_grad_enabled() and (t.requires_grad or isinstance(other, Tensor) and other.requires_grad)):
+    if isinstance(other, Traced) and other.tape is not tape:
+        if t.node.prim is None and t.requires_grad:
+            raise _traced_into_leaf(t, f"in-place {symbol}")
+        return op(t, other)
+    if not (grad_enabled() and (t.requires_grad or isinstance(other, Tensor) and other.requires_grad)):
         if t.node.prim is not None and t.requires_grad:
             raise TracingError(
                 f"in-place {symbol} under no_grad at {call_site()} on a Tensor computed from "
@@ -1066,12 +1081,27 @@ def set_leaf_value(t: Tensor, value: Any) -> Tensor:
     """Give leaf tensor `t` a new value: a fresh immutable leaf node. The old node stays in the
     graphs that used it, holding the old value, and still names `t` as its owner: backward
     through such a graph adds to ``t.grad`` the gradient at the recorded value (see
-    :func:`backward`)."""
+    :func:`backward`). A value of a trace is a TracingError (:func:`_traced_into_leaf`)."""
+    if isinstance(value, Traced) and value.tape.level:
+        raise _traced_into_leaf(t, "nn.assign_, .data = or an update")
     old = t.node
     node = t.node = Node(None, (), {}, value, name=old.name)
     owner = getattr(old, "owner", None)
     node.owner = owner if owner is not None else weakref.ref(t)
     return t
+
+
+def _traced_into_leaf(t: Tensor, how: str) -> TracingError:
+    """The error for a traced value written into leaf `t` of the eager tape (a parameter) inside
+    a function being differentiated: the leaf would keep a value of a trace that ends with the
+    call (unusable afterwards), and the derivative would not see the write (a silent 0, as a
+    rebinding ``p -= lr·g`` leaves the model unchanged). torch.func refuses likewise."""
+    return TracingError(
+        f"leaf {t.node.name!r} of the eager tape (a parameter, or a tensor made outside the "
+        f"traced function) was given a value traced inside a function being differentiated "
+        f"({how} at {call_site()}): it would keep a value of a trace that ends with the call, "
+        "and the derivative would miss the write. Compute the update functionally and use it "
+        "(new = p - lr * g, then nn.functional_call(model, {name: new}, x)), or return it")
 
 
 def _refcounts(t: Tensor) -> tuple[int, int]:
@@ -1136,7 +1166,16 @@ def _gradient_target(node: Node) -> Tensor | None:
 
 
 def backward(root: Tensor, gradient: Any = None) -> None:
-    """``tensor.backward()``: accumulate d(root)/d(leaf) into ``.grad`` of leaves requiring it."""
+    """``tensor.backward()``: accumulate d(root)/d(leaf) into ``.grad`` of leaves requiring it.
+    Eager tensors only: a traced value is a TracingError (eager leaves enter a trace as
+    constants, and ``.grad`` would hold a value of the trace; torch.func refuses too)."""
+    tape = root.tape
+    if tape.level:
+        raise TracingError(_ESCAPED if tape.closed else (
+            f"backward() at {call_site()} on a value traced inside a function being "
+            "differentiated (dk.grad & co.): .grad is filled by eager backward passes only; "
+            "return the value and differentiate it with dk.grad (pass what it depends on as "
+            "arguments), or call backward() on a value computed outside traced code"))
     nodes = toposort([root.node])
     leaves = {n: t for n in nodes if n.prim is None and (t := _gradient_target(n)) is not None}
     if not leaves:

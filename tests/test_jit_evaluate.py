@@ -77,7 +77,11 @@ def test_other_arguments_and_constant_outputs_still_evaluate() -> None:
     c = dk.jit(lambda x: np.ones(2))
     assert c(np.float64(1.0)).tolist() == [1.0, 1.0]
     h = dk.jit(lambda x: x * 2.0)
-    assert h([1.0, 2.0]).tolist() == [2.0, 4.0]  # a list is an array argument
+    assert h(np.array([1.0, 2.0])).tolist() == [2.0, 4.0]
+    # a plain call differentiates nothing: a list reaches the body as the list it is, as in
+    # Python and JAX (list * 2.0 is Python's TypeError; ninth hunt: c + [1.0] appends)
+    with pytest.raises(TypeError):
+        h([1.0, 2.0])
 
 
 def test_a_jit_function_compiles_in_a_fresh_interpreter() -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -158,6 +159,7 @@ class CompiledGradient:
     Each function (``value_and_grad``, ``grad``, ``vjp``) is generated from the one recorded
     trace the first time it is used, so a caller that wants only gradients never pays for
     printing and compiling the value-and-gradient code; the trace is dropped once all are made.
+    Objects are shared (cached per signature), so that generation is thread-safe.
     """
 
     def __init__(self, fn: Function, shapes: tuple[tuple[int, ...], ...], wrt: tuple[int, ...],
@@ -171,29 +173,37 @@ class CompiledGradient:
         self._order = list(makers)
         self._functions: dict[str, Any] = {}
         self._expected: tuple[list[Any], list[Any]] | None = None  # (point, [value, *grads])
+        self._lock = threading.RLock()  # one generation at a time (the makers share `ns`)
 
     def _function(self, kind: str) -> Any:
         """The generated function `kind`, printed and compiled on first use (None: not made for
-        this output shape)."""
+        this output shape). Built whole, then published, under the object's lock: an exception
+        on the way (Ctrl-C while it compiles) leaves the maker to run again, and another thread
+        waits for the function instead of finding half of it."""
         made = self._functions.get(kind)
-        if made is not None or kind not in self._makers:
+        if made is not None or kind not in self._order:
             return made
-        lines, self.stats[kind] = self._makers[kind]()  # a refused function's maker raises
-        del self._makers[kind]
-        text = "\n".join(lines)
-        code = compile(self._header + "\n\n\n" + text + "\n", f"<diffkit compiled {kind}>", "exec")
-        exec(code, self._ns)  # noqa: S102 - our own generated source, identifiers are ours
-        self._parts[kind] = text
-        made = self._ns[kind]
-        if self._expected is not None and kind in ("value_and_grad", "grad"):
-            try:
-                _check(self, kind, made, *self._expected)
-            except TracingError as exc:  # never keep code that disagrees with its trace
-                self._makers[kind] = functools.partial(_refuse, exc)
-                raise
-        self._functions[kind] = made
-        if not self._makers:
-            self._expected = None  # every function is made: let the trace go
+        with self._lock:
+            made = self._functions.get(kind)
+            if made is not None:  # another thread made it while this one waited
+                return made
+            lines, stats = self._makers[kind]()  # a refused function's maker raises
+            text = "\n".join(lines)
+            code = compile(self._header + "\n\n\n" + text + "\n", f"<diffkit compiled {kind}>",
+                           "exec")
+            exec(code, self._ns)  # noqa: S102 - our own generated source, identifiers are ours
+            made = self._ns[kind]
+            if self._expected is not None and kind in ("value_and_grad", "grad"):
+                try:
+                    _check(self, kind, made, *self._expected)
+                except TracingError as exc:  # never keep code that disagrees with its trace
+                    self._makers[kind] = functools.partial(_refuse, exc)
+                    raise
+            self.stats[kind], self._parts[kind] = stats, text
+            self._functions[kind] = made  # published: from here on, no lock is taken
+            del self._makers[kind]
+            if not self._makers:
+                self._expected = None  # every function is made: let the trace go
         return made
 
     @property

@@ -43,6 +43,7 @@ also looks backward, and refuses unless both sides agree.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from math import comb, prod
@@ -60,7 +61,7 @@ from ..errors import (
     TracingError,
     warn_user,
 )
-from ..function import Function, signature
+from ..function import Function, passed_as_given, signature
 from ..ir import Graph
 from ..primitives.declare import dtype_of
 from ..primitives.elementwise import stop_gradient
@@ -82,6 +83,10 @@ from .step_checks import (
     moved_constant,
     not_analytic,
 )
+
+#: held while the complex step changes the process's warning filters (catch_warnings is not
+#: thread-safe); re-entrant: a complex step may run inside another's trace
+_FILTERS_LOCK = threading.RLock()
 
 SCHEMES = ("forward", "central", "complex", "richardson")
 
@@ -189,9 +194,15 @@ class FiniteDifferenceEngine(Engine):
 
         if value is not None:
             return flat, x0, value, None
-        graph = self._base_trace(fn, args, wrt)
+        graph, failure = self._base_trace(fn, args, wrt)
         if graph is None:
-            return flat, x0, self._numbers(self._run(fn, args), fn), None
+            try:
+                value = self._run(fn, args)
+            except Exception:
+                if isinstance(failure, DiffkitError):  # it names the cause: an argument being
+                    raise failure from None  # differentiated read as a number (w[labels]), …
+                raise
+            return flat, x0, self._numbers(value, fn), None
         out = self._numbers(graph.output.value, fn)
         self._check_constants(fn, graph, wrt)
         return flat, x0, (np.asarray(out)[()] if not np.ndim(out) else out), graph
@@ -227,18 +238,19 @@ class FiniteDifferenceEngine(Engine):
         return args
 
     def _base_trace(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
-                    ) -> Graph | None:
+                    ) -> tuple[Graph | None, Exception | None]:
         """f traced at x, which serves as the value call and as the trace the checks read
-        (:meth:`_check_constants`, fd-forward's one-sided check); None where f cannot be traced
-        (a black box only: float(x), math.*, NumPy functions with no rule — the plain call then
-        gives the value, or names the error at x) or where a pure function's trace for this
-        signature showed nothing to check."""
+        (:meth:`_check_constants`, fd-forward's one-sided check), and why there is none: None
+        where f cannot be traced (a black box only: float(x), math.*, NumPy functions with no
+        rule — the plain call then gives the value; where that fails too, the trace's named
+        error is raised, not the plain call's bare one) or where a pure function's trace for
+        this signature showed nothing to check."""
         if fn.pure and ("fd-constants", signature(args), tuple(wrt)) in fn.cache:
-            return None
+            return None, None
         try:
-            return self._trace(fn, args, wrt)
-        except Exception:  # noqa: BLE001 — the checks need a trace; a black box has none
-            return None
+            return self._trace(fn, args, wrt), None
+        except Exception as exc:  # noqa: BLE001 — the checks need a trace; a black box has none
+            return None, exc
 
     def _check_constants(self, fn: Function, graph: Graph, wrt: Sequence[int]) -> None:
         """Refuse a function that applies an operation declared constant (dk.stop_gradient,
@@ -277,7 +289,9 @@ class FiniteDifferenceEngine(Engine):
         """f at a complex point, traced, and the trace checked: the complex step is exact only
         if every operation on the derivative's path is complex-analytic there."""
         try:
-            with warnings.catch_warnings():  # a cast that drops the imaginary part is refused below
+            # a cast that drops the imaginary part is refused below; the filter list is the
+            # process's, so threads take turns (else one restored another's filter for good)
+            with _FILTERS_LOCK, warnings.catch_warnings():
                 warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
                 graph = self._trace(fn, args, wrt)
         except (DomainError, NumericOverflowError) as exc:
@@ -320,7 +334,7 @@ class FiniteDifferenceEngine(Engine):
         """Refuse a function whose graph at the (real) point applies an operation that is not
         complex-analytic to a value the step reaches (from the inputs in `wrt`, all by default);
         returns f's value there (the traced call serves as the value call)."""
-        if any(dtype_of(a).kind == "c" for a in args):
+        if any(not passed_as_given(a) and dtype_of(a).kind == "c" for a in args):
             raise MissingRuleError("the complex-step method needs real inputs: use "
                                    "method='fd-central' or an AD method for complex inputs")
         graph = self._trace(fn, args, wrt)

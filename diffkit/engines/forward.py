@@ -115,8 +115,11 @@ class ForwardEngine(Engine):
 
 
 def _tangent_for(t: Any, node: Node) -> Any:
+    """The seed of `node` from the caller's tangent `t`: checked, in the node's dtype, and a
+    copy (the tangent of a pass-through output is the seed itself: J·t must never be the
+    caller's array)."""
     check_tangent(t, node.name, node.shape, real=node.dtype.kind != "c")
     if isinstance(t, Traced):
         return t
     t = np.asarray(t) if not hasattr(t, "dtype") else t
-    return t.astype(node.dtype) if t.dtype != node.dtype else t
+    return t.astype(node.dtype)  # astype copies, also in the same dtype

@@ -23,7 +23,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import MissingRuleError, NonDifferentiableError, NumericOverflowError, TracingError
-from ..function import Function, signature
+from ..function import Function, input_value, passed_as_given, signature
 from ..ir import Graph, Node
 from ..sympy_program import MAX_ELEMENTS, ScalarProgram, scalar_program
 from .base import (
@@ -728,7 +728,10 @@ class SymbolicEngine(Engine):
 
     @staticmethod
     def _flat(args: Sequence[Any]) -> list[Any]:
-        return [v for a in args for v in np.reshape(np.asarray(a), (-1,))]
+        """The arguments' elements, in the order of the inputs' symbols (an argument passed as
+        given counts as its input node records it: :func:`~diffkit.function.input_value`)."""
+        return [v for a in args for v in np.reshape(
+            input_value(a) if passed_as_given(a) else np.asarray(a), (-1,))]
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
         deriv, out = self._derived(fn, args, wrt)

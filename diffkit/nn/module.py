@@ -12,14 +12,14 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from threading import get_ident
 from typing import Any
 
 import numpy as np
 
 from ..backend import array_namespace, device_module, to_device, to_numpy
-from ..tensor import GRAD_MODE, Tensor, set_leaf_value, tensor
+from ..tensor import NO_GRAD_THREADS, Tensor, grad_enabled, set_leaf_value, tensor
 
-_GRAD = GRAD_MODE  # the tape's: running is the depth of Module.__call__ in progress
 _RNG = {"gen": np.random.default_rng(0)}
 
 
@@ -45,7 +45,8 @@ def no_grad() -> Iterator[None]:
     also when its operands require grad. Parameters stay Tensors (``p.exp()`` works in a
     forward), and ``lin.weight *= 0.5`` updates the parameter through the Tensor's in-place
     path (graphs recorded before keep their values). Traced functions are not affected: a
-    ``dk.grad`` inside the block still differentiates.
+    ``dk.grad`` inside the block still differentiates. Per thread, as PyTorch's: other threads
+    keep recording.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -53,17 +54,20 @@ def no_grad() -> Iterator[None]:
         ...     nn.Linear(2, 1)(np.ones((1, 2), np.float32)).requires_grad
         False
     """
-    old = _GRAD["enabled"]
-    _GRAD["enabled"] = False
+    me = get_ident()
+    if me in NO_GRAD_THREADS:  # nested: the outermost block turns gradients back on
+        yield
+        return
+    NO_GRAD_THREADS.add(me)
     try:
         yield
     finally:
-        _GRAD["enabled"] = old
+        NO_GRAD_THREADS.discard(me)
 
 
 def is_grad_enabled() -> bool:
-    """False inside :func:`no_grad`."""
-    return _GRAD["enabled"]
+    """False inside :func:`no_grad` (in this thread)."""
+    return grad_enabled()
 
 
 def Parameter(data: Any, requires_grad: bool = True, name: str = "param") -> Tensor:
@@ -300,11 +304,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        _GRAD["running"] += 1
-        try:
-            return self.forward(*args, **kwargs)
-        finally:
-            _GRAD["running"] -= 1
+        return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
         return ""

@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -216,10 +217,20 @@ _PRINTED = {"erf": ("erf", "erf"), "erfc": ("erfc", "erfc"), "erfinv": ("erfinv"
             "beta": ("beta", None)}
 
 
+_SYMPY_LOCK = threading.Lock()
+_SYMPY_BUILT = False  # set once _build_sympy has filled the whole table
+
+
 def _sym(sp: Any, name: str) -> Any:
-    """The SymPy function class `name` of the translations (built on first use)."""
-    if not _SYMPY:
-        _build_sympy(sp)
+    """The SymPy function class `name` of the translations. The table is built on first use,
+    whole, under a lock: another thread waits for it instead of reading it half-filled (and an
+    exception on the way leaves it to be built again)."""
+    global _SYMPY_BUILT
+    if not _SYMPY_BUILT:
+        with _SYMPY_LOCK:
+            if not _SYMPY_BUILT:
+                _build_sympy(sp)
+                _SYMPY_BUILT = True
     return _SYMPY[name]
 
 
@@ -672,7 +683,8 @@ xlogy = elementwise(
         "∂/∂x at y = 0 does not exist.")
 xlog1py = elementwise(
     "xlog1py", _scipy("xlog1py", "x", "y", overflow=lambda x, y: np.asarray(y) != -1),
-    (lambda x, y, o: log1p(y), _xlog1py_dy), lambda sp, x, y: x * sp.log(1 + y), numpy=(),
+    (lambda x, y, o: log1p(y), _xlog1py_dy), lambda sp, x, y: x * log1p.to_sympy(y),
+    numpy=(),
     scipy=("xlog1py",), latex=r"\operatorname{xlog1py}", domain=((-2.0, 2.0), (-0.5, 3.0)),
     domain_text="xlog1py needs y > -1 (y = -1 only where x = 0)", holomorphic=False,
     special=(((0.0, 1.0), (math.log(2.0), 0.0)), ((0.0, -1.0), "nondifferentiable")),
