@@ -341,6 +341,10 @@ class Tensor(Traced):
     __array_priority__ = 1000
 
     def __init__(self, node: Node, tape: Tape = EAGER_TAPE, requires_grad: bool = False) -> None:
+        if node.__class__ is not Node:  # torch.Tensor(data)'s habit: a bare error came later
+            raise InputTypeError(f"dk.Tensor(...) wraps a node of the IR, not a "
+                                 f"{type(node).__name__}: make a tensor from data with "
+                                 "dk.tensor(data, requires_grad=True)")
         self.node = node
         self.tape = tape
         self.grad: Any = None

@@ -110,6 +110,29 @@ def _common_dtype(args: Sequence[Any], wrt: Sequence[int]) -> np.dtype:
     return dtype if dtype.kind in "fc" else np.dtype(float)
 
 
+def _precision(graph: Graph | None, wrt: Sequence[int], x0: np.ndarray, out: Any) -> float:
+    """ε of the precision f computes its derivative in, which sizes the steps: the coarsest
+    floating dtype on the derivative's path in f's trace (a float64 input cast to float32 in f
+    is differenced with float32's ε: float64's √ε rounds away there, and fd-forward answered
+    [0, 24.6] for [2.29, 0.80]), never finer than x0's. A node in the dtype of a float16 input
+    counts as float32, the dtype the points are evaluated in (:func:`working_dtype`). Without a
+    trace (a black box), the coarser of x0's and f's value's dtypes (float16 read as float32)."""
+    eps = _eps(x0.dtype) if x0.dtype.kind in "fc" else _eps(np.dtype(float))
+    if graph is None:
+        dt = np.asarray(_numeric(out)).dtype
+        return max(eps, _eps(working_dtype(dt))) if dt.kind in "fc" else eps
+    given = {np.dtype(graph.inputs[k].dtype) for k in wrt}
+    live = {graph.inputs[k].id for k in wrt}
+    for node in graph.nodes:
+        if node.prim is None or not any(i.id in live for i in node.inputs):
+            continue
+        live.add(node.id)
+        dt = np.dtype(node.dtype)
+        if dt.kind in "fc":
+            eps = max(eps, _eps(working_dtype(dt) if dt in given else dt))
+    return eps
+
+
 def working_dtype(dtype: np.dtype) -> np.dtype:
     """The dtype the differences are taken in: float16 in float32 (its ε ≈ 1e-3 would leave a
     central difference about two digits and Richardson's small steps none)."""
@@ -361,8 +384,10 @@ class FiniteDifferenceEngine(Engine):
 
     # ----- first derivatives -------------------------------------------------------------------
 
-    def default_step(self, x: np.ndarray) -> np.ndarray:
-        """The step per element of x: scaled to max(1, |xᵢ|) and to the dtype's precision."""
+    def default_step(self, x: np.ndarray, eps: float | None = None) -> np.ndarray:
+        """The step per element of x: scaled to max(1, |xᵢ|) and to the precision f computes
+        in (`eps`: :func:`_precision`; x's dtype's ε by default). The complex step's 1e-20 is
+        taken in complex128 (:meth:`_column`), where h·f′ underflows only below 1e-288."""
         scale = np.maximum(1.0, np.abs(x))
         if self.step is not None:
             return np.full(x.shape, self.step)
@@ -370,14 +395,16 @@ class FiniteDifferenceEngine(Engine):
             return np.full(x.shape, 1e-20)
         if self.scheme == "richardson":  # tuned: 5 levels from h0 = 0.05 reach ~1e-14 on smooth f
             return 0.05 * scale
-        eps = _eps(x.dtype if x.dtype.kind in "fc" else np.dtype(float))
+        if eps is None:
+            eps = _eps(x.dtype if x.dtype.kind in "fc" else np.dtype(float))
         return eps ** (0.5 if self.scheme == "forward" else 1.0 / 3.0) * scale
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
         args = self._inputs(fn, args, wrt)
         value = self._check_complex_step(fn, args, wrt) if self.scheme == "complex" else None
         flat, x0, out, graph = self._flat_function(fn, args, wrt, value)
-        h = self.default_step(x0.real if np.iscomplexobj(x0) else x0)
+        eps = _precision(graph, wrt, x0.real if np.iscomplexobj(x0) else x0, out)
+        h = self.default_step(x0.real if np.iscomplexobj(x0) else x0, eps)
         # f(x0) of a forward difference is the value's, where a plain call at x0 as it is gave it
         plain = value is None and graph is None
         dtype = _common_dtype(args, wrt)
@@ -388,10 +415,10 @@ class FiniteDifferenceEngine(Engine):
         batch = self._batched(fn, args, wrt)
         f0 = _numeric(out) if plain and all(np.asarray(args[i]).dtype == x0.dtype
                                              for i in wrt) else None
-        jac = self._real_jacobian(flat, x0, h, out, batch, f0=f0)
+        jac = self._real_jacobian(flat, x0, h, out, batch, f0=f0, eps=eps)
         if self.scheme == "forward" and x0.size:
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
-                flat, x0, -h, out, batch, f0=f0), graph)
+                flat, x0, -h, out, batch, f0=f0, eps=eps), graph)
         return out, _narrow(jac, dtype)
 
     def _check_one_sided(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
@@ -432,8 +459,8 @@ class FiniteDifferenceEngine(Engine):
 
     def _real_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
                        h: np.ndarray, out: Any, batch: Any = None, axis: complex = 1.0,
-                       f0: np.ndarray | None = None, only: np.ndarray | None = None
-                       ) -> np.ndarray:
+                       f0: np.ndarray | None = None, only: np.ndarray | None = None,
+                       eps: float | None = None) -> np.ndarray:
         """Columns ∂f/∂(axis·xᵢ): the derivative along real (axis 1) or imaginary (axis i) steps.
         `f0`: f(x0) when the caller has it (a forward difference then costs n evaluations).
         `only`: a mask of the columns to take (the others are 0, and cost nothing)."""
@@ -455,7 +482,7 @@ class FiniteDifferenceEngine(Engine):
             return jac, err
 
         self.step_used = h
-        return self._refine(at, x0, h)
+        return self._refine(at, x0, h, eps)
 
     def _complex_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
                           h: np.ndarray, out: Any, stepped: np.ndarray) -> np.ndarray:
@@ -487,7 +514,7 @@ class FiniteDifferenceEngine(Engine):
         return max(1e-5, 30 * own)
 
     def _refine(self, at: Callable[[np.ndarray], Estimate], x0: np.ndarray,
-                h: np.ndarray) -> np.ndarray:
+                h: np.ndarray, eps: float | None = None) -> np.ndarray:
         """`at(h)`, and for Richardson (no explicit step) its restarts: where an entry's error
         estimate says its tableau did not converge (a kink or a fast feature within h), start
         again from smaller steps and keep, entry by entry, the estimate that is best (each entry
@@ -496,7 +523,17 @@ class FiniteDifferenceEngine(Engine):
         never from steps that the input's dtype rounds away (their differences are all 0, with
         an error estimate of 0). An entry still above :data:`SETTLED` (relative to max(1, |D|))
         after the last restart is a RuntimeWarning naming its estimate (with an explicit
-        ``step``, used as given, the estimate is only recorded)."""
+        ``step``, used as given, the estimate is only recorded).
+
+        Restarts aim at a relative estimate of 1e-9 in float64, scaled as ε^(4/7) for the
+        precision f computes in (`eps`, :func:`_precision`: ~1e-4 in float32) and never take steps below
+        √ε·max(1, |x|), where a central difference is rounding more than difference: there its
+        quantized rows make a flat tableau whose tiny estimate kept garbage (float32 answers
+        1000× worse than fd-central, with no warning)."""
+        if eps is None:
+            eps = _eps(x0.dtype) if x0.dtype.kind in "fc" else _eps(np.dtype(float))
+        target = 1e-9 * (eps / _eps(np.dtype(np.float64))) ** (4.0 / 7.0)
+        floor = np.sqrt(eps) * np.maximum(1.0, np.abs(x0))
         failure: Exception | None = None
         try:
             best, err = at(h)
@@ -508,10 +545,10 @@ class FiniteDifferenceEngine(Engine):
             self.error_estimate = None if err is None else float(np.max(err, initial=0.0))
             return best
         for shrink in (16.0, 256.0, 4096.0):
-            if best is not None and np.all(err <= 1e-9 * np.maximum(1.0, np.abs(best))):
+            if best is not None and np.all(err <= target * np.maximum(1.0, np.abs(best))):
                 break
             smallest = h / shrink / 2.0 ** (self.levels - 1)
-            if np.any((x0 + smallest).astype(x0.dtype) == x0):
+            if np.any(smallest < floor) or np.any((x0 + smallest).astype(x0.dtype) == x0):
                 break
             try:
                 candidate, cand_err = at(h / shrink)
@@ -599,8 +636,10 @@ class FiniteDifferenceEngine(Engine):
             (xp, hp), (xm, hm) = point(h), point(-h)
             return (flat(xp) - flat(xm)) / (hp - hm), None
         if self.scheme == "complex":
-            cdt = np.result_type(x0.dtype, np.complex64)
-            return np.imag(flat(x0.astype(cdt) + 1j * h * e)) / h, None
+            # complex128 whatever x0's dtype: Im f(x + ih) = h·f′ underflowed in complex64 once
+            # |f′| < 1e-18 (exp(−80x)′ at 1 in float32 was −0.0); the result is narrowed to the
+            # input's dtype after
+            return np.imag(flat(x0.astype(np.complex128) + 1j * h * e)) / h, None
 
         def central(hh: float) -> np.ndarray:
             (xp, hp), (xm, hm) = point(hh), point(-hh)
@@ -645,7 +684,8 @@ class FiniteDifferenceEngine(Engine):
         moved = t != 0
         # the step along t that moves no element by more than its own step: the smallest
         # element's (the largest's, divided by |t|, made sin(x0) + x1 at (1, 1e6) 0.885 for 1.54)
-        h = float(np.min(self.default_step(np.abs(x0[moved])) / np.abs(t[moved])))
+        eps = _precision(graph, wrt, x0, out)
+        h = float(np.min(self.default_step(np.abs(x0[moved]), eps) / np.abs(t[moved])))
         # f(x0) of a forward difference is the value's, where a plain call at x0 as it is gave it
         f0 = _numeric(out) if graph is None and all(np.asarray(a).dtype == x0.dtype
                                                     for a in args) else None
@@ -658,7 +698,7 @@ class FiniteDifferenceEngine(Engine):
         # elements' own steps
         size = np.abs(t[moved])
         self.step_used = np.asarray(h)
-        col = self._refine(lambda hs: along(float(hs[0] / size[0])), x0[moved], h * size)
+        col = self._refine(lambda hs: along(float(hs[0] / size[0])), x0[moved], h * size, eps)
         if self.scheme == "forward":
             self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h)[0], graph)
         return out, _narrow(np.reshape(col, np.shape(out)), _common_dtype(args, wrt))
@@ -687,12 +727,12 @@ class FiniteDifferenceEngine(Engine):
 
         On the diagonal (i = j) these are the second differences with step 2hᵢ and hᵢ."""
         args = self._inputs(fn, args, wrt)
-        flat, x0, out, _ = self._flat_function(fn, args, wrt)
+        flat, x0, out, graph = self._flat_function(fn, args, wrt)
         require_scalar(out, "hessian")
         if np.iscomplexobj(x0) or np.iscomplexobj(_numeric(out)):
             raise MissingRuleError("finite-difference Hessians need real inputs and outputs")
         n = x0.size
-        eps = _eps(x0.dtype)
+        eps = _precision(graph, wrt, x0, out)
         scale = np.maximum(1.0, np.abs(x0))
         forward = self.scheme == "forward"
         signs = ((1, 1, 1), (1, 0, -1), (0, 1, -1), (0, 0, 1)) if forward else (
@@ -752,12 +792,13 @@ class FiniteDifferenceEngine(Engine):
             raise MissingRuleError(
                 f"the complex step Im f(x + ih)/h gives first derivatives only, not order {n}: "
                 "use method='fd-richardson' or 'fd-central', or an AD method (method='forward')")
-        flat, x0, out, _ = self._flat_function(fn, [x], [0])
+        flat, x0, out, graph = self._flat_function(fn, [x], [0])
         _check_pointwise(np.shape(out), np.shape(x))
         # each element's own scale w = max(1, |x|) (see _first_derivative): the n-th derivative
         # in s of f(x + s·w), divided by wⁿ (its error estimate too, at most by min(w)ⁿ)
         w = np.maximum(1.0, np.abs(x0))
-        value = self._nth_derivative(lambda s: flat(x0 + s * w), n, 1.0, x0.dtype)
+        value = self._nth_derivative(lambda s: flat(x0 + s * w), n, 1.0, x0.dtype,
+                                     _precision(graph, [0], x0, out))
         if self.error_estimate is not None:
             self.error_estimate = self.error_estimate / float(np.min(w)) ** n
         value = value / (w.reshape(np.shape(value)) if np.ndim(value) else w[0]) ** n
@@ -779,9 +820,11 @@ class FiniteDifferenceEngine(Engine):
         return (d / w).astype(d.dtype)
 
     def _nth_derivative(self, g: Callable[[float], np.ndarray], n: int, scale: float,
-                        dtype: np.dtype) -> np.ndarray:
-        """The n-th derivative of g at 0 (n ≥ 2) by the scheme, with its error estimate."""
-        eps = _eps(dtype if dtype.kind == "f" else np.dtype(float))
+                        dtype: np.dtype, eps: float | None = None) -> np.ndarray:
+        """The n-th derivative of g at 0 (n ≥ 2) by the scheme, with its error estimate (`eps`:
+        the precision g computes in, :func:`_precision`; its dtype's ε by default)."""
+        if eps is None:
+            eps = _eps(dtype if dtype.kind == "f" else np.dtype(float))
         nth = _nth_forward if self.scheme == "forward" else _nth_central
         order = n + 1 if self.scheme == "forward" else n + 2
         return self._difference_by_scheme(lambda hh: nth(g, n, hh, eps),
