@@ -172,6 +172,10 @@ _NUMPY_SHAPE_MESSAGES = ("could not be broadcast", "not aligned", "core dimensio
                          "input operand has more dimensions")
 
 
+#: an input a keyword call has not given yet (Function._bound)
+_UNSET = object()
+
+
 def own_copy(x: Any) -> Any:
     """`x` as a Python body gets it (:meth:`Function.run_body`): its own copy of every array (in
     lists, tuples and dicts too; traced values are not copied), so that an in-place update in
@@ -319,9 +323,12 @@ class Function:
                 raise cause from None
             raise
 
-    def __call__(self, *args: Any) -> Any:
-        """Evaluate at `args`; a 0-d result comes back as a Python number. A ``dk.jit``
-        function runs generated code, once compiled for the arguments' signature."""
+    def __call__(self, *args: Any, **keywords: Any) -> Any:
+        """Evaluate at `args` (inputs may also be given by name, as Python binds a call); a 0-d
+        result comes back as a Python number. A ``dk.jit`` function runs generated code, once
+        compiled for the arguments' signature."""
+        if keywords:
+            args = self._bound(args, keywords)
         self.check_arity(args)
         args = tuple(self.coerce(args, ()))
         if any(type(a) is Tensor for a in args):
@@ -332,6 +339,24 @@ class Function:
                 if out is not NOT_COMPILED:
                     return to_python(out)
             return to_python(self.evaluate(*args))
+
+    def _bound(self, args: tuple[Any, ...], keywords: dict[str, Any]) -> tuple[Any, ...]:
+        """`args` with `keywords` placed at their inputs' positions, as Python binds a call: a
+        name that is no input, an input given twice or one left out is an ArityError."""
+        names = list(self.inputs)
+        full: list[Any] = list(args) + [_UNSET] * (len(names) - len(args))
+        for name, value in keywords.items():
+            if name not in names:
+                raise ArityError(f"{self.name} has no input {name!r} (its inputs: "
+                                 f"{', '.join(names)})")
+            i = names.index(name)
+            if full[i] is not _UNSET:
+                raise ArityError(f"{self.name}: input {name!r} given twice")
+            full[i] = value
+        missing = [n for n, v in zip(names, full, strict=False) if v is _UNSET]
+        if missing:
+            raise ArityError(f"{self.name}: input(s) {', '.join(map(repr, missing))} not given")
+        return tuple(full)
 
     def evaluate(self, *args: Any) -> Any:
         """Evaluate without converting the result (complex and array results kept as they are).
@@ -641,8 +666,15 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
 
 
 def _positional_names(f: Callable[..., Any]) -> list[str]:
+    """The inputs of a Python function: its positional parameters — the function's own, not
+    those of the function a ``functools.wraps`` decorator wraps (a wrapper that fixes or adds
+    an argument has its own), unless the wrapper only forwards ``*args`` (then the wrapped
+    function's, which it takes)."""
     try:
-        params = inspect.signature(f).parameters.values()
+        params = inspect.signature(f, follow_wrapped=False).parameters.values()
+        if hasattr(f, "__wrapped__") and any(
+                p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+            params = inspect.signature(f).parameters.values()
     except (TypeError, ValueError) as exc:
         raise TracingError(f"cannot read the parameters of {f!r}: pass inputs=[...]") from exc
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

@@ -4,6 +4,7 @@ References are hand formulas: d²(x³)/dx² = 6x; the VJP of x² is 2x·ct.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 
 import numpy as np
@@ -66,3 +67,52 @@ def test_derivative_called_with_a_keyword_is_a_named_arity_error():
     with pytest.raises(dk.ArityError, match=r"positionally, in the order \(t\)"):
         dk.derivative(lambda t: t**2)(t=2.0)
     assert dk.derivative(lambda t: t**2)(2.0) == 4.0
+
+
+def test_a_wraps_decorator_that_fixes_an_argument_has_its_own_inputs():
+    """A functools.wraps wrapper taking one argument was read with the wrapped function's two
+    inputs (inspect follows __wrapped__): 'ArityError: f takes 2 input(s) (x, y), got 1'. The
+    wrapper's own parameters are its inputs; g(x) = 3x² + sin 3, g′(2) = 12."""
+    def f(x, y):
+        return x**2 * y + np.sin(y)
+
+    def fix_y(fn):
+        @functools.wraps(fn)
+        def wrapper(x):
+            return fn(x, 3.0)
+        return wrapper
+
+    for method in ["reverse", "forward", "symbolic", "fd-central"]:
+        (g,) = dk.grad(fix_y(f), method=method)(2.0)
+        assert g == pytest.approx(12.0, rel=1e-7)
+
+
+def test_a_forwarding_wraps_decorator_keeps_the_wrapped_inputs():
+    """A wrapper that only forwards *args, **kwargs still takes the wrapped function's inputs."""
+    def f(x, y):
+        return x**2 * y
+
+    def logged(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            return fn(*args, **kwargs)
+        return wrapper
+
+    assert dk.grad(logged(f))(2.0, 3.0) == (12.0, 4.0)
+
+
+def test_a_function_called_with_keywords_binds_them_by_name():
+    """`@dk.function def f(x, y)` called as f(x=2.0, y=3.0) was a bare TypeError (decorating
+    changed how the function can be called); keywords bind by input name, as Python's call."""
+    @dk.function
+    def f(x, y):
+        return x**2 * y
+
+    assert f(x=2.0, y=3.0) == f(2.0, y=3.0) == 12.0
+    assert dk.jit(lambda a, b: a - b)(b=2.0, a=3.0) == 1.0
+    with pytest.raises(dk.ArityError, match="given twice"):
+        f(2.0, x=1.0)
+    with pytest.raises(dk.ArityError, match="'y' not given"):
+        f(x=2.0)
+    with pytest.raises(dk.ArityError, match="no input 'z'"):
+        f(2.0, z=1.0)
