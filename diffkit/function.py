@@ -407,10 +407,14 @@ class Function:
         made = self.cache.get(key)
         if made is None:
             graph = self.trace(*args)
-            made = self if graph.value_dependent else Function(
-                _Replay(graph), self.inputs, self.name, pure=True)
+            made = self if graph.value_dependent else self.replaying(graph)
             self.cache[key] = made
         return made
+
+    def replaying(self, graph: Graph) -> Function:
+        """A pure function replaying `graph` (one of this function's traces): its primitives
+        applied again, its constants — what the body read or drew — frozen."""
+        return Function(_Replay(graph), self.inputs, self.name, pure=True)
 
     def trace(self, *args: Any, wrt: Sequence[int] | None = None) -> Graph:
         """The graph of this function at `args`, with values recorded on its nodes.

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MissingRuleError, ShapeError, TracingError
+from ..errors import DiffkitError, MissingRuleError, ShapeError, TracingError
 from ..function import Function
 from ..ir import Graph, Node, Traced
 from ..primitives import concatenate, reshape
@@ -190,8 +190,14 @@ class Engine:
         this engine's Jacobian: one row, whatever the output's size. The cotangent enters the
         traced product, so an exactly zero entry times an infinite partial gives zero (0·∞ = 0,
         the rows it zeroes are never formed), and a traced cotangent (a derivative of the
-        pullback) is differentiated through where the engine nests."""
-        out = fn.evaluate(*args)
+        pullback) is differentiated through where the engine nests.
+
+        A Python function is traced once, here, and its pullback differentiates that trace
+        (:meth:`_first_trace`): what it draws or updates as it runs (a dropout mask,
+        BatchNorm's running statistics) is the returned value's, once — evaluating it again at
+        each pullback gave another mask's derivative (54 beside 36) and moved the statistics
+        at every call, where reverse mode, JAX and torch.func trace once."""
+        fn, out = self._first_trace(fn, args, wrt)
         h = pairing_function(fn)
         like = [args[i] for i in wrt]
 
@@ -207,6 +213,28 @@ class Engine:
                               xp_of(row).reshape(row, (n,)), like)
 
         return out, pullback
+
+    #: whether the pullback may differentiate the function's first trace at the point: not
+    #: where the engine evaluates other points (finite differences), which a trace that
+    #: branched on its inputs does not describe
+    at_the_point_only = True
+
+    def _first_trace(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
+                     ) -> tuple[Function, Any]:
+        """(the function a pullback differentiates, f's value): for a Python function, its
+        trace at `args` replayed as a pure function (jit's frozen trace: its drawn constants
+        are this evaluation's), whose value is f's; else `fn` and one evaluation. A trace
+        that cannot be made (a black box) or that branched on its inputs where the engine
+        steps away from the point is not used."""
+        if fn.pure or fn.jit:
+            return fn, fn.evaluate(*args)
+        try:
+            graph = fn.trace(*args, wrt=wrt)
+        except DiffkitError:
+            return fn, fn.evaluate(*args)
+        if graph.value_dependent and not self.at_the_point_only:
+            return fn, fn.evaluate(*args)
+        return fn.replaying(graph), graph.output.value
 
     def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
         """J·t as the derivative of f(x + s·t) in s at s = 0 (:func:`line_function`), taken with

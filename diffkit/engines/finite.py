@@ -165,6 +165,7 @@ class FiniteDifferenceEngine(Engine):
 
     name = "fd"
     nests = False  # answers numbers: an outer tape cannot see through them
+    at_the_point_only = False  # it evaluates f at other points: a branched trace is not f there
 
     def __init__(self, scheme: str = "central", step: float | None = None, levels: int = 5) -> None:
         if scheme not in SCHEMES:

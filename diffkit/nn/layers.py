@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ops as dk
 from ..backend import array_namespace, to_device
+from ..primitive import plain_value
 from ..primitives.neural import working_dtype
 from . import init
 from .module import Module, Parameter, get_rng, value_of
@@ -385,7 +386,7 @@ class _BatchNorm(Module):
                 self.num_batches_tracked = array_namespace(done).asarray(done + 1)
                 m = 1.0 / float(done + 1) if self.momentum is None else self.momentum
                 count = x.size // self.num_features
-                mu_v, var_v = value_of(mu).reshape(-1), value_of(var).reshape(-1)
+                mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
                 self.running_mean = (1 - m) * self.running_mean + m * mu_v
                 self.running_var = (1 - m) * self.running_var + m * var_v * (count / max(count - 1, 1))
             return y

@@ -27,11 +27,11 @@ import numpy as np
 from .. import ops as dk
 from ..backend import array_namespace, to_numpy
 from ..errors import DistributedError, RankMismatchError
-from ..primitive import Primitive
+from ..primitive import Primitive, plain_value
 from ..tensor import Tensor
 from . import ranks
 from .layers import BatchNorm1d, BatchNorm2d
-from .module import Module, assign_, value_of
+from .module import Module, assign_
 
 #: gradients are summed in buckets of at most this many bytes (float64), last layers first
 BUCKET_BYTES = 25 * 2**20
@@ -376,7 +376,7 @@ class _SyncStatistics:
         y = dk.mul(d, dk.pow(dk.add(var, self.eps), -0.5))
         if self.track_running_stats:
             m, b = self.momentum, self._buffers  # type: ignore[attr-defined]
-            mu_v, var_v = value_of(mu).reshape(-1), value_of(var).reshape(-1)
+            mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
             b["running_mean"] = (1 - m) * b["running_mean"] + m * mu_v
             b["running_var"] = (1 - m) * b["running_var"] + m * var_v * (total / max(total - 1,
                                                                                        1))
