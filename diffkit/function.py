@@ -19,6 +19,7 @@ import html
 import inspect
 import keyword
 import numbers
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -170,6 +171,18 @@ _NUMPY_SHAPE_MESSAGES = ("could not be broadcast", "not aligned", "core dimensio
                          "cannot reshape", "shape mismatch", "must match exactly",
                          "dimensions must match", "must have the same shape",
                          "input operand has more dimensions")
+
+
+def _from_numpy(exc: ValueError) -> bool:
+    """Whether NumPy raised `exc` about its operands: its innermost frame is NumPy's Python
+    code (np.linalg.outer's "must be one-dimensional"), or its message is one of NumPy's shape
+    messages from C (operators, matmul, reshape: raised in the body's own frame)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None and f"{os.sep}numpy{os.sep}" in tb.tb_frame.f_code.co_filename:
+        return True
+    return any(m in str(exc) for m in _NUMPY_SHAPE_MESSAGES)
 
 
 #: an input a keyword call has not given yet (Function._bound)
@@ -372,7 +385,7 @@ class Function:
         except np.linalg.LinAlgError as exc:  # numpy.linalg on plain arrays: a singular matrix, …
             raise linalg_error(self.name, exc) from None
         except ValueError as exc:  # NumPy's own operators on plain arrays: shapes that do not fit
-            if not any(m in str(exc) for m in _NUMPY_SHAPE_MESSAGES):
+            if not _from_numpy(exc):
                 raise  # the body's own ValueError ("radius must be positive"), as it is
             shapes = " and ".join(str(getattr(a, "shape", ())) for a in args)
             raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit ({exc})") from None
