@@ -31,6 +31,7 @@ from .errors import (
     DomainError,
     InputTypeError,
     InvalidNameError,
+    MissingRuleError,
     NumericOverflowError,
     ShapeError,
     TracingError,
@@ -469,7 +470,13 @@ class Function:
         """The function as a SymPy expression in symbols named like its inputs (scalars)."""
         from .sympy_program import graph_to_sympy  # imports SymPy: only when asked for
 
-        return graph_to_sympy(self.graph(*args), self.inputs)
+        graph = self.graph(*args)
+        try:
+            return graph_to_sympy(graph, self.inputs)
+        except RecursionError:  # SymPy's objects recurse over their depth
+            raise MissingRuleError(f"{self.name} is too deep for a SymPy expression (Python's "
+                                   "recursion limit was reached building it); its listing, "
+                                   "traces and the other methods work at any depth") from None
 
     def __repr__(self) -> str:
         what = f" {self.text!r}" if self.text else ""

@@ -33,6 +33,7 @@ from __future__ import annotations
 import inspect
 import math
 import operator
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -481,6 +482,14 @@ class Linearization:
         return None
 
 
+def _physical_memory() -> int:
+    """The machine's memory in bytes (no bound where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 2**63
+
+
 class DiagonalRows:
     """The k = size stacked cotangents dᵢ·eᵢ of a node shaped `d`: a k × k diagonal, kept as its
     diagonal. A reverse-mode Jacobian's seeds are these rows with d = 1 (the identity); an
@@ -503,7 +512,16 @@ class DiagonalRows:
         d = self.d
         xp = array_namespace(d)
         k = int(np.prod(_shape(d), dtype=np.int64))
-        out = xp.zeros(k * k, dtype=d.dtype)
+        need = k * k * np.dtype(d.dtype).itemsize
+        try:
+            if need > _physical_memory():
+                raise MemoryError
+            out = xp.zeros(k * k, dtype=d.dtype)
+        except MemoryError:  # NumPy's bare one, or what overcommit would grant and then kill
+            raise MissingRuleError(
+                f"forward mode carries one tangent per input element: {k} tangents of {k} "
+                f"elements need {need / 2**30:.3g} GiB; use method='reverse' (one sweep for a "
+                "gradient) or 'auto'") from None
         out[::k + 1] = d.reshape(-1)
         return out.reshape((k, *_shape(d)))
 
