@@ -186,6 +186,18 @@ def _from_numpy(exc: ValueError) -> bool:
     return any(m in str(exc) for m in _NUMPY_SHAPE_MESSAGES)
 
 
+def _tree_size(graph: Graph) -> int:
+    """The operations of the graph's output written as a tree (every shared value substituted),
+    counted over the DAG and capped: what a formula would print, known before SymPy builds and
+    walks it (sp.count_ops on an 80-node function that swells ran for minutes)."""
+    cap = DISPLAY_OPS + 1
+    size: dict[int, int] = {}
+    for node in graph.nodes:
+        size[node.id] = 0 if node.prim is None else min(
+            cap, 1 + sum(size.get(i.id, 0) for i in node.inputs))
+    return size.get(graph.output.id, 0)
+
+
 #: an input a keyword call has not given yet (Function._bound)
 _UNSET = object()
 
@@ -522,7 +534,7 @@ class Function:
 
     def _formula(self, graph: Graph | None) -> str | None:
         """LaTeX of ``name(inputs) = expression``, if the graph has a readable SymPy form."""
-        if graph is None or len(graph) > DISPLAY_NODES:
+        if graph is None or len(graph) > DISPLAY_NODES or _tree_size(graph) > DISPLAY_OPS:
             return None
         import sympy as sp
 
