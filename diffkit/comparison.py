@@ -362,7 +362,7 @@ def _explain(engine: Any, method: str, xs: list[Any], n: int, m: int) -> tuple[i
 
 def _fd_point(xs: Sequence[Any]) -> np.ndarray:
     """The flat point in the dtype the FD engine steps in (float32 inputs: float32 steps)."""
-    from .engines.finite import working_dtype
+    from .primitives.declare import working_dtype
 
     if not xs:
         return np.zeros(0)

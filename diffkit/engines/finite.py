@@ -63,7 +63,7 @@ from ..errors import (
 )
 from ..function import Function, passed_as_given, signature
 from ..ir import Graph
-from ..primitives.declare import dtype_of
+from ..primitives.declare import dtype_of, working_dtype
 from ..primitives.elementwise import stop_gradient
 from .base import (
     Engine,
@@ -131,12 +131,6 @@ def _precision(graph: Graph | None, wrt: Sequence[int], x0: np.ndarray, out: Any
         if dt.kind in "fc":
             eps = max(eps, _eps(working_dtype(dt) if dt in given else dt))
     return eps
-
-
-def working_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype the differences are taken in: float16 in float32 (its ε ≈ 1e-3 would leave a
-    central difference about two digits and Richardson's small steps none)."""
-    return np.dtype(np.float32) if dtype == np.float16 else dtype
 
 
 def _check_pointwise(out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:

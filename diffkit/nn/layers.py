@@ -17,7 +17,7 @@ import numpy as np
 from .. import ops as dk
 from ..backend import array_namespace, to_device
 from ..primitive import plain_value
-from ..primitives.neural import working_dtype
+from ..primitives.declare import working_dtype
 from . import init
 from .module import Module, Parameter, get_rng, value_of
 

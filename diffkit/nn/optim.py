@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
-from ..primitives.neural import working_dtype
+from ..primitives.declare import working_dtype
 from ..tensor import Tensor, set_leaf_value, writable_alone
 
 

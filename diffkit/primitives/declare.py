@@ -126,6 +126,14 @@ def dtype_of(v: Any) -> np.dtype:
     return np.dtype(dt) if dt is not None else np.asarray(v).dtype
 
 
+def working_dtype(dtype: Any) -> np.dtype:
+    """The dtype float16 work is done in: float32 (its ε ≈ 1e-3 leaves a central difference
+    two digits; (x − μ)² overflows from |x − μ| = 256; Adam's ε = 1e-8 rounds to 0 — PyTorch
+    accumulates half precision in float32 too), any other dtype itself."""
+    dt = np.dtype(dtype)
+    return np.dtype(np.float32) if dt == np.float16 else dt
+
+
 def unit_cotangent(v: Any) -> Any:
     """The seed 1 of a scalar output's pullback, in the output's floating dtype (a float32 loss
     is differentiated in float32, also where it is traced inside ``dk.jit``); a Python 1.0 for

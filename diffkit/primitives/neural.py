@@ -31,14 +31,6 @@ from .products import matmul
 from .structure import amax, broadcast_to, reshape, sum, transpose
 
 
-def working_dtype(dtype: Any) -> np.dtype:
-    """The dtype diffkit.nn accumulates a dtype's statistics and optimizer updates in: float32
-    for float16 (PyTorch's rule for half-precision norms: (x − μ)² overflows from |x − μ| = 256
-    on, and Adam's ε = 1e-8 rounds to 0), else the dtype itself."""
-    dt = np.dtype(dtype)
-    return np.dtype(np.float32) if dt == np.float16 else dt
-
-
 def _linear_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
     x, w, _ = xs
     n_in, n_out = shape_of(w)[1], shape_of(w)[0]
