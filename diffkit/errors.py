@@ -44,6 +44,13 @@ class NonDifferentiableError(DiffkitError, ValueError):
     """A point where the derivative does not exist or is infinite (sqrt at 0, ...)."""
 
 
+#: why a derivative taken by a convention at a kink is not differentiated again (the message of
+#: the NonDifferentiableError of ``dk.subgradient`` and of the symbolic engine's KinkCheck)
+KINK = ("the derivative there is a convention at a kink (tied values sharing it equally, the "
+        "subgradient 0 of abs, a norm or hypot at 0, a clip bound), not the derivative of any "
+        "nearby piece, so the function has no second derivative at this point")
+
+
 class MissingRuleError(DiffkitError, NotImplementedError):
     """An engine cannot differentiate through a primitive or a case; the message names the alternative."""
 

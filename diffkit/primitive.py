@@ -44,6 +44,7 @@ import numpy as np
 from .backend import array_namespace
 from .display import format_value
 from .errors import (
+    KINK,
     ArityError,
     DiffkitError,
     DomainError,
@@ -168,6 +169,11 @@ class Primitive:
             refused where analyticity is needed, never differentiated as if z̄ were z.
         special: documented values at special points: ``(point, expected partials)`` or
             ``(point, "nondifferentiable")``.
+        kinks: ``kinks(*inputs, out) -> bool array``, for an element-wise op whose partials are a
+            convention somewhere (abs′(0) = 0, maximum's ½–½ at ties): False there. A product
+            with such a partial that is differentiated again is wrapped in ``subgradient``, so
+            that a second derivative through the kink is a NonDifferentiableError, never the
+            convention's derivative (|x|² at 0 would give 0 for 2).
         doc: one line for ``help(dk.<name>)``.
     """
 
@@ -204,6 +210,7 @@ class Primitive:
     valid: Rule | None = None
     holomorphic: bool = False
     special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
+    kinks: Rule | None = None
     doc: str = ""
 
     def __post_init__(self) -> None:
@@ -540,10 +547,10 @@ class ElementwiseLinearization(Linearization):
     with it take 0·∞ = 0, and an infinity that survives reaches the result, where the engine
     names the primitive (see :meth:`message`)."""
 
-    __slots__ = ("dtype", "partials", "prim", "shape", "singular", "xs")
+    __slots__ = ("dtype", "out", "partials", "prim", "shape", "singular", "xs")
 
     def __init__(self, prim: Primitive, xs: Sequence[Any], out: Any, active: Sequence[bool]) -> None:
-        self.prim, self.xs = prim, xs
+        self.prim, self.xs, self.out = prim, xs, out
         self.shape = () if type(out) is _F64 else _shape(out)
         #: the output's dtype: a Python-float partial or cotangent of scalar code is a number of
         #: it (a float64 output's is strong beside float32 values, as NumPy's float64 is)
@@ -583,8 +590,9 @@ class ElementwiseLinearization(Linearization):
         if type(ct) is float:  # scalar code's Python float: a number of the output's dtype
             ct = self.dtype(ct)  # (a float64's times a float32 partial stays float64, as in NumPy)
         if type(ct) is _F64 and not self.singular:  # scalar code: plain products
-            return [None if p is None else ct if p is ONE else -ct if p is MINUS_ONE
-                    else _product(ct, p) for p in self.partials]
+            out = [None if p is None else ct if p is ONE else -ct if p is MINUS_ONE
+                   else _product(ct, p) for p in self.partials]
+            return out if self.prim.kinks is None else [self._kinked(t, (ct,)) for t in out]
         uniform = _uniform(ct)
         out = []
         for p in self.partials:
@@ -600,12 +608,25 @@ class ElementwiseLinearization(Linearization):
                 out.append(_product(ct, p))
             else:  # ȳ is one number broadcast (the adjoint of a sum): scale, don't multiply
                 out.append(_scaled(uniform, p, ct.shape))
-        return out
+        return out if self.prim.kinks is None else [self._kinked(t, (ct,)) for t in out]
+
+    def _kinked(self, term: Any, seeds: Sequence[Any]) -> Any:
+        """`term` (a product with this op's partials, `seeds` the derivatives it multiplies),
+        marked where the partials are a convention (:attr:`Primitive.kinks`) and it will be
+        differentiated again: there it has no derivative (see ``at_kink``)."""
+        if term is None:
+            return None
+        at = next((x for x in self.xs if isinstance(x, Traced)), None)
+        if at is None and not isinstance(term, Traced):  # a derivative being answered
+            return term
+        return at_kink(term, lambda: self.prim.kinks(*self.xs, self.out), self.prim.name, at,
+                       seeds)
 
     def vjp_diagonal(self, rows: DiagonalRows) -> list[Any] | None:
         """Rows dᵢ·eᵢ through an element-wise op: the rows (d·∂out/∂x)ᵢ·eᵢ for every active input
         shaped like the output (None when one is broadcast, or a partial is infinite)."""
-        if self.singular or rows.shape != self.shape:
+        if self.singular or rows.shape != self.shape or (
+                self.prim.kinks is not None and isinstance(rows.d, Traced)):
             return None
         out: list[Any] = []
         for p, x in zip(self.partials, self.xs):
@@ -622,7 +643,8 @@ class ElementwiseLinearization(Linearization):
     def jvp_diagonal(self, ts: Sequence[Any]) -> Any:
         """Diagonal tangents dᵢ·eᵢ through an element-wise op: Σ ∂out/∂x·d, still diagonal,
         when every tangent is diagonal and shaped like the output (else None: dense)."""
-        if self.singular:
+        if self.singular or (self.prim.kinks is not None and any(
+                type(t) is DiagonalRows and isinstance(t.d, Traced) for t in ts)):
             return None
         total = None
         for p, x, t in zip(self.partials, self.xs, ts):
@@ -650,7 +672,7 @@ class ElementwiseLinearization(Linearization):
             total = term if total is None else total + term
         if total is not None and _shape(total) != (k, *self.shape):
             total = REGISTRY["broadcast_to"](total, (k, *self.shape))
-        return total
+        return total if self.prim.kinks is None else self._kinked(total, ts)
 
     def message(self) -> str:
         return (f"{self.prim.name} is not differentiable at {self._point()}: its local derivative "
@@ -685,6 +707,65 @@ def _product(a: Any, b: Any) -> Any:
         return a * b
     except FloatingPointError:
         return strong_product(a, b)
+
+
+# ----- kinks: derivatives taken by a convention ----------------------------------------------------
+
+
+def read_plain(v: Any) -> Any:
+    """The plain value under `v`, as a NumPy array on the host. Reading a traced value is a
+    branch: each trace it passes through then holds at this point only (no compiled code
+    replays it elsewhere)."""
+    while isinstance(v, Traced):
+        v.tape.value_dependent = True
+        v = v.node.value
+    if hasattr(v, "get") and not isinstance(v, np.ndarray):  # CuPy: decisions on the host
+        v = v.get()
+    return np.asarray(v)
+
+
+def require_smooth(smooth: Any, what: str) -> None:
+    """NonDifferentiableError where `smooth` is false anywhere (``dk.subgradient``'s rules)."""
+    if not bool(np.all(read_plain(smooth))):
+        raise NonDifferentiableError(f"{what} is not differentiated again here: {KINK}")
+
+
+def _moves(v: Any) -> bool:
+    """Whether `v` depends on a value being differentiated (a traced value that requires grad)."""
+    return isinstance(v, Traced) and bool(getattr(v, "requires_grad", True))
+
+
+def _zero_at_kinks(seed: Any, smooth: Any) -> bool:
+    """Whether the derivative flowing in (`seed`: a tangent with a leading axis, or a cotangent)
+    is exactly 0 wherever `smooth` is false (None: no seed)."""
+    if seed is None:
+        return True
+    s, m = read_plain(seed), read_plain(smooth)
+    try:
+        return bool(np.all(np.where(m, True, s == 0)))
+    except ValueError:  # shapes that do not line up: no claim
+        return False
+
+
+def at_kink(term: Any, smooth: Callable[[], Any], what: str, at: Any = None,
+            seeds: Sequence[Any] = ()) -> Any:
+    """`term`, a derivative at the point `at` that is a convention where ``smooth()`` is false,
+    wrapped in the record ``subgradient`` when it will be differentiated again; a derivative
+    being answered (nothing in it moves) as it is, at no cost.
+
+    It is differentiated again where it depends on the values being differentiated, or where
+    its point does: a convention that is a constant (sign(0) = 0) still jumps with its point,
+    by seed·δ — zero only where the `seeds` that multiply it (the derivatives flowing in, each
+    not moving) are exactly 0 at the kink (a branch of ``where`` not taken)."""
+    if _moves(term):
+        return REGISTRY["subgradient"](term, smooth(), at if isinstance(at, Traced) else 0.0,
+                                       what=what)
+    if not _moves(at):
+        return term
+    mask = smooth()
+    if seeds and all(not _moves(s) and _zero_at_kinks(s, mask) for s in seeds):
+        return term
+    return REGISTRY["subgradient"](term, mask, at, what=what)
 
 
 def strong_product(a: Any, b: Any) -> Any:

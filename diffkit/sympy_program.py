@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import MissingRuleError
+from .errors import KINK, MissingRuleError, NonDifferentiableError
 from .ir import Graph, Node
 
 MAX_ELEMENTS = 20_000
@@ -40,7 +40,9 @@ class TieMax(sp.Function):
         def hit(a: sp.Expr) -> sp.Expr:
             return sp.Piecewise((1, sp.Eq(a, self)), (0, True))
 
-        return hit(self.args[argindex - 1]) / sp.Add(*[hit(a) for a in self.args])
+        count = sp.Add(*[hit(a) for a in self.args])
+        # ties share it: a convention, with no derivative where one is tied
+        return AtKink(hit(self.args[argindex - 1]) / count, Untied(*self.args), self)
 
     def _eval_evalf(self, prec: int) -> sp.Expr:
         return sp.Max(*self.args).evalf(prec)
@@ -49,6 +51,126 @@ class TieMax(sp.Function):
         return f"max({', '.join(printer._print(a) for a in self.args)})"
 
     _pythoncode = _numpycode
+
+
+class AtKink(sp.Function):
+    """AtKink(d, s, *point) is d, a derivative taken by a convention where s = 0 (a kink:
+    abs′(0) = 0, maximum's ½ at ties, a norm's 0 at the origin), at the point (the arguments
+    of the function differentiated). It differentiates as d away from the kink; its derivative
+    at the kink, in d, s or the point, is :class:`KinkCheck` — a NonDifferentiableError, which
+    no product with 0 hides (the AD engines' ``subgradient``)."""
+
+    @classmethod
+    def eval(cls, *args: sp.Expr) -> sp.Expr | None:
+        if all(a.is_number for a in args):  # a number: nothing is differentiated any more
+            return args[0]
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        check = KinkCheck(self.args[1])
+        return 1 + check if argindex == 1 else check
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self.args[0].evalf(prec)
+
+    def _numpycode(self, printer: Any) -> str:
+        return printer._print(self.args[0])
+
+    _pythoncode = _numpycode
+
+    def _latex(self, printer: Any) -> str:
+        return printer._print(self.args[0])
+
+    def _sympystr(self, printer: Any) -> str:
+        return printer._print(self.args[0])
+
+
+class KinkCheck(sp.Function):
+    """0 where s ≠ 0; where s = 0 evaluating it raises NonDifferentiableError (printed as a call
+    of ``_kink_check``, which the symbolic engine's programs define)."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, s: sp.Expr) -> sp.Expr | None:
+        if s.is_number and s.is_zero is False:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return self
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        value = self.args[0].evalf(prec)
+        if value.is_Number:
+            kink_check(value)
+            return sp.S.Zero
+        return None
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"_kink_check({printer._print(self.args[0])})"
+
+    _pythoncode = _numpycode
+
+    def _latex(self, printer: Any) -> str:
+        return "0"
+
+    def _sympystr(self, printer: Any) -> str:
+        return "0"
+
+
+class Untied(sp.Function):
+    """1 where the largest of its arguments is attained once, 0 where it is tied (the kink of
+    TieMax: the ``s`` of its AtKink). A constant to differentiation; printed as a call of
+    ``_untied``, which the symbolic engine's programs define."""
+
+    @classmethod
+    def eval(cls, *args: sp.Expr) -> sp.Expr | None:
+        if all(a.is_Number for a in args):
+            return sp.Integer(untied(*args))
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.S.Zero
+
+    def _eval_evalf(self, prec: int) -> sp.Expr | None:
+        values = [a.evalf(prec) for a in self.args]
+        if not all(v.is_Number for v in values):
+            return None
+        return sp.Integer(untied(*values))
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"_untied({', '.join(printer._print(a) for a in self.args)})"
+
+    _pythoncode = _numpycode
+
+    def _latex(self, printer: Any) -> str:
+        return "1"
+
+    def _sympystr(self, printer: Any) -> str:
+        return "1"
+
+
+def untied(*values: Any) -> float:
+    """1.0 where the largest value is attained once, else 0.0."""
+    top = max(values)
+    return 1.0 if sum(1 for v in values if v == top) == 1 else 0.0
+
+
+def kink_check(s: Any) -> float:
+    """0.0, or the NonDifferentiableError of a derivative taken at a kink (s = 0)."""
+    if s == 0:
+        raise NonDifferentiableError(f"the second derivative meets a kink: {KINK}")
+    return 0.0
+
+
+def without_kinks(expr: sp.Expr) -> sp.Expr:
+    """The expression with AtKink(d, s) as d and KinkCheck(s) as 0 (for display and
+    simplification)."""
+    if not expr.has(AtKink, KinkCheck):
+        return expr
+    return expr.replace(KinkCheck, lambda s: sp.S.Zero).replace(AtKink, lambda d, *rest: d) \
+        .replace(Untied, lambda *args: sp.S.One)
 
 
 _EXACT_CONSTANTS: ContextVar[bool] = ContextVar("exact_constants", default=False)

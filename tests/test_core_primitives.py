@@ -61,6 +61,8 @@ def _arr(*shape: int, seed: int = 0) -> np.ndarray:
 
 CASES = [
     Case("sum-all", "sum", lambda x: dk.sum(x), (_arr(2, 3),)),
+    Case("subgradient-smooth", "subgradient",
+         lambda x: dk.subgradient(2.0 * x, np.ones((2, 3), dtype=bool), x), (_arr(2, 3),)),
     Case("sum-axis1", "sum", lambda x: dk.sum(x, axis=1), (_arr(2, 3),)),
     Case("sum-axis0-keepdims", "sum", lambda x: dk.sum(x, axis=0, keepdims=True), (_arr(2, 3),)),
     Case("sum-axes-3d", "sum", lambda x: dk.sum(x, axis=(0, -1)), (_arr(2, 3, 2),)),
@@ -417,20 +419,32 @@ def test_special_values_are_the_documented_ones(p: Primitive, point: tuple[float
                          ids=[f"{p.name}{pt}" for p, pt, e in SPECIALS if e != "nondifferentiable"])
 def test_special_values_second_order_engines_agree(p: Primitive, point: tuple[float, ...],
                                                    expected: Any) -> None:
+    """Every exact engine gives the same Hessian at a special point — or, at a kink whose first
+    derivative is a convention (the record's `kinks` false there), the same NonDifferentiableError
+    (the convention's own derivative is no piece's: abs″(0) would be 0, max(x, 1)²″ at 1 ½)."""
     f = prim_function(p.name)
+    at_kink = p.kinks is not None and not bool(np.all(p.kinks(*map(np.float64, point),
+                                                              p.impl(np, *point))))
+    if at_kink:
+        for m in EXACT:
+            with pytest.raises(dk.NonDifferentiableError):
+                dk.hessian(f, method=m)(*point)
+        return
     hs = {m: dk.hessian(f, method=m)(*point) for m in EXACT}
     for m in EXACT:
         assert_close(hs[m], hs["reverse"], m, 2, f"{p.name}'' at {point}")
 
 
 def test_special_value_hand_checks() -> None:
-    """Second derivatives at the special points, by hand: (x**y)'' wrt x at (0, 2) is 2, abs'' = 0."""
+    """Second derivatives at the special points, by hand: (x**y)'' wrt x at (0, 2) is 2; abs″(0)
+    does not exist (sign jumps there): a NonDifferentiableError, not the 0 of sign's convention."""
     for m in EXACT:
         np.testing.assert_allclose(dk.hessian(prim_function("pow"), method=m)(0.0, 2.0),
                                    [[2.0, 0.0], [0.0, 0.0]], atol=1e-15)
         np.testing.assert_allclose(dk.hessian(prim_function("pow"), method=m)(2.0, 0.0),
                                    [[0.0, 0.5], [0.5, np.log(2.0) ** 2]], rtol=1e-15, atol=1e-15)
-        assert dk.derivative(prim_function("abs"), 2, method=m)(0.0) == 0.0
+        with pytest.raises(dk.NonDifferentiableError):
+            dk.derivative(prim_function("abs"), 2, method=m)(0.0)
         assert dk.grad(lambda x: dk.amax(x), method=m)(np.array([1.0, 3.0, 3.0, 2.0]))[0].tolist() \
             == [0.0, 0.5, 0.5, 0.0]
 

@@ -25,7 +25,15 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import MissingRuleError, NonDifferentiableError, NumericOverflowError, TracingError
 from ..function import Function, input_value, passed_as_given, signature
 from ..ir import Graph, Node
-from ..sympy_program import MAX_ELEMENTS, ScalarProgram, scalar_program
+from ..sympy_program import (
+    MAX_ELEMENTS,
+    AtKink,
+    ScalarProgram,
+    kink_check,
+    scalar_program,
+    untied,
+    without_kinks,
+)
 from .base import (
     Engine,
     differentiated_outside,
@@ -96,8 +104,9 @@ class StrongMul(sp.Function):
 
 
 def plain(expr: sp.Expr) -> sp.Expr:
-    """The expression with strong products as ordinary ones (for display and simplification)."""
-    return expr.replace(StrongMul, sp.Mul) if expr.has(StrongMul) else expr
+    """The expression with strong products as ordinary ones and conventions at kinks as their
+    values (for display and simplification)."""
+    return without_kinks(expr.replace(StrongMul, sp.Mul) if expr.has(StrongMul) else expr)
 
 
 def local_diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
@@ -115,6 +124,8 @@ def local_diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
         d = sp.diff(expr, var)
     if d.has(sp.DiracDelta):
         d = d.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+    if d.has(sp.Heaviside):  # max/min's ½–½ at ties: a convention (see AtKink)
+        d = d.replace(sp.Heaviside, lambda z, *h: AtKink(sp.Heaviside(z, *h), z))
     return d
 
 
@@ -171,6 +182,8 @@ def local_grads(expr: sp.Expr, symbols: set[sp.Symbol]) -> dict[sp.Symbol, sp.Ex
     (sympy.diff), term by term."""
     if isinstance(expr, sp.Function) and len(expr.args) == 1 and not isinstance(expr, sp.Piecewise):
         outer = _outer_derivative(expr)
+        if outer is not None and isinstance(expr, sp.Abs):  # sign(0) = 0: a convention
+            outer = AtKink(outer, expr.args[0])
         if outer is not None:  # the chain rule with SymPy's own F′ (fdiff): no Derivative object
             return {s: outer * d for s, d in local_grads(expr.args[0], symbols).items()}
     terms = expr.args if isinstance(expr, sp.Add) else (expr,)
@@ -576,7 +589,8 @@ def compile_program(deriv: SymbolicDerivative) -> None:
     first needed."""
     if deriv.program.real:
         fast = _source(deriv, fast=True)
-        namespace: dict[str, Any] = {"math": math, "_smul": _smul}
+        namespace: dict[str, Any] = {"math": math, "_smul": _smul, "_kink_check": kink_check,
+                                     "_untied": untied}
         exec(compile(fast, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
         deriv._fast = namespace["derivative"]
     else:
@@ -588,7 +602,8 @@ def compile_numpy_program(deriv: SymbolicDerivative) -> Any:
     if deriv._compiled is None:
         deriv._source = _source(deriv, fast=False)
         namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul,
-                                     "_Overflowed": _Overflowed}
+                                     "_Overflowed": _Overflowed, "_kink_check": kink_check,
+                                     "_untied": untied}
         exec(compile(deriv._source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
         deriv._compiled = namespace["derivative"]
     return deriv._compiled

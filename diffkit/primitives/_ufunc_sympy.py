@@ -159,7 +159,10 @@ class hypot(_Printed):
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         x, y = self.args
         a = self.args[argindex - 1]
-        return sp.Piecewise((0, sp.And(sp.Eq(x, 0), sp.Eq(y, 0))), (a / self, True))
+        from ..sympy_program import AtKink
+
+        # 0 at the origin: a convention, with no derivative there
+        return AtKink(sp.Piecewise((0, sp.And(sp.Eq(x, 0), sp.Eq(y, 0))), (a / self, True)), self)
 
 
 class copysign(_Printed):
@@ -176,8 +179,12 @@ class copysign(_Printed):
         return None
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
+        from ..sympy_program import AtKink
+
         x, y = self.args
-        return sp.sign(x) * copysign(sp.S.One, y) if argindex == 1 else sp.S.Zero
+        if argindex != 1:
+            return sp.S.Zero
+        return AtKink(sp.sign(x) * copysign(sp.S.One, y), x, x)  # sign(0) = 0: a convention
 
 
 #: Taylor coefficients of sinc′(u) = (u cos u − sin u)/u² at 0: Σₖ (−1)ᵏ 2k/(2k+1)! u²ᵏ⁻¹, to

@@ -173,7 +173,8 @@ def _abs_wirtinger(z: Any, o: Any) -> tuple[Any, Any]:
 
 abs = elementwise("abs", lambda xp, x: xp.abs(x), (lambda x, o: sign(x),), "Abs",
                   latex=r"\operatorname{abs}", numpy=("absolute", "fabs"), scalar="abs({0})",
-                  wirtinger=_abs_wirtinger, holomorphic=False, special=(((0.0,), (0.0,)),))
+                  wirtinger=_abs_wirtinger, holomorphic=False, special=(((0.0,), (0.0,)),),
+                  kinks=lambda x, o: not_equal(x, 0.0))
 
 
 def _tie_split(a: Any, b: Any) -> Any:
@@ -184,11 +185,13 @@ def _tie_split(a: Any, b: Any) -> Any:
 maximum = elementwise("maximum", lambda xp, a, b: xp.maximum(a, b),
                       (lambda a, b, o: _tie_split(a, b), lambda a, b, o: _tie_split(b, a)), "Max",
                       latex=r"\max", aliases=("max",), scalar="max({0}, {1})", holomorphic=False,
-                      special=(((1.0, 1.0), (0.5, 0.5)),))
+                      special=(((1.0, 1.0), (0.5, 0.5)),),
+                      kinks=lambda a, b, o: not_equal(a, b))
 minimum = elementwise("minimum", lambda xp, a, b: xp.minimum(a, b),
                       (lambda a, b, o: _tie_split(b, a), lambda a, b, o: _tie_split(a, b)), "Min",
                       latex=r"\min", aliases=("min",), scalar="min({0}, {1})", holomorphic=False,
-                      special=(((1.0, 1.0), (0.5, 0.5)),))
+                      special=(((1.0, 1.0), (0.5, 0.5)),),
+                      kinks=lambda a, b, o: not_equal(a, b))
 def _where_sympy(sp: Any, c: Any, a: Any, b: Any) -> Any:
     cond = c if isinstance(c, sp.logic.boolalg.Boolean) and not isinstance(c, sp.Expr) else sp.Ne(c, 0)
     return sp.Piecewise((a, cond), (b, True))
@@ -242,6 +245,7 @@ def _prepare_sign(x: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
 sign = elementwise("sign", lambda xp, x: xp.sign(x), None, "sign", holomorphic=False,
                    prepare=_prepare_sign)
 stop_gradient = elementwise("stop_gradient", lambda xp, x: x, None, lambda sp, x: x, numpy=())
+
 
 
 @composite(numpy=("square",), parseable=True, nargs=1)

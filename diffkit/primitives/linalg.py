@@ -64,6 +64,7 @@ from .reductions import _reduce_groups
 from .structure import (
     _kept_shape,
     amax,
+    at_kink,
     concatenate,
     getitem,
     reshape,
@@ -671,16 +672,25 @@ def _eigh_args(a: Any, p: Any, UPLO: str) -> tuple[Any, Any]:
     return eigh_values(a, p, UPLO=UPLO), eigh_vectors(a, p, UPLO=UPLO)
 
 
+def _untied(g: Any, keep: Any = None) -> Any:
+    """The smoothness mask of values whose tie weights are G (and that `keep` keeps, 1 or 0):
+    true where a value is tied with none (a convention elsewhere: see at_kink)."""
+    d = _diag(g)
+    return equal(d if keep is None else d * keep, 1.0)
+
+
 def _eigenvalue_jvp(t: Any, w: Any, v: Any, lower: bool) -> Any:
     """λ̇ = G·diag(Vᵀ·Ẋ·V), ties averaged."""
     d = _diag(_mm(_mT(v), _triangle_symmetric(t, lower), v))
-    return _ties(_tie_weights(w), d)
+    g = _tie_weights(w)
+    return at_kink(_ties(g, d), lambda: _untied(g), "repeated eigenvalues", w)
 
 
 def _eigenvalue_vjp(ct: Any, w: Any, v: Any, lower: bool) -> Any:
     """Ā = V·diag(Gᵀλ̄)·Vᵀ, sent back to the triangle read."""
-    s = matmul(_scale_columns(v, _ties_transposed(_tie_weights(w), ct)), _mT(v))
-    return _triangle_adjoint(s, lower)
+    g = _tie_weights(w)
+    s = matmul(_scale_columns(v, _ties_transposed(g, ct)), _mT(v))
+    return at_kink(_triangle_adjoint(s, lower), lambda: _untied(g), "repeated eigenvalues", w)
 
 
 def _eigh_values_impl(xp: Any, a: Any, p: Any, UPLO: str = "L") -> Any:
@@ -858,17 +868,22 @@ def _singular_value_weights(s: Any) -> tuple[Any, Any]:
     return _tie_weights(s), where(greater(s, _tolerance(s)), one, zero)
 
 
+_SINGULAR_KINK = "singular values that are zero or repeated"
+
+
 def _singular_value_jvp(t: Any, s: Any, u: Any, vh: Any) -> Any:
     g, nonzero = _singular_value_weights(s)
     k = shape_of(s)[-1]
     d = einsum("...ji,...jk,...ik->...i", u[..., :k], t, vh[..., :k, :])
-    return _ties(g, d) * nonzero
+    return at_kink(_ties(g, d) * nonzero, lambda: _untied(g, nonzero), _SINGULAR_KINK, s)
 
 
 def _singular_value_vjp(ct: Any, s: Any, u: Any, vh: Any) -> Any:
     g, nonzero = _singular_value_weights(s)
     k = shape_of(s)[-1]
-    return matmul(_scale_columns(u[..., :k], _ties_transposed(g, ct * nonzero)), vh[..., :k, :])
+    return at_kink(
+        matmul(_scale_columns(u[..., :k], _ties_transposed(g, ct * nonzero)), vh[..., :k, :]),
+        lambda: _untied(g, nonzero), _SINGULAR_KINK, s)
 
 
 def _svd_s_jvp(ts: Any, k: int, xs: Any, out: Any, full_matrices: bool = True) -> Any:
@@ -1344,8 +1359,11 @@ def _norm2_function() -> Any:
             return None
 
         def fdiff(self, argindex: int = 1) -> Any:
+            from ..sympy_program import AtKink
+
             x = self.args[argindex - 1]
-            return sp.Piecewise((0, sp.Eq(self, 0)), (x / self, True))
+            # 0 at the origin: a convention, with no derivative there
+            return AtKink(sp.Piecewise((0, sp.Eq(self, 0)), (x / self, True)), self)
 
         def _eval_evalf(self, prec: int) -> Any:
             return sp.sqrt(sp.Add(*[a ** 2 for a in self.args])).evalf(prec)
@@ -1388,7 +1406,8 @@ def _euclidean_direction(x: Any, out: Any, axis: Any, keepdims: bool) -> Any:
         rest = sum(where(dominant, 0.0, w), axis=axis, keepdims=True)
         g = where(dominant, sign(u) / sqrt(1.0 + rest / where(dominant, w, 1.0)),
                   u / where(origin, 1.0, sqrt(total)))
-    return where(origin, 0.0, g)  # 0 at the origin, with derivative 0 there
+    # 0 at the origin: a convention, with no derivative there (see at_kink)
+    return at_kink(where(origin, 0.0, g), lambda: not_equal(m, 0.0), "the 2-norm at 0", x)
 
 
 def _euclidean_jvp(ts: Any, k: int, xs: Any, out: Any, axis: Any = None,

@@ -56,6 +56,7 @@ from .structure import (
     _refuse,
     _tie_weights,
     amax,
+    at_kink,
     broadcast_to,
     concatenate,
     getitem,
@@ -346,9 +347,10 @@ class _Reorder:
         t2 = reshape(t, (k, self.size))
         if self.distinct:
             moved = getitem(t2, (slice(None), self.src))
-        else:
+        else:  # tied values share their tangents: a convention (see at_kink)
             sums = index_add(t2, (slice(None), self.lab_in), (k, self.groups))
-            moved = getitem(sums, (slice(None), self.lab_out)) * _const(self.share, like)
+            moved = at_kink(getitem(sums, (slice(None), self.lab_out)) * _const(self.share, like),
+                            _tied, "sort/partition at tied values", like)
         return reshape(moved, (k, *self.shape))
 
     def vjp(self, ct: Any, like: Any) -> Any:
@@ -356,7 +358,13 @@ class _Reorder:
         if self.distinct:
             return reshape(getitem(c, (self.dst,)), self.shape)
         sums = index_add(c * _const(self.share, like), (self.lab_out,), (self.groups,))
-        return reshape(getitem(sums, (self.lab_in,)), self.shape)
+        return reshape(at_kink(getitem(sums, (self.lab_in,)), _tied,
+                               "sort/partition at tied values", like), self.shape)
+
+
+def _tied() -> Any:
+    """The smoothness mask of a reordering with ties: false (see at_kink)."""
+    return np.False_
 
 
 def _reorder_jvp(ts: Any, k: int, xs: Any, out: Any, axis: int, **_: Any) -> Any:

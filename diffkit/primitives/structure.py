@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import IndexOutOfRangeError, MissingRuleError, ShapeError, TracingError
 from ..ir import Traced
-from ..primitive import IDENTITY, PUBLIC, bind
+from ..primitive import IDENTITY, PUBLIC, at_kink, bind, require_smooth
 from .declare import check_casting, declared_in, dtype_of, shape_of, structural
 from .declare import normalize_axes as _axes
 from .elementwise import equal, where
@@ -154,6 +154,28 @@ def _real_only(name: str, x: Any) -> None:
             "dk.real(z) or dk.abs(z) instead, or use method='fd'")
 
 
+# ----- kinks: derivatives taken by a convention --------------------------------------------------
+
+def _subgradient_prepare(g: Any, smooth: Any, at: Any = 0.0, *, what: str = "subgradient"
+                         ) -> Any:
+    return (g, smooth, at), {"what": str(what)}
+
+
+def _subgradient_jvp(ts: Any, k: int, xs: Any, out: Any, what: str = "subgradient") -> Any:
+    require_smooth(xs[1], what)
+    return ts[0]  # ∂/∂at = 0: None where only `at` moves
+
+
+subgradient = structural(
+    "subgradient", lambda xp, g, smooth, at, what="subgradient": g, nargs=3,
+    prepare=_subgradient_prepare, jvp=_subgradient_jvp,
+    vjp=lambda ct, xs, out, what="subgradient": (require_smooth(xs[1], what), (ct, None, None))[1],
+    sympy=lambda sp, g, smooth, at, what="subgradient": g, holomorphic=True,
+    doc="subgradient(g, smooth, at) is g, a derivative at the point `at`; where `smooth` is "
+        "false it is a convention at a kink (abs′(0) = 0, ½–½ at ties), and differentiating it "
+        "again is a NonDifferentiableError (design.md: second derivatives at kinks).")
+
+
 def _tie_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     """Where x equals the reduction's value (max, min), 1/(number of ties); elsewhere 0, in x's
     real dtype. Complex x (NumPy orders complex numbers lexicographically): the selected element
@@ -166,6 +188,13 @@ def _tie_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool)
 
 
 _max_weights = _tie_weights
+
+
+def _shared(term: Any, x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    """``term(w)`` with w the max's tie weights; at a tie (a weight strictly between 0 and 1)
+    a convention, marked where it is differentiated again (:func:`at_kink`)."""
+    w = _max_weights(x, out, axis, keepdims)
+    return at_kink(term(w), lambda: equal(w * (1.0 - w), 0.0), "max/min at tied values", x)
 
 
 def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
@@ -189,13 +218,13 @@ def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: 
 amax = structural(
     "amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
     prepare=_prepare_amax, numpy=("amax", "max"), symbol="max", latex=r"\max",
-    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
-        sum, ts[0] * _max_weights(xs[0], out, axis, keepdims),
-        axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
-    vjp=lambda ct, xs, out, axis=None, keepdims=False: (
-        _expand_back(ct, xs[0], axis, keepdims) * _max_weights(xs[0], out, axis, keepdims),),
-    vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (
-        _expand_rows(cts, k, xs[0], axis) * _max_weights(xs[0], out, axis, keepdims),),
+    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: _shared(
+        lambda w: bind(sum, ts[0] * w, axis=_batch_axes(axis, len(shape_of(xs[0]))),
+                       keepdims=keepdims), xs[0], out, axis, keepdims),
+    vjp=lambda ct, xs, out, axis=None, keepdims=False: (_shared(
+        lambda w: _expand_back(ct, xs[0], axis, keepdims) * w, xs[0], out, axis, keepdims),),
+    vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (_shared(
+        lambda w: _expand_rows(cts, k, xs[0], axis) * w, xs[0], out, axis, keepdims),),
     sympy=_amax_sympy, holomorphic=True,
                        doc="Maximum over `axis`; the derivative is shared equally among ties.")
 

@@ -74,6 +74,7 @@ from .elementwise import (
     imag,
     less,
     maximum,
+    not_equal,
     one_minus_square,
     real,
     sigmoid,
@@ -315,6 +316,7 @@ hypot = elementwise("hypot", lambda xp, x, y: xp.hypot(x, y),
                     (lambda x, y, o: _hypot_partial(x, y, o), lambda x, y, o: _hypot_partial(y, x, o)),
                     lambda sp, x, y: _S().hypot(x, y), scalar="math.hypot({0}, {1})",
                     holomorphic=False, special=(((0.0, 0.0), (0.0, 0.0)),),
+                    kinks=lambda x, y, o: not_equal(o, 0.0),
                     doc="√(x² + y²) without overflow; partials 0 at the origin.")
 
 
@@ -382,6 +384,7 @@ copysign = elementwise(
     (lambda x, y, o: sign(x) * sign(o), _zero), lambda sp, x, y: _S().copysign(x, y),
     scalar="math.copysign({0}, {1})", holomorphic=False, domain=((-2.0, 2.0), (-2.0, -0.2)),
     special=(((0.0, -1.0), (0.0, 0.0)), ((2.0, -1.0), (-1.0, 0.0))),
+    kinks=lambda x, y, o: not_equal(x, 0.0),
     doc="|x| with the sign (bit) of y: ∂/∂x = ±sign(x), ∂/∂y = 0.")
 positive = elementwise("positive", lambda xp, x: xp.positive(x), (lambda x, o: ONE,),
                        lambda sp, x: x, doc="+x (NumPy's positive: a copy of x).")
@@ -438,7 +441,8 @@ def _fmax_partial(a: Any, b: Any) -> Any:
 fmax = elementwise("fmax", lambda xp, a, b: xp.fmax(a, b),
                    (lambda a, b, o: _fmax_partial(a, b), lambda a, b, o: _fmax_partial(b, a)),
                    lambda sp, a, b: _S().nan_aware(sp.Max, a, b), holomorphic=False,
-                   special=(((1.0, 1.0), (0.5, 0.5)),), doc="NumPy's fmax: the larger, ignoring NaN; ½–½ at ties.")
+                   special=(((1.0, 1.0), (0.5, 0.5)),), kinks=lambda a, b, o: not_equal(a, b),
+                   doc="NumPy's fmax: the larger, ignoring NaN; ½–½ at ties.")
 def _fmin_partial(a: Any, b: Any) -> Any:
     """∂fmin(a, b)/∂a: 1 where b is NaN, 0 where only a is, else minimum's (½ at ties)."""
     return where(isnan(b), 1.0, where(isnan(a), 0.0, _tie_split(b, a)))
@@ -447,7 +451,8 @@ def _fmin_partial(a: Any, b: Any) -> Any:
 fmin = elementwise("fmin", lambda xp, a, b: xp.fmin(a, b),
                    (lambda a, b, o: _fmin_partial(a, b), lambda a, b, o: _fmin_partial(b, a)),
                    lambda sp, a, b: _S().nan_aware(sp.Min, a, b), holomorphic=False,
-                   special=(((1.0, 1.0), (0.5, 0.5)),), doc="NumPy's fmin: the smaller, ignoring NaN; ½–½ at ties.")
+                   special=(((1.0, 1.0), (0.5, 0.5)),), kinks=lambda a, b, o: not_equal(a, b),
+                   doc="NumPy's fmin: the smaller, ignoring NaN; ½–½ at ties.")
 
 
 _UNSET = object()
@@ -493,6 +498,7 @@ clip = elementwise(
     domain=((-2.0, 2.0), (-1.5, -0.5), (0.5, 1.5)),
     special=(((1.0, 1.0, 2.0), (0.5, 0.5, 0.0)), ((2.0, 1.0, 2.0), (0.5, 0.0, 0.5)),
              ((1.0, 1.0, 1.0), (0.25, 0.25, 0.5)), ((0.0, -1.0, 1.0), (1.0, 0.0, 0.0))),
+    kinks=lambda x, lo, hi, o: logical_and(not_equal(x, lo), not_equal(maximum(x, lo), hi)),
     doc="NumPy's clip(a, a_min, a_max) (None: that side open): minimum(maximum(a, a_min), a_max); "
         "derivative 1 inside, 0 outside, ½–½ with the bound on the boundary.")
 
