@@ -178,3 +178,34 @@ def test_optimizer_state_that_does_not_fit_is_refused() -> None:
         fewer.load_state_dict(saved.state_dict())
     _, same = trained([4, 3, 2])
     same.load_state_dict(saved.state_dict())  # what fits still loads
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_plain_sgd_steps_are_theta_minus_lr_g_bit_for_bit(dtype) -> None:
+    """Plain SGD (no momentum, no weight decay) takes a fast path where θ is updated in place;
+    it must be the general path's θ − η·g exactly (float16: computed in float32, rounded once),
+    keep a held array untouched (a fresh θ then), and leave the same state entries."""
+    rng = np.random.default_rng(3)
+    theta0 = rng.normal(size=(4, 3)).astype(dtype)
+    grads = [rng.normal(size=(4, 3)).astype(dtype) for _ in range(3)]
+    p = nn.Parameter(theta0.copy())
+    opt = nn.SGD([p], lr=0.05)
+    want = theta0.copy()
+    where = id(p.node.value)
+    for g in grads:
+        p.grad = g
+        opt.step()
+        assert id(p.node.value) == where  # updated in place: nobody else held θ
+        work = np.float32 if dtype == np.float16 else dtype
+        want = (want.astype(work) - 0.05 * g.astype(work)).astype(dtype)
+    assert p.value.dtype == dtype
+    np.testing.assert_array_equal(p.value, want)
+    assert opt.state == {0: {}}
+    held = p.value  # someone holds θ: it must not change under them
+    before = held.copy()
+    p.grad = grads[0]
+    opt.step()
+    np.testing.assert_array_equal(held, before)
+    work = np.float32 if dtype == np.float16 else dtype
+    np.testing.assert_array_equal(p.value,
+                                  (before.astype(work) - 0.05 * grads[0].astype(work)).astype(dtype))

@@ -151,12 +151,24 @@ class Optimizer:
         state, delta, i = self.state, self._delta, -1
         for group in self.param_groups:
             shrink = self._shrink(group)
+            lr = group["lr"] if self._plain(group) and shrink == 1.0 else None
             for p in group["params"]:
                 i += 1  # the state's key: the position in param_groups order (as _params)
                 g = p.grad
                 if g is None:
                     continue
                 alone = writable_alone(p)  # asked before this frame holds the node or the array
+                if lr is not None and alone and type(g) is np.ndarray:
+                    # θ ← θ − η g in place, the general path's own operations without its
+                    # bookkeeping, where nothing needs converting (float32/64, same dtype and
+                    # shape as θ; NumPy arrays that only θ's node holds)
+                    v = p.node.value
+                    if g.dtype == v.dtype and g.shape == v.shape and v.dtype.kind == "f" \
+                            and v.dtype != np.float16:
+                        if i not in state:
+                            state[i] = {}
+                        v -= lr * g
+                        continue
                 v = p.node.value
                 xp = np if type(v) is np.ndarray else array_namespace(v)
                 if type(g) is not type(v) or g.dtype != v.dtype or g.shape != v.shape:
@@ -187,6 +199,10 @@ class Optimizer:
     def _shrink(self, group: dict[str, Any]) -> float:
         """s in θ ← s·θ − Δ: 1 but for decoupled weight decay."""
         return 1.0
+
+    def _plain(self, group: dict[str, Any]) -> bool:
+        """Whether Δ is η·g for this group, with no state (plain SGD): the step's fast path."""
+        return False
 
     def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]
                ) -> Any:
@@ -278,6 +294,9 @@ class SGD(Optimizer):
         if group.get("nesterov") and (group.get("momentum", 0.0) <= 0
                                       or group.get("dampening", 0.0) != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _plain(self, group: dict[str, Any]) -> bool:
+        return not group["weight_decay"] and not group["momentum"]
 
     def _delta(self, xp: Any, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Any:
         if group["weight_decay"]:
