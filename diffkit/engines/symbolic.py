@@ -337,7 +337,9 @@ class SymbolicDerivative:
         overflow is a NumericOverflowError. A result that is still not finite means the
         derivative does not exist there."""
         values = None
-        if self._fast is not None:
+        # the fast code's Python floats are float64: a long double input (more digits) goes
+        # to the NumPy program, whose scalars keep its precision
+        if self._fast is not None and not any(type(v) is np.longdouble for v in flat_inputs):
             try:
                 values = self._fast(*[float(v) for v in flat_inputs])
             except (ZeroDivisionError, ValueError, OverflowError, TypeError):
