@@ -724,9 +724,18 @@ def read_plain(v: Any) -> Any:
     return np.asarray(v)
 
 
-def require_smooth(smooth: Any, what: str) -> None:
-    """NonDifferentiableError where `smooth` is false anywhere (``dk.subgradient``'s rules)."""
-    if not bool(np.all(read_plain(smooth))):
+def require_smooth(smooth: Any, seed: Any, what: str) -> None:
+    """``dk.subgradient``'s rule: NonDifferentiableError where `smooth` is false anywhere,
+    unless the derivative that multiplied the convention there (`seed`) is exactly 0 at every
+    such place — then nothing flowed through the kink."""
+    m = read_plain(smooth)
+    if bool(np.all(m)):
+        return
+    try:
+        passed = bool(np.all(np.where(m, True, read_plain(seed) == 0)))
+    except ValueError:  # shapes that do not line up: no claim
+        passed = False
+    if not passed:
         raise NonDifferentiableError(f"{what} is not differentiated again here: {KINK}")
 
 
@@ -735,37 +744,25 @@ def _moves(v: Any) -> bool:
     return isinstance(v, Traced) and bool(getattr(v, "requires_grad", True))
 
 
-def _zero_at_kinks(seed: Any, smooth: Any) -> bool:
-    """Whether the derivative flowing in (`seed`: a tangent with a leading axis, or a cotangent)
-    is exactly 0 wherever `smooth` is false (None: no seed)."""
-    if seed is None:
-        return True
-    s, m = read_plain(seed), read_plain(smooth)
-    try:
-        return bool(np.all(np.where(m, True, s == 0)))
-    except ValueError:  # shapes that do not line up: no claim
-        return False
-
-
 def at_kink(term: Any, smooth: Callable[[], Any], what: str, at: Any = None,
             seeds: Sequence[Any] = ()) -> Any:
     """`term`, a derivative at the point `at` that is a convention where ``smooth()`` is false,
     wrapped in the record ``subgradient`` when it will be differentiated again; a derivative
-    being answered (nothing in it moves) as it is, at no cost.
+    being answered (nothing in it moves) as it is, at no cost. Nothing is read here (the trace
+    stays valid at other points): the record decides when it is differentiated.
 
     It is differentiated again where it depends on the values being differentiated, or where
     its point does: a convention that is a constant (sign(0) = 0) still jumps with its point,
-    by seed·δ — zero only where the `seeds` that multiply it (the derivatives flowing in, each
-    not moving) are exactly 0 at the kink (a branch of ``where`` not taken)."""
+    by seed·δ — zero only where the one derivative flowing in (`seeds`, when it does not move)
+    is exactly 0 at the kink (a branch of ``where`` not taken)."""
     if _moves(term):
         return REGISTRY["subgradient"](term, smooth(), at if isinstance(at, Traced) else 0.0,
-                                       what=what)
+                                       1.0, what=what)
     if not _moves(at):
         return term
-    mask = smooth()
-    if seeds and all(not _moves(s) and _zero_at_kinks(s, mask) for s in seeds):
-        return term
-    return REGISTRY["subgradient"](term, mask, at, what=what)
+    given = [s for s in seeds if s is not None]
+    seed = given[0] if len(given) == 1 and not _moves(given[0]) else 1.0
+    return REGISTRY["subgradient"](term, smooth(), at, seed, what=what)
 
 
 def strong_product(a: Any, b: Any) -> Any:

@@ -279,3 +279,20 @@ def test_subgradient_record_is_identity_off_kinks_and_named_on_them():
     np.testing.assert_allclose(g, [2.0, 6.0])
     _named(lambda: dk.grad(lambda x: np.sum(dk.subgradient(x * x, np.array([True, False]))))(
         np.array([1.0, 3.0])))
+
+
+def test_a_jit_step_through_a_kink_keeps_replaying_its_first_trace():
+    """Marking a convention reads nothing while tracing (the record decides when it is
+    differentiated), so a dk.jit step whose gradient meets abs with a constant cotangent still
+    replays its first trace — and the replay agrees with a fresh trace, at a kink too."""
+    def loss(th):
+        return np.sum(np.abs(th)) + np.sum(th * th)
+
+    def plain_step(th):
+        (g,) = dk.grad(loss)(th)
+        return th - 0.1 * g
+
+    step = dk.jit(plain_step)
+    for th in (np.array([0.5, -1.0, 2.0]), np.array([0.0, -1.0, 2.0]), np.array([3.0, 0.0, -2.0])):
+        np.testing.assert_array_equal(step(th), plain_step(th))
+    assert step.frozen(np.array([1.0, 2.0, 3.0])) is not step  # a replay, not a fresh trace

@@ -156,24 +156,26 @@ def _real_only(name: str, x: Any) -> None:
 
 # ----- kinks: derivatives taken by a convention --------------------------------------------------
 
-def _subgradient_prepare(g: Any, smooth: Any, at: Any = 0.0, *, what: str = "subgradient"
-                         ) -> Any:
-    return (g, smooth, at), {"what": str(what)}
+def _subgradient_prepare(g: Any, smooth: Any, at: Any = 0.0, seed: Any = 1.0, *,
+                         what: str = "subgradient") -> Any:
+    return (g, smooth, at, seed), {"what": str(what)}
 
 
 def _subgradient_jvp(ts: Any, k: int, xs: Any, out: Any, what: str = "subgradient") -> Any:
-    require_smooth(xs[1], what)
+    require_smooth(xs[1], xs[3], what)
     return ts[0]  # ∂/∂at = 0: None where only `at` moves
 
 
 subgradient = structural(
-    "subgradient", lambda xp, g, smooth, at, what="subgradient": g, nargs=3,
+    "subgradient", lambda xp, g, smooth, at, seed, what="subgradient": g, nargs=4,
     prepare=_subgradient_prepare, jvp=_subgradient_jvp,
-    vjp=lambda ct, xs, out, what="subgradient": (require_smooth(xs[1], what), (ct, None, None))[1],
-    sympy=lambda sp, g, smooth, at, what="subgradient": g, holomorphic=True,
-    doc="subgradient(g, smooth, at) is g, a derivative at the point `at`; where `smooth` is "
-        "false it is a convention at a kink (abs′(0) = 0, ½–½ at ties), and differentiating it "
-        "again is a NonDifferentiableError (design.md: second derivatives at kinks).")
+    vjp=lambda ct, xs, out, what="subgradient": (
+        require_smooth(xs[1], xs[3], what), (ct, None, None, None))[1],
+    sympy=lambda sp, g, smooth, at, seed, what="subgradient": g, holomorphic=True,
+    doc="subgradient(g, smooth, at, seed) is g, a derivative at the point `at`; where `smooth` "
+        "is false it is a convention at a kink (abs′(0) = 0, ½–½ at ties), and differentiating "
+        "it again is a NonDifferentiableError, unless `seed`, the derivative it multiplied, is "
+        "exactly 0 there (design.md: second derivatives at kinks).")
 
 
 def _tie_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
