@@ -85,7 +85,24 @@ class AtKink(sp.Function):
         return printer._print(self.args[0])
 
 
-class KinkCheck(sp.Function):
+class _Helper(sp.Function):
+    """A function printed in code as a call of `helper` (which the symbolic engine's programs
+    define) and shown in formulas as `shown` (its value away from a kink)."""
+
+    helper = shown = ""
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"{self.helper}({', '.join(printer._print(a) for a in self.args)})"
+
+    _pythoncode = _numpycode
+
+    def _latex(self, printer: Any) -> str:
+        return self.shown
+
+    _sympystr = _latex
+
+
+class KinkCheck(_Helper):
     """0 where s ≠ 0; where s = 0 evaluating it raises NonDifferentiableError (printed as a call
     of ``_kink_check``, which the symbolic engine's programs define)."""
 
@@ -107,19 +124,10 @@ class KinkCheck(sp.Function):
             return sp.S.Zero
         return None
 
-    def _numpycode(self, printer: Any) -> str:
-        return f"_kink_check({printer._print(self.args[0])})"
-
-    _pythoncode = _numpycode
-
-    def _latex(self, printer: Any) -> str:
-        return "0"
-
-    def _sympystr(self, printer: Any) -> str:
-        return "0"
+    helper, shown = "_kink_check", "0"
 
 
-class Untied(sp.Function):
+class Untied(_Helper):
     """1 where the largest of its arguments is attained once, 0 where it is tied (the kink of
     TieMax: the ``s`` of its AtKink). A constant to differentiation; printed as a call of
     ``_untied``, which the symbolic engine's programs define."""
@@ -139,16 +147,7 @@ class Untied(sp.Function):
             return None
         return sp.Integer(untied(*values))
 
-    def _numpycode(self, printer: Any) -> str:
-        return f"_untied({', '.join(printer._print(a) for a in self.args)})"
-
-    _pythoncode = _numpycode
-
-    def _latex(self, printer: Any) -> str:
-        return "1"
-
-    def _sympystr(self, printer: Any) -> str:
-        return "1"
+    helper, shown = "_untied", "1"
 
 
 def untied(*values: Any) -> float:

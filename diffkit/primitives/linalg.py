@@ -45,6 +45,7 @@ import numpy as np
 
 from ..errors import DomainError, MissingRuleError, NonDifferentiableError, ShapeError
 from ..ir import Traced
+from ..primitive import read_plain as _peek  # a decision in a rule: reading is a branch
 from .declare import composite, declared_in, shape_of, structural
 from .elementwise import (
     abs,
@@ -201,17 +202,6 @@ def _real_only(name: str, *xs: Any) -> None:
         raise MissingRuleError(
             f"{name}: derivatives of complex matrices are not supported: use real matrices (split "
             "a complex one with np.real and np.imag), or method='fd'")
-
-
-def _peek(v: Any) -> Any:
-    """The plain value under `v` for a decision in a rule; reading a traced value is a branch,
-    so its trace holds at this point only (the compiled path is then not used)."""
-    while isinstance(v, Traced):
-        v.tape.value_dependent = True
-        v = v.node.value
-    if hasattr(v, "get") and not isinstance(v, np.ndarray):  # CuPy: decisions on the host
-        v = v.get()
-    return np.asarray(v)
 
 
 def _eps(like: Any) -> float:
