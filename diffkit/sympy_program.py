@@ -73,16 +73,10 @@ class AtKink(sp.Function):
     def _eval_evalf(self, prec: int) -> sp.Expr:
         return self.args[0].evalf(prec)
 
-    def _numpycode(self, printer: Any) -> str:
+    def _numpycode(self, printer: Any) -> str:  # d, in code and in formulas alike
         return printer._print(self.args[0])
 
-    _pythoncode = _numpycode
-
-    def _latex(self, printer: Any) -> str:
-        return printer._print(self.args[0])
-
-    def _sympystr(self, printer: Any) -> str:
-        return printer._print(self.args[0])
+    _pythoncode = _latex = _sympystr = _numpycode
 
 
 class _Helper(sp.Function):

@@ -585,14 +585,17 @@ def _source(deriv: SymbolicDerivative, fast: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the helpers both versions of a derivative program call
+_HELPERS: dict[str, Any] = {"_smul": _smul, "_kink_check": kink_check, "_untied": untied}
+
+
 def compile_program(deriv: SymbolicDerivative) -> None:
     """Generate and compile the derivative program: for real programs a math-module version (the
     fast path), and the NumPy-scalar one (exact semantics at singular points: ``.source``) when
     first needed."""
     if deriv.program.real:
         fast = _source(deriv, fast=True)
-        namespace: dict[str, Any] = {"math": math, "_smul": _smul, "_kink_check": kink_check,
-                                     "_untied": untied}
+        namespace: dict[str, Any] = {"math": math, **_HELPERS}
         exec(compile(fast, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
         deriv._fast = namespace["derivative"]
     else:
@@ -603,9 +606,8 @@ def compile_numpy_program(deriv: SymbolicDerivative) -> Any:
     """The NumPy-scalar program (made once, on first use)."""
     if deriv._compiled is None:
         deriv._source = _source(deriv, fast=False)
-        namespace: dict[str, Any] = {"numpy": np, "functools": functools, "_smul": _smul,
-                                     "_Overflowed": _Overflowed, "_kink_check": kink_check,
-                                     "_untied": untied}
+        namespace: dict[str, Any] = {"numpy": np, "functools": functools,
+                                     "_Overflowed": _Overflowed, **_HELPERS}
         exec(compile(deriv._source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
         deriv._compiled = namespace["derivative"]
     return deriv._compiled

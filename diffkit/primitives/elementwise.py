@@ -247,7 +247,6 @@ sign = elementwise("sign", lambda xp, x: xp.sign(x), None, "sign", holomorphic=F
 stop_gradient = elementwise("stop_gradient", lambda xp, x: x, None, lambda sp, x: x, numpy=())
 
 
-
 @composite(numpy=("square",), parseable=True, nargs=1)
 def square(x: Any) -> Any:
     """x² (a composite: mul(x, x))."""
