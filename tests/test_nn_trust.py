@@ -271,13 +271,20 @@ def test_out_of_range_labels_in_plain_batches_are_refused_on_both_paths(bad, com
 
 def test_compiled_step_checks_labels_only_where_they_were_not_checked(monkeypatch):
     flags = []
-    call = CompiledStep.__call__
+    run, replay = CompiledStep._run, CompiledStep.replay
 
-    def spy(self, xb, yb, check_labels=True):
+    def spy(self, xb, yb, check_labels, rates):  # a step that ran, by either entry
         flags.append(check_labels)
-        return call(self, xb, yb, check_labels)
+        return run(self, xb, yb, check_labels, rates)
 
-    monkeypatch.setattr(CompiledStep, "__call__", spy)
+    def spy_replay(self, xb, yb, check_labels, rates):
+        result = replay(self, xb, yb, check_labels, rates)
+        if result is not None:
+            flags.append(check_labels)
+        return result
+
+    monkeypatch.setattr(CompiledStep, "_run", spy)
+    monkeypatch.setattr(CompiledStep, "replay", spy_replay)
     X, y = _data(64, 5, 3)
     nn.manual_seed(0)
     t = nn.Trainer(nn.MLP([5, 3]), progress=False)

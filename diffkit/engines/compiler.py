@@ -243,11 +243,7 @@ class CompiledGradient:
                 return None
         except TracingError:  # the code disagreed with its trace: callers interpret
             return None
-        head, *body = self._parts[kind].split("\n")
-        names = [a.strip() for a in head[head.index("(") + 1:head.index(")")].split(",")
-                 if a.strip()]
-        *work, last = body
-        result = last.strip().removeprefix("return ")
+        names, work, result = self._pieces(kind)
         grads = [f"_g{i}" for i in range(len(self.wrt))]
         pack = "(" + ", ".join(grads) + ("," if len(grads) == 1 else "") + ")"
         outs = ["_v", *grads] if kind == "value_and_grad" else grads
@@ -258,8 +254,6 @@ class CompiledGradient:
         fallback = f"_otherwise(*[_a for _a in ({given}{',' if len(names) == 1 else ''}) " \
                    "if _a is not _MISSING], *_rest)" if names else "_otherwise(*_rest)"
         params = ", ".join([f"{a}=_MISSING" for a in names] + ["*_rest"])
-        if len(work) > _INLINE_ENTRY:  # a long body: call it (one frame) rather than compile
-            work, result = [], f"_code({given})"  # its text a second time
         assign = [f"        {target} = {result}"]
         named = result.strip("()").replace(" ", "").rstrip(",").split(",")
         if kind == "grad" and work and result.startswith("(") and \
@@ -272,9 +266,40 @@ class CompiledGradient:
                  "    try:", *("    " + w for w in work), *assign,
                  "    except (ArithmeticError, ValueError):", f"        return {fallback}",
                  f"    return ({target}) if {results} else {fallback}"]
-        ns = dict(self._ns, _otherwise=otherwise, _MISSING=_MISSING, _code=self._function(kind))
+        return self._entry(kind, f"{kind} for floats", lines, _otherwise=otherwise,
+                           _MISSING=_MISSING)
+
+    def updating(self, updates: Sequence[tuple[int, int]]) -> Any:
+        """A whole training step as one generated function: ``value_and_grad`` followed by
+        plain SGD, θᵢ −= η·gⱼ written into argument i for each (i, j) of `updates` (j: the
+        gradient's index), η from the last argument (a tuple, one rate per update). The update
+        is the optimizer's own operation (``v -= lr * g``: the same θ, bit for bit); the
+        caller makes sure that argument i may be written (nothing else sees it) and that gⱼ
+        has its dtype and shape. Returns what ``value_and_grad`` returns."""
+        names, work, result = self._pieces("value_and_grad")
+        lines = [f"def entry({', '.join([*names, '_lr'])}):", *work, f"    _v, _g = {result}",
+                 *(f"    {names[i]} -= _lr[{k}] * _g[{j}]" for k, (i, j) in enumerate(updates)),
+                 "    return _v, _g"]
+        return self._entry("value_and_grad", "training step", lines)
+
+    def _pieces(self, kind: str) -> tuple[list[str], list[str], str]:
+        """Generated function `kind` taken apart, for entries that print their own code around
+        it: (its parameters, its body's lines, its result's expression). A long body is called
+        (one frame), not compiled a second time."""
+        head, *body = self._parts[kind].split("\n")
+        names = [a.strip() for a in head[head.index("(") + 1:head.index(")")].split(",")
+                 if a.strip()]
+        *work, last = body
+        if len(work) > _INLINE_ENTRY:
+            return names, [], f"_code({', '.join(names)})"
+        return names, work, last.strip().removeprefix("return ")
+
+    def _entry(self, kind: str, what: str, lines: list[str], **names: Any) -> Any:
+        """Compile an entry's `lines` (a function ``entry``) beside generated function `kind`
+        (``_code`` in its namespace), with `names` added to that namespace."""
+        ns = dict(self._ns, _code=self._function(kind), **names)
         code = compile(self._header + "\n\n\n" + "\n".join(lines) + "\n",
-                       f"<diffkit compiled {kind} for floats>", "exec")
+                       f"<diffkit compiled {what}>", "exec")
         exec(code, ns)  # noqa: S102 - our own generated source, identifiers are ours
         return ns["entry"]
 

@@ -4,7 +4,14 @@ The Trainer's eager step records every layer on the tape and sweeps it back, abo
 Python calls for a small MLP; the generated step is the same computation printed once as straight
 NumPy (:func:`diffkit.engines.compiler.compile_step`), a few dozen lines. The optimizer's update,
 clipping and the gradient norms then run exactly as in the eager step, on the gradients the code
-returns, so the two paths share everything after the gradients.
+returns, so the two paths share everything after the gradients — but for plain SGD (no momentum,
+no weight decay) with nothing between backward and the update (no clipping, one process): there
+the update θ −= η·g, the optimizer's own operation, is printed into the generated step
+(:meth:`CompiledStep.train`), so forward, loss, backward and update are one function, and the
+steps after the first of a batch signature find it without building their key
+(:meth:`CompiledStep.replay`). Both write θ in place only where nobody else holds its array
+(:func:`diffkit.tensor.writable_alone`), and give the optimizer's θ, ``.grad`` and state bit for
+bit (tests/test_nn_fused_step.py).
 
 A generated step is a snapshot of one trace, so it is used only where a snapshot gives the same
 answer as tracing afresh:
@@ -35,7 +42,7 @@ import numpy as np
 from ..errors import DiffkitError
 from ..function import signature
 from ..ir import toposort
-from ..tensor import Tensor, add_grad
+from ..tensor import Tensor, add_grad, writable_alone
 from . import layers, losses, models
 from .module import Module, functional_call, value_of
 
@@ -111,6 +118,10 @@ class CompiledStep:
         #: signature -> (CompiledGradient, the positions in self.params of the trained
         #: parameters its loss reads, each with its gradient's index), or why there is none
         self.codes: dict[Any, Any] = {}
+        #: (signature, updates) -> the generated step with its SGD update, or False: see train
+        self.fused: dict[Any, Any] = {}
+        #: the last fused step's key, in parts, and its code: see replay
+        self._last: tuple[Any, ...] | None = None
         self.eyes: dict[tuple[int, Any], Any] = {}  # (classes, dtype) -> one-hot rows
         #: the output's dtype for a signature of (parameters, input) and a mode, where generated
         #: code saw another than ``self.output``'s (a model fitted on float64, then on float32)
@@ -138,6 +149,29 @@ class CompiledStep:
         return loss, out
 
     def __call__(self, xb: Any, yb: Any, check_labels: bool = True) -> tuple[Any, Any] | None:
+        result = self._run(xb, yb, check_labels, None)
+        return None if result is None else result[:2]
+
+    def train(self, xb: Any, yb: Any, check_labels: bool, rates: list[Any] | None
+              ) -> tuple[Any, Any, bool] | None:
+        """The step, with plain SGD printed into its generated code where `rates` are given:
+        θ −= η·g for each trained parameter whose rate (one per parameter, None: not updated)
+        is not None — forward, loss, backward and update in one function. Returns (loss,
+        output, updated): updated False where the caller must run the optimizer (no rates;
+        the first step of a batch signature runs unfused: it shows the gradients' dtypes and
+        shapes; a parameter's array that someone else holds; a gradient that would need
+        converting); None as ``step``. ``.grad`` is set either way, as ``step`` sets it."""
+        if rates is not None:
+            params = self.params
+            for i in self.trained:  # those the step may update (a frozen one: never)
+                # asked before this frame holds any parameter's array (see writable_alone)
+                if rates[i] is not None and not writable_alone(params[i]):
+                    rates = None
+                    break
+        return self._run(xb, yb, check_labels, rates)
+
+    def _run(self, xb: Any, yb: Any, check_labels: bool, rates: list[Any] | None
+             ) -> tuple[Any, Any, bool] | None:
         target = value_of(yb)
         args = [p.node.value for p in self.params]
         args.append(value_of(xb))
@@ -167,18 +201,89 @@ class CompiledStep:
             self.reason = code
             return None
         code, reached = code
-        (loss, out), grads = code.run("value_and_grad", *args)
-        if dtype is not None and getattr(out, "dtype", dtype) != dtype:
-            # the output's dtype for these inputs is not the one the one-hot rows were made
-            # in: make them in it and run again (once per signature: it is remembered)
-            self.output_dtypes[inputs] = out.dtype
-            return self(xb, yb, check_labels)
-        params = self.params
-        for i, j in reached:  # backward's rule: add to .grad, in the parameter's dtype
-            p, g = params[i], grads[j]  # an array the generated code allocated is its own
-            add_grad(p, g, type(g) is np.ndarray and g.dtype == p.node.dtype and g.flags.owndata)
+        fused, updates = None, ()
+        if rates is not None:
+            updates = tuple((i, j) for i, j in reached if rates[i] is not None)
+            fused = self.fused.get((key, updates))
+        if fused:  # the signature ran unfused once and showed that the update may be printed
+            (loss, out), grads = fused(*args, tuple(rates[i] for i, _ in updates))
+            # what replay needs to know that a step has this very key (eye: one-hot rows)
+            self._last = (inputs, signature([target]) if dtype is None else
+                          signature([value_of(yb)]), self.output, reached, updates, fused,
+                          None if dtype is None else eye)
+        else:
+            (loss, out), grads = code.run("value_and_grad", *args)
+            if dtype is not None and getattr(out, "dtype", dtype) != dtype:
+                # the output's dtype for these inputs is not the one the one-hot rows were made
+                # in: make them in it and run again (once per signature: it is remembered)
+                self.output_dtypes[inputs] = out.dtype
+                return self._run(xb, yb, check_labels, None)
+            if fused is None and updates:
+                self.fused[key, updates] = self._fusable(code, updates, grads)
+        self._set_grads(grads, reached)
         self.reason = None
-        return loss, out
+        return loss, out, bool(fused)
+
+    def replay(self, xb: Any, yb: Any, check_labels: bool, rates: list[Any]
+               ) -> tuple[Any, Any, bool] | None:
+        """:meth:`train` for a step whose key is the last fused step's, with less Python: the
+        same generated step, found by comparing the key's parts (the parameters' and the
+        input's signature, the mode, the labels' signature, the output the one-hot rows
+        follow, which parameters are updated) instead of building and hashing it. None where
+        any part differs (or a label is out of range, or a parameter is not writable): then
+        nothing was changed and :meth:`train` decides."""
+        last = self._last
+        if last is None or type(xb) is not np.ndarray or type(yb) is not np.ndarray:
+            return None
+        inputs, labels, output, reached, updates, fused, eye = last
+        params = self.params
+        for i, _ in updates:  # before this frame holds any parameter's array (writable_alone)
+            if rates[i] is None or not writable_alone(params[i]):
+                return None
+        if len(updates) != len(reached) and \
+                updates != tuple((i, j) for i, j in reached if rates[i] is not None):
+            return None
+        args = [p.node.value for p in params]
+        args.append(xb)
+        if (signature(args), self.model.training) != inputs or self.output is not output or \
+                (type(yb), yb.shape, yb.dtype) != labels[0]:
+            return None
+        if eye is not None:
+            if check_labels and yb.size and (yb.min() < 0 or yb.max() >= len(eye)):
+                return None  # train names the label
+            yb = eye.take(yb, axis=0)
+        args.append(yb)
+        (loss, out), grads = fused(*args, tuple([rates[i] for i, _ in updates]))
+        self._set_grads(grads, reached)
+        return loss, out, True
+
+    def forget(self) -> None:
+        """Forget the last fused step: the next step finds its code by its key (see replay)."""
+        self._last = None
+
+    def _set_grads(self, grads: Any, reached: tuple[tuple[int, int], ...]) -> None:
+        """Backward's rule for each trained parameter the loss reads: add to .grad, in the
+        parameter's dtype (an array the generated code allocated is its own)."""
+        params = self.params
+        for i, j in reached:
+            p, g = params[i], grads[j]
+            owned = type(g) is np.ndarray and g.dtype == p.node.dtype and g.flags.owndata
+            if owned and p.grad is None:
+                p.grad = g  # add_grad's first case, without the call
+            else:
+                add_grad(p, g, owned)
+
+    def _fusable(self, code: Any, updates: tuple[tuple[int, int], ...], grads: Any) -> Any:
+        """The generated step with the SGD update printed in, or False where the optimizer's
+        plain update would not be its bare ``θ −= η·g``: a gradient of another dtype or shape
+        than its parameter, or a float16 parameter (updated in float32). Dtypes and shapes are
+        the signature's, so one unfused run tells for every later one."""
+        for i, j in updates:
+            v, g = self.params[i].node.value, grads[j]
+            if type(v) is not np.ndarray or type(g) is not np.ndarray or g.dtype != v.dtype \
+                    or g.shape != v.shape or v.dtype.kind != "f" or v.dtype == np.float16:
+                return False
+        return code.updating(updates)
 
     def _compile(self, args: list[Any]) -> Any:
         """The generated step for these arguments' signature and the trained parameters whose

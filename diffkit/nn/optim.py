@@ -137,11 +137,12 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of all parameters (set to None, or to zeros)."""
-        for _, _, p in self._params():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = array_namespace(p.value).zeros_like(p.value)
+        for group in self.param_groups:  # (not _params: every step calls this)
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = array_namespace(p.value).zeros_like(p.value)
 
     def step(self) -> None:
         """One update θ ← s·θ − Δ of every parameter that has a gradient (s = 1 but for
@@ -195,6 +196,38 @@ class Optimizer:
                 for term in d if type(d) is tuple else (d,):
                     new = new - term
                 set_leaf_value(p, new if new.dtype == v.dtype else new.astype(v.dtype))
+
+    def plain_layout(self, params: list[Tensor]) -> list[tuple[int, int] | None]:
+        """Where each of `params` sits in this optimizer: (its group's index, its key in
+        :attr:`state`), None for one it does not hold. Read once per epoch by a training step
+        that prints plain SGD into its generated code (see :meth:`plain_rates`)."""
+        where: dict[int, tuple[int, int]] = {}
+        key = 0
+        for g, group in enumerate(self.param_groups):
+            for p in group["params"]:
+                where[id(p)] = g, key
+                key += 1
+        return [where.get(id(p)) for p in params]
+
+    def plain_rates(self, layout: list[tuple[int, int] | None]) -> list[Any] | None:
+        """Per parameter of a :meth:`plain_layout`, its η where every group's update is plain
+        θ ← θ − η·g (SGD without momentum or weight decay), None for one this optimizer does
+        not hold; None where some group's update is not plain. Read per step: a scheduler
+        changes the rates."""
+        rates = []
+        for group in self.param_groups:
+            if not self._plain(group) or self._shrink(group) != 1.0:
+                return None
+            rates.append(group["lr"])
+        return [None if at is None else rates[at[0]] for at in layout]
+
+    def stepped_plain(self, layout: list[tuple[int, int] | None], params: list[Tensor]) -> None:
+        """What :meth:`step`'s plain update leaves in :attr:`state` for each parameter of
+        `params` (laid out as `layout`) that it updated (one with a gradient): an empty entry."""
+        state = self.state
+        for at, p in zip(layout, params, strict=True):
+            if at is not None and at[1] not in state and p.grad is not None:
+                state[at[1]] = {}
 
     def _shrink(self, group: dict[str, Any]) -> float:
         """s in θ ← s·θ − Δ: 1 but for decoupled weight decay."""

@@ -227,6 +227,8 @@ class Trainer:
             raise TypeError(f"compile must be None, True or False, got {compile!r}")
         self.compile = compile
         self._step: CompiledStep | None = None
+        #: this epoch's Optimizer.plain_layout of the compiled step's parameters, or None
+        self._layout: list[tuple[int, int] | None] | None = None
         #: which path the last step took: "compiled", or "eager: <why>"
         self.compiled = "not run yet"
         self.distributed, self._dist = distributed, None
@@ -246,11 +248,14 @@ class Trainer:
             return 0.0, 0
         return self._train_step(xb, yb)
 
-    def _gradients(self, xb: Any, yb: Any) -> tuple[Any, Any]:
-        """Forward, loss and backward: (loss value, model output), with ``.grad`` of every
-        parameter set — by the generated step where it is sound, else eagerly. The first step
-        of a trainer's first fit (or after the model changed) runs eagerly: it checks the class
-        labels before the loss reads them; later fits check them against the classes it saw."""
+    def _gradients(self, xb: Any, yb: Any, rates: list[Any] | None = None
+                   ) -> tuple[Any, Any, bool]:
+        """Forward, loss and backward: (loss value, model output, updated), with ``.grad`` of
+        every parameter set — by the generated step where it is sound, else eagerly. The first
+        step of a trainer's first fit (or after the model changed) runs eagerly: it checks the
+        class labels before the loss reads them; later fits check them against the classes it
+        saw. With `rates` (plain SGD's, per parameter) the generated step may also update the
+        parameters (then `updated` is True: see :meth:`CompiledStep.train`)."""
         if self._step is not None and self._labels_to_check is not None and \
                 self._step.output_shape is not None:
             # the model's output is known from an earlier step of this compiled step (the same
@@ -258,7 +263,7 @@ class Trainer:
             self._check_labels(self._step.output_shape)
         if self._step is not None and self._labels_to_check is None:
             self.optimizer.zero_grad()  # as the eager step: parameters it does not train get None
-            result = self._step(xb, yb, check_labels=not self._labels_trusted())
+            result = self._step.train(xb, yb, not self._labels_trusted(), rates)
             if result is not None:
                 self.compiled = "compiled"
                 return result
@@ -280,7 +285,7 @@ class Trainer:
             loss = loss + l1_penalty(self.model, l1)
         v = loss.value
         loss.backward()  # seeded with 1 in the loss's dtype and array module
-        return v, out
+        return v, out, False
 
     def _check_labels(self, output_shape: tuple[int, ...]) -> None:
         """The DataLoader's class labels against the model's number of outputs: once per fit,
@@ -301,14 +306,39 @@ class Trainer:
                 and step.output[0] == checked[1])
 
     def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
-        v, out = self._gradients(xb, yb)
+        layout = self._layout
+        rates = None if layout is None else self.optimizer.plain_rates(layout)
+        result = None
+        if rates is not None and self._labels_to_check is None:
+            self.optimizer.zero_grad()  # as _gradients
+            result = self._step.replay(xb, yb, not self._labels_trusted(), rates)
+        if result is None:
+            v, out, updated = self._gradients(xb, yb, rates)
+            if updated:  # (a replayed step follows one of these in the same epoch)
+                self.optimizer.stepped_plain(layout, self._step.params)
+        else:
+            v, out, updated = result
         scorer = _scores(self._scorer, out, yb)
         hits = float("nan") if scorer is None else _correct(out, yb, scorer)
         if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
             v = v / _terms(self.loss_fn, out.shape)
         out = None  # the step's graph goes before the update, which may then write in place
-        self._update(len(yb))
+        if updated:  # the generated step updated θ as the optimizer's plain step would
+            self._track_norms()
+        else:
+            self._update(len(yb))
         return v, hits
+
+    def _plain_layout(self) -> list[tuple[int, int] | None] | None:
+        """For this epoch: where the compiled step's parameters sit in the optimizer, when its
+        generated code may also run the optimizer's update — nothing between backward and the
+        update (no ranks to sum over, no clipping); whether the update is plain SGD is read
+        per step (:meth:`Optimizer.plain_rates`). None otherwise."""
+        if self._step is None or self._dist is not None or self.clip_grad_norm is not None \
+                or self.clip_grad_value is not None:
+            return None
+        self._step.forget()  # the state may have changed since the last epoch (see replay)
+        return self.optimizer.plain_layout(self._step.params)
 
     def _update(self, rows: int) -> None:
         """After backward: gradients summed over the ranks (when distributed; this rank's loss
@@ -320,12 +350,16 @@ class Trainer:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         if self.clip_grad_value is not None:
             clip_grad_value_(self.model.parameters(), self.clip_grad_value)
+        self._track_norms()
+        self.optimizer.step()
+
+    def _track_norms(self) -> None:
+        """Each weight's gradient norm added to this epoch's sums (when tracked)."""
         if self.track_grad_norms:
             for k, p in self._named:
                 if p.grad is not None:
                     xp = array_namespace(p.grad)
                     self._norms[k] = self._norms.get(k, 0.0) + xp.sqrt(xp.vdot(p.grad, p.grad))
-        self.optimizer.step()
 
     def _penalties(self) -> tuple[float, float]:
         """(l1, l2) this rank adds to its loss. Ranks' gradients of a mean loss add with weights
@@ -453,6 +487,7 @@ class Trainer:
         # this epoch trains in; the model may have changed since the last epoch
         self.model.train()
         self._choose_path()
+        self._layout = self._plain_layout()
         self._named = [(k, p) for k, p in self.model.named_parameters() if len(p.shape) >= 2]
         y = getattr(loader, "y", None)
         if uses_class_labels(self.loss_fn) and isinstance(y, np.ndarray) and \
