@@ -174,6 +174,14 @@ class Primitive:
             with such a partial that is differentiated again is wrapped in ``subgradient``, so
             that a second derivative through the kink is a NonDifferentiableError, never the
             convention's derivative (|x|² at 0 would give 0 for 2).
+        flat: ``flat(active, *inputs, out) -> one entry per partial``, for an element-wise op
+            some of whose partials are zero on a whole neighbourhood (a step's 0, relu′ left of
+            0, the unselected side of ``maximum`` or ``where``, x·c with a constant c = 0): True
+            (or a mask) where a zero of that partial holds near the point too. Only such a zero
+            may win over an infinite derivative (0·∞ = 0, the strong zero); a zero that holds at
+            the point alone (2x at 0) makes 0·∞ a NonDifferentiableError (sqrt(x)² at 0 is 1,
+            not 0). `active[j]`: whether input j depends on the values being differentiated.
+            Where the op also has ``kinks``, zeros at a kink are never flat.
         doc: one line for ``help(dk.<name>)``.
     """
 
@@ -211,6 +219,7 @@ class Primitive:
     holomorphic: bool = False
     special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
     kinks: Rule | None = None
+    flat: Rule | None = None
     doc: str = ""
 
     def __post_init__(self) -> None:

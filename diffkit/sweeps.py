@@ -35,6 +35,204 @@ from .primitives import broadcast_to, reshape, sum, sum_to
 Recorder = Callable[[Node, int, Any, Any], None]
 
 
+class FlatAudit:
+    """Whether each strong zero a sweep took (0·∞ = 0) was a zero that holds near the point.
+
+    The sweeps take 0·∞ = 0 where an exact zero meets an infinite local derivative, so that
+    relu(x)**0.5 at x = −1, or the branch of ``where`` not taken, has derivative 0. That is the
+    limit only where the zero holds on a neighbourhood — relu′ left of 0, a mask, a constant
+    factor 0: the primitive table's ``flat`` — and not where it holds at the point alone:
+    sqrt(x)**2 at 0 meets sqrt′(0) = ∞ with 2·sqrt(0) = 0 and is 1, not 0; cbrt(x³) at 0 too.
+
+    Liveness: a node's derivative is *live* where it is not known to be zero near the point (a
+    mask). Seeds are live where nonzero; an element-wise op passes liveness on except through a
+    flat zero of its partial; a linear structural op passes it where its map reaches (applied
+    to positive weights, so that live entries never cancel); any other op makes everything
+    live. The audit rides along a sweep, tracking liveness in the sweep's direction (with its
+    leading axis of rows or tangents), beside `other`: the liveness of the opposite direction,
+    from a pass before the sweep (:func:`liveness`). A product of a zero and an infinity
+    matters where the zero is live and the product links a moving input to the output (live
+    on the other side); there it is a NonDifferentiableError naming the primitive whose
+    derivative is infinite. It runs only where a sweep met an infinite partial, and only for a
+    derivative being answered (the nested sweeps multiply plainly)."""
+
+    def __init__(self, other: dict[Node, np.ndarray] | None = None) -> None:
+        self.live: dict[Node, np.ndarray] = {}
+        self.other = other
+        self.singular: ElementwiseLinearization | None = None
+
+    def seed(self, node: Node, value: Any) -> None:
+        self.live[node] = _dense(value) != 0
+
+    # ----- reverse: the adjoint of each node flows to its inputs
+    def backward(self, node: Node, lin: Linearization, g: Any, rows: int | None) -> None:
+        """Pass the liveness of `node`'s adjoint `g` (None: no check) to its inputs."""
+        live = self.live.pop(node, None)
+        if live is None:  # no live derivative reaches this node: every zero here is flat
+            return
+        lead = live.ndim - len(node.shape)
+        if g is not None:
+            g = _dense(g)
+            live = np.broadcast_to(live, g.shape)
+        if isinstance(lin, ElementwiseLinearization):
+            flats = _flats(lin)
+            for j, (inp, p) in enumerate(zip(node.inputs, lin.partials)):
+                if p is not None:
+                    other = None if self.other is None else self.other.get(inp)
+                    self._add(inp, self._through(lin, p, flats[j], g, live, other), lead)
+            return
+        if node.prim.linear:
+            weights = _positive_weights(live)
+            cts = lin.vjp(weights) if rows is None else lin.vjp_rows(weights, rows)
+            for inp, c in zip(node.inputs, cts):
+                if c is not None:
+                    self._add(inp, _dense(c) != 0, lead)
+            return
+        for inp in node.inputs:  # any other map: every input entry may carry the derivative
+            self._add(inp, np.ones(live.shape[:lead] + inp.shape, bool), lead)
+
+    # ----- forward: the tangents of a node's inputs make its tangent
+    def forward(self, node: Node, lin: Linearization, ts: Sequence[Any] | None, k: int) -> None:
+        """The liveness of `node`'s tangent from its inputs' (tangents `ts`; None: no check)."""
+        lives = [self.live.get(i) for i in node.inputs]
+        if all(v is None for v in lives):
+            return
+        shape = (k, *node.shape)
+        if isinstance(lin, ElementwiseLinearization):
+            flats = _flats(lin)
+            other = None if self.other is None else self.other.get(node)
+            out = np.zeros(shape, bool)
+            for j, (inp, p, live) in enumerate(zip(node.inputs, lin.partials, lives)):
+                t = None if ts is None else ts[j]
+                if p is None or live is None or (ts is not None and t is None):
+                    continue
+                if t is not None:
+                    t = np.broadcast_to(_lined_up(_dense(t), k, inp.shape, len(node.shape)), shape)
+                live = np.broadcast_to(_lined_up(live, k, inp.shape, len(node.shape)), shape)
+                out |= self._through(lin, p, flats[j], t, live, other)
+            self.live[node] = out
+        elif node.prim.linear:
+            weights = [None if v is None else _positive_weights(v) for v in lives]
+            self.live[node] = np.broadcast_to(_dense(lin.jvp(weights, k)) != 0, shape)
+        else:
+            self.live[node] = np.ones(shape, bool)
+
+    def _through(self, lin: ElementwiseLinearization, p: Any, flat: Any, d: np.ndarray | None,
+                 live: np.ndarray, other: np.ndarray | None) -> np.ndarray:
+        """Where the products d·p of one partial with the derivative it multiplies are live
+        (`live`: where d is); with `d`, check them first (`other`: where they matter)."""
+        if p is ONE or p is MINUS_ONE:
+            return live
+        p = np.broadcast_to(np.asarray(p), live.shape)
+        flat_zero = np.broadcast_to(flat, live.shape) & (p == 0)
+        if lin.singular:
+            self.singular = lin
+        if d is not None and other is not None:
+            with np.errstate(invalid="ignore"):
+                # an infinite partial times a zero that may not hold near the point, or an
+                # infinite derivative (from a singular op before) times a zero partial that is
+                # not flat — where the product links a moving input to the output
+                bad = ((~np.isfinite(p) & (d == 0) & live) |
+                       (~np.isfinite(d) & (p == 0) & ~flat_zero)) & other
+            if bool(bad.any()):
+                culprit = lin if lin.singular else self.singular
+                where = culprit.message() if culprit is not None else (
+                    "the derivative is not finite at this point")
+                raise NonDifferentiableError(
+                    f"{where}, and the zero it meets at {lin.prim.name} holds at this point "
+                    "only, so 0·∞ is not taken as 0 (sqrt(x)**2 at 0 has derivative 1, not 0): "
+                    "write the function without the infinite derivative")
+        return live & ~flat_zero
+
+    def _add(self, node: Node, live: np.ndarray, lead: int) -> None:
+        live = _or_to(live, live.shape[:lead] + node.shape)
+        prev = self.live.get(node)
+        self.live[node] = live if prev is None else prev | live
+
+
+def liveness(nodes: Sequence[Node], lins: dict[Node, Linearization], start: Sequence[Node],
+             forward: bool) -> dict[Node, np.ndarray]:
+    """Where each node's derivative is live (see :class:`FlatAudit`), from `start` — the moving
+    inputs (`forward`) or the output — without a leading axis: the other side of an audit."""
+    audit = FlatAudit()
+    if forward:  # tangents carry a leading axis (here of one direction: any input moving)
+        for n in start:
+            audit.live[n] = np.ones((1, *n.shape), bool)
+        for node in nodes:
+            lin = lins.get(node)
+            if lin is not None:
+                audit.forward(node, lin, None, 1)
+        return {n: m[0] for n, m in audit.live.items()}
+    for n in start:
+        audit.live[n] = np.ones(n.shape, bool)
+    seen: dict[Node, np.ndarray] = {}
+    for node in reversed(nodes):
+        lin = lins.get(node)
+        if node in audit.live:  # every consumer has passed its liveness on: final
+            seen[node] = audit.live[node]
+        if lin is not None:
+            audit.backward(node, lin, None, None)
+    seen.update(audit.live)  # the inputs (never popped)
+    return seen
+
+
+def _flats(lin: ElementwiseLinearization) -> list[Any]:
+    """Per partial: where its zeros hold near the point (the table's ``flat``, minus its kinks)."""
+    prim = lin.prim
+    if prim.flat is None:
+        return [False] * len(lin.partials)
+    with np.errstate(all="ignore"):
+        active = [p is not None for p in lin.partials]
+        flats = [np.asarray(f) for f in prim.flat(active, *lin.xs, lin.out)]
+        if prim.kinks is not None:
+            smooth = np.asarray(prim.kinks(*lin.xs, lin.out))
+            flats = [f & smooth for f in flats]
+    return flats
+
+
+def _dense(v: Any) -> np.ndarray:
+    return np.asarray(v.dense() if type(v) is DiagonalRows else v)
+
+
+def _lined_up(t: np.ndarray, k: int, shape: tuple[int, ...], nd: int) -> np.ndarray:
+    """A tangent (k, *shape) with its axes lined up with an output of `nd` dimensions."""
+    return t.reshape((k,) + (1,) * (nd - len(shape)) + shape) if len(shape) < nd else t
+
+
+def _or_to(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`mask` reduced (any) over the axes that broadcasting added to reach it from `shape`."""
+    mask = np.asarray(mask, bool)
+    if mask.shape == shape:
+        return mask
+    if mask.ndim < len(shape):
+        return np.broadcast_to(mask, shape)
+    extra = mask.ndim - len(shape)
+    m = mask.any(axis=tuple(range(extra))) if extra else mask
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and m.shape[i] != 1)
+    return np.broadcast_to(m.any(axis=axes, keepdims=True) if axes else m, shape)
+
+
+def _positive_weights(live: np.ndarray) -> np.ndarray:
+    """`live` as numbers in [1, 2) where true: through a linear map with signed coefficients
+    (a difference) two live entries do not cancel (a fixed seed: the audit is repeatable)."""
+    rng = np.random.default_rng(20261203)
+    return np.where(live, 1.0 + rng.random(live.shape), 0.0)
+
+
+def flat_audit(lins: Any, values: Any) -> FlatAudit | None:
+    """An audit for a sweep over `lins` (a dict or a list) of a derivative being answered where
+    some local partial is infinite; None otherwise (nothing to audit: no strong zero)."""
+    if any(isinstance(v, Traced) for v in values):
+        return None
+    items = list(lins.values() if isinstance(lins, dict) else lins)
+    if not any(isinstance(lin, ElementwiseLinearization) and lin.singular for lin in items):
+        return None
+    if any(isinstance(p, Traced) for lin in items if isinstance(lin, ElementwiseLinearization)
+           for p in lin.partials):
+        return None  # a derivative that will be differentiated again: plain products
+    return FlatAudit()
+
+
 def active_nodes(nodes: Sequence[Node], wrt: Sequence[Node]) -> set[Node]:
     """The nodes that depend on `wrt` through differentiable primitives."""
     active = set(wrt)
@@ -72,9 +270,14 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
     With ``rows=k``, `ct` holds k cotangents stacked on a leading axis and every adjoint keeps
     that axis: k rows of a Jacobian in one sweep (the dual of forward mode's k tangents).
     `record(node, j, partial, contribution)` sees every accumulation step into the node's
-    argument j (for traces)."""
+    argument j (for traces). Where a local partial is infinite, a :class:`FlatAudit` checks
+    every strong zero the sweep takes."""
     adj: dict[Node, Any] = {output: ct}
     kept = set(keep)
+    audit = flat_audit(lins, (ct,))
+    if audit is not None:  # the other side: where the inputs asked about move
+        audit.other = liveness(nodes, lins, keep, forward=True)
+        audit.seed(output, ct)
     for node in reversed(nodes):
         lin = lins.get(node)
         if lin is None:
@@ -82,6 +285,8 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
         g = adj.get(node) if node in kept else adj.pop(node, None)
         if g is None:
             continue
+        if audit is not None:
+            audit.backward(node, lin, g, rows)
         if rows is None:
             cts = lin.vjp(g)
         elif type(g) is DiagonalRows:  # a Jacobian's identity seeds, still diagonal
@@ -211,9 +416,13 @@ def sum_to_rows(c: Any, k: int, shape: tuple[int, ...]) -> Any:
 
 
 def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
-                  singular: list[Linearization] | None = None) -> dict[Node, Any]:
+                  singular: list[Linearization] | None = None, audit: FlatAudit | None = None,
+                  output: Node | None = None) -> dict[Node, Any]:
     """Tangents (leading axis k) of every node reached from the seeded inputs (linearizations with
-    an infinite partial are added to `singular`, for the error message if one reaches a result)."""
+    an infinite partial are added to `singular`, for the error message if one reaches a result).
+    At the first infinite partial of a derivative being answered, the sweep starts again with a
+    :class:`FlatAudit` that checks every strong zero it takes on the way to `output` (default:
+    the last node)."""
     tan: dict[Node, Any] = dict(seeds)
     for node in nodes:
         prim = node.prim
@@ -224,6 +433,19 @@ def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
             continue
         lin = prim.linearize([i.value for i in node.inputs], node.value, node.params,
                              [t is not None for t in ts])
+        if audit is None and getattr(lin, "singular", False):
+            audit = flat_audit([lin], seeds.values())
+            if audit is not None:  # from the start, with the audit riding along
+                if singular is not None:
+                    singular.clear()
+                _, lins = linearize_all(nodes, list(seeds))
+                end = nodes[-1] if output is None else output
+                audit.other = liveness(nodes, lins, [end], forward=False)  # toward the output
+                for n, t in seeds.items():
+                    audit.seed(n, t)
+                return tangent_sweep(nodes, seeds, k, singular, audit, output)
+        if audit is not None:
+            audit.forward(node, lin, ts, k)
         t = None
         if any(type(t) is DiagonalRows for t in ts):  # a Jacobian's identity seeds, still diagonal
             t = lin.jvp_diagonal(ts)

@@ -403,6 +403,7 @@ REFERENCE: dict[str, Callable[..., Any]] = {
     "log": _ref_log,
     "log1p": _ref_log1p,
     "sqrt": _ref_sqrt,
+    "norm_sqrt": _ref_sqrt,
     "sin": MP.sin,
     "cos": MP.cos,
     "tan": MP.tan,
@@ -735,6 +736,7 @@ KINKS: dict[str, Callable[..., Any]] = {
 BOUNDARIES: dict[str, Callable[..., Any]] = {
     "log": lambda x: x,
     "sqrt": lambda x: x,
+    "norm_sqrt": lambda x: x,
     "log1p": lambda x: 1 + x,
     "arcsin": lambda x: 1 - abs(x),
     "arccos": lambda x: 1 - abs(x),
@@ -1185,6 +1187,7 @@ GUARDS: dict[tuple[str, int], list[Callable[[Node], Node]]] = {
                  lambda c: E("cosh", c), lambda c: E("add", C(0.5), E("sigmoid", c))],
     ("sqrt", 0): [lambda c: E("exp", c), lambda c: E("add", C(0.25), _sq(c)),
                   lambda c: E("add", E("softplus", c), C(0.5))],
+    ("norm_sqrt", 0): [lambda c: E("exp", c), lambda c: E("add", C(0.25), _sq(c))],
     ("log1p", 0): [_sq, lambda c: E("sub", E("exp", c), C(0.5)),
                    lambda c: E("mul", C(0.9), E("tanh", c))],
     ("arcsin", 0): [lambda c: E("mul", E("tanh", c), C(0.9)),

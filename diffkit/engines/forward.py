@@ -73,7 +73,7 @@ class ForwardEngine(Engine):
         else:
             seeds, k, blocks = identity_seeds(ins)
         singular: list[Any] = []
-        tan = tangent_sweep(graph.nodes, seeds, k, singular)
+        tan = tangent_sweep(graph.nodes, seeds, k, singular, output=graph.output)
         out = graph.output.value
         m = size_of(out)
         t = tan.get(graph.output)
@@ -105,7 +105,7 @@ class ForwardEngine(Engine):
             if t is not None:
                 seeds[node] = reshape(_tangent_for(t, node), (1, *node.shape))
         singular: list[Any] = []
-        tan = tangent_sweep(graph.nodes, seeds, 1, singular)
+        tan = tangent_sweep(graph.nodes, seeds, 1, singular, output=graph.output)
         out = graph.output.value
         t = tan.get(graph.output)
         require_finite([t], singular)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -409,9 +410,18 @@ class _Overflowed:
     __hash__ = None  # type: ignore[assignment]
 
 
+#: per thread: whether a strong product took 0·∞ = 0 since the engine last looked
+_STRONG = threading.local()
+
+
 def _smul(a: Any, b: Any) -> Any:
-    """a·b with 0·∞ = 0 (the generated code works on NumPy scalars)."""
-    return 0.0 if a == 0 or b == 0 else a * b
+    """a·b with 0·∞ = 0 (the generated code works on NumPy scalars); one that met an infinity
+    is noted, for the engine to audit (see :meth:`SymbolicEngine._audited`)."""
+    if a == 0 or b == 0:
+        if not (np.isfinite(a) and np.isfinite(b)):
+            _STRONG.taken = True
+        return 0.0
+    return a * b
 
 
 class _MathPrinter(PythonCodePrinter):
@@ -756,7 +766,23 @@ class SymbolicEngine(Engine):
         deriv, out = self._derived(fn, args, wrt)
         if out is None:  # a cached derivative: f itself has not run in this call
             out = fn.evaluate(*args)
-        return out, deriv(self._flat(args))
+        return out, self._audited(fn, args, wrt, lambda: deriv(self._flat(args)))
+
+    @staticmethod
+    def _audited(fn: Function, args: Sequence[Any], wrt: Sequence[int], evaluate: Any) -> Any:
+        """`evaluate()`, where a strong product that took 0·∞ = 0 must have met a zero that
+        holds near the point (relu′ left of 0, a mask), not at the point alone (sqrt(x)**2 at
+        0 is 1): the program's products cannot tell, so the reverse engine's audit of the same
+        graph decides (:class:`~diffkit.sweeps.FlatAudit`) and names the primitive where not.
+        The value stays the symbolic engine's; the audit runs only where 0·∞ was met."""
+        _STRONG.taken = False
+        result = evaluate()
+        if getattr(_STRONG, "taken", False):
+            _STRONG.taken = False
+            from .reverse import ReverseEngine  # (only where 0·∞ was met)
+
+            ReverseEngine().jacobian(fn, args, wrt)  # raises NonDifferentiableError
+        return result
 
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                        ) -> tuple[Any, tuple[Any, ...]]:
@@ -782,6 +808,8 @@ class SymbolicEngine(Engine):
         except RecursionError:
             raise MissingRuleError(_too_deep(RECURSION)) from None
         self.last = deriv
+        if n == 1:  # the strong products' audit, as for jacobian
+            return self._audited(fn, [x], [0], lambda: deriv(self._flat([x])))
         return deriv(self._flat([x]))
 
     def _nth(self, graph: Graph, fn: Function, n: int) -> SymbolicDerivative:

@@ -165,6 +165,27 @@ class hypot(_Printed):
         return AtKink(sp.Piecewise((0, sp.And(sp.Eq(x, 0), sp.Eq(y, 0))), (a / self, True)), self)
 
 
+class norm_sqrt(_Printed):
+    """√v for v a sum of squares (std's root): sqrt's values; its derivative at v = 0 is the
+    norm's convention 0 (a kink: no second derivative)."""
+
+    nargs = 1
+    numpy_name, python_name = "numpy.sqrt", "math.sqrt"
+    latex_format = r"\sqrt{{{0}}}"
+
+    @classmethod
+    def eval(cls, v: sp.Expr) -> sp.Expr | None:
+        if v.is_Number:
+            return sp.sqrt(v)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        (v,) = self.args
+        from ..sympy_program import AtKink
+
+        return AtKink(sp.Piecewise((0, sp.Eq(v, 0)), (1 / (2 * self), True)), v)
+
+
 class copysign(_Printed):
     """|x| with the sign of y: ∂/∂x = sign(x)·copysign(1, y), ∂/∂y = 0."""
 

@@ -43,6 +43,12 @@ def declared_in(module: str) -> list[str]:
     return [n for n, m in NAMES.items() if m == module]
 
 
+def flat_everywhere(active: Any, *args: Any) -> tuple[bool, ...]:
+    """``flat`` of a piecewise-constant partial (a step, a mask, a selection): each of its
+    zeros holds near the point (the op's ``kinks``, where declared, are excluded)."""
+    return (True,) * (len(args) - 1)
+
+
 def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None, sympy: Any, *,
                 nargs: int | None = None, symbol: str | None = None, unicode: str | None = None,
                 latex: str | None = None, numpy: tuple[str, ...] | None = None,
@@ -51,7 +57,8 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
                 unit: tuple[float | None, ...] = (), wirtinger: Rule | None = None,
                 domain: tuple[tuple[float, float], ...] | None = None, domain_text: str = "",
                 valid: Rule | None = None, holomorphic: bool = True, special: tuple = (),
-                prepare: Rule | None = None, kinks: Rule | None = None, doc: str = "") -> Primitive:
+                prepare: Rule | None = None, kinks: Rule | None = None, flat: Rule | None = None,
+                doc: str = "") -> Primitive:
     """Declare an element-wise primitive from its local partial derivatives (`prepare`, as for
     structural ones: normalizes a call of ``dk.<name>`` before binding, e.g. casts)."""
     n = nargs or (len(partials) if partials is not None else 1)
@@ -63,7 +70,7 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
         unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", unit=unit,
         domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, valid=valid,
-        holomorphic=holomorphic, special=special, prepare=prepare, kinks=kinks,
+        holomorphic=holomorphic, special=special, prepare=prepare, kinks=kinks, flat=flat,
         doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import MissingRuleError
 from ..primitive import MINUS_ONE, ONE
-from .declare import composite, declared_in, dtype_of, elementwise
+from .declare import composite, declared_in, dtype_of, elementwise, flat_everywhere
 
 # ----- element-wise arithmetic ----------------------------------------------------------------
 
@@ -39,7 +39,9 @@ sub = elementwise("sub", lambda xp, a, b: xp.subtract(a, b),
                   symbol="-", latex="-", numpy=("subtract",), unit=(None, 0.0))
 mul = elementwise("mul", lambda xp, a, b: xp.multiply(a, b), (lambda a, b, o: b, lambda a, b, o: a),
                   lambda sp, a, b: a * b, symbol="*", unicode="×", latex=r"\times",
-                  numpy=("multiply",), unit=(1.0, 1.0))
+                  numpy=("multiply",), unit=(1.0, 1.0),
+                  # ∂(a·b)/∂a is b: a zero of it holds near the point where b is a constant
+                  flat=lambda active, a, b, o: (not active[1], not active[0]))
 div = elementwise("div", lambda xp, a, b: xp.divide(a, b),
                   (lambda a, b, o: 1.0 / b, lambda a, b, o: -(o / b)), lambda sp, a, b: a / b,
                   symbol="/", latex="/", numpy=("divide", "true_divide"), unit=(None, 1.0), domain=((-2.0, 2.0), (0.5, 2.0)),
@@ -73,6 +75,22 @@ log1p = elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / (x +
 sqrt = elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: 0.5 / o,), "sqrt", unicode="√",
                    latex=r"\sqrt", scalar="math.sqrt({0})", domain=((0.2, 4.0),),
                    domain_text="sqrt needs x >= 0", special=(((0.0,), "nondifferentiable"),))
+def _ufunc_sympy() -> Any:
+    """The SymPy classes of translations (imported when SymPy is in use)."""
+    from . import _ufunc_sympy as classes
+
+    return classes
+
+
+norm_sqrt = elementwise(
+    "norm_sqrt", lambda xp, x: xp.sqrt(x),
+    (lambda x, o: where(equal(o, 0.0), 0.0, 0.5 / where(equal(o, 0.0), 1.0, o)),),
+    lambda sp, x: _ufunc_sympy().norm_sqrt(x),
+    unicode="√", latex=r"\sqrt", scalar="math.sqrt({0})", domain=((0.2, 4.0),), numpy=(),
+    parseable=False, domain_text="norm_sqrt needs x >= 0",
+    special=(((0.0,), (0.0,)),), kinks=lambda x, o: not_equal(o, 0.0),
+    doc="√v for v a sum of squares (std's last step): sqrt's values; at v = 0 its partial is 0, "
+        "the smallest subgradient of the norm √v stands for (a kink: no second derivative).")
 sin = elementwise("sin", lambda xp, x: xp.sin(x), (lambda x, o: cos(x),), "sin", latex=r"\sin",
                   scalar="math.sin({0})")
 cos = elementwise("cos", lambda xp, x: xp.cos(x), (lambda x, o: -sin(x),), "cos", latex=r"\cos",
@@ -162,7 +180,8 @@ softplus = elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x
 relu = elementwise("relu", lambda xp, x: xp.maximum(x, 0.0),
                    (lambda x, o: sign(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype
                    lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), numpy=(),
-                   scalar="max({0}, 0.0)", holomorphic=False, special=(((0.0,), (0.0,)),))
+                   scalar="max({0}, 0.0)", holomorphic=False, special=(((0.0,), (0.0,)),),
+                   flat=lambda active, x, o: (not_equal(x, 0.0),))  # 0 left of 0, not at it
 
 
 def _abs_wirtinger(z: Any, o: Any) -> tuple[Any, Any]:
@@ -186,12 +205,12 @@ maximum = elementwise("maximum", lambda xp, a, b: xp.maximum(a, b),
                       (lambda a, b, o: _tie_split(a, b), lambda a, b, o: _tie_split(b, a)), "Max",
                       latex=r"\max", aliases=("max",), scalar="max({0}, {1})", holomorphic=False,
                       special=(((1.0, 1.0), (0.5, 0.5)),),
-                      kinks=lambda a, b, o: not_equal(a, b))
+                      kinks=lambda a, b, o: not_equal(a, b), flat=flat_everywhere)
 minimum = elementwise("minimum", lambda xp, a, b: xp.minimum(a, b),
                       (lambda a, b, o: _tie_split(b, a), lambda a, b, o: _tie_split(a, b)), "Min",
                       latex=r"\min", aliases=("min",), scalar="min({0}, {1})", holomorphic=False,
                       special=(((1.0, 1.0), (0.5, 0.5)),),
-                      kinks=lambda a, b, o: not_equal(a, b))
+                      kinks=lambda a, b, o: not_equal(a, b), flat=flat_everywhere)
 def _where_sympy(sp: Any, c: Any, a: Any, b: Any) -> Any:
     cond = c if isinstance(c, sp.logic.boolalg.Boolean) and not isinstance(c, sp.Expr) else sp.Ne(c, 0)
     return sp.Piecewise((a, cond), (b, True))
@@ -204,7 +223,8 @@ where = elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
                     numpy=(),  # np.where dispatches through assembly.py (one-argument form too)
                     # holomorphic in a and b: its partials are the mask's constant 0s and 1s (the
                     # condition has no derivative)
-                    holomorphic=True, domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)))
+                    holomorphic=True, domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)),
+                    flat=flat_everywhere)
 
 # ----- complex numbers (JAX's convention: see docs/design.md) ----------------------------------
 conj = elementwise("conj", lambda xp, x: xp.conj(x), (lambda x, o: ONE,), "conjugate",

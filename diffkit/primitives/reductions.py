@@ -13,8 +13,8 @@ Conventions (shared by every engine; the tests check each):
   by a division-free scan (a polynomial in the inputs), so its second derivatives are exact there
   too.
 * **std at zero variance** (all elements of a group equal): std is a norm of the deviations, and 0
-  is its smallest subgradient there; every engine returns 0 (the strong zero 0·∞ = 0 of sqrt′(0)
-  meeting a derivative of the variance that is exactly 0), as abs′(0) = 0.
+  is its smallest subgradient there; every engine returns 0 (its root is ``norm_sqrt``, whose
+  partial at 0 is that convention), as abs′(0) = 0, and no second derivative (a kink).
 * **Indices have no derivative.** ``argmax``, ``argmin``, ``argsort``, ``argpartition`` return plain
   integer arrays, also for traced values, and the trace then holds at this point only, exactly as
   ``Tensor.argmax`` (``x[np.argmax(x)]`` keeps its derivative). ``all``, ``any`` and
@@ -45,7 +45,7 @@ from .declare import dtype_of as _dtype
 from .declare import normalize_axes as _axes
 from .declare import plain_value as _peek  # nothing marked: for checks that only raise
 from .declare import xp_of as _xp
-from .elementwise import conj, real, sqrt
+from .elementwise import conj, norm_sqrt, real
 from .structure import (
     _amax_sympy,
     _batch_axes,
@@ -607,8 +607,10 @@ def std(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any 
         keepdims: Any = False, *, where: Any = _NOVALUE, mean: Any = _NOVALUE,
         correction: Any = _NOVALUE) -> Any:
     """Standard deviation: sqrt(var). Where a group's variance is 0 (its elements are equal) the
-    derivative is 0, the smallest subgradient of this norm of the deviations (as abs′(0) = 0)."""
-    return sqrt(var(x, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+    derivative is 0, the smallest subgradient of this norm of the deviations (as abs′(0) = 0):
+    the root is ``norm_sqrt``, whose partial at 0 says so, not sqrt's ∞ (whose 0·∞ with the
+    variance's derivative 0 would be refused: that zero holds at the point only)."""
+    return norm_sqrt(var(x, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
                     correction=correction))
 
 

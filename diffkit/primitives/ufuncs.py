@@ -59,7 +59,7 @@ import numpy as np
 from ..errors import TracingError
 from ..ir import Traced
 from ..primitive import IDENTITY, ONE
-from .declare import composite, declared_in, elementwise, structural
+from .declare import composite, declared_in, elementwise, flat_everywhere, structural
 from .declare import dtype_of as _dtype_of
 from .elementwise import (
     _pow_dbase,
@@ -169,7 +169,7 @@ invert = elementwise(
     doc="NumPy's invert (~a on masks); a constant to every engine.")
 
 # ----- piecewise constant: derivative 0 everywhere (as JAX) -------------------------------------
-_STEP = {"holomorphic": False}
+_STEP = {"holomorphic": False, "flat": flat_everywhere}
 
 floor = elementwise("floor", lambda xp, x: xp.floor(x), (_zero,), lambda sp, x: _S().floor(x),
                     scalar="np.floor({0})", latex=r"\operatorname{floor}",
@@ -384,7 +384,7 @@ copysign = elementwise(
     (lambda x, y, o: sign(x) * sign(o), _zero), lambda sp, x, y: _S().copysign(x, y),
     scalar="math.copysign({0}, {1})", holomorphic=False, domain=((-2.0, 2.0), (-2.0, -0.2)),
     special=(((0.0, -1.0), (0.0, 0.0)), ((2.0, -1.0), (-1.0, 0.0))),
-    kinks=lambda x, y, o: not_equal(x, 0.0),
+    kinks=lambda x, y, o: not_equal(x, 0.0), flat=lambda active, x, y, o: (False, True),
     doc="|x| with the sign (bit) of y: ∂/∂x = ±sign(x), ∂/∂y = 0.")
 positive = elementwise("positive", lambda xp, x: xp.positive(x), (lambda x, o: ONE,),
                        lambda sp, x: x, doc="+x (NumPy's positive: a copy of x).")
@@ -442,7 +442,7 @@ fmax = elementwise("fmax", lambda xp, a, b: xp.fmax(a, b),
                    (lambda a, b, o: _fmax_partial(a, b), lambda a, b, o: _fmax_partial(b, a)),
                    lambda sp, a, b: _S().nan_aware(sp.Max, a, b), holomorphic=False,
                    special=(((1.0, 1.0), (0.5, 0.5)),), kinks=lambda a, b, o: not_equal(a, b),
-                   doc="NumPy's fmax: the larger, ignoring NaN; ½–½ at ties.")
+                   flat=flat_everywhere, doc="NumPy's fmax: the larger, ignoring NaN; ½–½ at ties.")
 def _fmin_partial(a: Any, b: Any) -> Any:
     """∂fmin(a, b)/∂a: 1 where b is NaN, 0 where only a is, else minimum's (½ at ties)."""
     return where(isnan(b), 1.0, where(isnan(a), 0.0, _tie_split(b, a)))
@@ -452,7 +452,7 @@ fmin = elementwise("fmin", lambda xp, a, b: xp.fmin(a, b),
                    (lambda a, b, o: _fmin_partial(a, b), lambda a, b, o: _fmin_partial(b, a)),
                    lambda sp, a, b: _S().nan_aware(sp.Min, a, b), holomorphic=False,
                    special=(((1.0, 1.0), (0.5, 0.5)),), kinks=lambda a, b, o: not_equal(a, b),
-                   doc="NumPy's fmin: the smaller, ignoring NaN; ½–½ at ties.")
+                   flat=flat_everywhere, doc="NumPy's fmin: the smaller, ignoring NaN; ½–½ at ties.")
 
 
 _UNSET = object()
@@ -499,6 +499,7 @@ clip = elementwise(
     special=(((1.0, 1.0, 2.0), (0.5, 0.5, 0.0)), ((2.0, 1.0, 2.0), (0.5, 0.0, 0.5)),
              ((1.0, 1.0, 1.0), (0.25, 0.25, 0.5)), ((0.0, -1.0, 1.0), (1.0, 0.0, 0.0))),
     kinks=lambda x, lo, hi, o: logical_and(not_equal(x, lo), not_equal(maximum(x, lo), hi)),
+    flat=flat_everywhere,
     doc="NumPy's clip(a, a_min, a_max) (None: that side open): minimum(maximum(a, a_min), a_max); "
         "derivative 1 inside, 0 outside, ½–½ with the bound on the boundary.")
 
