@@ -26,7 +26,7 @@ NOT_ANALYTIC = {
     "vector_norm": (lambda x: np.linalg.vector_norm(x), X, "euclidean_norm"),
     "matrix_norm": (lambda a: np.linalg.matrix_norm(a), M, "euclidean_norm"),
     "var": (lambda x: np.var(x), X, "conj"),
-    "std": (lambda x: np.std(x), X, "conj"),
+    "std": (lambda x: np.std(x), X, "(conj|abs)"),  # |x − mean|: the spread norm_sqrt reads
     "astype": (lambda x: np.sum(x.astype(np.float64) ** 2), X, "astype"),
     "vdot": (lambda x: np.vdot(x, C), X, "conj"),  # vdot is inner(conj(a), b)
     "slogdet": (lambda a: np.linalg.slogdet(a)[1], M, "(logabsdet|slogdet)"),

@@ -91,3 +91,13 @@ def test_the_reverse_jacobian_audits_each_row():
     np.testing.assert_allclose(J, [[0.0, 1.0], [0.0, 1.0]], rtol=1e-15)
     with pytest.raises(dk.NonDifferentiableError):
         dk.jacobian(f, method="reverse")(np.array([4.0, 0.0]))
+
+
+@pytest.mark.parametrize("method", ENGINES)
+def test_std_whose_variance_underflows_is_refused_not_zero(method):
+    # distinct elements (the derivative exists: (x − mean)/(n·std), ~±1) whose variance
+    # underflows to 0: no finite derivative in float64 arithmetic — a named error, as before
+    # std had its own root; not the zero-variance convention's 0
+    x = np.array([1e-200, 2e-200, 4e-200])
+    with pytest.raises((dk.NonDifferentiableError, dk.DomainError)):
+        dk.grad(lambda x: np.std(x), method=method)(x)

@@ -125,3 +125,18 @@ def test_symbolic_derivative_keeps_long_double_precision(order):
         want = mpmath.diff(lambda t: mpmath.sin(t) * t, xm, order)
         rel = abs((mpmath.mpf(str(got)) - want) / want)
     assert rel < 8 * float(np.finfo(np.longdouble).eps), float(rel)
+
+
+def test_a_remainder_times_a_number_is_printed_in_parentheses():
+    """The math-module code printed c·Mod(x, y) as `c*x % y`, which Python reads as (c·x) % y:
+    floor_divide's rint((x − x mod y)/y) took the remainder of the wrong number, and d/dx
+    atan2(x, floor_divide(tanh x, c)) was −0.2669 for −1/(x² + 1) = −0.2226 (by hand: the
+    floor is −1 near this point, a constant)."""
+    c = 2.0 + np.sin(np.logaddexp(0.0, -0.771))
+    x = -1.8689945156831542
+
+    def f(x):
+        return np.arctan2(x, np.floor_divide(np.tanh(x), c))
+
+    (g,) = dk.grad(f, method="symbolic")(x)
+    assert g == pytest.approx(-1.0 / (x * x + 1.0), rel=1e-14)

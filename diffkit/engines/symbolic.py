@@ -438,6 +438,14 @@ class _MathPrinter(PythonCodePrinter):
     def _print_Heaviside(self, e: Any) -> str:
         return self._print(e.rewrite(sp.Piecewise))
 
+    def _print_Mod(self, e: Any) -> str:
+        # in parentheses: SymPy prints c*Mod(x, y) as `c*x % y`, which Python reads as
+        # (c*x) % y (% and * bind alike, left to right): floor_divide's rint((x − x mod y)/y)
+        # took the remainder of the wrong number
+        x, y = (self.parenthesize(a, sp.printing.precedence.PRECEDENCE["Atom"] - 1)
+                for a in e.args)
+        return f"({x} % {y})"
+
 
 #: SymPy functions printed directly: name in the math module / in NumPy
 _FUNCTIONS = {

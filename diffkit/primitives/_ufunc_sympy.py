@@ -166,24 +166,34 @@ class hypot(_Printed):
 
 
 class norm_sqrt(_Printed):
-    """√v for v a sum of squares (std's root): sqrt's values; its derivative at v = 0 is the
-    norm's convention 0 (a kink: no second derivative)."""
+    """√v for v a sum of squares of terms whose largest size is s (std's root): sqrt's values;
+    its derivative where s = 0 is the norm's convention 0 (a kink: no second derivative)."""
 
-    nargs = 1
+    nargs = 2
     numpy_name, python_name = "numpy.sqrt", "math.sqrt"
     latex_format = r"\sqrt{{{0}}}"
 
     @classmethod
-    def eval(cls, v: sp.Expr) -> sp.Expr | None:
-        if v.is_Number:
+    def eval(cls, v: sp.Expr, s: sp.Expr) -> sp.Expr | None:
+        if v.is_Number and s.is_Number:
             return sp.sqrt(v)
         return None
 
+    def _args_code(self, printer: Any) -> str:
+        return printer._print(self.args[0])  # s only decides the derivative
+
+    def _latex(self, printer: Any) -> str:
+        return self.latex_format.format(printer._print(self.args[0]))
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
-        (v,) = self.args
+        v, s = self.args
+        if argindex == 2:
+            return sp.S.Zero
         from ..sympy_program import AtKink
 
-        return AtKink(sp.Piecewise((0, sp.Eq(v, 0)), (1 / (2 * self), True)), v)
+        # the kink: s = 0 and v = 0 (|s| + √v = 0)
+        return AtKink(sp.Piecewise((0, sp.And(sp.Eq(s, 0), sp.Eq(v, 0))), (1 / (2 * self), True)),
+                      sp.Abs(s) + self)
 
 
 class copysign(_Printed):

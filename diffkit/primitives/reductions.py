@@ -45,6 +45,7 @@ from .declare import dtype_of as _dtype
 from .declare import normalize_axes as _axes
 from .declare import plain_value as _peek  # nothing marked: for checks that only raise
 from .declare import xp_of as _xp
+from .elementwise import abs as _abs
 from .elementwise import conj, norm_sqrt, real
 from .structure import (
     _amax_sympy,
@@ -610,8 +611,13 @@ def std(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any 
     derivative is 0, the smallest subgradient of this norm of the deviations (as abs′(0) = 0):
     the root is ``norm_sqrt``, whose partial at 0 says so, not sqrt's ∞ (whose 0·∞ with the
     variance's derivative 0 would be refused: that zero holds at the point only)."""
-    return norm_sqrt(var(x, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
-                    correction=correction))
+    v = var(x, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction)
+    x = _array(x)
+    axes = _axes(axis, len(shape_of(x)))
+    # the largest deviation: 0 exactly where the group's elements are equal (v = 0 by
+    # underflow alone keeps sqrt′(0) = ∞: no derivative, a named error, not a silent 0)
+    spread = amax(_abs(x - _mean(x, axes, keepdims=True)), axes, keepdims=_flag(keepdims))
+    return norm_sqrt(v, spread)
 
 
 def _given_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
