@@ -224,8 +224,8 @@ def flat_audit(lins: Any, values: Any) -> FlatAudit | None:
     some local partial is infinite; None otherwise (nothing to audit: no strong zero)."""
     if any(isinstance(v, Traced) for v in values):
         return None
-    items = list(lins.values() if isinstance(lins, dict) else lins)
-    if not any(isinstance(lin, ElementwiseLinearization) and lin.singular for lin in items):
+    items = lins.values() if isinstance(lins, dict) else lins
+    if not any(type(lin) is ElementwiseLinearization and lin.singular for lin in items):
         return None
     if any(isinstance(p, Traced) for lin in items if isinstance(lin, ElementwiseLinearization)
            for p in lin.partials):

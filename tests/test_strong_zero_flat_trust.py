@@ -101,3 +101,15 @@ def test_std_whose_variance_underflows_is_refused_not_zero(method):
     x = np.array([1e-200, 2e-200, 4e-200])
     with pytest.raises((dk.NonDifferentiableError, dk.DomainError)):
         dk.grad(lambda x: np.std(x), method=method)(x)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic"])
+def test_a_zero_weight_before_sqrt_of_relu_is_not_refused(method):
+    # zero-initialised weights times sqrt(relu(z)): where z < 0, relu′ = 0 holds near the point,
+    # so nothing moves sqrt's input and sqrt′(0) = ∞ meets nothing (hand: ∂/∂w = sqrt(relu(z)),
+    # ∂/∂z = w/(2 sqrt(z)) on z > 0, 0 on z < 0)
+    z = np.array([-1.0, 4.0, -2.0])
+    gw, gz = dk.grad(lambda w, z: np.sum(w * np.sqrt(dk.relu(z))), wrt=(0, 1),
+                     method=method)(np.zeros(3), z)
+    np.testing.assert_array_equal(gw, [0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(gz, [0.0, 0.0, 0.0])
