@@ -255,6 +255,7 @@ class CompiledStep:
         args.append(yb)
         (loss, out), grads = fused(*args, tuple([rates[i] for i, _ in updates]))
         self._set_grads(grads, reached)
+        self.reason = None
         return loss, out, True
 
     def forget(self) -> None:

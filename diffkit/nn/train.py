@@ -321,6 +321,7 @@ class Trainer:
                 self.optimizer.stepped_plain(layout, self._step.params)
         else:
             v, out, updated = result
+            self.compiled = "compiled"
         scorer = _scores(self._scorer, out, yb)
         hits = float("nan") if scorer is None else _correct(out, yb, scorer)
         if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
