@@ -150,3 +150,13 @@ def test_the_update_is_printed_into_the_generated_step() -> None:
     code = next(f for f in fused._step.fused.values() if f)
     assert code.__code__.co_filename == "<diffkit compiled training step>"
     assert fused._step.replay is not None and fused._step._last is not None
+
+
+def test_a_replayed_step_reports_compiled():
+    nn.manual_seed(0)
+    model = nn.MLP([64, 16, 10])
+    trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.05), progress=False)
+    trainer.fit(nn.DataLoader(X[:64], Y[:64], batch_size=32), epochs=1)
+    trainer.compiled = "eager: (as after a step of another signature that ran eagerly)"
+    trainer._step_unguarded(X[:32], Y[:32])  # the 32-row signature again: replayed
+    assert trainer._step._last is not None and trainer.compiled == "compiled"  # was the eager one
