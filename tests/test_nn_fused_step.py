@@ -156,7 +156,16 @@ def test_a_replayed_step_reports_compiled():
     nn.manual_seed(0)
     model = nn.MLP([64, 16, 10])
     trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.05), progress=False)
-    trainer.fit(nn.DataLoader(X[:64], Y[:64], batch_size=32), epochs=1)
+    trainer.fit(nn.DataLoader(X[:64], Y[:64], batch_size=32), epochs=2)  # 2nd epoch: fused
     trainer.compiled = "eager: (as after a step of another signature that ran eagerly)"
-    trainer._step_unguarded(X[:32], Y[:32])  # the 32-row signature again: replayed
-    assert trainer._step._last is not None and trainer.compiled == "compiled"  # was the eager one
+    replayed = []
+    replay = trainer._step.replay
+
+    def spy(*args):
+        replayed.append(replay(*args))
+        return replayed[-1]
+
+    trainer._step.replay = spy
+    trainer._step_unguarded(X[:32].astype(np.float32), Y[:32])  # the 32-row signature again
+    assert replayed and replayed[0] is not None  # it was replayed
+    assert trainer.compiled == "compiled"  # was the eager step's reason
