@@ -175,9 +175,8 @@ class norm_sqrt(_Printed):
 
     @classmethod
     def eval(cls, v: sp.Expr, s: sp.Expr) -> sp.Expr | None:
-        if v.is_Number and s.is_Number:
-            return sp.sqrt(v)
-        return None
+        # a number v: nothing left to differentiate, and s never changes the value
+        return sp.sqrt(v) if v.is_Number else None
 
     def _args_code(self, printer: Any) -> str:
         return printer._print(self.args[0])  # s only decides the derivative
