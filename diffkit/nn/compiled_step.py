@@ -45,6 +45,7 @@ from ..ir import toposort
 from ..tensor import Tensor, add_grad, writable_alone
 from . import layers, losses, models
 from .module import Module, functional_call, value_of
+from .optim import plain_update_applies
 
 #: modules whose forward pass is a pure function of parameters and input (exact types)
 PURE_MODULES: tuple[type, ...] = (
@@ -208,9 +209,8 @@ class CompiledStep:
         if fused:  # the signature ran unfused once and showed that the update may be printed
             (loss, out), grads = fused(*args, tuple(rates[i] for i, _ in updates))
             # what replay needs to know that a step has this very key (eye: one-hot rows)
-            self._last = (inputs, signature([target]) if dtype is None else
-                          signature([value_of(yb)]), self.output, reached, updates, fused,
-                          None if dtype is None else eye)
+            self._last = (inputs, signature([value_of(yb)])[0], self.output, reached, updates,
+                          fused, None if dtype is None else eye)
         else:
             (loss, out), grads = code.run("value_and_grad", *args)
             if dtype is not None and getattr(out, "dtype", dtype) != dtype:
@@ -246,7 +246,7 @@ class CompiledStep:
         args = [p.node.value for p in params]
         args.append(xb)
         if (signature(args), self.model.training) != inputs or self.output is not output or \
-                (type(yb), yb.shape, yb.dtype) != labels[0]:
+                (type(yb), yb.shape, yb.dtype) != labels:
             return None
         if eye is not None:
             if check_labels and yb.size and (yb.min() < 0 or yb.max() >= len(eye)):
@@ -280,9 +280,8 @@ class CompiledStep:
         than its parameter, or a float16 parameter (updated in float32). Dtypes and shapes are
         the signature's, so one unfused run tells for every later one."""
         for i, j in updates:
-            v, g = self.params[i].node.value, grads[j]
-            if type(v) is not np.ndarray or type(g) is not np.ndarray or g.dtype != v.dtype \
-                    or g.shape != v.shape or v.dtype.kind != "f" or v.dtype == np.float16:
+            v = self.params[i].node.value
+            if type(v) is not np.ndarray or not plain_update_applies(v, grads[j]):
                 return False
         return code.updating(updates)
 

@@ -79,6 +79,14 @@ def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
 Range = tuple[str, float, float | None]
 
 
+def plain_update_applies(v: Any, g: Any) -> bool:
+    """Whether plain SGD's θ −= η·g may run as that bare operation on NumPy array θ = `v` with
+    gradient `g`: nothing to convert (a NumPy array of θ's dtype and shape, a float dtype that
+    is not float16, which is updated in float32)."""
+    return type(g) is np.ndarray and g.dtype == v.dtype and g.shape == v.shape and \
+        v.dtype.kind == "f" and v.dtype != np.float16
+
+
 class Optimizer:
     """Base class: parameter groups (lists of dicts with hyper-parameters), state, zero_grad.
 
@@ -152,20 +160,19 @@ class Optimizer:
         state, delta, i = self.state, self._delta, -1
         for group in self.param_groups:
             shrink = self._shrink(group)
-            lr = group["lr"] if self._plain(group) and shrink == 1.0 else None
+            lr = self._plain_rate(group)
             for p in group["params"]:
                 i += 1  # the state's key: the position in param_groups order (as _params)
                 g = p.grad
                 if g is None:
                     continue
                 alone = writable_alone(p)  # asked before this frame holds the node or the array
-                if lr is not None and alone and type(g) is np.ndarray:
+                if lr is not None and alone:
                     # θ ← θ − η g in place, the general path's own operations without its
                     # bookkeeping, where nothing needs converting (float32/64, same dtype and
                     # shape as θ; NumPy arrays that only θ's node holds)
                     v = p.node.value
-                    if g.dtype == v.dtype and g.shape == v.shape and v.dtype.kind == "f" \
-                            and v.dtype != np.float16:
+                    if plain_update_applies(v, g):
                         if i not in state:
                             state[i] = {}
                         v -= lr * g
@@ -214,12 +221,14 @@ class Optimizer:
         θ ← θ − η·g (SGD without momentum or weight decay), None for one this optimizer does
         not hold; None where some group's update is not plain. Read per step: a scheduler
         changes the rates."""
-        rates = []
-        for group in self.param_groups:
-            if not self._plain(group) or self._shrink(group) != 1.0:
-                return None
-            rates.append(group["lr"])
+        rates = [self._plain_rate(group) for group in self.param_groups]
+        if any(r is None for r in rates):
+            return None
         return [None if at is None else rates[at[0]] for at in layout]
+
+    def _plain_rate(self, group: dict[str, Any]) -> Any:
+        """η where the group's update is θ ← θ − η·g (no state, no shrink), else None."""
+        return group["lr"] if self._plain(group) and self._shrink(group) == 1.0 else None
 
     def stepped_plain(self, layout: list[tuple[int, int] | None], params: list[Tensor]) -> None:
         """What :meth:`step`'s plain update leaves in :attr:`state` for each parameter of

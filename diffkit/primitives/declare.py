@@ -43,6 +43,13 @@ def declared_in(module: str) -> list[str]:
     return [n for n, m in NAMES.items() if m == module]
 
 
+def sympy_classes() -> Any:
+    """The SymPy classes of the translations that SymPy lacks (imported when SymPy is in use)."""
+    from . import _ufunc_sympy
+
+    return _ufunc_sympy
+
+
 def flat_everywhere(active: Any, *args: Any) -> tuple[bool, ...]:
     """``flat`` of a piecewise-constant partial (a step, a mask, a selection): each of its
     zeros holds near the point (the op's ``kinks``, where declared, are excluded)."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import MissingRuleError
 from ..primitive import MINUS_ONE, ONE
-from .declare import composite, declared_in, dtype_of, elementwise, flat_everywhere
+from .declare import composite, declared_in, dtype_of, elementwise, flat_everywhere, sympy_classes
 
 # ----- element-wise arithmetic ----------------------------------------------------------------
 
@@ -75,25 +75,25 @@ log1p = elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / (x +
 sqrt = elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: 0.5 / o,), "sqrt", unicode="√",
                    latex=r"\sqrt", scalar="math.sqrt({0})", domain=((0.2, 4.0),),
                    domain_text="sqrt needs x >= 0", special=(((0.0,), "nondifferentiable"),))
-def _all_zero(s: Any, o: Any) -> Any:
-    """norm_sqrt's kink: every term is 0 (its largest size s and the root o)."""
-    return where(equal(s, 0.0), equal(o, 0.0), False)
 
 
-def _ufunc_sympy() -> Any:
-    """The SymPy classes of translations (imported when SymPy is in use)."""
-    from . import _ufunc_sympy as classes
+def _norm_smooth(v: Any, s: Any, o: Any) -> Any:
+    """norm_sqrt's ``kinks``: false where every term is 0 (its largest size s and the root o)."""
+    return where(equal(s, 0.0), not_equal(o, 0.0), True)
 
-    return classes
+
+def _norm_sqrt_partial(v: Any, s: Any, o: Any) -> Any:
+    """½/√v, and the norm's convention 0 at its kink."""
+    smooth = _norm_smooth(v, s, o)
+    return where(smooth, 0.5 / where(smooth, o, 1.0), 0.0)
 
 
 norm_sqrt = elementwise(
-    "norm_sqrt", lambda xp, v, s: xp.sqrt(v),
-    (lambda v, s, o: where(_all_zero(s, o), 0.0, 0.5 / where(_all_zero(s, o), 1.0, o)), None),
-    lambda sp, v, s: _ufunc_sympy().norm_sqrt(v, s),
+    "norm_sqrt", lambda xp, v, s: xp.sqrt(v), (_norm_sqrt_partial, None),
+    lambda sp, v, s: sympy_classes().norm_sqrt(v, s),
     unicode="√", latex=r"\sqrt", domain=((0.2, 4.0), (0.5, 2.0)), numpy=(), parseable=False,
     domain_text="norm_sqrt needs v >= 0", special=(((0.0, 0.0), (0.0, 0.0)),),
-    kinks=lambda v, s, o: where(equal(s, 0.0), not_equal(o, 0.0), True),
+    kinks=_norm_smooth,
     doc="√v for v a sum of squares of terms whose largest size is s (std's last step): sqrt's "
         "values; where s = 0 (every term 0) its partial is 0, the smallest subgradient of the "
         "norm √v stands for (a kink: no second derivative); where v = 0 by underflow only "

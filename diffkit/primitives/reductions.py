@@ -586,6 +586,12 @@ def var(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any 
         correction: Any = _NOVALUE) -> Any:
     """Variance over `axis`: Σ|x − mean|² / (n − ddof), NumPy's arithmetic step by step (its exact
     values). ``ddof`` (or ``correction``) ≥ n is a DomainError (NumPy warns and returns inf/nan)."""
+    return _variance(x, axis, dtype, out, ddof, keepdims, where, mean, correction)[0]
+
+
+def _variance(x: Any, axis: Any, dtype: Any, out: Any, ddof: Any, keepdims: Any, where: Any,
+              mean: Any, correction: Any) -> tuple[Any, Any, tuple[int, ...]]:
+    """var's value, the deviations x − mean it squared, and its axes (std reads all three)."""
     x = _array(x)
     _refuse("var", out=out, where=where, mean=mean)
     _check_dtype("var", x, dtype)
@@ -597,7 +603,7 @@ def var(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any 
                           "element(s)")
     d = x - _mean(x, axes, keepdims=True)
     sq = real(d * conj(d)) if _dtype(x).kind == "c" else d * d
-    return _sum(sq, axes, keepdims=_flag(keepdims)) / (n - ddof)
+    return _sum(sq, axes, keepdims=_flag(keepdims)) / (n - ddof), d, axes
 
 
 _mean = mean  # the record (var's keyword `mean` is NumPy's)
@@ -611,13 +617,10 @@ def std(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any 
     derivative is 0, the smallest subgradient of this norm of the deviations (as abs′(0) = 0):
     the root is ``norm_sqrt``, whose partial at 0 says so, not sqrt's ∞ (whose 0·∞ with the
     variance's derivative 0 would be refused: that zero holds at the point only)."""
-    v = var(x, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction)
-    x = _array(x)
-    axes = _axes(axis, len(shape_of(x)))
+    v, d, axes = _variance(x, axis, dtype, out, ddof, keepdims, where, mean, correction)
     # the largest deviation: 0 exactly where the group's elements are equal (v = 0 by
     # underflow alone keeps sqrt′(0) = ∞: no derivative, a named error, not a silent 0)
-    spread = amax(_abs(x - _mean(x, axes, keepdims=True)), axes, keepdims=_flag(keepdims))
-    return norm_sqrt(v, spread)
+    return norm_sqrt(v, amax(_abs(d), axes, keepdims=_flag(keepdims)))
 
 
 def _given_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:

@@ -61,6 +61,7 @@ from ..ir import Traced
 from ..primitive import IDENTITY, ONE
 from .declare import composite, declared_in, elementwise, flat_everywhere, structural
 from .declare import dtype_of as _dtype_of
+from .declare import sympy_classes as _S
 from .elementwise import (
     _pow_dbase,
     _pow_dexp,
@@ -88,13 +89,6 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _DEG = math.pi / 180.0  # what NumPy's deg2rad multiplies by
 _RAD = 180.0 / math.pi  # and rad2deg
-
-
-def _S() -> Any:
-    """The SymPy classes of the translations (imported when SymPy is in use)."""
-    from . import _ufunc_sympy
-
-    return _ufunc_sympy
 
 
 def _zero(*args: Any) -> float:
