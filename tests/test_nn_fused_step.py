@@ -149,7 +149,7 @@ def test_the_update_is_printed_into_the_generated_step() -> None:
     fused, _ = _run(None, np.float32, _fit(1))
     code = next(f for f in fused._step.fused.values() if f)
     assert code.__code__.co_filename == "<diffkit compiled training step>"
-    assert fused._step.replay is not None and fused._step._last is not None
+    assert fused._step._last  # the fused steps' keys, in parts, per input shape (replay)
 
 
 def test_a_replayed_step_reports_compiled():
@@ -169,3 +169,36 @@ def test_a_replayed_step_reports_compiled():
     trainer._step_unguarded(X[:32].astype(np.float32), Y[:32])  # the 32-row signature again
     assert replayed and replayed[0] is not None  # it was replayed
     assert trainer.compiled == "compiled"  # was the eager step's reason
+
+
+def test_a_loader_that_runs_code_of_the_users_between_steps_is_checked_at_every_step() -> None:
+    """Within an epoch over a plain DataLoader nothing but fit runs between two steps, so the
+    steps after the first of a batch shape compare only the batch (compiled_step.Lane). A
+    transform is the user's code: in the middle of an epoch it changes the rate and keeps a
+    reference to a weight's array — the next steps must use the new rate and leave that array
+    alone, as the eager tape does."""
+    held: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def scenario(t: nn.Trainer) -> None:
+        calls = []
+
+        def transform(xb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            calls.append(1)
+            if len(calls) == 5:
+                t.optimizer.param_groups[0]["lr"] = 0.01
+            if len(calls) == 8:
+                array = t.model[0].weight.value
+                held.append((array, array.copy()))
+            return xb
+
+        dtype = next(iter(t.model.parameters())).value.dtype
+        loader = nn.DataLoader(X[:400], Y[:400], batch_size=32, seed=0, dtype=dtype,
+                               transform=transform)
+        t.fit(loader, epochs=2)
+
+    eager, _ = _run(False, np.float32, scenario)
+    fused, _ = _run(None, np.float32, scenario)
+    assert fused.compiled == "compiled"
+    _same(fused, eager)
+    array, then = held[-1]
+    np.testing.assert_array_equal(array, then)  # not written after it was held

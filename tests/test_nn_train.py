@@ -188,3 +188,31 @@ def test_dataloader_batches_are_the_rows_of_its_order(shuffle, drop_last, shape)
             np.testing.assert_array_equal(yb, y[rows])
             np.testing.assert_array_equal(yb // 7, (xb.reshape(len(xb), -1)[:, 0] * 2
                                                     / np.prod(shape[1:])).astype(int))
+
+
+@pytest.mark.parametrize("compile", [None, False])
+def test_the_epoch_loss_is_the_row_weighted_mean_of_the_steps_losses_summed_exactly(compile):
+    """fit's loss for an epoch: Σ lossᵢ·rowsᵢ / rows over its steps, with the steps' own
+    (float32) losses. It was summed in the losses' float32, step by step (~1e-7 relative off
+    already on a few dozen steps); now exactly, as math.fsum of the float64 products is here.
+    The steps' losses are taken from a spy on the step; the rows from the batches."""
+    import math
+
+    X, y = nn.load_digits()
+    nn.manual_seed(0)
+    model = nn.MLP([64, 32, 10])
+    trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.05), progress=False,
+                         compile=compile)
+    seen: list[tuple[float, int]] = []
+    step = trainer._step_unguarded
+
+    def spy(xb, yb):
+        loss, hits = step(xb, yb)
+        seen.append((float(loss), len(yb)))
+        return loss, hits
+
+    trainer._step_unguarded = spy
+    h = trainer.fit(nn.DataLoader(X, y, batch_size=7, seed=0), epochs=1)
+    assert len(seen) == -(-len(X) // 7) and all(isinstance(v, float) for v, _ in seen)
+    exact = math.fsum(v * m for v, m in seen) / len(X)  # v·m is exact in float64 here
+    assert h["loss"][0] == pytest.approx(exact, rel=1e-15, abs=0)

@@ -121,8 +121,9 @@ class CompiledStep:
         self.codes: dict[Any, Any] = {}
         #: (signature, updates) -> the generated step with its SGD update, or False: see train
         self.fused: dict[Any, Any] = {}
-        #: the last fused step's key, in parts, and its code: see replay
-        self._last: tuple[Any, ...] | None = None
+        #: per input shape, the last fused step's key for it, in parts, and its code: see replay
+        #: (a training set's last, shorter batch has its own, so neither evicts the other)
+        self._last: dict[tuple[int, ...], tuple[Any, ...]] = {}
         self.eyes: dict[tuple[int, Any], Any] = {}  # (classes, dtype) -> one-hot rows
         #: the output's dtype for a signature of (parameters, input) and a mode, where generated
         #: code saw another than ``self.output``'s (a model fitted on float64, then on float32)
@@ -209,8 +210,8 @@ class CompiledStep:
         if fused:  # the signature ran unfused once and showed that the update may be printed
             (loss, out), grads = fused(*args, tuple(rates[i] for i, _ in updates))
             # what replay needs to know that a step has this very key (eye: one-hot rows)
-            self._last = (inputs, signature([value_of(yb)])[0], self.output, reached, updates,
-                          fused, None if dtype is None else eye)
+            self._last[args[-2].shape] = (inputs, signature([value_of(yb)])[0], self.output,
+                                          reached, updates, fused, None if dtype is None else eye)
         else:
             (loss, out), grads = code.run("value_and_grad", *args)
             if dtype is not None and getattr(out, "dtype", dtype) != dtype:
@@ -226,14 +227,16 @@ class CompiledStep:
 
     def replay(self, xb: Any, yb: Any, check_labels: bool, rates: list[Any]
                ) -> tuple[Any, Any, bool] | None:
-        """:meth:`train` for a step whose key is the last fused step's, with less Python: the
-        same generated step, found by comparing the key's parts (the parameters' and the
+        """:meth:`train` for a step whose key is the last fused step's for its input shape, with
+        less Python: the same generated step, found by comparing the key's parts (the parameters' and the
         input's signature, the mode, the labels' signature, the output the one-hot rows
         follow, which parameters are updated) instead of building and hashing it. None where
         any part differs (or a label is out of range, or a parameter is not writable): then
         nothing was changed and :meth:`train` decides."""
-        last = self._last
-        if last is None or type(xb) is not np.ndarray or type(yb) is not np.ndarray:
+        if type(xb) is not np.ndarray or type(yb) is not np.ndarray:
+            return None
+        last = self._last.get(xb.shape)
+        if last is None:
             return None
         inputs, labels, output, reached, updates, fused, eye = last
         params = self.params
@@ -258,9 +261,13 @@ class CompiledStep:
         self.reason = None
         return loss, out, True
 
+    def lane(self) -> Lane:
+        """An empty :class:`Lane` of this step, for one epoch."""
+        return Lane(self)
+
     def forget(self) -> None:
-        """Forget the last fused step: the next step finds its code by its key (see replay)."""
-        self._last = None
+        """Forget the last fused steps: the next step finds its code by its key (see replay)."""
+        self._last.clear()
 
     def _set_grads(self, grads: Any, reached: tuple[tuple[int, int], ...]) -> None:
         """Backward's rule for each trained parameter the loss reads: add to .grad, in the
@@ -311,3 +318,68 @@ class CompiledStep:
         read = set(toposort([loss.node])) if isinstance(loss, Tensor) else set()
         reached = tuple((i, j) for j, i in enumerate(self.trained) if xs[i].node in read)
         return code, reached
+
+
+class Lane:
+    """The replayed steps of one epoch over a DataLoader that runs no code of the user's (no
+    transform, no sampler), with the least Python: per step, only the batch's signature is
+    compared.
+
+    Why that gives the answer of the full :meth:`CompiledStep.replay`: a batch shape is admitted
+    right after a replay of it passed every check (parameters' signatures and writability, mode,
+    labels' signature, output, rates, which parameters update), with labels known to be in range
+    for the epoch. Until the epoch ends nothing runs between two steps but fit's own loop, and
+    the steps change only θ (in place: its arrays keep their shape, dtype and holders) and
+    ``.grad`` (arrays the step made); rates, mode, the optimizer and the model change only
+    between epochs, and the Trainer drops its lane when one ends. So each check would pass again,
+    and ``zero_grad`` would find the parameters as the last step left them: the optimizer's
+    parameters that the loss reads get this step's gradient, its others keep None, and the
+    gradient of a parameter outside the optimizer is added to its ``.grad`` (as backward
+    does)."""
+
+    __slots__ = ("entries", "step")
+
+    def __init__(self, step: CompiledStep) -> None:
+        self.step = step
+        #: input shape -> (input dtype, labels' signature, fused code, one-hot rows or None,
+        #: the rates as the code takes them, (parameter, gradient's index) pairs)
+        self.entries: dict[tuple[int, ...], tuple[Any, ...]] = {}
+
+    def admit(self, xb: np.ndarray, rates: list[Any]) -> None:
+        """Admit `xb`'s shape: call right after ``step.replay`` of this batch succeeded with
+        `rates` and without checking labels (they are known to be in range)."""
+        _, labels, _, reached, updates, fused, eye = self.step._last[xb.shape]
+        params, updated = self.step.params, {i for i, _ in updates}
+        # an updated parameter's gradient has its dtype (the code was fused for this signature
+        # only where it had: CompiledStep._fusable); any other's is checked as _set_grads does
+        self.entries[xb.shape] = (xb.dtype, labels, fused, eye,
+                                  tuple([rates[i] for i, _ in updates]),
+                                  tuple((params[i], j, i in updated) for i, j in reached))
+
+    def __call__(self, xb: Any, yb: Any) -> tuple[Any, Any] | None:
+        """(loss, output) of the admitted step for this batch, with θ updated and ``.grad``
+        set as :meth:`CompiledStep.replay` does; None where the batch's shape is not admitted
+        or its signature differs (nothing was changed)."""
+        if type(xb) is not np.ndarray or type(yb) is not np.ndarray:
+            return None
+        entry = self.entries.get(xb.shape)
+        if entry is None:
+            return None
+        dtype, labels, fused, eye, rates, pairs = entry
+        if xb.dtype != dtype or (type(yb), yb.shape, yb.dtype) != labels:
+            return None
+        args = [p.node.value for p in self.step.params]
+        args.append(xb)
+        args.append(yb if eye is None else eye.take(yb, axis=0))
+        (loss, out), grads = fused(*args, rates)
+        for p, j, updated in pairs:  # as zero_grad and _set_grads would
+            g = grads[j]
+            owned = type(g) is np.ndarray and g.flags.owndata and (updated or
+                                                                   g.dtype == p.node.dtype)
+            if updated and owned:
+                p.grad = g
+            else:
+                if updated:  # the optimizer's: zero_grad cleared it; any other is added to
+                    p.grad = None
+                add_grad(p, g, owned)
+        return loss, out

@@ -24,7 +24,7 @@ from ..backend import array_namespace, to_device, to_numpy
 from ..errors import DiffkitError, ShapeError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
-from .compiled_step import CompiledStep, fingerprint, why_not_compiled
+from .compiled_step import CompiledStep, Lane, fingerprint, why_not_compiled
 from .data import DataLoader, check_finite
 from .distributed import data_parallel
 from .inference import predict
@@ -125,9 +125,6 @@ def _correct(logits: Any, y: Any, scorer: Any = "argmax") -> Any:
     (N, T) labels, or several binary outputs — counts as the fraction of them that are right,
     so hits over rows is :func:`accuracy`'s fraction of right decisions."""
     z = value_of(logits)
-    if scorer == "argmax" and type(z) is np.ndarray and type(y) is np.ndarray and \
-            z.ndim == 2 and y.shape == z.shape[:1]:  # class labels of rows: every step's case
-        return np.count_nonzero(z.argmax(-1) == y)
     xp = array_namespace(z)
     t = xp.asarray(value_of(y))
     if scorer == "argmax":
@@ -139,6 +136,31 @@ def _correct(logits: Any, y: Any, scorer: Any = "argmax") -> Any:
     per_row = max(pred.size // max(len(pred), 1), 1) if pred.ndim else 1
     hits = xp.count_nonzero(right)
     return hits if per_row == 1 else hits / per_row
+
+
+def _hits(scorer: str | float | None, out: Any, y: Any) -> Any:
+    """A training step's hits: :func:`_correct` with the scorer :func:`_scores` picks (NaN
+    where there is none), one NumPy expression for the step's usual case, integer class labels
+    of the rows of NumPy logits."""
+    if scorer == "argmax" and type(out) is np.ndarray and type(y) is np.ndarray and \
+            out.ndim == 2 and y.dtype.kind in "iu" and y.shape == out.shape[:1]:
+        return np.count_nonzero(out.argmax(-1) == y)
+    scorer = _scores(scorer, out, y)
+    return float("nan") if scorer is None else _correct(out, y, scorer)
+
+
+def _weighted_sum(losses: list[Any], rows: list[int]) -> Any:
+    """Σ lossᵢ·rowsᵢ, on the device the losses are on (0.0 for no steps): the sum of an
+    epoch's per-row losses, of which fit reports the mean. On the host the sum is exact
+    (math.fsum of the float64 products, exact themselves for float32 losses); on a GPU it is
+    one float64 dot product there (no wait for the device per step)."""
+    if not losses:
+        return 0.0
+    xp = array_namespace(*(v for v in losses if not isinstance(v, float | int | np.generic)))
+    if xp is np:
+        return math.fsum([float(v) * m for v, m in zip(losses, rows, strict=True)])
+    column = xp.stack([xp.asarray(v, dtype=xp.float64) for v in losses])
+    return xp.dot(column, xp.asarray(rows, dtype=xp.float64))
 
 
 def accuracy(logits: Any, y: Any, threshold: float = 0.0) -> float:
@@ -232,6 +254,8 @@ class Trainer:
         self._step: CompiledStep | None = None
         #: this epoch's Optimizer.plain_layout of the compiled step's parameters, or None
         self._layout: list[tuple[int, int] | None] | None = None
+        self._unrecorded = True  # no replayed step yet this epoch: see _plain_layout
+        self._lane: Lane | None = None  # this epoch's, inside fit's loop only: see _run_epoch
         #: which path the last step took: "compiled", or "eager: <why>"
         self.compiled = "not run yet"
         self.distributed, self._dist = distributed, None
@@ -259,11 +283,6 @@ class Trainer:
         class labels before the loss reads them; later fits check them against the classes it
         saw. With `rates` (plain SGD's, per parameter) the generated step may also update the
         parameters (then `updated` is True: see :meth:`CompiledStep.train`)."""
-        if self._step is not None and self._labels_to_check is not None and \
-                self._step.output_shape is not None:
-            # the model's output is known from an earlier step of this compiled step (the same
-            # model: see fingerprint), so the labels need no eager step
-            self._check_labels(self._step.output_shape)
         if self._step is not None and self._labels_to_check is None:
             self.optimizer.zero_grad()  # as the eager step: parameters it does not train get None
             result = self._step.train(xb, yb, not self._labels_trusted(), rates)
@@ -309,29 +328,50 @@ class Trainer:
                 and step.output[0] == checked[1])
 
     def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        lane = self._lane
+        fast = None if lane is None else lane(xb, yb)
+        if fast is not None:  # a step this epoch's lane admitted (see compiled_step.Lane)
+            v, out = fast
+            updated = True
+        else:
+            v, out, updated = self._checked_step(xb, yb)
+        hits = _hits(self._scorer, out, yb)
+        if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
+            v = v / _terms(self.loss_fn, out.shape)
+        out = None  # the step's graph goes before the update, which may then write in place
+        if not updated:
+            self._update(len(yb))
+        elif self.track_grad_norms:  # the generated step updated θ as the optimizer's plain
+            self._track_norms()  # step would: only the norms are left
+        return v, hits
+
+    def _checked_step(self, xb: Any, yb: Any) -> tuple[Any, Any, bool]:
+        """Forward, loss, backward and, where it could be printed in, the update: a replay of
+        the generated step, else :meth:`_gradients`. (loss value, output, updated)."""
         layout = self._layout
         rates = None if layout is None else self.optimizer.plain_rates(layout)
         result = None
+        if self._labels_to_check is not None and self._step is not None and \
+                self._step.output_shape is not None:
+            # the model's output is known from an earlier step of this compiled step (the same
+            # model: see fingerprint), so the labels need no eager step
+            self._check_labels(self._step.output_shape)
         if rates is not None and self._labels_to_check is None:
             self.optimizer.zero_grad()  # as _gradients
-            result = self._step.replay(xb, yb, not self._labels_trusted(), rates)
+            check = not self._labels_trusted()
+            result = self._step.replay(xb, yb, check, rates)
         if result is None:
             v, out, updated = self._gradients(xb, yb, rates)
             if updated:  # (a replayed step follows one of these in the same epoch)
                 self.optimizer.stepped_plain(layout, self._step.params)
-        else:
-            v, out, updated = result
-            self.compiled = "compiled"
-        scorer = _scores(self._scorer, out, yb)
-        hits = float("nan") if scorer is None else _correct(out, yb, scorer)
-        if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
-            v = v / _terms(self.loss_fn, out.shape)
-        out = None  # the step's graph goes before the update, which may then write in place
-        if updated:  # the generated step updated θ as the optimizer's plain step would
-            self._track_norms()
-        else:
-            self._update(len(yb))
-        return v, hits
+            return v, out, updated
+        self.compiled = "compiled"
+        if self._unrecorded:  # the optimizer's state as its plain step leaves it, once an
+            self.optimizer.stepped_plain(layout, self._step.params)  # epoch: see _plain_layout
+            self._unrecorded = False
+        if self._lane is not None and not check:
+            self._lane.admit(xb, rates)
+        return result
 
     def _plain_layout(self) -> list[tuple[int, int] | None] | None:
         """For this epoch: where the compiled step's parameters sit in the optimizer, when its
@@ -341,7 +381,10 @@ class Trainer:
         if self._step is None or self._dist is not None or self.clip_grad_norm is not None \
                 or self.clip_grad_value is not None:
             return None
-        self._step.forget()  # the state may have changed since the last epoch (see replay)
+        # the optimizer (or its state) may have been replaced since the last epoch: the first
+        # replayed step of this one leaves the entries its plain step would (stepped_plain);
+        # later replays find them there (nothing but the steps runs between two of them)
+        self._unrecorded = True
         return self.optimizer.plain_layout(self._step.params)
 
     def _update(self, rows: int) -> None:
@@ -492,28 +535,47 @@ class Trainer:
         self.model.train()
         self._choose_path()
         self._layout = self._plain_layout()
-        self._named = [(k, p) for k, p in self.model.named_parameters() if len(p.shape) >= 2]
+        # where no code of the user's runs between two steps, replays check only the batch
+        plain = type(loader) is DataLoader and loader.transform is None and loader.sampler is None
+        self._lane = self._step.lane() if self._layout is not None and plain else None
+        self._named = [(k, p) for k, p in self.model.named_parameters()
+                       if len(p.shape) >= 2] if self.track_grad_norms else []
         y = getattr(loader, "y", None)
         if uses_class_labels(self.loss_fn) and isinstance(y, np.ndarray) and \
                 y.dtype.kind in "iu" and (self._checked is None or self._checked[0] is not y):
             self._labels_to_check = y  # a new y (or a new fit): checked at the first step
         self._norms: dict[str, Any] = {}
-        total = correct = 0.0
-        n = 0
         steps = len(loader)
-        losses = []  # per-step losses, left on the device: read only if the epoch diverged
-        # the steps' contexts, entered once: NumPy warnings off (inf + -inf, float32 overflow:
-        # the loss is checked below), the cyclic GC paused (a step's graph is acyclic)
-        with paused_gc(), np.errstate(all="ignore"):
-            for i, (xb, yb) in enumerate(loader):
-                loss, hits = self._step_unguarded(xb, yb)
-                losses.append(loss)
-                m = len(yb)
-                total, correct, n = total + loss * m, correct + hits, n + m
-                # reading the running loss waits for the device: now and then, only if shown
-                show = bar.bar is not None and (i % 25 == 0 or i == steps - 1)
-                bar.advance(f"epoch {self.epoch + 1}: loss {float(total) / n:.4f}" if show
-                            else None)
+        # per step, left on the device (a GPU is not waited for): the loss, the rows, the hits;
+        # summed once the epoch is done (and now and then for a progress bar that is shown)
+        losses: list[Any] = []
+        rows: list[int] = []
+        hits: list[Any] = []
+        step = self._step_unguarded
+        shown, shown_total = 0, 0.0
+        try:
+            # the steps' contexts, entered once: NumPy warnings off (inf + -inf, float32
+            # overflow: the loss is checked below), the cyclic GC paused (a step's graph is
+            # acyclic)
+            with paused_gc(), np.errstate(all="ignore"):
+                for xb, yb in loader:
+                    loss, right = step(xb, yb)
+                    losses.append(loss)
+                    rows.append(len(yb))
+                    hits.append(right)
+                    if bar.bar is not None:
+                        i = len(losses) - 1
+                        if i % 25 == 0 or i == steps - 1:  # reading the running loss waits
+                            shown_total += _weighted_sum(losses[shown:], rows[shown:])
+                            shown = len(losses)
+                            bar.advance(f"epoch {self.epoch + 1}: loss "
+                                        f"{float(shown_total) / sum(rows):.4f}")
+                        else:
+                            bar.advance(None)
+                total = _weighted_sum(losses, rows)
+        finally:
+            self._lane = None  # _device_step outside fit's loop checks every step
+        correct, n = sum(hits, 0.0), sum(rows)
         if self._dist is not None:  # the sums over all ranks' shards
             total, correct, n = self._dist.reduce_totals(total, correct, n)
         with np.errstate(all="ignore"):
