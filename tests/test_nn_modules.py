@@ -8,6 +8,7 @@ import pytest
 
 import diffkit as dk
 from diffkit import nn
+from diffkit.errors import ShapeError
 
 F64 = np.float64
 RNG = np.random.default_rng(1)
@@ -299,3 +300,16 @@ def test_assigning_an_array_to_a_parameter_is_refused() -> None:
     lin.bias = nn.Parameter(np.full(2, 0.5, np.float32))
     np.testing.assert_array_equal(lin(np.ones((1, 3), np.float32)).value, [[3.5, 3.5]])
     assert len(lin.parameters()) == 2
+
+
+@pytest.mark.parametrize("side", [8, 28])
+def test_net_names_an_image_size_it_was_not_built_for(side):
+    """nn.Net() is built for 32×32 images; 8×8 digits failed deep inside im2col and 28×28
+    ones in the head's Linear, neither naming image_size. A size that pools to the same
+    feature maps (33×33) still runs, as before."""
+    with pytest.raises(ShapeError, match=rf"images of {side}×{side} pixels.*image_size=32.*"
+                                         rf"nn.Net\(image_size={side}"):
+        nn.Net()(np.zeros((2, 1, side, side), np.float32))
+    assert nn.Net()(np.zeros((2, 1, 33, 33), np.float32)).shape == (2, 10)
+    small = nn.Net(image_size=8, padding=1, channels=(8, 16), hidden=(64,))
+    assert small(np.zeros((2, 1, 8, 8), np.float32)).shape == (2, 10)

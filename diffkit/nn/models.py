@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import ShapeError
 from .layers import (
     ACTIVATIONS,
     BatchNorm1d,
@@ -90,14 +91,28 @@ class Net(Module):
         self.conv1 = Conv2d(in_channels, c1, kernel_size, padding=padding, dtype=dtype)
         self.conv2 = Conv2d(c1, c2, kernel_size, padding=padding, dtype=dtype)
         self.pool, self.relu, self.flatten = MaxPool2d(2), ReLU(), Flatten()
-        size = image_size
-        for _ in range(2):
-            size = (size + 2 * padding - kernel_size + 1) // 2
+        self.image_size, self.padding, self.kernel_size = image_size, padding, kernel_size
+        size = self._pooled(image_size)
         if size < 1:
             raise ValueError(f"images of size {image_size} are too small for this Net (use padding)")
         self.head = MLP([c2 * size * size, *hidden, num_classes], dtype=dtype)
 
+    def _pooled(self, size: int) -> int:
+        """The side of the feature maps the head reads, for images of side `size`."""
+        for _ in range(2):
+            size = (size + 2 * self.padding - self.kernel_size + 1) // 2
+        return size
+
     def forward(self, x: object) -> object:
+        shape = tuple(getattr(x, "shape", ()))
+        if len(shape) == 4 and (self._pooled(shape[2]), self._pooled(shape[3])) != \
+                (self._pooled(self.image_size),) * 2:
+            small = ("; for 8×8 digits: nn.Net(image_size=8, padding=1, channels=(8, 16), "
+                     "hidden=(64,))") if shape[2] == shape[3] == 8 else ""
+            raise ShapeError(
+                f"Net: images of {shape[2]}×{shape[3]} pixels, but this Net was built for "
+                f"{self.image_size}×{self.image_size} (image_size={self.image_size}): build "
+                f"nn.Net(image_size={shape[2]}, ...) for them{small}")
         x = self.pool(self.relu(self.conv1(x)))
         x = self.pool(self.relu(self.conv2(x)))
         return self.head(self.flatten(x))
