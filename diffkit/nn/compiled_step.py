@@ -345,10 +345,13 @@ class Lane:
         #: the rates as the code takes them, (parameter, gradient's index) pairs)
         self.entries: dict[tuple[int, ...], tuple[Any, ...]] = {}
 
-    def admit(self, xb: np.ndarray, rates: list[Any]) -> None:
+    def admit(self, xb: np.ndarray, rates: list[Any], labels_trusted: bool) -> None:
         """Admit `xb`'s shape: call right after ``step.replay`` of this batch succeeded with
-        `rates` and without checking labels (they are known to be in range)."""
+        `rates`. Class labels are read as one-hot rows without a check, so a step that reads
+        them is admitted only where they are known to be in range (`labels_trusted`)."""
         _, labels, _, reached, updates, fused, eye = self.step._last[xb.shape]
+        if eye is not None and not labels_trusted:
+            return
         params, updated = self.step.params, {i for i, _ in updates}
         # an updated parameter's gradient has its dtype (the code was fused for this signature
         # only where it had: CompiledStep._fusable); any other's is checked as _set_grads does

@@ -369,8 +369,8 @@ class Trainer:
         if self._unrecorded:  # the optimizer's state as its plain step leaves it, once an
             self.optimizer.stepped_plain(layout, self._step.params)  # epoch: see _plain_layout
             self._unrecorded = False
-        if self._lane is not None and not check:
-            self._lane.admit(xb, rates)
+        if self._lane is not None:
+            self._lane.admit(xb, rates, labels_trusted=not check)
         return result
 
     def _plain_layout(self) -> list[tuple[int, int] | None] | None:
