@@ -239,8 +239,11 @@ class GradientFunction:
             self.__class__ = type(type(self).__name__, (GradientFunction,),
                                   {"__call__": staticmethod(entry), "__slots__": ()})
 
-    def _full_call(self, *args: Any) -> Any:
-        """The full path behind a learned float entry (other types, errors, non-finite)."""
+    def _full_call(self, *args: Any, **keywords: Any) -> Any:
+        """The full path behind a learned float entry (other types, arities and keywords,
+        errors, non-finite values)."""
+        if keywords:
+            raise _keywords_refused(self.function, keywords)
         self._last_args = args
         return self._run(*args)
 

@@ -58,6 +58,19 @@ def test_learned_entry_still_names_every_error() -> None:
     assert g(2.0, 5.0) == pytest.approx(_hand(2.0, 5.0), rel=1e-14)  # and keeps answering
 
 
+def test_learned_entry_names_keyword_calls_as_the_full_path_does() -> None:
+    """The learned entry took positional floats only: a keyword call raised Python's
+    "entry() got an unexpected keyword argument" instead of the derivative's named error."""
+    for g in (_learned(dk.grad(F)), _learned(dk.value_and_grad(F))):
+        with pytest.raises(dk.ArityError, match=r"positionally.*\(x1, x2\).*'x1', 'x2'"):
+            g(x1=2.0, x2=5.0)
+        with pytest.raises(dk.ArityError, match=r"positionally.*'x2'"):
+            g(2.0, x2=5.0)
+    g = _learned(dk.grad(F))
+    # finite but huge arguments and results stay on the entry (0·a·b is 0 for finite a, b)
+    assert g(1e308, 1e308) == pytest.approx(_hand(1e308, 1e308), rel=1e-14)
+
+
 def test_learned_entry_hands_other_types_to_the_full_path() -> None:
     g = _learned(dk.grad(F))
     got = g(np.float64(2.0), 5.0)

@@ -248,12 +248,16 @@ class CompiledGradient:
         pack = "(" + ", ".join(grads) + ("," if len(grads) == 1 else "") + ")"
         outs = ["_v", *grads] if kind == "value_and_grad" else grads
         target = f"_v, {pack}" if kind == "value_and_grad" else pack
-        inputs = " and ".join(["not _rest", *(f"type({a}) is float" for a in names),
-                               *(f"{a} - {a} == 0.0" for a in names)])
+        # finite floats: 0·a·b·… is 0 exactly when every factor is finite (inf·0 and NaN: NaN)
+        inputs = " and ".join(["not _rest", "not _keywords",
+                               *(f"type({a}) is float" for a in names),
+                               *([f"{_finite_product(names)} == 0.0"] if names else [])])
         given = ", ".join(names)
         fallback = f"_otherwise(*[_a for _a in ({given}{',' if len(names) == 1 else ''}) " \
-                   "if _a is not _MISSING], *_rest)" if names else "_otherwise(*_rest)"
-        params = ", ".join([f"{a}=_MISSING" for a in names] + ["*_rest"])
+                   "if _a is not _MISSING], *_rest, **_keywords)" if names else \
+                   "_otherwise(*_rest, **_keywords)"
+        # keywords, other arities: the full path, which answers or names the error
+        params = ", ".join([f"{a}=_MISSING" for a in names] + ["*_rest", "**_keywords"])
         assign = [f"        {target} = {result}"]
         named = result.strip("()").replace(" ", "").rstrip(",").split(",")
         if kind == "grad" and work and result.startswith("(") and \
@@ -261,7 +265,7 @@ class CompiledGradient:
             # the gradients are already names: test and return them (no repacking)
             assign, target, outs = [], result.strip("()"), named
         results = " and ".join([f"type({o}) is float" for o in outs]
-                               + [f"{o} - {o} == 0.0" for o in outs]) or "True"
+                               + ([f"{_finite_product(outs)} == 0.0"] if outs else [])) or "True"
         lines = [f"def entry({params}):", f"    if not ({inputs}):", f"        return {fallback}",
                  "    try:", *("    " + w for w in work), *assign,
                  "    except (ArithmeticError, ValueError):", f"        return {fallback}",
@@ -582,6 +586,11 @@ def compile_value(fn: Function, xs: Sequence[Any]) -> Any:
                                                           equal_nan=True):
         raise TracingError(f"internal: compiled evaluation of {fn.name} disagrees with its trace")
     return made
+
+
+def _finite_product(names: Sequence[str]) -> str:
+    """``0.0 * a * b …``: 0.0 for finite floats a, b, …; NaN as soon as one is ±inf or NaN."""
+    return " * ".join(["0.0", *names])
 
 
 def _outside(name: str) -> None:
