@@ -668,7 +668,8 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
     """
 
     def wrap(f: Callable[..., Any]) -> Function:
-        return Function(f, inputs or _positional_names(f), name=getattr(f, "__name__", "f"))
+        body, names = _positional_body(f)
+        return Function(body, inputs or names, name=getattr(f, "__name__", "f"))
 
     return wrap(fn) if fn is not None else wrap
 
@@ -696,9 +697,34 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
     def wrap(f: Any) -> Function:
         if isinstance(f, Function):
             return Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
-        return Function(f, inputs or _positional_names(f), name=getattr(f, "__name__", "f"), jit=True)
+        body, names = _positional_body(f)
+        return Function(body, inputs or names, name=getattr(f, "__name__", "f"), jit=True)
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _positional_body(f: Callable[..., Any]) -> tuple[Callable[..., Any], list[str]]:
+    """`f` and its inputs (:func:`_positional_names`), and where `f` has keyword-only
+    parameters without a default — ``functools.partial(f, y=2.0)`` makes every parameter
+    after y one — a body that takes them positionally after the others and passes them by
+    keyword: they are inputs too (a derivative's inputs are positional), in `f`'s order."""
+    names = _positional_names(f)
+    try:
+        params = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return f, names
+    keyword = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
+               and p.default is inspect.Parameter.empty]
+    if not keyword:
+        return f, names
+    k = len(names)
+
+    def body(*args: Any) -> Any:
+        return f(*args[:k], **dict(zip(keyword, args[k:], strict=True)))
+
+    body.__name__ = getattr(f, "__name__", "f")
+    body.__doc__ = getattr(f, "__doc__", None)
+    return body, [*names, *keyword]
 
 
 def _positional_names(f: Callable[..., Any]) -> list[str]:

@@ -116,3 +116,26 @@ def test_a_function_called_with_keywords_binds_them_by_name():
         f(x=2.0)
     with pytest.raises(dk.ArityError, match="no input 'z'"):
         f(2.0, z=1.0)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic", "fd", "auto"])
+def test_required_keyword_only_parameters_are_inputs_after_the_positional_ones(method):
+    """functools.partial(f, y=2.0) makes z keyword-only, and `def g(x, *, k)` declares one:
+    the derivative saw x alone, so g raised Python's "missing 1 required keyword-only
+    argument" and the partial an ArityError for (x, z). Now they are inputs, in the
+    function's order, passed by keyword; one with a default stays a default. Hand values:
+    ∂(x·y·z)/∂(x, z) = (y·z, x·y); ∂(x·k·m)/∂(x, k) = (k·m, x·m)."""
+    def f(x, y, z):
+        return x * y * z
+
+    def g(x, *, k, m=5.0):
+        return x * k * m
+
+    p = functools.partial(f, y=2.0)
+    assert dk.function(p).inputs == ("x", "z") and dk.function(g).inputs == ("x", "k")
+    np.testing.assert_allclose(dk.grad(p, method=method)(1.5, 3.0), (6.0, 3.0), rtol=1e-6)
+    np.testing.assert_allclose(dk.grad(g, method=method)(1.5, 3.0), (15.0, 7.5), rtol=1e-6)
+    np.testing.assert_allclose(dk.grad(dk.jit(p), method=method)(1.5, 3.0), (6.0, 3.0),
+                               rtol=1e-6)
+    with pytest.raises(dk.ArityError, match=r"2 input\(s\) \(x, k\), got 1"):
+        dk.grad(g, method=method)(1.5)
