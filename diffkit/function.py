@@ -709,11 +709,7 @@ def _positional_body(f: Callable[..., Any]) -> tuple[Callable[..., Any], list[st
     after y one — a body that takes them positionally after the others and passes them by
     keyword: they are inputs too (a derivative's inputs are positional), in `f`'s order."""
     names = _positional_names(f)
-    try:
-        params = inspect.signature(f).parameters.values()
-    except (TypeError, ValueError):
-        return f, names
-    keyword = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
+    keyword = [p.name for p in _parameters(f) if p.kind is inspect.Parameter.KEYWORD_ONLY
                and p.default is inspect.Parameter.empty]
     if not keyword:
         return f, names
@@ -727,18 +723,26 @@ def _positional_body(f: Callable[..., Any]) -> tuple[Callable[..., Any], list[st
     return body, [*names, *keyword]
 
 
+def _parameters(f: Callable[..., Any]) -> list[inspect.Parameter]:
+    """The parameters that a call of `f` binds: its own, or, for a ``functools.wraps``
+    wrapper that only forwards ``*args``, the wrapped function's (see
+    :func:`_positional_names`)."""
+    try:
+        params = list(inspect.signature(f, follow_wrapped=False).parameters.values())
+        if hasattr(f, "__wrapped__") and any(
+                p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+            params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise TracingError(f"cannot read the parameters of {f!r}: pass inputs=[...]") from exc
+    return params
+
+
 def _positional_names(f: Callable[..., Any]) -> list[str]:
     """The inputs of a Python function: its positional parameters — the function's own, not
     those of the function a ``functools.wraps`` decorator wraps (a wrapper that fixes or adds
     an argument has its own), unless the wrapper only forwards ``*args`` (then the wrapped
     function's, which it takes)."""
-    try:
-        params = inspect.signature(f, follow_wrapped=False).parameters.values()
-        if hasattr(f, "__wrapped__") and any(
-                p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
-            params = inspect.signature(f).parameters.values()
-    except (TypeError, ValueError) as exc:
-        raise TracingError(f"cannot read the parameters of {f!r}: pass inputs=[...]") from exc
+    params = _parameters(f)
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     names = [p.name for p in params if p.kind in kinds]
     if isinstance(f, np.ufunc):  # np.sin(x, /, out=None, ...): its nin operands, not `out`

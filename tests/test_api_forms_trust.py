@@ -139,3 +139,16 @@ def test_required_keyword_only_parameters_are_inputs_after_the_positional_ones(m
                                rtol=1e-6)
     with pytest.raises(dk.ArityError, match=r"2 input\(s\) \(x, k\), got 1"):
         dk.grad(g, method=method)(1.5)
+
+    @functools.wraps(g)
+    def fixed(x):  # a wrapper that fixes k has its own inputs (its first version took g's)
+        return g(x, k=3.0)
+
+    @functools.wraps(g)
+    def forwarding(*args, **keywords):  # one that forwards has g's
+        return g(*args, **keywords)
+
+    assert dk.function(fixed).inputs == ("x",) and dk.function(forwarding).inputs == ("x", "k")
+    np.testing.assert_allclose(dk.grad(fixed, method=method)(1.5), (15.0,), rtol=1e-6)
+    np.testing.assert_allclose(dk.grad(forwarding, method=method)(1.5, 3.0), (15.0, 7.5),
+                               rtol=1e-6)

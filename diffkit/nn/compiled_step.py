@@ -9,7 +9,9 @@ no weight decay) with nothing between backward and the update (no clipping, one 
 the update θ −= η·g, the optimizer's own operation, is printed into the generated step
 (:meth:`CompiledStep.train`), so forward, loss, backward and update are one function, and the
 steps after the first of a batch signature find it without building their key
-(:meth:`CompiledStep.replay`). Both write θ in place only where nobody else holds its array
+(:meth:`CompiledStep.replay`) — and, within an epoch over a DataLoader that runs no code of the
+user's, compare only the batch once a step of its shape passed every check (:class:`Lane`).
+Both write θ in place only where nobody else holds its array
 (:func:`diffkit.tensor.writable_alone`), and give the optimizer's θ, ``.grad`` and state bit for
 bit (tests/test_nn_fused_step.py).
 
@@ -227,12 +229,12 @@ class CompiledStep:
 
     def replay(self, xb: Any, yb: Any, check_labels: bool, rates: list[Any]
                ) -> tuple[Any, Any, bool] | None:
-        """:meth:`train` for a step whose key is the last fused step's for its input shape, with
-        less Python: the same generated step, found by comparing the key's parts (the parameters' and the
-        input's signature, the mode, the labels' signature, the output the one-hot rows
-        follow, which parameters are updated) instead of building and hashing it. None where
-        any part differs (or a label is out of range, or a parameter is not writable): then
-        nothing was changed and :meth:`train` decides."""
+        """:meth:`train` for a step whose key is the last fused step's for its input shape,
+        with less Python: the same generated step, found by comparing the key's parts (the
+        parameters' and the input's signature, the mode, the labels' signature, the output the
+        one-hot rows follow, which parameters are updated) instead of building and hashing it.
+        None where any part differs (or a label is out of range, or a parameter is not
+        writable): then nothing was changed and :meth:`train` decides."""
         if type(xb) is not np.ndarray or type(yb) is not np.ndarray:
             return None
         last = self._last.get(xb.shape)
