@@ -668,8 +668,8 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
     """
 
     def wrap(f: Callable[..., Any]) -> Function:
-        body, names = _positional_body(f)
-        return Function(body, inputs or names, name=getattr(f, "__name__", "f"))
+        body, names = (f, inputs) if inputs else _positional_body(f)
+        return Function(body, names, name=getattr(f, "__name__", "f"))
 
     return wrap(fn) if fn is not None else wrap
 
@@ -697,8 +697,8 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
     def wrap(f: Any) -> Function:
         if isinstance(f, Function):
             return Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
-        body, names = _positional_body(f)
-        return Function(body, inputs or names, name=getattr(f, "__name__", "f"), jit=True)
+        body, names = (f, inputs) if inputs else _positional_body(f)
+        return Function(body, names, name=getattr(f, "__name__", "f"), jit=True)
 
     return wrap(fn) if fn is not None else wrap
 
