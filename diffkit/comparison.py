@@ -237,7 +237,10 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
         point: one value per input.
         methods: method names (default: :data:`DEFAULT_METHODS`).
         repeat: timing repeats (the median is reported).
-        budget: about how many seconds one repeat of one method may take.
+        budget: about how many seconds one repeat of one method may take. A method whose one
+            call takes longer than ``repeat × budget`` (symbolic or Richardson steps on large
+            arrays) is timed by that call alone, so a comparison costs a few calls of its
+            slowest method, not ``repeat`` more.
         wrt: the inputs differentiated, as in ``dk.grad`` (positions or names; None: all);
             ``argnums=`` is its alias. The others reach `f` as ``dk.grad`` passes them (integer
             and boolean arrays, labels and indices, as given).
@@ -381,6 +384,8 @@ def _median_time(call: Callable[[], Any], repeat: int, budget: float) -> float:
     t0 = time.perf_counter()
     call()
     once = max(time.perf_counter() - t0, 1e-7)
+    if once >= budget * max(repeat, 1):  # a slow call: its one timing is what repeats would
+        return once  # cost `repeat` times over (see compare's `budget`)
     number = max(1, min(10_000, int(budget / once)))
     times = []
     for _ in range(max(repeat, 1)):
@@ -522,8 +527,10 @@ def _computed_exactly(e: Any, env: dict[Any, Any], value: Any) -> bool:
                 return False
         elif isinstance(a, sp.Function) and type(a).__name__ not in _RATIONAL_FUNCTIONS:
             return False
-    exact = {s: sp.Rational(v) for s, v in env.items()
-             if s in e.free_symbols and (v.is_Float or v.is_Rational)}
+    # the symbols `e` reads (not every value computed so far: that made the reference
+    # quadratic in the program's length)
+    exact = {s: sp.Rational(env[s]) for s in e.free_symbols
+             if s in env and (env[s].is_Float or env[s].is_Rational)}
     exact.update({f: sp.Rational(f) for f in e.atoms(sp.Float)})
     q = e.xreplace(exact)
     return bool(q.is_Rational) and q == sp.Rational(value)

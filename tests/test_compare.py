@@ -104,3 +104,34 @@ def test_reverse_row_times_the_reverse_engine_itself() -> None:
     cmp = dk.compare("ln(x1) + x1*x2 - sin(x2)", 2.0, 5.0, methods=["reverse", "compiled"])
     assert "generated code" not in cmp.row("reverse").notes
     assert "generated code" in cmp.row("compiled").notes
+
+
+def test_a_call_slower_than_repeat_times_budget_is_timed_once() -> None:
+    """compare timed every method `repeat` more times after its first call, whatever a call
+    cost: a symbolic gradient of 1000 inputs took ~2 s a call, so ~10 s to time. A call that
+    takes longer than repeat × budget is now its own timing (budget 0: every call is)."""
+    from diffkit.comparison import _median_time
+
+    calls: list[int] = []
+    assert _median_time(lambda: calls.append(1), repeat=5, budget=0.0) > 0
+    assert len(calls) == 1
+    calls.clear()
+    _median_time(lambda: calls.append(1), repeat=3, budget=10.0)  # a fast call: repeated
+    assert len(calls) > 3
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, 2, (0, 2), (1,)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_of_sympy_terms_is_numpys_sum_as_one_add(axis, keepdims) -> None:
+    """The table's SymPy translation of sum builds one Add per result entry (NumPy's
+    reduction added the terms one by one, and SymPy flattened the growing sum at every step:
+    2000 terms took 7.5 s). Same shape and the same expressions as NumPy's object sum."""
+    import sympy as sp
+
+    from diffkit.primitives.structure import sum as sum_record
+
+    xs = np.array(sp.symbols("a0:24"), dtype=object).reshape(2, 3, 4)
+    want = np.sum(xs, axis=axis, keepdims=keepdims)
+    got = sum_record.to_sympy(xs, axis=axis, keepdims=keepdims)
+    assert np.shape(got) == np.shape(want)
+    assert all(sp.expand(a - b) == 0 for a, b in zip(np.ravel(want), np.ravel(got), strict=True))

@@ -118,9 +118,26 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
     return math.prod(shape if axis is None else [shape[a] for a in axis])
 
 
+def _sum_sympy(sp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Σ of SymPy expressions as one ``Add`` per result entry: NumPy's reduction adds them
+    one by one, and SymPy flattens the growing sum at every step (quadratic in the terms)."""
+    a = np.asarray(x, dtype=object)
+    axes = tuple(range(a.ndim)) if axis is None else tuple(
+        i % a.ndim for i in (axis if isinstance(axis, tuple) else (axis,)))
+    kept = [i for i in range(a.ndim) if i not in axes]
+    rows = np.transpose(a, [*kept, *axes]).reshape(*[a.shape[i] for i in kept], -1)
+    out = np.empty(rows.shape[:-1], dtype=object)
+    for at in np.ndindex(*out.shape):
+        out[at] = sp.Add(*rows[at])
+    if keepdims:
+        out = out.reshape([1 if i in axes else n for i, n in enumerate(a.shape)])
+    return out if out.ndim else out[()]
+
+
 sum = structural(
     "sum", lambda xp, x, axis=None, keepdims=False: xp.sum(x, axis=axis, keepdims=keepdims),
     linear=True, prepare=_prepare_sum, numpy=("sum",), latex=r"\sum", parseable=True,
+    sympy=_sum_sympy,
     batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
         sum, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (
