@@ -135,3 +135,7 @@ def test_sum_of_sympy_terms_is_numpys_sum_as_one_add(axis, keepdims) -> None:
     got = sum_record.to_sympy(xs, axis=axis, keepdims=keepdims)
     assert np.shape(got) == np.shape(want)
     assert all(sp.expand(a - b) == 0 for a, b in zip(np.ravel(want), np.ravel(got), strict=True))
+    empty = np.empty((0, 3), dtype=object)  # no rows: an empty result; no terms: 0
+    assert np.shape(sum_record.to_sympy(empty, axis=1, keepdims=keepdims)) == np.shape(
+        np.sum(empty, axis=1, keepdims=keepdims))
+    assert sum_record.to_sympy(empty, axis=0).tolist() == [0, 0, 0]

@@ -125,7 +125,8 @@ def _sum_sympy(sp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any
     axes = tuple(range(a.ndim)) if axis is None else tuple(
         i % a.ndim for i in (axis if isinstance(axis, tuple) else (axis,)))
     kept = [i for i in range(a.ndim) if i not in axes]
-    rows = np.transpose(a, [*kept, *axes]).reshape(*[a.shape[i] for i in kept], -1)
+    rows = np.transpose(a, [*kept, *axes]).reshape(*[a.shape[i] for i in kept],
+                                                   math.prod(a.shape[i] for i in axes))
     out = np.empty(rows.shape[:-1], dtype=object)
     for at in np.ndindex(*out.shape):
         out[at] = sp.Add(*rows[at])
