@@ -344,7 +344,8 @@ class Lane:
     def __init__(self, step: CompiledStep) -> None:
         self.step = step
         #: input shape -> (input dtype, labels' signature, fused code, one-hot rows or None,
-        #: the rates as the code takes them, (parameter, gradient's index) pairs)
+        #: the rates as the code takes them, the reached (parameter, gradient) indices, the
+        #: updated parameters)
         self.entries: dict[tuple[int, ...], tuple[Any, ...]] = {}
 
     def admit(self, xb: np.ndarray, rates: list[Any], labels_trusted: bool) -> None:
@@ -354,12 +355,11 @@ class Lane:
         _, labels, _, reached, updates, fused, eye = self.step._last[xb.shape]
         if eye is not None and not labels_trusted:
             return
-        params, updated = self.step.params, {i for i, _ in updates}
-        # an updated parameter's gradient has its dtype (the code was fused for this signature
-        # only where it had: CompiledStep._fusable); any other's is checked as _set_grads does
+        params = self.step.params
+        # the updated parameters are the optimizer's that the loss reads: zero_grad clears them
         self.entries[xb.shape] = (xb.dtype, labels, fused, eye,
-                                  tuple([rates[i] for i, _ in updates]),
-                                  tuple((params[i], j, i in updated) for i, j in reached))
+                                  tuple([rates[i] for i, _ in updates]), reached,
+                                  tuple(params[i] for i, _ in updates))
 
     def __call__(self, xb: Any, yb: Any) -> tuple[Any, Any] | None:
         """(loss, output) of the admitted step for this batch, with θ updated and ``.grad``
@@ -370,21 +370,15 @@ class Lane:
         entry = self.entries.get(xb.shape)
         if entry is None:
             return None
-        dtype, labels, fused, eye, rates, pairs = entry
+        dtype, labels, fused, eye, rates, reached, cleared = entry
         if xb.dtype != dtype or (type(yb), yb.shape, yb.dtype) != labels:
             return None
-        args = [p.node.value for p in self.step.params]
+        step = self.step
+        args = [p.node.value for p in step.params]
         args.append(xb)
         args.append(yb if eye is None else eye.take(yb, axis=0))
         (loss, out), grads = fused(*args, rates)
-        for p, j, updated in pairs:  # as zero_grad and _set_grads would
-            g = grads[j]
-            owned = type(g) is np.ndarray and g.flags.owndata and (updated or
-                                                                   g.dtype == p.node.dtype)
-            if updated and owned:
-                p.grad = g
-            else:
-                if updated:  # the optimizer's: zero_grad cleared it; any other is added to
-                    p.grad = None
-                add_grad(p, g, owned)
+        for p in cleared:  # zero_grad's part (the optimizer's others stay None)
+            p.grad = None
+        step._set_grads(grads, reached)  # a parameter outside the optimizer: added to
         return loss, out
