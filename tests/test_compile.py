@@ -257,6 +257,21 @@ def test_compiled_mean_is_numpys_mean_bit_for_bit(dtype, axis) -> None:
         assert ("mean" in code.__code__.co_names) == wider
 
 
+@pytest.mark.parametrize("body", [lambda x: 2.0 / dk.mean(x), lambda x: dk.mean(x) ** 2.0,
+                                  lambda x: -dk.mean(x), lambda x: 1.0 - dk.sin(dk.mean(x))])
+def test_an_inlined_mean_keeps_its_parentheses(body) -> None:
+    """A mean printed as ``np.add.reduce(x) / n`` is a quotient, not an atom: written into its
+    one use it is parenthesized (2 / (s / n), not 2 / s / n). The renderer says which renderings
+    are atomic, so this rests on its word (compile_value refuses code that disagrees with its
+    trace: a wrong word raises here)."""
+    from diffkit.engines.compiler import compile_value
+
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    code = compile_value(dk.function(body), [x])
+    assert code(x) == pytest.approx(body(x), rel=1e-15)
+    assert "mean" not in code.__code__.co_names  # the sum-over-count form was generated
+
+
 def test_a_compiled_gradient_is_never_the_callers_array() -> None:
     """d/dx Σ stop_gradient(x)·x = x: the generated code returns a copy (it returned the input
     array itself, so changing the gradient changed the caller's x)."""

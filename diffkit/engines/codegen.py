@@ -138,7 +138,7 @@ class _Module:
                 return _Code(f"{_wrap(args[0])}.transpose({literal(args[1])})")
             fn = f"math.{name}" if self.scalar and hasattr(math, name) else f"np.{name}"
             if not self.scalar and name == "mean" and (text := _mean(args, kwargs)) is not None:
-                return _Code(text, fresh=True)
+                return _Code(text, atom=False, fresh=True)  # a quotient: not atomic
             if not self.scalar and name in _REDUCE and len(args) == 1 and set(kwargs) <= {
                     "axis", "keepdims"}:
                 # np.sum(x, axis=a, keepdims=k) is np.add.reduce(x, axis=a, keepdims=k) (the
@@ -211,16 +211,17 @@ def render(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar:
 
 def render_code(prim: Primitive, args: Sequence[str], params: dict[str, Any], scalar: bool,
                 signatures: Sequence[tuple[tuple[int, ...], Any]] | None = None
-                ) -> tuple[str, bool] | None:
-    """:func:`render`'s expression and whether it allocates its result: True only for an
-    operator, a ufunc or a reduction applied last (a new array); False where the value may be an
-    argument or share its memory (an index, a transpose, ``np.real``, any other call)."""
+                ) -> tuple[str, bool, bool | None] | None:
+    """:func:`render`'s expression, whether it allocates its result — True only for an operator,
+    a ufunc or a reduction applied last (a new array); False where the value may be an argument
+    or share its memory (an index, a transpose, ``np.real``, any other call) — and whether it is
+    atomic (:func:`atomic`), where the rendering knows it (None: scan the text)."""
     if scalar and prim.scalar is not None and not params:
-        return prim.scalar.format(*args), False
+        return prim.scalar.format(*args), False, True if _call_form(prim.scalar) else None
     if prim.infix and len(args) == 2 and not params and not (scalar and prim.scalar):
-        return f"{_operand(args[0])} {prim.symbol} {_operand(args[1])}", True
+        return f"{_operand(args[0])} {prim.symbol} {_operand(args[1])}", True, False
     if prim.symbol == "-" and len(args) == 1:
-        return f"-{_operand(args[0])}", True
+        return f"-{_operand(args[0])}", True, False
     _MADE.clear()
     sigs = signatures or [None] * len(args)
     stand_ins = [_Code(a, signature=sig) for a, sig in zip(args, sigs, strict=True)]
@@ -232,7 +233,7 @@ def render_code(prim: Primitive, args: Sequence[str], params: dict[str, Any], sc
     _MADE.clear()
     if not isinstance(out, _Code) or any(c.uses > 1 and c is not out for c in made):
         return None
-    return out.text, out.fresh
+    return out.text, out.fresh, None if any(out is a for a in stand_ins) else out.atom
 
 
 def render_rule(rule: Any, args: Sequence[str]) -> str | None:
@@ -255,6 +256,15 @@ def _operand(text: str) -> str:
 
 #: texts the compiler made atomic itself (parenthesized expressions), known without a scan
 KNOWN_ATOMIC: set[str] = set()
+
+
+@functools.cache
+def _call_form(template: str) -> bool:
+    """Whether a scalar template (``math.sin({0})``) renders a call for any operands: it is one
+    with names as operands and begins with the called name (the operands, balanced text, sit
+    inside its parentheses)."""
+    return not template.startswith("{") and atomic(template.format(*["x"] * 8)) and \
+        "(" in template.split("{", 1)[0]
 
 
 def atomic(text: str) -> bool:

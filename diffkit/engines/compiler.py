@@ -62,7 +62,8 @@ class _Val:
     def __init__(self, prim: Primitive | None, args: list[_Val], params: dict[str, Any],
                  shape: tuple[int, ...], dtype: Any, const: Any = None, name: str | None = None):
         self.prim, self.args, self.params = prim, args, params
-        self.shape, self.dtype, self.const, self.name = shape, np.dtype(dtype), const, name
+        self.shape, self.const, self.name = shape, const, name
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         self.alias: _Val | None = None
         self._uniform: Any = _UNKNOWN
 
@@ -95,7 +96,7 @@ def _resolve(v: _Val) -> _Val:
 
 def _simplify(v: _Val) -> None:
     """Peephole rules that are exact in floating point; `v.alias` is set when v is replaced."""
-    v.args = a = [_resolve(a) for a in v.args]
+    v.args = a = [b if b.alias is None else _resolve(b) for b in v.args]
     p = v.prim
     if p is None or p.kind != "elementwise":
         return
@@ -108,7 +109,7 @@ def _simplify(v: _Val) -> None:
                 # a NumPy scalar of the array's dtype: typed like the array (NumPy 2 promotes a
                 # Python float weakly, a NumPy scalar or array by its dtype)
                 a[i] = _Val(None, [], {}, (), b.dtype, const=b.dtype.type(c))
-    if all(b.is_const for b in a) and p.differentiable:
+    if all(b.prim is None and b.name is None for b in a) and p.differentiable:  # constants
         with np.errstate(all="ignore"):
             value = p.impl(np, *[b.const for b in a], **v.params)
         if np.all(np.isfinite(value)):
@@ -678,8 +679,8 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             fname = v.prim.name
             ns.setdefault(fname, functools.partial(v.prim.impl, np))
             extra = [f"{k}={_ref_param(p, ns)}" for k, p in v.params.items()]
-            made = f"{fname}({', '.join(args + extra)})", False
-        text, allocates = made
+            made = f"{fname}({', '.join(args + extra)})", False, True
+        text, allocates, atom = made
         if not allocates:  # may be an argument or a view of one (np.real of a real array)
             fresh.difference_update(id(a) for a in v.args)
             if any(id(a) in borrowed or a.name is not None or a.is_const for a in v.args):
@@ -701,7 +702,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
                 d := 1 + max((depth.get(id(a), 0) for a in v.args), default=0)) <= MAX_INLINE:
             # a scalar read once: written into its one use (fewer lines for Python to compile)
             depth[id(v)] = d
-            if not atomic(text):
+            if not (atomic(text) if atom is None else atom):
                 text = f"({text})"
             KNOWN_ATOMIC.add(text)  # atomic now: its uses need not scan it again
             names[id(v)] = text
@@ -955,10 +956,17 @@ def _live(roots: list[_Val]) -> list[_Val]:
 
 
 def _ref(v: _Val, names: dict[int, str], ns: dict[str, Any]) -> str:
+    """The text naming `v`: its variable, or a constant's literal (kept in `names` for its
+    other uses: the constant lives as long as the values that read it)."""
     if id(v) in names:
         return names[id(v)]
     if not v.is_const:
         raise TracingError("internal: a value was used before it was computed")
+    names[id(v)] = text = _const_text(v, ns)
+    return text
+
+
+def _const_text(v: _Val, ns: dict[str, Any]) -> str:
     c = v.scalar_const()
     if c is not None and not np.shape(v.const):
         kind = type(v.const)
