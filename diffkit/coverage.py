@@ -24,6 +24,8 @@ FAMILIES = {
     "special": "Stable special functions",
     "scipy_special": "scipy.special",
     "neural": "Neural-net operations (diffkit.nn)",
+    "polynomials": "Polynomials, convolution, interpolation and grids",
+    "nanfunctions": "NaN-ignoring reductions and quantiles",
 }
 
 

@@ -13,7 +13,9 @@ Families, each a module (imports flow down this list): ``elementwise`` (arithmet
 functions, complex parts, comparisons), ``structure`` (the core reductions, shapes, indexing),
 ``products`` (matmul, dot, einsum, …), ``special`` (logsumexp, softmax), ``neural`` (the fused
 operations of diffkit.nn), ``ufuncs`` (more NumPy ufuncs), ``reductions`` (more reductions,
-sorting), ``assembly`` (stacking, splitting, padding, …), ``linalg``, ``scipy_special``.
+sorting), ``assembly`` (stacking, splitting, padding, …), ``linalg``, ``scipy_special``,
+``polynomials`` (polyval, convolution, interpolation, grids), ``nanfunctions`` (NaN-ignoring
+reductions, quantiles).
 
 Rules are written with the records and Python operators (``-sin(x)``, ``1.0 / x``): on arrays
 they run at NumPy speed, on traced values they record nodes, so rules can be differentiated again.
@@ -27,7 +29,9 @@ from .assembly import *
 from .declare import NAMES, composite, elementwise, shape_of, structural
 from .elementwise import *
 from .linalg import *
+from .nanfunctions import *
 from .neural import *
+from .polynomials import *
 from .products import *
 from .reductions import *
 from .scipy_special import *

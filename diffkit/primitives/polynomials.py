@@ -1,0 +1,7 @@
+"""Polynomials, convolution, interpolation and grids, as composites of the table's primitives."""
+
+from __future__ import annotations
+
+from .declare import declared_in
+
+__all__ = declared_in(__name__)
