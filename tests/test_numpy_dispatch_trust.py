@@ -117,3 +117,20 @@ def test_numpy_linalg_of_object_array_of_traced_scalars():
     a = STACK[0, :2, :2]
     dk.grad(dk.function(lambda m: np.linalg.det(np.array([[m[0, 0], m[0, 1]],
                                                           [m[1, 0], m[1, 1]]]))))(a)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic"])
+@pytest.mark.parametrize("body", [lambda x: np.bitwise_and(x, 1.0), lambda x: x & (x > 1.0),
+                                  lambda x: np.invert(x), lambda x: np.bitwise_xor(x, x)])
+def test_bitwise_ufuncs_of_floats_are_refused_as_numpy_refuses_them(method, body) -> None:
+    """NumPy's & | ^ ~ take booleans and integers and raise TypeError for floats; on traced
+    floats they computed the logical operation by the numbers' truth — a value, and a gradient
+    through it, where NumPy has none."""
+    x = np.array([1.5, 2.0, 0.0])
+    with pytest.raises(TypeError):
+        body(x)  # NumPy's own refusal
+    with pytest.raises(dk.InputTypeError, match="takes booleans or integers"):
+        dk.grad(lambda x: dk.sum(body(x) * x), method=method)(x)
+    mask = (x > 1.0) & (x < 3.0)  # booleans: NumPy's bitwise values, on traced comparisons too
+    g = dk.grad(lambda x: dk.sum(((x > 1.0) & (x < 3.0)) * x), method="reverse")(x)
+    np.testing.assert_array_equal(g[0], mask.astype(float))

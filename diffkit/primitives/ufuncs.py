@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TracingError
+from ..errors import InputTypeError, TracingError
 from ..ir import Traced
 from ..primitive import IDENTITY, ONE
 from .declare import composite, declared_in, elementwise, flat_everywhere, structural
@@ -134,11 +134,19 @@ signbit = elementwise("signbit", lambda xp, x: xp.signbit(x), None,
                       doc="Where the sign bit of x is set (x < 0, and −0.0); a constant.")
 
 def _bitwise(name: str, logical: str) -> Any:
-    """NumPy's bitwise ufunc on booleans and integers; on other numbers (which NumPy refuses)
-    the logical one, by their truth."""
+    """NumPy's bitwise ufunc on booleans and integers; floating and complex operands are
+    refused as NumPy refuses them (a TypeError naming the fix: it computed the logical one, by
+    their truth, a value where NumPy has none); other operands (object arrays) by their truth."""
     def impl(xp: Any, *args: Any) -> Any:
-        integral = all(_dtype_of(a).kind in "biu" for a in args)
-        return getattr(xp, name if integral else logical)(*args)
+        kinds = [_dtype_of(a).kind for a in args]
+        if all(k in "biu" for k in kinds):
+            return getattr(xp, name)(*args)
+        if any(k in "fc" for k in kinds):
+            types = ", ".join(str(_dtype_of(a)) for a in args)
+            raise InputTypeError(
+                f"numpy.{name} takes booleans or integers, not {types} (NumPy refuses them): "
+                f"compare first (x > 0), or use np.{logical} for the truth of numbers")
+        return getattr(xp, logical)(*args)
 
     return impl
 
