@@ -113,3 +113,21 @@ def test_a_zero_weight_before_sqrt_of_relu_is_not_refused(method):
                      method=method)(np.zeros(3), z)
     np.testing.assert_array_equal(gw, [0.0, 2.0, 0.0])
     np.testing.assert_array_equal(gz, [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic"])
+def test_norm_sqrt_broadcasts_like_every_elementwise_record(method) -> None:
+    """norm_sqrt(v, s) is element-wise: its value has the broadcast shape of v and s (it had
+    v's, so Σ norm_sqrt(v, s) over a wider s counted each root once, and the derivative failed
+    with NumPy's broadcast error from inside the sweep)."""
+    s = np.array([0.5, 2.0, 1.0])
+
+    def f(x):
+        return dk.sum(dk.norm_sqrt(dk.reshape(x * x + 0.25, (1, 1)), s))
+
+    x = 0.7
+    want_value = 3 * np.sqrt(x * x + 0.25)
+    assert dk.function(f)(x) == pytest.approx(want_value, rel=1e-15)
+    assert np.shape(dk.norm_sqrt(np.ones((2, 1)), s)) == (2, 3)
+    (g,) = dk.grad(f, method=method)(x)
+    assert g == pytest.approx(3 * x / np.sqrt(x * x + 0.25), rel=1e-13)  # 3 · d√(x²+¼)/dx

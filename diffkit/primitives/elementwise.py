@@ -88,8 +88,15 @@ def _norm_sqrt_partial(v: Any, s: Any, o: Any) -> Any:
     return where(smooth, 0.5 / where(smooth, o, 1.0), 0.0)
 
 
+def _norm_sqrt_value(xp: Any, v: Any, s: Any) -> Any:
+    """√v, broadcast against s as every element-wise record's value is (it was v's shape)."""
+    root = xp.sqrt(v)
+    shape = np.broadcast_shapes(np.shape(root), np.shape(s))
+    return root if np.shape(root) == shape else xp.broadcast_to(root, shape).copy()
+
+
 norm_sqrt = elementwise(
-    "norm_sqrt", lambda xp, v, s: xp.sqrt(v), (_norm_sqrt_partial, None),
+    "norm_sqrt", _norm_sqrt_value, (_norm_sqrt_partial, None),
     lambda sp, v, s: sympy_classes().norm_sqrt(v, s),
     unicode="√", latex=r"\sqrt", domain=((0.2, 4.0), (0.5, 2.0)), numpy=(), parseable=False,
     domain_text="norm_sqrt needs v >= 0", special=(((0.0, 0.0), (0.0, 0.0)),),
