@@ -57,13 +57,15 @@ from .tensor import Tensor, paused_gc
 def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
              method: Any = None, wrt: Sequence[int] | None = None) -> list[Any]:
     """Coerced inputs (those in `wrt`, all by default, as floats; the others' integers and
-    booleans as given: :func:`~diffkit.function.given_as_is`); a NaN or infinite input is an
-    error that names it, and so is an input on the eager tape given to an engine that cannot
-    carry it (see :func:`_check_eager`)."""
+    booleans as given: :func:`~diffkit.function.given_as_is`); a NaN or infinite input among
+    those differentiated is an error that names it (the point; the others are data, which may
+    hold NaN for ``np.nansum`` and the like: a NaN reaching the result is a named error after),
+    and so is an input on the eager tape given to an engine that cannot carry it (see
+    :func:`_check_eager`)."""
     fn.check_arity(args)
     xs = fn.coerce(args, wrt)
-    for name, x in zip(fn.inputs, xs):
-        if given_as_is(x):
+    for i, (name, x) in enumerate(zip(fn.inputs, xs)):
+        if given_as_is(x) or (wrt is not None and i not in wrt and not isinstance(x, Traced)):
             continue
         if isinstance(x, Traced):
             _check_eager(name, x, engine, method)
@@ -75,6 +77,20 @@ def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
             ok = bool(xp.all(xp.isfinite(x)))
         fn.check_finite(name, ok)
     return xs
+
+
+def _nonfinite_data(fn: Function, xs: Sequence[Any], wrt: Sequence[int] | None) -> list[str]:
+    """The inputs outside `wrt` holding NaN or inf (data :func:`_prepare` lets through)."""
+    if wrt is None:
+        return []
+    out = []
+    for i, (name, x) in enumerate(zip(fn.inputs, xs)):
+        if i in wrt or given_as_is(x) or isinstance(x, Traced):
+            continue
+        xp = _module(x)
+        if not bool(xp.all(xp.isfinite(x))):
+            out.append(name)
+    return out
 
 
 def _check_eager(name: str, x: Traced, engine: Any, method: Any) -> None:
@@ -97,12 +113,15 @@ def _module(x: Any) -> Any:
 
 class _strict:
     """NumPy errors raise; those that escape an engine (in derivative arithmetic) get names.
-    The cyclic garbage collector pauses meanwhile (graphs are acyclic)."""
+    The cyclic garbage collector pauses meanwhile (graphs are acyclic). `data`: the
+    non-finite inputs that are not differentiated (:func:`_nonfinite_data`), named in a
+    NonDifferentiableError, whose likeliest cause they are."""
 
-    __slots__ = ("errstate", "gc", "method")
+    __slots__ = ("data", "errstate", "gc", "method")
 
-    def __init__(self, method: Any) -> None:
+    def __init__(self, method: Any, data: Sequence[str] = ()) -> None:
         self.method = method
+        self.data = data
         self.errstate = np.errstate(**STRICT)
         self.gc = paused_gc()
 
@@ -114,6 +133,13 @@ class _strict:
                  tb: object) -> bool:
         self.gc.__exit__()
         self.errstate.__exit__(kind, exc, tb)
+        if self.data and kind is not None and issubclass(kind, NonDifferentiableError):
+            names = ", ".join(repr(n) for n in self.data)
+            raise NonDifferentiableError(
+                f"{exc} — input(s) {names}, not differentiated, hold NaN or inf: where such a "
+                "value meets a differentiated one (w * d), the derivative is NaN even where the "
+                "result masks it (np.nansum): clean the data first, e.g. "
+                "np.where(np.isnan(d), 0.0, d)") from exc
         if kind is not None and issubclass(kind, FloatingPointError) and not isinstance(
                 exc, DiffkitError):
             if "overflow" in str(exc):
@@ -291,9 +317,9 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method):
+        with _strict(method, _nonfinite_data(fn, xs, idx)):
             out, grads = engine.value_and_grad(fn, xs, idx)
-        _check_finite(grads, "the gradient", method)
+            _check_finite(grads, "the gradient", method)
         return _value(out), tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
     return GradientFunction(run, engine, fn, idx, with_value=True)
@@ -319,9 +345,9 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method):
+        with _strict(method, _nonfinite_data(fn, xs, idx)):
             grads = engine.grad(fn, xs, idx)
-        _check_finite(grads, "the gradient", method)
+            _check_finite(grads, "the gradient", method)
         return tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
     return GradientFunction(run, engine, fn, idx)
@@ -353,9 +379,9 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method):
+        with _strict(method, _nonfinite_data(fn, xs, idx)):
             out, jac = engine.jacobian(fn, xs, idx)
-        _check_finite([jac], "the Jacobian", method)
+            _check_finite([jac], "the Jacobian", method)
         if isinstance(jac, Traced):
             return jac
         return like(jac, jac, _jacobian_dtype(xs, idx, out))
@@ -384,9 +410,9 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method):
+        with _strict(method, _nonfinite_data(fn, xs, idx)):
             H = engine.hessian(fn, xs, idx)
-        _check_finite([H], "the Hessian", method)
+            _check_finite([H], "the Hessian", method)
         return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, idx, None))
 
     run.engine = engine  # type: ignore[attr-defined]
@@ -564,7 +590,8 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
     xs = _prepare(fn, primals, engine, method, idx)
-    with _strict(method):
+    data = _nonfinite_data(fn, xs, idx)
+    with _strict(method, data):
         out, pull = engine.vjp(fn, xs, idx)
     outputs = seen[0]  # the pieces' shapes at these primals (a shape: one output)
 
@@ -578,9 +605,9 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
             raise ShapeError(f"a complex cotangent ({float_dtype(ct)}) for a real output "
                              f"({float_dtype(out)}): pass a real cotangent (its real and imaginary "
                              "parts separately, if both are meant)")
-        with _strict(method):
+        with _strict(method, data):
             cts = pull(ct)
-        _check_finite(cts, "the VJP", method)
+            _check_finite(cts, "the VJP", method)
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))
 
     return _value(out), pullback

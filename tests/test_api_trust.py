@@ -210,3 +210,22 @@ def test_item_assignment_on_a_tensor_is_a_named_error(where):
             dk.grad(f)(np.ones(3))
         else:
             f(dk.tensor([1.0, 2.0], requires_grad=True))
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "fd"])
+def test_nan_in_data_that_is_not_differentiated(method) -> None:
+    """Data holding NaN (what np.nansum is for) may be an input that is not differentiated: it
+    was refused up front ("input 'd' is not finite"), also where it was cleaned before use.
+    Where it meets a differentiated value the derivative is NaN (JAX and PyTorch answer NaN):
+    a NonDifferentiableError naming the input. A differentiated input must still be finite."""
+    w, d = np.array([1.0, 2.0, 3.0]), np.array([0.5, np.nan, 2.0])
+    clean = dk.grad(lambda w, d: np.sum(w * np.where(np.isnan(d), 0.0, d)), wrt=0,
+                    method=method)(w, d)
+    np.testing.assert_allclose(clean[0], [0.5, 0.0, 2.0], rtol=1e-6)  # ∂/∂w Σ w·d₀ = d₀
+    v = dk.value_and_grad(lambda w, d: np.nansum(w) + np.nanmean(d), wrt=0, method=method)(w, d)
+    assert v[0] == pytest.approx(6.0 + 1.25)
+    if method != "fd":  # fd sees the masked function: its answer, d with 0 at the NaN, is right
+        with pytest.raises(dk.NonDifferentiableError, match="'d', not differentiated, hold NaN"):
+            dk.grad(lambda w, d: np.nansum(w * d), wrt=0, method=method)(w, d)
+    with pytest.raises(dk.DomainError, match="input 'w' .* is not finite"):
+        dk.grad(lambda w, d: np.nansum(w * d), wrt=0, method=method)(d, w)
