@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
+from . import ops, ufunc_methods
 from . import primitives as P
 from .backend import array_namespace
 from .errors import (
@@ -885,9 +885,11 @@ class Tensor(Traced):
     # ----- NumPy's protocols: np.sin(t), np.sum(t), ... record diffkit operations ---------------
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         fn = _numpy_target(ufunc)
-        if method != "__call__" or fn is None:
+        if fn is None:
             raise MissingRuleError(_unsupported(f"numpy.{ufunc.__name__}"
                                                 + ("" if method == "__call__" else f".{method}")))
+        if method != "__call__":  # reduce, accumulate, outer: compositions of the table's records
+            return ufunc_methods.call(ufunc, method, fn, inputs, kwargs)
         if kwargs:
             raise TracingError(f"numpy.{ufunc.__name__} with {', '.join(kwargs)}= is not supported "
                                "on traced values (no out=, where= or dtype=)")

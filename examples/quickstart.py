@@ -45,3 +45,19 @@ print(exact.source)
 
 # Check engines against each other in a random direction, first and second order.
 print(dk.check_grads(f, [2.0, 5.0], order=2))
+
+# Plain NumPy code: traced values go through np.* (docs/numpy.md lists every function).
+# Data that is not differentiated may hold NaN; clean it before it meets the weights.
+data = np.array([0.5, np.nan, 2.0, 1.5])
+knots, heights = np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 0.5])
+
+
+def loss(w, data):
+    clean = np.where(np.isnan(data), 0.0, data)
+    fit = np.interp(w, knots, heights) + np.polyval([0.1, 0.0, 1.0], w)
+    return np.add.reduce((fit - clean) ** 2) + np.nanmean(data) * np.quantile(w, 0.5)
+
+
+w0 = np.array([0.2, 0.9, 1.4, 1.7])
+for method in ("fd", "forward", "reverse"):
+    print(f"{method:>9}: d loss/dw = {dk.grad(loss, wrt=0, method=method)(w0, data)[0]}")
