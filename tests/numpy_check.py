@@ -72,6 +72,59 @@ class Spec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def reduced_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """NumPy's `axis` (None, an int, a tuple; negative allowed) as sorted non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(sorted(a % ndim for a in ((axis,) if isinstance(axis, int) else axis)))
+
+
+def lanes(x: Any, axis: Any, fn: Any, keepdims: bool = False) -> Any:
+    """fn(list of the elements, in C order) of each group reduced over `axis` (object arrays:
+    the references' reductions)."""
+    x = np.asarray(x, dtype=object)
+    axes = reduced_axes(axis, x.ndim)
+    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
+    kept = moved.shape[:x.ndim - len(axes)]
+    groups = moved.reshape(kept + (-1,))
+    out = np.empty(kept, dtype=object)
+    for idx in np.ndindex(*kept):
+        out[idx] = fn(list(groups[idx]))
+    if keepdims:
+        out = out.reshape([1 if i in axes else s for i, s in enumerate(x.shape)])
+    return out
+
+
+def along(x: Any, axis: Any, fn: Any) -> Any:
+    """fn(list) -> list of the same length, applied along `axis` (the flattened array for None)."""
+    x = np.asarray(x, dtype=object)
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    moved = np.moveaxis(x, axis, -1)
+    out = np.empty(moved.shape, dtype=object)
+    for idx in np.ndindex(*moved.shape[:-1]):
+        out[idx] = fn(list(moved[idx]))
+    return np.moveaxis(out, -1, axis)
+
+
+def mp_var(ddof: int = 0) -> Any:
+    """The variance of a lane of mpf values, Σ(v − m)² / (n − ddof)."""
+    def var(g: list[Any]) -> Any:
+        m = mpmath.fsum(g) / len(g)
+        return mpmath.fsum((v - m) ** 2 for v in g) / (len(g) - ddof)
+
+    return var
+
+
+def mp_std(ddof: int = 0) -> Any:
+    return lambda g: mpmath.sqrt(mp_var(ddof)(g))
+
+
+def mp_median(g: list[Any]) -> Any:
+    s, n = sorted(g), len(g)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
 def to_mp(x: Any) -> Any:
     if np.ndim(x) == 0:
         return MP.mpf(float(x))

@@ -18,7 +18,8 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from numpy_check import Spec, check, grid
+from numpy_check import Spec, along, check, grid, mp_median, mp_std, mp_var
+from numpy_check import lanes as shared_lanes
 
 import diffkit as dk
 
@@ -32,12 +33,6 @@ NAN = float("nan")
 # ----- mpmath references: the same mathematics, NaN entries dropped by hand ------------------------
 
 
-def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    if axis is None:
-        return tuple(range(ndim))
-    return tuple(sorted(a % ndim for a in ((axis,) if isinstance(axis, int) else axis)))
-
-
 def numbers(x: Any, mask: np.ndarray) -> np.ndarray:
     """x as an object array with None where `mask` is False (the entries that are NaN)."""
     out = np.array(np.asarray(x, dtype=object), dtype=object)
@@ -47,29 +42,7 @@ def numbers(x: Any, mask: np.ndarray) -> np.ndarray:
 
 def lanes(x: Any, axis: Any, fn: Any, keepdims: bool = False) -> Any:
     """fn(the numbers of a group) for each group reduced over `axis` (None entries dropped)."""
-    x = np.asarray(x, dtype=object)
-    axes = _axes(axis, x.ndim)
-    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
-    kept = moved.shape[:x.ndim - len(axes)]
-    groups = moved.reshape(kept + (-1,))
-    out = np.empty(kept, dtype=object)
-    for idx in np.ndindex(*kept):
-        out[idx] = fn([v for v in groups[idx] if v is not None])
-    if keepdims:
-        out = out.reshape([1 if i in axes else s for i, s in enumerate(x.shape)])
-    return out
-
-
-def along(x: Any, axis: Any, fn: Any) -> Any:
-    """fn(list) -> list of the same length along `axis` (the flattened array for None)."""
-    x = np.asarray(x, dtype=object)
-    if axis is None:
-        x, axis = x.reshape(-1), 0
-    moved = np.moveaxis(x, axis, -1)
-    out = np.empty(moved.shape, dtype=object)
-    for idx in np.ndindex(*moved.shape[:-1]):
-        out[idx] = fn(list(moved[idx]))
-    return np.moveaxis(out, -1, axis)
+    return shared_lanes(x, axis, lambda g: fn([v for v in g if v is not None]), keepdims)
 
 
 def mp_sum(g: list[Any]) -> Any:
@@ -82,23 +55,6 @@ def mp_prod(g: list[Any]) -> Any:
 
 def mp_mean(g: list[Any]) -> Any:
     return mpmath.fsum(g) / len(g)
-
-
-def mp_var(ddof: int = 0) -> Any:
-    def var(g: list[Any]) -> Any:
-        m = mpmath.fsum(g) / len(g)
-        return mpmath.fsum((v - m) ** 2 for v in g) / (len(g) - ddof)
-
-    return var
-
-
-def mp_std(ddof: int = 0) -> Any:
-    return lambda g: mpmath.sqrt(mp_var(ddof)(g))
-
-
-def mp_median(g: list[Any]) -> Any:
-    s, n = sorted(g), len(g)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
 def mp_cum(op: Any, identity: int) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from numpy_check import Spec, check, grid
+from numpy_check import Spec, along, check, grid, lanes, mp_median, mp_std, mp_var
 
 import diffkit as dk
 from diffkit.primitives import REGISTRY
@@ -30,56 +30,6 @@ EXACT = ("reverse", "forward", "symbolic")
 ENGINES = ("reverse", "forward", "symbolic", "fd")
 
 # ----- mpmath references: the same mathematics on object arrays of mpf -----------------------
-
-
-def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    if axis is None:
-        return tuple(range(ndim))
-    return tuple(sorted(a % ndim for a in ((axis,) if isinstance(axis, int) else axis)))
-
-
-def lanes(x: Any, axis: Any, fn: Any, keepdims: bool = False) -> Any:
-    """fn(list of elements) of each group reduced over `axis`."""
-    x = np.asarray(x, dtype=object)
-    axes = _axes(axis, x.ndim)
-    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
-    kept = moved.shape[:x.ndim - len(axes)]
-    groups = moved.reshape(kept + (-1,))
-    out = np.empty(kept, dtype=object)
-    for idx in np.ndindex(*kept):
-        out[idx] = fn(list(groups[idx]))
-    if keepdims:
-        out = out.reshape([1 if i in axes else s for i, s in enumerate(x.shape)])
-    return out
-
-
-def along(x: Any, axis: Any, fn: Any) -> Any:
-    """fn(list) -> list of the same length, applied along `axis` (the flattened array for None)."""
-    x = np.asarray(x, dtype=object)
-    if axis is None:
-        x, axis = x.reshape(-1), 0
-    moved = np.moveaxis(x, axis, -1)
-    out = np.empty(moved.shape, dtype=object)
-    for idx in np.ndindex(*moved.shape[:-1]):
-        out[idx] = fn(list(moved[idx]))
-    return np.moveaxis(out, -1, axis)
-
-
-def mp_var(ddof: int = 0) -> Any:
-    def var(g: list[Any]) -> Any:
-        m = mpmath.fsum(g) / len(g)
-        return mpmath.fsum((v - m) ** 2 for v in g) / (len(g) - ddof)
-
-    return var
-
-
-def mp_std(ddof: int = 0) -> Any:
-    return lambda g: mpmath.sqrt(mp_var(ddof)(g))
-
-
-def mp_median(g: list[Any]) -> Any:
-    s, n = sorted(g), len(g)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
 def mp_cumsum(g: list[Any]) -> list[Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from numpy_check import Spec, check, grid
+from numpy_check import Spec, along, check, grid, lanes
 
 import diffkit as dk
 
@@ -26,36 +26,6 @@ COVERS = ()
 ENGINES = ("reverse", "forward", "symbolic", "fd")
 
 # ----- mpmath references --------------------------------------------------------------------------
-
-
-def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    if axis is None:
-        return tuple(range(ndim))
-    return tuple(sorted(a % ndim for a in ((axis,) if isinstance(axis, int) else axis)))
-
-
-def lanes(x: Any, axis: Any, fn: Any, keepdims: bool = False) -> Any:
-    """fn(list of the elements, in C order) of each group reduced over `axis`."""
-    x = np.asarray(x, dtype=object)
-    axes = _axes(axis, x.ndim)
-    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
-    kept = moved.shape[:x.ndim - len(axes)]
-    groups = moved.reshape(kept + (-1,))
-    out = np.empty(kept, dtype=object)
-    for idx in np.ndindex(*kept):
-        out[idx] = fn(list(groups[idx]))
-    if keepdims:
-        out = out.reshape([1 if i in axes else s for i, s in enumerate(x.shape)])
-    return out
-
-
-def along(x: Any, axis: int, fn: Any) -> Any:
-    """fn(list) -> list of the same length, applied along `axis`."""
-    moved = np.moveaxis(np.asarray(x, dtype=object), axis, -1)
-    out = np.empty(moved.shape, dtype=object)
-    for idx in np.ndindex(*moved.shape[:-1]):
-        out[idx] = fn(list(moved[idx]))
-    return np.moveaxis(out, -1, axis)
 
 
 def fold(op: Any, *start: Any) -> Any:

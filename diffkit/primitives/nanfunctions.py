@@ -127,6 +127,15 @@ def _finish_keywords(name: str, x: Any, dtype: Any, out: Any, **unsupported: Any
 # ----- sums, products, means ---------------------------------------------------------------------
 
 
+def _nan_reduce(name: str, reduce: Any, fill: float, a: Any, axis: Any, dtype: Any, out: Any,
+                keepdims: Any, initial: Any, where_: Any) -> Any:
+    """`reduce` over `axis` with NaN entries replaced by `fill` (the reduction's identity)."""
+    x = _array(a)
+    _finish_keywords(name, x, dtype, out, initial=initial, where=where_)
+    axes, keep = _axes(axis, len(shape_of(x))), _flag(keepdims)
+    return reduce(_filled(x, fill)[0] if _inexact(x) else x, axes, keepdims=keep)
+
+
 @composite(numpy=("nansum",))
 def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NOVALUE,
            initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
@@ -134,12 +143,7 @@ def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdim
 
     NumPy's steps: ``sum(where(isnan(a), 0, a))``. A NaN entry has derivative 0; an all-NaN
     slice sums to 0 (NumPy's value)."""
-    x = _array(a)
-    _finish_keywords("nansum", x, dtype, out, initial=initial, where=where)
-    axes, keep = _axes(axis, len(shape_of(x))), _flag(keepdims)
-    if not _inexact(x):
-        return _sum(x, axes, keepdims=keep)
-    return _sum(_filled(x, 0.0)[0], axes, keepdims=keep)
+    return _nan_reduce("nansum", _sum, 0.0, a, axis, dtype, out, keepdims, initial, where)
 
 
 @composite(numpy=("nanprod",))
@@ -149,12 +153,7 @@ def nanprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
 
     NumPy's steps: ``prod(where(isnan(a), 1, a))``, with ``prod``'s derivatives, exact at zero
     factors. A NaN entry has derivative 0; an all-NaN slice has product 1 (NumPy's value)."""
-    x = _array(a)
-    _finish_keywords("nanprod", x, dtype, out, initial=initial, where=where)
-    axes, keep = _axes(axis, len(shape_of(x))), _flag(keepdims)
-    if not _inexact(x):
-        return prod(x, axes, keepdims=keep)
-    return prod(_filled(x, 1.0)[0], axes, keepdims=keep)
+    return _nan_reduce("nanprod", prod, 1.0, a, axis, dtype, out, keepdims, initial, where)
 
 
 @composite(numpy=("nanmean",))
