@@ -36,7 +36,7 @@ COVERS = {
     "moveaxis", "rollaxis", "flip", "fliplr", "flipud", "rot90", "repeat", "tile", "pad", "split",
     "array_split", "hsplit", "vsplit", "dsplit", "diag", "diagonal", "trace", "tril", "triu",
     "take", "take_along_axis", "select", "append", "insert", "delete", "zeros_like", "ones_like",
-    "full_like", "empty_like", "copy", "where", "concatenate",
+    "full_like", "empty_like", "copy", "where", "concatenate", "apply_along_axis",
 }
 
 # NumPy 2 warns that row_stack is deprecated; the name still has to work
@@ -132,7 +132,32 @@ SPECS = [
     *_specs("copy", lambda x: np.copy(x) * x.copy()[::-1], (2, 3), loss=False),
     *_specs("concatenate-axis-None", lambda x, y: np.concatenate([x, y[0], y], axis=None),
             (2, 3), (2, 3), loss=False),
+    *_specs("apply_along_axis", lambda x: np.apply_along_axis(
+        lambda r: r[::-1] * r[0] + r * r, 1, x), (2, 3, 4)),
+    *_specs("apply_along_axis-scalar", lambda x, y: np.apply_along_axis(
+        lambda r, c: np.sum(r * r) * r[1] * c, 0, x, y[0]), (3, 2), (2,)),
+    *_specs("apply_along_axis-matrix", lambda x: np.apply_along_axis(
+        lambda r: np.outer(r, r[:2]), -1, x), (2, 3), loss=False),
 ]
+
+
+def test_apply_along_axis_refusals() -> None:
+    """NumPy's own rules, by name: results of different shapes, an empty iteration, a 0-d array,
+    an axis out of bounds."""
+    x = np.arange(6.0).reshape(2, 3)
+
+    def grad_of(body):
+        return dk.grad(lambda x: np.sum(body(x)))(x)
+
+    lengths = iter([1, 2])
+    with pytest.raises(dk.ShapeError, match="every lane's result must have one shape"):
+        grad_of(lambda x: np.apply_along_axis(lambda r: r[:next(lengths)], 1, x))
+    with pytest.raises(dk.ShapeError, match="iteration dimension is 0"):
+        grad_of(lambda x: np.apply_along_axis(np.sum, 1, x[:0]))
+    with pytest.raises(dk.ShapeError, match="out of bounds"):
+        grad_of(lambda x: np.apply_along_axis(np.sum, 2, x))
+    with pytest.raises(dk.ShapeError, match="at least one axis"):
+        dk.apply_along_axis(np.sum, 0, 1.0)
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in SPECS])

@@ -1052,4 +1052,38 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
     return (y, step) if retstep else y
 
 
+@composite(numpy=("apply_along_axis",))
+def apply_along_axis(func1d: Any, axis: int, arr: Any, *args: Any, **kwargs: Any) -> Any:
+    """``func1d(lane, *args, **kwargs)`` on every 1-d lane of `arr` along `axis`, the results
+    assembled as NumPy's ``apply_along_axis`` does: the lanes in C order of the other axes, each
+    result's axes put where `axis` was. `func1d` runs on traced lanes (your code, traced as any
+    function of diffkit's), so its results are differentiable in `arr` and in what it reads.
+    Every result must have the first one's shape (NumPy's rule too)."""
+    arr = _as_array(arr)
+    nd = len(shape_of(arr))
+    if nd == 0:
+        raise ShapeError("apply_along_axis: arr must have at least one axis, got a 0-d value")
+    axis = operator.index(axis)
+    if not -nd <= axis < nd:
+        raise ShapeError(f"apply_along_axis: axis {axis} is out of bounds for an array of "
+                         f"dimension {nd}")
+    axis %= nd
+    lanes = transpose(arr, (*[i for i in range(nd) if i != axis], axis))
+    outer = shape_of(lanes)[:-1]
+    if 0 in outer:
+        raise ShapeError("apply_along_axis: cannot apply it when any iteration dimension is 0 "
+                         f"(the other axes of an array of shape {shape_of(arr)})")
+    results = [_as_array(from_objects(func1d(getitem(lanes, idx), *args, **kwargs)))
+               for idx in np.ndindex(*outer)]
+    first = shape_of(results[0])
+    for i, r in enumerate(results):
+        if shape_of(r) != first:
+            raise ShapeError(f"apply_along_axis: func1d returned shape {shape_of(r)} for lane "
+                             f"{np.unravel_index(i, outer)}, after {first} for the first: every "
+                             "lane's result must have one shape")
+    out = reshape(stack(results, axis=0), (*outer, *first))
+    k = len(outer)  # NumPy's permutation: the result's axes where `axis` was
+    return transpose(out, (*range(axis), *range(k, k + len(first)), *range(axis, k)))
+
+
 __all__ = declared_in(__name__)
