@@ -23,7 +23,8 @@ COVERS = {
     "inv", "solve", "det", "slogdet", "slogdet_packed", "slogdet_sign", "logabsdet", "cholesky", "eigh",
     "eigh_packed", "eigh_values", "eigh_vectors", "eigvalsh", "svd", "svd_packed", "svd_u",
     "svd_s", "svd_vh", "svdvals", "qr", "qr_packed", "qr_q", "qr_r", "pinv", "matrix_power",
-    "multi_dot", "norm", "vector_norm", "matrix_norm", "euclidean_norm",
+    "multi_dot", "norm", "vector_norm", "matrix_norm", "euclidean_norm", "lstsq",
+    "lstsq_solution",
 }
 mp = mpmath.mp
 ENGINES3 = ("reverse", "forward", "fd")
@@ -83,6 +84,25 @@ def ref_pinv(a: np.ndarray, rcond: float = 1e-15) -> np.ndarray:
     cut = rcond * max(s)
     inv_s = np.array([1 / x if x > cut else 0 for x in s], dtype=object)
     return (vh.T * inv_s).dot(u.T)
+
+
+def ref_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The least-squares solution of least norm, from the normal equations in mpmath: (AᵀA)⁻¹Aᵀb
+    for full column rank, Aᵀ(AAᵀ)⁻¹b for full row rank."""
+    am, m, n = M(a), *a.shape
+    cols = b.reshape(m, -1)
+    out = []
+    for j in range(cols.shape[1]):
+        bj = mp.matrix([cols[i, j] for i in range(m)])
+        xj = mp.lu_solve(am.T * am, am.T * bj) if m >= n else am.T * mp.lu_solve(am * am.T, bj)
+        out.append([xj[i] for i in range(n)])
+    x = np.array(out, dtype=object).T
+    return x.reshape(n) if b.ndim == 1 else x
+
+
+def ref_residuals(a: np.ndarray, b: np.ndarray) -> object:
+    r = np.asarray(b, dtype=object) - np.asarray(a, dtype=object).dot(ref_lstsq(a, b))
+    return np.sum(r * r)
 
 
 def det_mp(m: np.ndarray) -> object:
@@ -341,6 +361,17 @@ SPECS = [
          methods=("reverse", "forward", "symbolic"), symbolic="refuse", float32=False),
     Spec("pinv hermitian", lambda a: np.linalg.pinv(a, hermitian=True), [(_spd(3, 5),)],
          ref=lambda a: ref_pinv(lower_symmetric(a)), symbolic="refuse"),
+    # lstsq: LAPACK's solution, pinv's derivatives
+    Spec("lstsq tall", lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0],
+         _pt(((4, 2), (-1, 1)), ((4,), (-1, 1))), ref=ref_lstsq, symbolic="refuse"),
+    Spec("lstsq wide (least norm)", lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0],
+         _pt(((2, 3), (-1, 1)), ((2,), (-1, 1)), seed=1), ref=ref_lstsq, symbolic="refuse"),
+    Spec("lstsq columns", lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0] ** 2,
+         _pt(((4, 3), (-1, 1)), ((4, 2), (-1, 1)), seed=2),
+         ref=lambda a, b: ref_lstsq(a, b) ** 2, symbolic="refuse"),
+    Spec("lstsq residuals", lambda a, b: np.sum(np.linalg.lstsq(a, b, rcond=None)[1]),
+         _pt(((4, 2), (-1, 1)), ((4,), (-1, 1)), seed=3), ref=ref_residuals,
+         symbolic="refuse", order=2),
     # matrix_power, multi_dot
     *[Spec(f"matrix_power {n}", lambda a, n=n: np.linalg.matrix_power(a, n),
            _pt(((2, 2), (-1, 1)), seed=n + 5), ref=lambda a, n=n: mpow(a, n))
@@ -599,3 +630,29 @@ def test_multi_output_results_have_numpy_names() -> None:
     assert np.array_equal(dk.svd(a).S, np.linalg.svd(a).S)
     assert np.array_equal(dk.qr(a).R, np.linalg.qr(a).R)
     assert dk.slogdet(a).logabsdet == np.linalg.slogdet(a).logabsdet
+
+
+def test_lstsq_returns_numpys_tuple() -> None:
+    """(x, residuals, rank, s) as NumPy gives them: x bit for bit (LAPACK's gelsd), residuals and
+    s to rounding (diffkit forms them from x and svdvals), rank a plain int read from the values
+    (the trace then holds at this point only); no residuals where rank < N or M ≤ N."""
+    rng = np.random.default_rng(7)
+    rank1 = np.outer([1.0, 2.0, 0.5, -1.0], [1.0, -2.0])
+    for a, b in [(rng.normal(size=(5, 3)), rng.normal(size=5)),
+                 (rng.normal(size=(5, 3)), rng.normal(size=(5, 2))),
+                 (rng.normal(size=(2, 4)), rng.normal(size=2)), (rank1, rng.normal(size=4))]:
+        want = np.linalg.lstsq(a, b, rcond=None)
+        got = dk.lstsq(a, b)
+        assert np.array_equal(got[0], want[0])
+        assert np.shape(got[1]) == want[1].shape and np.allclose(got[1], want[1], rtol=1e-12)
+        assert type(got[2]) is int and got[2] == want[2]
+        np.testing.assert_allclose(got[3], want[3], rtol=1e-13)
+
+        def rank_of(a, b):
+            out = np.linalg.lstsq(a, b, rcond=None)
+            return np.sum(out[0]) * out[2]
+
+        g = dk.grad(dk.jit(rank_of))(a, b)  # reading rank marks the trace: retraced, not stale
+        assert np.all(np.isfinite(g[0]))
+    with pytest.raises(dk.ShapeError, match="b must have shape"):
+        dk.grad(lambda a, b: np.sum(np.linalg.lstsq(a, b)[0]))(np.ones((3, 2)), np.ones(4))

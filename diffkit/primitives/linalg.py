@@ -1332,6 +1332,93 @@ pinv = structural(
         "(exact where the singular values kept stay above the cutoff).")
 
 
+# ----- lstsq --------------------------------------------------------------------------------------
+
+
+def _lstsq_cutoff(a: Any, rcond: Any) -> float:
+    """NumPy's rcond: singular values at most rcond·max(s) count as zero; None is
+    eps·max(M, N), with the eps of the double precision NumPy computes in."""
+    if rcond is None:
+        return float(np.finfo(np.float64).eps) * builtins.max(shape_of(a))
+    if np.ndim(plain(rcond)):
+        raise MissingRuleError("lstsq: an array rcond is not supported by diffkit: pass a number")
+    return float(plain(rcond))
+
+
+def _prepare_lstsq(a: Any, b: Any, rcond: Any = None) -> Any:
+    a, b = _as_array(a), _as_array(b)
+    sa, sb = shape_of(a), shape_of(b)
+    if len(sa) != 2:
+        raise ShapeError(f"lstsq: a must be a matrix (M, N), got shape {sa}")
+    if len(sb) not in (1, 2) or sb[0] != sa[0]:
+        raise ShapeError(f"lstsq: b must have shape (M,) or (M, K) with M = {sa[0]}, a's rows; "
+                         f"got {sb}")
+    return (a, b), {"rcond": _lstsq_cutoff(a, rcond)}
+
+
+def _lstsq_jvp(ts: Any, k: int, xs: Any, out: Any, rcond: float) -> Any:
+    """ẋ = Ẋ·b + X·ḃ with X = pinv(a) and Ẋ pinv's tangent (the rank kept)."""
+    a, b = xs
+    _real_only("lstsq", a, b)
+    x_pinv = pinv(a, rcond=rcond)
+    ta, tb = ts
+    dx = None
+    if ta is not None:
+        dx = matmul(_pinv_jvp([ta], k, [a], x_pinv, rcond=rcond), b)
+    if tb is not None:  # tb: k tangents of b stacked first
+        term = matmul(tb, _mT(x_pinv)) if len(shape_of(b)) == 1 else matmul(x_pinv, tb)
+        dx = term if dx is None else dx + term
+    return dx
+
+
+def _lstsq_vjp(ct: Any, xs: Any, out: Any, rcond: float) -> Any:
+    """ā = pinv's cotangent of X̄ = x̄·bᵀ; b̄ = Xᵀ·x̄."""
+    a, b = xs
+    _real_only("lstsq", a, b)
+
+    def ga() -> Any:
+        x_pinv = pinv(a, rcond=rcond)
+        one = len(shape_of(b)) == 1
+        x_bar = matmul(reshape(ct, (-1, 1)), reshape(b, (1, -1))) if one else matmul(ct, _mT(b))
+        return _pinv_vjp(x_bar, [a], x_pinv, rcond=rcond)[0]()
+
+    def gb() -> Any:
+        return matmul(_mT(pinv(a, rcond=rcond)), ct)
+
+    return (ga, gb)
+
+
+lstsq_solution = structural(
+    "lstsq_solution", lambda xp, a, b, rcond: _call(
+        "lstsq", a, lambda: xp.linalg.lstsq(a, b, rcond=rcond)[0]),
+    jvp=_lstsq_jvp, vjp=_lstsq_vjp, prepare=_prepare_lstsq, nargs=2, sympy=False,
+    doc="The least-squares solution x of a·x ≈ b of least norm (np.linalg.lstsq(a, b)[0], "
+        "LAPACK's values); its derivative is that of pinv(a)·b, exact where the rank stays.")
+
+
+@composite(numpy=("linalg.lstsq",))
+def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, int, Any]:
+    """NumPy's (x, residuals, rank, s) for a·x ≈ b: x the least-squares solution of least norm
+    (LAPACK's values), residuals Σ(b − a·x)² per column of b where rank = N < M (else an empty
+    array; its values equal NumPy's to rounding), rank (a plain int read from the values: the
+    trace holds at this point only, as argmax's) and s = svdvals(a). The derivatives are those
+    of pinv(a)·b, exact where the rank stays."""
+    a, b = _as_array(a), _as_array(b)
+    x = lstsq_solution(a, b, rcond=rcond)
+    m, n = shape_of(a)
+    s = svdvals(a)
+    sv = _peek(s)
+    rank = int(np.count_nonzero(sv > _lstsq_cutoff(a, rcond) * sv.max())) if sv.size else 0
+    if rank == n and m > n:
+        r = b - matmul(a, x)
+        residuals = sum(r * r, axis=0)
+        if len(shape_of(b)) == 1:
+            residuals = reshape(residuals, (1,))
+    else:
+        residuals = namespace_of(a).zeros((0,), dtype=real_dtype(a))
+    return x, residuals, rank, s
+
+
 # ----- norms --------------------------------------------------------------------------------------
 
 
