@@ -626,3 +626,26 @@ def test_records_are_declared_in_this_family() -> None:
         assert NAMES[name] == "diffkit.primitives.nanfunctions"
         assert getattr(dk, name) is dk.primitive.COMPOSITES[name]
         assert getattr(dk, name).doc
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: np.nanvar(np.where(x > 0, x, np.nan), axis=1, ddof=1),
+    lambda x: np.nanstd(np.where(x > 0, x, np.nan), axis=1, ddof=2),
+    lambda x: np.nanmean(np.where(x > 0, x, np.nan), axis=1),
+    lambda x: np.nanmax(np.where(x > 0, x, np.nan), axis=1),
+    lambda x: np.quantile(np.where(x > 0, x, np.nan), 0.0, axis=1),
+], ids=["nanvar", "nanstd", "nanmean", "nanmax", "quantile"])
+def test_a_jit_replay_at_other_values_gives_numpys_nan(f) -> None:
+    """A dk.jit function is traced where every slice has numbers, then called where one has
+    none: the replayed graph must not depend on which slices were bad at the trace (nanvar with
+    ddof=1 of an all-NaN slice replayed 0/−1 = −0.0 where NumPy gives nan)."""
+    good = np.array([[1.0, 2.0, 3.0], [0.5, 1.5, 2.5]])
+    bad = np.array([[1.0, 2.0, 3.0], [-0.5, -1.5, -2.5]])
+    jitted = dk.jit(f)
+    for _ in range(3):
+        np.testing.assert_array_equal(jitted(good), f(good))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = f(bad)
+    assert np.isnan(want[1])
+    np.testing.assert_array_equal(jitted(bad), want)

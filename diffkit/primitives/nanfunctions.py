@@ -35,6 +35,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..errors import DomainError, ShapeError, TracingError
 from ..ir import Traced
+from ..primitive import read_plain
 from .declare import composite, declared_in, shape_of
 from .declare import dtype_of as _dtype
 from .declare import normalize_axes as _axes
@@ -48,7 +49,6 @@ from .reductions import (
     _check_dtype,
     _ddof,
     _flag,
-    _plain,
     amin,
     cumprod,
     cumsum,
@@ -93,7 +93,9 @@ def _counts(mask: Any, axes: tuple[int, ...] | None, keepdims: bool, like: Any) 
 
 
 def _invalid(name: str, bad: Any, what: str, warning: str | None) -> bool:
-    """Whether some slice is `bad` (a boolean array, maybe traced; only read here). Under NumPy's
+    """Whether some slice is `bad` (a boolean array, maybe traced; only read here: the graph
+    must not depend on it, so callers put nan where `bad` whatever it is — a replay of the
+    trace at other values then gives NumPy's nan there too). Under NumPy's
     ``errstate(invalid="raise")`` — set by dk.grad & co. — such a slice is a DomainError, as
     ``np.mean`` of an empty array is; elsewhere NumPy's RuntimeWarning (when it gives one)."""
     if not np.any(np.asarray(to_numpy(_peek(bad)))):
@@ -109,8 +111,9 @@ def _invalid(name: str, bad: Any, what: str, warning: str | None) -> bool:
 
 
 def _nan_where(bad: Any, value: Any) -> Any:
-    """`value` with nan where `bad` (a constant: nothing to differentiate there)."""
-    return _where(bad, _xp(value).asarray(np.nan, dtype=_dtype(value)), value)
+    """`value` with nan where `bad` (a constant: nothing to differentiate there); a plain 0-d
+    result as the NumPy scalar NumPy returns."""
+    return _scalar(_where(bad, _xp(value).asarray(np.nan, dtype=_dtype(value)), value))
 
 
 def _scalar(v: Any) -> Any:
@@ -172,17 +175,15 @@ def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
     arr, mask = _filled(x, 0.0)
     cnt = _counts(mask, axes, keep, x)
     empty = equal(cnt, 0.0)
-    bad = _invalid("nanmean", empty, "an all-NaN slice", "Mean of empty slice")
+    _invalid("nanmean", empty, "an all-NaN slice", "Mean of empty slice")
     total = _sum(arr, axes, keepdims=keep)
-    if not bad:
-        return total / cnt
     return _nan_where(empty, total / _where(empty, _const(1.0, cnt), cnt))
 
 
 def _nan_variance(name: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, keepdims: Any,
                   where_: Any, mean_: Any, correction: Any) -> tuple[Any, Any, Any, Any]:
     """nanvar's steps: (Σ|d|² with d = x − mean over the numbers and 0 at NaN, its divisor
-    n − ddof made safe, the bad slices (n − ddof ≤ 0) or None, the axes)."""
+    n − ddof made safe, the bad slices (n − ddof ≤ 0), the axes)."""
     x = _array(a)
     _finish_keywords(name, x, dtype, out, where=where_, mean=mean_)
     ddof = _ddof(ddof, correction)
@@ -194,11 +195,9 @@ def _nan_variance(name: str, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any,
     sq = real(d * conj(d)) if _dtype(x).kind == "c" else d * d
     dof = _counts(mask, axes, keep, x) - float(ddof)
     bad = logical_not(dof > 0.0)
-    found = _invalid(name, bad, f"a slice with ddof={ddof} or fewer numbers",
-                     "Degrees of freedom <= 0 for slice.")
+    _invalid(name, bad, f"a slice with ddof={ddof} or fewer numbers",
+             "Degrees of freedom <= 0 for slice.")
     total = _sum(sq, axes, keepdims=keep)
-    if not found:
-        return total / dof, d, None, axes
     return total / _where(bad, _const(1.0, dof), dof), d, bad, axes
 
 
@@ -216,7 +215,7 @@ def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: A
                    correction=correction)
     v, _, bad, _ = _nan_variance("nanvar", a, axis, dtype, out, ddof, keepdims, where, mean,
                                  correction)
-    return v if bad is None else _nan_where(bad, v)
+    return _nan_where(bad, v)
 
 
 @composite(numpy=("nanstd",))
@@ -233,7 +232,7 @@ def nanstd(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: A
     v, d, bad, axes = _nan_variance("nanstd", a, axis, dtype, out, ddof, keepdims, where, mean,
                                     correction)
     root = norm_sqrt(v, amax(_abs(d), axes, keepdims=_flag(keepdims)))
-    return root if bad is None else _nan_where(bad, root)
+    return _nan_where(bad, root)
 
 
 # ----- max, min ----------------------------------------------------------------------------------
@@ -250,8 +249,7 @@ def _nan_extreme(name: str, reduce: Any, fill: float, a: Any, axis: Any, out: An
     value = reduce(arr, axes, keepdims=keep)
     numbers = _counts(mask, axes, keep, x)
     empty = equal(numbers, 0.0)
-    if not _invalid(name, empty, "an all-NaN slice", "All-NaN slice encountered"):
-        return value
+    _invalid(name, empty, "an all-NaN slice", "All-NaN slice encountered")
     return _nan_where(empty, value)
 
 
@@ -325,7 +323,7 @@ def _gather(rows: Any, index: np.ndarray) -> Any:
 def _row_counts(rows: Any) -> np.ndarray:
     """The number of non-NaN entries of each row, read from the values (the trace holds at
     this point only)."""
-    return np.count_nonzero(~np.isnan(np.asarray(to_numpy(_plain(rows)))), axis=-1)
+    return np.count_nonzero(~np.isnan(read_plain(rows)), axis=-1)
 
 
 @composite(numpy=("nanmedian",))
@@ -466,10 +464,11 @@ def _quantiles(name: str, a: Any, q: Any, axis: Any, out: Any, method: str, keep
             value = _nan_where(bad, value)
     elif _inexact(x):
         has_nan = getitem(isnan(ordered), (slice(None), -1))  # NaN sorts last
-        if _invalid(name, has_nan, "a slice holding NaN (use numpy.nan" + name + ")", None):
-            value = _nan_where(has_nan, value)
-            if qv.ndim == 0 and count == 1:  # NumPy returns the slice's NaN itself: x's dtype
-                value = _reduce_in(value, _dtype(x))
+        _invalid(name, has_nan, "a slice holding NaN (use numpy.nan" + name + ")", None)
+        value = _nan_where(has_nan, value)  # whatever the values (see _invalid)
+        if qv.ndim == 0 and count == 1 and _dtype(value) != _dtype(x) and read_plain(
+                has_nan).any():  # NumPy returns the slice's NaN itself, in x's dtype: a
+            value = _reduce_in(value, _dtype(x))  # dtype read from the values (marked)
     return _scalar(reshape(value, (*qv.shape, *(kept if _flag(keepdims) else lead))))
 
 
