@@ -80,7 +80,8 @@ def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
 
 
 def _nonfinite_data(fn: Function, xs: Sequence[Any], wrt: Sequence[int] | None) -> list[str]:
-    """The inputs outside `wrt` holding NaN or inf (data :func:`_prepare` lets through)."""
+    """The inputs outside `wrt` holding NaN or inf (data :func:`_prepare` lets through): read
+    only when a derivative was not finite (:class:`_strict`), never on the call's path."""
     if wrt is None:
         return []
     out = []
@@ -113,15 +114,16 @@ def _module(x: Any) -> Any:
 
 class _strict:
     """NumPy errors raise; those that escape an engine (in derivative arithmetic) get names.
-    The cyclic garbage collector pauses meanwhile (graphs are acyclic). `data`: the
-    non-finite inputs that are not differentiated (:func:`_nonfinite_data`), named in a
-    NonDifferentiableError, whose likeliest cause they are."""
+    The cyclic garbage collector pauses meanwhile (graphs are acyclic). `call`: (function,
+    inputs, wrt) — a NonDifferentiableError names the non-finite inputs that are not
+    differentiated (:func:`_nonfinite_data`), its likeliest cause."""
 
-    __slots__ = ("data", "errstate", "gc", "method")
+    __slots__ = ("call", "errstate", "gc", "method")
 
-    def __init__(self, method: Any, data: Sequence[str] = ()) -> None:
+    def __init__(self, method: Any, call: tuple[Function, Sequence[Any], Any] | None = None
+                 ) -> None:
         self.method = method
-        self.data = data
+        self.call = call
         self.errstate = np.errstate(**STRICT)
         self.gc = paused_gc()
 
@@ -133,8 +135,10 @@ class _strict:
                  tb: object) -> bool:
         self.gc.__exit__()
         self.errstate.__exit__(kind, exc, tb)
-        if self.data and kind is not None and issubclass(kind, NonDifferentiableError):
-            names = ", ".join(repr(n) for n in self.data)
+        data = _nonfinite_data(*self.call) if self.call is not None and kind is not None and \
+            issubclass(kind, NonDifferentiableError) else ()
+        if data:
+            names = ", ".join(repr(n) for n in data)
             raise NonDifferentiableError(
                 f"{exc} — input(s) {names}, not differentiated, hold NaN or inf: where such a "
                 "value meets a differentiated one (w * d), the derivative is NaN even where the "
@@ -317,7 +321,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method, _nonfinite_data(fn, xs, idx)):
+        with _strict(method, (fn, xs, idx)):
             out, grads = engine.value_and_grad(fn, xs, idx)
             _check_finite(grads, "the gradient", method)
         return _value(out), tuple(like(g, args[i]) for g, i in zip(grads, idx))
@@ -345,7 +349,7 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method, _nonfinite_data(fn, xs, idx)):
+        with _strict(method, (fn, xs, idx)):
             grads = engine.grad(fn, xs, idx)
             _check_finite(grads, "the gradient", method)
         return tuple(like(g, args[i]) for g, i in zip(grads, idx))
@@ -379,7 +383,7 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method, _nonfinite_data(fn, xs, idx)):
+        with _strict(method, (fn, xs, idx)):
             out, jac = engine.jacobian(fn, xs, idx)
             _check_finite([jac], "the Jacobian", method)
         if isinstance(jac, Traced):
@@ -410,7 +414,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method, _nonfinite_data(fn, xs, idx)):
+        with _strict(method, (fn, xs, idx)):
             H = engine.hessian(fn, xs, idx)
             _check_finite([H], "the Hessian", method)
         return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, idx, None))
@@ -590,8 +594,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
     xs = _prepare(fn, primals, engine, method, idx)
-    data = _nonfinite_data(fn, xs, idx)
-    with _strict(method, data):
+    with _strict(method, (fn, xs, idx)):
         out, pull = engine.vjp(fn, xs, idx)
     outputs = seen[0]  # the pieces' shapes at these primals (a shape: one output)
 
@@ -605,7 +608,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
             raise ShapeError(f"a complex cotangent ({float_dtype(ct)}) for a real output "
                              f"({float_dtype(out)}): pass a real cotangent (its real and imaginary "
                              "parts separately, if both are meant)")
-        with _strict(method, data):
+        with _strict(method, (fn, xs, idx)):
             cts = pull(ct)
             _check_finite(cts, "the VJP", method)
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))

@@ -41,6 +41,7 @@ from .ir import Traced
 from .primitive import from_objects
 from .primitives.declare import dtype_of, shape_of, xp_of
 from .primitives.declare import normalize_axes as _axes
+from .primitives.structure import _refuse as refuse_keywords
 
 _NOVALUE = np._NoValue  # NumPy's "argument not given"
 
@@ -236,17 +237,12 @@ def _operand(v: Any) -> Any:
     return from_objects(np.asarray(v))
 
 
-def _refuse(what: str, x: Any, **keywords: Any) -> None:
-    """dtype= other than x's, out=, where= other than True: not recordable."""
-    dtype = keywords.pop("dtype", None)
-    bad = [k for k, v in keywords.items() if v is not None and not (k == "where" and v is True)]
+def _refuse(what: str, x: Any, dtype: Any = None, **keywords: Any) -> None:
+    """dtype= other than x's, then the reductions' refusal of out= and where= other than True."""
     if dtype is not None and np.dtype(dtype) != dtype_of(x):
-        bad.insert(0, "dtype")
-    if bad:
-        raise TracingError(
-            f"numpy.{what} with {', '.join(k + '=' for k in bad)} is not supported on traced "
-            "values: leave it out (for dtype= convert the input, x.astype(...); for where= mask "
-            "with np.where; for out= use the result)")
+        raise TracingError(f"numpy.{what} with dtype= is not supported on traced values: convert "
+                           "the input instead (x.astype(...))")
+    refuse_keywords(what, **keywords)
 
 
 @functools.cache

@@ -37,24 +37,19 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import to_numpy
 from ..errors import MissingRuleError, ShapeError
 from ..ir import Traced
+from ..primitive import read_plain
 from .assembly import _as_array
 from .declare import composite, declared_in, shape_of
 from .declare import dtype_of as _dtype
 from .declare import xp_of as _xp
 from .elementwise import conj, equal, where
-from .reductions import _as_dtype, _plain
+from .reductions import _as_dtype
 from .structure import broadcast_to, concatenate, getitem, reshape
 from .ufuncs import isfinite, isnan, logical_and, mod
 
 # ----- helpers ------------------------------------------------------------------------------------
-
-
-def _plain_array(v: Any) -> np.ndarray:
-    """The plain NumPy values of `v` (a traced value is marked value-dependent: see _plain)."""
-    return np.asarray(to_numpy(_plain(v)))
 
 
 def _one_d(name: str, v: Any, what: str) -> Any:
@@ -175,7 +170,7 @@ def _trimmed(a: Any) -> Any:
     """NumPy's poly1d(a) coefficients: leading zeros dropped (read from the values: the trace is
     marked value-dependent), [0] when nothing is left."""
     a = _one_d("polymul", a, "each polynomial")
-    values = _plain_array(a)
+    values = read_plain(a)
     nonzero = np.flatnonzero(values != 0)
     if nonzero.size == 0:
         return _xp(a).zeros(1, dtype=_dtype(a))
@@ -342,7 +337,7 @@ def _periodic(x: Any, xp: Any, fp: Any, period: Any) -> tuple[Any, Any, Any]:
     if period == 0:
         raise ShapeError("interp: period must be a non-zero value")
     x, xp = mod(x, period), mod(xp, period)
-    order = np.argsort(_plain_array(xp))
+    order = np.argsort(read_plain(xp))
     xp, fp = getitem(xp, (order,)), getitem(fp, (order,))
     xp = concatenate([getitem(xp, (slice(-1, None),)) - period, xp,
                       getitem(xp, (slice(0, 1),)) + period], axis=0)
@@ -352,7 +347,7 @@ def _periodic(x: Any, xp: Any, fp: Any, period: Any) -> tuple[Any, Any, Any]:
 
 def _interpolated(x: Any, xp: Any, fp: Any, lval: Any, rval: Any) -> Any:
     """NumPy's compiled interp, element by element as whole-array steps (see interp)."""
-    xv, xpv = _plain_array(x), _plain_array(xp)
+    xv, xpv = read_plain(x), read_plain(xp)
     n = xpv.shape[0]
     below, above, nan_x = xv < xpv[0], xv > xpv[-1], np.isnan(xv)
     if n == 1:  # NumPy: left below, right above, fp[0] elsewhere (NaN x included)
