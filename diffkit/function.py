@@ -427,15 +427,23 @@ class Function:
         its compiled gradients, so that both freeze the same values; the function itself where
         that trace branched on its inputs (then every use traces afresh) and for any other
         function. The first trace's errors are raised (and nothing is kept)."""
+        return self.freeze(*args)[0]
+
+    def freeze(self, *args: Any) -> tuple[Function, Graph | None]:
+        """:meth:`frozen`, and the first trace itself where this call made it (the replay's
+        graph at `args`: the same primitives applied to the same values), else None."""
         if not self.jit or self.pure:
-            return self
+            return self, None
         key = ("frozen", signature(args))
         made = self.cache.get(key)
-        if made is None:
-            graph = self.trace(*args)
-            made = self if graph.value_dependent else self.replaying(graph)
-            self.cache[key] = made
-        return made
+        if made is not None:
+            return made, None
+        graph = self.trace(*args)
+        if graph.value_dependent:
+            self.cache[key] = self
+            return self, None
+        self.cache[key] = made = self.replaying(graph)
+        return made, graph
 
     def replaying(self, graph: Graph) -> Function:
         """A pure function replaying `graph` (one of this function's traces): its primitives

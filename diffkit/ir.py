@@ -71,6 +71,16 @@ class Node:
         self.shape = shape if type(shape) is tuple else tuple(shape)
         self.dtype = getattr(value, "dtype", None) or _scalar_dtype(value)
 
+    def twin(self, inputs: tuple[Node, ...], value: Any) -> Node:
+        """A node of the same operation over `inputs`, holding `value` (its shape and dtype this
+        node's: `value` is this node's value, or a traced stand-in for it)."""
+        node = Node.__new__(Node)
+        node.id = next(_ids)
+        node.prim, node.inputs, node.params, node.name = self.prim, inputs, self.params, self.name
+        node.partials = None
+        node.value, node.shape, node.dtype = value, self.shape, self.dtype
+        return node
+
     @property
     def op(self) -> str:
         """The primitive's name, or 'input' / 'const'."""
@@ -165,14 +175,16 @@ class Graph:
                  "value_dependent")
 
     def __init__(self, inputs: Sequence[Node], output: Node, value_dependent: bool = False,
-                 recorded: Sequence[Node] | None = None) -> None:
+                 recorded: Sequence[Node] | None = None, nodes: Sequence[Node] | None = None
+                 ) -> None:
         self.inputs = tuple(inputs)
         self.output = output
         self.value_dependent = value_dependent
         #: the tape's record of scalar code, in order (a superset of ``nodes``; None for array
         #: code): the scalar reverse sweep walks it and skips what the output does not reach
         self.recorded = recorded
-        self._nodes: tuple[Node, ...] | None = None
+        #: ``nodes`` where the caller has them in that order already (else found when asked)
+        self._nodes: tuple[Node, ...] | None = None if nodes is None else tuple(nodes)
         self._index: dict[int, str] | None = None
         self._schedule: tuple[Node, ...] | None = None
 

@@ -512,3 +512,59 @@ def test_a_compiled_gradient_refuses_other_shapes() -> None:
             call(np.arange(6.0))
     with pytest.raises(dk.ShapeError):
         cg.vjp(np.arange(6.0), 1.0)
+
+
+_BODIES = {
+    "scalar": (lambda x, y: dk.log(x) * y + dk.sin(x * y) / (1.0 + y * y), (2.0, 0.7)),
+    "chain": (lambda x: _chain(x, 40), (0.3,)),
+    "arrays": (lambda x, a: dk.sum(dk.tanh(a @ x)) + dk.sum(dk.roll(x, 1) * dk.sqrt(x))
+               * x[1:3].sum(),
+               (np.linspace(0.5, 2.0, 5), np.arange(15.0).reshape(3, 5) / 7.0)),
+    "vector": (lambda x: dk.exp(x) * dk.cumsum(x) - x[::-1], (np.array([0.1, -0.4, 0.9]),)),
+}
+
+
+def _chain(x, n):
+    for _ in range(n):
+        x = dk.sin(x) * 1.0001 + 0.01
+    return x
+
+
+@pytest.mark.parametrize("name", sorted(_BODIES))
+def test_lifting_a_trace_prints_what_tracing_it_again_prints(name) -> None:
+    """A pure function's gradient is compiled from its one trace lifted onto a tape; any other
+    function is traced a second time on Tensors of the tape (nested). Both must print the same
+    program: the same primitives applied to the same values record the same graph."""
+    body, xs = _BODIES[name]
+    lifted = compile_gradient(dk.jit(body), *xs)  # a jit function's replay is pure: lifted
+    nested = compile_gradient(dk.function(body), *xs)  # a Python body: traced again, nested
+    kinds = ("value_and_grad", "grad") if lifted.out_shape in ((), (1,)) else ("vjp",)
+    for kind in kinds:
+        assert lifted.source_of(kind) == nested.source_of(kind)
+    args = [np.asarray(x) + 0.05 for x in xs]  # another point: the programs run alike
+    if kinds[0] == "vjp":
+        ct = np.array([0.3, -1.0, 2.0])
+        np.testing.assert_array_equal(lifted.vjp(*args, ct)[1][0], nested.vjp(*args, ct)[1][0])
+    else:
+        assert lifted.grad(*args) == nested.grad(*args) if not args[0].shape else all(
+            np.array_equal(a, b) for a, b in zip(lifted.grad(*args), nested.grad(*args)))
+
+
+def test_a_compiled_step_reads_labels_it_does_not_differentiate_as_arguments() -> None:
+    """nn's losses read a label array's values (not differentiated): the compiled step must
+    take them from its argument at every call, never from the trace it was compiled at."""
+    from diffkit import nn
+    from diffkit.engines.compiler import compile_step
+
+    def body(w, x, t):
+        z = x @ w
+        return nn.cross_entropy(z, t), z
+
+    rng = np.random.default_rng(3)
+    w, x = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))
+    t1, t2 = np.eye(4)[[0, 1, 2, 3, 0]], np.eye(4)[[3, 3, 1, 0, 2]]
+    code = compile_step(body, [w, x, t1], [0], ["w", "x", "t"])
+    (loss, _), (g,) = code.run("value_and_grad", w, x, t2)
+    p = np.exp(x @ w) / np.exp(x @ w).sum(axis=1, keepdims=True)  # by hand: softmax − t
+    assert loss == pytest.approx(-np.mean(np.sum(t2 * np.log(p), axis=1)), rel=1e-13)
+    np.testing.assert_allclose(g, x.T @ (p - t2) / 5, rtol=1e-12)

@@ -40,7 +40,7 @@ from ..errors import (
     TracingError,
 )
 from ..function import STRICT, Function, as_input, signature
-from ..ir import Node, toposort
+from ..ir import Graph, Node, toposort
 from ..primitive import Primitive, finite
 from ..primitives import add, mul, neg, sub
 from ..primitives.declare import unit_cotangent
@@ -426,28 +426,32 @@ def compile_gradient(f: Any, *args: Any, wrt: Sequence[int] | None = None) -> Co
     return cached
 
 
-def _trace(fn: Function, xs: list[Any], wrt: tuple[int, ...]
+def _trace(fn: Function, xs: list[Any], wrt: tuple[int, ...], graph: Graph | None = None
            ) -> tuple[list[Node], Any, tuple[Any, ...], Node | None]:
     """The reverse engine run on Tensors: input nodes, output, gradients (Tensors or constants),
     and the cotangent's input node (None for a one-element output, whose cotangent is the seed
     1 in its dtype, which the simplifier folds away).
 
-    One trace serves both the checks and the code: the forward graph is checked for size
-    (:data:`MAX_COMPILED_NODES`) and complex values before the adjoint graph is built."""
+    A pure function (parsed, SymPy, a jit function's replay) is traced once, on its values
+    (`graph`: that trace, where the caller has it), and the reverse engine runs on that graph
+    :func:`lifted` onto a tape; any other is traced on Tensors of the tape (nested). The forward
+    graph is checked for branches, size (:data:`MAX_COMPILED_NODES`) and complex values before
+    the adjoint graph is built."""
     from .reverse import ReverseEngine
 
+    if graph is None and fn.pure:
+        graph = fn.trace(*xs, wrt=wrt)
     with new_tape() as tape:
-        ins = [Tensor(Node(None, (), {}, x, name=f"a{i}"), tape) for i, x in enumerate(xs)]
-        graph = fn.trace(*ins, wrt=wrt)
-        size = sum(1 for n in graph.nodes if n.prim is not None)
-        if size > MAX_COMPILED_NODES:
-            raise TooLargeToCompile(f"{fn.name} has {size} operations, above the "
-                                    f"{MAX_COMPILED_NODES} that are compiled: it runs interpreted")
-        if any(np.dtype(n.dtype).kind == "c" for n in graph.nodes):
-            # generated code is real (scalars through math.*): exp(1j·x) of a real x is
-            # interpreted
-            raise TracingError(f"{fn.name} computes complex values: it runs interpreted")
-        out, pull = ReverseEngine._pullback(graph, list(wrt))
+        if graph is None:
+            # a Python body may read values out of inputs it does not differentiate (nn's
+            # losses read a label array): traced on Tensors of `tape`, such reads stay traced
+            ins = [Tensor(Node(None, (), {}, x, name=f"a{i}"), tape) for i, x in enumerate(xs)]
+            graph = fn.trace(*ins, wrt=wrt)
+            inputs, swept = [t.node for t in ins], graph
+        else:
+            inputs, swept = list(graph.inputs), lifted(graph, tape)
+        _compilable(fn, graph, graph.value_dependent or tape.value_dependent)
+        out, pull = ReverseEngine._pullback(swept, list(wrt))
         value = out.node.value if type(out) is Tensor else out
         ct_node = None
         if _one_element(np.shape(value)):
@@ -456,10 +460,41 @@ def _trace(fn: Function, xs: list[Any], wrt: tuple[int, ...]
             ct_t = Tensor(Node(None, (), {}, np.ones(np.shape(value)), name="ct"), tape)
             ct_node = ct_t.node
             grads = pull(ct_t)
-        if tape.value_dependent:
-            raise TracingError(f"{fn.name} branches on its input values, so one compiled program "
-                               "cannot serve every point: use method='reverse'")
-    return [t.node for t in ins], out, tuple(grads), ct_node
+        if tape.value_dependent:  # the derivative's rules branched
+            _compilable(fn, graph, True)
+    return inputs, out, tuple(grads), ct_node
+
+
+def _compilable(fn: Function, graph: Graph, branches: bool) -> None:
+    """TracingError where the forward graph is not compiled: a trace that branched on its
+    inputs' values, too large a graph, complex values."""
+    if branches:
+        raise TracingError(f"{fn.name} branches on its input values, so one compiled program "
+                           "cannot serve every point: use method='reverse'")
+    size = sum(1 for n in graph.nodes if n.prim is not None)
+    if size > MAX_COMPILED_NODES:
+        raise TooLargeToCompile(f"{fn.name} has {size} operations, above the "
+                                f"{MAX_COMPILED_NODES} that are compiled: it runs interpreted")
+    if any(np.dtype(n.dtype).kind == "c" for n in graph.nodes):
+        # generated code is real (scalars through math.*): exp(1j·x) of a real x is interpreted
+        raise TracingError(f"{fn.name} computes complex values: it runs interpreted")
+
+
+def lifted(graph: Graph, tape: Any) -> Graph:
+    """`graph` with each input's and each operation's value a Tensor of `tape` whose node is that
+    node of `graph` (constants stay plain).
+
+    The reverse engine run on it records the adjoint graph on `tape`, over `graph`'s own nodes:
+    what tracing the function a second time on Tensors of `tape` records (the same primitives on
+    the same values, hence the same nodes), without that second forward pass."""
+    twin: dict[int, Node] = {}
+    nodes = []
+    for n in graph.nodes:
+        value = n.value if n.prim is None and n.name is None else Tensor(n, tape)
+        nodes.append(t := n.twin(tuple(twin[i.id] for i in n.inputs), value))
+        twin[n.id] = t
+    return Graph([twin[n.id] for n in graph.inputs], twin[graph.output.id],
+                 graph.value_dependent, nodes=nodes)
 
 
 def _one_element(shape: tuple[int, ...]) -> bool:
@@ -481,8 +516,10 @@ class TooLargeToCompile(TracingError):
 
 
 def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradient:
-    body = fn.frozen(*xs)  # a jit function's first trace at this signature, as its call's code
-    ins, out, grads, ct_node = _trace(body, xs, wrt)
+    # a jit function's first trace at this signature, as its call's code (and that trace
+    # itself, where this call made it: the replay's graph at xs, not traced again)
+    body, first = fn.freeze(*xs)
+    ins, out, grads, ct_node = _trace(body, xs, wrt, first)
     ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside}
     about = (f"{fn.name}({', '.join(fn.inputs)}): "
              + ", ".join(f"a{i} = {n}" for i, n in enumerate(fn.inputs)))
