@@ -1,6 +1,7 @@
 """Generated code and the SymPy bridge at their edges (4th bug hunt): each test failed before
 its fix. References: mpmath at 50 digits and hand formulas."""
 
+import itertools
 import math
 
 import mpmath as mp
@@ -9,6 +10,7 @@ import pytest
 import sympy as sp
 
 import diffkit as dk
+from diffkit.primitives import REGISTRY
 
 mp.mp.dps = 50
 
@@ -120,3 +122,39 @@ def test_float32_scalar_values_stay_float32(method):
     assert type(v) is np.float32
     assert type(dk.function(lambda v: dk.sum(v * v))(x)) is np.float32
     assert type(dk.function(lambda v: dk.sum(v * v))(x.astype(np.float64))) is float
+
+
+_SPECIAL_POINTS = (0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 0.5, np.inf, -np.inf, np.nan, 1e300, -1e-300)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in REGISTRY.items()
+                                        if r.kind == "elementwise" and r.scalar is not None))
+def test_every_scalar_form_keeps_numpys_nan_zero_and_infinity_rules(name) -> None:
+    """A record's Python scalar form (what generated scalar code prints) must give NumPy's value
+    at NaN, ±0 and ±inf, through a compiled dk.jit call: `max(3.0, nan)` was 3.0 (NumPy: nan)."""
+    rec = REGISTRY[name]
+    n = rec.nargs or 1
+    bodies = {1: lambda x: rec(x) * 1.0, 2: lambda x, y: rec(x, y) * 1.0,
+              3: lambda x, y, z: rec(x, y, z) * 1.0}
+    jitted = dk.jit(bodies[n])
+    inside = [(lo + hi) / 2 for lo, hi in rec.domain] or [0.75] * n
+    for _ in range(3):  # compiled by now
+        jitted(*inside)
+    for xs in itertools.product(_SPECIAL_POINTS, repeat=n):
+        with np.errstate(all="ignore"):
+            try:
+                want = np.float64(rec.impl(np, *map(np.float64, xs)))
+            except (ValueError, TypeError, ArithmeticError):
+                continue  # NumPy refuses: nothing to agree with
+            try:
+                got = jitted(*xs)
+            except dk.DiffkitError:
+                continue  # a named error is never a wrong number
+        if np.isnan(want):
+            assert np.isnan(got), (name, xs, got)
+        elif want == 0 and name == "pow" and xs[1] == 0.5:
+            assert got == 0  # NumPy's power(−0.0, 0.5) is its sqrt, −0.0; IEEE pow gives +0.0
+        elif want == 0 or np.isinf(want):
+            assert got == want and np.signbit(got) == np.signbit(want), (name, xs, got)
+        else:
+            assert abs(got - want) <= 4 * np.spacing(abs(want)), (name, xs, got, want)

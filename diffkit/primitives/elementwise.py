@@ -191,10 +191,11 @@ softplus = elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x
                        lambda sp, x: sp.Piecewise((x + _sympy_log1p(sp, sp.exp(-x)), x > 0),
                                                   (_sympy_log1p(sp, sp.exp(x)), True)),  # stable
                        numpy=(), holomorphic=False)
+# relu's scalar form: max keeps −0.0 and NaN, `+ 0.0` makes −0.0 NumPy's +0.0 (maximum(−0.0, 0.0))
 relu = elementwise("relu", lambda xp, x: xp.maximum(x, 0.0),
                    (lambda x, o: sign(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype
                    lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), numpy=(),
-                   scalar="max({0}, 0.0)", holomorphic=False, special=(((0.0,), (0.0,)),),
+                   scalar="(max({0}, 0.0) + 0.0)", holomorphic=False, special=(((0.0,), (0.0,)),),
                    flat=lambda active, x, o: (not_equal(x, 0.0),))  # 0 left of 0, not at it
 
 
@@ -215,14 +216,16 @@ def _tie_split(a: Any, b: Any) -> Any:
     return 0.5 + 0.5 * sign(a - b)
 
 
+# maximum and minimum have no Python scalar form: Python's max(3.0, nan) is 3.0 where NumPy
+# propagates the NaN; generated scalar code calls np.maximum / np.minimum (NumPy's own rules)
 maximum = elementwise("maximum", lambda xp, a, b: xp.maximum(a, b),
                       (lambda a, b, o: _tie_split(a, b), lambda a, b, o: _tie_split(b, a)), "Max",
-                      latex=r"\max", aliases=("max",), scalar="max({0}, {1})", holomorphic=False,
+                      latex=r"\max", aliases=("max",), holomorphic=False,
                       special=(((1.0, 1.0), (0.5, 0.5)),),
                       kinks=lambda a, b, o: not_equal(a, b), flat=flat_everywhere)
 minimum = elementwise("minimum", lambda xp, a, b: xp.minimum(a, b),
                       (lambda a, b, o: _tie_split(b, a), lambda a, b, o: _tie_split(a, b)), "Min",
-                      latex=r"\min", aliases=("min",), scalar="min({0}, {1})", holomorphic=False,
+                      latex=r"\min", aliases=("min",), holomorphic=False,
                       special=(((1.0, 1.0), (0.5, 0.5)),),
                       kinks=lambda a, b, o: not_equal(a, b), flat=flat_everywhere)
 def _where_sympy(sp: Any, c: Any, a: Any, b: Any) -> Any:
