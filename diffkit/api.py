@@ -324,6 +324,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
         with _strict(method, (fn, xs, idx)):
             out, grads = engine.value_and_grad(fn, xs, idx)
             _check_finite(grads, "the gradient", method)
+        _refuse_complex_output(fn, xs, idx, grads, out)
         return _value(out), tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
     return GradientFunction(run, engine, fn, idx, with_value=True)
@@ -352,9 +353,38 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
         with _strict(method, (fn, xs, idx)):
             grads = engine.grad(fn, xs, idx)
             _check_finite(grads, "the gradient", method)
+        _refuse_complex_output(fn, xs, idx, grads)
         return tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
     return GradientFunction(run, engine, fn, idx)
+
+
+_UNSEEN = object()
+
+
+def _refuse_complex_output(fn: Function, xs: Sequence[Any], idx: Sequence[int],
+                           grads: Sequence[Any], out: Any = _UNSEEN, what: str = "grad") -> None:
+    """grad answers in each input's space, real for a real input; for a complex-valued f of a
+    real x that would be Re f′(x), silently dropping Im f′(x) (``dk.derivative`` gives f′(x)):
+    an InputTypeError, as JAX refuses grad of a complex output. Looked at only where a real
+    input's gradient came out complex (a complex output, or complex values inside a real one);
+    then f's value tells which (evaluated again where the engine did not return it)."""
+    real = [i for i, g in zip(idx, grads, strict=True) if float_dtype(xs[i]).kind != "c"
+            and not isinstance(g, Traced) and np.iscomplexobj(g)]
+    if not real:
+        return
+    if out is _UNSEEN:
+        with np.errstate(all="ignore"):
+            out = fn.evaluate(*xs)
+    if isinstance(out, Traced) or float_dtype(out).kind != "c":
+        return
+    name = fn.inputs[real[0]] if real[0] < len(fn.inputs) else f"argument {real[0]}"
+    raise InputTypeError(
+        f"{what} of the complex-valued {fn.name} at the real input {name!r}: its derivatives "
+        "are complex, and a gradient lives in its input's space (real), so the answer would be "
+        "their real part alone. Use dk.derivative or dk.jacobian for f′(x), differentiate "
+        "dk.real(f(x)) and dk.imag(f(x)) separately, or pass the input as a complex number "
+        "(for a holomorphic f)")
 
 
 def _jacobian_dtype(args: Sequence[Any], idx: Sequence[int], out: Any) -> np.dtype:
@@ -417,6 +447,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
         with _strict(method, (fn, xs, idx)):
             H = engine.hessian(fn, xs, idx)
             _check_finite([H], "the Hessian", method)
+        _refuse_complex_output(fn, xs, idx, [H] * len(idx), what="the Hessian")
         return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, idx, None))
 
     run.engine = engine  # type: ignore[attr-defined]

@@ -10,6 +10,8 @@ record declared holomorphic against the Cauchy–Riemann equations.
 (Hunt findings 6-8 — np.linalg of object arrays of traced scalars, ``y[1] = x[0]**2`` and the
 np.linalg aliases — are tested elsewhere.)
 """
+import math
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -238,3 +240,25 @@ def test_where_with_a_constant_mask_is_holomorphic(method):
     mask = np.array([True, False, True])
     jac = dk.jacobian(lambda z: np.where(mask, z * z, 2 * z), method=method)(z)
     np.testing.assert_allclose(np.diag(jac), np.where(mask, 2 * z, 2.0), atol=1e-8)  # by hand
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic", "fd", "auto"])
+def test_grad_of_a_complex_output_at_a_real_input_is_refused_not_its_real_part(method) -> None:
+    """grad of e^{ix} at a real x answered Re f′(x) = −sin x, silently dropping Im f′(x) = cos x,
+    while dk.derivative gave f′(x): refused by name, as JAX refuses it. A real output through
+    complex values is still answered; f′ of the curve stays dk.derivative's."""
+    x = 0.5
+    curve = dk.function(lambda x: np.exp(1j * x))
+    for call in (dk.grad(curve, method=method), dk.value_and_grad(curve, method=method)):
+        with pytest.raises(dk.InputTypeError, match="complex-valued .* real input 'x'"):
+            call(x)
+    if method != "symbolic":  # (the symbolic engine refuses np.real of a complex value by name)
+        assert dk.grad(lambda x: np.real(np.exp(1j * x)), method=method)(x)[0] == \
+            pytest.approx(-math.sin(x), rel=1e-6)  # d/dx cos x
+    if method in ("reverse", "forward"):
+        with pytest.raises(dk.InputTypeError, match="the Hessian of the complex-valued"):
+            dk.hessian(curve, method=method)(x)
+        assert dk.derivative(curve, method=method)(x) == pytest.approx(1j * complex(
+            math.cos(x), math.sin(x)), rel=1e-12)  # f′ = i·e^{ix}
+    assert dk.grad(curve, method=method)(complex(x)) == pytest.approx(  # holomorphic in z
+        (1j * complex(math.cos(x), math.sin(x)),), rel=1e-6)
