@@ -30,6 +30,7 @@ MAX_LENGTH = 10_000
 MAX_DEPTH = 256
 
 #: names of constants; ``ℯ`` and ``ⅇ`` are ``e`` after NFKC normalization, which names go through
+#: (another spelling that folds into a constant's name is refused: :data:`CONSTANT_SPELLINGS`)
 CONSTANTS = {"pi": math.pi, "π": math.pi, "e": math.e}
 
 
@@ -179,6 +180,19 @@ def _bad_name(n: str) -> str | None:
     return None
 
 
+#: spellings that NFKC folds into a constant's name and that mean that constant
+CONSTANT_SPELLINGS = {"ℯ": "e", "ⅇ": "e"}
+
+
+def _folded_constant(written: str, word: str) -> str | None:
+    """Why a name written one way must not become a constant by its compatibility form: ``ϖ``
+    (varpi, a variable or the lemniscate constant) folds to ``π``, math italic ``𝑒`` to ``e``."""
+    if written == word or word not in CONSTANTS or CONSTANT_SPELLINGS.get(written) == word:
+        return None
+    return (f"it would read as the constant {word} (its compatibility form); write {word} for "
+            "the constant, or another name for a variable")
+
+
 def _tokens(text: str) -> Iterator[Token]:
     """Yield the tokens of `text` left to right, then ("end", "", len+1); refuse odd characters."""
     i, n = 0, len(text)
@@ -210,7 +224,7 @@ def _tokens(text: str) -> Iterator[Token]:
             while j < n and text[j] not in _REFUSED and ("a" + text[j]).isidentifier():
                 j += 1
             word = unicodedata.normalize("NFKC", text[i:j])
-            why = _invisible(text[i:j]) or _bad_name(word)
+            why = _invisible(text[i:j]) or _bad_name(word) or _folded_constant(text[i:j], word)
             if why is not None:
                 if text[j:].lstrip(" \t").startswith("("):
                     why += "; only named functions can be called, such as sin(x)"
@@ -298,6 +312,9 @@ def _compile(tokens: Iterator[Token], inputs: Sequence[str]
                 if math.isinf(value):
                     raise ParseError(f"the number {word} is too large for a float (the largest is "
                                      "about 1.8e308)", token=word, column=col)
+                if value == 0.0 and any(d in "123456789" for d in word.lower().split("e")[0]):
+                    raise ParseError(f"the number {word} is too small for a float: it would be 0 "
+                                     "(the smallest is about 4.9e-324)", token=word, column=col)
                 code.append(("const", value))
                 operand = False
             elif kind == "name" and word in functions():

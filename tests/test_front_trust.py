@@ -257,3 +257,21 @@ def test_constants_cannot_be_inputs(name: str) -> None:
 def test_pi_cannot_be_called() -> None:
     with pytest.raises(ParseError, match="'π' is a constant"):
         dk.parse("π(x)")
+
+
+@pytest.mark.parametrize(("text", "constant"), [("ϖ*x", "π"), ("𝑒*x", "e"), ("ｅ*x", "e")])
+def test_a_name_is_never_folded_into_a_constant(text, constant) -> None:
+    """NFKC folded ϖ (varpi: a variable, or the lemniscate constant 2.622…) into π and math italic
+    𝑒 into e, so dk.parse("ϖ*x")(1.0) was 3.14159 with inputs ('x',): refused by name. ℯ and ⅇ,
+    the constant's own symbols, stay e."""
+    with pytest.raises(dk.ParseError, match=f"would read as the constant {constant}"):
+        dk.parse(text)
+    assert dk.parse("ℯ*x")(1.0) == math.e and dk.parse("ⅇ*x")(1.0) == math.e
+
+
+@pytest.mark.parametrize("text", ["1e-400*x", "2.5e-330 + x", "0.000001e-320*x"])
+def test_a_number_too_small_for_a_float_is_refused_not_zero(text) -> None:
+    """1e400 was refused (too large) but 1e-400 silently became 0.0."""
+    with pytest.raises(dk.ParseError, match="too small for a float"):
+        dk.parse(text)
+    assert dk.parse("0.0e-400 + x")(1.0) == 1.0 and dk.parse("1e-320*x")(1.0) == 1e-320
