@@ -428,6 +428,14 @@ class Tensor(Traced):
         self.tape.value_dependent = True
         return f"Tensor({self.node.value!r}, shape={self.shape})"
 
+    def __format__(self, spec: str) -> str:
+        """``f"{x:.4f}"``: the number formatted as NumPy formats it (a read of the value, as
+        printing it: the trace holds at this point only)."""
+        if not spec:
+            return repr(self) if self.tape.level else str(self.node.value)
+        self.tape.value_dependent = True
+        return format(self.node.value, spec)
+
     # ----- copies and pickles: independent leaves ----------------------------------------------
     def __copy__(self) -> Tensor:
         """``copy.copy(t)``: a new leaf holding the same array (never written in place while both

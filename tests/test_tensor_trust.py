@@ -393,3 +393,15 @@ def test_reductions_dtype_keepdims_out():
     with pytest.raises(dk.TracingError, match="initial="):
         np.max(t, initial=10.0)
     assert t.max(1, None, True).shape == (2, 1)
+
+
+def test_format_specs_read_the_value_and_mark_the_trace() -> None:
+    """f"{loss:.4f}" on a traced value was a bare TypeError (object.__format__). It formats the
+    number as NumPy does; the text depends on the value, so a jit function is traced again where
+    it formats (x·len("1.0") at 1.0, x·len("10.0") at 10.0)."""
+    f = lambda x: x * len(f"{x:.1f}")
+    assert dk.grad(f)(1.0) == (3.0,) and dk.grad(f)(10.0) == (4.0,)
+    jitted = dk.jit(f)
+    assert [jitted(1.0), jitted(1.0), jitted(1.0), jitted(10.0)] == [3.0, 3.0, 3.0, 40.0]
+    t = dk.tensor(np.float64(1.2345), requires_grad=True)
+    assert f"{t:.2f}" == "1.23" and f"{t * 2.0:.3e}" == "2.469e+00"
