@@ -152,3 +152,16 @@ def test_required_keyword_only_parameters_are_inputs_after_the_positional_ones(m
     np.testing.assert_allclose(dk.grad(fixed, method=method)(1.5), (15.0,), rtol=1e-6)
     np.testing.assert_allclose(dk.grad(forwarding, method=method)(1.5, 3.0), (15.0, 7.5),
                                rtol=1e-6)
+
+
+def test_function_and_jit_take_math_text_as_every_transformation_does() -> None:
+    """dk.function("x^2+y") said "pass inputs=[...]", and with inputs it failed at call time
+    with a bare "'str' object is not callable": text is parsed (never evaluated), as dk.grad
+    parses it; something that is no function is an InputTypeError at once."""
+    f = dk.function("x^2*y")
+    assert f.inputs == ("x", "y") and dk.grad(f)(3.0, 2.0) == (12.0, 9.0)  # by hand: 2xy, x²
+    assert dk.function("x^2*y", inputs=["y", "x"])(2.0, 3.0) == 18.0
+    assert dk.grad(dk.jit("x^2*y"))(3.0, 2.0) == (12.0, 9.0)
+    for make in (dk.function, dk.jit):
+        with pytest.raises(dk.InputTypeError, match="a int is no function"):
+            make(3)
