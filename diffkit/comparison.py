@@ -235,7 +235,7 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     Args:
         f: a Function, math text, a SymPy expression or a Python callable.
         point: one value per input.
-        methods: method names (default: :data:`DEFAULT_METHODS`).
+        methods: method names, or one name (default: :data:`DEFAULT_METHODS`).
         repeat: timing repeats (the median is reported).
         budget: about how many seconds one repeat of one method may take. A method whose one
             call takes longer than ``repeat × budget`` (symbolic or Richardson steps on large
@@ -251,6 +251,12 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
         >>> [r.sweeps for r in cmp.rows]
         [2, 1]
     """
+    if isinstance(methods, str):  # one method by name, not its letters
+        methods = [methods]
+    if isinstance(repeat, bool) or not isinstance(repeat, int | np.integer) or repeat < 1:
+        raise ValueError(f"compare: repeat must be a whole number >= 1, got {repeat!r}")
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
+        raise ValueError(f"compare: budget must be a number of seconds > 0, got {budget!r}")
     fn = as_function(f)
     fn.check_arity(point)
     idx = fn.positions(wrt, argnums)

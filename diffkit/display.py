@@ -15,6 +15,8 @@ def format_value(v: Any, digits: int = 6, fixed: bool = False) -> str:
     """A short text for a value: scalars with `digits` significant digits (or, with ``fixed``,
     `digits` decimals as the course notes print them: 0.693), small arrays listed, large ones
     summarized by shape and range."""
+    if isinstance(digits, bool) or not isinstance(digits, int | np.integer) or digits < 0:
+        raise ValueError(f"digits must be a whole number >= 0, got {digits!r}")
     if hasattr(v, "get") and not isinstance(v, np.ndarray):  # CuPy
         v = v.get()
     arr = np.asarray(v)

@@ -52,6 +52,12 @@ _SAME_AS_PARENT = frozenset({"erf", "erfc", "erfinv", "erfcinv", "gamma", "beta"
 _SYMPY_FUNCTIONS: dict[type, tuple[Any, int]] | None = None
 
 
+def _assumed(symbol: Any) -> str:
+    """A symbol's assumptions as they were given (``positive=True``), or 'none'."""
+    given = getattr(symbol, "_assumptions_orig", None) or {}
+    return ", ".join(f"{k}={v}" for k, v in sorted(given.items())) or "none"
+
+
 def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") -> Function:
     """A :class:`Function` from a SymPy expression (inputs: its symbols sorted by name by default).
 
@@ -78,7 +84,14 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
     symbols = [by_name.get(s, sp.Symbol(s)) if isinstance(s, str) else s for s in symbols]
     missing = expr.free_symbols - set(symbols)
     if missing:
-        raise ParseError(f"from_sympy: symbol(s) {sorted(map(str, missing))} are not among the inputs")
+        given = {str(s): s for s in symbols}
+        twins = [f"{m} (the expression's: {_assumed(m)}; the input's: {_assumed(given[str(m)])})"
+                 for m in sorted(missing, key=str) if str(m) in given]
+        hint = ("; a same-named symbol with other assumptions is another symbol: "
+                + "; ".join(twins) + " — pass the expression's own symbol, or its name as text"
+                if twins else "")
+        raise ParseError(f"from_sympy: symbol(s) {sorted(map(str, missing))} are not among the "
+                         f"inputs{hint}")
     index = {s: i for i, s in enumerate(symbols)}
     code: list[Instruction] = []
     stack: list[tuple[Any, bool]] = [(expr, False)]

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import diffkit as dk
 from diffkit.cli import main
@@ -275,3 +276,24 @@ def test_a_number_too_small_for_a_float_is_refused_not_zero(text) -> None:
     with pytest.raises(dk.ParseError, match="too small for a float"):
         dk.parse(text)
     assert dk.parse("0.0e-400 + x")(1.0) == 1.0 and dk.parse("1e-320*x")(1.0) == 1e-320
+
+
+def test_options_a_user_mistypes_get_named_errors(tmp_path) -> None:
+    """Found by the API hunt: compare(methods="reverse") said "unknown method 'r'" (the string
+    iterated), repeat=0 and budget=-1 were accepted; to_text(digits=-1) and digits=2.5 were
+    format-spec errors; render into a missing folder a bare FileNotFoundError; from_sympy
+    with a same-named symbol of other assumptions said 'x' was not an input."""
+    f = dk.parse("x*y")
+    assert [r.method for r in dk.compare(f, 2.0, 3.0, methods="reverse").rows] == ["reverse"]
+    with pytest.raises(ValueError, match="repeat must be a whole number >= 1, got 0"):
+        dk.compare(f, 2.0, 3.0, repeat=0)
+    with pytest.raises(ValueError, match="budget must be a number of seconds > 0"):
+        dk.compare(f, 2.0, 3.0, budget=-1)
+    for digits in (-1, 2.5):
+        with pytest.raises(ValueError, match=f"digits must be a whole number >= 0, got {digits}"):
+            dk.trace(f, 2.0, 3.0).to_text(digits=digits)
+    with pytest.raises(FileNotFoundError, match="there is no folder .*missing.* create it first"):
+        dk.render(dk.trace(f, 2.0, 3.0), tmp_path / "missing" / "t.dot")
+    x, a = sp.Symbol("x", positive=True), sp.Symbol("a")
+    with pytest.raises(dk.ParseError, match="expression's: positive=True; the input's: none"):
+        dk.from_sympy(a * x, inputs=[sp.Symbol("x"), a])

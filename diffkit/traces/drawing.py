@@ -569,6 +569,9 @@ def render(drawing: Any, path: str | Path) -> Path:
         raise ValueError(
             f"render: unknown file type {path.suffix!r}; use one of {', '.join(FORMATS)}"
         )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"render: there is no folder {str(path.parent)!r} to write "
+                                f"{path.name!r} into: create it first")
     if hasattr(drawing, "draw") and hasattr(drawing, "rows"):  # a Trace
         drawing = drawing.draw()
     source = drawing if isinstance(drawing, str) else drawing.source
