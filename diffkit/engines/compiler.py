@@ -96,20 +96,32 @@ def _resolve(v: _Val) -> _Val:
 
 def _simplify(v: _Val) -> None:
     """Peephole rules that are exact in floating point; `v.alias` is set when v is replaced."""
-    v.args = a = [b if b.alias is None else _resolve(b) for b in v.args]
+    a = v.args
+    for i, b in enumerate(a):
+        if b.alias is not None:
+            a[i] = _resolve(b)
     p = v.prim
     if p is None or p.kind != "elementwise":
         return
-    consts = [b.scalar_const() if b.prim is None else None for b in a]
-    for i, b in enumerate(a):  # uniform constant arrays become scalars where shapes allow
-        c = consts[i]
-        if c is not None and b.shape:
+    consts: list[float | None] | None = None  # each operand's uniform value, if any is constant
+    operations = 0
+    for i, b in enumerate(a):
+        if b.prim is not None or b.name is not None:
+            operations += 1
+            continue
+        if consts is None:
+            consts = [None] * len(a)
+        consts[i] = c = b.scalar_const()
+        if c is not None and b.shape:  # uniform constant arrays become scalars where shapes allow
             rest = [d.shape for j, d in enumerate(a) if j != i]
             if np.broadcast_shapes((), *rest) == v.shape:
                 # a NumPy scalar of the array's dtype: typed like the array (NumPy 2 promotes a
                 # Python float weakly, a NumPy scalar or array by its dtype)
                 a[i] = _Val(None, [], {}, (), b.dtype, const=b.dtype.type(c))
-    if all(b.prim is None and b.name is None for b in a) and p.differentiable:  # constants
+    if consts is None:  # no constant operand: the sign rules alone
+        _signs(v)
+        return
+    if not operations and p.differentiable:  # constants only: folded
         with np.errstate(all="ignore"):
             value = p.impl(np, *[b.const for b in a], **v.params)
         if np.all(np.isfinite(value)):
@@ -700,7 +712,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             count = _emit_placed_sum(v, i, deferred, names, fresh, last, lines, count, ns)
             continue
         args = [names[id(a)] if id(a) in names else _ref(a, names, ns) for a in v.args]
-        if any(a.dtype in _WEAKLY_PROMOTED for a in v.args):
+        if any(a.dtype is not _FLOAT64 and a.dtype in _WEAKLY_PROMOTED for a in v.args):
             # a float64 scalar computed here may be a Python float at run time (math code),
             # which NumPy promotes weakly beside a float32 array or scalar: the trace's
             # scalars are NumPy float64s (strong)
@@ -709,7 +721,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
         # Python-float code (math.*) only where NumPy would compute in float64 too: a float32
         # or float16 scalar keeps NumPy's own scalar arithmetic in its dtype
         scalar = not v.shape and all(not a.shape for a in v.args) and (
-            v.dtype.kind != "f" or v.dtype == np.float64)
+            v.dtype is _FLOAT64 or v.dtype.kind != "f" or v.dtype == _FLOAT64)
         made = render_code(v.prim, args, v.params, scalar,
                            None if scalar else [(a.shape, a.dtype) for a in v.args])
         if made is None:  # call the table's impl itself (it may return an argument)
@@ -735,8 +747,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             else:
                 ufunc = "subtract" if sym == "-" else "divide"
                 lines.append(f"    np.{ufunc}({args[0]}, {args[1]}, out={args[1]})")
-        elif not v.shape and uses[id(v)] == 1 and (
-                d := 1 + max((depth.get(id(a), 0) for a in v.args), default=0)) <= MAX_INLINE:
+        elif not v.shape and uses[id(v)] == 1 and (d := _depth(v, depth)) <= MAX_INLINE:
             # a scalar read once: written into its one use (fewer lines for Python to compile)
             depth[id(v)] = d
             if not (atomic(text) if atom is None else atom):
@@ -776,6 +787,16 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
     else:
         lines.append(f"    return {value[0]}, ({tup})" if value else f"    return ({tup})")
     return lines, count
+
+
+def _depth(v: _Val, depth: dict[int, int]) -> int:
+    """How deeply `v`'s expression nests when its inlined operands are written into it."""
+    d = 1
+    for a in v.args:
+        k = depth.get(id(a))
+        if k is not None and k >= d:
+            d = k + 1
+    return d
 
 
 def _convert(nodes: Sequence[Node], vals: dict[int, _Val], seen: dict[Any, _Val]) -> None:
@@ -1015,6 +1036,8 @@ def _const_text(v: _Val, ns: dict[str, Any]) -> str:
         return literal(v.const.item() if hasattr(v.const, "item") else v.const)
     return _ref_param(v.const, ns)
 
+
+_FLOAT64 = np.dtype(np.float64)
 
 #: array dtypes whose result with a float64 scalar depends on whether the scalar is a Python
 #: float (the array's dtype) or a NumPy float64 (float64 or complex128)
