@@ -11,6 +11,7 @@ from .api import (
     value_and_grad,
     vjp,
 )
+from .build import function, jit
 from .engines import compiled as _compiled  # noqa: F401 - registers dk.jit's evaluator
 from .engines.compiler import compile_gradient
 from .errors import (
@@ -30,7 +31,7 @@ from .errors import (
     TracedMutationError,
     TracingError,
 )
-from .function import Function, function, jit
+from .function import Function
 from .ir import Graph, Node
 from .ops import *
 from .parse import parse

@@ -678,30 +678,19 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
     def wrap(f: Callable[..., Any]) -> Function:
         if isinstance(f, Function):
             return f
-        if (made := _from_text_or_sympy(f, inputs)) is not None:
-            return made
-        body, names = (f, inputs) if inputs else _positional_body(f)
+        body, names = (f, inputs) if inputs else _positional_body(_callable(f))
         return Function(body, names, name=getattr(f, "__name__", "f"))
 
     return wrap(fn) if fn is not None else wrap
 
 
-def _from_text_or_sympy(f: Any, inputs: Sequence[str] | None) -> Function | None:
-    """Math text parsed (never evaluated), a SymPy expression translated: the Function that
-    ``dk.grad`` and every transformation make of them; None for a callable; an InputTypeError
-    for anything else (a number, a list: nothing to trace)."""
-    if isinstance(f, str):
-        from .parse import parse  # (the parser builds Functions: imported when first needed)
-
-        return parse(f, inputs)
-    if type(f).__module__.startswith("sympy"):
-        from .sympy_bridge import from_sympy
-
-        return from_sympy(f, inputs=inputs) if inputs else from_sympy(f)
+def _callable(f: Any) -> Any:
+    """`f`, or an InputTypeError where it is no function (a number, a list: nothing to trace;
+    math text and SymPy expressions are made Functions by :mod:`diffkit.build`)."""
     if not callable(f):
         raise InputTypeError(f"a {type(f).__name__} is no function: pass a Python function, math "
                              "text or a SymPy expression")
-    return None
+    return f
 
 
 def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
@@ -725,11 +714,9 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
     """
 
     def wrap(f: Any) -> Function:
-        if not isinstance(f, Function):
-            f = _from_text_or_sympy(f, inputs) or f
         if isinstance(f, Function):
             return Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
-        body, names = (f, inputs) if inputs else _positional_body(f)
+        body, names = (f, inputs) if inputs else _positional_body(_callable(f))
         return Function(body, names, name=getattr(f, "__name__", "f"), jit=True)
 
     return wrap(fn) if fn is not None else wrap
