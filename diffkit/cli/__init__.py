@@ -15,6 +15,7 @@ import errno
 import importlib
 import io
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Sequence
@@ -36,11 +37,53 @@ Every error is one line on stderr; DIFFKIT_DEBUG=1 adds the traceback.
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with its usage errors on one line: ``diffkit grad: error: … (see … --help)``."""
+    """argparse with its usage errors on one line: ``diffkit grad: error: … (see … --help)``,
+    and a hint where an EXPR that starts with '-' was taken for an option."""
+
+    #: the command line being parsed (set by :func:`main`), for the hint
+    argv: Sequence[str] = ()
 
     def error(self, message: str) -> NoReturn:
-        _say(f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')")
+        _say(f"{self.prog}: error: {one_line(message)}{self._dash_hint(message)} "
+             f"(see '{self.prog} --help')")
         raise SystemExit(USAGE)
+
+    def _dash_hint(self, message: str) -> str:
+        """How to pass an EXPR that starts with '-' ("-x^2" reads as an option, so argparse
+        says EXPR is missing), or, after '--' (where everything is EXPR), where the options go.
+        Empty when neither applies."""
+        if "required" not in message or not any(a.metavar == "EXPR" for a in self._actions):
+            return ""
+        command = self.prog.split()[-1]
+        argv = list(self.argv)
+        tokens = argv[argv.index(command) + 1:] if command in argv else argv
+        if "--" in tokens:
+            i = tokens.index("--")
+            before, after = tokens[:i], tokens[i + 1:]
+            options = [t for t in after[1:] if self._is_option(t)]
+            if not after or not options:
+                return ""
+            example = shlex.join(["diffkit", command, *before, *after[1:], "--", after[0]])
+            return (f"; everything after -- is EXPR: put {options[0].split('=')[0]} before -- "
+                    f"({example})")
+        if "EXPR" not in message:
+            return ""
+        expr = next((t for t in tokens if t.startswith("-") and t != "-"
+                     and not self._is_option(t)), None)
+        if expr is None:
+            return ""
+        rest = [t for t in tokens if t is not expr]
+        example = shlex.join(["diffkit", command, *rest, "--", expr])
+        return (f"; EXPR {expr!r} starts with '-', so it reads as an option: put -- before it, "
+                f"after the options ({example}), or write it as ' {expr}' or '({expr})'")
+
+    def _is_option(self, token: str) -> bool:
+        """Whether argparse reads `token` as one of this parser's options (an unambiguous
+        prefix of a long option included, and --name=value)."""
+        name = token.split("=", 1)[0] if token.startswith("--") else token
+        options = self._option_string_actions
+        return name in options or (name.startswith("--") and len(name) > 2 and any(
+            o.startswith(name) for o in options))
 
 
 def build_parser() -> tuple[Parser, dict[str, Parser]]:
@@ -106,9 +149,12 @@ class _ClosedStdout(io.TextIOBase):
 
 def _main(argv: Sequence[str] | None) -> int:
     parser, commands = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    for p in (parser, *commands.values()):
+        p.argv = given
     try:
         args, extra = parser.parse_known_args(argv)
-        args.argv = list(sys.argv[1:] if argv is None else argv)  # train --workers re-runs it
+        args.argv = given  # train --workers re-runs it
         if extra:
             (commands.get(args.command) or parser).error(
                 f"unrecognized arguments: {' '.join(extra)}")

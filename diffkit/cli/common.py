@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParseError
 from ..function import Function
 
 
@@ -85,11 +86,7 @@ def parse_point(fn: Function, items: Sequence[str], option: str = "--at") -> lis
             raise CLIError(f"{option} takes NAME=VALUE pairs, got {item!r}")
         if name in given:
             raise CLIError(f"{option} gives {name} twice")
-        try:
-            values = [float(v) for v in text.split(",")]
-        except ValueError:
-            raise CLIError(f"{option} {name}: {text!r} is not a number (or comma-separated "
-                           "numbers, x=1,2,3)") from None
+        values = [number(option, name, v) for v in text.split(",")]
         if not all(map(math.isfinite, values)):
             raise CLIError(f"{option} {name}={text}: not a finite number (diffkit differentiates "
                            "at finite points only)")
@@ -102,6 +99,46 @@ def parse_point(fn: Function, items: Sequence[str], option: str = "--at") -> lis
     if missing:
         raise CLIError(f"{option} is missing a value for {', '.join(missing)}")
     return [given[n] for n in fn.inputs]
+
+
+#: the words for a number that is not finite (Python's float() reads them, in any case, signed)
+_NOT_FINITE = ("inf", "infinity", "nan")
+
+
+def number(option: str, name: str, text: str) -> float:
+    """One number of a point, read as the math text parser reads a number (``3``, ``2.5``,
+    ``.5``, ``5.``, ``1e-3``), with an optional sign; inf and nan are read too (and refused
+    later, by name, as not finite). No ``1_000``, no digits other than ASCII's: what float()
+    reads beyond the parser's numbers is refused with the parser's reason."""
+    from ..parse import _NUMBER, parse  # the parser's number grammar: one definition
+
+    word = text.strip()
+    unsigned = word[1:] if word[:1] in "+-" else word
+    if _NUMBER.fullmatch(unsigned) or unsigned.lower() in _NOT_FINITE:
+        return float(word)
+    why = ""
+    try:
+        parse(word)
+    except ParseError as exc:
+        if exc.token is not None and exc.token.strip() == unsigned:  # the parser's reason for it
+            where = f" (at {exc.token!r}" + (f", column {exc.column})" if exc.column else ")")
+            why = ": " + str(exc).removesuffix(where)
+    why = why or " (or comma-separated numbers, x=1,2,3)"
+    raise CLIError(f"{option} {name}: {word!r} is not a number{why}")
+
+
+def given_point(inputs: Sequence[str], point: Sequence[object]) -> str:
+    """The point as ``x1=2, x=[1., 2.5]``: every number exactly, in the shortest text that
+    reads back as the same float (as repr does, without a trailing ".0"), so nothing is rounded
+    whatever --digits says."""
+    def exact(v: object) -> str:
+        if np.ndim(v) == 0:
+            return repr(float(v)).removesuffix(".0")  # type: ignore[arg-type]
+        arr = np.asarray(v)
+        return np.array2string(arr, separator=", ", floatmode="unique", threshold=arr.size + 1,
+                               max_line_width=sys.maxsize)
+
+    return ", ".join(f"{n}={exact(v)}" for n, v in zip(inputs, point))
 
 
 def load(expr: str, at: Sequence[str]) -> tuple[Function, list[object]]:

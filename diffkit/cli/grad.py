@@ -16,6 +16,7 @@ from .common import (
     HelpFormatter,
     add_json_argument,
     add_point_arguments,
+    given_point,
     int_range,
     load,
     print_json,
@@ -79,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_table(args: argparse.Namespace, inputs: tuple[str, ...], point: list[Any], value: Any,
                  methods: tuple[str, ...], gradients: dict[str, Any], errors: dict[str, str],
                  auto: tuple[str, str] | None) -> None:
-    where = ", ".join(f"{n}={format_value(v)}" for n, v in zip(inputs, point))
-    print(f"f({where}) = {format_value(value, max(args.digits, 1))}")
+    print(f"f({given_point(inputs, point)}) = {format_value(value, max(args.digits, 1))}")
     width = max(len(m) for m in methods)
     for m in methods:
         if m in errors:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from .common import (
     positive_float,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from ..nn.train import ConfigMismatchError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta", "adam", "adamw", "nadam")
 DATA = ("digits", "moons", "circles", "xor", "spirals")
@@ -65,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", metavar="PATH", default=None,
                    help="write a checkpoint after every epoch (rank 0, atomically)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from --checkpoint if it exists (any number of workers)")
+                   help="continue from --checkpoint if it exists (any number of workers); the "
+                   "other options must be those of the run that wrote it")
     add_json_argument(p, "the settings, the per-epoch history and the test accuracy (no progress "
                       "bar)")
     p.set_defaults(run=run)
@@ -107,9 +111,39 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
+#: how each setting of the run is written on the command line
+_OPTIONS = {"dataset": "DATASET", "model": "--model", "optimizer": "--optimizer", "lr": "--lr",
+            "epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed"}
+
+
+def _mismatch(path: str, exc: ConfigMismatchError) -> str:
+    """The one-line refusal of a --resume whose settings are not those of the checkpoint's run."""
+    fresh = "start a new run without --resume"
+    if exc.saved is None:
+        return (f"--resume: {path} does not record the settings of the run that wrote it (an "
+                "older diffkit, or Python code, wrote it), so it cannot be checked against this "
+                f"command; {fresh}")
+    options = [k for k in exc.keys if k in _OPTIONS and k in exc.saved]
+    # another network follows from other options; with the same ones (another diffkit), or
+    # settings this command does not have (Python code), no option can make the run match
+    others = [k for k in exc.keys if k not in options and not (k == "network" and options)]
+    if others:
+        differ = ", ".join(f"{k} {exc.saved[k]!r}" if k in exc.saved else f"no {k}"
+                           for k in exc.keys)
+        return (f"--resume: {path} was written by a run with {differ}, which this command "
+                f"cannot continue; {fresh}")
+
+    def written(config: dict[str, Any]) -> str:
+        return " ".join(f"{_OPTIONS[k]} {config[k]}" for k in options)
+
+    return (f"--resume: {path} was written by a run with {written(exc.saved)}, not "
+            f"{written(exc.current)}; resume with {written(exc.saved)}, or {fresh}")
+
+
 def _train(args: argparse.Namespace, ctx: Any) -> int:
     """One process's training (rank `ctx.rank` of a job when ctx is given)."""
     from .. import nn
+    from ..nn.train import ConfigMismatchError
 
     main = ctx is None or ctx.is_main
     cnn = args.model == "cnn"
@@ -124,21 +158,30 @@ def _train(args: argparse.Namespace, ctx: Any) -> int:
     n_classes = int(y.max()) + 1
     if cnn:
         model = nn.Net(image_size=8, padding=1, channels=(16, 32), hidden=(64,))
+        network = "Net(image_size=8, padding=1, channels=(16, 32), hidden=(64,))"
     else:
         mu, sd = Xtr.mean(0), Xtr.std(0) + 0.1
         Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
         sizes = [64, 128, 64, 10] if args.dataset == "digits" else [2, 64, 64, n_classes]
         model = nn.MLP(sizes)
+        network = f"MLP {sizes}"
     model.to(args.device)
     epochs = (20 if cnn else 30) if args.epochs is None else args.epochs
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     opt = _optimizer(nn, args.optimizer, model.parameters(), lr)
+    config = {"command": "train", "dataset": args.dataset, "model": args.model,
+              "network": network, "optimizer": args.optimizer, "lr": lr, "epochs": epochs,
+              "batch_size": args.batch_size, "seed": args.seed}
     trainer = nn.Trainer(model, optimizer=opt, scheduler=nn.CosineAnnealingLR(opt, max(epochs, 1)),
                          progress=not (args.no_progress or args.json), checkpoint=args.checkpoint,
-                         distributed=ctx if ctx is not None else False)
+                         distributed=ctx if ctx is not None else False, config=config)
     loader = nn.DataLoader(Xtr, ytr, args.batch_size, seed=args.seed, device=args.device)
     if args.resume and Path(args.checkpoint).is_file():
-        trainer.load_checkpoint(args.checkpoint)
+        try:
+            trainer.load_checkpoint(args.checkpoint)
+        except ConfigMismatchError as exc:
+            raise CLIError(_mismatch(args.checkpoint, exc)) from None
+    lr = opt.param_groups[0]["initial_lr"]  # the schedule's base: what the run uses
     try:
         trainer.fit(loader, val_data=(Xte, yte), epochs=epochs)
     except nn.DivergenceError as exc:

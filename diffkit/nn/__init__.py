@@ -96,7 +96,7 @@ from .schedulers import (
                    ReduceLROnPlateau,
                    StepLR,
 )
-from .train import DivergenceError, History, Trainer, accuracy, fit, predict
+from .train import ConfigMismatchError, DivergenceError, History, Trainer, accuracy, fit, predict
 
 __all__ = [
                    "DATASETS",
@@ -113,6 +113,7 @@ __all__ = [
                    "BatchNorm2d",
                    "CheckpointError",
                    "Compose",
+                   "ConfigMismatchError",
                    "Conv2d",
                    "CosineAnnealingLR",
                    "CrossEntropyLoss",

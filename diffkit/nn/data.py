@@ -132,7 +132,48 @@ class DataLoader:
         return {"rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the shuffling generator of a :meth:`state_dict`; a state that is not one
+        (of this loader's kind of generator) is a TypeError or ValueError naming the entry, and
+        nothing changes."""
+        check_loader_state(state, kind=type(self.rng.bit_generator).__name__)
         self.rng.bit_generator.state = state["rng"]
+
+
+#: NumPy's bit generators by the name their state gives: a fixed table, so nothing a saved
+#: state says picks the code that runs
+_BIT_GENERATORS: dict[str, Callable[[], Any]] = {
+    "PCG64": np.random.PCG64, "PCG64DXSM": np.random.PCG64DXSM, "MT19937": np.random.MT19937,
+    "Philox": np.random.Philox, "SFC64": np.random.SFC64}
+
+
+def check_loader_state(state: Any, kind: str | None = None) -> None:
+    """TypeError or ValueError unless `state` is a :meth:`DataLoader.state_dict`: ``{"rng": the state of a
+    NumPy bit generator}`` (of the kind `kind` names, when given), checked by loading it into a
+    fresh generator of its kind, so that a loader's own generator never holds a bad state."""
+    where = "DataLoader.load_state_dict"
+    if not isinstance(state, dict):
+        raise TypeError(f"{where}: the state is a {type(state).__name__}, not a dict")
+    unknown = [k for k in state if k != "rng"]
+    if unknown:
+        raise ValueError(f"{where}: unknown entry {unknown[0]!r} (a DataLoader state has 'rng')")
+    if "rng" not in state:
+        raise ValueError(f"{where}: the state has no 'rng'")
+    rng = state["rng"]
+    name = rng.get("bit_generator") if isinstance(rng, dict) else None
+    if not isinstance(rng, dict):
+        raise TypeError(f"{where}: 'rng' is a {type(rng).__name__}, not the state of a NumPy "
+                         "bit generator")
+    if not isinstance(name, str) or name not in _BIT_GENERATORS:
+        raise ValueError(f"{where}: 'rng' names {str(name)[:40]!r}, which is not a NumPy bit "
+                         f"generator ({', '.join(_BIT_GENERATORS)})")
+    if kind is not None and name != kind:
+        raise ValueError(f"{where}: 'rng' is a {name} state, but this loader's generator is a "
+                         f"{kind}")
+    try:
+        _BIT_GENERATORS[name]().state = rng
+    except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
+        raise ValueError(f"{where}: 'rng' is not the state of a NumPy {name} generator "
+                         f"({type(exc).__name__}: {exc})") from None
 
 
 def split_test_rows(test_size: Any, n: int) -> int:

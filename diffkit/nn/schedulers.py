@@ -7,10 +7,88 @@ takes the validation metric).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .optim import Optimizer
+
+#: a check of one state entry: None when the value is fine, else what follows the entry's name
+#: in the error message (" is 'x', not a number", "[0] is nan, not …", " has 2 entries, not 1")
+_Check = Callable[[Any], "str | None"]
+
+
+def _show(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is(want: str, ok: Callable[[Any], bool]) -> _Check:
+    return lambda v: None if ok(v) else f" is {_show(v)}, not {want}"
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _whole(low: int | None = None) -> _Check:
+    """A check: an int (not a bool), at least `low`."""
+    return _is("a whole number" + ("" if low is None else f" >= {low}"),
+               lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)
+               and (low is None or v >= low))
+
+
+#: a check: any real number (not a bool), NaN and ±inf included
+_real = _is("a number", _number)
+#: a check: a learning rate, a finite number >= 0
+_rate = _is("a finite number >= 0", lambda v: _number(v) and math.isfinite(v) and v >= 0)
+#: a check: True or False
+_flag = _is("True or False", lambda v: isinstance(v, bool))
+#: a check: None or a str
+_name_or_none = _is("None or a str", lambda v: v is None or isinstance(v, str))
+
+
+def _one_of(*options: str) -> _Check:
+    """A check: one of these strings."""
+    return _is("one of " + ", ".join(map(repr, options)), lambda v: v in options
+               and isinstance(v, str))
+
+
+def _list_of(check: _Check, length: int | None = None) -> _Check:
+    """A check: a list (or tuple) of `length` values that each pass `check`."""
+    def checked(v: Any) -> str | None:
+        if not isinstance(v, list | tuple):
+            return f" is {_show(v)}, not a list"
+        if length is not None and len(v) != length:
+            return f" has {len(v)} entries, not {length}"
+        return next((f"[{i}]{why}" for i, e in enumerate(v) if (why := check(e)) is not None),
+                    None)
+    return checked
+
+
+def _checked_state(owner: str, state: Any, spec: Mapping[str, _Check],
+                  current: Mapping[str, Any], optional: Sequence[str] = ()) -> dict[str, Any]:
+    """`state` for ``owner.load_state_dict``, checked before anything changes: a dict with the
+    keys of `current` (the object's own state_dict; those in `optional` may be missing: an
+    older diffkit did not save them) and no other (an unknown key would become an attribute
+    and could hide a method), each entry that `spec` names passing its check; entries it does
+    not name (a subclass's own) are taken as they are. Otherwise a ValueError (a TypeError
+    for a state that is not a dict) naming the entry."""
+    where = f"{owner}.load_state_dict"
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{where}: the state is a {type(state).__name__}, not a dict")
+    unknown = [k for k in state if k not in current]
+    if unknown:
+        raise ValueError(f"{where}: unknown entry {_show(unknown[0])} (a {owner} state has "
+                         f"{', '.join(map(repr, current))})")
+    missing = [k for k in current if k not in state and k not in optional]
+    if missing:
+        raise ValueError(f"{where}: the state has no {', '.join(map(repr, missing))}")
+    for k, check in spec.items():
+        why = check(state[k]) if k in state else None
+        if why is not None:
+            raise ValueError(f"{where}: {k!r}{why}")
+    return dict(state)
 
 
 class LRScheduler:
@@ -47,8 +125,16 @@ class LRScheduler:
     def state_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
+    def _state_checks(self) -> dict[str, _Check]:
+        """How :meth:`load_state_dict` checks each entry (subclasses add their settings)."""
+        return {"base_lrs": _list_of(_rate, len(self.optimizer.param_groups)),
+                "last_epoch": _whole(-1)}
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        """Restore a :meth:`state_dict`: the entries this scheduler has, of their kinds (a
+        ValueError naming the entry otherwise, before anything changes)."""
+        self.__dict__.update(_checked_state(type(self).__name__, state, self._state_checks(),
+                                           self.state_dict()))
 
 
 class StepLR(LRScheduler):
@@ -64,6 +150,9 @@ class StepLR(LRScheduler):
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return base_lr * self.gamma ** (epoch // self.step_size)
 
+    def _state_checks(self) -> dict[str, _Check]:
+        return {**super()._state_checks(), "step_size": _whole(1), "gamma": _real}
+
 
 class MultiStepLR(LRScheduler):
     """η · γ^(number of milestones passed). Example: ``nn.MultiStepLR(opt, [30, 80], gamma=0.1)``."""
@@ -76,6 +165,9 @@ class MultiStepLR(LRScheduler):
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return base_lr * self.gamma ** sum(epoch >= m for m in self.milestones)
 
+    def _state_checks(self) -> dict[str, _Check]:
+        return {**super()._state_checks(), "milestones": _list_of(_whole()), "gamma": _real}
+
 
 class ExponentialLR(LRScheduler):
     """η · γ^epoch. Example: ``nn.ExponentialLR(opt, gamma=0.9)``."""
@@ -86,6 +178,9 @@ class ExponentialLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return base_lr * self.gamma**epoch
+
+    def _state_checks(self) -> dict[str, _Check]:
+        return {**super()._state_checks(), "gamma": _real}
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -100,6 +195,9 @@ class CosineAnnealingLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+    def _state_checks(self) -> dict[str, _Check]:
+        return {**super()._state_checks(), "T_max": _whole(1), "eta_min": _real}
 
 
 class ReduceLROnPlateau:
@@ -160,8 +258,19 @@ class ReduceLROnPlateau:
     def state_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
+    def _state_checks(self) -> dict[str, _Check]:
+        """How :meth:`load_state_dict` checks each entry."""
+        return {"mode": _one_of("min", "max"), "factor": _is("a number < 1", lambda v: _number(v)
+                                                             and v < 1),
+                "patience": _real, "threshold": _real, "threshold_mode": _one_of("rel", "abs"),
+                "cooldown": _real, "min_lr": _real, "eps": _real, "best": _real,
+                "num_bad_epochs": _whole(0), "cooldown_counter": _real, "last_epoch": _whole(0)}
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        """Restore a :meth:`state_dict`: the entries this scheduler has, of their kinds (a
+        ValueError naming the entry otherwise, before anything changes)."""
+        self.__dict__.update(_checked_state(type(self).__name__, state, self._state_checks(),
+                                           self.state_dict()))
 
 
 class EarlyStopping:
@@ -205,8 +314,22 @@ class EarlyStopping:
         self.stopped = self.bad_epochs >= self.patience
         return self.stopped
 
+    #: the settings (a state without them, from an older diffkit, keeps this object's)
+    SETTINGS = ("patience", "min_delta", "mode", "monitor", "restore_best")
+
     def state_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def _state_checks(self) -> dict[str, _Check]:
+        """How :meth:`load_state_dict` checks each entry."""
+        return {"patience": _real, "min_delta": _real, "mode": _one_of("min", "max"),
+                "monitor": _name_or_none, "restore_best": _flag, "best": _real,
+                "best_epoch": _whole(-1), "bad_epochs": _whole(0), "epoch": _whole(-1),
+                "stopped": _flag}
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        """Restore a :meth:`state_dict`: the counters, and the settings where the state has
+        them, each of its kind (a ValueError naming the entry otherwise, before anything
+        changes)."""
+        self.__dict__.update(_checked_state("EarlyStopping", state, self._state_checks(),
+                                           self.state_dict(), optional=self.SETTINGS))

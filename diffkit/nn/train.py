@@ -15,7 +15,7 @@ import math
 import numbers
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, final
 
 import numpy as np
@@ -25,7 +25,7 @@ from ..errors import DiffkitError, ShapeError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
 from .compiled_step import CompiledStep, Lane, fingerprint, why_not_compiled
-from .data import DataLoader, check_finite
+from .data import DataLoader, check_finite, check_loader_state
 from .distributed import data_parallel
 from .inference import predict
 from .losses import (
@@ -51,6 +51,17 @@ class DivergenceError(DiffkitError, FloatingPointError):
                  loss: float | None = None) -> None:
         super().__init__(message)
         self.epoch, self.step, self.loss = epoch, step, loss
+
+
+class ConfigMismatchError(CheckpointError):
+    """A checkpoint written by a run of another ``config`` than this Trainer's, or that records
+    none. ``keys`` lists the entries that differ; ``saved`` and ``current`` are the two configs
+    (``saved`` is None when the checkpoint records no config)."""
+
+    def __init__(self, message: str, *, saved: dict[str, Any] | None, current: dict[str, Any],
+                 keys: list[str]) -> None:
+        super().__init__(message)
+        self.saved, self.current, self.keys = saved, current, keys
 
 
 class History(dict):
@@ -209,6 +220,11 @@ class Trainer:
             default): when ``nn.distributed.init()`` was called; True: call it; False: never.
             Each rank then trains on its shard of every global batch, gradients are averaged
             over the ranks after backward, and only rank 0 shows progress and writes checkpoints.
+        config: what defines the run, as plain data (``{"dataset": "moons", "epochs": 30,
+            "lr": 0.003}``: str, int, float, bool, None, and lists and dicts of them). It is
+            saved in every checkpoint, and :meth:`load_checkpoint` refuses a checkpoint of
+            another config, or of none (:class:`ConfigMismatchError`). None (the default):
+            nothing is saved or compared.
 
     Example:
         >>> import diffkit.nn as nn
@@ -226,7 +242,8 @@ class Trainer:
                  clip_grad_norm: float | None = None, clip_grad_value: float | None = None,
                  progress: bool = True, checkpoint: str | None = None,
                  track_grad_norms: bool = True, compile: bool | None = None,
-                 distributed: Any = None) -> None:
+                 distributed: Any = None, config: Mapping[str, Any] | None = None) -> None:
+        self.config = None if config is None else _plain_config(config)
         self.model = model
         self.loss_fn = loss_fn or cross_entropy
         self.optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
@@ -674,42 +691,89 @@ class Trainer:
         last = self._resumable()
         if last is not None:
             state["resume"] = last
+        if self.config is not None:
+            state["config"] = self.config
         save_state(path, state)
 
     def load_checkpoint(self, path: str) -> None:
-        """Restore a checkpoint written by :meth:`save_checkpoint`.
+        """Restore a checkpoint written by :meth:`save_checkpoint`, all or nothing: every entry
+        is checked — its type, its shape, its range, and that it fits this trainer's model,
+        optimizer, scheduler and early stopping — before anything changes, so a refused file
+        leaves the trainer as it was.
 
         Raises:
             CheckpointError: the file is not a diffkit checkpoint, is truncated or corrupted
-                (checksum mismatch), or comes from a newer format version.
+                (checksum mismatch), comes from a newer format version, or an entry is
+                malformed or does not fit this trainer (the message names the entry).
+            ConfigMismatchError: (a CheckpointError) this trainer has a ``config`` and the
+                checkpoint records another one, or none.
         """
         state = load_state(path)
         missing = [k for k in _CHECKPOINT_KEYS if k not in state]
         if missing:
             raise CheckpointError(f"{path}: not a Trainer checkpoint (no {', '.join(missing)})")
-        epoch = state["epoch"]
-        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
-            raise CheckpointError(f"{path}: the epoch is {epoch!r}, not a whole number >= 0")
+        saved = state.get("config")
+        if saved is not None and not isinstance(saved, dict):
+            raise CheckpointError(f"{path}: entry 'config': a {type(saved).__name__}, not a dict")
+        self._compare_config(path, saved)
+        entry = "history"
+        try:  # what the trainer only stores: checked here, as no piece checks it later
+            history = _history_from(state["history"])
+            entry = "epoch"
+            epoch = _checked_epoch(state["epoch"], history.epochs)
+            for entry in ("model", "optimizer", "resume", "best_state", "scheduler",
+                          "early_stopping", "loader"):
+                value = state.get(entry)
+                if not isinstance(value, dict) and (value is not None or entry in (
+                        "model", "optimizer")):
+                    raise TypeError(f"a {type(value).__name__}, not a dict")
+            if state["loader"] is not None:
+                check_loader_state(state["loader"])
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: entry {entry!r}: {_message(exc)}") from None
         before = self._restorable()
-        try:  # all or nothing: a bad entry leaves the trainer as it was
-            self.epoch = int(epoch)
-            self.history = History()
-            self.history.update(state["history"])
-            last = state.get("resume")
-            if last is not None:  # checked as the model's state: it is loaded by the next fit
-                self.model.load_state_dict(last)
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            get_rng().bit_generator.state = state["rng"]
-            if self.scheduler is not None and state["scheduler"] is not None:
-                self.scheduler.load_state_dict(state["scheduler"])
-            if self.early_stopping is not None and state["early_stopping"] is not None:
-                self.early_stopping.load_state_dict(state["early_stopping"])
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        loads = [  # each piece checks its own entry before it changes
+            ("resume", self.model.load_state_dict),  # the next fit loads it: checked now
+            ("best_state", self.model.load_state_dict),  # fit's end loads it: checked now
+            ("model", self.model.load_state_dict),
+            ("optimizer", self.optimizer.load_state_dict),
+            ("rng", _set_rng),
+            ("scheduler", None if self.scheduler is None else self.scheduler.load_state_dict),
+            ("early_stopping",
+             None if self.early_stopping is None else self.early_stopping.load_state_dict)]
+        try:
+            for entry, load in loads:
+                if load is not None and state.get(entry) is not None:
+                    load(state[entry])
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
             self._restore(before)
-            raise CheckpointError(f"{path}: {exc}") from None
+            raise CheckpointError(f"{path}: entry {entry!r}: {_message(exc)}") from None
+        self.epoch, self.history = epoch, history
         self._loader_state, self.best_state = state["loader"], state["best_state"]
         self._last_state = state.get("resume")
+
+    def _compare_config(self, path: str, saved: dict[str, Any] | None) -> None:
+        """ConfigMismatchError when this trainer has a config and the checkpoint's differs."""
+        mine = self.config
+        if mine is None:
+            return
+        if saved is None:
+            raise ConfigMismatchError(
+                f"{path}: records no config (a Trainer without config=, or an older diffkit, "
+                "wrote it), so it cannot be checked against this trainer's: load it into a "
+                "Trainer without config, or start a new run", saved=None, current=mine,
+                keys=list(mine))
+        keys = [k for k in [*mine, *(k for k in saved if k not in mine)]
+                if k not in saved or k not in mine or not _same_value(saved[k], mine[k])]
+        if keys:
+            def show(config: dict[str, Any]) -> str:
+                return ", ".join(f"{k}={config[k]!r}" if k in config else f"no {k}"
+                                 for k in keys)
+
+            raise ConfigMismatchError(
+                f"{path}: written by a run with {show(saved)}, not {show(mine)}: load it into "
+                "a trainer with that config, or start a new run", saved=saved, current=mine,
+                keys=keys)
 
     def _restorable(self) -> dict[str, Any]:
         """What :meth:`load_checkpoint` replaces, as it is now (for :meth:`_restore`)."""
@@ -733,6 +797,100 @@ class Trainer:
 
 _CHECKPOINT_KEYS = ("epoch", "history", "model", "optimizer", "rng", "scheduler",
                     "early_stopping", "loader", "best_state")
+#: History entries with one number per epoch, and those with one per epoch that validated
+_PER_EPOCH, _PER_VALIDATION = ("loss", "accuracy", "lr", "time"), ("val_loss", "val_accuracy")
+
+
+def _message(exc: BaseException) -> str:
+    """An exception's text on one line (a KeyError's without the quotes repr adds)."""
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(str(text).split()) or type(exc).__name__
+
+
+def _set_rng(state: Any) -> None:
+    get_rng().bit_generator.state = state
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _numbers(name: str, v: Any) -> list[Any]:
+    """A copy of a history list, checked to hold numbers (NaN included); ValueError otherwise."""
+    if not isinstance(v, list | tuple):
+        raise TypeError(f"{name} is a {type(v).__name__}, not a list of numbers")
+    bad = next((i for i, x in enumerate(v) if not _is_number(x)), None)
+    if bad is not None:
+        raise ValueError(f"{name}[{bad}] is {v[bad]!r:.40}, not a number")
+    return list(v)
+
+
+def _history_from(saved: Any) -> History:
+    """The History a checkpoint holds, checked: a dict whose loss, accuracy, lr and time have a
+    number per epoch, val_loss and val_accuracy a number per epoch that had val_data (at most
+    one per epoch), grad_norms a dict of such lists (a layer is tracked from when it was
+    added). Other entries (your own) are kept as they are. ValueError naming the entry."""
+    if not isinstance(saved, dict):
+        raise TypeError(f"a {type(saved).__name__}, not a dict")
+    missing = [k for k in (*_PER_EPOCH, *_PER_VALIDATION, "grad_norms") if k not in saved]
+    if missing:
+        raise ValueError(f"the history has no {', '.join(map(repr, missing))}")
+    history = History()
+    history.update(saved)
+    epochs = len(_numbers("'loss'", saved["loss"]))
+    for k in (*_PER_EPOCH, *_PER_VALIDATION):
+        history[k] = _numbers(repr(k), saved[k])
+        n = len(history[k])
+        if n > epochs or (n != epochs and k in _PER_EPOCH) or (
+                k == "val_accuracy" and n != len(history["val_loss"])):
+            raise ValueError(f"{k!r} has {n} entries for {epochs} epochs"
+                             + ("" if k != "val_accuracy" else
+                                f" and {len(history['val_loss'])} validations"))
+    norms = saved["grad_norms"]
+    if not isinstance(norms, dict):
+        raise TypeError(f"'grad_norms' is a {type(norms).__name__}, not a dict")
+    history["grad_norms"] = {}
+    for name, v in norms.items():
+        if not isinstance(name, str):
+            raise TypeError(f"'grad_norms' has the key {name!r}, not a parameter's name")
+        history["grad_norms"][name] = _numbers(f"'grad_norms'[{name!r}]", v)
+        if len(v) > epochs:
+            raise ValueError(f"'grad_norms'[{name!r}] has {len(v)} entries for {epochs} epochs")
+    return history
+
+
+def _checked_epoch(epoch: Any, recorded: int) -> int:
+    """The checkpoint's epoch: a whole number, that of the epochs its history records."""
+    if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral):
+        raise TypeError(f"{epoch!r:.40}, not a whole number >= 0")
+    if epoch < 0:
+        raise ValueError(f"{epoch}, not a whole number >= 0")
+    if epoch != recorded:
+        raise ValueError(f"{epoch}, but 'history' records {recorded} epochs")
+    return int(epoch)
+
+
+def _plain_config(config: Any, where: str = "config") -> Any:
+    """A copy of a Trainer's config, checked to be plain data (TypeError naming the entry)."""
+    if where == "config" and not isinstance(config, Mapping):
+        raise TypeError(f"Trainer: config must be a dict, not a {type(config).__name__}")
+    if isinstance(config, Mapping):
+        if not all(isinstance(k, str) for k in config):
+            raise TypeError(f"Trainer: {where} has a key that is not a str")
+        return {k: _plain_config(v, f"{where}[{k!r}]") for k, v in config.items()}
+    if isinstance(config, list | tuple):
+        return [_plain_config(v, f"{where}[{i}]") for i, v in enumerate(config)]
+    if config is None or isinstance(config, str | bool | int | float):
+        return config
+    raise TypeError(f"Trainer: {where} is a {type(config).__name__}: a config holds str, int, "
+                    "float, bool, None, and lists and dicts of them")
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Config values compared: equal, NaN equal to NaN."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
 
 
 def _check_data(what: str, X: Any, y: Any) -> None:
