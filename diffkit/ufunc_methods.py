@@ -23,8 +23,15 @@ ties [1, 1, 1] the last partial result gives ¼, ¼, ½); ``outer``'s cotangents
 broadcast axes by the driver. Where SymPy cannot express a composed record (sort-like ones), the
 symbolic engine refuses by name, as for the record itself.
 
+Types are NumPy's: ``reduce`` and ``accumulate`` cast the operand into the dtype of NumPy's loop
+(NumPy's result dtype: ``np.add.reduce`` of booleans or int8 counts in int64, ``logaddexp`` of
+integers works in floats, ``logical_and`` of floats in booleans; ``dtype=`` chooses it, as
+``np.sum``'s, the reduction of ``x.astype(dtype)``) and ``initial`` into that dtype as NumPy
+converts it (``np.add.reduce(x > 0, initial=5)`` starts from 5, not from True); an ``initial``
+that dtype cannot hold is a named error (NumericOverflowError, DomainError, InputTypeError).
+
 ``reduceat`` and ``at`` (which changes its operand in place) are refused by name, with what to
-write instead; so are ``dtype=`` (other than the input's), ``out=`` and ``where=`` other than True.
+write instead; so are ``out=`` and ``where=`` other than True.
 """
 
 from __future__ import annotations
@@ -36,11 +43,19 @@ from typing import Any
 import numpy as np
 
 from . import primitives as P
-from .errors import InputTypeError, MissingRuleError, ShapeError, TracingError
+from .errors import (
+    DomainError,
+    InputTypeError,
+    MissingRuleError,
+    NumericOverflowError,
+    ShapeError,
+    TracingError,
+)
 from .ir import Traced
 from .primitive import from_objects
 from .primitives.declare import dtype_of, shape_of, xp_of
 from .primitives.declare import normalize_axes as _axes
+from .primitives.structure import _reduce_in
 from .primitives.structure import _refuse as refuse_keywords
 
 _NOVALUE = np._NoValue  # NumPy's "argument not given"
@@ -92,15 +107,16 @@ def reduce(ufunc: np.ufunc, fn: Any, array: Any, axis: Any = 0, dtype: Any = Non
     """f folded over `axis` (all axes when None; several only where NumPy may reorder f)."""
     name = ufunc.__name__
     x = _operand(array)
-    _refuse(f"{name}.reduce", x, dtype=dtype, out=out, where=where)
-    result_dtype = _check_types(ufunc, "reduce", dtype_of(x))
+    refuse_keywords(f"{name}.reduce", out=out, where=where)
+    result_dtype = _check_types(ufunc, "reduce", dtype_of(x), _dtype_arg(name, "reduce", dtype))
+    x = _reduce_in(x, result_dtype)  # NumPy's loop casts the operand (add of bools: int64)
     scalar = not shape_of(x)
     if scalar:  # NumPy reduces a 0-d array as one of one element (axis 0, -1, None, ())
         x = P.reshape(x, (1,))
     nd = len(shape_of(x))
     axes = _axes(axis, nd)
     axes = tuple(range(nd)) if axes is None else axes
-    if len(axes) > 1 and not _reorderable(ufunc):
+    if len(axes) > 1 and not _reorderable(ufunc, dtype_of(x)):
         raise ShapeError(f"reduction operation {name!r} is not reorderable, so at most one axis "
                          "may be specified (reduce one axis at a time, or reshape the axes into "
                          "one, if that is what you mean)")
@@ -177,24 +193,35 @@ def _fold(fn: Any, start: Any, parts: list[Any]) -> Any:
 
 def _start(ufunc: np.ufunc, x: Any, initial: Any) -> Any:
     """What a reduction starts from: `initial`, else the ufunc's identity, else None (x₀), as
-    NumPy's loop: a plain start in `x`'s dtype (NumPy casts it), a traced one must be 0-d."""
+    NumPy's loop: in `x`'s dtype (the loop's: NumPy converts a plain start as the dtype's scalar
+    type does, int("5") or float(2), and casts a traced one, which must be 0-d)."""
+    dtype = dtype_of(x)
     if initial is _NOVALUE:
-        return _identity(ufunc, dtype_of(x))
+        return _identity(ufunc, dtype)
     if initial is None:  # NumPy: "no initial value", the same as leaving it out for a non-empty x
         return None
     if isinstance(initial, Traced):
         if shape_of(initial):
             raise ShapeError(f"initial must be a scalar, got shape {shape_of(initial)}")
-        return initial
+        return _as_dtype(initial, dtype)
     if np.ndim(initial):
         raise ShapeError(f"initial must be a scalar, got shape {np.shape(initial)}")
-    return dtype_of(x).type(initial)
+    what = f"numpy.{ufunc.__name__}.reduce: initial={initial!r} as {dtype} (its loop's dtype)"
+    try:
+        return dtype.type(initial)
+    except OverflowError as exc:
+        raise NumericOverflowError(f"{what} overflows: {exc} (as in NumPy)") from None
+    except ValueError as exc:
+        raise DomainError(f"{what}: {exc} (as in NumPy)") from None
+    except TypeError as exc:
+        raise InputTypeError(f"{what}: {exc} (as in NumPy)") from None
 
 
 @functools.cache
 def _identity(ufunc: np.ufunc, dtype: np.dtype) -> Any:
-    """The ufunc's identity in `dtype` (None: it has none)."""
-    return None if ufunc.identity is None else dtype.type(ufunc.identity)
+    """The ufunc's identity in `dtype` (None: it has none), cast as NumPy casts it (bitwise_and's
+    -1 is 255 in uint8)."""
+    return None if ufunc.identity is None else np.asarray(ufunc.identity).astype(dtype)[()]
 
 
 # ----- accumulate ---------------------------------------------------------------------------------
@@ -205,8 +232,9 @@ def accumulate(ufunc: np.ufunc, fn: Any, array: Any, axis: Any = 0, dtype: Any =
     """The partial results r₀ = x₀, rⱼ = f(rⱼ₋₁, xⱼ) along one `axis`."""
     name = ufunc.__name__
     x = _operand(array)
-    _refuse(f"{name}.accumulate", x, dtype=dtype, out=out)
-    result_dtype = _check_types(ufunc, "accumulate", dtype_of(x))
+    refuse_keywords(f"{name}.accumulate", out=out)
+    result_dtype = _check_types(ufunc, "accumulate", dtype_of(x),
+                                _dtype_arg(name, "accumulate", dtype))
     nd = len(shape_of(x))
     if nd == 0:
         raise InputTypeError(f"numpy.{name}.accumulate cannot accumulate on a scalar (a 0-d "
@@ -215,9 +243,10 @@ def accumulate(ufunc: np.ufunc, fn: Any, array: Any, axis: Any = 0, dtype: Any =
         raise ShapeError(f"numpy.{name}.accumulate does not allow multiple axes (axis={axis!r}): "
                          "accumulate along one axis, or flatten first (x.reshape(-1))")
     (ax,) = _axes(axis, nd)
+    x = _reduce_in(x, result_dtype)  # NumPy's loop casts the operand (as reduce)
     record = _CUMULATIVE.get(ufunc)
-    if record is not None:
-        return record(x, axis=ax)
+    if record is not None:  # (cumsum of booleans counts in int64: add's bool loop is `or`)
+        return _as_dtype(record(x, axis=ax), result_dtype)
     if shape_of(x)[ax] == 0:
         return x
     slices = _slices(x, (ax,))
@@ -237,33 +266,40 @@ def _operand(v: Any) -> Any:
     return from_objects(np.asarray(v))
 
 
-def _refuse(what: str, x: Any, dtype: Any = None, **keywords: Any) -> None:
-    """dtype= other than x's, then the reductions' refusal of out= and where= other than True."""
-    if dtype is not None and np.dtype(dtype) != dtype_of(x):
-        raise TracingError(f"numpy.{what} with dtype= is not supported on traced values: convert "
-                           "the input instead (x.astype(...))")
-    refuse_keywords(what, **keywords)
+def _dtype_arg(name: str, method: str, dtype: Any) -> np.dtype | None:
+    """The ``dtype=`` argument as a NumPy dtype (None: not given); NumPy's TypeError for what is
+    no dtype as an InputTypeError."""
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError as exc:
+        raise InputTypeError(f"numpy.{name}.{method}: dtype={dtype!r}: {exc} (as in NumPy)"
+                             ) from None
 
 
 @functools.cache
-def _numpy_says(ufunc: np.ufunc, method: str, dtype: np.dtype) -> tuple[str | None, np.dtype]:
-    """NumPy's own TypeError for this method at this dtype (np.equal.reduce of floats) or None,
-    and its result's dtype (np.logical_and.accumulate of floats: bool): asked of NumPy on a 1×1
-    array."""
+def _numpy_says(ufunc: np.ufunc, method: str, dtype: np.dtype, loop: np.dtype | None
+                ) -> tuple[str | None, np.dtype]:
+    """NumPy's own TypeError for this method at this dtype and ``dtype=`` `loop` (np.equal.reduce
+    of floats) or None, and its result's dtype, which is its loop's (np.add.reduce of booleans:
+    int64; np.logical_and.accumulate of floats: bool): asked of NumPy on a 1×1 array."""
     with np.errstate(all="ignore"):
         try:
-            out = getattr(ufunc, method)(np.zeros((1, 1), dtype=dtype), axis=0)
+            out = getattr(ufunc, method)(np.zeros((1, 1), dtype=dtype), axis=0, dtype=loop)
         except TypeError as exc:
             return str(exc), dtype
     return None, np.asarray(out).dtype
 
 
-def _check_types(ufunc: np.ufunc, method: str, dtype: np.dtype) -> np.dtype:
-    """The dtype of NumPy's result, or NumPy's TypeError as an InputTypeError."""
-    refusal, result = _numpy_says(ufunc, method, dtype)
+def _check_types(ufunc: np.ufunc, method: str, dtype: np.dtype,
+                 loop: np.dtype | None = None) -> np.dtype:
+    """The dtype of NumPy's result (and loop), or NumPy's TypeError as an InputTypeError."""
+    refusal, result = _numpy_says(ufunc, method, dtype, loop)
     if refusal is not None:
-        raise InputTypeError(f"numpy.{ufunc.__name__}.{method} of {dtype} values: {refusal} (as "
-                             "in NumPy)")
+        given = "" if loop is None else f" with dtype={loop}"
+        raise InputTypeError(f"numpy.{ufunc.__name__}.{method} of {dtype} values{given}: "
+                             f"{refusal} (as in NumPy)")
     return result
 
 
@@ -275,12 +311,13 @@ def _as_dtype(v: Any, dtype: np.dtype) -> Any:
 
 
 @functools.cache
-def _reorderable(ufunc: np.ufunc) -> bool:
-    """Whether NumPy reduces `ufunc` over several axes at once (add, maximum, logaddexp, …; not
-    subtract or power): asked of NumPy itself, on a 1×1 array."""
+def _reorderable(ufunc: np.ufunc, dtype: np.dtype) -> bool:
+    """Whether NumPy reduces `ufunc` over several axes at once at this (loop) dtype (add,
+    maximum, logaddexp, …; not subtract or power, nor not_equal of booleans): asked of NumPy
+    itself, on a 1×1 array."""
     with np.errstate(all="ignore"):
         try:
-            ufunc.reduce(np.zeros((1, 1)), axis=(0, 1))
+            ufunc.reduce(np.zeros((1, 1), dtype=dtype), axis=(0, 1))
         except ValueError as exc:
             return "reorderable" not in str(exc)
         except TypeError:

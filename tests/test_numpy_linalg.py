@@ -272,6 +272,10 @@ RANK1 = np.outer([1.0, 2.0, -1.0], [0.5, 1.0, 3.0])  # rank 1: adjugate 0
 _S9 = np.random.default_rng(3).uniform(-1, 1, (9, 8))
 SINGULAR9 = _S9 @ np.random.default_rng(4).uniform(-1, 1, (8, 9))  # rank 8
 
+LSTSQ_RANK2 = np.array([[1.0, 0.5, 1.5], [-2.0, 1.0, -1.0], [0.5, 2.0, 2.5], [1.0, -1.0, 0.0],
+                        [0.25, 0.75, 1.0]])  # rank 2 exactly: column 2 = column 0 + column 1
+LSTSQ_B = np.array([0.3, -1.2, 0.7, 2.0, -0.4])
+
 SPECS = [
     # inv, solve, det, slogdet
     Spec("inv", lambda a: np.linalg.inv(a), _pt(((3, 3), (-1, 1))), ref=ref_inv),
@@ -372,6 +376,15 @@ SPECS = [
     Spec("lstsq residuals", lambda a, b: np.sum(np.linalg.lstsq(a, b, rcond=None)[1]),
          _pt(((4, 2), (-1, 1)), ((4,), (-1, 1)), seed=3), ref=ref_residuals,
          symbolic="refuse", order=2),
+    # rcond ≤ 0 or ≥ 1 is LAPACK's eps: full rank kept (rcond=1.0 once gave rank 0, derivative 0),
+    # the tiny singular value of a rank-deficient matrix cut (rcond=-1 once inverted it: 7e30)
+    *[Spec(f"lstsq rcond={rc}", lambda a, b, rc=rc: np.linalg.lstsq(a, b, rcond=rc)[0],
+           _pt(((4, 2), (-1, 1)), ((4,), (-1, 1)), seed=4), ref=ref_lstsq, symbolic="refuse")
+      for rc in (1.0, 2.0)],
+    *[Spec(f"lstsq rank-deficient rcond={rc}",
+           lambda a, b, rc=rc: np.linalg.lstsq(a, b, rcond=rc)[0], [(LSTSQ_RANK2, LSTSQ_B)],
+           ref=lambda a, b: ref_pinv(a).dot(b), methods=("reverse", "forward"),
+           symbolic="refuse", float32=False) for rc in (-1, 0.0)],
     # matrix_power, multi_dot
     *[Spec(f"matrix_power {n}", lambda a, n=n: np.linalg.matrix_power(a, n),
            _pt(((2, 2), (-1, 1)), seed=n + 5), ref=lambda a, n=n: mpow(a, n))
@@ -656,3 +669,73 @@ def test_lstsq_returns_numpys_tuple() -> None:
         assert np.all(np.isfinite(g[0]))
     with pytest.raises(dk.ShapeError, match="b must have shape"):
         dk.grad(lambda a, b: np.sum(np.linalg.lstsq(a, b)[0]))(np.ones((3, 2)), np.ones(4))
+
+
+LSTSQ_MATRICES = {
+    "tall": np.random.default_rng(11).normal(size=(5, 3)),
+    "wide": np.random.default_rng(12).normal(size=(2, 4)),
+    "square": np.random.default_rng(13).normal(size=(3, 3)),
+    "rank 2": LSTSQ_RANK2,
+    "rank 1": np.outer([1.0, 2.0, 0.5, -1.0], [1.0, -2.0]),
+    # singular values 1 and 1.5e-16, between LAPACK's eps 2⁻⁵³ and NumPy's 2⁻⁵² (rank 2 at rcond -1)
+    "borderline": np.array([[1.0, 0.0], [0.0, 1.5e-16], [0.0, 0.0]]),
+    "tiny": np.array([[1.0, 0.0], [0.0, 1e-16], [0.0, 0.0]]),
+    "zero": np.zeros((3, 2)),
+}
+LSTSQ_RCONDS = (None, -1, -0.5, 0, 0.0, 1e-300, 1e-17, 2e-16, 1e-10, 0.3, 0.999, 1.0, 1, 2.0,
+                np.inf, -np.inf, True, np.float32(-1))
+
+
+def _residuals_and_rank(a, rc):
+    def f(b):
+        out = np.linalg.lstsq(a, b, rcond=rc)
+        return np.sum(out[1]) + out[2]
+
+    return f
+
+
+@pytest.mark.parametrize("name", list(LSTSQ_MATRICES))
+def test_lstsq_rcond_is_lapacks(name) -> None:
+    """Rank, residuals and x as NumPy's for every rcond, ≤ 0 and ≥ 1 meaning LAPACK's machine
+    epsilon (as gelsd reads them): rank and residuals once came from the rcond as given."""
+    a = LSTSQ_MATRICES[name]
+    b = np.linspace(-1.0, 2.0, a.shape[0])
+    for rc in LSTSQ_RCONDS:
+        want = np.linalg.lstsq(a, b, rcond=rc)
+        got = dk.lstsq(a, b, rcond=rc)
+        assert got[2] == want[2], (rc, got[2], want[2])
+        assert np.array_equal(got[0], want[0]), rc
+        assert got[1].shape == want[1].shape, rc
+        value = dk.value_and_grad(_residuals_and_rank(a, rc))(b)[0]
+        if want[3].size and want[3][-1] < 1e-8 * want[3][0] and want[1].size:
+            # an rcond under a noise singular value (1e-300 of a rank-deficient matrix): x ~ 1e16,
+            # and b − a·x cancels to noise where LAPACK reports its projected residual
+            assert np.isclose(value - np.sum(got[1]), want[2]), rc
+            continue
+        assert np.allclose(got[1], want[1], rtol=1e-12), rc
+        assert np.isclose(value, np.sum(want[1]) + want[2], rtol=1e-12), rc
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "compiled"])
+@pytest.mark.parametrize("name, rc", [("rank 2", -1), ("rank 2", 0.0), ("rank 2", 1.0),
+                                      ("tall", 1.0), ("tall", 2.0), ("tall", -1),
+                                      ("wide", 1.0), ("borderline", -1)])
+def test_lstsq_rcond_derivative_in_b(name, rc, method) -> None:
+    """x(b) = X·b with X = lstsq(a, I) (NumPy's, at the same rcond), so the gradient of |x|² is
+    2·Xᵀ·x: the rcond once given to pinv as is (rcond=-1 inverted a 1e-17 singular value, 1.0
+    cut every one)."""
+    a = LSTSQ_MATRICES[name]
+    b = np.linspace(-1.0, 2.0, a.shape[0])
+    big_x = np.linalg.lstsq(a, np.eye(a.shape[0]), rcond=rc)[0]
+    (g,) = dk.grad(lambda b: np.sum(np.linalg.lstsq(a, b, rcond=rc)[0] ** 2), method=method)(b)
+    np.testing.assert_allclose(g, 2 * big_x.T @ (big_x @ b), rtol=1e-9, atol=1e-12)
+
+
+def test_lstsq_rcond_bad_values_are_named_errors() -> None:
+    a, b = LSTSQ_MATRICES["tall"], np.ones(5)
+    with pytest.raises(dk.InputTypeError, match="rcond must be a real number"):
+        dk.lstsq(a, b, rcond="a")
+    with pytest.raises(dk.InputTypeError, match="rcond must be a real number"):
+        dk.grad(lambda b: np.sum(np.linalg.lstsq(a, b, rcond=1j)[0]))(b)
+    with pytest.raises(dk.DomainError, match="rcond is nan"):
+        dk.grad(lambda b: np.sum(np.linalg.lstsq(a, b, rcond=np.nan)[0]))(b)

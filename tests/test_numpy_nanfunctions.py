@@ -589,7 +589,7 @@ def test_float32_values_and_gradients_keep_numpys_dtype(call: Any, dtype: Any) -
     (lambda t: np.nancumsum(t, dtype=np.float32), dk.TracingError, "dtype="),
     (lambda t: np.nancumprod(t, out=np.empty(12)), dk.TracingError, "out="),
     (lambda t: np.nanvar(t, mean=np.mean(t)), dk.TracingError, "mean="),
-    (lambda t: np.nanstd(t, ddof=1, correction=1), TypeError, "correction"),
+    (lambda t: np.nanstd(t, ddof=1, correction=1), dk.DomainError, "simultaneously"),
     (lambda t: np.nanmax(t, initial=0.0), dk.TracingError, "initial="),
     (lambda t: np.nanmin(t, where=t > 0), dk.TracingError, "where="),
     (lambda t: np.nanmin(t, axis=2), dk.ShapeError, "out of bounds"),
@@ -609,6 +609,74 @@ def test_refused_by_name(call: Any, error: type, match: str) -> None:
     x = np.arange(12.0).reshape(3, 4) / 7.0
     with pytest.raises(error, match=match):
         dk.grad(lambda t: np.sum(call(t)))(x)
+
+
+@pytest.mark.parametrize(("call", "error", "builtin", "match"), [
+    (lambda t: np.nanvar(t, ddof=1, correction=1), dk.DomainError, ValueError, "simultaneously"),
+    (lambda t: np.nanvar(t, ddof="a"), dk.InputTypeError, TypeError, "ddof must be a real"),
+    (lambda t: np.nanstd(t, ddof=None), dk.InputTypeError, TypeError, "ddof must be a real"),
+    (lambda t: np.percentile(t, "50"), dk.InputTypeError, TypeError, "q must be a real number"),
+    (lambda t: np.nanpercentile(t, "50"), dk.InputTypeError, TypeError, "q must be a real"),
+    (lambda t: np.quantile(t, "0.5"), dk.InputTypeError, TypeError, "q must be a real number"),
+    (lambda t: np.nanquantile(t, None), dk.InputTypeError, TypeError, "q must be a real number"),
+    (lambda t: np.quantile(t, 0.5, method="foo"), dk.DomainError, ValueError,
+     "'foo' is not a valid method"),
+], ids=["ddof and correction", "ddof str", "ddof None", "percentile q str",
+        "nanpercentile q str", "quantile q str", "q None", "unknown method"])
+def test_bad_arguments_are_named_errors_of_numpys_type(call, error, builtin, match) -> None:
+    """Bad arguments: diffkit's named error, of the builtin type NumPy raises (they were bare
+    TypeErrors and ValueErrors from inside diffkit, or of another type than NumPy's)."""
+    x = np.arange(12.0).reshape(3, 4) / 7.0
+    with pytest.raises(builtin):
+        call(x)
+    assert issubclass(error, builtin)
+    with pytest.raises(error, match=match):
+        dk.grad(lambda t: np.sum(call(t)))(x)
+    with pytest.raises(error, match=match):
+        call(dk.tensor(x))
+
+
+LIST_AXES = [("nanmedian", ()), ("quantile", (0.3,)), ("percentile", ([20.0, 75.0],)),
+             ("nanquantile", (0.6,)), ("nanpercentile", (40.0,)), ("median", ())]
+
+
+@pytest.mark.parametrize(("name", "args"), LIST_AXES, ids=[n for n, _ in LIST_AXES])
+@pytest.mark.parametrize("axis", [[0, 2], [2, 0], [1], [-1, 0]], ids=str)
+def test_axis_may_be_a_list(name: str, args: tuple, axis: list) -> None:
+    """NumPy takes a list of axes in the medians and quantiles (its _ureduce); diffkit's median
+    did, the others raised a bare TypeError from normalize_axes. Values are NumPy's, on plain
+    arrays and traced; the derivative of the list's reduction is the tuple's."""
+    data = CLEAN if name in ("quantile", "percentile", "median") else X
+    want = getattr(np, name)(data, *args, axis=axis)
+    _same(getattr(dk, name)(data, *args, axis=axis), want)
+    for keepdims in (False, True):
+        def f(t: Any, keepdims: bool = keepdims) -> Any:
+            return getattr(np, name)(t, *args, axis=axis, keepdims=keepdims)
+
+        np.testing.assert_array_equal(f(dk.tensor(data)).value, f(data))
+    x = CLEAN
+    (g,) = dk.grad(lambda t: np.sum(getattr(np, name)(t, *args, axis=axis) ** 2))(x)
+    (h,) = dk.grad(lambda t: np.sum(getattr(np, name)(t, *args, axis=tuple(axis)) ** 2))(x)
+    np.testing.assert_array_equal(g, h)
+
+
+def _summed(fn: Any, kw: dict) -> Any:
+    return lambda t: np.sum(fn(t, **kw))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nanmedian_with_no_groups_is_empty(dtype) -> None:
+    """A reduction with no groups at all (a zero-length kept axis) is NumPy's empty array, not
+    an error ("nanmedian of an empty group" was raised); its derivative is empty too."""
+    for shape, kw in (((0, 3), {"axis": 1}), ((0, 3), {"axis": 1, "keepdims": True}),
+                      ((0, 0), {"axis": 1}), ((2, 0, 3), {"axis": (0, 2)}),
+                      ((0, 4), {"axis": (1,)})):
+        x = np.zeros(shape, dtype=dtype)
+        _same(dk.nanmedian(x, **kw), np.nanmedian(x, **kw))
+        (g,) = dk.grad(_summed(np.nanmedian, kw))(x)
+        assert g.shape == shape and g.dtype == dtype
+    with pytest.raises(dk.DomainError, match="empty group"):
+        dk.grad(lambda t: np.sum(np.nanmedian(t, axis=1)))(np.zeros((3, 0)))
 
 
 def test_overwrite_input_is_accepted_and_changes_nothing() -> None:

@@ -379,6 +379,52 @@ def test_array_methods(method_call: Any) -> None:
     np.testing.assert_array_equal(seen[0].value, method_call(x))
 
 
+NAN = np.nan
+MEDIAN_NAN_CASES = [
+    (np.array([1.0, NAN, 3.0]), {}),
+    (np.array([[1.0, 2.0, 3.0, 4.0], [5.0, NAN, 7.0, 8.0]]), {"axis": 1}),
+    (np.array([[1.0, 2.0, 3.0, 4.0], [5.0, NAN, 7.0, 8.0]]), {"axis": 0, "keepdims": True}),
+    (np.arange(24.0).reshape(2, 3, 4) * np.where(np.arange(24) == 17, NAN, 1.0).reshape(2, 3, 4),
+     {"axis": [0, 2]}),
+    (np.array([NAN, np.inf, -np.inf, 2.0], dtype=np.float32), {}),
+    (np.array([1.0, NAN, 2.0, 3.0], dtype=np.float16), {"axis": -1}),
+    (np.array([1 + 1j, complex(NAN, 2.0), 3.0]), {}),
+    (np.array(NAN), {}),
+]
+
+
+@pytest.mark.parametrize(("data", "kw"), MEDIAN_NAN_CASES,
+                         ids=[f"case{i}" for i in range(len(MEDIAN_NAN_CASES))])
+def test_median_of_data_holding_nan_is_numpys_nan(data: np.ndarray, kw: dict) -> None:
+    """A group holding NaN has median nan (NumPy's, that NaN itself), on plain arrays, on the
+    eager tape and under dk.jit — also replayed from a trace made where there was no NaN (the
+    median once sorted NaN last and took the middle: a number)."""
+    want = np.median(data, **kw)
+    assert np.isnan(want).any()
+    got = dk.median(data, **kw)
+    assert type(got) is type(want), (type(got), type(want))
+    for value in (got, np.median(dk.tensor(data), **kw).value):  # the tape holds arrays
+        np.testing.assert_array_equal(value, want)
+        assert np.asarray(value).dtype == np.asarray(want).dtype
+    jitted = dk.jit(lambda d: np.median(d, **kw) * 2.0)
+    clean = np.where(np.isnan(data), 0.5, data)
+    np.testing.assert_array_equal(jitted(clean), np.median(clean, **kw) * 2.0)
+    np.testing.assert_array_equal(jitted(data), want * 2.0)
+
+
+def test_median_of_data_holding_nan_is_a_named_error_in_derivatives() -> None:
+    """Inside dk.grad & co. a group holding NaN is NumPy's invalid value, as quantile's: a
+    DomainError pointing at nanmedian, never a finite derivative of a nan value."""
+    d = np.array([1.0, NAN, 3.0])
+    with pytest.raises(dk.DomainError, match="numpy.nanmedian"):
+        dk.value_and_grad(lambda w, d: w * np.median(d), wrt=0)(2.0, d)
+    m = np.array([False, True, False, False])
+    for method in ("reverse", "forward"):
+        with pytest.raises(dk.DomainError, match="numpy.nanmedian"):
+            dk.grad(lambda w: np.median(np.where(m, NAN, w)), method=method)(
+                np.array([2.0, 5.0, 0.7, 4.0]))
+
+
 # ----- indices: plain integers, the trace marked value-dependent ------------------------------------
 
 
@@ -514,7 +560,7 @@ def test_prepare_normalizes_axes_and_flags() -> None:
     (lambda t: np.prod(t, dtype=np.float32), dk.TracingError, "dtype="),
     (lambda t: np.var(t, mean=np.mean(t)), dk.TracingError, "mean="),
     (lambda t: np.var(t, axis=0, ddof=3), dk.DomainError, "ddof"),
-    (lambda t: np.std(t, ddof=1, correction=1), TypeError, "correction"),
+    (lambda t: np.std(t, ddof=1, correction=1), dk.DomainError, "simultaneously"),
     (lambda t: np.cumsum(t, axis=(0, 1)), dk.ShapeError, "one axis"),
     (lambda t: np.sort(t, order="f"), dk.TracingError, "order="),
     (lambda t: np.sort(t[0, 0]), dk.ShapeError, "0 dimensions"),
@@ -531,6 +577,27 @@ def test_refused_by_name(call: Any, error: type, match: str) -> None:
     x = X[:, :, 0]
     with pytest.raises(error, match=match):
         dk.grad(lambda t: np.sum(call(t)))(x)
+
+
+@pytest.mark.parametrize(("call", "error", "builtin", "match"), [
+    (lambda t: np.var(t, ddof=1, correction=1), dk.DomainError, ValueError, "simultaneously"),
+    (lambda t: np.std(t, ddof="a"), dk.InputTypeError, TypeError, "ddof must be a real number"),
+    (lambda t: np.var(t, ddof=None), dk.InputTypeError, TypeError, "ddof must be a real number"),
+    (lambda t: np.var(t, correction="1"), dk.InputTypeError, TypeError,
+     "correction must be a real number"),
+], ids=["ddof and correction", "ddof str", "ddof None", "correction str"])
+def test_bad_arguments_are_named_errors_of_numpys_type(call, error, builtin, match) -> None:
+    """Bad ddof/correction: diffkit's named error, of the builtin type NumPy raises (they were a
+    bare TypeError where NumPy's is a ValueError, and NumPy's str/None mistakes surfaced from
+    inside diffkit's arithmetic)."""
+    x = X[:, :, 0]
+    with pytest.raises(builtin):
+        call(x)
+    assert issubclass(error, builtin)
+    with pytest.raises(error, match=match):
+        dk.grad(lambda t: np.sum(call(t)))(x)
+    with pytest.raises(error, match=match):
+        call(dk.tensor(x))
 
 
 def test_average_weights_are_differentiable_and_returned() -> None:

@@ -43,7 +43,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DomainError, MissingRuleError, NonDifferentiableError, ShapeError
+from ..errors import (
+    DomainError,
+    InputTypeError,
+    MissingRuleError,
+    NonDifferentiableError,
+    ShapeError,
+)
 from ..ir import Traced
 from ..primitive import read_plain as _peek  # a decision in a rule: reading is a branch
 from .declare import composite, declared_in, shape_of, structural
@@ -1275,6 +1281,8 @@ def _prepare_pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: A
         if v is not None and np.ndim(plain(v)):
             raise MissingRuleError(f"pinv: an array {name} is not supported by diffkit: pass a "
                                    "number")
+        if v is not None:
+            _real_number("pinv", name, plain(v))
     return (a,), {"rcond": None if rcond is None else float(rcond),
                   "rtol": None if rtol is None else float(rtol), "hermitian": bool(hermitian)}
 
@@ -1335,14 +1343,34 @@ pinv = structural(
 # ----- lstsq --------------------------------------------------------------------------------------
 
 
+#: LAPACK's machine epsilon dlamch('E') = 2⁻⁵³ (the unit roundoff of the double precision NumPy
+#: computes in): gelsd's cutoff where the rcond given is ≤ 0 or ≥ 1
+_LAPACK_EPS = float(np.finfo(np.float64).eps) / 2
+
+
+def _real_number(fn: str, name: str, v: Any) -> Any:
+    """`v`, checked to be a real number (NumPy's TypeError for a str or a complex: an
+    InputTypeError)."""
+    if np.asarray(v).dtype.kind not in "biuf":
+        raise InputTypeError(f"{fn}: {name} must be a real number or None, got {v!r}")
+    return v
+
+
 def _lstsq_cutoff(a: Any, rcond: Any) -> float:
-    """NumPy's rcond: singular values at most rcond·max(s) count as zero; None is
-    eps·max(M, N), with the eps of the double precision NumPy computes in."""
+    """NumPy's rcond as LAPACK's gelsd applies it: singular values at most rcond·max(s) count as
+    zero; None is eps·max(M, N) (NumPy's default, with the eps of the double precision NumPy
+    computes in); an rcond ≤ 0 or ≥ 1 (the legacy -1 too) is LAPACK's machine epsilon 2⁻⁵³."""
     if rcond is None:
         return float(np.finfo(np.float64).eps) * builtins.max(shape_of(a))
-    if np.ndim(plain(rcond)):
+    value = _peek(rcond) if isinstance(rcond, Traced) else np.asarray(rcond)
+    if value.ndim:
         raise MissingRuleError("lstsq: an array rcond is not supported by diffkit: pass a number")
-    return float(plain(rcond))
+    _real_number("lstsq", "rcond", value if isinstance(rcond, Traced) else rcond)
+    cutoff = float(value)
+    if math.isnan(cutoff):
+        raise DomainError("lstsq: rcond is nan (LAPACK rejects it): pass a number, or None for "
+                          "NumPy's default")
+    return cutoff if 0.0 < cutoff < 1.0 else _LAPACK_EPS
 
 
 def _prepare_lstsq(a: Any, b: Any, rcond: Any = None) -> Any:

@@ -27,19 +27,16 @@ from __future__ import annotations
 
 import builtins
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 
-from ..backend import to_numpy
-from ..errors import DomainError, ShapeError, TracingError
+from ..errors import DomainError, InputTypeError, ShapeError, TracingError
 from ..ir import Traced
 from ..primitive import read_plain
 from .declare import composite, declared_in, shape_of
 from .declare import dtype_of as _dtype
 from .declare import normalize_axes as _axes
-from .declare import plain_value as _peek  # nothing marked: for checks that only raise
 from .declare import xp_of as _xp
 from .elementwise import abs as _abs
 from .elementwise import conj, equal, norm_sqrt, real
@@ -49,6 +46,8 @@ from .reductions import (
     _check_dtype,
     _ddof,
     _flag,
+    _invalid,
+    _scalar,
     amin,
     cumprod,
     cumsum,
@@ -92,33 +91,10 @@ def _counts(mask: Any, axes: tuple[int, ...] | None, keepdims: bool, like: Any) 
     return _sum(ones, axes, keepdims=keepdims)
 
 
-def _invalid(name: str, bad: Any, what: str, warning: str | None) -> bool:
-    """Whether some slice is `bad` (a boolean array, maybe traced; only read here: the graph
-    must not depend on it, so callers put nan where `bad` whatever it is — a replay of the
-    trace at other values then gives NumPy's nan there too). Under NumPy's
-    ``errstate(invalid="raise")`` — set by dk.grad & co. — such a slice is a DomainError, as
-    ``np.mean`` of an empty array is; elsewhere NumPy's RuntimeWarning (when it gives one)."""
-    if not np.any(np.asarray(to_numpy(_peek(bad)))):
-        return False
-    if np.geterr()["invalid"] == "raise":
-        raise DomainError(
-            f"point outside the domain: numpy.{name} of {what} is nan (NumPy's value, "
-            "as for np.mean of an empty array); diffkit differentiates at finite points only: "
-            "drop those slices, or fill them first (np.where)")
-    if warning is not None:
-        warnings.warn(warning, RuntimeWarning, stacklevel=4)
-    return True
-
-
 def _nan_where(bad: Any, value: Any) -> Any:
     """`value` with nan where `bad` (a constant: nothing to differentiate there); a plain 0-d
     result as the NumPy scalar NumPy returns."""
     return _scalar(_where(bad, _xp(value).asarray(np.nan, dtype=_dtype(value)), value))
-
-
-def _scalar(v: Any) -> Any:
-    """A plain 0-d result as NumPy returns it (a NumPy scalar); traced values as they are."""
-    return v[()] if not isinstance(v, Traced) and getattr(v, "ndim", None) == 0 else v
 
 
 def _finish_keywords(name: str, x: Any, dtype: Any, out: Any, **unsupported: Any) -> None:
@@ -305,7 +281,7 @@ def _lanes(x: Any, axis: Any) -> tuple[Any, tuple[int, ...], tuple[int, ...]]:
     """(the reduced groups as rows, shape (L, n); the shape of the kept axes; the keepdims shape),
     as NumPy's _ureduce arranges them (the reduced axes last, flattened)."""
     nd = len(shape_of(x))
-    axes = _axes(axis, nd)
+    axes = _axes(axis, nd, lists=True)  # a list too, as NumPy's _ureduce (and median) take
     axes = tuple(range(nd)) if axes is None else axes
     kept = tuple(i for i in range(nd) if i not in axes)
     lead = tuple(shape_of(x)[i] for i in kept)
@@ -341,7 +317,9 @@ def nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool =
     if not _inexact(x):
         return median(x, axis, keepdims=_flag(keepdims))
     rows, lead, kept = _lanes(x, axis)
-    if shape_of(rows)[1] == 0 or not shape_of(rows)[0]:
+    if not shape_of(rows)[0]:  # no groups at all: NumPy's empty result
+        return reshape(_sum(rows, (1,)), kept if _flag(keepdims) else lead)
+    if shape_of(rows)[1] == 0:
         raise DomainError("nanmedian of an empty group")
     ordered = sort(rows, axis=1)  # NaN last
     c = _row_counts(rows)
@@ -355,6 +333,10 @@ def nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool =
 
 
 _METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
+#: every method NumPy's quantile knows (the others are NumPy's ValueError)
+_NUMPY_METHODS = (*_METHODS, "inverted_cdf", "averaged_inverted_cdf", "closest_observation",
+                  "interpolated_inverted_cdf", "hazen", "weibull", "median_unbiased",
+                  "normal_unbiased")
 
 
 def _positions(n: int, q: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -411,6 +393,9 @@ def _q_value(name: str, q: Any, scale: float) -> tuple[np.ndarray, bool]:
         raise TracingError(f"numpy.{name}: q is not differentiated by diffkit; pass q as a plain "
                            "number or array (np.asarray of its value, outside the function)")
     weak = type(q) in (int, float)
+    if np.asarray(q).dtype.kind not in "biuf":  # NumPy's TypeError (its ufuncs' loops)
+        raise InputTypeError(f"numpy.{name}: q must be a real number or an array of them, got "
+                             f"{q!r}")
     qv = np.true_divide(q, scale, out=...) if scale != 1.0 else np.asanyarray(q)
     if qv.ndim > 1:
         raise ShapeError(f"numpy.{name}: q must be a scalar or 1d")
@@ -429,6 +414,9 @@ def _quantiles(name: str, a: Any, q: Any, axis: Any, out: Any, method: str, keep
     if weights is not None:
         raise TracingError(f"numpy.{name} with weights= is not supported by diffkit (NumPy takes "
                            "them for method='inverted_cdf' only): leave it out")
+    if method not in _NUMPY_METHODS:
+        raise DomainError(f"numpy.{name}: {method!r} is not a valid method (as in NumPy): use one "
+                          f"of {', '.join(map(repr, _METHODS))}")
     if method not in _METHODS:
         raise TracingError(f"numpy.{name} with method={method!r} is not supported by diffkit: "
                            f"use one of {', '.join(map(repr, _METHODS))}")

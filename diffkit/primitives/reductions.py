@@ -31,13 +31,14 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..backend import array_namespace, to_numpy
-from ..errors import DomainError, ShapeError, TracingError
+from ..errors import DomainError, InputTypeError, ShapeError, TracingError
 from ..ir import Traced
 from ..primitive import Primitive, bind, from_objects
 from .declare import _declare, composite, declared_in, shape_of, structural
@@ -47,6 +48,7 @@ from .declare import plain_value as _peek  # nothing marked: for checks that onl
 from .declare import xp_of as _xp
 from .elementwise import abs as _abs
 from .elementwise import conj, norm_sqrt, real
+from .elementwise import where as _where
 from .structure import (
     _amax_sympy,
     _batch_axes,
@@ -67,6 +69,7 @@ from .structure import (
     transpose,
 )
 from .structure import sum as _sum
+from .ufuncs import isnan
 
 _NOVALUE = np._NoValue  # NumPy's "argument not given"
 
@@ -573,10 +576,15 @@ count_nonzero = structural(
 
 
 def _ddof(ddof: Any, correction: Any) -> Any:
+    """The delta degrees of freedom: `ddof`, or NumPy's `correction` (its Array API name)."""
     if _given(correction):
-        if ddof != 0:
-            raise TypeError("ddof and correction can't be provided simultaneously.")
-        return correction
+        if isinstance(ddof, Traced) or ddof != 0:
+            raise DomainError("ddof and correction can't be provided simultaneously.")
+        ddof, name = correction, "correction"
+    else:
+        name = "ddof"
+    if not isinstance(ddof, Traced) and np.asarray(ddof).dtype.kind not in "biuf":
+        raise InputTypeError(f"{name} must be a real number, got {ddof!r} (NumPy's TypeError)")
     return ddof
 
 
@@ -690,17 +698,41 @@ def ptp(x: Any, axis: Any = None, out: Any = None, keepdims: Any = False) -> Any
     return amax(x, axis=axis, keepdims=keep) - amin(x, axis=axis, keepdims=keep)
 
 
+def _invalid(name: str, bad: Any, what: str, warning: str | None) -> bool:
+    """Whether some slice is `bad` (a boolean array, maybe traced; only read here: the graph
+    must not depend on it, so callers put nan where `bad` whatever it is — a replay of the
+    trace at other values then gives NumPy's nan there too). Under NumPy's
+    ``errstate(invalid="raise")`` — set by dk.grad & co. — such a slice is a DomainError, as
+    ``np.mean`` of an empty array is; elsewhere NumPy's RuntimeWarning (when it gives one)."""
+    if not np.any(np.asarray(to_numpy(_peek(bad)))):
+        return False
+    if np.geterr()["invalid"] == "raise":
+        raise DomainError(
+            f"point outside the domain: numpy.{name} of {what} is nan (NumPy's value, "
+            "as for np.mean of an empty array); diffkit differentiates at finite points only: "
+            "drop those slices, or fill them first (np.where)")
+    if warning is not None:
+        warnings.warn(warning, RuntimeWarning, stacklevel=4)
+    return True
+
+
+def _scalar(v: Any) -> Any:
+    """A plain 0-d result as NumPy returns it (a NumPy scalar); traced values as they are."""
+    return v[()] if not isinstance(v, Traced) and getattr(v, "ndim", None) == 0 else v
+
+
 @composite(numpy=("median",))
 def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
            keepdims: Any = False) -> Any:
     """Median over `axis` (NumPy's values: the middle element, or the mean of the two middle
     ones, of the sorted group). The derivative goes to the middle element(s); tied values share
-    it equally (``sort``'s convention). No SymPy translation (see sort)."""
+    it equally (``sort``'s convention). A group holding NaN has NumPy's median, that NaN (sorted
+    last; a DomainError inside dk.grad & co.: use nanmedian). No SymPy translation (see sort)."""
     a = _array(a)
     _refuse("median", out=out)
     nd = len(shape_of(a))
     if nd == 0:
-        return a
+        return _scalar(a)
     axes = _axes(axis, nd, lists=True)
     axes = tuple(range(nd)) if axes is None else axes
     kept = tuple(i for i in range(nd) if i not in axes)
@@ -714,9 +746,14 @@ def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = Fa
     half = n // 2
     middle = slice(half, half + 1) if n % 2 else slice(half - 1, half + 1)
     out_ = _mean(getitem(ordered, (slice(None),) * last + (middle,)), last)
+    if _dtype(a).kind in "fc":  # NumPy's _median_nancheck, whatever the values (see _invalid)
+        top = getitem(ordered, (slice(None),) * last + (-1,))  # NaN sorts last
+        has_nan = isnan(top)
+        _invalid("median", has_nan, "a slice holding NaN (use numpy.nanmedian)", None)
+        out_ = _where(has_nan, top, out_)
     if _flag(keepdims):
         out_ = reshape(out_, _kept_shape(shape_of(a), axes))
-    return out_
+    return _scalar(out_)
 
 
 # ----- differences ---------------------------------------------------------------------------------
