@@ -146,3 +146,12 @@ def test_jacobian_and_jvp_reverse_real_to_complex_astype_float64():
     assert np.allclose(J, np.diag([1j, 1j]))  # hand formula: d(i·x)/dx = i
     _, jt = dk.jvp(lambda x: x.astype(np.complex128) * 1j, (x,), (np.ones(2),))
     assert np.allclose(jt, [1j, 1j])
+
+
+@pytest.mark.parametrize("call", [lambda x: np.sum(x, axis=1.0), lambda x: np.median(x, axis="a"),
+                                  lambda x: np.add.reduce(x, axis=1.5),
+                                  lambda x: np.nansum(x, axis=(0, 0.5))])
+def test_an_axis_that_is_no_integer_is_a_named_error(call) -> None:
+    """axis=1.0 reached operator.index: a bare TypeError from inside (NumPy's TypeError too)."""
+    with pytest.raises(dk.InputTypeError, match="axis must be an integer or a tuple of integers"):
+        dk.grad(lambda x: dk.sum(call(x)))(np.arange(6.0).reshape(2, 3))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace
-from ..errors import ShapeError
+from ..errors import InputTypeError, ShapeError
 from ..primitive import COMPOSITES, REGISTRY, Composite, Primitive, Rule, plain_value, register
 
 #: every public name declared, in declaration order, and the family module declaring it
@@ -162,13 +162,15 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int, *, lists: bool =
     a tuple (also a list where `lists`, as np.median and np.average take), each axis once."""
     if axis is None:
         return None
-    if isinstance(axis, tuple) or lists and isinstance(axis, list):
-        items = tuple(axis)
-    else:  # NumPy's TypeError for anything else ("'list' object cannot be interpreted ...")
-        items = (operator.index(axis),)
+    items = tuple(axis) if isinstance(axis, tuple) or lists and isinstance(axis, list) else (
+        axis,)
     out = []
     for a in items:
-        a = operator.index(a)
+        try:
+            a = operator.index(a)
+        except TypeError:  # NumPy's TypeError, by name ("'float' object cannot be interpreted …")
+            raise InputTypeError(f"axis must be an integer or a tuple of integers, got "
+                                 f"{axis!r}") from None
         if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
             raise ShapeError(f"axis {a} is out of bounds for an array with {ndim} dimension(s)")
         out.append(a % builtins.max(ndim, 1))
