@@ -21,37 +21,27 @@ def _text_or_sympy(f: Any, inputs: Sequence[str] | None) -> Function | None:
     return None
 
 
-def function(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
-    """``dk.function``: :func:`diffkit.function.function` (a decorator making a Python function a
-    Function, traced afresh at every call), which also takes math text and SymPy expressions, as
-    every transformation does.
+def _taking_text(make: Any) -> Any:
+    """`make` (``diffkit.function.function`` or ``jit``, decorators of Python functions) as a
+    decorator that also takes math text (parsed, never evaluated) and SymPy expressions."""
+    def public(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
+        def wrap(f: Any) -> Function:
+            made = _text_or_sympy(f, inputs)
+            return make(made if made is not None else f, inputs=inputs)
 
-    Example:
-        >>> import diffkit as dk
-        >>> dk.grad(dk.function("x^2*y"))(3.0, 2.0)
-        (12.0, 9.0)
-    """
-    def wrap(f: Any) -> Function:
-        made = _text_or_sympy(f, inputs)
-        return made if made is not None else _functions.function(f, inputs=inputs)
+        return wrap(fn) if fn is not None else wrap
 
-    return wrap(fn) if fn is not None else wrap
+    public.__name__ = public.__qualname__ = make.__name__
+    public.__doc__ = make.__doc__
+    return public
 
 
-def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
-    """``dk.jit``: :func:`diffkit.function.jit` (trace reuse, JAX's contract), which also takes
-    math text and SymPy expressions.
+#: ``dk.function``: a Python function, math text or a SymPy expression as a Function (a Python
+#: function is traced afresh at every call)
+function = _taking_text(_functions.function)
 
-    Example:
-        >>> import diffkit as dk
-        >>> dk.grad(dk.jit("x^2*y"))(3.0, 2.0)
-        (12.0, 9.0)
-    """
-    def wrap(f: Any) -> Function:
-        made = _text_or_sympy(f, inputs)
-        return _functions.jit(made if made is not None else f, inputs=inputs)
-
-    return wrap(fn) if fn is not None else wrap
+#: ``dk.jit``: trace reuse (JAX's contract) for a Python function, math text or SymPy
+jit = _taking_text(_functions.jit)
 
 
 def as_function(f: Any) -> Function:

@@ -29,6 +29,7 @@ from typing import Any
 
 import mpmath
 import numpy as np
+import pytest
 
 import diffkit as dk
 
@@ -295,3 +296,15 @@ def grid(*shapes_and_ranges: tuple[tuple[int, ...], tuple[float, float]], count:
 
 
 __all__ = ["Spec", "check", "flat", "grid", "reference_hessian", "reference_jacobian", "to_mp"]
+
+
+def assert_named_error(call, x, error, builtin, match) -> None:
+    """`call` refuses `x` as NumPy does (its builtin error type on plain arrays) and, inside
+    dk.grad and on the eager tape, with diffkit's named `error` — a subclass of that type."""
+    with pytest.raises(builtin):
+        call(x)
+    assert issubclass(error, builtin)
+    with pytest.raises(error, match=match):
+        dk.grad(lambda t: np.sum(call(t)))(x)
+    with pytest.raises(error, match=match):
+        call(dk.tensor(x))
