@@ -180,6 +180,7 @@ CALLS = {
     "linear": ([_c(2, 3), _c(4, 3), _c(4)], lambda f, x, w, b: f(x, w, b)),
     "im2col": ([_c(1, 2, 4, 4)], lambda f, x: f(x, 2, 1, 1)),
     "col2im": ([_c(1, 5, 5, 8)], lambda f, c: f(c, 2, 1, 1, (1, 2, 4, 4))),
+    "fft_c2c": ([_c(2, 4)], lambda f, x: f(x, (1, 0), (5, 3), False, "ortho")),
 }
 
 #: records that are not complex-analytic (they conjugate, take a modulus, read a Hermitian matrix)
@@ -262,3 +263,14 @@ def test_grad_of_a_complex_output_at_a_real_input_is_refused_not_its_real_part(m
             math.cos(x), math.sin(x)), rel=1e-12)  # f′ = i·e^{ix}
     assert dk.grad(curve, method=method)(complex(x)) == pytest.approx(  # holomorphic in z
         (1j * complex(math.cos(x), math.sin(x)),), rel=1e-6)
+
+
+def test_the_norms_pullback_of_a_complex_cotangent_uses_its_real_part() -> None:
+    """Re(‖z‖·c) with a complex constant c: ‖z‖ is real, so only Re(c) reaches it and the
+    gradient is Re(c)·z̄/‖z‖ in JAX's convention (x̄ = ȳ∂f + conj(ȳ∂̄f)). Reverse mode multiplied
+    the whole complex cotangent into z̄/‖z‖ ([2, −0.6+0.8j] here; found with the fft records)."""
+    z, c = np.array([1 + 2j, 0.5 - 1j]), 1 + 2j
+    want = c.real * np.conj(z) / math.sqrt(float(np.sum(np.abs(z) ** 2)))  # by hand
+    for method in ("reverse", "forward"):
+        (g,) = dk.grad(lambda z: np.real(np.linalg.norm(z) * c), method=method)(z)
+        np.testing.assert_allclose(g, want, rtol=1e-14)

@@ -1528,7 +1528,8 @@ def _euclidean_vjp(ct: Any, xs: Any, out: Any, axis: Any = None, keepdims: bool 
                    ) -> Any:
     def g() -> Any:
         c = ct if keepdims else reshape(ct, _kept_shape(shape_of(xs[0]), axis))
-        return c * _euclidean_direction(xs[0], out, axis, keepdims)
+        # the output is real: only Re ȳ acts (ȳ·∂f + conj(ȳ·∂̄f) = Re ȳ · conj(x)/‖x‖)
+        return (real(c) if is_complex(c) else c) * _euclidean_direction(xs[0], out, axis, keepdims)
 
     return (g,)
 
