@@ -26,6 +26,7 @@ FAMILIES = {
     "neural": "Neural-net operations (diffkit.nn)",
     "polynomials": "Polynomials, convolution, interpolation and grids",
     "nanfunctions": "NaN-ignoring reductions and quantiles",
+    "fft": "Discrete Fourier transforms (numpy.fft) and piecewise",
 }
 
 

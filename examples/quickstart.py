@@ -58,6 +58,11 @@ def loss(w, data):
     return np.add.reduce((fit - clean) ** 2) + np.nanmean(data) * np.quantile(w, 0.5)
 
 
+def spectrum(w):  # the energy in a signal's half spectrum (np.fft.rfft, zero-padded to 8)
+    return np.sum(np.abs(np.fft.rfft(w, n=8)) ** 2)
+
+
 w0 = np.array([0.2, 0.9, 1.4, 1.7])
+print(f"  spectrum: d/dw = {dk.grad(spectrum)(w0)[0]}")
 for method in ("fd", "forward", "reverse"):
     print(f"{method:>9}: d loss/dw = {dk.grad(loss, wrt=0, method=method)(w0, data)[0]}")

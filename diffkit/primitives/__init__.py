@@ -15,7 +15,7 @@ functions, complex parts, comparisons), ``structure`` (the core reductions, shap
 operations of diffkit.nn), ``ufuncs`` (more NumPy ufuncs), ``reductions`` (more reductions,
 sorting), ``assembly`` (stacking, splitting, padding, …), ``linalg``, ``scipy_special``,
 ``polynomials`` (polyval, convolution, interpolation, grids), ``nanfunctions`` (NaN-ignoring
-reductions, quantiles).
+reductions, quantiles), ``fft`` (numpy.fft's transforms, shifts and frequencies; piecewise).
 
 Rules are written with the records and Python operators (``-sin(x)``, ``1.0 / x``): on arrays
 they run at NumPy speed, on traced values they record nodes, so rules can be differentiated again.
@@ -28,6 +28,7 @@ from ..primitive import COMPOSITES, REGISTRY, Composite, Primitive
 from .assembly import *
 from .declare import NAMES, composite, elementwise, shape_of, structural
 from .elementwise import *
+from .fft import *
 from .linalg import *
 from .nanfunctions import *
 from .neural import *

@@ -47,7 +47,7 @@ from .declare import normalize_axes as _axes
 from .declare import plain_value as _peek  # nothing marked: for checks that only raise
 from .declare import xp_of as _xp
 from .elementwise import abs as _abs
-from .elementwise import conj, norm_sqrt, real
+from .elementwise import conj, norm_sqrt, not_equal, real
 from .elementwise import where as _where
 from .structure import (
     _amax_sympy,
@@ -69,7 +69,6 @@ from .structure import (
     transpose,
 )
 from .structure import sum as _sum
-from .ufuncs import isnan
 
 _NOVALUE = np._NoValue  # NumPy's "argument not given"
 
@@ -748,7 +747,7 @@ def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = Fa
     out_ = _mean(getitem(ordered, (slice(None),) * last + (middle,)), last)
     if _dtype(a).kind in "fc":  # NumPy's _median_nancheck, whatever the values (see _invalid)
         top = getitem(ordered, (slice(None),) * last + (-1,))  # NaN sorts last
-        has_nan = isnan(top)
+        has_nan = not_equal(top, top)  # NaN alone differs from itself
         _invalid("median", has_nan, "a slice holding NaN (use numpy.nanmedian)", None)
         out_ = _where(has_nan, top, out_)
     if _flag(keepdims):
