@@ -61,7 +61,8 @@ def functions() -> dict[str, tuple[Any, int]]:
 
 FUNCTIONS = functions()  # the table at import (kept for callers that read it; see functions())
 
-_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: a number of math text (no sign: unary minus is an operator); the CLI reads --at with it too
+NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _OPERATORS = ("**", "+", "-", "*", "/", "^")  # longest first
 #: binary operator -> (precedence, diffkit operation name); powers alone are right-associative
 _UNARY, _POWER = 3, 4
@@ -200,7 +201,7 @@ def _tokens(text: str) -> Iterator[Token]:
         ch, col = text[i], i + 1
         if ch in " \t":
             i += 1
-        elif ch in "0123456789." and (m := _NUMBER.match(text, i)):
+        elif ch in "0123456789." and (m := NUMBER.match(text, i)):
             end = m.end()
             tail = end
             while tail < n and ("a" + text[tail]).isidentifier():

@@ -431,8 +431,8 @@ class Tensor(Traced):
     def __format__(self, spec: str) -> str:
         """``f"{x:.4f}"``: the number formatted as NumPy formats it (a read of the value, as
         printing it: the trace holds at this point only)."""
-        if not spec:
-            return repr(self) if self.tape.level else str(self.node.value)
+        if not spec:  # format(x, "") is str(x), as for every Python object
+            return str(self)
         self.tape.value_dependent = True
         return format(self.node.value, spec)
 

@@ -405,3 +405,4 @@ def test_format_specs_read_the_value_and_mark_the_trace() -> None:
     assert [jitted(1.0), jitted(1.0), jitted(1.0), jitted(10.0)] == [3.0, 3.0, 3.0, 40.0]
     t = dk.tensor(np.float64(1.2345), requires_grad=True)
     assert f"{t:.2f}" == "1.23" and f"{t * 2.0:.3e}" == "2.469e+00"
+    assert f"{t}" == str(t)  # an empty spec is str(), as for any object

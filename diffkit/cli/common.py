@@ -110,11 +110,11 @@ def number(option: str, name: str, text: str) -> float:
     ``.5``, ``5.``, ``1e-3``), with an optional sign; inf and nan are read too (and refused
     later, by name, as not finite). No ``1_000``, no digits other than ASCII's: what float()
     reads beyond the parser's numbers is refused with the parser's reason."""
-    from ..parse import _NUMBER, parse  # the parser's number grammar: one definition
+    from ..parse import NUMBER, parse  # the parser's number grammar: one definition
 
     word = text.strip()
     unsigned = word[1:] if word[:1] in "+-" else word
-    if _NUMBER.fullmatch(unsigned) or unsigned.lower() in _NOT_FINITE:
+    if NUMBER.fullmatch(unsigned) or unsigned.lower() in _NOT_FINITE:
         return float(word)
     why = ""
     try:

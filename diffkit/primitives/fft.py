@@ -212,7 +212,7 @@ def _prepare_r2c(x: Any, axis: Any, n: Any, norm: Any = None) -> Any:
     if _dtype(x).kind == "c":
         raise TypeError(f"rfft, rfftn and ihfft take real data, got {_dtype(x)} (NumPy "
                         "raises TypeError too): use np.fft.fft or fftn for complex input")
-    return (x,), {"axis": _axis(axis, len(shape_of(x))), "n": _points(n), "norm": _norm(norm)}
+    return _prepare_c2r(x, axis, n, norm)
 
 
 def _r2c_vjp(ct: Any, xs: Any, out: Any, axis: int, n: int, norm: str, lead: int = 0
@@ -233,6 +233,7 @@ fft_r2c = structural(
 
 
 def _prepare_c2r(x: Any, axis: Any, n: Any, norm: Any = None) -> Any:
+    """The arguments of a one-axis transform (rfft's and irfft's), checked by NumPy's rules."""
     x = _as_array(x)
     return (x,), {"axis": _axis(axis, len(shape_of(x))), "n": _points(n), "norm": _norm(norm)}
 
