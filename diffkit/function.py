@@ -646,18 +646,21 @@ def _check_output(out: Any) -> None:
 
 
 def to_python(out: Any) -> Any:
-    """0-d arrays and NumPy scalars become Python numbers where that keeps their dtype (float64,
-    complex128, integers, bools); others stay NumPy scalars (a float32 value is np.float32, as
-    NumPy gives it); arrays stay arrays."""
+    """0-d arrays and NumPy scalars become Python numbers where that keeps their dtype and
+    arithmetic (float64, complex128, int64, bool); others stay NumPy scalars, as NumPy gives
+    them (a float32 value is np.float32; an int8 one np.int8, which wraps at 127 where a Python
+    int would not); arrays stay arrays."""
     if isinstance(out, np.ndarray | np.generic) and np.ndim(out) == 0:
-        if out.dtype.kind in "biu" or out.dtype in _PYTHON_EXACT:
+        if out.dtype in _PYTHON_EXACT:
             return out.item()
         return out[()]
     return out
 
 
-#: dtypes whose values a Python number holds exactly (float is float64, complex complex128)
-_PYTHON_EXACT = (np.dtype(np.float64), np.dtype(np.complex128))
+#: dtypes whose values and arithmetic a Python number carries (float is float64, complex is
+#: complex128; int is int64 up to its overflow, where NumPy warns)
+_PYTHON_EXACT = (np.dtype(np.float64), np.dtype(np.complex128), np.dtype(np.int64),
+                 np.dtype(np.bool_))
 
 
 def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | None = None) -> Any:

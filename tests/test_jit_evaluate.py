@@ -106,3 +106,28 @@ def test_a_jit_function_compiles_in_a_fresh_interpreter() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.split() == ["1"]
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.uint8, np.uint16, np.uint32,
+                                   np.uint64, np.float32, np.float16])
+@pytest.mark.parametrize("make", [dk.jit, dk.function])
+def test_a_0d_result_keeps_numpys_scalar_type_where_a_python_number_would_not(make, dtype
+                                                                            ) -> None:
+    # an int8 result came back as a Python int: the next NumPy operation then stopped wrapping
+    # at 127 (NumPy's int8 arithmetic), a silent change of meaning
+    def f(x):
+        return x * x + x
+
+    x = np.array(20, dtype=dtype)
+    want = f(x)  # NumPy itself: np.int8(-60) for int8 (420 wraps), np.float16(420.0), ...
+    for _ in range(3):  # traced, then generated code (jit)
+        got = make(f)(x)
+        assert type(got) is type(want) and got == want
+        assert type(got * x) is type(want * x) and got * x == want * x
+
+
+@pytest.mark.parametrize("x, kind", [(np.array(3), int), (np.array(True), bool),
+                                     (np.array(2.5), float), (np.array(1j), complex)])
+def test_a_0d_result_of_a_dtype_python_carries_is_a_python_number(x, kind) -> None:
+    got = dk.jit(lambda v: v + v)(x)
+    assert isinstance(got, kind) and got == x + x
