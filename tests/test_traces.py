@@ -166,3 +166,30 @@ def test_cli_trace(tmp_path: Path, capsys):
     assert cli_main(["trace", "x*y", "--at", "x=1", "y=2", "--mode", "forward",
                      "--seed", "y=1"]) == 0
     assert "f\u0307   = v\u0307₁" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, a, b", [("x1*x_1 + sin(x_1)", "x1", "x_1"),
+                                        ("v1*v2 + sin(v1)", "v1", "v2")])
+def test_no_two_inputs_and_no_input_and_intermediate_read_alike(text, a, b):
+    # x1 and x_1 were both printed x₁ (their adjoint rows x̄₁ twice, with different values), and
+    # an input v1 was printed v₁, the name of the trace's first intermediate
+    f = dk.parse(text)
+    for mode in ("reverse", "forward"):
+        t = dk.trace(f, 2.0, 3.0, mode=mode)
+        inputs = [r.expression for r in t.primal[:2]]
+        intermediates = [r.name for r in t.primal]
+        assert len(set(inputs)) == 2 and not set(inputs) & set(intermediates), inputs
+        results = ([r.name for r in t.adjoint if r.role == "result"] if mode == "reverse" else
+                   [r.expression for r in t.tangent if r.role == "input"])  # x̄₁ = …, v̇₀ = ẋ₁
+        assert len(results) == 2 and len(set(results)) == 2, results
+    latex = dk.trace(f, 2.0, 3.0).to_latex()
+    assert latex.count(r"\mathrm{x\_1}") or a != "x1"
+    dot = dk.draw(f, 2.0, 3.0).source
+    assert "x_1" in dot or a != "x1"
+
+
+def test_an_input_name_with_digits_reads_as_a_subscript_where_unambiguous():
+    t = dk.trace("alpha1*x2 + x", 2.0, 3.0, 1.0)
+    assert [r.expression for r in t.primal[:3]] == ["alpha₁", "x₂", "x"]
+    assert [r.name for r in t.adjoint if r.role == "result"] == ["alpha\u0304\u2081",
+                                                                 "x\u0304\u2082", "x\u0304"]

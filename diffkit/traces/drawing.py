@@ -378,7 +378,7 @@ def _sympy_label(e: Any) -> str:
     import sympy as sp
 
     if e.is_Symbol:
-        return tf.unicode_var(e.name)
+        return tf.unicode_name(e.name)
     if e.is_Number:
         return tf.UNICODE.expr(e)
     if isinstance(e, sp.Add):
@@ -409,7 +409,7 @@ def draw_symbolic(
     nodes: list[tuple[str, Any]] = []
     edges: list[tuple[str, str]] = []
     seen: dict[Any, str] = {}
-    labels = [f"∂{fn.name}/∂{tf.unicode_var(str(s))}" for s in deriv.program.inputs]
+    labels = [f"∂{fn.name}/∂{tf.unicode_name(str(s))}" for s in deriv.program.inputs]
     for k, (root, e) in enumerate(zip(labels, exprs, strict=False)):
         nodes.append((f"d{k}", root))
         stack = [(e, f"d{k}")]

@@ -61,6 +61,38 @@ def _split_name(name: str) -> tuple[str, str]:
     return (m.group(1), m.group(2)) if m else (name, "")
 
 
+def _input_subscript(name: str) -> tuple[str, str] | None:
+    """(base, digits) where an input's trailing digits can be a subscript without two names
+    reading alike, else None (the name is shown as written): not after an underscore (``x_1``
+    beside ``x1`` → x₁) and not on the traces' own letter (an input ``v1`` beside the
+    intermediate v₁)."""
+    m = re.match(r"^(.*?[^\d_])(\d+)$", name)
+    if m is None or m.group(1) == "v":
+        return None
+    return m.group(1), m.group(2)
+
+
+def unicode_name(name: str, accent: str = "") -> str:
+    """An input's name: ``x1`` -> ``x₁``; ``x_1`` and ``v1`` as written; the accent on the first
+    letter (``x̄₁``, ``x̄_1``)."""
+    split = _input_subscript(name)
+    if split is not None:
+        return split[0] + _ACCENT[accent] + split[1].translate(_SUB)
+    return name[:1] + _ACCENT[accent] + name[1:]
+
+
+def latex_name(name: str, accent: str = "") -> str:
+    """An input's name in LaTeX: ``x1`` -> ``x_{1}``, ``alpha`` -> ``\\alpha``; a name shown as
+    written in upright type (``\\mathrm{x\\_1}``)."""
+    split = _input_subscript(name)
+    if split is None:
+        if re.fullmatch(r"[A-Za-z]+", name):
+            return _LATEX_ACCENT[accent].format(sp.latex(sp.Symbol(name)))
+        return _LATEX_ACCENT[accent].format(rf"\mathrm{{{latex_escape(name)}}}")
+    base = sp.latex(sp.Symbol(split[0]))
+    return f"{_LATEX_ACCENT[accent].format(base)}_{{{split[1]}}}"
+
+
 _LATEX_NAMES: dict[sp.Symbol, str] = {}
 
 
@@ -104,6 +136,9 @@ class Notation:
     def var(self, key: str, accent: str = "") -> str:
         return unicode_var(key, accent)
 
+    def name(self, name: str, accent: str = "") -> str:
+        return unicode_name(name, accent)
+
     def expr(self, e: Any) -> str:
         return _PRINTER.doprint(e)
 
@@ -132,13 +167,15 @@ class Notation:
         return f"{base}^{exp}"
 
     def render(self, tokens: Sequence[tuple[Any, ...]]) -> str:
-        """Join a row's tokens: ("var", key, accent), ("sym", expr), ("infix", prim), ("fn", prim,
+        """Join a row's tokens: ("var", key, accent), ("name", input name, accent), ("sym", expr), ("infix", prim), ("fn", prim,
         args, bare), ("pow", base, exp), ("text", s), ("num", value)."""
         parts = []
         for tok in tokens:
             kind = tok[0]
             if kind == "var":
                 parts.append(self.var(tok[1], tok[2]))
+            elif kind == "name":
+                parts.append(self.name(tok[1], tok[2]))
             elif kind == "sym":
                 parts.append(self.expr(tok[1]))
             elif kind == "infix":
@@ -159,6 +196,9 @@ class LatexNotation(Notation):
 
     def var(self, key: str, accent: str = "") -> str:
         return latex_var(key, accent)
+
+    def name(self, name: str, accent: str = "") -> str:
+        return latex_name(name, accent)
 
     def expr(self, e: Any) -> str:
         return sp.latex(

@@ -88,7 +88,13 @@ class Row:
 
 
 def var(key: str, accent: str = "") -> Token:
+    """A trace variable (``v-1`` → v₋₁)."""
     return ("var", key, accent)
+
+
+def name_var(name: str, accent: str = "") -> Token:
+    """An input by its name (``x1`` → x₁; ``x_1`` and ``v1`` as written)."""
+    return ("name", name, accent)
 
 
 def is_scalar_const(node: Node) -> bool:

@@ -41,6 +41,7 @@ from .rows import (
     forward_seed,
     is_scalar_const,
     local_derivative,
+    name_var,
     numeric,
     reverse_seed,
     var,
@@ -186,7 +187,7 @@ class Trace:
         """The right-hand side of a primal row: ``ln v₋₁``, ``v₋₁ × v₀``, ``sum(v₃, axis=(0,))``."""
         prim = node.prim
         if prim is None:
-            return [var(node.name)] if node.is_input else self.operand(node)
+            return [name_var(node.name)] if node.is_input else self.operand(node)
         args = [self.operand(i) for i in node.inputs]
         if prim.symbol == "-" and len(args) == 1:  # a prefix operator
             return [("text", "-"), *args[0]]
@@ -248,7 +249,7 @@ class Trace:
                     "tangent",
                     "input",
                     (var(self.names[node.id], "dot"),),
-                    (var(node.name, "dot"),),
+                    (name_var(node.name, "dot"),),
                     s,
                     (),
                     node,
@@ -353,7 +354,7 @@ class Trace:
                 Row(
                     "adjoint",
                     "result",
-                    (var(node.name, "bar"),),
+                    (name_var(node.name, "bar"),),
                     (var(self.names[node.id], "bar"),)
                     if node in self.adjoints
                     else (("num", 0.0),),
