@@ -184,6 +184,19 @@ def test_dropout_scales_as_documented():
     np.testing.assert_allclose(dc(x).value, nn.Linear.forward(dc, x).value)
 
 
+def test_dropout_of_one_drops_everything_as_pytorch_does():
+    # p = 1 was refused (PyTorch gives zeros); a NaN or a string p was a bare comparison error
+    x = dk.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    y = nn.Dropout(1.0)(x)
+    assert np.array_equal(y.value, np.zeros((2, 3)))
+    dk.sum(y * 3.0).backward()
+    assert np.array_equal(x.grad, np.zeros((2, 3)))
+    assert nn.Dropout(1.0).eval()(x.value) is x.value
+    for bad in (1.5, -0.1, float("nan"), "0.5", True):
+        with pytest.raises(ValueError, match="dropout probability"):
+            nn.Dropout(bad)
+
+
 def test_losses_stable_at_large_logits():
     z = dk.tensor(np.array([[1000.0], [-1000.0], [1000.0]], np.float32), requires_grad=True)
     y = np.array([[0.0], [1.0], [1.0]], np.float32)

@@ -9,6 +9,7 @@ dropout masks) are computed from values and enter the graph as constants, in the
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -195,14 +196,17 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability has to be in [0, 1), but got {p}")
-        self.p = p
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be a number in [0, 1], but got {p!r}")
+        self.p = float(p)
 
     def forward(self, x: Any) -> Any:
         if not self.training or self.p == 0.0:
             return x
-        keep = (get_rng().random(x.shape) >= self.p) / (1.0 - self.p)
+        if self.p == 1.0:  # every element dropped (PyTorch's p=1): zeros, and zero gradients
+            keep = np.zeros(np.shape(value_of(x)))
+        else:
+            keep = (get_rng().random(x.shape) >= self.p) / (1.0 - self.p)
         return dk.mul(x, _host_to(value_of(x), keep))
 
     def extra_repr(self) -> str:
