@@ -79,6 +79,22 @@ def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
     return xs
 
 
+def _traced_as(fn: Function, xs: Sequence[Any]) -> Function:
+    """The function the engines differentiate at `xs`: for a ``dk.jit`` function, its first
+    trace at this signature (:meth:`~diffkit.function.Function.frozen`), the one its own call
+    runs — so that its value and every derivative, by every method, in one call and across
+    calls, freeze the same values (jit's contract). The function itself where that trace
+    branched on its inputs (every use traces afresh), could not be made (a black box: finite
+    differences still evaluate it), or where an argument is traced (an outer derivative froze
+    the function already)."""
+    if not fn.jit or fn.pure or any(isinstance(x, Traced) for x in xs):
+        return fn
+    try:
+        return fn.frozen(*xs)
+    except DiffkitError:
+        return fn
+
+
 def _nonfinite_data(fn: Function, xs: Sequence[Any], wrt: Sequence[int] | None) -> list[str]:
     """The inputs outside `wrt` holding NaN or inf (data :func:`_prepare` lets through): read
     only when a derivative was not finite (:class:`_strict`), never on the call's path."""
@@ -259,6 +275,10 @@ class GradientFunction:
                 and type(self).__call__ is GradientFunction.__call__):
             return
         xs = [np.float64(a) for a in args]
+        if fn.jit and not fn.pure:  # its gradient is its first trace's (see _traced_as)
+            fn = fn.cache.get(("frozen", signature(xs)))
+            if fn is None or not fn.pure:
+                return
         cg = fn.cache.get(("compiled", signature(xs), tuple(self.wrt)))
         kind = "value_and_grad" if self.with_value else "grad"
         entry = None if cg is None else cg.float_entry(kind, self._full_call)
@@ -321,10 +341,11 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method, (fn, xs, idx)):
-            out, grads = engine.value_and_grad(fn, xs, idx)
+        fx = _traced_as(fn, xs)
+        with _strict(method, (fx, xs, idx)):
+            out, grads = engine.value_and_grad(fx, xs, idx)
             _check_finite(grads, "the gradient", method)
-        _refuse_complex_output(fn, xs, idx, grads, out)
+        _refuse_complex_output(fx, xs, idx, grads, out)
         return _value(out), tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
     return GradientFunction(run, engine, fn, idx, with_value=True)
@@ -350,10 +371,11 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method, (fn, xs, idx)):
-            grads = engine.grad(fn, xs, idx)
+        fx = _traced_as(fn, xs)
+        with _strict(method, (fx, xs, idx)):
+            grads = engine.grad(fx, xs, idx)
             _check_finite(grads, "the gradient", method)
-        _refuse_complex_output(fn, xs, idx, grads)
+        _refuse_complex_output(fx, xs, idx, grads)
         return tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
     return GradientFunction(run, engine, fn, idx)
@@ -413,8 +435,9 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method, (fn, xs, idx)):
-            out, jac = engine.jacobian(fn, xs, idx)
+        fx = _traced_as(fn, xs)
+        with _strict(method, (fx, xs, idx)):
+            out, jac = engine.jacobian(fx, xs, idx)
             _check_finite([jac], "the Jacobian", method)
         if isinstance(jac, Traced):
             return jac
@@ -444,10 +467,11 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        with _strict(method, (fn, xs, idx)):
-            H = engine.hessian(fn, xs, idx)
+        fx = _traced_as(fn, xs)
+        with _strict(method, (fx, xs, idx)):
+            H = engine.hessian(fx, xs, idx)
             _check_finite([H], "the Hessian", method)
-        _refuse_complex_output(fn, xs, idx, [H] * len(idx), what="the Hessian")
+        _refuse_complex_output(fx, xs, idx, [H] * len(idx), what="the Hessian")
         return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, idx, None))
 
     run.engine = engine  # type: ignore[attr-defined]
@@ -477,7 +501,7 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         (x,) = args
         (xa,) = _prepare(fn, [x], engine, method)
         with _strict(method):
-            d = engine.derivative(fn, xa, int(n))
+            d = engine.derivative(_traced_as(fn, [xa]), xa, int(n))
         _check_finite([d], f"the derivative of order {n}", method)
         if isinstance(d, Traced):
             return d
@@ -526,14 +550,14 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     if not keep:  # nothing differentiated: J·t is zero
         xs = _prepare(fn, primals, engine, method, keep)
         with _strict(method):
-            out = fn.evaluate(*xs)
+            out = _traced_as(fn, xs).evaluate(*xs)
         return _value(out), _value(_module(out).zeros(shape_of(out), dtype=float_dtype(out)))
     if held:
         fn = _holding(fn, primals, keep)
         primals, tangents = [primals[i] for i in keep], [tangents[i] for i in keep]
     xs = _prepare(fn, primals, engine, method)
     with _strict(method):
-        out, t = engine.jvp(fn, xs, [as_input(t) for t in tangents])
+        out, t = engine.jvp(_traced_as(fn, xs), xs, [as_input(t) for t in tangents])
     _check_finite([t], "the JVP", method)
     return _value(out), _value(t)
 
@@ -625,9 +649,12 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
     xs = _prepare(fn, primals, engine, method, idx)
-    with _strict(method, (fn, xs, idx)):
-        out, pull = engine.vjp(fn, xs, idx)
-    outputs = seen[0]  # the pieces' shapes at these primals (a shape: one output)
+    fx = _traced_as(fn, xs)
+    with _strict(method, (fx, xs, idx)):
+        out, pull = engine.vjp(fx, xs, idx)
+    # the pieces' shapes at these primals (a shape: one output); a jit function's first trace,
+    # made earlier, kept them
+    outputs = seen[0] if seen[0] is not None else getattr(fx, "output_structure", None)
 
     def pullback(ct: Any) -> tuple[Any, ...]:
         if isinstance(outputs, list):
@@ -639,7 +666,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
             raise ShapeError(f"a complex cotangent ({float_dtype(ct)}) for a real output "
                              f"({float_dtype(out)}): pass a real cotangent (its real and imaginary "
                              "parts separately, if both are meant)")
-        with _strict(method, (fn, xs, idx)):
+        with _strict(method, (fx, xs, idx)):
             cts = pull(ct)
             _check_finite(cts, "the VJP", method)
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))

@@ -334,15 +334,19 @@ class Function:
     #: compiled engine, which sits above this module): ``(fn, args) -> value`` or NOT_COMPILED
     jit_evaluator: Callable[[Function, tuple[Any, ...]], Any] | None = None
 
-    def run_body(self, *args: Any) -> Any:
+    def run_body(self, *args: Any, structure: list[Any] | None = None) -> Any:
         """The body at `args`, its outputs stacked (:func:`stack_outputs`). The body gets its own
         copy of every array argument (:func:`own_copy`): an in-place update in it rebinds, as in
         traced code, and moves neither the caller's data nor an engine's point. NumPy replaces an
         error raised while it converts a value (``y[0] = x`` asks float(x), which is a
         TracingError for a traced x) by its own ValueError ("setting an array element with a
-        sequence"): that TracingError is raised as itself, naming the problem."""
+        sequence"): that TracingError is raised as itself, naming the problem. `structure`, if
+        given, receives the structure of what the body returned (:func:`output_pieces`)."""
         try:
-            return stack_outputs(self.body(*[own_copy(a) for a in args]))
+            out = self.body(*[own_copy(a) for a in args])
+            if structure is not None:
+                structure.append(output_pieces(out)[0])
+            return stack_outputs(out)
         except (ValueError, TypeError) as exc:
             cause = exc.__cause__ or exc.__context__  # NumPy chains it as the cause
             if isinstance(cause, TracingError) and not isinstance(exc, DiffkitError):
@@ -443,6 +447,8 @@ class Function:
             self.cache[key] = self
             return self, None
         self.cache[key] = made = self.replaying(graph)
+        made.jit = True  # compiled at once, as the function it stands for
+        made.output_structure = graph.structure  # what the body returned: pieces of a tuple
         return made, graph
 
     def replaying(self, graph: Graph) -> Function:
@@ -468,12 +474,15 @@ class Function:
             body_args = [a if passed_as_given(a) else t for a, t in zip(args, ins, strict=True)]
             if any(b is not t for b, t in zip(body_args, ins, strict=True)):
                 tape.value_dependent = True
-            out = self.run_body(*body_args)
+            structure: list[Any] = []
+            out = self.run_body(*body_args, structure=structure)
             if type(out) is Tensor and out.tape is tape:
                 out_node = out.node
             else:  # the output does not depend on the inputs
                 out_node = Node(None, (), {}, _constant_output(out))
-            return Graph([t.node for t in ins], out_node, tape.value_dependent, tape.recorded)
+            graph = Graph([t.node for t in ins], out_node, tape.value_dependent, tape.recorded)
+            graph.structure = structure[0]
+            return graph
 
     def graph(self, *args: Any) -> Graph:
         """The graph at `args`, or at scalar inputs 0.5 (for display) when no point is given."""
@@ -606,6 +615,20 @@ def _constant_output(out: Any) -> Any:
 
 #: what Function.jit_evaluator returns where the call must be evaluated by tracing
 NOT_COMPILED = object()
+
+
+def output_pieces(out: Any) -> tuple[Any, list[Any]]:
+    """(structure, pieces) of a function's return value: for a tuple or list, a list of its
+    elements' structures (nested as they are) and every piece in order; for one output, its
+    shape and itself."""
+    if not isinstance(out, list | tuple):
+        return tuple(getattr(out, "shape", ())), [out]
+    structure, pieces = [], []
+    for o in out:
+        s, p = output_pieces(o)
+        structure.append(s)
+        pieces.extend(p)
+    return structure, pieces
 
 
 def stack_outputs(out: Any) -> Any:

@@ -171,7 +171,7 @@ class Graph:
     number out of one (``if x > 0``, ``int(n)``): the graph then holds at this point only.
     """
 
-    __slots__ = ("_index", "_nodes", "_schedule", "inputs", "output", "recorded",
+    __slots__ = ("_index", "_nodes", "_schedule", "inputs", "output", "recorded", "structure",
                  "value_dependent")
 
     def __init__(self, inputs: Sequence[Node], output: Node, value_dependent: bool = False,
@@ -180,6 +180,9 @@ class Graph:
         self.inputs = tuple(inputs)
         self.output = output
         self.value_dependent = value_dependent
+        #: what the traced body returned (:func:`~diffkit.function.output_pieces`): its shape,
+        #: or its pieces' nested as a tuple or list held them (None where not traced from one)
+        self.structure: Any = None
         #: the tape's record of scalar code, in order (a superset of ``nodes``; None for array
         #: code): the scalar reverse sweep walks it and skips what the output does not reach
         self.recorded = recorded

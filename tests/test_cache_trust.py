@@ -303,3 +303,52 @@ def test_compile_gradient_traced_outside_domain_array_grad_method():
         for _ in range(2):
             (g,) = cg.grad(p)
             np.testing.assert_allclose(g, 2 * p / (1 - p * p), rtol=1e-14)  # hand formula
+
+
+# ---- a jit function's derivatives by every method freeze what its call froze (11th hunt, F1
+# and F6): vjp(method="compiled") gave the value at the new closure state and the pullback at
+# the frozen one (45 beside 12); symbolic kept a first trace of its own; forward, fd and
+# symbolic pullbacks ran the body again at each pullback (a new draw: fd gave -28453) ----------
+
+JIT_METHODS = ["reverse", "compiled", "forward", "symbolic", "fd", "auto"]
+
+
+@pytest.mark.parametrize("method", JIT_METHODS)
+def test_every_method_of_a_jit_function_freezes_what_its_call_froze(method):
+    c = [2.0]
+    f = dk.jit(lambda x: c[0] * x**2)
+    assert f(3.0) == 18.0  # the first trace at this signature: c = 2 frozen
+    c[0] = 5.0
+    tol = {"rel": 1e-6} if method == "fd" else {"rel": 1e-12}
+    y, pullback = dk.vjp(f, 3.0, method=method)
+    assert y == 18.0 and pullback(1.0)[0] == pytest.approx(12.0, **tol)  # 9c and 6c, c = 2
+    value, (g,) = dk.value_and_grad(f, method=method)(3.0)
+    assert value == 18.0 and g == pytest.approx(12.0, **tol)
+    primal, tangent = dk.jvp(f, (3.0,), (1.0,), method=method)
+    assert primal == 18.0 and tangent == pytest.approx(12.0, **tol)
+    assert dk.grad(f, method=method)(3.0)[0] == pytest.approx(12.0, **tol)
+    assert dk.derivative(f, method=method)(3.0) == pytest.approx(12.0, **tol)
+    assert dk.hessian(f, method=method)(3.0)[0, 0] == pytest.approx(4.0, rel=1e-4)
+    assert f(3.0) == 18.0
+
+
+@pytest.mark.parametrize("method", JIT_METHODS)
+def test_a_jit_pullback_differentiates_the_draw_its_value_came_from(method):
+    rng = np.random.default_rng(0)
+    f = dk.jit(lambda x: x * rng.uniform(1.0, 2.0, size=x.shape))  # linear: J·1 = f(1)
+    ones = np.ones(3)
+    y, pullback = dk.vjp(f, ones, method=method)
+    tol = {"rtol": 1e-6} if method == "fd" else {"rtol": 1e-13}
+    for _ in range(2):
+        np.testing.assert_allclose(pullback(ones)[0], y, **tol)
+    np.testing.assert_allclose(f(ones), y, rtol=1e-15)  # the call froze the same draw
+    primal, tangent = dk.jvp(f, (ones,), (ones,), method=method)
+    np.testing.assert_allclose(primal, y, rtol=1e-15)
+    np.testing.assert_allclose(tangent, y, **tol)
+
+
+def test_a_jit_vjp_takes_cotangents_per_piece_after_its_call_froze_the_trace():
+    f = dk.jit(lambda x: (x * 2.0, x**2))
+    f(3.0)  # the first trace is made by the call, not by the vjp
+    y, pullback = dk.vjp(f, 3.0)
+    assert np.array_equal(y, [6.0, 9.0]) and pullback((1.0, 1.0)) == (8.0,)

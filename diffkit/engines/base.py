@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiffkitError, MissingRuleError, ShapeError, TracingError
-from ..function import Function
+from ..function import Function, output_pieces  # noqa: F401 - the engines' name for it
 from ..ir import Graph, Node, Traced
 from ..primitives import concatenate, reshape
 from ..primitives import sum as sum_
@@ -82,20 +82,6 @@ def split_flat(vec: Any, like: Sequence[Any]) -> tuple[Any, ...]:
         out.append(cut(vec[start:start + n], shape_of(v)))
         start += n
     return tuple(out)
-
-
-def output_pieces(out: Any) -> tuple[Any, list[Any]]:
-    """(structure, pieces) of a function's return value: for a tuple or list, a list of its
-    elements' structures (nested as they are) and every piece in order; for one output, its
-    shape and itself."""
-    if not isinstance(out, list | tuple):
-        return shape_of(out), [out]
-    structure, pieces = [], []
-    for o in out:
-        s, p = output_pieces(o)
-        structure.append(s)
-        pieces.extend(p)
-    return structure, pieces
 
 
 def flat_cotangent(ct: Any, outputs: list[Any], n: int) -> Any:
@@ -221,12 +207,13 @@ class Engine:
 
     def _first_trace(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                      ) -> tuple[Function, Any]:
-        """(the function a pullback differentiates, f's value): for a Python function, its
-        trace at `args` replayed as a pure function (jit's frozen trace: its drawn constants
-        are this evaluation's), whose value is f's; else `fn` and one evaluation. A trace
+        """(the function a pullback differentiates, f's value): for a Python function (a jit
+        one here has no first trace to keep: it branched on its inputs), its trace at `args`
+        replayed as a pure function (its drawn constants are this evaluation's), whose value is
+        f's; else `fn` and one evaluation. A trace
         that cannot be made (a black box) or that branched on its inputs where the engine
         steps away from the point is not used."""
-        if fn.pure or fn.jit:
+        if fn.pure:
             return fn, fn.evaluate(*args)
         try:
             graph = fn.trace(*args, wrt=wrt)
