@@ -60,6 +60,13 @@ class TracingError(DiffkitError, RuntimeError):
     math.sin on it, ...): the value would silently leave the graph."""
 
 
+class NotRepeatableError(TracingError):
+    """A function gave another value when called again at the same point (it draws random
+    numbers, keeps state between calls, or updates in place an array another name holds): finite
+    differences subtract values of several calls, which such a function does not make
+    comparable."""
+
+
 class TracedHashError(TracingError, TypeError):
     """``hash()`` of a traced value (``x in {3.0}``, a dict key): sets and dicts would compare
     identities, not numbers, and silently miss. Also a TypeError, Python's "unhashable"."""

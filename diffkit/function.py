@@ -471,6 +471,7 @@ class Function:
             # an argument that is not differentiated and is no float number or array (integers,
             # lists, strings, objects) reaches the body as given: a constant of this trace,
             # which then holds at these values only
+            in_nodes = [t.node for t in ins]  # before the body: `x *= 3` makes x another node
             body_args = [a if passed_as_given(a) else t for a, t in zip(args, ins, strict=True)]
             if any(b is not t for b, t in zip(body_args, ins, strict=True)):
                 tape.value_dependent = True
@@ -480,7 +481,7 @@ class Function:
                 out_node = out.node
             else:  # the output does not depend on the inputs
                 out_node = Node(None, (), {}, _constant_output(out))
-            graph = Graph([t.node for t in ins], out_node, tape.value_dependent, tape.recorded)
+            graph = Graph(in_nodes, out_node, tape.value_dependent, tape.recorded)
             graph.structure = structure[0]
             return graph
 

@@ -1030,10 +1030,14 @@ def grad_enabled() -> bool:
 
 
 def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
-    """``t op= other`` with PyTorch's meaning; never a silently wrong gradient.
+    """``t op= other`` with NumPy's and PyTorch's meaning; never a silently wrong gradient.
 
-    * Traced code (and an operand traced deeper): Python's rebinding, ``t = t op other`` —
-      except on a leaf that requires grad (a parameter): a TracingError (:func:`_traced_into_leaf`).
+    * Traced code: `t` itself becomes ``t op other`` (recorded), in `t`'s shape and dtype, so that
+      another name for the same value sees the update as it would see NumPy's (``y = x;
+      x *= 3``: y is 3x; rebinding x alone made every traced method differentiate another
+      function than the one a plain call evaluates). An operand traced deeper (nesting): Python's
+      rebinding, ``t = t op other`` — except on a leaf that requires grad (a parameter): a
+      TracingError (:func:`_traced_into_leaf`).
     * Nothing to differentiate (``nn.no_grad()``, or no operand requires grad): the value
       changes, written into the array where no one else can see it (:func:`writable_alone`),
       else a fresh leaf node; graphs recorded before keep the value they used.
@@ -1042,7 +1046,10 @@ def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
       the operation is recorded out of place and `t` becomes its result."""
     tape = t.tape
     if tape.level:
-        return op(t, other)
+        out = op(t, other)
+        if type(out) is not Tensor or out.tape is not tape:  # recorded on a deeper tape
+            return out
+        return _become(t, out, symbol)
     if isinstance(other, Traced) and other.tape is not tape:
         if t.node.prim is None and t.requires_grad:
             raise _traced_into_leaf(t, f"in-place {symbol}")
@@ -1059,7 +1066,12 @@ def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
             f"a leaf Tensor that requires grad is being used in an in-place operation ({symbol} "
             f"at {call_site()}): update it under `with nn.no_grad():`, or write t = t {symbol[:-1]} "
             "... for a new tensor")
-    out = op(t, other)
+    return _become(t, op(t, other), symbol)
+
+
+def _become(t: Tensor, out: Tensor, symbol: str) -> Tensor:
+    """`t` made the result `out` of ``t op other`` (NumPy's rules of ``a op= b``: the result must
+    keep t's shape, and is cast to t's dtype where the kind allows)."""
     if out.node.shape != t.node.shape:
         raise ShapeError(f"in-place {symbol}: the result has shape {out.node.shape}, which does "
                          f"not fit the tensor's {t.node.shape}")

@@ -56,6 +56,7 @@ from ..errors import (
     DomainError,
     MissingRuleError,
     NonDifferentiableError,
+    NotRepeatableError,
     NumericOverflowError,
     ShapeError,
     TracingError,
@@ -175,6 +176,9 @@ class FiniteDifferenceEngine(Engine):
         self.levels = int(levels)
         self.evaluations = 0  # how many times the function was evaluated (for comparisons)
         self.error_estimate: Any = None
+        #: f at the point by a plain call (the repeatability check's), which a forward
+        #: difference's base reuses; None where none was made
+        self.plain_at_point: Any = None
         #: the step the last answer's differences started from (Richardson may restart smaller)
         self.step_used: np.ndarray | None = None
 
@@ -210,6 +214,7 @@ class FiniteDifferenceEngine(Engine):
                 return _numeric(self._complex_call(fn, full, wrt))
             return _numeric(self._call(fn, full))
 
+        self.plain_at_point = None  # f(x) by a plain call, where one was made (see below)
         if value is not None:
             return flat, x0, value, None
         graph, failure = self._base_trace(fn, args, wrt)
@@ -223,7 +228,50 @@ class FiniteDifferenceEngine(Engine):
             return flat, x0, self._numbers(value, fn), None
         out = self._numbers(graph.output.value, fn)
         self._check_constants(fn, graph, wrt)
+        self._check_repeatable(fn, args, out, graph)
         return flat, x0, (np.asarray(out)[()] if not np.ndim(out) else out), graph
+
+    def _check_repeatable(self, fn: Function, args: Sequence[Any], value: Any,
+                          graph: Graph) -> None:
+        """Refuse a function whose plain call at the point does not give the value its trace
+        there gave (one more evaluation, for Python functions only: a pure or jit-frozen one is
+        a function of its arguments by construction). The stencil's points are plain calls, so
+        a function that draws random numbers, keeps state between calls, or updates in place an
+        array another name holds (NumPy's aliasing, which traced code does not share) would have
+        its difference quotients subtract values of different functions: garbage of size
+        1/h (x·uniform(1, 2) gave −18348 for a derivative in [1, 2]). Agreement is required to
+        a few thousand ulps of the largest value the trace computed (math and NumPy scalar code
+        may differ in the last bits; a value near zero by cancellation is measured against the
+        terms that cancelled)."""
+        if fn.pure:
+            return
+        self.plain_at_point = raw = self._numbers(self._run(fn, args), fn)
+        again, first = _numeric(raw), _numeric(value)
+        if first.shape == again.shape and np.array_equal(first, again, equal_nan=True):
+            return
+        scale = 0.0
+        for node in graph.nodes:
+            v = node.value
+            if isinstance(v, np.ndarray | np.generic | float | complex) and \
+                    dtype_of(v).kind in "fc" and np.size(v):
+                finite = np.abs(v)[np.isfinite(v)]
+                if finite.size:
+                    scale = max(scale, float(np.max(finite)))
+        tol = 1e3 * _eps(working_dtype(first.dtype)) * scale
+        if first.shape == again.shape and np.array_equal(np.isnan(first), np.isnan(again)) and \
+                bool(np.all(np.abs(np.where(np.isnan(first), 0, first - again)) <= tol)):
+            return
+        shown = (f"{first.item()!r} then {again.item()!r}" if first.size == 1 else
+                 f"values differing by up to {float(np.nanmax(np.abs(first - again))):.3g}"
+                 if first.shape == again.shape else f"shapes {first.shape} then {again.shape}")
+        raise NotRepeatableError(
+            f"{fn.name} gave another value when called again at the same point ({shown}): it "
+            "may draw random numbers, keep state between calls, or update in place an array "
+            "that another name holds (NumPy's `y = x; x *= 3` changes y; traced code rebinds x "
+            "only). Finite differences subtract values of several calls, so they need the same "
+            "function at every call: fix the draw (a seeded generator made inside the function, "
+            "or the noise passed as an argument), or use an AD method, which differentiates "
+            "the one evaluation it traces (method='reverse')")
 
     def _run(self, fn: Function, args: Sequence[Any], points: int = 1) -> Any:
         """One call of the user's function, at `points` points at once (a vectorized call of a
@@ -408,8 +456,9 @@ class FiniteDifferenceEngine(Engine):
                                       for i in wrt])
             return out, _narrow(self._complex_jacobian(flat, x0, h, out, stepped), dtype)
         batch = self._batched(fn, args, wrt)
-        f0 = _numeric(out) if plain and all(np.asarray(args[i]).dtype == x0.dtype
-                                             for i in wrt) else None
+        base = out if plain else self.plain_at_point  # the repeatability check's call serves
+        f0 = _numeric(base) if base is not None and all(np.asarray(args[i]).dtype == x0.dtype
+                                                        for i in wrt) else None
         jac = self._real_jacobian(flat, x0, h, out, batch, f0=f0, eps=eps)
         if self.scheme == "forward" and x0.size:
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
@@ -682,8 +731,9 @@ class FiniteDifferenceEngine(Engine):
         eps = _precision(graph, wrt, x0, out)
         h = float(np.min(self.default_step(np.abs(x0[moved]), eps) / np.abs(t[moved])))
         # f(x0) of a forward difference is the value's, where a plain call at x0 as it is gave it
-        f0 = _numeric(out) if graph is None and all(np.asarray(a).dtype == x0.dtype
-                                                    for a in args) else None
+        base = out if graph is None else self.plain_at_point
+        f0 = _numeric(base) if base is not None and all(np.asarray(a).dtype == x0.dtype
+                                                        for a in args) else None
 
         def along(step: float) -> Estimate:
             return self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1, dtype=x0.dtype), 0,
