@@ -899,6 +899,14 @@ class Tensor(Traced):
         if method != "__call__":  # reduce, accumulate, outer: compositions of the table's records
             return ufunc_methods.call(ufunc, method, fn, inputs, kwargs)
         if kwargs:
+            out = kwargs.get("out")
+            if out and any(o is i for o in out for i in inputs):  # `a += x`: NumPy's in-place
+                raise TracingError(
+                    f"a traced value was written into a NumPy array in place ({ufunc.__name__} "
+                    f"into an array it reads: `a {_IN_PLACE.get(ufunc.__name__, 'op')}= x` at "
+                    f"{call_site()}): an array holds numbers, not the trace; write "
+                    f"`a = a {_IN_PLACE.get(ufunc.__name__, 'op')} x` (a new traced value), or "
+                    "start a from the traced value (a = x * 0.0)")
             raise TracingError(f"numpy.{ufunc.__name__} with {', '.join(kwargs)}= is not supported "
                                "on traced values (no out=, where= or dtype=)")
         return fn(*inputs)
@@ -909,6 +917,11 @@ class Tensor(Traced):
             module = getattr(func, "__module__", None) or "numpy"
             raise MissingRuleError(_unsupported(f"{module}.{getattr(func, '__name__', func)}"))
         return fn(*args, **kwargs)
+
+
+#: the operator of NumPy's in-place forms, for messages (`a += x` calls add with out=a)
+_IN_PLACE = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/", "divide": "/",
+             "power": "**", "floor_divide": "//", "remainder": "%", "matmul": "@"}
 
 
 def _install_in_place_operators() -> None:

@@ -135,3 +135,14 @@ def test_an_accumulator_updated_in_place_in_a_loop():
         return np.sum(s)
 
     np.testing.assert_allclose(dk.grad(f)(X)[0], 1.0 + 2.0 * X + 3.0 * X**2, rtol=1e-15)
+
+
+def test_a_traced_value_added_into_a_numpy_array_names_the_in_place_update():
+    # the message spoke of out=, which the user never wrote (`acc += x` is add(acc, x, out=acc))
+    def f(x):
+        acc = np.zeros(2)
+        acc += x
+        return np.sum(acc)
+
+    with pytest.raises(dk.TracingError, match=r"in place .*`a = a \+ x`"):
+        dk.grad(f)(np.ones(2))
