@@ -262,8 +262,13 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     idx = fn.positions(wrt, argnums)
     point = tuple(_detached(p) for p in point)
     xs = fn.coerce(point, idx)
+    from .api import _traced_as
+
+    fn = _traced_as(fn, xs)  # a jit function: its first trace, which its call evaluates
     with np.errstate(**STRICT):  # the value, as a plain call reads the arguments
         out = fn.evaluate(*point)
+        if not fn.pure:
+            _check_repeats(fn, point, out)
     scalar = np.size(out) == 1 and np.ndim(out) == 0
     n = int(sum(np.size(xs[i]) for i in idx))
     m = int(np.size(out))
@@ -273,6 +278,25 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     for method in methods or DEFAULT_METHODS:
         cmp.rows.append(_measure(fn, xs, idx, method, scalar, reference, n, m, repeat, budget))
     return cmp
+
+
+def _check_repeats(fn: Function, point: Sequence[Any], out: Any) -> None:
+    """Refuse a Python function that gives another value when called again at the point: every
+    method evaluates it on its own (a trace each, a stencil), so a function that draws random
+    numbers or keeps state would have each row differentiate another function, and the error
+    column would measure the draws, not the methods (x·uniform(1, 2): errors 0.1 to 0.5 for
+    three methods each right for its own draw)."""
+    again = fn.evaluate(*point)
+    if np.shape(again) == np.shape(out) and np.array_equal(again, out, equal_nan=True):
+        return
+    from .errors import NotRepeatableError
+
+    raise NotRepeatableError(
+        f"{fn.name} gave another value when called again at the same point: it may draw random "
+        "numbers or keep state between calls. dk.compare runs every method on its own, so each "
+        "row would differentiate another function and the errors would measure the draws: fix "
+        "the draw (a seeded generator made inside the function, or the noise passed as an "
+        "argument), or wrap the function in dk.jit (one frozen trace for every method)")
 
 
 def _detached(p: Any) -> Any:

@@ -146,3 +146,17 @@ def test_a_traced_value_added_into_a_numpy_array_names_the_in_place_update():
 
     with pytest.raises(dk.TracingError, match=r"in place .*`a = a \+ x`"):
         dk.grad(f)(np.ones(2))
+
+
+def test_compare_refuses_a_function_that_draws_and_compares_a_jit_one_on_one_draw():
+    # each row differentiated its own draw: errors 0.1 to 0.5 for methods each right for its own
+    np.random.seed(2)
+    with pytest.raises(dk.NotRepeatableError, match="dk.compare"):
+        dk.compare(_noisy, 1.0, methods=["forward", "reverse"])
+    f = dk.jit(_noisy)
+    cmp = dk.compare(f, 1.0, methods=["forward", "reverse", "symbolic", "fd"])
+    draw = f(1.0)  # linear in x: the derivative is the draw its first trace froze
+    assert 1.0 <= draw <= 2.0 and float(np.ravel(cmp.reference)[0]) == pytest.approx(draw,
+                                                                                     rel=1e-15)
+    for row in cmp.rows:
+        assert row.abs_error <= 1e-9 * draw, (row.method, row.abs_error)
