@@ -716,4 +716,5 @@ def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: An
     else:
         args, settings = [np.float64(0.5)] * fn.arity, {"all": "ignore"}
     with np.errstate(**settings):
-        return SymbolicEngine(**options).derive(fn, args, fn.positions(wrt), order=order)
+        return SymbolicEngine(**options).derive(_traced_as(fn, args), args, fn.positions(wrt),
+                                                order=order)

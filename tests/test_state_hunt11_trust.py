@@ -160,3 +160,14 @@ def test_compare_refuses_a_function_that_draws_and_compares_a_jit_one_on_one_dra
                                                                                      rel=1e-15)
     for row in cmp.rows:
         assert row.abs_error <= 1e-9 * draw, (row.method, row.abs_error)
+
+
+def test_traces_drawings_and_symbolic_of_a_jit_function_show_its_frozen_trace():
+    c = [2.0]
+    f = dk.jit(lambda x: c[0] * x**2)
+    assert f(3.0) == 18.0
+    c[0] = 5.0  # the call stays 18 (frozen); the trace showed 45 and x̄ = 30
+    t = dk.trace(f, 3.0)
+    assert t.primal[-1].value == 18.0
+    assert [r.value for r in t.adjoint if r.role == "result"] == [12.0]
+    assert str(dk.symbolic(f, 3.0).expressions[0]) == "4*x"  # 2c·x, c = 2 (was 10*x)
