@@ -106,7 +106,8 @@ def test_draw_accepts_a_loss_computed_with_diffkit_nn():
     g = dk.draw(loss)
     assert "nodes, reverse mode" in repr(g)
     # the parameters are the inputs, named after them; the data is a constant
-    for name in ("weight", "bias", "weight₂", "bias₂"):  # distinct names (weight_2 printed)
+    # distinct names, printed as written where a subscript could read as another name's
+    for name in ("weight", "bias", "weight_2", "bias_2"):
         assert re.search(rf"<B>v\S+ = {name}</B>", g.source), name
     assert "const(16, 2)" in g.source
     # the adjoints drawn are the gradients backward() computes

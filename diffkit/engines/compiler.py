@@ -83,9 +83,12 @@ class _Val:
         if type(self.const) is float:
             return self.const
         arr = np.asarray(self.const)
-        if arr.size == 0 or arr.dtype.kind not in "fiu" or not np.all(arr == arr.reshape(-1)[0]):
+        first = arr.reshape(-1)[0] if arr.size else None
+        if first is None or arr.dtype.kind not in "fiu" or not np.all(arr == first):
             return None
-        return float(arr.reshape(-1)[0])
+        if arr.dtype.kind == "f" and not np.all(np.signbit(arr) == np.signbit(first)):
+            return None  # 0.0 and −0.0 are two numbers here (x·[0, −0] is not x·0)
+        return float(first)
 
 
 def _resolve(v: _Val) -> _Val:
@@ -132,8 +135,8 @@ def _simplify(v: _Val) -> None:
         return
     # x's shape and dtype must be the result's: float32 x + a float64 zero is float64 in NumPy
     same = [b.shape == v.shape and b.dtype == v.dtype for b in a]
-    for i, unit in enumerate(p.unit):  # the record's units: x·1 = x, x + 0 = x, x / 1 = x, …
-        if unit is not None and consts[i] == unit and same[1 - i]:
+    for i, unit in enumerate(p.unit):  # the record's units: x·1 = x, x + (−0) = x, x / 1 = x, …
+        if unit is not None and _same_number(consts[i], unit) and same[1 - i]:
             v.alias = a[1 - i]
             return
     # −1·x → −x (exact)
@@ -144,6 +147,13 @@ def _simplify(v: _Val) -> None:
                 _simplify(v)
                 return
     _signs(v)
+
+
+def _same_number(c: float | None, unit: float) -> bool:
+    """`c` is the record's unit itself, the sign of a zero included: x + 0.0 is not x (at
+    x = −0.0 it is +0.0), x + (−0.0) is (the units are exact in IEEE arithmetic for every x:
+    ``declare._check_units`` checks them at ±0, ±inf and NaN)."""
+    return c is not None and c == unit and math.copysign(1.0, c) == math.copysign(1.0, unit)
 
 
 def _signs(v: _Val) -> None:
@@ -633,9 +643,7 @@ def compile_value(fn: Function, xs: Sequence[Any]) -> Any:
     made = ns["value"]
     with np.errstate(all="ignore"):
         got = made(*xs)
-    want = out.node.value
-    if np.shape(got) != np.shape(want) or not np.allclose(got, want, rtol=1e-9, atol=1e-12,
-                                                          equal_nan=True):
+    if not _agrees(got, out.node.value):
         raise TracingError(f"internal: compiled evaluation of {fn.name} disagrees with its trace")
     return made
 
@@ -721,9 +729,12 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             args = [f"np.float64({t})" if not a.shape and a.dtype == np.float64 and not
                     a.is_const else t for a, t in zip(v.args, args, strict=True)]
         # Python-float code (math.*) only where NumPy would compute in float64 too: a float32
-        # or float16 scalar keeps NumPy's own scalar arithmetic in its dtype
-        scalar = not v.shape and all(not a.shape for a in v.args) and (
-            v.dtype is _FLOAT64 or v.dtype.kind != "f" or v.dtype == _FLOAT64)
+        # or float16 scalar keeps NumPy's own scalar arithmetic in its dtype, and a complex
+        # operand or result NumPy's complex functions (math.exp of a complex scalar drops its
+        # imaginary part: float() of it)
+        scalar = not v.shape and (v.dtype is _FLOAT64 or v.dtype == _FLOAT64
+                                  or v.dtype.kind in "biu") and \
+            all(not a.shape and a.dtype.kind != "c" for a in v.args)
         made = render_code(v.prim, args, v.params, scalar,
                            None if scalar else [(a.shape, a.dtype) for a in v.args])
         if made is None:  # call the table's impl itself (it may return an argument)
@@ -1033,7 +1044,9 @@ def _const_text(v: _Val, ns: dict[str, Any]) -> str:
         if kind is float or kind is int or kind is bool:  # Python numbers promote weakly
             return literal(v.const)
         dtype = np.asarray(v.const).dtype
-        if dtype.kind in "fc" and dtype.name in _TYPED:  # a NumPy scalar keeps its dtype
+        if (dtype.kind in "fc" and dtype.name in _TYPED) or dtype.kind in "iu":
+            # a NumPy scalar keeps its dtype: float32 × np.int64(3) is float64 in NumPy 2,
+            # float32 × 3 (a Python int, promoted weakly) float32
             return f"np.{dtype.name}({literal(v.const.item())})"
         return literal(v.const.item() if hasattr(v.const, "item") else v.const)
     return _ref_param(v.const, ns)
@@ -1059,7 +1072,17 @@ def _ref_param(p: Any, ns: dict[str, Any]) -> str:
 
 
 def _plain(v: Any) -> Any:
-    return np.asarray(v.node.value if type(v) is Tensor else v, dtype=float)
+    """A traced value as an array of its own dtype (the self-checks compare dtypes too)."""
+    return np.asarray(v.node.value if type(v) is Tensor else v)
+
+
+def _agrees(got: Any, want: Any) -> bool:
+    """Generated code's result is the trace's: same shape, same dtype (NumPy's promotion kept:
+    a float32 result where the trace computed float64 is refused even where the values happen
+    to agree), same values to rounding."""
+    g, w = np.asarray(got), np.asarray(want)
+    return g.shape == w.shape and g.dtype == w.dtype and bool(
+        np.allclose(g, w, rtol=1e-9, atol=1e-12, equal_nan=True))
 
 
 def _refuse(exc: TracingError) -> Any:
@@ -1074,6 +1097,6 @@ def _check(cg: CompiledGradient, kind: str, code: Any, xs: list[Any], want: list
         result = code(*xs)
     got = [result[0], *result[1]] if kind == "value_and_grad" else list(result)
     for w, g in zip(want if kind == "value_and_grad" else want[1:], got):
-        if np.shape(g) != np.shape(w) or not np.allclose(g, w, rtol=1e-9, atol=1e-12, equal_nan=True):
+        if not _agrees(g, w):
             raise TracingError(f"internal: compiled code for {cg.function.name} disagrees with the "
                                f"reverse engine ({g!r} != {w!r}); use method='reverse'")

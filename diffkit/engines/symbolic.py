@@ -530,8 +530,17 @@ class _Writer:
                 return f"{'math' if fast else 'numpy'}.sqrt({w(base)})"
             if exp.is_Integer and (fast or exp == 2):
                 return f"({w(base)}**{int(exp)})"
+            if fast and exp.is_Rational and exp.q == 3:
+                # x**(p/3) as cbrt(x)**p where x ≥ 0 (cbrt's own derivative, 1/(3·x**(2/3))):
+                # the rounded exponent p/3 costs |ln x|·ε (1e-14 at x = 1e-300), cbrt 1 ulp.
+                # A negative x keeps SymPy's principal root (complex: the NumPy program decides)
+                b, p = w(base), int(exp.p)
+                root = f"_cbrt({b})" + (f"**{abs(p)}" if abs(p) != 1 else "")
+                return f"(({root if p > 0 else f'1/{root}'}) if {b} >= 0 else {b}**({p}/3))"
             if fast:
                 return self._other(e)
+            if exp.is_Rational and exp.q == 3:  # as in the fast version, on NumPy scalars
+                return f"_cube_root_power({w(base)}, {int(exp.p)})"
             return f"numpy.float_power({w(base)}, {w(exp)})"
         if isinstance(e, StrongMul):
             a, b = e.args
@@ -558,6 +567,10 @@ class _Writer:
             return f"(1/{'math' if fast else 'numpy'}.cosh({w(e.args[0])}))"
         if isinstance(e, sp.Function) and name in _FUNCTIONS and len(e.args) == 1:
             return f"{_FUNCTIONS[name][0 if fast else 1]}({w(e.args[0])})"
+        if fast and _integer_code(e):
+            # math.floor, math.ceil and round return Python ints (10**150 for 1e150), which
+            # NumPy reads as objects: the fast program computes floats only
+            return f"float{self._other(e)}"
         return self._other(e)
 
     def _other(self, e: sp.Basic) -> str:
@@ -566,6 +579,11 @@ class _Writer:
             return f"({self.fallback.doprint(e.xreplace(rename))})"
         except NotImplementedError as exc:  # SymPy's PrintMethodNotImplementedError
             raise _unprintable(e) from exc
+
+
+def _integer_code(e: sp.Basic) -> bool:
+    """Whether `e`'s math-module code returns a Python int (floor, ceiling, rint)."""
+    return isinstance(e, sp.floor | sp.ceiling) or getattr(e, "python_name", "") == "round"
 
 
 def _unprintable(e: sp.Basic) -> MissingRuleError:
@@ -603,8 +621,23 @@ def _source(deriv: SymbolicDerivative, fast: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the real cube root of a Python float (math.cbrt is Python 3.11's)
+_cbrt = getattr(math, "cbrt", None) or (lambda x: float(np.cbrt(x)))
+
+
+def _cube_root_power(x: Any, p: int) -> Any:
+    """x**(p/3) on NumPy scalars: cbrt(x)**p where x ≥ 0 (the exponent p/3 rounded to a float
+    costs |ln x|·ε, 1e-14 at x = 1e-300; cbrt is within an ulp), SymPy's principal root
+    elsewhere (float_power: NaN in real arithmetic, as before)."""
+    if x >= 0:
+        r = np.cbrt(x)
+        return r**p if p > 0 else 1 / r**-p
+    return np.float_power(x, p / 3)
+
+
 #: the helpers both versions of a derivative program call
-_HELPERS: dict[str, Any] = {"_smul": _smul, "_kink_check": kink_check, "_untied": untied}
+_HELPERS: dict[str, Any] = {"_smul": _smul, "_cube_root_power": _cube_root_power,
+                            "_kink_check": kink_check, "_untied": untied}
 
 
 def compile_program(deriv: SymbolicDerivative) -> None:
@@ -613,7 +646,7 @@ def compile_program(deriv: SymbolicDerivative) -> None:
     first needed."""
     if deriv.program.real:
         fast = _source(deriv, fast=True)
-        namespace: dict[str, Any] = {"math": math, **_HELPERS}
+        namespace: dict[str, Any] = {"math": math, "_cbrt": _cbrt, **_HELPERS}
         exec(compile(fast, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
         deriv._fast = namespace["derivative"]
     else:

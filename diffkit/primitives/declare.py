@@ -69,6 +69,7 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
     """Declare an element-wise primitive from its local partial derivatives (`prepare`, as for
     structural ones: normalizes a call of ``dk.<name>`` before binding, e.g. casts)."""
     n = nargs or (len(partials) if partials is not None else 1)
+    _check_units(name, impl, unit)
     return _declare(Primitive(
         name=name, nargs=n, impl=impl, kind="elementwise", partials=partials, wirtinger=wirtinger,
         differentiable=partials is not None, sympy=sympy,
@@ -79,6 +80,28 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
         domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, valid=valid,
         holomorphic=holomorphic, special=special, prepare=prepare, kinks=kinks, flat=flat,
         doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
+
+
+def _check_units(name: str, impl: Rule, unit: tuple[float | None, ...]) -> None:
+    """A declared unit u (argument i) must make the op return its other operand x bit for bit
+    — signed zeros, subnormals, the largest numbers, infinities and NaN, in float16, float32
+    and float64 — for the compiler drops the operation (x + 0.0 is not x at x = −0.0: add's
+    unit is −0.0). ValueError at declaration otherwise."""
+    for i, u in enumerate(unit):
+        if u is None:
+            continue
+        for dtype in (np.float64, np.float32, np.float16):
+            info = np.finfo(dtype)
+            x = np.array([0.0, -0.0, info.smallest_subnormal, -info.smallest_subnormal, 1.0, -2.5,
+                          info.max, -info.max, np.inf, -np.inf, np.nan], dtype=dtype)
+            with np.errstate(all="ignore"):
+                out = np.asarray(impl(np, *((dtype(u), x) if i == 0 else (x, dtype(u)))))
+            same = ((out == x) & (np.signbit(out) == np.signbit(x))) | (np.isnan(out)
+                                                                       & np.isnan(x))
+            if out.dtype != x.dtype or not np.all(same):
+                bad = x[~same] if out.shape == x.shape else x
+                raise ValueError(f"{name}: unit {u!r} of argument {i} does not return the other "
+                                 f"operand exactly in {np.dtype(dtype).name} (at {bad.tolist()})")
 
 
 def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, linear: bool = False,

@@ -33,7 +33,8 @@ def _pow_dexp(a: Any, b: Any, o: Any) -> Any:
 
 
 add = elementwise("add", lambda xp, a, b: xp.add(a, b), (lambda a, b, o: ONE, lambda a, b, o: ONE),
-                  lambda sp, a, b: a + b, symbol="+", latex="+", unit=(0.0, 0.0))
+                  lambda sp, a, b: a + b, symbol="+", latex="+",
+                  unit=(-0.0, -0.0))  # x + (−0.0) is x; x + 0.0 turns −0.0 into +0.0
 sub = elementwise("sub", lambda xp, a, b: xp.subtract(a, b),
                   (lambda a, b, o: ONE, lambda a, b, o: MINUS_ONE), lambda sp, a, b: a - b,
                   symbol="-", latex="-", numpy=("subtract",), unit=(None, 0.0))
