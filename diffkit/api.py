@@ -185,6 +185,11 @@ def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
                                                  and g.shape == () and g.dtype.kind == "f"):
         return float(g)  # the common scalar case
     if isinstance(g, Traced) or isinstance(arg, Traced):
+        dt = dtype if dtype is not None else float_dtype(arg)
+        if dt.kind != "c" and float_dtype(g).kind == "c":  # the real projection, traced (an
+            from .primitives import real  # outer derivative differentiates a real gradient:
+
+            g = real(g)  # a complex one carried junk imaginary parts into H·v)
         return g
     dt = dtype if dtype is not None else float_dtype(arg)
     if dt.kind != "c" and np.iscomplexobj(g):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DiffkitError, NonDifferentiableError
+from .errors import DiffkitError, DomainError, NonDifferentiableError
 from .ir import Node, Traced
 from .primitive import (
     MINUS_ONE,
@@ -123,8 +123,8 @@ class FlatAudit:
         (`live`: where d is); with `d`, check them first (`other`: where they matter)."""
         if p is ONE or p is MINUS_ONE:
             return live
-        p = np.broadcast_to(np.asarray(p), live.shape)
-        flat_zero = np.broadcast_to(flat, live.shape) & (p == 0)
+        p = np.broadcast_to(_dense(p), live.shape)
+        flat_zero = np.broadcast_to(_dense(flat), live.shape) & (p == 0)
         if lin.singular:
             self.singular = lin
         if d is not None and other is not None:
@@ -191,6 +191,10 @@ def _flats(lin: ElementwiseLinearization) -> list[Any]:
 
 
 def _dense(v: Any) -> np.ndarray:
+    """`v`'s numbers as an array: a traced value's (nested: an outer derivative traces this
+    sweep, and the audit reads only where values are zero or infinite)."""
+    while isinstance(v, Traced):
+        v = v.node.value
     return np.asarray(v.dense() if type(v) is DiagonalRows else v)
 
 
@@ -274,6 +278,7 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
     every strong zero the sweep takes."""
     adj: dict[Node, Any] = {output: ct}
     kept = set(keep)
+    infinite: Linearization | None = None  # the last infinite partial met (for messages)
     audit = flat_audit(lins, (ct,))
     if audit is not None:  # the other side: where the inputs asked about move
         audit.other = liveness(nodes, lins, keep, forward=True)
@@ -287,15 +292,20 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
             continue
         if audit is not None:
             audit.backward(node, lin, g, rows)
-        if rows is None:
-            cts = lin.vjp(g)
-        elif type(g) is DiagonalRows:  # a Jacobian's identity seeds, still diagonal
-            cts = lin.vjp_diagonal(g)
-            if cts is None:
-                g = g.dense()
+        if getattr(lin, "singular", False):
+            infinite = lin
+        try:
+            if rows is None:
+                cts = lin.vjp(g)
+            elif type(g) is DiagonalRows:  # a Jacobian's identity seeds, still diagonal
+                cts = lin.vjp_diagonal(g)
+                if cts is None:
+                    g = g.dense()
+                    cts = lin.vjp_rows(g, rows)
+            else:
                 cts = lin.vjp_rows(g, rows)
-        else:
-            cts = lin.vjp_rows(g, rows)
+        except DomainError:
+            raise _nested_zero_times_infinity(infinite, g) from None
         for j, (inp, c) in enumerate(zip(node.inputs, cts)):
             if c is None:
                 continue
@@ -401,6 +411,24 @@ def _derived_partials(node: Node) -> list[Any] | None:
             for r, i in zip(rules, node.inputs)]
 
 
+def _nested_zero_times_infinity(infinite: Linearization | None, values: Any) -> Exception:
+    """The error for a product that is not finite inside a sweep: where an infinite local
+    partial was met and the sweep's values are traced for an outer derivative (a Hessian,
+    ``derivative(f, n)``, a ``dk.grad`` inside another), it is the 0·∞ of a derivative that is
+    differentiated again, whose products stay plain (see :class:`FlatAudit`) — not a point
+    outside the domain, which the primitive's own error would say."""
+    traced = any(isinstance(v, Traced) for v in (values if isinstance(values, list | tuple)
+                                                 else (values,)))
+    if infinite is None or not traced:
+        return DomainError("a derivative is not finite at this point (0·∞ or ∞ − ∞ in a sweep)")
+    return NonDifferentiableError(
+        f"{infinite.message()}, inside a derivative that is differentiated again (a Hessian, "
+        "derivative(f, n), a dk.grad inside another): there an infinite local derivative times "
+        "a zero is not taken as 0 (nested derivatives multiply plainly), so this higher "
+        "derivative is not defined by the rules; write the function without the infinite "
+        "derivative (relu(x)**0.5 as where(x > 0, sqrt(x), 0))")
+
+
 def sum_to_rows(c: Any, k: int, shape: tuple[int, ...]) -> Any:
     """k stacked cotangents (leading axis k) summed down to k × `shape` (undoing broadcasting)."""
     cs = tuple(getattr(c, "shape", ()))
@@ -424,6 +452,7 @@ def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
     :class:`FlatAudit` that checks every strong zero it takes on the way to `output` (default:
     the last node)."""
     tan: dict[Node, Any] = dict(seeds)
+    infinite: Linearization | None = None  # the last infinite partial met (for messages)
     for node in nodes:
         prim = node.prim
         if prim is None or not prim.differentiable:
@@ -433,7 +462,11 @@ def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
             continue
         lin = prim.linearize([i.value for i in node.inputs], node.value, node.params,
                              [t is not None for t in ts])
-        if audit is None and getattr(lin, "singular", False):
+        if getattr(lin, "singular", False):
+            infinite = lin
+        if audit is None and infinite is lin and not any(isinstance(n.value, Traced)
+                                                         for n in nodes):
+            # (nested — values traced for an outer derivative — products stay plain)
             audit = flat_audit([lin], seeds.values())
             if audit is not None:  # from the start, with the audit riding along
                 if singular is not None:
@@ -452,7 +485,10 @@ def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
             if t is None:
                 ts = [t.dense() if type(t) is DiagonalRows else t for t in ts]
         if t is None:
-            t = lin.jvp(ts, k)
+            try:
+                t = lin.jvp(ts, k)
+            except DomainError:
+                raise _nested_zero_times_infinity(infinite, ts) from None
         if singular is not None and getattr(lin, "singular", False):
             singular.append(lin)
         if t is not None:

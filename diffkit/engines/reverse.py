@@ -60,8 +60,14 @@ class ReverseEngine(Engine):
             adj = adjoint_sweep(graph.nodes, lins, graph.output, ct, wrt_nodes)
             require_finite([adj.get(n) for n in wrt_nodes], lins)
             grads: list[Any] = []
+            # a real input's adjoint of a real output under a real cotangent is real: the real
+            # part of what complex intermediates leave (nested, a complex traced gradient made
+            # an outer derivative refuse the function or carry junk imaginary parts into H·v)
+            real = graph.output.dtype.kind != "c" and dtype_of(plain_value(ct)).kind != "c"
             for n in wrt_nodes:  # each the caller's own: not the cotangent, not another's
                 g = _owned(adj[n], graph.nodes) if n in adj else _zeros_like(n.value)
+                if real and n.dtype.kind != "c" and dtype_of(plain_value(g)).kind == "c":
+                    g = g.real
                 if type(g) is np.ndarray and (g is ct or any(g is h for h in grads)):
                     g = g.copy()
                 grads.append(g)

@@ -387,8 +387,15 @@ def _getitem_batch(ts: Any, k: int, xs: Any, out: Any, index: tuple[Any, ...]) -
     return _last_to_first(getitem(moved, _expand_ellipsis(index, len(shape_of(xs[0])))))
 
 
+def _getitem_impl(xp: Any, x: Any, index: tuple[Any, ...]) -> Any:
+    """x[index]; a Python number (a 0-d cotangent in a nested sweep) read as a 0-d array."""
+    if isinstance(x, float | int | complex):
+        x = xp.asarray(x)
+    return x[index]
+
+
 getitem = structural(
-    "getitem", lambda xp, x, index: x[index], linear=True, prepare=_prepare_getitem,
+    "getitem", _getitem_impl, linear=True, prepare=_prepare_getitem,
     batch=_getitem_batch, vjp=lambda ct, xs, out, index: (index_add(ct, index, shape_of(xs[0])),),
     vjp_rows=lambda cts, k, xs, out, index: (
         _index_add_batch([cts], k, None, None, index, shape_of(xs[0])),),
