@@ -44,7 +44,7 @@ def test_hessian_through_complex_values(method):
 
 @pytest.mark.parametrize("inner", ["reverse", "compiled", "auto"])
 def test_nested_gradients_of_abs_squared_are_real(inner):
-    g = lambda x: np.abs(x * (1 + 2j)) ** 2  # noqa: E731 - 5x², g'' = 10
+    g = lambda x: np.abs(x * (1 + 2j)) ** 2  # 5x², g'' = 10
     assert dk.derivative(g, 2)(0.7) == pytest.approx(10.0, rel=1e-14)
     primal, tangent = dk.jvp(lambda x: dk.value_and_grad(g, method=inner)(x)[1][0], (0.7,),
                              (1.0,), method="forward")
@@ -55,7 +55,7 @@ def test_nested_gradients_of_abs_squared_are_real(inner):
 
 
 def test_second_derivative_of_a_real_part_of_an_fft():
-    f = lambda x: np.sum(np.real(np.fft.fft(np.atleast_1d(x))) ** 3)  # noqa: E731 - x³
+    f = lambda x: np.sum(np.real(np.fft.fft(np.atleast_1d(x))) ** 3)  # x³
     assert dk.derivative(f, 2)(0.3) == pytest.approx(1.8, rel=1e-14)
 
 
