@@ -26,9 +26,11 @@ answer as tracing afresh:
 * NumPy arrays (CuPy runs eagerly), and one compiled step per batch signature (shapes, dtypes);
 * the model, the loss and the penalties as they were when it was compiled: :func:`fingerprint`
   (which Tensors are the parameters and which are trained, every module's kind and settings,
-  train/eval mode, the loss's settings, l1/l2), read by the Trainer at the start of every epoch
-  (no user code runs inside an epoch). A change — a layer replaced, a parameter frozen, a slope
-  or a mode changed — compiles afresh, as tracing afresh would.
+  train/eval mode, the loss's settings, a ``functools.partial`` loss's keywords, l1/l2), read
+  by the Trainer at the start of every epoch, and before every step where code of the user's
+  runs between steps (a DataLoader's transform or sampler, an iterable of the user's). A change
+  — a layer replaced, a parameter frozen, a slope or a mode changed — compiles afresh, as
+  tracing afresh would.
 
 Anything else trains eagerly, and ``Trainer(compile=False)`` always does; ``trainer.compiled``
 says which path ran and why.
@@ -36,7 +38,9 @@ says which path ran and why.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -82,8 +86,17 @@ def fingerprint(model: Module, loss_fn: Any, l1: float = 0.0, l2: float = 0.0) -
     modules = tuple((name, type(m), _settings(m)) for name, m in model.named_modules())
     params = tuple((name, id(p), p.requires_grad) for name, p in model.named_parameters())
     buffers = tuple((name, id(b)) for name, b in model.named_buffers())
-    loss = (id(loss_fn), _settings(loss_fn) if hasattr(loss_fn, "__dict__") else ())
-    return modules, params, buffers, loss, _plain(l1), _plain(l2)
+    return modules, params, buffers, _loss_settings(loss_fn), _plain(l1), _plain(l2)
+
+
+def _loss_settings(loss_fn: Any) -> tuple[Any, ...]:
+    """The loss and its settings: its attributes, and for a ``functools.partial`` the function
+    (with its own settings), the arguments and the keywords it passes, which live outside the
+    partial's ``vars`` (``lf.keywords["reduction"] = "sum"`` changes what it computes)."""
+    if isinstance(loss_fn, functools.partial):
+        return (id(loss_fn), _loss_settings(loss_fn.func), _plain(loss_fn.args),
+                _plain(loss_fn.keywords), _settings(loss_fn))
+    return id(loss_fn), _settings(loss_fn) if hasattr(loss_fn, "__dict__") else ()
 
 
 def _settings(obj: Any) -> tuple[Any, ...]:
@@ -102,6 +115,56 @@ def _plain(v: Any) -> Any:
     return "object", id(v)
 
 
+_MUTABLE = (list, dict, set, bytearray)
+
+
+class Watch:
+    """What :func:`fingerprint` reads, held by identity: per step, a change is found by
+    comparing the objects (a module's attributes and tables, the parameters' ``requires_grad``,
+    the loss's attributes and a partial's keywords) with ``is``, in C loops, instead of
+    building the fingerprint again. ``changed()`` True says only "maybe": the caller then
+    compares fingerprints (a value set again to an equal one is a new object)."""
+
+    __slots__ = ("deep", "dicts", "grads", "params", "values")
+
+    def __init__(self, model: Module, loss_fn: Any) -> None:
+        dicts = []
+        for m in model.modules():
+            d = vars(m)
+            dicts.append(d)
+            dicts.extend(d[t] for t in _TABLES if isinstance(d.get(t), dict))
+        for f in _loss_parts(loss_fn):
+            if hasattr(f, "__dict__"):
+                dicts.append(vars(f))
+            if isinstance(f, functools.partial):
+                dicts.append(f.keywords)
+        self.dicts = dicts
+        self.values = [(tuple(d), tuple(d.values())) for d in dicts]
+        #: mutable settings (a list a module holds): compared by content
+        self.deep = [(v, _plain(v)) for d in dicts for k, v in d.items()
+                     if isinstance(v, _MUTABLE) and k not in _TABLES]
+        self.params = list(model.parameters())
+        self.grads = [p.requires_grad for p in self.params]
+
+    def changed(self) -> bool:
+        for d, (keys, values) in zip(self.dicts, self.values):
+            if len(d) != len(keys):
+                return True
+            if keys and (not all(map(is_, d.values(), values)) or tuple(d) != keys):
+                return True
+        if [p.requires_grad for p in self.params] != self.grads:
+            return True
+        return any(_plain(v) != seen for v, seen in self.deep)
+
+
+def _loss_parts(loss_fn: Any) -> list[Any]:
+    """The loss and, for a ``functools.partial``, the functions it wraps."""
+    parts = [loss_fn]
+    while isinstance(parts[-1], functools.partial):
+        parts.append(parts[-1].func)
+    return parts
+
+
 class CompiledStep:
     """Forward, loss and backward of one model as generated code, per batch signature.
 
@@ -114,6 +177,7 @@ class CompiledStep:
                  l2: float = 0.0) -> None:
         self.model, self.loss_fn, self.l1, self.l2 = model, loss_fn, l1, l2
         self.fingerprint = fingerprint(model, loss_fn, l1, l2)
+        self._watch: Watch | None = None  # made on first use: see unchanged
         self.named = list(model.named_parameters())
         self.params = [p for _, p in self.named]
         #: positions of the parameters that are trained (requires_grad): only they get a .grad
@@ -151,6 +215,18 @@ class CompiledStep:
         if self.l1:
             loss = loss + losses.l1_penalty(weights, self.l1)
         return loss, out
+
+    def unchanged(self, l1: float, l2: float) -> bool:
+        """Whether the model, the loss and the penalties are still what the step was made
+        from (its :func:`fingerprint`), checked fast where nothing was touched (:class:`Watch`)."""
+        watch = self._watch
+        if watch is not None and not watch.changed() and (_plain(l1), _plain(l2)) == \
+                self.fingerprint[-2:]:
+            return True
+        if fingerprint(self.model, self.loss_fn, l1, l2) != self.fingerprint:
+            return False
+        self._watch = Watch(self.model, self.loss_fn)  # (again: an equal value was set)
+        return True
 
     def __call__(self, xb: Any, yb: Any, check_labels: bool = True) -> tuple[Any, Any] | None:
         result = self._run(xb, yb, check_labels, None)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import ops as dk
 from ..backend import array_namespace, to_device
+from ..errors import ShapeError
 from ..primitive import plain_value
 from ..primitives.declare import working_dtype
 from . import init
@@ -130,7 +131,8 @@ class Flatten(Module):
     """(N, d1, d2, …) → (N, d1·d2·…). Example: ``nn.Flatten()(np.zeros((2, 3, 4))).shape == (2, 12)``."""
 
     def forward(self, x: Any) -> Any:
-        return dk.reshape(x, (x.shape[0], -1))
+        # the size, not -1: for zero rows NumPy would make (0, -1) a (0, 0) array
+        return dk.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
 
 
 class ReLU(Module):
@@ -237,6 +239,10 @@ def _one(pair: tuple[int, int]) -> int | tuple[int, int]:
     return pair[0] if pair[0] == pair[1] else pair
 
 
+def _channels(n: int) -> str:
+    return f"{n} channel" if n == 1 else f"{n} channels"
+
+
 class Conv2d(Module):
     """2-D cross-correlation of (N, C, H, W) batches: im2col, then one matrix product.
     kernel_size, stride and padding: one int, or an (h, w) pair as in PyTorch; the output is
@@ -270,6 +276,14 @@ class Conv2d(Module):
             self.bias = init.uniform_(Parameter(np.empty(out_channels, dtype), name="bias"), -bound, bound)
 
     def forward(self, x: Any) -> Any:
+        shape, (ph, pw) = tuple(x.shape), _pair(self.padding)
+        if len(shape) != 4 or shape[1] != self.in_channels:
+            got = f" ({_channels(shape[1])})" if len(shape) == 4 else ""
+            raise ShapeError(f"Conv2d({self.extra_repr()}) expects an (N, C, H, W) batch with "
+                             f"C = in_channels = {self.in_channels}, got shape {shape}{got}")
+        if shape[2] + 2 * ph < self.kernel_size[0] or shape[3] + 2 * pw < self.kernel_size[1]:
+            raise ShapeError(f"Conv2d({self.extra_repr()}): the (padded) input of shape {shape} "
+                             f"is smaller than the kernel {self.kernel_size}")
         cols = dk.im2col(x, self.kernel_size, self.stride, self.padding)  # (N, OH, OW, C·kh·kw)
         w = dk.reshape(self.weight, (self.out_channels, -1))
         y = dk.matmul(cols, dk.transpose(w)) if self.bias is None else dk.linear(cols, w, self.bias)
@@ -299,8 +313,13 @@ class MaxPool2d(Module):
         self.kernel_size, self.stride = _one(k), _one(s)
 
     def forward(self, x: Any) -> Any:
-        n, c, h, w = x.shape
         (kh, kw), (sh, sw) = _pair(self.kernel_size), _pair(self.stride)
+        if len(x.shape) != 4 or x.shape[2] < kh or x.shape[3] < kw:
+            why = ("an (N, C, H, W) batch" if len(x.shape) != 4 else
+                   f"H >= {kh} and W >= {kw} (the kernel)")
+            raise ShapeError(f"MaxPool2d({self.extra_repr()}) expects {why}, got shape "
+                             f"{tuple(x.shape)}")
+        n, c, h, w = x.shape
         if (sh, sw) == (kh, kw) and h % kh == 0 and w % kw == 0:
             windows, axes = dk.reshape(x, (n, c, h // kh, kh, w // kw, kw)), (3, 5)
         else:
@@ -478,6 +497,11 @@ class GroupNorm(Module):
 
     def forward(self, x: Any) -> Any:
         shape = tuple(x.shape)
+        if len(shape) < 2 or shape[1] != self.num_channels:
+            got = f" ({_channels(shape[1])})" if len(shape) >= 2 else ""
+            raise ShapeError(f"GroupNorm({self.num_groups}, {self.num_channels}) expects input "
+                             f"(N, C, ...) with C = num_channels = {self.num_channels}, got "
+                             f"shape {shape}{got}")
         (x, weight, bias), out = _widened(x, *((self.weight, self.bias) if self.affine
                                                else (None, None)))
         y, _, _ = _normalized(dk.reshape(x, (shape[0], self.num_groups, -1)), (2,), self.eps)

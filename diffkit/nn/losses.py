@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import ops as dk
 from ..backend import array_namespace
-from ..errors import ShapeError
+from ..errors import InputTypeError, ShapeError
 from ..tensor import Tensor
 from .module import Module, value_of
 
@@ -26,6 +26,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _reduce(x: Any, reduction: str) -> Any:
     if reduction == "mean":
+        if not math.prod(_shape(x)):  # an empty batch: PyTorch's NaN, and an empty gradient
+            return dk.mul(dk.sum(x), math.nan)  # (the mean's 1/0 would be a ZeroDivisionError)
         return dk.mean(x)
     if reduction == "sum":
         return dk.sum(x)
@@ -71,10 +73,28 @@ def check_class_labels(fn: str, labels: Any, num_classes: int, where: str = "") 
                          f"{num_classes - 1}")
 
 
+def _integer_labels(fn: str, labels: Any) -> None:
+    """Class labels must be an integer array: a float or bool array is an InputTypeError
+    naming its dtype and shape (PyTorch: "expected scalar type Long")."""
+    dtype = getattr(labels, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind not in "iu":
+        kind = f"{np.dtype(dtype).name} array" if dtype is not None else type(labels).__name__
+        hint = "; convert them with .astype(int)" if dtype is not None and \
+            np.dtype(dtype).kind == "f" else ""
+        raise InputTypeError(f"{fn}: class labels must be integers (got a {kind} of shape "
+                             f"{_shape(labels)}){hint}")
+
+
+def _as_target(target: Any) -> Any:
+    """A list or tuple target (labels or probabilities) as a NumPy array."""
+    return np.asarray(target) if isinstance(target, list | tuple) else target
+
+
 def _labels(fn: str, input: Any, labels: Any) -> None:
-    """Class labels: one per row of the input, each in [0, C). The range is checked for NumPy
-    labels; labels on a GPU are not read back here (that would wait for the device every step):
-    Trainer checks a DataLoader's labels once per fit instead."""
+    """Class labels: integers, one per row of the input, each in [0, C). The range is checked
+    for NumPy labels; labels on a GPU are not read back here (that would wait for the device
+    every step): Trainer checks a DataLoader's labels once per fit instead."""
+    _integer_labels(fn, labels)
     shape, rows = _shape(labels), _shape(input)[:-1]
     if shape != rows:
         raise ShapeError(f"{fn}: class labels must have shape {rows}, one per row of the input "
@@ -90,13 +110,25 @@ def uses_class_labels(loss_fn: Any) -> bool:
 
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Any:
-    """(N,) integer labels → (N, num_classes) one-hot rows, on the labels' device.
+    """(N,) integer labels → (N, num_classes) one-hot rows, on the labels' device. Labels must
+    be integers (else an InputTypeError) in 0 … num_classes − 1 (else a ValueError naming the
+    label; checked for NumPy labels), as PyTorch's ``F.one_hot`` requires: a −1 would otherwise
+    index the last class.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
         >>> nn.one_hot(np.array([2, 0]), 3).tolist()
         [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     """
+    labels = _as_target(labels)
+    _integer_labels("one_hot", labels)
+    if isinstance(labels, np.ndarray | np.generic):
+        check_class_labels("one_hot", labels, num_classes)
+    return _one_hot(labels, num_classes, dtype)
+
+
+def _one_hot(labels: Any, num_classes: int, dtype: Any) -> Any:
+    """:func:`one_hot` of labels already checked."""
     xp = array_namespace(labels)
     return xp.eye(num_classes, dtype=dtype)[labels]
 
@@ -114,12 +146,15 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
         1.3863
     """
     z = value_of(input)
+    target = _as_target(target)
     learned = type(target) is Tensor and target.requires_grad
     t = target if learned else value_of(target)
     if not learned and getattr(t, "dtype", np.dtype(float)).kind in "iu":
         _labels("cross_entropy", input, t)
-        t = one_hot(t, input.shape[-1], z.dtype)
+        t = _one_hot(t, input.shape[-1], z.dtype)
     else:
+        if _shape(target) == _shape(input)[:-1]:  # one per row: meant as class labels
+            _integer_labels("cross_entropy", t)
         _check_same_shape("cross_entropy", input, target)
     if label_smoothing:
         t = _smooth(t, label_smoothing, input.shape[-1])
@@ -135,10 +170,14 @@ def _smooth(t: Any, eps: float, num_classes: int) -> Any:
 
 
 def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
-    """−log-probability of the target class, for log-softmax outputs. Example: see cross_entropy."""
-    _labels("nll_loss", input, value_of(target))
-    t = one_hot(value_of(target), input.shape[-1], value_of(input).dtype)
-    return _reduce(dk.neg(dk.sum(dk.mul(input, t), axis=-1)), reduction)
+    """−log-probability of the target class, for log-softmax outputs: the target's entry of
+    each row is picked (as PyTorch gathers it), so a −inf log-probability of another class (an
+    impossible class) does not make the loss NaN. Example: see cross_entropy."""
+    labels = value_of(_as_target(target))
+    _labels("nll_loss", input, labels)
+    xp = array_namespace(labels)
+    picked = dk.take_along_axis(input, xp.expand_dims(labels, -1), axis=-1)
+    return _reduce(dk.neg(dk.reshape(picked, _shape(labels))), reduction)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:

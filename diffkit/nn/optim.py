@@ -564,7 +564,10 @@ def _tensors(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:
     """Scale all gradients together so their joint norm is at most `max_norm`; returns the norm
-    before clipping (the remedy for exploding gradients).
+    before clipping (the remedy for exploding gradients). As in PyTorch, the norm is taken of
+    each gradient, then of those norms: the same for every order but ``norm_type=0``, where
+    PyTorch's answer (kept here) is the number of parameters whose gradient has an entry that
+    is not 0.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -578,6 +581,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     xp = array_namespace(params[0].grad)
     if math.isinf(norm_type):
         total = max(float(xp.abs(p.grad).max()) for p in params)
+    elif norm_type == 0:  # ord 0 per gradient (entries ≠ 0), then of those counts (≠ 0)
+        total = float(sum(bool(xp.count_nonzero(p.grad)) for p in params))
     else:
         total = float(sum(float((xp.abs(p.grad) ** norm_type).sum()) for p in params)) ** (1 / norm_type)
     scale = max_norm / (total + 1e-6)

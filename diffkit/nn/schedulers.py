@@ -92,7 +92,12 @@ def _checked_state(owner: str, state: Any, spec: Mapping[str, _Check],
 
 
 class LRScheduler:
-    """Base class: sets each group's ``lr`` from ``base_lrs`` and the epoch counter.
+    """Base class: each ``step()`` updates every group's CURRENT ``lr``, as PyTorch's chainable
+    schedulers do (``torch.optim.lr_scheduler``): StepLR multiplies it by γ every `step_size`
+    epochs, ExponentialLR by γ every epoch, and so on. So two schedulers on one optimizer
+    compose (StepLR + ExponentialLR; a ReduceLROnPlateau cut stays), and a rate you set by hand
+    (``opt.param_groups[0]["lr"] = 0.3``) is where the schedule continues from. ``lr_at`` is
+    the closed form of one scheduler alone from ``base_lrs``.
 
     Example:
         >>> import diffkit.nn as nn
@@ -109,15 +114,25 @@ class LRScheduler:
             g.setdefault("initial_lr", g["lr"])
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self.step()
+        self._advance(initial=True)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
+        """The closed form: this scheduler's rate at `epoch` from `base_lr`, alone."""
+        raise NotImplementedError
+
+    def next_lr(self, lr: float, base_lr: float, epoch: int, initial: bool) -> float:
+        """The rate at `epoch` from the group's current rate `lr` (PyTorch's ``get_lr``);
+        `initial`: the step the constructor takes."""
         raise NotImplementedError
 
     def step(self) -> None:
+        """The next epoch's rates (call once per epoch, after the optimizer's steps)."""
+        self._advance(initial=False)
+
+    def _advance(self, initial: bool) -> None:
         self.last_epoch += 1
         for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = self.lr_at(base, self.last_epoch)
+            g["lr"] = self.next_lr(g["lr"], base, self.last_epoch, initial)
 
     def get_last_lr(self) -> list[float]:
         return [g["lr"] for g in self.optimizer.param_groups]
@@ -138,7 +153,8 @@ class LRScheduler:
 
 
 class StepLR(LRScheduler):
-    """η · γ^⌊epoch / step_size⌋. Example: ``nn.StepLR(opt, step_size=30, gamma=0.1)``."""
+    """η · γ^⌊epoch / step_size⌋: the rate times γ every `step_size` epochs. Example:
+    ``nn.StepLR(opt, step_size=30, gamma=0.1)``."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
@@ -149,6 +165,9 @@ class StepLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return base_lr * self.gamma ** (epoch // self.step_size)
+
+    def next_lr(self, lr: float, base_lr: float, epoch: int, initial: bool) -> float:
+        return lr if epoch == 0 or epoch % self.step_size else lr * self.gamma
 
     def _state_checks(self) -> dict[str, _Check]:
         return {**super()._state_checks(), "step_size": _whole(1), "gamma": _real}
@@ -165,12 +184,16 @@ class MultiStepLR(LRScheduler):
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return base_lr * self.gamma ** sum(epoch >= m for m in self.milestones)
 
+    def next_lr(self, lr: float, base_lr: float, epoch: int, initial: bool) -> float:
+        passed = self.milestones.count(epoch)  # a milestone given twice: γ² (as PyTorch)
+        return lr * self.gamma**passed if passed else lr
+
     def _state_checks(self) -> dict[str, _Check]:
         return {**super()._state_checks(), "milestones": _list_of(_whole()), "gamma": _real}
 
 
 class ExponentialLR(LRScheduler):
-    """η · γ^epoch. Example: ``nn.ExponentialLR(opt, gamma=0.9)``."""
+    """η · γ^epoch: the rate times γ every epoch. Example: ``nn.ExponentialLR(opt, gamma=0.9)``."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
@@ -179,12 +202,17 @@ class ExponentialLR(LRScheduler):
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return base_lr * self.gamma**epoch
 
+    def next_lr(self, lr: float, base_lr: float, epoch: int, initial: bool) -> float:
+        return lr if initial else lr * self.gamma
+
     def _state_checks(self) -> dict[str, _Check]:
         return {**super()._state_checks(), "gamma": _real}
 
 
 class CosineAnnealingLR(LRScheduler):
-    """η_min + (η − η_min)(1 + cos(π·epoch / T_max)) / 2. Example: ``nn.CosineAnnealingLR(opt, 50)``."""
+    """η_min + (η − η_min)(1 + cos(π·epoch / T_max)) / 2, reached step by step as PyTorch does
+    (so it follows a rate changed by hand or by another scheduler). Example:
+    ``nn.CosineAnnealingLR(opt, 50)``."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
@@ -195,6 +223,17 @@ class CosineAnnealingLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+    def next_lr(self, lr: float, base_lr: float, epoch: int, initial: bool) -> float:
+        """PyTorch's recursive form: the rate scaled by the ratio of two consecutive cosine
+        terms; at the restart after each trough (the ratio's 0/0) the step back up."""
+        eta, t = self.eta_min, self.T_max
+        if initial:
+            return lr
+        if (epoch - 1 - t) % (2 * t) == 0:
+            return lr + (base_lr - eta) * (1 - math.cos(math.pi / t)) / 2
+        return ((1 + math.cos(math.pi * epoch / t)) / (1 + math.cos(math.pi * (epoch - 1) / t))
+                * (lr - eta) + eta)
 
     def _state_checks(self) -> dict[str, _Check]:
         return {**super()._state_checks(), "T_max": _whole(1), "eta_min": _real}

@@ -362,6 +362,17 @@ class Trainer:
             self._track_norms()  # step would: only the norms are left
         return v, hits
 
+    def _rechecked_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        """:meth:`_step_unguarded` after code of the user's ran (inside an epoch): where the
+        model, the loss or the penalties are no longer what the compiled step was made from
+        (:func:`fingerprint`: a parameter frozen, a slope changed), the path is chosen afresh
+        first, so the step trains what the model is now, as the eager tape would."""
+        step = self._step
+        if step is not None and not step.unchanged(*self._penalties()):
+            self._choose_path()
+            self._layout = self._plain_layout()
+        return self._step_unguarded(xb, yb)
+
     def _checked_step(self, xb: Any, yb: Any) -> tuple[Any, Any, bool]:
         """Forward, loss, backward and, where it could be printed in, the update: a replay of
         the generated step, else :meth:`_gradients`. (loss value, output, updated)."""
@@ -568,7 +579,10 @@ class Trainer:
         losses: list[Any] = []
         rows: list[int] = []
         hits: list[Any] = []
-        step = self._step_unguarded
+        # code of the user's (a transform, a sampler, an iterable of theirs) runs between two
+        # steps and may freeze a parameter or change a setting: the compiled step is checked
+        # against the model before each step, as it is here at the epoch's start
+        step = self._step_unguarded if plain else self._rechecked_step
         shown, shown_total = 0, 0.0
         try:
             # the steps' contexts, entered once: NumPy warnings off (inf + -inf, float32

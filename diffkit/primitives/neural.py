@@ -165,13 +165,16 @@ def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
     # array methods: what xp.max/xp.sum call, without NumPy's Python wrapper (~2 µs each)
     m = z.max(axis=-1, keepdims=True)
     log_p = z - (m + xp.log(xp.exp(z - m).sum(axis=-1, keepdims=True)))
-    return -(t * log_p).sum(axis=-1)
+    # a class of target weight 0 adds nothing, also where its logit is −inf (a masked class:
+    # 0·(−inf) would make the row NaN; PyTorch's class-index loss picks the target's entry)
+    return -(t * xp.where(t, log_p, 0.0)).sum(axis=-1)  # (t: nonzero is true)
 
 
 def _xent_expand(z: Any, t: Any) -> Any:
     """``_xent_impl`` in primitives, the same operations in the same order: generated code
     shares its log-softmax with the VJP's."""
-    return neg(bind(sum, mul(t, _log_softmax(z)), axis=(len(shape_of(z)) - 1,), keepdims=False))
+    log_p = where(t, _log_softmax(z), 0.0)
+    return neg(bind(sum, mul(t, log_p), axis=(len(shape_of(z)) - 1,), keepdims=False))
 
 
 def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
