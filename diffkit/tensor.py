@@ -1045,12 +1045,13 @@ def grad_enabled() -> bool:
 def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
     """``t op= other`` with NumPy's and PyTorch's meaning; never a silently wrong gradient.
 
-    * Traced code: `t` itself becomes ``t op other`` (recorded), in `t`'s shape and dtype, so that
-      another name for the same value sees the update as it would see NumPy's (``y = x;
-      x *= 3``: y is 3x; rebinding x alone made every traced method differentiate another
-      function than the one a plain call evaluates). An operand traced deeper (nesting): Python's
-      rebinding, ``t = t op other`` — except on a leaf that requires grad (a parameter): a
-      TracingError (:func:`_traced_into_leaf`).
+    * Traced code: an array `t` itself becomes ``t op other`` (recorded), in `t`'s shape and
+      dtype, so that another name for the same array sees the update as it would see NumPy's
+      (``y = x; x *= 3``: y is 3x; rebinding x alone made every traced method differentiate
+      another function than the one a plain call evaluates). A 0-d value stands for a Python
+      number or a NumPy scalar, which are immutable: rebinding, ``t = t op other``, as Python
+      does. An operand traced deeper (nesting): rebinding too — except on a leaf that requires
+      grad (a parameter): a TracingError (:func:`_traced_into_leaf`).
     * Nothing to differentiate (``nn.no_grad()``, or no operand requires grad): the value
       changes, written into the array where no one else can see it (:func:`writable_alone`),
       else a fresh leaf node; graphs recorded before keep the value they used.
@@ -1060,7 +1061,10 @@ def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
     tape = t.tape
     if tape.level:
         out = op(t, other)
-        if type(out) is not Tensor or out.tape is not tape:  # recorded on a deeper tape
+        if type(out) is not Tensor or out.tape is not tape or not t.node.shape:
+            # recorded on a deeper tape; or a 0-d value, which stands for a Python number or a
+            # NumPy scalar (a float input, a reduction's result): those are immutable, so `+=`
+            # rebinds, with their promotion (y = x; x *= 3 leaves y as it was)
             return out
         return _become(t, out, symbol)
     if isinstance(other, Traced) and other.tape is not tape:

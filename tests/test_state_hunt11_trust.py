@@ -171,3 +171,28 @@ def test_traces_drawings_and_symbolic_of_a_jit_function_show_its_frozen_trace():
     assert t.primal[-1].value == 18.0
     assert [r.value for r in t.adjoint if r.role == "result"] == [12.0]
     assert str(dk.symbolic(f, 3.0).expressions[0]) == "4*x"  # 2c·x, c = 2 (was 10*x)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic", "fd"])
+def test_an_in_place_update_of_a_number_rebinds_as_python_does(method):
+    # a float (or a NumPy scalar) is immutable: `x *= 3` makes a new number, y keeps the old one
+    def f(x):
+        y = x
+        x *= 3.0
+        return y**2 + x
+
+    assert f(2.0) == 10.0
+    value, (g,) = dk.value_and_grad(f, method=method)(2.0)
+    assert value == 10.0 and g == pytest.approx(2 * 2.0 + 3.0, rel=1e-6)
+
+
+def test_a_reductions_scalar_updated_in_place_promotes_as_numpys_scalar():
+    def f(x):
+        s = np.sum(x.astype(np.float32))  # np.float32: `+=` rebinds, float32 + float64 → float64
+        s += np.float64(1.0)
+        return s
+
+    want = f(np.ones(2))
+    assert want.dtype == np.float64
+    y, _ = dk.vjp(f, np.ones(2))
+    assert y == 3.0 and np.result_type(y) == np.float64
