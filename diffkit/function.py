@@ -435,8 +435,13 @@ class Function:
 
     def freeze(self, *args: Any) -> tuple[Function, Graph | None]:
         """:meth:`frozen`, and the first trace itself where this call made it (the replay's
-        graph at `args`: the same primitives applied to the same values), else None."""
-        if not self.jit or self.pure:
+        graph at `args`: the same primitives applied to the same values), else None. Called on
+        a function that :meth:`freeze` made, the trace it was made from where `args` is that
+        point bit for bit, once (the API freezes a jit function before an engine compiles it:
+        the compiler lifts that trace instead of tracing the replay again)."""
+        if self.pure:
+            return self, self._take_first(args)
+        if not self.jit:
             return self, None
         key = ("frozen", signature(args))
         made = self.cache.get(key)
@@ -449,7 +454,23 @@ class Function:
         self.cache[key] = made = self.replaying(graph)
         made.jit = True  # compiled at once, as the function it stands for
         made.output_structure = graph.structure  # what the body returned: pieces of a tuple
+        made._first = graph  # for its next use (see _take_first), dropped then either way
         return made, graph
+
+    def _take_first(self, args: Sequence[Any]) -> Graph | None:
+        """The trace this function was made from (:meth:`freeze`) where `args` is its point,
+        bit for bit (a pure replay's trace there is that graph), else None; dropped either way,
+        so no trace is kept beyond the next use."""
+        graph = self.__dict__.pop("_first", None)
+        if graph is None or len(args) != len(graph.inputs):
+            return None
+        for a, node in zip(args, graph.inputs, strict=True):
+            if type(a) is Tensor:
+                return None
+            a, v = np.asarray(a), np.asarray(node.value)
+            if a.shape != v.shape or a.dtype != v.dtype or a.tobytes() != v.tobytes():
+                return None
+        return graph
 
     def replaying(self, graph: Graph) -> Function:
         """A pure function replaying `graph` (one of this function's traces): its primitives
@@ -462,6 +483,7 @@ class Function:
         Inputs in `wrt` (all by default) are the ones being differentiated: reading a number out
         of them (``float(x)``) is a TracingError, since their derivative would be lost."""
         self.check_arity(args)
+        self.__dict__.pop("_first", None)  # a first trace kept for the compiler: not used now
         diff = set(range(len(args))) if wrt is None else set(wrt)
         args = tuple(self.coerce(args, diff))
         with new_tape() as tape:

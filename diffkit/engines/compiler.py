@@ -622,6 +622,7 @@ def compile_value(fn: Function, xs: Sequence[Any]) -> Any:
     Returns ``code(*xs) -> value``. TracingError where the trace read numbers out of its inputs
     (a branch), the output does not depend on them, or the graph is too large to compile."""
     body = fn.frozen(*xs)  # a jit function's first trace at this signature, as its gradients'
+    body.__dict__.pop("_first", None)  # (its first graph is not lifted here: run on Tensors)
     with new_tape() as tape:
         ins = [Tensor(Node(None, (), {}, x, name=f"a{i}"), tape) for i, x in enumerate(xs)]
         in_nodes = [t.node for t in ins]  # before the body runs (an in-place update moves t)
