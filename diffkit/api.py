@@ -50,6 +50,7 @@ from .function import (
 )
 from .ir import Traced
 from .primitive import finite
+from .primitives import real
 from .tensor import Tensor, paused_gc
 
 
@@ -79,7 +80,7 @@ def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
     return xs
 
 
-def _traced_as(fn: Function, xs: Sequence[Any]) -> Function:
+def traced_as(fn: Function, xs: Sequence[Any]) -> Function:
     """The function the engines differentiate at `xs`: for a ``dk.jit`` function, its first
     trace at this signature (:meth:`~diffkit.function.Function.frozen`), the one its own call
     runs — so that its value and every derivative, by every method, in one call and across
@@ -187,9 +188,8 @@ def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
     if isinstance(g, Traced) or isinstance(arg, Traced):
         dt = dtype if dtype is not None else float_dtype(arg)
         if dt.kind != "c" and float_dtype(g).kind == "c":  # the real projection, traced (an
-            from .primitives import real  # outer derivative differentiates a real gradient:
-
-            g = real(g)  # a complex one carried junk imaginary parts into H·v)
+            g = real(g)  # outer derivative differentiates a real gradient: a complex one
+            # carried junk imaginary parts into H·v)
         return g
     dt = dtype if dtype is not None else float_dtype(arg)
     if dt.kind != "c" and np.iscomplexobj(g):
@@ -280,7 +280,7 @@ class GradientFunction:
                 and type(self).__call__ is GradientFunction.__call__):
             return
         xs = [np.float64(a) for a in args]
-        if fn.jit and not fn.pure:  # its gradient is its first trace's (see _traced_as)
+        if fn.jit and not fn.pure:  # its gradient is its first trace's (see traced_as)
             fn = fn.cache.get(("frozen", signature(xs)))
             if fn is None or not fn.pure:
                 return
@@ -346,7 +346,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        fx = _traced_as(fn, xs)
+        fx = traced_as(fn, xs)
         with _strict(method, (fx, xs, idx)):
             out, grads = engine.value_and_grad(fx, xs, idx)
             _check_finite(grads, "the gradient", method)
@@ -376,7 +376,7 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        fx = _traced_as(fn, xs)
+        fx = traced_as(fn, xs)
         with _strict(method, (fx, xs, idx)):
             grads = engine.grad(fx, xs, idx)
             _check_finite(grads, "the gradient", method)
@@ -440,7 +440,7 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        fx = _traced_as(fn, xs)
+        fx = traced_as(fn, xs)
         with _strict(method, (fx, xs, idx)):
             out, jac = engine.jacobian(fx, xs, idx)
             _check_finite([jac], "the Jacobian", method)
@@ -472,7 +472,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        fx = _traced_as(fn, xs)
+        fx = traced_as(fn, xs)
         with _strict(method, (fx, xs, idx)):
             H = engine.hessian(fx, xs, idx)
             _check_finite([H], "the Hessian", method)
@@ -506,7 +506,7 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         (x,) = args
         (xa,) = _prepare(fn, [x], engine, method)
         with _strict(method):
-            d = engine.derivative(_traced_as(fn, [xa]), xa, int(n))
+            d = engine.derivative(traced_as(fn, [xa]), xa, int(n))
         _check_finite([d], f"the derivative of order {n}", method)
         if isinstance(d, Traced):
             return d
@@ -555,14 +555,14 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     if not keep:  # nothing differentiated: J·t is zero
         xs = _prepare(fn, primals, engine, method, keep)
         with _strict(method):
-            out = _traced_as(fn, xs).evaluate(*xs)
+            out = traced_as(fn, xs).evaluate(*xs)
         return _value(out), _value(_module(out).zeros(shape_of(out), dtype=float_dtype(out)))
     if held:
         fn = _holding(fn, primals, keep)
         primals, tangents = [primals[i] for i in keep], [tangents[i] for i in keep]
     xs = _prepare(fn, primals, engine, method)
     with _strict(method):
-        out, t = engine.jvp(_traced_as(fn, xs), xs, [as_input(t) for t in tangents])
+        out, t = engine.jvp(traced_as(fn, xs), xs, [as_input(t) for t in tangents])
     _check_finite([t], "the JVP", method)
     return _value(out), _value(t)
 
@@ -654,7 +654,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
     xs = _prepare(fn, primals, engine, method, idx)
-    fx = _traced_as(fn, xs)
+    fx = traced_as(fn, xs)
     with _strict(method, (fx, xs, idx)):
         out, pull = engine.vjp(fx, xs, idx)
     # the pieces' shapes at these primals (a shape: one output); a jit function's first trace,
@@ -721,5 +721,5 @@ def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: An
     else:
         args, settings = [np.float64(0.5)] * fn.arity, {"all": "ignore"}
     with np.errstate(**settings):
-        return SymbolicEngine(**options).derive(_traced_as(fn, args), args, fn.positions(wrt),
+        return SymbolicEngine(**options).derive(traced_as(fn, args), args, fn.positions(wrt),
                                                 order=order)

@@ -262,9 +262,9 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     idx = fn.positions(wrt, argnums)
     point = tuple(_detached(p) for p in point)
     xs = fn.coerce(point, idx)
-    from .api import _traced_as
+    from .api import traced_as
 
-    fn = _traced_as(fn, xs)  # a jit function: its first trace, which its call evaluates
+    fn = traced_as(fn, xs)  # a jit function: its first trace, which its call evaluates
     with np.errstate(**STRICT):  # the value, as a plain call reads the arguments
         out = fn.evaluate(*point)
         if not fn.pure:

@@ -278,7 +278,6 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
     every strong zero the sweep takes."""
     adj: dict[Node, Any] = {output: ct}
     kept = set(keep)
-    infinite: Linearization | None = None  # the last infinite partial met (for messages)
     audit = flat_audit(lins, (ct,))
     if audit is not None:  # the other side: where the inputs asked about move
         audit.other = liveness(nodes, lins, keep, forward=True)
@@ -292,8 +291,6 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
             continue
         if audit is not None:
             audit.backward(node, lin, g, rows)
-        if getattr(lin, "singular", False):
-            infinite = lin
         try:
             if rows is None:
                 cts = lin.vjp(g)
@@ -305,7 +302,10 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
             else:
                 cts = lin.vjp_rows(g, rows)
         except DomainError:
-            raise _nested_zero_times_infinity(infinite, g) from None
+            nested = _nested_zero_times_infinity(_infinite_partial(lins.values()), g)
+            if nested is None:
+                raise
+            raise nested from None
         for j, (inp, c) in enumerate(zip(node.inputs, cts)):
             if c is None:
                 continue
@@ -411,16 +411,22 @@ def _derived_partials(node: Node) -> list[Any] | None:
             for r, i in zip(rules, node.inputs)]
 
 
-def _nested_zero_times_infinity(infinite: Linearization | None, values: Any) -> Exception:
-    """The error for a product that is not finite inside a sweep: where an infinite local
+def _infinite_partial(lins: Any) -> Linearization | None:
+    """A linearization with an infinite local partial among `lins`, if any (for messages)."""
+    return next((lin for lin in lins if getattr(lin, "singular", False)), None)
+
+
+def _nested_zero_times_infinity(infinite: Linearization | None, values: Any
+                                ) -> NonDifferentiableError | None:
+    """The error for a product that is not finite inside a sweep where an infinite local
     partial was met and the sweep's values are traced for an outer derivative (a Hessian,
-    ``derivative(f, n)``, a ``dk.grad`` inside another), it is the 0·∞ of a derivative that is
-    differentiated again, whose products stay plain (see :class:`FlatAudit`) — not a point
-    outside the domain, which the primitive's own error would say."""
+    ``derivative(f, n)``, a ``dk.grad`` inside another): the 0·∞ of a derivative that is
+    differentiated again, whose products stay plain (see :class:`FlatAudit`) — not the point
+    outside the domain that the primitive's own error says. None elsewhere (that error stands)."""
     traced = any(isinstance(v, Traced) for v in (values if isinstance(values, list | tuple)
                                                  else (values,)))
     if infinite is None or not traced:
-        return DomainError("a derivative is not finite at this point (0·∞ or ∞ − ∞ in a sweep)")
+        return None
     return NonDifferentiableError(
         f"{infinite.message()}, inside a derivative that is differentiated again (a Hessian, "
         "derivative(f, n), a dk.grad inside another): there an infinite local derivative times "
@@ -488,7 +494,10 @@ def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
             try:
                 t = lin.jvp(ts, k)
             except DomainError:
-                raise _nested_zero_times_infinity(infinite, ts) from None
+                nested = _nested_zero_times_infinity(infinite, ts)
+                if nested is None:
+                    raise
+                raise nested from None
         if singular is not None and getattr(lin, "singular", False):
             singular.append(lin)
         if t is not None:

@@ -459,9 +459,9 @@ def trace(f: Any, *point: Any, mode: str = "reverse", seed: Any = None) -> Trace
         return tensor_trace(f, mode=mode, seed=seed)
     fn = as_function(f)
     with np.errstate(**STRICT):
-        from ..api import _traced_as  # a jit function: its first trace, which its call evaluates
+        from ..api import traced_as  # a jit function: its first trace, which its call evaluates
 
-        graph = _traced_as(fn, fn.coerce(point)).trace(*point)
+        graph = traced_as(fn, fn.coerce(point)).trace(*point)
     values = {node: node.value for node in graph.schedule}
     seed_value = forward_seed(fn, graph, seed) if mode == "forward" else reverse_seed(graph, seed)
     return Trace(fn, graph, values, tuple(point), mode, seed_value)
