@@ -632,6 +632,8 @@ EXCLUDED_SPECIAL.update({name: "an order or shape parameter that is never differ
 EXCLUDED_SPECIAL["log_ndtr_derivative"] = ("its order is an integer parameter, not an operand "
                                            "(log_ndtr's own rule); checked against mpmath in "
                                            "tests/test_special_trust.py")
+EXCLUDED_SPECIAL["signum"] = ("the derivative rules' sign, a constant to differentiation: the "
+                              "values of sign, which the trees use")
 EXCLUDED_SPECIAL["gammasgn"] = ("a constant (the sign of Γ, derivative 0 as sign's); checked in "
                                 "tests/test_scipy_special_more.py")
 
@@ -1173,11 +1175,12 @@ class Reference:
 
 DIFFERENTIABLE_ELEMENTWISE = [n for n, p in REGISTRY.items()
                               if p.kind == "elementwise" and p.differentiable and n not in EXCLUDED]
-UNARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 1]
+# sign (derivative 0, a kink at 0) keeps its own place in the trees, sign(a)·b: see the generator
+UNARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 1 and n != "sign"]
 BINARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 2]
 TERNARY = [n for n in DIFFERENTIABLE_ELEMENTWISE if REGISTRY[n].nargs == 3 and n != "where"]
 NONDIFF = [n for n, p in REGISTRY.items()
-           if p.kind == "elementwise" and not p.differentiable and n not in EXCLUDED]
+           if p.kind == "elementwise" and not p.differentiable and n not in EXCLUDED] + ["sign"]
 STRUCTURAL = [n for n, p in REGISTRY.items() if p.kind == "structural" and n not in EXCLUDED]
 ALIASES = {"log": "ln", "maximum": "max", "minimum": "min", "arcsin": "asin", "arccos": "acos",
            "arctan": "atan", "pow": "power"}

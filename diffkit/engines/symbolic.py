@@ -114,7 +114,8 @@ def local_diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
     """∂expr/∂var with diffkit's conventions.
 
     * powers differentiate as :class:`_Pow` says (also inside products, for second derivatives);
-    * derivatives of sign and of step functions (DiracDelta) are 0, as in the AD engines;
+    * derivatives of sign and of step functions (DiracDelta) are 0, as in the AD engines, and
+      a kink at the jump: differentiated again there, a NonDifferentiableError;
     * a comparison (a Boolean) is a constant.
     """
     if isinstance(expr, sp.logic.boolalg.Boolean) and not isinstance(expr, sp.Expr):
@@ -123,8 +124,8 @@ def local_diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
         d = sp.diff(expr.replace(sp.Pow, _Pow), var).replace(_Pow, sp.Pow)
     else:
         d = sp.diff(expr, var)
-    if d.has(sp.DiracDelta):
-        d = d.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+    if d.has(sp.DiracDelta):  # sign′ and the steps′: 0, a kink at the jump (see AtKink)
+        d = d.replace(sp.DiracDelta, lambda z, *k: AtKink(sp.S.Zero, z))
     if d.has(sp.Heaviside):  # max/min's ½–½ at ties: a convention (see AtKink)
         d = d.replace(sp.Heaviside, lambda z, *h: AtKink(sp.Heaviside(z, *h), z))
     return d

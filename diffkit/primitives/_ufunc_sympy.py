@@ -8,6 +8,8 @@ the rules of the records:
 
 * ``floor``, ``ceiling``, ``rint`` and ``trunc``: derivative 0 (almost everywhere; the table's
   value at the jumps too);
+* ``heaviside(x1, x2)``: Heaviside(x1, 0) + x2·[x1 = 0], whose x1-derivative is SymPy's
+  DiracDelta (0 with a kink at 0 for the symbolic engine);
 * ``Mod`` (Python's and NumPy's sign: the sign of the divisor) and ``fmod`` (C's: the sign of the
   dividend): ∂/∂x = 1, ∂/∂y = −floor(x/y) (fmod: −trunc(x/y));
 * ``hypot``: ∂/∂x = x/hypot(x, y), taken as 0 at the origin (as abs′(0) = 0);
@@ -48,6 +50,13 @@ class ceiling(sp.ceiling):
     """SymPy's ceiling with the derivative 0."""
 
     fdiff = _zero
+
+
+def heaviside(x1: sp.Expr, x2: sp.Expr) -> sp.Expr:
+    """NumPy's heaviside(x1, x2) as Heaviside(x1, 0) + x2·[x1 = 0]: its derivative in x1 is
+    DiracDelta (0, a kink at x1 = 0: see the symbolic engine's ``local_diff``), in x2 the
+    indicator [x1 = 0]."""
+    return sp.Heaviside(x1, 0) + x2 * sp.Piecewise((1, sp.Eq(x1, 0)), (0, True))
 
 
 def trunc(x: sp.Expr) -> sp.Expr:

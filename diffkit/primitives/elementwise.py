@@ -128,7 +128,7 @@ def _sech2(x: Any, o: Any) -> Any:
     |x| > 18) and no overflow (|e| <= 1); for |x| < ½ as 1 − tanh², whose derivative −2·tanh·tanh′
     keeps its digits near 0 (that of 4e/(1 + e)² is a difference of two equal quotients there)."""
     re = _real_part(x)
-    h = exp(-x * (sign(re) + equal(re, 0.0)))  # e = h²: −2x would overflow for float32 3e38
+    h = exp(-x * (signum(re) + equal(re, 0.0)))  # e = h²: −2x would overflow for float32 3e38
     e = h * h
     return where(less(abs(re), 0.5), 1.0 - o * o, 4.0 * e / ((1.0 + e) * (1.0 + e)))
 
@@ -194,7 +194,7 @@ softplus = elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x
                        numpy=(), holomorphic=False)
 # relu's scalar form: max keeps −0.0 and NaN, `+ 0.0` makes −0.0 NumPy's +0.0 (maximum(−0.0, 0.0))
 relu = elementwise("relu", lambda xp, x: xp.maximum(x, 0.0),
-                   (lambda x, o: sign(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype
+                   (lambda x, o: signum(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype
                    lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), numpy=(),
                    scalar="(max({0}, 0.0) + 0.0)", holomorphic=False, special=(((0.0,), (0.0,)),),
                    flat=lambda active, x, o: (not_equal(x, 0.0),))  # 0 left of 0, not at it
@@ -206,7 +206,7 @@ def _abs_wirtinger(z: Any, o: Any) -> tuple[Any, Any]:
     return conj(z) * half, z * half
 
 
-abs = elementwise("abs", lambda xp, x: xp.abs(x), (lambda x, o: sign(x),), "Abs",
+abs = elementwise("abs", lambda xp, x: xp.abs(x), (lambda x, o: signum(x),), "Abs",
                   latex=r"\operatorname{abs}", numpy=("absolute", "fabs"), scalar="abs({0})",
                   wirtinger=_abs_wirtinger, holomorphic=False, special=(((0.0,), (0.0,)),),
                   kinks=lambda x, o: not_equal(x, 0.0))
@@ -214,7 +214,7 @@ abs = elementwise("abs", lambda xp, x: xp.abs(x), (lambda x, o: sign(x),), "Abs"
 
 def _tie_split(a: Any, b: Any) -> Any:
     """∂max(a, b)/∂a: 1 where a > b, ½ at ties, 0 elsewhere — as ½(1 + sign(a − b)), in a's dtype."""
-    return 0.5 + 0.5 * sign(a - b)
+    return 0.5 + 0.5 * signum(a - b)
 
 
 # maximum and minimum have no Python scalar form: Python's max(3.0, nan) is 3.0 where NumPy
@@ -270,9 +270,9 @@ less_equal = elementwise("less_equal", lambda xp, a, b: xp.less_equal(a, b), Non
 
 
 def _prepare_sign(x: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """sign is piecewise constant on real numbers (derivative 0, a constant to every engine); on
-    complex numbers it is z/|z| (NumPy 2), which is not complex-analytic: a complex value being
-    differentiated is refused by name, as round's is, rather than differentiated as a constant."""
+    """sign is piecewise constant on real numbers; on complex numbers it is z/|z| (NumPy 2),
+    which is not complex-analytic: a complex value being differentiated is refused by name, as
+    round's is, rather than differentiated as a constant."""
     if getattr(x, "requires_grad", False) and x.node.dtype.kind == "c":
         raise MissingRuleError(
             "sign of a complex value being differentiated (z/|z|) has no derivative rule: write "
@@ -280,8 +280,17 @@ def _prepare_sign(x: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return (x,), {}
 
 
-sign = elementwise("sign", lambda xp, x: xp.sign(x), None, "sign", holomorphic=False,
-                   prepare=_prepare_sign)
+# sign as the derivative rules use it (abs′ = signum x, relu′ = signum o): a constant to
+# differentiation, so that differentiating a rule again meets only the rule's own kink
+signum = elementwise("signum", lambda xp, x: xp.sign(x), None, "sign", holomorphic=False,
+                     numpy=(), doc="sign(x) as a constant to differentiation (the rules' sign).")
+# the user's sign: derivative 0 away from 0; at 0 its value is no side's (−1 and 1), so a
+# derivative that multiplies sign(0) = 0 is a convention there — differentiated again through 0
+# it is a NonDifferentiableError ((x·sign x)² at 0 would give f″ = 0 for 2)
+sign = elementwise("sign", lambda xp, x: xp.sign(x), (lambda x, o: 0.0,), "sign",
+                   holomorphic=False, prepare=_prepare_sign, flat=flat_everywhere,
+                   kinks=lambda x, o: not_equal(x, 0.0),
+                   doc="NumPy's sign; derivative 0, a kink at 0 for second derivatives.")
 stop_gradient = elementwise("stop_gradient", lambda xp, x: x, None, lambda sp, x: x, numpy=())
 
 

@@ -61,7 +61,7 @@ from .elementwise import (
     less_equal,
     not_equal,
     real,
-    sign,
+    signum,
     sqrt,
     stop_gradient,
     where,
@@ -1509,7 +1509,7 @@ def _euclidean_direction(x: Any, out: Any, axis: Any, keepdims: bool) -> Any:
         total = sum(w, axis=axis, keepdims=True)
         dominant = greater(w, 0.5 * total)
         rest = sum(where(dominant, 0.0, w), axis=axis, keepdims=True)
-        g = where(dominant, sign(u) / sqrt(1.0 + rest / where(dominant, w, 1.0)),
+        g = where(dominant, signum(u) / sqrt(1.0 + rest / where(dominant, w, 1.0)),
                   u / where(origin, 1.0, sqrt(total)))
     # 0 at the origin: a convention, with no derivative there (see at_kink)
     return at_kink(where(origin, 0.0, g), lambda: not_equal(m, 0.0), "the 2-norm at 0", x)

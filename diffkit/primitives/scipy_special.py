@@ -105,7 +105,7 @@ from .elementwise import (
     log,
     log1p,
     logistic_prime,
-    sign,
+    signum,
     stop_gradient,
     where,
 )
@@ -710,7 +710,7 @@ def weighted_logsumexp(a: Any, b: Any = None, axis: int | Sequence[int] | None =
     m = stop_gradient(amax(a, axis=axis, keepdims=True))
     s = sum(exp(a - m) if b is None else b * exp(a - m), axis=axis, keepdims=True)
     out = (log(abs(s)) if return_sign else log(s)) + m
-    sgn = sign(s)  # a constant: sign has no derivative
+    sgn = signum(s)  # a constant: sign has no derivative
     if not keepdims:
         nd = len(shape)
         drop = set(range(nd)) if axis is None else {
@@ -868,13 +868,13 @@ numpy_i0 = elementwise(
         "dk.i0 differs from it in the last bit at a few percent of points); its derivative is "
         "SciPy's i1.")
 i0e = elementwise(
-    "i0e", _scipy("i0e", "x"), (lambda x, o: i1e(x) - sign(x) * o,),
+    "i0e", _scipy("i0e", "x"), (lambda x, o: i1e(x) - signum(x) * o,),
     lambda sp, x: _sym(sp, "ive")(0, x), numpy=(), scipy=("i0e",), unicode="I₀ₑ",
     latex=r"I_0^{e}", domain=((-6.0, 6.0),), holomorphic=False, special=(((0.0,), (0.0,)),),
     doc="e^(−|x|)·I₀(x), the exponentially scaled i0 (scipy.special.i0e); "
         "i0e′ = i1e − sign(x)·i0e: a kink at 0, where the derivative is taken as 0 (as abs′(0)).")
 i1e = elementwise(
-    "i1e", _scipy("i1e", "x"), (lambda x, o: (i0e(x) + ive(2.0, x)) * 0.5 - sign(x) * o,),
+    "i1e", _scipy("i1e", "x"), (lambda x, o: (i0e(x) + ive(2.0, x)) * 0.5 - signum(x) * o,),
     lambda sp, x: _sym(sp, "ive")(1, x), numpy=(), scipy=("i1e",), unicode="I₁ₑ",
     latex=r"I_1^{e}", domain=((-6.0, 6.0),), holomorphic=False, special=(((0.0,), (0.5,)),),
     doc="e^(−|x|)·I₁(x), the exponentially scaled i1 (scipy.special.i1e); "
@@ -906,7 +906,7 @@ iv = elementwise(
 ive = elementwise(
     "ive", _scipy("ive", "v", "x"),
     (_order_rule("ive"),
-     lambda v, x, o: (ive(v - 1.0, x) + ive(v + 1.0, x)) * 0.5 - sign(x) * o),
+     lambda v, x, o: (ive(v - 1.0, x) + ive(v + 1.0, x)) * 0.5 - signum(x) * o),
     lambda sp, v, x: _sym(sp, "ive")(v, x), numpy=(), scipy=("ive",), unicode="Iᵥₑ",
     latex=r"I^{e}", domain=((-2.5, 3.0), (0.2, 8.0)), domain_text=f"ive needs {_REAL_ORDER}",
     holomorphic=False,

@@ -79,7 +79,7 @@ from .elementwise import (
     one_minus_square,
     real,
     sigmoid,
-    sign,
+    signum,
     sqrt,
     stop_gradient,
     where,
@@ -192,12 +192,24 @@ floor_divide = elementwise(
     lambda sp, x, y: _S().floor_divide(x, y), domain=((2.1, 2.9), (1.5, 2.0)),
     domain_text="the divisor must not be 0", **_STEP,
     doc="NumPy's floor_divide (x // y, the floor of the quotient); derivative 0.")
+
+
+def _heaviside_smooth(x1: Any, x2: Any, o: Any) -> Any:
+    """Where heaviside's partials are no convention: everywhere but at x1 = 0 where x1 moves —
+    there its value x2 is no side's (0 and 1) and its x2-partial [x1 = 0] jumps, so a derivative
+    through it is not differentiated again. With x1 fixed, heaviside(0, x2) = x2 is smooth."""
+    if not (isinstance(x1, Traced) and getattr(x1, "requires_grad", True)):
+        return True
+    return not_equal(x1, 0.0)
+
+
 heaviside = elementwise(
     "heaviside", lambda xp, x1, x2: xp.heaviside(x1, x2),
     (_zero, lambda x1, x2, o: equal(x1, 0.0)),  # the value is x2 exactly where x1 == 0
-    lambda sp, x1, x2: sp.Piecewise((0, x1 < 0), (x2, sp.Eq(x1, 0)), (1, True)),
+    lambda sp, x1, x2: _S().heaviside(x1, x2),
     domain=((0.2, 2.0), (-2.0, 2.0)), special=(((0.0, 0.5), (0.0, 1.0)), ((1.0, 0.5), (0.0, 0.0))),
-    **_STEP, doc="NumPy's heaviside(x1, x2): 0, x2 or 1 by the sign of x1; ∂/∂x2 = [x1 == 0].")
+    kinks=_heaviside_smooth, **_STEP,
+    doc="NumPy's heaviside(x1, x2): 0, x2 or 1 by the sign of x1; ∂/∂x2 = [x1 == 0].")
 
 # ----- remainders ---------------------------------------------------------------------------------
 
@@ -311,7 +323,7 @@ def _hypot_partial(a: Any, b: Any, o: Any) -> Any:
     longer_a = greater_equal(abs(a), abs(b))
     q = where(longer_a, b, a) / where(origin, 1.0, where(longer_a, a, b))
     h = hypot(1.0, q)
-    return where(origin, 0.0, where(longer_a, sign(a) / h, sign(b) * q / h))
+    return where(origin, 0.0, where(longer_a, signum(a) / h, signum(b) * q / h))
 
 
 hypot = elementwise("hypot", lambda xp, x, y: xp.hypot(x, y),
@@ -383,7 +395,7 @@ sinc = elementwise("sinc", lambda xp, x: xp.sinc(x), (_sinc_prime,),
 copysign = elementwise(
     "copysign", lambda xp, x, y: xp.copysign(x, y),
     # sign(out) is the sign bit of y wherever x ≠ 0; at x = 0 the partial is 0 (as abs′(0))
-    (lambda x, y, o: sign(x) * sign(o), _zero), lambda sp, x, y: _S().copysign(x, y),
+    (lambda x, y, o: signum(x) * signum(o), _zero), lambda sp, x, y: _S().copysign(x, y),
     scalar="math.copysign({0}, {1})", holomorphic=False, domain=((-2.0, 2.0), (-2.0, -0.2)),
     special=(((0.0, -1.0), (0.0, 0.0)), ((2.0, -1.0), (-1.0, 0.0))),
     kinks=lambda x, y, o: not_equal(x, 0.0), flat=lambda active, x, y, o: (False, True),
