@@ -69,7 +69,7 @@ def test_a_fixed_step_argument_is_no_kink(method):
 def test_the_rules_sign_stays_a_constant(method):
     # abs′ = sign x and maximum's tie split use the rules' own sign: a Huber loss's Hessian at a
     # zero residual (abs only in the branch not taken) and relu's at 1 are as before
-    huber = lambda r: np.where(np.abs(r) < 1.0, 0.5 * r ** 2, np.abs(r) - 0.5)  # noqa: E731
+    huber = lambda r: np.where(np.abs(r) < 1.0, 0.5 * r ** 2, np.abs(r) - 0.5)
     if method in ("reverse", "compiled"):
         assert dk.hessian(huber, method=method)(0.0)[0, 0] == 1.0
     assert dk.hessian(huber, method=method)(0.3)[0, 0] == 1.0
