@@ -634,6 +634,9 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
         **options: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
     """Reverse product: (f(primals), pullback) with pullback(ct) = ctᵀ·J, one cotangent per input.
 
+    The pullback is at the primals as they were at this call: arrays updated in place before it
+    runs (an optimizer step) do not move it.
+
     The cotangent has the output's shape (a number for a one-element output). A function
     returning a tuple or list has one output, its pieces' elements in order (as ``f(x)``,
     ``jacobian`` and ``jvp`` give it), and its pullback takes either one flat cotangent of
@@ -653,7 +656,9 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     fn, seen = _recording(as_function(f))
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
-    xs = _prepare(fn, primals, engine, method, idx)
+    # the pullback runs later: the point is the arrays as they are now, not as the caller may
+    # update them in place meanwhile (an optimizer step), which the residuals would read
+    xs = [_own(x) for x in _prepare(fn, primals, engine, method, idx)]
     fx = traced_as(fn, xs)
     with _strict(method, (fx, xs, idx)):
         out, pull = engine.vjp(fx, xs, idx)
@@ -677,6 +682,13 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))
 
     return _value(out), pullback
+
+
+def _own(x: Any) -> Any:
+    """A copy of a NumPy or CuPy array (the point a pullback keeps), anything else as it is."""
+    if isinstance(x, np.ndarray) or type(x).__module__.split(".")[0] == "cupy":
+        return x.copy()
+    return x
 
 
 def _recording(fn: Function) -> tuple[Function, list[Any]]:

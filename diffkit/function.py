@@ -36,7 +36,7 @@ from .errors import (
     ShapeError,
     TracingError,
 )
-from .ir import Graph, Node
+from .ir import Graph, Node, Traced
 from .primitive import bind
 from .primitives.linalg import linalg_error
 from .tensor import Tensor, new_tape
@@ -451,6 +451,7 @@ class Function:
         if graph.value_dependent:
             self.cache[key] = self
             return self, None
+        _own_constants(graph)
         self.cache[key] = made = self.replaying(graph)
         made.jit = True  # compiled at once, as the function it stands for
         made.output_structure = graph.structure  # what the body returned: pieces of a tuple
@@ -628,6 +629,30 @@ class _Replay:
         for prim, refs, params in self.steps:  # a loop: graphs of any depth
             done.append(bind(prim, *[get(r) for r in refs], **params))
         return get(self.output)
+
+
+def _own_constants(graph: Graph) -> None:
+    """Make the arrays `graph` holds as constants (what its body read: closures, globals, index
+    arrays) its own copies, as JAX copies what a jit function captures: a frozen trace must not
+    follow an array the caller updates in place afterwards (``W[0] = 100`` reached a jit
+    function's call and some of its derivatives, not others)."""
+    inputs = {n.id for n in graph.inputs}
+    for node in graph.nodes:
+        if node.prim is None:
+            if node.id not in inputs:
+                node.value = _own(node.value)
+        elif node.params and any(_is_array(v) or type(v) is tuple for v in node.params.values()):
+            node.params = {k: tuple(_own(e) for e in v) if type(v) is tuple else _own(v)
+                           for k, v in node.params.items()}
+
+
+def _is_array(v: Any) -> bool:
+    return hasattr(v, "shape") and hasattr(v, "copy") and not isinstance(v, Traced | np.generic)
+
+
+def _own(v: Any) -> Any:
+    """A copy of an array (NumPy's or CuPy's), anything else as it is."""
+    return v.copy() if _is_array(v) else v
 
 
 def _constant_output(out: Any) -> Any:
