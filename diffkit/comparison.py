@@ -268,7 +268,7 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     with np.errstate(**STRICT):  # the value, as a plain call reads the arguments
         out = fn.evaluate(*point)
         if not fn.pure:
-            _check_repeats(fn, point, out)
+            _check_repeats(fn, point, out, idx)
     scalar = np.size(out) == 1 and np.ndim(out) == 0
     n = int(sum(np.size(xs[i]) for i in idx))
     m = int(np.size(out))
@@ -280,23 +280,55 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     return cmp
 
 
-def _check_repeats(fn: Function, point: Sequence[Any], out: Any) -> None:
+def _check_repeats(fn: Function, point: Sequence[Any], out: Any, idx: Sequence[int]
+                   ) -> None:
     """Refuse a Python function that gives another value when called again at the point: every
     method evaluates it on its own (a trace each, a stencil), so a function that draws random
     numbers or keeps state would have each row differentiate another function, and the error
     column would measure the draws, not the methods (x·uniform(1, 2): errors 0.1 to 0.5 for
     three methods each right for its own draw)."""
-    again = fn.evaluate(*point)
-    if np.shape(again) == np.shape(out) and np.array_equal(again, out, equal_nan=True):
-        return
     from .errors import NotRepeatableError
 
-    raise NotRepeatableError(
-        f"{fn.name} gave another value when called again at the same point: it may draw random "
-        "numbers or keep state between calls. dk.compare runs every method on its own, so each "
-        "row would differentiate another function and the errors would measure the draws: fix "
-        "the draw (a seeded generator made inside the function, or the noise passed as an "
-        "argument), or wrap the function in dk.jit (one frozen trace for every method)")
+    again = fn.evaluate(*point)
+    if not (np.shape(again) == np.shape(out) and np.array_equal(again, out, equal_nan=True)):
+        raise NotRepeatableError(
+            f"{fn.name} gave another value when called again at the same point: it may draw "
+            "random numbers or keep state between calls. dk.compare runs every method on its "
+            "own, so each row would differentiate another function and the errors would "
+            "measure the draws: fix the draw (a seeded generator made inside the function, or "
+            "the noise passed as an argument), or wrap the function in dk.jit (one frozen trace "
+            "for every method)")
+    try:  # what the AD methods and the reference see
+        traced = fn.trace(*point, wrt=idx).output.value
+    except DiffkitError:  # no trace (a black box for finite differences): the rows say so
+        return
+    if not _same_value(traced, out):
+        raise NotRepeatableError(
+            f"{fn.name} gave another value traced than called plainly at the point "
+            f"({_shown(traced)} then {_shown(out)}): its traced call takes another path — a "
+            "branch on isinstance(x, float), np.isscalar(x) or type(x), which a traced value "
+            "fails (branch on np.ndim(x) instead), or a copy or view that NumPy and a trace "
+            "treat differently. Every method would differentiate the traced path, not the "
+            "function that the plain call evaluates")
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether a traced and a plain value agree (to ~1000 ulps of the larger: scalar code may
+    differ from NumPy's loops in the last bits)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    finite = np.isfinite(a) & np.isfinite(b)
+    if not np.array_equal(np.where(finite, 0, a), np.where(finite, 0, b), equal_nan=True):
+        return False
+    scale = float(np.max(np.abs(np.where(finite, b, 0)), initial=0.0))
+    eps = np.finfo(np.result_type(a.dtype, b.dtype, np.float16)).eps
+    return bool(np.all(np.abs(np.where(finite, a - b, 0)) <= 1e3 * eps * scale))
+
+
+def _shown(v: Any) -> str:
+    v = np.asarray(v)
+    return repr(v.item()) if v.size == 1 else f"an array of shape {v.shape}"
 
 
 def _detached(p: Any) -> Any:

@@ -680,7 +680,8 @@ def output_pieces(out: Any) -> tuple[Any, list[Any]]:
 
 
 def stack_outputs(out: Any) -> Any:
-    """A tuple/list of outputs becomes one 1-D array (so Jacobians are (m, n)); a NumPy object
+    """A tuple/list of outputs (nested too: its pieces in order, as ``dk.vjp`` reads them)
+    becomes one 1-D array (so Jacobians are (m, n)); a NumPy object
     array of traced values (``np.array([x[0]**2, x[1]])``) one traced array."""
     if type(out) is np.ndarray and out.dtype.kind == "O":
         from .primitive import from_objects
@@ -689,11 +690,12 @@ def stack_outputs(out: Any) -> Any:
     if isinstance(out, list | tuple):
         from .primitives import concatenate, reshape
 
-        if not out:
+        pieces = output_pieces(out)[1]  # nested tuples and lists: their pieces in order
+        if not pieces:
             raise TracingError("the function returned an empty sequence")
-        for o in out:
+        for o in pieces:
             _check_output(o)
-        return concatenate([reshape(o, (-1,)) for o in out], axis=0)
+        return concatenate([reshape(o, (-1,)) for o in pieces], axis=0)
     _check_output(out)
     return out
 
