@@ -1136,13 +1136,26 @@ def _qr_piece(a: Any, p: Any, mode: str, which: int) -> Any:
     return p[..., m * k:].reshape(*batch, k, n)
 
 
-def _qr_rules_allowed(a: Any, mode: str) -> None:
+def _qr_rules_allowed(a: Any, mode: str, which: int) -> None:
     _real_only("qr", a)
     m, n = shape_of(a)[-2:]
-    if mode == "complete" and m > n:
+    if mode == "complete" and m > n and which == 0:  # R is the reduced R with zero rows below
         raise MissingRuleError(
             f"qr: with mode='complete' the last {m - n} columns of Q of a {m}×{n} matrix are not "
             "unique, so they have no derivative: use mode='reduced'")
+
+
+def _reduced_qr(a: Any) -> tuple[Any, Any]:
+    """Q and R of `a` in mode='reduced' (complete R's rows above its zeros, differentiable
+    where complete Q's last columns are not)."""
+    p = qr_packed(a, mode="reduced")
+    return qr_q(a, p, mode="reduced"), qr_r(a, p, mode="reduced")
+
+
+def _zero_rows(like: Any, rows: int) -> Any:
+    """`rows` rows of zeros beside `like`'s (…, k, n): a tangent that does not move."""
+    return _const(like, namespace_of(like).zeros((*shape_of(like)[:-2], rows,
+                                                  shape_of(like)[-1])))
 
 
 def _r_inverse(r: Any) -> Any:
@@ -1192,10 +1205,13 @@ def _qr_square_vjp(q: Any, r: Any, qbar: Any, rbar: Any) -> Any:
 
 def _qr_jvp(ts: Any, k: int, xs: Any, out: Any, mode: str, which: int) -> Any:
     a, p = xs
-    _qr_rules_allowed(a, mode)
+    _qr_rules_allowed(a, mode, which)
     q, r = qr_q(a, p, mode=mode), qr_r(a, p, mode=mode)
     m, n = shape_of(a)[-2:]
     t = ts[0]
+    if mode == "complete" and m > n:  # R only (above): the reduced R's Ṙ, zero rows below
+        dr = _qr_square_jvp(*_reduced_qr(a), t)[1]
+        return concatenate([dr, _zero_rows(dr, m - n)], axis=-2)
     if m >= n:
         return _qr_square_jvp(q, r, t)[which]
     x_t, y_t = t[..., :, :m], t[..., :, m:]
@@ -1209,12 +1225,14 @@ def _qr_jvp(ts: Any, k: int, xs: Any, out: Any, mode: str, which: int) -> Any:
 
 def _qr_vjp(ct: Any, xs: Any, out: Any, mode: str, which: int) -> Any:
     a, p = xs
-    _qr_rules_allowed(a, mode)
+    _qr_rules_allowed(a, mode, which)
 
     def g() -> Any:
         q, r = qr_q(a, p, mode=mode), qr_r(a, p, mode=mode)
         m, n = shape_of(a)[-2:]
         qbar, rbar = (ct, None) if which == 0 else (None, ct)
+        if mode == "complete" and m > n:  # R only (above): its zero rows take no cotangent
+            return _qr_square_vjp(*_reduced_qr(a), None, rbar[..., :n, :])
         if m >= n:
             return _qr_square_vjp(q, r, qbar, rbar)
         y = a[..., :, m:]
