@@ -634,8 +634,9 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
         **options: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
     """Reverse product: (f(primals), pullback) with pullback(ct) = ctᵀ·J, one cotangent per input.
 
-    The pullback is at the primals as they were at this call: arrays updated in place before it
-    runs (an optimizer step) do not move it.
+    The pullback is at the primals as they were at this call: arrays passed as primals and
+    updated in place before it runs (an optimizer step) do not move it (arrays the function reads
+    from elsewhere, a closure's, are read as they are then, as in JAX on the CPU).
 
     The cotangent has the output's shape (a number for a one-element output). A function
     returning a tuple or list has one output, its pieces' elements in order (as ``f(x)``,

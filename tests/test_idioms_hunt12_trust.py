@@ -62,3 +62,12 @@ def test_compare_still_takes_a_black_box_and_rounding_differences():
     assert table.rows
     table = dk.compare(lambda x: np.sum(np.sin(x) ** 2 * np.exp(x)), np.linspace(0, 1, 7))
     assert table.row("reverse").abs_error < 1e-12
+
+
+def test_compare_takes_infinite_and_nan_outputs():
+    # the traced-against-plain check subtracted ∞ − ∞ under the strict error state (found in
+    # this session's review): a FloatingPointError instead of the table
+    table = dk.compare(lambda x: x - np.inf, 1.0, methods=["reverse"])
+    assert table.rows
+    table = dk.compare(lambda x: np.array([x * 2.0, np.nan]), 1.0, methods=["reverse"])
+    assert table.rows

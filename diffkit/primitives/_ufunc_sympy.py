@@ -8,8 +8,8 @@ the rules of the records:
 
 * ``floor``, ``ceiling``, ``rint`` and ``trunc``: derivative 0 (almost everywhere; the table's
   value at the jumps too);
-* ``heaviside(x1, x2)``: Heaviside(x1, 0) + x2·[x1 = 0], whose x1-derivative is SymPy's
-  DiracDelta (0 with a kink at 0 for the symbolic engine);
+* ``heaviside(x1, x2)``: NumPy's, with derivatives 0 in x1 and [x1 = 0] in x2, each a kink at
+  x1 = 0 (differentiated again there, a NonDifferentiableError);
 * ``Mod`` (Python's and NumPy's sign: the sign of the divisor) and ``fmod`` (C's: the sign of the
   dividend): ∂/∂x = 1, ∂/∂y = −floor(x/y) (fmod: −trunc(x/y));
 * ``hypot``: ∂/∂x = x/hypot(x, y), taken as 0 at the origin (as abs′(0) = 0);
@@ -52,13 +52,6 @@ class ceiling(sp.ceiling):
     fdiff = _zero
 
 
-def heaviside(x1: sp.Expr, x2: sp.Expr) -> sp.Expr:
-    """NumPy's heaviside(x1, x2) as Heaviside(x1, 0) + x2·[x1 = 0]: its derivative in x1 is
-    DiracDelta (0, a kink at x1 = 0: see the symbolic engine's ``local_diff``), in x2 the
-    indicator [x1 = 0]."""
-    return sp.Heaviside(x1, 0) + x2 * sp.Piecewise((1, sp.Eq(x1, 0)), (0, True))
-
-
 def trunc(x: sp.Expr) -> sp.Expr:
     """Rounding towards 0, with derivative 0."""
     return sp.Piecewise((floor(x), x >= 0), (ceiling(x), True))
@@ -90,6 +83,37 @@ class _Printed(sp.Function):
             return None
         value = self.func.eval(*args)
         return None if value is None else value.evalf(prec)
+
+
+class heaviside(_Printed):
+    """NumPy's heaviside(x1, x2): 0, x2 or 1 by the sign of x1 (NaN for NaN). Its derivative in
+    x1 is 0 and in x2 the indicator [x1 = 0], each a convention at x1 = 0 (``AtKink``: the value
+    x2 is no side's), so that a second derivative through the jump is refused, as the AD
+    engines refuse it. x2 is read only where x1 = 0 (x2 = NaN elsewhere multiplies nothing)."""
+
+    nargs = 2
+    numpy_name = "numpy.heaviside"
+    latex_format = r"\operatorname{{heaviside}}\left({0}, {1}\right)"
+
+    @classmethod
+    def eval(cls, x1: sp.Expr, x2: sp.Expr) -> sp.Expr | None:
+        if not x1.is_Number:
+            return None
+        if x1 is sp.nan:
+            return sp.nan
+        return sp.S.Zero if x1 < 0 else sp.S.One if x1 > 0 else x2
+
+    def _pythoncode(self, printer: Any) -> str:
+        x1, x2 = (printer._print(a) for a in self.args)
+        return f"({x2} if {x1} == 0 else (1.0 if {x1} > 0 else (0.0 if {x1} < 0 else {x1})))"
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        from ..sympy_program import AtKink
+
+        x1 = self.args[0]
+        if argindex == 1:
+            return AtKink(sp.S.Zero, x1)
+        return AtKink(sp.Piecewise((1, sp.Eq(x1, 0)), (0, True)), x1)
 
 
 def _rint_number(x: sp.Expr) -> sp.Expr:
