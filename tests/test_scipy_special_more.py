@@ -70,8 +70,10 @@ UNARY_SPECS = [spec for specs in [
     _unary("i0e", special.i0e, lambda x: _ive(0, x), -6.0, 6.0, extra=[(40.0, -300.0, 2.5)]),
     _unary("i0e-at-0", special.i0e, lambda x: _ive(0, x), 0.5, 2.0, extra=[(0.0, 1.0, -1.0)],
            order2=False),
-    _unary("i1e", special.i1e, lambda x: _ive(1, x), -6.0, 6.0,
-           extra=[(0.0, 40.0, -300.0)]),
+    _unary("i1e", special.i1e, lambda x: _ive(1, x), -6.0, 6.0, extra=[(40.0, -300.0, 2.5)]),
+    # i1e = x/2 − x|x|/2 + …: its second derivative jumps from +1 to −1 at 0
+    _unary("i1e-at-0", special.i1e, lambda x: _ive(1, x), 0.5, 2.0, extra=[(0.0, 1.0, -1.0)],
+           order2=False),
     _unary("rgamma", special.rgamma, mp.rgamma, -3.5, 4.0, extra=[(-6.5, 12.0, 0.25)]),
     # 1/Γ is entire: at the poles of Γ its derivative is (−1)ⁿ·n!, its second 2(−1)ⁿ·n!·ψ(n + 1)
     _unary("rgamma-poles", special.rgamma, mp.rgamma, 0.5, 1.0,

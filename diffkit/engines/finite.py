@@ -844,9 +844,13 @@ class FiniteDifferenceEngine(Engine):
         w = np.maximum(1.0, np.abs(x0))
         value = self._nth_derivative(lambda s: flat(x0 + s * w), n, 1.0, x0.dtype,
                                      _precision(graph, [0], x0, out))
-        if self.error_estimate is not None:
-            self.error_estimate = self.error_estimate / float(np.min(w)) ** n
-        value = value / (w.reshape(np.shape(value)) if np.ndim(value) else w[0]) ** n
+        # divided by w n times, not by wⁿ: wⁿ overflows (a float power raises) for |x| ≳ 1e154 at
+        # n = 2 where the quotient is representable, or underflows to its true 0
+        scale = w.reshape(np.shape(value)) if np.ndim(value) else w[0]
+        for _ in range(n):
+            if self.error_estimate is not None:
+                self.error_estimate = self.error_estimate / float(np.min(w))
+            value = value / scale
         res = _narrow(value, _common_dtype([x], [0]))
         return res.reshape(np.shape(x)) if np.shape(x) else res.reshape(np.shape(out))
 

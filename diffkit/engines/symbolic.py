@@ -53,6 +53,14 @@ SIMPLIFY_LIMIT = 400
 MAX_USES = 2500
 
 
+def _int_text(i: int) -> str:
+    """An exact integer as Python source: in hexadecimal where decimal would pass Python's limit
+    on integer string conversion (4300 digits: Γ(a) of an a ≳ 1800, which SymPy makes exact),
+    a ValueError otherwise; the program then meets it as any other too large number (an
+    OverflowError where it becomes a float: a NumericOverflowError)."""
+    return str(i) if i.bit_length() < 12000 else format(i, "#x")
+
+
 class NonZero(sp.Function):
     """x where x ≠ 0, else 1: ``ln(NonZero(x))`` is the table's safe logarithm in ∂(x**y)/∂y, and
     its derivative (0 at x = 0) never divides by zero, even after CSE hoists it out of a branch."""
@@ -352,13 +360,13 @@ class SymbolicDerivative:
             with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="raise"):
                 try:
                     values = compile_numpy_program(self)(*flat_inputs)
-                except FloatingPointError as exc:
+                except (FloatingPointError, OverflowError) as exc:  # int too large for a float
                     raise NumericOverflowError(
                         f"the symbolic derivative overflows at this point ({exc}): an "
                         "intermediate value is too large for its floating-point type (symbolic "
                         "engine); rescale the inputs, or use method='reverse' or 'forward', "
                         "whose rules avoid some of these overflows") from None
-                except (ZeroDivisionError, ValueError, OverflowError) as exc:
+                except (ZeroDivisionError, ValueError) as exc:
                     raise NonDifferentiableError(self._not_differentiable(str(exc))) from None
         result = np.asarray(values).reshape(self.shape)
         if not np.all(np.isfinite(result)):
@@ -511,9 +519,9 @@ class _Writer:
         if e.is_Symbol:
             return self.names[e] if e in self.names else str(e)
         if e.is_Integer:
-            return f"({int(e)})"
+            return f"({_int_text(int(e))})"
         if e.is_Rational:
-            return f"({int(e.p)}/{int(e.q)})"
+            return f"({_int_text(int(e.p))}/{_int_text(int(e.q))})"
         if e.is_Float:
             value = float(e)
             return f"({value!r})" if math.isfinite(value) else self._other(e)

@@ -112,6 +112,7 @@ from .elementwise import (
 from .reductions import any as any_
 from .special import logsumexp
 from .structure import amax, broadcast_to, reshape, sum
+from .ufuncs import floor, greater_equal, logical_and, logical_or, not_equal
 
 _SQRT_PI = math.sqrt(math.pi)
 _TWO_OVER_SQRT_PI = 2.0 / _SQRT_PI
@@ -256,6 +257,9 @@ def _build_sympy(sp: Any) -> None:
             args = [printer._print(a) for a in self.args]
             if _name == "polygamma" and self.args[0] == 0:
                 return scipy_call("psi", args[1:])
+            if _name == "polygamma":  # SciPy's values at x < 0 are wrong: diffkit's (reflected)
+                return ("__import__('diffkit.primitives.scipy_special').primitives.scipy_special"
+                        f"._polygamma_value({', '.join(args)})")
             return scipy_call(_name, args)
 
         def pythoncode(self: Any, printer: Any, _name: str = scipy_name,
@@ -370,10 +374,27 @@ def _build_bessel_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]
             raise MissingRuleError(_parameter_message("ive", "order v"))
         v, x = self.args
         cls = type(self)
-        return (cls(v - 1, x) + cls(v + 1, x)) / 2 - sp.sign(x) * self
+        d = (cls(v - 1, x) + cls(v + 1, x)) / 2 - sp.sign(x) * self
+        if v.is_number and float(v) in (0.0, 1.0):  # as the rules: no cancellation at large |x|
+            t = 1 / sp.Abs(x)
+            ratio = sp.S.Zero  # by Horner's rule: no t¹⁶ = 1/|x|¹⁶ to overflow
+            for c in reversed(_R0 if float(v) == 0.0 else _R1):
+                ratio = (ratio + sp.nsimplify(c)) * t
+            d = sp.Piecewise((-sp.sign(x) * self * ratio, sp.Abs(x) > _LARGE_X), (d, True))
+        if v.is_number and float(v) == round(float(v)) and abs(float(v)) >= 2:
+            return d  # ive″(v, 0) exists for an integer |v| ≥ 2 (as _ive_smooth)
+        from ..sympy_program import AtKink  # the kink of e^(−|x|) at 0: a convention there
+
+        return AtKink(d, x, x)
+
+    def ive_call(name: str, args: Sequence[str]) -> str:  # SciPy's NaN for |x| ≳ 2e9 mended
+        if name != "ive":
+            return scipy_call(name, args)
+        return ("__import__('diffkit.primitives.scipy_special').primitives.scipy_special"
+                f"._ive_value({', '.join(args)})")
 
     _SYMPY["ive"] = _mp_function(
-        sp, scipy_call, "ive", 2, ive_value, ive_fdiff,
+        sp, ive_call, "ive", 2, ive_value, ive_fdiff,
         lambda args, printed: _order_call(("i0e", "i1e", "ive", "ive"), args, printed))
 
 
@@ -568,10 +589,84 @@ digamma = elementwise(
         "ψ′ = polygamma(1, x).")
 
 
+_COT_POLYS: dict[int, tuple[float, ...]] = {}
+
+
+def _cot_poly(n: int) -> tuple[float, ...]:
+    """The coefficients (of |c|^par, |c|^(par+2), …, par = (n + 1) mod 2) of P_n with
+    dⁿ/dzⁿ cot z = P_n(cot z): P_0 = c, P_{k+1} = −(1 + c²)·P_k′. Every coefficient has the sign
+    (−1)ⁿ, so P_n(|c|) sums terms of one sign (no cancellation)."""
+    if n not in _COT_POLYS:
+        p = [0, 1]
+        for _ in range(n):
+            d = [i * p[i] for i in range(1, len(p))]
+            q = [0] * (len(d) + 2)
+            for i, a in enumerate(d):
+                q[i] -= a
+                q[i + 2] -= a
+            p = q
+        _COT_POLYS[n] = tuple(float(a) for a in p[(n + 1) % 2::2])
+    return _COT_POLYS[n]
+
+
+def _cot_pi(x: Any) -> Any:
+    """cot(πx) for non-integer x, accurate to a few ulps: from r = x − round(x) (exact), and as
+    −tan(π(r ∓ ½)) near the half-integers (exactly 0 there, where 1/tan(π/2) is 6e-17)."""
+    r = x - np.round(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.abs(r) > 0.25, -np.tan(np.pi * (r - np.copysign(0.5, r))),
+                        1.0 / np.tan(np.pi * r))
+
+
+def _polygamma_reflected(n: int, x: Any) -> Any:
+    """ψ⁽ⁿ⁾(x) for x < 0 (not a pole) by the reflection formula
+    ψ⁽ⁿ⁾(x) = (−1)ⁿ ψ⁽ⁿ⁾(1 − x) − πⁿ⁺¹·cot⁽ⁿ⁾(πx), cot⁽ⁿ⁾ = P_n(cot) summed without cancellation.
+    SciPy's own value there is wrong for n ≥ 8 near half-integers (45× at n = 20, x = −2.5)."""
+    c = _cot_pi(x)
+    a = np.abs(c)
+    s = a * a
+    acc = np.zeros_like(a)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for coefficient in reversed(_cot_poly(n)):
+            acc = acc * s + coefficient
+        if (n + 1) % 2:  # an odd polynomial: P_n(c) = sign(c)·P_n(|c|)
+            acc = np.copysign(acc * a, c)
+        return ((-1.0) ** n * special_module(np).polygamma(n, 1.0 - x)
+                - math.pi ** (n + 1) * acc)
+
+
+def _polygamma_negative(n: Any, x: Any, out: Any) -> Any:
+    """`out` (SciPy's ψ⁽ⁿ⁾(x)) with the reflection formula's value where x < 0 is not a pole."""
+    xa = np.asarray(x)
+    if xa.dtype.kind not in "fiu":
+        return out
+    na, xb = np.broadcast_arrays(np.asarray(n), xa)
+    where = (xb < 0) & np.isfinite(xb) & ~_is_pole(xb) & (na <= 170)
+    if not where.any():
+        return out
+    result = np.array(out, dtype=np.result_type(getattr(out, "dtype", np.float64), np.float64))
+    result = np.broadcast_to(result, xb.shape).copy()
+    for k in np.unique(na[where]):
+        m = where & (na == k)
+        result[m] = _polygamma_reflected(int(k), xb[m].astype(np.float64))
+    return result[()] if result.ndim == 0 else result
+
+
+def _polygamma_value(n: Any, x: Any) -> Any:
+    """ψ⁽ⁿ⁾(x) on NumPy values: SciPy's, reflected where x < 0 (the symbolic engine's printed
+    code calls this)."""
+    out = special_module(np).polygamma(n, x)
+    if getattr(out, "ndim", None) == 0:
+        out = out[()]
+    return _polygamma_negative(n, x, out)
+
+
 def _polygamma_impl(xp: Any, n: Any, x: Any) -> Any:
     out = special_module(xp).polygamma(n, x)
     if getattr(out, "ndim", None) == 0:  # SciPy's polygamma gives 0-d arrays for scalars
         out = out[()]
+    if xp is np:
+        out = _polygamma_negative(n, x, out)
     return _finish(xp, "polygamma", out, (x,), overflow=lambda x: ~_is_pole(x),
                    hint=f" (polygamma has {_POLES})")
 
@@ -605,7 +700,9 @@ polygamma = structural(
     jvp=lambda ts, k, xs, out: (None if ts[1] is None
                                 else _polygamma_tangent(ts[1], k, xs[0], xs[1], out)),
     vjp=lambda ct, xs, out: (None, lambda: ct * polygamma(xs[0] + 1, xs[1])),
-    sympy=_sympy_polygamma, scipy=("polygamma",), parseable=True, unicode="ψ⁽ⁿ⁾",
+    # no scipy=: scipy.special.polygamma is Python code (asarray), not a ufunc, so it never
+    # dispatches here; a traced value given to it is a TracingError naming dk.polygamma
+    sympy=_sympy_polygamma, parseable=True, unicode="ψ⁽ⁿ⁾",
     latex=r"\psi^{(n)}", holomorphic=False,  # scipy's polygamma takes real x only
     doc="The polygamma function ψ⁽ⁿ⁾(x), the n-th derivative of digamma (scipy.special.polygamma): "
         "n is a non-negative integer (not differentiated); ∂/∂x = polygamma(n + 1, x).")
@@ -644,8 +741,15 @@ betaln = elementwise(
 # ----- logistic functions -----------------------------------------------------------------------
 
 
+def _logit_prime(x: Any) -> Any:
+    """logit′ = 1/(x(1 − x)); as (1/x)/(1 − x) below ¼, whose derivative −1/(x²(1 − x)) + … shows
+    an overflow near 0 as one (logit″(1e-300) = −1e600), where (x(1 − x))⁻² meets (1 − x) − x as
+    ∞ − ∞; above ¼ as written, whose derivative keeps (1 − x) − x exact near ½."""
+    return where(less(x, 0.25), (1.0 / x) / (1.0 - x), 1.0 / (x * (1.0 - x)))
+
+
 logit = elementwise(
-    "logit", _scipy("logit", "p"), (lambda x, o: 1.0 / (x * (1.0 - x)),),
+    "logit", _scipy("logit", "p"), (lambda x, o: _logit_prime(x),),
     lambda sp, x: sp.log(x) - sp.log(1 - x), numpy=(), scipy=("logit",),
     latex=r"\operatorname{logit}", domain=((0.05, 0.95),), domain_text="logit needs 0 < p < 1",
     holomorphic=False, doc="log(p/(1 − p)), the inverse of expit (scipy.special.logit).")
@@ -867,16 +971,46 @@ numpy_i0 = elementwise(
     doc="The modified Bessel function I₀ with NumPy's values (np.i0, bit for bit; SciPy's "
         "dk.i0 differs from it in the last bit at a few percent of points); its derivative is "
         "SciPy's i1.")
+#: i0e′/i0e = −sign(x)·R₀(1/|x|) and i1e′/i1e = −sign(x)·R₁(1/|x|) for large |x|: the ratios of
+#: Hankel's expansions (R₀ = (S₀ − S₁)/S₀ and R₁ = (S₁ − (S₀ + S₂)/2)/S₁, with
+#: S_v = Σₖ (−1)ᵏ aₖ(v) tᵏ), exact rationals to t¹⁶ (truncated there: below ~2e-16 relative
+#: for |x| > 35)
+_R0 = (1 / 2, 1 / 8, 1 / 8, 25 / 128, 13 / 32, 1073 / 1024, 103 / 32, 375733 / 32768, 23797 / 512,
+       55384775 / 262144, 2180461 / 2048, 24713030909 / 4194304, 72763141 / 2048,
+       7780757249041 / 33554432, 13342715521 / 8192, 26308967412122125 / 2147483648)
+_R1 = (1 / 2, -3 / 8, -3 / 8, -63 / 128, -27 / 32, -1899 / 1024, -81 / 16, -543483 / 32768,
+       -32427 / 512, -72251109 / 262144, -2752623 / 2048, -30413055339 / 4194304,
+       -87745113 / 2048, -9228545313147 / 33554432, -15608572587 / 8192,
+       -30419533530730323 / 2147483648)
+_LARGE_X = 35.0
+
+
+def _scaled_bessel_prime(x: Any, o: Any, near: Any, ratio: tuple[float, ...]) -> Any:
+    """i0e′ or i1e′: `near` (the recurrence, i1e − sign(x)·i0e, …) for |x| <= 35, and
+    −sign(x)·o·R(1/|x|) beyond, where the recurrence's difference of nearly equal terms loses
+    digits in proportion to x (rel 2.9e-4 for i0e′(1e12))."""
+    large = greater(abs(x), _LARGE_X)
+    t = 1.0 / where(large, abs(x), _LARGE_X)
+    series = ratio[-1]
+    for c in reversed(ratio[:-1]):
+        series = series * t + c
+    return where(large, -signum(x) * o * (series * t), near)
+
+
 i0e = elementwise(
-    "i0e", _scipy("i0e", "x"), (lambda x, o: i1e(x) - signum(x) * o,),
+    "i0e", _scipy("i0e", "x"),
+    (lambda x, o: _scaled_bessel_prime(x, o, i1e(x) - signum(x) * o, _R0),),
     lambda sp, x: _sym(sp, "ive")(0, x), numpy=(), scipy=("i0e",), unicode="I₀ₑ",
     latex=r"I_0^{e}", domain=((-6.0, 6.0),), holomorphic=False, special=(((0.0,), (0.0,)),),
+    kinks=lambda x, o: not_equal(x, 0.0),  # e^(−|x|): i0e′ jumps from 1 to −1 at 0
     doc="e^(−|x|)·I₀(x), the exponentially scaled i0 (scipy.special.i0e); "
         "i0e′ = i1e − sign(x)·i0e: a kink at 0, where the derivative is taken as 0 (as abs′(0)).")
 i1e = elementwise(
-    "i1e", _scipy("i1e", "x"), (lambda x, o: (i0e(x) + ive(2.0, x)) * 0.5 - signum(x) * o,),
+    "i1e", _scipy("i1e", "x"),
+    (lambda x, o: _scaled_bessel_prime(x, o, (i0e(x) + ive(2.0, x)) * 0.5 - signum(x) * o, _R1),),
     lambda sp, x: _sym(sp, "ive")(1, x), numpy=(), scipy=("i1e",), unicode="I₁ₑ",
     latex=r"I_1^{e}", domain=((-6.0, 6.0),), holomorphic=False, special=(((0.0,), (0.5,)),),
+    kinks=lambda x, o: not_equal(x, 0.0),  # i1e′(0) = ½ exists, i1e″ jumps from −1 to 1 at 0
     doc="e^(−|x|)·I₁(x), the exponentially scaled i1 (scipy.special.i1e); "
         "i1e′ = (i0e + ive(2, x))/2 − sign(x)·i1e, 1/2 at 0.")
 jv = elementwise(
@@ -903,13 +1037,72 @@ iv = elementwise(
     holomorphic=False,
     doc="The modified Bessel function of the first kind of real order v (scipy.special.iv); "
         "∂/∂x = (I_{v−1} + I_{v+1})/2; the order v is not differentiated (MissingRuleError).")
+def _ive_large(v: Any, x: Any) -> Any:
+    """ive(v, x) for |x| ≫ v² by Hankel's expansion e^(−x)·I_v(x) ~ Σₖ (−1)ᵏ aₖ(v)/xᵏ / √(2πx),
+    aₖ(v) = (4v² − 1²)(4v² − 3²)…(4v² − (2k − 1)²)/(k!·8ᵏ); ive(n, −x) = (−1)ⁿ ive(n, x) for an
+    integer n. NaN where the terms do not fall below 1e-17 of the sum within 40 terms."""
+    ax = np.abs(x)
+    mu = 4.0 * v * v
+    term = np.ones_like(ax)
+    total = np.ones_like(ax)
+    done = np.zeros(ax.shape, bool)
+    for k in range(1, 41):
+        term = term * -(mu - (2.0 * k - 1.0) ** 2) / (8.0 * k * ax)
+        total = total + np.where(done, 0.0, term)
+        done = done | (np.abs(term) <= 1e-17 * np.abs(total))
+        if done.all():
+            break
+    value = total / np.sqrt(2.0 * np.pi * ax)
+    odd = (x < 0) & (np.fmod(v, 2.0) != 0)
+    return np.where(done, np.where(odd, -value, value), np.nan)
+
+
+def _ive_impl(xp: Any, v: Any, x: Any) -> Any:
+    """scipy.special.ive, whose NaN for |x| ≳ 2e9 (every order: ive(0, 1e10)) is replaced by
+    Hankel's asymptotic expansion there (NumPy only)."""
+    out = _ive_value(v, x) if xp is np else _special(xp, "ive")(v, x)
+    hint = ""
+    if xp is np:
+        va, xa = np.broadcast_arrays(np.asarray(v), np.asarray(x))
+        if (np.isnan(out) & np.isfinite(va) & (np.abs(xa) >= 1e8) & np.isfinite(xa)
+                & ((xa > 0) | (np.floor(va) == va))).any():
+            hint = _IVE_HINT
+    return _finish(xp, "ive", out, (v, x), hint=hint)
+
+
+def _ive_value(v: Any, x: Any) -> Any:
+    """scipy.special.ive on NumPy values, with Hankel's expansion where it gives NaN for a large
+    |x| (the symbolic engine's printed code calls this)."""
+    out = special_module(np).ive(v, x)
+    va, xa = np.broadcast_arrays(np.asarray(v), np.asarray(x))
+    bad = (np.isnan(out) & np.isfinite(va) & np.isfinite(xa) & (np.abs(xa) >= 1e8)
+           & ((xa > 0) | (np.floor(va) == va)))
+    if bad.any():
+        out = np.array(out, dtype=np.result_type(out, np.float64))
+        out[bad] = _ive_large(va[bad].astype(np.float64), xa[bad].astype(np.float64))
+        out = out[()] if out.ndim == 0 else out
+    return out
+
+
+_IVE_HINT = (": not a domain error: scipy.special.ive gives NaN for |x| >= 2e9, and its "
+             "asymptotic expansion here needs v² << |x|")
+
+
+def _ive_smooth(v: Any, x: Any, o: Any) -> Any:
+    """ive(v, x) = e^(−|x|)·I_v(x) ~ |x|·xᵛ at 0: its (|v| + 1)-th derivative jumps there. The
+    first derivative's rule is a convention at x = 0 (differentiated again: an error) unless v is
+    an integer with |v| ≥ 2 (then ive″(v, 0) exists; a deeper one meets ive(v − 1)'s kink)."""
+    return logical_or(not_equal(x, 0.0),
+                      logical_and(greater_equal(abs(v), 2.0), equal(floor(v), v)))
+
+
 ive = elementwise(
-    "ive", _scipy("ive", "v", "x"),
+    "ive", _ive_impl,
     (_order_rule("ive"),
      lambda v, x, o: (ive(v - 1.0, x) + ive(v + 1.0, x)) * 0.5 - signum(x) * o),
     lambda sp, v, x: _sym(sp, "ive")(v, x), numpy=(), scipy=("ive",), unicode="Iᵥₑ",
     latex=r"I^{e}", domain=((-2.5, 3.0), (0.2, 8.0)), domain_text=f"ive needs {_REAL_ORDER}",
-    holomorphic=False,
+    holomorphic=False, kinks=_ive_smooth,
     doc="e^(−|x|)·I_v(x), the exponentially scaled iv (scipy.special.ive); ∂/∂x = "
         "(ive(v − 1, x) + ive(v + 1, x))/2 − sign(x)·ive(v, x); the order v is not "
         "differentiated (MissingRuleError).")
