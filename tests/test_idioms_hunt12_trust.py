@@ -71,3 +71,10 @@ def test_compare_takes_infinite_and_nan_outputs():
     assert table.rows
     table = dk.compare(lambda x: np.array([x * 2.0, np.nan]), 1.0, methods=["reverse"])
     assert table.rows
+
+
+def test_fd_names_a_type_branch_and_does_not_only_send_to_an_ad_method():
+    # the message named random draws and kept state only, and advised method='reverse', which
+    # differentiates the traced path x³ (12) where the function is x² here (4)
+    with pytest.raises(dk.NotRepeatableError, match="isinstance"):
+        dk.grad(scalar_fast_path, method="fd-central")(2.0)

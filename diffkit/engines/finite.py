@@ -265,13 +265,15 @@ class FiniteDifferenceEngine(Engine):
                  f"values differing by up to {float(np.nanmax(np.abs(first - again))):.3g}"
                  if first.shape == again.shape else f"shapes {first.shape} then {again.shape}")
         raise NotRepeatableError(
-            f"{fn.name} gave another value when called again at the same point ({shown}): it "
-            "may draw random numbers, keep state between calls, or update in place an array "
-            "that another name holds (NumPy's `y = x; x *= 3` changes y; traced code rebinds x "
-            "only). Finite differences subtract values of several calls, so they need the same "
-            "function at every call: fix the draw (a seeded generator made inside the function, "
-            "or the noise passed as an argument), or use an AD method, which differentiates "
-            "the one evaluation it traces (method='reverse')")
+            f"{fn.name} gave another value when called again at the same point ({shown}). "
+            "Either it differs between calls — it draws random numbers or keeps state: fix the "
+            "draw (a seeded generator made inside the function, or the noise passed as an "
+            "argument), or use an AD method, which differentiates the one evaluation it traces "
+            "(method='reverse') — or its traced call takes another path than its plain one: a "
+            "branch on isinstance(x, float), np.isscalar(x) or type(x), which a traced value "
+            "fails (branch on np.ndim(x) instead), where every method would differentiate the "
+            "traced path. Finite differences subtract values of several calls, so they need the "
+            "same function at every call")
 
     def _run(self, fn: Function, args: Sequence[Any], points: int = 1) -> Any:
         """One call of the user's function, at `points` points at once (a vectorized call of a
