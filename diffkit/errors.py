@@ -77,6 +77,18 @@ class TracedMutationError(TracingError, TypeError):
     says how to write the new array."""
 
 
+class TracedAttributeError(TracingError, AttributeError):
+    """A NumPy array attribute or method a Tensor does not have (``x.base``, ``x.flat``,
+    ``x.view(dtype)``): the message says what to write instead. Also an AttributeError, so
+    ``hasattr`` gives False."""
+
+
+class TracedMutationAttributeError(TracedMutationError, AttributeError):
+    """A NumPy in-place method or setter a Tensor does not have (``x.fill(v)``, ``x.resize``,
+    ``x.shape = s``): the message says how to write the new array. Also an AttributeError, so
+    ``hasattr`` gives False."""
+
+
 class MemoryOrderError(ShapeError):
     """order='A' or 'K' (the memory order) of a traced value whose C and F orders differ: a
     traced value has no memory layout (its trace serves C- and F-ordered arguments alike)."""

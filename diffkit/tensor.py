@@ -40,7 +40,9 @@ from .errors import (
     MissingRuleError,
     NonDifferentiableError,
     ShapeError,
+    TracedAttributeError,
     TracedHashError,
+    TracedMutationAttributeError,
     TracedMutationError,
     TracingError,
     user_frame,
@@ -337,7 +339,10 @@ class Tensor(Traced):
         grad: the gradient ``backward()`` accumulated (leaves of the eager tape).
     """
 
-    __slots__ = ("__weakref__", "grad", "node", "requires_grad", "tape")
+    #: _base (a view's (weakref to its base, what made it)) and _views (weakrefs to the views
+    #: taken of it) are set only where a view is taken (never in __init__: the op path stays as
+    #: it was) and read only by the in-place operators (:func:`_check_views`)
+    __slots__ = ("__weakref__", "_base", "_views", "grad", "node", "requires_grad", "tape")
     __array_priority__ = 1000
 
     def __init__(self, node: Node, tape: Tape = EAGER_TAPE, requires_grad: bool = False) -> None:
@@ -408,7 +413,13 @@ class Tensor(Traced):
     def __iter__(self) -> Iterator[Any]:
         if not self.node.shape:
             raise TypeError("iteration over a 0-d Tensor")
-        return (self[i] for i in range(self.node.shape[0]))
+        return (self[i] for i in range(self.node.shape[0]))  # rows of a 2-D array are views
+
+    @shape.setter
+    def shape(self, value: Any) -> None:
+        raise TracedMutationAttributeError(
+            f"setting x.shape at {call_site()} reshapes the array in place, which a Tensor cannot "
+            "do: write x = x.reshape(new_shape)")
 
     def __hash__(self) -> int:
         """By identity on the eager tape (parameters as set members and dict keys, as in
@@ -441,7 +452,7 @@ class Tensor(Traced):
         """``copy.copy(t)``: a new leaf holding the same array (never written in place while both
         hold it: see :func:`writable_alone`), with the same ``requires_grad`` and ``.grad``."""
         value, requires_grad, name, grad = self._leaf_state("copy.copy()")
-        new = tensor(value, requires_grad, name)
+        new = _leaf(value, requires_grad, name)
         new.grad = grad
         return new
 
@@ -450,7 +461,7 @@ class Tensor(Traced):
         value and of ``.grad`` — backward through the copy fills the copy's ``.grad`` only (as
         PyTorch's deepcopy of a leaf)."""
         value, requires_grad, name, grad = self._leaf_state("copy.deepcopy()")
-        new = tensor(copy.deepcopy(value, memo), requires_grad, name)
+        new = _leaf(copy.deepcopy(value, memo), requires_grad, name)
         memo[id(self)] = new
         new.grad = copy.deepcopy(grad, memo)
         return new
@@ -503,6 +514,8 @@ class Tensor(Traced):
         return bool(v) if type(v) is not Tensor else v.__bool__()
 
     def __float__(self) -> float:
+        if self.requires_grad and self.tape.level > 0:
+            _check_not_stored()
         return float(self.concrete("float() (or math.*)"))
 
     def __int__(self) -> int:
@@ -526,6 +539,7 @@ class Tensor(Traced):
         when they reach an operation or the output); anything else gives its plain value."""
         if self.requires_grad and self.tape.level > 0:
             if dtype is not None and np.dtype(dtype) != object:  # numbers: the graph would be lost
+                _check_not_stored()
                 self.concrete(f"np.asarray(..., dtype={np.dtype(dtype)})")
             library = _library_caller()
             if library is not None:  # SciPy's Python code on object arrays gives wrong types
@@ -570,7 +584,7 @@ class Tensor(Traced):
         ``requires_grad`` makes it a leaf whose ``.grad`` backward fills."""
         if self.tape.level:
             return P.stop_gradient(self)
-        return tensor(self.node.value, name=self.node.name or "leaf")
+        return _leaf(self.node.value, name=self.node.name or "leaf")
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` of a leaf of the eager tape in place and return it (PyTorch's
@@ -679,7 +693,28 @@ class Tensor(Traced):
         return bind(P.neg, self)
 
     def __pos__(self) -> Tensor:
-        return self
+        """``+x``: a copy in NumPy (a new Tensor, so an in-place update of one leaves the other)."""
+        return self._copy()
+
+    def _copy(self) -> Tensor:
+        """A copy, as NumPy's ``x.copy()`` (PyTorch's ``clone``): a new Tensor object. Traced
+        (and computed eager) values share the node (nodes never change; in-place operators
+        change only the Tensor that names it, :func:`_become`); an eager leaf gets a recorded
+        identity when it requires grad (PyTorch's clone), else its own copy of the array."""
+        node = self.node
+        if self.tape.level or node.prim is not None:
+            return Tensor(node, self.tape, self.requires_grad)
+        if self.requires_grad:
+            return bind(P.positive, self)
+        return _leaf(_own_copy(node.value), False, node.name or "leaf")
+
+    def copy(self, order: str = "K") -> Tensor:
+        """NumPy's ``x.copy()`` (see :meth:`_copy`)."""
+        return _public("copy")(self, order)
+
+    def clone(self) -> Tensor:
+        """PyTorch's ``clone()``: a copy whose gradient flows back to this tensor."""
+        return self._copy()
 
     def __abs__(self) -> Any:
         return bind(P.abs, self)
@@ -703,7 +738,13 @@ class Tensor(Traced):
         return bind(P.not_equal, self, other)
 
     def __getitem__(self, index: Any) -> Any:
-        return P.getitem(self, index)
+        out = P.getitem(self, index)
+        if type(index) is tuple:
+            if all(type(i) in _BASIC for i in index):
+                return _view(self, out, "a slice or row")
+        elif type(index) in _BASIC:
+            return _view(self, out, "a slice or row")
+        return out
 
     def __mod__(self, other: Any) -> Any:
         return _public("mod")(self, other)
@@ -758,17 +799,50 @@ class Tensor(Traced):
     # ----- array methods ----------------------------------------------------------------------
     @property
     def T(self) -> Any:
-        return P.transpose(self)
+        return _view(self, P.transpose(self), "a transpose")
+
+    @property
+    def mT(self) -> Any:
+        """NumPy 2's matrix transpose: the last two axes swapped (a view)."""
+        if len(self.node.shape) < 2:
+            raise ShapeError(f"x.mT needs an array of at least 2 dimensions, this one has shape "
+                             f"{self.node.shape}")
+        return _view(self, _public("swapaxes")(self, -1, -2), "a transpose")
 
     @property
     def real(self) -> Any:
-        return bind(P.real, self)
+        return _view(self, bind(P.real, self), ".real")
+
+    @real.setter
+    def real(self, value: Any) -> None:
+        raise TracedMutationAttributeError(
+            f"setting x.real at {call_site()} writes into the array, which a Tensor cannot do: "
+            "write x = value + 1j * x.imag (or x = value for a real x)")
 
     @property
     def imag(self) -> Any:
-        return bind(P.imag, self)
+        return _view(self, bind(P.imag, self), ".imag")
+
+    @imag.setter
+    def imag(self, value: Any) -> None:
+        raise TracedMutationAttributeError(
+            f"setting x.imag at {call_site()} writes into the array, which a Tensor cannot do: "
+            "write x = x.real + 1j * value")
+
+    def view(self, dtype: Any = None, type: Any = None) -> Any:
+        """``x.view()``: another Tensor for the same array (a view: an in-place update of either
+        is a TracedMutationError while the other lives). A dtype or type reinterprets memory,
+        which a Tensor does not have."""
+        if dtype is not None or type is not None:
+            raise TracedAttributeError(
+                f"x.view(dtype) at {call_site()} reinterprets the array's memory, which a Tensor "
+                "does not have: write x.astype(dtype) to convert the values")
+        return _view(self, Tensor(self.node, self.tape, self.requires_grad), "x.view()")
 
     def conj(self) -> Any:
+        """NumPy's ``x.conj()``: for a real array, the array itself (as NumPy returns it)."""
+        if self.node.dtype.kind != "c":
+            return self
         return bind(P.conj, self)
 
     # NumPy's signatures: sum/mean(axis, dtype, out, keepdims), max(axis, out, keepdims)
@@ -807,16 +881,17 @@ class Tensor(Traced):
         return _public("round")(self, *args, **kwargs)
 
     def ravel(self, order: str = "C") -> Any:
-        return _public("ravel")(self, order)
+        return _view(self, _public("ravel")(self, order), 'a reshape')
 
     def flatten(self, order: str = "C") -> Any:
-        return _public("flatten")(self, order)
+        out = _public("flatten")(self, order)
+        return out._copy() if out is self else out  # a copy in NumPy
 
     def squeeze(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("squeeze")(self, *args, **kwargs)
+        return _view(self, _public("squeeze")(self, *args, **kwargs), 'a reshape')
 
     def swapaxes(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("swapaxes")(self, *args, **kwargs)
+        return _view(self, _public("swapaxes")(self, *args, **kwargs), 'a transpose')
 
     def repeat(self, *args: Any, **kwargs: Any) -> Any:
         return _public("repeat")(self, *args, **kwargs)
@@ -825,10 +900,22 @@ class Tensor(Traced):
         return _public("take")(self, *args, **kwargs)
 
     def diagonal(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("diagonal")(self, *args, **kwargs)
+        return _view(self, _public("diagonal")(self, *args, **kwargs), 'a diagonal')
 
     def trace(self, *args: Any, **kwargs: Any) -> Any:
         return _public("trace")(self, *args, **kwargs)
+
+    def partition(self, kth: Any, axis: int = -1, kind: str = "introselect",
+                  order: Any = None) -> None:
+        """NumPy's in-place ``a.partition(kth)``: `a` becomes ``np.partition(a, kth)``, as for
+        the in-place operators (:func:`_in_place`: another name for the same array sees it; a
+        view, or an array a view was taken of, is a TracedMutationError)."""
+        if order is not None:
+            raise InputTypeError("x.partition(order=...) sorts fields of a structured array, "
+                                 "which a Tensor does not have")
+        _in_place(self, kth,
+                  lambda t, k: _public("partition")(t, k, axis=axis, kind=kind),
+                  lambda v, k: (v.partition(k, axis=axis, kind=kind), v)[1], ".partition()")
 
     def sort(self, *args: Any, **kwargs: Any) -> Any:
         """NumPy sorts in place; a traced value cannot change: use np.sort(x) (a new node)."""
@@ -841,24 +928,38 @@ class Tensor(Traced):
     def any(self, *args: Any, **kwargs: Any) -> Any:
         return _public("any")(self, *args, **kwargs)
 
-    def astype(self, dtype: Any, **kwargs: Any) -> Any:
-        return _public("astype")(self, dtype)
+    def astype(self, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True,
+               copy: bool = True) -> Any:
+        """NumPy's ``x.astype(dtype)``: a copy (a new Tensor) unless copy=False and the dtype is
+        already `dtype`."""
+        out = _public("astype")(self, dtype)
+        return out._copy() if out is self and copy else out
 
     def __getattr__(self, name: str) -> Any:
-        """Other element-wise NumPy methods (``x.arcsinh()``: what NumPy's object loops call)."""
+        """Other element-wise NumPy methods (``x.arcsinh()``: what NumPy's object loops call).
+        NumPy's in-place and memory methods a Tensor lacks are named errors that say what to
+        write (also AttributeErrors: ``hasattr`` gives False)."""
         fn = NUMPY_NAMES.get(name) if not name.startswith("_") else None
         if fn is None:
+            hint = _NO_ATTRIBUTE.get(name)
+            if hint is not None:
+                cls = TracedMutationAttributeError if hint[0] else TracedAttributeError
+                raise cls(f"x.{name} at {call_site()}: {hint[1]}")
             raise AttributeError(f"'Tensor' object has no attribute {name!r}")
         return lambda *args, **kwargs: fn(self, *args, **kwargs)
 
     def reshape(self, *shape: Any, order: str = "C", copy: bool | None = None) -> Any:
-        """ndarray.reshape: the shape as one tuple or as separate ints; np.reshape's order=."""
-        return NUMPY_NAMES["reshape"](self, shape[0] if len(shape) == 1 else shape, order,
-                                      copy=copy)
+        """ndarray.reshape: the shape as one tuple or as separate ints; np.reshape's order=.
+        A view in NumPy (unless copy=True)."""
+        out = NUMPY_NAMES["reshape"](self, shape[0] if len(shape) == 1 else shape, order,
+                                     copy=copy)
+        if copy:
+            return out._copy() if out is self else out
+        return _view(self, out, "a reshape")
 
     def transpose(self, *axes: Any) -> Any:
-        return P.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int)
-                           else axes or None)
+        return _view(self, P.transpose(self, axes[0] if len(axes) == 1 and not isinstance(
+            axes[0], int) else axes or None), "a transpose")
 
     def dot(self, other: Any) -> Any:
         return ops.dot(self, other)
@@ -900,6 +1001,12 @@ class Tensor(Traced):
             return ufunc_methods.call(ufunc, method, fn, inputs, kwargs)
         if kwargs:
             out = kwargs.get("out")
+            if out and any(type(o) is Tensor for o in out):  # out= a Tensor: no memory
+                name = ufunc.__name__
+                raise TracingError(
+                    f"numpy.{name}(..., out=t) at {call_site()} writes into t, a Tensor (a "
+                    "traced or eager value), which holds no memory NumPy could write: write "
+                    f"t = np.{name}(...) without out= (a new value)")
             if out and any(o is i for o in out for i in inputs):  # `a += x`: NumPy's in-place
                 raise TracingError(
                     f"a traced value was written into a NumPy array in place ({ufunc.__name__} "
@@ -916,7 +1023,103 @@ class Tensor(Traced):
         if fn is None:
             module = getattr(func, "__module__", None) or "numpy"
             raise MissingRuleError(_unsupported(f"{module}.{getattr(func, '__name__', func)}"))
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
+        what = _VIEW_FUNCTIONS.get(func)
+        if what is not None and args and type(args[0]) is Tensor and (
+                func is not np.reshape or kwargs.get("copy") is not True):
+            return _view(args[0], out, what)
+        return out
+
+
+#: index types of NumPy's basic indexing, whose result (of ndim ≥ 1) is a view of the array
+_BASIC = frozenset((int, slice, type(None), type(Ellipsis), np.int64, np.int32, np.intp))
+
+#: NumPy functions whose result is a view of their first argument (as the Tensor methods
+#: marked with :func:`_view`)
+_VIEW_FUNCTIONS = {
+    np.transpose: "a transpose", np.swapaxes: "a transpose", np.moveaxis: "a transpose",
+    np.rollaxis: "a transpose", np.matrix_transpose if hasattr(np, "matrix_transpose") else None:
+    "a transpose", np.reshape: "a reshape", np.ravel: "a reshape", np.squeeze: "a reshape",
+    np.expand_dims: "a reshape", np.atleast_1d: "a reshape", np.atleast_2d: "a reshape",
+    np.atleast_3d: "a reshape", np.diagonal: "a diagonal", np.broadcast_to: "broadcast_to",
+    np.real: ".real", np.imag: ".imag", np.flip: "a flip", np.fliplr: "a flip",
+    np.flipud: "a flip", np.split: "a split", np.array_split: "a split", np.hsplit: "a split",
+    np.vsplit: "a split", np.dsplit: "a split",
+}
+
+
+def _view(base: Any, out: Any, what: str) -> Any:
+    """`out` (or each Tensor of a list of them) marked as a view of `base`, as NumPy's result of
+    the same call would be, and `base` as having one: an in-place operator on either is then a
+    TracedMutationError while the other lives (:func:`_check_views`), since a write into one
+    never reaches the other here. A result that is `base` itself (NumPy's view of the same
+    elements) or 0-d (NumPy's scalar, a copy) is no view. Only sets attributes."""
+    if type(out) is not Tensor:
+        if type(out) in (list, tuple):
+            for o in out:
+                _view(base, o, what)
+        return out
+    if out is base or not out.node.shape or type(base) is not Tensor:
+        return out
+    root = getattr(base, "_base", None)  # a view of a view: a view of the same array
+    if root is not None and root[0]() is not None:
+        base = root[0]()
+    out._base = (weakref.ref(base), what)
+    views = getattr(base, "_views", None)
+    if views is None:
+        base._views = views = []
+    elif len(views) >= 16 and not len(views) & (len(views) - 1):  # a loop over rows: forget
+        views[:] = [v for v in views if v() is not None]  # the dead ones (at powers of 2)
+    views.append(weakref.ref(out))
+    return out
+
+
+def _check_views(t: Tensor, symbol: str) -> None:
+    """The TracedMutationError for an in-place update of `t` where NumPy would change another
+    live array too: `t` is a view of one (a row, slice, transpose, reshape, .real), or one is a
+    view of `t`. A trace records values, not memory, so neither write could reach the other."""
+    base = getattr(t, "_base", None)
+    if base is not None and base[0]() is not None:
+        raise TracedMutationError(
+            f"`{symbol}` at {call_site()} updates a view ({base[1]} of another array, which is "
+            "still in use): NumPy would change that array too, which diffkit "
+            "cannot follow; compute the whole array instead (A = A / A.sum(axis=1, "
+            "keepdims=True) for `for row in A: row /= row.sum()`; A = dk.where(mask, v, A) or "
+            "A + dk.index_add(...) to change some elements), or take a copy first "
+            "(row = row.copy())")
+    views = getattr(t, "_views", None)
+    if views and any(v() is not None for v in views):
+        raise TracedMutationError(
+            f"`{symbol}` at {call_site()} updates an array of which a view is still in use (a "
+            "row, slice, transpose or reshape taken earlier, e.g. y = x[:2]): NumPy would change "
+            "that view too, which diffkit cannot follow; take the view after the update, take a "
+            "copy (y = x[:2].copy()), or write x = x op v (a new array) instead of x op= v")
+
+
+#: NumPy array attributes and methods a Tensor does not have: (mutates?, what to write)
+_NO_ATTRIBUTE = {
+    "fill": (True, ("fills the array in place, which a Tensor cannot do: write "
+                   "x = np.full_like(x, v) (or x * 0 + v to keep a traced v)")),
+    "resize": (True, ("resizes the array in place: write x = np.resize(x, shape) or "
+                     "x.reshape(shape)")),
+    "put": (True, ("writes elements in place: write x = dk.where(mask, v, x), or "
+                  "x + dk.index_add(v - x.ravel()[i], i, x.shape) for flat indices i")),
+    "itemset": (True, ("writes an element in place: write x = x + dk.index_add(v - x[i], i, "
+                      "x.shape)")),
+    "setfield": (True, ("writes into the array's memory, which a Tensor does not have: write "
+                       "the new array as a new value (x = ...)")),
+    "byteswap": (True, ("changes the array's bytes, which a Tensor does not have: write the "
+                       "new values as a new value (x = ...)")),
+    "setflags": (True, ("sets memory flags, which a Tensor does not have: write x = x.copy() "
+                       "for an array of your own")),
+    "base": (False, ("the array a view was taken of: a Tensor holds no memory, so it has no "
+                    "base; keep the array you took it from")),
+    "flat": (False, "a flat iterator over the array's memory: write x.ravel() (or x.ravel()[i])"),
+    "strides": (False, "a Tensor holds no memory layout: use x.shape"),
+    "flags": (False, "a Tensor holds no memory layout, so it has no flags"),
+    "ctypes": (False, "a Tensor holds no memory: use t.numpy() on a value outside a trace"),
+    "tobytes": (False, "a Tensor holds no memory: use t.numpy() on a value outside a trace"),
+}
 
 
 #: the operator of NumPy's in-place forms, for messages (`a += x` calls add with out=a)
@@ -1004,6 +1207,22 @@ def _item(v: Any) -> Any:
 
 # ----- leaves of the eager tape and backward() ----------------------------------------------------
 
+def _check_not_stored() -> None:
+    """The TracingError for a value being differentiated stored into a plain NumPy array
+    (``out[i] = x``, ``out[:] = x``: NumPy converts it to numbers, with float() or __array__),
+    where the user's line is such a store; nothing otherwise (the caller's own message follows)."""
+    frame, _ = user_frame(3)
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno) if frame else ""
+    code = line.split("#")[0]
+    if "]" in code and code.split("]", 1)[1].lstrip()[:1] == "=" and "==" not in code:
+        raise TracingError(
+            f"a traced value was stored into a plain NumPy array at {call_site()}: an array of "
+            "numbers cannot hold the trace, so its derivative would be lost; build the array from "
+            "traced values instead (a = np.stack([...]) or dk.stack, a = np.concatenate(...)), or "
+            "start from one (a = x * 0.0) and write a = a + dk.index_add(v, i, a.shape) or "
+            "a = dk.where(mask, v, a)")
+
+
 def _as_array(value: Any) -> Any:
     """A list or tuple (nested) as the NumPy array NumPy reads it as; anything else as it is."""
     return np.asarray(value) if type(value) is list or type(value) is tuple else value
@@ -1011,8 +1230,24 @@ def _as_array(value: Any) -> Any:
 
 def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tensor:
     """An eager Tensor (a leaf of the eager tape), e.g. a parameter of a model. Lists and tuples
-    become arrays (``dk.tensor([1.0, 2.0])`` has shape (2,))."""
-    node = Node(None, (), {}, _as_array(value), name=name)
+    become arrays (``dk.tensor([1.0, 2.0])`` has shape (2,)); an array is copied, as
+    ``torch.tensor`` copies (``p.data -= d`` or an optimizer step never writes into the caller's
+    array)."""
+    return _leaf(_own_copy(_as_array(value)), requires_grad, name)
+
+
+def _own_copy(v: Any) -> Any:
+    """A copy of array `v` (its type kept); a scalar or anything else as it is (immutable)."""
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if type(v) is not Tensor and not isinstance(v, np.generic) and hasattr(v, "__array_namespace__"):
+        return array_namespace(v).array(v, copy=True)
+    return v
+
+
+def _leaf(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tensor:
+    """A leaf of the eager tape holding `value` itself (no copy; see :func:`tensor`)."""
+    node = Node(None, (), {}, value, name=name)
     if requires_grad:
         _check_can_require_grad(node.dtype)
     t = Tensor(node, EAGER_TAPE, requires_grad)
@@ -1032,7 +1267,7 @@ def _check_can_require_grad(dtype: Any) -> None:
 
 def _rebuild_leaf(value: Any, requires_grad: bool, name: str, grad: Any) -> Tensor:
     """The leaf a pickle holds (see :meth:`Tensor.__reduce__`)."""
-    t = tensor(value, requires_grad, name)
+    t = _leaf(value, requires_grad, name)
     t.grad = grad
     return t
 
@@ -1066,6 +1301,7 @@ def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
             # NumPy scalar (a float input, a reduction's result): those are immutable, so `+=`
             # rebinds, with their promotion (y = x; x *= 3 leaves y as it was)
             return out
+        _check_views(t, symbol)
         return _become(t, out, symbol)
     if isinstance(other, Traced) and other.tape is not tape:
         if t.node.prim is None and t.requires_grad:
@@ -1083,6 +1319,8 @@ def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
             f"a leaf Tensor that requires grad is being used in an in-place operation ({symbol} "
             f"at {call_site()}): update it under `with nn.no_grad():`, or write t = t {symbol[:-1]} "
             "... for a new tensor")
+    if t.node.shape:
+        _check_views(t, symbol)
     return _become(t, op(t, other), symbol)
 
 

@@ -981,10 +981,11 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None, order: str = "K", subo
 
 @composite(numpy=("copy",))
 def copy(a: Any, order: str = "K", subok: bool = False) -> Any:
-    """A copy (NumPy's ``copy``): a traced value is immutable, so it is its own copy (the
-    identity); a plain array is copied."""
+    """A copy (NumPy's ``copy``): for a traced value a new Tensor of the same value (sharing
+    its node, which never changes: an in-place operator changes only the Tensor it is applied
+    to, so the copy and the original stay apart as NumPy's do); a plain array is copied."""
     if isinstance(a, Traced):
-        return a
+        return a._copy()
     xp = array_namespace(a)
     return np.copy(a, order=order, subok=subok) if xp is np else xp.copy(a)
 
