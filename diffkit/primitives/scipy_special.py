@@ -376,7 +376,7 @@ def _build_bessel_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]
         cls = type(self)
         d = (cls(v - 1, x) + cls(v + 1, x)) / 2 - sp.sign(x) * self
         if v.is_number and float(v) in (0.0, 1.0):  # as the rules: no cancellation at large |x|
-            t = 1 / sp.Abs(x)
+            t = 1 / sp.Max(sp.Abs(x), _LARGE_X)  # no 1/0 where the branch is not taken
             ratio = sp.S.Zero  # by Horner's rule: no t¹⁶ = 1/|x|¹⁶ to overflow
             for c in reversed(_R0 if float(v) == 0.0 else _R1):
                 ratio = (ratio + sp.nsimplify(c)) * t
