@@ -1021,8 +1021,12 @@ class Tensor(Traced):
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         fn = _numpy_target(func)
         if fn is None:
-            module = getattr(func, "__module__", None) or "numpy"
-            raise MissingRuleError(_unsupported(f"{module}.{getattr(func, '__name__', func)}"))
+            try:
+                return _constant_call(func, args, kwargs)
+            except _Differentiated:
+                module = getattr(func, "__module__", None) or "numpy"
+                raise MissingRuleError(
+                    _unsupported(f"{module}.{getattr(func, '__name__', func)}")) from None
         out = fn(*args, **kwargs)
         what = _VIEW_FUNCTIONS.get(func)
         if what is not None and args and type(args[0]) is Tensor and (
@@ -1176,6 +1180,34 @@ def _public(name: str) -> Any:
     if fn is None:
         raise MissingRuleError(_unsupported(f"{name}"))
     return fn
+
+
+class _Differentiated(Exception):
+    """An argument of a NumPy function without a rule is being differentiated."""
+
+
+def _constant_call(func: Any, args: Any, kwargs: Any) -> Any:
+    """NumPy's `func` on plain values where none of its arguments is being differentiated (no
+    Tensor, nested in lists, tuples or dicts, that requires grad on its tape or an outer one):
+    a function without a rule then gives a constant, as for NumPy (``np.linalg.matrix_rank`` of a
+    detached matrix, ``np.linalg.cond`` of data). Reading the values makes each trace hold at
+    this point only (a jit function then traces afresh); else :class:`_Differentiated`."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, Traced):
+            while isinstance(v, Traced):
+                if getattr(v, "requires_grad", True):
+                    raise _Differentiated
+                v.tape.value_dependent = True
+                v = v.node.value
+            return v
+        if type(v) in (list, tuple):
+            return type(v)(plain(e) for e in v)
+        if type(v) is dict:
+            return {k: plain(e) for k, e in v.items()}
+        return v
+
+    return func(*plain(args), **plain(kwargs))
 
 
 def _unsupported(what: str) -> str:

@@ -44,3 +44,30 @@ def test_complete_qr_r_against_jax():
 def test_complete_qr_q_stays_refused_by_name():
     with pytest.raises(dk.MissingRuleError, match="not unique"):
         dk.grad(lambda a: np.sum(np.linalg.qr(a, mode="complete")[0]))(W)
+
+
+A1 = np.array([[1.0, 2.0], [2.0, 4.0]])   # rank 1
+B2 = np.array([[2.0, 1.0], [1.0, 3.0]])   # cond = (5 + √5)/(5 − √5)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "compiled", "symbolic"])
+def test_a_numpy_function_without_a_rule_on_constants_is_a_constant(method):
+    # matrix_rank and cond of values not being differentiated were refused (MissingRuleError
+    # advising method='fd'), though NumPy gives a number that has nothing to differentiate
+    g = dk.grad(lambda a: np.sum(a) * np.linalg.matrix_rank(dk.stop_gradient(a)), method=method)
+    np.testing.assert_array_equal(g(A1)[0], np.ones((2, 2)))
+    cond = (5 + np.sqrt(5)) / (5 - np.sqrt(5))
+    g = dk.grad(lambda x, a: np.sum(x) * np.linalg.cond(a), wrt=0, method=method)
+    np.testing.assert_allclose(g(np.ones(2), B2)[0], [cond, cond], rtol=1e-14)
+
+
+def test_a_constant_read_this_way_holds_at_its_point_only():
+    f = dk.jit(lambda x, a: np.sum(x) * np.linalg.matrix_rank(a))
+    assert f(np.ones(2), A1) == 2.0
+    assert f(np.ones(2), B2) == 4.0          # not the first call's rank
+    np.testing.assert_array_equal(dk.grad(f, wrt=0)(np.ones(2), B2)[0], [2.0, 2.0])
+
+
+def test_a_function_without_a_rule_of_a_differentiated_value_stays_refused():
+    with pytest.raises(dk.MissingRuleError, match="cond"):
+        dk.grad(lambda a: np.linalg.cond(a))(B2)
