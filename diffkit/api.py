@@ -51,7 +51,7 @@ from .function import (
 from .ir import Traced
 from .primitive import finite
 from .primitives import real
-from .tensor import Tensor, paused_gc
+from .tensor import Tensor, own_copy, paused_gc
 
 
 #: engines that answer numbers: they cannot carry the eager tape of an input that requires grad
@@ -659,7 +659,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     idx = fn.positions(wrt, argnums)
     # the pullback runs later: the point is the arrays as they are now, not as the caller may
     # update them in place meanwhile (an optimizer step), which the residuals would read
-    xs = [_own(x) for x in _prepare(fn, primals, engine, method, idx)]
+    xs = [own_copy(x) for x in _prepare(fn, primals, engine, method, idx)]
     fx = traced_as(fn, xs)
     with _strict(method, (fx, xs, idx)):
         out, pull = engine.vjp(fx, xs, idx)
@@ -683,13 +683,6 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))
 
     return _value(out), pullback
-
-
-def _own(x: Any) -> Any:
-    """A copy of a NumPy or CuPy array (the point a pullback keeps), anything else as it is."""
-    if isinstance(x, np.ndarray) or type(x).__module__.split(".")[0] == "cupy":
-        return x.copy()
-    return x
 
 
 def _recording(fn: Function) -> tuple[Function, list[Any]]:

@@ -36,10 +36,10 @@ from .errors import (
     ShapeError,
     TracingError,
 )
-from .ir import Graph, Node, Traced
+from .ir import Graph, Node
 from .primitive import bind
 from .primitives.linalg import linalg_error
-from .tensor import Tensor, new_tape
+from .tensor import Tensor, new_tape, own_copy
 
 #: NumPy's floating-point errors inside diffkit's API: a NaN, a division by zero or an overflow is
 #: a named error, never a value.
@@ -200,25 +200,6 @@ def _tree_size(graph: Graph) -> int:
 
 #: an input a keyword call has not given yet (Function._bound)
 _UNSET = object()
-
-
-def own_copy(x: Any) -> Any:
-    """`x` as a Python body gets it (:meth:`Function.run_body`): its own copy of every array (in
-    lists, tuples and dicts too; traced values are not copied), so that an in-place update in
-    the body (``x -= 1``, ``y += x``: a rebinding, as in traced code) never moves the caller's
-    data or an engine's point."""
-    t = type(x)
-    if t is np.ndarray:
-        return x.copy(order="K")  # its memory order kept (ravel("K") reads it)
-    if t is list:
-        return [own_copy(v) for v in x]
-    if t is tuple:
-        return tuple(own_copy(v) for v in x)
-    if t is dict:
-        return {k: own_copy(v) for k, v in x.items()}
-    if hasattr(t, "__cuda_array_interface__"):  # a GPU array (CuPy's: a class attribute)
-        return x.copy()
-    return x
 
 
 def signature(args: Sequence[Any]) -> tuple[Any, ...]:
@@ -633,26 +614,16 @@ class _Replay:
 
 def _own_constants(graph: Graph) -> None:
     """Make the arrays `graph` holds as constants (what its body read: closures, globals, index
-    arrays) its own copies, as JAX copies what a jit function captures: a frozen trace must not
-    follow an array the caller updates in place afterwards (``W[0] = 100`` reached a jit
-    function's call and some of its derivatives, not others)."""
+    arrays) its own copies (:func:`own_copy`), as JAX copies what a jit function captures: a
+    frozen trace must not follow an array the caller updates in place afterwards (``W[0] = 100``
+    reached a jit function's call and some of its derivatives, not others)."""
     inputs = {n.id for n in graph.inputs}
     for node in graph.nodes:
         if node.prim is None:
             if node.id not in inputs:
-                node.value = _own(node.value)
-        elif node.params and any(_is_array(v) or type(v) is tuple for v in node.params.values()):
-            node.params = {k: tuple(_own(e) for e in v) if type(v) is tuple else _own(v)
-                           for k, v in node.params.items()}
-
-
-def _is_array(v: Any) -> bool:
-    return hasattr(v, "shape") and hasattr(v, "copy") and not isinstance(v, Traced | np.generic)
-
-
-def _own(v: Any) -> Any:
-    """A copy of an array (NumPy's or CuPy's), anything else as it is."""
-    return v.copy() if _is_array(v) else v
+                node.value = own_copy(node.value)
+        elif node.params:
+            node.params = {k: own_copy(v) for k, v in node.params.items()}
 
 
 def _constant_output(out: Any) -> Any:

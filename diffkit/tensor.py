@@ -706,7 +706,7 @@ class Tensor(Traced):
             return Tensor(node, self.tape, self.requires_grad)
         if self.requires_grad:
             return bind(P.positive, self)
-        return _leaf(_own_copy(node.value), False, node.name or "leaf")
+        return _leaf(own_copy(node.value), False, node.name or "leaf")
 
     def copy(self, order: str = "K") -> Tensor:
         """NumPy's ``x.copy()`` (see :meth:`_copy`)."""
@@ -1265,16 +1265,26 @@ def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tenso
     become arrays (``dk.tensor([1.0, 2.0])`` has shape (2,)); an array is copied, as
     ``torch.tensor`` copies (``p.data -= d`` or an optimizer step never writes into the caller's
     array)."""
-    return _leaf(_own_copy(_as_array(value)), requires_grad, name)
+    return _leaf(own_copy(_as_array(value)), requires_grad, name)
 
 
-def _own_copy(v: Any) -> Any:
-    """A copy of array `v` (its type kept); a scalar or anything else as it is (immutable)."""
-    if isinstance(v, np.ndarray):
-        return v.copy()
-    if type(v) is not Tensor and not isinstance(v, np.generic) and hasattr(v, "__array_namespace__"):
-        return array_namespace(v).array(v, copy=True)
-    return v
+def own_copy(x: Any) -> Any:
+    """`x` with its own copy of every array (in lists, tuples and dicts too; traced values and
+    scalars, immutable, as they are): what a Python body gets (:meth:`Function.run_body`: an
+    in-place update in it never moves the caller's data or an engine's point), what a leaf of
+    :func:`tensor` holds, what a jit function's frozen trace and a vjp's pullback keep."""
+    t = type(x)
+    if t is np.ndarray:
+        return x.copy(order="K")  # its memory order kept (ravel("K") reads it)
+    if t is list:
+        return [own_copy(v) for v in x]
+    if t is tuple:
+        return tuple(own_copy(v) for v in x)
+    if t is dict:
+        return {k: own_copy(v) for k, v in x.items()}
+    if isinstance(x, np.ndarray) or hasattr(t, "__cuda_array_interface__"):  # a subclass; a GPU
+        return x.copy()                                   # array (CuPy's: a class attribute)
+    return x
 
 
 def _leaf(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tensor:

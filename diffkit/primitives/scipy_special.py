@@ -235,6 +235,12 @@ def _sym(sp: Any, name: str) -> Any:
     return _SYMPY[name]
 
 
+def _own_call(name: str, args: Sequence[str]) -> str:
+    """Printed code calling this module's `name` (where SciPy's value is mended here)."""
+    return (f"__import__('diffkit.primitives.scipy_special').primitives.scipy_special."
+            f"{name}({', '.join(args)})")
+
+
 def _build_sympy(sp: Any) -> None:
     """Subclasses of SymPy's special functions: SymPy's derivatives (with these classes in them)
     and values, printed as scipy.special calls (the NumPy program) and, where the math module has
@@ -258,8 +264,7 @@ def _build_sympy(sp: Any) -> None:
             if _name == "polygamma" and self.args[0] == 0:
                 return scipy_call("psi", args[1:])
             if _name == "polygamma":  # SciPy's values at x < 0 are wrong: diffkit's (reflected)
-                return ("__import__('diffkit.primitives.scipy_special').primitives.scipy_special"
-                        f"._polygamma_value({', '.join(args)})")
+                return _own_call("_polygamma_value", args)
             return scipy_call(_name, args)
 
         def pythoncode(self: Any, printer: Any, _name: str = scipy_name,
@@ -390,8 +395,7 @@ def _build_bessel_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]
     def ive_call(name: str, args: Sequence[str]) -> str:  # SciPy's NaN for |x| ≳ 2e9 mended
         if name != "ive":
             return scipy_call(name, args)
-        return ("__import__('diffkit.primitives.scipy_special').primitives.scipy_special"
-                f"._ive_value({', '.join(args)})")
+        return _own_call("_ive_value", args)
 
     _SYMPY["ive"] = _mp_function(
         sp, ive_call, "ive", 2, ive_value, ive_fdiff,
@@ -1061,12 +1065,7 @@ def _ive_impl(xp: Any, v: Any, x: Any) -> Any:
     """scipy.special.ive, whose NaN for |x| ≳ 2e9 (every order: ive(0, 1e10)) is replaced by
     Hankel's asymptotic expansion there (NumPy only)."""
     out = _ive_value(v, x) if xp is np else _special(xp, "ive")(v, x)
-    hint = ""
-    if xp is np:
-        va, xa = np.broadcast_arrays(np.asarray(v), np.asarray(x))
-        if (np.isnan(out) & np.isfinite(va) & (np.abs(xa) >= 1e8) & np.isfinite(xa)
-                & ((xa > 0) | (np.floor(va) == va))).any():
-            hint = _IVE_HINT
+    hint = _IVE_HINT if xp is np and _far_nan(out, v, x)[2].any() else ""
     return _finish(xp, "ive", out, (v, x), hint=hint)
 
 
@@ -1074,14 +1073,21 @@ def _ive_value(v: Any, x: Any) -> Any:
     """scipy.special.ive on NumPy values, with Hankel's expansion where it gives NaN for a large
     |x| (the symbolic engine's printed code calls this)."""
     out = special_module(np).ive(v, x)
-    va, xa = np.broadcast_arrays(np.asarray(v), np.asarray(x))
-    bad = (np.isnan(out) & np.isfinite(va) & np.isfinite(xa) & (np.abs(xa) >= 1e8)
-           & ((xa > 0) | (np.floor(va) == va)))
+    va, xa, bad = _far_nan(out, v, x)
     if bad.any():
         out = np.array(out, dtype=np.result_type(out, np.float64))
         out[bad] = _ive_large(va[bad].astype(np.float64), xa[bad].astype(np.float64))
         out = out[()] if out.ndim == 0 else out
     return out
+
+
+def _far_nan(out: Any, v: Any, x: Any) -> tuple[Any, Any, Any]:
+    """The orders and points broadcast, and where SciPy's ive gave NaN at a finite point far out
+    (|x| >= 1e8; a negative x only for an integer order): where Hankel's expansion may stand in
+    (:func:`_ive_large` says where it does)."""
+    va, xa = np.broadcast_arrays(np.asarray(v), np.asarray(x))
+    return va, xa, (np.isnan(out) & np.isfinite(va) & np.isfinite(xa) & (np.abs(xa) >= 1e8)
+                    & ((xa > 0) | (np.floor(va) == va)))
 
 
 _IVE_HINT = (": not a domain error: scipy.special.ive gives NaN for |x| >= 2e9, and its "
