@@ -748,7 +748,7 @@ def require_smooth(smooth: Any, seed: Any, what: str) -> None:
         raise NonDifferentiableError(f"{what} is not differentiated again here: {KINK}")
 
 
-def _moves(v: Any) -> bool:
+def moves(v: Any) -> bool:
     """Whether `v` depends on a value being differentiated (a traced value that requires grad)."""
     return isinstance(v, Traced) and bool(getattr(v, "requires_grad", True))
 
@@ -764,13 +764,13 @@ def at_kink(term: Any, smooth: Callable[[], Any], what: str, at: Any = None,
     its point does: a convention that is a constant (sign(0) = 0) still jumps with its point,
     by seed·δ — zero only where the one derivative flowing in (`seeds`, when it does not move)
     is exactly 0 at the kink (a branch of ``where`` not taken)."""
-    if _moves(term):
+    if moves(term):
         return REGISTRY["subgradient"](term, smooth(), at if isinstance(at, Traced) else 0.0,
                                        1.0, what=what)
-    if not _moves(at):
+    if not moves(at):
         return term
     given = [s for s in seeds if s is not None]
-    seed = given[0] if len(given) == 1 and not _moves(given[0]) else 1.0
+    seed = given[0] if len(given) == 1 and not moves(given[0]) else 1.0
     return REGISTRY["subgradient"](term, smooth(), at, seed, what=what)
 
 

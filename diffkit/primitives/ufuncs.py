@@ -58,7 +58,7 @@ import numpy as np
 
 from ..errors import InputTypeError, TracingError
 from ..ir import Traced
-from ..primitive import IDENTITY, ONE
+from ..primitive import IDENTITY, ONE, moves
 from .declare import composite, declared_in, elementwise, flat_everywhere, structural
 from .declare import dtype_of as _dtype_of
 from .declare import sympy_classes as _S
@@ -198,7 +198,7 @@ def _heaviside_smooth(x1: Any, x2: Any, o: Any) -> Any:
     """Where heaviside's partials are no convention: everywhere but at x1 = 0 where x1 moves —
     there its value x2 is no side's (0 and 1) and its x2-partial [x1 = 0] jumps, so a derivative
     through it is not differentiated again. With x1 fixed, heaviside(0, x2) = x2 is smooth."""
-    if not (isinstance(x1, Traced) and getattr(x1, "requires_grad", True)):
+    if not moves(x1):
         return True
     return not_equal(x1, 0.0)
 
