@@ -397,12 +397,17 @@ SCIPY_NAMES: dict[str, Callable[..., Any]] = {}
 #: the NumPy objects themselves (ufuncs, functions) -> what they dispatch to, resolved from the
 #: names as they are registered (what ``__array_function__``/``__array_ufunc__`` look up)
 NUMPY_OBJECTS: dict[Any, Callable[..., Any]] = {}
+#: called with (np_name, fn) for every name :func:`dispatch_numpy` registers, also later ones
+#: (the Tensor class installs its ``x.<name>()`` methods from it)
+NUMPY_NAME_LISTENERS: list[Callable[[str, Callable[..., Any]], None]] = []
 
 
 def dispatch_numpy(np_name: str, fn: Callable[..., Any]) -> None:
     """Make ``numpy.<np_name>`` ("linalg.norm" for a submodule) applied to traced values call
     `fn`. Names this NumPy lacks are kept by name only (``x.<name>()`` methods)."""
     NUMPY_NAMES[np_name] = fn
+    for listener in NUMPY_NAME_LISTENERS:
+        listener(np_name, fn)
     target: Any = np
     for part in np_name.split("."):
         target = getattr(target, part, None)

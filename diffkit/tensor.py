@@ -24,7 +24,7 @@ import operator
 import os
 import sys
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from sys import getrefcount
 from threading import get_ident
 from typing import Any
@@ -52,6 +52,7 @@ from .ir import Node, Traced, toposort
 _F64 = np.float64
 _NO_PARAMS: dict[str, Any] = {}
 from .primitive import (
+    NUMPY_NAME_LISTENERS,
     NUMPY_NAMES,
     NUMPY_OBJECTS,
     PUBLIC,
@@ -935,19 +936,6 @@ class Tensor(Traced):
         out = _public("astype")(self, dtype)
         return out._copy() if out is self and copy else out
 
-    def __getattr__(self, name: str) -> Any:
-        """Other element-wise NumPy methods (``x.arcsinh()``: what NumPy's object loops call).
-        NumPy's in-place and memory methods a Tensor lacks are named errors that say what to
-        write (also AttributeErrors: ``hasattr`` gives False)."""
-        fn = NUMPY_NAMES.get(name) if not name.startswith("_") else None
-        if fn is None:
-            hint = _NO_ATTRIBUTE.get(name)
-            if hint is not None:
-                cls = TracedMutationAttributeError if hint[0] else TracedAttributeError
-                raise cls(f"x.{name} at {call_site()}: {hint[1]}")
-            raise AttributeError(f"'Tensor' object has no attribute {name!r}")
-        return lambda *args, **kwargs: fn(self, *args, **kwargs)
-
     def reshape(self, *shape: Any, order: str = "C", copy: bool | None = None) -> Any:
         """ndarray.reshape: the shape as one tuple or as separate ints; np.reshape's order=.
         A view in NumPy (unless copy=True)."""
@@ -1148,6 +1136,44 @@ def _install_in_place_operators() -> None:
 
 
 _install_in_place_operators()
+
+
+# A Tensor has no ``__getattr__``: with one, CPython cannot specialize any attribute access on a
+# Tensor (``x.node``, ``x.tape`` on every recorded operation). The NumPy names a Tensor answers
+# to and the named errors of the array attributes it lacks are class attributes instead.
+
+
+def _numpy_method(fn: Callable[..., Any]) -> Any:
+    """``x.<name>(...)`` for a NumPy name that dispatches to `fn` (``x.arcsinh()``, what
+    NumPy's object loops call)."""
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return fn(self, *args, **kwargs)
+
+    return method
+
+
+def _install_numpy_method(name: str, fn: Callable[..., Any]) -> None:
+    """Install ``x.<name>()`` unless the class has that name already (its own method wins)."""
+    if name.isidentifier() and not name.startswith("_") and not hasattr(Tensor, name):
+        setattr(Tensor, name, _numpy_method(fn))
+
+
+def _missing_attribute(name: str, in_place: bool, hint: str) -> property:
+    """An array attribute a Tensor lacks: reading it raises the named error (an
+    AttributeError, so ``hasattr`` gives False)."""
+    cls = TracedMutationAttributeError if in_place else TracedAttributeError
+
+    def refuse(self: Tensor) -> Any:
+        raise cls(f"x.{name} at {call_site()}: {hint}")
+
+    return property(refuse)
+
+
+for _name, (_in_place_kind, _hint) in _NO_ATTRIBUTE.items():
+    setattr(Tensor, _name, _missing_attribute(_name, _in_place_kind, _hint))
+for _name, _fn in list(NUMPY_NAMES.items()):
+    _install_numpy_method(_name, _fn)
+NUMPY_NAME_LISTENERS.append(_install_numpy_method)
 
 
 def _library_caller() -> tuple[str, str] | None:
