@@ -81,10 +81,11 @@ _TABLES = ("_parameters", "_buffers", "_modules")
 
 def fingerprint(model: Module, loss_fn: Any, l1: float = 0.0, l2: float = 0.0) -> tuple[Any, ...]:
     """Everything a compiled step depends on besides the batch's signature and the parameters'
-    values: which Tensors the parameters are and whether each is trained, every module's kind
+    values: which Tensors the parameters are, their shapes and dtypes, whether each is trained, every module's kind
     and settings (sizes, slopes, strides, p, training), the loss's settings, the penalties."""
     modules = tuple((name, type(m), _settings(m)) for name, m in model.named_modules())
-    params = tuple((name, id(p), p.requires_grad) for name, p in model.named_parameters())
+    params = tuple((name, id(p), p.requires_grad, tuple(p.shape), str(value_of(p).dtype))
+                   for name, p in model.named_parameters())
     buffers = tuple((name, id(b)) for name, b in model.named_buffers())
     return modules, params, buffers, _loss_settings(loss_fn), _plain(l1), _plain(l2)
 

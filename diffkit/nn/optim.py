@@ -110,24 +110,35 @@ class Optimizer:
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[int, dict[str, Any]] = {}  # by position in param_groups order
         for g in groups:
-            group = {**defaults, **g, "params": list(g["params"])}
-            for k in [k for k, v in defaults.items() if type(v) is bool]:
-                group[k] = _flag(k, group[k])
-            self.validate(group)  # a group's own values too
-            for p in group["params"]:  # PyTorch's checks: a frozen leaf is fine (no .grad, no step)
-                if type(p) is not Tensor:
-                    raise TypeError("optimizer can only optimize Tensors, but one of the params "
-                                    f"is {type(p).__name__}")
-                if p.node.prim is not None:
-                    raise ValueError("can't optimize a non-leaf Tensor (one computed from others): "
-                                     "pass the leaves, e.g. model.parameters()")
-            self.param_groups.append(group)
-        if len({id(p) for g in self.param_groups for p in g["params"]}) < sum(
-                len(g["params"]) for g in self.param_groups):  # it would be updated twice a step
+            self.add_param_group(g)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group (PyTorch's): ``{"params": [...], "lr": ...}``, the settings it leaves
+        out taken from the optimizer's defaults. Its parameters start without state (the keys
+        of :attr:`state` are positions in param_groups order: a group is added at the end)."""
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            raise TypeError("add_param_group takes a dict with a 'params' entry, got "
+                            f"{type(param_group).__name__}")
+        params = param_group["params"]
+        group = {**self.defaults, **param_group,
+                 "params": [params] if isinstance(params, Tensor) else list(params)}
+        for k in [k for k, v in self.defaults.items() if type(v) is bool]:
+            group[k] = _flag(k, group[k])
+        self.validate(group)  # a group's own values too
+        for p in group["params"]:  # PyTorch's checks: a frozen leaf is fine (no .grad, no step)
+            if type(p) is not Tensor:
+                raise TypeError("optimizer can only optimize Tensors, but one of the params "
+                                f"is {type(p).__name__}")
+            if p.node.prim is not None:
+                raise ValueError("can't optimize a non-leaf Tensor (one computed from others): "
+                                 "pass the leaves, e.g. model.parameters()")
+        held = [p for g in self.param_groups for p in g["params"]] + group["params"]
+        if len({id(p) for p in held}) < len(held):  # it would be updated twice a step
             raise ValueError("optimizer got the same parameter more than once (tied weights?): "
                              "list each once, e.g. model.parameters()")
-        self.state: dict[int, dict[str, Any]] = {}  # by position in param_groups order
+        self.param_groups.append(group)
 
     def validate(self, group: dict[str, Any]) -> None:
         """Refuse the hyper-parameters the constructor refuses (each in :attr:`RANGES`, where

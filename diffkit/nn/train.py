@@ -13,6 +13,7 @@ import functools
 import html
 import math
 import numbers
+import operator
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -245,7 +246,11 @@ class Trainer:
                  distributed: Any = None, config: Mapping[str, Any] | None = None) -> None:
         self.config = None if config is None else _plain_config(config)
         self.model = model
+        if isinstance(loss_fn, type):  # nn.CrossEntropyLoss, not nn.CrossEntropyLoss()
+            raise TypeError(f"Trainer(loss_fn={loss_fn.__name__}) is a class: pass an instance, "
+                            f"loss_fn={loss_fn.__name__}()")
         self.loss_fn = loss_fn or cross_entropy
+        self._loss_read: Any = None  # the loss _read_loss read (fit reads it again)
         self.optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
         self.scheduler, self.early_stopping = scheduler, early_stopping
         self.l1, self.l2 = l1, l2
@@ -257,6 +262,7 @@ class Trainer:
         #: the last epoch's weights where fit ended by restoring the best ones: the state the
         #: optimizer, scheduler and counters belong to, which the next fit continues from
         self._last_state: dict[str, np.ndarray] | None = None
+        self._restored: list[Any] = []  # what the model held right after that restore: _held
         self._loader_state: dict[str, Any] | None = None
         self._labels_to_check: np.ndarray | None = None
         #: (labels, classes) the DataLoader's y was last checked against, in this fit
@@ -368,9 +374,14 @@ class Trainer:
         (:func:`fingerprint`: a parameter frozen, a slope changed), the path is chosen afresh
         first, so the step trains what the model is now, as the eager tape would."""
         step = self._step
-        if step is not None and not step.unchanged(*self._penalties()):
+        if self.loss_fn is not self._loss_read:  # a new loss: its reduction and scorer too
+            self._read_loss()
+        if step is not None and (step.loss_fn is not self.loss_fn
+                                 or not step.unchanged(*self._penalties())):
             self._choose_path()
-            self._layout = self._plain_layout()
+        # the optimizer (or its groups) may have been replaced and clipping set: the plain
+        # layout is read afresh (a stale one updated parameters the optimizer no longer holds)
+        self._layout = self._plain_layout()
         return self._step_unguarded(xb, yb)
 
     def _checked_step(self, xb: Any, yb: Any) -> tuple[Any, Any, bool]:
@@ -467,13 +478,7 @@ class Trainer:
                 f"{getattr(train_loader, 'drop_last', '?')}): there is nothing to train on")
         if val_data is not None:
             _check_data("val_data", *val_data)
-        reduction = _reduction(self.loss_fn)
-        if reduction == "none":
-            raise ValueError(
-                f"fit: the loss {_name(self.loss_fn)} has reduction='none' (one loss per "
-                "sample), but a training step needs one number: use reduction='mean' or 'sum'")
-        self._sum = reduction == "sum"
-        self._scorer = scorer_for(self.loss_fn)
+        self._read_loss()
         self._monitor = self._check_monitor(val_data is not None)
         self._labels_to_check, self._checked = None, None  # checked again once per fit
         if self._loader_state is not None:
@@ -495,8 +500,21 @@ class Trainer:
         if self.early_stopping is not None and self.early_stopping.restore_best and self.best_state:
             last = self.model.state_dict()
             self.model.load_state_dict(self.best_state)
-            self._last_state = last
+            self._last_state, self._restored = last, self._held()
         return self.history
+
+    def _read_loss(self) -> None:
+        """What the loss decides besides its value: whether it sums (the reported loss and the
+        ranks' weights), how its outputs score; read when fit starts and when code of the
+        user's replaced ``trainer.loss_fn`` inside an epoch."""
+        reduction = _reduction(self.loss_fn)
+        if reduction == "none":
+            raise ValueError(
+                f"fit: the loss {_name(self.loss_fn)} has reduction='none' (one loss per "
+                "sample), but a training step needs one number: use reduction='mean' or 'sum'")
+        self._sum = reduction == "sum"
+        self._scorer = scorer_for(self.loss_fn)
+        self._loss_read = self.loss_fn
 
     def _resumable(self) -> dict[str, np.ndarray] | None:
         """The last epoch's weights where the model still holds the best ones that fit restored
@@ -505,10 +523,19 @@ class Trainer:
         last, best = self._last_state, self.best_state
         if last is None or best is None:
             return None
+        held = self._held()  # a load (even of the best weights themselves) is a change
+        if len(held) != len(self._restored) or not all(map(operator.is_, held, self._restored)):
+            return None
         now = self.model.state_dict()
         if now.keys() != best.keys() or not all(np.array_equal(now[k], best[k]) for k in now):
             return None
         return last
+
+    def _held(self) -> list[Any]:
+        """The objects the model's state is: each parameter's leaf node and each buffer (a
+        load, an assignment or an update replaces them; an in-place write changes values)."""
+        return [p.node for p in self.model.parameters()] + [
+            b for _, b in self.model.named_buffers()]
 
     def _choose_path(self) -> None:
         """Compile the step where that is sound (see :mod:`diffkit.nn.compiled_step`)."""
@@ -764,7 +791,7 @@ class Trainer:
             raise CheckpointError(f"{path}: entry {entry!r}: {_message(exc)}") from None
         self.epoch, self.history = epoch, history
         self._loader_state, self.best_state = state["loader"], state["best_state"]
-        self._last_state = state.get("resume")
+        self._last_state, self._restored = state.get("resume"), self._held()
 
     def _compare_config(self, path: str, saved: dict[str, Any] | None) -> None:
         """ConfigMismatchError when this trainer has a config and the checkpoint's differs."""
