@@ -1,5 +1,6 @@
 """diffkit: differentiate functions four ways over one expression IR, and train neural networks."""
 
+from . import numpy_polynomial as _numpy_polynomial  # noqa: F401 - wraps np.polynomial's *val
 from . import ops as _ops
 from .api import (
     derivative,
