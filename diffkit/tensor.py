@@ -983,7 +983,7 @@ class Tensor(Traced):
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         fn = _numpy_target(ufunc)
         if fn is None:
-            raise MissingRuleError(_unsupported(f"numpy.{ufunc.__name__}"
+            raise MissingRuleError(_unsupported(f"{ufunc_methods.ufunc_label(ufunc)}"
                                                 + ("" if method == "__call__" else f".{method}")))
         if method != "__call__":  # reduce, accumulate, outer: compositions of the table's records
             return ufunc_methods.call(ufunc, method, fn, inputs, kwargs)
@@ -1002,7 +1002,7 @@ class Tensor(Traced):
                     f"{call_site()}): an array holds numbers, not the trace; write "
                     f"`a = a {_IN_PLACE.get(ufunc.__name__, 'op')} x` (a new traced value), or "
                     "start a from the traced value (a = x * 0.0)")
-            raise TracingError(f"numpy.{ufunc.__name__} with {', '.join(kwargs)}= is not supported "
+            raise TracingError(f"{ufunc_methods.ufunc_label(ufunc)} with {', '.join(kwargs)}= is not supported "
                                "on traced values (no out=, where= or dtype=)")
         return fn(*inputs)
 

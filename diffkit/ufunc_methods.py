@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -65,12 +66,24 @@ _REDUCTIONS = {np.add: P.sum, np.multiply: P.prod, np.maximum: P.amax, np.minimu
 _CUMULATIVE = {np.add: P.cumsum, np.multiply: P.cumprod}
 
 
+
+def ufunc_label(ufunc: Any) -> str:
+    """'numpy.sin', 'scipy.special.entr': where the ufunc lives (for messages); a ufunc of
+    another library by its name alone."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is ufunc:
+        return f"numpy.{name}"
+    special = sys.modules.get("scipy.special")
+    if special is not None and getattr(special, name, None) is ufunc:
+        return f"scipy.special.{name}"
+    return f"the ufunc {name}"
+
 def call(ufunc: np.ufunc, method: str, fn: Any, inputs: tuple[Any, ...],
          kwargs: dict[str, Any]) -> Any:
     """``ufunc.<method>(*inputs, **kwargs)`` with traced inputs, `fn` the ufunc's diffkit function
     (what ``Tensor.__array_ufunc__`` calls for any method but ``__call__``). NumPy itself refuses
     the methods of a ufunc that is not binary or returns two values, before dispatching here."""
-    name = f"numpy.{ufunc.__name__}.{method}"
+    name = f"{ufunc_label(ufunc)}.{method}"
     if method == "reduceat":
         raise MissingRuleError(
             f"{name} is not supported on traced values: reduce each piece and stack the results, "
@@ -92,7 +105,7 @@ def call(ufunc: np.ufunc, method: str, fn: Any, inputs: tuple[Any, ...],
 def outer(ufunc: np.ufunc, fn: Any, a: Any, b: Any, **kwargs: Any) -> Any:
     """f(aᵢ, bⱼ) for every pair: f(a reshaped to a.shape + (1,)·b.ndim, b), broadcast."""
     if kwargs:
-        raise TracingError(f"numpy.{ufunc.__name__}.outer with {', '.join(kwargs)}= is not "
+        raise TracingError(f"{ufunc_label(ufunc)}.outer with {', '.join(kwargs)}= is not "
                            "supported on traced values (no out=, where= or dtype=)")
     a, b = _operand(a), _operand(b)
     return fn(P.reshape(a, shape_of(a) + (1,) * len(shape_of(b))), b)
@@ -206,7 +219,7 @@ def _start(ufunc: np.ufunc, x: Any, initial: Any) -> Any:
         return _as_dtype(initial, dtype)
     if np.ndim(initial):
         raise ShapeError(f"initial must be a scalar, got shape {np.shape(initial)}")
-    what = f"numpy.{ufunc.__name__}.reduce: initial={initial!r} as {dtype} (its loop's dtype)"
+    what = f"{ufunc_label(ufunc)}.reduce: initial={initial!r} as {dtype} (its loop's dtype)"
     try:
         return dtype.type(initial)
     except OverflowError as exc:
@@ -298,7 +311,7 @@ def _check_types(ufunc: np.ufunc, method: str, dtype: np.dtype,
     refusal, result = _numpy_says(ufunc, method, dtype, loop)
     if refusal is not None:
         given = "" if loop is None else f" with dtype={loop}"
-        raise InputTypeError(f"numpy.{ufunc.__name__}.{method} of {dtype} values{given}: "
+        raise InputTypeError(f"{ufunc_label(ufunc)}.{method} of {dtype} values{given}: "
                              f"{refusal} (as in NumPy)")
     return result
 
