@@ -47,9 +47,14 @@ class DataLoader:
         batch_size: rows per batch; shuffle: new order every epoch; seed: the generator's seed.
         drop_last: skip a final short batch; device: 'cpu' or 'cuda' (batches are moved there).
         transform: optional augmentation ``(X_batch, rng) -> X_batch`` applied on the host.
+            With a sampler it is applied to the whole global batch (the shared generator draws
+            what one process draws) and this process keeps its rows: the augmented rows are
+            one process's, whatever the number of processes.
         sampler: optional ``shard(global_batch_indices) -> indices`` keeping this process's part
             of every batch (:class:`nn.distributed.DistributedSampler`): ``batch_size`` is then
-            the global batch, and the order the same in every process.
+            the global batch, and the order the same in every process. (With a transform it is
+            given the positions 0 … N−1 of the global batch's rows: a sampler keeps rows by
+            position.)
 
     ``loader.X`` and ``loader.y`` may be replaced between epochs (converted and checked as in
     the constructor): the next epoch batches the arrays the loader holds then.
@@ -118,15 +123,26 @@ class DataLoader:
             idx = order[start:start + self.batch_size]
             if self.drop_last and len(idx) < self.batch_size:
                 break
+            if self.transform is not None:
+                yield self._transformed(X, y, idx)
+                continue
             if self.sampler is not None:
                 idx = self.sampler.shard(idx)
-            if self.transform is None:
-                d_idx = idx if self.device == "cpu" else to_device(idx, self.device)
-                # rows by take: X[idx]'s copy without fancy indexing's set-up (~1 µs a batch)
-                yield dev_X.take(d_idx, axis=0), dev_y[d_idx]
-            else:
-                xb = self.transform(X[idx], self.rng).astype(X.dtype)
-                yield to_device(xb, self.device), to_device(y[idx], self.device)
+            d_idx = idx if self.device == "cpu" else to_device(idx, self.device)
+            # rows by take: X[idx]'s copy without fancy indexing's set-up (~1 µs a batch)
+            yield dev_X.take(d_idx, axis=0), dev_y[d_idx]
+
+    def _transformed(self, X: np.ndarray, y: np.ndarray, idx: np.ndarray) -> Batch:
+        """The augmented batch of rows `idx`. With a sampler, the transform sees the whole global
+        batch X[idx] with the shared generator, as one process does, and this process keeps its
+        rows of the result: every process's generator draws the same numbers (no drift, so the
+        processes keep cutting the same order), and the rows' augmentations are one process's
+        (not the same noise repeated in every process)."""
+        xb = self.transform(X[idx], self.rng)  # type: ignore[misc]
+        if self.sampler is not None:
+            keep = self.sampler.shard(np.arange(len(idx)))  # positions in the global batch
+            xb, idx = xb[keep], idx[keep]
+        return to_device(xb.astype(X.dtype), self.device), to_device(y[idx], self.device)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state}

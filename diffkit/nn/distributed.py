@@ -29,6 +29,7 @@ Example (one process, no launcher: rank 0 of 1):
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import math
 import os
 import signal
@@ -44,12 +45,15 @@ from ..errors import DistributedError, DistributedTimeoutError, RankMismatchErro
 from .parallel import (
     DataParallel,
     DistributedSampler,
+    LossReductionError,
     SyncBatchNorm1d,
     SyncBatchNorm2d,
     all_reduce_gradients,
+    broadcast_buffers,
     broadcast_parameters,
     check_consistent,
     convert_sync_batchnorm,
+    session,
 )
 from .ranks import context, get_rank, get_world_size, launched, set_context
 
@@ -81,7 +85,8 @@ def init(backend: str = "auto", timeout: float | None = None) -> Context:
         return ctx
     if backend not in ("auto", "mpi", "nccl"):
         raise DistributedError(f"unknown backend {backend!r}: use 'auto', 'mpi' or 'nccl'")
-    ctx = Context(_import_mpi(), backend, _timeout(timeout))
+    seconds = _timeout(timeout)
+    ctx = Context(_import_mpi(seconds), backend, seconds)
     set_context(ctx)
     return ctx
 
@@ -113,17 +118,33 @@ def _timeout(timeout: float | None) -> float:
     return float(timeout)
 
 
-def _import_mpi() -> Any:
+def _import_mpi(timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """mpi4py's MPI module, initialized. MPI_Init waits inside C, holding the GIL, for every
+    rank of the job; a rank that failed before init() never comes. So faulthandler's watchdog
+    (a C thread) ends this process when the start has not completed within `timeout` seconds:
+    exit status 1, which makes the launcher end the job, after printing "Timeout" and the
+    stack, which ends in :func:`_mpi_start_waits_for_every_rank`. (It replaces a
+    ``faulthandler.dump_traceback_later`` of your own that is pending then.)"""
     try:
         import mpi4py
     except ImportError:
         raise DistributedError(f"distributed training needs mpi4py: {INSTALL}") from None
     mpi4py.rc.threads = False  # one thread talks to MPI
     mpi4py.rc.finalize = False  # Context finalizes, or aborts the job after a failure
+    faulthandler.dump_traceback_later(timeout, exit=True)
     try:
-        from mpi4py import MPI
+        return _mpi_start_waits_for_every_rank()
     except Exception as exc:  # noqa: BLE001 (mpi4py's wheel finds no MPI library: several types)
         raise DistributedError(f"mpi4py found no MPI library ({exc}): {INSTALL}") from None
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _mpi_start_waits_for_every_rank() -> Any:
+    """Import mpi4py's MPI (MPI_Init: every rank of the job must get here; named so, as the
+    stack that :func:`_import_mpi`'s watchdog prints ends here)."""
+    from mpi4py import MPI
+
     return MPI
 
 
@@ -441,11 +462,13 @@ __all__ = [
     "DistributedError",
     "DistributedSampler",
     "DistributedTimeoutError",
+    "LossReductionError",
     "Pending",
     "RankMismatchError",
     "SyncBatchNorm1d",
     "SyncBatchNorm2d",
     "all_reduce_gradients",
+    "broadcast_buffers",
     "broadcast_parameters",
     "check_consistent",
     "context",
@@ -456,4 +479,5 @@ __all__ = [
     "init",
     "is_initialized",
     "launched",
+    "session",
 ]

@@ -16,22 +16,26 @@ parameters (broadcast from rank 0 at the start). Imports no MPI itself: the coll
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import weakref
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 
 from .. import ops as dk
-from ..backend import array_namespace, to_numpy
-from ..errors import DistributedError, RankMismatchError
+from ..backend import array_namespace, to_device, to_numpy
+from ..errors import DiffkitError, DistributedError, RankMismatchError
 from ..primitive import Primitive, plain_value
 from ..tensor import Tensor
 from . import ranks
+from .inference import predict
 from .layers import BatchNorm1d, BatchNorm2d
-from .module import Module, assign_
+from .losses import LOSS_MODULES, builtin_loss
+from .module import Module, assign_, value_of
 
 #: gradients are summed in buckets of at most this many bytes (float64), last layers first
 BUCKET_BYTES = 25 * 2**20
@@ -350,7 +354,7 @@ class _SyncStatistics:
 
     num_features: int
     eps: float
-    momentum: float
+    momentum: float | None
     affine: bool
     track_running_stats: bool
     training: bool
@@ -375,7 +379,8 @@ class _SyncStatistics:
                      1.0 / total)
         y = dk.mul(d, dk.pow(dk.add(var, self.eps), -0.5))
         if self.track_running_stats:
-            m, b = self.momentum, self._buffers  # type: ignore[attr-defined]
+            b = self._buffers  # type: ignore[attr-defined]
+            m = _running_weight(self)
             mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
             b["running_mean"] = (1 - m) * b["running_mean"] + m * mu_v
             b["running_var"] = (1 - m) * b["running_var"] + m * var_v * (total / max(total - 1,
@@ -384,6 +389,15 @@ class _SyncStatistics:
             y = dk.add(dk.mul(y, dk.reshape(self.weight, bshape)),  # type: ignore[attr-defined]
                        dk.reshape(self.bias, bshape))  # type: ignore[attr-defined]
         return y
+
+
+def _running_weight(bn: Any) -> float:
+    """Count this training batch in ``num_batches_tracked`` and return its weight m in the
+    running statistics, r ← (1 − m)·r + m·batch, as one process's batch norm does: `momentum`,
+    or for ``momentum=None`` the cumulative average's m = 1/k at the k-th batch."""
+    done = bn._buffers["num_batches_tracked"]
+    bn._buffers["num_batches_tracked"] = array_namespace(done).asarray(done + 1)
+    return 1.0 / float(done + 1) if bn.momentum is None else float(bn.momentum)
 
 
 class SyncBatchNorm1d(_SyncStatistics, BatchNorm1d):
@@ -430,31 +444,143 @@ def has_sync_batchnorm(model: Module) -> bool:
 # ----- what Trainer uses
 
 
+class LossReductionError(DistributedError, ValueError):
+    """A loss of your own whose reduction over the rows (mean or sum) could not be told: the
+    ranks' gradients would be weighted wrongly. Declare it (``loss_fn.reduction = "sum"``) or
+    use a built-in loss."""
+
+
+#: the reductions the probe found, by loss function (weakly: a lambda may go away)
+_PROBED: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+#: rows per probe, and how many disjoint chunks of the data the probe tries
+PROBE_ROWS, PROBE_TRIES = 64, 3
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def known_reduction(loss_fn: Any) -> str | None:
+    """How `loss_fn` reduces its terms, where that is known without running it: a built-in
+    loss class's `reduction`, a ``functools.partial`` of a built-in loss's keyword, a built-in
+    loss function's default ('mean'), a ``reduction`` attribute you declared on your own loss
+    ('mean', 'sum' or 'none'), or what :func:`probe_reduction` found. None otherwise."""
+    if isinstance(loss_fn, LOSS_MODULES):
+        return str(getattr(loss_fn, "reduction", "mean"))
+    if type(loss_fn) is functools.partial and builtin_loss(loss_fn) is not None:
+        return str(loss_fn.keywords.get("reduction", "mean"))
+    if builtin_loss(loss_fn) is not None:
+        return "mean"
+    declared = getattr(loss_fn, "reduction", None)
+    if isinstance(declared, str) and declared in _REDUCTIONS:
+        return declared
+    try:
+        return _PROBED.get(loss_fn)
+    except TypeError:  # not weakly referable: never probed into the table
+        return None
+
+
+def _loss_value(loss_fn: Any, out: Any, y: Any) -> float:
+    v = np.asarray(to_numpy(value_of(loss_fn(out, y))))
+    if v.size != 1:
+        raise LossReductionError(f"the loss {_loss_name(loss_fn)} returns {v.size} numbers, not "
+                                 "one: a training step needs its mean or sum")
+    return float(v.reshape(()))
+
+
+def _loss_name(loss_fn: Any) -> str:
+    return getattr(loss_fn, "__name__", type(loss_fn).__name__)
+
+
+def _probe_once(loss_fn: Any, out: Any, y: Any, rtol: float) -> str | None:
+    """L on m rows against L on a split of them into k and m − k rows: a mean satisfies
+    L = (k·L₁ + (m−k)·L₂)/m (also plus a constant), a sum L = L₁ + L₂. The matching one, None
+    when both match (ambiguous: L₁ = L₂ = 0, …); LossReductionError when neither does."""
+    m = len(out)
+    k = max(1, m // 3)  # unequal parts: the two weightings differ
+    whole = _loss_value(loss_fn, out, y)
+    a, b = _loss_value(loss_fn, out[:k], y[:k]), _loss_value(loss_fn, out[k:], y[k:])
+    tol = rtol * max(abs(whole), abs(a), abs(b), 1e-30)
+    mean_like = abs(whole - (k * a + (m - k) * b) / m) <= tol
+    sum_like = abs(whole - (a + b)) <= tol
+    if mean_like != sum_like:
+        return "mean" if mean_like else "sum"
+    if not mean_like:
+        raise LossReductionError(
+            f"the loss {_loss_name(loss_fn)} is neither a mean nor a sum over the rows (on "
+            f"{m} rows: {whole:.6g}; on {k} and {m - k} of them: {a:.6g} and {b:.6g}), so the "
+            "ranks' gradients cannot be weighted to give one process's: declare it "
+            f"({_loss_name(loss_fn)}.reduction = 'mean' or 'sum'), or use a built-in loss")
+    return None
+
+
+def probe_reduction(loss_fn: Any, model: Module, X: Any, y: Any) -> str:
+    """Whether a loss of your own is a mean or a sum over the rows, found by running it on the
+    model's outputs for the first rows of (X, y) (eval mode, no recording) and on two parts of
+    them (see :func:`_probe_once`; tolerance 4·m·ε of the outputs' dtype), trying up to
+    PROBE_TRIES chunks of PROBE_ROWS rows while the answer is ambiguous. The answer is kept for
+    :func:`known_reduction`. LossReductionError when none tells."""
+    n = len(X)
+    if n < 2:  # one row per step: rank 0 holds it, and weight n_r/N = 1 is also a sum's
+        return "mean"
+    for start in range(0, min(n, PROBE_TRIES * PROBE_ROWS), PROBE_ROWS):
+        stop = min(start + PROBE_ROWS, n)
+        if stop - start < 2:
+            break
+        out = predict(model, X[start:stop])
+        yd = to_device(np.asarray(to_numpy(value_of(y[start:stop]))), model.device)
+        kind = np.dtype(getattr(out, "dtype", np.float64))
+        eps = float(np.finfo(kind).eps) if kind.kind == "f" else float(np.finfo(np.float64).eps)
+        found = _probe_once(loss_fn, out, yd, 4 * (stop - start) * eps)
+        if found is not None:
+            try:
+                _PROBED[loss_fn] = found
+            except TypeError:
+                pass
+            return found
+    raise LossReductionError(
+        f"the loss {_loss_name(loss_fn)} gives the same value as a mean and as a sum on every "
+        "batch tried (a loss of 0?), so its reduction cannot be told: declare it "
+        f"({_loss_name(loss_fn)}.reduction = 'mean' or 'sum'), or use a built-in loss")
+
+
+@final  # not subclassed, so __enter__ returns exactly a DataParallel (typing.Self is 3.11+)
 class DataParallel:
     """A Trainer's link to the other ranks: set up once per fit (checks, broadcast, sharding),
-    then the gradient reduction of every step and the sums of every epoch."""
+    then the gradient reduction of every step, the sums of every epoch and of the validation
+    metrics, and the broadcast of the buffers. As a context manager around fit's loop it hands
+    the user's loader back as it was, and tells the other ranks of an exception."""
 
     def __init__(self, ctx: Any, trainer: Any, loader: Any) -> None:
         self.ctx = ctx
         if not hasattr(loader, "sampler"):
             raise DistributedError("distributed training needs a diffkit DataLoader (it shards "
                                    "each global batch over the ranks)")
-        if loader.sampler is None:
-            loader.sampler = DistributedSampler(ctx.rank, ctx.world_size)
-        sampler = loader.sampler
+        #: the loader whose sampler this fit installed (None: it had its own); see close()
+        self._installed = loader if loader.sampler is None else None
+        sampler = loader.sampler or DistributedSampler(ctx.rank, ctx.world_size)
         if (sampler.rank, sampler.world_size) != (ctx.rank, ctx.world_size):
             raise DistributedError(f"the DataLoader's {sampler!r} is not this rank's (rank "
                                    f"{ctx.rank} of {ctx.world_size})")
         self.sampler = sampler
-        #: the loss is a sum over the rows: the ranks' gradients add with weight 1 (also read by
-        #: synchronized batch norm's backward)
-        self.summed = ctx.summed_loss = bool(getattr(trainer, "_sum", False))
+        #: inside fit: validation metrics are summed over the ranks (False after close())
+        self.active = True
         model = trainer.model
         check_consistent(model, loader, trainer.optimizer)
         if has_sync_batchnorm(model):
             self._check_rows_for_sync_batchnorm(loader)
+        self._check_rows_for_batchnorm(model, loader)
         broadcast_parameters(model)
+        if ctx.world_size > 1 and known_reduction(trainer.loss_fn) is None:
+            X, y = getattr(loader, "X", None), getattr(loader, "y", None)
+            if X is None or y is None:
+                raise LossReductionError(
+                    f"the loss {_loss_name(trainer.loss_fn)} is your own and the loader holds "
+                    "no X and y to tell whether it is a mean or a sum over the rows: declare "
+                    "it (loss_fn.reduction = 'mean' or 'sum')")
+            trainer._sum = probe_reduction(trainer.loss_fn, model, X, y) == "sum"
+        #: the loss is a sum over the rows: the ranks' gradients add with weight 1 (also read by
+        #: synchronized batch norm's backward)
+        self.summed = ctx.summed_loss = bool(getattr(trainer, "_sum", False))
         self.reducer = GradientReducer(model.parameters())
+        loader.sampler = sampler  # installed last: a refused set-up leaves the loader alone
 
     def _check_rows_for_sync_batchnorm(self, loader: Any) -> None:
         n, b = len(loader.X), loader.batch_size
@@ -464,6 +590,28 @@ class DataParallel:
                 f"synchronized batch norm needs rows on every rank in every step, but a batch has "
                 f"{min(smallest, n)} rows for {self.ctx.world_size} ranks: use drop_last=True or "
                 "another batch size")
+
+    def _check_rows_for_batchnorm(self, model: Module, loader: Any) -> None:
+        """A plain BatchNorm1d normalizes each rank's shard alone; a shard of one row has no
+        batch statistics (x − μ = 0), an error one process would not meet on the global batch.
+        Found now, for every batch size of the epoch, not at the epoch's last step."""
+        plain = [m for m in model.modules()
+                 if isinstance(m, BatchNorm1d) and not isinstance(m, _SyncStatistics)]
+        X, p = getattr(loader, "X", None), self.ctx.world_size
+        if not plain or X is None or p == 1:
+            return
+        n, b = len(X), loader.batch_size
+        sizes = {b} if n >= b else set()
+        if n % b and not loader.drop_last:
+            sizes.add(n % b)
+        for size in sorted(sizes):
+            shards = sorted({hi - lo for lo, hi in (shard_bounds(size, r, p) for r in range(p))})
+            if 1 in shards and size > 1:
+                raise DistributedError(
+                    f"plain BatchNorm1d on {p} ranks: a global batch of {size} rows gives some "
+                    f"rank a shard of 1 row, which has no batch statistics: use nn.distributed."
+                    "convert_sync_batchnorm(model) (one process's statistics), drop_last=True or "
+                    "another batch size")
 
     @property
     def is_main(self) -> bool:
@@ -480,7 +628,76 @@ class DataParallel:
         return self.ctx.all_reduce_numbers([float(v) for v in values], "sum of the epoch's "
                                            "metrics")
 
+    # ----- validation and the end of an epoch
 
-__all__ = ["DataParallel", "DistributedSampler", "GradientReducer", "SyncBatchNorm1d",
-           "SyncBatchNorm2d", "all_reduce_gradients", "broadcast_parameters", "check_consistent",
-           "check_layout", "convert_sync_batchnorm", "shard_bounds", "signature"]
+    def sync_buffers(self, model: Module) -> None:
+        """Rank 0's buffers everywhere (as PyTorch's DDP broadcasts them): a plain batch norm's
+        running statistics are each rank's own shards' until then; after it every rank holds
+        rank 0's, so evaluation, the end-of-epoch decisions and checkpoints agree bit for bit."""
+        broadcast_buffers(model)
+
+    def validation_rows(self, X: Any, y: Any) -> tuple[Any, Any]:
+        """The rows of the validation set this rank evaluates: where every rank passed the same
+        data (one digest each, all-gathered), its contiguous share (shard_bounds), so that the
+        sums over the ranks count every row once; where the ranks passed different data (each
+        its own part), all of it."""
+        mine = _digest([np.asarray(to_numpy(value_of(a))) for a in (X, y)]).encode()
+        if len(set(self.ctx.all_gather_bytes(mine, "comparison of the validation data"))) > 1:
+            return X, y
+        lo, hi = shard_bounds(len(X), self.ctx.rank, self.ctx.world_size)
+        return X[lo:hi], y[lo:hi]
+
+    def reduce_validation(self, *values: float) -> list[float]:
+        return self.ctx.all_reduce_numbers(values, "sum of the validation metrics")
+
+    # ----- the span of one fit
+
+    def close(self) -> None:
+        """Fit is over: the user's loader gets back the sampler it had (none), and later calls of
+        evaluate are this rank's alone."""
+        self.active = False
+        if self._installed is not None:
+            self._installed.sampler = None
+            self._installed = None
+
+    def __enter__(self) -> DataParallel:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        """Close; and where fit leaves by an exception that only this rank may have met (the
+        user may catch it), tell the other ranks at once (their next wait raises) rather than
+        let them wait out the timeout. Not for a DistributedError (told already, or raised by
+        every rank) nor a DivergenceError (every rank sees the same summed loss)."""
+        self.close()
+        if exc is None or isinstance(exc, DistributedError | GeneratorExit):
+            return
+        if isinstance(exc, FloatingPointError) and isinstance(exc, DiffkitError):
+            return  # DivergenceError
+        self.ctx.fail(exc)
+
+
+def session(dp: DataParallel | None) -> Any:
+    """``with session(trainer._dist):`` around fit's epochs: the DataParallel itself (see its
+    ``__exit__``), or a context that does nothing for one process."""
+    return contextlib.nullcontext() if dp is None else dp
+
+
+def broadcast_buffers(model: Module, root: int = 0) -> None:
+    """Give every rank rank `root`'s buffers (running statistics, counters; float64 on the wire:
+    exact for floats and for counts below 2⁵³)."""
+    ctx = _ctx()
+    buffers = [(m, k) for m in model.modules() for k, b in m._buffers.items() if b is not None]
+    if ctx.world_size == 1 or not buffers:
+        return
+    values = [m._buffers[k] for m, k in buffers]
+    check_layout(ctx, values, "broadcast_buffers")
+    flat = _pack(values)
+    ctx.broadcast([flat], root, "broadcast of the buffers")
+    for (m, k), v in zip(buffers, _unpack(flat, values)):
+        m._buffers[k] = v
+
+
+__all__ = ["DataParallel", "DistributedSampler", "GradientReducer", "LossReductionError",
+           "SyncBatchNorm1d", "SyncBatchNorm2d", "all_reduce_gradients", "broadcast_buffers",
+           "broadcast_parameters", "check_consistent", "check_layout", "convert_sync_batchnorm",
+           "known_reduction", "probe_reduction", "session", "shard_bounds", "signature"]

@@ -9,7 +9,6 @@ bit-identically.
 
 from __future__ import annotations
 
-import functools
 import html
 import math
 import numbers
@@ -27,11 +26,9 @@ from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
 from .compiled_step import CompiledStep, Lane, fingerprint, why_not_compiled
 from .data import DataLoader, check_finite, check_loader_state
-from .distributed import data_parallel
+from .distributed import data_parallel, session
 from .inference import predict
 from .losses import (
-    LOSS_MODULES,
-    builtin_loss,
     check_class_labels,
     cross_entropy,
     kind_of,
@@ -492,7 +489,7 @@ class Trainer:
         self._dist = data_parallel(self.distributed, self, train_loader)
         shown = self.progress and (self._dist is None or self._dist.is_main)
         bar = _Progress(shown, epochs - self.epoch, len(train_loader))
-        with bar:
+        with bar, session(self._dist):
             while self.epoch < epochs:
                 if self.early_stopping is not None and self.early_stopping.stopped:
                     break
@@ -676,6 +673,13 @@ class Trainer:
             epoch=self.epoch + 1, step=None if step is None else step + 1, loss=value)
 
     def _after_epoch(self, h: History) -> None:
+        """The end-of-epoch decisions: the scheduler's step, early stopping, the best weights.
+        Distributed, they read the history's global numbers (summed over the ranks), and the
+        model's buffers are rank 0's first (a plain batch norm's running statistics differ per
+        rank until then), so every rank decides alike and the best weights and the checkpoint
+        written next are the same everywhere."""
+        if self._dist is not None and self._dist.active:
+            self._dist.sync_buffers(self.model)
         monitor = h["val_loss"][-1] if h["val_loss"] else h["loss"][-1]
         if isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step(monitor)
@@ -690,10 +694,38 @@ class Trainer:
     def evaluate(self, X: Any, y: Any, batch_size: int = 1024) -> tuple[float, float]:
         """(mean loss, accuracy) over a data set, in eval mode without recording.
 
+        Inside a distributed fit (its validation) the numbers are the whole job's: the model's
+        buffers are rank 0's first, and the per-term loss sums, term counts, hits and rows of
+        the ranks are summed (one all-reduce). Where every rank passes the same (X, y), each
+        evaluates its contiguous share of the rows, so that every row counts once; where the
+        ranks pass different data, each evaluates all of its own (its part of the set).
+        Outside fit, it is this process's alone.
+
         Raises:
             ValueError: X or y holds NaN or ±inf, or a class label is out of range.
         """
         _check_data("evaluate", X, y)
+        dist = self._dist
+        if dist is None or not dist.active:
+            loss, terms, hits, rows, unscored = self._evaluation_sums(X, y, batch_size)
+            loss = loss if terms else float("nan")  # the mean of no terms
+        else:
+            dist.sync_buffers(self.model)
+            mean, terms, hits, rows, unscored = self._evaluation_sums(
+                *dist.validation_rows(X, y), batch_size)
+            total, terms, hits, rows, unscored = dist.reduce_validation(
+                mean * terms, terms, hits, rows, unscored)
+            loss = total / terms if terms else float("nan")
+        if unscored or not rows:
+            return loss, float("nan")
+        return loss, hits / rows  # per row, as fit
+
+    def _evaluation_sums(self, X: Any, y: Any, batch_size: int) -> tuple[float, ...]:
+        """(m, T, hits, rows, unscored) over (X, y): the loss's mean m over its T terms (a sum
+        divided by T; reduction 'none': the terms' mean), so that parts combine as
+        Σ m·T / Σ T; `unscored` is 1 where accuracy is not defined (NaN). No rows: zeros."""
+        if len(X) == 0:
+            return 0.0, 0.0, 0.0, 0.0, 0.0
         out = self.predict(X, batch_size)
         y_host = np.asarray(to_numpy(value_of(y)))
         if uses_class_labels(self.loss_fn) and y_host.dtype.kind in "iu" and len(out.shape) >= 2:
@@ -701,13 +733,14 @@ class Trainer:
         yd = to_device(y_host, self.model.device)
         loss = value_of(self.loss_fn(out, yd))
         reduction = _reduction(self.loss_fn)
+        terms = _terms(self.loss_fn, out.shape)
         if reduction == "none":  # one loss per term: their mean
-            loss = loss.mean()
-        loss = float(loss) / (_terms(self.loss_fn, out.shape) if reduction == "sum" else 1)
+            mean, terms = float(loss.mean()), int(loss.size)
+        else:
+            mean = float(loss) / (terms if reduction == "sum" else 1)
         scorer = _scores(scorer_for(self.loss_fn), out, y_host)
-        if scorer is None:
-            return loss, float("nan")
-        return loss, float(_correct(out, yd, scorer)) / max(len(out), 1)  # per row, as fit
+        hits = 0.0 if scorer is None else float(_correct(out, yd, scorer))
+        return mean, float(terms), hits, float(len(out)), float(scorer is None)
 
     def predict(self, X: Any, batch_size: int = 1024) -> Any:
         """Model outputs (arrays on the model's device) in eval mode; restores the mode after."""
@@ -964,13 +997,15 @@ def _scores(scorer: str | float | None, out: Any, y: Any) -> str | float | None:
 
 
 def _reduction(loss_fn: Any) -> str:
-    """The built-in loss classes' `reduction`, or the one a ``functools.partial`` of a built-in
-    loss function passes; other loss functions (and your own) count as 'mean'."""
-    if isinstance(loss_fn, LOSS_MODULES):
-        return getattr(loss_fn, "reduction", "mean")
-    if type(loss_fn) is functools.partial and builtin_loss(loss_fn) is not None:
-        return loss_fn.keywords.get("reduction", "mean")
-    return "mean"
+    """The built-in loss classes' `reduction`, the one a ``functools.partial`` of a built-in
+    loss function passes, the ``reduction`` attribute declared on a loss of your own ('mean',
+    'sum' or 'none'), or what a distributed fit's probe found it to be
+    (:func:`~diffkit.nn.parallel.known_reduction`); any other loss counts as 'mean' (one
+    process needs no more: the weights of the ranks' gradients are where it matters, and there
+    an undeclared loss is probed)."""
+    from .parallel import known_reduction  # (parallel imports no train: no cycle either way)
+
+    return known_reduction(loss_fn) or "mean"
 
 
 def _terms(loss_fn: Any, out_shape: tuple[int, ...]) -> int:
