@@ -1236,27 +1236,50 @@ def _edge_power(t: Any, p: Any) -> Any:
     return where(zero, t, 0.0) ** where(zero, p, 1.0)
 
 
+def _plain_powers(*exponents_logs: tuple[Any, Any], scale: Any) -> Any:
+    """Where each power t^p = exp(p·log t) of the pairs (p, log t) and the scale e^(−s) lie well
+    inside the float range (|p·log t| ≤ 600, |s| ≤ 600): there the density is written with the
+    powers themselves, whose derivatives carry no cancellation — exp(p·log t)'s k-th derivative
+    sums terms ~t^(−k) that cancel to ~t^(p−k), every digit lost near t = 0 by the third."""
+    fits = less_equal(abs(scale), 600.0)
+    for p, log_t in exponents_logs:
+        fits = logical_and(fits, less_equal(abs(p * log_t), 600.0))
+    return fits
+
+
 def _gammainc_dx(a: Any, x: Any) -> Any:
-    """x^(a−1)·e^(−x)/Γ(a), as exp((a − 1)·log x − x − ln Γ(a)) for x > 0 (neither x^(a−1) nor Γ(a)
-    overflows alone) and as the power x^(a−1) at x = 0 (log 0 = −inf would make 0 for a > 1 an
-    error); 0 where a = 0, where the regularized functions are constant in x."""
+    """x^(a−1)·e^(−x)/Γ(a): as the power x^(a−1)·e^(−x − ln Γ(a)) where neither factor leaves
+    the float range (:func:`_plain_powers`), else as exp((a − 1)·log x − x − ln Γ(a)) for x > 0
+    (neither x^(a−1) nor Γ(a) overflows alone), and as the power x^(a−1) at x = 0 (log 0 = −inf
+    would make 0 for a > 1 an error); 0 where a = 0, where the regularized functions are
+    constant in x."""
     positive = greater(a, 0.0)
     safe = where(positive, a, 1.0)
     zero = equal(x, 0.0)
     inner = where(zero, 1.0, x)
-    interior = exp(xlogy(safe - 1.0, inner) - inner - gammaln(safe))
-    edge = _edge_power(x, safe - 1.0) * exp(-x - gammaln(safe))
+    lng = gammaln(safe)
+    plain = _plain_powers((safe - 1.0, log(inner)), scale=inner + lng)
+    base, tail = where(plain, inner, 1.0), where(plain, 1.0, inner)
+    power = base ** (safe - 1.0) * exp(-base - lng)
+    logform = exp(xlogy(safe - 1.0, tail) - tail - lng)
+    interior = where(plain, power, logform)
+    edge = _edge_power(x, safe - 1.0) * exp(-x - lng)
     return where(positive, where(zero, edge, interior), 0.0)
 
 
 def _betainc_dx(a: Any, b: Any, x: Any) -> Any:
-    """x^(a−1)·(1 − x)^(b−1)/B(a, b), as exp((a − 1)·log x + (b − 1)·log(1 − x) − ln B(a, b))
-    inside (0, 1) and with the powers x^(a−1) at x = 0 and (1 − x)^(b−1) at x = 1 (0 for a > 1,
-    resp. b > 1; a/B(a, 1)… finite for 1; infinite below)."""
+    """x^(a−1)·(1 − x)^(b−1)/B(a, b): with the powers themselves where they and 1/B stay inside
+    the float range (:func:`_plain_powers`), else as exp((a − 1)·log x + (b − 1)·log(1 − x) −
+    ln B(a, b)) inside (0, 1); with the powers x^(a−1) at x = 0 and (1 − x)^(b−1) at x = 1 (0 for
+    a > 1, resp. b > 1; a/B(a, 1)… finite for 1; infinite below)."""
     at0, at1 = equal(x, 0.0), equal(x, 1.0)
     inner = where(at0, 0.5, where(at1, 0.5, x))
     lnb = betaln(a, b)
-    interior = exp(xlogy(a - 1.0, inner) + xlog1py(b - 1.0, -inner) - lnb)
+    plain = _plain_powers((a - 1.0, log(inner)), (b - 1.0, log1p(-inner)), scale=lnb)
+    base, tail = where(plain, inner, 0.5), where(plain, 0.5, inner)
+    power = base ** (a - 1.0) * (1.0 - base) ** (b - 1.0) * exp(-lnb)
+    logform = exp(xlogy(a - 1.0, tail) + xlog1py(b - 1.0, -tail) - lnb)
+    interior = where(plain, power, logform)
     x0, x1 = where(at0, x, 0.0), where(at1, x, 1.0)
     left = _edge_power(x, a - 1.0) * exp(xlog1py(b - 1.0, -x0) - lnb)
     right = exp(xlogy(a - 1.0, x1) - lnb) * _edge_power(1.0 - x, b - 1.0)
