@@ -112,6 +112,10 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
                 value = math.nan
             if not cmath.isfinite(value):  # oo, zoo, nan, 10**400: never a silent inf or nan
                 raise ParseError(f"from_sympy: {e} is not a finite number")
+            if value == 0 and e.is_zero is not True:  # 10**-330, exp(-800): never a silent 0
+                shown = str(e) if len(str(e)) <= 40 else f"≈ {sp.N(e, 6)}"
+                raise ParseError(f"from_sympy: the constant {shown} is too small for a float: it "
+                                 "would be 0 (the smallest is about 4.9e-324)")
             code.append(("const", value))
         else:
             args = _sympy_args(e)

@@ -71,9 +71,9 @@ class NonZero(sp.Function):
     def eval(cls, x: sp.Expr) -> sp.Expr | None:
         if x.is_zero:
             return sp.S.One
-        if x.is_zero is False:
-            return x
-        return None
+        if x.is_zero is False and not (x.is_number and x.is_extended_negative):
+            return x  # (a negative number stays wrapped: SymPy would fold ln(−2) to ln 2 + iπ at
+        return None  # derivation, where the table's real logarithm refuses it at evaluation)
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.Piecewise((0, sp.Eq(self.args[0], 0)), (1, True))
