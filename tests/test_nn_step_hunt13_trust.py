@@ -9,6 +9,7 @@ clipping, the old loss, the last epoch's weights instead of loaded ones, or a fa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -224,3 +225,21 @@ def test_a_trainer_loaded_from_a_checkpoint_after_a_restore_continues_the_run(
     resumed.load_checkpoint(str(tmp_path / "run.ckpt"))
     resumed.fit(loader, epochs=8, val_data=(X[:10], Y[:10]))
     np.testing.assert_allclose(resumed.history["loss"], straight.history["loss"], rtol=1e-12)
+
+
+def test_a_partial_of_a_summed_loss_instance_reports_per_term_means() -> None:
+    """functools.partial(nn.CrossEntropyLoss(reduction='sum')) is the instance's loss: history
+    holds the per-term mean as for the instance itself (it read the partial as a mean: 16×)."""
+    histories = []
+    for loss in (nn.CrossEntropyLoss(reduction="sum"),
+                 functools.partial(nn.CrossEntropyLoss(reduction="sum"))):
+        nn.manual_seed(0)
+        model = nn.MLP([4, 5, 3], dtype=np.float64)
+        trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.01),
+                             loss_fn=loss, progress=False)
+        histories.append(trainer.fit(nn.DataLoader(X, Y, batch_size=16, dtype=np.float64),
+                                     epochs=1, val_data=(X, Y)))
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=1e-13)
+    # by hand: the mean over rows of −log softmax at the label, of the trained model
+    assert histories[0]["val_loss"][0] < 2.0

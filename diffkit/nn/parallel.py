@@ -465,7 +465,8 @@ def known_reduction(loss_fn: Any) -> str | None:
     if isinstance(loss_fn, LOSS_MODULES):
         return str(getattr(loss_fn, "reduction", "mean"))
     if type(loss_fn) is functools.partial and builtin_loss(loss_fn) is not None:
-        return str(loss_fn.keywords.get("reduction", "mean"))
+        passed = loss_fn.keywords.get("reduction")  # else what it wraps: an instance's own
+        return str(passed) if passed is not None else known_reduction(loss_fn.func)
     if builtin_loss(loss_fn) is not None:
         return "mean"
     declared = getattr(loss_fn, "reduction", None)
