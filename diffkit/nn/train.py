@@ -38,6 +38,7 @@ from .losses import (
 )
 from .module import Module, get_rng, value_of
 from .optim import Adam, Optimizer, clip_grad_norm_, clip_grad_value_
+from .reduction import known_reduction
 from .schedulers import EarlyStopping, ReduceLROnPlateau
 
 
@@ -1000,11 +1001,9 @@ def _reduction(loss_fn: Any) -> str:
     """The built-in loss classes' `reduction`, the one a ``functools.partial`` of a built-in
     loss function passes, the ``reduction`` attribute declared on a loss of your own ('mean',
     'sum' or 'none'), or what a distributed fit's probe found it to be
-    (:func:`~diffkit.nn.parallel.known_reduction`); any other loss counts as 'mean' (one
+    (:func:`~diffkit.nn.reduction.known_reduction`); any other loss counts as 'mean' (one
     process needs no more: the weights of the ranks' gradients are where it matters, and there
     an undeclared loss is probed)."""
-    from .parallel import known_reduction  # (parallel imports no train: no cycle either way)
-
     return known_reduction(loss_fn) or "mean"
 
 
