@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,7 @@ def format_value(v: Any, digits: int = 6, fixed: bool = False) -> str:
         spec = f".{digits}{'f' if fixed else 'g'}"
         if isinstance(x, complex):
             return format(x, spec)
-        text = format(float(x), spec)
-        return text[1:] if fixed and re.fullmatch(r"-0\.?0*", text) else text  # no "-0.000"
+        return _fixed(float(x), digits) if fixed else format(float(x), spec)
     if arr.size <= (4 if fixed else 6):
         if fixed:
             return "[" + ", ".join(format_value(a, digits, fixed) for a in arr.reshape(-1)) + "]"
@@ -40,6 +40,43 @@ def format_value(v: Any, digits: int = 6, fixed: bool = False) -> str:
             lo, hi = f"{arr.min():.3g}", f"{arr.max():.3g}"
         return f"array{arr.shape} in [{lo}, {hi}]"
     return f"array{arr.shape}"
+
+
+#: From this magnitude on, a value with `digits` decimals is shown in scientific notation (a
+#: 300-digit string of a huge value reads as noise, not as a number).
+HUGE = 1e16
+
+
+def _fixed(x: float, digits: int) -> str:
+    """`x` with `digits` decimals (``0.693``), except where that text would misstate it: a nonzero
+    value that rounds to zero, or a huge one, in scientific notation with as many significant
+    digits (``-1.00e-05``, ``1.23e+300``); and -0.0 keeps its sign (``-0.000``), which copysign
+    and atan2 read."""
+    text = format(x, f".{digits}f")
+    small = x != 0 and re.fullmatch(r"-?0\.?0*", text) is not None
+    if small or (math.isfinite(x) and abs(x) >= HUGE):
+        return format(x, f".{max(digits - 1, 0)}e")
+    if x == 0 and math.copysign(1.0, x) < 0:
+        return "-" + text.lstrip("-")
+    return text
+
+
+def format_constant(v: Any, digits: int = 6, fixed: bool = False) -> str:
+    """A constant of a formula as text that identifies it: as :func:`format_value` shows it where
+    that text reads back as the same number (``2``, ``0.5``, ``2.000``), else its shortest exact
+    form (``1.0000001``, ``1234567``, ``0.0001``) — so ``x*1.0000001`` never reads ``v₀ × 1``."""
+    text = format_value(v, digits, fixed)
+    x = np.asarray(v.get() if hasattr(v, "get") and not isinstance(v, np.ndarray) else v)
+    if x.ndim or x.dtype.kind not in "iuf":
+        return text
+    value = float(x.item())
+    try:
+        if float(text) == value and math.copysign(1.0, float(text)) == math.copysign(1.0, value):
+            return text
+    except ValueError:  # inf, nan
+        return text
+    exact = repr(value)
+    return exact.removesuffix(".0")
 
 
 def operand(node: Node, names: dict[int, str]) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import format_constant
 from ..errors import DiffkitError
 from ..ir import Node
 from . import formats as tf
@@ -219,7 +220,7 @@ def draw_trace(
             consts[node] = f"c{len(consts)}"
             g.node(
                 consts[node],
-                label=_esc(tf.fmt_number(node.value, digits))
+                label=_esc(format_constant(node.value, digits, fixed=True))
                 if np.ndim(node.value) == 0
                 else _esc(f"const{tuple(node.shape)}"),
                 shape="box",
@@ -245,7 +246,7 @@ def draw_trace(
             sums = " + ".join(num(c) for c in parts) + " = " if len(parts) > 1 else ""
             rows.append(_row(f"{_name(key, 'bar')} = {sums}{num(final)}", color=BLUE, bold=True))
         g.node(node_id(key), label=_table(rows), shape="plain")
-    _draw_edges(g, t, items, consts, num)
+    _draw_edges(g, t, items, consts, num, digits)
     _draw_output(g, t, items, num)
     if legend:
         _draw_legend(g, t, items)
@@ -264,7 +265,9 @@ def _label(lines: Iterable[tuple[str, str]]) -> str:
     return f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="5"><TR><TD>{inner}</TD></TR></TABLE>>'
 
 
-def _draw_edges(g: Any, t: Any, items: set[str], consts: dict[Node, str], num: Any) -> None:
+def _draw_edges(
+    g: Any, t: Any, items: set[str], consts: dict[Node, str], num: Any, digits: int = 3
+) -> None:
     """Red edges vⱼ → vᵢ carrying the local partial ∂vᵢ/∂vⱼ. In reverse mode each is drawn as a
     pair of parallel lines (one edge, ``color="red:blue"``, ``dir=both``): red with its arrow at
     vᵢ, blue with its arrow back at vⱼ carrying the adjoint contribution v̄ᵢ·∂vᵢ/∂vⱼ. One edge and
@@ -287,7 +290,7 @@ def _draw_edges(g: Any, t: Any, items: set[str], consts: dict[Node, str], num: A
             lines: list[tuple[str, str]] = []
             p = partials.get(j)
             if "partial" in items and p is not None:
-                lines.append((RED, _esc(_partial_text(node, p))))
+                lines.append((RED, _esc(_partial_text(node, p, digits))))
             step = back.get((node.id, j))
             if step is not None:
                 lines += [(BLUE, line) for line in _contribution_lines(t, node, inp, *step, num)]
@@ -299,10 +302,11 @@ def _draw_edges(g: Any, t: Any, items: set[str], consts: dict[Node, str], num: A
             g.edge(node_id(t.names[inp.id]), node_id(key), **attrs)
 
 
-def _partial_text(node: Node, p: Any) -> str:
-    """``∂v₂/∂v₋₁ = v₀ = 5.000`` (the symbolic form, then its value unless it is a number)."""
+def _partial_text(node: Node, p: Any, digits: int = 3) -> str:
+    """``∂v₂/∂v₋₁ = v₀ = 5.000`` (the symbolic form, then its value unless it is a number), the
+    value with the drawing's `digits`."""
     form = tf.UNICODE.expr(p.expr) if p.expr is not None else f"{node.prim.name} rule"
-    value = "" if p.value is None or p.expr.is_Number else f" = {tf.fmt_number(p.value, 3)}"
+    value = "" if p.value is None or p.expr.is_Number else f" = {tf.fmt_number(p.value, digits)}"
     return f"{tf.UNICODE.partial(p.of, p.wrt)} = {form}{value}"
 
 

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from ..display import format_value
+from ..display import format_constant, format_value
 
 _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _ACCENT = {"": "", "dot": "\u0307", "bar": "\u0304"}
@@ -116,8 +118,30 @@ class _UnicodePrinter(StrPrinter):
     def _print_Pow(self, expr: Any, rational: bool = False) -> str:
         return super()._print_Pow(expr, rational).replace("**", "^")
 
+    def _print_Float(self, expr: Any) -> str:
+        return float_text(expr)
+
+
+def float_text(expr: Any) -> str:
+    """A SymPy Float as the shortest text that reads back as the same double (``0.3``, not
+    ``0.29999999999999999``); one that is not a double (more precision) as SymPy prints it."""
+    value = float(expr)
+    if not np.isfinite(value) or sp.Rational(expr) != sp.Rational(value):
+        return StrPrinter()._print_Float(expr)
+    text = repr(value)
+    return text.removesuffix(".0")
+
 
 _PRINTER = _UnicodePrinter({"order": "none"})
+
+
+class _LatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with Floats as their shortest exact text (``0.3``)."""
+
+    def _print_Float(self, expr: Any) -> str:
+        text = float_text(expr)
+        mantissa, _, exponent = text.partition("e")
+        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}" if exponent else text
 
 # ----- numbers ---------------------------------------------------------------------------------
 
@@ -185,7 +209,7 @@ class Notation:
             elif kind == "pow":
                 parts.append(self.power(self.render(tok[1]), self.render(tok[2])))
             elif kind == "num":
-                parts.append(self.text(format_value(tok[1])))
+                parts.append(self.text(format_constant(tok[1])))
             else:
                 parts.append(self.text(tok[1]))
         return "".join(parts)
@@ -201,9 +225,10 @@ class LatexNotation(Notation):
         return latex_name(name, accent)
 
     def expr(self, e: Any) -> str:
-        return sp.latex(
-            e, symbol_names=_LATEX_NAMES, ln_notation=True, mul_symbol="times", order="none"
-        )
+        return _LatexPrinter(
+            {"symbol_names": _LATEX_NAMES, "ln_notation": True, "mul_symbol": "times",
+             "order": "none"}
+        ).doprint(e)
 
     def infix(self, prim: Any) -> str:
         return prim.latex

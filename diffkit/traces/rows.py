@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ShapeError
+from ..errors import DomainError, ShapeError
 from ..function import Function
 from ..ir import Graph, Node
 from ..primitive import MINUS_ONE, ONE, REGISTRY
@@ -133,7 +133,23 @@ def local_derivative(node: Node, j: int, names: Mapping[int, str]) -> sp.Expr | 
 
 
 def numeric(p: Any) -> Any:
-    return 1.0 if p is ONE else -1.0 if p is MINUS_ONE else p
+    """A memoized partial as a number: the engines' ONE and MINUS_ONE markers as ±1.0, and a
+    boolean one (where's ∂/∂branch) as 1.0 or 0.0, as every other partial prints."""
+    if p is ONE:
+        return 1.0
+    if p is MINUS_ONE:
+        return -1.0
+    if isinstance(p, bool | np.bool_) or (isinstance(p, np.ndarray) and p.dtype == bool):
+        return np.asarray(p, dtype=float) if isinstance(p, np.ndarray) else float(p)
+    return p
+
+
+def require_finite_seed(seed: Any, what: str) -> None:
+    """DomainError naming the seed where it holds a NaN or an infinity: the function may well be
+    differentiable there, it is the direction (ẋ) or the weight (ȳ) that is not a number."""
+    if not np.all(np.isfinite(seed)):
+        raise DomainError(f"{what} is not finite (NaN or infinite): a trace's seed must be a "
+                          "finite tangent or cotangent")
 
 
 def forward_seed(fn: Function, graph: Graph, seed: Any) -> list[Any]:
@@ -179,6 +195,7 @@ def forward_seed(fn: Function, graph: Graph, seed: Any) -> list[Any]:
         except (TypeError, ValueError):
             raise ShapeError(f"seed for {name!r} is not a number or an array of numbers: "
                              f"{type(s).__name__}") from None
+        require_finite_seed(arr, f"seed ẋ for {name!r}")
         out.append(float(arr) if not shape else np.array(arr))
     return out
 
@@ -202,4 +219,5 @@ def reverse_seed(graph: Graph, seed: Any) -> Any:
         return np.ones(shape) if shape else 1.0
     if np.ndim(seed) and np.shape(seed) != shape:
         raise ShapeError(f"seed ȳ has shape {np.shape(seed)}, the output has shape {shape}")
+    require_finite_seed(np.asarray(seed, dtype=float), "seed ȳ")
     return np.broadcast_to(np.asarray(seed, dtype=float), shape).copy() if shape else float(seed)

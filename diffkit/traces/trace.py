@@ -25,7 +25,7 @@ import sympy as sp
 
 from ..backend import to_numpy
 from ..build import as_function
-from ..display import format_value, index_text
+from ..display import format_constant, index_text
 from ..errors import NumericOverflowError
 from ..function import STRICT, Function, to_python
 from ..ir import Graph, Node, toposort
@@ -81,7 +81,7 @@ class Trace:
         self.names = graph.names()
         self._partial_cache: dict[Node, tuple[Partial, ...]] = {}
         #: the output's name in the tables: y, unless an input is already called y
-        self.out_key = next(k for k in ("y", "f", "out", "_y") if k not in fn.inputs)
+        self.out_key = output_name(fn.inputs)
         self.tangents: dict[Node, Any] = {}
         self.adjoints: dict[Node, Any] = {}
         self.steps: list[tuple[Node, Node, Any, Any]] = []
@@ -378,10 +378,20 @@ class Trace:
         body = f" = {fn.text}" if fn.text else ""
         at = ", ".join(f"{n} = {_short(v)}" for n, v in zip(fn.inputs, self.point, strict=False))
         if self.mode == "forward":
-            how = "ẋ = (" + ", ".join(_short(s) for s in self.seed) + ")"
+            how = self._seed_text()
         else:
             how = f"{tf.unicode_var(self.out_key, 'bar')} = {_short(self.seed)}"
         return f"{fn.name}({', '.join(fn.inputs)}){body} at {at} ({self.mode} mode, {how})"
+
+    def _seed_text(self) -> str:
+        """The forward seed in the title: ``ẋ = (1, 0)`` where the inputs are the components x,
+        or x1, x2, … of one x (as the seeds write it); else each input's own tangent, as the
+        rows name it (``ẋ = 1, ẏ = -5``)."""
+        inputs = self.function.inputs
+        if all(re.fullmatch(r"x\d*", n) for n in inputs) and (len(inputs) > 1 or inputs == ["x"]):
+            return "ẋ = (" + ", ".join(_short(s) for s in self.seed) + ")"
+        return ", ".join(f"{tf.unicode_name(n, 'dot')} = {_short(s)}"
+                         for n, s in zip(inputs, self.seed, strict=False))
 
     def to_text(self, digits: int = 3) -> str:
         """Aligned columns for a terminal (values rounded to `digits` decimals)."""
@@ -413,12 +423,33 @@ class Trace:
         return f"<diffkit.Trace {self.title()}: {len(self.graph)} nodes>"
 
 
+def output_name(inputs: Sequence[str]) -> str:
+    """The output's name in the tables: y; f, out or _y where an input is called y; else y with
+    as many leading underscores as it takes to name no input."""
+    for name in ("y", "f", "out", "_y"):
+        if name not in inputs:
+            return name
+    name = "__y"
+    while name in inputs:
+        name = "_" + name
+    return name
+
+
+def _require_finite_point(fn: Function, point: Sequence[Any]) -> None:
+    """DomainError naming an input that holds a NaN or an infinity: the check dk.grad runs
+    (:func:`diffkit.api._prepare`), so a trace never shows a gradient that dk.grad refuses."""
+    from ..api import _prepare  # api sits above the traces
+
+    _prepare(fn, point)
+
+
 def _short(v: Any) -> str:
-    """A point's value for a title: ``2``, ``[1, 2]``, ``array(3, 4)``."""
+    """A point's value for a title: ``2``, ``[1, 2]``, ``array(3, 4)``; a number that six
+    significant digits would misstate as its shortest exact form (``1.0000001``, not ``1``)."""
     if np.ndim(v) == 0:
-        return format_value(v)
+        return format_constant(v)
     if np.size(v) <= 4:
-        return "[" + ", ".join(format_value(x) for x in np.ravel(v)) + "]"
+        return "[" + ", ".join(format_constant(x) for x in np.ravel(v)) + "]"
     return f"array{np.shape(v)}"
 
 
@@ -458,6 +489,7 @@ def trace(f: Any, *point: Any, mode: str = "reverse", seed: Any = None) -> Trace
                             "(dk.trace(loss), dk.draw(loss))")
         return tensor_trace(f, mode=mode, seed=seed)
     fn = as_function(f)
+    _require_finite_point(fn, point)
     with np.errstate(**STRICT):
         from ..api import traced_as  # a jit function: its first trace, which its call evaluates
 
@@ -501,6 +533,8 @@ def tensor_trace(t: Tensor, mode: str = "reverse", seed: Any = None,
     fn = Function(_recorded, [names[n] for n in leaves], name="f")
     values = {node: node.value for node in graph.schedule}
     point = tuple(node.value for node in graph.inputs)
+    for name, value in zip(fn.inputs, point, strict=True):
+        fn.check_finite(name, bool(np.all(np.isfinite(value))))
     seed_value = forward_seed(fn, graph, seed) if mode == "forward" else reverse_seed(graph, seed)
     return Trace(fn, graph, values, point, mode, seed_value)
 
