@@ -28,7 +28,14 @@ import numpy as np
 from .backend import array_namespace
 from .build import as_function
 from .engines import get_engine
-from .engines.base import check_tangent, flat_cotangent, output_pieces, shape_of, size_of
+from .engines.base import (
+    check_tangent,
+    flat_cotangent,
+    output_pieces,
+    require_finite_direction,
+    shape_of,
+    size_of,
+)
 from .errors import (
     ArityError,
     DiffkitError,
@@ -547,6 +554,8 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     if len(tangents) != len(primals):
         raise ArityError(f"jvp needs one tangent per input ({len(primals)}), got {len(tangents)}")
     held = _held(fn, primals, tangents)
+    for name, t in zip(fn.inputs, tangents, strict=False):
+        require_finite_direction(t, f"the tangent for {name!r}")
     # a float input's None tangent is a zero one: it stays a constant of the trace, as grad
     # reads a float outside argnums (an in-place `y += x` on it rebinds)
     tangents = [np.zeros(np.shape(x), dtype=float_dtype(x)) if t is None and i not in held

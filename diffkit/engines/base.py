@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DiffkitError, MissingRuleError, ShapeError, TracingError
+from ..errors import DiffkitError, DomainError, MissingRuleError, ShapeError, TracingError
 from ..function import Function, output_pieces  # noqa: F401 - the engines' name for it
 from ..ir import Graph, Node, Traced
 from ..primitives import concatenate, reshape
@@ -54,6 +54,18 @@ def check_cotangent(ct: Any, out_shape: tuple[int, ...]) -> None:
     given = shape_of(ct) if isinstance(ct, Traced) else np.shape(ct)
     if not _fits(given, tuple(out_shape)):
         raise ShapeError(f"cotangent of shape {given} for an output of shape {tuple(out_shape)}")
+    require_finite_direction(ct, "the cotangent")
+
+
+def require_finite_direction(v: Any, what: str) -> None:
+    """DomainError where a tangent or cotangent the user gave holds a NaN or an infinity: the
+    function may well be differentiable there; it is the direction that is not a number (it
+    read as "not differentiable there"). Traced values and None pass (nothing to look at)."""
+    if v is None or isinstance(v, Traced):
+        return
+    arr = v if hasattr(v, "dtype") and hasattr(v, "shape") else np.asarray(v)
+    if arr.dtype.kind in "fc" and not bool(xp_of(arr).all(xp_of(arr).isfinite(arr))):
+        raise DomainError(f"{what} holds NaN or an infinity: J·v and vᵀ·J need a finite v")
 
 
 def _fits(given: tuple[int, ...], shape: tuple[int, ...]) -> bool:
