@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi_support import ENV, MPIEXEC, needs_mpi
 
 from diffkit import nn
 from diffkit.nn.parallel import shard_bounds
@@ -27,22 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "distributed_worker.py"
 EQUAL = ("mlp-sgd", "mlp-adam", "cnn-sgd", "cnn-adam", "mlp-syncbn")
 RTOL = 1e-5
-
-
-def _mpiexec() -> str | None:
-    from diffkit.cli.common import CLIError
-    from diffkit.cli.launch import find_mpiexec
-
-    try:
-        return find_mpiexec()
-    except CLIError:
-        return None
-
-
-MPIEXEC = _mpiexec()
-needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="needs mpi4py and mpiexec (diffkit[mpi])")
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-       "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 
 
 def ranks(n: int, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

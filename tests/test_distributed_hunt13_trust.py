@@ -24,31 +24,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mpi_support import ENV, MPIEXEC, needs_mpi
+
 from diffkit import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 ME = Path(__file__).resolve()
 EXACT = 1e-10  # float64 runs: only the order of the ranks' sums differs
-
-
-def _mpiexec() -> str | None:
-    try:
-        import mpi4py  # noqa: F401
-
-        from diffkit.cli.common import CLIError
-        from diffkit.cli.launch import find_mpiexec
-    except ImportError:
-        return None
-    try:
-        return find_mpiexec()
-    except CLIError:
-        return None
-
-
-MPIEXEC = _mpiexec()
-needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="needs mpi4py and mpiexec (diffkit[mpi])")
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-       "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 
 
 # ----- the worker (one rank)

@@ -133,13 +133,19 @@ def test_loss_replaced_by_a_sum_inside_an_epoch_reports_the_per_term_mean() -> N
     assert trainer.history["loss"][0] < 3.0
 
 
-def test_loading_the_best_weights_after_a_restore_trains_them() -> None:
+def _early_stopped() -> tuple[nn.Module, nn.Trainer, Any]:
+    """Six epochs with EarlyStopping(restore_best=True): the model ends on its best weights."""
     nn.manual_seed(0)
     model = nn.MLP([4, 5, 3], dtype=np.float64)
     trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=2.0), progress=False,
                          early_stopping=nn.EarlyStopping(patience=100))
     loader = nn.DataLoader(X, Y, batch_size=8, dtype=np.float64)
     trainer.fit(loader, epochs=6, val_data=(X[:10], Y[:10]))
+    return model, trainer, loader
+
+
+def test_loading_the_best_weights_after_a_restore_trains_them() -> None:
+    model, trainer, loader = _early_stopped()
     assert trainer.early_stopping.best_epoch != trainer.epoch - 1  # the restore happened
     best = {k: v.copy() for k, v in trainer.best_state.items()}
     model.load_state_dict(best)  # "continue from the best weights", said explicitly
@@ -150,12 +156,7 @@ def test_loading_the_best_weights_after_a_restore_trains_them() -> None:
 
 
 def test_untouched_restore_still_continues_from_the_last_epoch() -> None:
-    nn.manual_seed(0)
-    model = nn.MLP([4, 5, 3], dtype=np.float64)
-    trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=2.0), progress=False,
-                         early_stopping=nn.EarlyStopping(patience=100))
-    loader = nn.DataLoader(X, Y, batch_size=8, dtype=np.float64)
-    trainer.fit(loader, epochs=6, val_data=(X[:10], Y[:10]))
+    model, trainer, loader = _early_stopped()
     last = trainer._last_state
     trainer.optimizer.param_groups[0]["lr"] = 0.0
     trainer.fit(loader, epochs=7, val_data=(X[:10], Y[:10]))

@@ -4,7 +4,6 @@ independent reference (PyTorch float64, a hand count) and fails on the current c
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,29 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi_support import ENV, MPIEXEC, needs_mpi
 
 import diffkit as dk
-
-ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
-def _mpiexec() -> str | None:
-    try:
-        import mpi4py  # noqa: F401
-
-        from diffkit.cli.common import CLIError
-        from diffkit.cli.launch import find_mpiexec
-    except ImportError:
-        return None
-    try:
-        return find_mpiexec()
-    except CLIError:
-        return None
-
-
-MPIEXEC = _mpiexec()
-needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="needs mpi4py and mpiexec")
 
 
 def _ranks(tmp_path: Path, code: str, n: int = 2, timeout: float = 60):
