@@ -419,3 +419,22 @@ def test_a_rank_failing_before_init_ends_the_job(tmp_path: Path) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def test_a_custom_sampler_with_a_transform_keeps_rows_by_index() -> None:
+    """A sampler of one's own selects by the dataset's indices, with a transform too (it was
+    handed the batch's positions 0…n−1: the rows kept were the wrong ones, silently)."""
+    class Evens:
+        def shard(self, idx: np.ndarray) -> np.ndarray:
+            return idx[idx % 2 == 0]
+
+    X = np.arange(20, dtype=float).reshape(10, 2)
+    y = np.arange(10)
+    loader = nn.DataLoader(X, y, batch_size=4, shuffle=True, seed=1, sampler=Evens(),
+                           transform=lambda xb, rng: xb * 1.0)
+    seen = []
+    for xb, yb in loader:
+        assert np.all(yb % 2 == 0)
+        np.testing.assert_array_equal(xb[:, 0], 2.0 * yb)  # each row with its own label
+        seen.extend(yb.tolist())
+    assert sorted(seen) == [0, 2, 4, 6, 8]

@@ -52,9 +52,7 @@ class DataLoader:
             one process's, whatever the number of processes.
         sampler: optional ``shard(global_batch_indices) -> indices`` keeping this process's part
             of every batch (:class:`nn.distributed.DistributedSampler`): ``batch_size`` is then
-            the global batch, and the order the same in every process. (With a transform it is
-            given the positions 0 … N−1 of the global batch's rows: a sampler keeps rows by
-            position.)
+            the global batch, and the order the same in every process.
 
     ``loader.X`` and ``loader.y`` may be replaced between epochs (converted and checked as in
     the constructor): the next epoch batches the arrays the loader holds then.
@@ -139,8 +137,10 @@ class DataLoader:
         processes keep cutting the same order), and the rows' augmentations are one process's
         (not the same noise repeated in every process)."""
         xb = self.transform(X[idx], self.rng)  # type: ignore[misc]
-        if self.sampler is not None:
-            keep = self.sampler.shard(np.arange(len(idx)))  # positions in the global batch
+        if self.sampler is not None:  # the rows it keeps, by their positions in the batch
+            kept = np.asarray(self.sampler.shard(idx))
+            by_index = np.argsort(idx, kind="stable")
+            keep = by_index[np.searchsorted(idx[by_index], kept)]
             xb, idx = xb[keep], idx[keep]
         return to_device(xb.astype(X.dtype), self.device), to_device(y[idx], self.device)
 

@@ -93,7 +93,7 @@ from ..errors import BackendError, DomainError, MissingRuleError, NonDifferentia
 from ..ir import Traced
 from ..primitive import NoRule
 from .assembly import stack
-from .declare import composite, declared_in, elementwise, shape_of, structural
+from .declare import composite, declared_in, dtype_of, elementwise, shape_of, structural
 from .elementwise import (
     abs,
     cos,
@@ -1236,15 +1236,18 @@ def _edge_power(t: Any, p: Any) -> Any:
     return where(zero, t, 0.0) ** where(zero, p, 1.0)
 
 
-def _plain_powers(*exponents_logs: tuple[Any, Any], scale: Any) -> Any:
-    """Where each power t^p = exp(p·log t) of the pairs (p, log t) and the scale e^(−s) lie well
-    inside the float range (|p·log t| ≤ 600, |s| ≤ 600): there the density is written with the
-    powers themselves, whose derivatives carry no cancellation — exp(p·log t)'s k-th derivative
-    sums terms ~t^(−k) that cancel to ~t^(p−k), every digit lost near t = 0 by the third."""
-    fits = less_equal(abs(scale), 600.0)
+def _plain_powers(like: Any, *exponents_logs: tuple[Any, Any], scale: Any) -> Any:
+    """Where the powers t^p = exp(p·log t) of the pairs (p, log t), the scale e^(−s) and their
+    product lie well inside the float range of `like`'s dtype (Σ|p·log t| + |s| ≤ 0.8·ln of the
+    largest float: 567 in float64, 71 in float32): there the density is written with the powers
+    themselves, whose derivatives carry no cancellation — exp(p·log t)'s k-th derivative sums
+    terms ~t^(−k) that cancel to ~t^(p−k), every digit lost near t = 0 by the third."""
+    kind = np.dtype(dtype_of(like))
+    limit = 0.8 * math.log(float(np.finfo(kind if kind.kind in "fc" else np.float64).max))
+    size = abs(scale)
     for p, log_t in exponents_logs:
-        fits = logical_and(fits, less_equal(abs(p * log_t), 600.0))
-    return fits
+        size = size + abs(p * log_t)
+    return less_equal(size, limit)
 
 
 def _gammainc_dx(a: Any, x: Any) -> Any:
@@ -1258,7 +1261,7 @@ def _gammainc_dx(a: Any, x: Any) -> Any:
     zero = equal(x, 0.0)
     inner = where(zero, 1.0, x)
     lng = gammaln(safe)
-    plain = _plain_powers((safe - 1.0, log(inner)), scale=inner + lng)
+    plain = _plain_powers(x, (safe - 1.0, log(inner)), scale=inner + lng)
     base, tail = where(plain, inner, 1.0), where(plain, 1.0, inner)
     power = base ** (safe - 1.0) * exp(-base - lng)
     logform = exp(xlogy(safe - 1.0, tail) - tail - lng)
@@ -1275,7 +1278,7 @@ def _betainc_dx(a: Any, b: Any, x: Any) -> Any:
     at0, at1 = equal(x, 0.0), equal(x, 1.0)
     inner = where(at0, 0.5, where(at1, 0.5, x))
     lnb = betaln(a, b)
-    plain = _plain_powers((a - 1.0, log(inner)), (b - 1.0, log1p(-inner)), scale=lnb)
+    plain = _plain_powers(x, (a - 1.0, log(inner)), (b - 1.0, log1p(-inner)), scale=lnb)
     base, tail = where(plain, inner, 0.5), where(plain, 0.5, inner)
     power = base ** (a - 1.0) * (1.0 - base) ** (b - 1.0) * exp(-lnb)
     logform = exp(xlogy(a - 1.0, tail) + xlog1py(b - 1.0, -tail) - lnb)
