@@ -244,3 +244,34 @@ def test_a_partial_of_a_summed_loss_instance_reports_per_term_means() -> None:
         np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=1e-13)
     # by hand: the mean over rows of −log softmax at the label, of the trained model
     assert histories[0]["val_loss"][0] < 2.0
+
+
+def test_a_declared_summed_loss_of_ones_own_reports_per_term_means() -> None:
+    """A loss of your own declared `reduction = "sum"`: history holds its per-term mean — per row
+    for integer class labels, per entry otherwise — as the built-in mean losses report (a summed
+    cross-entropy was divided by rows × classes: a third of the mean for three classes)."""
+    class SummedCrossEntropy:
+        reduction = "sum"
+
+        def __call__(self, out: Any, y: Any) -> Any:
+            return nn.cross_entropy(out, y, reduction="sum")
+
+    class SummedSquares:
+        reduction = "sum"
+
+        def __call__(self, out: Any, t: Any) -> Any:
+            return ((out - t) ** 2).sum()
+
+    targets = RNG.normal(size=(48, 3))
+    for own, builtin, y in ((SummedCrossEntropy(), nn.CrossEntropyLoss(), Y),
+                            (SummedSquares(), nn.MSELoss(), targets)):
+        results = []
+        for loss in (own, builtin):
+            nn.manual_seed(0)
+            model = nn.MLP([4, 5, 3], dtype=np.float64)
+            trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.0),
+                                 loss_fn=loss, progress=False)
+            history = trainer.fit(nn.DataLoader(X, y, batch_size=16, dtype=np.float64),
+                                  epochs=1, val_data=(X, y))
+            results.append((history["loss"][0], history["val_loss"][0], trainer.evaluate(X, y)[0]))
+        np.testing.assert_allclose(results[0], results[1], rtol=1e-12)

@@ -29,6 +29,7 @@ from .data import DataLoader, check_finite, check_loader_state
 from .distributed import data_parallel, session
 from .inference import predict
 from .losses import (
+    builtin_loss,
     check_class_labels,
     cross_entropy,
     kind_of,
@@ -358,7 +359,7 @@ class Trainer:
             v, out, updated = self._checked_step(xb, yb)
         hits = _hits(self._scorer, out, yb)
         if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
-            v = v / _terms(self.loss_fn, out.shape)
+            v = v / _terms(self.loss_fn, out.shape, yb)
         out = None  # the step's graph goes before the update, which may then write in place
         if not updated:
             self._update(len(yb))
@@ -734,7 +735,7 @@ class Trainer:
         yd = to_device(y_host, self.model.device)
         loss = value_of(self.loss_fn(out, yd))
         reduction = _reduction(self.loss_fn)
-        terms = _terms(self.loss_fn, out.shape)
+        terms = _terms(self.loss_fn, out.shape, yd)
         if reduction == "none":  # one loss per term: their mean
             mean, terms = float(loss.mean()), int(loss.size)
         else:
@@ -1007,11 +1008,19 @@ def _reduction(loss_fn: Any) -> str:
     return known_reduction(loss_fn) or "mean"
 
 
-def _terms(loss_fn: Any, out_shape: tuple[int, ...]) -> int:
-    """How many terms a built-in loss sums for an output of this shape: one per row for the
-    class losses (cross_entropy, nll_loss), one per entry for the others."""
+def _terms(loss_fn: Any, out_shape: tuple[int, ...], y: Any = None) -> int:
+    """How many terms a loss sums for an output of this shape: one per row for the class losses
+    (cross_entropy, nll_loss), one per entry for the others; a loss of your own is read by its
+    targets — integer labels of the output's shape less its last axis are one term per row (a
+    class loss), anything else one per entry."""
     shape = tuple(out_shape)
-    return max(math.prod(shape[:-1] if uses_class_labels(loss_fn) else shape), 1)
+    if builtin_loss(loss_fn) is not None:
+        rows = uses_class_labels(loss_fn)
+    else:
+        target = value_of(y) if y is not None else None
+        kind = getattr(getattr(target, "dtype", None), "kind", "")
+        rows = kind in "iu" and kind != "" and tuple(np.shape(target)) == shape[:-1]
+    return max(math.prod(shape[:-1] if rows else shape), 1)
 
 
 def fit(model: Module, train_loader: DataLoader, epochs: int = 10,
