@@ -8,12 +8,14 @@ one of ``tensor=False``, was traced and differentiated: a silent wrong value and
 NumPy does not dispatch these functions (they are not array functions), so diffkit wraps them
 in their modules when it is imported: on a traced x the coefficients get the layout NumPy gives
 them for an array x; on anything else NumPy's own function runs, unchanged. (A name imported
-from numpy.polynomial before diffkit was is NumPy's function, unwrapped.)
+from numpy.polynomial before diffkit was is NumPy's function, unwrapped; NumPy's original held
+elsewhere, as ``Polynomial._val``, no longer pickles by name.)
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -29,12 +31,22 @@ EVALUATORS = (("polynomial", "polyval"), ("polynomial", "polyvalfromroots"),
 
 
 def with_tensor_layout(original: Callable[..., Any]) -> Callable[..., Any]:
-    """`original` (x, c, tensor=True), giving c the trailing axes of a traced x itself."""
+    """`original` (x, c, tensor=True) — its second parameter named as NumPy names it (c, or r for
+    polyvalfromroots) — giving c the trailing axes of a traced x itself. Untraced calls go
+    straight to NumPy's function (one type test)."""
+    signature = inspect.signature(original)
+
     @functools.wraps(original)
-    def evaluate(x: Any, c: Any, tensor: bool = True) -> Any:
-        if tensor and isinstance(x, Traced):
-            c = c if isinstance(c, Traced) else np.array(c, ndmin=1, copy=None)
-            c = c.reshape(tuple(c.shape) + (1,) * len(x.shape))
+    def evaluate(*args: Any, **kwargs: Any) -> Any:
+        x = args[0] if args else kwargs.get("x")
+        if not isinstance(x, Traced):
+            return original(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        x, c, tensor = bound.args
+        if tensor:
+            c = c if isinstance(c, Traced) else np.asarray(c)
+            c = c.reshape(tuple(c.shape) + (1,) * len(x.shape)) if len(c.shape) else c
         return original(x, c, tensor)
 
     evaluate.numpy_function = original  # type: ignore[attr-defined]

@@ -74,3 +74,17 @@ def test_plain_calls_are_numpys_own() -> None:
         for x in (0.3, X, [0.1, 0.2, 0.4]):
             for tensor in (True, False):
                 np.testing.assert_array_equal(fn(x, C2, tensor), original(x, C2, tensor))
+
+
+def test_keywords_as_numpy_names_them() -> None:
+    """The wrappers take NumPy's parameter names (polyvalfromroots' second is r: a wrapper
+    naming it c broke every keyword call of it once diffkit was imported)."""
+    assert npp.polynomial.polyvalfromroots(x=2.0, r=[1.0, 3.0]) == -1.0
+    assert npp.polynomial.polyval(x=2.0, c=[1.0, 3.0], tensor=False) == 7.0
+    r = np.ones((3, 2))
+
+    def f(x: Any) -> Any:
+        return np.sum(npp.polynomial.polyvalfromroots(x=x, r=r))
+
+    # by hand: two columns of (x − 1)³, so d/dx Σ = 6 (x − 1)²
+    np.testing.assert_allclose(dk.grad(f)(X)[0], 6 * (X - 1) ** 2, rtol=1e-14)
