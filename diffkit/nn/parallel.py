@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import ops as dk
 from ..backend import array_namespace, to_numpy
-from ..errors import DiffkitError, DistributedError, RankMismatchError
+from ..errors import DistributedError, RankMismatchError
 from ..primitive import Primitive, plain_value
 from ..tensor import Tensor
 from . import ranks
@@ -499,8 +499,8 @@ class DataParallel:
         plain = [m for m in model.modules()
                  if isinstance(m, BatchNorm1d) and not isinstance(m, _SyncStatistics)]
         X, p = getattr(loader, "X", None), self.ctx.world_size
-        if not plain or X is None or p == 1:
-            return
+        if not plain or X is None or p == 1 or np.ndim(X) != 2:
+            return  # (N, C, L) rows keep L values per channel: one row has statistics there
         n, b = len(X), loader.batch_size
         sizes = {b} if n >= b else set()
         if n % b and not loader.drop_last:
@@ -508,11 +508,12 @@ class DataParallel:
         for size in sorted(sizes):
             shards = sorted({hi - lo for lo, hi in (shard_bounds(size, r, p) for r in range(p))})
             if 1 in shards and size > 1:
+                last = size != b  # the epoch's short last batch: drop_last=True skips it
                 raise DistributedError(
                     f"plain BatchNorm1d on {p} ranks: a global batch of {size} rows gives some "
                     f"rank a shard of 1 row, which has no batch statistics: use nn.distributed."
-                    "convert_sync_batchnorm(model) (one process's statistics), drop_last=True or "
-                    "another batch size")
+                    "convert_sync_batchnorm(model) (one process's statistics), "
+                    + ("drop_last=True or " if last else "") + "another batch size")
 
     @property
     def is_main(self) -> bool:
@@ -565,16 +566,12 @@ class DataParallel:
         return self
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        """Close; and where fit leaves by an exception that only this rank may have met (the
-        user may catch it), tell the other ranks at once (their next wait raises) rather than
-        let them wait out the timeout. Not for a DistributedError (told already, or raised by
-        every rank) nor a DivergenceError (every rank sees the same summed loss)."""
+        """Close (the user's loader gets its sampler back). An exception is not told to the
+        other ranks here: one that every rank meets alike (a label out of range) may be caught
+        and fit called again, which a failed job would forbid; an uncaught one reaches them
+        through the process's exception hook, a caught one on one rank only leaves the others
+        to their wait's timeout (a DistributedTimeoutError naming it)."""
         self.close()
-        if exc is None or isinstance(exc, DistributedError | GeneratorExit):
-            return
-        if isinstance(exc, FloatingPointError) and isinstance(exc, DiffkitError):
-            return  # DivergenceError
-        self.ctx.fail(exc)
 
 
 def session(dp: DataParallel | None) -> Any:
