@@ -1149,12 +1149,19 @@ def _numpy_method(fn: Callable[..., Any]) -> Any:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
         return fn(self, *args, **kwargs)
 
+    method.installed = True  # type: ignore[attr-defined]
     return method
 
 
 def _install_numpy_method(name: str, fn: Callable[..., Any]) -> None:
-    """Install ``x.<name>()`` unless the class has that name already (its own method wins)."""
-    if name.isidentifier() and not name.startswith("_") and not hasattr(Tensor, name):
+    """Install ``x.<name>()`` unless the class defines that name itself (its own method wins); a
+    name registered again replaces what was installed (``np.<name>`` follows the latest too),
+    and a NumPy name wins over a missing attribute's named error."""
+    if not name.isidentifier() or name.startswith("_"):
+        return
+    current = getattr(Tensor, name, None)
+    if current is None or getattr(current, "installed", False) or (
+            isinstance(current, property) and getattr(current.fget, "installed", False)):
         setattr(Tensor, name, _numpy_method(fn))
 
 
@@ -1166,6 +1173,7 @@ def _missing_attribute(name: str, in_place: bool, hint: str) -> property:
     def refuse(self: Tensor) -> Any:
         raise cls(f"x.{name} at {call_site()}: {hint}")
 
+    refuse.installed = True  # type: ignore[attr-defined]
     return property(refuse)
 
 
