@@ -65,7 +65,8 @@ def require_finite_direction(v: Any, what: str) -> None:
         return
     arr = v if hasattr(v, "dtype") and hasattr(v, "shape") else np.asarray(v)
     if arr.dtype.kind in "fc" and not bool(xp_of(arr).all(xp_of(arr).isfinite(arr))):
-        raise DomainError(f"{what} holds NaN or an infinity: J·v and vᵀ·J need a finite v")
+        raise DomainError(f"{what} is not finite (NaN or an infinity): a tangent or cotangent "
+                          "must be a finite direction, even where the function is smooth")
 
 
 def _fits(given: tuple[int, ...], shape: tuple[int, ...]) -> bool:

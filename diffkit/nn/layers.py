@@ -396,6 +396,14 @@ class _BatchNorm(Module):
     def _check(self, x: Any) -> None:
         raise NotImplementedError
 
+    def _running_weight(self) -> float:
+        """Count this training batch in ``num_batches_tracked`` and return its weight m in the
+        running statistics, r ← (1 − m)·r + m·batch: `momentum`, or for ``momentum=None`` the
+        cumulative average's m = 1/k at the k-th batch."""
+        done = self.num_batches_tracked
+        self.num_batches_tracked = array_namespace(done).asarray(done + 1)
+        return 1.0 / float(done + 1) if self.momentum is None else float(self.momentum)
+
     def forward(self, x: Any) -> Any:
         self._check(x)
         axes = (0, *range(2, len(x.shape)))
@@ -405,9 +413,7 @@ class _BatchNorm(Module):
             _check_batch_values(x, self.num_features)
             y, mu, var = _normalized(x, axes, self.eps, weight, bias, bshape)
             if self.training and self.track_running_stats:
-                done = self.num_batches_tracked
-                self.num_batches_tracked = array_namespace(done).asarray(done + 1)
-                m = 1.0 / float(done + 1) if self.momentum is None else self.momentum
+                m = self._running_weight()
                 count = x.size // self.num_features
                 mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
                 self.running_mean = (1 - m) * self.running_mean + m * mu_v

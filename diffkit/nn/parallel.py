@@ -378,7 +378,7 @@ class _SyncStatistics:
         y = dk.mul(d, dk.pow(dk.add(var, self.eps), -0.5))
         if self.track_running_stats:
             b = self._buffers  # type: ignore[attr-defined]
-            m = _running_weight(self)
+            m = self._running_weight()
             mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
             b["running_mean"] = (1 - m) * b["running_mean"] + m * mu_v
             b["running_var"] = (1 - m) * b["running_var"] + m * var_v * (total / max(total - 1,
@@ -387,15 +387,6 @@ class _SyncStatistics:
             y = dk.add(dk.mul(y, dk.reshape(self.weight, bshape)),  # type: ignore[attr-defined]
                        dk.reshape(self.bias, bshape))  # type: ignore[attr-defined]
         return y
-
-
-def _running_weight(bn: Any) -> float:
-    """Count this training batch in ``num_batches_tracked`` and return its weight m in the
-    running statistics, r ← (1 − m)·r + m·batch, as one process's batch norm does: `momentum`,
-    or for ``momentum=None`` the cumulative average's m = 1/k at the k-th batch."""
-    done = bn._buffers["num_batches_tracked"]
-    bn._buffers["num_batches_tracked"] = array_namespace(done).asarray(done + 1)
-    return 1.0 / float(done + 1) if bn.momentum is None else float(bn.momentum)
 
 
 class SyncBatchNorm1d(_SyncStatistics, BatchNorm1d):

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import DomainError, ShapeError
+from ..engines.base import require_finite_direction
+from ..errors import ShapeError
 from ..function import Function
 from ..ir import Graph, Node
 from ..primitive import MINUS_ONE, ONE, REGISTRY
@@ -144,14 +145,6 @@ def numeric(p: Any) -> Any:
     return p
 
 
-def require_finite_seed(seed: Any, what: str) -> None:
-    """DomainError naming the seed where it holds a NaN or an infinity: the function may well be
-    differentiable there, it is the direction (ẋ) or the weight (ȳ) that is not a number."""
-    if not np.all(np.isfinite(seed)):
-        raise DomainError(f"{what} is not finite (NaN or infinite): a trace's seed must be a "
-                          "finite tangent or cotangent")
-
-
 def forward_seed(fn: Function, graph: Graph, seed: Any) -> list[Any]:
     """ẋ per input: e₁ by default; a sequence (one per input) or a dict {name: tangent}.
 
@@ -195,7 +188,7 @@ def forward_seed(fn: Function, graph: Graph, seed: Any) -> list[Any]:
         except (TypeError, ValueError):
             raise ShapeError(f"seed for {name!r} is not a number or an array of numbers: "
                              f"{type(s).__name__}") from None
-        require_finite_seed(arr, f"seed ẋ for {name!r}")
+        require_finite_direction(arr, f"seed ẋ for {name!r}")
         out.append(float(arr) if not shape else np.array(arr))
     return out
 
@@ -219,5 +212,5 @@ def reverse_seed(graph: Graph, seed: Any) -> Any:
         return np.ones(shape) if shape else 1.0
     if np.ndim(seed) and np.shape(seed) != shape:
         raise ShapeError(f"seed ȳ has shape {np.shape(seed)}, the output has shape {shape}")
-    require_finite_seed(np.asarray(seed, dtype=float), "seed ȳ")
+    require_finite_direction(np.asarray(seed, dtype=float), "seed ȳ")
     return np.broadcast_to(np.asarray(seed, dtype=float), shape).copy() if shape else float(seed)
