@@ -164,15 +164,20 @@ def test_untouched_restore_still_continues_from_the_last_epoch() -> None:
     assert trainer.history["loss"][-1] == pytest.approx(trainer.evaluate(X, Y)[0], rel=1e-12)
 
 
+def _fresh(lr: float, **trainer_args: Any) -> tuple[nn.Module, nn.Trainer]:
+    """The seeded 4-5-3 MLP and a plain-SGD trainer of it."""
+    nn.manual_seed(0)
+    model = nn.MLP([4, 5, 3], dtype=np.float64)
+    return model, nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=lr), progress=False,
+                             **trainer_args)
+
+
 def test_a_classifier_grown_between_fits_trains_its_new_class() -> None:
     y4 = Y.copy()
     y4[::4] = 3
     results = []
     for compile in (None, False):
-        nn.manual_seed(0)
-        model = nn.MLP([4, 5, 3], dtype=np.float64)
-        trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.1),
-                             progress=False, compile=compile)
+        model, trainer = _fresh(0.1, compile=compile)
         trainer.fit(nn.DataLoader(X, Y, batch_size=16, dtype=np.float64), epochs=1)
         model[2].weight.data = np.vstack([model[2].weight.data, np.full((1, 5), 0.1)])
         model[2].bias.data = np.append(model[2].bias.data, 0.0)
@@ -234,10 +239,7 @@ def test_a_partial_of_a_summed_loss_instance_reports_per_term_means() -> None:
     histories = []
     for loss in (nn.CrossEntropyLoss(reduction="sum"),
                  functools.partial(nn.CrossEntropyLoss(reduction="sum"))):
-        nn.manual_seed(0)
-        model = nn.MLP([4, 5, 3], dtype=np.float64)
-        trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.01),
-                             loss_fn=loss, progress=False)
+        _, trainer = _fresh(0.01, loss_fn=loss)
         histories.append(trainer.fit(nn.DataLoader(X, Y, batch_size=16, dtype=np.float64),
                                      epochs=1, val_data=(X, Y)))
     for key in ("loss", "val_loss"):
@@ -267,10 +269,7 @@ def test_a_declared_summed_loss_of_ones_own_reports_per_term_means() -> None:
                             (SummedSquares(), nn.MSELoss(), targets)):
         results = []
         for loss in (own, builtin):
-            nn.manual_seed(0)
-            model = nn.MLP([4, 5, 3], dtype=np.float64)
-            trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.0),
-                                 loss_fn=loss, progress=False)
+            _, trainer = _fresh(0.0, loss_fn=loss)
             history = trainer.fit(nn.DataLoader(X, y, batch_size=16, dtype=np.float64),
                                   epochs=1, val_data=(X, y))
             results.append((history["loss"][0], history["val_loss"][0], trainer.evaluate(X, y)[0]))
