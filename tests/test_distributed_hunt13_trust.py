@@ -126,6 +126,21 @@ def case_sumloss() -> dict:
                              optimizer=nn.SGD(model.parameters(), lr=0.01))
         trainer.fit(nn.DataLoader(X, y, batch_size=16, seed=0, dtype=np.float64), epochs=2)
         out[name] = _params(model)
+    # a summed loss of one's own set inside an epoch (from a transform): probed as at the start
+    nn.manual_seed(0)
+    model = nn.MLP([3, 8, 3], dtype=np.float64)
+    trainer = nn.Trainer(model, progress=False, optimizer=nn.SGD(model.parameters(), lr=0.01))
+    steps = [0]
+
+    def swap(xb, rng):  # type: ignore[no-untyped-def]
+        steps[0] += 1
+        if steps[0] == 3:
+            trainer.loss_fn = lambda o, t: nn.cross_entropy(o, t, reduction="sum")
+        return xb
+
+    trainer.fit(nn.DataLoader(X, y, batch_size=16, seed=0, dtype=np.float64, transform=swap),
+                epochs=2)
+    out["swapped"] = _params(model)
     return out
 
 
@@ -334,6 +349,7 @@ def test_summed_loss_of_your_own_steps_as_one_process(results: dict, n: int) -> 
     assert "crash" not in one and "crash" not in many, (one, many)
     _same(one["lambda"], many["lambda"])
     _same(one["declared"], many["declared"])
+    _same(one["swapped"], many["swapped"])
 
 
 @needs_mpi

@@ -460,19 +460,27 @@ class DataParallel:
             self._check_rows_for_sync_batchnorm(loader)
         self._check_rows_for_batchnorm(model, loader)
         broadcast_parameters(model)
-        if ctx.world_size > 1 and known_reduction(trainer.loss_fn) is None:
+        self._loader = loader
+        self.read_reduction(trainer)
+        self.reducer = GradientReducer(model.parameters())
+        loader.sampler = sampler  # installed last: a refused set-up leaves the loader alone
+
+    def read_reduction(self, trainer: Any) -> None:
+        """Whether the trainer's loss sums over the rows (the ranks' gradients then add with
+        weight 1, else n_r/N): known, declared, or probed on the loader's rows for a loss of
+        your own (also one set inside an epoch); LossReductionError where it cannot be told."""
+        loss_fn, loader = trainer.loss_fn, self._loader
+        if self.ctx.world_size > 1 and known_reduction(loss_fn) is None:
             X, y = getattr(loader, "X", None), getattr(loader, "y", None)
             if X is None or y is None:
                 raise LossReductionError(
-                    f"the loss {loss_name(trainer.loss_fn)} is your own and the loader holds "
-                    "no X and y to tell whether it is a mean or a sum over the rows: declare "
-                    "it (loss_fn.reduction = 'mean' or 'sum')")
-            trainer._sum = probe_reduction(trainer.loss_fn, model, X, y) == "sum"
+                    f"the loss {loss_name(loss_fn)} is your own and the loader holds no X and y "
+                    "to tell whether it is a mean or a sum over the rows: declare it "
+                    "(loss_fn.reduction = 'mean' or 'sum')")
+            trainer._sum = probe_reduction(loss_fn, trainer.model, X, y) == "sum"
         #: the loss is a sum over the rows: the ranks' gradients add with weight 1 (also read by
         #: synchronized batch norm's backward)
-        self.summed = ctx.summed_loss = bool(getattr(trainer, "_sum", False))
-        self.reducer = GradientReducer(model.parameters())
-        loader.sampler = sampler  # installed last: a refused set-up leaves the loader alone
+        self.summed = self.ctx.summed_loss = bool(getattr(trainer, "_sum", False))
 
     def _check_rows_for_sync_batchnorm(self, loader: Any) -> None:
         n, b = len(loader.X), loader.batch_size

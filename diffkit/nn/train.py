@@ -375,6 +375,8 @@ class Trainer:
         step = self._step
         if self.loss_fn is not self._loss_read:  # a new loss: its reduction and scorer too
             self._read_loss()
+            if self._dist is not None:  # (a loss of your own: probed, as when fit started)
+                self._dist.read_reduction(self)
         if step is not None and (step.loss_fn is not self.loss_fn
                                  or not step.unchanged(*self._penalties())):
             self._choose_path()
