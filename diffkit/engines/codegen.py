@@ -136,7 +136,10 @@ class _Module:
                 # np.transpose(x, axes) calls x.transpose(axes): the method, without NumPy's
                 # Python wrapper (~1 µs a call)
                 return _Code(f"{_wrap(args[0])}.transpose({literal(args[1])})")
-            fn = f"math.{name}" if self.scalar and hasattr(math, name) else f"np.{name}"
+            # math's function for an element-wise ufunc only (math.prod is no np.prod: it
+            # takes neither axis nor keepdims)
+            fn = f"math.{name}" if self.scalar and hasattr(math, name) and isinstance(
+                getattr(np, name, None), np.ufunc) else f"np.{name}"
             if not self.scalar and name == "mean" and (text := _mean(args, kwargs)) is not None:
                 return _Code(text, atom=False, fresh=True)  # a quotient: not atomic
             if not self.scalar and name in _REDUCE and len(args) == 1 and set(kwargs) <= {

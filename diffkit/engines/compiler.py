@@ -736,6 +736,12 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
         scalar = not v.shape and (v.dtype is _FLOAT64 or v.dtype == _FLOAT64
                                   or v.dtype.kind in "biu") and \
             all(not a.shape and a.dtype.kind != "c" for a in v.args)
+        if not scalar:  # array code: a 0-d float64 operand computed as a Python float (math
+            # code) is given back its NumPy scalar, which indexes and has array methods
+            # (np.tanh(x)[None]: a float is not subscriptable)
+            args = [f"np.float64({t})" if not a.shape and a.dtype == np.float64 and not
+                    a.is_const and not t.startswith("np.float64(") else t
+                    for a, t in zip(v.args, args, strict=True)]
         made = render_code(v.prim, args, v.params, scalar,
                            None if scalar else [(a.shape, a.dtype) for a in v.args])
         if made is None:  # call the table's impl itself (it may return an argument)

@@ -195,7 +195,8 @@ class FiniteDifferenceEngine(Engine):
         step along the imaginary axis is a complex input's only: :meth:`_complex_jacobian`)."""
         args = fn.coerce(args, wrt)
         shapes = [np.shape(args[i]) for i in wrt]
-        scalar = [not np.ndim(args[i]) for i in wrt]
+        # a number (not a 0-d array, whose array methods the function may call: x.dot(...))
+        scalar = [not np.ndim(args[i]) and not isinstance(args[i], np.ndarray) for i in wrt]
         real = [dtype_of(args[i]).kind != "c" for i in wrt]
         dtype = working_dtype(np.result_type(*[np.asarray(args[i]).dtype for i in wrt])
                          if wrt else np.dtype(np.float64))
@@ -209,7 +210,8 @@ class FiniteDifferenceEngine(Engine):
             for i, piece, is_scalar, is_real in zip(wrt, split_flat(x, like), scalar, real):
                 if mixed and is_real and np.iscomplexobj(piece):
                     piece = piece.real
-                full[i] = piece.reshape(())[()] if is_scalar else piece  # as as_input gives it
+                full[i] = piece.reshape(())[()] if is_scalar else piece.reshape(np.shape(
+                    args[i]))  # as as_input gives it
             if self.scheme == "complex" and np.iscomplexobj(x):
                 return _numeric(self._complex_call(fn, full, wrt))
             return _numeric(self._call(fn, full))

@@ -197,7 +197,8 @@ def _min_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool)
 
 def _amin_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
     """min = −max(−x): a TieMax, whose derivative shares 1 equally among the tied entries."""
-    return -_amax_sympy(sp, -np.asarray(x, dtype=object), axis, keepdims)
+    negated = np.negative(np.asarray(x, dtype=object))  # (unary minus of a 0-d object array is
+    return -_amax_sympy(sp, np.asarray(negated, dtype=object), axis, keepdims)  # no array)
 
 
 amin = structural(
