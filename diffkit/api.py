@@ -680,6 +680,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
         if isinstance(outputs, list):
             ct = flat_cotangent(ct, outputs, size_of(out))
         ct = as_input(ct)
+        require_finite_direction(ct, "the cotangent")  # (here, not per row of a Jacobian)
         if float_dtype(ct).kind == "c" and float_dtype(out).kind != "c":
             # a real output's cotangent space is real (JAX refuses this too): the real part
             # alone would silently drop what a user meaning the holomorphic extension asked
