@@ -723,12 +723,6 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             count = _emit_placed_sum(v, i, deferred, names, fresh, last, lines, count, ns)
             continue
         args = [names[id(a)] if id(a) in names else _ref(a, names, ns) for a in v.args]
-        if any(a.dtype is not _FLOAT64 and a.dtype in _WEAKLY_PROMOTED for a in v.args):
-            # a float64 scalar computed here may be a Python float at run time (math code),
-            # which NumPy promotes weakly beside a float32 array or scalar: the trace's
-            # scalars are NumPy float64s (strong)
-            args = [f"np.float64({t})" if not a.shape and a.dtype == np.float64 and not
-                    a.is_const else t for a, t in zip(v.args, args, strict=True)]
         # Python-float code (math.*) only where NumPy would compute in float64 too: a float32
         # or float16 scalar keeps NumPy's own scalar arithmetic in its dtype, and a complex
         # operand or result NumPy's complex functions (math.exp of a complex scalar drops its
@@ -736,12 +730,14 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
         scalar = not v.shape and (v.dtype is _FLOAT64 or v.dtype == _FLOAT64
                                   or v.dtype.kind in "biu") and \
             all(not a.shape and a.dtype.kind != "c" for a in v.args)
-        if not scalar:  # array code: a 0-d float64 operand computed as a Python float (math
-            # code) is given back its NumPy scalar, which indexes and has array methods
-            # (np.tanh(x)[None]: a float is not subscriptable)
+        if not scalar or any(a.dtype is not _FLOAT64 and a.dtype in _WEAKLY_PROMOTED
+                             for a in v.args):
+            # a 0-d float64 operand computed here may be a Python float at run time (math
+            # code): array code gets its NumPy scalar back, which indexes and has array methods
+            # (np.tanh(x)[None]: a float is not subscriptable), and NumPy promotes a Python float
+            # weakly beside a float32 array or scalar, where the trace's float64 is strong
             args = [f"np.float64({t})" if not a.shape and a.dtype == np.float64 and not
-                    a.is_const and not t.startswith("np.float64(") else t
-                    for a, t in zip(v.args, args, strict=True)]
+                    a.is_const else t for a, t in zip(v.args, args, strict=True)]
         made = render_code(v.prim, args, v.params, scalar,
                            None if scalar else [(a.shape, a.dtype) for a in v.args])
         if made is None:  # call the table's impl itself (it may return an argument)
