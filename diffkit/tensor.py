@@ -88,12 +88,20 @@ class Tape:
         self.recorded: list[Node] | None = [] if level else None
 
     def const(self, value: Any) -> Node:
-        """The constant node for `value` (one per distinct object on this tape)."""
+        """The constant node for `value`, holding it as it is now.
+
+        A graph holds values, not the caller's buffers: an array is copied (:func:`own_copy`),
+        so code that writes into an array after using it (a workspace reused in a loop, a mask
+        cleared, a constant updated before ``backward()``) leaves the recorded value as the
+        operation read it — the engines differentiate what was computed. (Held by reference,
+        every exact method answered with the array's later contents.) A number, immutable, has
+        one node per distinct object on a tracing tape."""
         hit = self.consts.get(id(value))
         if hit is not None and hit[0] is value:
             return hit[1]
-        node = Node(None, (), {}, value)
-        if self.level > 0:  # the eager tape lives forever: do not pin its constants
+        held = own_copy(value)
+        node = Node(None, (), {}, held)
+        if self.level > 0 and held is value:  # the eager tape lives forever: no pinning there
             self.consts[id(value)] = (value, node)
         return node
 
@@ -131,7 +139,9 @@ class Tape:
             value = prim.evaluate(array_namespace(*vals), vals, params)
         if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
-        node = Node(prim, tuple(nodes), params, value)
+        # static parameters as they are now (an index array the code overwrites later: see const)
+        node = Node(prim, tuple(nodes), {k: own_copy(v) for k, v in params.items()} if params
+                    else params, value)
         if self.recorded is not None:
             if scalar:
                 self.recorded.append(node)
