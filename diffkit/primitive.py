@@ -554,6 +554,28 @@ class DiagonalRows:
     __radd__ = __add__
 
 
+def _at_precision_of(xs: Sequence[Any], out: Any) -> Sequence[Any]:
+    """An element-wise rule's arguments at its output's precision. NumPy computed `out` with
+    its inputs promoted (``x / c`` for a float64 x and a float16 c divides in float64), so the
+    partials are taken there too: ∂(x/c)/∂x = 1/c in float16 put float16's rounding (3·10⁻⁴)
+    into a float64 gradient. A float or complex array, NumPy scalar or traced value of a
+    narrower type is cast (exactly); anything else is left as it is."""
+    wide = getattr(out, "dtype", None)
+    if wide is None or wide.kind not in "fc":
+        return xs
+    real = wide if wide.kind == "f" else np.finfo(wide).dtype
+    cast = None
+    for i, x in enumerate(xs):
+        narrow = getattr(x, "dtype", None)
+        if narrow is None or narrow == wide or narrow.kind not in "fc":
+            continue
+        target = real if narrow.kind == "f" else wide
+        if narrow != target and np.can_cast(narrow, target, "safe"):
+            cast = list(xs) if cast is None else cast
+            cast[i] = target.type(x) if isinstance(x, np.generic) else x.astype(target)
+    return xs if cast is None else cast
+
+
 class ElementwiseLinearization(Linearization):
     """Memoized local partials: x̄ᵢ = ȳ·∂out/∂xᵢ, ṫ = Σᵢ ∂out/∂xᵢ·ẋᵢ.
 
@@ -570,6 +592,8 @@ class ElementwiseLinearization(Linearization):
         #: it (a float64 output's is strong beside float32 values, as NumPy's float64 is)
         self.dtype = out.dtype.type if type(out) is not float and hasattr(out, "dtype") \
             else _F64 if type(out) is not complex else np.complex128  # (no dtype built per node)
+        if type(out) is not float and type(out) is not _F64:
+            xs = _at_precision_of(xs, out)
         args = (*xs, out)
         rules = prim.partials
         try:

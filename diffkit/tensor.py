@@ -50,6 +50,7 @@ from .errors import (
 from .ir import Node, Traced, toposort
 
 _F64 = np.float64
+_FLOAT = np.dtype(float)
 _NO_PARAMS: dict[str, Any] = {}
 from .primitive import (
     NUMPY_NAME_LISTENERS,
@@ -534,6 +535,19 @@ class Tensor(Traced):
 
     def __index__(self) -> int:
         return int(self.concrete("using it as an integer"))
+
+    def __trunc__(self) -> int:
+        """``math.trunc(x)`` reads a number out, as ``int()`` does."""
+        return int(self.concrete("math.trunc()"))
+
+    def as_integer_ratio(self) -> tuple[int, int]:
+        """Python float's method (``statistics`` and ``fractions`` call it): reads the number
+        out, as ``float()`` does."""
+        return float(self.concrete("as_integer_ratio() (or statistics.*)")).as_integer_ratio()
+
+    def is_integer(self) -> bool:
+        """Python float's method: reads the number out, as ``float()`` does."""
+        return float(self.concrete("is_integer()")).is_integer()
 
     def __round__(self, ndigits: int | None = None) -> Any:
         """Python's round() reads a number out (an int for ndigits=None), as int() does; for a
@@ -1557,9 +1571,15 @@ def backward(root: Tensor, gradient: Any = None) -> None:
             # no finite answer (∞ − ∞ where paths merge, a rule's 1/0): NumPy's arithmetic as
             # the caller set it gives its infinities and NaNs (PyTorch's), or its error
             adj = _adjoints(nodes, wrt, root.node, gradient)
+    # a real leaf's derivative of a real output is real: the real part of what complex
+    # intermediates leave (real(exp(1j·b)) gave b a made-up imaginary part), as dk.grad's
+    real = root.node.dtype.kind != "c" and getattr(gradient, "dtype", _FLOAT).kind != "c"
     for node, t in leaves.items():
         if node in adj:
-            add_grad(t, adj[node])
+            g = adj[node]
+            if real and node.dtype.kind != "c" and getattr(g, "dtype", _FLOAT).kind == "c":
+                g = g.real
+            add_grad(t, g)
 
 
 def add_grad(t: Tensor, g: Any, owned: bool = False) -> None:
@@ -1594,6 +1614,11 @@ def _seed(root: Tensor, gradient: Any) -> Any:
     if gradient is None:
         if root.size != 1:
             raise ShapeError(f"backward() needs a gradient argument for an output of shape {root.shape}")
+        if dtype.kind == "c":  # PyTorch's rule: an implicit 1 is no derivative of a complex value
+            raise InputTypeError(
+                "backward() of a complex output needs a gradient argument (the cotangent: "
+                "backward(gradient=1+0j) gives the derivative of Σ ȳ·y); for a real loss, "
+                "differentiate a real value (y.real, abs(y)**2)")
         return v.dtype.type(1) if type(v) is _F64 else array_namespace(v).ones(
             root.shape, dtype=getattr(v, "dtype", float))
     if isinstance(gradient, Tensor):

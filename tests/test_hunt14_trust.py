@@ -1,0 +1,103 @@
+"""Silent wrong answers found by the fourteenth hunts (complex numbers, dtypes, Python idioms),
+each checked against a hand-derived formula."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+import scipy.special
+
+import diffkit as dk
+
+EXACT = ["reverse", "forward", "symbolic", "compiled"]
+
+
+# ----- eager backward(): a real leaf's derivative is real; a complex root needs its seed -------
+
+
+def test_a_real_leaf_of_a_real_loss_gets_the_real_derivative():
+    b = dk.tensor(0.7, requires_grad=True)
+    dk.real(dk.exp(1j * b)).backward()  # d cos(b)/db = −sin b
+    assert b.grad.dtype == np.float64
+    assert b.grad == pytest.approx(-math.sin(0.7), rel=1e-15)
+
+
+def test_a_float32_leaf_through_complex_values_stays_float32_and_real():
+    v = np.array([0.7, -0.3], np.float32)
+    b = dk.tensor(v, requires_grad=True)
+    (dk.abs(b + 1j) ** 2).sum().backward()  # d(b² + 1)/db = 2b
+    assert b.grad.dtype == np.float32
+    np.testing.assert_allclose(b.grad, 2.0 * v.astype(np.float64), rtol=1e-6)
+
+
+@pytest.mark.parametrize("f", [lambda a: dk.abs(a) * 1j, lambda a: dk.conj(a), lambda a: a * a],
+                         ids=["i|z|", "conj", "z²"])
+def test_backward_of_a_complex_root_without_a_seed_is_refused(f):
+    a = dk.tensor(0.7 + 0.4j, requires_grad=True)
+    with pytest.raises(dk.InputTypeError, match="complex output needs a gradient argument"):
+        f(a).backward()
+    assert a.grad is None
+
+
+def test_an_explicit_complex_seed_still_gives_the_derivative_of_the_pairing():
+    z = 0.7 + 0.4j
+    a = dk.tensor(z, requires_grad=True)
+    (a * a).backward(gradient=1 + 0j)
+    assert a.grad == pytest.approx(2 * z, rel=1e-15)
+
+
+# ----- element-wise rules at the output's precision --------------------------------------------
+
+C16 = np.float16(0.7)
+CS16 = np.array([0.7, 0.3], np.float16)
+X = np.array([1.5, 2.5])
+
+
+@pytest.mark.parametrize("method", EXACT)
+def test_a_narrow_divisor_does_not_round_a_float64_gradient(method):
+    (g,) = dk.grad(lambda x: np.sum(x / C16), method=method)(X)
+    np.testing.assert_allclose(g, 1.0 / np.float64(C16), rtol=1e-15)
+
+
+@pytest.mark.parametrize("method", EXACT)
+def test_a_narrow_base_does_not_round_the_exponents_gradient(method):
+    (g,) = dk.grad(lambda x: np.sum(CS16 ** x), method=method)(X)
+    base = CS16.astype(np.float64)
+    np.testing.assert_allclose(g, base ** X * np.log(base), rtol=1e-14)
+
+
+def test_xlogy_and_eager_and_jit_too():
+    (g,) = dk.grad(lambda x: np.sum(scipy.special.xlogy(x, CS16)))(X)
+    np.testing.assert_allclose(g, np.log(CS16.astype(np.float64)), rtol=1e-15)
+    (g,) = dk.grad(dk.jit(lambda x: np.sum(x / C16)))(X)
+    np.testing.assert_allclose(g, 1.0 / np.float64(C16), rtol=1e-15)
+    t = dk.tensor(X, requires_grad=True)
+    (t / C16).sum().backward()
+    np.testing.assert_allclose(t.grad, 1.0 / np.float64(C16), rtol=1e-15)
+
+
+def test_a_float32_input_keeps_its_dtype_and_gets_its_own_rounding():
+    x = X.astype(np.float32)
+    (g,) = dk.grad(lambda x: np.sum(x / C16))(x)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, np.float32(1.0 / np.float64(C16)), rtol=1e-7)
+
+
+# ----- Python's numeric protocols on traced values ----------------------------------------------
+
+
+def test_math_trunc_and_float_methods_are_reads_of_the_number():
+    with pytest.raises(dk.TracingError, match="math.trunc"):
+        dk.grad(lambda x: x * math.trunc(x))(1.5)
+    with pytest.raises(dk.TracingError, match="is_integer"):
+        dk.grad(lambda x: x * x.is_integer())(1.5)
+    # an argument not differentiated is read as its number: d(x·trunc(a))/dx = trunc(a)
+    assert dk.grad(lambda x, a: x * math.trunc(a), wrt=0)(1.5, 2.5) == (2.0,)
+
+
+def test_statistics_on_values_being_differentiated_is_a_named_error():
+    with pytest.raises(dk.TracingError, match="statistics"):
+        dk.grad(lambda x, y: statistics.mean([x, y]))(1.0, 2.0)
