@@ -417,6 +417,16 @@ class Tensor(Traced):
     def dtype(self) -> Any:
         return self.node.dtype
 
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element, as NumPy's (static: no read of the values)."""
+        return np.dtype(self.node.dtype).itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the value, as NumPy's ``size · itemsize`` (static)."""
+        return self.size * self.itemsize
+
     def __len__(self) -> int:
         if not self.node.shape:
             raise TypeError("len() of a 0-d Tensor")

@@ -24,7 +24,7 @@ FD_RTOL = {"fd": (1e-6, 1e-4), "fd-central": (1e-6, 1e-4), "fd-forward": (1e-4, 
 
 
 def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse", "forward", "symbolic", "fd"),
-                order: int = 1, rtol: float = 1e-10, atol: float = 1e-12, seed: int = 0) -> dict[str, float]:
+                order: int = 1, rtol: float = 1e-10, atol: float = 1e-12, seed: int = 0) -> dict[str, float | complex]:
     """Check that `methods` agree on f's derivative at `args` along a random direction.
 
     Args:
@@ -36,7 +36,8 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
         seed: seed of the random direction.
 
     Returns:
-        method -> the directional derivative it gave (first output element for vector f).
+        method -> the directional derivative it gave (first output element for vector f; a
+        complex number where f is complex).
 
     Example:
         >>> import diffkit as dk
@@ -71,7 +72,9 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
             f"derivatives of order {order} disagree ({', '.join(failures)} vs {ref_name}) at {args} "
             f"along direction {np.array2string(v, precision=4)}:\n" + "\n".join(lines)
         )
-    return {m: float(np.asarray(val).reshape(-1)[0]) for m, val in results.items()}
+    # the first element as a Python number: complex where the derivative is (float() of it
+    # dropped the imaginary part)
+    return {m: np.asarray(val).reshape(-1)[0].item() for m, val in results.items()}
 
 
 __all__ = ["check_grads"]

@@ -101,3 +101,19 @@ def test_math_trunc_and_float_methods_are_reads_of_the_number():
 def test_statistics_on_values_being_differentiated_is_a_named_error():
     with pytest.raises(dk.TracingError, match="statistics"):
         dk.grad(lambda x, y: statistics.mean([x, y]))(1.0, 2.0)
+
+
+def test_itemsize_and_nbytes_are_static_like_shape():
+    x = np.ones(3, np.float32)
+    (g,) = dk.grad(lambda x: (x * x.itemsize * x.nbytes).sum())(x)
+    np.testing.assert_array_equal(g, np.full(3, 4.0 * 12.0, np.float32))
+
+
+def test_check_grads_returns_a_complex_derivative_whole():
+    z = 0.7 + 0.4j
+    got = dk.check_grads(lambda z: np.exp(z) * z, [z], methods=("reverse", "forward"))
+    exact = np.exp(z) * (1 + z)  # the derivative; check_grads multiplies it by a real direction
+    for value in got.values():
+        ratio = value / exact
+        assert isinstance(value, complex)
+        assert abs(ratio.imag) < 1e-14 and abs(ratio.real) > 1e-3
