@@ -16,7 +16,9 @@ perturbed points are evaluated in one vectorized call (``evaluations`` still cou
 Otherwise ``evaluations`` counts every call of the function: the value — a traced call wherever f
 can be traced, which the checks read (a plain one for a black box: float(x), math.*) —, a forward
 difference's plain f(x) beside a traced value, and each perturbed point: fd-forward n + 2,
-fd-central 2n + 1, fd-complex n + 1, fd-richardson 2n·levels + 1.
+fd-central 2n + 1, fd-complex n + 1, fd-richardson 2n·levels + 1 — and for a Python function
+the repeatability check's plain call (which fd-forward's base reuses), in every scheme, and for
+fd-complex with an explicit step above :data:`TINY_IMAGINARY` one more complex evaluation.
 
 A complex input is stepped along its real and imaginary axes, giving ∂f/∂x and ∂f/∂y; the result
 follows JAX's convention like every engine (f′(z) for holomorphic f, ∂f/∂x − i·∂f/∂y for a
@@ -91,6 +93,11 @@ _FILTERS_LOCK = threading.RLock()
 
 SCHEMES = ("forward", "central", "complex", "richardson")
 
+#: the largest imaginary step whose evaluation's real part is compared with f(x): its h²f″/2
+#: (< 1e-24·f″) is below the repeatability check's tolerance (1000 ulps); a larger explicit
+#: step= costs one more evaluation at x + 1e-20i for that comparison
+TINY_IMAGINARY = 1e-12
+
 #: a difference quotient and, for Richardson, the error estimate of each of its entries
 Estimate = tuple[np.ndarray, "np.ndarray | None"]
 
@@ -147,11 +154,84 @@ def _check_pointwise(out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> No
                          "dk.grad or dk.jacobian")
 
 
+def _agrees(first: np.ndarray, again: np.ndarray, graph: Graph) -> bool:
+    """Whether two flat values of f at one point agree: equal, or within 1000 ulps (of
+    `first`'s working dtype) of the largest finite |v| among `graph`'s values, NaNs in the same
+    places (math and NumPy scalar code differ in the last bits; a value near zero by
+    cancellation is measured against the terms that cancelled)."""
+    if first.shape == again.shape and np.array_equal(first, again, equal_nan=True):
+        return True
+    scale = 0.0
+    for node in graph.nodes:
+        v = node.value
+        if isinstance(v, np.ndarray | np.generic | float | complex) and \
+                dtype_of(v).kind in "fc" and np.size(v):
+            finite = np.abs(v)[np.isfinite(v)]
+            if finite.size:
+                scale = max(scale, float(np.max(finite)))
+    tol = 1e3 * _eps(working_dtype(first.dtype)) * scale
+    return first.shape == again.shape and np.array_equal(np.isnan(first), np.isnan(again)) and \
+        bool(np.all(np.abs(np.where(np.isnan(first), 0, first - again)) <= tol))
+
+
+def _shown(first: np.ndarray, again: np.ndarray) -> str:
+    """Two values that disagree, for a message."""
+    if first.shape != again.shape:
+        return f"shapes {first.shape} then {again.shape}"
+    if first.size == 1:
+        return f"{first.item()!r} then {again.item()!r}"
+    return f"values differing by up to {float(np.nanmax(np.abs(first - again))):.3g}"
+
+
 def _narrow(value: Any, dtype: np.dtype) -> Any:
     """A derivative taken in the working dtype, back in the inputs' dtype (docs/design.md)."""
     if dtype == np.float16 and np.asarray(value).dtype.kind == "f":
         return np.asarray(value).astype(dtype)
     return value
+
+
+def _below_resolution(x: Any, step: float, axis: complex = 1.0) -> DomainError:
+    """The error for a step that x's dtype rounds away (x ± h is x again), where the difference
+    quotient would divide 0 by 0 (or read one side only): not a point where f is not
+    differentiable, but a step below the input's resolution."""
+    part = np.real(x) if axis == 1.0 else np.imag(x)
+    dtype = np.asarray(part).dtype
+    return DomainError(
+        f"the finite-difference step {abs(step):.3g} is below the resolution of the input "
+        f"{part.item()!r} in {dtype} (the spacing of {dtype} numbers there is "
+        f"{float(np.spacing(abs(part))):.3g}): x + h rounds back to x, so no difference "
+        "quotient can be taken; pass a larger step= (or none: the default is scaled to |x| and "
+        "to the dtype's ε)")
+
+
+def _require_taken(x0: np.ndarray, intended: np.ndarray, taken: np.ndarray) -> None:
+    """DomainError (:func:`_below_resolution`) where a nonzero step of an element of x0 was
+    rounded away in x0's dtype."""
+    lost = (np.asarray(intended) != 0) & (np.asarray(taken) == 0)
+    if np.any(lost):
+        k = int(np.flatnonzero(lost)[0])
+        raise _below_resolution(x0[k], float(np.broadcast_to(intended, x0.shape)[k]))
+
+
+def _contracted(est: Estimate, ct: np.ndarray | None) -> Estimate:
+    """A column (m,) or Jacobian (m, n) of differences, with its error estimate, contracted with
+    the cotangent: ctᵀ·D, and |ct|ᵀ·err (the bound its entries' estimates give); as it is
+    without `ct`. Differences first, then the sum: each output's change keeps its own digits."""
+    if ct is None:
+        return est
+    d, err = est
+    lead = np.atleast_1d if np.ndim(d) == 1 else (lambda v: v[None, :])  # a column, or (1, n)
+    return lead(ct @ d), None if err is None else lead(np.abs(ct) @ err)
+
+
+def _in_dtype_of(jt: np.ndarray, out: Any) -> np.ndarray:
+    """A JVP in the dtype of the primal output (docs/design.md: tangents live in the primal's
+    space, in every method): the complex step's Im f(x + ih)/h, taken in complex128, made float32
+    again for a float32 f; a float16 f's, taken in float32, float16."""
+    dt = _numeric(out).dtype
+    if dt.kind != "c" and jt.dtype.kind == "c":
+        jt = jt.real  # a real output's J·t is real
+    return jt.astype(dt) if dt.kind in "fc" and jt.dtype != dt else jt
 
 
 class FiniteDifferenceEngine(Engine):
@@ -204,6 +284,7 @@ class FiniteDifferenceEngine(Engine):
               if wrt else np.zeros(0))
         like = [np.empty(s) for s in shapes]
         mixed = dtype.kind == "c" and any(real)
+        at_point: list[np.ndarray] = []  # f(x0), which a complex step's real part must give
 
         def flat(x: np.ndarray) -> np.ndarray:
             full = list(args)
@@ -213,12 +294,20 @@ class FiniteDifferenceEngine(Engine):
                 full[i] = piece.reshape(())[()] if is_scalar else piece.reshape(np.shape(
                     args[i]))  # as as_input gives it
             if self.scheme == "complex" and np.iscomplexobj(x):
-                return _numeric(self._complex_call(fn, full, wrt))
+                # Re f(x + ih) = f(x) − h²f″/2 + …: compared where h² is below rounding
+                tiny = float(np.max(np.abs(x.imag), initial=0.0)) <= TINY_IMAGINARY
+                return _numeric(self._complex_call(fn, full, wrt, at_point[0] if tiny else None))
             return _numeric(self._call(fn, full))
 
-        self.plain_at_point = None  # f(x) by a plain call, where one was made (see below)
-        if value is not None:
+        if value is not None:  # the complex step's checked value (:meth:`_check_complex_step`),
+            # beside its plain call where one was made
+            base = value if self.plain_at_point is None else self.plain_at_point
+            at_point.append(_numeric(base))
+            if self.scheme == "complex" and x0.size and (self.step or 0.0) > TINY_IMAGINARY:
+                flat(x0.astype(np.complex128) + 1e-20j)  # a step too large to compare with: one
+                # more evaluation compares Re f(x + ih) with f(x)
             return flat, x0, value, None
+        self.plain_at_point = None  # f(x) by a plain call, where one was made (see below)
         graph, failure = self._base_trace(fn, args, wrt)
         if graph is None:
             try:
@@ -227,10 +316,12 @@ class FiniteDifferenceEngine(Engine):
                 if isinstance(failure, DiffkitError):  # it names the cause: an argument being
                     raise failure from None  # differentiated read as a number (w[labels]), …
                 raise
+            at_point.append(_numeric(value))
             return flat, x0, self._numbers(value, fn), None
         out = self._numbers(graph.output.value, fn)
         self._check_constants(fn, graph, wrt)
         self._check_repeatable(fn, args, out, graph)
+        at_point.append(_numeric(out if self.plain_at_point is None else self.plain_at_point))
         return flat, x0, (np.asarray(out)[()] if not np.ndim(out) else out), graph
 
     def _check_repeatable(self, fn: Function, args: Sequence[Any], value: Any,
@@ -249,25 +340,11 @@ class FiniteDifferenceEngine(Engine):
             return
         self.plain_at_point = raw = self._numbers(self._run(fn, args), fn)
         again, first = _numeric(raw), _numeric(value)
-        if first.shape == again.shape and np.array_equal(first, again, equal_nan=True):
+        if _agrees(first, again, graph):
             return
-        scale = 0.0
-        for node in graph.nodes:
-            v = node.value
-            if isinstance(v, np.ndarray | np.generic | float | complex) and \
-                    dtype_of(v).kind in "fc" and np.size(v):
-                finite = np.abs(v)[np.isfinite(v)]
-                if finite.size:
-                    scale = max(scale, float(np.max(finite)))
-        tol = 1e3 * _eps(working_dtype(first.dtype)) * scale
-        if first.shape == again.shape and np.array_equal(np.isnan(first), np.isnan(again)) and \
-                bool(np.all(np.abs(np.where(np.isnan(first), 0, first - again)) <= tol)):
-            return
-        shown = (f"{first.item()!r} then {again.item()!r}" if first.size == 1 else
-                 f"values differing by up to {float(np.nanmax(np.abs(first - again))):.3g}"
-                 if first.shape == again.shape else f"shapes {first.shape} then {again.shape}")
         raise NotRepeatableError(
-            f"{fn.name} gave another value when called again at the same point ({shown}). "
+            f"{fn.name} gave another value when called again at the same point "
+            f"({_shown(first, again)}). "
             "Either it differs between calls — it draws random numbers or keeps state: fix the "
             "draw (a seeded generator made inside the function, or the noise passed as an "
             "argument), or use an AD method, which differentiates the one evaluation it traces "
@@ -355,9 +432,15 @@ class FiniteDifferenceEngine(Engine):
                 f"finite differences ({self.scheme}) stepped outside the domain: {exc}; use a "
                 "smaller step=, a one-sided scheme, or an AD method (method='reverse')") from None
 
-    def _complex_call(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
-        """f at a complex point, traced, and the trace checked: the complex step is exact only
-        if every operation on the derivative's path is complex-analytic there."""
+    def _complex_call(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
+                      expected: np.ndarray | None) -> Any:
+        """f at a complex point x + ih, traced, and the trace checked: the complex step is exact
+        only if every operation on the derivative's path is complex-analytic there, and if f
+        computes at x + ih the function it computes at x: Re f(x + ih) = f(x) − h²f″/2 + … must
+        give `expected`, f(x) (its plain call's value where one was made; None: h too large to
+        compare, :data:`TINY_IMAGINARY`), as
+        :meth:`_check_repeatable` requires of the traced call (else NotRepeatableError: an
+        f-string of x, isinstance(x, complex) or a draw at each call)."""
         try:
             # a cast that drops the imaginary part is refused below; the filter list is the
             # process's, so threads take turns (else one restored another's filter for good)
@@ -397,13 +480,25 @@ class FiniteDifferenceEngine(Engine):
                 f"the derivative is not finite at this point (method='fd-complex'): "
                 f"{node.prim.name!r} has an infinite local derivative here (e.g. sqrt at 0), so "
                 "the function is not differentiable there")
+        real = np.real(_numeric(graph.output.value))
+        if expected is not None and not _agrees(expected, real, graph):
+            raise NotRepeatableError(
+                f"{fn.name} at the complex point x + ih of the complex step gave a real part "
+                f"other than its value at x ({_shown(expected, real)}), where the two differ by "
+                "h² ≈ 1e-40 only: it computes another function at complex numbers (it formats "
+                "its input, f\"{x:.3f}\", or branches on its type, isinstance(x, complex) or "
+                "np.iscomplexobj(x)) or differs between calls, and Im f(x + ih)/h would "
+                "differentiate that one. Use method='fd-central' or an AD method "
+                "(method='reverse')")
         return graph.output.value
 
     def _check_complex_step(self, fn: Function, args: Sequence[Any],
                             wrt: Sequence[int] | None = None) -> Any:
         """Refuse a function whose graph at the (real) point applies an operation that is not
-        complex-analytic to a value the step reaches (from the inputs in `wrt`, all by default);
-        returns f's value there (the traced call serves as the value call)."""
+        complex-analytic to a value the step reaches (from the inputs in `wrt`, all by default),
+        or whose plain call there disagrees with its trace (:meth:`_check_repeatable`, as the
+        other schemes check it); returns f's value there (the traced call serves as the value
+        call)."""
         if any(not passed_as_given(a) and dtype_of(a).kind == "c" for a in args):
             raise MissingRuleError("the complex-step method needs real inputs: use "
                                    "method='fd-central' or an AD method for complex inputs")
@@ -427,6 +522,8 @@ class FiniteDifferenceEngine(Engine):
                 f"the complex step needs a real-valued function of real inputs: {fn.name} has a "
                 "complex value at this real point, and Im f(x + ih)/h would divide its own "
                 "imaginary part by h; use method='fd-central' or an AD method (method='reverse')")
+        self.plain_at_point = None  # set by the repeatability check's plain call, if made
+        self._check_repeatable(fn, args, value, graph)
         return np.asarray(value)[()] if not np.ndim(value) else value
 
     # ----- first derivatives -------------------------------------------------------------------
@@ -447,6 +544,14 @@ class FiniteDifferenceEngine(Engine):
         return eps ** (0.5 if self.scheme == "forward" else 1.0 / 3.0) * scale
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
+        return self._jacobian(fn, args, wrt)
+
+    def _jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
+                  ct: np.ndarray | None = None) -> tuple[Any, Any]:
+        """(f(x), J), or with a flat cotangent `ct` (f(x), ctᵀ·J) of shape (1, n): each column's
+        differences (f(x + hⱼeⱼ) − f(x − hⱼeⱼ))/2hⱼ taken output by output and then contracted,
+        Σᵢ ctᵢ·Dᵢⱼ (one column held at a time), so that no output's change is lost in the
+        rounding of another's."""
         args = self._inputs(fn, args, wrt)
         value = self._check_complex_step(fn, args, wrt) if self.scheme == "complex" else None
         flat, x0, out, graph = self._flat_function(fn, args, wrt, value)
@@ -458,15 +563,16 @@ class FiniteDifferenceEngine(Engine):
         if np.iscomplexobj(x0):
             stepped = np.concatenate([np.full(np.size(args[i]), dtype_of(args[i]).kind == "c")
                                       for i in wrt])
-            return out, _narrow(self._complex_jacobian(flat, x0, h, out, stepped), dtype)
+            jac = self._complex_jacobian(flat, x0, h, out, stepped)
+            return out, _narrow(jac if ct is None else (ct @ jac)[None, :], dtype)
         batch = self._batched(fn, args, wrt)
         base = out if plain else self.plain_at_point  # the repeatability check's call serves
         f0 = _numeric(base) if base is not None and all(np.asarray(args[i]).dtype == x0.dtype
                                                         for i in wrt) else None
-        jac = self._real_jacobian(flat, x0, h, out, batch, f0=f0, eps=eps)
+        jac = self._real_jacobian(flat, x0, h, out, batch, f0=f0, eps=eps, ct=ct)
         if self.scheme == "forward" and x0.size:
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
-                flat, x0, -h, out, batch, f0=f0, eps=eps), graph)
+                flat, x0, -h, out, batch, f0=f0, eps=eps, ct=ct), graph)
         return out, _narrow(jac, dtype)
 
     def _check_one_sided(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
@@ -508,25 +614,29 @@ class FiniteDifferenceEngine(Engine):
     def _real_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
                        h: np.ndarray, out: Any, batch: Any = None, axis: complex = 1.0,
                        f0: np.ndarray | None = None, only: np.ndarray | None = None,
-                       eps: float | None = None) -> np.ndarray:
+                       eps: float | None = None, ct: np.ndarray | None = None) -> np.ndarray:
         """Columns ∂f/∂(axis·xᵢ): the derivative along real (axis 1) or imaginary (axis i) steps.
         `f0`: f(x0) when the caller has it (a forward difference then costs n evaluations).
-        `only`: a mask of the columns to take (the others are 0, and cost nothing)."""
+        `only`: a mask of the columns to take (the others are 0, and cost nothing). `ct`: a flat
+        cotangent each column is contracted with as it is taken (:func:`_contracted`): the
+        (1, n) row ctᵀ·J."""
+        rows = size_of(out) if ct is None else 1
+
         def at(h: np.ndarray) -> Estimate:
             if batch is not None and x0.size:
-                return self._batched_jacobian(batch, x0, h)
+                return _contracted(self._batched_jacobian(batch, x0, h), ct)
             base = f0
             if base is None and self.scheme == "forward" and x0.size:
                 base = flat(x0)  # once, not per column
-            cols = [self._column(flat, x0, i, h[i], axis, base) if only is None or only[i]
-                    else None for i in range(x0.size)]
+            cols = [_contracted(self._column(flat, x0, i, h[i], axis, base), ct)
+                    if only is None or only[i] else None for i in range(x0.size)]
             if not cols:
-                return np.zeros((size_of(out), 0)), None
-            zero = np.zeros(size_of(out), dtype=x0.dtype)
+                return np.zeros((rows, 0)), None
+            zero = np.zeros(rows, dtype=x0.dtype)
             jac = np.stack([zero if c is None else c[0] for c in cols], axis=1)
             if self.scheme != "richardson":
                 return jac, None
-            err = np.stack([np.zeros(size_of(out)) if c is None else c[1] for c in cols], axis=1)
+            err = np.stack([np.zeros(rows) if c is None else c[1] for c in cols], axis=1)
             return jac, err
 
         self.step_used = h
@@ -649,12 +759,14 @@ class FiniteDifferenceEngine(Engine):
         eye = np.eye(n, dtype=x0.dtype)
         if self.scheme == "forward":  # divided by the steps taken (points rounded to the dtype)
             taken = (x0 + h).astype(x0.dtype) - x0
+            _require_taken(x0, h, taken)
             f = many(np.vstack([x0, x0 + taken[:, None] * eye]))
             return ((f[1:] - f[0]) / taken)[None, :], None
         levels = self.levels if self.scheme == "richardson" else 1
         hs = h[None, :] / 2.0 ** np.arange(levels)[:, None]  # (levels, n)
         up = (x0 + hs).astype(x0.dtype) - x0
         down = x0 - (x0 - hs).astype(x0.dtype)
+        _require_taken(x0, hs[-1], np.minimum(up[-1], down[-1]))
         pts = np.concatenate([(x0 + up[:, :, None] * eye[None]).reshape(-1, n),
                               (x0 - down[:, :, None] * eye[None]).reshape(-1, n)])
         f = many(pts.astype(x0.dtype)).reshape(2, levels, n)
@@ -675,7 +787,10 @@ class FiniteDifferenceEngine(Engine):
 
         def point(s: float) -> tuple[np.ndarray, float]:
             x = (x0 + s * e).astype(x0.dtype)
-            return x, float(((x - x0)[i] / axis).real)
+            taken = float(((x - x0)[i] / axis).real)
+            if taken == 0.0:
+                raise _below_resolution(x0[i], s, axis)
+            return x, taken
 
         if self.scheme == "forward":
             xp, hp = point(h)
@@ -720,13 +835,12 @@ class FiniteDifferenceEngine(Engine):
         wrt = list(range(len(args)))
         for name, a, v in zip(fn.inputs, args, tangents):  # as forward mode checks them
             check_tangent(v, name, np.shape(a), real=not np.iscomplexobj(a))
-        flat, x0, out, graph = self._flat_function(fn, args, wrt)
+        value = self._check_complex_step(fn, args) if self.scheme == "complex" else None
+        flat, x0, out, graph = self._flat_function(fn, args, wrt, value)
         t = np.concatenate([np.reshape(np.asarray(v, dtype=x0.dtype), (-1,)) for v in tangents])
         norm = np.linalg.norm(t)
         if norm == 0:
             return out, np.zeros(np.shape(out), dtype=_numeric(out).dtype)
-        if self.scheme == "complex":
-            self._check_complex_step(fn, args)
         # the step of the elements the direction moves (a large element it does not move must
         # not size it), divided by the direction's length
         moved = t != 0
@@ -739,9 +853,18 @@ class FiniteDifferenceEngine(Engine):
         f0 = _numeric(base) if base is not None and all(np.asarray(a).dtype == x0.dtype
                                                         for a in args) else None
 
+        def at(s: np.ndarray) -> np.ndarray:
+            # an element the step does not move drops its term of J·t (all of them: J·t = 0);
+            # the default step, sized for the smallest element's, moves the others less
+            x = x0 + s[0] * t
+            stuck = moved & (x == x0) if s[0] else np.zeros(x0.shape, dtype=bool)
+            if np.all(stuck[moved]) or self.step is not None and np.any(stuck):
+                k = int(np.argmax(np.where(stuck, np.abs(t), -1.0)))
+                raise _below_resolution(x0[k], float(s[0] * t[k]))
+            return flat(x)
+
         def along(step: float) -> Estimate:
-            return self._column(lambda s: flat(x0 + s[0] * t), np.zeros(1, dtype=x0.dtype), 0,
-                                step, f0=f0)
+            return self._column(at, np.zeros(1, dtype=x0.dtype), 0, step, f0=f0)
 
         # Richardson's restarts as grad's columns have them, the rounding test on the moved
         # elements' own steps
@@ -750,14 +873,22 @@ class FiniteDifferenceEngine(Engine):
         col = self._refine(lambda hs: along(float(hs[0] / size[0])), x0[moved], h * size, eps)
         if self.scheme == "forward":
             self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h)[0], graph)
-        return out, _narrow(np.reshape(col, np.shape(out)), _common_dtype(args, wrt))
+        return out, _in_dtype_of(np.reshape(col, np.shape(out)), out)
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
-        out, pull = Engine.vjp(self, fn, args, wrt)
+        """ctᵀ·J by differencing the outputs first and contracting each column with ct after,
+        Σᵢ ctᵢ·(fᵢ(x + hⱼeⱼ) − fᵢ(x − hⱼeⱼ))/2hⱼ (:meth:`_jacobian`): the evaluations of the
+        gradient of Σ ct·f(x), without its rounding — a column whose change is below the
+        rounding of the sum (x·[1, 1e17] at [1, 1]) came out 0. The function a pullback steps
+        is the first trace's where it did not branch (:meth:`Engine._first_trace`)."""
+        fn, out = self._first_trace(fn, args, wrt)
+        like = [args[i] for i in wrt]
 
         def pullback(ct: Any) -> tuple[Any, ...]:  # the cotangent checked as reverse mode does
             check_cotangent(ct, np.shape(out))
-            return pull(ct)
+            self.refuse_traced(ct, "cotangent")
+            _, row = self._jacobian(fn, args, wrt, np.reshape(np.asarray(ct), (-1,)))
+            return split_flat(np.reshape(row, (-1,)), like)
 
         return out, pullback
 
@@ -795,9 +926,11 @@ class FiniteDifferenceEngine(Engine):
                     hi, hj = (hh, hh) if self.step else (hh * scale[i], hh * scale[j])
                     values = []
                     for si, sj, _ in signs:
-                        x = x0.copy()
-                        x[i] += si * hi
-                        x[j] += sj * hj
+                        off = np.zeros(n)
+                        off[i] += si * hi
+                        off[j] += sj * hj
+                        x = (x0 + off).astype(x0.dtype)
+                        _require_taken(x0, off, x - x0)
                         values.append(flat(x)[0])
                     denominator = hi * hj * (1.0 if forward else 4.0)
                     d = sum(c * v for (_, _, c), v in zip(signs, values)) / denominator
@@ -846,8 +979,13 @@ class FiniteDifferenceEngine(Engine):
         # each element's own scale w = max(1, |x|) (see _first_derivative): the n-th derivative
         # in s of f(x + s·w), divided by wⁿ (its error estimate too, at most by min(w)ⁿ)
         w = np.maximum(1.0, np.abs(x0))
-        value = self._nth_derivative(lambda s: flat(x0 + s * w), n, 1.0, x0.dtype,
-                                     _precision(graph, [0], x0, out))
+
+        def g(s: float) -> np.ndarray:
+            x = (x0 + s * w).astype(x0.dtype)
+            _require_taken(x0, s * w, x - x0)
+            return flat(x)
+
+        value = self._nth_derivative(g, n, 1.0, x0.dtype, _precision(graph, [0], x0, out))
         # divided by w n times, not by wⁿ: wⁿ overflows (a float power raises) for |x| ≳ 1e154 at
         # n = 2 where the quotient is representable, or underflows to its true 0
         scale = w.reshape(np.shape(value)) if np.ndim(value) else w[0]
