@@ -117,3 +117,15 @@ def test_check_grads_returns_a_complex_derivative_whole():
         ratio = value / exact
         assert isinstance(value, complex)
         assert abs(ratio.imag) < 1e-14 and abs(ratio.real) > 1e-3
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "fd"])
+def test_grad_of_a_complex_valued_function_is_refused_whatever_its_tangent_looked_like(method):
+    # x² + 0j: forward mode's sweep gave the real 2x (the constant has no tangent), and grad
+    # answered what it refuses for every other method and point
+    with pytest.raises(dk.InputTypeError, match="complex-valued"):
+        dk.grad(lambda x: x**2 + 0j, method=method)(0.7)
+    d = dk.derivative(lambda x: x**2 + 0j, method=method)(0.7)
+    assert np.iscomplexobj(d) and d == pytest.approx(1.4, rel=1e-6)
+    _, t = dk.jvp(lambda x: x**2 + 0j, (0.7,), (1.0,), method=method)
+    assert np.iscomplexobj(t) and t == pytest.approx(1.4, rel=1e-6)

@@ -86,7 +86,7 @@ class ForwardEngine(Engine):
         if isinstance(t, Traced):
             cols = transpose(reshape(t, (k, m)), (1, 0))  # (m, k), recorded while nesting
         else:
-            cols = t.reshape(k, m).T
+            cols = _like_output(t.reshape(k, m).T, graph.output)
         if not any(c for _, _, c in blocks):
             return out, cols
         real_out = graph.output.dtype.kind != "c"
@@ -111,7 +111,16 @@ class ForwardEngine(Engine):
         require_finite([t], singular)
         if t is None:
             return out, xp_of(out).zeros(shape_of(out), dtype=dtype_of(plain_value(out)))
-        return out, reshape(t, shape_of(out))
+        return out, reshape(_like_output(t, graph.output), shape_of(out))
+
+
+def _like_output(t: Any, output: Node) -> Any:
+    """A tangent of a complex output is complex: x² + 0j's is 2x + 0j, a real sweep's result
+    (its constant's tangent is none) cast to the output's dtype, as the other methods give it
+    (a real one let dk.grad answer a complex-valued function that it refuses elsewhere)."""
+    if output.dtype.kind == "c" and not isinstance(t, Traced) and dtype_of(t).kind != "c":
+        return t.astype(output.dtype)
+    return t
 
 
 def _tangent_for(t: Any, node: Node) -> Any:
