@@ -153,6 +153,15 @@ def passed_as_given(x: Any) -> bool:
     return given_as_is(x) or isinstance(x, list | tuple)
 
 
+def read_as_numbers(args: Sequence[Any]) -> list[int]:
+    """The positions of `args` (coerced as a call or a derivative reads them) that a trace
+    reads as numbers: all but those passed as given (:func:`passed_as_given`). A trace with
+    these as its `wrt` keeps every argument as it is — an integer array that is not
+    differentiated stays integer (``k**3`` wraps in int8 as NumPy computes it), one that is
+    differentiated was made float64 already — so it is the trace a fresh call makes."""
+    return [i for i, a in enumerate(args) if not passed_as_given(a)]
+
+
 def input_value(x: Any) -> Any:
     """The value an input node records for an argument passed as given: the array NumPy reads
     from it, or a 0-d object array holding it (None, a dict, a ragged list)."""
@@ -410,8 +419,12 @@ class Function:
         function, a pure Function replaying its *first* trace at this signature (jit's contract:
         what the body does not take as arguments is frozen there), shared by its call's code and
         its compiled gradients, so that both freeze the same values; the function itself where
-        that trace branched on its inputs (then every use traces afresh) and for any other
-        function. The first trace's errors are raised (and nothing is kept)."""
+        that trace branched on its inputs or took an argument as given (an integer one not
+        differentiated: then every use traces afresh) and for any other function. `args` are
+        coerced as the call or derivative reads them (:meth:`coerce`); the trace reads them so
+        (:func:`read_as_numbers`), as a fresh trace does, and its signature tells the two
+        readings apart (int8 given, float64 differentiated). The first trace's errors are
+        raised (and nothing is kept)."""
         return self.freeze(*args)[0]
 
     def freeze(self, *args: Any) -> tuple[Function, Graph | None]:
@@ -428,7 +441,7 @@ class Function:
         made = self.cache.get(key)
         if made is not None:
             return made, None
-        graph = self.trace(*args)
+        graph = self.trace(*args, wrt=read_as_numbers(args))
         if graph.value_dependent:
             self.cache[key] = self
             return self, None
@@ -819,4 +832,5 @@ def _positional_names(f: Callable[..., Any]) -> list[str]:
 
 
 __all__ = ["STRICT", "Function", "as_input", "function", "given_as_is", "input_value", "jit",
-           "own_copy", "passed_as_given", "signature", "stack_outputs", "to_python"]
+           "own_copy", "passed_as_given", "read_as_numbers", "signature", "stack_outputs",
+           "to_python"]

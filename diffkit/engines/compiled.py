@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiffkitError, TracingError
-from ..function import NOT_COMPILED, Function, signature
+from ..function import NOT_COMPILED, Function, passed_as_given, signature
 from ..ir import Traced
 from ..primitive import finite
 from ..tensor import Tensor
@@ -150,15 +150,17 @@ def _made(cg: CompiledGradient | None, kind: str) -> bool:
 
 
 def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
-    """A ``dk.jit`` function's call as generated code (one per signature: shapes and dtypes of
-    real NumPy arguments), or NOT_COMPILED where it must be evaluated by running the function:
-    other argument types, a trace that branched on its inputs, a graph too large, or a call that
-    raised or gave a non-finite value (the function then gives its own answer or named error).
-    jit's contract makes this the same answer: what the function does not take as arguments is
-    frozen at its first trace for the signature."""
-    for a in args:
-        if not isinstance(a, np.ndarray | np.generic) or a.dtype.kind != "f":
-            return NOT_COMPILED
+    """A ``dk.jit`` function's call at its first trace for the signature of `args` (shapes and
+    dtypes), as its derivatives by every method use it (jit's contract: what the function does
+    not take as arguments is frozen there): generated code for real NumPy arguments, the trace
+    interpreted (:func:`_replayed`) for others (complex, CuPy) and where code is not made (a
+    graph too large, an output that does not depend on the inputs). NOT_COMPILED where the call
+    must be evaluated by running the function: a trace that branched on its inputs or takes an
+    argument as given (integers, objects: traced again at every call, as its derivatives are),
+    a first trace that raised, or a frozen call that raised or gave a non-finite value (the
+    function then gives its own answer or named error)."""
+    if not all(isinstance(a, np.ndarray | np.generic) and a.dtype.kind == "f" for a in args):
+        return _replayed(fn, args)
     key = ("evaluate", signature(args))
     code = fn.cache.get(key)
     if code is None:
@@ -168,9 +170,30 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
             code = False
         fn.cache[key] = code
     if code is False:
-        return NOT_COMPILED
+        return _replayed(fn, args)
     try:
         out = code(*args)
+    except (ArithmeticError, ValueError, DiffkitError):
+        return NOT_COMPILED
+    return out if finite(out) else NOT_COMPILED
+
+
+def _replayed(fn: Function, args: tuple[Any, ...]) -> Any:
+    """`fn` at `args` by interpreting its frozen first trace at their signature
+    (:meth:`~diffkit.function.Function.frozen`: the replay its derivatives differentiate), or
+    NOT_COMPILED where there is none (an argument passed as given, a trace that branched or
+    raised) or evaluating it raised or gave a non-finite value."""
+    if any(passed_as_given(a) for a in args):  # its trace holds at these values only
+        return NOT_COMPILED
+    try:
+        body = fn.frozen(*args)
+    except Exception:  # noqa: BLE001 - whatever tracing hit, running the function says it
+        return NOT_COMPILED
+    if body is fn or not body.pure:
+        return NOT_COMPILED
+    body.__dict__.pop("_first", None)  # its first graph is not used here
+    try:
+        out = body.evaluate(*args)
     except (ArithmeticError, ValueError, DiffkitError):
         return NOT_COMPILED
     return out if finite(out) else NOT_COMPILED
