@@ -151,3 +151,11 @@ def test_a_real_signature_stays_compiled_and_frozen() -> None:
     c[0] = 5.0
     assert f(0.7) == pytest.approx(1.4, rel=1e-15)
     assert dk.grad(f)(0.7) == (2.0,)
+
+
+def test_compile_gradient_refuses_integer_data_it_would_read_as_floats():
+    k = np.array([100, 3], np.int8)
+    with pytest.raises(dk.TracingError, match="int8 data that is not differentiated"):
+        dk.compile_gradient(lambda x, k: np.sum(x * k**3), 2.0, k, wrt=0)
+    # the public path passes it as given: NumPy's wrapped k³ = [64, 27]
+    assert dk.grad(lambda x, k: np.sum(x * k**3), argnums=0, method="compiled")(2.0, k) == (91.0,)

@@ -39,7 +39,7 @@ from ..errors import (
     ShapeError,
     TracingError,
 )
-from ..function import STRICT, Function, as_input, signature
+from ..function import STRICT, Function, as_input, given_as_is, signature
 from ..ir import Graph, Node, toposort
 from ..primitive import Primitive, finite
 from ..primitives import add, mul, neg, sub
@@ -433,11 +433,19 @@ def compile_gradient(f: Any, *args: Any, wrt: Sequence[int] | None = None) -> Co
     """
     fn = as_function(f)
     fn.check_arity(args)
+    wrt_t = tuple(fn.positions(wrt))
+    held = [i for i, a in enumerate(args) if i not in wrt_t and not fn.pure and
+            isinstance(a, np.ndarray | np.generic) and given_as_is(a)]
+    if held:  # read as float64, NumPy integer data would not wrap as NumPy computes it
+        raise TracingError(
+            f"compile_gradient takes float arguments, and argument {held[0]} is "
+            f"{np.asarray(args[held[0]]).dtype} data that is not differentiated (its integer "
+            "arithmetic would be read as floats): use dk.grad(f, argnums=..., "
+            "method='compiled'), which passes it as given")
     xs = [as_input(a) for a in args]
     if any(type(x) is Tensor or np.asarray(x).dtype.kind != "f" for x in xs):
         raise TracingError("compile_gradient takes real float arrays or numbers (not Tensors or "
                            "complex values): use method='reverse'")
-    wrt_t = tuple(fn.positions(wrt))
     key = ("compiled", signature(xs), wrt_t)
     cached = fn.cache.get(key)
     if cached is None:
