@@ -208,13 +208,33 @@ def _objects(value: Any) -> np.ndarray:
     return out
 
 
-def input_symbols(name: str, shape: tuple[int, ...], real: bool = True) -> np.ndarray:
+def input_symbols(name: str, shape: tuple[int, ...], real: bool = True,
+                  taken: set[str] | None = None) -> np.ndarray:
     """Symbols for an input: ``x`` for a scalar, ``x_0``, ``x_1_2`` … for array elements (real,
-    or complex for a complex input)."""
+    or complex for a complex input). Element names never equal a name in `taken` (the other
+    inputs' names and elements: an input named ``x_0`` beside an array ``x``): the array's base
+    then gets leading underscores (``_x_0``). The names used are added to `taken`."""
+    taken = set() if taken is None else taken
+    base = name
+
+    def element(idx: tuple[int, ...]) -> str:
+        return "_".join([base, *map(str, idx)])
+
+    if shape:
+        while any(element(idx) in taken for idx in np.ndindex(*shape)):
+            base = "_" + base
     out = np.empty(shape, dtype=object)
     for idx in np.ndindex(*shape):
-        out[idx] = sp.Symbol("_".join([name, *map(str, idx)]), real=real or None)
+        out[idx] = sp.Symbol(element(idx), real=real or None)
+        taken.add(element(idx))
     return out
+
+
+def _input_arrays(names: Sequence[str], inputs: Sequence[Node]) -> list[np.ndarray]:
+    """Every input's symbols, all distinct (see :func:`input_symbols`)."""
+    taken = set(names)
+    return [input_symbols(nm, node.shape, node.dtype.kind != "c", taken)
+            for nm, node in zip(names, inputs)]
 
 
 def _apply(node: Node, args: list[np.ndarray]) -> np.ndarray:
@@ -278,8 +298,7 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
         )
     labels = graph.names()
     names = list(names) if names is not None else [n.name for n in graph.inputs]
-    arrays = [input_symbols(nm, node.shape, node.dtype.kind != "c")
-              for nm, node in zip(names, graph.inputs)]
+    arrays = _input_arrays(names, graph.inputs)
     prog = ScalarProgram(inputs=[s for a in arrays for s in a.reshape(-1)], input_arrays=arrays,
                          real=all(n.dtype.kind != "c" for n in graph.nodes))
     exprs: dict[Node, np.ndarray] = dict(zip(graph.inputs, arrays))

@@ -87,7 +87,7 @@ def test_the_point_is_echoed_exactly(at: str, echo: str, digits: str,
 
 @pytest.mark.parametrize(("text", "value"), [
     ("3", 3.0), ("2.5", 2.5), (".5", 0.5), ("5.", 5.0), ("1e-3", 1e-3), ("1E+2", 100.0),
-    ("007", 7.0), ("-2", -2.0), ("+2", 2.0), (" 2 ", 2.0), ("1e-400", 0.0),
+    ("007", 7.0), ("-2", -2.0), ("+2", 2.0), (" 2 ", 2.0),
 ])
 def test_at_reads_the_parsers_numbers(text: str, value: float,
                                       capsys: pytest.CaptureFixture[str]) -> None:

@@ -114,8 +114,11 @@ def number(option: str, name: str, text: str) -> float:
 
     word = text.strip()
     unsigned = word[1:] if word[:1] in "+-" else word
-    if NUMBER.fullmatch(unsigned) or unsigned.lower() in _NOT_FINITE:
-        return float(word)
+    read = NUMBER.fullmatch(unsigned) is not None
+    if read or unsigned.lower() in _NOT_FINITE:
+        value = float(word)
+        if value != 0.0:  # a zero may be an underflow (1e-400): the parser decides below
+            return value
     why = ""
     try:
         parse(word)
@@ -123,6 +126,9 @@ def number(option: str, name: str, text: str) -> float:
         if exc.token is not None and exc.token.strip() == unsigned:  # the parser's reason for it
             where = f" (at {exc.token!r}" + (f", column {exc.column})" if exc.column else ")")
             why = ": " + str(exc).removesuffix(where)
+    else:
+        if read:  # a zero the parser reads as written (0, 0.0, -0e5)
+            return value
     why = why or " (or comma-separated numbers, x=1,2,3)"
     raise CLIError(f"{option} {name}: {word!r} is not a number{why}")
 

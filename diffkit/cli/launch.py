@@ -55,13 +55,16 @@ def launch(workers: int, argv: Sequence[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="diffkit-ranks-") as folder:
         env = {**os.environ, "DIFFKIT_LAUNCH_DIR": folder, **_threads(workers)}
         cmd = [mpiexec, "-n", str(workers), sys.executable, "-m", "diffkit", *argv]
+        # a session of its own: the job is one process group, which a signal reaches whole
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, text=True, errors="replace")
+                                stderr=subprocess.PIPE, env=env, text=True, errors="replace",
+                                start_new_session=True)
         report = _Report()
         assert proc.stdout is not None and proc.stderr is not None
         readers = [threading.Thread(target=report.relay, args=(src, dst, dedupe), daemon=True)
                    for src, dst, dedupe in ((proc.stdout, sys.stdout, False),
                                             (proc.stderr, sys.stderr, True))]
+        previous = _catch(STOP_SIGNALS)
         try:
             for t in readers:
                 t.start()
@@ -69,15 +72,71 @@ def launch(workers: int, argv: Sequence[str]) -> int:
             for t in readers:
                 t.join()
         except KeyboardInterrupt:
-            proc.send_signal(signal.SIGINT)  # mpiexec passes it on to every rank
-            proc.wait()
+            stop_job(proc, signal.SIGINT)  # mpiexec passes it on to every rank
             raise
+        except Stopped as exc:  # SIGTERM or SIGHUP: the job stops too, and so does this
+            stop_job(proc, exc.signum)
+            raise SystemExit(128 + exc.signum) from None
+        finally:
+            _restore(previous)
+            stop_job(proc, signal.SIGTERM)  # nothing of the job outlives its launcher
         if status and report.how is not None:
             rank = _rank_of(folder, report.pid)
             who = f"rank {rank}" if rank is not None else "a rank"
             raise CLIError(f"{who} of {workers} ended abnormally ({report.how}); MPI stopped "
                            "the other ranks")
     return 1 if status else 0
+
+
+#: signals that stop the launcher and, passed on to its process group, the whole job
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+#: seconds the job gets to stop after a signal before it is killed
+GRACE = 5.0
+
+
+class Stopped(Exception):
+    """The launcher received a signal that stops it (raised by its handler)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
+def _catch(signums: Sequence[int]) -> dict[int, object]:
+    """Handle `signums` by raising :class:`Stopped` (in the main thread only: elsewhere Python
+    cannot); returns the handlers they replace."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, _raise_stopped) for s in signums}
+
+
+def _restore(previous: dict[int, object]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def stop_job(proc: subprocess.Popen, signum: int, grace: float = GRACE) -> None:
+    """Send `signum` to the job's process group (mpiexec and every rank) unless it has ended,
+    wait up to `grace` seconds, then kill what is left of the group."""
+    if proc.poll() is None:
+        _signal_group(proc.pid, signum)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(proc.pid, signal.SIGKILL)  # ranks left behind by an mpiexec that ended
+    proc.wait()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):  # the group has ended
+        pass
 
 
 class _Report:

@@ -75,6 +75,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+#: --workers may start at most this many processes per CPU core of the machine
+WORKERS_PER_CPU = 4
+
+
+def check_workers(workers: int, batch_size: int, cpus: int | None = None) -> None:
+    """Refuse, before anything starts, more workers than the job can use: each takes a share of
+    every step's --batch-size rows (more would have none), and all run on this machine (at most
+    :data:`WORKERS_PER_CPU` per CPU core)."""
+    import os
+
+    cpus = cpus or os.cpu_count() or 1
+    most = WORKERS_PER_CPU * cpus
+    if workers > most:
+        raise CLIError(f"--workers {workers} is more than this machine can run: at most {most} "
+                       f"({WORKERS_PER_CPU} per CPU core, {cpus} cores); the workers all run here")
+    if workers > batch_size:
+        raise CLIError(f"--workers {workers} is more than --batch-size {batch_size}: each worker "
+                       "takes a share of every step's rows, so some would have none; use at most "
+                       f"{batch_size} workers, or a larger --batch-size")
+
+
 def _optimizer(nn: Any, name: str, params: list, lr: float) -> Any:
     if name in ("sgd", "momentum", "nesterov"):
         return nn.SGD(params, lr=lr, momentum=0.0 if name == "sgd" else 0.9,
@@ -93,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if under is None and args.workers > 1:
         from .launch import launch
 
+        check_workers(args.workers, args.batch_size)
         return launch(args.workers, args.argv)
     if under is None:
         return _train(args, None)

@@ -14,7 +14,7 @@ import functools
 import math
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,6 +249,51 @@ def tree_size(assignments: Sequence[tuple[sp.Symbol, sp.Expr]], exprs: Sequence[
     return sum(ops_of(e) for e in exprs)
 
 
+#: an expression whose expanded form would have more terms than this is not simplified
+EXPANSION_LIMIT = 100
+
+
+def expansion_terms(expr: sp.Expr) -> int:
+    """About how many terms `expr` has once multiplied out (an upper estimate: products of sums
+    multiply, an integer power n of a sum of t terms has C(n + t − 1, t − 1)), the largest over
+    its subexpressions, capped just above :data:`EXPANSION_LIMIT`. Iterative."""
+    cap = EXPANSION_LIMIT + 1
+    terms: dict[sp.Basic, int] = {}
+
+    def count(e: sp.Basic) -> int:
+        args = [terms[a] for a in e.args]
+        if e.is_Add:
+            n = sum(args)
+        elif e.is_Mul:
+            n = math.prod(args)
+        elif e.is_Pow and e.exp.is_Integer and args[0] > 1:
+            k = abs(int(e.exp))
+            n = cap if k >= cap else math.comb(k + args[0] - 1, args[0] - 1)
+        else:  # an atom, or a function: one term (its arguments count on their own)
+            n = 1
+        return min(n, cap)
+
+    bottom_up(expr, terms, count)
+    return max(terms.values())
+
+
+def bottom_up(root: sp.Basic, done: dict[sp.Basic, Any], visit: Callable[[sp.Basic], Any]) -> Any:
+    """``done[e] = visit(e)`` for `root` and each of its subexpressions not in `done` yet,
+    arguments before the expression (``visit`` reads theirs from `done`); ``done[root]``.
+    Iterative: expressions of any depth (SymPy's own walks recurse)."""
+    stack: list[tuple[sp.Basic, bool]] = [(root, False)]
+    while stack:
+        e, ready = stack.pop()
+        if e in done:
+            continue
+        if not ready and e.args:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in done)
+            continue
+        done[e] = visit(e)
+    return done[root]
+
+
 @dataclass
 class SymbolicDerivative:
     """Derivatives as SymPy objects, plus the code generated from them.
@@ -286,16 +331,26 @@ class SymbolicDerivative:
         return self.program.assignments + self.adjoints
 
     def expanded(self) -> list[sp.Expr]:
-        """The derivatives with every intermediate substituted (can be very large)."""
+        """The derivatives with every intermediate substituted (can be very large); a
+        MissingRuleError where they are too deep for SymPy's recursive trees."""
         expand = ScalarProgram(self.program.inputs, self.program.input_arrays, self.assignments).expand
-        return [plain(expand(r)) for r in self.results]
+        try:
+            return [plain(expand(r)) for r in self.results]
+        except RecursionError:  # SymPy's objects recurse over their depth
+            raise MissingRuleError(
+                f"the derivatives of {self.name} are too deep for SymPy expressions (Python's "
+                "recursion limit was reached substituting the program's intermediates): see "
+                ".results and .source, the derivative as a shared program") from None
 
     @property
     def expressions(self) -> list[sp.Expr]:
-        """Exact derivative expressions: simplified when small, else in terms of the program's symbols."""
+        """Exact derivative expressions: simplified when small, else in terms of the program's
+        symbols. One whose simplification would expand a large power or product (SymPy's
+        simplify expands (x + y)**1999 term by term) is shown as substituted, unsimplified."""
         if self.sizes()["tree"] > SIMPLIFY_LIMIT:
             return [plain(r) for r in self.results]
-        return [sp.simplify(e) for e in self.expanded()]
+        return [e if expansion_terms(e) > EXPANSION_LIMIT else sp.simplify(e)
+                for e in self.expanded()]
 
     def latex(self) -> list[str]:
         return [sp.latex(e) for e in self.expressions]
@@ -314,7 +369,12 @@ class SymbolicDerivative:
         return self._sizes
 
     def __repr__(self) -> str:
-        shown = self.expressions if self.sizes()["tree"] <= SIMPLIFY_LIMIT else "(large: see .results)"
+        shown: Any = "(large: see .results)"
+        if self.sizes()["tree"] <= SIMPLIFY_LIMIT:
+            try:
+                shown = self.expressions
+            except MissingRuleError:  # too deep to substitute: a repr never raises
+                pass
         return f"<SymbolicDerivative shape={self.shape} {shown}>"
 
     def _repr_latex_(self) -> str:
@@ -917,29 +977,18 @@ def common_subexpressions(exprs: Sequence[sp.Expr], symbols: Any
     temps: list[tuple[sp.Symbol, sp.Expr]] = []
     done: dict[sp.Basic, sp.Basic] = {}
 
-    def rebuild(root: sp.Basic) -> sp.Basic:
-        stack = [(root, False)]
-        while stack:
-            e, ready = stack.pop()
-            if e in done:
-                continue
-            if e.is_Atom or not e.args:
-                done[e] = e
-                continue
-            if not ready:
-                stack.append((e, True))
-                stack.extend((a, False) for a in e.args if a not in done)
-                continue
-            args = [done[a] for a in e.args]
-            new = e if all(a is b for a, b in zip(args, e.args)) else _unevaluated(e, args)
-            if e in repeated:
-                sym = next(symbols)
-                temps.append((sym, new))
-                new = sym
-            done[e] = new
-        return done[root]
+    def rebuilt(e: sp.Basic) -> sp.Basic:
+        if e.is_Atom or not e.args:
+            return e
+        args = [done[a] for a in e.args]
+        new = e if all(a is b for a, b in zip(args, e.args)) else _unevaluated(e, args)
+        if e in repeated:
+            sym = next(symbols)
+            temps.append((sym, new))
+            new = sym
+        return new
 
-    reduced = [rebuild(e) for e in exprs]
+    reduced = [bottom_up(e, done, rebuilt) for e in exprs]
     return temps, reduced
 
 

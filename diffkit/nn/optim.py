@@ -54,9 +54,15 @@ def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
     it is, an array or a (JSON-style) nested list as an array of the parameter's working dtype
     (float32 for float16, else its own) and shape (a 0-d one as it is); anything else is a
     ValueError naming the entry."""
+    where = f"optimizer state {k!r} of parameter {i}"
+    if k == "step":
+        return _step_count(where, v)
+    work = working_dtype(p.dtype)  # float32 for a float16 parameter: its state is kept so
+    if isinstance(v, complex) and work.kind != "c":
+        raise ValueError(f"{where} is the complex number {v}, which the parameter's "
+                         f"{work} cannot hold")
     if isinstance(v, bool | numbers.Number) and not hasattr(v, "shape"):
         return v
-    where = f"optimizer state {k!r} of parameter {i}"
     if isinstance(v, list | tuple):
         try:
             v = np.asarray(v)
@@ -68,10 +74,31 @@ def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
                          + ", not a number or a numeric array")
     if tuple(v.shape) not in ((), tuple(p.shape)):
         raise ValueError(f"{where} has shape {tuple(v.shape)}, the parameter {p.shape}")
-    work = working_dtype(p.dtype)  # float32 for a float16 parameter: its state is kept so
-    if v.shape == () or not np.can_cast(v.dtype, work, "same_kind"):
+    if not np.can_cast(v.dtype, work, "same_kind"):  # complex moments of a real parameter
+        raise ValueError(f"{where} has dtype {v.dtype}, which the parameter's {work} cannot hold")
+    if v.shape == ():
         return v
     return np.array(to_numpy(v), dtype=work)
+
+
+#: the most steps a saved optimizer state may count (more is no run: a corrupted number)
+MAX_STEP = 2**53
+
+
+def _step_count(where: str, v: Any) -> int:
+    """A saved step count as the int the bias corrections use: a whole number from 0 to
+    :data:`MAX_STEP` (a 0-d array or an integral float such as 3.0 too); else a ValueError
+    naming the entry (step −1 made Adam's 1 − β^0 a division by zero)."""
+    if hasattr(v, "shape") and tuple(v.shape) == () and getattr(v, "dtype", None) is not None \
+            and v.dtype.kind in "iuf":
+        v = to_numpy(v).item()
+    whole = isinstance(v, numbers.Integral) or (
+        isinstance(v, numbers.Real) and math.isfinite(v) and float(v).is_integer())
+    if isinstance(v, bool | np.bool_) or not whole or v < 0:
+        raise ValueError(f"{where} is {v!r}, not a step count (a whole number >= 0)")
+    if v > MAX_STEP:
+        raise ValueError(f"{where} is {v!r}: more steps than any run takes (at most 2**53)")
+    return int(v)
 
 
 #: a hyper-parameter's range: (its name in PyTorch's messages, lowest valid value, first invalid
@@ -314,6 +341,8 @@ class Optimizer:
         merged = {**group, **saved}
         try:
             self.validate(merged)
+            if "initial_lr" in saved:  # a scheduler's base rate: a learning rate too
+                _check("initial learning rate", saved["initial_lr"])
         except ValueError as e:
             raise ValueError(f"optimizer state: parameter group {i}: {e}") from e
         return saved

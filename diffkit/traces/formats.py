@@ -336,8 +336,16 @@ def to_text(trace: Any, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+#: what Markdown would read as markup, as the text that shows it: HTML tags (``<lambda>``) and
+#: entities as entities, table bars and emphasis backslash-escaped, line breaks as spaces
+_MD_ESCAPES = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;", ">": "&gt;",
+                             "|": r"\|", "*": r"\*", "_": r"\_", "`": r"\`",
+                             "\n": " ", "\r": " "})
+
+
 def _md(s: str) -> str:
-    return s.replace("|", r"\|").replace("*", r"\*").replace("_", r"\_")
+    """Text as it shows in Markdown (a table cell or bold title), never as markup."""
+    return s.translate(_MD_ESCAPES)
 
 
 def to_markdown(trace: Any, digits: int = 3) -> str:
