@@ -1046,6 +1046,9 @@ class Tensor(Traced):
             try:
                 return _constant_call(func, args, kwargs)
             except _Differentiated:
+                out = _constant_call(func, args, kwargs, read=True)
+                if _discrete(out):  # np.isclose, searchsorted, digitize, result_type: no
+                    return out       # derivative to lose, as a comparison's (a read of x)
                 module = getattr(func, "__module__", None) or "numpy"
                 raise MissingRuleError(
                     _unsupported(f"{module}.{getattr(func, '__name__', func)}")) from None
@@ -1254,17 +1257,19 @@ class _Differentiated(Exception):
     """An argument of a NumPy function without a rule is being differentiated."""
 
 
-def _constant_call(func: Any, args: Any, kwargs: Any) -> Any:
+def _constant_call(func: Any, args: Any, kwargs: Any, read: bool = False) -> Any:
     """NumPy's `func` on plain values where none of its arguments is being differentiated (no
     Tensor, nested in lists, tuples or dicts, that requires grad on its tape or an outer one):
     a function without a rule then gives a constant, as for NumPy (``np.linalg.matrix_rank`` of a
     detached matrix, ``np.linalg.cond`` of data). Reading the values makes each trace hold at
-    this point only (a jit function then traces afresh); else :class:`_Differentiated`."""
+    this point only (a jit function then traces afresh); else :class:`_Differentiated` — unless
+    `read`, which reads differentiated values too (for a result with no derivative:
+    :func:`_discrete`)."""
 
     def plain(v: Any) -> Any:
         if isinstance(v, Traced):
             while isinstance(v, Traced):
-                if getattr(v, "requires_grad", True):
+                if getattr(v, "requires_grad", True) and not read:
                     raise _Differentiated
                 v.tape.value_dependent = True
                 v = v.node.value
@@ -1276,6 +1281,20 @@ def _constant_call(func: Any, args: Any, kwargs: Any) -> Any:
         return v
 
     return func(*plain(args), **plain(kwargs))
+
+
+def _discrete(out: Any) -> bool:
+    """Whether a NumPy function's result has no derivative to lose: booleans and integers
+    (arrays, NumPy or Python scalars, in tuples and lists) and dtypes. Such a function of a value
+    being differentiated is piecewise constant in it, as a comparison is."""
+    if type(out) in (tuple, list):
+        return all(_discrete(v) for v in out)
+    if isinstance(out, np.dtype | type):
+        return True
+    kind = getattr(out, "dtype", None)
+    if kind is not None:
+        return np.dtype(kind).kind in "biu"
+    return isinstance(out, bool | int)
 
 
 def _unsupported(what: str) -> str:

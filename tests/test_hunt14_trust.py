@@ -129,3 +129,24 @@ def test_grad_of_a_complex_valued_function_is_refused_whatever_its_tangent_looke
     assert np.iscomplexobj(d) and d == pytest.approx(1.4, rel=1e-6)
     _, t = dk.jvp(lambda x: x**2 + 0j, (0.7,), (1.0,), method=method)
     assert np.iscomplexobj(t) and t == pytest.approx(1.4, rel=1e-6)
+
+
+EDGES = np.array([0.0, 1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic"])
+def test_numpy_functions_with_discrete_results_read_the_value_as_a_comparison_does(method):
+    # np.isclose in a branch: the branch taken at each point, f′ = 2x there and 1 elsewhere
+    f = dk.jit(lambda x: x * x if np.isclose(x, 1.0) else x)
+    assert dk.grad(f, method=method)(1.0) == (2.0,)
+    assert dk.grad(f, method=method)(2.0) == (1.0,)
+    x = np.array([0.5, 1.5, 2.5])
+    (g,) = dk.grad(lambda x: (x**2 * np.digitize(x, EDGES)).sum(), method=method)(x)
+    np.testing.assert_allclose(g, 2 * x * np.array([1, 2, 3]), rtol=1e-15)
+    (g,) = dk.grad(lambda x: (x * np.searchsorted(EDGES, x)).sum(), method=method)(x)
+    np.testing.assert_allclose(g, np.array([1.0, 2.0, 3.0]), rtol=1e-15)
+
+
+def test_a_numpy_function_with_a_float_result_and_no_rule_is_still_refused():
+    with pytest.raises(dk.MissingRuleError, match="numpy.unique"):
+        dk.grad(lambda x: np.unique(x).sum())(np.array([1.0, 2.0]))
