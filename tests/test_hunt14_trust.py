@@ -119,7 +119,7 @@ def test_check_grads_returns_a_complex_derivative_whole():
         assert abs(ratio.imag) < 1e-14 and abs(ratio.real) > 1e-3
 
 
-@pytest.mark.parametrize("method", ["reverse", "forward", "fd"])
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic", "fd"])
 def test_grad_of_a_complex_valued_function_is_refused_whatever_its_tangent_looked_like(method):
     # x² + 0j: forward mode's sweep gave the real 2x (the constant has no tangent), and grad
     # answered what it refuses for every other method and point
@@ -150,3 +150,15 @@ def test_numpy_functions_with_discrete_results_read_the_value_as_a_comparison_do
 def test_a_numpy_function_with_a_float_result_and_no_rule_is_still_refused():
     with pytest.raises(dk.MissingRuleError, match="numpy.unique"):
         dk.grad(lambda x: np.unique(x).sum())(np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic"])
+@pytest.mark.parametrize("f", [lambda x: x**2 + 0j, lambda x: x**2 * (1 + 2j)], ids=["+0j", "×(1+2j)"])
+def test_complex_valued_functions_are_refused_at_every_point_including_zero(f, method):
+    # the symbolic engine's 2x·(1 + 2j) at 0 came out a real 0 (and forward's Hessian a real 2):
+    # grad and hessian then answered where every other method and point refuse
+    for x in (0.0, 0.7):
+        with pytest.raises(dk.InputTypeError, match="complex-valued"):
+            dk.grad(f, method=method)(x)
+        with pytest.raises(dk.InputTypeError, match="complex-valued"):
+            dk.hessian(f, method=method)(x)

@@ -86,7 +86,8 @@ class ForwardEngine(Engine):
         if isinstance(t, Traced):
             cols = transpose(reshape(t, (k, m)), (1, 0))  # (m, k), recorded while nesting
         else:
-            cols = _like_output(t.reshape(k, m).T, graph.output)
+            cols = t.reshape(k, m).T
+        cols = _like_output(cols, graph.output)
         if not any(c for _, _, c in blocks):
             return out, cols
         real_out = graph.output.dtype.kind != "c"
@@ -118,7 +119,7 @@ def _like_output(t: Any, output: Node) -> Any:
     """A tangent of a complex output is complex: x² + 0j's is 2x + 0j, a real sweep's result
     (its constant's tangent is none) cast to the output's dtype, as the other methods give it
     (a real one let dk.grad answer a complex-valued function that it refuses elsewhere)."""
-    if output.dtype.kind == "c" and not isinstance(t, Traced) and dtype_of(t).kind != "c":
+    if output.dtype.kind == "c" and np.dtype(t.dtype).kind != "c":  # (a traced one records it)
         return t.astype(output.dtype)
     return t
 

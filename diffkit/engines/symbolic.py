@@ -319,6 +319,9 @@ class SymbolicDerivative:
     name: str = "f"
     wrt: list[sp.Symbol] = field(default_factory=list)
     order: int = 1
+    #: the function's values are complex: so are its derivatives (2x·(1 + 2j) at 0 is 0j, not a
+    #: real 0 that lets grad answer a complex-valued function the other engines refuse)
+    complex_output: bool = False
 
     @property
     def source(self) -> str:
@@ -429,6 +432,8 @@ class SymbolicDerivative:
                 except (ZeroDivisionError, ValueError) as exc:
                     raise NonDifferentiableError(self._not_differentiable(str(exc))) from None
         result = np.asarray(values).reshape(self.shape)
+        if self.complex_output and result.dtype.kind != "c":
+            result = result.astype(np.result_type(result.dtype, np.complex64))
         if not np.all(np.isfinite(result)):
             raise NonDifferentiableError(self._not_differentiable("a local derivative is infinite"))
         return result
@@ -860,7 +865,7 @@ class SymbolicEngine(Engine):
                 second_rows += grads
             rows, shape = second_rows, (len(wrt_syms), len(wrt_syms))
         deriv = SymbolicDerivative(prog, adjoints, rows, shape, name=fn.name, wrt=wrt_syms,
-                                   order=order)
+                                   order=order, complex_output=graph.output.dtype.kind == "c")
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, rows, prog.real)
         compile_program(deriv)
         return deriv
@@ -932,7 +937,8 @@ class SymbolicEngine(Engine):
                                       strong=k == n - 1)
             base += new
             adjoints += new
-        deriv = SymbolicDerivative(prog, adjoints, [expr], (), name=fn.name, wrt=[var])
+        deriv = SymbolicDerivative(prog, adjoints, [expr], (), name=fn.name, wrt=[var],
+                                   complex_output=graph.output.dtype.kind == "c")
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, [expr], prog.real)
         compile_program(deriv)
         return deriv
