@@ -82,7 +82,7 @@ class Tape:
         self.level = level
         self.value_dependent = False
         self.closed = False
-        self.consts: dict[int, tuple[Any, Node]] = {}  # id(value) -> (value, its const node)
+        self.consts: dict[Any, tuple[Any, Node]] = {}  # key (see const) -> (value, node)
         #: the nodes of scalar code, in the order recorded (a topological order): what the
         #: fused scalar sweep walks. None on the eager tape (its graphs come and go) and once
         #: array code is recorded (graph.nodes serves there; no dead arrays are kept alive).
@@ -97,13 +97,16 @@ class Tape:
         operation read it — the engines differentiate what was computed. (Held by reference,
         every exact method answered with the array's later contents.) A number, immutable, has
         one node per distinct object on a tracing tape."""
-        hit = self.consts.get(id(value))
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        held = own_copy(value)
-        node = Node(None, (), {}, held)
-        if self.level > 0 and held is value:  # the eager tape lives forever: no pinning there
-            self.consts[id(value)] = (value, node)
+        array = type(value) is np.ndarray
+        # an array by its memory (A.T made again at each use is the same constant), else by id
+        key = (value.__array_interface__["data"][0], value.shape, value.strides,
+               value.dtype.str) if array else id(value)
+        hit = self.consts.get(key)
+        if hit is not None and (_unchanged(hit[1].value, value) if array else hit[0] is value):
+            return hit[1]  # (an array used again as it was: one copy per trace, compared)
+        node = Node(None, (), {}, _held_value(value))
+        if self.level > 0:  # the eager tape lives forever: no pinning there
+            self.consts[key] = (value, node)
         return node
 
     def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
@@ -268,6 +271,36 @@ class Tape:
         if self.recorded is not None:
             self.recorded.append(out)
         return Tensor(out, self, active and prim.differentiable)
+
+
+def _held_value(value: Any) -> Any:
+    """What a constant node holds for `value`: a copy of an array that can still be written
+    (its own writeable memory, or a writeable view), else `value` itself — numbers, and
+    read-only arrays (``broadcast_to``, ``sliding_window_view``: copying would materialize
+    them; a write into their base after use is the one change a trace does not see)."""
+    if isinstance(value, np.ndarray) and not value.flags.writeable:
+        return value
+    return own_copy(value)
+
+
+def _unchanged(held: Any, value: Any) -> bool:
+    """Whether an array a tape copied still has the contents of its copy (a read, no copy):
+    equal numbers, NaNs in the same places and zeros of the same sign (−0.0 == 0.0, but
+    copysign and atan2 tell them apart)."""
+    if held is value:
+        return True
+    if type(held) is not np.ndarray or held.shape != value.shape or held.dtype != value.dtype \
+            or held.dtype.kind not in "biufc":
+        return False
+    kind = held.dtype.kind
+    if not np.array_equal(held, value, equal_nan=kind in "fc"):
+        return False
+    if kind == "f":
+        return bool(np.array_equal(np.signbit(held), np.signbit(value)))
+    if kind == "c":
+        return bool(np.array_equal(np.signbit(held.real), np.signbit(value.real))
+                    and np.array_equal(np.signbit(held.imag), np.signbit(value.imag)))
+    return True
 
 
 def _constant(value: Any) -> Tensor:
@@ -592,7 +625,11 @@ class Tensor(Traced):
                 "silently drop its graph (PyTorch refuses too): use dk.stack([...]) or diffkit's "
                 "operations to keep it, or t.detach() / t.value / t.numpy() for the numbers")
         v = np.asarray(self.concrete("np.asarray()/np.array() with a dtype"))
-        return v if dtype is None else v.astype(dtype)
+        if dtype is not None:
+            return v.astype(dtype, copy=copy is not False)
+        # np.array(t) is a copy (NumPy 2 trusts an __array__ that takes copy=): writing into
+        # it must not reach the value a recorded graph holds; np.asarray(t) may share it
+        return v.copy() if copy else v
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number.
@@ -607,10 +644,13 @@ class Tensor(Traced):
         return v.tolist() if hasattr(v, "tolist") else v
 
     def numpy(self) -> Any:
-        """The value as a NumPy array (copied from the GPU if needed; detaches like ``.item()``)."""
+        """The value as a NumPy array (copied from the GPU if needed; detaches like ``.item()``).
+        A tensor that requires grad gives a copy (PyTorch refuses): writing into the array must
+        not change the value its recorded graphs differentiate at."""
         from .backend import to_numpy
 
-        return to_numpy(self.concrete(".numpy()"))
+        v = to_numpy(self.concrete(".numpy()"))
+        return v.copy() if self.requires_grad and isinstance(v, np.ndarray) else v
 
     def detach(self) -> Tensor:
         """The same value as a constant: no derivative flows through it (dk.stop_gradient).
@@ -1351,7 +1391,9 @@ def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tenso
     """An eager Tensor (a leaf of the eager tape), e.g. a parameter of a model. Lists and tuples
     become arrays (``dk.tensor([1.0, 2.0])`` has shape (2,)); an array is copied, as
     ``torch.tensor`` copies (``p.data -= d`` or an optimizer step never writes into the caller's
-    array)."""
+    array). A Tensor gives a new leaf holding a copy of its value (``torch.tensor(t)``'s)."""
+    if isinstance(value, Tensor):
+        value = value.concrete("dk.tensor()")
     return _leaf(own_copy(_as_array(value)), requires_grad, name)
 
 
@@ -1442,6 +1484,8 @@ def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
                 f"in-place {symbol} under no_grad at {call_site()} on a Tensor computed from "
                 "tensors that require grad would change a value its graph holds: write "
                 "t = t.detach(), then change it")
+        if t.node.shape:  # a live view would keep the old values (no write reaches it)
+            _check_views(t, symbol)
         return _assign_in_place(t, other, iop, symbol)
     if t.node.prim is None and t.requires_grad:
         raise TracingError(

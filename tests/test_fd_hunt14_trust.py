@@ -192,3 +192,22 @@ def test_a_step_above_resolution_still_answers():
     # the complex step's 1e-20 is an imaginary part, which no real rounding removes
     assert dk.grad(np.sin, method="fd-complex", step=1e-20)(np.float32(2.0))[0] == \
         pytest.approx(math.cos(2.0), rel=1e-6)
+
+
+def test_review_fd_complex_of_float16_inputs_is_not_a_false_repeatability_error():
+    x = np.array([1.0, 2.0], np.float16)
+    (g,) = dk.grad(lambda x: dk.sum(dk.exp(x)), method="fd-complex")(x)
+    np.testing.assert_allclose(g.astype(np.float64), np.exp(x.astype(np.float64)), rtol=2e-3)
+
+
+def test_review_a_negligible_tangent_entry_below_the_step_is_not_an_error():
+    x = np.array([1.0, 2.0])
+    _, jt = dk.jvp(lambda x: dk.sum(dk.sin(x) * x), (x,), (np.array([1.0, 1e-20]),),
+                   method="fd", step=1e-6)
+    assert jt == pytest.approx(np.sin(1.0) + np.cos(1.0), rel=1e-6)
+
+
+def test_review_a_tangent_entry_that_matters_and_does_not_move_is_named():
+    # x = [1, 1e12], t = [1, 1]: the step sized for 1 does not move 1e12, whose term is 2e12
+    with pytest.raises(dk.DomainError, match="below the resolution"):
+        dk.jvp(lambda x: dk.sum(x * x), (np.array([1.0, 1e12]),), (np.ones(2),), method="fd")

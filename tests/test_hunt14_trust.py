@@ -162,3 +162,49 @@ def test_complex_valued_functions_are_refused_at_every_point_including_zero(f, m
             dk.grad(f, method=method)(x)
         with pytest.raises(dk.InputTypeError, match="complex-valued"):
             dk.hessian(f, method=method)(x)
+
+
+# ----- the eager tape: arrays handed out never reach a recorded graph ---------------------------
+
+
+def test_np_array_of_a_tensor_is_a_copy():
+    x = dk.tensor([1.0, 2.0], requires_grad=True)
+    c = dk.tensor([3.0, 4.0])
+    y = (x * c).sum()
+    snap = np.array(c)  # NumPy's np.array copies
+    snap *= 10.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 4.0])
+    np.testing.assert_array_equal(c.value, [3.0, 4.0])
+
+
+def test_numpy_of_a_tensor_that_requires_grad_is_a_copy():
+    x = dk.tensor([1.0, 2.0], requires_grad=True)
+    h = dk.exp(x)
+    loss = (h * h).sum()
+    h.numpy()[:] = 0.0
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2.0 * np.exp(2.0 * np.array([1.0, 2.0])), rtol=1e-15)
+
+
+def test_dk_tensor_of_a_tensor_is_a_new_leaf_with_its_own_array():
+    c = dk.tensor([1.0, 2.0])
+    y = dk.tensor(c)
+    y += 1.0
+    np.testing.assert_array_equal(c.value, [1.0, 2.0])
+    assert type(y.value) is np.ndarray
+    np.testing.assert_array_equal(y.value, [2.0, 3.0])
+
+
+def test_an_in_place_update_with_a_live_view_is_refused_also_under_no_grad():
+    from diffkit import nn
+
+    x = dk.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = x[0:2]
+    with pytest.raises(dk.TracedMutationError), nn.no_grad():
+        x += 10.0
+    c = dk.tensor([1.0, 2.0, 3.0])
+    s = c[0:2]
+    with pytest.raises(dk.TracedMutationError):
+        s += 10.0
+    assert v.shape == (2,)

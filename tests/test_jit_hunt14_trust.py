@@ -159,3 +159,10 @@ def test_compile_gradient_refuses_integer_data_it_would_read_as_floats():
         dk.compile_gradient(lambda x, k: np.sum(x * k**3), 2.0, k, wrt=0)
     # the public path passes it as given: NumPy's wrapped k³ = [64, 27]
     assert dk.grad(lambda x, k: np.sum(x * k**3), argnums=0, method="compiled")(2.0, k) == (91.0,)
+
+
+def test_compile_gradient_still_reads_int64_labels_as_it_did():
+    y = np.array([0, 2, 1])
+    W = np.ones((3, 3))
+    cg = dk.compile_gradient(lambda W, y: np.sum(W * (y[:, None] == np.arange(3))), W, y, wrt=[0])
+    np.testing.assert_array_equal(cg.grad(W, y)[0], (y[:, None] == np.arange(3)).astype(float))

@@ -435,8 +435,10 @@ def compile_gradient(f: Any, *args: Any, wrt: Sequence[int] | None = None) -> Co
     fn.check_arity(args)
     wrt_t = tuple(fn.positions(wrt))
     held = [i for i, a in enumerate(args) if i not in wrt_t and not fn.pure and
-            isinstance(a, np.ndarray | np.generic) and given_as_is(a)]
-    if held:  # read as float64, NumPy integer data would not wrap as NumPy computes it
+            isinstance(a, np.ndarray | np.generic) and given_as_is(a) and
+            np.asarray(a).dtype.kind in "iu" and np.asarray(a).dtype.itemsize < 8]
+    if held:  # read as float64, narrow integer data would not wrap as NumPy computes it
+        # (int64 labels and bool masks read as float64 exactly, as before)
         raise TracingError(
             f"compile_gradient takes float arguments, and argument {held[0]} is "
             f"{np.asarray(args[held[0]]).dtype} data that is not differentiated (its integer "

@@ -169,7 +169,9 @@ def _agrees(first: np.ndarray, again: np.ndarray, graph: Graph) -> bool:
             finite = np.abs(v)[np.isfinite(v)]
             if finite.size:
                 scale = max(scale, float(np.max(finite)))
-    tol = 1e3 * _eps(working_dtype(first.dtype)) * scale
+    # in the coarser of the two dtypes (a float16 value beside a complex step's float64 one)
+    tol = 1e3 * max(_eps(working_dtype(first.dtype)), *(_eps(d) for d in (first.dtype, again.dtype)
+                                                        if d.kind in "fc")) * scale
     return first.shape == again.shape and np.array_equal(np.isnan(first), np.isnan(again)) and \
         bool(np.all(np.abs(np.where(np.isnan(first), 0, first - again)) <= tol))
 
@@ -858,7 +860,9 @@ class FiniteDifferenceEngine(Engine):
             # the default step, sized for the smallest element's, moves the others less
             x = x0 + s[0] * t
             stuck = moved & (x == x0) if s[0] else np.zeros(x0.shape, dtype=bool)
-            if np.all(stuck[moved]) or self.step is not None and np.any(stuck):
+            # a stuck element matters where its tangent does (t = [1, 1e-20] loses nothing)
+            lost = stuck & (np.abs(t) > _eps(x0.dtype) * float(np.max(np.abs(t))))
+            if np.all(stuck[moved]) or np.any(lost):
                 k = int(np.argmax(np.where(stuck, np.abs(t), -1.0)))
                 raise _below_resolution(x0[k], float(s[0] * t[k]))
             return flat(x)
