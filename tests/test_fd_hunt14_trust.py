@@ -211,3 +211,13 @@ def test_review_a_tangent_entry_that_matters_and_does_not_move_is_named():
     # x = [1, 1e12], t = [1, 1]: the step sized for 1 does not move 1e12, whose term is 2e12
     with pytest.raises(dk.DomainError, match="below the resolution"):
         dk.jvp(lambda x: dk.sum(x * x), (np.array([1.0, 1e12]),), (np.ones(2),), method="fd")
+
+
+@pytest.mark.parametrize("method", ["fd", "fd-forward", "fd-richardson"])
+def test_review_an_output_with_a_zero_cotangent_is_not_differenced(method):
+    # exp(1000·x₀) at x₀ = 0.7097 overflows when differenced; its cotangent is 0, so the VJP is
+    # (0, 2·x₁) = (0, 4) by hand (the pairing's gradient gave it; the first output-wise version
+    # raised an overflow)
+    f = lambda x: dk.stack([dk.exp(x[0] * 1000.0), x[1] ** 2])
+    (g,) = dk.vjp(f, np.array([0.7097, 2.0]), method=method)[1](np.array([0.0, 1.0]))
+    np.testing.assert_allclose(g, [0.0, 4.0], rtol=1e-6, atol=0)

@@ -226,6 +226,17 @@ def _contracted(est: Estimate, ct: np.ndarray | None) -> Estimate:
     return lead(ct @ d), None if err is None else lead(np.abs(ct) @ err)
 
 
+def _outputs_kept(flat: Callable[[np.ndarray], np.ndarray], keep: np.ndarray
+                  ) -> Callable[[np.ndarray], np.ndarray]:
+    """`flat` with the outputs outside `keep` (a flat mask) set to 0."""
+
+    def kept(x: np.ndarray) -> np.ndarray:
+        f = flat(x)
+        return np.where(keep.reshape(np.shape(f)), f, 0)
+
+    return kept
+
+
 def _in_dtype_of(jt: np.ndarray, out: Any) -> np.ndarray:
     """A JVP in the dtype of the primal output (docs/design.md: tangents live in the primal's
     space, in every method): the complex step's Im f(x + ih)/h, taken in complex128, made float32
@@ -571,6 +582,11 @@ class FiniteDifferenceEngine(Engine):
         base = out if plain else self.plain_at_point  # the repeatability check's call serves
         f0 = _numeric(base) if base is not None and all(np.asarray(args[i]).dtype == x0.dtype
                                                         for i in wrt) else None
+        if ct is not None and ct.size > 1 and not np.all(ct):
+            # an output whose cotangent is 0 contributes nothing: it is not differenced (one
+            # that overflows under the step would make the whole VJP an error)
+            flat, f0 = _outputs_kept(flat, ct != 0), None if f0 is None else \
+                np.where(ct.reshape(np.shape(f0)) != 0, f0, 0)
         jac = self._real_jacobian(flat, x0, h, out, batch, f0=f0, eps=eps, ct=ct)
         if self.scheme == "forward" and x0.size:
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
