@@ -91,22 +91,31 @@ class Tape:
     def const(self, value: Any) -> Node:
         """The constant node for `value`, holding it as it is now.
 
-        A graph holds values, not the caller's buffers: an array is copied (:func:`own_copy`),
-        so code that writes into an array after using it (a workspace reused in a loop, a mask
-        cleared, a constant updated before ``backward()``) leaves the recorded value as the
-        operation read it — the engines differentiate what was computed. (Held by reference,
-        every exact method answered with the array's later contents.) A number, immutable, has
-        one node per distinct object on a tracing tape."""
-        array = type(value) is np.ndarray
-        # an array by its memory (A.T made again at each use is the same constant), else by id
-        key = (value.__array_interface__["data"][0], value.shape, value.strides,
-               value.dtype.str) if array else id(value)
+        A graph holds values, not the caller's buffers: an array that can still be written is
+        copied (:func:`_held_value`), so code that writes into it after using it (a workspace
+        reused in a loop, a mask cleared, a constant updated before ``backward()``) leaves the
+        recorded value as the operation read it — the engines differentiate what was computed.
+        (Held by reference, every exact method answered with the array's later contents.) On a
+        tracing tape an array is copied once: used again (found by its memory: ``A.T`` made
+        anew at each use is the same constant), it is compared with the copy; a number,
+        immutable, has one node per object. The eager tape, which lives forever, keeps none."""
+        if type(value) is not np.ndarray:
+            hit = self.consts.get(id(value))
+            if hit is not None and hit[0] is value:
+                return hit[1]
+            held = own_copy(value)  # a list's or tuple's arrays copied
+            node = Node(None, (), {}, held)
+            if self.level > 0 and held is value:  # immutable: the same value at every use
+                self.consts[id(value)] = (value, node)
+            return node
+        if not self.level:
+            return Node(None, (), {}, _held_value(value))
+        key = (value.__array_interface__["data"][0], value.shape, value.strides, value.dtype.str)
         hit = self.consts.get(key)
-        if hit is not None and (_unchanged(hit[1].value, value) if array else hit[0] is value):
-            return hit[1]  # (an array used again as it was: one copy per trace, compared)
+        if hit is not None and _unchanged(hit[1].value, value):
+            return hit[1]  # an array used again as it was
         node = Node(None, (), {}, _held_value(value))
-        if self.level > 0:  # the eager tape lives forever: no pinning there
-            self.consts[key] = (value, node)
+        self.consts[key] = (value, node)
         return node
 
     def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
@@ -273,14 +282,12 @@ class Tape:
         return Tensor(out, self, active and prim.differentiable)
 
 
-def _held_value(value: Any) -> Any:
-    """What a constant node holds for `value`: a copy of an array that can still be written
-    (its own writeable memory, or a writeable view), else `value` itself — numbers, and
-    read-only arrays (``broadcast_to``, ``sliding_window_view``: copying would materialize
-    them; a write into their base after use is the one change a trace does not see)."""
-    if isinstance(value, np.ndarray) and not value.flags.writeable:
-        return value
-    return own_copy(value)
+def _held_value(value: np.ndarray) -> np.ndarray:
+    """What a constant node holds for the array `value`: a copy where it can still be written
+    (its own writeable memory, or a writeable view), else `value` itself — a read-only array
+    (``broadcast_to``, ``sliding_window_view``: copying would materialize it; a write into its
+    base after use is the one change a trace does not see)."""
+    return value if not value.flags.writeable else value.copy(order="K")
 
 
 def _unchanged(held: Any, value: Any) -> bool:

@@ -90,3 +90,18 @@ def test_the_callers_array_is_not_written_or_replaced():
     np.testing.assert_array_equal(g, a)
     a[0] = 10.0  # the gradient handed back is not a view of the caller's array
     assert g[0] == 1.0
+
+
+def overwritten_list(x):
+    """Σ x·c then Σ x·c with the list c's first entry set to 5 in between: (6, 4)."""
+    c = [1.0, 2.0]
+    y = (x * c).sum()
+    c[0] = 5.0
+    return y + (x * c).sum()
+
+
+@pytest.mark.parametrize("method", EXACT)
+def test_a_list_changed_between_uses_is_read_at_each_use(method):
+    # a guard: a list is never kept by identity (each use reads it as it is then)
+    (g,) = dk.grad(overwritten_list, method=method)(np.array([1.0, 1.0]))
+    np.testing.assert_array_equal(g, [6.0, 4.0])

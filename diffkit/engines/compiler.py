@@ -39,7 +39,7 @@ from ..errors import (
     ShapeError,
     TracingError,
 )
-from ..function import STRICT, Function, as_input, given_as_is, signature
+from ..function import STRICT, Function, as_input, signature
 from ..ir import Graph, Node, toposort
 from ..primitive import Primitive, finite
 from ..primitives import add, mul, neg, sub
@@ -435,13 +435,13 @@ def compile_gradient(f: Any, *args: Any, wrt: Sequence[int] | None = None) -> Co
     fn.check_arity(args)
     wrt_t = tuple(fn.positions(wrt))
     held = [i for i, a in enumerate(args) if i not in wrt_t and not fn.pure and
-            isinstance(a, np.ndarray | np.generic) and given_as_is(a) and
-            np.asarray(a).dtype.kind in "iu" and np.asarray(a).dtype.itemsize < 8]
+            isinstance(a, np.ndarray | np.generic) and a.dtype.kind in "iu" and
+            a.dtype.itemsize < 8]
     if held:  # read as float64, narrow integer data would not wrap as NumPy computes it
         # (int64 labels and bool masks read as float64 exactly, as before)
         raise TracingError(
             f"compile_gradient takes float arguments, and argument {held[0]} is "
-            f"{np.asarray(args[held[0]]).dtype} data that is not differentiated (its integer "
+            f"{args[held[0]].dtype} data that is not differentiated (its integer "
             "arithmetic would be read as floats): use dk.grad(f, argnums=..., "
             "method='compiled'), which passes it as given")
     xs = [as_input(a) for a in args]
