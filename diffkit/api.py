@@ -238,7 +238,13 @@ def _check_finite(results: Sequence[Any], what: str, method: str) -> None:
                 "differentiable there (e.g. sqrt at 0) or the derivative overflows")
 
 
-def _value(out: Any) -> Any:
+def _value(out: Any, xs: Sequence[Any] = ()) -> Any:
+    """A result's value as the caller gets it: a Python number for a 0-d value, and an array
+    of the caller's own where it shares memory with one of the points `xs` (f(x) = x or x[:2]
+    gave the caller's x itself: writing into the result moved the input)."""
+    if type(out) is np.ndarray and any(type(x) is np.ndarray and np.may_share_memory(out, x)
+                                       for x in xs):
+        return out.copy()
     return out if isinstance(out, Traced) else to_python(out)
 
 
@@ -358,7 +364,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
             out, grads = engine.value_and_grad(fx, xs, idx)
             _check_finite(grads, "the gradient", method)
         _refuse_complex_output(fx, xs, idx, grads, out)
-        return _value(out), tuple(like(g, args[i]) for g, i in zip(grads, idx))
+        return _value(out, xs), tuple(like(g, args[i]) for g, i in zip(grads, idx))
 
     return GradientFunction(run, engine, fn, idx, with_value=True)
 
@@ -573,7 +579,7 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     with _strict(method):
         out, t = engine.jvp(traced_as(fn, xs), xs, [as_input(t) for t in tangents])
     _check_finite([t], "the JVP", method)
-    return _value(out), _value(t)
+    return _value(out, xs), _value(t, tangents)
 
 
 def _held(fn: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> list[int]:
@@ -692,7 +698,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
             _check_finite(cts, "the VJP", method)
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))
 
-    return _value(out), pullback
+    return _value(out, xs), pullback
 
 
 def _recording(fn: Function) -> tuple[Function, list[Any]]:

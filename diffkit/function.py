@@ -21,6 +21,7 @@ import keyword
 import numbers
 import os
 from collections.abc import Callable, Sequence
+from threading import get_ident
 from typing import Any
 
 import numpy as np
@@ -257,6 +258,8 @@ class Function:
         #: what engines derived from one trace (compiled code, symbolic derivatives, cost
         #: estimates), keyed by their own keys including the signature; only used when reusable
         self.cache: dict[Any, Any] = {}
+        #: (signature key, thread) of the first traces running now (see freeze)
+        self._first_traces: set[tuple[Any, int]] = set()
 
     @property
     def reusable(self) -> bool:
@@ -441,16 +444,29 @@ class Function:
         made = self.cache.get(key)
         if made is not None:
             return made, None
-        graph = self.trace(*args, wrt=read_as_numbers(args))
+        busy = (key, get_ident())
+        if busy in self._first_traces:  # the body calls itself while its first trace runs:
+            return self, None  # that inner call runs as plain Python, and publishes nothing
+        self._first_traces.add(busy)
+        try:
+            graph = self.trace(*args, wrt=read_as_numbers(args))
+        finally:
+            self._first_traces.discard(busy)
         if graph.value_dependent:
-            self.cache[key] = self
-            return self, None
-        _own_constants(graph)
-        self.cache[key] = made = self.replaying(graph)
-        made.jit = True  # compiled at once, as the function it stands for
-        made.output_structure = graph.structure  # what the body returned: pieces of a tuple
-        made._first = graph  # for its next use (see _take_first), dropped then either way
-        return made, graph
+            made = self
+        else:
+            _own_constants(graph)
+            made = self.replaying(graph)
+            made.jit = True  # compiled at once, as the function it stands for
+            made.output_structure = graph.structure  # what the body returned: pieces of a tuple
+            made._first = graph  # for its next use (see _take_first), dropped then either way
+        # the first trace published wins: another thread's first call may have published one
+        # meanwhile — the call's code and every derivative then use that one (two would
+        # freeze two states of the outside)
+        published = self.cache.setdefault(key, made)
+        if published is not made:
+            return published, None
+        return made, (graph if made is not self else None)
 
     def _take_first(self, args: Sequence[Any]) -> Graph | None:
         """The trace this function was made from (:meth:`freeze`) where `args` is its point,
@@ -622,7 +638,9 @@ class _Replay:
 
         for prim, refs, params in self.steps:  # a loop: graphs of any depth
             done.append(bind(prim, *[get(r) for r in refs], **params))
-        return get(self.output)
+        # a fresh result at every call: a constant output (np.zeros_like(x)), or a view of one
+        # (W.T), handed out as it is would let a caller's `y += 5` change every later call
+        return own_copy(get(self.output)) if self.output[0] != "in" else get(self.output)
 
 
 def _own_constants(graph: Graph) -> None:

@@ -23,6 +23,7 @@ import linecache
 import operator
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from sys import getrefcount
@@ -118,6 +119,15 @@ class Tape:
         self.consts[key] = (value, node)
         return node
 
+    def raised(self) -> None:
+        """Note that an operation on this tape's values raised (log of a negative, an overflow,
+        a singular matrix): code that catches it (``try: y = log(x) except DomainError: …``)
+        takes a branch the values decided, so the trace holds at this point only, as for
+        ``if x > 0`` (a ``dk.jit`` function traced at such a point replayed the branch
+        everywhere)."""
+        if self.level:
+            self.value_dependent = True
+
     def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
         if not params:  # scalar code first: the same steps as below, unrolled (Python operators)
             fast = self._record_scalar(prim, args)
@@ -144,12 +154,16 @@ class Tape:
             vals.append(v)
             if type(v) is not _F64 and type(v) is not float:
                 scalar = False
-        if scalar:
-            value = prim.evaluate(np, vals, params)
-        elif any(type(v) is Tensor for v in vals):  # the values are traced on an outer tape
-            value = bind(prim, *vals, **params)
-        else:
-            value = prim.evaluate(array_namespace(*vals), vals, params)
+        try:
+            if scalar:
+                value = prim.evaluate(np, vals, params)
+            elif any(type(v) is Tensor for v in vals):  # the values are traced on an outer tape
+                value = bind(prim, *vals, **params)
+            else:
+                value = prim.evaluate(array_namespace(*vals), vals, params)
+        except Exception:
+            self.raised()
+            raise
         if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
         # static parameters as they are now (an index array the code overwrites later: see const)
@@ -210,7 +224,11 @@ class Tape:
         try:
             value = prim.impl(np, v)
         except Exception:  # noqa: BLE001 - evaluate raises the named error
-            value = prim.evaluate(np, (v,), _NO_PARAMS)
+            try:
+                value = prim.evaluate(np, (v,), _NO_PARAMS)
+            except Exception:
+                self.raised()
+                raise
         if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
         out = Node(prim, (node,), _NO_PARAMS, value)
@@ -273,7 +291,11 @@ class Tape:
         try:
             value = op(va, vb)
         except FloatingPointError:
-            value = prim.evaluate(np, (va, vb), _NO_PARAMS)
+            try:
+                value = prim.evaluate(np, (va, vb), _NO_PARAMS)
+            except Exception:
+                self.raised()
+                raise
         if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
         out = Node(prim, (na, nb), _NO_PARAMS, value)
@@ -1640,6 +1662,10 @@ def backward(root: Tensor, gradient: Any = None) -> None:
     nodes = toposort([root.node])
     leaves = {n: t for n in nodes if n.prim is None and (t := _gradient_target(n)) is not None}
     if not leaves:
+        if root.requires_grad and any(
+                n.prim is None and (o := getattr(n, "owner", None)) is not None and o() is None
+                for n in nodes):  # its leaves are gone (a temporary: dk.tensor(…,
+            return  # requires_grad=True) used and dropped): no .grad to fill, as PyTorch's
         raise ShapeError("backward(): nothing in this graph requires a gradient")
     gradient = _seed(root, gradient)
     wrt = list(leaves)
@@ -1667,7 +1693,13 @@ def add_grad(t: Tensor, g: Any, owned: bool = False) -> None:
     unless `owned` says it already is one nothing else holds), added to what is there."""
     if not owned:
         g = _owned_grad(g, t.node.dtype)
-    t.grad = g if t.grad is None else _accumulated(t.grad, g)
+    with _GRAD_LOCK:  # backward() in several threads onto one leaf: no sum lost between them
+        t.grad = g if t.grad is None else _accumulated(t.grad, g)
+
+
+#: held while a leaf's ``.grad`` is read, added to and written back (PyTorch locks its
+#: accumulation too: four threads' 200 backward passes each onto one leaf kept 544 of 1600)
+_GRAD_LOCK = threading.Lock()
 
 
 def _adjoints(nodes: list[Node], wrt: list[Node], output: Node, gradient: Any) -> dict[Node, Any]:

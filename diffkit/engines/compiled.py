@@ -153,20 +153,23 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
     """A ``dk.jit`` function's call at its first trace for the signature of `args` (shapes and
     dtypes), as its derivatives by every method use it (jit's contract: what the function does
     not take as arguments is frozen there): generated code for real NumPy arguments, the trace
-    interpreted (:func:`_replayed`) for others (complex, CuPy) and where code is not made (a
-    graph too large, an output that does not depend on the inputs). NOT_COMPILED where the call
+    interpreted (:func:`_replayed`) for others (complex, CuPy), where code is not made (a graph
+    too large, an output that does not depend on the inputs) and where the code raised or gave
+    a non-finite value (the frozen trace then gives its value or its named error — never the
+    live function, whose outside values may have changed since). NOT_COMPILED where the call
     must be evaluated by running the function: a trace that branched on its inputs or takes an
-    argument as given (integers, objects: traced again at every call, as its derivatives are),
-    a first trace that raised, or a frozen call that raised or gave a non-finite value (the
-    function then gives its own answer or named error)."""
+    argument as given (integers, objects: traced again at every call, as its derivatives are)
+    or a first trace that raised (nothing is kept; the function gives its own answer or error)."""
     if not all(isinstance(a, np.ndarray | np.generic) and a.dtype.kind == "f" for a in args):
         return _replayed(fn, args)
     key = ("evaluate", signature(args))
     code = fn.cache.get(key)
     if code is None:
+        if _frozen_body(fn, args) is None:  # no frozen trace: run the function itself
+            return NOT_COMPILED
         try:
             code = compile_value(fn, args)
-        except Exception:  # noqa: BLE001 - whatever tracing hit, running the function says it
+        except Exception:  # noqa: BLE001 - no code (too large, constant output): interpret
             code = False
         fn.cache[key] = code
     if code is False:
@@ -174,29 +177,34 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
     try:
         out = code(*args)
     except (ArithmeticError, ValueError, DiffkitError):
-        return NOT_COMPILED
-    return out if finite(out) else NOT_COMPILED
+        out = None
+    return out if out is not None and finite(out) else _replayed(fn, args)
 
 
-def _replayed(fn: Function, args: tuple[Any, ...]) -> Any:
-    """`fn` at `args` by interpreting its frozen first trace at their signature
-    (:meth:`~diffkit.function.Function.frozen`: the replay its derivatives differentiate), or
-    NOT_COMPILED where there is none (an argument passed as given, a trace that branched or
-    raised) or evaluating it raised or gave a non-finite value."""
+def _frozen_body(fn: Function, args: tuple[Any, ...]) -> Function | None:
+    """The pure replay of `fn`'s first trace at the signature of `args`
+    (:meth:`~diffkit.function.Function.frozen`), or None where there is none: an argument
+    passed as given, a trace that branched on its inputs, or a first trace that raised (not
+    kept: running the function gives its own answer or error)."""
     if any(passed_as_given(a) for a in args):  # its trace holds at these values only
-        return NOT_COMPILED
+        return None
     try:
         body = fn.frozen(*args)
     except Exception:  # noqa: BLE001 - whatever tracing hit, running the function says it
-        return NOT_COMPILED
-    if body is fn or not body.pure:
+        return None
+    return body if body is not fn and body.pure else None
+
+
+def _replayed(fn: Function, args: tuple[Any, ...]) -> Any:
+    """`fn` at `args` by interpreting its frozen first trace at their signature (the replay its
+    derivatives differentiate): its value, or its named error (1/(x − c) frozen at c = 0 is a
+    DomainError at x = 0, as its gradient there, whatever c is now); NOT_COMPILED where there is
+    no frozen trace (:func:`_frozen_body`)."""
+    body = _frozen_body(fn, args)
+    if body is None:
         return NOT_COMPILED
     body.__dict__.pop("_first", None)  # its first graph is not used here
-    try:
-        out = body.evaluate(*args)
-    except (ArithmeticError, ValueError, DiffkitError):
-        return NOT_COMPILED
-    return out if finite(out) else NOT_COMPILED
+    return body.evaluate(*args)
 
 
 Function.jit_evaluator = evaluate_jit
