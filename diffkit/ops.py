@@ -17,6 +17,7 @@ from .primitive import PUBLIC as _PUBLIC
 from .primitive import dispatch_numpy as _dispatch_numpy
 from .primitives import *
 from .primitives import __all__ as __all__  # noqa: PLC0414 - the table's names are this module's
+from .primitives.declare import as_array as _as_array
 from .primitives.declare import shape_of as _shape_of
 
 # ----- NumPy 2's numpy.linalg aliases of array functions ------------------------------------------
@@ -37,6 +38,7 @@ def _linalg_diagonal(x: object, /, *, offset: int = 0) -> object:
 
 def _linalg_outer(x1: object, x2: object, /) -> object:
     """numpy.linalg.outer: x1ᵢ·x2ⱼ of two vectors (np.outer flattens; this one refuses)."""
+    x1, x2 = _as_array(x1), _as_array(x2)  # a list is read as NumPy reads it
     if len(_shape_of(x1)) != 1 or len(_shape_of(x2)) != 1:
         raise _ShapeError(f"numpy.linalg.outer takes two 1-d arrays, got shapes {_shape_of(x1)} "
                           f"and {_shape_of(x2)}: use np.outer to flatten")
@@ -45,6 +47,7 @@ def _linalg_outer(x1: object, x2: object, /) -> object:
 
 def _linalg_cross(x1: object, x2: object, /, *, axis: int = -1) -> object:
     """numpy.linalg.cross: x1 × x2 of 3-vectors along `axis` (np.cross also takes 2-vectors)."""
+    x1, x2 = _as_array(x1), _as_array(x2)  # a list is read as NumPy reads it
     if _shape_of(x1)[axis:][:1] != (3,) or _shape_of(x2)[axis:][:1] != (3,):
         raise _ShapeError("numpy.linalg.cross takes (arrays of) 3-dimensional vectors, got "
                           f"shapes {_shape_of(x1)} and {_shape_of(x2)} along axis {axis}")

@@ -8,6 +8,8 @@ the NumPy names that dispatch to it. The family modules of this package call the
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 import operator
 import sys
 from collections.abc import Callable, Sequence
@@ -104,9 +106,36 @@ def _check_units(name: str, impl: Rule, unit: tuple[float | None, ...]) -> None:
                                  f"operand exactly in {np.dtype(dtype).name} (at {bad.tolist()})")
 
 
+def as_array(v: Any) -> Any:
+    """A list or tuple read as NumPy reads an array argument (``np.asarray``: nested sequences
+    become axes; traced elements make an object array of them, which ``bind`` stacks back into
+    one traced array); anything else — arrays, traced values, numbers — as it is."""
+    return np.asarray(v) if isinstance(v, list | tuple) else v
+
+
+def reading_arrays(fn: Callable[..., Any], count: int) -> Callable[..., Any]:
+    """`fn` with its first `count` parameters (passed by position or by name) read with
+    :func:`as_array`, so that code inspecting shapes before binding never sees a list (whose
+    ``shape`` it would miss: a 0-d operand, and dot([1, 2], x) a product)."""
+    names = [p.name for p in inspect.signature(fn).parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:count]
+    keywords = frozenset(names)
+
+    @functools.wraps(fn)
+    def read(*args: Any, **kwargs: Any) -> Any:
+        if any(isinstance(a, list | tuple) for a in args[:count]):
+            args = tuple(as_array(a) for a in args[:count]) + args[count:]
+        if kwargs and not keywords.isdisjoint(kwargs):
+            kwargs = {k: as_array(v) if k in keywords else v for k, v in kwargs.items()}
+        return fn(*args, **kwargs)
+
+    return read
+
+
 def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, linear: bool = False,
                batch: Rule | None = None, vjp_rows: Rule | None = None,
                vjp_diagonal: Rule | None = None, jvp_diagonal: Rule | None = None, nargs: int | None = 1, prepare: Rule | None = None,
+               arrays: int = 0,
                sympy: Any = None, numpy: tuple[str, ...] = (), scipy: tuple[str, ...] = (),
                symbol: str | None = None,
                unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
@@ -122,7 +151,13 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
     log|det|), reads a Hermitian matrix (cholesky, eigh, svd, qr, pinv) or drops an imaginary
     part is refused for complex-valued derivatives and by the symbolic engine instead of being
     differentiated as if z̄ were z. tests/test_complex_trust.py checks every record declared
-    holomorphic against the Cauchy–Riemann equations."""
+    holomorphic against the Cauchy–Riemann equations.
+
+    ``arrays``: the number of leading arguments of ``prepare`` that are arrays; lists and tuples
+    there are read as NumPy reads them (:func:`as_array`) before ``prepare`` inspects their shapes.
+    (Without ``prepare``, ``bind`` reads them so.)"""
+    if arrays and prepare is not None:
+        prepare = reading_arrays(prepare, arrays)
     return _declare(Primitive(
         name=name, nargs=nargs, impl=impl, kind="structural", linear=linear, batch=batch, jvp=jvp,
         vjp=vjp, vjp_rows=vjp_rows, vjp_diagonal=vjp_diagonal,
@@ -136,11 +171,17 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
 def composite(fn: Callable[..., Any] | None = None, *, name: str | None = None,
               numpy: tuple[str, ...] = (), scipy: tuple[str, ...] = (),
               aliases: tuple[str, ...] = (), parseable: bool = False,
-              nargs: int | None = None, domain: tuple[tuple[float, float], ...] = ()) -> Any:
+              nargs: int | None = None, domain: tuple[tuple[float, float], ...] = (),
+              arrays: int = 0) -> Any:
     """Declare a function composed of primitives (exactly: no approximation): every engine
-    differentiates it through the primitives it records. Use as a decorator."""
+    differentiates it through the primitives it records. Use as a decorator.
+
+    ``arrays``: the number of leading arguments that are arrays; lists and tuples there are read
+    as NumPy reads them (:func:`as_array`) before the function sees them."""
 
     def wrap(f: Callable[..., Any]) -> Composite:
+        if arrays:
+            f = reading_arrays(f, arrays)
         c = Composite(name=name or f.__name__, fn=f, numpy=numpy, scipy=scipy, aliases=aliases,
                       parseable=parseable, nargs=nargs, domain=domain, doc=f.__doc__ or "")
         return _declare(c)

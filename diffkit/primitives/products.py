@@ -1,6 +1,10 @@
 """Products: matrix multiplication (NumPy's rules for 1-D and batched operands), einsum, and the
 other multilinear products of NumPy (inner, outer, vdot, tensordot, kron, cross).
 
+Their array arguments are declared (``arrays=2``): a list or tuple operand is read as NumPy reads
+it (``np.asarray``) before any shape is inspected — a list has no ``shape``, and read as 0-d it
+turned dot([1, 2], x) into a product.
+
 ``einsum`` is one structural record. Its subscripts are parsed here (:func:`parse_einsum`: explicit
 and implicit output, ``...``, repeated labels, broadcasting of size-1 axes) into one label per axis,
 and its rules are einsums again: the JVP puts the tangent in place of one operand with a new label
@@ -126,14 +130,14 @@ matmul = structural(
     "matmul", lambda xp, a, b: xp.matmul(a, b), jvp=_matmul_jvp, vjp=_matmul_vjp, nargs=2,
     vjp_rows=_matmul_vjp_rows, vjp_diagonal=_matmul_vjp_diagonal,
     jvp_diagonal=_matmul_jvp_diagonal,
-    prepare=_prepare_matmul, numpy=("matmul", "linalg.matmul"), symbol="@", unicode="@",
+    prepare=_prepare_matmul, arrays=2, numpy=("matmul", "linalg.matmul"), symbol="@", unicode="@",
     latex=r"\cdot",
     cost=lambda ins, out: math.prod(out) * (ins[0][-1] if ins[0] else 1),
     holomorphic=True,
     doc="Matrix product a @ b (NumPy rules for 1-D and batched operands).")
 
 
-@composite(numpy=("dot",))
+@composite(numpy=("dot",), arrays=2)
 def dot(a: Any, b: Any, out: Any = None) -> Any:
     """NumPy's dot: a product for scalars, matmul up to 2-D operands, and for N-D operands the sum
     over the last axis of `a` and the second-to-last of `b`
@@ -175,7 +179,9 @@ def is_complex(v: Any) -> bool:
 
 
 def _as_operand(x: Any) -> Any:
-    """Lists and Python numbers as arrays (traced values and arrays as they are)."""
+    """Python numbers (and einsum's operands given as lists) as arrays; traced values and arrays
+    as they are. (The other products' array arguments are declared ``arrays=2``: a list or tuple
+    is read as NumPy reads it before their code runs — see ``declare.reading_arrays``.)"""
     return x if isinstance(x, Traced) or hasattr(x, "shape") else np.asarray(x)
 
 
@@ -523,7 +529,7 @@ def _prepare_inner(a: Any, b: Any) -> Any:
 _inner_jvp, _inner_vjp = _lowered(_lower_inner)
 inner = structural(
     "inner", lambda xp, a, b: xp.inner(a, b), jvp=_inner_jvp, vjp=_inner_vjp, nargs=2,
-    prepare=_prepare_inner, numpy=("inner",), latex=r"\operatorname{inner}",
+    prepare=_prepare_inner, arrays=2, numpy=("inner",), latex=r"\operatorname{inner}",
     holomorphic=True,
     doc="NumPy's inner: Σ over the last axes of a and b (a product if either is a scalar).")
 
@@ -543,12 +549,12 @@ def _prepare_outer(a: Any, b: Any, out: Any = None) -> Any:
 outer = structural(
     "outer", lambda xp, a, b: xp.outer(a, b), jvp=_lowered(_lower_outer)[0],
     vjp=_lowered(_lower_outer)[1], nargs=2,
-    prepare=_prepare_outer, numpy=("outer",),
+    prepare=_prepare_outer, arrays=2, numpy=("outer",),
     latex=r"\otimes", holomorphic=True,
     doc="Outer product of the flattened a and b: out[i, j] = a[i]·b[j].")
 
 
-@composite(numpy=("vdot",))
+@composite(numpy=("vdot",), arrays=2)
 def vdot(a: Any, b: Any) -> Any:
     """Σ conj(a)·b over the flattened arrays (the first argument is conjugated): inner(conj(a),
     b) of the flattened operands, so the table's conj decides what is holomorphic — vdot(c, z)
@@ -617,7 +623,7 @@ def _prepare_tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
 _tensordot_jvp, _tensordot_vjp = _lowered(_lower_tensordot)
 tensordot = structural(
     "tensordot", lambda xp, a, b, axes: xp.tensordot(a, b, axes), jvp=_tensordot_jvp,
-    vjp=_tensordot_vjp, nargs=2, prepare=_prepare_tensordot,
+    vjp=_tensordot_vjp, nargs=2, prepare=_prepare_tensordot, arrays=2,
     numpy=("tensordot", "linalg.tensordot"),
     latex=r"\operatorname{tensordot}",
     holomorphic=True,
@@ -640,7 +646,7 @@ def _lower_kron(shapes: tuple[tuple[int, ...], ...]) -> _Lowering:
 kron = structural(
     "kron", lambda xp, a, b: xp.kron(a, b), jvp=_lowered(_lower_kron)[0],
     vjp=_lowered(_lower_kron)[1], nargs=2,
-    prepare=lambda a, b: ((_as_operand(a), _as_operand(b)), {}), numpy=("kron",),
+    prepare=lambda a, b: ((_as_operand(a), _as_operand(b)), {}), arrays=2, numpy=("kron",),
     latex=r"\otimes", holomorphic=True,
     doc="Kronecker product (blocks a[i]·b), NumPy's rules for different ndims.")
 
@@ -728,7 +734,8 @@ def _lower_cross_params(shapes: tuple[tuple[int, ...], ...], axisa: int, axisb: 
 
 cross = structural(
     "cross", _cross_impl, jvp=_lowered(_lower_cross_params)[0],
-    vjp=_lowered(_lower_cross_params)[1], nargs=2, prepare=_prepare_cross, numpy=("cross",),
+    vjp=_lowered(_lower_cross_params)[1], nargs=2, prepare=_prepare_cross, arrays=2,
+    numpy=("cross",),
     symbol="cross", unicode="×", latex=r"\times",
     holomorphic=True,
     doc="Cross product of 3-vectors (or 2-vectors, whose third component is 0) along axisa, axisb "
