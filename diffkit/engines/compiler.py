@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -257,16 +258,24 @@ class CompiledGradient:
     def float_entry(self, kind: str, otherwise: Any) -> Any:
         """`kind` ("grad" or "value_and_grad") for Python floats with its guards printed in: it
         answers only when every argument is a finite float, the code raised no arithmetic or
-        domain error and every result is a finite float; any other call — other types, other
-        arities, a non-finite value, an error — is handed to ``otherwise(*args)`` (the caller's
-        full path, which answers or names the error). None where the function was not generated
-        or takes arrays. Each caller gets its own function (its own `otherwise`)."""
+        domain error (nor a RuntimeWarning made an error) and f's value and every gradient are
+        finite floats; any other call — other types, other arities, a non-finite value, an
+        error — is handed to ``otherwise(*args)`` (the caller's full path, which answers or
+        names the error). Code that may
+        reach NumPy runs under ``np.errstate(**STRICT)`` (NumPy and SciPy raise instead of
+        warning and answering NaN); pure ``math`` code needs nothing. None where the function
+        was not generated or takes arrays. Each caller gets its own function (its own
+        `otherwise`)."""
         try:
             if self._function(kind) is None or any(self.shapes):
                 return None
         except TracingError:  # the code disagreed with its trace: callers interpret
             return None
         names, work, result = self._pieces(kind)
+        numeric = _may_reach_numpy(self._parts[kind], self._ns)
+        checked: list[str] = []  # values computed only to be tested (f's value in "grad")
+        if not numeric:  # Python floats: their tests join the results' (one product)
+            work, checked = _fold_finite_tests(work)
         grads = [f"_g{i}" for i in range(len(self.wrt))]
         pack = "(" + ", ".join(grads) + ("," if len(grads) == 1 else "") + ")"
         outs = ["_v", *grads] if kind == "value_and_grad" else grads
@@ -281,20 +290,38 @@ class CompiledGradient:
                    "_otherwise(*_rest, **_keywords)"
         # keywords, other arities: the full path, which answers or names the error
         params = ", ".join([f"{a}=_MISSING" for a in names] + ["*_rest", "**_keywords"])
-        assign = [f"        {target} = {result}"]
+        parts = _value_and_grads(result) if kind == "value_and_grad" else None
+        # flat when the result is printed as `value, (g0, g1)`: no nested tuple to unpack
+        assign = [f"        _v, {', '.join(grads)}{',' if len(grads) == 1 else ''} = "
+                  f"{parts[0]}, {parts[1]}" if parts else f"        {target} = {result}"]
         named = result.strip("()").replace(" ", "").rstrip(",").split(",")
         if kind == "grad" and work and result.startswith("(") and \
                 all(n.isidentifier() for n in named):
             # the gradients are already names: test and return them (no repacking)
             assign, target, outs = [], result.strip("()"), named
         results = " and ".join([f"type({o}) is float" for o in outs]
-                               + ([f"{_finite_product(outs)} == 0.0"] if outs else [])) or "True"
+                               + ([f"{_finite_product([*outs, *checked])} == 0.0"]
+                                  if outs else [])) or "True"
+        body = [*("    " + w for w in work), *assign]
+        if numeric:
+            # NumPy (a NumPy scalar, a ufunc, a table impl) warns where Python floats raise: the
+            # body runs under STRICT, as the full path does, so that a point outside the domain
+            # is an exception handed to the full path, never a RuntimeWarning and a NaN (a
+            # context variable set and reset, not np.errstate's ~1.5 µs; pure-math bodies pay
+            # nothing)
+            body = ["        _token = _set_errstate(_STRICT_STATE)", "        try:",
+                    *("    " + w for w in body), "        finally:",
+                    "            _reset_errstate(_token)"]
+        # RuntimeWarning: a warning turned into an error (warnings.simplefilter("error")); the
+        # full path names the error
         lines = [f"def entry({params}):", f"    if not ({inputs}):", f"        return {fallback}",
-                 "    try:", *("    " + w for w in work), *assign,
-                 "    except (ArithmeticError, ValueError):", f"        return {fallback}",
+                 "    try:", *body,
+                 "    except (ArithmeticError, ValueError, RuntimeWarning):",
+                 f"        return {fallback}",
                  f"    return ({target}) if {results} else {fallback}"]
         return self._entry(kind, f"{kind} for floats", lines, _otherwise=otherwise,
-                           _MISSING=_MISSING)
+                           _MISSING=_MISSING, _set_errstate=_set_errstate,
+                           _reset_errstate=_reset_errstate, _STRICT_STATE=_STRICT_STATE)
 
     def updating(self, updates: Sequence[tuple[int, int]]) -> Any:
         """A whole training step as one generated function: ``value_and_grad`` followed by
@@ -409,6 +436,92 @@ class CompiledGradient:
 _MISSING = object()
 #: longest body a float entry copies in (beyond it, the entry calls the generated function)
 _INLINE_ENTRY = 200
+
+
+def _fold_finite_tests(work: list[str]) -> tuple[list[str], list[str]]:
+    """`work` without its finiteness tests of scalars (:func:`_finite_line`), and the names
+    tested: a float entry on Python floats tests them with its results, in one product."""
+    kept: list[str] = []
+    tested: list[str] = []
+    i = 0
+    while i < len(work):
+        m = _FINITE_TEST.fullmatch(work[i])
+        if m and i + 1 < len(work) and work[i + 1].startswith("        _not_finite("):
+            tested.append(m.group(1))
+            i += 2
+            continue
+        kept.append(work[i])
+        i += 1
+    return kept, tested
+
+
+_FINITE_TEST = re.compile(r"    if not math\.isfinite\((v\d+)\):")
+
+
+def _value_and_grads(result: str) -> tuple[str, str] | None:
+    """value_and_grad's result expression ``value, (g0, g1)`` as (value, "g0, g1") — split at
+    its first comma outside brackets and strings — or None for any other form (``_code(a0)``)."""
+    cut = _top_level(result, ",")
+    if cut is None:
+        return None
+    value, rest = result[:cut].strip(), result[cut + 1:].strip()
+    if not rest.startswith("(") or _top_level(rest, None) != len(rest) - 1:
+        return None  # the grads are not one parenthesized group
+    return value, rest[1:-1]
+
+
+def _top_level(text: str, find: str | None) -> int | None:
+    """The index of the first `find` outside brackets and strings; with None, the index where
+    the bracket opened at 0 closes (None if neither is found)."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if find is None and depth == 0:
+                return i
+        elif ch == find and depth == 0:
+            return i
+    return None
+
+
+def _strict_state() -> tuple[Any, Any, Any]:
+    """(set, reset, state): enter and leave ``np.errstate(**STRICT)`` through NumPy's context
+    variable (what ``np.errstate`` does, without building its state at every call); NumPy
+    without that variable: np.errstate itself."""
+    try:
+        from numpy._core import _ufunc_config as config
+
+        state = config._make_extobj(**STRICT)
+        variable = config._extobj_contextvar
+        return variable.set, variable.reset, state
+    except (ImportError, AttributeError, TypeError):  # another NumPy: the public context manager
+        def enter(kwargs: dict[str, str]) -> Any:
+            manager = np.errstate(**kwargs)
+            manager.__enter__()
+            return manager
+
+        return enter, lambda manager: manager.__exit__(None, None, None), dict(STRICT)
+
+
+_set_errstate, _reset_errstate, _STRICT_STATE = _strict_state()
+
+#: names a generated body may use without reaching NumPy (Python floats and ``math`` only)
+_PURE_NAMES = frozenset({"math", "_outside", "_not_finite"})
+
+
+def _may_reach_numpy(text: str, ns: dict[str, Any]) -> bool:
+    """Whether generated function `text` may call NumPy (or a table impl, or read a constant
+    array): any module-level name but ``math`` and the checks. Python floats and ``math`` raise
+    (ZeroDivisionError, ValueError, OverflowError) where NumPy would warn."""
+    body = re.sub(r"'[^'\\]*'|\"[^\"\\]*\"", "", text.split("\n", 1)[-1])  # no string literals
+    return any(name in ns and name not in _PURE_NAMES
+               for name in re.findall(r"(?<![\w.])[A-Za-z_]\w*", body))
 
 
 def _domain(exc: Exception) -> DomainError:
@@ -553,7 +666,8 @@ def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradien
     # itself, where this call made it: the replay's graph at xs, not traced again)
     body, first = fn.freeze(*xs)
     ins, out, grads, ct_node = _trace(body, xs, wrt, first)
-    ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside}
+    ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside,
+                         "_not_finite": _not_finite}
     about = (f"{fn.name}({', '.join(fn.inputs)}): "
              + ", ".join(f"a{i} = {n}" for i, n in enumerate(fn.inputs)))
     header = f"# generated by diffkit\nABOUT = {about!r}"  # user text only as an escaped literal
@@ -581,8 +695,9 @@ def _build(fn: Function, xs: list[Any], wrt: tuple[int, ...]) -> CompiledGradien
 
 def _domain_checks(out: Any) -> list[Tensor]:
     """The primal values with a restricted domain (log, sqrt, …): gradient-only code checks them
-    too (by the record's ``valid`` comparison, else by computing them), so that a point outside
-    the domain is an error there as well, never a silent number."""
+    too (by the record's ``valid`` comparison, else by computing them and testing that they are
+    finite: SciPy answers NaN, where NumPy under STRICT raises), so that a point outside the
+    domain is an error there as well, never a silent number."""
     if type(out) is not Tensor:
         return []
     return [Tensor(n, out.tape) for n in toposort([out.node])
@@ -613,7 +728,8 @@ def compile_step(body: Any, xs: Sequence[Any], wrt: Sequence[int], names: Sequen
         raise ShapeError(f"a training step needs a scalar loss, got shape {shape}")
     aux = captured[-1]
     aux = aux.node.value if type(aux) is Tensor and type(aux.node.value) is Tensor else aux
-    ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside}
+    ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside,
+                         "_not_finite": _not_finite}
     header = "# generated by diffkit: a training step"
     params = [f"a{i}" for i in range(len(xs))]
     makers = {"value_and_grad": functools.partial(_emit, "value_and_grad", ins, params,
@@ -644,7 +760,8 @@ def compile_value(fn: Function, xs: Sequence[Any]) -> Any:
     size = sum(1 for n in toposort([out.node]) if n.prim is not None)
     if size > MAX_COMPILED_NODES:
         raise TooLargeToCompile(f"{fn.name} has {size} operations: it runs interpreted")
-    ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside}
+    ns: dict[str, Any] = {"np": np, "math": math, "_outside": _outside,
+                         "_not_finite": _not_finite}
     params = [f"a{i}" for i in range(len(xs))]
     lines, _ = _emit("value", in_nodes, params, [out], 1, ns,
                      checks=_domain_checks(out))
@@ -667,6 +784,16 @@ def _finite_product(names: Sequence[str]) -> str:
 def _outside(name: str) -> None:
     """Raised by generated code whose domain check (the record's ``valid``) failed."""
     raise ValueError(f"{name} outside its domain")
+
+
+def _not_finite(name: str, value: Any) -> None:
+    """Raised by gradient-only code where a value it computes only to check it (a primitive with
+    a restricted domain and no ``valid`` rule) is not finite: an overflow where it is infinite,
+    else outside the domain — the errors NumPy raises there under ``np.errstate(**STRICT)``,
+    which SciPy's NaNs (scipy.special.logit(2.0)) and Python floats do not."""
+    if np.all(np.isnan(value)):
+        raise ValueError(f"{name} outside its domain (not a number)")
+    raise OverflowError(f"{name} overflows (not finite)")
 
 
 def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_value: int,
@@ -720,9 +847,12 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             if id(a) in position:
                 last[id(a)] = max(last.get(id(a), 0), at + 1)
     deferred: dict[int, tuple[_Val, str, list[tuple[str, str]], bool]] = {}  # not printed
+    computed_ids = {id(c) for c in computed}
     for i, v in enumerate(order):
         for c in tests_after.pop(i - 1, ()):
             lines.append(_test_line(c, names, ns))
+        if i and id(order[i - 1]) in computed_ids and (line := _finite_line(order[i - 1], names)):
+            lines.append(line)
         if id(v) in placed:
             y = v.args[0]
             deferred[id(v)] = (y, names[id(y)] if id(y) in names else _ref(y, names, ns),
@@ -773,7 +903,8 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             else:
                 ufunc = "subtract" if sym == "-" else "divide"
                 lines.append(f"    np.{ufunc}({args[0]}, {args[1]}, out={args[1]})")
-        elif not v.shape and uses[id(v)] == 1 and (d := _depth(v, depth)) <= MAX_INLINE:
+        elif not v.shape and uses[id(v)] == 1 and id(v) not in computed_ids and \
+                (d := _depth(v, depth)) <= MAX_INLINE:
             # a scalar read once: written into its one use (fewer lines for Python to compile)
             depth[id(v)] = d
             if not (atomic(text) if atom is None else atom):
@@ -786,6 +917,8 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             lines.append(f"    v{count} = {text}")
         if v.shape and v.prim.kind == "elementwise" and allocates:
             fresh.add(id(v))
+    if order and id(order[-1]) in computed_ids and (line := _finite_line(order[-1], names)):
+        lines.append(line)
     for at in sorted(tests_after):  # those after the last operation (or of inputs alone)
         lines.extend(_test_line(c, names, ns) for c in tests_after[at])
     KNOWN_ATOMIC.clear()
@@ -988,6 +1121,17 @@ def _test_line(c: _Val, names: dict[int, str], ns: dict[str, Any]) -> str:
     scalar = not c.shape and all(not a.shape for a in c.args)
     test = f"not ({cond})" if scalar else f"not np.all({cond})"
     return f"    if {test}:\n        _outside({c.prim.name!r})"
+
+
+def _finite_line(c: _Val, names: dict[int, str]) -> str:
+    """The test of a value computed only to be checked (no ``valid`` rule): finite, as NumPy
+    under STRICT requires (SciPy returns NaN outside the domain, Python floats overflow to inf
+    silently); ``math.isfinite`` on a scalar raises no NumPy flag in any ``np.errstate``."""
+    ref = names.get(id(c))
+    if ref is None:  # not printed as a value of its own (never for a check): nothing to test
+        return ""
+    test = f"not math.isfinite({ref})" if not c.shape else f"not np.all(np.isfinite({ref}))"
+    return f"    if {test}:\n        _not_finite({c.prim.name!r}, {ref})"
 
 
 def _last_uses(order: list[_Val], roots: list[_Val]) -> dict[int, int]:
