@@ -58,6 +58,7 @@ from .primitive import (
     NUMPY_NAMES,
     NUMPY_OBJECTS,
     PUBLIC,
+    REGISTRY,
     SCIPY_NAMES,
     STRONG_ZERO,
     Primitive,
@@ -182,17 +183,24 @@ class Tape:
         at most one plain number — or None for anything else (the general path).
 
         On a tracing tape (level ≥ 1), a primitive with a Python-float form
-        (:attr:`~diffkit.primitive.Primitive.on_floats`: ``+ − × ÷`` and the ``math``
-        functions) runs on Python floats, and a node that depends on a value being
+        (:attr:`~diffkit.primitive.Primitive.on_floats`: ``+ − × ÷``, recorded by Tensor's
+        operators, :func:`_arithmetic`, and the ``math`` functions) runs on Python floats, and a node that depends on a value being
         differentiated memoizes its local partials, computed by the same rules on the same
         floats: the reverse sweep then only multiplies and adds. An error or a non-finite value
         goes the NumPy way below, which gives NumPy's value or the named error. The eager tape
         and the other primitives use NumPy scalars (Python operators on them are the ufuncs)."""
         if len(args) == 1:
             return self.unary(prim, args[0])
-        if len(args) == 2:
-            return self.binary(prim, args[0], args[1])
-        return None
+        if len(args) != 2:
+            return None
+        a, b = args
+        ops = ARITHMETIC.get(prim) if self.level else None
+        if ops is not None:  # Tensor's operator records scalar code on floats (np.add(x, y))
+            if _float_of(a, self) and (type(b) is float or _float_of(b, self)):
+                return ops[0](a, b)
+            if type(a) is float and _float_of(b, self):
+                return ops[1](b, a)
+        return self.binary(prim, a, b)
 
     def unary(self, prim: Primitive, a: Any) -> Tensor | None:
         """:meth:`_record_scalar` for one argument (what ``dk.sin(x)`` calls directly)."""
@@ -237,13 +245,15 @@ class Tape:
         return Tensor(out, self, active)
 
     def binary(self, prim: Primitive, a: Any, b: Any) -> Tensor | None:
-        """:meth:`_record_scalar` for two arguments (what ``x * 1.5`` calls directly)."""
+        """:meth:`_record_scalar` for two arguments in NumPy scalars: the eager tape's scalar
+        code, and on a tracing tape what Tensor's operators (:func:`_arithmetic`, which record
+        Python floats themselves) hand on: an error or a non-finite value, which NumPy gives its
+        value or its named error."""
         if self.closed:
             raise TracingError(_ESCAPED)
         op = prim.scalar_operator
         if op is None:
             return None
-        # da, db: whether each operand gets a partial (a plain number is a constant: it does not)
         if type(a) is Tensor:
             if a.tape is not self:
                 return None
@@ -252,40 +262,23 @@ class Tape:
             if type(b) is float:
                 hit = self.consts.get(id(b))  # self.const(b), inlined
                 nb = hit[1] if hit is not None and hit[0] is b else self.const(b)
-                vb, active, da, db = b, a.requires_grad, True, False
+                vb, active = b, a.requires_grad
             elif type(b) is Tensor and b.tape is self:
                 nb = b.node
                 vb = nb.value
-                active, da, db = a.requires_grad or b.requires_grad, True, True
+                active = a.requires_grad or b.requires_grad
             else:
                 return None
         elif type(a) is float and type(b) is Tensor and b.tape is self:
             hit = self.consts.get(id(a))
             na = hit[1] if hit is not None and hit[0] is a else self.const(a)
             nb = b.node
-            va, vb, active, da, db = a, nb.value, b.requires_grad, False, True
+            va, vb, active = a, nb.value, b.requires_grad
         else:
             return None
         if (type(va) is not _F64 and type(va) is not float) or (
                 type(vb) is not _F64 and type(vb) is not float):
             return None
-        if self.level:
-            try:
-                value = prim.on_floats(va, vb)
-            except ArithmeticError:
-                value = None
-            if type(value) is float and value - value == 0.0:
-                out = Node(prim, (na, nb), _NO_PARAMS, value)
-                if active:  # the local partials, memoized (a failing rule: derived later)
-                    ra, rb = prim.partials
-                    try:
-                        out.partials = (ra(va, vb, value) if da else None,
-                                        rb(va, vb, value) if db else None)
-                    except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
-                        pass
-                if self.recorded is not None:
-                    self.recorded.append(out)
-                return Tensor(out, self, active)
         if type(va) is not _F64 and type(vb) is not _F64:  # a NumPy scalar decides the type
             va = _F64(va)
         try:
@@ -302,6 +295,13 @@ class Tape:
         if self.recorded is not None:
             self.recorded.append(out)
         return Tensor(out, self, active and prim.differentiable)
+
+
+def _float_of(x: Any, tape: Tape) -> bool:
+    """Whether `x` is a Tensor of `tape` holding a real float64 scalar (scalar code on a tracing
+    tape: a Python float, or an input's NumPy float64)."""
+    return type(x) is Tensor and x.tape is tape and (
+        type(v := x.node.value) is float or type(v) is _F64)
 
 
 def _held_value(value: np.ndarray) -> np.ndarray:
@@ -730,54 +730,6 @@ class Tensor(Traced):
         backward(self, gradient)
 
     # ----- operators (NumPy's meaning) ----------------------------------------------------------
-    def __add__(self, other: Any) -> Any:
-        if type(other) is float:  # scalar code: this tensor's tape, no search
-            out = self.tape.binary(P.add, self, other)
-            return out if out is not None else self.tape.record(P.add, (self, other), _NO_PARAMS)
-        return bind(P.add, self, other)
-
-    def __radd__(self, other: Any) -> Any:
-        if type(other) is float:  # scalar code: this tensor's tape, no search
-            out = self.tape.binary(P.add, other, self)
-            return out if out is not None else self.tape.record(P.add, (other, self), _NO_PARAMS)
-        return bind(P.add, other, self)
-
-    def __sub__(self, other: Any) -> Any:
-        if type(other) is float:  # scalar code: this tensor's tape, no search
-            out = self.tape.binary(P.sub, self, other)
-            return out if out is not None else self.tape.record(P.sub, (self, other), _NO_PARAMS)
-        return bind(P.sub, self, other)
-
-    def __rsub__(self, other: Any) -> Any:
-        if type(other) is float:  # scalar code: this tensor's tape, no search
-            out = self.tape.binary(P.sub, other, self)
-            return out if out is not None else self.tape.record(P.sub, (other, self), _NO_PARAMS)
-        return bind(P.sub, other, self)
-
-    def __mul__(self, other: Any) -> Any:
-        if type(other) is float:  # scalar code: this tensor's tape, no search
-            out = self.tape.binary(P.mul, self, other)
-            return out if out is not None else self.tape.record(P.mul, (self, other), _NO_PARAMS)
-        return bind(P.mul, self, other)
-
-    def __rmul__(self, other: Any) -> Any:
-        if type(other) is float:  # scalar code: this tensor's tape, no search
-            out = self.tape.binary(P.mul, other, self)
-            return out if out is not None else self.tape.record(P.mul, (other, self), _NO_PARAMS)
-        return bind(P.mul, other, self)
-
-    def __truediv__(self, other: Any) -> Any:
-        if type(other) is float:  # scalar code: this tensor's tape, no search
-            out = self.tape.binary(P.div, self, other)
-            return out if out is not None else self.tape.record(P.div, (self, other), _NO_PARAMS)
-        return bind(P.div, self, other)
-
-    def __rtruediv__(self, other: Any) -> Any:
-        if type(other) is float:  # scalar code: this tensor's tape, no search
-            out = self.tape.binary(P.div, other, self)
-            return out if out is not None else self.tape.record(P.div, (other, self), _NO_PARAMS)
-        return bind(P.div, other, self)
-
     def __pow__(self, other: Any) -> Any:
         if type(other) is int and other == 2 and self.node.dtype == np.bool_:
             # NumPy's ``a ** 2`` is np.square(a), which keeps bool's smallest integer type
@@ -1223,6 +1175,94 @@ _NO_ATTRIBUTE = {
 #: the operator of NumPy's in-place forms, for messages (`a += x` calls add with out=a)
 _IN_PLACE = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/", "divide": "/",
              "power": "**", "floor_divide": "//", "remainder": "%", "matmul": "@"}
+
+
+def _arithmetic(prim: Primitive, reflected: bool) -> Callable[[Tensor, Any], Any]:
+    """Tensor's operator for the infix primitive `prim` (``+ − × ÷``): ``self ∘ other``, or
+    ``other ∘ self`` where `reflected` (``__radd__``).
+
+    Scalar code on a tracing tape — this Tensor's value a Python float, the other operand a
+    Python float or a Tensor of the same tape holding one — is recorded here, in one Python
+    frame (the chain's hot path): the value by the primitive's float form
+    (:attr:`~diffkit.primitive.Primitive.on_floats`), and, for a value being differentiated,
+    the local partials by the table's rules on the same floats (memoized: the reverse sweep then
+    only multiplies and adds). A constant operand gets no partial. An error or a non-finite
+    value goes to :meth:`Tape.binary` (NumPy's value or the named error); anything else to
+    :func:`~diffkit.primitive.bind`, as every primitive."""
+    fn = prim.scalar_operator  # on two Python floats on_floats' value, as a cheaper call
+    rule_a, rule_b = prim.partials
+
+    def apply(self: Tensor, other: Any) -> Any:
+        tape = self.tape
+        node = self.node
+        v = node.value
+        if tape.level and (type(v) is float or type(v) is _F64):
+            kind = type(other)
+            if kind is float:
+                hit = tape.consts.get(id(other))  # tape.const(other), its lookup inlined
+                onode = hit[1] if hit is not None and hit[0] is other else tape.const(other)
+                w, tensor = other, False
+            elif kind is Tensor and other.tape is tape and (
+                    type(w := other.node.value) is float or type(w) is _F64):
+                onode = other.node
+                tensor = True
+            else:
+                onode = None
+            if onode is not None:
+                if tape.closed:
+                    raise TracingError(_ESCAPED)
+                active = self.requires_grad or tensor and other.requires_grad
+                if reflected:  # (va, vb): the operands in order; da, db: which get a partial
+                    va, vb, na, nb, da, db = w, v, onode, node, tensor, True
+                else:
+                    va, vb, na, nb, da, db = v, w, node, onode, True, tensor
+                if type(va) is not float or type(vb) is not float:  # an input's np.float64:
+                    va, vb = float(va), float(vb)  # its Python float (exact), as on_floats reads it
+                try:
+                    value = fn(va, vb)
+                except ArithmeticError:
+                    value = None
+                if type(value) is float and value - value == 0.0:
+                    out = Node(prim, (na, nb), _NO_PARAMS, value)
+                    if active:  # the local partials, memoized (a failing rule: derived later)
+                        try:
+                            out.partials = (rule_a(va, vb, value) if da else None,
+                                            rule_b(va, vb, value) if db else None)
+                        except Exception:  # noqa: BLE001, S110 - x/0: the general sweep
+                            pass
+                    recorded = tape.recorded
+                    if recorded is not None:
+                        recorded.append(out)
+                    return Tensor(out, tape, active)
+                return tape.binary(prim, other, self) if reflected else tape.binary(prim, self, other)
+        a, b = (other, self) if reflected else (self, other)
+        if type(other) is float:  # scalar code: this tensor's tape, no search
+            out = tape.binary(prim, a, b)
+            return out if out is not None else tape.record(prim, (a, b), _NO_PARAMS)
+        return bind(prim, a, b)
+
+    apply.__name__ = f"__{'r' if reflected else ''}{prim.scalar_operator.__name__}__"
+    apply.__qualname__ = f"Tensor.{apply.__name__}"
+    return apply
+
+
+#: the primitives Tensor's infix operators record in one frame, and those operators
+#: (``(x ∘ y, y ∘ x)`` as methods of x): the table's infix primitives with a float form
+ARITHMETIC: dict[Primitive, tuple[Callable[[Tensor, Any], Any], Callable[[Tensor, Any], Any]]] = {}
+
+
+def _install_arithmetic() -> None:
+    """``+ − × ÷`` and their reflections for every infix primitive of the table with a float
+    form (``scalar_operator`` and ``on_floats``)."""
+    for prim in REGISTRY.values():
+        if prim.scalar_operator is None or prim.on_floats is None:
+            continue
+        ARITHMETIC[prim] = ops = _arithmetic(prim, False), _arithmetic(prim, True)
+        for op in ops:
+            setattr(Tensor, op.__name__, op)
+
+
+_install_arithmetic()
 
 
 def _install_in_place_operators() -> None:
