@@ -230,6 +230,8 @@ class Primitive:
             else None
         object.__setattr__(self, "scalar_operator", op)
         object.__setattr__(self, "on_floats", _float_function(self))
+        #: the partial rules as Python float code (diffkit.float_rules), derived on first use
+        object.__setattr__(self, "float_rules", None)
 
     @property
     def infix(self) -> bool:

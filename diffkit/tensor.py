@@ -48,6 +48,7 @@ from .errors import (
     TracingError,
     user_frame,
 )
+from .float_rules import float_partials
 from .ir import Node, Traced, toposort
 
 _F64 = np.float64
@@ -221,9 +222,12 @@ class Tape:
                 value = None
             if type(value) is float and value - value == 0.0:
                 out = Node(prim, (node,), _NO_PARAMS, value)
-                if active:  # the local partial, memoized (a failing rule: derived later)
+                if active:  # the local partial, memoized (a failing rule: derived later), by
+                    rule = (prim.float_rules or float_partials(prim))[0]  # the rule as float
+                    # code (float_rules) for a Python float, as the rule runs on one; else itself
                     try:
-                        out.partials = (prim.partials[0](v, value),)
+                        out.partials = (rule(v, value) if rule is not None and type(v) is float
+                                        else prim.partials[0](v, value),)
                     except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
                         pass
                 if self.recorded is not None:

@@ -1,0 +1,93 @@
+"""The table's partial rules as plain Python float code, for scalar code on a tracing tape.
+
+A tracing tape memoizes the local partials of scalar code as it records (see
+:meth:`diffkit.tensor.Tape.unary`): sin's rule ``lambda x, o: cos(x)`` called on a Python float
+runs ``cos`` as a primitive — its dispatch costs ~0.35 µs for ~0.03 µs of ``math.cos``. Here each
+rule is traced once on scalar inputs and, where every operation it applies has a float form
+(:attr:`~diffkit.primitive.Primitive.on_floats`: the one-argument ``math`` functions and
+``+ − × ÷``, which a primitive called on floats runs) and it does not branch, printed as a Python function of floats: the same functions applied to the same
+floats in the same order as the rule on floats, so the same numbers. Where the rule on floats
+would leave Python floats (an intermediate that is not finite, which the primitive path hands to
+NumPy), the printed function raises instead, and the tape leaves that partial to the sweep (as
+it does for a rule that raises). Anything else — a marker (``ONE``), NumPy-only operations, a
+branch on values — keeps the rule itself. Generated from the table only (no user text).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .ir import Node, toposort
+from .primitive import INFIX, NoRule, Primitive
+
+
+def float_partials(prim: Primitive) -> tuple[Callable[..., Any] | None, ...]:
+    """`prim`'s partial rules as functions of Python floats ``(*inputs, out) -> ∂out/∂input``,
+    one per input: None where the rule is kept as it is (see the module's docstring). Derived
+    on first use and kept as the primitive's ``float_rules`` (the tape reads that attribute)."""
+    got = prim.float_rules
+    if got is None:
+        got = tuple(_printed(prim, i, rule) for i, rule in enumerate(prim.partials or ()))
+        object.__setattr__(prim, "float_rules", got)  # derived data of a frozen record
+    return got
+
+
+def _printed(prim: Primitive, index: int, rule: Any) -> Callable[..., Any] | None:
+    """The rule for input `index` printed as float code, or None (see float_partials)."""
+    if rule is None or isinstance(rule, NoRule) or not prim.nargs:
+        return None
+    from .tensor import Tensor, new_tape  # the tape sits above this module
+
+    arity = prim.nargs + 1  # the inputs and the output
+    with new_tape() as tape, np.errstate(all="ignore"):  # values at made-up points: only the
+        # operations are read, not the numbers
+        args = [Tensor(Node(None, (), {}, 0.5 + 0.125 * i, name=f"a{i}"), tape, True)
+                for i in range(arity)]
+        try:
+            result = rule(*args)
+        except Exception:  # noqa: BLE001 - a rule that does not trace on floats: kept as is
+            return None
+        if tape.value_dependent or type(result) is not Tensor or result.tape is not tape:
+            return None  # a marker (ONE), a constant, a branch on the values
+    names = {a.node.id: f"a{i}" for i, a in enumerate(args)}
+    lines = []
+    for node in toposort([result.node]):
+        if node.id in names:
+            continue
+        if node.prim is None:  # a constant of the rule
+            if type(node.value) is not float or not math.isfinite(node.value):
+                return None
+            names[node.id] = repr(node.value)
+            continue
+        expression = _expression(node.prim, [names.get(i.id) for i in node.inputs])
+        if expression is None:
+            return None
+        name = names[node.id] = f"v{len(lines) // 3}"
+        lines += [f"    {name} = {expression}",
+                  f"    if {name} - {name} != 0.0:  # not finite: NumPy's value, in the sweep",
+                  "        raise ArithmeticError"]
+    params = ", ".join(f"a{i}" for i in range(arity))
+    source = "\n".join([f"def partial({params}):", *lines,
+                        f"    return {names[result.node.id]}", ""])
+    namespace: dict[str, Any] = {"math": math}
+    exec(compile(source, f"<diffkit float partial {index} of {prim.name}>", "exec"),  # noqa: S102
+         namespace)  # our own source: the table's scalar forms and the rule's float constants
+    function = namespace["partial"]
+    function.source = source
+    return function
+
+
+def _expression(prim: Primitive, operands: list[str | None]) -> str | None:
+    """`prim` applied to `operands` as Python float code — by the float form its record declares
+    (``math.sin({0})``, or an infix ``+ − × ÷``) — or None where it has none."""
+    if prim.on_floats is None or None in operands or len(operands) != prim.nargs:
+        return None
+    if prim.scalar_operator is not None and prim.symbol in INFIX:
+        return f"({operands[0]} {prim.symbol} {operands[1]})"
+    if prim.scalar is None or prim.nargs != 1:  # a two-argument function on floats runs
+        return None  # NumPy's loop (np.hypot), which math's may differ from in the last bit
+    return prim.scalar.format(*operands)
