@@ -45,7 +45,9 @@ def _printed(prim: Primitive, index: int, rule: Any) -> Callable[..., Any] | Non
     arity = prim.nargs + 1  # the inputs and the output
     with new_tape() as tape, np.errstate(all="ignore"):  # values at made-up points: only the
         # operations are read, not the numbers
-        args = [Tensor(Node(None, (), {}, 0.5 + 0.125 * i, name=f"a{i}"), tape, True)
+        # inputs not being differentiated: the rule's own operations memoize no partials (which
+        # would derive their rules' float code in turn: sin's rule is cos, cos's is −sin, …)
+        args = [Tensor(Node(None, (), {}, 0.5 + 0.125 * i, name=f"a{i}"), tape, False)
                 for i in range(arity)]
         try:
             result = rule(*args)

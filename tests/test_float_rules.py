@@ -81,3 +81,25 @@ def test_memoized_partial_of_a_traced_call_is_the_hand_derivative(name):
     (node,) = (n for n in graph.nodes if n.prim is not None)
     assert node.partials is not None and node.partials[0] == pytest.approx(hand, rel=1e-15)
     assert dk.grad(lambda x: fn(x))(x)[0] == pytest.approx(hand, rel=1e-15)
+
+
+def test_deriving_a_rule_does_not_derive_the_rules_it_calls(monkeypatch):
+    """sin's rule is cos, whose rule is −sin: tracing a rule on inputs being differentiated
+    memoized their partials, which derived those rules in turn — a recursion that ended in a
+    RecursionError (or, under a raised recursion limit, a crash)."""
+    import diffkit.float_rules as float_rules
+    from diffkit import primitives as P
+
+    kept = {prim: prim.float_rules for prim in (P.sin, P.cos)}
+    for prim in kept:
+        object.__setattr__(prim, "float_rules", None)  # derived afresh below
+    calls = []
+    printed = float_rules._printed
+    monkeypatch.setattr(float_rules, "_printed", lambda *a: calls.append(a[0].name) or printed(*a))
+    assert dk.grad(lambda x: dk.sin(x))(0.3)[0] == pytest.approx(math.cos(0.3), rel=1e-15)
+    try:
+        assert calls == ["sin"]
+        assert float_partials(P.sin)[0] is not None
+    finally:
+        for prim, rules in kept.items():
+            object.__setattr__(prim, "float_rules", rules)
