@@ -87,7 +87,7 @@ def test_deriving_a_rule_does_not_derive_the_rules_it_calls(monkeypatch):
     """sin's rule is cos, whose rule is −sin: tracing a rule on inputs being differentiated
     memoized their partials, which derived those rules in turn — a recursion that ended in a
     RecursionError (or, under a raised recursion limit, a crash)."""
-    import diffkit.float_rules as float_rules
+    from diffkit import float_rules
     from diffkit import primitives as P
 
     kept = {prim: prim.float_rules for prim in (P.sin, P.cos)}

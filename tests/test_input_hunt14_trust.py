@@ -384,3 +384,21 @@ def test_markdown_plain_names_are_unchanged() -> None:
     md = t.to_markdown()
     assert md.splitlines()[0] == f"**{t.title()}**"
     assert md.startswith("**square(x) at x = 2 (reverse mode, ")
+
+
+def test_checkpoint_path_is_checked_before_training(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing folder was found after the first epoch, and a folder named an internal temp
+    file ("….ckpt-7ug7fpii.tmp: Is a directory"): both are refused up front, naming the option."""
+    missing = tmp_path / "nope" / "x.ckpt"
+    assert main(["train", "xor", "--epochs", "1", "--checkpoint", str(missing)]) == 1
+    assert _error_line(capsys) == (f"diffkit train: error: --checkpoint {missing}: no folder "
+                                   f"{str(missing.parent)!r} to write into")
+    assert main(["train", "xor", "--epochs", "1", "--checkpoint", str(tmp_path)]) == 1
+    assert _error_line(capsys) == (f"diffkit train: error: --checkpoint {tmp_path}: is a folder; "
+                                   "give a file name")
+
+
+def test_one_worker_is_singular(no_launch: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "xor", "--workers", "2", "--batch-size", "1"]) == 1
+    assert _error_line(capsys).endswith("use at most 1 worker, or a larger --batch-size")

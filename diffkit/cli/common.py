@@ -157,12 +157,13 @@ def load(expr: str, at: Sequence[str]) -> tuple[Function, list[object]]:
     return fn, parse_point(fn, at)
 
 
-def output_path(option: str, path: str, suffixes: Sequence[str]) -> Path:
-    """Check an output file before any work is done: a known suffix, an existing folder."""
+def output_path(option: str, path: str, suffixes: Sequence[str] | None) -> Path:
+    """Check an output file before any work is done: a known suffix (any with None), an
+    existing folder."""
     out = Path(path)
     if out.is_dir():
         raise CLIError(f"{option} {path}: is a folder; give a file name")
-    if out.suffix.lower() not in suffixes:
+    if suffixes is not None and out.suffix.lower() not in suffixes:
         what = f"unknown file type {out.suffix!r}" if out.suffix else "no file type"
         raise CLIError(f"{option} {path}: {what}; use {', '.join(suffixes)}")
     if not out.parent.is_dir():

@@ -13,6 +13,7 @@ from .common import (
     HelpFormatter,
     add_json_argument,
     int_range,
+    output_path,
     positive_float,
     print_json,
 )
@@ -93,7 +94,8 @@ def check_workers(workers: int, batch_size: int, cpus: int | None = None) -> Non
     if workers > batch_size:
         raise CLIError(f"--workers {workers} is more than --batch-size {batch_size}: each worker "
                        "takes a share of every step's rows, so some would have none; use at most "
-                       f"{batch_size} workers, or a larger --batch-size")
+                       f"{batch_size} worker{'s' if batch_size != 1 else ''}, or a larger "
+                       "--batch-size")
 
 
 def _optimizer(nn: Any, name: str, params: list, lr: float) -> Any:
@@ -110,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and not args.checkpoint:
         raise CLIError("--resume needs --checkpoint PATH")
+    if args.checkpoint:  # before the first epoch, not after it
+        output_path("--checkpoint", args.checkpoint, None)
     under = distributed.launched()
     if under is None and args.workers > 1:
         from .launch import launch
