@@ -98,8 +98,9 @@ def traced_as(fn: Function, xs: Sequence[Any]) -> Function:
     if not fn.jit or fn.pure or any(isinstance(x, Traced) for x in xs):
         return fn
     try:
-        return fn.frozen(*xs)
-    except DiffkitError:
+        with np.errstate(**STRICT):  # as a derivative's own trace: a first trace at a point
+            return fn.frozen(*xs)  # outside the domain raises (and keeps nothing), never
+    except DiffkitError:  # freezes NaNs whose generated code then failed its own check
         return fn
 
 

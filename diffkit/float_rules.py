@@ -36,28 +36,29 @@ def float_partials(prim: Primitive) -> tuple[Callable[..., Any] | None, ...]:
     return got
 
 
+#: ``(rule, arity) -> (input nodes, output node)``: `rule` traced on `arity` scalar inputs that
+#: are not being differentiated (so that the rule's own operations memoize nothing — sin's rule
+#: is cos, whose rule is −sin, …), or None where it is no traced value (a marker such as ONE, a
+#: constant) or branched on its values. Installed by diffkit.tensor, which sits above this module.
+trace_rule: Callable[[Any, int], tuple[list[Node], Node] | None] | None = None
+
+
 def _printed(prim: Primitive, index: int, rule: Any) -> Callable[..., Any] | None:
     """The rule for input `index` printed as float code, or None (see float_partials)."""
-    if rule is None or isinstance(rule, NoRule) or not prim.nargs:
+    if rule is None or isinstance(rule, NoRule) or not prim.nargs or trace_rule is None:
         return None
-    from .tensor import Tensor, new_tape  # the tape sits above this module
-
     arity = prim.nargs + 1  # the inputs and the output
-    with new_tape() as tape, np.errstate(all="ignore"):  # values at made-up points: only the
-        # operations are read, not the numbers
-        # inputs not being differentiated: the rule's own operations memoize no partials (which
-        # would derive their rules' float code in turn: sin's rule is cos, cos's is −sin, …)
-        args = [Tensor(Node(None, (), {}, 0.5 + 0.125 * i, name=f"a{i}"), tape, False)
-                for i in range(arity)]
+    with np.errstate(all="ignore"):  # values at made-up points: only the operations are read
         try:
-            result = rule(*args)
+            traced = trace_rule(rule, arity)
         except Exception:  # noqa: BLE001 - a rule that does not trace on floats: kept as is
             return None
-        if tape.value_dependent or type(result) is not Tensor or result.tape is not tape:
-            return None  # a marker (ONE), a constant, a branch on the values
-    names = {a.node.id: f"a{i}" for i, a in enumerate(args)}
+    if traced is None:
+        return None
+    ins, result = traced
+    names = {node.id: f"a{i}" for i, node in enumerate(ins)}
     lines = []
-    for node in toposort([result.node]):
+    for node in toposort([result]):
         if node.id in names:
             continue
         if node.prim is None:  # a constant of the rule
@@ -74,7 +75,7 @@ def _printed(prim: Primitive, index: int, rule: Any) -> Callable[..., Any] | Non
                   "        raise ArithmeticError"]
     params = ", ".join(f"a{i}" for i in range(arity))
     source = "\n".join([f"def partial({params}):", *lines,
-                        f"    return {names[result.node.id]}", ""])
+                        f"    return {names[result.id]}", ""])
     namespace: dict[str, Any] = {"math": math}
     exec(compile(source, f"<diffkit float partial {index} of {prim.name}>", "exec"),  # noqa: S102
          namespace)  # our own source: the table's scalar forms and the rule's float constants

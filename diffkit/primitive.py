@@ -596,6 +596,10 @@ class ElementwiseLinearization(Linearization):
             else _F64 if type(out) is not complex else np.complex128  # (no dtype built per node)
         if type(out) is not float and type(out) is not _F64:
             xs = _at_precision_of(xs, out)
+        elif any(type(x) is not float and type(x) is not _F64 for x in xs):
+            # a float64 scalar beside a narrower constant (x·1.0 / np.float32(3)): the partials
+            # at float64 too (1/c in float32 put 3·10⁻⁸ into every method's gradient)
+            xs = _at_precision_of(xs, _F64(out) if type(out) is float else out)
         args = (*xs, out)
         rules = prim.partials
         try:
@@ -605,10 +609,10 @@ class ElementwiseLinearization(Linearization):
             except FloatingPointError:
                 raise
             except (ArithmeticError, ValueError):
-                if type(out) is not float:
+                if not any(type(a) is float for a in args):
                     raise
-                # scalar code on Python floats (x/0, math domain errors): NumPy scalars instead,
-                # whose infinities are the singular partials handled below
+                # scalar code on Python floats (x/0, 0.0 ** −0.5, math domain errors): NumPy
+                # scalars instead, whose infinities are the singular partials handled below
                 args = tuple(_F64(a) if type(a) is float else a for a in args)
                 self.partials = [r(*args) if a and r is not None else None
                                  for r, a in zip(rules, active)]

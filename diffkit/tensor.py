@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops, ufunc_methods
+from . import float_rules, ops, ufunc_methods
 from . import primitives as P
 from .backend import array_namespace
 from .errors import (
@@ -1267,6 +1267,22 @@ def _install_arithmetic() -> None:
 
 
 _install_arithmetic()
+
+
+def _trace_rule(rule: Any, arity: int) -> tuple[list[Node], Node] | None:
+    """:data:`diffkit.float_rules.trace_rule`: `rule` traced on `arity` scalar inputs that are not
+    being differentiated (its operations memoize nothing), or None where its result is no value
+    of this trace or the trace branched on the values."""
+    with new_tape() as tape:
+        args = [Tensor(Node(None, (), _NO_PARAMS, 0.5 + 0.125 * i, name=f"a{i}"), tape, False)
+                for i in range(arity)]
+        result = rule(*args)
+        if tape.value_dependent or type(result) is not Tensor or result.tape is not tape:
+            return None
+        return [a.node for a in args], result.node
+
+
+float_rules.trace_rule = _trace_rule
 
 
 def _install_in_place_operators() -> None:

@@ -1249,9 +1249,15 @@ def _refuse(exc: TracingError) -> Any:
 
 
 def _check(cg: CompiledGradient, kind: str, code: Any, xs: list[Any], want: list[Any]) -> None:
-    """Run newly generated code once at the trace point and compare with the traced values."""
+    """Run newly generated code once at the trace point and compare with the traced values (a
+    TracingError where they differ, or where the code raises at the point its trace answered:
+    that code is never used)."""
     with np.errstate(all="ignore"):
-        result = code(*xs)
+        try:
+            result = code(*xs)
+        except (ArithmeticError, ValueError) as exc:
+            raise TracingError(f"internal: compiled code for {cg.function.name} raised at the "
+                               f"point it was traced at ({exc}); use method='reverse'") from None
     got = [result[0], *result[1]] if kind == "value_and_grad" else list(result)
     for w, g in zip(want if kind == "value_and_grad" else want[1:], got):
         if not _agrees(g, w):
