@@ -98,9 +98,8 @@ def traced_as(fn: Function, xs: Sequence[Any]) -> Function:
     if not fn.jit or fn.pure or any(isinstance(x, Traced) for x in xs):
         return fn
     try:
-        with np.errstate(**STRICT):  # as a derivative's own trace: a first trace at a point
-            return fn.frozen(*xs)  # outside the domain raises (and keeps nothing), never
-    except DiffkitError:  # freezes NaNs whose generated code then failed its own check
+        return fn.frozen(*xs)
+    except DiffkitError:
         return fn
 
 
@@ -245,7 +244,7 @@ def _value(out: Any, xs: Sequence[Any] = ()) -> Any:
     gave the caller's x itself: writing into the result moved the input)."""
     if type(out) is np.ndarray and any(type(x) is np.ndarray and np.may_share_memory(out, x)
                                        for x in xs):
-        return out.copy()
+        out = out.copy()
     return out if isinstance(out, Traced) else to_python(out)
 
 

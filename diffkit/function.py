@@ -449,7 +449,9 @@ class Function:
             return self, None  # that inner call runs as plain Python, and publishes nothing
         self._first_traces.add(busy)
         try:
-            graph = self.trace(*args, wrt=read_as_numbers(args))
+            with np.errstate(**STRICT):  # as a derivative's own trace: at a point outside the
+                # domain the first trace raises (and nothing is kept), never freezes NaNs
+                graph = self.trace(*args, wrt=read_as_numbers(args))
         finally:
             self._first_traces.discard(busy)
         if graph.value_dependent:
@@ -640,7 +642,10 @@ class _Replay:
             done.append(bind(prim, *[get(r) for r in refs], **params))
         # a fresh result at every call: a constant output (np.zeros_like(x)), or a view of one
         # (W.T), handed out as it is would let a caller's `y += 5` change every later call
-        return own_copy(get(self.output)) if self.output[0] != "in" else get(self.output)
+        out = get(self.output)
+        if self.output[0] == "const" or type(out) is np.ndarray and not out.flags.owndata:
+            return own_copy(out)
+        return out
 
 
 def _own_constants(graph: Graph) -> None:

@@ -596,10 +596,12 @@ class ElementwiseLinearization(Linearization):
             else _F64 if type(out) is not complex else np.complex128  # (no dtype built per node)
         if type(out) is not float and type(out) is not _F64:
             xs = _at_precision_of(xs, out)
-        elif any(type(x) is not float and type(x) is not _F64 for x in xs):
-            # a float64 scalar beside a narrower constant (x·1.0 / np.float32(3)): the partials
-            # at float64 too (1/c in float32 put 3·10⁻⁸ into every method's gradient)
-            xs = _at_precision_of(xs, _F64(out) if type(out) is float else out)
+        else:
+            for x in xs:  # a float64 scalar beside a narrower constant (x·1.0 / np.float32(3)):
+                if type(x) is not float and type(x) is not _F64:  # the partials at float64
+                    # too (1/c in float32 put 3·10⁻⁸ into every method's gradient)
+                    xs = _at_precision_of(xs, _F64(out) if type(out) is float else out)
+                    break
         args = (*xs, out)
         rules = prim.partials
         try:

@@ -223,8 +223,10 @@ class Tape:
             if type(value) is float and value - value == 0.0:
                 out = Node(prim, (node,), _NO_PARAMS, value)
                 if active:  # the local partial, memoized (a failing rule: derived later), by
-                    rule = (prim.float_rules or float_partials(prim))[0]  # the rule as float
-                    # code (float_rules) for a Python float, as the rule runs on one; else itself
+                    rules = prim.float_rules  # the rule as float code (float_rules) for a
+                    if rules is None:  # Python float, as the rule runs on one; else itself
+                        rules = float_partials(prim)
+                    rule = rules[0] if rules else None
                     try:
                         out.partials = (rule(v, value) if rule is not None and type(v) is float
                                         else prim.partials[0](v, value),)
@@ -1201,6 +1203,8 @@ def _arithmetic(prim: Primitive, reflected: bool) -> Callable[[Tensor, Any], Any
         node = self.node
         v = node.value
         if tape.level and (type(v) is float or type(v) is _F64):
+            if tape.closed:
+                raise TracingError(_ESCAPED)
             kind = type(other)
             if kind is float:
                 hit = tape.consts.get(id(other))  # tape.const(other), its lookup inlined
@@ -1213,8 +1217,6 @@ def _arithmetic(prim: Primitive, reflected: bool) -> Callable[[Tensor, Any], Any
             else:
                 onode = None
             if onode is not None:
-                if tape.closed:
-                    raise TracingError(_ESCAPED)
                 active = self.requires_grad or tensor and other.requires_grad
                 if reflected:  # (va, vb): the operands in order; da, db: which get a partial
                     va, vb, na, nb, da, db = w, v, onode, node, tensor, True

@@ -82,20 +82,3 @@ def test_second_derivative_through_zero_to_a_negative_power_is_not_a_bare_error(
         assert "pow" in str(exc)
     else:
         assert np.asarray(h).item() == 0.0
-
-
-# ----- the symbolic engine and infinite constants ------------------------------------------------
-
-
-@pytest.mark.parametrize("f", [lambda x: x + math.inf, lambda x: x * math.nan,
-                               lambda x: (x - np.inf) * 2.0])
-def test_symbolic_refuses_arithmetic_with_an_infinite_constant(f):
-    """SymPy absorbed x into ∞ (x + ∞ is ∞): derivative 0, where reverse and forward give 1."""
-    with pytest.raises(dk.DomainError, match="not finite"):
-        dk.grad(f, method="symbolic")(0.5)
-
-
-@pytest.mark.parametrize("f", [lambda x: np.clip(x, -np.inf, 5.0) * x,
-                               lambda x: np.maximum(x, -np.inf) * x])
-def test_symbolic_keeps_infinite_bounds(f):
-    assert dk.grad(f, method="symbolic")(0.5)[0] == pytest.approx(1.0)  # d(x²)/dx at 0.5

@@ -227,3 +227,12 @@ def test_jvp_value_of_the_identity_is_not_the_callers_input(method):
     y, _ = dk.jvp(lambda x: x[:1], (x,), (np.array([1.0, 0.0]),), method=method)
     y += 10.0
     np.testing.assert_array_equal(x, [1.0, 2.0])
+
+
+def test_identity_value_of_a_0d_array_is_still_a_python_number():
+    """A review mend: the fresh copy of a result that aliases its input skipped to_python."""
+    for method in ("reverse", "forward"):
+        value, _ = dk.value_and_grad(lambda x: x, method=method)(np.array(2.0))
+        assert type(value) is float and value == 2.0
+        out, _ = dk.vjp(lambda x: x, np.array(2.0), method=method)
+        assert type(out) is float and out == 2.0

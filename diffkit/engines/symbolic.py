@@ -23,15 +23,9 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..errors import (
-    DomainError,
-    MissingRuleError,
-    NonDifferentiableError,
-    NumericOverflowError,
-    TracingError,
-)
+from ..errors import MissingRuleError, NonDifferentiableError, NumericOverflowError, TracingError
 from ..function import Function, input_value, passed_as_given, signature
-from ..ir import Graph, Node, Traced
+from ..ir import Graph, Node
 from ..sympy_program import (
     MAX_ELEMENTS,
     AtKink,
@@ -805,26 +799,6 @@ def check_complex(graph: Graph) -> None:
             "'forward' or 'fd'")
 
 
-def _refuse_non_finite_constants(graph: Graph, fn: Function) -> None:
-    """A DomainError where an infinite or NaN constant enters arithmetic (``+ − × ÷ **``):
-    SymPy absorbs terms into ∞ and NaN (x + ∞ is ∞, whose derivative it takes as 0, where every
-    other method answers 1). A bound that is infinite (``clip(x, -inf, 5)``, ``maximum``) is
-    fine: SymPy drops it as the function does."""
-    inputs = {n.id for n in graph.inputs}
-    for node in graph.nodes:
-        if node.prim is None or node.prim.symbol not in ("+", "-", "*", "/", "**"):
-            continue
-        for i in node.inputs:
-            if i.prim is not None or i.id in inputs or isinstance(i.value, Traced):
-                continue
-            value = np.asarray(i.value)
-            if value.dtype.kind in "fc" and not np.isfinite(value).all():
-                raise DomainError(
-                    f"{fn.name} computes with a constant that is not finite (inf or NaN): the "
-                    "symbolic engine would absorb terms into it (x + ∞ is ∞ to SymPy, its "
-                    "derivative 0); use method='reverse' or 'forward'")
-
-
 class SymbolicEngine(Engine):
     """Exact derivatives from SymPy, derived per trace (once per signature for pure and jit
     functions), then compiled."""
@@ -865,7 +839,6 @@ class SymbolicEngine(Engine):
 
     def _derive(self, graph: Graph, fn: Function, wrt: Sequence[int], order: int
                 ) -> SymbolicDerivative:
-        _refuse_non_finite_constants(graph, fn)
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
         wrt_syms = [s for i in wrt for s in prog.input_arrays[i].reshape(-1)]
         outputs = list(prog.output.reshape(-1))
@@ -955,7 +928,6 @@ class SymbolicEngine(Engine):
         return deriv(self._flat([x]))
 
     def _nth(self, graph: Graph, fn: Function, n: int) -> SymbolicDerivative:
-        _refuse_non_finite_constants(graph, fn)
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
         (var,) = prog.inputs
         base, expr, adjoints = list(prog.assignments), prog.output.reshape(-1)[0], []
