@@ -693,6 +693,11 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
             raise ShapeError(f"a complex cotangent ({float_dtype(ct)}) for a real output "
                              f"({float_dtype(out)}): pass a real cotangent (its real and imaginary "
                              "parts separately, if both are meant)")
+        want, have = float_dtype(out), float_dtype(ct)
+        if have.kind == want.kind and have.itemsize < want.itemsize and \
+                not isinstance(ct, Traced):  # a cotangent lives in the output's space: a
+            ct = _module(ct).asarray(ct, dtype=want)  # float32 one of a float64 output, cast
+            # exactly (reverse ran ct·A in float32 beside a float32 constant; forward did not)
         with _strict(method, (fx, xs, idx)):
             cts = pull(ct)
             _check_finite(cts, "the VJP", method)

@@ -852,6 +852,14 @@ class StructuralLinearization(Linearization):
 
     def __init__(self, prim: Primitive, xs: Sequence[Any], out: Any, params: dict[str, Any],
                  active: Sequence[bool]) -> None:
+        if not all(active):  # constants narrower than the output, at its precision (exactly):
+            # NumPy computed `out` with them promoted, and the rules run at that precision too
+            # (lstsq's pinv of a float32 matrix, cross-entropy's sum of float32 targets put
+            # float32 rounding, ~5·10⁻⁸, into float64 gradients); differentiated inputs keep
+            # their dtype (their cotangents' dtype)
+            wide = _at_precision_of(xs, out)
+            if wide is not xs:
+                xs = [w if not a else x for x, w, a in zip(xs, wide, active)]
         self.prim, self.xs, self.out, self.params, self.active = prim, xs, out, params, active
 
     def jvp(self, ts: Sequence[Any], k: int) -> Any:
