@@ -130,6 +130,14 @@ class Tape:
         if self.level:
             self.value_dependent = True
 
+    def _evaluated(self, prim: Primitive, scalars: tuple[Any, ...]) -> Any:
+        """NumPy's value of scalar code, or its named error (noted: :meth:`raised`)."""
+        try:
+            return prim.evaluate(np, scalars, _NO_PARAMS)
+        except Exception:
+            self.raised()
+            raise
+
     def record(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Tensor:
         if not params:  # scalar code first: the same steps as below, unrolled (Python operators)
             fast = self._record_scalar(prim, args)
@@ -185,8 +193,8 @@ class Tape:
 
         On a tracing tape (level ≥ 1), a primitive with a Python-float form
         (:attr:`~diffkit.primitive.Primitive.on_floats`: ``+ − × ÷``, recorded by Tensor's
-        operators, :func:`_arithmetic`, and the ``math`` functions) runs on Python floats, and a node that depends on a value being
-        differentiated memoizes its local partials, computed by the same rules on the same
+        operators, :func:`_arithmetic`, and the ``math`` functions) runs on Python floats, and a
+        node that depends on a value being differentiated memoizes its local partials, computed by the same rules on the same
         floats: the reverse sweep then only multiplies and adds. An error or a non-finite value
         goes the NumPy way below, which gives NumPy's value or the named error. The eager tape
         and the other primitives use NumPy scalars (Python operators on them are the ufuncs)."""
@@ -238,11 +246,7 @@ class Tape:
         try:
             value = prim.impl(np, v)
         except Exception:  # noqa: BLE001 - evaluate raises the named error
-            try:
-                value = prim.evaluate(np, (v,), _NO_PARAMS)
-            except Exception:
-                self.raised()
-                raise
+            value = self._evaluated(prim, (v,))
         if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
         out = Node(prim, (node,), _NO_PARAMS, value)
@@ -290,11 +294,7 @@ class Tape:
         try:
             value = op(va, vb)
         except FloatingPointError:
-            try:
-                value = prim.evaluate(np, (va, vb), _NO_PARAMS)
-            except Exception:
-                self.raised()
-                raise
+            value = self._evaluated(prim, (va, vb))
         if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
         out = Node(prim, (na, nb), _NO_PARAMS, value)
@@ -1189,8 +1189,9 @@ def _arithmetic(prim: Primitive, reflected: bool) -> Callable[[Tensor, Any], Any
 
     Scalar code on a tracing tape — this Tensor's value a Python float, the other operand a
     Python float or a Tensor of the same tape holding one — is recorded here, in one Python
-    frame (the chain's hot path): the value by the primitive's float form
-    (:attr:`~diffkit.primitive.Primitive.on_floats`), and, for a value being differentiated,
+    frame (the chain's hot path): the value by the primitive's Python operator (on two Python
+    floats what :attr:`~diffkit.primitive.Primitive.on_floats` gives), and, for a value being
+    differentiated,
     the local partials by the table's rules on the same floats (memoized: the reverse sweep then
     only multiplies and adds). A constant operand gets no partial. An error or a non-finite
     value goes to :meth:`Tape.binary` (NumPy's value or the named error); anything else to

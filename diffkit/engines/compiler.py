@@ -258,8 +258,8 @@ class CompiledGradient:
     def float_entry(self, kind: str, otherwise: Any) -> Any:
         """`kind` ("grad" or "value_and_grad") for Python floats with its guards printed in: it
         answers only when every argument is a finite float, the code raised no arithmetic or
-        domain error (nor a RuntimeWarning made an error) and f's value and every gradient are
-        finite floats; any other call — other types, other arities, a non-finite value, an
+        domain error (nor a RuntimeWarning made an error) and every result is a finite float;
+        any other call — other types, other arities, a non-finite value, an
         error — is handed to ``otherwise(*args)`` (the caller's full path, which answers or
         names the error). Code that may
         reach NumPy runs under ``np.errstate(**STRICT)`` (NumPy and SciPy raise instead of
@@ -273,9 +273,6 @@ class CompiledGradient:
             return None
         names, work, result = self._pieces(kind)
         numeric = _may_reach_numpy(self._parts[kind], self._ns)
-        checked: list[str] = []  # values computed only to be tested (f's value in "grad")
-        if not numeric:  # Python floats: their tests join the results' (one product)
-            work, checked = _fold_finite_tests(work)
         grads = [f"_g{i}" for i in range(len(self.wrt))]
         pack = "(" + ", ".join(grads) + ("," if len(grads) == 1 else "") + ")"
         outs = ["_v", *grads] if kind == "value_and_grad" else grads
@@ -290,18 +287,14 @@ class CompiledGradient:
                    "_otherwise(*_rest, **_keywords)"
         # keywords, other arities: the full path, which answers or names the error
         params = ", ".join([f"{a}=_MISSING" for a in names] + ["*_rest", "**_keywords"])
-        parts = _value_and_grads(result) if kind == "value_and_grad" else None
-        # flat when the result is printed as `value, (g0, g1)`: no nested tuple to unpack
-        assign = [f"        _v, {', '.join(grads)}{',' if len(grads) == 1 else ''} = "
-                  f"{parts[0]}, {parts[1]}" if parts else f"        {target} = {result}"]
+        assign = [f"        {target} = {result}"]
         named = result.strip("()").replace(" ", "").rstrip(",").split(",")
         if kind == "grad" and work and result.startswith("(") and \
                 all(n.isidentifier() for n in named):
             # the gradients are already names: test and return them (no repacking)
             assign, target, outs = [], result.strip("()"), named
         results = " and ".join([f"type({o}) is float" for o in outs]
-                               + ([f"{_finite_product([*outs, *checked])} == 0.0"]
-                                  if outs else [])) or "True"
+                               + ([f"{_finite_product(outs)} == 0.0"] if outs else [])) or "True"
         body = [*("    " + w for w in work), *assign]
         if numeric:
             # NumPy (a NumPy scalar, a ufunc, a table impl) warns where Python floats raise: the
@@ -436,58 +429,6 @@ class CompiledGradient:
 _MISSING = object()
 #: longest body a float entry copies in (beyond it, the entry calls the generated function)
 _INLINE_ENTRY = 200
-
-
-def _fold_finite_tests(work: list[str]) -> tuple[list[str], list[str]]:
-    """`work` without its finiteness tests of scalars (:func:`_finite_line`), and the names
-    tested: a float entry on Python floats tests them with its results, in one product."""
-    kept: list[str] = []
-    tested: list[str] = []
-    i = 0
-    while i < len(work):
-        m = _FINITE_TEST.fullmatch(work[i])
-        if m and i + 1 < len(work) and work[i + 1].startswith("        _not_finite("):
-            tested.append(m.group(1))
-            i += 2
-            continue
-        kept.append(work[i])
-        i += 1
-    return kept, tested
-
-
-_FINITE_TEST = re.compile(r"    if not math\.isfinite\((v\d+)\):")
-
-
-def _value_and_grads(result: str) -> tuple[str, str] | None:
-    """value_and_grad's result expression ``value, (g0, g1)`` as (value, "g0, g1") — split at
-    its first comma outside brackets and strings — or None for any other form (``_code(a0)``)."""
-    cut = _top_level(result, ",")
-    if cut is None:
-        return None
-    value, rest = result[:cut].strip(), result[cut + 1:].strip()
-    if not rest.startswith("(") or _top_level(rest, None) != len(rest) - 1:
-        return None  # the grads are not one parenthesized group
-    return value, rest[1:-1]
-
-
-def _top_level(text: str, find: str | None) -> int | None:
-    """The index of the first `find` outside brackets and strings; with None, the index where
-    the bracket opened at 0 closes (None if neither is found)."""
-    depth, quote = 0, ""
-    for i, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if find is None and depth == 0:
-                return i
-        elif ch == find and depth == 0:
-            return i
-    return None
 
 
 def _strict_state() -> tuple[Any, Any, Any]:
