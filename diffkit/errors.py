@@ -94,6 +94,12 @@ class MemoryOrderError(ShapeError):
     traced value has no memory layout (its trace serves C- and F-ordered arguments alike)."""
 
 
+class ObjectArrayError(TracingError, TypeError):
+    """A NumPy function got an object array of traced values (``np.array([[x, y], [y, 2.0]])``
+    of traced numbers) where it computes on numbers only (``np.linalg.det``, a ``float``
+    element's missing ``sin``): the message says how to build one traced array instead."""
+
+
 class InputTypeError(TracingError, TypeError):
     """An argument of a kind diffkit does not take (a string, an ndarray subclass whose operators
     mean other things: masked arrays, np.matrix)."""

@@ -34,6 +34,7 @@ from .errors import (
     InvalidNameError,
     MissingRuleError,
     NumericOverflowError,
+    ObjectArrayError,
     ShapeError,
     TracingError,
 )
@@ -182,6 +183,32 @@ _NUMPY_SHAPE_MESSAGES = ("could not be broadcast", "not aligned", "core dimensio
                          "cannot reshape", "shape mismatch", "must match exactly",
                          "dimensions must match", "must have the same shape",
                          "input operand has more dimensions")
+
+
+#: what NumPy says when an object array reaches code that computes on numbers only: a cast of
+#: dtype('O') (linalg's gufuncs, np.interp), no loop for it (np.fft), an element without the
+#: ufunc's method (a float beside traced values has no ``.sin``)
+_OBJECT_ARRAY_SIGNS = ("dtype('O')", "not supported for the input types",
+                       "loop of ufunc does not support argument")
+
+
+def _object_array_failure(exc: TypeError, args: Sequence[Any]) -> bool:
+    """Whether NumPy's `exc`, raised in a body traced at `args`, is an object array of traced
+    values (what ``np.array([x, y])`` of traced numbers makes) meeting code for numbers."""
+    if not any(type(a) is Tensor and a.tape.level for a in args):
+        return False
+    text = str(exc)
+    return any(sign in text for sign in _OBJECT_ARRAY_SIGNS)
+
+
+def _object_array_message(name: str, exc: TypeError) -> str:
+    ufunc = getattr(exc, "ufunc", None)
+    what = f"NumPy's {ufunc.__name__}" if ufunc is not None else "NumPy"
+    return (f"{name}: {what} cannot compute on the values it got ({exc}). The usual cause is "
+            "an object array: np.array([...]) of traced numbers holds them one by one, which "
+            "NumPy's linear algebra, FFT and functions of a plain number beside them cannot "
+            "use. Build one traced array instead: np.stack([...]) or dk.stack([...]) (nested "
+            "lists too), e.g. dk.stack([[x, y], [y, 2.0]])")
 
 
 def _from_numpy(exc: ValueError) -> bool:
@@ -344,6 +371,9 @@ class Function:
             cause = exc.__cause__ or exc.__context__  # NumPy chains it as the cause
             if isinstance(cause, TracingError) and not isinstance(exc, DiffkitError):
                 raise cause from None
+            if (isinstance(exc, TypeError) and not isinstance(exc, DiffkitError)
+                    and _object_array_failure(exc, args)):
+                raise ObjectArrayError(_object_array_message(self.name, exc)) from exc
             raise
 
     def __call__(self, *args: Any, **keywords: Any) -> Any:
