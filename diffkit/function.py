@@ -311,6 +311,9 @@ class Function:
                 raise ArityError("pass wrt= or its alias argnums=, not both")
             wrt = argnums
         if wrt is None:
+            if not self.arity:  # as wrt=[]: forward mode and Jacobians raised bare errors
+                raise ArityError(f"{self.name} has no inputs: there is nothing to differentiate "
+                                 "(a constant's derivatives are those of no variable)")
             return list(range(self.arity))
         if isinstance(wrt, str | numbers.Integral):
             items = [wrt]
