@@ -23,16 +23,19 @@ def _function_map() -> dict[type, tuple[Any, int]]:
     """SymPy function class -> (diffkit op, arity), read off the table's translations."""
     table: dict[type, tuple[Any, int]] = {}
     dummies = sp.symbols("d0:3", real=True)
-    for p in REGISTRY.values():
-        if p.kind != "elementwise" or not p.differentiable or p.nargs > 2:
+    # differentiable primitives first: SymPy's sign is `sign`, not the refusing `signum`
+    for p in sorted(REGISTRY.values(), key=lambda p: not p.differentiable):
+        if p.kind != "elementwise" or p.nargs > 2:
             continue
         try:
             e = p.to_sympy(*dummies[: p.nargs])
         except (TypeError, NotImplementedError):
             continue
-        if isinstance(e, sp.Function) and tuple(e.args) == tuple(dummies[: p.nargs]) or (
+        if isinstance(e, sp.Function | sp.Rel) and tuple(e.args) == tuple(dummies[: p.nargs]) or (
                 type(e) in (sp.Max, sp.Min) and set(e.args) == set(dummies[: p.nargs])):
-            table.setdefault(type(e), (p, p.nargs))
+            table.setdefault(type(e), (p, p.nargs))  # comparisons too: Piecewise's conditions
+    for cls_name, (prim, n) in _SYMPY_SPELLINGS.items():
+        table.setdefault(getattr(sp, cls_name), (REGISTRY[prim], n))
     for cls in list(table):  # SymPy's own class of a translation that subclasses it
         for base in cls.__bases__:
             if base.__module__.startswith("sympy.") and base.__name__ in _SAME_AS_PARENT:
@@ -49,6 +52,19 @@ _SAME_AS_PARENT = frozenset({"erf", "erfc", "erfinv", "erfcinv", "gamma", "beta"
                              "expm1", "log1p"})
 
 
+#: SymPy's own classes for primitives whose translation is spelled otherwise, meaning the same on
+#: the real line: Heaviside(x, H0) is NumPy's heaviside(x, h0) (0 below, 1 above, H0 at 0);
+#: polygamma(n, x) (digamma(x) is polygamma(0, x)) takes its arguments in SciPy's order
+_SYMPY_SPELLINGS = {"Heaviside": ("heaviside", 2), "polygamma": ("polygamma", 2)}
+
+#: SymPy functions with an identity in primitives the table has (reciprocal trigonometric and
+#: hyperbolic functions), rewritten before the walk
+_RECIPROCALS = {"sec": "cos", "csc": "sin", "cot": "tan", "sech": "cosh", "csch": "sinh",
+                "coth": "tanh"}
+
+#: SymPy's logical connectives: the table's logical primitives, folded over their arguments
+_CONNECTIVES = {"And": "logical_and", "Or": "logical_or"}
+
 _SYMPY_FUNCTIONS: dict[type, tuple[Any, int]] | None = None
 
 
@@ -60,6 +76,11 @@ def _assumed(symbol: Any) -> str:
 
 def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") -> Function:
     """A :class:`Function` from a SymPy expression (inputs: its symbols sorted by name by default).
+
+    ``Piecewise`` becomes nested ``where``s (the first branch whose condition holds; a last
+    ``(expr, True)`` branch is required). As NumPy's ``where``, every branch is computed at the
+    point: a branch outside its domain there (``log(x)`` for ``x > 0`` at x = −1) is a
+    DomainError, never a value SymPy would not give.
 
     Example:
         >>> import sympy as sp, diffkit as dk
@@ -93,6 +114,9 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
         raise ParseError(f"from_sympy: symbol(s) {sorted(map(str, missing))} are not among the "
                          f"inputs{hint}")
     index = {s: i for i, s in enumerate(symbols)}
+    for fname, base in _RECIPROCALS.items():  # sec(x) = 1/cos(x), …
+        cls, inner = getattr(sp, fname), getattr(sp, base)
+        expr = expr.replace(cls, lambda a, inner=inner: 1 / inner(a))
     code: list[Instruction] = []
     stack: list[tuple[Any, bool]] = [(expr, False)]
     while stack:
@@ -127,7 +151,24 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
 def _sympy_args(e: Any) -> tuple[Any, ...]:
     if isinstance(e, sp.Pow) and e.exp == sp.Rational(1, 2):
         return (e.base,)
+    if isinstance(e, sp.Piecewise):  # the first branch whose condition holds: nested wheres
+        return _piecewise_args(e)
     return tuple(e.args)
+
+
+def _piecewise_args(e: Any) -> tuple[Any, Any, Any]:
+    """Piecewise((a, c), rest…) as ``where(c, a, Piecewise(rest…))``: (c, a, the rest), the
+    last branch's condition being true. Without one (no ``(b, True)`` branch) SymPy's value is
+    nan where no condition holds: refused, as a nan constant is."""
+    (value, cond), *rest = e.args
+    if cond == sp.true:
+        raise ParseError(f"from_sympy: {e} has a branch with condition True before its last")
+    if not rest:
+        raise ParseError(f"from_sympy: {e} has no branch for where no condition holds (SymPy "
+                         "gives nan there): add a last branch (expr, True)")
+    if len(rest) == 1 and rest[0][1] == sp.true:
+        return (cond, value, rest[0][0])
+    return (cond, value, sp.Piecewise(*rest, evaluate=False))
 
 
 def _sympy_call(e: Any) -> Instruction:
@@ -140,6 +181,12 @@ def _sympy_call(e: Any) -> Instruction:
         if e.exp == sp.Rational(1, 2):
             return ("call", REGISTRY["sqrt"], 1)
         return ("call", REGISTRY["pow"], 2)
+    if isinstance(e, sp.Piecewise):
+        return ("call", REGISTRY["where"], 3)
+    if type(e).__name__ in _CONNECTIVES and isinstance(e, sp.And | sp.Or):
+        return ("call", _fold(REGISTRY[_CONNECTIVES[type(e).__name__]]), n)
+    if isinstance(e, sp.Not):
+        return ("call", REGISTRY["logical_not"], 1)
     if isinstance(e, sp.Max | sp.Min):
         return ("call", _fold(REGISTRY["maximum" if isinstance(e, sp.Max) else "minimum"]), n)
     entry = _SYMPY_FUNCTIONS.get(type(e)) if _SYMPY_FUNCTIONS else None
