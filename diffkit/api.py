@@ -27,6 +27,7 @@ import numpy as np
 
 from .backend import array_namespace
 from .build import as_function
+from .dict_inputs import Flattened, holds_dicts
 from .engines import get_engine
 from .engines.base import (
     check_tangent,
@@ -358,6 +359,11 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
     def run(*args: Any, **keywords: Any) -> tuple[Any, tuple[Any, ...]]:
         if keywords:
             raise _keywords_refused(fn, keywords)
+        if holds_dicts(args, idx):  # JAX's parameter dicts: leaf by leaf, regrouped
+            fn.check_arity(args)
+            flat = Flattened(fn, args, idx)
+            out, grads = value_and_grad(flat.function, method, wrt=flat.wrt, **options)(*flat.args)
+            return out, flat.gradients(grads)
         xs = _prepare(fn, args, engine, method, idx)
         fx = traced_as(fn, xs)
         with _strict(method, (fx, xs, idx)):
@@ -388,6 +394,10 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
     def run(*args: Any, **keywords: Any) -> tuple[Any, ...]:
         if keywords:
             raise _keywords_refused(fn, keywords)
+        if holds_dicts(args, idx):  # JAX's parameter dicts: leaf by leaf, regrouped
+            fn.check_arity(args)
+            flat = Flattened(fn, args, idx)
+            return flat.gradients(grad(flat.function, method, wrt=flat.wrt, **options)(*flat.args))
         xs = _prepare(fn, args, engine, method, idx)
         fx = traced_as(fn, xs)
         with _strict(method, (fx, xs, idx)):

@@ -95,6 +95,11 @@ def as_input(x: Any, differentiated: bool = True, name: str | None = None) -> An
                              "operation you mean (x @ y)")
     if hasattr(x, "dtype") and hasattr(x, "shape"):  # NumPy and CuPy arrays
         return x if x.dtype.kind in "fc" else _floats(x, what, f"{x.dtype} array")
+    if t is dict:  # reached here from every derivative but grad and value_and_grad
+        raise InputTypeError(f"{what} is a dict: dk.grad and dk.value_and_grad differentiate a "
+                             "dict of numbers and arrays leaf by leaf (JAX's parameter dicts); "
+                             "for this derivative pass its arrays as inputs of their own, or "
+                             "leave it out of wrt=/argnums= to pass it to the function as given")
     raise InputTypeError(f"{what} is a {t.__name__}, which cannot be differentiated: {_HOW}")
 
 

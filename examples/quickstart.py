@@ -66,3 +66,15 @@ w0 = np.array([0.2, 0.9, 1.4, 1.7])
 print(f"  spectrum: d/dw = {dk.grad(spectrum)(w0)[0]}")
 for method in ("fd", "forward", "reverse"):
     print(f"{method:>9}: d loss/dw = {dk.grad(loss, wrt=0, method=method)(w0, data)[0]}")
+
+# A dict of parameters, as JAX code keeps them: its gradient is a dict of the same keys.
+layer = {"W": np.arange(6.0).reshape(3, 2) / 10, "b": np.zeros(2)}
+batch = np.array([[1.0, 0.5, -1.0], [0.2, -0.3, 0.8]])
+
+
+def layer_loss(p, x):
+    return np.sum(np.tanh(x @ p["W"] + p["b"]) ** 2)
+
+
+g_layer = dk.grad(layer_loss, wrt=0)(layer, batch)[0]
+print("  d loss/dW =", g_layer["W"].tolist(), " d loss/db =", g_layer["b"].tolist())
