@@ -94,10 +94,12 @@ def traced_as(fn: Function, xs: Sequence[Any]) -> Function:
     runs — so that its value and every derivative, by every method, in one call and across
     calls, freeze the same values (jit's contract). The function itself where that trace
     branched on its inputs (every use traces afresh), could not be made (a black box: finite
-    differences still evaluate it), or where an argument is traced (an outer derivative froze
-    the function already)."""
-    if not fn.jit or fn.pure or any(isinstance(x, Traced) for x in xs):
+    differences still evaluate it); where an argument is traced (a derivative inside another),
+    the first trace at the signature of the traced values, as the function's own call uses."""
+    if not fn.jit or fn.pure:
         return fn
+    if any(isinstance(x, Traced) for x in xs):  # inside another derivative: the first trace
+        return fn._frozen_at_values(tuple(xs))  # at the values' signature, as the call's
     try:
         return fn.frozen(*xs)
     except DiffkitError:

@@ -38,7 +38,7 @@ from .errors import (
     ShapeError,
     TracingError,
 )
-from .ir import Graph, Node
+from .ir import Graph, Node, Traced
 from .primitive import bind
 from .primitives.linalg import linalg_error
 from .tensor import Tensor, new_tape, own_copy
@@ -393,6 +393,12 @@ class Function:
         self.check_arity(args)
         args = tuple(self.coerce(args, ()))
         if any(type(a) is Tensor for a in args):
+            if self.jit and not self.pure:  # its first trace at the values' signature, as a
+                # plain call runs it (the body live read the outside as it is now: a jit
+                # function inside a derivative disagreed with its own call)
+                made = self._frozen_at_values(args)
+                if made is not self:
+                    return made.run_body(*args)
             return self.run_body(*args)
         with np.errstate(**STRICT):
             if self.jit and Function.jit_evaluator is not None:
@@ -400,6 +406,24 @@ class Function:
                 if out is not NOT_COMPILED:
                     return to_python(out)
             return to_python(self.evaluate(*args))
+
+    def _frozen_at_values(self, args: tuple[Any, ...]) -> Function:
+        """A jit function called with traced arguments (inside a derivative, or eager Tensors):
+        :meth:`frozen` at the signature of their values — the first trace a plain call made or
+        makes now at these values — whose replay then records on the arguments' tapes; the
+        function itself where there is none (a trace that branched on its inputs, an argument
+        taken as given, a first trace that raised: the body then runs, and raises, itself)."""
+        values = []
+        for a in args:
+            while type(a) is Tensor:
+                a = a.node.value
+            if isinstance(a, Traced):  # no value to read (another kind of traced value)
+                return self
+            values.append(a)
+        try:
+            return self.frozen(*self.coerce(values, ()))  # as the plain call reads them
+        except Exception:  # noqa: BLE001 - the body, run on the traced values, raises it
+            return self
 
     def _bound(self, args: tuple[Any, ...], keywords: dict[str, Any]) -> tuple[Any, ...]:
         """`args` with `keywords` placed at their inputs' positions, as Python binds a call: a

@@ -43,7 +43,7 @@ from ..errors import (
 from ..function import STRICT, Function, as_input, signature
 from ..ir import Graph, Node, toposort
 from ..primitive import Primitive, finite
-from ..primitives import add, mul, neg, sub
+from ..primitives import add, div, mul, neg, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
 from .base import check_cotangent
@@ -737,6 +737,57 @@ def _not_finite(name: str, value: Any) -> None:
     raise OverflowError(f"{name} overflows (not finite)")
 
 
+#: the operators whose Python-float form overflows silently (1e200 * 1e200 is inf, where NumPy
+#: under STRICT raises; math's functions raise OverflowError themselves)
+_SILENT_OVERFLOW = (add, sub, mul, div)
+
+
+@functools.cache
+def _carries(prim: Primitive, k: int) -> bool:
+    """Whether the Python-float form of `prim` hands a non-finite k-th operand on — a non-finite
+    result or an exception, whatever its other (finite) operands — so that an overflow before it
+    cannot vanish on the way to the result, which callers test. Read off the table's float form
+    on ±inf and NaN beside a spread of finite operands; unary minus by definition. False where
+    it may absorb one (x / inf = 0, tanh(inf) = 1, a comparison) or has no float form."""
+    if prim is neg:
+        return True
+    fn = prim.on_floats
+    if fn is None or not 0 <= k < (prim.nargs or 0):
+        return False
+    partners = (0.0, 1.0, -2.5, 1e-300, 1e300)
+    for bad in (math.inf, -math.inf, math.nan):
+        for other in partners:
+            args = [other] * prim.nargs
+            args[k] = bad
+            try:
+                out = fn(*args)
+            except Exception:  # noqa: BLE001, S112 - raising hands it on (to the full path)
+                continue
+            if type(out) is not float or math.isfinite(out):
+                return False
+    return True
+
+
+def _guarded(order: Sequence[Any], tests: Sequence[Any]) -> set[int]:
+    """The scalar values that an overflow could make infinite silently — a ``+ − × ÷`` of
+    Python floats, or what is computed from one — where an operation that may absorb ±inf reads
+    them (a divisor, tanh, a comparison, a domain test): printed under a name and tested finite
+    where computed. Elsewhere a non-finite value reaches the results, which every caller tests
+    (a jit call at exp(x)/sqrt(exp(x)² + 1) answered 0.0 for 1.0 where exp(x)² overflowed)."""
+    maybe: set[int] = set()  # scalars an overflow may have made non-finite
+    absorbed: set[int] = set()  # values read where ±inf may vanish
+    for v in order:
+        if not v.shape and np.dtype(v.dtype).kind in "fc" and (
+                v.prim in _SILENT_OVERFLOW or any(id(a) in maybe for a in v.args)):
+            maybe.add(id(v))
+        for k, a in enumerate(v.args):
+            if not _carries(v.prim, k):
+                absorbed.add(id(a))
+    for c in tests:
+        absorbed.update(id(a) for a in c.args)
+    return maybe & absorbed
+
+
 def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_value: int,
           ns: dict[str, Any], checks: Sequence[Tensor] = ()) -> tuple[list[str], int]:
     """Simplify the traced graph and print it as one function (`checks` are computed, not
@@ -789,6 +840,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
                 last[id(a)] = max(last.get(id(a), 0), at + 1)
     deferred: dict[int, tuple[_Val, str, list[tuple[str, str]], bool]] = {}  # not printed
     computed_ids = {id(c) for c in computed}
+    guarded = _guarded(order, tests)
     for i, v in enumerate(order):
         for c in tests_after.pop(i - 1, ()):
             lines.append(_test_line(c, names, ns))
@@ -845,7 +897,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
                 ufunc = "subtract" if sym == "-" else "divide"
                 lines.append(f"    np.{ufunc}({args[0]}, {args[1]}, out={args[1]})")
         elif not v.shape and uses[id(v)] == 1 and id(v) not in computed_ids and \
-                (d := _depth(v, depth)) <= MAX_INLINE:
+                id(v) not in guarded and (d := _depth(v, depth)) <= MAX_INLINE:
             # a scalar read once: written into its one use (fewer lines for Python to compile)
             depth[id(v)] = d
             if not (atomic(text) if atom is None else atom):
@@ -856,6 +908,9 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             count += 1
             names[id(v)] = f"v{count}"
             lines.append(f"    v{count} = {text}")
+            if id(v) in guarded:  # ±inf − ±inf and NaN − NaN are NaN; a finite v − v is 0
+                lines.append(f"    if v{count} - v{count} != 0.0:\n"
+                             f"        _not_finite({v.prim.name!r}, v{count})")
         if v.shape and v.prim.kind == "elementwise" and allocates:
             fresh.add(id(v))
     if order and id(order[-1]) in computed_ids and (line := _finite_line(order[-1], names)):
