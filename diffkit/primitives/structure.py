@@ -147,6 +147,12 @@ sum = structural(
         broadcast_to(_expand_rows(cts, k, xs[0], axis), (k, *shape_of(xs[0]))),),
     holomorphic=True,
     doc="Σ over `axis` (all axes when None).")
+def _mean_scale(shape: tuple[int, ...], axis: Any) -> float:
+    """1/n for a mean over n elements; over an empty axis the input has no elements, so its
+    cotangent is empty whatever the scale (1/0 was a bare ZeroDivisionError in backward())."""
+    return 1.0 / max(_count(shape, axis), 1)
+
+
 mean = structural(
     "mean", lambda xp, x, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
     linear=True, prepare=_prepare_mean, numpy=("mean",), latex=r"\operatorname{mean}",
@@ -154,10 +160,10 @@ mean = structural(
     batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
         mean, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (broadcast_to(
-        _expand_back(ct, xs[0], axis, keepdims) * (1.0 / _count(shape_of(xs[0]), axis)),
+        _expand_back(ct, xs[0], axis, keepdims) * _mean_scale(shape_of(xs[0]), axis),
         shape_of(xs[0])),),
     vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (broadcast_to(
-        _expand_rows(cts, k, xs[0], axis) * (1.0 / _count(shape_of(xs[0]), axis)),
+        _expand_rows(cts, k, xs[0], axis) * _mean_scale(shape_of(xs[0]), axis),
         (k, *shape_of(xs[0]))),),
     holomorphic=True,
     doc="Arithmetic mean over `axis` (all axes when None).")
