@@ -26,8 +26,8 @@ def _taking_text(make: Any) -> Any:
     decorator that also takes math text (parsed, never evaluated) and SymPy expressions."""
     def public(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
         def wrap(f: Any) -> Function:
-            made = _text_or_sympy(f, inputs)
-            return make(made if made is not None else f, inputs=inputs)
+            made = _text_or_sympy(f, inputs)  # in the order of `inputs` already
+            return make(made) if made is not None else make(f, inputs=inputs)
 
         return wrap(fn) if fn is not None else wrap
 

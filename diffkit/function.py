@@ -203,7 +203,25 @@ def _object_array_failure(exc: TypeError, args: Sequence[Any]) -> bool:
     if not any(type(a) is Tensor and a.tape.level for a in args):
         return False
     text = str(exc)
-    return any(sign in text for sign in _OBJECT_ARRAY_SIGNS)
+    if "dtype('O')" in text or "loop of ufunc does not support argument" in text:
+        return True  # NumPy names the object array itself
+    # "not supported for the input types" is also NumPy's answer to a complex number where a
+    # function takes real ones only: an object array must be among the failing calls' values
+    return _OBJECT_ARRAY_SIGNS[1] in text and _object_array_seen(exc)
+
+
+def _object_array_seen(exc: BaseException) -> bool:
+    """Whether an object array is among the local values of the frames `exc` unwound."""
+    tb = exc.__traceback__
+    while tb is not None:
+        for v in tb.tb_frame.f_locals.values():
+            if type(v) is np.ndarray and v.dtype == object:
+                return True
+            if isinstance(v, tuple | list) and any(type(e) is np.ndarray and e.dtype == object
+                                                   for e in v[:8]):
+                return True
+        tb = tb.tb_next
+    return False
 
 
 def _object_array_message(name: str, exc: TypeError) -> str:
@@ -822,7 +840,25 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
 
     def wrap(f: Callable[..., Any]) -> Function:
         if isinstance(f, Function):
-            return f
+            if inputs is None:
+                return f
+            # inputs= given for a Function: its own inputs in another order, never ignored
+            names = tuple(inputs) if not isinstance(inputs, str) else (inputs,)
+            if names == f.inputs:
+                return f
+            if not all(isinstance(n, str) for n in names) or sorted(names) != sorted(f.inputs):
+                raise InvalidNameError(
+                    f"inputs={list(inputs) if not isinstance(inputs, str) else inputs!r} for "
+                    f"{f.name}, whose inputs are {list(f.inputs)}: inputs= may only reorder a "
+                    "Function's inputs (a list of the same names)")
+            where = [names.index(n) for n in f.inputs]  # each old input's new position
+            old = f.body
+
+            def reordered(*args: Any) -> Any:
+                return old(*[args[i] for i in where])
+
+            reordered.__name__ = f.name
+            return Function(reordered, names, f.name, f.text, pure=f.pure, jit=f.jit)
         body, names = (f, inputs) if inputs else _positional_body(_callable(f))
         return Function(body, names, name=getattr(f, "__name__", "f"))
 
@@ -860,6 +896,7 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
 
     def wrap(f: Any) -> Function:
         if isinstance(f, Function):
+            f = function(f, inputs=inputs)  # inputs= reorders its inputs (or is an error)
             return Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
         body, names = (f, inputs) if inputs else _positional_body(_callable(f))
         return Function(body, names, name=getattr(f, "__name__", "f"), jit=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import cmath
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sympy as sp
@@ -58,9 +58,10 @@ _SAME_AS_PARENT = frozenset({"erf", "erfc", "erfinv", "erfcinv", "gamma", "beta"
 _SYMPY_SPELLINGS = {"Heaviside": ("heaviside", 2), "polygamma": ("polygamma", 2)}
 
 #: SymPy functions with an identity in primitives the table has (reciprocal trigonometric and
-#: hyperbolic functions), rewritten before the walk
+#: hyperbolic functions), translated as SymPy's ``1/cos(a)``, … (a power -1) in the walk
 _RECIPROCALS = {"sec": "cos", "csc": "sin", "cot": "tan", "sech": "cosh", "csch": "sinh",
                 "coth": "tanh"}
+_RECIPROCAL_CLASSES = {getattr(sp, k): getattr(sp, v) for k, v in _RECIPROCALS.items()}
 
 #: SymPy's logical connectives: the table's logical primitives, folded over their arguments
 _CONNECTIVES = {"And": "logical_and", "Or": "logical_or"}
@@ -96,14 +97,23 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
         raise ParseError("from_sympy takes a SymPy expression; use dk.parse for text")
     if isinstance(expr, bool):  # sp.Float(True) reads the text 'true'
         raise TypeError("from_sympy takes a SymPy expression, got a bool")
+    if not isinstance(name, str) or not name.isprintable():  # as dk.parse checks it
+        raise ParseError("from_sympy: the function name must be a printable string (no "
+                         f"newlines), got {repr(name)[:40]}")
     if isinstance(expr, int | float):
         expr = sp.Float(expr)
+    if isinstance(expr, sp.MatrixBase | sp.MatrixExpr):
+        raise ParseError(f"from_sympy: a matrix ({type(expr).__name__}) is no scalar expression: "
+                         "translate its entries one by one (dk.from_sympy(M[i, j])), or write "
+                         "the function with diffkit operations on arrays")
     if not isinstance(expr, sp.Basic):
         raise TypeError(f"from_sympy takes a SymPy expression, got {type(expr).__name__}")
-    symbols = list(inputs) if inputs is not None else sorted(expr.free_symbols, key=lambda s: s.name)
-    by_name = {str(s): s for s in expr.free_symbols}  # a name given as text means that symbol
-    symbols = [by_name.get(s, sp.Symbol(s)) if isinstance(s, str) else s for s in symbols]
-    missing = expr.free_symbols - set(symbols)
+    try:
+        free, constant, _keep = _survey(expr)  # _keep: the nodes, so that their ids stay valid
+    except RecursionError:  # SymPy's own queries on a deep node
+        raise _too_deep() from None
+    symbols = _inputs(inputs, free) if inputs is not None else sorted(free, key=lambda s: s.name)
+    missing = free - set(symbols)
     if missing:
         given = {str(s): s for s in symbols}
         twins = [f"{m} (the expression's: {_assumed(m)}; the input's: {_assumed(given[str(m)])})"
@@ -114,38 +124,151 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
         raise ParseError(f"from_sympy: symbol(s) {sorted(map(str, missing))} are not among the "
                          f"inputs{hint}")
     index = {s: i for i, s in enumerate(symbols)}
-    for fname, base in _RECIPROCALS.items():  # sec(x) = 1/cos(x), …
-        cls, inner = getattr(sp, fname), getattr(sp, base)
-        expr = expr.replace(cls, lambda a, inner=inner: 1 / inner(a))
+    try:
+        code = _translate(expr, index, constant)
+    except RecursionError:  # SymPy's own queries on a deep constant (its value, is_real)
+        raise _too_deep() from None
+    return program_function([s.name for s in symbols], code, name=name,
+                            text=_text(expr, len(_keep)))
+
+
+def _too_deep() -> MissingRuleError:
+    return MissingRuleError("from_sympy: the expression is too deep for SymPy to evaluate a "
+                            "part of it (Python's recursion limit was reached inside SymPy): "
+                            "write it as text for dk.parse, or as a Python function")
+
+
+def _inputs(inputs: Any, free: set[Any]) -> list[Any]:
+    """The inputs given: SymPy symbols or their names (a name means the expression's symbol of
+    that name, else a new symbol); a str or anything else is a ParseError."""
+    if isinstance(inputs, str) or not isinstance(inputs, Iterable):
+        raise ParseError(f"from_sympy: inputs must be a list of symbols or names, got "
+                         f"{type(inputs).__name__} {repr(inputs)[:40]} (a str is not split into "
+                         "names: pass a list)")
+    by_name = {str(s): s for s in free}  # a name given as text means that symbol
+    out = []
+    for s in inputs:
+        if isinstance(s, str):
+            s = by_name.get(s, sp.Symbol(s))
+        elif not isinstance(s, sp.Symbol):
+            raise ParseError(f"from_sympy: an input must be a SymPy Symbol or its name, got "
+                             f"{type(s).__name__} {repr(s)[:40]}")
+        out.append(s)
+    return out
+
+
+#: SymPy objects that are no function of their symbols' values but an operation left undone
+_UNEVALUATED = ("Derivative", "Integral", "Sum", "Product", "Limit", "Subs")
+
+
+def _survey(expr: Any) -> tuple[set[Any], dict[int, bool], list[Any]]:
+    """The expression's free symbols and, for every node (by id), whether it is a number (SymPy's
+    ``is_number``), found in one iterative bottom-up walk: SymPy's own ``free_symbols`` and
+    ``is_number`` recurse over the depth (a RecursionError at about 200 nested functions) and,
+    asked at every node, cost O(n²). Unevaluated operations (an Integral, a Derivative, …),
+    matrices and other objects that are no expression are refused by name."""
+    default = sp.Expr.is_number
+    free: set[Any] = set()
+    constant: dict[int, bool] = {}
+    keep: list[Any] = []  # ids are only unique while their objects live
+    stack: list[tuple[Any, bool]] = [(expr, False)]
+    while stack:
+        e, done = stack.pop()
+        if id(e) in constant:
+            continue
+        if not done:
+            _refuse(e)
+            if e.args:
+                stack.append((e, True))
+                stack += [(a, False) for a in e.args if id(a) not in constant]
+                continue
+            if isinstance(e, sp.Symbol):
+                free.add(e)
+        keep.append(e)
+        if type(e).is_number is default:  # SymPy's rule: every argument is a number
+            constant[id(e)] = all(constant[id(a)] for a in e.args)
+        else:  # a class with its own rule (a number, a symbol, an undefined function)
+            constant[id(e)] = bool(e.is_number)
+    return free, constant, keep
+
+
+def _refuse(e: Any) -> None:
+    """ParseError for a node that is no function of its symbols' values."""
+    kind = type(e).__name__
+    if isinstance(e, sp.MatrixBase | sp.MatrixExpr):
+        raise ParseError(f"from_sympy: the expression holds a matrix ({kind}), which is no scalar: "
+                         "translate its entries one by one")
+    for undone in _UNEVALUATED:
+        if isinstance(e, getattr(sp, undone)):
+            raise ParseError(f"from_sympy: an unevaluated {undone} ({_short(e)}) is an operation "
+                             f"SymPy has not done: call .doit() first (or sp.diff / sp.integrate "
+                             "/ sp.summation), then translate the result")
+    if isinstance(e, sp.Lambda | sp.Set | sp.Order):
+        raise ParseError(f"from_sympy: a {kind} is no expression diffkit translates")
+
+
+def _short(e: Any) -> str:
+    try:
+        text = str(e)
+    except RecursionError:
+        return type(e).__name__ + "(…)"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: above this many nodes the text is printed in the expression's own order: SymPy's ordering of
+#: terms (str) costs seconds for a few thousand terms
+_ORDERED_TEXT_NODES = 2000
+
+
+def _text(expr: Any, nodes: int) -> str:
+    """The expression as SymPy prints it, or, where printing recursed too deep, its top-level
+    operation with the rest elided (``sin(…)``): the text is for listings and messages only."""
+    try:
+        return str(expr) if nodes <= _ORDERED_TEXT_NODES else sp.sstr(expr, order="none")
+    except RecursionError:
+        return f"{type(expr).__name__}(…)"
+
+
+def _translate(expr: Any, index: dict[Any, int], constant: dict[int, bool]) -> list[Instruction]:
+    """The postfix code of `expr` (an iterative walk: any depth)."""
     code: list[Instruction] = []
     stack: list[tuple[Any, bool]] = [(expr, False)]
     while stack:
         e, done = stack.pop()
         if done:
-            code.append(_sympy_call(e))
+            code += _sympy_calls(e)
             continue
-        if e in index:
+        if isinstance(e, sp.Symbol) and e in index:
             code.append(("input", index[e]))
-        elif e.is_number:  # a constant: 2, pi, sqrt(2), I, 2 + 3*I
-            try:
-                z = complex(e)
-                # is_real is None where SymPy cannot decide (besselj(0, 2), erfinv(1/2)):
-                # a constant whose value has no imaginary part is real
-                value = z.real if e.is_real or (e.is_real is None and z.imag == 0) else z
-            except (TypeError, ValueError):
-                value = math.nan
-            if not cmath.isfinite(value):  # oo, zoo, nan, 10**400: never a silent inf or nan
-                raise ParseError(f"from_sympy: {e} is not a finite number")
-            if value == 0 and e.is_zero is not True:  # 10**-330, exp(-800): never a silent 0
-                shown = str(e) if len(str(e)) <= 40 else f"≈ {sp.N(e, 6)}"
-                raise ParseError(f"from_sympy: the constant {shown} is too small for a float: it "
-                                 "would be 0 (the smallest is about 4.9e-324)")
-            code.append(("const", value))
+            continue
+        number = constant.get(id(e))
+        if number is None:  # a Piecewise made for the walk: SymPy's own answer (False at once)
+            number = e.is_number
+        if number:  # a constant: 2, pi, sqrt(2), I, 2 + 3*I
+            code.append(("const", _constant(e)))
         else:
             args = _sympy_args(e)
             stack.append((e, True))
             stack += [(a, False) for a in reversed(args)]
-    return program_function([s.name for s in symbols], code, name=name, text=str(expr))
+    return code
+
+
+def _constant(e: Any) -> Any:
+    """A constant subexpression's value: a float, or a complex where it has an imaginary part."""
+    try:
+        z = complex(e)
+        # is_real is None where SymPy cannot decide (besselj(0, 2), erfinv(1/2)):
+        # a constant whose value has no imaginary part is real
+        value = z.real if e.is_real or (e.is_real is None and z.imag == 0) else z
+    except (TypeError, ValueError):
+        value = math.nan
+    if not cmath.isfinite(value):  # oo, zoo, nan, 10**400: never a silent inf or nan
+        raise ParseError(f"from_sympy: {_short(e)} is not a finite number")
+    if value == 0 and e.is_zero is not True:  # 10**-330, exp(-800): never a silent 0
+        shown = str(e) if len(str(e)) <= 40 else f"≈ {sp.N(e, 6)}"
+        raise ParseError(f"from_sympy: the constant {shown} is too small for a float: it "
+                         "would be 0 (the smallest is about 4.9e-324)")
+    return value
 
 
 def _sympy_args(e: Any) -> tuple[Any, ...]:
@@ -169,6 +292,16 @@ def _piecewise_args(e: Any) -> tuple[Any, Any, Any]:
     if len(rest) == 1 and rest[0][1] == sp.true:
         return (cond, value, rest[0][0])
     return (cond, value, sp.Piecewise(*rest, evaluate=False))
+
+
+def _sympy_calls(e: Any) -> list[Instruction]:
+    """The instructions of node `e`, its arguments computed: sec(a) is 1/cos(a) (as SymPy's
+    ``1/cos(a)``, a power -1), …; every other node one call."""
+    base = _RECIPROCAL_CLASSES.get(type(e))
+    inner = _SYMPY_FUNCTIONS.get(base) if base is not None and _SYMPY_FUNCTIONS else None
+    if inner is not None and len(e.args) == 1:
+        return [("call", inner[0], 1), ("const", -1.0), ("call", REGISTRY["pow"], 2)]
+    return [_sympy_call(e)]
 
 
 def _sympy_call(e: Any) -> Instruction:
