@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
+from ..errors import NumericOverflowError, ShapeError
 from ..primitives.declare import working_dtype
 from ..tensor import Tensor, set_leaf_value, writable_alone
 
@@ -72,7 +73,7 @@ def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
         raise ValueError(f"{where} is a {type(v).__name__}"
                          + (f" of dtype {v.dtype}" if hasattr(v, "dtype") else "")
                          + ", not a number or a numeric array")
-    if tuple(v.shape) not in ((), tuple(p.shape)):
+    if tuple(v.shape) not in ((tuple(p.shape), ()) if k in COUNTERS else (tuple(p.shape),)):
         raise ValueError(f"{where} has shape {tuple(v.shape)}, the parameter {p.shape}")
     if not np.can_cast(v.dtype, work, "same_kind"):  # complex moments of a real parameter
         raise ValueError(f"{where} has dtype {v.dtype}, which the parameter's {work} cannot hold")
@@ -99,6 +100,36 @@ def _step_count(where: str, v: Any) -> int:
     if v > MAX_STEP:
         raise ValueError(f"{where} is {v!r}: more steps than any run takes (at most 2**53)")
     return int(v)
+
+
+#: state entries that are one number per parameter whatever its shape (a checkpoint may hold them
+#: as 0-d arrays); every other array in a parameter's state has the parameter's shape
+COUNTERS = frozenset({"step", "mu_product"})
+
+
+def check_grad(i: int, p: Tensor, g: Any) -> None:
+    """Refuse gradient `g` of parameter `p` (number `i`) unless it has the parameter's shape:
+    NumPy would broadcast a (1,) gradient over a (3,) parameter, a wrong update PyTorch refuses.
+    (``backward()`` always gives the parameter's shape; a Python number fits a 0-d one.)"""
+    shape = p.node.value.shape
+    if getattr(g, "shape", None) != shape and np.shape(g) != shape:
+        raise ShapeError(f"the gradient of parameter {i} has shape {np.shape(g)}, the parameter "
+                         f"{shape}: assign p.grad an array of the parameter's shape (backward() "
+                         "gives one)")
+
+
+def check_state(i: int, shape: tuple[int, ...], s: dict[str, Any]) -> None:
+    """Refuse optimizer state `s` of parameter number `i` made for another shape (the parameter
+    grown by assigning ``p.data``): mixed with the new gradient, a (1, 4) momentum would be
+    broadcast over every new row; PyTorch refuses it too."""
+    for k, x in s.items():
+        had = getattr(x, "shape", None)
+        if had is not None and had != shape and (had != () or k not in COUNTERS):
+            raise ShapeError(f"optimizer state {k!r} of parameter {i} has shape {had}, the "
+                             f"parameter now {shape} (its shape changed, e.g. by assigning "
+                             "p.data): the state belongs to the old shape. Start the parameter's "
+                             f"state afresh with `del optimizer.state[{i}]`, or make a new "
+                             "optimizer")
 
 
 #: a hyper-parameter's range: (its name in PyTorch's messages, lowest valid value, first invalid
@@ -194,7 +225,10 @@ class Optimizer:
         """One update θ ← s·θ − Δ of every parameter that has a gradient (s = 1 but for
         AdamW's decoupled decay), written into θ where no one else can see it. A float16 θ is
         updated in float32 (its state too) and rounded once: ε = 1e-8 is 0 in float16, and
-        m/(√v + ε) of a zero gradient was 0/0."""
+        m/(√v + ε) of a zero gradient was 0/0. A gradient or state whose shape is not its
+        parameter's is a ShapeError before any parameter changes (so a step retried after the
+        fix updates each parameter once)."""
+        self._check_fits()
         state, delta, i = self.state, self._delta, -1
         for group in self.param_groups:
             shrink = self._shrink(group)
@@ -218,7 +252,7 @@ class Optimizer:
                 v = p.node.value
                 xp = np if type(v) is np.ndarray else array_namespace(v)
                 if type(g) is not type(v) or g.dtype != v.dtype or g.shape != v.shape:
-                    g = xp.broadcast_to(xp.asarray(g), v.shape).astype(v.dtype)
+                    g = xp.asarray(g).astype(v.dtype)  # its shape is v's (checked above)
                 s = state.get(i)
                 if s is None:
                     s = state[i] = {}
@@ -241,6 +275,28 @@ class Optimizer:
                 for term in d if type(d) is tuple else (d,):
                     new = new - term
                 set_leaf_value(p, new if new.dtype == v.dtype else new.astype(v.dtype))
+
+    def _check_fits(self) -> None:
+        """Refuse, before any update, a gradient or state whose shape is not its parameter's
+        (:func:`check_grad`, :func:`check_state`): a few comparisons per parameter. A method of
+        its own: a name left in step's frame would hold θ's array, which is then not updated in
+        place (:func:`~diffkit.tensor.writable_alone`)."""
+        state, i = self.state, -1
+        for group in self.param_groups:
+            for p in group["params"]:
+                i += 1
+                g = p.grad
+                if g is not None:
+                    v = p.node.value
+                    if type(g) is not type(v) or g.shape != v.shape:
+                        check_grad(i, p, g)
+                    s = state.get(i)
+                    if s:
+                        shape = v.shape
+                        for x in s.values():  # a number's "shape" passes
+                            if getattr(x, "shape", shape) != shape:
+                                check_state(i, shape, s)  # names it (or passes a 0-d counter)
+                                break
 
     def plain_layout(self, params: list[Tensor]) -> list[tuple[int, int] | None]:
         """Where each of `params` sits in this optimizer: (its group's index, its key in
@@ -597,17 +653,28 @@ class NAdam(Adam):
                 (lr * mu_next / (1 - prod * mu_next)) * m / denom)
 
 
-def _tensors(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
-    """One Tensor or an iterable of them (PyTorch's clip functions take both)."""
-    return [parameters] if type(parameters) is Tensor else list(parameters)
+def _grads(parameters: Tensor | Iterable[Tensor]) -> list[tuple[int, Tensor, Any]]:
+    """Those of `parameters` (one Tensor or an iterable, as PyTorch's clip functions take) that
+    have a gradient, each with its position and the gradient as an array (a Python number of a
+    0-d one too); every shape is checked (:func:`check_grad`) before any gradient changes."""
+    out = []
+    for i, p in enumerate([parameters] if type(parameters) is Tensor else list(parameters)):
+        g = p.grad
+        if g is not None:
+            check_grad(i, p, g)
+            out.append((i, p, g if hasattr(g, "dtype") else array_namespace(p.value).asarray(g)))
+    return out
 
 
-def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> float:
     """Scale all gradients together so their joint norm is at most `max_norm`; returns the norm
     before clipping (the remedy for exploding gradients). As in PyTorch, the norm is taken of
     each gradient, then of those norms: the same for every order but ``norm_type=0``, where
     PyTorch's answer (kept here) is the number of parameters whose gradient has an entry that
-    is not 0.
+    is not 0. A norm that is NaN or infinite scales every gradient by its NaN or 0 coefficient
+    as in PyTorch (the others unclipped would take a full step), or with `error_if_nonfinite`
+    is a NumericOverflowError.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -615,20 +682,29 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         >>> nn.clip_grad_norm_([p], 1.0), [round(g, 4) for g in p.grad.tolist()]
         (5.0, [0.6, 0.8])
     """
-    params = [p for p in _tensors(parameters) if p.grad is not None]
-    if not params:
+    grads = _grads(parameters)
+    if not grads:
         return 0.0
-    xp = array_namespace(params[0].grad)
+    xp = array_namespace(grads[0][2])
     if math.isinf(norm_type):
-        total = max(float(xp.abs(p.grad).max()) for p in params)
+        norms = [float(xp.abs(g).max()) for _, _, g in grads]
+        total = math.nan if any(math.isnan(n) for n in norms) else max(norms)  # max skips NaN
     elif norm_type == 0:  # ord 0 per gradient (entries ≠ 0), then of those counts (≠ 0)
-        total = float(sum(bool(xp.count_nonzero(p.grad)) for p in params))
+        total = float(sum(bool(xp.count_nonzero(g)) for _, _, g in grads))
     else:
-        total = float(sum(float((xp.abs(p.grad) ** norm_type).sum()) for p in params)) ** (1 / norm_type)
+        total = float(sum(float((xp.abs(g) ** norm_type).sum()) for _, _, g in grads)) ** (1 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        bad = next((i for i, _, g in grads if not bool(xp.isfinite(g).all())), None)
+        raise NumericOverflowError(
+            f"the total norm of order {norm_type} of the gradients is {total}, so they cannot "
+            "be clipped" + ("" if bad is None else
+                            f" (the gradient of parameter {bad} holds NaN or inf)")
+            + ": lower the learning rate or find the NaN's source, or pass "
+            "error_if_nonfinite=False to scale the gradients by the non-finite norm anyway")
     scale = max_norm / (total + 1e-6)
-    if scale < 1:
-        for p in params:
-            p.grad = xp.asarray(p.grad * xp.asarray(scale, dtype=p.grad.dtype))  # 0-d stays an array
+    if not scale >= 1:  # NaN too: PyTorch's clamp(max=1) keeps it, and it poisons every gradient
+        for _, p, g in grads:
+            p.grad = xp.asarray(g * xp.asarray(scale, dtype=g.dtype))  # 0-d stays an array
     return total
 
 
@@ -641,7 +717,6 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         >>> nn.clip_grad_value_([p], 1.0); p.grad.tolist()
         [1.0, -0.5]
     """
-    for p in _tensors(parameters):
-        if p.grad is not None:
-            xp = array_namespace(p.grad)
-            p.grad = xp.asarray(xp.clip(p.grad, -clip_value, clip_value))  # 0-d stays an array
+    for _, p, g in _grads(parameters):
+        xp = array_namespace(g)
+        p.grad = xp.asarray(xp.clip(g, -clip_value, clip_value))  # 0-d stays an array
