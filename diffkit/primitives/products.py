@@ -34,7 +34,7 @@ from .declare import composite, declared_in, shape_of, structural
 from .declare import plain_value as plain
 from .declare import xp_of as namespace_of
 from .elementwise import conj, mul
-from .structure import _refuse, _sum_rows_to, reshape, sum_to, transpose
+from .structure import _refuse, _sum_rows_to, broadcast_to, reshape, sum_to, transpose
 
 
 def _as_matrices(a: Any, b: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -378,7 +378,12 @@ def einsum_cotangent(i: int, ct: Any, ops: Sequence[Any], spec: EinsumSpec) -> A
             ins.append((c,))
             operands.append(xp.ones(sizes[c], dtype=dtype))
     g = einsum(einsum_text(ins, target), *operands, optimize=_rule_optimize(operands))
-    return sum_to(g, shape_of(ops[i]))
+    shape, had = shape_of(ops[i]), shape_of(g)
+    if len(had) == len(shape) and any(a == 1 and b != 1 for a, b in zip(had, shape)):
+        # a label of size 1 here that another operand has at size n (NumPy broadcasts it):
+        # the product reached this operand's n entries alike
+        g = broadcast_to(g, tuple(builtins.max(a, b) for a, b in zip(had, shape)))
+    return sum_to(g, shape)
 
 
 def _prepare_einsum(*args: Any, optimize: Any = False, **kwargs: Any) -> Any:
