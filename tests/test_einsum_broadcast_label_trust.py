@@ -39,6 +39,7 @@ def test_under_jit_and_jacobian() -> None:
     g = dk.grad(dk.jit(f))
     for _ in range(3):
         ga, gb = g(A, B)
+    np.testing.assert_allclose(ga, hand()[0], rtol=1e-13)
     np.testing.assert_allclose(gb, hand()[1], rtol=1e-13)
     J = dk.jacobian(lambda b: np.einsum("ij,kj->ik", A, b), method="reverse")(B)
     Jf = dk.jacobian(lambda b: np.einsum("ij,kj->ik", A, b), method="forward")(B)
