@@ -24,7 +24,8 @@ from .display import describe_node, format_value
 if TYPE_CHECKING:
     from .primitive import Primitive
 
-_ids = itertools.count()
+#: the counter node ids come from (creation order; the tape's scalar records read it inline)
+NODE_IDS = _ids = itertools.count()
 _FLOAT = np.dtype(float)
 _F64 = np.float64
 _NO_PARAMS: dict[str, Any] = {}

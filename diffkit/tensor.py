@@ -49,6 +49,7 @@ from .errors import (
     user_frame,
 )
 from .float_rules import float_partials
+from .ir import NODE_IDS as _node_ids
 from .ir import Node, Traced, toposort
 
 _F64 = np.float64
@@ -67,6 +68,9 @@ from .primitive import (
 )
 from .primitives.declare import check_casting
 from .sweeps import adjoint_sweep, linearize_all, scalar_adjoints
+
+#: object creation without an ``__init__`` frame: the scalar records of the tape's hot paths
+_new_node = Node.__new__
 
 
 class Tape:
@@ -229,7 +233,15 @@ class Tape:
             except (ArithmeticError, ValueError):
                 value = None
             if type(value) is float and value - value == 0.0:
-                out = Node(prim, (node,), _NO_PARAMS, value)
+                out = _new_node(Node)  # Node(prim, (node,), _NO_PARAMS, value), inlined
+                out.id = next(_node_ids)
+                out.prim = prim
+                out.inputs = (node,)
+                out.params = _NO_PARAMS
+                out.name = out.partials = None
+                out.value = value
+                out.shape = ()
+                out.dtype = _FLOAT
                 if active:  # the local partial, memoized (a failing rule: derived later), by
                     rules = prim.float_rules  # the rule as float code (float_rules) for a
                     if rules is None:  # Python float, as the rule runs on one; else itself
@@ -242,7 +254,12 @@ class Tape:
                         pass
                 if self.recorded is not None:
                     self.recorded.append(out)
-                return Tensor(out, self, active)
+                t = _new_tensor(Tensor)  # Tensor(out, self, active), inlined
+                t.node = out
+                t.tape = self
+                t.grad = None
+                t.requires_grad = active
+                return t
         try:
             value = prim.impl(np, v)
         except Exception:  # noqa: BLE001 - evaluate raises the named error
@@ -1104,6 +1121,9 @@ _VIEW_FUNCTIONS = {
 }
 
 
+_new_tensor = Tensor.__new__
+
+
 def _view(base: Any, out: Any, what: str) -> Any:
     """`out` (or each Tensor of a list of them) marked as a view of `base`, as NumPy's result of
     the same call would be, and `base` as having one: an in-place operator on either is then a
@@ -1230,7 +1250,15 @@ def _arithmetic(prim: Primitive, reflected: bool) -> Callable[[Tensor, Any], Any
                 except ArithmeticError:
                     value = None
                 if type(value) is float and value - value == 0.0:
-                    out = Node(prim, (na, nb), _NO_PARAMS, value)
+                    out = _new_node(Node)  # Node(prim, (na, nb), _NO_PARAMS, value), inlined
+                    out.id = next(_node_ids)
+                    out.prim = prim
+                    out.inputs = (na, nb)
+                    out.params = _NO_PARAMS
+                    out.name = out.partials = None
+                    out.value = value
+                    out.shape = ()
+                    out.dtype = _FLOAT
                     if active:  # the local partials, memoized (a failing rule: derived later)
                         try:
                             out.partials = (rule_a(va, vb, value) if da else None,
@@ -1240,7 +1268,12 @@ def _arithmetic(prim: Primitive, reflected: bool) -> Callable[[Tensor, Any], Any
                     recorded = tape.recorded
                     if recorded is not None:
                         recorded.append(out)
-                    return Tensor(out, tape, active)
+                    t = _new_tensor(Tensor)  # Tensor(out, tape, active), inlined
+                    t.node = out
+                    t.tape = tape
+                    t.grad = None
+                    t.requires_grad = active
+                    return t
                 return tape.binary(prim, other, self) if reflected else tape.binary(prim, self, other)
         a, b = (other, self) if reflected else (self, other)
         if type(other) is float:  # scalar code: this tensor's tape, no search
