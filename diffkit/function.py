@@ -512,7 +512,9 @@ class Function:
 
     def freeze(self, *args: Any) -> tuple[Function, Graph | None]:
         """:meth:`frozen`, and the first trace itself where this call made it (the replay's
-        graph at `args`: the same primitives applied to the same values), else None. Called on
+        graph at `args`: the same primitives applied to the same values; for a trace that holds
+        at this call only, returned with the function itself, the graph whose value is this
+        call's, so that a first call runs the body once), else None. Called on
         a function that :meth:`freeze` made, the trace it was made from where `args` is that
         point bit for bit, once (the API freezes a jit function before an engine compiles it:
         the compiler lifts that trace instead of tracing the replay again)."""
@@ -548,7 +550,7 @@ class Function:
         published = self.cache.setdefault(key, made)
         if published is not made:
             return published, None
-        return made, (graph if made is not self else None)
+        return made, graph
 
     def _take_first(self, args: Sequence[Any]) -> Graph | None:
         """The trace this function was made from (:meth:`freeze`) where `args` is its point,

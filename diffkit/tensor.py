@@ -380,6 +380,7 @@ class new_tape:
 
     def __enter__(self) -> Tape:
         self.tape = Tape(next(new_tape._created))
+        _open_tapes().append(self.tape)
         # Tracing allocates many small acyclic objects; the cyclic collector would rescan them
         # over and over (quadratic on long traces), so it pauses while this thread's outermost
         # tape records (a nested tape finds it paused; whoever paused it resumes it).
@@ -390,8 +391,33 @@ class new_tape:
 
     def __exit__(self, *exc: object) -> None:
         self.tape.closed = True
+        tapes = _open_tapes()
+        if self.tape in tapes:
+            tapes.remove(self.tape)
         if self.gc_was_enabled:
             gc.enable()
+
+
+#: per thread: the tracing tapes open in it, outermost first (see :func:`holds_at_this_call`)
+_OPEN = threading.local()
+
+
+def _open_tapes() -> list[Tape]:
+    tapes = getattr(_OPEN, "tapes", None)
+    if tapes is None:
+        tapes = _OPEN.tapes = []
+    return tapes
+
+
+def holds_at_this_call() -> None:
+    """Mark every trace this thread has open as holding at this call only, as a branch on a
+    traced value does: for code whose result depends on something no trace records — random
+    numbers (a dropout mask), state it reads or updates (a batch norm's running statistics,
+    a module's train/eval mode). ``dk.jit`` then runs such a function afresh at every call
+    (a replay would reuse one mask, skip the updates and keep the mode it was traced in), and
+    finite differences and the comparison see that it does not repeat its value."""
+    for tape in _open_tapes():
+        tape.value_dependent = True
 
 
 class paused_gc:

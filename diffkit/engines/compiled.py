@@ -166,7 +166,7 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
     code = fn.cache.get(key)
     if code is None:
         if _frozen_body(fn, args) is None:  # no frozen trace: run the function itself
-            return NOT_COMPILED
+            return _at_this_call(fn, args)
         try:
             code = compile_value(fn, args)
         except Exception:  # noqa: BLE001 - no code (too large, constant output): interpret
@@ -181,6 +181,21 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
     return out if out is not None and finite(out) else _replayed(fn, args)
 
 
+def _at_this_call(fn: Function, args: tuple[Any, ...]) -> Any:
+    """The call's value where `fn` has no frozen trace: where the first trace was made just
+    now at these arguments and holds at this call only (a branch on the inputs, random numbers,
+    state it updates — a batch norm's running statistics), that trace's value, by replaying its
+    primitives on the same arguments: running the body again would do what it does twice (the
+    statistics updated twice at the first call, as no plain call does); else NOT_COMPILED (the
+    function runs itself)."""
+    first = fn.__dict__.pop("_at_this_call", None)
+    if first is None or first[0] is not args:
+        return NOT_COMPILED
+    made = fn.replaying(first[1])
+    made.output_structure = first[1].structure
+    return made.evaluate(*args)
+
+
 def _frozen_body(fn: Function, args: tuple[Any, ...]) -> Function | None:
     """The pure replay of `fn`'s first trace at the signature of `args`
     (:meth:`~diffkit.function.Function.frozen`), or None where there is none: an argument
@@ -189,9 +204,11 @@ def _frozen_body(fn: Function, args: tuple[Any, ...]) -> Function | None:
     if any(passed_as_given(a) for a in args):  # its trace holds at these values only
         return None
     try:
-        body = fn.frozen(*args)
+        body, first = fn.freeze(*args)
     except Exception:  # noqa: BLE001 - whatever tracing hit, running the function says it
         return None
+    if body is fn and first is not None:  # made now, holding at this call only: its value
+        fn.__dict__["_at_this_call"] = (args, first)  # is the call's (_at_this_call)
     return body if body is not fn and body.pure else None
 
 
@@ -202,7 +219,7 @@ def _replayed(fn: Function, args: tuple[Any, ...]) -> Any:
     no frozen trace (:func:`_frozen_body`)."""
     body = _frozen_body(fn, args)
     if body is None:
-        return NOT_COMPILED
+        return _at_this_call(fn, args)
     body.__dict__.pop("_first", None)  # its first graph is not used here
     return body.evaluate(*args)
 

@@ -906,7 +906,11 @@ class SymbolicEngine(Engine):
         return out, split_flat(jac.reshape(-1), [args[i] for i in wrt])
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
-        return self.derive(fn, args, wrt, order=2)(self._flat(args))
+        deriv, out = self._derived(fn, args, wrt, order=2)
+        if out is None:  # a cached derivative: f runs at the point first, as for jacobian —
+            fn.evaluate(*args)  # outside its domain the named error, never the program's
+            # numbers (log x's −1/x² answered −1 at x = −1 once derived at x = 2)
+        return deriv(self._flat(args))
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
         if n == 0:

@@ -50,7 +50,7 @@ from ..function import signature
 from ..ir import toposort
 from ..tensor import Tensor, add_grad, writable_alone
 from . import layers, losses, models
-from .module import Module, functional_call, value_of
+from .module import TABLES, Module, functional_call, value_of
 from .optim import plain_update_applies
 
 #: modules whose forward pass is a pure function of parameters and input (exact types)
@@ -75,10 +75,6 @@ def why_not_compiled(model: Module, loss_fn: Any) -> str | None:
     return None
 
 
-#: a Module's tables, read through named_modules/named_parameters instead
-_TABLES = ("_parameters", "_buffers", "_modules")
-
-
 def fingerprint(model: Module, loss_fn: Any, l1: float = 0.0, l2: float = 0.0) -> tuple[Any, ...]:
     """Everything a compiled step depends on besides the batch's signature and the parameters'
     values: which Tensors the parameters are, their shapes and dtypes, whether each is trained, every module's kind
@@ -101,7 +97,7 @@ def _loss_settings(loss_fn: Any) -> tuple[Any, ...]:
 
 
 def _settings(obj: Any) -> tuple[Any, ...]:
-    return tuple(sorted((k, _plain(v)) for k, v in vars(obj).items() if k not in _TABLES))
+    return tuple(sorted((k, _plain(v)) for k, v in vars(obj).items() if k not in TABLES))
 
 
 def _plain(v: Any) -> Any:
@@ -133,7 +129,7 @@ class Watch:
         for m in model.modules():
             d = vars(m)
             dicts.append(d)
-            dicts.extend(d[t] for t in _TABLES if isinstance(d.get(t), dict))
+            dicts.extend(d[t] for t in TABLES if isinstance(d.get(t), dict))
         for f in _loss_parts(loss_fn):
             if hasattr(f, "__dict__"):
                 dicts.append(vars(f))
@@ -143,7 +139,7 @@ class Watch:
         self.values = [(tuple(d), tuple(d.values())) for d in dicts]
         #: mutable settings (a list a module holds): compared by content
         self.deep = [(v, _plain(v)) for d in dicts for k, v in d.items()
-                     if isinstance(v, _MUTABLE) and k not in _TABLES]
+                     if isinstance(v, _MUTABLE) and k not in TABLES]
         self.params = list(model.parameters())
         self.grads = [p.requires_grad for p in self.params]
 

@@ -121,10 +121,14 @@ def xavier_normal_(t: Tensor, gain: float = 1.0,
 
 
 def _kaiming_std(t: Tensor, a: float, mode: str, nonlinearity: str) -> float:
+    """gain/√fan; 0 for a tensor with no elements (nothing is drawn: PyTorch's no-op, where
+    the fan of 0 was a ZeroDivisionError)."""
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
     fan_in, fan_out = calculate_fan_in_and_fan_out(t)
     fan = fan_in if mode == "fan_in" else fan_out
+    if not math.prod(t.shape):
+        return 0.0
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 

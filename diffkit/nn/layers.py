@@ -20,6 +20,7 @@ from ..backend import array_namespace, to_device
 from ..errors import ShapeError
 from ..primitive import plain_value
 from ..primitives.declare import working_dtype
+from ..tensor import holds_at_this_call
 from . import init
 from .module import Module, Parameter, get_rng, value_of
 
@@ -92,6 +93,8 @@ class DropConnect(Linear):
         self.p = p
 
     def _weight(self) -> Any:
+        if self.p > 0.0:  # random masks, and a mode: a trace holds at this call only
+            holds_at_this_call()
         if not self.training or self.p == 0.0:
             return self.weight
         keep = (get_rng().random(self.weight.shape) >= self.p) / (1.0 - self.p)
@@ -131,8 +134,13 @@ class Flatten(Module):
     """(N, d1, d2, …) → (N, d1·d2·…). Example: ``nn.Flatten()(np.zeros((2, 3, 4))).shape == (2, 12)``."""
 
     def forward(self, x: Any) -> Any:
+        shape = tuple(np.shape(value_of(x)))
+        if len(shape) < 2:  # PyTorch's IndexError; a (3,) input became a (3, 1) batch
+            raise ShapeError(f"Flatten keeps the first (batch) axis and flattens the others: an "
+                             f"input of shape {shape} has no axis after it (reshape it to "
+                             "(1, n) for one sample)")
         # the size, not -1: for zero rows NumPy would make (0, -1) a (0, 0) array
-        return dk.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
+        return dk.reshape(x, (shape[0], math.prod(shape[1:])))
 
 
 class ReLU(Module):
@@ -203,6 +211,8 @@ class Dropout(Module):
         self.p = float(p)
 
     def forward(self, x: Any) -> Any:
+        if self.p > 0.0:  # random masks, and a mode: a trace holds at this call only
+            holds_at_this_call()
         if not self.training or self.p == 0.0:
             return x
         if self.p == 1.0:  # every element dropped (PyTorch's p=1): zeros, and zero gradients
@@ -379,11 +389,17 @@ class _BatchNorm(Module):
     ones; None gives PyTorch's cumulative average (weight 1/k for the k-th training batch, counted
     in the buffer ``num_batches_tracked``)."""
 
+    optional_buffers = ("num_batches_tracked",)  # PyTorch loads states saved without it
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
                  dtype: DType = np.float32) -> None:
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        if isinstance(num_features, bool) or not isinstance(num_features, numbers.Integral) \
+                or num_features < 1:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive integer "
+                             f"(the channels), got {num_features!r}")
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype), name="weight")
@@ -409,6 +425,8 @@ class _BatchNorm(Module):
         axes = (0, *range(2, len(x.shape)))
         bshape = (1, self.num_features) + (1,) * (len(x.shape) - 2)
         weight, bias = (self.weight, self.bias) if self.affine else (None, None)
+        if self.track_running_stats:  # statistics it updates or reads, and a mode: a trace
+            holds_at_this_call()  # holds at this call only (dk.jit runs it afresh)
         if self.training or not self.track_running_stats:
             _check_batch_values(x, self.num_features)
             y, mu, var = _normalized(x, axes, self.eps, weight, bias, bshape)
@@ -416,8 +434,11 @@ class _BatchNorm(Module):
                 m = self._running_weight()
                 count = x.size // self.num_features
                 mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
-                self.running_mean = (1 - m) * self.running_mean + m * mu_v
-                self.running_var = (1 - m) * self.running_var + m * var_v * (count / max(count - 1, 1))
+                mean, var_ = self.running_mean, self.running_var  # kept in their dtype (a
+                # float64 batch through a float32 layer left float64 buffers, and eval outputs)
+                self.running_mean = ((1 - m) * mean + m * mu_v).astype(mean.dtype, copy=False)
+                self.running_var = ((1 - m) * var_ + m * var_v * (count / max(count - 1, 1))
+                                    ).astype(var_.dtype, copy=False)
             return y
         (x, weight, bias), out = _widened(x, weight, bias)
         mean = self.running_mean.reshape(bshape)
@@ -464,7 +485,8 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
                  elementwise_affine: bool = True, dtype: DType = np.float32) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = ((int(normalized_shape),) if isinstance(normalized_shape, numbers.Integral)
+                 else tuple(int(n) for n in normalized_shape))
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(np.ones(shape, dtype), name="weight")

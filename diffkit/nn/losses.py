@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,32 @@ from .module import Module, value_of
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+def check_reduction(reduction: Any) -> None:
+    """An error naming the argument unless `reduction` is 'mean', 'sum' or 'none': an
+    InputTypeError for anything but a string (an array there is PyTorch's positional
+    ``weight``, which NumPy's truth test turned into a bare "truth value of an array is
+    ambiguous"), a ValueError for another string."""
+    names = ", ".join(map(repr, _REDUCTIONS))
+    if not isinstance(reduction, str):
+        raise InputTypeError(f"reduction must be one of {names}, not a "
+                             f"{type(reduction).__name__} (PyTorch's third positional argument "
+                             "is the class weights; diffkit's is reduction)")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction!r} is not a valid value for reduction: use {names}")
+
+
+def check_label_smoothing(label_smoothing: Any) -> float:
+    """ε as a float in [0, 1] (PyTorch's range), else a ValueError naming it: ε = 1.5 gave a
+    made-up loss and ε < 0 a negative cross-entropy."""
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
+            or not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"label_smoothing must be a number between 0.0 and 1.0, got "
+                         f"{label_smoothing!r}")
+    return float(label_smoothing)
+
+
 def _reduce(x: Any, reduction: str) -> Any:
+    check_reduction(reduction)
     if reduction == "mean":
         if not math.prod(_shape(x)):  # an empty batch: PyTorch's NaN, and an empty gradient
             return dk.mul(dk.sum(x), math.nan)  # (the mean's 1/0 would be a ZeroDivisionError)
@@ -34,6 +60,11 @@ def _reduce(x: Any, reduction: str) -> Any:
     if reduction == "none":
         return x
     raise ValueError(f"{reduction} is not a valid value for reduction: use {', '.join(_REDUCTIONS)}")
+
+
+def _arrays(*xs: Any) -> tuple[Any, ...]:
+    """Lists read as NumPy reads them (the losses read ``.shape``: a bare AttributeError)."""
+    return tuple(np.asarray(x) if type(x) is list else x for x in xs)
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -145,6 +176,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
         >>> round(float(nn.cross_entropy(np.zeros((2, 4)), np.array([1, 3]))), 4)
         1.3863
     """
+    input, target = _arrays(input, target)
     z = value_of(input)
     target = _as_target(target)
     learned = type(target) is Tensor and target.requires_grad
@@ -156,7 +188,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
         if _shape(target) == _shape(input)[:-1]:  # one per row: meant as class labels
             _integer_labels("cross_entropy", t)
         _check_same_shape("cross_entropy", input, target)
-    if label_smoothing:
+    if check_label_smoothing(label_smoothing):
         t = _smooth(t, label_smoothing, input.shape[-1])
     return _reduce(dk.softmax_cross_entropy(input, t), reduction)
 
@@ -173,6 +205,7 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     """−log-probability of the target class, for log-softmax outputs: the target's entry of
     each row is picked (as PyTorch gathers it), so a −inf log-probability of another class (an
     impossible class) does not make the loss NaN. Example: see cross_entropy."""
+    input, target = _arrays(input, target)
     labels = value_of(_as_target(target))
     _labels("nll_loss", input, labels)
     xp = array_namespace(labels)
@@ -188,6 +221,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
         >>> float(nn.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 0.0])))
         2.5
     """
+    input, target = _arrays(input, target)
     _check_same_shape("mse_loss", input, target)
     d = dk.sub(input, target)
     return _reduce(dk.mul(d, d), reduction)
@@ -201,6 +235,7 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> An
         >>> round(float(nn.binary_cross_entropy(np.array([0.5]), np.array([1.0]))), 4)
         0.6931
     """
+    input, target = _arrays(input, target)
     _check_same_shape("binary_cross_entropy", input, target)
     return _reduce(dk.binary_cross_entropy(input, target), reduction)
 
@@ -214,6 +249,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any,
         >>> float(nn.binary_cross_entropy_with_logits(np.array([1000.0]), np.array([0.0])))
         1000.0
     """
+    input, target = _arrays(input, target)
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
     return _reduce(dk.sub(dk.softplus(input), dk.mul(target, input)), reduction)
 
@@ -258,8 +294,7 @@ class _Loss(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{reduction} is not a valid value for reduction")
+        check_reduction(reduction)
         self.reduction = reduction
 
 
@@ -268,7 +303,7 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
-        self.label_smoothing = label_smoothing
+        self.label_smoothing = check_label_smoothing(label_smoothing)
 
     def forward(self, input: Any, target: Any) -> Any:
         return cross_entropy(input, target, self.reduction, self.label_smoothing)

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from threading import get_ident
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -109,6 +109,10 @@ def value_of(x: Any) -> Any:
     return x.node.value if type(x) is Tensor else x
 
 
+#: where a Module keeps its named entries
+TABLES = ("_parameters", "_buffers", "_modules")
+
+
 class Module:
     """Base class of layers and models: parameters, buffers, sub-modules, train/eval mode.
 
@@ -118,6 +122,10 @@ class Module:
         >>> sum(p.size for p in model.parameters())
         23
     """
+
+    #: buffers a saved state may lack (older checkpoints): kept as they are, also under
+    #: ``load_state_dict(strict=True)`` (PyTorch's batch norms: num_batches_tracked)
+    optional_buffers: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
@@ -156,6 +164,16 @@ class Module:
             d["_buffers"][name] = value
         else:
             object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        """``del module.name`` removes a parameter, buffer or submodule (PyTorch's), or an
+        ordinary attribute."""
+        for table in TABLES:
+            entries = self.__dict__.get(table, {})
+            if name in entries:
+                del entries[name]
+                return
+        super().__delattr__(name)
 
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__
@@ -278,18 +296,31 @@ class Module:
                     for k, b in self.named_buffers(remove_duplicate=False) if b is not None})
         return out
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Load values saved by :meth:`state_dict` into the parameters and buffers as they are:
         each keeps its dtype and device (PyTorch's ``copy_``: float64 or int64 values loaded into
         a float32 Linear stay float32) and its shape must match. Everything is checked before
-        anything changes; a KeyError names a missing parameter, a ValueError a bad entry."""
+        anything changes; a ValueError names a bad entry. ``strict=True`` (PyTorch's default):
+        the keys must be this module's parameters and buffers, exactly — a KeyError names the
+        missing and unexpected ones (a missing running mean was silently kept, a misspelt key
+        silently ignored); ``strict=False`` loads the entries it has and returns the keys it
+        missed and did not use, as PyTorch's ``(missing_keys, unexpected_keys)``."""
         device = self.device
         own = dict(self.named_parameters(remove_duplicate=False))
-        missing = [k for k in own if k not in state]
-        if missing:
-            raise KeyError(f"load_state_dict: missing {', '.join(missing)}")
         buffers = [(m, k, f"{mname}.{k}" if mname else k)
                    for mname, m in self.named_modules(remove_duplicate=False) for k in m._buffers]
+        names = [*own, *(key for _, _, key in buffers)]
+        known = set(names)
+        optional = {key for m, k, key in buffers if k in type(m).optional_buffers}
+        result = IncompatibleKeys([k for k in names if k not in state and k not in optional],
+                                  [k for k in state if k not in known])
+        if strict and (result.missing_keys or result.unexpected_keys):
+            parts = [f"{what} key(s): {', '.join(map(repr, keys))}" for what, keys in
+                     (("missing", result.missing_keys), ("unexpected", result.unexpected_keys))
+                     if keys]
+            raise KeyError(f"load_state_dict: {'; '.join(parts)} (strict=False loads the "
+                           "entries that match and returns the others)")
+        own = {k: p for k, p in own.items() if k in state}
         params = {k: _loadable(k, state[k], p.value) for k, p in own.items()}
         values = {key: _loadable(key, state[key], m._buffers[k])
                   for m, k, key in buffers if key in state}
@@ -298,12 +329,17 @@ class Module:
         for m, k, key in buffers:
             if key in values:
                 m._buffers[k] = to_device(values[key], device)
+        return result
 
     # ----- calling
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if type(self).__module__.startswith("diffkit.nn") and any(type(a) is list for a in args):
+            # a built-in layer reads a list as NumPy does (its forward reads .shape: a bare
+            # AttributeError, or a Linear reporting an input of shape ())
+            args = tuple(np.asarray(a) if type(a) is list else a for a in args)
         return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
@@ -315,6 +351,13 @@ class Module:
             sub = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({k}): {sub}")
         return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` did not match (PyTorch's names)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
 def _loadable(key: str, saved: Any, current: Any) -> np.ndarray:

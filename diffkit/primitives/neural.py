@@ -247,8 +247,10 @@ def _log_clamped(q: Any) -> Any:
 
 
 def _bce_impl(xp: Any, p: Any, y: Any) -> Any:
-    if bool(xp.any((p < 0) | (p > 1))):
-        raise DomainError("binary_cross_entropy needs probabilities 0 <= p <= 1 (apply "
+    if not bool(xp.all((p >= 0) & (p <= 1))):  # NaN too: its comparisons are all False, and
+        # the clamped logs made it a finite loss of 100 with a zero gradient (PyTorch raises)
+        nan = " (NaN found)" if bool(xp.any(xp.isnan(p))) else ""
+        raise DomainError(f"binary_cross_entropy needs probabilities 0 <= p <= 1{nan} (apply "
                           "dk.sigmoid to logits, or use binary_cross_entropy_with_logits)")
     return -(y * _log_clamped(p) + (1.0 - y) * _log_clamped(1.0 - p))
 

@@ -54,10 +54,11 @@ from .structure import (
     _batch_axes,
     _count,
     _expand_back,
+    _expand_rows,
     _given,
     _kept_shape,
     _refuse,
-    _tie_weights,
+    _shared,
     amax,
     at_kink,
     broadcast_to,
@@ -190,11 +191,6 @@ def _prepare_amin(x: Any, axis: Any = None, out: Any = None, keepdims: Any = Fal
     return _prepare_reduce("min", x, axis, keepdims, out=out, initial=initial, where=where)
 
 
-def _min_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
-    """Where x attains the minimum, 1/(number of ties); elsewhere 0 (in x's dtype)."""
-    return _tie_weights(x, out, axis, keepdims)
-
-
 def _amin_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
     """min = −max(−x): a TieMax, whose derivative shares 1 equally among the tied entries."""
     negated = np.negative(np.asarray(x, dtype=object))  # (unary minus of a 0-d object array is
@@ -204,11 +200,15 @@ def _amin_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: 
 amin = structural(
     "amin", lambda xp, x, axis=None, keepdims=False: xp.min(x, axis=axis, keepdims=keepdims),
     prepare=_prepare_amin, numpy=("amin", "min"), symbol="min", latex=r"\min",
-    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
-        _sum, ts[0] * _min_weights(xs[0], out, axis, keepdims),
-        axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
-    vjp=lambda ct, xs, out, axis=None, keepdims=False: (
-        _expand_back(ct, xs[0], axis, keepdims) * _min_weights(xs[0], out, axis, keepdims),),
+    # amax's rules: the tie weights of x == min, a convention at a tie that a second
+    # derivative refuses (at_kink; min(x)² at [1, 1, 3] had a Hessian that neither side has)
+    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: _shared(
+        lambda w: bind(_sum, ts[0] * w, axis=_batch_axes(axis, len(shape_of(xs[0]))),
+                       keepdims=keepdims), xs[0], out, axis, keepdims),
+    vjp=lambda ct, xs, out, axis=None, keepdims=False: (_shared(
+        lambda w: _expand_back(ct, xs[0], axis, keepdims) * w, xs[0], out, axis, keepdims),),
+    vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (_shared(
+        lambda w: _expand_rows(cts, k, xs[0], axis) * w, xs[0], out, axis, keepdims),),
     sympy=_amin_sympy,
     holomorphic=True,
     doc="Minimum over `axis` (np.min, x.min()); the derivative is shared equally among ties.")

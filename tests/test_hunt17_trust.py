@@ -1,0 +1,247 @@
+"""Trust (hunt 17): nn losses and layers against PyTorch's documented behaviour, dk.jit of
+stateful and random layers, the symbolic Hessian's cached path and min's second derivative.
+
+Every expected number is computed here by hand (NumPy formulas), never by diffkit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import diffkit as dk
+from diffkit import nn
+
+X = np.array([[1.0, 2.0], [3.0, 6.0]])
+
+
+# ----- losses ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: nn.binary_cross_entropy(p, np.array([1.0, 0.0])),
+    lambda p: nn.BCELoss()(p, np.array([1.0, 0.0])),
+])
+def test_bce_of_a_nan_probability_is_a_domain_error_not_a_loss_of_100(make):
+    p = dk.tensor(np.array([np.nan, 0.5]), requires_grad=True)
+    with pytest.raises(dk.DomainError, match="NaN"):
+        make(p)
+
+
+@pytest.mark.parametrize("eps", [1.5, -0.5, float("nan"), True])
+def test_label_smoothing_outside_zero_one_is_refused(eps):
+    z, y = np.array([[0.0, 5.0, 1.0]]), np.array([1])
+    with pytest.raises(ValueError, match="label_smoothing"):
+        nn.cross_entropy(z, y, label_smoothing=eps)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        nn.CrossEntropyLoss(label_smoothing=eps)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.3, 1.0])
+def test_label_smoothing_in_range_is_the_hand_formula(eps):
+    z, y = np.array([[0.0, 5.0, 1.0], [2.0, -1.0, 0.5]]), np.array([1, 0])
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    t = np.eye(3)[y] * (1 - eps) + eps / 3
+    want = -(t * logp).sum(-1).mean()
+    assert float(nn.cross_entropy(z, y, label_smoothing=eps)) == pytest.approx(want, rel=1e-13)
+
+
+@pytest.mark.parametrize("call", [
+    lambda w: nn.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), w),
+    lambda w: nn.nll_loss(np.zeros((2, 3)), np.array([0, 1]), w),
+    lambda w: nn.CrossEntropyLoss(w),
+    lambda w: nn.MSELoss(w),
+])
+def test_pytorch_positional_class_weights_are_a_named_error(call):
+    with pytest.raises(dk.InputTypeError, match="reduction"):
+        call(np.ones(3))
+
+
+def test_an_unknown_reduction_string_is_a_value_error():
+    with pytest.raises(ValueError, match="'avg'"):
+        nn.MSELoss("avg")
+    with pytest.raises(ValueError, match="'avg'"):
+        nn.mse_loss(np.zeros(2), np.zeros(2), "avg")
+
+
+def test_losses_read_lists_as_numpy_does():
+    z, y = [[0.0, 1.0], [2.0, 0.0]], [1, 0]
+    want = float(nn.cross_entropy(np.array(z), np.array(y)))
+    assert float(nn.cross_entropy(z, y)) == want
+    assert float(nn.mse_loss([0.0, 1.0], [1.0, 1.0])) == 0.5
+
+
+# ----- dk.jit of layers with state, randomness or a mode ----------------------------------------
+
+
+def _running_by_hand(batches, momentum=0.1):
+    mean, var = np.zeros(2), np.ones(2)
+    for b in batches:
+        n = b.shape[0]
+        mean = (1 - momentum) * mean + momentum * b.mean(0)
+        var = (1 - momentum) * var + momentum * b.var(0) * n / (n - 1)
+    return mean, var
+
+
+def test_jit_of_batchnorm_updates_running_statistics_at_every_call_once():
+    bn = nn.BatchNorm1d(2, dtype=np.float64)
+    f = dk.jit(lambda x: bn(x))
+    batches = [X, X * 2.0, X - 1.0]
+    for b in batches:
+        f(b)
+    mean, var = _running_by_hand(batches)
+    assert int(bn.num_batches_tracked) == 3
+    np.testing.assert_allclose(bn.running_mean, mean, rtol=1e-14)
+    np.testing.assert_allclose(bn.running_var, var, rtol=1e-14)
+
+
+def test_jit_of_batchnorm_follows_eval_mode():
+    bn = nn.BatchNorm1d(2, dtype=np.float64)
+    f = dk.jit(lambda x: bn(x))
+    f(X)
+    bn.eval()
+    mean, var = _running_by_hand([X])
+    want = (X - mean) / np.sqrt(var + 1e-5)
+    np.testing.assert_allclose(np.asarray(dk.tensor(f(X)).value), want, rtol=1e-12)
+
+
+def test_jit_of_dropout_draws_a_fresh_mask_per_call_and_follows_eval():
+    d = nn.Dropout(0.5)
+    x = np.ones(64)
+    nn.manual_seed(7)
+    eager = [np.asarray(d(x)) for _ in range(3)]
+    nn.manual_seed(7)
+    h = dk.jit(lambda v: d(v))
+    jitted = [np.asarray(h(x)) for _ in range(3)]
+    for a, b in zip(eager, jitted, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(jitted[0], jitted[1])
+    d.eval()
+    np.testing.assert_array_equal(np.asarray(h(x)), x)
+
+
+def test_a_jit_function_that_holds_at_one_call_runs_its_body_once_at_its_first_call():
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        return x * 2.0 if x > 0 else -x
+
+    g = dk.jit(f)
+    assert g(3.0) == 6.0
+    assert len(calls) == 1
+    assert g(-2.0) == 2.0
+    assert len(calls) == 2
+
+
+def test_batchnorm_buffers_keep_their_dtype_under_a_float64_batch():
+    bn = nn.BatchNorm1d(2)  # float32
+    bn(X)
+    assert bn.running_mean.dtype == np.float32 and bn.running_var.dtype == np.float32
+    bn.eval()
+    assert np.asarray(bn(X.astype(np.float32)).value).dtype == np.float32
+
+
+# ----- modules ---------------------------------------------------------------------------------
+
+
+def test_load_state_dict_is_strict_by_default():
+    bn = nn.BatchNorm1d(2)
+    bn(X)
+    state = bn.state_dict()
+    del state["running_mean"]
+    fresh = nn.BatchNorm1d(2)
+    with pytest.raises(KeyError, match="missing key.*running_mean"):
+        fresh.load_state_dict(state)
+    extra = {**bn.state_dict(), "runing_var": np.ones(2)}
+    with pytest.raises(KeyError, match="unexpected key.*runing_var"):
+        fresh.load_state_dict(extra)
+    assert int(fresh.num_batches_tracked) == 0  # nothing loaded
+    missing, unexpected = fresh.load_state_dict(extra, strict=False)
+    assert missing == [] and unexpected == ["runing_var"]
+    np.testing.assert_array_equal(fresh.running_mean, bn.running_mean)
+    result = nn.BatchNorm1d(2).load_state_dict(state, strict=False)
+    assert result.missing_keys == ["running_mean"]
+
+
+def test_layer_norm_takes_a_numpy_integer():
+    x = np.arange(8.0).reshape(2, 4)
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    got = nn.LayerNorm(np.int64(4), dtype=np.float64)(x)
+    np.testing.assert_allclose(np.asarray(got.value), want, rtol=1e-12)
+
+
+def test_layers_read_lists_as_numpy_does():
+    conv = nn.Conv2d(1, 1, 2, dtype=np.float64)
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    np.testing.assert_array_equal(np.asarray(conv(x.tolist()).value), np.asarray(conv(x).value))
+    lin = nn.Linear(2, 1, dtype=np.float64)
+    np.testing.assert_array_equal(np.asarray(lin([[1.0, 2.0]]).value),
+                                  np.asarray(lin(np.array([[1.0, 2.0]])).value))
+
+
+@pytest.mark.parametrize("x", [np.float64(3.0), np.ones(3)])
+def test_flatten_needs_an_axis_after_the_batch(x):
+    with pytest.raises(dk.ShapeError, match="Flatten"):
+        nn.Flatten()(x)
+
+
+def test_batchnorm_of_no_features_is_refused_at_construction():
+    with pytest.raises(ValueError, match="num_features"):
+        nn.BatchNorm1d(0)
+
+
+def test_kaiming_of_a_zero_size_weight_is_a_no_op():
+    w = nn.Parameter(np.zeros((3, 0)))
+    assert nn.init.kaiming_uniform_(w).shape == (3, 0)
+    assert nn.init.kaiming_normal_(nn.Parameter(np.zeros((0, 2)))).shape == (0, 2)
+
+
+def test_del_removes_a_submodule_parameter_or_buffer():
+    m = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    delattr(m, "1")
+    assert len(m) == 1
+    bn = nn.BatchNorm1d(2)
+    del bn.running_var
+    assert "running_var" not in bn.state_dict()
+    lin = nn.Linear(2, 2)
+    del lin.bias
+    assert [k for k, _ in lin.named_parameters()] == ["weight"]
+
+
+# ----- the symbolic Hessian, min's second derivative -------------------------------------------
+
+
+@pytest.mark.parametrize("text, good, bad", [("log(x)", 2.0, -1.0), ("sqrt(x)", 4.0, -4.0)])
+def test_a_cached_symbolic_hessian_is_a_domain_error_outside_the_domain(text, good, bad):
+    f = dk.parse(text)
+    h = dk.hessian(f, method="symbolic")
+    h(good)
+    with pytest.raises(dk.DomainError):
+        h(bad)
+    with pytest.raises(dk.DomainError):
+        dk.hessian(f, method="symbolic")(bad)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward"])
+@pytest.mark.parametrize("body", [
+    lambda x: np.min(x) ** 2, lambda x: x.min() * x[0], lambda x: np.ptp(x) ** 2,
+    lambda x: np.nanmin(x) ** 2, lambda x: np.min(x, keepdims=True).sum() ** 2,
+])
+def test_a_second_derivative_through_min_at_a_tie_is_refused(method, body):
+    with pytest.raises(dk.NonDifferentiableError, match="tied"):
+        dk.hessian(body, method=method)(np.array([1.0, 1.0, 3.0]))
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward"])
+def test_min_squared_off_a_tie_has_the_hand_hessian(method):
+    got = dk.hessian(lambda x: np.min(x) ** 2, method=method)(np.array([2.0, 1.0, 3.0]))
+    want = np.zeros((3, 3))
+    want[1, 1] = 2.0
+    np.testing.assert_array_equal(got, want)
+
+
+def test_reverse_jacobian_of_min_over_an_axis_shares_ties():
+    a = np.array([[1.0, 2.0], [1.0, 0.0]])
+    got = dk.jacobian(lambda x: np.min(x, axis=0), method="reverse")(a)
+    want = np.array([[0.5, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(got, want)
