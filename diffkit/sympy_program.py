@@ -50,7 +50,10 @@ class TieMax(sp.Function):
     def _numpycode(self, printer: Any) -> str:
         return f"max({', '.join(printer._print(a) for a in self.args)})"
 
-    _pythoncode = _numpycode
+    _pythoncode = _sympystr = _numpycode  # shown as max: its value (the derivative differs)
+
+    def _latex(self, printer: Any) -> str:
+        return rf"\max\left({', '.join(printer._print(a) for a in self.args)}\right)"
 
 
 class AtKink(sp.Function):

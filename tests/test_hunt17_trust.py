@@ -245,3 +245,18 @@ def test_reverse_jacobian_of_min_over_an_axis_shares_ties():
     got = dk.jacobian(lambda x: np.min(x, axis=0), method="reverse")(a)
     want = np.array([[0.5, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 1.0]])
     np.testing.assert_array_equal(got, want)
+
+
+def test_symbolic_formulas_show_max_norm_and_log_not_helper_names():
+    f = dk.function(lambda x: np.max(x) * np.linalg.norm(x))
+    shown = dk.symbolic(f, np.array([1.0, 2.0]))
+    text = " ".join(map(str, shown.expressions)) + " ".join(shown.latex())
+    for helper in ("TieMax", "Norm2", "NonZero"):
+        assert helper not in text
+    assert r"\max" in " ".join(shown.latex()) and r"\rVert_2" in " ".join(shown.latex())
+    g = dk.symbolic(dk.parse("x^y"))
+    assert "NonZero" not in str(g.expressions) and "NonZero" not in " ".join(g.latex())
+    # the values are unchanged: the gradient by the symbolic program, against the hand formula
+    x = np.array([1.0, 2.0])
+    want = np.array([x[1] * x[0] / np.hypot(*x), np.hypot(*x) + x[1] * x[1] / np.hypot(*x)])
+    np.testing.assert_allclose(dk.grad(f, method="symbolic")(x)[0], want, rtol=1e-14)

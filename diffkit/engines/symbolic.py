@@ -78,6 +78,11 @@ class NonZero(sp.Function):
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.Piecewise((0, sp.Eq(self.args[0], 0)), (1, True))
 
+    def _latex(self, printer: Any) -> str:  # x away from 0, where formulas are read
+        return printer._print(self.args[0])
+
+    _sympystr = _latex
+
 
 class _Pow(sp.Function):
     """x**y while differentiating: the power rule as y·xʸ⁻¹ (SymPy's y·xʸ/x cannot be evaluated at

@@ -1500,6 +1500,12 @@ def _norm2_function() -> Any:
         def _pythoncode(self, printer: Any) -> str:
             return f"math.hypot({', '.join(printer._print(a) for a in self.args)})"
 
+        def _sympystr(self, printer: Any) -> str:  # shown as its value, ‖(x₀, x₁, …)‖₂
+            return f"norm(({', '.join(printer._print(a) for a in self.args)}))"
+
+        def _latex(self, printer: Any) -> str:
+            return rf"\left\lVert \left({', '.join(printer._print(a) for a in self.args)}\right) \right\rVert_2"
+
     return Norm2
 
 
