@@ -260,3 +260,22 @@ def test_symbolic_formulas_show_max_norm_and_log_not_helper_names():
     x = np.array([1.0, 2.0])
     want = np.array([x[1] * x[0] / np.hypot(*x), np.hypot(*x) + x[1] * x[1] / np.hypot(*x)])
     np.testing.assert_allclose(dk.grad(f, method="symbolic")(x)[0], want, rtol=1e-14)
+
+
+# ----- np.diff of order 0 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward"])
+def test_diff_of_order_zero_ignores_prepend_and_append_as_numpy(method):
+    x = np.array([1.0, 2.0, 4.0])
+
+    def f(z):
+        return np.sum(np.diff(z, n=0, append=z[:1] * 2.0, prepend=0.5) * np.array([1.0, 10.0, 100.0]))
+
+    assert dk.function(f)(x) == pytest.approx(421.0)
+    value, (g,) = dk.value_and_grad(f, method=method)(x)
+    assert value == pytest.approx(421.0)
+    np.testing.assert_array_equal(g, [1.0, 10.0, 100.0])
+    jf = dk.jit(f)
+    assert jf(x) == pytest.approx(421.0)
+    np.testing.assert_array_equal(dk.grad(jf)(x)[0], [1.0, 10.0, 100.0])

@@ -72,6 +72,11 @@ def why_not_compiled(model: Module, loss_fn: Any) -> str | None:
                     "random numbers, running statistics or Python state")
     if losses.builtin_loss(loss_fn) is None:
         return f"the loss {getattr(loss_fn, '__name__', type(loss_fn).__name__)} is not one of diffkit.nn's"
+    weighted = sorted(k for k, v in losses.loss_weights(loss_fn).items()
+                      if not (k == "ignore_index" and v == -100))
+    if weighted:  # arrays held by identity (a weight changed in place would not be seen), and
+        # class labels that do not stand for their one-hot rows (the mean divides by Σ w_y)
+        return f"the loss is given {' and '.join(weighted)}"
     return None
 
 

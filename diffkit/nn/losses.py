@@ -82,7 +82,8 @@ def _check_same_shape(fn: str, input: Any, target: Any) -> None:
                          f"same: broadcasting would compare every pair of rows){hint}")
 
 
-def check_class_labels(fn: str, labels: Any, num_classes: int, where: str = "") -> None:
+def check_class_labels(fn: str, labels: Any, num_classes: int, where: str = "",
+                       ignore_index: int | None = None) -> None:
     """Class-index labels must be integers in [0, num_classes): a host (NumPy) check.
 
     Example:
@@ -99,6 +100,11 @@ def check_class_labels(fn: str, labels: Any, num_classes: int, where: str = "") 
     if bad.size:
         i = int(bad[0])
         more = f", and {bad.size - 1} more" if bad.size > 1 else ""
+        if ignore_index is not None and labels.reshape(-1)[i] == ignore_index:
+            raise ValueError(f"{fn}: label {ignore_index} (at index {i}{where}{more}) is the "
+                             "loss's ignore_index: the Trainer counts every row in its loss and "
+                             "accuracy, so it does not train on ignored rows; drop those rows, "
+                             "or train them in a loop of your own (docs/nn.md)")
         raise ValueError(f"{fn}: label {labels.reshape(-1)[i]} (at index {i}{where}{more}) is out "
                          f"of range for {num_classes} classes: labels must be 0 ... "
                          f"{num_classes - 1}")
@@ -165,11 +171,18 @@ def _one_hot(labels: Any, num_classes: int, dtype: Any) -> Any:
 
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Any:
+                  label_smoothing: float = 0.0, *, weight: Any = None,
+                  ignore_index: int = -100) -> Any:
     """−Σ t · log softmax(input) over the LAST axis, the class axis: input (..., C); target holds
     class indices (...) or probabilities (..., C). diffkit puts classes last, where PyTorch's
     (N, C, d…) inputs have them at dim 1: move the class axis last (e.g. ``dk.transpose``) first.
     With label smoothing ε the target is t·(1 − ε) + ε/C, also for a learned (Tensor) target.
+
+    PyTorch's ``weight`` (one per class, w) and ``ignore_index`` (class-index targets): a row of
+    label y weighs w_y, a label equal to `ignore_index` weighs 0, and the mean divides by the
+    rows' total weight, Σᵢ w_yᵢ, not by their number; with smoothing the ε/C part weighs each
+    class c by w_c. For probability targets the row's terms are weighed by w_c and the mean is
+    over the rows.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -178,19 +191,86 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
     """
     input, target = _arrays(input, target)
     z = value_of(input)
+    eps = check_label_smoothing(label_smoothing)
     target = _as_target(target)
     learned = type(target) is Tensor and target.requires_grad
     t = target if learned else value_of(target)
+    classes = _shape(input)[-1] if _shape(input) else 0
+    w = _class_weights("cross_entropy", weight, classes, z)
     if not learned and getattr(t, "dtype", np.dtype(float)).kind in "iu":
-        _labels("cross_entropy", input, t)
-        t = _one_hot(t, input.shape[-1], z.dtype)
+        keep = _kept_rows("cross_entropy", input, t, ignore_index)
+        if w is not None or keep is not None:
+            return _weighted_rows(input, t, w, keep, eps, reduction)
+        t = _one_hot(t, classes, z.dtype)
     else:
         if _shape(target) == _shape(input)[:-1]:  # one per row: meant as class labels
             _integer_labels("cross_entropy", t)
         _check_same_shape("cross_entropy", input, target)
-    if check_label_smoothing(label_smoothing):
-        t = _smooth(t, label_smoothing, input.shape[-1])
+    if eps:
+        t = _smooth(t, eps, classes)
+    if w is not None:  # probabilities: each class's term weighed (PyTorch), the mean over rows
+        t = dk.mul(t, w) if type(t) is Tensor else t * w
     return _reduce(dk.softmax_cross_entropy(input, t), reduction)
+
+
+def _class_weights(fn: str, weight: Any, classes: int, like: Any) -> Any:
+    """`weight` as a host or device array of `classes` numbers in the input's dtype (None: no
+    weights), or an error naming what is wrong with it."""
+    if weight is None:
+        return None
+    xp = array_namespace(like)
+    w = xp.asarray(value_of(weight))
+    if w.dtype.kind not in "biuf" or w.shape != (classes,):
+        raise ShapeError(f"{fn}: weight must hold one real number per class, shape ({classes},); "
+                         f"got {'shape ' + str(tuple(w.shape)) if w.dtype.kind in 'biuf' else w.dtype}")
+    return w.astype(getattr(like, "dtype", np.float64), copy=False)
+
+
+def _kept_rows(fn: str, input: Any, labels: Any, ignore_index: Any) -> Any:
+    """Checks class labels, where a label equal to `ignore_index` (PyTorch's −100 by default)
+    stands for a row to leave out; returns the mask of rows kept, or None when every row is
+    kept (the plain path)."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise InputTypeError(f"{fn}: ignore_index must be an integer, got {ignore_index!r}")
+    _integer_labels(fn, labels)
+    xp = array_namespace(labels)
+    ignored = labels == ignore_index
+    if not bool(xp.any(ignored)):
+        _labels(fn, input, labels)
+        return None
+    _labels(fn, input, xp.where(ignored, 0, labels))
+    return ~ignored
+
+
+def _weighted_rows(input: Any, labels: Any, w: Any, keep: Any, eps: float,
+                   reduction: str) -> Any:
+    """Class-index cross-entropy with class weights w and/or rows left out (keep): row i has the
+    target Tᵢ = (1 − ε)·w_yᵢ·e_yᵢ + (ε/C)·w, zero for a row left out, so its term is
+    −Σ_c Tᵢc log softmax(zᵢ)_c (the primitive's rule holds for any target, Σ T ≠ 1); the mean
+    divides by Σᵢ w_yᵢ over the kept rows (0/0: NaN, as PyTorch's)."""
+    z = value_of(input)
+    xp = array_namespace(z)
+    classes = z.shape[-1]
+    safe = labels if keep is None else xp.where(keep, labels, 0)
+    hot = _one_hot(safe, classes, z.dtype)
+    row = xp.ones(labels.shape, z.dtype) if w is None else w[safe]
+    if keep is not None:
+        row = row * keep
+    spread = (eps / classes) * (w if w is not None else xp.ones(classes, z.dtype))
+    t = (1.0 - eps) * hot * row[..., None] + spread * (row != 0)[..., None]
+    terms = dk.softmax_cross_entropy(input, t)
+    return _reduce_weighted(terms, row, reduction)
+
+
+def _reduce_weighted(terms: Any, row: Any, reduction: str) -> Any:
+    """`reduction` of per-row terms whose mean divides by the rows' total weight Σ row."""
+    check_reduction(reduction)
+    if reduction != "mean":
+        return _reduce(terms, reduction)
+    total = float(row.sum())
+    if total == 0.0:  # no row counts: PyTorch's NaN (0/0), with a zero-free empty gradient
+        return dk.mul(dk.sum(terms), math.nan)
+    return dk.div(dk.sum(terms), total)
 
 
 def _smooth(t: Any, eps: float, num_classes: int) -> Any:
@@ -201,16 +281,29 @@ def _smooth(t: Any, eps: float, num_classes: int) -> Any:
     return t * (1.0 - eps) + eps / num_classes
 
 
-def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+def nll_loss(input: Any, target: Any, reduction: str = "mean", *, weight: Any = None,
+             ignore_index: int = -100) -> Any:
     """−log-probability of the target class, for log-softmax outputs: the target's entry of
     each row is picked (as PyTorch gathers it), so a −inf log-probability of another class (an
-    impossible class) does not make the loss NaN. Example: see cross_entropy."""
+    impossible class) does not make the loss NaN. ``weight`` and ``ignore_index`` as in
+    :func:`cross_entropy`: row i weighs w_yᵢ (0 where left out), the mean divides by Σᵢ w_yᵢ.
+    Example: see cross_entropy."""
     input, target = _arrays(input, target)
     labels = value_of(_as_target(target))
-    _labels("nll_loss", input, labels)
+    keep = _kept_rows("nll_loss", input, labels, ignore_index)
+    w = _class_weights("nll_loss", weight, _shape(input)[-1] if _shape(input) else 0,
+                       value_of(input))
     xp = array_namespace(labels)
-    picked = dk.take_along_axis(input, xp.expand_dims(labels, -1), axis=-1)
-    return _reduce(dk.neg(dk.reshape(picked, _shape(labels))), reduction)
+    safe = labels if keep is None else xp.where(keep, labels, 0)
+    picked = dk.take_along_axis(input, xp.expand_dims(safe, -1), axis=-1)
+    terms = dk.neg(dk.reshape(picked, _shape(labels)))
+    if w is None and keep is None:
+        return _reduce(terms, reduction)
+    dtype = getattr(value_of(input), "dtype", np.float64)
+    row = xp.ones(labels.shape, dtype) if w is None else w[safe]
+    if keep is not None:
+        row = row * keep
+    return _reduce_weighted(dk.mul(terms, row), row, reduction)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
@@ -227,8 +320,10 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     return _reduce(dk.mul(d, d), reduction)
 
 
-def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Any:
-    """−[y log p + (1 − y) log(1 − p)] from probabilities p (logs clamped at −100, as PyTorch).
+def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean", *,
+                         weight: Any = None) -> Any:
+    """−w·[y log p + (1 − y) log(1 − p)] from probabilities p (logs clamped at −100, as
+    PyTorch); ``weight`` w (None: 1) broadcasts to the input, and the mean is over the entries.
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -237,12 +332,17 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> An
     """
     input, target = _arrays(input, target)
     _check_same_shape("binary_cross_entropy", input, target)
-    return _reduce(dk.binary_cross_entropy(input, target), reduction)
+    terms = dk.binary_cross_entropy(input, target)
+    w = _entry_weights("binary_cross_entropy", "weight", weight, input)
+    return _reduce(terms if w is None else dk.mul(terms, w), reduction)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any,
-                                     reduction: str = "mean") -> Any:
+def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean", *,
+                                     weight: Any = None, pos_weight: Any = None) -> Any:
     """Binary cross-entropy of sigmoid(z), computed as softplus(z) − y·z: stable for any z.
+    PyTorch's ``pos_weight`` p (one per class, the last axis) weighs the positive term,
+    −[p·y log σ(z) + (1 − y) log(1 − σ(z))] = (1 − y)·z + (1 + (p − 1)·y)·softplus(−z), and
+    ``weight`` w multiplies every term (both broadcast to the input; the mean is over entries).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -250,8 +350,36 @@ def binary_cross_entropy_with_logits(input: Any, target: Any,
         1000.0
     """
     input, target = _arrays(input, target)
-    _check_same_shape("binary_cross_entropy_with_logits", input, target)
-    return _reduce(dk.sub(dk.softplus(input), dk.mul(target, input)), reduction)
+    fn = "binary_cross_entropy_with_logits"
+    _check_same_shape(fn, input, target)
+    p = _entry_weights(fn, "pos_weight", pos_weight, input)
+    if p is None:
+        terms = dk.sub(dk.softplus(input), dk.mul(target, input))
+    else:
+        scale = dk.add(dk.mul(target, p - 1.0), 1.0)
+        terms = dk.add(dk.mul(dk.sub(1.0, target), input),
+                       dk.mul(scale, dk.softplus(dk.neg(input))))
+    w = _entry_weights(fn, "weight", weight, input)
+    return _reduce(terms if w is None else dk.mul(terms, w), reduction)
+
+
+def _entry_weights(fn: str, name: str, weight: Any, input: Any) -> Any:
+    """`weight` as an array in the input's dtype that broadcasts to the input's shape (None:
+    none), or a ShapeError naming it (a (C,) weight against (N,) entries would broadcast to an
+    (N, C) loss)."""
+    if weight is None:
+        return None
+    z = value_of(input)
+    w = array_namespace(z).asarray(value_of(weight))
+    shape = _shape(input)
+    try:
+        fits = np.broadcast_shapes(tuple(w.shape), shape) == shape
+    except ValueError:
+        fits = False
+    if w.dtype.kind not in "biuf" or not fits:
+        raise ShapeError(f"{fn}: {name} of shape {tuple(w.shape)} must be real and broadcast to "
+                         f"the input's shape {shape}")
+    return w.astype(getattr(z, "dtype", np.float64), copy=False)
 
 
 def _weights(params: Any) -> list[Tensor]:
@@ -299,21 +427,31 @@ class _Loss(Module):
 
 
 class CrossEntropyLoss(_Loss):
-    """Class form of :func:`cross_entropy`. Example: ``nn.CrossEntropyLoss()(logits, labels)``."""
+    """Class form of :func:`cross_entropy`. Example: ``nn.CrossEntropyLoss()(logits, labels)``;
+    ``CrossEntropyLoss(weight=w, ignore_index=-100)`` as PyTorch's (weight by name)."""
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0, *,
+                 weight: Any = None, ignore_index: int = -100) -> None:
         super().__init__(reduction)
         self.label_smoothing = check_label_smoothing(label_smoothing)
+        self.class_weight, self.ignore_index = weight, ignore_index
 
     def forward(self, input: Any, target: Any) -> Any:
-        return cross_entropy(input, target, self.reduction, self.label_smoothing)
+        return cross_entropy(input, target, self.reduction, self.label_smoothing,
+                             weight=self.class_weight, ignore_index=self.ignore_index)
 
 
 class NLLLoss(_Loss):
     """Class form of :func:`nll_loss`. Example: ``nn.NLLLoss()(log_probs, labels)``."""
 
+    def __init__(self, reduction: str = "mean", *, weight: Any = None,
+                 ignore_index: int = -100) -> None:
+        super().__init__(reduction)
+        self.class_weight, self.ignore_index = weight, ignore_index
+
     def forward(self, input: Any, target: Any) -> Any:
-        return nll_loss(input, target, self.reduction)
+        return nll_loss(input, target, self.reduction, weight=self.class_weight,
+                        ignore_index=self.ignore_index)
 
 
 class MSELoss(_Loss):
@@ -326,15 +464,44 @@ class MSELoss(_Loss):
 class BCELoss(_Loss):
     """Class form of :func:`binary_cross_entropy`. Example: ``nn.BCELoss()(probs, labels)``."""
 
+    def __init__(self, reduction: str = "mean", *, weight: Any = None) -> None:
+        super().__init__(reduction)
+        self.entry_weight = weight
+
     def forward(self, input: Any, target: Any) -> Any:
-        return binary_cross_entropy(input, target, self.reduction)
+        return binary_cross_entropy(input, target, self.reduction, weight=self.entry_weight)
 
 
 class BCEWithLogitsLoss(_Loss):
     """Class form of :func:`binary_cross_entropy_with_logits`. Example: ``nn.BCEWithLogitsLoss()(z, y)``."""
 
+    def __init__(self, reduction: str = "mean", *, weight: Any = None,
+                 pos_weight: Any = None) -> None:
+        super().__init__(reduction)
+        self.entry_weight, self.pos_weight = weight, pos_weight
+
     def forward(self, input: Any, target: Any) -> Any:
-        return binary_cross_entropy_with_logits(input, target, self.reduction)
+        return binary_cross_entropy_with_logits(input, target, self.reduction,
+                                                weight=self.entry_weight,
+                                                pos_weight=self.pos_weight)
+
+
+def loss_weights(loss_fn: Any) -> dict[str, Any]:
+    """The weighting settings a built-in loss (function, class form or keyword-only
+    ``functools.partial``) is given that are not their defaults: ``weight``, ``pos_weight``,
+    ``ignore_index`` — what the compiled training step and the Trainer's label checks read."""
+    if type(loss_fn) is functools.partial:
+        inner = loss_weights(loss_fn.func)
+        given = {k: v for k, v in loss_fn.keywords.items()
+                 if k in ("weight", "pos_weight", "ignore_index")}
+        return {**inner, **given}
+    found = {}
+    for attr, key in (("class_weight", "weight"), ("entry_weight", "weight"),
+                      ("pos_weight", "pos_weight"), ("ignore_index", "ignore_index")):
+        v = getattr(loss_fn, attr, None) if isinstance(loss_fn, _Loss) else None
+        if v is not None:
+            found[key] = v
+    return found
 
 
 @dataclass(frozen=True)

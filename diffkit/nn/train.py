@@ -35,6 +35,8 @@ from .losses import (
     kind_of,
     l1_penalty,
     l2_penalty,
+    loss_weights,
+    nll_loss,
     uses_class_labels,
 )
 from .module import Module, get_rng, value_of
@@ -337,7 +339,7 @@ class Trainer:
         labels, self._labels_to_check = self._labels_to_check, None
         if len(output_shape) >= 2:
             check_class_labels(_name(self.loss_fn), labels, output_shape[-1],
-                               " of the DataLoader's y")
+                               " of the DataLoader's y", _ignore_index(self.loss_fn))
             self._checked = (labels, output_shape[-1])
 
     def _labels_trusted(self) -> bool:
@@ -733,7 +735,8 @@ class Trainer:
         out = self.predict(X, batch_size)
         y_host = np.asarray(to_numpy(value_of(y)))
         if uses_class_labels(self.loss_fn) and y_host.dtype.kind in "iu" and len(out.shape) >= 2:
-            check_class_labels(_name(self.loss_fn), y_host, out.shape[-1], " of y")
+            check_class_labels(_name(self.loss_fn), y_host, out.shape[-1], " of y",
+                               _ignore_index(self.loss_fn))
         yd = to_device(y_host, self.model.device)
         loss = value_of(self.loss_fn(out, yd))
         reduction = _reduction(self.loss_fn)
@@ -998,6 +1001,13 @@ def _scores(scorer: str | float | None, out: Any, y: Any) -> str | float | None:
     if kind not in ("i", "u") or len(out.shape) < 2:
         return None  # class losses with probability targets, or one output of your own loss
     return "argmax" if scorer == "argmax" or out.shape[-1] >= 2 else None
+
+
+def _ignore_index(loss_fn: Any) -> int | None:
+    """The label a built-in class loss leaves out (PyTorch's −100 unless given), else None."""
+    if builtin_loss(loss_fn) not in (cross_entropy, nll_loss):
+        return None
+    return loss_weights(loss_fn).get("ignore_index", -100)
 
 
 def _reduction(loss_fn: Any) -> str:

@@ -784,6 +784,8 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NOVALUE,
     if n < 0:
         raise ShapeError(f"diff: the order n must be non-negative, got {n}")
     (ax,) = _axes(axis, nd)
+    if n == 0:  # NumPy returns `a` before it reads prepend/append (joined, they made n = 0
+        return a  # a different array: 9 where NumPy gives 7)
     parts = []
     for extra in (prepend, append):
         if extra is _NOVALUE:
