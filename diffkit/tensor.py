@@ -492,6 +492,12 @@ class Tensor(Traced):
             return self.concrete(".value")
         return self.node.value
 
+    @value.setter
+    def value(self, value: Any) -> None:
+        """``t.value = v`` is ``t.data = v``: `t` becomes a leaf holding `v` (``t.value -= 1``
+        wrote into the array and then raised a bare AttributeError: no setter)."""
+        Tensor.data.fset(self, value)
+
     @property
     def data(self) -> Any:
         """The same as :attr:`value` (PyTorch's spelling)."""
@@ -507,7 +513,7 @@ class Tensor(Traced):
         the array and then lands here, as in PyTorch; prefer ``with nn.no_grad(): p -= d``, which
         never changes an array a recorded graph holds."""
         if self.tape.level:
-            raise TracingError(f"assigning .data of a traced value at {call_site()} would change it "
+            raise TracingError(f"assigning .data (or .value) of a traced value at {call_site()} would change it "
                                "outside the graph: compute a new value instead")
         if value is not self.node.value:
             set_leaf_value(self, _as_array(value))

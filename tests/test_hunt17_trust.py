@@ -279,3 +279,20 @@ def test_diff_of_order_zero_ignores_prepend_and_append_as_numpy(method):
     jf = dk.jit(f)
     assert jf(x) == pytest.approx(421.0)
     np.testing.assert_array_equal(dk.grad(jf)(x)[0], [1.0, 10.0, 100.0])
+
+
+def test_value_assignment_is_data_assignment():
+    w = dk.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w.value -= 1.0  # wrote into the array, then a bare AttributeError (no setter)
+    np.testing.assert_array_equal(w.value, [0.0, 1.0])
+    s = dk.tensor(3.0, requires_grad=True)
+    s.value = 7.0
+    (s * s).backward()
+    assert float(s.grad) == 14.0
+
+    def f(x):
+        x.value = 2.0
+        return x
+
+    with pytest.raises(dk.TracingError, match="value"):
+        dk.grad(f)(1.0)
