@@ -5,6 +5,8 @@ Every expected number is computed here by hand (NumPy formulas), never by diffki
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -296,3 +298,76 @@ def test_value_assignment_is_data_assignment():
 
     with pytest.raises(dk.TracingError, match="value"):
         dk.grad(f)(1.0)
+
+
+# ----- the Trainer across fits, weighted losses, clipping (hunt 17e) ---------------------------
+
+
+def _moons_trainer(**kwargs):
+    nn.manual_seed(0)
+    model = nn.MLP([2, 16, 2])
+    return nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.1), progress=False,
+                      **kwargs)
+
+
+def test_history_loss_of_a_class_weighted_loss_is_the_weighted_mean_of_the_set():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]], np.float32)
+    y = np.array([0, 1, 1, 1])
+    w = np.array([10.0, 1.0], np.float32)
+    nn.manual_seed(0)
+    m = nn.Linear(1, 2)
+    t = nn.Trainer(m, loss_fn=nn.CrossEntropyLoss(weight=w), optimizer=nn.SGD(m.parameters(), lr=0.0),
+                   progress=False)
+    h = t.fit(nn.DataLoader(X, y, batch_size=2, shuffle=False), val_data=(X, y), epochs=1)
+    z = np.asarray(m(X).value, np.float64)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    want = -(w[y] * logp[np.arange(4), y]).sum() / w[y].sum()
+    assert h["loss"][0] == pytest.approx(want, rel=1e-6)
+    assert h["val_loss"][0] == pytest.approx(want, rel=1e-6)
+
+
+def test_reduce_lr_on_plateau_reads_this_fits_metric():
+    X, y = nn.make_moons(128, seed=0)
+    t = _moons_trainer()
+    t.scheduler = nn.ReduceLROnPlateau(t.optimizer, patience=0, factor=0.5)
+    loader = nn.DataLoader(X, y, batch_size=16, seed=0)
+    t.fit(loader, val_data=(X[:32], y[:32]), epochs=1)
+    h = t.fit(loader, epochs=4)
+    losses, lrs = h["loss"][1:], h["lr"][1:]
+    assert all(b < a for a, b in itertools.pairwise(losses))  # the training loss improves ...
+    assert lrs[-1] == lrs[0]  # ... so the rate is never cut (it was halved at every epoch)
+
+
+def test_early_stopping_starts_afresh_when_its_default_metric_changes():
+    X, y = nn.make_moons(128, seed=0)
+    stop = nn.EarlyStopping(patience=2)
+    t = _moons_trainer(early_stopping=stop)
+    loader = nn.DataLoader(X, y, batch_size=16, seed=0)
+    t.fit(loader, epochs=1)
+    out = np.asarray(t.predict(X))
+    sure = np.argsort(-np.abs(out[:, 1] - out[:, 0]))[:16]  # its most confident rows, with the
+    h = t.fit(loader, val_data=(X[sure], out[sure].argmax(-1)), epochs=2)  # labels it gives
+    assert h["val_loss"][-1] < min(h["loss"])  # (what makes the old best misleading)
+    h = t.fit(loader, epochs=8)
+    assert len(h["loss"]) == 8  # the training loss improves: no stop after two epochs
+    assert stop.best == pytest.approx(min(h["loss"][2:]))
+
+
+def test_grad_norms_are_taken_before_clipping():
+    X, y = nn.make_moons(16, seed=0)
+    norms = []
+    for clip in (None, 1e-3):
+        t = _moons_trainer(clip_grad_norm=clip)
+        h = t.fit(nn.DataLoader(X, y, batch_size=16, shuffle=False), epochs=1)
+        norms.append(h["grad_norms"])
+    assert norms[0].keys() == norms[1].keys()
+    for k in norms[0]:
+        assert norms[1][k][0] == pytest.approx(norms[0][k][0], rel=1e-6)
+        assert norms[1][k][0] > 1e-2
+
+
+def test_empty_val_data_is_refused():
+    X, y = nn.make_moons(32, seed=0)
+    t = _moons_trainer()
+    with pytest.raises(ValueError, match="val_data holds no rows"):
+        t.fit(nn.DataLoader(X, y, batch_size=16), val_data=(X[:0], y[:0]), epochs=1)

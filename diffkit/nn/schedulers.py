@@ -353,6 +353,12 @@ class EarlyStopping:
         self.stopped = self.bad_epochs >= self.patience
         return self.stopped
 
+    def reset(self) -> None:
+        """Forget the best value and the epochs without improvement (the count of epochs
+        goes on): what a Trainer does when the metric watched changes between fits."""
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch, self.bad_epochs, self.stopped = -1, 0, False
+
     #: the settings (a state without them, from an older diffkit, keeps this object's)
     SETTINGS = ("patience", "min_delta", "mode", "monitor", "restore_best")
 

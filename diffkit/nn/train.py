@@ -272,6 +272,7 @@ class Trainer:
         self._scorer = scorer_for(self.loss_fn)
         self._sum = _reduction(self.loss_fn) == "sum"
         self._monitor: str | None = None
+        self._watched: str | None = None  # what early stopping watched in the last fit
         if compile not in (None, True, False):
             raise TypeError(f"compile must be None, True or False, got {compile!r}")
         self.compile = compile
@@ -432,14 +433,15 @@ class Trainer:
     def _update(self, rows: int) -> None:
         """After backward: gradients summed over the ranks (when distributed; this rank's loss
         covered `rows` rows: their mean, weighted n_r/N, or their sum, weighted 1), clipped,
-        their norms tracked, and the optimizer's step."""
+        their norms tracked (before clipping: what the loss gave, so that clipping does not hide
+        exploding gradients), clipped, and the optimizer's step."""
         if self._dist is not None:
             self._dist.reduce_gradients(rows, summed=self._sum)
+        self._track_norms()
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         if self.clip_grad_value is not None:
             clip_grad_value_(self.model.parameters(), self.clip_grad_value)
-        self._track_norms()
         self.optimizer.step()
 
     def _track_norms(self) -> None:
@@ -481,8 +483,20 @@ class Trainer:
                 f"{getattr(train_loader, 'drop_last', '?')}): there is nothing to train on")
         if val_data is not None:
             _check_data("val_data", *val_data)
+            if len(val_data[0]) == 0:  # NaN val_loss every epoch: early stopping on nothing,
+                raise ValueError("fit: val_data holds no rows (a NaN val_loss at every epoch "
+                                 "would drive early stopping and ReduceLROnPlateau): pass "
+                                 "rows, or no val_data")  # the plateau cutting the rate
         self._read_loss()
         self._monitor = self._check_monitor(val_data is not None)
+        es = self.early_stopping
+        if es is not None and self._watched is not None and self._watched != self._monitor:
+            # the default monitor follows val_data: a fit watching the training loss after
+            # one that watched val_loss compared it with the old best (stopping at once, and
+            # restoring the other fit's weights) — the best is of this metric from here on
+            es.reset()
+            self.best_state = None
+        self._watched = self._monitor
         self._labels_to_check, self._checked = None, None  # checked again once per fit
         if self._loader_state is not None:
             train_loader.load_state_dict(self._loader_state)
@@ -609,6 +623,10 @@ class Trainer:
         losses: list[Any] = []
         rows: list[int] = []
         hits: list[Any] = []
+        # what each batch's mean counts for in the epoch's: its rows, or for a class-weighted
+        # loss its labels' total weight (the mean's divisor: see _class_weight_of)
+        weigh = _class_weight_of(self.loss_fn)
+        counts: list[Any] = rows if weigh is None else []
         # code of the user's (a transform, a sampler, an iterable of theirs) runs between two
         # steps and may freeze a parameter or change a setting: the compiled step is checked
         # against the model before each step, as it is here at the epoch's start
@@ -623,24 +641,26 @@ class Trainer:
                     loss, right = step(xb, yb)
                     losses.append(loss)
                     rows.append(len(yb))
+                    if weigh is not None:
+                        counts.append(len(yb) if (c := weigh(yb)) is None else c)
                     hits.append(right)
                     if bar.bar is not None:
                         i = len(losses) - 1
                         if i % 25 == 0 or i == steps - 1:  # reading the running loss waits
-                            shown_total += _weighted_sum(losses[shown:], rows[shown:])
+                            shown_total += _weighted_sum(losses[shown:], counts[shown:])
                             shown = len(losses)
                             bar.advance(f"epoch {self.epoch + 1}: loss "
-                                        f"{float(shown_total) / sum(rows):.4f}")
+                                        f"{float(shown_total) / sum(counts):.4f}")
                         else:
                             bar.advance(None)
-                total = _weighted_sum(losses, rows)
+                total = _weighted_sum(losses, counts)
         finally:
             self._lane = None  # _device_step outside fit's loop checks every step
-        correct, n = sum(hits, 0.0), sum(rows)
+        correct, n, counted = sum(hits, 0.0), sum(rows), sum(counts)
         if self._dist is not None:  # the sums over all ranks' shards
-            total, correct, n = self._dist.reduce_totals(total, correct, n)
+            total, correct, n, counted = self._dist.reduce_totals(total, correct, n, counted)
         with np.errstate(all="ignore"):
-            mean = float(total) / n
+            mean = float(total) / counted
         if not math.isfinite(mean):
             self._diverged(losses, mean, steps)
         h = self.history
@@ -654,7 +674,7 @@ class Trainer:
             h["val_loss"].append(vl)
             h["val_accuracy"].append(va)
         h["time"].append(time.perf_counter() - t0)
-        self._after_epoch(h)
+        self._after_epoch(h, val_data is not None)
         self.epoch += 1
         bar.epoch_done(self.epoch, h)
         if self.checkpoint and (self._dist is None or self._dist.is_main):
@@ -678,7 +698,7 @@ class Trainer:
             + advice.format(lr=lr),
             epoch=self.epoch + 1, step=None if step is None else step + 1, loss=value)
 
-    def _after_epoch(self, h: History) -> None:
+    def _after_epoch(self, h: History, validating: bool) -> None:
         """The end-of-epoch decisions: the scheduler's step, early stopping, the best weights.
         Distributed, they read the history's global numbers (summed over the ranks), and the
         model's buffers are rank 0's first (a plain batch norm's running statistics differ per
@@ -686,14 +706,15 @@ class Trainer:
         written next are the same everywhere."""
         if self._dist is not None and self._dist.active:
             self._dist.sync_buffers(self.model)
-        monitor = h["val_loss"][-1] if h["val_loss"] else h["loss"][-1]
+        # this fit's metric: an earlier fit's val_loss, frozen, cut the rate at every epoch
+        monitor = h["val_loss"][-1] if validating else h["loss"][-1]
         if isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step(monitor)
         elif self.scheduler is not None:
             self.scheduler.step()
         es = self.early_stopping
         if es is not None:
-            es.step(h[self._monitor or self._check_monitor(bool(h["val_loss"]))][-1])
+            es.step(h[self._monitor or self._check_monitor(validating)][-1])
             if es.best_epoch == es.epoch and es.restore_best:
                 self.best_state = self.model.state_dict()
 
@@ -1020,11 +1041,37 @@ def _reduction(loss_fn: Any) -> str:
     return known_reduction(loss_fn) or "mean"
 
 
-def _terms(loss_fn: Any, out_shape: tuple[int, ...], y: Any = None) -> int:
+def _class_weight_of(loss_fn: Any) -> Callable[[Any], float | None] | None:
+    """For a built-in class loss given class weights (``weight=``): the function of a batch's
+    targets giving what its mean divides by, Σᵢ w_yᵢ for integer labels (None for probability
+    targets: their mean is over the rows); None for every other loss. Batches then count by
+    it in the epoch's mean, so that the history's loss is the loss of the whole set, as
+    val_loss is (counted by rows, the weighted batches' means were averaged wrongly)."""
+    if builtin_loss(loss_fn) not in (cross_entropy, nll_loss):
+        return None
+    weight = loss_weights(loss_fn).get("weight")
+    if weight is None:
+        return None
+    w = np.asarray(to_numpy(value_of(weight)), dtype=np.float64)
+
+    def total(y: Any) -> float | None:
+        labels = np.asarray(to_numpy(value_of(y)))
+        if labels.dtype.kind not in "iu":
+            return None
+        return float(w[labels].sum()) or 1.0  # (all weights 0: the loss is NaN; no 0/0 here)
+
+    return total
+
+
+def _terms(loss_fn: Any, out_shape: tuple[int, ...], y: Any = None) -> float:
     """How many terms a loss sums for an output of this shape: one per row for the class losses
     (cross_entropy, nll_loss), one per entry for the others; a loss of your own is read by its
     targets — integer labels of the output's shape less its last axis are one term per row (a
-    class loss), anything else one per entry."""
+    class loss), anything else one per entry. A class loss with class weights: the rows' total
+    weight Σ w_y, its mean's divisor (:func:`_class_weight_of`)."""
+    weigh = _class_weight_of(loss_fn) if y is not None else None
+    if weigh is not None and (total := weigh(y)) is not None:
+        return total
     shape = tuple(out_shape)
     if builtin_loss(loss_fn) is not None:
         rows = uses_class_labels(loss_fn)
