@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,17 +131,56 @@ class Sequential(Module):
         return x
 
 
+def _dim(name: str, value: int) -> int:
+    """An axis number for Flatten (an int, or anything with __index__); a ValueError names it."""
+    try:
+        return operator.index(value)
+    except TypeError as e:
+        raise ValueError(f"Flatten: {name} must be an int, got {value!r}") from e
+
+
 class Flatten(Module):
-    """(N, d1, d2, …) → (N, d1·d2·…). Example: ``nn.Flatten()(np.zeros((2, 3, 4))).shape == (2, 12)``."""
+    """Axes start_dim … end_dim (negative: from the end) merged into one, PyTorch's rule:
+    (N, d1, d2, …) → (N, d1·d2·…) by default.
+
+    Example:
+        >>> import diffkit.nn as nn, numpy as np
+        >>> nn.Flatten()(np.zeros((2, 3, 4))).shape, nn.Flatten(0, 1)(np.zeros((2, 3, 4))).shape
+        ((2, 12), (6, 4))
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = _dim("start_dim", start_dim), _dim("end_dim", end_dim)
 
     def forward(self, x: Any) -> Any:
         shape = tuple(np.shape(value_of(x)))
-        if len(shape) < 2:  # PyTorch's IndexError; a (3,) input became a (3, 1) batch
+        start, end = self._dims(shape)
+        # the size, not -1: for zero rows NumPy would make (0, -1) a (0, 0) array
+        merged = math.prod(shape[start:end + 1])
+        return dk.reshape(x, (*shape[:start], merged, *shape[end + 1:]))
+
+    def _dims(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """start_dim and end_dim as axes of `shape` (a 0-d input counts as one axis, as in
+        PyTorch: it becomes shape (1,)); a ShapeError where one is out of range."""
+        n = max(len(shape), 1)
+        if self.start_dim == 1 and len(shape) < 2:  # PyTorch's IndexError; a (3,) input
+            # became a (3, 1) batch
             raise ShapeError(f"Flatten keeps the first (batch) axis and flattens the others: an "
                              f"input of shape {shape} has no axis after it (reshape it to "
                              "(1, n) for one sample)")
-        # the size, not -1: for zero rows NumPy would make (0, -1) a (0, 0) array
-        return dk.reshape(x, (shape[0], math.prod(shape[1:])))
+        for name, d in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if not -n <= d < n:
+                raise ShapeError(f"Flatten({self.extra_repr()}): {name}={d} is not an axis of "
+                                 f"an input of shape {shape} (dims run from {-n} to {n - 1})")
+        start, end = self.start_dim % n, self.end_dim % n
+        if start > end:
+            raise ShapeError(f"Flatten({self.extra_repr()}): start_dim cannot come after end_dim "
+                             f"(axes {start} and {end} of an input of shape {shape})")
+        return start, end
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class ReLU(Module):
@@ -253,10 +293,60 @@ def _channels(n: int) -> str:
     return f"{n} channel" if n == 1 else f"{n} channels"
 
 
+#: Conv2d's padding modes and the np.pad mode each is (all have derivatives in dk.pad)
+_PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
+                  "circular": "wrap"}
+
+
+def _padded(x: Any, sides: tuple[int, int, int, int], mode: str = "constant",
+            value: float = 0.0) -> Any:
+    """x (N, C, H, W) padded by (top, bottom, left, right) with np.pad's `mode` (`value` for
+    'constant'); dk.pad's rules carry the gradient back (copies summed, the constant dropped)."""
+    t, b, l, r = sides
+    width = ((0, 0), (0, 0), (t, b), (l, r))
+    if mode == "constant":
+        return dk.pad(x, width, mode, constant_values=value)
+    return dk.pad(x, width, mode)
+
+
+def _span(kernel: tuple[int, int], dilation: int | tuple[int, int]) -> tuple[int, int]:
+    """How far a dilated kernel reaches: d·(k − 1) + 1 along each axis."""
+    (kh, kw), (dh, dw) = kernel, _pair(dilation)
+    return dh * (kh - 1) + 1, dw * (kw - 1) + 1
+
+
+def _conv_padding(padding: str | int | Sequence[int],
+                  stride: int | tuple[int, int]) -> str | int | tuple[int, int]:
+    """'same', 'valid' (kept as strings, as PyTorch keeps them) or one int or an (h, w) pair."""
+    if not isinstance(padding, str):
+        return _one(_sizes("Conv2d", "padding", padding, low=0))
+    if padding not in ("same", "valid"):
+        raise ValueError(f"Conv2d: invalid padding string {padding!r}, should be one of "
+                         "'valid', 'same'")
+    if padding == "same" and _pair(stride) != (1, 1):
+        raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions "
+                         f"(stride={stride})")
+    return padding
+
+
+def _check_groups(in_channels: int, out_channels: int, groups: int) -> int:
+    """groups ≥ 1 dividing both channel counts (PyTorch's rules)."""
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups <= 0:
+        raise ValueError(f"Conv2d: groups must be a positive integer, got {groups!r}")
+    for name, n in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if n % groups:
+            raise ValueError(f"Conv2d: {name} must be divisible by groups, got {name}={n} "
+                             f"and groups={groups}")
+    return int(groups)
+
+
 class Conv2d(Module):
-    """2-D cross-correlation of (N, C, H, W) batches: im2col, then one matrix product.
-    kernel_size, stride and padding: one int, or an (h, w) pair as in PyTorch; the output is
-    OH = ⌊(H + 2p_h − k_h)/s_h⌋ + 1 (likewise OW).
+    """2-D cross-correlation of (N, C, H, W) batches: im2col, then one matrix product (one per
+    group). kernel_size, stride, padding and dilation: one int, or an (h, w) pair as in
+    PyTorch; the output is OH = ⌊(H + 2p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 (likewise OW).
+    padding='same' (stride 1) pads d·(k − 1) in all, the odd one at the bottom/right;
+    'valid' is 0. padding_mode: 'zeros', 'reflect', 'replicate' or 'circular'. With `groups`
+    g, output channels o·g … read input channels of group g only: weight (out, in/g, kh, kw).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -264,81 +354,174 @@ class Conv2d(Module):
         (2, 6, 6, 6)
         >>> nn.Conv2d(1, 6, 3, stride=(2, 1), padding=(1, 0))(np.zeros((2, 1, 8, 8), np.float32)).shape
         (2, 6, 4, 6)
+        >>> nn.Conv2d(4, 6, 3, padding="same", dilation=2, groups=2)(np.zeros((1, 4, 7, 7))).shape
+        (1, 6, 7, 7)
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
-                 bias: bool = True, dtype: DType = np.float32) -> None:
+                 stride: int | Sequence[int] = 1, padding: str | int | Sequence[int] = 0,
+                 dilation: int | Sequence[int] = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: DType = np.float32) -> None:
         super().__init__()
         if in_channels <= 0 or out_channels <= 0:
             raise ValueError(f"Conv2d: in_channels and out_channels must be positive, got "
                              f"{in_channels} and {out_channels}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Conv2d: padding_mode must be one of {list(_PADDING_MODES)}, "
+                             f"got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
+        self.groups = _check_groups(in_channels, out_channels, groups)
         self.kernel_size = _sizes("Conv2d", "kernel_size", kernel_size)
         self.stride = _one(_sizes("Conv2d", "stride", stride))
-        self.padding = _one(_sizes("Conv2d", "padding", padding, low=0))
-        shape = (out_channels, in_channels, *self.kernel_size)
+        self.padding = _conv_padding(padding, self.stride)
+        self.dilation = _one(_sizes("Conv2d", "dilation", dilation))
+        self.padding_mode = padding_mode
+        shape = (out_channels, in_channels // self.groups, *self.kernel_size)
         self.weight = init.kaiming_uniform_(Parameter(np.empty(shape, dtype), name="weight"),
                                             a=math.sqrt(5))
         self.bias = None
-        if bias:
-            bound = 1 / math.sqrt(in_channels * math.prod(self.kernel_size))
+        if bias:  # PyTorch's bound 1/√fan_in, fan_in = in/groups·kh·kw
+            bound = 1 / math.sqrt(math.prod(shape[1:]))
             self.bias = init.uniform_(Parameter(np.empty(out_channels, dtype), name="bias"), -bound, bound)
 
     def forward(self, x: Any) -> Any:
-        shape, (ph, pw) = tuple(x.shape), _pair(self.padding)
+        shape = tuple(x.shape)
         if len(shape) != 4 or shape[1] != self.in_channels:
             got = f" ({_channels(shape[1])})" if len(shape) == 4 else ""
             raise ShapeError(f"Conv2d({self.extra_repr()}) expects an (N, C, H, W) batch with "
                              f"C = in_channels = {self.in_channels}, got shape {shape}{got}")
-        if shape[2] + 2 * ph < self.kernel_size[0] or shape[3] + 2 * pw < self.kernel_size[1]:
+        t, b, l, r = sides = self._sides()
+        span = _span(self.kernel_size, self.dilation)
+        if shape[2] + t + b < span[0] or shape[3] + l + r < span[1]:
             raise ShapeError(f"Conv2d({self.extra_repr()}): the (padded) input of shape {shape} "
-                             f"is smaller than the kernel {self.kernel_size}")
-        cols = dk.im2col(x, self.kernel_size, self.stride, self.padding)  # (N, OH, OW, C·kh·kw)
-        w = dk.reshape(self.weight, (self.out_channels, -1))
-        y = dk.matmul(cols, dk.transpose(w)) if self.bias is None else dk.linear(cols, w, self.bias)
-        return dk.transpose(y, (0, 3, 1, 2))
+                             f"is smaller than the (dilated) kernel {span}")
+        if self.padding_mode == "zeros" and t == b and l == r:  # im2col pads with zeros itself
+            cols = dk.im2col(x, self.kernel_size, self.stride, _one((t, l)), self.dilation)
+        else:
+            self._check_pad_fits(shape, sides)
+            x = _padded(x, sides, _PADDING_MODES[self.padding_mode])
+            cols = dk.im2col(x, self.kernel_size, self.stride, 0, self.dilation)
+        return dk.transpose(self._mix(cols), (0, 3, 1, 2))  # (N, OH, OW, out) → (N, out, OH, OW)
+
+    def _sides(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) padding; 'same' pads d·(k − 1) per axis, ⌊·/2⌋ before and
+        the rest after, as PyTorch does."""
+        if self.padding == "valid":
+            return 0, 0, 0, 0
+        if self.padding == "same":
+            th, tw = (s - 1 for s in _span(self.kernel_size, self.dilation))
+            return th // 2, th - th // 2, tw // 2, tw - tw // 2
+        ph, pw = _pair(self.padding)
+        return ph, ph, pw, pw
+
+    def _check_pad_fits(self, shape: tuple[int, ...], sides: tuple[int, int, int, int]) -> None:
+        """PyTorch's limits: 'reflect' pads less than the axis's length (a mirror copies each
+        entry once), 'circular' at most its length (it wraps around once)."""
+        limit = {"reflect": -1, "circular": 0}.get(self.padding_mode)
+        if limit is None:
+            return
+        for size, pad in ((shape[2], max(sides[:2])), (shape[3], max(sides[2:]))):
+            if pad > size + limit:
+                bound = "less than" if limit else "at most"
+                raise ShapeError(f"Conv2d({self.extra_repr()}): padding_mode="
+                                 f"{self.padding_mode!r} needs a padding {bound} the input's "
+                                 f"size, got padding {pad} for size {size} (shape {shape})")
+
+    def _mix(self, cols: Any) -> Any:
+        """y[n, a, b, o] = Σ_k cols[n, a, b, k]·W[o, k] + bias[o]; with groups, k runs over the
+        columns of o's group only: im2col orders columns by channel, so a group's are a block."""
+        if self.groups == 1:
+            w = dk.reshape(self.weight, (self.out_channels, -1))
+            return (dk.matmul(cols, dk.transpose(w)) if self.bias is None
+                    else dk.linear(cols, w, self.bias))
+        n, oh, ow, k = cols.shape
+        g = self.groups
+        c = dk.transpose(dk.reshape(cols, (n * oh * ow, g, k // g)), (1, 0, 2))  # (G, M, K/G)
+        wg = dk.reshape(self.weight, (g, self.out_channels // g, k // g))  # (G, O/G, K/G)
+        y = dk.transpose(dk.matmul(c, dk.transpose(wg, (0, 2, 1))), (1, 0, 2))  # (M, G, O/G)
+        y = dk.reshape(y, (n * oh * ow, self.out_channels))
+        if self.bias is not None:  # on (M, out), so the bias's cotangent is a sum over one
+            y = dk.add(y, self.bias)  # axis: over (N, OH, OW) the compiled step rounded it
+            # differently from the eager tape
+        return dk.reshape(y, (n, oh, ow, self.out_channels))
 
     def extra_repr(self) -> str:
+        extra = "".join(f", {name}={value!r}" for name, value, default in (
+            ("dilation", self.dilation, 1), ("groups", self.groups, 1),
+            ("padding_mode", self.padding_mode, "zeros")) if value != default)
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+                f"stride={self.stride}, padding={self.padding!r}{extra}")
+
+
+def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> tuple[int, int]:
+    """PyTorch's pooled length ⌊(size + 2p − d·(k − 1) − 1 [+ s − 1 in ceil mode])/s⌋ + 1,
+    where in ceil mode the last window must start inside the input or the left padding; and
+    how far the last window reaches past the right padding (pooled as −inf)."""
+    span = d * (k - 1) + 1
+    out = (size + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out, max(0, (out - 1) * s + span - (size + 2 * p))
 
 
 class MaxPool2d(Module):
     """Maximum over windows of (N, C, H, W); the gradient goes to the arg-max (shared at ties).
-    kernel_size and stride (default: kernel_size): one int or an (h, w) pair, each ≥ 1.
+    kernel_size, stride (default: kernel_size), padding and dilation: one int or an (h, w)
+    pair, as in PyTorch. The input is padded with −inf (padding at most half the kernel);
+    OH = ⌊(H + 2p − d·(k − 1) − 1)/s⌋ + 1, rounded up with ceil_mode (likewise OW).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
         >>> nn.MaxPool2d(2)(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
         array([[ 5.,  7.],
                [13., 15.]])
+        >>> nn.MaxPool2d(2, padding=1, ceil_mode=True)(np.zeros((1, 1, 4, 4))).shape
+        (1, 1, 3, 3)
     """
 
-    def __init__(self, kernel_size: int | Sequence[int],
-                 stride: int | Sequence[int] | None = None) -> None:
+    def __init__(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+                 padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
+                 ceil_mode: bool = False) -> None:
         super().__init__()
         k = _sizes("MaxPool2d", "kernel_size", kernel_size)
         s = k if stride is None else _sizes("MaxPool2d", "stride", stride)
-        self.kernel_size, self.stride = _one(k), _one(s)
+        p = _sizes("MaxPool2d", "padding", padding, low=0)
+        if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+            raise ValueError(f"MaxPool2d: padding must be at most half of kernel_size, got "
+                             f"padding={padding!r} and kernel_size={kernel_size!r}")
+        self.kernel_size, self.stride, self.padding = _one(k), _one(s), _one(p)
+        self.dilation = _one(_sizes("MaxPool2d", "dilation", dilation))
+        self.ceil_mode = bool(ceil_mode)
 
     def forward(self, x: Any) -> Any:
-        (kh, kw), (sh, sw) = _pair(self.kernel_size), _pair(self.stride)
-        if len(x.shape) != 4 or x.shape[2] < kh or x.shape[3] < kw:
-            why = ("an (N, C, H, W) batch" if len(x.shape) != 4 else
-                   f"H >= {kh} and W >= {kw} (the kernel)")
-            raise ShapeError(f"MaxPool2d({self.extra_repr()}) expects {why}, got shape "
-                             f"{tuple(x.shape)}")
+        if len(x.shape) != 4:
+            raise ShapeError(f"MaxPool2d({self.extra_repr()}) expects an (N, C, H, W) batch, "
+                             f"got shape {tuple(x.shape)}")
         n, c, h, w = x.shape
-        if (sh, sw) == (kh, kw) and h % kh == 0 and w % kw == 0:
-            windows, axes = dk.reshape(x, (n, c, h // kh, kh, w // kw, kw)), (3, 5)
-        else:
-            cols = dk.im2col(dk.reshape(x, (n * c, 1, h, w)), (kh, kw), self.stride, 0)
-            windows, axes = dk.reshape(cols, (n, c, cols.shape[1], cols.shape[2], kh * kw)), (4,)
-        return dk.amax(windows, axis=axes)  # ties share the derivative equally
+        k, s, p, d = (_pair(v) for v in (self.kernel_size, self.stride, self.padding,
+                                          self.dilation))
+        (oh, eh), (ow, ew) = (_pool_out(size, *a, self.ceil_mode)
+                              for size, a in zip((h, w), zip(k, s, p, d)))
+        if oh < 1 or ow < 1:
+            span = _span(k, d)
+            raise ShapeError(f"MaxPool2d({self.extra_repr()}) expects H + 2·padding >= "
+                             f"{span[0]} and W + 2·padding >= {span[1]} (the kernel), got shape "
+                             f"{tuple(x.shape)}")
+        if s == k and p == (0, 0) and d == (1, 1) and h % k[0] == 0 and w % k[1] == 0:
+            windows, axes = dk.reshape(x, (n, c, h // k[0], k[0], w // k[1], k[1])), (3, 5)
+            return dk.amax(windows, axis=axes)  # ties share the derivative equally
+        sides = (p[0], p[0] + eh, p[1], p[1] + ew)
+        if any(sides):  # −inf never wins a window that holds an entry of x
+            x = _padded(x, sides, value=-np.inf)
+        x = dk.reshape(x, (n * c, 1, h + sides[0] + sides[1], w + sides[2] + sides[3]))
+        cols = dk.im2col(x, k, self.stride, 0, self.dilation)
+        return dk.amax(dk.reshape(cols, (n, c, oh, ow, k[0] * k[1])), axis=(4,))
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        extra = "".join(f", {name}={value!r}" for name, value, default in (
+            ("padding", self.padding, 0), ("dilation", self.dilation, 1),
+            ("ceil_mode", self.ceil_mode, False)) if value != default)
+        return f"kernel_size={self.kernel_size}, stride={self.stride}{extra}"
 
 
 def _widened(*values: Any) -> tuple[list[Any], Any]:

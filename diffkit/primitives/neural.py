@@ -80,35 +80,44 @@ def _int_or_pair(k: int | Sequence[int]) -> int | tuple[int, int]:
     return kh if kh == kw else (kh, kw)
 
 
-def _conv_out(size: int, k: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - k) // stride + 1
+def _conv_out(size: int, k: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """⌊(size + 2p − d·(k − 1) − 1)/s⌋ + 1: a dilated kernel spans d·(k − 1) + 1 entries."""
+    return (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+
+
+def _window(i: int, d: int, s: int, n: int) -> slice:
+    """Where kernel tap i reads along one axis for n outputs: start i·d, step s."""
+    return slice(i * d, i * d + s * (n - 1) + 1, s)
 
 
 def _im2col_impl(xp: Any, x: Any, kernel_size: tuple[int, int], stride: int | tuple[int, int],
-                 padding: int | tuple[int, int]) -> Any:
+                 padding: int | tuple[int, int], dilation: int | tuple[int, int] = 1) -> Any:
     n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, _pair(stride), _pair(padding)
-    oh, ow = _conv_out(h, kh, sh, ph), _conv_out(w, kw, sw, pw)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, _pair(stride), _pair(padding), _pair(
+        dilation)
+    oh, ow = _conv_out(h, kh, sh, ph, dh), _conv_out(w, kw, sw, pw, dw)
     if ph or pw:
         x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     cols = xp.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            window = x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            window = x[:, :, _window(i, dh, sh, oh), _window(j, dw, sw, ow)]
             cols[:, :, :, :, i, j] = window.transpose(0, 2, 3, 1)
     return cols.reshape(n, oh, ow, c * kh * kw)
 
 
 def _col2im_impl(xp: Any, cols: Any, kernel_size: tuple[int, int], stride: int | tuple[int, int],
-                 padding: int | tuple[int, int], shape: tuple[int, int, int, int]) -> Any:
+                 padding: int | tuple[int, int], shape: tuple[int, int, int, int],
+                 dilation: int | tuple[int, int] = 1) -> Any:
     n, c, h, w = shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, _pair(stride), _pair(padding)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, _pair(stride), _pair(padding), _pair(
+        dilation)
     oh, ow = cols.shape[1], cols.shape[2]
     out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     c6 = cols.reshape(n, oh, ow, c, kh, kw)
     for i in range(kh):
         for j in range(kw):
-            out[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += (
+            out[:, :, _window(i, dh, sh, oh), _window(j, dw, sw, ow)] += (
                 c6[:, :, :, :, i, j].transpose(0, 3, 1, 2))
     return out[:, :, ph:ph + h, pw:pw + w] if ph or pw else out
 
@@ -120,37 +129,38 @@ def _merge_k(t: Any, k: int) -> Any:
 
 
 def _prepare_im2col(x: Any, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
-                    padding: int | Sequence[int] = 0) -> Any:
-    """stride and padding: one int, or an (h, w) pair (PyTorch's Conv2d arguments)."""
-    ks, (sh, sw), (ph, pw) = _pair(kernel_size), _pair(stride), _pair(padding)
+                    padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1) -> Any:
+    """stride, padding and dilation: one int, or an (h, w) pair (PyTorch's Conv2d arguments)."""
+    ks, (sh, sw), (ph, pw), (dh, dw) = (_pair(kernel_size), _pair(stride), _pair(padding),
+                                        _pair(dilation))
     s = shape_of(x)
-    if (len(s) != 4 or s[2] + 2 * ph < ks[0] or s[3] + 2 * pw < ks[1] or min(sh, sw) < 1
-            or min(ph, pw) < 0):
+    if (len(s) != 4 or min(sh, sw, dh, dw) < 1 or min(ph, pw) < 0
+            or s[2] + 2 * ph < dh * (ks[0] - 1) + 1 or s[3] + 2 * pw < dw * (ks[1] - 1) + 1):
         raise ShapeError(f"im2col: input {s} does not fit kernel {ks}, stride {stride}, "
-                         f"padding {padding} (need an (N, C, H, W) batch)")
+                         f"padding {padding}, dilation {dilation} (need an (N, C, H, W) batch)")
     return (x,), {"kernel_size": ks, "stride": _int_or_pair(stride),
-                  "padding": _int_or_pair(padding)}
+                  "padding": _int_or_pair(padding), "dilation": _int_or_pair(dilation)}
 
 
 im2col = structural(
     "im2col", _im2col_impl, linear=True, prepare=_prepare_im2col,
-    batch=lambda ts, k, xs, out, kernel_size, stride, padding: reshape(
-        im2col(_merge_k(ts[0], k), kernel_size, stride, padding), (k, *shape_of(out))),
-    vjp=lambda ct, xs, out, kernel_size, stride, padding: (
-        col2im(ct, kernel_size, stride, padding, shape_of(xs[0])),),
+    batch=lambda ts, k, xs, out, kernel_size, stride, padding, dilation=1: reshape(
+        im2col(_merge_k(ts[0], k), kernel_size, stride, padding, dilation), (k, *shape_of(out))),
+    vjp=lambda ct, xs, out, kernel_size, stride, padding, dilation=1: (
+        col2im(ct, kernel_size, stride, padding, shape_of(xs[0]), dilation),),
     latex=r"\operatorname{im2col}", holomorphic=True,
     doc="Patches of an (N, C, H, W) batch as rows: (N, OH, OW, C·kh·kw). Linear; transpose col2im.")
 col2im = structural(
     "col2im", _col2im_impl, linear=True,
-    prepare=lambda cols, kernel_size, stride, padding, shape: ((cols,), {
+    prepare=lambda cols, kernel_size, stride, padding, shape, dilation=1: ((cols,), {
         "kernel_size": _pair(kernel_size), "stride": _int_or_pair(stride),
         "padding": _int_or_pair(padding),
-        "shape": tuple(int(n) for n in shape)}),
-    batch=lambda ts, k, xs, out, kernel_size, stride, padding, shape: reshape(
-        col2im(_merge_k(ts[0], k), kernel_size, stride, padding, (k * shape[0], *shape[1:])),
-        (k, *shape)),
-    vjp=lambda ct, xs, out, kernel_size, stride, padding, shape: (
-        im2col(ct, kernel_size, stride, padding),),
+        "shape": tuple(int(n) for n in shape), "dilation": _int_or_pair(dilation)}),
+    batch=lambda ts, k, xs, out, kernel_size, stride, padding, shape, dilation=1: reshape(
+        col2im(_merge_k(ts[0], k), kernel_size, stride, padding, (k * shape[0], *shape[1:]),
+               dilation), (k, *shape)),
+    vjp=lambda ct, xs, out, kernel_size, stride, padding, shape, dilation=1: (
+        im2col(ct, kernel_size, stride, padding, dilation),),
     latex=r"\operatorname{col2im}", holomorphic=True,
     doc="Sum patches (N, OH, OW, C·kh·kw) back into an image batch of `shape`: im2col's transpose.")
 
