@@ -290,6 +290,22 @@ def element_count(graph: Graph) -> int:
     return int(sum(max(n.size, 1) for n in graph.nodes))
 
 
+def _as_numbers(a: np.ndarray) -> np.ndarray:
+    """An object array with SymPy truth values (``Eq(x, 0)``, true) as the numbers 1 and 0,
+    as NumPy reads booleans in arithmetic; everything else as it is."""
+    def number(e: Any) -> Any:
+        if isinstance(e, bool | np.bool_):
+            return sp.Integer(int(e))
+        if isinstance(e, sp.logic.boolalg.Boolean) and not isinstance(e, sp.Expr):
+            return sp.Piecewise((1, e), (0, True))
+        return e
+
+    out = np.empty(np.shape(a), dtype=object)
+    for idx in np.ndindex(*np.shape(a)):
+        out[idx] = number(np.asarray(a, dtype=object)[idx])
+    return out
+
+
 def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool = True,
                    limit: int = MAX_ELEMENTS, prefix: str = "v") -> ScalarProgram:
     """Translate `graph` to a :class:`ScalarProgram` (one symbol per intermediate element)."""
@@ -318,8 +334,11 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
         try:
             out = _apply(node, [exprs[i] for i in node.inputs])
         except TypeError as exc:
-            raise MissingRuleError(f"no SymPy translation of {node.prim.name} for these arguments ({exc}): "
-                                   "use method='reverse'") from None
+            try:  # a comparison's truth value in arithmetic (signum(x) + (x == 0), NumPy's
+                out = _apply(node, [_as_numbers(exprs[i]) for i in node.inputs])  # bool + float)
+            except TypeError:
+                raise MissingRuleError(f"no SymPy translation of {node.prim.name} for these "
+                                       f"arguments ({exc}): use method='reverse'") from None
         if share:
             constant = not node.prim.differentiable
             out = _name_elements(out, labels[node.id].replace("-", "m"), prefix, prog, taken,

@@ -371,3 +371,22 @@ def test_empty_val_data_is_refused():
     t = _moons_trainer()
     with pytest.raises(ValueError, match="val_data holds no rows"):
         t.fit(nn.DataLoader(X, y, batch_size=16), val_data=(X[:0], y[:0]), epochs=1)
+
+
+# ----- symbolic over a traced derivative whose rule adds a comparison (hunt 17f) --------------
+
+
+@pytest.mark.parametrize("name, second", [
+    ("tanh", lambda x: -2.0 * np.tanh(x) / np.cosh(x) ** 2),
+    ("sigmoid", lambda x: (s := 1.0 / (1.0 + np.exp(-x))) * (1 - s) * (1 - 2 * s)),
+])
+@pytest.mark.parametrize("inner", ["reverse", "forward"])
+def test_symbolic_derivative_of_a_traced_gradient_through_tanh_and_sigmoid(name, second, inner):
+    fn = getattr(dk, name)
+
+    def g(x):
+        return dk.grad(fn, method=inner)(x)[0]
+
+    for x in (0.3, -1.2, 0.0):
+        got = dk.derivative(g, method="symbolic")(x)
+        assert got == pytest.approx(second(x), rel=1e-13, abs=1e-300)
