@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import inspect
 import keyword
+import math
 import numbers
 import os
 from collections.abc import Callable, Sequence
@@ -422,8 +423,14 @@ class Function:
             if self.jit and Function.jit_evaluator is not None:
                 out = Function.jit_evaluator(self, args)
                 if out is not NOT_COMPILED:
-                    return to_python(out)
-            return to_python(self.evaluate(*args))
+                    sig = signature(args)
+                    made = self.cache.get(("frozen", sig))
+                    return restructured(out, getattr(made, "output_structure", None)
+                                        if made is not self else
+                                        self.cache.get(("structure", sig)))
+            structure: list[Any] = []
+            out = self.evaluate(*args, structure=structure)
+            return restructured(out, structure[0] if structure else None)
 
     def _frozen_at_values(self, args: tuple[Any, ...]) -> Function:
         """A jit function called with traced arguments (inside a derivative, or eager Tensors):
@@ -461,7 +468,7 @@ class Function:
             raise ArityError(f"{self.name}: input(s) {', '.join(map(repr, missing))} not given")
         return tuple(full)
 
-    def evaluate(self, *args: Any) -> Any:
+    def evaluate(self, *args: Any, structure: list[Any] | None = None) -> Any:
         """Evaluate without converting the result (complex and array results kept as they are).
         Nothing is differentiated: every argument of a Python function that is no float number
         or array (integers, lists, strings, objects) reaches it as given, and the body gets its
@@ -469,7 +476,7 @@ class Function:
         floats)."""
         args = tuple(self.coerce(args, ()))
         try:
-            return self.run_body(*args)
+            return self.run_body(*args, structure=structure)
         except DiffkitError:
             raise
         except np.linalg.LinAlgError as exc:  # numpy.linalg on plain arrays: a singular matrix, …
@@ -805,6 +812,30 @@ def _check_output(out: Any) -> None:
     hint = " (did the function forget to `return` its result?)" if out is None else ""
     raise TracingError(f"the function returned {type(out).__name__}{hint}: it must return a "
                        "number, an array, or a tuple or list of them")
+
+
+def restructured(out: Any, structure: Any) -> Any:
+    """A call's value as the body returned it: where that was a tuple or list (`structure`, a
+    list: :func:`output_pieces`), a tuple of its pieces — nested as they were, each of its shape
+    — cut from the one flat output the derivatives see (``dk.jit(dk.grad(f))(x)`` is the tuple
+    ``dk.grad(f)(x)`` is, as in JAX, not one flat array whose ``[0]`` is a number); anything
+    else as :func:`to_python` gives it."""
+    if not isinstance(structure, list) or type(out) is not np.ndarray:
+        return to_python(out)
+    flat = out.reshape(-1)
+    at = 0
+
+    def build(s: Any) -> Any:
+        nonlocal at
+        if isinstance(s, list):
+            return tuple(build(p) for p in s)
+        n = math.prod(s)
+        piece = flat[at:at + n].reshape(s)
+        at += n
+        return to_python(piece.copy())
+
+    result = build(structure)
+    return result if at == flat.size else to_python(out)  # (sizes that do not add up: as is)
 
 
 def to_python(out: Any) -> Any:

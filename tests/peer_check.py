@@ -284,6 +284,14 @@ def _max_abs(a: np.ndarray) -> float:
     return float(np.max(np.abs(a), initial=0.0))
 
 
+def _flat_pieces(out):
+    """A call's value as one flat array: a tuple (as the body returned it) by its pieces in
+    order, as the derivatives read it."""
+    if isinstance(out, tuple | list):
+        return np.concatenate([np.ravel(_flat_pieces(p)) for p in out]) if out else np.zeros(0)
+    return out
+
+
 def _value_problem(what: str, got: Any, want: Any) -> str | None:
     g, w = np.asarray(got), np.asarray(want)
     if g.shape != w.shape:
@@ -374,7 +382,7 @@ def _checks(case: Any, problems: list[str]) -> None:
     with warnings.catch_warnings():
         _warning_filters(case.allow_warnings)
         # values: the plain call, then the traced output of the reverse engine
-        p = _value_problem("value (plain call)", F(*args), want_flat)
+        p = _value_problem("value (plain call)", _flat_pieces(F(*args)), want_flat)
         if p:
             problems.append(p)
         traced, _ = dk.vjp(F, *args, wrt=wrt)

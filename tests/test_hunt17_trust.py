@@ -390,3 +390,32 @@ def test_symbolic_derivative_of_a_traced_gradient_through_tanh_and_sigmoid(name,
     for x in (0.3, -1.2, 0.0):
         got = dk.derivative(g, method="symbolic")(x)
         assert got == pytest.approx(second(x), rel=1e-13, abs=1e-300)
+
+
+# ----- a call returns what the body returns (hunt 17f) ----------------------------------------
+
+
+def test_a_jit_of_a_gradient_returns_the_gradients_tuple():
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    g = dk.grad(lambda a: np.sum(a ** 3))
+    for call in (dk.jit(g), dk.function(g)):
+        for _ in range(2):  # the first call (traced) and a warm one (generated code)
+            (got,) = call(x)
+            np.testing.assert_array_equal(got, 3.0 * x ** 2)
+    h = dk.jit(dk.grad(lambda a, b: np.sum(a ** 2 * b)))
+    ga, gb = h(x, y)
+    np.testing.assert_array_equal(ga, 2.0 * x * y)
+    np.testing.assert_array_equal(gb, x ** 2)
+    assert dk.jit(dk.grad(lambda t: t ** 3))(2.0) == (12.0,)
+
+
+def test_a_branching_jit_function_returns_its_tuple_at_every_call():
+    def f(x):
+        return (x, x * 2.0) if x > 0 else (x, -x)
+
+    g = dk.jit(f)
+    assert g(1.5) == (1.5, 3.0)
+    assert g(-1.0) == (-1.0, 1.0)
+    assert g(2.0) == (2.0, 4.0)
+    # the derivatives still see one flat output
+    np.testing.assert_array_equal(dk.jacobian(f)(1.5), [[1.0], [2.0]])

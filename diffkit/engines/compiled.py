@@ -193,6 +193,7 @@ def _at_this_call(fn: Function, args: tuple[Any, ...]) -> Any:
         return NOT_COMPILED
     made = fn.replaying(first[1])
     made.output_structure = first[1].structure
+    fn.cache[("structure", signature(args))] = first[1].structure  # the call's pieces
     return made.evaluate(*args)
 
 
