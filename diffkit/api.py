@@ -88,22 +88,34 @@ def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
     return xs
 
 
-def traced_as(fn: Function, xs: Sequence[Any]) -> Function:
+def traced_as(fn: Function, xs: Sequence[Any], engine: Any = None) -> Function:
     """The function the engines differentiate at `xs`: for a ``dk.jit`` function, its first
     trace at this signature (:meth:`~diffkit.function.Function.frozen`), the one its own call
     runs — so that its value and every derivative, by every method, in one call and across
     calls, freeze the same values (jit's contract). The function itself where that trace
     branched on its inputs (every use traces afresh), could not be made (a black box: finite
     differences still evaluate it); where an argument is traced (a derivative inside another),
-    the first trace at the signature of the traced values, as the function's own call uses."""
+    the first trace at the signature of the traced values, as the function's own call uses.
+
+    Where the first trace was made just now, at `xs`, and holds at this call only (a branch on
+    the inputs, random numbers, state the body updates: a batch norm's running statistics), an
+    exact `engine` differentiates its replay — the same primitives on the same values as a
+    fresh trace here, without running the body again (the first ``dk.grad`` of a jitted batch
+    norm updated its statistics three times). Finite differences evaluate the function itself,
+    at other points, as at every later call."""
     if not fn.jit or fn.pure:
         return fn
     if any(isinstance(x, Traced) for x in xs):  # inside another derivative: the first trace
         return fn._frozen_at_values(tuple(xs))  # at the values' signature, as the call's
     try:
-        return fn.frozen(*xs)
+        made, first = fn.freeze(*xs)
     except DiffkitError:
         return fn
+    if made is fn and first is not None and engine is not None and engine.name != "fd":
+        once = fn.replaying(first)
+        once.output_structure = first.structure
+        return once
+    return made
 
 
 def _nonfinite_data(fn: Function, xs: Sequence[Any], wrt: Sequence[int] | None) -> list[str]:
@@ -367,7 +379,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
             out, grads = value_and_grad(flat.function, method, wrt=flat.wrt, **options)(*flat.args)
             return out, flat.gradients(grads)
         xs = _prepare(fn, args, engine, method, idx)
-        fx = traced_as(fn, xs)
+        fx = traced_as(fn, xs, engine)
         with _strict(method, (fx, xs, idx)):
             out, grads = engine.value_and_grad(fx, xs, idx)
             _check_finite(grads, "the gradient", method)
@@ -401,7 +413,7 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
             flat = Flattened(fn, args, idx)
             return flat.gradients(grad(flat.function, method, wrt=flat.wrt, **options)(*flat.args))
         xs = _prepare(fn, args, engine, method, idx)
-        fx = traced_as(fn, xs)
+        fx = traced_as(fn, xs, engine)
         with _strict(method, (fx, xs, idx)):
             grads = engine.grad(fx, xs, idx)
             _check_finite(grads, "the gradient", method)
@@ -465,7 +477,7 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        fx = traced_as(fn, xs)
+        fx = traced_as(fn, xs, engine)
         with _strict(method, (fx, xs, idx)):
             out, jac = engine.jacobian(fx, xs, idx)
             _check_finite([jac], "the Jacobian", method)
@@ -497,7 +509,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
         if keywords:
             raise _keywords_refused(fn, keywords)
         xs = _prepare(fn, args, engine, method, idx)
-        fx = traced_as(fn, xs)
+        fx = traced_as(fn, xs, engine)
         with _strict(method, (fx, xs, idx)):
             H = engine.hessian(fx, xs, idx)
             _check_finite([H], "the Hessian", method)
@@ -531,7 +543,7 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         (x,) = args
         (xa,) = _prepare(fn, [x], engine, method)
         with _strict(method):
-            d = engine.derivative(traced_as(fn, [xa]), xa, int(n))
+            d = engine.derivative(traced_as(fn, [xa], engine), xa, int(n))
         _check_finite([d], f"the derivative of order {n}", method)
         if isinstance(d, Traced):
             return d
@@ -582,14 +594,14 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     if not keep:  # nothing differentiated: J·t is zero
         xs = _prepare(fn, primals, engine, method, keep)
         with _strict(method):
-            out = traced_as(fn, xs).evaluate(*xs)
+            out = traced_as(fn, xs, engine).evaluate(*xs)
         return _value(out), _value(_module(out).zeros(shape_of(out), dtype=float_dtype(out)))
     if held:
         fn = _holding(fn, primals, keep)
         primals, tangents = [primals[i] for i in keep], [tangents[i] for i in keep]
     xs = _prepare(fn, primals, engine, method)
     with _strict(method):
-        out, t = engine.jvp(traced_as(fn, xs), xs, [as_input(t) for t in tangents])
+        out, t = engine.jvp(traced_as(fn, xs, engine), xs, [as_input(t) for t in tangents])
     _check_finite([t], "the JVP", method)
     return _value(out, xs), _value(t, tangents)
 
@@ -687,7 +699,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     # the pullback runs later: the point is the arrays as they are now, not as the caller may
     # update them in place meanwhile (an optimizer step), which the residuals would read
     xs = [own_copy(x) for x in _prepare(fn, primals, engine, method, idx)]
-    fx = traced_as(fn, xs)
+    fx = traced_as(fn, xs, engine)
     with _strict(method, (fx, xs, idx)):
         out, pull = engine.vjp(fx, xs, idx)
     # the pieces' shapes at these primals (a shape: one output); a jit function's first trace,

@@ -67,8 +67,17 @@ class Flattened:
                 f"{fn.name} is a dk.jit function, traced once per signature of arrays and "
                 "numbers: a dict input is not one. Pass the dict's arrays as arguments of their "
                 "own, or differentiate the plain Python function (dk.grad(f), traced at each call)")
+        if fn.pure:  # math text and SymPy functions read numbers and arrays
+            raise InputTypeError(
+                f"{fn.name} is a function of math text or SymPy, whose inputs are numbers or "
+                "arrays: a dict is not one. Pass its entries as the arguments")
         self._layout: list[tuple[int, Any]] = []  # per input: (first position, its dict or None)
         names: list[str] = []
+        #: the function's own input names are kept for its own inputs: a leaf p['a'] was named
+        #: p_a, and an input called p_a then p_a_2, so errors blamed the wrong one
+        reserved = [n for i, n in enumerate(fn.inputs) if not (i in wrt and i < len(args)
+                                                                 and type(args[i]) is dict)]
+        shown: dict[str, str] = {}
         flat: list[Any] = []
         self.wrt: list[int] = []
         self._wanted = list(wrt)
@@ -82,13 +91,14 @@ class Flattened:
                 self._layout.append((len(flat), a))
                 for path, leaf in leaves:
                     self.wrt.append(len(flat))
-                    names.append(_leaf_name(name, path, names))
+                    names.append(_leaf_name(name, path, names + reserved))
+                    shown[names[-1]] = name + _shown(path)
                     flat.append(leaf)
             else:
                 if i in wrt:
                     self.wrt.append(len(flat))
                 self._layout.append((len(flat), None))
-                names.append(_leaf_name(name, (), names))
+                names.append(name if name not in names else _leaf_name(name, (), names))
                 flat.append(a)
         self.args = flat
         body = fn.body
@@ -99,6 +109,7 @@ class Flattened:
 
         of_leaves.__name__ = fn.name
         self.function = Function(of_leaves, names, fn.name)
+        self.function.input_labels = shown  # errors name a leaf by its keys, p['a']
 
     def gradients(self, grads: Sequence[Any]) -> tuple[Any, ...]:
         """The gradients of the leaves (in `wrt`'s order) regrouped as the caller's inputs:

@@ -374,7 +374,9 @@ class Function:
     def check_finite(self, name: str, ok: bool) -> None:
         """DomainError naming input `name` where `ok` (its values are finite) is False."""
         if not ok:
-            raise DomainError(f"input {name!r} of {self.name} is not finite (NaN or infinite): "
+            label = getattr(self, "input_labels", {}).get(name)  # a dict's leaf: p['a']
+            what = f"input {name!r}" if label is None else f"the dict entry {label}"
+            raise DomainError(f"{what} of {self.name} is not finite (NaN or infinite): "
                               "diffkit differentiates at finite points only")
 
     #: runs a jit function's call as generated code where that is sound (installed by the

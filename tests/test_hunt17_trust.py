@@ -419,3 +419,116 @@ def test_a_branching_jit_function_returns_its_tuple_at_every_call():
     assert g(2.0) == (2.0, 4.0)
     # the derivatives still see one flat output
     np.testing.assert_array_equal(dk.jacobian(f)(1.5), [[1.0], [2.0]])
+
+
+# ----- hunts 17g and 17h: the new features read again, dict parameters, the CLI ---------------
+
+
+@pytest.mark.parametrize("make", [lambda f: dk.grad(dk.jit(f)),
+                                  lambda f: dk.value_and_grad(dk.jit(f))])
+def test_the_first_derivative_of_a_jitted_batchnorm_runs_it_once(make):
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    nn.manual_seed(0)
+    eager_bn = nn.BatchNorm1d(3, dtype=np.float64)
+    want = dk.grad(lambda v: dk.sum(eager_bn(v) ** 2))(x)[0]
+    nn.manual_seed(0)
+    bn = nn.BatchNorm1d(3, dtype=np.float64)
+    out = make(lambda v: dk.sum(bn(v) ** 2))(x)
+    got = out[1][0] if len(out) == 2 else out[0]
+
+    def plain(v):  # (a Tensor of the eager tape: the parameters require grad)
+        return v.detach().numpy() if isinstance(v, dk.Tensor) else np.asarray(v)
+
+    np.testing.assert_allclose(plain(got), plain(want), rtol=1e-12, atol=1e-15)
+    assert int(bn.num_batches_tracked) == 1
+    np.testing.assert_array_equal(bn.running_mean, eager_bn.running_mean)
+
+
+def test_the_trainer_refuses_an_ignore_index_that_is_a_class_in_the_labels():
+    X = np.random.default_rng(0).standard_normal((8, 2))
+    y = np.array([0, 1, 2, 1, 0, 1, 2, 2])
+    m = nn.Linear(2, 3, dtype=np.float64)
+    t = nn.Trainer(m, loss_fn=nn.CrossEntropyLoss(ignore_index=1), progress=False,
+                   optimizer=nn.SGD(m.parameters(), lr=0.0))
+    with pytest.raises(ValueError, match="ignore_index"):
+        t.fit(nn.DataLoader(X, y, batch_size=4, shuffle=False), epochs=1)
+
+
+def test_a_grouped_conv_trains_eagerly_bit_for_bit():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((12, 4, 7, 7)), rng.integers(0, 3, 12)
+    runs = []
+    for compile_ in (None, False):
+        nn.manual_seed(0)
+        m = nn.Sequential(nn.Conv2d(4, 4, 2, groups=4, dtype=np.float64), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(144, 3, dtype=np.float64))
+        t = nn.Trainer(m, optimizer=nn.SGD(m.parameters(), lr=0.1), compile=compile_,
+                       progress=False)
+        h = t.fit(nn.DataLoader(X, y, batch_size=5, shuffle=False, dtype=np.float64), epochs=3)
+        runs.append((h["loss"], [np.asarray(v) for v in m.state_dict().values()]))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("loss", [nn.cross_entropy, nn.nll_loss])
+def test_every_row_ignored_is_nan_with_a_zero_gradient_as_pytorch(loss):
+    z = dk.tensor(np.array([[0.3, -0.2], [1.0, 2.0]]), requires_grad=True)
+    value = loss(z, np.array([1, 1]), ignore_index=1)
+    value.backward()
+    assert np.isnan(float(value))
+    np.testing.assert_array_equal(z.grad, np.zeros((2, 2)))
+
+
+def test_loss_weights_are_copied_buffers():
+    w = [1.0, 2.0, 3.0]
+    loss = nn.CrossEntropyLoss(weight=w)
+    z, y = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]]), np.array([2, 0])
+    before = float(loss(z, y))
+    w[0] = 100.0
+    assert float(loss(z, y)) == before
+    np.testing.assert_array_equal(loss.state_dict()["weight"], [1.0, 2.0, 3.0])
+    other = nn.CrossEntropyLoss(weight=np.ones(3))
+    other.load_state_dict(loss.state_dict())
+    assert float(other(z, y)) == before
+    assert "pos_weight" in nn.BCEWithLogitsLoss(pos_weight=np.array([2.0])).state_dict()
+    assert nn.CrossEntropyLoss().state_dict() == {}
+
+
+def test_a_dict_leaf_is_named_by_its_keys_and_never_as_another_input():
+    def f(p, p_a):
+        return p["a"] * p_a
+
+    with pytest.raises(dk.DomainError, match=r"dict entry p\['a'\]"):
+        dk.grad(f)({"a": np.nan}, 2.0)
+    with pytest.raises(dk.DomainError, match="input 'p_a' of f"):
+        dk.grad(f)({"a": 2.0}, np.nan)
+    ga, gb = dk.grad(f, wrt=[0, 1])({"a": 3.0}, 2.0)
+    assert ga == {"a": 2.0} and gb == 3.0
+
+
+def test_a_dict_into_a_parsed_function_is_named():
+    with pytest.raises(dk.InputTypeError, match="dict"):
+        dk.grad(dk.parse("x*y"))({"a": 1.0}, 2.0)
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "diffkit", *args], capture_output=True, check=False,
+                          text=True, timeout=120)
+
+
+def test_cli_prints_every_element_of_a_long_gradient_on_one_line():
+    n = 1200
+    run = _cli("grad", "sum(x)", "--at", "x=" + ",".join(["1"] * n), "--method", "reverse")
+    assert run.returncode == 0, run.stderr
+    line = next(ln for ln in run.stdout.splitlines() if "d/dx" in ln)
+    assert "..." not in line and line.count("1.") == n
+
+
+def test_cli_point_names_are_read_as_the_parser_reads_names():
+    run = _cli("grad", "\u00b5*2", "--at", "\u00b5=1", "--method", "reverse")  # micro sign
+    assert run.returncode == 0, run.stderr
+    assert "2.0" in run.stdout

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,8 @@ def parse_point(fn: Function, items: Sequence[str], option: str = "--at") -> lis
     given: dict[str, object] = {}
     for item in items:
         name, sep, text = item.partition("=")
-        name = name.strip()
+        name = unicodedata.normalize("NFKC", name.strip())  # as the parser reads the names
+        # of the text (Python's rule for identifiers): µ (micro sign) is μ, ｘ is x
         if not sep or not name:
             raise CLIError(f"{option} takes NAME=VALUE pairs, got {item!r}")
         if name in given:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import numpy as np
@@ -117,7 +118,10 @@ def _fmt(v: object, digits: int) -> str:
     if np.ndim(v) == 0:
         return repr(float(v)) if digits >= 17 else format_value(v, max(digits, 1))
     arr = np.asarray(v)
+    # every element on one line: NumPy's printing summarizes 1,000 elements or more as
+    # "1., 1., ..., 1." and wraps long rows, which the table would print as the derivative
+    whole = {"threshold": sys.maxsize, "max_line_width": sys.maxsize}
     if digits >= 17:
-        return np.array2string(arr, separator=", ", floatmode="unique")
-    return np.array2string(arr, separator=", ",
+        return np.array2string(arr, separator=", ", floatmode="unique", **whole)
+    return np.array2string(arr, separator=", ", **whole,
                            formatter={"float_kind": lambda x: format_value(x, max(digits, 1))})

@@ -49,6 +49,9 @@ class CompiledEngine(Engine):
             return None
         key = ("compiled", signature(args), tuple(wrt))
         cg = fn.cache.get(key)
+        if cg is None and fn.jit and fn.cache.get(("frozen", key[1])) is fn:
+            return None  # its first trace holds at one call only: compiling would trace (and
+            # run its side effects) once more only to refuse
         if cg is None:
             if fn.cache.get(("compiled-refused", key)):
                 return None

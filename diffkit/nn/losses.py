@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops as dk
-from ..backend import array_namespace
+from ..backend import array_namespace, to_numpy
 from ..errors import InputTypeError, ShapeError
 from ..tensor import Tensor
 from .module import Module, value_of
@@ -94,6 +94,10 @@ def check_class_labels(fn: str, labels: Any, num_classes: int, where: str = "",
         ValueError: cross_entropy: label 3 (at index 1) is out of range for 3 classes: labels must be 0 ... 2
     """
     labels = np.asarray(labels)
+    if ignore_index is not None and 0 <= ignore_index < num_classes and labels.size \
+            and bool((labels == ignore_index).any()):  # a class the loss leaves out (an in-range
+        i = int(np.flatnonzero(labels.reshape(-1) == ignore_index)[0])  # label passed the range
+        _refuse_ignored(fn, ignore_index, i, where)  # check, and the Trainer counted the rows)
     if labels.size and labels.min() >= 0 and labels.max() < num_classes:
         return  # (two reductions: a training set's labels are checked once per fit)
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
@@ -101,13 +105,17 @@ def check_class_labels(fn: str, labels: Any, num_classes: int, where: str = "",
         i = int(bad[0])
         more = f", and {bad.size - 1} more" if bad.size > 1 else ""
         if ignore_index is not None and labels.reshape(-1)[i] == ignore_index:
-            raise ValueError(f"{fn}: label {ignore_index} (at index {i}{where}{more}) is the "
-                             "loss's ignore_index: the Trainer counts every row in its loss and "
-                             "accuracy, so it does not train on ignored rows; drop those rows, "
-                             "or train them in a loop of your own (docs/nn.md)")
+            _refuse_ignored(fn, ignore_index, i, where)
         raise ValueError(f"{fn}: label {labels.reshape(-1)[i]} (at index {i}{where}{more}) is out "
                          f"of range for {num_classes} classes: labels must be 0 ... "
                          f"{num_classes - 1}")
+
+
+def _refuse_ignored(fn: str, ignore_index: int, i: int, where: str) -> None:
+    raise ValueError(f"{fn}: label {ignore_index} (at index {i}{where}) is the loss's "
+                     "ignore_index: the Trainer counts every row in its loss and accuracy, so "
+                     "it does not train on ignored rows; drop those rows, or train them in a "
+                     "loop of your own (docs/nn.md)")
 
 
 def _integer_labels(fn: str, labels: Any) -> None:
@@ -268,8 +276,9 @@ def _reduce_weighted(terms: Any, row: Any, reduction: str) -> Any:
     if reduction != "mean":
         return _reduce(terms, reduction)
     total = float(row.sum())
-    if total == 0.0:  # no row counts: PyTorch's NaN (0/0), with a zero-free empty gradient
-        return dk.mul(dk.sum(terms), math.nan)
+    if total == 0.0:  # no row counts: PyTorch's NaN (0/0), with its zero gradient (a batch of
+        # ignored rows in a loop of one's own leaves the parameters as they are)
+        return dk.add(dk.mul(dk.sum(terms), 0.0), math.nan)
     return dk.div(dk.sum(terms), total)
 
 
@@ -425,6 +434,15 @@ class _Loss(Module):
         check_reduction(reduction)
         self.reduction = reduction
 
+    def _hold(self, name: str, weight: Any) -> None:
+        """A weight as a buffer of its own (PyTorch's: ``loss.weight``, saved by
+        ``state_dict``), a copy: a list or array the caller changes later does not change the
+        loss; None where not given."""
+        if weight is None:
+            object.__setattr__(self, name, None)
+        else:
+            self.register_buffer(name, np.array(to_numpy(value_of(weight))))
+
 
 class CrossEntropyLoss(_Loss):
     """Class form of :func:`cross_entropy`. Example: ``nn.CrossEntropyLoss()(logits, labels)``;
@@ -434,11 +452,12 @@ class CrossEntropyLoss(_Loss):
                  weight: Any = None, ignore_index: int = -100) -> None:
         super().__init__(reduction)
         self.label_smoothing = check_label_smoothing(label_smoothing)
-        self.class_weight, self.ignore_index = weight, ignore_index
+        self._hold("weight", weight)
+        self.ignore_index = ignore_index
 
     def forward(self, input: Any, target: Any) -> Any:
         return cross_entropy(input, target, self.reduction, self.label_smoothing,
-                             weight=self.class_weight, ignore_index=self.ignore_index)
+                             weight=self.weight, ignore_index=self.ignore_index)
 
 
 class NLLLoss(_Loss):
@@ -447,10 +466,11 @@ class NLLLoss(_Loss):
     def __init__(self, reduction: str = "mean", *, weight: Any = None,
                  ignore_index: int = -100) -> None:
         super().__init__(reduction)
-        self.class_weight, self.ignore_index = weight, ignore_index
+        self._hold("weight", weight)
+        self.ignore_index = ignore_index
 
     def forward(self, input: Any, target: Any) -> Any:
-        return nll_loss(input, target, self.reduction, weight=self.class_weight,
+        return nll_loss(input, target, self.reduction, weight=self.weight,
                         ignore_index=self.ignore_index)
 
 
@@ -466,10 +486,10 @@ class BCELoss(_Loss):
 
     def __init__(self, reduction: str = "mean", *, weight: Any = None) -> None:
         super().__init__(reduction)
-        self.entry_weight = weight
+        self._hold("weight", weight)
 
     def forward(self, input: Any, target: Any) -> Any:
-        return binary_cross_entropy(input, target, self.reduction, weight=self.entry_weight)
+        return binary_cross_entropy(input, target, self.reduction, weight=self.weight)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -478,12 +498,12 @@ class BCEWithLogitsLoss(_Loss):
     def __init__(self, reduction: str = "mean", *, weight: Any = None,
                  pos_weight: Any = None) -> None:
         super().__init__(reduction)
-        self.entry_weight, self.pos_weight = weight, pos_weight
+        self._hold("weight", weight)
+        self._hold("pos_weight", pos_weight)
 
     def forward(self, input: Any, target: Any) -> Any:
         return binary_cross_entropy_with_logits(input, target, self.reduction,
-                                                weight=self.entry_weight,
-                                                pos_weight=self.pos_weight)
+                                                weight=self.weight, pos_weight=self.pos_weight)
 
 
 def loss_weights(loss_fn: Any) -> dict[str, Any]:
@@ -496,9 +516,8 @@ def loss_weights(loss_fn: Any) -> dict[str, Any]:
                  if k in ("weight", "pos_weight", "ignore_index")}
         return {**inner, **given}
     found = {}
-    for attr, key in (("class_weight", "weight"), ("entry_weight", "weight"),
-                      ("pos_weight", "pos_weight"), ("ignore_index", "ignore_index")):
-        v = getattr(loss_fn, attr, None) if isinstance(loss_fn, _Loss) else None
+    for key in ("weight", "pos_weight", "ignore_index"):
+        v = getattr(loss_fn, key, None) if isinstance(loss_fn, _Loss) else None
         if v is not None:
             found[key] = v
     return found
