@@ -50,15 +50,14 @@ from .elementwise import abs as _abs
 from .elementwise import conj, norm_sqrt, not_equal, real
 from .elementwise import where as _where
 from .structure import (
+    TIE_SHARED_RULES,
     _amax_sympy,
     _batch_axes,
     _count,
     _expand_back,
-    _expand_rows,
     _given,
     _kept_shape,
     _refuse,
-    _shared,
     amax,
     at_kink,
     broadcast_to,
@@ -202,13 +201,7 @@ amin = structural(
     prepare=_prepare_amin, numpy=("amin", "min"), symbol="min", latex=r"\min",
     # amax's rules: the tie weights of x == min, a convention at a tie that a second
     # derivative refuses (at_kink; min(x)² at [1, 1, 3] had a Hessian that neither side has)
-    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: _shared(
-        lambda w: bind(_sum, ts[0] * w, axis=_batch_axes(axis, len(shape_of(xs[0]))),
-                       keepdims=keepdims), xs[0], out, axis, keepdims),
-    vjp=lambda ct, xs, out, axis=None, keepdims=False: (_shared(
-        lambda w: _expand_back(ct, xs[0], axis, keepdims) * w, xs[0], out, axis, keepdims),),
-    vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (_shared(
-        lambda w: _expand_rows(cts, k, xs[0], axis) * w, xs[0], out, axis, keepdims),),
+    **TIE_SHARED_RULES,
     sympy=_amin_sympy,
     holomorphic=True,
     doc="Minimum over `axis` (np.min, x.min()); the derivative is shared equally among ties.")

@@ -241,17 +241,22 @@ def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: 
     return out
 
 
+#: the rules of a reduction to one of its entries (max, min): the derivative goes to the entries
+#: equal to the result, shared equally among ties (a convention at a tie: :func:`_shared`)
+TIE_SHARED_RULES: dict[str, Any] = {
+    "jvp": lambda ts, k, xs, out, axis=None, keepdims=False: _shared(
+        lambda w: bind(sum, ts[0] * w, axis=_batch_axes(axis, len(shape_of(xs[0]))),
+                       keepdims=keepdims), xs[0], out, axis, keepdims),
+    "vjp": lambda ct, xs, out, axis=None, keepdims=False: (_shared(
+        lambda w: _expand_back(ct, xs[0], axis, keepdims) * w, xs[0], out, axis, keepdims),),
+    "vjp_rows": lambda cts, k, xs, out, axis=None, keepdims=False: (_shared(
+        lambda w: _expand_rows(cts, k, xs[0], axis) * w, xs[0], out, axis, keepdims),),
+}
+
 amax = structural(
     "amax", lambda xp, x, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
     prepare=_prepare_amax, numpy=("amax", "max"), symbol="max", latex=r"\max",
-    jvp=lambda ts, k, xs, out, axis=None, keepdims=False: _shared(
-        lambda w: bind(sum, ts[0] * w, axis=_batch_axes(axis, len(shape_of(xs[0]))),
-                       keepdims=keepdims), xs[0], out, axis, keepdims),
-    vjp=lambda ct, xs, out, axis=None, keepdims=False: (_shared(
-        lambda w: _expand_back(ct, xs[0], axis, keepdims) * w, xs[0], out, axis, keepdims),),
-    vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (_shared(
-        lambda w: _expand_rows(cts, k, xs[0], axis) * w, xs[0], out, axis, keepdims),),
-    sympy=_amax_sympy, holomorphic=True,
+    **TIE_SHARED_RULES, sympy=_amax_sympy, holomorphic=True,
                        doc="Maximum over `axis`; the derivative is shared equally among ties.")
 
 
