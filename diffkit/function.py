@@ -822,7 +822,7 @@ def restructured(out: Any, structure: Any) -> Any:
     — cut from the one flat output the derivatives see (``dk.jit(dk.grad(f))(x)`` is the tuple
     ``dk.grad(f)(x)`` is, as in JAX, not one flat array whose ``[0]`` is a number); anything
     else as :func:`to_python` gives it."""
-    if not isinstance(structure, list) or type(out) is not np.ndarray:
+    if not isinstance(structure, list) or not hasattr(out, "reshape"):  # (NumPy, CuPy)
         return to_python(out)
     flat = out.reshape(-1)
     at = 0

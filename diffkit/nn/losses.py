@@ -241,6 +241,9 @@ def _kept_rows(fn: str, input: Any, labels: Any, ignore_index: Any) -> Any:
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise InputTypeError(f"{fn}: ignore_index must be an integer, got {ignore_index!r}")
     _integer_labels(fn, labels)
+    if ignore_index == -100 and not isinstance(labels, np.ndarray | np.generic):
+        _labels(fn, input, labels)  # a device's labels are not read back at every step (a
+        return None  # wait for the GPU): PyTorch's default −100 is looked for when given only
     xp = array_namespace(labels)
     ignored = labels == ignore_index
     if not bool(xp.any(ignored)):

@@ -336,7 +336,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if type(self).__module__.startswith("diffkit.nn") and any(type(a) is list for a in args):
+        if args and type(args[0]) is list and type(self).__module__.startswith("diffkit.nn"):
             # a built-in layer reads a list as NumPy does (its forward reads .shape: a bare
             # AttributeError, or a Linear reporting an input of shape ())
             args = tuple(np.asarray(a) if type(a) is list else a for a in args)
