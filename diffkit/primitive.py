@@ -279,7 +279,12 @@ class Primitive:
         return sig.replace(parameters=params if self.prepare else params[1:])
 
     def evaluate(self, xp: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
-        """``impl`` on plain arrays, with NumPy's floating-point errors turned into named ones."""
+        """``impl`` on plain arrays, with NumPy's floating-point errors turned into named ones.
+        On another array module (CuPy), a 0-d NumPy array among the operands (a rule's
+        constant) is passed as its NumPy scalar, which CuPy takes beside its arrays (it refuses
+        the array: ``TypeError: Unsupported type``)."""
+        if xp is not np:
+            args = [a[()] if type(a) is np.ndarray and not a.ndim else a for a in args]
         try:
             return self.impl(xp, *args, **params)
         except DiffkitError:

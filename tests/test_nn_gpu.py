@@ -55,3 +55,52 @@ def test_cuda_without_gpu_is_a_clear_error():
         pytest.skip("a GPU is present")
     with pytest.raises(dk.BackendError, match="CuPy"):
         nn.Linear(2, 2).to("cuda")
+
+
+def _fit_on(device, make, X, y, compile=None, epochs=3):
+    nn.manual_seed(0)
+    model = make().to(device)
+    trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.05), progress=False,
+                         compile=compile)
+    h = trainer.fit(nn.DataLoader(X, y, 32, seed=0, device=device), epochs=epochs)
+    return trainer, model.state_dict(), h
+
+
+@needs_gpu
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "layernorm"])
+def test_generated_step_on_the_gpu_trains_as_numpy(kind):
+    """On a GPU the Trainer runs the generated step (printed from a host trace, run by CuPy,
+    element-wise runs fused), and trains as the NumPy step does to float32 rounding."""
+    X, y = nn.load_digits(images=kind == "cnn")
+    X, y = X[:320], y[:320]
+    make = {"mlp": lambda: nn.MLP([64, 32, 10]),
+            "cnn": lambda: nn.Net(image_size=8, padding=1, channels=(4, 8), hidden=(16,)),
+            "layernorm": lambda: nn.Sequential(nn.Linear(64, 32), nn.LayerNorm(32), nn.Tanh(),
+                                               nn.Linear(32, 10))}[kind]
+    tc, cpu, hc = _fit_on("cpu", make, X, y)
+    tg, gpu, hg = _fit_on("cuda", make, X, y, compile=True)
+    te, eager, he = _fit_on("cuda", make, X, y, compile=False)
+    assert tc.compiled == "compiled" and tg.compiled == "compiled", tg.compiled
+    assert te.compiled.startswith("eager")
+    (code, _), = [c for c in tg._step.codes.values() if type(c) is not str]
+    assert code.fused, "the element-wise runs should be fused on CuPy"
+    np.testing.assert_allclose(hg["loss"], hc["loss"], rtol=1e-4)
+    np.testing.assert_allclose(hg["loss"], he["loss"], rtol=1e-4)
+    for k in cpu:
+        np.testing.assert_allclose(dk.backend.to_numpy(gpu[k]), cpu[k], rtol=1e-3, atol=1e-5,
+                                   err_msg=k)
+
+
+@needs_gpu
+def test_generated_step_on_the_gpu_checks_labels():
+    import cupy
+
+    nn.manual_seed(0)
+    model = nn.MLP([4, 8, 3]).to("cuda")
+    trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.1), progress=False)
+    x = cupy.ones((6, 4), cupy.float32)
+    good, bad = cupy.array([0, 1, 2, 0, 1, 2]), cupy.array([0, 1, 2, 0, 1, 3])
+    trainer.fit([(x, good)] * 3, epochs=2)
+    assert trainer.compiled == "compiled"
+    with pytest.raises(ValueError, match="3"):
+        trainer.fit([(x, bad)], epochs=3)

@@ -192,6 +192,10 @@ class CompiledGradient:
         self.function, self.shapes, self.wrt, self.dtypes = fn, shapes, wrt, dtypes
         self.out_shape: tuple[int, ...] = ()
         self.stats: dict[str, int] = {}
+        #: whether runs of element-wise lines were fused into kernels (see on_module)
+        self.fused = False
+        #: the fused kernels' Python sources (see on_module)
+        self.fused_sources: list[str] = []
         self._header, self._makers, self._ns = header, dict(makers), ns
         self._parts: dict[str, str] = {}
         self._order = list(makers)
@@ -328,6 +332,58 @@ class CompiledGradient:
                  *(f"    {names[i]} -= _lr[{k}] * _g[{j}]" for k, (i, j) in enumerate(updates)),
                  "    return _v, _g"]
         return self._entry("value_and_grad", "training step", lines)
+
+    def on_module(self, xp: Any, fuse: Any = None,
+                  dtypes: dict[str, np.dtype] | None = None) -> CompiledGradient:
+        """This code run by array module `xp` (CuPy): the text generated for NumPy, executed
+        where ``np`` names `xp` (:func:`diffkit.backend.generated_code_module`), each table
+        impl it calls bound to `xp` and each constant array copied to it. Given `fuse`, a
+        decorator (``cupy.fuse()``), each run of element-wise lines becomes one function it
+        wraps: one kernel on a GPU (:func:`.fusion.fuse_runs`, its numbers typed by `dtypes`,
+        the values' dtypes that :func:`.fusion.record_dtypes` read on NumPy).
+        The same operations on the same operands: the results differ from NumPy's by the
+        device's rounding only (its matrix products sum in another order), so the caller
+        compares them with NumPy's where it first runs them (:func:`disagreement`).
+        Every function is generated first (those refused stay refused)."""
+        from ..backend import generated_code_module
+
+        for kind in list(self._makers):
+            try:
+                self._function(kind)
+            except TracingError:  # code that disagreed with its trace: not carried
+                pass
+
+        code_np = generated_code_module(xp)
+        ns: dict[str, Any] = {}
+        for k, v in self._ns.items():
+            if k in self._parts or k == "__builtins__":
+                continue  # a generated function: made again below
+            if v is np:
+                v = code_np
+            elif isinstance(v, functools.partial) and v.args and v.args[0] is np:
+                v = functools.partial(v.func, xp, *v.args[1:], **v.keywords)
+            elif type(v) is np.ndarray:
+                v = xp.asarray(v)
+            ns[k] = v
+        twin = CompiledGradient(self.function, self.shapes, self.wrt, self._header, {}, ns,
+                                self.dtypes)
+        twin.out_shape = self.out_shape
+        twin.fused_sources = ns["_fused_sources"] = []  # filled as functions are made
+        for kind in self._order:
+            if kind in self._parts:
+                twin._order.append(kind)
+                twin._makers[kind] = functools.partial(_carried, self._parts[kind],
+                                                       self.stats[kind], ns,
+                                                       fuse, dtypes)
+        return twin
+
+    def recorded(self, kind: str, *args: Any) -> tuple[Any, dict[str, np.dtype]]:
+        """(generated function `kind` on NumPy `args`, the dtype of every value it made on the
+        way): what :meth:`on_module` types a fused kernel's numbers by."""
+        from .fusion import record_dtypes
+
+        self._function(kind)
+        return record_dtypes(self._parts[kind], self._ns, list(args))
 
     def _pieces(self, kind: str) -> tuple[list[str], list[str], str]:
         """Generated function `kind` taken apart, for entries that print their own code around
@@ -715,6 +771,68 @@ def compile_value(fn: Function, xs: Sequence[Any]) -> Any:
     if not _agrees(got, out.node.value):
         raise TracingError(f"internal: compiled evaluation of {fn.name} disagrees with its trace")
     return made
+
+
+def _carried(text: str, stats: int, ns: dict[str, Any], fuse: Any,
+             dtypes: dict[str, np.dtype] | None) -> tuple[list[str], int]:
+    """The maker of a generated function carried to another array module (see
+    :meth:`CompiledGradient.on_module`): its text, fused where `fuse` is given."""
+    if fuse is not None:
+        from .fusion import fuse_runs
+
+        text, helpers = fuse_runs(text, fuse, ns, dtypes)
+        ns["_fused_sources"].extend(helpers)
+    return text.split("\n"), stats
+
+
+def disagreement(got: Any, want: Any, exact: Any = None, where: str = "result") -> str | None:
+    """Where generated code's results on another array module (`got`: CuPy arrays) differ from
+    its NumPy results `want` (nests of tuples) by more than that device's rounding, or None.
+    Each result must have NumPy's shape and dtype, and its NaN and ±inf where NumPy has them.
+    Its error against `exact` (the same code run in float64 on NumPy; None: `want`) may be
+    the larger of 8 times NumPy's own error and a share of the answer's norm (1 % in float32
+    and float16, 1e-8 in float64), plus 64 units of rounding. A GPU's matrix products sum in
+    another order (as accurate as NumPy's: 4.7e-7 against 3.8e-7 relative for a float32
+    512×4096×4096 product on an H200, PyTorch's 4.7e-7), and two equally accurate answers
+    can still be far apart: a near-cancelling sum (a bias gradient of saturated softmax
+    rows), or a ReLU input that rounds to the other side of 0 on one of them — one of the 2
+    million pre-activations of a 4096-wide layer at batch 512 moves that layer's weight
+    gradient by ~1e-3 relative (seen: 2e-3 between an H200 and NumPy). A different
+    computation (an operation, an axis, a broadcast, a dtype that CuPy reads otherwise than
+    NumPy) misses by far more."""
+    from ..backend import to_numpy
+
+    if isinstance(want, tuple):
+        if not isinstance(got, tuple) or len(got) != len(want):
+            return f"{where}: {type(got).__name__} where NumPy gives a tuple of {len(want)}"
+        ex = exact if isinstance(exact, tuple) and len(exact) == len(want) else [None] * len(want)
+        for k, (g, w, e) in enumerate(zip(got, want, ex, strict=True)):
+            if (why := disagreement(g, w, e, f"{where}[{k}]")) is not None:
+                return why
+        return None
+    g, w = np.asarray(to_numpy(got)), np.asarray(to_numpy(want))
+    if g.shape != w.shape or g.dtype != w.dtype:
+        return f"{where}: {g.dtype}{list(g.shape)} where NumPy gives {w.dtype}{list(w.shape)}"
+    dtype = g.dtype
+    if g.dtype.kind not in "fc":
+        return None if np.array_equal(g, w) else f"{where}: other values than NumPy's"
+    finite = np.isfinite(w)  # NaN and ±inf where NumPy has them, the same ones
+    if not np.array_equal(np.isfinite(g), finite) or \
+            not np.array_equal(g[~finite], w[~finite], equal_nan=True):
+        return f"{where}: NaN or ±inf where NumPy's are not"
+    r = np.asarray(to_numpy(exact)) if exact is not None else w
+    if r.shape != w.shape:
+        r = w
+    r = r.astype(np.complex128)[finite]
+    g, w = g[finite].astype(np.complex128), w[finite].astype(np.complex128)
+    eps = float(np.finfo(dtype).eps)
+    share = 1e-8 if eps < 1e-10 else 1e-2
+    off, own, size = (float(np.linalg.norm(g - r)), float(np.linalg.norm(w - r)),
+                      float(np.linalg.norm(r)))
+    bound = max(8 * own, share * size) + 64 * eps * size
+    if off <= bound:
+        return None
+    return f"{where}: off by {off:.3g} from the float64 answer, where NumPy's is off by {own:.3g}"
 
 
 def _finite_product(names: Sequence[str]) -> str:

@@ -23,7 +23,12 @@ answer as tracing afresh:
   a ``Dropout`` counts only when it drops nothing (p = 0) or the model is in eval mode;
 * the loss is one of diffkit.nn's losses;
 * the trace did not read numbers out of the values (a branch on the data);
-* NumPy arrays (CuPy runs eagerly), and one compiled step per batch signature (shapes, dtypes);
+* NumPy arrays, or CuPy arrays: the code is printed from a trace on host copies and run by
+  CuPy (:meth:`~diffkit.engines.compiler.CompiledGradient.on_module`), its element-wise runs
+  fused into one kernel each, kept only where its first results agree with NumPy's to the
+  device's rounding (a GPU's matrix products sum in another order: not bit for bit, as the
+  eager CuPy step is not either); one compiled step per batch signature (shapes, dtypes, array
+  type);
 * the model, the loss and the penalties as they were when it was compiled: :func:`fingerprint`
   (which Tensors are the parameters and which are trained, every module's kind and settings,
   train/eval mode, the loss's settings, a ``functools.partial`` loss's keywords, l1/l2), read
@@ -45,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_namespace, to_numpy
 from ..errors import DiffkitError
 from ..function import signature
 from ..ir import toposort
@@ -269,13 +275,15 @@ class CompiledStep:
             classes = self.output[0]
             # one-hot rows in the output's dtype, as the eager loss makes them (nn.one_hot)
             dtype = self.output_dtypes.get(inputs, self.output[1])
-            eye = self.eyes.get((classes, dtype))
+            xp = np if type(target) is np.ndarray else array_namespace(target)
+            eye = self.eyes.get((classes, dtype, xp))
             if eye is None:
-                eye = self.eyes[classes, dtype] = np.eye(classes, dtype=dtype)
-            if type(target) is np.ndarray:
-                if check_labels and target.size and (target.min() < 0 or
-                                                     target.max() >= classes):
-                    losses.check_class_labels("cross_entropy", target, classes)
+                eye = self.eyes[classes, dtype, xp] = xp.eye(classes, dtype=dtype)
+            if type(target) is np.ndarray or xp is not np:
+                if check_labels and target.size and bool((target.min() < 0) |
+                                                         (target.max() >= classes)):
+                    # (on a GPU a wait for the device: labels of a checked DataLoader skip it)
+                    losses.check_class_labels("cross_entropy", to_numpy(target), classes)
                 target = eye.take(target, axis=0)  # eye[target] (nn.one_hot), 3× cheaper
         args.append(target)
         key = (inputs, signature(args[-1:]))
@@ -358,7 +366,8 @@ class CompiledStep:
         params = self.params
         for i, j in reached:
             p, g = params[i], grads[j]
-            owned = type(g) is np.ndarray and g.dtype == p.node.dtype and g.flags.owndata
+            owned = type(g) is type(p.node.value) and g.dtype == p.node.dtype and \
+                g.flags.owndata  # (a NumPy or CuPy array the code allocated)
             if owned and p.grad is None:
                 p.grad = g  # add_grad's first case, without the call
             else:
@@ -380,9 +389,13 @@ class CompiledStep:
         gradient it fills, or why there is none. As the eager tape's ``backward``, a parameter
         the loss does not read gets no gradient (its ``.grad`` stays as it was: None after
         ``zero_grad``), not a zero one that weight decay or momentum would act on."""
-        if any(type(a) is not np.ndarray for a in args):
-            return "arrays are not NumPy arrays (CuPy runs eagerly)"
+        xp = np if all(type(a) is np.ndarray for a in args) else array_namespace(*args)
+        if xp is np and any(type(a) is not np.ndarray for a in args) or \
+                any(not hasattr(a, "shape") for a in args):
+            return "arrays are neither all NumPy nor all CuPy arrays"
         from ..engines.compiler import compile_step  # the engines load when first needed
+
+        host = args if xp is np else [to_numpy(a) for a in args]
 
         traced: list[tuple[Any, Any]] = []
 
@@ -393,14 +406,50 @@ class CompiledStep:
 
         try:
             k = len(self.named)
-            code = compile_step(body, args, self.trained, [f"p{i}" for i in range(k)] + ["x", "y"])
+            code = compile_step(body, host, self.trained, [f"p{i}" for i in range(k)] + ["x", "y"])
         except DiffkitError as exc:  # a value-dependent trace, a graph too large, …
             return f"the step could not be compiled: {exc}"
         xs, loss = traced[0]  # the first trace: inputs and loss on one tape
         traced.clear()  # the generated code keeps `body`: not the trace's graph with it
         read = set(toposort([loss.node])) if isinstance(loss, Tensor) else set()
         reached = tuple((i, j) for j, i in enumerate(self.trained) if xs[i].node in read)
+        if xp is not np:
+            code = _on_device(code, xp, host, args)
+            if type(code) is str:
+                return code
         return code, reached
+
+
+def _on_device(code: Any, xp: Any, host: list[Any], args: list[Any]) -> Any:
+    """The step's generated code (made from host copies of `args`) carried to array module
+    `xp` (CuPy) — element-wise runs fused into single kernels where that works, else as
+    printed — and kept only where its results on `args` are NumPy's on the copies to the
+    device's rounding (:func:`~diffkit.engines.compiler.disagreement`, against the same code
+    run in float64); else why not (the step then runs eagerly)."""
+    from ..engines.compiler import disagreement
+
+    with np.errstate(all="ignore"):
+        want, dtypes = code.recorded("value_and_grad", *host)
+        try:  # the reference the rounding is measured against
+            exact = code.run("value_and_grad", *[
+                a.astype(np.float64) if a.dtype.kind == "f" else a for a in host])
+        except (ArithmeticError, ValueError, TypeError):
+            exact = None
+    reasons = []
+    for fuse in (getattr(xp, "fuse", None), None):
+        twin = code.on_module(xp, None if fuse is None else fuse(), dtypes)
+        try:
+            got = twin.run("value_and_grad", *args)
+        except Exception as exc:  # noqa: BLE001 - CuPy's compilers raise many kinds; named below
+            reasons.append(f"{type(exc).__name__}: {exc}")
+            continue
+        why = disagreement(got, want, exact)
+        if why is None:
+            twin.fused = fuse is not None
+            return twin
+        reasons.append(why)
+    return f"the step's generated code does not run on {xp.__name__} as on NumPy " \
+           f"({'; '.join(reasons)})"
 
 
 class Lane:

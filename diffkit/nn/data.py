@@ -117,6 +117,10 @@ class DataLoader:
             # the data stays on the device, copied again only when X or y is replaced
             dev = self._dev = (X, y, to_device(X, self.device), to_device(y, self.device))
         dev_X, dev_y = (dev[2], dev[3]) if dev is not None else (None, None)
+        # on a GPU the epoch's order is copied there once and sliced per batch (a slice is a
+        # view: no copy and no kernel per step); a sampler's shards are cut on the host
+        d_order = to_device(order, self.device) if self.device != "cpu" and \
+            self.transform is None and self.sampler is None else None
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             if self.drop_last and len(idx) < self.batch_size:
@@ -126,7 +130,8 @@ class DataLoader:
                 continue
             if self.sampler is not None:
                 idx = self.sampler.shard(idx)
-            d_idx = idx if self.device == "cpu" else to_device(idx, self.device)
+            d_idx = idx if self.device == "cpu" else to_device(idx, self.device) \
+                if d_order is None else d_order[start:start + self.batch_size]
             # rows by take: X[idx]'s copy without fancy indexing's set-up (~1 µs a batch)
             yield dev_X.take(d_idx, axis=0), dev_y[d_idx]
 

@@ -666,7 +666,8 @@ def _polygamma_value(n: Any, x: Any) -> Any:
 
 
 def _polygamma_impl(xp: Any, n: Any, x: Any) -> Any:
-    out = special_module(xp).polygamma(n, x)
+    # CuPy's polygamma tests `n == 0` with cupy.where, which takes no Python bool: n as an array
+    out = special_module(xp).polygamma(n if xp is np else xp.asarray(n), x)
     if getattr(out, "ndim", None) == 0:  # SciPy's polygamma gives 0-d arrays for scalars
         out = out[()]
     if xp is np:

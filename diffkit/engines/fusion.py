@@ -1,0 +1,263 @@
+"""Fuse runs of element-wise lines of generated code into one kernel each (CuPy's ``fuse``).
+
+On a GPU every array operation is a kernel launch (~10 µs of host time in CuPy, whatever the
+array's size), so a chain such as a softmax cross-entropy's backward, ``exp(z)·s − y`` then a
+scale, costs four launches and four passes over memory where one would do. This pass reads a
+generated function (:mod:`diffkit.engines.compiler` prints only its own identifiers, so its text
+has a small grammar) with :mod:`ast`, finds the runs of consecutive statements that are
+element-wise — operators other than ``@``, comparisons, NumPy ufuncs with one output, ``where``,
+typed scalar constants — and moves each run of two or more into a helper function that the
+caller wraps (``cupy.fuse``): the run's line becomes ``v7, v9 = _fused2(v3, a1)``.
+
+Why the rewritten function computes what the original does: each helper runs the run's own
+operations in their order on the same operands; an in-place update inside a run
+(``v15 *= v16``, ``np.subtract(a, b, out=b)``) becomes the assignment of the same value to the
+same name, which is equivalent because the compiler writes in place only into arrays that this
+function allocated and nothing else views; updates of the function's parameters are never
+moved. The caller still compares the fused code with the unfused one where it first runs it
+(:meth:`diffkit.engines.compiler.CompiledGradient.on_module`).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+import numpy as np
+
+#: binary operators a fused kernel computes element by element (``@`` is not one)
+_ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+#: NumPy's scalar types, which the code names for typed constants (``np.float32(0.5)``)
+_SCALAR_TYPES = frozenset({"float16", "float32", "float64", "int32", "int64", "bool_"})
+#: ``np.subtract(a, b, out=b)``: the compiler's in-place form of a − b into b's buffer
+_OUT_FORMS = {"subtract": ast.Sub(), "divide": ast.Div()}
+
+
+def _np_name(call: ast.Call) -> str | None:
+    f = call.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "np":
+        return f.attr
+    return None
+
+
+def _is_ufunc(name: str) -> bool:
+    """Whether ``np.<name>`` is an element-wise ufunc of one output (``np.matmul`` is a
+    generalized ufunc, with a signature: not element-wise)."""
+    u = getattr(np, name, None)
+    return isinstance(u, np.ufunc) and u.nout == 1 and u.signature is None
+
+
+def _elementwise(e: ast.expr) -> bool:
+    """Whether expression `e` computes element by element from names and numbers."""
+    if isinstance(e, ast.Name):
+        return True
+    if isinstance(e, ast.Constant):
+        return type(e.value) in (int, float, bool)
+    if isinstance(e, ast.UnaryOp):
+        return isinstance(e.op, ast.USub | ast.UAdd) and _elementwise(e.operand)
+    if isinstance(e, ast.BinOp):
+        return isinstance(e.op, _ELEMENTWISE_OPS) and _elementwise(e.left) and \
+            _elementwise(e.right)
+    if isinstance(e, ast.Compare):
+        return len(e.ops) == 1 and _elementwise(e.left) and _elementwise(e.comparators[0])
+    if isinstance(e, ast.Call) and not e.keywords:
+        name = _np_name(e)
+        if name in _SCALAR_TYPES:  # a typed constant
+            return len(e.args) == 1 and isinstance(e.args[0], ast.Constant | ast.UnaryOp)
+        if name == "where":
+            return len(e.args) == 3 and all(_elementwise(a) for a in e.args)
+        return name is not None and _is_ufunc(name) and all(_elementwise(a) for a in e.args)
+    return False
+
+
+def _temporary(target: ast.expr) -> bool:
+    """A value the generated function made itself (v1, v2, …): never a parameter."""
+    return isinstance(target, ast.Name) and target.id.startswith("v") and target.id[1:].isdigit()
+
+
+def _as_assignment(s: ast.stmt) -> ast.Assign | None:
+    """Statement `s` as ``name = element-wise expression``, or None where it is not one."""
+    if isinstance(s, ast.Assign) and len(s.targets) == 1 and _temporary(s.targets[0]) and \
+            _elementwise(s.value):
+        return s
+    if isinstance(s, ast.AugAssign) and _temporary(s.target) and \
+            isinstance(s.op, _ELEMENTWISE_OPS) and _elementwise(s.value):
+        name = s.target.id
+        return ast.Assign([ast.Name(name, ast.Store())],
+                          ast.BinOp(ast.Name(name, ast.Load()), s.op, s.value))
+    if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
+        call = s.value
+        name = _np_name(call)
+        if name in _OUT_FORMS and len(call.args) == 2 and len(call.keywords) == 1 and \
+                call.keywords[0].arg == "out" and _temporary(call.keywords[0].value) and \
+                all(isinstance(a, ast.Name) for a in call.args) and \
+                call.keywords[0].value.id == call.args[1].id:
+            out = call.keywords[0].value.id
+            return ast.Assign([ast.Name(out, ast.Store())],
+                              ast.BinOp(call.args[0], _OUT_FORMS[name], call.args[1]))
+    return None
+
+
+def _independent(s: ast.stmt, run: list[ast.Assign]) -> bool:
+    """Whether assignment `s`, met inside a run, may run before it: it reads no name the run
+    assigns, and assigns no name the run reads or assigns."""
+    if not (isinstance(s, ast.Assign) and len(s.targets) == 1 and
+            isinstance(s.targets[0], ast.Name)):
+        return False
+    made = {a.targets[0].id for a in run}
+    read = _loads(list(run))
+    return not (_loads([s]) & made) and s.targets[0].id not in made | read
+
+
+def _loads(nodes: list[ast.stmt]) -> set[str]:
+    return {n.id for s in nodes for n in ast.walk(s)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def fuse_runs(source: str, wrap: Callable[[Callable[..., object]], Callable[..., object]],
+              namespace: dict[str, object], dtypes: dict[str, np.dtype] | None = None,
+              shortest: int = 2) -> tuple[str, list[str]]:
+    """The generated function `source` (one ``def``) with each run of at least `shortest`
+    element-wise statements moved into a helper: helpers are compiled into `namespace`,
+    wrapped by `wrap` (``cupy.fuse()``; the identity in tests), as ``_fused<k>``. Returns the
+    new source and each helper's source.
+
+    `dtypes` (each value's dtype, :func:`record_dtypes`) types the numbers the run writes
+    (``np.maximum(v1, 0.0)`` → ``np.maximum(v1, np.float32(0.0))``): NumPy reads a Python
+    number beside a float32 array as float32, where a fused kernel reads it as float64 (and
+    ``where`` of float32 and float64 has no kernel)."""
+    fn = ast.parse(source).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    body: list[ast.stmt] = []
+    helpers: list[str] = []
+    i, stmts = 0, fn.body
+    while i < len(stmts):
+        j, run, hoisted = i, [], []
+        while j < len(stmts):
+            a = _as_assignment(stmts[j])
+            if a is not None:
+                run.append(a)
+            elif run and _independent(stmts[j], run) and \
+                    any(_as_assignment(s) is not None for s in stmts[j + 1:j + 2]):
+                hoisted.append(stmts[j])  # runs before the helper: it reads nothing the run makes
+            else:
+                break
+            j += 1
+        if len(run) < shortest:
+            body.extend(stmts[i:max(j, i + 1)])
+            i = max(j, i + 1)
+            continue
+        body.extend(hoisted)
+        for a in run:
+            _bool_conditions(a, dtypes or {})
+            if dtypes:
+                _type_numbers(a, dtypes)
+        made: list[str] = []
+        needs: list[str] = []
+        for a in run:
+            for n in _read_in_order(a.value):
+                if n not in made and n not in needs and n != "np":
+                    needs.append(n)
+            target = a.targets[0].id
+            if target not in made:
+                made.append(target)
+        later = _loads(stmts[j:])
+        outs = [n for n in made if n in later]
+        i = j
+        if not outs:  # nothing of the run is read later (cannot happen in live code)
+            body.extend(run)
+            continue
+        name = f"_fused{len(helpers)}"
+        helper = ast.FunctionDef(
+            name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in needs],
+                                          kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=[*run, ast.Return(ast.Tuple([ast.Name(n, ast.Load()) for n in outs],
+                                             ast.Load()))],
+            decorator_list=[], returns=None, type_params=[])
+        module = ast.fix_missing_locations(ast.Module([helper], type_ignores=[]))
+        helpers.append(ast.unparse(module))
+        exec(compile(module, f"<diffkit fused {name}>", "exec"), namespace)  # noqa: S102 - ours
+        namespace[name] = wrap(namespace[name])
+        body.append(ast.Assign([ast.Tuple([ast.Name(n, ast.Store()) for n in outs], ast.Store())],
+                               ast.Call(ast.Name(name, ast.Load()),
+                                        [ast.Name(n, ast.Load()) for n in needs], [])))
+    fn.body = body
+    return ast.unparse(ast.fix_missing_locations(fn)), helpers
+
+
+def _read_in_order(e: ast.expr) -> list[str]:
+    """The names expression `e` reads, in a fixed order (the helper's parameters)."""
+    return [n.id for n in ast.walk(e) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+
+
+def _bool_conditions(a: ast.Assign, dtypes: dict[str, np.dtype]) -> None:
+    """``np.where(c, x, y)`` with a condition not known to be boolean as ``np.where(c != 0, x,
+    y)``: NumPy's where reads any condition as "nonzero" (a one-hot float row), a fused where
+    takes booleans only; ``c != 0`` is that reading (NaN is nonzero in both)."""
+    for node in ast.walk(a.value):
+        if isinstance(node, ast.Call) and _np_name(node) == "where" and \
+                not (isinstance(c := node.args[0], ast.Name) and dtypes.get(c.id) == np.bool_) \
+                and not isinstance(node.args[0], ast.Compare):
+            node.args[0] = ast.Compare(node.args[0], [ast.NotEq()], [ast.Constant(0)])
+
+
+def _type_numbers(a: ast.Assign, dtypes: dict[str, np.dtype]) -> None:
+    """Write each Python number of assignment `a` as a NumPy scalar of the floating dtype it
+    is computed in: its operation's other operand's, where that is a name, else the target's
+    (NumPy's weak promotion of Python numbers, made explicit for a fused kernel)."""
+    target = dtypes.get(a.targets[0].id)
+
+    def typed(node: ast.expr, sibling: list[ast.expr]) -> ast.expr:
+        if not (isinstance(node, ast.Constant) and type(node.value) in (int, float)):
+            return node
+        names = [dtypes.get(s.id) for s in sibling if isinstance(s, ast.Name)]
+        dtype = next((d for d in names if d is not None and d.kind == "f"), None)
+        if dtype is None and target is not None and target.kind == "f":
+            dtype = target
+        if dtype is None:
+            return node
+        return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), dtype.name, ast.Load()),
+                        [ast.Constant(float(node.value))], [])
+
+    for node in ast.walk(a.value):
+        if isinstance(node, ast.BinOp):
+            node.left, node.right = typed(node.left, [node.right]), typed(node.right, [node.left])
+        elif isinstance(node, ast.Compare):
+            node.left = typed(node.left, node.comparators)
+            node.comparators = [typed(c, [node.left]) for c in node.comparators]
+        elif isinstance(node, ast.Call) and _np_name(node) not in _SCALAR_TYPES:
+            node.args = [typed(x, [y for y in node.args if y is not x]) for x in node.args]
+        elif isinstance(node, ast.UnaryOp):
+            node.operand = typed(node.operand, [])
+
+
+def record_dtypes(source: str, namespace: dict[str, object], args: list[object]
+                  ) -> tuple[object, dict[str, np.dtype]]:
+    """Run generated function `source` on `args` (NumPy arrays) with every value's dtype
+    recorded: (its result, name → dtype), for :func:`fuse_runs`."""
+    fn = ast.parse(source).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    body: list[ast.stmt] = []
+    for s in fn.body:
+        body.append(s)
+        for name in _stored(s):
+            body.append(ast.parse(f"_dtypes[{name!r}] = getattr({name}, 'dtype', None)").body[0])
+    fn.body = body
+    seen: dict[str, np.dtype] = {}
+    ns = dict(namespace, _dtypes=seen)
+    module = ast.fix_missing_locations(ast.Module([fn], type_ignores=[]))
+    exec(compile(module, "<diffkit dtypes>", "exec"), ns)  # noqa: S102 - our own text
+    result = ns[fn.name](*args)
+    return result, {k: v for k, v in seen.items() if isinstance(v, np.dtype)}
+
+
+def _stored(s: ast.stmt) -> list[str]:
+    """The names statement `s` assigns or writes into."""
+    if isinstance(s, ast.Assign):
+        return [n.id for t in s.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    if isinstance(s, ast.AugAssign) and isinstance(s.target, ast.Name):
+        return [s.target.id]
+    if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
+        return [k.value.id for k in s.value.keywords if k.arg == "out" and
+                isinstance(k.value, ast.Name)]
+    return []

@@ -1,0 +1,277 @@
+"""Generated code on another array module (CuPy): the fusion rewrite of element-wise runs, the
+namespace that binds ``np`` to that module, and the agreement check that keeps it honest.
+
+Runs without a GPU: the rewrite is checked on NumPy with the identity as the "fuse" decorator
+(the fused function must give the unfused one's results bit for bit), and the module binding
+with a stand-in module that, like CuPy 14, has no ``maximum.reduce``. tests/test_nn_gpu.py runs
+the real thing where CuPy sees a GPU."""
+
+from __future__ import annotations
+
+import ast
+import types
+
+import numpy as np
+import pytest
+
+import diffkit as dk
+from diffkit import nn
+from diffkit.backend import generated_code_module
+from diffkit.engines.compiler import disagreement
+from diffkit.engines.fusion import fuse_runs
+
+
+def identity(f):
+    return f
+
+
+def _step(make, images=False, l1=0.0, l2=0.0, batch=16):
+    nn.manual_seed(0)
+    X, y = nn.load_digits(images=images)
+    X, y = X[:2 * batch].astype(np.float32), y[:2 * batch]
+    model = make()
+    trainer = nn.Trainer(model, optimizer=nn.SGD(model.parameters(), lr=0.1), l1=l1, l2=l2,
+                         progress=False)
+    trainer.fit(nn.DataLoader(X, y, batch, seed=0), epochs=2)
+    assert trainer.compiled == "compiled"
+    step = trainer._step
+    (code, _), = step.codes.values()
+    args = [p.node.value for p in step.params]
+    args += [X[:batch], np.eye(10, dtype=np.float32)[y[:batch]]]
+    return code, args
+
+
+def _flat(result):
+    (loss, out), grads = result
+    return [loss, out, *grads]
+
+
+MODELS = {
+    "mlp": (lambda: nn.MLP([64, 32, 10]), False, {}),
+    "mlp-penalties": (lambda: nn.MLP([64, 16, 16, 10]), False, {"l1": 1e-3, "l2": 1e-2}),
+    "activations": (lambda: nn.Sequential(nn.Linear(64, 24), nn.Tanh(), nn.Linear(24, 24),
+                                          nn.LeakyReLU(0.1), nn.Linear(24, 16), nn.Sigmoid(),
+                                          nn.Linear(16, 10)), False, {}),
+    "layernorm": (lambda: nn.Sequential(nn.Linear(64, 32), nn.LayerNorm(32), nn.ReLU(),
+                                        nn.Linear(32, 10)), False, {}),
+    "cnn": (lambda: nn.Net(image_size=8, padding=1, channels=(4, 8), hidden=(16,)), True, {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fused_training_step_is_the_step_bit_for_bit(name):
+    make, images, penalties = MODELS[name]
+    code, args = _step(make, images, **penalties)
+    _, dtypes = code.recorded("value_and_grad", *args)
+    twin = code.on_module(np, fuse=identity, dtypes=dtypes)
+    fused_text = twin.source_of("value_and_grad")
+    assert "_fused0(" in fused_text  # there was something to fuse
+    # a fused kernel reads a Python number as float64: every number in a float32 step's
+    # kernels is written as a float32 scalar, as NumPy reads it beside float32 arrays
+    kernels = "\n".join(twin.fused_sources)
+    assert "def _fused0(" in kernels and "float64" not in kernels
+    tree = ast.parse(kernels)
+    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    numbers = [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and type(n.value) is float]
+    assert numbers  # (an integer beside a bool array, v4 != 0, stays: no float is involved)
+    for n in numbers:
+        p = parents[id(n)]
+        assert isinstance(p, ast.Call) and p.func.attr == "float32", ast.unparse(p)
+    want = _flat(code.run("value_and_grad", *args))
+    got = _flat(twin.run("value_and_grad", *args))
+    for g, w in zip(got, want, strict=True):
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        np.testing.assert_array_equal(g, w)
+
+
+def test_fused_gradient_of_a_vector_function_bit_for_bit():
+    def f(x):
+        return np.sum(np.log(x) + x * np.roll(x, 1) - np.sin(x) + np.tanh(x) ** 2)
+
+    x = np.linspace(0.5, 3.0, 101)
+    cg = dk.compile_gradient(dk.jit(f), x)
+    twin = cg.on_module(np, fuse=identity)
+    value, (grad,) = twin.run("value_and_grad", x)
+    assert "_fused" in twin.source_of("value_and_grad")
+    v0, (g0,) = cg.run("value_and_grad", x)
+    assert value == v0
+    np.testing.assert_array_equal(grad, g0)
+    # independent reference: the hand-derived gradient
+    ref = 1 / x + np.roll(x, 1) + np.roll(x, -1) - np.cos(x) + 2 * np.tanh(x) / np.cosh(x) ** 2
+    np.testing.assert_allclose(grad, ref, rtol=1e-12)
+
+
+def _rewrite(src):
+    ns = {"np": np}
+    text, helpers = fuse_runs(src, identity, ns)
+    return text, len(helpers), ns
+
+
+def test_rewrite_moves_runs_and_keeps_everything_else():
+    src = "\n".join([
+        "def value_and_grad(a0, a1):",
+        "    v1 = a0 @ a1",
+        "    v2 = np.exp(v1)",
+        "    v2 *= np.float32(0.5)",
+        "    np.subtract(a0, v2, out=v2)",
+        "    v3 = np.add.reduce(v2, axis=None)",
+        "    v4 = np.sign(v2)",
+        "    a0 -= v4",
+        "    return v3, v4",
+    ])
+    text, runs, ns = _rewrite(src)
+    assert runs == 1
+    body = ast.parse(text).body[0].body
+    lines = [ast.unparse(s) for s in body]
+    assert lines[0] == "v1 = a0 @ a1"  # a matrix product is no element-wise operation
+    assert lines[1] == "v2, = _fused0(v1, a0)"
+    assert lines[2].startswith("v3 = np.add.reduce")
+    assert lines[3] == "v4 = np.sign(v2)"  # a run of one is left as printed
+    assert lines[4] == "a0 -= v4"  # a parameter's in-place update is never moved
+    a0, a1 = np.arange(9.0).reshape(3, 3), np.linspace(0, 1, 9).reshape(3, 3)
+    want_ns = {"np": np}
+    exec(src, want_ns)  # noqa: S102 - the test's own text
+    exec(text, ns)  # noqa: S102
+    w = want_ns["value_and_grad"](a0.copy(), a1)
+    g = ns["value_and_grad"](a0.copy(), a1)
+    for x, y in zip(g, w, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_rewrite_hoists_only_independent_statements():
+    src = "\n".join([
+        "def f(a0, a1):",
+        "    v1 = np.exp(a0)",
+        "    v2 = np.add.reduce(a1, axis=(1,), keepdims=True)",  # independent: hoisted
+        "    v1 *= v2",
+        "    v3 = np.add.reduce(v1, axis=(1,), keepdims=True)",  # reads the run: ends it
+        "    v1 -= v3",
+        "    return v1",
+    ])
+    text, runs, _ = _rewrite(src)
+    lines = [ast.unparse(s) for s in ast.parse(text).body[0].body]
+    assert lines[:2] == ["v2 = np.add.reduce(a1, axis=(1,), keepdims=True)",
+                         "v1, = _fused0(a0, v2)"]
+    assert lines[2].startswith("v3 = np.add.reduce(v1")
+    assert lines[3] == "v1 -= v3"  # alone after the reduction: not fused
+
+
+def test_rewrite_leaves_calls_that_are_not_elementwise():
+    for line in ("v2 = np.reshape(v1, (3, 2))", "v2 = v1.transpose((1, 0))", "v2 = v1[0]",
+                 "v2 = np.matmul(v1, v1)", "v2 = im2col(v1, kernel_size=(3, 3))",
+                 "v2 = np.maximum.reduce(v1, axis=None)", "v2 = math.exp(v1)",
+                 "v2 = np.clip(v1, 0, 1)"):  # np.clip is a function, not a ufunc
+        src = f"def f(a0):\n    v1 = np.exp(a0)\n    {line}\n    v3 = np.sin(v2)\n    return v3"
+        _, runs, _ = _rewrite(src)
+        assert runs == 0, line
+
+
+def test_disagreement_across_modules_names_what_is_not_rounding():
+    w = np.linspace(-1, 1, 50, dtype=np.float32)
+    exact = w.astype(np.float64)
+    assert disagreement((w * np.float32(1 + 1e-6),), (w,), (exact,)) is None
+    assert "off by" in disagreement((w * np.float32(1.05),), (w,), (exact,))  # a wrong value
+    assert "off by" in disagreement((w[::-1],), (w,), (exact,))  # another order
+    assert "float64" in disagreement((w.astype(np.float64),), (w,))  # a dtype changed
+    bad = w.copy()
+    bad[3] = np.nan
+    assert "NaN" in disagreement((bad,), (w,))  # a NaN NumPy does not have
+    assert disagreement((w[:-1],), (w,)) is not None
+    d = np.linspace(0, 1, 9)
+    assert disagreement(d * (1 + 1e-7), d) is not None  # float64: a 1e-8 share
+    assert disagreement(d * (1 + 1e-12), d) is None
+
+
+def test_disagreement_measures_rounding_against_the_float64_answer():
+    """A near-cancelling float32 sum: another order of summation misses NumPy's sum by far
+    more than a relative tolerance would allow, yet is as close to the exact sum: accepted.
+    A sum that misses a term is refused."""
+    rng = np.random.default_rng(0)
+    terms = rng.normal(size=(4096, 3)).astype(np.float32)
+    terms -= terms.mean(axis=0, dtype=np.float64).astype(np.float32)
+    host = np.add.reduce(terms, axis=0)  # NumPy's pairwise order
+    other = np.zeros(3, np.float32)
+    for t in terms[::-1]:  # another order, as a GPU's
+        other += t
+    exact = terms.astype(np.float64).sum(axis=0)
+    assert np.linalg.norm(other - host) > 1e-4 * np.linalg.norm(host)
+    assert disagreement(other, host, exact) is None
+    assert disagreement(other - terms[7], host, exact) is not None
+
+
+def test_rewrite_reads_where_conditions_as_nonzero():
+    """NumPy's where reads a float condition as nonzero; a fused where takes booleans only
+    (CuPy: "Wrong type (float32, float32, float32) of arguments for cupy_where")."""
+    def strict_where(c, a, b):
+        assert np.asarray(c).dtype == np.bool_, "a fused where takes a boolean condition"
+        return np.where(c, a, b)
+
+    strict = types.SimpleNamespace(where=strict_where, exp=np.exp)
+    src = "def f(a0, a1):\n    v1 = np.where(a0, a1, 0.0)\n    v2 = np.exp(v1)\n    return v2"
+    ns = {"np": strict}
+    text, helpers = fuse_runs(src, identity, ns)
+    assert "a0 != 0" in helpers[0]
+    exec(text, ns)  # noqa: S102 - the test's own text
+    one_hot = np.array([[0.0, 1.0], [1.0, 0.0], [np.nan, 0.0]], np.float32)
+    np.testing.assert_array_equal(ns["f"](one_hot, np.full((3, 2), 2.0, np.float32)),
+                                  np.exp(np.where(one_hot, np.float32(2), np.float32(0))))
+
+
+def _module_without_maximum_reduce():
+    """A stand-in array module: NumPy's functions, but, as CuPy 14, no maximum.reduce."""
+    mod = types.ModuleType("standin")
+    mod.__dict__.update({k: v for k, v in vars(np).items() if not k.startswith("__")})
+
+    class NoReduce:
+        def __init__(self, u):
+            self.u = u
+
+        def __call__(self, *a, **k):
+            return self.u(*a, **k)
+
+        def reduce(self, *a, **k):
+            raise NotImplementedError("maximum.reduce is not supported yet")
+
+    mod.maximum = NoReduce(np.maximum)
+    return mod
+
+
+def test_generated_code_runs_on_a_module_without_ufunc_reductions():
+    standin = _module_without_maximum_reduce()
+    with pytest.raises(NotImplementedError):
+        standin.maximum.reduce(np.ones(3), axis=0)
+    code_np = generated_code_module(standin)
+    x = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(code_np.maximum.reduce(x, axis=(1,), keepdims=True),
+                                  np.max(x, axis=1, keepdims=True))
+    np.testing.assert_array_equal(code_np.maximum(x, 5.0), np.maximum(x, 5.0))
+    code, args = _step(*MODELS["cnn"][:2])  # the CNN's pooling reduces with maximum
+    twin = code.on_module(standin)
+    assert twin._ns["np"] is not np
+    want = _flat(code.run("value_and_grad", *args))
+    got = _flat(twin.run("value_and_grad", *args))
+    assert disagreement(tuple(got), tuple(want)) is None
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_zero_d_numpy_operands_reach_another_module_as_scalars():
+    """CuPy refuses a 0-d NumPy array beside its arrays (TypeError: Unsupported type); the
+    tie weights of max/min passed np.ones((), dtype) there, so a CNN's max pooling and
+    np.max of a CuPy array failed in backward on a GPU."""
+    from diffkit.primitives import where
+
+    seen = []
+
+    def strict_where(c, a, b):
+        for v in (c, a, b):
+            if type(v) is np.ndarray and v.ndim == 0:
+                raise TypeError(f"Unsupported type {type(v)}")
+            seen.append(type(v))
+        return np.where(c, a, b)
+
+    standin = types.SimpleNamespace(where=strict_where)
+    out = where.evaluate(standin, [np.array([True, False]), np.ones((), np.float32),
+                                   np.zeros((), np.float32)], {})
+    np.testing.assert_array_equal(out, [1.0, 0.0])
+    assert out.dtype == np.float32 and np.float32 in seen
