@@ -79,7 +79,7 @@ def test_generated_step_on_the_gpu_trains_as_numpy(kind):
                                                nn.Linear(32, 10))}[kind]
     tc, cpu, hc = _fit_on("cpu", make, X, y)
     tg, gpu, hg = _fit_on("cuda", make, X, y, compile=True)
-    te, eager, he = _fit_on("cuda", make, X, y, compile=False)
+    te, _, he = _fit_on("cuda", make, X, y, compile=False)
     assert tc.compiled == "compiled" and tg.compiled == "compiled", tg.compiled
     assert te.compiled.startswith("eager")
     (code, _), = [c for c in tg._step.codes.values() if type(c) is not str]
