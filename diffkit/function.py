@@ -571,7 +571,10 @@ class Function:
         for a, node in zip(args, graph.inputs, strict=True):
             if type(a) is Tensor:
                 return None
-            a, v = np.asarray(a), np.asarray(node.value)
+            try:
+                a, v = np.asarray(a), np.asarray(node.value)
+            except TypeError:  # a CuPy array (no implicit copy to the host): another point
+                return None
             if a.shape != v.shape or a.dtype != v.dtype or a.tobytes() != v.tobytes():
                 return None
         return graph

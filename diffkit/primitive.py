@@ -285,6 +285,13 @@ class Primitive:
         the array: ``TypeError: Unsupported type``)."""
         if xp is not np:
             args = [a[()] if type(a) is np.ndarray and not a.ndim else a for a in args]
+            out = self._evaluate(xp, args, params)
+            if _strict_now():  # NumPy would raise here; CuPy computes NaN or ±inf silently
+                _check_as_numpy_would(self, xp, args, out)
+            return out
+        return self._evaluate(xp, args, params)
+
+    def _evaluate(self, xp: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
         try:
             return self.impl(xp, *args, **params)
         except DiffkitError:
@@ -984,6 +991,38 @@ def _scaled(u: Any, p: Any, shape: tuple[int, ...]) -> Any:
         except FloatingPointError:  # an infinite ȳ meets an exact zero: 0·∞ = 0, as elsewhere
             c = strong_product(u, p)
     return c if _shape(c) == shape else np.broadcast_to(c, shape)
+
+
+def _strict_now() -> bool:
+    """Whether NumPy's floating-point errors raise here (``dk.grad`` & co. run under STRICT)."""
+    err = np.geterr()
+    return err["invalid"] == "raise" or err["divide"] == "raise" or err["over"] == "raise"
+
+
+def _check_as_numpy_would(prim: Primitive, xp: Any, args: Sequence[Any], out: Any) -> None:
+    """On another array module (CuPy), the error NumPy raises under STRICT: a non-finite
+    result from finite operands is a point outside the domain (the record's ``valid`` rule
+    fails, or a NaN: an invalid operation) or an overflow (±inf). Without it, a gradient at a
+    point outside the domain came out finite (log at −0.5: the derivative 1/x is −2) where
+    NumPy names the error. NaN or ±inf operands pass through, as in NumPy. One wait for the
+    device per checked operation (only under STRICT: the Trainer's steps run without)."""
+    if getattr(out, "dtype", None) is None or out.dtype.kind not in "fc" or \
+            bool(xp.all(xp.isfinite(out))):
+        return
+    operands = [a for a in args if isinstance(a, float | np.generic) or
+                getattr(a, "dtype", None) is not None and a.dtype.kind in "fc"]
+    if not all(bool(np.isfinite(a)) if isinstance(a, float | np.generic) else
+               bool(xp.all(xp.isfinite(a))) for a in operands):
+        return
+    if prim.valid is not None and not bool(xp.all(prim.valid(*args))) or \
+            bool(xp.any(xp.isnan(out))):
+        reason = "invalid value encountered on the device"
+    elif any(bool(a == 0) if isinstance(a, float | np.generic) else bool(xp.any(a == 0))
+             for a in operands):
+        reason = "divide by zero encountered on the device"
+    else:
+        reason = "overflow encountered on the device"
+    raise numeric_error(prim, args, FloatingPointError(reason))
 
 
 def numeric_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> DiffkitError:

@@ -63,7 +63,7 @@ def test_fused_training_step_is_the_step_bit_for_bit(name):
     make, images, penalties = MODELS[name]
     code, args = _step(make, images, **penalties)
     _, dtypes = code.recorded("value_and_grad", *args)
-    twin = code.on_module(np, fuse=identity, dtypes=dtypes)
+    twin = code.on_module(np, fuse=identity, dtypes={"value_and_grad": dtypes})
     fused_text = twin.source_of("value_and_grad")
     assert "_fused0(" in fused_text  # there was something to fuse
     # a fused kernel reads a Python number as float64: every number in a float32 step's
@@ -275,3 +275,94 @@ def test_zero_d_numpy_operands_reach_another_module_as_scalars():
                                    np.zeros((), np.float32)], {})
     np.testing.assert_array_equal(out, [1.0, 0.0])
     assert out.dtype == np.float32 and np.float32 in seen
+
+
+def _standin(**changed):
+    """NumPy as another array module (with a `fuse` that fuses nothing), some functions changed."""
+    mod = types.ModuleType("standin")
+    mod.__dict__.update({k: v for k, v in vars(np).items() if not k.startswith("__")})
+    mod.fuse = lambda: identity
+    mod.__dict__.update(changed)
+    return mod
+
+
+def _log_roll_sin():
+    def f(x):
+        return np.sum(np.log(x) + x * np.roll(x, 1) - np.sin(x) + np.tanh(x) ** 2)
+
+    x = np.linspace(0.5, 3.0, 101)
+    return dk.compile_gradient(dk.jit(f), x), x
+
+
+def test_on_device_keeps_code_that_agrees_and_fuses_it():
+    from diffkit.engines.compiler import on_device
+
+    code, x = _log_roll_sin()
+    twin = on_device(code, _standin(), [x], [x.copy()], ("value_and_grad", "grad"))
+    assert not isinstance(twin, str), twin
+    assert twin.fused and twin.fused_sources
+    np.testing.assert_array_equal(twin.run("grad", x)[0], code.run("grad", x)[0])
+
+
+def test_on_device_refuses_code_that_computes_otherwise():
+    """A module whose function computes something else than NumPy's (here a sine off by 1e-3,
+    far above rounding) is refused by name, fused or not: the caller interprets."""
+    from diffkit.engines.compiler import on_device
+
+    code, x = _log_roll_sin()
+    why = on_device(code, _standin(sin=lambda v: np.sin(v) * (1 + 1e-3)), [x], [x.copy()],
+                    ("value_and_grad", "grad"))
+    assert isinstance(why, str) and "off by" in why and "value_and_grad" in why
+    why = on_device(code, _standin(roll=lambda v, k: v), [x], [x.copy()])  # no roll at all
+    assert isinstance(why, str) and "off by" in why
+
+
+def test_a_first_trace_on_device_arrays_is_not_this_host_point():
+    """dk.grad of a jit function on CuPy arrays: its first trace (made on CuPy values) was
+    compared bit for bit with the NumPy copies the code is generated from, and NumPy's implicit
+    conversion of a CuPy array raised TypeError out of dk.grad (seen on an H200). A value that
+    refuses conversion to the host is another point."""
+
+    class DeviceValue:  # as a CuPy array: no implicit copy to the host
+        shape, dtype = (3,), np.dtype(np.float64)
+
+        def __array__(self, *args, **kwargs):
+            raise TypeError("Implicit conversion to a NumPy array is not allowed")
+
+    made, _ = dk.jit(lambda x: np.sum(x * x)).freeze(np.ones(3))
+    made._first = types.SimpleNamespace(inputs=[types.SimpleNamespace(value=DeviceValue())])
+    assert made._take_first([np.ones(3)]) is None
+
+
+def _silent(fn):
+    """A function of a stand-in array module that, as CuPy, never raises floating-point errors."""
+    def run(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    return run
+
+
+@pytest.mark.parametrize("name, args, error", [
+    ("log", [np.array([-0.5, 2.0])], dk.DomainError),
+    ("log", [np.array([0.0, 2.0])], dk.DomainError),
+    ("sqrt", [np.array([-4.0, 1.0])], dk.DomainError),
+    ("exp", [np.array([1000.0, 1.0])], dk.NumericOverflowError),
+    ("div", [np.array([1.0, 2.0]), np.array([0.0, 1.0])], dk.DomainError),
+])
+def test_another_module_gets_numpys_errors_under_strict(name, args, error):
+    """CuPy computes log(−0.5) = NaN without a word; under STRICT (dk.grad & co.) NumPy raises,
+    and dk.grad of a jit function at a point outside the domain on CuPy answered a finite
+    gradient (d log x = 1/x), seen on an H200. A non-finite result of finite operands is now
+    NumPy's error on any array module."""
+    from diffkit import primitives
+    from diffkit.function import STRICT
+
+    prim = getattr(primitives, name)
+    standin = types.SimpleNamespace(**{k: _silent(getattr(np, k)) for k in (
+        "log", "sqrt", "exp", "divide", "true_divide", "isfinite", "isnan", "all", "any")})
+    with pytest.raises(error), np.errstate(**STRICT):
+        prim.evaluate(standin, args, {})
+    with np.errstate(all="ignore"):  # outside STRICT (a Trainer's step): NumPy's NaN, no check
+        prim.evaluate(standin, args, {})
+    with np.errstate(**STRICT):  # NaN in, NaN out: no error, as in NumPy
+        prim.evaluate(standin, [np.array([np.nan, 1.0])] * len(args), {})

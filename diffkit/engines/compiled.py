@@ -4,8 +4,11 @@ Compiled code is a snapshot of one trace, so it is used only where a snapshot gi
 answer as tracing afresh: pure functions (parsed text, SymPy) and ``dk.jit`` ones, whose traces did
 not branch on their inputs. The first call at a new signature (argument shapes and dtypes) traces
 the reverse engine and compiles it; later calls run the generated Python/NumPy function. Anything
-else — other Python functions, traced arguments while nesting derivatives, complex or CuPy arrays,
-value-dependent traces — runs on the reverse engine, so every call still gets an answer.
+else — other Python functions, traced arguments while nesting derivatives, complex arrays,
+value-dependent traces — runs on the reverse engine, so every call still gets an answer. Real
+CuPy arrays get the code generated for their NumPy copies, run by CuPy with its element-wise
+runs fused into single kernels, where its first answer agrees with NumPy's
+(:func:`.compiler.on_device`); a vector output's pullback is interpreted there.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DiffkitError, TracingError
-from ..function import NOT_COMPILED, Function, passed_as_given, signature
+from ..backend import array_namespace, to_numpy
+from ..errors import BackendError, DiffkitError, TracingError
+from ..function import NOT_COMPILED, STRICT, Function, passed_as_given, signature
 from ..ir import Traced
 from ..primitive import finite
-from ..tensor import Tensor
 from .base import Engine, Pullback, check_cotangent, jacobian_rows, size_of
-from .compiler import CompiledGradient, compile_gradient, compile_value
+from .compiler import CompiledGradient, compile_gradient, compile_value, on_device
 from .reverse import ReverseEngine
 
 
@@ -44,8 +47,8 @@ class CompiledEngine(Engine):
 
     def compiled(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> CompiledGradient | None:
         """The CompiledGradient for this call, or None where it must (or should) be interpreted."""
-        if not fn.reusable or any(type(a) is Tensor or not isinstance(a, np.ndarray | np.generic)
-                                  or a.dtype.kind != "f" for a in args):
+        xp = _array_module(args)
+        if not fn.reusable or xp is None:
             return None
         key = ("compiled", signature(args), tuple(wrt))
         cg = fn.cache.get(key)
@@ -59,7 +62,8 @@ class CompiledEngine(Engine):
             if seen <= self.after and not fn.jit:  # jit: frozen at the first trace, as promised
                 return None
             try:
-                cg = compile_gradient(fn, *args, wrt=wrt)
+                cg = compile_gradient(fn, *args, wrt=wrt) if xp is np else \
+                    _carried(fn, args, wrt, xp)
             except TracingError:  # the trace branched on its inputs: interpret every call
                 fn.cache[("compiled-refused", key)] = True
                 return None
@@ -150,6 +154,39 @@ def _made(cg: CompiledGradient | None, kind: str) -> bool:
         return cg._function(kind) is not None or kind == "vjp"  # vjp: else the scaled gradient
     except TracingError:
         return False
+
+
+def _array_module(args: Sequence[Any]) -> Any:
+    """NumPy where every argument is a real float NumPy array or scalar, CuPy where every one
+    is a real float CuPy array; else None (interpreted: Tensors while nesting, complex, mixed)."""
+    if all(isinstance(a, np.ndarray | np.generic) and a.dtype.kind == "f" for a in args):
+        return np
+    if args and all(type(a).__module__.startswith("cupy") and getattr(a, "ndim", None) is not
+                    None and a.dtype.kind == "f" for a in args):
+        return array_namespace(*args)
+    return None
+
+
+def _carried(fn: Function, args: Sequence[Any], wrt: Sequence[int], xp: Any) -> CompiledGradient:
+    """The gradient code of `fn` for CuPy arguments `args`: generated from a trace on their
+    NumPy copies and carried to CuPy, element-wise runs fused, where its value and gradients
+    agree with NumPy's at this point (:func:`~.compiler.on_device`), cached per signature;
+    else a TracingError (interpreted). Functions of one output only (a vector's pullback is
+    interpreted on CuPy)."""
+    host = [to_numpy(a) for a in args]
+    try:  # (a jit function is here the replay of its first trace at the CuPy signature)
+        code = compile_gradient(fn, *host, wrt=wrt)
+    except BackendError as exc:  # it holds CuPy constants (a replay of a CuPy trace): the
+        # host trace would mix them with NumPy arrays
+        raise TracingError(f"{fn.name} cannot be traced on NumPy copies ({exc})") from None
+    if not _made(code, "value_and_grad"):
+        raise TracingError(f"{fn.name} has a vector output: its pullback is interpreted on CuPy")
+    with np.errstate(**STRICT):
+        carried = on_device(code, xp, host, args, ("value_and_grad", "grad"))
+    if type(carried) is str:
+        raise TracingError(f"{fn.name}: {carried}")
+    fn.cache[("compiled", signature(args), tuple(wrt))] = carried
+    return carried
 
 
 def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:

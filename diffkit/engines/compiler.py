@@ -34,6 +34,7 @@ import numpy as np
 
 from ..build import as_function
 from ..errors import (
+    DiffkitError,
     DomainError,
     NonDifferentiableError,
     NumericOverflowError,
@@ -334,13 +335,13 @@ class CompiledGradient:
         return self._entry("value_and_grad", "training step", lines)
 
     def on_module(self, xp: Any, fuse: Any = None,
-                  dtypes: dict[str, np.dtype] | None = None) -> CompiledGradient:
+                  dtypes: dict[str, dict[str, np.dtype]] | None = None) -> CompiledGradient:
         """This code run by array module `xp` (CuPy): the text generated for NumPy, executed
         where ``np`` names `xp` (:func:`diffkit.backend.generated_code_module`), each table
         impl it calls bound to `xp` and each constant array copied to it. Given `fuse`, a
         decorator (``cupy.fuse()``), each run of element-wise lines becomes one function it
-        wraps: one kernel on a GPU (:func:`.fusion.fuse_runs`, its numbers typed by `dtypes`,
-        the values' dtypes that :func:`.fusion.record_dtypes` read on NumPy).
+        wraps: one kernel on a GPU (:func:`.fusion.fuse_runs`, its numbers typed by `dtypes`:
+        per function, the values' dtypes that :meth:`recorded` read on NumPy).
         The same operations on the same operands: the results differ from NumPy's by the
         device's rounding only (its matrix products sum in another order), so the caller
         compares them with NumPy's where it first runs them (:func:`disagreement`).
@@ -374,7 +375,7 @@ class CompiledGradient:
                 twin._order.append(kind)
                 twin._makers[kind] = functools.partial(_carried, self._parts[kind],
                                                        self.stats[kind], ns,
-                                                       fuse, dtypes)
+                                                       fuse, (dtypes or {}).get(kind))
         return twin
 
     def recorded(self, kind: str, *args: Any) -> tuple[Any, dict[str, np.dtype]]:
@@ -783,6 +784,46 @@ def _carried(text: str, stats: int, ns: dict[str, Any], fuse: Any,
         text, helpers = fuse_runs(text, fuse, ns, dtypes)
         ns["_fused_sources"].extend(helpers)
     return text.split("\n"), stats
+
+
+def on_device(code: CompiledGradient, xp: Any, host: Sequence[Any], args: Sequence[Any],
+              kinds: Sequence[str] = ("value_and_grad",)) -> CompiledGradient | str:
+    """`code` (generated from NumPy copies `host` of `args`) carried to array module `xp`
+    (CuPy) — element-wise runs fused into single kernels where that works, else as printed —
+    and kept only where each function of `kinds` gives on `args` what it gives on `host` to
+    the device's rounding (:func:`disagreement`, measured against the same code run in
+    float64); else why not (the caller then interprets)."""
+    want: dict[str, Any] = {}
+    dtypes: dict[str, dict[str, np.dtype]] = {}
+    exact: dict[str, Any] = {}
+    wide = [a.astype(np.float64) if getattr(a, "dtype", None) is not None and
+            a.dtype.kind == "f" else a for a in host]
+    with np.errstate(all="ignore"):
+        for kind in kinds:
+            want[kind], dtypes[kind] = code.recorded(kind, *host)
+            try:  # the answer the rounding is measured against
+                exact[kind] = code.run(kind, *wide)
+            except (ArithmeticError, ValueError, TypeError, DiffkitError):
+                exact[kind] = None
+    reasons = []
+    for fuse in (getattr(xp, "fuse", None), None):
+        twin = code.on_module(xp, None if fuse is None else fuse(), dtypes)
+        why = None
+        for kind in kinds:
+            try:
+                got = twin.run(kind, *args)
+            except Exception as exc:  # noqa: BLE001 - CuPy's compilers raise many kinds: named
+                why = f"{type(exc).__name__}: {exc}"
+            else:
+                why = disagreement(got, want[kind], exact[kind], kind)
+            if why is not None:
+                break
+        if why is None:
+            twin.fused = fuse is not None
+            return twin
+        reasons.append(why)
+    return f"its generated code does not run on {getattr(xp, '__name__', xp)} as on NumPy " \
+           f"({'; '.join(reasons)})"
 
 
 def disagreement(got: Any, want: Any, exact: Any = None, where: str = "result") -> str | None:

@@ -393,7 +393,8 @@ class CompiledStep:
         if xp is np and any(type(a) is not np.ndarray for a in args) or \
                 any(not hasattr(a, "shape") for a in args):
             return "arrays are neither all NumPy nor all CuPy arrays"
-        from ..engines.compiler import compile_step  # the engines load when first needed
+        # the engines load when first needed
+        from ..engines.compiler import compile_step, on_device
 
         host = args if xp is np else [to_numpy(a) for a in args]
 
@@ -413,43 +414,11 @@ class CompiledStep:
         traced.clear()  # the generated code keeps `body`: not the trace's graph with it
         read = set(toposort([loss.node])) if isinstance(loss, Tensor) else set()
         reached = tuple((i, j) for j, i in enumerate(self.trained) if xs[i].node in read)
-        if xp is not np:
-            code = _on_device(code, xp, host, args)
+        if xp is not np:  # the same text run by CuPy, where it agrees with NumPy
+            code = on_device(code, xp, host, args)
             if type(code) is str:
-                return code
+                return f"the step: {code}"
         return code, reached
-
-
-def _on_device(code: Any, xp: Any, host: list[Any], args: list[Any]) -> Any:
-    """The step's generated code (made from host copies of `args`) carried to array module
-    `xp` (CuPy) — element-wise runs fused into single kernels where that works, else as
-    printed — and kept only where its results on `args` are NumPy's on the copies to the
-    device's rounding (:func:`~diffkit.engines.compiler.disagreement`, against the same code
-    run in float64); else why not (the step then runs eagerly)."""
-    from ..engines.compiler import disagreement
-
-    with np.errstate(all="ignore"):
-        want, dtypes = code.recorded("value_and_grad", *host)
-        try:  # the reference the rounding is measured against
-            exact = code.run("value_and_grad", *[
-                a.astype(np.float64) if a.dtype.kind == "f" else a for a in host])
-        except (ArithmeticError, ValueError, TypeError):
-            exact = None
-    reasons = []
-    for fuse in (getattr(xp, "fuse", None), None):
-        twin = code.on_module(xp, None if fuse is None else fuse(), dtypes)
-        try:
-            got = twin.run("value_and_grad", *args)
-        except Exception as exc:  # noqa: BLE001 - CuPy's compilers raise many kinds; named below
-            reasons.append(f"{type(exc).__name__}: {exc}")
-            continue
-        why = disagreement(got, want, exact)
-        if why is None:
-            twin.fused = fuse is not None
-            return twin
-        reasons.append(why)
-    return f"the step's generated code does not run on {xp.__name__} as on NumPy " \
-           f"({'; '.join(reasons)})"
 
 
 class Lane:
