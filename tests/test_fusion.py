@@ -69,7 +69,7 @@ def test_fused_training_step_is_the_step_bit_for_bit(name):
     # a fused kernel reads a Python number as float64: every number in a float32 step's
     # kernels is written as a float32 scalar, as NumPy reads it beside float32 arrays
     kernels = "\n".join(twin.fused_sources)
-    assert "def _fused0(" in kernels and "float64" not in kernels
+    assert "def _value_and_grad_fused0(" in kernels and "float64" not in kernels
     tree = ast.parse(kernels)
     parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
     numbers = [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and type(n.value) is float]
@@ -124,7 +124,7 @@ def test_rewrite_moves_runs_and_keeps_everything_else():
     body = ast.parse(text).body[0].body
     lines = [ast.unparse(s) for s in body]
     assert lines[0] == "v1 = a0 @ a1"  # a matrix product is no element-wise operation
-    assert lines[1] == "v2, = _fused0(v1, a0)"
+    assert lines[1] == "v2, = _value_and_grad_fused0(v1, a0)"
     assert lines[2].startswith("v3 = np.add.reduce")
     assert lines[3] == "v4 = np.sign(v2)"  # a run of one is left as printed
     assert lines[4] == "a0 -= v4"  # a parameter's in-place update is never moved
@@ -151,7 +151,7 @@ def test_rewrite_hoists_only_independent_statements():
     text, _, _ = _rewrite(src)
     lines = [ast.unparse(s) for s in ast.parse(text).body[0].body]
     assert lines[:2] == ["v2 = np.add.reduce(a1, axis=(1,), keepdims=True)",
-                         "v1, = _fused0(a0, v2)"]
+                         "v1, = _f_fused0(a0, v2)"]
     assert lines[2].startswith("v3 = np.add.reduce(v1")
     assert lines[3] == "v1 -= v3"  # alone after the reduction: not fused
 
@@ -366,3 +366,22 @@ def test_another_module_gets_numpys_errors_under_strict(name, args, error):
         prim.evaluate(standin, args, {})
     with np.errstate(**STRICT):  # NaN in, NaN out: no error, as in NumPy
         prim.evaluate(standin, [np.array([np.nan, 1.0])] * len(args), {})
+
+
+def test_each_generated_function_keeps_its_own_fused_kernels():
+    """value_and_grad and grad share one namespace: the kernels of the one made second
+    replaced the first one's (both `_fused0`), and value_and_grad then called grad's kernel
+    (on an H200: "_fused0() takes 1 positional argument but 2 were given"; with equal arities
+    it would have computed something else)."""
+    from diffkit.engines.compiler import on_device
+
+    code, x = _log_roll_sin()
+    twin = on_device(code, _standin(), [x], [x.copy()], ("value_and_grad", "grad"))
+    assert not isinstance(twin, str), twin
+    for kind in ("value_and_grad", "grad", "value_and_grad"):  # each after the other was made
+        got, want = twin.run(kind, x), code.run(kind, x)
+        if kind == "grad":
+            np.testing.assert_array_equal(got[0], want[0])
+        else:
+            assert got[0] == want[0]
+            np.testing.assert_array_equal(got[1][0], want[1][0])

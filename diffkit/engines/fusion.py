@@ -7,7 +7,7 @@ generated function (:mod:`diffkit.engines.compiler` prints only its own identifi
 has a small grammar) with :mod:`ast`, finds the runs of consecutive statements that are
 element-wise — operators other than ``@``, comparisons, NumPy ufuncs with one output, ``where``,
 typed scalar constants — and moves each run of two or more into a helper function that the
-caller wraps (``cupy.fuse``): the run's line becomes ``v7, v9 = _fused2(v3, a1)``.
+caller wraps (``cupy.fuse``): the run's line becomes ``v7, v9 = _grad_fused2(v3, a1)``.
 
 Why the rewritten function computes what the original does: each helper runs the run's own
 operations in their order on the same operands; an in-place update inside a run
@@ -119,7 +119,8 @@ def fuse_runs(source: str, wrap: Callable[[Callable[..., object]], Callable[...,
               shortest: int = 2) -> tuple[str, list[str]]:
     """The generated function `source` (one ``def``) with each run of at least `shortest`
     element-wise statements moved into a helper: helpers are compiled into `namespace`,
-    wrapped by `wrap` (``cupy.fuse()``; the identity in tests), as ``_fused<k>``. Returns the
+    wrapped by `wrap` (``cupy.fuse()``; the identity in tests), as ``_<function>_fused<k>``
+    (the generated functions share one namespace: each keeps its own kernels). Returns the
     new source and each helper's source.
 
     `dtypes` (each value's dtype, :func:`record_dtypes`) types the numbers the run writes
@@ -167,7 +168,7 @@ def fuse_runs(source: str, wrap: Callable[[Callable[..., object]], Callable[...,
         if not outs:  # nothing of the run is read later (cannot happen in live code)
             body.extend(run)
             continue
-        name = f"_fused{len(helpers)}"
+        name = f"_{fn.name}_fused{len(helpers)}"  # (functions made into one namespace)
         helper = ast.FunctionDef(
             name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in needs],
                                           kwonlyargs=[], kw_defaults=[], defaults=[]),
