@@ -21,7 +21,8 @@ def cupy_module() -> ModuleType:
             import cupy
         except ImportError as exc:
             raise BackendError(
-                "device='cuda' needs CuPy: pip install 'diffkit[gpu]' (cupy-cuda12x) on a machine "
+                "device='cuda' needs CuPy: pip install 'diffkit[gpu]' (cupy-cuda12x; cupy-cuda13x "
+                "for CUDA 13) on a machine "
                 "with an NVIDIA GPU; use device='cpu' otherwise"
             ) from exc
         try:
