@@ -35,6 +35,7 @@ import math
 import operator
 import os
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -287,7 +288,10 @@ class Primitive:
             args = [a[()] if type(a) is np.ndarray and not a.ndim else a for a in args]
             out = self._evaluate(xp, args, params)
             if _strict_now():  # NumPy would raise here; CuPy computes NaN or ±inf silently
-                _check_as_numpy_would(self, xp, args, out)
+                try:
+                    _check_as_numpy_would(self, xp, args, out)
+                except FloatingPointError as exc:
+                    raise numeric_error(self, args, exc) from None
             return out
         return self._evaluate(xp, args, params)
 
@@ -994,35 +998,102 @@ def _scaled(u: Any, p: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _strict_now() -> bool:
-    """Whether NumPy's floating-point errors raise here (``dk.grad`` & co. run under STRICT)."""
+    """Whether one of NumPy's floating-point errors raises here (``dk.grad`` & co. run under
+    STRICT, ``Tensor.backward``'s sweeps under STRONG_ZERO)."""
     err = np.geterr()
     return err["invalid"] == "raise" or err["divide"] == "raise" or err["over"] == "raise"
 
 
 def _check_as_numpy_would(prim: Primitive, xp: Any, args: Sequence[Any], out: Any) -> None:
-    """On another array module (CuPy), the error NumPy raises under STRICT: a non-finite
-    result from finite operands is a point outside the domain (the record's ``valid`` rule
-    fails, or a NaN: an invalid operation) or an overflow (±inf). Without it, a gradient at a
-    point outside the domain came out finite (log at −0.5: the derivative 1/x is −2) where
-    NumPy names the error. NaN or ±inf operands pass through, as in NumPy. One wait for the
-    device per checked operation (only under STRICT: the Trainer's steps run without)."""
-    if getattr(out, "dtype", None) is None or out.dtype.kind not in "fc" or \
-            bool(xp.all(xp.isfinite(out))):
+    """On another array module (CuPy), NumPy's floating-point flags for `out`
+    (:func:`raise_flags_as_numpy`): without them, a gradient at a point outside the domain came
+    out finite (log at −0.5 is NaN there, silently, and the derivative 1/x is −2) where NumPy
+    names the error. One wait for the device per checked operation, only where an error is set
+    to raise (the Trainer's steps run without)."""
+    if getattr(out, "dtype", None) is None or out.dtype.kind not in "fc":
         return
-    operands = [a for a in args if isinstance(a, float | np.generic) or
-                getattr(a, "dtype", None) is not None and a.dtype.kind in "fc"]
-    if not all(bool(np.isfinite(a)) if isinstance(a, float | np.generic) else
-               bool(xp.all(xp.isfinite(a))) for a in operands):
+    elementwise = prim.kind == "elementwise"
+    raise_flags_as_numpy(xp, prim.name, out, args, per_element=elementwise,
+                         domain=prim.valid if elementwise else None)
+
+
+def fp_flag(kind: str, name: str, hint: str = "") -> None:
+    """Raise NumPy's floating-point flag `kind` ("divide", "invalid", "overflow") the way the
+    current ``np.errstate`` asks: an exception, a warning, or nothing."""
+    mode = np.geterr()[{"divide": "divide", "invalid": "invalid", "overflow": "over"}[kind]]
+    what = {"divide": "divide by zero", "invalid": "invalid value", "overflow": "overflow"}[kind]
+    message = f"{what} encountered in {name}{hint}"
+    if mode == "raise":
+        raise FloatingPointError(message)
+    if mode != "ignore":
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+def raise_flags_as_numpy(xp: Any, name: str, out: Any, args: Sequence[Any],
+                         overflow: Callable[..., Any] | None = None, per_element: bool = True,
+                         domain: Callable[..., Any] | None = None, hint: str = "",
+                         ieee: bool = True) -> None:
+    """The floating-point flags NumPy's own loop would set for result `out` of `args`, for
+    results computed without them (SciPy's functions; CuPy, which sets none), each raised,
+    warned or ignored as ``np.errstate`` says (:func:`fp_flag`). IEEE's rules, element by
+    element where the operands broadcast to `out` (`per_element`; else over whole arrays):
+    a NaN where no operand is NaN is 'invalid' (sqrt(−1), ∞ − ∞, sin ∞, 0·∞), and so is an
+    element outside `domain` (the record's ``valid`` rule); ±inf where every operand is
+    finite is 'overflow' where `overflow(*args)` says so — without it, where no operand is 0
+    there —, else 'divide' (1/0, log 0, a pole). NumPy checks divide, overflow, invalid in
+    that order. With `ieee` False (SciPy's functions, which NumPy's own flags never reach) only
+    elements whose operands are all finite are flagged, invalid first, one flag, and ±inf is
+    'divide' (a pole) unless `overflow` says otherwise."""
+    finite = xp.isfinite(out)
+    if bool(xp.all(finite)):
         return
-    if prim.valid is not None and not bool(xp.all(prim.valid(*args))) or \
-            bool(xp.any(xp.isnan(out))):
-        reason = "invalid value encountered on the device"
-    elif any(bool(a == 0) if isinstance(a, float | np.generic) else bool(xp.any(a == 0))
-             for a in operands):
-        reason = "divide by zero encountered on the device"
-    else:
-        reason = "overflow encountered on the device"
-    raise numeric_error(prim, args, FloatingPointError(reason))
+    shape = tuple(out.shape)
+    numbers = [a for a in args if isinstance(a, int | float | complex | np.generic) or
+               getattr(a, "dtype", None) is not None and a.dtype.kind in "biufc"]
+    nan_in, finite_in, zero_in = (xp.zeros(shape, bool), xp.ones(shape, bool),
+                                  xp.zeros(shape, bool))
+    for a in numbers:
+        a = xp.asarray(a)
+        if per_element and a.ndim <= len(shape):
+            try:
+                a = xp.broadcast_to(a, shape)
+            except ValueError:
+                a = None
+        else:
+            a = None
+        if a is None:  # (a structural operation: its operands as wholes)
+            continue
+        nan_in = nan_in | (xp.isnan(a) if a.dtype.kind in "fc" else False)
+        finite_in = finite_in & (xp.isfinite(a) if a.dtype.kind in "fc" else True)
+        zero_in = zero_in | (a == 0)
+    if not per_element or any(xp.asarray(a).ndim > len(shape) for a in numbers):
+        whole = [xp.asarray(a) for a in numbers]
+        floats = [a for a in whole if a.dtype.kind in "fc"]
+        nan_in = nan_in | any(bool(xp.any(xp.isnan(a))) for a in floats)
+        finite_in = finite_in & all(bool(xp.all(xp.isfinite(a))) for a in floats)
+        zero_in = zero_in | any(bool(xp.any(a == 0)) for a in whole)
+    nan = xp.isnan(out)
+    inf = ~finite & ~nan & finite_in
+    if overflow is not None:
+        over = inf & overflow(*args)
+        divide = inf & ~over
+    elif ieee:
+        divide, over = inf & zero_in, inf & ~zero_in
+    else:  # a SciPy function's ±inf at finite arguments: a pole, unless `overflow` says so
+        divide, over = inf, xp.zeros(shape, bool)
+    invalid = nan & (finite_in if not ieee else ~nan_in)
+    if domain is not None and bool(xp.any(~finite & finite_in)):
+        outside = ~xp.asarray(domain(*args))
+        invalid = invalid | (outside & ~finite & finite_in)
+    if not ieee:
+        kind = "invalid" if bool(xp.any(invalid)) else "overflow" if bool(xp.any(over)) \
+            else "divide" if bool(xp.any(divide)) else None
+        if kind is not None:
+            fp_flag(kind, name, hint)
+        return
+    for kind, where in (("divide", divide), ("overflow", over), ("invalid", invalid)):
+        if bool(xp.any(where)):
+            fp_flag(kind, name, hint)
 
 
 def numeric_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> DiffkitError:

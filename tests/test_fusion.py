@@ -90,7 +90,8 @@ def test_fused_gradient_of_a_vector_function_bit_for_bit():
 
     x = np.linspace(0.5, 3.0, 101)
     cg = dk.compile_gradient(dk.jit(f), x)
-    twin = cg.on_module(np, fuse=identity)
+    _, dtypes = cg.recorded("value_and_grad", x)
+    twin = cg.on_module(np, fuse=identity, dtypes={"value_and_grad": dtypes})
     value, (grad,) = twin.run("value_and_grad", x)
     assert "_fused" in twin.source_of("value_and_grad")
     v0, (g0,) = cg.run("value_and_grad", x)
@@ -101,9 +102,12 @@ def test_fused_gradient_of_a_vector_function_bit_for_bit():
     np.testing.assert_allclose(grad, ref, rtol=1e-12)
 
 
-def _rewrite(src):
+def _rewrite(src, dtype=np.float64):
+    """`src` fused, every value of it taken to be of `dtype`."""
+    names = {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)} | \
+        {a.arg for a in ast.parse(src).body[0].args.args}
     ns = {"np": np}
-    text, helpers = fuse_runs(src, identity, ns)
+    text, helpers = fuse_runs(src, identity, ns, {n: np.dtype(dtype) for n in names})
     return text, len(helpers), ns
 
 
@@ -206,11 +210,12 @@ def test_rewrite_reads_where_conditions_as_nonzero():
         assert np.asarray(c).dtype == np.bool_, "a fused where takes a boolean condition"
         return np.where(c, a, b)
 
-    strict = types.SimpleNamespace(where=strict_where, exp=np.exp)
+    strict = types.SimpleNamespace(where=strict_where, exp=np.exp, float32=np.float32)
     src = "def f(a0, a1):\n    v1 = np.where(a0, a1, 0.0)\n    v2 = np.exp(v1)\n    return v2"
     ns = {"np": strict}
-    text, helpers = fuse_runs(src, identity, ns)
-    assert "a0 != 0" in helpers[0]
+    text, helpers = fuse_runs(src, identity, ns, {n: np.dtype(np.float32) for n in
+                                                  ("a0", "a1", "v1", "v2")})
+    assert "a0 != np.float32(0.0)" in helpers[0]
     exec(text, ns)  # noqa: S102 - the test's own text
     one_hot = np.array([[0.0, 1.0], [1.0, 0.0], [np.nan, 0.0]], np.float32)
     np.testing.assert_array_equal(ns["f"](one_hot, np.full((3, 2), 2.0, np.float32)),
@@ -334,38 +339,66 @@ def test_a_first_trace_on_device_arrays_is_not_this_host_point():
     assert made._take_first([np.ones(3)]) is None
 
 
-def _silent(fn):
-    """A function of a stand-in array module that, as CuPy, never raises floating-point errors."""
-    def run(*args, **kwargs):
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
-    return run
+class _SilentModule(types.ModuleType):
+    """NumPy as another array module that, as CuPy, never raises floating-point errors."""
+
+    def __getattr__(self, name):
+        fn = getattr(np, name)
+        if not callable(fn) or isinstance(fn, type):
+            return fn
+
+        def run(*args, **kwargs):
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+        return run
 
 
 @pytest.mark.parametrize("name, args, error", [
     ("log", [np.array([-0.5, 2.0])], dk.DomainError),
     ("log", [np.array([0.0, 2.0])], dk.DomainError),
+    ("log", [np.array([-1.0, np.nan])], dk.DomainError),  # one element NaN, the other invalid
     ("sqrt", [np.array([-4.0, 1.0])], dk.DomainError),
+    ("sin", [np.array([np.inf, 1.0])], dk.DomainError),  # NaN from ∞: 'invalid', as NumPy
     ("exp", [np.array([1000.0, 1.0])], dk.NumericOverflowError),
+    ("exp", [np.array([0.0, 1000.0])], dk.NumericOverflowError),  # a zero elsewhere: overflow
+    ("exp", [np.array([1000.0, np.inf])], dk.NumericOverflowError),
     ("div", [np.array([1.0, 2.0]), np.array([0.0, 1.0])], dk.DomainError),
+    ("div", [np.array([1.0, 2.0]), np.array([0, 1])], dk.DomainError),  # an integer zero
+    ("sub", [np.array([np.inf, 1.0]), np.array([np.inf, 1.0])], dk.DomainError),  # ∞ − ∞
 ])
 def test_another_module_gets_numpys_errors_under_strict(name, args, error):
     """CuPy computes log(−0.5) = NaN without a word; under STRICT (dk.grad & co.) NumPy raises,
     and dk.grad of a jit function at a point outside the domain on CuPy answered a finite
-    gradient (d log x = 1/x), seen on an H200. A non-finite result of finite operands is now
-    NumPy's error on any array module."""
+    gradient (d log x = 1/x), seen on an H200. NumPy's flags, element by element, on any array
+    module (the cases with NaN/∞ operands and zeros elsewhere came from a hunt)."""
     from diffkit import primitives
     from diffkit.function import STRICT
 
     prim = getattr(primitives, name)
-    standin = types.SimpleNamespace(**{k: _silent(getattr(np, k)) for k in (
-        "log", "sqrt", "exp", "divide", "true_divide", "isfinite", "isnan", "all", "any")})
-    with pytest.raises(error), np.errstate(**STRICT):
-        prim.evaluate(standin, args, {})
+    silent = _SilentModule("silent")
+    with np.errstate(**STRICT):
+        with pytest.raises(error):
+            prim.evaluate(np, args, {})  # NumPy's own error: the reference
+        with pytest.raises(error):
+            prim.evaluate(silent, args, {})
     with np.errstate(all="ignore"):  # outside STRICT (a Trainer's step): NumPy's NaN, no check
-        prim.evaluate(standin, args, {})
+        prim.evaluate(silent, args, {})
     with np.errstate(**STRICT):  # NaN in, NaN out: no error, as in NumPy
-        prim.evaluate(standin, [np.array([np.nan, 1.0])] * len(args), {})
+        prim.evaluate(silent, [np.array([np.nan, 1.0])] * len(args), {})
+
+
+def test_each_flag_raises_only_where_numpy_raises_it():
+    """Tensor.backward's sweeps raise divide and invalid, not overflow (STRONG_ZERO): an
+    overflow there is NumPy's inf, on any module."""
+    from diffkit import primitives
+    from diffkit.primitive import STRONG_ZERO
+
+    silent = _SilentModule("silent")
+    with np.errstate(all="ignore", **STRONG_ZERO):
+        got = primitives.exp.evaluate(silent, [np.array([1000.0])], {})
+        assert np.isinf(got).all()
+        with pytest.raises(dk.DomainError):
+            primitives.log.evaluate(silent, [np.array([-1.0])], {})
 
 
 def test_each_generated_function_keeps_its_own_fused_kernels():
@@ -385,3 +418,53 @@ def test_each_generated_function_keeps_its_own_fused_kernels():
         else:
             assert got[0] == want[0]
             np.testing.assert_array_equal(got[1][0], want[1][0])
+
+
+def _fused_twin(f, *args, wrt=None):
+    cg = dk.compile_gradient(dk.jit(f), *args, wrt=wrt)
+    _, dtypes = cg.recorded("value_and_grad", *args)
+    return cg, cg.on_module(np, fuse=identity, dtypes={"value_and_grad": dtypes})
+
+
+def test_fused_numbers_take_their_own_operations_dtype():
+    """A number in an inlined sub-expression was typed by its line's target: s + 2 of a
+    float32 s ran in float64 once fused (0.5585389334943862 for 0.558539405659972), and a
+    threshold beside a float64 scalar was made float32 (s <= -0.3 flipped at s = -0.3). A
+    number is typed by the operand beside it, and a statement whose numbers have no operand
+    with a known dtype is not fused (hunt 35a)."""
+    c = np.linspace(0.001, 0.002, 4)
+
+    def f(s):
+        return np.sum(np.sin((s + 2) + c))
+
+    s = np.float32(1.0000001)  # s + 2 is no float32
+    cg, twin = _fused_twin(f, s)
+    (v0, g0), (v1, g1) = cg.run("value_and_grad", s), twin.run("value_and_grad", s)
+    assert v0 == v1 == np.sum(np.sin((s + 2) + c)) and g0[0] == g1[0]
+
+    def g(s, x):
+        return np.sum(np.sin(np.where(s <= -0.3, x, 2 * x))) + s
+
+    x = np.linspace(-1, 1, 5, dtype=np.float32)
+    for s in (np.float64(-0.5), np.float64(-0.3), np.float64(-0.1)):
+        cg, twin = _fused_twin(g, s, x, wrt=[0])
+        (v0, g0), (v1, g1) = cg.run("value_and_grad", s, x), twin.run("value_and_grad", s, x)
+        assert v0 == v1 == g(s, x) and g0 == g1
+
+
+def test_fused_in_place_updates_keep_the_buffers_dtype():
+    """`v17 += v33` into a float16 buffer casts back to float16; as `v17 = v17 + v33` it
+    stayed float64 (the compiler allocates a float64 placed sum among float16 values): with
+    the recorded dtypes such an update is not fused (hunt 35a)."""
+    def f(x):
+        t = np.broadcast_to(np.arctan(np.sinh(np.tanh(x))), (4, 3)) * 1.0
+        return (np.concatenate([t[:2], t[2:] * 2.0]) / x + x).ravel()
+
+    x = np.array([[0.4, -1.3, 2.1]], np.float16)
+    ct = np.linspace(-1, 1, 12).astype(np.float16)
+    cg = dk.compile_gradient(dk.jit(f), x)
+    _, dtypes = cg.recorded("vjp", x, ct)
+    twin = cg.on_module(np, fuse=identity, dtypes={"vjp": dtypes})
+    (_, (g0,)), (_, (g1,)) = cg.run("vjp", x, ct), twin.run("vjp", x, ct)
+    assert g0.dtype == g1.dtype == np.float16 and g0.tobytes() == g1.tobytes()
+

@@ -339,9 +339,9 @@ class CompiledGradient:
         """This code run by array module `xp` (CuPy): the text generated for NumPy, executed
         where ``np`` names `xp` (:func:`diffkit.backend.generated_code_module`), each table
         impl it calls bound to `xp` and each constant array copied to it. Given `fuse`, a
-        decorator (``cupy.fuse()``), each run of element-wise lines becomes one function it
-        wraps: one kernel on a GPU (:func:`.fusion.fuse_runs`, its numbers typed by `dtypes`:
-        per function, the values' dtypes that :meth:`recorded` read on NumPy).
+        decorator (``cupy.fuse()``), and `dtypes` for a function (its values' dtypes, which
+        :meth:`recorded` reads on NumPy), each run of element-wise lines becomes one function
+        it wraps: one kernel on a GPU (:func:`.fusion.fuse_runs`).
         The same operations on the same operands: the results differ from NumPy's by the
         device's rounding only (its matrix products sum in another order), so the caller
         compares them with NumPy's where it first runs them (:func:`disagreement`).
@@ -778,7 +778,7 @@ def _carried(text: str, stats: int, ns: dict[str, Any], fuse: Any,
              dtypes: dict[str, np.dtype] | None) -> tuple[list[str], int]:
     """The maker of a generated function carried to another array module (see
     :meth:`CompiledGradient.on_module`): its text, fused where `fuse` is given."""
-    if fuse is not None:
+    if fuse is not None and dtypes is not None:  # (fused only where every dtype is known)
         from .fusion import fuse_runs
 
         text, helpers = fuse_runs(text, fuse, ns, dtypes)

@@ -21,6 +21,7 @@ moved. The caller still compares the fused code with the unfused one where it fi
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable
 
 import numpy as np
@@ -75,17 +76,25 @@ def _temporary(target: ast.expr) -> bool:
     return isinstance(target, ast.Name) and target.id.startswith("v") and target.id[1:].isdigit()
 
 
-def _as_assignment(s: ast.stmt) -> ast.Assign | None:
-    """Statement `s` as ``name = element-wise expression``, or None where it is not one."""
+def _as_assignment(s: ast.stmt, dtypes: dict[str, np.dtype] | None = None
+                   ) -> ast.Assign | None:
+    """Statement `s` as ``name = element-wise expression`` (a copy: the original is kept for
+    the unfused code), or None where it is not one. With `dtypes`, its numbers typed
+    (:func:`_typed`), and an in-place update ``x op= y`` only where ``x op y`` has x's dtype:
+    NumPy casts an in-place result back into the buffer (float16 ``+=`` float64 stays float16),
+    an assignment would not."""
+    a = None
     if isinstance(s, ast.Assign) and len(s.targets) == 1 and _temporary(s.targets[0]) and \
             _elementwise(s.value):
-        return s
-    if isinstance(s, ast.AugAssign) and _temporary(s.target) and \
+        a = copy.deepcopy(s)
+    elif isinstance(s, ast.AugAssign) and _temporary(s.target) and \
             isinstance(s.op, _ELEMENTWISE_OPS) and _elementwise(s.value):
         name = s.target.id
-        return ast.Assign([ast.Name(name, ast.Store())],
-                          ast.BinOp(ast.Name(name, ast.Load()), s.op, s.value))
-    if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
+        if dtypes is not None and not _keeps_dtype(name, s.value, dtypes):
+            return None
+        a = ast.Assign([ast.Name(name, ast.Store())],
+                       ast.BinOp(ast.Name(name, ast.Load()), s.op, copy.deepcopy(s.value)))
+    elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
         call = s.value
         name = _np_name(call)
         if name in _OUT_FORMS and len(call.args) == 2 and len(call.keywords) == 1 and \
@@ -93,9 +102,36 @@ def _as_assignment(s: ast.stmt) -> ast.Assign | None:
                 all(isinstance(a, ast.Name) for a in call.args) and \
                 call.keywords[0].value.id == call.args[1].id:
             out = call.keywords[0].value.id
-            return ast.Assign([ast.Name(out, ast.Store())],
-                              ast.BinOp(call.args[0], _OUT_FORMS[name], call.args[1]))
-    return None
+            if dtypes is not None and not _keeps_dtype(out, call.args[0], dtypes):
+                return None
+            a = ast.Assign([ast.Name(out, ast.Store())],
+                           ast.BinOp(copy.deepcopy(call.args[0]), _OUT_FORMS[name],
+                                     ast.Name(out, ast.Load())))
+    if a is None or dtypes is None:
+        return a
+    _bool_conditions(a, dtypes)
+    return a if _typed(a, dtypes) else None
+
+
+def _keeps_dtype(target: str, operand: ast.expr, dtypes: dict[str, np.dtype]) -> bool:
+    """Whether ``target op operand`` has the target's recorded dtype (a number beside it is
+    read in that dtype, as NumPy reads it)."""
+    mine = dtypes.get(target)
+    if mine is None:
+        return False
+    if isinstance(operand, ast.UnaryOp) and isinstance(operand.op, ast.USub | ast.UAdd):
+        operand = operand.operand
+    if isinstance(operand, ast.Constant) and type(operand.value) in (int, float):
+        return mine.kind in "fc" or type(operand.value) is int and mine.kind in "iu"
+    if isinstance(operand, ast.Call) and _np_name(operand) in _SCALAR_TYPES:
+        other = np.dtype(_np_name(operand))
+    elif isinstance(operand, ast.Name):
+        other = dtypes.get(operand.id)
+        if other is None:
+            return False
+    else:
+        return False
+    return np.result_type(mine, other) == mine
 
 
 def _independent(s: ast.stmt, run: list[ast.Assign]) -> bool:
@@ -115,7 +151,7 @@ def _loads(nodes: list[ast.stmt]) -> set[str]:
 
 
 def fuse_runs(source: str, wrap: Callable[[Callable[..., object]], Callable[..., object]],
-              namespace: dict[str, object], dtypes: dict[str, np.dtype] | None = None,
+              namespace: dict[str, object], dtypes: dict[str, np.dtype],
               shortest: int = 2) -> tuple[str, list[str]]:
     """The generated function `source` (one ``def``) with each run of at least `shortest`
     element-wise statements moved into a helper: helpers are compiled into `namespace`,
@@ -126,7 +162,8 @@ def fuse_runs(source: str, wrap: Callable[[Callable[..., object]], Callable[...,
     `dtypes` (each value's dtype, :func:`record_dtypes`) types the numbers the run writes
     (``np.maximum(v1, 0.0)`` → ``np.maximum(v1, np.float32(0.0))``): NumPy reads a Python
     number beside a float32 array as float32, where a fused kernel reads it as float64 (and
-    ``where`` of float32 and float64 has no kernel)."""
+    ``where`` of float32 and float64 has no kernel); a statement whose numbers or in-place
+    casts cannot be read off `dtypes` is not fused (:func:`_as_assignment`)."""
     fn = ast.parse(source).body[0]
     assert isinstance(fn, ast.FunctionDef)
     body: list[ast.stmt] = []
@@ -135,11 +172,11 @@ def fuse_runs(source: str, wrap: Callable[[Callable[..., object]], Callable[...,
     while i < len(stmts):
         j, run, hoisted = i, [], []
         while j < len(stmts):
-            a = _as_assignment(stmts[j])
+            a = _as_assignment(stmts[j], dtypes)
             if a is not None:
                 run.append(a)
             elif run and _independent(stmts[j], run) and \
-                    any(_as_assignment(s) is not None for s in stmts[j + 1:j + 2]):
+                    any(_as_assignment(s, dtypes) is not None for s in stmts[j + 1:j + 2]):
                 hoisted.append(stmts[j])  # runs before the helper: it reads nothing the run makes
             else:
                 break
@@ -149,10 +186,6 @@ def fuse_runs(source: str, wrap: Callable[[Callable[..., object]], Callable[...,
             i = max(j, i + 1)
             continue
         body.extend(hoisted)
-        for a in run:
-            _bool_conditions(a, dtypes or {})
-            if dtypes:
-                _type_numbers(a, dtypes)
         made: list[str] = []
         needs: list[str] = []
         for a in run:
@@ -202,34 +235,56 @@ def _bool_conditions(a: ast.Assign, dtypes: dict[str, np.dtype]) -> None:
             node.args[0] = ast.Compare(node.args[0], [ast.NotEq()], [ast.Constant(0)])
 
 
-def _type_numbers(a: ast.Assign, dtypes: dict[str, np.dtype]) -> None:
-    """Write each Python number of assignment `a` as a NumPy scalar of the floating dtype it
-    is computed in: its operation's other operand's, where that is a name, else the target's
-    (NumPy's weak promotion of Python numbers, made explicit for a fused kernel)."""
-    target = dtypes.get(a.targets[0].id)
+def _typed(a: ast.Assign, dtypes: dict[str, np.dtype]) -> bool:
+    """Write each Python number of assignment `a` (in place) as a NumPy scalar of the dtype
+    NumPy reads it in: its operation's other operand's, which must be a name whose dtype was
+    recorded (a parameter, a constant, a value). False where some number has no such operand
+    (a nested expression beside it, a Python float operand): the statement is not fused, as
+    typing it by a guess could change a comparison's outcome (``s <= -0.3`` in float32 against
+    float64). Booleans beside an integer stay (``mask != 0``)."""
 
-    def typed(node: ast.expr, sibling: list[ast.expr]) -> ast.expr:
-        if not (isinstance(node, ast.Constant) and type(node.value) in (int, float)):
+    def number(node: ast.expr) -> bool:
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            node = node.operand
+        return isinstance(node, ast.Constant) and type(node.value) in (int, float)
+
+    def typed(node: ast.expr, siblings: list[ast.expr]) -> ast.expr | None:
+        if not number(node):
             return node
-        names = [dtypes.get(s.id) for s in sibling if isinstance(s, ast.Name)]
-        dtype = next((d for d in names if d is not None and d.kind == "f"), None)
-        if dtype is None and target is not None and target.kind == "f":
-            dtype = target
+        if isinstance(node, ast.UnaryOp):
+            inner = typed(node.operand, siblings)
+            return None if inner is None else ast.UnaryOp(node.op, inner)
+        known = [dtypes.get(n.id) for n in siblings if isinstance(n, ast.Name)]
+        dtype = next((d for d in known if d is not None), None)
         if dtype is None:
-            return node
+            return None
+        if dtype.kind == "b" and type(node.value) is int:
+            return node  # a mask against 0 or 1: compared exactly, whatever the integer type
+        if dtype.kind not in "fiu" or dtype.kind in "iu" and type(node.value) is not int:
+            return None
+        value = float(node.value) if dtype.kind == "f" else int(node.value)
         return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), dtype.name, ast.Load()),
-                        [ast.Constant(float(node.value))], [])
+                        [ast.Constant(value)], [])
 
-    for node in ast.walk(a.value):
+    ok = True
+    for node in list(ast.walk(a.value)):
         if isinstance(node, ast.BinOp):
-            node.left, node.right = typed(node.left, [node.right]), typed(node.right, [node.left])
+            left, right = typed(node.left, [node.right]), typed(node.right, [node.left])
+            ok = ok and left is not None and right is not None
+            node.left, node.right = left or node.left, right or node.right
         elif isinstance(node, ast.Compare):
-            node.left = typed(node.left, node.comparators)
-            node.comparators = [typed(c, [node.left]) for c in node.comparators]
+            left = typed(node.left, node.comparators)
+            rest = [typed(c, [node.left]) for c in node.comparators]
+            ok = ok and left is not None and all(r is not None for r in rest)
+            node.left = left or node.left
+            node.comparators = [r or c for r, c in zip(rest, node.comparators, strict=True)]
         elif isinstance(node, ast.Call) and _np_name(node) not in _SCALAR_TYPES:
-            node.args = [typed(x, [y for y in node.args if y is not x]) for x in node.args]
-        elif isinstance(node, ast.UnaryOp):
-            node.operand = typed(node.operand, [])
+            args = [typed(x, [y for y in node.args if y is not x]) for x in node.args]
+            ok = ok and all(x is not None for x in args)
+            node.args = [x or y for x, y in zip(args, node.args, strict=True)]
+        elif isinstance(node, ast.UnaryOp) and number(node) and node is a.value:
+            ok = False  # a bare number assigned: nothing to read its dtype from
+    return ok
 
 
 def record_dtypes(source: str, namespace: dict[str, object], args: list[object]
@@ -238,7 +293,9 @@ def record_dtypes(source: str, namespace: dict[str, object], args: list[object]
     recorded: (its result, name → dtype), for :func:`fuse_runs`."""
     fn = ast.parse(source).body[0]
     assert isinstance(fn, ast.FunctionDef)
-    body: list[ast.stmt] = []
+    body: list[ast.stmt] = [  # the parameters' dtypes first (Python floats have none)
+        ast.parse(f"_dtypes[{p.arg!r}] = getattr({p.arg}, 'dtype', None)").body[0]
+        for p in fn.args.args]
     for s in fn.body:
         body.append(s)
         for name in _stored(s):
@@ -249,7 +306,9 @@ def record_dtypes(source: str, namespace: dict[str, object], args: list[object]
     module = ast.fix_missing_locations(ast.Module([fn], type_ignores=[]))
     exec(compile(module, "<diffkit dtypes>", "exec"), ns)  # noqa: S102 - our own text
     result = ns[fn.name](*args)
-    return result, {k: v for k, v in seen.items() if isinstance(v, np.dtype)}
+    constants = {k: v.dtype for k, v in namespace.items()  # the arrays and scalars it reads
+                 if isinstance(v, np.ndarray | np.generic)}
+    return result, {k: v for k, v in {**constants, **seen}.items() if isinstance(v, np.dtype)}
 
 
 def _stored(s: ast.stmt) -> list[str]:

@@ -82,7 +82,6 @@ from __future__ import annotations
 import inspect
 import math
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -91,7 +90,7 @@ import numpy as np
 from ..backend import special_module
 from ..errors import BackendError, DomainError, MissingRuleError, NonDifferentiableError
 from ..ir import Traced
-from ..primitive import NoRule
+from ..primitive import NoRule, raise_flags_as_numpy
 from .assembly import stack
 from .declare import composite, declared_in, dtype_of, elementwise, shape_of, structural
 from .elementwise import (
@@ -129,18 +128,6 @@ def _result_dtype(args: Sequence[Any]) -> np.dtype:
     return np.result_type(*[getattr(a, "dtype", a) for a in args])
 
 
-def _flag(kind: str, name: str, hint: str = "") -> None:
-    """Raise NumPy's floating-point flag `kind` ("divide", "invalid", "overflow") the way the
-    current ``np.errstate`` asks: an exception, a warning, or nothing."""
-    mode = np.geterr()[{"divide": "divide", "invalid": "invalid", "overflow": "over"}[kind]]
-    what = {"divide": "divide by zero", "invalid": "invalid value", "overflow": "overflow"}[kind]
-    message = f"{what} encountered in {name}{hint}"
-    if mode == "raise":
-        raise FloatingPointError(message)
-    if mode != "ignore":
-        warnings.warn(message, RuntimeWarning, stacklevel=4)
-
-
 def _is_pole(x: Any) -> Any:
     """Where x is 0, −1, −2, … (the poles of Γ, ψ and the polygammas)."""
     x = np.asarray(x)
@@ -149,24 +136,14 @@ def _is_pole(x: Any) -> Any:
 
 def _finish(xp: Any, name: str, out: Any, args: Sequence[Any],
             overflow: Callable[..., Any] | None = None, hint: str = "") -> Any:
-    """SciPy's result with NumPy's dtype for float32/float16 inputs, and the floating-point flag
-    NumPy would raise where it is not finite though every input is (NumPy only)."""
+    """SciPy's result with NumPy's dtype for float32/float16 inputs, and the floating-point flags
+    NumPy would raise where it is not finite though every input is (on CuPy too)."""
     dtype = _result_dtype(args)
     out_dtype = getattr(out, "dtype", None)
     if (out_dtype is not None and dtype.kind == "f" and out_dtype.kind == "f"
             and dtype.itemsize < out_dtype.itemsize):
         out = out.astype(dtype)
-    if xp is np and not np.isfinite(out).all():
-        bad = ~np.isfinite(out)
-        for a in args:
-            bad = bad & np.isfinite(a)
-        if bad.any():
-            if np.isnan(out[bad]).any():
-                _flag("invalid", name, hint)
-            elif overflow is not None and (bad & overflow(*args)).any():
-                _flag("overflow", name, hint)
-            else:
-                _flag("divide", name, hint)
+    raise_flags_as_numpy(xp, name, out, args, overflow, hint=hint, ieee=False)
     return out
 
 
