@@ -268,6 +268,11 @@ def _typed(a: ast.Assign, dtypes: dict[str, np.dtype]) -> bool:
 
     ok = True
     for node in list(ast.walk(a.value)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and number(node.right):
+            # NumPy computes x ** 0.5 as sqrt and x ** 2 as a square for a Python number only
+            # (x ** np.float16(0.5) is power: +0.0 at −0.0): a literal exponent stays as printed
+            ok = False
+            continue
         if isinstance(node, ast.BinOp):
             left, right = typed(node.left, [node.right]), typed(node.right, [node.left])
             ok = ok and left is not None and right is not None
