@@ -30,6 +30,7 @@ or cotangent times it gives zero ("strong zero": relu(x)**0.5 at x = −1 has de
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import math
 import operator
@@ -286,8 +287,13 @@ class Primitive:
         the array: ``TypeError: Unsupported type``)."""
         if xp is not np:
             args = [a[()] if type(a) is np.ndarray and not a.ndim else a for a in args]
-            out = self._evaluate(xp, args, params)
-            if _strict_now():  # NumPy would raise here; CuPy computes NaN or ±inf silently
+            emulated = [False]  # set where the impl raises NumPy's flags itself (SciPy's)
+            token = _EMULATED.set(emulated)
+            try:
+                out = self._evaluate(xp, args, params)
+            finally:
+                _EMULATED.reset(token)
+            if not emulated[0] and _strict_now():  # NumPy would raise; CuPy is silent
                 try:
                     _check_as_numpy_would(self, xp, args, out)
                 except FloatingPointError as exc:
@@ -1013,8 +1019,18 @@ def _check_as_numpy_would(prim: Primitive, xp: Any, args: Sequence[Any], out: An
     if getattr(out, "dtype", None) is None or out.dtype.kind not in "fc":
         return
     elementwise = prim.kind == "elementwise"
-    raise_flags_as_numpy(xp, prim.name, out, args, per_element=elementwise,
-                         domain=prim.valid if elementwise else None)
+    token = _EMULATED.set(None)  # (this is no impl: an enclosing evaluation keeps its check)
+    try:
+        raise_flags_as_numpy(xp, prim.name, out, args, per_element=elementwise,
+                             valid=prim.valid if elementwise else None,
+                             restricted=bool(prim.domain_text))
+    finally:
+        _EMULATED.reset(token)
+
+
+#: the current evaluation's "flags emulated" box (see Primitive.evaluate, raise_flags_as_numpy)
+_EMULATED: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "diffkit_flags_emulated", default=None)
 
 
 def fp_flag(kind: str, name: str, hint: str = "") -> None:
@@ -1031,60 +1047,65 @@ def fp_flag(kind: str, name: str, hint: str = "") -> None:
 
 def raise_flags_as_numpy(xp: Any, name: str, out: Any, args: Sequence[Any],
                          overflow: Callable[..., Any] | None = None, per_element: bool = True,
-                         domain: Callable[..., Any] | None = None, hint: str = "",
-                         ieee: bool = True) -> None:
+                         valid: Callable[..., Any] | None = None, restricted: bool = False,
+                         hint: str = "", ieee: bool = True) -> None:
     """The floating-point flags NumPy's own loop would set for result `out` of `args`, for
     results computed without them (SciPy's functions; CuPy, which sets none), each raised,
-    warned or ignored as ``np.errstate`` says (:func:`fp_flag`). IEEE's rules, element by
-    element where the operands broadcast to `out` (`per_element`; else over whole arrays):
-    a NaN where no operand is NaN is 'invalid' (sqrt(−1), ∞ − ∞, sin ∞, 0·∞), and so is an
-    element outside `domain` (the record's ``valid`` rule); ±inf where every operand is
-    finite is 'overflow' where `overflow(*args)` says so — without it, where no operand is 0
-    there —, else 'divide' (1/0, log 0, a pole). NumPy checks divide, overflow, invalid in
-    that order. With `ieee` False (SciPy's functions, which NumPy's own flags never reach) only
-    elements whose operands are all finite are flagged, invalid first, one flag, and ±inf is
-    'divide' (a pole) unless `overflow` says otherwise."""
+    warned or ignored as ``np.errstate`` says (:func:`fp_flag`).
+
+    IEEE's rules, element by element where the operands broadcast to `out` (`per_element`):
+    a NaN where no operand is NaN is 'invalid' (sqrt(−1), ∞ − ∞, sin ∞, 0·∞); ±inf where every
+    operand is finite is 'divide' — a pole: beside a 0 operand (1/0, log 0), outside the
+    record's `valid` rule, anywhere for a record with a restricted domain (`restricted`:
+    arctanh 1, log1p −1) — else 'overflow' (exp 1000). NumPy checks divide, overflow, invalid
+    in that order. For a structural operation (not `per_element`: LAPACK, reductions) only a
+    NaN from operands that are all finite is flagged ('invalid'): NumPy's own flags there
+    depend on the routine. With `ieee` False (SciPy's functions, which NumPy's flags never
+    reach): only elements whose operands are all finite, invalid first, one flag, and ±inf is
+    'divide' unless `overflow(*args)` says overflow."""
+    box = _EMULATED.get()
+    if box is not None:
+        box[0] = True  # the evaluation calling this impl reads no flags of its own
     finite = xp.isfinite(out)
     if bool(xp.all(finite)):
         return
     shape = tuple(out.shape)
-    numbers = [a for a in args if isinstance(a, int | float | complex | np.generic) or
-               getattr(a, "dtype", None) is not None and a.dtype.kind in "biufc"]
+    numbers = [xp.asarray(a) for a in args if isinstance(a, int | float | complex | np.generic)
+               or getattr(a, "dtype", None) is not None and a.dtype.kind in "biufc"]
+    whole = not per_element or any(a.ndim > len(shape) for a in numbers)
     nan_in, finite_in, zero_in = (xp.zeros(shape, bool), xp.ones(shape, bool),
                                   xp.zeros(shape, bool))
     for a in numbers:
-        a = xp.asarray(a)
-        if per_element and a.ndim <= len(shape):
-            try:
-                a = xp.broadcast_to(a, shape)
-            except ValueError:
-                a = None
-        else:
-            a = None
-        if a is None:  # (a structural operation: its operands as wholes)
+        floating = a.dtype.kind in "fc"
+        if whole:
+            nan_in = nan_in | (floating and bool(xp.any(xp.isnan(a))))
+            finite_in = finite_in & (not floating or bool(xp.all(xp.isfinite(a))))
+            zero_in = zero_in | bool(xp.any(a == 0))
             continue
-        nan_in = nan_in | (xp.isnan(a) if a.dtype.kind in "fc" else False)
-        finite_in = finite_in & (xp.isfinite(a) if a.dtype.kind in "fc" else True)
+        try:
+            a = xp.broadcast_to(a, shape)
+        except ValueError:
+            continue
+        if floating:
+            nan_in = nan_in | xp.isnan(a)
+            finite_in = finite_in & xp.isfinite(a)
         zero_in = zero_in | (a == 0)
-    if not per_element or any(xp.asarray(a).ndim > len(shape) for a in numbers):
-        whole = [xp.asarray(a) for a in numbers]
-        floats = [a for a in whole if a.dtype.kind in "fc"]
-        nan_in = nan_in | any(bool(xp.any(xp.isnan(a))) for a in floats)
-        finite_in = finite_in & all(bool(xp.all(xp.isfinite(a))) for a in floats)
-        zero_in = zero_in | any(bool(xp.any(a == 0)) for a in whole)
     nan = xp.isnan(out)
     inf = ~finite & ~nan & finite_in
+    none = xp.zeros(shape, bool)
     if overflow is not None:
         over = inf & overflow(*args)
         divide = inf & ~over
-    elif ieee:
-        divide, over = inf & zero_in, inf & ~zero_in
-    else:  # a SciPy function's ±inf at finite arguments: a pole, unless `overflow` says so
-        divide, over = inf, xp.zeros(shape, bool)
-    invalid = nan & (finite_in if not ieee else ~nan_in)
-    if domain is not None and bool(xp.any(~finite & finite_in)):
-        outside = ~xp.asarray(domain(*args))
-        invalid = invalid | (outside & ~finite & finite_in)
+    elif not ieee:  # a SciPy function's ±inf at finite arguments: a pole
+        divide, over = inf, none
+    elif whole:
+        divide, over = none, none
+    else:
+        pole = zero_in | restricted
+        if valid is not None and bool(xp.any(inf & ~pole)):
+            pole = pole | ~xp.asarray(valid(*args))
+        divide, over = inf & pole, inf & ~pole
+    invalid = nan & (finite_in if whole or not ieee else ~nan_in)
     if not ieee:
         kind = "invalid" if bool(xp.any(invalid)) else "overflow" if bool(xp.any(over)) \
             else "divide" if bool(xp.any(divide)) else None

@@ -9,6 +9,7 @@ the real thing where CuPy sees a GPU."""
 from __future__ import annotations
 
 import ast
+import functools
 import types
 
 import numpy as np
@@ -487,3 +488,60 @@ def test_a_literal_exponent_is_not_typed():
         with np.errstate(all="ignore"):
             (v0, g0), (v1, g1) = cg.run("vjp", p, ct), twin.run("vjp", p, ct)
         assert v0.tobytes() == v1.tobytes() and g0[0].tobytes() == g1[0].tobytes(), point
+
+
+@pytest.mark.parametrize("name, args, errstate, error", [
+    ("arctanh", [np.array([1.0, 0.5])], "strong", dk.DomainError),  # a pole: 'divide'
+    ("log1p", [np.array([-1.0, 0.5])], {"divide": "raise"}, dk.DomainError),
+    ("log", [np.array([0.0, 1.0])], {"invalid": "raise", "divide": "ignore"}, None),  # -inf
+    ("solve", [np.eye(3), np.array([np.inf, 1.0, 2.0])], "strict", None),  # LAPACK: silent
+])
+def test_another_module_flags_poles_and_structures_as_numpy(name, args, errstate, error):
+    """Hunt 35d: a pole at a non-zero operand was an 'overflow' (silent under STRONG_ZERO,
+    which raises divide and invalid only); log(0) was also flagged 'invalid' by its domain
+    rule; a structural operation's NaN from an inf operand was a DomainError where NumPy's
+    LAPACK answers NaN."""
+    from diffkit import primitives
+    from diffkit.function import STRICT
+    from diffkit.primitive import STRONG_ZERO
+
+    state = errstate if isinstance(errstate, dict) else \
+        {"strict": STRICT, "strong": {**STRONG_ZERO, "over": "ignore"}}[errstate]
+    prim = getattr(primitives, name)
+    silent = _SilentModule("silent")
+    for module in (np, silent):
+        with np.errstate(**{"all": "ignore", **state}):
+            if error is None:
+                prim.evaluate(module, args, {})
+            else:
+                with pytest.raises(error):
+                    prim.evaluate(module, args, {})
+
+
+def test_an_impl_that_raises_numpys_flags_itself_is_not_checked_twice(monkeypatch):
+    """SciPy's functions emulate NumPy's flags in the impl (`_finish`); the generic check on
+    top read gamma(−inf) = NaN as 'invalid' and gammaln(−1)'s pole as an overflow, where NumPy
+    answers silently (hunt 35d)."""
+    import scipy.special
+
+    from diffkit import primitives
+    from diffkit.function import STRICT
+    from diffkit.primitives import scipy_special
+
+    monkeypatch.setattr(scipy_special, "_special",  # SciPy's functions, silent as CuPy's
+                        lambda xp, name: functools.partial(_silently, getattr(scipy.special, name)))
+    silent = _SilentModule("silent")
+    with np.errstate(**STRICT):
+        for module in (np, silent):
+            out = primitives.gamma.evaluate(module, [np.array([-np.inf, 2.0])], {})
+            assert np.isnan(out[0]) and out[1] == 1.0
+    with np.errstate(all="ignore", over="raise"):
+        for module in (np, silent):
+            assert np.isinf(primitives.gammaln.evaluate(module, [np.array([-1.0])], {})[0])
+    with np.errstate(**STRICT), pytest.raises(dk.DomainError):  # a pole under STRICT: named
+        primitives.gammaln.evaluate(silent, [np.array([-1.0])], {})
+
+
+def _silently(fn, *args):
+    with np.errstate(all="ignore"):
+        return fn(*args)
