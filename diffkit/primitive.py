@@ -281,27 +281,10 @@ class Primitive:
         return sig.replace(parameters=params if self.prepare else params[1:])
 
     def evaluate(self, xp: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
-        """``impl`` on plain arrays, with NumPy's floating-point errors turned into named ones.
-        On another array module (CuPy), a 0-d NumPy array among the operands (a rule's
-        constant) is passed as its NumPy scalar, which CuPy takes beside its arrays (it refuses
-        the array: ``TypeError: Unsupported type``)."""
+        """``impl`` on plain arrays, with NumPy's floating-point errors turned into named ones
+        (another array module: :meth:`_evaluate_elsewhere`)."""
         if xp is not np:
-            args = [a[()] if type(a) is np.ndarray and not a.ndim else a for a in args]
-            emulated = [False]  # set where the impl raises NumPy's flags itself (SciPy's)
-            token = _EMULATED.set(emulated)
-            try:
-                out = self._evaluate(xp, args, params)
-            finally:
-                _EMULATED.reset(token)
-            if not emulated[0] and _strict_now():  # NumPy would raise; CuPy is silent
-                try:
-                    _check_as_numpy_would(self, xp, args, out)
-                except FloatingPointError as exc:
-                    raise numeric_error(self, args, exc) from None
-            return out
-        return self._evaluate(xp, args, params)
-
-    def _evaluate(self, xp: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+            return self._evaluate_elsewhere(xp, args, params)
         try:
             return self.impl(xp, *args, **params)
         except DiffkitError:
@@ -310,6 +293,30 @@ class Primitive:
             raise numeric_error(self, args, exc) from None
         except ValueError as exc:  # NumPy: operands that do not broadcast, or values it refuses
             raise _value_error(self, args, exc) from None
+
+    def _evaluate_elsewhere(self, xp: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        """:meth:`evaluate` on another array module (CuPy). A 0-d NumPy array among the
+        operands (a rule's constant) is passed as its NumPy scalar, which CuPy takes beside its
+        arrays (it refuses the array: ``TypeError: Unsupported type``); where an error is set to
+        raise, the flags NumPy would have set are read off the result
+        (:func:`_check_as_numpy_would`), unless the impl raised them itself (SciPy's)."""
+        args = [a[()] if type(a) is np.ndarray and not a.ndim else a for a in args]
+        emulated = [False]
+        token = _EMULATED.set(emulated)
+        try:
+            out = self.impl(xp, *args, **params)
+            if not emulated[0] and _strict_now():  # NumPy would raise; CuPy is silent
+                _EMULATED.set(None)  # (the check is no impl: see raise_flags_as_numpy)
+                _check_as_numpy_would(self, xp, args, out)
+        except DiffkitError:
+            raise
+        except FloatingPointError as exc:
+            raise numeric_error(self, args, exc) from None
+        except ValueError as exc:
+            raise _value_error(self, args, exc) from None
+        finally:
+            _EMULATED.reset(token)
+        return out
 
     def linearize(self, xs: Sequence[Any], out: Any, params: dict[str, Any],
                   active: Sequence[bool]) -> Linearization:
@@ -1019,13 +1026,9 @@ def _check_as_numpy_would(prim: Primitive, xp: Any, args: Sequence[Any], out: An
     if getattr(out, "dtype", None) is None or out.dtype.kind not in "fc":
         return
     elementwise = prim.kind == "elementwise"
-    token = _EMULATED.set(None)  # (this is no impl: an enclosing evaluation keeps its check)
-    try:
-        raise_flags_as_numpy(xp, prim.name, out, args, per_element=elementwise,
-                             valid=prim.valid if elementwise else None,
-                             restricted=bool(prim.domain_text))
-    finally:
-        _EMULATED.reset(token)
+    raise_flags_as_numpy(xp, prim.name, out, args, per_element=elementwise,
+                         valid=prim.valid if elementwise else None,
+                         restricted=bool(prim.domain_text))
 
 
 #: the current evaluation's "flags emulated" box (see Primitive.evaluate, raise_flags_as_numpy)
