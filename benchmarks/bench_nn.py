@@ -173,7 +173,7 @@ def main() -> None:
                 rows.append(("pytorch (cuda)", ms, st))
         except ImportError:
             pass
-        base = dict((name, ms) for name, ms, _ in rows).get(base_name, rows[0][1])
+        base = {name: ms for name, ms, _ in rows}.get(base_name, rows[0][1])
         for name, ms, st in rows:
             print(f"{title:<48} {name:<26} {ms:10.2f} {st:9.3f} {ms / base:7.2f}")
 

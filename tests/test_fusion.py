@@ -545,3 +545,20 @@ def test_an_impl_that_raises_numpys_flags_itself_is_not_checked_twice(monkeypatc
 def _silently(fn, *args):
     with np.errstate(all="ignore"):
         return fn(*args)
+
+
+def test_a_where_branch_is_typed_by_the_other_branch_not_the_condition():
+    """A number in np.where(mask, x, 0.1) is read in x's dtype; the condition (a bool mask)
+    is no operand of it: such a line was left unfused (the mask's dtype came first)."""
+    src = "def f(a0, a1):\n    v1 = np.where(a0, a1, 0.1)\n    v2 = np.exp(v1)\n    return v2"
+    for dtype in (np.float32, np.float64):
+        dtypes = {"a0": np.dtype(bool), "a1": np.dtype(dtype), "v1": np.dtype(dtype),
+                  "v2": np.dtype(dtype)}
+        ns = {"np": np}
+        text, helpers = fuse_runs(src, identity, ns, dtypes)
+        assert helpers and f"np.{np.dtype(dtype).name}(0.1)" in helpers[0]
+        exec(text, ns)  # noqa: S102 - the test's own text
+        mask, x = np.array([True, False, True]), np.linspace(0, 1, 3).astype(dtype)
+        want = np.exp(np.where(mask, x, 0.1))
+        got = ns["f"](mask, x)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()

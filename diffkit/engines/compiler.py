@@ -373,7 +373,7 @@ class CompiledGradient:
         for kind in self._order:
             if kind in self._parts:
                 twin._order.append(kind)
-                twin._makers[kind] = functools.partial(_carried, self._parts[kind],
+                twin._makers[kind] = functools.partial(_maker_on_module, self._parts[kind],
                                                        self.stats[kind], ns,
                                                        fuse, (dtypes or {}).get(kind))
         return twin
@@ -774,7 +774,7 @@ def compile_value(fn: Function, xs: Sequence[Any]) -> Any:
     return made
 
 
-def _carried(text: str, stats: int, ns: dict[str, Any], fuse: Any,
+def _maker_on_module(text: str, stats: int, ns: dict[str, Any], fuse: Any,
              dtypes: dict[str, np.dtype] | None) -> tuple[list[str], int]:
     """The maker of a generated function carried to another array module (see
     :meth:`CompiledGradient.on_module`): its text, fused where `fuse` is given."""

@@ -14,8 +14,10 @@ operations in their order on the same operands; an in-place update inside a run
 (``v15 *= v16``, ``np.subtract(a, b, out=b)``) becomes the assignment of the same value to the
 same name, which is equivalent because the compiler writes in place only into arrays that this
 function allocated and nothing else views; updates of the function's parameters are never
-moved. The caller still compares the fused code with the unfused one where it first runs it
-(:meth:`diffkit.engines.compiler.CompiledGradient.on_module`).
+moved; Python numbers are typed as NumPy reads them (a fused kernel reads them as float64),
+and a statement where that cannot be read off the recorded dtypes is not fused. The caller
+keeps fused code only where its first results agree with NumPy's
+(:func:`diffkit.engines.compiler.on_device`).
 """
 
 from __future__ import annotations
@@ -254,10 +256,12 @@ def _typed(a: ast.Assign, dtypes: dict[str, np.dtype]) -> bool:
         if isinstance(node, ast.UnaryOp):
             inner = typed(node.operand, siblings)
             return None if inner is None else ast.UnaryOp(node.op, inner)
-        known = [dtypes.get(n.id) for n in siblings if isinstance(n, ast.Name)]
-        dtype = next((d for d in known if d is not None), None)
-        if dtype is None:
-            return None
+        others = [n for n in siblings if not number(n)]
+        known = [dtypes.get(n.id) for n in others if isinstance(n, ast.Name)]
+        if not others or len(known) != len(others) or any(d is None for d in known):
+            # (`None in known` is no test: NumPy's float64 dtype compares equal to None)
+            return None  # beside an expression, or only numbers: no dtype to read
+        dtype = np.result_type(*known)  # NumPy's: the arrays' dtype, the number cast to it
         if dtype.kind == "b" and type(node.value) is int:
             return node  # a mask against 0 or 1: compared exactly, whatever the integer type
         if dtype.kind not in "fiu" or dtype.kind in "iu" and type(node.value) is not int:
@@ -284,7 +288,9 @@ def _typed(a: ast.Assign, dtypes: dict[str, np.dtype]) -> bool:
             node.left = left or node.left
             node.comparators = [r or c for r, c in zip(rest, node.comparators, strict=True)]
         elif isinstance(node, ast.Call) and _np_name(node) not in _SCALAR_TYPES:
-            args = [typed(x, [y for y in node.args if y is not x]) for x in node.args]
+            # (where's condition selects: it is no operand whose dtype a branch is read in)
+            operands = node.args[1:] if _np_name(node) == "where" else node.args
+            args = [typed(x, [y for y in operands if y is not x]) for x in node.args]
             ok = ok and all(x is not None for x in args)
             node.args = [x or y for x, y in zip(args, node.args, strict=True)]
         elif isinstance(node, ast.UnaryOp) and number(node) and node is a.value:
