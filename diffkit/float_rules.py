@@ -16,13 +16,13 @@ branch on values — keeps the rule itself. Generated from the table only (no us
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .ir import Node, toposort
-from .primitive import INFIX, NoRule, Primitive
+from .primitive import INFIX, MINUS_ONE, ONE, NoRule, Primitive
 
 
 def float_partials(prim: Primitive) -> tuple[Callable[..., Any] | None, ...]:
@@ -38,13 +38,20 @@ def float_partials(prim: Primitive) -> tuple[Callable[..., Any] | None, ...]:
 
 #: ``(rule, arity) -> (input nodes, output node)``: `rule` traced on `arity` scalar inputs that
 #: are not being differentiated (so that the rule's own operations memoize nothing — sin's rule
-#: is cos, whose rule is −sin, …), or None where it is no traced value (a marker such as ONE, a
-#: constant) or branched on its values. Installed by diffkit.tensor, which sits above this module.
-trace_rule: Callable[[Any, int], tuple[list[Node], Node] | None] | None = None
+#: is cos, whose rule is −sin, …); the output is the marker itself for a rule that returns
+#: ``ONE`` or ``MINUS_ONE``; None where it is no traced value (a constant) or branched on its
+#: values. Installed by diffkit.tensor, which sits above this module.
+trace_rule: Callable[[Any, int], tuple[list[Node], Any] | None] | None = None
 
 
-def _printed(prim: Primitive, index: int, rule: Any) -> Callable[..., Any] | None:
-    """The rule for input `index` printed as float code, or None (see float_partials)."""
+def rule_text(prim: Primitive, index: int, names: Sequence[str], temp: str = "v"
+              ) -> tuple[list[str], str] | None:
+    """The rule for input `index` of `prim` as Python float code over the variables `names`
+    (the inputs, then the output): statements that compute it — each intermediate that is not
+    finite raises ArithmeticError (NumPy's value is the sweep's to give) — and the expression
+    of the partial (``ONE``/``MINUS_ONE`` for a marker), or None where the rule is kept as it
+    is (see the module's docstring). Temporaries are named `temp` + a number."""
+    rule = (prim.partials or ())[index] if index < len(prim.partials or ()) else None
     if rule is None or isinstance(rule, NoRule) or not prim.nargs or trace_rule is None:
         return None
     arity = prim.nargs + 1  # the inputs and the output
@@ -56,26 +63,37 @@ def _printed(prim: Primitive, index: int, rule: Any) -> Callable[..., Any] | Non
     if traced is None:
         return None
     ins, result = traced
-    names = {node.id: f"a{i}" for i, node in enumerate(ins)}
-    lines = []
+    if result is ONE or result is MINUS_ONE:
+        return [], "ONE" if result is ONE else "MINUS_ONE"
+    known = {node.id: names[i] for i, node in enumerate(ins)}
+    lines: list[str] = []
     for node in toposort([result]):
-        if node.id in names:
+        if node.id in known:
             continue
         if node.prim is None:  # a constant of the rule
             if type(node.value) is not float or not math.isfinite(node.value):
                 return None
-            names[node.id] = repr(node.value)
+            known[node.id] = repr(node.value)
             continue
-        expression = _expression(node.prim, [names.get(i.id) for i in node.inputs])
+        expression = _expression(node.prim, [known.get(i.id) for i in node.inputs])
         if expression is None:
             return None
-        name = names[node.id] = f"v{len(lines) // 3}"
-        lines += [f"    {name} = {expression}",
-                  f"    if {name} - {name} != 0.0:  # not finite: NumPy's value, in the sweep",
-                  "        raise ArithmeticError"]
-    params = ", ".join(f"a{i}" for i in range(arity))
-    source = "\n".join([f"def partial({params}):", *lines,
-                        f"    return {names[result.id]}", ""])
+        name = known[node.id] = f"{temp}{len(lines) // 3}"
+        lines += [f"{name} = {expression}",
+                  f"if {name} - {name} != 0.0:  # not finite: NumPy's value, in the sweep",
+                  "    raise ArithmeticError"]
+    return lines, known[result.id]
+
+
+def _printed(prim: Primitive, index: int, rule: Any) -> Callable[..., Any] | None:
+    """The rule for input `index` printed as float code, or None (see float_partials)."""
+    params = [f"a{i}" for i in range((prim.nargs or 0) + 1)]
+    text = rule_text(prim, index, params)
+    if text is None or not text[0] and text[1] in ("ONE", "MINUS_ONE"):
+        return None  # a marker: the rule itself returns it
+    lines, result = text
+    source = "\n".join([f"def partial({', '.join(params)}):", *("    " + x for x in lines),
+                        f"    return {result}", ""])
     namespace: dict[str, Any] = {"math": math}
     exec(compile(source, f"<diffkit float partial {index} of {prim.name}>", "exec"),  # noqa: S102
          namespace)  # our own source: the table's scalar forms and the rule's float constants

@@ -39,7 +39,7 @@ from .errors import (
     ShapeError,
     TracingError,
 )
-from .ir import Graph, Node, Traced
+from .ir import Graph, Node, Traced, held_value
 from .primitive import bind
 from .primitives.linalg import linalg_error
 from .tensor import Tensor, new_tape, own_copy
@@ -443,7 +443,7 @@ class Function:
         values = []
         for a in args:
             while type(a) is Tensor:
-                a = a.node.value
+                a = held_value(a)
             if isinstance(a, Traced):  # no value to read (another kind of traced value)
                 return self
             values.append(a)
@@ -607,7 +607,7 @@ class Function:
             structure: list[Any] = []
             out = self.run_body(*body_args, structure=structure)
             if type(out) is Tensor and out.tape is tape:
-                out_node = out.node
+                out_node = out._node if out._node is not None else out  # a record: as it is
             else:  # the output does not depend on the inputs
                 out_node = Node(None, (), {}, _constant_output(out))
             graph = Graph(in_nodes, out_node, tape.value_dependent, tape.recorded)

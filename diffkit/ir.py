@@ -125,6 +125,13 @@ class Traced:
     tape: Any
 
 
+def held_value(t: Traced) -> Any:
+    """The value traced value `t` holds, read without making a node for a scalar record (see
+    :meth:`diffkit.tensor.Tape.scalar_record`)."""
+    node = t._node  # type: ignore[attr-defined]
+    return t._value if node is None else node.value  # type: ignore[attr-defined]
+
+
 def toposort(outputs: Sequence[Node]) -> list[Node]:
     """All nodes reachable from `outputs`, each after its inputs. Iterative: deep graphs are fine.
 
@@ -172,25 +179,43 @@ class Graph:
     number out of one (``if x > 0``, ``int(n)``): the graph then holds at this point only.
     """
 
-    __slots__ = ("_index", "_nodes", "_schedule", "inputs", "output", "recorded", "structure",
-                 "value_dependent")
+    __slots__ = ("_index", "_nodes", "_output", "_schedule", "inputs", "recorded",
+                 "recorded_output", "structure", "value_dependent")
 
-    def __init__(self, inputs: Sequence[Node], output: Node, value_dependent: bool = False,
-                 recorded: Sequence[Node] | None = None, nodes: Sequence[Node] | None = None
+    def __init__(self, inputs: Sequence[Node], output: Any, value_dependent: bool = False,
+                 recorded: Sequence[Any] | None = None, nodes: Sequence[Node] | None = None
                  ) -> None:
         self.inputs = tuple(inputs)
-        self.output = output
+        #: the output as recorded: its node, or a tracing tape's scalar record (a Tensor: see
+        #: :meth:`diffkit.tensor.Tape.scalar_record`), whose node ``output`` makes when asked
+        self.recorded_output = output
+        self._output = output if output.__class__ is Node else None
         self.value_dependent = value_dependent
         #: what the traced body returned (:func:`~diffkit.function.output_pieces`): its shape,
         #: or its pieces' nested as a tuple or list held them (None where not traced from one)
         self.structure: Any = None
-        #: the tape's record of scalar code, in order (a superset of ``nodes``; None for array
-        #: code): the scalar reverse sweep walks it and skips what the output does not reach
+        #: the tape's scalar records, in order (a topological order; None for array code): the
+        #: scalar reverse sweep walks them from ``recorded_output`` and skips what it does not
+        #: reach, without making a node
         self.recorded = recorded
         #: ``nodes`` where the caller has them in that order already (else found when asked)
         self._nodes: tuple[Node, ...] | None = None if nodes is None else tuple(nodes)
         self._index: dict[int, str] | None = None
         self._schedule: tuple[Node, ...] | None = None
+
+    @property
+    def output(self) -> Node:
+        """The output node (made from the scalar record on first use)."""
+        out = self._output
+        if out is None:
+            out = self._output = self.recorded_output.node
+        return out
+
+    @property
+    def output_value(self) -> Any:
+        """The output's value, read without making its node."""
+        out = self.recorded_output
+        return out.value if out.__class__ is Node else held_value(out)
 
     @property
     def nodes(self) -> tuple[Node, ...]:

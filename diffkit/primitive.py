@@ -55,7 +55,7 @@ from .errors import (
     NumericOverflowError,
     ShapeError,
 )
-from .ir import Node, Traced
+from .ir import Node, Traced, held_value
 
 Rule = Callable[..., Any]
 _F64 = np.float64
@@ -234,6 +234,9 @@ class Primitive:
         object.__setattr__(self, "on_floats", _float_function(self))
         #: the partial rules as Python float code (diffkit.float_rules), derived on first use
         object.__setattr__(self, "float_rules", None)
+        #: scalar code's recorder of a one-argument primitive with a float form
+        #: (diffkit.recorders), made on first use
+        object.__setattr__(self, "scalar_recorder", None)
 
     @property
     def infix(self) -> bool:
@@ -257,8 +260,9 @@ class Primitive:
                         return self.impl(np, a)
                     except Exception:  # noqa: BLE001 - evaluate names the error
                         return self.evaluate(np, args, _NO_PARAMS)
-                if isinstance(a, Traced) and self.nargs == 1:
-                    out = a.tape.unary(self, a)  # scalar code first, then the general path
+                if isinstance(a, Traced) and self.nargs == 1:  # scalar code first, then the
+                    record = self.scalar_recorder  # general path
+                    out = record(a) if record is not None else a.tape.unary(self, a)
                     return out if out is not None else a.tape.record(self, args, _NO_PARAMS)
             for a in args:  # plain scalars (the rules of scalar code): NumPy directly
                 t = type(a)
@@ -793,7 +797,7 @@ def read_plain(v: Any) -> Any:
     replays it elsewhere)."""
     while isinstance(v, Traced):
         v.tape.value_dependent = True
-        v = v.node.value
+        v = held_value(v)
     if hasattr(v, "get") and not isinstance(v, np.ndarray):  # CuPy: decisions on the host
         v = v.get()
     return np.asarray(v)
@@ -983,7 +987,7 @@ def _lead(t: Any, k: int, shape: tuple[int, ...], nd: int) -> Any:
 def _zeros(shape: tuple[int, ...], like: Any) -> Any:
     value = like
     while isinstance(value, Traced):
-        value = value.node.value
+        value = held_value(value)
     xp = array_namespace(value)
     return xp.zeros(shape, dtype=getattr(like, "dtype", None) or np.asarray(value).dtype)
 
@@ -1149,7 +1153,7 @@ def _value_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> ShapeE
 
 def _short(a: Any) -> str:
     if isinstance(a, Traced):
-        a = a.node.value
+        a = held_value(a)
     arr = a if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
     if getattr(arr, "size", 1) <= 4:
         arr = np.asarray(arr if not hasattr(arr, "get") else arr.get())
@@ -1177,6 +1181,6 @@ def plain_value(v: Any) -> Any:
         if isinstance(v, Node):
             v = v.value
         elif isinstance(v, Traced):
-            v = v.node.value
+            v = held_value(v)
         else:
             return v

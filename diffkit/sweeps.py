@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DiffkitError, DomainError, NonDifferentiableError
-from .ir import Node, Traced
+from .ir import Node, Traced, held_value
 from .primitive import (
     MINUS_ONE,
     ONE,
@@ -194,7 +194,7 @@ def _dense(v: Any) -> np.ndarray:
     """`v`'s numbers as an array: a traced value's (nested: an outer derivative traces this
     sweep, and the audit reads only where values are zero or infinite)."""
     while isinstance(v, Traced):
-        v = v.node.value
+        v = held_value(v)
     return np.asarray(v.dense() if type(v) is DiagonalRows else v)
 
 
@@ -397,18 +397,111 @@ def scalar_adjoints(nodes: Sequence[Node], wrt: Sequence[Node], output: Node, ct
     return result
 
 
-def _derived_partials(node: Node) -> list[Any] | None:
-    """A scalar node's local partials by its element-wise rules, or None where it is not one."""
-    rules = node.prim.partials
-    if rules is None or (type(node.value) is not _F64 and type(node.value) is not float):
+def record_adjoints(records: Sequence[Any], wrt: Sequence[Node], output: Any, ct: Any
+                    ) -> dict[Node, Any] | None:
+    """:func:`scalar_adjoints` over a tracing tape's scalar records
+    (:meth:`~diffkit.tensor.Tape.scalar_record`: Tensors that hold ``prim``, ``inputs`` and
+    ``partials`` as a node does; an operand is a record or a node), from `output` (a record or
+    a node): the same partials, multiplied and summed in the same order, or None where
+    :func:`scalar_adjoints` gives None.
+
+    A record's adjoint accumulates in its ``grad`` slot (a traced value that is no leaf has no
+    gradient of its own: the slot is free; and a Tensor of a trace is unhashable by design, so
+    no dict could key it) and is cleared as the sweep passes it, or on the way out where it
+    stops early: every record leaves with ``grad`` None. A node operand (an input, a constant)
+    keys a dict."""
+    if type(ct) is not _F64 and type(ct) is not float:
         return None
-    xs = [i.value for i in node.inputs]
+    leaves: dict[Node, Any] = {}
+    get = leaves.get
+    if output.__class__ is Node:
+        leaves[output] = ct
+    else:
+        output.grad = ct
+    try:
+        for r in reversed(records):
+            g = r.grad
+            if g is None:
+                continue
+            r.grad = None
+            partials = r.partials
+            if partials is None:  # not memoized: derive the partials here (or leave the record)
+                if not r.prim.differentiable:
+                    continue
+                partials = _derived_partials(r)
+                if partials is None:
+                    return _cleared(records)
+            ins = r.inputs
+            p = partials[0]  # unrolled for the first two inputs: the loop below, in its order
+            if p is not None:
+                c = g if p is ONE else -g if p is MINUS_ONE else g * p
+                inp = ins[0]
+                if inp.__class__ is Node:
+                    prev = get(inp)
+                    leaves[inp] = c if prev is None else prev + c
+                else:
+                    prev = inp.grad
+                    inp.grad = c if prev is None else prev + c
+            n = len(ins)
+            if n == 1:
+                continue
+            p = partials[1]
+            if p is not None:
+                c = g if p is ONE else -g if p is MINUS_ONE else g * p
+                inp = ins[1]
+                if inp.__class__ is Node:
+                    prev = get(inp)
+                    leaves[inp] = c if prev is None else prev + c
+                else:
+                    prev = inp.grad
+                    inp.grad = c if prev is None else prev + c
+            if n > 2:
+                for k in range(2, n):
+                    p = partials[k]
+                    if p is None:
+                        continue
+                    c = g if p is ONE else -g if p is MINUS_ONE else g * p
+                    inp = ins[k]
+                    if inp.__class__ is Node:
+                        prev = get(inp)
+                        leaves[inp] = c if prev is None else prev + c
+                    else:
+                        prev = inp.grad
+                        inp.grad = c if prev is None else prev + c
+    except (ArithmeticError, ValueError, DiffkitError):
+        return _cleared(records)
+    result = {n: leaves[n] for n in wrt if n in leaves}
+    for v in result.values():
+        if (type(v) is not _F64 and type(v) is not float) or not math.isfinite(v):
+            return None
+    return result
+
+
+def _cleared(records: Sequence[Any]) -> None:
+    """Clear the adjoints a stopped :func:`record_adjoints` left in records' ``grad``."""
+    for r in records:
+        r.grad = None
+
+
+def _scalar_held(x: Any) -> Any:
+    """The value of a node or of a scalar record."""
+    return x.value if x.__class__ is Node else held_value(x)
+
+
+def _derived_partials(node: Any) -> list[Any] | None:
+    """The local partials of a scalar node or record by its element-wise rules, or None where
+    it is not one. A constant operand gets none."""
+    rules = node.prim.partials
+    value = _scalar_held(node)
+    if rules is None or (type(value) is not _F64 and type(value) is not float):
+        return None
+    xs = [_scalar_held(i) for i in node.inputs]
     for x in xs:
         if type(x) is not _F64 and type(x) is not float:
             return None
-    xs.append(node.value)
-    return [None if r is None or i.prim is None and i.name is None else r(*xs)
-            for r, i in zip(rules, node.inputs)]
+    xs.append(value)
+    return [None if r is None or i.prim is None and i.name is None
+            else r(*xs) for r, i in zip(rules, node.inputs)]
 
 
 def _infinite_partial(lins: Any) -> Linearization | None:

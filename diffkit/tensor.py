@@ -20,6 +20,7 @@ import copy
 import gc
 import itertools
 import linecache
+import math
 import operator
 import os
 import sys
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from . import float_rules, ops, ufunc_methods
+from . import float_rules, ops, recorders, ufunc_methods
 from . import primitives as P
 from .backend import array_namespace
 from .errors import (
@@ -48,17 +49,18 @@ from .errors import (
     TracingError,
     user_frame,
 )
-from .float_rules import float_partials
 from .ir import NODE_IDS as _node_ids
-from .ir import Node, Traced, toposort
+from .ir import Node, Traced, held_value, toposort
 
 _F64 = np.float64
 _FLOAT = np.dtype(float)
 _NO_PARAMS: dict[str, Any] = {}
 from .primitive import (
+    MINUS_ONE,
     NUMPY_NAME_LISTENERS,
     NUMPY_NAMES,
     NUMPY_OBJECTS,
+    ONE,
     PUBLIC,
     REGISTRY,
     SCIPY_NAMES,
@@ -68,9 +70,6 @@ from .primitive import (
 )
 from .primitives.declare import check_casting
 from .sweeps import adjoint_sweep, linearize_all, scalar_adjoints
-
-#: object creation without an ``__init__`` frame: the scalar records of the tape's hot paths
-_new_node = Node.__new__
 
 
 class Tape:
@@ -149,22 +148,26 @@ class Tape:
                 return fast
         if self.closed:
             raise TracingError(_ESCAPED)
-        nodes = []
+        entries = []  # per argument: a scalar record of this tape, or a node
         vals = []
         active = False
         scalar = True  # every value a float64 scalar (scalar code)
         for a in args:
             if type(a) is Tensor and a.tape is self:
-                node = a.node
-                v = node.value
+                node = a._node
+                if node is None:  # a scalar record: itself (its node is made only if needed)
+                    entries.append(a)
+                    v = a._value
+                else:
+                    entries.append(node)
+                    v = node.value
                 if type(v) is float:  # traced scalar code runs on Python floats, where NumPy
                     v = _F64(v)  # holds a float64 (strong): float32 arrays promote to float64
                 if a.requires_grad:
                     active = True
             else:
-                node = self.const(a)
+                entries.append(self.const(a))
                 v = a
-            nodes.append(node)
             vals.append(v)
             if type(v) is not _F64 and type(v) is not float:
                 scalar = False
@@ -180,16 +183,43 @@ class Tape:
             raise
         if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
+        active = active and prim.differentiable
+        if self.level and scalar and not params and type(value) in _RECORD_VALUES:
+            return self.scalar_record(prim, tuple(entries), value, active)
+        nodes = tuple(e if e.__class__ is Node else e.node for e in entries)
         # static parameters as they are now (an index array the code overwrites later: see const)
-        node = Node(prim, tuple(nodes), {k: own_copy(v) for k, v in params.items()} if params
+        node = Node(prim, nodes, {k: own_copy(v) for k, v in params.items()} if params
                     else params, value)
-        if self.recorded is not None:
-            if scalar:
-                self.recorded.append(node)
-            else:
-                self.recorded = None
-        return Tensor(node, self, active and prim.differentiable)
+        self.recorded = None  # a node that is no scalar record: the general sweeps (see below)
+        return Tensor(node, self, active)
 
+    def scalar_record(self, prim: Primitive, inputs: tuple[Any, ...], value: Any, active: bool,
+                      partials: tuple[Any, ...] | None = None) -> Tensor:
+        """The Tensor for `prim` applied to `inputs`, valued `value`, as a *scalar record*.
+
+        Scalar code on a tracing tape records one object per operation: the Tensor the code
+        holds is also the record the reverse sweep walks (its primitive, operands, value and
+        local partials, memoized for a value being differentiated), and the IR node is made
+        only when something asks for it (:attr:`Tensor.node`: the engines other than the
+        scalar sweep, drawings, array code). An operand (`inputs`) is a scalar record or a node
+        (a constant's is made when it is first used: ids stay a topological order). The tape keeps its records in order (``recorded``, a
+        topological order) for :func:`~diffkit.sweeps.scalar_adjoints` while every value that
+        is not a leaf is a record: a node made for a record, or any other node, ends that
+        (``recorded`` becomes None; the general sweeps then run on the nodes)."""
+        t = _new_tensor(Tensor)
+        t._node = None
+        t.tape = self
+        t.grad = None
+        t.requires_grad = active
+        t.id = next(_node_ids)
+        t.prim = prim
+        t.inputs = inputs
+        t.partials = partials
+        t._value = value
+        recorded = self.recorded
+        if recorded is not None:
+            recorded.append(t)
+        return t
 
     def _record_scalar(self, prim: Primitive, args: Sequence[Any]) -> Tensor | None:
         """`record` for scalar code — one or two real float64 scalars, a Tensor of this tape and
@@ -198,10 +228,11 @@ class Tape:
         On a tracing tape (level ≥ 1), a primitive with a Python-float form
         (:attr:`~diffkit.primitive.Primitive.on_floats`: ``+ − × ÷``, recorded by Tensor's
         operators, :func:`_arithmetic`, and the ``math`` functions) runs on Python floats, and a
-        node that depends on a value being differentiated memoizes its local partials, computed by the same rules on the same
-        floats: the reverse sweep then only multiplies and adds. An error or a non-finite value
-        goes the NumPy way below, which gives NumPy's value or the named error. The eager tape
-        and the other primitives use NumPy scalars (Python operators on them are the ufuncs)."""
+        record that depends on a value being differentiated memoizes its local partials,
+        computed by the same rules on the same floats: the reverse sweep then only multiplies
+        and adds. An error or a non-finite value goes the NumPy way below, which gives NumPy's
+        value or the named error. The eager tape and the other primitives use NumPy scalars
+        (Python operators on them are the ufuncs)."""
         if len(args) == 1:
             return self.unary(prim, args[0])
         if len(args) != 2:
@@ -216,60 +247,46 @@ class Tape:
         return self.binary(prim, a, b)
 
     def unary(self, prim: Primitive, a: Any) -> Tensor | None:
-        """:meth:`_record_scalar` for one argument (what ``dk.sin(x)`` calls directly)."""
+        """:meth:`_record_scalar` for one argument (what ``dk.sin(x)`` calls directly): on a
+        tracing tape, a primitive with a float form records by its printed recorder
+        (:func:`unary_recorder`); the rest by :meth:`unary_numpy`."""
+        if self.level and type(a) is Tensor and a.tape is self:
+            record = prim.scalar_recorder or unary_recorder(prim)
+            if record is not None:
+                return record(a)
+        return self.unary_numpy(prim, a)
+
+    def unary_numpy(self, prim: Primitive, a: Any) -> Tensor | None:
+        """:meth:`unary` on NumPy scalars: the eager tape's scalar code, and on a tracing tape
+        what the recorder hands on (an error or a non-finite value, which NumPy gives its value
+        or its named error; a primitive without a float form); None where `a` is no scalar of
+        this tape (the general path)."""
         if self.closed:
             raise TracingError(_ESCAPED)
         if type(a) is not Tensor or a.tape is not self:
             return None
-        node = a.node
-        v = node.value
+        node = a._node
+        if node is None:
+            entry = a
+            v = a._value
+        else:
+            entry = node
+            v = node.value
         if type(v) is not _F64 and type(v) is not float:
             return None
         active = a.requires_grad and prim.differentiable
-        fn = prim.on_floats
-        if fn is not None and self.level:
-            try:
-                value = fn(v)
-            except (ArithmeticError, ValueError):
-                value = None
-            if type(value) is float and value - value == 0.0:
-                out = _new_node(Node)  # Node(prim, (node,), _NO_PARAMS, value), inlined
-                out.id = next(_node_ids)
-                out.prim = prim
-                out.inputs = (node,)
-                out.params = _NO_PARAMS
-                out.name = out.partials = None
-                out.value = value
-                out.shape = ()
-                out.dtype = _FLOAT
-                if active:  # the local partial, memoized (a failing rule: derived later), by
-                    rules = prim.float_rules  # the rule as float code (float_rules) for a
-                    if rules is None:  # Python float, as the rule runs on one; else itself
-                        rules = float_partials(prim)
-                    rule = rules[0] if rules else None
-                    try:
-                        out.partials = (rule(v, value) if rule is not None and type(v) is float
-                                        else prim.partials[0](v, value),)
-                    except Exception:  # noqa: BLE001, S110 - x/0, domain: the general sweep
-                        pass
-                if self.recorded is not None:
-                    self.recorded.append(out)
-                t = _new_tensor(Tensor)  # Tensor(out, self, active), inlined
-                t.node = out
-                t.tape = self
-                t.grad = None
-                t.requires_grad = active
-                return t
         try:
             value = prim.impl(np, v)
         except Exception:  # noqa: BLE001 - evaluate raises the named error
             value = self._evaluated(prim, (v,))
-        if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
-            return _constant(value)
-        out = Node(prim, (node,), _NO_PARAMS, value)
-        if self.recorded is not None:
-            self.recorded.append(out)
-        return Tensor(out, self, active)
+        if not self.level:
+            if NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
+                return _constant(value)
+            return Tensor(Node(prim, (node,), _NO_PARAMS, value), self, active)
+        if type(value) in _RECORD_VALUES:
+            return self.scalar_record(prim, (entry,), value, active)
+        self.recorded = None
+        return Tensor(Node(prim, (a.node,), _NO_PARAMS, value), self, active)
 
     def binary(self, prim: Primitive, a: Any, b: Any) -> Tensor | None:
         """:meth:`_record_scalar` for two arguments in NumPy scalars: the eager tape's scalar
@@ -284,23 +301,29 @@ class Tape:
         if type(a) is Tensor:
             if a.tape is not self:
                 return None
-            na = a.node
-            va = na.value
+            ea = a._node
+            if ea is None:
+                ea, va = a, a._value
+            else:
+                va = ea.value
             if type(b) is float:
-                hit = self.consts.get(id(b))  # self.const(b), inlined
-                nb = hit[1] if hit is not None and hit[0] is b else self.const(b)
-                vb, active = b, a.requires_grad
+                eb, vb, active = self.const(b), b, a.requires_grad
             elif type(b) is Tensor and b.tape is self:
-                nb = b.node
-                vb = nb.value
+                eb = b._node
+                if eb is None:
+                    eb, vb = b, b._value
+                else:
+                    vb = eb.value
                 active = a.requires_grad or b.requires_grad
             else:
                 return None
         elif type(a) is float and type(b) is Tensor and b.tape is self:
-            hit = self.consts.get(id(a))
-            na = hit[1] if hit is not None and hit[0] is a else self.const(a)
-            nb = b.node
-            va, vb, active = a, nb.value, b.requires_grad
+            eb = b._node
+            if eb is None:
+                eb, vb = b, b._value
+            else:
+                vb = eb.value
+            ea, va, active = self.const(a), a, b.requires_grad
         else:
             return None
         if (type(va) is not _F64 and type(va) is not float) or (
@@ -312,19 +335,54 @@ class Tape:
             value = op(va, vb)
         except FloatingPointError:
             value = self._evaluated(prim, (va, vb))
-        if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
+        active = active and prim.differentiable
+        if self.level:
+            if type(value) in _RECORD_VALUES:
+                return self.scalar_record(prim, (ea, eb), value, active)
+            self.recorded = None
+        elif NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
-        out = Node(prim, (na, nb), _NO_PARAMS, value)
-        if self.recorded is not None:
-            self.recorded.append(out)
-        return Tensor(out, self, active and prim.differentiable)
+        return Tensor(Node(prim, (ea if ea.__class__ is Node else ea.node,
+                                  eb if eb.__class__ is Node else eb.node), _NO_PARAMS, value),
+                      self, active)
+
+
+#: the values a scalar record holds (0-d: float64 numbers and NumPy's booleans of comparisons)
+_RECORD_VALUES = frozenset((float, _F64, np.bool_))
+
+
+def _materialize(t: Tensor) -> Node:
+    """The IR node of scalar record `t`, made with those of the records it reads (operands
+    first, so that ids stay a topological order; iterative: deep chains are fine) and kept on
+    each. A node made while the tape still records ends the tape's record of scalar code
+    (:meth:`Tape.scalar_record`): from then on the general sweeps run on the nodes."""
+    tape = t.tape
+    if not tape.closed:
+        tape.recorded = None
+    stack = [t]
+    while stack:
+        r = stack[-1]
+        if r._node is not None:
+            stack.pop()
+            continue
+        todo = [i for i in r.inputs if type(i) is Tensor and i._node is None]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        ins = tuple(i if i.__class__ is Node else i._node for i in r.inputs)
+        node = Node(r.prim, ins, _NO_PARAMS, r._value)
+        node.id = r.id  # the record's place in creation order
+        node.partials = r.partials
+        r._node = node
+    return t._node
 
 
 def _float_of(x: Any, tape: Tape) -> bool:
     """Whether `x` is a Tensor of `tape` holding a real float64 scalar (scalar code on a tracing
     tape: a Python float, or an input's NumPy float64)."""
     return type(x) is Tensor and x.tape is tape and (
-        type(v := x.node.value) is float or type(v) is _F64)
+        type(v := held_value(x)) is float or type(v) is _F64)
 
 
 def _held_value(value: np.ndarray) -> np.ndarray:
@@ -391,6 +449,7 @@ class new_tape:
 
     def __exit__(self, *exc: object) -> None:
         self.tape.closed = True
+        self.tape.recorded = None  # its records hold the tape: no cycle left behind
         tapes = _open_tapes()
         if self.tape in tapes:
             tapes.remove(self.tape)
@@ -465,7 +524,10 @@ class Tensor(Traced):
     #: _base (a view's (weakref to its base, what made it)) and _views (weakrefs to the views
     #: taken of it) are set only where a view is taken (never in __init__: the op path stays as
     #: it was) and read only by the in-place operators (:func:`_check_views`)
-    __slots__ = ("__weakref__", "_base", "_views", "grad", "node", "requires_grad", "tape")
+    #: _node: the IR node, or None for a *scalar record* (below); id, prim, inputs, partials
+    #: and _value: set on scalar records only (id: its node's, drawn when recorded)
+    __slots__ = ("__weakref__", "_base", "_node", "_value", "_views", "grad", "id", "inputs",
+                 "partials", "prim", "requires_grad", "tape")
     __array_priority__ = 1000
 
     def __init__(self, node: Node, tape: Tape = EAGER_TAPE, requires_grad: bool = False) -> None:
@@ -473,10 +535,23 @@ class Tensor(Traced):
             raise InputTypeError(f"dk.Tensor(...) wraps a node of the IR, not a "
                                  f"{type(node).__name__}: make a tensor from data with "
                                  "dk.tensor(data, requires_grad=True)")
-        self.node = node
+        self._node = node
         self.tape = tape
         self.grad: Any = None
         self.requires_grad = requires_grad
+
+    @property
+    def node(self) -> Node:
+        """The IR node of this value. A *scalar record* — the result of scalar code on a
+        tracing tape, which holds its primitive, operands, value and memoized partials itself
+        (one object per operation: see :meth:`Tape.scalar_record`) — gets its node here, made
+        on first use (with the nodes of the records it reads) and kept."""
+        node = self._node
+        return node if node is not None else _materialize(self)
+
+    @node.setter
+    def node(self, node: Node) -> None:
+        self._node = node
 
     # ----- what it holds ------------------------------------------------------------------------
     @property
@@ -490,7 +565,7 @@ class Tensor(Traced):
         tape = self.tape
         if tape.level and not tape.closed:
             return self.concrete(".value")
-        return self.node.value
+        return held_value(self)
 
     @value.setter
     def value(self, value: Any) -> None:
@@ -504,7 +579,7 @@ class Tensor(Traced):
         tape = self.tape
         if tape.level and not tape.closed:
             return self.concrete(".data")
-        return self.node.value
+        return held_value(self)
 
     @data.setter
     def data(self, value: Any) -> None:
@@ -520,24 +595,29 @@ class Tensor(Traced):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.node.shape
+        node = self._node
+        return () if node is None else node.shape  # a scalar record is 0-d
 
     @property
     def ndim(self) -> int:
-        return len(self.node.shape)
+        return len(self.shape)
 
     @property
     def size(self) -> int:
-        return self.node.size
+        node = self._node
+        return 1 if node is None else node.size
 
     @property
     def dtype(self) -> Any:
-        return self.node.dtype
+        node = self._node
+        if node is None:
+            return _FLOAT if type(self._value) is float else self._value.dtype
+        return node.dtype
 
     @property
     def itemsize(self) -> int:
         """Bytes per element, as NumPy's (static: no read of the values)."""
-        return np.dtype(self.node.dtype).itemsize
+        return np.dtype(self.dtype).itemsize
 
     @property
     def nbytes(self) -> int:
@@ -545,14 +625,14 @@ class Tensor(Traced):
         return self.size * self.itemsize
 
     def __len__(self) -> int:
-        if not self.node.shape:
+        if not self.shape:
             raise TypeError("len() of a 0-d Tensor")
-        return self.node.shape[0]
+        return self.shape[0]
 
     def __iter__(self) -> Iterator[Any]:
-        if not self.node.shape:
+        if not self.shape:
             raise TypeError("iteration over a 0-d Tensor")
-        return (self[i] for i in range(self.node.shape[0]))  # rows of a 2-D array are views
+        return (self[i] for i in range(self.shape[0]))  # rows of a 2-D array are views
 
     @shape.setter
     def shape(self, value: Any) -> None:
@@ -576,7 +656,7 @@ class Tensor(Traced):
         holds at this point only, as for ``bool(x)`` (a jit function branching on the text is
         traced again at every call)."""
         self.tape.value_dependent = True
-        return f"Tensor({self.node.value!r}, shape={self.shape})"
+        return f"Tensor({held_value(self)!r}, shape={self.shape})"
 
     def __format__(self, spec: str) -> str:
         """``f"{x:.4f}"``: the number formatted as NumPy formats it (a read of the value, as
@@ -584,7 +664,7 @@ class Tensor(Traced):
         if not spec:  # format(x, "") is str(x), as for every Python object
             return str(self)
         self.tape.value_dependent = True
-        return format(self.node.value, spec)
+        return format(held_value(self), spec)
 
     # ----- copies and pickles: independent leaves ----------------------------------------------
     def __copy__(self) -> Tensor:
@@ -644,12 +724,12 @@ class Tensor(Traced):
                 "np.sin, not math.sin; no float(), int() or .item() on values being "
                 f"differentiated), or dk.stop_gradient(x) if a constant is meant{argument}")
         self.tape.value_dependent = True
-        v = self.node.value
+        v = held_value(self)
         return v.concrete(what) if type(v) is Tensor else v
 
     def __bool__(self) -> bool:
         self.tape.value_dependent = True  # a branch: the trace holds at this point only
-        v = self.node.value
+        v = held_value(self)
         return bool(v) if type(v) is not Tensor else v.__bool__()
 
     def __float__(self) -> float:
@@ -775,7 +855,7 @@ class Tensor(Traced):
 
     def _indices(self, name: str, axis: int | None, keepdims: bool) -> Any:
         self.tape.value_dependent = True  # the indices come from the values: a branch
-        v = self.node.value
+        v = held_value(self)
         if type(v) is Tensor:  # nested tracing: the outer trace reads the values too
             return v._indices(name, axis, keepdims)
         return getattr(array_namespace(v), name)(v, axis=axis, keepdims=keepdims)
@@ -786,7 +866,7 @@ class Tensor(Traced):
 
     # ----- operators (NumPy's meaning) ----------------------------------------------------------
     def __pow__(self, other: Any) -> Any:
-        if type(other) is int and other == 2 and self.node.dtype == np.bool_:
+        if type(other) is int and other == 2 and self.dtype == np.bool_:
             # NumPy's ``a ** 2`` is np.square(a), which keeps bool's smallest integer type
             return bind(P.pow, _public("astype")(self, np.int8), other)
         return bind(P.pow, self, other)
@@ -952,7 +1032,7 @@ class Tensor(Traced):
 
     def conj(self) -> Any:
         """NumPy's ``x.conj()``: for a real array, the array itself (as NumPy returns it)."""
-        if self.node.dtype.kind != "c":
+        if self.dtype.kind != "c":
             return self
         return bind(P.conj, self)
 
@@ -1167,7 +1247,7 @@ def _view(base: Any, out: Any, what: str) -> Any:
             for o in out:
                 _view(base, o, what)
         return out
-    if out is base or not out.node.shape or type(base) is not Tensor:
+    if out is base or not out.shape or type(base) is not Tensor:
         return out
     root = getattr(base, "_base", None)  # a view of a view: a view of the same array
     if root is not None and root[0]() is not None:
@@ -1235,87 +1315,16 @@ _IN_PLACE = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/", "
              "power": "**", "floor_divide": "//", "remainder": "%", "matmul": "@"}
 
 
-def _arithmetic(prim: Primitive, reflected: bool) -> Callable[[Tensor, Any], Any]:
-    """Tensor's operator for the infix primitive `prim` (``+ − × ÷``): ``self ∘ other``, or
-    ``other ∘ self`` where `reflected` (``__radd__``).
-
-    Scalar code on a tracing tape — this Tensor's value a Python float, the other operand a
-    Python float or a Tensor of the same tape holding one — is recorded here, in one Python
-    frame (the chain's hot path): the value by the primitive's Python operator (on two Python
-    floats what :attr:`~diffkit.primitive.Primitive.on_floats` gives), and, for a value being
-    differentiated,
-    the local partials by the table's rules on the same floats (memoized: the reverse sweep then
-    only multiplies and adds). A constant operand gets no partial. An error or a non-finite
-    value goes to :meth:`Tape.binary` (NumPy's value or the named error); anything else to
-    :func:`~diffkit.primitive.bind`, as every primitive."""
-    fn = prim.scalar_operator  # on two Python floats on_floats' value, as a cheaper call
-    rule_a, rule_b = prim.partials
-
-    def apply(self: Tensor, other: Any) -> Any:
-        tape = self.tape
-        node = self.node
-        v = node.value
-        if tape.level and (type(v) is float or type(v) is _F64):
-            if tape.closed:
-                raise TracingError(_ESCAPED)
-            kind = type(other)
-            if kind is float:
-                hit = tape.consts.get(id(other))  # tape.const(other), its lookup inlined
-                onode = hit[1] if hit is not None and hit[0] is other else tape.const(other)
-                w, tensor = other, False
-            elif kind is Tensor and other.tape is tape and (
-                    type(w := other.node.value) is float or type(w) is _F64):
-                onode = other.node
-                tensor = True
-            else:
-                onode = None
-            if onode is not None:
-                active = self.requires_grad or tensor and other.requires_grad
-                if reflected:  # (va, vb): the operands in order; da, db: which get a partial
-                    va, vb, na, nb, da, db = w, v, onode, node, tensor, True
-                else:
-                    va, vb, na, nb, da, db = v, w, node, onode, True, tensor
-                if type(va) is not float or type(vb) is not float:  # an input's np.float64:
-                    va, vb = float(va), float(vb)  # its Python float (exact), as on_floats reads it
-                try:
-                    value = fn(va, vb)
-                except ArithmeticError:
-                    value = None
-                if type(value) is float and value - value == 0.0:
-                    out = _new_node(Node)  # Node(prim, (na, nb), _NO_PARAMS, value), inlined
-                    out.id = next(_node_ids)
-                    out.prim = prim
-                    out.inputs = (na, nb)
-                    out.params = _NO_PARAMS
-                    out.name = out.partials = None
-                    out.value = value
-                    out.shape = ()
-                    out.dtype = _FLOAT
-                    if active:  # the local partials, memoized (a failing rule: derived later)
-                        try:
-                            out.partials = (rule_a(va, vb, value) if da else None,
-                                            rule_b(va, vb, value) if db else None)
-                        except Exception:  # noqa: BLE001, S110 - x/0: the general sweep
-                            pass
-                    recorded = tape.recorded
-                    if recorded is not None:
-                        recorded.append(out)
-                    t = _new_tensor(Tensor)  # Tensor(out, tape, active), inlined
-                    t.node = out
-                    t.tape = tape
-                    t.grad = None
-                    t.requires_grad = active
-                    return t
-                return tape.binary(prim, other, self) if reflected else tape.binary(prim, self, other)
-        a, b = (other, self) if reflected else (self, other)
-        if type(other) is float:  # scalar code: this tensor's tape, no search
-            out = tape.binary(prim, a, b)
-            return out if out is not None else tape.record(prim, (a, b), _NO_PARAMS)
-        return bind(prim, a, b)
-
-    apply.__name__ = f"__{'r' if reflected else ''}{prim.scalar_operator.__name__}__"
-    apply.__qualname__ = f"Tensor.{apply.__name__}"
-    return apply
+def _compiled(source: str, prim: Primitive, name: str) -> Callable[..., Any]:
+    """Compile `source` (printed by :mod:`diffkit.recorders` from the table) with this module's
+    names and `prim`'s float function and rules in scope; the function named `name`."""
+    namespace = dict(globals())
+    namespace.update(math=math, _prim=prim, _fn=prim.on_floats,
+                     **{f"_rule{i}": r for i, r in enumerate(prim.partials or ())})
+    exec(compile(source, f"<diffkit recorder of {prim.name}>", "exec"), namespace)  # noqa: S102
+    function = namespace[name]
+    function.source = source
+    return function
 
 
 #: the primitives Tensor's infix operators record in one frame, and those operators
@@ -1323,18 +1332,47 @@ def _arithmetic(prim: Primitive, reflected: bool) -> Callable[[Tensor, Any], Any
 ARITHMETIC: dict[Primitive, tuple[Callable[[Tensor, Any], Any], Callable[[Tensor, Any], Any]]] = {}
 
 
-def _install_arithmetic() -> None:
+def _install_arithmetic(printed: bool) -> None:
     """``+ − × ÷`` and their reflections for every infix primitive of the table with a float
-    form (``scalar_operator`` and ``on_floats``)."""
+    form (``scalar_operator`` and ``on_floats``), printed by :func:`recorders.operator_source`:
+    first with the rules called (`printed` False: the rules' own tracing needs the operators),
+    then with the rules printed in."""
     for prim in REGISTRY.values():
         if prim.scalar_operator is None or prim.on_floats is None:
             continue
-        ARITHMETIC[prim] = ops = _arithmetic(prim, False), _arithmetic(prim, True)
-        for op in ops:
-            setattr(Tensor, op.__name__, op)
+        ops = []
+        for reflected in (False, True):
+            name = f"__{'r' if reflected else ''}{prim.scalar_operator.__name__}__"
+            op = _compiled(recorders.operator_source(prim, reflected, printed), prim, name)
+            op.__qualname__ = f"Tensor.{name}"
+            setattr(Tensor, name, op)
+            ops.append(op)
+        ARITHMETIC[prim] = ops[0], ops[1]
 
 
-_install_arithmetic()
+def unary_recorder(prim: Primitive) -> Callable[[Any], Any] | None:
+    """The recorder of one-argument `prim` (:func:`recorders.unary_source`), made on first use
+    and kept as ``prim.scalar_recorder``; None for a primitive without a float form."""
+    recorder = prim.scalar_recorder
+    if recorder is None:
+        if prim.nargs != 1 or prim.on_floats is None or float_rules.trace_rule is None or \
+                _MAKING_RECORDER:  # printing sin's traces cos, whose rule is −sin: no recursion
+            return None
+        _MAKING_RECORDER.append(prim)
+        try:
+            recorder = _compiled(recorders.unary_source(prim, True), prim, "record")
+        finally:
+            _MAKING_RECORDER.pop()
+        object.__setattr__(prim, "scalar_recorder", recorder)  # derived data of a frozen record
+    return recorder
+
+
+#: the primitive whose recorder is being printed (its rules are traced meanwhile: their
+#: operations record by :meth:`Tape.unary_numpy`, the same operations)
+_MAKING_RECORDER: list[Primitive] = []
+
+
+_install_arithmetic(printed=False)
 
 
 def _trace_rule(rule: Any, arity: int) -> tuple[list[Node], Node] | None:
@@ -1345,12 +1383,17 @@ def _trace_rule(rule: Any, arity: int) -> tuple[list[Node], Node] | None:
         args = [Tensor(Node(None, (), _NO_PARAMS, 0.5 + 0.125 * i, name=f"a{i}"), tape, False)
                 for i in range(arity)]
         result = rule(*args)
-        if tape.value_dependent or type(result) is not Tensor or result.tape is not tape:
+        if tape.value_dependent:
+            return None
+        if result is ONE or result is MINUS_ONE:  # a marker (the sweeps multiply by nothing)
+            return [a.node for a in args], result
+        if type(result) is not Tensor or result.tape is not tape:
             return None
         return [a.node for a in args], result.node
 
 
 float_rules.trace_rule = _trace_rule
+_install_arithmetic(printed=True)
 
 
 def _install_in_place_operators() -> None:
@@ -1469,7 +1512,7 @@ def _constant_call(func: Any, args: Any, kwargs: Any, read: bool = False) -> Any
                 if getattr(v, "requires_grad", True) and not read:
                     raise _Differentiated
                 v.tape.value_dependent = True
-                v = v.node.value
+                v = held_value(v)
             return v
         if type(v) in (list, tuple):
             return type(v)(plain(e) for e in v)
@@ -1624,7 +1667,7 @@ def _in_place(t: Tensor, other: Any, op: Any, iop: Any, symbol: str) -> Any:
     tape = t.tape
     if tape.level:
         out = op(t, other)
-        if type(out) is not Tensor or out.tape is not tape or not t.node.shape:
+        if type(out) is not Tensor or out.tape is not tape or not t.shape:
             # recorded on a deeper tape; or a 0-d value, which stands for a Python number or a
             # NumPy scalar (a float input, a reduction's result): those are immutable, so `+=`
             # rebinds, with their promotion (y = x; x *= 3 leaves y as it was)

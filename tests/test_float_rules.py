@@ -84,22 +84,23 @@ def test_memoized_partial_of_a_traced_call_is_the_hand_derivative(name):
 
 
 def test_deriving_a_rule_does_not_derive_the_rules_it_calls(monkeypatch):
-    """sin's rule is cos, whose rule is −sin: tracing a rule on inputs being differentiated
-    memoized their partials, which derived those rules in turn — a recursion that ended in a
-    RecursionError (or, under a raised recursion limit, a crash)."""
-    from diffkit import float_rules
+    """sin's rule is cos, whose rule is −sin: printing sin's recorder traces its rule, and a
+    traced cos that printed its own recorder would trace −sin in turn — a recursion that
+    ended in a RecursionError (or, under a raised recursion limit, a crash)."""
     from diffkit import primitives as P
+    from diffkit import recorders
 
-    kept = {prim: prim.float_rules for prim in (P.sin, P.cos)}
+    kept = {prim: prim.scalar_recorder for prim in (P.sin, P.cos)}
     for prim in kept:
-        object.__setattr__(prim, "float_rules", None)  # derived afresh below
+        object.__setattr__(prim, "scalar_recorder", None)  # made afresh below
     calls = []
-    printed = float_rules._printed
-    monkeypatch.setattr(float_rules, "_printed", lambda *a: calls.append(a[0].name) or printed(*a))
-    assert dk.grad(lambda x: dk.sin(x))(0.3)[0] == pytest.approx(math.cos(0.3), rel=1e-15)
+    source = recorders.unary_source
+    monkeypatch.setattr(recorders, "unary_source",
+                        lambda prim, printed: calls.append(prim.name) or source(prim, printed))
     try:
+        assert dk.grad(lambda x: dk.sin(x))(0.3)[0] == pytest.approx(math.cos(0.3), rel=1e-15)
         assert calls == ["sin"]
-        assert float_partials(P.sin)[0] is not None
+        assert "math.cos(v)" in P.sin.scalar_recorder.source  # the rule printed in
     finally:
-        for prim, rules in kept.items():
-            object.__setattr__(prim, "float_rules", rules)
+        for prim, recorder in kept.items():
+            object.__setattr__(prim, "scalar_recorder", recorder)

@@ -21,7 +21,13 @@ from ..ir import Traced
 from ..primitive import DiagonalRows
 from ..primitives import broadcast_to, concatenate, reshape
 from ..primitives.declare import unit_cotangent
-from ..sweeps import adjoint_sweep, linearize_all, require_finite, scalar_adjoints
+from ..sweeps import (
+    adjoint_sweep,
+    linearize_all,
+    record_adjoints,
+    require_finite,
+    scalar_adjoints,
+)
 from .base import (
     Engine,
     Pullback,
@@ -79,11 +85,13 @@ class ReverseEngine(Engine):
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
                        ) -> tuple[Any, tuple[Any, ...]]:
         graph = fn.trace(*args, wrt=wrt)
-        out = graph.output.value
+        out = graph.output_value
         if type(out) is float or type(out) is np.float64:  # scalar code: the fused sweep
             wrt_nodes = [graph.inputs[i] for i in wrt]
-            adj = scalar_adjoints(graph.recorded if graph.recorded is not None else graph.nodes,
-                                  wrt_nodes, graph.output, _ONE)
+            if graph.recorded is not None:  # over the tape's records, no node made
+                adj = record_adjoints(graph.recorded, wrt_nodes, graph.recorded_output, _ONE)
+            else:
+                adj = scalar_adjoints(graph.nodes, wrt_nodes, graph.output, _ONE)
             if adj is not None:
                 return out, tuple(adj[n] if n in adj else _zeros_like(n.value) for n in wrt_nodes)
         out, pullback = self._pullback(graph, wrt)

@@ -41,7 +41,7 @@ from ..errors import (
     ShapeError,
     TracingError,
 )
-from ..ir import Traced
+from ..ir import Traced, held_value
 from ..primitive import PUBLIC, Composite, dispatch_numpy, from_objects
 from .declare import composite, declared_in, shape_of
 from .declare import dtype_of as _dtype
@@ -877,7 +877,7 @@ def _numpy_where(condition: Any, *xy: Any) -> Any:
         v = condition
         while isinstance(v, Traced):
             v.tape.value_dependent = True  # the indices come from the values: a branch
-            v = v.node.value
+            v = held_value(v)
         condition = v
     return array_namespace(condition).nonzero(condition)
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..backend import array_namespace, to_numpy
 from ..errors import DomainError, InputTypeError, ShapeError, TracingError
-from ..ir import Traced
+from ..ir import Traced, held_value
 from ..primitive import Primitive, bind, from_objects
 from .declare import _declare, composite, declared_in, shape_of, structural
 from .declare import dtype_of as _dtype
@@ -81,7 +81,7 @@ def _plain(v: Any) -> Any:
     passes through is marked value-dependent (a branch on the values)."""
     while isinstance(v, Traced):
         v.tape.value_dependent = True
-        v = v.node.value
+        v = held_value(v)
     return v
 
 

@@ -1,0 +1,186 @@
+"""Scalar code's recorders, printed from the table: one Python function per primitive.
+
+Scalar code on a tracing tape records one object per operation (a *scalar record*: see
+:meth:`diffkit.tensor.Tape.scalar_record`). Its hot path — Tensor's ``+ − × ÷`` and the
+one-argument ``math`` functions (``dk.sin(x)``) — is one function per primitive, printed here
+from the primitive's record: its float form (``x * y``, ``math.sin(x)``, read off the record as
+:mod:`diffkit.float_rules` reads it) and its partial rules as float code
+(:func:`~diffkit.float_rules.rule_text`), inlined, so that recording an operation and memoizing
+its local partials is one Python frame. A rule that cannot be printed is called as it is, as
+before; the printed rule computes the same operations on the same floats, and raises where
+the rule on floats would leave Python floats (the partial is then left to the sweep, which
+gives NumPy's value or the named error).
+
+Only text is made here (from the table: no user text ever reaches it); :mod:`diffkit.tensor`
+compiles it with its own names in scope: ``Tensor``, ``_new_tensor``, ``_node_ids``,
+``_F64``, ``_NO_PARAMS``, ``TracingError``, ``_ESCAPED``, ``bind``, ``math``, ``ONE``,
+``MINUS_ONE``, and ``_prim``, ``_fn`` and ``_rule0``, ``_rule1`` (the primitive, its float
+function and its rules) per function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .float_rules import _expression, rule_text
+from .primitive import Primitive
+
+_PAD = " " * 28  # the partials' block sits inside the recorder's try, five levels deep
+
+
+def _partial_block(prim: Primitive, index: int, names: Sequence[str], printed: bool,
+                   indent: str) -> list[str]:
+    """Statements that set ``p<index>``, the partial for input `index`: the rule printed as
+    float code where `printed` and it prints, else the rule called (``_rule<index>``)."""
+    text = rule_text(prim, index, names, f"p{index}_") if printed else None
+    if text is None:
+        return [f"{indent}p{index} = _rule{index}({', '.join(names)})"]
+    lines, result = text
+    return [*(indent + line for line in lines), f"{indent}p{index} = {result}"]
+
+
+def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
+    """Tensor's operator for infix `prim` (``__mul__``, or ``__rmul__`` where `reflected`).
+
+    Scalar code on a tracing tape — this Tensor's value a float, the other operand a Python
+    float (a constant, its node made once per tape) or a Tensor of the same tape holding a
+    float — is recorded in this one frame; an error or a non-finite value goes to
+    :meth:`~diffkit.tensor.Tape.binary` (NumPy's value or the named error), anything else to
+    :func:`~diffkit.primitive.bind`, as every primitive."""
+    name = f"__{'r' if reflected else ''}{prim.scalar_operator.__name__}__"
+    mine, theirs = (1, 0) if reflected else (0, 1)  # this Tensor's index among the operands
+    floats = {mine: "v", theirs: "w"}
+    inputs = {mine: "mine", theirs: "theirs"}
+    operands = "other, self" if reflected else "self, other"
+    names = ["x", "y", "value"]
+    own = _partial_block(prim, mine, names, printed, _PAD)
+    other = _partial_block(prim, theirs, names, printed, _PAD + "    ")
+    return "\n".join([
+        f"def {name}(self, other):",
+        "    tape = self.tape",
+        "    if tape.level:",
+        "        node = self._node",
+        "        if node is None:  # a scalar record: itself is the operand",
+        "            mine = self",
+        "            v = self._value",
+        "        else:",
+        "            mine = node",
+        "            v = node.value",
+        "        if type(v) is float or type(v) is _F64:",
+        "            if tape.closed:",
+        "                raise TracingError(_ESCAPED)",
+        "            kind = type(other)",
+        "            if kind is float:  # a constant: tape.const(other), its lookup inlined",
+        "                hit = tape.consts.get(id(other))",
+        ("                theirs = hit[1] if hit is not None and hit[0] is other "
+         "else tape.const(other)"),
+        "                w = other",
+        "                tensor = False",
+        "            elif kind is Tensor and other.tape is tape:",
+        "                theirs = other._node",
+        "                if theirs is None:",
+        "                    theirs = other",
+        "                    w = other._value",
+        "                else:",
+        "                    w = theirs.value",
+        "                if type(w) is not float and type(w) is not _F64:",
+        "                    theirs = None",
+        "                tensor = True",
+        "            else:",
+        "                theirs = None",
+        "            if theirs is not None:",
+        f"                x = {floats[0]} if type({floats[0]}) is float else float({floats[0]})",
+        f"                y = {floats[1]} if type({floats[1]}) is float else float({floats[1]})",
+        "                try:",
+        f"                    value = {_expression(prim, ['x', 'y'])}",
+        "                except ArithmeticError:",
+        "                    value = None",
+        "                if type(value) is float and value - value == 0.0:",
+        "                    t = _new_tensor(Tensor)  # tape.scalar_record(...), inlined",
+        "                    t._node = None",
+        "                    t.tape = tape",
+        "                    t.grad = None",
+        "                    t.id = next(_node_ids)",
+        "                    t.prim = _prim",
+        f"                    t.inputs = ({inputs[0]}, {inputs[1]})",
+        "                    t._value = value",
+        "                    t.partials = None",
+        "                    if self.requires_grad or tensor and other.requires_grad:",
+        "                        t.requires_grad = True",
+        "                        try:  # the local partials, memoized (a failing rule: derived later)",
+        *own,
+        "                            if tensor:",
+        *other,
+        "                            else:",
+        f"                                p{theirs} = None",
+        "                            t.partials = (p0, p1)",
+        "                        except Exception:  # noqa: BLE001 - x/0: the general sweep",
+        "                            pass",
+        "                    else:",
+        "                        t.requires_grad = False",
+        "                    recorded = tape.recorded",
+        "                    if recorded is not None:",
+        "                        recorded.append(t)",
+        "                    return t",
+        f"                return tape.binary(_prim, {operands})",
+        "    if type(other) is float:  # scalar code: this tensor's tape, no search",
+        f"        out = tape.binary(_prim, {operands})",
+        f"        return out if out is not None else tape.record(_prim, ({operands}), _NO_PARAMS)",
+        f"    return bind(_prim, {operands})",
+        "",
+    ])
+
+
+def unary_source(prim: Primitive, printed: bool) -> str:
+    """The recorder of one-argument `prim` with a float form: ``record(a)`` for a Tensor `a`
+    (what ``dk.sin(x)`` calls). Scalar code on a tracing tape is recorded in this one frame;
+    everything else is :meth:`~diffkit.tensor.Tape.unary_numpy`'s (which answers None where
+    the general path records it)."""
+    value = _expression(prim, ["v"]) or "_fn(v)"
+    block = _partial_block(prim, 0, ["v", "value"], printed, _PAD + "    ")
+    differentiable = "a.requires_grad" if prim.differentiable else "False"
+    return "\n".join([
+        "def record(a):",
+        "    tape = a.tape",
+        "    if tape.level and not tape.closed:",
+        "        node = a._node",
+        "        if node is None:  # a scalar record: itself is the operand",
+        "            entry = a",
+        "            v = a._value",
+        "        else:",
+        "            entry = node",
+        "            v = node.value",
+        "        if type(v) is float or type(v) is _F64:",
+        "            try:",
+        f"                value = {value}",
+        "            except (ArithmeticError, ValueError):",
+        "                value = None",
+        "            if type(value) is float and value - value == 0.0:",
+        "                t = _new_tensor(Tensor)  # tape.scalar_record(...), inlined",
+        "                t._node = None",
+        "                t.tape = tape",
+        "                t.grad = None",
+        "                t.id = next(_node_ids)",
+        "                t.prim = _prim",
+        "                t.inputs = (entry,)",
+        "                t._value = value",
+        "                t.partials = None",
+        f"                if {differentiable}:",
+        "                    t.requires_grad = True",
+        "                    try:  # the local partial, memoized (a failing rule: derived later)",
+        "                        if type(v) is float:  # the rule as float code, as it runs on one",
+        *[line[4:] for line in block],
+        "                        else:  # an input's np.float64: the rule itself",
+        "                            p0 = _rule0(v, value)",
+        "                        t.partials = (p0,)",
+        "                    except Exception:  # noqa: BLE001 - x/0, domain: the general sweep",
+        "                        pass",
+        "                else:",
+        "                    t.requires_grad = False",
+        "                recorded = tape.recorded",
+        "                if recorded is not None:",
+        "                    recorded.append(t)",
+        "                return t",
+        "    return tape.unary_numpy(_prim, a)",
+        "",
+    ])
