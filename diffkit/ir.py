@@ -11,6 +11,7 @@ topological order.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import operator
@@ -132,6 +133,19 @@ def held_value(t: Traced) -> Any:
     return t._value if node is None else node.value  # type: ignore[attr-defined]
 
 
+def node_of_record(r: Traced) -> Node:
+    """The node of a scalar record `r` (see :meth:`diffkit.tensor.Tape.scalar_record`) whose
+    operands have theirs: the same fields, and the id `r` drew when recorded (its place in
+    creation order). Kept on `r`, which lets go of its operands (the node holds theirs)."""
+    node = Node(r._prim, tuple(i if i.__class__ is Node else i._node  # type: ignore[attr-defined]
+                               for i in r._inputs), _NO_PARAMS, r._value)  # type: ignore[attr-defined]
+    node.id = r._id  # type: ignore[attr-defined]
+    node.partials = r._partials  # type: ignore[attr-defined]
+    r._node = node  # type: ignore[attr-defined]
+    r._inputs = r._partials = None  # type: ignore[attr-defined]
+    return node
+
+
 def toposort(outputs: Sequence[Node]) -> list[Node]:
     """All nodes reachable from `outputs`, each after its inputs. Iterative: deep graphs are fine.
 
@@ -205,11 +219,31 @@ class Graph:
 
     @property
     def output(self) -> Node:
-        """The output node (made from the scalar record on first use)."""
+        """The output node. A trace of scalar code makes its nodes from its records here, on
+        first use, in the order recorded (operands first), letting go of each record as it
+        goes: the nodes replace the records (:func:`node_of_record`)."""
         out = self._output
         if out is None:
+            records = self.recorded
+            if records is not None:
+                self.recorded = None
+                for k, r in enumerate(records):
+                    if r._node is None:
+                        node_of_record(r)
+                    records[k] = None
             out = self._output = self.recorded_output.node
+            self.recorded_output = out
         return out
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Graph:
+        """A copy of the nodes (a trace's records, values of a closed tape, are made into
+        nodes first: a copy holds no traced value)."""
+        self.output  # noqa: B018 - made from the records, which it replaces
+        new = Graph.__new__(Graph)
+        memo[id(self)] = new
+        for slot in Graph.__slots__:
+            setattr(new, slot, copy.deepcopy(getattr(self, slot), memo))
+        return new
 
     @property
     def output_value(self) -> Any:

@@ -246,6 +246,10 @@ class Primitive:
         if self.prepare is None and not params:
             if len(args) == 1:  # the common unary call: one type test decides
                 a = args[0]
+                if isinstance(a, Traced) and self.nargs == 1:  # scalar code first, then the
+                    record = self.scalar_recorder  # general path
+                    out = record(a) if record is not None else a.tape.unary(self, a)
+                    return out if out is not None else a.tape.record(self, args, _NO_PARAMS)
                 t = type(a)
                 if t is float and self.on_floats is not None:  # Python floats stay Python floats
                     try:
@@ -260,10 +264,6 @@ class Primitive:
                         return self.impl(np, a)
                     except Exception:  # noqa: BLE001 - evaluate names the error
                         return self.evaluate(np, args, _NO_PARAMS)
-                if isinstance(a, Traced) and self.nargs == 1:  # scalar code first, then the
-                    record = self.scalar_recorder  # general path
-                    out = record(a) if record is not None else a.tape.unary(self, a)
-                    return out if out is not None else a.tape.record(self, args, _NO_PARAMS)
             for a in args:  # plain scalars (the rules of scalar code): NumPy directly
                 t = type(a)
                 if t is not _F64 and t is not float:

@@ -25,8 +25,6 @@ from collections.abc import Sequence
 from .float_rules import _expression, rule_text
 from .primitive import Primitive
 
-_PAD = " " * 28  # the partials' block sits inside the recorder's try, five levels deep
-
 
 def _partial_block(prim: Primitive, index: int, names: Sequence[str], printed: bool,
                    indent: str) -> list[str]:
@@ -39,24 +37,80 @@ def _partial_block(prim: Primitive, index: int, names: Sequence[str], printed: b
     return [*(indent + line for line in lines), f"{indent}p{index} = {result}"]
 
 
+def _record(indent: str, inputs: str, active: str, partials: list[str], memo: str) -> list[str]:
+    """The statements that make the record ``t`` (``tape.scalar_record``, inlined) of `value`
+    over `inputs` and return it: `active` says whether it depends on a value being
+    differentiated; then `partials` (statements, one level in) compute the memoized partials
+    and `memo` is their tuple (a rule that fails leaves them to the sweep)."""
+    i = indent
+    return [
+        f"{i}t = _new_tensor(Tensor)",
+        f"{i}t._node = None",
+        f"{i}t.tape = tape",
+        f"{i}t.grad = t._adjoint = None",
+        f"{i}t._id = next(_node_ids)",
+        f"{i}t._prim = _prim",
+        f"{i}t._inputs = {inputs}",
+        f"{i}t._value = value",
+        f"{i}if {active}:",
+        f"{i}    t.requires_grad = True",
+        f"{i}    try:  # the local partials, memoized (a failing rule: derived later)",
+        *partials,
+        f"{i}        t._partials = {memo}",
+        f"{i}    except Exception:  # noqa: BLE001 - x/0, a domain: the general sweep",
+        f"{i}        t._partials = None",
+        f"{i}else:",
+        f"{i}    t.requires_grad = False",
+        f"{i}    t._partials = None",
+        f"{i}recorded = tape.recorded",
+        f"{i}if recorded is not None:",
+        f"{i}    recorded.append(t)",
+        f"{i}return t",
+    ]
+
+
 def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
     """Tensor's operator for infix `prim` (``__mul__``, or ``__rmul__`` where `reflected`).
 
     Scalar code on a tracing tape — this Tensor's value a float, the other operand a Python
     float (a constant, its node made once per tape) or a Tensor of the same tape holding a
-    float — is recorded in this one frame; an error or a non-finite value goes to
-    :meth:`~diffkit.tensor.Tape.binary` (NumPy's value or the named error), anything else to
-    :func:`~diffkit.primitive.bind`, as every primitive."""
+    float — is recorded in this one frame: first a lane for the commonest case (a scalar
+    record and a constant: ``x * 1.5``), then the general one; an error or a non-finite value
+    goes to :meth:`~diffkit.tensor.Tape.binary` (NumPy's value or the named error), anything
+    else to :func:`~diffkit.primitive.bind`, as every primitive."""
     name = f"__{'r' if reflected else ''}{prim.scalar_operator.__name__}__"
     mine, theirs = (1, 0) if reflected else (0, 1)  # this Tensor's index among the operands
-    floats = {mine: "v", theirs: "w"}
-    inputs = {mine: "mine", theirs: "theirs"}
     operands = "other, self" if reflected else "self, other"
+
+    def ordered(a: str, b: str) -> list[str]:  # (this tensor's, the other's) in operand order
+        return [b, a] if reflected else [a, b]
+
+    lane = ordered("v", "other")
+    lane_partials = _partial_block(prim, mine, [*lane, "value"], printed, " " * 24)
+    lane_memo = "(" + ", ".join(ordered(f"p{mine}", "None")) + ")"
     names = ["x", "y", "value"]
-    own = _partial_block(prim, mine, names, printed, _PAD)
-    other = _partial_block(prim, theirs, names, printed, _PAD + "    ")
+    general_partials = [
+        *_partial_block(prim, mine, names, printed, " " * 28),
+        "                            if tensor:",
+        *_partial_block(prim, theirs, names, printed, " " * 32),
+        "                            else:",
+        f"                                p{theirs} = None"]
     return "\n".join([
         f"def {name}(self, other):",
+        "    if type(other) is float and self._node is None:  # a scalar record and a constant",
+        "        tape = self.tape",
+        "        v = self._value",
+        "        if type(v) is float and not tape.closed:",
+        "            try:",
+        f"                value = {_expression(prim, lane)}",
+        "            except ArithmeticError:",
+        "                value = None",
+        "            if value is not None and value - value == 0.0:",
+        "                hit = tape.consts.get(id(other))  # tape.const(other), its lookup inlined",
+        ("                theirs = hit[1] if hit is not None and hit[0] is other "
+         "else tape.const(other)"),
+        *_record(" " * 16, "(" + ", ".join(ordered("self", "theirs")) + ")",
+                 "self.requires_grad", lane_partials, lane_memo),
         "    tape = self.tape",
         "    if tape.level:",
         "        node = self._node",
@@ -89,39 +143,16 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
         "            else:",
         "                theirs = None",
         "            if theirs is not None:",
-        f"                x = {floats[0]} if type({floats[0]}) is float else float({floats[0]})",
-        f"                y = {floats[1]} if type({floats[1]}) is float else float({floats[1]})",
+        *(f"                {n} = {f} if type({f}) is float else float({f})"
+          for n, f in zip("xy", ordered("v", "w"), strict=True)),
         "                try:",
         f"                    value = {_expression(prim, ['x', 'y'])}",
         "                except ArithmeticError:",
         "                    value = None",
         "                if type(value) is float and value - value == 0.0:",
-        "                    t = _new_tensor(Tensor)  # tape.scalar_record(...), inlined",
-        "                    t._node = None",
-        "                    t.tape = tape",
-        "                    t.grad = None",
-        "                    t.id = next(_node_ids)",
-        "                    t.prim = _prim",
-        f"                    t.inputs = ({inputs[0]}, {inputs[1]})",
-        "                    t._value = value",
-        "                    t.partials = None",
-        "                    if self.requires_grad or tensor and other.requires_grad:",
-        "                        t.requires_grad = True",
-        "                        try:  # the local partials, memoized (a failing rule: derived later)",
-        *own,
-        "                            if tensor:",
-        *other,
-        "                            else:",
-        f"                                p{theirs} = None",
-        "                            t.partials = (p0, p1)",
-        "                        except Exception:  # noqa: BLE001 - x/0: the general sweep",
-        "                            pass",
-        "                    else:",
-        "                        t.requires_grad = False",
-        "                    recorded = tape.recorded",
-        "                    if recorded is not None:",
-        "                        recorded.append(t)",
-        "                    return t",
+        *_record(" " * 20, "(" + ", ".join(ordered("mine", "theirs")) + ")",
+                 "self.requires_grad or tensor and other.requires_grad", general_partials,
+                 "(p0, p1)"),
         f"                return tape.binary(_prim, {operands})",
         "    if type(other) is float:  # scalar code: this tensor's tape, no search",
         f"        out = tape.binary(_prim, {operands})",
@@ -137,7 +168,11 @@ def unary_source(prim: Primitive, printed: bool) -> str:
     everything else is :meth:`~diffkit.tensor.Tape.unary_numpy`'s (which answers None where
     the general path records it)."""
     value = _expression(prim, ["v"]) or "_fn(v)"
-    block = _partial_block(prim, 0, ["v", "value"], printed, _PAD + "    ")
+    partials = [
+        "                        if type(v) is float:  # the rule as float code, as it runs on one",
+        *_partial_block(prim, 0, ["v", "value"], printed, " " * 28),
+        "                        else:  # an input's np.float64: the rule itself",
+        "                            p0 = _rule0(v, value)"]
     differentiable = "a.requires_grad" if prim.differentiable else "False"
     return "\n".join([
         "def record(a):",
@@ -156,31 +191,7 @@ def unary_source(prim: Primitive, printed: bool) -> str:
         "            except (ArithmeticError, ValueError):",
         "                value = None",
         "            if type(value) is float and value - value == 0.0:",
-        "                t = _new_tensor(Tensor)  # tape.scalar_record(...), inlined",
-        "                t._node = None",
-        "                t.tape = tape",
-        "                t.grad = None",
-        "                t.id = next(_node_ids)",
-        "                t.prim = _prim",
-        "                t.inputs = (entry,)",
-        "                t._value = value",
-        "                t.partials = None",
-        f"                if {differentiable}:",
-        "                    t.requires_grad = True",
-        "                    try:  # the local partial, memoized (a failing rule: derived later)",
-        "                        if type(v) is float:  # the rule as float code, as it runs on one",
-        *[line[4:] for line in block],
-        "                        else:  # an input's np.float64: the rule itself",
-        "                            p0 = _rule0(v, value)",
-        "                        t.partials = (p0,)",
-        "                    except Exception:  # noqa: BLE001 - x/0, domain: the general sweep",
-        "                        pass",
-        "                else:",
-        "                    t.requires_grad = False",
-        "                recorded = tape.recorded",
-        "                if recorded is not None:",
-        "                    recorded.append(t)",
-        "                return t",
+        *_record(" " * 16, "(entry,)", differentiable, partials, "(p0,)"),
         "    return tape.unary_numpy(_prim, a)",
         "",
     ])

@@ -353,7 +353,7 @@ def scalar_adjoints(nodes: Sequence[Node], wrt: Sequence[Node], output: Node, ct
                 g = pop(node, None)
                 if g is None:
                     continue
-                partials = _derived_partials(node)
+                partials = _derived_partials(node.prim, node.inputs, node.value)
                 if partials is None:
                     return None
             else:
@@ -400,16 +400,16 @@ def scalar_adjoints(nodes: Sequence[Node], wrt: Sequence[Node], output: Node, ct
 def record_adjoints(records: Sequence[Any], wrt: Sequence[Node], output: Any, ct: Any
                     ) -> dict[Node, Any] | None:
     """:func:`scalar_adjoints` over a tracing tape's scalar records
-    (:meth:`~diffkit.tensor.Tape.scalar_record`: Tensors that hold ``prim``, ``inputs`` and
-    ``partials`` as a node does; an operand is a record or a node), from `output` (a record or
-    a node): the same partials, multiplied and summed in the same order, or None where
-    :func:`scalar_adjoints` gives None.
+    (:meth:`~diffkit.tensor.Tape.scalar_record`: Tensors that hold ``_prim``, ``_inputs`` and
+    ``_partials`` as a node holds ``prim``, ``inputs`` and ``partials``; an operand is a record
+    or a node), from `output` (a record or a node): the same partials, multiplied and summed in
+    the same order, or None where :func:`scalar_adjoints` gives None (and where a record has
+    been made into a node meanwhile).
 
-    A record's adjoint accumulates in its ``grad`` slot (a traced value that is no leaf has no
-    gradient of its own: the slot is free; and a Tensor of a trace is unhashable by design, so
-    no dict could key it) and is cleared as the sweep passes it, or on the way out where it
-    stops early: every record leaves with ``grad`` None. A node operand (an input, a constant)
-    keys a dict."""
+    A record's adjoint accumulates in its ``_adjoint`` slot (a Tensor of a trace is unhashable
+    by design, so no dict could key it), cleared as the sweep passes it, or on the way out
+    where it stops early: every record leaves with ``_adjoint`` None. A node operand (an
+    input, a constant) keys a dict."""
     if type(ct) is not _F64 and type(ct) is not float:
         return None
     leaves: dict[Node, Any] = {}
@@ -417,21 +417,23 @@ def record_adjoints(records: Sequence[Any], wrt: Sequence[Node], output: Any, ct
     if output.__class__ is Node:
         leaves[output] = ct
     else:
-        output.grad = ct
+        output._adjoint = ct
     try:
         for r in reversed(records):
-            g = r.grad
+            g = r._adjoint
             if g is None:
                 continue
-            r.grad = None
-            partials = r.partials
+            r._adjoint = None
+            ins = r._inputs
+            if ins is None:  # made into a node (its operands let go): the general sweeps
+                return _cleared(records)
+            partials = r._partials
             if partials is None:  # not memoized: derive the partials here (or leave the record)
-                if not r.prim.differentiable:
+                if not r._prim.differentiable:
                     continue
-                partials = _derived_partials(r)
+                partials = _derived_partials(r._prim, ins, r._value)
                 if partials is None:
                     return _cleared(records)
-            ins = r.inputs
             p = partials[0]  # unrolled for the first two inputs: the loop below, in its order
             if p is not None:
                 c = g if p is ONE else -g if p is MINUS_ONE else g * p
@@ -440,8 +442,8 @@ def record_adjoints(records: Sequence[Any], wrt: Sequence[Node], output: Any, ct
                     prev = get(inp)
                     leaves[inp] = c if prev is None else prev + c
                 else:
-                    prev = inp.grad
-                    inp.grad = c if prev is None else prev + c
+                    prev = inp._adjoint
+                    inp._adjoint = c if prev is None else prev + c
             n = len(ins)
             if n == 1:
                 continue
@@ -453,8 +455,8 @@ def record_adjoints(records: Sequence[Any], wrt: Sequence[Node], output: Any, ct
                     prev = get(inp)
                     leaves[inp] = c if prev is None else prev + c
                 else:
-                    prev = inp.grad
-                    inp.grad = c if prev is None else prev + c
+                    prev = inp._adjoint
+                    inp._adjoint = c if prev is None else prev + c
             if n > 2:
                 for k in range(2, n):
                     p = partials[k]
@@ -466,8 +468,8 @@ def record_adjoints(records: Sequence[Any], wrt: Sequence[Node], output: Any, ct
                         prev = get(inp)
                         leaves[inp] = c if prev is None else prev + c
                     else:
-                        prev = inp.grad
-                        inp.grad = c if prev is None else prev + c
+                        prev = inp._adjoint
+                        inp._adjoint = c if prev is None else prev + c
     except (ArithmeticError, ValueError, DiffkitError):
         return _cleared(records)
     result = {n: leaves[n] for n in wrt if n in leaves}
@@ -478,9 +480,9 @@ def record_adjoints(records: Sequence[Any], wrt: Sequence[Node], output: Any, ct
 
 
 def _cleared(records: Sequence[Any]) -> None:
-    """Clear the adjoints a stopped :func:`record_adjoints` left in records' ``grad``."""
+    """Clear the adjoints a stopped :func:`record_adjoints` left in records' ``_adjoint``."""
     for r in records:
-        r.grad = None
+        r._adjoint = None
 
 
 def _scalar_held(x: Any) -> Any:
@@ -488,20 +490,20 @@ def _scalar_held(x: Any) -> Any:
     return x.value if x.__class__ is Node else held_value(x)
 
 
-def _derived_partials(node: Any) -> list[Any] | None:
-    """The local partials of a scalar node or record by its element-wise rules, or None where
-    it is not one. A constant operand gets none."""
-    rules = node.prim.partials
-    value = _scalar_held(node)
+def _derived_partials(prim: Any, inputs: Sequence[Any], value: Any) -> list[Any] | None:
+    """The local partials of a scalar application of `prim` to `inputs` (nodes or scalar
+    records) valued `value`, by its element-wise rules, or None where it is not one. A constant
+    operand gets none."""
+    rules = prim.partials
     if rules is None or (type(value) is not _F64 and type(value) is not float):
         return None
-    xs = [_scalar_held(i) for i in node.inputs]
+    xs = [_scalar_held(i) for i in inputs]
     for x in xs:
         if type(x) is not _F64 and type(x) is not float:
             return None
     xs.append(value)
-    return [None if r is None or i.prim is None and i.name is None
-            else r(*xs) for r, i in zip(rules, node.inputs)]
+    return [None if r is None or i.__class__ is Node and i.prim is None and i.name is None
+            else r(*xs) for r, i in zip(rules, inputs)]
 
 
 def _infinite_partial(lins: Any) -> Linearization | None:

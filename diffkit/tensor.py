@@ -50,7 +50,7 @@ from .errors import (
     user_frame,
 )
 from .ir import NODE_IDS as _node_ids
-from .ir import Node, Traced, held_value, toposort
+from .ir import Node, Traced, held_value, node_of_record, toposort
 
 _F64 = np.float64
 _FLOAT = np.dtype(float)
@@ -202,19 +202,20 @@ class Tape:
         local partials, memoized for a value being differentiated), and the IR node is made
         only when something asks for it (:attr:`Tensor.node`: the engines other than the
         scalar sweep, drawings, array code). An operand (`inputs`) is a scalar record or a node
-        (a constant's is made when it is first used: ids stay a topological order). The tape keeps its records in order (``recorded``, a
-        topological order) for :func:`~diffkit.sweeps.scalar_adjoints` while every value that
-        is not a leaf is a record: a node made for a record, or any other node, ends that
+        (a constant's is made when it is first used: ids stay a topological order). The tape
+        keeps its records in order (``recorded``, a topological order) for
+        :func:`~diffkit.sweeps.record_adjoints` while every value that is not a leaf is a
+        record: a node made for a record, or any other node, ends that
         (``recorded`` becomes None; the general sweeps then run on the nodes)."""
         t = _new_tensor(Tensor)
         t._node = None
         t.tape = self
-        t.grad = None
+        t.grad = t._adjoint = None
         t.requires_grad = active
-        t.id = next(_node_ids)
-        t.prim = prim
-        t.inputs = inputs
-        t.partials = partials
+        t._id = next(_node_ids)
+        t._prim = prim
+        t._inputs = inputs
+        t._partials = partials
         t._value = value
         recorded = self.recorded
         if recorded is not None:
@@ -353,9 +354,10 @@ _RECORD_VALUES = frozenset((float, _F64, np.bool_))
 
 def _materialize(t: Tensor) -> Node:
     """The IR node of scalar record `t`, made with those of the records it reads (operands
-    first, so that ids stay a topological order; iterative: deep chains are fine) and kept on
-    each. A node made while the tape still records ends the tape's record of scalar code
-    (:meth:`Tape.scalar_record`): from then on the general sweeps run on the nodes."""
+    first; iterative: deep chains are fine) and kept on each; a record made into a node lets
+    go of its operands (the node holds theirs). A node made while the tape still records ends
+    the tape's record of scalar code (:meth:`Tape.scalar_record`): from then on the general
+    sweeps run on the nodes."""
     tape = t.tape
     if not tape.closed:
         tape.recorded = None
@@ -365,16 +367,12 @@ def _materialize(t: Tensor) -> Node:
         if r._node is not None:
             stack.pop()
             continue
-        todo = [i for i in r.inputs if type(i) is Tensor and i._node is None]
+        todo = [i for i in r._inputs if type(i) is Tensor and i._node is None]
         if todo:
             stack.extend(todo)
             continue
         stack.pop()
-        ins = tuple(i if i.__class__ is Node else i._node for i in r.inputs)
-        node = Node(r.prim, ins, _NO_PARAMS, r._value)
-        node.id = r.id  # the record's place in creation order
-        node.partials = r.partials
-        r._node = node
+        node_of_record(r)
     return t._node
 
 
@@ -524,10 +522,11 @@ class Tensor(Traced):
     #: _base (a view's (weakref to its base, what made it)) and _views (weakrefs to the views
     #: taken of it) are set only where a view is taken (never in __init__: the op path stays as
     #: it was) and read only by the in-place operators (:func:`_check_views`)
-    #: _node: the IR node, or None for a *scalar record* (below); id, prim, inputs, partials
-    #: and _value: set on scalar records only (id: its node's, drawn when recorded)
-    __slots__ = ("__weakref__", "_base", "_node", "_value", "_views", "grad", "id", "inputs",
-                 "partials", "prim", "requires_grad", "tape")
+    #: _node: the IR node, or None for a *scalar record* (below); _id, _prim, _inputs,
+    #: _partials, _value and _adjoint: set on scalar records only (_id: its node's, drawn when
+    #: recorded; _adjoint: the record sweep's, None outside it)
+    __slots__ = ("__weakref__", "_adjoint", "_base", "_id", "_inputs", "_node", "_partials",
+                 "_prim", "_value", "_views", "grad", "requires_grad", "tape")
     __array_priority__ = 1000
 
     def __init__(self, node: Node, tape: Tape = EAGER_TAPE, requires_grad: bool = False) -> None:
@@ -1356,20 +1355,21 @@ def unary_recorder(prim: Primitive) -> Callable[[Any], Any] | None:
     recorder = prim.scalar_recorder
     if recorder is None:
         if prim.nargs != 1 or prim.on_floats is None or float_rules.trace_rule is None or \
-                _MAKING_RECORDER:  # printing sin's traces cos, whose rule is −sin: no recursion
-            return None
-        _MAKING_RECORDER.append(prim)
+                getattr(_MAKING, "recorder", False):  # printing sin's traces cos, whose rule
+            return None  # is −sin: no recursion
+        _MAKING.recorder = True
         try:
             recorder = _compiled(recorders.unary_source(prim, True), prim, "record")
         finally:
-            _MAKING_RECORDER.pop()
+            _MAKING.recorder = False
         object.__setattr__(prim, "scalar_recorder", recorder)  # derived data of a frozen record
     return recorder
 
 
-#: the primitive whose recorder is being printed (its rules are traced meanwhile: their
-#: operations record by :meth:`Tape.unary_numpy`, the same operations)
-_MAKING_RECORDER: list[Primitive] = []
+#: per thread: whether a recorder is being printed in it (its rules are traced meanwhile:
+#: their operations record by :meth:`Tape.unary_numpy`, the same operations; other threads go
+#: on recording by the recorders, so their numbers do not depend on timing)
+_MAKING = threading.local()
 
 
 _install_arithmetic(printed=False)

@@ -58,7 +58,7 @@ def test_the_record_sweep_is_the_general_sweep_bit_for_bit(ops, x, y) -> None:
     assert all(type(r) is Tensor and r._node is None for r in graph.recorded)
     fused = record_adjoints(graph.recorded, list(graph.inputs), graph.recorded_output,
                             np.float64(1.0))
-    assert all(r.grad is None for r in graph.recorded)  # every adjoint slot cleared
+    assert all(r._adjoint is None and r.grad is None for r in graph.recorded)  # cleared
     general = _general(graph)  # the nodes, made now from the records
     assert fused is not None
     for node, want in zip(graph.inputs, general, strict=True):
@@ -107,7 +107,7 @@ def test_the_printed_operator_memoizes_the_table_rules(prim, op, reflected, a, b
             mine = 1 if reflected else 0
             if not tensor:
                 rules[1 - mine] = None
-            got = t.partials
+            got = t._partials
             assert got is not None
             for g, w in zip(got, rules, strict=True):
                 assert (g is None and w is None) or g is w or g == w
@@ -141,9 +141,9 @@ def test_the_printed_unary_recorder_memoizes_the_table_rule(prim) -> None:
                 try:
                     rule = prim.partials[0](v, want)
                 except Exception:  # noqa: BLE001 - the recorder leaves such a partial too
-                    assert t.partials is None
+                    assert t._partials is None
                     continue
-            got = t.partials[0] if t.partials is not None else None
+            got = t._partials[0] if t._partials is not None else None
             if got is None:  # the printed rule met a non-finite intermediate: the sweep's
                 got = dk.grad(lambda u: prim(u))(v)[0]  # derivation, from the rule itself
             assert got is rule or got == rule or (np.isnan(got) and np.isnan(rule))
@@ -175,7 +175,7 @@ def test_a_sweep_that_stops_early_clears_every_adjoint_slot() -> None:
     graph = dk.function(f).trace(1.0)
     assert record_adjoints(graph.recorded, list(graph.inputs), graph.recorded_output,
                            1.0) is None
-    assert all(r.grad is None for r in graph.recorded)
+    assert all(r._adjoint is None for r in graph.recorded)
     assert dk.grad(f)(1.0) == (1.0,)  # the general path's answer: 0·∞ through a constant 0
 
 
@@ -221,3 +221,93 @@ def test_reading_a_record_keeps_the_record_sweep() -> None:
     assert graph.recorded is not None
     assert dk.grad(f)(0.4)[0] == pytest.approx(8 * 0.4, rel=1e-15)
     assert dk.grad(f)(0.1)[0] == pytest.approx(2.0, rel=1e-15)
+
+
+def test_a_grad_written_on_a_traced_value_is_no_adjoint() -> None:
+    """Hunt: the record sweep kept adjoints in the records' ``grad`` slot, which user code can
+    write: a value left there became an adjoint (x·x with .grad = 5 gave 21.75 for 6.75)."""
+    def f(x):
+        y = x * x
+        y.grad = 5.0  # user code writing .grad on an intermediate (PyTorch allows it)
+        unused = x * 2.0
+        unused.grad = 1.0
+        return y * x
+
+    assert dk.grad(f)(1.5) == (3 * 1.5 ** 2,)
+
+    def g(x):
+        z = dk.sin(x * 2.0)
+        z.grad = "stale"
+        return z * x
+
+    assert dk.grad(g)(2.0)[0] == pytest.approx(math.sin(4.0) + 2.0 * 2.0 * math.cos(4.0),
+                                               rel=1e-15)
+
+
+def test_a_recorder_printed_in_another_thread_leaves_this_threads_numbers() -> None:
+    """Hunt: while one thread printed a recorder, every other thread's one-argument calls fell
+    back to NumPy's loop (np.tanh, 1 ulp from math.tanh): the answer depended on timing."""
+    import threading
+
+    import diffkit.recorders as R
+    from diffkit import primitives as P
+
+    kept = {p: p.scalar_recorder for p in (P.tanh, P.arctan)}
+    for p in kept:
+        object.__setattr__(p, "scalar_recorder", None)
+    started, release = threading.Event(), threading.Event()
+    original = R.unary_source
+
+    def slow_source(prim, printed):
+        if prim is P.tanh:  # hold the printer thread inside the printing
+            started.set()
+            release.wait(10)
+        return original(prim, printed)
+
+    R.unary_source = slow_source
+    try:
+        printer = threading.Thread(target=lambda: dk.grad(lambda t: dk.tanh(t))(0.3))
+        printer.start()
+        assert started.wait(10)  # the other thread is printing tanh's recorder now
+        v, (g,) = dk.value_and_grad(lambda t: dk.arctan(t * 0.5))(0.3)
+        assert P.arctan.scalar_recorder is not None  # this thread printed its own
+        assert v == math.atan(0.15) and g == pytest.approx(0.5 / (1 + 0.15 ** 2), rel=1e-15)
+    finally:
+        release.set()
+        printer.join()
+        R.unary_source = original
+        for p, recorder in kept.items():
+            if p.scalar_recorder is None:
+                object.__setattr__(p, "scalar_recorder", recorder)
+
+
+def test_a_graph_of_records_deep_copies() -> None:
+    """Hunt: copy.deepcopy of a traced scalar graph raised (it held records, traced values)."""
+    import copy
+
+    g = dk.function(lambda x: dk.sin(x) * x + 2.0, inputs=["x"]).trace(0.5)
+    c = copy.deepcopy(g)
+    assert c.listing(values=True) == g.listing(values=True)
+    assert c.recorded is None and c.output is not g.output
+
+
+def test_nodes_replace_records_when_a_graph_makes_them() -> None:
+    """A graph made into nodes lets go of its records (memory: the nodes replace them)."""
+    kept = []
+
+    def f(x):
+        y = x * 3.0
+        kept.append(weakref.ref(y))
+        return dk.sin(y) + 1.0
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        g = dk.function(f).trace(0.2)
+        assert kept[0]() is not None  # the graph's record list holds it
+        assert g.listing()  # nodes made
+        assert g.recorded is None and kept[0]() is None
+        assert [n.prim.name for n in g.nodes if n.prim is not None] == ["mul", "sin", "add"]
+    finally:
+        if was:
+            gc.enable()
