@@ -11,7 +11,6 @@ topological order.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 import operator
@@ -204,6 +203,9 @@ class Graph:
         #: :meth:`diffkit.tensor.Tape.scalar_record`), whose node ``output`` makes when asked
         self.recorded_output = output
         self._output = output if output.__class__ is Node else None
+        if self._output is not None:  # a node output: no record reaches it (a node made
+            # while records are kept is a leaf, an input or a constant; see Tape.scalar_record)
+            recorded = None
         self.value_dependent = value_dependent
         #: what the traced body returned (:func:`~diffkit.function.output_pieces`): its shape,
         #: or its pieces' nested as a tuple or list held them (None where not traced from one)
@@ -228,22 +230,19 @@ class Graph:
             if records is not None:
                 self.recorded = None
                 for k, r in enumerate(records):
-                    if r._node is None:
+                    if r is not None and r._node is None:
                         node_of_record(r)
                     records[k] = None
             out = self._output = self.recorded_output.node
             self.recorded_output = out
         return out
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Graph:
-        """A copy of the nodes (a trace's records, values of a closed tape, are made into
-        nodes first: a copy holds no traced value)."""
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        """What copies and pickles take: the nodes (a trace's records, values of a closed
+        tape, are made into nodes first, so that no copy holds a traced value or shares the
+        list of records that making the nodes empties)."""
         self.output  # noqa: B018 - made from the records, which it replaces
-        new = Graph.__new__(Graph)
-        memo[id(self)] = new
-        for slot in Graph.__slots__:
-            setattr(new, slot, copy.deepcopy(getattr(self, slot), memo))
-        return new
+        return None, {slot: getattr(self, slot) for slot in Graph.__slots__}
 
     @property
     def output_value(self) -> Any:

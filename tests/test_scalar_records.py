@@ -311,3 +311,20 @@ def test_nodes_replace_records_when_a_graph_makes_them() -> None:
     finally:
         if was:
             gc.enable()
+
+
+@pytest.mark.parametrize("body", [lambda x: (x * 2.0, x)[1], lambda x: (x * 2.0, 3.0)[1],
+                                  lambda x: dk.sin(x) * x],
+                         ids=["input-out", "constant-out", "record-out"])
+def test_copies_of_a_scalar_graph_are_independent(body) -> None:
+    """Hunt: a graph whose output is an input or a constant kept its records, and deepcopy
+    refused them (traced values); a shallow copy shared the record list that making the nodes
+    empties, and the original then failed with an AttributeError."""
+    import copy
+
+    want = dk.function(body).trace(0.5).listing(values=True)
+    g = dk.function(body).trace(0.5)
+    assert copy.deepcopy(g).listing(values=True) == want
+    g = dk.function(body).trace(0.5)
+    c = copy.copy(g)
+    assert c.listing(values=True) == want and g.listing(values=True) == want
