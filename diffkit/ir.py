@@ -47,10 +47,12 @@ class Node:
             differentiated; None otherwise (the engines derive them).
         owner: leaves of the eager tape only (unset elsewhere): a weak reference to the Tensor
             whose current value this node is, which ``backward()`` hands the gradient to.
+        _adjoint: an input's adjoint while :func:`~diffkit.sweeps.record_adjoints` runs (None
+            outside it).
     """
 
-    __slots__ = ("dtype", "id", "inputs", "name", "owner", "params", "partials", "prim", "shape",
-                 "value")
+    __slots__ = ("_adjoint", "dtype", "id", "inputs", "name", "owner", "params", "partials",
+                 "prim", "shape", "value")
 
     def __init__(self, prim: Primitive | None, inputs: tuple[Node, ...], params: dict[str, Any],
                  value: Any, name: str | None = None) -> None:
@@ -59,7 +61,7 @@ class Node:
         self.inputs = inputs
         self.params = params
         self.name = name
-        self.partials = None
+        self.partials = self._adjoint = None
         kind = type(value)
         if kind is float or kind is _F64:  # scalars: the common case of scalar code, no lookups
             self.value = value
@@ -78,7 +80,7 @@ class Node:
         node = Node.__new__(Node)
         node.id = next(_ids)
         node.prim, node.inputs, node.params, node.name = self.prim, inputs, self.params, self.name
-        node.partials = None
+        node.partials = node._adjoint = None
         node.value, node.shape, node.dtype = value, self.shape, self.dtype
         return node
 

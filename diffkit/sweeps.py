@@ -397,27 +397,22 @@ def scalar_adjoints(nodes: Sequence[Node], wrt: Sequence[Node], output: Node, ct
     return result
 
 
-def record_adjoints(records: Sequence[Any], wrt: Sequence[Node], output: Any, ct: Any
-                    ) -> dict[Node, Any] | None:
+def record_adjoints(records: Sequence[Any], inputs: Sequence[Node], wrt: Sequence[Node],
+                    output: Any, ct: Any) -> dict[Node, Any] | None:
     """:func:`scalar_adjoints` over a tracing tape's scalar records
     (:meth:`~diffkit.tensor.Tape.scalar_record`: Tensors that hold ``_prim``, ``_inputs`` and
     ``_partials`` as a node holds ``prim``, ``inputs`` and ``partials``; an operand is a record
-    or a node), from `output` (a record or a node): the same partials, multiplied and summed in
-    the same order, or None where :func:`scalar_adjoints` gives None (and where a record has
-    been made into a node meanwhile).
+    or a node, the trace's `inputs` or a constant), from `output`: the same partials,
+    multiplied and summed in the same order, or None where :func:`scalar_adjoints` gives None
+    (and where a record has been made into a node meanwhile).
 
-    A record's adjoint accumulates in its ``_adjoint`` slot (a Tensor of a trace is unhashable
-    by design, so no dict could key it), cleared as the sweep passes it, or on the way out
-    where it stops early: every record leaves with ``_adjoint`` None. A node operand (an
-    input, a constant) keys a dict."""
+    Adjoints accumulate in the records' and the input nodes' ``_adjoint`` slots (a Tensor of a
+    trace is unhashable by design, so no dict could key it; records and inputs belong to this
+    trace alone), each cleared as the sweep passes it or on the way out: every record and
+    input leaves with ``_adjoint`` None. A constant gets no partial, so no adjoint."""
     if type(ct) is not _F64 and type(ct) is not float:
         return None
-    leaves: dict[Node, Any] = {}
-    get = leaves.get
-    if output.__class__ is Node:
-        leaves[output] = ct
-    else:
-        output._adjoint = ct
+    output._adjoint = ct
     try:
         for r in reversed(records):
             g = r._adjoint
@@ -426,63 +421,49 @@ def record_adjoints(records: Sequence[Any], wrt: Sequence[Node], output: Any, ct
             r._adjoint = None
             ins = r._inputs
             if ins is None:  # made into a node (its operands let go): the general sweeps
-                return _cleared(records)
+                return _cleared(records, inputs)
             partials = r._partials
             if partials is None:  # not memoized: derive the partials here (or leave the record)
                 if not r._prim.differentiable:
                     continue
                 partials = _derived_partials(r._prim, ins, r._value)
                 if partials is None:
-                    return _cleared(records)
-            p = partials[0]  # unrolled for the first two inputs: the loop below, in its order
+                    return _cleared(records, inputs)
+            p = partials[0]  # the first two inputs unrolled (records have one or two, mostly)
             if p is not None:
                 c = g if p is ONE else -g if p is MINUS_ONE else g * p
-                inp = ins[0]
-                if inp.__class__ is Node:
-                    prev = get(inp)
-                    leaves[inp] = c if prev is None else prev + c
-                else:
-                    prev = inp._adjoint
-                    inp._adjoint = c if prev is None else prev + c
+                prev = (inp := ins[0])._adjoint
+                inp._adjoint = c if prev is None else prev + c
             n = len(ins)
             if n == 1:
                 continue
             p = partials[1]
             if p is not None:
                 c = g if p is ONE else -g if p is MINUS_ONE else g * p
-                inp = ins[1]
-                if inp.__class__ is Node:
-                    prev = get(inp)
-                    leaves[inp] = c if prev is None else prev + c
-                else:
-                    prev = inp._adjoint
-                    inp._adjoint = c if prev is None else prev + c
-            if n > 2:
-                for k in range(2, n):
-                    p = partials[k]
-                    if p is None:
-                        continue
-                    c = g if p is ONE else -g if p is MINUS_ONE else g * p
-                    inp = ins[k]
-                    if inp.__class__ is Node:
-                        prev = get(inp)
-                        leaves[inp] = c if prev is None else prev + c
-                    else:
+                prev = (inp := ins[1])._adjoint
+                inp._adjoint = c if prev is None else prev + c
+            if n > 2:  # the rest, in input order
+                for inp, p in zip(ins[2:], partials[2:]):
+                    if p is not None:
+                        c = g if p is ONE else -g if p is MINUS_ONE else g * p
                         prev = inp._adjoint
                         inp._adjoint = c if prev is None else prev + c
     except (ArithmeticError, ValueError, DiffkitError):
-        return _cleared(records)
-    result = {n: leaves[n] for n in wrt if n in leaves}
+        return _cleared(records, inputs)
+    result = {n: n._adjoint for n in wrt if n._adjoint is not None}
+    _cleared((), inputs)
     for v in result.values():
         if (type(v) is not _F64 and type(v) is not float) or not math.isfinite(v):
             return None
     return result
 
 
-def _cleared(records: Sequence[Any]) -> None:
-    """Clear the adjoints a stopped :func:`record_adjoints` left in records' ``_adjoint``."""
+def _cleared(records: Sequence[Any], inputs: Sequence[Node]) -> None:
+    """Clear the adjoints a :func:`record_adjoints` left in records and input nodes."""
     for r in records:
         r._adjoint = None
+    for n in inputs:
+        n._adjoint = None
 
 
 def _scalar_held(x: Any) -> Any:

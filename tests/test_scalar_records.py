@@ -56,31 +56,15 @@ def test_the_record_sweep_is_the_general_sweep_bit_for_bit(ops, x, y) -> None:
     graph = dk.function(_program(ops), inputs=["x", "y"]).trace(x, y)
     assert graph.recorded is not None and graph.recorded  # scalar code: records, no nodes yet
     assert all(type(r) is Tensor and r._node is None for r in graph.recorded)
-    fused = record_adjoints(graph.recorded, list(graph.inputs), graph.recorded_output,
-                            np.float64(1.0))
+    fused = record_adjoints(graph.recorded, graph.inputs, list(graph.inputs),
+                            graph.recorded_output, np.float64(1.0))
     assert all(r._adjoint is None and r.grad is None for r in graph.recorded)  # cleared
+    assert all(n._adjoint is None for n in graph.inputs)
     general = _general(graph)  # the nodes, made now from the records
     assert fused is not None
-    for node, want in zip(graph.inputs, general, strict=True):
-        got = fused.get(node)
-        if want is None:
-            assert got is None
-        else:
-            assert type(got) in (float, np.float64) and got == want
-
-
-def test_dk_grad_of_a_chain_matches_the_hand_derivative() -> None:
-    def f(x):
-        for _ in range(200):
-            x = dk.sin(x) * 1.0001 + 0.01
-        return x
-
-    x, d = 0.3, 1.0
-    for _ in range(200):
-        d *= math.cos(x) * 1.0001
-        x = math.sin(x) * 1.0001 + 0.01
-    (g,) = dk.grad(f)(0.3)
-    assert g == pytest.approx(d, rel=1e-13)
+    got = [fused.get(node) for node in graph.inputs]
+    assert got == general  # bit for bit (None: the output does not depend on that input)
+    assert all(type(g) in (float, np.float64) for g in got if g is not None)
 
 
 def _binary_cases():
@@ -173,9 +157,10 @@ def test_a_sweep_that_stops_early_clears_every_adjoint_slot() -> None:
         return dk.sqrt(x * 0.0) + x  # sqrt′(0) = 0.5/0: the record sweep hands over
 
     graph = dk.function(f).trace(1.0)
-    assert record_adjoints(graph.recorded, list(graph.inputs), graph.recorded_output,
-                           1.0) is None
+    assert record_adjoints(graph.recorded, graph.inputs, list(graph.inputs),
+                           graph.recorded_output, 1.0) is None
     assert all(r._adjoint is None for r in graph.recorded)
+    assert all(n._adjoint is None for n in graph.inputs)
     assert dk.grad(f)(1.0) == (1.0,)  # the general path's answer: 0·∞ through a constant 0
 
 

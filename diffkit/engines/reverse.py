@@ -89,7 +89,8 @@ class ReverseEngine(Engine):
         if type(out) is float or type(out) is np.float64:  # scalar code: the fused sweep
             wrt_nodes = [graph.inputs[i] for i in wrt]
             if graph.recorded is not None:  # over the tape's records, no node made
-                adj = record_adjoints(graph.recorded, wrt_nodes, graph.recorded_output, _ONE)
+                adj = record_adjoints(graph.recorded, graph.inputs, wrt_nodes,
+                                      graph.recorded_output, _ONE)
             else:
                 adj = scalar_adjoints(graph.nodes, wrt_nodes, graph.output, _ONE)
             if adj is not None:
