@@ -97,7 +97,9 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
         f"                                p{theirs} = None"]
     return "\n".join([
         f"def {name}(self, other):",
-        "    if type(other) is float and self._node is None:  # a scalar record and a constant",
+        "    if ((kind := type(other)) is float or kind is int) and self._node is None:",
+        "        # a scalar record and a number (an int as NumPy reads it beside a float64: its",
+        "        # float; Python's float ∘ int is that, exactly, and raises where it overflows)",
         "        tape = self.tape",
         "        v = self._value",
         "        if type(v) is float and not tape.closed:",
@@ -124,7 +126,7 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
         "            if tape.closed:",
         "                raise TracingError(_ESCAPED)",
         "            kind = type(other)",
-        "            if kind is float:  # a constant: tape.const(other), its lookup inlined",
+        "            if kind is float or kind is int:  # a constant: tape.const(other), inlined",
         "                hit = tape.consts.get(id(other))",
         ("                theirs = hit[1] if hit is not None and hit[0] is other "
          "else tape.const(other)"),
@@ -143,7 +145,7 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
         "            else:",
         "                theirs = None",
         "            if theirs is not None:",
-        *(f"                {n} = {f} if type({f}) is float else float({f})"
+        *(f"                {n} = float({f}) if type({f}) is _F64 else {f}"
           for n, f in zip("xy", ordered("v", "w"), strict=True)),
         "                try:",
         f"                    value = {_expression(prim, ['x', 'y'])}",
@@ -153,7 +155,9 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
         *_record(" " * 20, "(" + ", ".join(ordered("mine", "theirs")) + ")",
                  "self.requires_grad or tensor and other.requires_grad", general_partials,
                  "(p0, p1)"),
-        f"                return tape.binary(_prim, {operands})",
+        f"                out = tape.binary(_prim, {operands})  # NumPy's value or error",
+        (f"                return out if out is not None else tape.record(_prim, ({operands}), "
+         "_NO_PARAMS)"),
         "    if type(other) is float:  # scalar code: this tensor's tape, no search",
         f"        out = tape.binary(_prim, {operands})",
         f"        return out if out is not None else tape.record(_prim, ({operands}), _NO_PARAMS)",

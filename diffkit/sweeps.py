@@ -479,9 +479,10 @@ def _derived_partials(prim: Any, inputs: Sequence[Any], value: Any) -> list[Any]
     if rules is None or (type(value) is not _F64 and type(value) is not float):
         return None
     xs = [_scalar_held(i) for i in inputs]
-    for x in xs:
-        if type(x) is not _F64 and type(x) is not float:
-            return None
+    for x, i in zip(xs, inputs):
+        if type(x) is not _F64 and type(x) is not float and not (
+                type(x) is int and i.__class__ is Node and i.prim is None and i.name is None):
+            return None  # (a constant may be a Python int: NumPy reads it as its float)
     xs.append(value)
     return [None if r is None or i.__class__ is Node and i.prim is None and i.name is None
             else r(*xs) for r, i in zip(rules, inputs)]

@@ -168,6 +168,9 @@ class Tape:
             else:
                 entries.append(self.const(a))
                 v = a
+                if type(v) is int:  # a Python int beside float64 scalars: NumPy reads it as
+                    vals.append(v)  # a float (weakly typed), so the code stays scalar code
+                    continue
             vals.append(v)
             if type(v) is not _F64 and type(v) is not float:
                 scalar = False

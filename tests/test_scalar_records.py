@@ -35,9 +35,9 @@ def _program(ops):
             if kind == "u":
                 v = UNARY[arg % len(UNARY)](v * 0.3 + 1.5 if arg % 2 else v * v + 0.25)
             else:
-                other = y if arg % 3 else 1.25
+                other = y if arg % 3 else 1.25 if arg % 2 else 3  # an int constant too
                 v = [v + other, other - v, v * other, v / (other * other + 1.0),
-                     other / (v * v + 2.0), v * v][arg % 6]
+                     other / (v * v + 2.0), v * v, dk.tanh(v) ** 2 + other, 2 ** dk.tanh(v)][arg % 8]
         return v
     return body
 
@@ -313,3 +313,32 @@ def test_copies_of_a_scalar_graph_are_independent(body) -> None:
     g = dk.function(body).trace(0.5)
     c = copy.copy(g)
     assert c.listing(values=True) == want and g.listing(values=True) == want
+
+
+def test_python_int_constants_keep_scalar_code_on_records() -> None:
+    """A Python int beside a traced float (``2 * x``, ``x ** 2``, ``3 / x``) is what NumPy reads
+    as its float: one such constant used to send the whole trace to the general sweeps (the
+    record list ended, and the node sweep refused the int: 20× slower for the whole chain)."""
+    def f(x):
+        y = dk.sin(x * 2) + x ** 2 - 3 / x
+        for _ in range(50):
+            y = y * 1.0001 + 0.01
+        return y
+
+    graph = dk.function(f).trace(0.7)
+    assert graph.recorded is not None  # still scalar records
+    want = (2 * math.cos(1.4) + 2 * 0.7 + 3 / 0.7 ** 2) * 1.0001 ** 50
+    assert dk.grad(f)(0.7)[0] == pytest.approx(want, rel=1e-14)
+    both = dk.function(lambda x: 2 * x + x * 3 - 1, inputs=["x"]).trace(0.5)
+    assert both.recorded is not None
+    lines = [line.split("=")[1].strip() for line in both.listing().splitlines()[1:5]]
+    assert lines == ["2 * v0", "v0 * 3", "v1 + v2", "v3 - 1"]  # the ints listed as written
+
+
+@pytest.mark.parametrize(("f", "x"), [(lambda x: x / 0, 1.0), (lambda x: x ** -1, 0.0),
+                                      (lambda x: x % 0, 1.0), (lambda x: x * 10 ** 400, 1.0)])
+def test_an_int_constant_that_fails_fails_as_numpy_does(f, x) -> None:
+    with pytest.raises((dk.DomainError, OverflowError)) as got:
+        dk.grad(f)(x)
+    with pytest.raises(type(got.value)):  # what the float constant's NumPy gives
+        dk.grad(lambda t: f(t * 1.0))(x)
