@@ -49,7 +49,7 @@ def _general(graph):
     return [adj.get(n) for n in wrt]
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from("ub"), st.integers(0, 23)), min_size=1, max_size=30),
        st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
 def test_the_record_sweep_is_the_general_sweep_bit_for_bit(ops, x, y) -> None:
@@ -60,7 +60,11 @@ def test_the_record_sweep_is_the_general_sweep_bit_for_bit(ops, x, y) -> None:
                             graph.recorded_output, np.float64(1.0))
     assert all(r._adjoint is None and r.grad is None for r in graph.recorded)  # cleared
     assert all(n._adjoint is None for n in graph.inputs)
-    general = _general(graph)  # the nodes, made now from the records
+    with np.errstate(all="ignore"):
+        general = _general(graph)  # the nodes, made now from the records
+    if any(g is not None and not np.isfinite(g) for g in general):
+        assert fused is None  # the caller's general path answers (a named error, or 0·∞ = 0)
+        return
     assert fused is not None
     got = [fused.get(node) for node in graph.inputs]
     assert got == general  # bit for bit (None: the output does not depend on that input)
