@@ -1,16 +1,18 @@
 """The table's partial rules as plain Python float code, for scalar code on a tracing tape.
 
-A tracing tape memoizes the local partials of scalar code as it records (see
-:meth:`diffkit.tensor.Tape.unary`): sin's rule ``lambda x, o: cos(x)`` called on a Python float
-runs ``cos`` as a primitive — its dispatch costs ~0.35 µs for ~0.03 µs of ``math.cos``. Here each
-rule is traced once on scalar inputs and, where every operation it applies has a float form
+A tracing tape memoizes the local partials of scalar code as it records: sin's rule
+``lambda x, o: cos(x)`` called on a Python float runs ``cos`` as a primitive — its dispatch
+costs ~0.35 µs for ~0.03 µs of ``math.cos``. Here each rule is traced once on scalar inputs
+and, where every operation it applies has a float form
 (:attr:`~diffkit.primitive.Primitive.on_floats`: the one-argument ``math`` functions and
-``+ − × ÷``, which a primitive called on floats runs) and it does not branch, printed as a Python function of floats: the same functions applied to the same
-floats in the same order as the rule on floats, so the same numbers. Where the rule on floats
-would leave Python floats (an intermediate that is not finite, which the primitive path hands to
-NumPy), the printed function raises instead, and the tape leaves that partial to the sweep (as
-it does for a rule that raises). Anything else — a marker (``ONE``), NumPy-only operations, a
-branch on values — keeps the rule itself. Generated from the table only (no user text).
+``+ − × ÷``, which a primitive called on floats runs) and it does not branch, printed as Python
+float code (:func:`rule_text`, which :mod:`diffkit.recorders` inlines into the recorders): the
+same functions applied to the same floats in the same order as the rule on floats, so the same
+numbers. Where the rule on floats would leave Python floats (an intermediate that is not finite,
+which the primitive path hands to NumPy), the printed code raises instead, and the tape leaves
+that partial to the sweep (as it does for a rule that raises). A marker (``ONE``) is printed as
+itself; anything else — NumPy-only operations, a branch on values — keeps the rule itself.
+Generated from the table only (no user text).
 """
 
 from __future__ import annotations
@@ -27,13 +29,9 @@ from .primitive import INFIX, MINUS_ONE, ONE, NoRule, Primitive
 
 def float_partials(prim: Primitive) -> tuple[Callable[..., Any] | None, ...]:
     """`prim`'s partial rules as functions of Python floats ``(*inputs, out) -> ∂out/∂input``,
-    one per input: None where the rule is kept as it is (see the module's docstring). Derived
-    on first use and kept as the primitive's ``float_rules`` (the tape reads that attribute)."""
-    got = prim.float_rules
-    if got is None:
-        got = tuple(_printed(prim, i, rule) for i, rule in enumerate(prim.partials or ()))
-        object.__setattr__(prim, "float_rules", got)  # derived data of a frozen record
-    return got
+    one per input, compiled from :func:`rule_text` (what the recorders inline, as functions one
+    can call and compare with the rules): None where the rule is kept as it is or is a marker."""
+    return tuple(_printed(prim, i) for i in range(len(prim.partials or ())))
 
 
 #: ``(rule, arity) -> (input nodes, output node)``: `rule` traced on `arity` scalar inputs that
@@ -75,7 +73,7 @@ def rule_text(prim: Primitive, index: int, names: Sequence[str], temp: str = "v"
                 return None
             known[node.id] = repr(node.value)
             continue
-        expression = _expression(node.prim, [known.get(i.id) for i in node.inputs])
+        expression = float_expression(node.prim, [known.get(i.id) for i in node.inputs])
         if expression is None:
             return None
         name = known[node.id] = f"{temp}{len(lines) // 3}"
@@ -85,7 +83,7 @@ def rule_text(prim: Primitive, index: int, names: Sequence[str], temp: str = "v"
     return lines, known[result.id]
 
 
-def _printed(prim: Primitive, index: int, rule: Any) -> Callable[..., Any] | None:
+def _printed(prim: Primitive, index: int) -> Callable[..., Any] | None:
     """The rule for input `index` printed as float code, or None (see float_partials)."""
     params = [f"a{i}" for i in range((prim.nargs or 0) + 1)]
     text = rule_text(prim, index, params)
@@ -102,7 +100,7 @@ def _printed(prim: Primitive, index: int, rule: Any) -> Callable[..., Any] | Non
     return function
 
 
-def _expression(prim: Primitive, operands: list[str | None]) -> str | None:
+def float_expression(prim: Primitive, operands: list[str | None]) -> str | None:
     """`prim` applied to `operands` as Python float code — by the float form its record declares
     (``math.sin({0})``, or an infix ``+ − × ÷``) — or None where it has none."""
     if prim.on_floats is None or None in operands or len(operands) != prim.nargs:

@@ -232,8 +232,6 @@ class Primitive:
             else None
         object.__setattr__(self, "scalar_operator", op)
         object.__setattr__(self, "on_floats", _float_function(self))
-        #: the partial rules as Python float code (diffkit.float_rules), derived on first use
-        object.__setattr__(self, "float_rules", None)
         #: scalar code's recorder of a one-argument primitive with a float form
         #: (diffkit.recorders), made on first use
         object.__setattr__(self, "scalar_recorder", None)

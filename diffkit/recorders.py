@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .float_rules import _expression, rule_text
+from .float_rules import float_expression, rule_text
 from .primitive import Primitive
 
 
@@ -104,7 +104,7 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
         "        v = self._value",
         "        if type(v) is float and not tape.closed:",
         "            try:",
-        f"                value = {_expression(prim, lane)}",
+        f"                value = {float_expression(prim, lane)}",
         "            except ArithmeticError:",
         "                value = None",
         "            if value is not None and value - value == 0.0:",
@@ -148,7 +148,7 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
         *(f"                {n} = float({f}) if type({f}) is _F64 else {f}"
           for n, f in zip("xy", ordered("v", "w"), strict=True)),
         "                try:",
-        f"                    value = {_expression(prim, ['x', 'y'])}",
+        f"                    value = {float_expression(prim, ['x', 'y'])}",
         "                except ArithmeticError:",
         "                    value = None",
         "                if type(value) is float and value - value == 0.0:",
@@ -171,7 +171,7 @@ def unary_source(prim: Primitive, printed: bool) -> str:
     (what ``dk.sin(x)`` calls). Scalar code on a tracing tape is recorded in this one frame;
     everything else is :meth:`~diffkit.tensor.Tape.unary_numpy`'s (which answers None where
     the general path records it)."""
-    value = _expression(prim, ["v"]) or "_fn(v)"
+    value = float_expression(prim, ["v"]) or "_fn(v)"
     partials = [
         "                        if type(v) is float:  # the rule as float code, as it runs on one",
         *_partial_block(prim, 0, ["v", "value"], printed, " " * 28),

@@ -196,8 +196,8 @@ class Tape:
         self.recorded = None  # a node that is no scalar record: the general sweeps (see below)
         return Tensor(node, self, active)
 
-    def scalar_record(self, prim: Primitive, inputs: tuple[Any, ...], value: Any, active: bool,
-                      partials: tuple[Any, ...] | None = None) -> Tensor:
+    def scalar_record(self, prim: Primitive, inputs: tuple[Any, ...], value: Any, active: bool
+                      ) -> Tensor:
         """The Tensor for `prim` applied to `inputs`, valued `value`, as a *scalar record*.
 
         Scalar code on a tracing tape records one object per operation: the Tensor the code
@@ -218,7 +218,7 @@ class Tape:
         t._id = next(_node_ids)
         t._prim = prim
         t._inputs = inputs
-        t._partials = partials
+        t._partials = None  # derived by the sweep (the printed recorders memoize theirs)
         t._value = value
         recorded = self.recorded
         if recorded is not None:
