@@ -65,10 +65,14 @@ def rule_text(prim: Primitive, index: int, names: Sequence[str], temp: str = "v"
         return [], "ONE" if result is ONE else "MINUS_ONE"
     known = {node.id: names[i] for i, node in enumerate(ins)}
     lines: list[str] = []
+    count = 0
     for node in toposort([result]):
         if node.id in known:
             continue
         if node.prim is None:  # a constant of the rule
+            if type(node.value) is bool:  # (a mask's constant: where(zero, x, False))
+                known[node.id] = repr(node.value)
+                continue
             if type(node.value) is not float or not math.isfinite(node.value):
                 return None
             known[node.id] = repr(node.value)
@@ -76,10 +80,12 @@ def rule_text(prim: Primitive, index: int, names: Sequence[str], temp: str = "v"
         expression = float_expression(node.prim, [known.get(i.id) for i in node.inputs])
         if expression is None:
             return None
-        name = known[node.id] = f"{temp}{len(lines) // 3}"
-        lines += [f"{name} = {expression}",
-                  f"if {name} - {name} != 0.0:  # not finite: NumPy's value, in the sweep",
-                  "    raise ArithmeticError"]
+        name = known[node.id] = f"{temp}{count}"
+        count += 1
+        lines.append(f"{name} = {expression}")
+        if np.asarray(node.value).dtype.kind != "b":  # (a comparison's bool is never infinite)
+            lines += [f"if {name} - {name} != 0.0:  # not finite: NumPy's value, in the sweep",
+                      "    raise ArithmeticError"]
     return lines, known[result.id]
 
 
@@ -102,11 +108,13 @@ def _printed(prim: Primitive, index: int) -> Callable[..., Any] | None:
 
 def float_expression(prim: Primitive, operands: list[str | None]) -> str | None:
     """`prim` applied to `operands` as Python float code — by the float form its record declares
-    (``math.sin({0})``, or an infix ``+ − × ÷``) — or None where it has none."""
+    (``math.sin({0})``, ``({0} < {1})``, or an infix ``+ − × ÷``), which a call of the primitive
+    on Python floats runs too — or None where it has none."""
     if prim.on_floats is None or None in operands or len(operands) != prim.nargs:
         return None
     if prim.scalar_operator is not None and prim.symbol in INFIX:
         return f"({operands[0]} {prim.symbol} {operands[1]})"
-    if prim.scalar is None or prim.nargs != 1:  # a two-argument function on floats runs
-        return None  # NumPy's loop (np.hypot), which math's may differ from in the last bit
-    return prim.scalar.format(*operands)
+    if prim.scalar is None:
+        return None
+    text = prim.scalar.format(*operands)  # the float form a call on Python floats runs
+    return text if text.startswith("math.") else f"({text})"

@@ -153,7 +153,13 @@ class Primitive:
         aliases: other names accepted in math text (``ln`` for log).
         parseable: callable by name in ``dk.parse``.
         scalar: Python code for an application to scalars, a format string over the operands
-            (``"math.sin({0})"``, ``"max({0}, {1})"``); None: rendered from ``impl``.
+            (``"math.sin({0})"``, ``"max({0}, {1})"``); None: rendered from ``impl``. Written
+            without NumPy (``math``, builtins and operators only) it is also the primitive's
+            *float form* (``on_floats``): what scalar code on Python floats runs — calls of
+            ``dk.<name>`` on floats, the tracing tape's recorders and the printed rules
+            (:mod:`diffkit.float_rules`) — so it must give NumPy's value wherever that is
+            finite (a ``math`` function: up to the last bit), and NumPy's value or an
+            exception elsewhere.
         symbol: the listing symbol: an infix operator ("+") or a function name.
         unicode, latex: how traces write it.
         unit: per argument, the value that makes the op return the other argument (x·1 = x).
@@ -262,6 +268,25 @@ class Primitive:
                         return self.impl(np, a)
                     except Exception:  # noqa: BLE001 - evaluate names the error
                         return self.evaluate(np, args, _NO_PARAMS)
+            if self.on_floats is not None and args:  # Python floats and bools (a where's
+                bools = 0  # condition): the float form, as for one argument above
+                for a in args:
+                    t = type(a)
+                    if t is not float:
+                        if t is not bool:
+                            break
+                        bools += 1
+                else:
+                    try:
+                        r = self.on_floats(*args)
+                    except (ArithmeticError, ValueError, TypeError):
+                        r = None
+                    # NumPy's type: a float from a float operand (bools alone give float16),
+                    # a bool from floats alone or bools alone (max(True, 0.5) is its 1.0)
+                    if (type(r) is float and r - r == 0.0 and bools < len(args)) or (
+                            type(r) is bool and bools in (0, len(args))):
+                        return r
+                    args = tuple(_F64(a) if type(a) is float else a for a in args)
             for a in args:  # plain scalars (the rules of scalar code): NumPy directly
                 t = type(a)
                 if t is not _F64 and t is not float:
@@ -362,19 +387,32 @@ _FLOAT_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def _float_function(prim: Primitive) -> Callable[..., Any] | None:
-    """The primitive on Python floats, read off its declared scalar code: ``math.<f>(…)`` is
-    ``math.<f>``, and ``+ − × ÷`` are Python's operators; None for everything else (those run
-    through NumPy). Scalar code in the tape and in partial rules runs on it (10× cheaper than a
-    NumPy scalar). It may differ from NumPy's array loops in the last bit, as generated scalar
-    code always has. Callers hand errors and non-finite results to NumPy (its value or the named
-    error)."""
-    if prim.kind != "elementwise":
+    """The primitive on Python floats (its *float form*), read off its declared scalar code:
+    ``+ − × ÷`` are Python float's operators, ``math.<f>(…)`` is ``math.<f>``, and any other
+    template written without NumPy (``(-{0})``, ``abs({0})``, ``({0} < {1})``) is compiled as a
+    function of its operands; None for everything else (those run through NumPy). Scalar code
+    in the tape and in partial rules runs on it (10× cheaper than a NumPy scalar). A ``math``
+    function may differ from NumPy's array loops in the last bit, as generated scalar code
+    always has; operators and comparisons are exact. Callers hand errors and non-finite results
+    to NumPy (its value or the named error)."""
+    if prim.kind != "elementwise" or not prim.nargs:
         return None
     if prim.nargs == 2 and prim.symbol in _FLOAT_OPERATORS:
         return _FLOAT_OPERATORS[prim.symbol]
-    operands = ", ".join(f"{{{i}}}" for i in range(prim.nargs or 0))
-    call = re.fullmatch(r"math\.(\w+)\((.*)\)", prim.scalar or "")
-    return getattr(math, call[1], None) if call and call[2] == operands else None
+    template = prim.scalar
+    if template is None or "np." in template:
+        return None
+    names = [f"_{i}" for i in range(prim.nargs)]
+    operands = ", ".join(f"{{{i}}}" for i in range(prim.nargs))
+    call = re.fullmatch(r"math\.(\w+)\((.*)\)", template)
+    if call and call[2] == operands and hasattr(math, call[1]):
+        return getattr(math, call[1])
+    source = f"lambda {', '.join(names)}: {template.format(*names)}"
+    # the table's own text (no user text reaches it), with math alone in scope
+    function = eval(compile(source, f"<diffkit float form of {prim.name}>", "eval"),  # noqa: S307
+                    {"__builtins__": {"abs": abs, "max": max, "min": min}, "math": math})
+    function.source = source
+    return function
 
 
 #: infix listing symbols (``a + b``)

@@ -26,6 +26,11 @@ from .float_rules import float_expression, rule_text
 from .primitive import Primitive
 
 
+#: Python's binary operators that Tensor overloads by a printed recorder, by the table's infix
+#: symbol: ``x ∘ y`` calls ``__<name>__`` (``__r<name>__`` reflected)
+OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow"}
+
+
 def _partial_block(prim: Primitive, index: int, names: Sequence[str], printed: bool,
                    indent: str) -> list[str]:
     """Statements that set ``p<index>``, the partial for input `index`: the rule printed as
@@ -69,7 +74,8 @@ def _record(indent: str, inputs: str, active: str, partials: list[str], memo: st
     ]
 
 
-def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
+def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bool = False
+                    ) -> str:
     """Tensor's operator for infix `prim` (``__mul__``, or ``__rmul__`` where `reflected`).
 
     Scalar code on a tracing tape — this Tensor's value a float, the other operand a Python
@@ -77,14 +83,19 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
     float — is recorded in this one frame: first a lane for the commonest case (a scalar
     record and a constant: ``x * 1.5``), then the general one; an error or a non-finite value
     goes to :meth:`~diffkit.tensor.Tape.binary` (NumPy's value or the named error), anything
-    else to :func:`~diffkit.primitive.bind`, as every primitive."""
-    name = f"__{'r' if reflected else ''}{prim.scalar_operator.__name__}__"
+    else to :func:`~diffkit.primitive.bind`, as every primitive (or, where `general`, to
+    ``_general``: the method Tensor declares for it, ``**``'s with NumPy's ``bool ** 2``)."""
+    name = f"__{'r' if reflected else ''}{OPERATOR_NAMES[prim.symbol]}__"
     mine, theirs = (1, 0) if reflected else (0, 1)  # this Tensor's index among the operands
     operands = "other, self" if reflected else "self, other"
 
     def ordered(a: str, b: str) -> list[str]:  # (this tensor's, the other's) in operand order
         return [b, a] if reflected else [a, b]
 
+    # Python's operators raise ArithmeticError (x / 0, an overflow); math's functions a
+    # ValueError too (math.pow(-8.0, 0.5), where Python's ** gives a complex number)
+    errors = "ArithmeticError" if prim.scalar_operator is not None else \
+        "(ArithmeticError, ValueError)"
     lane = ordered("v", "other")
     lane_partials = _partial_block(prim, mine, [*lane, "value"], printed, " " * 24)
     lane_memo = "(" + ", ".join(ordered(f"p{mine}", "None")) + ")"
@@ -105,7 +116,7 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
         "        if type(v) is float and not tape.closed:",
         "            try:",
         f"                value = {float_expression(prim, lane)}",
-        "            except ArithmeticError:",
+        f"            except {errors}:",
         "                value = None",
         "            if value is not None and value - value == 0.0:",
         "                hit = tape.consts.get(id(other))  # tape.const(other), its lookup inlined",
@@ -149,7 +160,7 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
           for n, f in zip("xy", ordered("v", "w"), strict=True)),
         "                try:",
         f"                    value = {float_expression(prim, ['x', 'y'])}",
-        "                except ArithmeticError:",
+        f"                except {errors}:",
         "                    value = None",
         "                if type(value) is float and value - value == 0.0:",
         *_record(" " * 20, "(" + ", ".join(ordered("mine", "theirs")) + ")",
@@ -161,7 +172,7 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool) -> str:
         "    if type(other) is float:  # scalar code: this tensor's tape, no search",
         f"        out = tape.binary(_prim, {operands})",
         f"        return out if out is not None else tape.record(_prim, ({operands}), _NO_PARAMS)",
-        f"    return bind(_prim, {operands})",
+        f"    return _general(self, other)" if general else f"    return bind(_prim, {operands})",
         "",
     ])
 
@@ -172,6 +183,10 @@ def unary_source(prim: Primitive, printed: bool) -> str:
     everything else is :meth:`~diffkit.tensor.Tape.unary_numpy`'s (which answers None where
     the general path records it)."""
     value = float_expression(prim, ["v"]) or "_fn(v)"
+    as_float = []
+    if not value.startswith(("math.", "_fn(")):  # an operator's form: Python's, on a float
+        as_float = ["                u = v if type(v) is float else float(v)  # (not float64)"]
+        value = float_expression(prim, ["u"])
     partials = [
         "                        if type(v) is float:  # the rule as float code, as it runs on one",
         *_partial_block(prim, 0, ["v", "value"], printed, " " * 28),
@@ -191,6 +206,7 @@ def unary_source(prim: Primitive, printed: bool) -> str:
         "            v = node.value",
         "        if type(v) is float or type(v) is _F64:",
         "            try:",
+        *as_float,
         f"                value = {value}",
         "            except (ArithmeticError, ValueError):",
         "                value = None",

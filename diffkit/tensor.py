@@ -883,7 +883,7 @@ class Tensor(Traced):
         return P.matmul(_as_array(other), self)
 
     def __neg__(self) -> Any:
-        return bind(P.neg, self)
+        return P.neg(self)  # (scalar code: its recorder)
 
     def __pos__(self) -> Tensor:
         """``+x``: a copy in NumPy (a new Tensor, so an in-place update of one leaves the other)."""
@@ -910,7 +910,7 @@ class Tensor(Traced):
         return self._copy()
 
     def __abs__(self) -> Any:
-        return bind(P.abs, self)
+        return P.abs(self)  # (scalar code: its recorder)
 
     def __gt__(self, other: Any) -> Any:
         return bind(P.greater, self, other)
@@ -1317,11 +1317,11 @@ _IN_PLACE = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/", "
              "power": "**", "floor_divide": "//", "remainder": "%", "matmul": "@"}
 
 
-def _compiled(source: str, prim: Primitive, name: str) -> Callable[..., Any]:
+def _compiled(source: str, prim: Primitive, name: str, **names: Any) -> Callable[..., Any]:
     """Compile `source` (printed by :mod:`diffkit.recorders` from the table) with this module's
-    names and `prim`'s float function and rules in scope; the function named `name`."""
+    names, `prim`'s float function and rules and `names` in scope; the function named `name`."""
     namespace = dict(globals())
-    namespace.update(math=math, _prim=prim, _fn=prim.on_floats,
+    namespace.update(names, math=math, _prim=prim, _fn=prim.on_floats,
                      **{f"_rule{i}": r for i, r in enumerate(prim.partials or ())})
     exec(compile(source, f"<diffkit recorder of {prim.name}>", "exec"), namespace)  # noqa: S102
     function = namespace[name]
@@ -1334,18 +1334,28 @@ def _compiled(source: str, prim: Primitive, name: str) -> Callable[..., Any]:
 ARITHMETIC: dict[Primitive, tuple[Callable[[Tensor, Any], Any], Callable[[Tensor, Any], Any]]] = {}
 
 
+#: the operator methods Tensor declares itself (``**``, for NumPy's ``bool ** 2``): the printed
+#: operators hand everything that is not scalar code on a tracing tape to them
+_DECLARED = {name: method for name, method in vars(Tensor).items()
+             if name.startswith("__") and callable(method)}
+
+
 def _install_arithmetic(printed: bool) -> None:
-    """``+ − × ÷`` and their reflections for every infix primitive of the table with a float
-    form (``scalar_operator`` and ``on_floats``), printed by :func:`recorders.operator_source`:
-    first with the rules called (`printed` False: the rules' own tracing needs the operators),
-    then with the rules printed in."""
+    """``+ − × ÷ **`` and their reflections for every infix primitive of the table with a float
+    form (``on_floats``) and a Python operator (:data:`recorders.OPERATOR_NAMES`), printed by
+    :func:`recorders.operator_source`: first with the rules called (`printed` False: the rules'
+    own tracing needs the operators), then with the rules printed in."""
     for prim in REGISTRY.values():
-        if prim.scalar_operator is None or prim.on_floats is None:
+        if prim.symbol not in recorders.OPERATOR_NAMES or prim.nargs != 2 or \
+                prim.on_floats is None:
             continue
         ops = []
         for reflected in (False, True):
-            name = f"__{'r' if reflected else ''}{prim.scalar_operator.__name__}__"
-            op = _compiled(recorders.operator_source(prim, reflected, printed), prim, name)
+            name = f"__{'r' if reflected else ''}{recorders.OPERATOR_NAMES[prim.symbol]}__"
+            general = _DECLARED.get(name)
+            op = _compiled(recorders.operator_source(prim, reflected, printed,
+                                                     general is not None), prim, name,
+                           _general=general)
             op.__qualname__ = f"Tensor.{name}"
             setattr(Tensor, name, op)
             ops.append(op)

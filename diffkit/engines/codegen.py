@@ -219,7 +219,9 @@ def render_code(prim: Primitive, args: Sequence[str], params: dict[str, Any], sc
     a ufunc or a reduction applied last (a new array); False where the value may be an argument
     or share its memory (an index, a transpose, ``np.real``, any other call) — and whether it is
     atomic (:func:`atomic`), where the rendering knows it (None: scan the text)."""
-    if scalar and prim.scalar is not None and not params:
+    if scalar and prim.scalar is not None and not params and all(
+            prim.scalar.count(f"{{{i}}}") < 2 or a.isidentifier() or _NUMBER.fullmatch(a)
+            for i, a in enumerate(args)):  # (an expression an operand repeats: computed once)
         return prim.scalar.format(*args), False, True if _call_form(prim.scalar) else None
     if prim.infix and len(args) == 2 and not params and not (scalar and prim.scalar):
         return f"{_operand(args[0])} {prim.symbol} {_operand(args[1])}", True, False

@@ -902,6 +902,20 @@ _SILENT_OVERFLOW = (add, sub, mul, div)
 
 
 @functools.cache
+def _integer_form(prim: Primitive) -> bool:
+    """Whether `prim`'s scalar code keeps NumPy's kind of result on integers (signum's float
+    form gives 1.0 where NumPy's sign of an int is the int 1): read off the table on 1s."""
+    if prim.scalar is None or prim.on_floats is None or not prim.nargs:
+        return True  # rendered from the impl, or a math function (a float, as NumPy's)
+    try:
+        want = np.asarray(prim.impl(np, *[np.int64(1)] * prim.nargs)).dtype.kind
+        got = type(prim.on_floats(*[1] * prim.nargs))
+    except Exception:  # noqa: BLE001 - no integer form: array code
+        return False
+    return (got is float) == (want == "f")
+
+
+@functools.cache
 def _carries(prim: Primitive, k: int) -> bool:
     """Whether the Python-float form of `prim` hands a non-finite k-th operand on — a non-finite
     result or an exception, whatever its other (finite) operands — so that an overflow before it
@@ -1020,7 +1034,7 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
         # operand or result NumPy's complex functions (math.exp of a complex scalar drops its
         # imaginary part: float() of it)
         scalar = not v.shape and (v.dtype is _FLOAT64 or v.dtype == _FLOAT64
-                                  or v.dtype.kind in "biu") and \
+                                  or v.dtype.kind in "biu" and _integer_form(v.prim)) and \
             all(not a.shape and a.dtype.kind != "c" for a in v.args)
         if not scalar or any(a.dtype is not _FLOAT64 and a.dtype in _WEAKLY_PROMOTED
                              for a in v.args):

@@ -20,8 +20,8 @@ from .declare import composite, declared_in, dtype_of, elementwise, flat_everywh
 
 def _pow_dbase(a: Any, b: Any, o: Any) -> Any:
     """∂(a**b)/∂a = b·a**(b−1), taken as 0 where b = 0 (a**0 = 1 is constant, also at a = 0)."""
-    if np.isscalar(b):  # a constant exponent, the common case
-        return 0.0 if b == 0 else b * a ** (b - 1.0)
+    if np.isscalar(b) and b != 0:  # a constant exponent, the common case
+        return b * a ** (b - 1.0)  # (what the general form below computes where b != 0)
     origin = where(equal(a, 0.0), equal(b, 0.0), False)  # 0**0: the only point to override
     return where(origin, 0.0, b * where(origin, 1.0, a) ** (b - 1.0))
 
@@ -48,6 +48,7 @@ div = elementwise("div", lambda xp, a, b: xp.divide(a, b),
                   symbol="/", latex="/", numpy=("divide", "true_divide"), unit=(None, 1.0), domain=((-2.0, 2.0), (0.5, 2.0)),
                   domain_text="the divisor must not be 0")
 neg = elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,), lambda sp, a: -a,
+                  scalar="(-{0})",
                   symbol="-", latex="-", numpy=("negative",))
 pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp),
                   lambda sp, a, b: a**b, symbol="**", unicode="^", latex="^", numpy=("power",),
@@ -256,17 +257,17 @@ imag = elementwise("imag", lambda xp, x: xp.imag(x), (lambda x, o: 0.0 * x,), "i
 # ----- non-differentiable element-wise (outputs are constants to every engine) ------------------
 _CMP = {"domain": ((-2.0, 2.0),) * 2, "holomorphic": False, "nargs": 2}
 greater = elementwise("greater", lambda xp, a, b: xp.greater(a, b), None, "StrictGreaterThan",
-                      symbol=">", latex=">", **_CMP)
+                      symbol=">", latex=">", scalar="({0} > {1})", **_CMP)
 less = elementwise("less", lambda xp, a, b: xp.less(a, b), None, "StrictLessThan", symbol="<",
-                   latex="<", **_CMP)
+                   latex="<", scalar="({0} < {1})", **_CMP)
 equal = elementwise("equal", lambda xp, a, b: xp.equal(a, b), None, "Eq", symbol="==", latex="=",
-                    **_CMP)
+                    scalar="({0} == {1})", **_CMP)
 not_equal = elementwise("not_equal", lambda xp, a, b: xp.not_equal(a, b), None, "Ne", symbol="!=",
-                        unicode="≠", latex=r"\neq", **_CMP)
+                        unicode="≠", latex=r"\neq", scalar="({0} != {1})", **_CMP)
 greater_equal = elementwise("greater_equal", lambda xp, a, b: xp.greater_equal(a, b), None,
-                            "GreaterThan", symbol=">=", unicode="≥", latex=r"\geq", **_CMP)
+                            "GreaterThan", symbol=">=", unicode="≥", latex=r"\geq", scalar="({0} >= {1})", **_CMP)
 less_equal = elementwise("less_equal", lambda xp, a, b: xp.less_equal(a, b), None, "LessThan",
-                         symbol="<=", unicode="≤", latex=r"\leq", **_CMP)
+                         symbol="<=", unicode="≤", latex=r"\leq", scalar="({0} <= {1})", **_CMP)
 
 
 def _prepare_sign(x: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -283,6 +284,9 @@ def _prepare_sign(x: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
 # sign as the derivative rules use it (abs′ = signum x, relu′ = signum o): a constant to
 # differentiation, so that differentiating a rule again meets only the rule's own kink
 signum = elementwise("signum", lambda xp, x: xp.sign(x), None, "sign", holomorphic=False,
+                     # NumPy's: ±1 by the sign, 0.0 at ±0 (no signed zero), NaN at NaN
+                     scalar="(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else 0.0 if {0} == 0.0 "
+                            "else {0})",
                      numpy=(), doc="sign(x) as a constant to differentiation (the rules' sign).")
 # the user's sign: derivative 0 away from 0; at 0 its value is no side's (−1 and 1), so a
 # derivative that multiplies sign(0) = 0 is a convention there — differentiated again through 0
