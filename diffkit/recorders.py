@@ -167,8 +167,8 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
                  "self.requires_grad or tensor and other.requires_grad", general_partials,
                  "(p0, p1)"),
         f"                out = tape.binary(_prim, {operands})  # NumPy's value or error",
-        (f"                return out if out is not None else tape.record(_prim, ({operands}), "
-         "_NO_PARAMS)"),
+        (f"                return out if out is not None else tape.record_general(_prim, "
+         f"({operands}), _NO_PARAMS)"),
         "    if type(other) is float:  # scalar code: this tensor's tape, no search",
         f"        out = tape.binary(_prim, {operands})",
         f"        return out if out is not None else tape.record(_prim, ({operands}), _NO_PARAMS)",

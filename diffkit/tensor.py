@@ -146,6 +146,12 @@ class Tape:
             fast = self._record_scalar(prim, args)
             if fast is not None:
                 return fast
+        return self.record_general(prim, args, params)
+
+    def record_general(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]
+                       ) -> Tensor:
+        """:meth:`record` without its scalar-code shortcuts: NumPy's value or its named error
+        (what Tensor's operators hand on where the float form raised or is not finite)."""
         if self.closed:
             raise TracingError(_ESCAPED)
         entries = []  # per argument: a scalar record of this tape, or a node
@@ -1405,10 +1411,6 @@ def _trace_rule(rule: Any, arity: int) -> tuple[list[Node], Node] | None:
         return [a.node for a in args], result.node
 
 
-float_rules.trace_rule = _trace_rule
-_install_arithmetic(printed=True)
-
-
 def _install_in_place_operators() -> None:
     """x += y, -=, *=, /=, **=, //=, %=: each through :func:`_in_place` with its out-of-place
     operator (recorded) and its NumPy in-place one (a value written where nothing can see it)."""
@@ -1423,9 +1425,6 @@ def _install_in_place_operators() -> None:
         method = make(getattr(Tensor, f"__{name}__"), getattr(operator, f"i{name}"), symbol)
         method.__name__ = f"__i{name}__"
         setattr(Tensor, method.__name__, method)
-
-
-_install_in_place_operators()
 
 
 # A Tensor has no ``__getattr__``: with one, CPython cannot specialize any attribute access on a
@@ -1939,3 +1938,9 @@ def _owned_grad(g: Any, dtype: np.dtype) -> Any:
     if getattr(g, "ndim", 0) == 0 and not hasattr(g, "__array_namespace__") or type(g) is _F64:
         return np.array(g, dtype=target)  # a 0-d array, never an immutable NumPy scalar
     return array_namespace(g).array(g, dtype=target, copy=True)
+
+
+# the module's last lines: the rules traced for printing use all of it (constants' own copies)
+float_rules.trace_rule = _trace_rule
+_install_arithmetic(printed=True)
+_install_in_place_operators()  # (after the printed operators: `x **= 2` calls them)

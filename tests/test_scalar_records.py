@@ -87,14 +87,25 @@ def test_the_printed_operator_memoizes_the_table_rules(prim, op, reflected, a, b
         x = Tensor(Node(None, (), {}, a, name="x"), tape, True)
         y = Tensor(Node(None, (), {}, b, name="y"), tape, True)
         for other, tensor in ((y, True), (b, False)):
-            t = op(x, other)
             left, right = (b, a) if reflected else (a, b)
-            want = prim.on_floats(left, right)
+            try:
+                want = prim.on_floats(left, right)
+            except ValueError:  # (-2.5) ** 0.125: NumPy's NaN, a named error (as dk.grad
+                with np.errstate(all="raise"), pytest.raises(dk.DomainError):  # traces)
+                    op(x, other)
+                continue
+            t = op(x, other)
             assert t._node is None and t._value == want
-            rules = [prim.partials[0](left, right, want), prim.partials[1](left, right, want)]
             mine = 1 if reflected else 0
-            if not tensor:
-                rules[1 - mine] = None
+            try:
+                with np.errstate(all="raise"):
+                    rules = [prim.partials[i](left, right, want) if tensor or i == mine
+                             else None for i in (0, 1)]
+            except (ArithmeticError, ValueError, dk.DiffkitError):
+                # no finite rule on these floats (∂(a**b)/∂b at a < 0): nothing memoized (the
+                # sweep derives it, or the general path names the error)
+                assert t._partials is None
+                continue
             got = t._partials
             assert got is not None
             for g, w in zip(got, rules, strict=True):
