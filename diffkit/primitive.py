@@ -409,7 +409,7 @@ def _float_function(prim: Primitive) -> Callable[..., Any] | None:
         return getattr(math, call[1])
     source = f"lambda {', '.join(names)}: {template.format(*names)}"
     # the table's own text (no user text reaches it), with math alone in scope
-    function = eval(compile(source, f"<diffkit float form of {prim.name}>", "eval"),  # noqa: S307
+    function = eval(compile(source, f"<diffkit float form of {prim.name}>", "eval"),
                     {"__builtins__": {"abs": abs, "max": max, "min": min}, "math": math})
     function.source = source
     return function

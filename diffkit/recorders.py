@@ -25,10 +25,13 @@ from collections.abc import Sequence
 from .float_rules import float_expression, rule_text
 from .primitive import Primitive
 
-
 #: Python's binary operators that Tensor overloads by a printed recorder, by the table's infix
-#: symbol: ``x ∘ y`` calls ``__<name>__`` (``__r<name>__`` reflected)
-OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow"}
+#: symbol: ``x ∘ y`` calls ``__<name>__`` (``y.__r<name>__(x)`` reflected, where Python has one;
+#: ``0.5 < x`` calls ``x.__gt__(0.5)``)
+OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow",
+                  "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+#: the operators Python reflects by a method of their own (``__radd__``)
+REFLECTED = ("+", "-", "*", "/", "**")
 
 
 def _partial_block(prim: Primitive, index: int, names: Sequence[str], printed: bool,
@@ -48,6 +51,20 @@ def _record(indent: str, inputs: str, active: str, partials: list[str], memo: st
     differentiated; then `partials` (statements, one level in) compute the memoized partials
     and `memo` is their tuple (a rule that fails leaves them to the sweep)."""
     i = indent
+    if active == "False":  # a comparison: no derivative, nothing memoized
+        differentiated = [f"{i}t.requires_grad = False", f"{i}t._partials = None"]
+    else:
+        differentiated = [
+            f"{i}if {active}:",
+            f"{i}    t.requires_grad = True",
+            f"{i}    try:  # the local partials, memoized (a failing rule: derived later)",
+            *partials,
+            f"{i}        t._partials = {memo}",
+            f"{i}    except Exception:  # noqa: BLE001 - x/0, a domain: the general sweep",
+            f"{i}        t._partials = None",
+            f"{i}else:",
+            f"{i}    t.requires_grad = False",
+            f"{i}    t._partials = None"]
     return [
         f"{i}t = _new_tensor(Tensor)",
         f"{i}t._node = None",
@@ -57,16 +74,7 @@ def _record(indent: str, inputs: str, active: str, partials: list[str], memo: st
         f"{i}t._prim = _prim",
         f"{i}t._inputs = {inputs}",
         f"{i}t._value = value",
-        f"{i}if {active}:",
-        f"{i}    t.requires_grad = True",
-        f"{i}    try:  # the local partials, memoized (a failing rule: derived later)",
-        *partials,
-        f"{i}        t._partials = {memo}",
-        f"{i}    except Exception:  # noqa: BLE001 - x/0, a domain: the general sweep",
-        f"{i}        t._partials = None",
-        f"{i}else:",
-        f"{i}    t.requires_grad = False",
-        f"{i}    t._partials = None",
+        *differentiated,
         f"{i}recorded = tape.recorded",
         f"{i}if recorded is not None:",
         f"{i}    recorded.append(t)",
@@ -96,6 +104,11 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
     # ValueError too (math.pow(-8.0, 0.5), where Python's ** gives a complex number)
     errors = "ArithmeticError" if prim.scalar_operator is not None else \
         "(ArithmeticError, ValueError)"
+    # a comparison's value is a bool (never differentiated); the rest give floats
+    kind = "float" if prim.differentiable else "bool"
+    lane_active = "self.requires_grad" if prim.differentiable else "False"
+    general_active = "self.requires_grad or tensor and other.requires_grad" \
+        if prim.differentiable else "False"
     lane = ordered("v", "other")
     lane_partials = _partial_block(prim, mine, [*lane, "value"], printed, " " * 24)
     lane_memo = "(" + ", ".join(ordered(f"p{mine}", "None")) + ")"
@@ -123,7 +136,7 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
         ("                theirs = hit[1] if hit is not None and hit[0] is other "
          "else tape.const(other)"),
         *_record(" " * 16, "(" + ", ".join(ordered("self", "theirs")) + ")",
-                 "self.requires_grad", lane_partials, lane_memo),
+                 lane_active, lane_partials, lane_memo),
         "    tape = self.tape",
         "    if tape.level:",
         "        node = self._node",
@@ -162,17 +175,16 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
         f"                    value = {float_expression(prim, ['x', 'y'])}",
         f"                except {errors}:",
         "                    value = None",
-        "                if type(value) is float and value - value == 0.0:",
+        f"                if type(value) is {kind} and value - value == 0.0:",
         *_record(" " * 20, "(" + ", ".join(ordered("mine", "theirs")) + ")",
-                 "self.requires_grad or tensor and other.requires_grad", general_partials,
-                 "(p0, p1)"),
+                 general_active, general_partials, "(p0, p1)"),
         f"                out = tape.binary(_prim, {operands})  # NumPy's value or error",
         (f"                return out if out is not None else tape.record_general(_prim, "
          f"({operands}), _NO_PARAMS)"),
         "    if type(other) is float:  # scalar code: this tensor's tape, no search",
         f"        out = tape.binary(_prim, {operands})",
         f"        return out if out is not None else tape.record(_prim, ({operands}), _NO_PARAMS)",
-        f"    return _general(self, other)" if general else f"    return bind(_prim, {operands})",
+        "    return _general(self, other)" if general else f"    return bind(_prim, {operands})",
         "",
     ])
 

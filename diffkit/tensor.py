@@ -1363,7 +1363,8 @@ def _install_arithmetic(printed: bool) -> None:
                                                      general is not None), prim, name,
                            _general=general)
             op.__qualname__ = f"Tensor.{name}"
-            setattr(Tensor, name, op)
+            if not reflected or prim.symbol in recorders.REFLECTED:
+                setattr(Tensor, name, op)  # (a reflected comparison is for np.less(0.5, x))
             ops.append(op)
         ARITHMETIC[prim] = ops[0], ops[1]
 

@@ -188,7 +188,10 @@ def _sigmoid(xp: Any, x: Any) -> Any:
 sigmoid = elementwise("sigmoid", _sigmoid, (lambda x, o: logistic_prime(x),),
                       lambda sp, x: sp.Piecewise((1 / (1 + sp.exp(-x)), x >= 0),  # no overflow
                                                  (sp.exp(x) / (1 + sp.exp(x)), True)),
-                      unicode="σ", latex=r"\sigma", numpy=())
+                      unicode="σ", latex=r"\sigma", numpy=(),
+                      # _sigmoid's operations on a float (e = exp(−|x|), by the sign of x)
+                      scalar="(1.0 / (1.0 + math.exp(-{0})) if {0} >= 0.0 else "
+                             "math.exp({0}) / (1.0 + math.exp({0})))")
 softplus = elementwise("softplus", lambda xp, x: xp.logaddexp(0.0, x), (lambda x, o: sigmoid(x),),
                        lambda sp, x: sp.Piecewise((x + _sympy_log1p(sp, sp.exp(-x)), x > 0),
                                                   (_sympy_log1p(sp, sp.exp(x)), True)),  # stable
@@ -265,7 +268,8 @@ equal = elementwise("equal", lambda xp, a, b: xp.equal(a, b), None, "Eq", symbol
 not_equal = elementwise("not_equal", lambda xp, a, b: xp.not_equal(a, b), None, "Ne", symbol="!=",
                         unicode="≠", latex=r"\neq", scalar="({0} != {1})", **_CMP)
 greater_equal = elementwise("greater_equal", lambda xp, a, b: xp.greater_equal(a, b), None,
-                            "GreaterThan", symbol=">=", unicode="≥", latex=r"\geq", scalar="({0} >= {1})", **_CMP)
+                            "GreaterThan", symbol=">=", unicode="≥", latex=r"\geq",
+                            scalar="({0} >= {1})", **_CMP)
 less_equal = elementwise("less_equal", lambda xp, a, b: xp.less_equal(a, b), None, "LessThan",
                          symbol="<=", unicode="≤", latex=r"\leq", scalar="({0} <= {1})", **_CMP)
 

@@ -1,0 +1,181 @@
+"""Float forms: the table's scalar templates as the code scalar code runs on Python floats.
+
+A primitive whose ``scalar`` template is written without NumPy (``(-{0})``, ``({0} < {1})``,
+the sigmoid's two branches) runs that template on Python floats: in ``dk.<name>(x)`` on floats,
+in the tracing tape's printed recorders and operators (``-x``, ``abs(x)``, ``x ** 2``,
+``x > 0``) and in the partial rules printed as float code. These tests hold each form against
+NumPy's own value (the independent reference: the primitive's impl on float64), the traced
+programs that now stay scalar records against hand-derived derivatives, and the errors NumPy
+names where Python's float code would give something else (``(-8.0) ** 0.5`` is a complex
+number in Python, NaN and a domain error in NumPy).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import diffkit as dk
+from diffkit.primitive import REGISTRY
+from diffkit.tensor import Tensor
+
+FORMS = sorted(name for name, p in REGISTRY.items() if p.on_floats is not None)
+SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e-300, -1e300, 700.0, -745.5,
+           math.inf, -math.inf, math.nan)
+
+
+def test_the_new_float_forms_exist():
+    assert {"neg", "abs", "signum", "sigmoid", "relu", "less", "greater", "equal", "not_equal",
+            "less_equal", "greater_equal", "pow", "where"} <= set(FORMS)
+
+
+def _same(got, want, exact: bool) -> bool:
+    if isinstance(want, (bool, np.bool_)):
+        return type(got) is bool and got == bool(want)
+    want = float(want)
+    if math.isnan(want):
+        return math.isnan(got)
+    if exact or math.isinf(want):
+        return got == want and math.copysign(1.0, got) == math.copysign(1.0, want)
+    # a math function: NumPy's loop up to its last bit (and the sign of a zero: NumPy's
+    # power(-0.0, 0.5) is its sqrt's −0.0, C's pow gives 0.0, as Python's (-0.0) ** 0.5)
+    return abs(got - want) <= math.ulp(want)
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_every_float_form_gives_numpys_value(name):
+    """The float form against NumPy on float64 over ±0, ±inf, NaN, tiny and huge values: the
+    same value (operators, comparisons and selections bit for bit with the sign of zero; a
+    ``math`` function up to the last bit), or an exception where NumPy's value is not finite."""
+    prim = REGISTRY[name]
+    exact = "math." not in (prim.scalar or "")
+    points = itertools.product(SPECIAL, repeat=prim.nargs)
+    compared = 0
+    for xs in points:
+        if name == "where":
+            xs = (bool(xs[0]),) + xs[1:]
+        with np.errstate(all="ignore"):
+            want = prim.impl(np, *(np.float64(x) if type(x) is float else x for x in xs))
+        want = want[()] if isinstance(want, np.ndarray) else want
+        try:
+            got = prim.on_floats(*xs)
+        except (ArithmeticError, ValueError):
+            assert not np.isfinite(want), (name, xs, want)
+            continue
+        if type(got) is float and not math.isfinite(got) and not exact:
+            # every caller hands a non-finite value to NumPy for its value (or its error):
+            # C's pow(-inf, 0.5) is inf where NumPy's fast path takes sqrt(-inf), NaN
+            assert not np.isfinite(want), (name, xs, got, want)
+            continue
+        assert _same(got, want, exact), (name, xs, got, want)
+        compared += 1
+    assert compared >= 3
+
+
+@pytest.mark.parametrize(("call", "want"), [
+    (lambda: dk.neg(0.5), -0.5), (lambda: dk.abs(-0.0), 0.0), (lambda: dk.less(0.5, 1.0), True),
+    (lambda: dk.greater(0.5, 1.0), False), (lambda: dk.sigmoid(-0.0), 0.5),
+    (lambda: dk.signum(-0.0), 0.0), (lambda: dk.signum(-3.0), -1.0)])
+def test_calls_on_python_floats_give_python_numbers(call, want):
+    got = call()
+    assert type(got) is type(want) and got == want
+    assert math.copysign(1.0, got) == math.copysign(1.0, want)
+
+
+def test_mixed_bools_keep_numpys_types():
+    """A bool beside a float where NumPy promotes (maximum's 1.0, hypot's float16 for bools):
+    not the float form's Python bool."""
+    assert dk.hypot(True, True).dtype == np.float16  # NumPy's rule for bools alone
+    assert type(dk.add(True, 0.5)) is not bool and dk.add(True, 0.5) == 1.5
+
+
+def _records_of(f, *xs):
+    graph = dk.function(f).trace(*xs)
+    return graph, graph.recorded
+
+
+def test_negation_abs_powers_and_comparisons_stay_scalar_records():
+    """Scalar code with -x, abs, ** and an if on a comparison records one object per
+    operation by the printed recorders, which memoize the local partials as they record
+    (before, these went the NumPy way and left their partials to the sweep, 3-20x slower
+    per operation), and the gradient is the hand derivative."""
+    def f(x):
+        y = -x * abs(x - 2.0) + x ** 3 + 2.0 ** x + (x * x + 1.0) ** 0.5
+        return y if x > 0.25 else -y
+
+    graph, records = _records_of(f, 0.7)
+    assert records and all(type(r) is Tensor and r._node is None for r in records)
+    assert {r._prim.name for r in records} >= {"neg", "abs", "pow", "greater"}
+    for r in records:
+        if r._prim.differentiable and r.requires_grad:  # memoized, Python floats
+            assert r._partials is not None, r._prim.name
+            assert all(p is None or type(p) in (float, int) or p in (dk.primitive.ONE,
+                       dk.primitive.MINUS_ONE) for p in r._partials), r._prim.name
+    x = 0.7
+    hand = (-abs(x - 2.0) + x * math.copysign(1.0, x - 2.0) * -1.0 + 3 * x * x
+            + 2.0 ** x * math.log(2.0) + x / math.sqrt(x * x + 1.0))
+    (got,) = dk.grad(f)(x)
+    assert got == pytest.approx(hand, rel=1e-14)
+    (fwd,) = dk.grad(f, method="forward")(x)  # another engine, on the nodes
+    assert got == pytest.approx(fwd, rel=1e-15)
+
+
+@pytest.mark.parametrize(("f", "x"), [
+    (lambda x: x ** 0.5, -4.0),            # Python: a complex number; NumPy: NaN
+    (lambda x: (-2.0) ** x, 0.5),          # the same, with the base a constant
+    (lambda x: (x - 1.0) ** -1.0, 1.0),    # Python: ZeroDivisionError; NumPy: inf
+    (lambda x: x ** 2000.0, 10.0),         # Python: OverflowError; NumPy: inf
+])
+def test_powers_outside_the_domain_are_named_errors(f, x):
+    with pytest.raises(dk.DiffkitError):
+        dk.grad(f)(x)
+
+
+def test_an_integer_power_of_a_negative_base_is_real():
+    (g,) = dk.grad(lambda x: x ** 3)(-1.5)
+    assert type(g) in (float, np.float64) and g == 3 * 1.5 ** 2
+
+
+@pytest.mark.parametrize(("name", "hand"), [
+    ("tanh", lambda x: 1.0 / math.cosh(x) ** 2),
+    ("sigmoid", lambda x: math.exp(-x) / (1.0 + math.exp(-x)) ** 2),
+    ("cos", lambda x: -math.sin(x)),
+    ("arcsin", lambda x: 1.0 / math.sqrt(1.0 - x * x)),
+    ("arctan", lambda x: 1.0 / (1.0 + x * x)),
+])
+@pytest.mark.parametrize("x", [-0.9, -0.3, 0.0, 0.2, 0.75])
+def test_printed_rules_memoize_the_hand_derivative(name, hand, x):
+    """Rules with a branch on the values (tanh's sech² by |x| < ½, arcsin's 1 − x² by |x|)
+    now print as float code (where, comparisons, signum have float forms): the record's
+    memoized partial is the derivative, to the last bits."""
+    graph = dk.function(lambda v: getattr(dk, name)(v * 1.0)).trace(x)
+    (record,) = [r for r in graph.recorded if r._prim.name == name]
+    assert record._partials is not None and type(record._partials[0]) is float
+    assert record._partials[0] == pytest.approx(hand(x), rel=4e-16, abs=1e-300)
+
+
+def test_a_repeated_operand_is_computed_once_in_generated_code():
+    """sigmoid's scalar template names its operand four times: generated code binds an
+    expression to a name first (or calls the impl), never computes it four times over."""
+    calls = []
+
+    def f(x):
+        return dk.sigmoid(x * 2.0 + 1.0)
+
+    jitted = dk.jit(f)
+    for _ in range(3):
+        calls.append(jitted(-0.8))
+    assert calls[-1] == dk.function(f)(-0.8) == pytest.approx(1 / (1 + math.exp(0.6)), rel=1e-15)
+    source = jitted.source() if callable(getattr(jitted, "source", None)) else ""
+    assert source.count("* 2.0") <= 1
+
+
+def test_signum_of_an_integer_keeps_numpys_integer_in_compiled_code():
+    jitted = dk.jit(lambda n: dk.signum(n) * 1)
+    for _ in range(3):
+        got = jitted(3)
+    want = np.sign(np.int64(3))
+    assert got == want and np.asarray(got).dtype.kind == "i"
