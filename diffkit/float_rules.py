@@ -77,16 +77,26 @@ def rule_text(prim: Primitive, index: int, names: Sequence[str], temp: str = "v"
                 return None
             known[node.id] = repr(node.value)
             continue
+        if not _is_bool(node) and any(  # a bool into a number, not as a condition
+                _is_bool(i) and node.prim.partials is not None and node.prim.partials[k]
+                is not None for k, i in enumerate(node.inputs)):
+            return None  # a bool in arithmetic: NumPy's bool + float is a NumPy float64, whose
+            # operations (np.exp) the rule on floats would then run, not math's
         expression = float_expression(node.prim, [known.get(i.id) for i in node.inputs])
         if expression is None:
             return None
         name = known[node.id] = f"{temp}{count}"
         count += 1
         lines.append(f"{name} = {expression}")
-        if np.asarray(node.value).dtype.kind != "b":  # (a comparison's bool is never infinite)
+        if not _is_bool(node):  # (a comparison's bool is never infinite)
             lines += [f"if {name} - {name} != 0.0:  # not finite: NumPy's value, in the sweep",
                       "    raise ArithmeticError"]
     return lines, known[result.id]
+
+
+def _is_bool(node: Node) -> bool:
+    """Whether `node` holds a bool (a comparison's, or a constant mask's)."""
+    return np.asarray(node.value).dtype.kind == "b"
 
 
 def _printed(prim: Primitive, index: int) -> Callable[..., Any] | None:

@@ -273,7 +273,7 @@ class Primitive:
                 for a in args:
                     t = type(a)
                     if t is not float:
-                        if t is not bool:
+                        if t is not bool and t is not np.bool_:
                             break
                         bools += 1
                 else:
@@ -282,10 +282,12 @@ class Primitive:
                     except (ArithmeticError, ValueError, TypeError):
                         r = None
                     # NumPy's type: a float from a float operand (bools alone give float16),
-                    # a bool from floats alone or bools alone (max(True, 0.5) is its 1.0)
-                    if (type(r) is float and r - r == 0.0 and bools < len(args)) or (
-                            type(r) is bool and bools in (0, len(args))):
+                    # NumPy's bool from floats alone or bools alone (max(True, 0.5) is its
+                    # 1.0; ~ of a comparison is NumPy's logical not, where Python's ~True is -2)
+                    if type(r) is float and r - r == 0.0 and bools < len(args):
                         return r
+                    if (type(r) is bool or type(r) is np.bool_) and bools in (0, len(args)):
+                        return np.True_ if r else np.False_
                     args = tuple(_F64(a) if type(a) is float else a for a in args)
             for a in args:  # plain scalars (the rules of scalar code): NumPy directly
                 t = type(a)

@@ -104,8 +104,17 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
     # ValueError too (math.pow(-8.0, 0.5), where Python's ** gives a complex number)
     errors = "ArithmeticError" if prim.scalar_operator is not None else \
         "(ArithmeticError, ValueError)"
-    # a comparison's value is a bool (never differentiated); the rest give floats
-    kind = "float" if prim.differentiable else "bool"
+    # a comparison's value is NumPy's bool (as NumPy gives it: a record's value has a dtype;
+    # never differentiated); the rest give floats, finite ones recorded
+    if prim.differentiable:
+        lane_value, lane_test = float_expression(prim, lane := ordered("v", "other")), \
+            "value is not None and value - value == 0.0"
+        value, test = float_expression(prim, ["x", "y"]), \
+            "type(value) is float and value - value == 0.0"
+    else:
+        lane_value, lane_test = f"_BOOLS[{float_expression(prim, ordered('v', 'other'))}]", \
+            "value is not None"
+        value, test = f"_BOOLS[{float_expression(prim, ['x', 'y'])}]", "value is not None"
     lane_active = "self.requires_grad" if prim.differentiable else "False"
     general_active = "self.requires_grad or tensor and other.requires_grad" \
         if prim.differentiable else "False"
@@ -128,10 +137,10 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
         "        v = self._value",
         "        if type(v) is float and not tape.closed:",
         "            try:",
-        f"                value = {float_expression(prim, lane)}",
+        f"                value = {lane_value}",
         f"            except {errors}:",
         "                value = None",
-        "            if value is not None and value - value == 0.0:",
+        f"            if {lane_test}:",
         "                hit = tape.consts.get(id(other))  # tape.const(other), its lookup inlined",
         ("                theirs = hit[1] if hit is not None and hit[0] is other "
          "else tape.const(other)"),
@@ -172,10 +181,10 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
         *(f"                {n} = float({f}) if type({f}) is _F64 else {f}"
           for n, f in zip("xy", ordered("v", "w"), strict=True)),
         "                try:",
-        f"                    value = {float_expression(prim, ['x', 'y'])}",
+        f"                    value = {value}",
         f"                except {errors}:",
         "                    value = None",
-        f"                if type(value) is {kind} and value - value == 0.0:",
+        f"                if {test}:",
         *_record(" " * 20, "(" + ", ".join(ordered("mine", "theirs")) + ")",
                  general_active, general_partials, "(p0, p1)"),
         f"                out = tape.binary(_prim, {operands})  # NumPy's value or error",

@@ -1335,6 +1335,9 @@ def _compiled(source: str, prim: Primitive, name: str, **names: Any) -> Callable
     return function
 
 
+#: NumPy's bools by Python's (a comparison's record holds NumPy's, as its value has a dtype)
+_BOOLS = (np.False_, np.True_)
+
 #: the primitives Tensor's infix operators record in one frame, and those operators
 #: (``(x ∘ y, y ∘ x)`` as methods of x): the table's infix primitives with a float form
 ARITHMETIC: dict[Primitive, tuple[Callable[[Tensor, Any], Any], Callable[[Tensor, Any], Any]]] = {}

@@ -76,8 +76,9 @@ def test_every_float_form_gives_numpys_value(name):
 
 
 @pytest.mark.parametrize(("call", "want"), [
-    (lambda: dk.neg(0.5), -0.5), (lambda: dk.abs(-0.0), 0.0), (lambda: dk.less(0.5, 1.0), True),
-    (lambda: dk.greater(0.5, 1.0), False), (lambda: dk.sigmoid(-0.0), 0.5),
+    (lambda: dk.neg(0.5), -0.5), (lambda: dk.abs(-0.0), 0.0),
+    (lambda: dk.less(0.5, 1.0), np.True_), (lambda: dk.greater(0.5, 1.0), np.False_),
+    (lambda: dk.sigmoid(-0.0), 0.5),
     (lambda: dk.signum(-0.0), 0.0), (lambda: dk.signum(-3.0), -1.0)])
 def test_calls_on_python_floats_give_python_numbers(call, want):
     got = call()
@@ -85,11 +86,28 @@ def test_calls_on_python_floats_give_python_numbers(call, want):
     assert math.copysign(1.0, got) == math.copysign(1.0, want)
 
 
+def test_a_comparison_of_floats_is_numpys_bool():
+    """~ of a comparison is NumPy's logical not (Python's ~True is -2, which where() reads as
+    true: the wrong branch), and a sum of comparisons NumPy's logical or."""
+    assert ~dk.less(0.3, 0.5) == np.False_ and type(~dk.less(0.3, 0.5)) is np.bool_
+    assert dk.where(~dk.less(0.3, 0.5), 1.0, 2.0) == 2.0
+    assert dk.less(0.3, 0.5) + dk.less(0.3, 1.0) is np.True_
+
+
 def test_mixed_bools_keep_numpys_types():
     """A bool beside a float where NumPy promotes (maximum's 1.0, hypot's float16 for bools):
     not the float form's Python bool."""
     assert dk.hypot(True, True).dtype == np.float16  # NumPy's rule for bools alone
     assert type(dk.add(True, 0.5)) is not bool and dk.add(True, 0.5) == 1.5
+
+
+@pytest.mark.parametrize("f", [lambda x: x < 1, lambda x: dk.equal(x, x),
+                               lambda x: x < x * 2.0])
+def test_a_function_that_returns_a_comparison_has_a_zero_gradient(f):
+    assert dk.grad(f)(0.3) == (0.0,)
+    value, grads = dk.value_and_grad(f)(0.3)
+    assert value == np.True_ and grads == (0.0,)
+    np.testing.assert_array_equal(dk.jacobian(lambda x: (f(x), x * 2.0))(0.3), [[0.0], [2.0]])
 
 
 def _records_of(f, *xs):
@@ -179,3 +197,21 @@ def test_signum_of_an_integer_keeps_numpys_integer_in_compiled_code():
         got = jitted(3)
     want = np.sign(np.int64(3))
     assert got == want and np.asarray(got).dtype.kind == "i"
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: (x > 0) * 2.0 + x, lambda x: (x > 0) ** 2 + x, lambda x: (x < 1) / 2.0 + x,
+    lambda x: (x >= 0.4) * x + x * (x != 0.3), lambda x: dk.where(x > 0, x, -x),
+    lambda x: np.greater(x, 0.2) * x, lambda x: (0.1 < x) * x])
+def test_a_comparisons_record_is_numpys_bool(f):
+    """A comparison on traced scalar code records NumPy's bool (it has a dtype: ``(x > 0) ** 2``
+    asks for it), which arithmetic reads as NumPy does; no derivative flows through it."""
+    graph = dk.function(f).trace(0.5)
+    bools = [n for n in graph.nodes if n.prim is not None and not n.prim.differentiable]
+    assert bools and all(type(n.value) is np.bool_ for n in bools)
+    (got,) = dk.grad(f)(0.5)
+    h = 1e-6  # the functions are smooth at 0.5: a central difference is a reference
+    with np.errstate(all="ignore"):
+        want = (float(dk.function(f)(0.5 + h)) - float(dk.function(f)(0.5 - h))) / (2 * h)
+    assert got == pytest.approx(want, rel=1e-8)
+    assert "v1" in graph.listing()

@@ -85,7 +85,7 @@ def _binary_cases():
 def test_the_printed_operator_memoizes_the_table_rules(prim, op, reflected, a, b) -> None:
     """The generated ``x ∘ y``: its value is the primitive's float form, its memoized partials
     are the table's rules on the same floats (bit for bit), for tensor∘tensor and tensor∘float;
-    a comparison's record holds its bool and no partials."""
+    a comparison's record holds NumPy's bool and no partials."""
     with _tape() as tape:
         x = Tensor(Node(None, (), {}, a, name="x"), tape, True)
         y = Tensor(Node(None, (), {}, b, name="y"), tape, True)
@@ -98,10 +98,12 @@ def test_the_printed_operator_memoizes_the_table_rules(prim, op, reflected, a, b
                     op(x, other)
                 continue
             t = op(x, other)
-            assert t._node is None and t._value == want and type(t._value) is type(want)
-            if not prim.differentiable:  # a comparison: a bool record, no derivative
+            assert t._node is None and t._value == want
+            if not prim.differentiable:  # a comparison: NumPy's bool, no derivative
+                assert type(t._value) is np.bool_
                 assert t._partials is None and not t.requires_grad
                 continue
+            assert type(t._value) is float
             mine = 1 if reflected else 0
             try:
                 with np.errstate(all="raise"):

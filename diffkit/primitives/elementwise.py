@@ -19,7 +19,11 @@ from .declare import composite, declared_in, dtype_of, elementwise, flat_everywh
 
 
 def _pow_dbase(a: Any, b: Any, o: Any) -> Any:
-    """∂(a**b)/∂a = b·a**(b−1), taken as 0 where b = 0 (a**0 = 1 is constant, also at a = 0)."""
+    """∂(a**b)/∂a = b·a**(b−1), taken as 0 at 0**0 (a**0 = 1 is constant, also at a = 0).
+
+    One formula for a constant exponent and a traced one (the printed float rule is the traced
+    one): where b = 0 it is the product b·a**(−1), a zero signed as that product is (−0.0 for
+    a < 0), and its derivative in b is a**(−1), which the mixed second derivative needs."""
     if np.isscalar(b) and b != 0:  # a constant exponent, the common case
         return b * a ** (b - 1.0)  # (what the general form below computes where b != 0)
     origin = where(equal(a, 0.0), equal(b, 0.0), False)  # 0**0: the only point to override
@@ -129,7 +133,8 @@ def _sech2(x: Any, o: Any) -> Any:
     |x| > 18) and no overflow (|e| <= 1); for |x| < ½ as 1 − tanh², whose derivative −2·tanh·tanh′
     keeps its digits near 0 (that of 4e/(1 + e)² is a difference of two equal quotients there)."""
     re = _real_part(x)
-    h = exp(-x * (signum(re) + equal(re, 0.0)))  # e = h²: −2x would overflow for float32 3e38
+    s = signum(where(equal(re, 0.0), 1.0, re))  # ±1 in x's dtype (no bool arithmetic: the
+    h = exp(-x * s)  # rule prints as float code); e = h²: −2x would overflow for float32 3e38
     e = h * h
     return where(less(abs(re), 0.5), 1.0 - o * o, 4.0 * e / ((1.0 + e) * (1.0 + e)))
 
