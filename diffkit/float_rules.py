@@ -17,6 +17,8 @@ Generated from the table only (no user text).
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .ir import Node, toposort
-from .primitive import INFIX, MINUS_ONE, ONE, NoRule, Primitive
+from .primitive import INFIX, MINUS_ONE, ONE, STRICT, NoRule, Primitive
 
 
 def float_partials(prim: Primitive) -> tuple[Callable[..., Any] | None, ...]:
@@ -48,7 +50,58 @@ def rule_text(prim: Primitive, index: int, names: Sequence[str], temp: str = "v"
     (the inputs, then the output): statements that compute it — each intermediate that is not
     finite raises ArithmeticError (NumPy's value is the sweep's to give) — and the expression
     of the partial (``ONE``/``MINUS_ONE`` for a marker), or None where the rule is kept as it
-    is (see the module's docstring). Temporaries are named `temp` + a number."""
+    is (see the module's docstring; also where the printed code disagrees with the rule on
+    floats at a probe point: :func:`_agrees`). Temporaries are named `temp` + a number."""
+    text = _traced_text(prim, index, names, temp)
+    if text is not None and text[0] and not _agrees(prim, index):
+        return None  # (a marker, ONE, has no code to check)
+    return text
+
+
+#: where the printed rules are checked against the rules on floats: zeros of both signs, ±1,
+#: a subnormal, values either side of tanh's and arcsin's switch at ½
+PROBES = (0.0, -0.0, 1.0, -1.0, 0.5, -0.25, 0.75, -2.5, 3.0, 1e-310)
+
+
+@functools.cache
+def _agrees(prim: Primitive, index: int) -> bool:
+    """Whether the printed rule gives what the rule gives on Python floats at every
+    combination of :data:`PROBES` where the primitive's float form is finite: the same float
+    (and sign of zero), or an exception where the rule's value is not a finite float (the
+    printed code may also raise where the rule answers: the sweep then calls the rule). A rule
+    that branches in Python on what the trace cannot see (pow's partial for a constant
+    exponent, ``0.0 if b == 0``: for a traced one ``b·a**(b − 1)``, −0.0 at a < 0) is kept
+    as it is."""
+    if prim.on_floats is None:
+        return False
+    printed = _compiled_partial(prim, index)
+    rule = prim.partials[index]
+    for xs in itertools.product(PROBES, repeat=prim.nargs):
+        try:
+            out = prim.on_floats(*xs)
+        except (ArithmeticError, ValueError):
+            continue
+        if type(out) is not float or not math.isfinite(out):
+            continue
+        with np.errstate(**STRICT):
+            try:
+                want = rule(*xs, out)
+                want = want.item() if isinstance(want, np.generic | np.ndarray) else want
+            except Exception:  # noqa: BLE001 - the rule raised: the printed code must raise
+                want = None
+        try:
+            got = printed(*xs, out)
+        except Exception:  # noqa: BLE001, S112 - left to the sweep, which calls the rule
+            continue
+        if type(want) is not float or not math.isfinite(want) or got != want or \
+                math.copysign(1.0, got) != math.copysign(1.0, want):
+            return False
+    return True
+
+
+def _traced_text(prim: Primitive, index: int, names: Sequence[str], temp: str
+                 ) -> tuple[list[str], str] | None:
+    """:func:`rule_text` before its check against the rule: the rule traced and printed."""
     rule = (prim.partials or ())[index] if index < len(prim.partials or ()) else None
     if rule is None or isinstance(rule, NoRule) or not prim.nargs or trace_rule is None:
         return None
@@ -101,11 +154,16 @@ def _is_bool(node: Node) -> bool:
 
 def _printed(prim: Primitive, index: int) -> Callable[..., Any] | None:
     """The rule for input `index` printed as float code, or None (see float_partials)."""
-    params = [f"a{i}" for i in range((prim.nargs or 0) + 1)]
-    text = rule_text(prim, index, params)
+    text = rule_text(prim, index, [f"a{i}" for i in range((prim.nargs or 0) + 1)])
     if text is None or not text[0] and text[1] in ("ONE", "MINUS_ONE"):
         return None  # a marker: the rule itself returns it
-    lines, result = text
+    return _compiled_partial(prim, index)
+
+
+def _compiled_partial(prim: Primitive, index: int) -> Callable[..., Any]:
+    """The traced and printed rule (:func:`_traced_text`) compiled as a function of floats."""
+    params = [f"a{i}" for i in range((prim.nargs or 0) + 1)]
+    lines, result = _traced_text(prim, index, params, "v")
     source = "\n".join([f"def partial({', '.join(params)}):", *("    " + x for x in lines),
                         f"    return {result}", ""])
     namespace: dict[str, Any] = {"math": math}

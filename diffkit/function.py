@@ -40,13 +40,10 @@ from .errors import (
     TracingError,
 )
 from .ir import Graph, Node, Traced, held_value
-from .primitive import bind
+from .primitive import STRICT, bind
 from .primitives.linalg import linalg_error
 from .tensor import Tensor, new_tape, own_copy
 
-#: NumPy's floating-point errors inside diffkit's API: a NaN, a division by zero or an overflow is
-#: a named error, never a value.
-STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "ignore"}
 #: notebooks show a function's formula only up to this many graph nodes and SymPy operations
 DISPLAY_NODES, DISPLAY_OPS = 200, 400
 

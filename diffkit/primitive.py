@@ -61,6 +61,10 @@ Rule = Callable[..., Any]
 _F64 = np.float64
 _NO_PARAMS: dict[str, Any] = {}
 
+#: NumPy's floating-point errors inside diffkit's API: a NaN, a division by zero or an overflow is
+#: a named error, never a value.
+STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "ignore"}
+
 #: Marker partials that the engines apply without multiplying.
 ONE = 1
 MINUS_ONE = -1

@@ -111,10 +111,12 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
             "value is not None and value - value == 0.0"
         value, test = float_expression(prim, ["x", "y"]), \
             "type(value) is float and value - value == 0.0"
-    else:
-        lane_value, lane_test = f"_BOOLS[{float_expression(prim, ordered('v', 'other'))}]", \
+    else:  # (Python compares an int exactly, NumPy as its float64: 2**53 + 1 == 2.0**53)
+        number = "(other if kind is float else float(other))"
+        lane_value, lane_test = f"_BOOLS[{float_expression(prim, ordered('v', number))}]", \
             "value is not None"
-        value, test = f"_BOOLS[{float_expression(prim, ['x', 'y'])}]", "value is not None"
+        value, test = f"_BOOLS[{float_expression(prim, ['float(x)', 'float(y)'])}]", \
+            "value is not None"
     lane_active = "self.requires_grad" if prim.differentiable else "False"
     general_active = "self.requires_grad or tensor and other.requires_grad" \
         if prim.differentiable else "False"

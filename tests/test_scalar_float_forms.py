@@ -215,3 +215,29 @@ def test_a_comparisons_record_is_numpys_bool(f):
         want = (float(dk.function(f)(0.5 + h)) - float(dk.function(f)(0.5 - h))) / (2 * h)
     assert got == pytest.approx(want, rel=1e-8)
     assert "v1" in graph.listing()
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: dk.where(x == 2**53 + 1, 2.0 * x, 3.0 * x),
+    lambda x: dk.where(2**53 + 1 == x, 2.0 * x, 3.0 * x),
+    lambda x: dk.where(x < 2**53 + 1, 3.0 * x, 2.0 * x),
+    lambda x: dk.where(x >= 2**53 + 1, 2.0 * x, 3.0 * x)])
+def test_a_comparison_with_an_int_reads_it_as_numpy_does(f):
+    """NumPy compares a float64 with a Python int as the int's float64 (2**53 + 1 rounds to
+    2.0**53); Python compares them exactly, so the printed lanes convert the int first (the
+    traced branch was the other one: 3x where NumPy and dk.jit say 2x)."""
+    x = 2.0 ** 53
+    assert dk.grad(f)(x) == (2.0,)
+    assert np.equal(np.float64(x), 2**53 + 1)
+
+
+@pytest.mark.parametrize("x", [1e-310, -0.3, 0.3, 5e-324])
+def test_the_derivative_of_a_zeroth_power_is_zero(x):
+    """∂(x**0)/∂x is taken as 0 (a constant), for a subnormal x too, where b·x**(b−1) would
+    overflow: pow's rule for a constant exponent branches in Python on what a trace cannot
+    see, so its printed form (the traced exponent's b·a**(b−1)) disagrees with it at the
+    probe points and the rule is called as it is."""
+    (g,) = dk.grad(lambda v: v ** 0.0)(x)
+    assert g == 0.0 and math.copysign(1.0, g) == 1.0
+    from diffkit.float_rules import rule_text
+    assert rule_text(REGISTRY["pow"], 0, ["a", "b", "o"]) is None

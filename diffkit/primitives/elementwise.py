@@ -19,13 +19,9 @@ from .declare import composite, declared_in, dtype_of, elementwise, flat_everywh
 
 
 def _pow_dbase(a: Any, b: Any, o: Any) -> Any:
-    """∂(a**b)/∂a = b·a**(b−1), taken as 0 at 0**0 (a**0 = 1 is constant, also at a = 0).
-
-    One formula for a constant exponent and a traced one (the printed float rule is the traced
-    one): where b = 0 it is the product b·a**(−1), a zero signed as that product is (−0.0 for
-    a < 0), and its derivative in b is a**(−1), which the mixed second derivative needs."""
-    if np.isscalar(b) and b != 0:  # a constant exponent, the common case
-        return b * a ** (b - 1.0)  # (what the general form below computes where b != 0)
+    """∂(a**b)/∂a = b·a**(b−1), taken as 0 where b = 0 (a**0 = 1 is constant, also at a = 0)."""
+    if np.isscalar(b):  # a constant exponent, the common case
+        return 0.0 if b == 0 else b * a ** (b - 1.0)
     origin = where(equal(a, 0.0), equal(b, 0.0), False)  # 0**0: the only point to override
     return where(origin, 0.0, b * where(origin, 1.0, a) ** (b - 1.0))
 
