@@ -241,3 +241,36 @@ def test_the_derivative_of_a_zeroth_power_is_zero(x):
     assert g == 0.0 and math.copysign(1.0, g) == 1.0
     from diffkit.float_rules import rule_text
     assert rule_text(REGISTRY["pow"], 0, ["a", "b", "o"]) is None
+
+
+def test_power_on_floats_is_numpys_power():
+    """NumPy's power squares for 2, takes the square root for ½ and the reciprocal for −1 (C's
+    pow differs in the last bit, and pow(−0.0, ½) is +0.0 where NumPy's sqrt keeps −0.0, which
+    arctan2 turns into π against −π): the float form does what NumPy does, so a traced x ** 2,
+    a jit's and dk.power's are NumPy's number."""
+    rng = np.random.default_rng(7)
+    for a in [*rng.uniform(-10, 10, 3000), -0.0, 0.0, 1e-310, 8.306566437722534]:
+        for b in (2.0, 0.5, -1.0, 3.0, -2.0, 1.5, 0.25):
+            with np.errstate(all="ignore"):
+                want = np.power(np.float64(a), b)
+            if not np.isfinite(want):
+                continue
+            got = dk.power(float(a), b)
+            assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want), (a, b)
+    x = 8.306566437722534  # C's pow(x, 2) is one ulp from x * x here
+    assert dk.value_and_grad(lambda v: v ** 2)(x)[0] == np.power(x, 2.0) == x * x
+    jitted = dk.jit(lambda v: v ** 2)
+    for _ in range(3):
+        assert jitted(x) == x * x
+    value, _ = dk.value_and_grad(lambda v, y: dk.arctan2(y * v ** 0.5, -1.0), argnums=1)(-0.0, 1.0)
+    assert value == np.arctan2(1.0 * np.power(-0.0, 0.5), -1.0) == -math.pi
+
+
+def test_hypot_on_floats_is_numpys_hypot():
+    """math.hypot is its own algorithm (one ulp from C's hypot, which NumPy calls, on ~0.1 % of
+    points): hypot's scalar code is NumPy's, so dk.hypot on floats, traced and compiled agree."""
+    rng = np.random.default_rng(8)
+    for a, b in [(-170.4674670479278, 40.0), *rng.uniform(-200, 200, (2000, 2))]:
+        assert dk.hypot(float(a), float(b)) == np.hypot(a, b)
+    assert dk.function(lambda x: dk.hypot(x, 40.0))(-170.4674670479278) == \
+        np.hypot(-170.4674670479278, 40.0)

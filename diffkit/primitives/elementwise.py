@@ -52,7 +52,12 @@ neg = elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,)
                   symbol="-", latex="-", numpy=("negative",))
 pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp),
                   lambda sp, a, b: a**b, symbol="**", unicode="^", latex="^", numpy=("power",),
-                  aliases=("power",), scalar="math.pow({0}, {1})", unit=(None, 1.0),
+                  aliases=("power",), unit=(None, 1.0),
+                  # NumPy's power: its loop squares for 2, takes sqrt for ½ (−0.0 stays −0.0)
+                  # and the reciprocal for −1; C's pow elsewhere (math.pow: a ValueError where
+                  # Python's ** would give a complex number)
+                  scalar="({0} * {0} if {1} == 2.0 else math.sqrt({0}) if {1} == 0.5 else "
+                         "1.0 / {0} if {1} == -1.0 else math.pow({0}, {1}))",
                   domain=((0.5, 2.0), (-2.0, 2.0)),
                   domain_text="a negative base needs an integer exponent",
                   special=(((0.0, 2.0), (0.0, 0.0)), ((0.0, 3.0), (0.0, 0.0)),

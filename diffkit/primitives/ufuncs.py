@@ -328,7 +328,7 @@ def _hypot_partial(a: Any, b: Any, o: Any) -> Any:
 
 hypot = elementwise("hypot", lambda xp, x, y: xp.hypot(x, y),
                     (lambda x, y, o: _hypot_partial(x, y, o), lambda x, y, o: _hypot_partial(y, x, o)),
-                    lambda sp, x, y: _S().hypot(x, y), scalar="math.hypot({0}, {1})",
+                    lambda sp, x, y: _S().hypot(x, y), scalar="np.hypot({0}, {1})",
                     holomorphic=False, special=(((0.0, 0.0), (0.0, 0.0)),),
                     kinks=lambda x, y, o: not_equal(o, 0.0),
                     doc="√(x² + y²) without overflow; partials 0 at the origin.")
