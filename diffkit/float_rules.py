@@ -4,11 +4,12 @@ A tracing tape memoizes the local partials of scalar code as it records: sin's r
 ``lambda x, o: cos(x)`` called on a Python float runs ``cos`` as a primitive — its dispatch
 costs ~0.35 µs for ~0.03 µs of ``math.cos``. Here each rule is traced once on scalar inputs
 and, where every operation it applies has a float form
-(:attr:`~diffkit.primitive.Primitive.on_floats`: the one-argument ``math`` functions and
-``+ − × ÷``, which a primitive called on floats runs) and it does not branch, printed as Python
-float code (:func:`rule_text`, which :mod:`diffkit.recorders` inlines into the recorders): the
-same functions applied to the same floats in the same order as the rule on floats, so the same
-numbers. Where the rule on floats would leave Python floats (an intermediate that is not finite,
+(:attr:`~diffkit.primitive.Primitive.on_floats`: the table's scalar templates written without
+NumPy — ``math`` functions, ``+ − × ÷``, comparisons, ``where`` — which a primitive called on
+floats runs) and it does not branch in Python, printed as Python float code (:func:`rule_text`,
+which :mod:`diffkit.recorders` inlines into the recorders): the same functions applied to the
+same floats in the same order as the rule on floats, so the same numbers — checked at probe
+points before a printed rule is used (:func:`_agrees`). A bool enters only as a condition. Where the rule on floats would leave Python floats (an intermediate that is not finite,
 which the primitive path hands to NumPy), the printed code raises instead, and the tape leaves
 that partial to the sweep (as it does for a rule that raises). A marker (``ONE``) is printed as
 itself; anything else — NumPy-only operations, a branch on values — keeps the rule itself.

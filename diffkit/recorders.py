@@ -1,9 +1,10 @@
 """Scalar code's recorders, printed from the table: one Python function per primitive.
 
 Scalar code on a tracing tape records one object per operation (a *scalar record*: see
-:meth:`diffkit.tensor.Tape.scalar_record`). Its hot path — Tensor's ``+ − × ÷`` and the
-one-argument ``math`` functions (``dk.sin(x)``) — is one function per primitive, printed here
-from the primitive's record: its float form (``x * y``, ``math.sin(x)``, read off the record as
+:meth:`diffkit.tensor.Tape.scalar_record`). Its hot path — Tensor's ``+ − × ÷ **`` and
+comparisons, and every one-argument primitive with a float form (``dk.sin(x)``, ``-x``,
+``abs(x)``, ``dk.sigmoid(x)``) — is one function per primitive, printed here from the
+primitive's record: its float form (``x * y``, ``math.sin(x)``, ``(-v)``, read off the record as
 :mod:`diffkit.float_rules` reads it) and its partial rules as float code
 (:func:`~diffkit.float_rules.rule_text`), inlined, so that recording an operation and memoizing
 its local partials is one Python frame. A rule that cannot be printed is called as it is, as

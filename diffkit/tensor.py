@@ -236,8 +236,9 @@ class Tape:
         at most one plain number — or None for anything else (the general path).
 
         On a tracing tape (level ≥ 1), a primitive with a Python-float form
-        (:attr:`~diffkit.primitive.Primitive.on_floats`: ``+ − × ÷``, recorded by Tensor's
-        operators, :func:`_arithmetic`, and the ``math`` functions) runs on Python floats, and a
+        (:attr:`~diffkit.primitive.Primitive.on_floats`: ``+ − × ÷ **`` and comparisons,
+        recorded by Tensor's printed operators, and the one-argument forms) runs on Python
+        floats, and a
         record that depends on a value being differentiated memoizes its local partials,
         computed by the same rules on the same floats: the reverse sweep then only multiplies
         and adds. An error or a non-finite value goes the NumPy way below, which gives NumPy's
