@@ -18,12 +18,22 @@ from .declare import composite, declared_in, dtype_of, elementwise, flat_everywh
 # ----- element-wise arithmetic ----------------------------------------------------------------
 
 
+def _power(a: Any, e: Any) -> Any:
+    """a**e in a rule: on Python floats pow's float form (NumPy's power: x·x for 2, sqrt for ½,
+    which generated code prints; Python's ``**`` is C's pow, so the partial of x**3 depended on
+    whether the code was compiled), raising where it is not finite (the linearization retries
+    with NumPy scalars, whose infinities are singular partials); else the operator."""
+    if type(a) is float and type(e) is float:
+        return pow.on_floats(a, e)
+    return a ** e
+
+
 def _pow_dbase(a: Any, b: Any, o: Any) -> Any:
     """∂(a**b)/∂a = b·a**(b−1), taken as 0 where b = 0 (a**0 = 1 is constant, also at a = 0)."""
     if np.isscalar(b):  # a constant exponent, the common case
-        return 0.0 if b == 0 else b * a ** (b - 1.0)
+        return 0.0 if b == 0 else b * _power(a, b - 1.0)
     origin = where(equal(a, 0.0), equal(b, 0.0), False)  # 0**0: the only point to override
-    return where(origin, 0.0, b * where(origin, 1.0, a) ** (b - 1.0))
+    return where(origin, 0.0, b * _power(where(origin, 1.0, a), b - 1.0))
 
 
 def _pow_dexp(a: Any, b: Any, o: Any) -> Any:
