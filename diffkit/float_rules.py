@@ -9,7 +9,8 @@ NumPy — ``math`` functions, ``+ − × ÷``, comparisons, ``where`` — which 
 floats runs) and it does not branch in Python, printed as Python float code (:func:`rule_text`,
 which :mod:`diffkit.recorders` inlines into the recorders): the same functions applied to the
 same floats in the same order as the rule on floats, so the same numbers — checked at probe
-points before a printed rule is used (:func:`_agrees`). A bool enters only as a condition. Where the rule on floats would leave Python floats (an intermediate that is not finite,
+points before a printed rule is used (:func:`_agrees`). A bool enters only as a condition.
+Where the rule on floats would leave Python floats (an intermediate that is not finite,
 which the primitive path hands to NumPy), the printed code raises instead, and the tape leaves
 that partial to the sweep (as it does for a rule that raises). A marker (``ONE``) is printed as
 itself; anything else — NumPy-only operations, a branch on values — keeps the rule itself.

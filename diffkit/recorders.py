@@ -107,8 +107,9 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
         "(ArithmeticError, ValueError)"
     # a comparison's value is NumPy's bool (as NumPy gives it: a record's value has a dtype;
     # never differentiated); the rest give floats, finite ones recorded
+    lane = ordered("v", "other")
     if prim.differentiable:
-        lane_value, lane_test = float_expression(prim, lane := ordered("v", "other")), \
+        lane_value, lane_test = float_expression(prim, lane), \
             "value is not None and value - value == 0.0"
         value, test = float_expression(prim, ["x", "y"]), \
             "type(value) is float and value - value == 0.0"
@@ -121,16 +122,17 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
     lane_active = "self.requires_grad" if prim.differentiable else "False"
     general_active = "self.requires_grad or tensor and other.requires_grad" \
         if prim.differentiable else "False"
-    lane = ordered("v", "other")
-    lane_partials = _partial_block(prim, mine, [*lane, "value"], printed, " " * 24)
     lane_memo = "(" + ", ".join(ordered(f"p{mine}", "None")) + ")"
-    names = ["x", "y", "value"]
-    general_partials = [
-        *_partial_block(prim, mine, names, printed, " " * 28),
-        "                            if tensor:",
-        *_partial_block(prim, theirs, names, printed, " " * 32),
-        "                            else:",
-        f"                                p{theirs} = None"]
+    lane_partials, general_partials = [], []  # (a comparison memoizes nothing)
+    if prim.differentiable:
+        lane_partials = _partial_block(prim, mine, [*lane, "value"], printed, " " * 24)
+        names = ["x", "y", "value"]
+        general_partials = [
+            *_partial_block(prim, mine, names, printed, " " * 28),
+            "                            if tensor:",
+            *_partial_block(prim, theirs, names, printed, " " * 32),
+            "                            else:",
+            f"                                p{theirs} = None"]
     return "\n".join([
         f"def {name}(self, other):",
         "    if ((kind := type(other)) is float or kind is int) and self._node is None:",
