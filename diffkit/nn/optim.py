@@ -50,6 +50,10 @@ def _pair(name: str, value: Any) -> tuple[float, float]:
     return (float(value[0]), float(value[1]))
 
 
+def _plural(n: Any) -> str:
+    return f"{n} parameter" + ("" if n == 1 else "s") if type(n) is int else repr(n)
+
+
 def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
     """A saved state entry of parameter `p` (number `i`) as the optimizer uses it: a number as
     it is, an array or a (JSON-style) nested list as an array of the parameter's working dtype
@@ -348,7 +352,11 @@ class Optimizer:
 
     def state_dict(self) -> dict[str, Any]:
         """Hyper-parameters and per-parameter state (NumPy copies), for checkpoints."""
-        hyper = [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]
+        hyper, first = [], 0  # each group's parameters by number (PyTorch's "params"): a
+        for g in self.param_groups:  # state loads only into groups of the same sizes
+            hyper.append({**{k: v for k, v in g.items() if k != "params"},
+                          "params": list(range(first, first + len(g["params"])))})
+            first += len(g["params"])
         state = {i: {k: (np.array(to_numpy(v)) if hasattr(v, "shape") else v) for k, v in s.items()}
                  for i, s in self.state.items()}
         return {"param_groups": hyper, "state": state}
@@ -367,8 +375,10 @@ class Optimizer:
                              f"{len(params)} parameters")
         loaded = {int(i): {k: _state_value(i, k, v, params[int(i)]) for k, v in s.items()}
                   for i, s in sd["state"].items()}
-        groups = [self._loaded_group(i, g, saved)
-                  for i, (g, saved) in enumerate(zip(self.param_groups, sd["param_groups"]))]
+        groups, first = [], 0
+        for i, (g, saved) in enumerate(zip(self.param_groups, sd["param_groups"])):
+            groups.append(self._loaded_group(i, g, saved, range(first, first + len(g["params"]))))
+            first += len(g["params"])
         for g, new in zip(self.param_groups, groups):
             g.update(new)
         device = "cpu"
@@ -379,17 +389,30 @@ class Optimizer:
                           for k, v in s.items()} for i, s in loaded.items()}
 
 
-    def _loaded_group(self, i: int, group: dict[str, Any], saved: Any) -> dict[str, Any]:
-        """The saved hyper-parameters of `group` (number `i`), checked as the constructor checks
-        them: a checkpoint with lr = NaN or without a momentum is refused before anything changes."""
+    def _loaded_group(self, i: int, group: dict[str, Any], saved: Any, numbers: range
+                      ) -> dict[str, Any]:
+        """The saved hyper-parameters of `group` (number `i`, holding the parameters
+        `numbers`), checked as the constructor checks them: a checkpoint with lr = NaN,
+        without a momentum, or whose group held other parameters (its ``params``: their
+        numbers; a state saved before diffkit kept them has none) is refused before anything
+        changes."""
         if type(saved) is not dict:
             raise ValueError(f"optimizer state: parameter group {i} is a {type(saved).__name__}, "
                              "not a dict of hyper-parameters")
         needed = [k for k in group if k in self.defaults or k in self.RANGES]
         missing = [k for k in needed if k not in saved]
-        if missing or "params" in saved:
-            raise ValueError(f"optimizer state: parameter group {i} "
-                             + (f"lacks {', '.join(missing)}" if missing else "holds 'params'"))
+        if missing:
+            raise ValueError(f"optimizer state: parameter group {i} lacks {', '.join(missing)}")
+        saved = dict(saved)
+        held = saved.pop("params", None)
+        if held is not None and (not isinstance(held, list | tuple) or len(held) != len(numbers)
+                                 or any(type(n) is not int or n != m
+                                        for n, m in zip(held, numbers))):
+            size = len(held) if isinstance(held, list | tuple) else held
+            raise ValueError(f"optimizer state: parameter group {i} was saved with "
+                             f"{_plural(size)} ({held!r:.60}), this optimizer's holds "
+                             f"{_plural(len(numbers))} (numbers {list(numbers)!r:.60}): the "
+                             "groups are arranged differently")
         flags = [k for k in needed if type(group[k]) is bool and type(saved[k]) is not bool]
         if flags:
             raise ValueError(f"optimizer state: parameter group {i}: {flags[0]} must be True or "

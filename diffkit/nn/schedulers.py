@@ -88,7 +88,7 @@ def _checked_state(owner: str, state: Any, spec: Mapping[str, _Check],
         why = check(state[k]) if k in state else None
         if why is not None:
             raise ValueError(f"{where}: {k!r}{why}")
-    return dict(state)
+    return {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in state.items()}
 
 
 class LRScheduler:
@@ -131,14 +131,25 @@ class LRScheduler:
 
     def _advance(self, initial: bool) -> None:
         self.last_epoch += 1
-        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+        for g, base in zip(self.optimizer.param_groups, self._bases(), strict=True):
             g["lr"] = self.next_lr(g["lr"], base, self.last_epoch, initial)
+
+    def _bases(self) -> list[float]:
+        """``base_lrs``, one per group: a group added to the optimizer after this scheduler
+        was made (``add_param_group``) is scheduled too, from its rate when first seen here
+        (its ``initial_lr``), as PyTorch's StepLR scales every group it finds."""
+        groups = self.optimizer.param_groups
+        for g in groups[len(self.base_lrs):]:
+            self.base_lrs.append(g.setdefault("initial_lr", g["lr"]))
+        return self.base_lrs
 
     def get_last_lr(self) -> list[float]:
         return [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+        self._bases()
+        return {k: (list(v) if k == "base_lrs" else v) for k, v in self.__dict__.items()
+                if k != "optimizer"}
 
     def _state_checks(self) -> dict[str, _Check]:
         """How :meth:`load_state_dict` checks each entry (subclasses add their settings)."""
