@@ -18,8 +18,9 @@ import os
 import shlex
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..errors import DiffkitError
 from .common import CLIError, HelpFormatter, one_line
@@ -166,8 +167,16 @@ def _main(argv: Sequence[str] | None) -> int:
         return USAGE
     command = f"diffkit {args.command}"
     debug = os.environ.get("DIFFKIT_DEBUG", "") not in ("", "0")
+
+    def shown(text: Warning | str, category: type[Warning], filename: str, lineno: int,
+              file: Any = None, line: str | None = None) -> None:
+        """A warning as one line on stderr, as errors are (not Python's file:line form)."""
+        _say(f"{command}: warning: {one_line(str(text))}")
+
     try:
-        status = int(args.run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = shown
+            status = int(args.run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside main, not at interpreter exit
         return status
     except BrokenPipeError:

@@ -85,6 +85,7 @@ from .step_checks import (
     infinite_partial,
     moved_constant,
     not_analytic,
+    traced_tangent,
 )
 
 #: held while the complex step changes the process's warning filters (catch_warnings is not
@@ -97,6 +98,12 @@ SCHEMES = ("forward", "central", "complex", "richardson")
 #: (< 1e-24·f″) is below the repeatability check's tolerance (1000 ulps); a larger explicit
 #: step= costs one more evaluation at x + 1e-20i for that comparison
 TINY_IMAGINARY = 1e-12
+
+#: how far (relative to max(1, |J·v|)) a first derivative by default steps may lie from the
+#: trace's own J·v before it is a warning: 30× the scheme's error in the precision f computes
+#: in, at least this (a quotient across a pole, a jump or a feature narrower than the step is
+#: off by O(1) or more; a smooth f's by 1e-6 or less)
+TRACE_AGREEMENT = 1e-3
 
 #: a difference quotient and, for Richardson, the error estimate of each of its entries
 Estimate = tuple[np.ndarray, "np.ndarray | None"]
@@ -152,6 +159,40 @@ def _check_pointwise(out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> No
         raise ShapeError(f"a finite-difference derivative at an array x of shape {x_shape} is "
                          f"that of an element-wise f, but f(x) has shape {out_shape}: use "
                          "dk.grad or dk.jacobian")
+
+
+def _largest_value(graph: Graph) -> float:
+    """The largest finite |value| f's trace computes (the size its rounding scales with)."""
+    largest = 0.0
+    for node in graph.nodes:
+        v = node.value
+        if isinstance(v, np.ndarray | np.generic | float | int) and np.size(v) and \
+                dtype_of(v).kind in "fc":
+            finite = np.abs(v)[np.isfinite(v)]
+            if finite.size:
+                largest = max(largest, float(np.max(finite)))
+    return largest
+
+
+def _require_elementwise(graph: Graph | None, wrt: Sequence[int]) -> None:
+    """derivative(f) at an array x is f′ element by element only for an element-wise f: every
+    operation on the derivative's path in f's trace must be element-wise (a ShapeError names
+    the first that is not: x[::-1]**2 or cumsum(x) has x's shape, but its directional
+    derivative along w, divided by w, is no element's derivative). A black box (no trace) is
+    taken as documented: element-wise by the caller's word."""
+    if graph is None:
+        return
+    live = {graph.inputs[k] for k in wrt}
+    for node in graph.nodes:
+        if node.prim is None or not node.prim.differentiable or not live.intersection(
+                node.inputs):
+            continue
+        if node.prim.kind != "elementwise" or node.shape != graph.output.shape:
+            raise ShapeError(
+                f"a finite-difference derivative at an array x is that of an element-wise f, "
+                f"but {node.prim.name!r} in f mixes elements: use dk.jacobian (or dk.grad of a "
+                "scalar function)")
+        live.add(node)
 
 
 def _agrees(first: np.ndarray, again: np.ndarray, graph: Graph) -> bool:
@@ -274,6 +315,9 @@ class FiniteDifferenceEngine(Engine):
         self.plain_at_point: Any = None
         #: the step the last answer's differences started from (Richardson may restart smaller)
         self.step_used: np.ndarray | None = None
+        #: the complex step's trace of f at the real point (:meth:`_check_complex_step`), which
+        #: the checks of a first derivative read as the other schemes read the value's
+        self.point_trace: Graph | None = None
 
     # ----- the black box -----------------------------------------------------------------------
 
@@ -404,8 +448,10 @@ class FiniteDifferenceEngine(Engine):
         where f cannot be traced (a black box only: float(x), math.*, NumPy functions with no
         rule — the plain call then gives the value; where that fails too, the trace's named
         error is raised, not the plain call's bare one) or where a pure function's trace for
-        this signature showed nothing to check."""
-        if fn.pure and ("fd-constants", signature(args), tuple(wrt)) in fn.cache:
+        this signature showed nothing to check and an explicit ``step`` is given (by default
+        steps the trace at x is the reference :meth:`_check_against_trace` reads)."""
+        if fn.pure and self.step is not None and \
+                ("fd-constants", signature(args), tuple(wrt)) in fn.cache:
             return None, None
         try:
             return self._trace(fn, args, wrt), None
@@ -537,6 +583,7 @@ class FiniteDifferenceEngine(Engine):
                 "imaginary part by h; use method='fd-central' or an AD method (method='reverse')")
         self.plain_at_point = None  # set by the repeatability check's plain call, if made
         self._check_repeatable(fn, args, value, graph)
+        self.point_trace = graph
         return np.asarray(value)[()] if not np.ndim(value) else value
 
     # ----- first derivatives -------------------------------------------------------------------
@@ -570,6 +617,7 @@ class FiniteDifferenceEngine(Engine):
         flat, x0, out, graph = self._flat_function(fn, args, wrt, value)
         eps = _precision(graph, wrt, x0.real if np.iscomplexobj(x0) else x0, out)
         h = self.default_step(x0.real if np.iscomplexobj(x0) else x0, eps)
+        traced = graph if value is None else self.point_trace  # the trace at x, for the checks
         # f(x0) of a forward difference is the value's, where a plain call at x0 as it is gave it
         plain = value is None and graph is None
         dtype = _common_dtype(args, wrt)
@@ -591,6 +639,11 @@ class FiniteDifferenceEngine(Engine):
         if self.scheme == "forward" and x0.size:
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
                 flat, x0, -h, out, batch, f0=f0, eps=eps, ct=ct), graph)
+        # along a fixed direction of weights in [0.5, 1.5] with no pattern (a golden-angle
+        # sine), so that no entry's error hides behind another's in J·v
+        v = 1.0 + 0.5 * np.sin(2.399963229728653 * np.arange(x0.size))
+        self._check_against_trace(traced, wrt, x0, v, jac @ v, eps, ct, np.abs(jac) @ v,
+                                  float(np.sum(v / h)) * self._finest())
         return out, _narrow(jac, dtype)
 
     def _check_one_sided(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
@@ -688,6 +741,63 @@ class FiniteDifferenceEngine(Engine):
         eps = float(np.finfo(dtype).eps)
         own = eps ** 0.5 if self.scheme == "forward" else eps ** (2 / 3)
         return max(1e-5, 30 * own)
+
+    def _check_against_trace(self, graph: Graph | None, wrt: Sequence[int], x0: np.ndarray,
+                             direction: np.ndarray, found: np.ndarray, eps: float,
+                             ct: np.ndarray | None = None, terms: np.ndarray | None = None,
+                             per_step: float = 0.0) -> None:
+        """Warn where a first derivative taken by default steps, `found` (J·v along the flat
+        `direction` v; with a cotangent `ct`, ctᵀ·J·v), lies far from the trace's own J·v
+        (:func:`~.step_checks.traced_tangent`): beyond :data:`TRACE_AGREEMENT` (or 30× the
+        scheme's own error in the precision `eps`) relative to max(1, |J·v|, `terms`: the
+        size of the sum before its terms cancelled, |J|·|v|), plus the quotient's rounding,
+        30·eps·F·`per_step` (F: the largest value f's trace computes; `per_step`: Σ |vⱼ|/hⱼ,
+        0 for the complex step, which subtracts nothing). The quotient then
+        spans a pole (1/x at 1e-6, stepped by 6e-6 across 0: the wrong sign), a jump (floor at
+        2), a feature narrower than the step (tanh(1e21·x) at 0; sin at 1e8 by Richardson's
+        0.05·|x|) or a domain edge a one-sided step runs along (log at 1e-10) — or f is not
+        differentiable at x (a kink, where the trace's convention and the quotient's average
+        differ). No evaluation of f is added: the trace at x is the value's. Nothing is checked
+        without a trace (a black box), for an explicit ``step`` (used as given: an
+        error-against-step plot walks into these on purpose), or for complex numbers."""
+        if graph is None or self.step is not None or np.iscomplexobj(x0) or \
+                np.iscomplexobj(found) or not x0.size:
+            return
+        pieces = split_flat(direction, [np.empty(graph.inputs[i].shape) for i in wrt])
+        ref = traced_tangent(graph, [graph.inputs[i] for i in wrt], pieces)
+        if ref is None or np.iscomplexobj(ref):
+            return
+        if ct is not None:
+            if ref.shape != ct.shape:
+                return
+            ref = np.atleast_1d(ct @ ref)
+        found = np.reshape(found, (-1,)).astype(float)
+        if ref.shape != found.shape:
+            return
+        own = {"forward": 0.5, "complex": 1.0}.get(self.scheme, 2.0 / 3.0)
+        tol = max(TRACE_AGREEMENT, 30 * eps ** own)
+        scale = np.maximum(1.0, np.abs(ref))
+        if terms is not None and np.shape(terms) == scale.shape:
+            scale = np.maximum(scale, np.abs(terms))
+        gap = np.abs(found - ref)
+        off = gap > tol * scale + 30 * eps * _largest_value(graph) * per_step
+        if not np.any(off):
+            return
+        k = int(np.argmax(np.where(off, gap / scale, -1.0)))
+        step = float(np.max(self.step_used)) if self.step_used is not None else float("nan")
+        warn_user(
+            f"finite differences ({self.scheme}): the answer {found[k]:.6g} lies far from the "
+            f"derivative of the operations traced at this point, {ref[k]:.6g} (relative "
+            f"{gap[k] / scale[k]:.2g}; {int(np.count_nonzero(off))} of {found.size} "
+            f"entries). The step ({step:.3g}) spans something the quotient cannot resolve — a "
+            "pole, a jump, a domain edge or a feature narrower than the step — or f is not "
+            "differentiable here. Pass a smaller step= or use an AD method (method='reverse')")
+
+    def _finest(self) -> float:
+        """How much smaller than the first step the finest quotient's is (Richardson's last
+        row: 2^(levels − 1); 1 for one quotient; 0 for the complex step, which subtracts
+        nothing and so has no rounding to allow for)."""
+        return {"complex": 0.0, "richardson": 2.0 ** (self.levels - 1)}.get(self.scheme, 1.0)
 
     def _refine(self, at: Callable[[np.ndarray], Estimate], x0: np.ndarray,
                 h: np.ndarray, eps: float | None = None) -> np.ndarray:
@@ -849,12 +959,22 @@ class FiniteDifferenceEngine(Engine):
 
     def jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
         """Directional derivative along the tangents: two evaluations (central)."""
+        return self._jvp(fn, args, tangents)
+
+    def _jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any],
+             pointwise: bool = False) -> tuple[Any, Any]:
+        """:meth:`jvp`; where `pointwise` (derivative at an array x, read element by element),
+        f must be element-wise (:func:`_require_elementwise`)."""
         args = self._inputs(fn, args)
         wrt = list(range(len(args)))
         for name, a, v in zip(fn.inputs, args, tangents):  # as forward mode checks them
             check_tangent(v, name, np.shape(a), real=not np.iscomplexobj(a))
         value = self._check_complex_step(fn, args) if self.scheme == "complex" else None
         flat, x0, out, graph = self._flat_function(fn, args, wrt, value)
+        traced = graph if value is None else self.point_trace  # the trace at x, for the checks
+        if pointwise:
+            _check_pointwise(np.shape(out), np.shape(args[0]))
+            _require_elementwise(traced, wrt)
         t = np.concatenate([np.reshape(np.asarray(v, dtype=x0.dtype), (-1,)) for v in tangents])
         norm = np.linalg.norm(t)
         if norm == 0:
@@ -893,6 +1013,7 @@ class FiniteDifferenceEngine(Engine):
         col = self._refine(lambda hs: along(float(hs[0] / size[0])), x0[moved], h * size, eps)
         if self.scheme == "forward":
             self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h)[0], graph)
+        self._check_against_trace(traced, wrt, x0, t, col, eps, per_step=self._finest() / h)
         return out, _in_dtype_of(np.reshape(col, np.shape(out)), out)
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:
@@ -952,13 +1073,17 @@ class FiniteDifferenceEngine(Engine):
                         x = (x0 + off).astype(x0.dtype)
                         _require_taken(x0, off, x - x0)
                         values.append(flat(x)[0])
-                    denominator = hi * hj * (1.0 if forward else 4.0)
+                    # in the units of the steps s = h/max(1, |x|) (as derivative(n = 2) takes
+                    # it): settled against max(1, |∂²f/∂sᵢ∂sⱼ|), the function's own scale — in
+                    # x's units a derivative near 0 at |x| = 1e6 passed any estimate below 1e-4
+                    denominator = hh * hh * (1.0 if forward else 4.0)
                     d = sum(c * v for (_, _, c), v in zip(signs, values)) / denominator
                     return np.asarray(d), eps * sum(abs(v) for v in values) / denominator
 
+                units = 1.0 if self.step else float(scale[i] * scale[j])
                 H[i, j] = H[j, i] = self._difference_by_scheme(
-                    cross, 0.05, eps ** (1.0 / 3.0 if forward else 0.25))
-                worst = max(worst, float(self.error_estimate or 0.0))
+                    cross, 0.05, eps ** (1.0 / 3.0 if forward else 0.25)) / units
+                worst = max(worst, float(self.error_estimate or 0.0) / units)
         self.error_estimate = worst
         return _narrow(H, _common_dtype(args, wrt))
 
@@ -996,6 +1121,8 @@ class FiniteDifferenceEngine(Engine):
                 "use method='fd-richardson' or 'fd-central', or an AD method (method='forward')")
         flat, x0, out, graph = self._flat_function(fn, [x], [0])
         _check_pointwise(np.shape(out), np.shape(x))
+        if np.ndim(x):
+            _require_elementwise(graph, [0])
         # each element's own scale w = max(1, |x|) (see _first_derivative): the n-th derivative
         # in s of f(x + s·w), divided by wⁿ (its error estimate too, at most by min(w)ⁿ)
         w = np.maximum(1.0, np.abs(x0))
@@ -1026,8 +1153,7 @@ class FiniteDifferenceEngine(Engine):
         # along w = max(1, |x|), divided by w: each element stepped in proportion to its own
         # size (one step sized for the largest element was 50 % off for log at [1e4, 0.05])
         w = np.maximum(1.0, np.abs(x)).astype(x.dtype if x.dtype.kind == "f" else float)
-        out, d = self.jvp(fn, [x], [w])
-        _check_pointwise(np.shape(out), np.shape(x))
+        out, d = self._jvp(fn, [x], [w], pointwise=True)
         return (d / w).astype(d.dtype)
 
     def _nth_derivative(self, g: Callable[[float], np.ndarray], n: int, scale: float,

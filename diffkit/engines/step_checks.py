@@ -187,3 +187,23 @@ def _wide(a: Any) -> Any:
     """`a` in float64 if it is a lower-precision float array (else as it is)."""
     a = np.asarray(a)
     return a.astype(np.float64) if a.dtype.kind == "f" and a.dtype.itemsize < 8 else a
+
+
+def traced_tangent(graph: Graph, wrt: Sequence[Node], direction: Sequence[np.ndarray]
+                   ) -> np.ndarray | None:
+    """J·v of the traced operations at the point, flat: the tangent sweep of `graph` seeded
+    with `direction` (one array per node of `wrt`, of its shape). A reference a difference
+    quotient along v should approach as its step shrinks, where f is differentiable and the
+    trace is f near the point. None where the sweep cannot say (a missing rule, a point where
+    a rule is singular, a value that is not finite)."""
+    seeds = {w: np.asarray(v, dtype=float).reshape((1, *w.shape))
+             for w, v in zip(wrt, direction, strict=True)}
+    with np.errstate(all="ignore"):
+        try:
+            tan = tangent_sweep(graph.nodes, seeds, 1).get(graph.output)
+        except (DiffkitError, ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
+            return None
+    if tan is None:  # the output does not depend on the inputs: J·v = 0
+        return np.zeros(int(np.prod(graph.output.shape)))
+    flat = np.reshape(np.asarray(tan), (-1,))
+    return flat if np.all(np.isfinite(flat)) else None

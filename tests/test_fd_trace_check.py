@@ -1,0 +1,184 @@
+"""Finite differences that span what they cannot resolve are a warning, not a silent number
+(stop 38's hunts of the finite-difference engine).
+
+A first derivative by default steps is compared with the derivative of the operations traced
+at the point (no evaluation of f added): 1/x at 1e-6, whose central step of 6e-6 spans the
+pole, answered +2.8e10 for −1e12 (the wrong sign); a jump within the step (floor at 2, abs
+beside 1e-8) gave numbers of size 1/h; a feature narrower than the step (tanh(1e21·x) at 0;
+sin at 1e8 by Richardson's 0.05·|x|) an error estimate of 0; a one-sided step along a domain
+edge (log at 1e-10) 97 % off — all without a word. A Richardson Hessian at |x| = 1e6 settled
+its estimate in x's units against max(1, |H|), so a wrong answer near 0 passed, and a
+finite-difference derivative at an array x took any f of x's shape for an element-wise one
+(x[::-1]**2 answered [18, 4, 0.67]). References are hand formulas."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import diffkit as dk
+from diffkit.errors import ShapeError
+
+FAR = "lies far from the derivative of the operations traced"
+
+
+def _warned(thunk) -> tuple[object, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = thunk()
+    return value, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize(("label", "thunk", "exact"), [
+    ("1/x across its pole", lambda: dk.grad(dk.parse("1/x"), method="fd")(1e-6)[0], -1e12),
+    ("a jump at the point", lambda: dk.grad(dk.parse("x*floor(x)"), method="fd")(2.0)[0], 2.0),
+    ("a feature narrower than the step",
+     lambda: dk.grad(dk.parse("tanh(x*1e21)"), method="fd")(0.0)[0], 1e21),
+    ("a one-sided step along a domain edge",
+     lambda: dk.derivative(dk.function(lambda x: dk.log(x)), method="fd-forward")(1e-10), 1e10),
+    ("Richardson's 0.05·|x| at 1e8",
+     lambda: dk.derivative(lambda x: np.sin(x), method="fd-richardson")(1e8), math.cos(1e8)),
+    ("Richardson over a narrow bump",
+     lambda: dk.derivative(lambda x: np.exp(-(x - 1e6) ** 2), method="fd-richardson")(1e6 + 0.5),
+     -math.exp(-0.25)),
+    ("the complex step at |x| below its step",
+     lambda: dk.grad(dk.parse("x^x"), method="fd-complex")(1e-300)[0],
+     (1e-300) ** 1e-300 * (math.log(1e-300) + 1)),
+    ("a kink beside the point", lambda: dk.grad(lambda a: np.abs(a), method="fd")(1e-8)[0], 1.0),
+    ("a traced branch", lambda: dk.grad(lambda x: x ** 2 if x > 1 else 5 * x, method="fd")(1.0)[0],
+     5.0),
+])
+def test_a_quotient_far_from_the_derivative_warns(label, thunk, exact):
+    value, messages = _warned(thunk)
+    assert abs(value - exact) > 1e-3 * max(1.0, abs(exact))  # (the answer itself is wrong)
+    assert any(FAR in m for m in messages), (label, value, messages)
+
+
+def test_array_paths_warn_and_name_the_entries():
+    x = np.array([1e-8, 1 + 1e-7, 0.5])
+    f = lambda a: np.abs(a) + 3 * np.floor(a) + np.maximum(a - 0.5 - 1e-9, 0)
+    _, messages = _warned(lambda: dk.jacobian(f, method="fd")(x))
+    assert any(FAR in m for m in messages)
+    _, messages = _warned(lambda: dk.jvp(np.floor, (np.array([1.0, -2.0, 3.0]),),
+                                         (np.ones(3),), method="fd"))
+    assert any(FAR in m and "3 of 3 entries" in m for m in messages)
+    _, pull = dk.vjp(lambda a: 1 / a, np.array([1e-6, 1.0]), method="fd")
+    _, messages = _warned(lambda: pull(np.ones(2)))
+    assert any(FAR in m for m in messages)
+
+
+@pytest.mark.parametrize(("thunk", "exact"), [
+    (lambda: dk.grad(dk.parse("sin(x)"), method="fd")(1.0), (math.cos(1.0),)),
+    (lambda: dk.grad(dk.parse("exp(x)"), method="fd")(20.0), (math.exp(20.0),)),
+    (lambda: dk.grad(dk.parse("exp(x)"), method="fd-forward")(20.0), (math.exp(20.0),)),
+    (lambda: dk.grad(dk.parse("x^2"), method="fd")(0.0), (0.0,)),
+    (lambda: dk.grad(dk.parse("abs(x)"), method="fd")(0.0), (0.0,)),  # both sides: 0
+    (lambda: dk.grad(dk.parse("ln(x1) + x1*x2 - sin(x2)"), method="fd")(2.0, 5.0),
+     (5.5, 2.0 - math.cos(5.0))),
+    (lambda: dk.grad(dk.parse("sin(x)"), method="fd-complex")(1.0), (math.cos(1.0),)),
+    (lambda: dk.grad(dk.parse("sin(x)"), method="fd-richardson")(1.0), (math.cos(1.0),)),
+    (lambda: dk.derivative(lambda x: np.sin(x), method="fd")(np.array([0.0, 1.0, 2.0])),
+     np.cos([0.0, 1.0, 2.0])),
+    (lambda: dk.grad(dk.parse("1/x"), method="fd", step=1e-9)(1e-6), (-1e12,)),
+])
+def test_smooth_functions_answer_without_a_word(thunk, exact):
+    value, messages = _warned(thunk)
+    assert not messages
+    np.testing.assert_allclose(np.asarray(value, dtype=float), np.asarray(exact), rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("method", ["fd", "fd-forward", "fd-richardson", "fd-complex"])
+def test_vector_functions_in_both_precisions_answer_without_a_word(method, dtype):
+    x = np.linspace(0.1, 3.0, 40).astype(dtype)
+    value, messages = _warned(lambda: dk.grad(lambda a: np.sum(np.sin(a) * a), method=method)(x))
+    assert not [m for m in messages if FAR in m]  # (float32's Richardson may not settle)
+    want = np.sin(x.astype(float)) + x.astype(float) * np.cos(x.astype(float))
+    np.testing.assert_allclose(np.asarray(value[0], dtype=float), want,
+                               rtol=1e-6 if dtype == np.float64 else 2e-2,
+                               atol=1e-6 if dtype == np.float64 else 5e-2)
+
+
+def test_an_explicit_step_is_used_as_given():
+    value, messages = _warned(lambda: dk.grad(dk.parse("1/x"), method="fd", step=6e-6)(1e-6))
+    assert not messages and value[0] > 0  # the step across the pole, as asked
+
+
+def test_the_check_evaluates_nothing_more():
+    from diffkit.engines.finite import FiniteDifferenceEngine
+
+    f = dk.parse("ln(x1) + x1*x2 - sin(x2)")
+    engine = FiniteDifferenceEngine("central")
+    engine.jacobian(f, [2.0, 5.0], [0, 1])  # (the first call per signature traces once more)
+    engine.evaluations = 0
+    engine.jacobian(f, [2.0, 5.0], [0, 1])
+    assert engine.evaluations == 2 * 2 + 1
+
+
+def test_a_pure_function_is_checked_at_every_call():
+    g = dk.grad(dk.parse("1/x"), method="fd")
+    for _ in range(2):
+        _, messages = _warned(lambda: g(1e-6))
+        assert any(FAR in m for m in messages)
+
+
+def test_the_cli_prints_the_warning_as_one_line():
+    run = subprocess.run([sys.executable, "-m", "diffkit", "grad", "1/x", "--at", "x=1e-6",
+                          "--method", "fd"], check=False, capture_output=True, text=True,
+                         timeout=120)
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("diffkit grad: warning: finite differences")
+
+
+def test_a_richardson_hessian_settles_in_the_steps_units():
+    """sin(x)·y at (1e6, 1): H = [[−sin 1e6, cos 1e6], [cos 1e6, 0]]; 0.05·1e6 steps average
+    the oscillation away, which the estimate in x's units hid."""
+    h, messages = _warned(lambda: dk.hessian(lambda x, y: np.sin(x) * y,
+                                             method="fd-richardson")(1e6, 1.0))
+    assert abs(h[0][1] - math.cos(1e6)) > 0.5  # wrong ...
+    assert any("did not settle" in m for m in messages)  # ... and said so
+
+    def f(x, y):
+        return np.exp(x * y) + x ** 3 * np.sin(y)
+
+    x, y = 0.7, 1.3
+    exact = np.array([[y * y * math.exp(x * y) + 6 * x * math.sin(y),
+                       math.exp(x * y) * (1 + x * y) + 3 * x * x * math.cos(y)],
+                      [0.0, x * x * math.exp(x * y) - x ** 3 * math.sin(y)]])
+    exact[1, 0] = exact[0, 1]
+    for point, want in [((0.7, 1.3), exact),
+                        ((1e4, 3e-3), np.array([[2 * 9e-6, 4 * 1e4 * 3e-3],
+                                                [4 * 1e4 * 3e-3, 2 * 1e8]]))]:
+        g = f if point == (0.7, 1.3) else (lambda x, y: x ** 2 * y ** 2)
+        h, messages = _warned(lambda g=g, point=point: dk.hessian(
+            g, method="fd-richardson")(*point))
+        assert not messages
+        np.testing.assert_allclose(np.asarray(h, dtype=float), want, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["fd", "fd-forward", "fd-richardson", "fd-complex"])
+@pytest.mark.parametrize("f", [lambda x: x[::-1] ** 2, lambda x: np.cumsum(x ** 2),
+                               lambda x: x * np.sum(x)], ids=["reversed", "cumsum", "x*sum"])
+def test_a_derivative_at_an_array_needs_an_element_wise_function(method, f):
+    with pytest.raises(ShapeError, match="element-wise"):
+        dk.derivative(f, method=method)(np.array([1.0, 2.0, 3.0]))
+
+
+def test_a_second_derivative_at_an_array_needs_an_element_wise_function():
+    with pytest.raises(ShapeError, match="element-wise"):
+        dk.derivative(lambda x: np.cumsum(x ** 3), 2, method="fd")(np.array([1.0, 2.0]))
+    x = np.array([0.5, 1.5])
+    got = dk.derivative(lambda a: np.sin(a) * a, 2, method="fd-richardson")(x)
+    np.testing.assert_allclose(got, 2 * np.cos(x) - x * np.sin(x), rtol=1e-7)
+
+
+@pytest.mark.parametrize("method", ["fd", "fd-forward", "fd-richardson", "fd-complex"])
+def test_element_wise_functions_at_an_array_still_answer(method):
+    x = np.array([1.0, 2.0, 3.0])
+    got = dk.derivative(lambda a: np.sin(a) + np.ones(3), method=method)(x)
+    np.testing.assert_allclose(got, np.cos(x), rtol=1e-6)
