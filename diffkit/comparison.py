@@ -19,6 +19,7 @@ import json
 import statistics
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -363,22 +364,29 @@ def _measure(fn: Function, xs: list[Any], wrt: list[int], method: str, scalar: b
     call = (api.grad if scalar else api.jacobian)(g, method=eng, wrt=wrt)
     engine = call.engine
     try:
-        t0 = time.perf_counter()
-        value = call(*xs)
-        first = time.perf_counter() - t0
+        with warnings.catch_warnings(record=True) as said:  # the row's note, not the console:
+            warnings.simplefilter("always")  # the table's error column measures it
+            t0 = time.perf_counter()
+            value = call(*xs)
+            first = time.perf_counter() - t0
     except (DiffkitError, ValueError, NotImplementedError, TypeError) as exc:
         # the error's name, and the method by its name (the engine object was passed as method=)
         row.skipped = f"{type(exc).__name__}: {str(exc).replace(repr(eng), repr(method))}"
         return row
     row.value = _flat(value, scalar)
-    if hasattr(engine, "evaluations"):  # one call counted (and its step noted)
-        engine.evaluations = 0
-        call(*xs)
-        row.evaluations = engine.evaluations
-    row.sweeps, row.notes = _explain(engine, method, [xs[i] for i in wrt], n, m)
-    row.time = _median_time(lambda: call(*xs), repeat, budget)
-    row.setup = max(first - row.time, 0.0)
-    row.memory = _peak_memory(lambda: call(*xs))
+    with warnings.catch_warnings():  # (said once, by the first call)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if hasattr(engine, "evaluations"):  # one call counted (and its step noted)
+            engine.evaluations = 0
+            call(*xs)
+            row.evaluations = engine.evaluations
+        row.sweeps, row.notes = _explain(engine, method, [xs[i] for i in wrt], n, m)
+        row.time = _median_time(lambda: call(*xs), repeat, budget)
+        row.setup = max(first - row.time, 0.0)
+        row.memory = _peak_memory(lambda: call(*xs))
+    warned = [str(w.message) for w in said if issubclass(w.category, RuntimeWarning)]
+    if warned:
+        row.notes = "; ".join([*filter(None, [row.notes]), f"warned: {_gist(warned[0])}"])
     if reference is None:  # no finite derivative at the point: nothing to measure against
         return row
     err = np.abs(row.value - np.asarray(reference))
@@ -388,6 +396,14 @@ def _measure(fn: Function, xs: list[Any], wrt: list[int], method: str, scalar: b
     row.rel_error = row.abs_error / scale if scale > 0 else (
         0.0 if row.abs_error == 0 else float("inf"))
     return row
+
+
+def _gist(message: str) -> str:
+    """A warning's first sentence, for a table's note (the table's error column has the rest)."""
+    if "lies far from the derivative of the operations traced" in message:
+        return "far from the traced derivative (the step spans a pole, jump or fast change)"
+    head = message.split(". ")[0].split(" (relative")[0]
+    return head.split(": ", 1)[1] if head.startswith("finite differences") else head
 
 
 def step_taken(engine: Any, xs: Sequence[Any]) -> np.ndarray:

@@ -182,3 +182,11 @@ def test_element_wise_functions_at_an_array_still_answer(method):
     x = np.array([1.0, 2.0, 3.0])
     got = dk.derivative(lambda a: np.sin(a) + np.ones(3), method=method)(x)
     np.testing.assert_allclose(got, np.cos(x), rtol=1e-6)
+
+
+def test_compare_notes_the_warning_in_the_row():
+    cmp, messages = _warned(lambda: dk.compare("1/x", 1e-6, methods=["fd-central", "reverse"]))
+    assert not [m for m in messages if FAR in m]  # the table says it, not the console
+    assert "warned: far from the traced derivative" in cmp.row("fd-central").notes
+    assert "warned" not in cmp.row("reverse").notes
+    assert cmp.row("fd-central").rel_error > 0.5  # (the error column measures it)

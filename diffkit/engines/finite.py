@@ -41,6 +41,13 @@ perturbed value meets an infinite local partial (sqrt at 0: a branch point, wher
 finite but meaningless) it is a NonDifferentiableError, as in the AD engines. The one-sided forward
 difference cannot see such a point either: where the trace at x shows an infinite local partial it
 also looks backward, and refuses unless both sides agree.
+
+A difference quotient has no way to know that its step spans a pole (1/x at 1e-6 by a central
+step of 6e-6: the wrong sign), a jump, a domain edge or a feature narrower than itself, and
+central, forward and complex quotients carry no error estimate. So a first derivative by default
+steps is compared with the derivative of the operations traced at x (one tangent sweep of the
+value's own trace: no evaluation added), and one far from it is a RuntimeWarning
+(:meth:`FiniteDifferenceEngine._check_against_trace`).
 """
 
 from __future__ import annotations
