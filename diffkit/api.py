@@ -603,7 +603,21 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     with _strict(method):
         out, t = engine.jvp(traced_as(fn, xs, engine), xs, [as_input(t) for t in tangents])
     _check_finite([t], "the JVP", method)
+    if _discrete(out) and not isinstance(t, Traced):  # the tangent of integers or booleans
+        # (a comparison, argmax) is zero in float64 by every method (JAX's float0 has no NumPy
+        # form), not bool False by forward mode's and int 0 by the symbolic engine's
+        t = _module(t).zeros(shape_of(out), dtype=float_dtype(out))
     return _value(out, xs), _value(t, tangents)
+
+
+def _discrete(out: Any) -> bool:
+    """Whether f's value holds integers or booleans (a single array or number, not traced)."""
+    if isinstance(out, Traced | tuple | list | dict):
+        return False
+    dt = getattr(out, "dtype", None)
+    if dt is None:
+        return type(out) is bool or type(out) is int
+    return np.dtype(dt).kind in "biu"
 
 
 def _held(fn: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> list[int]:

@@ -190,3 +190,61 @@ def test_compare_notes_the_warning_in_the_row():
     assert "warned: far from the traced derivative" in cmp.row("fd-central").notes
     assert "warned" not in cmp.row("reverse").notes
     assert cmp.row("fd-central").rel_error > 0.5  # (the error column measures it)
+
+
+EPS = float(np.finfo(float).eps)
+
+
+@pytest.mark.parametrize(("label", "thunk", "exact"), [
+    # Richardson's first step 0.05·2ⁿ⁻¹·|x| spans whole periods: a clean, wrong limit
+    ("sin'' at 1000", lambda: dk.derivative(np.sin, 2, method="fd-richardson")(1000.0),
+     -math.sin(1000.0)),
+    ("sin'''' at 250", lambda: dk.derivative(np.sin, 4, method="fd-richardson")(250.0),
+     math.sin(250.0)),
+    ("(t sin t)'' at 1000",
+     lambda: dk.derivative(lambda t: t * np.sin(t), 2, method="fd-richardson")(1000.0),
+     2 * math.cos(1000.0) - 1000.0 * math.sin(1000.0)),
+    ("a Hessian of sin at 1000",
+     lambda: dk.hessian(lambda x, y: np.sin(x) + y ** 2, method="fd-richardson")(1000.0,
+                                                                                 1.0)[0, 0],
+     -math.sin(1000.0)),
+    # odd n: the stencil leaves x out and sees a narrow bump's flat sides only
+    ("a bump's third derivative",
+     lambda: dk.derivative(lambda t: np.exp(-1e10 * (t - 0.3) ** 2), 3, method="fd")(0.30001),
+     # d³/dt³ e^(−a u²) = (12a²u − 8a³u³) e^(−a u²), a = 1e10, u = 1e-5
+     (12e20 * 1e-5 - 8e30 * 1e-15) * math.exp(-1.0)),
+    ("a bump's cross derivative",
+     lambda: dk.hessian(lambda x, y: np.exp(-1e10 * ((x - 0.3) ** 2 + (y - 0.2) ** 2)),
+                        method="fd")(0.30001, 0.20001)[0, 1],
+     4e20 * 1e-10 * math.exp(-2.0)),
+    # a kink at a third of the step: D(h) = D(h/2), an estimate of 0
+    ("a kink at h/3", lambda: dk.derivative(lambda t: np.abs(t - (0.5 + EPS ** 0.25 / 3)), 2,
+                                            method="fd")(0.5), 0.0),
+])
+def test_a_higher_derivative_far_from_the_trace_warns(label, thunk, exact):
+    value, messages = _warned(thunk)
+    assert abs(value - exact) > 1e-3 * max(1.0, abs(exact))  # (the answer is wrong)
+    assert sum(FAR in m for m in messages) == 1, (label, value, messages)
+
+
+@pytest.mark.parametrize(("thunk", "exact"), [
+    (lambda: dk.derivative(np.sin, 2, method="fd")(1.0), -math.sin(1.0)),
+    (lambda: dk.derivative(np.sin, 4, method="fd-richardson")(1.0), math.sin(1.0)),
+    (lambda: dk.derivative(np.exp, 3, method="fd-richardson")(50.0), math.exp(50.0)),
+    (lambda: dk.derivative(lambda t: t ** 5, 2, method="fd-forward")(1.5), 20 * 1.5 ** 3),
+    (lambda: dk.hessian(lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2, method="fd")(1.2, 0.7),
+     [[2 - 400 * (0.7 - 3 * 1.44), -480.0], [-480.0, 200.0]]),
+    (lambda: dk.hessian(lambda x, y: np.exp(x * y), method="fd-forward")(0.3, 0.5),
+     [[0.25 * math.exp(0.15), math.exp(0.15) * 1.15], [math.exp(0.15) * 1.15,
+                                                      0.09 * math.exp(0.15)]]),
+])
+def test_smooth_higher_derivatives_answer_without_a_word(thunk, exact):
+    value, messages = _warned(thunk)
+    assert not messages
+    np.testing.assert_allclose(np.asarray(value, dtype=float), np.asarray(exact), rtol=1e-4)
+
+
+def test_one_warning_per_answer():
+    """An answer whose own estimate warned is not warned about again."""
+    _, messages = _warned(lambda: dk.grad(dk.parse("1/x"), method="fd-richardson")(1e-6))
+    assert len(messages) == 1

@@ -44,7 +44,7 @@ from ..errors import (
 from ..function import STRICT, Function, as_input, signature
 from ..ir import Graph, Node, toposort
 from ..primitive import Primitive, finite
-from ..primitives import add, div, mul, neg, sub
+from ..primitives import add, div, mul, neg, pow, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
 from .base import check_cotangent
@@ -897,8 +897,9 @@ def _not_finite(name: str, value: Any) -> None:
 
 
 #: the operators whose Python-float form overflows silently (1e200 * 1e200 is inf, where NumPy
-#: under STRICT raises; math's functions raise OverflowError themselves)
-_SILENT_OVERFLOW = (add, sub, mul, div)
+#: under STRICT raises; math's functions raise OverflowError themselves) — pow's too, whose
+#: float form squares by x * x and takes the reciprocal by 1.0 / x as NumPy's power does
+_SILENT_OVERFLOW = (add, sub, mul, div, pow)
 
 
 @functools.cache

@@ -325,6 +325,8 @@ class FiniteDifferenceEngine(Engine):
         #: the complex step's trace of f at the real point (:meth:`_check_complex_step`), which
         #: the checks of a first derivative read as the other schemes read the value's
         self.point_trace: Graph | None = None
+        #: whether the last answer came with a warning already (one warning per answer)
+        self.warned = False
 
     # ----- the black box -----------------------------------------------------------------------
 
@@ -620,6 +622,7 @@ class FiniteDifferenceEngine(Engine):
         Σᵢ ctᵢ·Dᵢⱼ (one column held at a time), so that no output's change is lost in the
         rounding of another's."""
         args = self._inputs(fn, args, wrt)
+        self.warned = False
         value = self._check_complex_step(fn, args, wrt) if self.scheme == "complex" else None
         flat, x0, out, graph = self._flat_function(fn, args, wrt, value)
         eps = _precision(graph, wrt, x0.real if np.iscomplexobj(x0) else x0, out)
@@ -768,7 +771,7 @@ class FiniteDifferenceEngine(Engine):
         without a trace (a black box), for an explicit ``step`` (used as given: an
         error-against-step plot walks into these on purpose), or for complex numbers."""
         if graph is None or self.step is not None or np.iscomplexobj(x0) or \
-                np.iscomplexobj(found) or not x0.size:
+                np.iscomplexobj(found) or not x0.size or self.warned:
             return
         pieces = split_flat(direction, [np.empty(graph.inputs[i].shape) for i in wrt])
         ref = traced_tangent(graph, [graph.inputs[i] for i in wrt], pieces)
@@ -792,6 +795,7 @@ class FiniteDifferenceEngine(Engine):
             return
         k = int(np.argmax(np.where(off, gap / scale, -1.0)))
         step = float(np.max(self.step_used)) if self.step_used is not None else float("nan")
+        self.warned = True
         warn_user(
             f"finite differences ({self.scheme}): the answer {found[k]:.6g} lies far from the "
             f"derivative of the operations traced at this point, {ref[k]:.6g} (relative "
@@ -799,6 +803,52 @@ class FiniteDifferenceEngine(Engine):
             f"entries). The step ({step:.3g}) spans something the quotient cannot resolve — a "
             "pole, a jump, a domain edge or a feature narrower than the step — or f is not "
             "differentiable here. Pass a smaller step= or use an AD method (method='reverse')")
+
+    def _check_higher(self, graph: Graph | None, taken: Callable[[Any], Any], found: Any,
+                      units: Any, eps: float, n: int) -> None:
+        """:meth:`_check_against_trace` for an n-th derivative or a Hessian (n = 2), `found`,
+        by default steps: the reference is forward mode's (``taken(engine)``: nested duals over
+        f's own operations; reverse mode's Hessian), measured in the units of the steps (×
+        `units`: max(1, |x|)ⁿ, or max(1, |xᵢ|)·max(1, |xⱼ|)), as the estimate is settled —
+        beyond 1e-3, or 30× the scheme's own error ε^(2/(n+2)) central, ε^(1/(n+1)) forward,
+        relative to max(1, |reference|), it is a warning. Richardson's tableau over steps that
+        span whole periods (sin″ at 1000 from a first step of 100) converges cleanly to the
+        wrong limit with an estimate of 1e-11; a stencil that leaves x out (odd n, the
+        Hessian's corners) can see a narrow feature's flat sides only. Not for a black box,
+        an explicit step, or an answer that warned already (its estimate said so)."""
+        if graph is None or self.step is not None or self.warned:
+            return
+        from . import get_engine
+
+        own = 1.0 / (n + 1) if self.scheme == "forward" else 2.0 / (n + 2)
+        tol = max(TRACE_AGREEMENT, 30 * eps ** own)
+        try:
+            with warnings.catch_warnings():  # the reference's own words are not the answer's
+                warnings.simplefilter("ignore")
+                ref = np.asarray(taken(get_engine("forward" if n != 2 or np.ndim(found) == 0
+                                                  else "reverse")), dtype=float)
+        except Exception:  # noqa: BLE001 - no reference (a missing rule, a kink): unchecked
+            return
+        found = np.asarray(found, dtype=float)
+        if ref.size != found.size or not np.all(np.isfinite(ref)):
+            return
+        ref = ref.reshape(found.shape)
+        units = np.broadcast_to(np.asarray(units, dtype=float), found.shape)
+        gap = np.abs(found - ref) * units
+        scale = np.maximum(1.0, np.abs(ref) * units)
+        off = gap > tol * scale
+        if not np.any(off):
+            return
+        k = np.unravel_index(int(np.argmax(np.where(off, gap / scale, -1.0))), found.shape)
+        what = "Hessian" if found.ndim == 2 else f"derivative of order {n}"
+        self.warned = True
+        warn_user(
+            f"finite differences ({self.scheme}): the {what} {found[k]:.6g} lies far from the "
+            f"derivative of the operations traced at this point, {ref[k]:.6g} (relative "
+            f"{gap[k] / scale[k]:.2g} in the steps' units; {int(np.count_nonzero(off))} of "
+            f"{found.size} entries). The steps span something the quotients cannot resolve — "
+            "whole periods of an oscillation, a narrow feature, a kink or a jump — or f is not "
+            "differentiable here. Pass a smaller step= or use an AD method (method='forward')")
 
     def _finest(self) -> float:
         """How much smaller than the first step the finest quotient's is (Richardson's last
@@ -973,6 +1023,7 @@ class FiniteDifferenceEngine(Engine):
         """:meth:`jvp`; where `pointwise` (derivative at an array x, read element by element),
         f must be element-wise (:func:`_require_elementwise`)."""
         args = self._inputs(fn, args)
+        self.warned = False
         wrt = list(range(len(args)))
         for name, a, v in zip(fn.inputs, args, tangents):  # as forward mode checks them
             check_tangent(v, name, np.shape(a), real=not np.iscomplexobj(a))
@@ -1055,6 +1106,7 @@ class FiniteDifferenceEngine(Engine):
 
         On the diagonal (i = j) these are the second differences with step 2hᵢ and hᵢ."""
         args = self._inputs(fn, args, wrt)
+        self.warned = False
         flat, x0, out, graph = self._flat_function(fn, args, wrt)
         require_scalar(out, "hessian")
         if np.iscomplexobj(x0) or np.iscomplexobj(_numeric(out)):
@@ -1092,6 +1144,9 @@ class FiniteDifferenceEngine(Engine):
                     cross, 0.05, eps ** (1.0 / 3.0 if forward else 0.25)) / units
                 worst = max(worst, float(self.error_estimate or 0.0) / units)
         self.error_estimate = worst
+        units = np.ones(n) if self.step else scale
+        self._check_higher(graph, lambda ad: ad.hessian(fn, args, wrt), H,
+                           np.outer(units, units), eps, 2)
         return _narrow(H, _common_dtype(args, wrt))
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
@@ -1115,6 +1170,7 @@ class FiniteDifferenceEngine(Engine):
         naming it (never a silently wrong digit count). An explicit ``step`` is used as given,
         once."""
         (x,) = self._inputs(fn, [x])
+        self.warned = False
         if n == 0:
             return self._numbers(self._run(fn, [x]), fn)
         if np.iscomplexobj(x):
@@ -1147,6 +1203,9 @@ class FiniteDifferenceEngine(Engine):
             if self.error_estimate is not None:
                 self.error_estimate = self.error_estimate / float(np.min(w))
             value = value / scale
+        if not np.ndim(x):  # (at an array: the AD engines take no n-th derivative there)
+            self._check_higher(graph, lambda ad: ad.derivative(fn, x, n), value,
+                               w[0] ** n, _precision(graph, [0], x0, out), n)
         res = _narrow(value, _common_dtype([x], [0]))
         return res.reshape(np.shape(x)) if np.shape(x) else res.reshape(np.shape(out))
 
@@ -1246,6 +1305,7 @@ class FiniteDifferenceEngine(Engine):
             size = float(np.max(np.where(unsettled, np.maximum(1.0, np.abs(best)), 0.0)))
             advice = ("a smaller step= or an AD method" if self.scheme == "richardson"
                       else "method='fd-richardson' or an AD method")
+            self.warned = True
             warn_user(f"finite differences ({self.scheme}): the derivative did not settle; its "
                       f"error estimate is {worst:.2g} (relative {worst / size:.2g}) in "
                       f"{int(np.count_nonzero(unsettled))} of {best.size} entries: use {advice} "

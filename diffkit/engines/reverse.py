@@ -160,8 +160,10 @@ def _owned(g: Any, nodes: Sequence[Any]) -> Any:
 
 
 def _zeros_like(v: Any) -> Any:
+    """The gradient of an input the output does not reach: zeros of its shape (traced, +0.0:
+    0.0·v alone is −0.0 where v is negative, which jit's generated code answered)."""
     if isinstance(v, Traced):
-        return broadcast_to(0.0 * v, shape_of(v))
+        return broadcast_to(0.0 * v + 0.0, shape_of(v))
     return xp_of(v).zeros(shape_of(v), dtype=getattr(v, "dtype", None) or np.result_type(v))
 
 
