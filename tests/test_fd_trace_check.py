@@ -248,3 +248,73 @@ def test_one_warning_per_answer():
     """An answer whose own estimate warned is not warned about again."""
     _, messages = _warned(lambda: dk.grad(dk.parse("1/x"), method="fd-richardson")(1e-6))
     assert len(messages) == 1
+
+
+@pytest.mark.parametrize(("label", "thunk", "exact"), [
+    # a large value elsewhere in the trace (multiplied by 0, cancelled) hides nothing
+    ("a pole beside a large dead value",
+     lambda: dk.grad(lambda x: 1 / x + 0 * (x * 1e30), method="fd")(1e-6)[0], -1e12),
+    ("a jump beside a cancelled exp(600)",
+     lambda: dk.grad(lambda x: dk.exp(x) / dk.exp(x) + dk.floor(x), method="fd")(600.0)[0], 0.0),
+    ("a float32 pole",
+     lambda: float(dk.grad(lambda x: dk.log(1 + ((1.738 / x) ** 3) ** 2), method="fd")(
+         np.float32(1.652e-4))[0]),
+     # d/dx log(1 + (a/x)^6) = −6 (a/x)^6 / (x (1 + (a/x)^6))
+     -6 * (1.738 / 1.652e-4) ** 6 / (1.652e-4 * (1 + (1.738 / 1.652e-4) ** 6))),
+])
+def test_nothing_in_the_trace_switches_the_check_off(label, thunk, exact):
+    value, messages = _warned(thunk)
+    assert abs(value - exact) > 1e-3 * max(1.0, abs(exact))
+    assert any(FAR in m for m in messages), (label, value, messages)
+
+
+def test_each_entry_is_checked_not_only_their_sum():
+    """A wrong entry beside a large right one; errors of two inputs that cancel along one
+    direction."""
+    _, messages = _warned(lambda: dk.grad(lambda x, y: 1e8 * x + abs(y), argnums=(0, 1),
+                                          method="fd")(1.0, 1e-9))
+    assert any(FAR in m for m in messages)
+    x = np.ones(1000)
+    x[0] = 1e-9
+    (g,), messages = _warned(lambda: dk.grad(lambda x: dk.sum(x ** 2) + abs(x[0]),
+                                             method="fd")(x))
+    assert abs(g[0] - 1.0) > 0.5 and any(FAR in m for m in messages)
+    _, messages = _warned(lambda: dk.grad(lambda x, y: dk.floor(x) - 0.74755 * dk.floor(y),
+                                          argnums=(0, 1), method="fd")(2.0, 2.0))
+    assert any(FAR in m for m in messages)
+    _, messages = _warned(lambda: dk.jacobian(
+        lambda x: np.stack([np.floor(x[0]) - 0.74755 * np.floor(x[1]), x[0] * 1e8]),
+        method="fd")(np.array([2.0, 2.0])))
+    assert any(FAR in m for m in messages)
+
+
+@pytest.mark.parametrize("method", ["fd", "fd-forward"])
+def test_a_quotient_swamped_by_rounding_warns(method):
+    """float32 Σx² − (Σx)²/n at x ~ 30: a step moves f by about its own rounding."""
+    x = (np.random.default_rng(0).normal(size=1000) * 30).astype(np.float32)
+    (g,), messages = _warned(lambda: dk.grad(
+        lambda a: dk.sum(a ** 2) - dk.sum(a) ** 2 / a.shape[0], method=method)(x))
+    want = 2 * (x.astype(float) - x.astype(float).mean())
+    assert np.max(np.abs(g - want) / np.maximum(1, np.abs(want))) > 0.5
+    assert any(FAR in m and "rounding" in m for m in messages)
+
+
+@pytest.mark.parametrize(("thunk", "exact"), [
+    # the trace's float32 derivative is what the AD engines give, and no finer
+    (lambda: dk.grad(lambda x: (2.016 * x) / x, method="fd")(np.float32(3.6229e-7))[0], 0.0),
+    (lambda: dk.grad(lambda x: dk.sin(2.556 * x), method="fd-complex")(
+        np.float32(425110.3125))[0], 2.556 * math.cos(2.556 * 425110.3125)),
+])
+def test_float32_quotients_that_are_right_pass(thunk, exact):
+    value, messages = _warned(thunk)
+    assert not [m for m in messages if FAR in m]
+    assert abs(float(value) - exact) <= 1e-3 * max(1.0, abs(exact))
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 30.0])
+def test_float64_sums_that_cancel_pass(scale):
+    x = np.random.default_rng(1).normal(size=1000) * scale
+    (g,), messages = _warned(lambda: dk.grad(
+        lambda a: dk.sum(a ** 2) - dk.sum(a) ** 2 / a.shape[0], method="fd")(x))
+    assert not messages
+    np.testing.assert_allclose(g, 2 * (x - x.mean()), rtol=1e-4, atol=1e-4)

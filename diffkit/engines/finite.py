@@ -92,7 +92,8 @@ from .step_checks import (
     infinite_partial,
     moved_constant,
     not_analytic,
-    traced_tangent,
+    traced_pullback,
+    traced_tangents,
 )
 
 #: held while the complex step changes the process's warning filters (catch_warnings is not
@@ -111,6 +112,10 @@ TINY_IMAGINARY = 1e-12
 #: in, at least this (a quotient across a pole, a jump or a feature narrower than the step is
 #: off by O(1) or more; a smooth f's by 1e-6 or less)
 TRACE_AGREEMENT = 1e-3
+
+#: the widest Jacobian whose every entry is checked against the trace's (n tangents in one
+#: sweep); a wider one is checked along one direction
+CHECKED_COLUMNS = 64
 
 #: a difference quotient and, for Richardson, the error estimate of each of its entries
 Estimate = tuple[np.ndarray, "np.ndarray | None"]
@@ -166,19 +171,6 @@ def _check_pointwise(out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> No
         raise ShapeError(f"a finite-difference derivative at an array x of shape {x_shape} is "
                          f"that of an element-wise f, but f(x) has shape {out_shape}: use "
                          "dk.grad or dk.jacobian")
-
-
-def _largest_value(graph: Graph) -> float:
-    """The largest finite |value| f's trace computes (the size its rounding scales with)."""
-    largest = 0.0
-    for node in graph.nodes:
-        v = node.value
-        if isinstance(v, np.ndarray | np.generic | float | int) and np.size(v) and \
-                dtype_of(v).kind in "fc":
-            finite = np.abs(v)[np.isfinite(v)]
-            if finite.size:
-                largest = max(largest, float(np.max(finite)))
-    return largest
 
 
 def _require_elementwise(graph: Graph | None, wrt: Sequence[int]) -> None:
@@ -649,11 +641,7 @@ class FiniteDifferenceEngine(Engine):
         if self.scheme == "forward" and x0.size:
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
                 flat, x0, -h, out, batch, f0=f0, eps=eps, ct=ct), graph)
-        # along a fixed direction of weights in [0.5, 1.5] with no pattern (a golden-angle
-        # sine), so that no entry's error hides behind another's in J·v
-        v = 1.0 + 0.5 * np.sin(2.399963229728653 * np.arange(x0.size))
-        self._check_against_trace(traced, wrt, x0, v, jac @ v, eps, ct, np.abs(jac) @ v,
-                                  float(np.sum(v / h)) * self._finest())
+        self._check_against_trace(traced, wrt, x0, jac, eps, h, ct=ct)
         return out, _narrow(jac, dtype)
 
     def _check_one_sided(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
@@ -753,56 +741,101 @@ class FiniteDifferenceEngine(Engine):
         return max(1e-5, 30 * own)
 
     def _check_against_trace(self, graph: Graph | None, wrt: Sequence[int], x0: np.ndarray,
-                             direction: np.ndarray, found: np.ndarray, eps: float,
-                             ct: np.ndarray | None = None, terms: np.ndarray | None = None,
-                             per_step: float = 0.0) -> None:
-        """Warn where a first derivative taken by default steps, `found` (J·v along the flat
-        `direction` v; with a cotangent `ct`, ctᵀ·J·v), lies far from the trace's own J·v
-        (:func:`~.step_checks.traced_tangent`): beyond :data:`TRACE_AGREEMENT` (or 30× the
-        scheme's own error in the precision `eps`) relative to max(1, |J·v|, `terms`: the
-        size of the sum before its terms cancelled, |J|·|v|), plus the quotient's rounding,
-        30·eps·F·`per_step` (F: the largest value f's trace computes; `per_step`: Σ |vⱼ|/hⱼ,
-        0 for the complex step, which subtracts nothing). The quotient then
-        spans a pole (1/x at 1e-6, stepped by 6e-6 across 0: the wrong sign), a jump (floor at
-        2), a feature narrower than the step (tanh(1e21·x) at 0; sin at 1e8 by Richardson's
-        0.05·|x|) or a domain edge a one-sided step runs along (log at 1e-10) — or f is not
-        differentiable at x (a kink, where the trace's convention and the quotient's average
-        differ). No evaluation of f is added: the trace at x is the value's. Nothing is checked
-        without a trace (a black box), for an explicit ``step`` (used as given: an
-        error-against-step plot walks into these on purpose), or for complex numbers."""
+                             found: np.ndarray, eps: float, h: np.ndarray,
+                             ct: np.ndarray | None = None, tangent: np.ndarray | None = None
+                             ) -> None:
+        """Warn where a first derivative taken by default steps (`h`, per element of x0, or
+        along `tangent`), `found`, lies far from the derivative of the operations traced at
+        x: the Jacobian (m, n), ctᵀ·J (1, n) with a cotangent `ct`, or J·t (m,) along a
+        `tangent`, entry by entry against the trace's — ctᵀ·J and a gradient by one adjoint
+        sweep (:func:`~.step_checks.traced_pullback`), J·t and a Jacobian of up to
+        :data:`CHECKED_COLUMNS` inputs by tangent sweeps (:func:`~.step_checks.
+        traced_tangents`), a wider one along a fixed direction v (J·v, each entry measured
+        against |J|·|v|, the size of its terms). An entry is far beyond :data:`TRACE_AGREEMENT`
+        (30× the scheme's own error in the precision `eps`; 5 % in float32, where the trace's
+        own derivative is no finer) relative to max(1, |reference|); the message says whether
+        the gap is within the quotient's rounding, 2ε·R/h (R: the size f's rounding scales
+        with, from the same adjoint sweep; none for the complex step, which subtracts
+        nothing): a step too small for f's cancelling values, or one that spans something.
+
+        The quotient then spans a pole (1/x at 1e-6, stepped by 6e-6 across 0: the wrong
+        sign), a jump (floor at 2), a feature narrower than the step (tanh(1e21·x) at 0; sin at
+        1e8 by Richardson's 0.05·|x|) or a domain edge a one-sided step runs along (log at
+        1e-10) — or f is not differentiable at x (a kink, where the trace's convention and the
+        quotient's average differ). No evaluation of f is added: the trace at x is the
+        value's. Nothing is checked without a trace (a black box), for an explicit ``step``
+        (used as given: an error-against-step plot walks into these on purpose), or for
+        complex numbers."""
         if graph is None or self.step is not None or np.iscomplexobj(x0) or \
                 np.iscomplexobj(found) or not x0.size or self.warned:
             return
-        pieces = split_flat(direction, [np.empty(graph.inputs[i].shape) for i in wrt])
-        ref = traced_tangent(graph, [graph.inputs[i] for i in wrt], pieces)
-        if ref is None or np.iscomplexobj(ref):
+        if any(np.dtype(graph.inputs[i].dtype).kind == "c" for i in wrt) or \
+                np.dtype(graph.output.dtype).kind == "c":
             return
-        if ct is not None:
-            if ref.shape != ct.shape:
+        nodes = [graph.inputs[i] for i in wrt]
+        shapes = [np.empty(n.shape) for n in nodes]
+        out_shape = graph.output.shape
+        m, n = int(np.prod(out_shape)), x0.size
+        found = np.asarray(found, dtype=float)
+        seed = np.ones(out_shape) if ct is None else np.reshape(ct, out_shape)
+        back = traced_pullback(graph, nodes, seed)
+        if back is None:
+            return
+        grad, size = back
+        steps = np.broadcast_to(np.asarray(h, dtype=float), (n,) if tangent is None else ())
+        rounding = 2 * eps * size * self._finest() / steps  # per column (or along t)
+        terms = None
+        if tangent is not None:  # J·t, one entry per output
+            rows = traced_tangents(graph, nodes, [p[None] for p in split_flat(tangent, shapes)])
+            if rows is None:
                 return
-            ref = np.atleast_1d(ct @ ref)
-        found = np.reshape(found, (-1,)).astype(float)
+            ref, found = rows[0], found.reshape(-1)
+        elif ct is not None or m == 1:  # a row: ctᵀ·J, a gradient
+            ref, found = grad, found.reshape(-1)
+        elif n <= CHECKED_COLUMNS:  # the whole Jacobian, n tangents in one sweep
+            eye = np.eye(n)
+            pieces, start = [], 0
+            for like in shapes:  # the identity's columns of each input, (n, *its shape)
+                pieces.append(eye[:, start:start + like.size].reshape((n, *like.shape)))
+                start += like.size
+            rows = traced_tangents(graph, nodes, pieces)
+            if rows is None:
+                return
+            ref, found = rows.T, found.reshape(m, n)  # (m, n)
+        else:  # along a fixed direction of weights in [0.5, 1.5] with no pattern
+            v = 1.0 + 0.5 * np.sin(2.399963229728653 * np.arange(n))
+            rows = traced_tangents(graph, nodes, [p[None] for p in split_flat(v, shapes)])
+            if rows is None:
+                return
+            ref, terms = rows[0], np.abs(found.reshape(m, n)) @ v
+            found, rounding = found.reshape(m, n) @ v, float(np.sum(v * rounding))
         if ref.shape != found.shape:
             return
         own = {"forward": 0.5, "complex": 1.0}.get(self.scheme, 2.0 / 3.0)
-        tol = max(TRACE_AGREEMENT, 30 * eps ** own)
+        tol = max(TRACE_AGREEMENT if eps < 1e-10 else 0.05, 30 * eps ** own)
         scale = np.maximum(1.0, np.abs(ref))
-        if terms is not None and np.shape(terms) == scale.shape:
-            scale = np.maximum(scale, np.abs(terms))
+        if terms is not None:
+            scale = np.maximum(scale, terms)
         gap = np.abs(found - ref)
-        off = gap > tol * scale + 30 * eps * _largest_value(graph) * per_step
+        off = gap > tol * scale
         if not np.any(off):
             return
-        k = int(np.argmax(np.where(off, gap / scale, -1.0)))
+        k = np.unravel_index(int(np.argmax(np.where(off, gap / scale, -1.0))), found.shape)
         step = float(np.max(self.step_used)) if self.step_used is not None else float("nan")
+        lost = gap[k] <= np.broadcast_to(rounding, found.shape)[k]  # within f's own rounding
+        why = (f"The step ({step:.3g}) moves f by little more than its own rounding (ε "
+               "times the size of the values it computes, which cancel): the quotient keeps "
+               "few digits. Use an AD method (method='reverse')") if lost else (
+               f"The step ({step:.3g}) spans something the quotient cannot resolve — a pole, "
+               "a jump, a domain edge or a feature narrower than the step — or f is not "
+               "differentiable here. Pass a smaller step= or use an AD method "
+               "(method='reverse')")
         self.warned = True
         warn_user(
             f"finite differences ({self.scheme}): the answer {found[k]:.6g} lies far from the "
             f"derivative of the operations traced at this point, {ref[k]:.6g} (relative "
             f"{gap[k] / scale[k]:.2g}; {int(np.count_nonzero(off))} of {found.size} "
-            f"entries). The step ({step:.3g}) spans something the quotient cannot resolve — a "
-            "pole, a jump, a domain edge or a feature narrower than the step — or f is not "
-            "differentiable here. Pass a smaller step= or use an AD method (method='reverse')")
+            f"entries). {why}")
 
     def _check_higher(self, graph: Graph | None, taken: Callable[[Any], Any], found: Any,
                       units: Any, eps: float, n: int) -> None:
@@ -1071,7 +1104,7 @@ class FiniteDifferenceEngine(Engine):
         col = self._refine(lambda hs: along(float(hs[0] / size[0])), x0[moved], h * size, eps)
         if self.scheme == "forward":
             self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h)[0], graph)
-        self._check_against_trace(traced, wrt, x0, t, col, eps, per_step=self._finest() / h)
+        self._check_against_trace(traced, wrt, x0, col, eps, np.asarray(h), tangent=t)
         return out, _in_dtype_of(np.reshape(col, np.shape(out)), out)
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:

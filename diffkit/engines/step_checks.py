@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DiffkitError, MissingRuleError
 from ..ir import Graph, Node
 from ..primitive import NoRule, Primitive
-from ..sweeps import active_nodes, tangent_sweep
+from ..sweeps import active_nodes, adjoint_sweep, linearize_all, tangent_sweep
 
 
 def carrying(graph: Graph) -> set[Node]:
@@ -189,21 +189,72 @@ def _wide(a: Any) -> Any:
     return a.astype(np.float64) if a.dtype.kind == "f" and a.dtype.itemsize < 8 else a
 
 
-def traced_tangent(graph: Graph, wrt: Sequence[Node], direction: Sequence[np.ndarray]
-                   ) -> np.ndarray | None:
-    """J·v of the traced operations at the point, flat: the tangent sweep of `graph` seeded
-    with `direction` (one array per node of `wrt`, of its shape). A reference a difference
-    quotient along v should approach as its step shrinks, where f is differentiable and the
-    trace is f near the point. None where the sweep cannot say (a missing rule, a point where
-    a rule is singular, a value that is not finite)."""
-    seeds = {w: np.asarray(v, dtype=float).reshape((1, *w.shape))
-             for w, v in zip(wrt, direction, strict=True)}
+_SWEEP_ERRORS = (DiffkitError, ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError)
+
+
+def _working(graph: Graph) -> np.dtype:
+    """The floating dtype the trace's output computes in (float32 for a float32 f, whose
+    derivatives are taken in float32 as the AD engines take them)."""
+    dt = np.dtype(graph.output.dtype)
+    return dt if dt.kind == "f" else np.dtype(np.float64)
+
+
+def traced_tangents(graph: Graph, wrt: Sequence[Node], directions: Sequence[np.ndarray]
+                    ) -> np.ndarray | None:
+    """J·V of the traced operations at the point, (k, m): the tangent sweep of `graph` seeded
+    with k directions (one array (k, *shape) per node of `wrt`). A reference a difference
+    quotient along each direction should approach as its step shrinks, where f is
+    differentiable and the trace is f near the point. None where the sweep cannot say (a
+    missing rule, a point where a rule is singular, a value that is not finite)."""
+    k = int(np.shape(directions[0])[0]) if directions else 0
+    m = int(np.prod(graph.output.shape))
+    seeds = {w: np.asarray(v, dtype=_working(graph)).reshape((k, *w.shape))
+             for w, v in zip(wrt, directions, strict=True)}
     with np.errstate(all="ignore"):
         try:
-            tan = tangent_sweep(graph.nodes, seeds, 1).get(graph.output)
-        except (DiffkitError, ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
+            tan = tangent_sweep(graph.nodes, seeds, k).get(graph.output)
+        except _SWEEP_ERRORS:
             return None
-    if tan is None:  # the output does not depend on the inputs: J·v = 0
-        return np.zeros(int(np.prod(graph.output.shape)))
-    flat = np.reshape(np.asarray(tan), (-1,))
-    return flat if np.all(np.isfinite(flat)) else None
+    if tan is None:  # the output does not depend on the inputs: J·V = 0
+        return np.zeros((k, m))
+    rows = np.reshape(np.broadcast_to(np.asarray(tan), (k, *graph.output.shape)), (k, m))
+    return rows if np.all(np.isfinite(rows)) else None
+
+
+def traced_pullback(graph: Graph, wrt: Sequence[Node], ct: np.ndarray
+                    ) -> tuple[np.ndarray, float] | None:
+    """ctᵀ·J of the traced operations at the point (flat over `wrt`), and the size the
+    rounding of ct·f scales with: Σ over the operations on the derivative's path of
+    |adjoint|·|value| — ε times it bounds how far f's rounding moves ct·f, to first order
+    (an operation that is not element-wise, a sum or a product of matrices, rounds as it
+    accumulates: its inputs' Σ|value| times its largest |adjoint|). A node that does not
+    depend on the inputs rounds alike at every stencil point (its rounding cancels in a
+    difference). None where the sweep cannot say."""
+    nodes = graph.nodes
+    with np.errstate(all="ignore"):
+        try:
+            _, lins = linearize_all(nodes, wrt)
+            keep = [*lins, *wrt]
+            adj = adjoint_sweep(nodes, lins, graph.output,
+                                np.asarray(ct, dtype=_working(graph)).reshape(graph.output.shape),
+                                keep)
+        except _SWEEP_ERRORS:
+            return None
+        size = 0.0
+        for node in lins:
+            a = adj.get(node)
+            if a is None:
+                continue
+            a = np.abs(np.asarray(a)).astype(float)
+            if node.prim.kind == "elementwise":
+                size += float(np.sum(a * np.abs(np.asarray(node.value)).astype(float)))
+            else:
+                size += float(np.max(a, initial=0.0)) * sum(
+                    float(np.sum(np.abs(np.asarray(i.value)))) for i in node.inputs
+                    if np.asarray(i.value).dtype.kind in "fc")
+    grads = [np.reshape(np.real(np.asarray(adj[w])).astype(float), (-1,)) if w in adj
+             else np.zeros(int(np.prod(w.shape))) for w in wrt]
+    flat = np.concatenate(grads) if grads else np.zeros(0)
+    if not (np.all(np.isfinite(flat)) and np.isfinite(size)):
+        return None
+    return flat, size
