@@ -374,6 +374,9 @@ def _measure(fn: Function, xs: list[Any], wrt: list[int], method: str, scalar: b
         row.skipped = f"{type(exc).__name__}: {str(exc).replace(repr(eng), repr(method))}"
         return row
     row.value = _flat(value, scalar)
+    checked = getattr(engine, "check_trace", None)
+    if checked is not None:  # the finite-difference method itself is timed, not its check
+        engine.check_trace = False  # against the trace (said by the first call)
     with warnings.catch_warnings():  # (said once, by the first call)
         warnings.simplefilter("ignore", RuntimeWarning)
         if hasattr(engine, "evaluations"):  # one call counted (and its step noted)
@@ -384,6 +387,8 @@ def _measure(fn: Function, xs: list[Any], wrt: list[int], method: str, scalar: b
         row.time = _median_time(lambda: call(*xs), repeat, budget)
         row.setup = max(first - row.time, 0.0)
         row.memory = _peak_memory(lambda: call(*xs))
+    if checked is not None:
+        engine.check_trace = checked
     warned = [str(w.message) for w in said if issubclass(w.category, RuntimeWarning)]
     if warned:
         row.notes = "; ".join([*filter(None, [row.notes]), f"warned: {_gist(warned[0])}"])
