@@ -217,14 +217,30 @@ def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
     if dt.kind != "c" and np.iscomplexobj(g):
         g = g.real  # a real input's cotangent space is real: the projection of a complex adjoint
     if isinstance(arg, np.generic):  # before Python's types: np.float64 is a float too
-        return dt.type(g)
+        return _narrowed(g, dt, lambda: dt.type(g))
     if isinstance(arg, bool | int | float | complex):
         return dt.type(g).item() if np.ndim(g) == 0 else np.asarray(g, dtype=dt)
     xp = _module(g) if hasattr(g, "dtype") else np
     out = xp.asarray(g)
     if out.dtype != dt:
-        out = out.astype(dt)
+        out = _narrowed(out, dt, lambda: out.astype(dt))
     return out.reshape(getattr(arg, "shape", out.shape))
+
+
+def _narrowed(g: Any, dt: np.dtype, cast: Callable[[], Any]) -> Any:
+    """`cast()`: `g` in the argument's dtype `dt` — a NumericOverflowError where a finite
+    derivative taken wider (the symbolic engine's float64 for a float32 input) does not fit
+    in it (it became ±inf: −1e40 for 1/x at 1e-20 in float32, which reverse mode names)."""
+    with np.errstate(over="ignore"):
+        out = cast()
+    wide = np.dtype(getattr(g, "dtype", np.float64))
+    if dt.kind in "fc" and wide.kind in "fc" and dt.itemsize < wide.itemsize and \
+            not finite(out) and finite(g):
+        raise NumericOverflowError(
+            f"the derivative overflows {dt}: it is finite in {wide} "
+            f"(up to {float(np.max(np.abs(g))):.3g}) but beyond the range of the input's "
+            f"dtype; compute in {wide} (pass {wide} inputs) or rescale the inputs")
+    return out
 
 
 def _signature(fn: Function) -> inspect.Signature:

@@ -52,6 +52,13 @@ def _rebuilt(tree: dict[Any, Any], leaves: dict[tuple[Any, ...], Any],
             else leaves[path + (key,)] for key, value in tree.items()}
 
 
+def _skeleton(tree: dict[Any, Any]) -> dict[Any, Any]:
+    """`tree`'s keys and nesting as they are now, its leaves left out (None): the layout a
+    call is rebuilt by, which a body that adds a key to the caller's dict cannot move."""
+    return {key: _skeleton(value) if type(value) is dict else None
+            for key, value in tree.items()}
+
+
 class Flattened:
     """A call whose dict inputs are spread into one input per leaf.
 
@@ -71,7 +78,10 @@ class Flattened:
             raise InputTypeError(
                 f"{fn.name} is a function of math text or SymPy, whose inputs are numbers or "
                 "arrays: a dict is not one. Pass its entries as the arguments")
-        self._layout: list[tuple[int, Any]] = []  # per input: (first position, its dict or None)
+        #: per input: (its first position, its dict's keys and nesting — a copy taken now — or
+        #: None); the caller's dict itself is never read again (a body that added a key to it
+        #: shifted every later leaf onto the next input's gradient)
+        self._layout: list[tuple[int, Any]] = []
         names: list[str] = []
         #: the function's own input names are kept for its own inputs: a leaf p['a'] was named
         #: p_a, and an input called p_a then p_a_2, so errors blamed the wrong one
@@ -88,7 +98,7 @@ class Flattened:
                 if not leaves:
                     raise InputTypeError(f"input {name!r} is an empty dict: there is nothing in "
                                          "it to differentiate")
-                self._layout.append((len(flat), a))
+                self._layout.append((len(flat), _skeleton(a)))
                 for path, leaf in leaves:
                     self.wrt.append(len(flat))
                     names.append(_leaf_name(name, path, names + reserved))

@@ -308,6 +308,9 @@ class Function:
         self.cache: dict[Any, Any] = {}
         #: (signature key, thread) of the first traces running now (see freeze)
         self._first_traces: set[tuple[Any, int]] = set()
+        #: the inputs a pure function takes as given, not as real variables: a replay's inputs
+        #: that its trace held as objects (a dict, a str, None), which the replay ignores
+        self.opaque_inputs: frozenset[int] = frozenset()
 
     @property
     def reusable(self) -> bool:
@@ -498,7 +501,8 @@ class Function:
         unless they are float numbers or arrays (:func:`given_as_is`), but a parsed or SymPy
         function's inputs are real variables, always floats."""
         names = self.inputs
-        return [as_input(a, self.pure or wrt is None or i in wrt,
+        opaque = self.opaque_inputs
+        return [as_input(a, (self.pure and i not in opaque) or wrt is None or i in wrt,
                          names[i] if i < len(names) else None) for i, a in enumerate(args)]
 
     # ----- tracing ----------------------------------------------------------------------------
@@ -578,8 +582,16 @@ class Function:
 
     def replaying(self, graph: Graph) -> Function:
         """A pure function replaying `graph` (one of this function's traces): its primitives
-        applied again, its constants — what the body read or drew — frozen."""
-        return Function(_Replay(graph), self.inputs, self.name, pure=True)
+        applied again, its constants — what the body read or drew, and the objects it was
+        given (:attr:`opaque_inputs`) — frozen."""
+        replay = Function(_Replay(graph), self.inputs, self.name, pure=True)
+        # an input the trace held as an object (a dict, a str, None outside argnums) is a
+        # constant of the replay: it reaches it as given (read as a float, it was an
+        # InputTypeError on the first derivative call of a jit function given one)
+        replay.opaque_inputs = frozenset(
+            i for i, n in enumerate(graph.inputs)
+            if isinstance(n.value, np.ndarray) and n.value.dtype.kind not in "biufc")
+        return replay
 
     def trace(self, *args: Any, wrt: Sequence[int] | None = None) -> Graph:
         """The graph of this function at `args`, with values recorded on its nodes.

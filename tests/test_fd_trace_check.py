@@ -318,3 +318,63 @@ def test_float64_sums_that_cancel_pass(scale):
         lambda a: dk.sum(a ** 2) - dk.sum(a) ** 2 / a.shape[0], method="fd")(x))
     assert not messages
     np.testing.assert_allclose(g, 2 * (x - x.mean()), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("label", "thunk"), [
+    # the trace's own derivative is not finite (a dead term with an infinite partial; a local
+    # derivative that overflows float32): the answer cannot be checked, and says so
+    ("a dead sqrt of 0 beside a pole",
+     lambda: dk.grad(lambda x: 1 / x + dk.sqrt(x - x), method="fd")(1e-6)),
+    ("a float32 local derivative that overflows",
+     lambda: dk.grad(lambda x: 1 / ((0.07 * x) ** 3), method="fd")(np.float32(-1.6503216e-06))),
+])
+def test_an_answer_that_cannot_be_checked_says_so(label, thunk):
+    _, messages = _warned(thunk)
+    assert any("could not be checked" in m for m in messages), (label, messages)
+
+
+@pytest.mark.parametrize("n", [64, 65, 100])
+def test_every_entry_of_a_wide_jacobian_is_checked(n):
+    """x³ + 0.3·Σx at 1.5e6: the off-diagonal 0.3 is lost in the diagonal's rounding."""
+    J, messages = _warned(lambda: dk.jacobian(lambda x: x ** 3 + 0.3 * dk.sum(x),
+                                              method="fd")(np.full(n, 1.5e6)))
+    assert abs(J[0, 1] - 0.3) > 0.05 and any(FAR in m for m in messages)
+
+
+def test_a_small_direction_does_not_hide_an_error():
+    """J·t with t = 1e-4 is measured against |t|, not against 1."""
+    _, messages = _warned(lambda: dk.jvp(dk.sin, (1e14,), (1e-4,), method="fd"))
+    assert any(FAR in m for m in messages)
+    _, pullback = dk.vjp(dk.sin, 1e14, method="fd")
+    _, messages = _warned(lambda: pullback(1e-4))
+    assert any(FAR in m for m in messages)
+
+
+def test_a_reference_that_cancels_in_the_trace_is_no_reason_to_warn():
+    """(x/(−1.37x))³ is constant: 0 is right, and the float32 sweep's 256 is its own rounding;
+    x/(−0.929x)'s second derivative likewise (forward and reverse references disagree)."""
+    value, messages = _warned(lambda: dk.grad(lambda x: (x / (-1.37 * x)) ** 3, method="fd")(
+        np.float32(-2.8131114e-10)))
+    assert float(value[0]) == 0.0 and not [m for m in messages if FAR in m]
+    value, messages = _warned(lambda: dk.derivative(lambda x: x / (-0.929 * x), 2,
+                                                    method="fd")(5.18e-11))
+    assert not [m for m in messages if FAR in m]
+
+
+def test_higher_derivatives_at_an_array_are_checked():
+    value, messages = _warned(lambda: dk.derivative(dk.sin, 2, method="fd-richardson")(
+        np.array([1000.0, 1000.0])))
+    assert abs(value[0] + math.sin(1000.0)) > 0.5 and any(FAR in m for m in messages)
+    value, messages = _warned(lambda: dk.derivative(np.sin, 2, method="fd")(
+        np.array([0.5, 1.0, 2.0])))
+    assert not messages
+    np.testing.assert_allclose(value, -np.sin([0.5, 1.0, 2.0]), rtol=1e-6)
+
+
+def test_derivative_at_an_array_is_measured_per_element():
+    """cos(1.616x)/x + tanh(x) at −153580.678: −3.69e-6 for −5.56e-6 is within 1e-3 of the
+    scale max(1, |f′|) of each element."""
+    value, messages = _warned(lambda: dk.derivative(
+        lambda x: dk.cos(1.616 * x) / x + dk.tanh(x), method="fd")(np.full(3, -153580.678)))
+    assert not messages
+    assert np.all(np.abs(value - (-5.555e-6)) < 1e-3)

@@ -371,8 +371,8 @@ def line_function(fn: Function) -> Function:
                 us.append(x + d)
             return fn.run_body(*us)
 
-        g = Function(body, _seed_names(fn, [*(f"{i}_dot" for i in fn.inputs), "s"]),
-                     name=fn.name, pure=fn.pure, jit=fn.jit)
+        g = _derived(body, _seed_names(fn, [*(f"{i}_dot" for i in fn.inputs), "s"]), fn,
+                     fn.name)
         if fn.reusable:
             fn.cache[("jvp-line",)] = g
     return g
@@ -390,8 +390,7 @@ def pairing_function(fn: Function) -> Function:
         def body(*a: Any) -> Any:
             return sum_(a[n] * fn.run_body(*a[:n]))
 
-        h = Function(body, _seed_names(fn, ["ct"]), name=fn.name, pure=fn.pure,
-                     jit=fn.jit)
+        h = _derived(body, _seed_names(fn, ["ct"]), fn, fn.name)
         if fn.reusable:
             fn.cache[("vjp-pairing",)] = h
     return h
@@ -420,4 +419,13 @@ def gradient_function(engine: Engine, fn: Function, wrt: Sequence[int]) -> Funct
         _, grads = engine.value_and_grad(fn, fn.coerce(xs, wrt), wrt)
         return grads[0] if len(grads) == 1 and not shape_of(grads[0]) else flatten_all(grads)
 
-    return Function(body, fn.inputs, name=f"grad_{fn.name}", pure=fn.pure, jit=fn.jit)
+    return _derived(body, fn.inputs, fn, f"grad_{fn.name}")
+
+
+def _derived(body: Callable[..., Any], inputs: Sequence[str], fn: Function, name: str
+             ) -> Function:
+    """A Function made from `fn` (its first inputs `fn`'s own): pure and jit as `fn` is, and
+    taking as given the inputs `fn` takes as given (a replay's objects: a dict, a str)."""
+    made = Function(body, inputs, name=name, pure=fn.pure, jit=fn.jit)
+    made.opaque_inputs = fn.opaque_inputs
+    return made

@@ -11,14 +11,16 @@ still moves, so that a difference quotient counts a derivative the convention dr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import DiffkitError, MissingRuleError
+from ..errors import DiffkitError, MissingRuleError, NumericOverflowError
 from ..ir import Graph, Node
 from ..primitive import NoRule, Primitive
+from ..primitives.structure import sum_to
 from ..sweeps import active_nodes, adjoint_sweep, linearize_all, tangent_sweep
 
 
@@ -222,22 +224,31 @@ def traced_tangents(graph: Graph, wrt: Sequence[Node], directions: Sequence[np.n
 
 
 def traced_pullback(graph: Graph, wrt: Sequence[Node], ct: np.ndarray
-                    ) -> tuple[np.ndarray, float] | None:
-    """ctᵀ·J of the traced operations at the point (flat over `wrt`), and the size the
-    rounding of ct·f scales with: Σ over the operations on the derivative's path of
-    |adjoint|·|value| — ε times it bounds how far f's rounding moves ct·f, to first order
-    (an operation that is not element-wise, a sum or a product of matrices, rounds as it
-    accumulates: its inputs' Σ|value| times its largest |adjoint|). A node that does not
-    depend on the inputs rounds alike at every stencil point (its rounding cancels in a
-    difference). None where the sweep cannot say."""
+                    ) -> tuple[np.ndarray, float, np.ndarray] | str | None:
+    """ctᵀ·J of the traced operations at the point (flat over `wrt`), with two sizes:
+
+    * the size the rounding of ct·f scales with: Σ over the operations on the derivative's
+      path of |adjoint|·|value| — ε times it bounds how far f's rounding moves ct·f, to first
+      order (an operation that is not element-wise, a sum or a product of matrices, rounds as
+      it accumulates: its inputs' Σ|value| times its largest |adjoint|); a node that does not
+      depend on the inputs rounds alike at every stencil point (its rounding cancels);
+    * per entry, the size of the terms the reference itself sums, |ct|ᵀ·|J| along every path
+      (the sweep again with |adjoints| and |partials|), which ε times bounds its own rounding:
+      (x/(cx))³ at a tiny x has a derivative of 0 that float32's sweep finds as 256.
+
+    None where the sweep cannot say (a missing rule); a message where the reference is not
+    finite (a local derivative that overflows the trace's dtype, or is infinite)."""
     nodes = graph.nodes
+    work = _working(graph)
     with np.errstate(all="ignore"):
         try:
             _, lins = linearize_all(nodes, wrt)
             keep = [*lins, *wrt]
-            adj = adjoint_sweep(nodes, lins, graph.output,
-                                np.asarray(ct, dtype=_working(graph)).reshape(graph.output.shape),
-                                keep)
+            seed = np.asarray(ct, dtype=work).reshape(graph.output.shape)
+            adj = adjoint_sweep(nodes, lins, graph.output, seed, keep)
+            terms = _absolute_adjoints(nodes, lins, graph.output, np.abs(seed), wrt)
+        except NumericOverflowError as exc:  # a local derivative beyond the dtype's range
+            return str(exc)
         except _SWEEP_ERRORS:
             return None
         size = 0.0
@@ -247,7 +258,8 @@ def traced_pullback(graph: Graph, wrt: Sequence[Node], ct: np.ndarray
                 continue
             a = np.abs(np.asarray(a)).astype(float)
             if node.prim.kind == "elementwise":
-                size += float(np.sum(a * np.abs(np.asarray(node.value)).astype(float)))
+                v = np.abs(np.asarray(node.value)).astype(float)
+                size += float(np.sum(np.where(v == 0, 0.0, a * v)))  # (∞·0: no rounding)
             else:
                 size += float(np.max(a, initial=0.0)) * sum(
                     float(np.sum(np.abs(np.asarray(i.value)))) for i in node.inputs
@@ -255,6 +267,40 @@ def traced_pullback(graph: Graph, wrt: Sequence[Node], ct: np.ndarray
     grads = [np.reshape(np.real(np.asarray(adj[w])).astype(float), (-1,)) if w in adj
              else np.zeros(int(np.prod(w.shape))) for w in wrt]
     flat = np.concatenate(grads) if grads else np.zeros(0)
-    if not (np.all(np.isfinite(flat)) and np.isfinite(size)):
-        return None
-    return flat, size
+    if not np.all(np.isfinite(flat)):  # an infinite local derivative, or one that overflowed
+        return f"it is not finite in {work} (an overflow, or a point where f has no derivative)"
+    return flat, float("inf") if math.isnan(size) else size, terms
+
+
+def _absolute_adjoints(nodes: Sequence[Node], lins: dict[Node, Any], output: Node,
+                       seed: np.ndarray, wrt: Sequence[Node]) -> np.ndarray:
+    """|ct|ᵀ·|J| of the traced operations, flat over `wrt`: the adjoint sweep with absolute
+    values (an element-wise record's |partials| exactly; a structural one's |vjp(|g|)|, which
+    a map that cancels within itself understates). A path through an infinite partial whose
+    other factor is 0 (a strong zero) adds nothing."""
+    adj: dict[Node, Any] = {output: seed}
+    kept = set(wrt)
+    for node in reversed(nodes):
+        lin = lins.get(node)
+        if lin is None:
+            continue
+        g = adj.get(node) if node in kept else adj.pop(node, None)
+        if g is None:
+            continue
+        partials = getattr(lin, "partials", None)
+        if partials is not None:
+            cts = [None if p is None else np.abs(g * np.asarray(p)) for p in partials]
+        else:
+            cts = [None if c is None else np.abs(np.asarray(c)) for c in lin.vjp(g)]
+        for inp, c in zip(node.inputs, cts):
+            if c is None:
+                continue
+            c = np.nan_to_num(np.asarray(c, dtype=float), nan=0.0)
+            if c.shape != inp.shape:
+                c = np.asarray(sum_to(c, inp.shape))
+            prev = adj.get(inp)
+            adj[inp] = c if prev is None else prev + c
+    pieces = [np.reshape(np.asarray(adj[w], dtype=float), (-1,)) if w in adj
+              else np.zeros(int(np.prod(w.shape))) for w in wrt]
+    flat = np.concatenate(pieces) if pieces else np.zeros(0)
+    return np.where(np.isfinite(flat), flat, 0.0)
