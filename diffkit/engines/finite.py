@@ -87,6 +87,8 @@ from .base import (
     size_of,
     split_flat,
 )
+from .forward import ForwardEngine
+from .reverse import ReverseEngine
 from .step_checks import (
     carrying,
     cauchy_riemann,
@@ -874,8 +876,9 @@ class FiniteDifferenceEngine(Engine):
         by default steps: the reference is the AD engines' (``taken(engine)`` over f's own
         operations), by forward and by reverse mode — where the two disagree beyond the
         tolerance (a derivative that cancels in the trace itself: x/(cx) at 5e-11), nothing
-        is checked — measured in the units of the steps (× `units`: max(1, |x|)ⁿ, or
-        max(1, |xᵢ|)·max(1, |xⱼ|)), as the estimate is settled: beyond 1e-3, or 30× the
+        is checked — measured in the units of the steps (`units`: their 1/max(1, |x|)ⁿ, or
+        1/(max(1, |xᵢ|)·max(1, |xⱼ|)), the floor of the scale in x's units), as the estimate
+        is settled: beyond 1e-3, or 30× the
         scheme's own error ε^(2/(n+2)) central, ε^(1/(n+1)) forward, at most 10 %, relative
         to max(1, |reference|), it is a warning. Richardson's tableau over steps that span
         whole periods (sin″ at 1000 from a first step of 100) converges cleanly to the wrong
@@ -884,28 +887,28 @@ class FiniteDifferenceEngine(Engine):
         step, or an answer that warned already (its estimate said so)."""
         if graph is None or self.step is not None or self.warned or not self.check_trace:
             return
-        from . import get_engine
 
         own = 1.0 / (n + 1) if self.scheme == "forward" else 2.0 / (n + 2)
         tol = max(TRACE_AGREEMENT, min(0.1, 30 * eps ** own))
         found = np.asarray(found, dtype=float)
-        units = np.broadcast_to(np.asarray(units, dtype=float), found.shape)
+        # max(1, |D|·units) in x's units: max(1/units, |D|) (units = wⁿ overflows at 1e160)
+        floor = np.broadcast_to(np.asarray(units, dtype=float), found.shape)
         refs = []
-        for name in ("forward", "reverse"):
+        for engine in (ForwardEngine(), ReverseEngine()):
             try:
                 with warnings.catch_warnings():  # the reference's words are not the answer's
                     warnings.simplefilter("ignore")
-                    ref = np.asarray(taken(get_engine(name)), dtype=float)
+                    ref = np.asarray(taken(engine), dtype=float)
             except Exception:  # noqa: BLE001 - no reference (a missing rule, a kink): unchecked
                 return
             if ref.size != found.size or not np.all(np.isfinite(ref)):
                 return
             refs.append(ref.reshape(found.shape))
         ref = refs[0]
-        scale = np.maximum(1.0, np.abs(ref) * units)
-        if np.any(np.abs(refs[1] - ref) * units > tol * scale):
+        scale = np.maximum(floor, np.abs(ref))
+        if np.any(np.abs(refs[1] - ref) > tol * scale):
             return  # the trace's own derivative is not sure of itself here
-        gap = np.abs(found - ref) * units
+        gap = np.abs(found - ref)
         off = gap > tol * scale
         if not np.any(off):
             return
@@ -1215,9 +1218,10 @@ class FiniteDifferenceEngine(Engine):
                     cross, 0.05, eps ** (1.0 / 3.0 if forward else 0.25)) / units
                 worst = max(worst, float(self.error_estimate or 0.0) / units)
         self.error_estimate = worst
-        units = np.ones(n) if self.step else scale
-        self._check_higher(graph, lambda ad: ad.hessian(fn, args, wrt), H,
-                           np.outer(units, units), eps, 2)
+        inverse = np.ones(n) if self.step else 1.0 / scale
+        with np.errstate(under="ignore"):
+            floor = np.outer(inverse, inverse)
+        self._check_higher(graph, lambda ad: ad.hessian(fn, args, wrt), H, floor, eps, 2)
         return _narrow(H, _common_dtype(args, wrt))
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
@@ -1274,8 +1278,12 @@ class FiniteDifferenceEngine(Engine):
             if self.error_estimate is not None:
                 self.error_estimate = self.error_estimate / float(np.min(w))
             value = value / scale
+        with np.errstate(under="ignore"):
+            floor = np.ones_like(w)
+            for _ in range(n):  # 1/wⁿ, divided n times (wⁿ overflows where 1/wⁿ is 0)
+                floor = floor / w
         self._check_higher(graph, lambda ad: _nth_of_elementwise(ad, fn, x, n), value,
-                           np.reshape(w, np.shape(value)) ** n if np.ndim(value) else w[0] ** n,
+                           np.reshape(floor, np.shape(value)) if np.ndim(value) else floor[0],
                            _precision(graph, [0], x0, out), n)
         res = _narrow(value, _common_dtype([x], [0]))
         return res.reshape(np.shape(x)) if np.shape(x) else res.reshape(np.shape(out))
