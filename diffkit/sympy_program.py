@@ -9,6 +9,7 @@ in size (:data:`MAX_ELEMENTS`). The symbolic engine differentiates these program
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,12 +38,9 @@ class TieMax(sp.Function):
         return None
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
-        def hit(a: sp.Expr) -> sp.Expr:
-            return sp.Piecewise((1, sp.Eq(a, self)), (0, True))
-
-        count = sp.Add(*[hit(a) for a in self.args])
+        hits, count = _ties(self)
         # ties share it: a convention, with no derivative where one is tied
-        return AtKink(hit(self.args[argindex - 1]) / count, Untied(*self.args), self)
+        return AtKink(hits[argindex - 1] / count, Untied(*self.args), self)
 
     def _eval_evalf(self, prec: int) -> sp.Expr:
         return sp.Max(*self.args).evalf(prec)
@@ -54,6 +52,15 @@ class TieMax(sp.Function):
 
     def _latex(self, printer: Any) -> str:
         return rf"\max\left({', '.join(printer._print(a) for a in self.args)}\right)"
+
+
+@functools.lru_cache(maxsize=64)
+def _ties(m: TieMax) -> tuple[tuple[sp.Expr, ...], sp.Expr]:
+    """Each argument's [aᵢ = M] and their count, made once per max (its n derivatives share
+    them: made per derivative, a max of n arguments cost n² SymPy constructions — 10 s at
+    n = 100); the equalities unevaluated (SymPy's Eq otherwise tries to decide a = max(…))."""
+    hits = tuple(sp.Piecewise((1, sp.Eq(a, m, evaluate=False)), (0, True)) for a in m.args)
+    return hits, sp.Add(*hits)
 
 
 class AtKink(sp.Function):
