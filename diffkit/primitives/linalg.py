@@ -1484,9 +1484,9 @@ def _norm2_function() -> Any:
         def fdiff(self, argindex: int = 1) -> Any:
             from ..sympy_program import AtKink
 
-            x = self.args[argindex - 1]
             # 0 at the origin: a convention, with no derivative there
-            return AtKink(sp.Piecewise((0, sp.Eq(self, 0)), (x / self, True)), self)
+            return AtKink(sp.Piecewise((0, sp.Eq(self, 0)),
+                                       (Direction(argindex - 1, *self.args), True)), self)
 
         def _eval_evalf(self, prec: int) -> Any:
             return sp.sqrt(sp.Add(*[a ** 2 for a in self.args])).evalf(prec)
@@ -1505,6 +1505,47 @@ def _norm2_function() -> Any:
 
         def _latex(self, printer: Any) -> str:
             return rf"\left\lVert \left({', '.join(printer._print(a) for a in self.args)}\right) \right\rVert_2"
+
+    class Direction(sp.Function):
+        """Direction(i, x₀, x₁, …) = xᵢ/‖x‖, whose derivative in xᵢ is ‖x without xᵢ‖²/‖x‖³
+        (1/‖x‖ − xᵢ²/‖x‖³, which SymPy's quotient rule gives, cancels to 0 where xᵢ dominates:
+        the Hessian of ‖(1, 1e-9)‖ lost its 1e-18) and in xⱼ, −xᵢxⱼ/‖x‖³."""
+
+        @classmethod
+        def eval(cls, i: Any, *args: Any) -> Any:
+            if all(a.is_number for a in args):
+                size = Norm2(*args)
+                return sp.S.Zero if size == 0 else args[int(i)] / size
+            return None
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            i, xs = int(self.args[0]), self.args[1:]
+            if argindex == 1:  # the index: a constant
+                return sp.S.Zero
+            j, size = argindex - 2, Norm2(*xs)
+            if j != i:
+                return -xs[i] * xs[j] / size ** 3
+            others = [a for k, a in enumerate(xs) if k != i]
+            return (Norm2(*others) ** 2 if others else sp.S.Zero) / size ** 3
+
+        def _value(self) -> Any:
+            i, xs = int(self.args[0]), self.args[1:]
+            return xs[i] / Norm2(*xs)
+
+        def _eval_evalf(self, prec: int) -> Any:
+            return self._value().evalf(prec)
+
+        def _numpycode(self, printer: Any) -> str:
+            return f"({printer._print(self._value())})"
+
+        def _pythoncode(self, printer: Any) -> str:
+            return f"({printer._print(self._value())})"
+
+        def _sympystr(self, printer: Any) -> str:
+            return printer._print(self._value())
+
+        def _latex(self, printer: Any) -> str:
+            return printer._print(self._value())
 
     return Norm2
 
