@@ -1468,6 +1468,11 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, int, Any]:
 # ----- norms --------------------------------------------------------------------------------------
 
 
+#: the longest Euclidean norm whose symbolic derivative is the direction xᵢ/‖x‖ that
+#: differentiates without cancelling (:func:`_norm2_function`)
+DIRECTION_MAX = 16
+
+
 @functools.cache
 def _norm2_function() -> Any:
     """A SymPy function sqrt(Σ xᵢ²) whose derivative xᵢ/‖x‖ is taken as 0 at x = 0, diffkit's
@@ -1484,9 +1489,13 @@ def _norm2_function() -> Any:
         def fdiff(self, argindex: int = 1) -> Any:
             from ..sympy_program import AtKink
 
-            # 0 at the origin: a convention, with no derivative there
-            return AtKink(sp.Piecewise((0, sp.Eq(self, 0)),
-                                       (Direction(argindex - 1, *self.args), True)), self)
+            # 0 at the origin: a convention, with no derivative there. The direction that
+            # differentiates without cancelling holds all n elements: n of them cost n², so
+            # a long norm keeps the quotient (its Hessian's small diagonal loses digits)
+            x = self.args[argindex - 1]
+            along = Direction(argindex - 1, *self.args) if len(self.args) <= DIRECTION_MAX \
+                else x / self
+            return AtKink(sp.Piecewise((0, sp.Eq(self, 0)), (along, True)), self)
 
         def _eval_evalf(self, prec: int) -> Any:
             return sp.sqrt(sp.Add(*[a ** 2 for a in self.args])).evalf(prec)
