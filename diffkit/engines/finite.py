@@ -1379,7 +1379,7 @@ class FiniteDifferenceEngine(Engine):
         relative to max(1, |D|): never a silently wrong digit count."""
         self.error_estimate = float(np.max(err, initial=0.0))
         unsettled = err > SETTLED * np.maximum(1.0, np.abs(best))
-        if np.any(unsettled):
+        if np.any(unsettled) and not self.warned:  # (a Hessian settles entry by entry: once)
             worst = float(np.max(np.where(unsettled, err, 0.0)))
             size = float(np.max(np.where(unsettled, np.maximum(1.0, np.abs(best)), 0.0)))
             advice = ("a smaller step= or an AD method" if self.scheme == "richardson"
