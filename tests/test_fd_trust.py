@@ -399,7 +399,9 @@ def test_an_unsettled_richardson_derivative_warns_and_an_explicit_step_does_not(
     """Restarts that cannot settle an entry say so (never a silently wrong digit count); an
     explicit step is used as given, its estimate only recorded."""
     x = np.array([1000.0, 0.1])
-    with pytest.warns(RuntimeWarning, match="did not settle.*1 of 2 entries"):
+    # (the trace check says it first: the entry lies far from the trace's derivative)
+    with pytest.warns(RuntimeWarning,
+                      match="(did not settle|lies far from the derivative).*1 of 2 entries"):
         dk.derivative(lambda t: np.sin(5e3 * t), method="fd-richardson")(x)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -472,6 +474,6 @@ def test_richardson_first_derivatives_restart_inside_the_domain_near_its_edge():
 def test_an_unsettled_derivative_warns_at_the_users_line():
     """The warning points at the call in the user's file (errors.warn_user), however deep in
     diffkit it is raised — not at a line of diffkit."""
-    with pytest.warns(RuntimeWarning, match="did not settle") as record:
+    with pytest.warns(RuntimeWarning, match="did not settle|lies far from") as record:
         dk.derivative(lambda t: np.sin(5e3 * t), method="fd-richardson")(np.array([1000.0, 0.1]))
     assert record[0].filename == __file__
