@@ -15,7 +15,7 @@ and both keep their results in side tables keyed by node (nodes are never change
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -266,6 +266,19 @@ def linearize_all(nodes: Sequence[Node], wrt: Sequence[Node], active: set[Node] 
     return active, lins
 
 
+def backward(nodes: Sequence[Node], lins: dict[Node, Any], adj: dict[Node, Any],
+             kept: set[Node]) -> Iterator[tuple[Node, Any, Any]]:
+    """The nodes that have a linearization and an adjoint, last first, with both: each adjoint
+    taken out of `adj` as its node is reached (it is complete by then), those in `kept` left."""
+    for node in reversed(nodes):
+        lin = lins.get(node)
+        if lin is None:
+            continue
+        g = adj.get(node) if node in kept else adj.pop(node, None)
+        if g is not None:
+            yield node, lin, g
+
+
 def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output: Node, ct: Any,
                   keep: Sequence[Node], record: Recorder | None = None, rows: int | None = None
                   ) -> dict[Node, Any]:
@@ -282,13 +295,7 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
     if audit is not None:  # the other side: where the inputs asked about move
         audit.other = liveness(nodes, lins, keep, forward=True)
         audit.seed(output, ct)
-    for node in reversed(nodes):
-        lin = lins.get(node)
-        if lin is None:
-            continue
-        g = adj.get(node) if node in kept else adj.pop(node, None)
-        if g is None:
-            continue
+    for node, lin, g in backward(nodes, lins, adj, kept):
         if audit is not None:
             audit.backward(node, lin, g, rows)
         try:

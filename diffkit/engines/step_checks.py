@@ -21,7 +21,7 @@ from ..errors import DiffkitError, MissingRuleError, NumericOverflowError
 from ..ir import Graph, Node
 from ..primitive import NoRule, Primitive
 from ..primitives.structure import sum_to
-from ..sweeps import active_nodes, adjoint_sweep, linearize_all, tangent_sweep
+from ..sweeps import active_nodes, adjoint_sweep, backward, linearize_all, tangent_sweep
 
 
 def carrying(graph: Graph) -> set[Node]:
@@ -279,14 +279,7 @@ def _absolute_adjoints(nodes: Sequence[Node], lins: dict[Node, Any], output: Nod
     a map that cancels within itself understates). A path through an infinite partial whose
     other factor is 0 (a strong zero) adds nothing."""
     adj: dict[Node, Any] = {output: seed}
-    kept = set(wrt)
-    for node in reversed(nodes):
-        lin = lins.get(node)
-        if lin is None:
-            continue
-        g = adj.get(node) if node in kept else adj.pop(node, None)
-        if g is None:
-            continue
+    for node, lin, g in backward(nodes, lins, adj, set(wrt)):
         partials = getattr(lin, "partials", None)
         if partials is not None:
             cts = [None if p is None else np.abs(g * np.asarray(p)) for p in partials]
