@@ -63,6 +63,19 @@ from .tensor import Tensor, own_copy, paused_gc
 
 
 #: engines that answer numbers: they cannot carry the eager tape of an input that requires grad
+def _completed(fn: Function, args: Sequence[Any], idx: list[int], every: bool
+               ) -> tuple[Sequence[Any], list[int]]:
+    """A call's arguments with the defaults of those it leaves out (:meth:`Function.completed`),
+    and the inputs differentiated: `idx`, less the defaulted ones where it is every input by
+    default (a default is the function's constant, not the caller's point; named in wrt=, it is
+    differentiated at its default value)."""
+    given = len(args)
+    args = fn.completed(args)
+    if every and len(args) > given:
+        idx = [i for i in idx if i < given]
+    return args, idx
+
+
 def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
              method: Any = None, wrt: Sequence[int] | None = None) -> list[Any]:
     """Coerced inputs (those in `wrt`, all by default, as floats; the others' integers and
@@ -71,6 +84,7 @@ def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
     hold NaN for ``np.nansum`` and the like: a NaN reaching the result is a named error after),
     and so is an input on the eager tape given to an engine that cannot carry it (see
     :func:`_check_eager`)."""
+    args = fn.completed(args)
     fn.check_arity(args)
     xs = fn.coerce(args, wrt)
     for i, (name, x) in enumerate(zip(fn.inputs, xs)):
@@ -385,22 +399,24 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
     fn = as_function(f)
     engine = _gradient_engine(method, options)
     idx = fn.positions(wrt, argnums)
+    every = wrt is None and argnums is None  # (an input left at its default is then held)
 
     def run(*args: Any, **keywords: Any) -> tuple[Any, tuple[Any, ...]]:
         if keywords:
             raise _keywords_refused(fn, keywords)
-        if holds_dicts(args, idx):  # JAX's parameter dicts: leaf by leaf, regrouped
+        args, ids = _completed(fn, args, idx, every)
+        if holds_dicts(args, ids):  # JAX's parameter dicts: leaf by leaf, regrouped
             fn.check_arity(args)
-            flat = Flattened(fn, args, idx)
+            flat = Flattened(fn, args, ids)
             out, grads = value_and_grad(flat.function, method, wrt=flat.wrt, **options)(*flat.args)
             return out, flat.gradients(grads)
-        xs = _prepare(fn, args, engine, method, idx)
+        xs = _prepare(fn, args, engine, method, ids)
         fx = traced_as(fn, xs, engine)
-        with _strict(method, (fx, xs, idx)):
-            out, grads = engine.value_and_grad(fx, xs, idx)
+        with _strict(method, (fx, xs, ids)):
+            out, grads = engine.value_and_grad(fx, xs, ids)
             _check_finite(grads, "the gradient", method)
-        _refuse_complex_output(fx, xs, idx, grads, out)
-        return _value(out, xs), tuple(like(g, args[i]) for g, i in zip(grads, idx))
+        _refuse_complex_output(fx, xs, ids, grads, out)
+        return _value(out, xs), tuple(like(g, args[i]) for g, i in zip(grads, ids))
 
     return GradientFunction(run, engine, fn, idx, with_value=True)
 
@@ -420,21 +436,23 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
     fn = as_function(f)
     engine = _gradient_engine(method, options)
     idx = fn.positions(wrt, argnums)
+    every = wrt is None and argnums is None  # (an input left at its default is then held)
 
     def run(*args: Any, **keywords: Any) -> tuple[Any, ...]:
         if keywords:
             raise _keywords_refused(fn, keywords)
-        if holds_dicts(args, idx):  # JAX's parameter dicts: leaf by leaf, regrouped
+        args, ids = _completed(fn, args, idx, every)
+        if holds_dicts(args, ids):  # JAX's parameter dicts: leaf by leaf, regrouped
             fn.check_arity(args)
-            flat = Flattened(fn, args, idx)
+            flat = Flattened(fn, args, ids)
             return flat.gradients(grad(flat.function, method, wrt=flat.wrt, **options)(*flat.args))
-        xs = _prepare(fn, args, engine, method, idx)
+        xs = _prepare(fn, args, engine, method, ids)
         fx = traced_as(fn, xs, engine)
-        with _strict(method, (fx, xs, idx)):
-            grads = engine.grad(fx, xs, idx)
+        with _strict(method, (fx, xs, ids)):
+            grads = engine.grad(fx, xs, ids)
             _check_finite(grads, "the gradient", method)
-        _refuse_complex_output(fx, xs, idx, grads)
-        return tuple(like(g, args[i]) for g, i in zip(grads, idx))
+        _refuse_complex_output(fx, xs, ids, grads)
+        return tuple(like(g, args[i]) for g, i in zip(grads, ids))
 
     return GradientFunction(run, engine, fn, idx)
 
@@ -488,18 +506,20 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
     fn = as_function(f)
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
+    every = wrt is None and argnums is None  # (an input left at its default is then held)
 
     def run(*args: Any, **keywords: Any) -> Any:
         if keywords:
             raise _keywords_refused(fn, keywords)
-        xs = _prepare(fn, args, engine, method, idx)
+        args, ids = _completed(fn, args, idx, every)
+        xs = _prepare(fn, args, engine, method, ids)
         fx = traced_as(fn, xs, engine)
-        with _strict(method, (fx, xs, idx)):
-            out, jac = engine.jacobian(fx, xs, idx)
+        with _strict(method, (fx, xs, ids)):
+            out, jac = engine.jacobian(fx, xs, ids)
             _check_finite([jac], "the Jacobian", method)
         if isinstance(jac, Traced):
             return jac
-        return like(jac, jac, _jacobian_dtype(xs, idx, out))
+        return like(jac, jac, _jacobian_dtype(xs, ids, out))
 
     run.engine = engine  # type: ignore[attr-defined]
     run.function = fn  # type: ignore[attr-defined]
@@ -520,17 +540,19 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
     fn = as_function(f)
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
+    every = wrt is None and argnums is None  # (an input left at its default is then held)
 
     def run(*args: Any, **keywords: Any) -> Any:
         if keywords:
             raise _keywords_refused(fn, keywords)
-        xs = _prepare(fn, args, engine, method, idx)
+        args, ids = _completed(fn, args, idx, every)
+        xs = _prepare(fn, args, engine, method, ids)
         fx = traced_as(fn, xs, engine)
-        with _strict(method, (fx, xs, idx)):
-            H = engine.hessian(fx, xs, idx)
+        with _strict(method, (fx, xs, ids)):
+            H = engine.hessian(fx, xs, ids)
             _check_finite([H], "the Hessian", method)
-        _refuse_complex_output(fx, xs, idx, [H] * len(idx), what="the Hessian")
-        return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, idx, None))
+        _refuse_complex_output(fx, xs, ids, [H] * len(ids), what="the Hessian")
+        return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, ids, None))
 
     run.engine = engine  # type: ignore[attr-defined]
     run.__signature__ = _signature(fn)  # type: ignore[attr-defined]
@@ -555,6 +577,7 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
     def run(*args: Any, **keywords: Any) -> Any:
         if keywords:
             raise _keywords_refused(fn, keywords)
+        args = fn.completed(args)
         fn.check_arity(args)
         (x,) = args
         (xa,) = _prepare(fn, [x], engine, method)
@@ -596,6 +619,10 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
+    given = len(primals)
+    primals = tuple(fn.completed(tuple(primals)))
+    if len(tangents) == given < len(primals):  # an input left at its default: held
+        tangents = (*tangents, *[None] * (len(primals) - given))
     fn.check_arity(primals)
     if len(tangents) != len(primals):
         raise ArityError(f"jvp needs one tangent per input ({len(primals)}), got {len(tangents)}")
@@ -726,6 +753,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     fn, seen = _recording(as_function(f))
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
+    primals = tuple(fn.completed(primals))
     # the pullback runs later: the point is the arrays as they are now, not as the caller may
     # update them in place meanwhile (an optimizer step), which the residuals would read
     xs = [own_copy(x) for x in _prepare(fn, primals, engine, method, idx)]

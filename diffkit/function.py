@@ -311,6 +311,9 @@ class Function:
         #: the inputs a pure function takes as given, not as real variables: a replay's inputs
         #: that its trace held as objects (a dict, a str, None), which the replay ignores
         self.opaque_inputs: frozenset[int] = frozenset()
+        #: the default values of a Python function's last inputs (``lam=1e-2``), which a call
+        #: that leaves them out gets, as Python gives them (:meth:`completed`)
+        self.defaults: tuple[Any, ...] = ()
 
     @property
     def reusable(self) -> bool:
@@ -320,6 +323,16 @@ class Function:
     @property
     def arity(self) -> int:
         return len(self.inputs)
+
+    def completed(self, args: Sequence[Any]) -> Sequence[Any]:
+        """`args` with the defaults of the inputs a call leaves out at the end, where the Python
+        function has them (``f(w, X)`` of ``def f(w, X, lam=1e-2)`` is ``f(w, X, 1e-2)``, as
+        Python binds it): they are then data, passed as given (not differentiated unless
+        named in wrt=); `args` as they are otherwise (too few is then an ArityError)."""
+        missing = len(self.inputs) - len(args)
+        if missing <= 0 or missing > len(self.defaults):
+            return args
+        return (*args, *self.defaults[len(self.defaults) - missing:])
 
     def check_arity(self, args: Sequence[Any]) -> None:
         if len(args) != len(self.inputs):
@@ -411,6 +424,7 @@ class Function:
         compiled for the arguments' signature."""
         if keywords:
             args = self._bound(args, keywords)
+        args = self.completed(args)
         self.check_arity(args)
         args = tuple(self.coerce(args, ()))
         if any(type(a) is Tensor for a in args):
@@ -453,8 +467,9 @@ class Function:
             return self
 
     def _bound(self, args: tuple[Any, ...], keywords: dict[str, Any]) -> tuple[Any, ...]:
-        """`args` with `keywords` placed at their inputs' positions, as Python binds a call: a
-        name that is no input, an input given twice or one left out is an ArityError."""
+        """`args` with `keywords` placed at their inputs' positions, as Python binds a call (an
+        input left out takes its default, where it has one): a name that is no input, an input
+        given twice or one left out is an ArityError."""
         names = list(self.inputs)
         full: list[Any] = list(args) + [_UNSET] * (len(names) - len(args))
         for name, value in keywords.items():
@@ -465,6 +480,9 @@ class Function:
             if full[i] is not _UNSET:
                 raise ArityError(f"{self.name}: input {name!r} given twice")
             full[i] = value
+        first = len(names) - len(self.defaults)  # the inputs with defaults
+        full = [self.defaults[i - first] if v is _UNSET and i >= first else v
+                for i, v in enumerate(full)]
         missing = [n for n, v in zip(names, full, strict=False) if v is _UNSET]
         if missing:
             raise ArityError(f"{self.name}: input(s) {', '.join(map(repr, missing))} not given")
@@ -907,7 +925,9 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
             reordered.__name__ = f.name
             return Function(reordered, names, f.name, f.text, pure=f.pure, jit=f.jit)
         body, names = (f, inputs) if inputs else _positional_body(_callable(f))
-        return Function(body, names, name=getattr(f, "__name__", "f"))
+        made = Function(body, names, name=getattr(f, "__name__", "f"))
+        made.defaults = () if inputs else _trailing_defaults(_callable(f), names)
+        return made
 
     return wrap(fn) if fn is not None else wrap
 
@@ -944,9 +964,13 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
     def wrap(f: Any) -> Function:
         if isinstance(f, Function):
             f = function(f, inputs=inputs)  # inputs= reorders its inputs (or is an error)
-            return Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
+            made = Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
+            made.defaults = f.defaults
+            return made
         body, names = (f, inputs) if inputs else _positional_body(_callable(f))
-        return Function(body, names, name=getattr(f, "__name__", "f"), jit=True)
+        made = Function(body, names, name=getattr(f, "__name__", "f"), jit=True)
+        made.defaults = () if inputs else _trailing_defaults(_callable(f), names)
+        return made
 
     return wrap(fn) if fn is not None else wrap
 
@@ -969,6 +993,20 @@ def _positional_body(f: Callable[..., Any]) -> tuple[Callable[..., Any], list[st
     body.__name__ = getattr(f, "__name__", "f")
     body.__doc__ = getattr(f, "__doc__", None)
     return body, [*names, *keyword]
+
+
+def _trailing_defaults(f: Callable[..., Any], names: Sequence[str]) -> tuple[Any, ...]:
+    """The default values of `f`'s last positional inputs that have one, in order (none where
+    its inputs end with keyword-only ones, which have no defaults)."""
+    params = [p for p in _parameters(f) if p.name in names]
+    if [p.name for p in params] != list(names):
+        return ()
+    out: list[Any] = []
+    for p in reversed(params):
+        if p.default is inspect.Parameter.empty:
+            break
+        out.append(p.default)
+    return tuple(reversed(out))
 
 
 def _parameters(f: Callable[..., Any]) -> list[inspect.Parameter]:
