@@ -73,6 +73,10 @@ def _completed(fn: Function, args: Sequence[Any], idx: list[int], every: bool
     args = fn.completed(args)
     if every and len(args) > given:
         idx = [i for i in idx if i < given]
+        if not idx:
+            raise ArityError(f"{fn.name} was given no input to differentiate: its inputs "
+                             f"({', '.join(fn.inputs)}) were left at their defaults, which are "
+                             "held; pass them, or name one in wrt=")
     return args, idx
 
 
@@ -568,6 +572,8 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         12.0
     """
     fn = as_function(f)
+    if fn.arity > 1 and fn.arity - len(fn.defaults) == 1:  # the others at their defaults
+        fn = _holding(fn, list(fn.completed([None])), [0])
     if fn.arity != 1:
         raise ArityError(f"derivative needs a function of one input; {fn.name} has {fn.arity}: use grad")
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
@@ -753,7 +759,8 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     fn, seen = _recording(as_function(f))
     engine = get_engine(method, **options)
     idx = fn.positions(wrt, argnums)
-    primals = tuple(fn.completed(primals))
+    primals, idx = _completed(fn, primals, idx, wrt is None and argnums is None)
+    primals = tuple(primals)
     # the pullback runs later: the point is the arrays as they are now, not as the caller may
     # update them in place meanwhile (an optimizer step), which the residuals would read
     xs = [own_copy(x) for x in _prepare(fn, primals, engine, method, idx)]
@@ -824,11 +831,12 @@ def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: An
     if order not in (1, 2):
         raise ValueError(f"order must be 1 (gradient/Jacobian) or 2 (Hessian), got {order}")
     fn = as_function(f)
+    idx = fn.positions(wrt)
     if point:
-        args = _prepare(fn, point, wrt=fn.positions(wrt))
+        point, idx = _completed(fn, point, idx, wrt is None)
+        args = _prepare(fn, point, wrt=idx)
         settings: dict[str, str] = STRICT
     else:
         args, settings = [np.float64(0.5)] * fn.arity, {"all": "ignore"}
     with np.errstate(**settings):
-        return SymbolicEngine(**options).derive(traced_as(fn, args), args, fn.positions(wrt),
-                                                order=order)
+        return SymbolicEngine(**options).derive(traced_as(fn, args), args, idx, order=order)

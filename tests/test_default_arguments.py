@@ -66,3 +66,35 @@ def test_every_derivative_and_the_plain_call_take_the_default():
 def test_an_input_without_a_default_is_still_needed():
     with pytest.raises(ArityError, match="takes 3 input"):
         dk.grad(loss, wrt=0)(W)
+
+
+def test_vjp_holds_a_default_as_the_others_do():
+    """One cotangent per given input (the default's was a third, made a float and
+    differentiated, or an InputTypeError for a str default)."""
+    _, pullback = dk.vjp(loss, W, X)
+    assert len(pullback(1.0)) == 2
+    _, pullback = dk.vjp(lambda x, n=2: x ** 3 * n, 2.0)
+    assert pullback(1.0) == (pytest.approx(24.0),)
+    _, pullback = dk.vjp(lambda x, mode="sq": x ** 2 if mode == "sq" else x, 2.0)
+    assert pullback(1.0) == (pytest.approx(4.0),)
+
+
+def test_symbolic_derivative_derivative_and_compare_hold_a_default():
+    def h(x, lam=0.5):
+        return x ** 3 * lam
+
+    assert len(dk.symbolic(h, 2.0).expressions) == 1
+    assert dk.derivative(lambda x, k=3: x ** k)(2.0) == pytest.approx(12.0)
+    assert dk.derivative(lambda x, k=3: x ** k, 2, method="symbolic")(2.0) == pytest.approx(12.0)
+    assert dk.compare(h, 2.0, methods=["reverse"]).row("reverse").value == pytest.approx([6.0])
+
+
+def test_nothing_given_to_differentiate_is_an_error():
+    def only(x=2.0):
+        return x ** 3
+
+    for call in (lambda: dk.grad(only)(), lambda: dk.value_and_grad(only)(),
+                 lambda: dk.hessian(only)(), lambda: dk.jacobian(only)()):
+        with pytest.raises(ArityError, match="no input to differentiate"):
+            call()
+    assert dk.grad(only, wrt=0)() == (pytest.approx(12.0),)  # named: at its default
