@@ -850,7 +850,9 @@ class FiniteDifferenceEngine(Engine):
         else:  # the whole Jacobian, CHECKED_COLUMNS tangents per sweep
             ref = np.empty((m, n))
             for first in range(0, n, CHECKED_COLUMNS):
-                cols = np.eye(n)[first:first + CHECKED_COLUMNS]
+                k = min(CHECKED_COLUMNS, n - first)  # these k columns of the identity only
+                cols = np.zeros((k, n))
+                cols[np.arange(k), first + np.arange(k)] = 1.0
                 pieces, start = [], 0
                 for like in shapes:  # the identity's columns of each input, (k, *its shape)
                     pieces.append(cols[:, start:start + like.size].reshape((len(cols),
