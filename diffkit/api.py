@@ -62,7 +62,6 @@ from .primitives import real
 from .tensor import Tensor, own_copy, paused_gc
 
 
-#: engines that answer numbers: they cannot carry the eager tape of an input that requires grad
 def _completed(fn: Function, args: Sequence[Any], idx: list[int], every: bool
                ) -> tuple[Sequence[Any], list[int]]:
     """A call's arguments with the defaults of those it leaves out (:meth:`Function.completed`),
@@ -80,6 +79,7 @@ def _completed(fn: Function, args: Sequence[Any], idx: list[int], every: bool
     return args, idx
 
 
+#: engines that answer numbers: they cannot carry the eager tape of an input that requires grad
 def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
              method: Any = None, wrt: Sequence[int] | None = None) -> list[Any]:
     """Coerced inputs (those in `wrt`, all by default, as floats; the others' integers and

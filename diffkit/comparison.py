@@ -380,18 +380,20 @@ def _measure(fn: Function, xs: list[Any], wrt: list[int], method: str, scalar: b
     checked = getattr(engine, "check_trace", None)
     if checked is not None:  # the finite-difference method itself is timed, not its check
         engine.check_trace = False  # against the trace (said by the first call)
-    with warnings.catch_warnings():  # (said once, by the first call)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if hasattr(engine, "evaluations"):  # one call counted (and its step noted)
-            engine.evaluations = 0
-            call(*xs)
-            row.evaluations = engine.evaluations
-        row.sweeps, row.notes = _explain(engine, method, [xs[i] for i in wrt], n, m)
-        row.time = _median_time(lambda: call(*xs), repeat, budget)
-        row.setup = max(first - row.time, 0.0)
-        row.memory = _peak_memory(lambda: call(*xs))
-    if checked is not None:
-        engine.check_trace = checked
+    try:
+        with warnings.catch_warnings():  # (said once, by the first call)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if hasattr(engine, "evaluations"):  # one call counted (and its step noted)
+                engine.evaluations = 0
+                call(*xs)
+                row.evaluations = engine.evaluations
+            row.sweeps, row.notes = _explain(engine, method, [xs[i] for i in wrt], n, m)
+            row.time = _median_time(lambda: call(*xs), repeat, budget)
+            row.setup = max(first - row.time, 0.0)
+            row.memory = _peak_memory(lambda: call(*xs))
+    finally:  # (an engine passed as method= is the caller's)
+        if checked is not None:
+            engine.check_trace = checked
     warned = [str(w.message) for w in said if issubclass(w.category, RuntimeWarning)]
     if warned:
         row.notes = "; ".join([*filter(None, [row.notes]), f"warned: {_gist(warned[0])}"])
