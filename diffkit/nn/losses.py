@@ -268,7 +268,11 @@ def _weighted_rows(input: Any, labels: Any, w: Any, keep: Any, eps: float,
     if keep is not None:
         row = row * keep
     spread = (eps / classes) * (w if w is not None else xp.ones(classes, z.dtype))
-    t = (1.0 - eps) * hot * row[..., None] + spread * (row != 0)[..., None]
+    # the smoothing's share weighs every class of every kept row, a row whose own class
+    # weighs 0 too (its term is then ε/C·Σ_c w_c·(−log p_c), PyTorch's); only a row left
+    # out has none
+    kept = xp.ones(labels.shape, z.dtype) if keep is None else keep.astype(z.dtype)
+    t = (1.0 - eps) * hot * row[..., None] + spread * kept[..., None]
     terms = dk.softmax_cross_entropy(input, t)
     return _reduce_weighted(terms, row, reduction)
 

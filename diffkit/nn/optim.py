@@ -709,13 +709,16 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     if not grads:
         return 0.0
     xp = array_namespace(grads[0][2])
-    if math.isinf(norm_type):
-        norms = [float(xp.abs(g).max()) for _, _, g in grads]
-        total = math.nan if any(math.isnan(n) for n in norms) else max(norms)  # max skips NaN
+    if math.isinf(norm_type):  # ord ±inf: the largest or the smallest |entry|
+        pick = max if norm_type > 0 else min
+        norms = [float(getattr(xp.abs(g), pick.__name__)()) for _, _, g in grads]
+        total = math.nan if any(math.isnan(n) for n in norms) else pick(norms)  # skips NaN
     elif norm_type == 0:  # ord 0 per gradient (entries ≠ 0), then of those counts (≠ 0)
         total = float(sum(bool(xp.count_nonzero(g)) for _, _, g in grads))
-    else:
-        total = float(sum(float((xp.abs(g) ** norm_type).sum()) for _, _, g in grads)) ** (1 / norm_type)
+    else:  # a negative order's |0|^p is inf, its norm 0, as PyTorch's (no warning either)
+        with np.errstate(divide="ignore"):
+            total = float(sum(float((xp.abs(g) ** norm_type).sum())
+                              for _, _, g in grads)) ** (1 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         bad = next((i for i, _, g in grads if not bool(xp.isfinite(g).all())), None)
         raise NumericOverflowError(
