@@ -185,7 +185,8 @@ def input_value(x: Any) -> Any:
 _NUMPY_SHAPE_MESSAGES = ("could not be broadcast", "not aligned", "core dimension",
                          "cannot reshape", "shape mismatch", "must match exactly",
                          "dimensions must match", "must have the same shape",
-                         "input operand has more dimensions")
+                         "input operand has more dimensions",
+                         "does not have enough dimensions")
 
 
 #: what NumPy says when an object array reaches code that computes on numbers only: a cast of
@@ -433,8 +434,12 @@ class Function:
                 # function inside a derivative disagreed with its own call)
                 made = self._frozen_at_values(args)
                 if made is not self:
-                    return made.run_body(*args)
-            return self.run_body(*args)
+                    return restructured(made.run_body(*args),
+                                        getattr(made, "output_structure", None))
+            structure: list[Any] = []  # a tuple the body returned is a tuple here too: the
+            # caller indexes it (inner(x)[1]), not the flat output derivatives see
+            out = self.run_body(*args, structure=structure)
+            return restructured(out, structure[0] if structure else None)
         with np.errstate(**STRICT):
             if self.jit and Function.jit_evaluator is not None:
                 out = Function.jit_evaluator(self, args)
@@ -444,7 +449,7 @@ class Function:
                     return restructured(out, getattr(made, "output_structure", None)
                                         if made is not self else
                                         self.cache.get(("structure", sig)))
-            structure: list[Any] = []
+            structure = []
             out = self.evaluate(*args, structure=structure)
             return restructured(out, structure[0] if structure else None)
 
@@ -642,11 +647,24 @@ class Function:
             return graph
 
     def graph(self, *args: Any) -> Graph:
-        """The graph at `args`, or at scalar inputs 0.5 (for display) when no point is given."""
+        """The graph at `args`, or at scalar inputs 0.5 (for display) when no point is given.
+        A ``dk.jit`` function's is its first trace at that signature, the one its calls and
+        derivatives replay (what it froze, not the outside as it is now); at the display point
+        that trace where one was made, else a fresh one, which freezes nothing."""
         if args:
-            return self.trace(*args)
+            return self._as_called(args).trace(*args)
+        point = [0.5] * self.arity
+        seen = (self.cache.get(("frozen", signature(tuple(self.coerce(point, ())))))
+                if self.jit and not self.pure else None)
         with np.errstate(all="ignore"):
-            return self.trace(*([0.5] * self.arity))
+            return (seen or self).trace(*point)
+
+    def _as_called(self, args: Sequence[Any]) -> Function:
+        """The function a call at `args` runs: a jit function's :meth:`frozen` trace there."""
+        if not self.jit or self.pure:
+            return self
+        self.check_arity(args)
+        return self.frozen(*self.coerce(args, ()))
 
     def listing(self, *args: Any) -> str:
         """The seeds-notation listing: ``v1 = log(v-1)`` … (with values when a point is given)."""
@@ -821,14 +839,14 @@ def stack_outputs(out: Any) -> Any:
         pieces = output_pieces(out)[1]  # nested tuples and lists: their pieces in order
         if not pieces:
             raise TracingError("the function returned an empty sequence")
-        for o in pieces:
-            _check_output(o)
+        for i, o in enumerate(pieces):
+            _check_output(o, f"a {type(out).__name__} whose piece {i} is")
         return concatenate([reshape(o, (-1,)) for o in pieces], axis=0)
     _check_output(out)
     return out
 
 
-def _check_output(out: Any) -> None:
+def _check_output(out: Any, where: str = "") -> None:
     """A function to differentiate returns numbers or arrays: anything else (None from a
     forgotten ``return``, a dict, a string) is a TracingError, never a NaN or a zero gradient."""
     if isinstance(out, numbers.Number | np.generic) and not isinstance(out, np.str_ | np.bytes_ |
@@ -839,11 +857,13 @@ def _check_output(out: Any) -> None:
         return
     if isinstance(out, list | tuple):
         for o in out:
-            _check_output(o)
+            _check_output(o, where)
         return
-    hint = " (did the function forget to `return` its result?)" if out is None else ""
-    raise TracingError(f"the function returned {type(out).__name__}{hint}: it must return a "
-                       "number, an array, or a tuple or list of them")
+    hint = " (did the function forget to `return` its result?)" if out is None and not where \
+        else ""
+    raise TracingError(f"the function returned {where + ' ' if where else ''}"
+                       f"{type(out).__name__}{hint}: it must return a number, an array, or a "
+                       "tuple or list of them")
 
 
 def restructured(out: Any, structure: Any) -> Any:
@@ -917,7 +937,8 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
                     f"{f.name}, whose inputs are {list(f.inputs)}: inputs= may only reorder a "
                     "Function's inputs (a list of the same names)")
             where = [names.index(n) for n in f.inputs]  # each old input's new position
-            old = f.body
+            # a jit function is called, not its body: what it froze stays frozen
+            old = f if f.jit and not f.pure else f.body
 
             def reordered(*args: Any) -> Any:
                 return old(*[args[i] for i in where])
@@ -964,6 +985,8 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
     def wrap(f: Any) -> Function:
         if isinstance(f, Function):
             f = function(f, inputs=inputs)  # inputs= reorders its inputs (or is an error)
+            if f.jit:  # already jit: itself, with the state it froze (a new Function over its
+                return f  # body would trace the outside afresh, as it is now)
             made = Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
             made.defaults = f.defaults
             return made

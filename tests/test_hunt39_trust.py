@@ -68,3 +68,76 @@ def test_clip_grad_norm_of_order_minus_inf_is_the_smallest_entry(grads, order):
     scale = min(1.0, 1.0 / (want + 1e-6))
     for p, g in zip(params, grads, strict=True):
         np.testing.assert_allclose(p.grad, np.array(g) * scale, rtol=1e-14)
+
+
+# ----- dk.function / dk.jit called inside a trace, and jit of a jit -------------------------
+
+
+def test_a_tuple_returning_function_called_inside_a_trace_returns_the_tuple():
+    """inner(x)[1] meant sum(x²) inside a derivative too (it indexed the flat output [2, 4, 6,
+    14]: 4.0 for the value, [0, 2, 0] for its gradient); hand: ∂Σx²/∂x = 2x."""
+    x = np.array([1.0, 2.0, 3.0])
+    for wrap in (dk.jit, dk.function):
+        inner = wrap(lambda x: (x * 2.0, np.sum(x**2)))
+
+        def outer(x, inner=inner):
+            return inner(x)[1]
+        assert dk.jit(outer)(x) == 14.0
+        for method in ("reverse", "forward", "symbolic"):
+            np.testing.assert_allclose(dk.grad(outer, method=method)(x)[0], 2 * x, rtol=1e-14)
+        np.testing.assert_allclose(dk.hessian(outer)(x), 2 * np.eye(3), rtol=1e-14)
+    nested = dk.function(lambda x: (x, (np.sum(x), x[0])))
+    g = dk.grad(lambda x: nested(x)[1][0] + 2.0 * nested(x)[1][1])(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(g[0], [3.0, 1.0], rtol=1e-14)
+
+
+def test_a_jit_gradient_inside_a_jacobian_is_its_tuple():
+    jg = dk.jit(dk.grad(lambda x: np.sum(x**3)))
+    jac = dk.jacobian(lambda x: jg(x)[0])(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(jac, np.diag([6.0, 12.0]), rtol=1e-14)  # ∂(3x²)/∂x = 6x
+
+
+def test_jit_of_a_jit_function_keeps_what_it_froze():
+    """dk.jit(jf) made a new Function over jf's body: it read the closure as it is now (20
+    where jf, frozen at c = 1, gives 4), and so did a reordering of jf's inputs."""
+    state = {"c": 1.0}
+    jf = dk.jit(lambda x: state["c"] * x**2)
+    assert jf(2.0) == 4.0
+    state["c"] = 5.0
+    assert dk.jit(jf)(2.0) == 4.0
+    assert dk.grad(dk.jit(jf))(2.0) == (4.0,)
+    jg = dk.jit(lambda x, y: state["c"] * x**2 * y)
+    state["c"] = 1.0
+    assert jg(2.0, 3.0) == 12.0
+    state["c"] = 5.0
+    swapped = dk.function(jg, inputs=["y", "x"])
+    assert swapped(3.0, 2.0) == 12.0
+    assert dk.grad(swapped)(3.0, 2.0) == (4.0, 12.0)  # (x², 2xy) with c = 1
+
+
+def test_a_jit_functions_formula_and_listing_are_what_it_froze():
+    """to_sympy, the LaTeX and the listing traced the live body (7x² for a function that
+    computes 2x²); a display before the first call freezes nothing."""
+    state = {"c": 2.0}
+    jf = dk.jit(lambda x: state["c"] * x**2)
+    assert jf(3.0) == 18.0
+    state["c"] = 7.0
+    assert str(jf.to_sympy(3.0)) == str(jf.to_sympy()) == "2*x**2"
+    assert "2 x^{2}" in jf._repr_latex_()
+    assert "= 18" in jf.listing(3.0)
+    shown = dk.jit(lambda x: state["c"] * x**2)
+    assert str(shown.to_sympy()) == "7*x**2"  # displayed, not frozen
+    state["c"] = 9.0
+    assert shown(1.0) == 9.0
+
+
+def test_an_output_tuple_holding_none_is_named_as_such():
+    with pytest.raises(dk.errors.TracingError, match="tuple whose piece 1 is NoneType"):
+        dk.grad(lambda x: (x, None))(1.0)
+
+
+def test_matmul_of_a_scalar_is_a_shape_error_on_a_plain_call():
+    w = np.ones((2, 2))
+    for wrap in (dk.function, dk.jit):
+        with pytest.raises(dk.errors.ShapeError, match="enough dimensions"):
+            wrap(lambda x: x @ w)(1.0)
