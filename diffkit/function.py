@@ -37,6 +37,7 @@ from .errors import (
     NumericOverflowError,
     ObjectArrayError,
     ShapeError,
+    TracedMutationError,
     TracingError,
 )
 from .ir import Graph, Node, Traced, held_value
@@ -221,6 +222,36 @@ def _object_array_seen(exc: BaseException) -> bool:
                 return True
         tb = tb.tb_next
     return False
+
+
+#: an in-place NumPy function (or an assignment) on an array read out of a traced value
+_WROTE_INTO_TRACE = (
+    "{name}: {at}NumPy wrote into an array read out of a traced value ({exc}): np.put, "
+    "np.copyto, np.place, np.putmask, np.put_along_axis, or an assignment into np.asarray(x) "
+    "or x.value, where x is traced. A traced value never changes in place (the graph recorded "
+    "it; an argument's would be the caller's own array): build the new array instead, "
+    "x = dk.where(mask, v, x) or x + dk.index_add(v - x[i], i, x.shape), or write into a "
+    "NumPy copy of a constant, np.array(x, copy=True)")
+
+
+def _wrote_into_trace(exc: ValueError) -> bool:
+    """Whether `exc` is NumPy refusing to write into a read-only array (what
+    :func:`~diffkit.tensor.read_only` hands out of a trace)."""
+    text = str(exc)
+    return "read-only" in text and ("output array" in text or "destination" in text
+                                    or "array is read-only" in text or "base is" in text)
+
+
+def _body_line(exc: BaseException) -> str:
+    """``"at file:line, "``: the user's line where `exc` was raised (the last frame outside
+    diffkit and NumPy), or empty."""
+    tb, line = exc.__traceback__, ""
+    while tb is not None:
+        code = tb.tb_frame.f_code.co_filename
+        if f"{os.sep}diffkit{os.sep}" not in code and f"{os.sep}numpy{os.sep}" not in code:
+            line = f"at {os.path.basename(code)}:{tb.tb_lineno}, "
+        tb = tb.tb_next
+    return line
 
 
 def _object_array_message(name: str, exc: TypeError) -> str:
@@ -414,6 +445,10 @@ class Function:
             cause = exc.__cause__ or exc.__context__  # NumPy chains it as the cause
             if isinstance(cause, TracingError) and not isinstance(exc, DiffkitError):
                 raise cause from None
+            if (isinstance(exc, ValueError) and not isinstance(exc, DiffkitError)
+                    and _wrote_into_trace(exc)):
+                raise TracedMutationError(_WROTE_INTO_TRACE.format(
+                    name=self.name, exc=exc, at=_body_line(exc))) from None
             if (isinstance(exc, TypeError) and not isinstance(exc, DiffkitError)
                     and _object_array_failure(exc, args)):
                 raise ObjectArrayError(_object_array_message(self.name, exc)) from exc

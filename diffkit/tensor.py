@@ -734,7 +734,9 @@ class Tensor(Traced):
                 f"differentiated), or dk.stop_gradient(x) if a constant is meant{argument}")
         self.tape.value_dependent = True
         v = held_value(self)
-        return v.concrete(what) if type(v) is Tensor else v
+        if type(v) is Tensor:
+            return v.concrete(what)
+        return read_only(v) if self.tape.level else v
 
     def __bool__(self) -> bool:
         self.tape.value_dependent = True  # a branch: the trace holds at this point only
@@ -1525,12 +1527,14 @@ def _constant_call(func: Any, args: Any, kwargs: Any, read: bool = False) -> Any
 
     def plain(v: Any) -> Any:
         if isinstance(v, Traced):
+            traced = False
             while isinstance(v, Traced):
                 if getattr(v, "requires_grad", True) and not read:
                     raise _Differentiated
                 v.tape.value_dependent = True
+                traced = traced or bool(v.tape.level)
                 v = held_value(v)
-            return v
+            return read_only(v) if traced else v  # np.put(a, ...) must not write into a trace
         if type(v) in (list, tuple):
             return type(v)(plain(e) for e in v)
         if type(v) is dict:
@@ -1612,6 +1616,18 @@ def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tenso
     if isinstance(value, Tensor):
         value = value.concrete("dk.tensor()")
     return _leaf(own_copy(_as_array(value)), requires_grad, name)
+
+
+def read_only(v: Any) -> Any:
+    """A NumPy array handed out of a trace (to a NumPy function with no rule, to ``np.asarray``,
+    ``.value``) as a read-only view: a recorded value never changes, so an in-place NumPy
+    function (np.put, np.copyto, np.place, np.putmask) raises where it would have written into
+    the trace — and into the caller's argument, which an input's node holds — under the graph
+    (:meth:`~diffkit.function.Function.run_body` names the error). Other values as they are."""
+    if type(v) is np.ndarray and v.flags.writeable:
+        v = v.view()
+        v.flags.writeable = False
+    return v
 
 
 def own_copy(x: Any) -> Any:

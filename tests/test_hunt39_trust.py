@@ -141,3 +141,50 @@ def test_matmul_of_a_scalar_is_a_shape_error_on_a_plain_call():
     for wrap in (dk.function, dk.jit):
         with pytest.raises(dk.errors.ShapeError, match="enough dimensions"):
             wrap(lambda x: x @ w)(1.0)
+
+
+# ----- in-place NumPy functions on traced values ---------------------------------------------
+
+_IN_PLACE = {
+    "put": lambda a: np.put(a, [0], 100.0),
+    "copyto": lambda a: np.copyto(a, 1.0),
+    "place": lambda a: np.place(a, a > 0, 1.0),
+    "putmask": lambda a: np.putmask(a, a > 0, 2.0),
+    "put_along_axis": lambda a: np.put_along_axis(a, np.array([0]), 1.0, 0),
+    "asarray-assign": lambda a: np.asarray(a).__setitem__(0, 100.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_IN_PLACE))
+@pytest.mark.parametrize("method", ["reverse", "forward"])
+def test_an_in_place_numpy_function_on_a_traced_copy_is_named_and_moves_nothing(name, method):
+    """np.put(d.copy(), ...) wrote into the caller's d and into the trace: (108, [100, 4]) for
+    (11, [3, 4]) — the value and gradient of Σx·d by hand — and d became [100, 4]."""
+    write = _IN_PLACE[name]
+
+    def f(x, d):
+        a = d.copy()
+        write(a)
+        return np.sum(x * d)
+
+    x, d = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    with pytest.raises(dk.errors.TracedMutationError, match="wrote into an array"):
+        dk.value_and_grad(f, wrt=0, method=method)(x, d)
+    np.testing.assert_array_equal(d, [3.0, 4.0])
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+    assert dk.function(f)(x, d) == 11.0  # a plain call runs NumPy's own semantics
+    np.testing.assert_array_equal(d, [3.0, 4.0])
+
+
+def test_an_in_place_numpy_function_on_a_differentiated_argument_leaves_it_as_it_was():
+    """The error came, but only after the caller's x had become [6, 2, 3] (and the advised
+    method='fd' then ran at the wrong point)."""
+    def f(x):
+        a = x.copy()
+        np.put(a, [0], 3.0 * x[1])
+        return np.sum(a)
+
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(dk.errors.TracingError):
+        dk.grad(f)(x)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
