@@ -147,14 +147,16 @@ def _finish(xp: Any, name: str, out: Any, args: Sequence[Any],
     return out
 
 
-def _scipy(name: str, *params: str, overflow: Callable[..., Any] | None = None
-           ) -> Callable[..., Any]:
+def _scipy(name: str, *params: str, overflow: Callable[..., Any] | None = None,
+           mended: Callable[..., Any] | None = None) -> Callable[..., Any]:
     """An impl ``(xp, *params)`` that calls ``scipy.special.<name>`` (CuPy:
-    ``cupyx.scipy.special.<name>``); `params` name the arguments (``help(dk.xlogy)`` shows them,
-    and ``dk.grad(dk.xlogy)`` names its inputs after them)."""
+    ``cupyx.scipy.special.<name>``), or on NumPy arrays `mended`, this module's repair of
+    SciPy's values; `params` name the arguments (``help(dk.xlogy)`` shows them, and
+    ``dk.grad(dk.xlogy)`` names its inputs after them)."""
 
     def impl(xp: Any, *args: Any) -> Any:
-        return _finish(xp, name, _special(xp, name)(*args), args, overflow)
+        fn = mended if mended is not None and xp is np else _special(xp, name)
+        return _finish(xp, name, fn(*args), args, overflow)
 
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     impl.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -336,8 +338,10 @@ def _build_bessel_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]
         base = getattr(sp, name)
 
         def numpycode(self: Any, printer: Any, _names: tuple[str, str, str, str] = names) -> str:
-            return scipy_call(*_order_call(_names, self.args,
-                                           [printer._print(a) for a in self.args]))
+            name, args = _order_call(_names, self.args, [printer._print(a) for a in self.args])
+            if name == "iv":  # SciPy's iv underflows early at tiny x: diffkit's mends it
+                return _own_call("_iv_value", args)
+            return scipy_call(name, args)
 
         def pythoncode(self: Any, printer: Any, _numpy: Any = numpycode) -> str:
             return f"float({_numpy(self, printer)})"
@@ -690,16 +694,42 @@ polygamma = structural(
         "n is a non-negative integer (not differentiated); ∂/∂x = polygamma(n + 1, x).")
 
 
+#: |y| ≤ this·x (x > 0): ψ(x) − ψ(x + y) by its Taylor series in y (terms fall by y/x)
+_DIGAMMA_STEP = 1e-3
+#: the series' terms, to (y/x)⁶ ≈ 1e-18 of the first at the largest step
+_DIGAMMA_TERMS = 6
+
+
+def _digamma_drop(x: Any, y: Any) -> Any:
+    """ψ(x) − ψ(x + y), the partials of betaln (and of beta, times B). Where y is small beside
+    x's distance to the nearest pole of ψ (x itself for x > 0) the difference of two nearly equal values loses every digit (∂betaln/∂b at (1e-17, 2)
+    is −ψ₁(2)·1e-17, the subtraction 0; ∂/∂a at (1e17, 1) is −1e-17): there
+    −Σₖ yᵏ/k!·ψ⁽ᵏ⁾(x), k = 1…6, whose terms fall by y/distance ≤ 1e-3; elsewhere as
+    written."""
+    pole = where(greater(x, 0.0), abs(x), abs(x - floor(x + 0.5)))  # to the nearest pole
+    small = logical_and(greater(pole, 0.0), less_equal(abs(y), _DIGAMMA_STEP * pole))
+    safe_y = where(small, y, 0.0)  # the series at the points it serves only
+    safe_x = where(small, x, 1.0)  # (no pole reached where it does not)
+    series = 0.0
+    term = 1.0
+    for k in range(1, _DIGAMMA_TERMS + 1):
+        term = term * safe_y / k
+        series = series + term * polygamma(k, safe_x)
+    return where(small, -series, digamma(x) - digamma(x + y))
+
+
 def _beta_partial(which: int) -> Callable[..., Any]:
+    """∂B/∂a = B·(ψ(a) − ψ(a + b)), ∂B/∂b likewise."""
     def rule(a: Any, b: Any, o: Any) -> Any:
-        return o * (digamma(a if which == 0 else b) - digamma(a + b))
+        return o * (_digamma_drop(a, b) if which == 0 else _digamma_drop(b, a))
 
     return rule
 
 
 def _betaln_partial(which: int) -> Callable[..., Any]:
+    """∂betaln/∂a = ψ(a) − ψ(a + b), ∂/∂b likewise."""
     def rule(a: Any, b: Any, o: Any) -> Any:
-        return digamma(a if which == 0 else b) - digamma(a + b)
+        return _digamma_drop(a, b) if which == 0 else _digamma_drop(b, a)
 
     return rule
 
@@ -1011,8 +1041,33 @@ yv = elementwise(
     holomorphic=False,
     doc="The Bessel function of the second kind of real order v (scipy.special.yv); "
         "∂/∂x = (Y_{v−1} − Y_{v+1})/2; the order v is not differentiated (MissingRuleError).")
+#: below this |x|, scipy.special.iv may answer 0 where Iᵥ(x) is a normal number
+_IV_TINY = 1e-100
+
+
+def _iv_value(v: Any, x: Any) -> Any:
+    """scipy.special.iv(v, x), mended where SciPy underflows early: for 0 < |x| < 1e-100 it
+    gives 0 where Iᵥ(x) ≈ (x/2)^|v|/Γ(|v| + 1) (an integer v; (x/2)^v/Γ(v + 1) otherwise) is
+    representable (iv(1, 1e-200) = 0 for 5e-201, and so i1″ came out ⅔ of itself); there that
+    first term of the series, whose next is (x/2)²/(v + 1) ≈ 1e-200 of it."""
+    import scipy.special as ss
+
+    out = ss.iv(v, x)
+    vv, xx, oo = np.broadcast_arrays(np.asarray(v, dtype=float), np.asarray(x), np.asarray(out))
+    tiny = (oo == 0) & (np.abs(xx) < _IV_TINY) & (xx != 0) & np.isfinite(vv)
+    if not tiny.any():
+        return out
+    whole = np.floor(vv) == vv
+    n = np.where(whole, np.abs(vv), vv)  # I₋ₙ = Iₙ
+    with np.errstate(all="ignore"):
+        size = np.power(np.abs(xx) / 2.0, n) / ss.gamma(n + 1.0)
+        sign = np.where((xx < 0) & whole, np.where(np.mod(n, 2.0) == 1.0, -1.0, 1.0), 1.0)
+    fixed = np.where(tiny, sign * size, oo).astype(oo.dtype)
+    return fixed if np.ndim(out) else fixed[()]
+
+
 iv = elementwise(
-    "iv", _scipy("iv", "v", "x", overflow=_off_zero),
+    "iv", _scipy("iv", "v", "x", overflow=_off_zero, mended=_iv_value),
     (_order_rule("iv"), lambda v, x, o: (iv(v - 1.0, x) + iv(v + 1.0, x)) * 0.5),
     lambda sp, v, x: _sym(sp, "besseli")(v, x), numpy=(), scipy=("iv",), unicode="Iᵥ",
     latex="I", domain=((-2.5, 3.0), (0.2, 6.0)), domain_text=f"iv needs {_REAL_ORDER}",
