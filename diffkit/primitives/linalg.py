@@ -17,11 +17,17 @@ matrix (``eigh_vectors(a, p)``), so second derivatives see how they move. Forwar
 only the outputs that are used: the eigenvalues of a matrix with repeated eigenvalues stay
 differentiable even where its eigenvectors are not.
 
-**Conventions.** Equal eigenvalues (and singular values) share their derivative equally, as tied
-maxima do (``amax``); a zero singular value has derivative 0 (as abs′(0) = 0). Eigenvectors and
-singular vectors are not differentiable where their eigenvalue (singular value) repeats, nor
-singular vectors at a zero singular value: a derivative that needs them there is a
-NonDifferentiableError naming the case. The 2-norm of a zero vector has the subgradient 0 (its
+**Conventions.** Two levels per matrix, r = n·ε·max|v| (rounding) and u = 64·r (uncertainty).
+Equal eigenvalues (and singular values: gap ≤ r) share their derivative equally, as tied maxima
+do (``amax``); a zero singular value (≤ r) has derivative 0 (as abs′(0) = 0). Values closer
+than u (or a singular value below u) are near: their separate derivatives rest on vectors that
+rounding leaves uncertain, so a derivative that tells them apart (cotangents that differ across
+the pair, or a tangent whose projection on it is not a multiple of I; a nonzero one at a
+near-zero singular value) is a NonDifferentiableError; a function symmetric in them (their sum)
+is exact. Eigenvectors and singular vectors are not differentiable where their eigenvalue
+(singular value) repeats or nearly repeats (within u), nor singular vectors at a zero or nearly
+zero singular value: a derivative that needs them there is a NonDifferentiableError naming the
+case. The 2-norm of a zero vector has the subgradient 0 (its
 second derivative there is taken as 0 too). ``inv``/``solve`` of a singular matrix and
 ``cholesky`` of a matrix that is not positive definite raise :class:`SingularMatrixError` /
 :class:`NotPositiveDefiniteError`, which are DomainErrors and also ``numpy.linalg.LinAlgError``.
@@ -214,17 +220,27 @@ def _eps(like: Any) -> float:
     return float(np.finfo(real_dtype(like)).eps)
 
 
-def _tolerance(values: Any) -> Any:
-    """Values closer than this count as equal (ties, repeated eigenvalues): 64·n·ε·max|v| per
-    matrix, as records of `values` (..., n) with a trailing kept axis (..., 1)."""
+_NEAR = 64.0  # the uncertainty level in rounding levels
+
+
+def _rounding(values: Any) -> Any:
+    """The rounding level r = n·ε·max|v| per matrix, as records of `values` (..., n) with a
+    trailing kept axis (..., 1): values closer than r are equal (ties), a singular value below it
+    is zero."""
     n = shape_of(values)[-1]
-    return amax(abs(values), axis=-1, keepdims=True) * (64.0 * builtins.max(n, 1) * _eps(values))
+    return amax(abs(values), axis=-1, keepdims=True) * (builtins.max(n, 1) * _eps(values))
+
+
+def _tolerance(values: Any) -> Any:
+    """The uncertainty level u = 64·n·ε·max|v| (records, (..., 1)): values closer than u (but
+    not r) are near — their eigenvectors (singular vectors) are uncertain after rounding."""
+    return _rounding(values) * _NEAR
 
 
 def _tie_weights(values: Any) -> Any:
-    """G (..., n, n): row i averages over the entries tied with entry i (1 on the diagonal when
-    there are no ties). A constant for differentiation (built from comparisons)."""
-    tol = _col(_tolerance(values))
+    """G (..., n, n): row i averages over the entries tied with entry i (within the rounding
+    level; 1 on the diagonal when there are no ties). A constant for differentiation."""
+    tol = _col(_rounding(values))
     gap = abs(_col(values) - _row(values))
     one, zero = _const(values, 1.0), _const(values, 0.0)
     same = where(less_equal(gap, tol), one, zero)
@@ -250,14 +266,20 @@ def _gap_inverse(values: Any, squared: bool = False) -> Any:
     return where(distinct, one / where(distinct, diff, one), zero)
 
 
+def _plain_levels(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plain (r, u) of values v (..., n), each (..., 1): the rounding and uncertainty levels."""
+    r = builtins.max(v.shape[-1], 1) * float(np.finfo(v.dtype).eps) * np.max(
+        np.abs(v), axis=-1, keepdims=True, initial=0.0)
+    return r, _NEAR * r
+
+
 def _degenerate_pairs(values: Any) -> np.ndarray:
-    """Plain (..., n, n) mask of the off-diagonal pairs of equal values (within the tolerance)."""
+    """Plain (..., n, n) mask of the off-diagonal pairs of values within the uncertainty level
+    (repeated or nearly repeated: their vectors are not determined)."""
     v = _peek(values)
-    n = v.shape[-1]
-    tol = 64.0 * builtins.max(n, 1) * float(np.finfo(v.dtype).eps) * np.max(
-        np.abs(v), axis=-1, keepdims=True)[..., None]
-    same = np.abs(v[..., :, None] - v[..., None, :]) <= tol
-    return same & ~np.eye(n, dtype=bool)
+    _, u = _plain_levels(v)
+    same = np.abs(v[..., :, None] - v[..., None, :]) <= u[..., None]
+    return same & ~np.eye(v.shape[-1], dtype=bool)
 
 
 def _nonzero_at(numerator: Any, mask: np.ndarray) -> bool:
@@ -282,6 +304,105 @@ def _values_text(values: Any, mask: np.ndarray) -> str:
     batch, i = first[:-2], first[-2]
     where_ = f" (matrix {batch} of the stack)" if batch else ""
     return f"{v[(*batch, i)]:.6g}{where_}"
+
+
+def _repeated_text(values: Any, pairs: np.ndarray) -> str:
+    """"1 is repeated" or "1 is nearly repeated (within rounding: gap g)" for the first pair."""
+    v = _peek(values)
+    idx = np.argwhere(pairs)
+    if not len(idx):
+        return "is repeated"
+    *batch, i, j = (int(k) for k in idx[0])
+    r, _ = _plain_levels(v)
+    gap = builtins.abs(float(v[(*batch, i)]) - float(v[(*batch, j)]))
+    return ("is repeated" if gap <= float(r[(*batch, 0)]) else
+            f"is nearly repeated (within rounding: gap {gap:.3g} to {float(v[(*batch, j)]):.6g})")
+
+
+# ----- near values: distinct, but closer than rounding can tell apart ------------------------------
+
+
+def _near_values(values: Any, singular: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(v, near pairs (..., n, n), near-zero values (..., n)), plain, or None when there are
+    none: pairs whose gap lies in (r, u], and singular values in (r, u] (see _rounding)."""
+    v = _peek(values)
+    r, u = _plain_levels(v)
+    gap = np.abs(v[..., :, None] - v[..., None, :])
+    pairs = (gap > r[..., None]) & (gap <= u[..., None])
+    zero = (v > r) & (v <= u) if singular else np.zeros(v.shape, bool)
+    return (v, pairs, zero) if pairs.any() or zero.any() else None
+
+
+def _above_rounding(m: np.ndarray) -> float:
+    """A term's entries larger than this are not ~0 (relative: 1e3·ε·max|m|, as _nonzero_at)."""
+    eps = float(np.finfo(m.dtype if m.dtype.kind == "f" else np.float64).eps)
+    return 1e3 * eps * float(np.max(np.abs(m), initial=0.0))
+
+
+def _fold(mask: np.ndarray, nd: int) -> np.ndarray:
+    """`mask` with its leading axes (a tangent's k directions) reduced by any() to `nd` axes."""
+    return mask.any(axis=tuple(range(mask.ndim - nd))) if mask.ndim > nd else mask
+
+
+def _near_vjp_check(name: str, values: Any, ct: Any, singular: bool = False) -> None:
+    """Raise where a cotangent tells near values apart: it differs across a near pair, or is
+    not ~0 at a near-zero singular value (Ā would then rest on uncertain vectors)."""
+    near = _near_values(values, singular)
+    if near is None:
+        return
+    v, pairs, zero = near
+    c = _peek(ct)
+    tol = _above_rounding(c)
+    differ = np.abs(c[..., :, None] - c[..., None, :]) > tol
+    _raise_near(name, v, _fold(pairs & differ, v.ndim + 1),
+                _fold(zero & (np.abs(c) > tol), v.ndim), singular, "for this cotangent")
+
+
+def _near_jvp_check(name: str, values: Any, projection: Callable[[], np.ndarray],
+                    singular: bool = False) -> None:
+    """Raise where a tangent's projection m = Vᵀ·Ẋ·V (Uᵀ·Ȧ·V), plain (k?, ..., n, n), tells near
+    values apart: its symmetric 2×2 block at a near pair is not a multiple of I (a rotation of
+    the uncertain vectors changes the answer), or its diagonal at a near-zero value is not ~0."""
+    near = _near_values(values, singular)
+    if near is None:
+        return
+    v, pairs, zero = near
+    m = projection()
+    tol = _above_rounding(m)
+    d = np.diagonal(m, axis1=-2, axis2=-1)
+    differ = ((np.abs(d[..., :, None] - d[..., None, :]) > tol)
+              | (np.abs(m + np.swapaxes(m, -1, -2)) > 2 * tol))
+    _raise_near(name, v, _fold(pairs & differ, v.ndim + 1),
+                _fold(zero & (np.abs(d) > tol), v.ndim), singular, "in this direction")
+
+
+def _raise_near(name: str, v: np.ndarray, pairs: np.ndarray, zero: np.ndarray, singular: bool,
+                what: str) -> None:
+    """NonDifferentiableError naming the first near pair (or near-zero value) flagged."""
+    if not (pairs.any() or zero.any()):
+        return
+    kind, sym = ("singular value", "σ") if singular else ("eigenvalue", "λ")
+    _, u = _plain_levels(v)
+    advice = "compute in float64, or " if v.dtype.itemsize < 8 else ""
+    reverse = " with method='reverse'" if what == "in this direction" else ""
+    if pairs.any():
+        *batch, i, j = (int(k) for k in np.argwhere(pairs)[0])
+        a, b = float(v[(*batch, i)]), float(v[(*batch, j)])
+        lo, hi = builtins.min(a, b), builtins.max(a, b)
+        digits = next((d for d in range(6, 17) if f"{lo:.{d}g}" != f"{hi:.{d}g}"), 17)
+        place = f" (matrix {tuple(batch)} of the stack)" if batch else ""
+        raise NonDifferentiableError(
+            f"{name}: the {kind}s {lo:.{digits}g} and {hi:.{digits}g}{place} differ by {hi - lo:.3g}, within "
+            f"64·n·ε·max|{sym}| = {float(u[(*batch, 0)]):.3g}: rounding in {v.dtype} leaves their "
+            f"separate derivatives uncertain ({what}); {advice}differentiate a function "
+            f"symmetric in them (their sum){reverse}")
+    *batch, i = (int(k) for k in np.argwhere(zero)[0])
+    place = f" (matrix {tuple(batch)} of the stack)" if batch else ""
+    raise NonDifferentiableError(
+        f"{name}: the singular value {float(v[(*batch, i)]):.3g}{place} is within "
+        f"64·n·ε·max|σ| = {float(u[(*batch, 0)]):.3g} of zero: rounding in {v.dtype} leaves its "
+        f"derivative uncertain ({what}); {advice}differentiate a function whose derivative "
+        f"vanishes there (the sum of squared singular values){reverse}, or move the point")
 
 
 def _square(name: str, a: Any) -> tuple[int, ...]:
@@ -675,15 +796,18 @@ def _untied(g: Any, keep: Any = None) -> Any:
     return equal(d if keep is None else d * keep, 1.0)
 
 
-def _eigenvalue_jvp(t: Any, w: Any, v: Any, lower: bool) -> Any:
-    """λ̇ = G·diag(Vᵀ·Ẋ·V), ties averaged."""
-    d = _diag(_mm(_mT(v), _triangle_symmetric(t, lower), v))
+def _eigenvalue_jvp(name: str, t: Any, w: Any, v: Any, lower: bool) -> Any:
+    """λ̇ = G·diag(Vᵀ·Ẋ·V), ties averaged; near eigenvalues must not be told apart."""
+    m = _mm(_mT(v), _triangle_symmetric(t, lower), v)
+    _near_jvp_check(name, w, lambda: _peek(m))
     g = _tie_weights(w)
-    return at_kink(_ties(g, d), lambda: _untied(g), "repeated eigenvalues", w)
+    return at_kink(_ties(g, _diag(m)), lambda: _untied(g), "repeated eigenvalues", w)
 
 
-def _eigenvalue_vjp(ct: Any, w: Any, v: Any, lower: bool) -> Any:
-    """Ā = V·diag(Gᵀλ̄)·Vᵀ, sent back to the triangle read."""
+def _eigenvalue_vjp(name: str, ct: Any, w: Any, v: Any, lower: bool) -> Any:
+    """Ā = V·diag(Gᵀλ̄)·Vᵀ, sent back to the triangle read; near eigenvalues must not be told
+    apart."""
+    _near_vjp_check(name, w, ct)
     g = _tie_weights(w)
     s = matmul(_scale_columns(v, _ties_transposed(g, ct)), _mT(v))
     return at_kink(_triangle_adjoint(s, lower), lambda: _untied(g), "repeated eigenvalues", w)
@@ -696,13 +820,14 @@ def _eigh_values_impl(xp: Any, a: Any, p: Any, UPLO: str = "L") -> Any:
 
 def _eigh_values_jvp(ts: Any, k: int, xs: Any, out: Any, UPLO: str = "L") -> Any:
     _real_only("eigh", xs[0])
-    return _eigenvalue_jvp(ts[0], out, eigh_vectors(xs[0], xs[1], UPLO=UPLO), UPLO == "L")
+    return _eigenvalue_jvp("eigh", ts[0], out, eigh_vectors(xs[0], xs[1], UPLO=UPLO),
+                           UPLO == "L")
 
 
 def _eigh_values_vjp(ct: Any, xs: Any, out: Any, UPLO: str = "L") -> Any:
     _real_only("eigh", xs[0])
-    return (lambda: _eigenvalue_vjp(ct, out, eigh_vectors(xs[0], xs[1], UPLO=UPLO), UPLO == "L"),
-            None)
+    return (lambda: _eigenvalue_vjp("eigh", ct, out, eigh_vectors(xs[0], xs[1], UPLO=UPLO),
+                                    UPLO == "L"), None)
 
 
 eigh_values = structural(
@@ -710,7 +835,8 @@ eigh_values = structural(
     sympy=False, latex=r"\lambda",
     holomorphic=False,
     doc="The eigenvalues read out of eigh_packed(a) = p (the first output of dk.eigh); equal "
-        "eigenvalues share their derivative equally.")
+        "eigenvalues share their derivative equally; telling apart two within rounding of each "
+        "other (64·n·ε·max|λ|) is a NonDifferentiableError, as in eigvalsh.")
 
 
 def _eigenvector_check(w: Any, term: Any, where_: str, what: str) -> None:
@@ -721,9 +847,9 @@ def _eigenvector_check(w: Any, term: Any, where_: str, what: str) -> None:
     mask = pairs if where_ == "pairs" else pairs.any(axis=-1)[..., None, :]
     if _nonzero_at(term, mask):
         raise NonDifferentiableError(
-            f"eigh: the eigenvalue {_values_text(w, pairs)} is repeated, so its eigenvectors "
-            f"are not unique and not differentiable ({what}): differentiate a function of the "
-            "eigenvalues only (np.linalg.eigvalsh), or move the point")
+            f"eigh: the eigenvalue {_values_text(w, pairs)} {_repeated_text(w, pairs)}, so its "
+            f"eigenvectors are not determined and not differentiable ({what}): differentiate a "
+            "function of the eigenvalues only (np.linalg.eigvalsh), or move the point")
 
 
 def _eigh_vectors_jvp(ts: Any, k: int, xs: Any, out: Any, UPLO: str = "L") -> Any:
@@ -783,12 +909,14 @@ def _eigvalsh_rule_vectors(a: Any, UPLO: str) -> Any:
 
 def _eigvalsh_jvp(ts: Any, k: int, xs: Any, out: Any, UPLO: str = "L") -> Any:
     _real_only("eigvalsh", xs[0])
-    return _eigenvalue_jvp(ts[0], out, _eigvalsh_rule_vectors(xs[0], UPLO), UPLO == "L")
+    return _eigenvalue_jvp("eigvalsh", ts[0], out, _eigvalsh_rule_vectors(xs[0], UPLO),
+                           UPLO == "L")
 
 
 def _eigvalsh_vjp(ct: Any, xs: Any, out: Any, UPLO: str = "L") -> Any:
     _real_only("eigvalsh", xs[0])
-    return (lambda: _eigenvalue_vjp(ct, out, _eigvalsh_rule_vectors(xs[0], UPLO), UPLO == "L"),)
+    return (lambda: _eigenvalue_vjp("eigvalsh", ct, out, _eigvalsh_rule_vectors(xs[0], UPLO),
+                                    UPLO == "L"),)
 
 
 eigvalsh = structural(
@@ -798,7 +926,8 @@ eigvalsh = structural(
     sympy=False, latex=r"\operatorname{eigvalsh}",
     holomorphic=False,
     doc="Eigenvalues of a symmetric matrix (ascending), from one triangle as NumPy reads it; "
-        "equal eigenvalues share their derivative equally.")
+        "equal eigenvalues (gap ≤ n·ε·max|λ|) share their derivative equally; a derivative "
+        "that tells apart two within 64·n·ε·max|λ| is a NonDifferentiableError.")
 
 
 # ----- svd, svdvals -------------------------------------------------------------------------------
@@ -859,22 +988,28 @@ def _svd_rules_allowed(name: str, a: Any, full: bool) -> None:
 
 
 def _singular_value_weights(s: Any) -> tuple[Any, Any]:
-    """(G, nonzero): ties among singular values averaged; zero ones have derivative 0."""
+    """(G, nonzero): ties among singular values averaged; zero ones (within the rounding level)
+    have derivative 0."""
     one, zero = _const(s, 1.0), _const(s, 0.0)
-    return _tie_weights(s), where(greater(s, _tolerance(s)), one, zero)
+    return _tie_weights(s), where(greater(s, _rounding(s)), one, zero)
 
 
 _SINGULAR_KINK = "singular values that are zero or repeated"
 
 
-def _singular_value_jvp(t: Any, s: Any, u: Any, vh: Any) -> Any:
+def _singular_value_jvp(name: str, t: Any, s: Any, u: Any, vh: Any) -> Any:
+    """σ̇ = G·diag(Uᵀ·Ȧ·V) (0 for a zero σ); near values must not be told apart."""
     g, nonzero = _singular_value_weights(s)
     k = shape_of(s)[-1]
+    _near_jvp_check(name, s, lambda: np.swapaxes(_peek(u)[..., :k], -1, -2) @ _peek(t)
+                    @ np.swapaxes(_peek(vh)[..., :k, :], -1, -2), singular=True)
     d = einsum("...ji,...jk,...ik->...i", u[..., :k], t, vh[..., :k, :])
     return at_kink(_ties(g, d) * nonzero, lambda: _untied(g, nonzero), _SINGULAR_KINK, s)
 
 
-def _singular_value_vjp(ct: Any, s: Any, u: Any, vh: Any) -> Any:
+def _singular_value_vjp(name: str, ct: Any, s: Any, u: Any, vh: Any) -> Any:
+    """Ā = U·diag(Gᵀ·σ̄)·Vᵀ (0 for a zero σ); near values must not be told apart."""
+    _near_vjp_check(name, s, ct, singular=True)
     g, nonzero = _singular_value_weights(s)
     k = shape_of(s)[-1]
     return at_kink(
@@ -885,14 +1020,14 @@ def _singular_value_vjp(ct: Any, s: Any, u: Any, vh: Any) -> Any:
 def _svd_s_jvp(ts: Any, k: int, xs: Any, out: Any, full_matrices: bool = True) -> Any:
     _real_only("svd", xs[0])
     a, p = xs
-    return _singular_value_jvp(ts[0], out, svd_u(a, p, full_matrices=full_matrices),
+    return _singular_value_jvp("svd", ts[0], out, svd_u(a, p, full_matrices=full_matrices),
                                svd_vh(a, p, full_matrices=full_matrices))
 
 
 def _svd_s_vjp(ct: Any, xs: Any, out: Any, full_matrices: bool = True) -> Any:
     _real_only("svd", xs[0])
     a, p = xs
-    return (lambda: _singular_value_vjp(ct, out, svd_u(a, p, full_matrices=full_matrices),
+    return (lambda: _singular_value_vjp("svd", ct, out, svd_u(a, p, full_matrices=full_matrices),
                                         svd_vh(a, p, full_matrices=full_matrices)), None)
 
 
@@ -901,7 +1036,8 @@ svd_s = structural(
     jvp=_svd_s_jvp, vjp=_svd_s_vjp, nargs=2, sympy=False, latex=r"\sigma",
     holomorphic=False,
     doc="The singular values read out of svd_packed(a) = p (the second output of dk.svd); equal "
-        "ones share their derivative, a zero one has derivative 0.")
+        "ones share their derivative, a zero one has derivative 0; near ones (within rounding "
+        "of each other or of 0) are a NonDifferentiableError where told apart, as in svdvals.")
 
 
 def _singular_vector_check(s: Any, term: Any, where_: str, what: str) -> None:
@@ -911,8 +1047,8 @@ def _singular_vector_check(s: Any, term: Any, where_: str, what: str) -> None:
     repeated pairs, and entirely if a singular value is zero."""
     pairs = _degenerate_pairs(s)
     sv = _peek(s)
-    zero = sv <= 64.0 * builtins.max(sv.shape[-1], 1) * float(np.finfo(sv.dtype).eps) * np.max(
-        sv, axis=-1, keepdims=True)
+    rounding, uncertain = _plain_levels(sv)
+    zero = sv <= uncertain
     if where_ == "pairs":
         bad, at_zero = pairs, np.ones((1,), dtype=bool) if zero.any() else np.zeros(1, bool)
     else:
@@ -925,16 +1061,21 @@ def _singular_vector_check(s: Any, term: Any, where_: str, what: str) -> None:
     if _nonzero_at(term, bad):
         if pairs.any():
             raise NonDifferentiableError(
-                f"svd: the singular value {_values_text(s, pairs)} is repeated, so its singular "
-                f"vectors are not unique and not differentiable ({what}): differentiate a "
-                "function of the singular values only (np.linalg.svd(a, compute_uv=False)), or "
-                "move the point")
+                f"svd: the singular value {_values_text(s, pairs)} {_repeated_text(s, pairs)}, "
+                f"so its singular vectors are not determined and not differentiable ({what}): "
+                "differentiate a function of the singular values only (np.linalg.svd(a, "
+                "compute_uv=False)), or move the point")
         at_zero = np.ones((1,), dtype=bool)
     if at_zero.any() and _nonzero_at(term, at_zero):
+        small = sv[zero]
+        tiny = float(np.min(small)) if small.size else 0.0
+        state = ("is zero (the matrix is rank-deficient)" if (sv <= rounding).any() else
+                 f"{tiny:.3g} is nearly zero (within rounding: ≤ 64·n·ε·max|σ| = "
+                 f"{float(np.max(uncertain)):.3g})")
         raise NonDifferentiableError(
-            "svd: a singular value is zero (the matrix is rank-deficient), where the signs of its "
-            f"singular vectors flip: they are not differentiable ({what}); differentiate a "
-            "function of the singular values, or move the point")
+            f"svd: a singular value {state}, where the signs of its singular vectors flip: they "
+            f"are not differentiable ({what}); differentiate a function of the singular values, "
+            "or move the point")
 
 
 def _svd_common(a: Any, p: Any, full: bool) -> tuple[Any, Any, Any, Any]:
@@ -1046,12 +1187,12 @@ def _prepare_svdvals(a: Any) -> Any:
 
 def _svdvals_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
     _real_only("svdvals", xs[0])
-    return _singular_value_jvp(ts[0], out, *_svdvals_vectors(xs[0]))
+    return _singular_value_jvp("svdvals", ts[0], out, *_svdvals_vectors(xs[0]))
 
 
 def _svdvals_vjp(ct: Any, xs: Any, out: Any) -> Any:
     _real_only("svdvals", xs[0])
-    return (lambda: _singular_value_vjp(ct, out, *_svdvals_vectors(xs[0])),)
+    return (lambda: _singular_value_vjp("svdvals", ct, out, *_svdvals_vectors(xs[0])),)
 
 
 svdvals = structural(
@@ -1059,8 +1200,10 @@ svdvals = structural(
     jvp=_svdvals_jvp, vjp=_svdvals_vjp, prepare=_prepare_svdvals, numpy=("linalg.svdvals",),
     sympy=False, latex=r"\operatorname{svdvals}",
     holomorphic=False,
-    doc="Singular values (descending), as np.linalg.svd(a, compute_uv=False); equal ones share "
-        "their derivative, a zero one has derivative 0.")
+    doc="Singular values (descending), as np.linalg.svd(a, compute_uv=False); equal ones (gap "
+        "≤ n·ε·max σ) share their derivative, a zero one (≤ n·ε·max σ) has derivative 0; a "
+        "derivative that tells apart two within 64·n·ε·max σ, or needs one that close to 0, is "
+        "a NonDifferentiableError.")
 
 
 def _svdvals_vectors(a: Any) -> tuple[Any, Any]:
@@ -1715,6 +1858,17 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any
     return ret
 
 
+def _plain_order(ord: Any) -> Any:
+    """A norm's order as a plain number: a traced one being differentiated is a TracingError
+    naming the line (the order picks the formula; it has no derivative), a traced constant a
+    branch (the trace holds at this order only)."""
+    if isinstance(ord, Traced):
+        ord = np.asarray(ord.concrete("using it as the norm's order (ord=)"))  # type: ignore[attr-defined]
+    if isinstance(ord, np.ndarray) and ord.ndim == 0:
+        ord = ord.item()
+    return ord
+
+
 @composite(numpy=("linalg.norm",))
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
     """Vector and matrix norms, as NumPy's norm (every ord, axis and keepdims).
@@ -1732,6 +1886,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         5.0
     """
     x = _as_array(x)
+    ord = _plain_order(ord)
     if not isinstance(x, Traced) and getattr(x, "dtype", np.dtype(float)).kind not in "fc":
         x = x.astype(float)  # as NumPy's norm does
     nd = len(shape_of(x))
