@@ -3,6 +3,9 @@ against hand formulas in NumPy, PyTorch's documented definitions."""
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 import pytest
 
@@ -248,3 +251,72 @@ def test_iv_at_tiny_x_is_its_series_first_term():
     assert dk.iv(-1.0, -1e-200) == pytest.approx(-5e-201, rel=1e-15, abs=0)  # I₋₁ = I₁, odd
     assert dk.iv(1.5, 1e-150) == pytest.approx(float(mpmath.besseli(1.5, mpmath.mpf("1e-150"))),
                                                rel=1e-14, abs=0)
+
+
+# ----- finite differences: complex inputs and black boxes are checked too ---------------------
+
+def _warned(call, *args):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = call(*args)
+    return result, [str(w.message) for w in seen if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("f, z, exact", [
+    (lambda z: np.real(1 / z), 1e-6 + 0j, -1e12),          # −1/x² (∂/∂y = 0 on the axis)
+    (lambda z: np.abs(z), 1e-7 + 0j, 1.0),                  # z̄/|z|
+    (lambda z: np.angle(z), -2 + 0j, 0.5j),                 # on the branch cut: −i·∂/∂y = i/2
+])
+def test_fd_at_a_complex_point_warns_where_the_step_spans_a_pole_or_cut(f, z, exact):
+    """A complex input skipped the trace check: 2.8e10 for −1e12, 0.0165 for 1, −259401j for
+    0.5j, silently (the same function at a real point warned)."""
+    (g,), said = _warned(dk.grad(f, method="fd"), z)
+    assert abs(g - exact) > 0.5 * abs(exact)  # the quotient is far off, as it must be here
+    assert any("lies far from the derivative" in s for s in said)
+    (r,), _ = _warned(dk.grad(f, method="reverse"), z)
+    assert abs(r - exact) <= 1e-9 * abs(exact)
+
+
+@pytest.mark.parametrize("method", ["fd", "fd-forward", "fd-central", "fd-richardson"])
+def test_fd_at_regular_complex_points_stays_quiet(method):
+    z = np.array([0.1 + 0.2j, -0.3 + 1.0j])
+    (g,), said = _warned(dk.grad(lambda z: np.sum(np.abs(z) ** 2), method=method), z)
+    np.testing.assert_allclose(g, 2 * np.conj(z), rtol=1e-5)  # ∂/∂x − i∂/∂y of |z|²
+    jac, said2 = _warned(dk.jacobian(lambda z: np.exp(z) * z, method=method), z)
+    np.testing.assert_allclose(np.diag(jac), np.exp(z) * (1 + z), rtol=1e-5)
+    jr, said3 = _warned(dk.jacobian(lambda z: np.abs(z) ** 2 + np.real(z), method=method), z)
+    np.testing.assert_allclose(np.diag(jr), 2 * np.conj(z) + 1, rtol=1e-5)
+    assert not (said or said2 or said3)
+
+
+@pytest.mark.parametrize("f", [lambda x: int(x) * x, lambda x: math.floor(x) * x,
+                               lambda x: np.sum(np.arange(x)) * x])
+@pytest.mark.parametrize("method", ["fd", "fd-forward"])
+def test_fd_of_a_black_box_that_jumps_at_the_point_warns(f, method):
+    """f(3 + h) = 3(3 + h), f(3 − h) = 2(3 − h): no derivative at 3, and the answer 82,573
+    came with no warning (the function cannot be traced, so nothing checked it)."""
+    _, said = _warned(dk.grad(f, method=method), 3)
+    assert any("could not be traced" in s and "disagrees" in s for s in said)
+    (g,), quiet = _warned(dk.grad(f, method=method), 3.5)  # smooth between the jumps
+    assert not quiet and g == pytest.approx(3.0 if f(3.5) == 10.5 else 6.0, rel=1e-6)
+
+
+def test_fd_of_a_smooth_black_box_stays_quiet():
+    for f, x, exact in [(lambda x: math.sin(x) * math.exp(x), 0.7,
+                         math.exp(0.7) * (math.sin(0.7) + math.cos(0.7))),
+                        (lambda x: math.cos(x), 0.0, 0.0), (lambda x: math.sqrt(x), 1e-3,
+                                                            0.5 / math.sqrt(1e-3))]:
+        (g,), said = _warned(dk.grad(f, method="fd"), x)
+        assert not said and g == pytest.approx(exact, rel=1e-4, abs=1e-9)
+
+
+def test_the_complex_step_keeps_longdouble():
+    """The complex step evaluated a longdouble point in complex128 (1.9e-17 relative, 170 ulp,
+    where reverse mode is within one); reference: e^(1/3) by mpmath at 40 digits."""
+    if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
+        pytest.skip("longdouble is float64 here")
+    mpmath.mp.dps = 40
+    x = np.longdouble(1) / 3
+    (g,) = dk.grad(lambda x: np.sum(np.exp(x)), method="fd-complex")(x)
+    exact = mpmath.exp(mpmath.mpf(1) / 3)
+    assert abs((mpmath.mpf(repr(g).split("'")[1]) - exact) / exact) < 1e-18

@@ -409,6 +409,7 @@ class FiniteDifferenceEngine(Engine):
             return flat, x0, value, None
         self.plain_at_point = None  # f(x) by a plain call, where one was made (see below)
         graph, failure = self._base_trace(fn, args, wrt)
+        self.untraced = failure  # why there is no trace to check against (a black box)
         if graph is None:
             try:
                 value = self._run(fn, args)
@@ -683,7 +684,9 @@ class FiniteDifferenceEngine(Engine):
             stepped = np.concatenate([np.full(np.size(args[i]), dtype_of(args[i]).kind == "c")
                                       for i in wrt])
             jac = self._complex_jacobian(flat, x0, h, out, stepped)
-            return out, _narrow(jac if ct is None else (ct @ jac)[None, :], dtype)
+            found = jac if ct is None else (ct @ jac)[None, :]
+            self._check_against_trace(traced, wrt, x0, found, eps, h, ct=ct)
+            return out, _narrow(found, dtype)
         batch = self._batched(fn, args, wrt)
         base = out if plain else self.plain_at_point  # the repeatability check's call serves
         f0 = _numeric(base) if base is not None and all(np.asarray(args[i]).dtype == x0.dtype
@@ -698,6 +701,8 @@ class FiniteDifferenceEngine(Engine):
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
                 flat, x0, -h, out, batch, f0=f0, eps=eps, ct=ct), graph)
         self._check_against_trace(traced, wrt, x0, jac, eps, h, ct=ct)
+        if plain:
+            self._check_black_box(flat, x0, np.asarray(h, dtype=float), ct=ct)
         return out, _narrow(jac, dtype)
 
     def _check_one_sided(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
@@ -785,7 +790,9 @@ class FiniteDifferenceEngine(Engine):
             raise MissingRuleError(
                 "the Jacobian of a complex-valued function needs it holomorphic, and this one "
                 "breaks the Cauchy–Riemann equations (fd engine): differentiate its real and "
-                "imaginary parts separately, or use dk.vjp")
+                "imaginary parts separately, or use dk.vjp — or, where f is holomorphic here, "
+                "the step spans a pole or a branch cut next to the point (1/z at 1e-6): use an "
+                "AD method (method='reverse')")
         return jx
 
     def _cr_tolerance(self, dtype: np.dtype) -> float:
@@ -821,20 +828,24 @@ class FiniteDifferenceEngine(Engine):
         1e8 by Richardson's 0.05·|x|) or a domain edge a one-sided step runs along (log at
         1e-10) — or f is not differentiable at x (a kink, where the trace's convention and the
         quotient's average differ). No evaluation of f is added: the trace at x is the
-        value's. Nothing is checked without a trace (a black box), for an explicit ``step``
-        (used as given: an error-against-step plot walks into these on purpose), or for
-        complex numbers."""
-        if graph is None or self.step is not None or np.iscomplexobj(x0) or \
-                np.iscomplexobj(found) or not x0.size or self.warned or not self.check_trace:
-            return
-        if any(np.dtype(graph.inputs[i].dtype).kind == "c" for i in wrt) or \
-                np.dtype(graph.output.dtype).kind == "c":
+        value's. Complex inputs are checked as their answers are given — a real output's
+        ∂f/∂x − i·∂f/∂y (JAX's convention: the adjoint sweep's), a holomorphic output's ∂f/∂x
+        (tangent sweeps along the real axis, and for a real output the imaginary one too).
+        Nothing is checked without a trace (a black box, which :meth:`_check_black_box` looks
+        at from both sides), or for an explicit ``step`` (used as given: an error-against-step
+        plot walks into these on purpose)."""
+        if graph is None or self.step is not None or not x0.size or self.warned or \
+                not self.check_trace:
             return
         nodes = [graph.inputs[i] for i in wrt]
         shapes = [np.empty(n.shape) for n in nodes]
         out_shape = graph.output.shape
         m, n = int(np.prod(out_shape)), x0.size
-        found = np.asarray(found, dtype=float)
+        stepped = np.concatenate([np.full(int(np.prod(node.shape)), np.dtype(node.dtype).kind
+                                          == "c") for node in nodes])  # complex inputs' elements
+        real_out = np.dtype(graph.output.dtype).kind != "c"
+        found = np.asarray(found, dtype=complex if np.iscomplexobj(found) or stepped.any()
+                           else float)
         seed = np.ones(out_shape) if ct is None else np.reshape(ct, out_shape)
         back = traced_pullback(graph, nodes, seed)
         if back is None:
@@ -876,6 +887,13 @@ class FiniteDifferenceEngine(Engine):
                 rows = traced_tangents(graph, nodes, pieces)
                 if rows is None:
                     return
+                if real_out and stepped[first:first + k].any():  # − i·∂f/∂y of complex inputs
+                    along = traced_tangents(graph, nodes, [1j * p for p in pieces])
+                    if along is None:
+                        return
+                    rows = rows - 1j * np.where(stepped[first:first + k, None], along, 0.0)
+                if np.iscomplexobj(rows) and ref.dtype.kind != "c":
+                    ref = ref.astype(complex)
                 ref[:, first:first + len(cols)] = rows.T
             found = found.reshape(m, n)
         if ref.shape != found.shape:
@@ -908,6 +926,60 @@ class FiniteDifferenceEngine(Engine):
             f"derivative of the operations traced at this point, {ref[k]:.6g} (relative "
             f"{gap[k] / scale[k]:.2g}; {int(np.count_nonzero(off))} of {found.size} "
             f"entries). {why}")
+
+    def _check_black_box(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
+                         h: np.ndarray, ct: np.ndarray | None = None,
+                         direction: np.ndarray | None = None) -> None:
+        """An answer by default steps for a function that could not be traced (a black box:
+        int(x), math.floor, float(x) with math.*) has no derivative to be checked against; one
+        probe looks at f from both sides instead. The central quotient along one direction d
+        — the tangent, or the steps times a fixed mix of signs and sizes over every element —
+        at the step and at half of it, Q(s) = (f(x + s·d) − f(x − s·d))/2s: four evaluations,
+        however many inputs. Where f is differentiable near x the two agree to O(h²) (they
+        are J·d); a jump within the step doubles Q (int(x)·x at 3: 82,573 for a derivative
+        that does not exist), a kink, a feature narrower than the step or noise (a solver's
+        tolerance) moves it. A gap beyond :data:`TRACE_AGREEMENT` of max(|Q|, |d|) (the
+        derivative's unit), past Q's own rounding, is a warning."""
+        if self.step is not None or self.warned or not self.check_trace or not x0.size or \
+                np.iscomplexobj(x0):
+            return
+        if direction is None:
+            rng = np.random.default_rng(20261205)  # fixed: the same probe at every call
+            d = h * rng.uniform(0.5, 1.0, x0.size) * rng.choice([-1.0, 1.0], x0.size)
+        else:
+            d = float(h) * np.asarray(direction, dtype=float)
+        seen: list[float] = []
+
+        def quotient(s: float) -> np.ndarray:
+            up, down = flat((x0 + s * d).astype(x0.dtype)), flat((x0 - s * d).astype(x0.dtype))
+            seen.append(float(np.max(np.abs(np.concatenate([up, down])), initial=0.0)))
+            q = (up - down) / (2 * s)
+            return q if ct is None else np.atleast_1d(np.reshape(ct, -1) @ q)
+
+        try:
+            whole, half = quotient(1.0), quotient(0.5)
+        except DiffkitError:  # the probe left the domain: the answer stands as computed
+            return
+        eps = _eps(np.dtype(x0.dtype))
+        unit = float(np.max(np.abs(d))) * (1.0 if ct is None else
+                                           float(np.max(np.abs(ct), initial=1.0)))
+        scale = np.maximum(np.abs(half), unit)
+        rounding = 4 * eps * max(seen) * (1.0 if ct is None else
+                                          float(np.sum(np.abs(ct), initial=1.0)))
+        gap = np.abs(whole - half)
+        if not np.all(np.isfinite(gap)) or np.all(gap <= TRACE_AGREEMENT * scale + rounding):
+            return
+        k = int(np.argmax(np.where(np.isfinite(gap), gap / scale, np.inf)))
+        reason = getattr(self, "untraced", None)
+        why = f" ({type(reason).__name__}: {str(reason).split(' would ')[0]})" if reason else ""
+        self.warned = True
+        warn_user(
+            f"finite differences ({self.scheme}): f could not be traced{why}, so the answer "
+            "was not checked against a derivative; a probe along one direction at the step and "
+            f"at half of it disagrees ({whole[k] / unit:.6g} against {half[k] / unit:.6g} per "
+            "unit step): f jumps, bends or is noisy within the step (int(), math.floor, round, a "
+            "branch, a solver's tolerance), where a difference quotient is no derivative. Make f "
+            "traceable (np/dk functions, not math.* or int()), or pass a step= suited to f")
 
     def _check_higher(self, graph: Graph | None, taken: Callable[[Any], Any], found: Any,
                       units: Any, eps: float, n: int) -> None:
@@ -1095,7 +1167,8 @@ class FiniteDifferenceEngine(Engine):
             # complex128 whatever x0's dtype: Im f(x + ih) = h·f′ underflowed in complex64 once
             # |f′| < 1e-18 (exp(−80x)′ at 1 in float32 was −0.0); the result is narrowed to the
             # input's dtype after
-            return np.imag(flat(x0.astype(np.complex128) + 1j * h * e)) / h, None
+            wide = np.result_type(x0.dtype, np.complex128)  # (clongdouble for longdouble)
+            return np.imag(flat(x0.astype(wide) + 1j * h * e)) / h, None
 
         def central(hh: float) -> np.ndarray:
             (xp, hp), (xm, hm) = point(hh), point(-hh)
@@ -1180,6 +1253,8 @@ class FiniteDifferenceEngine(Engine):
             self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h)[0], graph)
         self._check_against_trace(traced, wrt, x0, col, eps, np.asarray(h), tangent=t,
                                   unit=t if pointwise else None)
+        if traced is None and value is None:
+            self._check_black_box(flat, x0, np.asarray(h, dtype=float), direction=t)
         return out, _in_dtype_of(np.reshape(col, np.shape(out)), out)
 
     def vjp(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Pullback]:

@@ -198,7 +198,16 @@ def _working(graph: Graph) -> np.dtype:
     """The floating dtype the trace's output computes in (float32 for a float32 f, whose
     derivatives are taken in float32 as the AD engines take them)."""
     dt = np.dtype(graph.output.dtype)
-    return dt if dt.kind == "f" else np.dtype(np.float64)
+    return dt if dt.kind in "fc" else np.dtype(np.float64)
+
+
+def _tangent_dtype(graph: Graph) -> np.dtype:
+    """The dtype tangents are seeded in: complex where an input is (a step along a complex
+    input's imaginary axis), else the trace's working dtype."""
+    work = _working(graph)
+    if work.kind != "c" and any(np.dtype(n.dtype).kind == "c" for n in graph.inputs):
+        return np.result_type(work, np.complex64)
+    return work
 
 
 def traced_tangents(graph: Graph, wrt: Sequence[Node], directions: Sequence[np.ndarray]
@@ -210,7 +219,7 @@ def traced_tangents(graph: Graph, wrt: Sequence[Node], directions: Sequence[np.n
     missing rule, a point where a rule is singular, a value that is not finite)."""
     k = int(np.shape(directions[0])[0]) if directions else 0
     m = int(np.prod(graph.output.shape))
-    seeds = {w: np.asarray(v, dtype=_working(graph)).reshape((k, *w.shape))
+    seeds = {w: np.asarray(v, dtype=_tangent_dtype(graph)).reshape((k, *w.shape))
              for w, v in zip(wrt, directions, strict=True)}
     with np.errstate(all="ignore"):
         try:
@@ -264,8 +273,9 @@ def traced_pullback(graph: Graph, wrt: Sequence[Node], ct: np.ndarray
                 size += float(np.max(a, initial=0.0)) * sum(
                     float(np.sum(np.abs(np.asarray(i.value)))) for i in node.inputs
                     if np.asarray(i.value).dtype.kind in "fc")
-    grads = [np.reshape(np.real(np.asarray(adj[w])).astype(float), (-1,)) if w in adj
-             else np.zeros(int(np.prod(w.shape))) for w in wrt]
+    grads = [np.reshape(np.asarray(adj[w]) if np.dtype(w.dtype).kind == "c" else
+                        np.real(np.asarray(adj[w])).astype(float), (-1,)) if w in adj
+             else np.zeros(int(np.prod(w.shape))) for w in wrt]  # a complex input's, complex
     flat = np.concatenate(grads) if grads else np.zeros(0)
     if not np.all(np.isfinite(flat)):  # an infinite local derivative, or one that overflowed
         return f"it is not finite in {work} (an overflow, or a point where f has no derivative)"
