@@ -320,3 +320,19 @@ def test_the_complex_step_keeps_longdouble():
     (g,) = dk.grad(lambda x: np.sum(np.exp(x)), method="fd-complex")(x)
     exact = mpmath.exp(mpmath.mpf(1) / 3)
     assert abs((mpmath.mpf(repr(g).split("'")[1]) - exact) / exact) < 1e-18
+
+
+@pytest.mark.parametrize("method", ["forward", "reverse", "auto", "fd"])
+def test_the_jacobian_of_a_complex_output_from_real_inputs_needs_no_holomorphy(method):
+    """conj(fft(x))·|fft(x)| from real x: J = ∂f/∂x is defined (forward mode's jvp gave its
+    columns) but the Jacobian was refused as not holomorphic. Hand: with F the DFT matrix,
+    f = conj(Fx)·|Fx| and ∂f/∂x = conj(F)·|Fx| + conj(Fx)·Re(conj(Fx)·F)/|Fx| row by row."""
+    x = np.array([0.3, -1.2, 2.5, 0.7])
+    F = np.fft.fft(np.eye(4), axis=0)
+    y = F @ x
+    want = np.conj(F) * np.abs(y)[:, None] + (np.conj(y) * 1)[:, None] * \
+        np.real(np.conj(y)[:, None] * F) / np.abs(y)[:, None]
+    jac = dk.jacobian(lambda x: np.conj(np.fft.fft(x)) * np.abs(np.fft.fft(x)), method=method)(x)
+    np.testing.assert_allclose(jac, want, rtol=1e-6 if method == "fd" else 1e-12, atol=1e-9)
+    with pytest.raises(dk.errors.MissingRuleError, match="holomorphic"):  # a complex input
+        dk.jacobian(lambda z: np.conj(z) * z, method=method)(np.array([1.0 + 1j, 2.0]))

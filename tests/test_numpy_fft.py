@@ -825,14 +825,18 @@ def test_refused_by_name(call: Any, error: type, match: str) -> None:
 
 
 def test_engines_refuse_what_they_cannot_do_by_name() -> None:
-    """Complex-valued results through a non-holomorphic record (irfft, ihfft's conj) and the
+    """Complex-valued results of complex inputs through a non-holomorphic record (irfft) and the
     symbolic engine on a modulus or a real part: MissingRuleError naming the alternative; the
     complex step through an FFT of real data: it is not analytic there (NumPy's rfft refuses
     complex numbers, irfft drops imaginary parts)."""
     with pytest.raises(dk.MissingRuleError, match="holomorphic.*'fft_c2r'"):
         dk.jacobian(lambda z: 1j * np.fft.irfft(z))(Z)
-    with pytest.raises(dk.MissingRuleError, match="holomorphic.*'conj'"):
-        dk.jacobian(lambda x: np.fft.ihfft(x))(XR)
+    # from real inputs alone a complex output's Jacobian ∂f/∂x is defined, holomorphic or not:
+    # ihfft(x) = conj(rfft(x))/n, whose Jacobian is the conjugate rfft matrix over n
+    want = np.conj(np.fft.rfft(np.eye(XR.size), axis=0)) / XR.size
+    for method in ("reverse", "forward"):
+        np.testing.assert_allclose(dk.jacobian(lambda x: np.fft.ihfft(x), method=method)(XR),
+                                   want, rtol=1e-12, atol=1e-15)
     with pytest.raises(dk.MissingRuleError, match="holomorphic.*method="):
         dk.grad(lambda x: np.sum(np.abs(np.fft.rfft(x)) ** 2), method="symbolic")(XR)
     for fn in (lambda x: np.sum(np.real(np.fft.rfft(x))), lambda x: np.sum(np.fft.irfft(x))):

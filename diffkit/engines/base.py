@@ -159,9 +159,14 @@ def nonholomorphic(graph: Graph) -> Node | None:
     return None
 
 
-def require_holomorphic(graph: Graph, what: str, engine: str) -> None:
-    """A complex-valued output needs a complex-analytic path from the inputs (see docs/design.md)."""
+def require_holomorphic(graph: Graph, what: str, engine: str,
+                        wrt: Sequence[Node] | None = None) -> None:
+    """A complex-valued output needs a complex-analytic path from the inputs (see docs/design.md)
+    — where one of the inputs differentiated (`wrt`, all by default) is complex: from real
+    inputs alone the Jacobian ∂f/∂x of any complex output is defined (real tangents)."""
     if graph.output.dtype.kind != "c":
+        return
+    if wrt is not None and not any(n.dtype.kind == "c" for n in wrt):
         return
     node = nonholomorphic(graph)
     if node is not None:

@@ -63,8 +63,8 @@ class ForwardEngine(Engine):
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
         graph = fn.trace(*args, wrt=wrt)
-        require_holomorphic(graph, "the Jacobian", self.name)
         ins = [graph.inputs[i] for i in wrt]
+        require_holomorphic(graph, "the Jacobian", self.name, ins)
         if len(ins) == 1 and ins[0].shape and ins[0].dtype.kind == "f" \
                 and not isinstance(ins[0].value, Traced):  # the identity kept as its diagonal
             node = ins[0]

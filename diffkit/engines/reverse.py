@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
-from ..ir import Traced
+from ..ir import Graph, Traced
 from ..primitive import DiagonalRows
 from ..primitives import broadcast_to, concatenate, reshape
 from ..primitives.declare import unit_cotangent
@@ -34,6 +34,7 @@ from .base import (
     check_cotangent,
     dtype_of,
     gradient_function,
+    nonholomorphic,
     plain_value,
     require_holomorphic,
     require_scalar,
@@ -104,9 +105,13 @@ class ReverseEngine(Engine):
         """All m rows of the Jacobian in one adjoint sweep: the cotangents are the rows of the
         identity, stacked on a leading axis that every adjoint carries."""
         graph = fn.trace(*args, wrt=wrt)
-        require_holomorphic(graph, "the Jacobian", self.name)
         wrt_nodes = [graph.inputs[i] for i in wrt]
+        require_holomorphic(graph, "the Jacobian", self.name, wrt_nodes)
         _, lins = linearize_all(graph.nodes, wrt_nodes)
+        if graph.output.dtype.kind == "c" and nonholomorphic(graph) is not None:
+            if isinstance(graph.output.value, Traced):  # nested: as a holomorphic one only
+                require_holomorphic(graph, "the Jacobian", self.name)
+            return graph.output.value, self._real_input_jacobian(graph, lins, wrt_nodes)
         out = graph.output.value
         m = graph.output.size
         n = sum(node.size for node in wrt_nodes)
@@ -131,6 +136,24 @@ class ReverseEngine(Engine):
         if any(isinstance(b, Traced) for b in blocks):
             return out, concatenate(blocks, axis=1)
         return out, xp.concatenate(blocks, axis=1)
+
+    @staticmethod
+    def _real_input_jacobian(graph: Graph, lins: Any, wrt_nodes: Sequence[Any]) -> Any:
+        """∂f/∂x of a complex output that is not holomorphic, from real inputs only: a pullback
+        of cotangent c gives Re(cᵀ·J) (JAX's convention, the one dk.vjp answers in), so the
+        rows eᵢ and i·eᵢ give Re Jᵢ and −Im Jᵢ: J = P(I) − i·P(i·I), two sweeps."""
+        out = plain_value(graph.output.value)
+        xp = xp_of(out)
+        m = graph.output.size
+        eye = xp.eye(m, dtype=dtype_of(out)).reshape((m, *graph.output.shape))
+        parts = []
+        for seed in (eye, 1j * eye):
+            adj = adjoint_sweep(graph.nodes, lins, graph.output, seed, wrt_nodes, rows=m)
+            require_finite([adj.get(node) for node in wrt_nodes], lins)
+            parts.append(xp.concatenate(
+                [xp.real(xp.reshape(xp.asarray(adj[node]), (m, node.size))) if node in adj
+                 else xp.zeros((m, node.size)) for node in wrt_nodes], axis=1))
+        return parts[0] - 1j * parts[1]
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
         """Forward over reverse: the Jacobian of the reverse-mode gradient, by one forward pass
