@@ -336,3 +336,18 @@ def test_the_jacobian_of_a_complex_output_from_real_inputs_needs_no_holomorphy(m
     np.testing.assert_allclose(jac, want, rtol=1e-6 if method == "fd" else 1e-12, atol=1e-9)
     with pytest.raises(dk.errors.MissingRuleError, match="holomorphic"):  # a complex input
         dk.jacobian(lambda z: np.conj(z) * z, method=method)(np.array([1.0 + 1j, 2.0]))
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "auto", "compiled", "fd"])
+def test_derivative_at_an_array_means_the_same_by_every_method(method):
+    """At an array x finite differences took the element-wise derivative and refused a scalar f,
+    while reverse and forward answered a scalar f's gradient at n = 1 and refused n = 2 of an
+    element-wise f ("grad needs a scalar output"). Hand: (x sin x)″ = 2cos x − x sin x."""
+    x = np.array([0.1, 0.2, 0.3])
+    d2 = dk.derivative(lambda v: np.sin(v) * v, n=2, method=method)(x)
+    np.testing.assert_allclose(d2, 2 * np.cos(x) - x * np.sin(x), rtol=1e-5 if method == "fd"
+                               else 1e-13)
+    with pytest.raises(dk.errors.ShapeError, match="dk.grad"):
+        dk.derivative(lambda v: np.sum(v**3), method=method)(x)
+    with pytest.raises(dk.errors.ShapeError, match="element-wise"):
+        dk.derivative(lambda v: v[::-1] ** 2, method=method)(x)

@@ -300,7 +300,15 @@ class Engine:
         return self.jacobian(grad_fn, args, wrt)[1]
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
-        """n-th derivative of a function of one input, by nesting this engine's gradient."""
+        """n-th derivative of a function of one input, by nesting this engine's gradient; at an
+        array x, that of an element-wise f, element by element (as finite differences take it:
+        :func:`nth_of_elementwise`), and a ShapeError for any other f (the gradient of a scalar
+        f is dk.grad's)."""
+        if size_of(x) != 1:  # (one element: a function of one number, whatever its shape)
+            graph = fn.trace(x)
+            check_pointwise(graph.output.shape, shape_of(x))
+            require_elementwise(graph, [0])
+            return nth_of_elementwise(self, fn, x, n)
         g = fn
         for _ in range(n):
             g = gradient_function(self, g, [0])
@@ -414,6 +422,61 @@ def require_scalar(out: Any, what: str) -> None:
             f"{what} needs a function with a scalar output; this one returns shape {shape_of(out)}: "
             "use dk.jacobian or dk.vjp"
         )
+
+
+def check_pointwise(out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
+    """derivative(f, n) answers one number per point: f of a scalar x has one output (as in
+    every method), f of an array x is element-wise (its output has x's shape). Else ShapeError,
+    not the first element (or a directional derivative read as f′ of each element)."""
+    if not x_shape and math.prod(out_shape) != 1:
+        raise ShapeError(f"derivative needs a function with a scalar output; this one returns "
+                         f"shape {out_shape}: use dk.jacobian or dk.vjp")
+    if x_shape and tuple(out_shape) != tuple(x_shape):
+        raise ShapeError(f"a derivative at an array x of shape {x_shape} is "
+                         f"that of an element-wise f, but f(x) has shape {out_shape}: use "
+                         "dk.grad or dk.jacobian")
+
+
+
+
+def require_elementwise(graph: Graph | None, wrt: Sequence[int]) -> None:
+    """derivative(f) at an array x is f′ element by element only for an element-wise f: every
+    operation on the derivative's path in f's trace must be element-wise (a ShapeError names
+    the first that is not: x[::-1]**2 or cumsum(x) has x's shape, but its directional
+    derivative along w, divided by w, is no element's derivative). A black box (no trace) is
+    taken as documented: element-wise by the caller's word."""
+    if graph is None:
+        return
+    live = {graph.inputs[k] for k in wrt}
+    for node in graph.nodes:
+        if node.prim is None or not node.prim.differentiable or not live.intersection(
+                node.inputs):
+            continue
+        if node.prim.kind != "elementwise" or node.shape != graph.output.shape:
+            raise ShapeError(
+                f"a derivative at an array x is that of an element-wise f, "
+                f"but {node.prim.name!r} in f mixes elements: use dk.jacobian (or dk.grad of a "
+                "scalar function)")
+        live.add(node)
+
+
+
+
+def nth_of_elementwise(engine: Engine, fn: Function, x: Any, n: int) -> Any:
+    """The n-th derivative of `fn` at `x` by an AD `engine`: at a scalar, the engine's own; at
+    an array, of an element-wise f (:func:`require_elementwise`), element by element as the
+    gradient of Σ of the order below (each element's derivative depends on its own x only)."""
+    if not np.ndim(x):
+        return engine.derivative(fn, x, n)
+    g = fn
+    for _ in range(n):
+        inner = g
+        summed = Function(lambda y, inner=inner: sum_(inner.run_body(y)), inner.inputs,
+                          name=inner.name, pure=inner.pure)
+        g = gradient_function(engine, summed, [0])
+    return g.evaluate(x)
+
+
 
 
 def gradient_function(engine: Engine, fn: Function, wrt: Sequence[int]) -> Function:

@@ -56,7 +56,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from math import comb, prod
+from math import comb
 from typing import Any
 
 import numpy as np
@@ -68,22 +68,22 @@ from ..errors import (
     NonDifferentiableError,
     NotRepeatableError,
     NumericOverflowError,
-    ShapeError,
     TracingError,
     warn_user,
 )
 from ..function import Function, passed_as_given, signature
 from ..ir import Graph
-from ..primitives import sum as sum_
 from ..primitives.declare import dtype_of, working_dtype
 from ..primitives.elementwise import stop_gradient
 from .base import (
     Engine,
     Pullback,
     check_cotangent,
+    check_pointwise,
     check_tangent,
     differentiated_outside,
-    gradient_function,
+    nth_of_elementwise,
+    require_elementwise,
     require_scalar,
     size_of,
     split_flat,
@@ -165,19 +165,6 @@ def _precision(graph: Graph | None, wrt: Sequence[int], x0: np.ndarray, out: Any
     return eps
 
 
-def _check_pointwise(out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
-    """derivative(f, n) answers one number per point: f of a scalar x has one output (as in
-    every method), f of an array x is element-wise (its output has x's shape). Else ShapeError,
-    not the first element (or a directional derivative read as f′ of each element)."""
-    if not x_shape and prod(out_shape) != 1:
-        raise ShapeError(f"derivative needs a function with a scalar output; this one returns "
-                         f"shape {out_shape}: use dk.jacobian or dk.vjp")
-    if x_shape and tuple(out_shape) != tuple(x_shape):
-        raise ShapeError(f"a finite-difference derivative at an array x of shape {x_shape} is "
-                         f"that of an element-wise f, but f(x) has shape {out_shape}: use "
-                         "dk.grad or dk.jacobian")
-
-
 def _reference(taken: Callable[[Any], Any], engine: Engine, shape: tuple[int, ...]
                ) -> np.ndarray | None:
     """An AD engine's derivative (``taken(engine)``) as a float array of `shape`; None where it
@@ -191,42 +178,6 @@ def _reference(taken: Callable[[Any], Any], engine: Engine, shape: tuple[int, ..
     if ref.size != int(np.prod(shape)) or not np.all(np.isfinite(ref)):
         return None
     return ref.reshape(shape)
-
-
-def _nth_of_elementwise(engine: Engine, fn: Function, x: Any, n: int) -> Any:
-    """The n-th derivative of `fn` at `x` by an AD `engine`: at a scalar, the engine's own; at
-    an array, of an element-wise f (:func:`_require_elementwise`), element by element as the
-    gradient of Σ of the order below (each element's derivative depends on its own x only)."""
-    if not np.ndim(x):
-        return engine.derivative(fn, x, n)
-    g = fn
-    for _ in range(n):
-        inner = g
-        summed = Function(lambda y, inner=inner: sum_(inner.run_body(y)), inner.inputs,
-                          name=inner.name, pure=inner.pure)
-        g = gradient_function(engine, summed, [0])
-    return g.evaluate(x)
-
-
-def _require_elementwise(graph: Graph | None, wrt: Sequence[int]) -> None:
-    """derivative(f) at an array x is f′ element by element only for an element-wise f: every
-    operation on the derivative's path in f's trace must be element-wise (a ShapeError names
-    the first that is not: x[::-1]**2 or cumsum(x) has x's shape, but its directional
-    derivative along w, divided by w, is no element's derivative). A black box (no trace) is
-    taken as documented: element-wise by the caller's word."""
-    if graph is None:
-        return
-    live = {graph.inputs[k] for k in wrt}
-    for node in graph.nodes:
-        if node.prim is None or not node.prim.differentiable or not live.intersection(
-                node.inputs):
-            continue
-        if node.prim.kind != "elementwise" or node.shape != graph.output.shape:
-            raise ShapeError(
-                f"a finite-difference derivative at an array x is that of an element-wise f, "
-                f"but {node.prim.name!r} in f mixes elements: use dk.jacobian (or dk.grad of a "
-                "scalar function)")
-        live.add(node)
 
 
 def _agrees(first: np.ndarray, again: np.ndarray, graph: Graph) -> bool:
@@ -1202,7 +1153,7 @@ class FiniteDifferenceEngine(Engine):
     def _jvp(self, fn: Function, args: Sequence[Any], tangents: Sequence[Any],
              pointwise: bool = False) -> tuple[Any, Any]:
         """:meth:`jvp`; where `pointwise` (derivative at an array x, read element by element),
-        f must be element-wise (:func:`_require_elementwise`)."""
+        f must be element-wise (:func:`require_elementwise`)."""
         args = self._inputs(fn, args)
         wrt = list(range(len(args)))
         for name, a, v in zip(fn.inputs, args, tangents):  # as forward mode checks them
@@ -1211,8 +1162,8 @@ class FiniteDifferenceEngine(Engine):
         flat, x0, out, graph = self._flat_function(fn, args, wrt, value)
         traced = graph if value is None else self.point_trace  # the trace at x, for the checks
         if pointwise:
-            _check_pointwise(np.shape(out), np.shape(args[0]))
-            _require_elementwise(traced, wrt)
+            check_pointwise(np.shape(out), np.shape(args[0]))
+            require_elementwise(traced, wrt)
         t = np.concatenate([np.reshape(np.asarray(v, dtype=x0.dtype), (-1,)) for v in tangents])
         norm = np.linalg.norm(t)
         if norm == 0:
@@ -1374,9 +1325,9 @@ class FiniteDifferenceEngine(Engine):
                 f"the complex step Im f(x + ih)/h gives first derivatives only, not order {n}: "
                 "use method='fd-richardson' or 'fd-central', or an AD method (method='forward')")
         flat, x0, out, graph = self._flat_function(fn, [x], [0])
-        _check_pointwise(np.shape(out), np.shape(x))
+        check_pointwise(np.shape(out), np.shape(x))
         if np.ndim(x):
-            _require_elementwise(graph, [0])
+            require_elementwise(graph, [0])
         # each element's own scale w = max(1, |x|) (see _first_derivative): the n-th derivative
         # in s of f(x + s·w), divided by wⁿ (its error estimate too, at most by min(w)ⁿ)
         w = np.maximum(1.0, np.abs(x0))
@@ -1398,7 +1349,7 @@ class FiniteDifferenceEngine(Engine):
             floor = np.ones_like(w)
             for _ in range(n):  # 1/wⁿ, divided n times (wⁿ overflows where 1/wⁿ is 0)
                 floor = floor / w
-        self._check_higher(graph, lambda ad: _nth_of_elementwise(ad, fn, x, n), value,
+        self._check_higher(graph, lambda ad: nth_of_elementwise(ad, fn, x, n), value,
                            np.reshape(floor, np.shape(value)) if np.ndim(value) else floor[0],
                            _precision(graph, [0], x0, out), n)
         res = _narrow(value, _common_dtype([x], [0]))
@@ -1409,7 +1360,7 @@ class FiniteDifferenceEngine(Engine):
         the directional derivative along all of x (ones) for an array."""
         if not np.ndim(x):
             out, jac = self.jacobian(fn, [x], [0])
-            _check_pointwise(np.shape(out), ())
+            check_pointwise(np.shape(out), ())
             return np.reshape(jac, np.shape(out))
         # along w = max(1, |x|), divided by w: each element stepped in proportion to its own
         # size (one step sized for the largest element was 50 % off for log at [1e4, 0.05])

@@ -920,8 +920,13 @@ class SymbolicEngine(Engine):
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
         if n == 0:
             return fn.evaluate(x)
-        if size_of(x) != 1:
-            raise MissingRuleError("symbolic derivative(n) needs a scalar input: use jacobian/hessian")
+        if size_of(x) != 1:  # at an array: an element-wise f's, element by element (Engine's),
+            if n > 1:  # which nests gradients, as SymPy's code does not
+                raise MissingRuleError(
+                    "symbolic derivative(n) of order n >= 2 at an array x is not taken (the "
+                    "symbolic engine does not nest): use method='forward' or 'reverse', or a "
+                    "scalar x")
+            return super().derivative(fn, x, n)
         graph = fn.trace(x)
         require_scalar(graph.output.value, "derivative")  # one output: _nth reads one
         check_numbers(graph)
