@@ -50,6 +50,7 @@ from .errors import (
     ArityError,
     DiffkitError,
     DomainError,
+    InputTypeError,
     MissingRuleError,
     NonDifferentiableError,
     NumericOverflowError,
@@ -326,6 +327,11 @@ class Primitive:
             raise numeric_error(self, args, exc) from None
         except ValueError as exc:  # NumPy: operands that do not broadcast, or values it refuses
             raise _value_error(self, args, exc) from None
+        except TypeError as exc:  # NumPy/SciPy: a dtype the ufunc has no loop for
+            named = dtype_error(self, args, exc)
+            if named is None:
+                raise
+            raise named from None
 
     def _evaluate_elsewhere(self, xp: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
         """:meth:`evaluate` on another array module (CuPy). A 0-d NumPy array among the
@@ -347,6 +353,11 @@ class Primitive:
             raise numeric_error(self, args, exc) from None
         except ValueError as exc:
             raise _value_error(self, args, exc) from None
+        except TypeError as exc:
+            named = dtype_error(self, args, exc)
+            if named is None:
+                raise
+            raise named from None
         finally:
             _EMULATED.reset(token)
         return out
@@ -1175,6 +1186,32 @@ def numeric_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> Diffk
             "inputs or compute in a stabler form (e.g. logsumexp, log1p)")
     hint = f" ({prim.domain_text})" if prim.domain_text else ""
     return DomainError(f"point outside the domain: {prim.name}({shown}) is not finite ({exc}){hint}")
+
+
+def dtype_error(prim: Primitive, args: Sequence[Any], exc: TypeError) -> InputTypeError | None:
+    """NumPy's (or SciPy's) TypeError for operands of a dtype a ufunc has no loop for (complex
+    into floor, longdouble into erf) as an InputTypeError naming the primitive, the dtypes and
+    what to pass instead; None for any other TypeError, and where an operand is an object array
+    (traced numbers in np.array([...]): the caller names that)."""
+    if "not supported for the input types" not in str(exc):
+        return None
+    dtypes = [_dtype(a) for a in args]
+    if any(d.kind == "O" for d in dtypes):
+        return None
+    if any(d.kind == "c" for d in dtypes):
+        fix = ("pass real values where it takes real ones, or split a complex number "
+               "with dk.real and dk.imag (np.real, np.imag)")
+    else:
+        fix = "convert the input first, x.astype(np.float64)"
+    shown = ", ".join(dict.fromkeys(str(d) for d in dtypes))
+    return InputTypeError(f"{prim.name} does not take {shown} input (its NumPy/SciPy function "
+                          f"has no loop for that dtype): {fix}")
+
+
+def _dtype(a: Any) -> np.dtype:
+    """The dtype of an operand (an array's, a Python number's as NumPy reads it)."""
+    dt = getattr(a, "dtype", None)
+    return np.dtype(dt) if dt is not None else np.asarray(a).dtype
 
 
 def _value_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> ShapeError | DomainError:

@@ -988,6 +988,19 @@ class Tensor(Traced):
     def __invert__(self) -> Any:
         return _public("invert")(self)
 
+    # NumPy's << >>: integer shifts, which no primitive records
+    def __lshift__(self, other: Any) -> Any:
+        return _unrecorded_shift(self, other, "<<")
+
+    def __rlshift__(self, other: Any) -> Any:
+        return _unrecorded_shift(other, self, "<<")
+
+    def __rshift__(self, other: Any) -> Any:
+        return _unrecorded_shift(self, other, ">>")
+
+    def __rrshift__(self, other: Any) -> Any:
+        return _unrecorded_shift(other, self, ">>")
+
     # ----- in-place operators (PyTorch's meaning): installed below the class, from one table
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -1094,6 +1107,15 @@ class Tensor(Traced):
 
     def swapaxes(self, *args: Any, **kwargs: Any) -> Any:
         return _view(self, _public("swapaxes")(self, *args, **kwargs), 'a transpose')
+
+    def nonzero(self) -> tuple[Any, ...]:
+        """NumPy's ``x.nonzero()``: ``np.nonzero(x)``, plain integer index arrays (an index has
+        no derivative: ``x[(x > 0).nonzero()]`` keeps x's)."""
+        return np.nonzero(self)
+
+    def searchsorted(self, v: Any, side: str = "left", sorter: Any = None) -> Any:
+        """NumPy's ``x.searchsorted(v)``: ``np.searchsorted(x, v)``, plain integer indices."""
+        return np.searchsorted(self, v, side=side, sorter=sorter)
 
     def repeat(self, *args: Any, **kwargs: Any) -> Any:
         return _public("repeat")(self, *args, **kwargs)
@@ -1318,6 +1340,19 @@ _NO_ATTRIBUTE = {
     "flags": (False, "a Tensor holds no memory layout, so it has no flags"),
     "ctypes": (False, "a Tensor holds no memory: use t.numpy() on a value outside a trace"),
     "tobytes": (False, "a Tensor holds no memory: use t.numpy() on a value outside a trace"),
+    "tofile": (False, "a Tensor holds no memory: use t.numpy() on a value outside a trace"),
+    "dump": (False, "a Tensor holds no memory: use t.numpy() on a value outside a trace"),
+    "dumps": (False, "a Tensor holds no memory: use t.numpy() on a value outside a trace"),
+    "getfield": (False, ("reads the array's memory as another dtype, which a Tensor does not "
+                        "have: write x.astype(dtype) to convert the values")),
+    "compress": (False, ("is not recorded: write x[cond] (a boolean mask) or "
+                        "x[np.nonzero(cond)], which keep x's derivative")),
+    "choose": (False, ("is not recorded: write np.where(x == 0, c0, np.where(x == 1, c1, "
+                      "...)) over the choices, which keeps their derivatives")),
+    "device": (False, ("a Tensor is no array-API array with a device: its values are NumPy's "
+                      "(or CuPy's, on the GPU); read them with t.numpy() outside a trace")),
+    "to_device": (False, ("a Tensor is no array-API array with a device: diffkit's backend "
+                         "follows the inputs' array module (NumPy or CuPy)")),
 }
 
 
@@ -1459,6 +1494,17 @@ def _install_numpy_method(name: str, fn: Callable[..., Any]) -> None:
     if current is None or getattr(current, "installed", False) or (
             isinstance(current, property) and getattr(current.fget, "installed", False)):
         setattr(Tensor, name, _numpy_method(fn))
+
+
+def _unrecorded_shift(a: Any, b: Any, symbol: str) -> Any:
+    """``a << b`` or ``a >> b`` with a Tensor operand: an InputTypeError naming the dtypes and
+    what to write (NumPy's left_shift and right_shift take integers only; none is recorded)."""
+    types = ", ".join(str(t.dtype if type(t) is Tensor else np.asarray(t).dtype) for t in (a, b))
+    fix = "a * 2**b" if symbol == "<<" else "a // 2**b"
+    raise InputTypeError(
+        f"a {symbol} b at {call_site()} on a traced value ({types}): diffkit records no "
+        f"shift (NumPy's {'left' if symbol == '<<' else 'right'}_shift, for integers only): "
+        f"write {fix}, the same for integers, or compare first (x > 0) for a mask")
 
 
 def _missing_attribute(name: str, in_place: bool, hint: str) -> property:

@@ -1,0 +1,124 @@
+"""Hunt 39's dtype and error findings: check_grads in float32/float16, a dtype a primitive's
+NumPy/SciPy evaluation does not take, shifts of traced integers, Tensor methods tracing lacks."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+import numpy as np
+import pytest
+
+import diffkit as dk
+from diffkit.errors import InputTypeError
+
+# ----- check_grads in a coarser dtype (finding 2) ----------------------------------------------
+
+F = "sin(x)*y + x^2"
+
+
+def _hand_directional(x: float, y: float, v: np.ndarray) -> float:
+    """vᵀ∇f of sin(x)·y + x² by hand: ∂x = y·cos x + 2x, ∂y = sin x."""
+    return float(v @ [y * math.cos(x) + 2 * x, math.sin(x)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_check_grads_passes_correct_low_precision_gradients(dtype: type) -> None:
+    res = dk.check_grads(dk.parse(F), (dtype(0.5), dtype(2.0)))
+    v = np.random.default_rng(0).normal(size=2)
+    v /= np.linalg.norm(v)
+    x, y = float(dtype(0.5)), float(dtype(2.0))
+    tol = 10 * float(np.finfo(dtype).eps) ** 0.5
+    assert res["reverse"] == pytest.approx(_hand_directional(x, y, v), rel=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_check_grads_passes_a_low_precision_array_function(dtype: type) -> None:
+    x = np.array([0.5, 1.5], dtype=dtype)
+    res = dk.check_grads(lambda x: np.sum(np.exp(x) * x), (x,))
+    v = np.random.default_rng(0).normal(size=2)
+    v /= np.linalg.norm(v)
+    hand = float(v @ (np.exp(x.astype(float)) * (1 + x.astype(float))))
+    assert res["symbolic"] == pytest.approx(hand, rel=1e-2)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_check_grads_still_catches_a_wrong_float32_rule() -> None:
+    from diffkit import primitives
+
+    wrong = dataclasses.replace(primitives.REGISTRY["sin"], partials=(lambda x, o: dk.sin(x),))
+    f = dk.Function(lambda x: wrong(x) * 2.0, ["x"])
+    for methods in (("reverse", "fd"), ("reverse", "symbolic")):
+        with pytest.raises(AssertionError, match="disagree"):
+            dk.check_grads(f, [np.float32(0.4)], methods=methods)
+
+
+# ----- dtypes a primitive's NumPy/SciPy evaluation does not take (finding 3) ----------------
+
+@pytest.mark.parametrize("text", [
+    "softplus(x)", "logaddexp(x, x)", "logaddexp2(x, x)", "hypot(x, x)", "arctan2(x, x)",
+    "floor(x)", "ceil(x)", "trunc(x)", "cbrt(x)", "expit(x)", "logit(x)", "gammaln(x)",
+    "erfinv(x)", "fmod(x, x)", "mod(x, x)", "copysign(x, x)", "heaviside(x, x)", "yv(x, x)",
+    "jv(x, x)", "i0e(x)"])
+def test_complex_input_to_a_real_function_is_named(text: str) -> None:
+    name = text.split("(")[0]
+    with pytest.raises(InputTypeError, match=rf"{name} does not take complex128"):
+        dk.parse(text)(1 + 2j)
+
+
+def test_complex_input_named_when_differentiated_and_traced() -> None:
+    with pytest.raises(InputTypeError, match="j0 does not take complex128"):
+        dk.j0(1 + 2j)
+    with pytest.raises(InputTypeError, match="floor does not take complex128"):
+        dk.grad(dk.parse("floor(x)"))(1 + 2j)
+    with pytest.raises(InputTypeError, match="floor does not take complex128"):
+        dk.grad(lambda x: np.sum(np.floor(x) * x))(np.array([1 + 2j, 3j]))
+
+
+@pytest.mark.skipif(np.dtype(np.longdouble) == np.float64, reason="longdouble is float64 here")
+def test_longdouble_into_erf_is_named() -> None:
+    for call in (dk.parse("erf(x)"), dk.grad(dk.parse("erf(x)"))):
+        with pytest.raises(InputTypeError, match=r"erf does not take float(128|96) .*astype"):
+            call(np.longdouble(0.5))
+
+
+def test_real_inputs_still_evaluate() -> None:
+    assert dk.parse("floor(x)")(2.5) == 2.0
+    (g,) = dk.grad(dk.parse("erf(x)"))(0.5)
+    assert g == pytest.approx(2 / math.sqrt(math.pi) * math.exp(-0.25), rel=1e-14)
+
+
+@pytest.mark.parametrize("f", [lambda x: x >> 1, lambda x: 1 << x, lambda x: x << 2,
+                               lambda x: np.sum(x.astype(int) >> 1) * x[0]])
+def test_shift_of_a_traced_value_is_named(f: object) -> None:
+    with pytest.raises(InputTypeError, match=r"records no shift.*//|records no shift.*\*"):
+        dk.grad(f)(np.array([3.0]))
+
+
+# ----- Tensor methods tracing lacks (finding 5) --------------------------------------------
+
+def test_nonzero_method_keeps_the_derivative() -> None:
+    x = np.array([1.0, -2.0, 3.0])
+    (g,) = dk.grad(lambda x: np.sum(x[(x > 0).nonzero()] ** 2))(x)
+    np.testing.assert_array_equal(g, [2.0, 0.0, 6.0])  # d/dx Σ_{x>0} x² = 2x there, 0 else
+    (g,) = dk.grad(lambda x: np.sum(x[x.nonzero()] ** 3))(np.array([2.0, 0.0]))
+    np.testing.assert_array_equal(g, [12.0, 0.0])
+
+
+def test_searchsorted_method() -> None:
+    (g,) = dk.grad(lambda x: x[np.sort(x).searchsorted(2.5)] ** 2)(np.array([1.0, 3.0, 2.0]))
+    np.testing.assert_array_equal(g, [0.0, 0.0, 4.0])  # index 2 of x: 2·x[2]
+
+
+@pytest.mark.parametrize(("name", "hint"), [
+    ("compress", "x[cond]"), ("choose", "np.where"), ("getfield", "astype"),
+    ("tofile", "numpy()"), ("dump", "numpy()"), ("dumps", "numpy()"), ("device", "NumPy"),
+    ("to_device", "NumPy")])
+def test_missing_tensor_attribute_is_named(name: str, hint: str) -> None:
+    def f(x: object) -> object:
+        getattr(x, name)
+        return np.sum(x)
+
+    with pytest.raises(dk.errors.TracedAttributeError, match=rf"x\.{name} at .*{re.escape(hint)}"):
+        dk.grad(f)(np.array([1.0, 2.0]))
