@@ -9,16 +9,19 @@ gradient g_r of its mean loss. The one-process gradient of the mean loss is then
 
 which is what :func:`all_reduce_gradients` forms: each rank scales its gradients by its weight
 w_r = n_r/N and the ranks sum them in float64 (a summed loss, Σ_{i∈B} ℓ_i = Σ_r Σ_{i∈B_r} ℓ_i,
-needs weight 1: its ranks' gradients simply add) (so the rounding of the reduction is far below
-float32's), then every rank casts back and takes the same optimizer step from the same
+needs weight 1: its ranks' gradients simply add; a class-weighted mean, Σ w_yᵢ ℓᵢ / W, needs
+W_r/W, W_r = Σ_{i∈B_r} w_yᵢ, whose global W travels with the gradients) (so the rounding of the
+reduction is far below float32's), then every rank casts back and takes the same optimizer step from the same
 parameters (broadcast from rank 0 at the start). Imports no MPI itself: the collectives are the Context's of :mod:`diffkit.nn.distributed`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+import numbers
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, final
@@ -189,28 +192,42 @@ class GradientReducer:
             self.buckets[-1].append(p)
             size += p.size
 
-    def reduce(self, weight: float) -> None:
-        """grad ← Σ_ranks weight·grad (each rank passes its own weight), for every parameter."""
+    def reduce(self, weight: float, normalize: bool = False) -> None:
+        """grad ← Σ_ranks weight·grad (each rank passes its own weight), for every parameter;
+        `normalize`: grad ← Σ_r weight_r·grad_r / Σ_r weight_r, the sum of the weights riding in
+        each bucket (a class-weighted mean: weight W_r, the rank's total class weight). A weight
+        of 0 contributes zeros, whatever its gradient (the NaN mean of nothing). Every rank must
+        pass the same `normalize` (DistributedError on every rank otherwise)."""
         ctx = _ctx()
         pending = []
         for bucket in self.buckets:
             xp = array_namespace(bucket[0].value)
             n = sum(p.size for p in bucket)
-            buf = xp.zeros(n + len(bucket), xp.float64)
+            # after the gradients: a flag per parameter, the weight, the count of normalizing ranks
+            buf = xp.zeros(n + len(bucket) + 2, xp.float64)
             o = 0
             for k, p in enumerate(bucket):
                 if p.grad is not None:
-                    buf[o:o + p.size] = xp.broadcast_to(p.grad, p.shape).reshape(-1)
+                    if weight != 0.0:
+                        buf[o:o + p.size] = xp.broadcast_to(p.grad, p.shape).reshape(-1)
                     buf[n + k] = 1.0
                 o += p.size
             if weight != 1.0:
                 buf[:n] *= weight
+            buf[-2:] = (weight, float(normalize))
             pending.append((bucket, buf, ctx.start_all_reduce([buf], "all-reduce of the "
                                                               "gradients")))
         for bucket, buf, handle in pending:
             handle.wait()
-            n = len(buf) - len(bucket)
+            n = len(buf) - len(bucket) - 2
             flags = to_numpy(buf[n:])
+            if flags[-1] not in (0.0, ctx.world_size):
+                raise DistributedError(
+                    f"all_reduce_gradients: {int(flags[-1])} of {ctx.world_size} ranks weighed "
+                    "their gradients by a share of the batch's class weight, the others by rows: "
+                    "every rank must use the same loss and labels")
+            if normalize:  # Σ_r W_r g_r / W (0/0 = NaN where the whole batch weighs 0, as one
+                buf[:n] /= flags[-2]  # process's weighted mean of it is)
             o = 0
             for k, p in enumerate(bucket):
                 p.grad = buf[o:o + p.size].reshape(p.shape).astype(p.value.dtype) \
@@ -222,7 +239,8 @@ _REDUCERS: weakref.WeakKeyDictionary[Module, tuple[tuple[int, ...], GradientRedu
     weakref.WeakKeyDictionary())
 
 
-def all_reduce_gradients(model: Module | Iterable[Tensor], weight: float | None = None) -> None:
+def all_reduce_gradients(model: Module | Iterable[Tensor], weight: float | None = None,
+                         normalize: bool = False) -> None:
     """After ``loss.backward()`` in every rank: each parameter's ``grad`` becomes the same on
     every rank, Σ_r w_r·grad_r, summed in float64 in buckets.
 
@@ -230,6 +248,8 @@ def all_reduce_gradients(model: Module | Iterable[Tensor], weight: float | None 
         model: a Module (its buckets are kept) or the parameters.
         weight: this rank's share of the global batch, n_r/N (what makes the one-process mean
             gradient for unequal shards); default 1/world_size (the mean over ranks).
+        normalize: grad ← Σ_r w_r·grad_r / Σ_r w_r, with `weight` this rank's part of the
+            global divisor: W_r = Σ w_y of its labels for a class-weighted mean loss.
     """
     ctx = _ctx()
     if isinstance(model, Module):
@@ -241,7 +261,7 @@ def all_reduce_gradients(model: Module | Iterable[Tensor], weight: float | None 
         reducer = cached[1]
     else:
         reducer = GradientReducer(list(model))
-    reducer.reduce(1.0 / ctx.world_size if weight is None else float(weight))
+    reducer.reduce(1.0 / ctx.world_size if weight is None else float(weight), normalize)
 
 
 # ----- start-up checks
@@ -256,10 +276,62 @@ def _digest(arrays: Iterable[Any]) -> str:
     return h.hexdigest()[:16]
 
 
-def signature(model: Module, loader: Any, optimizer: Any = None) -> dict[str, Any]:
+def _plain(v: Any) -> str:
+    """A setting as text that is the same in every process that holds the same setting: numbers
+    as floats (1 and 1.0 alike, NaN equal to NaN), arrays by a digest, containers entry by entry,
+    anything else by its type's name (its repr may hold an address)."""
+    v = value_of(v)
+    if v is None or isinstance(v, bool | str):
+        return repr(v)
+    if isinstance(v, numbers.Real):
+        f = float(v)
+        return repr(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_plain(x)}" for k, x in sorted(v.items(), key=str)) + "}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_plain(x) for x in v) + "]"
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        return f"array {_digest([v])}"
+    return type(v).__qualname__
+
+
+def _object_settings(obj: Any, skip: tuple[str, ...] = ()) -> str:
+    """An object's type and its public attributes (what a loss, scheduler or early stopping is
+    set to), as :func:`_plain` text; a ``functools.partial`` by its function and arguments."""
+    if obj is None:
+        return "None"
+    if type(obj) is functools.partial:
+        return (f"partial({_object_settings(obj.func)}, {_plain(list(obj.args))}, "
+                f"{_plain(obj.keywords)})")
+    name = getattr(obj, "__qualname__", None) if callable(obj) and hasattr(obj, "__code__") \
+        else None
+    found = getattr(obj, "__dict__", {})
+    # a Module's buffers and parameters (a loss's class weights) by name, with its attributes
+    attrs = {**found.get("_buffers", {}), **found.get("_parameters", {})}
+    attrs.update((k, x) for k, x in found.items() if not k.startswith("_") and k not in skip)
+    return f"{name or type(obj).__qualname__} {_plain(attrs)}"
+
+
+def training_settings(trainer: Any) -> dict[str, str]:
+    """A Trainer's settings that every rank must share, as plain text: the loss (its class or
+    function and settings: reduction, label smoothing, class weights, …), the l1/l2 penalties,
+    gradient clipping, the scheduler and early stopping (type, settings and counters). Ranks
+    that differ here would take different steps, or mix a mean's and a sum's weights."""
+    get = functools.partial(getattr, trainer)
+    return {"loss": _object_settings(get("loss_fn", None)),
+            "l1": _plain(get("l1", 0.0)), "l2": _plain(get("l2", 0.0)),
+            "clip_grad_norm": _plain(get("clip_grad_norm", None)),
+            "clip_grad_value": _plain(get("clip_grad_value", None)),
+            "scheduler": _object_settings(get("scheduler", None), skip=("optimizer",)),
+            "early_stopping": _object_settings(get("early_stopping", None))}
+
+
+def signature(model: Module, loader: Any, optimizer: Any = None,
+              settings: dict[str, str] | None = None) -> dict[str, Any]:
     """What every rank must agree on before training, as JSON-ready data: the model's parameter
     names, shapes and dtypes; the data's shape, dtype and a digest; the loader's settings and
-    generator; the optimizer's settings and a digest of its state."""
+    generator; the optimizer's settings and a digest of its state; the trainer's `settings`
+    (:func:`training_settings`)."""
     sig: dict[str, Any] = {
         "model": [[k, list(p.shape), str(p.dtype)] for k, p in model.named_parameters()]
         + [[k, list(b.shape), str(b.dtype)] for k, b in model.named_buffers() if b is not None],
@@ -279,14 +351,17 @@ def signature(model: Module, loader: Any, optimizer: Any = None) -> dict[str, An
         sig["optimizer"] = {"type": type(optimizer).__name__,
                             "settings": json.loads(json.dumps(sd["param_groups"], default=str)),
                             "state": _digest(arrays)}
+    if settings is not None:
+        sig["trainer"] = dict(settings)
     return sig
 
 
-def check_consistent(model: Module, loader: Any = None, optimizer: Any = None) -> None:
+def check_consistent(model: Module, loader: Any = None, optimizer: Any = None,
+                     settings: dict[str, str] | None = None) -> None:
     """Every rank compares its :func:`signature` with every other's: all raise the same
     RankMismatchError, naming the first rank and the first thing that differs from rank 0."""
     ctx = _ctx()
-    mine = json.dumps(signature(model, loader, optimizer), sort_keys=True).encode()
+    mine = json.dumps(signature(model, loader, optimizer, settings), sort_keys=True).encode()
     sigs = [json.loads(b) for b in ctx.all_gather_bytes(mine, "start-up check")]
     for r, s in enumerate(sigs[1:], 1):
         diff = _first_difference(sigs[0], s)
@@ -304,7 +379,7 @@ def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
                 return (f"the model: {k} is {_describe(ma.get(k))} on rank 0 and "
                         f"{_describe(mb.get(k))} there")
         return "the model: the parameters come in another order"
-    for part in ("data", "loader", "optimizer"):
+    for part in ("data", "loader", "optimizer", "trainer"):
         pa, pb = a.get(part, {}), b.get(part, {})
         for k in sorted({*pa, *pb}):
             if pa.get(k) != pb.get(k):
@@ -455,7 +530,7 @@ class DataParallel:
         #: inside fit: validation metrics are summed over the ranks (False after close())
         self.active = True
         model = trainer.model
-        check_consistent(model, loader, trainer.optimizer)
+        check_consistent(model, loader, trainer.optimizer, training_settings(trainer))
         if has_sync_batchnorm(model):
             self._check_rows_for_sync_batchnorm(loader)
         self._check_rows_for_batchnorm(model, loader)
@@ -518,12 +593,19 @@ class DataParallel:
     def is_main(self) -> bool:
         return self.ctx.is_main
 
-    def reduce_gradients(self, rows: int, summed: bool = False) -> None:
+    def reduce_gradients(self, rows: int, summed: bool = False,
+                         share: float | None = None) -> None:
         """This rank computed the loss of `rows` rows of the current global batch: their mean
         (weight n_r/N), or, `summed`, their sum (weight 1: Σ_r Σ_{i∈B_r} ∇ℓ_i is the global
-        batch's summed gradient)."""
-        n = self.sampler.batch_rows
-        self.reducer.reduce(1.0 if summed else rows / n if n else 0.0)
+        batch's summed gradient), or, given `share` = W_r = Σ_{i∈B_r} w_yᵢ, their class-weighted
+        mean Σ w_yᵢ ℓᵢ / W_r (weight W_r/W, W = Σ_r W_r summed with the gradients)."""
+        if summed:
+            self.reducer.reduce(1.0)
+        elif share is not None:
+            self.reducer.reduce(float(share), normalize=True)
+        else:
+            n = self.sampler.batch_rows
+            self.reducer.reduce(rows / n if n else 0.0)
 
     def reduce_totals(self, *values: Any) -> list[float]:
         return self.ctx.all_reduce_numbers([float(v) for v in values], "sum of the epoch's "
@@ -597,4 +679,5 @@ def broadcast_buffers(model: Module, root: int = 0) -> None:
 __all__ = ["DataParallel", "DistributedSampler", "GradientReducer", "LossReductionError",
            "SyncBatchNorm1d", "SyncBatchNorm2d", "all_reduce_gradients", "broadcast_buffers",
            "broadcast_parameters", "check_consistent", "check_layout", "convert_sync_batchnorm",
-           "known_reduction", "probe_reduction", "session", "shard_bounds", "signature"]
+           "known_reduction", "probe_reduction", "session", "shard_bounds", "signature",
+           "training_settings"]

@@ -9,6 +9,7 @@ bit-identically.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import numbers
@@ -21,7 +22,7 @@ from typing import Any, final
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
-from ..errors import DiffkitError, ShapeError
+from ..errors import DiffkitError, DistributedError, ShapeError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
 from .compiled_step import CompiledStep, Lane, fingerprint, why_not_compiled
@@ -296,9 +297,26 @@ class Trainer:
         """:meth:`_device_step` inside its contexts (``fit`` enters them once per epoch)."""
         if self._dist is not None and len(yb) == 0:  # no rows of a short batch for this rank
             self.optimizer.zero_grad()
-            self._update(0)
+            self._update(0, self._share(yb))
             return 0.0, 0
         return self._train_step(xb, yb)
+
+    def _share(self, yb: Any) -> float | None:
+        """Distributed, a class-weighted mean loss on class labels: this rank's part of the
+        mean's divisor, W_r = Σ_{i∈B_r} w_yᵢ (its gradient then counts W_r/W, not n_r/N:
+        see :meth:`DataParallel.reduce_gradients`). None otherwise (rows count)."""
+        if self._dist is None or self._sum:
+            return None
+        weigh = _class_weight_of(self.loss_fn, exact=True)
+        share = None if weigh is None else weigh(yb)
+        if share == 0.0 and len(yb) and _label_smoothing(self.loss_fn):
+            raise DistributedError(
+                f"{_name(self.loss_fn)} with weight= and label_smoothing=: rank "
+                f"{self._dist.ctx.rank}'s {len(yb)} rows of this global batch all have labels "
+                "of class weight 0, so its mean (Σ of smoothing terms / 0) is undefined and "
+                "its part of the global mean is lost: use other class weights, a larger batch "
+                "or fewer ranks")
+        return share
 
     def _gradients(self, xb: Any, yb: Any, rates: list[Any] | None = None
                    ) -> tuple[Any, Any, bool]:
@@ -361,11 +379,14 @@ class Trainer:
         else:
             v, out, updated = self._checked_step(xb, yb)
         hits = _hits(self._scorer, out, yb)
+        share = self._share(yb)
+        if share == 0.0:  # the rows weigh nothing in the global weighted mean (their own mean
+            v = 0.0  # is 0/0): see _share
         if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
             v = v / _terms(self.loss_fn, out.shape, yb)
         out = None  # the step's graph goes before the update, which may then write in place
         if not updated:
-            self._update(len(yb))
+            self._update(len(yb), share)
         elif self.track_grad_norms:  # the generated step updated θ as the optimizer's plain
             self._track_norms()  # step would: only the norms are left
         return v, hits
@@ -430,13 +451,14 @@ class Trainer:
         self._unrecorded = True
         return self.optimizer.plain_layout(self._step.params)
 
-    def _update(self, rows: int) -> None:
+    def _update(self, rows: int, share: float | None = None) -> None:
         """After backward: gradients summed over the ranks (when distributed; this rank's loss
-        covered `rows` rows: their mean, weighted n_r/N, or their sum, weighted 1), clipped,
+        covered `rows` rows: their mean, weighted n_r/N, their sum, weighted 1, or their
+        class-weighted mean of divisor `share` = W_r, weighted W_r/W), clipped,
         their norms tracked (before clipping: what the loss gave, so that clipping does not hide
         exploding gradients), clipped, and the optimizer's step."""
         if self._dist is not None:
-            self._dist.reduce_gradients(rows, summed=self._sum)
+            self._dist.reduce_gradients(rows, summed=self._sum, share=share)
         self._track_norms()
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
@@ -625,7 +647,8 @@ class Trainer:
         hits: list[Any] = []
         # what each batch's mean counts for in the epoch's: its rows, or for a class-weighted
         # loss its labels' total weight (the mean's divisor: see _class_weight_of)
-        weigh = _class_weight_of(self.loss_fn)
+        # (distributed: exact, a rank's rows may weigh 0 while the global batch does not)
+        weigh = _class_weight_of(self.loss_fn, exact=self._dist is not None)
         counts: list[Any] = rows if weigh is None else []
         # code of the user's (a transform, a sampler, an iterable of theirs) runs between two
         # steps and may freeze a parameter or change a setting: the compiled step is checked
@@ -650,7 +673,7 @@ class Trainer:
                             shown_total += _weighted_sum(losses[shown:], counts[shown:])
                             shown = len(losses)
                             bar.advance(f"epoch {self.epoch + 1}: loss "
-                                        f"{float(shown_total) / sum(counts):.4f}")
+                                        f"{float(shown_total) / (sum(counts) or 1.0):.4f}")
                         else:
                             bar.advance(None)
                 total = _weighted_sum(losses, counts)
@@ -660,7 +683,7 @@ class Trainer:
         if self._dist is not None:  # the sums over all ranks' shards
             total, correct, n, counted = self._dist.reduce_totals(total, correct, n, counted)
         with np.errstate(all="ignore"):
-            mean = float(total) / counted
+            mean = float(total) / counted if counted else math.nan
         if not math.isfinite(mean):
             self._diverged(losses, mean, steps)
         h = self.history
@@ -1041,12 +1064,14 @@ def _reduction(loss_fn: Any) -> str:
     return known_reduction(loss_fn) or "mean"
 
 
-def _class_weight_of(loss_fn: Any) -> Callable[[Any], float | None] | None:
+def _class_weight_of(loss_fn: Any, exact: bool = False
+                     ) -> Callable[[Any], float | None] | None:
     """For a built-in class loss given class weights (``weight=``): the function of a batch's
     targets giving what its mean divides by, Σᵢ w_yᵢ for integer labels (None for probability
     targets: their mean is over the rows); None for every other loss. Batches then count by
     it in the epoch's mean, so that the history's loss is the loss of the whole set, as
-    val_loss is (counted by rows, the weighted batches' means were averaged wrongly)."""
+    val_loss is (counted by rows, the weighted batches' means were averaged wrongly); a rank
+    weighs its gradients by it. A total of 0 is given as 1 unless `exact`."""
     if builtin_loss(loss_fn) not in (cross_entropy, nll_loss):
         return None
     weight = loss_weights(loss_fn).get("weight")
@@ -1058,9 +1083,20 @@ def _class_weight_of(loss_fn: Any) -> Callable[[Any], float | None] | None:
         labels = np.asarray(to_numpy(value_of(y)))
         if labels.dtype.kind not in "iu":
             return None
-        return float(w[labels].sum()) or 1.0  # (all weights 0: the loss is NaN; no 0/0 here)
+        total = float(w[labels].sum())
+        return total if exact else total or 1.0  # (all weights 0: the loss is NaN; no 0/0 here)
 
     return total
+
+
+def _label_smoothing(loss_fn: Any) -> float:
+    """The label smoothing a built-in cross_entropy (class form or ``functools.partial``) is
+    given; 0 for every other loss."""
+    if builtin_loss(loss_fn) is not cross_entropy:
+        return 0.0
+    if type(loss_fn) is functools.partial:
+        return float(loss_fn.keywords.get("label_smoothing", _label_smoothing(loss_fn.func)))
+    return float(getattr(loss_fn, "label_smoothing", 0.0))
 
 
 def _terms(loss_fn: Any, out_shape: tuple[int, ...], y: Any = None) -> float:
