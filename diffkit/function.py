@@ -92,7 +92,7 @@ def as_input(x: Any, differentiated: bool = True, name: str | None = None) -> An
                              "tracing does not record): pass a plain array, np.asarray(x) (a "
                              "masked array's x.filled(v) or x.compressed()), and write the "
                              "operation you mean (x @ y)")
-    if hasattr(x, "dtype") and hasattr(x, "shape"):  # NumPy and CuPy arrays
+    if hasattr(x, "dtype") and hasattr(x, "shape"):  # NumPy and CuPy arrays and scalars
         return x if x.dtype.kind in "fc" else _floats(x, what, f"{x.dtype} array")
     if t is dict:  # reached here from every derivative but grad and value_and_grad
         raise InputTypeError(f"{what} is a dict: dk.grad and dk.value_and_grad differentiate a "
@@ -109,7 +109,28 @@ _HOW = ("pass numbers or arrays for the inputs being differentiated, or leave it
 
 def _floats(arr: Any, what: str, kind: str) -> Any:
     """`arr` (the array a differentiated input reads as) as float64; one that holds no numbers
-    (strings, None) is an InputTypeError naming the input."""
+    (strings, None), dates or durations (NumPy computes no x**2 of them), exact numbers
+    (Fraction, Decimal: refused as those scalars are) or complex numbers in an object array is
+    an InputTypeError naming the input."""
+    if arr.dtype.kind in "mM":
+        raise InputTypeError(
+            f"{what} is a {kind} of dates or durations, which NumPy computes no arithmetic "
+            "like x**2 on, so it cannot be differentiated: pass them as floats, e.g. "
+            "(t - t0) / np.timedelta64(1, 'D'), or leave it out of wrt=/argnums= to pass it to "
+            "the function as given")
+    if arr.dtype.kind == "O":
+        held = {type(e) for e in np.ravel(arr)[:1000]} - {float, int, bool}
+        exact = sorted(t.__name__ for t in held if t.__name__ in ("Fraction", "Decimal"))
+        if exact:
+            raise InputTypeError(
+                f"{what} is an object array of {' and '.join(exact)} numbers, which cannot be "
+                "differentiated (as a Fraction or Decimal scalar cannot): pass floats, "
+                f"x.astype(float), or leave it out of wrt=/argnums= to pass it as given")
+        if any(issubclass(t, complex | np.complexfloating) for t in held):
+            raise InputTypeError(
+                f"{what} is an object array that holds complex numbers: pass x.astype(complex) "
+                "(a complex array) to differentiate it, or leave it out of wrt=/argnums= to "
+                "pass it to the function as given")
     try:
         return arr.astype(float)
     except DiffkitError:  # a traced value read as a number (nested derivatives): named there
@@ -117,6 +138,14 @@ def _floats(arr: Any, what: str, kind: str) -> Any:
     except (TypeError, ValueError) as exc:
         raise InputTypeError(f"{what} is a {kind} that holds no numbers ({exc}), which cannot be "
                              f"differentiated: {_HOW}") from None
+
+
+def _held_float(x: Any) -> Any:
+    """A Fraction or Decimal held constant (an input outside wrt=) as the float a Python
+    function's arithmetic makes of it (x * Fraction(1, 3) is a float); anything else as given."""
+    name = type(x).__name__
+    return float(x) if name in ("Fraction", "Decimal") and type(x).__module__ in (
+        "fractions", "decimal", "_pydecimal") else x
 
 
 def _piece_shapes(x: Sequence[Any]) -> str:
@@ -560,7 +589,8 @@ class Function:
         function's inputs are real variables, always floats."""
         names = self.inputs
         opaque = self.opaque_inputs
-        return [as_input(a, (self.pure and i not in opaque) or wrt is None or i in wrt,
+        return [as_input(_held_float(a) if self.pure and wrt is not None and i not in wrt else a,
+                         (self.pure and i not in opaque) or wrt is None or i in wrt,
                          names[i] if i < len(names) else None) for i, a in enumerate(args)]
 
     # ----- tracing ----------------------------------------------------------------------------

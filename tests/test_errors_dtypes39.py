@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -122,3 +124,35 @@ def test_missing_tensor_attribute_is_named(name: str, hint: str) -> None:
 
     with pytest.raises(dk.errors.TracedAttributeError, match=rf"x\.{name} at .*{re.escape(hint)}"):
         dk.grad(f)(np.array([1.0, 2.0]))
+
+
+# ----- inputs differentiated or held: dates, exact numbers, complex object arrays -----
+
+
+@pytest.mark.parametrize("x", [np.array(["2020-01-01"], dtype="datetime64[D]"),
+                               np.array([1, 2], dtype="timedelta64[s]"),
+                               np.datetime64("2020-01-01")])
+def test_dates_and_durations_are_refused(x: object) -> None:
+    with pytest.raises(InputTypeError, match="dates or durations"):
+        dk.value_and_grad(lambda x: np.sum(x**2))(x)
+
+
+@pytest.mark.parametrize(("value", "name"), [(Fraction(1, 3), "Fraction"), (Decimal(1), "Decimal")])
+def test_object_array_of_exact_numbers_is_refused(value: object, name: str) -> None:
+    with pytest.raises(InputTypeError, match=f"object array of {name}"):
+        dk.grad(lambda x: np.sum(x**2))(np.array([value], dtype=object))
+
+
+def test_object_array_of_complex_numbers_says_so() -> None:
+    with pytest.raises(InputTypeError, match=r"complex numbers: pass x\.astype\(complex\)"):
+        dk.grad(lambda x: np.sum(x**2))(np.array([1 + 2j, 2.0], dtype=object))
+
+
+def test_object_array_of_floats_still_differentiated() -> None:
+    (g,) = dk.grad(lambda x: np.sum(x * x))(np.array([1.0, 2], dtype=object))
+    np.testing.assert_array_equal(g, [2.0, 4.0])
+
+
+def test_fraction_held_constant_in_a_parsed_function() -> None:
+    (g,) = dk.grad(dk.parse("x*c"), wrt=0)(2.0, Fraction(1, 3))
+    assert g == 1 / 3  # ∂(x·c)/∂x = c, as a Python function gives
