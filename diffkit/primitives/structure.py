@@ -216,11 +216,18 @@ def _tie_weights(x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool)
 _max_weights = _tie_weights
 
 
+
+#: what a second derivative through amax/amin at tied values names; the max-shift of a stable
+#: logsumexp or softmax, max(x) + log Σ exp(x − max(x)), meets it at equal logits (zeros)
+_TIED_MAX = ("max/min at tied values (where it is the shift of a stable logsumexp or softmax, "
+             "x − max(x), use dk.logsumexp / dk.softmax / dk.log_softmax, whose second "
+             "derivatives are defined at ties)")
+
 def _shared(term: Any, x: Any, out: Any, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     """``term(w)`` with w the max's tie weights; at a tie (a weight strictly between 0 and 1)
     a convention, marked where it is differentiated again (:func:`at_kink`)."""
     w = _max_weights(x, out, axis, keepdims)
-    return at_kink(term(w), lambda: equal(w * (1.0 - w), 0.0), "max/min at tied values", x)
+    return at_kink(term(w), lambda: equal(w * (1.0 - w), 0.0), _TIED_MAX, x)
 
 
 def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
