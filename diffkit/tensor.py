@@ -165,6 +165,8 @@ class Tape:
                     entries.append(a)
                     v = a._value
                 else:
+                    if not a.requires_grad and node.prim is None and not self.level:
+                        node = _recorded_leaf(node)
                     entries.append(node)
                     v = node.value
                 if type(v) is float:  # traced scalar code runs on Python floats, where NumPy
@@ -191,16 +193,21 @@ class Tape:
             self.raised()
             raise
         if not self.level and NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
-            return _constant(value)
-        active = active and prim.differentiable
-        if self.level and scalar and not params and type(value) in _RECORD_VALUES:
-            return self.scalar_record(prim, tuple(entries), value, active)
-        nodes = tuple(e if e.__class__ is Node else e.node for e in entries)
-        # static parameters as they are now (an index array the code overwrites later: see const)
-        node = Node(prim, nodes, {k: own_copy(v) for k, v in params.items()} if params
-                    else params, value)
-        self.recorded = None  # a node that is no scalar record: the general sweeps (see below)
-        return Tensor(node, self, active)
+            out = _constant(value)
+        else:
+            active = active and prim.differentiable
+            if self.level and scalar and not params and type(value) in _RECORD_VALUES:
+                return self.scalar_record(prim, tuple(entries), value, active)
+            nodes = tuple(e if e.__class__ is Node else e.node for e in entries)
+            # static parameters as they are now (an index array the code overwrites later)
+            node = Node(prim, nodes, {k: own_copy(v) for k, v in params.items()} if params
+                        else params, value)
+            self.recorded = None  # a node that is no scalar record: the general sweeps
+            out = Tensor(node, self, active)
+        view = _VIEW_PRIMITIVES.get(prim)  # NumPy's result is a view of the first operand
+        if view is not None and (prim is not P.getitem or _basic(params["index"])):
+            _view(args[0], out, view)
+        return out
 
     def scalar_record(self, prim: Primitive, inputs: tuple[Any, ...], value: Any, active: bool
                       ) -> Tensor:
@@ -293,6 +300,8 @@ class Tape:
         if not self.level:
             if NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
                 return _constant(value)
+            if not a.requires_grad and node.prim is None:
+                node = _recorded_leaf(node)
             return Tensor(Node(prim, (node,), _NO_PARAMS, value), self, active)
         if type(value) in _RECORD_VALUES:
             return self.scalar_record(prim, (entry,), value, active)
@@ -353,9 +362,23 @@ class Tape:
             self.recorded = None
         elif NO_GRAD_THREADS and get_ident() in NO_GRAD_THREADS:
             return _constant(value)
+        else:  # the eager tape: ea and eb are nodes
+            if ea.prim is None and not (type(a) is Tensor and a.requires_grad):
+                ea = _recorded_leaf(ea)
+            if eb.prim is None and not (type(b) is Tensor and b.requires_grad):
+                eb = _recorded_leaf(eb)
+            return Tensor(Node(prim, (ea, eb), _NO_PARAMS, value), self, active)
         return Tensor(Node(prim, (ea if ea.__class__ is Node else ea.node,
                                   eb if eb.__class__ is Node else eb.node), _NO_PARAMS, value),
                       self, active)
+
+
+def _recorded_leaf(node: Node) -> Node:
+    """What an eager graph records for leaf `node` used while its Tensor does not require grad:
+    a constant of that graph — a node of the same value that names no Tensor (PyTorch's rule:
+    whether a leaf requires grad is decided when the operation is recorded, so setting
+    ``requires_grad`` later never reaches into graphs recorded before). A constant, as it is."""
+    return node if getattr(node, "owner", None) is None else node.twin((), node.value)
 
 
 #: the values a scalar record holds (0-d: float64 numbers and NumPy's booleans of comparisons)
@@ -940,13 +963,7 @@ class Tensor(Traced):
         return bind(P.not_equal, self, other)
 
     def __getitem__(self, index: Any) -> Any:
-        out = P.getitem(self, index)
-        if type(index) is tuple:
-            if all(type(i) in _BASIC for i in index):
-                return _view(self, out, "a slice or row")
-        elif type(index) in _BASIC:
-            return _view(self, out, "a slice or row")
-        return out
+        return P.getitem(self, index)  # a basic index: a view (marked by the record)
 
     def __mod__(self, other: Any) -> Any:
         return _public("mod")(self, other)
@@ -1014,7 +1031,7 @@ class Tensor(Traced):
     # ----- array methods ----------------------------------------------------------------------
     @property
     def T(self) -> Any:
-        return _view(self, P.transpose(self), "a transpose")
+        return P.transpose(self)
 
     @property
     def mT(self) -> Any:
@@ -1022,11 +1039,11 @@ class Tensor(Traced):
         if len(self.node.shape) < 2:
             raise ShapeError(f"x.mT needs an array of at least 2 dimensions, this one has shape "
                              f"{self.node.shape}")
-        return _view(self, _public("swapaxes")(self, -1, -2), "a transpose")
+        return _public("swapaxes")(self, -1, -2)
 
     @property
     def real(self) -> Any:
-        return _view(self, bind(P.real, self), ".real")
+        return bind(P.real, self)
 
     @real.setter
     def real(self, value: Any) -> None:
@@ -1036,7 +1053,7 @@ class Tensor(Traced):
 
     @property
     def imag(self) -> Any:
-        return _view(self, bind(P.imag, self), ".imag")
+        return bind(P.imag, self)
 
     @imag.setter
     def imag(self, value: Any) -> None:
@@ -1044,14 +1061,19 @@ class Tensor(Traced):
             f"setting x.imag at {call_site()} writes into the array, which a Tensor cannot do: "
             "write x = x.real + 1j * value")
 
-    def view(self, dtype: Any = None, type: Any = None) -> Any:
+    def view(self, *shape: Any, dtype: Any = None, type: Any = None) -> Any:
         """``x.view()``: another Tensor for the same array (a view: an in-place update of either
-        is a TracedMutationError while the other lives). A dtype or type reinterprets memory,
-        which a Tensor does not have."""
-        if dtype is not None or type is not None:
+        is a TracedMutationError while the other lives). PyTorch's ``x.view(3, 2)`` /
+        ``x.view(-1)`` (ints: a shape) is ``x.reshape(...)``, a view too. A dtype or type
+        reinterprets memory, which a Tensor does not have (TracedAttributeError)."""
+        if shape and _is_shape(shape[0] if len(shape) == 1 else shape) and dtype is None \
+                and type is None:
+            return self.reshape(*shape)
+        if shape or dtype is not None or type is not None:
             raise TracedAttributeError(
                 f"x.view(dtype) at {call_site()} reinterprets the array's memory, which a Tensor "
-                "does not have: write x.astype(dtype) to convert the values")
+                "does not have: write x.astype(dtype) to convert the values (x.view(shape), "
+                "PyTorch's reshape, takes ints: x.view(3, 2), x.view(-1))")
         return _view(self, Tensor(self.node, self.tape, self.requires_grad), "x.view()")
 
     def conj(self) -> Any:
@@ -1060,34 +1082,37 @@ class Tensor(Traced):
             return self
         return bind(P.conj, self)
 
-    # NumPy's signatures: sum/mean(axis, dtype, out, keepdims), max(axis, out, keepdims)
+    # NumPy's signatures: sum/mean(axis, dtype, out, keepdims), max(axis, out, keepdims);
+    # PyTorch's dim=/keepdim= read as axis=/keepdims= where the meaning is the same (_axis_kwargs)
     def sum(self, *args: Any, **kwargs: Any) -> Any:
-        return P.sum(self, *args, **kwargs)
+        return P.sum(self, *args, **_axis_kwargs("sum", kwargs) if kwargs else kwargs)
 
     def mean(self, *args: Any, **kwargs: Any) -> Any:
-        return P.mean(self, *args, **kwargs)
+        return P.mean(self, *args, **_axis_kwargs("mean", kwargs) if kwargs else kwargs)
 
     def max(self, *args: Any, **kwargs: Any) -> Any:
-        return P.amax(self, *args, **kwargs)
+        return P.amax(self, *args, **_axis_kwargs("max", kwargs) if kwargs else kwargs)
 
     # NumPy's array methods, each the table's function of the same meaning
     def min(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("amin")(self, *args, **kwargs)
+        return _public("amin")(self, *args, **_axis_kwargs("min", kwargs) if kwargs else kwargs)
 
     def prod(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("prod")(self, *args, **kwargs)
+        return _public("prod")(self, *args, **_axis_kwargs("prod", kwargs) if kwargs else kwargs)
 
     def std(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("std")(self, *args, **kwargs)
+        return _public("std")(self, *args, **_axis_kwargs("std", kwargs) if kwargs else kwargs)
 
     def var(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("var")(self, *args, **kwargs)
+        return _public("var")(self, *args, **_axis_kwargs("var", kwargs) if kwargs else kwargs)
 
     def cumsum(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("cumsum")(self, *args, **kwargs)
+        return _public("cumsum")(self, *args,
+                                 **_axis_kwargs("cumsum", kwargs) if kwargs else kwargs)
 
     def cumprod(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("cumprod")(self, *args, **kwargs)
+        return _public("cumprod")(self, *args,
+                                  **_axis_kwargs("cumprod", kwargs) if kwargs else kwargs)
 
     def clip(self, *args: Any, **kwargs: Any) -> Any:
         return _public("clip")(self, *args, **kwargs)
@@ -1096,17 +1121,16 @@ class Tensor(Traced):
         return _public("round")(self, *args, **kwargs)
 
     def ravel(self, order: str = "C") -> Any:
-        return _view(self, _public("ravel")(self, order), 'a reshape')
+        return _public("ravel")(self, order)
 
     def flatten(self, order: str = "C") -> Any:
-        out = _public("flatten")(self, order)
-        return out._copy() if out is self else out  # a copy in NumPy
+        return _public("flatten")(self, order)._copy()  # a copy in NumPy, not a view
 
     def squeeze(self, *args: Any, **kwargs: Any) -> Any:
-        return _view(self, _public("squeeze")(self, *args, **kwargs), 'a reshape')
+        return _public("squeeze")(self, *args, **kwargs)
 
     def swapaxes(self, *args: Any, **kwargs: Any) -> Any:
-        return _view(self, _public("swapaxes")(self, *args, **kwargs), 'a transpose')
+        return _public("swapaxes")(self, *args, **kwargs)
 
     def nonzero(self) -> tuple[Any, ...]:
         """NumPy's ``x.nonzero()``: ``np.nonzero(x)``, plain integer index arrays (an index has
@@ -1164,13 +1188,11 @@ class Tensor(Traced):
         A view in NumPy (unless copy=True)."""
         out = NUMPY_NAMES["reshape"](self, shape[0] if len(shape) == 1 else shape, order,
                                      copy=copy)
-        if copy:
-            return out._copy() if out is self else out
-        return _view(self, out, "a reshape")
+        return out._copy() if copy else out  # a view (marked by the record) unless copy=True
 
     def transpose(self, *axes: Any) -> Any:
-        return _view(self, P.transpose(self, axes[0] if len(axes) == 1 and not isinstance(
-            axes[0], int) else axes or None), "a transpose")
+        return P.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int)
+                           else axes or None)
 
     def dot(self, other: Any) -> Any:
         return ops.dot(self, other)
@@ -1242,28 +1264,76 @@ class Tensor(Traced):
                 raise MissingRuleError(
                     _unsupported(f"{module}.{getattr(func, '__name__', func)}")) from None
         out = fn(*args, **kwargs)
+        if func in _COPY_FUNCTIONS and kwargs.get("copy", True) or \
+                func is np.reshape and kwargs.get("copy") is True:  # not the views marked
+            return _copies(out)
         what = _VIEW_FUNCTIONS.get(func)
-        if what is not None and args and type(args[0]) is Tensor and (
-                func is not np.reshape or kwargs.get("copy") is not True):
+        if what is not None and args and type(args[0]) is Tensor:
             return _view(args[0], out, what)
         return out
+
+
+#: PyTorch's reductions whose dim= means NumPy's axis= (max/min give (values, indices) there,
+#: std/var default to the unbiased estimate: for them dim= is refused by name)
+_SAME_AS_TORCH = frozenset(("sum", "mean", "prod", "cumsum", "cumprod"))
+
+
+def _axis_kwargs(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` of ``x.<name>(...)`` with PyTorch's ``dim=``/``keepdim=`` as NumPy's
+    ``axis=``/``keepdims=`` (InputTypeError where the meaning differs or both are given)."""
+    if "dim" not in kwargs and "keepdim" not in kwargs:
+        return kwargs
+    if name not in _SAME_AS_TORCH:
+        raise InputTypeError(
+            f"x.{name}(dim=...) at {call_site()} is PyTorch's spelling, whose {name} differs "
+            f"from NumPy's ({'values and indices' if name in ('max', 'min') else 'ddof=1'} "
+            f"there): write x.{name}(axis=..., keepdims=...) (NumPy's meaning)")
+    out = dict(kwargs)
+    for torch_name, numpy_name in (("dim", "axis"), ("keepdim", "keepdims")):
+        if torch_name in out:
+            if numpy_name in out:
+                raise InputTypeError(f"x.{name}() got both {torch_name}= and {numpy_name}=: "
+                                     f"give one")
+            out[numpy_name] = out.pop(torch_name)
+    return out
+
+
+def _is_shape(shape: Any) -> bool:
+    """Whether `shape` is an int or a sequence of ints (PyTorch's ``x.view(shape)``)."""
+    if isinstance(shape, tuple | list):
+        return all(isinstance(s, int | np.integer) and not isinstance(s, bool) for s in shape)
+    return isinstance(shape, int | np.integer) and not isinstance(shape, bool)
 
 
 #: index types of NumPy's basic indexing, whose result (of ndim ≥ 1) is a view of the array
 _BASIC = frozenset((int, slice, type(None), type(Ellipsis), np.int64, np.int32, np.intp))
 
-#: NumPy functions whose result is a view of their first argument (as the Tensor methods
-#: marked with :func:`_view`)
-_VIEW_FUNCTIONS = {
-    np.transpose: "a transpose", np.swapaxes: "a transpose", np.moveaxis: "a transpose",
-    np.rollaxis: "a transpose", np.matrix_transpose if hasattr(np, "matrix_transpose") else None:
-    "a transpose", np.reshape: "a reshape", np.ravel: "a reshape", np.squeeze: "a reshape",
-    np.expand_dims: "a reshape", np.atleast_1d: "a reshape", np.atleast_2d: "a reshape",
-    np.atleast_3d: "a reshape", np.diagonal: "a diagonal", np.broadcast_to: "broadcast_to",
-    np.real: ".real", np.imag: ".imag", np.flip: "a flip", np.fliplr: "a flip",
-    np.flipud: "a flip", np.split: "a split", np.array_split: "a split", np.hsplit: "a split",
-    np.vsplit: "a split", np.dsplit: "a split",
-}
+#: the primitives whose result NumPy gives as a view of the first operand (getitem: for a basic
+#: index), with what the error calls it: :meth:`Tape.record_general` marks every such result
+#: (:func:`_view`), so ``dk.reshape``, ``np.rot90``, ``x.T``, ``x[1:]`` and every composite
+#: of them (swapaxes, ravel, squeeze, flip, split, …) are marked in this one place
+_VIEW_PRIMITIVES = {P.reshape: "a reshape", P.transpose: "a transpose",
+                    P.broadcast_to: "broadcast_to", P.real: ".real", P.imag: ".imag",
+                    P.getitem: "a slice, row or flip"}
+
+#: NumPy functions that give a view of their first argument through a primitive that is no view
+#: (the diagonal's two index arrays)
+_VIEW_FUNCTIONS = {np.diagonal: "a diagonal", getattr(np.linalg, "diagonal", np.diagonal):
+                   "a diagonal"}
+#: NumPy functions whose results are new arrays (copies), made of view primitives
+_COPY_FUNCTIONS = frozenset((np.meshgrid,))
+
+
+def _copies(out: Any) -> Any:
+    """`out` (a Tensor, or a list or tuple of them) as new Tensors: copies, no views."""
+    if type(out) in (list, tuple):
+        return type(out)(_copies(o) for o in out)
+    return out._copy() if type(out) is Tensor else out
+
+
+def _basic(index: tuple[Any, ...]) -> bool:
+    """Whether a getitem index is basic indexing (ints, slices, None, ...): a view in NumPy."""
+    return all(type(i) in _BASIC for i in index)
 
 
 _new_tensor = Tensor.__new__
@@ -1661,7 +1731,37 @@ def tensor(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tenso
     array). A Tensor gives a new leaf holding a copy of its value (``torch.tensor(t)``'s)."""
     if isinstance(value, Tensor):
         value = value.concrete("dk.tensor()")
-    return _leaf(own_copy(_as_array(value)), requires_grad, name)
+    return _leaf(own_copy(_tensor_data(value)), requires_grad, name)
+
+
+#: what :func:`tensor` keeps as it is: numbers and plain NumPy arrays
+_SCALARS = (float, int, complex, bool)
+
+
+def _tensor_data(value: Any) -> Any:
+    """The value :func:`tensor` holds for `value`: a number or a NumPy (or CuPy) array as it is,
+    anything else NumPy reads as an array (a list, range, array.array, np.matrix — as a plain
+    array, a CPU torch tensor) as ``np.asarray`` reads it; an InputTypeError naming what it
+    cannot read, or what is no array of numbers (strings, objects)."""
+    t = type(value)
+    if t is np.ndarray or t in _SCALARS or isinstance(value, np.generic) or \
+            array_namespace(value) is not np:  # a CuPy array
+        return value
+    what = f"{t.__module__}.{t.__qualname__}"
+    if isinstance(value, np.ma.MaskedArray):
+        raise InputTypeError(f"dk.tensor() of a masked array ({what}) would drop its mask: pass "
+                             "value.filled(fill_value) or value.compressed()")
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - named below (torch's tensor that requires grad)
+        raise InputTypeError(
+            f"dk.tensor() cannot read a {what} as an array ({type(exc).__name__}: {exc}): pass a "
+            "NumPy array (a torch tensor: t.detach().cpu().numpy())") from None
+    if array.dtype.kind not in "biufc":
+        raise InputTypeError(
+            f"dk.tensor() of a {what} gives an array of dtype {array.dtype}, not numbers: pass "
+            "numbers, a list of numbers or a numeric NumPy array")
+    return array
 
 
 def read_only(v: Any) -> Any:
@@ -1898,6 +1998,13 @@ def _gradient_target(node: Node) -> Tensor | None:
     return t
 
 
+_NOTHING_REQUIRES_GRAD = (
+    "backward(): nothing in this graph requires a gradient: the tensor does not depend, through "
+    "differentiable operations, on a leaf that required grad when the operations were recorded "
+    "(a comparison, an integer cast, detach() or no_grad cut the path; a flag set later reaches "
+    "only operations recorded after it): make the leaves with requires_grad=True first")
+
+
 def backward(root: Tensor, gradient: Any = None) -> None:
     """``tensor.backward()``: accumulate d(root)/d(leaf) into ``.grad`` of leaves requiring it.
     Eager tensors only: a traced value is a TracingError (eager leaves enter a trace as
@@ -1909,6 +2016,8 @@ def backward(root: Tensor, gradient: Any = None) -> None:
             "differentiated (dk.grad & co.): .grad is filled by eager backward passes only; "
             "return the value and differentiate it with dk.grad (pass what it depends on as "
             "arguments), or call backward() on a value computed outside traced code"))
+    if not root.requires_grad:  # a comparison, an integer cast, a constant (PyTorch refuses too)
+        raise ShapeError(_NOTHING_REQUIRES_GRAD)
     nodes = toposort([root.node])
     leaves = {n: t for n in nodes if n.prim is None and (t := _gradient_target(n)) is not None}
     if not leaves:
@@ -1916,7 +2025,7 @@ def backward(root: Tensor, gradient: Any = None) -> None:
                 n.prim is None and (o := getattr(n, "owner", None)) is not None and o() is None
                 for n in nodes):  # its leaves are gone (a temporary: dk.tensor(…,
             return  # requires_grad=True) used and dropped): no .grad to fill, as PyTorch's
-        raise ShapeError("backward(): nothing in this graph requires a gradient")
+        raise ShapeError(_NOTHING_REQUIRES_GRAD)
     gradient = _seed(root, gradient)
     wrt = list(leaves)
     with paused_gc():  # acyclic graph: reference counting frees it; the cyclic GC would only rescan
