@@ -43,7 +43,7 @@ from .errors import (
 from .ir import Graph, Node, Traced, held_value
 from .primitive import STRICT, bind
 from .primitives.linalg import linalg_error
-from .tensor import Tensor, new_tape, own_copy
+from .tensor import Tensor, handing_out, new_tape, own_copy
 
 #: notebooks show a function's formula only up to this many graph nodes and SymPy operations
 DISPLAY_NODES, DISPLAY_OPS = 200, 400
@@ -475,7 +475,7 @@ class Function:
             if isinstance(cause, TracingError) and not isinstance(exc, DiffkitError):
                 raise cause from None
             if (isinstance(exc, ValueError) and not isinstance(exc, DiffkitError)
-                    and _wrote_into_trace(exc)):
+                    and _wrote_into_trace(exc) and handing_out()):
                 raise TracedMutationError(_WROTE_INTO_TRACE.format(
                     name=self.name, exc=exc, at=_body_line(exc))) from None
             if (isinstance(exc, TypeError) and not isinstance(exc, DiffkitError)

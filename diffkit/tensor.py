@@ -82,7 +82,7 @@ class Tape:
         closed: set when the trace ends; a Tensor of a closed tape used later is an error.
     """
 
-    __slots__ = ("closed", "consts", "level", "recorded", "value_dependent")
+    __slots__ = ("closed", "consts", "handed", "level", "recorded", "value_dependent")
 
     def __init__(self, level: int) -> None:
         self.level = level
@@ -93,6 +93,9 @@ class Tape:
         #: fused scalar sweep walks. None on the eager tape (its graphs come and go) and once
         #: array code is recorded (graph.nodes serves there; no dead arrays are kept alive).
         self.recorded: list[Node] | None = [] if level else None
+        #: (copy, recorded value) of every array handed out of this trace (:func:`read_only`):
+        #: compared when the trace ends
+        self.handed: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     def const(self, value: Any) -> Node:
         """The constant node for `value`, holding it as it is now.
@@ -204,8 +207,8 @@ class Tape:
                         else params, value)
             self.recorded = None  # a node that is no scalar record: the general sweeps
             out = Tensor(node, self, active)
-        view = _VIEW_PRIMITIVES.get(prim)  # NumPy's result is a view of the first operand
-        if view is not None and (prim is not P.getitem or _basic(params["index"])):
+        view = _VIEW_PRIMITIVES.get(prim)  # NumPy's result may be a view of the first operand
+        if view is not None and _is_view(value, vals[0] if vals else None, prim, params):
             _view(args[0], out, view)
         return out
 
@@ -486,6 +489,10 @@ class new_tape:
             tapes.remove(self.tape)
         if self.gc_was_enabled:
             gc.enable()
+        handed, self.tape.handed = self.tape.handed, None
+        if exc[0] is None and handed and any(  # (an object array's bytes: its elements' ids)
+                c.shape != v.shape or c.tobytes() != v.tobytes() for c, v in handed):
+            raise TracedMutationError(_WRITTEN_AROUND)
 
 
 #: per thread: the tracing tapes open in it, outermost first (see :func:`holds_at_this_call`)
@@ -759,7 +766,7 @@ class Tensor(Traced):
         v = held_value(self)
         if type(v) is Tensor:
             return v.concrete(what)
-        return read_only(v) if self.tape.level else v
+        return read_only(v, self.tape) if self.tape.level else v
 
     def __bool__(self) -> bool:
         self.tape.value_dependent = True  # a branch: the trace holds at this point only
@@ -816,6 +823,14 @@ class Tensor(Traced):
             else:
                 for idx in np.ndindex(*self.shape):
                     out[idx] = self[idx]
+            if copy is not True:  # np.asarray(x) is x in NumPy: writing into it would change x,
+                # which the trace cannot follow — refused (read-only), and a write past the flag
+                # (np.add.at) is found when the trace ends (the elements' identities compared)
+                kept = out.copy()
+                out.flags.writeable = False
+                if self.tape.handed is None:
+                    self.tape.handed = []
+                self.tape.handed.append((out, kept))
             return out
         if self.requires_grad:  # the eager tape: the numbers would silently leave the graph
             raise TracingError(
@@ -1306,7 +1321,8 @@ def _is_shape(shape: Any) -> bool:
 
 
 #: index types of NumPy's basic indexing, whose result (of ndim ≥ 1) is a view of the array
-_BASIC = frozenset((int, slice, type(None), type(Ellipsis), np.int64, np.int32, np.intp))
+_BASIC = frozenset((int, slice, type(None), type(Ellipsis), np.int8, np.int16, np.int32,
+                    np.int64, np.intp, np.uint8, np.uint16, np.uint32, np.uint64))
 
 #: the primitives whose result NumPy gives as a view of the first operand (getitem: for a basic
 #: index), with what the error calls it: :meth:`Tape.record_general` marks every such result
@@ -1314,7 +1330,7 @@ _BASIC = frozenset((int, slice, type(None), type(Ellipsis), np.int64, np.int32, 
 #: of them (swapaxes, ravel, squeeze, flip, split, …) are marked in this one place
 _VIEW_PRIMITIVES = {P.reshape: "a reshape", P.transpose: "a transpose",
                     P.broadcast_to: "broadcast_to", P.real: ".real", P.imag: ".imag",
-                    P.getitem: "a slice, row or flip"}
+                    P.getitem: "a slice, row or flip", P.einsum: "an einsum view"}
 
 #: NumPy functions that give a view of their first argument through a primitive that is no view
 #: (the diagonal's two index arrays)
@@ -1329,6 +1345,16 @@ def _copies(out: Any) -> Any:
     if type(out) in (list, tuple):
         return type(out)(_copies(o) for o in out)
     return out._copy() if type(out) is Tensor else out
+
+
+def _is_view(value: Any, operand: Any, prim: Primitive, params: dict[str, Any]) -> bool:
+    """Whether NumPy's result of `prim` is a view of its first operand: where both are NumPy
+    arrays, whether the value computed — by NumPy's own call on the same array — shares its
+    memory (a reshape of a transpose, order F, np.repeat's and np.tile's reshapes copy; an
+    index of any integer type is basic); else by the primitive (getitem: a basic index)."""
+    if type(value) is np.ndarray and type(operand) is np.ndarray:
+        return bool(np.may_share_memory(value, operand))
+    return prim is not P.getitem or _basic(params["index"])
 
 
 def _basic(index: tuple[Any, ...]) -> bool:
@@ -1643,14 +1669,14 @@ def _constant_call(func: Any, args: Any, kwargs: Any, read: bool = False) -> Any
 
     def plain(v: Any) -> Any:
         if isinstance(v, Traced):
-            traced = False
+            traced = None
             while isinstance(v, Traced):
                 if getattr(v, "requires_grad", True) and not read:
                     raise _Differentiated
                 v.tape.value_dependent = True
-                traced = traced or bool(v.tape.level)
+                traced = traced or (v.tape if v.tape.level else None)
                 v = held_value(v)
-            return read_only(v) if traced else v  # np.put(a, ...) must not write into a trace
+            return v if traced is None else read_only(v, traced)  # np.put(a, …): no write
         if type(v) in (list, tuple):
             return type(v)(plain(e) for e in v)
         if type(v) is dict:
@@ -1764,16 +1790,39 @@ def _tensor_data(value: Any) -> Any:
     return array
 
 
-def read_only(v: Any) -> Any:
-    """A NumPy array handed out of a trace (to a NumPy function with no rule, to ``np.asarray``,
-    ``.value``) as a read-only view: a recorded value never changes, so an in-place NumPy
-    function (np.put, np.copyto, np.place, np.putmask) raises where it would have written into
-    the trace — and into the caller's argument, which an input's node holds — under the graph
-    (:meth:`~diffkit.function.Function.run_body` names the error). Other values as they are."""
-    if type(v) is np.ndarray and v.flags.writeable:
-        v = v.view()
-        v.flags.writeable = False
-    return v
+def read_only(v: Any, tape: Tape) -> Any:
+    """A NumPy array handed out of `tape`'s trace (to a NumPy function with no rule, to
+    ``np.asarray``, ``.value``): a read-only view of a copy. A recorded value never changes —
+    nor the caller's argument an input's node holds — so an in-place NumPy function (np.put,
+    np.copyto, np.place, np.putmask) raises at its line (:meth:`Function.run_body` names the
+    error); a write that gets past the flag (``np.add.at``, ``a.flags.writeable = True``,
+    ``a.base``) lands in the copy, which the trace compares with the value when it ends (a
+    TracedMutationError: NumPy would have changed the traced value, which diffkit cannot
+    follow). Other values as they are."""
+    if type(v) is not np.ndarray:
+        return v
+    kept = v.copy(order="K")
+    if tape.handed is None:
+        tape.handed = []
+    tape.handed.append((kept, v))
+    out = kept.view()
+    out.flags.writeable = False
+    return out
+
+
+#: the error of a write into an array handed out of a trace that got past its read-only flag
+_WRITTEN_AROUND = (
+    "NumPy wrote into an array read out of a traced value past its read-only flag (np.add.at "
+    "and the other ufunc.at, a.flags.writeable = True, a.base[...] = v, byteswap(inplace=True)): "
+    "NumPy would have changed the traced value itself, which the trace cannot follow. Build "
+    "the new array instead (x = dk.where(mask, v, x), x + dk.index_add(v, i, x.shape)), or "
+    "write into np.array(x, copy=True)")
+
+
+def handing_out() -> bool:
+    """Whether an open trace of this thread has handed arrays out (:func:`read_only`): a
+    read-only error inside it may be a write into one of them."""
+    return any(t.handed for t in _open_tapes())
 
 
 def own_copy(x: Any) -> Any:

@@ -351,3 +351,95 @@ def test_derivative_at_an_array_means_the_same_by_every_method(method):
         dk.derivative(lambda v: np.sum(v**3), method=method)(x)
     with pytest.raises(dk.errors.ShapeError, match="element-wise"):
         dk.derivative(lambda v: v[::-1] ** 2, method=method)(x)
+
+
+# ----- writes past the read-only flag, and views as NumPy makes them (a hunt of the above) ----
+
+
+def _add_at(c):
+    np.add.at(np.asarray(c), [0], 5.0)
+
+
+def _flag_back(c):
+    a = np.asarray(c)
+    a.flags.writeable = True
+    a[0] = 100.0
+
+
+def _through_base(c):
+    np.asarray(c).base[0] = 100.0
+
+
+@pytest.mark.parametrize("write", [_add_at, _flag_back, _through_base])
+def test_a_write_past_the_read_only_flag_is_named_and_moves_nothing(write):
+    """np.add.at ignores the read-only flag, a.flags.writeable = True restores it, a.base is
+    the array itself: each wrote into the trace and the caller's c ([8, 1, 2] for the
+    gradient c = [3, 1, 2] of Σx·c computed before the write)."""
+    def f(x, c):
+        y = x * c
+        write(c)
+        return np.sum(y)
+
+    x, c = np.array([1.0, 2.0, 3.0]), np.array([3.0, 1.0, 2.0])
+    with pytest.raises(dk.errors.TracedMutationError):
+        dk.grad(f, argnums=0)(x, c)
+    np.testing.assert_array_equal(c, [3.0, 1.0, 2.0])
+
+
+def test_a_jit_function_writing_into_np_asarray_of_its_argument_runs_as_numpy_does():
+    """dk.jit(g) answered 11 (the trace, blind to the write) where NumPy and dk.function give 16:
+    np.asarray(c) of a traced c was a writable object array the write went into."""
+    def g(x, c):
+        np.add.at(np.asarray(c), [0], 5.0)
+        return np.sum(x * c)
+
+    x, c = np.array([1.0, 2.0, 3.0]), np.array([3.0, 1.0, 2.0])
+    assert dk.jit(g)(x, c) == g(x, c.copy()) == 16.0
+    np.testing.assert_array_equal(c, [3.0, 1.0, 2.0])
+
+
+def test_the_users_own_read_only_array_keeps_numpys_error():
+    table = np.linspace(0.0, 1.0, 3)
+    table.flags.writeable = False
+
+    def f(x):
+        table[0] = 5.0
+        return np.sum(x * table)
+
+    for call in (dk.function(f), dk.grad(f)):
+        with pytest.raises(ValueError, match="read-only") as info:
+            call(np.ones(3))
+        assert not isinstance(info.value, dk.errors.TracingError)
+
+
+@pytest.mark.parametrize("view", [lambda h: h[np.int8(0)], lambda h: h[np.uint64(1)],
+                                  lambda h: np.einsum("ij->ji", h), lambda h: np.asarray(h)])
+def test_numpys_views_are_views(view):
+    """An index of a NumPy integer type other than int32/int64, a transposing einsum and
+    np.asarray are views in NumPy: y *= 3 then changes h (16, 24 or 30 for NumPy, 10 and a
+    gradient of ones traced, silently)."""
+    def f(x):
+        h = x * 1.0
+        y = view(h)
+        y *= 3.0
+        return np.sum(h)
+
+    with pytest.raises(dk.errors.TracedMutationError):
+        dk.grad(f)(np.array([[1.0, 2.0], [3.0, 4.0]]))
+
+
+@pytest.mark.parametrize("copy", [lambda h: np.repeat(h, 2, axis=0), lambda h: np.tile(h, 2),
+                                  lambda h: h.T.reshape(-1), lambda h: h.T.ravel(),
+                                  lambda h: h.reshape(-1, order="F")])
+def test_numpys_copies_are_not_refused_as_views(copy):
+    """NumPy copies here (shares_memory is False), but every reshape's result was marked a view:
+    a TracedMutationError for code NumPy runs. Hand: ∂(Σh + 3·Σcopy(h))/∂x = 1 + 3·k."""
+    def f(x):
+        h = x * 1.0
+        y = copy(h)
+        y *= 3.0
+        return np.sum(h) + np.sum(y)
+
+    x = np.ones((2, 3))
+    k = copy(x).size // x.size
+    np.testing.assert_allclose(dk.grad(f)(x)[0], np.full((2, 3), 1.0 + 3.0 * k))

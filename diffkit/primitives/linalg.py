@@ -17,15 +17,16 @@ matrix (``eigh_vectors(a, p)``), so second derivatives see how they move. Forwar
 only the outputs that are used: the eigenvalues of a matrix with repeated eigenvalues stay
 differentiable even where its eigenvectors are not.
 
-**Conventions.** Two levels per matrix, r = n·ε·max|v| (rounding) and u = 64·r (uncertainty).
-Equal eigenvalues (and singular values: gap ≤ r) share their derivative equally, as tied maxima
-do (``amax``); a zero singular value (≤ r) has derivative 0 (as abs′(0) = 0). Values closer
-than u (or a singular value below u) are near: their separate derivatives rest on vectors that
-rounding leaves uncertain, so a derivative that tells them apart (cotangents that differ across
-the pair, or a tangent whose projection on it is not a multiple of I; a nonzero one at a
-near-zero singular value) is a NonDifferentiableError; a function symmetric in them (their sum)
-is exact. Eigenvectors and singular vectors are not differentiable where their eigenvalue
-(singular value) repeats or nearly repeats (within u), nor singular vectors at a zero or nearly
+**Conventions.** Values within r = 2·ε·max|v| of each other are equal: tied eigenvalues (and
+singular values) share their derivative equally, as tied maxima do (``amax``); a singular value
+within r of 0 is zero, with derivative 0 (as abs′(0) = 0). Beyond r each value has its own
+derivative, resting on vectors that rounding turns by about θ = 4·ε·max|v|/gap (for a singular
+value of a matrix that is not square, also 4·ε·max|σ|/σ near 0): where that turn moves the
+answer by more than 1e-3 of its size (1e-2 in float32) — cotangents that differ across a close
+pair, a tangent whose projection on it is not a multiple of I — it is a NonDifferentiableError
+naming the values and their gap; a smooth function of the values (Σ log λ, a sum) is answered.
+Eigenvectors and singular vectors are not differentiable where their eigenvalue (singular value)
+repeats or nearly repeats (within u = 64·n·ε·max|v|), nor singular vectors at a zero or nearly
 zero singular value: a derivative that needs them there is a NonDifferentiableError naming the
 case. The 2-norm of a zero vector has the subgradient 0 (its
 second derivative there is taken as 0 too). ``inv``/``solve`` of a singular matrix and
@@ -220,21 +221,30 @@ def _eps(like: Any) -> float:
     return float(np.finfo(real_dtype(like)).eps)
 
 
-_NEAR = 64.0  # the uncertainty level in rounding levels
+#: values within 2·ε·max|v| of each other are equal (ties), a singular value within it of 0 is 0
+_TIE = 2.0
+#: rounding turns the vectors of two values a gap g apart by about 4·ε·max|v|/g (LAPACK's
+#: backward error over the gap)
+_TURN = 4.0
+#: the window, in n·ε·max|v|, within which vectors count as undetermined (their derivatives
+#: divide by the gap)
+_NEAR = 64.0
+#: how far (relative to the derivative's size) the turn may move a value's derivative before it
+#: is an error, by the values' precision: 1e-3 in float64, 1e-2 in float32 and float16
+_NEAR_TOLERANCE = (1e-3, 1e-2)
 
 
 def _rounding(values: Any) -> Any:
-    """The rounding level r = n·ε·max|v| per matrix, as records of `values` (..., n) with a
-    trailing kept axis (..., 1): values closer than r are equal (ties), a singular value below it
-    is zero."""
-    n = shape_of(values)[-1]
-    return amax(abs(values), axis=-1, keepdims=True) * (builtins.max(n, 1) * _eps(values))
+    """The tie level r = 2·ε·max|v| per matrix, as records of `values` (..., n) with a trailing
+    kept axis (..., 1): values closer than r are equal (ties), a singular value below it is 0."""
+    return amax(abs(values), axis=-1, keepdims=True) * (_TIE * _eps(values))
 
 
 def _tolerance(values: Any) -> Any:
-    """The uncertainty level u = 64·n·ε·max|v| (records, (..., 1)): values closer than u (but
-    not r) are near — their eigenvectors (singular vectors) are uncertain after rounding."""
-    return _rounding(values) * _NEAR
+    """The vectors' window u = 64·n·ε·max|v| (records, (..., 1)): values closer than u have
+    eigenvectors (singular vectors) that rounding leaves undetermined."""
+    n = shape_of(values)[-1]
+    return amax(abs(values), axis=-1, keepdims=True) * (_NEAR * builtins.max(n, 1) * _eps(values))
 
 
 def _tie_weights(values: Any) -> Any:
@@ -267,10 +277,10 @@ def _gap_inverse(values: Any, squared: bool = False) -> Any:
 
 
 def _plain_levels(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Plain (r, u) of values v (..., n), each (..., 1): the rounding and uncertainty levels."""
-    r = builtins.max(v.shape[-1], 1) * float(np.finfo(v.dtype).eps) * np.max(
-        np.abs(v), axis=-1, keepdims=True, initial=0.0)
-    return r, _NEAR * r
+    """Plain (r, u) of values v (..., n), each (..., 1): the tie level and the vectors' window."""
+    top = np.max(np.abs(v), axis=-1, keepdims=True, initial=0.0)
+    eps = float(np.finfo(v.dtype).eps)
+    return _TIE * eps * top, _NEAR * builtins.max(v.shape[-1], 1) * eps * top
 
 
 def _degenerate_pairs(values: Any) -> np.ndarray:
@@ -322,87 +332,105 @@ def _repeated_text(values: Any, pairs: np.ndarray) -> str:
 # ----- near values: distinct, but closer than rounding can tell apart ------------------------------
 
 
-def _near_values(values: Any, singular: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(v, near pairs (..., n, n), near-zero values (..., n)), plain, or None when there are
-    none: pairs whose gap lies in (r, u], and singular values in (r, u] (see _rounding)."""
-    v = _peek(values)
-    r, u = _plain_levels(v)
+def _turns(v: np.ndarray, square: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Plain (θ (..., n, n), θ₀ (..., n)): how far rounding may turn the vectors of each pair of
+    values beyond the tie level, 4·ε·max|v|/gap (0 for ties and on the diagonal), and, for a
+    singular value of a matrix that is not square, those of a value beyond the zero level,
+    4·ε·max|σ|/σ (a square matrix's uᵢvᵢᵀ stays determined as σᵢ → 0)."""
+    r, _ = _plain_levels(v)
+    eps = float(np.finfo(v.dtype).eps)
+    top = np.max(np.abs(v), axis=-1, keepdims=True, initial=0.0)
     gap = np.abs(v[..., :, None] - v[..., None, :])
-    pairs = (gap > r[..., None]) & (gap <= u[..., None])
-    zero = (v > r) & (v <= u) if singular else np.zeros(v.shape, bool)
-    return (v, pairs, zero) if pairs.any() or zero.any() else None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pairs = np.where(gap > r[..., None], _TURN * eps * top[..., None] / gap, 0.0)
+        zero = (np.zeros(v.shape) if square else
+                np.where(np.abs(v) > r, _TURN * eps * top / np.abs(v), 0.0))
+    return pairs, zero
 
 
-def _above_rounding(m: np.ndarray) -> float:
-    """A term's entries larger than this are not ~0 (relative: 1e3·ε·max|m|, as _nonzero_at)."""
-    eps = float(np.finfo(m.dtype if m.dtype.kind == "f" else np.float64).eps)
-    return 1e3 * eps * float(np.max(np.abs(m), initial=0.0))
+def _near_tolerance(v: np.ndarray) -> float:
+    return _NEAR_TOLERANCE[0] if v.dtype.itemsize >= 8 else _NEAR_TOLERANCE[1]
 
 
-def _fold(mask: np.ndarray, nd: int) -> np.ndarray:
-    """`mask` with its leading axes (a tangent's k directions) reduced by any() to `nd` axes."""
-    return mask.any(axis=tuple(range(mask.ndim - nd))) if mask.ndim > nd else mask
-
-
-def _near_vjp_check(name: str, values: Any, ct: Any, singular: bool = False) -> None:
-    """Raise where a cotangent tells near values apart: it differs across a near pair, or is
-    not ~0 at a near-zero singular value (Ā would then rest on uncertain vectors)."""
-    near = _near_values(values, singular)
-    if near is None:
+def _near_vjp_check(name: str, values: Any, ct: Any, singular: bool = False,
+                    square: bool = True) -> None:
+    """Raise where a cotangent tells apart values whose vectors rounding turns: Ā = Σ cᵢvᵢvᵢᵀ
+    moves by θᵢⱼ·|cᵢ − cⱼ| when the pair's vectors turn by θᵢⱼ (and by θ₀·|cᵢ| at a singular
+    value near 0 of a matrix that is not square); beyond the tolerance of max|c| that is an
+    error — a smooth function of the values (Σ log λ, a sum) has cotangents that barely differ
+    across a close pair, and is answered."""
+    v = _peek(values)
+    theta, theta0 = _turns(v, square)
+    if not (theta.any() or theta0.any()):
         return
-    v, pairs, zero = near
     c = _peek(ct)
-    tol = _above_rounding(c)
-    differ = np.abs(c[..., :, None] - c[..., None, :]) > tol
-    _raise_near(name, v, _fold(pairs & differ, v.ndim + 1),
-                _fold(zero & (np.abs(c) > tol), v.ndim), singular, "for this cotangent")
+    scale = float(np.max(np.abs(c), initial=0.0))
+    if scale == 0.0 or not np.isfinite(scale):
+        return
+    off = theta * np.abs(c[..., :, None] - c[..., None, :]) / scale
+    off0 = theta0 * np.abs(c) / scale
+    _raise_near(name, v, off, off0, singular, "for this cotangent")
 
 
 def _near_jvp_check(name: str, values: Any, projection: Callable[[], np.ndarray],
-                    singular: bool = False) -> None:
-    """Raise where a tangent's projection m = Vᵀ·Ẋ·V (Uᵀ·Ȧ·V), plain (k?, ..., n, n), tells near
-    values apart: its symmetric 2×2 block at a near pair is not a multiple of I (a rotation of
-    the uncertain vectors changes the answer), or its diagonal at a near-zero value is not ~0."""
-    near = _near_values(values, singular)
-    if near is None:
+                    singular: bool = False, square: bool = True) -> None:
+    """Raise where a tangent tells apart values whose vectors rounding turns: with m = Vᵀ·Ẋ·V
+    (Uᵀ·Ȧ·V), plain (k?, ..., n, n), a turn θ moves λ̇ᵢ by about θ·(|mᵢⱼ| + |mⱼᵢ|) +
+    θ²·|mᵢᵢ − mⱼⱼ| (and a near-zero singular value's by θ₀ times its row's and column's
+    size); beyond the tolerance of max|m| it is an error."""
+    v = _peek(values)
+    theta, theta0 = _turns(v, square)
+    if not (theta.any() or theta0.any()):
         return
-    v, pairs, zero = near
     m = projection()
-    tol = _above_rounding(m)
-    d = np.diagonal(m, axis1=-2, axis2=-1)
-    differ = ((np.abs(d[..., :, None] - d[..., None, :]) > tol)
-              | (np.abs(m + np.swapaxes(m, -1, -2)) > 2 * tol))
-    _raise_near(name, v, _fold(pairs & differ, v.ndim + 1),
-                _fold(zero & (np.abs(d) > tol), v.ndim), singular, "in this direction")
-
-
-def _raise_near(name: str, v: np.ndarray, pairs: np.ndarray, zero: np.ndarray, singular: bool,
-                what: str) -> None:
-    """NonDifferentiableError naming the first near pair (or near-zero value) flagged."""
-    if not (pairs.any() or zero.any()):
+    scale = float(np.max(np.abs(m), initial=0.0))
+    if scale == 0.0 or not np.isfinite(scale):
         return
-    kind, sym = ("singular value", "σ") if singular else ("eigenvalue", "λ")
-    _, u = _plain_levels(v)
+    d = np.diagonal(m, axis1=-2, axis2=-1)
+    off = theta * (np.abs(m) + np.abs(np.swapaxes(m, -1, -2))
+                   + theta * np.abs(d[..., :, None] - d[..., None, :])) / scale
+    size = np.maximum(np.max(np.abs(m), axis=-1), np.max(np.abs(m), axis=-2))
+    off0 = theta0 * size / scale
+    _raise_near(name, v, off, off0, singular, "in this direction")
+
+
+def _raise_near(name: str, v: np.ndarray, off: np.ndarray, off0: np.ndarray, singular: bool,
+                what: str) -> None:
+    """NonDifferentiableError naming the pair (or near-zero value) whose turn moves the
+    derivative most, where that is beyond the tolerance (`off`: (k?, ..., n, n), `off0`:
+    (k?, ..., n), relative moves)."""
+    tol = _near_tolerance(v)
+    off, off0 = _fold_max(off, v.ndim + 1), _fold_max(off0, v.ndim)
+    worst, worst0 = float(np.max(off, initial=0.0)), float(np.max(off0, initial=0.0))
+    if not (worst > tol or worst0 > tol):
+        return
+    kind = "singular value" if singular else "eigenvalue"
     advice = "compute in float64, or " if v.dtype.itemsize < 8 else ""
     reverse = " with method='reverse'" if what == "in this direction" else ""
-    if pairs.any():
-        *batch, i, j = (int(k) for k in np.argwhere(pairs)[0])
+    if worst >= worst0:
+        *batch, i, j = (int(k) for k in np.unravel_index(int(np.argmax(off)), off.shape))
         a, b = float(v[(*batch, i)]), float(v[(*batch, j)])
         lo, hi = builtins.min(a, b), builtins.max(a, b)
         digits = next((d for d in range(6, 17) if f"{lo:.{d}g}" != f"{hi:.{d}g}"), 17)
         place = f" (matrix {tuple(batch)} of the stack)" if batch else ""
         raise NonDifferentiableError(
-            f"{name}: the {kind}s {lo:.{digits}g} and {hi:.{digits}g}{place} differ by {hi - lo:.3g}, within "
-            f"64·n·ε·max|{sym}| = {float(u[(*batch, 0)]):.3g}: rounding in {v.dtype} leaves their "
-            f"separate derivatives uncertain ({what}); {advice}differentiate a function "
-            f"symmetric in them (their sum){reverse}")
-    *batch, i = (int(k) for k in np.argwhere(zero)[0])
+            f"{name}: the {kind}s {lo:.{digits}g} and {hi:.{digits}g}{place} differ by "
+            f"{hi - lo:.3g}: rounding in {v.dtype} leaves their vectors uncertain, which moves "
+            f"their separate derivatives by up to {worst:.2g} of the answer ({what}); "
+            f"{advice}differentiate a function symmetric in them (their sum){reverse}")
+    *batch, i = (int(k) for k in np.unravel_index(int(np.argmax(off0)), off0.shape))
     place = f" (matrix {tuple(batch)} of the stack)" if batch else ""
     raise NonDifferentiableError(
-        f"{name}: the singular value {float(v[(*batch, i)]):.3g}{place} is within "
-        f"64·n·ε·max|σ| = {float(u[(*batch, 0)]):.3g} of zero: rounding in {v.dtype} leaves its "
-        f"derivative uncertain ({what}); {advice}differentiate a function whose derivative "
-        f"vanishes there (the sum of squared singular values){reverse}, or move the point")
+        f"{name}: the singular value {float(v[(*batch, i)]):.3g}{place} of a matrix that is not "
+        f"square is so near 0 that rounding in {v.dtype} leaves its vectors uncertain, which "
+        f"moves its derivative by up to {worst0:.2g} of the answer ({what}); {advice}"
+        f"differentiate a function whose derivative vanishes there (the sum of squared singular "
+        f"values){reverse}, or move the point")
+
+
+def _fold_max(a: np.ndarray, nd: int) -> np.ndarray:
+    """`a` with its leading axes (a tangent's k directions) reduced by max to `nd` axes."""
+    return a.max(axis=tuple(range(a.ndim - nd))) if a.ndim > nd else a
 
 
 def _square(name: str, a: Any) -> tuple[int, ...]:
@@ -835,8 +863,8 @@ eigh_values = structural(
     sympy=False, latex=r"\lambda",
     holomorphic=False,
     doc="The eigenvalues read out of eigh_packed(a) = p (the first output of dk.eigh); equal "
-        "eigenvalues share their derivative equally; telling apart two within rounding of each "
-        "other (64·n·ε·max|λ|) is a NonDifferentiableError, as in eigvalsh.")
+        "eigenvalues share their derivative equally; telling apart two that rounding leaves "
+        "uncertain is a NonDifferentiableError, as in eigvalsh.")
 
 
 def _eigenvector_check(w: Any, term: Any, where_: str, what: str) -> None:
@@ -926,8 +954,9 @@ eigvalsh = structural(
     sympy=False, latex=r"\operatorname{eigvalsh}",
     holomorphic=False,
     doc="Eigenvalues of a symmetric matrix (ascending), from one triangle as NumPy reads it; "
-        "equal eigenvalues (gap ≤ n·ε·max|λ|) share their derivative equally; a derivative "
-        "that tells apart two within 64·n·ε·max|λ| is a NonDifferentiableError.")
+        "equal eigenvalues (gap ≤ 2·ε·max|λ|) share their derivative equally; a derivative "
+        "that tells apart two so close that rounding moves it by more than 1e-3 (float32: "
+        "1e-2) is a NonDifferentiableError.")
 
 
 # ----- svd, svdvals -------------------------------------------------------------------------------
@@ -1002,14 +1031,15 @@ def _singular_value_jvp(name: str, t: Any, s: Any, u: Any, vh: Any) -> Any:
     g, nonzero = _singular_value_weights(s)
     k = shape_of(s)[-1]
     _near_jvp_check(name, s, lambda: np.swapaxes(_peek(u)[..., :k], -1, -2) @ _peek(t)
-                    @ np.swapaxes(_peek(vh)[..., :k, :], -1, -2), singular=True)
+                    @ np.swapaxes(_peek(vh)[..., :k, :], -1, -2), singular=True,
+                    square=shape_of(u)[-2] == shape_of(vh)[-1])
     d = einsum("...ji,...jk,...ik->...i", u[..., :k], t, vh[..., :k, :])
     return at_kink(_ties(g, d) * nonzero, lambda: _untied(g, nonzero), _SINGULAR_KINK, s)
 
 
 def _singular_value_vjp(name: str, ct: Any, s: Any, u: Any, vh: Any) -> Any:
     """Ā = U·diag(Gᵀ·σ̄)·Vᵀ (0 for a zero σ); near values must not be told apart."""
-    _near_vjp_check(name, s, ct, singular=True)
+    _near_vjp_check(name, s, ct, singular=True, square=shape_of(u)[-2] == shape_of(vh)[-1])
     g, nonzero = _singular_value_weights(s)
     k = shape_of(s)[-1]
     return at_kink(
@@ -1036,8 +1066,8 @@ svd_s = structural(
     jvp=_svd_s_jvp, vjp=_svd_s_vjp, nargs=2, sympy=False, latex=r"\sigma",
     holomorphic=False,
     doc="The singular values read out of svd_packed(a) = p (the second output of dk.svd); equal "
-        "ones share their derivative, a zero one has derivative 0; near ones (within rounding "
-        "of each other or of 0) are a NonDifferentiableError where told apart, as in svdvals.")
+        "ones share their derivative, a zero one has derivative 0; close ones are a "
+        "NonDifferentiableError where rounding leaves the answer uncertain, as in svdvals.")
 
 
 def _singular_vector_check(s: Any, term: Any, where_: str, what: str) -> None:
@@ -1201,9 +1231,10 @@ svdvals = structural(
     sympy=False, latex=r"\operatorname{svdvals}",
     holomorphic=False,
     doc="Singular values (descending), as np.linalg.svd(a, compute_uv=False); equal ones (gap "
-        "≤ n·ε·max σ) share their derivative, a zero one (≤ n·ε·max σ) has derivative 0; a "
-        "derivative that tells apart two within 64·n·ε·max σ, or needs one that close to 0, is "
-        "a NonDifferentiableError.")
+        "≤ 2·ε·max σ) share their derivative, a zero one (≤ 2·ε·max σ) has derivative 0; a "
+        "derivative that tells apart two so close (or, of a matrix that is not square, needs "
+        "one so near 0) that rounding moves it by more than 1e-3 (float32: 1e-2) is a "
+        "NonDifferentiableError.")
 
 
 def _svdvals_vectors(a: Any) -> tuple[Any, Any]:
