@@ -1204,8 +1204,10 @@ def dtype_error(prim: Primitive, args: Sequence[Any], exc: TypeError) -> InputTy
     else:
         fix = "convert the input first, x.astype(np.float64)"
     shown = ", ".join(dict.fromkeys(str(d) for d in dtypes))
-    return InputTypeError(f"{prim.name} does not take {shown} input (its NumPy/SciPy function "
-                          f"has no loop for that dtype): {fix}")
+    err = InputTypeError(f"{prim.name} does not take {shown} input (its NumPy/SciPy function "
+                         f"has no loop for that dtype): {fix}")
+    err.primitive = prim  # type: ignore[attr-defined]  # (the complex step names it)
+    return err
 
 
 def _dtype(a: Any) -> np.dtype:

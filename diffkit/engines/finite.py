@@ -64,6 +64,7 @@ import numpy as np
 from ..errors import (
     DiffkitError,
     DomainError,
+    InputTypeError,
     MissingRuleError,
     NonDifferentiableError,
     NotRepeatableError,
@@ -504,6 +505,12 @@ class FiniteDifferenceEngine(Engine):
         except (DomainError, NumericOverflowError) as exc:
             raise type(exc)(f"finite differences (complex) stepped outside the domain: {exc}; "
                             "use method='fd-central' or an AD method (method='reverse')") from None
+        except InputTypeError as exc:  # a primitive with no complex loop (Primitive.evaluate)
+            prim = getattr(exc, "primitive", None)
+            if prim is None:
+                raise
+            raise not_analytic(f"applies {prim.name!r}, which is not defined for complex "
+                               f"numbers ({exc})") from None
         except DiffkitError:
             raise
         except (TypeError, ValueError) as exc:  # an operation that takes no complex numbers
