@@ -443,3 +443,30 @@ def test_numpys_copies_are_not_refused_as_views(copy):
     x = np.ones((2, 3))
     k = copy(x).size // x.size
     np.testing.assert_allclose(dk.grad(f)(x)[0], np.full((2, 3), 1.0 + 3.0 * k))
+
+
+def test_ranks_compare_what_a_loss_is_set_to_not_the_state_it_keeps():
+    """A dk.jit loss traced at other shard shapes on each rank, or a loss logging its last value,
+    was a RankMismatchError on the second fit (its traces, its logged value were compared)."""
+    from diffkit.nn.parallel import _object_settings
+
+    def traced_at(rows):
+        loss = dk.jit(lambda o, t: nn.cross_entropy(o, t))
+        loss.reduction = "mean"
+        loss(np.zeros((rows, 3)), np.zeros(rows, dtype=int))
+        return loss
+
+    assert _object_settings(traced_at(2)) == _object_settings(traced_at(5))
+
+    class Logged:
+        reduction = "mean"
+
+        def __init__(self, smoothing=0.0):
+            self.smoothing, self.last = smoothing, 0.0
+
+    a, b = Logged(), Logged()
+    b.last = 1.13
+    assert _object_settings(a) == _object_settings(b)
+    assert _object_settings(Logged(0.1)) != _object_settings(Logged(0.2))  # a setting differs
+    weighted = [nn.CrossEntropyLoss(weight=np.array(w)) for w in ([1.0, 2.0], [1.0, 3.0])]
+    assert _object_settings(weighted[0]) != _object_settings(weighted[1])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import inspect
 import json
 import numbers
 import weakref
@@ -295,9 +296,25 @@ def _plain(v: Any) -> str:
     return type(v).__qualname__
 
 
+#: attributes that set what a loss computes, compared wherever an object has them
+_LOSS_SETTINGS = frozenset(("reduction", "label_smoothing", "weight", "ignore_index",
+                            "pos_weight"))
+
+
+def _init_parameters(cls: type) -> frozenset[str]:
+    """The names a class's constructor takes: what an object of it is set to (its other
+    attributes are state it keeps — a jit function's traces, a logged value — which ranks may
+    differ in)."""
+    try:
+        return frozenset(inspect.signature(cls.__init__).parameters) - {"self"}
+    except (TypeError, ValueError):
+        return frozenset()
+
+
 def _object_settings(obj: Any, skip: tuple[str, ...] = ()) -> str:
-    """An object's type and its public attributes (what a loss, scheduler or early stopping is
-    set to), as :func:`_plain` text; a ``functools.partial`` by its function and arguments."""
+    """An object's type and the attributes it is set to (what a loss, scheduler or early
+    stopping is set to: its constructor's parameters and a loss's settings), as :func:`_plain`
+    text; a ``functools.partial`` by its function and arguments."""
     if obj is None:
         return "None"
     if type(obj) is functools.partial:
@@ -308,7 +325,9 @@ def _object_settings(obj: Any, skip: tuple[str, ...] = ()) -> str:
     found = getattr(obj, "__dict__", {})
     # a Module's buffers and parameters (a loss's class weights) by name, with its attributes
     attrs = {**found.get("_buffers", {}), **found.get("_parameters", {})}
-    attrs.update((k, x) for k, x in found.items() if not k.startswith("_") and k not in skip)
+    settings = _init_parameters(type(obj)) | _LOSS_SETTINGS
+    attrs.update((k, x) for k, x in found.items()
+                 if not k.startswith("_") and k not in skip and k in settings)
     return f"{name or type(obj).__qualname__} {_plain(attrs)}"
 
 
