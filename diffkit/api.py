@@ -592,6 +592,8 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         _check_finite([d], f"the derivative of order {n}", method)
         if isinstance(d, Traced):
             return d
+        if n == 0:  # f itself, as its call gives it
+            return _value(d)
         # the input's form — its shape, whichever form an engine returned for a one-element
         # output (fd gave [12.] for (x³,) at 2.0), and a list's shape — and its floating dtype
         # (complex where the derivative is: a holomorphic f), as for grad and jacobian — not

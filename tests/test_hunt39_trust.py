@@ -470,3 +470,41 @@ def test_ranks_compare_what_a_loss_is_set_to_not_the_state_it_keeps():
     assert _object_settings(Logged(0.1)) != _object_settings(Logged(0.2))  # a setting differs
     weighted = [nn.CrossEntropyLoss(weight=np.array(w)) for w in ([1.0, 2.0], [1.0, 3.0])]
     assert _object_settings(weighted[0]) != _object_settings(weighted[1])
+
+
+@pytest.mark.parametrize("method", ["fd", "fd-forward", "fd-richardson"])
+def test_fd_derivative_at_an_array_of_a_black_box_that_mixes_elements_is_refused(method):
+    """f_i = sin x_i + Σx (cannot be traced: float()) answered [4.16, 4.08, 3.03] for the
+    element-wise reading cos x + 1 = [1.96, 1.88, 1.36], silently; an element-wise black box
+    is still answered (cos x, by hand)."""
+    x = np.array([0.3, -0.5, 1.2])
+    mixes = lambda v: np.array([math.sin(float(e)) for e in v]) + float(np.sum(v))
+    with pytest.raises(dk.errors.ShapeError, match="moving x\\[0\\] alone"):
+        dk.derivative(mixes, 1, method=method)(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        d = dk.derivative(lambda v: np.array([math.sin(float(e)) for e in v]), 1,
+                          method=method)(x)
+    np.testing.assert_allclose(d, np.cos(x), rtol=1e-5)
+
+
+def test_derivative_of_order_zero_at_an_array_is_the_value():
+    x = np.array([0.3, -0.5, 1.2])
+    for method in ("fd", "symbolic", "reverse", "forward"):
+        assert dk.derivative(lambda v: np.sum(v), 0, method=method)(x) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("method", ["fd", "reverse", "forward", "symbolic"])
+def test_derivative_at_a_one_element_array_of_a_scalar_function(method):
+    """fd refused sum(x³) at [2.0] as mixing elements where the others answered 12."""
+    d = dk.derivative(lambda v: np.sum(v**3), 1, method=method)(np.array([2.0]))
+    np.testing.assert_allclose(d, [12.0], rtol=1e-6)
+
+
+def test_fd_of_a_complex_black_box_that_jumps_warns():
+    """The black-box probe skipped complex inputs: floor(|z|)·|z| at 3 answered 82,573."""
+    f = lambda z: math.floor(abs(complex(z))) * abs(complex(z))
+    _, said = _warned(dk.grad(f, method="fd"), 3 + 0j)
+    assert any("could not be traced" in s for s in said)
+    _, quiet = _warned(dk.grad(lambda z: abs(complex(z)) ** 2, method="fd"), 3 + 1j)
+    assert not quiet

@@ -304,6 +304,8 @@ class Engine:
         array x, that of an element-wise f, element by element (as finite differences take it:
         :func:`nth_of_elementwise`), and a ShapeError for any other f (the gradient of a scalar
         f is dk.grad's)."""
+        if n == 0:
+            return fn.evaluate(x)
         if size_of(x) != 1:  # (one element: a function of one number, whatever its shape)
             graph = fn.trace(x)
             check_pointwise(graph.output.shape, shape_of(x))
@@ -431,7 +433,8 @@ def check_pointwise(out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> Non
     if not x_shape and math.prod(out_shape) != 1:
         raise ShapeError(f"derivative needs a function with a scalar output; this one returns "
                          f"shape {out_shape}: use dk.jacobian or dk.vjp")
-    if x_shape and tuple(out_shape) != tuple(x_shape):
+    if x_shape and tuple(out_shape) != tuple(x_shape) and not (
+            math.prod(x_shape) == 1 and math.prod(out_shape) == 1):  # (one number: a scalar's)
         raise ShapeError(f"a derivative at an array x of shape {x_shape} is "
                          f"that of an element-wise f, but f(x) has shape {out_shape}: use "
                          "dk.grad or dk.jacobian")
@@ -445,12 +448,17 @@ def require_elementwise(graph: Graph | None, wrt: Sequence[int]) -> None:
     the first that is not: x[::-1]**2 or cumsum(x) has x's shape, but its directional
     derivative along w, divided by w, is no element's derivative). A black box (no trace) is
     taken as documented: element-wise by the caller's word."""
-    if graph is None:
+    if graph is None or (math.prod(graph.output.shape) == 1 and all(
+            math.prod(graph.inputs[k].shape) == 1 for k in wrt)):  # one number: a scalar's
         return
+    reaches = {graph.output}  # what the output depends on (an unused output of a call inside
+    for node in reversed(graph.nodes):  # f — inner(x)[1] of (cumsum(x), sin(x)) — is not f)
+        if node in reaches:
+            reaches.update(node.inputs)
     live = {graph.inputs[k] for k in wrt}
     for node in graph.nodes:
         if node.prim is None or not node.prim.differentiable or not live.intersection(
-                node.inputs):
+                node.inputs) or node not in reaches:
             continue
         if node.prim.kind != "elementwise" or node.shape != graph.output.shape:
             raise ShapeError(

@@ -69,6 +69,7 @@ from ..errors import (
     NonDifferentiableError,
     NotRepeatableError,
     NumericOverflowError,
+    ShapeError,
     TracingError,
     warn_user,
 )
@@ -179,6 +180,25 @@ def _reference(taken: Callable[[Any], Any], engine: Engine, shape: tuple[int, ..
     if ref.size != int(np.prod(shape)) or not np.all(np.isfinite(ref)):
         return None
     return ref.reshape(shape)
+
+
+def _probe_elementwise(flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
+                       out: Any) -> None:
+    """derivative(f) at an array x of a function that could not be traced (so
+    :func:`require_elementwise` cannot read it): one evaluation with x's first element moved
+    alone must leave every other output as it was, bit for bit, as an element-wise f does (a
+    sum, a cumulative sum, a filter, a reversal move them: a ShapeError, not the directional
+    derivative read as each element's)."""
+    if x0.size < 2:
+        return
+    moved = x0.copy()
+    moved[0] = x0[0] + 1e-3 * max(1.0, float(np.abs(x0[0])))
+    before, after = _numeric(out).reshape(-1), flat(moved).reshape(-1)
+    if before.size != after.size or not np.array_equal(before[1:], after[1:], equal_nan=True):
+        raise ShapeError(
+            "a derivative at an array x is that of an element-wise f; f could not be traced, "
+            "and moving x[0] alone moved other outputs, so it mixes elements: use dk.jacobian "
+            "(or dk.grad of a scalar function)")
 
 
 def _agrees(first: np.ndarray, again: np.ndarray, graph: Graph) -> bool:
@@ -644,6 +664,8 @@ class FiniteDifferenceEngine(Engine):
             jac = self._complex_jacobian(flat, x0, h, out, stepped)
             found = jac if ct is None else (ct @ jac)[None, :]
             self._check_against_trace(traced, wrt, x0, found, eps, h, ct=ct)
+            if plain:
+                self._check_black_box(flat, x0, np.asarray(h, dtype=float), ct=ct)
             return out, _narrow(found, dtype)
         batch = self._batched(fn, args, wrt)
         base = out if plain else self.plain_at_point  # the repeatability check's call serves
@@ -898,9 +920,8 @@ class FiniteDifferenceEngine(Engine):
         that does not exist), a kink, a feature narrower than the step or noise (a solver's
         tolerance) moves it. A gap beyond :data:`TRACE_AGREEMENT` of max(|Q|, |d|) (the
         derivative's unit), past Q's own rounding, is a warning."""
-        if self.step is not None or self.warned or not self.check_trace or not x0.size or \
-                np.iscomplexobj(x0):
-            return
+        if self.step is not None or self.warned or not self.check_trace or not x0.size:
+            return  # (a complex x is probed along a real direction)
         if direction is None:
             rng = np.random.default_rng(20261205)  # fixed: the same probe at every call
             d = h * rng.uniform(0.5, 1.0, x0.size) * rng.choice([-1.0, 1.0], x0.size)
@@ -1171,6 +1192,8 @@ class FiniteDifferenceEngine(Engine):
         if pointwise:
             check_pointwise(np.shape(out), np.shape(args[0]))
             require_elementwise(traced, wrt)
+            if traced is None and value is None:
+                _probe_elementwise(flat, x0, out)
         t = np.concatenate([np.reshape(np.asarray(v, dtype=x0.dtype), (-1,)) for v in tangents])
         norm = np.linalg.norm(t)
         if norm == 0:
@@ -1335,6 +1358,8 @@ class FiniteDifferenceEngine(Engine):
         check_pointwise(np.shape(out), np.shape(x))
         if np.ndim(x):
             require_elementwise(graph, [0])
+            if graph is None:
+                _probe_elementwise(flat, x0, out)
         # each element's own scale w = max(1, |x|) (see _first_derivative): the n-th derivative
         # in s of f(x + s·w), divided by wⁿ (its error estimate too, at most by min(w)ⁿ)
         w = np.maximum(1.0, np.abs(x0))
