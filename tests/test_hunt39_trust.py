@@ -508,3 +508,13 @@ def test_fd_of_a_complex_black_box_that_jumps_warns():
     assert any("could not be traced" in s for s in said)
     _, quiet = _warned(dk.grad(lambda z: abs(complex(z)) ** 2, method="fd"), 3 + 1j)
     assert not quiet
+
+
+def test_fd_of_a_holomorphic_function_near_its_pole_is_answered_not_refused():
+    """log z and 1/z at 1e-3(1 + i): the quotients' truncation, (h/|z|)² ≈ 2e-5, missed the
+    Cauchy–Riemann tolerance and the function was refused as not holomorphic; the trace says
+    it is. Hand: (log z)′ = 1/z, (1/z)′ = −1/z²."""
+    z = 1e-3 + 1e-3j
+    for f, exact in ((np.log, 1 / z), (lambda z: 1 / z, -1 / z**2)):
+        jac, said = _warned(dk.jacobian(f, method="fd"), z)
+        assert abs(jac[0][0] - exact) <= 1e-4 * abs(exact) and not said
