@@ -13,7 +13,6 @@ tests are skipped where mpi4py or mpiexec is missing.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -21,28 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import diffkit
-
-
-def _launcher() -> str | None:
-    try:
-        import mpi4py  # noqa: F401
-
-        from diffkit.cli.common import CLIError
-        from diffkit.cli.launch import find_mpiexec
-    except ImportError:
-        return None
-    try:
-        return find_mpiexec()
-    except CLIError:
-        return None
-
-
-MPIEXEC = _launcher()
-needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="needs mpi4py and mpiexec (diffkit[mpi])")
-ENV = {**os.environ, "PYTHONPATH": str(Path(diffkit.__file__).resolve().parent.parent),
-       "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+from mpi_support import ENV, MPIEXEC, needs_mpi
 
 W = [0.1, 5.0, 2.0]  # class weights
 W_ZERO = [0.0, 5.0, 2.0]  # class 0 weighs nothing: over 3 ranks rank 0's first shard weighs 0
