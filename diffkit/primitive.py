@@ -1195,7 +1195,7 @@ def dtype_error(prim: Primitive, args: Sequence[Any], exc: TypeError) -> InputTy
     (traced numbers in np.array([...]): the caller names that)."""
     if "not supported for the input types" not in str(exc):
         return None
-    dtypes = [_dtype(a) for a in args]
+    dtypes = [dtype_of(a) for a in args]
     if any(d.kind == "O" for d in dtypes):
         return None
     if any(d.kind == "c" for d in dtypes):
@@ -1210,10 +1210,10 @@ def dtype_error(prim: Primitive, args: Sequence[Any], exc: TypeError) -> InputTy
     return err
 
 
-def _dtype(a: Any) -> np.dtype:
-    """The dtype of an operand (an array's, a Python number's as NumPy reads it)."""
-    dt = getattr(a, "dtype", None)
-    return np.dtype(dt) if dt is not None else np.asarray(a).dtype
+def dtype_of(v: Any) -> np.dtype:
+    """The dtype of an array, a traced value or a Python number (as NumPy reads it)."""
+    dt = getattr(v, "dtype", None)
+    return np.dtype(dt) if dt is not None else np.asarray(v).dtype
 
 
 def _value_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> ShapeError | DomainError:

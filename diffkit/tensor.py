@@ -97,6 +97,14 @@ class Tape:
         #: compared when the trace ends
         self.handed: list[tuple[np.ndarray, np.ndarray]] | None = None
 
+    def hand_out(self, given: np.ndarray, kept: np.ndarray) -> None:
+        """Note an array `given` out of this trace beside `kept`, what it must still equal when
+        the trace ends (:func:`read_only`; ``Tensor.__array__``): a write that got past its
+        read-only flag is found then (:class:`new_tape`)."""
+        if self.handed is None:
+            self.handed = []
+        self.handed.append((given, kept))
+
     def const(self, value: Any) -> Node:
         """The constant node for `value`, holding it as it is now.
 
@@ -826,11 +834,8 @@ class Tensor(Traced):
             if copy is not True:  # np.asarray(x) is x in NumPy: writing into it would change x,
                 # which the trace cannot follow — refused (read-only), and a write past the flag
                 # (np.add.at) is found when the trace ends (the elements' identities compared)
-                kept = out.copy()
+                self.tape.hand_out(out, out.copy())
                 out.flags.writeable = False
-                if self.tape.handed is None:
-                    self.tape.handed = []
-                self.tape.handed.append((out, kept))
             return out
         if self.requires_grad:  # the eager tape: the numbers would silently leave the graph
             raise TracingError(
@@ -1100,34 +1105,34 @@ class Tensor(Traced):
     # NumPy's signatures: sum/mean(axis, dtype, out, keepdims), max(axis, out, keepdims);
     # PyTorch's dim=/keepdim= read as axis=/keepdims= where the meaning is the same (_axis_kwargs)
     def sum(self, *args: Any, **kwargs: Any) -> Any:
-        return P.sum(self, *args, **_axis_kwargs("sum", kwargs) if kwargs else kwargs)
+        return P.sum(self, *args, **_axis_kwargs("sum", kwargs))
 
     def mean(self, *args: Any, **kwargs: Any) -> Any:
-        return P.mean(self, *args, **_axis_kwargs("mean", kwargs) if kwargs else kwargs)
+        return P.mean(self, *args, **_axis_kwargs("mean", kwargs))
 
     def max(self, *args: Any, **kwargs: Any) -> Any:
-        return P.amax(self, *args, **_axis_kwargs("max", kwargs) if kwargs else kwargs)
+        return P.amax(self, *args, **_axis_kwargs("max", kwargs))
 
     # NumPy's array methods, each the table's function of the same meaning
     def min(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("amin")(self, *args, **_axis_kwargs("min", kwargs) if kwargs else kwargs)
+        return _public("amin")(self, *args, **_axis_kwargs("min", kwargs))
 
     def prod(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("prod")(self, *args, **_axis_kwargs("prod", kwargs) if kwargs else kwargs)
+        return _public("prod")(self, *args, **_axis_kwargs("prod", kwargs))
 
     def std(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("std")(self, *args, **_axis_kwargs("std", kwargs) if kwargs else kwargs)
+        return _public("std")(self, *args, **_axis_kwargs("std", kwargs))
 
     def var(self, *args: Any, **kwargs: Any) -> Any:
-        return _public("var")(self, *args, **_axis_kwargs("var", kwargs) if kwargs else kwargs)
+        return _public("var")(self, *args, **_axis_kwargs("var", kwargs))
 
     def cumsum(self, *args: Any, **kwargs: Any) -> Any:
         return _public("cumsum")(self, *args,
-                                 **_axis_kwargs("cumsum", kwargs) if kwargs else kwargs)
+                                 **_axis_kwargs("cumsum", kwargs))
 
     def cumprod(self, *args: Any, **kwargs: Any) -> Any:
         return _public("cumprod")(self, *args,
-                                  **_axis_kwargs("cumprod", kwargs) if kwargs else kwargs)
+                                  **_axis_kwargs("cumprod", kwargs))
 
     def clip(self, *args: Any, **kwargs: Any) -> Any:
         return _public("clip")(self, *args, **kwargs)
@@ -1802,9 +1807,7 @@ def read_only(v: Any, tape: Tape) -> Any:
     if type(v) is not np.ndarray:
         return v
     kept = v.copy(order="K")
-    if tape.handed is None:
-        tape.handed = []
-    tape.handed.append((kept, v))
+    tape.hand_out(kept, v)
     out = kept.view()
     out.flags.writeable = False
     return out

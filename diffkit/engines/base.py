@@ -440,14 +440,12 @@ def check_pointwise(out_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> Non
                          "dk.grad or dk.jacobian")
 
 
-
-
 def require_elementwise(graph: Graph | None, wrt: Sequence[int]) -> None:
     """derivative(f) at an array x is f′ element by element only for an element-wise f: every
     operation on the derivative's path in f's trace must be element-wise (a ShapeError names
     the first that is not: x[::-1]**2 or cumsum(x) has x's shape, but its directional
     derivative along w, divided by w, is no element's derivative). A black box (no trace) is
-    taken as documented: element-wise by the caller's word."""
+    not read here: finite differences probe it (``finite._probe_elementwise``)."""
     if graph is None or (math.prod(graph.output.shape) == 1 and all(
             math.prod(graph.inputs[k].shape) == 1 for k in wrt)):  # one number: a scalar's
         return
@@ -468,8 +466,6 @@ def require_elementwise(graph: Graph | None, wrt: Sequence[int]) -> None:
         live.add(node)
 
 
-
-
 def nth_of_elementwise(engine: Engine, fn: Function, x: Any, n: int) -> Any:
     """The n-th derivative of `fn` at `x` by an AD `engine`: at a scalar, the engine's own; at
     an array, of an element-wise f (:func:`require_elementwise`), element by element as the
@@ -483,8 +479,6 @@ def nth_of_elementwise(engine: Engine, fn: Function, x: Any, n: int) -> Any:
                           name=inner.name, pure=inner.pure)
         g = gradient_function(engine, summed, [0])
     return g.evaluate(x)
-
-
 
 
 def gradient_function(engine: Engine, fn: Function, wrt: Sequence[int]) -> Function:

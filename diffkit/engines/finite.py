@@ -334,6 +334,8 @@ class FiniteDifferenceEngine(Engine):
         #: whether answers by default steps are checked against the trace's derivative
         #: (dk.compare turns it off while it times the method itself, after the first call)
         self.check_trace = True
+        #: why the last function differenced had no trace (a black box), else None
+        self.untraced: Exception | None = None
 
     # ----- the black box -----------------------------------------------------------------------
 
@@ -955,7 +957,7 @@ class FiniteDifferenceEngine(Engine):
         if not np.all(np.isfinite(gap)) or np.all(gap <= TRACE_AGREEMENT * scale + rounding):
             return
         k = int(np.argmax(np.where(np.isfinite(gap), gap / scale, np.inf)))
-        reason = getattr(self, "untraced", None)
+        reason = self.untraced
         why = f" ({type(reason).__name__}: {str(reason).split(' would ')[0]})" if reason else ""
         self.warned = True
         warn_user(

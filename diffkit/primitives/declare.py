@@ -19,7 +19,16 @@ import numpy as np
 
 from ..backend import array_namespace
 from ..errors import InputTypeError, ShapeError
-from ..primitive import COMPOSITES, REGISTRY, Composite, Primitive, Rule, plain_value, register
+from ..primitive import (
+    COMPOSITES,
+    REGISTRY,
+    Composite,
+    Primitive,
+    Rule,
+    dtype_of,
+    plain_value,
+    register,
+)
 
 #: every public name declared, in declaration order, and the family module declaring it
 NAMES: dict[str, str] = {}
@@ -196,12 +205,6 @@ def shape_of(v: Any) -> tuple[int, ...]:
 def xp_of(*values: Any) -> Any:
     """The array module (NumPy or CuPy) of the plain values under `values`."""
     return array_namespace(*(plain_value(v) for v in values))
-
-
-def dtype_of(v: Any) -> np.dtype:
-    """The dtype of an array, a traced value or a Python number."""
-    dt = getattr(v, "dtype", None)
-    return np.dtype(dt) if dt is not None else np.asarray(v).dtype
 
 
 def working_dtype(dtype: Any) -> np.dtype:
