@@ -1246,6 +1246,16 @@ class Tensor(Traced):
 
     # ----- NumPy's protocols: np.sin(t), np.sum(t), ... record diffkit operations ---------------
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs:
+            # np.multiply(x, 1.5): a primitive applied to this Tensor and a Python float is
+            # recorded on its tape, as the primitive's call would (bind finds no other tape
+            # among such arguments), without the call's own dispatch
+            fn = NUMPY_OBJECTS.get(ufunc)
+            if len(inputs) == 2 and fn.__class__ is Primitive and fn.prepare is None and \
+                    fn.nargs == 2:
+                a, b = inputs
+                if a is self and type(b) is float or b is self and type(a) is float:
+                    return self.tape.record(fn, inputs, _NO_PARAMS)
         fn = _numpy_target(ufunc)
         if fn is None:
             raise MissingRuleError(_unsupported(f"{ufunc_methods.ufunc_label(ufunc)}"
