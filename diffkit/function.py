@@ -21,6 +21,7 @@ import keyword
 import math
 import numbers
 import os
+import types
 from collections.abc import Callable, Sequence
 from threading import get_ident
 from typing import Any
@@ -375,6 +376,9 @@ class Function:
         #: the default values of a Python function's last inputs (``lam=1e-2``), which a call
         #: that leaves them out gets, as Python gives them (:meth:`completed`)
         self.defaults: tuple[Any, ...] = ()
+        #: a Python function's parameters held at their defaults, not inputs (name: default;
+        #: :func:`is_configuration`: ``np=np``, ``act=np.tanh``, ``mode="a"``)
+        self.configuration: dict[str, Any] = {}
 
     @property
     def reusable(self) -> bool:
@@ -398,7 +402,20 @@ class Function:
     def check_arity(self, args: Sequence[Any]) -> None:
         if len(args) != len(self.inputs):
             names = ", ".join(self.inputs)
-            raise ArityError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
+            raise ArityError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got "
+                             f"{len(args)}{self.held_note()}")
+
+    def held_note(self) -> str:
+        """For an error about inputs: the parameters held at their defaults as configuration
+        (:attr:`configuration`), and how to pass another value; "" where there are none."""
+        if not self.configuration:
+            return ""
+        held = ", ".join(f"{n}={v!r}" for n, v in self.configuration.items())
+        first = next(iter(self.configuration))
+        return (f"; {held} {'is' if len(self.configuration) == 1 else 'are'} configuration "
+                "(a default that is a module, class, function or string), held at the default "
+                "and never differentiated, not an input: for another value make a new function, "
+                f"functools.partial({self.name}, {first}=...)")
 
     def positions(self, wrt: Any, argnums: Any = None) -> list[int]:
         """The inputs named by ``wrt=`` (or its alias ``argnums=``), as distinct positions: an
@@ -429,12 +446,12 @@ class Function:
             if isinstance(w, str):
                 if w not in self.inputs:
                     raise ArityError(f"wrt={w!r} is not an input of {self.name}; its inputs are "
-                                     f"{self.inputs}")
+                                     f"{self.inputs}{self.held_note()}")
                 i = self.inputs.index(w)
             elif isinstance(w, numbers.Integral) and not isinstance(w, bool | np.bool_):
                 if not -self.arity <= w < self.arity:
                     raise ArityError(f"wrt={w} is out of range for {self.name}, which has "
-                                     f"{self.arity} input(s)")
+                                     f"{self.arity} input(s){self.held_note()}")
                 i = int(w) % self.arity
             else:
                 raise ArityError(f"wrt={w!r}: an input is named by its position (an integer) or "
@@ -467,6 +484,7 @@ class Function:
         given, receives the structure of what the body returned (:func:`output_pieces`)."""
         try:
             out = self.body(*[own_copy(a) for a in args])
+            _refuse_escaped(out, self.name)
             if structure is not None:
                 structure.append(output_pieces(out)[0])
             return stack_outputs(out)
@@ -544,7 +562,7 @@ class Function:
         for name, value in keywords.items():
             if name not in names:
                 raise ArityError(f"{self.name} has no input {name!r} (its inputs: "
-                                 f"{', '.join(names)})")
+                                 f"{', '.join(names)}){self.held_note()}")
             i = names.index(name)
             if full[i] is not _UNSET:
                 raise ArityError(f"{self.name}: input {name!r} given twice")
@@ -866,6 +884,19 @@ def _own_constants(graph: Graph) -> None:
             node.params = {k: own_copy(v) for k, v in node.params.items()}
 
 
+def _refuse_escaped(out: Any, name: str) -> None:
+    """TracingError where the body returned (bare, or as a piece of a tuple or list) a traced
+    value of a trace that has ended — one kept from an earlier call. Read as a constant it gave
+    that call's value and a zero derivative; a value of an enclosing trace still running is a
+    constant here (nested derivatives)."""
+    for piece in output_pieces(out)[1]:
+        if type(piece) is Tensor and piece.tape.closed:
+            raise TracingError(
+                f"{name} returned a traced value from a trace that has ended (was it kept in a "
+                "global, a closure or an attribute during an earlier call?): its value and "
+                "derivative are that call's; compute it in this call from the arguments")
+
+
 def _constant_output(out: Any) -> Any:
     if type(out) is Tensor:  # a Tensor of an outer tape (nested tracing): a constant here
         return out
@@ -1010,10 +1041,7 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
 
             reordered.__name__ = f.name
             return Function(reordered, names, f.name, f.text, pure=f.pure, jit=f.jit)
-        body, names = (f, inputs) if inputs else _positional_body(_callable(f))
-        made = Function(body, names, name=getattr(f, "__name__", "f"))
-        made.defaults = () if inputs else _trailing_defaults(_callable(f), names)
-        return made
+        return _from_callable(f, inputs, jit=False)
 
     return wrap(fn) if fn is not None else wrap
 
@@ -1053,34 +1081,59 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
             if f.jit:  # already jit: itself, with the state it froze (a new Function over its
                 return f  # body would trace the outside afresh, as it is now)
             made = Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
-            made.defaults = f.defaults
+            made.defaults, made.configuration = f.defaults, f.configuration
             return made
-        body, names = (f, inputs) if inputs else _positional_body(_callable(f))
-        made = Function(body, names, name=getattr(f, "__name__", "f"), jit=True)
-        made.defaults = () if inputs else _trailing_defaults(_callable(f), names)
-        return made
+        return _from_callable(f, inputs, jit=True)
 
     return wrap(fn) if fn is not None else wrap
 
 
-def _positional_body(f: Callable[..., Any]) -> tuple[Callable[..., Any], list[str]]:
-    """`f` and its inputs (:func:`_positional_names`), and where `f` has keyword-only
+def _from_callable(f: Any, inputs: Sequence[str] | None, jit: bool) -> Function:
+    """A Python function as a Function: its inputs are `inputs`, or those
+    :func:`_positional_body` finds, with their trailing defaults and its configuration."""
+    if inputs:
+        return Function(f, inputs, name=getattr(f, "__name__", "f"), jit=jit)
+    body, names, held = _positional_body(_callable(f))
+    made = Function(body, names, name=getattr(f, "__name__", "f"), jit=jit)
+    made.defaults = _trailing_defaults(f, names)
+    made.configuration = held
+    return made
+
+
+def is_configuration(default: Any) -> bool:
+    """Whether a parameter's default makes it configuration, not an input: a module, a class,
+    a function or other callable (``np=np``, ``act=np.tanh``), a str or bytes (``mode="a"``).
+    Numbers and arrays (``k=2.0``) are inputs, differentiable where named in wrt=."""
+    return isinstance(default, types.ModuleType | type | str | bytes) or callable(default)
+
+
+def _positional_body(f: Callable[..., Any]
+                     ) -> tuple[Callable[..., Any], list[str], dict[str, Any]]:
+    """(body, inputs, configuration) of `f`: its inputs are its positional parameters
+    (:func:`_positional_names`) less those whose default is configuration
+    (:func:`is_configuration`), which the body passes at their defaults, then its keyword-only
     parameters without a default — ``functools.partial(f, y=2.0)`` makes every parameter
-    after y one — a body that takes them positionally after the others and passes them by
-    keyword: they are inputs too (a derivative's inputs are positional), in `f`'s order."""
+    after y one — which the body takes positionally after the others and passes by keyword:
+    they are inputs too (a derivative's inputs are positional), in `f`'s order."""
     names = _positional_names(f)
-    keyword = [p.name for p in _parameters(f) if p.kind is inspect.Parameter.KEYWORD_ONLY
+    params = _parameters(f)
+    held = {p.name: p.default for p in params if p.name in names
+            and p.default is not inspect.Parameter.empty and is_configuration(p.default)}
+    keyword = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
                and p.default is inspect.Parameter.empty]
-    if not keyword:
-        return f, names
-    k = len(names)
+    if not keyword and not held:
+        return f, names, {}
+    taken = [n for n in names if n not in held]
+    k = len(taken)
 
     def body(*args: Any) -> Any:
-        return f(*args[:k], **dict(zip(keyword, args[k:], strict=True)))
+        given = iter(args[:k])
+        positional = [held[n] if n in held else next(given) for n in names]
+        return f(*positional, **dict(zip(keyword, args[k:], strict=True)))
 
     body.__name__ = getattr(f, "__name__", "f")
     body.__doc__ = getattr(f, "__doc__", None)
-    return body, [*names, *keyword]
+    return body, [*taken, *keyword], held
 
 
 def _trailing_defaults(f: Callable[..., Any], names: Sequence[str]) -> tuple[Any, ...]:

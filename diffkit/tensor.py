@@ -461,6 +461,18 @@ def _constant(value: Any) -> Tensor:
     return Tensor(Node(None, (), _NO_PARAMS, value), EAGER_TAPE, False)
 
 
+#: pow(x, y, m) of a Tensor (Python: "pow() 3rd argument not allowed unless all arguments are
+#: integers")
+_POW_MODULUS = ("pow() with a modulus (pow(x, y, m)) is not defined for a Tensor (float values, "
+                "as Python says for floats: pow() 3rd argument not allowed unless all arguments "
+                "are integers): write x ** y % m (np.mod), or pass integers")
+
+#: what :meth:`Tensor.__format__` tells :meth:`Tensor.concrete` it does
+_FORMATTING = "formatting it with a format spec (f'{x:.4f}')"
+
+_PRINTING = ("; to print a traced value, print(x) (or f'{x}'), or format a constant copy: "
+             "f'{dk.stop_gradient(x):.4f}'")
+
 _ESCAPED = ("a traced value from a trace that has ended was used (was it kept in a global, a "
             "closure or an attribute during an earlier call?): pass it as an argument instead")
 
@@ -707,11 +719,12 @@ class Tensor(Traced):
 
     def __format__(self, spec: str) -> str:
         """``f"{x:.4f}"``: the number formatted as NumPy formats it (a read of the value, as
-        printing it: the trace holds at this point only)."""
+        printing it: the trace holds at this point only). A value being differentiated is
+        refused as ``float(x)`` is (:meth:`concrete`): ``float(f"{x:.17g}")`` would be a
+        constant with derivative 0."""
         if not spec:  # format(x, "") is str(x), as for every Python object
             return str(self)
-        self.tape.value_dependent = True
-        return format(held_value(self), spec)
+        return format(self.concrete(_FORMATTING), spec)
 
     # ----- copies and pickles: independent leaves ----------------------------------------------
     def __copy__(self) -> Tensor:
@@ -769,7 +782,8 @@ class Tensor(Traced):
                 f"{what} of a traced value at {call_site()} would cut it out of the graph and "
                 "silently freeze its derivative: use diffkit's operations instead (dk.sin or "
                 "np.sin, not math.sin; no float(), int() or .item() on values being "
-                f"differentiated), or dk.stop_gradient(x) if a constant is meant{argument}")
+                f"differentiated), or dk.stop_gradient(x) if a constant is meant{argument}"
+                f"{_PRINTING if what == _FORMATTING else ''}")
         self.tape.value_dependent = True
         v = held_value(self)
         if type(v) is Tensor:
@@ -1516,9 +1530,23 @@ def _install_arithmetic(printed: bool) -> None:
                            _general=general)
             op.__qualname__ = f"Tensor.{name}"
             if not reflected or prim.symbol in recorders.REFLECTED:
-                setattr(Tensor, name, op)  # (a reflected comparison is for np.less(0.5, x))
+                # (a reflected comparison is for np.less(0.5, x))
+                setattr(Tensor, name, _without_modulus(op) if name == "__pow__" else op)
             ops.append(op)
         ARITHMETIC[prim] = ops[0], ops[1]
+
+
+def _without_modulus(op: Callable[[Tensor, Any], Any]) -> Callable[..., Any]:
+    """``x ** y`` by `op` (the printed ``__pow__``), and ``pow(x, y, m)``, which Python calls
+    with a third argument, a TypeError naming it (as Python's for floats), not an arity one."""
+    def __pow__(self: Tensor, other: Any, modulo: Any = None) -> Any:
+        if modulo is not None:
+            raise TypeError(_POW_MODULUS)
+        return op(self, other)
+
+    __pow__.__qualname__, __pow__.source = op.__qualname__, op.source  # type: ignore[attr-defined]
+    __pow__.__wrapped__ = op  # type: ignore[attr-defined]
+    return __pow__
 
 
 def unary_recorder(prim: Primitive) -> Callable[[Any], Any] | None:

@@ -398,9 +398,13 @@ def test_reductions_dtype_keepdims_out():
 def test_format_specs_read_the_value_and_mark_the_trace() -> None:
     """f"{loss:.4f}" on a traced value was a bare TypeError (object.__format__). It formats the
     number as NumPy does; the text depends on the value, so a jit function is traced again where
-    it formats (x·len("1.0") at 1.0, x·len("10.0") at 10.0)."""
+    it formats (x·len("1.0") at 1.0, x·len("10.0") at 10.0). A value being differentiated is
+    refused as float(x) is (float(f"{x:.17g}") would be a constant); its stop_gradient formats."""
     f = lambda x: x * len(f"{x:.1f}")
-    assert dk.grad(f)(1.0) == (3.0,) and dk.grad(f)(10.0) == (4.0,)
+    with pytest.raises(dk.TracingError, match="format spec"):
+        dk.grad(f)(1.0)
+    g = lambda x: x * len(f"{dk.stop_gradient(x):.1f}")
+    assert dk.grad(g)(1.0) == (3.0,) and dk.grad(g)(10.0) == (4.0,)
     jitted = dk.jit(f)
     assert [jitted(1.0), jitted(1.0), jitted(1.0), jitted(10.0)] == [3.0, 3.0, 3.0, 40.0]
     t = dk.tensor(np.float64(1.2345), requires_grad=True)

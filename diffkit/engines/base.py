@@ -229,13 +229,18 @@ class Engine:
         replayed as a pure function (its drawn constants are this evaluation's), whose value is
         f's; else `fn` and one evaluation. A trace
         that cannot be made (a black box) or that branched on its inputs where the engine
-        steps away from the point is not used."""
+        steps away from the point is not used. Where the evaluation fails too, the trace's
+        error is raised: it names the cause (an index array differentiated as floats was a
+        bare IndexError)."""
         if fn.pure:
             return fn, fn.evaluate(*args)
         try:
             graph = fn.trace(*args, wrt=wrt)
-        except DiffkitError:
-            return fn, fn.evaluate(*args)
+        except DiffkitError as refused:
+            try:
+                return fn, fn.evaluate(*args)
+            except Exception:  # noqa: BLE001 - the same body: the trace named its cause
+                raise refused from None
         if graph.value_dependent and not self.at_the_point_only:
             return fn, fn.evaluate(*args)
         return fn.replaying(graph), graph.output.value
