@@ -48,7 +48,8 @@ class MethodResult:
     Attributes:
         method: the ``method=`` name.
         value: the gradient (flattened over all inputs) or the (m, n) Jacobian; None if skipped.
-        abs_error: max |value − reference| over all elements.
+        abs_error: max |value − reference| over all elements (against an exact reference at its
+            full precision, so a correctly rounded answer shows its rounding error, not 0).
         rel_error: abs_error / max |reference| (normwise).
         time: seconds per call, median of repeats (after the first call).
         setup: one-time seconds spent by the first call beyond a normal call (tracing,
@@ -276,11 +277,14 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     scalar = np.size(out) == 1 and np.ndim(out) == 0
     n = int(sum(np.size(xs[i]) for i in idx))
     m = int(np.size(out))
-    reference, kind = _reference(fn, xs, scalar, idx)
+    reference, kind, exact = _full_reference(fn, xs, scalar, idx)
     cmp = Comparison(fn, tuple(point), reference, kind, shape=(n,) if scalar else (m, n),
                      wrt=tuple(idx))
     for method in methods or DEFAULT_METHODS:
-        cmp.rows.append(_measure(fn, xs, idx, method, scalar, reference, n, m, repeat, budget))
+        row = _measure(fn, xs, idx, method, scalar, n, m, repeat, budget)
+        if reference is not None and row.value is not None:
+            row.abs_error, row.rel_error = _errors(row.value, reference, exact)
+        cmp.rows.append(row)
     return cmp
 
 
@@ -356,7 +360,7 @@ def _fresh(fn: Function) -> Function:
 
 
 def _measure(fn: Function, xs: list[Any], wrt: list[int], method: str, scalar: bool,
-             reference: Any, n: int, m: int, repeat: int, budget: float) -> MethodResult:
+             n: int, m: int, repeat: int, budget: float) -> MethodResult:
     from . import api
     from .engines import get_engine
 
@@ -397,15 +401,30 @@ def _measure(fn: Function, xs: list[Any], wrt: list[int], method: str, scalar: b
     warned = [str(w.message) for w in said if issubclass(w.category, RuntimeWarning)]
     if warned:
         row.notes = "; ".join([*filter(None, [row.notes]), f"warned: {_gist(warned[0])}"])
-    if reference is None:  # no finite derivative at the point: nothing to measure against
-        return row
-    err = np.abs(row.value - np.asarray(reference))
-    scale = float(np.max(np.abs(reference))) if np.size(reference) else 0.0
-    row.abs_error = float(np.max(err)) if err.size else 0.0
-    # a zero reference has no relative error: 0 where the value is exact too, else infinite
-    row.rel_error = row.abs_error / scale if scale > 0 else (
-        0.0 if row.abs_error == 0 else float("inf"))
     return row
+
+
+def _errors(value: Any, reference: Any, exact: Exact | None) -> tuple[float, float]:
+    """(max |value − reference|, that / max |reference|) over all elements: against the exact
+    reference at its full precision where there is one (a correctly rounded answer then shows
+    its rounding error, ≤ ½ ulp, not 0), else against the float64 `reference`. A zero reference
+    has no relative error: 0 where the value is exact too, else infinite."""
+    value, ref = np.reshape(value, -1), np.reshape(np.asarray(reference), -1)
+    if exact is not None and len(exact.values) == value.size and np.all(np.isfinite(value)):
+        import mpmath
+
+        with mpmath.workdps(exact.digits):
+            true = [v._to_mpmath(mpmath.mp.prec) for v in exact.values]
+            err = max((abs(mpmath.mpmathify(complex(v) if np.iscomplexobj(v) else float(v)) - t)
+                       for v, t in zip(value, true)), default=mpmath.mpf(0))
+            scale = max((abs(t) for t in true), default=mpmath.mpf(0))
+            rel = err / scale if scale else (0.0 if not err else float("inf"))
+            return float(err), float(rel)
+    err = np.abs(value - ref)
+    abs_error = float(np.max(err)) if err.size else 0.0
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    return abs_error, (abs_error / scale if scale > 0 else (
+        0.0 if abs_error == 0 else float("inf")))
 
 
 def _gist(message: str) -> str:
@@ -516,22 +535,38 @@ def _flat(value: Any, scalar: bool) -> np.ndarray:
 # ----- the reference -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Exact:
+    """The exact reference at full precision: its elements in row-major order (SymPy Floats of
+    `digits` digits), against which the error columns are measured."""
+
+    values: list[Any]
+    digits: int
+
+
 def _reference(fn: Function, xs: list[Any], scalar: bool, wrt: Sequence[int] | None = None
                ) -> tuple[np.ndarray | None, str]:
-    """The exact derivative (SymPy + mpmath, settled to SETTLED_DIGITS), or reverse mode where
-    there is none; (None, why) where reverse mode has no answer either: no finite derivative at
-    the point (sqrt at 0, an overflow), or no rule for a primitive (the derivative may well
-    exist). The rows then show each method's own answer or named error, and no error columns."""
+    """:func:`_full_reference` without its full-precision values (float64 and what it is)."""
+    return _full_reference(fn, xs, scalar, wrt)[:2]
+
+
+def _full_reference(fn: Function, xs: list[Any], scalar: bool, wrt: Sequence[int] | None = None
+                    ) -> tuple[np.ndarray | None, str, Exact | None]:
+    """The exact derivative (SymPy + mpmath, settled to SETTLED_DIGITS) rounded to float64 and
+    at full precision, or reverse mode where there is none (then no full-precision value);
+    (None, why, None) where reverse mode has no answer either: no finite derivative at the point
+    (sqrt at 0, an overflow), or no rule for a primitive (the derivative may well exist). The
+    rows then show each method's own answer or named error, and no error columns."""
     from . import api
 
     wrt = list(range(fn.arity)) if wrt is None else list(wrt)
     try:
-        values, (before, digits) = _settled_derivative(fn, xs, wrt)
+        values, (before, digits), exact = _settled_derivative(fn, xs, wrt)
         if not np.all(np.isfinite(values)):
             raise ValueError("the exact derivative is not finite in float64 here")
         return (values.reshape(-1) if scalar else values), (
             f"exact (SymPy program evaluated with mpmath at {digits} digits, agreeing with "
-            f"{before} to {SETTLED_DIGITS})")
+            f"{before} to {SETTLED_DIGITS})"), Exact(exact, digits)
     except (DiffkitError, ValueError, TypeError, NotImplementedError, ZeroDivisionError) as exc:
         why = str(exc).split(":")[0]
     try:
@@ -545,9 +580,10 @@ def _reference(fn: Function, xs: list[Any], scalar: bool, wrt: Sequence[int] | N
             what = "no reference, diffkit has no rule for this derivative"
         else:
             what = "no reference, reverse mode cannot differentiate this"
-        return None, f"none: {what} ({said}); rows show each method's own answer"
+        return None, f"none: {what} ({said}); rows show each method's own answer", None
     return (np.reshape(ref, -1) if scalar else np.asarray(ref)), (
-        f"reverse mode in float64 (no exact reference: {why})")
+        f"reverse mode in float64 (no exact reference: {why}); errors against this rounded "
+        "value (an answer equal to it shows 0)"), None
 
 
 def exact_derivative(fn: Function, xs: Sequence[Any], digits: Sequence[int] = REFERENCE_DIGITS,
@@ -565,8 +601,9 @@ def exact_derivative(fn: Function, xs: Sequence[Any], digits: Sequence[int] = RE
 
 def _settled_derivative(fn: Function, xs: Sequence[Any], wrt: list[int],
                         digits: Sequence[int] = REFERENCE_DIGITS
-                        ) -> tuple[np.ndarray, tuple[int, int]]:
-    """:func:`exact_derivative`, and the two precisions that agreed (it is the second's)."""
+                        ) -> tuple[np.ndarray, tuple[int, int], list[Any]]:
+    """:func:`exact_derivative`, the two precisions that agreed (it is the second's) and its
+    elements at that precision (row-major)."""
     from .engines.symbolic import SymbolicEngine
     from .sympy_program import exact_constants
 
@@ -582,7 +619,7 @@ def _settled_derivative(fn: Function, xs: Sequence[Any], wrt: list[int],
     for before, p in zip((0, *digits), digits):
         values = _evaluated(deriv, flat, p)
         if last is not None and _agree(last, values):
-            return _float64(values, deriv.shape), (before, p)
+            return _float64(values, deriv.shape), (before, p), values
         last = values
     raise ValueError(f"the exact derivative did not settle (mpmath at {digits[-2]} and "
                      f"{digits[-1]} digits disagree beyond {SETTLED_DIGITS} digits; a "

@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from .errors import MissingRuleError, ParseError
@@ -321,11 +322,27 @@ def _sympy_call(e: Any) -> Instruction:
     if isinstance(e, sp.Not):
         return ("call", REGISTRY["logical_not"], 1)
     if isinstance(e, sp.Max | sp.Min):
-        return ("call", _fold(REGISTRY["maximum" if isinstance(e, sp.Max) else "minimum"]), n)
+        if n > 2:  # a pairwise fold would split a tie unevenly (¼, ¼, ½)
+            return ("call", _extreme(isinstance(e, sp.Max)), n)
+        return ("call", REGISTRY["maximum" if isinstance(e, sp.Max) else "minimum"], n)
     entry = _SYMPY_FUNCTIONS.get(type(e)) if _SYMPY_FUNCTIONS else None
     if entry is None or entry[1] != n:
         raise MissingRuleError(f"from_sympy: no diffkit primitive for the SymPy function {type(e).__name__!r}")
     return ("call", entry[0], n)
+
+
+def _extreme(largest: bool) -> Any:
+    """Max(a₁, …, aₙ) (Min) of n ≥ 3 arguments as the table's amax (amin) over the arguments
+    stacked (broadcast to one shape), which shares a tie equally among the tied arguments,
+    as np.max does: ∂/∂aᵢ = [aᵢ = m]/#{j: aⱼ = m}."""
+    reduce = np.max if largest else np.min
+
+    def extreme(*args: Any) -> Any:
+        shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+        return reduce(np.stack([np.broadcast_to(a, shape) for a in args]), axis=0)
+
+    extreme.__name__ = "amax" if largest else "amin"
+    return extreme
 
 
 def _fold(op: Any) -> Any:

@@ -191,5 +191,6 @@ def test_no_two_inputs_and_no_input_and_intermediate_read_alike(text, a, b):
 def test_an_input_name_with_digits_reads_as_a_subscript_where_unambiguous():
     t = dk.trace("alpha1*x2 + x", 2.0, 3.0, 1.0)
     assert [r.expression for r in t.primal[:3]] == ["alpha₁", "x₂", "x"]
-    assert [r.name for r in t.adjoint if r.role == "result"] == ["alpha\u0304\u2081",
+    # a word's adjoint as adj(·) (a bar on its last letter read alphā₁), one letter's as a bar
+    assert [r.name for r in t.adjoint if r.role == "result"] == ["adj(alpha\u2081)",
                                                                  "x\u0304\u2082", "x\u0304"]

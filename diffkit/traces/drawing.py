@@ -306,7 +306,8 @@ def _partial_text(node: Node, p: Any, digits: int = 3) -> str:
     """``∂v₂/∂v₋₁ = v₀ = 5.000`` (the symbolic form, then its value unless it is a number), the
     value with the drawing's `digits`."""
     form = tf.UNICODE.expr(p.expr) if p.expr is not None else f"{node.prim.name} rule"
-    value = "" if p.value is None or p.expr.is_Number else f" = {tf.fmt_number(p.value, digits)}"
+    shown = p.value is None or tf.is_shown_number(p.expr)
+    value = "" if shown else f" = {tf.fmt_number(p.value, digits)}"
     return f"{tf.UNICODE.partial(p.of, p.wrt)} = {form}{value}"
 
 

@@ -36,13 +36,39 @@ TITLES = {
 HEADER = ("Variable", "Expression", "Local derivative", "Value")
 
 
+#: the accent of a name that does not start with a single letter, where a combining mark would
+#: sit on its first letter only (w̄eight): the adjoint adj(weight), the tangent d(weight)
+_WORD_ACCENT = {"dot": "d({})", "bar": "adj({})"}
+_LATEX_WORD_ACCENT = {"": "{}", "dot": r"\mathrm{{d}}({})", "bar": r"\overline{{{}}}"}
+
+
+def _accented(head: str, accent: str, tail: str = "") -> str:
+    """`head` + `tail` with the accent on `head`: a combining mark on a one-letter head (x̄₁,
+    x̄_1, as the seeds write it), a word form for a longer one (``adj(weight)``, not w̄eight)."""
+    if not accent or re.match(r"[^\W\d_](?![^\W\d_])", head):
+        return head[:1] + _ACCENT[accent] + head[1:] + tail
+    return _WORD_ACCENT[accent].format(head + tail)
+
+
 def unicode_var(key: str, accent: str = "") -> str:
-    """``v-1`` -> ``v₋₁``, ``x1`` -> ``x₁``; accent "dot" (v̇) or "bar" (v̄) on the letter."""
+    """``v-1`` -> ``v₋₁``, ``x1`` -> ``x₁``; accent "dot" (v̇) or "bar" (v̄) on the letter
+    (``adj(out)``, ``d(out)`` on a longer name)."""
     m = _VAR.match(key)
     if m:
         return "v" + _ACCENT[accent] + m.group(1).translate(_SUB)
     base, digits = _split_name(key)
-    return base + _ACCENT[accent] + digits.translate(_SUB)
+    return _accented(base, accent, digits.translate(_SUB))
+
+
+def _latex_accented(base: str, accent: str, sub: str = "", word: bool | None = None) -> str:
+    """A LaTeX accent: ``\\bar{x}_{1}``, ``\\bar{\\alpha}``; over a word
+    ``\\overline{weight_{1}}``, ``\\mathrm{d}(weight_{1})`` (`word`: None, decided by `base`)."""
+    sub = f"_{{{sub}}}" if sub else ""
+    if word is None:
+        word = not re.fullmatch(r"\\[A-Za-z]+|[A-Za-z]", base)
+    if not word:
+        return _LATEX_ACCENT[accent].format(base) + sub
+    return _LATEX_WORD_ACCENT[accent].format(base + sub)
 
 
 def latex_var(key: str, accent: str = "") -> str:
@@ -53,6 +79,7 @@ def latex_var(key: str, accent: str = "") -> str:
     else:
         base, sub = _split_name(key)
         base = sp.latex(sp.Symbol(base)) if base else key
+        return _latex_accented(base, accent, sub)
     head = _LATEX_ACCENT[accent].format(base)
     return f"{head}_{{{sub}}}" if sub else head
 
@@ -75,12 +102,13 @@ def _input_subscript(name: str) -> tuple[str, str] | None:
 
 
 def unicode_name(name: str, accent: str = "") -> str:
-    """An input's name: ``x1`` -> ``x₁``; ``x_1`` and ``v1`` as written; the accent on the first
-    letter (``x̄₁``, ``x̄_1``)."""
+    """An input's name: ``x1`` -> ``x₁``; ``x_1`` and ``v1`` as written; the accent on a first
+    letter (``x̄₁``, ``x̄_1``), a word form for a longer name (``adj(weight)``, ``d(weight)``)."""
     split = _input_subscript(name)
     if split is not None:
-        return split[0] + _ACCENT[accent] + split[1].translate(_SUB)
-    return name[:1] + _ACCENT[accent] + name[1:]
+        return _accented(split[0], accent, split[1].translate(_SUB))
+    head = re.match(r"[^\W\d_]*", name).group()  # the letters the accent belongs to
+    return _accented(head or name, accent, name[len(head):] if head else "")
 
 
 def latex_name(name: str, accent: str = "") -> str:
@@ -89,10 +117,10 @@ def latex_name(name: str, accent: str = "") -> str:
     split = _input_subscript(name)
     if split is None:
         if re.fullmatch(r"[A-Za-z]+", name):
-            return _LATEX_ACCENT[accent].format(sp.latex(sp.Symbol(name)))
-        return _LATEX_ACCENT[accent].format(rf"\mathrm{{{latex_escape(name)}}}")
-    base = sp.latex(sp.Symbol(split[0]))
-    return f"{_LATEX_ACCENT[accent].format(base)}_{{{split[1]}}}"
+            return _latex_accented(sp.latex(sp.Symbol(name)), accent)
+        one = re.match(r"[^\W\d_](?![^\W\d_])", name)  # x̄_1 as x̄₁: its one letter
+        return _latex_accented(rf"\mathrm{{{latex_escape(name)}}}", accent, word=not one)
+    return _latex_accented(sp.latex(sp.Symbol(split[0])), accent, split[1])
 
 
 _LATEX_NAMES: dict[sp.Symbol, str] = {}
@@ -123,13 +151,56 @@ class _UnicodePrinter(StrPrinter):
 
 
 def float_text(expr: Any) -> str:
-    """A SymPy Float as the shortest text that reads back as the same double (``0.3``, not
-    ``0.29999999999999999``); one that is not a double (more precision) as SymPy prints it."""
+    """A SymPy Float as the shortest text that reads back as the nearest double (``0.3``, not
+    ``0.29999999999999999``) where it is a double to within its own precision: a double itself,
+    or a constant's 17-digit Float that arithmetic moved off the doubles (0.3 − 1 is 0.7 less
+    2⁻⁵⁴·…, printed ``-0.7``, not ``-0.70000000000000001``); a Float of more precision that is
+    not a double as SymPy prints it."""
     value = float(expr)
-    if not np.isfinite(value) or sp.Rational(expr) != sp.Rational(value):
+    if not np.isfinite(value) or not _is_double(expr, value):
         return StrPrinter()._print_Float(expr)
     text = repr(value)
     return text.removesuffix(".0")
+
+
+def _is_double(expr: Any, value: float) -> bool:
+    """Whether `expr` is the double `value`: exactly, or — for a Float of at most
+    :data:`DOUBLE_BITS` (a double's 17 significant digits, diffkit's constants) — to within one
+    unit in the double's last place."""
+    exact, near = sp.Rational(expr), sp.Rational(value)
+    if exact == near:
+        return True
+    return expr._prec <= DOUBLE_BITS and value != 0 and (
+        abs(exact - near) <= sp.Rational(float(np.spacing(abs(value)))))
+
+
+#: the precision (bits) of the 17-digit Floats that hold diffkit's float constants
+DOUBLE_BITS = 60
+
+
+class PointValue(sp.Symbol):
+    """A partial shown as its value at the point (``1.000``), in formulas and as a partial: one
+    that conditions alone decide (where's ∂/∂branch) has no formula worth printing. Sorts after
+    the variables, so ``v̄₄ × 1.000``."""
+
+    @classmethod
+    def of(cls, value: Any) -> PointValue:
+        return cls(fmt_number(value), real=True)
+
+    @classmethod
+    def class_key(cls) -> tuple[int, int, str]:
+        return 6, 0, cls.__name__
+
+    def _sympystr(self, printer: Any) -> str:
+        return self.name
+
+    def _latex(self, printer: Any) -> str:
+        return latex_escape(self.name)
+
+
+def is_shown_number(e: Any) -> bool:
+    """Whether a partial's form is a number (then its value is not repeated after it)."""
+    return bool(e.is_Number) or isinstance(e, PointValue)
 
 
 _PRINTER = _UnicodePrinter({"order": "none"})
@@ -283,7 +354,7 @@ def derivative_cell(partials: Sequence[Any], n: Notation, digits: int) -> str:
     cells = []
     for p in partials:
         form = n.expr(p.expr) if p.expr is not None else n.text(f"{p.rule} rule")
-        exact = p.expr is None or p.value is None or p.expr.is_Number
+        exact = p.expr is None or p.value is None or is_shown_number(p.expr)
         cells.append(
             f"{n.partial(p.of, p.wrt)} = {form}"
             if exact

@@ -133,6 +133,20 @@ def local_derivative(node: Node, j: int, names: Mapping[int, str]) -> sp.Expr | 
     return expr.xreplace(subs)
 
 
+def at_point(expr: sp.Expr | None, node: Node, names: Mapping[int, str], value: Any
+             ) -> sp.Expr | None:
+    """A partial decided by conditions alone as its value at the point (where's ∂/∂branch:
+    ``1.000`` or ``0.000``, not ``Piecewise((1, Ne(v₁, 0)), (0, True))``): one that reads no
+    differentiable variable, only boolean ones and constant masks. Others as they are."""
+    if expr is None or value is None or not expr.has(sp.Piecewise):
+        return expr
+    decided = {sp.Symbol("const", real=True)} | {
+        tf.symbol(names[i.id]) for i in node.inputs
+        if i.id in names and np.dtype(i.dtype).kind == "b"
+    }
+    return tf.PointValue.of(value) if expr.free_symbols <= decided else expr
+
+
 def numeric(p: Any) -> Any:
     """A memoized partial as a number: the engines' ONE and MINUS_ONE markers as ±1.0, and a
     boolean one (where's ∂/∂branch) as 1.0 or 0.0, as every other partial prints."""

@@ -38,6 +38,7 @@ from .rows import (
     Partial,
     Row,
     Token,
+    at_point,
     forward_seed,
     is_scalar_const,
     local_derivative,
@@ -172,7 +173,8 @@ class Trace:
                     Partial(
                         self.names[node.id],
                         self.names[inp.id],
-                        local_derivative(node, j, self.names),
+                        at_point(local_derivative(node, j, self.names), node, self.names,
+                                 numeric(memo[j])),
                         numeric(memo[j]),
                         position=j,
                     )
