@@ -198,9 +198,14 @@ def test_a_user_entry_in_the_history_is_kept(good: dict, tmp_path) -> None:
 
 
 def test_no_early_stopping_or_scheduler_state_is_accepted(good: dict, tmp_path) -> None:
+    """...by a trainer without them; one with them refuses it (the schedule would restart
+    mid-run: tests/test_nn40.py)."""
     save_state(tmp_path / "x.ckpt", {**good, "early_stopping": None, "scheduler": None,
                                      "loader": None, "best_state": None})
     t = _trainer()
+    with pytest.raises(CheckpointError, match="entry 'scheduler': the run had no scheduler"):
+        t.load_checkpoint(str(tmp_path / "x.ckpt"))
+    t.scheduler = t.early_stopping = None
     t.load_checkpoint(str(tmp_path / "x.ckpt"))
     assert t.epoch == 2
 

@@ -71,7 +71,8 @@ def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     processes must not write the same checkpoint path at the same time.
 
     Raises:
-        CheckpointError: a value that checkpoints cannot hold (object arrays, other classes).
+        CheckpointError: a value that checkpoints cannot hold (object arrays, ndarray
+            subclasses such as masked arrays, str with lone surrogates, other classes).
     """
     path = os.fspath(path)
     if not isinstance(state, dict):
@@ -138,8 +139,16 @@ def _fsync_folder(folder: str) -> None:
 
 def _encode(x: Any, arrays: list[np.ndarray], path: str, where: str) -> Any:
     """The JSON form of `x`; arrays are appended to `arrays` and replaced by references."""
-    if x is None or isinstance(x, (bool, str)):
+    if isinstance(x, str):
+        return _text(x, path, where)
+    if x is None or isinstance(x, bool):
         return x
+    if isinstance(x, np.ndarray) and type(x) is not np.ndarray:
+        raise CheckpointError(
+            f"{path}: cannot save {where}: a {type(x).__module__}.{type(x).__qualname__} would "
+            "come back as a plain ndarray, losing what its class adds (a masked array's mask, "
+            "a matrix's kind): pass a plain array (np.asarray(x), or x.filled(value) for a "
+            "masked one)")
     if isinstance(x, np.ndarray | np.generic):
         a = np.asarray(x)
         if a.dtype.kind not in _ARRAY_KINDS or a.dtype.fields is not None:
@@ -159,13 +168,28 @@ def _encode(x: Any, arrays: list[np.ndarray], path: str, where: str) -> Any:
     if isinstance(x, dict):
         plain = all(isinstance(k, str) for k in x) and not (len(x) == 1 and next(iter(x)) in _TAGS)
         if plain:
-            return {k: _encode(v, arrays, path, f"{where}[{k!r}]") for k, v in x.items()}
+            return {_text(k, path, f"{where} key {k!r}"): _encode(v, arrays, path, f"{where}[{k!r}]")
+                    for k, v in x.items()}
         return {"__dict__": [[_encode(k, arrays, path, f"{where} key {k!r}"),
                               _encode(v, arrays, path, f"{where}[{k!r}]")] for k, v in x.items()]}
     raise CheckpointError(
         f"{path}: cannot save {where}: {type(x).__module__}.{type(x).__qualname__} is not "
         "supported (checkpoints hold dicts, lists, tuples, None, bool, int, float, str, NumPy "
         "scalars and numeric or bool NumPy arrays; move CuPy arrays to NumPy first)")
+
+
+def _text(x: str, path: str, where: str) -> str:
+    """A str, checked to be UTF-8 text (the JSON is written as UTF-8): a lone surrogate (a
+    file name decoded with ``surrogateescape``) is a CheckpointError naming the entry."""
+    try:
+        x.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CheckpointError(
+            f"{path}: cannot save {where}: the str holds {x[exc.start]!r}, a lone surrogate "
+            "that UTF-8 cannot write (a name decoded with errors='surrogateescape'?): pass "
+            "text, e.g. s.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')"
+            ) from None
+    return x
 
 
 def _digest(meta: bytes, arrays: Any) -> bytes:

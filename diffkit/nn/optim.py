@@ -716,9 +716,12 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     elif norm_type == 0:  # ord 0 per gradient (entries ≠ 0), then of those counts (≠ 0)
         total = float(sum(bool(xp.count_nonzero(g)) for _, _, g in grads))
     else:  # a negative order's |0|^p is inf, its norm 0, as PyTorch's (no warning either)
-        with np.errstate(divide="ignore"):
-            total = float(sum(float((xp.abs(g) ** norm_type).sum())
-                              for _, _, g in grads)) ** (1 / norm_type)
+        with np.errstate(divide="ignore", over="ignore"):
+            power = math.fsum(_power_sum(xp, g, norm_type) for _, _, g in grads)
+            # Σ 0 of a negative order (every entry ±inf): a norm of inf, as PyTorch's
+            total = float(np.float64(power) ** (1 / norm_type))
+    if all(g.dtype == np.float16 for _, _, g in grads):
+        total = float(np.float16(total))  # PyTorch's half-precision norm, rounded so (inf > 65504)
     if error_if_nonfinite and not math.isfinite(total):
         bad = next((i for i, _, g in grads if not bool(xp.isfinite(g).all())), None)
         raise NumericOverflowError(
@@ -732,6 +735,16 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         for _, p, g in grads:
             p.grad = xp.asarray(g * xp.asarray(scale, dtype=g.dtype))  # 0-d stays an array
     return total
+
+
+def _power_sum(xp: Any, g: Any, p: float) -> float:
+    """Σ|g|^p of one gradient; a float16 one summed in float32 and its norm rounded to float16,
+    as PyTorch's half-precision norms accumulate (|300|² is no float16 number), then raised to
+    p again for the norm of the norms."""
+    if g.dtype != np.float16:
+        return float((xp.abs(g) ** p).sum())
+    norm = float(np.float64((xp.abs(g.astype(np.float32)) ** p).sum()) ** (1 / p))
+    return float(np.float16(norm)) ** p if norm else (math.inf if p < 0 else 0.0)
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:

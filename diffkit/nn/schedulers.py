@@ -42,6 +42,8 @@ def _whole(low: int | None = None) -> _Check:
 _real = _is("a number", _number)
 #: a check: a learning rate, a finite number >= 0
 _rate = _is("a finite number >= 0", lambda v: _number(v) and math.isfinite(v) and v >= 0)
+#: a check: a count or a number of epochs, a number >= 0 (not NaN; inf: never)
+_epochs = _is("a number >= 0", lambda v: _number(v) and v >= 0)
 #: a check: True or False
 _flag = _is("True or False", lambda v: isinstance(v, bool))
 #: a check: None or a str
@@ -312,9 +314,9 @@ class ReduceLROnPlateau:
         """How :meth:`load_state_dict` checks each entry."""
         return {"mode": _one_of("min", "max"), "factor": _is("a number < 1", lambda v: _number(v)
                                                              and v < 1),
-                "patience": _real, "threshold": _real, "threshold_mode": _one_of("rel", "abs"),
-                "cooldown": _real, "min_lr": _real, "eps": _real, "best": _real,
-                "num_bad_epochs": _whole(0), "cooldown_counter": _real, "last_epoch": _whole(0)}
+                "patience": _epochs, "threshold": _real, "threshold_mode": _one_of("rel", "abs"),
+                "cooldown": _epochs, "min_lr": _real, "eps": _real, "best": _real,
+                "num_bad_epochs": _whole(0), "cooldown_counter": _epochs, "last_epoch": _whole(0)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`: the entries this scheduler has, of their kinds (a
@@ -378,7 +380,7 @@ class EarlyStopping:
 
     def _state_checks(self) -> dict[str, _Check]:
         """How :meth:`load_state_dict` checks each entry."""
-        return {"patience": _real, "min_delta": _real, "mode": _one_of("min", "max"),
+        return {"patience": _epochs, "min_delta": _real, "mode": _one_of("min", "max"),
                 "monitor": _name_or_none, "restore_best": _flag, "best": _real,
                 "best_epoch": _whole(-1), "bad_epochs": _whole(0), "epoch": _whole(-1),
                 "stopped": _flag}

@@ -178,14 +178,18 @@ def _weighted_sum(losses: list[Any], rows: list[int]) -> Any:
 
 
 def accuracy(logits: Any, y: Any, threshold: float = 0.0) -> float:
-    """Fraction of rows whose arg-max (or, for one output, ``output > threshold``) matches the
-    label.
+    """Fraction of right decisions, as ``fit`` and ``evaluate`` score them (:func:`_correct`):
+    the arg-max of each row against its class label; for one output, or targets of the
+    outputs' shape (several binary outputs: multi-label 0/1 targets), each decision
+    ``output > threshold`` against ``target > 0.5``.
 
     Args:
-        logits: (N, C) scores, or (N,) / (N, 1) for one output.
-        y: (N,) labels (0 … C−1; 0/1 for one output).
-        threshold: the decision threshold for one output: 0 for logits (the default),
-            0.5 for probabilities (a model ending in Sigmoid).
+        logits: (N, C) scores, (N, T, C) with (N, T) labels, or (N,) / (N, 1) for one output.
+        y: (N,) labels (0 … C−1; 0/1 for one output), or 0/1 targets of the logits' shape
+            (one-hot class rows are scored so too: pass their arg-max, ``y.argmax(-1)``, for
+            the class accuracy).
+        threshold: the decision threshold: 0 for logits (the default), 0.5 for probabilities
+            (a model ending in Sigmoid).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -193,16 +197,19 @@ def accuracy(logits: Any, y: Any, threshold: float = 0.0) -> float:
         0.5
         >>> nn.accuracy(np.array([0.3, 0.8]), np.array([0, 1]), threshold=0.5)
         1.0
+        >>> nn.accuracy(np.array([[2.0, -1.0], [1.0, 3.0]]), np.array([[1.0, 1.0], [1.0, 1.0]]))
+        0.75
     """
-    z, y = np.asarray(to_numpy(value_of(logits))), np.asarray(to_numpy(value_of(y)))
-    one = z.ndim <= 1 or z.shape[-1] == 1
-    pred = (z.reshape(-1) > threshold).astype(int) if one else z.argmax(-1)
-    if y.shape != pred.shape and y.size != pred.size:
-        hint = (": one-hot rows? pass their arg-max, y.argmax(-1)"
-                if y.ndim == 2 and z.ndim == 2 and y.shape == z.shape else "")
-        raise ShapeError(f"accuracy: {pred.size} predictions (outputs of shape {z.shape}) but "
-                         f"labels of shape {y.shape}{hint}")
-    return float(np.mean(pred == y.reshape(pred.shape)))
+    z, t = np.asarray(to_numpy(value_of(logits))), np.asarray(to_numpy(value_of(y)))
+    decisions = z.ndim <= 1 or z.shape[-1] == 1 or t.shape == z.shape
+    scorer: str | float = float(threshold) if decisions else "argmax"
+    predictions = z.size if decisions else z.size // max(z.shape[-1], 1)
+    if t.size != predictions:
+        raise ShapeError(f"accuracy: {predictions} predictions (outputs of shape {z.shape}) but "
+                         f"labels of shape {t.shape}: pass one label per row, or 0/1 targets of "
+                         "the outputs' shape")
+    rows = len(z) if z.ndim else 1
+    return float(_correct(z, t, scorer)) / rows if rows else math.nan
 
 
 class Trainer:
@@ -266,6 +273,7 @@ class Trainer:
         self._last_state: dict[str, np.ndarray] | None = None
         self._restored: list[Any] = []  # what the model held right after that restore: _held
         self._loader_state: dict[str, Any] | None = None
+        self._loader: Any = None  # the last fit's training data
         self._labels_to_check: np.ndarray | None = None
         #: (labels, classes) the DataLoader's y was last checked against, in this fit
         self._checked: tuple[np.ndarray, int] | None = None
@@ -484,31 +492,26 @@ class Trainer:
         return self.l1, self.l2
 
     # ----- loops
-    def fit(self, train_loader: DataLoader, val_data: tuple[Any, Any] | None = None,
-            epochs: int = 10) -> History:
+    def fit(self, train_loader: Any, val_data: Any = None, epochs: int = 10) -> History:
         """Train until `epochs` in total (a resumed trainer continues where it stopped).
 
+        `train_loader`: a DataLoader, a list of (x, y) batches or an iterable of yours (an
+        iterator, consumed by one epoch, for one epoch only). `val_data`: (X, y), a DataLoader
+        or a list of (x, y) batches, scored as :meth:`evaluate` scores their concatenation.
+
         Raises:
-            ValueError: `epochs` is negative, the DataLoader is empty, val_data holds NaN or
-                ±inf, or a class label is out of range.
+            ValueError: `epochs` is negative, the training data is empty, val_data holds NaN or
+                ±inf or no rows, or a class label is out of range.
+            TypeError: an iterator for more than one epoch, or val_data of another form.
             DivergenceError: the training loss became NaN or infinite (checked once per epoch).
         """
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
             raise TypeError(f"fit: epochs must be an int, got {epochs!r}")
         if epochs < 0:
             raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
-        if self.epoch < epochs and len(train_loader) == 0:
-            rows = len(getattr(train_loader, "X", ()))
-            raise ValueError(
-                f"fit: the DataLoader is empty (0 batches from {rows} rows with batch_size="
-                f"{getattr(train_loader, 'batch_size', '?')}, drop_last="
-                f"{getattr(train_loader, 'drop_last', '?')}): there is nothing to train on")
-        if val_data is not None:
-            _check_data("val_data", *val_data)
-            if len(val_data[0]) == 0:  # NaN val_loss every epoch: early stopping on nothing,
-                raise ValueError("fit: val_data holds no rows (a NaN val_loss at every epoch "
-                                 "would drive early stopping and ReduceLROnPlateau): pass "
-                                 "rows, or no val_data")  # the plateau cutting the rate
+        if self.epoch < epochs:
+            _check_loader(train_loader, epochs - self.epoch)
+        val_parts = None if val_data is None else _validation_batches(val_data)
         self._read_loss()
         self._monitor = self._check_monitor(val_data is not None)
         es = self.early_stopping
@@ -520,9 +523,9 @@ class Trainer:
             self.best_state = None
         self._watched = self._monitor
         self._labels_to_check, self._checked = None, None  # checked again once per fit
-        if self._loader_state is not None:
-            train_loader.load_state_dict(self._loader_state)
-            self._loader_state = None
+        if self._loader_state is not None and hasattr(train_loader, "load_state_dict"):
+            train_loader.load_state_dict(self._loader_state)  # (a list of batches has none:
+        self._loader_state = None  # its order is the caller's)
         self._loader = train_loader
         last = self._resumable()
         if last is not None:  # continue the run from its last epoch, not the restored best
@@ -530,12 +533,12 @@ class Trainer:
         self._last_state = None
         self._dist = data_parallel(self.distributed, self, train_loader)
         shown = self.progress and (self._dist is None or self._dist.is_main)
-        bar = _Progress(shown, epochs - self.epoch, len(train_loader))
+        bar = _Progress(shown, epochs - self.epoch, _length(train_loader))
         with bar, session(self._dist):
             while self.epoch < epochs:
                 if self.early_stopping is not None and self.early_stopping.stopped:
                     break
-                self._run_epoch(train_loader, val_data, bar)
+                self._run_epoch(train_loader, val_parts, bar)
         if self.early_stopping is not None and self.early_stopping.restore_best and self.best_state:
             last = self.model.state_dict()
             self.model.load_state_dict(self.best_state)
@@ -622,7 +625,10 @@ class Trainer:
                              f"{'falls' if want == 'min' else 'rises'}: use mode={want!r}")
         return monitor
 
-    def _run_epoch(self, loader: DataLoader, val_data: tuple[Any, Any] | None, bar: Any) -> None:
+    def _run_epoch(self, loader: Any, val_parts: Any, bar: Any) -> None:
+        """One epoch over `loader`'s batches, then validation over `val_parts` (the (x, y)
+        batches :func:`_validation_batches` gives, or None), the history, the end-of-epoch
+        decisions and the checkpoint."""
         t0 = time.perf_counter()
         # the mode first: the path (and a compiled step's fingerprint) is chosen for the mode
         # this epoch trains in; the model may have changed since the last epoch
@@ -639,7 +645,7 @@ class Trainer:
                 y.dtype.kind in "iu" and (self._checked is None or self._checked[0] is not y):
             self._labels_to_check = y  # a new y (or a new fit): checked at the first step
         self._norms: dict[str, Any] = {}
-        steps = len(loader)
+        steps = _length(loader)  # None: an iterable of the user's without __len__
         # per step, left on the device (a GPU is not waited for): the loss, the rows, the hits;
         # summed once the epoch is done (and now and then for a progress bar that is shown)
         losses: list[Any] = []
@@ -669,7 +675,7 @@ class Trainer:
                     hits.append(right)
                     if bar.bar is not None:
                         i = len(losses) - 1
-                        if i % 25 == 0 or i == steps - 1:  # reading the running loss waits
+                        if i % 25 == 0 or i == (steps or 0) - 1:  # reading the loss waits
                             shown_total += _weighted_sum(losses[shown:], counts[shown:])
                             shown = len(losses)
                             bar.advance(f"epoch {self.epoch + 1}: loss "
@@ -679,25 +685,30 @@ class Trainer:
                 total = _weighted_sum(losses, counts)
         finally:
             self._lane = None  # _device_step outside fit's loop checks every step
+        if not losses:  # an iterable of the user's that gave no batches (len() gave 0 before)
+            raise ValueError(f"fit: {_loader_name(loader)} gave no batches in epoch "
+                             f"{self.epoch + 1}: there is nothing to train on (an iterator "
+                             "consumed by an earlier epoch or fit gives none: pass a list or a "
+                             "DataLoader)")
         correct, n, counted = sum(hits, 0.0), sum(rows), sum(counts)
         if self._dist is not None:  # the sums over all ranks' shards
             total, correct, n, counted = self._dist.reduce_totals(total, correct, n, counted)
         with np.errstate(all="ignore"):
             mean = float(total) / counted if counted else math.nan
         if not math.isfinite(mean):
-            self._diverged(losses, mean, steps)
+            self._diverged(losses, mean, len(losses))
         h = self.history
         h["loss"].append(mean)
         h["accuracy"].append(float(correct) / n)
         h["lr"].append(self.optimizer.param_groups[0]["lr"])
         for k, s in self._norms.items():
-            h["grad_norms"].setdefault(k, []).append(float(s) / len(loader))
-        if val_data is not None:
-            vl, va = self.evaluate(*val_data)
+            h["grad_norms"].setdefault(k, []).append(float(s) / len(losses))
+        if val_parts is not None:
+            vl, va = self._evaluate_batches(val_parts)
             h["val_loss"].append(vl)
             h["val_accuracy"].append(va)
         h["time"].append(time.perf_counter() - t0)
-        self._after_epoch(h, val_data is not None)
+        self._after_epoch(h, val_parts is not None)
         self.epoch += 1
         bar.epoch_done(self.epoch, h)
         if self.checkpoint and (self._dist is None or self._dist.is_main):
@@ -755,17 +766,31 @@ class Trainer:
             ValueError: X or y holds NaN or ±inf, or a class label is out of range.
         """
         _check_data("evaluate", X, y)
+        return self._evaluate_batches([(X, y)], batch_size)
+
+    def _evaluate_batches(self, batches: Any, batch_size: int = 1024) -> tuple[float, float]:
+        """:meth:`evaluate` over the concatenation of (x, y) `batches` (fit's val_data): the
+        batches' per-term loss sums and hits added up, so the mean is the whole set's (one
+        batch: its mean as it is)."""
         dist = self._dist
-        if dist is None or not dist.active:
-            loss, terms, hits, rows, unscored = self._evaluation_sums(X, y, batch_size)
-            loss = loss if terms else float("nan")  # the mean of no terms
-        else:
+        active = dist is not None and dist.active
+        if active:
             dist.sync_buffers(self.model)
-            mean, terms, hits, rows, unscored = self._evaluation_sums(
-                *dist.validation_rows(X, y), batch_size)
-            total, terms, hits, rows, unscored = dist.reduce_validation(
-                mean * terms, terms, hits, rows, unscored)
+        sums = [self._evaluation_sums(*(dist.validation_rows(x, y) if active else (x, y)),
+                                      batch_size) for x, y in batches]
+        if len(sums) == 1:
+            loss, terms, hits, rows, unscored = sums[0]
+            total = loss * terms
+        else:
+            total = math.fsum(m * t for m, t, *_ in sums)
+            terms, hits, rows, unscored = (math.fsum(p[k] for p in sums) for k in range(1, 5))
             loss = total / terms if terms else float("nan")
+        if active:
+            total, terms, hits, rows, unscored = dist.reduce_validation(
+                total, terms, hits, rows, unscored)
+            loss = total / terms if terms else float("nan")
+        elif not terms:
+            loss = float("nan")  # the mean of no terms
         if unscored or not rows:
             return loss, float("nan")
         return loss, hits / rows  # per row, as fit
@@ -803,14 +828,28 @@ class Trainer:
         a checksummed, versioned NumPy zip that loading never unpickles). Where fit ended by
         restoring the best weights, "model" holds them (what loading gives the model) and
         "resume" the last epoch's, which the optimizer's state belongs to and a resumed fit
-        continues from, bit for bit."""
+        continues from, bit for bit. The loader's state is saved where it has one (a
+        DataLoader's); a list of batches, or an iterable of yours, has none ("loader": None).
+
+        Raises:
+            CheckpointError: a parameter of the model is NaN or infinite (the run diverged:
+                resume from the last good checkpoint instead).
+        """
+        bad = next((k for k, p in self.model.named_parameters()
+                    if not bool(array_namespace(p.value).isfinite(p.value).all())), None)
+        if bad is not None:
+            raise CheckpointError(
+                f"{path}: not written: the model's parameter {bad!r} holds NaN or inf (the run "
+                f"diverged after epoch {self.epoch}): load the last good checkpoint and resume "
+                "from it, with a lower learning rate or gradient clipping")
+        loader = self._loader
         state = {
             "epoch": self.epoch, "history": dict(self.history), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "rng": get_rng().bit_generator.state,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "early_stopping": (self.early_stopping.state_dict()
                                if self.early_stopping is not None else None),
-            "loader": self._loader.state_dict() if getattr(self, "_loader", None) else None,
+            "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
             "best_state": self.best_state,
         }
         last = self._resumable()
@@ -854,6 +893,9 @@ class Trainer:
                     raise TypeError(f"a {type(value).__name__}, not a dict")
             if state["loader"] is not None:
                 check_loader_state(state["loader"])
+            for entry, piece in (("scheduler", self.scheduler),
+                                 ("early_stopping", self.early_stopping)):
+                _check_presence(entry, state[entry], piece)
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{path}: entry {entry!r}: {_message(exc)}") from None
         before = self._restorable()
@@ -995,6 +1037,19 @@ def _checked_epoch(epoch: Any, recorded: int) -> int:
     return int(epoch)
 
 
+def _check_presence(entry: str, saved: Any, piece: Any) -> None:
+    """A scheduler or early-stopping state saved where the trainer has that piece, and none
+    where it has none (either way round the run would not resume as it was). ValueError."""
+    arg = f"Trainer({entry}=...)"
+    if saved is not None and piece is None:
+        raise ValueError(f"the run had a {entry} and this trainer has none, so its state would "
+                         f"be dropped: pass the run's {entry} ({arg}) to resume it")
+    if saved is None and piece is not None:
+        raise ValueError(f"the run had no {entry} and this trainer has a "
+                         f"{type(piece).__name__}, which would start afresh mid-run: resume "
+                         f"without it, or start a new run with it")
+
+
 def _plain_config(config: Any, where: str = "config") -> Any:
     """A copy of a Trainer's config, checked to be plain data (TypeError naming the entry)."""
     if where == "config" and not isinstance(config, Mapping):
@@ -1016,6 +1071,86 @@ def _same_value(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return bool(a == b)
+
+
+def _length(loader: Any) -> int | None:
+    """How many batches an epoch over `loader` has: its ``len``, or None where it has none (an
+    iterable of the user's, a generator)."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+def _loader_name(loader: Any) -> str:
+    return "the DataLoader" if isinstance(loader, DataLoader) else \
+        f"the training data (a {type(loader).__name__})"
+
+
+def _check_loader(loader: Any, epochs: int) -> None:
+    """fit's training data before its `epochs` epochs: not empty where it has a length (one
+    without is checked as its epochs run), and re-iterable for more than one epoch — an
+    iterator (a generator: ``iter(x) is x``) is consumed by the first. ValueError/TypeError."""
+    if _length(loader) == 0:
+        what = _loader_name(loader)
+        detail = (f"0 batches from {len(getattr(loader, 'X', ()))} rows with batch_size="
+                  f"{loader.batch_size}, drop_last={loader.drop_last}"
+                  if isinstance(loader, DataLoader) else "0 batches")
+        raise ValueError(f"fit: {what} is empty ({detail}): there is nothing to train on")
+    try:
+        once = iter(loader) is loader
+    except TypeError:
+        raise TypeError(f"fit: the training data is a {type(loader).__name__}, which cannot be "
+                        "iterated: pass a DataLoader or a list of (x, y) batches") from None
+    if once and epochs > 1:
+        raise TypeError(
+            f"fit: the training data is an iterator (a {type(loader).__name__}), which one epoch "
+            f"consumes, so the other {epochs - 1} would train on nothing: pass a re-iterable "
+            "(a list of (x, y) batches, a DataLoader, or a class with __iter__)")
+
+
+def _validation_batches(val_data: Any) -> Any:
+    """fit's `val_data` as what each epoch evaluates: a list of (x, y) batches — ``[(X, y)]``
+    for (X, y), two arrays of as many rows (the first has a ``shape``) —, or the DataLoader or
+    re-iterable of (x, y) batches given. Checked once here: every batch a pair of arrays of
+    as many rows, finite, and some rows in all. ValueError/TypeError saying what val_data may
+    be otherwise."""
+    usage = ("val_data may be (X, y) — two arrays of as many rows —, a DataLoader, or a list "
+             "of (x, y) batches of arrays")
+    pair = isinstance(val_data, tuple | list) and len(val_data) == 2
+    single = pair and hasattr(val_data[0], "shape")
+    if single:
+        X, y = val_data
+        parts: Any = [(X, y if hasattr(y, "shape") else np.asarray(y))]
+    elif isinstance(val_data, Mapping | str | bytes) or hasattr(val_data, "shape"):
+        raise TypeError(f"fit: val_data is a {type(val_data).__name__}: {usage}")
+    else:
+        try:
+            once = iter(val_data) is val_data
+        except TypeError:
+            raise TypeError(f"fit: val_data is a {type(val_data).__name__}: {usage}") from None
+        if once:
+            raise TypeError(f"fit: val_data is an iterator (a {type(val_data).__name__}), which "
+                            f"the first epoch's validation would consume: {usage}")
+        parts = val_data if isinstance(val_data, DataLoader) else list(val_data) \
+            if isinstance(val_data, tuple | list) else val_data
+    rows = 0
+    for i, batch in enumerate(parts):
+        where = "val_data" if single else f"val_data's batch {i}"
+        if not (isinstance(batch, tuple | list) and len(batch) == 2
+                and all(hasattr(v, "shape") for v in batch)):
+            raise TypeError(f"fit: {where} is not an (x, y) pair of arrays: {usage}")
+        x, y = batch
+        if len(x.shape) == 0 or len(y.shape) == 0 or len(x) != len(y):
+            raise ValueError(f"fit: {where} holds x of shape {tuple(x.shape)} and y of shape "
+                             f"{tuple(y.shape)}: x and y need one row per sample ({usage})")
+        _check_data(where, x, y)
+        rows += len(x)
+    if not rows:  # NaN val_loss every epoch: early stopping on nothing, the plateau cutting
+        raise ValueError("fit: val_data holds no rows (a NaN val_loss at every epoch "
+                         "would drive early stopping and ReduceLROnPlateau): pass "
+                         "rows, or no val_data")  # the rate
+    return parts
 
 
 def _check_data(what: str, X: Any, y: Any) -> None:
@@ -1138,8 +1273,10 @@ class _Progress:
     above it; anywhere else (a notebook, a pipe, a CI log) one plain line per epoch and no bar,
     so nothing is redrawn, cut at 80 columns, or asks for ipywidgets. Nothing when disabled."""
 
-    def __init__(self, enabled: bool, epochs: int, steps: int) -> None:
-        self.enabled, self.total = enabled, max(epochs, 0) * steps
+    def __init__(self, enabled: bool, epochs: int, steps: int | None) -> None:
+        # steps None (an iterable without __len__): a bar without a total
+        self.enabled = enabled
+        self.total = None if steps is None else max(epochs, 0) * steps
         self.bar: Any = None
 
     def __enter__(self) -> _Progress:
