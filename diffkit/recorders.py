@@ -14,8 +14,8 @@ gives NumPy's value or the named error).
 
 Only text is made here (from the table: no user text ever reaches it); :mod:`diffkit.tensor`
 compiles it with its own names in scope: ``Tensor``, ``_new_tensor``, ``_node_ids``,
-``_F64``, ``_NO_PARAMS``, ``TracingError``, ``_ESCAPED``, ``bind``, ``math``, ``ONE``,
-``MINUS_ONE``, and ``_prim``, ``_fn`` and ``_rule0``, ``_rule1`` (the primitive, its float
+``_F64``, ``_NO_PARAMS``, ``TracingError``, ``_ESCAPED``, ``_POW_MODULUS``, ``bind``, ``math``,
+``ONE``, ``MINUS_ONE``, and ``_prim``, ``_fn`` and ``_rule0``, ``_rule1`` (the primitive, its float
 function and its rules) per function.
 """
 
@@ -133,8 +133,14 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
             *_partial_block(prim, theirs, names, printed, " " * 32),
             "                            else:",
             f"                                p{theirs} = None"]
+    # pow(x, y, m) calls __pow__ with a third argument: a TypeError naming the modulus
+    # (_POW_MODULUS, as Python's for floats), not one about the method's arity
+    modulus = [] if name != "__pow__" else [
+        "    if modulo is not None:",
+        "        raise TypeError(_POW_MODULUS)"]
     return "\n".join([
-        f"def {name}(self, other):",
+        f"def {name}(self, other{', modulo=None' if modulus else ''}):",
+        *modulus,
         "    if ((kind := type(other)) is float or kind is int) and self._node is None:",
         "        # a scalar record and a number (an int as NumPy reads it beside a float64: its",
         "        # float; Python's float ∘ int is that, exactly, and raises where it overflows)",

@@ -1530,23 +1530,9 @@ def _install_arithmetic(printed: bool) -> None:
                            _general=general)
             op.__qualname__ = f"Tensor.{name}"
             if not reflected or prim.symbol in recorders.REFLECTED:
-                # (a reflected comparison is for np.less(0.5, x))
-                setattr(Tensor, name, _without_modulus(op) if name == "__pow__" else op)
+                setattr(Tensor, name, op)  # (a reflected comparison is for np.less(0.5, x))
             ops.append(op)
         ARITHMETIC[prim] = ops[0], ops[1]
-
-
-def _without_modulus(op: Callable[[Tensor, Any], Any]) -> Callable[..., Any]:
-    """``x ** y`` by `op` (the printed ``__pow__``), and ``pow(x, y, m)``, which Python calls
-    with a third argument, a TypeError naming it (as Python's for floats), not an arity one."""
-    def __pow__(self: Tensor, other: Any, modulo: Any = None) -> Any:
-        if modulo is not None:
-            raise TypeError(_POW_MODULUS)
-        return op(self, other)
-
-    __pow__.__qualname__, __pow__.source = op.__qualname__, op.source  # type: ignore[attr-defined]
-    __pow__.__wrapped__ = op  # type: ignore[attr-defined]
-    return __pow__
 
 
 def unary_recorder(prim: Primitive) -> Callable[[Any], Any] | None:
