@@ -20,7 +20,8 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-from collections.abc import Callable, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from .backend import array_namespace
 from .build import as_function
 from .dict_inputs import Flattened, holds_dicts
-from .engines import get_engine
+from .engines import METHODS, get_engine
 from .engines.base import (
     check_tangent,
     flat_cotangent,
@@ -41,6 +42,7 @@ from .errors import (
     ArityError,
     DiffkitError,
     InputTypeError,
+    MissingRuleError,
     NonDifferentiableError,
     NumericOverflowError,
     ShapeError,
@@ -62,14 +64,18 @@ from .primitives import real
 from .tensor import Tensor, own_copy, paused_gc
 
 
-def _completed(fn: Function, args: Sequence[Any], idx: list[int], every: bool
-               ) -> tuple[Sequence[Any], list[int]]:
+def _completed(fn: Function, args: Sequence[Any], idx: list[int], every: bool,
+               back: Sequence[int | None] = ()) -> tuple[Sequence[Any], list[int]]:
     """A call's arguments with the defaults of those it leaves out (:meth:`Function.completed`),
     and the inputs differentiated: `idx`, less the defaulted ones where it is every input by
     default (a default is the function's constant, not the caller's point; named in wrt=, it is
-    differentiated at its default value)."""
+    differentiated at its default value). A negative position (`back`, from :func:`_positions`)
+    counts from the last argument passed, as in JAX: argnums=-1 of f(x, y=2.0) called f(3.0)
+    is x, not y at its default."""
     given = len(args)
     args = fn.completed(args)
+    if len(args) > given and any(b is not None for b in back):
+        idx = _from_last_passed(fn, idx, back, given)
     if every and len(args) > given:
         idx = [i for i in idx if i < given]
         if not idx:
@@ -77,6 +83,65 @@ def _completed(fn: Function, args: Sequence[Any], idx: list[int], every: bool
                              f"({', '.join(fn.inputs)}) were left at their defaults, which are "
                              "held; pass them, or name one in wrt=")
     return args, idx
+
+
+def _positions(fn: Function, wrt: Any, argnums: Any) -> tuple[list[int], list[int | None]]:
+    """The inputs ``wrt=``/``argnums=`` choose (:meth:`Function.positions`), and for each the
+    negative position that chose it (None where it was chosen otherwise), which a call leaving
+    defaults out resolves against the arguments passed (:func:`_completed`)."""
+    wrt, argnums = _listed(wrt), _listed(argnums)
+    idx = fn.positions(wrt, argnums)
+    chosen = argnums if argnums is not None else wrt
+    items = [] if chosen is None else chosen if isinstance(chosen, list) else [chosen]
+    back = [int(w) if isinstance(w, numbers.Integral) and not isinstance(w, bool | np.bool_)
+            and w < 0 else None for w in items]
+    return idx, back if len(back) == len(idx) else []
+
+
+def _listed(chosen: Any) -> Any:
+    """wrt=/argnums= with a sequence (a generator too) read once, as a list."""
+    if chosen is None or isinstance(chosen, str | numbers.Integral) or \
+            not isinstance(chosen, Iterable):
+        return chosen
+    try:
+        return list(chosen)
+    except TypeError:  # (a 0-d array): Function.positions names it
+        return chosen
+
+
+def _from_last_passed(fn: Function, idx: list[int], back: Sequence[int | None], given: int
+                      ) -> list[int]:
+    """`idx` with each negative position in `back` counted from the last of the `given`
+    arguments passed (JAX's reading), not from fn's last parameter, left at its default."""
+    out = []
+    for i, w in zip(idx, back, strict=True):
+        if w is not None:
+            if w < -given:
+                raise ArityError(f"argnums={w} is out of range for the {given} argument(s) "
+                                 f"passed to {fn.name}: a negative position counts from the "
+                                 "last argument passed; name a defaulted input by its name")
+            i = given + w
+        if i in out:
+            raise ArityError(f"argnums/wrt chooses input {fn.inputs[i]!r} twice: a negative "
+                             f"position counts from the last of the {given} argument(s) passed")
+        out.append(i)
+    return out
+
+
+def _check_method(fn: Function, method: Any) -> None:
+    """``method=`` names an engine. An integer, a sequence of integers or names, or a string
+    that names one of f's inputs and no method is JAX's positional argnums given where diffkit
+    takes the method (``dk.grad(f, 1)``): a ValueError that says so, not "unknown method 1"."""
+    if isinstance(method, str):
+        if method in METHODS or method not in fn.inputs:
+            return
+    elif isinstance(method, bool | np.bool_) or not (
+            isinstance(method, numbers.Integral) or isinstance(method, tuple | list) and method
+            and all(isinstance(m, numbers.Integral | str) for m in method)):
+        return
+    raise ValueError(f"method={method!r} is not a method; to choose the inputs use "
+                     f"argnums={method!r} (or wrt={method!r}) — the second positional argument "
+                     f"is the method: one of {', '.join(METHODS)}")
 
 
 #: engines that answer numbers: they cannot carry the eager tape of an input that requires grad
@@ -401,14 +466,15 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
         (18.0, (12.0, 9.0))
     """
     fn = as_function(f)
+    _check_method(fn, method)
     engine = _gradient_engine(method, options)
-    idx = fn.positions(wrt, argnums)
+    idx, back = _positions(fn, wrt, argnums)
     every = wrt is None and argnums is None  # (an input left at its default is then held)
 
     def run(*args: Any, **keywords: Any) -> tuple[Any, tuple[Any, ...]]:
         if keywords:
             raise _keywords_refused(fn, keywords)
-        args, ids = _completed(fn, args, idx, every)
+        args, ids = _completed(fn, args, idx, every, back)
         if holds_dicts(args, ids):  # JAX's parameter dicts: leaf by leaf, regrouped
             fn.check_arity(args)
             flat = Flattened(fn, args, ids)
@@ -438,14 +504,15 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
         (5.5, 1.7163378145367738)
     """
     fn = as_function(f)
+    _check_method(fn, method)
     engine = _gradient_engine(method, options)
-    idx = fn.positions(wrt, argnums)
+    idx, back = _positions(fn, wrt, argnums)
     every = wrt is None and argnums is None  # (an input left at its default is then held)
 
     def run(*args: Any, **keywords: Any) -> tuple[Any, ...]:
         if keywords:
             raise _keywords_refused(fn, keywords)
-        args, ids = _completed(fn, args, idx, every)
+        args, ids = _completed(fn, args, idx, every, back)
         if holds_dicts(args, ids):  # JAX's parameter dicts: leaf by leaf, regrouped
             fn.check_arity(args)
             flat = Flattened(fn, args, ids)
@@ -508,14 +575,15 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
                [0., 1.]])
     """
     fn = as_function(f)
+    _check_method(fn, method)
     engine = get_engine(method, **options)
-    idx = fn.positions(wrt, argnums)
+    idx, back = _positions(fn, wrt, argnums)
     every = wrt is None and argnums is None  # (an input left at its default is then held)
 
     def run(*args: Any, **keywords: Any) -> Any:
         if keywords:
             raise _keywords_refused(fn, keywords)
-        args, ids = _completed(fn, args, idx, every)
+        args, ids = _completed(fn, args, idx, every, back)
         xs = _prepare(fn, args, engine, method, ids)
         fx = traced_as(fn, xs, engine)
         with _strict(method, (fx, xs, ids)):
@@ -542,18 +610,25 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
                [6., 0.]])
     """
     fn = as_function(f)
+    _check_method(fn, method)
     engine = get_engine(method, **options)
-    idx = fn.positions(wrt, argnums)
+    idx, back = _positions(fn, wrt, argnums)
     every = wrt is None and argnums is None  # (an input left at its default is then held)
 
     def run(*args: Any, **keywords: Any) -> Any:
         if keywords:
             raise _keywords_refused(fn, keywords)
-        args, ids = _completed(fn, args, idx, every)
+        args, ids = _completed(fn, args, idx, every, back)
         xs = _prepare(fn, args, engine, method, ids)
         fx = traced_as(fn, xs, engine)
         with _strict(method, (fx, xs, ids)):
-            H = engine.hessian(fx, xs, ids)
+            try:
+                H = engine.hessian(fx, xs, ids)
+            except (ShapeError, MissingRuleError):
+                named = _not_scalar("hessian", fx, xs)
+                if named is None:
+                    raise
+                raise named from None
             _check_finite([H], "the Hessian", method)
         _refuse_complex_output(fx, xs, ids, [H] * len(ids), what="the Hessian")
         return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, ids, None))
@@ -587,8 +662,15 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
         fn.check_arity(args)
         (x,) = args
         (xa,) = _prepare(fn, [x], engine, method)
+        fx = traced_as(fn, [xa], engine)
         with _strict(method):
-            d = engine.derivative(traced_as(fn, [xa], engine), xa, int(n))
+            try:
+                d = engine.derivative(fx, xa, int(n))
+            except ShapeError:  # (of a function of one number: an array x's says so)
+                named = _not_scalar("derivative", fx, [xa]) if size_of(xa) == 1 else None
+                if named is None:
+                    raise
+                raise named from None
         _check_finite([d], f"the derivative of order {n}", method)
         if isinstance(d, Traced):
             return d
@@ -607,11 +689,38 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
     return run
 
 
+def _not_scalar(call: str, fn: Function, xs: Sequence[Any]) -> ShapeError | None:
+    """The error for `call` (hessian, derivative) of an f whose output is not one number, or
+    None where it is one. Asked only after an engine refused (its nested gradient's error said
+    "grad needs a scalar output"): f is evaluated again on that error path alone."""
+    try:
+        with np.errstate(all="ignore"):
+            out = fn.evaluate(*xs)
+    except (DiffkitError, ArithmeticError, ValueError, TypeError):  # the engine's error stands
+        return None
+    if isinstance(out, Traced) or size_of(out) == 1:
+        return None
+    return ShapeError(f"{call} needs a function with a scalar output; {fn.name} returns shape "
+                      f"{shape_of(out)}: use dk.jacobian or dk.vjp")
+
+
+def _per_input(value: Any, what: str) -> tuple[Any, ...]:
+    """jvp's primals or tangents: a tuple or list, one entry per input (JAX's contract); a bare
+    number or array (iterated, it was read as several inputs, or a (1,) array as a number) is
+    an InputTypeError showing the call."""
+    if isinstance(value, tuple | list):
+        return tuple(value)
+    raise InputTypeError(f"jvp takes its {what} as a tuple or list with one entry per input, "
+                         f"not a {type(value).__name__}: for one input x with tangent t call "
+                         "dk.jvp(f, (x,), (t,))")
+
+
 def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "reverse",
         **options: Any) -> tuple[Any, Any]:
     """Forward product: (f(primals), J·tangents), one tangent per input.
 
-    A tangent has its input's shape or is the flat vector of its elements, real for a real
+    `primals` and `tangents` are each a tuple or list, one entry per input (JAX's contract:
+    ``dk.jvp(f, (x,), (t,))`` for one input); anything else is an InputTypeError. A tangent has its input's shape or is the flat vector of its elements, real for a real
     input. ``None`` holds an input constant (it is not differentiated). An integer or boolean
     input of a Python function (labels, indices, masks, counts) reaches it as given, as ``grad``
     passes one outside ``argnums``, when its tangent is ``None`` or zero (integer zeros are
@@ -627,8 +736,9 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     """
     fn = as_function(f)
     engine = get_engine(method, **options)
+    primals, tangents = _per_input(primals, "primals"), _per_input(tangents, "tangents")
     given = len(primals)
-    primals = tuple(fn.completed(tuple(primals)))
+    primals = tuple(fn.completed(primals))
     if len(tangents) == given < len(primals):  # an input left at its default: held
         tangents = (*tangents, *[None] * (len(primals) - given))
     fn.check_arity(primals)
@@ -690,7 +800,11 @@ def _held(fn: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> list
             continue
         try:
             kind = np.asarray(x).dtype.kind
-        except ValueError:  # a ragged list
+        except ValueError:  # a ragged list: as grad names it (pass each piece as an input)
+            try:
+                as_input(x, True, name)
+            except InputTypeError as exc:
+                raise InputTypeError(f"{exc} (in jvp: its tangent None)") from None
             kind = "O"
         if kind in "fc":  # a list of numbers: held where its tangent is zero
             if _is_zero(t):
@@ -759,9 +873,10 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
         (array([6., 9.]), (8.0,))
     """
     fn, seen = _recording(as_function(f))
+    _check_method(fn, method)
     engine = get_engine(method, **options)
-    idx = fn.positions(wrt, argnums)
-    primals, idx = _completed(fn, primals, idx, wrt is None and argnums is None)
+    idx, back = _positions(fn, wrt, argnums)
+    primals, idx = _completed(fn, primals, idx, wrt is None and argnums is None, back)
     primals = tuple(primals)
     # the pullback runs later: the point is the arrays as they are now, not as the caller may
     # update them in place meanwhile (an optimizer step), which the residuals would read
@@ -776,7 +891,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
     def pullback(ct: Any) -> tuple[Any, ...]:
         if isinstance(outputs, list):
             ct = flat_cotangent(ct, outputs, size_of(out))
-        ct = as_input(ct)
+        ct = _cotangent(ct, out)
         require_finite_direction(ct, "the cotangent")  # (here, not per row of a Jacobian)
         if float_dtype(ct).kind == "c" and float_dtype(out).kind != "c":
             # a real output's cotangent space is real (JAX refuses this too): the real part
@@ -795,6 +910,18 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))
 
     return _value(out, xs), pullback
+
+
+def _cotangent(ct: Any, out: Any) -> Any:
+    """A pullback's cotangent read as numbers (:func:`~diffkit.function.as_input`); one that is
+    not (None, a str, a ragged list) is an InputTypeError that names the cotangent."""
+    try:
+        return as_input(ct)
+    except InputTypeError:
+        raise InputTypeError(
+            f"the cotangent passed to the pullback is a {type(ct).__name__}, which is not one "
+            f"array of numbers: pass a number or an array of the output's shape {shape_of(out)} "
+            "(for a function returning a tuple, one per piece)") from None
 
 
 def _recording(fn: Function) -> tuple[Function, list[Any]]:
@@ -833,9 +960,9 @@ def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: An
     if order not in (1, 2):
         raise ValueError(f"order must be 1 (gradient/Jacobian) or 2 (Hessian), got {order}")
     fn = as_function(f)
-    idx = fn.positions(wrt)
+    idx, back = _positions(fn, wrt, None)
     if point:
-        point, idx = _completed(fn, point, idx, wrt is None)
+        point, idx = _completed(fn, point, idx, wrt is None, back)
         args = _prepare(fn, point, wrt=idx)
         settings: dict[str, str] = STRICT
     else:

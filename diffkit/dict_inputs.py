@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import InputTypeError
-from .function import Function
+from .function import Function, as_input
 
 #: a dict's leaves: (the path of keys to it, the leaf)
 Leaves = list[tuple[tuple[Any, ...], Any]]
@@ -100,6 +100,7 @@ class Flattened:
                                          "it to differentiate")
                 self._layout.append((len(flat), _skeleton(a)))
                 for path, leaf in leaves:
+                    _check_leaf(leaf, name + _shown(path))
                     self.wrt.append(len(flat))
                     names.append(_leaf_name(name, path, names + reserved))
                     shown[names[-1]] = name + _shown(path)
@@ -135,6 +136,18 @@ class Flattened:
                 leaves = {p: by_position[start + k] for k, p in enumerate(paths)}
                 out.append(_rebuilt(tree, leaves))
         return tuple(out)
+
+
+def _check_leaf(leaf: Any, label: str) -> None:
+    """A leaf is differentiated: one that holds no numbers (a str, None) is the InputTypeError
+    the leaf's input would raise, naming it by its keys (p['name']), not by its internal name."""
+    try:
+        as_input(leaf)
+    except InputTypeError as exc:
+        why = str(exc).removeprefix("an input ")
+        raise InputTypeError(f"the dict entry {label} {why} (every entry of a differentiated "
+                             "dict is differentiated: pass data as an argument of its own, "
+                             "outside wrt=/argnums=)") from None
 
 
 def _regrouped(layout: list[tuple[int, Any]], values: Sequence[Any]) -> list[Any]:

@@ -440,7 +440,9 @@ class SymbolicDerivative:
         if self.complex_output and result.dtype.kind != "c":
             result = result.astype(np.result_type(result.dtype, np.complex64))
         if not np.all(np.isfinite(result)):
-            raise NonDifferentiableError(self._not_differentiable("a local derivative is infinite"))
+            raise NonDifferentiableError(self._not_differentiable(
+                "it is infinite or NaN: the derivative overflows its floating-point type — "
+                "rescale the inputs — or a local derivative is infinite"))
         return result
 
     @staticmethod
@@ -859,7 +861,8 @@ class SymbolicEngine(Engine):
         shape: tuple[int, ...] = (len(outputs), len(wrt_syms))
         if order == 2:
             if len(outputs) != 1:
-                raise MissingRuleError("a symbolic Hessian needs a scalar output")
+                raise MissingRuleError(f"a symbolic Hessian needs a function with a scalar "
+                                       f"output; this one has {len(outputs)}: use dk.jacobian")
             base = prog.assignments + adjoints
             second_rows: list[sp.Expr] = []
             for i, g in enumerate(rows):
