@@ -260,10 +260,10 @@ def compare(f: Any, *point: Any, methods: Sequence[str] | None = None, repeat: i
     if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
         raise ValueError(f"compare: budget must be a number of seconds > 0, got {budget!r}")
     fn = as_function(f)
-    from .api import _completed
+    from .api import _completed, _positions
 
-    point, idx = _completed(fn, point, fn.positions(wrt, argnums),
-                            wrt is None and argnums is None)
+    chosen, back = _positions(fn, wrt, argnums)
+    point, idx = _completed(fn, point, chosen, wrt is None and argnums is None, back)
     fn.check_arity(point)
     point = tuple(_detached(p) for p in point)
     xs = fn.coerce(point, idx)

@@ -125,3 +125,16 @@ def test_symbolic_names_an_overflowing_derivative():
     f = dk.parse("x*1e200*1e200")  # f′ = 1e400: beyond float64
     with pytest.raises(NonDifferentiableError, match="overflows"):
         dk.grad(f, method="symbolic")(1e-300)
+
+
+def test_compare_reads_a_negative_argnums_from_the_last_argument_passed():
+    """dk.compare counts a negative position as dk.grad does (JAX's reading): d/dx of x²·y at
+    x = 3 with y left at its default 2 is 2·3·2 = 12 (by hand); argnums=1 is y at its default,
+    x² = 9."""
+    def f(x, y=2.0):
+        return x ** 2 * y
+
+    (row,) = dk.compare(f, 3.0, argnums=-1, methods=["reverse"], repeat=1).rows
+    assert float(np.ravel(row.value)[0]) == 12.0
+    (row,) = dk.compare(f, 3.0, argnums=1, methods=["reverse"], repeat=1).rows
+    assert float(np.ravel(row.value)[0]) == 9.0
