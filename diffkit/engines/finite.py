@@ -22,7 +22,8 @@ fd-complex with an explicit step above :data:`TINY_IMAGINARY` one more complex e
 
 A complex input is stepped along its real and imaginary axes, giving ∂f/∂x and ∂f/∂y; the result
 follows JAX's convention like every engine (f′(z) for holomorphic f, ∂f/∂x − i·∂f/∂y for a
-real-valued f). A real input beside it stays real: it is stepped along its real axis only.
+real-valued f). A real input beside it stays real: it is stepped along its real axis only. A
+forward difference shares one f(x) between both axes (the plain call's, where one was made).
 
 What a black box cannot honour is refused by name: an operation declared constant
 (dk.stop_gradient, x.detach()) that the steps move and the derivative reads (the plain function
@@ -100,6 +101,7 @@ from .step_checks import (
     infinite_partial,
     moved_constant,
     not_analytic,
+    refusal,
     traced_pullback,
     traced_tangents,
 )
@@ -171,16 +173,36 @@ def _precision(graph: Graph | None, wrt: Sequence[int], x0: np.ndarray, out: Any
 def _reference(taken: Callable[[Any], Any], engine: Engine, shape: tuple[int, ...]
                ) -> np.ndarray | None:
     """An AD engine's derivative (``taken(engine)``) as a float array of `shape`; None where it
-    cannot be taken (a missing rule, a kink) or is not finite: then nothing is checked."""
+    cannot be taken (a missing rule) or is not finite: then nothing is checked. The engine's
+    NonDifferentiableError (a kink differentiated again: the derivative does not exist here)
+    is raised."""
     try:
         with warnings.catch_warnings():  # the reference's words are not the answer's
             warnings.simplefilter("ignore")
             ref = np.asarray(taken(engine), dtype=float)
+    except NonDifferentiableError:
+        raise
     except Exception:  # noqa: BLE001 - no reference: unchecked
         return None
     if ref.size != int(np.prod(shape)) or not np.all(np.isfinite(ref)):
         return None
     return ref.reshape(shape)
+
+
+def _checked_step(step: Any, scheme: str) -> float:
+    """``step=`` as a float: one positive finite real number, the absolute step h (ValueError,
+    not the TypeError that get_engine reads as an option the method does not take)."""
+    try:
+        h = float(step) if np.ndim(step) == 0 and np.isrealobj(step) and \
+            not isinstance(step, bool | str | bytes) else None
+    except (TypeError, ValueError):
+        h = None
+    if h is None or not np.isfinite(h) or h <= 0:
+        raise ValueError(
+            f"finite differences ({scheme}): step= must be one positive finite real number (the "
+            f"absolute step h, the same for every input; leave it out for the default, scaled to each "
+            f"|xᵢ|), got {step!r}")
+    return h
 
 
 def _probe_elementwise(flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
@@ -303,11 +325,11 @@ class FiniteDifferenceEngine(Engine):
     nests = False  # answers numbers: an outer tape cannot see through them
     at_the_point_only = False  # it evaluates f at other points: a branched trace is not f there
 
-    def __init__(self, scheme: str = "central", step: float | None = None, levels: int = 5) -> None:
+    def __init__(self, scheme: str = "central", step: Any = None, levels: int = 5) -> None:
         if scheme not in SCHEMES:
             raise ValueError(f"unknown finite-difference scheme {scheme!r}: choose from {', '.join(SCHEMES)}")
-        if step is not None and not step > 0:
-            raise ValueError(f"the finite-difference step must be positive, got {step}")
+        if step is not None:
+            step = _checked_step(step, scheme)
         if int(levels) != levels or levels < 1:
             raise ValueError(f"levels must be a whole number >= 1, got {levels}")
         super().__init__()
@@ -661,6 +683,9 @@ class FiniteDifferenceEngine(Engine):
         # f(x0) of a forward difference is the value's, where a plain call at x0 as it is gave it
         plain = value is None and graph is None
         dtype = _common_dtype(args, wrt)
+        base = out if plain else self.plain_at_point  # the repeatability check's call serves
+        f0 = _numeric(base) if base is not None and all(np.asarray(args[i]).dtype == x0.dtype
+                                                        for i in wrt) else None
         if np.iscomplexobj(x0):
             stepped = np.concatenate([np.full(np.size(args[i]), dtype_of(args[i]).kind == "c")
                                       for i in wrt])
@@ -668,16 +693,13 @@ class FiniteDifferenceEngine(Engine):
             # whatever the quotients say (1/z near its pole: their truncation misses the
             # Cauchy–Riemann equations by (h/|z|)²); the trace check then judges the answer
             jac = self._complex_jacobian(flat, x0, h, out, stepped, holomorphic=traced is not None
-                                         and nonholomorphic(traced) is None)
+                                         and nonholomorphic(traced) is None, f0=f0)
             found = jac if ct is None else (ct @ jac)[None, :]
             self._check_against_trace(traced, wrt, x0, found, eps, h, ct=ct)
             if plain:
                 self._check_black_box(flat, x0, np.asarray(h, dtype=float), ct=ct)
             return out, _narrow(found, dtype)
         batch = self._batched(fn, args, wrt)
-        base = out if plain else self.plain_at_point  # the repeatability check's call serves
-        f0 = _numeric(base) if base is not None and all(np.asarray(args[i]).dtype == x0.dtype
-                                                        for i in wrt) else None
         if ct is not None and ct.size > 1 and not np.all(ct):
             # an output whose cotangent is 0 contributes nothing: it is not differenced (one
             # that overflows under the step would make the whole VJP an error)
@@ -761,13 +783,18 @@ class FiniteDifferenceEngine(Engine):
 
     def _complex_jacobian(self, flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
                           h: np.ndarray, out: Any, stepped: np.ndarray,
-                          holomorphic: bool = False) -> np.ndarray:
+                          holomorphic: bool = False, f0: np.ndarray | None = None
+                          ) -> np.ndarray:
         """∂f/∂x and ∂f/∂y combined by the convention; a complex output must be holomorphic.
         Only the elements of complex inputs (`stepped`, a mask of x0) are stepped along the
-        imaginary axis: a real input's column is ∂f/∂x alone (its cotangent space is real)."""
-        jx = self._real_jacobian(flat, x0, h, out)
+        imaginary axis: a real input's column is ∂f/∂x alone (its cotangent space is real).
+        `f0`: f(x0) when the caller has it; else a forward difference evaluates it once, for
+        both halves."""
+        if f0 is None and self.scheme == "forward" and x0.size:
+            f0 = flat(x0)
+        jx = self._real_jacobian(flat, x0, h, out, f0=f0)
         x_error = self.error_estimate
-        jy = self._real_jacobian(flat, x0, h, out, axis=1j, only=stepped)
+        jy = self._real_jacobian(flat, x0, h, out, axis=1j, only=stepped, f0=f0)
         if x_error is not None:  # the worse of the two halves
             self.error_estimate = max(x_error, self.error_estimate or 0.0)
         if not np.iscomplexobj(_numeric(out)):
@@ -821,7 +848,9 @@ class FiniteDifferenceEngine(Engine):
         (tangent sweeps along the real axis, and for a real output the imaginary one too).
         Nothing is checked without a trace (a black box, which :meth:`_check_black_box` looks
         at from both sides), or for an explicit ``step`` (used as given: an error-against-step
-        plot walks into these on purpose)."""
+        plot walks into these on purpose). Where the trace's derivative is not finite or cannot
+        be taken and the AD engines refuse it with NonDifferentiableError (sqrt(x²) at 0:
+        :func:`~.step_checks.refusal`), the derivative does not exist: :meth:`_undefined`."""
         if graph is None or self.step is not None or not x0.size or self.warned or \
                 not self.check_trace:
             return
@@ -836,6 +865,11 @@ class FiniteDifferenceEngine(Engine):
                            else float)
         seed = np.ones(out_shape) if ct is None else np.reshape(ct, out_shape)
         back = traced_pullback(graph, nodes, seed)
+        if back is None or isinstance(back, str):  # no reference: AD may say why (a kink)
+            refused = refusal(graph, nodes, seed, None if tangent is None else
+                              [p[None] for p in split_flat(tangent, shapes)])
+            if refused is not None:
+                raise self._undefined("derivative", refused)
         if back is None:
             return
         if isinstance(back, str):  # the trace's derivative overflows: no reference to read
@@ -981,33 +1015,40 @@ class FiniteDifferenceEngine(Engine):
         to max(1, |reference|), it is a warning. Richardson's tableau over steps that span
         whole periods (sin″ at 1000 from a first step of 100) converges cleanly to the wrong
         limit with an estimate of 1e-11; a stencil that leaves x out (odd n, the Hessian's
-        corners) can see a narrow feature's flat sides only. Not for a black box, an explicit
-        step, or an answer that warned already (its estimate said so)."""
-        if graph is None or self.step is not None or self.warned or not self.check_trace:
+        corners) can see a narrow feature's flat sides only. Where a consulted AD reference
+        refuses with NonDifferentiableError (heaviside(x, ½)·x² at 0), the derivative does not
+        exist: :meth:`_undefined`, not a number. Not for a black box or an explicit step; no
+        warning for an answer that warned already (its estimate said so)."""
+        if graph is None or self.step is not None or not self.check_trace:
             return
-
+        found = np.asarray(found, dtype=float)
+        what = "Hessian" if found.ndim == 2 else f"derivative of order {n}"
+        try:
+            ref = _reference(taken, ForwardEngine(), found.shape)
+        except NonDifferentiableError as exc:
+            raise self._undefined(what, exc) from None
+        if ref is None or self.warned:
+            return
         own = 1.0 / (n + 1) if self.scheme == "forward" else 2.0 / (n + 2)
         tol = max(TRACE_AGREEMENT, min(0.1, 30 * eps ** own))
-        found = np.asarray(found, dtype=float)
         # max(1, |D|·units) in x's units: max(1/units, |D|) (units = wⁿ overflows at 1e160)
         floor = np.broadcast_to(np.asarray(units, dtype=float), found.shape)
-        ref = _reference(taken, ForwardEngine(), found.shape)
-        if ref is None:
-            return
         scale = np.maximum(floor, np.abs(ref))
         if np.any(scale == 0):  # (1/wⁿ underflowed beside a derivative of 0: no relative gap)
             return
         gap = np.abs(found - ref)
         off = gap > tol * scale
         if np.any(off):  # before it says so: reverse mode must agree (a derivative that
-            again = _reference(taken, ReverseEngine(), found.shape)  # cancels in the trace
+            try:  # cancels in the trace is no reason)
+                again = _reference(taken, ReverseEngine(), found.shape)
+            except NonDifferentiableError as exc:
+                raise self._undefined(what, exc) from None
             if again is None or np.any(np.abs(again - ref) > tol * scale):  # is no reason)
                 return
         self.verified = float(np.max(gap / scale, initial=0.0))
         if not np.any(off):
             return
         k = np.unravel_index(int(np.argmax(np.where(off, gap / scale, -1.0))), found.shape)
-        what = "Hessian" if found.ndim == 2 else f"derivative of order {n}"
         self.warned = True
         warn_user(
             f"finite differences ({self.scheme}): the {what} {found[k]:.6g} lies far from the "
@@ -1016,6 +1057,16 @@ class FiniteDifferenceEngine(Engine):
             f"{found.size} entries). The steps span something the quotients cannot resolve — "
             "whole periods of an oscillation, a narrow feature, a kink or a jump — or f is not "
             "differentiable here. Pass a smaller step= or use an AD method (method='forward')")
+
+    def _undefined(self, what: str, exc: NonDifferentiableError) -> NonDifferentiableError:
+        """The error for an answer by default steps where the AD engines refuse the derivative
+        at the traced point (`exc`): it does not exist there, so the quotient estimates nothing
+        (heaviside(x, ½)·x² at 0: one-sided second derivatives 0 and 2, the quotient 1)."""
+        return NonDifferentiableError(
+            f"finite differences ({self.scheme}): the AD engines find no {what} at this point "
+            f"({exc}), so a difference quotient here would estimate a derivative that does not "
+            "exist (its number is an artefact of the step). Differentiate at another point, or "
+            "pass an explicit step= to take the quotient anyway")
 
     def _finest(self) -> float:
         """How much smaller than the first step the finest quotient's is (Richardson's last

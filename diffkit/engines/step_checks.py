@@ -12,16 +12,24 @@ still moves, so that a difference quotient counts a derivative the convention dr
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import DiffkitError, MissingRuleError, NumericOverflowError
+from ..errors import DiffkitError, MissingRuleError, NonDifferentiableError, NumericOverflowError
 from ..ir import Graph, Node
 from ..primitive import NoRule, Primitive
 from ..primitives.structure import sum_to
-from ..sweeps import active_nodes, adjoint_sweep, backward, linearize_all, tangent_sweep
+from ..sweeps import (
+    active_nodes,
+    adjoint_sweep,
+    backward,
+    linearize_all,
+    require_finite,
+    tangent_sweep,
+)
 
 
 def carrying(graph: Graph) -> set[Node]:
@@ -280,6 +288,34 @@ def traced_pullback(graph: Graph, wrt: Sequence[Node], ct: np.ndarray
     if not np.all(np.isfinite(flat)):  # an infinite local derivative, or one that overflowed
         return f"it is not finite in {work} (an overflow, or a point where f has no derivative)"
     return flat, float("inf") if math.isnan(size) else size, terms
+
+
+def refusal(graph: Graph, wrt: Sequence[Node], ct: np.ndarray,
+            tangents: Sequence[np.ndarray] | None = None) -> NonDifferentiableError | None:
+    """The NonDifferentiableError the AD engines raise for this first derivative at the traced
+    point — reverse mode's ctᵀ·J, or forward mode's J·t along `tangents` (one (1, *shape) per
+    node of `wrt`): 0·∞ at a zero that holds at this point only (sqrt(x²) at 0), an infinite
+    local derivative (x^(1/3) at 0). There the derivative is not defined, and a difference
+    quotient estimates nothing. None where they answer, or fail otherwise (a missing rule)."""
+    with warnings.catch_warnings():  # the engines' words are not the answer's
+        warnings.simplefilter("ignore")
+        try:
+            if tangents is None:
+                _, lins = linearize_all(graph.nodes, wrt)
+                seed = np.asarray(ct, dtype=_working(graph)).reshape(graph.output.shape)
+                adj = adjoint_sweep(graph.nodes, lins, graph.output, seed, wrt)
+                require_finite([adj.get(n) for n in wrt], lins)
+            else:
+                singular: list[Any] = []
+                seeds = {w: np.asarray(t, dtype=_tangent_dtype(graph)) for w, t in
+                         zip(wrt, tangents, strict=True)}
+                tan = tangent_sweep(graph.nodes, seeds, 1, singular, output=graph.output)
+                require_finite([tan.get(graph.output)], singular)
+        except NonDifferentiableError as exc:
+            return exc
+        except _SWEEP_ERRORS:
+            return None
+    return None
 
 
 def _absolute_adjoints(nodes: Sequence[Node], lins: dict[Node, Any], output: Node,
