@@ -21,7 +21,6 @@ import keyword
 import math
 import numbers
 import os
-import types
 from collections.abc import Callable, Sequence
 from threading import get_ident
 from typing import Any
@@ -93,7 +92,8 @@ def as_input(x: Any, differentiated: bool = True, name: str | None = None) -> An
                              "tracing does not record): pass a plain array, np.asarray(x) (a "
                              "masked array's x.filled(v) or x.compressed()), and write the "
                              "operation you mean (x @ y)")
-    if hasattr(x, "dtype") and hasattr(x, "shape"):  # NumPy and CuPy arrays and scalars
+    if isinstance(getattr(x, "dtype", None), np.dtype) and hasattr(x, "shape"):  # NumPy and
+        # CuPy arrays and scalars (the numpy module has a dtype and a shape too: classes)
         return x if x.dtype.kind in "fc" else _floats(x, what, f"{x.dtype} array")
     if t is dict:  # reached here from every derivative but grad and value_and_grad
         raise InputTypeError(f"{what} is a dict: dk.grad and dk.value_and_grad differentiate a "
@@ -180,7 +180,8 @@ def given_as_is(x: Any) -> bool:
             return True
     if isinstance(x, int | float | complex | np.number | Tensor):
         return False
-    return isinstance(x, np.generic) or not (hasattr(x, "dtype") and hasattr(x, "shape"))
+    return isinstance(x, np.generic) or not (
+        isinstance(getattr(x, "dtype", None), np.dtype) and hasattr(x, "shape"))
 
 
 def passed_as_given(x: Any) -> bool:
@@ -376,9 +377,6 @@ class Function:
         #: the default values of a Python function's last inputs (``lam=1e-2``), which a call
         #: that leaves them out gets, as Python gives them (:meth:`completed`)
         self.defaults: tuple[Any, ...] = ()
-        #: a Python function's parameters held at their defaults, not inputs (name: default;
-        #: :func:`is_configuration`: ``np=np``, ``act=np.tanh``, ``mode="a"``)
-        self.configuration: dict[str, Any] = {}
 
     @property
     def reusable(self) -> bool:
@@ -403,19 +401,7 @@ class Function:
         if len(args) != len(self.inputs):
             names = ", ".join(self.inputs)
             raise ArityError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got "
-                             f"{len(args)}{self.held_note()}")
-
-    def held_note(self) -> str:
-        """For an error about inputs: the parameters held at their defaults as configuration
-        (:attr:`configuration`), and how to pass another value; "" where there are none."""
-        if not self.configuration:
-            return ""
-        held = ", ".join(f"{n}={v!r}" for n, v in self.configuration.items())
-        first = next(iter(self.configuration))
-        return (f"; {held} {'is' if len(self.configuration) == 1 else 'are'} configuration "
-                "(a default that is a module, class, function or string), held at the default "
-                "and never differentiated, not an input: for another value make a new function, "
-                f"functools.partial({self.name}, {first}=...)")
+                             f"{len(args)}")
 
     def positions(self, wrt: Any, argnums: Any = None) -> list[int]:
         """The inputs named by ``wrt=`` (or its alias ``argnums=``), as distinct positions: an
@@ -446,12 +432,12 @@ class Function:
             if isinstance(w, str):
                 if w not in self.inputs:
                     raise ArityError(f"wrt={w!r} is not an input of {self.name}; its inputs are "
-                                     f"{self.inputs}{self.held_note()}")
+                                     f"{self.inputs}")
                 i = self.inputs.index(w)
             elif isinstance(w, numbers.Integral) and not isinstance(w, bool | np.bool_):
                 if not -self.arity <= w < self.arity:
                     raise ArityError(f"wrt={w} is out of range for {self.name}, which has "
-                                     f"{self.arity} input(s){self.held_note()}")
+                                     f"{self.arity} input(s)")
                 i = int(w) % self.arity
             else:
                 raise ArityError(f"wrt={w!r}: an input is named by its position (an integer) or "
@@ -562,7 +548,7 @@ class Function:
         for name, value in keywords.items():
             if name not in names:
                 raise ArityError(f"{self.name} has no input {name!r} (its inputs: "
-                                 f"{', '.join(names)}){self.held_note()}")
+                                 f"{', '.join(names)})")
             i = names.index(name)
             if full[i] is not _UNSET:
                 raise ArityError(f"{self.name}: input {name!r} given twice")
@@ -1081,7 +1067,7 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
             if f.jit:  # already jit: itself, with the state it froze (a new Function over its
                 return f  # body would trace the outside afresh, as it is now)
             made = Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
-            made.defaults, made.configuration = f.defaults, f.configuration
+            made.defaults = f.defaults
             return made
         return _from_callable(f, inputs, jit=True)
 
@@ -1090,50 +1076,33 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
 
 def _from_callable(f: Any, inputs: Sequence[str] | None, jit: bool) -> Function:
     """A Python function as a Function: its inputs are `inputs`, or those
-    :func:`_positional_body` finds, with their trailing defaults and its configuration."""
+    :func:`_positional_body` finds, with their trailing defaults."""
     if inputs:
         return Function(f, inputs, name=getattr(f, "__name__", "f"), jit=jit)
-    body, names, held = _positional_body(_callable(f))
+    body, names = _positional_body(_callable(f))
     made = Function(body, names, name=getattr(f, "__name__", "f"), jit=jit)
     made.defaults = _trailing_defaults(f, names)
-    made.configuration = held
     return made
 
 
-def is_configuration(default: Any) -> bool:
-    """Whether a parameter's default makes it configuration, not an input: a module, a class,
-    a function or other callable (``np=np``, ``act=np.tanh``), a str or bytes (``mode="a"``).
-    Numbers and arrays (``k=2.0``) are inputs, differentiable where named in wrt=."""
-    return isinstance(default, types.ModuleType | type | str | bytes) or callable(default)
-
-
-def _positional_body(f: Callable[..., Any]
-                     ) -> tuple[Callable[..., Any], list[str], dict[str, Any]]:
-    """(body, inputs, configuration) of `f`: its inputs are its positional parameters
-    (:func:`_positional_names`) less those whose default is configuration
-    (:func:`is_configuration`), which the body passes at their defaults, then its keyword-only
+def _positional_body(f: Callable[..., Any]) -> tuple[Callable[..., Any], list[str]]:
+    """`f` and its inputs (:func:`_positional_names`), and where `f` has keyword-only
     parameters without a default — ``functools.partial(f, y=2.0)`` makes every parameter
-    after y one — which the body takes positionally after the others and passes by keyword:
-    they are inputs too (a derivative's inputs are positional), in `f`'s order."""
+    after y one — a body that takes them positionally after the others and passes them by
+    keyword: they are inputs too (a derivative's inputs are positional), in `f`'s order."""
     names = _positional_names(f)
-    params = _parameters(f)
-    held = {p.name: p.default for p in params if p.name in names
-            and p.default is not inspect.Parameter.empty and is_configuration(p.default)}
-    keyword = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
+    keyword = [p.name for p in _parameters(f) if p.kind is inspect.Parameter.KEYWORD_ONLY
                and p.default is inspect.Parameter.empty]
-    if not keyword and not held:
-        return f, names, {}
-    taken = [n for n in names if n not in held]
-    k = len(taken)
+    if not keyword:
+        return f, names
+    k = len(names)
 
     def body(*args: Any) -> Any:
-        given = iter(args[:k])
-        positional = [held[n] if n in held else next(given) for n in names]
-        return f(*positional, **dict(zip(keyword, args[k:], strict=True)))
+        return f(*args[:k], **dict(zip(keyword, args[k:], strict=True)))
 
     body.__name__ = getattr(f, "__name__", "f")
     body.__doc__ = getattr(f, "__doc__", None)
-    return body, [*taken, *keyword], held
+    return body, [*names, *keyword]
 
 
 def _trailing_defaults(f: Callable[..., Any], names: Sequence[str]) -> tuple[Any, ...]:
