@@ -137,11 +137,12 @@ def _check_method(fn: Function, method: Any) -> None:
             return
     elif isinstance(method, bool | np.bool_) or not (
             isinstance(method, numbers.Integral) or isinstance(method, tuple | list) and method
-            and all(isinstance(m, numbers.Integral | str) for m in method)):
+            and all(isinstance(m, numbers.Integral) or m in fn.inputs and m not in METHODS
+                    for m in method)):
         return
     raise ValueError(f"method={method!r} is not a method; to choose the inputs use "
-                     f"argnums={method!r} (or wrt={method!r}) — the second positional argument "
-                     f"is the method: one of {', '.join(METHODS)}")
+                     f"argnums={method!r} (or wrt={method!r}) — method is one of "
+                     f"{', '.join(METHODS)}")
 
 
 #: engines that answer numbers: they cannot carry the eager tape of an input that requires grad

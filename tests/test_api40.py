@@ -138,3 +138,13 @@ def test_compare_reads_a_negative_argnums_from_the_last_argument_passed():
     assert float(np.ravel(row.value)[0]) == 12.0
     (row,) = dk.compare(f, 3.0, argnums=1, methods=["reverse"], repeat=1).rows
     assert float(np.ravel(row.value)[0]) == 9.0
+
+
+def test_a_list_of_method_names_is_not_taken_for_argnums():
+    """dk.grad(h, ["reverse", "forward"]) names unknown methods; it said argnums=[...]."""
+    def h(x, y):
+        return x * y
+
+    with pytest.raises(ValueError, match="unknown method") as info:
+        dk.grad(h, ["reverse", "forward"])(1.0, 2.0)
+    assert "argnums" not in str(info.value)
