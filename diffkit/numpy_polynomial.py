@@ -10,6 +10,12 @@ in their modules when it is imported: on a traced x the coefficients get the lay
 them for an array x; on anything else NumPy's own function runs, unchanged. (A name imported
 from numpy.polynomial before diffkit was is NumPy's function, unwrapped; NumPy's original held
 elsewhere, as ``Polynomial._val``, no longer pickles by name.)
+
+NumPy's fitting, root-finding, companion-matrix and division functions (``chebfit``,
+``Polynomial.fit``, ``polyroots``, ``Polynomial.roots``, ``polydiv``, …) compute with LAPACK and
+in-place writes that a trace cannot follow: on a traced argument they raise a MissingRuleError
+naming the function, as ``np.polyfit`` and ``np.roots`` do (an error from inside NumPy named a
+line the user never wrote).
 """
 
 from __future__ import annotations
@@ -22,12 +28,47 @@ from typing import Any
 import numpy as np
 import numpy.polynomial as npp
 
+from .errors import MissingRuleError
 from .ir import Traced
 
 #: (submodule of numpy.polynomial, function) whose layout depends on isinstance(x, np.ndarray)
 EVALUATORS = (("polynomial", "polyval"), ("polynomial", "polyvalfromroots"),
               ("chebyshev", "chebval"), ("legendre", "legval"), ("laguerre", "lagval"),
               ("hermite", "hermval"), ("hermite_e", "hermeval"))
+
+
+#: prefix of each submodule's functions, and the class whose static methods (_fit, _roots, _div)
+#: hold them
+PREFIXES = (("polynomial", "poly", "Polynomial"), ("chebyshev", "cheb", "Chebyshev"),
+            ("legendre", "leg", "Legendre"), ("laguerre", "lag", "Laguerre"),
+            ("hermite", "herm", "Hermite"), ("hermite_e", "herme", "HermiteE"))
+#: (suffix of the function, the class's static method holding it, the method users call)
+UNTRACEABLE = (("fit", "_fit", "fit"), ("roots", "_roots", "roots"), ("div", "_div", "//"),
+               ("companion", None, None))
+
+
+def _holds_traced(a: Any) -> bool:
+    """A traced value, or an object array of them (a polynomial's coef built from traced values)."""
+    if isinstance(a, np.ndarray) and a.dtype == object:
+        return any(isinstance(v, Traced) for v in a.flat)
+    return isinstance(a, Traced)
+
+
+def refusing_traced(original: Callable[..., Any], label: str, hint: str = "") -> Callable[..., Any]:
+    """`original`, raising a MissingRuleError naming `label` (and `hint`, another way) when an
+    argument is traced."""
+
+    @functools.wraps(original)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if any(_holds_traced(a) for a in (*args, *kwargs.values())):
+            raise MissingRuleError(
+                f"diffkit cannot differentiate {label} yet (NumPy computes it on plain arrays, "
+                "with LAPACK or in-place writes, which a trace cannot follow): use method='fd', which treats "
+                f"the function as a black box{hint}")
+        return original(*args, **kwargs)
+
+    call.numpy_function = original  # type: ignore[attr-defined]
+    return call
 
 
 def with_tensor_layout(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,12 +95,27 @@ def with_tensor_layout(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> None:
-    """Wrap each of :data:`EVALUATORS` in its module (once)."""
+    """Wrap each of :data:`EVALUATORS` and :data:`UNTRACEABLE` in its module (once)."""
     for module_name, name in EVALUATORS:
         module = getattr(npp, module_name)
         fn = getattr(module, name)
         if not hasattr(fn, "numpy_function"):
             setattr(module, name, with_tensor_layout(fn))
+    for module_name, prefix, class_name in PREFIXES:
+        module = getattr(npp, module_name)
+        cls = getattr(npp, class_name)
+        for suffix, static, method in UNTRACEABLE:
+            fn = getattr(module, prefix + suffix)
+            if hasattr(fn, "numpy_function"):
+                continue
+            name = f"numpy.polynomial.{module_name}.{prefix}{suffix}"
+            hint = (f", or fit by np.linalg.lstsq(numpy.polynomial.{module_name}.{prefix}vander("
+                    "x, deg), y, rcond=None)[0], which diffkit differentiates"
+                    if suffix == "fit" else "")
+            setattr(module, prefix + suffix, refusing_traced(fn, name, hint))
+            if static is not None:
+                via = f"{class_name}.{method}" if method[0].isalpha() else f"{class_name} {method}"
+                setattr(cls, static, staticmethod(refusing_traced(fn, f"{name} ({via})", hint)))
 
 
 install()

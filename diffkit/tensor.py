@@ -568,6 +568,63 @@ def call_site() -> str:
     return f"{where} ({code})" if code else where
 
 
+def _library_of(frame: Any) -> str | None:
+    """'NumPy' or 'SciPy' where `frame` runs that package's own code, else None."""
+    module = frame.f_globals.get("__name__", "")
+    for package, label in (("numpy", "NumPy"), ("scipy", "SciPy")):
+        if module == package or module.startswith(package + "."):
+            return label
+    return None
+
+
+def _library_call() -> tuple[str, str, str, str] | None:
+    """(library, its function the user called, the library's line, the user's call) where the
+    innermost caller outside diffkit is NumPy's or SciPy's own code (the user's call: the next
+    frame outside diffkit and the library), else None."""
+    frame, _ = user_frame(3)
+    site = library = called = None
+    while frame is not None:
+        lib = _library_of(frame)
+        module = frame.f_globals.get("__name__", "")
+        if lib is None and module != "diffkit" and not module.startswith("diffkit."):
+            break
+        if lib is not None:
+            library, called = library or lib, frame  # the outermost library frame so far
+            site = site or f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    if called is None:
+        return None
+    user = "an unknown place"
+    if frame is not None:
+        code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+        user = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}" + \
+            (f" ({code})" if code else "")
+    return library, _public_name(called), site, user
+
+
+def _public_name(frame: Any) -> str:
+    """numpy.poly1d for poly1d.__init__ in numpy.lib._polynomial_impl: the name users call."""
+    name = frame.f_code.co_qualname.removesuffix(".__init__")
+    parts = frame.f_globals.get("__name__", "?").split(".")
+    top = sys.modules.get(parts[0])
+    if getattr(top, name.split(".")[0], None) is not None:
+        return f"{parts[0]}.{name}"
+    return ".".join([p for p in parts if not p.startswith("_")] + [name])
+
+
+def refuse_inside_library(what: str) -> None:
+    """A MissingRuleError where `what` (an in-place write of a traced value) happens in NumPy's
+    or SciPy's own code, not the user's: it names the library's function the user called and
+    the user's call, not a line to rewrite (nothing where the line is the user's)."""
+    found = _library_call()
+    if found is not None:
+        library, name, site, user = found
+        raise MissingRuleError(
+            f"{library}'s {name} {what} internally (at {site}), which diffkit cannot trace: "
+            f"diffkit cannot differentiate the call at {user}; use method='fd', which treats "
+            "the function as a black box, or write it with functions diffkit supports (dk.*)")
+
+
 class Tensor(Traced):
     """A traced value: a node of the IR plus the tape it was recorded on.
 
@@ -831,7 +888,12 @@ class Tensor(Traced):
         """NumPy asks for an array (``np.array([x, y])``, ``np.asarray(x)``). A value being
         differentiated inside a traced function becomes an object array of traced elements, so
         NumPy's own code keeps the graph (diffkit stacks such arrays back into one traced array
-        when they reach an operation or the output); anything else gives its plain value."""
+        when they reach an operation or the output); anything else gives its plain value.
+
+        A limit (docs/design.md): NumPy hands a NumPy scalar operand of that object array to each
+        element as a Python float, so a float32/float16/complex64 element computes
+        ``np.asarray(x) + np.float64(c)`` in its own dtype where NumPy promotes to float64 (the
+        element cannot tell it from a weak ``+ c``); float64 and complex128 elements lose nothing."""
         if self.requires_grad and self.tape.level > 0:
             if dtype is not None and np.dtype(dtype) != object:  # numbers: the graph would be lost
                 _check_not_stored()
@@ -1285,6 +1347,7 @@ class Tensor(Traced):
                     "traced or eager value), which holds no memory NumPy could write: write "
                     f"t = np.{name}(...) without out= (a new value)")
             if out and any(o is i for o in out for i in inputs):  # `a += x`: NumPy's in-place
+                refuse_inside_library("writes a traced value into a NumPy array in place")
                 raise TracingError(
                     f"a traced value was written into a NumPy array in place ({ufunc.__name__} "
                     f"into an array it reads: `a {_IN_PLACE.get(ufunc.__name__, 'op')}= x` at "
@@ -1305,8 +1368,11 @@ class Tensor(Traced):
                 if _discrete(out):  # np.isclose, searchsorted, digitize, result_type: no
                     return out       # derivative to lose, as a comparison's (a read of x)
                 module = getattr(func, "__module__", None) or "numpy"
-                raise MissingRuleError(
-                    _unsupported(f"{module}.{getattr(func, '__name__', func)}")) from None
+                what = f"{module}.{getattr(func, '__name__', func)}"
+                inside = _library_call()  # np.poly1d(c) calls np.trim_zeros: name poly1d
+                if inside is not None and inside[1] != what:
+                    what = f"{inside[1]} (called at {inside[3]}; it calls {what})"
+                raise MissingRuleError(_unsupported(what)) from None
         out = fn(*args, **kwargs)
         if func in _COPY_FUNCTIONS and kwargs.get("copy", True) or \
                 func is np.reshape and kwargs.get("copy") is True:  # not the views marked
@@ -1766,6 +1832,7 @@ def _check_not_stored() -> None:
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno) if frame else ""
     code = line.split("#")[0]
     if "]" in code and code.split("]", 1)[1].lstrip()[:1] == "=" and "==" not in code:
+        refuse_inside_library("stores a traced value into a plain NumPy array")
         raise TracingError(
             f"a traced value was stored into a plain NumPy array at {call_site()}: an array of "
             "numbers cannot hold the trace, so its derivative would be lost; build the array from "

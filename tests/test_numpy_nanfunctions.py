@@ -585,8 +585,8 @@ def test_float32_values_and_gradients_keep_numpys_dtype(call: Any, dtype: Any) -
     (lambda t: np.nansum(t, out=np.empty(4)), dk.TracingError, "out="),
     (lambda t: np.nanprod(t, initial=1.0), dk.TracingError, "initial="),
     (lambda t: np.nanmean(t, where=t > 0), dk.TracingError, "where="),
-    (lambda t: np.nansum(t, dtype=np.float32), dk.TracingError, "dtype="),
-    (lambda t: np.nancumsum(t, dtype=np.float32), dk.TracingError, "dtype="),
+    (lambda t: np.nanvar(t, dtype=np.float32), dk.TracingError, "dtype="),  # (nansum, nancumsum
+    (lambda t: np.nanstd(t, dtype=np.float32), dk.TracingError, "dtype="),  # take dtype=)
     (lambda t: np.nancumprod(t, out=np.empty(12)), dk.TracingError, "out="),
     (lambda t: np.nanvar(t, mean=np.mean(t)), dk.TracingError, "mean="),
     (lambda t: np.nanstd(t, ddof=1, correction=1), dk.DomainError, "simultaneously"),

@@ -567,7 +567,7 @@ def test_prepare_normalizes_axes_and_flags() -> None:
     (lambda t: np.min(t, out=np.empty(4)), dk.TracingError, "out="),
     (lambda t: np.min(t, initial=0.0), dk.TracingError, "initial="),
     (lambda t: np.prod(t, where=t > 0), dk.TracingError, "where="),
-    (lambda t: np.prod(t, dtype=np.float32), dk.TracingError, "dtype="),
+    (lambda t: np.var(t, dtype=np.float32), dk.TracingError, "dtype="),  # (prod takes dtype=)
     (lambda t: np.var(t, mean=np.mean(t)), dk.TracingError, "mean="),
     (lambda t: np.var(t, axis=0, ddof=3), dk.DomainError, "ddof"),
     (lambda t: np.std(t, ddof=1, correction=1), dk.DomainError, "simultaneously"),

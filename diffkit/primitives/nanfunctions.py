@@ -110,9 +110,9 @@ def _nan_reduce(name: str, reduce: Any, fill: float, a: Any, axis: Any, dtype: A
                 keepdims: Any, initial: Any, where_: Any) -> Any:
     """`reduce` over `axis` with NaN entries replaced by `fill` (the reduction's identity)."""
     x = _array(a)
-    _finish_keywords(name, x, dtype, out, initial=initial, where=where_)
+    _refuse(name, out=out, initial=initial, where=where_)
     axes, keep = _axes(axis, len(shape_of(x))), _flag(keepdims)
-    return reduce(_filled(x, fill)[0] if _inexact(x) else x, axes, keepdims=keep)
+    return reduce(_filled(x, fill)[0] if _inexact(x) else x, axes, dtype, keepdims=keep)
 
 
 @composite(numpy=("nansum",))
@@ -144,15 +144,18 @@ def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
     derivative 0. An all-NaN slice: NumPy's nan and "Mean of empty slice" (a DomainError inside
     dk.grad & co., as np.mean of an empty array: see the module's conventions)."""
     x = _array(a)
-    _finish_keywords("nanmean", x, dtype, out, where=where)
+    _refuse("nanmean", out=out, where=where)
     axes, keep = _axes(axis, len(shape_of(x))), _flag(keepdims)
     if not _inexact(x):
-        return mean(x, axes, keepdims=keep)
+        return mean(x, axes, dtype, keepdims=keep)
+    if dtype is not None and np.dtype(dtype).kind not in "fc":
+        raise InputTypeError("numpy.nanmean: if a is inexact, then dtype must be inexact "
+                             f"(NumPy's TypeError), got dtype={np.dtype(dtype)}")
     arr, mask = _filled(x, 0.0)
-    cnt = _counts(mask, axes, keep, x)
+    total = _sum(arr, axes, dtype, keepdims=keep)  # NumPy sums in dtype= and divides there
+    cnt = _counts(mask, axes, keep, total)
     empty = equal(cnt, 0.0)
     _invalid("nanmean", empty, "an all-NaN slice", "Mean of empty slice")
-    total = _sum(arr, axes, keepdims=keep)
     return _nan_where(empty, total / _where(empty, _const(1.0, cnt), cnt))
 
 
@@ -259,8 +262,8 @@ def nancumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> A
     ``cumsum(where(isnan(a), 0, a))``, of the flattened array when `axis` is None. A NaN entry
     has derivative 0."""
     x = _array(a)
-    _finish_keywords("nancumsum", x, dtype, out)
-    return cumsum(_filled(x, 0.0)[0] if _inexact(x) else x, axis)
+    _refuse("nancumsum", out=out)
+    return cumsum(_filled(x, 0.0)[0] if _inexact(x) else x, axis, dtype)
 
 
 @composite(numpy=("nancumprod",))
@@ -270,8 +273,8 @@ def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> 
     ``cumprod(where(isnan(a), 1, a))``, of the flattened array when `axis` is None; derivatives
     exact at zeros, as ``cumprod``'s. A NaN entry has derivative 0."""
     x = _array(a)
-    _finish_keywords("nancumprod", x, dtype, out)
-    return cumprod(_filled(x, 1.0)[0] if _inexact(x) else x, axis)
+    _refuse("nancumprod", out=out)
+    return cumprod(_filled(x, 1.0)[0] if _inexact(x) else x, axis, dtype)
 
 
 # ----- medians and quantiles ---------------------------------------------------------------------
@@ -294,6 +297,15 @@ def _gather(rows: Any, index: np.ndarray) -> Any:
     """rows[l, index[..., l]] for each row l: shape index.shape."""
     lane = np.broadcast_to(np.arange(index.shape[-1]), index.shape)
     return getitem(rows, (lane, index))
+
+
+def _meeting_dropped(value: Any, rows: Any) -> Any:
+    """`value` (selected from sorted `rows`), its tangent also meeting 0 × each tangent of
+    `rows`: a NaN entry's tangent (a NaN of a differentiated value, such as w·NaN) reaches it as
+    NaN, as the reverse sweep's 0·NaN does, so every engine refuses it by name (docs/design.md);
+    where every tangent is finite this adds 0. The value is unchanged (v − 0 is v, −0.0 too)."""
+    never = np.zeros(shape_of(rows), dtype=bool)
+    return value - _sum(_where(never, rows, _const(0.0, rows)), (1,), keepdims=False)
 
 
 def _row_counts(rows: Any) -> np.ndarray:
@@ -326,7 +338,7 @@ def nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool =
     empty = c == 0
     _invalid("nanmedian", empty, "an all-NaN slice", "All-NaN slice encountered")
     lo, hi = np.maximum((c - 1) // 2, 0), c // 2
-    value = (_gather(ordered, lo[None]) + _gather(ordered, hi[None])) / 2.0
+    value = _meeting_dropped((_gather(ordered, lo[None]) + _gather(ordered, hi[None])) / 2.0, rows)
     if empty.any():
         value = _nan_where(empty[None], value)
     return _scalar(reshape(value, kept if _flag(keepdims) else lead))
@@ -446,6 +458,7 @@ def _quantiles(name: str, a: Any, q: Any, axis: Any, out: Any, method: str, keep
     lo = _gather(ordered, prev)
     value = lo if gamma is None else _lerp(lo, _gather(ordered, nxt), gamma, weak, x)
     if skip_nan:
+        value = _meeting_dropped(value, rows) if _inexact(x) else value
         bad = np.broadcast_to(c == 0, shape)
         _invalid(name, bad, "an all-NaN slice", "All-NaN slice encountered")
         if bad.any():

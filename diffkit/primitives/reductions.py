@@ -57,6 +57,7 @@ from .structure import (
     _expand_back,
     _given,
     _kept_shape,
+    _reduce_in,
     _refuse,
     amax,
     at_kink,
@@ -211,8 +212,8 @@ amin = structural(
 
 def _prepare_prod(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
                   keepdims: Any = False, initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
-    _check_dtype("prod", x, dtype)
-    return _prepare_reduce("prod", x, axis, keepdims, out=out, initial=initial, where=where)
+    return _prepare_reduce("prod", _reduce_in(x, dtype), axis, keepdims, out=out,
+                           initial=initial, where=where)
 
 
 def _others_product(x: Any, axis: tuple[int, ...] | None) -> Any:
@@ -253,7 +254,7 @@ prod = structural(
 def _prepare_cumulative(name: str) -> Any:
     def prepare(x: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
         _refuse(name, out=out)
-        _check_dtype(name, x, dtype)
+        x = _reduce_in(x, dtype)  # NumPy accumulates in dtype= (as add.accumulate does)
         nd = len(shape_of(x))
         if axis is None or nd == 0:  # NumPy works on the flattened array
             if axis is not None:
@@ -768,7 +769,8 @@ def _plain_number(v: Any, what: str) -> Any:
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NOVALUE,
          append: Any = _NOVALUE) -> Any:
     """n-th differences along `axis`: out[i] = a[i+1] − a[i], n times (NumPy's values); `prepend`
-    and `append` are joined first (scalars broadcast to one slice)."""
+    and `append` are joined first (scalars broadcast to one slice). A boolean array differs by
+    a[i+1] ≠ a[i], as NumPy's diff does (a constant mask, no derivative)."""
     a = _array(a)
     nd = len(shape_of(a))
     if nd == 0:
@@ -792,18 +794,32 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NOVALUE,
         parts.append(e)
     if parts[0] is not None or parts[1] is not None:
         a = concatenate([p for p in (parts[0], a, parts[1]) if p is not None], axis=ax)
+    step = not_equal if _dtype(a) == np.bool_ else operator.sub  # NumPy's op for a boolean mask
     for _ in range(n):
-        a = getitem(a, _along(ax, nd, slice(1, None))) - getitem(a, _along(ax, nd, slice(None, -1)))
+        a = step(getitem(a, _along(ax, nd, slice(1, None))),
+                 getitem(a, _along(ax, nd, slice(None, -1))))
     return a
 
 
 @composite(numpy=("ediff1d",))
 def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
-    """Differences of the flattened array, with optional values before and after."""
+    """Differences of the flattened array, with optional values before and after, in its dtype.
+
+    NumPy's dtype: `to_begin` and `to_end` are cast to the array's (same_kind casting)."""
     flat = reshape(_array(ary), (-1,))
     out = getitem(flat, (slice(1, None),)) - getitem(flat, (slice(None, -1),))
-    parts = [reshape(_array(v), (-1,)) for v in (to_begin,) if v is not None]
-    parts += [out] + [reshape(_array(v), (-1,)) for v in (to_end,) if v is not None]
+    ends = []
+    for v, name in ((to_begin, "to_begin"), (to_end, "to_end")):
+        if v is None:
+            ends.append([])
+            continue
+        e = _array(v)
+        if not np.can_cast(_dtype(e), _dtype(flat), casting="same_kind"):
+            raise InputTypeError(f"numpy.ediff1d: dtype of `{name}` ({_dtype(e)}) must be "
+                                 f"compatible with input `ary` ({_dtype(flat)}) under the "
+                                 "`same_kind` rule (NumPy's TypeError)")
+        ends.append([_reduce_in(reshape(e, (-1,)), _dtype(flat))])
+    parts = [*ends[0], out, *ends[1]]
     return concatenate(parts, axis=0) if len(parts) > 1 else out
 
 
