@@ -72,7 +72,8 @@ def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
 
     Raises:
         CheckpointError: a value that checkpoints cannot hold (object arrays, ndarray
-            subclasses such as masked arrays, str with lone surrogates, other classes).
+            subclasses such as masked arrays — a np.memmap is saved as a plain array —, str
+            with lone surrogates, other classes).
     """
     path = os.fspath(path)
     if not isinstance(state, dict):
@@ -143,6 +144,8 @@ def _encode(x: Any, arrays: list[np.ndarray], path: str, where: str) -> Any:
         return _text(x, path, where)
     if x is None or isinstance(x, bool):
         return x
+    if isinstance(x, np.memmap):  # a file's bytes: nothing a checkpoint must keep
+        x = np.asarray(x)
     if isinstance(x, np.ndarray) and type(x) is not np.ndarray:
         raise CheckpointError(
             f"{path}: cannot save {where}: a {type(x).__module__}.{type(x).__qualname__} would "

@@ -724,12 +724,14 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         total = float(np.float16(total))  # PyTorch's half-precision norm, rounded so (inf > 65504)
     if error_if_nonfinite and not math.isfinite(total):
         bad = next((i for i, _, g in grads if not bool(xp.isfinite(g).all())), None)
+        why = (f" (the gradient of parameter {bad} holds NaN or inf): lower the learning rate "
+               "or find the NaN's source" if bad is not None else
+               f" (no gradient is NaN or inf: the norm itself overflowed {grads[0][2].dtype}): "
+               "scale the loss down or clip by value first")
         raise NumericOverflowError(
             f"the total norm of order {norm_type} of the gradients is {total}, so they cannot "
-            "be clipped" + ("" if bad is None else
-                            f" (the gradient of parameter {bad} holds NaN or inf)")
-            + ": lower the learning rate or find the NaN's source, or pass "
-            "error_if_nonfinite=False to scale the gradients by the non-finite norm anyway")
+            f"be clipped{why}, or pass error_if_nonfinite=False to scale the gradients by the "
+            "non-finite norm anyway")
     scale = max_norm / (total + 1e-6)
     if not scale >= 1:  # NaN too: PyTorch's clamp(max=1) keeps it, and it poisons every gradient
         for _, p, g in grads:
@@ -743,8 +745,8 @@ def _power_sum(xp: Any, g: Any, p: float) -> float:
     p again for the norm of the norms."""
     if g.dtype != np.float16:
         return float((xp.abs(g) ** p).sum())
-    norm = float(np.float64((xp.abs(g.astype(np.float32)) ** p).sum()) ** (1 / p))
-    return float(np.float16(norm)) ** p if norm else (math.inf if p < 0 else 0.0)
+    norm = float(np.float16(float(np.float64((xp.abs(g.astype(np.float32)) ** p).sum()) ** (1 / p))))
+    return norm ** p if norm else (math.inf if p < 0 else 0.0)  # a norm rounded to 0 too
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:

@@ -11,6 +11,8 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .optim import Optimizer
 
 #: a check of one state entry: None when the value is fine, else what follows the entry's name
@@ -48,6 +50,22 @@ _epochs = _is("a number >= 0", lambda v: _number(v) and v >= 0)
 _flag = _is("True or False", lambda v: isinstance(v, bool))
 #: a check: None or a str
 _name_or_none = _is("None or a str", lambda v: v is None or isinstance(v, str))
+
+
+def _settings(owner: str, checks: Mapping[str, _Check], **values: Any) -> list[Any]:
+    """A constructor's arguments, each checked as its load_state_dict checks it (a ValueError
+    naming the argument otherwise, so that no state it saves is refused when loaded), NumPy
+    numbers made Python ones (np.int64(3): 3)."""
+    for name, value in values.items():
+        why = checks[name](value)
+        if why is not None:
+            raise ValueError(f"{owner}: {name}{why}")
+    return [_plain(v) for v in values.values()]
+
+
+def _plain(v: Any) -> Any:
+    """A NumPy scalar as the Python bool, int or float it holds; anything else as it is."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _one_of(*options: str) -> _Check:
@@ -271,6 +289,9 @@ class ReduceLROnPlateau:
             raise ValueError("Factor should be < 1.0.")
         if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
             raise ValueError(f"invalid mode {mode!r} or threshold_mode {threshold_mode!r}")
+        factor, patience, threshold, cooldown, min_lr, eps = _settings(
+            "ReduceLROnPlateau", self._state_checks(), factor=factor, patience=patience,
+            threshold=threshold, cooldown=cooldown, min_lr=min_lr, eps=eps)
         self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown
         self.min_lr, self.eps = min_lr, eps
@@ -308,7 +329,7 @@ class ReduceLROnPlateau:
         return [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+        return {k: _plain(v) for k, v in self.__dict__.items() if k != "optimizer"}
 
     def _state_checks(self) -> dict[str, _Check]:
         """How :meth:`load_state_dict` checks each entry."""
@@ -346,6 +367,9 @@ class EarlyStopping:
                  monitor: str | None = None, restore_best: bool = True) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"invalid mode {mode!r}: use 'min' or 'max'")
+        patience, min_delta, monitor, restore_best = _settings(
+            "EarlyStopping", self._state_checks(), patience=patience, min_delta=min_delta,
+            monitor=monitor, restore_best=restore_best)
         self.patience, self.min_delta, self.mode, self.monitor = patience, min_delta, mode, monitor
         self.restore_best = restore_best
         self.best = math.inf if mode == "min" else -math.inf
@@ -363,7 +387,7 @@ class EarlyStopping:
             self.best, self.best_epoch, self.bad_epochs = float(value), self.epoch, 0
         else:
             self.bad_epochs += 1
-        self.stopped = self.bad_epochs >= self.patience
+        self.stopped = bool(self.bad_epochs >= self.patience)
         return self.stopped
 
     def reset(self) -> None:
@@ -376,7 +400,7 @@ class EarlyStopping:
     SETTINGS = ("patience", "min_delta", "mode", "monitor", "restore_best")
 
     def state_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: _plain(v) for k, v in self.__dict__.items()}
 
     def _state_checks(self) -> dict[str, _Check]:
         """How :meth:`load_state_dict` checks each entry."""

@@ -274,6 +274,9 @@ class Trainer:
         self._restored: list[Any] = []  # what the model held right after that restore: _held
         self._loader_state: dict[str, Any] | None = None
         self._loader: Any = None  # the last fit's training data
+        #: the epoch in which the last fit raised DivergenceError; None once an epoch ends
+        #: finite or a checkpoint is loaded (save_checkpoint refuses the diverged weights)
+        self.diverged_at: int | None = None
         self._labels_to_check: np.ndarray | None = None
         #: (labels, classes) the DataLoader's y was last checked against, in this fit
         self._checked: tuple[np.ndarray, int] | None = None
@@ -523,9 +526,9 @@ class Trainer:
             self.best_state = None
         self._watched = self._monitor
         self._labels_to_check, self._checked = None, None  # checked again once per fit
-        if self._loader_state is not None and hasattr(train_loader, "load_state_dict"):
-            train_loader.load_state_dict(self._loader_state)  # (a list of batches has none:
-        self._loader_state = None  # its order is the caller's)
+        if self._loader_state is not None and isinstance(train_loader, DataLoader):
+            train_loader.load_state_dict(self._loader_state)  # (any other iterable's
+        self._loader_state = None  # order is the caller's)
         self._loader = train_loader
         last = self._resumable()
         if last is not None:  # continue the run from its last epoch, not the restored best
@@ -697,6 +700,7 @@ class Trainer:
             mean = float(total) / counted if counted else math.nan
         if not math.isfinite(mean):
             self._diverged(losses, mean, len(losses))
+        self.diverged_at = None
         h = self.history
         h["loss"].append(mean)
         h["accuracy"].append(float(correct) / n)
@@ -727,6 +731,7 @@ class Trainer:
                   "with dtype=np.float32), lower the learning rate (lr={lr:g}) or clip "
                   "gradients (clip_grad_norm=1.0)" if half else
                   "Lower the learning rate (lr={lr:g}), or clip gradients (clip_grad_norm=1.0)")
+        self.diverged_at = self.epoch + 1
         raise DivergenceError(
             f"training diverged in epoch {self.epoch + 1} {where}: the loss is {value}. "
             + advice.format(lr=lr),
@@ -828,20 +833,21 @@ class Trainer:
         a checksummed, versioned NumPy zip that loading never unpickles). Where fit ended by
         restoring the best weights, "model" holds them (what loading gives the model) and
         "resume" the last epoch's, which the optimizer's state belongs to and a resumed fit
-        continues from, bit for bit. The loader's state is saved where it has one (a
-        DataLoader's); a list of batches, or an iterable of yours, has none ("loader": None).
+        continues from, bit for bit. The loader's state is saved for a diffkit DataLoader; a
+        list of batches, or an iterable of yours, saves none ("loader": None: a resumed fit
+        takes the caller's order). Weights holding NaN or inf are saved as they are (a frozen
+        mask of -inf), unless the last fit diverged.
 
         Raises:
-            CheckpointError: a parameter of the model is NaN or infinite (the run diverged:
-                resume from the last good checkpoint instead).
+            CheckpointError: the last fit raised DivergenceError (``diverged_at``), so the
+                weights hold the diverged steps' values: resume from the last good checkpoint.
         """
-        bad = next((k for k, p in self.model.named_parameters()
-                    if not bool(array_namespace(p.value).isfinite(p.value).all())), None)
-        if bad is not None:
+        if self.diverged_at is not None:
             raise CheckpointError(
-                f"{path}: not written: the model's parameter {bad!r} holds NaN or inf (the run "
-                f"diverged after epoch {self.epoch}): load the last good checkpoint and resume "
-                "from it, with a lower learning rate or gradient clipping")
+                f"{path}: not written: the run diverged at epoch {self.diverged_at} "
+                "(DivergenceError), so the weights hold the diverged steps' values: load the "
+                "last good checkpoint and resume from it, with a lower learning rate or "
+                "gradient clipping")
         loader = self._loader
         state = {
             "epoch": self.epoch, "history": dict(self.history), "model": self.model.state_dict(),
@@ -849,7 +855,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "early_stopping": (self.early_stopping.state_dict()
                                if self.early_stopping is not None else None),
-            "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
+            "loader": loader.state_dict() if isinstance(loader, DataLoader) else None,
             "best_state": self.best_state,
         }
         last = self._resumable()
@@ -915,7 +921,7 @@ class Trainer:
         except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
             self._restore(before)
             raise CheckpointError(f"{path}: entry {entry!r}: {_message(exc)}") from None
-        self.epoch, self.history = epoch, history
+        self.epoch, self.history, self.diverged_at = epoch, history, None
         self._loader_state, self.best_state = state["loader"], state["best_state"]
         self._last_state, self._restored = state.get("resume"), self._held()
 
@@ -947,19 +953,22 @@ class Trainer:
         return {"epoch": self.epoch, "history": self.history,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "rng": get_rng().bit_generator.state,
-                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-                "early_stopping": None if self.early_stopping is None
-                else self.early_stopping.state_dict()}
+                "scheduler": _attributes(self.scheduler),
+                "early_stopping": _attributes(self.early_stopping)}
 
     def _restore(self, before: dict[str, Any]) -> None:
+        """Put back :meth:`_restorable`'s state. The scheduler's and early stopping's
+        attributes are set back as they were, unchecked: a setting their load_state_dict
+        refuses (``es.patience = -1`` set by hand) cannot make the rollback fail too."""
         self.epoch, self.history = before["epoch"], before["history"]
         self.model.load_state_dict(before["model"])
         self.optimizer.load_state_dict(before["optimizer"])
         get_rng().bit_generator.state = before["rng"]
-        if before["scheduler"] is not None:
-            self.scheduler.load_state_dict(before["scheduler"])
-        if before["early_stopping"] is not None:
-            self.early_stopping.load_state_dict(before["early_stopping"])
+        for piece, attributes in ((self.scheduler, before["scheduler"]),
+                                  (self.early_stopping, before["early_stopping"])):
+            if attributes is not None:
+                vars(piece).clear()
+                vars(piece).update(attributes)
 
 
 _CHECKPOINT_KEYS = ("epoch", "history", "model", "optimizer", "rng", "scheduler",
@@ -1037,6 +1046,11 @@ def _checked_epoch(epoch: Any, recorded: int) -> int:
     return int(epoch)
 
 
+def _attributes(piece: Any) -> dict[str, Any] | None:
+    """A copy of a scheduler's or early stopping's attributes (None for none), for a rollback."""
+    return None if piece is None else dict(vars(piece))
+
+
 def _check_presence(entry: str, saved: Any, piece: Any) -> None:
     """A scheduler or early-stopping state saved where the trainer has that piece, and none
     where it has none (either way round the run would not resume as it was). ValueError."""
@@ -1111,17 +1125,19 @@ def _check_loader(loader: Any, epochs: int) -> None:
 
 def _validation_batches(val_data: Any) -> Any:
     """fit's `val_data` as what each epoch evaluates: a list of (x, y) batches — ``[(X, y)]``
-    for (X, y), two arrays of as many rows (the first has a ``shape``) —, or the DataLoader or
-    re-iterable of (x, y) batches given. Checked once here: every batch a pair of arrays of
-    as many rows, finite, and some rows in all. ValueError/TypeError saying what val_data may
-    be otherwise."""
-    usage = ("val_data may be (X, y) — two arrays of as many rows —, a DataLoader, or a list "
-             "of (x, y) batches of arrays")
-    pair = isinstance(val_data, tuple | list) and len(val_data) == 2
-    single = pair and hasattr(val_data[0], "shape")
+    for a tuple (X, y) of arrays or nested lists, as :meth:`Trainer.evaluate` takes them —, or
+    the DataLoader, list or re-iterable of (x, y) batches given. Checked once here: every batch
+    a pair of arrays of as many rows, finite, and some rows in all. ValueError/TypeError saying
+    what val_data may be otherwise."""
+    usage = ("val_data may be (X, y) — a tuple of two arrays or nested lists of as many rows "
+             "—, a DataLoader, or a list of (x, y) batches of arrays ((X, y) is passed as a "
+             "tuple; a list is read as batches)")
+    single = isinstance(val_data, tuple) and len(val_data) == 2
     if single:
-        X, y = val_data
-        parts: Any = [(X, y if hasattr(y, "shape") else np.asarray(y))]
+        if all(_is_batch(v) for v in val_data):
+            raise TypeError("fit: val_data is a tuple of two (x, y) batches, read as (X, y): "
+                            "pass the batches as a list, [(x1, y1), (x2, y2)]")
+        parts: Any = [tuple(_rows(v) for v in val_data)]
     elif isinstance(val_data, Mapping | str | bytes) or hasattr(val_data, "shape"):
         raise TypeError(f"fit: val_data is a {type(val_data).__name__}: {usage}")
     else:
@@ -1151,6 +1167,26 @@ def _validation_batches(val_data: Any) -> Any:
                          "would drive early stopping and ReduceLROnPlateau): pass "
                          "rows, or no val_data")  # the rate
     return parts
+
+
+def _is_batch(v: Any) -> bool:
+    """Whether `v` looks like one (x, y) batch: a tuple or list of two arrays."""
+    return isinstance(v, tuple | list) and len(v) == 2 and all(hasattr(e, "shape") for e in v)
+
+
+def _rows(v: Any) -> Any:
+    """An array as it is; nested lists as a NumPy array (a TypeError saying so if ragged)."""
+    if hasattr(v, "shape"):
+        return v
+    try:
+        a = np.asarray(v)
+    except ValueError:
+        a = None
+    if a is None or a.dtype.kind not in "biuf":
+        raise TypeError(f"fit: val_data's X or y is a {type(v).__name__} that is no array of "
+                        "numbers (ragged or not numeric): pass (X, y) as two arrays, or a list "
+                        "of (x, y) batches")
+    return a
 
 
 def _check_data(what: str, X: Any, y: Any) -> None:
