@@ -225,7 +225,7 @@ def test_val_data_list_is_batches_and_says_so():
     X, y = _moons()
     with pytest.raises(TypeError, match=r"\(X, y\) is passed as a tuple; a list is read as "
                                         "batches"):
-        _trainer().fit([(X, y)], val_data=[X, y], epochs=1)
+        _trainer().fit([(X, y)], val_data=[X, (y,)], epochs=1)
     with pytest.raises(TypeError, match=r"tuple of two \(x, y\) batches.*as a list"):
         _trainer().fit([(X, y)], val_data=((X[:20], y[:20]), (X[20:], y[20:])), epochs=1)
     with pytest.raises(TypeError, match="val_data's X or y"):
@@ -245,3 +245,15 @@ def test_memmap_saves_as_an_array(tmp_path):
     np.testing.assert_array_equal(back["nested"]["x"], [0, 2, 4])
     with pytest.raises(CheckpointError, match="masked"):
         save_state(path, {"a": np.ma.masked_array([1.0], mask=[True])})
+
+
+def test_val_data_as_a_list_of_two_arrays_is_x_and_y():
+    """[X, y] (two arrays, no batch pairs) is (X, y), as before this stop: val_loss equals
+    evaluate(X, y) for the same weights."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(12, 3))
+    y = np.arange(12) % 2
+    nn.manual_seed(0)
+    t = nn.Trainer(nn.MLP([3, 4, 2]), progress=False)
+    h = t.fit(nn.DataLoader(X, y, batch_size=4), val_data=[X, y], epochs=1)
+    assert h["val_loss"][-1] == pytest.approx(t.evaluate(X, y)[0], rel=1e-12, abs=0)

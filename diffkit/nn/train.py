@@ -1125,14 +1125,17 @@ def _check_loader(loader: Any, epochs: int) -> None:
 
 def _validation_batches(val_data: Any) -> Any:
     """fit's `val_data` as what each epoch evaluates: a list of (x, y) batches — ``[(X, y)]``
-    for a tuple (X, y) of arrays or nested lists, as :meth:`Trainer.evaluate` takes them —, or
+    for a tuple (X, y) of arrays or nested lists, as :meth:`Trainer.evaluate` takes them, or a
+    list [X, y] of two arrays —, or
     the DataLoader, list or re-iterable of (x, y) batches given. Checked once here: every batch
     a pair of arrays of as many rows, finite, and some rows in all. ValueError/TypeError saying
     what val_data may be otherwise."""
     usage = ("val_data may be (X, y) — a tuple of two arrays or nested lists of as many rows "
              "—, a DataLoader, or a list of (x, y) batches of arrays ((X, y) is passed as a "
              "tuple; a list is read as batches)")
-    single = isinstance(val_data, tuple) and len(val_data) == 2
+    # (X, y): a tuple of two, or a list of two arrays (a batch is a pair, never an array)
+    single = isinstance(val_data, tuple | list) and len(val_data) == 2 and (
+        isinstance(val_data, tuple) or all(hasattr(v, "shape") for v in val_data))
     if single:
         if all(_is_batch(v) for v in val_data):
             raise TypeError("fit: val_data is a tuple of two (x, y) batches, read as (X, y): "
