@@ -49,10 +49,7 @@ central, forward and complex quotients carry no error estimate. So a first deriv
 steps is compared, entry by entry, with the derivative of the operations traced at x (sweeps of
 the value's own trace: no evaluation added), and higher derivatives and Hessians with forward
 mode's; one far from it is a RuntimeWarning (:meth:`FiniteDifferenceEngine._check_against_trace`,
-:meth:`~FiniteDifferenceEngine._check_higher`), one warning per answer (:meth:`_answer`). Where
-that reference refuses with NonDifferentiableError (AD's own 0·∞ too: cbrt(x³) at 0), forward
-and backward differences of the same order decide whether the derivative exists
-(:meth:`~FiniteDifferenceEngine._judge_sides`): 2n more evaluations, made only there.
+:meth:`~FiniteDifferenceEngine._check_higher`), one warning per answer (:meth:`_answer`).
 """
 
 from __future__ import annotations
@@ -198,7 +195,7 @@ def _checked_step(step: Any, scheme: str) -> float:
     try:
         h = float(step) if np.ndim(step) == 0 and np.isrealobj(step) and \
             not isinstance(step, bool | str | bytes) else None
-    except (TypeError, ValueError, OverflowError):  # (10**400: too large for a float)
+    except (TypeError, ValueError):
         h = None
     if h is None or not np.isfinite(h) or h <= 0:
         raise ValueError(
@@ -318,50 +315,6 @@ def _in_dtype_of(jt: np.ndarray, out: Any) -> np.ndarray:
     if dt.kind != "c" and jt.dtype.kind == "c":
         jt = jt.real  # a real output's J·t is real
     return jt.astype(dt) if dt.kind in "fc" and jt.dtype != dt else jt
-
-
-def _one_sided_step(x: np.ndarray, eps: float, n: int = 1) -> np.ndarray:
-    """A one-sided n-th difference's step per element of x: fd-forward's default,
-    ε^(1/(n+1))·max(1, |xᵢ|) (the step that balances its O(h) truncation against its rounding),
-    whichever scheme answered."""
-    return eps ** (1.0 / (n + 1)) * np.maximum(1.0, np.abs(x))
-
-
-def _first_sides(flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, f0: np.ndarray,
-                 eps: float, ct: np.ndarray | None = None, tangent: np.ndarray | None = None,
-                 stepped: np.ndarray | None = None) -> Callable[[float], Estimate]:
-    """The one-sided first differences at x0, side ±1 → ((f(x0 ± h·d) − f(x0))/(±h), rounding
-    bound ε·(|f(x0 ± h·d)| + |f(x0)|)/h), along the `tangent` (J·t, one entry per output), else
-    along each axis — the imaginary one too for the elements of complex inputs (`stepped`) —
-    as the answer is laid out: the Jacobian (m, n), or ctᵀ·J (n,) with a cotangent `ct` or a
-    single output. h: :func:`_one_sided_step`; `f0`: f(x0), flat. 2 evaluations a direction."""
-    x = np.abs(x0)
-    if tangent is not None:
-        moved = tangent != 0
-        directions = [np.asarray(tangent, dtype=x0.dtype)]
-        steps = [float(np.min(_one_sided_step(x[moved], eps) / np.abs(tangent[moved])))]
-    else:
-        eye = np.eye(x0.size, dtype=x0.dtype)
-        imaginary = [] if stepped is None else [1j * eye[i] for i in np.flatnonzero(stepped)]
-        directions = [*eye, *imaginary]
-        steps = [*_one_sided_step(x, eps), *_one_sided_step(x[stepped], eps)] if \
-            imaginary else list(_one_sided_step(x, eps))
-
-    def side(sign: float) -> Estimate:
-        cols, noise = [], []
-        for d, h in zip(directions, steps):
-            fx = flat((x0 + sign * h * d).astype(x0.dtype))
-            q, r = (fx - f0) / (sign * h), eps * (np.abs(fx) + np.abs(f0)) / h
-            if ct is not None:
-                q, r = np.reshape(ct, -1) @ q, np.abs(np.reshape(ct, -1)) @ r
-            cols.append(q)
-            noise.append(r)
-        if tangent is not None:
-            return cols[0], noise[0]
-        q, r = np.stack(cols, axis=-1), np.stack(noise, axis=-1)  # (m, n) or (n,)
-        return (q[0], r[0]) if q.ndim == 2 and q.shape[0] == 1 else (q, r)
-
-    return side
 
 
 class FiniteDifferenceEngine(Engine):
@@ -742,7 +695,7 @@ class FiniteDifferenceEngine(Engine):
             jac = self._complex_jacobian(flat, x0, h, out, stepped, holomorphic=traced is not None
                                          and nonholomorphic(traced) is None, f0=f0)
             found = jac if ct is None else (ct @ jac)[None, :]
-            self._check_against_trace(traced, wrt, x0, found, eps, h, ct=ct, flat=flat)
+            self._check_against_trace(traced, wrt, x0, found, eps, h, ct=ct)
             if plain:
                 self._check_black_box(flat, x0, np.asarray(h, dtype=float), ct=ct)
             return out, _narrow(found, dtype)
@@ -756,7 +709,7 @@ class FiniteDifferenceEngine(Engine):
         if self.scheme == "forward" and x0.size:
             self._check_one_sided(fn, args, wrt, lambda: jac, lambda: self._real_jacobian(
                 flat, x0, -h, out, batch, f0=f0, eps=eps, ct=ct), graph)
-        self._check_against_trace(traced, wrt, x0, jac, eps, h, ct=ct, flat=flat)
+        self._check_against_trace(traced, wrt, x0, jac, eps, h, ct=ct)
         if plain:
             self._check_black_box(flat, x0, np.asarray(h, dtype=float), ct=ct)
         return out, _narrow(jac, dtype)
@@ -868,8 +821,7 @@ class FiniteDifferenceEngine(Engine):
     def _check_against_trace(self, graph: Graph | None, wrt: Sequence[int], x0: np.ndarray,
                              found: np.ndarray, eps: float, h: np.ndarray,
                              ct: np.ndarray | None = None, tangent: np.ndarray | None = None,
-                             unit: np.ndarray | None = None,
-                             flat: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                             unit: np.ndarray | None = None) -> None:
         """Warn where a first derivative taken by default steps (`h`, per element of x0, or
         along `tangent`), `found`, lies far from the derivative of the operations traced at
         x: the Jacobian (m, n), ctᵀ·J (1, n) with a cotangent `ct`, or J·t (m,) along a
@@ -897,10 +849,8 @@ class FiniteDifferenceEngine(Engine):
         Nothing is checked without a trace (a black box, which :meth:`_check_black_box` looks
         at from both sides), or for an explicit ``step`` (used as given: an error-against-step
         plot walks into these on purpose). Where the trace's derivative is not finite or cannot
-        be taken and the AD engines refuse it with NonDifferentiableError
-        (:func:`~.step_checks.refusal`: sqrt(x²) at 0, but also their own 0·∞ where the
-        derivative exists, cbrt(x³) at 0), the one-sided quotients decide, from `flat` (f on
-        x0's flat vector): :meth:`_judge_sides` over :func:`_first_sides`."""
+        be taken and the AD engines refuse it with NonDifferentiableError (sqrt(x²) at 0:
+        :func:`~.step_checks.refusal`), the derivative does not exist: :meth:`_undefined`."""
         if graph is None or self.step is not None or not x0.size or self.warned or \
                 not self.check_trace:
             return
@@ -919,16 +869,7 @@ class FiniteDifferenceEngine(Engine):
             refused = refusal(graph, nodes, seed, None if tangent is None else
                               [p[None] for p in split_flat(tangent, shapes)])
             if refused is not None:
-                if flat is None:
-                    raise self._undefined("derivative", refused)
-                f0 = _numeric(graph.output.value)
-                if ct is not None:  # (the outputs a zero cotangent drops are 0 in `flat`)
-                    f0 = np.where(np.reshape(ct, -1) != 0, f0, 0)
-                floor = (1.0 if tangent is None else float(np.max(np.abs(tangent))) if unit is
-                         None else np.reshape(unit, (-1,)).astype(float)) * \
-                    (1.0 if ct is None else float(np.max(np.abs(ct))))
-                self._judge_sides("derivative", refused, _first_sides(
-                    flat, x0, f0, eps, ct, tangent, stepped), floor, self._tolerance(eps, 1))
+                raise self._undefined("derivative", refused)
         if back is None:
             return
         if isinstance(back, str):  # the trace's derivative overflows: no reference to read
@@ -979,7 +920,8 @@ class FiniteDifferenceEngine(Engine):
             found = found.reshape(m, n)
         if ref.shape != found.shape:
             return
-        tol = self._tolerance(eps, 1)
+        own = {"forward": 0.5, "complex": 1.0}.get(self.scheme, 2.0 / 3.0)
+        tol = max(TRACE_AGREEMENT if eps < 1e-10 else 0.05, min(0.1, 30 * eps ** own))
         scale = np.maximum(floor, np.abs(ref))
         if np.any(scale == 0):
             return
@@ -1061,8 +1003,7 @@ class FiniteDifferenceEngine(Engine):
             "traceable (np/dk functions, not math.* or int()), or pass a step= suited to f")
 
     def _check_higher(self, graph: Graph | None, taken: Callable[[Any], Any], found: Any,
-                      units: Any, eps: float, n: int,
-                      sides: Callable[[float], Estimate] | None = None) -> None:
+                      units: Any, eps: float, n: int) -> None:
         """:meth:`_check_against_trace` for an n-th derivative or a Hessian (n = 2), `found`,
         by default steps: the reference is forward mode's (``taken(engine)`` over f's own
         operations), and before a warning reverse mode's too — where the two disagree beyond
@@ -1075,21 +1016,21 @@ class FiniteDifferenceEngine(Engine):
         whole periods (sin″ at 1000 from a first step of 100) converges cleanly to the wrong
         limit with an estimate of 1e-11; a stencil that leaves x out (odd n, the Hessian's
         corners) can see a narrow feature's flat sides only. Where a consulted AD reference
-        refuses with NonDifferentiableError — heaviside(x, ½)·x² at 0, but also |x|³ at 0,
-        whose f″ = 0 exists — the one-sided differences `sides(±1)` (in the steps' units)
-        decide: :meth:`_judge_sides`. Not for a black box or an explicit step; no warning for
-        an answer that warned already (its estimate said so)."""
+        refuses with NonDifferentiableError (heaviside(x, ½)·x² at 0), the derivative does not
+        exist: :meth:`_undefined`, not a number. Not for a black box or an explicit step; no
+        warning for an answer that warned already (its estimate said so)."""
         if graph is None or self.step is not None or not self.check_trace:
             return
         found = np.asarray(found, dtype=float)
         what = "Hessian" if found.ndim == 2 else f"derivative of order {n}"
-        tol = self._tolerance(eps, n)
         try:
             ref = _reference(taken, ForwardEngine(), found.shape)
         except NonDifferentiableError as exc:
-            return self._judge_sides(what, exc, sides, 1.0, tol)
+            raise self._undefined(what, exc) from None
         if ref is None or self.warned:
             return
+        own = 1.0 / (n + 1) if self.scheme == "forward" else 2.0 / (n + 2)
+        tol = max(TRACE_AGREEMENT, min(0.1, 30 * eps ** own))
         # max(1, |D|·units) in x's units: max(1/units, |D|) (units = wⁿ overflows at 1e160)
         floor = np.broadcast_to(np.asarray(units, dtype=float), found.shape)
         scale = np.maximum(floor, np.abs(ref))
@@ -1101,7 +1042,7 @@ class FiniteDifferenceEngine(Engine):
             try:  # cancels in the trace is no reason)
                 again = _reference(taken, ReverseEngine(), found.shape)
             except NonDifferentiableError as exc:
-                return self._judge_sides(what, exc, sides, 1.0, tol)
+                raise self._undefined(what, exc) from None
             if again is None or np.any(np.abs(again - ref) > tol * scale):  # is no reason)
                 return
         self.verified = float(np.max(gap / scale, initial=0.0))
@@ -1117,61 +1058,15 @@ class FiniteDifferenceEngine(Engine):
             "whole periods of an oscillation, a narrow feature, a kink or a jump — or f is not "
             "differentiable here. Pass a smaller step= or use an AD method (method='forward')")
 
-    def _tolerance(self, eps: float, n: int) -> float:
-        """How far (relative to max(1, |reference|)) an n-th derivative by default steps may lie
-        from the trace's: :data:`TRACE_AGREEMENT`, or 30× the scheme's own error in the
-        precision `eps` (first order: √ε forward, ε^⅔ central, ε complex — 5 % in float32, where
-        the trace's derivative is no finer; order n: ε^(1/(n+1)) forward, ε^(2/(n+2)) else), at
-        most 10 %."""
-        if n == 1:
-            own = {"forward": 0.5, "complex": 1.0}.get(self.scheme, 2.0 / 3.0)
-            return max(TRACE_AGREEMENT if eps < 1e-10 else 0.05, min(0.1, 30 * eps ** own))
-        own = 1.0 / (n + 1) if self.scheme == "forward" else 2.0 / (n + 2)
-        return max(TRACE_AGREEMENT, min(0.1, 30 * eps ** own))
-
-    def _judge_sides(self, what: str, refused: NonDifferentiableError,
-                     sides: Callable[[float], Estimate] | None, floor: Any, tol: float) -> None:
-        """Where the AD engines refuse a derivative at the point (`refused`: their own 0·∞, a
-        kink differentiated again), whether it exists: the one-sided differences of its order,
-        forward `sides(1)` and backward `sides(-1)` (each with its rounding bound), must agree
-        within `tol` relative to max(`floor`, |either|), past their rounding. If they do, the
-        answer stands (cbrt(x³)′ at 0: 1 from both sides; |x|³″ at 0: 6h from both); if not, no
-        derivative exists here: a NonDifferentiableError giving both (heaviside(x, ½)·x²″ at 0:
-        2 above, 0 below). Without `sides`, or where one side is outside f's domain, refused."""
-        if sides is None:
-            raise self._undefined(what, refused)
-        try:
-            (up, up_noise), (down, down_noise) = sides(1.0), sides(-1.0)
-        except (DomainError, NumericOverflowError) as exc:
-            raise self._undefined(what, refused, f"f is not defined on one side of it ({exc})"
-                                  ) from None
-        up, down = np.atleast_1d(up), np.atleast_1d(down)
-        gap = np.abs(up - down)
-        allowed = tol * np.maximum(floor, np.maximum(np.abs(up), np.abs(down))) + \
-            np.abs(up_noise) + np.abs(down_noise)
-        if np.all(gap <= allowed):
-            return
-        k = int(np.argmax(np.where(gap <= allowed, -np.inf, np.nan_to_num(gap - allowed,
-                                                                          nan=np.inf))))
-        index = [int(i) for i in np.unravel_index(k, up.shape)]
-        entry = f" (entry {index[0] if len(index) == 1 else index})" if up.size > 1 else ""
-        raise self._undefined(what, refused, (
-            f"its one-sided differences differ here{entry}: {up.flat[k]:.6g} from above "
-            f"(forward differences) and {down.flat[k]:.6g} from below (backward)"))
-
-    def _undefined(self, what: str, exc: NonDifferentiableError, why: str = ""
-                   ) -> NonDifferentiableError:
+    def _undefined(self, what: str, exc: NonDifferentiableError) -> NonDifferentiableError:
         """The error for an answer by default steps where the AD engines refuse the derivative
-        at the traced point (`exc`) and `why` (the one-sided differences) says it does not
-        exist there, so the quotient estimates nothing (heaviside(x, ½)·x² at 0: one-sided
-        second derivatives 0 and 2, the central quotient 1)."""
-        why = f"{why} (the AD engines refuse it too: {exc})" if why else \
-            f"the AD engines find none ({exc})"
+        at the traced point (`exc`): it does not exist there, so the quotient estimates nothing
+        (heaviside(x, ½)·x² at 0: one-sided second derivatives 0 and 2, the quotient 1)."""
         return NonDifferentiableError(
-            f"finite differences ({self.scheme}): the {what} does not exist at this point: "
-            f"{why}, so a difference quotient here would estimate nothing (its number is an "
-            "artefact of the step). Differentiate at another point, or pass an explicit step= "
-            "to take the quotient anyway")
+            f"finite differences ({self.scheme}): the AD engines find no {what} at this point "
+            f"({exc}), so a difference quotient here would estimate a derivative that does not "
+            "exist (its number is an artefact of the step). Differentiate at another point, or "
+            "pass an explicit step= to take the quotient anyway")
 
     def _finest(self) -> float:
         """How much smaller than the first step the finest quotient's is (Richardson's last
@@ -1397,7 +1292,7 @@ class FiniteDifferenceEngine(Engine):
         if self.scheme == "forward":
             self._check_one_sided(fn, args, wrt, lambda: col, lambda: along(-h)[0], graph)
         self._check_against_trace(traced, wrt, x0, col, eps, np.asarray(h), tangent=t,
-                                  unit=t if pointwise else None, flat=flat)
+                                  unit=t if pointwise else None)
         if traced is None and value is None:
             self._check_black_box(flat, x0, np.asarray(h, dtype=float), direction=t)
         return out, _in_dtype_of(np.reshape(col, np.shape(out)), out)
@@ -1479,8 +1374,7 @@ class FiniteDifferenceEngine(Engine):
         inverse = np.ones(n) if self.step else 1.0 / scale
         with np.errstate(under="ignore"):
             floor = np.outer(inverse, inverse)
-        self._check_higher(graph, lambda ad: ad.hessian(fn, args, wrt), H, floor, eps, 2,
-                           _hessian_sides(flat, x0, _numeric(out)[0], eps))
+        self._check_higher(graph, lambda ad: ad.hessian(fn, args, wrt), H, floor, eps, 2)
         return _narrow(H, _common_dtype(args, wrt))
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
@@ -1546,15 +1440,9 @@ class FiniteDifferenceEngine(Engine):
             floor = np.ones_like(w)
             for _ in range(n):  # 1/wⁿ, divided n times (wⁿ overflows where 1/wⁿ is 0)
                 floor = floor / w
-        eps = _precision(graph, [0], x0, out)
-
-        def sides(sign: float) -> Estimate:  # one-sided n-th differences, in the steps' units
-            d, noise = _nth_forward(g, n, sign * eps ** (1.0 / (n + 1)), eps)
-            return np.reshape(d, np.shape(value)), np.reshape(noise, np.shape(value))
-
         self._check_higher(graph, lambda ad: nth_of_elementwise(ad, fn, x, n), value,
                            np.reshape(floor, np.shape(value)) if np.ndim(value) else floor[0],
-                           eps, n, sides)
+                           _precision(graph, [0], x0, out), n)
         res = _narrow(value, _common_dtype([x], [0]))
         return res.reshape(np.shape(x)) if np.shape(x) else res.reshape(np.shape(out))
 
@@ -1660,31 +1548,6 @@ class FiniteDifferenceEngine(Engine):
                             f"in {int(np.count_nonzero(unsettled))} of {best.size} entries: use "
                             f"{advice} (method='forward')")
         return best
-
-
-def _hessian_sides(flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, f0: Any,
-                   eps: float) -> Callable[[float], Estimate]:
-    """The one-sided Hessian at x0 in the steps' units, side ±1: fd-forward's stencil
-    (f(x+hᵢ+hⱼ) − f(x+hᵢ) − f(x+hⱼ) + f(x))/(s²) with hᵢ = ±s·max(1, |xᵢ|), s = ε^⅓ — one-sided
-    second differences along eᵢ on the diagonal, mixed ones over the (+, +) or (−, −) quadrant
-    off it — with its rounding bound; n(n + 3)/2 evaluations a side (f(x0) = `f0` given)."""
-    n = x0.size
-    w = np.maximum(1.0, np.abs(x0))
-    s = eps ** (1.0 / 3.0)
-
-    def side(sign: float) -> Estimate:
-        step = np.diag(sign * s * w)  # row i: the step along eᵢ
-        axis = [flat((x0 + step[i]).astype(x0.dtype))[0] for i in range(n)]
-        H, noise = np.empty((n, n)), np.empty((n, n))
-        for i in range(n):
-            for j in range(i, n):
-                corner = flat((x0 + step[i] + step[j]).astype(x0.dtype))[0]
-                H[i, j] = H[j, i] = (corner - axis[i] - axis[j] + f0) / s**2
-                noise[i, j] = noise[j, i] = eps * (abs(corner) + abs(axis[i]) + abs(axis[j])
-                                                   + abs(f0)) / s**2
-        return H, noise
-
-    return side
 
 
 def _decided_apart(node: Any) -> bool:
