@@ -195,7 +195,7 @@ def _checked_step(step: Any, scheme: str) -> float:
     try:
         h = float(step) if np.ndim(step) == 0 and np.isrealobj(step) and \
             not isinstance(step, bool | str | bytes) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # (an int beyond a float: 10**400)
         h = None
     if h is None or not np.isfinite(h) or h <= 0:
         raise ValueError(
@@ -1060,13 +1060,17 @@ class FiniteDifferenceEngine(Engine):
 
     def _undefined(self, what: str, exc: NonDifferentiableError) -> NonDifferentiableError:
         """The error for an answer by default steps where the AD engines refuse the derivative
-        at the traced point (`exc`): it does not exist there, so the quotient estimates nothing
-        (heaviside(x, ½)·x² at 0: one-sided second derivatives 0 and 2, the quotient 1)."""
+        at the traced point (`exc`): a kink differentiated again (heaviside(x, ½)·x² at 0:
+        one-sided second derivatives 0 and 2, the quotient 1), or a 0·∞ of f's own operations
+        where the derivative may exist (cbrt(x³) at 0). A difference quotient cannot tell the
+        two apart — one-sided quotients agree at |x|″ (both 0) and at cbrt′ (both growing as
+        the step shrinks) — so by default steps it is not taken."""
         return NonDifferentiableError(
             f"finite differences ({self.scheme}): the AD engines find no {what} at this point "
-            f"({exc}), so a difference quotient here would estimate a derivative that does not "
-            "exist (its number is an artefact of the step). Differentiate at another point, or "
-            "pass an explicit step= to take the quotient anyway")
+            f"({exc}). It may not exist (a kink), or exist where f's own operations meet 0·∞ "
+            "(cbrt(x**3) at 0); a difference quotient cannot tell the two apart, and where it "
+            "does not exist its number is an artefact of the step. Differentiate at another "
+            "point, or pass an explicit step= to take the quotient anyway")
 
     def _finest(self) -> float:
         """How much smaller than the first step the finest quotient's is (Richardson's last
