@@ -30,6 +30,8 @@ from ..sympy_program import (
     MAX_ELEMENTS,
     AtKink,
     ScalarProgram,
+    _apply,
+    _objects,
     kink_check,
     scalar_program,
     untied,
@@ -93,9 +95,18 @@ class _Pow(sp.Function):
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         base, exp = self.args
         if argindex == 1:  # 0 at 0**0, as the table's rule (x**0 = 1 is constant)
-            return sp.Piecewise((0, sp.And(sp.Eq(base, 0), sp.Eq(exp, 0))),
-                                (exp * _Pow(base, exp - 1), True))
-        return _Pow(base, exp) * sp.log(NonZero(base))
+            d = sp.Piecewise((0, sp.And(sp.Eq(base, 0), sp.Eq(exp, 0))),
+                             (exp * _Pow(base, exp - 1), True))
+        else:
+            d = _Pow(base, exp) * sp.log(NonZero(base))
+        return d if exp.is_number else AtKink(d, self._smooth(), base, exp)
+
+    def _smooth(self) -> sp.Expr:
+        """0 where the partials are conventions that cannot be differentiated again (the
+        table's ``kinks`` for pow): at a zero base with b <= 1 (b <= 0 for a constant base)."""
+        base, exp = self.args
+        at_most = 0 if base.is_number else 1
+        return sp.Piecewise((0, sp.And(sp.Eq(base, 0), exp <= at_most)), (1, True))
 
 
 class StrongMul(sp.Function):
@@ -806,6 +817,82 @@ def check_complex(graph: Graph) -> None:
             "'forward' or 'fd'")
 
 
+#: SymPy's non-finite constants: ∞, −∞, complex ∞ and NaN
+NONFINITE = (sp.oo, sp.S.NegativeInfinity, sp.zoo, sp.nan)
+
+
+def _nonfinite(value: Any) -> bool:
+    """Whether a constant holds an infinite or NaN number."""
+    try:
+        return not bool(np.all(np.isfinite(np.asarray(value))))
+    except TypeError:  # not numbers (booleans are finite; objects are SymPy's to translate)
+        return False
+
+
+def _fresh(node: Node) -> np.ndarray:
+    """New symbols in `node`'s shape, real (so finite: x − ∞ folds) as the program's are."""
+    real = node.dtype.kind != "c" or None
+    out = np.empty(node.shape, dtype=object)
+    for idx in np.ndindex(*node.shape):
+        out[idx] = sp.Dummy(real=real)
+    return out
+
+
+def _passes_on(node: Node, active: set[Node], where: np.ndarray) -> bool:
+    """Whether the table's partials of an element-wise `node` in a variable input are nonzero
+    at its flat elements `where` (x − ∞: 1), so that a constant SymPy form lost a derivative; a
+    selection that drops the variable (``where`` of a constant condition, maximum(x, ∞)) has
+    partial 0 there and loses nothing. Other operations: assumed to pass it on."""
+    prim = node.prim
+    if prim.kind != "elementwise" or prim.partials is None:
+        return True
+    values = [i.value for i in node.inputs]
+    with np.errstate(all="ignore"):
+        for i, rule in zip(node.inputs, prim.partials):
+            if i not in active or rule is None:
+                continue
+            try:
+                p = np.broadcast_to(np.asarray(rule(*values, node.value)), node.shape)
+            except Exception:  # noqa: BLE001 - a partial that cannot be taken: refuse
+                return True
+            if bool(np.any(p.reshape(-1)[where] != 0)):
+                return True
+    return False
+
+
+def check_absorbed(graph: Graph, name: str) -> None:
+    """Refuse an operation that SymPy's algebra folds into an infinite or NaN constant: one
+    whose operands are a value depending on the inputs and a non-finite constant, and whose
+    SymPy form (operands as fresh symbols) is a non-finite number — the variable absorbed
+    (x − ∞ is −∞, derivative 0 where it is 1 in the AD engines and JAX). An infinity that
+    stays beside the variable (a branch of ``where``: Piecewise((x, x > 0), (−∞, True)),
+    heaviside's value at its jump, Min(x, ∞) = x) differentiates as it should. Checked where
+    the function's value is not finite (where an absorbed infinity reaches it)."""
+    if not _nonfinite(graph.output.value):  # an absorbed ∞ that the function maps to a finite
+        return  # value (nan_to_num, exp(x − ∞) = 0) has derivative 0 there, as SymPy's
+    active: set[Node] = set(graph.inputs)
+    for node in graph.nodes:
+        if node.prim is None or not any(i in active for i in node.inputs):
+            continue
+        active.add(node)
+        if not any(i not in active and _nonfinite(i.value) for i in node.inputs):
+            continue
+        args = [_fresh(i) if i in active else _objects(i.value) for i in node.inputs]
+        try:
+            out = np.asarray(_apply(node, args), dtype=object).reshape(-1)
+        except (TypeError, ValueError):  # no translation: scalar_program names it
+            continue
+        mask = np.array([isinstance(e, sp.Basic) and not e.free_symbols and e.has(*NONFINITE)
+                         for e in out], dtype=bool)
+        if mask.any() and _passes_on(node, active, mask):
+            lost = out[np.argmax(mask)]
+            raise MissingRuleError(
+                f"the symbolic engine cannot differentiate {name}: SymPy's algebra absorbs the "
+                f"variable of {node.prim.name} into the constant {lost} (an infinite or NaN "
+                "number in the function: x - oo is -oo, derivative 0 instead of 1): use "
+                "method='reverse' or method='forward'")
+
+
 class SymbolicEngine(Engine):
     """Exact derivatives from SymPy, derived per trace (once per signature for pure and jit
     functions), then compiled."""
@@ -847,6 +934,7 @@ class SymbolicEngine(Engine):
     def _derive(self, graph: Graph, fn: Function, wrt: Sequence[int], order: int
                 ) -> SymbolicDerivative:
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
+        check_absorbed(graph, fn.name)
         wrt_syms = [s for i in wrt for s in prog.input_arrays[i].reshape(-1)]
         outputs = list(prog.output.reshape(-1))
         adjoints: list[tuple[sp.Symbol, sp.Expr]] = []
@@ -946,6 +1034,7 @@ class SymbolicEngine(Engine):
 
     def _nth(self, graph: Graph, fn: Function, n: int) -> SymbolicDerivative:
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
+        check_absorbed(graph, fn.name)
         (var,) = prog.inputs
         base, expr, adjoints = list(prog.assignments), prog.output.reshape(-1)[0], []
         for k in range(n):  # strong products in the last derivative only (see accumulate)

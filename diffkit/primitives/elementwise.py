@@ -2,7 +2,8 @@
 
 Values at kinks (the documented convention, shared by every engine): relu′(0) = 0, abs′(0) = 0,
 maximum/minimum split the derivative equally at ties (½, ½), ∂(x**y)/∂y = 0 where x = 0,
-∂(x**y)/∂x = 0 where y = 0; sqrt′(0) is infinite (an error, unless the incoming derivative is 0).
+∂(x**y)/∂x = 0 where y = 0 (not differentiated again at x = 0, y <= 1: pow's ``kinks``);
+sqrt′(0) is infinite (an error, unless the incoming derivative is 0).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingRuleError
-from ..primitive import MINUS_ONE, ONE
+from ..primitive import MINUS_ONE, ONE, moves
 from .declare import composite, declared_in, dtype_of, elementwise, flat_everywhere, sympy_classes
 
 # ----- element-wise arithmetic ----------------------------------------------------------------
@@ -42,6 +43,17 @@ def _pow_dexp(a: Any, b: Any, o: Any) -> Any:
     return where(zero, 0.0, o * log(where(zero, 1.0, a)))
 
 
+def _pow_smooth(a: Any, b: Any, o: Any) -> Any:
+    """pow's ``kinks``: at a zero base its partials are limits that can be differentiated again
+    only for an exponent b > 1 (∂/∂b = aᵇ·ln a → 0, whose a-derivative aᵇ⁻¹(1 + b·ln a) → 0 only
+    for b > 1; b·aᵇ⁻¹ jumps at b = 1 and 0**0 is a convention): false at a = 0, b <= 1. With a
+    constant exponent b·aᵇ⁻¹ is exact (x**2, x**1.0 at 0); with a constant base, 0**b = 0 is
+    flat in b > 0."""
+    if not moves(b):
+        return True
+    return where(equal(a, 0.0), greater(b, 1.0 if moves(a) else 0.0), True)
+
+
 add = elementwise("add", lambda xp, a, b: xp.add(a, b), (lambda a, b, o: ONE, lambda a, b, o: ONE),
                   lambda sp, a, b: a + b, symbol="+", latex="+",
                   unit=(-0.0, -0.0))  # x + (−0.0) is x; x + 0.0 turns −0.0 into +0.0
@@ -63,15 +75,18 @@ neg = elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,)
 pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp),
                   lambda sp, a, b: a**b, symbol="**", unicode="^", latex="^", numpy=("power",),
                   aliases=("power",), unit=(None, 1.0),
-                  # NumPy's power: its loop squares for 2, takes sqrt for ½ (−0.0 stays −0.0)
-                  # and the reciprocal for −1; C's pow elsewhere (math.pow: a ValueError where
-                  # Python's ** would give a complex number)
-                  scalar="({0} * {0} if {1} == 2.0 else math.sqrt({0}) if {1} == 0.5 else "
+                  # NumPy's power: its loop squares for 2, takes sqrt for ½ and the reciprocal
+                  # for −1; C's pow elsewhere (math.pow: a ValueError where Python's ** would
+                  # give a complex number). At a −0.0 base with ½, C's pow (Python's and a
+                  # float64 scalar's **): +0.0 (`+ 0.0`; NumPy's array loop keeps sqrt's −0.0,
+                  # which arctan2 turns from π into −π against the user's own evaluation)
+                  scalar="({0} * {0} if {1} == 2.0 else math.sqrt({0}) + 0.0 if {1} == 0.5 else "
                          "1.0 / {0} if {1} == -1.0 else math.pow({0}, {1}))",
                   domain=((0.5, 2.0), (-2.0, 2.0)),
                   domain_text="a negative base needs an integer exponent",
                   special=(((0.0, 2.0), (0.0, 0.0)), ((0.0, 3.0), (0.0, 0.0)),
-                           ((2.0, 0.0), (0.0, np.log(2.0))), ((0.0, 0.0), (0.0, 0.0))))
+                           ((2.0, 0.0), (0.0, np.log(2.0))), ((0.0, 0.0), (0.0, 0.0))),
+                  kinks=_pow_smooth)
 
 # ----- element-wise functions ------------------------------------------------------------------
 exp = elementwise("exp", lambda xp, x: xp.exp(x), (lambda x, o: o,), "exp", latex=r"\exp",

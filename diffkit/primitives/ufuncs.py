@@ -65,6 +65,7 @@ from .declare import sympy_classes as _S
 from .elementwise import (
     _pow_dbase,
     _pow_dexp,
+    _pow_smooth,
     _tie_split,
     abs,
     conj,
@@ -619,6 +620,7 @@ float_power = elementwise(
     lambda sp, a, b: a**b, prepare=lambda x1, x2: ((_at_least_64(x1), _at_least_64(x2)), {}),
     domain=((0.5, 2.0), (-2.0, 2.0)), domain_text="a negative base needs an integer exponent",
     special=(((0.0, 2.0), (0.0, 0.0)), ((2.0, 0.0), (0.0, math.log(2.0))), ((0.0, 0.0), (0.0, 0.0))),
+    kinks=_pow_smooth,  # pow's zero-base conventions (its SymPy form is pow's too)
     doc="NumPy's float_power: x1**x2 computed in float64 (complex128), the inputs cast first (so "
         "float32 inputs get float32 gradients); derivatives as pow's.")
 
