@@ -748,10 +748,12 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     held = _held(fn, primals, tangents)
     for name, t in zip(fn.inputs, tangents, strict=False):
         require_finite_direction(t, f"the tangent for {name!r}")
-    # a float input's None tangent is a zero one: it stays a constant of the trace, as grad
-    # reads a float outside argnums (an in-place `y += x` on it rebinds)
-    tangents = [np.zeros(np.shape(x), dtype=float_dtype(x)) if t is None and i not in held
-                else t for i, (x, t) in enumerate(zip(primals, tangents, strict=True))]
+    # an input whose tangent is None is held: not differentiated, its value passed as grad
+    # reads an argument outside argnums (a float as a NumPy float64; integers, lists and values
+    # with no numbers as given), so its partials are never asked for (w ** k at w < 0 with k
+    # held) and its number may be read (f"{k:.2f}"); a held float array is the function's own
+    # copy, which `y += x` with a traced x cannot write into (a named TracingError)
+    held = sorted({*held, *(i for i, t in enumerate(tangents) if t is None)})
     keep = [i for i in range(fn.arity) if i not in held]
     if not keep:  # nothing differentiated: J·t is zero
         xs = _prepare(fn, primals, engine, method, keep)
@@ -759,7 +761,8 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
             out = traced_as(fn, xs, engine).evaluate(*xs)
         return _value(out), _value(_module(out).zeros(shape_of(out), dtype=float_dtype(out)))
     if held:
-        fn = _holding(fn, primals, keep)
+        fn = _holding(fn, [as_input(x, False, name) if i in held else x for i, (name, x)
+                           in enumerate(zip(fn.inputs, primals, strict=True))], keep)
         primals, tangents = [primals[i] for i in keep], [tangents[i] for i in keep]
     xs = _prepare(fn, primals, engine, method)
     with _strict(method):

@@ -148,3 +148,18 @@ def test_a_list_of_method_names_is_not_taken_for_argnums():
     with pytest.raises(ValueError, match="unknown method") as info:
         dk.grad(h, ["reverse", "forward"])(1.0, 2.0)
     assert "argnums" not in str(info.value)
+
+
+def test_an_input_with_a_none_tangent_is_held_as_grad_holds_one_outside_argnums():
+    """jvp of w**k with k's tangent None at w = -2 (k = 3.0 a float): dk.grad(f, wrt=0) answers
+    3w² = 12, so must jvp (it asked pow's partial in k, log of a negative base: a
+    NonDifferentiableError); a held input's number may be read (f"{y:.2f}"): 3x²y = 36 at
+    (2, 3), by hand."""
+    def g(x, y):
+        assert f"{y:.2f}" == "3.00"
+        return x ** 3 * y
+
+    for method in ("reverse", "forward", "symbolic"):
+        assert dk.jvp(lambda w, k: w ** k, (-2.0, 3.0), (1.0, None), method=method) == \
+            (-8.0, 12.0)
+        assert dk.jvp(g, (2.0, 3.0), (1.0, None), method=method) == (24.0, 36.0)
