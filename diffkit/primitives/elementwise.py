@@ -75,12 +75,11 @@ neg = elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,)
 pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp),
                   lambda sp, a, b: a**b, symbol="**", unicode="^", latex="^", numpy=("power",),
                   aliases=("power",), unit=(None, 1.0),
-                  # NumPy's power: its loop squares for 2, takes sqrt for ½ and the reciprocal
-                  # for −1; C's pow elsewhere (math.pow: a ValueError where Python's ** would
-                  # give a complex number). At a −0.0 base with ½, C's pow (Python's and a
-                  # float64 scalar's **): +0.0 (`+ 0.0`; NumPy's array loop keeps sqrt's −0.0,
-                  # which arctan2 turns from π into −π against the user's own evaluation)
-                  scalar="({0} * {0} if {1} == 2.0 else math.sqrt({0}) + 0.0 if {1} == 0.5 else "
+                  # NumPy's power: its loop squares for 2, takes sqrt for ½ (−0.0 stays −0.0,
+                  # as np.power gives it; Python's and a NumPy scalar's ** give C pow's +0.0:
+                  # the IR has one pow, np.power's) and the reciprocal for −1; C's pow elsewhere
+                  # (math.pow: a ValueError where Python's ** would give a complex number)
+                  scalar="({0} * {0} if {1} == 2.0 else math.sqrt({0}) if {1} == 0.5 else "
                          "1.0 / {0} if {1} == -1.0 else math.pow({0}, {1}))",
                   domain=((0.5, 2.0), (-2.0, 2.0)),
                   domain_text="a negative base needs an integer exponent",
