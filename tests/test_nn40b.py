@@ -11,22 +11,11 @@ import math
 
 import numpy as np
 import pytest
+from test_nn40 import _moons, _trainer  # the same data and trainer as the first nn fixes
 
 from diffkit import nn
 from diffkit.errors import NumericOverflowError
 from diffkit.nn.checkpoint import CheckpointError, load_state, save_state
-
-
-def _moons(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
-    X, y = nn.make_moons(n, seed=0)
-    return X.astype(np.float32), y
-
-
-def _trainer(**kw: object) -> nn.Trainer:
-    nn.manual_seed(0)
-    model = nn.MLP([2, 8, 2])
-    opt = nn.SGD(model.parameters(), lr=0.1)
-    return nn.Trainer(model, optimizer=opt, progress=False, **kw)
 
 
 # ----- 1. a float16 norm of a negative order that rounds to 0
