@@ -150,3 +150,29 @@ def test_a_nan_comparison_is_still_named():
     with pytest.raises(MissingRuleError):
         f = lambda x: np.where(x < np.nan, x, 2.0 * x)  # noqa: PLW0177 (the point)
         dk.grad(f, method="symbolic")(1.0)
+
+
+# ----- 5. ∂(x**y)/∂y at 0**0 is −∞, not the convention's 0 -------------------------------------
+@pytest.mark.parametrize("method", [*AD, "auto", "compiled"])
+def test_x_to_the_x_at_zero_is_refused_not_zero(method):
+    """(hʰ − 1)/h ≈ ln h → −∞ (mpmath: −11.5, −23.0, −46.1 at h = 1e-5, 1e-10, 1e-20): x**x has
+    no derivative at 0; every engine answered 0 (both of pow's conventions, ∂/∂x = 0 at y = 0 and
+    ∂/∂y = 0 at x = 0, hold at 0**0 together). Away from 0, xˣ(ln x + 1) by hand."""
+    with mpmath.workdps(30):
+        h = mpmath.mpf("1e-20")
+        assert (h ** h - 1) / h < -40
+    for f in ("x^x", lambda x: x ** (2.0 * x), lambda y: 0.0 ** y):
+        with pytest.raises(NonDifferentiableError):
+            dk.grad(f, method=method)(0.0)
+    (d,) = dk.grad("x^x", method=method)(0.5)
+    assert d == pytest.approx(0.5 ** 0.5 * (math.log(0.5) + 1.0), rel=1e-14, abs=0)
+
+
+@pytest.mark.parametrize("method", [*AD, "auto"])
+def test_pow_at_zero_where_the_limit_exists_keeps_answering(method):
+    """0**y for y > 0 is flat (∂/∂y = 0, its limit); x**0 at 0 has ∂/∂x = 0 (x**0 = 1); x**y
+    with only x differentiated at (0, 0): 0; x**2 at 0: 0 (all by hand)."""
+    assert dk.grad(lambda y: 0.0 ** y, method=method)(1.5) == (0.0,)
+    assert dk.grad(lambda x: x ** 0.0, method=method)(0.0) == (0.0,)
+    assert dk.grad(lambda x, y: x ** y, wrt=0, method=method)(0.0, 0.0) == (0.0,)
+    assert dk.grad(lambda x, y: x ** y, method=method)(0.0, 2.0) == (0.0, 0.0)

@@ -97,8 +97,9 @@ class _Pow(sp.Function):
         if argindex == 1:  # 0 at 0**0, as the table's rule (x**0 = 1 is constant)
             d = sp.Piecewise((0, sp.And(sp.Eq(base, 0), sp.Eq(exp, 0))),
                              (exp * _Pow(base, exp - 1), True))
-        else:
-            d = _Pow(base, exp) * sp.log(NonZero(base))
+        else:  # aᵇ·ln a: its limit 0 at a = 0 for b > 0; −∞ at 0**0, as the table's rule
+            d = sp.Piecewise((-sp.oo, sp.And(sp.Eq(base, 0), exp <= 0)),
+                             (_Pow(base, exp) * sp.log(NonZero(base)), True))
         return d if exp.is_number else AtKink(d, self._smooth(), base, exp)
 
     def _smooth(self) -> sp.Expr:

@@ -1,7 +1,8 @@
 """Element-wise primitives: arithmetic, the elementary functions, complex parts, comparisons.
 
 Values at kinks (the documented convention, shared by every engine): relu′(0) = 0, abs′(0) = 0,
-maximum/minimum split the derivative equally at ties (½, ½), ∂(x**y)/∂y = 0 where x = 0,
+maximum/minimum split the derivative equally at ties (½, ½), ∂(x**y)/∂y = 0 where x = 0 and
+y > 0 (its limit; at 0**0 it is −∞: x**x at 0 is not differentiable),
 ∂(x**y)/∂x = 0 where y = 0 (not differentiated again at x = 0, y <= 1: pow's ``kinks``);
 sqrt′(0) is infinite (an error, unless the incoming derivative is 0).
 """
@@ -38,9 +39,13 @@ def _pow_dbase(a: Any, b: Any, o: Any) -> Any:
 
 
 def _pow_dexp(a: Any, b: Any, o: Any) -> Any:
-    """∂(a**b)/∂b = a**b · ln a, taken as 0 where a = 0."""
+    """∂(a**b)/∂b = a**b · ln a, taken as its limit 0 where a = 0 and b > 0; at 0**0 it is −∞
+    (aᵇ·ln a → −∞ as a → 0 with b = 0; 0**b jumps from 1 to 0 there), an infinite partial: x**x
+    at 0 (derivative → −∞) is a NonDifferentiableError, not 0 + 0."""
     zero = equal(a, 0.0)
-    return where(zero, 0.0, o * log(where(zero, 1.0, a)))
+    origin = where(zero, less_equal(b, 0.0), False)  # (0**b for b < 0 is not finite already)
+    limit = log(where(origin, 0.0, 1.0))  # −∞ at 0**0 (a divide: the singular partial), else 0
+    return where(zero, limit, o * log(where(zero, 1.0, a)))
 
 
 def _pow_smooth(a: Any, b: Any, o: Any) -> Any:
@@ -84,7 +89,7 @@ pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp
                   domain=((0.5, 2.0), (-2.0, 2.0)),
                   domain_text="a negative base needs an integer exponent",
                   special=(((0.0, 2.0), (0.0, 0.0)), ((0.0, 3.0), (0.0, 0.0)),
-                           ((2.0, 0.0), (0.0, np.log(2.0))), ((0.0, 0.0), (0.0, 0.0))),
+                           ((2.0, 0.0), (0.0, np.log(2.0))), ((0.0, 0.0), "nondifferentiable")),
                   kinks=_pow_smooth)
 
 # ----- element-wise functions ------------------------------------------------------------------

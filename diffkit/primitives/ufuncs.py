@@ -619,7 +619,7 @@ float_power = elementwise(
     "float_power", lambda xp, x1, x2: xp.float_power(x1, x2), (_pow_dbase, _pow_dexp),
     lambda sp, a, b: a**b, prepare=lambda x1, x2: ((_at_least_64(x1), _at_least_64(x2)), {}),
     domain=((0.5, 2.0), (-2.0, 2.0)), domain_text="a negative base needs an integer exponent",
-    special=(((0.0, 2.0), (0.0, 0.0)), ((2.0, 0.0), (0.0, math.log(2.0))), ((0.0, 0.0), (0.0, 0.0))),
+    special=(((0.0, 2.0), (0.0, 0.0)), ((2.0, 0.0), (0.0, math.log(2.0))), ((0.0, 0.0), "nondifferentiable")),
     kinks=_pow_smooth,  # pow's zero-base conventions (its SymPy form is pow's too)
     doc="NumPy's float_power: x1**x2 computed in float64 (complex128), the inputs cast first (so "
         "float32 inputs get float32 gradients); derivatives as pow's.")
