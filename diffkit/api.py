@@ -753,7 +753,6 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
     # with no numbers as given), so its partials are never asked for (w ** k at w < 0 with k
     # held) and its number may be read (f"{k:.2f}"); a held float array is the function's own
     # copy, which `y += x` with a traced x cannot write into (a named TracingError)
-    held = sorted({*held, *(i for i, t in enumerate(tangents) if t is None)})
     keep = [i for i in range(fn.arity) if i not in held]
     if not keep:  # nothing differentiated: J·t is zero
         xs = _prepare(fn, primals, engine, method, keep)
@@ -786,21 +785,19 @@ def _discrete(out: Any) -> bool:
 
 
 def _held(fn: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> list[int]:
-    """The inputs a JVP holds: a Python function's inputs that ``grad`` passes as given when it
+    """The inputs a JVP holds: every input whose tangent is None (read as ``grad`` reads one
+    outside argnums), and a Python function's inputs that ``grad`` passes as given when it
     does not differentiate them (:func:`~diffkit.function.passed_as_given`: integers and
-    booleans, lists, values that hold no numbers) whose tangent is None or zero. A non-zero
-    tangent for integers or booleans, or any tangent for a value with no numbers, is an
-    InputTypeError; a list of floats with a non-zero tangent is differentiated (the array NumPy
-    reads from it), as ``grad`` differentiates one. Every input of a parsed or SymPy function
-    is a real variable: none is held."""
-    held: list[int] = []
+    booleans, lists, values that hold no numbers) whose tangent is zero. A non-zero tangent for
+    integers or booleans, or any tangent for a value with no numbers, is an InputTypeError; a
+    list of floats with a non-zero tangent is differentiated (the array NumPy reads from it),
+    as ``grad`` differentiates one. A parsed or SymPy function's inputs are real variables:
+    only a None tangent holds one."""
+    held = [i for i, t in enumerate(tangents) if t is None]
     if fn.pure:
         return held
     for i, (name, x, t) in enumerate(zip(fn.inputs, primals, tangents, strict=True)):
-        if not passed_as_given(x):
-            continue
-        if t is None:
-            held.append(i)
+        if t is None or not passed_as_given(x):
             continue
         try:
             kind = np.asarray(x).dtype.kind
@@ -824,7 +821,7 @@ def _held(fn: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> list
                 "have no tangent: pass None (or zeros) as its tangent to hold it constant, "
                 f"or give it as floats ({name} * 1.0) to differentiate it")
         held.append(i)
-    return held
+    return sorted(held)
 
 
 def _is_zero(t: Any) -> bool:

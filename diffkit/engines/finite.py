@@ -174,8 +174,8 @@ def _reference(taken: Callable[[Any], Any], engine: Engine, shape: tuple[int, ..
                ) -> np.ndarray | None:
     """An AD engine's derivative (``taken(engine)``) as a float array of `shape`; None where it
     cannot be taken (a missing rule) or is not finite: then nothing is checked. The engine's
-    NonDifferentiableError (a kink differentiated again: the derivative does not exist here)
-    is raised."""
+    NonDifferentiableError (a kink differentiated again, or 0·∞ in f's own operations: the
+    derivative may not exist here) is raised."""
     try:
         with warnings.catch_warnings():  # the reference's words are not the answer's
             warnings.simplefilter("ignore")
@@ -850,7 +850,7 @@ class FiniteDifferenceEngine(Engine):
         at from both sides), or for an explicit ``step`` (used as given: an error-against-step
         plot walks into these on purpose). Where the trace's derivative is not finite or cannot
         be taken and the AD engines refuse it with NonDifferentiableError (sqrt(x²) at 0:
-        :func:`~.step_checks.refusal`), the derivative does not exist: :meth:`_undefined`."""
+        :func:`~.step_checks.refusal`), it may not exist: :meth:`_undefined` refuses."""
         if graph is None or self.step is not None or not x0.size or self.warned or \
                 not self.check_trace:
             return
@@ -1016,7 +1016,7 @@ class FiniteDifferenceEngine(Engine):
         whole periods (sin″ at 1000 from a first step of 100) converges cleanly to the wrong
         limit with an estimate of 1e-11; a stencil that leaves x out (odd n, the Hessian's
         corners) can see a narrow feature's flat sides only. Where a consulted AD reference
-        refuses with NonDifferentiableError (heaviside(x, ½)·x² at 0), the derivative does not
+        refuses with NonDifferentiableError (heaviside(x, ½)·x² at 0), the derivative may not
         exist: :meth:`_undefined`, not a number. Not for a black box or an explicit step; no
         warning for an answer that warned already (its estimate said so)."""
         if graph is None or self.step is not None or not self.check_trace:

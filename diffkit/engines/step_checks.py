@@ -295,8 +295,8 @@ def refusal(graph: Graph, wrt: Sequence[Node], ct: np.ndarray,
     """The NonDifferentiableError the AD engines raise for this first derivative at the traced
     point — reverse mode's ctᵀ·J, or forward mode's J·t along `tangents` (one (1, *shape) per
     node of `wrt`): 0·∞ at a zero that holds at this point only (sqrt(x²) at 0), an infinite
-    local derivative (x^(1/3) at 0). There the derivative is not defined, and a difference
-    quotient estimates nothing. None where they answer, or fail otherwise (a missing rule)."""
+    local derivative (x^(1/3) at 0). There the derivative may not be defined, and a difference
+    quotient cannot tell whether it is. None where they answer, or fail otherwise (a missing rule)."""
     with warnings.catch_warnings():  # the engines' words are not the answer's
         warnings.simplefilter("ignore")
         try:
