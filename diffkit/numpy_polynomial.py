@@ -15,7 +15,9 @@ NumPy's fitting, root-finding, companion-matrix and division functions (``chebfi
 ``Polynomial.fit``, ``polyroots``, ``Polynomial.roots``, ``polydiv``, …) compute with LAPACK and
 in-place writes that a trace cannot follow: on a traced argument they raise a MissingRuleError
 naming the function, as ``np.polyfit`` and ``np.roots`` do (an error from inside NumPy named a
-line the user never wrote).
+line the user never wrote). Division by a one-term series (``p / 2.0``, ``p // x``) runs no long
+division and is traced; the series' ``//``, ``%`` and ``divmod``, which turn the division's error
+into Python's bare "unsupported operand", raise it instead.
 """
 
 from __future__ import annotations
@@ -54,13 +56,30 @@ def _holds_traced(a: Any) -> bool:
     return isinstance(a, Traced)
 
 
-def refusing_traced(original: Callable[..., Any], label: str, hint: str = "") -> Callable[..., Any]:
+def _terms(c: Any) -> int:
+    """How many coefficients series `c` has as given (a number: one)."""
+    shape = getattr(c, "shape", None)
+    if shape is not None:
+        return shape[0] if len(shape) else 1
+    return len(c) if isinstance(c, list | tuple) else 1
+
+
+def _no_long_division(c1: Any, c2: Any, *_: Any) -> bool:
+    """True where NumPy's division of series c1 by c2 runs no long division (whose in-place
+    writes a trace cannot follow): a one-term divisor (c1 / c2[-1]) or a shorter dividend."""
+    return _terms(c2) == 1 or _terms(c1) < _terms(c2)
+
+
+def refusing_traced(original: Callable[..., Any], label: str, hint: str = "",
+                    traceable: Callable[..., bool] | None = None) -> Callable[..., Any]:
     """`original`, raising a MissingRuleError naming `label` (and `hint`, another way) when an
-    argument is traced."""
+    argument is traced, unless `traceable` says NumPy computes these arguments with operations
+    a trace follows."""
 
     @functools.wraps(original)
     def call(*args: Any, **kwargs: Any) -> Any:
-        if any(_holds_traced(a) for a in (*args, *kwargs.values())):
+        if any(_holds_traced(a) for a in (*args, *kwargs.values())) and \
+                not (traceable is not None and traceable(*args, **kwargs)):
             raise MissingRuleError(
                 f"diffkit cannot differentiate {label} yet (NumPy computes it on plain arrays, "
                 "with LAPACK or in-place writes, which a trace cannot follow): use method='fd', which treats "
@@ -94,6 +113,29 @@ def with_tensor_layout(original: Callable[..., Any]) -> Callable[..., Any]:
     return evaluate
 
 
+def reraising(original: Callable[..., Any], divide: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """ABCPolyBase's ``__divmod__`` (`original`; ``//``, ``%`` and ``/`` call it), which turns
+    any error of the division into NotImplemented — Python's bare "unsupported operand" — made to
+    raise that error (the MissingRuleError naming the division) where traced values are divided:
+    `divide(series, other)` runs the division again outside NumPy's ``except``."""
+
+    @functools.wraps(original)
+    def divmod_(self: Any, other: Any) -> Any:
+        out = original(self, other)
+        if out is NotImplemented and (_holds_traced(self.coef) or
+                                      _holds_traced(getattr(other, "coef", other))):
+            divide(self, other)  # raises the error NumPy's method swallowed
+        return out
+
+    divmod_.numpy_function = original  # type: ignore[attr-defined]
+    return divmod_
+
+
+#: ABCPolyBase's division methods, and how each divides (series, other) (as NumPy's body does)
+DIVISIONS = (("__divmod__", lambda s, o: s._div(s.coef, s._get_coefficients(o))),
+             ("__rdivmod__", lambda s, o: s._div(o, s.coef)))
+
+
 def install() -> None:
     """Wrap each of :data:`EVALUATORS` and :data:`UNTRACEABLE` in its module (once)."""
     for module_name, name in EVALUATORS:
@@ -112,10 +154,16 @@ def install() -> None:
             hint = (f", or fit by np.linalg.lstsq(numpy.polynomial.{module_name}.{prefix}vander("
                     "x, deg), y, rcond=None)[0], which diffkit differentiates"
                     if suffix == "fit" else "")
-            setattr(module, prefix + suffix, refusing_traced(fn, name, hint))
+            traceable = _no_long_division if suffix == "div" else None
+            setattr(module, prefix + suffix, refusing_traced(fn, name, hint, traceable))
             if static is not None:
                 via = f"{class_name}.{method}" if method[0].isalpha() else f"{class_name} {method}"
-                setattr(cls, static, staticmethod(refusing_traced(fn, f"{name} ({via})", hint)))
+                setattr(cls, static, staticmethod(
+                    refusing_traced(fn, f"{name} ({via})", hint, traceable)))
+    base = npp._polybase.ABCPolyBase
+    for name, divide in DIVISIONS:
+        if not hasattr(getattr(base, name), "numpy_function"):
+            setattr(base, name, reraising(getattr(base, name), divide))
 
 
 install()

@@ -91,9 +91,11 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
     float (a constant, its node made once per tape) or a Tensor of the same tape holding a
     float — is recorded in this one frame: first a lane for the commonest case (a scalar
     record and a constant: ``x * 1.5``), then the general one; an error or a non-finite value
-    goes to :meth:`~diffkit.tensor.Tape.binary` (NumPy's value or the named error), anything
-    else to :func:`~diffkit.primitive.bind`, as every primitive (or, where `general`, to
-    ``_general``: the method Tensor declares for it, ``**``'s with NumPy's ``bool ** 2``)."""
+    goes to :meth:`~diffkit.tensor.Tape.binary` (NumPy's value or the named error); an operand
+    that handles NumPy's operators itself (:func:`~diffkit.tensor._defers`) gets NotImplemented;
+    anything else goes to :func:`~diffkit.primitive.bind`, as every primitive (or, where
+    `general`, to ``_general``: the method Tensor declares for it, ``**``'s with NumPy's
+    ``bool ** 2``)."""
     name = f"__{'r' if reflected else ''}{OPERATOR_NAMES[prim.symbol]}__"
     mine, theirs = (1, 0) if reflected else (0, 1)  # this Tensor's index among the operands
     operands = "other, self" if reflected else "self, other"
@@ -204,6 +206,8 @@ def operator_source(prim: Primitive, reflected: bool, printed: bool, general: bo
         "    if type(other) is float:  # scalar code: this tensor's tape, no search",
         f"        out = tape.binary(_prim, {operands})",
         f"        return out if out is not None else tape.record(_prim, ({operands}), _NO_PARAMS)",
+        "    if _defers(other):  # NumPy's rule: the operand's own reflected method",
+        "        return NotImplemented",
         "    return _general(self, other)" if general else f"    return bind(_prim, {operands})",
         "",
     ])

@@ -1567,6 +1567,34 @@ def _compiled(source: str, prim: Primitive, name: str, **names: Any) -> Callable
 #: NumPy's bools by Python's (a comparison's record holds NumPy's, as its value has a dtype)
 _BOOLS = (np.False_, np.True_)
 
+
+def _defers(other: Any) -> bool:
+    """NumPy's rule for binary operators (NEP 13): an operand whose class sets
+    ``__array_ufunc__ = None`` (numpy.polynomial's series) does the operation itself, so the
+    operator answers NotImplemented and Python calls the operand's reflected method
+    (``x * Polynomial([1, 2])`` is the series with coefficients x·c, as for a NumPy float)."""
+    return getattr(type(other), "__array_ufunc__", False) is None
+
+
+#: the binary operators Tensor declares that no table entry prints (see _install_arithmetic)
+_DEFERRING = ("__matmul__", "__rmatmul__", "__mod__", "__rmod__", "__floordiv__",
+              "__rfloordiv__", "__divmod__", "__rdivmod__", "__and__", "__rand__", "__or__",
+              "__ror__", "__xor__", "__rxor__")
+
+
+def _deferring(method: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`method`, answering NotImplemented to an operand that does the operation (_defers)."""
+    def operator(self: Any, other: Any) -> Any:
+        return NotImplemented if _defers(other) else method(self, other)
+
+    operator.__name__, operator.__qualname__ = method.__name__, method.__qualname__
+    operator.__doc__ = method.__doc__
+    return operator
+
+
+for _name in _DEFERRING:
+    setattr(Tensor, _name, _deferring(vars(Tensor)[_name]))
+
 #: the primitives Tensor's infix operators record in one frame, and those operators
 #: (``(x ∘ y, y ∘ x)`` as methods of x): the table's infix primitives with a float form
 ARITHMETIC: dict[Primitive, tuple[Callable[[Tensor, Any], Any], Callable[[Tensor, Any], Any]]] = {}
