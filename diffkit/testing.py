@@ -2,7 +2,8 @@
 
 ``check_grads`` evaluates the directional derivative vᵀ∇f (order 1) or vᵀ∇²f v (order 2) with each
 requested method and checks they agree: the AD and symbolic engines to ``atol + rtol·|ref|`` with
-tight defaults, finite differences within their own (looser) error, both scaled to the precision
+tight defaults, finite differences within their own error estimate (the quotient again at twice
+its default steps, and its rounding; no fixed absolute tolerance), both scaled to the precision
 of the inputs' dtype. On failure it raises an AssertionError that prints every method's number.
 """
 
@@ -13,15 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from .api import hessian, jacobian
+from .api import _completed, _positions, hessian, jacobian
 from .build import as_function
+from .engines import FiniteDifferenceEngine, get_engine
 from .function import as_input
 from .primitives.declare import working_dtype
 
-EXACT_METHODS = ("reverse", "forward", "symbolic")
-#: tolerance (relative) each finite-difference scheme is held to, for first and second order
+#: tolerance (relative) each finite-difference scheme is held to, for first and second order,
+#: besides its own error estimate (:func:`_fd_slack`)
 FD_RTOL = {"fd": (1e-6, 1e-4), "fd-central": (1e-6, 1e-4), "fd-forward": (1e-4, 1e-3),
            "fd-complex": (1e-12, 1e-4), "fd-richardson": (1e-9, 1e-4)}
+#: how many times its error estimate |D(h) − D(2h)| a finite difference may miss by
+FD_SAFETY = 10.0
+#: the rounding floor of a finite difference: FD_ROUNDING·ε·Σ|f(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ
+FD_ROUNDING = 30.0
 #: in a dtype coarser than float64, the least tolerance (relative): the exact methods' is
 #: EXACT_ULPS·ε of the derivative's dtype (rounding in a few operations); finite differences'
 #: FD_SQRT_EPS[order − 1]·√ε of the dtype they are worked in (float32 for float16)
@@ -31,25 +37,47 @@ _EPS64 = float(np.finfo(np.float64).eps)
 
 
 def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse", "forward", "symbolic", "fd"),
-                order: int = 1, rtol: float = 1e-10, atol: float = 1e-12, seed: int = 0) -> dict[str, float | complex]:
-    """Check that `methods` agree on f's derivative at `args` along a random direction.
+                order: int = 1, rtol: float = 1e-10, atol: float = 1e-12, seed: int = 0, *,
+                argnums: Any = None, wrt: Any = None) -> dict[str, float | complex]:
+    """Check that `methods` agree on f's derivative at `args` along a random direction v.
+
+    Each method gives D = J·v (order 1) or vᵀHv (order 2). The reference is the first method in
+    `methods` that is not a finite difference (an AD or symbolic engine: reverse, forward,
+    symbolic, compiled, auto); if all are finite differences, the first of them. The others pass
+    when
+
+    * exact methods: |D − ref| ≤ atol + rtol·|ref|;
+    * finite differences (the registry's FiniteDifferenceEngine methods): each is also taken at
+      twice its default steps, and |D(h) − ref| ≤ FD_RTOL·|ref| + FD_SAFETY·|D(h) − D(2h)| +
+      FD_ROUNDING·ε·Σ|f(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ — its own error estimate and rounding, never a fixed
+      absolute number (a gradient of 1e-7 that fd misses is a failure). The complex step's first
+      derivative subtracts nothing: its floor is ε·|ref|. A finite-difference reference adds
+      its own estimate to every comparison.
 
     Args:
         f: a Function, math text, SymPy expression or Python callable.
         args: the point.
-        methods: the methods to compare; the first exact one is the reference.
+        methods: the methods to compare (at least one: a ValueError, as is an unknown name, and
+            a single string a TypeError — all before any work).
         order: 1 (directional first derivative of every output) or 2 (vᵀ H v of a scalar f).
-        rtol, atol: tolerance for the exact methods (finite differences use FD_RTOL), for
-            float64 derivatives. In a coarser dtype (float32, float16, complex64) each tolerance is at least
-            ``EXACT_ULPS·ε`` for the exact methods and ``FD_SQRT_EPS·√ε`` for finite
-            differences (ε of the derivative's dtype; of float32 for float16 differences),
-            the absolute one times max(1, Σ|∂f·v|), so that rounding in that dtype is no
-            disagreement.
+        rtol, atol: tolerance for the exact methods, for float64 derivatives. In a coarser
+            dtype (float32, float16, complex64) the relative tolerance is at least
+            ``EXACT_ULPS·ε`` for the exact methods (their absolute one at least that times
+            max(1, Σ|∂f·v|)) and ``FD_SQRT_EPS·√ε`` for finite differences (ε of the
+            derivative's dtype; of float32 for float16 differences, which are also its ε in
+            the rounding floor), so that rounding in that dtype is no disagreement.
         seed: seed of the random direction.
+        argnums, wrt: the inputs differentiated, as for dk.jacobian (all by default); the others
+            are passed as given (an integer index stays an integer) and v spans only the
+            differentiated ones.
 
     Returns:
         method -> the directional derivative it gave (first output element for vector f; a
         complex number where f is complex).
+
+    Raises:
+        AssertionError: a method disagrees; the message prints every method's number and the
+            tolerance it was held to.
 
     Example:
         >>> import diffkit as dk
@@ -58,32 +86,50 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
     """
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order}")
+    if isinstance(methods, str):
+        raise TypeError(f"check_grads: methods= takes a sequence of method names, got the string "
+                         f"{methods!r}; write methods=({methods!r},)")
+    methods = tuple(methods)
+    if not methods:
+        raise ValueError("check_grads: methods= is empty; name at least one method to compare "
+                         "(e.g. methods=('reverse', 'fd'))")
+    fd = {m: isinstance(get_engine(m), FiniteDifferenceEngine) for m in methods}  # names checked
     fn = as_function(f)
-    point = [as_input(a) for a in args]
-    rng = np.random.default_rng(seed)
-    n = sum(int(np.size(a)) for a in point)
-    v = rng.normal(size=n)
+    idx, back = _positions(fn, wrt, argnums)
+    ids = _completed(fn, list(args), idx, wrt is None and argnums is None, back)[1]
+    point = [as_input(a, i in ids) for i, a in enumerate(args)]
+    n = sum(int(np.size(point[i])) for i in ids)
+    v = np.random.default_rng(seed).normal(size=n)
     v /= np.linalg.norm(v) or 1.0
+    chosen = {"argnums": argnums, "wrt": wrt}
     results: dict[str, np.ndarray] = {}
     scale: dict[str, np.ndarray] = {}  # Σ|∂f·v| term by term: the size rounding errors scale with
+    wider: dict[str, np.ndarray] = {}  # finite differences at twice their default steps
+    steps: dict[str, Any] = {}  # and the finest steps their answer at the default ones took
     for m in methods:
-        if order == 1:
-            jac = np.asarray(jacobian(fn, method=m)(*point))
-            results[m], scale[m] = jac @ v, np.abs(jac) @ np.abs(v)
-        else:
-            hes = np.asarray(hessian(fn, method=m)(*point))
-            results[m] = np.atleast_1d(v @ hes @ v)
-            scale[m] = np.atleast_1d(np.abs(v) @ np.abs(hes) @ np.abs(v))
-    ref_name = next((m for m in methods if m in EXACT_METHODS), methods[0])
+        results[m], scale[m], engine = _directional(fn, m, order, point, v, chosen)
+        if fd[m]:
+            steps[m] = engine.finest_steps(order)
+            wider[m] = _directional(fn, m, order, point, v, chosen, step_scale=2.0)[0]
+    ref_name = next((m for m in methods if not fd[m]), methods[0])
     ref = results[ref_name]
     dtype = _coarsest([*point, *results.values()])
-    failures = []
+    size = float(np.sum(np.abs(np.asarray(fn(*point), dtype=complex)))) if wider else 0.0  # Σ|f(x)|
+    slack = {m: _fd_slack(results[m], wider[m], steps[m], v, size, order, dtype, ref)
+             for m in wider}
+    failures, held = [], {}
     for m, val in results.items():
-        tol_r, tol_a = _tolerances(m, order, rtol, atol, dtype, scale[m])
-        if not np.all(np.isclose(val, ref, rtol=tol_r, atol=tol_a)):
+        tol_r, tol_a = _tolerances(fd[m], m, order, rtol, atol, dtype, scale[m])
+        if fd[m] or fd[ref_name]:
+            tol_a = tol_a + slack.get(m, 0.0) + (slack[ref_name] if m != ref_name and fd[ref_name]
+                                                 else 0.0)
+        bound = np.asarray(tol_a + tol_r * np.abs(ref))
+        held[m] = float(np.max(bound))
+        if not np.all(np.abs(np.asarray(val) - ref) <= bound):
             failures.append(m)
     if failures:
-        lines = [f"  {m:<14} {np.array2string(val, precision=17)}" for m, val in results.items()]
+        lines = [f"  {m:<14} {np.array2string(val, precision=17)}  (held to ±{held[m]:.3g})"
+                 for m, val in results.items()]
         raise AssertionError(
             f"derivatives of order {order} disagree ({', '.join(failures)} vs {ref_name}) at {args} "
             f"along direction {np.array2string(v, precision=4)}:\n" + "\n".join(lines)
@@ -93,6 +139,35 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
     return {m: np.asarray(val).reshape(-1)[0].item() for m, val in results.items()}
 
 
+def _directional(fn: Any, method: str, order: int, point: Sequence[Any], v: np.ndarray,
+                 chosen: dict[str, Any], **options: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(J·v, |J|·|v|, engine) at order 1, (vᵀHv, |v|ᵀ|H||v|, engine) at order 2, by `method`."""
+    if order == 1:
+        run = jacobian(fn, method=method, **chosen, **options)
+        jac = np.asarray(run(*point))
+        return jac @ v, np.abs(jac) @ np.abs(v), run.engine
+    run = hessian(fn, method=method, **chosen, **options)
+    hes = np.asarray(run(*point))
+    return (np.atleast_1d(v @ hes @ v), np.atleast_1d(np.abs(v) @ np.abs(hes) @ np.abs(v)),
+            run.engine)
+
+
+def _fd_slack(at_h: np.ndarray, at_2h: np.ndarray, steps: np.ndarray | None, v: np.ndarray,
+              size: float, order: int, dtype: np.dtype, ref: np.ndarray) -> np.ndarray:
+    """A finite difference's own error bound: FD_SAFETY·|D(h) − D(2h)| (its truncation error,
+    Richardson's estimate: D(h)'s is about that for a forward scheme, a third of it for central
+    ones) plus its rounding FD_ROUNDING·ε·Σ|f(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ at the finest steps hⱼ it took (ε
+    of the dtype it is worked in); `steps` None (the complex step, which subtracts nothing):
+    ε·|ref|."""
+    eps = float(np.finfo(working_dtype(dtype)).eps)
+    if steps is None:
+        floor = eps * np.abs(ref)
+    else:
+        with np.errstate(over="ignore", divide="ignore"):
+            floor = FD_ROUNDING * eps * size * float(np.sum(np.abs(v) / steps)) ** order
+    return FD_SAFETY * np.abs(np.asarray(at_h) - np.asarray(at_2h)) + floor
+
+
 def _coarsest(values: Sequence[Any]) -> np.dtype:
     """The floating dtype of largest ε among `values` (the point and the derivatives); float64
     where none is floating."""
@@ -100,22 +175,23 @@ def _coarsest(values: Sequence[Any]) -> np.dtype:
     return max(dtypes, key=lambda d: np.finfo(d).eps, default=np.dtype(np.float64))
 
 
-def _tolerances(method: str, order: int, rtol: float, atol: float, dtype: np.dtype,
+def _tolerances(fd: bool, method: str, order: int, rtol: float, atol: float, dtype: np.dtype,
                 scale: np.ndarray) -> tuple[float, Any]:
     """(rtol, atol) `method` is held to at `order` for derivatives in `dtype`: the given ones
-    (exact methods) or FD_RTOL's in float64; in a coarser dtype at least EXACT_ULPS·ε (exact)
-    or FD_SQRT_EPS·√ε′ (finite differences, ε′ of the dtype they are worked in: float32 for
-    float16), the absolute one times max(1, `scale`) (Σ|∂f·v|: a sum that cancels keeps the
-    rounding of its terms)."""
-    exact = method in EXACT_METHODS
-    tol_r = rtol if exact else FD_RTOL.get(method, (1e-5, 1e-3))[order - 1]
-    tol_a = atol if exact else tol_r
+    (exact methods) or FD_RTOL's relative one with no absolute one (finite differences: their
+    own error bound, :func:`_fd_slack`, is added) in float64; in a coarser dtype a relative one
+    of at least EXACT_ULPS·ε (exact; and an absolute one of that times max(1, `scale`), Σ|∂f·v|:
+    a sum that cancels keeps the rounding of its terms) or FD_SQRT_EPS·√ε′ (finite differences,
+    ε′ of the dtype they are worked in: float32 for float16)."""
+    tol_r = FD_RTOL.get(method, (1e-5, 1e-3))[order - 1] if fd else rtol
+    tol_a = 0.0 if fd else atol
     eps = float(np.finfo(dtype).eps)
     if eps <= _EPS64:  # float64 (or finer): the tolerances as given
         return tol_r, tol_a
+    if fd:
+        return max(tol_r, EXACT_ULPS * eps,
+                   FD_SQRT_EPS[order - 1] * float(np.finfo(working_dtype(dtype)).eps) ** 0.5), 0.0
     least = EXACT_ULPS * eps
-    if not exact:
-        least = max(least, FD_SQRT_EPS[order - 1] * float(np.finfo(working_dtype(dtype)).eps) ** 0.5)
     return max(tol_r, least), np.maximum(tol_a, least * np.maximum(1.0, scale))
 
 

@@ -319,23 +319,35 @@ def _in_dtype_of(jt: np.ndarray, out: Any) -> np.ndarray:
 
 class FiniteDifferenceEngine(Engine):
     """Finite differences. Options: ``scheme`` (default "central"), ``step`` (absolute step h),
-    ``levels`` (Richardson tableau size)."""
+    ``levels`` (Richardson tableau size), ``step_scale`` (a factor on the default steps:
+    dk.check_grads takes each quotient at 1× and 2× them to estimate its error)."""
 
     name = "fd"
     nests = False  # answers numbers: an outer tape cannot see through them
     at_the_point_only = False  # it evaluates f at other points: a branched trace is not f there
 
-    def __init__(self, scheme: str = "central", step: Any = None, levels: int = 5) -> None:
+    def __init__(self, scheme: str = "central", step: Any = None, levels: int = 5,
+                 step_scale: float = 1.0) -> None:
         if scheme not in SCHEMES:
             raise ValueError(f"unknown finite-difference scheme {scheme!r}: choose from {', '.join(SCHEMES)}")
         if step is not None:
             step = _checked_step(step, scheme)
         if int(levels) != levels or levels < 1:
             raise ValueError(f"levels must be a whole number >= 1, got {levels}")
+        if not (isinstance(step_scale, int | float) and not isinstance(step_scale, bool)
+                and np.isfinite(step_scale) and step_scale > 0):
+            raise ValueError(f"finite differences ({scheme}): step_scale= must be one positive "
+                             f"finite number (a factor on the default steps), got {step_scale!r}")
+        step_scale = float(step_scale)
+        if step is not None and step_scale != 1.0:
+            raise ValueError(f"finite differences ({scheme}): step_scale= multiplies the default "
+                             "steps; with an explicit step= pass the step you want instead")
         super().__init__()
-        self.options = {"scheme": scheme, "step": step, "levels": levels}
+        self.options = {"scheme": scheme, "step": step, "levels": levels, "step_scale": step_scale}
         self.scheme = scheme
         self.step = step
+        #: the factor on the default steps (not on an explicit step)
+        self.step_scale = step_scale
         self.levels = int(levels)
         self.evaluations = 0  # how many times the function was evaluated (for comparisons)
         self.error_estimate: Any = None
@@ -639,11 +651,11 @@ class FiniteDifferenceEngine(Engine):
         """The step per element of x: scaled to max(1, |xᵢ|) and to the precision f computes
         in (`eps`: :func:`_precision`; x's dtype's ε by default). The complex step's 1e-20 is
         taken in complex128 (:meth:`_column`), where h·f′ underflows only below 1e-288."""
-        scale = np.maximum(1.0, np.abs(x))
+        scale = np.maximum(1.0, np.abs(x)) * self.step_scale
         if self.step is not None:
             return np.full(x.shape, self.step)
         if self.scheme == "complex":
-            return np.full(x.shape, 1e-20)
+            return np.full(x.shape, 1e-20 * self.step_scale)
         if self.scheme == "richardson":  # tuned: 5 levels from h0 = 0.05 reach ~1e-14 on smooth f
             return 0.05 * scale
         if eps is None:
@@ -1078,6 +1090,16 @@ class FiniteDifferenceEngine(Engine):
         nothing and so has no rounding to allow for)."""
         return {"complex": 0.0, "richardson": 2.0 ** (self.levels - 1)}.get(self.scheme, 1.0)
 
+    def finest_steps(self, order: int = 1) -> np.ndarray | None:
+        """The smallest steps, per differentiated element, that the quotients of the last answer
+        (a Jacobian at `order` 1, a Hessian at 2) took: :attr:`step_used` over Richardson's
+        2^(levels − 1); None for the complex step's first derivatives, which subtract nothing
+        (its Hessian is the central stencil's)."""
+        ratio = self._finest() or (None if order == 1 else 1.0)
+        if ratio is None or self.step_used is None:
+            return None
+        return np.asarray(self.step_used, dtype=float) / ratio
+
     def _refine(self, at: Callable[[np.ndarray], Estimate], x0: np.ndarray,
                 h: np.ndarray, eps: float | None = None) -> np.ndarray:
         """`at(h)`, and for Richardson (no explicit step) its restarts: where an entry's error
@@ -1349,7 +1371,7 @@ class FiniteDifferenceEngine(Engine):
         signs = ((1, 1, 1), (1, 0, -1), (0, 1, -1), (0, 0, 1)) if forward else (
             (1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1))
         H = np.empty((n, n), dtype=x0.dtype)
-        worst = 0.0
+        worst, used = 0.0, np.inf
         for i in range(n):
             for j in range(i, n):
 
@@ -1374,7 +1396,10 @@ class FiniteDifferenceEngine(Engine):
                 H[i, j] = H[j, i] = self._difference_by_scheme(
                     cross, 0.05, eps ** (1.0 / 3.0 if forward else 0.25)) / units
                 worst = max(worst, float(self.error_estimate or 0.0) / units)
+                used = min(used, float(np.min(self.step_used)))
         self.error_estimate = worst
+        # the smallest first step any entry's stencil took, per element in x's units
+        self.step_used = used * (np.ones(n) if self.step else scale) if n else None
         inverse = np.ones(n) if self.step else 1.0 / scale
         with np.errstate(under="ignore"):
             floor = np.outer(inverse, inverse)
@@ -1489,7 +1514,7 @@ class FiniteDifferenceEngine(Engine):
                 d, err = self._tableau([r for r, _ in rows])
                 return d, (0.0 if err is None else err) + rows[-1][1]  # and the rounding
 
-            return self._settle(extrapolated, self.step or h_richardson, 1e-9)
+            return self._settle(extrapolated, self.step or h_richardson * self.step_scale, 1e-9)
         factor = 2.0 if self.scheme == "forward" else 4.0 / 3.0  # D(h) − f ≈ a·hᵖ: error =
         # |D(h) − D(h/2)|·2ᵖ/(2ᵖ−1)
 
@@ -1497,7 +1522,7 @@ class FiniteDifferenceEngine(Engine):
             (d, noise), (half, _) = difference(hh), difference(hh / 2)
             return d, factor * np.abs(d - half) + noise
 
-        return self._settle(at, self.step or h, SETTLED)
+        return self._settle(at, self.step or h * self.step_scale, SETTLED)
 
     def _settle(self, at: Callable[[float], tuple[np.ndarray, np.ndarray]], h: float,
                 good: float) -> np.ndarray:
