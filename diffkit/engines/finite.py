@@ -945,6 +945,10 @@ class FiniteDifferenceEngine(Engine):
         k = np.unravel_index(int(np.argmax(np.where(off, gap / scale, -1.0))), found.shape)
         step = float(np.max(self.step_used)) if self.step_used is not None else float("nan")
         lost = gap[k] <= np.broadcast_to(rounding, found.shape)[k]  # within f's own rounding
+        # the schemes of higher order than this one (none for Richardson's extrapolation)
+        better = {"forward": "method='fd-central' or 'fd-richardson', ",
+                  "central": "method='fd-richardson', ",
+                  "complex": "method='fd-richardson', "}.get(self.scheme, "")
         why = (f"The step ({step:.3g}) moves f by little more than its own rounding (ε "
                "times the size of the values it computes, which cancel): the quotient keeps "
                "few digits. Use an AD method (method='reverse')") if lost else (
@@ -952,8 +956,7 @@ class FiniteDifferenceEngine(Engine):
                "quotient cannot resolve — a pole, a jump, a domain edge, a feature narrower "
                "than the step, or curvature the scheme's truncation error (O(h) forward, "
                "O(h²) central) does not keep small — or f is not differentiable here. Pass a "
-               "smaller step=, use method='fd-central' or 'fd-richardson', or an AD method "
-               "(method='reverse')")
+               f"smaller step=, use {better}or an AD method (method='reverse')")
         self.warned = True
         warn_user(
             f"finite differences ({self.scheme}): the answer {found[k]:.6g} lies far from the "

@@ -89,12 +89,16 @@ def _expand_back(ct: Any, x: Any, axis: tuple[int, ...] | None, keepdims: bool) 
 
 
 def sum_to(x: Any, shape: Sequence[int]) -> Any:
-    """Sum a broadcast array back down to `shape` (the transpose of broadcasting)."""
+    """Sum a broadcast array back down to `shape` (the transpose of broadcasting): `shape` must
+    broadcast to x's shape (a ShapeError names both where it does not)."""
     shape = tuple(shape)
     xs = shape_of(x)
     if xs == shape:
         return x
     lead = len(xs) - len(shape)
+    if lead < 0 or any(s != 1 and s != xs[lead + i] for i, s in enumerate(shape)):
+        raise ShapeError(f"sum_to: shape {shape} does not broadcast to the array's shape {xs}, "
+                         "so there is no broadcast to sum back")
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
                                       if s == 1 and xs[lead + i] != 1)
     return reshape(bind(sum, x, axis=axes, keepdims=True), shape)

@@ -1,0 +1,39 @@
+"""What a documentation hunt found: dk.sum_to's shape check, the fd warning's advice."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import diffkit as dk
+
+X = np.arange(6.0).reshape(2, 3)
+
+
+@pytest.mark.parametrize("shape, expected", [
+    ((1, 3), [[3.0, 5.0, 7.0]]), ((3,), [3.0, 5.0, 7.0]), ((2, 1), [[3.0], [12.0]]), ((), 15.0)])
+def test_sum_to_sums_a_broadcast_back(shape, expected):
+    np.testing.assert_array_equal(dk.sum_to(X, shape), expected)
+
+
+@pytest.mark.parametrize("x, shape", [(X, (3, 2)), (X, (4,)), (np.arange(6.0), (2, 3)),
+                                      (X, (2, 3, 1))])
+def test_sum_to_refuses_a_shape_that_does_not_broadcast(x, shape):
+    # (3, 2) and (6,) -> (2, 3) have the right sizes: they were reshaped silently
+    with pytest.raises(dk.ShapeError, match=r"does not broadcast to the array's shape"):
+        dk.sum_to(x, shape)
+
+
+def _warning(method):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dk.grad(lambda x: 1 / x, method=method)(1e-6)
+    texts = [str(w.message) for w in caught if "lies far" in str(w.message)]
+    assert texts, f"{method} did not warn"
+    return texts[0]
+
+
+def test_fd_warning_does_not_suggest_the_scheme_in_use():
+    assert "fd-central" not in _warning("fd")  # fd is the central scheme
+    assert "'fd-richardson'" in _warning("fd")
+    assert "fd-central" in _warning("fd-forward")
