@@ -37,3 +37,11 @@ def test_fd_warning_does_not_suggest_the_scheme_in_use():
     assert "fd-central" not in _warning("fd")  # fd is the central scheme
     assert "'fd-richardson'" in _warning("fd")
     assert "fd-central" in _warning("fd-forward")
+
+
+def test_compiled_gradient_names_an_overflowing_value_as_dk_grad_does():
+    cg = dk.compile_gradient(dk.parse("x*y"), 1.0, 1.0)
+    with pytest.raises(dk.NumericOverflowError, match="overflows"):
+        cg(1e308, 5.0)
+    with pytest.raises(dk.NumericOverflowError):
+        dk.value_and_grad(dk.parse("x*y"))(1e308, 5.0)

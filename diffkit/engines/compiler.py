@@ -457,6 +457,12 @@ class CompiledGradient:
         as in ``dk.grad``, not a NaN) and non-finite results refused."""
         with np.errstate(**STRICT):
             out = self.run(kind, *args)
+        if kind != "grad" and not finite(out[0]):
+            # finite arguments, the domain's comparisons passed: an operation overflowed (as
+            # dk.grad and dk.value_and_grad name it)
+            raise NumericOverflowError(f"compiled gradient of {self.function.name}: the value "
+                                       "overflows its floating-point type at this point; use "
+                                       "method='reverse' to see which operation")
         values = (out[0], *out[1]) if kind != "grad" else out
         if not all(finite(v) for v in values):
             raise NonDifferentiableError(f"compiled gradient of {self.function.name}: the result "
