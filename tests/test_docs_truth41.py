@@ -45,3 +45,12 @@ def test_compiled_gradient_names_an_overflowing_value_as_dk_grad_does():
         cg(1e308, 5.0)
     with pytest.raises(dk.NumericOverflowError):
         dk.value_and_grad(dk.parse("x*y"))(1e308, 5.0)
+
+
+def test_complex_step_on_a_parsed_function_does_not_blame_formatting():
+    # (1 − cos x)/x² at 1e-16: Re f(x + ih) rounds away from f(x); a parsed function neither
+    # formats its input nor branches on its type
+    with pytest.raises(dk.NotRepeatableError) as caught:
+        dk.grad(dk.parse("(1 - cos(x))/x^2"), method="fd-complex")(1e-16)
+    message = str(caught.value)
+    assert "round differently" in message and "formats its input" not in message

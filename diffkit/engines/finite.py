@@ -600,14 +600,20 @@ class FiniteDifferenceEngine(Engine):
                 "the function is not differentiable there")
         real = np.real(_numeric(graph.output.value))
         if expected is not None and not _agrees(expected, real, graph):
+            # a pure function (parsed, SymPy) computes the same operations at both points: its
+            # complex arithmetic rounds differently (a cancellation such as 1 − cos x near 0)
+            rounding = ("its operations round differently at complex numbers: a cancellation "
+                        "(1 − cos x near 0) or a feature of f narrower than the complex step's "
+                        "reach makes Re f(x + ih) differ from f(x) by more than h²f″/2")
+            why = rounding if fn.pure else (
+                "it computes another function at complex numbers (it formats its input, "
+                "f\"{x:.3f}\", or branches on its type, isinstance(x, complex) or "
+                f"np.iscomplexobj(x)), differs between calls, or {rounding}")
             raise NotRepeatableError(
                 f"{fn.name} at the complex point x + ih of the complex step gave a real part "
-                f"other than its value at x ({_shown(expected, real)}), where the two differ by "
-                "h² ≈ 1e-40 only: it computes another function at complex numbers (it formats "
-                "its input, f\"{x:.3f}\", or branches on its type, isinstance(x, complex) or "
-                "np.iscomplexobj(x)) or differs between calls, and Im f(x + ih)/h would "
-                "differentiate that one. Use method='fd-central' or an AD method "
-                "(method='reverse')")
+                f"other than its value at x ({_shown(expected, real)}), which differ by "
+                f"h²f″/2 (h = 1e-20) in exact arithmetic: {why}, and Im f(x + ih)/h would not "
+                "be its derivative. Use method='fd-central' or an AD method (method='reverse')")
         return graph.output.value
 
     def _check_complex_step(self, fn: Function, args: Sequence[Any],
