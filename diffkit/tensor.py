@@ -1747,17 +1747,34 @@ NUMPY_NAME_LISTENERS.append(_install_numpy_method)
 
 def _library_caller() -> tuple[str, str] | None:
     """(module, function) of the SciPy function converting a traced value with np.asarray, seen
-    from its outermost frame (what the user called), or None when the caller is not SciPy."""
+    from its outermost frame (what the user called), or None when the caller is not SciPy. A
+    decorator's closure around it (``_apply_over_batch``'s ``wrapper``, a qualified name with
+    ``<locals>``, which converts before it calls the function) is named by the SciPy function
+    it holds (``scipy.linalg.solve_triangular``, not ``scipy.wrapper``)."""
     frame = sys._getframe(2)
     found = None
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith("scipy.") or module == "scipy":
             found = (module, frame.f_code.co_name)
+            if "<locals>" in frame.f_code.co_qualname:
+                found = _wrapped_by(frame) or found
         elif not module.startswith(("numpy", "array_api_compat", "array_api_extra")):
             break
         frame = frame.f_back
     return found
+
+
+def _wrapped_by(frame: Any) -> tuple[str, str] | None:
+    """(module, name) of the SciPy function a decorator's closure running in `frame` holds
+    (its free variable), or None."""
+    for name in frame.f_code.co_freevars:
+        held = frame.f_locals.get(name)
+        module = getattr(held, "__module__", None) or ""
+        if callable(held) and module.startswith("scipy") and \
+                "<locals>" not in getattr(held, "__qualname__", "<locals>"):
+            return module, held.__name__
+    return None
 
 
 def _library_message(module: str, function: str) -> str:

@@ -54,3 +54,13 @@ def test_complex_step_on_a_parsed_function_does_not_blame_formatting():
         dk.grad(dk.parse("(1 - cos(x))/x^2"), method="fd-complex")(1e-16)
     message = str(caught.value)
     assert "round differently" in message and "formats its input" not in message
+
+
+@pytest.mark.parametrize("name", ["solve_triangular", "cho_solve"])
+def test_scipy_function_behind_a_decorator_is_named(name):
+    sl = pytest.importorskip("scipy.linalg")
+    S = np.triu(np.ones((3, 3))) + np.eye(3)
+    call = {"solve_triangular": lambda b: sl.solve_triangular(S, b),
+            "cho_solve": lambda b: sl.cho_solve((np.linalg.cholesky(S @ S.T), True), b)}[name]
+    with pytest.raises(dk.TracingError, match=rf"scipy\.linalg\.{name} converts its input"):
+        dk.jacobian(call)(np.ones(3))
