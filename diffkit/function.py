@@ -460,19 +460,26 @@ class Function:
     #: compiled engine, which sits above this module): ``(fn, args) -> value`` or NOT_COMPILED
     jit_evaluator: Callable[[Function, tuple[Any, ...]], Any] | None = None
 
-    def run_body(self, *args: Any, structure: list[Any] | None = None) -> Any:
-        """The body at `args`, its outputs stacked (:func:`stack_outputs`). The body gets its own
+    def run_body(self, *args: Any, structure: list[Any] | None = None, stack: bool = True
+                 ) -> Any:
+        """The body at `args`, its outputs stacked (:func:`stack_outputs`; with `stack` false,
+        checked and given back as a call gives them: :func:`as_called`). The body gets its own
         copy of every array argument (:func:`own_copy`): an in-place update in it rebinds, as in
         traced code, and moves neither the caller's data nor an engine's point. NumPy replaces an
         error raised while it converts a value (``y[0] = x`` asks float(x), which is a
         TracingError for a traced x) by its own ValueError ("setting an array element with a
         sequence"): that TracingError is raised as itself, naming the problem. `structure`, if
-        given, receives the structure of what the body returned (:func:`output_pieces`)."""
+        given, receives the structure of what the body returned (:func:`output_pieces`), then
+        its forms (:func:`output_forms`)."""
         try:
             out = self.body(*[own_copy(a) for a in args])
             _refuse_escaped(out, self.name)
             if structure is not None:
                 structure.append(output_pieces(out)[0])
+                structure.append(output_forms(out))
+            if not stack:
+                _checked_pieces(out)
+                return as_called(out)
             return stack_outputs(out)
         except (ValueError, TypeError) as exc:
             cause = exc.__cause__ or exc.__context__  # NumPy chains it as the cause
@@ -503,23 +510,23 @@ class Function:
                 made = self._frozen_at_values(args)
                 if made is not self:
                     return restructured(made.run_body(*args),
-                                        getattr(made, "output_structure", None))
-            structure: list[Any] = []  # a tuple the body returned is a tuple here too: the
-            # caller indexes it (inner(x)[1]), not the flat output derivatives see
-            out = self.run_body(*args, structure=structure)
-            return restructured(out, structure[0] if structure else None)
+                                        getattr(made, "output_structure", None),
+                                        getattr(made, "output_forms", None))
+            # a tuple the body returned is a tuple here too, its pieces as the body made them:
+            # the caller indexes it (inner(x)[1]), not the flat output derivatives see
+            return self.run_body(*args, stack=False)
         with np.errstate(**STRICT):
             if self.jit and Function.jit_evaluator is not None:
                 out = Function.jit_evaluator(self, args)
                 if out is not NOT_COMPILED:
                     sig = signature(args)
                     made = self.cache.get(("frozen", sig))
-                    return restructured(out, getattr(made, "output_structure", None)
-                                        if made is not self else
-                                        self.cache.get(("structure", sig)))
-            structure = []
-            out = self.evaluate(*args, structure=structure)
-            return restructured(out, structure[0] if structure else None)
+                    if made is not self and made is not None:
+                        return restructured(out, getattr(made, "output_structure", None),
+                                            getattr(made, "output_forms", None))
+                    return restructured(out, self.cache.get(("structure", sig)),
+                                        self.cache.get(("forms", sig)))
+            return self.evaluate(*args, stack=False)
 
     def _frozen_at_values(self, args: tuple[Any, ...]) -> Function:
         """A jit function called with traced arguments (inside a derivative, or eager Tensors):
@@ -561,7 +568,8 @@ class Function:
             raise ArityError(f"{self.name}: input(s) {', '.join(map(repr, missing))} not given")
         return tuple(full)
 
-    def evaluate(self, *args: Any, structure: list[Any] | None = None) -> Any:
+    def evaluate(self, *args: Any, structure: list[Any] | None = None, stack: bool = True
+                 ) -> Any:
         """Evaluate without converting the result (complex and array results kept as they are).
         Nothing is differentiated: every argument of a Python function that is no float number
         or array (integers, lists, strings, objects) reaches it as given, and the body gets its
@@ -569,7 +577,7 @@ class Function:
         floats)."""
         args = tuple(self.coerce(args, ()))
         try:
-            return self.run_body(*args, structure=structure)
+            return self.run_body(*args, structure=structure, stack=stack)
         except DiffkitError:
             raise
         except np.linalg.LinAlgError as exc:  # numpy.linalg on plain arrays: a singular matrix, …
@@ -645,6 +653,7 @@ class Function:
             made = self.replaying(graph)
             made.jit = True  # compiled at once, as the function it stands for
             made.output_structure = graph.structure  # what the body returned: pieces of a tuple
+            made.output_forms = graph.forms  # and how a call gives them back
             made._first = graph  # for its next use (see _take_first), dropped then either way
         # the first trace published wins: another thread's first call may have published one
         # meanwhile — the call's code and every derivative then use that one (two would
@@ -712,7 +721,7 @@ class Function:
             else:  # the output does not depend on the inputs
                 out_node = Node(None, (), {}, _constant_output(out))
             graph = Graph(in_nodes, out_node, tape.value_dependent, tape.recorded)
-            graph.structure = structure[0]
+            graph.structure, graph.forms = structure
             return graph
 
     def graph(self, *args: Any) -> Graph:
@@ -884,9 +893,14 @@ def _refuse_escaped(out: Any, name: str) -> None:
 
 
 def _constant_output(out: Any) -> Any:
+    """The value a trace's output node holds where the body's output does not depend on the
+    inputs: an array as a copy of its own (a constant the body returned, ``lambda x: C``, is
+    not handed to a derivative's caller as the caller's array C itself)."""
     if type(out) is Tensor:  # a Tensor of an outer tape (nested tracing): a constant here
         return out
-    return out if hasattr(out, "shape") else np.float64(out) if not isinstance(out, complex) else out
+    if hasattr(out, "shape"):
+        return own_copy(out)
+    return np.float64(out) if not isinstance(out, complex) else out
 
 
 #: what Function.jit_evaluator returns where the call must be evaluated by tracing
@@ -907,6 +921,36 @@ def output_pieces(out: Any) -> tuple[Any, list[Any]]:
     return structure, pieces
 
 
+def output_forms(out: Any) -> Any:
+    """How a call gives back what the body returned (:func:`restructured`), beside its
+    structure (:func:`output_pieces`): for a tuple or list, ``(its type, [its elements'
+    forms])``; for a traced piece, ``("traced", shape, dtype)`` (its value is the replay's, in
+    its dtype); for any other piece, ``("const", piece)``: at this signature it does not depend
+    on the inputs (a piece read out of their values, ``np.argmax(x)``, marks the trace as
+    holding at this call only, and it is not replayed), so a replay gives it back as it was,
+    exactly (``2**60 + 1``, ``True``), not as the float its flat output holds."""
+    if isinstance(out, list | tuple):
+        return (type(out), [output_forms(o) for o in out])
+    if isinstance(out, Traced) or type(out) is np.ndarray and out.dtype.kind == "O":
+        dtype = getattr(held_value(out), "dtype", None) if isinstance(out, Traced) else None
+        return ("traced", tuple(getattr(out, "shape", ())), dtype)
+    return ("const", own_copy(out))
+
+
+def _checked_pieces(out: Any) -> list[Any]:
+    """The pieces of `out` (:func:`output_pieces`), each a number or an array
+    (:func:`_check_output`); an empty tuple or list is a TracingError."""
+    if not isinstance(out, list | tuple):
+        _check_output(out)
+        return [out]
+    pieces = output_pieces(out)[1]  # nested tuples and lists: their pieces in order
+    if not pieces:
+        raise TracingError("the function returned an empty sequence")
+    for i, o in enumerate(pieces):
+        _check_output(o, f"a {type(out).__name__} whose piece {i} is")
+    return pieces
+
+
 def stack_outputs(out: Any) -> Any:
     """A tuple/list of outputs (nested too: its pieces in order, as ``dk.vjp`` reads them)
     becomes one 1-D array (so Jacobians are (m, n)); a NumPy object
@@ -915,17 +959,25 @@ def stack_outputs(out: Any) -> Any:
         from .primitive import from_objects
 
         return from_objects(out)
+    pieces = _checked_pieces(out)
     if isinstance(out, list | tuple):
         from .primitives import concatenate, reshape
 
-        pieces = output_pieces(out)[1]  # nested tuples and lists: their pieces in order
-        if not pieces:
-            raise TracingError("the function returned an empty sequence")
-        for i, o in enumerate(pieces):
-            _check_output(o, f"a {type(out).__name__} whose piece {i} is")
         return concatenate([reshape(o, (-1,)) for o in pieces], axis=0)
-    _check_output(out)
     return out
+
+
+def as_called(out: Any) -> Any:
+    """A call's value, as the body returned it: a tuple or list (nested, a named tuple too) of
+    its pieces, each as :func:`to_python` gives it (its type, dtype and value: an integer stays
+    an integer, a bool a bool, float32 float32); an object array of traced values one traced
+    array (:func:`stack_outputs`)."""
+    if isinstance(out, list | tuple):
+        items = [as_called(o) for o in out]
+        return out._make(items) if hasattr(out, "_make") else type(out)(items)
+    if type(out) is np.ndarray and out.dtype.kind == "O":
+        return to_python(stack_outputs(out))
+    return to_python(out)
 
 
 def _check_output(out: Any, where: str = "") -> None:
@@ -948,12 +1000,15 @@ def _check_output(out: Any, where: str = "") -> None:
                        "tuple or list of them")
 
 
-def restructured(out: Any, structure: Any) -> Any:
+def restructured(out: Any, structure: Any, forms: Any = None) -> Any:
     """A call's value as the body returned it: where that was a tuple or list (`structure`, a
     list: :func:`output_pieces`), a tuple of its pieces — nested as they were, each of its shape
     — cut from the one flat output the derivatives see (``dk.jit(dk.grad(f))(x)`` is the tuple
     ``dk.grad(f)(x)`` is, as in JAX, not one flat array whose ``[0]`` is a number); anything
-    else as :func:`to_python` gives it."""
+    else as :func:`to_python` gives it. With the trace's `forms` (:func:`output_forms`), each
+    piece also has the type and dtype the body gave it (:func:`_formed`)."""
+    if forms is not None:
+        return _formed(out, forms)
     if not isinstance(structure, list) or not hasattr(out, "reshape"):  # (NumPy, CuPy)
         return to_python(out)
     flat = out.reshape(-1)
@@ -970,6 +1025,45 @@ def restructured(out: Any, structure: Any) -> Any:
 
     result = build(structure)
     return result if at == flat.size else to_python(out)  # (sizes that do not add up: as is)
+
+
+def _formed(out: Any, forms: Any) -> Any:
+    """`out`, the flat output of a replay (or its one output), given back as `forms` says
+    (:func:`output_forms`): tuples and lists as they were; a traced piece cut out in its shape
+    and cast back to its dtype (a float32 or integer piece is float64 in the flat output; a real
+    one complex beside a complex piece); a constant piece as it was (a copy). A traced value
+    stays as the replay computed it (inside a derivative: the derivatives' flat output)."""
+    single = forms[0] in ("traced", "const")  # one output, not a tuple or list
+    if not single and not hasattr(out, "reshape"):
+        return to_python(out)  # (no flat array to cut: as it is)
+    flat = out if single else out.reshape(-1)
+    at = 0
+
+    def build(form: Any) -> Any:
+        nonlocal at
+        kind = form[0]
+        if kind == "const":
+            at += int(np.size(form[1]))
+            return to_python(own_copy(form[1]))
+        if kind != "traced":
+            items = [build(f) for f in form[1]]
+            return form[0]._make(items) if hasattr(form[0], "_make") else form[0](items)
+        shape, dtype = form[1], form[2]
+        n = math.prod(shape)
+        if single:
+            piece = out
+        else:
+            piece = flat[at:at + n].reshape(shape)
+            piece = piece if isinstance(piece, Traced) else piece.copy()
+        at += n
+        if isinstance(piece, Traced) or dtype is None:
+            return to_python(piece)
+        piece = np.asarray(piece) if np.isscalar(piece) else piece
+        if piece.dtype.kind == "c" and dtype.kind != "c":
+            piece = piece.real
+        return to_python(piece.astype(dtype, copy=False).reshape(shape))
+
+    return build(forms)
 
 
 def to_python(out: Any) -> Any:

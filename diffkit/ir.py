@@ -194,7 +194,7 @@ class Graph:
     number out of one (``if x > 0``, ``int(n)``): the graph then holds at this point only.
     """
 
-    __slots__ = ("_index", "_nodes", "_output", "_schedule", "inputs", "recorded",
+    __slots__ = ("_index", "_nodes", "_output", "_schedule", "forms", "inputs", "recorded",
                  "recorded_output", "structure", "value_dependent")
 
     def __init__(self, inputs: Sequence[Node], output: Any, value_dependent: bool = False,
@@ -212,6 +212,9 @@ class Graph:
         #: what the traced body returned (:func:`~diffkit.function.output_pieces`): its shape,
         #: or its pieces' nested as a tuple or list held them (None where not traced from one)
         self.structure: Any = None
+        #: how a call gives back what the traced body returned (:func:`~diffkit.function.
+        #: output_forms`): each piece's type, dtype, or the constant it was (None: not traced)
+        self.forms: Any = None
         #: the tape's scalar records, in order (a topological order; None for array code): the
         #: scalar reverse sweep walks them from ``recorded_output`` and skips what it does not
         #: reach, without making a node

@@ -82,12 +82,12 @@ class Tape:
         closed: set when the trace ends; a Tensor of a closed tape used later is an error.
     """
 
-    __slots__ = ("closed", "consts", "handed", "level", "recorded", "value_dependent")
+    __slots__ = ("_value_dependent", "closed", "consts", "handed", "level", "recorded")
 
     def __init__(self, level: int) -> None:
         self.level = level
-        self.value_dependent = False
         self.closed = False
+        self.value_dependent = False
         self.consts: dict[Any, tuple[Any, Node]] = {}  # key (see const) -> (value, node)
         #: the nodes of scalar code, in the order recorded (a topological order): what the
         #: fused scalar sweep walks. None on the eager tape (its graphs come and go) and once
@@ -96,6 +96,20 @@ class Tape:
         #: (copy, recorded value) of every array handed out of this trace (:func:`read_only`):
         #: compared when the trace ends
         self.handed: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+    @property
+    def value_dependent(self) -> bool:
+        return self._value_dependent
+
+    @value_dependent.setter
+    def value_dependent(self, read: bool) -> None:
+        """Every read of a number out of this tape's values marks it (argmax, argsort, nonzero,
+        isclose, a branch, int(), …): the one place where a read of a trace that has ended (a
+        value kept in a global during an earlier call) is refused, with :data:`_ESCAPED`, never
+        answered with that call's numbers."""
+        if read and self.closed:
+            raise TracingError(_ESCAPED)
+        self._value_dependent = read
 
     def hand_out(self, given: np.ndarray, kept: np.ndarray) -> None:
         """Note an array `given` out of this trace beside `kept`, what it must still equal when
@@ -771,6 +785,8 @@ class Tensor(Traced):
         """Prints the number (also ``str(x)``, ``f"{x}"``): a read of the value, so the trace
         holds at this point only, as for ``bool(x)`` (a jit function branching on the text is
         traced again at every call)."""
+        if self.tape.closed:  # shown, for debugging, marked as such (no number is used)
+            return f"Tensor({held_value(self)!r}, shape={self.shape}, trace ended)"
         self.tape.value_dependent = True
         return f"Tensor({held_value(self)!r}, shape={self.shape})"
 
@@ -828,7 +844,10 @@ class Tensor(Traced):
         Inside a traced function, a Tensor that depends on a value being differentiated raises
         TracingError: its derivative would be lost. Otherwise the trace is marked value-dependent
         and the value returned. On the eager tape (diffkit.nn) reading a number detaches it, as in
-        PyTorch (``float(loss)``, ``loss.item()``)."""
+        PyTorch (``float(loss)``, ``loss.item()``). A value of a trace that has ended is
+        refused as such (:data:`_ESCAPED`)."""
+        if self.tape.closed:
+            raise TracingError(_ESCAPED)
         if self.requires_grad and self.tape.level > 0:
             node = self.node
             argument = (f"; {node.name!r} is itself an argument being differentiated (dk.grad "
@@ -853,7 +872,7 @@ class Tensor(Traced):
         return bool(v) if type(v) is not Tensor else v.__bool__()
 
     def __float__(self) -> float:
-        if self.requires_grad and self.tape.level > 0:
+        if self.requires_grad and self.tape.level > 0 and not self.tape.closed:
             _check_not_stored()
         return float(self.concrete("float() (or math.*)"))
 

@@ -232,8 +232,9 @@ def _at_this_call(fn: Function, args: tuple[Any, ...]) -> Any:
     if first is None or first[0] is not args:
         return NOT_COMPILED
     made = fn.replaying(first[1])
-    made.output_structure = first[1].structure
+    made.output_structure, made.output_forms = first[1].structure, first[1].forms
     fn.cache[("structure", signature(args))] = first[1].structure  # the call's pieces
+    fn.cache[("forms", signature(args))] = first[1].forms  # and their types
     return made.evaluate(*args)
 
 

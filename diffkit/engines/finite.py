@@ -911,6 +911,10 @@ class FiniteDifferenceEngine(Engine):
                 np.reshape(unit, (-1,)).astype(float)
         elif ct is not None or m == 1:  # a row: ctᵀ·J, a gradient
             ref, found, own_rounding = grad, found.reshape(-1), 16 * eps * terms
+            if np.iscomplexobj(found) and found.shape == stepped.shape:  # a real input's
+                # entry of a complex output: the sweep's reference is Re(ctᵀ·J) (a VJP's
+                # answer); a Jacobian's row, complex there, is compared on its real part
+                found = np.where(stepped, found, found.real)
             if ct is not None:
                 floor = float(np.max(np.abs(ct)))
         else:  # the whole Jacobian, CHECKED_COLUMNS tangents per sweep
