@@ -949,7 +949,10 @@ def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: An
     It has ``.expressions`` (simplified when small), ``.latex()``, ``.expanded()`` (every
     intermediate substituted), ``.replacements``/``.reduced`` (its CSE form), ``.sizes()`` (the
     expression swell: tree, shared DAG, after CSE) and ``.source`` (the generated Python code).
-    Without a point, the inputs are taken to be scalars.
+    Without a point, the inputs are taken to be scalars, and f must not branch on their values
+    (an ``if x > 0``, ``max(x, 1.0)``): its derivative would be one branch's, so that is a
+    TracingError — give a point (``dk.symbolic(f, x0)``: the derivative of the branch taken
+    there), or write the branch with ``np.where`` (a Piecewise, with no point needed).
 
     Example:
         >>> import diffkit as dk
@@ -966,7 +969,8 @@ def symbolic(f: Any, *point: Any, wrt: Any = None, order: int = 1, **options: An
         point, idx = _completed(fn, point, idx, wrt is None, back)
         args = _prepare(fn, point, wrt=idx)
         settings: dict[str, str] = STRICT
-    else:
+    else:  # a stand-in point: a trace that branched there is refused (not f's derivative)
         args, settings = [np.float64(0.5)] * fn.arity, {"all": "ignore"}
     with np.errstate(**settings):
-        return SymbolicEngine(**options).derive(traced_as(fn, args), args, idx, order=order)
+        return SymbolicEngine(**options).derive(traced_as(fn, args), args, idx, order=order,
+                                                point=bool(point))

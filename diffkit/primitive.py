@@ -187,14 +187,22 @@ class Primitive:
             with such a partial that is differentiated again is wrapped in ``subgradient``, so
             that a second derivative through the kink is a NonDifferentiableError, never the
             convention's derivative (|x|² at 0 would give 0 for 2).
-        flat: ``flat(active, *inputs, out) -> one entry per partial``, for an element-wise op
+        flat: ``flat(active, steady, *inputs, out) -> one entry per partial``, for an element-wise op
             some of whose partials are zero on a whole neighbourhood (a step's 0, relu′ left of
             0, the unselected side of ``maximum`` or ``where``, x·c with a constant c = 0): True
             (or a mask) where a zero of that partial holds near the point too. Only such a zero
             may win over an infinite derivative (0·∞ = 0, the strong zero); a zero that holds at
             the point alone (2x at 0) makes 0·∞ a NonDifferentiableError (sqrt(x)² at 0 is 1,
             not 0). `active[j]`: whether input j depends on the values being differentiated.
-            Where the op also has ``kinks``, zeros at a kink are never flat.
+            Where the op also has ``kinks``, zeros at a kink are never flat. `steady[j]`: True,
+            or a mask false where input j may change in every neighbourhood of the point (a
+            comparison at a tie: see ``ties``); a zero that such a value makes (a mask's 0) is
+            not flat there.
+        ties: ``ties(*inputs, out) -> bool array``, for a comparison (a boolean output of
+            numbers): True where the output flips in every neighbourhood of the point when an
+            input moves (x > 0 at x = 0: the operands are equal). Such an element is not
+            locally constant, so a zero it makes (``where``'s unselected side, x·(x > 0)) is
+            not flat there (see :func:`diffkit.sweeps.unsteady_masks`).
         doc: one line for ``help(dk.<name>)``.
     """
 
@@ -233,6 +241,7 @@ class Primitive:
     special: tuple[tuple[tuple[float, ...], Any], ...] = field(default=())
     kinks: Rule | None = None
     flat: Rule | None = None
+    ties: Rule | None = None
     doc: str = ""
 
     def __post_init__(self) -> None:

@@ -56,9 +56,12 @@ class FlatAudit:
     derivative is infinite. It runs only where a sweep met an infinite partial, and only for a
     derivative being answered (the nested sweeps multiply plainly)."""
 
-    def __init__(self, other: dict[Node, np.ndarray] | None = None) -> None:
+    def __init__(self, other: dict[Node, np.ndarray] | None = None,
+                 unsteady: dict[Node, np.ndarray] | None = None) -> None:
         self.live: dict[Node, np.ndarray] = {}
         self.other = other
+        #: where a node's value may change in every neighbourhood (:func:`unsteady_masks`)
+        self.unsteady: dict[Node, np.ndarray] = {} if unsteady is None else unsteady
         self.singular: ElementwiseLinearization | None = None
 
     def seed(self, node: Node, value: Any) -> None:
@@ -75,7 +78,7 @@ class FlatAudit:
             g = _dense(g)
             live = np.broadcast_to(live, g.shape)
         if isinstance(lin, ElementwiseLinearization):
-            flats = _flats(lin)
+            flats = _flats(lin, self._steady(node))
             for j, (inp, p) in enumerate(zip(node.inputs, lin.partials)):
                 if p is not None:
                     other = None if self.other is None else self.other.get(inp)
@@ -99,7 +102,7 @@ class FlatAudit:
             return
         shape = (k, *node.shape)
         if isinstance(lin, ElementwiseLinearization):
-            flats = _flats(lin)
+            flats = _flats(lin, self._steady(node))
             other = None if self.other is None else self.other.get(node)
             out = np.zeros(shape, bool)
             for j, (inp, p, live) in enumerate(zip(node.inputs, lin.partials, lives)):
@@ -116,6 +119,10 @@ class FlatAudit:
             self.live[node] = np.broadcast_to(_dense(lin.jvp(weights, k)) != 0, shape)
         else:
             self.live[node] = np.ones(shape, bool)
+
+    def _steady(self, node: Node) -> list[Any]:
+        """Per input of `node`: True, or a mask false where its value is unsteady."""
+        return [True if (u := self.unsteady.get(i)) is None else ~u for i in node.inputs]
 
     def _through(self, lin: ElementwiseLinearization, p: Any, flat: Any, d: np.ndarray | None,
                  live: np.ndarray, other: np.ndarray | None) -> np.ndarray:
@@ -140,8 +147,10 @@ class FlatAudit:
                     "the derivative is not finite at this point")
                 raise NonDifferentiableError(
                     f"{where}, and the zero it meets at {lin.prim.name} holds at this point "
-                    "only, so 0·∞ is not taken as 0 (sqrt(x)**2 at 0 has derivative 1, not 0): "
-                    "write the function without the infinite derivative")
+                    "only (or comes from a comparison at its threshold, x > 0 at x = 0, which "
+                    "flips there), so 0·∞ is not taken as 0 (sqrt(x)**2 at 0 has derivative 1, "
+                    "not 0; sqrt(where(x > 0, x, 0)) at 0 has none): write the function "
+                    "without the infinite derivative")
         return live & ~flat_zero
 
     def _add(self, node: Node, live: np.ndarray, lead: int) -> None:
@@ -151,10 +160,12 @@ class FlatAudit:
 
 
 def liveness(nodes: Sequence[Node], lins: dict[Node, Linearization], start: Sequence[Node],
-             forward: bool) -> dict[Node, np.ndarray]:
+             forward: bool, unsteady: dict[Node, np.ndarray] | None = None
+             ) -> dict[Node, np.ndarray]:
     """Where each node's derivative is live (see :class:`FlatAudit`), from `start` — the moving
-    inputs (`forward`) or the output — without a leading axis: the other side of an audit."""
-    audit = FlatAudit()
+    inputs (`forward`) or the output — without a leading axis: the other side of an audit
+    (`unsteady`: its :func:`unsteady_masks`)."""
+    audit = FlatAudit(unsteady=unsteady)
     if forward:  # tangents carry a leading axis (here of one direction: any input moving)
         for n in start:
             audit.live[n] = np.ones((1, *n.shape), bool)
@@ -176,14 +187,41 @@ def liveness(nodes: Sequence[Node], lins: dict[Node, Linearization], start: Sequ
     return seen
 
 
-def _flats(lin: ElementwiseLinearization) -> list[Any]:
-    """Per partial: where its zeros hold near the point (the table's ``flat``, minus its kinks)."""
+def unsteady_masks(nodes: Sequence[Node], wrt: Sequence[Node]) -> dict[Node, np.ndarray]:
+    """Where each node's value may change in every neighbourhood of the point, though it is
+    not being differentiated: a comparison at a tie (the table's ``ties``: x > 0 at x = 0)
+    with an operand that moves with `wrt`; passed on element-wise (a cast, logical_and, a mask
+    times a number, where's condition), everywhere by any other op. A zero that such a value
+    makes is not flat there (x·(x > 0) at 0 is relu x). Nodes with none are left out."""
+    moving = active_nodes(nodes, wrt)
+    out: dict[Node, np.ndarray] = {}
+    for node in nodes:
+        prim = node.prim
+        if prim is None:
+            continue
+        mask = np.zeros(node.shape, bool)
+        if prim.ties is not None and any(i in moving for i in node.inputs):
+            with np.errstate(all="ignore"):
+                tie = _dense(prim.ties(*(_dense(i.value) for i in node.inputs), node.value))
+            mask |= np.broadcast_to(tie, node.shape)
+        for i in node.inputs:
+            u = out.get(i)
+            if u is not None:
+                mask |= np.broadcast_to(u, node.shape) if prim.kind == "elementwise" else True
+        if mask.any():
+            out[node] = mask
+    return out
+
+
+def _flats(lin: ElementwiseLinearization, steady: Sequence[Any]) -> list[Any]:
+    """Per partial: where its zeros hold near the point (the table's ``flat``, given where its
+    inputs are `steady`, minus its kinks)."""
     prim = lin.prim
     if prim.flat is None:
         return [False] * len(lin.partials)
     with np.errstate(all="ignore"):
         active = [p is not None for p in lin.partials]
-        flats = [np.asarray(f) for f in prim.flat(active, *lin.xs, lin.out)]
+        flats = [np.asarray(f) for f in prim.flat(active, steady, *lin.xs, lin.out)]
         if prim.kinks is not None:
             smooth = np.asarray(prim.kinks(*lin.xs, lin.out))
             flats = [f & smooth for f in flats]
@@ -293,7 +331,8 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
     kept = set(keep)
     audit = flat_audit(lins, (ct,))
     if audit is not None:  # the other side: where the inputs asked about move
-        audit.other = liveness(nodes, lins, keep, forward=True)
+        audit.unsteady = unsteady_masks(nodes, keep)
+        audit.other = liveness(nodes, lins, keep, forward=True, unsteady=audit.unsteady)
         audit.seed(output, ct)
     for node, lin, g in backward(nodes, lins, adj, kept):
         if audit is not None:
@@ -563,7 +602,9 @@ def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
                     singular.clear()
                 _, lins = linearize_all(nodes, list(seeds))
                 end = nodes[-1] if output is None else output
-                audit.other = liveness(nodes, lins, [end], forward=False)  # toward the output
+                audit.unsteady = unsteady_masks(nodes, list(seeds))
+                audit.other = liveness(nodes, lins, [end], forward=False,  # toward the output
+                                       unsteady=audit.unsteady)
                 for n, t in seeds.items():
                     audit.seed(n, t)
                 return tangent_sweep(nodes, seeds, k, singular, audit, output)

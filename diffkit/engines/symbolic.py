@@ -907,12 +907,14 @@ class SymbolicEngine(Engine):
         self.max_elements = max_elements
         self.last: SymbolicDerivative | None = None
 
-    def derive(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], order: int = 1) -> SymbolicDerivative:
-        """The symbolic Jacobian (order 1) or Hessian (order 2) of `fn` at the signature of `args`."""
-        return self._derived(fn, args, wrt, order)[0]
+    def derive(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], order: int = 1,
+               point: bool = True) -> SymbolicDerivative:
+        """The symbolic Jacobian (order 1) or Hessian (order 2) of `fn` at the signature of `args`
+        (`point`: `args` is the caller's point; False: a stand-in, refused where f branched)."""
+        return self._derived(fn, args, wrt, order, point)[0]
 
-    def _derived(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], order: int = 1
-                 ) -> tuple[SymbolicDerivative, Any]:
+    def _derived(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], order: int = 1,
+                 point: bool = True) -> tuple[SymbolicDerivative, Any]:
         """(:meth:`derive`'s result, f(args) where this call traced f to get it — else None):
         a caller that also needs the value runs f once, not once to trace and once more."""
         key = ("symbolic", signature(args), tuple(wrt), order, self.max_elements)
@@ -920,6 +922,14 @@ class SymbolicEngine(Engine):
             self.last = fn.cache[key]
             return self.last, None
         graph = fn.trace(*args, wrt=wrt)
+        if graph.value_dependent and not point:
+            raise TracingError(
+                f"dk.symbolic({fn.name}) without a point: {fn.name} branched on its input "
+                "values while it was traced (an if, max(), a comparison read as a bool, an "
+                "index from the values), so its derivative depends on which branch the point "
+                "takes and no one expression is f's derivative: give a point, "
+                f"dk.symbolic({fn.name}, x0), for the derivative of the branch taken there, or "
+                "write the branch with np.where, which becomes a Piecewise")
         check_numbers(graph)
         check_complex(graph)
         check_depth(graph)

@@ -61,10 +61,16 @@ def sympy_classes() -> Any:
     return _ufunc_sympy
 
 
-def flat_everywhere(active: Any, *args: Any) -> tuple[bool, ...]:
-    """``flat`` of a piecewise-constant partial (a step, a mask, a selection): each of its
-    zeros holds near the point (the op's ``kinks``, where declared, are excluded)."""
+def flat_everywhere(active: Any, steady: Any, *args: Any) -> tuple[bool, ...]:
+    """``flat`` of a piecewise-constant partial (a step, a selection): each of its zeros holds
+    near the point (the op's ``kinks``, where declared, are excluded)."""
     return (True,) * (len(args) - 1)
+
+
+def ties_at_equal(a: Any, b: Any, out: Any) -> Any:
+    """``ties`` of a comparison of two numbers: where they are equal (x > 0 at x = 0 flips in
+    every neighbourhood of a moving x)."""
+    return a == b
 
 
 def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None, sympy: Any, *,
@@ -76,7 +82,7 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
                 domain: tuple[tuple[float, float], ...] | None = None, domain_text: str = "",
                 valid: Rule | None = None, holomorphic: bool = True, special: tuple = (),
                 prepare: Rule | None = None, kinks: Rule | None = None, flat: Rule | None = None,
-                doc: str = "") -> Primitive:
+                ties: Rule | None = None, doc: str = "") -> Primitive:
     """Declare an element-wise primitive from its local partial derivatives (`prepare`, as for
     structural ones: normalizes a call of ``dk.<name>`` before binding, e.g. casts)."""
     n = nargs or (len(partials) if partials is not None else 1)
@@ -90,7 +96,7 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", unit=unit,
         domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, valid=valid,
         holomorphic=holomorphic, special=special, prepare=prepare, kinks=kinks, flat=flat,
-        doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
+        ties=ties, doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
 
 
 def _check_units(name: str, impl: Rule, unit: tuple[float | None, ...]) -> None:

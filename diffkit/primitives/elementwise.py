@@ -15,7 +15,15 @@ import numpy as np
 
 from ..errors import MissingRuleError
 from ..primitive import MINUS_ONE, ONE, moves
-from .declare import composite, declared_in, dtype_of, elementwise, flat_everywhere, sympy_classes
+from .declare import (
+    composite,
+    declared_in,
+    dtype_of,
+    elementwise,
+    flat_everywhere,
+    sympy_classes,
+    ties_at_equal,
+)
 
 # ----- element-wise arithmetic ----------------------------------------------------------------
 
@@ -69,7 +77,9 @@ mul = elementwise("mul", lambda xp, a, b: xp.multiply(a, b), (lambda a, b, o: b,
                   lambda sp, a, b: a * b, symbol="*", unicode="×", latex=r"\times",
                   numpy=("multiply",), unit=(1.0, 1.0),
                   # ∂(a·b)/∂a is b: a zero of it holds near the point where b is a constant
-                  flat=lambda active, a, b, o: (not active[1], not active[0]))
+                  # that is steady there (a mask x > 0 at x = 0 is not: x·(x > 0) is relu)
+                  flat=lambda active, steady, a, b, o: (not active[1] and steady[1],
+                                                        not active[0] and steady[0]))
 div = elementwise("div", lambda xp, a, b: xp.divide(a, b),
                   (lambda a, b, o: 1.0 / b, lambda a, b, o: -(o / b)), lambda sp, a, b: a / b,
                   symbol="/", latex="/", numpy=("divide", "true_divide"), unit=(None, 1.0), domain=((-2.0, 2.0), (0.5, 2.0)),
@@ -236,7 +246,7 @@ relu = elementwise("relu", lambda xp, x: xp.maximum(x, 0.0),
                    (lambda x, o: signum(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype
                    lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), numpy=(),
                    scalar="(max({0}, 0.0) + 0.0)", holomorphic=False, special=(((0.0,), (0.0,)),),
-                   flat=lambda active, x, o: (not_equal(x, 0.0),))  # 0 left of 0, not at it
+                   flat=lambda active, steady, x, o: (not_equal(x, 0.0),))  # 0 left of 0, not at it
 
 
 def _abs_wirtinger(z: Any, o: Any) -> tuple[Any, Any]:
@@ -281,7 +291,9 @@ where = elementwise("where", lambda xp, c, a, b: xp.where(c, a, b),
                     # holomorphic in a and b: its partials are the mask's constant 0s and 1s (the
                     # condition has no derivative)
                     holomorphic=True, domain=((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0)),
-                    flat=flat_everywhere)
+                    # the mask's zeros hold near the point where the condition is steady (not
+                    # x > 0 at x = 0: sqrt(where(x > 0, x, 0)) is sqrt(relu x))
+                    flat=lambda active, steady, c, a, b, o: (True, steady[0], steady[0]))
 
 # ----- complex numbers (JAX's convention: see docs/design.md) ----------------------------------
 conj = elementwise("conj", lambda xp, x: xp.conj(x), (lambda x, o: ONE,), "conjugate",
@@ -293,7 +305,8 @@ imag = elementwise("imag", lambda xp, x: xp.imag(x), (lambda x, o: 0.0 * x,), "i
                    numpy=("imag",), wirtinger=lambda z, o: (-0.5j, 0.5j), holomorphic=False)
 
 # ----- non-differentiable element-wise (outputs are constants to every engine) ------------------
-_CMP = {"domain": ((-2.0, 2.0),) * 2, "holomorphic": False, "nargs": 2}
+# a comparison flips in every neighbourhood of a tie (its ``ties``: the operands are equal)
+_CMP = {"domain": ((-2.0, 2.0),) * 2, "holomorphic": False, "nargs": 2, "ties": ties_at_equal}
 greater = elementwise("greater", lambda xp, a, b: xp.greater(a, b), None, "StrictGreaterThan",
                       symbol=">", latex=">", scalar="({0} > {1})", **_CMP)
 less = elementwise("less", lambda xp, a, b: xp.less(a, b), None, "StrictLessThan", symbol="<",

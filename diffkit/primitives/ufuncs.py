@@ -131,7 +131,7 @@ isinf = elementwise("isinf", lambda xp, x: xp.isinf(x), None, lambda sp, x: _S()
                     nargs=1, **_BOOL, doc="Where x is ±inf; a constant to every engine.")
 signbit = elementwise("signbit", lambda xp, x: xp.signbit(x), None,
                       lambda sp, x: sp.false if x is sp.nan else x < 0,
-                      nargs=1, **_BOOL,
+                      nargs=1, ties=lambda x, o: x == 0.0, **_BOOL,
                       doc="Where the sign bit of x is set (x < 0, and −0.0); a constant.")
 
 def _bitwise(name: str, logical: str) -> Any:
@@ -399,7 +399,7 @@ copysign = elementwise(
     (lambda x, y, o: signum(x) * signum(o), _zero), lambda sp, x, y: _S().copysign(x, y),
     scalar="math.copysign({0}, {1})", holomorphic=False, domain=((-2.0, 2.0), (-2.0, -0.2)),
     special=(((0.0, -1.0), (0.0, 0.0)), ((2.0, -1.0), (-1.0, 0.0))),
-    kinks=lambda x, y, o: not_equal(x, 0.0), flat=lambda active, x, y, o: (False, True),
+    kinks=lambda x, y, o: not_equal(x, 0.0), flat=lambda active, steady, x, y, o: (False, True),
     doc="|x| with the sign (bit) of y: ∂/∂x = ±sign(x), ∂/∂y = 0.")
 positive = elementwise("positive", lambda xp, x: xp.positive(x), (lambda x, o: ONE,),
                        lambda sp, x: x, doc="+x (NumPy's positive: a copy of x).")
