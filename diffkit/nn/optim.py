@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..backend import array_namespace, to_device, to_numpy
-from ..errors import NumericOverflowError, ShapeError
+from ..errors import MissingRuleError, NumericOverflowError, ShapeError
 from ..primitives.declare import working_dtype
 from ..tensor import Tensor, set_leaf_value, writable_alone
 
@@ -57,15 +57,16 @@ def _plural(n: Any) -> str:
 def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
     """A saved state entry of parameter `p` (number `i`) as the optimizer uses it: a number as
     it is, an array or a (JSON-style) nested list as an array of the parameter's working dtype
-    (float32 for float16, else its own) and shape (a 0-d one as it is); anything else is a
-    ValueError naming the entry."""
+    (float32 for float16, the real one of a complex parameter, else its own) and state shape
+    (:func:`state_shape`; a 0-d one as it is); anything else is a ValueError naming the entry."""
     where = f"optimizer state {k!r} of parameter {i}"
     if k == "step":
         return _step_count(where, v)
-    work = working_dtype(p.dtype)  # float32 for a float16 parameter: its state is kept so
-    if isinstance(v, complex) and work.kind != "c":
-        raise ValueError(f"{where} is the complex number {v}, which the parameter's "
-                         f"{work} cannot hold")
+    work = working_dtype(p.dtype)  # float32 for a float16 parameter: its state is kept so,
+    work = np.finfo(work).dtype if work.kind == "c" else work  # a complex one's as its real view
+    if isinstance(v, complex):  # a ValueError, as every refused state entry
+        raise ValueError(  # noqa: TRY004
+            f"{where} is the complex number {v}, which the parameter's {work} state cannot hold")
     if isinstance(v, bool | numbers.Number) and not hasattr(v, "shape"):
         return v
     if isinstance(v, list | tuple):
@@ -77,10 +78,15 @@ def _state_value(i: Any, k: str, v: Any, p: Tensor) -> Any:
         raise ValueError(f"{where} is a {type(v).__name__}"
                          + (f" of dtype {v.dtype}" if hasattr(v, "dtype") else "")
                          + ", not a number or a numeric array")
-    if tuple(v.shape) not in ((tuple(p.shape), ()) if k in COUNTERS else (tuple(p.shape),)):
-        raise ValueError(f"{where} has shape {tuple(v.shape)}, the parameter {p.shape}")
-    if not np.can_cast(v.dtype, work, "same_kind"):  # complex moments of a real parameter
-        raise ValueError(f"{where} has dtype {v.dtype}, which the parameter's {work} cannot hold")
+    shape = state_shape(p.shape, p.dtype)
+    if tuple(v.shape) not in ((shape, ()) if k in COUNTERS else (shape,)):
+        raise ValueError(f"{where} has shape {tuple(v.shape)}, the parameter's state {shape}"
+                         + (" (a complex parameter's state is its real view: (..., 2))"
+                            if len(shape) > len(p.shape) else ""))
+    if not np.can_cast(v.dtype, work, "same_kind"):  # complex moments: state is real
+        raise ValueError(f"{where} has dtype {v.dtype}, which the parameter's {work} state "
+                         "cannot hold" + (" (a complex parameter's state is its real view)"
+                                          if work != working_dtype(p.dtype) else ""))
     if v.shape == ():
         return v
     return np.array(to_numpy(v), dtype=work)
@@ -139,6 +145,24 @@ def check_state(i: int, shape: tuple[int, ...], s: dict[str, Any]) -> None:
 #: a hyper-parameter's range: (its name in PyTorch's messages, lowest valid value, first invalid
 #: value above or None)
 Range = tuple[str, float, float | None]
+
+
+def real_view(z: Any) -> Any:
+    """Complex array `z` as reals, shape (..., 2): [..., 0] = Re z, [..., 1] = Im z; the same
+    memory where `z` is C-contiguous (an update written there lands in `z`), else a copy."""
+    return (z if z.flags.c_contiguous else z.copy())[..., None].view(z.real.dtype)
+
+
+def complex_view(xp: Any, w: Any) -> Any:
+    """The inverse of :func:`real_view`: reals of shape (..., 2) as the complex array (...)."""
+    w = xp.ascontiguousarray(w)
+    return w.view(xp.result_type(w.dtype, np.complex64))[..., 0]
+
+
+def state_shape(shape: tuple[int, ...], dtype: Any) -> tuple[int, ...]:
+    """The shape of a parameter's state arrays: its own, (..., 2) for a complex one (its real
+    view: each optimizer runs on real and imaginary parts as independent reals)."""
+    return (*shape, 2) if np.dtype(dtype).kind == "c" else tuple(shape)
 
 
 def plain_update_applies(v: Any, g: Any) -> bool:
@@ -231,7 +255,9 @@ class Optimizer:
         updated in float32 (its state too) and rounded once: ε = 1e-8 is 0 in float16, and
         m/(√v + ε) of a zero gradient was 0/0. A gradient or state whose shape is not its
         parameter's is a ShapeError before any parameter changes (so a step retried after the
-        fix updates each parameter once)."""
+        fix updates each parameter once). A complex θ is updated as PyTorch's: the rule runs on
+        real views, θ as pairs (Re, Im) and g as those of conj(.grad) (diffkit's .grad is the
+        conjugate of the ascent direction, see docs/design.md), its state kept so."""
         self._check_fits()
         state, delta, i = self.state, self._delta, -1
         for group in self.param_groups:
@@ -262,14 +288,20 @@ class Optimizer:
                     s = state[i] = {}
                 work = working_dtype(v.dtype)
                 w = v if work == v.dtype else v.astype(work)  # a float32 copy: ours alone
-                d = delta(xp, w, g if w is v else g.astype(work), s, group)
+                g = g if w is v else g.astype(work)
+                cplx = work.kind == "c"
+                if cplx:  # the rule on real views (PyTorch's): θ's own memory where alone
+                    w, g = real_view(w if alone else w.copy()), real_view(xp.conj(g))
+                d = delta(xp, w, g, s, group)
                 if alone or w is not v:  # the same operations as below, written into w
                     if shrink != 1.0:
                         w *= shrink
                     for term in d if type(d) is tuple else (d,):
                         w -= term
-                    if w is v:
+                    if w is v or (cplx and alone and v.flags.c_contiguous):  # θ's view
                         continue
+                    if cplx:
+                        w = complex_view(xp, w)
                     if alone:
                         v[...] = w  # the float32 θ rounded once to float16
                     else:
@@ -296,7 +328,7 @@ class Optimizer:
                         check_grad(i, p, g)
                     s = state.get(i)
                     if s:
-                        shape = v.shape
+                        shape = v.shape if v.dtype.kind != "c" else (*v.shape, 2)  # state_shape
                         for x in s.values():  # a number's "shape" passes
                             if getattr(x, "shape", shape) != shape:
                                 check_state(i, shape, s)  # names it (or passes a 0-d counter)
@@ -750,7 +782,8 @@ def _power_sum(xp: Any, g: Any, p: float) -> float:
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
-    """Clamp every gradient element to [−clip_value, clip_value].
+    """Clamp every gradient element to [−clip_value, clip_value] (a complex gradient is a
+    MissingRuleError, as PyTorch's clamp refuses it).
 
     Example:
         >>> import diffkit.nn as nn, numpy as np
@@ -758,6 +791,13 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         >>> nn.clip_grad_value_([p], 1.0); p.grad.tolist()
         [1.0, -0.5]
     """
-    for _, p, g in _grads(parameters):
+    grads = _grads(parameters)
+    for i, _, g in grads:  # before any gradient changes
+        if g.dtype.kind == "c":  # np.clip would order complex numbers lexicographically
+            raise MissingRuleError(
+                f"clip_grad_value_: the gradient of parameter {i} is complex ({g.dtype}), and "
+                "complex numbers have no order to clamp by (PyTorch refuses too): use "
+                "clip_grad_norm_, or clip p.grad.real and p.grad.imag yourself")
+    for _, p, g in grads:
         xp = array_namespace(g)
         p.grad = xp.asarray(xp.clip(g, -clip_value, clip_value))  # 0-d stays an array

@@ -478,12 +478,12 @@ class Trainer:
         self.optimizer.step()
 
     def _track_norms(self) -> None:
-        """Each weight's gradient norm added to this epoch's sums (when tracked)."""
+        """Each weight's gradient norm √Σ|g|² added to this epoch's sums (when tracked)."""
         if self.track_grad_norms:
             for k, p in self._named:
                 if p.grad is not None:
                     xp = array_namespace(p.grad)
-                    self._norms[k] = self._norms.get(k, 0.0) + xp.sqrt(xp.vdot(p.grad, p.grad))
+                    self._norms[k] = self._norms.get(k, 0.0) + xp.sqrt(xp.vdot(p.grad, p.grad).real)
 
     def _penalties(self) -> tuple[float, float]:
         """(l1, l2) this rank adds to its loss. Ranks' gradients of a mean loss add with weights
