@@ -73,6 +73,10 @@ class ReverseEngine(Engine):
             real = graph.output.dtype.kind != "c" and dtype_of(plain_value(ct)).kind != "c"
             for n in wrt_nodes:  # each the caller's own: not the cotangent, not another's
                 g = _owned(adj[n], graph.nodes) if n in adj else _zeros_like(n.value)
+                if n not in adj and not real and dtype_of(plain_value(g)).kind != "c":
+                    # a complex cotangent's adjoint is complex, reached or not (as forward
+                    # mode's tangent of a complex output): grad of a complex constant refuses
+                    g = g + 0j
                 if real and n.dtype.kind != "c" and dtype_of(plain_value(g)).kind == "c":
                     g = g.real
                 if type(g) is np.ndarray and (g is ct or any(g is h for h in grads)):
