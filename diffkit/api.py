@@ -1,7 +1,8 @@
 """The one API over all engines: grad, value_and_grad, derivative, jacobian, hessian, jvp, vjp.
 
 Every function takes ``method=`` — "reverse" (default), "forward", "symbolic", "fd" (with
-``scheme=`` and ``step=``), "fd-forward", "fd-central", "fd-complex", "fd-richardson", "auto",
+``scheme=``, ``step=`` (an absolute h), ``levels=`` (Richardson) and ``step_scale=`` (a positive
+factor on the automatic steps)), "fd-forward", "fd-central", "fd-complex", "fd-richardson", "auto",
 "compiled" — and accepts a :class:`Function`, math text, a SymPy expression or a Python callable.
 
 The conventions every engine shares are applied here, once (docs/design.md states them):
@@ -496,7 +497,9 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
          **options: Any) -> GradientFunction:
     """``grad(f, method=m)(*args)`` -> a tuple with one gradient per input (shaped like it).
 
-    ``argnums=`` is an alias of ``wrt=`` (JAX's name).
+    ``argnums=`` is an alias of ``wrt=`` (JAX's name). ``**options`` go to the engine: for the
+    finite differences ``scheme=``, ``step=`` (an absolute h, used as given), ``levels=``
+    (Richardson's tableau size) and ``step_scale=`` (a positive factor on the automatic steps).
 
     Example:
         >>> import diffkit as dk

@@ -9,6 +9,7 @@ of the inputs' dtype. On failure it raises an AssertionError that prints every m
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,11 +49,19 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
 
     * exact methods: |D − ref| ≤ atol + rtol·|ref|;
     * finite differences (the registry's FiniteDifferenceEngine methods): each is also taken at
-      twice its default steps, and |D(h) − ref| ≤ FD_RTOL·|ref| + FD_SAFETY·|D(h) − D(2h)| +
-      FD_ROUNDING·ε·Σ|f(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ — its own error estimate and rounding, never a fixed
-      absolute number (a gradient of 1e-7 that fd misses is a failure). The complex step's first
-      derivative subtracts nothing: its floor is ε·|ref|. A finite-difference reference adds
-      its own estimate to every comparison.
+      twice its default steps, and, entry by entry, |D(h) − ref| ≤ FD_RTOL·|ref| +
+      FD_SAFETY·|D(h) − D(2h)| + FD_ROUNDING·ε·|fᵢ(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ — its own error estimate and
+      the rounding of that output entry fᵢ, never a fixed absolute number (a gradient of 1e-7
+      that fd misses is a failure; a large output does not loosen a small one's check). Where
+      the quotient at 2h fails (it leaves f's domain: log at 8e-6), it is taken at h/2 instead
+      and the estimate is FD_SAFETY·2ᵖ·|D(h) − D(h/2)| (p = 1 forward, 2 otherwise). The
+      complex step's first derivative subtracts nothing: its floor is ε·|ref|. A
+      finite-difference reference adds its own estimate to every comparison.
+
+    Where a finite difference's tolerance reaches |ref| at an entry (where ref is exactly 0: the
+    terms it sums, Σ|∂fᵢ·v|, or the largest |ref| elsewhere), it cannot tell ref from 0 there:
+    the check passes but warns (a RuntimeWarning naming the method, the entry, the reference and
+    the tolerance) that it verifies nothing for that method.
 
     Args:
         f: a Function, math text, SymPy expression or Python callable.
@@ -63,9 +72,10 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
         rtol, atol: tolerance for the exact methods, for float64 derivatives. In a coarser
             dtype (float32, float16, complex64) the relative tolerance is at least
             ``EXACT_ULPS·ε`` for the exact methods (their absolute one at least that times
-            max(1, Σ|∂f·v|)) and ``FD_SQRT_EPS·√ε`` for finite differences (ε of the
-            derivative's dtype; of float32 for float16 differences, which are also its ε in
-            the rounding floor), so that rounding in that dtype is no disagreement.
+            max(1, Σ|∂f·v|)) and ``FD_SQRT_EPS·√ε`` for finite differences (ε of the coarsest
+            of the derivatives' and the differentiated inputs' dtypes — a held input's does not
+            count; of float32 for float16 differences, which are also its ε in the rounding
+            floor), so that rounding in that dtype is no disagreement.
         seed: seed of the random direction.
         argnums, wrt: the inputs differentiated, as for dk.jacobian (all by default); the others
             are passed as given (an integer index stays an integer) and v spans only the
@@ -76,8 +86,8 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
         complex number where f is complex).
 
     Raises:
-        AssertionError: a method disagrees; the message prints every method's number and the
-            tolerance it was held to.
+        AssertionError: a method disagrees; the message prints every method's numbers and the
+            tolerance it was held to, and each failing method's worst entry.
 
     Example:
         >>> import diffkit as dk
@@ -104,73 +114,143 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
     chosen = {"argnums": argnums, "wrt": wrt}
     results: dict[str, np.ndarray] = {}
     scale: dict[str, np.ndarray] = {}  # Σ|∂f·v| term by term: the size rounding errors scale with
-    wider: dict[str, np.ndarray] = {}  # finite differences at twice their default steps
+    kinds: list[np.dtype] = []  # the derivatives' own dtypes (before the product with v)
+    second: dict[str, tuple[np.ndarray, float]] = {}  # fd's second quotient, its error factor
     steps: dict[str, Any] = {}  # and the finest steps their answer at the default ones took
     for m in methods:
-        results[m], scale[m], engine = _directional(fn, m, order, point, v, chosen)
+        results[m], scale[m], engine, kind = _directional(fn, m, order, point, v, chosen)
+        kinds.append(kind)
         if fd[m]:
             steps[m] = engine.finest_steps(order)
-            wider[m] = _directional(fn, m, order, point, v, chosen, step_scale=2.0)[0]
+            second[m] = _second_quotient(fn, m, order, point, v, chosen, engine.scheme)
     ref_name = next((m for m in methods if not fd[m]), methods[0])
     ref = results[ref_name]
-    dtype = _coarsest([*point, *results.values()])
-    size = float(np.sum(np.abs(np.asarray(fn(*point), dtype=complex)))) if wider else 0.0  # Σ|f(x)|
-    slack = {m: _fd_slack(results[m], wider[m], steps[m], v, size, order, dtype, ref)
-             for m in wider}
-    failures, held = [], {}
+    dtype = _coarsest([*(point[i] for i in ids), *(np.empty(0, k) for k in kinds)])
+    size = _magnitudes(fn(*point), np.shape(ref)) if second else 0.0  # |fᵢ(x)| per entry
+    slack = {m: _fd_slack(results[m], *second[m], steps[m], v, size, order, dtype, ref)
+             for m in second}
+    failures, bounds = [], {}
     for m, val in results.items():
         tol_r, tol_a = _tolerances(fd[m], m, order, rtol, atol, dtype, scale[m])
         if fd[m] or fd[ref_name]:
             tol_a = tol_a + slack.get(m, 0.0) + (slack[ref_name] if m != ref_name and fd[ref_name]
                                                  else 0.0)
-        bound = np.asarray(tol_a + tol_r * np.abs(ref))
-        held[m] = float(np.max(bound))
-        if not np.all(np.abs(np.asarray(val) - ref) <= bound):
+        bounds[m] = np.broadcast_to(tol_a + tol_r * np.abs(ref), np.shape(ref))
+        if not np.all(np.abs(np.asarray(val) - ref) <= bounds[m]):
             failures.append(m)
     if failures:
-        lines = [f"  {m:<14} {np.array2string(val, precision=17)}  (held to ±{held[m]:.3g})"
-                 for m, val in results.items()]
-        raise AssertionError(
-            f"derivatives of order {order} disagree ({', '.join(failures)} vs {ref_name}) at {args} "
-            f"along direction {np.array2string(v, precision=4)}:\n" + "\n".join(lines)
-        )
+        raise AssertionError(_disagreement(results, bounds, failures, ref_name, order, args, v))
+    for m in results:
+        if m != ref_name and (fd[m] or fd[ref_name]):
+            _warn_if_blind(m, ref_name, ref, bounds[m], scale[ref_name])
     # the first element as a Python number: complex where the derivative is (float() of it
     # dropped the imaginary part)
     return {m: np.asarray(val).reshape(-1)[0].item() for m, val in results.items()}
 
 
 def _directional(fn: Any, method: str, order: int, point: Sequence[Any], v: np.ndarray,
-                 chosen: dict[str, Any], **options: Any) -> tuple[np.ndarray, np.ndarray, Any]:
-    """(J·v, |J|·|v|, engine) at order 1, (vᵀHv, |v|ᵀ|H||v|, engine) at order 2, by `method`."""
+                 chosen: dict[str, Any], **options: Any) -> tuple[np.ndarray, np.ndarray, Any, np.dtype]:
+    """(J·v, |J|·|v|, engine, J's dtype) at order 1, (vᵀHv, |v|ᵀ|H||v|, engine, H's dtype) at
+    order 2, by `method`."""
     if order == 1:
         run = jacobian(fn, method=method, **chosen, **options)
         jac = np.asarray(run(*point))
-        return jac @ v, np.abs(jac) @ np.abs(v), run.engine
+        return jac @ v, np.abs(jac) @ np.abs(v), run.engine, jac.dtype
     run = hessian(fn, method=method, **chosen, **options)
     hes = np.asarray(run(*point))
     return (np.atleast_1d(v @ hes @ v), np.atleast_1d(np.abs(v) @ np.abs(hes) @ np.abs(v)),
-            run.engine)
+            run.engine, hes.dtype)
 
 
-def _fd_slack(at_h: np.ndarray, at_2h: np.ndarray, steps: np.ndarray | None, v: np.ndarray,
-              size: float, order: int, dtype: np.dtype, ref: np.ndarray) -> np.ndarray:
-    """A finite difference's own error bound: FD_SAFETY·|D(h) − D(2h)| (its truncation error,
-    Richardson's estimate: D(h)'s is about that for a forward scheme, a third of it for central
-    ones) plus its rounding FD_ROUNDING·ε·Σ|f(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ at the finest steps hⱼ it took (ε
-    of the dtype it is worked in); `steps` None (the complex step, which subtracts nothing):
-    ε·|ref|."""
+def _second_quotient(fn: Any, method: str, order: int, point: Sequence[Any], v: np.ndarray,
+                     chosen: dict[str, Any], scheme: str) -> tuple[np.ndarray, float]:
+    """(D(2h), FD_SAFETY): the quotient again at twice the default steps; where that fails (it
+    steps out of f's domain, say, as log's at 8e-6) D(h/2) instead, with FD_SAFETY·2ᵖ (p = 1
+    forward, 2 otherwise): D(h) − D(h/2) ≈ (D(2h) − D(h))/2ᵖ, so the estimate stays the same."""
+    try:
+        return _directional(fn, method, order, point, v, chosen, step_scale=2.0)[0], FD_SAFETY
+    except Exception:  # noqa: BLE001 — D(h) worked; any error at 2h is the wider step's
+        p = 1 if scheme == "forward" else 2
+        half = _directional(fn, method, order, point, v, chosen, step_scale=0.5)[0]
+        return half, FD_SAFETY * 2.0 ** p
+
+
+def _magnitudes(out: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """|fᵢ(x)| per output entry, in the order of the Jacobian's rows (a tuple's pieces one after
+    another); Σ|f(x)| for every entry where they do not line up."""
+    pieces = out if isinstance(out, tuple | list) else (out,)
+    flat = np.concatenate([np.abs(np.asarray(p, dtype=complex)).ravel() for p in pieces])
+    if flat.size == int(np.prod(shape)):
+        return flat.reshape(shape)
+    return np.full(shape, float(np.sum(flat)))
+
+
+def _fd_slack(at_h: np.ndarray, other: np.ndarray, factor: float, steps: np.ndarray | None,
+              v: np.ndarray, size: Any, order: int, dtype: np.dtype, ref: np.ndarray) -> np.ndarray:
+    """A finite difference's own error bound, entry by entry: factor·|D(h) − D(2h)| (its
+    truncation error, Richardson's estimate: D(h)'s is about that for a forward scheme, a third
+    of it for central ones; `factor` FD_SAFETY, or FD_SAFETY·2ᵖ where `other` is D(h/2)) plus
+    its rounding FD_ROUNDING·ε·|fᵢ(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ at the finest steps hⱼ it took (ε of the
+    dtype it is worked in; |fᵢ| the entry's own value, `size`); `steps` None (the complex step,
+    which subtracts nothing): ε·|ref|."""
     eps = float(np.finfo(working_dtype(dtype)).eps)
     if steps is None:
         floor = eps * np.abs(ref)
     else:
         with np.errstate(over="ignore", divide="ignore"):
             floor = FD_ROUNDING * eps * size * float(np.sum(np.abs(v) / steps)) ** order
-    return FD_SAFETY * np.abs(np.asarray(at_h) - np.asarray(at_2h)) + floor
+    return factor * np.abs(np.asarray(at_h) - np.asarray(other)) + floor
+
+
+def _disagreement(results: dict[str, np.ndarray], bounds: dict[str, np.ndarray],
+                  failures: list[str], ref_name: str, order: int, args: Any, v: np.ndarray) -> str:
+    """The AssertionError's message: every method's numbers and the largest tolerance it was
+    held to, then for each failing method its worst entry (the largest miss beyond its bound)."""
+    ref = results[ref_name]
+    lines = [f"  {m:<14} {np.array2string(np.asarray(val), precision=17)}  "
+             f"(held to ±{float(np.max(bounds[m], initial=0.0)):.3g})" for m, val in results.items()]
+    for m in failures:
+        miss = np.abs(np.asarray(results[m]) - ref)
+        excess = np.where(np.isnan(miss), np.inf, miss - bounds[m])
+        i = np.unravel_index(int(np.argmax(excess)), np.shape(ref))
+        lines.append(f"  worst entry of {m}: {_entry(i)}: {m} {np.asarray(results[m])[i].item()!r} "
+                     f"vs {ref_name} {np.asarray(ref)[i].item()!r}, off by {miss[i]:.3g}, held to "
+                     f"±{bounds[m][i]:.3g}")
+    return (f"derivatives of order {order} disagree ({', '.join(failures)} vs {ref_name}) at "
+            f"{args} along direction {np.array2string(v, precision=4)}:\n" + "\n".join(lines))
+
+
+def _warn_if_blind(method: str, ref_name: str, ref: np.ndarray, bound: np.ndarray,
+                   terms: np.ndarray) -> None:
+    """A RuntimeWarning where a finite difference's tolerance reaches the size of the derivative
+    it checks: |ref| at the entry, or where ref is exactly 0 the larger of the terms it sums
+    (Σ|∂fᵢ·v|) and the largest |ref| elsewhere — it could not tell ref from 0 (or 0 from
+    derivatives of that size), so it verifies nothing there. An exact 0 with nothing to compare
+    (every entry 0) warns not."""
+    size = np.abs(ref)
+    size = np.where(size == 0, np.maximum(np.broadcast_to(terms, size.shape),
+                                          np.max(size, initial=0.0)), size)
+    blind = (bound >= size) & (size > 0)
+    if not np.any(blind):
+        return
+    i = np.unravel_index(int(np.argmax(blind)), size.shape)
+    warnings.warn(
+        f"check_grads: finite differences cannot resolve this derivative here: the check verifies "
+        f"nothing for {method} ({int(np.sum(blind))} of {size.size} entries; entry {_entry(i)}: "
+        f"{ref_name} {np.asarray(ref)[i].item()!r}, tolerance ±{bound[i]:.3g}). Check with an "
+        f"exact method (e.g. methods=('reverse', 'forward')) or at a point where f is smaller",
+        RuntimeWarning, stacklevel=3)
+
+
+def _entry(index: tuple[Any, ...]) -> str:
+    """An entry's index as plain integers: [1] or [0, 2]."""
+    return str([int(k) for k in index])
 
 
 def _coarsest(values: Sequence[Any]) -> np.dtype:
-    """The floating dtype of largest ε among `values` (the point and the derivatives); float64
-    where none is floating."""
+    """The floating dtype of largest ε among `values` (the differentiated inputs and the
+    derivatives: a held input's dtype is not the derivative's); float64 where none is
+    floating."""
     dtypes = [np.asarray(x).dtype for x in values if np.asarray(x).dtype.kind in "fc"]
     return max(dtypes, key=lambda d: np.finfo(d).eps, default=np.dtype(np.float64))
 

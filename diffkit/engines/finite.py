@@ -54,6 +54,7 @@ mode's; one far from it is a RuntimeWarning (:meth:`FiniteDifferenceEngine._chec
 
 from __future__ import annotations
 
+import numbers
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -334,8 +335,8 @@ class FiniteDifferenceEngine(Engine):
             step = _checked_step(step, scheme)
         if int(levels) != levels or levels < 1:
             raise ValueError(f"levels must be a whole number >= 1, got {levels}")
-        if not (isinstance(step_scale, int | float) and not isinstance(step_scale, bool)
-                and np.isfinite(step_scale) and step_scale > 0):
+        if not (isinstance(step_scale, numbers.Real) and not isinstance(step_scale, bool)
+                and np.isfinite(float(step_scale)) and step_scale > 0):
             raise ValueError(f"finite differences ({scheme}): step_scale= must be one positive "
                              f"finite number (a factor on the default steps), got {step_scale!r}")
         step_scale = float(step_scale)

@@ -406,14 +406,17 @@ def _weights(params: Any) -> list[Tensor]:
 
 
 def l2_penalty(params: Module | Iterable[Tensor], weight_decay: float) -> Any:
-    """(λ/2) Σ ‖W‖² over weights only, so its gradient is λW: the seeds' D = Δ/n + λΘ (j ≠ 0).
+    """(λ/2) Σ ‖W‖² = (λ/2) Σ Re(w̄·w) over weights only, so its gradient is λW: the seeds'
+    D = Δ/n + λΘ (j ≠ 0). Real for complex weights too (|w|², not w²): its .grad is λ·w̄ (JAX's
+    convention; PyTorch's λ·w), and the optimizers' real view then decays each part by λ.
 
     Example:
         >>> import diffkit.nn as nn
         >>> model = nn.Linear(3, 2)
         >>> loss = nn.l2_penalty(model, 0.1)  # add to the data loss
     """
-    return dk.mul(0.5 * weight_decay, _sum_all([dk.sum(dk.mul(w, w)) for w in _weights(params)]))
+    return dk.mul(0.5 * weight_decay, _sum_all([dk.sum(dk.real(dk.mul(dk.conj(w), w)))
+                                                for w in _weights(params)]))
 
 
 def l1_penalty(params: Module | Iterable[Tensor], weight_decay: float) -> Any:
