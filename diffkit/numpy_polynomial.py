@@ -16,7 +16,8 @@ NumPy's fitting, root-finding, companion-matrix and division functions (``chebfi
 in-place writes that a trace cannot follow: on a traced argument they raise a MissingRuleError
 naming the function, as ``np.polyfit`` and ``np.roots`` do (an error from inside NumPy named a
 line the user never wrote). Division by a one-term series (``p / 2.0``, ``p // x``) runs no long
-division and is traced; the series' ``//``, ``%`` and ``divmod``, which turn the division's error
+division and is traced (``p / x`` of a traced scalar x too, which NumPy's ``/`` takes for a number
+only); the series' ``//``, ``%`` and ``divmod``, which turn the division's error
 into Python's bare "unsupported operand", raise it instead.
 """
 
@@ -131,6 +132,20 @@ def reraising(original: Callable[..., Any], divide: Callable[[Any, Any], Any]) -
     return divmod_
 
 
+def dividing_by_traced(original: Callable[..., Any]) -> Callable[..., Any]:
+    """ABCPolyBase's ``__truediv__`` (`original`), which takes a ``numbers.Number`` only (a
+    traced value is none): a traced scalar divides as a number does, by ``//`` (NumPy's body)."""
+
+    @functools.wraps(original)
+    def truediv(self: Any, other: Any) -> Any:
+        if isinstance(other, Traced) and len(other.shape) == 0:
+            return self.__floordiv__(other)
+        return original(self, other)
+
+    truediv.numpy_function = original  # type: ignore[attr-defined]
+    return truediv
+
+
 #: ABCPolyBase's division methods, and how each divides (series, other) (as NumPy's body does)
 DIVISIONS = (("__divmod__", lambda s, o: s._div(s.coef, s._get_coefficients(o))),
              ("__rdivmod__", lambda s, o: s._div(o, s.coef)))
@@ -164,6 +179,8 @@ def install() -> None:
     for name, divide in DIVISIONS:
         if not hasattr(getattr(base, name), "numpy_function"):
             setattr(base, name, reraising(getattr(base, name), divide))
+    if not hasattr(base.__truediv__, "numpy_function"):
+        base.__truediv__ = dividing_by_traced(base.__truediv__)
 
 
 install()

@@ -854,6 +854,14 @@ class Tensor(Traced):
                         "differentiates every argument unless argnums= or wrt= names the ones "
                         "meant, e.g. dk.grad(f, argnums=0))"
                         if node.prim is None and node.name is not None else "")
+            inside = _library_call()  # scipy.integrate.quad calls float(): name quad
+            if inside is not None:
+                library, name, site, user = inside
+                raise TracingError(
+                    f"{library}'s {name} takes {what} of a traced value internally (at {site}), "
+                    "which would cut it out of the graph: diffkit cannot differentiate the call "
+                    f"at {user}; use method='fd', which treats the function as a black box, or "
+                    f"write it with diffkit's operations (dk.*){argument}")
             raise TracingError(
                 f"{what} of a traced value at {call_site()} would cut it out of the graph and "
                 "silently freeze its derivative: use diffkit's operations instead (dk.sin or "

@@ -64,3 +64,18 @@ def test_scipy_function_behind_a_decorator_is_named(name):
             "cho_solve": lambda b: sl.cho_solve((np.linalg.cholesky(S @ S.T), True), b)}[name]
     with pytest.raises(dk.TracingError, match=rf"scipy\.linalg\.{name} converts its input"):
         dk.jacobian(call)(np.ones(3))
+
+
+def test_richardson_warning_reads_as_a_sentence():
+    f = dk.function(lambda x: np.sqrt(np.abs(x) + 1e-14) * np.sign(x) + 1e-3 * np.sin(1e6 * x))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dk.grad(f, method="fd-richardson")(1e-9)
+    text = " ".join(str(w.message) for w in caught)
+    assert "Pass a smaller step= or use an AD method" in text and "use or" not in text
+
+
+def test_scipy_quad_reading_a_traced_float_is_named():
+    si = pytest.importorskip("scipy.integrate")
+    with pytest.raises(dk.TracingError, match=r"scipy\.integrate\.quad takes float\(\)"):
+        dk.grad(lambda x: si.quad(lambda t: t * x[0], 0, 1)[0])(np.array([1.1]))

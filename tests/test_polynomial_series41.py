@@ -83,3 +83,16 @@ def test_untraced_series_division_is_numpys():
     np.testing.assert_array_equal(r.coef, [2.0])
     with pytest.raises(ZeroDivisionError):
         Polynomial([1.0, 2.0]) // Polynomial([0.0])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_true_division_by_a_traced_number(method):
+    # (1 + 2t + 3t²)/x: coefficients sum to 6/x; NumPy's / takes numbers.Number only
+    p = Polynomial([1.0, 2.0, 3.0])
+    (g,) = dk.grad(lambda x: (p / x).coef.sum(), method=method)(X)
+    assert g == pytest.approx(-6 / X**2, rel=1e-14)
+
+
+def test_true_division_by_an_array_stays_numpys_type_error():
+    with pytest.raises(TypeError, match="unsupported types for true division"):
+        Polynomial([1.0, 2.0]) / np.array([1.0, 2.0])

@@ -957,17 +957,18 @@ class FiniteDifferenceEngine(Engine):
         step = float(np.max(self.step_used)) if self.step_used is not None else float("nan")
         lost = gap[k] <= np.broadcast_to(rounding, found.shape)[k]  # within f's own rounding
         # the schemes of higher order than this one (none for Richardson's extrapolation)
-        better = {"forward": "method='fd-central' or 'fd-richardson', ",
-                  "central": "method='fd-richardson', ",
-                  "complex": "method='fd-richardson', "}.get(self.scheme, "")
+        better = {"forward": "method='fd-central' or 'fd-richardson'",
+                  "central": "method='fd-richardson'",
+                  "complex": "method='fd-richardson'"}.get(self.scheme)
+        instead = (f"Pass a smaller step=, use {better}, or an AD method (method='reverse')"
+                   if better else "Pass a smaller step= or use an AD method (method='reverse')")
         why = (f"The step ({step:.3g}) moves f by little more than its own rounding (ε "
                "times the size of the values it computes, which cancel): the quotient keeps "
                "few digits. Use an AD method (method='reverse')") if lost else (
                f"The step ({step:.3g}) is too large for f here: it spans something the "
                "quotient cannot resolve — a pole, a jump, a domain edge, a feature narrower "
                "than the step, or curvature the scheme's truncation error (O(h) forward, "
-               "O(h²) central) does not keep small — or f is not differentiable here. Pass a "
-               f"smaller step=, use {better}or an AD method (method='reverse')")
+               f"O(h²) central) does not keep small — or f is not differentiable here. {instead}")
         self.warned = True
         warn_user(
             f"finite differences ({self.scheme}): the answer {found[k]:.6g} lies far from the "
