@@ -198,11 +198,13 @@ class Primitive:
             or a mask false where input j may change in every neighbourhood of the point (a
             comparison at a tie: see ``ties``); a zero that such a value makes (a mask's 0) is
             not flat there.
-        ties: ``ties(*inputs, out) -> bool array``, for a comparison (a boolean output of
-            numbers): True where the output flips in every neighbourhood of the point when an
-            input moves (x > 0 at x = 0: the operands are equal). Such an element is not
-            locally constant, so a zero it makes (``where``'s unselected side, x·(x > 0)) is
-            not flat there (see :func:`diffkit.sweeps.unsteady_masks`).
+        ties: ``ties(active, *inputs, out) -> bool array``, for a comparison (a boolean output
+            of numbers) or a step (sign, heaviside, floor, rint, …): True where the output
+            jumps in every neighbourhood of the point when the inputs that are `active` move
+            (x > 0 at x = 0: the operands are equal; sign at 0; floor at an integer). Such an
+            element is not locally constant, so a zero it makes, itself or through a
+            comparison (``where``'s unselected side, x·(x > 0), x·(sign(x) > 0.5)), is not
+            flat there (see :func:`diffkit.sweeps.unsteady_masks`).
         doc: one line for ``help(dk.<name>)``.
     """
 

@@ -188,11 +188,12 @@ def liveness(nodes: Sequence[Node], lins: dict[Node, Linearization], start: Sequ
 
 
 def unsteady_masks(nodes: Sequence[Node], wrt: Sequence[Node]) -> dict[Node, np.ndarray]:
-    """Where each node's value may change in every neighbourhood of the point, though it is
-    not being differentiated: a comparison at a tie (the table's ``ties``: x > 0 at x = 0)
-    with an operand that moves with `wrt`; passed on element-wise (a cast, logical_and, a mask
-    times a number, where's condition), everywhere by any other op. A zero that such a value
-    makes is not flat there (x·(x > 0) at 0 is relu x). Nodes with none are left out."""
+    """Where each node's value may jump in every neighbourhood of the point (no derivative
+    sees it): a comparison at a tie or a step at its jump (the table's ``ties``: x > 0 at
+    x = 0, sign or heaviside at 0, floor at an integer) with an input that moves with `wrt`;
+    passed on element-wise (a comparison of it, a cast, logical_and, a mask times a number,
+    where's condition), everywhere by any other op. A zero that such a value makes is not flat
+    there (x·(x > 0) and x·(sign(x) > 0.5) at 0 are relu x). Nodes with none are left out."""
     moving = active_nodes(nodes, wrt)
     out: dict[Node, np.ndarray] = {}
     for node in nodes:
@@ -200,9 +201,11 @@ def unsteady_masks(nodes: Sequence[Node], wrt: Sequence[Node]) -> dict[Node, np.
         if prim is None:
             continue
         mask = np.zeros(node.shape, bool)
-        if prim.ties is not None and any(i in moving for i in node.inputs):
+        active = [i in moving for i in node.inputs]
+        if prim.ties is not None and any(active):
             with np.errstate(all="ignore"):
-                tie = _dense(prim.ties(*(_dense(i.value) for i in node.inputs), node.value))
+                tie = _dense(prim.ties(active, *(_dense(i.value) for i in node.inputs),
+                                       node.value))
             mask |= np.broadcast_to(tie, node.shape)
         for i in node.inputs:
             u = out.get(i)
@@ -348,10 +351,12 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
             else:
                 cts = lin.vjp_rows(g, rows)
         except DomainError:
-            nested = _nested_zero_times_infinity(_infinite_partial(lins.values()), g)
-            if nested is None:
+            infinite = _infinite_partial(lins.values())
+            named = (_nested_zero_times_infinity(infinite, g)
+                     or _infinite_cotangent(audit.singular if audit else None, node, g))
+            if named is None:
                 raise
-            raise nested from None
+            raise named from None
         for j, (inp, c) in enumerate(zip(node.inputs, cts)):
             if c is None:
                 continue
@@ -556,6 +561,24 @@ def _nested_zero_times_infinity(infinite: Linearization | None, values: Any
         "a zero is not taken as 0 (nested derivatives multiply plainly), so this higher "
         "derivative is not defined by the rules; write the function without the infinite "
         "derivative (relu(x)**0.5 as where(x > 0, sqrt(x), 0))")
+
+
+def _infinite_cotangent(infinite: Linearization | None, node: Node, g: Any
+                        ) -> NonDifferentiableError | None:
+    """The error for a cotangent made infinite by a local partial the sweep met (sqrt′ at 0)
+    that a later step cannot combine (∞ − ∞ where sort's tied entries share their cotangents):
+    the infinite partial, named as forward mode names it — not the point outside the domain
+    that the step's own error says (the point is inside f's). None where `g` is finite."""
+    if infinite is None or isinstance(g, Traced):
+        return None
+    with np.errstate(all="ignore"):
+        if bool(np.all(np.isfinite(_dense(g)))):
+            return None
+    return NonDifferentiableError(
+        f"{infinite.message()}, and the infinite derivative it passes back cannot be carried "
+        f"through {node.prim.name} (∞ − ∞ or 0·∞ there, e.g. tied entries of a sort or max "
+        "sharing it): the derivative of f is not defined by the rules at this point; write "
+        "the function without the infinite derivative (sqrt(x) at x = 0)")
 
 
 def sum_to_rows(c: Any, k: int, shape: tuple[int, ...]) -> Any:

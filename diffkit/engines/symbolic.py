@@ -26,6 +26,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import MissingRuleError, NonDifferentiableError, NumericOverflowError, TracingError
 from ..function import Function, input_value, passed_as_given, signature
 from ..ir import Graph, Node
+from ..sweeps import unsteady_masks
 from ..sympy_program import (
     MAX_ELEMENTS,
     AtKink,
@@ -501,6 +502,13 @@ class _Overflowed:
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __float__ = _raise
     __array__ = __array_ufunc__ = __array_function__ = _raise
     __hash__ = None  # type: ignore[assignment]
+
+
+def _unsteady(fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> bool:
+    """Whether f, traced at `args`, has a value that jumps in every neighbourhood of the point
+    as the inputs `wrt` move (a comparison at a tie, a step at its jump)."""
+    graph = fn.trace(*args, wrt=wrt)
+    return bool(unsteady_masks(graph.nodes, [graph.inputs[i] for i in wrt]))
 
 
 #: per thread: whether a strong product took 0·∞ = 0 since the engine last looked
@@ -991,19 +999,32 @@ class SymbolicEngine(Engine):
         return out, self._audited(fn, args, wrt, lambda: deriv(self._flat(args)))
 
     @staticmethod
-    def _audited(fn: Function, args: Sequence[Any], wrt: Sequence[int], evaluate: Any) -> Any:
+    def _audited(fn: Function, args: Sequence[Any], wrt: Sequence[int], evaluate: Any,
+                 order: int = 1) -> Any:
         """`evaluate()`, where a strong product that took 0·∞ = 0 must have met a zero that
-        holds near the point (relu′ left of 0, a mask), not at the point alone (sqrt(x)**2 at
-        0 is 1): the program's products cannot tell, so the reverse engine's audit of the same
-        graph decides (:class:`~diffkit.sweeps.FlatAudit`) and names the primitive where not.
-        The value stays the symbolic engine's; the audit runs only where 0·∞ was met."""
+        holds near the point (relu′ left of 0, a steady mask), not at the point alone
+        (sqrt(x)**2 at 0 is 1): the program's products cannot tell, so the reverse engine's
+        audit of the same graph decides (:class:`~diffkit.sweeps.FlatAudit`) and names the
+        primitive where not. A higher derivative (`order` ≥ 2: the Hessian, derivative(n) at
+        a scalar) is audited so where f has a mask at its threshold (a comparison at a tie, a
+        step at its jump: :func:`~diffkit.sweeps.unsteady_masks`), whose 0 is no flat zero —
+        where(x > 0, x, 0)**1.5 at 0 has no second derivative — by the reverse engine's
+        derivative of that order. The value stays the symbolic engine's; the audit runs only
+        where 0·∞ was met."""
         _STRONG.taken = False
         result = evaluate()
         if getattr(_STRONG, "taken", False):
             _STRONG.taken = False
             from .reverse import ReverseEngine  # (only where 0·∞ was met)
 
-            ReverseEngine().jacobian(fn, args, wrt)  # raises NonDifferentiableError
+            reverse = ReverseEngine()  # each raises NonDifferentiableError
+            if order == 1:
+                reverse.jacobian(fn, args, wrt)
+            elif _unsteady(fn, args, wrt):
+                if order == 2:
+                    reverse.hessian(fn, args, wrt)
+                else:
+                    reverse.derivative(fn, args[0], order)
         return result
 
     def value_and_grad(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]
@@ -1017,7 +1038,7 @@ class SymbolicEngine(Engine):
         if out is None:  # a cached derivative: f runs at the point first, as for jacobian —
             fn.evaluate(*args)  # outside its domain the named error, never the program's
             # numbers (log x's −1/x² answered −1 at x = −1 once derived at x = 2)
-        return deriv(self._flat(args))
+        return self._audited(fn, args, wrt, lambda: deriv(self._flat(args)), order=2)
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
         if n == 0:
@@ -1039,9 +1060,8 @@ class SymbolicEngine(Engine):
         except RecursionError:
             raise MissingRuleError(_too_deep(RECURSION)) from None
         self.last = deriv
-        if n == 1:  # the strong products' audit, as for jacobian
-            return self._audited(fn, [x], [0], lambda: deriv(self._flat([x])))
-        return deriv(self._flat([x]))
+        # the strong products' audit, as for jacobian (the last derivative's products)
+        return self._audited(fn, [x], [0], lambda: deriv(self._flat([x])), order=n)
 
     def _nth(self, graph: Graph, fn: Function, n: int) -> SymbolicDerivative:
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)

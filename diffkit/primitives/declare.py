@@ -67,7 +67,7 @@ def flat_everywhere(active: Any, steady: Any, *args: Any) -> tuple[bool, ...]:
     return (True,) * (len(args) - 1)
 
 
-def ties_at_equal(a: Any, b: Any, out: Any) -> Any:
+def ties_at_equal(active: Any, a: Any, b: Any, out: Any) -> Any:
     """``ties`` of a comparison of two numbers: where they are equal (x > 0 at x = 0 flips in
     every neighbourhood of a moving x)."""
     return a == b

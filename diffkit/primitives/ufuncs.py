@@ -131,7 +131,7 @@ isinf = elementwise("isinf", lambda xp, x: xp.isinf(x), None, lambda sp, x: _S()
                     nargs=1, **_BOOL, doc="Where x is ±inf; a constant to every engine.")
 signbit = elementwise("signbit", lambda xp, x: xp.signbit(x), None,
                       lambda sp, x: sp.false if x is sp.nan else x < 0,
-                      nargs=1, ties=lambda x, o: x == 0.0, **_BOOL,
+                      nargs=1, ties=lambda active, x, o: x == 0.0, **_BOOL,
                       doc="Where the sign bit of x is set (x < 0, and −0.0); a constant.")
 
 def _bitwise(name: str, logical: str) -> Any:
@@ -174,24 +174,39 @@ invert = elementwise(
 # ----- piecewise constant: derivative 0 everywhere (as JAX) -------------------------------------
 _STEP = {"holomorphic": False, "flat": flat_everywhere}
 
+
+def _at_integers(active: Any, x: Any, o: Any) -> Any:
+    """``ties`` of floor and ceil: they jump where x is an integer (the output equals x)."""
+    return o == x
+
+
+def _quotient_jumps(active: Any, x: Any, y: Any, o: Any) -> Any:
+    """``ties`` of x // y and x mod y: they jump where x/y is an integer (the remainder is 0),
+    by x, or by y unless x = 0 (0/y stays 0)."""
+    return ((x % y) == 0.0) & (active[0] | (x != 0.0))
+
+
 floor = elementwise("floor", lambda xp, x: xp.floor(x), (_zero,), lambda sp, x: _S().floor(x),
                     scalar="np.floor({0})", latex=r"\operatorname{floor}",
                     domain=((-1.9, -1.1),), special=(((2.0,), (0.0,)),), **_STEP,
-                    doc="NumPy's floor; derivative 0 (also at the integers).")
+                    ties=_at_integers, doc="NumPy's floor; derivative 0 (also at the integers).")
 ceil = elementwise("ceil", lambda xp, x: xp.ceil(x), (_zero,), lambda sp, x: _S().ceiling(x),
                    scalar="np.ceil({0})", domain=((-1.9, -1.1),), special=(((2.0,), (0.0,)),),
-                   **_STEP, doc="NumPy's ceil; derivative 0 (also at the integers).")
+                   **_STEP, ties=_at_integers,
+                   doc="NumPy's ceil; derivative 0 (also at the integers).")
 rint = elementwise("rint", lambda xp, x: xp.rint(x), (_zero,), lambda sp, x: _S().rint(x),
                    domain=((0.6, 1.4),), special=(((0.5,), (0.0,)),), **_STEP,
+                   ties=lambda active, x, o: abs(x - o) == 0.5,  # it jumps at the halves
                    doc="NumPy's rint (nearest integer, ties to even); derivative 0.")
 trunc = elementwise("trunc", lambda xp, x: xp.trunc(x), (_zero,), lambda sp, x: _S().trunc(x),
                     scalar="np.trunc({0})", domain=((-1.9, -1.1),),
                     special=(((-1.0,), (0.0,)),), **_STEP,
+                    ties=lambda active, x, o: (o == x) & (x != 0.0),  # not at 0
                     doc="NumPy's trunc (towards 0); derivative 0.")
 floor_divide = elementwise(
     "floor_divide", lambda xp, x, y: xp.floor_divide(x, y), (_zero, _zero),
     lambda sp, x, y: _S().floor_divide(x, y), domain=((2.1, 2.9), (1.5, 2.0)),
-    domain_text="the divisor must not be 0", **_STEP,
+    domain_text="the divisor must not be 0", **_STEP, ties=_quotient_jumps,
     doc="NumPy's floor_divide (x // y, the floor of the quotient); derivative 0.")
 
 
@@ -210,6 +225,7 @@ heaviside = elementwise(
     lambda sp, x1, x2: _S().heaviside(x1, x2),
     domain=((0.2, 2.0), (-2.0, 2.0)), special=(((0.0, 0.5), (0.0, 1.0)), ((1.0, 0.5), (0.0, 0.0))),
     kinks=_heaviside_smooth, **_STEP,
+    ties=lambda active, x1, x2, o: active[0] & (x1 == 0.0),  # jumps by x1 at 0
     doc="NumPy's heaviside(x1, x2): 0, x2 or 1 by the sign of x1; ∂/∂x2 = [x1 == 0].")
 
 # ----- remainders ---------------------------------------------------------------------------------
@@ -227,12 +243,14 @@ mod = elementwise("mod", lambda xp, x, y: xp.mod(x, y),
                   aliases=("remainder",), domain=((2.1, 2.9), (1.5, 2.0)),
                   domain_text="the divisor must not be 0", holomorphic=False,
                   special=(((3.0, 1.5), (1.0, -2.0)), ((-3.0, 1.5), (1.0, 2.0))),
+                  ties=_quotient_jumps,
                   doc="NumPy's mod/remainder (x % y, the sign of y): ∂/∂x = 1, ∂/∂y = −(x // y).")
 fmod = elementwise("fmod", lambda xp, x, y: xp.fmod(x, y),
                    (lambda x, y, o: ONE, lambda x, y, o: -_fmod_quotient(x, y, o)),
                    lambda sp, x, y: _S().fmod(x, y), domain=((-2.9, -2.1), (1.5, 2.0)),
                    domain_text="the divisor must not be 0", holomorphic=False,
                    special=(((3.0, 1.5), (1.0, -2.0)), ((-3.0, 1.5), (1.0, 2.0))),
+                   ties=lambda active, x, y, o: (o == 0.0) & (x != 0.0),  # x/y = k ≠ 0
                    doc="NumPy's fmod (C's remainder, the sign of x): ∂/∂x = 1, ∂/∂y = −trunc(x/y).")
 
 
