@@ -310,12 +310,13 @@ def _compile(tokens: Iterator[Token], inputs: Sequence[str]
         elif operand:
             if kind == "num":
                 value = float(word)
+                shown = word if len(word) <= 40 else f"{word[:20]}…({len(word)} characters)"
                 if math.isinf(value):
-                    raise ParseError(f"the number {word} is too large for a float (the largest is "
-                                     "about 1.8e308)", token=word, column=col)
+                    raise ParseError(f"the number {shown} is too large for a float (the largest "
+                                     "is about 1.8e308)", token=shown, column=col)
                 if value == 0.0 and any(d in "123456789" for d in word.lower().split("e")[0]):
-                    raise ParseError(f"the number {word} is too small for a float: it would be 0 "
-                                     "(the smallest is about 4.9e-324)", token=word, column=col)
+                    raise ParseError(f"the number {shown} is too small for a float: it would be "
+                                     "0 (the smallest is about 4.9e-324)", token=shown, column=col)
                 code.append(("const", value))
                 operand = False
             elif kind == "name" and word in functions():

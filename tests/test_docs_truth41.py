@@ -79,3 +79,11 @@ def test_scipy_quad_reading_a_traced_float_is_named():
     si = pytest.importorskip("scipy.integrate")
     with pytest.raises(dk.TracingError, match=r"scipy\.integrate\.quad takes float\(\)"):
         dk.grad(lambda x: si.quad(lambda t: t * x[0], 0, 1)[0])(np.array([1.1]))
+
+
+def test_a_huge_number_literal_is_named_briefly():
+    with pytest.raises(dk.ParseError, match=r"too large for a float") as caught:
+        dk.parse("x+" + "1" * 9990)
+    assert len(str(caught.value)) < 300 and "9990 characters" in str(caught.value)
+    with pytest.raises(dk.ParseError, match=r"the number 1e400 is too large"):
+        dk.parse("x+1e400")
