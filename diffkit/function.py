@@ -457,7 +457,8 @@ class Function:
                               "diffkit differentiates at finite points only")
 
     #: runs a jit function's call as generated code where that is sound (installed by the
-    #: compiled engine, which sits above this module): ``(fn, args) -> value`` or NOT_COMPILED
+    #: compiled engine, which sits above this module): ``(fn, args) -> the call's value`` (its
+    #: pieces as :meth:`run_body` gives them with `stack` false) or NOT_COMPILED
     jit_evaluator: Callable[[Function, tuple[Any, ...]], Any] | None = None
 
     def run_body(self, *args: Any, structure: list[Any] | None = None, stack: bool = True
@@ -469,10 +470,15 @@ class Function:
         error raised while it converts a value (``y[0] = x`` asks float(x), which is a
         TracingError for a traced x) by its own ValueError ("setting an array element with a
         sequence"): that TracingError is raised as itself, naming the problem. `structure`, if
-        given, receives the structure of what the body returned (:func:`output_pieces`), then
-        its forms (:func:`output_forms`)."""
+        given, receives the structure of what the body returned (:func:`output_pieces`), its
+        forms (:func:`output_forms`), then the pieces stacked (None for one output). A replay
+        called with `stack` false gives back the body's value rebuilt, each piece the replay's
+        own value (:meth:`_Replay.called`)."""
+        body = self.body
+        if not stack and type(body) is _Replay:
+            body = body.called
         try:
-            out = self.body(*[own_copy(a) for a in args])
+            out = body(*[own_copy(a) for a in args])
             _refuse_escaped(out, self.name)
             if structure is not None:
                 structure.append(output_pieces(out)[0])
@@ -480,7 +486,11 @@ class Function:
             if not stack:
                 _checked_pieces(out)
                 return as_called(out)
-            return stack_outputs(out)
+            pieces: list[Any] | None = [] if structure is not None else None
+            stacked = stack_outputs(out, pieces)
+            if structure is not None:
+                structure.append(pieces)
+            return stacked
         except (ValueError, TypeError) as exc:
             cause = exc.__cause__ or exc.__context__  # NumPy chains it as the cause
             if isinstance(cause, TracingError) and not isinstance(exc, DiffkitError):
@@ -508,10 +518,8 @@ class Function:
                 # plain call runs it (the body live read the outside as it is now: a jit
                 # function inside a derivative disagreed with its own call)
                 made = self._frozen_at_values(args)
-                if made is not self:
-                    return restructured(made.run_body(*args),
-                                        getattr(made, "output_structure", None),
-                                        getattr(made, "output_forms", None))
+                if made is not self:  # each piece a traced value of its own dtype
+                    return made.run_body(*args, stack=False)
             # a tuple the body returned is a tuple here too, its pieces as the body made them:
             # the caller indexes it (inner(x)[1]), not the flat output derivatives see
             return self.run_body(*args, stack=False)
@@ -519,13 +527,7 @@ class Function:
             if self.jit and Function.jit_evaluator is not None:
                 out = Function.jit_evaluator(self, args)
                 if out is not NOT_COMPILED:
-                    sig = signature(args)
-                    made = self.cache.get(("frozen", sig))
-                    if made is not self and made is not None:
-                        return restructured(out, getattr(made, "output_structure", None),
-                                            getattr(made, "output_forms", None))
-                    return restructured(out, self.cache.get(("structure", sig)),
-                                        self.cache.get(("forms", sig)))
+                    return out
             return self.evaluate(*args, stack=False)
 
     def _frozen_at_values(self, args: tuple[Any, ...]) -> Function:
@@ -721,7 +723,8 @@ class Function:
             else:  # the output does not depend on the inputs
                 out_node = Node(None, (), {}, _constant_output(out))
             graph = Graph(in_nodes, out_node, tape.value_dependent, tape.recorded)
-            graph.structure, graph.forms = structure
+            graph.structure, graph.forms, pieces = structure
+            graph.pieces = _piece_nodes(graph.forms, pieces, tape)
             return graph
 
     def graph(self, *args: Any) -> Graph:
@@ -833,7 +836,7 @@ class _Replay:
     """A recorded graph as a body: its primitives applied again, in order, to new arguments
     (only the operations and the constants are kept, not the traced values)."""
 
-    __slots__ = ("output", "steps")
+    __slots__ = ("forms", "output", "pieces", "steps")
 
     def __init__(self, graph: Graph) -> None:
         slot = {n.id: ("in", i) for i, n in enumerate(graph.inputs)}
@@ -847,8 +850,14 @@ class _Replay:
             self.steps.append((node.prim, tuple(slot[i.id] for i in node.inputs), node.params))
             slot[node.id] = ("step", len(self.steps) - 1)
         self.output = slot[graph.output.id]
+        #: how a call gives back what the traced body returned (:func:`output_forms`)
+        self.forms = graph.forms
+        #: where each traced piece of it is computed (None: one output, or not known)
+        self.pieces = None if graph.pieces is None or any(
+            n.id not in slot for n in graph.pieces) else [slot[n.id] for n in graph.pieces]
 
-    def __call__(self, *args: Any) -> Any:
+    def _run(self, args: tuple[Any, ...]) -> Callable[[tuple[str, Any]], Any]:
+        """Apply the steps to `args`; returns the lookup of a value by its reference."""
         done: list[Any] = []
 
         def get(ref: tuple[str, Any]) -> Any:
@@ -857,12 +866,42 @@ class _Replay:
 
         for prim, refs, params in self.steps:  # a loop: graphs of any depth
             done.append(bind(prim, *[get(r) for r in refs], **params))
-        # a fresh result at every call: a constant output (np.zeros_like(x)), or a view of one
-        # (W.T), handed out as it is would let a caller's `y += 5` change every later call
-        out = get(self.output)
-        if self.output[0] == "const" or type(out) is np.ndarray and not out.flags.owndata:
-            return own_copy(out)
-        return out
+        return get
+
+    def __call__(self, *args: Any) -> Any:
+        """The output, one flat array for a tuple or list (what derivatives see)."""
+        return _fresh(self._run(args), self.output)
+
+    def called(self, *args: Any) -> Any:
+        """The body's value as a call gives it: a tuple or list rebuilt as the body returned
+        it, each traced piece the replay's value of that piece — in its own dtype and exact,
+        a traced value of that dtype inside a derivative (a mask stays bool, an int64 above
+        2**53 exact), never cut out of the flat output — and each constant as it was."""
+        forms, refs = self.forms, self.pieces
+        if forms is None or refs is None:  # one output (or pieces not known): cut as before
+            out = self(*args)
+            return out if forms is None else _formed(out, forms)
+        get = self._run(args)
+        values = iter([_fresh(get, r) for r in refs])
+
+        def build(form: Any) -> Any:
+            if form[0] == "const":
+                return own_copy(form[1])
+            if form[0] == "traced":
+                return next(values)
+            items = [build(f) for f in form[1]]
+            return form[0]._make(items) if hasattr(form[0], "_make") else form[0](items)
+
+        return build(forms)
+
+
+def _fresh(get: Callable[[tuple[str, Any]], Any], ref: tuple[str, Any]) -> Any:
+    """A replay's value at `ref`, fresh at every call: a constant (np.zeros_like(x)), or a view
+    of one (W.T), handed out as it is would let a caller's `y += 5` change every later call."""
+    out = get(ref)
+    if ref[0] == "const" or type(out) is np.ndarray and not out.flags.owndata:
+        return own_copy(out)
+    return out
 
 
 def _own_constants(graph: Graph) -> None:
@@ -903,7 +942,7 @@ def _constant_output(out: Any) -> Any:
     return np.float64(out) if not isinstance(out, complex) else out
 
 
-#: what Function.jit_evaluator returns where the call must be evaluated by tracing
+#: what Function.jit_evaluator returns where the call must be evaluated by running the body
 NOT_COMPILED = object()
 
 
@@ -951,20 +990,52 @@ def _checked_pieces(out: Any) -> list[Any]:
     return pieces
 
 
-def stack_outputs(out: Any) -> Any:
+def stack_outputs(out: Any, made: list[Any] | None = None) -> Any:
     """A tuple/list of outputs (nested too: its pieces in order, as ``dk.vjp`` reads them)
-    becomes one 1-D array (so Jacobians are (m, n)); a NumPy object
-    array of traced values (``np.array([x[0]**2, x[1]])``) one traced array."""
-    if type(out) is np.ndarray and out.dtype.kind == "O":
-        from .primitive import from_objects
+    becomes one 1-D array (so Jacobians are (m, n)), each piece (an object array of traced
+    values as one traced array) appended to `made` where given; a NumPy object array of traced
+    values (``np.array([x[0]**2, x[1]])``) one traced array. Only derivatives of the function
+    itself read this flat output: a call gives each piece in its own dtype (:func:`as_called`,
+    :meth:`_Replay.called`), never cut out of it (an int64 above 2**53 is rounded there)."""
+    from .primitive import from_objects
 
+    if type(out) is np.ndarray and out.dtype.kind == "O":
         return from_objects(out)
     pieces = _checked_pieces(out)
     if isinstance(out, list | tuple):
         from .primitives import concatenate, reshape
 
+        pieces = [from_objects(o) for o in pieces]
+        if made is not None:
+            made.extend(pieces)
         return concatenate([reshape(o, (-1,)) for o in pieces], axis=0)
     return out
+
+
+def _leaf_forms(forms: Any) -> list[Any]:
+    """The forms of the pieces (:func:`output_forms`), in order (as :func:`output_pieces`)."""
+    if forms[0] in ("traced", "const"):
+        return [forms]
+    return [leaf for f in forms[1] for leaf in _leaf_forms(f)]
+
+
+def _piece_nodes(forms: Any, pieces: list[Any] | None, tape: Any) -> tuple[Node, ...] | None:
+    """The nodes of a trace's traced pieces (`pieces`: what :func:`stack_outputs` stacked), in
+    order, which a replay gives back as a call's pieces; None for one output, or where a traced
+    piece is no value of `tape` (a value of an enclosing trace: the flat output is cut then)."""
+    if pieces is None:
+        return None
+    leaves = _leaf_forms(forms)
+    if len(leaves) != len(pieces):
+        return None
+    nodes = []
+    for form, piece in zip(leaves, pieces, strict=True):
+        if form[0] != "traced":
+            continue
+        if type(piece) is not Tensor or piece.tape is not tape:
+            return None
+        nodes.append(piece.node)
+    return tuple(nodes)
 
 
 def as_called(out: Any) -> Any:
@@ -1064,6 +1135,26 @@ def _formed(out: Any, forms: Any) -> Any:
         return to_python(piece.astype(dtype, copy=False).reshape(shape))
 
     return build(forms)
+
+
+def exact_pieces(forms: Any, flat: Any) -> bool:
+    """Whether every traced piece (:func:`output_forms`) comes back exact when cut out of
+    `flat`, the one output holding them all in its dtype, and cast back to its own: an integer
+    piece needs no more bits than the flat dtype's significand (an int64 above 2**53 is rounded
+    in float64), others a cast NumPy calls safe (float32 in float64, float64 in complex128)."""
+    if forms is None or forms[0] == "const":
+        return True
+    to = np.asarray(flat).dtype
+    for form in _leaf_forms(forms):
+        d = form[2] if form[0] == "traced" else None
+        if d is None or d == to:
+            continue
+        if d.kind in "iu" and to.kind in "fc":
+            if 8 * d.itemsize - (d.kind == "i") > np.finfo(to).nmant + 1:
+                return False
+        elif not np.can_cast(d, to, "safe"):
+            return False
+    return True
 
 
 def to_python(out: Any) -> Any:

@@ -20,7 +20,15 @@ import numpy as np
 
 from ..backend import array_namespace, to_numpy
 from ..errors import BackendError, DiffkitError, TracingError
-from ..function import NOT_COMPILED, STRICT, Function, passed_as_given, signature
+from ..function import (
+    NOT_COMPILED,
+    STRICT,
+    Function,
+    exact_pieces,
+    passed_as_given,
+    restructured,
+    signature,
+)
 from ..ir import Traced
 from ..primitive import finite
 from .base import Engine, Pullback, check_cotangent, jacobian_rows, size_of
@@ -196,7 +204,10 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
     interpreted (:func:`_replayed`) for others (complex, CuPy), where code is not made (a graph
     too large, an output that does not depend on the inputs) and where the code raised or gave
     a non-finite value (the frozen trace then gives its value or its named error — never the
-    live function, whose outside values may have changed since). NOT_COMPILED where the call
+    live function, whose outside values may have changed since) and where a piece of a tuple
+    would not come back exact from the code's one flat output (:func:`exact_pieces`: the
+    replay gives each piece in its own dtype). Returns the call's value (a tuple's pieces with
+    the body's types and dtypes), or NOT_COMPILED where the call
     must be evaluated by running the function: a trace that branched on its inputs or takes an
     argument as given (integers, objects: traced again at every call, as its derivatives are)
     or a first trace that raised (nothing is kept; the function gives its own answer or error)."""
@@ -218,7 +229,14 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
         out = code(*args)
     except (ArithmeticError, ValueError, DiffkitError):
         out = None
-    return out if out is not None and finite(out) else _replayed(fn, args)
+    if out is None or not finite(out):
+        return _replayed(fn, args)
+    made = fn.cache.get(("frozen", signature(args)))
+    forms = getattr(made, "output_forms", None)
+    if not exact_pieces(forms, out):  # a piece the flat output rounds (an int64
+        fn.cache[key] = False  # above 2**53): the replay gives each piece as it is, always
+        return _replayed(fn, args)
+    return restructured(out, getattr(made, "output_structure", None), forms)
 
 
 def _at_this_call(fn: Function, args: tuple[Any, ...]) -> Any:
@@ -231,11 +249,7 @@ def _at_this_call(fn: Function, args: tuple[Any, ...]) -> Any:
     first = fn.__dict__.pop("_at_this_call", None)
     if first is None or first[0] is not args:
         return NOT_COMPILED
-    made = fn.replaying(first[1])
-    made.output_structure, made.output_forms = first[1].structure, first[1].forms
-    fn.cache[("structure", signature(args))] = first[1].structure  # the call's pieces
-    fn.cache[("forms", signature(args))] = first[1].forms  # and their types
-    return made.evaluate(*args)
+    return fn.replaying(first[1]).evaluate(*args, stack=False)  # each piece as it is
 
 
 def _frozen_body(fn: Function, args: tuple[Any, ...]) -> Function | None:
@@ -263,7 +277,7 @@ def _replayed(fn: Function, args: tuple[Any, ...]) -> Any:
     if body is None:
         return _at_this_call(fn, args)
     body.__dict__.pop("_first", None)  # its first graph is not used here
-    return body.evaluate(*args)
+    return body.evaluate(*args, stack=False)  # the call's value: each piece as it is
 
 
 Function.jit_evaluator = evaluate_jit
