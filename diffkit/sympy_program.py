@@ -313,6 +313,15 @@ def _as_numbers(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _as_truth(a: np.ndarray) -> np.ndarray:
+    """An object array of numbers computed from truth values (:func:`_as_numbers`) as the truth
+    values a bool result holds: nonzero is true (True + True is True in NumPy)."""
+    out = np.empty(np.shape(a), dtype=object)
+    for idx in np.ndindex(*np.shape(a)):
+        out[idx] = sp.Ne(np.asarray(a, dtype=object)[idx], 0)
+    return out
+
+
 def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool = True,
                    limit: int = MAX_ELEMENTS, prefix: str = "v") -> ScalarProgram:
     """Translate `graph` to a :class:`ScalarProgram` (one symbol per intermediate element)."""
@@ -343,6 +352,8 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
         except TypeError as exc:
             try:  # a comparison's truth value in arithmetic (signum(x) + (x == 0), NumPy's
                 out = _apply(node, [_as_numbers(exprs[i]) for i in node.inputs])  # bool + float)
+                if node.dtype.kind == "b":  # NumPy's arithmetic of two bools stays a
+                    out = _as_truth(out)  # bool: m + m is logical or (True, not 2)
             except TypeError:
                 raise MissingRuleError(f"no SymPy translation of {node.prim.name} for these "
                                        f"arguments ({exc}): use method='reverse'") from None

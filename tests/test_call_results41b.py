@@ -77,7 +77,7 @@ def test_jit_bool_piece_in_derivative():
         value, (grad,) = dk.value_and_grad(_mask_user(j))(x)
         assert value == np.sum(x[x > 1.5])
         assert grad.tolist() == (x > 1.5).astype(float).tolist()
-        for method in ("forward",):
+        for method in ("forward", "symbolic"):
             assert dk.grad(_mask_user(j), method=method)(x)[0].tolist() == grad.tolist()
 
 
@@ -134,3 +134,15 @@ def test_derivatives_of_tuple_valued_jit_function_itself():
     jac = dk.jacobian(j)(x)
     jac = jac[0] if isinstance(jac, tuple) else jac
     assert np.asarray(jac).tolist() == [[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 6.0]]
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic"])
+def test_bool_arithmetic_stays_bool_in_every_engine(method):
+    """NumPy's m + m of two masks is logical or (True, not 2), m * m logical and: the symbolic
+    engine summed their 0/1 values (gradient [0, 2, 2] for [0, 1, 1]); hand formulas."""
+    x = np.array([1.0, 2.0, 3.0])
+    cases = [(lambda v: np.sum(v * ((v > 1.5) + (v > 1.5))), [0.0, 1.0, 1.0]),
+             (lambda v: np.sum(v**2 * ((v > 1.5) + (v > 2.5) + (v < 0.5))), [0.0, 4.0, 6.0]),
+             (lambda v: np.sum(v * ((v > 1.5) * (v > 2.5))), [0.0, 0.0, 1.0])]
+    for f, want in cases:
+        assert dk.grad(f, method=method)(x)[0].tolist() == want
