@@ -61,10 +61,10 @@ class TracingError(DiffkitError, RuntimeError):
 
 
 class NotRepeatableError(TracingError):
-    """A function gave another value when called again at the same point (it draws random
-    numbers, keeps state between calls, or updates in place an array another name holds): finite
-    differences subtract values of several calls, which such a function does not make
-    comparable."""
+    """A function gave another value when called again at the same point — x, or a point the
+    finite differences use — (it draws random numbers, keeps state between calls, or updates in
+    place an array another name holds): finite differences subtract values of several calls,
+    which such a function does not make comparable."""
 
 
 class TracedHashError(TracingError, TypeError):

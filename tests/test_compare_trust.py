@@ -87,9 +87,10 @@ def test_values_and_counts_match_dk_grad_and_counted_calls() -> None:
         np.testing.assert_array_equal(row.value, dk.grad(f, method=row.method)(*point))
         assert row.abs_error == pytest.approx(np.max(np.abs(row.value - exact)), abs=1e-16)
     # every call of f: the value (its trace), a plain call at the point that checks f repeats
-    # it, then 2n (central), 2n·5 levels (Richardson) or n steps, with that plain call as their
-    # base, and the trace the one-sided check reads (forward)
-    for method, evals in (("fd-central", 8), ("fd-richardson", 32), ("fd-forward", 5)):
+    # it, two plain calls at one stencil point that check f repeats there too, then 2n
+    # (central), 2n·5 levels (Richardson) or n steps, with that plain call as their base, and
+    # the trace the one-sided check reads (forward)
+    for method, evals in (("fd-central", 10), ("fd-richardson", 34), ("fd-forward", 7)):
         calls[0] = 0
         dk.grad(f, method=method)(*point)
         assert calls[0] == evals == cmp.row(method).evaluations

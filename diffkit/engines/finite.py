@@ -17,8 +17,10 @@ Otherwise ``evaluations`` counts every call of the function: the value — a tra
 can be traced, which the checks read (a plain one for a black box: float(x), math.*) —, a forward
 difference's plain f(x) beside a traced value, and each perturbed point: fd-forward n + 2,
 fd-central 2n + 1, fd-complex n + 1, fd-richardson 2n·levels + 1 — and for a Python function
-the repeatability check's plain call (which fd-forward's base reuses), in every scheme, and for
-fd-complex with an explicit step above :data:`TINY_IMAGINARY` one more complex evaluation.
+the repeatability check's plain call (which fd-forward's base reuses) and its two plain calls
+at one point the quotient uses (:meth:`FiniteDifferenceEngine._check_stencil_repeatable`), in
+every scheme, and for fd-complex with an explicit step above :data:`TINY_IMAGINARY` one more
+complex evaluation.
 
 A complex input is stepped along its real and imaginary axes, giving ∂f/∂x and ∂f/∂y; the result
 follows JAX's convention like every engine (f′(z) for holomorphic f, ∂f/∂x − i·∂f/∂y for a
@@ -225,16 +227,16 @@ def _probe_elementwise(flat: Callable[[np.ndarray], np.ndarray], x0: np.ndarray,
             "(or dk.grad of a scalar function)")
 
 
-def _agrees(first: np.ndarray, again: np.ndarray, graph: Graph) -> bool:
+def _agrees(first: np.ndarray, again: np.ndarray, graph: Graph | None) -> bool:
     """Whether two flat values of f at one point agree: equal, or within 1000 ulps (of
-    `first`'s working dtype) of the largest finite |v| among `graph`'s values, NaNs in the same
-    places (math and NumPy scalar code differ in the last bits; a value near zero by
-    cancellation is measured against the terms that cancelled)."""
+    `first`'s working dtype) of the largest finite |v| among `graph`'s values (the two values'
+    own without a trace), NaNs in the same places (math and NumPy scalar code differ in the
+    last bits; a value near zero by cancellation is measured against the terms that
+    cancelled)."""
     if first.shape == again.shape and np.array_equal(first, again, equal_nan=True):
         return True
     scale = 0.0
-    for node in graph.nodes:
-        v = node.value
+    for v in ([n.value for n in graph.nodes] if graph is not None else [first, again]):
         if isinstance(v, np.ndarray | np.generic | float | complex) and \
                 dtype_of(v).kind in "fc" and np.size(v):
             finite = np.abs(v)[np.isfinite(v)]
@@ -371,15 +373,21 @@ class FiniteDifferenceEngine(Engine):
         self.check_trace = True
         #: why the last function differenced had no trace (a black box), else None
         self.untraced: Exception | None = None
+        #: the stencil-point repeatability check of the last Python function differenced
+        #: (:meth:`_check_stencil_repeatable`), None for a pure one
+        self.repeat_probe: Callable[[], None] | None = None
 
     # ----- the black box -----------------------------------------------------------------------
 
     def _flat_function(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
-                       value: Any = None) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray,
-                                                   Any, Graph | None]:
+                       value: Any = None, order: int = 1
+                       ) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray, Any,
+                                  Graph | None]:
         """f as a map from the flat vector of the wrt inputs to a flat output vector, the point
         x0, f's value there (`value` when the caller has it already: no second call) and f's
-        trace there (None where the caller checked one, or where f cannot be traced).
+        trace there (None where the caller checked one, or where f cannot be traced). A Python
+        function is checked to repeat its value at x and at a point the quotients of
+        derivatives of this `order` use (:meth:`_check_stencil_repeatable`).
 
         A complex input makes x0 complex; the real inputs beside it stay real in every call (a
         step along the imaginary axis is a complex input's only: :meth:`_complex_jacobian`)."""
@@ -416,6 +424,7 @@ class FiniteDifferenceEngine(Engine):
             if self.scheme == "complex" and x0.size and (self.step or 0.0) > TINY_IMAGINARY:
                 flat(x0.astype(np.complex128) + 1e-20j)  # a step too large to compare with: one
                 # more evaluation compares Re f(x + ih) with f(x)
+            self._check_stencil_repeatable(fn, flat, x0, wrt, self.point_trace, value, order)
             return flat, x0, value, None
         self.plain_at_point = None  # f(x) by a plain call, where one was made (see below)
         graph, failure = self._base_trace(fn, args, wrt)
@@ -428,18 +437,21 @@ class FiniteDifferenceEngine(Engine):
                     raise failure from None  # differentiated read as a number (w[labels]), …
                 raise
             at_point.append(_numeric(value))
+            self._check_stencil_repeatable(fn, flat, x0, wrt, None, value, order)
             return flat, x0, self._numbers(value, fn), None
         out = self._numbers(graph.output.value, fn)
         self._check_constants(fn, graph, wrt)
         self._check_repeatable(fn, args, out, graph)
         at_point.append(_numeric(out if self.plain_at_point is None else self.plain_at_point))
+        self._check_stencil_repeatable(fn, flat, x0, wrt, graph, out, order)
         return flat, x0, (np.asarray(out)[()] if not np.ndim(out) else out), graph
 
     def _check_repeatable(self, fn: Function, args: Sequence[Any], value: Any,
                           graph: Graph) -> None:
         """Refuse a function whose plain call at the point does not give the value its trace
         there gave (one more evaluation, for Python functions only: a pure or jit-frozen one is
-        a function of its arguments by construction). The stencil's points are plain calls, so
+        a function of its arguments by construction; :meth:`_check_stencil_repeatable` then
+        calls it twice at a point the quotient uses). The stencil's points are plain calls, so
         a function that draws random numbers, keeps state between calls, or updates in place an
         array another name holds (NumPy's aliasing, which traced code does not share) would have
         its difference quotients subtract values of different functions: garbage of size
@@ -464,6 +476,86 @@ class FiniteDifferenceEngine(Engine):
             "fails (branch on np.ndim(x) instead), where every method would differentiate the "
             "traced path. Finite differences subtract values of several calls, so they need the "
             "same function at every call")
+
+    def _check_stencil_repeatable(self, fn: Function, flat: Callable[[np.ndarray], np.ndarray],
+                                  x0: np.ndarray, wrt: Sequence[int], graph: Graph | None,
+                                  out: Any, order: int = 1) -> None:
+        """Call a Python function twice at one point the quotient uses, x + h·s (h: the first
+        steps of derivatives of this `order`, :meth:`_probe_steps`; s: +1 for every element
+        forward, +1, −1, +1, … otherwise; where f fails there, x + h₀e₀), and refuse it if
+        the two values disagree (:func:`_agrees`, as at x). Its value at x may be the same at
+        every call while it draws at every call elsewhere ((x − 1)·uniform(1, 2) at 1;
+        dropout at zero weights): the check at x passes, and each stencil point is another
+        draw's function. Two evaluations per answer, none for a pure or jit-frozen function;
+        kept in :attr:`repeat_probe`, which a warning that the answer is far off runs twice
+        more (:meth:`_probed_again`).
+
+        A draw from a continuous distribution is caught with high probability; one with few
+        outcomes (a choice of {0, 1}) repeats by chance (½ per probe), so it is not caught
+        with certainty. The AD methods differentiate the one draw they trace."""
+        self.repeat_probe = None
+        if fn.pure or not x0.size:
+            return
+        real = x0.real if np.iscomplexobj(x0) else x0
+        eps = _precision(graph, wrt, real, out)
+        h = self._probe_steps(real, eps, order)
+        signs = np.ones(x0.size) if self.scheme == "forward" else \
+            np.where(np.arange(x0.size) % 2, -1.0, 1.0)
+        first = np.zeros(x0.size)
+        first[0] = h[0]
+        points = [(x0 + h * signs).astype(x0.dtype), (x0 + first).astype(x0.dtype)]
+        where = ("at a real point near x" if self.scheme == "complex" else
+                 "at a point the quotient uses")
+
+        def probe() -> None:
+            for point in points:
+                try:
+                    value = flat(point)
+                except Exception:  # noqa: BLE001, S112 - not defined there: the next point; the
+                    continue  # quotient raises its own error where it steps outside
+                again = flat(point)
+                if not _agrees(value, again, graph):
+                    raise NotRepeatableError(
+                        f"{fn.name} gave another value when called again {where} (x moved "
+                        f"by up to {float(np.max(np.abs(point - x0))):.3g}: "
+                        f"{_shown(value, again)}), though its value at x repeated: it differs "
+                        "between calls — it draws random numbers or keeps state (a dropout mask "
+                        "drawn at each call). Finite differences subtract values of several "
+                        "calls, so they need the same function at every call: fix the draw (a "
+                        "seeded generator made inside the function, or the noise passed as an "
+                        "argument), or use an AD method, which differentiates the one "
+                        "evaluation it traces (method='reverse')")
+                return
+
+        self.repeat_probe = probe
+        probe()
+
+    def _probe_steps(self, x: np.ndarray, eps: float, order: int) -> np.ndarray:
+        """The first steps of the quotients of an `order`-th derivative (a Hessian: 2), per
+        element of x: ``step=`` as given; else ε^(1/(n+1)) forward, ε^(1/(n+2)) central,
+        0.05·2ⁿ⁻¹ Richardson, times max(1, |x|) (first derivatives: :meth:`default_step`).
+        The complex step's own values differ between draws by h·Δ only (h = 1e-20), below any
+        tolerance: its check is at a real point, the central one's."""
+        complex_step = self.scheme == "complex"
+        if order == 1 and not complex_step:
+            return self.default_step(x, eps)
+        if self.step is not None and not complex_step:
+            return np.full(x.shape, self.step)
+        scale = np.maximum(1.0, np.abs(x)) * self.step_scale
+        if self.scheme == "richardson":
+            return 0.05 * 2.0 ** (order - 1) * scale
+        return eps ** (1.0 / (order + (1 if self.scheme == "forward" else 2))) * scale
+
+    def _probed_again(self) -> str:
+        """Before a warning that the quotient lies far from the trace's derivative: the
+        stencil-point check of a Python function twice more (a NotRepeatableError where it
+        disagrees), and the words the warning adds; "" for a pure function."""
+        if self.repeat_probe is None:
+            return ""
+        for _ in range(2):
+            self.repeat_probe()
+        return (" Or f differs between calls (random draws, state), which the repeated calls "
+                "did not catch (a draw with few outcomes repeats by chance).")
 
     def _run(self, fn: Function, args: Sequence[Any], points: int = 1) -> Any:
         """One call of the user's function, at `points` points at once (a vectorized call of a
@@ -679,10 +771,12 @@ class FiniteDifferenceEngine(Engine):
         estimate's rounding bound is pessimistic (x² + 10's forward Hessian: an estimate of
         3.2e-4 for an error of 2.6e-5), so an answer the trace confirms is not warned about."""
         self.warned, self.pending, self.verified = False, None, None
+        self.repeat_probe = None  # (set by this answer's :meth:`_flat_function`)
         result = compute()
         pending, self.pending = self.pending, None
         if pending is not None and not self.warned and (
                 self.verified is None or self.verified > SETTLED):
+            pending += self._probed_again()  # (a NotRepeatableError where a call disagrees)
             self.warned = True
             warn_user(pending)
         return result
@@ -861,8 +955,10 @@ class FiniteDifferenceEngine(Engine):
         sign), a jump (floor at 2), a feature narrower than the step (tanh(1e21·x) at 0; sin at
         1e8 by Richardson's 0.05·|x|) or a domain edge a one-sided step runs along (log at
         1e-10) — or f is not differentiable at x (a kink, where the trace's convention and the
-        quotient's average differ). No evaluation of f is added: the trace at x is the
-        value's. Complex inputs are checked as their answers are given — a real output's
+        quotient's average differ) — or a Python f differs between calls: before the warning
+        the stencil-point repeatability check runs twice more (:meth:`_probed_again`: a
+        NotRepeatableError where a call disagrees, else the warning names that cause too).
+        Otherwise no evaluation of f is added: the trace at x is the value's. Complex inputs are checked as their answers are given — a real output's
         ∂f/∂x − i·∂f/∂y (JAX's convention: the adjoint sweep's), a holomorphic output's ∂f/∂x
         (tangent sweeps along the real axis, and for a real output the imaginary one too).
         Nothing is checked without a trace (a black box, which :meth:`_check_black_box` looks
@@ -960,15 +1056,16 @@ class FiniteDifferenceEngine(Engine):
         better = {"forward": "method='fd-central' or 'fd-richardson'",
                   "central": "method='fd-richardson'",
                   "complex": "method='fd-richardson'"}.get(self.scheme)
-        instead = (f"Pass a smaller step=, use {better}, or an AD method (method='reverse')"
-                   if better else "Pass a smaller step= or use an AD method (method='reverse')")
+        instead = (f"Pass a smaller step=, use {better}, or an AD method (method='reverse')."
+                   if better else "Pass a smaller step= or use an AD method (method='reverse').")
         why = (f"The step ({step:.3g}) moves f by little more than its own rounding (ε "
                "times the size of the values it computes, which cancel): the quotient keeps "
-               "few digits. Use an AD method (method='reverse')") if lost else (
+               "few digits. Use an AD method (method='reverse').") if lost else (
                f"The step ({step:.3g}) is too large for f here: it spans something the "
                "quotient cannot resolve — a pole, a jump, a domain edge, a feature narrower "
                "than the step, or curvature the scheme's truncation error (O(h) forward, "
                f"O(h²) central) does not keep small — or f is not differentiable here. {instead}")
+        why += self._probed_again()  # (a NotRepeatableError where a call disagrees)
         self.warned = True
         warn_user(
             f"finite differences ({self.scheme}): the answer {found[k]:.6g} lies far from the "
@@ -1020,6 +1117,7 @@ class FiniteDifferenceEngine(Engine):
         k = int(np.argmax(np.where(np.isfinite(gap), gap / scale, np.inf)))
         reason = self.untraced
         why = f" ({type(reason).__name__}: {str(reason).split(' would ')[0]})" if reason else ""
+        again = self._probed_again()  # (a NotRepeatableError where a call disagrees)
         self.warned = True
         warn_user(
             f"finite differences ({self.scheme}): f could not be traced{why}, so the answer "
@@ -1027,7 +1125,7 @@ class FiniteDifferenceEngine(Engine):
             f"at half of it disagrees ({whole[k] / unit:.6g} against {half[k] / unit:.6g} per "
             "unit step): f jumps, bends or is noisy within the step (int(), math.floor, round, a "
             "branch, a solver's tolerance), where a difference quotient is no derivative. Make f "
-            "traceable (np/dk functions, not math.* or int()), or pass a step= suited to f")
+            f"traceable (np/dk functions, not math.* or int()), or pass a step= suited to f.{again}")
 
     def _check_higher(self, graph: Graph | None, taken: Callable[[Any], Any], found: Any,
                       units: Any, eps: float, n: int) -> None:
@@ -1045,7 +1143,8 @@ class FiniteDifferenceEngine(Engine):
         corners) can see a narrow feature's flat sides only. Where a consulted AD reference
         refuses with NonDifferentiableError (heaviside(x, ½)·x² at 0), the derivative may not
         exist: :meth:`_undefined`, not a number. Not for a black box or an explicit step; no
-        warning for an answer that warned already (its estimate said so)."""
+        warning for an answer that warned already (its estimate said so). Before a warning, a
+        Python f's stencil-point repeatability check runs twice more (:meth:`_probed_again`)."""
         if graph is None or self.step is not None or not self.check_trace:
             return
         found = np.asarray(found, dtype=float)
@@ -1076,6 +1175,7 @@ class FiniteDifferenceEngine(Engine):
         if not np.any(off):
             return
         k = np.unravel_index(int(np.argmax(np.where(off, gap / scale, -1.0))), found.shape)
+        again = self._probed_again()  # (a NotRepeatableError where a call disagrees)
         self.warned = True
         warn_user(
             f"finite differences ({self.scheme}): the {what} {found[k]:.6g} lies far from the "
@@ -1083,7 +1183,8 @@ class FiniteDifferenceEngine(Engine):
             f"{gap[k] / scale[k]:.2g} in the steps' units; {int(np.count_nonzero(off))} of "
             f"{found.size} entries). The steps span something the quotients cannot resolve — "
             "whole periods of an oscillation, a narrow feature, a kink or a jump — or f is not "
-            "differentiable here. Pass a smaller step= or use an AD method (method='forward')")
+            f"differentiable here. Pass a smaller step= or use an AD method (method='forward')."
+            f"{again}")
 
     def _undefined(self, what: str, exc: NonDifferentiableError) -> NonDifferentiableError:
         """The error for an answer by default steps where the AD engines refuse the derivative
@@ -1375,7 +1476,7 @@ class FiniteDifferenceEngine(Engine):
 
         On the diagonal (i = j) these are the second differences with step 2hᵢ and hᵢ."""
         args = self._inputs(fn, args, wrt)
-        flat, x0, out, graph = self._flat_function(fn, args, wrt)
+        flat, x0, out, graph = self._flat_function(fn, args, wrt, order=2)
         require_scalar(out, "hessian")
         if np.iscomplexobj(x0) or np.iscomplexobj(_numeric(out)):
             raise MissingRuleError("finite-difference Hessians need real inputs and outputs")
@@ -1457,7 +1558,7 @@ class FiniteDifferenceEngine(Engine):
             raise MissingRuleError(
                 f"the complex step Im f(x + ih)/h gives first derivatives only, not order {n}: "
                 "use method='fd-richardson' or 'fd-central', or an AD method (method='forward')")
-        flat, x0, out, graph = self._flat_function(fn, [x], [0])
+        flat, x0, out, graph = self._flat_function(fn, [x], [0], order=n)
         check_pointwise(np.shape(out), np.shape(x))
         if np.ndim(x):
             require_elementwise(graph, [0])
@@ -1590,7 +1691,7 @@ class FiniteDifferenceEngine(Engine):
             self.pending = (f"finite differences ({self.scheme}): the derivative did not settle; "
                             f"its error estimate is {worst:.2g} (relative {worst / size:.2g}) "
                             f"in {int(np.count_nonzero(unsettled))} of {best.size} entries: use "
-                            f"{advice} (method='forward')")
+                            f"{advice} (method='forward').")
         return best
 
 
