@@ -315,10 +315,12 @@ def _as_numbers(a: np.ndarray) -> np.ndarray:
 
 def _as_truth(a: np.ndarray) -> np.ndarray:
     """An object array of numbers computed from truth values (:func:`_as_numbers`) as the truth
-    values a bool result holds: nonzero is true (True + True is True in NumPy)."""
+    values a bool result holds: nonzero is true (True + True is True in NumPy). An element that
+    is a truth value already (a comparison of two masks, m > n) stays as it is."""
     out = np.empty(np.shape(a), dtype=object)
     for idx in np.ndindex(*np.shape(a)):
-        out[idx] = sp.Ne(np.asarray(a, dtype=object)[idx], 0)
+        v = np.asarray(a, dtype=object)[idx]
+        out[idx] = v if isinstance(v, sp.logic.boolalg.Boolean) else sp.Ne(v, 0)
     return out
 
 

@@ -146,3 +146,16 @@ def test_bool_arithmetic_stays_bool_in_every_engine(method):
              (lambda v: np.sum(v * ((v > 1.5) * (v > 2.5))), [0.0, 0.0, 1.0])]
     for f, want in cases:
         assert dk.grad(f, method=method)(x)[0].tolist() == want
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic"])
+def test_comparisons_of_masks_are_numpys_in_every_engine(method):
+    # hand: masks m = v > 1.5, n = v < 2.5 at v = [1, 2, 3, 0.2]: m > n is [F, F, T, F],
+    # m >= True is m, (m + m) > 0.5 is m
+    v = np.array([1.0, 2.0, 3.0, 0.2])
+    cases = [(lambda v: np.sum(v * ((v > 1.5) > (v < 2.5))), [0, 0, 1, 0]),
+             (lambda v: np.sum(v * ((v > 1.5) >= True)), [0, 1, 1, 0]),
+             (lambda v: np.sum(v * (((v > 1.5) + (v > 1.5)) > 0.5)), [0, 1, 1, 0]),
+             (lambda v: np.sum(np.where((v > 1.5) > (v < 2.5), v**2, v)), [1, 1, 6, 1])]
+    for f, expected in cases:
+        np.testing.assert_array_equal(dk.grad(f, method=method)(v)[0], expected)
