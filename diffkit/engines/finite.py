@@ -140,6 +140,15 @@ def _numeric(y: Any) -> np.ndarray:
     return np.reshape(y.astype(float) if y.dtype == bool else y, (-1,))
 
 
+def _owned(value: Any) -> Any:
+    """`value` with each ndarray in it (a tuple's or list's pieces too) copied."""
+    if type(value) is np.ndarray:
+        return value.copy()
+    if type(value) in (tuple, list):
+        return type(value)(_owned(v) for v in value)
+    return value
+
+
 def _eps(dtype: np.dtype) -> float:
     return float(np.finfo(dtype).eps)
 
@@ -560,9 +569,11 @@ class FiniteDifferenceEngine(Engine):
     def _run(self, fn: Function, args: Sequence[Any], points: int = 1) -> Any:
         """One call of the user's function, at `points` points at once (a vectorized call of a
         pure function), counted in ``evaluations``. NumPy's errors in it are named as
-        :meth:`Function.evaluate` names them (log(−1): a DomainError)."""
+        :meth:`Function.evaluate` names them (log(−1): a DomainError). Arrays in the result are
+        copies of their own: f may hand back a buffer it reuses (``buf[:] = …; return buf``),
+        which the next call would change under the values already taken."""
         self.evaluations += points
-        return fn.evaluate(*args)
+        return _owned(fn.evaluate(*args))
 
     def _numbers(self, value: Any, fn: Function, what: str | None = None) -> Any:
         """`value` (f's output, or an input with `what` naming it) if it holds numbers; a value
