@@ -324,6 +324,19 @@ def _as_truth(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _wrapped(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Integer results as NumPy's fixed-width integers hold them: SymPy's integers are unbounded,
+    NumPy's wrap modulo 2**bits (int8: 2·100 is −56; uint8: 1 − 5 is 252)."""
+    info = np.iinfo(dtype)
+    span, low = info.max - info.min + 1, info.min
+    out = np.empty(np.shape(a), dtype=object)
+    for idx in np.ndindex(*np.shape(a)):
+        e = np.asarray(a, dtype=object)[idx]
+        out[idx] = e if isinstance(e, sp.logic.boolalg.Boolean) else \
+            sp.Mod(e - low, span) + low
+    return out
+
+
 def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool = True,
                    limit: int = MAX_ELEMENTS, prefix: str = "v") -> ScalarProgram:
     """Translate `graph` to a :class:`ScalarProgram` (one symbol per intermediate element)."""
@@ -359,6 +372,8 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
             except TypeError:
                 raise MissingRuleError(f"no SymPy translation of {node.prim.name} for these "
                                        f"arguments ({exc}): use method='reverse'") from None
+        if node.dtype.kind in "iu":
+            out = _wrapped(out, node.dtype)
         if share:
             constant = not node.prim.differentiable
             out = _name_elements(out, labels[node.id].replace("-", "m"), prefix, prog, taken,

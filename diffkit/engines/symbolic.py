@@ -902,6 +902,14 @@ def check_absorbed(graph: Graph, name: str) -> None:
                 "method='reverse' or method='forward'")
 
 
+def _raised_in_sympy(exc: BaseException) -> bool:
+    """Whether `exc` was raised by SymPy's own code (its traceback's last frame)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("sympy")
+
+
 class SymbolicEngine(Engine):
     """Exact derivatives from SymPy, derived per trace (once per signature for pure and jit
     functions), then compiled."""
@@ -945,6 +953,15 @@ class SymbolicEngine(Engine):
             deriv = self._derive(graph, fn, wrt, order)
         except RecursionError:
             raise MissingRuleError(_too_deep(RECURSION)) from None
+        except (AttributeError, TypeError, ValueError) as exc:
+            if not _raised_in_sympy(exc):
+                raise
+            # SymPy cannot take what the program built (a Max or a derivative of truth values:
+            # np.max of a mask): a named refusal, not SymPy's traceback
+            raise MissingRuleError(
+                f"the symbolic engine cannot derive {fn.name} (SymPy: {exc}); it does not "
+                "handle every operation on boolean masks: use method='reverse' or "
+                "method='forward'") from None
         if fn.reusable and not graph.value_dependent:
             fn.cache[key] = deriv
         self.last = deriv
