@@ -204,7 +204,9 @@ class Primitive:
             (x > 0 at x = 0: the operands are equal; sign at 0; floor at an integer). Such an
             element is not locally constant, so a zero it makes, itself or through a
             comparison (``where``'s unselected side, x·(x > 0), x·(sign(x) > 0.5)), is not
-            flat there (see :func:`diffkit.sweeps.unsteady_masks`).
+            flat there (see :func:`diffkit.sweeps.unsteady_masks`). A step may return
+            ``(mask, left, right)``: its values just left and right of the jump (floor at n:
+            n − 1, n), so that a comparison of it that no side flips (floor(x) > 5) is steady.
         doc: one line for ``help(dk.<name>)``.
     """
 

@@ -31,6 +31,7 @@ from .primitive import (
     finite,
 )
 from .primitives import broadcast_to, reshape, sum, sum_to
+from .primitives.declare import ties_at_equal
 
 Recorder = Callable[[Node, int, Any, Any], None]
 
@@ -193,27 +194,99 @@ def unsteady_masks(nodes: Sequence[Node], wrt: Sequence[Node]) -> dict[Node, np.
     x = 0, sign or heaviside at 0, floor at an integer) with an input that moves with `wrt`;
     passed on element-wise (a comparison of it, a cast, logical_and, a mask times a number,
     where's condition), everywhere by any other op. A zero that such a value makes is not flat
-    there (x·(x > 0) and x·(sign(x) > 0.5) at 0 are relu x). Nodes with none are left out."""
+    there (x·(x > 0) and x·(sign(x) > 0.5) at 0 are relu x). A comparison of a step's own jump
+    that no side of it flips is steady (:func:`_passed_on`). Nodes with none are left out."""
     moving = active_nodes(nodes, wrt)
     out: dict[Node, np.ndarray] = {}
+    sides: dict[Node, tuple[np.ndarray, Any, Any]] = {}  # a step's own jumps, its two sides
     for node in nodes:
         prim = node.prim
         if prim is None:
             continue
-        mask = np.zeros(node.shape, bool)
+        tie, side = np.zeros(node.shape, bool), None
         active = [i in moving for i in node.inputs]
         if prim.ties is not None and any(active):
             with np.errstate(all="ignore"):
-                tie = _dense(prim.ties(active, *(_dense(i.value) for i in node.inputs),
-                                       node.value))
-            mask |= np.broadcast_to(tie, node.shape)
-        for i in node.inputs:
-            u = out.get(i)
-            if u is not None:
-                mask |= np.broadcast_to(u, node.shape) if prim.kind == "elementwise" else True
+                tie = prim.ties(active, *(_dense(i.value) for i in node.inputs), node.value)
+            if isinstance(tie, tuple):
+                tie, *side = tie
+            tie = np.broadcast_to(_dense(tie), node.shape)
+        mask = _passed_on(node, out, sides, moving)
+        if side is not None and tie.any():
+            sides[node] = (tie & ~mask, *side)
+        mask = mask | tie
         if mask.any():
             out[node] = mask
     return out
+
+
+def _passed_on(node: Node, out: dict[Node, np.ndarray],
+               sides: dict[Node, tuple[np.ndarray, Any, Any]], moving: set[Node]) -> np.ndarray:
+    """Where `node` is unsteady because an input is (`out`): element-wise, or everywhere; a
+    comparison of a step's own jump (`sides`) less where :func:`_steady_comparison` holds."""
+    mask = np.zeros(node.shape, bool)
+    ins = node.inputs
+    for k, i in enumerate(ins):
+        u = out.get(i)
+        if u is None:
+            continue
+        if node.prim.kind != "elementwise":
+            return np.ones(node.shape, bool)
+        u = np.broadcast_to(u, node.shape)
+        if node.prim.ties is ties_at_equal and i in sides and out.get(ins[1 - k]) is None:
+            u = u & ~_steady_comparison(node, k, sides[i], ins[1 - k] in moving)
+        mask |= u
+    return mask
+
+
+def _steady_comparison(node: Node, k: int, side: tuple[np.ndarray, Any, Any],
+                       other_moves: bool) -> np.ndarray:
+    """Where a comparison of a step's output (input `k`, at its own jump: `side`'s mask, with
+    its left and right values from the table's ``ties``) and a steady operand gives one answer
+    at the step's value and at both sides (floor(x) > 5 at x = 0: floor is −1 or 0 there). An
+    operand that moves must also differ from both sides, so that it cannot cross one."""
+    known, left, right = side
+    step, b = node.inputs[k], _dense(node.inputs[1 - k].value)
+
+    def compared(v: Any) -> np.ndarray:
+        a = np.broadcast_to(_dense(v), step.shape)
+        return np.broadcast_to(node.prim.impl(np, *((a, b) if k == 0 else (b, a))), node.shape)
+
+    with np.errstate(all="ignore"):
+        here = compared(step.value)
+        steady = (compared(left) == here) & (compared(right) == here)
+        if other_moves:
+            ends = [np.broadcast_to(_dense(v), step.shape) for v in (left, right)]
+            steady = steady & np.broadcast_to((ends[0] != b) & (ends[1] != b), node.shape)
+    return steady & np.broadcast_to(known, node.shape)
+
+
+def unflat_zeros(nodes: Sequence[Node], wrt: Sequence[Node]) -> bool:
+    """Whether a 0·∞ taken as 0 somewhere in a derivative of any order may have met a zero that
+    does not hold near the point: an element-wise op with a moving input whose partial is 0
+    where the table's ``flat`` is false (relu′ at 0, y in x·y with y moving, a mask at its
+    threshold: :func:`unsteady_masks`), or that sits at a declared kink — the places where the
+    reverse audit (:class:`FlatAudit`) may refuse. A linearization that fails counts too."""
+    unsteady = unsteady_masks(nodes, wrt)
+    if unsteady:
+        return True
+    try:
+        _, lins = linearize_all(nodes, wrt)
+    except DiffkitError:
+        return True
+    with np.errstate(all="ignore"):
+        for node, lin in lins.items():
+            if type(lin) is not ElementwiseLinearization:
+                continue
+            flats = _flats(lin, [True] * len(node.inputs))
+            for p, flat in zip(lin.partials, flats):
+                if p is not None and p is not ONE and p is not MINUS_ONE and bool(
+                        np.any((_dense(p) == 0) & ~np.asarray(flat, bool))):
+                    return True
+            if node.prim.kinks is not None and not bool(
+                    np.all(node.prim.kinks(*lin.xs, lin.out))):
+                return True
+    return False
 
 
 def _flats(lin: ElementwiseLinearization, steady: Sequence[Any]) -> list[Any]:

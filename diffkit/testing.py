@@ -18,6 +18,7 @@ import numpy as np
 from .api import _completed, _positions, hessian, jacobian
 from .build import as_function
 from .engines import FiniteDifferenceEngine, get_engine
+from .engines.step_checks import traced_pullback
 from .function import as_input
 from .primitives.declare import working_dtype
 
@@ -27,7 +28,7 @@ FD_RTOL = {"fd": (1e-6, 1e-4), "fd-central": (1e-6, 1e-4), "fd-forward": (1e-4, 
            "fd-complex": (1e-12, 1e-4), "fd-richardson": (1e-9, 1e-4)}
 #: how many times its error estimate |D(h) − D(2h)| a finite difference may miss by
 FD_SAFETY = 10.0
-#: the rounding floor of a finite difference: FD_ROUNDING·ε·Σ|f(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ
+#: the rounding floor of a finite difference: FD_ROUNDING·ε·Rᵢ·(Σⱼ|vⱼ|/hⱼ)ⁿ (Rᵢ: _rounding_sizes)
 FD_ROUNDING = 30.0
 #: in a dtype coarser than float64, the least tolerance (relative): the exact methods' is
 #: EXACT_ULPS·ε of the derivative's dtype (rounding in a few operations); finite differences'
@@ -50,9 +51,13 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
     * exact methods: |D − ref| ≤ atol + rtol·|ref|;
     * finite differences (the registry's FiniteDifferenceEngine methods): each is also taken at
       twice its default steps, and, entry by entry, |D(h) − ref| ≤ FD_RTOL·|ref| +
-      FD_SAFETY·|D(h) − D(2h)| + FD_ROUNDING·ε·|fᵢ(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ — its own error estimate and
+      FD_SAFETY·|D(h) − D(2h)| + FD_ROUNDING·ε·Rᵢ·(Σⱼ|vⱼ|/hⱼ)ⁿ — its own error estimate and
       the rounding of that output entry fᵢ, never a fixed absolute number (a gradient of 1e-7
-      that fd misses is a failure; a large output does not loosen a small one's check). Where
+      that fd misses is a failure; a large output does not loosen a small one's check). Rᵢ is
+      the size of the values fᵢ is computed from, as the fd engine's trace check measures it
+      (Σ|adjoint|·|value| over f's traced operations), at least |fᵢ(x)|: a small output that
+      cancels large intermediates (−z₀ + log Σ exp z at [20, 0, 0]) rounds as they do; |fᵢ(x)|
+      where f cannot be traced or has more than TRACED_ENTRIES entries. Where
       the quotient at 2h fails (it leaves f's domain: log at 8e-6), it is taken at h/2 instead
       and the estimate is FD_SAFETY·2ᵖ·|D(h) − D(h/2)| (p = 1 forward, 2 otherwise). The
       complex step's first derivative subtracts nothing: its floor is ε·|ref|. A
@@ -126,7 +131,7 @@ def check_grads(f: Any, args: Sequence[Any], methods: Sequence[str] = ("reverse"
     ref_name = next((m for m in methods if not fd[m]), methods[0])
     ref = results[ref_name]
     dtype = _coarsest([*(point[i] for i in ids), *(np.empty(0, k) for k in kinds)])
-    size = _magnitudes(fn(*point), np.shape(ref)) if second else 0.0  # |fᵢ(x)| per entry
+    size = _rounding_sizes(fn, point, ids, np.shape(ref)) if second else 0.0  # per entry
     slack = {m: _fd_slack(results[m], *second[m], steps[m], v, size, order, dtype, ref)
              for m in second}
     failures, bounds = [], {}
@@ -185,13 +190,43 @@ def _magnitudes(out: Any, shape: tuple[int, ...]) -> np.ndarray:
     return np.full(shape, float(np.sum(flat)))
 
 
+#: up to how many output entries the rounding floor traces each entry's own size (beyond, |fᵢ(x)|)
+TRACED_ENTRIES = 64
+
+
+def _rounding_sizes(fn: Any, point: Sequence[Any], ids: Sequence[int],
+                    shape: tuple[int, ...]) -> np.ndarray:
+    """Per output entry fᵢ, the size its rounding scales with: the fd engine's own measure
+    (:func:`~diffkit.engines.step_checks.traced_pullback`: Σ|adjoint|·|value| over f's traced
+    operations, for fᵢ's cotangent), at least |fᵢ(x)| — −z₀ + log Σ exp z at [20, 0, 0] is
+    4e-9 computed from values near 20. |fᵢ(x)| alone where f cannot be traced or has more
+    than :data:`TRACED_ENTRIES` entries."""
+    size = _magnitudes(fn(*point), shape)
+    m = int(np.prod(shape))
+    try:
+        graph = fn.trace(*point, wrt=list(ids))
+    except Exception:  # noqa: BLE001 — a black box: its value's size is all there is
+        return size
+    if m > TRACED_ENTRIES or int(np.prod(graph.output.shape)) != m:
+        return size
+    wrt = [graph.inputs[i] for i in ids]
+    traced = np.zeros(m)
+    for k in range(m):
+        ct = np.zeros(m)
+        ct[k] = 1.0
+        back = traced_pullback(graph, wrt, ct)
+        traced[k] = back[1] if isinstance(back, tuple) else 0.0
+    return np.maximum(size, traced.reshape(shape))
+
+
 def _fd_slack(at_h: np.ndarray, other: np.ndarray, factor: float, steps: np.ndarray | None,
               v: np.ndarray, size: Any, order: int, dtype: np.dtype, ref: np.ndarray) -> np.ndarray:
     """A finite difference's own error bound, entry by entry: factor·|D(h) − D(2h)| (its
     truncation error, Richardson's estimate: D(h)'s is about that for a forward scheme, a third
     of it for central ones; `factor` FD_SAFETY, or FD_SAFETY·2ᵖ where `other` is D(h/2)) plus
-    its rounding FD_ROUNDING·ε·|fᵢ(x)|·(Σⱼ|vⱼ|/hⱼ)ⁿ at the finest steps hⱼ it took (ε of the
-    dtype it is worked in; |fᵢ| the entry's own value, `size`); `steps` None (the complex step,
+    its rounding FD_ROUNDING·ε·Rᵢ·(Σⱼ|vⱼ|/hⱼ)ⁿ at the finest steps hⱼ it took (ε of the
+    dtype it is worked in; Rᵢ the size the entry's rounding scales with, `size`:
+    :func:`_rounding_sizes`); `steps` None (the complex step,
     which subtracts nothing): ε·|ref|."""
     eps = float(np.finfo(working_dtype(dtype)).eps)
     if steps is None:

@@ -246,8 +246,10 @@ def traced_pullback(graph: Graph, wrt: Sequence[Node], ct: np.ndarray
 
     * the size the rounding of ct·f scales with: Σ over the operations on the derivative's
       path of |adjoint|·|value| — ε times it bounds how far f's rounding moves ct·f, to first
-      order (an operation that is not element-wise, a sum or a product of matrices, rounds as
-      it accumulates: its inputs' Σ|value| times its largest |adjoint|); a node that does not
+      order (a linear structural one, a sum or a stack, its inputs' |value| times the |adjoint|
+      its map sends each, so an entry another output alone reads does not count; any other,
+      a product of matrices, rounds as it accumulates: its inputs' Σ|value| times its largest
+      |adjoint|); a node that does not
       depend on the inputs rounds alike at every stencil point (its rounding cancels);
     * per entry, the size of the terms the reference itself sums, |ct|ᵀ·|J| along every path
       (the sweep again with |adjoints| and |partials|), which ε times bounds its own rounding:
@@ -277,6 +279,8 @@ def traced_pullback(graph: Graph, wrt: Sequence[Node], ct: np.ndarray
             if node.prim.kind == "elementwise":
                 v = np.abs(np.asarray(node.value)).astype(float)
                 size += float(np.sum(np.where(v == 0, 0.0, a * v)))  # (∞·0: no rounding)
+            elif node.prim.linear:  # each input entry times the |adjoint| its map sends it
+                size += _linear_size(node, lins[node], a)
             else:
                 size += float(np.max(a, initial=0.0)) * sum(
                     float(np.sum(np.abs(np.asarray(i.value)))) for i in node.inputs
@@ -288,6 +292,18 @@ def traced_pullback(graph: Graph, wrt: Sequence[Node], ct: np.ndarray
     if not np.all(np.isfinite(flat)):  # an infinite local derivative, or one that overflowed
         return f"it is not finite in {work} (an overflow, or a point where f has no derivative)"
     return flat, float("inf") if math.isnan(size) else size, terms
+
+
+def _linear_size(node: Node, lin: Any, a: np.ndarray) -> float:
+    """Σ over a linear structural op's inputs of |value|·|vjp(|adjoint|)|: the rounding size of
+    a sum, of a stack or an index only the entries the adjoint reaches."""
+    size = 0.0
+    for i, c in zip(node.inputs, lin.vjp(a)):
+        if c is not None and np.asarray(i.value).dtype.kind in "fc":
+            c = np.abs(np.asarray(c if np.shape(c) == i.shape else sum_to(c, i.shape)))
+            v = np.abs(np.asarray(i.value)).astype(float)
+            size += float(np.sum(np.where(v == 0, 0.0, c.astype(float) * v)))
+    return size
 
 
 def refusal(graph: Graph, wrt: Sequence[Node], ct: np.ndarray,

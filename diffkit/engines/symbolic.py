@@ -26,7 +26,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import MissingRuleError, NonDifferentiableError, NumericOverflowError, TracingError
 from ..function import Function, input_value, passed_as_given, signature
 from ..ir import Graph, Node
-from ..sweeps import unsteady_masks
+from ..sweeps import unflat_zeros
 from ..sympy_program import (
     MAX_ELEMENTS,
     AtKink,
@@ -504,11 +504,11 @@ class _Overflowed:
     __hash__ = None  # type: ignore[assignment]
 
 
-def _unsteady(fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> bool:
-    """Whether f, traced at `args`, has a value that jumps in every neighbourhood of the point
-    as the inputs `wrt` move (a comparison at a tie, a step at its jump)."""
+def _unflat(fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> bool:
+    """Whether f, traced at `args`, has a zero that may not hold near the point as the inputs
+    `wrt` move (:func:`~diffkit.sweeps.unflat_zeros`: relu′ at 0, a mask at its threshold)."""
     graph = fn.trace(*args, wrt=wrt)
-    return bool(unsteady_masks(graph.nodes, [graph.inputs[i] for i in wrt]))
+    return unflat_zeros(graph.nodes, [graph.inputs[i] for i in wrt])
 
 
 #: per thread: whether a strong product took 0·∞ = 0 since the engine last looked
@@ -1023,10 +1023,10 @@ class SymbolicEngine(Engine):
         (sqrt(x)**2 at 0 is 1): the program's products cannot tell, so the reverse engine's
         audit of the same graph decides (:class:`~diffkit.sweeps.FlatAudit`) and names the
         primitive where not. A higher derivative (`order` ≥ 2: the Hessian, derivative(n) at
-        a scalar) is audited so where f has a mask at its threshold (a comparison at a tie, a
-        step at its jump: :func:`~diffkit.sweeps.unsteady_masks`), whose 0 is no flat zero —
-        where(x > 0, x, 0)**1.5 at 0 has no second derivative — by the reverse engine's
-        derivative of that order. The value stays the symbolic engine's; the audit runs only
+        a scalar) is audited so where f has a zero that may not hold near the point (a mask
+        at its threshold, relu′ at 0, a moving factor 0, a declared kink:
+        :func:`~diffkit.sweeps.unflat_zeros`) — where(x > 0, x, 0)**1.5 and relu(x)**1.5 at 0
+        have no second derivative — by the reverse engine's derivative of that order. The value stays the symbolic engine's; the audit runs only
         where 0·∞ was met."""
         _STRONG.taken = False
         result = evaluate()
@@ -1037,7 +1037,7 @@ class SymbolicEngine(Engine):
             reverse = ReverseEngine()  # each raises NonDifferentiableError
             if order == 1:
                 reverse.jacobian(fn, args, wrt)
-            elif _unsteady(fn, args, wrt):
+            elif _unflat(fn, args, wrt):
                 if order == 2:
                     reverse.hessian(fn, args, wrt)
                 else:

@@ -339,14 +339,15 @@ signum = elementwise("signum", lambda xp, x: xp.sign(x), None, "sign", holomorph
                      # NumPy's: ±1 by the sign, 0.0 at ±0 (no signed zero), NaN at NaN
                      scalar="(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else 0.0 if {0} == 0.0 "
                             "else {0})",
-                     numpy=(), ties=lambda active, x, o: x == 0.0,  # it jumps at 0
+                     numpy=(), ties=lambda active, x, o: (x == 0.0, -1.0, 1.0),  # -1 to 1 at 0
                      doc="sign(x) as a constant to differentiation (the rules' sign).")
 # the user's sign: derivative 0 away from 0; at 0 its value is no side's (−1 and 1), so a
 # derivative that multiplies sign(0) = 0 is a convention there — differentiated again through 0
 # it is a NonDifferentiableError ((x·sign x)² at 0 would give f″ = 0 for 2)
 sign = elementwise("sign", lambda xp, x: xp.sign(x), (lambda x, o: 0.0,), "sign",
                    holomorphic=False, prepare=_prepare_sign, flat=flat_everywhere,
-                   kinks=lambda x, o: not_equal(x, 0.0), ties=lambda active, x, o: x == 0.0,
+                   kinks=lambda x, o: not_equal(x, 0.0),
+                   ties=lambda active, x, o: (x == 0.0, -1.0, 1.0),  # from -1 to 1 at 0
                    doc="NumPy's sign; derivative 0, a kink at 0 for second derivatives.")
 stop_gradient = elementwise("stop_gradient", lambda xp, x: x, None, lambda sp, x: x, numpy=())
 

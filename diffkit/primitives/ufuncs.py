@@ -175,9 +175,14 @@ invert = elementwise(
 _STEP = {"holomorphic": False, "flat": flat_everywhere}
 
 
-def _at_integers(active: Any, x: Any, o: Any) -> Any:
-    """``ties`` of floor and ceil: they jump where x is an integer (the output equals x)."""
-    return o == x
+def _floor_jumps(active: Any, x: Any, o: Any) -> tuple[Any, Any, Any]:
+    """``ties`` of floor: it jumps where x is an integer n (the output equals x), from n − 1 to n."""
+    return o == x, o - 1.0, o
+
+
+def _ceil_jumps(active: Any, x: Any, o: Any) -> tuple[Any, Any, Any]:
+    """``ties`` of ceil: it jumps where x is an integer n (the output equals x), from n to n + 1."""
+    return o == x, o, o + 1.0
 
 
 def _quotient_jumps(active: Any, x: Any, y: Any, o: Any) -> Any:
@@ -186,27 +191,34 @@ def _quotient_jumps(active: Any, x: Any, y: Any, o: Any) -> Any:
     return ((x % y) == 0.0) & (active[0] | (x != 0.0))
 
 
+def _floor_divide_jumps(active: Any, x: Any, y: Any, o: Any) -> Any:
+    """``ties`` of x // y (:func:`_quotient_jumps`); with y fixed, its sides at x/y = k: k − 1 and
+    k (y > 0), k and k − 1 (y < 0)."""
+    tie = _quotient_jumps(active, x, y, o)
+    return tie if active[1] else (tie, o - (y > 0.0), o - (y < 0.0))
+
+
 floor = elementwise("floor", lambda xp, x: xp.floor(x), (_zero,), lambda sp, x: _S().floor(x),
                     scalar="np.floor({0})", latex=r"\operatorname{floor}",
                     domain=((-1.9, -1.1),), special=(((2.0,), (0.0,)),), **_STEP,
-                    ties=_at_integers, doc="NumPy's floor; derivative 0 (also at the integers).")
+                    ties=_floor_jumps, doc="NumPy's floor; derivative 0 (also at the integers).")
 ceil = elementwise("ceil", lambda xp, x: xp.ceil(x), (_zero,), lambda sp, x: _S().ceiling(x),
                    scalar="np.ceil({0})", domain=((-1.9, -1.1),), special=(((2.0,), (0.0,)),),
-                   **_STEP, ties=_at_integers,
+                   **_STEP, ties=_ceil_jumps,
                    doc="NumPy's ceil; derivative 0 (also at the integers).")
 rint = elementwise("rint", lambda xp, x: xp.rint(x), (_zero,), lambda sp, x: _S().rint(x),
                    domain=((0.6, 1.4),), special=(((0.5,), (0.0,)),), **_STEP,
-                   ties=lambda active, x, o: abs(x - o) == 0.5,  # it jumps at the halves
+                   ties=lambda active, x, o: (abs(x - o) == 0.5, x - 0.5, x + 0.5),  # at k + ½: k to k + 1
                    doc="NumPy's rint (nearest integer, ties to even); derivative 0.")
 trunc = elementwise("trunc", lambda xp, x: xp.trunc(x), (_zero,), lambda sp, x: _S().trunc(x),
                     scalar="np.trunc({0})", domain=((-1.9, -1.1),),
                     special=(((-1.0,), (0.0,)),), **_STEP,
-                    ties=lambda active, x, o: (o == x) & (x != 0.0),  # not at 0
+                    ties=lambda active, x, o: ((o == x) & (x != 0.0), o - (x > 0.0), o + (x < 0.0)),  # not at 0
                     doc="NumPy's trunc (towards 0); derivative 0.")
 floor_divide = elementwise(
     "floor_divide", lambda xp, x, y: xp.floor_divide(x, y), (_zero, _zero),
     lambda sp, x, y: _S().floor_divide(x, y), domain=((2.1, 2.9), (1.5, 2.0)),
-    domain_text="the divisor must not be 0", **_STEP, ties=_quotient_jumps,
+    domain_text="the divisor must not be 0", **_STEP, ties=_floor_divide_jumps,
     doc="NumPy's floor_divide (x // y, the floor of the quotient); derivative 0.")
 
 
@@ -219,13 +231,20 @@ def _heaviside_smooth(x1: Any, x2: Any, o: Any) -> Any:
     return not_equal(x1, 0.0)
 
 
+def _heaviside_jumps(active: Any, x1: Any, x2: Any, o: Any) -> Any:
+    """``ties`` of heaviside: it jumps by x1 at 0, from 0 to 1 (its value there is x2, which
+    must be fixed for the sides to say where it can be)."""
+    tie = active[0] & (x1 == 0.0)
+    return tie if active[1] else (tie, 0.0, 1.0)
+
+
 heaviside = elementwise(
     "heaviside", lambda xp, x1, x2: xp.heaviside(x1, x2),
     (_zero, lambda x1, x2, o: equal(x1, 0.0)),  # the value is x2 exactly where x1 == 0
     lambda sp, x1, x2: _S().heaviside(x1, x2),
     domain=((0.2, 2.0), (-2.0, 2.0)), special=(((0.0, 0.5), (0.0, 1.0)), ((1.0, 0.5), (0.0, 0.0))),
     kinks=_heaviside_smooth, **_STEP,
-    ties=lambda active, x1, x2, o: active[0] & (x1 == 0.0),  # jumps by x1 at 0
+    ties=_heaviside_jumps,
     doc="NumPy's heaviside(x1, x2): 0, x2 or 1 by the sign of x1; ∂/∂x2 = [x1 == 0].")
 
 # ----- remainders ---------------------------------------------------------------------------------
