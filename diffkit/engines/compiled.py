@@ -213,7 +213,8 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
     or a first trace that raised (nothing is kept; the function gives its own answer or error)."""
     if not all(isinstance(a, np.ndarray | np.generic) and a.dtype.kind == "f" for a in args):
         return _replayed(fn, args)
-    key = ("evaluate", signature(args))
+    sig = signature(args)
+    key = ("evaluate", sig)
     code = fn.cache.get(key)
     if code is None:
         if _frozen_body(fn, args) is None:  # no frozen trace: run the function itself
@@ -231,12 +232,21 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
         out = None
     if out is None or not finite(out):
         return _replayed(fn, args)
-    made = fn.cache.get(("frozen", signature(args)))
-    forms = getattr(made, "output_forms", None)
-    if not exact_pieces(forms, out):  # a piece the flat output rounds (an int64
-        fn.cache[key] = False  # above 2**53): the replay gives each piece as it is, always
-        return _replayed(fn, args)
-    return restructured(out, getattr(made, "output_structure", None), forms)
+    pieces = fn.cache.get(("pieces", sig))  # (structure, forms), once per signature: the
+    if pieces is None:  # frozen trace's and the code's output dtype are fixed by it
+        made = fn.cache.get(("frozen", sig))
+        forms = getattr(made, "output_forms", None)
+        if not exact_pieces(forms, out):  # a piece the flat output rounds (an int64
+            fn.cache[key] = False  # above 2**53): the replay gives each piece as it is, always
+            return _replayed(fn, args)
+        # one float64 number out: the code's Python float is the call's value as it is
+        plain = forms is not None and forms[0] == "traced" and forms[1] == () and \
+            forms[2] == np.float64
+        pieces = fn.cache[("pieces", sig)] = (getattr(made, "output_structure", None), forms,
+                                              plain)
+    if pieces[2] and type(out) is float:
+        return out
+    return restructured(out, pieces[0], pieces[1])
 
 
 def _at_this_call(fn: Function, args: tuple[Any, ...]) -> Any:
