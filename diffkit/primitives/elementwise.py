@@ -188,8 +188,11 @@ def logistic_prime(x: Any) -> Any:
 
 def one_minus_square(x: Any) -> Any:
     """1 − x²: as (1 − x)(1 + x) for |x| >= ½ (no cancellation near ±1), as 1 − x·x for |x| < ½,
-    whose derivative −2x keeps its digits (the product's, (1 − x) − (1 + x), loses them near 0)."""
-    return where(less(abs(_real_part(x)), 0.5), 1.0 - x * x, (1.0 - x) * (1.0 + x))
+    whose derivative −2x keeps its digits (the product's, (1 − x) − (1 + x), loses them near 0).
+    1 − x is written −(x − 1): for a complex x on a branch cut (x > 1 + 0j, reached from a real
+    input) it keeps −0 as its imaginary part, where NumPy's 1 − x gives +0, so √(1 − x²) lies
+    on the side NumPy's arcsin and arccos take (their slope at 1.5 + 0j is +i/√1.25, not −)."""
+    return where(less(abs(_real_part(x)), 0.5), 1.0 - x * x, -(x - 1.0) * (1.0 + x))
 
 
 def _arctan_prime(x: Any, o: Any) -> Any:
