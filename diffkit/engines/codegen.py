@@ -219,9 +219,7 @@ def render_code(prim: Primitive, args: Sequence[str], params: dict[str, Any], sc
     a ufunc or a reduction applied last (a new array); False where the value may be an argument
     or share its memory (an index, a transpose, ``np.real``, any other call) — and whether it is
     atomic (:func:`atomic`), where the rendering knows it (None: scan the text)."""
-    if scalar and prim.scalar is not None and not params and all(
-            prim.scalar.count(f"{{{i}}}") < 2 or a.isidentifier() or _NUMBER.fullmatch(a)
-            for i, a in enumerate(args)):  # (an expression an operand repeats: computed once)
+    if scalar and prim.scalar is not None and not params and not repeated_operands(prim, args):
         return prim.scalar.format(*args), False, True if _call_form(prim.scalar) else None
     if prim.infix and len(args) == 2 and not params and not (scalar and prim.scalar):
         return f"{_operand(args[0])} {prim.symbol} {_operand(args[1])}", True, False
@@ -239,6 +237,17 @@ def render_code(prim: Primitive, args: Sequence[str], params: dict[str, Any], sc
     if not isinstance(out, _Code) or any(c.uses > 1 and c is not out for c in made):
         return None
     return out.text, out.fresh, None if any(out is a for a in stand_ins) else out.atom
+
+
+def repeated_operands(prim: Primitive, args: Sequence[str]) -> list[int]:
+    """The positions of the operands that `prim`'s scalar template writes more than once and
+    that are expressions, not names or numbers: written in as they are, each would be computed
+    once per mention, so the scalar template is not used for them (the compiler names them
+    first: the array impl in its place, ``np.power`` for pow, is another function on floats)."""
+    if prim.scalar is None:
+        return []
+    return [i for i, a in enumerate(args) if prim.scalar.count(f"{{{i}}}") >= 2
+            and not (a.isidentifier() or _NUMBER.fullmatch(a))]
 
 
 def render_rule(rule: Any, args: Sequence[str]) -> str | None:

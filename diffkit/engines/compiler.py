@@ -48,7 +48,15 @@ from ..primitives import add, div, mul, neg, pow, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
 from .base import check_cotangent
-from .codegen import KNOWN_ATOMIC, NotRenderable, atomic, literal, render_code, render_rule
+from .codegen import (
+    KNOWN_ATOMIC,
+    NotRenderable,
+    atomic,
+    literal,
+    render_code,
+    render_rule,
+    repeated_operands,
+)
 
 # ----- the program: a small SSA list simplified before printing ----------------------------------
 
@@ -1052,6 +1060,11 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             # weakly beside a float32 array or scalar, where the trace's float64 is strong
             args = [f"np.float64({t})" if not a.shape and a.dtype == np.float64 and not
                     a.is_const else t for a, t in zip(v.args, args, strict=True)]
+        if scalar and not v.params:
+            for k in repeated_operands(v.prim, args):  # an inlined operand the scalar code
+                count += 1  # reads twice: named here, where it would be computed anyway
+                lines.append(f"    v{count} = {args[k]}")
+                args[k] = f"v{count}"
         made = render_code(v.prim, args, v.params, scalar,
                            None if scalar else [(a.shape, a.dtype) for a in v.args])
         if made is None:  # call the table's impl itself (it may return an argument)
