@@ -883,16 +883,8 @@ class _Replay:
             return out if forms is None else _formed(out, forms)
         get = self._run(args)
         values = iter([_fresh(get, r) for r in refs])
-
-        def build(form: Any) -> Any:
-            if form[0] == "const":
-                return own_copy(form[1])
-            if form[0] == "traced":
-                return next(values)
-            items = [build(f) for f in form[1]]
-            return form[0]._make(items) if hasattr(form[0], "_make") else form[0](items)
-
-        return build(forms)
+        return rebuilt(forms, lambda form: own_copy(form[1]) if form[0] == "const"
+                       else next(values))
 
 
 def _fresh(get: Callable[[tuple[str, Any]], Any], ref: tuple[str, Any]) -> Any:
@@ -1038,14 +1030,27 @@ def _piece_nodes(forms: Any, pieces: list[Any] | None, tape: Any) -> tuple[Node,
     return tuple(nodes)
 
 
+def rebuilt(forms: Any, piece: Callable[[Any], Any]) -> Any:
+    """The value `forms` describes (:func:`output_forms`): each tuple or list remade with its
+    own type (a named tuple too), nested as it was, and each piece ``piece(its form)``, called
+    in order (as :func:`output_pieces` lists them)."""
+    if forms[0] in ("traced", "const"):
+        return piece(forms)
+    return _remade(forms[0], [rebuilt(f, piece) for f in forms[1]])
+
+
+def _remade(kind: type, items: list[Any]) -> Any:
+    """A tuple or list of type `kind` holding `items` (a named tuple by its ``_make``)."""
+    return kind._make(items) if hasattr(kind, "_make") else kind(items)
+
+
 def as_called(out: Any) -> Any:
     """A call's value, as the body returned it: a tuple or list (nested, a named tuple too) of
     its pieces, each as :func:`to_python` gives it (its type, dtype and value: an integer stays
     an integer, a bool a bool, float32 float32); an object array of traced values one traced
     array (:func:`stack_outputs`)."""
     if isinstance(out, list | tuple):
-        items = [as_called(o) for o in out]
-        return out._make(items) if hasattr(out, "_make") else type(out)(items)
+        return _remade(type(out), [as_called(o) for o in out])
     if type(out) is np.ndarray and out.dtype.kind == "O":
         return to_python(stack_outputs(out))
     return to_python(out)
@@ -1082,20 +1087,18 @@ def restructured(out: Any, structure: Any, forms: Any = None) -> Any:
         return _formed(out, forms)
     if not isinstance(structure, list) or not hasattr(out, "reshape"):  # (NumPy, CuPy)
         return to_python(out)
-    flat = out.reshape(-1)
-    at = 0
+    forms = _structure_forms(structure)
+    if sum(math.prod(f[1]) for f in _leaf_forms(forms)) != out.size:
+        return to_python(out)  # (sizes that do not add up: as is)
+    return _formed(out, forms)
 
-    def build(s: Any) -> Any:
-        nonlocal at
-        if isinstance(s, list):
-            return tuple(build(p) for p in s)
-        n = math.prod(s)
-        piece = flat[at:at + n].reshape(s)
-        at += n
-        return to_python(piece.copy())
 
-    result = build(structure)
-    return result if at == flat.size else to_python(out)  # (sizes that do not add up: as is)
+def _structure_forms(structure: Any) -> Any:
+    """The forms (:func:`output_forms`) of a structure (:func:`output_pieces`) that knows only
+    shapes: its lists as tuples, each piece traced in the flat output's dtype."""
+    if isinstance(structure, list):
+        return (tuple, [_structure_forms(s) for s in structure])
+    return ("traced", tuple(structure), None)
 
 
 def _formed(out: Any, forms: Any) -> Any:
@@ -1110,15 +1113,11 @@ def _formed(out: Any, forms: Any) -> Any:
     flat = out if single else out.reshape(-1)
     at = 0
 
-    def build(form: Any) -> Any:
+    def piece_of(form: Any) -> Any:
         nonlocal at
-        kind = form[0]
-        if kind == "const":
+        if form[0] == "const":
             at += int(np.size(form[1]))
             return to_python(own_copy(form[1]))
-        if kind != "traced":
-            items = [build(f) for f in form[1]]
-            return form[0]._make(items) if hasattr(form[0], "_make") else form[0](items)
         shape, dtype = form[1], form[2]
         n = math.prod(shape)
         if single:
@@ -1134,7 +1133,7 @@ def _formed(out: Any, forms: Any) -> Any:
             piece = piece.real
         return to_python(piece.astype(dtype, copy=False).reshape(shape))
 
-    return build(forms)
+    return rebuilt(forms, piece_of)
 
 
 def exact_pieces(forms: Any, flat: Any) -> bool:
