@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .build import as_function
+from .display import markdown_text
 from .errors import DiffkitError, MissingRuleError, NonDifferentiableError, NumericOverflowError
 from .function import STRICT, Function
 from .tensor import Tensor
@@ -165,14 +166,12 @@ class Comparison:
         return table
 
     def to_markdown(self) -> str:
-        """A GitHub-flavoured Markdown table."""
-        def esc(s: str) -> str:
-            return s.replace("|", "\\|")
-
-        lines = [f"**{esc(self.title())}** (reference: {esc(self.reference_kind)})", "",
+        """A GitHub-flavoured Markdown table; names and notes show as text, never as markup."""
+        title = f"**{markdown_text(self.title())}**"
+        lines = [f"{title} (reference: {markdown_text(self.reference_kind)})", "",
                  "| " + " | ".join(self.COLUMNS) + " |",
                  "|" + "|".join("---" for _ in self.COLUMNS) + "|"]
-        lines += ["| " + " | ".join(esc(c) for c in self._cells(r)) + " |" for r in self.rows]
+        lines += ["| " + " | ".join(markdown_text(c) for c in self._cells(r)) + " |" for r in self.rows]
         return "\n".join(lines) + "\n"
 
     def to_html(self) -> str:

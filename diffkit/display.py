@@ -79,6 +79,24 @@ def format_constant(v: Any, digits: int = 6, fixed: bool = False) -> str:
     return exact.removesuffix(".0")
 
 
+#: what Markdown would read as markup, as the text that shows it: HTML tags (``<lambda>``) and
+#: entities as entities, table bars and emphasis backslash-escaped, line breaks as spaces
+_MD_ESCAPES = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;", ">": "&gt;",
+                             "|": r"\|", "*": r"\*", "_": r"\_", "`": r"\`",
+                             "\n": " ", "\r": " "})
+
+
+def markdown_text(s: str) -> str:
+    """Text as it shows in Markdown (a table cell or a bold title), never as markup: every
+    Markdown rendering of user text (trace tables, the comparison table) escapes with this one.
+
+    Example:
+        >>> print(markdown_text("<lambda> a_b*c|d"))
+        &lt;lambda&gt; a\\_b\\*c\\|d
+    """
+    return s.translate(_MD_ESCAPES)
+
+
 def operand(node: Node, names: dict[int, str]) -> str:
     """How a node appears as an argument: its variable name, or a constant's value."""
     if node.id in names:

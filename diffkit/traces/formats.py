@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from ..display import format_constant, format_value
+from ..display import format_constant, format_value, markdown_text
 
 _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _ACCENT = {"": "", "dot": "\u0307", "bar": "\u0304"}
@@ -407,25 +407,14 @@ def to_text(trace: Any, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-#: what Markdown would read as markup, as the text that shows it: HTML tags (``<lambda>``) and
-#: entities as entities, table bars and emphasis backslash-escaped, line breaks as spaces
-_MD_ESCAPES = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;", ">": "&gt;",
-                             "|": r"\|", "*": r"\*", "_": r"\_", "`": r"\`",
-                             "\n": " ", "\r": " "})
-
-
-def _md(s: str) -> str:
-    """Text as it shows in Markdown (a table cell or bold title), never as markup."""
-    return s.translate(_MD_ESCAPES)
-
-
 def to_markdown(trace: Any, digits: int = 3) -> str:
     """One Markdown table per trace (primal, then tangent or adjoint)."""
-    lines = [f"**{_md(trace.title())}**"]
+    lines = [f"**{markdown_text(trace.title())}**"]
     for title, rows in sections(trace):
         lines += ["", f"*{title}*", "", "| " + " | ".join(HEADER) + " |", "|:--|:--|:--|--:|"]
-        for var, expr, deriv, value in (cells(r, UNICODE, digits) for r in rows):
-            lines.append(f"| {_md(var)} | = {_md(expr)} | {_md(deriv)} | {_md(value)} |")
+        for row in rows:
+            var, expr, deriv, value = map(markdown_text, cells(row, UNICODE, digits))
+            lines.append(f"| {var} | = {expr} | {deriv} | {value} |")
     return "\n".join(lines) + "\n"
 
 
