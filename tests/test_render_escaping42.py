@@ -1,20 +1,24 @@
 """User text (a function's name, notes) shows literally in every rendering: Markdown tables
-(compare and trace).
+(compare and trace) and Graphviz drawings (SVG text).
 
 References, independent of diffkit's escaping: Markdown is rendered by markdown-it-py (CommonMark
 with GFM tables) and read back as the text a browser shows (html.parser, which drops tags such as
-``<lambda>``). The expected text is the name itself, by hand.
+``<lambda>``); drawings are laid out by the Graphviz program (``dot`` or graphviz-pure) and read
+back from the SVG with an XML parser. The expected text is the name itself, by hand.
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import diffkit as dk
 from diffkit.comparison import Comparison, MethodResult
+from diffkit.traces import drawing as drawing_module
 
 # ----- Markdown: what a Markdown renderer shows --------------------------------------------
 
@@ -122,3 +126,73 @@ def test_trace_and_compare_markdown_escape_a_name_alike(name: str) -> None:
     escaped = trace_title[2:trace_title.index("(x) at x = 1")]
     assert compare_title.startswith(f"**gradient of {escaped} at x=1**")
     assert "".join(_shown(trace_title).text).startswith(name.replace("\n", " ") + "(x) at")
+
+
+# ----- Graphviz drawings: what the laid-out SVG shows --------------------------------------
+
+#: every escape sequence Graphviz reads in a label, a trailing backslash, a newline (which shows
+#: as the two characters \n), and what HTML-like labels read as markup
+DOT_NAMES = [
+    "a\\Gb",
+    "a\\Nb",
+    "a\\Lb",
+    "a\\lb",
+    "a\\rb",
+    "a\\nb",
+    "a\\\\b",
+    "a\\E\\T\\H",
+    "end\\",
+    "line\nbreak",
+    'x&<b>"y"&amp;',
+    "n\\G\\N\\L\\l\\r\\n\\\\q\nz",
+]
+
+needs_layout = pytest.mark.skipif(
+    drawing_module.layout_program() is None, reason="no dot / graphviz-pure"
+)
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _svg_texts(drawing: object, tmp_path: Path) -> list[str]:
+    root = ET.parse(dk.render(drawing, tmp_path / "g.svg")).getroot()
+    return [e.text or "" for e in root.iter(f"{SVG}text")]
+
+
+def _visible(name: str) -> str:
+    return name.replace("\n", "\\n")
+
+
+def _function(name: str) -> dk.Function:
+    f = dk.function(lambda x, y: x * y)
+    f.name = name
+    return f
+
+
+@needs_layout
+@pytest.mark.parametrize("name", DOT_NAMES)
+def test_trace_drawing_shows_the_name_literally(name: str, tmp_path: Path) -> None:
+    pytest.importorskip("graphviz")
+    texts = _svg_texts(dk.draw(_function(name), 2.0, 3.0), tmp_path)
+    title = f"{_visible(name)}(x, y) at x = 2, y = 3 (reverse mode"
+    assert any(t.startswith(title) for t in texts), texts[:2]
+
+
+@needs_layout
+@pytest.mark.parametrize("name", DOT_NAMES)
+def test_symbolic_drawing_shows_the_name_literally(name: str, tmp_path: Path) -> None:
+    pytest.importorskip("graphviz")
+    texts = _svg_texts(dk.draw(_function(name), 2.0, 3.0, method="symbolic"), tmp_path)
+    assert any(t.startswith(f"symbolic gradient of {_visible(name)}: ") for t in texts), texts
+    assert f"∂{_visible(name)}/∂x" in texts and f"∂{_visible(name)}/∂y" in texts
+
+
+def test_drawing_source_escapes_backslashes_and_newlines() -> None:
+    """The DOT text itself (no layout program needed): a backslash doubled in both label kinds,
+    a newline as the two characters backslash-n (doubled: \\\\n), never a raw line break."""
+    pytest.importorskip("graphviz")
+    name = "p\\G\nq"
+    trace_source = dk.draw(_function(name), 2.0, 3.0).source
+    assert "<TD>p\\\\G\\\\nq(x, y) at x = 2" in trace_source  # the HTML-like title
+    symbolic_source = dk.draw(_function(name), 2.0, 3.0, method="symbolic").source
+    assert 'label="symbolic gradient of p\\\\G\\\\nq: ' in symbolic_source  # a plain label
+    assert "p\\G\n" not in trace_source + symbolic_source

@@ -15,7 +15,6 @@ venv or PATH entry needed); DOT files need neither.
 
 from __future__ import annotations
 
-import html
 import importlib.metadata
 import os
 import re
@@ -133,8 +132,20 @@ def _check_size(n: int, max_nodes: int | None, what: str) -> None:
 # ----- labels -------------------------------------------------------------------------------
 
 
+#: what Graphviz would read in label text, as the text that shows it. Both label kinds the drawings
+#: use (HTML-like and plain) read backslash escapes (\G the graph's name, \N the node's, \l a
+#: left-justified line end, \\) and show a doubled backslash as one; HTML-like labels read tags,
+#: both read entities. A line break, which an HTML-like label drops and a plain one breaks on,
+#: shows as the two characters \n (or \r), as Python's repr writes it (a symbol such as ⏎ is
+#: missing from the fonts that draw PNGs).
+_DOT_ESCAPES = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;", ">": "&gt;",
+                              "\n": r"\\n", "\r": r"\\r"})
+
+
 def _esc(s: str) -> str:
-    return html.escape(s, quote=False)
+    """Text as it shows in a label (HTML-like or plain), never as markup or a Graphviz escape:
+    every text that goes into a drawing's labels passes through here."""
+    return s.translate(_DOT_ESCAPES)
 
 
 def _name(key: str, accent: str = "") -> str:
@@ -315,7 +326,7 @@ def _contribution_lines(t: Any, node: Node, inp: Node, partial: Any, c: Any, num
     """``v̄₂·∂v₂/∂v₋₁ = 1.000 × 5.000 = 5.000`` (HTML), on two lines when it has the numbers."""
     src, dst = t.names[node.id], t.names[inp.id]
     if partial is None:
-        return [f"VJP[{node.prim.name}]({_name(src, 'bar')}) = {num(c)}"]
+        return [f"VJP[{_esc(node.prim.name)}]({_name(src, 'bar')}) = {num(c)}"]
     first = f"{_name(src, 'bar')}·∂{_esc(tf.unicode_var(src))}/∂{_esc(tf.unicode_var(dst))}"
     bar = t.adjoints.get(node, t.seed if node is t.graph.output else None)
     if np.ndim(c) == 0 and bar is not None:
