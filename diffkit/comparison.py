@@ -604,14 +604,15 @@ def _settled_derivative(fn: Function, xs: Sequence[Any], wrt: list[int],
     """:func:`exact_derivative`, the two precisions that agreed (it is the second's) and its
     elements at that precision (row-major)."""
     from .engines.symbolic import SymbolicEngine
-    from .sympy_program import exact_constants
+    from .sympy_program import at_point, exact_constants
 
     if any(np.iscomplexobj(x) for x in xs):  # its real part would be a different point
         raise ValueError("complex inputs: SymPy's derivative is not diffkit's convention for "
                          "them")
     # only the program is used: the trace's float64 partials may overflow where the mpmath
-    # evaluation below does not (x/y at y = 1e-300)
-    with np.errstate(all="ignore"), exact_constants():
+    # evaluation below does not (x/y at y = 1e-300); its comparisons are decided as the float64
+    # program decides them at this point (at_point), only the arithmetic is exact
+    with np.errstate(all="ignore"), exact_constants(), at_point():
         deriv = SymbolicEngine().derive(_fresh(fn), list(xs), wrt)
     flat = [float(v) for x in xs for v in np.reshape(np.asarray(x, dtype=float), -1)]
     last: list[Any] | None = None

@@ -207,6 +207,14 @@ class Primitive:
             flat there (see :func:`diffkit.sweeps.unsteady_masks`). A step may return
             ``(mask, left, right)``: its values just left and right of the jump (floor at n:
             n − 1, n), so that a comparison of it that no side flips (floor(x) > 5) is steady.
+        signed_zero: per argument of an element-wise op, whether its value or derivative reads
+            the sign of a zero there: True (copysign's y, arctan2, 1/x, angle, signbit: NumPy
+            gives −1 and 1, −π and π, −∞ and ∞ for −0.0 and +0.0), or "complex" where only the
+            sign of a complex argument's zero part does (a branch cut: sqrt(−1 − 0j) = −i,
+            sqrt(−1 + 0j) = i). SymPy and mpmath have no −0.0, so the symbolic engine refuses by
+            name where a −0.0 constant reaches such an argument (see
+            :func:`diffkit.sympy_program.scalar_program`). Checked against NumPy by
+            tests/test_symbolic_signed_zero42.py.
         doc: one line for ``help(dk.<name>)``.
     """
 
@@ -246,6 +254,7 @@ class Primitive:
     kinks: Rule | None = None
     flat: Rule | None = None
     ties: Rule | None = None
+    signed_zero: tuple[bool | str, ...] = ()
     doc: str = ""
 
     def __post_init__(self) -> None:

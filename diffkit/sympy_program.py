@@ -207,6 +207,53 @@ def sympy_number(v: Any) -> sp.Expr:
     return sp.Rational(v) if _EXACT_CONSTANTS.get() else sp.Float(v, 17)
 
 
+_AT_POINT: ContextVar[bool] = ContextVar("at_point", default=False)
+
+
+@contextmanager
+def at_point() -> Iterator[None]:
+    """Inside, :func:`scalar_program` writes the program for the trace's own point only (the
+    exact reference of ``dk.compare``, which evaluates it there with mpmath): every element of a
+    boolean value (a comparison, a mask) is the one the float64 evaluation computed — the program
+    decides its branches, not SymPy's exact arithmetic (x + 1e-17 > x is False in float64) — and
+    an argument that reads the sign of a zero (``Primitive.signed_zero``) and holds −0.0 at the
+    point, from whatever source, is refused: mpmath has no −0.0."""
+    token = _AT_POINT.set(True)
+    try:
+        yield
+    finally:
+        _AT_POINT.reset(token)
+
+
+def has_negative_zero(value: Any) -> bool:
+    """Whether a number or array holds −0.0 (in a real or an imaginary part)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "c":
+        return has_negative_zero(arr.real) or has_negative_zero(arr.imag)
+    if arr.dtype.kind != "f":
+        return False
+    return bool(np.any((arr == 0) & np.signbit(arr)))
+
+
+def _signed_zero_refusal(node: Node, carries: set[Node], at_point: bool) -> MissingRuleError | None:
+    """The refusal of an operation that reads the sign of a zero (its record's ``signed_zero``)
+    in an argument that may hold −0.0: one downstream of a constant holding −0.0 (SymPy turns
+    that constant into 0 — copysign(x, −0.0) would be |x|), or, `at_point`, one that holds −0.0
+    there. None where no such argument is read."""
+    flags = node.prim.signed_zero
+    for i, (arg, reads) in enumerate(zip(node.inputs, flags)):
+        if not reads or (reads == "complex" and arg.dtype.kind != "c"):
+            continue
+        if arg in carries or (at_point and has_negative_zero(arg.value)):
+            where = (f"a constant -0.0 reaches argument {i + 1} of {node.prim.name}"
+                     if arg in carries else f"argument {i + 1} of {node.prim.name} is -0.0 here")
+            return MissingRuleError(
+                f"SymPy has no -0.0 (it computes with +0), and {where}, whose value reads the "
+                "sign of a zero: the symbolic engine cannot take it; use method='reverse' (or "
+                "'forward')")
+    return None
+
+
 def _objects(value: Any) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype == object:
@@ -353,15 +400,32 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
                          real=all(n.dtype.kind != "c" for n in graph.nodes))
     exprs: dict[Node, np.ndarray] = dict(zip(graph.inputs, arrays))
     taken = {str(s) for s in prog.inputs} | set(names)
+    at = _AT_POINT.get()
+    # values downstream of a constant holding −0.0, which SymPy reads as 0 (kept only through
+    # floating values: a mask or an integer has no sign of zero)
+    carries: set[Node] = set()
     for node in graph.nodes:
         if node in exprs:
             continue
         if node.prim is None:
             exprs[node] = _objects(node.value)
+            if has_negative_zero(node.value):
+                carries.add(node)
             continue
         for i in node.inputs:
             if i not in exprs:
                 exprs[i] = _objects(i.value)
+                if i.prim is None and has_negative_zero(i.value):
+                    carries.add(i)
+        if node.prim.signed_zero:
+            refusal = _signed_zero_refusal(node, carries, at)
+            if refusal is not None:
+                raise refusal
+        if node.dtype.kind in "fc" and any(i in carries for i in node.inputs):
+            carries.add(node)
+        if at and node.dtype.kind == "b":  # the float64 program's decision at its point
+            exprs[node] = _objects(node.value)
+            continue
         try:
             out = _apply(node, [exprs[i] for i in node.inputs])
         except TypeError as exc:

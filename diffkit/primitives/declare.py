@@ -82,7 +82,8 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
                 domain: tuple[tuple[float, float], ...] | None = None, domain_text: str = "",
                 valid: Rule | None = None, holomorphic: bool = True, special: tuple = (),
                 prepare: Rule | None = None, kinks: Rule | None = None, flat: Rule | None = None,
-                ties: Rule | None = None, doc: str = "") -> Primitive:
+                ties: Rule | None = None, signed_zero: tuple[bool | str, ...] = (),
+                doc: str = "") -> Primitive:
     """Declare an element-wise primitive from its local partial derivatives (`prepare`, as for
     structural ones: normalizes a call of ``dk.<name>`` before binding, e.g. casts)."""
     n = nargs or (len(partials) if partials is not None else 1)
@@ -96,7 +97,8 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", unit=unit,
         domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, valid=valid,
         holomorphic=holomorphic, special=special, prepare=prepare, kinks=kinks, flat=flat,
-        ties=ties, doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
+        ties=ties, signed_zero=signed_zero,
+        doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
 
 
 def _check_units(name: str, impl: Rule, unit: tuple[float | None, ...]) -> None:

@@ -558,7 +558,7 @@ gamma = elementwise(
     lambda sp, x: _sym(sp, "gamma")(x), numpy=(), scipy=("gamma",), parseable=False,
     unicode="Γ", latex=r"\Gamma", domain=((0.2, 4.0),),
     domain_text=f"gamma has {_POLES} and overflows for x > 171.6", holomorphic=False,
-    doc="The gamma function Γ(x) (scipy.special.gamma); Γ′ = Γ·ψ.")
+    doc="The gamma function Γ(x) (scipy.special.gamma); Γ′ = Γ·ψ.", signed_zero=(True,))
 gammaln = elementwise(
     "gammaln", _scipy("gammaln", "x", overflow=_not_at_poles), (lambda x, o: digamma(x),),
     lambda sp, x: _sym(sp, "loggamma")(x), numpy=(), scipy=("gammaln",),
@@ -571,7 +571,7 @@ digamma = elementwise(
     unicode="ψ", latex=r"\psi", domain=((0.2, 4.0),),
     domain_text=f"digamma has {_POLES}", holomorphic=False,
     doc="The digamma function ψ(x) = Γ′(x)/Γ(x) (scipy.special.digamma, alias psi); "
-        "ψ′ = polygamma(1, x).")
+        "ψ′ = polygamma(1, x).", signed_zero=(True,))
 
 
 _COT_POLYS: dict[int, tuple[float, ...]] = {}
@@ -796,7 +796,7 @@ xlogy = elementwise(
     domain_text="xlogy needs y > 0 (y = 0 only where x = 0)", holomorphic=False,
     special=(((0.0, 2.0), (math.log(2.0), 0.0)), ((0.0, 0.0), "nondifferentiable")),
     doc="x·log(y), 0 where x = 0 (also at y = 0) (scipy.special.xlogy); ∂/∂y = 0 at (0, 0), "
-        "∂/∂x at y = 0 does not exist.")
+        "∂/∂x at y = 0 does not exist.", signed_zero=(False, "complex"))
 xlog1py = elementwise(
     "xlog1py", _scipy("xlog1py", "x", "y", overflow=lambda x, y: np.asarray(y) != -1),
     (lambda x, y, o: log1p(y), _xlog1py_dy), lambda sp, x, y: x * log1p.to_sympy(y),
@@ -804,7 +804,8 @@ xlog1py = elementwise(
     scipy=("xlog1py",), latex=r"\operatorname{xlog1py}", domain=((-2.0, 2.0), (-0.5, 3.0)),
     domain_text="xlog1py needs y > -1 (y = -1 only where x = 0)", holomorphic=False,
     special=(((0.0, 1.0), (math.log(2.0), 0.0)), ((0.0, -1.0), "nondifferentiable")),
-    doc="x·log(1 + y), 0 where x = 0 (also at y = −1) (scipy.special.xlog1py).")
+    doc="x·log(1 + y), 0 where x = 0 (also at y = −1) (scipy.special.xlog1py).",
+    signed_zero=(False, "complex"))
 
 # ----- logsumexp with SciPy's weights and sign ----------------------------------------------------
 
@@ -1251,7 +1252,7 @@ gammasgn = elementwise(
     domain=((-3.5, 4.0),), domain_text="gammasgn is undefined at x = -1, -2, ... (poles of Γ)",
     holomorphic=False,
     doc="The sign of Γ(x), ±1 (scipy.special.gammasgn): piecewise constant, so its derivative "
-        "is 0 (a constant, as sign).")
+        "is 0 (a constant, as sign).", signed_zero=(True,))
 rgamma = elementwise(
     "rgamma", _scipy("rgamma", "x", overflow=np.isfinite), (_rgamma_prime,),
     lambda sp, x: _sym(sp, "rgamma")(x), numpy=(), scipy=("rgamma",), unicode="1/Γ",
@@ -1259,7 +1260,7 @@ rgamma = elementwise(
     domain_text="rgamma overflows for x < -171.6 (between the poles of Γ)", holomorphic=False,
     special=(((0.0,), (1.0,)), ((-1.0,), (-1.0,)), ((-2.0,), (2.0,)), ((-3.0,), (-6.0,))),
     doc="1/Γ(x), entire (scipy.special.rgamma): 0 at the poles of Γ; rgamma′ = −ψ·rgamma, "
-        "(−1)ⁿ·n! at x = −n.")
+        "(−1)ⁿ·n! at x = −n.", signed_zero=("complex",))
 
 
 def _edge_power(t: Any, p: Any) -> Any:

@@ -39,7 +39,8 @@ translations carry the same ones, see :mod:`diffkit.primitives._ufunc_sympy`):
   inputs get float32 gradients; its derivatives are pow's.
 
 Where the sign of a zero decides (copysign(x, −0.0), angle(−0.0), signbit), the AD engines follow
-NumPy's value; SymPy has no −0.0, so the symbolic engine sees +0.0 there.
+NumPy's value; SymPy has no −0.0, so the symbolic engine refuses by name where a −0.0 constant
+reaches such an argument (the records' ``signed_zero``), rather than computing with +0.0.
 
 Records whose derivative depends on a keyword are composites over the records: ``round(a,
 decimals)`` (NumPy's rint(a·10ᵈ)/10ᵈ), ``angle(z, deg)`` (``arg`` in radians or degrees), ``fix``,
@@ -132,7 +133,8 @@ isinf = elementwise("isinf", lambda xp, x: xp.isinf(x), None, lambda sp, x: _S()
 signbit = elementwise("signbit", lambda xp, x: xp.signbit(x), None,
                       lambda sp, x: sp.false if x is sp.nan else x < 0,
                       nargs=1, ties=lambda active, x, o: x == 0.0, **_BOOL,
-                      doc="Where the sign bit of x is set (x < 0, and −0.0); a constant.")
+                      doc="Where the sign bit of x is set (x < 0, and −0.0); a constant.",
+                      signed_zero=(True,))
 
 def _bitwise(name: str, logical: str) -> Any:
     """NumPy's bitwise ufunc on booleans and integers; floating and complex operands are
@@ -219,7 +221,8 @@ floor_divide = elementwise(
     "floor_divide", lambda xp, x, y: xp.floor_divide(x, y), (_zero, _zero),
     lambda sp, x, y: _S().floor_divide(x, y), domain=((2.1, 2.9), (1.5, 2.0)),
     domain_text="the divisor must not be 0", **_STEP, ties=_floor_divide_jumps,
-    doc="NumPy's floor_divide (x // y, the floor of the quotient); derivative 0.")
+    doc="NumPy's floor_divide (x // y, the floor of the quotient); derivative 0.",
+    signed_zero=(False, True))
 
 
 def _heaviside_smooth(x1: Any, x2: Any, o: Any) -> Any:
@@ -288,11 +291,11 @@ expm1 = elementwise("expm1", lambda xp, x: xp.expm1(x), (lambda x, o: exp(x),),
 log2 = elementwise("log2", lambda xp, x: xp.log2(x), (lambda x, o: 1.0 / (x * _LN2),),
                    lambda sp, x: sp.log(x, 2), scalar="math.log2({0})", domain=((0.2, 4.0),),
                    domain_text="log2 needs x > 0", valid=lambda x: x > 0.0, latex=r"\log_2",
-                   doc="Base-2 logarithm.")
+                   doc="Base-2 logarithm.", signed_zero=("complex",))
 log10 = elementwise("log10", lambda xp, x: xp.log10(x), (lambda x, o: 1.0 / (x * _LN10),),
                     lambda sp, x: sp.log(x, 10), scalar="math.log10({0})", domain=((0.2, 4.0),),
                     domain_text="log10 needs x > 0", valid=lambda x: x > 0.0, latex=r"\log_{10}",
-                    doc="Base-10 logarithm.")
+                    doc="Base-10 logarithm.", signed_zero=("complex",))
 def _arcsinh_prime(x: Any, o: Any) -> Any:
     """1/√(1 + x²): as 1/hypot(x, 1) for real x (no overflow of x² for |x| > 1e154)."""
     if _dtype_of(x).kind == "c":
@@ -303,7 +306,7 @@ def _arcsinh_prime(x: Any, o: Any) -> Any:
 arcsinh = elementwise("arcsinh", lambda xp, x: xp.arcsinh(x), (_arcsinh_prime,), "asinh",
                       latex=r"\operatorname{arsinh}", numpy=_np("arcsinh", "asinh"),
                       aliases=("asinh",), scalar="math.asinh({0})",
-                      doc="Inverse hyperbolic sine.")
+                      doc="Inverse hyperbolic sine.", signed_zero=("complex",))
 arccosh = elementwise("arccosh", lambda xp, x: xp.arccosh(x),
                       # √(x−1)·√(x+1), not √(x²−1): the principal branch also for complex x
                       (lambda x, o: 1.0 / (sqrt(x - 1.0) * sqrt(x + 1.0)),), "acosh",
@@ -311,15 +314,18 @@ arccosh = elementwise("arccosh", lambda xp, x: xp.arccosh(x),
                       aliases=("acosh",), scalar="math.acosh({0})", domain=((1.2, 4.0),),
                       domain_text="arccosh needs x >= 1",
                       special=(((1.0,), "nondifferentiable"),),
-                      doc="Inverse hyperbolic cosine (not differentiable at 1).")
+                      doc="Inverse hyperbolic cosine (not differentiable at 1).",
+                      signed_zero=("complex",))
 arctanh = elementwise("arctanh", lambda xp, x: xp.arctanh(x),
                       (lambda x, o: 1.0 / one_minus_square(x),), "atanh",
                       latex=r"\operatorname{artanh}", numpy=_np("arctanh", "atanh"),
                       aliases=("atanh",), scalar="math.atanh({0})", domain=((-0.9, 0.9),),
-                      domain_text="arctanh needs -1 < x < 1", doc="Inverse hyperbolic tangent.")
+                      domain_text="arctanh needs -1 < x < 1", doc="Inverse hyperbolic tangent.",
+                      signed_zero=("complex",))
 reciprocal = elementwise("reciprocal", lambda xp, x: xp.reciprocal(x), (lambda x, o: -(o * o),),
                          lambda sp, x: 1 / x, domain=((0.5, 2.0),),
-                         domain_text="the reciprocal of 0 is infinite", doc="1/x.")
+                         domain_text="the reciprocal of 0 is infinite", doc="1/x.",
+                         signed_zero=(True,))
 
 
 def _cbrt_sympy(sp: Any, x: Any) -> Any:
@@ -388,7 +394,8 @@ arctan2 = elementwise("arctan2", lambda xp, y, x: xp.arctan2(y, x), (_atan2_dy, 
                       aliases=("atan2",), scalar="math.atan2({0}, {1})", holomorphic=False,
                       domain=((0.2, 2.0), (-2.0, 2.0)),
                       special=(((0.0, 0.0), "nondifferentiable"),),
-                      doc="The angle of the point (x, y): arctan2(y, x), in (−π, π].")
+                      doc="The angle of the point (x, y): arctan2(y, x), in (−π, π].",
+                      signed_zero=(True, True))
 
 
 def _deg2rad(xp: Any, x: Any) -> Any:
@@ -437,7 +444,7 @@ copysign = elementwise(
     scalar="math.copysign({0}, {1})", holomorphic=False, domain=((-2.0, 2.0), (-2.0, -0.2)),
     special=(((0.0, -1.0), (0.0, 0.0)), ((2.0, -1.0), (-1.0, 0.0))),
     kinks=lambda x, y, o: not_equal(x, 0.0), flat=lambda active, steady, x, y, o: (False, True),
-    doc="|x| with the sign (bit) of y: ∂/∂x = ±sign(x), ∂/∂y = 0.")
+    doc="|x| with the sign (bit) of y: ∂/∂x = ±sign(x), ∂/∂y = 0.", signed_zero=(False, True))
 positive = elementwise("positive", lambda xp, x: xp.positive(x), (lambda x, o: ONE,),
                        lambda sp, x: x, doc="+x (NumPy's positive: a copy of x).")
 
@@ -452,7 +459,8 @@ arg = elementwise("arg", lambda xp, x: xp.angle(x), (_zero,), _arg_sympy, numpy=
                   wirtinger=lambda z, o: (-0.5j / z, 0.5j / conj(z)), holomorphic=False,
                   domain=((-2.0, -0.2),), special=(((0.0,), (0.0,)), ((-1.0,), (0.0,))),
                   doc="The argument (angle) of z in radians: JAX's complex convention; 0 or π "
-                      "for real z, with derivative 0 (NumPy's angle: see dk.angle).")
+                      "for real z, with derivative 0 (NumPy's angle: see dk.angle).",
+                  signed_zero=(True,))
 
 
 @composite(numpy=("angle",), parseable=True, nargs=1)
@@ -659,7 +667,7 @@ float_power = elementwise(
     special=(((0.0, 2.0), (0.0, 0.0)), ((2.0, 0.0), (0.0, math.log(2.0))), ((0.0, 0.0), "nondifferentiable")),
     kinks=_pow_smooth,  # pow's zero-base conventions (its SymPy form is pow's too)
     doc="NumPy's float_power: x1**x2 computed in float64 (complex128), the inputs cast first (so "
-        "float32 inputs get float32 gradients); derivatives as pow's.")
+        "float32 inputs get float32 gradients); derivatives as pow's.", signed_zero=(True, False))
 
 
 __all__ = declared_in(__name__)
