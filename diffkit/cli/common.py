@@ -199,8 +199,29 @@ def print_json(data: Any) -> None:
 
 
 def one_line(text: str) -> str:
-    """A message on one line (a multi-line message joined with spaces)."""
-    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    """A message on one line (a multi-line message joined with spaces), with every other
+    character that is not printable escaped as ``repr`` escapes it (ESC as ``\\x1b``): text read
+    from a file or typed never reaches the terminal as a control sequence (colour, cursor
+    movement, a window title, a line that looks like another message)."""
+    line = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+
+
+def shown(value: object) -> str:
+    r"""A setting as the user would type it where that is unambiguous (a number, a word of
+    printable characters), as ``repr`` writes it otherwise: a value read from a file may hold
+    spaces, newlines or control characters that would pass for other text.
+
+    Example:
+        >>> shown("xor"), shown(0.003), shown("xor\nFAKE")
+        ('xor', '0.003', "'xor\\nFAKE'")
+    """
+    if isinstance(value, str):
+        return value if value and value.isprintable() and not any(
+            c.isspace() or c in "'\"\\" for c in value) else repr(value)
+    return str(value) if isinstance(value, int | float) else repr(value)
 
 
 def note(text: str) -> None:

@@ -16,6 +16,7 @@ from .common import (
     output_path,
     positive_float,
     print_json,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ def _mismatch(path: str, exc: ConfigMismatchError) -> str:
                 f"cannot continue; {fresh}")
 
     def written(config: dict[str, Any]) -> str:
-        return " ".join(f"{_OPTIONS[k]} {config[k]}" for k in options)
+        return " ".join(f"{_OPTIONS[k]} {shown(config[k])}" for k in options)
 
     return (f"--resume: {path} was written by a run with {written(exc.saved)}, not "
             f"{written(exc.current)}; resume with {written(exc.saved)}, or {fresh}")

@@ -66,6 +66,8 @@ from .losses import (
 from .models import MLP, Net
 from .module import (
                    Module,
+                   ModuleNameError,
+                   ModuleNameTypeError,
                    Parameter,
                    assign_,
                    functional_call,
@@ -138,6 +140,8 @@ __all__ = [
                    "MSELoss",
                    "MaxPool2d",
                    "Module",
+                   "ModuleNameError",
+                   "ModuleNameTypeError",
                    "MultiStepLR",
                    "NAdam",
                    "NLLLoss",

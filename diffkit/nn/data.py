@@ -169,8 +169,8 @@ _BIT_GENERATORS: dict[str, Callable[[], Any]] = {
 
 def check_loader_state(state: Any, kind: str | None = None) -> None:
     """TypeError or ValueError unless `state` is a :meth:`DataLoader.state_dict`: ``{"rng": the state of a
-    NumPy bit generator}`` (of the kind `kind` names, when given), checked by loading it into a
-    fresh generator of its kind, so that a loader's own generator never holds a bad state."""
+    NumPy bit generator}`` (of the kind `kind` names, when given), checked by
+    :func:`check_rng_state`, so that a loader's own generator never holds a bad state."""
     where = "DataLoader.load_state_dict"
     if not isinstance(state, dict):
         raise TypeError(f"{where}: the state is a {type(state).__name__}, not a dict")
@@ -179,22 +179,69 @@ def check_loader_state(state: Any, kind: str | None = None) -> None:
         raise ValueError(f"{where}: unknown entry {unknown[0]!r} (a DataLoader state has 'rng')")
     if "rng" not in state:
         raise ValueError(f"{where}: the state has no 'rng'")
-    rng = state["rng"]
+    check_rng_state(state["rng"], f"{where}: 'rng'", kind, "this loader's generator")
+
+
+def check_rng_state(rng: Any, what: str, kind: str | None = None,
+                    owner: str = "the generator") -> None:
+    """TypeError or ValueError, naming `what` and the value as it is, unless `rng` is the state
+    of a NumPy bit generator (``bit_generator.state``) that a fresh generator of its kind takes
+    and gives back unchanged; of the kind `kind` names, when given (the kind of `owner`, the
+    generator it is for). Checked here, not left to NumPy's setter, which reports a state of -5
+    as "-1 out of bounds" (its high word) and truncates 1.5 to 1.
+
+    Example:
+        >>> import numpy as np
+        >>> from diffkit.nn.data import check_rng_state
+        >>> check_rng_state(np.random.default_rng(0).bit_generator.state, "rng")
+    """
     name = rng.get("bit_generator") if isinstance(rng, dict) else None
     if not isinstance(rng, dict):
-        raise TypeError(f"{where}: 'rng' is a {type(rng).__name__}, not the state of a NumPy "
-                         "bit generator")
+        raise TypeError(f"{what} is a {type(rng).__name__}, not the state of a NumPy bit "
+                        "generator")
     if not isinstance(name, str) or name not in _BIT_GENERATORS:
-        raise ValueError(f"{where}: 'rng' names {str(name)[:40]!r}, which is not a NumPy bit "
+        raise ValueError(f"{what} names {str(name)[:40]!r}, which is not a NumPy bit "
                          f"generator ({', '.join(_BIT_GENERATORS)})")
     if kind is not None and name != kind:
-        raise ValueError(f"{where}: 'rng' is a {name} state, but this loader's generator is a "
-                         f"{kind}")
+        raise ValueError(f"{what} is a {name} state, but {owner} is a {kind}")
+    fresh = _BIT_GENERATORS[name]()
+    bad = _form_error(rng, fresh.state, "")
+    if bad:
+        raise ValueError(f"{what} is not the state of a NumPy {name} generator: {bad}")
     try:
-        _BIT_GENERATORS[name]().state = rng
+        fresh.state = rng
     except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
-        raise ValueError(f"{where}: 'rng' is not the state of a NumPy {name} generator "
+        raise ValueError(f"{what} is not the state of a NumPy {name} generator "
                          f"({type(exc).__name__}: {exc})") from None
+    if not _same_values(fresh.state, rng):
+        raise ValueError(f"{what} is not the state of a NumPy {name} generator (it reads back "
+                         "as another state)")
+
+
+def _form_error(saved: Any, model: Any, path: str) -> str:
+    """What keeps `saved` from having the form of the state `model`: other keys, or another
+    value than an integer of 0 or more where `model` holds a Python int (every integer of a NumPy
+    bit generator's state is unsigned); "" where nothing does."""
+    if isinstance(model, dict):
+        if not isinstance(saved, dict) or saved.keys() != model.keys():
+            keys = sorted(map(str, saved)) if isinstance(saved, dict) else type(saved).__name__
+            return f"{path or 'it'} has {keys}, not {sorted(model)}"
+        return next((e for k in model if k != "bit_generator"
+                     for e in [_form_error(saved[k], model[k], f"{path}[{k!r}]")] if e), "")
+    if isinstance(model, int) and not (
+            isinstance(saved, numbers.Integral) and not isinstance(saved, bool) and saved >= 0):
+        return f"{path} is {saved!r:.60}, not an integer of 0 or more"
+    return ""
+
+
+def _same_values(a: Any, b: Any) -> bool:
+    """Whether two bit generator states hold the same values (arrays compared element-wise)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(
+            _same_values(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        return np.shape(b) == a.shape and bool(np.all(np.asarray(b) == a))
+    return bool(a == b)
 
 
 def split_test_rows(test_size: Any, n: int) -> int:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend import array_namespace, device_module, to_device, to_numpy
+from ..errors import DiffkitError
 from ..tensor import NO_GRAD_THREADS, Tensor, grad_enabled, set_leaf_value, tensor
 
 _RNG = {"gen": np.random.default_rng(0)}
@@ -111,6 +112,65 @@ def value_of(x: Any) -> Any:
 
 #: where a Module keeps its named entries
 TABLES = ("_parameters", "_buffers", "_modules")
+#: what every Module holds in its own ``__dict__``: no entry may take one of these names
+#: (``m._parameters = nn.Parameter(…)`` would replace the table of parameters itself)
+RESERVED_NAMES = (*TABLES, "training")
+
+
+class ModuleNameError(DiffkitError, KeyError):
+    """A name a Module cannot give a parameter, buffer or submodule (PyTorch's KeyError): one
+    holding ".", which joins the names of the qualified ones (``"a.weight"`` is the weight of
+    submodule ``a``, so a parameter of that name would be saved over it), the empty name, a
+    Module's own attribute (``_parameters``, ``training``), or one already taken; and two
+    entries that would get the same qualified name in a state dict."""
+
+    def __str__(self) -> str:  # the message, without the quotes KeyError's str adds
+        return str(self.args[0]) if self.args else ""
+
+
+class ModuleNameTypeError(ModuleNameError, TypeError):
+    """A name that is not a str (PyTorch's TypeError)."""
+
+
+def check_name(kind: str, name: Any) -> None:
+    """Refuse, by name, a name that `kind` (parameter, buffer, module) cannot have.
+
+    Example:
+        >>> from diffkit.nn.module import check_name
+        >>> check_name("parameter", "weight")
+        >>> try:
+        ...     check_name("parameter", "a.weight")
+        ... except KeyError as e:
+        ...     print(type(e).__name__)
+        ModuleNameError
+    """
+    if not isinstance(name, str):
+        raise ModuleNameTypeError(f"{kind} name should be a string, got "
+                                  f"{type(name).__name__} {name!r:.60}")
+    if "." in name:
+        raise ModuleNameError(
+            f'{kind} name can\'t contain ".", got {name!r} ("." joins the names in a qualified '
+            'name: "a.weight" is the weight of submodule a, and a state dict would hold one of '
+            "the two)")
+    if not name:
+        raise ModuleNameError(f'{kind} name can\'t be empty string ""')
+    if name in RESERVED_NAMES:
+        raise ModuleNameError(f"{kind} name can't be {name!r}: every Module holds its own "
+                              f"{name!r} (use another name)")
+
+
+def _unique_names(module: Module, names: Iterator[str] | list[str]) -> None:
+    """A ModuleNameError where two entries of `module` have one qualified name (reached through
+    a table written directly, ``m._parameters["a.b"] = p``, or a parameter and a buffer of one
+    name): a state dict would hold one of them and lose the other."""
+    seen: set[str] = set()
+    for k in names:
+        if k in seen:
+            raise ModuleNameError(
+                f"{type(module).__name__}: two entries have the qualified name {k!r}, so a state "
+                "dict would hold only one of them; register each under a name of its own, "
+                'without ".", by assignment (m.name = ...) or register_buffer')
+        seen.add(k)
 
 
 class Module:
@@ -141,6 +201,9 @@ class Module:
         is_parameter = _is_parameter(value) or (  # `m.p *= 2` assigns the same leaf back
             type(value) is Tensor and d["_parameters"].get(name) is value
             and value.node.prim is None)
+        is_module = isinstance(value, Module)
+        if is_module or is_parameter:  # checked before anything changes
+            check_name("module" if is_module else "parameter", name)
         if name in d["_parameters"] and not is_parameter and value is not None:
             # PyTorch's rule too: the layer would silently stop training this weight
             raise TypeError(
@@ -149,12 +212,11 @@ class Module:
                 f"its values, nn.assign_(module.{name}, values) or load_state_dict")
         # the table the value goes to keeps the name where it is (PyTorch's order: replacing
         # the activation of a Sequential leaves it between its Linears); the others forget it
-        keep = ("_modules" if isinstance(value, Module) else "_parameters" if is_parameter
-                else "_buffers")
-        for table in ("_parameters", "_buffers", "_modules"):
+        keep = "_modules" if is_module else "_parameters" if is_parameter else "_buffers"
+        for table in TABLES:
             if name in d[table] and table != keep:
                 del d[table][name]
-        if isinstance(value, Module):
+        if is_module:
             d.pop(name, None)
             d["_modules"][name] = value
         elif is_parameter:
@@ -195,7 +257,20 @@ class Module:
                 _PARAMETERS[id(p)] = p
 
     def register_buffer(self, name: str, value: Any) -> None:
-        """A non-trainable array saved in state_dict (e.g. BatchNorm's running mean)."""
+        """A non-trainable array saved in state_dict (e.g. BatchNorm's running mean). A name
+        that is taken by a parameter, submodule or attribute is refused, as by PyTorch (a
+        parameter and a buffer of one name would share one entry of the state dict).
+
+        Example:
+            >>> import diffkit.nn as nn, numpy as np
+            >>> m = nn.Module()
+            >>> m.register_buffer("mean", np.zeros(3))
+            >>> m.state_dict()["mean"]
+            array([0., 0., 0.])
+        """
+        check_name("buffer", name)
+        if name not in self._buffers and hasattr(self, name):
+            raise ModuleNameError(f"attribute {name!r} already exists (buffer names must be new)")
         self._buffers[name] = value
 
     # ----- traversal
@@ -290,10 +365,11 @@ class Module:
     def state_dict(self) -> dict[str, np.ndarray]:
         """NumPy copies of every parameter and buffer, by qualified name (a shared one under
         each of its names, as PyTorch saves tied weights)."""
-        out = {k: np.array(to_numpy(p.value))
-               for k, p in self.named_parameters(remove_duplicate=False)}
-        out.update({k: np.array(to_numpy(b))
-                    for k, b in self.named_buffers(remove_duplicate=False) if b is not None})
+        params = list(self.named_parameters(remove_duplicate=False))
+        buffers = list(self.named_buffers(remove_duplicate=False))
+        _unique_names(self, [k for k, _ in params + buffers])  # never one value over another
+        out = {k: np.array(to_numpy(p.value)) for k, p in params}
+        out.update({k: np.array(to_numpy(b)) for k, b in buffers if b is not None})
         return out
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
@@ -306,10 +382,12 @@ class Module:
         silently ignored); ``strict=False`` loads the entries it has and returns the keys it
         missed and did not use, as PyTorch's ``(missing_keys, unexpected_keys)``."""
         device = self.device
-        own = dict(self.named_parameters(remove_duplicate=False))
+        params = list(self.named_parameters(remove_duplicate=False))
         buffers = [(m, k, f"{mname}.{k}" if mname else k)
                    for mname, m in self.named_modules(remove_duplicate=False) for k in m._buffers]
-        names = [*own, *(key for _, _, key in buffers)]
+        names = [*(k for k, _ in params), *(key for _, _, key in buffers)]
+        _unique_names(self, names)  # one saved entry cannot load two of them
+        own = dict(params)
         known = set(names)
         optional = {key for m, k, key in buffers if k in type(m).optional_buffers}
         result = IncompatibleKeys([k for k in names if k not in state and k not in optional],
@@ -388,7 +466,9 @@ def functional_call(module: Module, params: Mapping[str, Any], *args: Any) -> An
         >>> dk.grad(f, method="forward")(np.zeros((1, 2)))[0]
         array([[1., 1.]])
     """
-    table = dict(module.named_parameters(remove_duplicate=False))
+    named = list(module.named_parameters(remove_duplicate=False))
+    _unique_names(module, [k for k, _ in named])
+    table = dict(named)
     swap: dict[int, tuple[str, Any]] = {}  # id(parameter) -> (the name given, its new value)
     for name, value in params.items():
         if name not in table:
@@ -409,5 +489,5 @@ def functional_call(module: Module, params: Mapping[str, Any], *args: Any) -> An
             m._parameters[k] = p
 
 
-__all__ = ["Module", "Parameter", "assign_", "functional_call", "get_rng", "is_grad_enabled",
+__all__ = ["Module", "ModuleNameError", "ModuleNameTypeError", "Parameter", "assign_", "functional_call", "get_rng", "is_grad_enabled",
            "manual_seed", "no_grad", "value_of"]

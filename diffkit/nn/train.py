@@ -26,7 +26,7 @@ from ..errors import DiffkitError, DistributedError, ShapeError
 from ..tensor import paused_gc
 from .checkpoint import CheckpointError, load_state, save_state
 from .compiled_step import CompiledStep, Lane, fingerprint, why_not_compiled
-from .data import DataLoader, check_finite, check_loader_state
+from .data import DataLoader, check_finite, check_loader_state, check_rng_state
 from .distributed import data_parallel, session
 from .inference import predict
 from .losses import (
@@ -984,7 +984,10 @@ def _message(exc: BaseException) -> str:
 
 
 def _set_rng(state: Any) -> None:
-    get_rng().bit_generator.state = state
+    """Give the generator of :func:`~diffkit.nn.manual_seed` a saved state, checked first."""
+    bits = get_rng().bit_generator
+    check_rng_state(state, "rng", type(bits).__name__, "nn.manual_seed's generator")
+    bits.state = state
 
 
 def _is_number(v: Any) -> bool:
