@@ -184,6 +184,25 @@ def given_as_is(x: Any) -> bool:
         isinstance(getattr(x, "dtype", None), np.dtype) and hasattr(x, "shape"))
 
 
+def body_numeric_error(name: str, exc: FloatingPointError) -> DiffkitError:
+    """NumPy's FloatingPointError from the body's own operators (on values it holds: integer
+    arguments, its constants) as a named error. NumPy's *scalar* arithmetic checks an integer
+    overflow and reports it as a floating-point one ("overflow encountered in scalar
+    multiply", the same words as a float's), where its arrays wrap silently: under diffkit's
+    errors, which raise, an int8 NumPy scalar's 100·100 is refused by name, never blamed on a
+    floating-point derivative, and the message says how to get NumPy's wrap."""
+    if "overflow" not in str(exc):
+        return DomainError(f"{name}: point outside the domain ({exc})")
+    if "scalar" in str(exc):
+        return NumericOverflowError(
+            f"{name}: a NumPy scalar operation in the function overflows ({exc}): NumPy checks "
+            "the arithmetic of its integer and float scalars (np.int8(100) * np.int8(100)), "
+            "which diffkit makes an error, and wraps integers in arrays only; for NumPy's "
+            "wrap, pass an integer argument as an array (np.asarray(k)), or compute it in "
+            "Python ints or a wider dtype")
+    return NumericOverflowError(f"{name}: a value overflows ({exc})")
+
+
 def passed_as_given(x: Any) -> bool:
     """Whether :meth:`Function.coerce` passed `x` (an argument not differentiated) to the
     function as the caller gave it, rather than reading it as numbers (a traced input)."""
@@ -592,9 +611,7 @@ class Function:
         except FloatingPointError as exc:  # NumPy's own operators in the body
             if "encountered in" not in str(exc):
                 raise  # the body's own FloatingPointError, as it is
-            if "overflow" in str(exc):
-                raise NumericOverflowError(f"{self.name}: a value overflows ({exc})") from None
-            raise DomainError(f"{self.name}: point outside the domain ({exc})") from None
+            raise body_numeric_error(self.name, exc) from None
 
     def coerce(self, args: Sequence[Any], wrt: Sequence[int] | None = None) -> list[Any]:
         """The arguments as this function reads them (:func:`as_input`): those in `wrt` (all
@@ -646,6 +663,10 @@ class Function:
             with np.errstate(**STRICT):  # as a derivative's own trace: at a point outside the
                 # domain the first trace raises (and nothing is kept), never freezes NaNs
                 graph = self.trace(*args, wrt=read_as_numbers(args))
+        except FloatingPointError as exc:  # NumPy's own operators in the body, named as a
+            if "encountered in" not in str(exc) or isinstance(exc, DiffkitError):  # call's are
+                raise
+            raise body_numeric_error(self.name, exc) from None
         finally:
             self._first_traces.discard(busy)
         if graph.value_dependent:
@@ -717,7 +738,13 @@ class Function:
             if any(b is not t for b, t in zip(body_args, ins, strict=True)):
                 tape.value_dependent = True
             structure: list[Any] = []
-            out = self.run_body(*body_args, structure=structure)
+            try:
+                out = self.run_body(*body_args, structure=structure)
+            except FloatingPointError as exc:  # NumPy's own operators in the body (the
+                # primitives name theirs): an int8 scalar's 100·100 is no derivative's overflow
+                if "encountered in" not in str(exc) or isinstance(exc, DiffkitError):
+                    raise
+                raise body_numeric_error(self.name, exc) from None
             if type(out) is Tensor and out.tape is tape:
                 out_node = out._node if out._node is not None else out  # a record: as it is
             else:  # the output does not depend on the inputs
@@ -1305,10 +1332,18 @@ def _trailing_defaults(f: Callable[..., Any], names: Sequence[str]) -> tuple[Any
 
 def _parameters(f: Callable[..., Any]) -> list[inspect.Parameter]:
     """The parameters that a call of `f` binds: its own, or, for a ``functools.wraps``
-    wrapper that only forwards ``*args``, the wrapped function's (see
-    :func:`_positional_names`)."""
+    wrapper that only forwards ``*args`` or has no signature of its own (NumPy's dispatchers),
+    the wrapped function's (see :func:`_positional_names`)."""
     try:
-        params = list(inspect.signature(f, follow_wrapped=False).parameters.values())
+        try:
+            params = list(inspect.signature(f, follow_wrapped=False).parameters.values())
+        except (TypeError, ValueError):
+            if not hasattr(f, "__wrapped__"):
+                raise
+            # a wrapper with no signature of its own — NumPy's C-level array_function_dispatch
+            # (np.linalg.norm, np.sum, np.angle), which passes its arguments on unchanged:
+            # the call binds the wrapped function's
+            params = list(inspect.signature(f).parameters.values())
         if hasattr(f, "__wrapped__") and any(
                 p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
             params = list(inspect.signature(f).parameters.values())
@@ -1332,6 +1367,6 @@ def _positional_names(f: Callable[..., Any]) -> list[str]:
     return names
 
 
-__all__ = ["STRICT", "Function", "as_input", "function", "given_as_is", "input_value", "jit",
+__all__ = ["STRICT", "Function", "as_input", "body_numeric_error", "function", "given_as_is", "input_value", "jit",
            "own_copy", "passed_as_given", "read_as_numbers", "signature", "stack_outputs",
            "to_python"]

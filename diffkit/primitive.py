@@ -669,7 +669,9 @@ def _at_precision_of(xs: Sequence[Any], out: Any) -> Sequence[Any]:
     its inputs promoted (``x / c`` for a float64 x and a float16 c divides in float64), so the
     partials are taken there too: ∂(x/c)/∂x = 1/c in float16 put float16's rounding (3·10⁻⁴)
     into a float64 gradient. A float or complex array, NumPy scalar or traced value of a
-    narrower type is cast (exactly); anything else is left as it is."""
+    narrower type is cast (exactly), and so is a Python number beside a long double output
+    (∂(s/3)/∂s = 1/3 was the float64 third: 512 ε(longdouble) in var's and std's gradients);
+    anything else is left as it is."""
     wide = getattr(out, "dtype", None)
     if wide is None or wide.kind not in "fc":
         return xs
@@ -677,7 +679,13 @@ def _at_precision_of(xs: Sequence[Any], out: Any) -> Sequence[Any]:
     cast = None
     for i, x in enumerate(xs):
         narrow = getattr(x, "dtype", None)
-        if narrow is None or narrow == wide or narrow.kind not in "fc":
+        if narrow is None:  # a Python number: float64 precision, narrower than a long double
+            t = type(x)
+            if real.itemsize > 8 and (t is int or t is float or t is complex):
+                cast = list(xs) if cast is None else cast
+                cast[i] = (wide if t is complex else real).type(x)
+            continue
+        if narrow == wide or narrow.kind not in "fc":
             continue
         target = real if narrow.kind == "f" else wide
         if narrow != target and np.can_cast(narrow, target, "safe"):

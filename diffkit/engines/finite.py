@@ -1560,11 +1560,11 @@ class FiniteDifferenceEngine(Engine):
         (x,) = self._inputs(fn, [x])
         if n == 0:
             return self._numbers(self._run(fn, [x]), fn)
-        if np.iscomplexobj(x):
-            raise MissingRuleError("finite-difference derivatives of order n need a real input: "
-                                   "use an AD method")
-        if n == 1:
+        if n == 1:  # a complex x too: its Jacobian (grad's numbers), checked as grad checks it
             return self._first_derivative(fn, x)
+        if np.iscomplexobj(x):
+            raise MissingRuleError(f"finite-difference derivatives of order {n} need a real "
+                                   "input: use an AD method")
         if self.scheme == "complex":
             raise MissingRuleError(
                 f"the complex step Im f(x + ih)/h gives first derivatives only, not order {n}: "
@@ -1609,6 +1609,16 @@ class FiniteDifferenceEngine(Engine):
             out, jac = self.jacobian(fn, [x], [0])
             check_pointwise(np.shape(out), ())
             return np.reshape(jac, np.shape(out))
+        if np.iscomplexobj(x):  # each element's derivative as grad gives it (JAX's convention:
+            # f′ where holomorphic), which no one real direction gives: the Jacobian's diagonal
+            out, jac = self.jacobian(fn, [x], [0])
+            check_pointwise(np.shape(out), np.shape(x))
+            jac = np.reshape(jac, (x.size, x.size))
+            if np.any(jac[~np.eye(x.size, dtype=bool)] != 0):
+                raise ShapeError("a derivative at an array x is that of an element-wise f, but "
+                                 "f mixes elements: use dk.jacobian (or dk.grad of a scalar "
+                                 "function)")
+            return np.reshape(np.diagonal(jac), np.shape(x))
         # along w = max(1, |x|), divided by w: each element stepped in proportion to its own
         # size (one step sized for the largest element was 50 % off for log at [1e4, 0.05])
         w = np.maximum(1.0, np.abs(x)).astype(x.dtype if x.dtype.kind == "f" else float)

@@ -332,6 +332,7 @@ class SymbolicDerivative:
     reduced: list[sp.Expr] = field(default_factory=list)
     _source: str = ""
     _compiled: Any = None
+    _compiled_long: Any = None
     _fast: Any = None
     #: for display: the function's name, the symbols differentiated by, 1 (Jacobian) or 2 (Hessian)
     name: str = "f"
@@ -429,8 +430,10 @@ class SymbolicDerivative:
         derivative does not exist there."""
         values = None
         # the fast code's Python floats are float64: a long double input (more digits) goes
-        # to the NumPy program, whose scalars keep its precision
-        if self._fast is not None and not any(type(v) is np.longdouble for v in flat_inputs):
+        # to the NumPy program, whose scalars keep its precision (and whose rationals are
+        # long doubles then: the float64 1/3 of mean's or cbrt's derivative was 512 ε off)
+        long = any(type(v) in _LONG for v in flat_inputs)
+        if self._fast is not None and not long:
             try:
                 values = self._fast(*[float(v) for v in flat_inputs])
             except (ZeroDivisionError, ValueError, OverflowError, TypeError):
@@ -440,7 +443,7 @@ class SymbolicDerivative:
         if values is None:  # an overflow is an error here, as in the other engines
             with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="raise"):
                 try:
-                    values = compile_numpy_program(self)(*flat_inputs)
+                    values = compile_numpy_program(self, long)(*flat_inputs)
                 except (FloatingPointError, OverflowError) as exc:  # int too large for a float
                     raise NumericOverflowError(
                         f"the symbolic derivative overflows at this point ({exc}): an "
@@ -571,8 +574,13 @@ class _Writer:
     SymPy printer (`fallback`), so the output means what SymPy's would. ``fast=True`` writes the
     math-module version (strong products as plain ones), else the NumPy-scalar version."""
 
-    def __init__(self, names: dict[sp.Symbol, str], fast: bool, fallback: Any) -> None:
+    def __init__(self, names: dict[sp.Symbol, str], fast: bool, fallback: Any,
+                 long: bool = False) -> None:
         self.names, self.fast, self.fallback = names, fast, fallback
+        #: NumPy version for long double inputs: a rational p/q and 1/n are computed in long
+        #: double (a Python int's 1/3 is a float64)
+        self.long = long
+        self.one = "numpy.longdouble(1)" if long else "1"
         self.memo: dict[sp.Basic, str] = {}
         #: fast version: one assignment per operation (`flush` hands them out), and the names of
         #: the numeric ones, which the program checks for infinities (`finite_check`)
@@ -613,6 +621,8 @@ class _Writer:
         if e.is_Integer:
             return f"({_int_text(int(e))})"
         if e.is_Rational:
+            if self.long:
+                return f"(numpy.longdouble({_int_text(int(e.p))})/{_int_text(int(e.q))})"
             return f"({_int_text(int(e.p))}/{_int_text(int(e.q))})"
         if e.is_Float:
             value = float(e)
@@ -624,9 +634,9 @@ class _Writer:
         if e.is_Pow:
             base, exp = e.args
             if exp == -1:
-                return f"(1/{w(base)})"
+                return f"({self.one}/{w(base)})"
             if exp.is_Integer and exp < 0:  # x**-n as 1/x**n: an overflow of x**n is seen,
-                return f"(1/{w(base ** -exp)})"  # where x**-n would underflow to 0 silently
+                return f"({self.one}/{w(base ** -exp)})"  # where x**-n would underflow to 0 silently
             if exp == sp.S.Half:
                 return f"{'math' if fast else 'numpy'}.sqrt({w(base)})"
             if exp.is_Integer and (fast or exp == 2):
@@ -698,7 +708,7 @@ def _unprintable(e: sp.Basic) -> MissingRuleError:
         "use method='reverse', 'forward' or 'fd'")
 
 
-def _source(deriv: SymbolicDerivative, fast: bool) -> str:
+def _source(deriv: SymbolicDerivative, fast: bool, long: bool = False) -> str:
     """The program and its results as one function; every identifier is generated here (inputs
     a0, a1, …, intermediates t0, t1, …): no name a user chose ever reaches the source."""
     names = {s: f"a{i}" for i, s in enumerate(deriv.program.inputs)}
@@ -706,7 +716,7 @@ def _source(deriv: SymbolicDerivative, fast: bool) -> str:
     for i, (sym, _) in enumerate(live):
         names[sym] = f"t{i}"
     printer = (_MathPrinter if fast else _Printer)({"fully_qualified_modules": True})
-    write = _Writer(names, fast, printer)
+    write = _Writer(names, fast, printer, long)
     lines = [f"def derivative({', '.join(names[s] for s in deriv.program.inputs)}):"]
     for sym, e in live:
         text = write(e)
@@ -721,6 +731,10 @@ def _source(deriv: SymbolicDerivative, fast: bool) -> str:
     lines.append(f"    return ({outs},)" if outs else "    return ()")
     return "\n".join(lines) + "\n"
 
+
+#: the dtypes wider than float64 (where NumPy has them): their derivatives need long double
+#: constants
+_LONG = frozenset({np.longdouble, np.clongdouble}) - {np.float64, np.complex128}
 
 #: the real cube root of a Python float (math.cbrt is Python 3.11's)
 _cbrt = getattr(math, "cbrt", None) or (lambda x: float(np.cbrt(x)))
@@ -754,8 +768,17 @@ def compile_program(deriv: SymbolicDerivative) -> None:
         compile_numpy_program(deriv)
 
 
-def compile_numpy_program(deriv: SymbolicDerivative) -> Any:
-    """The NumPy-scalar program (made once, on first use)."""
+def compile_numpy_program(deriv: SymbolicDerivative, long: bool = False) -> Any:
+    """The NumPy-scalar program (made once, on first use); with `long`, its version for long
+    double inputs, whose rational constants are long doubles."""
+    if long:
+        if deriv._compiled_long is None:
+            namespace = {"numpy": np, "functools": functools, "_Overflowed": _Overflowed,
+                         **_HELPERS}
+            exec(compile(_source(deriv, fast=False, long=True),  # noqa: S102
+                         "<diffkit symbolic derivative>", "exec"), namespace)
+            deriv._compiled_long = namespace["derivative"]
+        return deriv._compiled_long
     if deriv._compiled is None:
         deriv._source = _source(deriv, fast=False)
         namespace: dict[str, Any] = {"numpy": np, "functools": functools,

@@ -719,9 +719,23 @@ def _digamma_drop(x: Any, y: Any) -> Any:
 
 
 def _beta_partial(which: int) -> Callable[..., Any]:
-    """∂B/∂a = B·(ψ(a) − ψ(a + b)), ∂B/∂b likewise."""
+    """∂B/∂a = B·(ψ(a) − ψ(a + b)), ∂B/∂b likewise — 0·∞ where a + b is a pole of Γ (0, −1,
+    …; a and b themselves not): there B = Γ(a)Γ(b)·rgamma(a + b) = 0 and both partials are
+    Γ(a)Γ(b)·rgamma′(a + b), finite (−53.6165… at (−2.5, −1.5), where every method refused a
+    defined derivative), written Γ(a)Γ(b)·(ψ(a)·rgamma(a + b) + rgamma′(a + b)) so that its own
+    derivative is right too. Each branch is evaluated where it is finite."""
     def rule(a: Any, b: Any, o: Any) -> Any:
-        return o * (_digamma_drop(a, b) if which == 0 else _digamma_drop(b, a))
+        s = a + b
+        pole = logical_and(less_equal(s, 0.0), equal(s, floor(s)))
+        na, nb = where(pole, 1.0, a), where(pole, 1.0, b)
+        pa, pb = where(pole, a, 0.5), where(pole, b, 0.5)
+        ps = pa + pb
+        r = rgamma(ps)  # ∂B/∂a = Γ(a)Γ(b)·(ψ(a)·rgamma(s) + rgamma′(s)): its first term is 0
+        # here, but not its derivative (a Hessian needs it)
+        at_pole = gamma(pa) * gamma(pb) * (digamma(pa if which == 0 else pb) * r
+                                           + _rgamma_prime(ps, r))
+        return where(pole, at_pole,
+                     o * (_digamma_drop(na, nb) if which == 0 else _digamma_drop(nb, na)))
 
     return rule
 

@@ -151,10 +151,21 @@ sum = structural(
         broadcast_to(_expand_rows(cts, k, xs[0], axis), (k, *shape_of(xs[0]))),),
     holomorphic=True,
     doc="Σ over `axis` (all axes when None).")
-def _mean_scale(shape: tuple[int, ...], axis: Any) -> float:
-    """1/n for a mean over n elements; over an empty axis the input has no elements, so its
-    cotangent is empty whatever the scale (1/0 was a bare ZeroDivisionError in backward())."""
-    return 1.0 / max(_count(shape, axis), 1)
+def _mean_scale(x: Any, axis: Any) -> Any:
+    """1/n for a mean of `x` over n elements, in x's precision: a Python float (weak, so the
+    cotangent keeps its dtype) up to float64, a longdouble 1/n for a longdouble x (the float64
+    1/3 was 512 ε(longdouble) off, in every engine's mean, var and std). Over an empty axis the
+    input has no elements, so its cotangent is empty whatever the scale (1/0 was a bare
+    ZeroDivisionError in backward())."""
+    n = max(_count(shape_of(x), axis), 1)
+    if getattr(x, "dtype", None) in _LONG:
+        return np.longdouble(1) / n
+    return 1.0 / n
+
+
+#: the dtypes wider than float64, whose 1/n a Python float would round
+_LONG = frozenset({np.dtype(np.longdouble), np.dtype(np.clongdouble)}) - {
+    np.dtype(np.float64), np.dtype(np.complex128)}
 
 
 mean = structural(
@@ -164,10 +175,10 @@ mean = structural(
     batch=lambda ts, k, xs, out, axis=None, keepdims=False: bind(
         mean, ts[0], axis=_batch_axes(axis, len(shape_of(xs[0]))), keepdims=keepdims),
     vjp=lambda ct, xs, out, axis=None, keepdims=False: (broadcast_to(
-        _expand_back(ct, xs[0], axis, keepdims) * _mean_scale(shape_of(xs[0]), axis),
+        _expand_back(ct, xs[0], axis, keepdims) * _mean_scale(xs[0], axis),
         shape_of(xs[0])),),
     vjp_rows=lambda cts, k, xs, out, axis=None, keepdims=False: (broadcast_to(
-        _expand_rows(cts, k, xs[0], axis) * _mean_scale(shape_of(xs[0]), axis),
+        _expand_rows(cts, k, xs[0], axis) * _mean_scale(xs[0], axis),
         (k, *shape_of(xs[0]))),),
     holomorphic=True,
     doc="Arithmetic mean over `axis` (all axes when None).")

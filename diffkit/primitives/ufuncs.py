@@ -654,10 +654,13 @@ astype = structural(
 
 
 def _at_least_64(v: Any) -> Any:
-    """v as float64 (complex128 if complex): what NumPy's float_power computes in."""
+    """v as float64 (complex128 if complex), or longdouble kept: what NumPy's float_power
+    computes in (its loops dd->d, DD->D, gg->g, GG->G; a longdouble cast to float64 lost its
+    digits in generated code, whose dtype the jit call then returned)."""
     if isinstance(v, builtins.bool | int | float | complex):
         return np.complex128(v) if isinstance(v, complex) else np.float64(v)
-    return astype(v, np.complex128 if _dtype_of(v).kind == "c" else np.float64)
+    dt = _dtype_of(v)
+    return astype(v, np.result_type(dt, np.complex128 if dt.kind == "c" else np.float64))
 
 
 float_power = elementwise(
