@@ -410,6 +410,9 @@ class GradientFunction:
             return
         xs = [np.float64(a) for a in args]
         if fn.jit and not fn.pure:  # its gradient is its first trace's (see traced_as)
+            held = [a if i not in self.wrt else x for i, (a, x) in enumerate(zip(args, xs))]
+            if fn.weak_apart(held, signature(xs)):  # a held Python float beside a float32
+                return  # closure: the body runs on it at every call (function.weak_sensitive)
             fn = fn.cache.get(("frozen", signature(xs)))
             if fn is None or not fn.pure:
                 return

@@ -51,7 +51,8 @@ DISPLAY_NODES, DISPLAY_OPS = 200, 400
 
 def as_input(x: Any, differentiated: bool = True, name: str | None = None) -> Any:
     """Coerce one argument (input `name`, for messages): Python numbers to NumPy scalars, lists
-    and integer arrays to float64 arrays.
+    and integer arrays to float64 arrays. A Python float or complex that is not `differentiated`
+    stays the Python number (:func:`weak_number`), as NumPy and JAX read it: weakly typed.
 
     Floating and complex dtypes are kept (float32 stays float32). An argument that is not
     `differentiated` is read as numbers only where it is a float or complex number or array:
@@ -64,6 +65,9 @@ def as_input(x: Any, differentiated: bool = True, name: str | None = None) -> An
     t = type(x)
     if t is Tensor or t is np.float64 or t is np.ndarray and x.dtype.kind in "fc":
         return x
+    if t is float or t is complex:  # held, a Python number stays weak (NEP 50: x32 * 0.1 is
+        # float32); differentiated, a NumPy scalar, so NumPy's error handling applies
+        return x if not differentiated else np.float64(x) if t is float else np.complex128(x)
     if not differentiated and (given_as_is(x) or isinstance(x, list | tuple)):
         return x
     if isinstance(x, bool | int | float | np.integer | np.bool_):
@@ -201,6 +205,60 @@ def body_numeric_error(name: str, exc: FloatingPointError) -> DiffkitError:
             "wrap, pass an integer argument as an array (np.asarray(k)), or compute it in "
             "Python ints or a wider dtype")
     return NumericOverflowError(f"{name}: a value overflows ({exc})")
+
+
+def weak_number(x: Any) -> bool:
+    """Whether `x` is a Python float or complex: a *weak* number to NumPy 2 (NEP 50) and JAX —
+    ``x32 * 0.1`` is float32 and ``x32 * (1+2j)`` complex64, where the NumPy scalars
+    ``np.float64(0.1)`` and ``np.complex128(1+2j)`` make float64 and complex128. Held (not
+    differentiated), it reaches the body as the caller gave it; a jit trace reads it as a
+    float64 (complex128) input only where that promotes as the number does
+    (:func:`weak_sensitive`)."""
+    t = type(x)
+    return t is float or t is complex
+
+
+def strong_numbers(args: Sequence[Any]) -> tuple[Any, ...]:
+    """`args` with each Python float or complex as the NumPy float64 or complex128 scalar a
+    trace reads it as (a jit function's signature and first trace are made from these)."""
+    return tuple(np.float64(a) if type(a) is float else np.complex128(a) if type(a) is complex
+                 else a for a in args)
+
+
+#: the floating dtypes a weak Python number and its float64/complex128 scalar promote apart in
+#: (NumPy's result is float32 for float32 x * 0.1, float64 for float32 x * np.float64(0.1))
+_NARROW = frozenset(np.dtype(d) for d in ("float16", "float32", "complex64"))
+
+
+def narrow_signature(sig: Sequence[Any]) -> bool:
+    """Whether a signature (:func:`signature`) holds an argument of a dtype where a weak Python
+    number and its NumPy scalar promote differently (float16, float32, complex64)."""
+    return any(dtype in _NARROW for _, _, dtype in sig)
+
+
+def weak_sensitive(graph: Graph) -> frozenset[int]:
+    """The positions of `graph`'s inputs whose value reaches an operation beside an operand of
+    a dtype where a weak Python number promotes apart from a float64/complex128 one (float16,
+    float32, complex64): where such an input was a Python float or complex, the trace (which
+    read it as float64/complex128) is not what the body computes. Elsewhere (float64, complex128
+    and integer operands only) the two promote alike, value for value. Scalar code (a trace of
+    records only) holds float64 values only: no input is sensitive."""
+    if graph.recorded is not None:
+        return frozenset()
+    reach: dict[Node, set[int]] = {n: {i} for i, n in enumerate(graph.inputs)}
+    out: set[int] = set()
+    for node in graph.nodes:
+        if node.prim is None:
+            continue
+        mine: set[int] = set()
+        for o in node.inputs:
+            mine |= reach.get(o, set())
+        if not mine:
+            continue
+        reach[node] = mine
+        if any(o.dtype in _NARROW for o in node.inputs):
+            out |= mine
+    return frozenset(out)
 
 
 def passed_as_given(x: Any) -> bool:
@@ -393,6 +451,10 @@ class Function:
         #: the inputs a pure function takes as given, not as real variables: a replay's inputs
         #: that its trace held as objects (a dict, a str, None), which the replay ignores
         self.opaque_inputs: frozenset[int] = frozenset()
+        #: a jit function's replay of its first trace only: the inputs a held Python float or
+        #: complex would promote apart from the float64 the trace read (True: all; see
+        #: :meth:`weak_apart`), None elsewhere
+        self.weak_inputs: bool | frozenset[int] | None = None
         #: the default values of a Python function's last inputs (``lam=1e-2``), which a call
         #: that leaves them out gets, as Python gives them (:meth:`completed`)
         self.defaults: tuple[Any, ...] = ()
@@ -646,15 +708,24 @@ class Function:
         call's, so that a first call runs the body once), else None. Called on
         a function that :meth:`freeze` made, the trace it was made from where `args` is that
         point bit for bit, once (the API freezes a jit function before an engine compiles it:
-        the compiler lifts that trace instead of tracing the replay again)."""
+        the compiler lifts that trace instead of tracing the replay again). A Python float or
+        complex in `args` (held: weak) is traced as its float64/complex128 scalar, at that
+        signature, where the trace promotes it as the body does (:meth:`weak_apart`); where
+        not, the function itself (its body then runs on the Python number)."""
         if self.pure:
             return self, self._take_first(args)
         if not self.jit:
             return self, None
+        given = args
+        weak = any(type(a) is float or type(a) is complex for a in args)
+        if weak:  # a held Python number: traced as the float64 (complex128) input it is at
+            args = strong_numbers(args)  # np.float64's signature, where that promotes alike
         key = ("frozen", signature(args))
         made = self.cache.get(key)
         if made is not None:
-            return made, None
+            return (self, None) if weak and self.weak_apart(given, key[1]) else (made, None)
+        if weak and narrow_signature(key[1]):  # x32 * 0.1 is float32, x32 * np.float64(0.1)
+            return self, None  # float64: the body runs on the Python number, at every call
         busy = (key, get_ident())
         if busy in self._first_traces:  # the body calls itself while its first trace runs:
             return self, None  # that inner call runs as plain Python, and publishes nothing
@@ -674,6 +745,8 @@ class Function:
         else:
             _own_constants(graph)
             made = self.replaying(graph)
+            made.weak_inputs = True if narrow_signature(key[1]) else \
+                weak_sensitive(graph)  # where a held Python number would promote apart
             made.jit = True  # compiled at once, as the function it stands for
             made.output_structure = graph.structure  # what the body returned: pieces of a tuple
             made.output_forms = graph.forms  # and how a call gives them back
@@ -682,9 +755,24 @@ class Function:
         # meanwhile — the call's code and every derivative then use that one (two would
         # freeze two states of the outside)
         published = self.cache.setdefault(key, made)
+        if weak and self.weak_apart(given, key[1]):  # its replay reads a held Python number as
+            return self, None  # a float64 beside a float32 value (a closure's): the body runs
         if published is not made:
             return published, None
         return made, graph
+
+    def weak_apart(self, args: Sequence[Any], sig: tuple[Any, ...]) -> bool:
+        """Whether this jit function's first trace at `sig` (the signature of `args` with their
+        Python floats and complex numbers as float64/complex128 scalars) promotes one of those
+        numbers apart from what the body computes with it (:func:`weak_sensitive`; a float16,
+        float32 or complex64 argument counts for all): then the body runs on the Python
+        numbers instead (``x32 * 0.1`` is float32, as NumPy gives it). One lookup where the
+        first trace was made (True for a narrow signature, else the positions)."""
+        apart = getattr(self.cache.get(("frozen", sig)), "weak_inputs", None)
+        if apart is None:  # no replay at this signature (none yet, or a trace that branched)
+            return narrow_signature(sig)
+        return apart is True or bool(apart) and any(
+            i in apart for i, a in enumerate(args) if type(a) is float or type(a) is complex)
 
     def _take_first(self, args: Sequence[Any]) -> Graph | None:
         """The trace this function was made from (:meth:`freeze`) where `args` is its point,
@@ -726,15 +814,17 @@ class Function:
         self.__dict__.pop("_first", None)  # a first trace kept for the compiler: not used now
         diff = set(range(len(args))) if wrt is None else set(wrt)
         args = tuple(self.coerce(args, diff))
+        given = [passed_as_given(a) or weak_number(a) for a in args]
         with new_tape() as tape:
-            ins = [Tensor(Node(None, (), {}, input_value(a) if passed_as_given(a) else a,
-                               name=n), tape, i in diff)
-                   for i, (n, a) in enumerate(zip(self.inputs, args, strict=True))]
+            ins = [Tensor(Node(None, (), {}, input_value(a) if g else a, name=n), tape, i in diff)
+                   for i, (n, a, g) in enumerate(zip(self.inputs, args, given, strict=True))]
             # an argument that is not differentiated and is no float number or array (integers,
-            # lists, strings, objects) reaches the body as given: a constant of this trace,
-            # which then holds at these values only
+            # lists, strings, objects), or is a Python float or complex (weak: x32 * 0.1 stays
+            # float32, as the body computes it), reaches the body as given: a constant of this
+            # trace, which then holds at these values only (a jit function's first trace reads
+            # a Python number as a float64 input instead, where that promotes alike: freeze)
             in_nodes = [t.node for t in ins]  # before the body: `x *= 3` makes x another node
-            body_args = [a if passed_as_given(a) else t for a, t in zip(args, ins, strict=True)]
+            body_args = [a if g else t for a, t, g in zip(args, ins, given, strict=True)]
             if any(b is not t for b, t in zip(body_args, ins, strict=True)):
                 tape.value_dependent = True
             structure: list[Any] = []
@@ -762,7 +852,7 @@ class Function:
         if args:
             return self._as_called(args).trace(*args)
         point = [0.5] * self.arity
-        seen = (self.cache.get(("frozen", signature(tuple(self.coerce(point, ())))))
+        seen = (self.cache.get(("frozen", signature(strong_numbers(self.coerce(point, ())))))
                 if self.jit and not self.pure else None)
         with np.errstate(all="ignore"):
             return (seen or self).trace(*point)
@@ -1367,6 +1457,7 @@ def _positional_names(f: Callable[..., Any]) -> list[str]:
     return names
 
 
-__all__ = ["STRICT", "Function", "as_input", "body_numeric_error", "function", "given_as_is", "input_value", "jit",
-           "own_copy", "passed_as_given", "read_as_numbers", "signature", "stack_outputs",
-           "to_python"]
+__all__ = ["STRICT", "Function", "as_input", "body_numeric_error", "function", "given_as_is",
+           "input_value", "jit", "narrow_signature", "own_copy", "passed_as_given",
+           "read_as_numbers", "signature", "stack_outputs", "strong_numbers", "to_python",
+           "weak_number", "weak_sensitive"]

@@ -104,7 +104,10 @@ def test_a_low_precision_scalar_does_not_round_float64_work(method, low):
     for _ in range(3):  # the default path compiles on its third call
         (d,) = g(low(1.0), y)
         assert d == pytest.approx(math.exp(y) - 2 * math.exp(2 * y), rel=1e-9)
-    (d,) = dk.grad(lambda x, y: x * np.sin(y) - x * y, wrt=0, method=method)(np.float32(2.0), 1e-3)
+    # y held as np.float64 (strong): a held Python float is weak, as a literal in the body
+    # (x * 1e-3 is float32 work in NumPy; tests/test_weak_python_scalars42.py)
+    (d,) = dk.grad(lambda x, y: x * np.sin(y) - x * y, wrt=0, method=method)(np.float32(2.0),
+                                                                           np.float64(1e-3))
     assert type(d) is np.float32 and d == pytest.approx(math.sin(1e-3) - 1e-3, rel=1e-6)
 
 

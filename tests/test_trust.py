@@ -412,12 +412,14 @@ def test_scalars_traced_from_float64_inputs_promote_as_numpy_float64s(name, meth
     Python floats (weak), so the traced value was float32 where the plain call's is float64
     (0.0 against −0.29 after a cancellation), and the float64 input's gradient had float32
     precision. Values against the plain call and NumPy float64 arithmetic; gradients against
-    hand formulas evaluated in float64."""
+    hand formulas evaluated in float64. (A Python float being differentiated is such a float64;
+    held, as in a plain call, it stays weak — tests/test_weak_python_scalars42.py — so the plain
+    call takes the np.float64.)"""
     body, hand = MIXED[name]
     x = np.array([0.1, 0.2, 0.7], np.float32)
     y = 2.0
     f = dk.jit(body) if method == "compiled" else dk.function(body)
-    plain = f(x, y)
+    plain = f(x, np.float64(y))
     xs = x.astype(np.float64)  # what NumPy computes in: float32 values, float64 arithmetic
     assert np.result_type(plain) == np.float64
     vg = dk.value_and_grad(f, method=method)

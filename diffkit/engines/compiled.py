@@ -28,6 +28,7 @@ from ..function import (
     passed_as_given,
     restructured,
     signature,
+    strong_numbers,
 )
 from ..ir import Traced
 from ..primitive import finite
@@ -58,6 +59,9 @@ class CompiledEngine(Engine):
         xp = _array_module(args)
         if not fn.reusable or xp is None:
             return None
+        if fn.jit and not fn.pure and any(type(a) is float or type(a) is complex for a in args) \
+                and fn.frozen(*args) is fn:  # a held Python number its first trace promotes
+            return None  # apart (x32 * 0.1), or a trace that branched: interpreted afresh
         key = ("compiled", signature(args), tuple(wrt))
         cg = fn.cache.get(key)
         if cg is None and fn.jit and fn.cache.get(("frozen", key[1])) is fn:
@@ -165,9 +169,11 @@ def _made(cg: CompiledGradient | None, kind: str) -> bool:
 
 
 def _array_module(args: Sequence[Any]) -> Any:
-    """NumPy where every argument is a real float NumPy array or scalar, CuPy where every one
-    is a real float CuPy array; else None (interpreted: Tensors while nesting, complex, mixed)."""
-    if all(isinstance(a, np.ndarray | np.generic) and a.dtype.kind == "f" for a in args):
+    """NumPy where every argument is a real float NumPy array or scalar (or a Python float held
+    outside wrt=, which a replay or generated code reads as a float64), CuPy where every one is
+    a real float CuPy array; else None (interpreted: Tensors while nesting, complex, mixed)."""
+    if all(isinstance(a, np.ndarray | np.generic) and a.dtype.kind == "f" or type(a) is float
+           for a in args):
         return np
     if args and all(type(a).__module__.startswith("cupy") and getattr(a, "ndim", None) is not
                     None and a.dtype.kind == "f" for a in args):
@@ -211,21 +217,28 @@ def evaluate_jit(fn: Function, args: tuple[Any, ...]) -> Any:
     must be evaluated by running the function: a trace that branched on its inputs or takes an
     argument as given (integers, objects: traced again at every call, as its derivatives are)
     or a first trace that raised (nothing is kept; the function gives its own answer or error)."""
+    given = args
+    for a in args:  # a Python float or complex (weak): its float64/complex128 signature's code,
+        if type(a) is float or type(a) is complex:  # where that promotes as the number does
+            args = strong_numbers(args)
+            break
     if not all(isinstance(a, np.ndarray | np.generic) and a.dtype.kind == "f" for a in args):
-        return _replayed(fn, args)
+        return _replayed(fn, given)
     sig = signature(args)
     key = ("evaluate", sig)
     code = fn.cache.get(key)
     if code is None:
-        if _frozen_body(fn, args) is None:  # no frozen trace: run the function itself
-            return _at_this_call(fn, args)
+        if _frozen_body(fn, given) is None:  # no frozen trace: run the function itself
+            return _at_this_call(fn, given)
         try:
             code = compile_value(fn, args)
         except Exception:  # noqa: BLE001 - no code (too large, constant output): interpret
             code = False
         fn.cache[key] = code
+    elif given is not args and fn.weak_apart(given, sig):
+        return NOT_COMPILED  # x32 * 0.1: the body on the Python number (float32)
     if code is False:
-        return _replayed(fn, args)
+        return _replayed(fn, given)
     try:
         out = code(*args)
     except (ArithmeticError, ValueError, DiffkitError):
