@@ -26,9 +26,20 @@ from .declare import (
     structural,
     unit_cotangent,
 )
-from .elementwise import exp, greater, greater_equal, log, maximum, mul, neg, stop_gradient, where
+from .elementwise import (
+    exp,
+    greater,
+    greater_equal,
+    log,
+    log1p,
+    maximum,
+    mul,
+    neg,
+    where,
+)
 from .products import matmul
-from .structure import amax, broadcast_to, reshape, sum, transpose
+from .special import log_softmax
+from .structure import broadcast_to, reshape, sum, transpose
 
 
 def _linear_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
@@ -166,15 +177,25 @@ col2im = structural(
 
 
 def _log_softmax(z: Any) -> Any:
-    """z − logsumexp(z) over the last axis, stably."""
-    m = stop_gradient(bind(amax, z, axis=(len(shape_of(z)) - 1,), keepdims=True))
-    return z - (m + log(bind(sum, exp(z - m), axis=(len(shape_of(z)) - 1,), keepdims=True)))
+    """z − logsumexp(z) over the last axis: :func:`log_softmax` itself, so that ``cross_entropy``
+    and ``nll_loss(log_softmax(z))`` agree bit for bit. That is (z − m) − log Σ exp(z − m), where
+    z − m is exact near the maximum (z − (m + log Σ) rounded m + log Σ on the grid of m: float32
+    logits [1e4]*3 gave 1.0986328, not ln 3), and −log1p(ρ) for an entry of probability > ½
+    (log Σ = log(1 + ρ) lost ρ: the loss of logits [40, 0], label 0, was 0, not 4.2e-18)."""
+    return log_softmax(z, axis=-1)
 
 
 def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
-    # array methods: what xp.max/xp.sum call, without NumPy's Python wrapper (~2 µs each)
+    # log_softmax's operations (special._log_normalizer) on arrays, in the same order: eager
+    # losses equal the compiled step's, which runs _xent_expand. Array methods: what
+    # xp.max/xp.sum call, without NumPy's Python wrapper (~2 µs each)
     m = z.max(axis=-1, keepdims=True)
-    log_p = z - (m + xp.log(xp.exp(z - m).sum(axis=-1, keepdims=True)))
+    e = xp.exp(z - m)
+    total = e.sum(axis=-1, keepdims=True)
+    dominant, alone = e > 0.5 * total, total < 2.0
+    c = xp.where(alone, xp.where(dominant, z, 0.0).sum(axis=-1, keepdims=True), m)
+    rest = xp.where(dominant, 0.0, xp.exp(z - c)).sum(axis=-1, keepdims=True)
+    log_p = xp.where(dominant, 0.0, z - c) - xp.where(alone, xp.log1p(rest), xp.log(total))
     # a class of target weight 0 adds nothing, also where its logit is −inf (a masked class:
     # 0·(−inf) would make the row NaN; PyTorch's class-index loss picks the target's entry)
     return -(t * xp.where(t, log_p, 0.0)).sum(axis=-1)  # (t: nonzero is true)
@@ -210,7 +231,8 @@ def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
 
 def _xent_sympy(sp: Any, z: Any, t: Any) -> Any:
     """Σ t·(logsumexp(z) − z), with logsumexp as m + log Σ exp(z − m), m = max z (no overflow; the
-    derivative through m cancels, so its ties do not matter)."""
+    derivative through m cancels, so its ties do not matter). The value's grouping
+    (z − m) − log Σ cannot be written here: SymPy flattens a sum of sums into one Add."""
     z, t = np.asarray(z, dtype=object), np.asarray(t, dtype=object)
 
     def logsumexp(*row: Any) -> Any:
@@ -256,13 +278,22 @@ def _log_clamped(q: Any) -> Any:
     return where(greater_equal(q, floor), log(maximum(q, floor)), -100.0)
 
 
+def _log1m_clamped(p: Any) -> Any:
+    """L(1 − p) = max(log1p(−p), −100) in p's dtype. log1p(−p), not log(1 − p): forming 1 − p
+    keeps only the bits of a small p that survive the subtraction from 1 (float32 p = 1e-7 gave
+    a loss 19 % off, p = 1e-12 gave 0). The clamp's test on 1 − p is exact where it matters
+    (1 − p is exact for p ≥ ½), and p = 1 − q is kept out of log1p's pole where clamped."""
+    keep = greater_equal(1.0 - p, _log_floor(dtype_of(p)))
+    return where(keep, log1p(neg(where(keep, p, 0.0))), -100.0)
+
+
 def _bce_impl(xp: Any, p: Any, y: Any) -> Any:
     if not bool(xp.all((p >= 0) & (p <= 1))):  # NaN too: its comparisons are all False, and
         # the clamped logs made it a finite loss of 100 with a zero gradient (PyTorch raises)
         nan = " (NaN found)" if bool(xp.any(xp.isnan(p))) else ""
         raise DomainError(f"binary_cross_entropy needs probabilities 0 <= p <= 1{nan} (apply "
                           "dk.sigmoid to logits, or use binary_cross_entropy_with_logits)")
-    return -(y * _log_clamped(p) + (1.0 - y) * _log_clamped(1.0 - p))
+    return -(y * _log_clamped(p) + (1.0 - y) * _log1m_clamped(p))
 
 
 def _bce_dp(p: Any, y: Any, o: Any) -> Any:
@@ -276,13 +307,18 @@ def _bce_dp(p: Any, y: Any, o: Any) -> Any:
 
 
 def _bce_dy(p: Any, y: Any, o: Any) -> Any:
-    return _log_clamped(1.0 - p) - _log_clamped(p)
+    """∂/∂y = L(1 − p) − L(p): the value's two clamped logs, formed as the value forms them."""
+    return _log1m_clamped(p) - _log_clamped(p)
 
 
 def _bce_sympy(sp: Any, p: Any, y: Any) -> Any:
+    """The clamps as Piecewise, with the value's tests (q ≥ floor); log(1 − p) kept a log1p (a
+    SymPy log(1 − p) evaluated numerically cancels as the value did)."""
+    from ._ufunc_sympy import log1p as sympy_log1p  # imports SymPy: on first use only
+
     floor = sp.Float(_BCE_FLOOR, 17)
-    return -(y * sp.Piecewise((sp.log(p), p > floor), (-100, True))
-             + (1 - y) * sp.Piecewise((sp.log(1 - p), 1 - p > floor), (-100, True)))
+    return -(y * sp.Piecewise((sp.log(p), p >= floor), (-100, True))
+             + (1 - y) * sp.Piecewise((sympy_log1p(-p), 1 - p >= floor), (-100, True)))
 
 
 binary_cross_entropy = elementwise(
