@@ -1,4 +1,5 @@
-"""Precision of diffkit.nn's losses (hunt 42.6) against mpmath at 50 digits."""
+"""Precision of diffkit.nn's losses (hunt 42.6) against mpmath at 50 digits, and BatchNorm's state
+dict without running statistics against PyTorch's keys."""
 
 from __future__ import annotations
 
@@ -130,3 +131,24 @@ def test_cross_entropy_matches_mpmath_and_nll_of_log_softmax(dt):
         ref = mp.log(sum(mp.exp(v - zs[k]) for v in zs))
         assert _rel(float(g), ref) <= 8 * _eps(dt), (float(g), float(ref))
         assert g == n  # the same form: (z − m) − log Σ exp(z − m)
+
+
+def test_batchnorm_without_running_stats_has_pytorchs_state_dict():
+    torch = pytest.importorskip("torch")
+    for ours, theirs in ((nn.BatchNorm1d(3, track_running_stats=False),
+                          torch.nn.BatchNorm1d(3, track_running_stats=False)),
+                         (nn.BatchNorm2d(2, affine=False, track_running_stats=False),
+                          torch.nn.BatchNorm2d(2, affine=False, track_running_stats=False)),
+                         (nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3))):
+        assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+        ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+
+
+def test_batchnorm_without_running_stats_uses_batch_statistics_in_eval():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    ours = nn.BatchNorm1d(3, track_running_stats=False, dtype=np.float64).eval()
+    theirs = torch.nn.BatchNorm1d(3, track_running_stats=False, dtype=torch.float64).eval()
+    np.testing.assert_allclose(np.asarray(dk.stop_gradient(ours(x))),
+                               theirs(torch.tensor(x)).detach().numpy(), rtol=1e-13, atol=1e-15)

@@ -588,9 +588,12 @@ class _BatchNorm(Module):
             self.weight = Parameter(np.ones(num_features, dtype), name="weight")
             self.bias = Parameter(np.zeros(num_features, dtype), name="bias")
         stats = working_dtype(dtype)  # a float16 running σ² overflows from σ = 256 on
-        self.register_buffer("running_mean", np.zeros(num_features, stats))
-        self.register_buffer("running_var", np.ones(num_features, stats))
-        self.register_buffer("num_batches_tracked", np.array(0, np.int64))
+        # without tracking, PyTorch's buffers are None: absent from state_dict, so the state
+        # dicts of both load into each other strictly
+        track = bool(track_running_stats)
+        self.register_buffer("running_mean", np.zeros(num_features, stats) if track else None)
+        self.register_buffer("running_var", np.ones(num_features, stats) if track else None)
+        self.register_buffer("num_batches_tracked", np.array(0, np.int64) if track else None)
 
     def _check(self, x: Any) -> None:
         raise NotImplementedError
@@ -608,12 +611,15 @@ class _BatchNorm(Module):
         axes = (0, *range(2, len(x.shape)))
         bshape = (1, self.num_features) + (1,) * (len(x.shape) - 2)
         weight, bias = (self.weight, self.bias) if self.affine else (None, None)
-        if self.track_running_stats:  # statistics it updates or reads, and a mode: a trace
+        # PyTorch's modes: batch statistics in training or without running ones (None), which
+        # are updated in training while tracked, and read in eval mode wherever they exist
+        stored = self.running_mean is not None and self.running_var is not None
+        if stored:  # statistics it updates or reads, and a mode: a trace
             holds_at_this_call()  # holds at this call only (dk.jit runs it afresh)
-        if self.training or not self.track_running_stats:
+        if self.training or not stored:
             _check_batch_values(x, self.num_features)
             y, mu, var = _normalized(x, axes, self.eps, weight, bias, bshape)
-            if self.training and self.track_running_stats:
+            if self.training and self.track_running_stats and stored:
                 m = self._running_weight()
                 count = x.size // self.num_features
                 mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)

@@ -383,8 +383,10 @@ class Module:
         missed and did not use, as PyTorch's ``(missing_keys, unexpected_keys)``."""
         device = self.device
         params = list(self.named_parameters(remove_duplicate=False))
+        # a None buffer (BatchNorm's running statistics untracked) is not state, as PyTorch's
         buffers = [(m, k, f"{mname}.{k}" if mname else k)
-                   for mname, m in self.named_modules(remove_duplicate=False) for k in m._buffers]
+                   for mname, m in self.named_modules(remove_duplicate=False)
+                   for k, b in m._buffers.items() if b is not None]
         names = [*(k for k, _ in params), *(key for _, _, key in buffers)]
         _unique_names(self, names)  # one saved entry cannot load two of them
         own = dict(params)

@@ -470,8 +470,8 @@ class _SyncStatistics:
         var = dk.mul(all_reduce_sum(dk.sum(dk.mul(d, d), axis=axes, keepdims=True), weight=w),
                      1.0 / total)
         y = dk.mul(d, dk.pow(dk.add(var, self.eps), -0.5))
-        if self.track_running_stats:
-            b = self._buffers  # type: ignore[attr-defined]
+        b = self._buffers  # type: ignore[attr-defined]
+        if self.track_running_stats and b["running_mean"] is not None:  # None: not tracked
             m = self._running_weight()
             mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
             b["running_mean"] = (1 - m) * b["running_mean"] + m * mu_v
