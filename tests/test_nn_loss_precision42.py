@@ -152,3 +152,39 @@ def test_batchnorm_without_running_stats_uses_batch_statistics_in_eval():
     theirs = torch.nn.BatchNorm1d(3, track_running_stats=False, dtype=torch.float64).eval()
     np.testing.assert_allclose(np.asarray(dk.stop_gradient(ours(x))),
                                theirs(torch.tensor(x)).detach().numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_batchnorm_flag_turned_off_after_construction_reads_running_stats_in_eval():
+    # PyTorch's modes: eval mode reads running statistics wherever they exist
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).standard_normal((6, 3))
+    ours, theirs = nn.BatchNorm1d(3, dtype=np.float64), torch.nn.BatchNorm1d(3, dtype=torch.float64)
+    ours(x), theirs(torch.tensor(x))  # one training step: running statistics move
+    ours.track_running_stats = theirs.track_running_stats = False
+    ours.eval(), theirs.eval()
+    np.testing.assert_allclose(np.asarray(dk.stop_gradient(ours(x[:2]))),
+                               theirs(torch.tensor(x[:2])).detach().numpy(), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("act", [nn.ReLU, nn.Sigmoid])
+def test_compiled_step_equals_eager_for_conv_activation_on_batches_of_one(act, dt):
+    # the compiled step overwrote sign(o) with ct (o's transposed layout) where the tape computes
+    # ct * sign(o) (C order): a batch of one's conv-weight matmul then summed in another order
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((3, 3, 7, 7)).astype(dt)
+    y = rng.integers(0, 4, 3)
+    data = [(x[i:i + 1], y[i:i + 1]) for i in range(3)] * 2
+    runs = []
+    for compile in (None, False):
+        nn.manual_seed(1)
+        m = nn.Sequential(nn.Conv2d(3, 4, 3, dtype=dt), act(), nn.Flatten(),
+                          nn.Linear(100, 4, dtype=dt))
+        tr = nn.Trainer(m, optimizer=nn.SGD(m.parameters(), lr=0.1), progress=False,
+                        compile=compile)
+        tr.fit(data, epochs=2)
+        runs.append((tr.compiled, [np.array(p.value) for p in m.parameters()],
+                     [np.array(p.grad) for p in m.parameters()]))
+    assert runs[0][0] == "compiled"
+    for a, b in zip(runs[0][1] + runs[0][2], runs[1][1] + runs[1][2]):
+        np.testing.assert_array_equal(a, b)

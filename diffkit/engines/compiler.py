@@ -1179,14 +1179,23 @@ def _convert(nodes: Sequence[Node], vals: dict[int, _Val], seen: dict[Any, _Val]
 def _key(v: _Val) -> Any:
     """What identifies an operation's result: primitive, argument values (resolved by
     `_simplify`) and parameters (None where a parameter is not plain data, e.g. an index array:
-    such operations are not shared)."""
-    args = tuple(map(id, v.args))
+    such operations are not shared). A scalar constant counts by its value, not its node: each
+    use of 0.5 in a rule is a node of its own, and cross_entropy's expansion and VJP both build
+    dk.log_softmax, whose constants kept the two copies apart."""
+    args = tuple(_arg_key(a) for a in v.args)
     if not v.params:
         return v.prim, args
     if not all(_plain_param(p) for p in v.params.values()):
         return None
     # repr tells -0.0 from 0.0 and 1 from True, which == and hash do not
     return v.prim, args, repr(sorted(v.params.items()))
+
+
+def _arg_key(a: _Val) -> Any:
+    c = a.const
+    if a.is_const and (type(c) in (float, int, bool) or isinstance(c, np.generic)):
+        return type(c), repr(c), a.dtype, a.shape  # repr: −0.0 is not 0.0, 1 is not True
+    return id(a)
 
 
 def _plain_param(p: Any) -> bool:
@@ -1337,13 +1346,19 @@ def _last_uses(order: list[_Val], roots: list[_Val]) -> dict[int, int]:
 
 def _in_place(v: _Val, i: int, args: list[str], text: str, fresh: set[int], last: dict[int, int]
               ) -> tuple[int, str] | None:
-    """(operand, operator) when ``a ∘ b`` may overwrite a fresh operand that is read no more."""
+    """(operand, operator) when ``a ∘ b`` may overwrite a fresh operand that is read no more.
+
+    Only where the result keeps the memory layout of ``a ∘ b`` (what the eager tape computes):
+    NumPy lays that out as its first operand with a stride along each axis, so b is overwritten
+    only when a is a number (0-d). ``sign(o) *= ct`` gave a ReLU's input gradient o's transposed
+    layout where ``ct * sign(o)`` is C-ordered; a Conv2d weight gradient of a batch of one then
+    reached BLAS as the other operand layout, another summation order: its last bit differed."""
     if len(v.args) != 2 or not v.shape:
         return None
     for sym in "+-*/":
         if text != f"{args[0]} {sym} {args[1]}":
             continue
-        for k in (0, 1):
+        for k in ((0, 1) if not v.args[0].shape else (0,)):
             a = v.args[k]
             if id(a) in fresh and last.get(id(a)) == i and a.shape == v.shape and a.dtype == v.dtype:
                 return k, sym
