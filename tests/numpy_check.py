@@ -57,6 +57,8 @@ class Spec:
         rtol: tolerance of exact engines against the reference (fd: looser, by its scheme).
         wrt: the argument indices to differentiate (None: all).
         float32: also check float32 inputs.
+        numpy_wrong: NumPy's own value is wrong on this machine (:func:`numpys_reduce_is_wrong`):
+            diffkit's value is held to the reference instead.
     """
 
     name: str
@@ -70,6 +72,7 @@ class Spec:
     rtol: float = 1e-10
     wrt: tuple[int, ...] | None = None
     float32: bool = True
+    numpy_wrong: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -203,6 +206,18 @@ def _fd_tol(method: str, order: int) -> tuple[float, float]:
     return (1e-6, 1e-7) if order == 1 else (1e-4, 1e-5)
 
 
+def numpys_reduce_is_wrong(ufunc: np.ufunc) -> bool:
+    """Whether this machine's NumPy gets ``ufunc.reduce`` wrong: NumPy 2.4's AVX-512 loops of
+    power and arctan2 reduce as if the running value were not fed back (np.power.reduce of
+    [2, 3, 2] is 4, not (2**3)**2 = 64; its element-wise calls and .accumulate are right)."""
+    x = np.array([2.0, 3.0, 2.0, 0.5, 1.5, 0.75, 1.25, 0.9, 1.1])
+    with np.errstate(all="ignore"):
+        running = x[0]
+        for v in x[1:]:
+            running = ufunc(running, v)
+        return not np.isclose(ufunc.reduce(x), running, rtol=1e-12, atol=0.0)
+
+
 def check(spec: Spec) -> None:
     """Every assertion of the module docstring, at every point of `spec`."""
     for point in spec.points:
@@ -219,6 +234,11 @@ def _check_point(spec: Spec, point: tuple[Any, ...]) -> None:
     want = np.asarray(spec.fn(*point))
     got = np.asarray(f(*point))
     np.testing.assert_array_equal(got, want, err_msg=f"{where}: diffkit's value is not NumPy's")
+    if spec.numpy_wrong:  # NumPy's own loop is wrong here (a plain call runs it): its
+        # definition, the reference, is the value the traced ones are held to below
+        with MP.workdps(VALUE_DPS):
+            right = np.array([float(v) for v in flat(spec.ref(*[to_mp(a) for a in point]))])
+        want = right.reshape(want.shape)
     traced_value = dk.value_and_grad(f, wrt=wrt)(*point)[0] if want.size == 1 else None
     if traced_value is not None:
         np.testing.assert_allclose(traced_value, want.reshape(()), rtol=1e-13, err_msg=where)
