@@ -870,6 +870,28 @@ def _fresh(node: Node) -> np.ndarray:
     return out
 
 
+def _nan_partial(node: Node, active: set[Node], where: np.ndarray) -> bool:
+    """Whether a table partial of an element-wise `node` in a variable input is NaN at its flat
+    elements `where` (w · d with d NaN: ∂/∂w = d). Reverse and forward mode multiply that NaN
+    into the derivative whatever meets it (0 · NaN is NaN, also where np.nansum masks the
+    value), so the derivative is NaN there: docs/design.md's NaN-ignoring reductions."""
+    prim = node.prim
+    if prim.kind != "elementwise" or prim.partials is None:
+        return False
+    values = [i.value for i in node.inputs]
+    with np.errstate(all="ignore"):
+        for i, rule in zip(node.inputs, prim.partials):
+            if i not in active or rule is None:
+                continue
+            try:
+                p = np.broadcast_to(np.asarray(rule(*values, node.value)), node.shape)
+            except Exception:  # noqa: BLE001 - a partial that cannot be taken: _passes_on decides
+                p = np.zeros(node.shape)
+            if bool(np.any(np.isnan(p.reshape(-1)[where]))):
+                return True
+    return False
+
+
 def _passes_on(node: Node, active: set[Node], where: np.ndarray) -> bool:
     """Whether the table's partials of an element-wise `node` in a variable input are nonzero
     at its flat elements `where` (x − ∞: 1), so that a constant SymPy form lost a derivative; a
@@ -899,9 +921,15 @@ def check_absorbed(graph: Graph, name: str) -> None:
     (x − ∞ is −∞, derivative 0 where it is 1 in the AD engines and JAX). An infinity that
     stays beside the variable (a branch of ``where``: Piecewise((x, x > 0), (−∞, True)),
     heaviside's value at its jump, Min(x, ∞) = x) differentiates as it should. Checked where
-    the function's value is not finite (where an absorbed infinity reaches it)."""
-    if not _nonfinite(graph.output.value):  # an absorbed ∞ that the function maps to a finite
-        return  # value (nan_to_num, exp(x − ∞) = 0) has derivative 0 there, as SymPy's
+    the function's value is not finite (where an absorbed infinity reaches it).
+
+    Where the table's partial in the variable is NaN at an absorbed element (w · d with a NaN
+    constant d, whatever the function's value: np.nansum masks it), the derivative is NaN, as
+    reverse and forward mode find it and as design.md's NaN-ignoring reductions prescribe: a
+    NonDifferentiableError, whose cause SymPy's folding hid (nan · w is nan, so the mask kept
+    only constants and the derivative came out 0)."""
+    finite = not _nonfinite(graph.output.value)  # an absorbed ∞ that f maps to a finite value
+    # (nan_to_num, exp(x − ∞) = 0) has derivative 0 there, as SymPy's: only a NaN partial counts
     active: set[Node] = set(graph.inputs)
     for node in graph.nodes:
         if node.prim is None or not any(i in active for i in node.inputs):
@@ -916,6 +944,14 @@ def check_absorbed(graph: Graph, name: str) -> None:
             continue
         mask = np.array([isinstance(e, sp.Basic) and not e.free_symbols and e.has(*NONFINITE)
                          for e in out], dtype=bool)
+        if mask.any() and _nan_partial(node, active, mask):
+            raise NonDifferentiableError(
+                f"the symbolic derivative is not finite at this point: {node.prim.name} meets a "
+                "differentiated value with a NaN constant (w * d with d NaN), whose derivative "
+                "is NaN even where the result masks it (np.nansum), as in every engine: clean "
+                "the data first, e.g. np.where(np.isnan(d), 0.0, d)")
+        if finite:
+            continue
         if mask.any() and _passes_on(node, active, mask):
             lost = out[np.argmax(mask)]
             raise MissingRuleError(

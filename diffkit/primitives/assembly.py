@@ -66,6 +66,14 @@ def _as_array(x: Any) -> Any:
     return from_objects(a) if a.dtype.kind == "O" else a
 
 
+def _weak(x: Any) -> Any:
+    """What NumPy's result_type reads of `x`: a Python int, float or complex as it is (a weak
+    scalar, NEP 50), else the dtype of the (traced) array."""
+    if type(x) in (int, float, complex):
+        return x
+    return _dtype(x) if isinstance(x, Traced) or hasattr(x, "dtype") else np.asarray(x).dtype
+
+
 def _zeros(shape: tuple[int, ...], like: Any) -> Any:
     """Zeros of `like`'s dtype, in `like`'s array module (a constant)."""
     return _xp(like).zeros(shape, dtype=_dtype(like))
@@ -105,8 +113,13 @@ def _along(axis: int, index: Any) -> tuple[Any, ...]:
 
 
 def _cast(x: Any, dtype: Any) -> Any:
-    """NumPy's ``dtype=`` of ``np.trace`` (the stacking functions pass theirs to concatenate,
-    which checks NumPy's ``casting=`` rule)."""
+    """`x` in `dtype`, as NumPy writes it into a result array of that dtype: a traced value
+    through the ``astype`` record (its rules cast the tangent and the cotangent back), a
+    constant by its array module, a Python number by NumPy. NumPy's ``dtype=`` of ``np.trace``
+    (the stacking functions pass theirs to concatenate, which checks NumPy's ``casting=``
+    rule), select's and linspace's result dtype."""
+    if type(x) in (builtins.bool, int, float, complex):
+        return np.asarray(x, dtype=dtype)  # as NumPy writes a Python number into its result
     if dtype is None or np.dtype(dtype) == _dtype(x):
         return x
     if not isinstance(x, Traced):
@@ -857,8 +870,16 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
         if _dtype(c) != np.bool_:
             raise TypeError(f"select: invalid entry {i} in condlist: should be boolean ndarray, "
                             f"got dtype {_dtype(c)}")
-    choices = [_as_array(c) for c in choicelist]
-    out = _as_array(default)
+    # NumPy's result dtype: of the choices and the default, Python numbers weak (NEP 50), so
+    # a float32 choice with default=0 or default=0.1 stays float32; every one is cast to it
+    values = [c if type(c) in (int, float, complex) else _as_array(c)
+              for c in (*choicelist, default)]
+    try:
+        dtype = np.result_type(*(_weak(v) for v in values))
+    except TypeError as e:
+        raise TypeError(f"select: choicelist and default value do not have a common dtype: "
+                        f"{e}") from None
+    *choices, out = [_cast(v, dtype) for v in values]
     shape = np.broadcast_shapes(*(shape_of(v) for v in (*conds, *choices, out)))
     for c, v in zip(reversed(conds), reversed(choices)):
         out = where(c, v, out)
@@ -1041,9 +1062,15 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
         raise MissingRuleError("linspace with dtype= or axis= on traced values: diffkit cannot "
                                "differentiate it yet; use method='fd'")
     start, stop = from_objects(start), from_objects(stop)
+    # NumPy computes in the result dtype of start and stop (Python numbers weak), made inexact:
+    # float32 ends give float32 steps, delta and samples
+    dt = np.result_type(_weak(start), _weak(stop))
+    if dt.kind not in "fc":
+        dt = np.dtype(np.float64)
+    start, stop = _cast(start, dt), _cast(stop, dt)
     div = num - 1 if endpoint else num
     shape = np.broadcast_shapes(shape_of(start), shape_of(stop))
-    steps = np.arange(num, dtype=float).reshape((num,) + (1,) * len(shape))
+    steps = _xp(start, stop).arange(num, dtype=dt).reshape((num,) + (1,) * len(shape))
     delta = stop - start
     step = delta / div if div > 0 else delta * np.nan
     y = steps * step + start if div > 0 else steps * delta + start

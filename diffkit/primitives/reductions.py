@@ -836,38 +836,55 @@ def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
     return concatenate(parts, axis=0) if len(parts) > 1 else out
 
 
+def _gradient_spacing(spacing: Any, n: int) -> Any:
+    """One axis's spacing as NumPy's gradient holds it: a scalar as given (a Python number stays
+    weak, a NumPy scalar or 0-d array strong), coordinates as their differences in their own
+    dtype (integers as float64), and those reduced to their first when all are equal."""
+    h = _plain_number(spacing, "a gradient spacing")
+    if np.ndim(h) == 0:
+        return h
+    coords = np.asarray(h)
+    if coords.ndim != 1 or coords.shape != (n,):
+        raise ShapeError(f"gradient: coordinates of length {coords.size} for an axis of "
+                         f"length {n}")
+    if np.issubdtype(coords.dtype, np.integer):
+        coords = coords.astype(np.float64)
+    dx = np.diff(coords)
+    return dx[0] if np.all(dx == dx[0]) else dx
+
+
 def _gradient_axis(f: Any, ax: int, spacing: Any, edge_order: int) -> Any:
-    """NumPy's second-order central differences along one axis (one-sided at the edges)."""
+    """NumPy's second-order central differences along one axis (one-sided at the edges).
+
+    NumPy's arithmetic and dtypes: the coefficients in the spacing's type, each piece computed
+    in the type f and the coefficients promote to, then written (cast) into a result of f's
+    inexact dtype, so float32 data with float64 coordinates is computed in float64 and rounded
+    to float32, as NumPy's ``out[...] = ...`` does."""
     nd = len(shape_of(f))
     n = shape_of(f)[ax]
     if n < edge_order + 1:
         raise ShapeError("gradient: the shape of the array should be at least edge_order + 1 "
                          f"along each axis, got {n}")
+    otype = _dtype(f) if _dtype(f).kind in "fc" else np.dtype(np.float64)
 
     def at(index: Any) -> Any:
         return getitem(f, _along(ax, nd, index))
 
-    coords = np.asarray(_plain_number(spacing, "a gradient spacing"), dtype=float)
-    uniform = coords.ndim == 0
-    if not uniform:
-        if coords.shape != (n,):
-            raise ShapeError(f"gradient: coordinates of length {coords.size} for an axis of "
-                             f"length {n}")
-        dx = np.diff(coords)
-        if np.all(dx == dx[0]):
-            uniform, coords = True, dx[0]
-    if uniform:
-        h = float(coords)
-        interior = (at(slice(2, None)) - at(slice(None, -2))) / (2.0 * h)
+    def out(piece: Any) -> Any:
+        return piece if _dtype(piece) == otype else _reduce_in(piece, otype)
+
+    dx = _gradient_spacing(spacing, n)
+    if np.ndim(dx) == 0:
+        interior = (at(slice(2, None)) - at(slice(None, -2))) / (2.0 * dx)
         if edge_order == 1:
-            first = (at(slice(1, 2)) - at(slice(0, 1))) / h
-            last = (at(slice(n - 1, n)) - at(slice(n - 2, n - 1))) / h
+            first = (at(slice(1, 2)) - at(slice(0, 1))) / dx
+            last = (at(slice(n - 1, n)) - at(slice(n - 2, n - 1))) / dx
         else:
-            first = (-1.5 / h * at(slice(0, 1)) + 2.0 / h * at(slice(1, 2))
-                     - 0.5 / h * at(slice(2, 3)))
-            last = (0.5 / h * at(slice(n - 3, n - 2)) - 2.0 / h * at(slice(n - 2, n - 1))
-                    + 1.5 / h * at(slice(n - 1, n)))
-        return concatenate([first, interior, last], axis=ax)
+            first = (-1.5 / dx * at(slice(0, 1)) + 2.0 / dx * at(slice(1, 2))
+                     + -0.5 / dx * at(slice(2, 3)))
+            last = (0.5 / dx * at(slice(n - 3, n - 2)) + -2.0 / dx * at(slice(n - 2, n - 1))
+                    + 1.5 / dx * at(slice(n - 1, n)))
+        return concatenate([out(first), out(interior), out(last)], axis=ax)
     shape = [1] * nd
     shape[ax] = -1
     dx1, dx2 = dx[:-1], dx[1:]
@@ -882,12 +899,12 @@ def _gradient_axis(f: Any, ax: int, spacing: Any, edge_order: int) -> Any:
         d1, d2 = dx[0], dx[1]
         first = (-(2.0 * d1 + d2) / (d1 * (d1 + d2)) * at(slice(0, 1))
                  + (d1 + d2) / (d1 * d2) * at(slice(1, 2))
-                 - d1 / (d2 * (d1 + d2)) * at(slice(2, 3)))
+                 + -d1 / (d2 * (d1 + d2)) * at(slice(2, 3)))
         d1, d2 = dx[-2], dx[-1]
         last = (d2 / (d1 * (d1 + d2)) * at(slice(n - 3, n - 2))
-                - (d2 + d1) / (d1 * d2) * at(slice(n - 2, n - 1))
+                + -(d2 + d1) / (d1 * d2) * at(slice(n - 2, n - 1))
                 + (2.0 * d2 + d1) / (d2 * (d1 + d2)) * at(slice(n - 1, n)))
-    return concatenate([first, interior, last], axis=ax)
+    return concatenate([out(first), out(interior), out(last)], axis=ax)
 
 
 @composite(numpy=("gradient",))
@@ -896,6 +913,8 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
     one-sided differences at the edges; spacing by scalars or coordinate arrays per axis. One
     array for one axis, else a tuple (NumPy's return)."""
     f = _array(f)
+    if _dtype(f).kind in "iu":  # NumPy's: integers as float64 (no modular differences)
+        f = _reduce_in(f, np.float64)
     nd = len(shape_of(f))
     if edge_order not in (1, 2):
         raise ShapeError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
