@@ -110,6 +110,8 @@ NAN_PROGRAMS = {
     "masked_where": lambda w: np.sum(np.where(np.isnan(D), 0.0, w * D)),
     "nansum_sin": lambda w: np.nansum(np.sin(w) * D),
     "nansum_pow": lambda w: np.nansum(w**D),
+    "nansum_matmul": lambda w: np.nansum(np.array([[1.0, np.nan, 2.0], [2.0, 3.0, 1.0]]) @ w),
+    "nansum_einsum": lambda w: np.nansum(np.einsum("i,j->ij", w, D)),
 }
 
 
@@ -138,6 +140,7 @@ def test_symbolic_still_answers_where_the_partial_is_finite():
     """An absorbed NaN whose partial in the variable is finite (w + d: 1) and an absorbed ∞ that
     f maps to a finite value are differentiated as before, as reverse mode does."""
     for f, want in ((lambda w: np.nansum(w + D), [1.0, 0.0, 1.0]),
+                    (lambda w: np.nansum(np.sum(np.stack([w, D]), axis=0)), [1.0, 0.0, 1.0]),
                     (lambda w: np.sum(np.exp(w - np.inf)), [0.0, 0.0, 0.0])):
         np.testing.assert_array_equal(dk.grad(f, method="symbolic")(W)[0], want)
         np.testing.assert_array_equal(dk.grad(f, method="reverse")(W)[0], want)

@@ -871,14 +871,29 @@ def _fresh(node: Node) -> np.ndarray:
 
 
 def _nan_partial(node: Node, active: set[Node], where: np.ndarray) -> bool:
-    """Whether a table partial of an element-wise `node` in a variable input is NaN at its flat
-    elements `where` (w · d with d NaN: ∂/∂w = d). Reverse and forward mode multiply that NaN
+    """Whether a table partial of `node` in a variable input is NaN at its flat elements
+    `where` (w · d with d NaN: ∂/∂w = d; D @ w with a NaN in D's row). Reverse and forward mode multiply that NaN
     into the derivative whatever meets it (0 · NaN is NaN, also where np.nansum masks the
     value), so the derivative is NaN there: docs/design.md's NaN-ignoring reductions."""
     prim = node.prim
-    if prim.kind != "elementwise" or prim.partials is None:
-        return False
     values = [i.value for i in node.inputs]
+    if prim.kind != "elementwise" or prim.partials is None:
+        # a product (matmul, einsum, outer, …) with NaN data: the absorbed elements' rows of
+        # its Jacobian in the variable, read by its own reverse rule (a one-hot cotangent)
+        if not any(i not in active and _nonfinite(i.value) and bool(np.isnan(
+                np.asarray(i.value, dtype=complex)).any()) for i in node.inputs):
+            return False
+        ct = np.zeros(node.shape, dtype=node.dtype)
+        ct.reshape(-1)[where] = 1
+        with np.errstate(all="ignore"):
+            try:
+                lin = prim.linearize(values, node.value, node.params,
+                                     [i in active for i in node.inputs])
+                cts = lin.vjp(ct)
+            except Exception:  # noqa: BLE001 - no reverse rule to read: not decided here
+                return False
+        return any(c is not None and i in active and bool(np.isnan(np.asarray(c)).any())
+                   for i, c in zip(node.inputs, cts))
     with np.errstate(all="ignore"):
         for i, rule in zip(node.inputs, prim.partials):
             if i not in active or rule is None:
