@@ -115,7 +115,7 @@ def _sympy_log1p(sp: Any, x: Any) -> Any:
     return sympy_log1p(x)
 
 
-log1p = elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / (x + 1.0),),
+log1p = elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / plus_real(1.0, x),),
                     _sympy_log1p, scalar="math.log1p({0})", domain=((-0.5, 3.0),),
                     domain_text="log1p needs x > -1", valid=lambda x: x > -1.0,
                     signed_zero=("complex",))
@@ -188,13 +188,32 @@ def logistic_prime(x: Any) -> Any:
     return 0.25 * _sech2(h, tanh(h))
 
 
+def plus_real(c: float, x: Any, negate: bool = False) -> Any:
+    """c + x (c − x with ``negate``) for a real constant c, the sign of a zero imaginary part of
+    a complex x kept: the one way a rule adds a real constant to a value that may be complex.
+
+    NumPy adds a real c to a complex z as (c + 0j), so the imaginary part of c + z is 0 + y, which
+    is +0 for y = −0: a point on a branch cut (x < −1 − 0j for √(1 − z²)) moves to the other side
+    than NumPy's own function takes. z − c keeps y (−0 − 0 = −0), so for complex x this computes
+    c + x as −((−x) − c) and c − x as −(x − c): the real part rounded as c ± x (round to nearest
+    is symmetric), the imaginary part y (−y for c − x) bit for bit, as Kahan's (c ± Re z) ± i·Im z.
+    For a real x it is NumPy's c ± x itself (no extra operations; −(x − c) would give −0.0 at
+    x = c). x − c needs no helper: NumPy's z − c already keeps y."""
+    if dtype_of(x).kind != "c":
+        return c - x if negate else c + x
+    return -(x - c) if negate else -((-x) - c)
+
+
 def one_minus_square(x: Any) -> Any:
     """1 − x²: as (1 − x)(1 + x) for |x| >= ½ (no cancellation near ±1), as 1 − x·x for |x| < ½,
     whose derivative −2x keeps its digits (the product's, (1 − x) − (1 + x), loses them near 0).
-    1 − x is written −(x − 1): for a complex x on a branch cut (x > 1 + 0j, reached from a real
-    input) it keeps −0 as its imaginary part, where NumPy's 1 − x gives +0, so √(1 − x²) lies
-    on the side NumPy's arcsin and arccos take (their slope at 1.5 + 0j is +i/√1.25, not −)."""
-    return where(less(abs(_real_part(x)), 0.5), 1.0 - x * x, -(x - 1.0) * (1.0 + x))
+    Both are written with `plus_real`, so for a complex x on a branch cut (|x| > 1 ± 0j, reached
+    from a real input through x + 0j, −(x + 0j), conj(x + 0j)) the imaginary part of 1 − x² has
+    the sign of −2·Re x·Im x, zero or not, wherever 1 − (Re x)² < 0, and √(1 − x²) lies on the side NumPy's arcsin and
+    arccos take (their slope at −1.5 − 0j is −1/√1.25, at 1.5 + 0j +i/√1.25). For complex x the
+    product is (x − 1)(−x − 1) bit for bit (negating both factors changes no rounding)."""
+    return where(less(abs(_real_part(x)), 0.5), plus_real(1.0, x * x, negate=True),
+                 plus_real(1.0, x, negate=True) * plus_real(1.0, x))
 
 
 def _arctan_prime(x: Any, o: Any) -> Any:
@@ -203,7 +222,7 @@ def _arctan_prime(x: Any, o: Any) -> Any:
     big = greater(abs(_real_part(x)), 1.0)
     small, large = where(big, 0.0, x), where(big, x, 1.0)  # each branch finite everywhere
     r = 1.0 / large
-    return where(big, r / (large + r), 1.0 / (1.0 + small * small))
+    return where(big, r / (large + r), 1.0 / plus_real(1.0, small * small))
 
 
 def _sympy_tanh(sp: Any, x: Any) -> Any:

@@ -79,6 +79,7 @@ from .elementwise import (
     maximum,
     not_equal,
     one_minus_square,
+    plus_real,
     real,
     sigmoid,
     signum,
@@ -299,7 +300,7 @@ log10 = elementwise("log10", lambda xp, x: xp.log10(x), (lambda x, o: 1.0 / (x *
 def _arcsinh_prime(x: Any, o: Any) -> Any:
     """1/√(1 + x²): as 1/hypot(x, 1) for real x (no overflow of x² for |x| > 1e154)."""
     if _dtype_of(x).kind == "c":
-        return 1.0 / sqrt(1.0 + x * x)
+        return 1.0 / sqrt(plus_real(1.0, x * x))
     return 1.0 / hypot(x, 1.0)
 
 
@@ -309,7 +310,7 @@ arcsinh = elementwise("arcsinh", lambda xp, x: xp.arcsinh(x), (_arcsinh_prime,),
                       doc="Inverse hyperbolic sine.", signed_zero=("complex",))
 arccosh = elementwise("arccosh", lambda xp, x: xp.arccosh(x),
                       # √(x−1)·√(x+1), not √(x²−1): the principal branch also for complex x
-                      (lambda x, o: 1.0 / (sqrt(x - 1.0) * sqrt(x + 1.0)),), "acosh",
+                      (lambda x, o: 1.0 / (sqrt(x - 1.0) * sqrt(plus_real(1.0, x))),), "acosh",
                       latex=r"\operatorname{arcosh}", numpy=_np("arccosh", "acosh"),
                       aliases=("acosh",), scalar="math.acosh({0})", domain=((1.2, 4.0),),
                       domain_text="arccosh needs x >= 1",
