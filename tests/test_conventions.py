@@ -116,7 +116,9 @@ def test_draw_accepts_a_loss_computed_with_diffkit_nn():
     params = list(model.parameters())
     assert t.function.inputs == ("weight", "bias", "weight_2", "bias_2")
     for grad, p in zip(t.derivative, params, strict=True):
-        np.testing.assert_allclose(grad, p.grad, rtol=1e-6)
+        # float32 sums over the batch whose terms cancel: relative to the largest entry
+        np.testing.assert_allclose(grad, p.grad, rtol=1e-6,
+                                   atol=1e-6 * float(np.max(np.abs(p.grad))))
     assert t.value == pytest.approx(float(loss))
     assert t.title().endswith("(reverse mode, y\u0304 = 1)")
 

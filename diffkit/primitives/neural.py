@@ -38,7 +38,7 @@ from .elementwise import (
     where,
 )
 from .products import matmul
-from .special import log_softmax
+from .special import _log_softmax_parts, _softmax_minus_one, log_softmax
 from .structure import broadcast_to, reshape, sum, transpose
 
 
@@ -211,10 +211,19 @@ def _xent_expand(z: Any, t: Any) -> Any:
 def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     z, t = xs
     last = (len(shape_of(z)) - 1,)
-    log_p = _log_softmax(z)
+    log_p, dominant, rho = _log_softmax_parts(z, -1)
     ct1 = reshape(ct, (*shape_of(ct), 1))
-    return (lambda: ct1 * (exp(log_p) * bind(sum, t, axis=last, keepdims=True) - t),
-            lambda: ct1 * -log_p)  # t̄: only for learned targets
+
+    def z_bar() -> Any:
+        # p·Σt − t; the dominant entry's (pₖ > ½) as Σ_{j≠k} tⱼ + Σt·(pₖ − 1) with pₖ − 1 =
+        # −ρ/(1 + ρ): pₖ·Σt − tₖ subtracted 1 from a pₖ rounded to 1 (float32 logits [20, 0],
+        # label 0: 0, not −2.06e-9)
+        total = bind(sum, t, axis=last, keepdims=True)
+        others = bind(sum, where(dominant, 0.0, t), axis=last, keepdims=True)
+        return ct1 * where(dominant, others + total * _softmax_minus_one(rho),
+                           exp(log_p) * total - t)
+
+    return z_bar, lambda: ct1 * -log_p  # t̄: only for learned targets
 
 
 def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
@@ -230,18 +239,33 @@ def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
 
 
 def _xent_sympy(sp: Any, z: Any, t: Any) -> Any:
-    """Σ t·(logsumexp(z) − z), with logsumexp as m + log Σ exp(z − m), m = max z (no overflow; the
-    derivative through m cancels, so its ties do not matter). The value's grouping
-    (z − m) − log Σ cannot be written here: SymPy flattens a sum of sums into one Add."""
+    """Σ t·(logsumexp(z) − z) in the forms of ``_log_normalizer``, so that SymPy's derivative
+    does not cancel either: where zₖ dominates (ρ = Σ_{j≠k} exp(zⱼ − zₖ) < 1, pₖ > ½),
+    Σᵢ tᵢ·(zₖ − zᵢ + log1p(ρ)), whose tₖ term is tₖ·log1p(ρ) (SymPy drops zₖ − zₖ), so ∂/∂zₖ
+    forms pₖ − 1 as −ρ/(1 + ρ), not 1/(1 + ρ) − 1 (0 for logits [40, 0]); elsewhere
+    m + log Σ exp(z − m), m = max z (no overflow; the derivative through m cancels, so its ties
+    do not matter). The value's grouping (z − m) − log Σ cannot be written here: SymPy flattens
+    a sum of sums into one Add."""
+    from ._ufunc_sympy import log1p as sympy_log1p  # imports SymPy: on first use only
+
     z, t = np.asarray(z, dtype=object), np.asarray(t, dtype=object)
+    n = z.shape[-1]
 
-    def logsumexp(*row: Any) -> Any:
-        m = sp.Max(*row)
-        return m + sp.log(builtins.sum(sp.exp(v - m) for v in row))
+    def row_loss(*row: Any) -> Any:
+        zs, ts = row[:n], row[n:]
+        m = sp.Max(*zs)
+        pieces = []
+        for k in range(n):
+            rho = sp.Add(*(sp.exp(v - zs[k]) for j, v in enumerate(zs) if j != k))
+            pieces.append((sp.Add(*(ti * (zs[k] - v + sympy_log1p(rho))
+                                    for ti, v in zip(ts, zs))), rho < 1))
+        lse = m + sp.log(builtins.sum(sp.exp(v - m) for v in zs))
+        pieces.append((sp.Add(*(ti * (lse - v) for ti, v in zip(ts, zs))), True))
+        return sp.Piecewise(*pieces)
 
-    lse = np.frompyfunc(logsumexp, z.shape[-1], 1)
-    lse_z = np.asarray(lse(*np.moveaxis(z, -1, 0)), dtype=object)  # 0-d for 1-D logits
-    return np.sum(t * (lse_z[..., None] - z), axis=-1)
+    loss = np.frompyfunc(row_loss, 2 * n, 1)
+    out = loss(*np.moveaxis(z, -1, 0), *np.moveaxis(t, -1, 0))
+    return np.asarray(out, dtype=object)  # 0-d for 1-D logits
 
 
 def _prepare_xent(logits: Any, target: Any) -> Any:
