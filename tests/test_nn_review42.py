@@ -5,9 +5,13 @@ or instance already uses (PyTorch)."""
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import mpmath as mp
 import numpy as np
 import pytest
+from mpi_support import ENV, MPIEXEC, needs_mpi
 
 import diffkit as dk
 from diffkit import nn
@@ -113,3 +117,109 @@ def test_a_compiled_training_step_on_confident_rows_equals_the_eager_one_and_mpm
     np.testing.assert_array_equal(grads[0], grads[1])
     ref = [4 * v for v in _xent_grad_ref(np.array([20.0, 0.0], np.float32), [1, 0])]
     np.testing.assert_allclose(grads[1], ref, rtol=8 * 2.0 ** -23, atol=0)
+
+
+# ----- 2. BatchNorm without num_batches_tracked, or with one running statistic ----------------
+
+
+def _x(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((5, 3)) * 2 + 1
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("how", ["built untracked", "counter set to None"])
+def test_batch_norm_without_a_counter_trains_as_pytorch(how, momentum):
+    torch = pytest.importorskip("torch")
+    ours = nn.BatchNorm1d(3, dtype=np.float64, momentum=momentum,
+                          track_running_stats=how == "counter set to None")
+    theirs = torch.nn.BatchNorm1d(3, dtype=torch.float64, momentum=momentum,
+                                  track_running_stats=how == "counter set to None")
+    if how == "built untracked":  # statistics assigned later, tracking turned on
+        ours.running_mean, ours.running_var = np.zeros(3), np.ones(3)
+        theirs.running_mean = torch.zeros(3, dtype=torch.float64)
+        theirs.running_var = torch.ones(3, dtype=torch.float64)
+        ours.track_running_stats = theirs.track_running_stats = True
+    else:
+        ours.num_batches_tracked = theirs.num_batches_tracked = None
+    for step in range(3):  # the third in eval mode: reads the running statistics
+        if step == 2:
+            ours.eval()
+            theirs.eval()
+        x = _x(step)
+        np.testing.assert_allclose(np.asarray(dk.stop_gradient(ours(x))),
+                                   theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12,
+                                   atol=1e-12)
+        np.testing.assert_allclose(ours.running_mean, theirs.running_mean.numpy(), rtol=1e-13)
+        np.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), rtol=1e-13)
+        assert ours.num_batches_tracked is None and theirs.num_batches_tracked is None
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+
+
+@pytest.mark.parametrize("missing", ["running_var", "running_mean"])
+def test_batch_norm_with_one_running_statistic_is_refused_where_it_would_be_used(missing):
+    torch = pytest.importorskip("torch")
+    x = _x()
+    for track in (True, False):
+        ours = nn.BatchNorm1d(3, dtype=np.float64)
+        theirs = torch.nn.BatchNorm1d(3, dtype=torch.float64)
+        setattr(ours, missing, None)
+        setattr(theirs, missing, None)
+        ours.track_running_stats = theirs.track_running_stats = track
+        # eval mode: PyTorch's "running_var must be defined in evaluation mode"; diffkit used
+        # the batch's statistics instead
+        with pytest.raises(RuntimeError, match="must be defined"):
+            theirs.eval()(torch.tensor(x))
+        with pytest.raises(ValueError, match=f"{missing} is None"):
+            ours.eval()(x)
+        ours.train()
+        theirs.train()
+        if track:  # training would update them: PyTorch's ValueError
+            with pytest.raises(ValueError, match="both be None or neither"):
+                theirs(torch.tensor(x))
+            with pytest.raises(ValueError, match="both be None or neither"):
+                ours(x)
+        else:  # not tracked in training: batch statistics, as PyTorch
+            np.testing.assert_allclose(np.asarray(dk.stop_gradient(ours(x))),
+                                       theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12,
+                                       atol=1e-12)
+
+
+@needs_mpi
+def test_sync_batch_norm_keeps_its_buffers_dtype_and_the_global_statistics(tmp_path: Path):
+    """A float64 batch through a float32 SyncBatchNorm1d on 2 ranks: the running statistics stay
+    float32 as BatchNorm1d's do (they became float64) and are PyTorch's on the whole batch."""
+    import json
+    import subprocess
+    import sys
+
+    torch = pytest.importorskip("torch")
+    script = tmp_path / "w.py"
+    script.write_text(textwrap.dedent("""
+        import sys, json, numpy as np
+        from diffkit import nn
+        nn.distributed.init(timeout=20)
+        x = np.random.default_rng(0).standard_normal((6, 3)) * 2 + 1
+        r = nn.distributed.rank
+        bn = nn.distributed.SyncBatchNorm1d(3)
+        for momentum in (0.1, None):
+            bn.momentum = momentum
+            bn(x[3 * r:3 * r + 3])
+        if r == 0:
+            json.dump({"dtypes": [str(bn.running_mean.dtype), str(bn.running_var.dtype)],
+                       "mean": bn.running_mean.astype(float).tolist(),
+                       "var": bn.running_var.astype(float).tolist(),
+                       "count": int(bn.num_batches_tracked)},
+                      open(sys.argv[1] + "/out.json", "w"))
+    """))
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(script), str(tmp_path)],
+                          env=ENV, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads((tmp_path / "out.json").read_text())
+    assert got["dtypes"] == ["float32", "float32"] and got["count"] == 2
+    x = torch.tensor(np.random.default_rng(0).standard_normal((6, 3)) * 2 + 1)
+    ref = torch.nn.BatchNorm1d(3, dtype=torch.float64)
+    for momentum in (0.1, None):
+        ref.momentum = momentum
+        ref(x)
+    np.testing.assert_allclose(got["mean"], ref.running_mean.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(got["var"], ref.running_var.numpy(), rtol=1e-6)

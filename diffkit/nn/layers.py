@@ -601,10 +601,38 @@ class _BatchNorm(Module):
     def _running_weight(self) -> float:
         """Count this training batch in ``num_batches_tracked`` and return its weight m in the
         running statistics, r ← (1 − m)·r + m·batch: `momentum`, or for ``momentum=None`` the
-        cumulative average's m = 1/k at the k-th batch."""
+        cumulative average's m = 1/k at the k-th batch. Without a counter (None: built without
+        tracking, statistics assigned later; or set to None), PyTorch's rule: nothing is
+        counted, and ``momentum=None`` weighs the batch 0 (the statistics stay)."""
         done = self.num_batches_tracked
+        if done is None:
+            return 0.0 if self.momentum is None else float(self.momentum)
         self.num_batches_tracked = array_namespace(done).asarray(done + 1)
         return 1.0 / float(done + 1) if self.momentum is None else float(self.momentum)
+
+    def _stored(self) -> bool:
+        """Whether running statistics exist (both buffers). One of them alone is refused where
+        it would be updated or read, as PyTorch does: eval mode read batch statistics instead."""
+        mean, var = self.running_mean is None, self.running_var is None
+        if mean != var and (not self.training or self.track_running_stats):
+            missing = "running_mean" if mean else "running_var"
+            raise ValueError(
+                f"{type(self).__name__}: {missing} is None but "
+                f"{'running_var' if mean else 'running_mean'} is not: running_mean and "
+                f"running_var must either both be None or neither be None (set {missing}, or "
+                f"both to None to use batch statistics)")
+        return not mean and not var
+
+    def _update_running(self, mu: Any, var: Any, count: int) -> None:
+        """r ← (1 − m)·r + m·batch for the mean and the unbiased variance of a training batch of
+        `count` values per channel; the buffers keep their dtype (a float64 batch through a
+        float32 layer left float64 buffers, and eval outputs)."""
+        m = self._running_weight()
+        mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
+        mean, var_ = self.running_mean, self.running_var
+        self.running_mean = ((1 - m) * mean + m * mu_v).astype(mean.dtype, copy=False)
+        self.running_var = ((1 - m) * var_ + m * var_v * (count / max(count - 1, 1))
+                            ).astype(var_.dtype, copy=False)
 
     def forward(self, x: Any) -> Any:
         self._check(x)
@@ -613,21 +641,14 @@ class _BatchNorm(Module):
         weight, bias = (self.weight, self.bias) if self.affine else (None, None)
         # PyTorch's modes: batch statistics in training or without running ones (None), which
         # are updated in training while tracked, and read in eval mode wherever they exist
-        stored = self.running_mean is not None and self.running_var is not None
+        stored = self._stored()
         if stored:  # statistics it updates or reads, and a mode: a trace
             holds_at_this_call()  # holds at this call only (dk.jit runs it afresh)
         if self.training or not stored:
             _check_batch_values(x, self.num_features)
             y, mu, var = _normalized(x, axes, self.eps, weight, bias, bshape)
             if self.training and self.track_running_stats and stored:
-                m = self._running_weight()
-                count = x.size // self.num_features
-                mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
-                mean, var_ = self.running_mean, self.running_var  # kept in their dtype (a
-                # float64 batch through a float32 layer left float64 buffers, and eval outputs)
-                self.running_mean = ((1 - m) * mean + m * mu_v).astype(mean.dtype, copy=False)
-                self.running_var = ((1 - m) * var_ + m * var_v * (count / max(count - 1, 1))
-                                    ).astype(var_.dtype, copy=False)
+                self._update_running(mu, var, x.size // self.num_features)
             return y
         (x, weight, bias), out = _widened(x, weight, bias)
         mean = self.running_mean.reshape(bshape)

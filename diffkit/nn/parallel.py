@@ -32,7 +32,7 @@ import numpy as np
 from .. import ops as dk
 from ..backend import array_namespace, to_numpy
 from ..errors import DistributedError, RankMismatchError
-from ..primitive import Primitive, plain_value
+from ..primitive import Primitive
 from ..tensor import Tensor
 from . import ranks
 from .layers import BatchNorm1d, BatchNorm2d
@@ -470,13 +470,9 @@ class _SyncStatistics:
         var = dk.mul(all_reduce_sum(dk.sum(dk.mul(d, d), axis=axes, keepdims=True), weight=w),
                      1.0 / total)
         y = dk.mul(d, dk.pow(dk.add(var, self.eps), -0.5))
-        b = self._buffers  # type: ignore[attr-defined]
-        if self.track_running_stats and b["running_mean"] is not None:  # None: not tracked
-            m = self._running_weight()
-            mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
-            b["running_mean"] = (1 - m) * b["running_mean"] + m * mu_v
-            b["running_var"] = (1 - m) * b["running_var"] + m * var_v * (total / max(total - 1,
-                                                                                       1))
+        if self.track_running_stats and self._stored():  # type: ignore[attr-defined]
+            # BatchNorm's update on the global batch's statistics (buffers keep their dtype)
+            self._update_running(mu, var, total)  # type: ignore[attr-defined]
         if self.affine:
             y = dk.add(dk.mul(y, dk.reshape(self.weight, bshape)),  # type: ignore[attr-defined]
                        dk.reshape(self.bias, bshape))  # type: ignore[attr-defined]
