@@ -15,6 +15,9 @@ from mpi_support import ENV, MPIEXEC, needs_mpi
 
 import diffkit as dk
 from diffkit import nn
+from diffkit.cli.common import shown
+from diffkit.cli.train import _mismatch
+from diffkit.nn.train import ConfigMismatchError
 
 mp.mp.dps = 50
 
@@ -223,3 +226,39 @@ def test_sync_batch_norm_keeps_its_buffers_dtype_and_the_global_statistics(tmp_p
         ref(x)
     np.testing.assert_allclose(got["mean"], ref.running_mean.numpy(), rtol=1e-6)
     np.testing.assert_allclose(got["var"], ref.running_var.numpy(), rtol=1e-6)
+
+
+# ----- 3. train --resume: a saved string setting is shown as a string ---------------------------
+
+
+def test_shown_quotes_a_string_that_spells_another_value():
+    for word in ("0.003", "1", "1e3", "-2", "nan", "inf", "True", "false", "None", "0x10", "1j"):
+        assert shown(word) == repr(word), word
+    assert (shown("xor"), shown("adam"), shown(0.003), shown(1), shown(True)) == (
+        "xor", "adam", "0.003", "1", "True")
+
+
+def _refusal(saved: dict, current: dict) -> str:
+    keys = [k for k in {**saved, **current} if saved.get(k, None) != current.get(k, None)]
+    return _mismatch("c.ckpt", ConfigMismatchError("differs", saved=saved, current=current,
+                                                   keys=keys))
+
+
+def test_resume_refusal_shows_a_saved_string_lr_as_a_string():
+    # was: "with --lr 0.003, not --lr 0.003; resume with --lr 0.003" (which is refused again)
+    base = {"dataset": "xor", "model": "mlp", "optimizer": "adam", "epochs": 1,
+            "batch_size": 32, "seed": 0}
+    msg = _refusal({**base, "lr": "0.003"}, {**base, "lr": 0.003})
+    assert msg == ("--resume: c.ckpt was written by a run with lr '0.003', which this command "
+                   "cannot continue; start a new run without --resume")
+    # a string option spelling a number is quoted where an option could give it back
+    msg = _refusal({**base, "lr": 0.003, "dataset": "1"}, {**base, "lr": 0.003})
+    assert msg == ("--resume: c.ckpt was written by a run with DATASET '1', not DATASET xor; "
+                   "resume with DATASET '1', or start a new run without --resume")
+
+
+def test_resume_refusal_shows_crafted_config_keys_with_repr():
+    base = {"dataset": "xor", "lr": 0.1}
+    msg = _refusal({**base, "epochs 1, lr": 5, "x\ny": 1}, base)
+    assert "'epochs 1, lr' 5" in msg and "'x\\ny' 1" in msg
+    assert "\n" not in msg

@@ -212,16 +212,32 @@ def one_line(text: str) -> str:
 def shown(value: object) -> str:
     r"""A setting as the user would type it where that is unambiguous (a number, a word of
     printable characters), as ``repr`` writes it otherwise: a value read from a file may hold
-    spaces, newlines or control characters that would pass for other text.
+    spaces, newlines or control characters that would pass for other text, and a string that
+    spells a number or a constant ("0.003", "True") would pass for that number or constant.
 
     Example:
-        >>> shown("xor"), shown(0.003), shown("xor\nFAKE")
-        ('xor', '0.003', "'xor\\nFAKE'")
+        >>> shown("xor"), shown(0.003), shown("xor\nFAKE"), shown("0.003")
+        ('xor', '0.003', "'xor\\nFAKE'", "'0.003'")
     """
     if isinstance(value, str):
         return value if value and value.isprintable() and not any(
-            c.isspace() or c in "'\"\\" for c in value) else repr(value)
+            c.isspace() or c in "'\"\\" for c in value) and not _reads_as_other(value) \
+            else repr(value)
     return str(value) if isinstance(value, int | float) else repr(value)
+
+
+def _reads_as_other(word: str) -> bool:
+    """Whether `word` spells a number (Python's or a JSON literal) or a constant: shown bare,
+    it would read as that value rather than as a string."""
+    if word.lower() in ("true", "false", "none", "null", "nan", "inf", "infinity"):
+        return True
+    for parse in (float, complex, lambda w: int(w, 0)):
+        try:
+            parse(word)
+        except (ValueError, OverflowError):
+            continue
+        return True
+    return False
 
 
 def note(text: str) -> None:

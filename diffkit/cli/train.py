@@ -150,12 +150,18 @@ def _mismatch(path: str, exc: ConfigMismatchError) -> str:
         return (f"--resume: {path} does not record the settings of the run that wrote it (an "
                 "older diffkit, or Python code, wrote it), so it cannot be checked against this "
                 f"command; {fresh}")
-    options = [k for k in exc.keys if k in _OPTIONS and k in exc.saved]
+    # an option can give a saved setting back only where it has the type the option gives (a
+    # string "0.003" saved for --lr matches no --lr)
+    options = [k for k in exc.keys if k in _OPTIONS and k in exc.saved
+               and isinstance(exc.saved[k], str) == isinstance(exc.current.get(k), str)]
     # another network follows from other options; with the same ones (another diffkit), or
     # settings this command does not have (Python code), no option can make the run match
     others = [k for k in exc.keys if k not in options and not (k == "network" and options)]
     if others:
-        differ = ", ".join(f"{k} {exc.saved[k]!r}" if k in exc.saved else f"no {k}"
+        def key(k: object) -> str:  # a crafted key could spell other settings: "epochs 1, lr"
+            return k if isinstance(k, str) and k.isidentifier() else repr(k)
+
+        differ = ", ".join(f"{key(k)} {exc.saved[k]!r}" if k in exc.saved else f"no {key(k)}"
                            for k in exc.keys)
         return (f"--resume: {path} was written by a run with {differ}, which this command "
                 f"cannot continue; {fresh}")
