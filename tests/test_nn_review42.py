@@ -17,6 +17,7 @@ import diffkit as dk
 from diffkit import nn
 from diffkit.cli.common import shown
 from diffkit.cli.train import _mismatch
+from diffkit.nn.module import ModuleNameError
 from diffkit.nn.train import ConfigMismatchError
 
 mp.mp.dps = 50
@@ -262,3 +263,78 @@ def test_resume_refusal_shows_crafted_config_keys_with_repr():
     msg = _refusal({**base, "epochs 1, lr": 5, "x\ny": 1}, base)
     assert "'epochs 1, lr' 5" in msg and "'x\\ny' 1" in msg
     assert "\n" not in msg
+
+
+# ----- 4. names a Module's class or instance already uses ----------------------------------------
+
+
+class _WithProperty(nn.Module):
+    @property
+    def scale(self) -> float:
+        return 2.0
+
+
+@pytest.mark.parametrize(("name", "kind"), [("forward", "parameter"), ("state_dict", "parameter"),
+                                            ("forward", "buffer"), ("scale", "parameter")])
+def test_a_parameter_named_after_a_class_attribute_is_refused_as_by_pytorch(name, kind):
+    torch = pytest.importorskip("torch")
+
+    class TorchWithProperty(torch.nn.Module):
+        @property
+        def scale(self) -> float:
+            return 2.0
+
+    ours = _WithProperty() if name == "scale" else nn.Linear(2, 2)
+    theirs = TorchWithProperty() if name == "scale" else torch.nn.Linear(2, 2)
+    with pytest.raises(KeyError, match=f"attribute '{name}' already exists"):
+        if kind == "buffer":
+            theirs.register_buffer(name, torch.zeros(1))
+        else:
+            setattr(theirs, name, torch.nn.Parameter(torch.zeros(1)))
+    with pytest.raises(ModuleNameError, match=f"attribute '{name}' already exists"):
+        if kind == "buffer":
+            ours.register_buffer(name, np.zeros(1))
+        else:
+            setattr(ours, name, nn.Parameter(np.zeros(1)))
+    assert name not in ours.state_dict()
+    assert callable(ours.forward) and not isinstance(ours.forward, dk.Tensor)
+
+
+def test_a_module_or_parameter_over_a_method_or_a_setting_is_refused():
+    # PyTorch's add_module/register_parameter refuse these; its setattr lets a module hide
+    # forward (m.forward still the method) and a parameter replace a setting
+    torch = pytest.importorskip("torch")
+    with pytest.raises(KeyError, match="attribute 'forward' already exists"):
+        torch.nn.Linear(2, 2).add_module("forward", torch.nn.ReLU())
+    with pytest.raises(KeyError, match="attribute 'in_features' already exists"):
+        torch.nn.Linear(2, 2).register_parameter("in_features",
+                                                 torch.nn.Parameter(torch.zeros(1)))
+    m = nn.Linear(2, 2)
+    with pytest.raises(ModuleNameError, match="attribute 'forward' already exists"):
+        m.forward = nn.ReLU()
+    with pytest.raises(ModuleNameError, match="attribute 'in_features' already exists"):
+        m.in_features = nn.Parameter(np.zeros(1))
+    assert m.in_features == 2 and sorted(m.state_dict()) == ["bias", "weight"]
+
+
+def test_reassigning_parameters_buffers_and_submodules_still_works_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.Linear(2, 2, bias=False), torch.nn.Linear(2, 2, bias=False)
+    ours.weight = nn.Parameter(np.zeros((2, 2), np.float32))
+    theirs.weight = torch.nn.Parameter(torch.zeros(2, 2))
+    ours.bias = nn.Parameter(np.zeros(2, np.float32))  # its place held None
+    theirs.bias = torch.nn.Parameter(torch.zeros(2))
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict()) == ["bias", "weight"]
+    seq, tseq = nn.Sequential(nn.Linear(2, 2), nn.ReLU()), torch.nn.Sequential(
+        torch.nn.Linear(2, 2), torch.nn.ReLU())
+    setattr(seq, "1", nn.Tanh())
+    setattr(tseq, "1", torch.nn.Tanh())
+    setattr(seq, "0", nn.Linear(2, 2))
+    setattr(tseq, "0", torch.nn.Linear(2, 2))
+    assert sorted(seq.state_dict()) == sorted(tseq.state_dict())
+    assert type(seq[1]).__name__ == type(tseq[1]).__name__ == "Tanh"
+    bn, tbn = nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    bn.running_mean = nn.Parameter(np.zeros(3, np.float32))  # a buffer becomes a parameter
+    tbn.running_mean = torch.nn.Parameter(torch.zeros(3))
+    assert sorted(bn.state_dict()) == sorted(tbn.state_dict())
+    assert [n for n, _ in bn.named_parameters()] == [n for n, _ in tbn.named_parameters()]

@@ -132,8 +132,13 @@ class ModuleNameTypeError(ModuleNameError, TypeError):
     """A name that is not a str (PyTorch's TypeError)."""
 
 
-def check_name(kind: str, name: Any) -> None:
-    """Refuse, by name, a name that `kind` (parameter, buffer, module) cannot have.
+def check_name(kind: str, name: Any, module: Module | None = None) -> None:
+    """Refuse, by name, a name that `kind` (parameter, buffer, module) cannot have; with
+    `module`, also one that is taken there by anything but its parameters, buffers and
+    submodules (PyTorch's "attribute 'forward' already exists"): an attribute of its class (a
+    method, a property: ``m.forward`` would still read the method, the parameter being only in
+    the state dict) or one of its own (a setting such as ``eps``). An attribute holding None
+    is a place for one (``self.bias = None`` before ``self.bias = Parameter(...)``).
 
     Example:
         >>> from diffkit.nn.module import check_name
@@ -157,6 +162,19 @@ def check_name(kind: str, name: Any) -> None:
     if name in RESERVED_NAMES:
         raise ModuleNameError(f"{kind} name can't be {name!r}: every Module holds its own "
                               f"{name!r} (use another name)")
+    if module is None or any(name in module.__dict__[table] for table in TABLES):
+        return  # a parameter, buffer or submodule is replaced
+    held = module.__dict__.get(name)
+    if held is None:
+        held = getattr(type(module), name, None)
+        where = f"an attribute of class {type(module).__name__}"
+    else:
+        where = f"an attribute of this {type(module).__name__}"
+    if held is not None:
+        what = ("a method" if callable(held) else "a property" if isinstance(held, property)
+                else f"of type {type(held).__name__}")
+        raise ModuleNameError(f"attribute {name!r} already exists ({where}, {what}): a {kind} "
+                              f"named so would be hidden by it or replace it (use another name)")
 
 
 def _unique_names(module: Module, names: Iterator[str] | list[str]) -> None:
@@ -203,7 +221,7 @@ class Module:
             and value.node.prim is None)
         is_module = isinstance(value, Module)
         if is_module or is_parameter:  # checked before anything changes
-            check_name("module" if is_module else "parameter", name)
+            check_name("module" if is_module else "parameter", name, self)
         if name in d["_parameters"] and not is_parameter and value is not None:
             # PyTorch's rule too: the layer would silently stop training this weight
             raise TypeError(
@@ -268,7 +286,7 @@ class Module:
             >>> m.state_dict()["mean"]
             array([0., 0., 0.])
         """
-        check_name("buffer", name)
+        check_name("buffer", name, self)
         if name not in self._buffers and hasattr(self, name):
             raise ModuleNameError(f"attribute {name!r} already exists (buffer names must be new)")
         self._buffers[name] = value
