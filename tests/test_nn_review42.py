@@ -300,7 +300,7 @@ def test_a_parameter_named_after_a_class_attribute_is_refused_as_by_pytorch(name
     assert callable(ours.forward) and not isinstance(ours.forward, dk.Tensor)
 
 
-def test_a_module_or_parameter_over_a_method_or_a_setting_is_refused():
+def test_a_module_or_parameter_over_a_method_is_refused_a_setting_replaced():
     # PyTorch's add_module/register_parameter refuse these; its setattr lets a module hide
     # forward (m.forward still the method) and a parameter replace a setting
     torch = pytest.importorskip("torch")
@@ -312,9 +312,17 @@ def test_a_module_or_parameter_over_a_method_or_a_setting_is_refused():
     m = nn.Linear(2, 2)
     with pytest.raises(ModuleNameError, match="attribute 'forward' already exists"):
         m.forward = nn.ReLU()
-    with pytest.raises(ModuleNameError, match="attribute 'in_features' already exists"):
-        m.in_features = nn.Parameter(np.zeros(1))
-    assert m.in_features == 2 and sorted(m.state_dict()) == ["bias", "weight"]
+    with pytest.raises(ModuleNameError, match="attribute 'forward' already exists"):
+        m.forward = nn.Parameter(np.zeros(1))
+    assert sorted(m.state_dict()) == ["bias", "weight"]
+    # an assignment replaces a setting of the instance, as PyTorch's setattr does (its
+    # register_parameter refuses; diffkit's register_buffer refuses too)
+    t = torch.nn.Linear(2, 2)
+    t.in_features = torch.nn.Parameter(torch.zeros(1))
+    m.in_features = nn.Parameter(np.zeros(1))
+    assert sorted(m.state_dict()) == sorted(t.state_dict()) == ["bias", "in_features", "weight"]
+    with pytest.raises(ModuleNameError, match="attribute 'out_features' already exists"):
+        m.register_buffer("out_features", np.zeros(1))
 
 
 def test_reassigning_parameters_buffers_and_submodules_still_works_as_in_pytorch():

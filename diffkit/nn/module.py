@@ -137,8 +137,9 @@ def check_name(kind: str, name: Any, module: Module | None = None) -> None:
     `module`, also one that is taken there by anything but its parameters, buffers and
     submodules (PyTorch's "attribute 'forward' already exists"): an attribute of its class (a
     method, a property: ``m.forward`` would still read the method, the parameter being only in
-    the state dict) or one of its own (a setting such as ``eps``). An attribute holding None
-    is a place for one (``self.bias = None`` before ``self.bias = Parameter(...)``).
+    the state dict), or for a buffer one of its own (a setting such as ``eps``); an assignment
+    (``m.scale = Parameter(...)``) replaces an attribute of the instance, as PyTorch's does. An
+    attribute holding None is a place for one (``self.bias = None`` before a Parameter).
 
     Example:
         >>> from diffkit.nn.module import check_name
@@ -164,7 +165,9 @@ def check_name(kind: str, name: Any, module: Module | None = None) -> None:
                               f"{name!r} (use another name)")
     if module is None or any(name in module.__dict__[table] for table in TABLES):
         return  # a parameter, buffer or submodule is replaced
-    held = module.__dict__.get(name)
+    held = module.__dict__.get(name) if kind == "buffer" else None  # (an assignment replaces
+    # an attribute of the instance, as PyTorch's setattr does; register_buffer refuses it, as
+    # PyTorch's)
     if held is None:
         held = getattr(type(module), name, None)
         where = f"an attribute of class {type(module).__name__}"
