@@ -418,7 +418,15 @@ class GradientFunction:
                 return
         cg = fn.cache.get(("compiled", signature(xs), tuple(self.wrt)))
         kind = "value_and_grad" if self.with_value else "grad"
-        entry = None if cg is None else cg.float_entry(kind, self._full_call)
+        conditions: list[str] | None = []
+        if fn.domain is not None:  # SymPy's assumptions, printed into the entry's guard (a
+            # point that breaks one goes to the full path, which names it)
+            params = None if cg is None else cg.parameters(kind)
+            conditions = (None if params is None or len(params) != fn.arity
+                          else fn.domain.float_conditions(params))
+            if conditions is None:
+                return
+        entry = None if cg is None else cg.float_entry(kind, self._full_call, conditions)
         if entry is not None and len(args) == fn.arity:
             # From now on calling this object is calling the generated entry: a class of its
             # own whose __call__ is that function (special methods are looked up on the type).
@@ -766,6 +774,8 @@ def jvp(f: Any, primals: Sequence[Any], tangents: Sequence[Any], method: str = "
             out = traced_as(fn, xs, engine).evaluate(*xs)
         return _value(out), _value(_module(out).zeros(shape_of(out), dtype=float_dtype(out)))
     if held:
+        if fn.domain is not None:  # the held values are checked here: _holding's function
+            fn.coerce(primals, keep)  # is another, traced afresh at every call
         fn = _holding(fn, [as_input(x, False, name) if i in held else x for i, (name, x)
                            in enumerate(zip(fn.inputs, primals, strict=True))], keep)
         primals, tangents = [primals[i] for i in keep], [tangents[i] for i in keep]

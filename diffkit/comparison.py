@@ -355,7 +355,8 @@ def _detached(p: Any) -> Any:
 
 def _fresh(fn: Function) -> Function:
     """A copy with empty caches, so one method's setup is not paid by another."""
-    return Function(fn.body, fn.inputs, name=fn.name, text=fn.text, pure=fn.pure, jit=fn.jit)
+    return fn.carry(Function(fn.body, fn.inputs, name=fn.name, text=fn.text, pure=fn.pure,
+                             jit=fn.jit))
 
 
 def _measure(fn: Function, xs: list[Any], wrt: list[int], method: str, scalar: bool,

@@ -435,6 +435,13 @@ class Function:
         11.652071455223084
     """
 
+    #: what a function built from SymPy assumes of its inputs (their symbols' assumptions), an
+    #: :class:`~diffkit.domains.InputDomain` that :meth:`coerce` checks at every point; None
+    #: (nothing to check: a class attribute, so other functions pay one attribute read)
+    domain: Any = None
+    #: a function built from SymPy: the symbols it was built from, which :meth:`to_sympy` uses
+    sympy_symbols: tuple[Any, ...] | None = None
+
     def __init__(self, body: Callable[..., Any], inputs: Sequence[str], name: str | None = None,
                  text: str | None = None, *, pure: bool = False, jit: bool = False) -> None:
         self.body = body
@@ -680,11 +687,34 @@ class Function:
         by default) are differentiated, read as floats; the others as the caller gave them
         unless they are float numbers or arrays (:func:`given_as_is`), but a parsed or SymPy
         function's inputs are real variables, always floats."""
+        xs = self._read(args, wrt)
+        if self.domain is not None:  # SymPy's assumptions: every call and derivative reads
+            # its point here (the learned float entries print the same tests: api._learn)
+            self.domain.check(self.name, self.inputs, xs, wrt)
+        return xs
+
+    def _read(self, args: Sequence[Any], wrt: Sequence[int] | None) -> list[Any]:
+        """:meth:`coerce` without the domain check."""
         names = self.inputs
         opaque = self.opaque_inputs
         return [as_input(_held_float(a) if self.pure and wrt is not None and i not in wrt else a,
-                         (self.pure and i not in opaque) or wrt is None or i in wrt,
-                         names[i] if i < len(names) else None) for i, a in enumerate(args)]
+                       (self.pure and i not in opaque) or wrt is None or i in wrt,
+                       names[i] if i < len(names) else None) for i, a in enumerate(args)]
+
+    def carry(self, made: Function, where: Sequence[int] | None = None) -> Function:
+        """`made` (a Function made from this one, its input i at position ``where[i]``; the
+        same positions by default) with this one's assumed domain and SymPy symbols."""
+        if self.domain is not None:
+            made.domain = self.domain if where is None else self.domain.reordered(where)
+        if self.sympy_symbols is not None:
+            syms = self.sympy_symbols
+            if where is not None:
+                moved = list(syms)
+                for i, j in enumerate(where):
+                    moved[j] = syms[i]
+                syms = tuple(moved)
+            made.sympy_symbols = syms
+        return made
 
     # ----- tracing ----------------------------------------------------------------------------
 
@@ -813,7 +843,9 @@ class Function:
         self.check_arity(args)
         self.__dict__.pop("_first", None)  # a first trace kept for the compiler: not used now
         diff = set(range(len(args))) if wrt is None else set(wrt)
-        args = tuple(self.coerce(args, diff))
+        # the callers checked the point (coerce); a display trace at 0.5 (to_sympy) is no point
+        # of the user's
+        args = tuple(self._read(args, diff))
         given = [passed_as_given(a) or weak_number(a) for a in args]
         with new_tape() as tape:
             ins = [Tensor(Node(None, (), {}, input_value(a) if g else a, name=n), tape, i in diff)
@@ -850,6 +882,8 @@ class Function:
         derivatives replay (what it froze, not the outside as it is now); at the display point
         that trace where one was made, else a fresh one, which freezes nothing."""
         if args:
+            if self.domain is not None:
+                self.coerce(args, ())
             return self._as_called(args).trace(*args)
         point = [0.5] * self.arity
         seen = (self.cache.get(("frozen", signature(strong_numbers(self.coerce(point, ())))))
@@ -874,7 +908,16 @@ class Function:
 
         graph = self.graph(*args)
         try:
-            return graph_to_sympy(graph, self.inputs)
+            expr = graph_to_sympy(graph, self.inputs)
+            if self.sympy_symbols is None:
+                return expr
+            # built from SymPy: back in the user's own symbols (sp.diff(e, x) and e.subs({x: …})
+            # with them work; diffkit's own real symbols of those names are other symbols)
+            import sympy as sp
+
+            made = {sp.Symbol(n, real=True): s for n, s in zip(self.inputs, self.sympy_symbols,
+                                                               strict=True)}
+            return expr.xreplace(made) if isinstance(expr, sp.Basic) else expr
         except RecursionError:  # SymPy's objects recurse over their depth
             raise MissingRuleError(f"{self.name} is too deep for a SymPy expression (Python's "
                                    "recursion limit was reached building it); its listing, "
@@ -1327,7 +1370,8 @@ def function(fn: Callable[..., Any] | None = None, *, inputs: Sequence[str] | No
                 return old(*[args[i] for i in where])
 
             reordered.__name__ = f.name
-            return Function(reordered, names, f.name, f.text, pure=f.pure, jit=f.jit)
+            return f.carry(Function(reordered, names, f.name, f.text, pure=f.pure, jit=f.jit),
+                           where)
         return _from_callable(f, inputs, jit=False)
 
     return wrap(fn) if fn is not None else wrap
@@ -1367,7 +1411,7 @@ def jit(fn: Any = None, *, inputs: Sequence[str] | None = None) -> Any:
             f = function(f, inputs=inputs)  # inputs= reorders its inputs (or is an error)
             if f.jit:  # already jit: itself, with the state it froze (a new Function over its
                 return f  # body would trace the outside afresh, as it is now)
-            made = Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True)
+            made = f.carry(Function(f.body, f.inputs, f.name, f.text, pure=f.pure, jit=True))
             made.defaults = f.defaults
             return made
         return _from_callable(f, inputs, jit=True)

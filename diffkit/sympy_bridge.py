@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .domains import InputDomain, InputFacts
 from .errors import MissingRuleError, ParseError
 from .expression import Instruction, program_function
 from .function import Function
@@ -129,8 +130,56 @@ def from_sympy(expr: Any, inputs: Sequence[Any] | None = None, name: str = "f") 
         code = _translate(expr, index, constant)
     except RecursionError:  # SymPy's own queries on a deep constant (its value, is_real)
         raise _too_deep() from None
-    return program_function([s.name for s in symbols], code, name=name,
+    made = program_function([s.name for s in symbols], code, name=name,
                             text=_text(expr, len(_keep)))
+    made.sympy_symbols = tuple(symbols)  # to_sympy gives the expression back in them
+    facts = [_facts(s) for s in symbols]
+    if any(f is not None for f in facts):
+        made.domain = InputDomain(facts)
+    return made
+
+
+#: (SymPy's sign fact, the signs it allows when true) among −, 0, +
+_SIGN_FACTS = (("zero", "0"), ("extended_positive", "+"), ("extended_negative", "-"),
+               ("extended_nonnegative", "0+"), ("extended_nonpositive", "-0"),
+               ("extended_nonzero", "-+"))
+
+
+def _facts(s: Any) -> InputFacts | None:
+    """What SymPy assumes of symbol `s` (its ``is_*`` facts, SymPy's own deductions included),
+    as tests on a real value; None where it assumes nothing a value can break. An assumption no
+    float can meet (irrational, imaginary, infinite) is a ParseError naming it."""
+    given = {k: v for k, v in (getattr(s, "_assumptions_orig", None) or {}).items()
+             if k != "commutative"}
+    if not given:
+        return None
+    declared = ", ".join(k if v else f"{k}=False" for k, v in sorted(given.items()))
+    signs = set("-0+")
+    for fact, allowed in _SIGN_FACTS:
+        value = getattr(s, "is_" + fact)
+        if value is True:
+            signs &= set(allowed)
+        elif value is False:
+            signs -= set(allowed)
+    whole = []
+    for fact, label in (("even", "even"), ("odd", "odd"), ("prime", "prime"),
+                        ("composite", "composite")):
+        if getattr(s, "is_" + fact):
+            whole.append(label)
+    if not whole and s.is_integer:
+        whole.append("an integer")
+    if s.is_noninteger or s.is_integer is False and s.is_extended_real:
+        whole.append("not an integer")
+    if (not signs or s.is_extended_real is False or s.is_infinite or s.is_irrational
+            or s.is_transcendental):
+        raise ParseError(f"from_sympy: {s} was declared {declared} in SymPy, which no finite "
+                         "real float is: diffkit's inputs are real numbers; build the "
+                         "expression from a symbol without that assumption")
+    sign = None if signs == set("-0+") else frozenset(signs)
+    finite, real = bool(s.is_finite), bool(s.is_extended_real)
+    if sign is None and not whole and not finite and not real:
+        return None
+    return InputFacts(declared, sign, whole, finite, real)
 
 
 def _too_deep() -> MissingRuleError:

@@ -480,8 +480,8 @@ def nth_of_elementwise(engine: Engine, fn: Function, x: Any, n: int) -> Any:
     g = fn
     for _ in range(n):
         inner = g
-        summed = Function(lambda y, inner=inner: sum_(inner.run_body(y)), inner.inputs,
-                          name=inner.name, pure=inner.pure)
+        summed = inner.carry(Function(lambda y, inner=inner: sum_(inner.run_body(y)),
+                                      inner.inputs, name=inner.name, pure=inner.pure))
         g = gradient_function(engine, summed, [0])
     return g.evaluate(x)
 
@@ -501,6 +501,6 @@ def _derived(body: Callable[..., Any], inputs: Sequence[str], fn: Function, name
              ) -> Function:
     """A Function made from `fn` (its first inputs `fn`'s own): pure and jit as `fn` is, and
     taking as given the inputs `fn` takes as given (a replay's objects: a dict, a str)."""
-    made = Function(body, inputs, name=name, pure=fn.pure, jit=fn.jit)
+    made = fn.carry(Function(body, inputs, name=name, pure=fn.pure, jit=fn.jit))
     made.opaque_inputs = fn.opaque_inputs
     return made

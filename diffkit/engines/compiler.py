@@ -268,7 +268,17 @@ class CompiledGradient:
             raise ValueError(f"no generated function {kind!r} here (made: {', '.join(self._order)})")
         return self._parts[kind]
 
-    def float_entry(self, kind: str, otherwise: Any) -> Any:
+    def parameters(self, kind: str) -> list[str] | None:
+        """The parameters of generated function `kind` (one per input), as its entries name
+        them; None where it was not generated."""
+        try:
+            if self._function(kind) is None:
+                return None
+        except TracingError:
+            return None
+        return self._pieces(kind)[0]
+
+    def float_entry(self, kind: str, otherwise: Any, conditions: Sequence[str] = ()) -> Any:
         """`kind` ("grad" or "value_and_grad") for Python floats with its guards printed in: it
         answers only when every argument is a finite float, the code raised no arithmetic or
         domain error (nor a RuntimeWarning made an error) and every result is a finite float;
@@ -293,7 +303,8 @@ class CompiledGradient:
         # finite floats: 0·a·b·… is 0 exactly when every factor is finite (inf·0 and NaN: NaN)
         inputs = " and ".join(["not _rest", "not _keywords",
                                *(f"type({a}) is float" for a in names),
-                               *([f"{_finite_product(names)} == 0.0"] if names else [])])
+                               *([f"{_finite_product(names)} == 0.0"] if names else []),
+                               *conditions])  # tested on finite floats
         given = ", ".join(names)
         fallback = f"_otherwise(*[_a for _a in ({given}{',' if len(names) == 1 else ''}) " \
                    "if _a is not _MISSING], *_rest, **_keywords)" if names else \
@@ -458,6 +469,8 @@ class CompiledGradient:
                                "(dk.compile_gradient(f, *args)) or use dk.grad")
         for name, a in zip(self.function.inputs, given, strict=True):
             self.function.check_finite(name, finite(a))
+        if self.function.domain is not None:  # SymPy's assumptions (Function.coerce)
+            self.function.coerce(given, self.wrt)
         return [*given, *args[len(args) - extra:]]
 
     def _strict(self, kind: str, *args: Any) -> Any:
