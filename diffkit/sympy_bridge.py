@@ -24,25 +24,46 @@ from .primitive import REGISTRY
 def _function_map() -> dict[type, tuple[Any, int]]:
     """SymPy function class -> (diffkit op, arity), read off the table's translations."""
     table: dict[type, tuple[Any, int]] = {}
-    dummies = sp.symbols("d0:3", real=True)
+    dummies = sp.symbols("d0:4", real=True)
+    translations = []
     # differentiable primitives first: SymPy's sign is `sign`, not the refusing `signum`
     for p in sorted(REGISTRY.values(), key=lambda p: not p.differentiable):
-        if p.kind != "elementwise" or p.nargs > 2:
+        if p.kind != "elementwise" or not 0 < p.nargs <= len(dummies):
             continue
         try:
             e = p.to_sympy(*dummies[: p.nargs])
         except (TypeError, NotImplementedError):
             continue
+        translations.append((p, e))
         if isinstance(e, sp.Function | sp.Rel) and tuple(e.args) == tuple(dummies[: p.nargs]) or (
                 type(e) in (sp.Max, sp.Min) and set(e.args) == set(dummies[: p.nargs])):
             table.setdefault(type(e), (p, p.nargs))  # comparisons too: Piecewise's conditions
+        elif (p.nargs == 1 and isinstance(e, sp.Function) and len(e.args) == 1
+              and (e.args[0] / dummies[0]).is_number and e.args[0] != 0):
+            # f(k·x) (sinc: SymPy's sin(u)/u at u = πx): SymPy's f(u) is the primitive at u/k
+            table.setdefault(type(e), (p, 1))
+            _SCALED.setdefault(type(e), e.args[0] / dummies[0])
     for cls_name, (prim, n) in _SYMPY_SPELLINGS.items():
         table.setdefault(getattr(sp, cls_name), (REGISTRY[prim], n))
     for cls in list(table):  # SymPy's own class of a translation that subclasses it
         for base in cls.__bases__:
             if base.__module__.startswith("sympy.") and base.__name__ in _SAME_AS_PARENT:
                 table.setdefault(base, table[cls])
+                if cls in _SCALED:
+                    _SCALED.setdefault(base, _SCALED[cls])
+    for _p, e in translations:  # diffkit's own subclass of a SymPy class the table maps
+        # (digamma's translation, polygamma(0, x), is diffkit's polygamma): as its parent
+        base = next((b for b in type(e).__mro__[1:] if b in table), None)
+        if type(e) not in table and base is not None and base.__module__.startswith("sympy."):
+            table[type(e)] = table[base]
+            if base in _SCALED:
+                _SCALED[type(e)] = _SCALED[base]
     return table
+
+
+#: SymPy classes whose argument is the primitive's scaled (f(k·x) translates the primitive at
+#: x): class -> k, the argument divided by it in the walk
+_SCALED: dict[type, Any] = {}
 
 
 #: SymPy classes that the table's translations subclass and that mean the same as the primitive on
@@ -51,7 +72,7 @@ def _function_map() -> dict[type, tuple[Any, int]]:
 #: ``sympy.codegen.cfunctions``'.
 _SAME_AS_PARENT = frozenset({"erf", "erfc", "erfinv", "erfcinv", "gamma", "beta", "besselj",
                              "bessely", "besseli", "besselk", "floor", "ceiling", "Mod", "tanh",
-                             "expm1", "log1p"})
+                             "expm1", "log1p", "sinc"})
 
 
 #: SymPy's own classes for primitives whose translation is spelled otherwise, meaning the same on
@@ -326,6 +347,9 @@ def _sympy_args(e: Any) -> tuple[Any, ...]:
         return (e.base,)
     if isinstance(e, sp.Piecewise):  # the first branch whose condition holds: nested wheres
         return _piecewise_args(e)
+    scale = _SCALED.get(type(e))
+    if scale is not None:  # sinc(u) is the primitive at u/π (π·x/π is x: SymPy cancels it)
+        return (e.args[0] / scale,)
     return tuple(e.args)
 
 

@@ -1,6 +1,7 @@
-"""SymPy round trips (hunt r5, findings 1 and 6): a function made by ``dk.from_sympy`` keeps its
+"""SymPy round trips (hunt r5, findings 1, 6 and 2): a function made by ``dk.from_sympy`` keeps its
 symbols' assumptions and refuses a point that breaks one, by every method and path; it gives
-back its expression in the user's own symbols.
+back its expression in the user's own symbols; and the round trip ``from_sympy(f.to_sympy())``
+takes polygamma, digamma, sinc and betainc.
 
 References are independent of diffkit: hand formulas (sqrt(x²) = |x|, d|x|/dx = sign x), NumPy and
 SciPy at the points, mpmath, and SymPy's own ``diff`` and ``subs``.
@@ -13,6 +14,7 @@ import math
 import mpmath
 import numpy as np
 import pytest
+import scipy.special as ss
 import sympy as sp
 
 import diffkit as dk
@@ -208,3 +210,36 @@ def test_round_trip_in_the_users_symbols():
 def test_parsed_functions_keep_their_symbols():
     e = dk.parse("x*y").to_sympy()
     assert all(s.is_real for s in e.free_symbols)
+
+
+# ----- finding 2: the round trip of diffkit's own special functions ------------------------
+
+@pytest.mark.parametrize(("text", "args", "point", "value", "slope"), [
+    ("digamma(x)", ["x"], (0.7,), lambda x: float(mpmath.digamma(x)),
+     lambda x: (float(mpmath.psi(1, x)),)),
+    ("polygamma(1, x)", ["x"], (0.7,), lambda x: float(mpmath.psi(1, x)),
+     lambda x: (float(mpmath.psi(2, x)),)),
+    ("sinc(x)", ["x"], (0.7,), lambda x: float(mpmath.sinpi(x) / (mpmath.pi * x)),
+     lambda x: (float(mpmath.diff(lambda t: mpmath.sinpi(t) / (mpmath.pi * t), x)),)),
+    ("betainc(x, y, z)", ["x", "y", "z"], (0.7, 1.5, 0.3),
+     lambda a, b, z: float(mpmath.betainc(a, b, 0, z, regularized=True)), None),
+])
+def test_round_trip_of_special_functions(text, args, point, value, slope):
+    e = dk.parse(text, inputs=args).to_sympy()
+    g = dk.from_sympy(e, inputs=args)
+    assert g(*point) == pytest.approx(value(*point), rel=1e-13)
+    if slope is not None:
+        assert dk.grad(g)(*point) == pytest.approx(slope(*point), rel=1e-9)
+    else:  # betainc: its derivative in z by hand, z^(a−1)(1−z)^(b−1)/B(a, b)
+        a, b, z = point
+        (dz,) = dk.grad(g, wrt="z")(*point)
+        assert dz == pytest.approx(z ** (a - 1) * (1 - z) ** (b - 1) / ss.beta(a, b), rel=1e-12)
+
+
+def test_sympys_own_sinc_is_sin_u_over_u():
+    x = sp.Symbol("x")
+    f = dk.from_sympy(sp.sinc(x))
+    assert f(0.7) == pytest.approx(np.sin(0.7) / 0.7, rel=1e-15)
+    assert f(0.0) == 1.0
+    (d,) = dk.grad(f)(0.7)
+    assert d == pytest.approx((0.7 * np.cos(0.7) - np.sin(0.7)) / 0.7**2, rel=1e-13)
