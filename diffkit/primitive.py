@@ -101,6 +101,12 @@ def ruled_inputs(p: Any) -> list[int]:
     return [i for i, r in enumerate(rules) if r is not None and not isinstance(r, NoRule)]
 
 
+def flat_everywhere(active: Any, steady: Any, *args: Any) -> tuple[bool, ...]:
+    """``flat`` of a piecewise-constant partial (a step, a selection): each of its zeros holds
+    near the point (the op's ``kinks``, where declared, are excluded)."""
+    return (True,) * (len(args) - 1)
+
+
 @dataclass(frozen=True, eq=False)
 class Primitive:
     """One primitive operation and everything every engine, printer and test needs to know.
@@ -207,14 +213,18 @@ class Primitive:
             flat there (see :func:`diffkit.sweeps.unsteady_masks`). A step may return
             ``(mask, left, right)``: its values just left and right of the jump (floor at n:
             n − 1, n), so that a comparison of it that no side flips (floor(x) > 5) is steady.
-        signed_zero: per argument of an element-wise op, whether its value or derivative reads
-            the sign of a zero there: True (copysign's y, arctan2, 1/x, angle, signbit: NumPy
-            gives −1 and 1, −π and π, −∞ and ∞ for −0.0 and +0.0), or "complex" where only the
-            sign of a complex argument's zero part does (a branch cut: sqrt(−1 − 0j) = −i,
-            sqrt(−1 + 0j) = i). SymPy and mpmath have no −0.0, so the symbolic engine refuses by
-            name where a −0.0 constant reaches such an argument (see
-            :func:`diffkit.sympy_program.scalar_program`). Checked against NumPy by
-            tests/test_symbolic_signed_zero42.py.
+        signed_zero: per argument of an element-wise op, where its value or derivative reads
+            the sign of a zero: False (nowhere), True (wherever the argument is a zero:
+            copysign's y, signbit, 1/x, x//y's divisor, Γ — NumPy gives −1 and 1, −∞ and ∞ for
+            −0.0 and +0.0), or a rule ``(*inputs) -> bool array`` saying where, at these
+            argument values, a zero in it decides (arctan2's y: a zero y with x ≤ 0, ±π; a
+            power's base: a zero base with a negative exponent; a branch cut: a complex
+            argument on the cut with a zero part, sqrt(−1 ∓ 0j) = ∓i — declared with
+            :func:`diffkit.primitives.declare.cut`). SymPy and mpmath have one unsigned 0, and
+            their branch cuts are not NumPy's sides, so the symbolic engine refuses by name at
+            a point where a flagged argument holds such a value (see
+            :meth:`sign_of_zero_read` and :func:`diffkit.sympy_program.scalar_program`).
+            Checked against NumPy by tests/test_symbolic_signed_zero42.py.
         doc: one line for ``help(dk.<name>)``.
     """
 
@@ -254,7 +264,7 @@ class Primitive:
     kinks: Rule | None = None
     flat: Rule | None = None
     ties: Rule | None = None
-    signed_zero: tuple[bool | str, ...] = ()
+    signed_zero: tuple[bool | Rule, ...] = ()
     doc: str = ""
 
     def __post_init__(self) -> None:
@@ -268,6 +278,19 @@ class Primitive:
         #: scalar code's recorder of a one-argument primitive with a float form
         #: (diffkit.recorders), made on first use
         object.__setattr__(self, "scalar_recorder", None)
+
+    def sign_of_zero_read(self, values: Sequence[Any]) -> int | None:
+        """The first argument (its position) whose sign of a zero this op reads at `values`
+        (its inputs' values at a point; ``signed_zero``), or None: True flags a zero of either
+        sign, a rule says where; integer and boolean arguments have no signed zero."""
+        for i, rule in enumerate(self.signed_zero):
+            if rule is False or np.asarray(values[i]).dtype.kind not in "fc":
+                continue
+            with np.errstate(all="ignore"):
+                hit = np.asarray(values[i]) == 0 if rule is True else rule(*values)
+            if bool(np.any(hit)):
+                return i
+        return None
 
     @property
     def infix(self) -> bool:

@@ -21,6 +21,7 @@ import sympy as sp
 
 from .errors import KINK, MissingRuleError, NonDifferentiableError
 from .ir import Graph, Node
+from .primitive import flat_everywhere
 
 MAX_ELEMENTS = 20_000
 
@@ -214,10 +215,11 @@ _AT_POINT: ContextVar[bool] = ContextVar("at_point", default=False)
 def at_point() -> Iterator[None]:
     """Inside, :func:`scalar_program` writes the program for the trace's own point only (the
     exact reference of ``dk.compare``, which evaluates it there with mpmath): every element of a
-    boolean value (a comparison, a mask) is the one the float64 evaluation computed — the program
-    decides its branches, not SymPy's exact arithmetic (x + 1e-17 > x is False in float64) — and
-    an argument that reads the sign of a zero (``Primitive.signed_zero``) and holds −0.0 at the
-    point, from whatever source, is refused: mpmath has no −0.0."""
+    boolean value (a comparison, a mask), and of a step or selection that is constant there in
+    what moves (floor, round, sign, heaviside, //, clip outside its bounds: the table's
+    ``flat_everywhere`` with zero partials), is the one the float64 evaluation computed — the
+    program decides its branches and steps, not SymPy's exact arithmetic (x + 1e-17 > x is
+    False and floor(10·0.7) is 7 in float64) — and only the arithmetic is exact."""
     token = _AT_POINT.set(True)
     try:
         yield
@@ -225,33 +227,72 @@ def at_point() -> Iterator[None]:
         _AT_POINT.reset(token)
 
 
-def has_negative_zero(value: Any) -> bool:
-    """Whether a number or array holds −0.0 (in a real or an imaginary part)."""
-    arr = np.asarray(value)
-    if arr.dtype.kind == "c":
-        return has_negative_zero(arr.real) or has_negative_zero(arr.imag)
-    if arr.dtype.kind != "f":
-        return False
-    return bool(np.any((arr == 0) & np.signbit(arr)))
+def signed_zero_refusal(node: Node) -> MissingRuleError | None:
+    """The refusal of an operation that reads the sign of a zero at this point (its record's
+    ``signed_zero``, from the values the trace recorded): SymPy and mpmath have one unsigned 0
+    (x·0.0 is 0 whatever x) and their own sides of a branch cut, so copysign(1, x·0.0) at
+    x < 0 or √(−z) at z = 4 + 0j would come out with the other sign. None where no flagged
+    argument holds such a value — an input's too: SymPy's forms of signbit and angle read an
+    input −0.0 as 0 (x < 0), and its derivative formulas take their own side of a cut."""
+    if not node.prim.signed_zero:
+        return None
+    i = node.prim.sign_of_zero_read([a.value for a in node.inputs])
+    if i is None:
+        return None
+    return MissingRuleError(
+        f"argument {i + 1} of {node.prim.name} is a zero, or lies on its branch cut, at this "
+        "point, where NumPy's value reads the sign of a zero (-0.0 and +0.0 differ); SymPy has "
+        "one unsigned 0 and its own sides of a cut: the symbolic engine cannot take it here; "
+        "use method='reverse' (or 'forward')")
 
 
-def _signed_zero_refusal(node: Node, carries: set[Node], at_point: bool) -> MissingRuleError | None:
-    """The refusal of an operation that reads the sign of a zero (its record's ``signed_zero``)
-    in an argument that may hold −0.0: one downstream of a constant holding −0.0 (SymPy turns
-    that constant into 0 — copysign(x, −0.0) would be |x|), or, `at_point`, one that holds −0.0
-    there. None where no such argument is read."""
-    flags = node.prim.signed_zero
-    for i, (arg, reads) in enumerate(zip(node.inputs, flags)):
-        if not reads or (reads == "complex" and arg.dtype.kind != "c"):
-            continue
-        if arg in carries or (at_point and has_negative_zero(arg.value)):
-            where = (f"a constant -0.0 reaches argument {i + 1} of {node.prim.name}"
-                     if arg in carries else f"argument {i + 1} of {node.prim.name} is -0.0 here")
-            return MissingRuleError(
-                f"SymPy has no -0.0 (it computes with +0), and {where}, whose value reads the "
-                "sign of a zero: the symbolic engine cannot take it; use method='reverse' (or "
-                "'forward')")
-    return None
+def reads_signed_zeros(graph: Graph) -> bool:
+    """Whether `graph` has an operation that may read the sign of a zero (``signed_zero``):
+    a derivation of it reused at another point is checked there (:func:`check_signed_zeros`)."""
+    return any(node.prim is not None and any(r is not False for r in node.prim.signed_zero)
+               for node in graph.nodes)
+
+
+def check_signed_zeros(graph: Graph) -> None:
+    """Raise :func:`signed_zero_refusal`'s error for the first operation of `graph` (a trace
+    at the point being evaluated) that reads the sign of a zero there."""
+    for node in graph.nodes:
+        if node.prim is not None and node.prim.signed_zero:
+            refusal = signed_zero_refusal(node)
+            if refusal is not None:
+                raise refusal
+
+
+def _decided(node: Node, args: list[np.ndarray], active: set[Node]) -> list[np.ndarray]:
+    """The arguments of a step or selection (``flat=flat_everywhere``: floor, round, sign,
+    heaviside, //, clip, fmax) as the float64 program decides it at the point: an argument it
+    does not vary with there (its partial is 0: floor's, heaviside's x1, clip's x outside its
+    bounds), or that does not move, is its float64 value — so floor(10·y) at y = 0.7 is
+    floor(7.0) = 7 as float64 computes it, not floor(6.99…) = 6 — and keeps its expression where
+    the op passes it on (heaviside's x2 at x1 = 0, clip's x inside). `args` for other ops."""
+    prim = node.prim
+    if prim.kind != "elementwise" or prim.flat is not flat_everywhere:
+        return args
+    values = [i.value for i in node.inputs]
+    out = []
+    with np.errstate(all="ignore"):
+        for k, (i, arg) in enumerate(zip(node.inputs, args)):
+            fixed = _objects(values[k])
+            if i not in active:
+                out.append(fixed)
+                continue
+            rule = prim.partials[k] if prim.partials is not None else None
+            try:
+                still = np.asarray(rule(*values, node.value)) == 0 if rule is not None else None
+            except Exception:  # noqa: BLE001 - a partial that cannot be taken: SymPy decides
+                still = None
+            if still is None or not still.any():
+                out.append(arg)
+                continue
+            shape = np.broadcast_shapes(np.shape(arg), still.shape)
+            out.append(np.where(np.broadcast_to(still, shape), np.broadcast_to(fixed, shape),
+                                np.broadcast_to(arg, shape)))
+    return out
 
 
 def _objects(value: Any) -> np.ndarray:
@@ -401,36 +442,33 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
     exprs: dict[Node, np.ndarray] = dict(zip(graph.inputs, arrays))
     taken = {str(s) for s in prog.inputs} | set(names)
     at = _AT_POINT.get()
-    # values downstream of a constant holding −0.0, which SymPy reads as 0 (kept only through
-    # floating values: a mask or an integer has no sign of zero)
-    carries: set[Node] = set()
+    active: set[Node] = set(graph.inputs)  # values that move with the inputs
     for node in graph.nodes:
         if node in exprs:
             continue
         if node.prim is None:
             exprs[node] = _objects(node.value)
-            if has_negative_zero(node.value):
-                carries.add(node)
             continue
         for i in node.inputs:
             if i not in exprs:
                 exprs[i] = _objects(i.value)
-                if i.prim is None and has_negative_zero(i.value):
-                    carries.add(i)
+        if any(i in active for i in node.inputs):
+            active.add(node)
         if node.prim.signed_zero:
-            refusal = _signed_zero_refusal(node, carries, at)
+            refusal = signed_zero_refusal(node)
             if refusal is not None:
                 raise refusal
-        if node.dtype.kind in "fc" and any(i in carries for i in node.inputs):
-            carries.add(node)
         if at and node.dtype.kind == "b":  # the float64 program's decision at its point
             exprs[node] = _objects(node.value)
             continue
+        args = [exprs[i] for i in node.inputs]
+        if at:  # a step decided as the float64 program decides it (floor(10·0.7) = 7)
+            args = _decided(node, args, active)
         try:
-            out = _apply(node, [exprs[i] for i in node.inputs])
+            out = _apply(node, args)
         except TypeError as exc:
             try:  # a comparison's truth value in arithmetic (signum(x) + (x == 0), NumPy's
-                out = _apply(node, [_as_numbers(exprs[i]) for i in node.inputs])  # bool + float)
+                out = _apply(node, [_as_numbers(a) for a in args])  # bool + float)
                 if node.dtype.kind == "b":  # NumPy's arithmetic of two bools stays a
                     out = _as_truth(out)  # bool: m + m is logical or (True, not 2)
             except TypeError:

@@ -403,12 +403,22 @@ def test_elementwise_broadcasting_jacobian(p: Primitive, method: str) -> None:
 SPECIALS = [(p, point, expected) for p in ELEMENTWISE for point, expected in p.special]
 
 
+def _reads_a_signed_zero(p: Primitive, point: tuple[float, ...]) -> bool:
+    """Whether the record's value reads the sign of a zero at `point` (its ``signed_zero``):
+    SymPy's one 0 is unsigned, so the symbolic engine refuses there by name."""
+    return p.sign_of_zero_read([np.float64(v) for v in point]) is not None
+
+
 @pytest.mark.parametrize("method", EXACT)
 @pytest.mark.parametrize(("p", "point", "expected"), SPECIALS,
                          ids=[f"{p.name}{point}" for p, point, _ in SPECIALS])
 def test_special_values_are_the_documented_ones(p: Primitive, point: tuple[float, ...],
                                                 expected: Any, method: str) -> None:
     f = prim_function(p.name)
+    if method == "symbolic" and _reads_a_signed_zero(p, point):
+        with pytest.raises(dk.MissingRuleError, match="method='reverse'"):
+            dk.grad(f, method=method)(*point)
+        return
     if expected == "nondifferentiable":
         with pytest.raises(dk.NonDifferentiableError, match=p.name if method != "symbolic" else None):
             dk.grad(f, method=method)(*point)
@@ -437,8 +447,13 @@ def test_special_values_second_order_engines_agree(p: Primitive, point: tuple[fl
             with pytest.raises(dk.NonDifferentiableError):
                 dk.hessian(f, method=m)(*point)
         return
-    hs = {m: dk.hessian(f, method=m)(*point) for m in EXACT}
-    for m in EXACT:
+    exact = list(EXACT)
+    if _reads_a_signed_zero(p, point):
+        with pytest.raises(dk.MissingRuleError, match="method='reverse'"):
+            dk.hessian(f, method="symbolic")(*point)
+        exact.remove("symbolic")
+    hs = {m: dk.hessian(f, method=m)(*point) for m in exact}
+    for m in exact:
         assert_close(hs[m], hs["reverse"], m, 2, f"{p.name}'' at {point}")
 
 

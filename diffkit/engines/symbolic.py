@@ -33,7 +33,9 @@ from ..sympy_program import (
     ScalarProgram,
     _apply,
     _objects,
+    check_signed_zeros,
     kink_check,
+    reads_signed_zeros,
     scalar_program,
     untied,
     without_kinks,
@@ -341,6 +343,9 @@ class SymbolicDerivative:
     #: the function's values are complex: so are its derivatives (2x·(1 + 2j) at 0 is 0j, not a
     #: real 0 that lets grad answer a complex-valued function the other engines refuse)
     complex_output: bool = False
+    #: its graph has an operation that may read the sign of a zero (``signed_zero``): checked
+    #: at each point it is evaluated at (scalar_program checks the point it is derived at)
+    signed_zeros: bool = False
 
     @property
     def source(self) -> str:
@@ -1009,8 +1014,14 @@ class SymbolicEngine(Engine):
         a caller that also needs the value runs f once, not once to trace and once more."""
         key = ("symbolic", signature(args), tuple(wrt), order, self.max_elements)
         if fn.reusable and key in fn.cache:
-            self.last = fn.cache[key]
-            return self.last, None
+            self.last = deriv = fn.cache[key]
+            if not deriv.signed_zeros:  # (a graph without sign readers pays nothing here)
+                return deriv, None
+            # derived at another point: the sign readers are checked at this one, on a replay
+            # of the graph here (its values)
+            graph = fn.trace(*args, wrt=wrt)
+            check_signed_zeros(graph)
+            return deriv, graph.output.value
         graph = fn.trace(*args, wrt=wrt)
         if graph.value_dependent and not point:
             raise TracingError(
@@ -1037,6 +1048,7 @@ class SymbolicEngine(Engine):
                 "handle every operation on boolean masks: use method='reverse' or "
                 "method='forward'") from None
         if fn.reusable and not graph.value_dependent:
+            deriv.signed_zeros = reads_signed_zeros(graph)
             fn.cache[key] = deriv
         self.last = deriv
         return deriv, graph.output.value

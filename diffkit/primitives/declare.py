@@ -26,6 +26,7 @@ from ..primitive import (
     Primitive,
     Rule,
     dtype_of,
+    flat_everywhere,  # noqa: F401 - the families declare steps with it (defined in the core)
     plain_value,
     register,
 )
@@ -61,10 +62,26 @@ def sympy_classes() -> Any:
     return _ufunc_sympy
 
 
-def flat_everywhere(active: Any, steady: Any, *args: Any) -> tuple[bool, ...]:
-    """``flat`` of a piecewise-constant partial (a step, a selection): each of its zeros holds
-    near the point (the op's ``kinks``, where declared, are excluded)."""
-    return (True,) * (len(args) - 1)
+def cut(below: float | None = None, above: float | None = None, *, imaginary: bool = False,
+        arg: int = 0) -> Rule:
+    """``signed_zero`` of a branch cut: where complex argument `arg` lies on it with a zero part,
+    whose sign picks NumPy's side — the real axis at x ≤ `below` and x ≥ `above` with a zero
+    imaginary part (sqrt, log: below=0; arcsin: below=−1, above=1), or with `imaginary` the
+    imaginary axis at y ≤ `below`, y ≥ `above` with a zero real part (arcsinh, arctan). Branch
+    points count (the derivative is infinite there). A real argument is on no cut."""
+    def on_cut(*args: Any) -> Any:
+        z = np.asarray(args[arg])
+        if z.dtype.kind != "c":
+            return False
+        along, across = (z.imag, z.real) if imaginary else (z.real, z.imag)
+        beyond = np.zeros(z.shape, dtype=bool)
+        if below is not None:
+            beyond |= along <= below
+        if above is not None:
+            beyond |= along >= above
+        return (across == 0) & beyond
+
+    return on_cut
 
 
 def ties_at_equal(active: Any, a: Any, b: Any, out: Any) -> Any:
@@ -82,7 +99,7 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
                 domain: tuple[tuple[float, float], ...] | None = None, domain_text: str = "",
                 valid: Rule | None = None, holomorphic: bool = True, special: tuple = (),
                 prepare: Rule | None = None, kinks: Rule | None = None, flat: Rule | None = None,
-                ties: Rule | None = None, signed_zero: tuple[bool | str, ...] = (),
+                ties: Rule | None = None, signed_zero: tuple[bool | Rule, ...] = (),
                 doc: str = "") -> Primitive:
     """Declare an element-wise primitive from its local partial derivatives (`prepare`, as for
     structural ones: normalizes a call of ``dk.<name>`` before binding, e.g. casts)."""

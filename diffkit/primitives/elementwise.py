@@ -17,6 +17,7 @@ from ..errors import MissingRuleError
 from ..primitive import MINUS_ONE, ONE, moves
 from .declare import (
     composite,
+    cut,
     declared_in,
     dtype_of,
     elementwise,
@@ -87,6 +88,13 @@ div = elementwise("div", lambda xp, a, b: xp.divide(a, b),
 neg = elementwise("neg", lambda xp, a: xp.negative(a), (lambda a, o: MINUS_ONE,), lambda sp, a: -a,
                   scalar="(-{0})",
                   symbol="-", latex="-", numpy=("negative",))
+def _zero_base(a: Any, b: Any) -> Any:
+    """``signed_zero`` of a power's base: a zero base with a negative exponent (0⁻¹ = ±∞, and
+    (x⁻²)′ = −2x⁻³ = ∓∞ at ±0), or a complex base on the cut of its logarithm, the negative
+    real axis with a zero imaginary part ((−4 ∓ 0j)^½ = ∓2j)."""
+    return ((np.asarray(a) == 0) & (np.real(b) < 0)) | cut(below=0.0)(a, b)
+
+
 pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp),
                   lambda sp, a, b: a**b, symbol="**", unicode="^", latex="^", numpy=("power",),
                   aliases=("power",), unit=(None, 1.0),
@@ -100,14 +108,15 @@ pow = elementwise("pow", lambda xp, a, b: xp.power(a, b), (_pow_dbase, _pow_dexp
                   domain_text="a negative base needs an integer exponent",
                   special=(((0.0, 2.0), (0.0, 0.0)), ((0.0, 3.0), (0.0, 0.0)),
                            ((2.0, 0.0), (0.0, np.log(2.0))), ((0.0, 0.0), "nondifferentiable")),
-                  kinks=_pow_smooth, signed_zero=(True, False))
+                  kinks=_pow_smooth, signed_zero=(_zero_base, False))
 
 # ----- element-wise functions ------------------------------------------------------------------
 exp = elementwise("exp", lambda xp, x: xp.exp(x), (lambda x, o: o,), "exp", latex=r"\exp",
                   scalar="math.exp({0})")
 log = elementwise("log", lambda xp, x: xp.log(x), (lambda x, o: 1.0 / x,), "log", unicode="ln",
                   latex=r"\ln", aliases=("ln",), scalar="math.log({0})", domain=((0.2, 4.0),),
-                  domain_text="log needs x > 0", valid=lambda x: x > 0.0, signed_zero=("complex",))
+                  domain_text="log needs x > 0", valid=lambda x: x > 0.0,
+                  signed_zero=(cut(below=0.0),))
 def _sympy_log1p(sp: Any, x: Any) -> Any:
     """SymPy's log1p, kept a function (log(1 + x) cancels near 0; derivative 1/(1 + x))."""
     from ._ufunc_sympy import log1p as sympy_log1p  # imports SymPy: on first use only
@@ -118,11 +127,11 @@ def _sympy_log1p(sp: Any, x: Any) -> Any:
 log1p = elementwise("log1p", lambda xp, x: xp.log1p(x), (lambda x, o: 1.0 / plus_real(1.0, x),),
                     _sympy_log1p, scalar="math.log1p({0})", domain=((-0.5, 3.0),),
                     domain_text="log1p needs x > -1", valid=lambda x: x > -1.0,
-                    signed_zero=("complex",))
+                    signed_zero=(cut(below=-1.0),))
 sqrt = elementwise("sqrt", lambda xp, x: xp.sqrt(x), (lambda x, o: 0.5 / o,), "sqrt", unicode="√",
                    latex=r"\sqrt", scalar="math.sqrt({0})", domain=((0.2, 4.0),),
                    domain_text="sqrt needs x >= 0", special=(((0.0,), "nondifferentiable"),),
-                   signed_zero=("complex",))
+                   signed_zero=(cut(below=0.0),))
 
 
 def _norm_smooth(v: Any, s: Any, o: Any) -> Any:
@@ -152,7 +161,7 @@ norm_sqrt = elementwise(
     doc="√v for v a sum of squares of terms whose largest size is s (std's last step): sqrt's "
         "values; where s = 0 (every term 0) its partial is 0, the smallest subgradient of the "
         "norm √v stands for (a kink: no second derivative); where v = 0 by underflow only "
-        "(s > 0) it is sqrt′(0) = ∞, as sqrt's.", signed_zero=("complex", False))
+        "(s > 0) it is sqrt′(0) = ∞, as sqrt's.", signed_zero=(cut(below=0.0), False))
 sin = elementwise("sin", lambda xp, x: xp.sin(x), (lambda x, o: cos(x),), "sin", latex=r"\sin",
                   scalar="math.sin({0})")
 cos = elementwise("cos", lambda xp, x: xp.cos(x), (lambda x, o: -sin(x),), "cos", latex=r"\cos",
@@ -238,14 +247,14 @@ arcsin = elementwise("arcsin", lambda xp, x: xp.arcsin(x),
                      (lambda x, o: 1.0 / sqrt(one_minus_square(x)),),
                      "asin", latex=r"\arcsin", aliases=("asin",), scalar="math.asin({0})",
                      domain=((-0.9, 0.9),), domain_text="arcsin needs -1 <= x <= 1",
-                     signed_zero=("complex",))
+                     signed_zero=(cut(-1.0, 1.0),))
 arccos = elementwise("arccos", lambda xp, x: xp.arccos(x),
                      (lambda x, o: -1.0 / sqrt(one_minus_square(x)),), "acos", latex=r"\arccos",
                      aliases=("acos",), scalar="math.acos({0})", domain=((-0.9, 0.9),),
-                     domain_text="arccos needs -1 <= x <= 1", signed_zero=("complex",))
+                     domain_text="arccos needs -1 <= x <= 1", signed_zero=(cut(-1.0, 1.0),))
 arctan = elementwise("arctan", lambda xp, x: xp.arctan(x), (_arctan_prime,),
                      "atan", latex=r"\arctan", aliases=("atan",), scalar="math.atan({0})",
-                     signed_zero=("complex",))
+                     signed_zero=(cut(-1.0, 1.0, imaginary=True),))
 
 
 def _sigmoid(xp: Any, x: Any) -> Any:

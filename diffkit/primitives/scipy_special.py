@@ -92,7 +92,7 @@ from ..errors import BackendError, DomainError, MissingRuleError, NonDifferentia
 from ..ir import Traced
 from ..primitive import NoRule, raise_flags_as_numpy
 from .assembly import stack
-from .declare import composite, declared_in, dtype_of, elementwise, shape_of, structural
+from .declare import composite, cut, declared_in, dtype_of, elementwise, shape_of, structural
 from .elementwise import (
     abs,
     cos,
@@ -558,7 +558,9 @@ gamma = elementwise(
     lambda sp, x: _sym(sp, "gamma")(x), numpy=(), scipy=("gamma",), parseable=False,
     unicode="Γ", latex=r"\Gamma", domain=((0.2, 4.0),),
     domain_text=f"gamma has {_POLES} and overflows for x > 171.6", holomorphic=False,
-    doc="The gamma function Γ(x) (scipy.special.gamma); Γ′ = Γ·ψ.", signed_zero=(True,))
+    doc="The gamma function Γ(x) (scipy.special.gamma); Γ′ = Γ·ψ.",
+    # ±∞ at ±0; SciPy's complex Γ on the negative real axis: an imaginary part ±4e-16
+    signed_zero=(lambda x: (np.asarray(x) == 0) | cut(below=0.0)(x),))
 gammaln = elementwise(
     "gammaln", _scipy("gammaln", "x", overflow=_not_at_poles), (lambda x, o: digamma(x),),
     lambda sp, x: _sym(sp, "loggamma")(x), numpy=(), scipy=("gammaln",),
@@ -810,7 +812,7 @@ xlogy = elementwise(
     domain_text="xlogy needs y > 0 (y = 0 only where x = 0)", holomorphic=False,
     special=(((0.0, 2.0), (math.log(2.0), 0.0)), ((0.0, 0.0), "nondifferentiable")),
     doc="x·log(y), 0 where x = 0 (also at y = 0) (scipy.special.xlogy); ∂/∂y = 0 at (0, 0), "
-        "∂/∂x at y = 0 does not exist.", signed_zero=(False, "complex"))
+        "∂/∂x at y = 0 does not exist.", signed_zero=(False, cut(below=0.0, arg=1)))
 xlog1py = elementwise(
     "xlog1py", _scipy("xlog1py", "x", "y", overflow=lambda x, y: np.asarray(y) != -1),
     (lambda x, y, o: log1p(y), _xlog1py_dy), lambda sp, x, y: x * log1p.to_sympy(y),
@@ -819,7 +821,7 @@ xlog1py = elementwise(
     domain_text="xlog1py needs y > -1 (y = -1 only where x = 0)", holomorphic=False,
     special=(((0.0, 1.0), (math.log(2.0), 0.0)), ((0.0, -1.0), "nondifferentiable")),
     doc="x·log(1 + y), 0 where x = 0 (also at y = −1) (scipy.special.xlog1py).",
-    signed_zero=(False, "complex"))
+    signed_zero=(False, cut(below=-1.0, arg=1)))
 
 # ----- logsumexp with SciPy's weights and sign ----------------------------------------------------
 
@@ -1274,7 +1276,7 @@ rgamma = elementwise(
     domain_text="rgamma overflows for x < -171.6 (between the poles of Γ)", holomorphic=False,
     special=(((0.0,), (1.0,)), ((-1.0,), (-1.0,)), ((-2.0,), (2.0,)), ((-3.0,), (-6.0,))),
     doc="1/Γ(x), entire (scipy.special.rgamma): 0 at the poles of Γ; rgamma′ = −ψ·rgamma, "
-        "(−1)ⁿ·n! at x = −n.", signed_zero=("complex",))
+        "(−1)ⁿ·n! at x = −n.", signed_zero=(cut(below=0.0),))
 
 
 def _edge_power(t: Any, p: Any) -> Any:

@@ -39,8 +39,8 @@ translations carry the same ones, see :mod:`diffkit.primitives._ufunc_sympy`):
   inputs get float32 gradients; its derivatives are pow's.
 
 Where the sign of a zero decides (copysign(x, −0.0), angle(−0.0), signbit), the AD engines follow
-NumPy's value; SymPy has no −0.0, so the symbolic engine refuses by name where a −0.0 constant
-reaches such an argument (the records' ``signed_zero``), rather than computing with +0.0.
+NumPy's value; SymPy has one unsigned 0, so the symbolic engine refuses by name at a point where
+such an argument holds a zero (the records' ``signed_zero``), rather than computing with +0.
 
 Records whose derivative depends on a keyword are composites over the records: ``round(a,
 decimals)`` (NumPy's rint(a·10ᵈ)/10ᵈ), ``angle(z, deg)`` (``arg`` in radians or degrees), ``fix``,
@@ -60,7 +60,7 @@ import numpy as np
 from ..errors import InputTypeError, TracingError
 from ..ir import Traced
 from ..primitive import IDENTITY, ONE, moves
-from .declare import composite, declared_in, elementwise, flat_everywhere, structural
+from .declare import composite, cut, declared_in, elementwise, flat_everywhere, structural
 from .declare import dtype_of as _dtype_of
 from .declare import sympy_classes as _S
 from .elementwise import (
@@ -68,6 +68,7 @@ from .elementwise import (
     _pow_dexp,
     _pow_smooth,
     _tie_split,
+    _zero_base,
     abs,
     conj,
     cos,
@@ -292,11 +293,11 @@ expm1 = elementwise("expm1", lambda xp, x: xp.expm1(x), (lambda x, o: exp(x),),
 log2 = elementwise("log2", lambda xp, x: xp.log2(x), (lambda x, o: 1.0 / (x * _LN2),),
                    lambda sp, x: sp.log(x, 2), scalar="math.log2({0})", domain=((0.2, 4.0),),
                    domain_text="log2 needs x > 0", valid=lambda x: x > 0.0, latex=r"\log_2",
-                   doc="Base-2 logarithm.", signed_zero=("complex",))
+                   doc="Base-2 logarithm.", signed_zero=(cut(below=0.0),))
 log10 = elementwise("log10", lambda xp, x: xp.log10(x), (lambda x, o: 1.0 / (x * _LN10),),
                     lambda sp, x: sp.log(x, 10), scalar="math.log10({0})", domain=((0.2, 4.0),),
                     domain_text="log10 needs x > 0", valid=lambda x: x > 0.0, latex=r"\log_{10}",
-                    doc="Base-10 logarithm.", signed_zero=("complex",))
+                    doc="Base-10 logarithm.", signed_zero=(cut(below=0.0),))
 def _arcsinh_prime(x: Any, o: Any) -> Any:
     """1/√(1 + x²): as 1/hypot(x, 1) for real x (no overflow of x² for |x| > 1e154)."""
     if _dtype_of(x).kind == "c":
@@ -307,7 +308,8 @@ def _arcsinh_prime(x: Any, o: Any) -> Any:
 arcsinh = elementwise("arcsinh", lambda xp, x: xp.arcsinh(x), (_arcsinh_prime,), "asinh",
                       latex=r"\operatorname{arsinh}", numpy=_np("arcsinh", "asinh"),
                       aliases=("asinh",), scalar="math.asinh({0})",
-                      doc="Inverse hyperbolic sine.", signed_zero=("complex",))
+                      doc="Inverse hyperbolic sine.",
+                      signed_zero=(cut(-1.0, 1.0, imaginary=True),))
 arccosh = elementwise("arccosh", lambda xp, x: xp.arccosh(x),
                       # √(x−1)·√(x+1), not √(x²−1): the principal branch also for complex x
                       (lambda x, o: 1.0 / (sqrt(x - 1.0) * sqrt(plus_real(1.0, x))),), "acosh",
@@ -316,13 +318,13 @@ arccosh = elementwise("arccosh", lambda xp, x: xp.arccosh(x),
                       domain_text="arccosh needs x >= 1",
                       special=(((1.0,), "nondifferentiable"),),
                       doc="Inverse hyperbolic cosine (not differentiable at 1).",
-                      signed_zero=("complex",))
+                      signed_zero=(cut(below=1.0),))
 arctanh = elementwise("arctanh", lambda xp, x: xp.arctanh(x),
                       (lambda x, o: 1.0 / one_minus_square(x),), "atanh",
                       latex=r"\operatorname{artanh}", numpy=_np("arctanh", "atanh"),
                       aliases=("atanh",), scalar="math.atanh({0})", domain=((-0.9, 0.9),),
                       domain_text="arctanh needs -1 < x < 1", doc="Inverse hyperbolic tangent.",
-                      signed_zero=("complex",))
+                      signed_zero=(cut(-1.0, 1.0),))
 reciprocal = elementwise("reciprocal", lambda xp, x: xp.reciprocal(x), (lambda x, o: -(o * o),),
                          lambda sp, x: 1 / x, domain=((0.5, 2.0),),
                          domain_text="the reciprocal of 0 is infinite", doc="1/x.",
@@ -396,7 +398,9 @@ arctan2 = elementwise("arctan2", lambda xp, y, x: xp.arctan2(y, x), (_atan2_dy, 
                       domain=((0.2, 2.0), (-2.0, 2.0)),
                       special=(((0.0, 0.0), "nondifferentiable"),),
                       doc="The angle of the point (x, y): arctan2(y, x), in (−π, π].",
-                      signed_zero=(True, True))
+                      # a zero y with x <= 0 (±π), a zero x with y zero (0 or π)
+                      signed_zero=(lambda y, x: (np.asarray(y) == 0) & (np.asarray(x) <= 0),
+                                   lambda y, x: (np.asarray(y) == 0) & (np.asarray(x) == 0)))
 
 
 def _deg2rad(xp: Any, x: Any) -> Any:
@@ -461,7 +465,7 @@ arg = elementwise("arg", lambda xp, x: xp.angle(x), (_zero,), _arg_sympy, numpy=
                   domain=((-2.0, -0.2),), special=(((0.0,), (0.0,)), ((-1.0,), (0.0,))),
                   doc="The argument (angle) of z in radians: JAX's complex convention; 0 or π "
                       "for real z, with derivative 0 (NumPy's angle: see dk.angle).",
-                  signed_zero=(True,))
+                  signed_zero=(lambda z: (np.asarray(z) == 0) | cut(below=0.0)(z),))
 
 
 @composite(numpy=("angle",), parseable=True, nargs=1)
@@ -671,7 +675,8 @@ float_power = elementwise(
     special=(((0.0, 2.0), (0.0, 0.0)), ((2.0, 0.0), (0.0, math.log(2.0))), ((0.0, 0.0), "nondifferentiable")),
     kinks=_pow_smooth,  # pow's zero-base conventions (its SymPy form is pow's too)
     doc="NumPy's float_power: x1**x2 computed in float64 (complex128), the inputs cast first (so "
-        "float32 inputs get float32 gradients); derivatives as pow's.", signed_zero=(True, False))
+        "float32 inputs get float32 gradients); derivatives as pow's.",
+    signed_zero=(_zero_base, False))
 
 
 __all__ = declared_in(__name__)
