@@ -341,6 +341,8 @@ def _build_bessel_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]
             name, args = _order_call(_names, self.args, [printer._print(a) for a in self.args])
             if name == "iv":  # SciPy's iv underflows early at tiny x: diffkit's mends it
                 return _own_call("_iv_value", args)
+            if name in ("kv", "kn"):  # and kv, kn for x in about 697.9 … 705.3
+                return _own_call("_kn_value" if name == "kn" else "_k_value", args)
             return scipy_call(name, args)
 
         def pythoncode(self: Any, printer: Any, _numpy: Any = numpycode) -> str:
@@ -361,12 +363,11 @@ def _build_bessel_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]
         v, x = self.args
         cls = type(self)
         d = (cls(v - 1, x) + cls(v + 1, x)) / 2 - sp.sign(x) * self
-        if v.is_number and float(v) in (0.0, 1.0):  # as the rules: no cancellation at large |x|
-            t = 1 / sp.Max(sp.Abs(x), _LARGE_X)  # no 1/0 where the branch is not taken
-            ratio = sp.S.Zero  # by Horner's rule: no t¹⁶ = 1/|x|¹⁶ to overflow
-            for c in reversed(_R0 if float(v) == 0.0 else _R1):
-                ratio = (ratio + sp.nsimplify(c)) * t
-            d = sp.Piecewise((-sp.sign(x) * self * ratio, sp.Abs(x) > _LARGE_X), (d, True))
+        if v.is_number:  # as the rules (_scaled_bessel_prime): no cancellation at large |x|
+            bound = _LARGE_X + v * v
+            t = 1 / sp.Max(sp.Abs(x), bound)  # no 1/0 where the branch is not taken
+            d = sp.Piecewise((-sp.sign(x) * self * _hankel_slope(v, t), sp.Abs(x) > bound),
+                             (d, True))
         if v.is_number and float(v) == round(float(v)) and abs(float(v)) >= 2:
             return d  # ive″(v, 0) exists for an integer |v| ≥ 2 (as _ive_smooth)
         from ..sympy_program import AtKink  # the kink of e^(−|x|) at 0: a convention there
@@ -1000,35 +1001,39 @@ numpy_i0 = elementwise(
     doc="The modified Bessel function I₀ with NumPy's values (np.i0, bit for bit; SciPy's "
         "dk.i0 differs from it in the last bit at a few percent of points); its derivative is "
         "SciPy's i1.")
-#: i0e′/i0e = −sign(x)·R₀(1/|x|) and i1e′/i1e = −sign(x)·R₁(1/|x|) for large |x|: the ratios of
-#: Hankel's expansions (R₀ = (S₀ − S₁)/S₀ and R₁ = (S₁ − (S₀ + S₂)/2)/S₁, with
-#: S_v = Σₖ (−1)ᵏ aₖ(v) tᵏ), exact rationals to t¹⁶ (truncated there: below ~2e-16 relative
-#: for |x| > 35)
-_R0 = (1 / 2, 1 / 8, 1 / 8, 25 / 128, 13 / 32, 1073 / 1024, 103 / 32, 375733 / 32768, 23797 / 512,
-       55384775 / 262144, 2180461 / 2048, 24713030909 / 4194304, 72763141 / 2048,
-       7780757249041 / 33554432, 13342715521 / 8192, 26308967412122125 / 2147483648)
-_R1 = (1 / 2, -3 / 8, -3 / 8, -63 / 128, -27 / 32, -1899 / 1024, -81 / 16, -543483 / 32768,
-       -32427 / 512, -72251109 / 262144, -2752623 / 2048, -30413055339 / 4194304,
-       -87745113 / 2048, -9228545313147 / 33554432, -15608572587 / 8192,
-       -30419533530730323 / 2147483648)
+#: beyond |x| = 35 + v², Hankel's expansion gives ive′/ive to below ~1e-15 relative in 16 terms
 _LARGE_X = 35.0
+_HANKEL_TERMS = 16
 
 
-def _scaled_bessel_prime(x: Any, o: Any, near: Any, ratio: tuple[float, ...]) -> Any:
-    """i0e′ or i1e′: `near` (the recurrence, i1e − sign(x)·i0e, …) for |x| <= 35, and
-    −sign(x)·o·R(1/|x|) beyond, where the recurrence's difference of nearly equal terms loses
-    digits in proportion to x (rel 2.9e-4 for i0e′(1e12))."""
-    large = greater(abs(x), _LARGE_X)
-    t = 1.0 / where(large, abs(x), _LARGE_X)
-    series = ratio[-1]
-    for c in reversed(ratio[:-1]):
-        series = series * t + c
-    return where(large, -signum(x) * o * (series * t), near)
+def _hankel_slope(v: Any, t: Any) -> Any:
+    """−ive′(v, x)/ive(v, x)·sign(x) for large |x|, t = 1/|x|: from Hankel's expansion
+    ive(v, x) ~ S(t)/√(2π|x|), S(t) = Σₖ cₖtᵏ, cₖ = cₖ₋₁·((2k − 1)² − 4v²)/(8k), it is
+    t/2 + t²S′(t)/S(t) = t·(1/2 + Σₖ k·cₖtᵏ / Σₖ cₖtᵏ), 16 terms. Only + − × ÷ on v and t: the
+    same code serves floats, arrays, traced values and SymPy expressions."""
+    mu = 4.0 * v * v
+    term, total, weighted = 1.0, 1.0, 0.0
+    for k in range(1, _HANKEL_TERMS + 1):
+        term = term * (((2.0 * k - 1.0) ** 2 - mu) / (8.0 * k)) * t
+        total, weighted = total + term, weighted + k * term
+    return t * (0.5 + weighted / total)
+
+
+def _scaled_bessel_prime(v: Any, x: Any, o: Any, near: Any) -> Any:
+    """ive′(v, x) (i0e′, i1e′ for v = 0, 1; o = ive(v, x)): `near` (the recurrence
+    (ive(v − 1) + ive(v + 1))/2 − sign(x)·ive) for |x| <= 35 + v², and −sign(x)·o·(Hankel's
+    ratio) beyond, where the recurrence's difference of nearly equal terms loses digits in
+    proportion to x (ive′(0, 1e10) off by 1.8e-7, ive″(0, 1e10) = 0). Each derivative of this
+    rule is again a product of o and a function of t = 1/|x|: stable in every order."""
+    bound = _LARGE_X + v * v
+    large = greater(abs(x), bound)
+    t = 1.0 / where(large, abs(x), bound)
+    return where(large, -signum(x) * o * _hankel_slope(v, t), near)
 
 
 i0e = elementwise(
     "i0e", _scipy("i0e", "x"),
-    (lambda x, o: _scaled_bessel_prime(x, o, i1e(x) - signum(x) * o, _R0),),
+    (lambda x, o: _scaled_bessel_prime(0.0, x, o, i1e(x) - signum(x) * o),),
     lambda sp, x: _sym(sp, "ive")(0, x), numpy=(), scipy=("i0e",), unicode="I₀ₑ",
     latex=r"I_0^{e}", domain=((-6.0, 6.0),), holomorphic=False, special=(((0.0,), (0.0,)),),
     kinks=lambda x, o: not_equal(x, 0.0),  # e^(−|x|): i0e′ jumps from 1 to −1 at 0
@@ -1036,7 +1041,8 @@ i0e = elementwise(
         "i0e′ = i1e − sign(x)·i0e: a kink at 0, where the derivative is taken as 0 (as abs′(0)).")
 i1e = elementwise(
     "i1e", _scipy("i1e", "x"),
-    (lambda x, o: _scaled_bessel_prime(x, o, (i0e(x) + ive(2.0, x)) * 0.5 - signum(x) * o, _R1),),
+    (lambda x, o: _scaled_bessel_prime(1.0, x, o,
+                                       (i0e(x) + ive(2.0, x)) * 0.5 - signum(x) * o),),
     lambda sp, x: _sym(sp, "ive")(1, x), numpy=(), scipy=("i1e",), unicode="I₁ₑ",
     latex=r"I_1^{e}", domain=((-6.0, 6.0),), holomorphic=False, special=(((0.0,), (0.5,)),),
     kinks=lambda x, o: not_equal(x, 0.0),  # i1e′(0) = ½ exists, i1e″ jumps from −1 to 1 at 0
@@ -1155,15 +1161,41 @@ def _ive_smooth(v: Any, x: Any, o: Any) -> Any:
 ive = elementwise(
     "ive", _ive_impl,
     (_order_rule("ive"),
-     lambda v, x, o: (ive(v - 1.0, x) + ive(v + 1.0, x)) * 0.5 - signum(x) * o),
+     lambda v, x, o: _scaled_bessel_prime(
+         v, x, o, (ive(v - 1.0, x) + ive(v + 1.0, x)) * 0.5 - signum(x) * o)),
     lambda sp, v, x: _sym(sp, "ive")(v, x), numpy=(), scipy=("ive",), unicode="Iᵥₑ",
     latex=r"I^{e}", domain=((-2.5, 3.0), (0.2, 8.0)), domain_text=f"ive needs {_REAL_ORDER}",
     holomorphic=False, kinks=_ive_smooth,
     doc="e^(−|x|)·I_v(x), the exponentially scaled iv (scipy.special.ive); ∂/∂x = "
-        "(ive(v − 1, x) + ive(v + 1, x))/2 − sign(x)·ive(v, x); the order v is not "
+        "(ive(v − 1, x) + ive(v + 1, x))/2 − sign(x)·ive(v, x), beyond |x| = 35 + v² "
+        "−sign(x)·ive(v, x)·(Hankel's ratio in 1/|x|), which does not cancel; the order v is not "
         "differentiated (MissingRuleError).")
+def _k_value(v: Any, x: Any, name: str = "kv") -> Any:
+    """scipy.special.kv (or kn, `name`), mended where SciPy underflows early: for x in about
+    697.9 … 705.3 it gives 0 where Kᵥ(x) is a normal number (K₀(700) = 4.67e-306); there
+    kve(v, x)·e^(−x/2)·e^(−x/2), whose factors stay normal, so that the only rounding into the
+    subnormal range (x ≳ 705) is the last product's."""
+    import scipy.special as ss
+
+    out = getattr(ss, name)(v, x)
+    vv, xx, oo = np.broadcast_arrays(np.asarray(v, dtype=float), np.asarray(x), np.asarray(out))
+    low = (oo == 0) & (xx > 0) & np.isfinite(xx) & np.isfinite(vv)
+    if not low.any():
+        return out
+    with np.errstate(all="ignore"):
+        half = np.exp(-np.where(low, xx, 0.0) / 2.0)
+        scaled = ss.kve(np.where(low, vv, 0.0), np.where(low, xx, 1.0))
+        fixed = np.where(low, scaled * half * half, oo).astype(oo.dtype)
+    return fixed if np.ndim(out) else fixed[()]
+
+
+def _kn_value(n: Any, x: Any) -> Any:
+    """scipy.special.kn, mended as :func:`_k_value` mends kv."""
+    return _k_value(n, x, "kn")
+
+
 kv = elementwise(
-    "kv", _scipy("kv", "v", "x", overflow=_off_zero),
+    "kv", _scipy("kv", "v", "x", overflow=_off_zero, mended=_k_value),
     (_order_rule("kv"), lambda v, x, o: (kv(v - 1.0, x) + kv(v + 1.0, x)) * -0.5),
     lambda sp, v, x: _sym(sp, "besselk")(v, x), numpy=(), scipy=("kv",), unicode="Kᵥ",
     latex="K", domain=((-2.5, 3.0), (0.2, 6.0)), domain_text=f"kv {_X_POSITIVE}",
@@ -1196,9 +1228,10 @@ def _prepare_integer_order(name: str, least: int | None = None) -> Callable[...,
     return prepare
 
 
-def _integer_order_impl(name: str) -> Callable[..., Any]:
+def _integer_order_impl(name: str, mended: Callable[..., Any] | None = None) -> Callable[..., Any]:
     def impl(xp: Any, n: Any, x: Any) -> Any:
-        return _finish(xp, name, _special(xp, name)(n, x), (x,), overflow=_off_zero,
+        fn = mended if mended is not None and xp is np else _special(xp, name)
+        return _finish(xp, name, fn(n, x), (x,), overflow=_off_zero,
                        hint=f" ({name} {_X_POSITIVE})")
 
     impl.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -1240,7 +1273,7 @@ kn = _integer_order_record(
     "kn", lambda n, x: (kn(n - 1, x) + kn(n + 1, x)) * -0.5, "besselk",
     "The modified Bessel function of the second kind of integer order n (scipy.special.kn): n "
     "an integer, not differentiated (a fractional n is a DomainError); "
-    "∂/∂x = −(K_{n−1} + K_{n+1})/2.")
+    "∂/∂x = −(K_{n−1} + K_{n+1})/2.", impl=_integer_order_impl("kn", _kn_value))
 log_ndtr_derivative = _integer_order_record(
     "log_ndtr_derivative", lambda n, x: log_ndtr_derivative(n + 1, x), "log_ndtr_derivative",
     "The n-th derivative of log_ndtr, n = 1, 2, … (an integer, not differentiated; a fractional "
