@@ -59,10 +59,18 @@ class CompiledEngine(Engine):
         xp = _array_module(args)
         if not fn.reusable or xp is None:
             return None
-        if fn.jit and not fn.pure and any(type(a) is float or type(a) is complex for a in args) \
-                and fn.frozen(*args) is fn:  # a held Python number its first trace promotes
-            return None  # apart (x32 * 0.1), or a trace that branched: interpreted afresh
         key = ("compiled", signature(args), tuple(wrt))
+        if fn.jit and not fn.pure and any(type(a) is float or type(a) is complex for a in args):
+            if fn.cache.get(("compiled-refused", key)):
+                return None
+            try:  # a held Python number its first trace promotes apart (x32 * 0.1), or a
+                if fn.frozen(*args) is fn:  # trace that branched: interpreted afresh
+                    return None
+            except TracingError:  # the first trace (its float64 input) read the number
+                fn.cache[("compiled-refused", key)] = True  # (float(k)): the reverse engine
+                return None  # traces the body on the Python number, held, as a fresh call
+            except DiffkitError:  # a point outside the first trace's domain: interpreted
+                return None
         cg = fn.cache.get(key)
         if cg is None and fn.jit and fn.cache.get(("frozen", key[1])) is fn:
             return None  # its first trace holds at one call only: compiling would trace (and
