@@ -261,6 +261,12 @@ def weak_sensitive(graph: Graph) -> frozenset[int]:
     return frozenset(out)
 
 
+def _weak_held(args: Sequence[Any], positions: frozenset[int]) -> bool:
+    """Whether one of `positions` (:func:`weak_sensitive`) holds a Python float or complex in
+    `args`: there a trace that read it as float64/complex128 is not what the body computes."""
+    return any(i in positions for i, a in enumerate(args) if type(a) is float or type(a) is complex)
+
+
 def passed_as_given(x: Any) -> bool:
     """Whether :meth:`Function.coerce` passed `x` (an argument not differentiated) to the
     function as the caller gave it, rather than reading it as numbers (a traced input)."""
@@ -787,6 +793,8 @@ class Function:
         published = self.cache.setdefault(key, made)
         if weak and self.weak_apart(given, key[1]):  # its replay reads a held Python number as
             return self, None  # a float64 beside a float32 value (a closure's): the body runs
+        if weak and made is self and _weak_held(given, weak_sensitive(graph)):  # the same rule
+            return self, None  # for a trace that holds at this call only: not this call's graph
         if published is not made:
             return published, None
         return made, graph
@@ -801,8 +809,7 @@ class Function:
         apart = getattr(self.cache.get(("frozen", sig)), "weak_inputs", None)
         if apart is None:  # no replay at this signature (none yet, or a trace that branched)
             return narrow_signature(sig)
-        return apart is True or bool(apart) and any(
-            i in apart for i, a in enumerate(args) if type(a) is float or type(a) is complex)
+        return apart is True or bool(apart) and _weak_held(args, apart)
 
     def _take_first(self, args: Sequence[Any]) -> Graph | None:
         """The trace this function was made from (:meth:`freeze`) where `args` is its point,

@@ -58,3 +58,45 @@ def test_jit_grad_of_arange_to_a_held_float(method):
     F = dk.jit(lambda x, a: np.sum(x * np.arange(0.0, a, 0.5)))
     (g,) = dk.grad(F, wrt=0, **_kw(method))(2.0, 2.2)
     assert g == 0.0 + 0.5 + 1.0 + 1.5 + 2.0  # hand: the sum of the range
+
+
+# ----- 2. the first call of a jit function whose trace holds at that call only ----------------
+# A branch on a traced value (or a value-read piece, np.argmax) makes a first trace that holds
+# at this call only; with a held Python float beside a float32 closure that first trace (the
+# float read as float64) was returned as the call's graph: value 2.5133332411448164 where the
+# body gives 2.5133333563804627, and a float64 1.3f·(1/3) gradient, on the first call only.
+
+C32 = np.float32(1.3)
+
+
+def _branches(x, k):
+    if x[0] > 0:  # a branch on a traced value
+        return np.sum(x * (C32 * k))
+    return np.sum(x)
+
+
+def _argmax_piece(x, k):
+    return x * (C32 * k), np.argmax(x)
+
+
+X3 = np.array([0.1, 3.0, 2.7])
+
+
+def test_first_jit_call_of_a_branching_body_is_the_body():
+    ref = _branches(X3, 1 / 3)  # the body itself: C32 * (1/3) is float32 (NEP 50)
+    F = dk.jit(_branches)
+    for _ in range(2):
+        got = F(X3, 1 / 3)
+        assert got == ref and np.asarray(got).dtype == np.asarray(ref).dtype
+    got, ref = dk.jit(_argmax_piece)(X3, 1 / 3), _argmax_piece(X3, 1 / 3)
+    np.testing.assert_array_equal(got[0], ref[0])
+    assert got[1] == ref[1]
+
+
+@pytest.mark.parametrize("method", METHODS + ["auto"])
+def test_first_jit_gradient_of_a_branching_body_is_the_bodys(method):
+    slope = C32 * (1 / 3)  # the body's own float32 product
+    assert slope.dtype == np.float32
+    v, (g,) = dk.value_and_grad(dk.jit(_branches), wrt=0, **_kw(method))(X3, 1 / 3)
+    assert v == _branches(X3, 1 / 3)
+    np.testing.assert_array_equal(g, np.full(3, float(slope)))
