@@ -100,3 +100,77 @@ def test_first_jit_gradient_of_a_branching_body_is_the_bodys(method):
     v, (g,) = dk.value_and_grad(dk.jit(_branches), wrt=0, **_kw(method))(X3, 1 / 3)
     assert v == _branches(X3, 1 / 3)
     np.testing.assert_array_equal(g, np.full(3, float(slope)))
+
+
+# ----- 3. long double constants in dk.jit's generated code ------------------------------------
+# compiler._const_text printed a long double constant through .item() (a Python float) and a
+# uniform long double constant array became a float64 scalar: x * (1/3 in long double) under
+# dk.jit was 0.23333333333333332038 where the body gives 0.23333333333333333333, and the jit
+# gradients of var/std(ddof=1), mean(x**2) were 512 ε(long double) off (1/7 printed as
+# 0.14285714285714285).
+
+LONG = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps
+needs_long = pytest.mark.skipif(not LONG, reason="long double is float64 on this platform")
+
+
+def _mp(x):
+    import mpmath as mp
+
+    n, d = np.longdouble(x).as_integer_ratio()
+    return mp.mpf(n) / d
+
+
+def _ulps_long(got, ref):
+    """|got − ref| / |ref| in ε(long double), `ref` an mpmath number (50 digits)."""
+    import mpmath as mp
+
+    return float(abs(_mp(got) - ref) / abs(ref) / _mp(np.finfo(np.longdouble).eps))
+
+
+P = np.longdouble(1) / 3
+XL = np.array([np.longdouble(v) for v in ("0.7", "1.3", "2.9", "-0.4", "5.1", "0.25", "1.0")])
+
+
+@needs_long
+@pytest.mark.parametrize("body", [lambda x: x * P, lambda x: x + P, lambda x: x ** P,
+                                  lambda x: np.sum(x * P), lambda x: x * np.array([P] * 7)],
+                         ids=["mul", "add", "pow", "sum", "uniform-array"])
+def test_jit_value_with_a_long_double_constant_is_the_bodys(body):
+    F = dk.jit(body)
+    for x in (np.abs(XL), XL[0]):
+        ref = body(x)  # the body itself, in long double
+        for _ in range(3):  # first call, then the generated code
+            got = F(x)
+            assert np.asarray(got).dtype == np.longdouble
+            np.testing.assert_array_equal(got, ref)
+
+
+@needs_long
+@pytest.mark.parametrize("method", [None, "reverse", "compiled"])
+def test_jit_gradients_in_long_double_match_mpmath(method):
+    import mpmath as mp
+
+    mp.mp.dps = 50
+    xs = [_mp(v) for v in XL]
+    n = len(xs)
+    mean = sum(xs) / n
+    var = sum((v - mean) ** 2 for v in xs) / (n - 1)
+    cases = [  # hand formulas evaluated in mpmath
+        (lambda a: np.sum(np.sin(a) * P), [mp.cos(v) / 3 for v in xs]),
+        (lambda a: np.var(a, ddof=1), [2 * (v - mean) / (n - 1) for v in xs]),
+        (lambda a: np.std(a, ddof=1), [(v - mean) / ((n - 1) * mp.sqrt(var)) for v in xs]),
+        (lambda a: np.mean(a ** 2), [2 * v / n for v in xs]),
+    ]
+    for body, ref in cases:
+        G = dk.grad(dk.jit(body), **_kw(method))
+        for _ in range(3):
+            (g,) = G(XL)
+            assert max(_ulps_long(gi, ri) for gi, ri in zip(g, ref)) <= 4
+
+
+@needs_long
+def test_source_of_a_never_called_jit_gradient_with_a_long_double_constant():
+    G = dk.grad(dk.jit(lambda x: np.sum(x * P)))
+    assert "def grad" in G.source  # was an internal TracingError (float64 literal vs long double)
+    G(XL)
+    assert "0.3333333333333333" not in G.source  # the constant is named, not printed

@@ -98,6 +98,8 @@ def literal(v: Any, bare: bool = False) -> str:
         return repr(v if not isinstance(v, np.bool_) else bool(v))
     if isinstance(v, int | np.integer):
         return repr(int(v))
+    if isinstance(v, np.floating) and v.dtype.itemsize > 8:  # a long double: no literal holds
+        raise NotRenderable  # it (a Python float rounds it), so it is named, not printed
     if isinstance(v, float | np.floating):
         return repr(float(v)) if math.isfinite(v) else f"float('{float(v)!r}')"
     if isinstance(v, slice):

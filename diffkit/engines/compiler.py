@@ -81,15 +81,16 @@ class _Val:
     def is_const(self) -> bool:
         return self.prim is None and self.name is None
 
-    def scalar_const(self) -> float | None:
-        """The number every element equals, for a constant that is uniform (else None)."""
+    def scalar_const(self) -> Any:
+        """The number every element equals, for a constant that is uniform (else None): a
+        Python float, or a long double scalar where a float would round it."""
         if not self.is_const:
             return None
         if self._uniform is _UNKNOWN:
             self._uniform = self._find_uniform()
         return self._uniform
 
-    def _find_uniform(self) -> float | None:
+    def _find_uniform(self) -> Any:
         if type(self.const) is float:
             return self.const
         arr = np.asarray(self.const)
@@ -98,7 +99,7 @@ class _Val:
             return None
         if arr.dtype.kind == "f" and not np.all(np.signbit(arr) == np.signbit(first)):
             return None  # 0.0 and −0.0 are two numbers here (x·[0, −0] is not x·0)
-        return float(first)
+        return float(first) if arr.dtype.itemsize <= 8 else first  # a long double: its own
 
 
 def _resolve(v: _Val) -> _Val:
@@ -1138,7 +1139,9 @@ def _emit(kind: str, inputs: list[Node], params: list[str], roots: list[Any], n_
             if not r.shape:
                 ref = f"(+{ref})" if not r.is_const else ref
             else:
-                ref = f"np.array({ref}, dtype=float)" if r.is_const else f"{ref}.copy()"
+                ref = f"np.array({ref}, dtype=np.{r.dtype.name})" if r.is_const else \
+                    f"{ref}.copy()"  # (a constant in its own dtype: float was a long double's
+                # float64 rounding)
         refs.append(ref)
     value, grads = refs[:n_value], refs[n_value:]
     tup = ", ".join(grads) + ("," if len(grads) == 1 else "")
@@ -1423,7 +1426,10 @@ def _const_text(v: _Val, ns: dict[str, Any]) -> str:
             # a NumPy scalar keeps its dtype: float32 × np.int64(3) is float64 in NumPy 2,
             # float32 × 3 (a Python int, promoted weakly) float32
             return f"np.{dtype.name}({literal(v.const.item())})"
-        return literal(v.const.item() if hasattr(v.const, "item") else v.const)
+        if dtype.kind not in "fc":  # a NumPy bool: its Python value
+            return literal(v.const.item() if hasattr(v.const, "item") else v.const)
+    # anything a literal cannot carry exactly (a long double, whose .item() is a Python float)
+    # reaches the code as the object itself, by name (_ref_param)
     return _ref_param(v.const, ns)
 
 
