@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath as mp
 import numpy as np
 import pytest
 
@@ -114,16 +115,12 @@ needs_long = pytest.mark.skipif(not LONG, reason="long double is float64 on this
 
 
 def _mp(x):
-    import mpmath as mp
-
     n, d = np.longdouble(x).as_integer_ratio()
     return mp.mpf(n) / d
 
 
 def _ulps_long(got, ref):
     """|got − ref| / |ref| in ε(long double), `ref` an mpmath number (50 digits)."""
-    import mpmath as mp
-
     return float(abs(_mp(got) - ref) / abs(ref) / _mp(np.finfo(np.longdouble).eps))
 
 
@@ -148,8 +145,6 @@ def test_jit_value_with_a_long_double_constant_is_the_bodys(body):
 @needs_long
 @pytest.mark.parametrize("method", [None, "reverse", "compiled"])
 def test_jit_gradients_in_long_double_match_mpmath(method):
-    import mpmath as mp
-
     mp.mp.dps = 50
     xs = [_mp(v) for v in XL]
     n = len(xs)
