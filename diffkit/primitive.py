@@ -73,6 +73,28 @@ MINUS_ONE = -1
 #: What a ``prepare`` rule returns when the application is the identity (reshape to the same shape).
 IDENTITY = object()
 
+#: the dtypes wider than float64 (where NumPy has them), whose constants a Python float rounds
+_LONG_DTYPES = frozenset({np.dtype(np.longdouble), np.dtype(np.clongdouble)}) - {
+    np.dtype(np.float64), np.dtype(np.complex128)}
+
+
+class Constant:
+    """A mathematical constant a rule computes with (ln 2, ln 10, π, π/180), at the precision of
+    the value it meets: ``c(x)`` is a Python float (weak: a float32 x keeps float32) for x up to
+    float64 and complex128, a long double for a long double x (ln 10 as a float64 put 869
+    ε(longdouble) into log10′, in every engine). The same rule as :func:`_at_precision_of` for
+    the Python numbers among a rule's arguments, for the numbers inside it."""
+
+    __slots__ = ("long", "value")
+
+    def __init__(self, value: float, digits: str) -> None:
+        self.value = value  # the float64 NumPy's own float64 loops use (math.pi / 180)
+        self.long = np.longdouble(digits)  # correctly rounded from 36 significant digits
+
+    def __call__(self, x: Any) -> Any:
+        dtype = getattr(x, "dtype", None)
+        return self.long if dtype is not None and dtype in _LONG_DTYPES else self.value
+
 
 class NoRule:
     """An element-wise partial the table does not give, though the derivative exists (the order

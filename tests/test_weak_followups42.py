@@ -169,3 +169,50 @@ def test_source_of_a_never_called_jit_gradient_with_a_long_double_constant():
     assert "def grad" in G.source  # was an internal TracingError (float64 literal vs long double)
     G(XL)
     assert "0.3333333333333333" not in G.source  # the constant is named, not printed
+
+
+# ----- 4. long double derivatives whose rule holds a mathematical constant -------------------
+# ln 10, ln 2, π/180, 180/π and π were float64 numbers in the rules (and in the symbolic
+# engine's long double program, with NumPy's own long double sinc, which multiplies by the
+# float64 π): log10′ was 869 ε(long double) off, log2′ 308, exp2′ 309, deg2rad′ 156 (symbolic
+# 360), rad2deg′ 320, sinc′ 310, in every engine.
+
+def _sinc_mp(t):
+    return mp.sin(mp.pi * t) / (mp.pi * t)
+
+
+CONSTANT_RULES = [  # (name, body, derivative in mpmath: hand formulas)
+    ("log10", np.log10, lambda t: 1 / (t * mp.log(10))),
+    ("log2", np.log2, lambda t: 1 / (t * mp.log(2))),
+    ("exp2", np.exp2, lambda t: mp.log(2) * 2 ** t),
+    ("deg2rad", np.deg2rad, lambda t: mp.pi / 180),
+    ("rad2deg", np.rad2deg, lambda t: 180 / mp.pi),
+    ("sinc", np.sinc, lambda t: (mp.cos(mp.pi * t) - _sinc_mp(t)) / t),
+    ("logaddexp2", lambda x: np.logaddexp2(x, np.longdouble("0.25")),
+     lambda t: 2 ** t / (2 ** t + 2 ** mp.mpf("0.25"))),
+]
+
+
+@needs_long
+@pytest.mark.parametrize("method", ["reverse", "forward", "symbolic", "compiled"])
+@pytest.mark.parametrize("name,body,deriv", CONSTANT_RULES, ids=[c[0] for c in CONSTANT_RULES])
+def test_long_double_derivatives_with_constants_match_mpmath(method, name, body, deriv):
+    mp.mp.dps = 50
+    for v in ("0.7", "2.3", "0.1"):  # (sinc at 0.1: its series branch)
+        x = np.longdouble(v)
+        for f in (body, dk.jit(body)):
+            (g,) = dk.grad(f, method=method)(x)
+            assert np.asarray(g).dtype == np.longdouble
+            assert _ulps_long(g, deriv(_mp(x))) <= 4, (v, g)  # (sinc′ cancels: 2.3 ε)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,body,deriv", CONSTANT_RULES[:6], ids=[c[0] for c in CONSTANT_RULES[:6]])
+def test_narrower_derivatives_with_constants_keep_their_dtype(dtype, name, body, deriv):
+    mp.mp.dps = 50
+    x = np.array([0.7, 2.3], dtype)
+    (g,) = dk.grad(lambda x: np.sum(body(x)))(x)
+    assert g.dtype == dtype  # the constant stays a weak Python float beside float32
+    ref = np.array([float(deriv(_mp(v))) for v in x])
+    np.testing.assert_allclose(g, ref, rtol=64 * np.finfo(dtype).eps)  # (sinc′ cancels)
+

@@ -472,11 +472,37 @@ class SymbolicDerivative:
                 "differentiable there, or a point is outside a domain (symbolic engine)")
 
 
+def _long_constant(e: Any) -> str | None:
+    """π/180, log(10), log(2)²: a real constant (not a rational, not a float) that a NumPy
+    program would compute in float64, as the long double it is (40 digits, correctly rounded:
+    log10′ was 869 ε(longdouble) off); None for anything else."""
+    if isinstance(e, sp.Expr) and not e.is_Rational and not e.is_Float and e.is_number \
+            and e.is_real:
+        return f"numpy.longdouble('{sp.N(e, 40)}')"
+    return None
+
+
 class _Printer(NumPyPrinter):
     """NumPy source over NumPy scalars; piecewise functions as conditional expressions (only the
-    branch taken is evaluated); strong products and the safe logarithm as helpers."""
+    branch taken is evaluated); strong products and the safe logarithm as helpers. With `long`
+    (the long double program), real constants as long doubles (:func:`_long_constant`)."""
 
     _print_Piecewise = PythonCodePrinter._print_Piecewise
+    long = False
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        if self.long:
+            text = _long_constant(expr)
+            if text is not None:
+                return text
+        return super()._print(expr, **kwargs)
+
+    def _print_sinc(self, e: Any) -> str:
+        """sin(t)/t; NumPy's long double sinc multiplies by the float64 π (360 ε off): the long
+        double program computes it at its own precision."""
+        if self.long:
+            return f"_sinc_long({self._print(e.args[0])})"
+        return super()._print_sinc(e)
 
     def _print_Pow(self, e: Any, rational: bool = False) -> str:
         """float_power: 0**-0.5 is inf (decided later), never a ZeroDivisionError."""
@@ -625,6 +651,10 @@ class _Writer:
             return self.names[e] if e in self.names else str(e)
         if e.is_Integer:
             return f"({_int_text(int(e))})"
+        if self.long:
+            text = _long_constant(e)
+            if text is not None:
+                return text
         if e.is_Rational:
             if self.long:
                 return f"(numpy.longdouble({_int_text(int(e.p))})/{_int_text(int(e.q))})"
@@ -721,6 +751,7 @@ def _source(deriv: SymbolicDerivative, fast: bool, long: bool = False) -> str:
     for i, (sym, _) in enumerate(live):
         names[sym] = f"t{i}"
     printer = (_MathPrinter if fast else _Printer)({"fully_qualified_modules": True})
+    printer.long = long
     write = _Writer(names, fast, printer, long)
     lines = [f"def derivative({', '.join(names[s] for s in deriv.program.inputs)}):"]
     for sym, e in live:
@@ -755,8 +786,15 @@ def _cube_root_power(x: Any, p: int) -> Any:
     return np.float_power(x, p / 3)
 
 
+def _sinc_long(t: Any) -> Any:
+    """SymPy's unnormalized sinc, sin(t)/t (1 at 0), in long double."""
+    safe = np.where(t == 0, 1, t)
+    return np.where(t == 0, 1, np.sin(t) / safe)[()]
+
+
 #: the helpers both versions of a derivative program call
-_HELPERS: dict[str, Any] = {"_smul": _smul, "_cube_root_power": _cube_root_power,
+_HELPERS: dict[str, Any] = {"_smul": _smul, "_sinc_long": _sinc_long,
+                            "_cube_root_power": _cube_root_power,
                             "_kink_check": kink_check, "_untied": untied}
 
 

@@ -59,7 +59,7 @@ import numpy as np
 
 from ..errors import InputTypeError, TracingError
 from ..ir import Traced
-from ..primitive import IDENTITY, ONE, moves
+from ..primitive import IDENTITY, ONE, Constant, moves
 from .declare import composite, cut, declared_in, elementwise, flat_everywhere, structural
 from .declare import dtype_of as _dtype_of
 from .declare import sympy_classes as _S
@@ -84,15 +84,18 @@ from .elementwise import (
     real,
     sigmoid,
     signum,
+    sin,
     sqrt,
     stop_gradient,
     where,
 )
 
-_LN2 = math.log(2.0)
-_LN10 = math.log(10.0)
-_DEG = math.pi / 180.0  # what NumPy's deg2rad multiplies by
-_RAD = 180.0 / math.pi  # and rad2deg
+_LN2 = Constant(math.log(2.0), "0.693147180559945309417232121458176568")
+_LN10 = Constant(math.log(10.0), "2.30258509299404568401799145468436421")
+_DEG = Constant(math.pi / 180.0,  # what NumPy's deg2rad multiplies by
+                "0.0174532925199432957692369076848861271")
+_RAD = Constant(180.0 / math.pi, "57.2957795130823208767981548141051703")  # and rad2deg
+_PI = Constant(math.pi, "3.14159265358979323846264338327950288")
 
 
 def _zero(*args: Any) -> float:
@@ -285,16 +288,16 @@ def divmod(x: Any, y: Any) -> tuple[Any, Any]:
 
 
 # ----- exponentials, logarithms, inverse hyperbolic functions -----------------------------------
-exp2 = elementwise("exp2", lambda xp, x: xp.exp2(x), (lambda x, o: o * _LN2,),
+exp2 = elementwise("exp2", lambda xp, x: xp.exp2(x), (lambda x, o: o * _LN2(o),),
                    lambda sp, x: 2**x, doc="2**x (NumPy's exp2).")
 expm1 = elementwise("expm1", lambda xp, x: xp.expm1(x), (lambda x, o: exp(x),),
                     lambda sp, x: _S().expm1(x), scalar="math.expm1({0})",
                     doc="exp(x) − 1, exact for small x (NumPy's expm1).")
-log2 = elementwise("log2", lambda xp, x: xp.log2(x), (lambda x, o: 1.0 / (x * _LN2),),
+log2 = elementwise("log2", lambda xp, x: xp.log2(x), (lambda x, o: 1.0 / (x * _LN2(x)),),
                    lambda sp, x: sp.log(x, 2), scalar="math.log2({0})", domain=((0.2, 4.0),),
                    domain_text="log2 needs x > 0", valid=lambda x: x > 0.0, latex=r"\log_2",
                    doc="Base-2 logarithm.", signed_zero=(cut(below=0.0),))
-log10 = elementwise("log10", lambda xp, x: xp.log10(x), (lambda x, o: 1.0 / (x * _LN10),),
+log10 = elementwise("log10", lambda xp, x: xp.log10(x), (lambda x, o: 1.0 / (x * _LN10(x)),),
                     lambda sp, x: sp.log(x, 10), scalar="math.log10({0})", domain=((0.2, 4.0),),
                     domain_text="log10 needs x > 0", valid=lambda x: x > 0.0, latex=r"\log_{10}",
                     doc="Base-10 logarithm.", signed_zero=(cut(below=0.0),))
@@ -352,8 +355,8 @@ logaddexp = elementwise("logaddexp", lambda xp, x, y: xp.logaddexp(x, y),
                         special=(((1.0, 1.0), (0.5, 0.5)),),
                         doc="log(exp(x) + exp(y)) without overflow; ∂/∂x = σ(x − y).")
 logaddexp2 = elementwise("logaddexp2", lambda xp, x, y: xp.logaddexp2(x, y),
-                         (lambda x, y, o: sigmoid((x - y) * _LN2),
-                          lambda x, y, o: sigmoid((y - x) * _LN2)),
+                         (lambda x, y, o: sigmoid((x - y) * _LN2(o)),
+                          lambda x, y, o: sigmoid((y - x) * _LN2(o))),
                          _logaddexp_sympy(2), holomorphic=False,
                          special=(((1.0, 1.0), (0.5, 0.5)),),
                          doc="log2(2**x + 2**y) without overflow; ∂/∂x = σ((x − y)·ln 2).")
@@ -404,34 +407,40 @@ arctan2 = elementwise("arctan2", lambda xp, y, x: xp.arctan2(y, x), (_atan2_dy, 
 
 
 def _deg2rad(xp: Any, x: Any) -> Any:
-    return x * _DEG if xp.iscomplexobj(x) else xp.deg2rad(x)  # NumPy has no complex loop
+    return x * _DEG(x) if xp.iscomplexobj(x) else xp.deg2rad(x)  # NumPy has no complex loop
 
 
 def _rad2deg(xp: Any, x: Any) -> Any:
-    return x * _RAD if xp.iscomplexobj(x) else xp.rad2deg(x)
+    return x * _RAD(x) if xp.iscomplexobj(x) else xp.rad2deg(x)
 
 
-deg2rad = elementwise("deg2rad", _deg2rad, (lambda x, o: _DEG,), lambda sp, x: x * sp.pi / 180,
+deg2rad = elementwise("deg2rad", _deg2rad, (lambda x, o: _DEG(x),), lambda sp, x: x * sp.pi / 180,
                       numpy=("deg2rad", "radians"), aliases=("radians",),
                       doc="Degrees to radians (NumPy's deg2rad and radians).")
-rad2deg = elementwise("rad2deg", _rad2deg, (lambda x, o: _RAD,), lambda sp, x: x * 180 / sp.pi,
+rad2deg = elementwise("rad2deg", _rad2deg, (lambda x, o: _RAD(x),), lambda sp, x: x * 180 / sp.pi,
                       numpy=("rad2deg", "degrees"), aliases=("degrees",),
                       doc="Radians to degrees (NumPy's rad2deg and degrees).")
 
 #: Taylor coefficients of g(t) = (t cos t − sin t)/t² = Σₖ cₖ t²ᵏ⁻¹, the derivative of sin(t)/t
 _SINC_TAYLOR = [(-1) ** k * 2 * k / math.factorial(2 * k + 1) for k in range(1, 9)]
+_SINC_TAYLOR_LONG = [np.longdouble((-1) ** k * 2 * k) / math.factorial(2 * k + 1)
+                     for k in range(1, 9)]  # (the same, rounded to a long double x's precision)
 
 
 def _sinc_prime(x: Any, o: Any) -> Any:
     """sinc′(x) = (cos πx − sinc x)/x, and near 0 (|πx| < ½, where that difference cancels) its
     Taylor series π·g(πx) to the 17th power (error below 1e-20 relative): 0 at x = 0."""
-    t = x * math.pi
+    pi = _PI(x)
+    t = x * pi
     small = less(abs(t), 0.5)
     u = t * t
-    poly: Any = _SINC_TAYLOR[-1]
-    for c in reversed(_SINC_TAYLOR[:-1]):
+    taylor = _SINC_TAYLOR if type(pi) is float else _SINC_TAYLOR_LONG
+    poly: Any = taylor[-1]
+    for c in reversed(taylor[:-1]):
         poly = poly * u + c
-    series = (t * math.pi) * poly
+    series = (t * pi) * poly
+    if type(pi) is not float:  # NumPy's long double sinc multiplies by the float64 π (its
+        o = sin(t) / where(small, 1.0, t)  # value is 360 ε off): sinc at this x's precision
     direct = (cos(t) - o) / where(small, 1.0, x)
     return where(small, series, direct)
 
@@ -472,7 +481,7 @@ arg = elementwise("arg", lambda xp, x: xp.angle(x), (_zero,), _arg_sympy, numpy=
 def angle(z: Any, deg: bool = False) -> Any:
     """NumPy's angle: the argument of z (``dk.arg``), in degrees if `deg`."""
     a = arg(z)
-    return a * _RAD if deg else a
+    return a * _RAD(a) if deg else a
 
 
 def _plain(v: Any, what: str) -> Any:
