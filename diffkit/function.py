@@ -15,6 +15,7 @@ Tracing semantics (the rule that keeps answers right; docs/design.md has the ful
 
 from __future__ import annotations
 
+import functools
 import html
 import inspect
 import keyword
@@ -1479,6 +1480,8 @@ def _parameters(f: Callable[..., Any]) -> list[inspect.Parameter]:
         try:
             params = list(inspect.signature(f, follow_wrapped=False).parameters.values())
         except (TypeError, ValueError):
+            if isinstance(f, functools.partial):  # of a NumPy dispatcher: its function's
+                return _partial_parameters(f)  # parameters, less those the partial fixes
             if not hasattr(f, "__wrapped__"):
                 raise
             # a wrapper with no signature of its own — NumPy's C-level array_function_dispatch
@@ -1491,6 +1494,22 @@ def _parameters(f: Callable[..., Any]) -> list[inspect.Parameter]:
     except (TypeError, ValueError) as exc:
         raise TracingError(f"cannot read the parameters of {f!r}: pass inputs=[...]") from exc
     return params
+
+
+def _partial_parameters(f: functools.partial[Any]) -> list[inspect.Parameter]:
+    """The parameters a call of the partial `f` binds, from those of its function
+    (:func:`_parameters`, which reads a NumPy dispatcher's through ``__wrapped__``): Python's
+    own reading of a partial (arguments it fixes removed, keywords it sets made keyword-only)
+    over a stand-in that has that signature."""
+    def stand_in(*args: Any, **kwargs: Any) -> None:
+        """Has the signature of the partial's function."""
+
+    stand_in.__signature__ = inspect.Signature(_parameters(f.func))  # type: ignore[attr-defined]
+    try:
+        sig = inspect.signature(functools.partial(stand_in, *f.args, **f.keywords))
+    except (TypeError, ValueError) as exc:
+        raise TracingError(f"cannot read the parameters of {f!r}: pass inputs=[...]") from exc
+    return list(sig.parameters.values())
 
 
 def _positional_names(f: Callable[..., Any]) -> list[str]:

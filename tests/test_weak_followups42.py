@@ -216,3 +216,21 @@ def test_narrower_derivatives_with_constants_keep_their_dtype(dtype, name, body,
     ref = np.array([float(deriv(_mp(v))) for v in x])
     np.testing.assert_allclose(g, ref, rtol=64 * np.finfo(dtype).eps)  # (sinc′ cancels)
 
+
+# ----- 5. functools.partial of a NumPy function ----------------------------------------------
+# partial(np.linalg.norm, ord=3) was refused ("cannot read the parameters"): the signature of a
+# NumPy dispatcher is read through __wrapped__, which a partial does not have.
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "compiled", "symbolic"])
+def test_partial_of_a_numpy_function(method):
+    from functools import partial
+
+    x = np.array([0.3, -1.7, 2.2])
+    ref = np.sign(x) * np.abs(x) ** 2 / np.sum(np.abs(x) ** 3) ** (2 / 3)  # hand: d‖x‖₃
+    for f in (partial(np.linalg.norm, ord=3), partial(partial(np.linalg.norm, ord=3), axis=0)):
+        (g,) = dk.grad(f, method=method)(x)
+        np.testing.assert_allclose(g, ref, rtol=1e-13)
+    (g,) = dk.grad(partial(np.dot, x), method=method)(2 * x)  # a fixed positional argument
+    np.testing.assert_array_equal(g, x)
+    assert dk.jit(partial(np.linalg.norm, ord=3))(x) == np.linalg.norm(x, ord=3)
