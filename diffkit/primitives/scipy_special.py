@@ -729,7 +729,12 @@ def _beta_partial(which: int) -> Callable[..., Any]:
     derivative is right too. Each branch is evaluated where it is finite."""
     def rule(a: Any, b: Any, o: Any) -> Any:
         s = a + b
-        pole = logical_and(less_equal(s, 0.0), equal(s, floor(s)))
+        n = floor(s + 0.5)  # near a pole (|s − n| < ¼, n ≤ 0), where B·(ψ(a) − ψ(s)) reads ψ
+        # at the rounded s beside B at the exact a, b (B′ 6e-4 off, B″ 1e10 off at 1e-13 from
+        # it); the stable form is accurate on both sides (|a|, |b| < 100: Γ(a)Γ(b) finite)
+        pole = logical_and(logical_and(less_equal(n, 0.0), less(abs(s - n), 0.25)),
+                           logical_and(less(abs(a), 100.0), less(abs(b), 100.0)))
+        pole = logical_or(pole, logical_and(less_equal(s, 0.0), equal(s, floor(s))))
         na, nb = where(pole, 1.0, a), where(pole, 1.0, b)
         pa, pb = where(pole, a, 0.5), where(pole, b, 0.5)
         ps = pa + pb
