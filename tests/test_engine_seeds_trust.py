@@ -112,6 +112,10 @@ def test_vjp_with_a_zero_cotangent_entry_into_sqrt_at_zero(method):
 def test_a_zero_tangent_leaves_a_negative_zero_input_as_it_is(method):
     # copysign(x, y) at y = −0.0 is −x: ∂/∂x = −1 (hand); the line x + s·t must not turn −0.0
     # into +0.0 where t is 0
+    if method == "symbolic":  # SymPy has no signed zero: a zero copysign reads is refused
+        with pytest.raises(dk.MissingRuleError, match="method='reverse'"):
+            dk.jvp(lambda x, y: np.copysign(x, y), (3.0, -0.0), (1.0, 0.0), method=method)
+        return
     out, d = dk.jvp(lambda x, y: np.copysign(x, y), (3.0, -0.0), (1.0, 0.0), method=method)
     assert out == -3.0 and d == -1.0
 

@@ -28,9 +28,11 @@ def test_a_number_read_from_an_argument_is_not_frozen_into_a_jit_gradient(attr) 
     f = dk.jit(lambda x, k: x * getattr(k, attr))  # d/dx = k, read from the argument k
     g = dk.value_and_grad(f, wrt=0)
     for x, k in ((2.0, 3.0), (2.0, 5.0), (4.0, -1.5), (2.0, 3.0)):
-        value, (dx,) = g(x, k)
+        # (a held np.float64 is a traced value; a held Python float reaches the body as the
+        # number itself, which has no .value, as in plain Python)
+        value, (dx,) = g(x, np.float64(k))
         assert value == x * k and dx == k  # hand formulas: f = x·k, ∂f/∂x = k
-    assert f.trace(2.0, 3.0, wrt=[0]).value_dependent  # traced again at every call
+    assert f.trace(2.0, np.float64(3.0), wrt=[0]).value_dependent  # traced at every call
 
 
 @pytest.mark.parametrize("attr", ["value", "data"])
@@ -60,7 +62,8 @@ def test_value_reads_in_a_nested_trace_follow_the_outer_trace() -> None:
     # ∂²/∂x² of x²·k with k read as a number: 2k at every call, k not being differentiated
     f = dk.jit(lambda x, k: x * x * k.value)
     d1 = dk.function(lambda x, k: dk.grad(f, wrt=0)(x, k)[0])
-    assert [dk.grad(d1, wrt=0)(1.5, 2.0), dk.grad(d1, wrt=0)(1.5, 7.0)] == [(4.0,), (14.0,)]
+    k2, k7 = np.float64(2.0), np.float64(7.0)  # (held np.float64s are traced values)
+    assert [dk.grad(d1, wrt=0)(1.5, k2), dk.grad(d1, wrt=0)(1.5, k7)] == [(4.0,), (14.0,)]
     with pytest.raises(TracingError):  # k differentiated by the outer trace: ∂(2xk)/∂k is lost
         dk.grad(d1)(1.5, 2.0)
     with pytest.raises(TracingError):  # x read as a number inside a second derivative
