@@ -937,17 +937,8 @@ def _nan_partial(node: Node, active: set[Node], where: np.ndarray) -> bool:
                 return False
         return any(c is not None and i in active and bool(np.isnan(np.asarray(c)).any())
                    for i, c in zip(node.inputs, cts))
-    with np.errstate(all="ignore"):
-        for i, rule in zip(node.inputs, prim.partials):
-            if i not in active or rule is None:
-                continue
-            try:
-                p = np.broadcast_to(np.asarray(rule(*values, node.value)), node.shape)
-            except Exception:  # noqa: BLE001 - a partial that cannot be taken: _passes_on decides
-                p = np.zeros(node.shape)
-            if bool(np.any(np.isnan(p.reshape(-1)[where]))):
-                return True
-    return False
+    return any(p is not None and bool(np.any(np.isnan(p)))  # (a partial that cannot be
+               for p in _partials_at(node, active, where))  # taken: _passes_on decides)
 
 
 def _passes_on(node: Node, active: set[Node], where: np.ndarray) -> bool:
@@ -958,18 +949,26 @@ def _passes_on(node: Node, active: set[Node], where: np.ndarray) -> bool:
     prim = node.prim
     if prim.kind != "elementwise" or prim.partials is None:
         return True
+    # a partial that cannot be taken (None): refuse
+    return any(p is None or bool(np.any(p != 0)) for p in _partials_at(node, active, where))
+
+
+def _partials_at(node: Node, active: set[Node], where: np.ndarray) -> list[Any]:
+    """The table's partials of an element-wise `node` in each variable input, at its flat
+    elements `where` (None where a rule cannot be taken there)."""
     values = [i.value for i in node.inputs]
+    out: list[Any] = []
     with np.errstate(all="ignore"):
-        for i, rule in zip(node.inputs, prim.partials):
+        for i, rule in zip(node.inputs, node.prim.partials):
             if i not in active or rule is None:
                 continue
             try:
                 p = np.broadcast_to(np.asarray(rule(*values, node.value)), node.shape)
-            except Exception:  # noqa: BLE001 - a partial that cannot be taken: refuse
-                return True
-            if bool(np.any(p.reshape(-1)[where] != 0)):
-                return True
-    return False
+            except Exception:  # noqa: BLE001 - a rule that fails at these values
+                out.append(None)
+                continue
+            out.append(p.reshape(-1)[where])
+    return out
 
 
 def check_absorbed(graph: Graph, name: str) -> None:
