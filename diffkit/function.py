@@ -265,7 +265,7 @@ def weak_sensitive(graph: Graph) -> frozenset[int]:
 def _weak_held(args: Sequence[Any], positions: frozenset[int]) -> bool:
     """Whether one of `positions` (:func:`weak_sensitive`) holds a Python float or complex in
     `args`: there a trace that read it as float64/complex128 is not what the body computes."""
-    return any(i in positions for i, a in enumerate(args) if type(a) is float or type(a) is complex)
+    return any(i in positions for i, a in enumerate(args) if weak_number(a))
 
 
 def passed_as_given(x: Any) -> bool:
@@ -754,7 +754,7 @@ class Function:
         if not self.jit:
             return self, None
         given = args
-        weak = any(type(a) is float or type(a) is complex for a in args)
+        weak = any(map(weak_number, args))
         if weak:  # a held Python number: traced as the float64 (complex128) input it is at
             args = strong_numbers(args)  # np.float64's signature, where that promotes alike
         key = ("frozen", signature(args))

@@ -29,6 +29,7 @@ from ..function import (
     restructured,
     signature,
     strong_numbers,
+    weak_number,
 )
 from ..ir import Traced
 from ..primitive import finite
@@ -60,7 +61,7 @@ class CompiledEngine(Engine):
         if not fn.reusable or xp is None:
             return None
         key = ("compiled", signature(args), tuple(wrt))
-        if fn.jit and not fn.pure and any(type(a) is float or type(a) is complex for a in args):
+        if fn.jit and not fn.pure and any(map(weak_number, args)):
             if fn.cache.get(("compiled-refused", key)):
                 return None
             try:  # a held Python number its first trace promotes apart (x32 * 0.1), or a

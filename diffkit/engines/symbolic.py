@@ -816,19 +816,21 @@ def compile_numpy_program(deriv: SymbolicDerivative, long: bool = False) -> Any:
     double inputs, whose rational constants are long doubles."""
     if long:
         if deriv._compiled_long is None:
-            namespace = {"numpy": np, "functools": functools, "_Overflowed": _Overflowed,
-                         **_HELPERS}
-            exec(compile(_source(deriv, fast=False, long=True),  # noqa: S102
-                         "<diffkit symbolic derivative>", "exec"), namespace)
-            deriv._compiled_long = namespace["derivative"]
+            deriv._compiled_long = _numpy_program(_source(deriv, fast=False, long=True))
         return deriv._compiled_long
     if deriv._compiled is None:
         deriv._source = _source(deriv, fast=False)
-        namespace: dict[str, Any] = {"numpy": np, "functools": functools,
-                                     "_Overflowed": _Overflowed, **_HELPERS}
-        exec(compile(deriv._source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
-        deriv._compiled = namespace["derivative"]
+        deriv._compiled = _numpy_program(deriv._source)
     return deriv._compiled
+
+
+def _numpy_program(source: str) -> Any:
+    """The ``derivative`` function of a generated NumPy-scalar program (the table's code, printed
+    by :func:`_source`; no user text)."""
+    namespace: dict[str, Any] = {"numpy": np, "functools": functools,
+                                 "_Overflowed": _Overflowed, **_HELPERS}
+    exec(compile(source, "<diffkit symbolic derivative>", "exec"), namespace)  # noqa: S102
+    return namespace["derivative"]
 
 
 def _live(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr]
