@@ -34,6 +34,8 @@ from .engines import METHODS, get_engine
 from .engines.base import (
     check_tangent,
     flat_cotangent,
+    float_dtype,
+    like,
     output_pieces,
     require_finite_direction,
     shape_of,
@@ -61,7 +63,6 @@ from .function import (
 )
 from .ir import Traced
 from .primitive import finite
-from .primitives import real
 from .tensor import Tensor, own_copy, paused_gc
 
 
@@ -278,56 +279,6 @@ class _strict:
         return False
 
 
-def float_dtype(x: Any) -> np.dtype:
-    """The dtype a derivative with respect to `x` has: x's floating dtype, float64 otherwise."""
-    dt = getattr(x, "dtype", None)
-    if dt is None:
-        return np.dtype(complex) if isinstance(x, complex) else np.dtype(float)
-    dt = np.dtype(dt)
-    return dt if dt.kind in "fc" else np.dtype(float)
-
-
-def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
-    """A derivative `g` in the form of the argument it belongs to (the dtype convention)."""
-    if type(arg) is float and dtype is None and (isinstance(g, float) or type(g) is np.ndarray
-                                                 and g.shape == () and g.dtype.kind == "f"):
-        return float(g)  # the common scalar case
-    if isinstance(g, Traced) or isinstance(arg, Traced):
-        dt = dtype if dtype is not None else float_dtype(arg)
-        if dt.kind != "c" and float_dtype(g).kind == "c":  # the real projection, traced (an
-            g = real(g)  # outer derivative differentiates a real gradient: a complex one
-            # carried junk imaginary parts into H·v)
-        return g
-    dt = dtype if dtype is not None else float_dtype(arg)
-    if dt.kind != "c" and np.iscomplexobj(g):
-        g = g.real  # a real input's cotangent space is real: the projection of a complex adjoint
-    if isinstance(arg, np.generic):  # before Python's types: np.float64 is a float too
-        return _narrowed(g, dt, lambda: dt.type(g))
-    if isinstance(arg, bool | int | float | complex):
-        return dt.type(g).item() if np.ndim(g) == 0 else np.asarray(g, dtype=dt)
-    xp = _module(g) if hasattr(g, "dtype") else np
-    out = xp.asarray(g)
-    if out.dtype != dt:
-        out = _narrowed(out, dt, lambda: out.astype(dt))
-    return out.reshape(getattr(arg, "shape", out.shape))
-
-
-def _narrowed(g: Any, dt: np.dtype, cast: Callable[[], Any]) -> Any:
-    """`cast()`: `g` in the argument's dtype `dt` — a NumericOverflowError where a finite
-    derivative taken wider (the symbolic engine's float64 for a float32 input) does not fit
-    in it (it became ±inf: −1e40 for 1/x at 1e-20 in float32, which reverse mode names)."""
-    with np.errstate(over="ignore"):
-        out = cast()
-    wide = np.dtype(getattr(g, "dtype", np.float64))
-    if dt.kind in "fc" and wide.kind in "fc" and dt.itemsize < wide.itemsize and \
-            not finite(out) and finite(g):
-        raise NumericOverflowError(
-            f"the derivative overflows {dt}: it is finite in {wide} "
-            f"(up to {float(np.max(np.abs(g))):.3g}) but beyond the range of the input's "
-            f"dtype; compute in {wide} (pass {wide} inputs) or rescale the inputs")
-    return out
-
-
 def _signature(fn: Function) -> inspect.Signature:
     """The parameters of what grad, jacobian, hessian and derivative return: `fn`'s inputs by
     name, so that they can be differentiated in turn (``dk.jacobian(dk.grad(f))``); positional
@@ -376,8 +327,11 @@ class GradientFunction:
     """
 
     def __init__(self, run: Callable[..., Any], engine: Any, function: Function, wrt: list[int],
-                 with_value: bool = False) -> None:
+                 with_value: bool = False,
+                 forms: Callable[[Sequence[Any]], tuple[Sequence[Any], Sequence[int]]] | None
+                 = None) -> None:
         self._run = run
+        self._forms = forms
         self.engine = engine
         self.function = function
         self.wrt = wrt
@@ -433,6 +387,20 @@ class GradientFunction:
             # The entry answers finite floats itself and hands everything else to _full_call.
             self.__class__ = type(type(self).__name__, (GradientFunction,),
                                   {"__call__": staticmethod(entry), "__slots__": ()})
+
+    def in_input_forms(self, out: Any, args: Sequence[Any]) -> Any:
+        """`out`, this gradient's value at `args` as a :class:`Function` wrapping it gives it
+        (``dk.jit(dk.grad(f))``, ``dk.function(dk.grad(f))``: a 0-d piece as a Python number),
+        with each gradient in its input's form again (:func:`like`), as a call of this object
+        gives it: a 0-d array's gradient a 0-d array, a NumPy scalar's a NumPy scalar."""
+        if self._forms is None:
+            return out
+        args, ids = self._forms(args)
+        grads = out[1] if self.with_value else out
+        if holds_dicts(args, ids) or not isinstance(grads, tuple) or len(grads) != len(ids):
+            return out
+        grads = tuple(like(g, args[i]) for g, i in zip(grads, ids))
+        return (out[0], grads) if self.with_value else grads
 
     def _full_call(self, *args: Any, **keywords: Any) -> Any:
         """The full path behind a learned float entry (other types, arities and keywords,
@@ -501,7 +469,8 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
         _refuse_complex_output(fx, xs, ids, grads, out)
         return _value(out, xs), tuple(like(g, args[i]) for g, i in zip(grads, ids))
 
-    return GradientFunction(run, engine, fn, idx, with_value=True)
+    return GradientFunction(run, engine, fn, idx, with_value=True,
+                            forms=lambda args: _completed(fn, args, idx, every, back))
 
 
 def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = None,
@@ -540,7 +509,8 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
         _refuse_complex_output(fx, xs, ids, grads)
         return tuple(like(g, args[i]) for g, i in zip(grads, ids))
 
-    return GradientFunction(run, engine, fn, idx)
+    return GradientFunction(run, engine, fn, idx,
+                            forms=lambda args: _completed(fn, args, idx, every, back))
 
 
 _UNSEEN = object()

@@ -472,6 +472,11 @@ class Function:
         #: the default values of a Python function's last inputs (``lam=1e-2``), which a call
         #: that leaves them out gets, as Python gives them (:meth:`completed`)
         self.defaults: tuple[Any, ...] = ()
+        #: a body that says what form its pieces have at given arguments (a gradient's: its
+        #: inputs' forms, ``GradientFunction.in_input_forms``): ``(value, args) -> value``, which
+        #: a call applies to its value in place of the call's own (a 0-d piece as a number)
+        self.formed: Callable[[Any, Sequence[Any]], Any] | None = getattr(
+            body, "in_input_forms", None)
 
     @property
     def reusable(self) -> bool:
@@ -605,6 +610,7 @@ class Function:
         compiled for the arguments' signature."""
         if keywords:
             args = self._bound(args, keywords)
+        given = args  # (as the caller passed them: a body's `formed` completes them itself)
         args = self.completed(args)
         self.check_arity(args)
         args = tuple(self.coerce(args, ()))
@@ -622,8 +628,9 @@ class Function:
             if self.jit and Function.jit_evaluator is not None:
                 out = Function.jit_evaluator(self, args)
                 if out is not NOT_COMPILED:
-                    return out
-            return self.evaluate(*args, stack=False)
+                    return out if self.formed is None else self.formed(out, given)
+            out = self.evaluate(*args, stack=False)
+            return out if self.formed is None else self.formed(out, given)
 
     def _frozen_at_values(self, args: tuple[Any, ...]) -> Function:
         """A jit function called with traced arguments (inside a derivative, or eager Tensors):

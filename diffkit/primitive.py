@@ -1308,15 +1308,17 @@ def _value_error(prim: Primitive, args: Sequence[Any], exc: Exception) -> ShapeE
 
 
 def _short(a: Any) -> str:
+    """An operand in an error message: its values (up to 16 of them: a finite-difference
+    batch, Richardson's 10 points, shows the one outside the domain; beyond, the first and last
+    three and the shape), on one line."""
     if isinstance(a, Traced):
         a = held_value(a)
-    arr = a if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
-    if getattr(arr, "size", 1) <= 4:
-        arr = np.asarray(arr if not hasattr(arr, "get") else arr.get())
-        if arr.ndim:
-            return np.array2string(arr, precision=6)
+    arr = np.asarray(a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a)
+    if not arr.ndim:
         return repr(arr.item())
-    return f"array{tuple(arr.shape)}"
+    text = np.array2string(arr, precision=6, threshold=16, edgeitems=3,
+                           max_line_width=10**9).replace("\n", "")
+    return text if arr.size <= 16 else f"{text} (shape {tuple(arr.shape)})"
 
 
 def finite(x: Any) -> bool:

@@ -15,10 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DiffkitError, DomainError, MissingRuleError, ShapeError, TracingError
+from ..backend import array_namespace
+from ..errors import (
+    DiffkitError,
+    DomainError,
+    MissingRuleError,
+    NumericOverflowError,
+    ShapeError,
+    TracingError,
+)
 from ..function import Function, output_pieces  # noqa: F401 - the engines' name for it
 from ..ir import Graph, Node, Traced
-from ..primitives import concatenate, reshape
+from ..primitive import finite
+from ..primitives import concatenate, real, reshape
 from ..primitives import sum as sum_
 from ..primitives.declare import dtype_of, plain_value, xp_of
 
@@ -504,3 +513,53 @@ def _derived(body: Callable[..., Any], inputs: Sequence[str], fn: Function, name
     made = fn.carry(Function(body, inputs, name=name, pure=fn.pure, jit=fn.jit))
     made.opaque_inputs = fn.opaque_inputs
     return made
+
+
+def float_dtype(x: Any) -> np.dtype:
+    """The dtype a derivative with respect to `x` has: x's floating dtype, float64 otherwise."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return np.dtype(complex) if isinstance(x, complex) else np.dtype(float)
+    dt = np.dtype(dt)
+    return dt if dt.kind in "fc" else np.dtype(float)
+
+
+def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
+    """A derivative `g` in the form of the argument it belongs to (the dtype convention)."""
+    if type(arg) is float and dtype is None and (isinstance(g, float) or type(g) is np.ndarray
+                                                 and g.shape == () and g.dtype.kind == "f"):
+        return float(g)  # the common scalar case
+    if isinstance(g, Traced) or isinstance(arg, Traced):
+        dt = dtype if dtype is not None else float_dtype(arg)
+        if dt.kind != "c" and float_dtype(g).kind == "c":  # the real projection, traced (an
+            g = real(g)  # outer derivative differentiates a real gradient: a complex one
+            # carried junk imaginary parts into H·v)
+        return g
+    dt = dtype if dtype is not None else float_dtype(arg)
+    if dt.kind != "c" and np.iscomplexobj(g):
+        g = g.real  # a real input's cotangent space is real: the projection of a complex adjoint
+    if isinstance(arg, np.generic):  # before Python's types: np.float64 is a float too
+        return _narrowed(g, dt, lambda: dt.type(g))
+    if isinstance(arg, bool | int | float | complex):
+        return dt.type(g).item() if np.ndim(g) == 0 else np.asarray(g, dtype=dt)
+    xp = array_namespace(g) if hasattr(g, "dtype") else np
+    out = xp.asarray(g)
+    if out.dtype != dt:
+        out = _narrowed(out, dt, lambda: out.astype(dt))
+    return out.reshape(getattr(arg, "shape", out.shape))
+
+
+def _narrowed(g: Any, dt: np.dtype, cast: Callable[[], Any]) -> Any:
+    """`cast()`: `g` in the argument's dtype `dt` — a NumericOverflowError where a finite
+    derivative taken wider (the symbolic engine's float64 for a float32 input) does not fit
+    in it (it became ±inf: −1e40 for 1/x at 1e-20 in float32, which reverse mode names)."""
+    with np.errstate(over="ignore"):
+        out = cast()
+    wide = np.dtype(getattr(g, "dtype", np.float64))
+    if dt.kind in "fc" and wide.kind in "fc" and dt.itemsize < wide.itemsize and \
+            not finite(out) and finite(g):
+        raise NumericOverflowError(
+            f"the derivative overflows {dt}: it is finite in {wide} "
+            f"(up to {float(np.max(np.abs(g))):.3g}) but beyond the range of the input's "
+            f"dtype; compute in {wide} (pass {wide} inputs) or rescale the inputs")
+    return out

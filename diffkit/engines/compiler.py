@@ -36,18 +36,17 @@ from ..build import as_function
 from ..errors import (
     DiffkitError,
     DomainError,
-    NonDifferentiableError,
     NumericOverflowError,
     ShapeError,
     TracingError,
 )
-from ..function import STRICT, Function, as_input, signature
+from ..function import STRICT, Function, as_input, signature, to_python
 from ..ir import Graph, Node, toposort
 from ..primitive import Primitive, finite
 from ..primitives import add, div, mul, neg, pow, sub
 from ..primitives.declare import unit_cotangent
 from ..tensor import Tensor, new_tape
-from .base import check_cotangent
+from .base import check_cotangent, like
 from .codegen import (
     KNOWN_ATOMIC,
     NotRenderable,
@@ -475,22 +474,40 @@ class CompiledGradient:
         return [*given, *args[len(args) - extra:]]
 
     def _strict(self, kind: str, *args: Any) -> Any:
-        """:meth:`run` with NumPy's errors raised (a point outside the domain is a DomainError,
-        as in ``dk.grad``, not a NaN) and non-finite results refused."""
+        """:meth:`run` with NumPy's errors raised, its answer in the arguments' forms (as
+        ``dk.value_and_grad`` gives them: :func:`like`). Where the code raises or its result is
+        not finite, the reverse engine answers at this point, as ``method='compiled'`` does
+        (:meth:`_interpreted`): 0·∞ = 0 where the zero holds near the point (sqrt(0·x) + y has
+        gradient (0, 1)), else its named error (the infinite partial, the point outside the
+        domain, the overflow)."""
+        try:
+            with np.errstate(**STRICT):
+                out = self.run(kind, *args)
+            values = (out[0], *out[1]) if kind != "grad" else out
+            if not all(finite(v) for v in values):
+                out = self._interpreted(kind, args)
+        except DiffkitError:
+            out = self._interpreted(kind, args)
+        given = args[:len(self.shapes)]
+        grads = tuple(like(g, given[i]) for g, i in zip(out if kind == "grad" else out[1],
+                                                        self.wrt, strict=True))
+        return grads if kind == "grad" else (to_python(out[0]), grads)
+
+    def _interpreted(self, kind: str, args: Sequence[Any]) -> Any:
+        """What `kind` gives at `args` by the reverse engine on the trace this code was printed
+        from (the compiled engine's fallback): its strong products and flat-zero audit decide
+        0·∞, and its errors name the operation."""
+        from .reverse import ReverseEngine
+
+        body = self.function.freeze(*[as_input(a) for a in args[:len(self.shapes)]])[0]
+        xs = [as_input(a) for a in args[:len(self.shapes)]]
+        engine = ReverseEngine()
         with np.errstate(**STRICT):
-            out = self.run(kind, *args)
-        if kind != "grad" and not finite(out[0]):
-            # finite arguments, the domain's comparisons passed: an operation overflowed (as
-            # dk.grad and dk.value_and_grad name it)
-            raise NumericOverflowError(f"compiled gradient of {self.function.name}: the value "
-                                       "overflows its floating-point type at this point; use "
-                                       "method='reverse' to see which operation")
-        values = (out[0], *out[1]) if kind != "grad" else out
-        if not all(finite(v) for v in values):
-            raise NonDifferentiableError(f"compiled gradient of {self.function.name}: the result "
-                                         "is not finite at this point; use method='reverse' to "
-                                         "see which operation")
-        return out
+            if kind == "vjp":
+                out, pullback = engine.vjp(body, xs, list(self.wrt))
+                return out, pullback(args[-1])
+            out, grads = engine.value_and_grad(body, xs, list(self.wrt))
+        return grads if kind == "grad" else (out, grads)
 
     def __call__(self, *args: Any) -> tuple[Any, tuple[Any, ...]]:
         """(value, gradients) at `args` (of the shapes it was generated for)."""
@@ -591,10 +608,43 @@ def compile_gradient(f: Any, *args: Any, wrt: Sequence[int] | None = None) -> Co
     cached = fn.cache.get(key)
     if cached is None:
         with np.errstate(**STRICT):  # a point outside the domain is refused, as dk.grad does
-            cached = _build(fn, xs, wrt_t)
+            try:
+                cached = _build(fn, xs, wrt_t)
+            except TracingError:
+                raise
+            except DiffkitError as exc:  # the traced rules are singular at this point
+                return _without_code(fn, xs, wrt_t, exc)  # (not cached: a regular point's
+                # call compiles the signature's code)
         if fn.reusable:
             fn.cache[key] = cached
     return cached
+
+
+def _without_code(fn: Function, xs: list[Any], wrt: tuple[int, ...], exc: DiffkitError
+                  ) -> CompiledGradient:
+    """A CompiledGradient of no code for a point where the traced derivative meets an infinite
+    partial (sqrt(0·x) + y: sqrt′(0) = ∞): every call is interpreted (the reverse engine,
+    :meth:`CompiledGradient._interpreted`), as ``method='compiled'`` interprets such a point.
+    Where the reverse engine has no answer here either (its audit finds the zero live, or the
+    point is outside the domain), its named error is raised now, as before."""
+    from .reverse import ReverseEngine
+
+    body = fn.freeze(*xs)[0]
+    value = body.evaluate(*xs)
+    engine = ReverseEngine()
+    scalar_out = _one_element(np.shape(value))
+    if scalar_out:  # the engine's decision at this point: its answer, or its named error
+        engine.value_and_grad(body, xs, list(wrt))
+    else:
+        engine.vjp(body, xs, list(wrt))[1](np.ones(np.shape(value)))
+    refused = TracingError(f"compiled gradient of {fn.name}: no code was generated at the point "
+                           f"it was compiled at ({exc}); its calls run the reverse engine")
+    kinds = ("value_and_grad", "grad") if scalar_out else ("vjp",)
+    cg = CompiledGradient(fn, tuple(np.shape(x) for x in xs), wrt, "",
+                          {k: functools.partial(_refuse, refused) for k in kinds}, {},
+                          tuple(np.asarray(x).dtype for x in xs))
+    cg.out_shape = tuple(np.shape(value))
+    return cg
 
 
 def _trace(fn: Function, xs: list[Any], wrt: tuple[int, ...], graph: Graph | None = None

@@ -623,11 +623,21 @@ class _BatchNorm(Module):
                 f"both to None to use batch statistics)")
         return not mean and not var
 
+    def _counts(self) -> bool:
+        """Whether this call is a training batch that ``num_batches_tracked`` counts: in training
+        with tracking, whether or not running statistics are stored (PyTorch's
+        ``_BatchNorm.forward``: a batch normalized by its own statistics while they are None is
+        counted too, and a later ``momentum=None`` update weighs 1/k with that k)."""
+        return bool(self.training and self.track_running_stats)
+
     def _update_running(self, mu: Any, var: Any, count: int) -> None:
-        """r ← (1 − m)·r + m·batch for the mean and the unbiased variance of a training batch of
+        """Count this training batch (:meth:`_running_weight`) and, where running statistics are
+        stored, r ← (1 − m)·r + m·batch for the mean and the unbiased variance of a batch of
         `count` values per channel; the buffers keep their dtype (a float64 batch through a
         float32 layer left float64 buffers, and eval outputs)."""
         m = self._running_weight()
+        if not self._stored():
+            return
         mu_v, var_v = plain_value(mu).reshape(-1), plain_value(var).reshape(-1)
         mean, var_ = self.running_mean, self.running_var
         self.running_mean = ((1 - m) * mean + m * mu_v).astype(mean.dtype, copy=False)
@@ -641,13 +651,14 @@ class _BatchNorm(Module):
         weight, bias = (self.weight, self.bias) if self.affine else (None, None)
         # PyTorch's modes: batch statistics in training or without running ones (None), which
         # are updated in training while tracked, and read in eval mode wherever they exist
-        stored = self._stored()
-        if stored:  # statistics it updates or reads, and a mode: a trace
+        stored, counts = self._stored(), self._counts()
+        if stored or (counts and self.num_batches_tracked is not None):
+            # statistics it updates or reads, a counter it updates, and a mode: a trace
             holds_at_this_call()  # holds at this call only (dk.jit runs it afresh)
         if self.training or not stored:
             _check_batch_values(x, self.num_features)
             y, mu, var = _normalized(x, axes, self.eps, weight, bias, bshape)
-            if self.training and self.track_running_stats and stored:
+            if counts:
                 self._update_running(mu, var, x.size // self.num_features)
             return y
         (x, weight, bias), out = _widened(x, weight, bias)

@@ -33,7 +33,7 @@ from .. import ops as dk
 from ..backend import array_namespace, to_numpy
 from ..errors import DistributedError, RankMismatchError
 from ..primitive import Primitive
-from ..tensor import Tensor
+from ..tensor import Tensor, holds_at_this_call
 from . import ranks
 from .layers import BatchNorm1d, BatchNorm2d
 from .module import Module, assign_, value_of
@@ -470,7 +470,8 @@ class _SyncStatistics:
         var = dk.mul(all_reduce_sum(dk.sum(dk.mul(d, d), axis=axes, keepdims=True), weight=w),
                      1.0 / total)
         y = dk.mul(d, dk.pow(dk.add(var, self.eps), -0.5))
-        if self.track_running_stats and self._stored():  # type: ignore[attr-defined]
+        if self.track_running_stats:  # counted whether or not statistics are stored (PyTorch)
+            holds_at_this_call()  # state it updates: a trace holds at this call only
             # BatchNorm's update on the global batch's statistics (buffers keep their dtype)
             self._update_running(mu, var, total)  # type: ignore[attr-defined]
         if self.affine:
