@@ -235,6 +235,17 @@ class Primitive:
             flat there (see :func:`diffkit.sweeps.unsteady_masks`). A step may return
             ``(mask, left, right)``: its values just left and right of the jump (floor at n:
             n − 1, n), so that a comparison of it that no side flips (floor(x) > 5) is steady.
+        affine_pieces: the op is affine on each piece of its domain, with the partials the
+            table's rules give there as its constant coefficients — a selection (maximum, fmax,
+            clip, amax: which argument, or the ½–½ of a tie), a kink (abs, relu, copysign: which
+            side, abs′(0) = 0), a step or remainder (floor, sign, heaviside, mod, fmod: which
+            whole number). The piece is a *decision* the float64 program takes at a point; the
+            exact reference of ``dk.compare`` takes it from there and computes only the
+            arithmetic exactly: out = Σ ∂ᵢ·xᵢ + c, the ∂ᵢ (element-wise: ``partials``;
+            structural: ``vjp``) and c = out − Σ ∂ᵢ·xᵢ at the float64 values
+            (:func:`diffkit.sympy_program.scalar_program` under ``at_point``). Element-wise ops
+            whose ``flat`` is :func:`flat_everywhere` have it by default (piecewise-constant
+            partials).
         signed_zero: per argument of an element-wise op, where its value or derivative reads
             the sign of a zero: False (nowhere), True (wherever the argument is a zero:
             copysign's y, signbit, 1/x, x//y's divisor, Γ — NumPy gives −1 and 1, −∞ and ∞ for
@@ -287,6 +298,7 @@ class Primitive:
     flat: Rule | None = None
     ties: Rule | None = None
     signed_zero: tuple[bool | Rule, ...] = ()
+    affine_pieces: bool = False
     doc: str = ""
 
     def __post_init__(self) -> None:

@@ -21,7 +21,6 @@ import sympy as sp
 
 from .errors import KINK, MissingRuleError, NonDifferentiableError
 from .ir import Graph, Node
-from .primitive import flat_everywhere
 
 MAX_ELEMENTS = 20_000
 
@@ -215,11 +214,13 @@ _AT_POINT: ContextVar[bool] = ContextVar("at_point", default=False)
 def at_point() -> Iterator[None]:
     """Inside, :func:`scalar_program` writes the program for the trace's own point only (the
     exact reference of ``dk.compare``, which evaluates it there with mpmath): every element of a
-    boolean value (a comparison, a mask), and of a step or selection that is constant there in
-    what moves (floor, round, sign, heaviside, //, clip outside its bounds: the table's
-    ``flat_everywhere`` with zero partials), is the one the float64 evaluation computed — the
-    program decides its branches and steps, not SymPy's exact arithmetic (x + 1e-17 > x is
-    False and floor(10·0.7) is 7 in float64) — and only the arithmetic is exact."""
+    boolean value (a comparison, a mask) is the one the float64 evaluation computed, and every
+    op the table declares ``affine_pieces`` (selections, kinks, steps, remainders: maximum,
+    fmax, clip, amax, abs, relu, floor, sign, heaviside, //, mod, fmod) is the piece the float64
+    evaluation took, with the table's partials there (:func:`_decided`) — the program decides
+    its branches, ties, sides and whole numbers, not SymPy's exact arithmetic (x + 1e-17 > x is
+    False, floor(10·0.7) is 7 and 0.7 + 0.3 == 1 a tie in float64) — and only the arithmetic
+    is exact."""
     token = _AT_POINT.set(True)
     try:
         yield
@@ -263,36 +264,98 @@ def check_signed_zeros(graph: Graph) -> None:
                 raise refusal
 
 
-def _decided(node: Node, args: list[np.ndarray], active: set[Node]) -> list[np.ndarray]:
-    """The arguments of a step or selection (``flat=flat_everywhere``: floor, round, sign,
-    heaviside, //, clip, fmax) as the float64 program decides it at the point: an argument it
-    does not vary with there (its partial is 0: floor's, heaviside's x1, clip's x outside its
-    bounds), or that does not move, is its float64 value — so floor(10·y) at y = 0.7 is
-    floor(7.0) = 7 as float64 computes it, not floor(6.99…) = 6 — and keeps its expression where
-    the op passes it on (heaviside's x2 at x1 = 0, clip's x inside). `args` for other ops."""
+def _decided(node: Node, args: list[np.ndarray]) -> np.ndarray | None:
+    """At the point (:func:`at_point`), an op the table declares ``affine_pieces`` (a selection,
+    a kink, a step, a remainder) as the piece the float64 program took there: Σ ∂ᵢ·xᵢ + c, with
+    the partials ∂ᵢ the table's rules give at the float64 values (element-wise: ``partials``;
+    structural: ``vjp``) — so the tie rules too: ½–½ at a tie of maximum, abs′(0) = 0 — and
+    c = out − Σ ∂ᵢ·xᵢ at those values, exact rationals (0 for a selection, the whole number of a
+    step). Only the arithmetic of the xᵢ is exact: fmax(x + 0.3, y) at (0.7, 1) is the tie
+    ½(x + 0.3) + ½y, not y (exactly, 0.7 + 0.3 < 1), and mod(x·y, 1) at (0.7, 10) is x·y − 7, not
+    x·y − 6. None for other ops; a MissingRuleError where the piece cannot be read (a partial
+    or value that is not a finite number there)."""
     prim = node.prim
-    if prim.kind != "elementwise" or prim.flat is not flat_everywhere:
-        return args
-    values = [i.value for i in node.inputs]
-    out = []
-    with np.errstate(all="ignore"):
-        for k, (i, arg) in enumerate(zip(node.inputs, args)):
-            fixed = _objects(values[k])
-            if i not in active:
-                out.append(fixed)
-                continue
-            rule = prim.partials[k] if prim.partials is not None else None
-            try:
-                still = np.asarray(rule(*values, node.value)) == 0 if rule is not None else None
-            except Exception:  # noqa: BLE001 - a partial that cannot be taken: SymPy decides
-                still = None
-            if still is None or not still.any():
-                out.append(arg)
-                continue
-            shape = np.broadcast_shapes(np.shape(arg), still.shape)
-            out.append(np.where(np.broadcast_to(still, shape), np.broadcast_to(fixed, shape),
-                                np.broadcast_to(arg, shape)))
+    out64 = np.asarray(node.value)
+    if not prim.affine_pieces or out64.dtype.kind != "f":  # integers: no rounding decides
+        return None
+    values = [np.asarray(i.value) for i in node.inputs]
+    try:
+        with np.errstate(all="ignore"):
+            if prim.kind == "elementwise":
+                columns = _elementwise_partials(prim, values, out64)
+            else:
+                columns = _structural_partials(node, values, out64)
+            rows = [columns(j) for j in range(out64.size)]
+    except Exception as exc:  # noqa: BLE001 - no partial there: the reference says so
+        raise MissingRuleError(f"the exact reference cannot take {prim.name}'s piece at this "
+                               f"point ({type(exc).__name__}): use method='reverse'") from None
+    inputs = [np.asarray(a, dtype=object).reshape(-1) for a in args]
+    flat_values = [v.reshape(-1) for v in values]
+    out = np.empty(out64.shape, dtype=object)
+    flat_out = out.reshape(-1)
+    for j, (o, row) in enumerate(zip(out64.reshape(-1), rows)):
+        terms, c = [], _exact(o, prim)
+        for k, i, d in row:
+            p = _exact(d, prim)
+            terms.append(p * inputs[k][i])
+            c -= p * _exact(flat_values[k][i], prim)
+        flat_out[j] = sp.Add(*terms) + c
     return out
+
+
+def _exact(v: Any, prim: Any) -> sp.Expr:
+    """A float64 value of the decided piece as an exact number; a MissingRuleError where it is
+    no finite number (the piece is then not an affine function the reference can take)."""
+    if isinstance(v, int | np.integer | np.bool_):  # exact, also beyond 2**53
+        return sp.Integer(int(v))
+    if not np.isfinite(v):
+        raise MissingRuleError(f"the exact reference cannot take {prim.name}'s piece at this "
+                               "point (a value or partial there is not finite): use "
+                               "method='reverse'")
+    return sp.Integer(int(v)) if float(v).is_integer() else sp.Rational(float(v))
+
+
+def _elementwise_partials(prim: Any, values: list[np.ndarray], out64: np.ndarray) -> Any:
+    """The nonzero partials of an element-wise op at the float64 values, as ``columns(j)``:
+    (input, element, ∂) for output element j (None rules, inputs that are not differentiable,
+    and zero partials hold their float64 value: they enter c only)."""
+    shape = out64.shape
+    parts = [None if r is None else np.broadcast_to(np.asarray(r(*values, out64)), shape)
+             .reshape(-1) for r in prim.partials]
+    where = [_source_index(v.shape, shape) for v in values]
+
+    def columns(j: int) -> list[tuple[int, int, Any]]:
+        return [(k, int(where[k][j]), p[j]) for k, p in enumerate(parts)
+                if p is not None and p[j] != 0]
+
+    return columns
+
+
+def _source_index(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+    """For each element of a broadcast result, the flat index of the input element it reads."""
+    return np.broadcast_to(np.arange(int(np.prod(in_shape))).reshape(in_shape),
+                           out_shape).reshape(-1)
+
+
+def _structural_partials(node: Node, values: list[np.ndarray], out64: np.ndarray) -> Any:
+    """``columns(j)`` of a structural op from its ``vjp`` at the float64 values: one pullback of
+    the unit cotangent of output element j (its row of the Jacobian, nonzero entries only)."""
+    prim = node.prim
+
+    def columns(j: int) -> list[tuple[int, int, Any]]:
+        ct = np.zeros(out64.size)
+        ct[j] = 1.0
+        cts = prim.vjp(ct.reshape(out64.shape), values, out64, **node.params)
+        found = []
+        for k, c in enumerate(cts):
+            c = c() if callable(c) else c
+            if c is None:
+                continue
+            row = np.broadcast_to(np.asarray(c), values[k].shape).reshape(-1)
+            found += [(k, int(i), row[i]) for i in np.flatnonzero(row)]
+        return found
+
+    return columns
 
 
 def _objects(value: Any) -> np.ndarray:
@@ -442,7 +505,6 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
     exprs: dict[Node, np.ndarray] = dict(zip(graph.inputs, arrays))
     taken = {str(s) for s in prog.inputs} | set(names)
     at = _AT_POINT.get()
-    active: set[Node] = set(graph.inputs)  # values that move with the inputs
     for node in graph.nodes:
         if node in exprs:
             continue
@@ -452,8 +514,6 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
         for i in node.inputs:
             if i not in exprs:
                 exprs[i] = _objects(i.value)
-        if any(i in active for i in node.inputs):
-            active.add(node)
         if node.prim.signed_zero:
             refusal = signed_zero_refusal(node)
             if refusal is not None:
@@ -462,10 +522,11 @@ def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool
             exprs[node] = _objects(node.value)
             continue
         args = [exprs[i] for i in node.inputs]
-        if at:  # a step decided as the float64 program decides it (floor(10·0.7) = 7)
-            args = _decided(node, args, active)
+        # a selection, kink or step decided as the float64 program decides it (floor(10·0.7)
+        # is 7, max(0.7 + 0.3, 1) a tie)
+        out = _decided(node, args) if at else None
         try:
-            out = _apply(node, args)
+            out = _apply(node, args) if out is None else out
         except TypeError as exc:
             try:  # a comparison's truth value in arithmetic (signum(x) + (x == 0), NumPy's
                 out = _apply(node, [_as_numbers(a) for a in args])  # bool + float)

@@ -26,7 +26,7 @@ from ..primitive import (
     Primitive,
     Rule,
     dtype_of,
-    flat_everywhere,  # noqa: F401 - the families declare steps with it (defined in the core)
+    flat_everywhere,  # the families declare steps with it (defined in the core); so does `elementwise`
     plain_value,
     register,
 )
@@ -100,9 +100,11 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
                 valid: Rule | None = None, holomorphic: bool = True, special: tuple = (),
                 prepare: Rule | None = None, kinks: Rule | None = None, flat: Rule | None = None,
                 ties: Rule | None = None, signed_zero: tuple[bool | Rule, ...] = (),
-                doc: str = "") -> Primitive:
+                affine_pieces: bool | None = None, doc: str = "") -> Primitive:
     """Declare an element-wise primitive from its local partial derivatives (`prepare`, as for
-    structural ones: normalizes a call of ``dk.<name>`` before binding, e.g. casts)."""
+    structural ones: normalizes a call of ``dk.<name>`` before binding, e.g. casts).
+    `affine_pieces` (see :class:`~diffkit.primitive.Primitive`) defaults to whether `flat` is
+    :func:`flat_everywhere`: piecewise-constant partials make an op affine on each piece."""
     n = nargs or (len(partials) if partials is not None else 1)
     _check_units(name, impl, unit)
     return _declare(Primitive(
@@ -115,6 +117,7 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
         domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, valid=valid,
         holomorphic=holomorphic, special=special, prepare=prepare, kinks=kinks, flat=flat,
         ties=ties, signed_zero=signed_zero,
+        affine_pieces=flat is flat_everywhere if affine_pieces is None else affine_pieces,
         doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
 
 
@@ -174,7 +177,8 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
                symbol: str | None = None,
                unicode: str | None = None, latex: str | None = None, cost: Rule | None = None,
                parseable: bool = False, differentiable: bool = True, expand: Rule | None = None,
-               place: Rule | None = None, holomorphic: bool = False, doc: str = "") -> Primitive:
+               place: Rule | None = None, holomorphic: bool = False, affine_pieces: bool = False,
+               doc: str = "") -> Primitive:
     """Declare a non-element-wise primitive: linear (its transpose as ``vjp``, and a ``batch`` rule)
     or not (a batched ``jvp`` and a ``vjp``). Without ``sympy``, the SymPy translation is ``impl``
     run on NumPy object arrays of SymPy expressions.
@@ -198,7 +202,7 @@ def structural(name: str, impl: Rule, *, vjp: Rule, jvp: Rule | None = None, lin
         jvp_diagonal=jvp_diagonal, prepare=prepare, sympy=sympy, numpy=numpy, scipy=scipy, parseable=parseable,
         differentiable=differentiable, symbol=symbol or name, unicode=unicode or symbol or name,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", cost=cost, expand=expand,
-        place=place, holomorphic=holomorphic,
+        place=place, holomorphic=holomorphic, affine_pieces=affine_pieces,
         doc=doc or f"{name} (a primitive: see diffkit.primitives)."))
 
 

@@ -281,7 +281,8 @@ relu = elementwise("relu", lambda xp, x: xp.maximum(x, 0.0),
                    (lambda x, o: signum(o),),  # 1 where x > 0, else 0 (relu'(0) = 0), in x's dtype
                    lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), numpy=(),
                    scalar="(max({0}, 0.0) + 0.0)", holomorphic=False, special=(((0.0,), (0.0,)),),
-                   flat=lambda active, steady, x, o: (not_equal(x, 0.0),))  # 0 left of 0, not at it
+                   flat=lambda active, steady, x, o: (not_equal(x, 0.0),),  # 0 left of 0, not at it
+                   affine_pieces=True)
 
 
 def _abs_wirtinger(z: Any, o: Any) -> tuple[Any, Any]:
@@ -293,7 +294,7 @@ def _abs_wirtinger(z: Any, o: Any) -> tuple[Any, Any]:
 abs = elementwise("abs", lambda xp, x: xp.abs(x), (lambda x, o: signum(x),), "Abs",
                   latex=r"\operatorname{abs}", numpy=("absolute", "fabs"), scalar="abs({0})",
                   wirtinger=_abs_wirtinger, holomorphic=False, special=(((0.0,), (0.0,)),),
-                  kinks=lambda x, o: not_equal(x, 0.0))
+                  kinks=lambda x, o: not_equal(x, 0.0), affine_pieces=True)
 
 
 def _tie_split(a: Any, b: Any) -> Any:

@@ -264,8 +264,10 @@ def _amax_sympy(sp: Any, x: Any, axis: tuple[int, ...] | None = None, keepdims: 
 
 
 #: the rules of a reduction to one of its entries (max, min): the derivative goes to the entries
-#: equal to the result, shared equally among ties (a convention at a tie: :func:`_shared`)
+#: equal to the result, shared equally among ties (a convention at a tie: :func:`_shared`); which
+#: entries those are is the float64 program's decision (``affine_pieces``)
 TIE_SHARED_RULES: dict[str, Any] = {
+    "affine_pieces": True,
     "jvp": lambda ts, k, xs, out, axis=None, keepdims=False: _shared(
         lambda w: bind(sum, ts[0] * w, axis=_batch_axes(axis, len(shape_of(xs[0]))),
                        keepdims=keepdims), xs[0], out, axis, keepdims),

@@ -270,7 +270,7 @@ mod = elementwise("mod", lambda xp, x, y: xp.mod(x, y),
                   aliases=("remainder",), domain=((2.1, 2.9), (1.5, 2.0)),
                   domain_text="the divisor must not be 0", holomorphic=False,
                   special=(((3.0, 1.5), (1.0, -2.0)), ((-3.0, 1.5), (1.0, 2.0))),
-                  ties=_quotient_jumps,
+                  ties=_quotient_jumps, affine_pieces=True,
                   doc="NumPy's mod/remainder (x % y, the sign of y): ∂/∂x = 1, ∂/∂y = −(x // y).")
 fmod = elementwise("fmod", lambda xp, x, y: xp.fmod(x, y),
                    (lambda x, y, o: ONE, lambda x, y, o: -_fmod_quotient(x, y, o)),
@@ -278,7 +278,7 @@ fmod = elementwise("fmod", lambda xp, x, y: xp.fmod(x, y),
                    domain_text="the divisor must not be 0", holomorphic=False,
                    special=(((3.0, 1.5), (1.0, -2.0)), ((-3.0, 1.5), (1.0, 2.0))),
                    ties=lambda active, x, y, o: (o == 0.0) & (x != 0.0),  # x/y = k ≠ 0
-                   doc="NumPy's fmod (C's remainder, the sign of x): ∂/∂x = 1, ∂/∂y = −trunc(x/y).")
+                   affine_pieces=True, doc="NumPy's fmod (C's remainder, the sign of x): ∂/∂x = 1, ∂/∂y = −trunc(x/y).")
 
 
 @composite(numpy=("divmod",), nargs=2)
@@ -458,7 +458,8 @@ copysign = elementwise(
     scalar="math.copysign({0}, {1})", holomorphic=False, domain=((-2.0, 2.0), (-2.0, -0.2)),
     special=(((0.0, -1.0), (0.0, 0.0)), ((2.0, -1.0), (-1.0, 0.0))),
     kinks=lambda x, y, o: not_equal(x, 0.0), flat=lambda active, steady, x, y, o: (False, True),
-    doc="|x| with the sign (bit) of y: ∂/∂x = ±sign(x), ∂/∂y = 0.", signed_zero=(False, True))
+    doc="|x| with the sign (bit) of y: ∂/∂x = ±sign(x), ∂/∂y = 0.", signed_zero=(False, True),
+    affine_pieces=True)
 positive = elementwise("positive", lambda xp, x: xp.positive(x), (lambda x, o: ONE,),
                        lambda sp, x: x, doc="+x (NumPy's positive: a copy of x).")
 
