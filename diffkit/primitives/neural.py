@@ -27,7 +27,6 @@ from .declare import (
     unit_cotangent,
 )
 from .elementwise import (
-    exp,
     greater,
     greater_equal,
     log,
@@ -38,7 +37,7 @@ from .elementwise import (
     where,
 )
 from .products import matmul
-from .special import _log_softmax_parts, _softmax_minus_one, log_softmax
+from .special import _log_softmax_values, _softmax_pieces
 from .structure import broadcast_to, reshape, sum, transpose
 
 
@@ -176,26 +175,18 @@ col2im = structural(
     doc="Sum patches (N, OH, OW, C·kh·kw) back into an image batch of `shape`: im2col's transpose.")
 
 
-def _log_softmax(z: Any) -> Any:
-    """z − logsumexp(z) over the last axis: :func:`log_softmax` itself, so that ``cross_entropy``
-    and ``nll_loss(log_softmax(z))`` agree bit for bit. That is (z − m) − log Σ exp(z − m), where
-    z − m is exact near the maximum (z − (m + log Σ) rounded m + log Σ on the grid of m: float32
-    logits [1e4]*3 gave 1.0986328, not ln 3), and −log1p(ρ) for an entry of probability > ½
-    (log Σ = log(1 + ρ) lost ρ: the loss of logits [40, 0], label 0, was 0, not 4.2e-18)."""
-    return log_softmax(z, axis=-1)
-
-
 def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
-    # log_softmax's operations (special._log_normalizer) on arrays, in the same order: eager
-    # losses equal the compiled step's, which runs _xent_expand. Array methods: what
-    # xp.max/xp.sum call, without NumPy's Python wrapper (~2 µs each)
+    # the operations of special._softmax_pieces and _log_softmax_values on arrays, in the same
+    # order: eager losses equal the compiled step's (which runs _xent_expand) and
+    # nll_loss(log_softmax(z)), bit for bit. Array methods: what xp.max/xp.sum call, without
+    # NumPy's Python wrapper (~2 µs each)
     m = z.max(axis=-1, keepdims=True)
-    e = xp.exp(z - m)
-    total = e.sum(axis=-1, keepdims=True)
-    dominant, alone = e > 0.5 * total, total < 2.0
-    c = xp.where(alone, xp.where(dominant, z, 0.0).sum(axis=-1, keepdims=True), m)
-    rest = xp.where(dominant, 0.0, xp.exp(z - c)).sum(axis=-1, keepdims=True)
-    log_p = xp.where(dominant, 0.0, z - c) - xp.where(alone, xp.log1p(rest), xp.log(total))
+    d = z - m
+    e = xp.exp(d)
+    top = d == 0.0
+    below = xp.where(top, 0.0, e).sum(axis=-1, keepdims=True)
+    rho = below + (xp.where(top, e, 0.0).sum(axis=-1, keepdims=True) - 1.0)
+    log_p = d - xp.log1p(rho)
     # a class of target weight 0 adds nothing, also where its logit is −inf (a masked class:
     # 0·(−inf) would make the row NaN; PyTorch's class-index loss picks the target's entry)
     return -(t * xp.where(t, log_p, 0.0)).sum(axis=-1)  # (t: nonzero is true)
@@ -203,27 +194,29 @@ def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
 
 def _xent_expand(z: Any, t: Any) -> Any:
     """``_xent_impl`` in primitives, the same operations in the same order: generated code
-    shares its log-softmax with the VJP's."""
-    log_p = where(t, _log_softmax(z), 0.0)
+    shares its pieces (``special._softmax_pieces``) with the VJP's."""
+    log_p = where(t, _log_softmax_values(z, -1), 0.0)
     return neg(bind(sum, mul(t, log_p), axis=(len(shape_of(z)) - 1,), keepdims=False))
 
 
 def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     z, t = xs
     last = (len(shape_of(z)) - 1,)
-    log_p, dominant, rho = _log_softmax_parts(z, -1)
+    d, e, rho, _, top, _ = _softmax_pieces(z, -1)
     ct1 = reshape(ct, (*shape_of(ct), 1))
 
     def z_bar() -> Any:
-        # p·Σt − t; the dominant entry's (pₖ > ½) as Σ_{j≠k} tⱼ + Σt·(pₖ − 1) with pₖ − 1 =
-        # −ρ/(1 + ρ): pₖ·Σt − tₖ subtracted 1 from a pₖ rounded to 1 (float32 logits [20, 0],
-        # label 0: 0, not −2.06e-9)
-        total = bind(sum, t, axis=last, keepdims=True)
-        others = bind(sum, where(dominant, 0.0, t), axis=last, keepdims=True)
-        return ct1 * where(dominant, others + total * _softmax_minus_one(rho),
-                           exp(log_p) * total - t)
+        # p·Σt − t with p = e/(1 + ρ), written ((s·e + (u·e − t)) − t·ρ)/(1 + ρ), s = Σ of the
+        # targets off the maxima, u = Σ on them: at a lone maximum e = 1 exactly and u = tₖ, so
+        # its entry is (s − tₖ·ρ)/(1 + ρ) = Σ_{j≠k} tⱼ − Σt·(1 − pₖ) without cancellation (pₖ·Σt −
+        # tₖ subtracted 1 from a pₖ rounded to 1: float32 logits [20, 0], label 0 gave 0, not
+        # −2.06e-9; Σt − tₖ lost the other targets' digits). As a function of z (max z a
+        # constant) it is p·Σt − t exactly, so its own derivatives (Hessians) are right
+        s = bind(sum, where(top, 0.0, t), axis=last, keepdims=True)
+        u = bind(sum, where(top, t, 0.0), axis=last, keepdims=True)
+        return ct1 * (((s * e + (u * e - t)) - t * rho) / (1.0 + rho))
 
-    return z_bar, lambda: ct1 * -log_p  # t̄: only for learned targets
+    return z_bar, lambda: ct1 * -(d - log1p(rho))  # t̄: only for learned targets
 
 
 def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:

@@ -6,45 +6,53 @@ from collections.abc import Sequence
 from typing import Any
 
 from .declare import composite, declared_in, shape_of
-from .elementwise import exp, greater, less, log, log1p, neg, stop_gradient, sub, where
+from .elementwise import add, equal, exp, less, log1p, stop_gradient, sub, where
 from .structure import amax, reshape, sum
+from .ufuncs import logical_and
 
 
-def _log_normalizer(x: Any, axis: int | Sequence[int] | None) -> tuple[Any, Any, Any, Any]:
-    """(c, r, dominant, rho) with logsumexp(x) = c + r along `axis` (kept as length-1 axes), and
-    no cancellation of 1 − p in the derivatives (log_softmax = x − c − r, logsumexp's Hessian
-    diag(p) − ppᵀ); `dominant`: where pᵢ = softmax(x)ᵢ > ½ (at most one element of a group).
-
-    Usually c = max x, a constant to the derivative, and r = log Σ exp(x − c). Where one element
-    xₖ dominates (pₖ > ½: then Σ exp(x − max) < 2), c = xₖ itself and r = log1p(ρ), ρ =
-    Σ_{j≠k} exp(xⱼ − xₖ): 1 − pₖ = ρ/(1 + ρ) is then computed as such, never as 1 − e/Σ (0 for a
-    gap of 40 instead of 4e-18). `rho` is that ρ where one dominates (elsewhere Σ exp(x − max),
-    not needed there): :func:`_softmax_minus_one` forms pₖ − 1 from it."""
+def _softmax_pieces(x: Any, axis: int | Sequence[int] | None
+                    ) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """(d, e, ρ, m, top, below) along `axis` (kept as length-1 axes): m = max x (stopped), d = x − m,
+    e = exp(d), top = where d = 0 (the maxima), below = Σ_{d<0} e, and ρ = Σ e − 1 without cancellation:
+    ρ = Σ_{d<0} e + (Σ_{d=0} e − 1). The maxima's e are exactly 1, so the second sum is their
+    count n − 1 exactly and ρ keeps every digit of Σ_{d<0} e, which 1 + ρ rounds away for one
+    dominant maximum (logits [40, 0]: ρ = 4.2e-18). As functions of x, with m a constant, ρ is
+    Σ exp(x − m) − 1 exactly, so e/(1 + ρ) = softmax(x) and log1p(ρ) = log Σ exp(x − m) have
+    the right derivatives of every order, ties of the maximum included. One exp, no other
+    transcendental: log_softmax(x) = d − log1p(ρ) in value."""
     m = stop_gradient(amax(x, axis=axis, keepdims=True))
-    e = exp(sub(x, m))
-    total = sum(e, axis=axis, keepdims=True)
-    # the masks choose between two forms of one smooth function: constants to the derivative
-    # (a tie may go either way), compared on stopped values
-    dominant = greater(stop_gradient(e), stop_gradient(0.5 * total))
-    alone = less(stop_gradient(total), 2.0)  # one dominates (its term 1 > total/2)
+    d = sub(x, m)
+    e = exp(d)
+    top = equal(stop_gradient(d), 0.0)
+    below = sum(where(top, 0.0, e), axis=axis, keepdims=True)
+    rho = add(below, sub(sum(where(top, e, 0.0), axis=axis, keepdims=True), 1.0))
+    return d, e, rho, m, top, below
+
+
+def _log_normalizer(x: Any, axis: int | Sequence[int] | None) -> tuple[Any, Any, Any]:
+    """(c, r, dominant) with logsumexp(x) = c + r along `axis` (kept as length-1 axes) and
+    log_softmax(x) = where(dominant, 0, x − c) − r, in the values of :func:`_softmax_pieces`
+    (c = max x, r = log1p(ρ): cross_entropy's eager and compiled forms give the same bits) and
+    with no cancellation of 1 − p in the derivatives (log_softmax's, logsumexp's Hessian
+    diag(p) − ppᵀ); `dominant`: the maximum where it is alone and pₖ > ½ (ρ < 1).
+
+    Usually c = max x is a constant to the derivative. Where xₖ dominates, c = xₖ itself and
+    r = log1p(ρ) with ρ = Σ_{j≠k} exp(xⱼ − xₖ), written as (Σ_{j≠k} exp(xⱼ − m))·exp(m − xₖ)
+    (value: the same ρ; one exp of a length-1 axis, not a second exp of x): then ∂/∂xₖ of
+    log_softmaxₖ = −log1p(ρ) is ρ/(1 + ρ), never 1 − 1/(1 + ρ) (0 for a gap of 40)."""
+    _, _, rho, m, top, below = _softmax_pieces(x, axis)
+    alone = less(stop_gradient(rho), 1.0)  # one maximum, of probability > ½
+    dominant = logical_and(top, alone)
     c = where(alone, sum(where(dominant, x, 0.0), axis=axis, keepdims=True), m)
-    rest = sum(where(dominant, 0.0, exp(sub(x, c))), axis=axis, keepdims=True)
-    return c, where(alone, log1p(rest), log(total)), dominant, rest
+    return c, log1p(where(alone, below * exp(sub(m, c)), rho)), dominant
 
 
-def _log_softmax_parts(x: Any, axis: int) -> tuple[Any, Any, Any]:
-    """(log_softmax(x), dominant, rho) along `axis`: :func:`log_softmax` and the pieces of
-    :func:`_log_normalizer` that :func:`_softmax_minus_one` needs."""
-    c, r, dominant, rho = _log_normalizer(x, axis)
-    # the dominant xₖ − c is 0: without it c's adjoint is not −1 + (1 − pₖ), which rounds to −1
-    return sub(where(dominant, 0.0, sub(x, c)), r), dominant, rho
-
-
-def _softmax_minus_one(rho: Any) -> Any:
-    """pₖ − 1 = −ρ/(1 + ρ) for the dominant entry (pₖ > ½) of `_log_softmax_parts`, never
-    1/(1 + ρ) − 1: that is 0 for logits [40, 0] (not −4.2e-18) and for float32 [20, 0] (not
-    −2.06e-9). Meaningful only in a group that has a dominant entry."""
-    return neg(rho / (1.0 + rho))
+def _log_softmax_values(x: Any, axis: int) -> Any:
+    """log_softmax(x) = d − log1p(ρ) (:func:`_softmax_pieces`): the value of
+    :func:`log_softmax`, bit for bit, for paths that need no derivative of it."""
+    d, _, rho, _, _, _ = _softmax_pieces(x, axis)
+    return sub(d, log1p(rho))
 
 
 @composite
@@ -53,7 +61,7 @@ def logsumexp(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = 
     derivative, which then is softmax(x) exactly).
 
     Where one element dominates, as xₖ + log1p(Σ_{j≠k} exp(xⱼ − xₖ)) (`_log_normalizer`)."""
-    c, r, _, _ = _log_normalizer(x, axis)
+    c, r, _ = _log_normalizer(x, axis)
     out = c + r
     if keepdims:
         return out
@@ -68,7 +76,9 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     """x − logsumexp(x) along `axis` (stable).
 
     The dominant element's entry is −log1p(ρ) (`_log_normalizer`): its 1 − p is not cancelled."""
-    return _log_softmax_parts(x, axis)[0]
+    c, r, dominant = _log_normalizer(x, axis)
+    # the dominant xₖ − c is 0: without it c's adjoint is not −1 + (1 − pₖ), which rounds to −1
+    return sub(where(dominant, 0.0, sub(x, c)), r)
 
 
 @composite

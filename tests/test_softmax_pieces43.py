@@ -1,0 +1,78 @@
+"""Softmax, log_softmax, logsumexp and cross_entropy on one set of pieces (one exp of the logits,
+ρ = Σ e − 1 kept exact): derivatives of every order at ties of the maximum and at confident rows,
+against mpmath at 50 digits."""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+import diffkit as dk
+from diffkit import nn
+
+mp.mp.dps = 50
+
+ROWS = [[5.0, 5.0, 0.0], [40.0, 0.0, -1.0], [3.0, -1.0, 3.0], [2.0, 2.0, 2.0],
+        [0.5, -0.25, 1.5], [700.0, -700.0, 0.0], [1.0, -np.inf, 0.0]]
+
+
+def _p(row: list[float]) -> list[mp.mpf]:
+    zs = [mp.mpf(v) if np.isfinite(v) else mp.mpf("-inf") for v in row]
+    m = max(zs)
+    e = [mp.exp(v - m) for v in zs]
+    total = mp.fsum(e)
+    return [v / total for v in e]
+
+
+def _one_minus_p(row: list[float], k: int) -> mp.mpf:
+    zs = [mp.mpf(v) if np.isfinite(v) else mp.mpf("-inf") for v in row]
+    e = [mp.exp(v - zs[k]) for v in zs]
+    return mp.fsum(e[j] for j in range(len(zs)) if j != k) / mp.fsum(e)
+
+
+def _close(got: float, ref: mp.mpf, tol: float = 8 * 2.0 ** -52) -> bool:
+    return abs(mp.mpf(float(got)) - ref) <= tol * max(abs(ref), mp.mpf(2.0 ** -1000))
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward"])
+@pytest.mark.parametrize("row", ROWS[:6])
+def test_logsumexp_hessian_is_diag_p_minus_ppt(row, method):
+    h = dk.hessian(lambda z: dk.logsumexp(z), method=method)(np.array(row))
+    p = _p(row)
+    for i in range(3):
+        for j in range(3):
+            ref = (p[i] if i == j else 0) - p[i] * p[j]
+            if i == j and p[i] > 0.5:  # pₖ(1 − pₖ), 1 − pₖ without cancellation
+                ref = p[i] * _one_minus_p(row, i)
+            assert _close(h[i, j], ref, 16 * 2.0 ** -52), (i, j, h, ref)
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward"])
+@pytest.mark.parametrize("row", ROWS[:6])
+def test_log_softmax_jacobian(row, method):
+    jac = dk.jacobian(lambda z: dk.log_softmax(z), method=method)(np.array(row))
+    p = _p(row)
+    for i in range(3):
+        for j in range(3):
+            ref = (1 - p[j] if i == j else -p[j])
+            if i == j and p[j] > 0.5:
+                ref = _one_minus_p(row, j)
+            assert _close(jac[i, j], ref), (i, j, jac, ref)
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_cross_entropy_values_and_gradients_at_ties_and_confident_rows(row):
+    for label in range(3):
+        if not np.isfinite(row[label]):
+            continue
+        z = nn.Parameter(np.array([row]))
+        loss = nn.cross_entropy(z, np.array([label]), reduction="sum")
+        loss.backward()
+        zs = [mp.mpf(v) if np.isfinite(v) else mp.mpf("-inf") for v in row]
+        ref = mp.log1p(mp.fsum(mp.exp(v - zs[label]) for j, v in enumerate(zs) if j != label))
+        assert _close(float(loss), ref), (row, label, float(loss), ref)
+        p = _p(row)
+        for j in range(3):
+            want = -_one_minus_p(row, j) if j == label else p[j]
+            assert _close(np.asarray(z.grad)[0, j], want), (row, label, j, z.grad, want)
