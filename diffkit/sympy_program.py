@@ -193,18 +193,47 @@ def exact_constants() -> Iterator[None]:
         _EXACT_CONSTANTS.reset(token)
 
 
+#: NumPy's long double where it is wider than float64 (x87's 64-bit significand, a quad's 113),
+#: else None: its numbers reach SymPy exactly, never through a float64
+LONG_REAL: Any = np.longdouble if np.finfo(np.longdouble).nmant > 52 else None
+
+#: the digits of a SymPy Float that holds a long double exactly, with a few bits over (21 for
+#: x87: 73 bits), so that SymPy folds its functions (exp(0.5)) at long double accuracy
+LONG_DIGITS = int(np.ceil((np.finfo(np.longdouble).nmant + 1) * np.log10(2))) + 1
+
+_LONG_DTYPES = (np.dtype(np.longdouble), np.dtype(np.clongdouble))
+_LONG_PROGRAM: ContextVar[bool] = ContextVar("long_program", default=False)
+
+
 def sympy_number(v: Any) -> sp.Expr:
     """A number as a SymPy number: integers stay integers, others become exact binary Floats
     (exact Rationals inside :func:`exact_constants`); complex numbers keep their imaginary
-    part."""
+    part. A long double is exact too (its ``as_integer_ratio``: beyond float64's range and
+    digits, 1e400 is no inf and 0.3 no float64 0.3), as a Float of :data:`LONG_DIGITS`; so is
+    any float in a long double program (:func:`scalar_program`), whose functions SymPy folds."""
     if isinstance(v, complex | np.complexfloating):
         return sympy_number(v.real) + sp.I * sympy_number(v.imag)
+    if LONG_REAL is not None and isinstance(v, LONG_REAL):
+        return _long_number(v)
     v = float(v)
     if v.is_integer() and abs(v) < 1e15:
         return sp.Integer(int(v))
     if not np.isfinite(v):
         return sp.oo if v > 0 else (-sp.oo if v < 0 else sp.nan)
-    return sp.Rational(v) if _EXACT_CONSTANTS.get() else sp.Float(v, 17)
+    if _EXACT_CONSTANTS.get():
+        return sp.Rational(v)
+    return sp.Float(v, LONG_DIGITS if _LONG_PROGRAM.get() else 17)
+
+
+def _long_number(v: Any) -> sp.Expr:
+    """A long double as its exact SymPy number (see :func:`sympy_number`)."""
+    if not np.isfinite(v):
+        return sp.oo if v > 0 else (-sp.oo if v < 0 else sp.nan)
+    p, q = v.as_integer_ratio()
+    if q == 1 and abs(p) < 10**15:
+        return sp.Integer(p)
+    exact = sp.Rational(p, q)
+    return exact if _EXACT_CONSTANTS.get() else sp.Float(exact, LONG_DIGITS)
 
 
 _AT_POINT: ContextVar[bool] = ContextVar("at_point", default=False)
@@ -490,7 +519,19 @@ def _wrapped(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def scalar_program(graph: Graph, names: Sequence[str] | None = None, share: bool = True,
                    limit: int = MAX_ELEMENTS, prefix: str = "v") -> ScalarProgram:
-    """Translate `graph` to a :class:`ScalarProgram` (one symbol per intermediate element)."""
+    """Translate `graph` to a :class:`ScalarProgram` (one symbol per intermediate element). In a
+    graph that computes in long double, every float constant is a Float of :data:`LONG_DIGITS`
+    (:func:`sympy_number`): NumPy computes exp(0.5) of a Python 0.5 there in long double."""
+    long = LONG_REAL is not None and any(n.dtype in _LONG_DTYPES for n in graph.nodes)
+    token = _LONG_PROGRAM.set(long)
+    try:
+        return _scalar_program(graph, names, share, limit, prefix)
+    finally:
+        _LONG_PROGRAM.reset(token)
+
+
+def _scalar_program(graph: Graph, names: Sequence[str] | None, share: bool, limit: int,
+                    prefix: str) -> ScalarProgram:
     total = element_count(graph)
     if total > limit:
         raise MissingRuleError(

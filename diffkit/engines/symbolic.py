@@ -16,6 +16,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -346,6 +347,9 @@ class SymbolicDerivative:
     #: its graph has an operation that may read the sign of a zero (``signed_zero``): checked
     #: at each point it is evaluated at (scalar_program checks the point it is derived at)
     signed_zeros: bool = False
+    #: with `signed_zeros`: the check at a point (flat input values), a trace of f there
+    #: (:func:`_sign_check`); None where the graph has no sign reader
+    _check_point: Any = None
 
     @property
     def source(self) -> str:
@@ -428,6 +432,19 @@ class SymbolicDerivative:
     def __call__(self, flat_inputs: Sequence[Any]) -> np.ndarray:
         """The derivative at the flat input values.
 
+        Where f has an operation that reads the sign of a zero (copysign, arctan2, angle: the
+        record's ``signed_zero``), f is traced at the point first and such a zero there is a
+        named MissingRuleError, as in ``dk.grad(..., method='symbolic')``: SymPy has one
+        unsigned 0, and the fast code's ``math.ceil(-0.5)`` is the int 0, not -0.0.
+        """
+        if self._check_point is not None:
+            self._check_point(flat_inputs)
+        return self._at(flat_inputs)
+
+    def _at(self, flat_inputs: Sequence[Any]) -> np.ndarray:
+        """:meth:`__call__` at a point whose sign readers were checked already (the engine's
+        calls: the derivation or its replay checked them there).
+
         The fast code runs on Python floats (``math``); where it raises (0**-0.5, 1/0, log of a
         negative number, any value that is not finite), the same program runs on NumPy scalars,
         where infinities from a division are values and StrongMul decides 0·∞ = 0, and an
@@ -472,12 +489,28 @@ class SymbolicDerivative:
                 "differentiable there, or a point is outside a domain (symbolic engine)")
 
 
+#: the smallest normal long double (exactly), and the exponent of its subnormals' spacing
+_LONG_TINY = sp.Rational(*np.finfo(np.longdouble).smallest_normal.as_integer_ratio())
+_LONG_GRID = int(np.finfo(np.longdouble).minexp) - int(np.finfo(np.longdouble).nmant)
+
+
 def _long_constant(e: Any) -> str | None:
-    """π/180, log(10), log(2)²: a real constant (not a rational, not a float) that a NumPy
-    program would compute in float64, as the long double it is (40 digits, correctly rounded:
-    log10′ was 869 ε(longdouble) off); None for anything else."""
-    if isinstance(e, sp.Expr) and not e.is_Rational and not e.is_Float and e.is_number \
-            and e.is_real:
+    """A real constant that is not a rational as the long double it is, for the long double
+    program: π/180, log(10), log(2)² (which a NumPy program would compute in float64: log10′ was
+    869 ε(longdouble) off) and Floats — a long double constant (1e400, the long double 0.3) and
+    one SymPy folded from it (exp(0.5)) — were written as float64s (inf, 0, or 1e-17 off) — 40
+    digits, read back as the nearest long double; a subnormal one exactly, by ldexp (NumPy's
+    reading of its digits warns). None for anything else (rationals, non-finite Floats)."""
+    if not isinstance(e, sp.Expr) or e.is_Rational or not e.is_number:
+        return None
+    if e.is_Float:
+        if not e.is_finite:
+            return None
+        if e != 0 and abs(e) < _LONG_TINY:  # on the subnormal grid, rounded half to even
+            m = round(Fraction(*sp.Rational(e).as_numer_denom()) * 2**-_LONG_GRID)
+            return f"numpy.ldexp(numpy.longdouble('{m}'), {_LONG_GRID})"
+        return f"numpy.longdouble('{sp.N(e, 40)}')"
+    if e.is_real:
         return f"numpy.longdouble('{sp.N(e, 40)}')"
     return None
 
@@ -1086,8 +1119,8 @@ class SymbolicEngine(Engine):
                 f"the symbolic engine cannot derive {fn.name} (SymPy: {exc}); it does not "
                 "handle every operation on boolean masks: use method='reverse' or "
                 "method='forward'") from None
+        _sign_check(deriv, graph, fn, wrt)
         if fn.reusable and not graph.value_dependent:
-            deriv.signed_zeros = reads_signed_zeros(graph)
             fn.cache[key] = deriv
         self.last = deriv
         return deriv, graph.output.value
@@ -1138,7 +1171,7 @@ class SymbolicEngine(Engine):
         deriv, out = self._derived(fn, args, wrt)
         if out is None:  # a cached derivative: f itself has not run in this call
             out = fn.evaluate(*args)
-        return out, self._audited(fn, args, wrt, lambda: deriv(self._flat(args)))
+        return out, self._audited(fn, args, wrt, lambda: deriv._at(self._flat(args)))
 
     @staticmethod
     def _audited(fn: Function, args: Sequence[Any], wrt: Sequence[int], evaluate: Any,
@@ -1180,7 +1213,7 @@ class SymbolicEngine(Engine):
         if out is None:  # a cached derivative: f runs at the point first, as for jacobian —
             fn.evaluate(*args)  # outside its domain the named error, never the program's
             # numbers (log x's −1/x² answered −1 at x = −1 once derived at x = 2)
-        return self._audited(fn, args, wrt, lambda: deriv(self._flat(args)), order=2)
+        return self._audited(fn, args, wrt, lambda: deriv._at(self._flat(args)), order=2)
 
     def derivative(self, fn: Function, x: Any, n: int) -> Any:
         if n == 0:
@@ -1201,9 +1234,10 @@ class SymbolicEngine(Engine):
             deriv = self._nth(graph, fn, n)
         except RecursionError:
             raise MissingRuleError(_too_deep(RECURSION)) from None
+        _sign_check(deriv, graph, fn, [0])
         self.last = deriv
         # the strong products' audit, as for jacobian (the last derivative's products)
-        return self._audited(fn, [x], [0], lambda: deriv(self._flat([x])), order=n)
+        return self._audited(fn, [x], [0], lambda: deriv._at(self._flat([x])), order=n)
 
     def _nth(self, graph: Graph, fn: Function, n: int) -> SymbolicDerivative:
         prog = scalar_program(graph, fn.inputs, limit=self.max_elements)
@@ -1221,6 +1255,28 @@ class SymbolicEngine(Engine):
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, [expr], prog.real)
         compile_program(deriv)
         return deriv
+
+
+def _sign_check(deriv: SymbolicDerivative, graph: Graph, fn: Function, wrt: Sequence[int]
+                ) -> None:
+    """Where `graph` has an operation that may read the sign of a zero, `deriv` checks each
+    point it is evaluated at (:meth:`SymbolicDerivative.__call__`) on a trace of `fn` there, as
+    the engine's own reuse of a derivation does; nothing for other graphs (no cost)."""
+    deriv.signed_zeros = reads_signed_zeros(graph)
+    if not deriv.signed_zeros:
+        return
+    shapes = [a.shape for a in deriv.program.input_arrays]
+
+    def check(flat: Sequence[Any]) -> None:
+        args, k = [], 0
+        for shape in shapes:
+            part = list(flat[k:k + math.prod(shape)])
+            k += len(part)
+            args.append(part[0] if not shape else np.reshape(np.asarray(part), shape))
+        with np.errstate(all="ignore"):  # values only: the program decides the rest
+            check_signed_zeros(fn.trace(*args, wrt=wrt))
+
+    deriv._check_point = check
 
 
 def _cse(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr], real: bool = True
