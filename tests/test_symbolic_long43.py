@@ -1,4 +1,5 @@
-"""The symbolic engine at long double precision, and its signed-zero check at any point.
+"""The symbolic engine at long double precision, its signed-zero check at any point, and the
+cross-entropy Hessian at a tie of the largest logits.
 
 Long double closure constants reached SymPy as float64s: 1e400 as inf and 1e-330 as 0 (so
 log(t·1e400)′ came out 0, silently), the long double 0.3 as the float64 0.3, and folded constants
@@ -19,8 +20,8 @@ from diffkit.errors import MissingRuleError
 L, C = np.longdouble, np.clongdouble
 EPS = float(np.finfo(L).eps)
 
-pytestmark = pytest.mark.skipif(np.finfo(L).nmant <= 52,
-                                reason="np.longdouble is float64 on this platform")
+long_only = pytest.mark.skipif(np.finfo(L).nmant <= 52,
+                               reason="np.longdouble is float64 on this platform")
 
 
 def exact(v):
@@ -39,6 +40,7 @@ X = L("0.7")
 SUB = np.ldexp(L(3), -16440)  # a subnormal long double (x87: below 3.4e-4932)
 
 
+@long_only
 @pytest.mark.parametrize("f, ref", [
     (lambda t: np.log(t * L("1e400")), lambda t: 1 / t),
     (lambda t: t / L("1e-330") * L("1e-330"), lambda t: mp.mpf(1)),
@@ -55,12 +57,14 @@ def test_long_constants_beyond_float64(f, ref):
     assert rel(g[0], ref(exact(X))) <= 2 * EPS
 
 
+@long_only
 def test_long_constant_hessian():
     mp.mp.dps = 50
     h = dk.hessian(dk.function(lambda t: np.log(t * L("1e400"))), method="symbolic")(X)
     assert rel(np.asarray(h).reshape(-1)[0], -1 / exact(X) ** 2) <= 2 * EPS
 
 
+@long_only
 @pytest.mark.parametrize("f, ref", [
     (lambda t: (t + L("0.3")) ** 2, lambda t: (t + exact(L("0.3"))) ** 2),
     (lambda t: np.logaddexp(t, L(0.5)), lambda t: mp.log(mp.exp(t) + mp.exp(mp.mpf(0.5)))),
@@ -78,6 +82,7 @@ def test_long_constants_keep_long_double_digits(f, ref, jit):
         assert rel(got, mp.diff(ref, exact(X), n)) <= 4 * EPS, n
 
 
+@long_only
 def test_folded_constant_third_derivative_at_symmetry():
     """logaddexp(t, c)‴ is 0 at t = c (it is odd about c); float64 folding gave −7.8e-17."""
     c = L("0.3")
@@ -89,6 +94,7 @@ CZ = C(L("0.7") - 1j * L("0.4"))
 CC = C(L(1) / 3 + 1j * L("0.7"))
 
 
+@long_only
 @pytest.mark.parametrize("f, ref, orders", [
     (lambda z: z * CC, lambda z: z * exact(CC), (1,)),  # (its second derivative is 0)
     (lambda z: np.exp(CC * z), lambda z: mp.exp(exact(CC) * z), (1, 2)),
@@ -130,3 +136,24 @@ def test_symbolic_derivative_call_checks_signed_zeros(point):
     for x in (-3.0, 3.0):
         want = [0.0, float(np.copysign(1.0, np.ceil(x * 0.5)))]
         assert sd([x, 2.0]).reshape(-1).tolist() == want
+
+
+@pytest.mark.parametrize("z, label", [([5.0, 5.0, 0.0], 0), ([40.0, 40.0, 0.0], 1),
+                                      ([40.0, 40.0, 0.0], 2), ([3.0, -1.0, 3.0], 1)])
+def test_cross_entropy_hessian_at_a_tie(z, label):
+    """−log softmax(z)[label] is smooth where the two largest logits tie: its Hessian is
+    diag(p) − ppᵀ (mpmath). Its SymPy form's max z (a shift the value does not depend on) had
+    Max′'s kink there, so the symbolic Hessian refused."""
+    from diffkit import nn
+
+    mp.mp.dps = 50
+    e = [mp.exp(mp.mpf(v)) for v in z]
+    p = [v / mp.fsum(e) for v in e]
+    want = np.array([[float((p[i] if i == j else 0) - p[i] * p[j]) for j in range(3)]
+                     for i in range(3)])
+    f = dk.function(lambda x: nn.cross_entropy(x, np.array([label])))
+    got = np.asarray(dk.hessian(f, method="symbolic")(np.array([z]))).reshape(3, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-300)
+    g = np.asarray(dk.grad(f, method="symbolic")(np.array([z]))).reshape(-1)
+    onehot = np.eye(3)[label]
+    np.testing.assert_allclose(g, [float(v) for v in p] - onehot, rtol=1e-13, atol=1e-300)

@@ -19,6 +19,7 @@ the rules of the records:
 * ``sinc`` (SymPy's unnormalized sin(u)/u, applied to πx): its derivative for |u| < ½ (around
   the removable point u = 0, where (cos u − sinc u)/u cancels) is its Taylor series to u¹⁵, so
   derivatives of every order up to 8 are right at and near 0 as well.
+* ``ShiftMax``: max as a shift whose derivative is 0 (logsumexp's m, whose ties are no kink);
 * ``expm1`` and ``log1p`` (SymPy's ``sympy.codegen.cfunctions`` classes): stay functions —
   never ``exp(x) − 1`` or ``log(1 + x)``, which cancel near 0 — whose derivatives are eˣ and
   1/(1 + x), printed as ``numpy.expm1``/``math.expm1`` (``log1p`` likewise) and evaluated by
@@ -290,6 +291,22 @@ class copysign(_Printed):
 #: Taylor coefficients of sinc′(u) = (u cos u − sin u)/u² at 0: Σₖ (−1)ᵏ 2k/(2k+1)! u²ᵏ⁻¹, to
 #: u¹⁵ (the AD rule's series: below 1e-20 relative for |u| < ½)
 _SINC_PRIME_TAYLOR = [(-1) ** k * sp.Rational(2 * k, sp.factorial(2 * k + 1)) for k in range(1, 9)]
+
+
+class ShiftMax(sp.Max):
+    """max(a₁, …, aₙ) as a shift that derivatives do not see (∂/∂aᵢ = 0): the m of
+    m + log Σ exp(aᵢ − m), which has the same value for every m — it only keeps exp from
+    overflowing — so its derivatives are right to every order without the kink that Max′
+    (Heaviside) has at a tie of the largest aᵢ. Only for expressions that are independent of
+    it so; printed as max (code) and Max (LaTeX, text), and read back by ``dk.from_sympy`` as one."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.S.Zero
+
+    def _numpycode(self, printer: Any) -> str:  # (code printers look functions up by name)
+        return f"max({', '.join(printer._print(a) for a in self.args)})"
+
+    _pythoncode = _numpycode
 
 
 class sinc(sp.sinc):  # named as SymPy's: NumPy code is numpy.sinc(u/π)

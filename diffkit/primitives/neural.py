@@ -236,17 +236,19 @@ def _xent_sympy(sp: Any, z: Any, t: Any) -> Any:
     does not cancel either: where zₖ dominates (ρ = Σ_{j≠k} exp(zⱼ − zₖ) < 1, pₖ > ½),
     Σᵢ tᵢ·(zₖ − zᵢ + log1p(ρ)), whose tₖ term is tₖ·log1p(ρ) (SymPy drops zₖ − zₖ), so ∂/∂zₖ
     forms pₖ − 1 as −ρ/(1 + ρ), not 1/(1 + ρ) − 1 (0 for logits [40, 0]); elsewhere
-    m + log Σ exp(z − m), m = max z (no overflow; the derivative through m cancels, so its ties
-    do not matter). The value's grouping (z − m) − log Σ cannot be written here: SymPy flattens
-    a sum of sums into one Add."""
-    from ._ufunc_sympy import log1p as sympy_log1p  # imports SymPy: on first use only
+    m + log Σ exp(z − m), m = max z (no overflow; the value does not depend on m, so m is a
+    :class:`ShiftMax`, whose derivative is 0: SymPy's Max′ has a kink at a tie of the two largest
+    logits, where the symbolic Hessian refused a smooth function). The value's grouping
+    (z − m) − log Σ cannot be written here: SymPy flattens a sum of sums into one Add."""
+    from ._ufunc_sympy import ShiftMax  # imports SymPy: on first use only
+    from ._ufunc_sympy import log1p as sympy_log1p
 
     z, t = np.asarray(z, dtype=object), np.asarray(t, dtype=object)
     n = z.shape[-1]
 
     def row_loss(*row: Any) -> Any:
         zs, ts = row[:n], row[n:]
-        m = sp.Max(*zs)
+        m = ShiftMax(*zs)
         pieces = []
         for k in range(n):
             rho = sp.Add(*(sp.exp(v - zs[k]) for j, v in enumerate(zs) if j != k))
