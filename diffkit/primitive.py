@@ -258,6 +258,17 @@ class Primitive:
             a point where a flagged argument holds such a value (see
             :meth:`sign_of_zero_read` and :func:`diffkit.sympy_program.scalar_program`).
             Checked against NumPy by tests/test_symbolic_signed_zero42.py.
+        symbolic_inexact: a rule ``(order, *inputs) -> bool array`` saying where the symbolic
+            engine's float64 evaluation of SymPy's derivatives of this op, to `order`, cannot
+            be trusted (relative error above ~1e-10 against mpmath) although the derivative
+            exists: beta's B·(ψ(a) − ψ(a + b)) cancels near poles of Γ(a + b) and at small or
+            lopsided arguments, and SciPy's ψ, which SymPy's Γ′ = Γ·ψ reads, is 1e-7 off just
+            right of a negative pole. The reverse and forward rules use stable forms there.
+            Checked, like ``signed_zero``, at each point the symbolic engine evaluates (a
+            cached derivation too): a MissingRuleError naming method='reverse' (see
+            :meth:`symbolic_inexact_at`, :func:`diffkit.sympy_program.check_point`). Exact
+            expressions (``dk.symbolic(f).expressions``, dk.compare's mpmath reference) are
+            not refused. Measured by tests/test_symbolic_beta43.py.
         doc: one line for ``help(dk.<name>)``.
     """
 
@@ -298,6 +309,7 @@ class Primitive:
     flat: Rule | None = None
     ties: Rule | None = None
     signed_zero: tuple[bool | Rule, ...] = ()
+    symbolic_inexact: Rule | None = None
     affine_pieces: bool = False
     doc: str = ""
 
@@ -325,6 +337,15 @@ class Primitive:
             if bool(np.any(hit)):
                 return i
         return None
+
+    def symbolic_inexact_at(self, values: Sequence[Any], order: int) -> bool:
+        """Whether the symbolic engine's float64 derivatives of this op to `order` cannot be
+        trusted at `values` (its inputs' values at a point; ``symbolic_inexact``)."""
+        if self.symbolic_inexact is None or not all(
+                np.asarray(v).dtype.kind in "fiu" for v in values):
+            return False
+        with np.errstate(all="ignore"):
+            return bool(np.any(self.symbolic_inexact(order, *values)))
 
     @property
     def infix(self) -> bool:

@@ -293,6 +293,40 @@ def check_signed_zeros(graph: Graph) -> None:
                 raise refusal
 
 
+def inexact_refusal(node: Node, order: int) -> MissingRuleError | None:
+    """The refusal of an operation whose SymPy derivatives to `order`, evaluated in float64,
+    cannot be trusted at this point (its record's ``symbolic_inexact``, from the values the
+    trace recorded); None elsewhere."""
+    if node.prim.symbolic_inexact is None or not node.prim.symbolic_inexact_at(
+            [a.value for a in node.inputs], order):
+        return None
+    return MissingRuleError(
+        f"the symbolic engine's derivative of {node.prim.name} (order {order}) cannot be "
+        "trusted at this point: SymPy's formula, evaluated in float64, cancels here or reads "
+        "SciPy's digamma near a pole (beyond 1e-10 relative error; the reverse and forward "
+        f"rules use stable forms): use method='reverse' (or 'forward')")
+
+
+def checks_points(graph: Graph) -> bool:
+    """Whether a symbolic derivative of `graph` is checked at each point it is evaluated at:
+    the graph has an operation that may read the sign of a zero (``signed_zero``) or whose
+    float64 derivatives may not be trusted somewhere (``symbolic_inexact``)."""
+    return reads_signed_zeros(graph) or any(
+        node.prim is not None and node.prim.symbolic_inexact is not None for node in graph.nodes)
+
+
+def check_point(graph: Graph, order: int) -> None:
+    """:func:`check_signed_zeros`, and :func:`inexact_refusal`'s error for the first operation
+    of `graph` (a trace at the point being evaluated) whose derivatives to `order` cannot be
+    trusted in float64 there."""
+    check_signed_zeros(graph)
+    for node in graph.nodes:
+        if node.prim is not None and node.prim.symbolic_inexact is not None:
+            refusal = inexact_refusal(node, order)
+            if refusal is not None:
+                raise refusal
+
+
 def _decided(node: Node, args: list[np.ndarray]) -> np.ndarray | None:
     """At the point (:func:`at_point`), an op the table declares ``affine_pieces`` (a selection,
     a kink, a step, a remainder) as the piece the float64 program took there: Σ ∂ᵢ·xᵢ + c, with

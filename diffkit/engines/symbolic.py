@@ -34,9 +34,10 @@ from ..sympy_program import (
     ScalarProgram,
     _apply,
     _objects,
+    check_point,
     check_signed_zeros,
+    checks_points,
     kink_check,
-    reads_signed_zeros,
     scalar_program,
     untied,
     without_kinks,
@@ -337,18 +338,19 @@ class SymbolicDerivative:
     _compiled: Any = None
     _compiled_long: Any = None
     _fast: Any = None
-    #: for display: the function's name, the symbols differentiated by, 1 (Jacobian) or 2 (Hessian)
+    #: the function's name, the symbols differentiated by, 1 (Jacobian), 2 (Hessian) or n (n-th)
     name: str = "f"
     wrt: list[sp.Symbol] = field(default_factory=list)
     order: int = 1
     #: the function's values are complex: so are its derivatives (2x·(1 + 2j) at 0 is 0j, not a
     #: real 0 that lets grad answer a complex-valued function the other engines refuse)
     complex_output: bool = False
-    #: its graph has an operation that may read the sign of a zero (``signed_zero``): checked
-    #: at each point it is evaluated at (scalar_program checks the point it is derived at)
+    #: its graph has an operation that may read the sign of a zero (``signed_zero``) or whose
+    #: float64 derivatives may not be trusted somewhere (``symbolic_inexact``): checked at each
+    #: point it is evaluated at (scalar_program checks the sign readers where it is derived)
     signed_zeros: bool = False
     #: with `signed_zeros`: the check at a point (flat input values), a trace of f there
-    #: (:func:`_sign_check`); None where the graph has no sign reader
+    #: (:func:`_sign_check`); None where the graph has no such operation
     _check_point: Any = None
 
     @property
@@ -435,7 +437,9 @@ class SymbolicDerivative:
         Where f has an operation that reads the sign of a zero (copysign, arctan2, angle: the
         record's ``signed_zero``), f is traced at the point first and such a zero there is a
         named MissingRuleError, as in ``dk.grad(..., method='symbolic')``: SymPy has one
-        unsigned 0, and the fast code's ``math.ceil(-0.5)`` is the int 0, not -0.0.
+        unsigned 0, and the fast code's ``math.ceil(-0.5)`` is the int 0, not -0.0. So is a
+        point where an operation's float64 derivatives cannot be trusted (the record's
+        ``symbolic_inexact``: beta near the poles of Γ(a + b)).
         """
         if self._check_point is not None:
             self._check_point(flat_inputs)
@@ -1077,22 +1081,26 @@ class SymbolicEngine(Engine):
     def derive(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], order: int = 1,
                point: bool = True) -> SymbolicDerivative:
         """The symbolic Jacobian (order 1) or Hessian (order 2) of `fn` at the signature of `args`
-        (`point`: `args` is the caller's point; False: a stand-in, refused where f branched)."""
+        (`point`: `args` is the caller's point; False: a stand-in, refused where f branched).
+        Its expressions are exact: an operation whose float64 derivatives cannot be trusted at
+        `args` (``symbolic_inexact``) is refused where it is evaluated, not here."""
         return self._derived(fn, args, wrt, order, point)[0]
 
     def _derived(self, fn: Function, args: Sequence[Any], wrt: Sequence[int], order: int = 1,
-                 point: bool = True) -> tuple[SymbolicDerivative, Any]:
+                 point: bool = True, evaluate: bool = False) -> tuple[SymbolicDerivative, Any]:
         """(:meth:`derive`'s result, f(args) where this call traced f to get it — else None):
-        a caller that also needs the value runs f once, not once to trace and once more."""
+        a caller that also needs the value runs f once, not once to trace and once more.
+        `evaluate`: the caller evaluates it in float64 at `args` (checked there first)."""
         key = ("symbolic", signature(args), tuple(wrt), order, self.max_elements)
         if fn.reusable and key in fn.cache:
             self.last = deriv = fn.cache[key]
-            if not deriv.signed_zeros:  # (a graph without sign readers pays nothing here)
+            if not deriv.signed_zeros:  # (a graph without checked operations pays nothing)
                 return deriv, None
-            # derived at another point: the sign readers are checked at this one, on a replay
-            # of the graph here (its values)
+            # derived at another point: the sign readers (and, where it is evaluated, the
+            # operations with untrusted float64 derivatives) are checked at this one, on a
+            # replay of the graph here (its values)
             graph = fn.trace(*args, wrt=wrt)
-            check_signed_zeros(graph)
+            check_point(graph, order) if evaluate else check_signed_zeros(graph)
             return deriv, graph.output.value
         graph = fn.trace(*args, wrt=wrt)
         if graph.value_dependent and not point:
@@ -1123,6 +1131,8 @@ class SymbolicEngine(Engine):
         if fn.reusable and not graph.value_dependent:
             fn.cache[key] = deriv
         self.last = deriv
+        if evaluate and deriv.signed_zeros:
+            check_point(graph, order)
         return deriv, graph.output.value
 
     def _derive(self, graph: Graph, fn: Function, wrt: Sequence[int], order: int
@@ -1168,7 +1178,7 @@ class SymbolicEngine(Engine):
             input_value(a) if passed_as_given(a) else np.asarray(a), (-1,))]
 
     def jacobian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> tuple[Any, Any]:
-        deriv, out = self._derived(fn, args, wrt)
+        deriv, out = self._derived(fn, args, wrt, evaluate=True)
         if out is None:  # a cached derivative: f itself has not run in this call
             out = fn.evaluate(*args)
         return out, self._audited(fn, args, wrt, lambda: deriv._at(self._flat(args)))
@@ -1209,7 +1219,7 @@ class SymbolicEngine(Engine):
         return out, split_flat(jac.reshape(-1), [args[i] for i in wrt])
 
     def hessian(self, fn: Function, args: Sequence[Any], wrt: Sequence[int]) -> Any:
-        deriv, out = self._derived(fn, args, wrt, order=2)
+        deriv, out = self._derived(fn, args, wrt, order=2, evaluate=True)
         if out is None:  # a cached derivative: f runs at the point first, as for jacobian —
             fn.evaluate(*args)  # outside its domain the named error, never the program's
             # numbers (log x's −1/x² answered −1 at x = −1 once derived at x = 2)
@@ -1235,6 +1245,8 @@ class SymbolicEngine(Engine):
         except RecursionError:
             raise MissingRuleError(_too_deep(RECURSION)) from None
         _sign_check(deriv, graph, fn, [0])
+        if deriv.signed_zeros:
+            check_point(graph, n)
         self.last = deriv
         # the strong products' audit, as for jacobian (the last derivative's products)
         return self._audited(fn, [x], [0], lambda: deriv._at(self._flat([x])), order=n)
@@ -1250,7 +1262,7 @@ class SymbolicEngine(Engine):
                                       strong=k == n - 1)
             base += new
             adjoints += new
-        deriv = SymbolicDerivative(prog, adjoints, [expr], (), name=fn.name, wrt=[var],
+        deriv = SymbolicDerivative(prog, adjoints, [expr], (), name=fn.name, wrt=[var], order=n,
                                    complex_output=graph.output.dtype.kind == "c")
         deriv.replacements, deriv.reduced = _cse(deriv.assignments, [expr], prog.real)
         compile_program(deriv)
@@ -1259,10 +1271,10 @@ class SymbolicEngine(Engine):
 
 def _sign_check(deriv: SymbolicDerivative, graph: Graph, fn: Function, wrt: Sequence[int]
                 ) -> None:
-    """Where `graph` has an operation that may read the sign of a zero, `deriv` checks each
-    point it is evaluated at (:meth:`SymbolicDerivative.__call__`) on a trace of `fn` there, as
+    """Where `graph` has an operation that may read the sign of a zero or whose float64
+    derivatives may not be trusted somewhere, `deriv` checks each point it is evaluated at (:meth:`SymbolicDerivative.__call__`) on a trace of `fn` there, as
     the engine's own reuse of a derivation does; nothing for other graphs (no cost)."""
-    deriv.signed_zeros = reads_signed_zeros(graph)
+    deriv.signed_zeros = checks_points(graph)
     if not deriv.signed_zeros:
         return
     shapes = [a.shape for a in deriv.program.input_arrays]
@@ -1274,7 +1286,7 @@ def _sign_check(deriv: SymbolicDerivative, graph: Graph, fn: Function, wrt: Sequ
             k += len(part)
             args.append(part[0] if not shape else np.reshape(np.asarray(part), shape))
         with np.errstate(all="ignore"):  # values only: the program decides the rest
-            check_signed_zeros(fn.trace(*args, wrt=wrt))
+            check_point(fn.trace(*args, wrt=wrt), deriv.order)
 
     deriv._check_point = check
 

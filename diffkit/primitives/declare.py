@@ -100,7 +100,7 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
                 valid: Rule | None = None, holomorphic: bool = True, special: tuple = (),
                 prepare: Rule | None = None, kinks: Rule | None = None, flat: Rule | None = None,
                 ties: Rule | None = None, signed_zero: tuple[bool | Rule, ...] = (),
-                affine_pieces: bool | None = None, doc: str = "") -> Primitive:
+                symbolic_inexact: Rule | None = None, affine_pieces: bool | None = None, doc: str = "") -> Primitive:
     """Declare an element-wise primitive from its local partial derivatives (`prepare`, as for
     structural ones: normalizes a call of ``dk.<name>`` before binding, e.g. casts).
     `affine_pieces` (see :class:`~diffkit.primitive.Primitive`) defaults to whether `flat` is
@@ -116,7 +116,7 @@ def elementwise(name: str, impl: Rule, partials: tuple[Rule | None, ...] | None,
         latex=latex if latex is not None else rf"\operatorname{{{name}}}", unit=unit,
         domain=domain or ((-2.0, 2.0),) * n, domain_text=domain_text, valid=valid,
         holomorphic=holomorphic, special=special, prepare=prepare, kinks=kinks, flat=flat,
-        ties=ties, signed_zero=signed_zero,
+        ties=ties, signed_zero=signed_zero, symbolic_inexact=symbolic_inexact,
         affine_pieces=flat is flat_everywhere if affine_pieces is None else affine_pieces,
         doc=doc or f"Element-wise {name} (a primitive: see diffkit.primitives)."))
 

@@ -582,6 +582,49 @@ log_ndtr = elementwise(
     doc="log Φ(x), the log of the standard normal CDF, accurate far into the left tail "
         "(scipy.special.log_ndtr).")
 
+# ----- where the symbolic engine's float64 derivatives cannot be trusted (``symbolic_inexact``) ----
+# Measured against mpmath (tests/test_symbolic_beta43.py): SymPy's Γ′ = Γ·ψ, loggamma′ = ψ and
+# beta's B·(ψ(a) − ψ(a + b)) read SciPy's ψ, 1e-16/d relative off at x = −n + d (6e-7 at
+# d = 1e-10, 6e-12 at 1e-6); ψ(a) − ψ(a + b) cancels where a + b rounds near a pole of Γ(a + b)
+# (error ε·max(|a|, |b|)/d: 1e-7 at d = 1e-9, 6e-12 at 1e-6), where a or b is small (1e-10
+# at 1e-6) and where |a| is small beside a large |b| (ε·|b|·ln|b|/|a|: 1.2e-7 at (1e-3, 1e5)).
+# Second derivatives cancel more: B·((ψ(a) − ψ(s))(ψ(b) − ψ(s)) − ψ′(s)) is 1e-10 off at a
+# distance 1e-3 from a pole of Γ(a + b) or at |a| = 1e-3 (1e-12 at 1e-2).
+_INEXACT_NEAR = 1e-5  # first derivatives: a tenth of the distance where the error reaches 1e-10
+_INEXACT_NEAR2 = 1e-2  # second and higher
+
+
+def _pole_distance(x: Any) -> Any:
+    """The distance from x to the nearest pole of Γ (0, −1, −2, …); ∞ for x > ½ (the nearest
+    pole, 0, is then farther than x itself: small x is measured by |x| below ½)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.where(x < 0.5, np.abs(x - np.round(x)), np.inf)
+
+
+def _psi_inexact(order: int, x: Any) -> Any:
+    """``symbolic_inexact`` of Γ and ln|Γ|: SciPy's ψ within 1e-5 of a negative pole (either side:
+    SciPy is right on the left side today, but nothing promises it)."""
+    x = np.asarray(x, dtype=np.float64)
+    return (x < -0.5) & (_pole_distance(x) < _INEXACT_NEAR)
+
+
+def _beta_inexact(order: int, a: Any, b: Any) -> Any:
+    """``symbolic_inexact`` of beta and betaln: ψ(a) − ψ(a + b) (and ψ(b) − ψ(a + b)) near poles
+    of Γ(a), Γ(b), Γ(a + b), at small a or b and at |a| ≪ |b| (see above)."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    s = a + b
+    scale = np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))  # a + b rounds by ε·scale
+    near = _INEXACT_NEAR
+    bad = (_pole_distance(a) < near) | (_pole_distance(b) < near) | (
+        _pole_distance(s) < near * scale)
+    bad |= np.abs(a) < near * (1.0 + np.abs(b) * (1.0 + np.log1p(np.abs(b))))
+    bad |= np.abs(b) < near * (1.0 + np.abs(a) * (1.0 + np.log1p(np.abs(a))))
+    if order >= 2:
+        near = _INEXACT_NEAR2
+        bad |= (np.abs(a) < near) | (np.abs(b) < near) | (_pole_distance(s) < near * scale)
+    return bad
+
+
 # ----- the gamma function and its relatives -----------------------------------------------------
 
 _POLES = "poles at x = 0, -1, -2, ..."
@@ -594,14 +637,16 @@ gamma = elementwise(
     domain_text=f"gamma has {_POLES} and overflows for x > 171.6", holomorphic=False,
     doc="The gamma function Γ(x) (scipy.special.gamma); Γ′ = Γ·ψ.",
     # ±∞ at ±0; SciPy's complex Γ on the negative real axis: an imaginary part ±4e-16
-    signed_zero=(lambda x: (np.asarray(x) == 0) | cut(below=0.0)(x),))
+    signed_zero=(lambda x: (np.asarray(x) == 0) | cut(below=0.0)(x),),
+    symbolic_inexact=_psi_inexact)
 gammaln = elementwise(
     "gammaln", _scipy("gammaln", "x", overflow=_not_at_poles),
     (lambda x, o: _digamma_accurate(x),),
     lambda sp, x: _sym(sp, "loggamma")(x), numpy=(), scipy=("gammaln",),
     unicode="ln|Γ|", latex=r"\ln\lvert\Gamma\rvert", domain=((0.2, 4.0),),
     domain_text=f"gammaln (log|Γ(x)|) has {_POLES}", holomorphic=False,
-    doc="log|Γ(x)| for real x (scipy.special.gammaln); its derivative is digamma.")
+    doc="log|Γ(x)| for real x (scipy.special.gammaln); its derivative is digamma.",
+    symbolic_inexact=_psi_inexact)
 digamma = elementwise(
     "digamma", _scipy("psi", "x"), (lambda x, o: polygamma(1, x),),
     lambda sp, x: _sym(sp, "polygamma")(0, x), numpy=(), scipy=("digamma", "psi"),
@@ -927,7 +972,8 @@ beta = elementwise(
     lambda sp, a, b: _sym(sp, "beta")(a, b), numpy=(), scipy=("beta",), parseable=False,
     unicode="B", latex=r"\operatorname{B}", domain=((0.2, 3.0), (0.2, 3.0)),
     domain_text="beta has poles where a or b is 0, -1, -2, ...", holomorphic=False,
-    doc="The beta function B(a, b) = Γ(a)Γ(b)/Γ(a + b) (scipy.special.beta).")
+    doc="The beta function B(a, b) = Γ(a)Γ(b)/Γ(a + b) (scipy.special.beta).",
+    symbolic_inexact=_beta_inexact)
 betaln = elementwise(
     "betaln", _scipy("betaln", "a", "b", overflow=_not_at_poles),
     (_betaln_partial(0), _betaln_partial(1)),
@@ -936,7 +982,7 @@ betaln = elementwise(
     numpy=(), scipy=("betaln",), latex=r"\ln\lvert\operatorname{B}\rvert",
     domain=((0.2, 3.0), (0.2, 3.0)),
     domain_text="betaln has poles where a or b is 0, -1, -2, ...", holomorphic=False,
-    doc="log|B(a, b)| (scipy.special.betaln).")
+    doc="log|B(a, b)| (scipy.special.betaln).", symbolic_inexact=_beta_inexact)
 
 # ----- logistic functions -----------------------------------------------------------------------
 
