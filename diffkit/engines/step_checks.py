@@ -114,9 +114,18 @@ def moved_constant(graph: Graph, wrt: Sequence[Node]) -> Node | None:
     one) are swept to each such node, the node is moved by a real central difference along its
     inputs' tangents (sign and comparisons stay put away from their jumps, stop_gradient moves
     as its input), and that move is swept to the output. A composite that stops a derivative
-    its value does not depend on (logsumexp's max) moves the output by rounding only. A sweep
-    that cannot say (a missing rule, a value that is not finite) leaves the numbers as they
-    are."""
+    its value does not depend on (logsumexp's max) moves the output by rounding only: the move
+    reaches the output along paths that cancel (−max and +max), each path's factor is a local
+    partial read from values rounded in the trace's dtype, and what is left of the sum is a few
+    roundings of the terms, Σ|out| ≲ c·ε·|J|·|move| with |J| the sweep's partials in absolute
+    value (:func:`_absolute_adjoints`) and ε the coarsest rounding of the nodes the move passes
+    (float16's 2⁻¹⁰, float32's 2⁻²³, float64's 2⁻⁵², long double's). The move counts where
+    Σ|out| exceeds :data:`MOVE_ROUNDING`·ε·|J|·|move|: a dependence that does not cancel keeps
+    Σ|out| = |J|·|move| (refused in every dtype, however small its partials: a difference
+    quotient would count it at its full size), a cancelled one stays below it in every dtype
+    (a fixed 1e-8 of |move| refused float32's logsumexp, whose cancellation leaves ~0.5 ε).
+    A sweep that cannot say (a missing rule, a value that is not finite) leaves the numbers as
+    they are."""
     active = active_nodes(graph.nodes, wrt)
     frozen = [n for n in graph.nodes if n.prim is not None and not n.prim.differentiable
               and n.prim.kind == "elementwise" and any(i in active for i in n.inputs)]
@@ -132,15 +141,42 @@ def moved_constant(graph: Graph, wrt: Sequence[Node]) -> Node | None:
                 if move is None:
                     continue
                 out = tangent_sweep(graph.nodes, {node: move}, 1).get(graph.output)
-                # relative to the move itself, not to the derivative's size (a large partial
-                # of another input would hide it): a dependence cancelled on the way
-                # (logsumexp's max) reaches the output at rounding level only
-                if out is not None and np.max(np.abs(out), initial=0.0) > 1e-8 * float(
-                        np.max(np.abs(move), initial=0.0)):
+                if out is None:
+                    continue
+                reach = float(np.sum(np.abs(out)))
+                # relative to the sizes on the move's own paths, not to the derivative's size
+                # (a large partial of another input would hide it)
+                if reach > 0.0 and reach > MOVE_ROUNDING * _coarsest_eps(graph, node) * \
+                        _absolute_reach(graph, node, move):
                     return node
         except (DiffkitError, ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
             return None
     return None
+
+
+MOVE_ROUNDING = 64.0
+"""How many roundings (ε of the trace's coarsest dtype) of |J|·|move| a cancelled dependence may
+leave at the output: logsumexp, softmax and log_softmax over up to 10⁴ entries leave ≲ 3 (their
+sums round to ~log₂(n)·ε), and a chain of a few dozen such operations stays below 64. A genuine
+dependence leaves 1/ε ≥ 10¹⁵ (float64) or 10³ (float16) of them."""
+
+
+def _coarsest_eps(graph: Graph, start: Node) -> float:
+    """ε of the coarsest floating dtype among the nodes a move of `start` passes (the values its
+    partials are read from were rounded to it)."""
+    reached = active_nodes(graph.nodes, [start])
+    return max((float(np.finfo(np.dtype(n.dtype)).eps) for n in reached
+                if np.dtype(n.dtype).kind in "fc"), default=float(np.finfo(np.float64).eps))
+
+
+def _absolute_reach(graph: Graph, start: Node, move: np.ndarray) -> float:
+    """1ᵀ·|J|·|move|: the move of `start` swept to the output with absolute partials — the
+    size of the terms whose sum the tangent sweep's Σ|out| is (what ε of it bounds its
+    rounding by)."""
+    nodes = graph.nodes[graph.nodes.index(start) + 1:]
+    _, lins = linearize_all(nodes, [start])
+    terms = _absolute_adjoints(nodes, lins, graph.output, np.ones(graph.output.shape), [start])
+    return float(np.sum(terms * np.abs(np.reshape(np.asarray(move), (-1,)))))
 
 
 def _moved(node: Node, tan: dict[Node, Any]) -> np.ndarray | None:
