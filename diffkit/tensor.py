@@ -1998,7 +1998,9 @@ def own_copy(x: Any) -> Any:
     :func:`tensor` holds, what a jit function's frozen trace and a vjp's pullback keep."""
     t = type(x)
     if t is np.ndarray:
-        return x.copy(order="K")  # its memory order kept (ravel("K") reads it)
+        if x.flags.c_contiguous or x.flags.f_contiguous:
+            return x.copy(order="K")  # its memory order kept (ravel("K") reads it)
+        return same_layout_copy(x)
     if t is list:
         return [own_copy(v) for v in x]
     if t is tuple:
@@ -2008,6 +2010,33 @@ def own_copy(x: Any) -> Any:
     if isinstance(x, np.ndarray) or hasattr(t, "__cuda_array_interface__"):  # a subclass; a GPU
         return x.copy()                                   # array (CuPy's: a class attribute)
     return x
+
+
+#: a copy keeps a strided array's gaps (:func:`same_layout_copy`) while its memory is at most
+#: this many times the array's own bytes (plus a page); a sparser view is copied compactly
+LAYOUT_COPY_SPREAD = 8
+
+
+def same_layout_copy(x: np.ndarray) -> np.ndarray:
+    """A writeable copy of a non-contiguous array with `x`'s strides and its address modulo 64:
+    NumPy's result can depend on layout (matmul takes BLAS for a compact operand and its own
+    loop for a strided one; a reduction's pairwise blocks follow the axes it can merge), so
+    a body that computes on this copy gives NumPy's bits for `x`, while an in-place update in
+    it moves only the copy. A view whose extent exceeds :data:`LAYOUT_COPY_SPREAD` times its
+    bytes (``big[::1000]``) is copied compactly (memory order kept): a value within rounding
+    of NumPy's, not a copy of the whole base."""
+    itemsize = x.dtype.itemsize
+    if 0 in x.shape or any(s == 0 or s % itemsize for s in x.strides):
+        return x.copy(order="K")  # a broadcast (stride 0) or unaligned view: compact
+    low = sum((n - 1) * s for n, s in zip(x.shape, x.strides) if s < 0)
+    high = sum((n - 1) * s for n, s in zip(x.shape, x.strides) if s > 0) + itemsize
+    if high - low > LAYOUT_COPY_SPREAD * x.nbytes + 4096:
+        return x.copy(order="K")
+    buffer = np.empty(high - low + 64, dtype=np.uint8)
+    first = (x.__array_interface__["data"][0] + low - buffer.__array_interface__["data"][0]) % 64
+    out = np.ndarray(x.shape, x.dtype, buffer=buffer, offset=first - low, strides=x.strides)
+    out[...] = x
+    return out
 
 
 def _leaf(value: Any, requires_grad: bool = False, name: str = "leaf") -> Tensor:

@@ -52,7 +52,7 @@ def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...]:
     return (*np.broadcast_shapes(sa[:-2], sb[:-2]), sa[-2], sb[-1])
 
 
-def _matmul_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
+def _matmul_vjp(ct: Any, xs: Any, out: Any, dot: bool = False) -> tuple[Any, Any]:
     a, b = xs
     sa, sb = _as_matrices(a, b)
     a2, b2 = reshape(a, sa), reshape(b, sb)
@@ -61,7 +61,7 @@ def _matmul_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
             lambda: reshape(sum_to(matmul(_swap_last(a2), ct2), sb), shape_of(b)))
 
 
-def _matmul_vjp_rows(cts: Any, k: int, xs: Any, out: Any) -> tuple[Any, Any]:
+def _matmul_vjp_rows(cts: Any, k: int, xs: Any, out: Any, dot: bool = False) -> tuple[Any, Any]:
     """k stacked cotangents at once: matmul broadcasts over the leading axis."""
     a, b = xs
     sa, sb = _as_matrices(a, b)
@@ -71,7 +71,7 @@ def _matmul_vjp_rows(cts: Any, k: int, xs: Any, out: Any) -> tuple[Any, Any]:
             lambda: reshape(_sum_rows_to(matmul(_swap_last(a2), ct2), k, sb), (k, *shape_of(b))))
 
 
-def _matmul_vjp_diagonal(d: Any, xs: Any, out: Any) -> tuple[Any, Any]:
+def _matmul_vjp_diagonal(d: Any, xs: Any, out: Any, dot: bool = False) -> tuple[Any, Any]:
     """Diagonal rows dᵢ·eᵢ of a matrix–vector product's output: for out = A @ v (A m × n), row
     i of v̄ is dᵢ·A[i] — the rows of d[:, None] * A; for out = v @ B (B n × m), of d[:, None] * Bᵀ.
     Only the vector's rows (a matrix's would be m × m × n anyway: None, the dense rule)."""
@@ -84,7 +84,7 @@ def _matmul_vjp_diagonal(d: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     return None, None
 
 
-def _matmul_jvp_diagonal(ds: Any, xs: Any, out: Any) -> Any:
+def _matmul_jvp_diagonal(ds: Any, xs: Any, out: Any, dot: bool = False) -> Any:
     """Diagonal tangents dⱼ·eⱼ of the vector in a matrix–vector product: for out = A @ v
     (A m × n), direction j gives dⱼ·A[:, j] — the rows of d[:, None] * Aᵀ; for out = v @ B, of
     d[:, None] * B. None (dense) when the matrix has tangents too, or for other shapes."""
@@ -97,7 +97,7 @@ def _matmul_jvp_diagonal(ds: Any, xs: Any, out: Any) -> Any:
     return None
 
 
-def _matmul_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
+def _matmul_jvp(ts: Any, k: int, xs: Any, out: Any, dot: bool = False) -> Any:
     """(a + ȧ)(b + ḃ) − ab = ȧb + aḃ, with the k tangent axis kept in front of every batch axis."""
     a, b = xs
     sa, sb = _as_matrices(a, b)
@@ -116,18 +116,21 @@ def _matmul_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
     return reshape(total, (k, *shape_of(out)))
 
 
-def _prepare_matmul(a: Any, b: Any) -> Any:
+def _prepare_matmul(a: Any, b: Any, dot: bool = False) -> Any:
+    """Shapes checked; ``dot=True`` (from :func:`dot`) evaluates by NumPy's ``dot``, the same
+    product up to 2-D operands whose bits differ from matmul's for a strided operand (dot
+    copies it compact for BLAS; matmul runs its own loop), so dk.dot is np.dot's value."""
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
         raise ShapeError(f"matmul needs arrays of at least 1 dimension, got shapes {sa} and {sb}")
     inner = sb[-2 if len(sb) > 1 else 0]
     if sa[-1] != inner:
         raise ShapeError(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {inner})")
-    return (a, b), {}
+    return (a, b), {"dot": True} if dot else {}
 
 
 matmul = structural(
-    "matmul", lambda xp, a, b: xp.matmul(a, b), jvp=_matmul_jvp, vjp=_matmul_vjp, nargs=2,
+    "matmul", lambda xp, a, b, dot=False: xp.dot(a, b) if dot else xp.matmul(a, b), jvp=_matmul_jvp, vjp=_matmul_vjp, nargs=2,
     vjp_rows=_matmul_vjp_rows, vjp_diagonal=_matmul_vjp_diagonal,
     jvp_diagonal=_matmul_jvp_diagonal,
     prepare=_prepare_matmul, arrays=2, numpy=("matmul", "linalg.matmul"), symbol="@", unicode="@",
@@ -153,6 +156,8 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
         return mul(a, b)
+    if len(sb) < 3 and len(sa) < 3:
+        return matmul(a, b, dot=True)  # np.dot's own evaluation (its bits for strided operands)
     if len(sb) < 3:
         return matmul(a, b)
     n = sb[-2]
