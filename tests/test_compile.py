@@ -193,8 +193,10 @@ def test_expansions_compute_the_impl_bit_for_bit(prim, dtype) -> None:
     got = prim.expand(*args)
     assert got.dtype == want.dtype and np.array_equal(got, want)
 
+    weights = np.arange(1, want.size + 1, dtype=dtype).reshape(want.shape)
+
     def f(*xs):
-        return dk.sum(prim(*xs) * np.arange(1, 7, dtype=dtype))
+        return dk.sum(prim(*xs) * weights)
 
     names = [f"x{i}" for i in range(prim.nargs)]
     fast = dk.value_and_grad(dk.jit(f, inputs=names), argnums=tuple(range(prim.nargs)))

@@ -140,6 +140,30 @@ CASES += [
          lambda z, t: dk.softmax_cross_entropy(z, t), (_arr(2, 3), np.eye(3)[[2, 0]]), False,
          _xent_jacobian),
 ]
+
+
+def _xent_grad_jacobian(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Σt·p − t by rows, p = softmax(z): ∂/∂z = Σt·(diag p − ppᵀ), ∂/∂t = p·1ᵀ − I (by hand)."""
+    z2, t2 = np.atleast_2d(z), np.atleast_2d(t)
+    m, n = z2.shape
+    J = np.zeros((m * n, 2 * m * n))
+    for i in range(m):
+        p = np.exp(z2[i] - np.max(z2[i]))
+        p /= p.sum()
+        rows = slice(i * n, (i + 1) * n)
+        J[rows, i * n:(i + 1) * n] = t2[i].sum() * (np.diag(p) - np.outer(p, p))
+        J[rows, m * n + i * n:m * n + (i + 1) * n] = np.outer(p, np.ones(n)) - np.eye(n)
+    return J
+
+
+CASES += [
+    Case("softmax_cross_entropy_grad", "softmax_cross_entropy_grad",
+         lambda z, t: dk.softmax_cross_entropy_grad(z, t),
+         (_arr(4), np.array([0.1, 0.2, 0.3, 0.4])), False, _xent_grad_jacobian),
+    Case("softmax_cross_entropy_grad-batch", "softmax_cross_entropy_grad",
+         lambda z, t: dk.softmax_cross_entropy_grad(z, t), (_arr(2, 3), np.eye(3)[[2, 0]]), False,
+         _xent_grad_jacobian),
+]
 CASES_BY_ID = {c.id: c for c in CASES}
 
 

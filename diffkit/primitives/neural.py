@@ -29,16 +29,19 @@ from .declare import (
 from .elementwise import (
     greater,
     greater_equal,
+    less,
     log,
     log1p,
     maximum,
     mul,
     neg,
+    stop_gradient,
     where,
 )
 from .products import matmul
 from .special import _log_softmax_values, _softmax_pieces
 from .structure import broadcast_to, reshape, sum, transpose
+from .ufuncs import logical_and
 
 
 def _linear_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
@@ -175,17 +178,21 @@ col2im = structural(
     doc="Sum patches (N, OH, OW, C·kh·kw) back into an image batch of `shape`: im2col's transpose.")
 
 
-def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
-    # the operations of special._softmax_pieces and _log_softmax_values on arrays, in the same
-    # order: eager losses equal the compiled step's (which runs _xent_expand) and
-    # nll_loss(log_softmax(z)), bit for bit. Array methods: what xp.max/xp.sum call, without
-    # NumPy's Python wrapper (~2 µs each)
+def _pieces_of_arrays(xp: Any, z: Any) -> tuple[Any, Any, Any, Any]:
+    """(d, e, top, ρ) of ``special._softmax_pieces`` on arrays over the last axis, the same
+    operations in the same order (eager values equal the generated code's bit for bit). Array
+    methods: what xp.max/xp.sum call, without NumPy's Python wrapper (~2 µs each)."""
     m = z.max(axis=-1, keepdims=True)
     d = z - m
     e = xp.exp(d)
     top = d == 0.0
     below = xp.where(top, 0.0, e).sum(axis=-1, keepdims=True)
-    rho = below + (xp.where(top, e, 0.0).sum(axis=-1, keepdims=True) - 1.0)
+    return d, e, top, below + (xp.where(top, e, 0.0).sum(axis=-1, keepdims=True) - 1.0)
+
+
+def _xent_impl(xp: Any, z: Any, t: Any) -> Any:
+    # log_p = d − log1p(ρ): the value of log_softmax (and of nll_loss(log_softmax(z))) bit for bit
+    d, _, _, rho = _pieces_of_arrays(xp, z)
     log_p = d - xp.log1p(rho)
     # a class of target weight 0 adds nothing, also where its logit is −inf (a masked class:
     # 0·(−inf) would make the row NaN; PyTorch's class-index loss picks the target's entry)
@@ -201,22 +208,95 @@ def _xent_expand(z: Any, t: Any) -> Any:
 
 def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     z, t = xs
-    last = (len(shape_of(z)) - 1,)
-    d, e, rho, _, top, _ = _softmax_pieces(z, -1)
     ct1 = reshape(ct, (*shape_of(ct), 1))
+    return (lambda: ct1 * softmax_cross_entropy_grad(z, t),
+            lambda: ct1 * -_log_softmax_values(z, -1))  # t̄: only for learned targets
 
-    def z_bar() -> Any:
-        # p·Σt − t with p = e/(1 + ρ), written ((s·e + (u·e − t)) − t·ρ)/(1 + ρ), s = Σ of the
-        # targets off the maxima, u = Σ on them: at a lone maximum e = 1 exactly and u = tₖ, so
-        # its entry is (s − tₖ·ρ)/(1 + ρ) = Σ_{j≠k} tⱼ − Σt·(1 − pₖ) without cancellation (pₖ·Σt −
-        # tₖ subtracted 1 from a pₖ rounded to 1: float32 logits [20, 0], label 0 gave 0, not
-        # −2.06e-9; Σt − tₖ lost the other targets' digits). As a function of z (max z a
-        # constant) it is p·Σt − t exactly, so its own derivatives (Hessians) are right
-        s = bind(sum, where(top, 0.0, t), axis=last, keepdims=True)
-        u = bind(sum, where(top, t, 0.0), axis=last, keepdims=True)
-        return ct1 * (((s * e + (u * e - t)) - t * rho) / (1.0 + rho))
 
-    return z_bar, lambda: ct1 * -(d - log1p(rho))  # t̄: only for learned targets
+def _xent_grad_form(s: Any, u: Any, e: Any, t: Any, rho: Any) -> Any:
+    """Σt·p − t with p = e/(1 + ρ), written ((s·e + (u·e − t)) − t·ρ)/(1 + ρ), s and u the
+    targets' sums off and on the maxima: at a lone maximum e = 1 exactly and u = tₖ, so its
+    entry is (s − tₖ·ρ)/(1 + ρ) = Σ_{j≠k} tⱼ − Σt·(1 − pₖ) without cancellation (pₖ·Σt − tₖ
+    subtracted 1 from a pₖ rounded to 1: float32 logits [20, 0], label 0 gave 0, not −2.06e-9;
+    Σt − tₖ lost the other targets' digits). Works on arrays and on primitives alike."""
+    return ((s * e + (u * e - t)) - t * rho) / (1.0 + rho)
+
+
+def _xent_grad_impl(xp: Any, z: Any, t: Any) -> Any:
+    _, e, top, rho = _pieces_of_arrays(xp, z)
+    s = xp.where(top, 0.0, t).sum(axis=-1, keepdims=True)
+    u = xp.where(top, t, 0.0).sum(axis=-1, keepdims=True)
+    return _xent_grad_form(s, u, e, t, rho)
+
+
+def _xent_grad_expand(z: Any, t: Any) -> Any:
+    """``_xent_grad_impl`` in primitives, in the same order: generated code shares the pieces
+    with the loss's expansion (one exp of the logits for the loss and its gradient)."""
+    _, e, rho, _, top, _ = _softmax_pieces(z, -1)
+    last = (len(shape_of(z)) - 1,)
+    s = bind(sum, where(top, 0.0, t), axis=last, keepdims=True)
+    u = bind(sum, where(top, t, 0.0), axis=last, keepdims=True)
+    return _xent_grad_form(s, u, e, t, rho)
+
+
+def _softmax_tangent(z: Any, v: Any) -> Any:
+    """J·v for p = softmax(z) over the last axis (J = diag(p) − ppᵀ, symmetric): p ⊙ (v − ⟨p, v⟩),
+    where a lone maximum of probability > ½ takes v_k − ⟨p, v⟩ as Σⱼ pⱼ·(v_k − vⱼ) (the
+    same number where Σp = 1, as a function too): its ∂pₖ/∂zₖ = pₖ(1 − pₖ) keeps the digits
+    of 1 − pₖ, which v_k − ⟨p, v⟩ cancels (logits [40, 0, −1]: 5.8e-18, not 0). `v` may have
+    leading axes of its own (a batch of tangents)."""
+    _, e, rho, _, top, _ = _softmax_pieces(z, -1)
+    last = (len(shape_of(v)) - 1,)
+    p = e / (1.0 + rho)
+    lone = logical_and(top, less(stop_gradient(rho), 1.0))
+    v_top = bind(sum, where(top, v, 0.0), axis=last, keepdims=True)  # v_k where alone
+    spread = bind(sum, p * (v_top - v), axis=last, keepdims=True)
+    return p * where(lone, spread, v - bind(sum, p * v, axis=last, keepdims=True))
+
+
+def _xent_grad_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
+    """d(Σt·p − t) = Σt·J·ż + p·Σṫ − ṫ (J = ∂p/∂z: :func:`_softmax_tangent`), for a batch of
+    `k` tangents along a leading axis."""
+    z, t = xs
+    tz, tt = ts
+    total = None
+    if tz is not None:
+        mass = bind(sum, t, axis=(len(shape_of(t)) - 1,), keepdims=True)
+        total = _softmax_tangent(z, mass * tz)
+    if tt is not None:
+        _, e, rho, _, _, _ = _softmax_pieces(z, -1)
+        term = e / (1.0 + rho) * bind(sum, tt, axis=(len(shape_of(tt)) - 1,), keepdims=True) - tt
+        total = term if total is None else total + term
+    return total
+
+
+def _xent_grad_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
+    """z̄ = J·(Σt·w) (J symmetric), t̄ᵢ = ⟨p, w⟩ − wᵢ for a cotangent w."""
+    z, t = xs
+    last = (len(shape_of(z)) - 1,)
+
+    def t_bar() -> Any:
+        _, e, rho, _, _, _ = _softmax_pieces(z, -1)
+        return bind(sum, e / (1.0 + rho) * ct, axis=last, keepdims=True) - ct
+
+    return (lambda: _softmax_tangent(z, bind(sum, t, axis=last, keepdims=True) * ct)), t_bar
+
+
+def _xent_grad_sympy(sp: Any, z: Any, t: Any) -> Any:
+    """Row by row Σt·exp(zᵢ − m)/Σⱼ exp(zⱼ − m) − tᵢ, m = max z as a shift whose derivative is 0
+    (:class:`ShiftMax`: the value does not depend on it)."""
+    from ._ufunc_sympy import ShiftMax  # imports SymPy: on first use only
+
+    z, t = np.asarray(z, dtype=object), np.asarray(t, dtype=object)
+    out = np.empty(z.shape, dtype=object)
+    for row in np.ndindex(*z.shape[:-1]):
+        zs, ts = list(z[row]), list(t[row])
+        m = ShiftMax(*zs)
+        total = builtins.sum(sp.exp(v - m) for v in zs)
+        mass = sp.Add(*ts)
+        for i, (v, ti) in enumerate(zip(zs, ts)):
+            out[(*row, i)] = mass * sp.exp(v - m) / total - ti
+    return out
 
 
 def _xent_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
@@ -269,6 +349,13 @@ def _prepare_xent(logits: Any, target: Any) -> Any:
                          f"{shape_of(target)} must have the same (non-scalar) shape")
     return (logits, target), {}
 
+
+softmax_cross_entropy_grad = structural(
+    "softmax_cross_entropy_grad", _xent_grad_impl, jvp=_xent_grad_jvp, vjp=_xent_grad_vjp,
+    nargs=2, prepare=_prepare_xent, sympy=_xent_grad_sympy, expand=_xent_grad_expand,
+    latex=r"\nabla\operatorname{CE}", holomorphic=False,
+    doc="Σtarget · softmax(logits) − target over the last axis: softmax_cross_entropy's gradient "
+        "in its logits, without cancellation at a confident row (its own derivatives too).")
 
 softmax_cross_entropy = structural(
     "softmax_cross_entropy", _xent_impl, jvp=_xent_jvp, vjp=_xent_vjp, nargs=2,
