@@ -574,8 +574,6 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
         with _strict(method, (fx, xs, ids)):
             out, jac = engine.jacobian(fx, xs, ids)
             _check_finite([jac], "the Jacobian", method)
-        if isinstance(jac, Traced):
-            return jac
         return like(jac, jac, _jacobian_dtype(xs, ids, out))
 
     run.engine = engine  # type: ignore[attr-defined]
@@ -616,7 +614,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
                 raise named from None
             _check_finite([H], "the Hessian", method)
         _refuse_complex_output(fx, xs, ids, [H] * len(ids), what="the Hessian")
-        return H if isinstance(H, Traced) else like(H, H, _jacobian_dtype(xs, ids, None))
+        return like(H, H, _jacobian_dtype(xs, ids, None))
 
     run.engine = engine  # type: ignore[attr-defined]
     run.__signature__ = _signature(fn)  # type: ignore[attr-defined]
@@ -657,8 +655,8 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
                     raise
                 raise named from None
         _check_finite([d], f"the derivative of order {n}", method)
-        if isinstance(d, Traced):
-            return d
+        if isinstance(d, Traced):  # inside a trace (dk.jit of it): the dtype, cast on the trace
+            return d if n == 0 else like(d, xa, _jacobian_dtype([xa], [0], d))
         if n == 0:  # f itself, as its call gives it
             return _value(d)
         # the input's form — its shape, whichever form an engine returned for a one-element
@@ -669,6 +667,16 @@ def derivative(f: Any, n: int = 1, method: str = "reverse", **options: Any) -> C
             d = _module(d).reshape(d, shape_of(xa))
         return like(d, xa if isinstance(x, list | tuple) else x, _jacobian_dtype([xa], [0], d))
 
+    def in_input_forms(out: Any, args: Sequence[Any]) -> Any:
+        """`out` in the input's form, as a call of `run` gives it, where a Function wrapping
+        `run` (``dk.jit(dk.derivative(f))``) gave it as a value (a 0-d piece as a number)."""
+        (x,) = fn.completed(args)
+        if n == 0 or isinstance(x, list | tuple) or isinstance(out, Traced) or \
+                np.size(out) != size_of(x):
+            return out
+        return like(out, x, _jacobian_dtype([x], [0], out))
+
+    run.in_input_forms = in_input_forms  # type: ignore[attr-defined]
     run.engine = engine  # type: ignore[attr-defined]
     run.__signature__ = _signature(fn)  # type: ignore[attr-defined]
     return run

@@ -27,7 +27,7 @@ from ..errors import (
 from ..function import Function, output_pieces  # noqa: F401 - the engines' name for it
 from ..ir import Graph, Node, Traced
 from ..primitive import finite
-from ..primitives import concatenate, real, reshape
+from ..primitives import astype, concatenate, real, reshape
 from ..primitives import sum as sum_
 from ..primitives.declare import dtype_of, plain_value, xp_of
 
@@ -534,6 +534,9 @@ def like(g: Any, arg: Any, dtype: np.dtype | None = None) -> Any:
         if dt.kind != "c" and float_dtype(g).kind == "c":  # the real projection, traced (an
             g = real(g)  # outer derivative differentiates a real gradient: a complex one
             # carried junk imaginary parts into H·v)
+        if isinstance(g, Traced) and float_dtype(g) != dt:  # the cast recorded, so a replay
+            g = astype(g, dt)  # and its generated code cast as a fresh call does (dk.jit of a
+            # derivative of a float32 input that met a float64 constant answered float64)
         return g
     dt = dtype if dtype is not None else float_dtype(arg)
     if dt.kind != "c" and np.iscomplexobj(g):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace, to_numpy
-from ..errors import BackendError, DiffkitError, TracingError
+from ..errors import BackendError, DiffkitError, DomainError, NonDifferentiableError, TracingError
 from ..function import (
     NOT_COMPILED,
     STRICT,
@@ -309,7 +309,34 @@ def _replayed(fn: Function, args: tuple[Any, ...]) -> Any:
     if body is None:
         return _at_this_call(fn, args)
     body.__dict__.pop("_first", None)  # its first graph is not used here
-    return body.evaluate(*args, stack=False)  # the call's value: each piece as it is
+    try:
+        return body.evaluate(*args, stack=False)  # the call's value: each piece as it is
+    except DomainError as exc:
+        if isinstance(exc, NonDifferentiableError):
+            raise
+        fresh = _fresh_refusal(fn, args)
+        if fresh is None:
+            raise
+        raise fresh from None
+
+
+def _fresh_refusal(fn: Function, args: tuple[Any, ...]) -> NonDifferentiableError | None:
+    """Where a replay raised a DomainError, the NonDifferentiableError a fresh run of the body
+    at `args` raises, if it does. A derivative's rules may decide at trace time by the values
+    there (sqrt's kink test, slogdet's singular matrix): its replay at such a point meets an
+    operation of the rule's formula (``div(0.5, 0.0)`` for the partial of sqrt at 0), where
+    a fresh call names the primitive that is not differentiable there (``sqrt is not
+    differentiable at 0``); that name is the call's error. A fresh run that answers or raises
+    anything else leaves the replay's error (a jit trace fails where its operations fail).
+    Run on the error path only."""
+    try:
+        with np.errstate(**STRICT):
+            fn.run_body(*args, stack=False)
+    except NonDifferentiableError as fresh:
+        return fresh
+    except Exception:  # noqa: BLE001 - not the refusal sought: the replay's error stands
+        return None
+    return None
 
 
 Function.jit_evaluator = evaluate_jit

@@ -608,7 +608,19 @@ def _svd_adjugate(a: Any) -> Any:
 
 
 def _adjugate(a: Any, out: Any) -> Any:
-    """adj(A) = det(A)·A⁻¹ where A is invertible; from minors (n ≤ 8) or the SVD where not."""
+    """adj(A) = det(A)·A⁻¹ where A is invertible, else from the minors (n ≤ 8) or the SVD.
+
+    That is a decision by the values. Made on a traced A (a trace that may be replayed at other
+    values: ``dk.jit`` of a derivative, compiled code), it is not taken for n ≤ 8: the minors'
+    form is one expression at every matrix, invertible or not (``dk.jit(dk.grad(np.linalg.det))``
+    first called at an invertible matrix recorded det(A)·A⁻¹ and its replay raised
+    SingularMatrixError at a singular one); for larger n, where the SVD's form costs several
+    times det(A)·A⁻¹, the values are read as a branch (:func:`_peek`, the guard): the trace
+    holds at this point only, so ``dk.jit`` traces again at the next call."""
+    if isinstance(a, Traced):
+        if shape_of(a)[-1] <= 8:
+            return _cofactor_adjugate(a)
+        _peek(a)
     try:
         return _col(_col(out)) * inv(a)
     except SingularMatrixError:
