@@ -19,6 +19,8 @@ the rules of the records:
 * ``sinc`` (SymPy's unnormalized sin(u)/u, applied to πx): its derivative for |u| < ½ (around
   the removable point u = 0, where (cos u − sinc u)/u cancels) is its Taylor series to u¹⁵, so
   derivatives of every order up to 8 are right at and near 0 as well.
+* ``clip``: Min(Max(x, lo), hi) kept unevaluated where SymPy would drop a bound equal to lo
+  (clip(x, c, c) is c), so that its derivative keeps the table's tie splits (¼, ¼, ½);
 * ``ShiftMax``: max as a shift whose derivative is 0 (logsumexp's m, whose ties are no kink);
 * ``expm1`` and ``log1p`` (SymPy's ``sympy.codegen.cfunctions`` classes): stay functions —
   never ``exp(x) − 1`` or ``log(1 + x)``, which cancel near 0 — whose derivatives are eˣ and
@@ -391,6 +393,19 @@ def nan_aware(extremum: Any, a: Any, b: Any) -> Any:
     if a is sp.nan:
         return b
     return extremum(a, b)
+
+
+def clip(x: Any, lo: Any, hi: Any) -> Any:
+    """clip as minimum(maximum(x, lo), hi) with maximum's and minimum's ½–½ at each tie (the
+    table's rule, JAX's). SymPy evaluates Min(Max(x, c), c) to c and Min(Max(y, x), x) to x,
+    dropping the tie split of the bound equal to lo (derivative 0 and (0, 1) where every other
+    engine gives ¼ and (¼, ¾)): where evaluation drops the inner Max for the bound, the Min is
+    kept unevaluated, whose derivative SymPy takes through Min's and Max's own rules."""
+    inner = sp.Max(x, lo)
+    out = sp.Min(inner, hi)
+    if out == hi and inner != hi:  # hi was found ≤ max(x, lo): it may tie with it
+        return sp.Min(inner, hi, evaluate=False)
+    return out
 
 
 def truth(v: Any) -> Any:

@@ -569,7 +569,7 @@ clip = elementwise(
     "clip", lambda xp, x, lo, hi: xp.clip(x, lo, hi),
     (_clip_dx, lambda x, lo, hi, o: _tie_split(lo, x) * _tie_split(hi, maximum(x, lo)),
      lambda x, lo, hi, o: _tie_split(maximum(x, lo), hi)),
-    lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi), prepare=_prepare_clip, holomorphic=False,
+    lambda sp, x, lo, hi: _S().clip(x, lo, hi), prepare=_prepare_clip, holomorphic=False,
     domain=((-2.0, 2.0), (-1.5, -0.5), (0.5, 1.5)),
     special=(((1.0, 1.0, 2.0), (0.5, 0.5, 0.0)), ((2.0, 1.0, 2.0), (0.5, 0.0, 0.5)),
              ((1.0, 1.0, 1.0), (0.25, 0.25, 0.5)), ((0.0, -1.0, 1.0), (1.0, 0.0, 0.0))),
