@@ -147,9 +147,10 @@ class FlatAudit:
                 where = culprit.message() if culprit is not None else (
                     "the derivative is not finite at this point")
                 raise NonDifferentiableError(
-                    f"{where}, and the zero it meets at {lin.prim.name} holds at this point "
-                    "only (or comes from a comparison at its threshold, x > 0 at x = 0, which "
-                    "flips there), so 0·∞ is not taken as 0 (sqrt(x)**2 at 0 has derivative 1, "
+                    f"{where}, and the zero it meets at {lin.prim.name} is not known to hold "
+                    "near the point (it may hold at this point only, or come from a comparison "
+                    "at its threshold, x > 0 at x = 0, which flips there; a zero that cancels, "
+                    "as d(x/x) or d(x − x), is not read as flat), so 0·∞ is not taken as 0 (sqrt(x)**2 at 0 has derivative 1, "
                     "not 0; sqrt(where(x > 0, x, 0)) at 0 has none): write the function "
                     "without the infinite derivative")
         return live & ~flat_zero
@@ -443,7 +444,16 @@ def adjoint_sweep(nodes: Sequence[Node], lins: dict[Node, Linearization], output
             if record is not None:
                 record(node, j, lin.partials[j] if lin.partials is not None else None, c)
             prev = adj.get(inp)
-            adj[inp] = c if prev is None else prev + c
+            if prev is None:
+                adj[inp] = c
+                continue
+            try:
+                adj[inp] = prev + c
+            except FloatingPointError:  # ∞ − ∞ where two paths meet
+                named = _infinite_meeting(_infinite_partial(lins.values()), inp, prev, c)
+                if named is None:
+                    raise
+                raise named from None
     return {n: (adj[n].dense() if type(adj[n]) is DiagonalRows else adj[n])
             for n in keep if n in adj}
 
@@ -652,6 +662,28 @@ def _infinite_cotangent(infinite: Linearization | None, node: Node, g: Any
         f"through {node.prim.name} (∞ − ∞ or 0·∞ there, e.g. tied entries of a sort or max "
         "sharing it): the derivative of f is not defined by the rules at this point; write "
         "the function without the infinite derivative (sqrt(x) at x = 0)")
+
+
+def _infinite_meeting(infinite: Linearization | None, node: Node, a: Any, b: Any
+                      ) -> NonDifferentiableError | None:
+    """The error for two contributions to `node`'s adjoint that cannot be summed (∞ − ∞) after
+    an infinite local partial (arcsin′ at 1 in arcsin(x/x): x/x passes the infinity back along
+    two paths, as +∞ and −∞): that partial, named as forward mode names it — whose tangent
+    meets the infinity as 0·∞ — not NumPy's "invalid value". (That x/x is 1 near the point is
+    no fact the table's rules can see: a zero that is flat for such a reason is refused, as
+    x·sqrt(x) at 0 is.) None where neither contribution is infinite."""
+    if infinite is None or isinstance(a, Traced) or isinstance(b, Traced):
+        return None
+    with np.errstate(all="ignore"):
+        if all(bool(np.all(np.isfinite(_dense(v)))) for v in (a, b)):
+            return None
+    what = node.name if node.is_input else node.prim.name
+    return NonDifferentiableError(
+        f"{infinite.message()}, and the infinite derivatives it passes back along two paths "
+        f"meet at {what} as ∞ − ∞: the derivative of f is not defined by the rules at this "
+        "point (where the paths' sum is constant near the point, as x/x or x − x, the rules "
+        "cannot see it); write the function without the infinite derivative (sqrt(x) at x = 0, "
+        "arcsin(x) at x = 1)")
 
 
 def sum_to_rows(c: Any, k: int, shape: tuple[int, ...]) -> Any:
