@@ -185,6 +185,27 @@ def level_order(nodes: Iterable[Node]) -> list[Node]:
     return [n for level in levels for n in level]
 
 
+def output_name(inputs: Iterable[str], also: Any = None) -> str:
+    """The output's name in listings and traces: y; else f, out, _y, __y, … — the first that
+    no input is called (nor, with `also`, a name for which ``also(name)`` is true)."""
+    taken = set(inputs)
+    for name in itertools.chain(("y", "f", "out"), ("_" * k + "y" for k in itertools.count(1))):
+        if name not in taken and not (also is not None and also(name)):
+            return name
+    raise AssertionError("unreachable")
+
+
+def _prefixes() -> Iterable[str]:
+    """The letters a listing may number its variables with: v (the seeds'), then others."""
+    return itertools.chain("vwutsrqpk", ("v" + "_" * k for k in itertools.count(1)))
+
+
+def _numbered(prefix: str, name: str) -> bool:
+    """Whether `name` reads as one of a listing's variables with this prefix (v-1, v0, v12)."""
+    rest = name[len(prefix):] if name.startswith(prefix) else ""
+    return bool(rest) and rest.lstrip("-").isdigit() and rest.isascii()
+
+
 class Graph:
     """A traced function: input nodes, one output node, and every node it needs.
 
@@ -299,8 +320,16 @@ class Graph:
         return self._index
 
     def listing(self, values: bool = True) -> str:
-        """A readable listing in the seeds' notation, one line per variable (like a jaxpr)."""
+        """A readable listing in the seeds' notation, one line per variable (like a jaxpr).
+
+        No name means two things: the output is ``y`` unless an input is called so (then the
+        first of f, out, _y, … that none is), and the variables are v-1, v0, v1, … unless an
+        input has such a name (``v1``: then w-1, w0, w1, … or the first letter free)."""
         names = self.names()
+        inputs = [n.name for n in self.inputs]
+        prefix = next(p for p in _prefixes() if not any(_numbered(p, n) for n in inputs))
+        if prefix != "v":
+            names = {k: prefix + v[1:] for k, v in names.items()}
         lines = []
         for n in self.schedule:
             if n.is_const:
@@ -312,7 +341,7 @@ class Graph:
         out = names.get(self.output.id)
         if out is None:  # the output is a constant
             out = format_value(self.output.value)
-        lines.append(f"y = {out}")
+        lines.append(f"{output_name(inputs)} = {out}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

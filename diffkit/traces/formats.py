@@ -26,6 +26,7 @@ _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _ACCENT = {"": "", "dot": "\u0307", "bar": "\u0304"}
 _LATEX_ACCENT = {"": "{}", "dot": r"\dot{{{}}}", "bar": r"\bar{{{}}}"}
 _VAR = re.compile(r"^v(-?\d+)$")
+_MARKS = "".join(chr(c) for c in range(0x300, 0x370))  # the combining diacritical marks
 
 #: Section titles, as the seeds name the three traces.
 TITLES = {
@@ -42,9 +43,18 @@ _WORD_ACCENT = {"dot": "d({})", "bar": "adj({})"}
 _LATEX_WORD_ACCENT = {"": "{}", "dot": r"\mathrm{{d}}({})", "bar": r"\overline{{{}}}"}
 
 
+#: the suffix of an accent that asks for its word form on any name (``"bar" + WORD``:
+#: ``adj(x)``): a trace's names where a combining mark would read as another input's name (the
+#: adjoint x̄ of x beside an input called x̄)
+WORD = "-word"
+
+
 def _accented(head: str, accent: str, tail: str = "") -> str:
     """`head` + `tail` with the accent on `head`: a combining mark on a one-letter head (x̄₁,
-    x̄_1, as the seeds write it), a word form for a longer one (``adj(weight)``, not w̄eight)."""
+    x̄_1, as the seeds write it), a word form for a longer one (``adj(weight)``, not w̄eight)
+    or where the accent asks for it (:data:`WORD`)."""
+    if accent.endswith(WORD):
+        return _WORD_ACCENT[accent[:-len(WORD)]].format(head + tail)
     if not accent or re.match(r"[^\W\d_](?![^\W\d_])", head):
         return head[:1] + _ACCENT[accent] + head[1:] + tail
     return _WORD_ACCENT[accent].format(head + tail)
@@ -64,6 +74,8 @@ def _latex_accented(base: str, accent: str, sub: str = "", word: bool | None = N
     """A LaTeX accent: ``\\bar{x}_{1}``, ``\\bar{\\alpha}``; over a word
     ``\\overline{weight_{1}}``, ``\\mathrm{d}(weight_{1})`` (`word`: None, decided by `base`)."""
     sub = f"_{{{sub}}}" if sub else ""
+    if accent.endswith(WORD):
+        accent, word = accent[:-len(WORD)], True
     if word is None:
         word = not re.fullmatch(r"\\[A-Za-z]+|[A-Za-z]", base)
     if not word:
@@ -96,8 +108,8 @@ def _input_subscript(name: str) -> tuple[str, str] | None:
     beside ``x1`` → x₁) and not on the traces' own letter (an input ``v1`` beside the
     intermediate v₁)."""
     m = re.match(r"^(.*?[^\d_])(\d+)$", name)
-    if m is None or m.group(1) == "v":
-        return None
+    if m is None or unicodedata.normalize("NFD", m.group(1)).rstrip(_MARKS) == "v":
+        return None  # v1, and v̄1 or v̇1 beside the adjoint v̄₁ and tangent v̇₁
     return m.group(1), m.group(2)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -29,6 +30,7 @@ from ..display import format_constant, index_text
 from ..errors import NumericOverflowError
 from ..function import STRICT, Function, to_python
 from ..ir import Graph, Node, toposort
+from ..ir import output_name as ir_output_name
 from ..primitive import REGISTRY
 from ..sweeps import adjoint_sweep, linearize_all, require_finite, tangent_sweep
 from ..tensor import Tensor, leaf_tensor
@@ -114,6 +116,10 @@ class Trace:
                                            f"({mode}-mode trace: {exc})") from None
             results = [np.nan]  # not finite: named below, as the engines name it
         require_finite(results, lins)
+
+    def accent(self, name: str, accent: str) -> str:
+        """The accent of an input's tangent or adjoint here (:func:`input_accent`)."""
+        return input_accent(self.function.inputs, name, accent)
 
     def _record(self, node: Node, j: int, partial: Any, c: Any) -> None:
         """Keep one accumulation step and the argument position it went through."""
@@ -251,7 +257,7 @@ class Trace:
                     "tangent",
                     "input",
                     (var(self.names[node.id], "dot"),),
-                    (name_var(node.name, "dot"),),
+                    (name_var(node.name, self.accent(node.name, "dot")),),
                     s,
                     (),
                     node,
@@ -356,7 +362,7 @@ class Trace:
                 Row(
                     "adjoint",
                     "result",
-                    (name_var(node.name, "bar"),),
+                    (name_var(node.name, self.accent(node.name, "bar")),),
                     (var(self.names[node.id], "bar"),)
                     if node in self.adjoints
                     else (("num", 0.0),),
@@ -392,7 +398,7 @@ class Trace:
         inputs = self.function.inputs
         if all(re.fullmatch(r"x\d*", n) for n in inputs) and (len(inputs) > 1 or inputs == ["x"]):
             return "ẋ = (" + ", ".join(_short(s) for s in self.seed) + ")"
-        return ", ".join(f"{tf.unicode_name(n, 'dot')} = {_short(s)}"
+        return ", ".join(f"{tf.unicode_name(n, self.accent(n, 'dot'))} = {_short(s)}"
                          for n, s in zip(inputs, self.seed, strict=False))
 
     def to_text(self, digits: int = 3) -> str:
@@ -427,14 +433,24 @@ class Trace:
 
 def output_name(inputs: Sequence[str]) -> str:
     """The output's name in the tables: y; f, out or _y where an input is called y; else y with
-    as many leading underscores as it takes to name no input."""
-    for name in ("y", "f", "out", "_y"):
-        if name not in inputs:
-            return name
-    name = "__y"
-    while name in inputs:
-        name = "_" + name
-    return name
+    as many leading underscores as it takes to name no input — nor one whose adjoint or tangent
+    (ȳ, ẏ) is shown as an input's name (an input called ȳ)."""
+    shown = {_nfc(tf.unicode_name(n)) for n in inputs}
+    return ir_output_name(inputs, lambda name: any(
+        _nfc(tf.unicode_var(name, accent)) in shown for accent in ("bar", "dot")))
+
+
+def input_accent(inputs: Sequence[str], name: str, accent: str) -> str:
+    """The accent of input `name`'s tangent ("dot") or adjoint ("bar") in the tables: a
+    combining mark (ẋ, x̄), or the word form (d(x), adj(x)) where the mark would show another
+    input's name (x̄ for the adjoint of x beside an input called x̄)."""
+    shown = {_nfc(tf.unicode_name(n)) for n in inputs if n != name}
+    return accent + tf.WORD if _nfc(tf.unicode_name(name, accent)) in shown else accent
+
+
+def _nfc(text: str) -> str:
+    """`text` composed (y + U+0304 is ȳ, as a name's NFKC spelling writes it)."""
+    return unicodedata.normalize("NFC", text)
 
 
 def _require_finite_point(fn: Function, point: Sequence[Any]) -> None:
