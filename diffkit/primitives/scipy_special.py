@@ -113,11 +113,12 @@ from .elementwise import (
     where,
 )
 from .reductions import any as any_
-from .special import logsumexp
+from .special import _row_axes, logsumexp
 from .structure import amax, broadcast_to, reshape, sum
 from .ufuncs import (
     floor,
     greater_equal,
+    isfinite,
     logical_and,
     logical_not,
     logical_or,
@@ -1051,17 +1052,37 @@ def weighted_logsumexp(a: Any, b: Any = None, axis: int | Sequence[int] | None =
     keepdims, return_sign)``: with ``return_sign`` the pair (value, sign of the sum), the sign a
     constant; without it a negative sum is a DomainError (SciPy: nan). Computed stably around
     m = max a (a constant to the derivative); a and b broadcast together and both are
-    differentiable. Without b it is dk.logsumexp."""
+    differentiable. Without b it is dk.logsumexp.
+
+    Where max a is not finite the sum is taken as it is, Σ b·exp(a) (exp(+∞) = ∞), as SciPy
+    does: a row of −∞ only is (−∞, sign 0), a +∞ with positive weights (+∞, 1); the stable form,
+    which would take ∞ − ∞ there, sees zeros instead (no RuntimeWarning from a branch not taken).
+    An empty reduction is (−∞, 0)."""
     if b is None and not return_sign:
         return logsumexp(a, axis=axis, keepdims=keepdims)
     a, b = (v if v is None or hasattr(v, "shape") else np.asarray(v, dtype=float) for v in (a, b))
     shape = tuple(np.broadcast_shapes(shape_of(a), shape_of(b))) if b is not None else shape_of(a)
     if shape_of(a) != shape:
         a = broadcast_to(a, shape)
-    m = stop_gradient(amax(a, axis=axis, keepdims=True))
-    s = sum(exp(a - m) if b is None else b * exp(a - m), axis=axis, keepdims=True)
-    out = (log(abs(s)) if return_sign else log(s)) + m
-    sgn = signum(s)  # a constant: sign has no derivative
+    axis, empty = _row_axes("weighted_logsumexp", a, axis)
+    if empty:  # Σ over no element: 0 of the reduced shape, whose log is −∞ (its sign 0)
+        s = sum(a if b is None else b * a, axis=axis, keepdims=True)
+        out, sgn = s + float("-inf"), signum(s)
+    else:
+        m = stop_gradient(amax(a, axis=axis, keepdims=True))
+        finite = isfinite(m)
+        m0 = where(finite, m, 0.0)
+        d = where(finite, a, 0.0) - m0
+        s = sum(exp(d) if b is None else b * exp(d), axis=axis, keepdims=True)
+        sf = where(finite, s, 1.0)
+        # the rows of a non-finite max: the sum as it is (0 where every a is −∞)
+        an = where(finite, float("-inf"), a)
+        direct = sum(exp(an) if b is None else b * exp(an), axis=axis, keepdims=True)
+        low = equal(m, float("-inf"))
+        dn = where(logical_or(finite, low), 1.0, direct)
+        out = where(finite, (log(abs(sf)) if return_sign else log(sf)) + m0,
+                    where(low, m, log(abs(dn)) if return_sign else log(dn)))
+        sgn = signum(where(finite, s, direct))  # a constant: sign has no derivative
     if not keepdims:
         nd = len(shape)
         drop = set(range(nd)) if axis is None else {

@@ -5,10 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .declare import composite, declared_in, shape_of
+from ..errors import ShapeError
+from .declare import composite, declared_in, normalize_axes, shape_of
 from .elementwise import add, equal, exp, less, log1p, stop_gradient, sub, where
 from .structure import amax, reshape, sum
-from .ufuncs import logical_and
+from .ufuncs import isfinite, logical_and
+
+
+def _row_axes(name: str, x: Any, axis: int | Sequence[int] | None
+              ) -> tuple[int | Sequence[int] | None, bool]:
+    """(axis, empty) for a reduction of `name` (logsumexp, softmax, log_softmax) over `axis`:
+    a 0-d x is one row of one element, as SciPy and PyTorch read it, so its axis 0 or −1 is
+    all axes (None); `empty` where the reduction is over no element (log Σ of an empty sum).
+    An axis out of bounds is a ShapeError naming `name` and the shape."""
+    shape = shape_of(x)
+    if not shape and axis is not None and any(axis == a for a in (0, -1, (0,), (-1,))):
+        axis = None
+    try:
+        axes = normalize_axes(axis, len(shape))
+    except ShapeError as e:
+        raise ShapeError(f"{name}: {e} (shape {shape})") from None
+    reduced = shape if axes is None else tuple(shape[a] for a in axes)
+    return axis, 0 in reduced
 
 
 def _softmax_pieces(x: Any, axis: int | Sequence[int] | None
@@ -60,9 +78,20 @@ def logsumexp(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = 
     """log Σ exp(x), computed stably as m + log Σ exp(x − m) with m = max x (a constant to the
     derivative, which then is softmax(x) exactly).
 
-    Where one element dominates, as xₖ + log1p(Σ_{j≠k} exp(xⱼ − xₖ)) (`_log_normalizer`)."""
-    c, r, _ = _log_normalizer(x, axis)
-    out = c + r
+    Where one element dominates, as xₖ + log1p(Σ_{j≠k} exp(xⱼ − xₖ)) (`_log_normalizer`).
+    Where the maximum is not finite the value is that maximum, as in SciPy, PyTorch and JAX:
+    −∞ for a row of −∞ only (a fully masked row), +∞ where a +∞ is present, NaN for a NaN; such
+    rows are replaced by zeros before the stable form, which would take ∞ − ∞ there (no NaN, no
+    RuntimeWarning); their derivative is where's strong zero (PyTorch, JAX: NaN). An empty
+    reduction is −∞ (the log of an empty sum); a 0-d x is a row of one element."""
+    axis, empty = _row_axes("logsumexp", x, axis)
+    if empty:  # Σ over no element: 0 of the reduced shape (x's dtype), whose log is −∞
+        out = sum(x, axis=axis, keepdims=True) + float("-inf")
+    else:
+        m = stop_gradient(amax(x, axis=axis, keepdims=True))
+        finite = isfinite(m)
+        c, r, _ = _log_normalizer(where(finite, x, 0.0), axis)
+        out = where(finite, c + r, m)
     if keepdims:
         return out
     nd = len(shape_of(x))
@@ -75,7 +104,11 @@ def logsumexp(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = 
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """x − logsumexp(x) along `axis` (stable).
 
-    The dominant element's entry is −log1p(ρ) (`_log_normalizer`): its 1 − p is not cancelled."""
+    The dominant element's entry is −log1p(ρ) (`_log_normalizer`): its 1 − p is not cancelled.
+    A 0-d x is a row of one element (0); an empty row is empty."""
+    axis, empty = _row_axes("log_softmax", x, axis)
+    if empty:
+        return sub(x, logsumexp(x, axis=axis, keepdims=True))
     c, r, dominant = _log_normalizer(x, axis)
     # the dominant xₖ − c is 0: without it c's adjoint is not −1 + (1 − pₖ), which rounds to −1
     return sub(where(dominant, 0.0, sub(x, c)), r)
@@ -83,7 +116,8 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
 
 @composite
 def softmax(x: Any, axis: int = -1) -> Any:
-    """exp(x) / Σ exp(x) along `axis` (stable)."""
+    """exp(x) / Σ exp(x) along `axis` (stable); a 0-d x is a row of one element (1)."""
+    _row_axes("softmax", x, axis)  # names softmax in an error about the axis
     return exp(log_softmax(x, axis=axis))
 
 
