@@ -109,7 +109,6 @@ from .elementwise import (
     sin,
     sqrt,
     stop_gradient,
-    tan,
     where,
 )
 from .reductions import any as any_
@@ -810,20 +809,35 @@ def _sin_pi(x: Any) -> Any:
     return (1.0 - 4.0 * (0.5 * n - floor(0.5 * n))) * sin(math.pi * (x - n))
 
 
+#: |x − round(x)| below this (x < ½): ψ near a pole of Γ by reflection (:func:`_digamma_accurate`)
+_REFLECT_NEAR = 0.25
+
+
+def _near_pole(x: Any) -> Any:
+    """x < ½ within :data:`_REFLECT_NEAR` of an integer: near a pole of Γ (0, −1, −2, …)."""
+    return logical_and(less(x, 0.5), less(abs(x - floor(x + 0.5)), _REFLECT_NEAR))
+
+
 def _digamma_reflected(x: Any) -> Any:
-    """ψ(x) for x < ½ by the reflection formula ψ(x) = ψ(1 − x) − π·cot(πx), cot(πx) as
-    1/tan(π·r) from the exact reduction r = x − round(x): accurate to a few ulps up to the poles
-    (SciPy's digamma is good to 1e-7…1e-4 within 1e-9 of a negative pole: ψ(−2.999999999999)
-    −999853289969.4 for −999911107319.0). Written with the records, so its derivatives
-    (−ψ₁(1 − x) + π²/sin²(πr)) are as accurate."""
-    return digamma(1.0 - x) + math.pi / tan(math.pi * (floor(x + 0.5) - x))
+    """ψ(x) near a pole of Γ (:func:`_near_pole`) by the reflection formula
+    ψ(x) = ψ(1 − x) − π·cot(πx), cot(πx) = cos(πr)/sin(πr) from the exact reduction
+    r = x − round(x), |r| < ¼: accurate to a few ulps up to the poles (SciPy's digamma is good
+    to 1e-7…1e-4 within 1e-9 of a negative pole: ψ(−2.999999999999) −999853289969.4 for
+    −999911107319.0). Written with the records, so its derivatives (−ψ₁(1 − x) − π²/sin²(πr),
+    …) are as accurate: sin and cos have exact derivative rules, and on |r| < ¼ no term of the
+    quotient rule's derivatives is large beside the result. (1/tan(πr) was used up to |r| = ½,
+    where tan is 1.6e16 and its derivative rule 1 + tan² makes the third derivative of
+    1/tan a difference of 1e64-sized terms: ψ″(−0.5) was −83.45 for −0.8288.)"""
+    r = math.pi * (x - floor(x + 0.5))
+    return digamma(1.0 - x) - math.pi * cos(r) / sin(r)
 
 
 def _digamma_accurate(x: Any) -> Any:
-    """ψ(x): SciPy's for x ≥ ½, reflected (:func:`_digamma_reflected`) below; each branch at the
-    points it serves (no pole reached where it does not)."""
-    left = less(x, 0.5)
-    return where(left, _digamma_reflected(where(left, x, 0.25)), digamma(where(left, 1.0, x)))
+    """ψ(x): reflected (:func:`_digamma_reflected`) within ¼ of a pole of Γ, SciPy's elsewhere
+    (good to a few ulps there, its derivatives polygamma's); each branch at the points it serves
+    (no pole reached where it does not)."""
+    near = _near_pole(x)
+    return where(near, _digamma_reflected(where(near, x, 0.125)), digamma(where(near, 1.0, x)))
 
 
 def _digamma_drop(x: Any, y: Any) -> Any:
@@ -831,18 +845,34 @@ def _digamma_drop(x: Any, y: Any) -> Any:
 
     * y small beside x's distance to its nearest pole: the Taylor series
       (:func:`_digamma_drop_right`);
-    * x and s = x + y both below ½ (both reflected): ψ(1 − x) − ψ(1 − s) −
-      π·sin(πy)/(sin(πx)·sin(πs)), the difference of the pole parts −π·(cot(πx) − cot(πs))
-      formed as one product. Near two poles at once (∂betaln/∂b at (2, −2.999999999999): each ψ
-      −1e12, the difference 0.8333333333336945, SciPy's values gave 0.8333740234375) the pole
-      terms cancel exactly where y is an integer (sin(πy) = 0: B(n, b) is rational,
-      ψ(b) − ψ(b + n) = −Σ_{k<n} 1/(b + k)) and are formed without loss where it is not;
-    * otherwise ψ(x) − ψ(s) with ψ reflected below ½ (:func:`_digamma_accurate`).
+    * x and s = x + y both below ½ at signed distances ε = x − round(x), δ = s − round(s) of
+      one sign within a factor 2 of each other (y near an integer, or x and s at alike
+      distances from two poles): ψ(1 − x) − ψ(1 − s) − π·sin(πy)/(sin(πx)·sin(πs)), the
+      difference of the pole parts −π·(cot(πx) − cot(πs)) formed as one product from the
+      exact y. Near two poles at once (∂betaln/∂b at (2, −2.999999999999): each ψ −1e12, the
+      difference 0.8333333333336945, SciPy's values gave 0.8333740234375) the pole terms
+      cancel exactly where y is an integer (sin(πy) = 0: B(n, b) is rational, ψ(b) − ψ(b + n)
+      = −Σ_{k<n} 1/(b + k)) and are formed without loss where it is not; away from the poles
+      the product keeps the rounding of s out of the small difference (∂²betaln/∂b² at
+      (−2.9999999, −80.3): 8.9e-10 as a difference of ψ₁ values, 1e-14 so);
+    * otherwise ψ(x) − ψ(s), each ψ reflected near a pole (:func:`_digamma_accurate`).
+
+    The product serves only where the plain difference would cancel (ε ≈ δ; elsewhere the two
+    cotangents differ by at least half the larger): its y-derivative −π²/sin²(πs) comes out
+    as two terms of size π²/(sin(πx)·sin(πs)) that cancel by sin(πs)/sin(πx), at most 2 so,
+    but 1e4…1e10 where it was taken for every x, s < ½: ∂²betaln/∂a∂b was 3.7e-6 off at
+    (−2.99999999999, 1.3) and 5.7e-8 at (−2.9999999, −79.9), the Hessian asymmetric (there
+    ψ(x) − ψ(s)'s y-derivative −ψ₁(s) has no cancellation at all).
     """
     s = x + y
     pole = where(greater(x, 0.0), abs(x), abs(x - floor(x + 0.5)))
     small = logical_and(greater(pole, 0.0), less_equal(abs(y), _DIGAMMA_STEP * pole))
-    both = logical_and(logical_not(small), logical_and(less(x, 0.5), less(s, 0.5)))
+    ex, es = x - floor(x + 0.5), s - floor(s + 0.5)  # the signed distances ε, δ (exact)
+    alike = logical_and(logical_and(not_equal(ex, 0.0), equal(signum(ex), signum(es))),
+                        logical_and(less_equal(abs(es), 2.0 * abs(ex)),
+                                    less_equal(abs(ex), 2.0 * abs(es))))
+    both = logical_and(logical_and(logical_not(small), alike),
+                       logical_and(less(x, 0.5), less(s, 0.5)))
     xb, yb = where(both, x, 0.25), where(both, y, 0.0)  # the reflected branch where it serves
     sb = xb + yb
     reflected = (_digamma_drop_right(1.0 - xb, -yb)
