@@ -13,6 +13,7 @@ import pytest
 import scipy.special as sc
 
 import diffkit as dk
+from diffkit.errors import InputTypeError, ShapeError
 
 mp = pytest.importorskip("mpmath")
 mp.mp.dps = 50
@@ -158,3 +159,32 @@ def test_arrays_mixing_the_branches():
     for method in ("reverse", "forward"):
         np.testing.assert_allclose(np.diag(dk.hessian(f, method=method)(x)), ref, rtol=2e-15)
 
+
+# ----- dk.symbolic(f)(x) with one number (finding 5) ---------------------------------------------
+
+
+def test_symbolic_call_takes_one_number_for_one_scalar_input():
+    plain = dk.symbolic(lambda t: np.sin(t) * t)
+    ref = np.sin(1.7) + 1.7 * np.cos(1.7)
+    for x in (1.7, np.float64(1.7), np.array(1.7), [1.7], (1.7,), np.array([1.7])):
+        np.testing.assert_allclose(np.asarray(plain(x)).ravel(), [ref], rtol=1e-15)
+    # a graph whose points are checked (gamma's symbolic_inexact): the check reads the number too
+    checked = dk.symbolic(lambda t: sc.gamma(t), 2.5)
+    np.testing.assert_allclose(np.asarray(checked(2.5)).ravel(), [_gamma_reference(2.5)[0]],
+                               rtol=1e-14)
+    signed = dk.symbolic(lambda t: np.copysign(1.0, np.ceil(t / 2)) * t, 1.3)
+    np.testing.assert_array_equal(np.asarray(signed(1.3)).ravel(), [1.0])
+
+
+def test_symbolic_call_refuses_by_name_what_does_not_fit():
+    two = dk.symbolic(lambda x, y: np.copysign(1.0, np.ceil(x / 2)) * y, 1.0, 2.0)
+    np.testing.assert_array_equal(np.asarray(two([1.0, 2.0])).ravel(), [0.0, 1.0])
+    for bad in (1.0, [1.0], [1.0, 2.0, 3.0], [[1.0, 2.0]], [1.0, [2.0]]):
+        with pytest.raises(ShapeError, match="flat sequence of 2 number"):
+            two(bad)
+    with pytest.raises(InputTypeError, match="flat sequence"):
+        two("12")
+    vector = dk.symbolic(lambda t, u: np.sin(t) * u, 1.0, np.array([1.0, 2.0]))
+    assert np.asarray(vector([1.0, 2.0, 3.0])).shape == (2, 3)
+    with pytest.raises(ShapeError, match=r"3 number\(s\).*\[t, u_0, u_1\]"):
+        vector(1.0)

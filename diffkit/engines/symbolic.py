@@ -24,7 +24,14 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..errors import MissingRuleError, NonDifferentiableError, NumericOverflowError, TracingError
+from ..errors import (
+    InputTypeError,
+    MissingRuleError,
+    NonDifferentiableError,
+    NumericOverflowError,
+    ShapeError,
+    TracingError,
+)
 from ..function import Function, input_value, passed_as_given, signature
 from ..ir import Graph, Node
 from ..sweeps import unflat_zeros
@@ -352,6 +359,8 @@ class SymbolicDerivative:
     #: with `signed_zeros`: the check at a point (flat input values), a trace of f there
     #: (:func:`_sign_check`); None where the graph has no such operation
     _check_point: Any = None
+    #: how many numbers a call takes (the inputs' elements), counted on the first call
+    _count: int | None = None
 
     @property
     def source(self) -> str:
@@ -432,7 +441,10 @@ class SymbolicDerivative:
         return rf"$\frac{{\partial {f}}}{{\partial {by}}} = {matrix}$"
 
     def __call__(self, flat_inputs: Sequence[Any]) -> np.ndarray:
-        """The derivative at the flat input values.
+        """The derivative at the flat input values: a sequence of numbers, one per element of
+        the inputs in order (``[x, y]``, or an input array's elements row by row), or one
+        number where f has one scalar input. Anything else is a named ShapeError (a count or
+        nesting that does not fit) or InputTypeError (a string).
 
         Where f has an operation that reads the sign of a zero (copysign, arctan2, angle: the
         record's ``signed_zero``), f is traced at the point first and such a zero there is a
@@ -441,9 +453,41 @@ class SymbolicDerivative:
         point where an operation's float64 derivatives cannot be trusted (the record's
         ``symbolic_inexact``: beta near the poles of Γ(a + b)).
         """
+        flat_inputs = self._flat_values(flat_inputs)
         if self._check_point is not None:
             self._check_point(flat_inputs)
         return self._at(flat_inputs)
+
+    def _flat_values(self, given: Any) -> list[Any]:
+        """`given` as the list of numbers :meth:`_at` takes, or a named error saying what the
+        call takes (a bare scalar reached ``flat[k:k + n]`` or ``for v in`` as an IndexError or
+        TypeError)."""
+        count = self._count
+        if count is None:
+            count = self._count = sum(a.size for a in self.program.input_arrays)
+        if type(given) in _SEQUENCES and len(given) == count and all(
+                type(v) in _NUMBERS for v in given):
+            return list(given)
+        if isinstance(given, str | bytes):
+            raise InputTypeError(f"{self._takes(count)}, got the string {given!r}")
+        if getattr(given, "ndim", None) == 0 or not hasattr(given, "__iter__"):
+            if count == 1:
+                return [given]
+            raise ShapeError(f"{self._takes(count)}, got the single number {given!r}")
+        values = list(given)
+        if len(values) != count or any(
+                isinstance(v, list | tuple | str | bytes) or getattr(v, "ndim", 0)
+                for v in values):
+            raise ShapeError(f"{self._takes(count)}, got {len(values)} item(s): "
+                             f"{[type(v).__name__ for v in values[:4]]}")
+        return values
+
+    def _takes(self, count: int) -> str:
+        names = ", ".join(map(str, self.program.inputs[:6])) + (
+            ", ..." if len(self.program.inputs) > 6 else "")
+        one = " (or that one number)" if count == 1 else ""
+        return (f"the symbolic derivative of {self.name} is called with a flat sequence of "
+                f"{count} number(s), the inputs' elements in order [{names}]{one}")
 
     def _at(self, flat_inputs: Sequence[Any]) -> np.ndarray:
         """:meth:`__call__` at a point whose sign readers were checked already (the engine's
@@ -492,6 +536,10 @@ class SymbolicDerivative:
         return (f"the symbolic derivative is not finite at this point ({why}): the function is not "
                 "differentiable there, or a point is outside a domain (symbolic engine)")
 
+
+#: what a call of a SymbolicDerivative takes without a closer look (:meth:`_flat_values`)
+_SEQUENCES = (list, tuple)
+_NUMBERS = (float, int, np.float64, np.float32, np.longdouble)
 
 #: the smallest normal long double (exactly), and the exponent of its subnormals' spacing
 _LONG_TINY = sp.Rational(*np.finfo(np.longdouble).smallest_normal.as_integer_ratio())
