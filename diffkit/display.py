@@ -14,8 +14,20 @@ if TYPE_CHECKING:
 
 def format_value(v: Any, digits: int = 6, fixed: bool = False) -> str:
     """A short text for a value: scalars with `digits` significant digits (or, with ``fixed``,
-    `digits` decimals as the course notes print them: 0.693), small arrays listed, large ones
-    summarized by shape and range."""
+    `digits` decimals as the course notes print them: 0.693), small arrays listed (nested as
+    their shape is: ``[[1.000, 2.000], [3.000, 4.000]]``), large ones summarized by shape and
+    range — a complex one by the ranges of its real and of its imaginary parts, written as the
+    box that holds every value (``in [0.000, 6.000] + [-14.000, 10.000]j``).
+
+    A complex number is its two parts, each written by the one rule for a real number (so
+    ``1e-05+1e-05j`` never reads ``0.000+0.000j``).
+
+    Example:
+        >>> format_value(1e-5 + 2j, 3, fixed=True)
+        '1.00e-05+2.000j'
+        >>> format_value(np.array([1 + 5j, 2 - 7j, 3, 4, 5, 6]), 3, fixed=True)
+        'array(6,) in [1.000, 6.000] + [-7.000, 5.000]j'
+    """
     if isinstance(digits, bool) or not isinstance(digits, int | np.integer) or digits < 0:
         raise ValueError(f"digits must be a whole number >= 0, got {digits!r}")
     if hasattr(v, "get") and not isinstance(v, np.ndarray):  # CuPy
@@ -25,21 +37,33 @@ def format_value(v: Any, digits: int = 6, fixed: bool = False) -> str:
         x = arr.item()
         if isinstance(x, bool | np.bool_):
             return str(x)
-        spec = f".{digits}{'f' if fixed else 'g'}"
         if isinstance(x, complex):
-            return format(x, spec)
-        return _fixed(float(x), digits) if fixed else format(float(x), spec)
+            im = _real(x.imag, digits, fixed)
+            return f"{_real(x.real, digits, fixed)}{'' if im[0] in '+-' else '+'}{im}j"
+        return _real(float(x), digits, fixed)
     if arr.size <= (4 if fixed else 6):
-        if fixed:
-            return "[" + ", ".join(format_value(a, digits, fixed) for a in arr.reshape(-1)) + "]"
+        if fixed:  # one item per row of the first axis: a (2, 2) array reads as one
+            return "[" + ", ".join(format_value(a, digits, fixed) for a in arr) + "]"
         return np.array2string(arr, precision=min(digits, 4), separator=", ")
-    if arr.dtype.kind in "fc":
-        if fixed:
-            lo, hi = format_value(arr.real.min(), digits, fixed), format_value(arr.real.max(), digits, fixed)
-        else:
-            lo, hi = f"{arr.min():.3g}", f"{arr.max():.3g}"
-        return f"array{arr.shape} in [{lo}, {hi}]"
+    if arr.dtype.kind == "c":
+        re_part, im_part = (_range(part, digits, fixed) for part in (arr.real, arr.imag))
+        return f"array{arr.shape} in {re_part} + {im_part}j"  # the box the values lie in
+    if arr.dtype.kind == "f":
+        return f"array{arr.shape} in {_range(arr, digits, fixed)}"
     return f"array{arr.shape}"
+
+
+def _real(x: float, digits: int, fixed: bool) -> str:
+    """A real number as every display writes one (and each part of a complex one)."""
+    return _fixed(x, digits) if fixed else format(x, f".{digits}g")
+
+
+def _range(arr: np.ndarray, digits: int, fixed: bool) -> str:
+    """``[lo, hi]`` of a real array: with `digits` decimals (`fixed`), else 3 significant."""
+    lo, hi = arr.min(), arr.max()
+    if fixed:
+        return f"[{_fixed(float(lo), digits)}, {_fixed(float(hi), digits)}]"
+    return f"[{lo:.3g}, {hi:.3g}]"
 
 
 #: From this magnitude on, a value with `digits` decimals is shown in scientific notation (a
