@@ -119,7 +119,9 @@ class Comparison:
         where = ", ".join(f"{n}={_short(v)}" for n, v in zip(self.function.inputs, self.point))
         what = "gradient" if len(self.shape) == 1 else "Jacobian"
         names = self.function.inputs
-        by = "" if self.wrt is None or len(self.wrt) == len(names) else (
+        # the inputs named whenever the entries are not the function's own inputs in its own
+        # order (a subset, or every input in another order: "in y, x")
+        by = "" if self.wrt is None or list(self.wrt) == list(range(len(names))) else (
             f" in {', '.join(names[i] for i in self.wrt)}")
         return f"{what} of {self.function.text or self.function.name}{by} at {where}"
 
@@ -450,7 +452,10 @@ def _explain(engine: Any, method: str, xs: list[Any], n: int, m: int) -> tuple[i
     """Sweeps and the note for a row, after a call (`xs`: the differentiated inputs)."""
     name = getattr(engine, "name", method)
     if name == "fd":
-        step = _steps(step_taken(engine, xs))
+        h = step_taken(engine, xs)
+        if h.size == 0:  # empty inputs: an empty gradient, as every engine answers, no step
+            return None, "no step (the differentiated inputs have no elements)"
+        step = _steps(h)
         if engine.scheme == "richardson":
             est = engine.error_estimate
             extra = f", error estimate {est:.1e}" if est is not None else ""
