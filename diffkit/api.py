@@ -32,6 +32,7 @@ from .build import as_function
 from .dict_inputs import Flattened, holds_dicts
 from .engines import METHODS, get_engine
 from .engines.base import (
+    check_cotangent_kind,
     check_tangent,
     flat_cotangent,
     float_dtype,
@@ -888,13 +889,8 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
             ct = flat_cotangent(ct, outputs, size_of(out))
         ct = _cotangent(ct, out)
         require_finite_direction(ct, "the cotangent")  # (here, not per row of a Jacobian)
-        if float_dtype(ct).kind == "c" and float_dtype(out).kind != "c":
-            # a real output's cotangent space is real (JAX refuses this too): the real part
-            # alone would silently drop what a user meaning the holomorphic extension asked
-            raise ShapeError(f"a complex cotangent ({float_dtype(ct)}) for a real output "
-                             f"({float_dtype(out)}): pass a real cotangent (its real and imaginary "
-                             "parts separately, if both are meant)")
         want, have = float_dtype(out), float_dtype(ct)
+        check_cotangent_kind(have, want)  # a complex one for a real output: ShapeError
         if have.kind == want.kind and have.itemsize < want.itemsize and \
                 not isinstance(ct, Traced):  # a cotangent lives in the output's space: a
             ct = _module(ct).asarray(ct, dtype=want)  # float32 one of a float64 output, cast

@@ -57,6 +57,16 @@ def check_tangent(t: Any, name: str, shape: tuple[int, ...], real: bool) -> None
                          "tangent (or make the input complex)")
 
 
+def check_cotangent_kind(ct_dtype: Any, out_dtype: Any) -> None:
+    """A complex cotangent for a real output is a ShapeError (JAX refuses it too): a real
+    output's cotangent space is real, and the real part alone would silently drop what a user
+    meaning the holomorphic extension asked. The rule of ``dk.vjp`` and of ``dk.trace``'s ȳ."""
+    if np.dtype(ct_dtype).kind == "c" and np.dtype(out_dtype).kind != "c":
+        raise ShapeError(f"a complex cotangent ({np.dtype(ct_dtype)}) for a real output "
+                         f"({np.dtype(out_dtype)}): pass a real cotangent (its real and "
+                         "imaginary parts separately, if both are meant)")
+
+
 def check_cotangent(ct: Any, out_shape: tuple[int, ...]) -> None:
     """A cotangent has the output's shape (or is a scalar for a one-element output): else
     ShapeError, never a broadcast."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..engines.base import require_finite_direction
+from ..engines.base import check_cotangent_kind, check_tangent, require_finite_direction
 from ..errors import ShapeError
 from ..function import Function
 from ..ir import Graph, Node
@@ -191,20 +191,29 @@ def forward_seed(fn: Function, graph: Graph, seed: Any) -> list[Any]:
             f"seed has {len(seed)} entries for {len(shapes)} inputs: pass one tangent per input"
         )
     out = []
-    for name, s, shape in zip(fn.inputs, seed, shapes, strict=False):
+    for name, s, shape, node in zip(fn.inputs, seed, shapes, graph.inputs, strict=False):
         got = _shape(s)
         if got not in ((), shape):
             what = "values of uneven lengths" if got is None else f"shape {got}"
             raise ShapeError(f"seed for {name!r} has {what}, the input has shape {shape} (give "
                              "a tangent of that shape, or one number for all of it)")
-        try:
-            arr = np.broadcast_to(np.asarray(s, dtype=float), shape)
-        except (TypeError, ValueError):
-            raise ShapeError(f"seed for {name!r} is not a number or an array of numbers: "
-                             f"{type(s).__name__}") from None
+        arr = np.broadcast_to(_numbers(s, f"seed for {name!r}"), shape)
+        # complex for a complex input, as dk.jvp takes it (a real input's: ShapeError)
+        check_tangent(arr, name, shape, real=node.dtype.kind != "c")
         require_finite_direction(arr, f"seed ẋ for {name!r}")
-        out.append(float(arr) if not shape else np.array(arr))
+        out.append(arr.item() if not shape else np.array(arr))
     return out
+
+
+def _numbers(value: Any, what: str) -> np.ndarray:
+    """`value` as an array of float64 or complex128 numbers (a complex seed stays complex: its
+    imaginary part is never dropped); anything else is a ShapeError naming `what`."""
+    try:
+        arr = np.asarray(value)
+        return arr.astype(complex if arr.dtype.kind == "c" else float)
+    except (TypeError, ValueError):
+        raise ShapeError(f"{what} is not a number or an array of numbers: "
+                         f"{type(value).__name__}") from None
 
 
 def _shape(value: Any) -> tuple[int, ...] | None:
@@ -226,5 +235,7 @@ def reverse_seed(graph: Graph, seed: Any) -> Any:
         return np.ones(shape) if shape else 1.0
     if np.ndim(seed) and np.shape(seed) != shape:
         raise ShapeError(f"seed ȳ has shape {np.shape(seed)}, the output has shape {shape}")
-    require_finite_direction(np.asarray(seed, dtype=float), "seed ȳ")
-    return np.broadcast_to(np.asarray(seed, dtype=float), shape).copy() if shape else float(seed)
+    arr = _numbers(seed, "seed ȳ")
+    check_cotangent_kind(arr.dtype, graph.output.dtype)  # complex for a complex output, as vjp
+    require_finite_direction(arr, "seed ȳ")
+    return np.broadcast_to(arr, shape).copy() if shape else arr.item()
