@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DiffkitError, MissingRuleError, NonDifferentiableError, NumericOverflowError
 from ..ir import Graph, Node
-from ..primitive import NoRule, Primitive
+from ..primitive import STRICT, NoRule, Primitive
 from ..primitives.structure import sum_to
 from ..sweeps import (
     active_nodes,
@@ -46,7 +46,11 @@ def infinite_partial(graph: Graph, moved: Callable[[Node], bool], real: bool = F
     """The first element-wise node on the derivative's path whose local partial, with respect to
     an input the perturbation `moved`, is not finite at the traced values — with `real`, at the
     real parts of its inputs (a complex step's trace) — (sqrt′ at 0, arcsin′ at 1): where the
-    derivative is infinite, not a number a difference quotient gives."""
+    derivative is infinite, not a number a difference quotient gives.
+
+    A partial that is not infinite but too large for its floating-point type (1/x at 1e-160:
+    −1e320) is the AD engines' NumericOverflowError, decided by their rule (the table's
+    linearization under NumPy's strict error state, :func:`_overflow`), never "infinite"."""
     carries = carrying(graph)
     for node in graph.nodes:
         prim = node.prim
@@ -64,8 +68,22 @@ def infinite_partial(graph: Graph, moved: Callable[[Node], bool], real: bool = F
             except (DiffkitError, ArithmeticError, ValueError, TypeError):
                 continue  # a rule that cannot say: the numbers stand
         if not all(np.all(np.isfinite(np.asarray(p))) for p in partials):
+            _overflow(node, args, out, [r is not None for r in rules])
             return node
     return None
+
+
+def _overflow(node: Node, args: Sequence[Any], out: Any, active: Sequence[bool]) -> None:
+    """NumericOverflowError where the AD engines raise one at this node's local partials (a
+    derivative that overflows at a finite value of the function): the same linearization of
+    the table, under the same error state, with the same message."""
+    try:
+        with np.errstate(**STRICT):
+            node.prim.linearize(args, np.asarray(out), node.params, active)
+    except NumericOverflowError:
+        raise
+    except (DiffkitError, ArithmeticError, ValueError, TypeError):
+        pass  # an infinite partial (sqrt′ at 0), or a rule that cannot say: as found
 
 
 def cauchy_riemann(node: Node) -> bool:
