@@ -200,6 +200,14 @@ def _prefixes() -> Iterable[str]:
     return itertools.chain("vwutsrqpk", ("v" + "_" * k for k in itertools.count(1)))
 
 
+def variable_prefix(inputs: Iterable[str]) -> str:
+    """The letter listings and traces number their variables with: v (v-1, v0, v1, … as the
+    seeds write them), unless an input's name reads as one of those (an input ``v1``: then w,
+    or the first of u, t, … that none does)."""
+    inputs = list(inputs)
+    return next(p for p in _prefixes() if not any(_numbered(p, n) for n in inputs))
+
+
 def _numbered(prefix: str, name: str) -> bool:
     """Whether `name` reads as one of a listing's variables with this prefix (v-1, v0, v12)."""
     rest = name[len(prefix):] if name.startswith(prefix) else ""
@@ -319,17 +327,22 @@ class Graph:
             self._index = index
         return self._index
 
+    def variable_names(self) -> dict[int, str]:
+        """:meth:`names` with the letter no input's name reads as (:func:`variable_prefix`):
+        v-1, v0, v1, … — or w-1, w0, w1, … beside an input called v1. Listings and traces
+        name their variables so."""
+        names = self.names()
+        prefix = variable_prefix(n.name for n in self.inputs)
+        return names if prefix == "v" else {k: prefix + v[1:] for k, v in names.items()}
+
     def listing(self, values: bool = True) -> str:
         """A readable listing in the seeds' notation, one line per variable (like a jaxpr).
 
         No name means two things: the output is ``y`` unless an input is called so (then the
         first of f, out, _y, … that none is), and the variables are v-1, v0, v1, … unless an
         input has such a name (``v1``: then w-1, w0, w1, … or the first letter free)."""
-        names = self.names()
+        names = self.variable_names()
         inputs = [n.name for n in self.inputs]
-        prefix = next(p for p in _prefixes() if not any(_numbered(p, n) for n in inputs))
-        if prefix != "v":
-            names = {k: prefix + v[1:] for k, v in names.items()}
         lines = []
         for n in self.schedule:
             if n.is_const:

@@ -25,7 +25,9 @@ from ..display import format_constant, format_value, markdown_text
 _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _ACCENT = {"": "", "dot": "\u0307", "bar": "\u0304"}
 _LATEX_ACCENT = {"": "{}", "dot": r"\dot{{{}}}", "bar": r"\bar{{{}}}"}
-_VAR = re.compile(r"^v(-?\d+)$")
+#: a trace's variable key: the letter of :func:`diffkit.ir.variable_prefix` (v; w, u, … beside
+#: an input called v1) and its number
+_VAR = re.compile(r"^(v_*|[wutsrqpk])(-?\d+)$")
 _MARKS = "".join(chr(c) for c in range(0x300, 0x370))  # the combining diacritical marks
 
 #: Section titles, as the seeds name the three traces.
@@ -65,7 +67,7 @@ def unicode_var(key: str, accent: str = "") -> str:
     (``adj(out)``, ``d(out)`` on a longer name)."""
     m = _VAR.match(key)
     if m:
-        return "v" + _ACCENT[accent] + m.group(1).translate(_SUB)
+        return m.group(1)[:1] + _ACCENT[accent] + m.group(1)[1:] + m.group(2).translate(_SUB)
     base, digits = _split_name(key)
     return _accented(base, accent, digits.translate(_SUB))
 
@@ -87,7 +89,7 @@ def latex_var(key: str, accent: str = "") -> str:
     """``v-1`` -> ``v_{-1}``, ``x1`` -> ``x_{1}``, ``alpha`` -> ``\\alpha``; with \\dot or \\bar."""
     m = _VAR.match(key)
     if m:
-        base, sub = "v", m.group(1)
+        base, sub = m.group(1).replace("_", r"\_"), m.group(2)
     else:
         base, sub = _split_name(key)
         base = sp.latex(sp.Symbol(base)) if base else key

@@ -81,7 +81,7 @@ class Trace:
         self.point = point
         self.mode = mode
         self.seed = seed
-        self.names = graph.names()
+        self.names = graph.variable_names()  # w-1, w0, … beside an input called v1
         self._partial_cache: dict[Node, tuple[Partial, ...]] = {}
         #: the output's name in the tables: y, unless an input is already called y
         self.out_key = output_name(fn.inputs)
@@ -462,12 +462,13 @@ def _require_finite_point(fn: Function, point: Sequence[Any]) -> None:
 
 
 def _short(v: Any) -> str:
-    """A point's value for a title: ``2``, ``[1, 2]``, ``array(3, 4)``; a number that six
-    significant digits would misstate as its shortest exact form (``1.0000001``, not ``1``)."""
+    """A point's value for a title: ``2``, ``[1, 2]``, ``[[1, 2], [3, 4]]`` (nested as its
+    shape is), ``array(3, 4)``; a number that six significant digits would misstate as its
+    shortest exact form (``1.0000001``, not ``1``)."""
     if np.ndim(v) == 0:
         return format_constant(v)
-    if np.size(v) <= 4:
-        return "[" + ", ".join(format_constant(x) for x in np.ravel(v)) + "]"
+    if np.size(v) <= 4:  # nested as the value's shape is: [[1, 2], [3, 4]]
+        return "[" + ", ".join(_short(x) for x in np.asarray(v)) + "]"
     return f"array{np.shape(v)}"
 
 
