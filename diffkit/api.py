@@ -64,7 +64,7 @@ from .function import (
 )
 from .ir import Traced
 from .primitive import finite
-from .tensor import Tensor, own_copy, paused_gc
+from .tensor import Tensor, note_check, own_copy, paused_gc
 
 
 def _completed(fn: Function, args: Sequence[Any], idx: list[int], every: bool,
@@ -165,6 +165,8 @@ def _prepare(fn: Function, args: Sequence[Any], engine: Any = None,
             continue
         if isinstance(x, Traced):
             _check_eager(name, x, engine, method)
+            if wrt is None or i in wrt:  # differentiated: a replay of the trace checks that
+                note_check(x, fn.not_finite(name))  # it is finite, as a fresh call does here
             continue
         if type(x) is np.float64:
             ok = math.isfinite(x)

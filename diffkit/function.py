@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import array_namespace
 from .errors import (
     ArityError,
     DiffkitError,
@@ -41,10 +42,10 @@ from .errors import (
     TracedMutationError,
     TracingError,
 )
-from .ir import Graph, Node, Traced, held_value
+from .ir import Graph, Node, Traced, held_value, toposort
 from .primitive import STRICT, bind
 from .primitives.linalg import linalg_error
-from .tensor import Tensor, handing_out, new_tape, own_copy
+from .tensor import Tensor, handing_out, new_tape, note_check, own_copy
 
 #: notebooks show a function's formula only up to this many graph nodes and SymPy operations
 DISPLAY_NODES, DISPLAY_OPS = 200, 400
@@ -551,10 +552,14 @@ class Function:
     def check_finite(self, name: str, ok: bool) -> None:
         """DomainError naming input `name` where `ok` (its values are finite) is False."""
         if not ok:
-            label = getattr(self, "input_labels", {}).get(name)  # a dict's leaf: p['a']
-            what = f"input {name!r}" if label is None else f"the dict entry {label}"
-            raise DomainError(f"{what} of {self.name} is not finite (NaN or infinite): "
-                              "diffkit differentiates at finite points only")
+            raise DomainError(self.not_finite(name))
+
+    def not_finite(self, name: str) -> str:
+        """The message of :meth:`check_finite` for input `name`."""
+        label = getattr(self, "input_labels", {}).get(name)  # a dict's leaf: p['a']
+        what = f"input {name!r}" if label is None else f"the dict entry {label}"
+        return (f"{what} of {self.name} is not finite (NaN or infinite): "
+                "diffkit differentiates at finite points only")
 
     #: runs a jit function's call as generated code where that is sound (installed by the
     #: compiled engine, which sits above this module): ``(fn, args) -> the call's value`` (its
@@ -886,10 +891,17 @@ class Function:
                 out_node = out._node if out._node is not None else out  # a record: as it is
             else:  # the output does not depend on the inputs
                 out_node = Node(None, (), {}, _constant_output(out))
+            checks, nests = tape.checks, tape.nests
+            if checks:  # (nodes made now, while the tape records: no scalar sweep then)
+                checks = tuple((t.node, m) for t, m in checks)
             graph = Graph(in_nodes, out_node, tape.value_dependent, tape.recorded)
             graph.structure, graph.forms, pieces = structure
             graph.pieces = _piece_nodes(graph.forms, pieces, tape)
-            return graph
+        if checks:
+            graph.checks = checks
+        if nests or checks:  # a trace inside another (a derivative there): its checks, there too
+            _pass_checks(graph)
+        return graph
 
     def graph(self, *args: Any) -> Graph:
         """The graph at `args`, or at scalar inputs 0.5 (for display) when no point is given.
@@ -1011,12 +1023,17 @@ class _Replay:
     """A recorded graph as a body: its primitives applied again, in order, to new arguments
     (only the operations and the constants are kept, not the traced values)."""
 
-    __slots__ = ("forms", "output", "pieces", "steps")
+    __slots__ = ("checks", "forms", "output", "pieces", "steps")
 
     def __init__(self, graph: Graph) -> None:
         slot = {n.id: ("in", i) for i, n in enumerate(graph.inputs)}
         self.steps: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
-        for node in graph.nodes:
+        nodes = graph.nodes
+        if graph.checks:  # what the checks apply, though the output may not need it
+            known = {n.id for n in nodes}
+            nodes = nodes + tuple(n for n in toposort([c for c, _ in graph.checks])
+                                  if n.id not in known)
+        for node in nodes:
             if node.id in slot:
                 continue
             if node.prim is None:
@@ -1030,6 +1047,8 @@ class _Replay:
         #: where each traced piece of it is computed (None: one output, or not known)
         self.pieces = None if graph.pieces is None or any(
             n.id not in slot for n in graph.pieces) else [slot[n.id] for n in graph.pieces]
+        #: (reference, message): the trace's checks (:func:`~diffkit.tensor.note_check`)
+        self.checks = tuple((slot[n.id], m) for n, m in graph.checks)
 
     def _run(self, args: tuple[Any, ...]) -> Callable[[tuple[str, Any]], Any]:
         """Apply the steps to `args`; returns the lookup of a value by its reference."""
@@ -1039,8 +1058,18 @@ class _Replay:
             kind, v = ref
             return args[v] if kind == "in" else v if kind == "const" else done[v]
 
+        for ref, message in self.checks:  # a differentiated input first, as dk.grad does
+            if ref[0] == "in" and message is not None and type(args[ref[1]]) is not Tensor \
+                    and not _all_finite(args[ref[1]]):
+                raise DomainError(message)
         for prim, refs, params in self.steps:  # a loop: graphs of any depth
             done.append(bind(prim, *[get(r) for r in refs], **params))
+        for ref, message in self.checks:  # (a primitive's domain: checked by its step)
+            value = get(ref)
+            if type(value) is Tensor:  # traced again (a derivative of this replay): its
+                note_check(value, message)  # checks go on with it
+            elif message is not None and not _all_finite(value):
+                raise DomainError(message)
         return get
 
     def __call__(self, *args: Any) -> Any:
@@ -1060,6 +1089,26 @@ class _Replay:
         values = iter([_fresh(get, r) for r in refs])
         return rebuilt(forms, lambda form: own_copy(form[1]) if form[0] == "const"
                        else next(values))
+
+
+def _all_finite(x: Any) -> bool:
+    """Whether every value of `x` (a number or an array, NumPy or CuPy) is finite."""
+    if type(x) is float or type(x) is np.float64:
+        return math.isfinite(x)
+    xp = array_namespace(x)
+    return bool(xp.all(xp.isfinite(x)))
+
+
+def _pass_checks(graph: Graph) -> None:
+    """Note on the outer trace the checks of `graph`, a trace inside it (a derivative taken
+    there): its own checks and every primitive with a restricted domain it applies, on the
+    outer values they stand for — a replay of the outer trace then checks them where its output
+    does not need them (the gradient of log x reads 1/x, not log x), as a fresh call does."""
+    for node, message in graph.checks:
+        note_check(node.value, message)
+    for node in graph.nodes:
+        if node.prim is not None and node.prim.domain_text:
+            note_check(node.value)
 
 
 def _fresh(get: Callable[[tuple[str, Any]], Any], ref: tuple[str, Any]) -> Any:

@@ -223,8 +223,8 @@ class Graph:
     number out of one (``if x > 0``, ``int(n)``): the graph then holds at this point only.
     """
 
-    __slots__ = ("_index", "_nodes", "_output", "_schedule", "forms", "inputs", "pieces",
-                 "recorded", "recorded_output", "structure", "value_dependent")
+    __slots__ = ("_index", "_nodes", "_output", "_schedule", "checks", "forms", "inputs",
+                 "pieces", "recorded", "recorded_output", "structure", "value_dependent")
 
     def __init__(self, inputs: Sequence[Node], output: Any, value_dependent: bool = False,
                  recorded: Sequence[Any] | None = None, nodes: Sequence[Node] | None = None
@@ -247,6 +247,10 @@ class Graph:
         #: the nodes of its traced pieces, in order, where the body returned a tuple or list
         #: (:func:`~diffkit.function.output_forms`): a replay gives each back as it is
         self.pieces: tuple[Node, ...] | None = None
+        #: (node, message) checks a replay runs though the output may not need the node
+        #: (:func:`~diffkit.tensor.note_check`): a derivative's primal with a restricted domain,
+        #: a differentiated input that must be finite
+        self.checks: tuple[tuple[Node, str | None], ...] = ()
         #: the tape's scalar records, in order (a topological order; None for array code): the
         #: scalar reverse sweep walks them from ``recorded_output`` and skips what it does not
         #: reach, without making a node

@@ -82,7 +82,8 @@ class Tape:
         closed: set when the trace ends; a Tensor of a closed tape used later is an error.
     """
 
-    __slots__ = ("_value_dependent", "closed", "consts", "handed", "level", "recorded")
+    __slots__ = ("_value_dependent", "checks", "closed", "consts", "handed", "level", "nests",
+                 "recorded")
 
     def __init__(self, level: int) -> None:
         self.level = level
@@ -96,6 +97,12 @@ class Tape:
         #: (copy, recorded value) of every array handed out of this trace (:func:`read_only`):
         #: compared when the trace ends
         self.handed: list[tuple[np.ndarray, np.ndarray]] | None = None
+        #: the checks a replay of this trace runs whether or not the output needs the value
+        #: (:func:`note_check`): None until a derivative is taken inside the trace
+        self.checks: list[tuple[Tensor, str | None]] | None = None
+        #: set where an operation here applied a primitive to an outer trace's values (a
+        #: derivative inside a trace): the graph's checks then reach that trace
+        self.nests = False
 
     @property
     def value_dependent(self) -> bool:
@@ -211,6 +218,7 @@ class Tape:
             if scalar:
                 value = prim.evaluate(np, vals, params)
             elif any(type(v) is Tensor for v in vals):  # the values are traced on an outer tape
+                self.nests = True
                 value = bind(prim, *vals, **params)
             else:
                 value = prim.evaluate(array_namespace(*vals), vals, params)
@@ -396,6 +404,21 @@ class Tape:
         return Tensor(Node(prim, (ea if ea.__class__ is Node else ea.node,
                                   eb if eb.__class__ is Node else eb.node), _NO_PARAMS, value),
                       self, active)
+
+
+def note_check(t: Any, message: str | None = None) -> None:
+    """Keep a check of traced value `t` on its tape, which every replay of the trace and its
+    generated code run, also where the output does not need `t` (a derivative's primal is
+    dead: the gradient of log x reads only 1/x). `message` None: `t` applies a primitive with a
+    restricted domain (log x, the record's ``valid`` test), checked by applying it again;
+    else `t` must be finite, or a DomainError with `message` (a differentiated input: diffkit
+    differentiates at finite points only). Nothing for a value that is not traced."""
+    if type(t) is not Tensor or not t.tape.level or t.tape.closed:
+        return
+    tape = t.tape
+    if tape.checks is None:
+        tape.checks = []
+    tape.checks.append((t, message))
 
 
 def _recorded_leaf(node: Node) -> Node:

@@ -281,10 +281,11 @@ class Engine:
             self.refuse_traced(t, "tangent")
             ts.append(_along(t, a))
         out, col = self.jacobian(line_function(fn), [*args, *ts, _START], [2 * len(args)])
-        if isinstance(col, Traced):
-            return out, reshape(col, shape_of(out))
-        jt = xp_of(col).reshape(col, shape_of(out))
         dt = dtype_of(plain_value(out))
+        if isinstance(col, Traced):  # traced (a jvp inside dk.jit): the projection and the
+            jt = reshape(col, shape_of(out))  # cast recorded, as for every derivative (like)
+            return out, like(jt, jt, dt) if dt.kind in "fc" else jt
+        jt = xp_of(col).reshape(col, shape_of(out))
         if dt.kind != "c" and jt.dtype.kind == "c":
             jt = jt.real  # a real output's JVP: the engine's column of the real s, projected
         if dt.kind in "fc" and jt.dtype != dt:
