@@ -385,6 +385,18 @@ def _ref_softmax_cross_entropy(z: Any, t: Any) -> Any:
     return res.reshape(z.shape[:-1])
 
 
+def _ref_softmax_cross_entropy_grad(z: Any, t: Any) -> Any:
+    """Σ_k t_k · softmax(z) − t over the last axis (cross-entropy's gradient in its logits)."""
+    z, t = _obj(z), _obj(t)
+    rows_z, rows_t = z.reshape(-1, z.shape[-1]), t.reshape(-1, t.shape[-1])
+    out = np.empty(rows_z.shape, dtype=object)
+    for i, (zr, tr) in enumerate(zip(rows_z, rows_t, strict=True)):
+        total, mass = MP.fsum(MP.exp(v) for v in zr), MP.fsum(tr)
+        for k, (zk, tk) in enumerate(zip(zr, tr, strict=True)):
+            out[i, k] = mass * MP.exp(zk) / total - tk
+    return out.reshape(z.shape)
+
+
 def _ref_linear(x: Any, weight: Any, bias: Any) -> Any:
     return _obj(np.matmul(_obj(x), np.transpose(_obj(weight))) + _obj(bias))
 
@@ -447,6 +459,7 @@ REFERENCE: dict[str, Callable[..., Any]] = {
     "im2col": _ref_im2col,
     "col2im": _ref_col2im,
     "softmax_cross_entropy": _ref_softmax_cross_entropy,
+    "softmax_cross_entropy_grad": _ref_softmax_cross_entropy_grad,
     # reductions, sorting and selection
     "amin": _ref_reduce(min),
     "prod": _ref_reduce(MP.fprod),
@@ -2037,6 +2050,14 @@ class ArrayGenerator(Generator):
             p = self.rng.random(z.shape) + 0.1
             t = C(np.round(p / p.sum(axis=-1, keepdims=True), 4))
         return self.S("softmax_cross_entropy", [z, t], z.shape[:-1])
+
+    def step_softmax_cross_entropy_grad(self) -> Node | None:
+        z = self.take(lambda n: n.ndim >= 1 and n.shape[-1] >= 2)
+        if z is None:
+            return None
+        p = self.rng.random(z.shape) + 0.1
+        t = C(np.round(p / p.sum(axis=-1, keepdims=True), 4))
+        return self.S("softmax_cross_entropy_grad", [z, t], z.shape)
 
     def step_im2col(self) -> Node | None:
         sizes = {math.prod(c["image"]) for c in CONV_CONFIGS}
