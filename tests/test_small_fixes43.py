@@ -47,7 +47,9 @@ def test_batchnorm_counts_batches_while_statistics_are_none_by_hand():
 def test_batchnorm_counter_and_statistics_match_pytorch():
     torch = pytest.importorskip("torch")
     for momentum in (None, 0.1):
-        d, t = nn.BatchNorm1d(3, momentum=momentum), torch.nn.BatchNorm1d(3, momentum=momentum)
+        # float32 as the data (another test module sets torch's default dtype to float64)
+        d = nn.BatchNorm1d(3, momentum=momentum)
+        t = torch.nn.BatchNorm1d(3, momentum=momentum, dtype=torch.float32)
         _run_with_statistics_removed(d)
         _run_with_statistics_removed(t, torch.tensor)
         assert int(d.num_batches_tracked) == int(t.num_batches_tracked) == 3
