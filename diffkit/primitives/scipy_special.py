@@ -1098,16 +1098,37 @@ def weighted_logsumexp(a: Any, b: Any = None, axis: int | Sequence[int] | None =
     if empty:  # Σ over no element: 0 of the reduced shape, whose log is −∞ (its sign 0)
         s = sum(a if b is None else b * a, axis=axis, keepdims=True)
         out, sgn = s + float("-inf"), signum(s)
-    else:
+    elif b is None:
         m = stop_gradient(amax(a, axis=axis, keepdims=True))
         finite = isfinite(m)
         m0 = where(finite, m, 0.0)
         d = where(finite, a, 0.0) - m0
-        s = sum(exp(d) if b is None else b * exp(d), axis=axis, keepdims=True)
+        s = sum(exp(d), axis=axis, keepdims=True)
         sf = where(finite, s, 1.0)
         # the rows of a non-finite max: the sum as it is (0 where every a is −∞)
         an = where(finite, float("-inf"), a)
-        direct = sum(exp(an) if b is None else b * exp(an), axis=axis, keepdims=True)
+        direct = sum(exp(an), axis=axis, keepdims=True)
+    else:
+        # SciPy's masking: an entry with b = 0 is out of the value (its term is 0, also where a
+        # is ±∞ or NaN), so the shift m is the max over b ≠ 0 only ([800, 1] with b [0, 1] is 1,
+        # where the max over all entries underflowed every kept term: −∞)
+        kept = not_equal(b, 0.0)
+        m = stop_gradient(amax(where(kept, a, float("-inf")), axis=axis, keepdims=True))
+        finite = isfinite(m)
+        m0 = where(finite, m, 0.0)
+        d = where(finite, a, 0.0) - m0
+        # ∂/∂b at a masked entry stays e^(a − m)/Σ; where that is not a float (a = +∞, NaN, or
+        # e^(a − m) overflows) the term is xlogy(b, ∞) = 0 at b = 0, whose b-partial log ∞ = ∞
+        # makes a derivative by b there a named refusal rather than a number (elsewhere
+        # xlogy(b, 1): 0 with partial 0, no infinity met by a zero cotangent)
+        big = logical_not(less_equal(d, math.log(np.finfo(np.result_type(dtype_of(a), np.float16)).max)))
+        term = where(big, xlogy(b, where(big, float("inf"), 1.0)), b * exp(where(big, 0.0, d)))
+        s = sum(term, axis=axis, keepdims=True)
+        sf = where(finite, s, 1.0)
+        # the rows of a non-finite max (over b ≠ 0): the sum as it is, masked entries 0
+        an = where(logical_or(finite, logical_not(kept)), float("-inf"), a)
+        direct = sum(b * exp(an), axis=axis, keepdims=True)
+    if not empty:
         low = equal(m, float("-inf"))
         dn = where(logical_or(finite, low), 1.0, direct)
         out = where(finite, (log(abs(sf)) if return_sign else log(sf)) + m0,

@@ -1,0 +1,77 @@
+"""Hunt 43/r5 findings 1, 3 and 6: weighted_logsumexp's zero weights; dk.jit of a derivative
+runs every check dk.grad runs at a call; a jit Hessian names the primal's domain first.
+
+References: hand values, mpmath (values and derivatives), JAX x64's
+``jax.scipy.special.logsumexp(a, b=b)``; for the refusals, the hand fact that the derivative
+is NaN (a NaN datum meets the point) or that log is undefined below 0."""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+import diffkit as dk
+
+# ----- finding 1: weighted_logsumexp masks entries of weight 0 (SciPy's documented rule) -----
+
+_MASKED = [
+    (np.array([800.0, 1.0]), np.array([0.0, 1.0]), 1.0),  # was -inf (sign 0)
+    (np.array([np.inf, 1.0]), np.array([0.0, 1.0]), 1.0),  # was NaN
+    (np.array([np.nan, 1.0]), np.array([0.0, 1.0]), 1.0),  # was NaN
+    (np.array([-np.inf, 1.0]), np.array([0.0, 1.0]), 1.0),
+    (np.array([800.0, 1.0, 2.0]), np.array([0.0, 1.0, 1.0]), math.log(math.e + math.e ** 2)),
+    (np.array([800.0, 1.0, 2.0]), np.array([0.0, -1.0, 3.0]),
+     math.log(3 * math.e ** 2 - math.e)),
+]
+
+
+@pytest.mark.parametrize(("a", "b", "hand"), _MASKED)
+def test_weighted_logsumexp_masks_zero_weights(a, b, hand):
+    assert dk.weighted_logsumexp(a, b=b) == pytest.approx(hand, rel=1e-15)
+    value, sign = dk.weighted_logsumexp(a, b=b, return_sign=True)
+    assert float(value) == pytest.approx(hand, rel=1e-15) and float(sign) == 1.0
+
+
+def test_weighted_logsumexp_masks_rows_like_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    from jax.scipy.special import logsumexp as jlse
+    a = np.array([[800.0, 1.0, 2.0], [np.inf, -3.0, 0.5], [4.0, np.nan, 7.0], [1.0, 2.0, 3.0]])
+    b = np.array([[0.0, 1.0, 1.0], [0.0, 2.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    for axis in (1, -1):
+        got = dk.weighted_logsumexp(a, b=b, axis=axis)
+        want = np.asarray(jlse(a, axis=axis, b=b))
+        np.testing.assert_allclose(got, want, rtol=1e-15)  # the last row: -inf in both
+    got, sign = dk.weighted_logsumexp(a[:3], b=b[:3], axis=1, return_sign=True)
+    want, wsign = jlse(a[:3], axis=1, b=b[:3], return_sign=True)
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-15)
+    np.testing.assert_array_equal(sign, np.asarray(wsign))
+
+
+def _mp_lse(a, b):
+    return mpmath.log(mpmath.fsum(bi * mpmath.exp(ai) for ai, bi in zip(a, b)))
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "compiled"])
+def test_weighted_logsumexp_derivatives_at_a_zero_weight(method):
+    mpmath.mp.dps = 40
+    a, b = np.array([3.0, 1.0, -2.0]), np.array([0.0, 1.0, 2.0])
+    ga, gb = dk.grad(lambda a, b: dk.weighted_logsumexp(a, b=b), method=method)(a, b)
+    A, B = [mpmath.mpf(v) for v in a], [mpmath.mpf(v) for v in b]
+    for i in range(3):  # ∂/∂b_i = e^(a_i)/Σ, also at b_i = 0 (e² at the first entry)
+        da = mpmath.diff(lambda t, i=i: _mp_lse([*A[:i], t, *A[i + 1:]], B), A[i])
+        db = mpmath.diff(lambda t, i=i: _mp_lse(A, [*B[:i], t, *B[i + 1:]]), B[i])
+        assert ga[i] == pytest.approx(float(da), rel=1e-14, abs=1e-300)
+        assert gb[i] == pytest.approx(float(db), rel=1e-14)
+    assert gb[0] == pytest.approx(math.exp(3.0) / (math.exp(1.0) + 2 * math.exp(-2.0)))
+
+
+def test_weighted_logsumexp_b_derivative_at_a_masked_infinity_is_refused():
+    # ∂/∂b₀ log(b₀·e^∞ + e) = e^∞/e is infinite: no number (the value, 1, stays)
+    a, b = np.array([np.inf, 1.0]), np.array([0.0, 1.0])
+    with pytest.raises(dk.NonDifferentiableError):
+        dk.grad(lambda b: dk.weighted_logsumexp(a, b=b))(b)
+    # by a alone the masked entry's partial is b₀·e^a₀/Σ = 0 (a finite a₀ = 800: no overflow)
+    g = dk.grad(lambda a: dk.weighted_logsumexp(a, b=b))(np.array([800.0, 1.0]))[0]
+    np.testing.assert_array_equal(g, [0.0, 1.0])
