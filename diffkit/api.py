@@ -64,7 +64,7 @@ from .function import (
 )
 from .ir import Traced
 from .primitive import finite
-from .tensor import Tensor, note_check, own_copy, paused_gc
+from .tensor import FiniteDerivative, Tensor, data_message, note_check, own_copy, paused_gc
 
 
 def _completed(fn: Function, args: Sequence[Any], idx: list[int], every: bool,
@@ -266,12 +266,7 @@ class _strict:
         data = _nonfinite_data(*self.call) if self.call is not None and kind is not None and \
             issubclass(kind, NonDifferentiableError) else ()
         if data:
-            names = ", ".join(repr(n) for n in data)
-            raise NonDifferentiableError(
-                f"{exc} — input(s) {names}, not differentiated, hold NaN or inf: where such a "
-                "value meets a differentiated one (w * d), the derivative is NaN even where the "
-                "result masks it (np.nansum): clean the data first, e.g. "
-                "np.where(np.isnan(d), 0.0, d)") from exc
+            raise NonDifferentiableError(data_message(str(exc), data)) from exc
         if kind is not None and issubclass(kind, FloatingPointError) and not isinstance(
                 exc, DiffkitError):
             if "overflow" in str(exc):
@@ -298,14 +293,33 @@ def _keywords_refused(fn: Function, keywords: dict[str, Any]) -> ArityError:
                       f"{', '.join(map(repr, keywords))}")
 
 
-def _check_finite(results: Sequence[Any], what: str, method: str) -> None:
+def _check_finite(results: Sequence[Any], what: str, method: str,
+                  call: tuple[Function, Sequence[Any], Any] | None = None) -> None:
+    """A result that is not finite is a NonDifferentiableError (:class:`_strict` names the
+    inputs of `call` not differentiated that hold NaN or inf). A traced result (a derivative
+    inside a trace: dk.jit) is checked by every replay of that trace and its generated code
+    (:func:`~diffkit.tensor.note_check`), with the same error."""
     for r in results:
-        if r is None or isinstance(r, Traced):
+        if r is None:
             continue
-        if not finite(r):
-            raise NonDifferentiableError(
-                f"{what} is not finite at this point (method={method!r}): the function is not "
-                "differentiable there (e.g. sqrt at 0) or the derivative overflows")
+        if isinstance(r, Traced):
+            note_check(r, FiniteDerivative(_not_finite_text(what, method), _data(call)))
+        elif not finite(r):
+            raise NonDifferentiableError(_not_finite_text(what, method))
+
+
+def _not_finite_text(what: str, method: str) -> str:
+    return (f"{what} is not finite at this point (method={method!r}): the function is not "
+            "differentiable there (e.g. sqrt at 0) or the derivative overflows")
+
+
+def _data(call: tuple[Function, Sequence[Any], Any] | None) -> tuple[tuple[str, Any], ...]:
+    """The inputs of `call` (function, inputs, wrt) that are not differentiated, by name."""
+    if call is None or call[2] is None:
+        return ()
+    fn, xs, wrt = call
+    return tuple((name, x) for i, (name, x) in enumerate(zip(fn.inputs, xs))
+                 if i not in wrt and not given_as_is(x))
 
 
 def _value(out: Any, xs: Sequence[Any] = ()) -> Any:
@@ -468,7 +482,7 @@ def value_and_grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums:
         fx = traced_as(fn, xs, engine)
         with _strict(method, (fx, xs, ids)):
             out, grads = engine.value_and_grad(fx, xs, ids)
-            _check_finite(grads, "the gradient", method)
+            _check_finite(grads, "the gradient", method, (fx, xs, ids))
         _refuse_complex_output(fx, xs, ids, grads, out)
         return _value(out, xs), tuple(like(g, args[i]) for g, i in zip(grads, ids))
 
@@ -508,7 +522,7 @@ def grad(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = Non
         fx = traced_as(fn, xs, engine)
         with _strict(method, (fx, xs, ids)):
             grads = engine.grad(fx, xs, ids)
-            _check_finite(grads, "the gradient", method)
+            _check_finite(grads, "the gradient", method, (fx, xs, ids))
         _refuse_complex_output(fx, xs, ids, grads)
         return tuple(like(g, args[i]) for g, i in zip(grads, ids))
 
@@ -576,7 +590,7 @@ def jacobian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any =
         fx = traced_as(fn, xs, engine)
         with _strict(method, (fx, xs, ids)):
             out, jac = engine.jacobian(fx, xs, ids)
-            _check_finite([jac], "the Jacobian", method)
+            _check_finite([jac], "the Jacobian", method, (fx, xs, ids))
         return like(jac, jac, _jacobian_dtype(xs, ids, out))
 
     run.engine = engine  # type: ignore[attr-defined]
@@ -615,7 +629,7 @@ def hessian(f: Any, method: str = "reverse", wrt: Any = None, *, argnums: Any = 
                 if named is None:
                     raise
                 raise named from None
-            _check_finite([H], "the Hessian", method)
+            _check_finite([H], "the Hessian", method, (fx, xs, ids))
         _refuse_complex_output(fx, xs, ids, [H] * len(ids), what="the Hessian")
         return like(H, H, _jacobian_dtype(xs, ids, None))
 
@@ -899,7 +913,7 @@ def vjp(f: Any, *primals: Any, method: str = "reverse", wrt: Any = None, argnums
             # exactly (reverse ran ct·A in float32 beside a float32 constant; forward did not)
         with _strict(method, (fx, xs, idx)):
             cts = pull(ct)
-            _check_finite(cts, "the VJP", method)
+            _check_finite(cts, "the VJP", method, (fx, xs, idx))
         return tuple(like(c, primals[i]) for c, i in zip(cts, idx))
 
     return _value(out, xs), pullback

@@ -45,7 +45,7 @@ from .errors import (
 from .ir import Graph, Node, Traced, held_value, toposort
 from .primitive import STRICT, bind
 from .primitives.linalg import linalg_error
-from .tensor import Tensor, handing_out, new_tape, note_check, own_copy
+from .tensor import FiniteDerivative, Tensor, handing_out, new_tape, note_check, own_copy
 
 #: notebooks show a function's formula only up to this many graph nodes and SymPy operations
 DISPLAY_NODES, DISPLAY_OPS = 200, 400
@@ -893,7 +893,8 @@ class Function:
                 out_node = Node(None, (), {}, _constant_output(out))
             checks, nests = tape.checks, tape.nests
             if checks:  # (nodes made now, while the tape records: no scalar sweep then)
-                checks = tuple((t.node, m) for t, m in checks)
+                checks = tuple((t.node, m.map(_node_of) if type(m) is FiniteDerivative else m)
+                               for t, m in checks)
             graph = Graph(in_nodes, out_node, tape.value_dependent, tape.recorded)
             graph.structure, graph.forms, pieces = structure
             graph.pieces = _piece_nodes(graph.forms, pieces, tape)
@@ -1029,9 +1030,16 @@ class _Replay:
         slot = {n.id: ("in", i) for i, n in enumerate(graph.inputs)}
         self.steps: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
         nodes = graph.nodes
-        if graph.checks:  # what the checks apply, though the output may not need it
-            known = {n.id for n in nodes}
-            nodes = nodes + tuple(n for n in toposort([c for c, _ in graph.checks])
+        if graph.checks:  # what the checks apply, though the output may not need it; the
+            # primal domains first (a derivative's own steps — 1/x of log x at −1e-300 —
+            # would overflow before log's DomainError, which a fresh call raises first)
+            first = toposort([c for c, m in graph.checks if m is None])
+            known = {n.id for n in first}
+            data = [v for _, m in graph.checks if type(m) is FiniteDerivative
+                    for _, v in m.data if type(v) is Node]
+            nodes = (*first, *(n for n in nodes if n.id not in known))
+            known.update(n.id for n in nodes)
+            nodes = nodes + tuple(n for n in toposort([c for c, _ in graph.checks] + data)
                                   if n.id not in known)
         for node in nodes:
             if node.id in slot:
@@ -1048,7 +1056,9 @@ class _Replay:
         self.pieces = None if graph.pieces is None or any(
             n.id not in slot for n in graph.pieces) else [slot[n.id] for n in graph.pieces]
         #: (reference, message): the trace's checks (:func:`~diffkit.tensor.note_check`)
-        self.checks = tuple((slot[n.id], m) for n, m in graph.checks)
+        self.checks = tuple(
+            (slot[n.id], m.map(lambda v: slot[v.id] if type(v) is Node else ("const", v))
+             if type(m) is FiniteDerivative else m) for n, m in graph.checks)
 
     def _run(self, args: tuple[Any, ...]) -> Callable[[tuple[str, Any]], Any]:
         """Apply the steps to `args`; returns the lookup of a value by its reference."""
@@ -1059,16 +1069,20 @@ class _Replay:
             return args[v] if kind == "in" else v if kind == "const" else done[v]
 
         for ref, message in self.checks:  # a differentiated input first, as dk.grad does
-            if ref[0] == "in" and message is not None and type(args[ref[1]]) is not Tensor \
+            if ref[0] == "in" and type(message) is str and type(args[ref[1]]) is not Tensor \
                     and not _all_finite(args[ref[1]]):
                 raise DomainError(message)
         for prim, refs, params in self.steps:  # a loop: graphs of any depth
             done.append(bind(prim, *[get(r) for r in refs], **params))
         for ref, message in self.checks:  # (a primitive's domain: checked by its step)
             value = get(ref)
+            if type(message) is FiniteDerivative:  # a derivative's result: dk.grad's test
+                message = message.map(get)
+                if type(value) is not Tensor and not _all_finite(value):
+                    raise message.error()
             if type(value) is Tensor:  # traced again (a derivative of this replay): its
                 note_check(value, message)  # checks go on with it
-            elif message is not None and not _all_finite(value):
+            elif type(message) is str and not _all_finite(value):
                 raise DomainError(message)
         return get
 
@@ -1105,10 +1119,19 @@ def _pass_checks(graph: Graph) -> None:
     outer values they stand for — a replay of the outer trace then checks them where its output
     does not need them (the gradient of log x reads 1/x, not log x), as a fresh call does."""
     for node, message in graph.checks:
-        note_check(node.value, message)
+        note_check(node.value, message.map(_value_of) if type(message) is FiniteDerivative
+                   else message)
     for node in graph.nodes:
         if node.prim is not None and node.prim.domain_text:
             note_check(node.value)
+
+
+def _node_of(v: Any) -> Any:
+    return v.node if type(v) is Tensor else v
+
+
+def _value_of(v: Any) -> Any:
+    return v.value if type(v) is Node else v
 
 
 def _fresh(get: Callable[[tuple[str, Any]], Any], ref: tuple[str, Any]) -> Any:

@@ -250,7 +250,7 @@ class Graph:
         #: (node, message) checks a replay runs though the output may not need the node
         #: (:func:`~diffkit.tensor.note_check`): a derivative's primal with a restricted domain,
         #: a differentiated input that must be finite
-        self.checks: tuple[tuple[Node, str | None], ...] = ()
+        self.checks: tuple[tuple[Node, Any], ...] = ()
         #: the tape's scalar records, in order (a topological order; None for array code): the
         #: scalar reverse sweep walks them from ``recorded_output`` and skips what it does not
         #: reach, without making a node

@@ -99,7 +99,7 @@ class Tape:
         self.handed: list[tuple[np.ndarray, np.ndarray]] | None = None
         #: the checks a replay of this trace runs whether or not the output needs the value
         #: (:func:`note_check`): None until a derivative is taken inside the trace
-        self.checks: list[tuple[Tensor, str | None]] | None = None
+        self.checks: list[tuple[Tensor, Any]] | None = None
         #: set where an operation here applied a primitive to an outer trace's values (a
         #: derivative inside a trace): the graph's checks then reach that trace
         self.nests = False
@@ -406,19 +406,63 @@ class Tape:
                       self, active)
 
 
-def note_check(t: Any, message: str | None = None) -> None:
+def note_check(t: Any, message: str | FiniteDerivative | None = None) -> None:
     """Keep a check of traced value `t` on its tape, which every replay of the trace and its
     generated code run, also where the output does not need `t` (a derivative's primal is
     dead: the gradient of log x reads only 1/x). `message` None: `t` applies a primitive with a
     restricted domain (log x, the record's ``valid`` test), checked by applying it again;
-    else `t` must be finite, or a DomainError with `message` (a differentiated input: diffkit
-    differentiates at finite points only). Nothing for a value that is not traced."""
+    a str: `t` must be finite, or a DomainError with `message` (a differentiated input: diffkit
+    differentiates at finite points only); a :class:`FiniteDerivative`: `t`, a derivative, must
+    be finite, or its NonDifferentiableError. Nothing for a value that is not traced."""
     if type(t) is not Tensor or not t.tape.level or t.tape.closed:
         return
     tape = t.tape
     if tape.checks is None:
         tape.checks = []
     tape.checks.append((t, message))
+
+
+def data_message(text: str, names: Sequence[str]) -> str:
+    """`text` (a derivative is not finite) with the inputs not differentiated that hold NaN or
+    inf named: the likeliest cause (``dk.grad``'s call and a replay of one say the same)."""
+    return (f"{text} — input(s) {', '.join(repr(n) for n in names)}, not differentiated, hold "
+            "NaN or inf: where such a value meets a differentiated one (w * d), the derivative "
+            "is NaN even where the result masks it (np.nansum): clean the data first, e.g. "
+            "np.where(np.isnan(d), 0.0, d)")
+
+
+class FiniteDerivative:
+    """The message of a check (:func:`note_check`) that a derivative taken inside a trace is
+    finite — the test ``dk.grad`` runs on its result at a call: else a NonDifferentiableError
+    with `message`, naming the inputs in `data` (name, value: not differentiated) that hold
+    NaN or inf, so that a replay of the trace refuses where a fresh call refuses."""
+
+    __slots__ = ("data", "message")
+
+    def __init__(self, message: str, data: tuple[tuple[str, Any], ...] = ()) -> None:
+        self.message = message
+        self.data = data
+
+    def map(self, f: Callable[[Any], Any]) -> FiniteDerivative:
+        """The same check with `f` applied to each data value (a tensor to its node, a node
+        to its replay's reference, a reference to its value)."""
+        return FiniteDerivative(self.message, tuple((n, f(v)) for n, v in self.data))
+
+    def error(self) -> NonDifferentiableError:
+        """The error where the derivative is not finite (data values concrete)."""
+        xp_finite = [n for n, v in self.data if v is not None and not _finite_value(v)]
+        return NonDifferentiableError(data_message(self.message, xp_finite) if xp_finite
+                                      else self.message)
+
+
+def _finite_value(v: Any) -> bool:
+    if type(v) is Tensor:  # traced (a derivative of the replay): not known here
+        return True
+    try:
+        xp = array_namespace(v)
+        return bool(xp.all(xp.isfinite(v)))
+    except (TypeError, ValueError):  # not a number (an object given as is)
+        return True
 
 
 def _recorded_leaf(node: Node) -> Node:

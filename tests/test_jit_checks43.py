@@ -75,3 +75,69 @@ def test_weighted_logsumexp_b_derivative_at_a_masked_infinity_is_refused():
     # by a alone the masked entry's partial is b₀·e^a₀/Σ = 0 (a finite a₀ = 800: no overflow)
     g = dk.grad(lambda a: dk.weighted_logsumexp(a, b=b))(np.array([800.0, 1.0]))[0]
     np.testing.assert_array_equal(g, [0.0, 1.0])
+
+
+# ----- finding 3: a jit derivative runs dk.grad's final checks (non-finite data, result) -----
+
+def _quad(w, X):
+    return dk.sum((X @ w) ** 2)
+
+
+_W = np.array([1.0, 2.0])
+_X = np.array([[1.0, 2.0], [3.0, 4.0]])
+_XNAN = np.array([[np.nan, 2.0], [3.0, 4.0]])
+
+
+@pytest.mark.parametrize("method", ["reverse", "forward", "compiled", "auto"])
+@pytest.mark.parametrize("make", [dk.grad, dk.value_and_grad])
+def test_jit_derivative_names_nan_data(make, method):
+    g = dk.jit(make(_quad, wrt=0, method=method))
+    got = g(_W, _X)
+    grad = got[1][0] if make is dk.value_and_grad else got[0]
+    np.testing.assert_allclose(grad, 2 * _X.T @ _X @ _W, rtol=1e-15)  # hand: 2XᵀXw
+    with pytest.raises(dk.NonDifferentiableError, match="'X', not differentiated, hold NaN"):
+        g(_W, _XNAN)  # 2XᵀXw with a NaN in X is NaN (was [nan, nan], silently)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_jit_body_with_a_derivative_at_a_held_point(bad):
+    # d/dt Σ t·x at t = 1 is Σ x: NaN/inf where x holds one (the fresh call refuses)
+    def body(x):
+        return dk.grad(lambda t: dk.sum(t * x))(1.0)[0]
+
+    h = dk.jit(body)
+    assert h(np.array([1.0, 2.0])) == 3.0
+    with pytest.raises(dk.NonDifferentiableError):
+        h(np.array([bad, 2.0]))  # was nan / inf
+    with pytest.raises(dk.NonDifferentiableError):  # also where the output masks it
+        dk.jit(lambda x: np.nan_to_num(dk.grad(lambda t: dk.sum(t * x))(np.ones(2))[0]))(
+            np.array([bad, 2.0]))
+    assert h(np.array([4.0, 2.0])) == 6.0  # and later calls at valid points answer
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: dk.derivative(lambda t: dk.sum(t * x))(1.0),
+    lambda x: dk.jvp(lambda t: t * x, (np.ones(2),), (np.ones(2),))[1],
+    lambda x: dk.jacobian(lambda t: t * x)(np.ones(2)),
+])
+def test_jit_derivative_kinds_refuse_nan(make):
+    h = dk.jit(make)
+    h(np.array([1.0, 2.0]))
+    with pytest.raises(dk.NonDifferentiableError):
+        h(np.array([np.nan, 2.0]))
+
+
+# ----- finding 6: a jit Hessian of log names log's domain first, as a fresh call -------------
+
+@pytest.mark.parametrize("make", [
+    dk.hessian, lambda f: dk.hessian(f, method="forward"),
+    lambda f: (lambda x: dk.derivative(lambda t: f(x * t), 2)(1.0))])
+def test_jit_second_derivative_of_log_names_the_domain(make):
+    g = dk.jit(make(lambda x: dk.sum(np.log(x))))
+    g(np.array([0.5, 2.0, 0.3]))
+    with pytest.raises(dk.DomainError, match="log"):  # was NumericOverflowError from 1/x²
+        g(np.array([-1e-300, 3.0, 0.5]))
+    x = np.array([0.5, 2.0, 0.3])
+    got = np.asarray(g(x))
+    want = np.diag(-1 / x ** 2) if got.ndim == 2 else -3.0  # hand: −1/x²; Σ −(x/(x t))² = −3
+    np.testing.assert_allclose(got, want, rtol=1e-14)
