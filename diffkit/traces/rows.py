@@ -104,7 +104,7 @@ def is_scalar_const(node: Node) -> bool:
 
 @lru_cache(maxsize=1024)
 def _template(
-    prim_name: str, consts: tuple[float | None, ...], j: int
+    prim_name: str, consts: tuple[float | complex | None, ...], j: int
 ) -> tuple[sp.Expr | None, tuple[sp.Dummy, ...]]:
     """∂φ/∂(argument j) of a primitive's SymPy translation, on dummies (constants filled in)."""
     from ..engines.symbolic import local_diff
@@ -119,9 +119,15 @@ def _template(
         return None, dummies
 
 
+def _number(value: Any) -> float | complex:
+    """A scalar constant as the Python number it is: complex ones stay complex (float() of
+    z·(2+3j)'s constant printed ∂ = 2, of z·1j raised TypeError)."""
+    return complex(value) if np.iscomplexobj(value) else float(value)
+
+
 def local_derivative(node: Node, j: int, names: Mapping[int, str]) -> sp.Expr | None:
     """The symbolic ∂node/∂(input j) in the trace's variables, e.g. cos(v₀) for v₃ = sin v₀."""
-    consts = tuple(float(i.value) if is_scalar_const(i) else None for i in node.inputs)
+    consts = tuple(_number(i.value) if is_scalar_const(i) else None for i in node.inputs)
     expr, dummies = _template(node.prim.name, consts, j)
     if expr is None:
         return None
