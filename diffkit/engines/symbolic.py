@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from numbers import Number
 from typing import Any
 
 import numpy as np
@@ -356,9 +357,9 @@ class SymbolicDerivative:
     #: float64 derivatives may not be trusted somewhere (``symbolic_inexact``): checked at each
     #: point it is evaluated at (scalar_program checks the sign readers where it is derived)
     signed_zeros: bool = False
-    #: with `signed_zeros`: the check at a point (flat input values), a trace of f there
-    #: (:func:`_sign_check`); None where the graph has no such operation
-    _check_point: Any = None
+    #: a trace of f at a point (flat input values, :func:`_sign_check`): where `signed_zeros`
+    #: is set, and at a complex point of a derivation for real inputs (:meth:`__call__`)
+    _trace_at: Any = None
     #: how many numbers a call takes (the inputs' elements), counted on the first call
     _count: int | None = None
 
@@ -452,35 +453,50 @@ class SymbolicDerivative:
         unsigned 0, and the fast code's ``math.ceil(-0.5)`` is the int 0, not -0.0. So is a
         point where an operation's float64 derivatives cannot be trusted (the record's
         ``symbolic_inexact``: beta near the poles of Γ(a + b)).
+
+        A derivation for real inputs (``dk.symbolic(f)``, or at a real point) called at a complex
+        point is checked there as ``dk.grad(..., method='symbolic')`` checks a complex point
+        (:func:`check_complex` on a trace of f there): a function that is not holomorphic
+        (``abs(x)*x``, ``conj(x)*x``) has no complex derivative, and is a MissingRuleError
+        rather than its real formula evaluated at z.
         """
-        flat_inputs = self._flat_values(flat_inputs)
-        if self._check_point is not None:
-            self._check_point(flat_inputs)
+        flat_inputs, complex_point = self._flat_values(flat_inputs)
+        if self.signed_zeros or (complex_point and self.program.real):
+            graph = self._trace_at(flat_inputs)
+            if complex_point:
+                check_complex(graph)
+            if self.signed_zeros:
+                check_point(graph, self.order)
         return self._at(flat_inputs)
 
-    def _flat_values(self, given: Any) -> list[Any]:
-        """`given` as the list of numbers :meth:`_at` takes, or a named error saying what the
-        call takes (a bare scalar reached ``flat[k:k + n]`` or ``for v in`` as an IndexError or
-        TypeError)."""
+    def _flat_values(self, given: Any) -> tuple[list[Any], bool]:
+        """`given` as the list of numbers :meth:`_at` takes, and whether one is complex; or a
+        named error saying what the call takes (a bare scalar reached ``flat[k:k + n]`` or
+        ``for v in`` as an IndexError or TypeError, None the program's bare TypeError)."""
         count = self._count
         if count is None:
             count = self._count = sum(a.size for a in self.program.input_arrays)
         if type(given) in _SEQUENCES and len(given) == count and all(
                 type(v) in _NUMBERS for v in given):
-            return list(given)
+            return list(given), False
         if isinstance(given, str | bytes):
             raise InputTypeError(f"{self._takes(count)}, got the string {given!r}")
         if getattr(given, "ndim", None) == 0 or not hasattr(given, "__iter__"):
-            if count == 1:
-                return [given]
-            raise ShapeError(f"{self._takes(count)}, got the single number {given!r}")
-        values = list(given)
-        if len(values) != count or any(
-                isinstance(v, list | tuple | str | bytes) or getattr(v, "ndim", 0)
-                for v in values):
-            raise ShapeError(f"{self._takes(count)}, got {len(values)} item(s): "
-                             f"{[type(v).__name__ for v in values[:4]]}")
-        return values
+            if count != 1:
+                raise ShapeError(f"{self._takes(count)}, got the single number {given!r}")
+            values = [given]
+        else:
+            values = list(given)
+            if len(values) != count or any(
+                    isinstance(v, list | tuple | str | bytes) or getattr(v, "ndim", 0)
+                    for v in values):
+                raise ShapeError(f"{self._takes(count)}, got {len(values)} item(s): "
+                                 f"{[type(v).__name__ for v in values[:4]]}")
+        for v in values:
+            if not (isinstance(v, Number) or getattr(getattr(v, "dtype", None), "kind", None)
+                    in _KINDS):
+                raise InputTypeError(f"{self._takes(count)}, got {type(v).__name__} {v!r}")
+        return values, any(np.iscomplexobj(v) for v in values)
 
     def _takes(self, count: int) -> str:
         names = ", ".join(map(str, self.program.inputs[:6])) + (
@@ -540,6 +556,8 @@ class SymbolicDerivative:
 #: what a call of a SymbolicDerivative takes without a closer look (:meth:`_flat_values`)
 _SEQUENCES = (list, tuple)
 _NUMBERS = (float, int, np.float64, np.float32, np.longdouble)
+#: the dtype kinds of numbers (booleans, integers, reals, complex numbers)
+_KINDS = frozenset("biufc")
 
 #: the smallest normal long double (exactly), and the exponent of its subnormals' spacing
 _LONG_TINY = sp.Rational(*np.finfo(np.longdouble).smallest_normal.as_integer_ratio())
@@ -1320,23 +1338,23 @@ class SymbolicEngine(Engine):
 def _sign_check(deriv: SymbolicDerivative, graph: Graph, fn: Function, wrt: Sequence[int]
                 ) -> None:
     """Where `graph` has an operation that may read the sign of a zero or whose float64
-    derivatives may not be trusted somewhere, `deriv` checks each point it is evaluated at (:meth:`SymbolicDerivative.__call__`) on a trace of `fn` there, as
-    the engine's own reuse of a derivation does; nothing for other graphs (no cost)."""
+    derivatives may not be trusted somewhere, `deriv` checks each point it is evaluated at
+    (:meth:`SymbolicDerivative.__call__`) on a trace of `fn` there, as the engine's own reuse of
+    a derivation does; nothing for other graphs at real points (no cost). A derivation for real
+    inputs traces f at a complex point too, for the engine's holomorphy check there."""
     deriv.signed_zeros = checks_points(graph)
-    if not deriv.signed_zeros:
-        return
     shapes = [a.shape for a in deriv.program.input_arrays]
 
-    def check(flat: Sequence[Any]) -> None:
+    def trace_at(flat: Sequence[Any]) -> Graph:
         args, k = [], 0
         for shape in shapes:
             part = list(flat[k:k + math.prod(shape)])
             k += len(part)
             args.append(part[0] if not shape else np.reshape(np.asarray(part), shape))
         with np.errstate(all="ignore"):  # values only: the program decides the rest
-            check_point(fn.trace(*args, wrt=wrt), deriv.order)
+            return fn.trace(*args, wrt=wrt)
 
-    deriv._check_point = check
+    deriv._trace_at = trace_at
 
 
 def _cse(assignments: list[tuple[sp.Symbol, sp.Expr]], results: list[sp.Expr], real: bool = True
