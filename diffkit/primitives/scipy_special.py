@@ -868,7 +868,7 @@ def _digamma_drop(x: Any, y: Any) -> Any:
     pole = where(greater(x, 0.0), abs(x), abs(x - floor(x + 0.5)))
     small = logical_and(greater(pole, 0.0), less_equal(abs(y), _DIGAMMA_STEP * pole))
     ex, es = x - floor(x + 0.5), s - floor(s + 0.5)  # the signed distances ε, δ (exact)
-    alike = logical_and(logical_and(not_equal(ex, 0.0), equal(signum(ex), signum(es))),
+    alike = logical_and(not_equal(ex, 0.0),  # |ε|, |δ| within 2 of each other, either sign
                         logical_and(less_equal(abs(es), 2.0 * abs(ex)),
                                     less_equal(abs(ex), 2.0 * abs(es))))
     both = logical_and(logical_and(logical_not(small), alike),
@@ -923,7 +923,10 @@ def _beta_partial(which: int) -> Callable[..., Any]:
         two = logical_and(logical_and(near_x, near_s),
                           logical_and(less(abs(a), 80.0), less(abs(b), 80.0)))
         two = logical_and(two, logical_not(tiny))
-        pole = logical_or(logical_and(logical_and(near_s, finite), logical_not(near_x)),
+        k = floor(y + 0.5)
+        near_y = logical_and(less_equal(k, 0.0), less(abs(y - k), 0.25))
+        one = logical_not(logical_or(near_x, near_y))  # s's pole the only one near
+        pole = logical_or(logical_and(logical_and(near_s, finite), one),
                           logical_and(less_equal(s, 0.0), equal(s, floor(s))))
         pole = logical_and(logical_and(pole, logical_not(two)), logical_not(tiny))
         plain = logical_not(logical_or(logical_or(pole, two), tiny))
@@ -949,7 +952,15 @@ def _beta_partial(which: int) -> Callable[..., Any]:
         na, nb = where(plain, a, 1.0), where(plain, b, 1.0)
         rest = where(plain, o, 0.0) * (_digamma_drop(na, nb) if which == 0
                                        else _digamma_drop(nb, na))
-        return where(pole, at_pole, where(two, reflected, where(tiny, small, rest)))
+        # x or y alone small beside the other's pole distance: 1/t + Q(g, t)
+        lone_x = logical_and(_beta_lone(x, y), logical_not(tiny))
+        lone_y = logical_and(_beta_lone(y, x), logical_not(tiny))
+        lx, ly = where(lone_x, x, 1e-3), where(lone_x, y, 1.0)
+        gx, gy_ = where(lone_y, x, 1.0), where(lone_y, y, 1e-3)
+        lone = where(lone_x, _beta_lone_partial(ly, lx, True),
+                     _beta_lone_partial(gx, gy_, False))
+        return where(logical_or(lone_x, lone_y), lone,
+                     where(pole, at_pole, where(two, reflected, where(tiny, small, rest))))
 
     return rule
 
@@ -988,6 +999,58 @@ def _beta_small_rest(x: Any, y: Any) -> Any:
     phi = 1.0 + u * (1.0 / 2 + u * (1.0 / 6 + u * (1.0 / 24 + u * (1.0 / 120 + u / 720))))
     dphi = 1.0 / 2 + u * (2.0 / 6 + u * (3.0 / 24 + u * (4.0 / 120 + u * 5.0 / 720)))
     return -(q * phi) - s * (qx * phi + q * dphi * ux)
+
+
+#: the terms of :func:`_beta_lone_partial`'s series in t (ratio |t|/pole distance ≤ 1e-3)
+_BETA_LONE_TERMS = 9
+
+
+def _beta_lone_partial(g: Any, t: Any, by_t: bool) -> Any:
+    """∂B/∂t (``by_t``) or ∂B/∂g for B = B(g, t) with t small beside 0.05 and beside g's
+    distance to its nearest pole (:func:`_beta_lone`): B = 1/t + Q(g, t), Q = M·φ(tM),
+    φ(u) = (eᵘ − 1)/u, M = ln Γ(1 + t)/t − (ln|Γ(g + t)| − ln|Γ(g)|)/t
+    = −γ + Σₖ (−1)ᵏζ(k)/k·t^(k−1) − Σₖ t^(k−1)/k!·ψ⁽ᵏ⁻¹⁾(g). The pole part 1/t has no g in it,
+    so ∂²B/∂a∂b and ∂²B/∂g² come from smooth series: B·(ψ(a) − ψ(s))·(ψ(b) − ψ(s)) − B·ψ₁(s)
+    cancelled two 2³¹·ψ₁ terms at (−3.25, 2⁻³¹) (and the reflected form two 1/t² terms)."""
+    if not _ZETA:
+        zeta = special_module(np).zeta
+        _ZETA.extend(float(zeta(k, 1.0)) for k in range(_BETA_SMALL_TERMS + 1))
+    # ln Γ(1 + t)/t and its t-derivative: −γ + Σ_{k≥2} (−1)ᵏζ(k)/k·t^(k−1)
+    lt, lt_t = -0.5772156649015329, 0.0
+    tk, tk1 = 1.0, 0.0  # t^(k−1), t^(k−2) at k = 1
+    for k in range(2, _BETA_SMALL_TERMS + 1):
+        tk1, tk = tk, tk * t
+        c = (-1.0) ** k * _ZETA[k] / k
+        lt = lt + c * tk
+        lt_t = lt_t + c * (k - 1) * tk1
+    # F = Σ_{k≥1} t^(k−1)/k!·ψ⁽ᵏ⁻¹⁾(g), F_g = Σ t^(k−1)/k!·ψ⁽ᵏ⁾(g), F_t = Σ (k−1)t^(k−2)/k!·ψ⁽ᵏ⁻¹⁾(g)
+    f, f_g, f_t = digamma(g), polygamma(1, g), 0.0
+    tk, tk1, fact = 1.0, 0.0, 1.0
+    for k in range(2, _BETA_LONE_TERMS + 1):
+        tk1, tk = tk, tk * t
+        fact = fact * k
+        pk1, pk = polygamma(k - 1, g), polygamma(k, g)
+        f = f + tk / fact * pk1
+        f_g = f_g + tk / fact * pk
+        f_t = f_t + (k - 1) * tk1 / fact * pk1
+    m, m_g, m_t = lt - f, -f_g, lt_t - f_t
+    u = t * m
+    phi, dphi, c = 1.0, 0.0, 1.0
+    for k in range(1, 14):  # φ = Σ uᵏ/(k+1)!, |u| < 0.3 where it serves
+        c = c / (k + 1)
+        dphi = dphi + k * c * u ** (k - 1)
+        phi = phi + c * u ** k
+    if by_t:
+        return m_t * phi + m * dphi * (m + t * m_t) - 1.0 / (t * t)
+    return m_g * (phi + u * dphi)
+
+
+def _beta_lone(t: Any, g: Any) -> Any:
+    """t ≠ 0 small (|t| ≤ 0.05) beside g's distance to its nearest pole (≤ 1e-3 of it), |g| <
+    100: B(g, t) near its pole in t only (:func:`_beta_lone_partial`)."""
+    pole = where(greater(g, 0.0), abs(g), abs(g - floor(g + 0.5)))
+    return logical_and(logical_and(not_equal(t, 0.0), less_equal(abs(t), _BETA_SMALL)),
+                       logical_and(less_equal(abs(t), _DIGAMMA_STEP * pole), less(abs(g), 100.0)))
 
 
 def _betaln_partial(which: int) -> Callable[..., Any]:
