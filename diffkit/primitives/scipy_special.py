@@ -845,9 +845,9 @@ def _digamma_drop(x: Any, y: Any) -> Any:
 
     * y small beside x's distance to its nearest pole: the Taylor series
       (:func:`_digamma_drop_right`);
-    * x and s = x + y both below ½ at signed distances ε = x − round(x), δ = s − round(s) of
-      one sign within a factor 2 of each other (y near an integer, or x and s at alike
-      distances from two poles): ψ(1 − x) − ψ(1 − s) − π·sin(πy)/(sin(πx)·sin(πs)), the
+    * x and s = x + y both below ½ at signed distances ε = x − round(x), δ = s − round(s)
+      within a factor 2 of each other in size, either sign (y near an integer, or x and s at
+      alike distances from two poles): ψ(1 − x) − ψ(1 − s) − π·sin(πy)/(sin(πx)·sin(πs)), the
       difference of the pole parts −π·(cot(πx) − cot(πs)) formed as one product from the
       exact y. Near two poles at once (∂betaln/∂b at (2, −2.999999999999): each ψ −1e12, the
       difference 0.8333333333336945, SciPy's values gave 0.8333740234375) the pole terms
@@ -857,8 +857,10 @@ def _digamma_drop(x: Any, y: Any) -> Any:
       (−2.9999999, −80.3): 8.9e-10 as a difference of ψ₁ values, 1e-14 so);
     * otherwise ψ(x) − ψ(s), each ψ reflected near a pole (:func:`_digamma_accurate`).
 
-    The product serves only where the plain difference would cancel (ε ≈ δ; elsewhere the two
-    cotangents differ by at least half the larger): its y-derivative −π²/sin²(πs) comes out
+    The product serves only where the plain difference or its derivative would cancel
+    (|ε| ≈ |δ|: at ε ≈ −δ the values do not cancel but the x-derivatives' π²/sin² terms do, csc²
+    being even; ∂²betaln/∂b² was 0 at (2 − 2⁻³⁰, −3 + 2⁻³¹) for 0.3611 so, the regular parts
+    ψ₁(1 − x) − ψ₁(1 − s) lost beside two 4.6e18 terms): its y-derivative −π²/sin²(πs) comes out
     as two terms of size π²/(sin(πx)·sin(πs)) that cancel by sin(πs)/sin(πx), at most 2 so,
     but 1e4…1e10 where it was taken for every x, s < ½: ∂²betaln/∂a∂b was 3.7e-6 off at
     (−2.99999999999, 1.3) and 5.7e-8 at (−2.9999999, −79.9), the Hessian asymmetric (there
@@ -904,9 +906,14 @@ def _beta_partial(which: int) -> Callable[..., Any]:
       smooth, from the series of ln Γ(1 + x) (:func:`_beta_small_rest`): ∂B/∂x = −1/x² +
       ∂R/∂x, whose own derivative in y has no pole part. B·(ψ(a)−ψ(s))·(ψ(b)−ψ(s)) −
       B·ψ₁(s) cancelled two 5e23 terms at (1e-8, 1e-8): −1.3e8 for 2.4041137522;
+    * **one argument t alone near its pole 0** (0 < |t| ≤ 0.05 and ≤ 1e-3 of the other's pole
+      distance, :func:`_beta_lone`): B = 1/t + Q(g, t) with Q a smooth series
+      (:func:`_beta_lone_partial`); the forms above wrote ∂²B/∂a∂b as two 2³¹·ψ₁-sized terms
+      at (−3.25, 2⁻³¹): −7589.68 for 36.2398;
     * elsewhere B·(ψ(x) − ψ(s)) with :func:`_digamma_drop`.
 
-    Each branch is evaluated where it is finite. Not covered: a small beside b's pole distance
+    "Near a pole of Γ(s) only" requires neither a nor b near one (the same < ¼ test for a, b
+    and s). Each branch is evaluated where it is finite. Not covered: a small beside b's pole distance
     with b not small ((1e-8, 0.5): ∂²B/∂a∂b 1.2e-7 relative off, as before), and the symbolic
     engine, which differentiates SymPy's beta (B·(ψ(a) − ψ(a + b)) in float64) and still
     cancels near the poles and at small a, b (no refusal yet)."""
