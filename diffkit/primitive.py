@@ -933,6 +933,27 @@ class ElementwiseLinearization(Linearization):
         return ", ".join(format_value(plain_value(x)) for x in self.xs)
 
 
+
+def overflow_error(prim: Primitive, xs: Sequence[Any], out: Any, params: dict[str, Any],
+                   active: Sequence[bool]) -> NumericOverflowError | None:
+    """The NumericOverflowError of a local partial of `prim` at (`xs`, `out`) that is finite in
+    exact arithmetic but too large for its floating-point type (div's −o/b at b = 1e-220:
+    −1e440), else None — an infinite partial (sqrt′ at 0: NumPy's 'divide'), finite partials,
+    or a rule that cannot say. Decided by the table's own linearization at the values as NumPy
+    arrays under :data:`STRICT` (Python floats overflow silently to ±inf in a rule's ``/``
+    and ``*``, where NumPy raises 'overflow'): the AD engines' rule, used where a derivative
+    that is not finite is named (``sweeps.require_finite``, the FD engines' step checks)."""
+    if any(isinstance(x, Traced) for x in (*xs, out)):
+        return None
+    try:
+        with np.errstate(**STRICT):
+            prim.linearize([np.asarray(x) for x in xs], np.asarray(out), params, active)
+    except NumericOverflowError as exc:
+        return exc
+    except (DiffkitError, ArithmeticError, ValueError, TypeError):
+        pass  # an infinite partial (sqrt′ at 0), or a rule that cannot say
+    return None
+
 #: NumPy's error state that the strong zero needs: an infinite local partial (1/0: 'divide')
 #: marks its linearization singular, and a product 0·∞ ('invalid') is taken as 0. ``dk.grad``'s
 #: strict state includes it; ``Tensor.backward`` sets it around its sweeps, so that neither

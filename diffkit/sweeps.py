@@ -15,7 +15,7 @@ and both keep their results in side tables keyed by node (nodes are never change
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from .primitive import (
     ElementwiseLinearization,
     Linearization,
     finite,
+    overflow_error,
 )
 from .primitives import broadcast_to, reshape, sum, sum_to
 from .primitives.declare import ties_at_equal
@@ -758,17 +759,32 @@ def tangent_sweep(nodes: Sequence[Node], seeds: dict[Node, Any], k: int,
     return tan
 
 
-def require_finite(results: Sequence[Any], lins: Any, what: str = "the derivative") -> None:
+def require_finite(results: Sequence[Any], lins: Any, what: str = "the derivative",
+                   nodes: Sequence[Node] | None = None, wrt: Iterable[Node] = ()) -> None:
     """A derivative that is not finite at a finite point: name the primitive responsible.
 
     Infinite local partials (sqrt′ at 0) propagate through the sweeps with 0·∞ = 0; one that
-    reaches a result means the function is not differentiable there."""
+    reaches a result means the function is not differentiable there (NonDifferentiableError).
+    A local partial that is finite in exact arithmetic but too large for its floating-point
+    type — one that scalar code's Python floats overflowed to ±inf without an error (div's
+    −o/b at 1/x² for x = 1e-110: −1e440) — is a NumericOverflowError, as where NumPy raised it
+    (:func:`~diffkit.primitive.overflow_error`). `lins` are the sweep's linearizations; a
+    tangent sweep that keeps only its singular ones passes its `nodes` and the seeded `wrt`,
+    linearized again here, on this error path only."""
     for r in results:
         if r is None or isinstance(r, Traced) or finite(r):
             continue
         for lin in (lins.values() if isinstance(lins, dict) else lins):
             if isinstance(lin, ElementwiseLinearization) and lin.singular:
                 raise NonDifferentiableError(lin.message())
+        if nodes is not None:
+            lins = linearize_all(nodes, list(wrt))[1]
+        for lin in (lins.values() if isinstance(lins, dict) else lins):
+            if type(lin) is ElementwiseLinearization and not lin._finite():
+                over = overflow_error(lin.prim, lin.xs, lin.out, {},
+                                      [p is not None for p in lin.partials])
+                if over is not None:
+                    raise over
         raise NonDifferentiableError(
             f"{what} is not finite at this point: the function is not differentiable there, "
             "or the derivative overflows")

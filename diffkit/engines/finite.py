@@ -704,6 +704,7 @@ class FiniteDifferenceEngine(Engine):
                 "the function is not differentiable there")
         real = np.real(_numeric(graph.output.value))
         if expected is not None and not _agrees(expected, real, graph):
+            self._overflow_at_point(wrt)  # a derivative too large for the dtype, not f's fault
             # a pure function (parsed, SymPy) computes the same operations at both points: its
             # complex arithmetic rounds differently (a cancellation such as 1 − cos x near 0)
             rounding = ("its operations round differently at complex numbers: a cancellation "
@@ -837,6 +838,21 @@ class FiniteDifferenceEngine(Engine):
         if plain:
             self._check_black_box(flat, x0, np.asarray(h, dtype=float), ct=ct)
         return out, _narrow(jac, dtype)
+
+    def _overflow_at_point(self, wrt: Sequence[int]) -> None:
+        """The AD engines' NumericOverflowError where a local partial of the trace at the real
+        point x overflows its dtype (:func:`~.step_checks.infinite_partial`): there the complex
+        step's h reaches past a pole near x (1/x² at 1e-110, h = 1e-20: Re f(x + ih) = −1e40
+        for f(x) = 1e220) and its mismatch is the derivative's size, not an impure f."""
+        graph = self.point_trace
+        if graph is None:
+            return
+        live = {graph.inputs[k] for k in wrt}
+        for node in graph.nodes:
+            if node.prim is not None and node.prim.differentiable and live.intersection(
+                    node.inputs):
+                live.add(node)
+        infinite_partial(graph, live.__contains__)
 
     def _check_one_sided(self, fn: Function, args: Sequence[Any], wrt: Sequence[int],
                          forward: Callable[[], np.ndarray], backward: Callable[[], np.ndarray],
@@ -994,6 +1010,9 @@ class FiniteDifferenceEngine(Engine):
         if back is None or isinstance(back, str):  # no reference: AD may say why (a kink)
             refused = refusal(graph, nodes, seed, None if tangent is None else
                               [p[None] for p in split_flat(tangent, shapes)])
+            if isinstance(refused, NumericOverflowError):  # fd refuses where AD refuses
+                raise NumericOverflowError(f"finite differences ({self.scheme}): {refused}") \
+                    from None
             if refused is not None:
                 raise self._undefined("derivative", refused)
         if back is None:

@@ -79,7 +79,7 @@ class ForwardEngine(Engine):
         t = tan.get(graph.output)
         if type(t) is DiagonalRows:
             t = t.dense()
-        require_finite([t], singular)
+        require_finite([t], singular, nodes=graph.nodes, wrt=seeds)
         if t is None:
             dt = np.result_type(dtype_of(plain_value(out)), *[n.dtype for n in ins])
             return out, xp_of(out).zeros((m, sum(s for _, s, _ in blocks)), dtype=dt)
@@ -109,7 +109,7 @@ class ForwardEngine(Engine):
         tan = tangent_sweep(graph.nodes, seeds, 1, singular, output=graph.output)
         out = graph.output.value
         t = tan.get(graph.output)
-        require_finite([t], singular)
+        require_finite([t], singular, nodes=graph.nodes, wrt=seeds)
         if t is None:
             return out, xp_of(out).zeros(shape_of(out), dtype=dtype_of(plain_value(out)))
         return out, reshape(_like_output(t, graph.output), shape_of(out))

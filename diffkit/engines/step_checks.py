@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DiffkitError, MissingRuleError, NonDifferentiableError, NumericOverflowError
 from ..ir import Graph, Node
-from ..primitive import STRICT, NoRule, Primitive
+from ..primitive import NoRule, Primitive, overflow_error
 from ..primitives.structure import sum_to
 from ..sweeps import (
     active_nodes,
@@ -76,14 +76,10 @@ def infinite_partial(graph: Graph, moved: Callable[[Node], bool], real: bool = F
 def _overflow(node: Node, args: Sequence[Any], out: Any, active: Sequence[bool]) -> None:
     """NumericOverflowError where the AD engines raise one at this node's local partials (a
     derivative that overflows at a finite value of the function): the same linearization of
-    the table, under the same error state, with the same message."""
-    try:
-        with np.errstate(**STRICT):
-            node.prim.linearize(args, np.asarray(out), node.params, active)
-    except NumericOverflowError:
-        raise
-    except (DiffkitError, ArithmeticError, ValueError, TypeError):
-        pass  # an infinite partial (sqrt′ at 0), or a rule that cannot say: as found
+    the table, under the same error state, with the same message (:func:`overflow_error`)."""
+    exc = overflow_error(node.prim, args, out, node.params, active)
+    if exc is not None:
+        raise exc
 
 
 def cauchy_riemann(node: Node) -> bool:
@@ -361,12 +357,16 @@ def _linear_size(node: Node, lin: Any, a: np.ndarray) -> float:
 
 
 def refusal(graph: Graph, wrt: Sequence[Node], ct: np.ndarray,
-            tangents: Sequence[np.ndarray] | None = None) -> NonDifferentiableError | None:
-    """The NonDifferentiableError the AD engines raise for this first derivative at the traced
-    point — reverse mode's ctᵀ·J, or forward mode's J·t along `tangents` (one (1, *shape) per
+            tangents: Sequence[np.ndarray] | None = None
+            ) -> NonDifferentiableError | NumericOverflowError | None:
+    """The NonDifferentiableError or NumericOverflowError the AD engines raise for this first
+    derivative at the traced point — reverse mode's ctᵀ·J, or forward mode's J·t along `tangents` (one (1, *shape) per
     node of `wrt`): 0·∞ at a zero that holds at this point only (sqrt(x²) at 0), an infinite
     local derivative (x^(1/3) at 0). There the derivative may not be defined, and a difference
-    quotient cannot tell whether it is. None where they answer, or fail otherwise (a missing rule)."""
+    quotient cannot tell whether it is. A derivative that is finite but too large for its
+    dtype (1/x at 1e-160: −1e320) is their NumericOverflowError: a quotient's number there is
+    an artefact of the step (the central one straddles the pole: +2.7e10). None where they
+    answer, or fail otherwise (a missing rule)."""
     with warnings.catch_warnings():  # the engines' words are not the answer's
         warnings.simplefilter("ignore")
         try:
@@ -381,7 +381,7 @@ def refusal(graph: Graph, wrt: Sequence[Node], ct: np.ndarray,
                          zip(wrt, tangents, strict=True)}
                 tan = tangent_sweep(graph.nodes, seeds, 1, singular, output=graph.output)
                 require_finite([tan.get(graph.output)], singular)
-        except NonDifferentiableError as exc:
+        except (NonDifferentiableError, NumericOverflowError) as exc:
             return exc
         except _SWEEP_ERRORS:
             return None

@@ -542,16 +542,48 @@ class SymbolicDerivative:
         if self.complex_output and result.dtype.kind != "c":
             result = result.astype(np.result_type(result.dtype, np.complex64))
         if not np.all(np.isfinite(result)):
+            if self._overflows(flat_inputs, result.dtype):
+                raise NumericOverflowError(
+                    "the symbolic derivative overflows at this point: it is finite in exact "
+                    f"arithmetic but beyond the range of {result.dtype} (symbolic engine); "
+                    "rescale the inputs or compute in a stabler form")
             raise NonDifferentiableError(self._not_differentiable(
                 "it is infinite or NaN: the derivative overflows its floating-point type — "
                 "rescale the inputs — or a local derivative is infinite"))
         return result
+
+    def _overflows(self, flat_inputs: Sequence[Any], dtype: np.dtype) -> bool:
+        """Whether a derivative that is not finite in floating point is finite in exact
+        arithmetic and beyond `dtype`'s range (1/x² at 1e-110: −2/x³ = −2e330, where float64's
+        x³ underflows to 0 and −2/0 is −inf): the program evaluated with SymPy's arbitrary-
+        exponent floats at the exact input values. Real float64 inputs and programs of up to
+        :data:`EXACT_CHECK_LIMIT` assignments only (this runs where the answer is an error);
+        False where it cannot say (then the derivative is called not finite, as before)."""
+        if len(self.assignments) > EXACT_CHECK_LIMIT or dtype.kind != "f" or not all(
+                type(v) in (float, int, np.float64) for v in flat_inputs):
+            return False
+        try:
+            env: dict[Any, Any] = {s: sp.Float(float(v), 30)
+                                   for s, v in zip(self.program.inputs, flat_inputs, strict=True)}
+            for sym, e in self.assignments:
+                env[sym] = sp.sympify(e).xreplace(env).evalf(30)
+            values = [sp.sympify(r).xreplace(env).evalf(30) for r in self.results]
+            big = sp.Float(float(np.finfo(dtype).max), 30)
+            if not all(v.is_real and v.is_finite for v in values):
+                return False  # infinite in exact arithmetic too (sqrt′ at 0), or no number
+            return any(abs(v) > big for v in values)
+        except Exception:  # noqa: BLE001 — SymPy may not evaluate a special function: unknown
+            return False
 
     @staticmethod
     def _not_differentiable(why: str) -> str:
         return (f"the symbolic derivative is not finite at this point ({why}): the function is not "
                 "differentiable there, or a point is outside a domain (symbolic engine)")
 
+
+#: the most assignments a program may have for :meth:`SymbolicDerivative._overflows` to
+#: evaluate it exactly (an error path: it names the error, and gives up beyond this size)
+EXACT_CHECK_LIMIT = 2000
 
 #: what a call of a SymbolicDerivative takes without a closer look (:meth:`_flat_values`)
 _SEQUENCES = (list, tuple)
