@@ -66,3 +66,26 @@ def test_beta_derivatives_with_one_argument_at_a_pole(a, b, swap, method):
              float(big * (mp.psi(0, b_) - mp.psi(0, a_ + b_)))]
     np.testing.assert_allclose(np.asarray(dk.grad(f, method=method)(a, b), dtype=float), g,
                                rtol=1e-13)
+
+
+# review 43/r7: a first form of the branches above took (a near a pole, b ordinary, a + b near a
+# pole) off the near-pole form (∂²B/∂b² 1.7e-3 off at (−1 + 2⁻³¹, 0.9999)), and the lone-pole
+# series read SciPy's ψ beside g's pole (∂²B/∂a∂b 2.3e-6 off at (−2⁻³¹, −1 + 2⁻²⁰))
+@pytest.mark.parametrize(("a", "b", "tol"), [(-1 + 2.0**-31, 0.9999, 1e-6),
+                                             (-3 + 2.0**-31, 2 - 2.0**-20, 1e-9),
+                                             (-1 + 2.0**-20, 1.003, 1e-10),
+                                             (-(2.0**-31), -1 + 2.0**-20, 1e-8)])
+def test_beta_hessian_where_a_and_a_plus_b_are_near_poles(a, b, tol):
+    f = dk.function(lambda x, y: sc.beta(x, y))
+    h = dk.hessian(f)(a, b)
+    with mp.workdps(50):
+        A, B = mp.mpf(a), mp.mpf(b)
+
+        def beta(x, y):
+            return mp.gamma(x) * mp.gamma(y) * mp.rgamma(x + y)
+
+        ref = [[float(mp.diff(beta, (A, B), (2, 0))), float(mp.diff(beta, (A, B), (1, 1)))],
+               [float(mp.diff(beta, (A, B), (1, 1))), float(mp.diff(beta, (A, B), (0, 2)))]]
+    for i in range(2):
+        for j in range(2):
+            assert abs(h[i, j] - ref[i][j]) <= tol * abs(ref[i][j]), (i, j, h, ref)
