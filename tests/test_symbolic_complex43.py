@@ -99,3 +99,16 @@ def test_trace_complex_constant_in_a_sum_and_a_power():
         t.to_text()
     p = _partial(t, "v₂")  # v₂ = v₁², v₁ = z + 1j: 2·v₁ = 2 + 4j at z = 1 + 1j
     assert complex(p.value) == pytest.approx(2 + 4j)
+
+
+def test_numpy_complex_scalars_keep_their_imaginary_part():
+    # review 43/r7 F0: the fast code's float() kept the real part of a NumPy complex scalar
+    # (x³ at np.complex128(1+2j) gave 3 with a ComplexWarning): 3z² by hand
+    z = 1 + 2j
+    for given in (np.complex128(z), [np.complex128(z)], np.array([z])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = dk.symbolic("x*x*x")(given)
+        np.testing.assert_allclose(np.ravel(got), [3 * z * z], rtol=1e-15)
+    got = dk.symbolic("x*y")(np.array([z, 2.0]))
+    np.testing.assert_allclose(np.ravel(got), [2.0, z], rtol=1e-15)

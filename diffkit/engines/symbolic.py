@@ -519,7 +519,10 @@ class SymbolicDerivative:
         # to the NumPy program, whose scalars keep its precision (and whose rationals are
         # long doubles then: the float64 1/3 of mean's or cbrt's derivative was 512 ε off)
         long = any(type(v) in _LONG for v in flat_inputs)
-        if self._fast is not None and not long:
+        # a complex point runs the NumPy program: float() of a NumPy complex scalar keeps its
+        # real part only (x³ at np.complex128(1+2j) gave 3, not −9+12j)
+        if self._fast is not None and not long and not any(
+                isinstance(v, complex | np.complexfloating) for v in flat_inputs):
             try:
                 values = self._fast(*[float(v) for v in flat_inputs])
             except (ZeroDivisionError, ValueError, OverflowError, TypeError):
