@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from .backend import array_namespace
 from .errors import (
     ArityError,
     DiffkitError,
@@ -43,7 +42,7 @@ from .errors import (
     TracingError,
 )
 from .ir import Graph, Node, Traced, held_value, toposort
-from .primitive import STRICT, bind
+from .primitive import STRICT, bind, finite
 from .primitives.linalg import linalg_error
 from .tensor import FiniteDerivative, Tensor, handing_out, new_tape, note_check, own_copy
 
@@ -1070,7 +1069,7 @@ class _Replay:
 
         for ref, message in self.checks:  # a differentiated input first, as dk.grad does
             if ref[0] == "in" and type(message) is str and type(args[ref[1]]) is not Tensor \
-                    and not _all_finite(args[ref[1]]):
+                    and not finite(args[ref[1]]):
                 raise DomainError(message)
         for prim, refs, params in self.steps:  # a loop: graphs of any depth
             done.append(bind(prim, *[get(r) for r in refs], **params))
@@ -1078,11 +1077,11 @@ class _Replay:
             value = get(ref)
             if type(message) is FiniteDerivative:  # a derivative's result: dk.grad's test
                 message = message.map(get)
-                if type(value) is not Tensor and not _all_finite(value):
+                if type(value) is not Tensor and not finite(value):
                     raise message.error()
             if type(value) is Tensor:  # traced again (a derivative of this replay): its
                 note_check(value, message)  # checks go on with it
-            elif type(message) is str and not _all_finite(value):
+            elif type(message) is str and not finite(value):
                 raise DomainError(message)
         return get
 
@@ -1103,14 +1102,6 @@ class _Replay:
         values = iter([_fresh(get, r) for r in refs])
         return rebuilt(forms, lambda form: own_copy(form[1]) if form[0] == "const"
                        else next(values))
-
-
-def _all_finite(x: Any) -> bool:
-    """Whether every value of `x` (a number or an array, NumPy or CuPy) is finite."""
-    if type(x) is float or type(x) is np.float64:
-        return math.isfinite(x)
-    xp = array_namespace(x)
-    return bool(xp.all(xp.isfinite(x)))
 
 
 def _pass_checks(graph: Graph) -> None:

@@ -67,6 +67,7 @@ from .primitive import (
     STRONG_ZERO,
     Primitive,
     bind,
+    finite,
 )
 from .primitives.declare import check_casting
 from .sweeps import adjoint_sweep, linearize_all, scalar_adjoints
@@ -459,8 +460,7 @@ def _finite_value(v: Any) -> bool:
     if type(v) is Tensor:  # traced (a derivative of the replay): not known here
         return True
     try:
-        xp = array_namespace(v)
-        return bool(xp.all(xp.isfinite(v)))
+        return finite(v)
     except (TypeError, ValueError):  # not a number (an object given as is)
         return True
 

@@ -499,8 +499,8 @@ class CompiledGradient:
         0·∞, and its errors name the operation."""
         from .reverse import ReverseEngine
 
-        body = self.function.freeze(*[as_input(a) for a in args[:len(self.shapes)]])[0]
         xs = [as_input(a) for a in args[:len(self.shapes)]]
+        body = self.function.freeze(*xs)[0]
         engine = ReverseEngine()
         with np.errstate(**STRICT):
             if kind == "vjp":

@@ -789,7 +789,7 @@ def _digamma_drop_right(x: Any, y: Any) -> Any:
     (∂betaln/∂b at (1e-17, 2) is −ψ₁(2)·1e-17, the subtraction 0; ∂/∂a at (1e17, 1) is
     −1e-17): there −Σₖ yᵏ/k!·ψ⁽ᵏ⁾(x), k = 1…6, whose terms fall by y/distance ≤ 1e-3;
     elsewhere as written."""
-    pole = where(greater(x, 0.0), abs(x), abs(x - floor(x + 0.5)))  # to the nearest pole
+    pole = _pole_gap(x)
     small = logical_and(greater(pole, 0.0), less_equal(abs(y), _DIGAMMA_STEP * pole))
     safe_y = where(small, y, 0.0)  # the series at the points it serves only
     safe_x = where(small, x, 1.0)  # (no pole reached where it does not)
@@ -799,6 +799,12 @@ def _digamma_drop_right(x: Any, y: Any) -> Any:
         term = term * safe_y / k
         series = series + term * polygamma(k, safe_x)
     return where(small, -series, digamma(x) - digamma(x + y))
+
+
+def _pole_gap(x: Any) -> Any:
+    """The distance from x to the nearest pole of ψ and Γ (0, −1, −2, …), in records (the rules'
+    branch tests): x itself for x > 0. (:func:`_pole_distance` is the symbolic predicates'.)"""
+    return where(greater(x, 0.0), abs(x), abs(x - floor(x + 0.5)))
 
 
 def _sin_pi(x: Any) -> Any:
@@ -867,7 +873,7 @@ def _digamma_drop(x: Any, y: Any) -> Any:
     ψ(x) − ψ(s)'s y-derivative −ψ₁(s) has no cancellation at all).
     """
     s = x + y
-    pole = where(greater(x, 0.0), abs(x), abs(x - floor(x + 0.5)))
+    pole = _pole_gap(x)
     small = logical_and(greater(pole, 0.0), less_equal(abs(y), _DIGAMMA_STEP * pole))
     ex, es = x - floor(x + 0.5), s - floor(s + 0.5)  # the signed distances ε, δ (exact)
     alike = logical_and(not_equal(ex, 0.0),  # |ε|, |δ| within 2 of each other, either sign
@@ -976,6 +982,15 @@ _BETA_SMALL_TERMS = 20
 _ZETA: list[float] = []
 
 
+def _zeta_values() -> list[float]:
+    """ζ(k) for k = 0 … :data:`_BETA_SMALL_TERMS` (SciPy's, computed on first use): the
+    coefficients of the series of ln Γ(1 + z) that beta's small-argument forms read."""
+    if not _ZETA:
+        zeta = special_module(np).zeta
+        _ZETA.extend(float(zeta(k, 1.0)) for k in range(_BETA_SMALL_TERMS + 1))
+    return _ZETA
+
+
 def _beta_small_rest(x: Any, y: Any) -> Any:
     """∂R/∂x for R = B(x, y) − 1/x − 1/y at small x, y (|x|, |y|, |x + y| < 1). With s = x + y,
     ln Γ(1 + z) = −γz + Σₖ (−1)ᵏζ(k)/k·zᵏ (k ≥ 2) gives ln(Γ(1 + x)Γ(1 + y)/Γ(1 + s)) = −xy·Q,
@@ -983,19 +998,17 @@ def _beta_small_rest(x: Any, y: Any) -> Any:
     and B = (s/(xy))·e^(−xyQ) = 1/x + 1/y − s·Q·φ(−xyQ), φ(u) = (eᵘ − 1)/u. The polynomial
     series have no pole part, so the derivatives of ∂R/∂x (the mixed second derivative of B
     above all: 2ζ(3) at the origin) keep their digits."""
-    if not _ZETA:
-        zeta = special_module(np).zeta
-        _ZETA.extend(float(zeta(k, 1.0)) for k in range(_BETA_SMALL_TERMS + 1))
+    zeta_ = _zeta_values()
     s = x + y
     p, px = 2.0, 0.0  # P₂ and ∂P₂/∂x
     xk, yk = 1.0, 1.0  # x^(k−2), y^(k−2)
-    q, qx = _ZETA[2], 0.0  # Q and ∂Q/∂x, from c₂·P₂ = ζ(2)/2·2
+    q, qx = zeta_[2], 0.0  # Q and ∂Q/∂x, from c₂·P₂ = ζ(2)/2·2
     for k in range(2, _BETA_SMALL_TERMS):
         # P_{k+1} = s·Pₖ + x^(k−1) + y^(k−1); ∂/∂x: Pₖ + s·∂Pₖ/∂x + (k−1)·x^(k−2)
         px = p + s * px + (k - 1) * xk
         xk, yk = xk * x, yk * y
         p = s * p + xk + yk
-        c = (-1.0) ** (k + 1) * _ZETA[k + 1] / (k + 1)
+        c = (-1.0) ** (k + 1) * zeta_[k + 1] / (k + 1)
         q = q + c * p
         qx = qx + c * px
     u = -(x * y) * q
@@ -1016,15 +1029,13 @@ def _beta_lone_partial(g: Any, t: Any, by_t: bool) -> Any:
     = −γ + Σₖ (−1)ᵏζ(k)/k·t^(k−1) − Σₖ t^(k−1)/k!·ψ⁽ᵏ⁻¹⁾(g). The pole part 1/t has no g in it,
     so ∂²B/∂a∂b and ∂²B/∂g² come from smooth series: B·(ψ(a) − ψ(s))·(ψ(b) − ψ(s)) − B·ψ₁(s)
     cancelled two 2³¹·ψ₁ terms at (−3.25, 2⁻³¹) (and the reflected form two 1/t² terms)."""
-    if not _ZETA:
-        zeta = special_module(np).zeta
-        _ZETA.extend(float(zeta(k, 1.0)) for k in range(_BETA_SMALL_TERMS + 1))
+    zeta_ = _zeta_values()
     # ln Γ(1 + t)/t and its t-derivative: −γ + Σ_{k≥2} (−1)ᵏζ(k)/k·t^(k−1)
     lt, lt_t = -0.5772156649015329, 0.0
     tk, tk1 = 1.0, 0.0  # t^(k−1), t^(k−2) at k = 1
     for k in range(2, _BETA_SMALL_TERMS + 1):
         tk1, tk = tk, tk * t
-        c = (-1.0) ** k * _ZETA[k] / k
+        c = (-1.0) ** k * zeta_[k] / k
         lt = lt + c * tk
         lt_t = lt_t + c * (k - 1) * tk1
     # F = Σ_{k≥1} t^(k−1)/k!·ψ⁽ᵏ⁻¹⁾(g), F_g = Σ t^(k−1)/k!·ψ⁽ᵏ⁾(g), F_t = Σ (k−1)t^(k−2)/k!·ψ⁽ᵏ⁻¹⁾(g)
@@ -1052,7 +1063,7 @@ def _beta_lone_partial(g: Any, t: Any, by_t: bool) -> Any:
 def _beta_lone(t: Any, g: Any) -> Any:
     """t ≠ 0 small (|t| ≤ 0.05) beside g's distance to its nearest pole (≤ 1e-3 of it), |g| <
     100: B(g, t) near its pole in t only (:func:`_beta_lone_partial`)."""
-    pole = where(greater(g, 0.0), abs(g), abs(g - floor(g + 0.5)))
+    pole = _pole_gap(g)
     return logical_and(logical_and(not_equal(t, 0.0), less_equal(abs(t), _BETA_SMALL)),
                        logical_and(less_equal(abs(t), _DIGAMMA_STEP * pole), less(abs(g), 100.0)))
 
