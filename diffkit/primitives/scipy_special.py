@@ -882,9 +882,14 @@ def _digamma_drop(x: Any, y: Any) -> Any:
     both = logical_and(logical_and(logical_not(small), alike),
                        logical_and(less(x, 0.5), less(s, 0.5)))
     xb, yb = where(both, x, 0.25), where(both, y, 0.0)  # the reflected branch where it serves
-    sb = xb + yb
+    # the pole parts read x and y through nodes of their own (not xb, yb): their x-derivative
+    # is two terms of size π²/(sin(πx)·sin(πs)) that cancel, and a reverse sweep sums a node's
+    # adjoint over its uses in the order it meets them: with the regular part's ψ₁ among them
+    # the sum was (−4.6e18 + 0.36) + 4.6e18 = 0 at (2 − 2⁻³⁰, −3 + 2⁻³¹) (∂²betaln/∂b² by
+    # reverse over reverse, method='compiled'); on their own nodes the pair meets first
+    xp, yp = where(both, x, 0.25), where(both, y, 0.0)
     reflected = (_digamma_drop_right(1.0 - xb, -yb)
-                 - math.pi * _sin_pi(yb) / (_sin_pi(xb) * _sin_pi(sb)))
+                 - math.pi * _sin_pi(yp) / (_sin_pi(xp) * _sin_pi(xp + yp)))
     xo, yo = where(both, 1.0, x), where(both, 0.0, y)
     other = where(small, _digamma_drop_right(xo, yo),
                   _digamma_accurate(xo) - _digamma_accurate(xo + yo))
