@@ -34,7 +34,7 @@ _OPPOSITE += [(float(a0 - 2 * d), float(b0 + d))
               for d in (2.0**-31, -(2.0**-31), 2.0**-20, -(2.0**-20), 2.0**-12)]
 
 
-@pytest.mark.parametrize("method", ["reverse", "forward"])
+@pytest.mark.parametrize("method", ["reverse", "forward", "compiled"])
 @pytest.mark.parametrize("a, b", _OPPOSITE)
 def test_betaln_hessian_at_opposite_equal_pole_distances(a, b, method):
     f = dk.function(lambda a, b: sc.betaln(a, b))
@@ -49,7 +49,7 @@ _LONE = [(-3.25, 2.0**-31), (-3.125, 2.0**-31), (-0.25, 2.0**-31), (-1.25, 2.0**
          (-3.25, -(2.0**-31)), (7.5, 2.0**-40), (-0.375, 1e-12)]
 
 
-@pytest.mark.parametrize("method", ["reverse", "forward"])
+@pytest.mark.parametrize("method", ["reverse", "forward", "compiled"])
 @pytest.mark.parametrize("swap", [False, True])
 @pytest.mark.parametrize("a, b", _LONE)
 def test_beta_derivatives_with_one_argument_at_a_pole(a, b, swap, method):

@@ -60,3 +60,30 @@ def test_jit_of_compiled_hessian_and_third_derivatives(a, b):
     db = dk.jit(lambda a, b: dk.grad(f, wrt=1)(a, b))
     np.testing.assert_allclose(dk.hessian(db, method="compiled")(a, b), _ref_third(a, b),
                                rtol=1e-12, atol=0)
+
+
+# beta's branches (tests/test_beta_branches43.py, test_beta_poles43.py) by generated code
+_BETA_POINTS = [(-3.25, 2.0**-31), (2 - 2.0**-30, 2.0**-31), (7.5, 2.0**-40), (-0.375, 1e-12),
+                (1.0, -1.999999999), (-1.999999999, 1.0), (1e-8, 1e-8),
+                (0.04, -0.03), (-1 + 2.0**-31, 0.9999), (-(2.0**-31), -1 + 2.0**-20)]
+
+
+def _ref_beta_hessian(a, b):
+    with mp.workdps(50):
+        a, b = mp.mpf(a), mp.mpf(b)
+        s = a + b
+        g = [mp.psi(0, a) - mp.psi(0, s), mp.psi(0, b) - mp.psi(0, s)]
+        h = [[mp.psi(1, a) - mp.psi(1, s), -mp.psi(1, s)],
+             [-mp.psi(1, s), mp.psi(1, b) - mp.psi(1, s)]]
+        big = mp.beta(a, b)
+        return np.array([[float(big * (g[i] * g[j] + h[i][j])) for j in range(2)]
+                         for i in range(2)])
+
+
+@pytest.mark.parametrize("a, b", _BETA_POINTS)
+def test_beta_hessian_by_generated_code(a, b):
+    f = dk.jit(lambda a, b: sc.beta(a, b))
+    hessian = dk.hessian(f, method="compiled")
+    got = np.asarray(hessian(a, b), dtype=float)
+    assert hessian.engine.last is not None
+    np.testing.assert_allclose(got, _ref_beta_hessian(a, b), rtol=1e-6 if b == 0.9999 else 1e-9)
