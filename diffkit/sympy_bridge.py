@@ -68,7 +68,8 @@ _SCALED: dict[type, Any] = {}
 
 #: SymPy classes that the table's translations subclass and that mean the same as the primitive on
 #: its whole real domain, so SymPy's own ``erf(x)``, ``gamma(x)``, ``Mod(x, y)``, … are accepted.
-#: Not loggamma: SymPy's is complex below 0, where gammaln is log|Γ|. expm1 and log1p are
+#: Not loggamma: SymPy's is complex below 0, where gammaln is log|Γ| (gammaln's translation is a
+#: SymPy function of its own, which maps back to gammaln). expm1 and log1p are
 #: ``sympy.codegen.cfunctions``'.
 _SAME_AS_PARENT = frozenset({"erf", "erfc", "erfinv", "erfcinv", "gamma", "beta", "besselj",
                              "bessely", "besseli", "besselk", "floor", "ceiling", "Mod", "tanh",

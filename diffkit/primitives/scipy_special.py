@@ -27,7 +27,8 @@ conventions on top:
   ∂/∂y = x/y, taken as 0 at (0, 0), where xlogy(0, y) = 0 is constant in y; ∂/∂x at y = 0 is
   −∞: a ``NonDifferentiableError`` where x is differentiated. xlog1py likewise at y = −1.
 * **gammaln is log|Γ(x)|** for real x (also between the poles on the negative axis); its SymPy
-  translation is ``loggamma``, whose derivative ψ is the same there.
+  translation (and betaln's, written with it) is a function of its own, ``gammaln`` (mpmath's
+  log|Γ|, derivative ψ), not SymPy's ``loggamma``, which is complex below 0.
 * **complex numbers**: erf, erfc, ndtr and log_ndtr are holomorphic (SciPy evaluates them at
   complex points; the derivative is the complex one); the others refuse complex inputs by name.
 * **expit** is a record of its own, not the ``sigmoid`` record: sigmoid's values differ from
@@ -70,11 +71,12 @@ Python-level functions do not dispatch: ``scipy.special.softmax``, ``logsumexp``
 ``dk.multigammaln`` (a composite of gammaln, SciPy's values bit for bit).
 
 SymPy translations use subclasses of SymPy's own functions (``erf``, ``erfinv``, ``gamma``,
-``loggamma``, ``polygamma``, ``beta``, ``besselj``, ``bessely``, ``besseli``, ``besselk``, …) that
+``polygamma``, ``beta``, ``besselj``, ``bessely``, ``besseli``, ``besselk``, …) that
 keep SymPy's derivatives and values and print as calls of scipy.special, so the symbolic engine
-can compile them; ive, rgamma, gammasgn, gammainc, gammaincc and betainc, which SymPy lacks (or
-has only unregularized), are SymPy functions of their own with mpmath values. All are built on
-first use (``import diffkit`` loads no SymPy).
+can compile them; gammaln (SymPy's loggamma means another function below 0), ive, rgamma,
+gammasgn, gammainc, gammaincc and betainc, which SymPy lacks (or has only unregularized), are
+SymPy functions of their own with mpmath values. All are built on first use (``import diffkit``
+loads no SymPy).
 """
 
 from __future__ import annotations
@@ -204,8 +206,7 @@ _SYMPY: dict[str, Any] = {}
 #: SymPy function -> (scipy.special name, math-module name or None) of its printed code
 _PRINTED = {"erf": ("erf", "erf"), "erfc": ("erfc", "erfc"), "erfinv": ("erfinv", None),
             "erfcinv": ("erfcinv", None), "gamma": ("gamma", "gamma"),
-            "loggamma": ("gammaln", "lgamma"), "polygamma": ("polygamma", None),
-            "beta": ("beta", None)}
+            "polygamma": ("polygamma", None), "beta": ("beta", None)}
 
 
 _SYMPY_LOCK = threading.Lock()
@@ -304,7 +305,73 @@ def _build_sympy(sp: Any) -> None:
     _SYMPY["log_ndtr"] = log_ndtr
     _build_log_ndtr_derivative_sympy(sp, scipy_call)
     _build_bessel_sympy(sp, scipy_call)
+    _build_gammaln_sympy(sp, scipy_call)
     _build_gamma_sympy(sp, scipy_call)
+
+
+def _build_gammaln_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str]) -> None:
+    """gammaln(x) = log|Γ(x)| as a SymPy function of its own (not a subclass of SymPy's
+    loggamma, the principal branch of log Γ: complex below 0, and SymPy folds it there at a
+    Float, loggamma(−0.5) = log(2√π) − iπ, which turned exp(betaln(x, −0.5))′ negative)."""
+    from sympy.core.logic import fuzzy_and, fuzzy_not
+
+    polygamma = _SYMPY["polygamma"]
+
+    class gammaln(sp.Function):  # SymPy's naming: the class is the function
+        """log|Γ(x)| for real x, SciPy's ``gammaln`` (and diffkit's), printed by that name: real on
+        the whole real line, between the poles 0, −1, −2, … too (+∞ at them), where SymPy's
+        ``loggamma`` is complex (off by −iπ·k). Its derivative is ψ(x) = polygamma(0, x); its
+        numeric value is mpmath's log|Γ| (the real part of ``mpmath.loggamma``) at the precision
+        asked for, so a Float argument folds to that real number; an exact argument stays
+        unevaluated (a pole is ∞). ``rewrite(gamma)`` gives log(Abs(gamma(x)))."""
+
+        nargs = 1
+
+        @classmethod
+        def eval(cls, x: Any) -> Any:
+            if x is sp.oo or (x.is_integer and x.is_nonpositive):
+                return sp.oo
+            return None
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            if argindex != 1:
+                raise sp.ArgumentIndexError(self, argindex)
+            return polygamma(0, self.args[0])
+
+        def _eval_evalf(self, prec: int) -> Any:
+            import mpmath
+
+            x = self.args[0] if self.args[0].is_Float else self.args[0]._eval_evalf(prec)
+            if x is None or not x.is_Float:  # symbolic, complex or infinite: no value here
+                return None
+            with mpmath.workprec(prec + 20):
+                z = x._to_mpmath(prec + 20)
+                if mpmath.isint(z) and z <= 0:
+                    return sp.oo
+                value = mpmath.loggamma(z).real
+            return sp.Float(value, precision=prec)
+
+        def _eval_is_extended_real(self) -> bool | None:
+            return True if self.args[0].is_real else None  # ∞ at the poles
+
+        def _eval_is_real(self) -> bool | None:
+            x = self.args[0]
+            if not x.is_real:
+                return None
+            return fuzzy_not(fuzzy_and([x.is_integer, x.is_nonpositive]))
+
+        _eval_is_finite = _eval_is_real
+
+        def _eval_rewrite_as_gamma(self, x: Any, **kwargs: Any) -> Any:
+            return sp.log(sp.Abs(sp.gamma(x)))
+
+        def _numpycode(self, printer: Any) -> str:
+            return scipy_call("gammaln", [printer._print(self.args[0])])
+
+        def _pythoncode(self, printer: Any) -> str:
+            return f"math.lgamma({printer._print(self.args[0])})"  # log|Γ| too
+
+    _SYMPY["gammaln"] = gammaln
 
 
 #: the SymPy Bessel functions -> (scipy.special names of orders 0 and 1, of an integer order, of
@@ -450,7 +517,7 @@ def _build_gamma_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str])
     with mpmath values, printed as scipy.special calls. Their derivatives in x are the integrands
     (SymPy's lowergamma/uppergamma are not regularized, and their derivatives in a are Meijer G
     functions): the derivative by a or b is refused by name."""
-    loggamma, polygamma = _SYMPY["loggamma"], _SYMPY["polygamma"]
+    gammaln, polygamma = _SYMPY["gammaln"], _SYMPY["polygamma"]  # a, b > 0: log Γ
     gamma = _SYMPY["gamma"]
 
     def rgamma_fdiff(self: Any, argindex: int = 1) -> Any:
@@ -468,7 +535,7 @@ def _build_gamma_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str])
             if argindex == 1:
                 raise MissingRuleError(_parameter_message(type(self).__name__, "parameter a"))
             a, x = self.args
-            return sign * sp.exp((a - 1) * sp.log(x) - x - loggamma(a))
+            return sign * sp.exp((a - 1) * sp.log(x) - x - gammaln(a))
 
         return fdiff
 
@@ -476,8 +543,8 @@ def _build_gamma_sympy(sp: Any, scipy_call: Callable[[str, Sequence[str]], str])
         if argindex in (1, 2):
             raise MissingRuleError(_parameter_message("betainc", "parameter " + "ab"[argindex - 1]))
         a, b, x = self.args
-        return sp.exp((a - 1) * sp.log(x) + (b - 1) * sp.log(1 - x) - loggamma(a) - loggamma(b)
-                      + loggamma(a + b))
+        return sp.exp((a - 1) * sp.log(x) + (b - 1) * sp.log(1 - x) - gammaln(a) - gammaln(b)
+                      + gammaln(a + b))
 
     _SYMPY["rgamma"] = _mp_function(sp, scipy_call, "rgamma", 1, lambda mp, x: mp.rgamma(x),
                                     rgamma_fdiff)
@@ -583,7 +650,7 @@ log_ndtr = elementwise(
         "(scipy.special.log_ndtr).")
 
 # ----- where the symbolic engine's float64 derivatives cannot be trusted (``symbolic_inexact``) ----
-# Measured against mpmath (tests/test_symbolic_beta43.py): SymPy's Γ′ = Γ·ψ, loggamma′ = ψ and
+# Measured against mpmath (tests/test_symbolic_beta43.py): SymPy's Γ′ = Γ·ψ, gammaln′ = ψ and
 # beta's B·(ψ(a) − ψ(a + b)) read SciPy's ψ, 1e-16/d relative off at x = −n + d (6e-7 at
 # d = 1e-10, 6e-12 at 1e-6); ψ(a) − ψ(a + b) cancels where a + b rounds near a pole of Γ(a + b)
 # (error ε·max(|a|, |b|)/d: 1e-7 at d = 1e-9, 6e-12 at 1e-6), where a or b is small (1e-10
@@ -642,7 +709,7 @@ gamma = elementwise(
 gammaln = elementwise(
     "gammaln", _scipy("gammaln", "x", overflow=_not_at_poles),
     (lambda x, o: _digamma_accurate(x),),
-    lambda sp, x: _sym(sp, "loggamma")(x), numpy=(), scipy=("gammaln",),
+    lambda sp, x: _sym(sp, "gammaln")(x), numpy=(), scipy=("gammaln",),
     unicode="ln|Γ|", latex=r"\ln\lvert\Gamma\rvert", domain=((0.2, 4.0),),
     domain_text=f"gammaln (log|Γ(x)|) has {_POLES}", holomorphic=False,
     doc="log|Γ(x)| for real x (scipy.special.gammaln); its derivative is digamma.",
@@ -1091,8 +1158,8 @@ beta = elementwise(
 betaln = elementwise(
     "betaln", _scipy("betaln", "a", "b", overflow=_not_at_poles),
     (_betaln_partial(0), _betaln_partial(1)),
-    lambda sp, a, b: (_sym(sp, "loggamma")(a) + _sym(sp, "loggamma")(b)
-                      - _sym(sp, "loggamma")(a + b)),
+    lambda sp, a, b: (_sym(sp, "gammaln")(a) + _sym(sp, "gammaln")(b)
+                      - _sym(sp, "gammaln")(a + b)),  # log|Γ(a)Γ(b)/Γ(a + b)|
     numpy=(), scipy=("betaln",), latex=r"\ln\lvert\operatorname{B}\rvert",
     domain=((0.2, 3.0), (0.2, 3.0)),
     domain_text="betaln has poles where a or b is 0, -1, -2, ...", holomorphic=False,
