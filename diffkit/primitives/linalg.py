@@ -19,7 +19,10 @@ differentiable even where its eigenvectors are not.
 
 **Conventions.** Values within r = 2·ε·max|v| of each other are equal: tied eigenvalues (and
 singular values) share their derivative equally, as tied maxima do (``amax``); a singular value
-within r of 0 is zero, with derivative 0 (as abs′(0) = 0). Beyond r each value has its own
+within r of 0 is zero, with derivative 0 (as abs′(0) = 0) where the singular values come alone
+(svdvals, norms); S of a full ``svd`` there is a NonDifferentiableError where its cotangent
+(tangent) is not 0, since U·S·Vh is smooth there and S alone is not, and the cotangents cannot
+tell which (see :func:`_zero_singular_value_check`). Beyond r each value has its own
 derivative, resting on vectors that rounding turns by about θ = 4·ε·max|v|/gap (for a singular
 value of a matrix that is not square, also 4·ε·max|σ|/σ near 0): where that turn moves the
 answer by more than 1e-3 of its size (1e-2 in float32) — cotangents that differ across a close
@@ -234,17 +237,25 @@ _NEAR = 64.0
 _NEAR_TOLERANCE = (1e-3, 1e-2)
 
 
+def _top(values: Any) -> Any:
+    """max|v| over the last axis, kept (..., 1), as records; 0 for an empty axis (a matrix with
+    no values: amax has no identity there, and a level of 0 leaves nothing to compare)."""
+    if shape_of(values)[-1] == 0:
+        return sum(abs(values), axis=-1, keepdims=True)
+    return amax(abs(values), axis=-1, keepdims=True)
+
+
 def _rounding(values: Any) -> Any:
     """The tie level r = 2·ε·max|v| per matrix, as records of `values` (..., n) with a trailing
     kept axis (..., 1): values closer than r are equal (ties), a singular value below it is 0."""
-    return amax(abs(values), axis=-1, keepdims=True) * (_TIE * _eps(values))
+    return _top(values) * (_TIE * _eps(values))
 
 
 def _tolerance(values: Any) -> Any:
     """The vectors' window u = 64·n·ε·max|v| (records, (..., 1)): values closer than u have
     eigenvectors (singular vectors) that rounding leaves undetermined."""
     n = shape_of(values)[-1]
-    return amax(abs(values), axis=-1, keepdims=True) * (_NEAR * builtins.max(n, 1) * _eps(values))
+    return _top(values) * (_NEAR * builtins.max(n, 1) * _eps(values))
 
 
 def _tie_weights(values: Any) -> Any:
@@ -1059,18 +1070,56 @@ def _singular_value_vjp(name: str, ct: Any, s: Any, u: Any, vh: Any) -> Any:
         lambda: _untied(g, nonzero), _SINGULAR_KINK, s)
 
 
+def _zero_singular_value_check(s: Any, term: Any, what: str) -> None:
+    """Raise where S of svd(a) (not svdvals) would move a zero singular value: `term` (its
+    cotangent σ̄, or a tangent's uᵢᵀ·Ȧ·vᵢ) must vanish there.
+
+    At a zero σₖ the SVD has no derivative, only one-sided ones: σₖ(A + tȦ) = |t·uₖᵀȦvₖ| (and for
+    a matrix that is not square, or several zero σ, a norm over the null spaces), while LAPACK
+    flips the sign of uₖ or vₖ as t changes sign. A function f = F(U, S, Vh) is smooth there
+    exactly when F does not see the flip together with the kink: U·S·Vh (σₖ·uₖ·vₖᵀ = t·uₖuₖᵀȦvₖvₖᵀ
+    is smooth) is, its gradient holding the null-space term Pᵤ·C·Pᵥ; F(S) alone is not (svdvals'
+    convention gives it the subgradient 0). The cotangents at the point cannot tell the two apart
+    (the reconstruction's Ūₖ = σₖ·C·vₖ is 0, so U's check passes, and σ̄ₖ = uₖᵀCvₖ ≠ 0 is what
+    the convention would drop: a wrong gradient), nor recover Pᵤ·C·Pᵥ beyond one simple zero of a
+    square matrix; so σ̄ₖ ≠ 0 there is a named error. svdvals keeps the kink convention: it comes
+    without vectors."""
+    sv = _peek(s)
+    if sv.size == 0:
+        return
+    rounding, _ = _plain_levels(sv)
+    zero = sv <= rounding
+    if not _nonzero_at(term, zero):
+        return
+    raise NonDifferentiableError(
+        f"svd: the singular value {_values_text(s, zero[..., :, None] & zero[..., None, :])} is "
+        f"zero (the matrix is rank-deficient), where S has a kink and U, Vh flip signs: S's "
+        f"derivative depends on how U and Vh use it ({what}; U·S·Vh is smooth there, S alone is "
+        "not); differentiate a function of the singular values alone with np.linalg.svd(a, "
+        "compute_uv=False) (a zero one has derivative 0), a reconstruction as the matrix itself "
+        "or U[:, :r]·S[:r]·Vh[:r] over the r nonzero singular values, or move the point")
+
+
 def _svd_s_jvp(ts: Any, k: int, xs: Any, out: Any, full_matrices: bool = True) -> Any:
     _real_only("svd", xs[0])
     a, p = xs
-    return _singular_value_jvp("svd", ts[0], out, svd_u(a, p, full_matrices=full_matrices),
-                               svd_vh(a, p, full_matrices=full_matrices))
+    u, vh = svd_u(a, p, full_matrices=full_matrices), svd_vh(a, p, full_matrices=full_matrices)
+    n = shape_of(out)[-1]
+    _zero_singular_value_check(out, einsum("...ji,...jk,...ik->...i", u[..., :n], ts[0],
+                                           vh[..., :n, :]), "in this direction")
+    return _singular_value_jvp("svd", ts[0], out, u, vh)
 
 
 def _svd_s_vjp(ct: Any, xs: Any, out: Any, full_matrices: bool = True) -> Any:
     _real_only("svd", xs[0])
     a, p = xs
-    return (lambda: _singular_value_vjp("svd", ct, out, svd_u(a, p, full_matrices=full_matrices),
-                                        svd_vh(a, p, full_matrices=full_matrices)), None)
+
+    def g() -> Any:
+        _zero_singular_value_check(out, ct, "for this cotangent")
+        return _singular_value_vjp("svd", ct, out, svd_u(a, p, full_matrices=full_matrices),
+                                   svd_vh(a, p, full_matrices=full_matrices))
+
+    return (g, None)
 
 
 svd_s = structural(
@@ -1078,7 +1127,8 @@ svd_s = structural(
     jvp=_svd_s_jvp, vjp=_svd_s_vjp, nargs=2, sympy=False, latex=r"\sigma",
     holomorphic=False,
     doc="The singular values read out of svd_packed(a) = p (the second output of dk.svd); equal "
-        "ones share their derivative, a zero one has derivative 0; close ones are a "
+        "ones share their derivative; a zero one is a NonDifferentiableError where its "
+        "cotangent is not 0 (svdvals gives it 0); close ones are a "
         "NonDifferentiableError where rounding leaves the answer uncertain, as in svdvals.")
 
 
@@ -1348,7 +1398,8 @@ def _r_inverse(r: Any) -> Any:
     """R⁻¹, or a NonDifferentiableError where R is (numerically) singular."""
     d = np.abs(np.diagonal(_peek(r), axis1=-2, axis2=-1))
     n = d.shape[-1]
-    tol = 64.0 * n * float(np.finfo(d.dtype).eps) * np.max(np.abs(_peek(r)), axis=(-2, -1))
+    tol = 64.0 * n * float(np.finfo(d.dtype).eps) * np.max(np.abs(_peek(r)), axis=(-2, -1),
+                                                           initial=0.0)
     if np.any(d <= tol[..., None]):
         raise NonDifferentiableError(
             "qr: the matrix has linearly dependent columns (R is singular), where Q and R are "
@@ -1511,26 +1562,92 @@ def _pinv_parts(a: Any, x: Any, hermitian: bool) -> tuple[Any, Any, Any]:
     return a, _eye(m, x) - matmul(a, x), _eye(n, x) - matmul(x, a)
 
 
+def _truncation(a: Any, rcond: Any, rtol: Any) -> Any:
+    """None where the cutoff drops only zero singular values of `a` (pinv of a is then pinv of the
+    matrix of its rank: Golub–Pereyra's formula as it stands); else the records (U, s, V, W) of
+    a's reduced SVD with W (..., k, k): W[j, i] = σⱼ/(σᵢ² − σⱼ²) for i kept, j dropped (0
+    elsewhere), the coupling through which the rank-r truncation Aᵣ = Uᵣ·Sᵣ·Vᵣᵀ — the matrix pinv
+    inverts — moves with a. A singular value at the cutoff (within u = 64·k·ε·max σ of it, where
+    the kept set changes) is a NonDifferentiableError."""
+    sv = np.linalg.svd(_peek(a), compute_uv=False)
+    if sv.size == 0:
+        return None
+    rc = rcond if rcond is not None else rtol if rtol is not None else 1e-15
+    top = np.max(sv, axis=-1, keepdims=True)
+    cutoff = rc * top
+    rounding, window = _plain_levels(sv)
+    dropped = sv <= cutoff
+    if not np.any(dropped & (sv > rounding)):
+        return None
+    at = np.abs(sv - cutoff) <= window
+    if np.any(at & (cutoff > window)):
+        *batch, i = (int(j) for j in np.argwhere(at & (cutoff > window))[0])
+        place = f" (matrix {tuple(batch)} of the stack)" if batch else ""
+        raise NonDifferentiableError(
+            f"pinv: the singular value {sv[(*batch, i)]:.6g}{place} sits at the cutoff "
+            f"{float(cutoff[(*batch, 0)]):.6g} (rcond·max σ), where the pseudo-inverse jumps (a "
+            "singular value is kept on one side and dropped on the other): it has no derivative "
+            "there; move rcond/rtol away from the singular values, or use method='fd' for a "
+            "one-sided estimate")
+    p = svd_packed(a, False)
+    u, sig, v = svd_u(a, p, full_matrices=False), svd_s(a, p, full_matrices=False), _mT(
+        svd_vh(a, p, full_matrices=False))
+    xp = namespace_of(a)
+    pair = xp.asarray(dropped[..., :, None] & ~dropped[..., None, :])  # row j dropped, col i kept
+    sq = sig * sig
+    one, zero = _const(sig, 1.0), _const(sig, 0.0)
+    w = where(pair, _col(sig) / where(pair, _row(sq) - _col(sq), one), zero)
+    return u, sig, v, w
+
+
+def _truncation_jvp(t: Any, parts: Any) -> Any:
+    """Ȧᵣ up to its dropped–dropped block (which Golub–Pereyra's formula does not read): Ȧ plus
+    U·D·Vᵀ, with Ṗ = Uᵀ·Ȧ·V, D[j, i] = Wⱼᵢ·(σᵢ·Ṗᵢⱼ + σⱼ·Ṗⱼᵢ) and D[i, j] = Wⱼᵢ·(σᵢ·Ṗⱼᵢ + σⱼ·Ṗᵢⱼ)
+    (i kept, j dropped): the kept singular vectors turn towards the dropped ones by
+    (σᵢ·Ṗⱼᵢ + σⱼ·Ṗᵢⱼ)/(σᵢ² − σⱼ²) (Townsend 2016), times σᵢ, less what Ȧ itself holds there."""
+    u, sig, v, w = parts
+    dp = _mm(_mT(u), t, v)
+    dpt = _mT(dp)
+    d = w * (dpt * _row(sig) + dp * _col(sig)) + _mT(w) * (dpt * _col(sig) + dp * _row(sig))
+    return t + _mm(u, d, _mT(v))
+
+
+def _truncation_vjp(g: Any, parts: Any) -> Any:
+    """The transpose of :func:`_truncation_jvp`: Ā = Ḡ + U·P̄·Vᵀ, Ḡ_D = Uᵀ·Ḡ·V."""
+    u, sig, v, w = parts
+    gd = _mm(_mT(u), g, v)
+    a1, a2 = w * gd, _mT(w) * gd
+    pbar = (_mT(a1 * _row(sig)) + a1 * _col(sig) + _mT(a2 * _col(sig)) + a2 * _row(sig))
+    return g + _mm(u, pbar, _mT(v))
+
+
 def _pinv_jvp(ts: Any, k: int, xs: Any, out: Any, rcond: Any = None, rtol: Any = None,
               hermitian: bool = False) -> Any:
-    """Ẋ = −X·Ȧ·X + X·Xᵀ·Ȧᵀ·(I − A·X) + (I − X·A)·Ȧᵀ·Xᵀ·X (Golub & Pereyra; the rank kept)."""
+    """Ẋ = −X·Ȧᵣ·X + X·Xᵀ·Ȧᵣᵀ·(I − A·X) + (I − X·A)·Ȧᵣᵀ·Xᵀ·X (Golub & Pereyra on the rank-r
+    truncation Aᵣ that pinv inverts; Ȧᵣ = Ȧ where the cutoff drops only zero singular values)."""
     _real_only("pinv", xs[0])
     x = out
-    _, left, right = _pinv_parts(xs[0], x, hermitian)
+    a, left, right = _pinv_parts(xs[0], x, hermitian)
     t = _triangle_symmetric(ts[0], True) if hermitian else ts[0]
+    parts = _truncation(a, rcond, rtol)
+    if parts is not None:
+        t = _truncation_jvp(t, parts)
     return (-_mm(x, t, x) + _mm(x, _mT(x), _mT(t), left) + _mm(right, _mT(t), _mT(x), x))
 
 
 def _pinv_vjp(ct: Any, xs: Any, out: Any, rcond: Any = None, rtol: Any = None,
               hermitian: bool = False) -> Any:
-    """Ā = −Xᵀ·X̄·Xᵀ + (I − A·X)·X̄ᵀ·X·Xᵀ + Xᵀ·X·X̄ᵀ·(I − X·A)."""
+    """Ā = −Xᵀ·X̄·Xᵀ + (I − A·X)·X̄ᵀ·X·Xᵀ + Xᵀ·X·X̄ᵀ·(I − X·A), then through the truncation."""
     _real_only("pinv", xs[0])
 
     def g() -> Any:
         x = out
-        _, left, right = _pinv_parts(xs[0], x, hermitian)
+        a, left, right = _pinv_parts(xs[0], x, hermitian)
         ga = (-_mm(_mT(x), ct, _mT(x)) + _mm(left, _mT(ct), x, _mT(x))
               + _mm(_mT(x), x, _mT(ct), right))
+        parts = _truncation(a, rcond, rtol)
+        if parts is not None:
+            ga = _truncation_vjp(ga, parts)
         return _triangle_adjoint(ga, True) if hermitian else ga
 
     return (g,)
@@ -1540,8 +1657,9 @@ pinv = structural(
     "pinv", _pinv_impl, jvp=_pinv_jvp, vjp=_pinv_vjp, prepare=_prepare_pinv,
     numpy=("linalg.pinv",), sympy=False, latex=r"^{+}",
     holomorphic=False,
-    doc="Moore–Penrose pseudo-inverse (NumPy's cutoff rcond/rtol); its derivative keeps the rank "
-        "(exact where the singular values kept stay above the cutoff).")
+    doc="Moore–Penrose pseudo-inverse (NumPy's cutoff rcond/rtol); its derivative is that of the "
+        "pseudo-inverse of the rank-r truncation the cutoff keeps (a singular value at the "
+        "cutoff is a NonDifferentiableError).")
 
 
 # ----- lstsq --------------------------------------------------------------------------------------
@@ -1759,6 +1877,8 @@ def _euclidean_direction(x: Any, out: Any, axis: Any, keepdims: bool) -> Any:
     like the origin. For real x the dominant element (uᵢ² > ½‖u‖², at most one) is written as
     sign(uᵢ)/√(1 + ρ/uᵢ²), ρ the sum of the other squares, as hypot's partial is: the Hessian's
     ρ/‖x‖³ then is not the difference 1/‖x‖ − xᵢ²/‖x‖³ (all digits lost for ρ < 1e-16·xᵢ²)."""
+    if builtins.any(n == 0 for n in shape_of(x)):  # no elements: the empty direction (amax
+        return x * 0.0  # over an empty axis has no identity)
     m = stop_gradient(amax(abs(x), axis=axis, keepdims=True))
     origin = equal(m, 0.0)
     u = x / where(origin, 1.0, m)
@@ -1877,21 +1997,28 @@ def _vector_norm(x: Any, ord: Any, axis: tuple[int, ...], keepdims: bool) -> Any
     return where(nonzero, _numpy_power(where(nonzero, total, one), root), zero)
 
 
+def _max_or_zero(v: Any, axis: int) -> Any:
+    """NumPy's max(axis, initial=0) of values v ≥ 0: amax, or (over an empty axis, where amax
+    has no identity) the empty sum, the same 0 with the empty derivative."""
+    return sum(v, axis=axis) if shape_of(v)[axis] == 0 else amax(v, axis=axis)
+
+
 def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     row, col = axes
     nd = len(shape_of(x))
     if ord in (2, -2, "nuc"):
         rest = [i for i in range(nd) if i not in axes]
         s = svdvals(transpose(x, (*rest, row, col)))
-        ret = amax(s, axis=-1) if ord == 2 else _min(s, -1) if ord == -2 else sum(s, axis=-1)
+        ret = (_max_or_zero(s, -1) if ord == 2 else _min(s, -1) if ord == -2
+               else sum(s, axis=-1))
     elif ord in (1, -1):
         c = col - 1 if col > row else col
         sums = sum(abs(x), axis=row)
-        ret = amax(sums, axis=c) if ord == 1 else _min(sums, c)
+        ret = _max_or_zero(sums, c) if ord == 1 else _min(sums, c)
     elif ord in (np.inf, -np.inf):
         r = row - 1 if row > col else row
         sums = sum(abs(x), axis=col)
-        ret = amax(sums, axis=r) if ord == np.inf else _min(sums, r)
+        ret = _max_or_zero(sums, r) if ord == np.inf else _min(sums, r)
     elif ord in (None, "fro", "f"):
         return euclidean_norm(x, axes, keepdims)
     else:
