@@ -39,7 +39,7 @@ from .elementwise import (
     where,
 )
 from .products import matmul
-from .special import _log_softmax_values, _softmax_pieces
+from .special import _log_softmax_values, _softmax_pieces, log_softmax
 from .structure import broadcast_to, reshape, sum, transpose
 from .ufuncs import logical_and
 
@@ -206,11 +206,28 @@ def _xent_expand(z: Any, t: Any) -> Any:
     return neg(bind(sum, mul(t, log_p), axis=(len(shape_of(z)) - 1,), keepdims=False))
 
 
+def _xent_target_pieces(z: Any) -> tuple[Any, Any]:
+    """(q, lone) over the last axis for the gradient record's rules in the target's direction,
+    p·Σw − w and ⟨p, w⟩ − w (∂²L/∂zᵢ∂tⱼ = pᵢ − δᵢⱼ): q is softmax(z) less 1 at a lone maximum of
+    probability > ½ (`lone`). There e = 1 and ρ = Σ_{j≠k} e exactly (`below`,
+    :func:`special._softmax_pieces`), so pₖ − 1 = −below/(1 + ρ), not e/(1 + ρ) − 1, which
+    subtracted 1 from a pₖ rounded to 1 (logits [40, 0, −1]: 0, not −5.81e-18). As a function
+    of z (m stopped) −below/(1 + ρ) is pₖ − 1 (below does not hold zₖ; −ρ/(1 + ρ) would not
+    be), so its own derivatives are right too. Elsewhere q = e/(1 + ρ), the bits of p."""
+    _, e, rho, _, top, below = _softmax_pieces(z, -1)
+    lone = logical_and(top, less(stop_gradient(rho), 1.0))
+    return where(lone, neg(below), e) / (1.0 + rho), lone
+
+
 def _xent_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
     z, t = xs
     ct1 = reshape(ct, (*shape_of(ct), 1))
+    # t̄ = −log_softmax(z), only for learned targets, in log_softmax's own form (the bits of
+    # d − log1p(ρ)): its dominant entry's zₖ-derivative is pₖ − 1 = −ρ/(1 + ρ) and the row's
+    # second derivatives pᵢ(δᵢⱼ − pⱼ) keep 1 − pₖ; d − log1p(ρ) added pₖ (from log1p(ρ)) and
+    # −1 (from zₖ − m): ∂²L/∂zₖ∂tₖ at [40, 0, −1] was 0, not −5.81e-18
     return (lambda: ct1 * softmax_cross_entropy_grad(z, t),
-            lambda: ct1 * -_log_softmax_values(z, -1))  # t̄: only for learned targets
+            lambda: ct1 * neg(log_softmax(z, -1)))
 
 
 def _xent_grad_form(s: Any, u: Any, e: Any, t: Any, rho: Any) -> Any:
@@ -241,7 +258,7 @@ def _xent_grad_expand(z: Any, t: Any) -> Any:
 
 def _softmax_tangent(z: Any, v: Any) -> Any:
     """J·v for p = softmax(z) over the last axis (J = diag(p) − ppᵀ, symmetric): p ⊙ (v − ⟨p, v⟩),
-    where a lone maximum of probability > ½ takes v_k − ⟨p, v⟩ as Σⱼ pⱼ·(v_k − vⱼ) (the
+    where a lone maximum of probability > ½ takes v_k − ⟨p, v⟩ as Σ_{j≠k} pⱼ·(v_k − vⱼ) (the
     same number where Σp = 1, as a function too): its ∂pₖ/∂zₖ = pₖ(1 − pₖ) keeps the digits
     of 1 − pₖ, which v_k − ⟨p, v⟩ cancels (logits [40, 0, −1]: 5.8e-18, not 0). `v` may have
     leading axes of its own (a batch of tangents)."""
@@ -250,7 +267,9 @@ def _softmax_tangent(z: Any, v: Any) -> Any:
     p = e / (1.0 + rho)
     lone = logical_and(top, less(stop_gradient(rho), 1.0))
     v_top = bind(sum, where(top, v, 0.0), axis=last, keepdims=True)  # v_k where alone
-    spread = bind(sum, p * (v_top - v), axis=last, keepdims=True)
+    # the top's own term, pₖ·0, is left out: as a function of v it made v_k's adjoint
+    # Σⱼ pⱼ − pₖ, which cancels (reverse ∂³L/∂zₖ²∂tₖ at [40, 0, −1]: 0, not 5.8e-18)
+    spread = bind(sum, where(top, 0.0, p * (v_top - v)), axis=last, keepdims=True)
     return p * where(lone, spread, v - bind(sum, p * v, axis=last, keepdims=True))
 
 
@@ -263,21 +282,25 @@ def _xent_grad_jvp(ts: Any, k: int, xs: Any, out: Any) -> Any:
     if tz is not None:
         mass = bind(sum, t, axis=(len(shape_of(t)) - 1,), keepdims=True)
         total = _softmax_tangent(z, mass * tz)
-    if tt is not None:
-        _, e, rho, _, _, _ = _softmax_pieces(z, -1)
-        term = e / (1.0 + rho) * bind(sum, tt, axis=(len(shape_of(tt)) - 1,), keepdims=True) - tt
+    if tt is not None:  # p·Σṫ − ṫ, at a lone maximum k (pₖ − 1)·Σṫ + Σ_{j≠k} ṫⱼ
+        q, lone = _xent_target_pieces(z)
+        last = (len(shape_of(tt)) - 1,)
+        off = bind(sum, where(lone, 0.0, tt), axis=last, keepdims=True)
+        term = q * bind(sum, tt, axis=last, keepdims=True) - where(lone, neg(off), tt)
         total = term if total is None else total + term
     return total
 
 
 def _xent_grad_vjp(ct: Any, xs: Any, out: Any) -> tuple[Any, Any]:
-    """z̄ = J·(Σt·w) (J symmetric), t̄ᵢ = ⟨p, w⟩ − wᵢ for a cotangent w."""
+    """z̄ = J·(Σt·w) (J symmetric), t̄ᵢ = ⟨p, w⟩ − wᵢ for a cotangent w
+    (:func:`_xent_target_pieces`)."""
     z, t = xs
     last = (len(shape_of(z)) - 1,)
 
-    def t_bar() -> Any:
-        _, e, rho, _, _, _ = _softmax_pieces(z, -1)
-        return bind(sum, e / (1.0 + rho) * ct, axis=last, keepdims=True) - ct
+    def t_bar() -> Any:  # ⟨p, w⟩ − wᵢ = ⟨q, w⟩ − (wᵢ − wₖ) at a lone maximum k: ⟨q, w⟩ at k
+        q, lone = _xent_target_pieces(z)
+        w_top = bind(sum, where(lone, ct, 0.0), axis=last, keepdims=True)
+        return bind(sum, q * ct, axis=last, keepdims=True) - (ct - w_top)
 
     return (lambda: _softmax_tangent(z, bind(sum, t, axis=last, keepdims=True) * ct)), t_bar
 
