@@ -49,6 +49,7 @@ from .parallel import (
     SyncBatchNorm1d,
     SyncBatchNorm2d,
     all_reduce_gradients,
+    backward,
     broadcast_buffers,
     broadcast_parameters,
     check_consistent,
@@ -182,8 +183,10 @@ class Context:
         local.Free()
         self._write_pid()
         self.broken = False  # this rank failed: the job is ended at exit
-        #: set by a Trainer's DataParallel: its loss is a sum (ranks' gradients add, weight 1)
-        self.summed_loss = False
+        #: this step's parallel.StepWeight (declared before its backward pass, None otherwise)
+        #: and the weights synchronized batch norm's backward used since the last reduction
+        self.step_weight: Any = None
+        self.batchnorm_weights: list[float] = []
         self._told_by_peer = False
         self._peer_lost = False
         self._nccl: Any = None
@@ -468,6 +471,7 @@ __all__ = [
     "SyncBatchNorm1d",
     "SyncBatchNorm2d",
     "all_reduce_gradients",
+    "backward",
     "broadcast_buffers",
     "broadcast_parameters",
     "check_consistent",

@@ -25,6 +25,7 @@ import json
 import numbers
 import weakref
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, final
 
 import numpy as np
@@ -168,6 +169,75 @@ def _unpack(flat: Any, like: Sequence[Any]) -> list[Any]:
     return out
 
 
+@dataclass(frozen=True)
+class StepWeight:
+    """How one step's gradient reduction weighs this rank — the one place both the reduction
+    and synchronized batch norm's backward read, so that they cannot disagree.
+
+    The reduction forms grad ← Σ_r multiplier_r·grad_r, divided by Σ_r divisor_r where
+    `divisor` is not None (a class-weighted mean: W_r). The objective's weight of rank r's loss
+    is seed·multiplier: the backward pass is seeded with `seed` (1, or 0 for a rank whose rows
+    weigh nothing but still shape the batch statistics: its own mean is 0/0, so it backpropagates
+    zeros from the output and its batch-norm gradients count with multiplier 1). Synchronized
+    batch norm's backward all-reduces Σ_q multiplier_q·ct_q and divides by this rank's
+    multiplier, which the reduction multiplies back.
+    """
+
+    multiplier: float
+    divisor: float | None = None
+    seed: float = 1.0
+
+
+def declare_step(ctx: Any, weight: StepWeight | None) -> None:
+    """This step's weighting (read by synchronized batch norm's backward), or None at its end;
+    either way the batch-norm weights recorded since the last reduction are dropped."""
+    ctx.step_weight = weight
+    ctx.batchnorm_weights = []
+
+
+def _batchnorm_multiplier(ctx: Any, rows_share: float) -> float:
+    """The multiplier synchronized batch norm's backward weighs this rank by: the declared
+    step's, else n_r/N (`rows_share`: a mean loss, the documented custom loop), recorded so that
+    the gradient reduction can check it weighs the ranks in the same proportions."""
+    step = getattr(ctx, "step_weight", None)
+    m = rows_share if step is None else step.multiplier
+    used = getattr(ctx, "batchnorm_weights", None)
+    if used is None:
+        used = ctx.batchnorm_weights = []
+    used.append(m)
+    return m
+
+
+def _batchnorm_check(ctx: Any, multiplier: float) -> tuple[float, float]:
+    """(this reduction's multiplier, the one batch norm's backward used since the last
+    reduction: 0 for none, −1 for several different), the pair every rank sends."""
+    used = getattr(ctx, "batchnorm_weights", None) or []
+    ctx.batchnorm_weights = []
+    if not used:
+        return multiplier, 0.0
+    return multiplier, used[0] if all(u == used[0] for u in used) else -1.0
+
+
+def _check_batchnorm_weights(pairs: np.ndarray) -> None:
+    """Every rank's (reduction multiplier m_r, batch-norm multiplier u_r): the batch-norm
+    gradients are right only where m_r/u_r is one constant over the ranks (Σ_q u_q·ct_q / u_r
+    does not change when all u scale alike). The same DistributedError on every rank
+    otherwise, never gradients that may be wrong."""
+    m, u = pairs[:, 0], pairs[:, 1]
+    if not u.any():
+        return  # no synchronized batch norm in this step's backward
+    ratio = m / np.where(u > 0, u, np.nan)
+    if np.all(u > 0) and np.allclose(ratio, ratio[0], rtol=1e-9, atol=0.0):
+        return
+    shown = ", ".join(f"{x:.6g}" for x in u)
+    raise DistributedError(
+        "all_reduce_gradients: synchronized batch norm's backward weighed the ranks "
+        f"[{shown}] (the rows' shares n_r/N, a mean loss, unless declared), but this reduction "
+        f"weighs them [{', '.join(f'{x:.6g}' for x in m)}]: the batch-norm gradients would be "
+        "wrong. Declare the weight before backward: nn.distributed.backward(loss, model, "
+        "weight=..., normalize=...) runs backward and this reduction with one weight")
+
+
 class GradientReducer:
     """Sums gradients over the ranks in float64 buckets of at most `bucket_bytes`, the last
     parameters first (the order backward finishes them), each bucket started as soon as it is
@@ -193,19 +263,29 @@ class GradientReducer:
             self.buckets[-1].append(p)
             size += p.size
 
-    def reduce(self, weight: float, normalize: bool = False) -> None:
+    def reduce(self, weight: float, normalize: bool = False,
+               divisor: float | None = None) -> None:
         """grad ← Σ_ranks weight·grad (each rank passes its own weight), for every parameter;
-        `normalize`: grad ← Σ_r weight_r·grad_r / Σ_r weight_r, the sum of the weights riding in
-        each bucket (a class-weighted mean: weight W_r, the rank's total class weight). A weight
-        of 0 contributes zeros, whatever its gradient (the NaN mean of nothing). Every rank must
-        pass the same `normalize` (DistributedError on every rank otherwise)."""
+        `normalize`: grad ← Σ_r weight_r·grad_r / Σ_r divisor_r (`divisor` default: `weight`),
+        the sum riding in each bucket (a class-weighted mean: weight W_r, the rank's total class
+        weight). A weight of 0 contributes zeros, whatever its gradient (the NaN mean of
+        nothing). Every rank must pass the same `normalize` (DistributedError on every rank
+        otherwise). Where synchronized batch norm's backward ran since the last reduction, the
+        weights it used ride along (two numbers per rank) and must be in the proportions of
+        these (DistributedError on every rank otherwise: see :class:`StepWeight`)."""
         ctx = _ctx()
+        share = weight if divisor is None else divisor
+        check = _batchnorm_check(ctx, weight)
         pending = []
-        for bucket in self.buckets:
+        for i, bucket in enumerate(self.buckets):
             xp = array_namespace(bucket[0].value)
             n = sum(p.size for p in bucket)
-            # after the gradients: a flag per parameter, the weight, the count of normalizing ranks
-            buf = xp.zeros(n + len(bucket) + 2, xp.float64)
+            # after the gradients: a flag per parameter, the divisor, the count of normalizing
+            # ranks; in the first bucket every rank's (weight, batch norm's weight)
+            extra = 2 * ctx.world_size if i == 0 else 0
+            buf = xp.zeros(n + len(bucket) + 2 + extra, xp.float64)
+            if extra:
+                buf[n + len(bucket) + 2 + 2 * ctx.rank:][:2] = check
             o = 0
             for k, p in enumerate(bucket):
                 if p.grad is not None:
@@ -215,11 +295,15 @@ class GradientReducer:
                 o += p.size
             if weight != 1.0:
                 buf[:n] *= weight
-            buf[-2:] = (weight, float(normalize))
-            pending.append((bucket, buf, ctx.start_all_reduce([buf], "all-reduce of the "
-                                                              "gradients")))
-        for bucket, buf, handle in pending:
+            buf[n + len(bucket):][:2] = (share, float(normalize))
+            pending.append((bucket, buf, extra, ctx.start_all_reduce(
+                [buf], "all-reduce of the gradients")))
+        for _, _, _, handle in pending:  # all waited for before any error: none left open
             handle.wait()
+        for bucket, buf, extra, _ in pending:
+            if extra:
+                _check_batchnorm_weights(to_numpy(buf[-extra:]).reshape(-1, 2))
+                buf = buf[:-extra]
             n = len(buf) - len(bucket) - 2
             flags = to_numpy(buf[n:])
             if flags[-1] not in (0.0, ctx.world_size):
@@ -265,6 +349,33 @@ def all_reduce_gradients(model: Module | Iterable[Tensor], weight: float | None 
     reducer.reduce(1.0 / ctx.world_size if weight is None else float(weight), normalize)
 
 
+def backward(loss: Tensor | None, model: Module | Iterable[Tensor], weight: float | None = None,
+             normalize: bool = False) -> None:
+    """``loss.backward()`` then :func:`all_reduce_gradients` with one weight, declared before
+    the backward pass: what a loop of your own calls where the model has synchronized batch
+    norm and the weight is not this rank's share of the rows n_r/N (a summed loss: weight 1; a
+    class-weighted mean: W_r with ``normalize=True``) — its backward reads this step's weight.
+
+    Args:
+        loss: this rank's loss, or None where its shard of the batch is empty (it still joins
+            the reduction, with `weight` 0).
+        model, weight, normalize: as :func:`all_reduce_gradients`.
+
+    Raises:
+        DistributedError: on every rank, where some rank's weight is 0 but synchronized batch
+            norm's backward needs it (its rows still shape the batch statistics).
+    """
+    ctx = _ctx()
+    w = 1.0 / ctx.world_size if weight is None else float(weight)
+    declare_step(ctx, StepWeight(w, w if normalize else None))
+    try:
+        if loss is not None:
+            loss.backward()
+    finally:
+        ctx.step_weight = None  # this step's only: never read by a later backward
+    all_reduce_gradients(model, w, normalize)
+
+
 # ----- start-up checks
 
 
@@ -273,7 +384,8 @@ def _digest(arrays: Iterable[Any]) -> str:
     for a in arrays:
         a = np.ascontiguousarray(to_numpy(a))
         h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(memoryview(a).cast("B"))
+        if a.size:  # (an empty array's view cannot be cast; the header above names it)
+            h.update(memoryview(a).cast("B"))
     return h.hexdigest()[:16]
 
 
@@ -420,13 +532,27 @@ def _all_reduce_impl(xp: Any, x: Any, weight: float) -> Any:
 
 
 def _all_reduce_vjp(ct: Any, xs: Any, out: Any, weight: float) -> tuple[Any]:
-    """Each rank's backward gives ∂L_r/∂S for the global sum S; the global objective Σ w_r L_r
-    needs Σ_r w_r ∂L_r/∂S in every rank, divided by w_r there (the gradient reduction multiplies
-    it back)."""
+    """Each rank's backward gives ct_r = ∂L_r/∂S for the global sum S; the global objective
+    Σ w_r L_r needs Σ_r w_r ct_r in every rank, divided by w_r there (the gradient reduction
+    multiplies it back). w_r is this step's :class:`StepWeight` multiplier, read now (`weight`,
+    the rows' share n_r/N fixed in the forward pass, only where none is declared). A rank of
+    multiplier 0 would lose its rows' part: a DistributedError on every rank (one flag rides
+    along)."""
+    ctx = _ctx()
+    m = _batchnorm_multiplier(ctx, weight)
     xp = array_namespace(ct)
-    buf = xp.asarray(ct, dtype=xp.float64) * weight
-    _ctx().all_reduce([buf], "all-reduce of the batch-norm gradients")
-    return ((buf / weight).astype(ct.dtype),)
+    buf = xp.zeros(ct.size + 1, xp.float64)
+    buf[:-1] = xp.asarray(ct, dtype=xp.float64).reshape(-1) * m
+    buf[-1] = float(m == 0.0)
+    ctx.all_reduce([buf], "all-reduce of the batch-norm gradients")
+    zero = int(to_numpy(buf[-1:])[0])
+    if zero:
+        raise DistributedError(
+            f"synchronized batch norm's backward: {zero} rank(s) weigh their loss 0 in this "
+            "step, but their rows still shape the batch statistics and so every other row's "
+            "loss: their part cannot be divided out. Pass the class-weighted sum with weight 1 "
+            "(or use nn.Trainer, which seeds such a rank's backward with zeros)")
+    return ((buf[:-1] / m).reshape(ct.shape).astype(ct.dtype),)
 
 
 #: Σ over the ranks, differentiable (not in diffkit's table of primitives: training-only)
@@ -463,8 +589,9 @@ class _SyncStatistics:
         if local == 0:
             raise DistributedError("synchronized batch norm got no rows on this rank: use a "
                                    "batch size of at least the number of ranks")
-        # the weight the gradient reduction gives this rank: n_r/N for a mean loss, 1 for a sum
-        w = 1.0 if getattr(ctx, "summed_loss", False) else local / total
+        # the rows' share n_r/N: the backward's weight where the step declares none (a mean
+        # loss); the backward reads the step's StepWeight when it runs
+        w = local / total
         mu = dk.mul(all_reduce_sum(dk.sum(x, axis=axes, keepdims=True), weight=w), 1.0 / total)
         d = dk.sub(x, mu)
         var = dk.mul(all_reduce_sum(dk.sum(dk.mul(d, d), axis=axes, keepdims=True), weight=w),
@@ -517,6 +644,16 @@ def convert_sync_batchnorm(model: Module) -> Module:
     return convert(model)
 
 
+def _eval_batch_statistics(model: Module) -> str:
+    """The first batch norm of `model` that normalizes with batch statistics in eval mode (no
+    running statistics) as ``'BatchNorm1d (layer 2)'``, or '' where none does."""
+    for k, m in model.named_modules():
+        if isinstance(m, BatchNorm1d | BatchNorm2d) and (
+                m.running_mean is None or m.running_var is None):
+            return f"{type(m).__name__} ({k or 'the model'})"
+    return ""
+
+
 def has_sync_batchnorm(model: Module) -> bool:
     return any(isinstance(m, _SyncStatistics) for m in model.modules())
 
@@ -547,7 +684,9 @@ class DataParallel:
         self.active = True
         model = trainer.model
         check_consistent(model, loader, trainer.optimizer, training_settings(trainer))
-        if has_sync_batchnorm(model):
+        #: the model has synchronized batch norm (see step_weight)
+        self.sync_batchnorm = has_sync_batchnorm(model)
+        if self.sync_batchnorm:
             self._check_rows_for_sync_batchnorm(loader)
         self._check_rows_for_batchnorm(model, loader)
         broadcast_parameters(model)
@@ -569,9 +708,8 @@ class DataParallel:
                     "to tell whether it is a mean or a sum over the rows: declare it "
                     "(loss_fn.reduction = 'mean' or 'sum')")
             trainer._sum = probe_reduction(loss_fn, trainer.model, X, y) == "sum"
-        #: the loss is a sum over the rows: the ranks' gradients add with weight 1 (also read by
-        #: synchronized batch norm's backward)
-        self.summed = self.ctx.summed_loss = bool(getattr(trainer, "_sum", False))
+        #: the loss is a sum over the rows: the ranks' gradients add with weight 1
+        self.summed = bool(getattr(trainer, "_sum", False))
 
     def _check_rows_for_sync_batchnorm(self, loader: Any) -> None:
         n, b = len(loader.X), loader.batch_size
@@ -609,19 +747,38 @@ class DataParallel:
     def is_main(self) -> bool:
         return self.ctx.is_main
 
+    def step_weight(self, rows: int, summed: bool = False,
+                    share: float | None = None) -> StepWeight:
+        """How this step weighs this rank, which computed the loss of `rows` rows of the current
+        global batch: their mean (weight n_r/N), or, `summed`, their sum (weight 1: Σ_r
+        Σ_{i∈B_r} ∇ℓ_i is the global batch's summed gradient), or, given `share` = W_r =
+        Σ_{i∈B_r} w_yᵢ, their class-weighted mean Σ w_yᵢ ℓᵢ / W_r (weight W_r/W, W = Σ_r W_r
+        summed with the gradients). With synchronized batch norm a rank of W_r = 0 seeds its
+        backward with zeros and counts its (batch-norm) gradients with multiplier 1."""
+        if summed:
+            return StepWeight(1.0)
+        if share is not None:
+            if share == 0.0 and self.sync_batchnorm:
+                return StepWeight(1.0, 0.0, seed=0.0)
+            return StepWeight(float(share), float(share))
+        n = self.sampler.batch_rows
+        return StepWeight(rows / n if n else 0.0)
+
+    def begin_step(self, rows: int, summed: bool = False,
+                   share: float | None = None) -> StepWeight:
+        """Declare this step's :meth:`step_weight` before its backward pass (synchronized batch
+        norm's backward reads it) and return it; :meth:`reduce_gradients` ends the step."""
+        weight = self.step_weight(rows, summed, share)
+        declare_step(self.ctx, weight)
+        return weight
+
     def reduce_gradients(self, rows: int, summed: bool = False,
                          share: float | None = None) -> None:
-        """This rank computed the loss of `rows` rows of the current global batch: their mean
-        (weight n_r/N), or, `summed`, their sum (weight 1: Σ_r Σ_{i∈B_r} ∇ℓ_i is the global
-        batch's summed gradient), or, given `share` = W_r = Σ_{i∈B_r} w_yᵢ, their class-weighted
-        mean Σ w_yᵢ ℓᵢ / W_r (weight W_r/W, W = Σ_r W_r summed with the gradients)."""
-        if summed:
-            self.reducer.reduce(1.0)
-        elif share is not None:
-            self.reducer.reduce(float(share), normalize=True)
-        else:
-            n = self.sampler.batch_rows
-            self.reducer.reduce(rows / n if n else 0.0)
+        """The gradient reduction of this step, weighted by :meth:`step_weight` (the same
+        record its backward read); the step's declaration ends here."""
+        weight = self.step_weight(rows, summed, share)
+        self.ctx.step_weight = None
+        self.reducer.reduce(weight.multiplier, weight.divisor is not None, weight.divisor)
 
     def reduce_totals(self, *values: Any) -> list[float]:
         return self.ctx.all_reduce_numbers([float(v) for v in values], "sum of the epoch's "
@@ -635,14 +792,27 @@ class DataParallel:
         rank 0's, so evaluation, the end-of-epoch decisions and checkpoints agree bit for bit."""
         broadcast_buffers(model)
 
-    def validation_rows(self, X: Any, y: Any) -> tuple[Any, Any]:
+    def validation_rows(self, X: Any, y: Any, model: Module | None = None) -> tuple[Any, Any]:
         """The rows of the validation set this rank evaluates: where every rank passed the same
         data (one digest each, all-gathered), its contiguous share (shard_bounds), so that the
         sums over the ranks count every row once; where the ranks passed different data (each
-        its own part), all of it."""
+        its own part), all of it. Where `model` normalizes with batch statistics in eval mode
+        (a batch norm without running statistics: ``track_running_stats=False``), a share's
+        statistics are not the set's: rank 0 then evaluates all of the same data (the others
+        none), and parts of each rank's own are a DistributedError on every rank."""
         mine = _digest([np.asarray(to_numpy(value_of(a))) for a in (X, y)]).encode()
-        if len(set(self.ctx.all_gather_bytes(mine, "comparison of the validation data"))) > 1:
+        same = len(set(self.ctx.all_gather_bytes(mine, "comparison of the validation data"))) == 1
+        batch_stats = model is not None and _eval_batch_statistics(model)
+        if batch_stats and not same:
+            raise DistributedError(
+                f"validation: {batch_stats} normalizes with batch statistics in eval mode "
+                "(no running statistics), but each rank passed its own part of val_data: one "
+                "process's statistics are the whole set's, which no rank holds. Pass the same "
+                "val_data on every rank, or keep running statistics (track_running_stats=True)")
+        if not same:
             return X, y
+        if batch_stats:
+            return (X, y) if self.ctx.rank == 0 else (X[:0], y[:0])
         lo, hi = shard_bounds(len(X), self.ctx.rank, self.ctx.world_size)
         return X[lo:hi], y[lo:hi]
 
@@ -655,6 +825,7 @@ class DataParallel:
         """Fit is over: the user's loader gets back the sampler it had (none), and later calls of
         evaluate are this rank's alone."""
         self.active = False
+        declare_step(self.ctx, None)  # no step's weight outlives the fit
         if self._installed is not None:
             self._installed.sampler = None
             self._installed = None
@@ -693,7 +864,7 @@ def broadcast_buffers(model: Module, root: int = 0) -> None:
 
 
 __all__ = ["DataParallel", "DistributedSampler", "GradientReducer", "LossReductionError",
-           "SyncBatchNorm1d", "SyncBatchNorm2d", "all_reduce_gradients", "broadcast_buffers",
+           "StepWeight", "SyncBatchNorm1d", "SyncBatchNorm2d", "all_reduce_gradients", "backward", "broadcast_buffers",
            "broadcast_parameters", "check_consistent", "check_layout", "convert_sync_batchnorm",
            "known_reduction", "probe_reduction", "session", "shard_bounds", "signature",
            "training_settings"]

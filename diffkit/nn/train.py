@@ -42,6 +42,7 @@ from .losses import (
 )
 from .module import Module, get_rng, value_of
 from .optim import Adam, Optimizer, clip_grad_norm_, clip_grad_value_
+from .ranks import context
 from .reduction import known_reduction
 from .schedulers import EarlyStopping, ReduceLROnPlateau
 
@@ -360,7 +361,12 @@ class Trainer:
         if l1:
             loss = loss + l1_penalty(self.model, l1)
         v = loss.value
-        loss.backward()  # seeded with 1 in the loss's dtype and array module
+        step = None if self._dist is None else self._dist.ctx.step_weight
+        if step is not None and step.seed == 0.0:  # rows that weigh nothing (their own mean is
+            xp = array_namespace(out.value)  # 0/0) but shape synchronized batch statistics
+            out.backward(xp.zeros_like(out.value))
+        else:
+            loss.backward()  # seeded with 1 in the loss's dtype and array module
         return v, out, False
 
     def _check_labels(self, output_shape: tuple[int, ...]) -> None:
@@ -382,6 +388,9 @@ class Trainer:
                 and step.output[0] == checked[1])
 
     def _train_step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        share = self._share(yb)
+        if self._dist is not None:  # the weight this step's backward and reduction read
+            self._dist.begin_step(len(yb), self._sum, share)
         lane = self._lane
         fast = None if lane is None else lane(xb, yb)
         if fast is not None:  # a step this epoch's lane admitted (see compiled_step.Lane)
@@ -390,7 +399,6 @@ class Trainer:
         else:
             v, out, updated = self._checked_step(xb, yb)
         hits = _hits(self._scorer, out, yb)
-        share = self._share(yb)
         if share == 0.0:  # the rows weigh nothing in the global weighted mean (their own mean
             v = 0.0  # is 0/0): see _share
         if self._sum:  # the per-term mean, as reduction="mean" reports it (docs/nn.md)
@@ -514,7 +522,12 @@ class Trainer:
             raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
         if self.epoch < epochs:
             _check_loader(train_loader, epochs - self.epoch)
-        val_parts = None if val_data is None else _validation_batches(val_data)
+        # distributed, a rank's own part of val_data may be empty: the job's rows are counted
+        # once the ranks are joined (below); one process refuses no rows here
+        alone = self.distributed is False or (self.distributed is None and context() is None)
+        val_parts, val_rows = (None, 0) if val_data is None else _validation_batches(val_data)
+        if val_parts is not None and not val_rows and alone:
+            raise _no_validation_rows("")
         self._read_loss()
         self._monitor = self._check_monitor(val_data is not None)
         es = self.early_stopping
@@ -538,6 +551,9 @@ class Trainer:
         shown = self.progress and (self._dist is None or self._dist.is_main)
         bar = _Progress(shown, epochs - self.epoch, _length(train_loader))
         with bar, session(self._dist):
+            if val_parts is not None and not alone and not (
+                    self._dist.reduce_totals(val_rows)[0] if self._dist else val_rows):
+                raise _no_validation_rows(" on any rank")
             while self.epoch < epochs:
                 if self.early_stopping is not None and self.early_stopping.stopped:
                     break
@@ -781,8 +797,8 @@ class Trainer:
         active = dist is not None and dist.active
         if active:
             dist.sync_buffers(self.model)
-        sums = [self._evaluation_sums(*(dist.validation_rows(x, y) if active else (x, y)),
-                                      batch_size) for x, y in batches]
+        sums = [self._evaluation_sums(*(dist.validation_rows(x, y, self.model) if active
+                                        else (x, y)), batch_size) for x, y in batches]
         if len(sums) == 1:
             loss, terms, hits, rows, unscored = sums[0]
             total = loss * terms
@@ -1126,13 +1142,15 @@ def _check_loader(loader: Any, epochs: int) -> None:
             "(a list of (x, y) batches, a DataLoader, or a class with __iter__)")
 
 
-def _validation_batches(val_data: Any) -> Any:
-    """fit's `val_data` as what each epoch evaluates: a list of (x, y) batches — ``[(X, y)]``
+def _validation_batches(val_data: Any) -> tuple[Any, int]:
+    """fit's `val_data` as what each epoch evaluates, and its number of rows: a list of (x, y)
+    batches — ``[(X, y)]``
     for a tuple (X, y) of arrays or nested lists, as :meth:`Trainer.evaluate` takes them, or a
     list [X, y] of two arrays —, or
     the DataLoader, list or re-iterable of (x, y) batches given. Checked once here: every batch
-    a pair of arrays of as many rows, finite, and some rows in all. ValueError/TypeError saying
-    what val_data may be otherwise."""
+    a pair of arrays of as many rows, finite (whether there are rows at all is fit's to judge:
+    distributed, over every rank's part). ValueError/TypeError saying what val_data may be
+    otherwise."""
     usage = ("val_data may be (X, y) — a tuple of two arrays or nested lists of as many rows "
              "—, a DataLoader, or a list of (x, y) batches of arrays ((X, y) is passed as a "
              "tuple; a list is read as batches)")
@@ -1168,11 +1186,14 @@ def _validation_batches(val_data: Any) -> Any:
                              f"{tuple(y.shape)}: x and y need one row per sample ({usage})")
         _check_data(where, x, y)
         rows += len(x)
-    if not rows:  # NaN val_loss every epoch: early stopping on nothing, the plateau cutting
-        raise ValueError("fit: val_data holds no rows (a NaN val_loss at every epoch "
-                         "would drive early stopping and ReduceLROnPlateau): pass "
-                         "rows, or no val_data")  # the rate
-    return parts
+    return parts, rows
+
+
+def _no_validation_rows(where: str) -> ValueError:
+    """NaN val_loss every epoch: early stopping on nothing, the plateau cutting the rate."""
+    return ValueError(f"fit: val_data holds no rows{where} (a NaN val_loss at every epoch "
+                      "would drive early stopping and ReduceLROnPlateau): pass rows, or no "
+                      "val_data")
 
 
 def _is_batch(v: Any) -> bool:
